@@ -1,0 +1,35 @@
+import { AppError } from '../lib/errors.js';
+import os from 'node:os';
+import { loadConfigForCli } from '../config.js';
+import { createLogger } from '../lib/logger.js';
+import { openContext, type Context } from '../server/context.js';
+import { fail, type OutputOptions } from './output.js';
+
+/** Who ran a CLI command, recorded on every change it makes. */
+export const cliActor = () => `cli:${process.env.MODELGATE_ACTOR ?? os.userInfo().username}`;
+
+/**
+ * Run a command against the configured store. Logs go to stderr at warn level so they never
+ * mix with the command's own output.
+ */
+export async function withContext<T>(opts: OutputOptions, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  let ctx: Context | undefined;
+  try {
+    const config = loadConfigForCli();
+    const log = createLogger(process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn', process.stderr);
+    ctx = await openContext(config, log);
+    return await fn(ctx);
+  } catch (e) {
+    await ctx?.close().catch(() => undefined);
+    ctx = undefined;
+    return fail(opts, e);
+  } finally {
+    await ctx?.close();
+  }
+}
+
+export function parseVersion(v: string | undefined, flag = '--version'): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[1-9][0-9]*$/.test(v)) throw new AppError('BAD_REQUEST', `${flag} must be a positive whole number, got ${JSON.stringify(v)}`);
+  return Number(v);
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerDemoCommand } from './demo.js';
+import { registerRegistryCommands } from './registry.js';
+import { registerServeCommand } from './serve.js';
+
+const program = new Command()
+  .name('modelgate')
+  .description('Serve, register and roll out tabular decision models (ONNX).\nConfiguration comes from environment variables; see the README.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+
+registerServeCommand(program);
+registerRegistryCommands(program);
+registerDemoCommand(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,177 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { AppError, errorMessage } from '../lib/errors.js';
+import { parsePolicyFlag } from '../inference/index.js';
+import { cliActor, parseVersion, withContext } from './context.js';
+import { emit, fail, progress, table, type OutputOptions } from './output.js';
+import { loadConfigForCli } from '../config.js';
+import { migrate, openDb, pendingMigrations } from '../db/index.js';
+
+async function readInput(file: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    throw new AppError('BAD_REQUEST', `cannot read ${what} ${file}: ${errorMessage(e)}`);
+  }
+}
+
+export function registerRegistryCommands(program: Command): void {
+  program
+    .command('register')
+    .description('Register an ONNX model as the next version of a model (content-addressed, immutable)')
+    .requiredOption('--model <name>', 'model name, e.g. telco-churn')
+    .requiredOption('--onnx <file>', 'ONNX file (scikit-learn, XGBoost, LightGBM export)')
+    .option('--manifest <file>', 'JSON with feature_names, policy, metrics, description, positive_class, output')
+    .option('--policy <spec>', 'decision policy: threshold=0.5 | threshold=0.4:block:allow | bands=allow:0.3,review:0.7,block')
+    .option('--feature-names <names>', 'comma-separated column names for a single [N,F] input')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json')
+    .action(async (o: OutputOptions & { model: string; onnx: string; manifest?: string; policy?: string; featureNames?: string }) =>
+      withContext(o, async (ctx) => {
+        const onnx = await readInput(o.onnx, 'ONNX file');
+        let manifest: unknown;
+        if (o.manifest) {
+          const text = (await readInput(o.manifest, 'manifest')).toString('utf8');
+          try {
+            manifest = JSON.parse(text);
+          } catch (e) {
+            throw new AppError('BAD_REQUEST', `manifest ${o.manifest} is not valid JSON: ${errorMessage(e)}`);
+          }
+        }
+        progress(`registering ${o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
+        const r = await ctx.registry.register({
+          model: o.model,
+          onnx,
+          manifest,
+          policy: o.policy ? parsePolicyFlag(o.policy) : undefined,
+          featureNames: o.featureNames?.split(',').map((s) => s.trim()).filter(Boolean),
+          actor: cliActor(),
+        });
+        const c = r.manifest.contract;
+        emit(o, { model: r.model, version: r.version, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256, contract: c, output: r.manifest.output, policy: r.manifest.policy }, () =>
+          [
+            `registered ${r.model} version ${r.version}`,
+            `  sha256    ${r.onnx_sha256}`,
+            `  features  ${c.features.length} (${c.layout}): ${c.features.map((f) => `${f.name}:${f.type}`).join(', ')}`,
+            `  output    ${r.manifest.output.name} (${r.manifest.output.source}), score = column ${r.manifest.output.positive_index}`,
+            `  policy    ${JSON.stringify(r.manifest.policy)}`,
+            `next: modelgate promote --model ${r.model} --version ${r.version}`,
+          ].join('\n'),
+        );
+      }),
+    );
+
+  program
+    .command('models [name]')
+    .description('List models, or show one model with its versions and aliases')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate models\n  modelgate models telco-churn --json')
+    .action(async (name: string | undefined, o: OutputOptions) =>
+      withContext(o, async (ctx) => {
+        if (!name) {
+          const models = await ctx.registry.listModels();
+          emit(o, { models, total: models.length }, () =>
+            models.length === 0
+              ? 'no models registered yet: modelgate register --model NAME --onnx FILE'
+              : table(
+                  models.map((m) => ({ ...m, aliases: Object.entries(m.aliases).map(([a, v]) => `${a}=${v}`).join(' ') })),
+                  ['name', 'latest_version', 'version_count', 'aliases', 'created_at'],
+                ),
+          );
+          return;
+        }
+        const m = await ctx.registry.getModel(name);
+        emit(o, m, () =>
+          [
+            `${m.name}${m.description ? ` — ${m.description}` : ''}`,
+            `aliases: ${Object.entries(m.aliases).map(([a, v]) => `${a}=${v}`).join(' ') || '(none)'}`,
+            '',
+            table(m.versions.map((v) => ({ ...v, aliases: v.aliases.join(','), sha256: v.onnx_sha256.slice(0, 12) })), ['version', 'status', 'aliases', 'sha256', 'created_at', 'created_by']),
+          ].join('\n'),
+        );
+      }),
+    );
+
+  program
+    .command('promote')
+    .description('Point production (or a blue/green slot) at a version, activate a slot, or archive a version')
+    .requiredOption('--model <name>', 'model name')
+    .option('--version <n>', 'version to promote')
+    .option('--slot <slot>', 'a slot alias such as blue or green instead of production')
+    .option('--activate', 'with --slot: point production at the slot')
+    .option('--to <target>', 'production (default), archived, or active (un-archive)')
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  modelgate promote --model churn --version 3\n  modelgate promote --model churn --slot green --version 4\n  modelgate promote --model churn --slot green --activate\n  modelgate promote --model churn --version 1 --to archived',
+    )
+    .action(async (o: OutputOptions & { model: string; version?: string; slot?: string; activate?: boolean; to?: string }) =>
+      withContext(o, async (ctx) => {
+        if (o.slot && o.to) throw new AppError('BAD_REQUEST', 'give either --slot or --to, not both');
+        const r = await ctx.registry.promote({ model: o.model, target: o.slot ?? o.to ?? 'production', version: parseVersion(o.version), activate: o.activate, actor: cliActor() });
+        emit(o, r, () =>
+          'status' in r
+            ? `${r.model} version ${r.version} is now ${r.status}`
+            : `${r.model}: ${r.alias} → version ${r.version}${r.previous_version ? ` (was ${r.previous_version}; undo with modelgate rollback --model ${r.model}${r.alias === 'production' ? '' : ` --slot ${r.alias}`})` : ''}`,
+        );
+      }),
+    );
+
+  program
+    .command('rollback')
+    .description("Restore an alias's previous version (production unless --slot)")
+    .requiredOption('--model <name>', 'model name')
+    .option('--slot <slot>', 'roll back a slot alias instead of production')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate rollback --model churn\n  modelgate rollback --model churn --slot green --json')
+    .action(async (o: OutputOptions & { model: string; slot?: string }) =>
+      withContext(o, async (ctx) => {
+        const r = await ctx.registry.rollback({ model: o.model, slot: o.slot, actor: cliActor() });
+        emit(o, r, () => `${r.model}: ${r.alias} rolled back from version ${r.rolled_back_from} to ${r.version}`);
+      }),
+    );
+
+  program
+    .command('verify')
+    .description('Re-check every stored artifact and manifest (sha256, contract version); exits 1 on any failure')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate verify\n  modelgate verify --json | jq .failed')
+    .action(async (o: OutputOptions) =>
+      withContext(o, async (ctx) => {
+        const results = await ctx.registry.verify((r, i, n) => {
+          if (!o.json) progress(`[${i}/${n}] ${r.model} v${r.version}: ${r.ok ? 'ok' : 'FAILED'}`);
+        });
+        const failed = results.filter((r) => !r.ok);
+        emit(o, { checked: results.length, failed: failed.length, results }, () =>
+          failed.length === 0
+            ? `all ${results.length} versions verified`
+            : `${failed.length} of ${results.length} versions failed verification:\n${failed.map((f) => `  ${f.model} v${f.version}:\n${f.problems.map((p) => `    - ${p}`).join('\n')}`).join('\n')}`,
+        );
+        if (failed.length) process.exitCode = 1;
+      }),
+    );
+
+  program
+    .command('migrate')
+    .description('Apply database migrations (servers also do this at start)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/modelgate modelgate migrate --json')
+    .action(async (o: OutputOptions) => {
+      try {
+        const config = loadConfigForCli();
+        const db = await openDb(config.database.kind === 'sqlite' ? config.database : { kind: 'postgres', url: config.database.url });
+        try {
+          const pending = await pendingMigrations(db);
+          if (pending.length) progress(`applying ${pending.length} migration(s) to ${db.describe}…`);
+          await migrate(db);
+          emit(o, { database: db.describe, applied: pending, pending: await pendingMigrations(db) }, () =>
+            pending.length ? `applied ${pending.join(', ')} to ${db.describe}` : `${db.describe} is up to date`,
+          );
+        } finally {
+          await db.close();
+        }
+      } catch (e) {
+        fail(o, e);
+      }
+    });
+}

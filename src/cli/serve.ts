@@ -1,0 +1,87 @@
+import cluster from 'node:cluster';
+import os from 'node:os';
+import type { Command } from 'commander';
+import { loadConfig, type Config } from '../config.js';
+import { createLogger, type Logger } from '../lib/logger.js';
+import { openContext } from '../server/context.js';
+import { startServer, type RunningServer } from '../server/start.js';
+import { fail, type OutputOptions } from './output.js';
+
+/** Stop taking requests, finish the ones in flight, release models and connections. */
+export function closeOnSignals(server: RunningServer, log: Logger): void {
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'shutting down: draining in-flight requests');
+    const force = setTimeout(() => {
+      log.error('shutdown took over 25 s; exiting');
+      process.exit(1);
+    }, 25_000);
+    force.unref();
+    server.close().then(
+      () => process.exit(0),
+      (e) => {
+        log.error({ err: String(e) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function serveOne(config: Config, log: Logger): Promise<RunningServer> {
+  const server = await startServer(config, log);
+  closeOnSignals(server, log);
+  return server;
+}
+
+/** WORKERS > 1: the primary migrates once, then forks workers that share the port. */
+async function servePrimary(config: Config, log: Logger): Promise<void> {
+  const ctx = await openContext(config, log);
+  await ctx.close();
+  log.info({ workers: config.WORKERS }, 'starting workers');
+  let stopping = false;
+  for (let i = 0; i < config.WORKERS; i++) cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a replacement');
+    cluster.fork();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
+    let left = Object.keys(cluster.workers ?? {}).length;
+    if (left === 0) process.exit(0);
+    cluster.on('exit', () => {
+      if (--left <= 0) process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('Serve registered models over HTTP (configuration from environment variables)')
+    .option('--port <port>', 'override PORT')
+    .option('--host <host>', 'override HOST')
+    .option('--json', 'print the bound address as JSON once listening')
+    .addHelpText('after', '\nExample:\n  MODELGATE_ADMIN_TOKEN=$(openssl rand -hex 24) modelgate serve --port 8080\n  DATABASE_URL=postgres://postgres@127.0.0.1/modelgate WORKERS=auto modelgate serve')
+    .action(async (o: OutputOptions & { port?: string; host?: string }) => {
+      try {
+        const config = loadConfig({ ...process.env, ...(o.port ? { PORT: o.port } : {}), ...(o.host ? { HOST: o.host } : {}) }, os.availableParallelism());
+        const log = createLogger(config.LOG_LEVEL);
+        if (config.WORKERS > 1 && cluster.isPrimary) {
+          await servePrimary(config, log);
+          return;
+        }
+        const server = await serveOne(config, log);
+        if (o.json && cluster.isPrimary) process.stdout.write(`${JSON.stringify({ url: server.url, pid: process.pid })}\n`);
+      } catch (e) {
+        fail(o, e);
+      }
+    });
+}

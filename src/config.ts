@@ -1,0 +1,140 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every environment variable modelgate reads, in one place. The process validates all of
+ * them at start and fails with a list of every bad one, so a typo never surfaces later
+ * as a confusing runtime error.
+ */
+const intFrom = (min: number, max: number) =>
+  z.coerce.number({ error: 'expected a number' }).int('expected a whole number').min(min).max(max);
+
+const onOff = z
+  .enum(['on', 'off', 'true', 'false', '1', '0'], { error: 'expected on or off' })
+  .transform((v) => v === 'on' || v === 'true' || v === '1');
+
+const schema = z.object({
+  /** HTTP port to listen on. */
+  PORT: intFrom(0, 65535).default(8080),
+  /** Interface to bind; 0.0.0.0 for containers, 127.0.0.1 for a laptop. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Where SQLite, local artifacts and other local state live. */
+  MODELGATE_DATA_DIR: z.string().min(1).default('./.modelgate'),
+  /** postgres://user@host/db for PostgreSQL; sqlite:/path/file.db or unset for SQLite in the data dir. */
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^(postgres|postgresql|sqlite):/.test(v), 'expected postgres://… or sqlite:/path/to/file.db')
+    .optional(),
+  /** Artifact store: a directory path (default: <data dir>/artifacts) or s3://bucket/prefix. */
+  ARTIFACT_STORE: z.string().min(1).optional(),
+  /** S3-compatible endpoint (MinIO, Ceph, s3rver); unset for AWS S3. */
+  S3_ENDPOINT: z.url({ error: 'expected a URL such as http://127.0.0.1:9000' }).optional(),
+  /** Region for the S3 client. */
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  /** Redis for rate limits and cache coordination (used by later features; validated now). */
+  REDIS_URL: z
+    .string()
+    .refine((v) => /^rediss?:\/\//.test(v), 'expected redis://host:port')
+    .optional(),
+  /** Worker processes: a number, or auto for one per core. */
+  WORKERS: z
+    .string()
+    .default('1')
+    .refine((v) => v === 'auto' || /^[1-9][0-9]*$/.test(v), 'expected a positive whole number or auto'),
+  /** pino log level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Prediction cache size (the cache itself arrives with the access-and-traffic work). */
+  CACHE_MAX_ITEMS: intFrom(0, 10_000_000).default(10_000),
+  /** Bearer token that grants every scope. Required unless MODELGATE_AUTH=off. */
+  MODELGATE_ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
+  /** on: every /v1 route needs a bearer token; off: open (a warning is logged at start). */
+  MODELGATE_AUTH: onOff.default(true),
+  /** Largest accepted request body. */
+  BODY_LIMIT_BYTES: intFrom(1024, 512 * 1024 * 1024).default(1024 * 1024),
+  /** Most rows accepted by one /v1/models/:name/predict call. */
+  PREDICT_MAX_INSTANCES: intFrom(1, 100_000).default(1000),
+  /** Micro-batcher: most rows coalesced into one ONNX run. */
+  BATCH_MAX_ROWS: intFrom(1, 100_000).default(64),
+  /** Micro-batcher: longest a request waits for others to join its run (µs); 0 = no waiting. */
+  BATCH_MAX_WAIT_US: intFrom(0, 1_000_000).default(200),
+  /** How often a server checks the registry for promotions made elsewhere (ms). */
+  RELOAD_INTERVAL_MS: intFrom(50, 60_000).default(1000),
+  /** Threads onnxruntime may use inside one run; parallelism comes from WORKERS. */
+  ORT_INTRA_OP_THREADS: intFrom(1, 64).default(1),
+  /** Most model versions kept loaded per process (production versions always are). */
+  MAX_LOADED_VERSIONS: intFrom(1, 1000).default(16),
+  /** Largest ONNX file accepted at registration (bytes). */
+  MAX_MODEL_BYTES: intFrom(1024, 4 * 1024 * 1024 * 1024).default(512 * 1024 * 1024),
+});
+
+export type RawConfig = z.infer<typeof schema>;
+
+export interface Config extends Omit<RawConfig, 'WORKERS'> {
+  WORKERS: number;
+  /** Resolved absolute data directory. */
+  dataDir: string;
+  /** Resolved database location. */
+  database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+  /** Resolved artifact location. */
+  artifacts: { kind: 'dir'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? '?');
+      problems.push(`${key}=${JSON.stringify(input[key] ?? '')}: ${issue.message}`);
+    }
+  }
+  const raw = parsed.success ? parsed.data : undefined;
+  if (raw && raw.MODELGATE_AUTH && !raw.MODELGATE_ADMIN_TOKEN) {
+    problems.push(
+      'MODELGATE_ADMIN_TOKEN is unset while MODELGATE_AUTH is on: set a token of 16+ characters, or MODELGATE_AUTH=off for an open server',
+    );
+  }
+  if (raw?.ARTIFACT_STORE?.startsWith('s3://') && !/^s3:\/\/[a-z0-9][a-z0-9.-]{2,62}(\/.*)?$/.test(raw.ARTIFACT_STORE)) {
+    problems.push(`ARTIFACT_STORE=${JSON.stringify(raw.ARTIFACT_STORE)}: expected s3://bucket/prefix with a valid bucket name (3-63 lowercase letters, digits, dots, dashes)`);
+  }
+  if (problems.length > 0 || !raw) throw new ConfigError(problems);
+
+  const dataDir = path.resolve(raw.MODELGATE_DATA_DIR);
+  const database: Config['database'] = raw.DATABASE_URL?.startsWith('postgres')
+    ? { kind: 'postgres', url: raw.DATABASE_URL }
+    : { kind: 'sqlite', file: raw.DATABASE_URL ? path.resolve(raw.DATABASE_URL.replace(/^sqlite:(\/\/)?/, '')) : path.join(dataDir, 'modelgate.db') };
+  let artifacts: Config['artifacts'];
+  if (raw.ARTIFACT_STORE?.startsWith('s3://')) {
+    const rest = raw.ARTIFACT_STORE.slice('s3://'.length);
+    const slash = rest.indexOf('/');
+    const bucket = slash < 0 ? rest : rest.slice(0, slash);
+    const prefix = slash < 0 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
+    artifacts = { kind: 's3', bucket, prefix };
+  } else {
+    artifacts = { kind: 'dir', dir: path.resolve(raw.ARTIFACT_STORE ?? path.join(dataDir, 'artifacts')) };
+  }
+  return {
+    ...raw,
+    WORKERS: raw.WORKERS === 'auto' ? Math.max(1, cpuCount) : Number(raw.WORKERS),
+    dataDir,
+    database,
+    artifacts,
+  };
+}
+
+/** Config for code paths that never authenticate (CLI admin commands act on the store directly). */
+export function loadConfigForCli(env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfig({ ...env, MODELGATE_AUTH: env.MODELGATE_ADMIN_TOKEN ? env.MODELGATE_AUTH : 'off' });
+}

@@ -1,0 +1,75 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationResultSet } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+import { allMigrations } from './migrations/index.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export type DbLocation =
+  | { kind: 'sqlite'; file: string }
+  | { kind: 'postgres'; url: string; /** isolate in this schema (created if missing) */ schema?: string };
+
+export interface Db {
+  kysely: Kysely<Database>;
+  dialect: Dialect;
+  /** Where it points, with any password removed: safe to print. */
+  describe: string;
+  close(): Promise<void>;
+}
+
+// bigint columns (sizes, counters) fit in a double for every value modelgate stores.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export async function openDb(loc: DbLocation): Promise<Db> {
+  if (loc.kind === 'sqlite') {
+    mkdirSync(path.dirname(loc.file), { recursive: true });
+    const sqlite = new SQLite(loc.file);
+    sqlite.pragma('journal_mode = WAL');
+    // The CLI and running servers share the file; wait for a writer instead of failing.
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return { kysely, dialect: 'sqlite', describe: `sqlite:${loc.file}`, close: () => kysely.destroy() };
+  }
+  if (loc.schema) {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(loc.schema)) throw new Error(`invalid schema name ${loc.schema}`);
+    const admin = new pg.Client({ connectionString: loc.url });
+    await admin.connect();
+    try {
+      await admin.query(`create schema if not exists ${loc.schema}`);
+    } finally {
+      await admin.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: loc.url,
+    max: 10,
+    ...(loc.schema ? { options: `-c search_path=${loc.schema}` } : {}),
+  });
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const safe = loc.url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
+  return { kysely, dialect: 'postgres', describe: safe + (loc.schema ? ` (schema ${loc.schema})` : ''), close: () => kysely.destroy() };
+}
+
+export async function migrate(db: Db): Promise<MigrationResultSet> {
+  const migrator = new Migrator({
+    db: db.kysely,
+    provider: { getMigrations: async () => allMigrations(db.dialect) },
+  });
+  const result = await migrator.migrateToLatest();
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error');
+    throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(result.error as Error).message ?? result.error}`);
+  }
+  return result;
+}
+
+/** Names of migrations not yet applied; empty when the schema is current. */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db: db.kysely, provider: { getMigrations: async () => allMigrations(db.dialect) } });
+  const all = await migrator.getMigrations();
+  return all.filter((m) => !m.executedAt).map((m) => m.name);
+}

@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import type { Dialect } from '../db.js';
+import { registryMigration } from './001_registry.js';
+
+/** Ordered by name; never edit a migration that has shipped, add the next one. */
+export function allMigrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '001_registry': registryMigration(dialect),
+  };
+}

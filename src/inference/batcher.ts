@@ -1,0 +1,84 @@
+/**
+ * Coalesces concurrent single-row requests for one model version into one ONNX run.
+ * Each run has a large fixed cost and extra rows are nearly free, so this is the main
+ * throughput lever. A batch is flushed when it is full, or when its oldest request has
+ * waited maxWaitUs, or at once when maxWaitUs is 0; at most maxConcurrentRuns are in
+ * flight, and requests arriving meanwhile join the next run.
+ */
+export interface BatcherOptions {
+  maxRows: number;
+  maxWaitUs: number;
+  maxConcurrentRuns?: number;
+}
+
+interface Pending<R, S> {
+  row: R;
+  resolve: (s: S) => void;
+  reject: (e: unknown) => void;
+}
+
+export class MicroBatcher<R, S> {
+  private queue: Pending<R, S>[] = [];
+  private firstAt = 0n;
+  private scheduled = false;
+  private running = 0;
+  private readonly waitNs: bigint;
+  private readonly maxConcurrent: number;
+
+  constructor(
+    private readonly runBatch: (rows: R[]) => Promise<S[]>,
+    private readonly opts: BatcherOptions,
+  ) {
+    this.waitNs = BigInt(opts.maxWaitUs) * 1000n;
+    this.maxConcurrent = opts.maxConcurrentRuns ?? 1;
+  }
+
+  get inFlight(): number {
+    return this.running + this.queue.length;
+  }
+
+  submit(row: R): Promise<S> {
+    return new Promise<S>((resolve, reject) => {
+      if (this.queue.length === 0) this.firstAt = process.hrtime.bigint();
+      this.queue.push({ row, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.tick);
+  }
+
+  private readonly tick = (): void => {
+    this.scheduled = false;
+    if (this.queue.length === 0 || this.running >= this.maxConcurrent) return;
+    if (this.queue.length < this.opts.maxRows && this.waitNs > 0n && process.hrtime.bigint() - this.firstAt < this.waitNs) {
+      this.schedule();
+      return;
+    }
+    const batch = this.queue.splice(0, this.opts.maxRows);
+    if (this.queue.length) this.firstAt = process.hrtime.bigint();
+    this.running++;
+    let result: Promise<S[]>;
+    try {
+      result = this.runBatch(batch.map((p) => p.row));
+    } catch (e) {
+      result = Promise.reject(e);
+    }
+    result
+      .then(
+        (scores) => {
+          for (let i = 0; i < batch.length; i++) batch[i].resolve(scores[i]);
+        },
+        (e) => {
+          for (const p of batch) p.reject(e);
+        },
+      )
+      .finally(() => {
+        this.running--;
+        if (this.queue.length) this.schedule();
+      });
+  };
+}

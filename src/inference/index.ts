@@ -1,0 +1,17 @@
+export { inspectGraph, exposeZipMapSource, type GraphInfo } from './onnx-graph.js';
+export {
+  deriveContract,
+  contractSchema,
+  outputSchema,
+  CONTRACT_VERSION,
+  SUPPORTED_CONTRACT_VERSIONS,
+  type Contract,
+  type OutputSpec,
+  type Feature,
+} from './contract.js';
+export { policySchema, parsePolicyFlag, compilePolicy, decisionsOf, DEFAULT_POLICY, type Policy } from './policy.js';
+export { Servable, smokeTest, type ServableSpec, type RuntimeOptions } from './servable.js';
+export { ModelPool, type RegistrySource, type PoolEvents } from './pool.js';
+export { MicroBatcher } from './batcher.js';
+export { inferenceRoutes, type InferenceMetrics } from './routes.js';
+export type { Row } from './encoder.js';

@@ -1,0 +1,131 @@
+import onnxProto from 'onnx-proto';
+import { AppError } from '../lib/errors.js';
+
+const { onnx } = onnxProto;
+type ModelProto = InstanceType<typeof onnx.ModelProto>;
+type GraphProto = InstanceType<typeof onnx.GraphProto>;
+type NodeProto = InstanceType<typeof onnx.NodeProto>;
+
+/** ONNX TensorProto.DataType values modelgate can feed or read. */
+const ELEM_TYPES: Record<number, TensorType> = { 1: 'float', 11: 'double', 7: 'int64', 6: 'int32', 8: 'string', 9: 'bool' };
+export type TensorType = 'float' | 'double' | 'int64' | 'int32' | 'string' | 'bool';
+
+export interface GraphInput {
+  name: string;
+  type: TensorType | `unsupported(${number})`;
+  /** Dimension sizes; null where the graph leaves a dimension symbolic (the batch axis). */
+  shape: (number | null)[] | null;
+}
+
+export interface GraphOutput {
+  name: string;
+  kind: 'tensor' | 'zipmap' | 'other';
+  type?: TensorType | `unsupported(${number})`;
+  shape?: (number | null)[] | null;
+  /** For a ZipMap output: the tensor it wraps, and its class labels. */
+  zipmapSource?: string;
+  classLabels?: (string | number)[];
+}
+
+export interface GraphInfo {
+  irVersion: number;
+  opsets: Record<string, number>;
+  producer: string;
+  inputs: GraphInput[];
+  outputs: GraphOutput[];
+  /** Categories of the OneHotEncoder fed directly by a graph input, by input name. */
+  categories: Record<string, string[]>;
+}
+
+/** Decoded messages always carry their repeated fields (protobufjs fills empty arrays). */
+const graphOf = (m: ModelProto) => m.graph as GraphProto;
+const nodesOf = (g: GraphProto) => g.node as NodeProto[];
+
+function decode(bytes: Uint8Array): ModelProto {
+  let model: ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new AppError('INVALID_MODEL', `not an ONNX model (protobuf decoding failed: ${(e as Error).message}); export it with skl2onnx, onnxmltools or torch.onnx`);
+  }
+  if (!model.graph || !model.graph.node?.length || !model.graph.input?.length) {
+    throw new AppError('INVALID_MODEL', 'not an ONNX model: the file has no graph with inputs and nodes; export it with skl2onnx, onnxmltools or torch.onnx');
+  }
+  return model;
+}
+
+const dims = (shape: { dim?: { dimValue?: unknown; dimParam?: string | null }[] | null } | null | undefined) =>
+  shape?.dim ? shape.dim.map((d) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : null)) : null;
+
+const elemType = (t: number | null | undefined): TensorType | `unsupported(${number})` => ELEM_TYPES[t ?? 0] ?? `unsupported(${t ?? 0})`;
+
+function attr(node: NodeProto, name: string) {
+  return (node.attribute ?? []).find((a) => a.name === name);
+}
+
+export function inspectGraph(bytes: Uint8Array): GraphInfo {
+  const model = decode(bytes);
+  const g = graphOf(model);
+  const initializers = new Set(g.initializer.map((t) => t.name));
+  const inputs: GraphInput[] = g.input
+    .filter((i) => !initializers.has(i.name!))
+    .map((i) => ({ name: i.name!, type: elemType(i.type?.tensorType?.elemType), shape: dims(i.type?.tensorType?.shape) }));
+  const producers = new Map<string, NodeProto>();
+  for (const n of nodesOf(g)) for (const o of n.output) producers.set(o, n);
+  const outputs: GraphOutput[] = g.output.map((o) => {
+    const producer = producers.get(o.name!);
+    if (producer?.opType === 'ZipMap') {
+      const ints = attr(producer, 'classlabels_int64s')?.ints ?? [];
+      const strs = attr(producer, 'classlabels_strings')?.strings ?? [];
+      const classLabels = ints.length ? ints.map((v) => Number(v)) : strs.map((s) => new TextDecoder().decode(s));
+      return { name: o.name!, kind: 'zipmap', zipmapSource: producer.input[0], classLabels };
+    }
+    if (o.type?.tensorType) {
+      return { name: o.name!, kind: 'tensor', type: elemType(o.type.tensorType.elemType), shape: dims(o.type.tensorType.shape) };
+    }
+    return { name: o.name!, kind: 'other' };
+  });
+  const categories: Record<string, string[]> = {};
+  const inputNames = new Set(inputs.map((i) => i.name));
+  for (const n of nodesOf(g)) {
+    if (n.opType === 'OneHotEncoder' && inputNames.has(n.input[0])) {
+      const strs = attr(n, 'cats_strings')?.strings ?? [];
+      if (strs.length) categories[n.input[0]] = strs.map((s) => new TextDecoder().decode(s));
+    }
+  }
+  const opsets: Record<string, number> = {};
+  for (const o of model.opsetImport) opsets[o.domain || 'ai.onnx'] = Number(o.version);
+  return {
+    irVersion: Number(model.irVersion),
+    opsets,
+    producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
+    inputs,
+    outputs,
+    categories,
+  };
+}
+
+/**
+ * onnxruntime-node cannot return a ZipMap (a sequence of maps: "Non tensor type is temporarily
+ * not supported"), so the served graph drops the ZipMap node and exposes the probability
+ * tensor it wraps as a graph output. The stored artifact stays byte-for-byte what was
+ * registered; this rewrite happens in memory at load.
+ */
+export function exposeZipMapSource(bytes: Uint8Array, zipmapOutput: string): { bytes: Uint8Array; output: string } {
+  const model = decode(bytes);
+  const g = graphOf(model);
+  const idx = nodesOf(g).findIndex((n) => n.opType === 'ZipMap' && n.output[0] === zipmapOutput);
+  if (idx < 0) throw new AppError('INVALID_MODEL', `graph output ${zipmapOutput} is not produced by a ZipMap node`);
+  const source = nodesOf(g)[idx].input[0];
+  nodesOf(g).splice(idx, 1);
+  const outIdx = g.output.findIndex((o) => o.name === zipmapOutput);
+  g.output.splice(
+    outIdx,
+    1,
+    onnx.ValueInfoProto.create({
+      name: source,
+      type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimParam: 'C' }] } } },
+    }),
+  );
+  return { bytes: onnx.ModelProto.encode(model).finish(), output: source };
+}

@@ -1,0 +1,213 @@
+import type { Logger } from '../lib/logger.js';
+import { AppError, errorMessage } from '../lib/errors.js';
+import { Servable, type RuntimeOptions, type ServableSpec } from './servable.js';
+
+/** What the pool needs from the registry; the server wires the real registry in. */
+export interface RegistrySource {
+  /** A counter bumped by every registry change; cheap to poll. */
+  revision(): Promise<number>;
+  /** Every model with its aliases (alias → version). */
+  aliases(): Promise<{ model: string; aliases: Record<string, number> }[]>;
+  /** Spec and artifact bytes (checksum-verified) of one version; undefined if it does not exist. */
+  fetch(model: string, version: number): Promise<{ spec: ServableSpec; bytes: Uint8Array; archived: boolean } | undefined>;
+}
+
+export interface PoolEvents {
+  loadFailed?(model: string, version: number, error: string): void;
+}
+
+interface ModelState {
+  aliases: Record<string, number>;
+  /** What serves unpinned traffic: production's version, or the last one that loaded. */
+  production?: Servable;
+}
+
+export interface PoolOptions {
+  source: RegistrySource;
+  runtime: RuntimeOptions;
+  log: Logger;
+  maxLoaded: number;
+  events?: PoolEvents;
+}
+
+/**
+ * The in-memory serving state of one process. Requests read `models` (a Map swapped as a
+ * whole) and never wait on the database; `refresh()` follows registry changes, loading a new
+ * version fully before pointing traffic at it, so a swap never fails a request. A version
+ * that fails to load (corrupt artifact) is reported and the previous one keeps serving.
+ */
+export class ModelPool {
+  private models = new Map<string, ModelState>();
+  private readonly loaded = new Map<string, Servable>();
+  private readonly loading = new Map<string, Promise<Servable>>();
+  private readonly lastUse = new Map<string, number>();
+  private readonly failures = new Map<string, string>();
+  private seenRevision = -1;
+  /** When aliased versions failed to load, retry them (with backoff) even without a change. */
+  private retryAt = Infinity;
+  private refreshing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  initialized = false;
+
+  constructor(private readonly opts: PoolOptions) {}
+
+  private static key(model: string, version: number) {
+    return `${model}@${version}`;
+  }
+
+  /** Poll the registry every intervalMs; timers are unref'd so they never hold shutdown. */
+  start(intervalMs: number): void {
+    const loop = () => {
+      this.refresh()
+        .catch((e) => this.opts.log.error({ err: errorMessage(e) }, 'registry refresh failed; serving continues on the last known state'))
+        .finally(() => {
+          this.timer = setTimeout(loop, intervalMs + Math.floor(Math.random() * intervalMs * 0.1));
+          this.timer.unref();
+        });
+    };
+    this.timer = setTimeout(loop, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.refreshing?.catch(() => undefined);
+    await Promise.all([...this.loaded.values()].map((s) => s.release()));
+    this.loaded.clear();
+  }
+
+  /** Bring serving state up to date with the registry; concurrent calls share one run. */
+  refresh(force = false): Promise<void> {
+    if (!this.refreshing) {
+      this.refreshing = this.doRefresh(force).finally(() => {
+        this.refreshing = undefined;
+      });
+    }
+    return this.refreshing;
+  }
+
+  private async doRefresh(force: boolean): Promise<void> {
+    const revision = await this.opts.source.revision();
+    if (!force && revision === this.seenRevision && Date.now() < this.retryAt) return;
+    const all = await this.opts.source.aliases();
+    const next = new Map<string, ModelState>();
+    await Promise.all(
+      all.map(async ({ model, aliases }) => {
+        const state: ModelState = { aliases };
+        // Slots (blue/green…) are loaded too, so activating one is instant.
+        const versions = new Set(Object.values(aliases));
+        const results = new Map<number, Servable>();
+        await Promise.all(
+          [...versions].map(async (v) => {
+            try {
+              results.set(v, await this.get(model, v));
+            } catch {
+              // get() records the failure; the previous servable (if any) keeps serving.
+            }
+          }),
+        );
+        const prodVersion = aliases.production;
+        if (prodVersion !== undefined) {
+          state.production = results.get(prodVersion) ?? this.models.get(model)?.production;
+        }
+        next.set(model, state);
+      }),
+    );
+    this.models = next;
+    this.seenRevision = revision;
+    const failing = [...next].some(([m, st]) => st.aliases.production !== undefined && st.production?.spec.version !== st.aliases.production);
+    this.retryAt = failing ? Date.now() + 30_000 : Infinity;
+    this.initialized = true;
+    this.evict();
+  }
+
+  /** Loaded servable for a version, loading (and verifying) it on first use. */
+  async get(model: string, version: number): Promise<Servable> {
+    const key = ModelPool.key(model, version);
+    this.lastUse.set(key, Date.now());
+    const hit = this.loaded.get(key);
+    if (hit) return hit;
+    let pending = this.loading.get(key);
+    if (!pending) {
+      pending = this.load(model, version).finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async load(model: string, version: number): Promise<Servable> {
+    const key = ModelPool.key(model, version);
+    try {
+      const found = await this.opts.source.fetch(model, version);
+      if (!found) throw new AppError('VERSION_NOT_FOUND', `model ${model} has no version ${version}`, { model, version });
+      if (found.archived) throw new AppError('CONFLICT', `model ${model} version ${version} is archived and does not serve`, { model, version });
+      const servable = await Servable.load(found.bytes, found.spec, this.opts.runtime);
+      this.loaded.set(key, servable);
+      this.failures.delete(key);
+      this.opts.log.info({ model, version }, 'model version loaded');
+      return servable;
+    } catch (e) {
+      if (e instanceof AppError && (e.code === 'VERSION_NOT_FOUND' || e.code === 'CONFLICT')) throw e;
+      this.failures.set(key, errorMessage(e));
+      this.opts.events?.loadFailed?.(model, version, errorMessage(e));
+      this.opts.log.error({ model, version, err: errorMessage(e) }, 'model version failed to load; previous version keeps serving');
+      throw e;
+    }
+  }
+
+  /** Drop least-recently used versions no alias points at, beyond maxLoaded. */
+  private evict(): void {
+    const pinned = new Set<string>();
+    for (const [model, st] of this.models) {
+      for (const v of Object.values(st.aliases)) pinned.add(ModelPool.key(model, v));
+      if (st.production) pinned.add(ModelPool.key(model, st.production.spec.version));
+    }
+    const candidates = [...this.loaded.keys()].filter((k) => !pinned.has(k)).sort((a, b) => (this.lastUse.get(a) ?? 0) - (this.lastUse.get(b) ?? 0));
+    let excess = this.loaded.size - this.opts.maxLoaded;
+    for (const key of candidates) {
+      if (excess-- <= 0) break;
+      const s = this.loaded.get(key)!;
+      this.loaded.delete(key);
+      this.lastUse.delete(key);
+      void s.release().catch((e) => this.opts.log.warn({ err: errorMessage(e) }, 'release failed'));
+    }
+  }
+
+  /** The servable for a request: a pinned version, or the model's production version. */
+  async resolve(model: string, version?: number): Promise<{ servable: Servable; alias?: string }> {
+    const state = this.models.get(model);
+    if (version !== undefined) {
+      if (!state) throw new AppError('MODEL_NOT_FOUND', `model ${model} is not registered`, { model });
+      return { servable: await this.get(model, version) };
+    }
+    if (state?.production) return { servable: state.production, alias: 'production' };
+    if (!state) throw new AppError('MODEL_NOT_FOUND', `model ${model} is not registered`, { model });
+    throw new AppError('MODEL_NOT_AVAILABLE', 'Model not available', {
+      model,
+      reason: state.aliases.production === undefined ? `no version of ${model} is in production; promote one` : `production version ${state.aliases.production} failed to load`,
+    });
+  }
+
+  /** For health and readiness: each model's production state. */
+  status(): { model: string; production?: number; serving?: number; error?: string }[] {
+    return [...this.models].map(([model, st]) => {
+      const prod = st.aliases.production;
+      const error = prod !== undefined && st.production?.spec.version !== prod ? this.failures.get(ModelPool.key(model, prod)) : undefined;
+      return { model, production: prod, serving: st.production?.spec.version, ...(error ? { error } : {}) };
+    });
+  }
+
+  /** Alias → version as this process last saw them. */
+  aliasesOf(model: string): Record<string, number> | undefined {
+    return this.models.get(model)?.aliases;
+  }
+
+  loadedVersions(): { model: string; version: number; aliases: string[] }[] {
+    return [...this.loaded.values()].map((s) => {
+      const aliases = Object.entries(this.models.get(s.spec.model)?.aliases ?? {})
+        .filter(([, v]) => v === s.spec.version)
+        .map(([a]) => a);
+      return { model: s.spec.model, version: s.spec.version, aliases };
+    });
+  }
+}

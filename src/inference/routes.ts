@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../lib/errors.js';
+import type { ModelPool } from './pool.js';
+import type { Row } from './encoder.js';
+
+export interface InferenceMetrics {
+  predictions: { inc(labels: { model: string; version: string; decision: string }, n?: number): void };
+  inferenceDuration: { observe(labels: { model: string; version: string }, seconds: number): void };
+}
+
+export interface InferenceRouteDeps {
+  pool: ModelPool;
+  metrics: InferenceMetrics;
+  maxInstances: number;
+}
+
+const errorReplies = {
+  400: { $ref: 'ErrorBody#' },
+  401: { $ref: 'ErrorBody#' },
+  403: { $ref: 'ErrorBody#' },
+  404: { $ref: 'ErrorBody#' },
+  503: { $ref: 'ErrorBody#' },
+};
+
+const warningsSchema = { type: 'array', items: { type: 'string' }, description: 'Payload fields the model does not use; they were ignored' } as const;
+
+const inferBody = {
+  type: 'object',
+  required: ['payload'],
+  properties: {
+    event_id: { type: 'string', maxLength: 256, description: 'Caller id for this event; echoed back' },
+    model: { type: 'string', maxLength: 64, description: 'Model name' },
+    product: { type: 'string', maxLength: 64, description: 'Older name for model' },
+    version: { type: 'integer', minimum: 1, description: 'Pin a version instead of production' },
+    payload: { type: 'object', additionalProperties: true, description: 'Feature name → value; null or missing numeric = missing' },
+  },
+} as const;
+
+const inferReply = {
+  type: 'object',
+  properties: {
+    prediction_id: { type: 'string' },
+    event_id: { type: 'string' },
+    model: { type: 'string' },
+    version: { type: 'integer' },
+    alias: { type: 'string' },
+    score: { type: 'number' },
+    decision: { type: 'string' },
+    warnings: warningsSchema,
+  },
+  required: ['prediction_id', 'model', 'version', 'score', 'decision'],
+} as const;
+
+interface InferBody {
+  event_id?: string;
+  model?: string;
+  product?: string;
+  version?: number;
+  payload: unknown;
+}
+
+const warningsOf = (unknown: string[] | undefined, where: string) => unknown?.map((f) => `${where}.${f}: unknown field, ignored`);
+
+export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRouteDeps): Promise<void> {
+  const { pool, metrics } = deps;
+
+  app.post<{ Body: InferBody }>(
+    '/v1/infer',
+    {
+      config: { scope: 'infer' },
+      schema: { tags: ['inference'], summary: 'Score one row with a model', body: inferBody, response: { 200: inferReply, ...errorReplies } },
+    },
+    async (request) => {
+      const body = request.body;
+      const model = body.model ?? body.product;
+      if (!model) throw new AppError('VALIDATION_FAILED', 'body.model: is required (the model name; older clients send product)', { field: 'body.model' });
+      const { servable, alias } = await pool.resolve(model, body.version);
+      const { row, unknown } = servable.encoder.encode(body.payload, 'payload');
+      const started = process.hrtime.bigint();
+      const score = await servable.scoreOne(row);
+      const labels = { model, version: servable.versionLabel };
+      metrics.inferenceDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      const decision = servable.decide(score);
+      metrics.predictions.inc({ ...labels, decision });
+      return {
+        prediction_id: randomUUID(),
+        ...(body.event_id !== undefined ? { event_id: body.event_id } : {}),
+        model,
+        version: servable.spec.version,
+        ...(alias ? { alias } : {}),
+        score,
+        decision,
+        ...(unknown ? { warnings: warningsOf(unknown, 'payload') } : {}),
+      };
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: { instances: unknown[]; version?: number } }>(
+    '/v1/models/:name/predict',
+    {
+      config: { scope: 'infer' },
+      schema: {
+        tags: ['inference'],
+        summary: 'Score many rows in one call',
+        params: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+        body: {
+          type: 'object',
+          required: ['instances'],
+          properties: {
+            instances: { type: 'array', minItems: 1, maxItems: deps.maxInstances, items: {} },
+            version: { type: 'integer', minimum: 1 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              model: { type: 'string' },
+              version: { type: 'integer' },
+              alias: { type: 'string' },
+              predictions: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { prediction_id: { type: 'string' }, score: { type: 'number' }, decision: { type: 'string' }, warnings: warningsSchema },
+                  required: ['prediction_id', 'score', 'decision'],
+                },
+              },
+            },
+            required: ['model', 'version', 'predictions'],
+          },
+          ...errorReplies,
+        },
+      },
+    },
+    async (request) => {
+      const model = request.params.name;
+      const { servable, alias } = await pool.resolve(model, request.body.version);
+      const instances = request.body.instances;
+      const rows: Row[] = new Array(instances.length);
+      const unknowns: (string[] | undefined)[] = new Array(instances.length);
+      for (let i = 0; i < instances.length; i++) {
+        const enc = servable.encoder.encode(instances[i], `instances[${i}]`);
+        rows[i] = enc.row;
+        unknowns[i] = enc.unknown;
+      }
+      const started = process.hrtime.bigint();
+      const scores = await servable.scoreMany(rows);
+      const labels = { model, version: servable.versionLabel };
+      metrics.inferenceDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      const counts = new Map<string, number>();
+      const predictions = scores.map((score, i) => {
+        const decision = servable.decide(score);
+        counts.set(decision, (counts.get(decision) ?? 0) + 1);
+        return { prediction_id: randomUUID(), score, decision, ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) };
+      });
+      for (const [decision, n] of counts) metrics.predictions.inc({ ...labels, decision }, n);
+      return { model, version: servable.spec.version, ...(alias ? { alias } : {}), predictions };
+    },
+  );
+}

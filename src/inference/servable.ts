@@ -1,0 +1,124 @@
+import ort from 'onnxruntime-node';
+import { AppError, errorMessage } from '../lib/errors.js';
+import type { Contract, OutputSpec } from './contract.js';
+import { createEncoder, type Encoder, type Row } from './encoder.js';
+import { MicroBatcher, type BatcherOptions } from './batcher.js';
+import { exposeZipMapSource } from './onnx-graph.js';
+import { compilePolicy, decisionsOf, type Policy } from './policy.js';
+
+export interface ServableSpec {
+  model: string;
+  version: number;
+  contract: Contract;
+  output: OutputSpec;
+  policy: Policy;
+}
+
+export interface RuntimeOptions {
+  intraOpThreads: number;
+  batch: BatcherOptions;
+}
+
+/** A loaded, ready-to-serve model version: ONNX session, encoder, decision policy, batcher. */
+export class Servable {
+  readonly encoder: Encoder;
+  readonly decide: (score: number) => string;
+  readonly decisions: string[];
+  readonly versionLabel: string;
+  private readonly batcher: MicroBatcher<Row, number>;
+  private released = false;
+
+  private constructor(
+    readonly spec: ServableSpec,
+    private readonly session: ort.InferenceSession,
+    opts: RuntimeOptions,
+  ) {
+    this.encoder = createEncoder(spec.contract);
+    this.decide = compilePolicy(spec.policy);
+    this.decisions = decisionsOf(spec.policy);
+    this.versionLabel = String(spec.version);
+    this.batcher = new MicroBatcher((rows) => this.run(rows), opts.batch);
+  }
+
+  static async load(bytes: Uint8Array, spec: ServableSpec, opts: RuntimeOptions): Promise<Servable> {
+    const graph = spec.output.source === 'zipmap' ? exposeZipMapSource(bytes, spec.output.zipmap_output!).bytes : bytes;
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(graph, {
+        intraOpNumThreads: opts.intraOpThreads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      });
+    } catch (e) {
+      throw new AppError('INVALID_MODEL', `onnxruntime cannot load the model: ${errorMessage(e)}`);
+    }
+    const missing = spec.contract.features.map((f) => f.input).filter((n) => !session.inputNames.includes(n));
+    if (!session.outputNames.includes(spec.output.name) || missing.length) {
+      await session.release();
+      throw new AppError('INVALID_MODEL', `the graph does not match its manifest: ${missing.length ? `inputs ${missing.join(', ')} missing` : `output ${spec.output.name} missing`}`);
+    }
+    return new Servable(spec, session, opts);
+  }
+
+  /** Score one validated row, sharing an ONNX run with concurrent requests. */
+  scoreOne(row: Row): Promise<number> {
+    return this.batcher.submit(row);
+  }
+
+  /** Score many rows in as few runs as possible (a batch request is already a batch). */
+  async scoreMany(rows: Row[]): Promise<number[]> {
+    return this.run(rows);
+  }
+
+  get busy(): number {
+    return this.batcher.inFlight;
+  }
+
+  /** Run the graph and read the positive-class column of the probability output. */
+  async run(rows: Row[]): Promise<number[]> {
+    if (this.released) throw new AppError('UNAVAILABLE', `model ${this.spec.model} version ${this.spec.version} was unloaded; retry`);
+    const result = await this.session.run(this.encoder.feeds(rows), [this.spec.output.name]);
+    const out = result[this.spec.output.name];
+    if (!out || (out.type !== 'float32' && out.type !== 'float64')) {
+      throw new AppError('INVALID_MODEL', `output ${this.spec.output.name} is ${out?.type ?? 'missing'}, not a float tensor`);
+    }
+    const data = out.data as Float32Array | Float64Array;
+    const cols = out.dims.length >= 2 ? out.dims[1] : 1;
+    if (data.length !== rows.length * cols) {
+      throw new AppError('INVALID_MODEL', `output ${this.spec.output.name} has ${data.length} values for ${rows.length} rows`);
+    }
+    const pos = this.spec.output.positive_index;
+    if (pos >= cols) throw new AppError('INVALID_MODEL', `positive class index ${pos} but the output has ${cols} columns`);
+    const scores = new Array<number>(rows.length);
+    for (let i = 0; i < rows.length; i++) scores[i] = data[i * cols + pos];
+    return scores;
+  }
+
+  /** Release the session once nothing is queued or running on it. */
+  async release(): Promise<void> {
+    while (this.batcher.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+    this.released = true;
+    await this.session.release();
+  }
+}
+
+/**
+ * Registration's smoke test: load the graph and score a neutral row. A model that does not
+ * load, or whose output cannot be read as a finite score, is refused before anything is stored.
+ */
+export async function smokeTest(bytes: Uint8Array, spec: ServableSpec): Promise<number> {
+  const s = await Servable.load(bytes, spec, { intraOpThreads: 1, batch: { maxRows: 1, maxWaitUs: 0 } });
+  try {
+    let score: number;
+    try {
+      [score] = await s.run([s.encoder.sampleRow()]);
+    } catch (e) {
+      throw e instanceof AppError ? e : new AppError('INVALID_MODEL', `smoke inference failed: ${errorMessage(e)}`);
+    }
+    if (!Number.isFinite(score)) throw new AppError('INVALID_MODEL', `smoke inference returned ${score}, not a finite score`);
+    return score;
+  } finally {
+    await s.release();
+  }
+}

@@ -1,0 +1,18 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/** JSON logs; secrets never reach them because the redact list covers every place they live. */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'modelgate' },
+      redact: {
+        paths: ['req.headers.authorization', 'headers.authorization', '*.token', 'token', 'payload', '*.payload'],
+        censor: '[redacted]',
+      },
+    },
+    destination,
+  );
+}

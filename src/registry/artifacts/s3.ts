@@ -1,0 +1,56 @@
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, NoSuchKey } from '@aws-sdk/client-s3';
+import { AppError } from '../../lib/errors.js';
+import { assertSha, blobKey, sha256, verified, type ArtifactStore } from './store.js';
+
+export interface S3StoreOptions {
+  bucket: string;
+  prefix: string;
+  region: string;
+  /** MinIO-style endpoint; path-style addressing is used with it. */
+  endpoint?: string;
+  /** Explicit credentials (tests); otherwise the SDK's default chain (env, profile, IAM role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export function createS3ArtifactStore(opts: S3StoreOptions): ArtifactStore {
+  const client = new S3Client({
+    region: opts.region,
+    ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
+    ...(opts.credentials ? { credentials: opts.credentials } : {}),
+  });
+  const keyOf = (sha: string) => (opts.prefix ? `${opts.prefix}/` : '') + blobKey(sha);
+  const where = (sha: string) => `s3://${opts.bucket}/${keyOf(sha)}`;
+  return {
+    describe: `s3://${opts.bucket}${opts.prefix ? `/${opts.prefix}` : ''}`,
+    async put(bytes) {
+      const sha = sha256(bytes);
+      const Key = keyOf(sha);
+      const exists = await client.send(new HeadObjectCommand({ Bucket: opts.bucket, Key })).then(
+        () => true,
+        (e: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
+          if (e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) return false;
+          throw e;
+        },
+      );
+      // S3 writes are atomic per object: readers see the old state or the whole new object.
+      if (!exists) await client.send(new PutObjectCommand({ Bucket: opts.bucket, Key, Body: bytes }));
+      return sha;
+    },
+    async get(sha) {
+      assertSha(sha);
+      try {
+        const res = await client.send(new GetObjectCommand({ Bucket: opts.bucket, Key: keyOf(sha) }));
+        const bytes = await res.Body!.transformToByteArray();
+        return verified(sha, bytes, where(sha));
+      } catch (e) {
+        if (e instanceof NoSuchKey || (e as { name?: string }).name === 'NoSuchKey') {
+          throw new AppError('ARTIFACT_CORRUPT', `artifact ${sha} is missing from ${where(sha)}`, { expected_sha256: sha, location: where(sha) });
+        }
+        throw e;
+      }
+    },
+    async close() {
+      client.destroy();
+    },
+  };
+}

@@ -1,0 +1,5 @@
+export { createRegistryService, MODEL_NAME, type RegistryService, type VerifyResult, type RegisterInput, type PromoteInput } from './service.js';
+export { createRegistryStore, type RegistryStore } from './store.js';
+export { registryRoutes } from './routes.js';
+export { manifestSchema, manifestInputSchema, canonicalJson, type Manifest, type ManifestInput } from './manifest.js';
+export { createArtifactStore, createDirArtifactStore, createS3ArtifactStore, sha256, type ArtifactStore } from './artifacts/index.js';

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { contractSchema, outputSchema, policySchema } from '../inference/index.js';
+
+export const MANIFEST_FORMAT = 'modelgate.manifest/v1';
+
+/** The manifest stored beside every version's ONNX graph (content-addressed, immutable). */
+export const manifestSchema = z.object({
+  format: z.literal(MANIFEST_FORMAT),
+  model: z.string(),
+  version: z.number().int().positive(),
+  onnx_sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  onnx_bytes: z.number().int().nonnegative(),
+  contract: contractSchema,
+  output: outputSchema,
+  policy: policySchema,
+  graph: z.object({ producer: z.string(), ir_version: z.number(), opsets: z.record(z.string(), z.number()) }),
+  description: z.string().optional(),
+  metrics: z.record(z.string(), z.number()).optional(),
+  training: z.record(z.string(), z.unknown()).optional(),
+  dataset_sha256: z.string().optional(),
+  run_id: z.string().optional(),
+  /** Reference profile for drift monitoring; null when none was supplied. */
+  reference: z.unknown().nullable().optional(),
+  created_at: z.string(),
+});
+export type Manifest = z.infer<typeof manifestSchema>;
+
+/** What a user may supply with --manifest FILE (or the trainer writes); the rest is derived. */
+export const manifestInputSchema = z
+  .object({
+    description: z.string().max(2000).optional(),
+    feature_names: z.array(z.string().min(1)).min(1).optional(),
+    policy: policySchema.optional(),
+    /** Graph output to read when the graph has several. */
+    output: z.string().optional(),
+    /** Probability column that is the score (default 1 for two classes). */
+    positive_class: z.number().int().min(0).optional(),
+    metrics: z.record(z.string(), z.number()).optional(),
+    training: z.record(z.string(), z.unknown()).optional(),
+    dataset_sha256: z.string().optional(),
+    run_id: z.string().optional(),
+    reference: z.unknown().optional(),
+  })
+  .strict();
+export type ManifestInput = z.infer<typeof manifestInputSchema>;
+
+/** Canonical bytes of a manifest: stable key order, so its sha256 is reproducible. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}

@@ -1,0 +1,183 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RegistryService } from './service.js';
+
+export interface RegistryRouteDeps {
+  registry: RegistryService;
+  /** Called after a change so this replica serves it at once (others follow by polling). */
+  onChange: () => Promise<void>;
+  actorOf: (request: FastifyRequest) => string;
+}
+
+const err = { $ref: 'ErrorBody#' };
+const errorReplies = { 400: err, 401: err, 403: err, 404: err, 409: err };
+const nameParam = { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] } as const;
+const aliasesSchema = { type: 'object', additionalProperties: { type: 'integer' }, description: 'alias → version' } as const;
+const versionSummary = {
+  type: 'object',
+  properties: {
+    version: { type: 'integer' },
+    status: { type: 'string', enum: ['active', 'archived'] },
+    onnx_sha256: { type: 'string' },
+    size_bytes: { type: 'integer' },
+    created_at: { type: 'string' },
+    created_by: { type: 'string' },
+    aliases: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+const anyObject = { type: 'object', additionalProperties: true } as const;
+const aliasChange = {
+  type: 'object',
+  properties: {
+    model: { type: 'string' },
+    alias: { type: 'string' },
+    version: { type: 'integer' },
+    previous_version: { type: ['integer', 'null'] },
+    rolled_back_from: { type: 'integer' },
+    status: { type: 'string' },
+    aliases: aliasesSchema,
+  },
+} as const;
+
+export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDeps): Promise<void> {
+  const { registry } = deps;
+
+  app.get(
+    '/v1/models',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['registry'],
+        summary: 'List models with their aliases',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              total: { type: 'integer' },
+              models: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    name: { type: 'string' },
+                    description: { type: ['string', 'null'] },
+                    created_at: { type: 'string' },
+                    latest_version: { type: ['integer', 'null'] },
+                    version_count: { type: 'integer' },
+                    aliases: aliasesSchema,
+                  },
+                },
+              },
+            },
+          },
+          ...errorReplies,
+        },
+      },
+    },
+    async () => {
+      const models = await registry.listModels();
+      return { models, total: models.length };
+    },
+  );
+
+  app.get<{ Params: { name: string } }>(
+    '/v1/models/:name',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['registry'],
+        summary: 'One model: versions, aliases and alias history',
+        params: nameParam,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              name: { type: 'string' },
+              description: { type: ['string', 'null'] },
+              created_at: { type: 'string' },
+              aliases: aliasesSchema,
+              versions: { type: 'array', items: versionSummary },
+              alias_history: { type: 'array', items: anyObject },
+            },
+          },
+          ...errorReplies,
+        },
+      },
+    },
+    async (request) => registry.getModel(request.params.name),
+  );
+
+  app.get<{ Params: { name: string; version: number } }>(
+    '/v1/models/:name/versions/:version',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['registry'],
+        summary: 'One version: manifest, contract, policy and metrics',
+        params: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'integer', minimum: 1 } }, required: ['name', 'version'] },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ...versionSummary.properties,
+              model: { type: 'string' },
+              manifest_sha256: { type: 'string' },
+              contract: anyObject,
+              policy: anyObject,
+              metrics: anyObject,
+              manifest: anyObject,
+            },
+          },
+          ...errorReplies,
+        },
+      },
+    },
+    async (request) => registry.getVersion(request.params.name, request.params.version),
+  );
+
+  app.post<{ Params: { name: string }; Body: { version?: number; target?: string; activate?: boolean } }>(
+    '/v1/models/:name/promote',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['lifecycle'],
+        summary: 'Point an alias (production or a slot) at a version, activate a slot, or archive a version',
+        params: nameParam,
+        body: {
+          type: 'object',
+          properties: {
+            version: { type: 'integer', minimum: 1 },
+            target: { type: 'string', default: 'production', description: 'production, archived, active, or a slot such as blue/green' },
+            activate: { type: 'boolean', description: 'With a slot target: point production at the slot' },
+          },
+          additionalProperties: false,
+        },
+        response: { 200: aliasChange, ...errorReplies },
+      },
+    },
+    async (request) => {
+      const b = request.body ?? {};
+      const result = await registry.promote({ model: request.params.name, target: b.target ?? 'production', version: b.version, activate: b.activate, actor: deps.actorOf(request) });
+      await deps.onChange();
+      return result;
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: { slot?: string } }>(
+    '/v1/models/:name/rollback',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['lifecycle'],
+        summary: "Restore an alias's previous version (production unless a slot is given)",
+        params: nameParam,
+        body: { type: 'object', properties: { slot: { type: 'string' } }, additionalProperties: false },
+        response: { 200: aliasChange, ...errorReplies },
+      },
+    },
+    async (request) => {
+      const result = await registry.rollback({ model: request.params.name, slot: request.body?.slot, actor: deps.actorOf(request) });
+      await deps.onChange();
+      return result;
+    },
+  );
+}

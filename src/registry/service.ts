@@ -1,0 +1,313 @@
+import type { Clock } from '../lib/clock.js';
+import { AppError, errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import {
+  deriveContract,
+  inspectGraph,
+  DEFAULT_POLICY,
+  SUPPORTED_CONTRACT_VERSIONS,
+  type Policy,
+  type RegistrySource,
+  type ServableSpec,
+} from '../inference/index.js';
+import type { ArtifactStore } from './artifacts/index.js';
+import { canonicalJson, manifestInputSchema, manifestSchema, MANIFEST_FORMAT, type Manifest, type ManifestInput } from './manifest.js';
+import type { RegistryStore, VersionRow } from './store.js';
+
+export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const ALIAS_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+const RESERVED_TARGETS = new Set(['archived', 'active']);
+
+export interface RegisterInput {
+  model: string;
+  onnx: Uint8Array;
+  manifest?: unknown;
+  policy?: Policy;
+  featureNames?: string[];
+  actor: string;
+}
+
+export interface PromoteInput {
+  model: string;
+  /** production, archived, or a slot name such as blue/green. */
+  target: string;
+  version?: number;
+  /** With a slot target and no version: point production at the slot's version. */
+  activate?: boolean;
+  actor: string;
+}
+
+export interface RegistryDeps {
+  store: RegistryStore;
+  artifacts: ArtifactStore;
+  clock: Clock;
+  log: Logger;
+  /** Loads the graph and scores a sample row; rejects models that cannot serve. */
+  smokeTest: (bytes: Uint8Array, spec: ServableSpec) => Promise<number>;
+  maxModelBytes: number;
+}
+
+export type VerifyResult = { model: string; version: number; ok: boolean; problems: string[] };
+
+export function createRegistryService(deps: RegistryDeps) {
+  const { store, artifacts, clock, log } = deps;
+
+  const checkName = (model: string) => {
+    if (!MODEL_NAME.test(model)) {
+      throw new AppError('BAD_REQUEST', `invalid model name "${model}": use 1-64 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit`, { field: 'model' });
+    }
+  };
+
+  const requireModel = async (model: string) => {
+    const m = await store.getModel(model);
+    if (!m) throw new AppError('MODEL_NOT_FOUND', `model ${model} is not registered`, { model });
+    return m;
+  };
+
+  const requireVersion = async (model: string, version: number) => {
+    await requireModel(model);
+    const v = await store.getVersion(model, version);
+    if (!v) throw new AppError('VERSION_NOT_FOUND', `model ${model} has no version ${version}`, { model, version });
+    return v;
+  };
+
+  async function register(input: RegisterInput) {
+    checkName(input.model);
+    if (input.onnx.length === 0) throw new AppError('INVALID_MODEL', 'the ONNX file is empty');
+    if (input.onnx.length > deps.maxModelBytes) {
+      throw new AppError('INVALID_MODEL', `the ONNX file is ${input.onnx.length} bytes, over MAX_MODEL_BYTES=${deps.maxModelBytes}`);
+    }
+    let extra: ManifestInput = {};
+    if (input.manifest !== undefined) {
+      const parsed = manifestInputSchema.safeParse(input.manifest);
+      if (!parsed.success) {
+        throw new AppError('BAD_REQUEST', `invalid manifest: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      }
+      extra = parsed.data;
+    }
+    const graph = inspectGraph(input.onnx);
+    const { contract, output } = deriveContract(graph, {
+      featureNames: input.featureNames ?? extra.feature_names,
+      outputName: extra.output,
+      positiveIndex: extra.positive_class,
+    });
+    const policy = input.policy ?? extra.policy ?? DEFAULT_POLICY;
+    // Smoke-test before anything is written, so a model that cannot serve leaves no trace.
+    await deps.smokeTest(input.onnx, { model: input.model, version: 0, contract, output, policy });
+
+    const onnxSha = await artifacts.put(input.onnx);
+    const at = clock.now().toISOString();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await store.transaction(async (tx) => {
+          // Writing first takes the write lock at once (SQLite), so concurrent registrations queue.
+          await store.bumpRevision(tx);
+          await store.ensureModel(tx, input.model, extra.description ?? null, at);
+          const version = await store.nextVersion(tx, input.model);
+          const manifest: Manifest = {
+            format: MANIFEST_FORMAT,
+            model: input.model,
+            version,
+            onnx_sha256: onnxSha,
+            onnx_bytes: input.onnx.length,
+            contract,
+            output,
+            policy,
+            graph: { producer: graph.producer, ir_version: graph.irVersion, opsets: graph.opsets },
+            ...(extra.description ? { description: extra.description } : {}),
+            ...(extra.metrics ? { metrics: extra.metrics } : {}),
+            ...(extra.training ? { training: extra.training } : {}),
+            ...(extra.dataset_sha256 ? { dataset_sha256: extra.dataset_sha256 } : {}),
+            ...(extra.run_id ? { run_id: extra.run_id } : {}),
+            reference: extra.reference ?? null,
+            created_at: at,
+          };
+          const manifestSha = await artifacts.put(Buffer.from(canonicalJson(manifest)));
+          await store.insertVersion(tx, {
+            model: input.model,
+            version,
+            onnx_sha256: onnxSha,
+            manifest_sha256: manifestSha,
+            contract_version: contract.contract_version,
+            size_bytes: input.onnx.length,
+            manifest,
+            created_at: at,
+            created_by: input.actor,
+          });
+          log.info({ model: input.model, version, onnx_sha256: onnxSha, actor: input.actor }, 'model version registered');
+          return { model: input.model, version, onnx_sha256: onnxSha, manifest_sha256: manifestSha, manifest };
+        });
+      } catch (e) {
+        // Two registrations raced for the same number; the loser takes the next one.
+        if (attempt < 5 && store.isUniqueViolation(e)) continue;
+        throw e;
+      }
+    }
+  }
+
+  async function promote(input: PromoteInput) {
+    const target = input.target;
+    await requireModel(input.model);
+    if (target === 'archived' || target === 'active') {
+      if (input.version === undefined) throw new AppError('BAD_REQUEST', `a version is needed to mark it ${target}`, { field: 'version' });
+      const v = await requireVersion(input.model, input.version);
+      return store.transaction(async (tx) => {
+        await store.bumpRevision(tx);
+        const aliases = await store.aliasesOf(input.model, tx);
+        const pointing = Object.entries(aliases).filter(([, ver]) => ver === v.version).map(([a]) => a);
+        if (target === 'archived' && pointing.length) {
+          throw new AppError('CONFLICT', `version ${v.version} of ${input.model} is ${pointing.join(', ')}; promote another version there before archiving it`, { aliases: pointing });
+        }
+        await store.setStatus(tx, input.model, v.version, target);
+        log.info({ model: input.model, version: v.version, status: target, actor: input.actor }, 'version status changed');
+        return { model: input.model, version: v.version, status: target, aliases };
+      });
+    }
+    if (!ALIAS_NAME.test(target) || RESERVED_TARGETS.has(target)) {
+      throw new AppError('BAD_REQUEST', `invalid target "${target}": use production, archived, active or a slot name such as blue or green`, { field: 'target' });
+    }
+    return store.transaction(async (tx) => {
+      await store.bumpRevision(tx);
+      const aliases = await store.aliasesOf(input.model, tx);
+      let alias = target;
+      let version = input.version;
+      let action: 'set' | 'activate' = 'set';
+      if (input.activate) {
+        if (target === 'production') throw new AppError('BAD_REQUEST', 'activate needs a slot target (for example blue): production is pointed at that slot', { field: 'target' });
+        if (version !== undefined) throw new AppError('BAD_REQUEST', 'give either a version or activate, not both', { field: 'activate' });
+        version = aliases[target];
+        if (version === undefined) throw new AppError('CONFLICT', `slot ${target} of ${input.model} is empty; promote a version to it first`, { slot: target });
+        alias = 'production';
+        action = 'activate';
+      }
+      if (version === undefined) throw new AppError('BAD_REQUEST', 'a version is needed (or activate with a slot)', { field: 'version' });
+      const v = await store.getVersion(input.model, version, tx);
+      if (!v) throw new AppError('VERSION_NOT_FOUND', `model ${input.model} has no version ${version}`, { model: input.model, version });
+      if (v.status === 'archived') {
+        throw new AppError('CONFLICT', `version ${version} of ${input.model} is archived; mark it active first (promote --to active)`, { version });
+      }
+      const previous = aliases[alias] ?? null;
+      if (previous !== version) {
+        await store.setAlias(tx, { model: input.model, alias, version, previous, action, actor: input.actor, at: clock.now().toISOString() });
+      }
+      log.info({ model: input.model, alias, version, previous, actor: input.actor }, 'alias moved');
+      return { model: input.model, alias, version, previous_version: previous, aliases: { ...aliases, [alias]: version } };
+    });
+  }
+
+  async function rollback(input: { model: string; slot?: string; actor: string }) {
+    await requireModel(input.model);
+    const alias = input.slot ?? 'production';
+    return store.transaction(async (tx) => {
+      await store.bumpRevision(tx);
+      const aliases = await store.aliasesOf(input.model, tx);
+      const current = aliases[alias];
+      if (current === undefined) throw new AppError('CONFLICT', `${input.model} has no ${alias} version to roll back`, { alias });
+      // The event that put the current version in place knows what it replaced; walking these
+      // events back lets repeated rollbacks step through the whole history.
+      const history = await store.aliasHistory(input.model, alias, tx);
+      const placing = history.find((e) => e.version === current && e.action !== 'rollback');
+      const previous = placing?.previous_version ?? null;
+      if (previous === null) throw new AppError('CONFLICT', `${alias} of ${input.model} has no earlier version to roll back to`, { alias, version: current });
+      const prev = await store.getVersion(input.model, previous, tx);
+      if (!prev || prev.status === 'archived') {
+        throw new AppError('CONFLICT', `the previous ${alias} version ${previous} is archived; mark it active (promote --to active) or promote a version explicitly`, { alias, version: previous });
+      }
+      await store.setAlias(tx, { model: input.model, alias, version: previous, previous: current, action: 'rollback', actor: input.actor, at: clock.now().toISOString() });
+      log.info({ model: input.model, alias, from: current, to: previous, actor: input.actor }, 'alias rolled back');
+      return { model: input.model, alias, version: previous, rolled_back_from: current, aliases: { ...aliases, [alias]: previous } };
+    });
+  }
+
+  const versionSummary = (v: VersionRow, aliases: Record<string, number>) => ({
+    version: v.version,
+    status: v.status,
+    onnx_sha256: v.onnx_sha256,
+    size_bytes: v.size_bytes,
+    created_at: v.created_at,
+    created_by: v.created_by,
+    aliases: Object.entries(aliases).filter(([, n]) => n === v.version).map(([a]) => a),
+  });
+
+  async function getModel(name: string) {
+    const m = await requireModel(name);
+    const [versions, aliases, history] = await Promise.all([store.listVersions(name), store.aliasesOf(name), store.aliasHistory(name)]);
+    return { ...m, aliases, versions: versions.map((v) => versionSummary(v, aliases)), alias_history: history.slice(0, 50) };
+  }
+
+  async function getVersion(name: string, version: number) {
+    const v = await requireVersion(name, version);
+    const aliases = await store.aliasesOf(name);
+    return {
+      model: name,
+      ...versionSummary(v, aliases),
+      manifest_sha256: v.manifest_sha256,
+      contract: v.manifest.contract,
+      policy: v.manifest.policy,
+      metrics: v.manifest.metrics ?? {},
+      manifest: v.manifest,
+    };
+  }
+
+  async function verify(onProgress?: (r: VerifyResult, i: number, n: number) => void): Promise<VerifyResult[]> {
+    const versions = await store.allVersions();
+    const results: VerifyResult[] = [];
+    for (const [i, v] of versions.entries()) {
+      const problems: string[] = [];
+      try {
+        await artifacts.get(v.onnx_sha256);
+      } catch (e) {
+        problems.push(`onnx: ${errorMessage(e)}`);
+      }
+      try {
+        const raw = await artifacts.get(v.manifest_sha256);
+        const parsed = manifestSchema.safeParse(JSON.parse(Buffer.from(raw).toString('utf8')));
+        if (!parsed.success) problems.push(`manifest: does not match the manifest schema (${parsed.error.issues[0]?.message})`);
+        else {
+          const m = parsed.data;
+          if (!SUPPORTED_CONTRACT_VERSIONS.includes(m.contract.contract_version)) {
+            problems.push(`manifest: contract version ${m.contract.contract_version} is not supported (supported: ${SUPPORTED_CONTRACT_VERSIONS.join(', ')})`);
+          }
+          if (m.onnx_sha256 !== v.onnx_sha256) problems.push(`manifest: names onnx ${m.onnx_sha256} but the registry row names ${v.onnx_sha256}`);
+          if (m.model !== v.model || m.version !== v.version) problems.push(`manifest: describes ${m.model} v${m.version}`);
+          if (canonicalJson(m) !== canonicalJson(v.manifest)) problems.push('manifest: stored artifact differs from the registry copy');
+        }
+      } catch (e) {
+        problems.push(`manifest: ${errorMessage(e)}`);
+      }
+      const r = { model: v.model, version: v.version, ok: problems.length === 0, problems };
+      results.push(r);
+      onProgress?.(r, i + 1, versions.length);
+    }
+    return results;
+  }
+
+  /** The view the serving pool polls. */
+  const source: RegistrySource = {
+    revision: () => store.revision(),
+    aliases: () => store.allAliases(),
+    async fetch(model, version) {
+      const v = await store.getVersion(model, version);
+      if (!v) return undefined;
+      if (!SUPPORTED_CONTRACT_VERSIONS.includes(v.contract_version)) {
+        throw new AppError('INVALID_MODEL', `model ${model} version ${version} has contract version ${v.contract_version}, which this modelgate cannot serve; upgrade modelgate`);
+      }
+      const bytes = await artifacts.get(v.onnx_sha256);
+      const m = v.manifest;
+      return { archived: v.status === 'archived', bytes, spec: { model, version, contract: m.contract, output: m.output, policy: m.policy } };
+    },
+  };
+
+  return {
+    register,
+    promote,
+    rollback,
+    verify,
+    getModel,
+    getVersion,
+    listModels: () => store.listModels(),
+    source,
+  };
+}
+
+export type RegistryService = ReturnType<typeof createRegistryService>;

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Config } from '../config.js';
+import { inferenceRoutes, type ModelPool } from '../inference/index.js';
+import type { Logger } from '../lib/logger.js';
+import { registryRoutes, type RegistryService } from '../registry/index.js';
+import { actorOf, adminTokenAuthenticator, installAuth, type Authenticator } from './auth.js';
+import { errorBodySchema, installErrorHandling } from './errors.js';
+import { healthRoutes } from './health.js';
+import { installHttpMetrics, type Metrics } from './metrics.js';
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  registry: RegistryService;
+  pool: ModelPool;
+  metrics: Metrics;
+  migrated: () => boolean;
+  /** Extra authenticators (API keys, JWT) tried after the admin token. */
+  authenticators?: Authenticator[];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    requestIdLogLabel: 'request_id',
+    requestIdHeader: false,
+    // A caller's own x-request-id is kept when it is sane, so traces join across services.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    disableRequestLogging: true,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    // Prototype-poisoning keys are refused outright (400), never merged into objects.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    return503OnClosing: true,
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Number(reply.elapsedTime.toFixed(3)) }, 'request completed');
+  });
+
+  app.addSchema(errorBodySchema);
+  installErrorHandling(app);
+  installHttpMetrics(app, deps.metrics);
+  if (!config.MODELGATE_AUTH) deps.log.warn('MODELGATE_AUTH=off: every route is open to anyone who can reach this port');
+  installAuth(app, {
+    enabled: config.MODELGATE_AUTH,
+    authenticators: [...(config.MODELGATE_ADMIN_TOKEN ? [adminTokenAuthenticator(config.MODELGATE_ADMIN_TOKEN)] : []), ...(deps.authenticators ?? [])],
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'modelgate', description: 'Serving and rollout gateway for tabular decision models', version: '0.1.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+
+  await app.register(healthRoutes, { pool: deps.pool, migrated: deps.migrated });
+  app.get('/metrics', { config: { scope: 'public' }, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
+    reply.type(deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+  await app.register(inferenceRoutes, { pool: deps.pool, metrics: deps.metrics, maxInstances: config.PREDICT_MAX_INSTANCES });
+  await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
+  return app;
+}

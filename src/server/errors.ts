@@ -1,0 +1,67 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type ErrorCode } from '../lib/errors.js';
+
+/** JSON schema of every error body, referenced by route schemas for the OpenAPI document. */
+export const errorBodySchema = {
+  $id: 'ErrorBody',
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        details: { type: 'object', additionalProperties: true },
+        request_id: { type: 'string' },
+      },
+      required: ['code', 'message', 'request_id'],
+    },
+  },
+  required: ['error'],
+} as const;
+
+/** Fastify's own errors (body parsing, validation, limits) translated into the one error model. */
+function fromFastify(err: FastifyError): AppError {
+  if (err.validation) {
+    const first = err.validation[0];
+    const path = `${err.validationContext ?? 'body'}${first?.instancePath ?? ''}`.replace(/\//g, '.');
+    const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
+    const field = missing ? `${path}.${missing}` : path;
+    return new AppError('VALIDATION_FAILED', `${field}: ${missing ? 'is required' : first?.message ?? 'is invalid'}`, { field });
+  }
+  const byCode: Partial<Record<string, [ErrorCode, string]>> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'request body is larger than BODY_LIMIT_BYTES; send fewer rows per request'],
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'unsupported content type; send Content-Type: application/json'],
+    FST_ERR_CTP_EMPTY_JSON_BODY: ['BAD_REQUEST', 'the JSON body is empty'],
+    FST_ERR_CTP_INVALID_JSON_BODY: ['BAD_REQUEST', `malformed JSON body: ${err.message}`],
+  };
+  const known = err.code ? byCode[err.code] : undefined;
+  if (known) return new AppError(known[0], known[1]);
+  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON|prototype|Unexpected/i.test(err.message))) {
+    return new AppError('BAD_REQUEST', `malformed JSON body: ${err.message}`);
+  }
+  if (err.statusCode === 413) return new AppError('PAYLOAD_TOO_LARGE', err.message);
+  if (err.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', err.message);
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new AppError('BAD_REQUEST', err.message);
+  return new AppError('INTERNAL', 'internal error; the server log has the details under this request_id');
+}
+
+export function sendError(reply: FastifyReply, request: FastifyRequest, e: AppError): FastifyReply {
+  return reply
+    .code(e.status)
+    .type('application/json')
+    .send({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}), request_id: String(request.id) } });
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const e = err instanceof AppError ? err : fromFastify(err);
+    if (e.status >= 500) request.log.error({ err }, 'request failed');
+    else request.log.info({ code: e.code, message: e.message }, 'request rejected');
+    if (e.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
+    return sendError(reply, request, e);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, request, new AppError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; the API is listed at /docs`)),
+  );
+}

@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import type { ModelPool } from '../inference/index.js';
+
+export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool; migrated: () => boolean }): Promise<void> {
+  const publicRoute = { scope: 'public' as const };
+
+  app.get(
+    '/healthz',
+    {
+      config: publicRoute,
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness: the process answers',
+        response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, service: { type: 'string' }, timestamp: { type: 'string' } } } },
+      },
+    },
+    async () => ({ ok: true, service: 'modelgate', timestamp: new Date().toISOString() }),
+  );
+
+  app.get(
+    '/health',
+    {
+      config: publicRoute,
+      schema: {
+        tags: ['health'],
+        summary: 'Health with model state',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              status: { type: 'string' },
+              model_loaded: { type: 'boolean' },
+              models: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { model: { type: 'string' }, production: { type: 'integer' }, serving: { type: 'integer' }, error: { type: 'string' } },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async () => {
+      const models = deps.pool.status();
+      return { status: 'healthy', model_loaded: models.some((m) => m.serving !== undefined), models };
+    },
+  );
+
+  const readiness = {
+    config: publicRoute,
+    schema: {
+      tags: ['health'],
+      summary: 'Readiness: migrations ran and every production model is loaded',
+      response: {
+        200: { type: 'object', properties: { ready: { type: 'boolean' }, warnings: { type: 'array', items: { type: 'string' } } } },
+        503: { type: 'object', properties: { ready: { type: 'boolean' }, reasons: { type: 'array', items: { type: 'string' } } } },
+      },
+    },
+  };
+  const ready = async (_req: unknown, reply: import('fastify').FastifyReply) => {
+    const reasons: string[] = [];
+    const warnings: string[] = [];
+    if (!deps.migrated()) reasons.push('database migrations have not run');
+    if (!deps.pool.initialized) reasons.push('models are still loading');
+    for (const m of deps.pool.status()) {
+      if (m.production === undefined) continue;
+      if (m.serving === undefined) reasons.push(`${m.model}: production version ${m.production} is not loaded${m.error ? `: ${m.error}` : ''}`);
+      // Still serving the previous version: ready (taking the pod out would drop traffic), but say so.
+      else if (m.serving !== m.production) warnings.push(`${m.model}: production version ${m.production} failed to load${m.error ? ` (${m.error})` : ''}; version ${m.serving} keeps serving`);
+    }
+    if (reasons.length) return reply.code(503).send({ ready: false, reasons });
+    return { ready: true, ...(warnings.length ? { warnings } : {}) };
+  };
+  app.get('/readyz', readiness, ready);
+  app.get('/ready', readiness, ready);
+}

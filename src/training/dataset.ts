@@ -1,0 +1,30 @@
+/** A columnar training table: numeric columns (NaN = missing), categorical columns, 0/1 label. */
+export interface Dataset {
+  numeric: Record<string, Float64Array>;
+  categorical: Record<string, string[]>;
+  label: Uint8Array;
+  rows: number;
+}
+
+/** Row i as a feature payload, the shape /v1/infer takes (NaN becomes null). */
+export function rowPayload(d: Dataset, i: number): Record<string, number | string | null> {
+  const out: Record<string, number | string | null> = {};
+  for (const [k, col] of Object.entries(d.numeric)) out[k] = Number.isNaN(col[i]) ? null : col[i];
+  for (const [k, col] of Object.entries(d.categorical)) out[k] = col[i];
+  return out;
+}
+
+/** Split by row index: row i is held out when i % every === 0 (deterministic, like the reference AUCs). */
+export function splitEvery(d: Dataset, every: number): { train: Dataset; test: Dataset } {
+  const pick = (keep: (i: number) => boolean): Dataset => {
+    const idx: number[] = [];
+    for (let i = 0; i < d.rows; i++) if (keep(i)) idx.push(i);
+    return {
+      rows: idx.length,
+      label: Uint8Array.from(idx, (i) => d.label[i]),
+      numeric: Object.fromEntries(Object.entries(d.numeric).map(([k, c]) => [k, Float64Array.from(idx, (i) => c[i])])),
+      categorical: Object.fromEntries(Object.entries(d.categorical).map(([k, c]) => [k, idx.map((i) => c[i])])),
+    };
+  };
+  return { train: pick((i) => i % every !== 0), test: pick((i) => i % every === 0) };
+}

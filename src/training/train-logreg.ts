@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import type { Dataset } from './dataset.js';
+import { splitEvery } from './dataset.js';
+import { bestThreshold, brier, logLoss, rocAuc, type CostMatrix } from './evaluate.js';
+import { exportLogisticRegression } from './export-logreg.js';
+import { fitLogisticRegression, predictProba, type LogRegModel } from './logreg.js';
+import { designMatrix, fitPreprocessor, transformRow, type Preprocessor } from './preprocess.js';
+
+export interface TrainOptions {
+  l2?: number;
+  /** Hold out row i when i % holdoutEvery === 0. */
+  holdoutEvery?: number;
+  cost?: CostMatrix;
+  onProgress?: (message: string) => void;
+}
+
+export interface TrainResult {
+  onnx: Uint8Array;
+  preprocessor: Preprocessor;
+  model: LogRegModel;
+  metrics: { roc_auc: number; log_loss: number; brier: number; positive_rate: number; action_rate: number; expected_profit_per_row: number };
+  threshold: number;
+  run: { run_id: string; algorithm: 'logreg'; params: Record<string, unknown>; rows: { train: number; test: number }; iterations: number; converged: boolean; duration_ms: number };
+  /** In-memory holdout predictions, for checking the exported graph. */
+  holdout: { data: Dataset; scores: Float64Array };
+}
+
+export function trainLogisticRegression(data: Dataset, opts: TrainOptions = {}): TrainResult {
+  const started = Date.now();
+  const l2 = opts.l2 ?? 1;
+  const cost = opts.cost ?? { truePositive: 30, falsePositive: -20 };
+  const { train, test } = splitEvery(data, opts.holdoutEvery ?? 4);
+  const pre = fitPreprocessor(train);
+  opts.onProgress?.(`training logistic regression on ${train.rows} rows, ${pre.width} encoded features (holdout ${test.rows})`);
+  const model = fitLogisticRegression(designMatrix(pre, train), train.label, {
+    l2,
+    onIteration: (it, loss, g) => opts.onProgress?.(`  newton step ${it}: loss ${(loss / train.rows).toFixed(6)}, |grad| ${g.toExponential(2)}`),
+  });
+  if (!model.converged) throw new Error(`logistic regression did not converge in ${model.iterations} Newton steps; raise --l2`);
+  const scores = new Float64Array(test.rows);
+  const x = new Float64Array(pre.width);
+  for (let i = 0; i < test.rows; i++) scores[i] = predictProba(model, transformRow(pre, test, i, x));
+  const policy = bestThreshold(scores, test.label, cost);
+  const metrics = {
+    roc_auc: rocAuc(scores, test.label),
+    log_loss: logLoss(scores, test.label),
+    brier: brier(scores, test.label),
+    positive_rate: test.label.reduce((s, v) => s + v, 0) / test.rows,
+    action_rate: policy.actionRate,
+    expected_profit_per_row: policy.profit / test.rows,
+  };
+  return {
+    onnx: exportLogisticRegression(pre, model),
+    preprocessor: pre,
+    model,
+    metrics,
+    threshold: policy.threshold,
+    run: {
+      run_id: randomUUID(),
+      algorithm: 'logreg',
+      params: { l2, holdout_every: opts.holdoutEvery ?? 4, cost_matrix: cost },
+      rows: { train: train.rows, test: test.rows },
+      iterations: model.iterations,
+      converged: model.converged,
+      duration_ms: Date.now() - started,
+    },
+    holdout: { data: test, scores },
+  };
+}
