@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture } from './helpers/fixtures.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/**
+ * Models exported by scikit-learn's converter must serve, over HTTP, exactly the
+ * probabilities scikit-learn's own predict_proba gave (recorded beside the fixtures).
+ */
+describe('scikit-learn fixtures served over HTTP', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ listen: true });
+    const churn = fixture('telco_churn');
+    await s.ctx.registry.register({ model: 'telco-churn', onnx: churn.onnx, actor: 'test' });
+    await s.ctx.registry.promote({ model: 'telco-churn', target: 'production', version: 1, actor: 'test' });
+    const numeric = fixture('telco_numeric');
+    await s.ctx.registry.register({ model: 'telco-numeric', onnx: numeric.onnx, featureNames: numeric.expected.feature_names, actor: 'test' });
+    await s.ctx.registry.promote({ model: 'telco-numeric', target: 'production', version: 1, actor: 'test' });
+    await s.pool.refresh(true);
+  });
+  afterAll(() => s?.stop());
+
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${s.url}${path}`, { method: 'POST', headers: { ...s.auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  for (const [model, name] of [
+    ['telco-churn', 'telco_churn'],
+    ['telco-numeric', 'telco_numeric'],
+  ] as const) {
+    it(`${name}: every row through /v1/infer within 1e-5 of scikit-learn`, async () => {
+      const { expected } = fixture(name);
+      expect(expected.rows.length).toBe(200);
+      const replies = await Promise.all(expected.rows.map((payload, i) => post('/v1/infer', { model, payload, event_id: `row-${i}` })));
+      let worst = 0;
+      replies.forEach((r, i) => {
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        expect(r.body.event_id).toBe(`row-${i}`);
+        worst = Math.max(worst, Math.abs((r.body.score as number) - expected.proba[i]));
+      });
+      expect(worst).toBeLessThan(1e-5);
+    });
+
+    it(`${name}: the batch route gives the same probabilities`, async () => {
+      const { expected } = fixture(name);
+      const r = await post(`/v1/models/${model}/predict`, { instances: expected.rows });
+      expect(r.status).toBe(200);
+      const preds = r.body.predictions as { score: number; decision: string }[];
+      expect(preds).toHaveLength(200);
+      preds.forEach((p, i) => {
+        expect(Math.abs(p.score - expected.proba[i])).toBeLessThan(1e-5);
+        expect(p.decision).toBe(expected.proba[i] >= 0.5 ? 'act' : 'none');
+      });
+    });
+  }
+
+  it('the registered contract comes from the graph: 19 columns with types and categories', async () => {
+    const v = await s.ctx.registry.getVersion('telco-churn', 1);
+    expect(v.contract.layout).toBe('columns');
+    expect(v.contract.features).toHaveLength(19);
+    const contract = v.manifest.contract.features.find((f) => f.name === 'Contract');
+    expect(contract).toMatchObject({ type: 'string', categories: ['Month-to-month', 'One year', 'Two year'] });
+    expect(v.manifest.contract.features.find((f) => f.name === 'tenure')?.type).toBe('float');
+    expect(v.manifest.output).toMatchObject({ source: 'zipmap', zipmap_output: 'output_probability', positive_index: 1 });
+  });
+
+  it('missing numeric values and unseen categories are served, as scikit-learn would', async () => {
+    const { expected } = fixture('telco_churn');
+    const withNull = expected.rows.findIndex((r) => r.TotalCharges === null);
+    expect(withNull).toBeGreaterThanOrEqual(0);
+    const { TotalCharges: _omit, ...missing } = expected.rows[withNull];
+    const omitted = await post('/v1/infer', { model: 'telco-churn', payload: missing });
+    expect(Math.abs((omitted.body.score as number) - expected.proba[withNull])).toBeLessThan(1e-5);
+    const unseen = await post('/v1/infer', { model: 'telco-churn', payload: { ...expected.rows[0], PaymentMethod: 'Carrier pigeon', extra_field: 1 } });
+    expect(unseen.status).toBe(200);
+    expect(unseen.body.score).not.toBe(expected.proba[0]);
+    expect(unseen.body.warnings).toEqual(['payload.extra_field: unknown field, ignored']);
+  });
+});

@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateHotelBookings, trainLogisticRegression } from '../../src/training/index.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const FIXTURES = path.resolve(root, '../shared/fixtures');
+export const REPO_ROOT = root;
+
+export interface Expected {
+  rows: Record<string, number | string | null>[];
+  proba: number[];
+  labels: number[];
+  feature_names?: string[];
+}
+
+export function fixture(name: 'telco_churn' | 'telco_numeric'): { onnx: Buffer; expected: Expected } {
+  return {
+    onnx: readFileSync(path.join(FIXTURES, `${name}.onnx`)),
+    expected: JSON.parse(readFileSync(path.join(FIXTURES, `${name}.expected.json`), 'utf8')) as Expected,
+  };
+}
+
+let demo: ReturnType<typeof trainLogisticRegression> | undefined;
+/** A small model trained by the built-in trainer (cached per test file). */
+export function demoModel() {
+  demo ??= trainLogisticRegression(generateHotelBookings(3000, 7));
+  return demo;
+}
