@@ -175,7 +175,12 @@ export class ModelPool {
 
   /** The servable for a request: a pinned version, or the model's production version. */
   async resolve(model: string, version?: number): Promise<{ servable: Servable; alias?: string }> {
-    const state = this.models.get(model);
+    let state = this.models.get(model);
+    if (!state) {
+      // Registered since the last poll? One cheap revision read tells.
+      await this.refresh();
+      state = this.models.get(model);
+    }
     if (version !== undefined) {
       if (!state) throw new AppError('MODEL_NOT_FOUND', `model ${model} is not registered`, { model });
       return { servable: await this.get(model, version) };

@@ -106,14 +106,14 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
     async (request) => registry.getModel(request.params.name),
   );
 
-  app.get<{ Params: { name: string; version: number } }>(
+  app.get<{ Params: { name: string; version: string } }>(
     '/v1/models/:name/versions/:version',
     {
       config: { scope: 'read' },
       schema: {
         tags: ['registry'],
         summary: 'One version: manifest, contract, policy and metrics',
-        params: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'integer', minimum: 1 } }, required: ['name', 'version'] },
+        params: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string', pattern: '^[1-9][0-9]{0,8}$' } }, required: ['name', 'version'] },
         response: {
           200: {
             type: 'object',
@@ -131,7 +131,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
         },
       },
     },
-    async (request) => registry.getVersion(request.params.name, request.params.version),
+    async (request) => registry.getVersion(request.params.name, Number(request.params.version)),
   );
 
   app.post<{ Params: { name: string }; Body: { version?: number; target?: string; activate?: boolean } }>(

@@ -1,0 +1,90 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import S3rver from 's3rver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../../../test/helpers/db.js';
+import { AppError } from '../../lib/errors.js';
+import { createDirArtifactStore } from './fs.js';
+import { createS3ArtifactStore } from './s3.js';
+import { blobKey, type ArtifactStore } from './store.js';
+
+/** A real S3-compatible server on loopback (s3rver), not a mock. */
+let s3: InstanceType<typeof S3rver>;
+let s3Dir: string;
+let endpoint: string;
+
+beforeAll(async () => {
+  s3Dir = tempDir('s3rver-');
+  s3 = new S3rver({ port: 0, address: '127.0.0.1', directory: s3Dir, silent: true, configureBuckets: [{ name: 'models', configs: [] }] });
+  const addr = (await s3.run()) as { address: string; port: number };
+  endpoint = `http://127.0.0.1:${addr.port}`;
+});
+afterAll(async () => {
+  await s3?.close();
+});
+
+const stores: [string, () => { store: ArtifactStore; corrupt: (sha: string) => Promise<void> }][] = [
+  [
+    'directory',
+    () => {
+      const dir = tempDir();
+      return {
+        store: createDirArtifactStore(dir),
+        corrupt: async (sha) => {
+          const file = path.join(dir, blobKey(sha));
+          const bytes = await readFile(file);
+          bytes[10] ^= 0xff;
+          await writeFile(file, bytes);
+        },
+      };
+    },
+  ],
+  [
+    's3',
+    () => {
+      const store = createS3ArtifactStore({
+        bucket: 'models',
+        prefix: 'team/prod',
+        region: 'us-east-1',
+        endpoint,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      });
+      return {
+        store,
+        corrupt: async (sha) => {
+          // Overwrite the object through the S3 API with different bytes under the same key.
+          const { PutObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
+          const c = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+          await c.send(new PutObjectCommand({ Bucket: 'models', Key: `team/prod/${blobKey(sha)}`, Body: Buffer.from('tampered') }));
+          c.destroy();
+        },
+      };
+    },
+  ],
+];
+
+describe.each(stores)('%s artifact store', (_name, make) => {
+  it('stores by sha256 and returns the same bytes', async () => {
+    const { store } = make();
+    const bytes = Buffer.from(`model bytes ${Math.random()}`);
+    const sha = await store.put(bytes);
+    expect(sha).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(Buffer.from(await store.get(sha)).equals(bytes)).toBe(true);
+    expect(await store.put(bytes)).toBe(sha);
+    await store.close();
+  });
+
+  it('refuses content that no longer matches its hash, and a missing blob', async () => {
+    const { store, corrupt } = make();
+    const sha = await store.put(Buffer.from(`payload ${Math.random()} with enough bytes to flip one`));
+    await corrupt(sha);
+    const err = await store.get(sha).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('ARTIFACT_CORRUPT');
+    expect((err as AppError).message).toContain(sha);
+    const missing = 'a'.repeat(64);
+    expect(((await store.get(missing).catch((e: unknown) => e)) as AppError).code).toBe('ARTIFACT_CORRUPT');
+    await store.close();
+  });
+});

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDb, migrate, type Db } from '../db/index.js';
+import { smokeTest } from '../inference/index.js';
+import { createLogger } from '../lib/logger.js';
+import { AppError } from '../lib/errors.js';
+import { DIALECTS, dropDb, freshDb, tempDir, type DbLocation } from '../../test/helpers/db.js';
+import { demoModel, fixture } from '../../test/helpers/fixtures.js';
+import { createDirArtifactStore } from './artifacts/index.js';
+import { createRegistryService, type RegistryService } from './service.js';
+import { createRegistryStore } from './store.js';
+
+const log = createLogger('silent');
+
+describe.each(DIALECTS)('registry on %s', (dialect) => {
+  let loc: DbLocation;
+  let db: Db;
+  let registry: RegistryService;
+  const onnx = demoModel().onnx;
+
+  beforeAll(async () => {
+    loc = freshDb(dialect);
+    db = await openDb(loc);
+    await migrate(db);
+    registry = createRegistryService({
+      store: createRegistryStore(db),
+      artifacts: createDirArtifactStore(tempDir()),
+      clock: { now: () => new Date() },
+      log,
+      smokeTest,
+      maxModelBytes: 10_000_000,
+    });
+  });
+  afterAll(async () => {
+    await db?.close();
+    await dropDb(loc);
+  });
+
+  const code = async (p: Promise<unknown>) => {
+    try {
+      await p;
+    } catch (e) {
+      return (e as AppError).code;
+    }
+    return 'no error';
+  };
+
+  it('migrations are idempotent: a second run applies nothing', async () => {
+    const again = await migrate(db);
+    expect(again.results).toEqual([]);
+  });
+
+  it('numbers versions per model, starting at 1, and concurrent registrations get distinct numbers', async () => {
+    const a = await registry.register({ model: 'alpha', onnx, actor: 'test' });
+    const b = await registry.register({ model: 'beta', onnx, actor: 'test' });
+    expect([a.version, b.version]).toEqual([1, 1]);
+    const many = await Promise.all([1, 2, 3, 4].map(() => registry.register({ model: 'alpha', onnx, actor: 'test' })));
+    expect(many.map((r) => r.version).sort()).toEqual([2, 3, 4, 5]);
+    // Identical bytes are stored once: every version names the same content hash.
+    expect(new Set(many.map((r) => r.onnx_sha256)).size).toBe(1);
+    const models = await registry.listModels();
+    expect(models.find((m) => m.name === 'alpha')).toMatchObject({ latest_version: 5, version_count: 5 });
+  });
+
+  it('bumps the registry revision on every change, which replicas poll', async () => {
+    const before = await registry.source.revision();
+    await registry.register({ model: 'gamma', onnx, actor: 'test' });
+    await registry.promote({ model: 'gamma', target: 'production', version: 1, actor: 'test' });
+    expect(await registry.source.revision()).toBe(before + 2);
+  });
+
+  it('rejects a truncated or non-ONNX file and creates nothing', async () => {
+    const before = await registry.listModels();
+    expect(await code(registry.register({ model: 'broken', onnx: onnx.subarray(0, 200), actor: 'test' }))).toBe('INVALID_MODEL');
+    expect(await code(registry.register({ model: 'broken', onnx: Buffer.from('not a model at all'), actor: 'test' }))).toBe('INVALID_MODEL');
+    expect(await registry.listModels()).toEqual(before);
+  });
+
+  it('asks for feature names for a single matrix input, and checks their count', async () => {
+    const { onnx: numeric } = fixture('telco_numeric');
+    expect(await code(registry.register({ model: 'numeric', onnx: numeric, actor: 'test' }))).toBe('INVALID_MODEL');
+    expect(await code(registry.register({ model: 'numeric', onnx: numeric, featureNames: ['a', 'b'], actor: 'test' }))).toBe('INVALID_MODEL');
+    const r = await registry.register({ model: 'numeric', onnx: numeric, manifest: { feature_names: ['a', 'b', 'c', 'd'] }, actor: 'test' });
+    expect(r.manifest.contract).toMatchObject({ layout: 'matrix', features: [{ name: 'a', index: 0 }, { name: 'b' }, { name: 'c' }, { name: 'd', index: 3 }] });
+  });
+
+  it('rejects a manifest with unknown keys, naming them', async () => {
+    const e = await registry.register({ model: 'alpha', onnx, manifest: { polcy: {} }, actor: 'test' }).catch((x: AppError) => x);
+    expect(e).toBeInstanceOf(AppError);
+    expect((e as AppError).message).toMatch(/polcy/);
+  });
+
+  it('promote, slots, activate and rollback keep a history that rollback walks back', async () => {
+    await registry.promote({ model: 'alpha', target: 'production', version: 1, actor: 'alice' });
+    await registry.promote({ model: 'alpha', target: 'production', version: 2, actor: 'alice' });
+    await registry.promote({ model: 'alpha', target: 'production', version: 3, actor: 'bob' });
+    let r = await registry.rollback({ model: 'alpha', actor: 'carol' });
+    expect(r).toMatchObject({ alias: 'production', version: 2, rolled_back_from: 3 });
+    r = await registry.rollback({ model: 'alpha', actor: 'carol' });
+    expect(r.version).toBe(1);
+    expect(await code(registry.rollback({ model: 'alpha', actor: 'carol' }))).toBe('CONFLICT');
+
+    await registry.promote({ model: 'alpha', target: 'blue', version: 4, actor: 'dave' });
+    await registry.promote({ model: 'alpha', target: 'green', version: 5, actor: 'dave' });
+    const act = await registry.promote({ model: 'alpha', target: 'green', activate: true, actor: 'dave' });
+    expect(act).toMatchObject({ alias: 'production', version: 5, previous_version: 1 });
+    const m = await registry.getModel('alpha');
+    expect(m.aliases).toEqual({ production: 5, blue: 4, green: 5 });
+    expect(m.alias_history[0]).toMatchObject({ alias: 'production', version: 5, previous_version: 1, action: 'activate', actor: 'dave' });
+    r = await registry.rollback({ model: 'alpha', actor: 'erin' });
+    expect(r.version).toBe(1);
+    expect(await code(registry.promote({ model: 'alpha', target: 'blue', activate: true, version: 2, actor: 'x' }))).toBe('BAD_REQUEST');
+    expect(await code(registry.promote({ model: 'alpha', target: 'purple', activate: true, actor: 'x' }))).toBe('CONFLICT');
+  });
+
+  it('archives only versions no alias points at; archived versions cannot be promoted', async () => {
+    expect(await code(registry.promote({ model: 'alpha', target: 'archived', version: 1, actor: 'x' }))).toBe('CONFLICT');
+    await registry.promote({ model: 'alpha', target: 'archived', version: 2, actor: 'x' });
+    expect((await registry.getVersion('alpha', 2)).status).toBe('archived');
+    expect(await code(registry.promote({ model: 'alpha', target: 'production', version: 2, actor: 'x' }))).toBe('CONFLICT');
+    await registry.promote({ model: 'alpha', target: 'active', version: 2, actor: 'x' });
+    await registry.promote({ model: 'alpha', target: 'production', version: 2, actor: 'x' });
+    expect((await registry.getModel('alpha')).aliases.production).toBe(2);
+  });
+
+  it('unknown models and versions are 404 codes', async () => {
+    expect(await code(registry.getModel('nope'))).toBe('MODEL_NOT_FOUND');
+    expect(await code(registry.getVersion('alpha', 99))).toBe('VERSION_NOT_FOUND');
+    expect(await code(registry.promote({ model: 'alpha', target: 'production', version: 99, actor: 'x' }))).toBe('VERSION_NOT_FOUND');
+    expect(await code(registry.register({ model: 'Bad Name!', onnx, actor: 'x' }))).toBe('BAD_REQUEST');
+  });
+
+  it('verify passes on a clean store', async () => {
+    const results = await registry.verify();
+    expect(results.length).toBeGreaterThan(5);
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+  });
+});

@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoModel, fixture } from './helpers/fixtures.js';
+import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
+import { rowPayload } from '../src/training/index.js';
+
+describe('HTTP API', () => {
+  let s: TestServer;
+  const demo = demoModel();
+  const row = rowPayload(demo.holdout.data, 0);
+
+  beforeAll(async () => {
+    s = await startTestServer({ env: { PREDICT_MAX_INSTANCES: '5', BODY_LIMIT_BYTES: '20000' } });
+    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, policy: { type: 'bands', bands: [{ decision: 'allow', below: 0.3 }, { decision: 'review', below: 0.6 }, { decision: 'block', below: null }] }, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await s.ctx.registry.register({ model: 'idle', onnx: demo.onnx, actor: 't' });
+    await s.pool.refresh(true);
+  });
+  afterAll(() => s?.stop());
+
+  const inject = (method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}) =>
+    s.app.inject({
+      method,
+      url,
+      headers: { ...s.auth, ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+      ...(body !== undefined ? { payload: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+
+  const expectError = (res: Awaited<ReturnType<typeof inject>>, status: number, code: string, field?: string) => {
+    expect(res.statusCode, res.body).toBe(status);
+    const b = res.json() as { error: { code: string; message: string; request_id: string; details?: { field?: string } } };
+    expect(b.error.code).toBe(code);
+    expect(b.error.request_id).toBe(res.headers['x-request-id']);
+    expect(b.error.message.length).toBeGreaterThan(5);
+    if (field) expect(b.error.message).toContain(field);
+  };
+
+  it('scores a row with the band policy and the in-memory model score', async () => {
+    const res = await inject('POST', '/v1/infer', { product: 'hotel', payload: row, event_id: 'e1' });
+    expect(res.statusCode).toBe(200);
+    const b = res.json();
+    expect(b).toMatchObject({ model: 'hotel', version: 1, event_id: 'e1', alias: 'production' });
+    expect(b.prediction_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Math.abs(b.score - demo.holdout.scores[0])).toBeLessThan(1e-5);
+    expect(b.decision).toBe(b.score < 0.3 ? 'allow' : b.score < 0.6 ? 'review' : 'block');
+  });
+
+  it('a pinned version serves even when it is not in production', async () => {
+    const res = await inject('POST', '/v1/infer', { model: 'idle', version: 1, payload: row });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ model: 'idle', version: 1 });
+  });
+
+  it('model with nothing in production → 503 MODEL_NOT_AVAILABLE "Model not available"', async () => {
+    const res = await inject('POST', '/v1/infer', { model: 'idle', payload: row });
+    expectError(res, 503, 'MODEL_NOT_AVAILABLE');
+    expect(res.json().error.message).toBe('Model not available');
+  });
+
+  it('unknown model / version → 404 naming them', async () => {
+    expectError(await inject('POST', '/v1/infer', { model: 'nope', payload: row }), 404, 'MODEL_NOT_FOUND', 'nope');
+    expectError(await inject('POST', '/v1/infer', { model: 'hotel', version: 9, payload: row }), 404, 'VERSION_NOT_FOUND', '9');
+    expectError(await inject('GET', '/v1/models/nope'), 404, 'MODEL_NOT_FOUND');
+    expectError(await inject('GET', '/v1/models/hotel/versions/7'), 404, 'VERSION_NOT_FOUND');
+    expectError(await inject('POST', '/v1/models/nope/predict', { instances: [row] }), 404, 'MODEL_NOT_FOUND');
+    expectError(await inject('GET', '/v1/nothing-here'), 404, 'NOT_FOUND');
+  });
+
+  it('bad bodies are 4xx in the error model, never 5xx', async () => {
+    expectError(await inject('POST', '/v1/infer', '{"model": "hotel", "payload": {', { 'content-type': 'application/json' }), 400, 'BAD_REQUEST');
+    expectError(await inject('POST', '/v1/infer', '{"model":"hotel","payload":{"adr":NaN}}', { 'content-type': 'application/json' }), 400, 'BAD_REQUEST');
+    expectError(await inject('POST', '/v1/infer', '{"model":"hotel","payload":{"adr":Infinity}}', { 'content-type': 'application/json' }), 400, 'BAD_REQUEST');
+    expectError(await inject('POST', '/v1/infer', 'model=hotel', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: row, pad: 'x'.repeat(30_000) }), 413, 'PAYLOAD_TOO_LARGE');
+    expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: 'lead_time=3' }), 400, 'VALIDATION_FAILED', 'payload');
+    expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: [1, 2] }), 400, 'VALIDATION_FAILED', 'payload');
+    expectError(await inject('POST', '/v1/infer', { model: 'hotel' }), 400, 'VALIDATION_FAILED', 'payload');
+    expectError(await inject('POST', '/v1/infer', { payload: row }), 400, 'VALIDATION_FAILED', 'model');
+  });
+
+  it('wrong feature types and missing required features name the field', async () => {
+    expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, lead_time: 'soon' } }), 400, 'VALIDATION_FAILED', 'payload.lead_time');
+    expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, adr: true } }), 400, 'VALIDATION_FAILED', 'payload.adr');
+    expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, hotel: 3 } }), 400, 'VALIDATION_FAILED', 'payload.hotel');
+    const { deposit_type: _d, ...noDeposit } = row;
+    expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: noDeposit }), 400, 'VALIDATION_FAILED', 'payload.deposit_type');
+    expectError(await inject('POST', '/v1/models/hotel/predict', { instances: [row, { ...row, adults: 'two' }] }), 400, 'VALIDATION_FAILED', 'instances[1].adults');
+  });
+
+  it('refuses __proto__ and constructor.prototype keys', async () => {
+    const proto = `{"model":"hotel","payload":${JSON.stringify(row).replace(/^\{/, '{"__proto__":{"isAdmin":true},')}}`;
+    expectError(await inject('POST', '/v1/infer', proto, { 'content-type': 'application/json' }), 400, 'BAD_REQUEST');
+    const ctor = `{"model":"hotel","payload":${JSON.stringify(row).replace(/^\{/, '{"constructor":{"prototype":{"x":1}},')}}`;
+    expectError(await inject('POST', '/v1/infer', ctor, { 'content-type': 'application/json' }), 400, 'BAD_REQUEST');
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+  });
+
+  it('null and missing numerics are missing values (NaN), imputed by the graph', async () => {
+    const { adr: _a, ...noAdr } = row;
+    const a = (await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, adr: null } })).json();
+    const b = (await inject('POST', '/v1/infer', { model: 'hotel', payload: noAdr })).json();
+    const median = demo.preprocessor.numeric.find((n) => n.name === 'adr')!.median;
+    const c = (await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, adr: median } })).json();
+    expect(a.score).toBe(b.score);
+    expect(Math.abs(a.score - c.score)).toBeLessThan(1e-6);
+  });
+
+  it('batch predict: limits and per-row warnings', async () => {
+    expectError(await inject('POST', '/v1/models/hotel/predict', { instances: Array(6).fill(row) }), 400, 'VALIDATION_FAILED', 'instances');
+    expectError(await inject('POST', '/v1/models/hotel/predict', { instances: [] }), 400, 'VALIDATION_FAILED', 'instances');
+    const res = await inject('POST', '/v1/models/hotel/predict', { instances: [row, { ...row, junk: 1 }] });
+    expect(res.statusCode).toBe(200);
+    const preds = res.json().predictions;
+    expect(preds[0].warnings).toBeUndefined();
+    expect(preds[1].warnings).toEqual(['instances[1].junk: unknown field, ignored']);
+    expect(preds[0].score).toBe(preds[1].score);
+  });
+
+  it('auth: 401 without or with a bad token; public routes stay open', async () => {
+    const none = await s.app.inject({ method: 'POST', url: '/v1/infer', payload: { model: 'hotel', payload: row } });
+    expectError(none, 401, 'UNAUTHORIZED');
+    expect(none.headers['www-authenticate']).toBe('Bearer');
+    const bad = await s.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${TOKEN}x` } });
+    expectError(bad, 401, 'UNAUTHORIZED');
+    const admin = await s.app.inject({ method: 'POST', url: '/v1/models/hotel/promote', payload: { version: 1 } });
+    expectError(admin, 401, 'UNAUTHORIZED');
+    for (const url of ['/healthz', '/health', '/readyz', '/ready', '/metrics', '/docs/json']) {
+      expect((await s.app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
+    }
+  });
+
+  it('health and readiness bodies', async () => {
+    expect((await inject('GET', '/healthz')).json()).toMatchObject({ ok: true, service: 'modelgate' });
+    expect((await inject('GET', '/health')).json()).toMatchObject({ status: 'healthy', model_loaded: true });
+    expect((await inject('GET', '/ready')).json()).toEqual({ ready: true });
+  });
+
+  it('model listing and version details', async () => {
+    const list = (await inject('GET', '/v1/models')).json();
+    expect(list.total).toBe(2);
+    expect(list.models.map((m: { name: string }) => m.name)).toEqual(['hotel', 'idle']);
+    const v = (await inject('GET', '/v1/models/hotel/versions/1')).json();
+    expect(v.contract.features).toHaveLength(14);
+    expect(v.policy.type).toBe('bands');
+    expect(v.aliases).toEqual(['production']);
+  });
+
+  it('exports the promised metrics', async () => {
+    await inject('POST', '/v1/infer', { model: 'hotel', payload: row });
+    const text = (await inject('GET', '/metrics')).body;
+    expect(text).toMatch(/http_request_duration_seconds_bucket\{[^}]*method="POST"[^}]*route="\/v1\/infer"[^}]*status_code="200"/);
+    expect(text).toMatch(/modelgate_predictions_total\{model="hotel",version="1",decision="(allow|review|block)"\} \d+/);
+    expect(text).toMatch(/modelgate_inference_duration_seconds_count\{model="hotel",version="1"\} \d+/);
+    expect(text).toContain('modelgate_model_loaded{model="hotel",version="1",alias="production"} 1');
+    expect(text).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('the OpenAPI document lists every route', async () => {
+    const doc = (await inject('GET', '/docs/json')).json();
+    for (const p of ['/v1/infer', '/v1/models', '/v1/models/{name}', '/v1/models/{name}/predict', '/v1/models/{name}/versions/{version}', '/v1/models/{name}/promote', '/v1/models/{name}/rollback', '/healthz', '/readyz']) {
+      expect(Object.keys(doc.paths)).toContain(p);
+    }
+  });
+
+  it('the telco fixture takes a [N,4] matrix when named', async () => {
+    const { onnx, expected } = fixture('telco_numeric');
+    await s.ctx.registry.register({ model: 'num', onnx, featureNames: expected.feature_names, actor: 't' });
+    const res = await inject('POST', '/v1/infer', { model: 'num', version: 1, payload: { ...expected.rows[3] } });
+    expect(Math.abs(res.json().score - expected.proba[3])).toBeLessThan(1e-5);
+  });
+});
+
+describe('auth off', () => {
+  it('opens every route and logs a warning', async () => {
+    const s = await startTestServer({ env: { MODELGATE_AUTH: 'off', MODELGATE_ADMIN_TOKEN: '' } });
+    try {
+      const res = await s.app.inject({ method: 'GET', url: '/v1/models' });
+      expect(res.statusCode).toBe(200);
+    } finally {
+      await s.stop();
+    }
+  });
+});
