@@ -8,6 +8,8 @@ const program = new Command()
   .name('modelgate')
   .description('Serve, register and roll out tabular decision models (ONNX).\nConfiguration comes from environment variables; see the README.')
   .version('0.1.0')
+  // Program options only before the command name, so `promote --version 3` means the model version.
+  .enablePositionalOptions()
   .showHelpAfterError('(run with --help for usage)');
 
 registerServeCommand(program);

@@ -1,0 +1,99 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { dropDb, freshDb, tempDir } from './helpers/db.js';
+import { FIXTURES, demoModel } from './helpers/fixtures.js';
+
+describe('modelgate CLI on SQLite and local files', () => {
+  const dir = tempDir();
+  const env = { MODELGATE_DATA_DIR: dir };
+  const modelFile = path.join(dir, 'hotel.onnx');
+  beforeAll(() => writeFileSync(modelFile, demoModel().onnx));
+
+  it('register → models → promote → rollback, each with --json', async () => {
+    const r1 = await runCli(['register', '--model', 'churn', '--onnx', path.join(FIXTURES, 'telco_churn.onnx'), '--policy', 'threshold=0.4:retain:ignore', '--json'], env);
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(r1.json()).toMatchObject({ model: 'churn', version: 1, policy: { type: 'threshold', threshold: 0.4, above: 'retain', below: 'ignore' } });
+    const r2 = await runCli(['register', '--model', 'churn', '--onnx', path.join(FIXTURES, 'telco_churn.onnx'), '--json'], env);
+    expect(r2.json().version).toBe(2);
+    expect((await runCli(['promote', '--model', 'churn', '--version', '1', '--json'], env)).json()).toMatchObject({ alias: 'production', version: 1 });
+    expect((await runCli(['promote', '--model', 'churn', '--version', '2', '--json'], env)).json()).toMatchObject({ version: 2, previous_version: 1 });
+    const rb = await runCli(['rollback', '--model', 'churn', '--json'], env);
+    expect(rb.json()).toMatchObject({ version: 1, rolled_back_from: 2 });
+    const models = (await runCli(['models', '--json'], env)).json();
+    expect(models).toMatchObject({ total: 1, models: [{ name: 'churn', latest_version: 2, aliases: { production: 1 } }] });
+    const one = (await runCli(['models', 'churn', '--json'], env)).json();
+    expect(one.alias_history[0]).toMatchObject({ action: 'rollback', actor: 'cli:tester' });
+    const text = await runCli(['models', 'churn'], env);
+    expect(text.stdout).toMatch(/production=1/);
+  });
+
+  it('slots: promote to green, activate it, roll the slot back', async () => {
+    await runCli(['promote', '--model', 'churn', '--slot', 'green', '--version', '2'], env);
+    const act = await runCli(['promote', '--model', 'churn', '--slot', 'green', '--activate', '--json'], env);
+    expect(act.json()).toMatchObject({ alias: 'production', version: 2 });
+    await runCli(['promote', '--model', 'churn', '--slot', 'green', '--version', '1'], env);
+    const back = await runCli(['rollback', '--model', 'churn', '--slot', 'green', '--json'], env);
+    expect(back.json()).toMatchObject({ alias: 'green', version: 2, rolled_back_from: 1 });
+    const arch = await runCli(['promote', '--model', 'churn', '--version', '2', '--to', 'archived', '--json'], env);
+    expect(arch.code).toBe(1);
+    expect(arch.json().error.code).toBe('CONFLICT');
+  });
+
+  it('a matrix model needs --feature-names', async () => {
+    const bad = await runCli(['register', '--model', 'num', '--onnx', path.join(FIXTURES, 'telco_numeric.onnx')], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--feature-names/);
+    const ok = await runCli(['register', '--model', 'num', '--onnx', path.join(FIXTURES, 'telco_numeric.onnx'), '--feature-names', 'SeniorCitizen,tenure,MonthlyCharges,TotalCharges', '--json'], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json().contract.layout).toBe('matrix');
+  });
+
+  it('refuses a truncated ONNX file with a clear error and creates nothing', async () => {
+    const trunc = path.join(dir, 'trunc.onnx');
+    writeFileSync(trunc, demoModel().onnx.subarray(0, 300));
+    const r = await runCli(['register', '--model', 'broken', '--onnx', trunc, '--json'], env);
+    expect(r.code).toBe(2);
+    expect(r.json().error.code).toBe('INVALID_MODEL');
+    const missing = await runCli(['register', '--model', 'broken', '--onnx', path.join(dir, 'nope.onnx')], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read ONNX file/);
+    expect((await runCli(['models', '--json'], env)).json().models.map((m: { name: string }) => m.name)).not.toContain('broken');
+  });
+
+  it('bad configuration fails at start listing every bad variable', async () => {
+    const r = await runCli(['serve'], { ...env, PORT: 'eighty', WORKERS: '0', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x', MODELGATE_ADMIN_TOKEN: 'short' });
+    expect(r.code).toBe(2);
+    for (const v of ['PORT', 'WORKERS', 'LOG_LEVEL', 'DATABASE_URL', 'MODELGATE_ADMIN_TOKEN']) expect(r.stderr).toContain(v);
+  });
+
+  it('every command has --help with an example', async () => {
+    for (const cmd of ['serve', 'demo', 'register', 'models', 'promote', 'rollback', 'verify', 'migrate']) {
+      const r = await runCli([cmd, '--help'], env);
+      expect(r.code, cmd).toBe(0);
+      expect(r.stdout, cmd).toMatch(/Example/);
+      expect(r.stdout, cmd).toMatch(/--json/);
+    }
+  });
+});
+
+describe('modelgate migrate on PostgreSQL', () => {
+  const loc = freshDb('postgres');
+  afterAll(() => dropDb(loc));
+  beforeAll(async () => {
+    // The schema must exist before a search_path can point at it.
+    const { openDb } = await import('../src/db/index.js');
+    await (await openDb(loc)).close();
+  });
+
+  it('applies migrations once, then reports up to date', async () => {
+    if (loc.kind !== 'postgres') throw new Error('unreachable');
+    const env = { DATABASE_URL: `${loc.url}?options=-c%20search_path%3D${loc.schema}`, MODELGATE_DATA_DIR: tempDir() };
+    const first = await runCli(['migrate', '--json'], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json()).toMatchObject({ applied: ['001_registry'], pending: [] });
+    const second = await runCli(['migrate', '--json'], env);
+    expect(second.json()).toMatchObject({ applied: [], pending: [] });
+  });
+});
