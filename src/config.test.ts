@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+const base = { MODELGATE_ADMIN_TOKEN: 'a-token-of-enough-length' };
+
+describe('config', () => {
+  it('has defaults for everything and resolves SQLite and the artifact dir inside the data dir', () => {
+    const c = loadConfig({ ...base, MODELGATE_DATA_DIR: '/srv/mg' });
+    expect(c).toMatchObject({ PORT: 8080, HOST: '0.0.0.0', WORKERS: 1, LOG_LEVEL: 'info', MODELGATE_AUTH: true, PREDICT_MAX_INSTANCES: 1000 });
+    expect(c.database).toEqual({ kind: 'sqlite', file: '/srv/mg/modelgate.db' });
+    expect(c.artifacts).toEqual({ kind: 'dir', dir: '/srv/mg/artifacts' });
+  });
+
+  it('reads PostgreSQL, S3 and WORKERS=auto', () => {
+    const c = loadConfig({ ...base, DATABASE_URL: 'postgres://u:p@db/mg', ARTIFACT_STORE: 's3://models-bucket/team/prod/', S3_ENDPOINT: 'http://127.0.0.1:9000', WORKERS: 'auto' }, 6);
+    expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u:p@db/mg' });
+    expect(c.artifacts).toEqual({ kind: 's3', bucket: 'models-bucket', prefix: 'team/prod' });
+    expect(c.WORKERS).toBe(6);
+  });
+
+  it('lists every bad variable at once, with what is expected', () => {
+    let err: ConfigError | undefined;
+    try {
+      loadConfig({ PORT: '99999', WORKERS: 'many', LOG_LEVEL: 'chatty', S3_ENDPOINT: 'not a url', MODELGATE_AUTH: 'maybe', BATCH_MAX_ROWS: '0', REDIS_URL: 'localhost:6379' });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const text = err!.message;
+    for (const v of ['PORT', 'WORKERS', 'LOG_LEVEL', 'S3_ENDPOINT', 'MODELGATE_AUTH', 'BATCH_MAX_ROWS', 'REDIS_URL']) expect(text).toContain(v);
+    expect(err!.problems.length).toBe(7);
+    expect(text).toMatch(/WORKERS="many": expected a positive whole number or auto/);
+  });
+
+  it('requires an admin token unless auth is off', () => {
+    expect(() => loadConfig({})).toThrow(/MODELGATE_ADMIN_TOKEN is unset/);
+    expect(loadConfig({ MODELGATE_AUTH: 'off' }).MODELGATE_AUTH).toBe(false);
+    expect(() => loadConfig({ ...base, ARTIFACT_STORE: 's3://AB' })).toThrow(/valid bucket name/);
+  });
+});

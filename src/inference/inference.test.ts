@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES } from '../../test/helpers/fixtures.js';
+import { MicroBatcher } from './batcher.js';
+import { exposeZipMapSource, inspectGraph } from './onnx-graph.js';
+import { compilePolicy, parsePolicyFlag } from './policy.js';
+
+describe('ZipMap rewrite', () => {
+  it('onnxruntime cannot return the ZipMap; the rewritten graph exposes the probability tensor', async () => {
+    const bytes = readFileSync(path.join(FIXTURES, 'telco_numeric.onnx'));
+    const graph = inspectGraph(bytes);
+    const zip = graph.outputs.find((o) => o.kind === 'zipmap')!;
+    expect(zip).toMatchObject({ name: 'output_probability', zipmapSource: 'probabilities', classLabels: [0, 1] });
+    const feeds = { float_input: new ort.Tensor('float32', Float32Array.from([0, 12, 70, 840]), [1, 4]) };
+    const original = await ort.InferenceSession.create(bytes);
+    await expect(original.run(feeds)).rejects.toThrow(/Non tensor type/);
+    const { bytes: rewritten, output } = exposeZipMapSource(bytes, 'output_probability');
+    const s = await ort.InferenceSession.create(rewritten);
+    const out = (await s.run(feeds))[output];
+    expect(out.dims).toEqual([1, 2]);
+    const [p0, p1] = out.data as Float32Array;
+    expect(p0 + p1).toBeCloseTo(1, 6);
+  });
+});
+
+describe('micro-batcher', () => {
+  it('coalesces concurrent requests into one run and returns each its own result', async () => {
+    const runs: number[][] = [];
+    const b = new MicroBatcher<number, number>(
+      async (rows) => {
+        runs.push(rows);
+        return rows.map((r) => r * 2);
+      },
+      { maxRows: 8, maxWaitUs: 0 },
+    );
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => b.submit(i)));
+    expect(results).toEqual(Array.from({ length: 20 }, (_, i) => i * 2));
+    expect(runs.map((r) => r.length)).toEqual([8, 8, 4]);
+  });
+
+  it('waits up to maxWaitUs for company, and a failed run rejects only its own requests', async () => {
+    let calls = 0;
+    const b = new MicroBatcher<number, number>(
+      async (rows) => {
+        calls++;
+        if (rows.includes(-1)) throw new Error('boom');
+        return rows;
+      },
+      { maxRows: 100, maxWaitUs: 20_000 },
+    );
+    const first = b.submit(1);
+    await new Promise((r) => setTimeout(r, 5));
+    const second = b.submit(2);
+    expect(await Promise.all([first, second])).toEqual([1, 2]);
+    expect(calls).toBe(1);
+    const bad = b.submit(-1);
+    await expect(bad).rejects.toThrow('boom');
+    expect(await b.submit(3)).toBe(3);
+  });
+});
+
+describe('policies', () => {
+  it('threshold and bands, from the CLI form', () => {
+    const t = compilePolicy(parsePolicyFlag('threshold=0.4'));
+    expect([t(0.39), t(0.4), t(0.9)]).toEqual(['none', 'act', 'act']);
+    const bands = compilePolicy(parsePolicyFlag('bands=allow:0.3,review:0.7,block'));
+    expect([bands(0), bands(0.3), bands(0.69), bands(0.7), bands(1)]).toEqual(['allow', 'review', 'review', 'block', 'block']);
+    expect(() => parsePolicyFlag('bands=allow:0.7,review:0.3,block')).toThrow(/increase/);
+    expect(() => parsePolicyFlag('threshold=2')).toThrow(/--policy/);
+    expect(() => parsePolicyFlag('magic=1')).toThrow(/unknown policy kind/);
+  });
+});
