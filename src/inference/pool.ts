@@ -115,7 +115,7 @@ export class ModelPool {
     );
     this.models = next;
     this.seenRevision = revision;
-    const failing = [...next].some(([m, st]) => st.aliases.production !== undefined && st.production?.spec.version !== st.aliases.production);
+    const failing = [...next.values()].some((st) => st.aliases.production !== undefined && st.production?.spec.version !== st.aliases.production);
     this.retryAt = failing ? Date.now() + 30_000 : Infinity;
     this.initialized = true;
     this.evict();

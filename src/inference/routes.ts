@@ -3,10 +3,42 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../lib/errors.js';
 import type { ModelPool } from './pool.js';
 import type { Row } from './encoder.js';
+import type { Servable } from './servable.js';
 
 export interface InferenceMetrics {
-  predictions: { inc(labels: { model: string; version: string; decision: string }, n?: number): void };
-  inferenceDuration: { observe(labels: { model: string; version: string }, seconds: number): void };
+  predictions: { labels(labels: { model: string; version: string; decision: string }): { inc(n?: number): void } };
+  inferenceDuration: { labels(labels: { model: string; version: string }): { observe(seconds: number): void } };
+}
+
+interface Recorder {
+  observe(seconds: number): void;
+  count(decision: string, n?: number): void;
+}
+
+/** Metric children per loaded version, so the hot path does no label hashing. */
+function recorders(metrics: InferenceMetrics): (s: Servable) => Recorder {
+  const cache = new WeakMap<Servable, Recorder>();
+  return (s) => {
+    let r = cache.get(s);
+    if (!r) {
+      const labels = { model: s.spec.model, version: s.versionLabel };
+      const duration = metrics.inferenceDuration.labels(labels);
+      const decisions = new Map<string, { inc(n?: number): void }>();
+      r = {
+        observe: (sec) => duration.observe(sec),
+        count: (decision, n = 1) => {
+          let c = decisions.get(decision);
+          if (!c) {
+            c = metrics.predictions.labels({ ...labels, decision });
+            decisions.set(decision, c);
+          }
+          c.inc(n);
+        },
+      };
+      cache.set(s, r);
+    }
+    return r;
+  };
 }
 
 export interface InferenceRouteDeps {
@@ -63,7 +95,8 @@ interface InferBody {
 const warningsOf = (unknown: string[] | undefined, where: string) => unknown?.map((f) => `${where}.${f}: unknown field, ignored`);
 
 export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRouteDeps): Promise<void> {
-  const { pool, metrics } = deps;
+  const { pool } = deps;
+  const recorderOf = recorders(deps.metrics);
 
   app.post<{ Body: InferBody }>(
     '/v1/infer',
@@ -79,10 +112,10 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
       const { row, unknown } = servable.encoder.encode(body.payload, 'payload');
       const started = process.hrtime.bigint();
       const score = await servable.scoreOne(row);
-      const labels = { model, version: servable.versionLabel };
-      metrics.inferenceDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      const rec = recorderOf(servable);
+      rec.observe(Number(process.hrtime.bigint() - started) / 1e9);
       const decision = servable.decide(score);
-      metrics.predictions.inc({ ...labels, decision });
+      rec.count(decision);
       return {
         prediction_id: randomUUID(),
         ...(body.event_id !== undefined ? { event_id: body.event_id } : {}),
@@ -147,15 +180,15 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
       }
       const started = process.hrtime.bigint();
       const scores = await servable.scoreMany(rows);
-      const labels = { model, version: servable.versionLabel };
-      metrics.inferenceDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      const rec = recorderOf(servable);
+      rec.observe(Number(process.hrtime.bigint() - started) / 1e9);
       const counts = new Map<string, number>();
       const predictions = scores.map((score, i) => {
         const decision = servable.decide(score);
         counts.set(decision, (counts.get(decision) ?? 0) + 1);
         return { prediction_id: randomUUID(), score, decision, ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) };
       });
-      for (const [decision, n] of counts) metrics.predictions.inc({ ...labels, decision }, n);
+      for (const [decision, n] of counts) rec.count(decision, n);
       return { model, version: servable.spec.version, ...(alias ? { alias } : {}), predictions };
     },
   );

@@ -18,9 +18,9 @@ export interface RunningServer {
 /** Open state, migrate, load production models, build the app; listen unless told not to. */
 export async function startServer(config: Config, log: Logger, opts: ContextOverrides & { listen?: boolean } = {}): Promise<RunningServer> {
   const ctx = await openContext(config, log, opts);
-  let pool: ModelPool | undefined;
-  const metrics = createMetrics({ loaded: () => pool?.loadedVersions() ?? [] });
-  pool = new ModelPool({
+  // The gauge reads the pool at scrape time, after both exist.
+  const metrics = createMetrics({ loaded: () => pool.loadedVersions() });
+  const pool: ModelPool = new ModelPool({
     source: ctx.registry.source,
     runtime: { intraOpThreads: config.ORT_INTRA_OP_THREADS, batch: { maxRows: config.BATCH_MAX_ROWS, maxWaitUs: config.BATCH_MAX_WAIT_US } },
     log,
@@ -38,15 +38,14 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
   if (opts.listen !== false) {
     url = await app.listen({ port: config.PORT, host: config.HOST });
   }
-  const p = pool;
   return {
     app,
     ctx,
-    pool: p,
+    pool,
     url,
     async close() {
       await app.close();
-      await p.stop();
+      await pool.stop();
       await ctx.close();
     },
   };

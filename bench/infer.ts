@@ -1,0 +1,130 @@
+/**
+ * npm run bench: modelgate vs a bare node:http server answering the same JSON, measured in
+ * the same run with autocannon (single-row /v1/infer, bearer token), printed as ratios.
+ * Environment: BENCH_SECONDS per round (default 10), BENCH_ROUNDS (default 2), BENCH_CONNECTIONS (default 32).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/lib/logger.js';
+import { openContext } from '../src/server/context.js';
+import { generateHotelBookings, rowPayload, trainLogisticRegression } from '../src/training/index.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const token = 'bench-admin-token-0123456789abcdef';
+const log = (m: string) => process.stderr.write(`${m}\n`);
+
+function startChild(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n').find((l) => l.startsWith('{') && l.includes('"url"'));
+      if (line) resolve({ child, url: JSON.parse(line).url as string });
+    });
+    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+  });
+}
+
+async function load(name: string, url: string, body: string): Promise<autocannon.Result> {
+  log(`loading ${name}: ${connections} connections for ${seconds}s`);
+  let count = 0;
+  let second = 0;
+  const timer = setInterval(() => {
+    second++;
+    log(`  ${name} ${second}s: ${count} req/s`);
+    count = 0;
+  }, 1000);
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `${url}/v1/infer`,
+        method: 'POST',
+        connections,
+        duration: seconds,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body,
+      },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
+    instance.on('response', () => count++);
+  });
+  clearInterval(timer);
+  if (result.non2xx || result.errors) throw new Error(`${name}: ${result.non2xx} non-2xx responses, ${result.errors} errors`);
+  return result;
+}
+
+/** A short unmeasured run so JIT and connection pools are warm before the measured one. */
+async function warm(url: string, body: string): Promise<void> {
+  await autocannon({ url: `${url}/v1/infer`, method: 'POST', connections, duration: 3, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+}
+
+async function main() {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-'));
+  const env = { MODELGATE_DATA_DIR: dataDir, MODELGATE_ADMIN_TOKEN: token, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' };
+  log('[1/4] training and registering the demo model');
+  const trained = trainLogisticRegression(generateHotelBookings(20000, 42));
+  const config = loadConfig(env);
+  const ctx = await openContext(config, createLogger('warn'));
+  const reg = await ctx.registry.register({ model: 'hotel-cancel', onnx: trained.onnx, policy: { type: 'threshold', threshold: trained.threshold, above: 'act', below: 'none' }, actor: 'bench' });
+  await ctx.registry.promote({ model: 'hotel-cancel', target: 'production', version: reg.version, actor: 'bench' });
+  await ctx.close();
+  const body = JSON.stringify({ model: 'hotel-cancel', event_id: 'bench', payload: rowPayload(trained.holdout.data, 0) });
+
+  log('[2/4] starting modelgate (one process) and the bare node:http baseline');
+  const mg = await startChild(['src/cli/main.ts', 'serve', '--json'], env);
+  const sample = await fetch(`${mg.url}/v1/infer`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+  if (sample.status !== 200) throw new Error(`modelgate answered ${sample.status}: ${await sample.text()}`);
+  const replyBytes = (await sample.text()).length;
+  const bare = await startChild(['bench/bare-server.ts'], { REPLY_BYTES: String(replyBytes) });
+  try {
+    await warm(mg.url, body);
+    await warm(bare.url, body);
+    // Alternate the two in rounds, so a noisy neighbour on a shared machine hits both alike.
+    log(`[3/4] ${rounds} rounds of ${seconds}s each, alternating`);
+    const mgRuns: autocannon.Result[] = [];
+    const bareRuns: autocannon.Result[] = [];
+    for (let r = 1; r <= rounds; r++) {
+      mgRuns.push(await load(`modelgate round ${r}`, mg.url, body));
+      bareRuns.push(await load(`bare round ${r}`, bare.url, body));
+    }
+    log('[4/4] results');
+    const summary = (name: string, runs: autocannon.Result[]) => ({
+      name,
+      rps: Math.round(runs.reduce((a, x) => a + x.requests.average, 0) / runs.length),
+      p50_ms: Math.max(...runs.map((x) => x.latency.p50)),
+      p99_ms: Math.max(...runs.map((x) => x.latency.p99)),
+    });
+    const rows = [summary('modelgate /v1/infer', mgRuns), summary('bare node:http', bareRuns)];
+    const ratio = rows[0].rps / rows[1].rps;
+    const lines = [
+      `single-row /v1/infer, ${connections} connections, ${rounds} x ${seconds}s per server, reply ${replyBytes} bytes, ${os.cpus().length} cores (load generator on the same machine)`,
+      '',
+      'server                  req/s     p50 ms   p99 ms',
+      ...rows.map((x) => `${x.name.padEnd(22)} ${String(x.rps).padStart(7)}   ${String(x.p50_ms).padStart(6)}   ${String(x.p99_ms).padStart(6)}`),
+      '',
+      `throughput ratio modelgate / bare: ${ratio.toFixed(2)} (target >= 0.5)`,
+      `modelgate p99: ${rows[0].p99_ms} ms, worst round (target <= 5 ms)`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  const outDir = path.join(root, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+    writeFileSync(path.join(outDir, 'infer-latest.json'), JSON.stringify({ at: new Date().toISOString(), connections, seconds, rounds, replyBytes, rows, ratio }, null, 2));
+  } finally {
+    mg.child.kill('SIGTERM');
+    bare.child.kill('SIGTERM');
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});
