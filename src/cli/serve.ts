@@ -38,11 +38,16 @@ async function serveOne(config: Config, log: Logger): Promise<RunningServer> {
 }
 
 /** WORKERS > 1: the primary migrates once, then forks workers that share the port. */
-async function servePrimary(config: Config, log: Logger): Promise<void> {
+async function servePrimary(config: Config, log: Logger, onListening: (url: string, pids: number[]) => void): Promise<void> {
   const ctx = await openContext(config, log);
   await ctx.close();
   log.info({ workers: config.WORKERS }, 'starting workers');
   let stopping = false;
+  const listening = new Map<number, string>();
+  cluster.on('listening', (worker, address) => {
+    listening.set(worker.process.pid ?? 0, `http://${address.address ?? config.HOST}:${address.port}`);
+    if (listening.size === config.WORKERS) onListening([...listening.values()][0], [...listening.keys()]);
+  });
   for (let i = 0; i < config.WORKERS; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
@@ -75,11 +80,13 @@ export function registerServeCommand(program: Command): void {
         const config = loadConfig({ ...process.env, ...(o.port ? { PORT: o.port } : {}), ...(o.host ? { HOST: o.host } : {}) }, os.availableParallelism());
         const log = createLogger(config.LOG_LEVEL);
         if (config.WORKERS > 1 && cluster.isPrimary) {
-          await servePrimary(config, log);
+          await servePrimary(config, log, (url, pids) => {
+            if (o.json) process.stdout.write(`${JSON.stringify({ url, pid: process.pid, workers: pids })}\n`);
+          });
           return;
         }
         const server = await serveOne(config, log);
-        if (o.json && cluster.isPrimary) process.stdout.write(`${JSON.stringify({ url: server.url, pid: process.pid })}\n`);
+        if (o.json && cluster.isPrimary) process.stdout.write(`${JSON.stringify({ url: server.url, pid: process.pid, workers: [] })}\n`);
       } catch (e) {
         fail(o, e);
       }

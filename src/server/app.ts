@@ -42,13 +42,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     bodyLimit: config.BODY_LIMIT_BYTES,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-    return503OnClosing: true,
+    // While closing, requests already on open connections are still served (not 503), then connections close.
+    return503OnClosing: false,
   });
 
   // Callback-style hooks: they run on every request, and skip a promise allocation each.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();
+  });
+  // Draining: responses sent after close() began ask the client to close the connection, so
+  // keep-alive connections end with their last response instead of holding shutdown open.
+  let draining = false;
+  app.addHook('preClose', (done) => {
+    draining = true;
+    done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (draining) reply.header('connection', 'close');
+    done(null, payload);
   });
   const accessLog = deps.log.isLevelEnabled('info');
   if (accessLog) {

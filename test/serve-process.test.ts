@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/lib/logger.js';
+import { openContext } from '../src/server/context.js';
+import { rowPayload } from '../src/training/index.js';
+import { tempDir } from './helpers/db.js';
+import { demoModel, REPO_ROOT } from './helpers/fixtures.js';
+import { TOKEN } from './helpers/server.js';
+
+/** `modelgate serve` as a real process: workers, readiness, graceful SIGTERM. */
+describe('modelgate serve process', () => {
+  const dataDir = tempDir();
+  const env = { MODELGATE_DATA_DIR: dataDir, MODELGATE_ADMIN_TOKEN: TOKEN, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  const row = rowPayload(demoModel().holdout.data, 0);
+  let child: ChildProcess | undefined;
+  let stderr = '';
+
+  beforeAll(async () => {
+    const ctx = await openContext(loadConfig(env), createLogger('silent'));
+    await ctx.registry.register({ model: 'hotel', onnx: demoModel().onnx, actor: 't' });
+    await ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await ctx.close();
+  });
+  afterEach(() => {
+    child?.kill('SIGKILL');
+  });
+
+  const serve = (extra: Record<string, string>) =>
+    new Promise<{ url: string; workers: number[] }>((resolve, reject) => {
+      child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--json'], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '', ...env, ...extra },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const line = out.split('\n').find((l) => l.startsWith('{'));
+        if (line) resolve(JSON.parse(line));
+      });
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('exit', (code) => reject(new Error(`serve exited early with ${code}: ${stderr}`)));
+    });
+
+  const infer = (url: string) =>
+    fetch(`${url}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'hotel', payload: row }) });
+
+  it('WORKERS=2 starts two worker processes sharing one port', async () => {
+    const { url, workers } = await serve({ WORKERS: '2' });
+    expect(new Set(workers).size).toBe(2);
+    const statuses = await Promise.all(Array.from({ length: 40 }, () => infer(url).then((r) => r.status)));
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(((await (await fetch(`${url}/readyz`)).json()) as { ready: boolean }).ready).toBe(true);
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    child!.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('SIGTERM lets in-flight requests finish, then exits 0', async () => {
+    const { url } = await serve({ WORKERS: '1' });
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    const inFlight = Array.from({ length: 30 }, () => infer(url).then((r) => r.status));
+    // Give the requests time to reach the server, then ask it to stop while they are served.
+    await new Promise((r) => setTimeout(r, 5));
+    child!.kill('SIGTERM');
+    const statuses = await Promise.all(inFlight.map((p) => p.catch(() => 'refused')));
+    expect(await exited, stderr).toBe(0);
+    const served = statuses.filter((s) => s === 200).length;
+    // Requests the server accepted before SIGTERM are answered, none fails with 5xx.
+    expect(statuses.filter((s) => typeof s === 'number' && s !== 200)).toEqual([]);
+    expect(served).toBeGreaterThan(0);
+  });
+});
