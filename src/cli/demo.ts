@@ -42,7 +42,8 @@ export function registerDemoCommand(program: Command): void {
           HOST: process.env.HOST ?? '127.0.0.1',
           ...(o.port ? { PORT: o.port } : {}),
         });
-        const log = createLogger(o.serve ? config.LOG_LEVEL : 'warn', o.serve ? undefined : process.stderr);
+        // Quiet while preparing, so the banner and curl lines stand out; the server logs at LOG_LEVEL.
+        const quiet = createLogger('warn', process.stderr);
         const rows = Number(o.rows);
         if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be a whole number of at least 1000');
 
@@ -58,7 +59,7 @@ export function registerDemoCommand(program: Command): void {
         progress(`      holdout ROC AUC ${result.metrics.roc_auc.toFixed(4)}, log loss ${result.metrics.log_loss.toFixed(4)}, threshold ${result.threshold} (best profit on holdout)`);
 
         progress(`[3/4] registering and promoting ${MODEL}`);
-        const ctx = await openContext(config, log);
+        const ctx = await openContext(config, quiet);
         let version: number;
         try {
           const reg = await ctx.registry.register({
@@ -89,6 +90,7 @@ export function registerDemoCommand(program: Command): void {
         }
 
         progress('[4/4] serving');
+        const log = createLogger(config.LOG_LEVEL);
         const server = await startServer(config, log);
         closeOnSignals(server, log);
         const base = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${(server.app.server.address() as { port: number }).port}`;
