@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../lib/errors.js';
+import { errorReplies } from '../lib/schemas.js';
 import type { ModelPool } from './pool.js';
 import type { Row } from './encoder.js';
 import type { Servable } from './servable.js';
@@ -47,13 +48,7 @@ export interface InferenceRouteDeps {
   maxInstances: number;
 }
 
-const errorReplies = {
-  400: { $ref: 'ErrorBody#' },
-  401: { $ref: 'ErrorBody#' },
-  403: { $ref: 'ErrorBody#' },
-  404: { $ref: 'ErrorBody#' },
-  503: { $ref: 'ErrorBody#' },
-};
+const errors = errorReplies(400, 401, 403, 404, 413, 415, 500, 503);
 
 const warningsSchema = { type: 'array', items: { type: 'string' }, description: 'Payload fields the model does not use; they were ignored' } as const;
 
@@ -102,7 +97,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
     '/v1/infer',
     {
       config: { scope: 'infer' },
-      schema: { tags: ['inference'], summary: 'Score one row with a model', body: inferBody, response: { 200: inferReply, ...errorReplies } },
+      schema: { tags: ['inference'], summary: 'Score one row with a model', body: inferBody, response: { 200: inferReply, ...errors } },
     },
     async (request) => {
       const body = request.body;
@@ -163,7 +158,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
             },
             required: ['model', 'version', 'predictions'],
           },
-          ...errorReplies,
+          ...errors,
         },
       },
     },

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errorReplies } from '../lib/schemas.js';
 import type { RegistryService } from './service.js';
 
 export interface RegistryRouteDeps {
@@ -8,8 +9,7 @@ export interface RegistryRouteDeps {
   actorOf: (request: FastifyRequest) => string;
 }
 
-const err = { $ref: 'ErrorBody#' };
-const errorReplies = { 400: err, 401: err, 403: err, 404: err, 409: err };
+const errors = errorReplies(400, 401, 403, 404, 409);
 const nameParam = { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] } as const;
 const aliasesSchema = { type: 'object', additionalProperties: { type: 'integer' }, description: 'alias → version' } as const;
 const versionSummary = {
@@ -69,7 +69,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
               },
             },
           },
-          ...errorReplies,
+          ...errors,
         },
       },
     },
@@ -99,7 +99,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
               alias_history: { type: 'array', items: anyObject },
             },
           },
-          ...errorReplies,
+          ...errors,
         },
       },
     },
@@ -127,7 +127,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
               manifest: anyObject,
             },
           },
-          ...errorReplies,
+          ...errors,
         },
       },
     },
@@ -151,7 +151,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
           },
           additionalProperties: false,
         },
-        response: { 200: aliasChange, ...errorReplies },
+        response: { 200: aliasChange, ...errors },
       },
     },
     async (request) => {
@@ -171,7 +171,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
         summary: "Restore an alias's previous version (production unless a slot is given)",
         params: nameParam,
         body: { type: 'object', properties: { slot: { type: 'string' } }, additionalProperties: false },
-        response: { 200: aliasChange, ...errorReplies },
+        response: { 200: aliasChange, ...errors },
       },
     },
     async (request) => {

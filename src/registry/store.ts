@@ -1,19 +1,9 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import { fromJson, toIso, type Database, type Db } from '../db/index.js';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { fromJson, toIso, type Database, type Db, type ModelVersionsTable } from '../db/index.js';
 import type { Manifest } from './manifest.js';
 
-export interface VersionRow {
-  model: string;
-  version: number;
-  onnx_sha256: string;
-  manifest_sha256: string;
-  contract_version: number;
-  size_bytes: number;
-  status: 'active' | 'archived';
-  manifest: Manifest;
-  created_at: string;
-  created_by: string;
-}
+/** A version row as the registry hands it out: manifest parsed, time as an ISO string. */
+export type VersionRow = Omit<Selectable<ModelVersionsTable>, 'manifest' | 'created_at'> & { manifest: Manifest; created_at: string };
 
 export interface AliasEvent {
   id: number;
