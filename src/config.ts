@@ -63,6 +63,8 @@ const schema = z.object({
   ORT_INTRA_OP_THREADS: intFrom(1, 64).default(1),
   /** Most model versions kept loaded per process (production versions always are). */
   MAX_LOADED_VERSIONS: intFrom(1, 1000).default(16),
+  /** On SIGTERM, keep serving this long with readiness failing before closing (ms); set it above your load balancer's probe interval. */
+  SHUTDOWN_DELAY_MS: intFrom(0, 300_000).default(0),
   /** Largest ONNX file accepted at registration (bytes). */
   MAX_MODEL_BYTES: intFrom(1024, 4 * 1024 * 1024 * 1024).default(512 * 1024 * 1024),
 });

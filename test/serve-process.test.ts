@@ -15,7 +15,7 @@ describe('modelgate serve process', () => {
   const env = { MODELGATE_DATA_DIR: dataDir, MODELGATE_ADMIN_TOKEN: TOKEN, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
   const row = rowPayload(demoModel().holdout.data, 0);
   let child: ChildProcess | undefined;
-  let stderr = '';
+  let output = '';
 
   beforeAll(async () => {
     const ctx = await openContext(loadConfig(env), createLogger('silent'));
@@ -37,11 +37,12 @@ describe('modelgate serve process', () => {
       let out = '';
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
+        output += d.toString();
         const line = out.split('\n').find((l) => l.startsWith('{'));
         if (line) resolve(JSON.parse(line));
       });
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('exit', (code) => reject(new Error(`serve exited early with ${code}: ${stderr}`)));
+      child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+      child.on('exit', (code) => reject(new Error(`serve exited early with ${code}: ${output}`)));
     });
 
   const infer = (url: string) =>
@@ -59,7 +60,7 @@ describe('modelgate serve process', () => {
   });
 
   it('SIGTERM lets in-flight requests finish, then exits 0', async () => {
-    const { url } = await serve({ WORKERS: '1' });
+    const { url } = await serve({ WORKERS: '1', SHUTDOWN_DELAY_MS: '1500' });
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     const batch = JSON.stringify({ instances: Array(1000).fill(row) });
     const predict = () =>
@@ -73,8 +74,13 @@ describe('modelgate serve process', () => {
     // Once the first answer is back the rest are on open connections, queued or running: stop now.
     await Promise.race(wave);
     child!.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    // Draining: still serving, but no longer ready.
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ ready: false, reasons: ['shutting down'] });
     const statuses = await Promise.all(wave);
-    expect(await exited, stderr).toBe(0);
+    expect(await exited, output).toBe(0);
     expect(statuses.join(",")).toBe(Array(12).fill(200).join(","));
   });
 });

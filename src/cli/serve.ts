@@ -7,25 +7,32 @@ import { openContext } from '../server/context.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import { fail, type OutputOptions } from './output.js';
 
-/** Stop taking requests, finish the ones in flight, release models and connections. */
-export function closeOnSignals(server: RunningServer, log: Logger): void {
+/**
+ * On SIGTERM/SIGINT: fail readiness at once but keep serving for SHUTDOWN_DELAY_MS (so a load
+ * balancer stops routing here first), then stop accepting connections, finish the requests in
+ * flight, release models and connections, and exit 0.
+ */
+export function closeOnSignals(server: RunningServer, log: Logger, delayMs: number): void {
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
-    log.info({ signal }, 'shutting down: draining in-flight requests');
+    server.drain();
+    log.info({ signal, delay_ms: delayMs }, 'shutting down: readiness now fails; draining in-flight requests');
     const force = setTimeout(() => {
-      log.error('shutdown took over 25 s; exiting');
+      log.error('shutdown took over 25 s after the delay; exiting');
       process.exit(1);
-    }, 25_000);
+    }, delayMs + 25_000);
     force.unref();
-    server.close().then(
-      () => process.exit(0),
-      (e) => {
-        log.error({ err: String(e) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    setTimeout(() => {
+      server.close().then(
+        () => process.exit(0),
+        (e) => {
+          log.error({ err: String(e) }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    }, delayMs);
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
@@ -33,7 +40,7 @@ export function closeOnSignals(server: RunningServer, log: Logger): void {
 
 async function serveOne(config: Config, log: Logger): Promise<RunningServer> {
   const server = await startServer(config, log);
-  closeOnSignals(server, log);
+  closeOnSignals(server, log, config.SHUTDOWN_DELAY_MS);
   return server;
 }
 

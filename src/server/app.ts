@@ -18,7 +18,8 @@ export interface AppDeps {
   registry: RegistryService;
   pool: ModelPool;
   metrics: Metrics;
-  migrated: () => boolean;
+  /** True once shutdown began: readiness fails so load balancers stop sending traffic. */
+  draining: () => boolean;
   /** Extra authenticators (API keys, JWT) tried after the admin token. */
   authenticators?: Authenticator[];
 }
@@ -51,15 +52,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
     done();
   });
-  // Draining: responses sent after close() began ask the client to close the connection, so
-  // keep-alive connections end with their last response instead of holding shutdown open.
-  let draining = false;
-  app.addHook('preClose', (done) => {
-    draining = true;
-    done();
-  });
+  // Draining (shutdown began): responses ask the client to close its connection, so keep-alive
+  // connections end with their last response and clients reconnect to another replica.
   app.addHook('onSend', (_request, reply, payload, done) => {
-    if (draining) reply.header('connection', 'close');
+    if (deps.draining()) reply.header('connection', 'close');
     done(null, payload);
   });
   const accessLog = deps.log.isLevelEnabled('info');
@@ -89,7 +85,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
-  await app.register(healthRoutes, { pool: deps.pool, migrated: deps.migrated });
+  await app.register(healthRoutes, { pool: deps.pool, draining: deps.draining });
   app.get('/metrics', { config: { scope: 'public' }, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
     reply.type(deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();

@@ -1,7 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { ModelPool } from '../inference/index.js';
 
-export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool; migrated: () => boolean }): Promise<void> {
+/**
+ * Liveness, health and readiness. Migrations run before the app is built, so a server that
+ * answers has migrated; readiness then waits for production models and fails while draining.
+ */
+export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool; draining: () => boolean }): Promise<void> {
   const publicRoute = { scope: 'public' as const };
 
   app.get(
@@ -62,7 +66,7 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool
   const ready = async (_req: unknown, reply: import('fastify').FastifyReply) => {
     const reasons: string[] = [];
     const warnings: string[] = [];
-    if (!deps.migrated()) reasons.push('database migrations have not run');
+    if (deps.draining()) reasons.push('shutting down');
     if (!deps.pool.initialized) reasons.push('models are still loading');
     for (const m of deps.pool.status()) {
       if (m.production === undefined) continue;

@@ -12,6 +12,8 @@ export interface RunningServer {
   pool: ModelPool;
   /** http://host:port actually bound (port 0 picks a free one). */
   url: string;
+  /** Fail readiness from now on, keep serving; call before close() to let load balancers move away. */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -33,7 +35,8 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     log.error({ err: (e as Error).message }, 'initial model load failed; retrying in the background');
   }
   pool.start(config.RELOAD_INTERVAL_MS);
-  const app = await buildApp({ config, log, registry: ctx.registry, pool, metrics, migrated: () => true });
+  let draining = false;
+  const app = await buildApp({ config, log, registry: ctx.registry, pool, metrics, draining: () => draining });
   let url = '';
   if (opts.listen !== false) {
     url = await app.listen({ port: config.PORT, host: config.HOST });
@@ -43,8 +46,19 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     ctx,
     pool,
     url,
+    drain() {
+      draining = true;
+    },
     async close() {
-      await app.close();
+      draining = true;
+      // A keep-alive connection whose last response was still being written when close() began
+      // is not idle yet, so one sweep misses it; keep sweeping until the server has closed.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweep);
+      }
       await pool.stop();
       await ctx.close();
     },
