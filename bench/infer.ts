@@ -25,10 +25,16 @@ function startChild(args: string[], env: Record<string, string>): Promise<{ chil
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
     let buf = '';
+    let found = false;
     child.stdout!.on('data', (d: Buffer) => {
+      // After the address line, output (access logs at info) is drained and dropped, as a log shipper would.
+      if (found) return;
       buf += d.toString();
       const line = buf.split('\n').find((l) => l.startsWith('{') && l.includes('"url"'));
-      if (line) resolve({ child, url: JSON.parse(line).url as string });
+      if (line) {
+        found = true;
+        resolve({ child, url: JSON.parse(line).url as string });
+      }
     });
     child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
   });
