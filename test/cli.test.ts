@@ -68,6 +68,13 @@ describe('modelgate CLI on SQLite and local files', () => {
     for (const v of ['PORT', 'WORKERS', 'LOG_LEVEL', 'DATABASE_URL', 'MODELGATE_ADMIN_TOKEN']) expect(r.stderr).toContain(v);
   });
 
+  it('an unreachable database is a clear error naming where and what to check', async () => {
+    const r = await runCli(['models', '--json'], { ...env, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' });
+    expect(r.code).toBe(1);
+    expect(r.json().error).toMatchObject({ code: 'UNAVAILABLE' });
+    expect(r.json().error.message).toMatch(/cannot use the database at postgres:\/\/postgres@127\.0\.0\.1:1\/nowhere .*check DATABASE_URL/);
+  });
+
   it('every command has --help with an example', async () => {
     for (const cmd of ['serve', 'demo', 'register', 'models', 'promote', 'rollback', 'verify', 'migrate']) {
       const r = await runCli([cmd, '--help'], env);

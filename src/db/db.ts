@@ -62,7 +62,9 @@ export async function migrate(db: Db): Promise<MigrationResultSet> {
   const result = await migrator.migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error');
-    throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(result.error as Error).message ?? result.error}`);
+    // No failed migration means the database could not be reached at all: keep that error as it is.
+    if (!failed) throw result.error;
+    throw new Error(`migration ${failed.migrationName} failed: ${(result.error as Error).message ?? result.error}`);
   }
   return result;
 }

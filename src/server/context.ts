@@ -5,6 +5,7 @@ import { systemClock, type Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { createArtifactStore, createRegistryService, createRegistryStore, type ArtifactStore, type RegistryService } from '../registry/index.js';
 import type { DbLocation } from '../db/index.js';
+import { AppError, errorMessage } from '../lib/errors.js';
 
 /** The state every entry point shares: database, artifact store and registry. */
 export interface Context {
@@ -24,13 +25,24 @@ export interface ContextOverrides {
   clock?: Clock;
 }
 
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', '28P01', '28000', '3D000', 'SQLITE_CANTOPEN', 'SQLITE_READONLY']);
+
+/** Turn "cannot reach the database" into a message that says where and what to check. */
+function explainDbError(e: unknown, where: string): unknown {
+  const code = (e as { code?: string }).code;
+  if (code && UNREACHABLE.has(code)) {
+    return new AppError('UNAVAILABLE', `cannot use the database at ${where} (${code}: ${errorMessage(e)}); check DATABASE_URL and that the server is running and reachable`);
+  }
+  return e;
+}
+
 export async function openContext(config: Config, log: Logger, overrides: ContextOverrides = {}): Promise<Context> {
   const db = await openDb(overrides.db ?? (config.database.kind === 'sqlite' ? config.database : { kind: 'postgres', url: config.database.url }));
   try {
     await migrate(db);
   } catch (e) {
-    await db.close();
-    throw e;
+    await db.close().catch(() => undefined);
+    throw explainDbError(e, db.describe);
   }
   const artifacts = overrides.artifacts ?? createArtifactStore(config);
   const clock = overrides.clock ?? systemClock;
