@@ -63,6 +63,18 @@ const schema = z.object({
   ORT_INTRA_OP_THREADS: intFrom(1, 64).default(1),
   /** Most model versions kept loaded per process (production versions always are). */
   MAX_LOADED_VERSIONS: intFrom(1, 1000).default(16),
+  /** How often the elected leader analyses running canaries (ms). */
+  ANALYSIS_INTERVAL_MS: intFrom(100, 3_600_000).default(30_000),
+  /** How often each server writes its per-arm counts to the database (ms). */
+  STATS_FLUSH_INTERVAL_MS: intFrom(100, 600_000).default(5_000),
+  /** Default time each canary step must stay healthy before the next (when a canary gives none). */
+  CANARY_STEP_INTERVAL: z.string().regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 30s, 10m or 1h').default('10m'),
+  /** Default requests the canary needs in a step before it is judged. */
+  CANARY_MIN_REQUESTS: intFrom(1, 10_000_000).default(200),
+  /** Shadow copies waiting to be scored; more are dropped (and counted). */
+  SHADOW_QUEUE_MAX: intFrom(1, 1_000_000).default(1000),
+  /** Name of this server in cluster statistics; default host:pid. */
+  REPLICA_ID: z.string().min(1).max(200).optional(),
   /** On SIGTERM, keep serving this long with readiness failing before closing (ms); set it above your load balancer's probe interval. */
   SHUTDOWN_DELAY_MS: intFrom(0, 300_000).default(0),
   /** Largest ONNX file accepted at registration (bytes). */

@@ -38,7 +38,7 @@ describe('HTTP API', () => {
     const res = await inject('POST', '/v1/infer', { product: 'hotel', payload: row, event_id: 'e1' });
     expect(res.statusCode).toBe(200);
     const b = res.json();
-    expect(b).toMatchObject({ model: 'hotel', version: 1, event_id: 'e1', alias: 'production' });
+    expect(b).toMatchObject({ model: 'hotel', version: 1, event_id: 'e1', alias: 'production', arm: 'production' });
     expect(b.prediction_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(Math.abs(b.score - demo.holdout.scores[0])).toBeLessThan(1e-5);
     expect(b.decision).toBe(b.score < 0.3 ? 'allow' : b.score < 0.6 ? 'review' : 'block');
@@ -47,7 +47,7 @@ describe('HTTP API', () => {
   it('a pinned version serves even when it is not in production', async () => {
     const res = await inject('POST', '/v1/infer', { model: 'idle', version: 1, payload: row });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ model: 'idle', version: 1 });
+    expect(res.json()).toMatchObject({ model: 'idle', version: 1, arm: 'pinned' });
   });
 
   it('model with nothing in production → 503 MODEL_NOT_AVAILABLE "Model not available"', async () => {
@@ -148,8 +148,9 @@ describe('HTTP API', () => {
     await inject('POST', '/v1/infer', { model: 'hotel', payload: row });
     const text = (await inject('GET', '/metrics')).body;
     expect(text).toMatch(/http_request_duration_seconds_bucket\{[^}]*method="POST"[^}]*route="\/v1\/infer"[^}]*status_code="200"/);
-    expect(text).toMatch(/modelgate_predictions_total\{model="hotel",version="1",decision="(allow|review|block)"\} \d+/);
-    expect(text).toMatch(/modelgate_inference_duration_seconds_count\{model="hotel",version="1"\} \d+/);
+    expect(text).toMatch(/modelgate_predictions_total\{model="hotel",version="1",arm="production",decision="(allow|review|block)"\} \d+/);
+    expect(text).toMatch(/modelgate_inference_duration_seconds_count\{model="hotel",version="1",arm="production"\} \d+/);
+    expect(text).toContain('modelgate_rollout_canary_percent{model="hotel"} 0');
     expect(text).toContain('modelgate_model_loaded{model="hotel",version="1",alias="production"} 1');
     expect(text).toContain('process_cpu_user_seconds_total');
   });

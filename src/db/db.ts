@@ -17,6 +17,8 @@ export interface Db {
   dialect: Dialect;
   /** Where it points, with any password removed: safe to print. */
   describe: string;
+  /** How it was opened (for a dedicated connection, such as a session advisory lock). */
+  location: DbLocation;
   close(): Promise<void>;
 }
 
@@ -32,7 +34,7 @@ export async function openDb(loc: DbLocation): Promise<Db> {
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-    return { kysely, dialect: 'sqlite', describe: `sqlite:${loc.file}`, close: () => kysely.destroy() };
+    return { kysely, dialect: 'sqlite', describe: `sqlite:${loc.file}`, location: loc, close: () => kysely.destroy() };
   }
   if (loc.schema) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(loc.schema)) throw new Error(`invalid schema name ${loc.schema}`);
@@ -51,7 +53,14 @@ export async function openDb(loc: DbLocation): Promise<Db> {
   });
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const safe = loc.url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
-  return { kysely, dialect: 'postgres', describe: safe + (loc.schema ? ` (schema ${loc.schema})` : ''), close: () => kysely.destroy() };
+  return { kysely, dialect: 'postgres', describe: safe + (loc.schema ? ` (schema ${loc.schema})` : ''), location: loc, close: () => kysely.destroy() };
+}
+
+/** A connection outside the pool, with the same schema setting (PostgreSQL only). */
+export async function dedicatedPgClient(loc: Extract<DbLocation, { kind: 'postgres' }>): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: loc.url, ...(loc.schema ? { options: `-c search_path=${loc.schema}` } : {}) });
+  await client.connect();
+  return client;
 }
 
 export async function migrate(db: Db): Promise<MigrationResultSet> {

@@ -1,2 +1,3 @@
-export { openDb, migrate, pendingMigrations, type Db, type DbLocation, type Dialect } from './db.js';
-export { toIso, fromJson, type Database, type ModelVersionsTable } from './schema.js';
+export { openDb, migrate, pendingMigrations, dedicatedPgClient, type Db, type DbLocation, type Dialect } from './db.js';
+export { toIso, fromJson, type Database, type ModelVersionsTable, type RolloutsTable } from './schema.js';
+export { bumpRevision, readRevision } from './revision.js';

@@ -54,6 +54,11 @@ export interface Database {
   aliases: AliasesTable;
   alias_events: AliasEventsTable;
   modelgate_meta: MetaTable;
+  rollouts: RolloutsTable;
+  rollout_events: RolloutEventsTable;
+  rollbacks: RollbacksTable;
+  arm_stats: ArmStatsTable;
+  leases: LeasesTable;
 }
 
 export function toIso(v: Date | string): string {
@@ -62,4 +67,76 @@ export function toIso(v: Date | string): string {
 
 export function fromJson<T>(v: unknown): T {
   return (typeof v === 'string' ? JSON.parse(v) : v) as T;
+}
+
+export interface RolloutsTable {
+  model: string;
+  /** Alias the canary competes for: production, or a slot such as green. */
+  target: string;
+  production_version: number | null;
+  canary_version: number | null;
+  canary_percent: number;
+  steps: Json;
+  step_index: number;
+  step_interval_ms: number;
+  min_requests: number;
+  analysis: Json;
+  auto_promote: number;
+  shadow_version: number | null;
+  shadow_percent: number;
+  shadow_started_at: Timestamp | null;
+  started_at: Timestamp | null;
+  step_started_at: Timestamp | null;
+  started_by: string | null;
+  updated_at: Timestamp;
+}
+
+export interface RolloutEventsTable {
+  id: Generated<number>;
+  model: string;
+  event: string;
+  production_version: number | null;
+  canary_version: number | null;
+  percent: number | null;
+  actor: string;
+  details: Json;
+  at: Timestamp;
+}
+
+export interface RollbacksTable {
+  id: Generated<number>;
+  model: string;
+  canary_version: number;
+  production_version: number | null;
+  reason: string;
+  trigger_metric: string | null;
+  observed: number | null;
+  threshold: number | null;
+  rolled_back_by: string;
+  at: Timestamp;
+}
+
+export interface ArmStatsTable {
+  id: Generated<number>;
+  model: string;
+  arm: string;
+  version: number;
+  replica: string;
+  /** Epoch milliseconds at the start of the flush window. */
+  bucket_start: number;
+  requests: number;
+  errors: number;
+  latency: Json;
+  decisions: Json;
+  scores: Json;
+  /** Shadow arm only: compared requests, decision agreements, summed |score difference|. */
+  compared: number;
+  agreed: number;
+  abs_diff: number;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
 }

@@ -11,7 +11,8 @@ export {
 } from './contract.js';
 export { policySchema, parsePolicyFlag, compilePolicy, decisionsOf, DEFAULT_POLICY, type Policy } from './policy.js';
 export { Servable, smokeTest, type ServableSpec, type RuntimeOptions } from './servable.js';
-export { ModelPool, type RegistrySource, type PoolEvents } from './pool.js';
+export { ModelPool, type RegistrySource, type PoolEvents, type RolloutPlan, type Arm } from './pool.js';
 export { MicroBatcher } from './batcher.js';
-export { inferenceRoutes, type InferenceMetrics } from './routes.js';
+export { inferenceRoutes, type InferenceMetrics, type ArmObserver } from './routes.js';
+export { CanaryRouter, hashBucket, BUCKETS } from './router.js';
 export type { Row } from './encoder.js';

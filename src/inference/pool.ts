@@ -1,6 +1,7 @@
 import type { Logger } from '../lib/logger.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { Servable, type RuntimeOptions, type ServableSpec } from './servable.js';
+import { CanaryRouter } from './router.js';
 
 /** What the pool needs from the registry; the server wires the real registry in. */
 export interface RegistrySource {
@@ -8,6 +9,8 @@ export interface RegistrySource {
   revision(): Promise<number>;
   /** Every model with its aliases (alias → version). */
   aliases(): Promise<{ model: string; aliases: Record<string, number> }[]>;
+  /** Traffic plans: canary and shadow per model (none when the model has no rollout). */
+  rollouts?(): Promise<RolloutPlan[]>;
   /** Spec and artifact bytes (checksum-verified) of one version; undefined if it does not exist. */
   fetch(model: string, version: number): Promise<{ spec: ServableSpec; bytes: Uint8Array; archived: boolean } | undefined>;
 }
@@ -16,10 +19,32 @@ export interface PoolEvents {
   loadFailed?(model: string, version: number, error: string): void;
 }
 
+export interface RolloutPlan {
+  model: string;
+  canary_version: number | null;
+  canary_percent: number;
+  shadow_version: number | null;
+  shadow_percent: number;
+  /** Changes with each rollout, so entities are reshuffled between rollouts but never within one. */
+  salt: string;
+}
+
+export type Arm = 'production' | 'canary' | 'pinned';
+
 interface ModelState {
   aliases: Record<string, number>;
   /** What serves unpinned traffic: production's version, or the last one that loaded. */
   production?: Servable;
+  canary?: { servable: Servable; percent: number; salt: string };
+  shadow?: { servable: Servable; percent: number; salt: string };
+}
+
+export interface Resolved {
+  servable: Servable;
+  alias?: string;
+  arm: Arm;
+  /** A shadow version that should also score a copy of this request (off the request path). */
+  shadow?: Servable;
 }
 
 export interface PoolOptions {
@@ -48,6 +73,8 @@ export class ModelPool {
   private refreshing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   initialized = false;
+
+  private readonly router = new CanaryRouter();
 
   constructor(private readonly opts: PoolOptions) {}
 
@@ -89,27 +116,32 @@ export class ModelPool {
   private async doRefresh(force: boolean): Promise<void> {
     const revision = await this.opts.source.revision();
     if (!force && revision === this.seenRevision && Date.now() < this.retryAt) return;
-    const all = await this.opts.source.aliases();
+    const [all, plans] = await Promise.all([this.opts.source.aliases(), this.opts.source.rollouts?.() ?? []]);
+    const planOf = new Map(plans.map((p) => [p.model, p]));
     const next = new Map<string, ModelState>();
+    const tryGet = (model: string, v: number) => this.get(model, v).catch(() => undefined); // get() records failures
     await Promise.all(
       all.map(async ({ model, aliases }) => {
         const state: ModelState = { aliases };
+        const plan = planOf.get(model);
         // Slots (blue/green…) are loaded too, so activating one is instant.
         const versions = new Set(Object.values(aliases));
+        if (plan?.canary_version != null) versions.add(plan.canary_version);
+        if (plan?.shadow_version != null) versions.add(plan.shadow_version);
         const results = new Map<number, Servable>();
-        await Promise.all(
-          [...versions].map(async (v) => {
-            try {
-              results.set(v, await this.get(model, v));
-            } catch {
-              // get() records the failure; the previous servable (if any) keeps serving.
-            }
-          }),
-        );
+        await Promise.all([...versions].map(async (v) => {
+          const s = await tryGet(model, v);
+          if (s) results.set(v, s);
+        }));
         const prodVersion = aliases.production;
         if (prodVersion !== undefined) {
           state.production = results.get(prodVersion) ?? this.models.get(model)?.production;
         }
+        // A canary or shadow that failed to load simply gets no traffic.
+        const canary = plan?.canary_version != null ? results.get(plan.canary_version) : undefined;
+        if (plan && canary && plan.canary_percent > 0) state.canary = { servable: canary, percent: plan.canary_percent, salt: plan.salt };
+        const shadow = plan?.shadow_version != null ? results.get(plan.shadow_version) : undefined;
+        if (plan && shadow && plan.shadow_percent > 0) state.shadow = { servable: shadow, percent: plan.shadow_percent, salt: `${plan.salt}:shadow` };
         next.set(model, state);
       }),
     );
@@ -160,7 +192,7 @@ export class ModelPool {
     const pinned = new Set<string>();
     for (const [model, st] of this.models) {
       for (const v of Object.values(st.aliases)) pinned.add(ModelPool.key(model, v));
-      if (st.production) pinned.add(ModelPool.key(model, st.production.spec.version));
+      for (const s of [st.production, st.canary?.servable, st.shadow?.servable]) if (s) pinned.add(ModelPool.key(model, s.spec.version));
     }
     const candidates = [...this.loaded.keys()].filter((k) => !pinned.has(k)).sort((a, b) => (this.lastUse.get(a) ?? 0) - (this.lastUse.get(b) ?? 0));
     let excess = this.loaded.size - this.opts.maxLoaded;
@@ -173,24 +205,40 @@ export class ModelPool {
     }
   }
 
-  /** The servable for a request: a pinned version, or the model's production version. */
-  async resolve(model: string, version?: number): Promise<{ servable: Servable; alias?: string }> {
+  /**
+   * The servable for a request: a pinned version or alias, else production — or the canary,
+   * for the share of routing keys the rollout sends there.
+   */
+  async resolve(model: string, pin: { version?: number; alias?: string; routingKey?: string } = {}): Promise<Resolved> {
     let state = this.models.get(model);
     if (!state) {
       // Registered since the last poll? One cheap revision read tells.
       await this.refresh();
       state = this.models.get(model);
     }
-    if (version !== undefined) {
-      if (!state) throw new AppError('MODEL_NOT_FOUND', `model ${model} is not registered`, { model });
-      return { servable: await this.get(model, version) };
-    }
-    if (state?.production) return { servable: state.production, alias: 'production' };
     if (!state) throw new AppError('MODEL_NOT_FOUND', `model ${model} is not registered`, { model });
-    throw new AppError('MODEL_NOT_AVAILABLE', 'Model not available', {
-      model,
-      reason: state.aliases.production === undefined ? `no version of ${model} is in production; promote one` : `production version ${state.aliases.production} failed to load`,
-    });
+    if (pin.version !== undefined) return { servable: await this.get(model, pin.version), arm: 'pinned' };
+    if (pin.alias !== undefined) {
+      const v = state.aliases[pin.alias];
+      if (v === undefined) throw new AppError('NOT_FOUND', `model ${model} has no alias ${pin.alias}; it has ${Object.keys(state.aliases).join(', ') || 'none'}`, { model, alias: pin.alias });
+      return { servable: await this.get(model, v), alias: pin.alias, arm: 'pinned' };
+    }
+    if (!state.production) {
+      throw new AppError('MODEL_NOT_AVAILABLE', 'Model not available', {
+        model,
+        reason: state.aliases.production === undefined ? `no version of ${model} is in production; promote one` : `production version ${state.aliases.production} failed to load`,
+      });
+    }
+    const shadow = state.shadow && this.router.toCanary(state.shadow.percent, state.shadow.salt, pin.routingKey) ? state.shadow.servable : undefined;
+    if (state.canary && this.router.toCanary(state.canary.percent, state.canary.salt, pin.routingKey)) {
+      return { servable: state.canary.servable, alias: 'canary', arm: 'canary', ...(shadow ? { shadow } : {}) };
+    }
+    return { servable: state.production, alias: 'production', arm: 'production', ...(shadow ? { shadow } : {}) };
+  }
+
+  /** Canary percent per model as this process routes it (for metrics). */
+  canaryPercents(): { model: string; percent: number }[] {
+    return [...this.models].map(([model, st]) => ({ model, percent: st.canary?.percent ?? 0 }));
   }
 
   /** For health and readiness: each model's production state. */

@@ -7,8 +7,23 @@ import type { Row } from './encoder.js';
 import type { Servable } from './servable.js';
 
 export interface InferenceMetrics {
-  predictions: { labels(labels: { model: string; version: string; decision: string }): { inc(n?: number): void } };
-  inferenceDuration: { labels(labels: { model: string; version: string }): { observe(seconds: number): void } };
+  predictions: { labels(labels: { model: string; version: string; decision: string; arm: string }): { inc(n?: number): void } };
+  inferenceDuration: { labels(labels: { model: string; version: string; arm: string }): { observe(seconds: number): void } };
+}
+
+/** Told about every routed (unpinned) prediction, so rollouts can compare arms. */
+export interface ArmObserver {
+  scored(model: string, arm: 'production' | 'canary', version: number, latencyMs: number, score: number, decision: string): void;
+  failed(model: string, arm: 'production' | 'canary', version: number, latencyMs: number): void;
+  /** A copy of the request for the shadow version, handled off the request path. */
+  shadow(model: string, shadow: Servable, row: Row, score: number, decision: string): void;
+}
+
+export interface InferenceRouteDeps {
+  pool: ModelPool;
+  metrics: InferenceMetrics;
+  maxInstances: number;
+  observer?: ArmObserver;
 }
 
 interface Recorder {
@@ -16,13 +31,18 @@ interface Recorder {
   count(decision: string, n?: number): void;
 }
 
-/** Metric children per loaded version, so the hot path does no label hashing. */
-function recorders(metrics: InferenceMetrics): (s: Servable) => Recorder {
-  const cache = new WeakMap<Servable, Recorder>();
-  return (s) => {
-    let r = cache.get(s);
+/** Metric children per loaded version and arm, so the hot path does no label hashing. */
+function recorders(metrics: InferenceMetrics): (s: Servable, arm: string) => Recorder {
+  const cache = new WeakMap<Servable, Map<string, Recorder>>();
+  return (s, arm) => {
+    let byArm = cache.get(s);
+    if (!byArm) {
+      byArm = new Map();
+      cache.set(s, byArm);
+    }
+    let r = byArm.get(arm);
     if (!r) {
-      const labels = { model: s.spec.model, version: s.versionLabel };
+      const labels = { model: s.spec.model, version: s.versionLabel, arm };
       const duration = metrics.inferenceDuration.labels(labels);
       const decisions = new Map<string, { inc(n?: number): void }>();
       r = {
@@ -36,16 +56,10 @@ function recorders(metrics: InferenceMetrics): (s: Servable) => Recorder {
           c.inc(n);
         },
       };
-      cache.set(s, r);
+      byArm.set(arm, r);
     }
     return r;
   };
-}
-
-export interface InferenceRouteDeps {
-  pool: ModelPool;
-  metrics: InferenceMetrics;
-  maxInstances: number;
 }
 
 const errors = errorReplies(400, 401, 403, 404, 413, 415, 500, 503);
@@ -59,7 +73,9 @@ const inferBody = {
     event_id: { type: 'string', maxLength: 256, description: 'Caller id for this event; echoed back' },
     model: { type: 'string', maxLength: 64, description: 'Model name' },
     product: { type: 'string', maxLength: 64, description: 'Older name for model' },
-    version: { type: 'integer', minimum: 1, description: 'Pin a version instead of production' },
+    version: { type: 'integer', minimum: 1, description: 'Pin a version: bypasses canary routing' },
+    alias: { type: 'string', maxLength: 32, description: 'Pin an alias (production, blue, green…): bypasses canary routing' },
+    routing_key: { type: 'string', maxLength: 256, description: 'Entity key for sticky canary routing (default: event_id)' },
     payload: { type: 'object', additionalProperties: true, description: 'Feature name → value; null or missing numeric = missing' },
   },
 } as const;
@@ -72,11 +88,12 @@ const inferReply = {
     model: { type: 'string' },
     version: { type: 'integer' },
     alias: { type: 'string' },
+    arm: { type: 'string', enum: ['production', 'canary', 'pinned'] },
     score: { type: 'number' },
     decision: { type: 'string' },
     warnings: warningsSchema,
   },
-  required: ['prediction_id', 'model', 'version', 'score', 'decision'],
+  required: ['prediction_id', 'model', 'version', 'arm', 'score', 'decision'],
 } as const;
 
 interface InferBody {
@@ -84,13 +101,15 @@ interface InferBody {
   model?: string;
   product?: string;
   version?: number;
+  alias?: string;
+  routing_key?: string;
   payload: unknown;
 }
 
 const warningsOf = (unknown: string[] | undefined, where: string) => unknown?.map((f) => `${where}.${f}: unknown field, ignored`);
 
 export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRouteDeps): Promise<void> {
-  const { pool } = deps;
+  const { pool, observer } = deps;
   const recorderOf = recorders(deps.metrics);
 
   app.post<{ Body: InferBody }>(
@@ -103,20 +122,33 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
       const body = request.body;
       const model = body.model ?? body.product;
       if (!model) throw new AppError('VALIDATION_FAILED', 'body.model: is required (the model name; older clients send product)', { field: 'body.model' });
-      const { servable, alias } = await pool.resolve(model, body.version);
+      if (body.version !== undefined && body.alias !== undefined) throw new AppError('VALIDATION_FAILED', 'body: give version or alias, not both', { field: 'body.alias' });
+      const { servable, alias, arm, shadow } = await pool.resolve(model, { version: body.version, alias: body.alias, routingKey: body.routing_key ?? body.event_id });
       const { row, unknown } = servable.encoder.encode(body.payload, 'payload');
       const started = process.hrtime.bigint();
-      const score = await servable.scoreOne(row);
-      const rec = recorderOf(servable);
-      rec.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      let score: number;
+      try {
+        score = await servable.scoreOne(row);
+      } catch (e) {
+        if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
+        throw e;
+      }
+      const elapsed = Number(process.hrtime.bigint() - started);
+      const rec = recorderOf(servable, arm);
+      rec.observe(elapsed / 1e9);
       const decision = servable.decide(score);
       rec.count(decision);
+      if (arm !== 'pinned' && observer) {
+        observer.scored(model, arm, servable.spec.version, elapsed / 1e6, score, decision);
+        if (shadow) observer.shadow(model, shadow, row, score, decision);
+      }
       return {
         prediction_id: randomUUID(),
         ...(body.event_id !== undefined ? { event_id: body.event_id } : {}),
         model,
         version: servable.spec.version,
         ...(alias ? { alias } : {}),
+        arm,
         score,
         decision,
         ...(unknown ? { warnings: warningsOf(unknown, 'payload') } : {}),
@@ -124,7 +156,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
     },
   );
 
-  app.post<{ Params: { name: string }; Body: { instances: unknown[]; version?: number } }>(
+  app.post<{ Params: { name: string }; Body: { instances: unknown[]; version?: number; routing_key?: string } }>(
     '/v1/models/:name/predict',
     {
       config: { scope: 'infer' },
@@ -138,6 +170,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
           properties: {
             instances: { type: 'array', minItems: 1, maxItems: deps.maxInstances, items: {} },
             version: { type: 'integer', minimum: 1 },
+            routing_key: { type: 'string', maxLength: 256, description: 'Entity key for sticky canary routing of the whole batch' },
           },
         },
         response: {
@@ -147,6 +180,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
               model: { type: 'string' },
               version: { type: 'integer' },
               alias: { type: 'string' },
+              arm: { type: 'string' },
               predictions: {
                 type: 'array',
                 items: {
@@ -164,7 +198,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
     },
     async (request) => {
       const model = request.params.name;
-      const { servable, alias } = await pool.resolve(model, request.body.version);
+      const { servable, alias, arm } = await pool.resolve(model, { version: request.body.version, routingKey: request.body.routing_key });
       const instances = request.body.instances;
       const rows: Row[] = new Array(instances.length);
       const unknowns: (string[] | undefined)[] = new Array(instances.length);
@@ -174,17 +208,25 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         unknowns[i] = enc.unknown;
       }
       const started = process.hrtime.bigint();
-      const scores = await servable.scoreMany(rows);
-      const rec = recorderOf(servable);
-      rec.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      let scores: number[];
+      try {
+        scores = await servable.scoreMany(rows);
+      } catch (e) {
+        if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
+        throw e;
+      }
+      const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+      const rec = recorderOf(servable, arm);
+      rec.observe(elapsedMs / 1e3);
       const counts = new Map<string, number>();
       const predictions = scores.map((score, i) => {
         const decision = servable.decide(score);
         counts.set(decision, (counts.get(decision) ?? 0) + 1);
+        if (arm !== 'pinned') observer?.scored(model, arm, servable.spec.version, elapsedMs, score, decision);
         return { prediction_id: randomUUID(), score, decision, ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) };
       });
       for (const [decision, n] of counts) rec.count(decision, n);
-      return { model, version: servable.spec.version, ...(alias ? { alias } : {}), predictions };
+      return { model, version: servable.spec.version, ...(alias ? { alias } : {}), arm, predictions };
     },
   );
 }

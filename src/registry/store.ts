@@ -1,5 +1,5 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { fromJson, toIso, type Database, type Db, type ModelVersionsTable } from '../db/index.js';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import { bumpRevision, fromJson, readRevision, toIso, type Database, type Db, type ModelVersionsTable } from '../db/index.js';
 import type { Manifest } from './manifest.js';
 
 /** A version row as the registry hands it out: manifest parsed, time as an ISO string. */
@@ -32,8 +32,6 @@ export function createRegistryStore(db: Db) {
     return err.code === '23505' || err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || /UNIQUE constraint failed/.test(err.message ?? '');
   };
 
-  const bumpRevision = (q: Q) =>
-    q.updateTable('modelgate_meta').set({ value: sql`value + 1` }).where('key', '=', 'registry_revision').execute();
 
   return {
     db,
@@ -43,10 +41,7 @@ export function createRegistryStore(db: Db) {
     },
     bumpRevision,
 
-    async revision(): Promise<number> {
-      const r = await k.selectFrom('modelgate_meta').select('value').where('key', '=', 'registry_revision').executeTakeFirst();
-      return Number(r?.value ?? 0);
-    },
+    revision: () => readRevision(k),
 
     async ensureModel(q: Q, name: string, description: string | null, at: string): Promise<void> {
       await q.insertInto('models').values({ name, description, created_at: at }).onConflict((oc) => oc.column('name').doNothing()).execute();

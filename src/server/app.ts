@@ -3,7 +3,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from '../config.js';
-import { inferenceRoutes, type ModelPool } from '../inference/index.js';
+import { inferenceRoutes, type ArmObserver, type ModelPool } from '../inference/index.js';
+import { rolloutRoutes, type RolloutService } from '../rollout/index.js';
 import type { Logger } from '../lib/logger.js';
 import { registryRoutes, type RegistryService } from '../registry/index.js';
 import { actorOf, adminTokenAuthenticator, installAuth, type Authenticator } from './auth.js';
@@ -16,6 +17,8 @@ export interface AppDeps {
   config: Config;
   log: Logger;
   registry: RegistryService;
+  rollouts: RolloutService;
+  observer: ArmObserver;
   pool: ModelPool;
   metrics: Metrics;
   /** True once shutdown began: readiness fails so load balancers stop sending traffic. */
@@ -90,7 +93,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.type(deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
-  await app.register(inferenceRoutes, { pool: deps.pool, metrics: deps.metrics, maxInstances: config.PREDICT_MAX_INSTANCES });
+  await app.register(inferenceRoutes, { pool: deps.pool, metrics: deps.metrics, maxInstances: config.PREDICT_MAX_INSTANCES, observer: deps.observer });
+  await app.register(rolloutRoutes, { rollouts: deps.rollouts, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
   return app;
 }

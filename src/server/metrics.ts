@@ -5,6 +5,8 @@ import type { FastifyInstance } from 'fastify';
 export interface MetricsSources {
   /** Loaded versions and the aliases pointing at each, read at scrape time. */
   loaded?: () => { model: string; version: number; aliases: string[] }[];
+  /** Canary percent per model as this process routes it. */
+  canaryPercents?: () => { model: string; percent: number }[];
 }
 
 export function createMetrics(sources: MetricsSources = {}) {
@@ -19,14 +21,14 @@ export function createMetrics(sources: MetricsSources = {}) {
   });
   const predictions = new client.Counter({
     name: 'modelgate_predictions_total',
-    help: 'Predictions served, by model, version and decision',
-    labelNames: ['model', 'version', 'decision'] as const,
+    help: 'Predictions served, by model, version, decision and arm (production, canary, pinned)',
+    labelNames: ['model', 'version', 'decision', 'arm'] as const,
     registers: [registry],
   });
   const inferenceDuration = new client.Histogram({
     name: 'modelgate_inference_duration_seconds',
     help: 'Time from a validated request to its score, including micro-batch wait',
-    labelNames: ['model', 'version'] as const,
+    labelNames: ['model', 'version', 'arm'] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     registers: [registry],
   });
@@ -48,7 +50,41 @@ export function createMetrics(sources: MetricsSources = {}) {
     labelNames: ['model', 'version'] as const,
     registers: [registry],
   });
-  return { registry, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures };
+  const canaryPercent = new client.Gauge({
+    name: 'modelgate_rollout_canary_percent',
+    help: 'Share of unpinned traffic this process sends to the canary, per model',
+    labelNames: ['model'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of sources.canaryPercents?.() ?? []) this.set({ model: c.model }, c.percent);
+    },
+  });
+  const rolloutEvents = new client.Counter({
+    name: 'modelgate_rollout_events_total',
+    help: 'Rollout transitions applied by this process (start, step, percent, stop, promote, rollback, shadow_start, shadow_stop)',
+    labelNames: ['model', 'event'] as const,
+    registers: [registry],
+  });
+  const shadowDropped = new client.Counter({
+    name: 'modelgate_shadow_dropped_total',
+    help: 'Shadow copies dropped because the shadow queue was full',
+    labelNames: ['model'] as const,
+    registers: [registry],
+  });
+  const analysisRuns = new client.Counter({
+    name: 'modelgate_rollout_analysis_runs_total',
+    help: 'Canary analysis ticks by result: leader (analysed), follower (another replica leads), error',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const analysisDuration = new client.Histogram({
+    name: 'modelgate_rollout_analysis_duration_seconds',
+    help: 'Duration of canary analysis ticks',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  });
+  return { registry, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

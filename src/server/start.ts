@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
-import { ModelPool } from '../inference/index.js';
+import os from 'node:os';
+import { ModelPool, type RegistrySource } from '../inference/index.js';
+import { parseDuration } from '../lib/duration.js';
+import { createLeader, createRolloutService, createRolloutStore, RolloutRuntime, type RolloutService } from '../rollout/index.js';
 import type { Logger } from '../lib/logger.js';
 import { buildApp } from './app.js';
 import { openContext, type Context, type ContextOverrides } from './context.js';
@@ -10,6 +13,8 @@ export interface RunningServer {
   app: FastifyInstance;
   ctx: Context;
   pool: ModelPool;
+  rollouts: RolloutService;
+  runtime: RolloutRuntime;
   /** http://host:port actually bound (port 0 picks a free one). */
   url: string;
   /** Fail readiness from now on, keep serving; call before close() to let load balancers move away. */
@@ -18,12 +23,33 @@ export interface RunningServer {
 }
 
 /** Open state, migrate, load production models, build the app; listen unless told not to. */
-export async function startServer(config: Config, log: Logger, opts: ContextOverrides & { listen?: boolean } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, log: Logger, opts: ContextOverrides & { listen?: boolean; /** false: no background jobs (tests drive ticks) */ jobs?: boolean } = {}): Promise<RunningServer> {
   const ctx = await openContext(config, log, opts);
-  // The gauge reads the pool at scrape time, after both exist.
-  const metrics = createMetrics({ loaded: () => pool.loadedVersions() });
+  // The gauges read the pool at scrape time, after both exist.
+  const metrics = createMetrics({ loaded: () => pool.loadedVersions(), canaryPercents: () => pool.canaryPercents() });
+  const rolloutStore = createRolloutStore(ctx.db);
+  const rollouts = createRolloutService({
+    store: rolloutStore,
+    registry: ctx.registry,
+    clock: ctx.clock,
+    log,
+    onEvent: (model, event) => metrics.rolloutEvents.inc({ model, event }),
+    defaults: { stepIntervalMs: parseDuration(config.CANARY_STEP_INTERVAL, 'CANARY_STEP_INTERVAL'), minRequests: config.CANARY_MIN_REQUESTS },
+  });
+  const source: RegistrySource = {
+    ...ctx.registry.source,
+    rollouts: async () =>
+      (await rolloutStore.list()).map((r) => ({
+        model: r.model,
+        canary_version: r.canary_version,
+        canary_percent: r.canary_percent,
+        shadow_version: r.shadow_version,
+        shadow_percent: r.shadow_percent,
+        salt: `${r.model}:${r.started_at ?? ''}`,
+      })),
+  };
   const pool: ModelPool = new ModelPool({
-    source: ctx.registry.source,
+    source,
     runtime: { intraOpThreads: config.ORT_INTRA_OP_THREADS, batch: { maxRows: config.BATCH_MAX_ROWS, maxWaitUs: config.BATCH_MAX_WAIT_US } },
     log,
     maxLoaded: config.MAX_LOADED_VERSIONS,
@@ -35,8 +61,28 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     log.error({ err: (e as Error).message }, 'initial model load failed; retrying in the background');
   }
   pool.start(config.RELOAD_INTERVAL_MS);
+  const replica = config.REPLICA_ID ?? `${os.hostname()}:${process.pid}`;
+  const runtime = new RolloutRuntime({
+    store: rolloutStore,
+    service: rollouts,
+    // The lease outlives one interval, so a live leader keeps it and a dead one loses it within two.
+    leader: createLeader(ctx.db, 'canary-analysis', replica, Math.round(config.ANALYSIS_INTERVAL_MS * 1.5), log),
+    clock: ctx.clock,
+    log,
+    replica,
+    flushIntervalMs: config.STATS_FLUSH_INTERVAL_MS,
+    analysisIntervalMs: config.ANALYSIS_INTERVAL_MS,
+    shadowQueueMax: config.SHADOW_QUEUE_MAX,
+    statsRetentionMs: 7 * 86_400_000,
+    onShadowDropped: (model) => metrics.shadowDropped.inc({ model }),
+    onAnalysis: (result, seconds) => {
+      metrics.analysisRuns.inc({ result });
+      metrics.analysisDuration.observe(seconds);
+    },
+  });
+  if (opts.jobs !== false) runtime.start();
   let draining = false;
-  const app = await buildApp({ config, log, registry: ctx.registry, pool, metrics, draining: () => draining });
+  const app = await buildApp({ config, log, registry: ctx.registry, rollouts, observer: runtime, pool, metrics, draining: () => draining });
   let url = '';
   if (opts.listen !== false) {
     url = await app.listen({ port: config.PORT, host: config.HOST });
@@ -45,6 +91,8 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     app,
     ctx,
     pool,
+    rollouts,
+    runtime,
     url,
     drain() {
       draining = true;
@@ -59,6 +107,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
       } finally {
         clearInterval(sweep);
       }
+      await runtime.stop();
       await pool.stop();
       await ctx.close();
     },

@@ -1,0 +1,1 @@
+export { psi, histogramQuantile } from './statistics.js';

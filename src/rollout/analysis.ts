@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { scorePsi, summarize, type ArmCounts, type ArmSummary } from './stats.js';
+
+export const customRuleSchema = z.object({
+  /** error_rate, p50_ms, p95_ms, mean_score, score_psi, or decision_rate:<decision> (canary arm). */
+  metric: z.string().regex(/^(error_rate|p50_ms|p95_ms|mean_score|score_psi|decision_rate:[A-Za-z0-9_-]+)$/, 'metric must be error_rate, p50_ms, p95_ms, mean_score, score_psi or decision_rate:<decision>'),
+  op: z.enum(['>', '>=', '<', '<=']),
+  threshold: z.number(),
+});
+
+export const analysisSchema = z.object({
+  max_error_ratio: z.number().positive().default(1.5),
+  max_p95_ratio: z.number().positive().default(1.3),
+  max_decision_rate_delta_pp: z.number().positive().optional(),
+  max_score_psi: z.number().positive().optional(),
+  custom: z.array(customRuleSchema).max(20).optional(),
+});
+export type AnalysisRules = z.infer<typeof analysisSchema>;
+
+/** Below this error rate a canary is never judged worse: one error in 200 requests is noise. */
+export const ERROR_RATE_FLOOR = 0.01;
+/** p95 latencies under this are compared as this: sub-millisecond ratios are histogram noise. */
+export const P95_FLOOR_MS = 1;
+
+export interface Check {
+  metric: string;
+  observed: number;
+  threshold: number;
+  passed: boolean;
+  detail: string;
+}
+
+export interface Verdict {
+  status: 'insufficient_data' | 'healthy' | 'failing';
+  checks: Check[];
+  /** The first failing check: what triggers a rollback. */
+  failed?: Check;
+  production: ArmSummary;
+  canary: ArmSummary;
+  score_psi: number | null;
+}
+
+/**
+ * Compare the canary arm with production over the same window. Rules are relative to
+ * production, so a slow day or a noisy dependency moves both arms and fires nothing.
+ */
+export function analyse(prod: { version: number | null; counts: ArmCounts }, canary: { version: number | null; counts: ArmCounts }, rules: AnalysisRules, minRequests: number): Verdict {
+  const p = summarize(prod.version, prod.counts);
+  const c = summarize(canary.version, canary.counts);
+  const psiValue = canary.counts.requests - canary.counts.errors > 0 && prod.counts.requests - prod.counts.errors > 0 ? scorePsi(prod.counts, canary.counts) : null;
+  const base = { production: p, canary: c, score_psi: psiValue };
+  if (c.requests < minRequests) return { status: 'insufficient_data', checks: [], ...base };
+
+  const checks: Check[] = [];
+  const errLimit = Math.max(p.error_rate, ERROR_RATE_FLOOR) * rules.max_error_ratio;
+  checks.push({
+    metric: 'error_rate',
+    observed: c.error_rate,
+    threshold: errLimit,
+    passed: c.error_rate <= errLimit,
+    detail: `canary error rate ${(c.error_rate * 100).toFixed(2)}% vs production ${(p.error_rate * 100).toFixed(2)}% × ${rules.max_error_ratio}`,
+  });
+  if (c.p95_ms !== null && p.p95_ms !== null && p.requests >= minRequests) {
+    const limit = Math.max(p.p95_ms, P95_FLOOR_MS) * rules.max_p95_ratio;
+    checks.push({ metric: 'p95_ms', observed: c.p95_ms, threshold: limit, passed: c.p95_ms <= limit, detail: `canary p95 ${c.p95_ms} ms vs production ${p.p95_ms} ms × ${rules.max_p95_ratio}` });
+  }
+  if (rules.max_decision_rate_delta_pp !== undefined) {
+    const names = new Set([...Object.keys(p.decision_rates), ...Object.keys(c.decision_rates)]);
+    let worst = { name: '', delta: 0 };
+    for (const d of names) {
+      const delta = Math.abs((c.decision_rates[d] ?? 0) - (p.decision_rates[d] ?? 0)) * 100;
+      if (delta > worst.delta) worst = { name: d, delta };
+    }
+    checks.push({
+      metric: `decision_rate_delta_pp${worst.name ? `:${worst.name}` : ''}`,
+      observed: worst.delta,
+      threshold: rules.max_decision_rate_delta_pp,
+      passed: worst.delta <= rules.max_decision_rate_delta_pp,
+      detail: `largest decision-rate difference ${worst.delta.toFixed(2)} pp${worst.name ? ` (${worst.name})` : ''}`,
+    });
+  }
+  if (rules.max_score_psi !== undefined && psiValue !== null) {
+    checks.push({ metric: 'score_psi', observed: psiValue, threshold: rules.max_score_psi, passed: psiValue <= rules.max_score_psi, detail: `score PSI between arms ${psiValue.toFixed(4)}` });
+  }
+  for (const rule of rules.custom ?? []) {
+    const observed = customMetric(rule.metric, c, psiValue);
+    if (observed === null) continue;
+    const fires = rule.op === '>' ? observed > rule.threshold : rule.op === '>=' ? observed >= rule.threshold : rule.op === '<' ? observed < rule.threshold : observed <= rule.threshold;
+    checks.push({ metric: rule.metric, observed, threshold: rule.threshold, passed: !fires, detail: `custom rule: canary ${rule.metric} ${rule.op} ${rule.threshold}` });
+  }
+  const failed = checks.find((x) => !x.passed);
+  return { status: failed ? 'failing' : 'healthy', checks, ...(failed ? { failed } : {}), ...base };
+}
+
+function customMetric(metric: string, c: ArmSummary, psiValue: number | null): number | null {
+  if (metric.startsWith('decision_rate:')) return c.decision_rates[metric.slice('decision_rate:'.length)] ?? 0;
+  const v = { error_rate: c.error_rate, p50_ms: c.p50_ms, p95_ms: c.p95_ms, mean_score: c.mean_score, score_psi: psiValue }[metric];
+  return v ?? null;
+}

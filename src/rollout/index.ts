@@ -1,0 +1,7 @@
+export { createRolloutService, type RolloutService, type StartCanaryInput } from './service.js';
+export { createRolloutStore, type RolloutStore, type Rollout } from './store.js';
+export { createLeader, type Leader } from './leader.js';
+export { RolloutRuntime } from './runtime.js';
+export { rolloutRoutes } from './routes.js';
+export { analyse, analysisSchema, type AnalysisRules, type Verdict } from './analysis.js';
+export { ArmRecorder, emptyCounts, type ArmCounts } from './stats.js';

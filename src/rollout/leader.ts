@@ -1,0 +1,72 @@
+import type pg from 'pg';
+import { dedicatedPgClient, type Db } from '../db/index.js';
+import type { Logger } from '../lib/logger.js';
+
+/**
+ * One leader per cluster for a named job. PostgreSQL: a session advisory lock on a dedicated
+ * connection — held while the connection lives, released by the server the moment a leader
+ * process dies. SQLite: a lease row renewed every run; it expires after `leaseMs`, so another
+ * process takes over when the holder stops renewing.
+ */
+export interface Leader {
+  /** True if this process leads now (acquiring or renewing as needed). */
+  acquire(now: number): Promise<boolean>;
+  release(): Promise<void>;
+}
+
+export function createLeader(db: Db, name: string, holder: string, leaseMs: number, log: Logger): Leader {
+  if (db.location.kind === 'postgres') {
+    const loc = db.location;
+    let client: pg.Client | undefined;
+    let held = false;
+    return {
+      async acquire() {
+        try {
+          if (!client) {
+            client = await dedicatedPgClient(loc);
+            // A dropped connection loses the lock; forget the client so the next run reconnects.
+            client.on('error', () => {
+              held = false;
+              client = undefined;
+            });
+          }
+          if (held) {
+            await client.query('select 1');
+            return true;
+          }
+          // The key includes the schema, so isolated schemas (tests, tenants) elect separately.
+          const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext(current_schema() || $1)) as ok', [`:modelgate:${name}`]);
+          held = r.rows[0]?.ok === true;
+          return held;
+        } catch (e) {
+          log.warn({ err: (e as Error).message, job: name }, 'leader election failed; will retry');
+          held = false;
+          await client?.end().catch(() => undefined);
+          client = undefined;
+          return false;
+        }
+      },
+      async release() {
+        held = false;
+        await client?.end().catch(() => undefined);
+        client = undefined;
+      },
+    };
+  }
+  const k = db.kysely;
+  return {
+    async acquire(now) {
+      await k.insertInto('leases').values({ name, holder, expires_at: now + leaseMs }).onConflict((oc) => oc.column('name').doNothing()).execute();
+      const res = await k
+        .updateTable('leases')
+        .set({ holder, expires_at: now + leaseMs })
+        .where('name', '=', name)
+        .where((eb) => eb.or([eb('holder', '=', holder), eb('expires_at', '<', now)]))
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) === 1;
+    },
+    async release() {
+      await k.deleteFrom('leases').where('name', '=', name).where('holder', '=', holder).execute();
+    },
+  };
+}

@@ -1,0 +1,197 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../lib/errors.js';
+import { errorReplies } from '../lib/schemas.js';
+import type { RolloutService } from './service.js';
+
+export interface RolloutRouteDeps {
+  rollouts: RolloutService;
+  onChange: () => Promise<void>;
+  actorOf: (request: FastifyRequest) => string;
+}
+
+const errors = errorReplies(400, 401, 403, 404, 409);
+const anyObject = { type: 'object', additionalProperties: true } as const;
+const modelParam = { type: 'object', properties: { model: { type: 'string', maxLength: 64 } }, required: ['model'] } as const;
+const percent = { type: 'number', minimum: 0, maximum: 100 } as const;
+const versionRef = { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', maxLength: 32 }], description: 'version number, or a slot name (blue, green…)' } as const;
+
+interface CanaryBody {
+  model?: string;
+  product?: string;
+  canary_version?: number | string;
+  canary_model_id?: number | string;
+  production_version?: number;
+  production_model_id?: number;
+  canary_percent?: number;
+  steps?: number[];
+  step_interval?: string;
+  min_requests?: number;
+  analysis?: unknown;
+  auto_promote?: boolean;
+  target?: string;
+}
+
+export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps): Promise<void> {
+  const { rollouts } = deps;
+
+  app.post<{ Body: CanaryBody }>(
+    '/v1/canary',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['rollout'],
+        summary: 'Start a canary, or change the percent of the running one',
+        body: {
+          type: 'object',
+          properties: {
+            model: { type: 'string' },
+            product: { type: 'string', description: 'older name for model' },
+            canary_version: versionRef,
+            canary_model_id: { ...versionRef, description: 'older name for canary_version' },
+            production_version: { type: 'integer', minimum: 1, description: 'default: the current version of target' },
+            production_model_id: { type: 'integer', minimum: 1, description: 'older name for production_version' },
+            canary_percent: percent,
+            steps: { type: 'array', items: percent, minItems: 1, maxItems: 20 },
+            step_interval: { type: 'string', description: 'e.g. 10m; how long each step must stay healthy' },
+            min_requests: { type: 'integer', minimum: 1 },
+            analysis: {
+              type: 'object',
+              properties: {
+                max_error_ratio: { type: 'number', exclusiveMinimum: 0 },
+                max_p95_ratio: { type: 'number', exclusiveMinimum: 0 },
+                max_decision_rate_delta_pp: { type: 'number', exclusiveMinimum: 0 },
+                max_score_psi: { type: 'number', exclusiveMinimum: 0 },
+                custom: { type: 'array', items: { type: 'object', properties: { metric: { type: 'string' }, op: { type: 'string' }, threshold: { type: 'number' } }, required: ['metric', 'op', 'threshold'] } },
+              },
+              additionalProperties: false,
+            },
+            auto_promote: { type: 'boolean' },
+            target: { type: 'string', description: 'alias the canary competes for and fills on promotion (default production)' },
+          },
+          additionalProperties: false,
+        },
+        response: { 200: anyObject, ...errors },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      const model = b.model ?? b.product;
+      if (!model) throw new AppError('VALIDATION_FAILED', 'body.model: is required (older clients send product)', { field: 'body.model' });
+      const canary = b.canary_version ?? b.canary_model_id;
+      if (canary === undefined) throw new AppError('VALIDATION_FAILED', 'body.canary_version: is required (older clients send canary_model_id)', { field: 'body.canary_version' });
+      await rollouts.startCanary({
+        model,
+        canary_version: canary,
+        production_version: b.production_version ?? b.production_model_id,
+        canary_percent: b.canary_percent,
+        steps: b.steps,
+        step_interval: b.step_interval,
+        min_requests: b.min_requests,
+        analysis: b.analysis,
+        auto_promote: b.auto_promote,
+        target: b.target,
+        actor: deps.actorOf(request),
+      });
+      await deps.onChange();
+      return rollouts.status(model);
+    },
+  );
+
+  app.get<{ Params: { model: string } }>(
+    '/v1/canary/:model',
+    {
+      config: { scope: 'read' },
+      schema: { tags: ['rollout'], summary: 'Rollout state: versions, percent, step, per-arm numbers, verdict, shadow agreement', params: modelParam, response: { 200: anyObject, ...errors } },
+    },
+    async (request) => rollouts.status(request.params.model),
+  );
+
+  app.post<{ Params: { model: string } }>(
+    '/v1/canary/:model/stop',
+    { config: { scope: 'admin' }, schema: { tags: ['rollout'], summary: 'Stop the canary (recorded as a manual rollback)', params: modelParam, response: { 200: anyObject, ...errors } } },
+    async (request) => {
+      const r = await rollouts.stopCanary(request.params.model, deps.actorOf(request));
+      await deps.onChange();
+      return r;
+    },
+  );
+
+  app.post<{ Params: { model: string }; Body: { archive_previous?: boolean } }>(
+    '/v1/canary/:model/promote',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['rollout'],
+        summary: 'Make the canary the target version; the previous one stays the rollback target',
+        params: modelParam,
+        body: { type: 'object', properties: { archive_previous: { type: 'boolean' } }, additionalProperties: false },
+        response: { 200: anyObject, ...errors },
+      },
+    },
+    async (request) => {
+      const r = await rollouts.promoteCanary(request.params.model, { archive_previous: request.body?.archive_previous, actor: deps.actorOf(request) });
+      await deps.onChange();
+      return r;
+    },
+  );
+
+  app.post<{ Body: { model: string; version: number; percent?: number } }>(
+    '/v1/shadow',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['rollout'],
+        summary: 'Score a copy of live requests with another version, off the request path',
+        body: { type: 'object', required: ['model', 'version'], properties: { model: { type: 'string' }, version: { type: 'integer', minimum: 1 }, percent: { ...percent, default: 100 } }, additionalProperties: false },
+        response: { 200: anyObject, ...errors },
+      },
+    },
+    async (request) => {
+      await rollouts.setShadow(request.body.model, request.body.version, request.body.percent ?? 100, deps.actorOf(request));
+      await deps.onChange();
+      return rollouts.status(request.body.model);
+    },
+  );
+
+  app.post<{ Params: { model: string } }>(
+    '/v1/shadow/:model/stop',
+    { config: { scope: 'admin' }, schema: { tags: ['rollout'], summary: 'Stop shadow scoring', params: modelParam, response: { 200: anyObject, ...errors } } },
+    async (request) => {
+      await rollouts.setShadow(request.params.model, null, 0, deps.actorOf(request));
+      await deps.onChange();
+      return rollouts.status(request.params.model);
+    },
+  );
+
+  app.get<{ Querystring: { model?: string; limit?: string } }>(
+    '/v1/rollbacks',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['rollout'],
+        summary: 'Canary rollbacks, newest first',
+        querystring: { type: 'object', properties: { model: { type: 'string' }, limit: { type: 'string', pattern: '^([1-9][0-9]{0,2}|1000)$', description: '1-1000, default 100' } } },
+        response: { 200: { type: 'object', properties: { rollbacks: { type: 'array', items: anyObject }, total: { type: 'integer' } } }, ...errors },
+      },
+    },
+    async (request) => {
+      const rows = await rollouts.rollbacks(request.query.model, Number(request.query.limit ?? 100));
+      return { rollbacks: rows, total: rows.length };
+    },
+  );
+
+  app.get<{ Params: { model: string }; Querystring: { limit?: string } }>(
+    '/v1/canary/:model/events',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['rollout'],
+        summary: 'Rollout transitions (start, step, percent, stop, promote, rollback, shadow) with their actors',
+        params: modelParam,
+        querystring: { type: 'object', properties: { limit: { type: 'string', pattern: '^([1-9][0-9]{0,2}|1000)$', description: '1-1000, default 100' } } },
+        response: { 200: { type: 'object', properties: { events: { type: 'array', items: anyObject } } }, ...errors },
+      },
+    },
+    async (request) => ({ events: await rollouts.events(request.params.model, Number(request.query.limit ?? 100)) }),
+  );
+}

@@ -1,0 +1,159 @@
+import type { ArmObserver, Row, Servable } from '../inference/index.js';
+import type { Clock } from '../lib/clock.js';
+import { errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { Leader } from './leader.js';
+import type { RolloutService } from './service.js';
+import type { RolloutStore } from './store.js';
+import { ArmRecorder } from './stats.js';
+
+interface ShadowJob {
+  model: string;
+  shadow: Servable;
+  row: Row;
+  score: number;
+  decision: string;
+}
+
+export interface RolloutRuntimeOptions {
+  store: RolloutStore;
+  service: RolloutService;
+  leader: Leader;
+  clock: Clock;
+  log: Logger;
+  replica: string;
+  flushIntervalMs: number;
+  analysisIntervalMs: number;
+  shadowQueueMax: number;
+  /** Keep arm statistics this long. */
+  statsRetentionMs: number;
+  onShadowDropped?: (model: string) => void;
+  onAnalysis?: (result: 'leader' | 'follower' | 'error', seconds: number) => void;
+}
+
+/**
+ * Per-process rollout machinery: records every routed prediction per arm, scores shadow copies
+ * off the request path, flushes counts to the database, and — on the elected leader only —
+ * runs the canary analysis each interval.
+ */
+export class RolloutRuntime implements ArmObserver {
+  readonly recorder = new ArmRecorder();
+  private queue: ShadowJob[] = [];
+  private draining = false;
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+
+  constructor(private readonly o: RolloutRuntimeOptions) {}
+
+  scored(model: string, arm: 'production' | 'canary', version: number, latencyMs: number, score: number, decision: string): void {
+    this.recorder.success(model, arm, version, latencyMs, score, decision);
+  }
+
+  failed(model: string, arm: 'production' | 'canary', version: number, latencyMs: number): void {
+    this.recorder.failure(model, arm, version, latencyMs);
+  }
+
+  /** Queue a shadow copy; when the queue is full the copy is dropped and counted, never waited on. */
+  shadow(model: string, shadow: Servable, row: Row, score: number, decision: string): void {
+    if (this.queue.length >= this.o.shadowQueueMax) {
+      this.o.onShadowDropped?.(model);
+      return;
+    }
+    this.queue.push({ model, shadow, row, score, decision });
+    if (!this.draining) {
+      this.draining = true;
+      // After the current turn: the caller's response goes out before any shadow work.
+      setImmediate(() => void this.drainShadow());
+    }
+  }
+
+  private async drainShadow(): Promise<void> {
+    try {
+      while (this.queue.length && !this.stopped) {
+        const first = this.queue[0];
+        const batch: ShadowJob[] = [];
+        const rest: ShadowJob[] = [];
+        for (const j of this.queue) (j.shadow === first.shadow && batch.length < 64 ? batch : rest).push(j);
+        this.queue = rest;
+        const started = process.hrtime.bigint();
+        try {
+          const scores = await first.shadow.scoreMany(batch.map((j) => j.row));
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          batch.forEach((j, i) => {
+            const d = first.shadow.decide(scores[i]);
+            this.recorder.success(j.model, 'shadow', first.shadow.spec.version, ms, scores[i], d);
+            this.recorder.comparison(j.model, first.shadow.spec.version, d === j.decision, Math.abs(scores[i] - j.score));
+          });
+        } catch (e) {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          for (const j of batch) this.recorder.failure(j.model, 'shadow', first.shadow.spec.version, ms);
+          this.o.log.debug({ err: errorMessage(e), model: first.model }, 'shadow scoring failed');
+        }
+        // Yield between batches so shadow work never holds the event loop for long.
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Write this process's counts since the last flush. */
+  async flush(): Promise<void> {
+    const rows = this.recorder.drain();
+    try {
+      await this.o.store.insertStats(rows, this.o.replica, this.o.clock.now().getTime());
+    } catch (e) {
+      // Put them back: a database hiccup must not lose the counts analysis depends on.
+      for (const r of rows) this.recorder.merge(r);
+      throw e;
+    }
+  }
+
+  /** One analysis tick: flush, then analyse if this process leads. Returns the actions taken. */
+  async tick(): Promise<{ leader: boolean; actions: { model: string; action: string; detail?: unknown }[] }> {
+    const started = process.hrtime.bigint();
+    try {
+      await this.flush();
+      const now = this.o.clock.now().getTime();
+      const leader = await this.o.leader.acquire(now);
+      if (!leader) {
+        this.o.onAnalysis?.('follower', Number(process.hrtime.bigint() - started) / 1e9);
+        return { leader, actions: [] };
+      }
+      const actions = await this.o.service.analyzeAll();
+      await this.o.store.pruneStats(now - this.o.statsRetentionMs);
+      this.o.onAnalysis?.('leader', Number(process.hrtime.bigint() - started) / 1e9);
+      return { leader, actions };
+    } catch (e) {
+      this.o.onAnalysis?.('error', Number(process.hrtime.bigint() - started) / 1e9);
+      throw e;
+    }
+  }
+
+  start(): void {
+    const every = (ms: number, fn: () => Promise<unknown>, what: string) => {
+      const loop = () => {
+        fn()
+          .catch((e) => this.o.log.error({ err: errorMessage(e) }, `${what} failed; retrying next interval`))
+          .finally(() => {
+            if (this.stopped) return;
+            const t = setTimeout(loop, ms + Math.floor(Math.random() * ms * 0.1));
+            t.unref();
+            this.timers.push(t);
+          });
+      };
+      const t = setTimeout(loop, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.o.flushIntervalMs, () => this.flush(), 'arm statistics flush');
+    every(this.o.analysisIntervalMs, () => this.tick(), 'canary analysis');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    await this.flush().catch((e) => this.o.log.warn({ err: errorMessage(e) }, 'final statistics flush failed'));
+    await this.o.leader.release().catch(() => undefined);
+  }
+}

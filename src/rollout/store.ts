@@ -1,0 +1,161 @@
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import { fromJson, toIso, type Database, type Db } from '../db/index.js';
+import type { RolloutsTable } from '../db/index.js';
+import type { AnalysisRules } from './analysis.js';
+import { addCounts, emptyCounts, type Arm, type ArmCounts } from './stats.js';
+
+type Q = Kysely<Database> | Transaction<Database>;
+
+export interface Rollout {
+  model: string;
+  target: string;
+  production_version: number | null;
+  canary_version: number | null;
+  canary_percent: number;
+  steps: number[];
+  step_index: number;
+  step_interval_ms: number;
+  min_requests: number;
+  analysis: AnalysisRules;
+  auto_promote: boolean;
+  shadow_version: number | null;
+  shadow_percent: number;
+  shadow_started_at: string | null;
+  started_at: string | null;
+  step_started_at: string | null;
+  started_by: string | null;
+  updated_at: string;
+}
+
+const out = (r: Selectable<RolloutsTable>): Rollout => ({
+  ...r,
+  canary_percent: Number(r.canary_percent),
+  shadow_percent: Number(r.shadow_percent),
+  step_interval_ms: Number(r.step_interval_ms),
+  steps: fromJson<number[]>(r.steps),
+  analysis: fromJson<AnalysisRules>(r.analysis),
+  auto_promote: Boolean(r.auto_promote),
+  shadow_started_at: r.shadow_started_at === null ? null : toIso(r.shadow_started_at),
+  started_at: r.started_at === null ? null : toIso(r.started_at),
+  step_started_at: r.step_started_at === null ? null : toIso(r.step_started_at),
+  updated_at: toIso(r.updated_at),
+});
+
+const row = (r: Rollout) => ({
+  ...r,
+  steps: JSON.stringify(r.steps),
+  analysis: JSON.stringify(r.analysis),
+  auto_promote: r.auto_promote ? 1 : 0,
+});
+
+export function createRolloutStore(db: Db) {
+  const k = db.kysely;
+  return {
+    db,
+    transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+      return k.transaction().execute(fn);
+    },
+
+    async get(model: string, q: Q = k): Promise<Rollout | undefined> {
+      const r = await q.selectFrom('rollouts').selectAll().where('model', '=', model).executeTakeFirst();
+      return r ? out(r) : undefined;
+    },
+
+    async list(): Promise<Rollout[]> {
+      return (await k.selectFrom('rollouts').selectAll().orderBy('model').execute()).map(out);
+    },
+
+    async put(q: Q, r: Rollout): Promise<void> {
+      const values = row(r);
+      await q
+        .insertInto('rollouts')
+        .values(values)
+        .onConflict((oc) => oc.column('model').doUpdateSet({ ...values }))
+        .execute();
+    },
+
+    /** Apply `next` only if the row still matches `expected` (canary and step): a transition happens once. */
+    async compareAndSet(q: Q, expected: Pick<Rollout, 'model' | 'canary_version' | 'step_index'>, next: Rollout): Promise<boolean> {
+      let query = q.updateTable('rollouts').set(row(next)).where('model', '=', expected.model).where('step_index', '=', expected.step_index);
+      query = expected.canary_version === null ? query.where('canary_version', 'is', null) : query.where('canary_version', '=', expected.canary_version);
+      const res = await query.executeTakeFirst();
+      return Number(res.numUpdatedRows) === 1;
+    },
+
+    async event(q: Q, e: { model: string; event: string; production_version: number | null; canary_version: number | null; percent: number | null; actor: string; details?: Record<string, unknown>; at: string }) {
+      await q.insertInto('rollout_events').values({ ...e, details: JSON.stringify(e.details ?? {}) }).execute();
+    },
+
+    async events(model: string, limit = 100) {
+      const rows = await k.selectFrom('rollout_events').selectAll().where('model', '=', model).orderBy('id', 'desc').limit(limit).execute();
+      return rows.map((r) => ({ ...r, percent: r.percent === null ? null : Number(r.percent), details: fromJson<Record<string, unknown>>(r.details), at: toIso(r.at) }));
+    },
+
+    async rollback(q: Q, r: { model: string; canary_version: number; production_version: number | null; reason: string; trigger_metric: string | null; observed: number | null; threshold: number | null; rolled_back_by: string; at: string }) {
+      await q.insertInto('rollbacks').values(r).execute();
+    },
+
+    async rollbacks(model: string | undefined, limit: number) {
+      let query = k.selectFrom('rollbacks').selectAll();
+      if (model) query = query.where('model', '=', model);
+      const rows = await query.orderBy('id', 'desc').limit(limit).execute();
+      return rows.map((r) => ({ ...r, observed: r.observed === null ? null : Number(r.observed), threshold: r.threshold === null ? null : Number(r.threshold), at: toIso(r.at) }));
+    },
+
+    async insertStats(rows: { model: string; arm: Arm; version: number; counts: ArmCounts }[], replica: string, at: number): Promise<void> {
+      if (rows.length === 0) return;
+      await k
+        .insertInto('arm_stats')
+        .values(
+          rows.map((r) => ({
+            model: r.model,
+            arm: r.arm,
+            version: r.version,
+            replica,
+            bucket_start: at,
+            requests: r.counts.requests,
+            errors: r.counts.errors,
+            latency: JSON.stringify(r.counts.latency),
+            decisions: JSON.stringify(r.counts.decisions),
+            scores: JSON.stringify(r.counts.scores),
+            compared: r.counts.compared,
+            agreed: r.counts.agreed,
+            abs_diff: r.counts.abs_diff,
+          })),
+        )
+        .execute();
+    },
+
+    /** Cluster-wide counts for one arm and version since a time (epoch ms), summed over replicas. */
+    async sumStats(model: string, arm: Arm, version: number, sinceMs: number): Promise<ArmCounts> {
+      const rows = await k
+        .selectFrom('arm_stats')
+        .selectAll()
+        .where('model', '=', model)
+        .where('arm', '=', arm)
+        .where('version', '=', version)
+        .where('bucket_start', '>=', sinceMs)
+        .execute();
+      const total = emptyCounts();
+      for (const r of rows) {
+        addCounts(total, {
+          requests: Number(r.requests),
+          errors: Number(r.errors),
+          latency: fromJson<number[]>(r.latency),
+          decisions: fromJson<Record<string, number>>(r.decisions),
+          scores: fromJson<number[]>(r.scores),
+          compared: Number(r.compared),
+          agreed: Number(r.agreed),
+          abs_diff: Number(r.abs_diff),
+        });
+      }
+      return total;
+    },
+
+    async pruneStats(beforeMs: number): Promise<void> {
+      await k.deleteFrom('arm_stats').where('bucket_start', '<', beforeMs).execute();
+    },
+  };
+}
+
+export type RolloutStore = ReturnType<typeof createRolloutStore>;
