@@ -3,7 +3,8 @@
  * Each run has a large fixed cost and extra rows are nearly free, so this is the main
  * throughput lever. A batch is flushed when it is full, or when its oldest request has
  * waited maxWaitUs, or at once when maxWaitUs is 0; at most maxConcurrentRuns are in
- * flight, and requests arriving meanwhile join the next run.
+ * flight, and requests arriving meanwhile join the next run. When a shared run fails, each of
+ * its rows is retried alone, so an error reaches only the request that caused it.
  */
 export interface BatcherOptions {
   maxRows: number;
@@ -69,11 +70,21 @@ export class MicroBatcher<R, S> {
     }
     result
       .then(
-        (scores) => {
+        (scores): void => {
           for (let i = 0; i < batch.length; i++) batch[i].resolve(scores[i]);
         },
-        (e) => {
-          for (const p of batch) p.reject(e);
+        async (e): Promise<void> => {
+          if (batch.length === 1) return batch[0].reject(e);
+          // One poison row must not fail the requests that happened to share its run:
+          // score each row alone, so only the row that fails gets the error.
+          await Promise.all(
+            batch.map((p) =>
+              this.runBatch([p.row]).then(
+                ([s]) => p.resolve(s),
+                (err) => p.reject(err),
+              ),
+            ),
+          );
         },
       )
       .finally(() => {

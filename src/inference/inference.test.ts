@@ -58,6 +58,10 @@ describe('micro-batcher', () => {
     const bad = b.submit(-1);
     await expect(bad).rejects.toThrow('boom');
     expect(await b.submit(3)).toBe(3);
+    // A poison row sharing a run with good rows fails alone; its batch-mates are answered.
+    const mixed = await Promise.allSettled([b.submit(4), b.submit(-1), b.submit(5)]);
+    expect(mixed.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(mixed.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<number>).value)).toEqual([4, 5]);
   });
 });
 

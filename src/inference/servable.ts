@@ -49,6 +49,8 @@ export class Servable {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
+        // Run failures reach the caller and our logs as errors; onnxruntime's own stderr copy is noise.
+        logSeverityLevel: 4,
       });
     } catch (e) {
       throw new AppError('INVALID_MODEL', `onnxruntime cannot load the model: ${errorMessage(e)}`);

@@ -6,6 +6,7 @@ import { parseDuration } from '../lib/duration.js';
 import { createLeader, createRolloutService, createRolloutStore, RolloutRuntime, type RolloutService } from '../rollout/index.js';
 import type { Logger } from '../lib/logger.js';
 import { buildApp } from './app.js';
+import type { Authenticator } from './auth.js';
 import { openContext, type Context, type ContextOverrides } from './context.js';
 import { createMetrics } from './metrics.js';
 
@@ -23,7 +24,7 @@ export interface RunningServer {
 }
 
 /** Open state, migrate, load production models, build the app; listen unless told not to. */
-export async function startServer(config: Config, log: Logger, opts: ContextOverrides & { listen?: boolean; /** false: no background jobs (tests drive ticks) */ jobs?: boolean } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, log: Logger, opts: ContextOverrides & { listen?: boolean; /** false: no background jobs (tests drive ticks) */ jobs?: boolean; authenticators?: Authenticator[] } = {}): Promise<RunningServer> {
   const ctx = await openContext(config, log, opts);
   // The gauges read the pool at scrape time, after both exist.
   const metrics = createMetrics({ loaded: () => pool.loadedVersions(), canaryPercents: () => pool.canaryPercents() });
@@ -82,7 +83,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
   });
   if (opts.jobs !== false) runtime.start();
   let draining = false;
-  const app = await buildApp({ config, log, registry: ctx.registry, rollouts, observer: runtime, pool, metrics, draining: () => draining });
+  const app = await buildApp({ config, log, registry: ctx.registry, rollouts, observer: runtime, pool, metrics, draining: () => draining, authenticators: opts.authenticators });
   let url = '';
   if (opts.listen !== false) {
     url = await app.listen({ port: config.PORT, host: config.HOST });

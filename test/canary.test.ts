@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateHotelBookings, rowPayload, trainLogisticRegression } from '../src/training/index.js';
+import type { Authenticator, Scope } from '../src/server/auth.js';
+import { DIALECTS } from './helpers/db.js';
+import { faultyModel } from './helpers/faulty-model.js';
+import { demoModel } from './helpers/fixtures.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/** A clock tests move by hand: step intervals pass without sleeping. */
+function manualClock(start = Date.parse('2026-11-23T10:00:00Z')) {
+  let t = start;
+  return { now: () => new Date(t), advance: (ms: number) => (t += ms) };
+}
+
+const readOnly: Authenticator = {
+  authenticate: (token) => (token === 'reader-token-0123456789' ? { id: 'reader', kind: 'anonymous', scopes: new Set<Scope>(['read', 'infer']) } : undefined),
+};
+
+describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
+  let s: TestServer;
+  const clock = manualClock();
+  const v1 = demoModel();
+  const v2 = trainLogisticRegression(generateHotelBookings(3000, 77), { l2: 3 });
+  const data = v1.holdout.data;
+
+  beforeAll(async () => {
+    s = await startTestServer({ dialect, clock, jobs: false, authenticators: [readOnly], env: { CANARY_MIN_REQUESTS: '50' } });
+    for (const onnx of [v1.onnx, v2.onnx, faultyModel(v1.preprocessor, 300), v2.onnx]) await s.ctx.registry.register({ model: 'hotel', onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel', target: 'archived', version: 4, actor: 't' });
+    await s.pool.refresh(true);
+  });
+  afterAll(() => s?.stop());
+
+  const call = (method: 'GET' | 'POST', url: string, payload?: unknown, token?: string) =>
+    s.app.inject({ method, url, headers: token ? { authorization: `Bearer ${token}` } : s.auth, ...(payload !== undefined ? { payload: payload as object } : {}) });
+  const infer = (i: number, extra: Record<string, unknown> = {}) => call('POST', '/v1/infer', { model: 'hotel', routing_key: `guest-${i}`, payload: rowPayload(data, i % data.rows), ...extra });
+  const code = (res: Awaited<ReturnType<typeof call>>) => (res.json() as { error?: { code: string } }).error?.code;
+
+  it('refuses bad canary requests with clear 4xx answers', async () => {
+    const bad = async (payload: unknown, status: number, errorCode: string, text?: RegExp) => {
+      const res = await call('POST', '/v1/canary', payload);
+      expect(res.statusCode, res.body).toBe(status);
+      expect(code(res)).toBe(errorCode);
+      if (text) expect(res.json().error.message).toMatch(text);
+    };
+    await bad({ model: 'hotel', canary_version: 9, canary_percent: 10 }, 404, 'VERSION_NOT_FOUND');
+    await bad({ model: 'nope', canary_version: 2, canary_percent: 10 }, 404, 'MODEL_NOT_FOUND');
+    await bad({ model: 'hotel', canary_version: 4, canary_percent: 10 }, 409, 'CONFLICT', /archived/);
+    await bad({ model: 'hotel', canary_version: 2, canary_percent: 101 }, 400, 'VALIDATION_FAILED', /canary_percent/);
+    await bad({ model: 'hotel', canary_version: 2, canary_percent: -1 }, 400, 'VALIDATION_FAILED');
+    await bad({ model: 'hotel', canary_version: 1, canary_percent: 10 }, 409, 'CONFLICT', /already the production version/);
+    await bad({ model: 'hotel', canary_version: 2, steps: [10, 50, 25] }, 400, 'VALIDATION_FAILED', /steps/);
+    await bad({ model: 'hotel', canary_version: 2, canary_percent: 10, step_interval: 'soon' }, 400, 'VALIDATION_FAILED', /step_interval/);
+    await bad({ model: 'hotel', canary_version: 2, canary_percent: 10, analysis: { custom: [{ metric: 'vibes', op: '>', threshold: 1 }] } }, 400, 'VALIDATION_FAILED', /metric/);
+    for (const url of ['/v1/canary/hotel/stop', '/v1/canary/hotel/promote']) {
+      const res = await call('POST', url, {});
+      expect(res.statusCode).toBe(409);
+      expect(res.json().error.message).toMatch(/no canary running/);
+    }
+    const forbidden = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 10 }, 'reader-token-0123456789');
+    expect(forbidden.statusCode).toBe(403);
+    expect(code(forbidden)).toBe('FORBIDDEN');
+    expect((await call('GET', '/v1/canary/hotel', undefined, 'reader-token-0123456789')).statusCode).toBe(200);
+  });
+
+  it('splits traffic stickily by routing key, names the arm, and lets pinned requests bypass it', async () => {
+    const started = await call('POST', '/v1/canary', { product: 'hotel', canary_model_id: 2, canary_percent: 30 });
+    expect(started.statusCode, started.body).toBe(200);
+    expect(started.json()).toMatchObject({ production_version: 1, canary_version: 2, canary_percent: 30 });
+    const second = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 3, canary_percent: 5 });
+    expect(second.statusCode).toBe(409);
+    expect(second.json().error.details.running).toMatchObject({ canary_version: 2, canary_percent: 30 });
+
+    const arms = new Map<number, string>();
+    const replies = await Promise.all(Array.from({ length: 2000 }, (_, i) => infer(i)));
+    replies.forEach((r, i) => {
+      expect(r.statusCode).toBe(200);
+      const b = r.json();
+      expect(b.version).toBe(b.arm === 'canary' ? 2 : 1);
+      arms.set(i, b.arm);
+    });
+    const canaryShare = [...arms.values()].filter((a) => a === 'canary').length / 2000;
+    expect(Math.abs(canaryShare - 0.3)).toBeLessThan(0.03);
+    // Sticky: the same guests land on the same arms again.
+    const again = await Promise.all(Array.from({ length: 200 }, (_, i) => infer(i)));
+    again.forEach((r, i) => expect(r.json().arm).toBe(arms.get(i)));
+    // Raising the percent keeps every canary guest on the canary.
+    expect((await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 60 })).statusCode).toBe(200);
+    const raised = await Promise.all(Array.from({ length: 500 }, (_, i) => infer(i)));
+    raised.forEach((r, i) => {
+      if (arms.get(i) === 'canary') expect(r.json().arm).toBe('canary');
+    });
+    // Pinned requests bypass routing.
+    const pinned = await infer(1, { version: 1 });
+    expect(pinned.json()).toMatchObject({ version: 1, arm: 'pinned' });
+    const byAlias = await infer(1, { alias: 'production' });
+    expect(byAlias.json()).toMatchObject({ version: 1, arm: 'pinned', alias: 'production' });
+    expect((await call('GET', '/metrics')).body).toContain('modelgate_rollout_canary_percent{model="hotel"} 60');
+  });
+
+  it('status shows per-arm numbers and a healthy verdict; a step advances only after its interval', async () => {
+    await s.runtime.flush();
+    const st = (await call('GET', '/v1/canary/hotel')).json();
+    expect(st.arms.canary.requests).toBeGreaterThan(50);
+    expect(st.arms.production.requests).toBeGreaterThan(50);
+    expect(st.verdict.status).toBe('healthy');
+    expect(st.verdict.checks.map((c: { metric: string }) => c.metric)).toContain('error_rate');
+    // No steps configured: analysis never changes the percent by itself.
+    expect((await s.runtime.tick()).actions).toEqual([]);
+    const stop = await call('POST', '/v1/canary/hotel/stop', {});
+    expect(stop.statusCode).toBe(200);
+    const rb = (await call('GET', '/v1/rollbacks?model=hotel')).json();
+    expect(rb.rollbacks[0]).toMatchObject({ model: 'hotel', canary_version: 2, production_version: 1, reason: 'stopped manually', rolled_back_by: 'admin-token' });
+  });
+
+  it('a canary that fails on some inputs is rolled back automatically, with the trigger recorded', async () => {
+    await call('POST', '/v1/canary', { model: 'hotel', canary_version: 3, canary_percent: 50, analysis: { max_error_ratio: 1.5 } });
+    await s.pool.refresh(true);
+    const results = await Promise.all(Array.from({ length: 1500 }, (_, i) => infer(i, { payload: { ...rowPayload(data, i % data.rows), lead_time: i % 10 === 0 ? 450 : 20 } })));
+    const byArm = { production: [] as number[], canary: [] as number[] };
+    for (const r of results) {
+      const arm = r.statusCode === 200 ? (r.json().arm as 'production' | 'canary') : 'canary';
+      byArm[arm].push(r.statusCode);
+    }
+    // Production served every one of its requests; only canary requests with a poison row failed.
+    expect(byArm.production.every((c) => c === 200)).toBe(true);
+    expect(byArm.canary.filter((c) => c !== 200).length).toBeGreaterThan(10);
+    const { actions } = await s.runtime.tick();
+    expect(actions).toEqual([expect.objectContaining({ model: 'hotel', action: 'rollback' })]);
+    const rb = (await call('GET', '/v1/rollbacks?model=hotel&limit=1')).json().rollbacks[0];
+    expect(rb).toMatchObject({ canary_version: 3, production_version: 1, trigger_metric: 'error_rate', rolled_back_by: 'system' });
+    expect(rb.observed).toBeGreaterThan(0.05);
+    expect(rb.threshold).toBeCloseTo(0.015, 6);
+    await s.pool.refresh(true);
+    expect((await infer(5)).json().arm).toBe('production');
+    // The transition is applied once: another pass finds nothing to do.
+    expect((await s.runtime.tick()).actions).toEqual([]);
+  });
+
+  it('progressive steps advance on a healthy canary after each interval and auto-promote at the end', async () => {
+    const res = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, steps: [10, 50, 100], step_interval: '10m', min_requests: 30, auto_promote: true });
+    expect(res.json()).toMatchObject({ canary_percent: 10, step: 1 });
+    const drive = async () => {
+      await s.pool.refresh(true);
+      await Promise.all(Array.from({ length: 400 }, (_, i) => infer(i)));
+      await s.runtime.flush();
+    };
+    await drive();
+    expect((await s.runtime.tick()).actions).toEqual([]); // healthy, but the step has not lasted 10 minutes
+    clock.advance(10 * 60_000 + 1);
+    expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'step', detail: { percent: 50 } }]);
+    await drive();
+    clock.advance(10 * 60_000 + 1);
+    expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'step', detail: { percent: 100 } }]);
+    await drive();
+    clock.advance(10 * 60_000 + 1);
+    expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'promote', detail: { version: 2 } }]);
+    const m = (await call('GET', '/v1/models/hotel')).json();
+    expect(m.aliases.production).toBe(2);
+    const events = (await call('GET', '/v1/canary/hotel/events')).json().events.map((e: { event: string; actor: string }) => `${e.event}:${e.actor}`);
+    expect(events.slice(0, 4)).toEqual(['promote:system', 'step:system', 'step:system', 'start:admin-token']);
+    // The previous production stays the rollback target.
+    const rb = await call('POST', '/v1/models/hotel/rollback', {});
+    expect(rb.json()).toMatchObject({ version: 1, rolled_back_from: 2 });
+  });
+
+  it('manual promote with archive_previous archives the old production', async () => {
+    await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 20 });
+    const res = await call('POST', '/v1/canary/hotel/promote', { archive_previous: true });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ version: 2, previous_version: 1, archived_version: 1 });
+    expect((await call('GET', '/v1/models/hotel/versions/1')).json().status).toBe('archived');
+    await call('POST', '/v1/models/hotel/promote', { version: 1, target: 'active' });
+  });
+
+  it('shadow scores copies off the request path and reports agreement; a failing shadow changes nothing for callers', async () => {
+    await call('POST', '/v1/models/hotel/promote', { version: 1 });
+    let res = await call('POST', '/v1/shadow', { model: 'hotel', version: 2 });
+    expect(res.statusCode, res.body).toBe(200);
+    const replies = await Promise.all(Array.from({ length: 300 }, (_, i) => infer(i)));
+    expect(replies.every((r) => r.statusCode === 200 && r.json().version === 1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    await s.runtime.flush();
+    let shadow = (await call('GET', '/v1/canary/hotel')).json().shadow;
+    expect(shadow).toMatchObject({ version: 2, percent: 100 });
+    expect(shadow.compared).toBe(300);
+    expect(shadow.decision_agreement).toBeGreaterThan(0.5);
+    expect(shadow.mean_abs_score_diff).toBeGreaterThan(0);
+    expect(shadow.mean_abs_score_diff).toBeLessThan(0.3);
+
+    // A shadow that errors on every row: callers still get production's answers.
+    await call('POST', '/v1/shadow/hotel/stop', {});
+    res = await call('POST', '/v1/shadow', { model: 'hotel', version: 3 });
+    const withBadShadow = await Promise.all(Array.from({ length: 100 }, (_, i) => infer(i, { payload: { ...rowPayload(data, i), lead_time: 999 } })));
+    expect(withBadShadow.every((r) => r.statusCode === 200 && r.json().version === 1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    await s.runtime.flush();
+    shadow = (await call('GET', '/v1/canary/hotel')).json().shadow;
+    expect(shadow).toMatchObject({ version: 3, errors: 100, compared: 0 });
+    await call('POST', '/v1/shadow/hotel/stop', {});
+    expect((await call('POST', '/v1/shadow/hotel/stop', {})).statusCode).toBe(409);
+  });
+});
