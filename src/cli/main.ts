@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerDemoCommand } from './demo.js';
 import { registerRegistryCommands } from './registry.js';
 import { registerServeCommand } from './serve.js';
+import { registerRolloutCommands } from './rollout.js';
 
 const program = new Command()
   .name('modelgate')
@@ -14,6 +15,7 @@ const program = new Command()
 
 registerServeCommand(program);
 registerRegistryCommands(program);
+registerRolloutCommands(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../lib/errors.js';
+import { AppError, errorMessage } from '../lib/errors.js';
 import { errorReplies } from '../lib/schemas.js';
 import type { ModelPool } from './pool.js';
 import type { Row } from './encoder.js';
@@ -106,6 +106,12 @@ interface InferBody {
   payload: unknown;
 }
 
+/** A run that failed inside onnxruntime: a 500 that says which version and arm, not a bare crash. */
+function inferenceFailed(e: unknown, model: string, version: number, arm: string): AppError {
+  if (e instanceof AppError) return e;
+  return new AppError('INFERENCE_FAILED', `model ${model} version ${version} failed to score this request (${arm} arm): ${errorMessage(e).split('\n')[0].slice(0, 300)}`, { model, version, arm });
+}
+
 const warningsOf = (unknown: string[] | undefined, where: string) => unknown?.map((f) => `${where}.${f}: unknown field, ignored`);
 
 export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRouteDeps): Promise<void> {
@@ -131,7 +137,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         score = await servable.scoreOne(row);
       } catch (e) {
         if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
-        throw e;
+        throw inferenceFailed(e, model, servable.spec.version, arm);
       }
       const elapsed = Number(process.hrtime.bigint() - started);
       const rec = recorderOf(servable, arm);
@@ -213,7 +219,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         scores = await servable.scoreMany(rows);
       } catch (e) {
         if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
-        throw e;
+        throw inferenceFailed(e, model, servable.spec.version, arm);
       }
       const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
       const rec = recorderOf(servable, arm);

@@ -77,7 +77,8 @@ export function createRolloutService(deps: RolloutDeps) {
     return v;
   }
 
-  const emit = (model: string, event: string) => deps.onEvent?.(model, event);
+  const listeners: TransitionListener[] = deps.onEvent ? [deps.onEvent] : [];
+  const emit = (model: string, event: string) => listeners.forEach((l) => l(model, event));
 
   async function startCanary(input: StartCanaryInput) {
     const model = await registry.getModel(input.model);
@@ -350,6 +351,9 @@ export function createRolloutService(deps: RolloutDeps) {
     rollbacks: (model: string | undefined, limit = 100) => store.rollbacks(model, limit),
     events: (model: string, limit = 100) => store.events(model, limit),
     list: () => store.list(),
+    /** Be told of every transition this process applies (metrics). */
+    onTransition: (l: TransitionListener) => listeners.push(l),
+    store,
   };
 }
 

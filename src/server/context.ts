@@ -6,6 +6,8 @@ import type { Logger } from '../lib/logger.js';
 import { createArtifactStore, createRegistryService, createRegistryStore, type ArtifactStore, type RegistryService } from '../registry/index.js';
 import type { DbLocation } from '../db/index.js';
 import { AppError, errorMessage } from '../lib/errors.js';
+import { parseDuration } from '../lib/duration.js';
+import { createRolloutService, createRolloutStore, type RolloutService } from '../rollout/index.js';
 
 /** The state every entry point shares: database, artifact store and registry. */
 export interface Context {
@@ -15,6 +17,7 @@ export interface Context {
   db: Db;
   artifacts: ArtifactStore;
   registry: RegistryService;
+  rollouts: RolloutService;
   close(): Promise<void>;
 }
 
@@ -54,6 +57,13 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     smokeTest,
     maxModelBytes: config.MAX_MODEL_BYTES,
   });
+  const rollouts = createRolloutService({
+    store: createRolloutStore(db),
+    registry,
+    clock,
+    log,
+    defaults: { stepIntervalMs: parseDuration(config.CANARY_STEP_INTERVAL, 'CANARY_STEP_INTERVAL'), minRequests: config.CANARY_MIN_REQUESTS },
+  });
   return {
     config,
     log,
@@ -61,6 +71,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     db,
     artifacts,
     registry,
+    rollouts,
     async close() {
       await artifacts.close();
       await db.close();

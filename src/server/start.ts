@@ -2,8 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import os from 'node:os';
 import { ModelPool, type RegistrySource } from '../inference/index.js';
-import { parseDuration } from '../lib/duration.js';
-import { createLeader, createRolloutService, createRolloutStore, RolloutRuntime, type RolloutService } from '../rollout/index.js';
+import { createLeader, RolloutRuntime, type RolloutService } from '../rollout/index.js';
 import type { Logger } from '../lib/logger.js';
 import { buildApp } from './app.js';
 import type { Authenticator } from './auth.js';
@@ -28,15 +27,9 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
   const ctx = await openContext(config, log, opts);
   // The gauges read the pool at scrape time, after both exist.
   const metrics = createMetrics({ loaded: () => pool.loadedVersions(), canaryPercents: () => pool.canaryPercents() });
-  const rolloutStore = createRolloutStore(ctx.db);
-  const rollouts = createRolloutService({
-    store: rolloutStore,
-    registry: ctx.registry,
-    clock: ctx.clock,
-    log,
-    onEvent: (model, event) => metrics.rolloutEvents.inc({ model, event }),
-    defaults: { stepIntervalMs: parseDuration(config.CANARY_STEP_INTERVAL, 'CANARY_STEP_INTERVAL'), minRequests: config.CANARY_MIN_REQUESTS },
-  });
+  const rollouts = ctx.rollouts;
+  const rolloutStore = rollouts.store;
+  rollouts.onTransition((model, event) => metrics.rolloutEvents.inc({ model, event }));
   const source: RegistrySource = {
     ...ctx.registry.source,
     rollouts: async () =>

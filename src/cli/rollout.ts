@@ -1,0 +1,184 @@
+import type { Command } from 'commander';
+import { AppError } from '../lib/errors.js';
+import { cliActor, parseVersion, withContext } from './context.js';
+import { emit, table, type OutputOptions } from './output.js';
+
+type Status = Awaited<ReturnType<import('../rollout/index.js').RolloutService['status']>>;
+
+function percentOf(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || n > 100) throw new AppError('BAD_REQUEST', `${flag} must be a percentage from 0 to 100, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+function describeStatus(s: Status): string {
+  const lines: string[] = [];
+  if (s.canary_version === null) lines.push(`${s.model}: no canary running (production ${s.production_version ?? '-'})`);
+  else {
+    lines.push(`${s.model}: canary v${s.canary_version} at ${s.canary_percent}% against ${s.target} v${s.production_version}${s.steps.length ? ` (step ${s.step}/${s.steps.length} of [${s.steps.join(', ')}], every ${s.step_interval}${s.auto_promote ? ', auto-promote' : ''})` : ''}`);
+    if (s.arms) {
+      lines.push(
+        table(
+          (['production', 'canary'] as const).map((arm) => {
+            const a = s.arms![arm];
+            return { arm, version: a.version, requests: a.requests, errors: a.errors, error_rate: `${(a.error_rate * 100).toFixed(2)}%`, p50_ms: a.p50_ms, p95_ms: a.p95_ms, decisions: Object.entries(a.decision_rates).map(([d, r]) => `${d}=${(r * 100).toFixed(1)}%`).join(' ') };
+          }),
+          ['arm', 'version', 'requests', 'errors', 'error_rate', 'p50_ms', 'p95_ms', 'decisions'],
+        ),
+      );
+    }
+    if (s.verdict) lines.push(`verdict: ${s.verdict.status}${s.verdict.failed ? ` — ${s.verdict.failed.detail}` : ''}`);
+  }
+  if (s.shadow) {
+    const sh = s.shadow as { version: number; percent: number; compared: number; decision_agreement: number | null; mean_abs_score_diff: number | null; errors: number };
+    lines.push(`shadow v${sh.version} at ${sh.percent}%: ${sh.compared} compared, decision agreement ${sh.decision_agreement === null ? '-' : `${(sh.decision_agreement * 100).toFixed(1)}%`}, mean |Δscore| ${sh.mean_abs_score_diff?.toFixed(4) ?? '-'}, ${sh.errors} errors`);
+  }
+  return lines.join('\n');
+}
+
+export function registerRolloutCommands(program: Command): void {
+  const canary = program.command('canary').description('Canary rollouts: start, change, watch, stop, promote');
+
+  canary
+    .command('start')
+    .description('Send a share of live traffic to a new version, analysed against production')
+    .requiredOption('--model <name>', 'model name')
+    .requiredOption('--version <n|slot>', 'canary version number, or a slot name (blue, green)')
+    .option('--percent <p>', 'share of traffic for the canary (default: the first step)')
+    .option('--steps <list>', 'progressive steps, e.g. 10,25,50,100')
+    .option('--step-interval <duration>', 'how long each step must stay healthy, e.g. 10m')
+    .option('--min-requests <n>', 'canary requests needed before a step is judged')
+    .option('--max-error-ratio <x>', 'roll back when canary error rate > production × x (default 1.5)')
+    .option('--max-p95-ratio <x>', 'roll back when canary p95 > production × x (default 1.3)')
+    .option('--max-decision-delta-pp <pp>', 'roll back when a decision rate differs by more points')
+    .option('--max-score-psi <x>', 'roll back when the score PSI between arms exceeds x')
+    .option('--auto-promote', 'promote when the last step stays healthy')
+    .option('--production-version <n>', 'compare against this version (default: current production)')
+    .option('--target <alias>', 'alias the canary competes for and fills on promotion (default production)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  modelgate canary start --model churn --version 4 --percent 10\n  modelgate canary start --model churn --version 4 --steps 10,25,50,100 --step-interval 10m --auto-promote --json')
+    .action(
+      async (o: OutputOptions & { model: string; version: string; percent?: string; steps?: string; stepInterval?: string; minRequests?: string; maxErrorRatio?: string; maxP95Ratio?: string; maxDecisionDeltaPp?: string; maxScorePsi?: string; autoPromote?: boolean; productionVersion?: string; target?: string }) =>
+        withContext(o, async (ctx) => {
+          const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+          await ctx.rollouts.startCanary({
+            model: o.model,
+            canary_version: /^[0-9]+$/.test(o.version) ? Number(o.version) : o.version,
+            production_version: parseVersion(o.productionVersion, '--production-version'),
+            canary_percent: o.percent === undefined ? undefined : percentOf(o.percent, '--percent'),
+            steps: o.steps?.split(',').map((x) => percentOf(x.trim(), '--steps')),
+            step_interval: o.stepInterval,
+            min_requests: num(o.minRequests),
+            analysis: Object.fromEntries(
+              Object.entries({ max_error_ratio: num(o.maxErrorRatio), max_p95_ratio: num(o.maxP95Ratio), max_decision_rate_delta_pp: num(o.maxDecisionDeltaPp), max_score_psi: num(o.maxScorePsi) }).filter(([, v]) => v !== undefined),
+            ),
+            auto_promote: o.autoPromote,
+            target: o.target,
+            actor: cliActor(),
+          });
+          const s = await ctx.rollouts.status(o.model);
+          emit(o, s, () => describeStatus(s));
+        }),
+    );
+
+  canary
+    .command('set')
+    .description('Change the percent of the running canary')
+    .requiredOption('--model <name>', 'model name')
+    .requiredOption('--percent <p>', 'new share of traffic for the canary')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate canary set --model churn --percent 50')
+    .action(async (o: OutputOptions & { model: string; percent: string }) =>
+      withContext(o, async (ctx) => {
+        await ctx.rollouts.setPercent(o.model, percentOf(o.percent, '--percent'), cliActor());
+        const s = await ctx.rollouts.status(o.model);
+        emit(o, s, () => describeStatus(s));
+      }),
+    );
+
+  canary
+    .command('status')
+    .description('Versions, percent, step, per-arm numbers and the analysis verdict so far')
+    .requiredOption('--model <name>', 'model name')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate canary status --model churn --json')
+    .action(async (o: OutputOptions & { model: string }) =>
+      withContext(o, async (ctx) => {
+        const s = await ctx.rollouts.status(o.model);
+        emit(o, s, () => describeStatus(s));
+      }),
+    );
+
+  canary
+    .command('stop')
+    .description('Stop the canary: all traffic back to production (recorded as a manual rollback)')
+    .requiredOption('--model <name>', 'model name')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate canary stop --model churn')
+    .action(async (o: OutputOptions & { model: string }) =>
+      withContext(o, async (ctx) => {
+        const r = await ctx.rollouts.stopCanary(o.model, cliActor());
+        emit(o, r, () => `${o.model}: canary v${r?.canary_version} stopped; all traffic on v${r?.production_version}`);
+      }),
+    );
+
+  canary
+    .command('promote')
+    .description('Make the canary the production (or target slot) version')
+    .requiredOption('--model <name>', 'model name')
+    .option('--archive-previous', 'archive the version it replaces')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate canary promote --model churn --archive-previous')
+    .action(async (o: OutputOptions & { model: string; archivePrevious?: boolean }) =>
+      withContext(o, async (ctx) => {
+        const r = await ctx.rollouts.promoteCanary(o.model, { archive_previous: o.archivePrevious, actor: cliActor() });
+        emit(o, r, () => `${o.model}: ${r?.alias} → v${r?.version} (was v${r?.previous_version}${r && 'archived_version' in r ? ', archived' : ''})`);
+      }),
+    );
+
+  const shadow = program.command('shadow').description('Shadow traffic: score copies of live requests with another version, never returned');
+  shadow
+    .command('start')
+    .description('Start (or change) shadow scoring for a model')
+    .requiredOption('--model <name>', 'model name')
+    .requiredOption('--version <n>', 'version that scores the copies')
+    .option('--percent <p>', 'share of requests copied', '100')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate shadow start --model churn --version 5 --percent 50')
+    .action(async (o: OutputOptions & { model: string; version: string; percent: string }) =>
+      withContext(o, async (ctx) => {
+        await ctx.rollouts.setShadow(o.model, parseVersion(o.version)!, percentOf(o.percent, '--percent'), cliActor());
+        const s = await ctx.rollouts.status(o.model);
+        emit(o, s, () => describeStatus(s));
+      }),
+    );
+  shadow
+    .command('stop')
+    .description('Stop shadow scoring')
+    .requiredOption('--model <name>', 'model name')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate shadow stop --model churn')
+    .action(async (o: OutputOptions & { model: string }) =>
+      withContext(o, async (ctx) => {
+        await ctx.rollouts.setShadow(o.model, null, 0, cliActor());
+        const s = await ctx.rollouts.status(o.model);
+        emit(o, s, () => `${o.model}: shadow stopped`);
+      }),
+    );
+
+  program
+    .command('rollbacks')
+    .description('Canary rollbacks, newest first: versions, reason, trigger metric, observed value, threshold, who')
+    .option('--model <name>', 'only this model')
+    .option('--limit <n>', 'most rows', '50')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate rollbacks --model churn --json')
+    .action(async (o: OutputOptions & { model?: string; limit: string }) =>
+      withContext(o, async (ctx) => {
+        const rows = await ctx.rollouts.rollbacks(o.model, Math.min(1000, Math.max(1, Number(o.limit) || 50)));
+        emit(o, { rollbacks: rows, total: rows.length }, () =>
+          rows.length ? table(rows.map((r) => ({ ...r, observed: r.observed === null ? null : Number(r.observed.toFixed(4)), threshold: r.threshold === null ? null : Number(r.threshold.toFixed(4)) })), ['at', 'model', 'canary_version', 'production_version', 'trigger_metric', 'observed', 'threshold', 'rolled_back_by', 'reason']) : 'no rollbacks',
+        );
+      }),
+    );
+}
