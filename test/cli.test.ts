@@ -41,6 +41,28 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(arch.json().error.code).toBe('CONFLICT');
   });
 
+  it('canary start → set → status → stop, shadow, rollbacks, each with --json', async () => {
+    await runCli(['promote', '--model', 'churn', '--version', '1'], env);
+    const start = await runCli(['canary', 'start', '--model', 'churn', '--version', '2', '--steps', '10,50,100', '--step-interval', '5m', '--json'], env);
+    expect(start.code, start.stderr).toBe(0);
+    expect(start.json()).toMatchObject({ canary_version: 2, production_version: 1, canary_percent: 10, step: 1, step_interval: '5m' });
+    expect((await runCli(['canary', 'set', '--model', 'churn', '--percent', '50', '--json'], env)).json()).toMatchObject({ canary_percent: 50 });
+    const text = await runCli(['canary', 'status', '--model', 'churn'], env);
+    expect(text.stdout).toMatch(/canary v2 at 50% against production v1/);
+    const again = await runCli(['canary', 'start', '--model', 'churn', '--version', '1', '--percent', '5', '--json'], env);
+    expect(again.code).toBe(1);
+    expect(again.json().error.code).toBe('CONFLICT');
+    expect((await runCli(['canary', 'set', '--model', 'churn', '--percent', '150'], env)).code).toBe(2);
+    expect((await runCli(['canary', 'stop', '--model', 'churn', '--json'], env)).json()).toMatchObject({ canary_version: 2, rolled_back_by: 'cli:tester' });
+    const none = await runCli(['canary', 'promote', '--model', 'churn', '--json'], env);
+    expect(none.code).toBe(1);
+    expect(none.json().error.message).toMatch(/no canary running/);
+    expect((await runCli(['shadow', 'start', '--model', 'churn', '--version', '2', '--percent', '25', '--json'], env)).json().shadow).toMatchObject({ version: 2, percent: 25 });
+    expect((await runCli(['shadow', 'stop', '--model', 'churn', '--json'], env)).json().shadow).toBeNull();
+    const rb = (await runCli(['rollbacks', '--model', 'churn', '--json'], env)).json();
+    expect(rb.rollbacks[0]).toMatchObject({ canary_version: 2, reason: 'stopped manually', rolled_back_by: 'cli:tester' });
+  });
+
   it('a matrix model needs --feature-names', async () => {
     const bad = await runCli(['register', '--model', 'num', '--onnx', path.join(FIXTURES, 'telco_numeric.onnx')], env);
     expect(bad.code).toBe(2);
@@ -76,8 +98,8 @@ describe('modelgate CLI on SQLite and local files', () => {
   });
 
   it('every command has --help with an example', async () => {
-    for (const cmd of ['serve', 'demo', 'register', 'models', 'promote', 'rollback', 'verify', 'migrate']) {
-      const r = await runCli([cmd, '--help'], env);
+    for (const cmd of ['serve', 'demo', 'register', 'models', 'promote', 'rollback', 'verify', 'migrate', 'canary start', 'canary set', 'canary status', 'canary stop', 'canary promote', 'shadow start', 'shadow stop', 'rollbacks']) {
+      const r = await runCli([...cmd.split(' '), '--help'], env);
       expect(r.code, cmd).toBe(0);
       expect(r.stdout, cmd).toMatch(/Example/);
       expect(r.stdout, cmd).toMatch(/--json/);
