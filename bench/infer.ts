@@ -80,10 +80,19 @@ async function main() {
   const trained = trainLogisticRegression(generateHotelBookings(20000, 42));
   const config = loadConfig(env);
   const ctx = await openContext(config, createLogger('warn'));
-  const reg = await ctx.registry.register({ model: 'hotel-cancel', onnx: trained.onnx, policy: { type: 'threshold', threshold: trained.threshold, above: 'act', below: 'none' }, actor: 'bench' });
+  const policy = { type: 'threshold' as const, threshold: trained.threshold, above: 'act', below: 'none' };
+  const reg = await ctx.registry.register({ model: 'hotel-cancel', onnx: trained.onnx, policy, actor: 'bench' });
   await ctx.registry.promote({ model: 'hotel-cancel', target: 'production', version: reg.version, actor: 'bench' });
+  // A second version (other weights) for the canary case.
+  const challenger = trainLogisticRegression(generateHotelBookings(20000, 43), { l2: 2 });
+  const canaryVersion = (await ctx.registry.register({ model: 'hotel-cancel', onnx: challenger.onnx, policy, actor: 'bench' })).version;
   await ctx.close();
-  const body = JSON.stringify({ model: 'hotel-cancel', event_id: 'bench', payload: rowPayload(trained.holdout.data, 0) });
+  // No event_id or routing_key: keyless requests spread evenly over the canary arms.
+  const body = JSON.stringify({ model: 'hotel-cancel', payload: rowPayload(trained.holdout.data, 0) });
+  const admin = (url: string, p: string, payload: unknown) =>
+    fetch(`${url}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(payload) }).then(async (r) => {
+      if (r.status !== 200) throw new Error(`${p} answered ${r.status}: ${await r.text()}`);
+    });
 
   log('[2/4] starting modelgate (one process) and the bare node:http baseline');
   const mg = await startChild(['src/cli/main.ts', 'serve', '--json'], env);
@@ -98,9 +107,13 @@ async function main() {
     log(`[3/4] ${rounds} rounds of ${seconds}s each, alternating`);
     const mgRuns: autocannon.Result[] = [];
     const bareRuns: autocannon.Result[] = [];
+    const canaryRuns: autocannon.Result[] = [];
     for (let r = 1; r <= rounds; r++) {
       mgRuns.push(await load(`modelgate round ${r}`, mg.url, body));
       bareRuns.push(await load(`bare round ${r}`, bare.url, body));
+      await admin(mg.url, '/v1/canary', { model: 'hotel-cancel', canary_version: canaryVersion, canary_percent: 50 });
+      canaryRuns.push(await load(`modelgate 50/50 canary round ${r}`, mg.url, body));
+      await admin(mg.url, '/v1/canary/hotel-cancel/stop', {});
     }
     log('[4/4] results');
     const summary = (name: string, runs: autocannon.Result[]) => ({
@@ -109,8 +122,9 @@ async function main() {
       p50_ms: Math.max(...runs.map((x) => x.latency.p50)),
       p99_ms: Math.max(...runs.map((x) => x.latency.p99)),
     });
-    const rows = [summary('modelgate /v1/infer', mgRuns), summary('bare node:http', bareRuns)];
+    const rows = [summary('modelgate /v1/infer', mgRuns), summary('bare node:http', bareRuns), summary('modelgate, 50/50 canary', canaryRuns)];
     const ratio = rows[0].rps / rows[1].rps;
+    const canaryRatio = rows[2].rps / rows[0].rps;
     const lines = [
       `single-row /v1/infer, ${connections} connections, ${rounds} x ${seconds}s per server, reply ${replyBytes} bytes, ${os.cpus().length} cores (load generator on the same machine)`,
       '',
@@ -119,11 +133,12 @@ async function main() {
       '',
       `throughput ratio modelgate / bare: ${ratio.toFixed(2)} (target >= 0.5)`,
       `modelgate p99: ${rows[0].p99_ms} ms, worst round (target <= 5 ms)`,
+      `throughput ratio with a 50/50 canary / without: ${canaryRatio.toFixed(2)} (target >= 0.95)`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
-  const outDir = path.join(root, 'bench', 'results');
-  mkdirSync(outDir, { recursive: true });
-    writeFileSync(path.join(outDir, 'infer-latest.json'), JSON.stringify({ at: new Date().toISOString(), connections, seconds, rounds, replyBytes, rows, ratio }, null, 2));
+    const outDir = path.join(root, 'bench', 'results');
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(path.join(outDir, 'infer-latest.json'), JSON.stringify({ at: new Date().toISOString(), connections, seconds, rounds, replyBytes, rows, ratio, canaryRatio }, null, 2));
   } finally {
     mg.child.kill('SIGTERM');
     bare.child.kill('SIGTERM');
