@@ -174,6 +174,21 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     await call('POST', '/v1/models/hotel/promote', { version: 1, target: 'active' });
   });
 
+  it('blue/green: a canary can be named by slot, can target a slot, and promotion fills it; per-slot rollback restores it', async () => {
+    await call('POST', '/v1/models/hotel/promote', { version: 1 });
+    await call('POST', '/v1/models/hotel/promote', { version: 1, target: 'blue' });
+    await call('POST', '/v1/models/hotel/promote', { version: 2, target: 'green' });
+    const started = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 'green', target: 'blue', canary_percent: 25 });
+    expect(started.statusCode, started.body).toBe(200);
+    expect(started.json()).toMatchObject({ canary_version: 2, production_version: 1, target: 'blue' });
+    const promoted = await call('POST', '/v1/canary/hotel/promote', {});
+    expect(promoted.json()).toMatchObject({ alias: 'blue', version: 2, previous_version: 1 });
+    const aliases = (await call('GET', '/v1/models/hotel')).json().aliases;
+    expect(aliases).toMatchObject({ production: 1, blue: 2, green: 2 });
+    const back = await call('POST', '/v1/models/hotel/rollback', { slot: 'blue' });
+    expect(back.json()).toMatchObject({ alias: 'blue', version: 1, rolled_back_from: 2 });
+  });
+
   it('shadow scores copies off the request path and reports agreement; a failing shadow changes nothing for callers', async () => {
     await call('POST', '/v1/models/hotel/promote', { version: 1 });
     let res = await call('POST', '/v1/shadow', { model: 'hotel', version: 2 });
