@@ -13,6 +13,7 @@ export { policySchema, parsePolicyFlag, compilePolicy, decisionsOf, DEFAULT_POLI
 export { Servable, smokeTest, type ServableSpec, type RuntimeOptions } from './servable.js';
 export { ModelPool, type RegistrySource, type PoolEvents, type RolloutPlan, type Arm } from './pool.js';
 export { MicroBatcher } from './batcher.js';
+export { OffThreadScorer } from './off-thread-scorer.js';
 export { inferenceRoutes, type InferenceMetrics, type ArmObserver } from './routes.js';
 export { CanaryRouter, hashBucket, BUCKETS } from './router.js';
 export type { Row } from './encoder.js';

@@ -1,4 +1,4 @@
-import type { ArmObserver, Row, Servable } from '../inference/index.js';
+import type { ArmObserver, OffThreadScorer, Row, Servable } from '../inference/index.js';
 import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -25,6 +25,8 @@ export interface RolloutRuntimeOptions {
   flushIntervalMs: number;
   analysisIntervalMs: number;
   shadowQueueMax: number;
+  /** Scores shadow copies on a worker thread, so a slow shadow never stalls requests. */
+  scorer: OffThreadScorer;
   /** Keep arm statistics this long. */
   statsRetentionMs: number;
   onShadowDropped?: (model: string) => void;
@@ -77,7 +79,7 @@ export class RolloutRuntime implements ArmObserver {
         this.queue = rest;
         const started = process.hrtime.bigint();
         try {
-          const scores = await first.shadow.scoreMany(batch.map((j) => j.row));
+          const scores = await this.o.scorer.score(first.model, first.shadow.spec.version, batch.map((j) => j.row));
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           batch.forEach((j, i) => {
             const d = first.shadow.decide(scores[i]);
@@ -89,12 +91,16 @@ export class RolloutRuntime implements ArmObserver {
           for (const j of batch) this.recorder.failure(j.model, 'shadow', first.shadow.spec.version, ms);
           this.o.log.debug({ err: errorMessage(e), model: first.model }, 'shadow scoring failed');
         }
-        // Yield between batches so shadow work never holds the event loop for long.
-        await new Promise((r) => setImmediate(r));
       }
     } finally {
       this.draining = false;
     }
+  }
+
+  /** Resolves once every queued shadow copy has been scored (or failed). */
+  async shadowIdle(timeoutMs = 30_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while ((this.draining || this.queue.length) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
   }
 
   /** Write this process's counts since the last flush. */
@@ -155,5 +161,6 @@ export class RolloutRuntime implements ArmObserver {
     for (const t of this.timers) clearTimeout(t);
     await this.flush().catch((e) => this.o.log.warn({ err: errorMessage(e) }, 'final statistics flush failed'));
     await this.o.leader.release().catch(() => undefined);
+    await this.o.scorer.close();
   }
 }

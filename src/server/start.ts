@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import os from 'node:os';
-import { ModelPool, type RegistrySource } from '../inference/index.js';
+import { ModelPool, OffThreadScorer, type RegistrySource } from '../inference/index.js';
 import { createLeader, RolloutRuntime, type RolloutService } from '../rollout/index.js';
 import type { Logger } from '../lib/logger.js';
 import { buildApp } from './app.js';
@@ -67,6 +67,10 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     flushIntervalMs: config.STATS_FLUSH_INTERVAL_MS,
     analysisIntervalMs: config.ANALYSIS_INTERVAL_MS,
     shadowQueueMax: config.SHADOW_QUEUE_MAX,
+    scorer: new OffThreadScorer(async (model, version) => {
+      const found = await source.fetch(model, version);
+      return found && { bytes: found.bytes, spec: found.spec };
+    }),
     statsRetentionMs: 7 * 86_400_000,
     onShadowDropped: (model) => metrics.shadowDropped.inc({ model }),
     onAnalysis: (result, seconds) => {

@@ -1,0 +1,71 @@
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { Row } from './encoder.js';
+import type { ServableSpec } from './servable.js';
+
+/**
+ * Scores rows on a worker thread with its own onnxruntime sessions. Used for work that must
+ * never slow down the request path (shadow traffic): onnxruntime-node runs a session
+ * synchronously on the calling thread, so scoring there would stall every other request.
+ */
+export class OffThreadScorer {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { key: string; resolve: (s: number[]) => void; reject: (e: Error) => void }>();
+  private readonly known = new Set<string>();
+
+  constructor(private readonly fetch: (model: string, version: number) => Promise<{ bytes: Uint8Array; spec: ServableSpec } | undefined>) {}
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const here = fileURLToPath(import.meta.url);
+    const file = here.replace(/off-thread-scorer\.(ts|js)$/, 'scorer-thread.$1');
+    // From TypeScript sources (tests, `npm run demo`) the thread needs tsx; from dist it does not.
+    const code = here.endsWith('.ts')
+      ? `const { register } = await import('tsx/esm/api'); register(); await import(${JSON.stringify(file)});`
+      : `await import(${JSON.stringify(file)});`;
+    const w = new Worker(code, { eval: true });
+    w.unref();
+    w.on('message', (m: { id: number; scores?: number[]; error?: string; missing?: boolean }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      // The thread lost (or never managed to load) this version: send the graph again next time.
+      if (m.missing || m.error) this.known.delete(p.key);
+      if (m.scores) p.resolve(m.scores);
+      else p.reject(new Error(m.error ?? 'model not loaded on the scoring thread'));
+    });
+    const failAll = (e: Error) => {
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+      this.known.clear();
+      this.worker = undefined;
+    };
+    w.on('error', failAll);
+    w.on('exit', () => failAll(new Error('scoring thread exited')));
+    this.worker = w;
+    return w;
+  }
+
+  async score(model: string, version: number, rows: Row[]): Promise<number[]> {
+    const key = `${model}@${version}`;
+    const w = this.start();
+    let load: { bytes: Uint8Array; spec: ServableSpec } | undefined;
+    if (!this.known.has(key)) {
+      load = await this.fetch(model, version);
+      if (!load) throw new Error(`model ${model} has no version ${version}`);
+      this.known.add(key);
+    }
+    const id = this.nextId++;
+    return new Promise<number[]>((resolve, reject) => {
+      this.pending.set(id, { key, resolve, reject });
+      w.postMessage({ type: 'score', id, key, rows, ...(load ? { load } : {}) });
+    });
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    await w?.terminate();
+  }
+}
