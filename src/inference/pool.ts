@@ -250,11 +250,6 @@ export class ModelPool {
     });
   }
 
-  /** Alias → version as this process last saw them. */
-  aliasesOf(model: string): Record<string, number> | undefined {
-    return this.models.get(model)?.aliases;
-  }
-
   loadedVersions(): { model: string; version: number; aliases: string[] }[] {
     return [...this.loaded.values()].map((s) => {
       const aliases = Object.entries(this.models.get(s.spec.model)?.aliases ?? {})

@@ -73,10 +73,6 @@ export class Servable {
     return this.run(rows);
   }
 
-  get busy(): number {
-    return this.batcher.inFlight;
-  }
-
   /** Run the graph and read the positive-class column of the probability output. */
   async run(rows: Row[]): Promise<number[]> {
     if (this.released) throw new AppError('UNAVAILABLE', `model ${this.spec.model} version ${this.spec.version} was unloaded; retry`);
