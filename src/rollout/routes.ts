@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../lib/errors.js';
 import { errorReplies } from '../lib/schemas.js';
-import type { RolloutService } from './service.js';
+import type { RolloutService, StartCanaryInput } from './service.js';
 
 export interface RolloutRouteDeps {
   rollouts: RolloutService;
@@ -15,21 +15,12 @@ const modelParam = { type: 'object', properties: { model: { type: 'string', maxL
 const percent = { type: 'number', minimum: 0, maximum: 100 } as const;
 const versionRef = { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', maxLength: 32 }], description: 'version number, or a slot name (blue, green…)' } as const;
 
-interface CanaryBody {
-  model?: string;
+/** The service's input, plus the older field names existing clients send. */
+type CanaryBody = Partial<Omit<StartCanaryInput, 'actor'>> & {
   product?: string;
-  canary_version?: number | string;
   canary_model_id?: number | string;
-  production_version?: number;
   production_model_id?: number;
-  canary_percent?: number;
-  steps?: number[];
-  step_interval?: string;
-  min_requests?: number;
-  analysis?: unknown;
-  auto_promote?: boolean;
-  target?: string;
-}
+};
 
 export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps): Promise<void> {
   const { rollouts } = deps;
