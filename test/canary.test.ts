@@ -61,7 +61,9 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     const forbidden = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 10 }, 'reader-token-0123456789');
     expect(forbidden.statusCode).toBe(403);
     expect(code(forbidden)).toBe('FORBIDDEN');
-    expect((await call('GET', '/v1/canary/hotel', undefined, 'reader-token-0123456789')).statusCode).toBe(200);
+    const idle = await call('GET', '/v1/canary/hotel', undefined, 'reader-token-0123456789');
+    expect(idle.statusCode).toBe(200);
+    expect(idle.json()).toMatchObject({ production_version: 1, canary_version: null, canary_percent: 0 });
   });
 
   it('splits traffic stickily by routing key, names the arm, and lets pinned requests bypass it', async () => {

@@ -260,7 +260,7 @@ export function createRolloutService(deps: RolloutDeps) {
   }
 
   async function status(model: string) {
-    await registry.getModel(model);
+    const m = await registry.getModel(model);
     const r = (await store.get(model)) ?? idle(model);
     const verdict = await evaluate(r);
     let shadow: Record<string, unknown> | null = null;
@@ -278,7 +278,8 @@ export function createRolloutService(deps: RolloutDeps) {
     return {
       model,
       target: r.target,
-      production_version: r.production_version,
+      // Between rollouts the row keeps the last compared version; the alias is what serves now.
+      production_version: r.canary_version !== null ? r.production_version : (m.aliases[r.target] ?? null),
       canary_version: r.canary_version,
       canary_percent: r.canary_percent,
       steps: r.steps,
