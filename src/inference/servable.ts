@@ -93,9 +93,11 @@ export class Servable {
     return scores;
   }
 
-  /** Release the session once nothing is queued or running on it. */
+  /** Release the session once nothing is queued or running on it (waiting at most 10 s). */
   async release(): Promise<void> {
-    while (this.batcher.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+    // Wait for queued and running work, but never forever: a stuck run must not block shutdown.
+    const until = Date.now() + 10_000;
+    while (this.batcher.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     this.released = true;
     await this.session.release();
   }

@@ -100,10 +100,16 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
       // A keep-alive connection whose last response was still being written when close() began
       // is not idle yet, so one sweep misses it; keep sweeping until the server has closed.
       const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      // A client that never finishes its request must not hold shutdown forever.
+      const cut = setTimeout(() => {
+        log.warn('connections still open 10 s into shutdown; closing them');
+        app.server.closeAllConnections();
+      }, 10_000);
       try {
         await app.close();
       } finally {
         clearInterval(sweep);
+        clearTimeout(cut);
       }
       await runtime.stop();
       await pool.stop();
