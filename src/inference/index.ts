@@ -9,7 +9,7 @@ export {
   type OutputSpec,
   type Feature,
 } from './contract.js';
-export { policySchema, parsePolicyFlag, compilePolicy, decisionsOf, DEFAULT_POLICY, type Policy } from './policy.js';
+export { policySchema, parsePolicyFlag, compilePolicy, DEFAULT_POLICY, type Policy } from './policy.js';
 export { Servable, smokeTest, type ServableSpec, type RuntimeOptions } from './servable.js';
 export { ModelPool, type RegistrySource, type PoolEvents, type RolloutPlan, type Arm } from './pool.js';
 export { MicroBatcher } from './batcher.js';

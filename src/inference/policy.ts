@@ -40,10 +40,6 @@ export function compilePolicy(policy: Policy): (score: number) => string {
   };
 }
 
-export function decisionsOf(policy: Policy): string[] {
-  return policy.type === 'threshold' ? [policy.below, policy.above] : policy.bands.map((b) => b.decision);
-}
-
 /**
  * CLI form: `threshold=0.5`, `threshold=0.4:block:allow` (above:below names), or
  * `bands=allow:0.3,review:0.7,block` (allow under 0.3, review under 0.7, block otherwise).

@@ -4,7 +4,7 @@ import type { Contract, OutputSpec } from './contract.js';
 import { createEncoder, type Encoder, type Row } from './encoder.js';
 import { MicroBatcher, type BatcherOptions } from './batcher.js';
 import { exposeZipMapSource } from './onnx-graph.js';
-import { compilePolicy, decisionsOf, type Policy } from './policy.js';
+import { compilePolicy, type Policy } from './policy.js';
 
 export interface ServableSpec {
   model: string;
@@ -23,7 +23,6 @@ export interface RuntimeOptions {
 export class Servable {
   readonly encoder: Encoder;
   readonly decide: (score: number) => string;
-  readonly decisions: string[];
   readonly versionLabel: string;
   private readonly batcher: MicroBatcher<Row, number>;
   private released = false;
@@ -35,7 +34,6 @@ export class Servable {
   ) {
     this.encoder = createEncoder(spec.contract);
     this.decide = compilePolicy(spec.policy);
-    this.decisions = decisionsOf(spec.policy);
     this.versionLabel = String(spec.version);
     this.batcher = new MicroBatcher((rows) => this.run(rows), opts.batch);
   }
