@@ -59,6 +59,8 @@ const schema = z.object({
   BATCH_MAX_WAIT_US: intFrom(0, 1_000_000).default(200),
   /** How often a server checks the registry for promotions made elsewhere (ms). */
   RELOAD_INTERVAL_MS: intFrom(50, 60_000).default(1000),
+  /** Feed a graph's one-column inputs of each type as one tensor (a checked in-memory rewrite; fewer, cheaper runs). off: feed them one by one. */
+  ONNX_PACK_INPUTS: onOff.default(true),
   /** Threads onnxruntime may use inside one run; parallelism comes from WORKERS. */
   ORT_INTRA_OP_THREADS: intFrom(1, 64).default(1),
   /** Most model versions kept loaded per process (production versions always are). */

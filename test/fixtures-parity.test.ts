@@ -55,6 +55,13 @@ describe('scikit-learn fixtures served over HTTP', () => {
     });
   }
 
+  it('the 19-input pipeline is served through its input-packed rewrite (so the parity above is the packed graph)', async () => {
+    const churn = await s.pool.get('telco-churn', 1);
+    expect(churn.packed).toBe(true);
+    // A single [N,4] matrix input has nothing to pack.
+    expect((await s.pool.get('telco-numeric', 1)).packed).toBe(false);
+  });
+
   it('the registered contract comes from the graph: 19 columns with types and categories', async () => {
     const v = await s.ctx.registry.getVersion('telco-churn', 1);
     expect(v.contract.layout).toBe('columns');

@@ -1,6 +1,7 @@
 import ort from 'onnxruntime-node';
 import { AppError } from '../lib/errors.js';
 import type { Contract, Feature } from './contract.js';
+import type { FeedPlan } from './pack-inputs.js';
 
 /** One validated row: values in contract order. */
 export type Row = (number | string | bigint | boolean)[];
@@ -66,10 +67,22 @@ export interface Encoder {
   feeds(rows: Row[]): Record<string, ort.Tensor>;
   /** A row the graph must accept, for the registration smoke test. */
   sampleRow(): Row;
+  /** Rows whose columns all differ (values, categories, missing), to check a rewritten graph against its original. */
+  probeRows(): Row[];
+}
+
+/** How rows become tensors without packing: the matrix input whole, or one [N,1] input per column. */
+export function defaultFeedPlans(contract: Contract): FeedPlan[] {
+  const f = contract.features;
+  if (contract.layout === 'matrix') {
+    const columns = f.map((x, i) => ({ col: i, at: x.index ?? i })).sort((a, b) => a.at - b.at).map((x) => x.col);
+    return [{ input: f[0].input, type: f[0].type, columns }];
+  }
+  return f.map((x, i) => ({ input: x.input, type: x.type, columns: [i] }));
 }
 
 /** Compiled once per version, so per-request work is one pass over the contract's features. */
-export function createEncoder(contract: Contract): Encoder {
+export function createEncoder(contract: Contract, plans?: FeedPlan[]): Encoder {
   const features = contract.features;
   const names = features.map((f) => f.name);
   const known = new Set(names);
@@ -94,51 +107,47 @@ export function createEncoder(contract: Contract): Encoder {
     return { row, unknown: keys.filter((k) => !known.has(k)) };
   };
 
+  const plan = plans ?? defaultFeedPlans(contract);
   const feeds = (rows: Row[]): Record<string, ort.Tensor> => {
     const m = rows.length;
-    if (contract.layout === 'matrix') {
-      const f = features[0];
-      const data = f.type === 'double' ? new Float64Array(m * n) : new Float32Array(m * n);
-      for (let r = 0; r < m; r++) {
-        const row = rows[r];
-        for (let c = 0; c < n; c++) data[r * n + c] = row[c] as number;
-      }
-      return { [f.input]: new ort.Tensor(f.type === 'double' ? 'float64' : 'float32', data, [m, n]) };
-    }
     const out: Record<string, ort.Tensor> = {};
-    for (let c = 0; c < n; c++) {
-      const f = features[c];
-      const dims = [m, 1];
-      switch (f.type) {
+    for (const p of plan) {
+      const cols = p.columns;
+      const k = cols.length;
+      const dims = [m, k];
+      switch (p.type) {
         case 'float':
         case 'double': {
-          const data = f.type === 'float' ? new Float32Array(m) : new Float64Array(m);
-          for (let r = 0; r < m; r++) data[r] = rows[r][c] as number;
-          out[f.input] = new ort.Tensor(f.type === 'float' ? 'float32' : 'float64', data, dims);
+          const data = p.type === 'float' ? new Float32Array(m * k) : new Float64Array(m * k);
+          for (let r = 0; r < m; r++) {
+            const row = rows[r];
+            for (let j = 0; j < k; j++) data[r * k + j] = row[cols[j]] as number;
+          }
+          out[p.input] = new ort.Tensor(p.type === 'float' ? 'float32' : 'float64', data, dims);
           break;
         }
         case 'int64': {
-          const data = new BigInt64Array(m);
-          for (let r = 0; r < m; r++) data[r] = rows[r][c] as bigint;
-          out[f.input] = new ort.Tensor('int64', data, dims);
+          const data = new BigInt64Array(m * k);
+          for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) data[r * k + j] = rows[r][cols[j]] as bigint;
+          out[p.input] = new ort.Tensor('int64', data, dims);
           break;
         }
         case 'int32': {
-          const data = new Int32Array(m);
-          for (let r = 0; r < m; r++) data[r] = rows[r][c] as number;
-          out[f.input] = new ort.Tensor('int32', data, dims);
+          const data = new Int32Array(m * k);
+          for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) data[r * k + j] = rows[r][cols[j]] as number;
+          out[p.input] = new ort.Tensor('int32', data, dims);
           break;
         }
         case 'string': {
-          const data: string[] = new Array(m);
-          for (let r = 0; r < m; r++) data[r] = rows[r][c] as string;
-          out[f.input] = new ort.Tensor('string', data, dims);
+          const data: string[] = new Array(m * k);
+          for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) data[r * k + j] = rows[r][cols[j]] as string;
+          out[p.input] = new ort.Tensor('string', data, dims);
           break;
         }
         case 'bool': {
-          const data = new Uint8Array(m);
-          for (let r = 0; r < m; r++) data[r] = rows[r][c] ? 1 : 0;
-          out[f.input] = new ort.Tensor('bool', data, dims);
+          const data = new Uint8Array(m * k);
+          for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) data[r * k + j] = rows[r][cols[j]] ? 1 : 0;
+          out[p.input] = new ort.Tensor('bool', data, dims);
           break;
         }
       }
@@ -162,5 +171,25 @@ export function createEncoder(contract: Contract): Encoder {
       }
     });
 
-  return { encode, feeds, sampleRow };
+  const probeRows = (): Row[] =>
+    [1, 2, 3].map((k) =>
+      features.map((f, i) => {
+        const v = k * 7 + i * 3;
+        switch (f.type) {
+          case 'float':
+          case 'double':
+            return k === 3 && i % 2 === 0 ? NaN : v / 10;
+          case 'int32':
+            return v;
+          case 'int64':
+            return BigInt(v);
+          case 'string':
+            return f.categories?.length ? f.categories[v % f.categories.length] : `probe-${v}`;
+          case 'bool':
+            return (k + i) % 2 === 0;
+        }
+      }),
+    );
+
+  return { encode, feeds, sampleRow, probeRows };
 }

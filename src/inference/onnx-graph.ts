@@ -129,3 +129,16 @@ export function exposeZipMapSource(bytes: Uint8Array, zipmapOutput: string): { b
   );
   return { bytes: onnx.ModelProto.encode(model).finish(), output: source };
 }
+
+/** Every name the graph already uses (values, nodes, initializers), so rewrites can add fresh ones. */
+export function graphNames(bytes: Uint8Array): Set<string> {
+  const g = graphOf(decode(bytes));
+  const names = new Set<string>();
+  for (const n of nodesOf(g)) {
+    if (n.name) names.add(n.name);
+    for (const o of n.output) names.add(o);
+    for (const i of n.input) names.add(i);
+  }
+  for (const x of [...g.input, ...g.output, ...g.valueInfo, ...g.initializer]) if (x.name) names.add(x.name);
+  return names;
+}

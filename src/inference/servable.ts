@@ -3,7 +3,8 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import type { Contract, OutputSpec } from './contract.js';
 import { createEncoder, type Encoder, type Row } from './encoder.js';
 import { MicroBatcher, type BatcherOptions } from './batcher.js';
-import { exposeZipMapSource } from './onnx-graph.js';
+import { exposeZipMapSource, graphNames, inspectGraph } from './onnx-graph.js';
+import { packInputs, type FeedPlan } from './pack-inputs.js';
 import { compilePolicy, type Policy } from './policy.js';
 
 export interface ServableSpec {
@@ -17,6 +18,32 @@ export interface ServableSpec {
 export interface RuntimeOptions {
   intraOpThreads: number;
   batch: BatcherOptions;
+  /** Feed [N,1] inputs of one type as one tensor (see pack-inputs.ts); default on. */
+  packInputs?: boolean;
+  /** Told when packing was tried and the original graph serves instead, and why. */
+  onPackFallback?: (spec: ServableSpec, reason: string) => void;
+}
+
+async function openSession(graph: Uint8Array, spec: ServableSpec, opts: RuntimeOptions, inputs: string[]): Promise<ort.InferenceSession> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(graph, {
+      intraOpNumThreads: opts.intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      // Run failures reach the caller and our logs as errors; onnxruntime's own stderr copy is noise.
+      logSeverityLevel: 4,
+    });
+  } catch (e) {
+    throw new AppError('INVALID_MODEL', `onnxruntime cannot load the model: ${errorMessage(e)}`);
+  }
+  const missing = [...new Set(inputs)].filter((n) => !session.inputNames.includes(n));
+  if (!session.outputNames.includes(spec.output.name) || missing.length) {
+    await session.release();
+    throw new AppError('INVALID_MODEL', `the graph does not match its manifest: ${missing.length ? `inputs ${missing.join(', ')} missing` : `output ${spec.output.name} missing`}`);
+  }
+  return session;
 }
 
 /** A loaded, ready-to-serve model version: ONNX session, encoder, decision policy, batcher. */
@@ -31,34 +58,46 @@ export class Servable {
     readonly spec: ServableSpec,
     private readonly session: ort.InferenceSession,
     opts: RuntimeOptions,
+    /** Feeds of the packed graph, when input packing applied. */
+    plans?: FeedPlan[],
   ) {
-    this.encoder = createEncoder(spec.contract);
+    this.encoder = createEncoder(spec.contract, plans);
+    this.packed = plans !== undefined;
     this.decide = compilePolicy(spec.policy);
     this.versionLabel = String(spec.version);
     this.batcher = new MicroBatcher((rows) => this.run(rows), opts.batch);
   }
 
+  /** True when the session runs the input-packed rewrite of the graph. */
+  readonly packed: boolean;
+
   static async load(bytes: Uint8Array, spec: ServableSpec, opts: RuntimeOptions): Promise<Servable> {
     const graph = spec.output.source === 'zipmap' ? exposeZipMapSource(bytes, spec.output.zipmap_output!).bytes : bytes;
-    let session: ort.InferenceSession;
+    const plain = new Servable(spec, await openSession(graph, spec, opts, spec.contract.features.map((f) => f.input)), opts);
+    if (opts.packInputs === false || spec.contract.layout !== 'columns') return plain;
+    let packed: Servable | undefined;
     try {
-      session = await ort.InferenceSession.create(graph, {
-        intraOpNumThreads: opts.intraOpThreads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        // Run failures reach the caller and our logs as errors; onnxruntime's own stderr copy is noise.
-        logSeverityLevel: 4,
-      });
+      const info = inspectGraph(graph);
+      const shapes = new Map(info.inputs.map((i) => [i.name, i.shape]));
+      const columns = spec.contract.features.map((f) => ({ input: f.input, type: f.type, rank2: shapes.get(f.input)?.length === 2 }));
+      const rewrite = packInputs(graph, columns, graphNames(graph));
+      if (!rewrite) return plain;
+      packed = new Servable(spec, await openSession(rewrite.bytes, spec, opts, rewrite.feeds.map((f) => f.input)), opts, rewrite.feeds);
+      // The rewrite must score exactly as the original graph; if anything differs, serve the original.
+      const probes = plain.encoder.probeRows();
+      const [a, b] = await Promise.all([plain.run(probes).catch(() => undefined), packed.run(probes).catch(() => undefined)]);
+      if (!a || !b || a.some((v, i) => !(Math.abs(v - b[i]) <= 1e-6 || (Number.isNaN(v) && Number.isNaN(b[i]))))) {
+        if (a || b) throw new Error(`packed graph scored ${JSON.stringify(b)} where the original scored ${JSON.stringify(a)}`);
+        // Both refuse the probe rows (a model with strict inputs): nothing to compare, keep the original.
+        throw new Error('the probe rows could not be scored');
+      }
     } catch (e) {
-      throw new AppError('INVALID_MODEL', `onnxruntime cannot load the model: ${errorMessage(e)}`);
+      opts.onPackFallback?.(spec, errorMessage(e));
+      await packed?.release();
+      return plain;
     }
-    const missing = spec.contract.features.map((f) => f.input).filter((n) => !session.inputNames.includes(n));
-    if (!session.outputNames.includes(spec.output.name) || missing.length) {
-      await session.release();
-      throw new AppError('INVALID_MODEL', `the graph does not match its manifest: ${missing.length ? `inputs ${missing.join(', ')} missing` : `output ${spec.output.name} missing`}`);
-    }
-    return new Servable(spec, session, opts);
+    await plain.release();
+    return packed;
   }
 
   /** Score one validated row, sharing an ONNX run with concurrent requests. */

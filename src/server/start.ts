@@ -44,7 +44,12 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
   };
   const pool: ModelPool = new ModelPool({
     source,
-    runtime: { intraOpThreads: config.ORT_INTRA_OP_THREADS, batch: { maxRows: config.BATCH_MAX_ROWS, maxWaitUs: config.BATCH_MAX_WAIT_US } },
+    runtime: {
+      intraOpThreads: config.ORT_INTRA_OP_THREADS,
+      batch: { maxRows: config.BATCH_MAX_ROWS, maxWaitUs: config.BATCH_MAX_WAIT_US },
+      packInputs: config.ONNX_PACK_INPUTS,
+      onPackFallback: (spec, reason) => log.warn({ model: spec.model, version: spec.version, reason }, 'input packing not used for this version; its inputs are fed one by one'),
+    },
     log,
     maxLoaded: config.MAX_LOADED_VERSIONS,
     events: { loadFailed: (model, version) => metrics.modelLoadFailures.inc({ model, version: String(version) }) },
