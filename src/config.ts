@@ -47,6 +47,11 @@ const schema = z.object({
   CACHE_MAX_ITEMS: intFrom(0, 10_000_000).default(10_000),
   /** Bearer token that grants every scope. Required unless MODELGATE_AUTH=off. */
   MODELGATE_ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
+  /** Comma-separated infer-only bearer tokens (16+ characters each); list old and new while rotating one. */
+  MODELGATE_SERVICE_TOKENS: z
+    .string()
+    .refine((v) => v.split(',').every((t) => t.trim().length >= 16), 'expected comma-separated tokens of at least 16 characters each')
+    .optional(),
   /** on: every /v1 route needs a bearer token; off: open (a warning is logged at start). */
   MODELGATE_AUTH: onOff.default(true),
   /** Largest accepted request body. */
@@ -93,6 +98,8 @@ export interface Config extends Omit<RawConfig, 'WORKERS'> {
   database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
   /** Resolved artifact location. */
   artifacts: { kind: 'dir'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
+  /** MODELGATE_SERVICE_TOKENS, split. */
+  serviceTokens: string[];
 }
 
 export class ConfigError extends Error {
@@ -144,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
   return {
     ...raw,
     WORKERS: raw.WORKERS === 'auto' ? Math.max(1, cpuCount) : Number(raw.WORKERS),
+    serviceTokens: raw.MODELGATE_SERVICE_TOKENS ? raw.MODELGATE_SERVICE_TOKENS.split(',').map((t) => t.trim()) : [],
     dataDir,
     database,
     artifacts,

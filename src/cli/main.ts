@@ -4,6 +4,7 @@ import { registerDemoCommand } from './demo.js';
 import { registerRegistryCommands } from './registry.js';
 import { registerServeCommand } from './serve.js';
 import { registerRolloutCommands } from './rollout.js';
+import { registerKeyCommands } from './keys.js';
 
 const program = new Command()
   .name('modelgate')
@@ -16,6 +17,7 @@ const program = new Command()
 registerServeCommand(program);
 registerRegistryCommands(program);
 registerRolloutCommands(program);
+registerKeyCommands(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

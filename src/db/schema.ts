@@ -59,6 +59,7 @@ export interface Database {
   rollbacks: RollbacksTable;
   arm_stats: ArmStatsTable;
   leases: LeasesTable;
+  api_keys: ApiKeysTable;
 }
 
 export function toIso(v: Date | string): string {
@@ -139,4 +140,26 @@ export interface LeasesTable {
   name: string;
   holder: string;
   expires_at: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  token_sha256: string;
+  /** After a rotation: the old token's hash, accepted until previous_expires_at. */
+  previous_sha256: string | null;
+  previous_expires_at: Timestamp | null;
+  /** The token's first characters, to recognise it in listings. */
+  prefix: string;
+  scopes: Json;
+  /** e.g. 100/s; null: the configured default. */
+  rate_limit: string | null;
+  expires_at: Timestamp | null;
+  created_at: Timestamp;
+  created_by: string;
+  rotated_at: Timestamp | null;
+  rotated_by: string | null;
+  revoked_at: Timestamp | null;
+  revoked_by: string | null;
+  last_used_at: Timestamp | null;
 }

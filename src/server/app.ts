@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from '../config.js';
 import { inferenceRoutes, type ArmObserver, type ModelPool } from '../inference/index.js';
 import { rolloutRoutes, type RolloutService } from '../rollout/index.js';
+import { accessRoutes, serviceTokenAuthenticator, type AccessService } from '../access/index.js';
 import type { Logger } from '../lib/logger.js';
 import { registryRoutes, type RegistryService } from '../registry/index.js';
 import { actorOf, adminTokenAuthenticator, installAuth, type Authenticator } from './auth.js';
@@ -18,12 +19,15 @@ export interface AppDeps {
   log: Logger;
   registry: RegistryService;
   rollouts: RolloutService;
+  access: AccessService;
+  /** Called after an API key changes through this server. */
+  accessChanged?: () => Promise<void>;
   observer: ArmObserver;
   pool: ModelPool;
   metrics: Metrics;
   /** True once shutdown began: readiness fails so load balancers stop sending traffic. */
   draining: () => boolean;
-  /** Extra authenticators (API keys, JWT) tried after the admin token. */
+  /** Authenticators tried after the admin and service tokens (API keys; tests add their own). */
   authenticators?: Authenticator[];
 }
 
@@ -76,7 +80,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (!config.MODELGATE_AUTH) deps.log.warn('MODELGATE_AUTH=off: every route is open to anyone who can reach this port');
   installAuth(app, {
     enabled: config.MODELGATE_AUTH,
-    authenticators: [...(config.MODELGATE_ADMIN_TOKEN ? [adminTokenAuthenticator(config.MODELGATE_ADMIN_TOKEN)] : []), ...(deps.authenticators ?? [])],
+    authenticators: [
+      ...(config.MODELGATE_ADMIN_TOKEN ? [adminTokenAuthenticator(config.MODELGATE_ADMIN_TOKEN)] : []),
+      ...(config.serviceTokens.length ? [serviceTokenAuthenticator(config.serviceTokens)] : []),
+      ...(deps.authenticators ?? []),
+    ],
   });
 
   await app.register(swagger, {
@@ -96,5 +104,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(inferenceRoutes, { pool: deps.pool, metrics: deps.metrics, maxInstances: config.PREDICT_MAX_INSTANCES, observer: deps.observer });
   await app.register(rolloutRoutes, { rollouts: deps.rollouts, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
+  await app.register(accessRoutes, { access: deps.access, actorOf, onChange: deps.accessChanged });
   return app;
 }

@@ -9,8 +9,12 @@ export type RouteScope = Scope | 'public';
 
 export interface Principal {
   id: string;
-  kind: 'admin-token' | 'anonymous';
+  kind: 'admin-token' | 'service-token' | 'api-key' | 'jwt' | 'anonymous';
   scopes: ReadonlySet<Scope>;
+  /** API keys: the key's name, for logs and listings. */
+  name?: string;
+  /** API keys: their own rate limit (e.g. 100/s), else the configured default applies. */
+  rateLimit?: string;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { DbLocation } from '../db/index.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { createRolloutService, createRolloutStore, type RolloutService } from '../rollout/index.js';
+import { createAccessService, createAccessStore, type AccessService } from '../access/index.js';
 
 /** The state every entry point shares: database, artifact store and registry. */
 export interface Context {
@@ -18,6 +19,7 @@ export interface Context {
   artifacts: ArtifactStore;
   registry: RegistryService;
   rollouts: RolloutService;
+  access: AccessService;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     log,
     defaults: { stepIntervalMs: parseDuration(config.CANARY_STEP_INTERVAL, 'CANARY_STEP_INTERVAL'), minRequests: config.CANARY_MIN_REQUESTS },
   });
+  const access = createAccessService({ store: createAccessStore(db), clock });
   return {
     config,
     log,
@@ -72,6 +75,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     artifacts,
     registry,
     rollouts,
+    access,
     async close() {
       await artifacts.close();
       await db.close();

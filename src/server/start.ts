@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import os from 'node:os';
 import { ModelPool, OffThreadScorer, type RegistrySource } from '../inference/index.js';
 import { createLeader, RolloutRuntime, type RolloutService } from '../rollout/index.js';
+import { ApiKeyAuthenticator } from '../access/index.js';
 import type { Logger } from '../lib/logger.js';
 import { buildApp } from './app.js';
 import type { Authenticator } from './auth.js';
@@ -15,6 +16,7 @@ export interface RunningServer {
   pool: ModelPool;
   rollouts: RolloutService;
   runtime: RolloutRuntime;
+  apiKeys: ApiKeyAuthenticator;
   /** http://host:port actually bound (port 0 picks a free one). */
   url: string;
   /** Fail readiness from now on, keep serving; call before close() to let load balancers move away. */
@@ -83,9 +85,26 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
       metrics.analysisDuration.observe(seconds);
     },
   });
-  if (opts.jobs !== false) runtime.start();
+  const apiKeys = new ApiKeyAuthenticator({ access: ctx.access, clock: ctx.clock, log, pollMs: config.RELOAD_INTERVAL_MS });
+  await apiKeys.sync().catch(() => undefined);
+  if (opts.jobs !== false) {
+    runtime.start();
+    apiKeys.start();
+  }
   let draining = false;
-  const app = await buildApp({ config, log, registry: ctx.registry, rollouts, observer: runtime, pool, metrics, draining: () => draining, authenticators: opts.authenticators });
+  const app = await buildApp({
+    config,
+    log,
+    registry: ctx.registry,
+    rollouts,
+    access: ctx.access,
+    accessChanged: () => apiKeys.sync(),
+    observer: runtime,
+    pool,
+    metrics,
+    draining: () => draining,
+    authenticators: [apiKeys, ...(opts.authenticators ?? [])],
+  });
   let url = '';
   if (opts.listen !== false) {
     url = await app.listen({ port: config.PORT, host: config.HOST });
@@ -96,6 +115,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     pool,
     rollouts,
     runtime,
+    apiKeys,
     url,
     drain() {
       draining = true;
@@ -117,6 +137,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
         clearTimeout(cut);
       }
       await runtime.stop();
+      await apiKeys.stop();
       await pool.stop();
       await ctx.close();
     },

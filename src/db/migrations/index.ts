@@ -2,11 +2,13 @@ import type { Migration } from 'kysely';
 import type { Dialect } from '../db.js';
 import { registryMigration } from './001_registry.js';
 import { rolloutsMigration } from './002_rollouts.js';
+import { accessMigration } from './003_access.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     '001_registry': registryMigration(dialect),
     '002_rollouts': rolloutsMigration(dialect),
+    '003_access': accessMigration(dialect),
   };
 }

@@ -1,0 +1,141 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../lib/clock.js';
+import { AppError, errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { Authenticator, Principal, Scope } from '../server/auth.js';
+import type { AccessService } from './service.js';
+import type { ApiKeyRecord } from './store.js';
+import { classifyToken, hashToken } from './token.js';
+
+export interface ApiKeyAuthenticatorOptions {
+  access: AccessService;
+  clock: Clock;
+  log: Logger;
+  /** How often to check whether any key changed anywhere in the cluster (ms). */
+  pollMs: number;
+  /** How long a looked-up key is trusted without a change notice (ms). */
+  cacheTtlMs?: number;
+  /** How often last_used_at is written (ms). */
+  touchMs?: number;
+}
+
+type Entry = { record: ApiKeyRecord; principal: Principal } | { record: null };
+
+/**
+ * API keys as bearer tokens. The request path never waits on the database for a known key:
+ * keys are cached by token hash and the cache is dropped whenever the access revision moves
+ * (any create, revoke or rotate on any replica), so a revocation takes effect cluster-wide
+ * within one poll. A mistyped token fails its checksum and is refused without a lookup.
+ * last_used_at is collected in memory and written in the background.
+ */
+export class ApiKeyAuthenticator implements Authenticator {
+  private readonly cache: LRUCache<string, Entry>;
+  private readonly used = new Map<string, string>();
+  private revision = -1;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly o: ApiKeyAuthenticatorOptions) {
+    this.cache = new LRUCache<string, Entry>({ max: 10_000, ttl: o.cacheTtlMs ?? 60_000, noDeleteOnStaleGet: true });
+  }
+
+  async authenticate(token: string): Promise<Principal | undefined> {
+    const kind = classifyToken(token);
+    if (kind === 'foreign') return undefined;
+    if (kind === 'mistyped') throw new AppError('UNAUTHORIZED', 'invalid API key: its checksum does not match, so it was mistyped or cut short; copy it again');
+    const hash = hashToken(token);
+    let entry = this.cache.get(hash);
+    if (!entry) {
+      try {
+        const record = await this.o.access.lookup(hash);
+        entry = record ? { record, principal: principalOf(record) } : { record: null };
+        this.cache.set(hash, entry);
+      } catch (e) {
+        // Database unreachable: a key seen recently still works; an unknown one cannot be checked.
+        entry = this.cache.get(hash, { allowStale: true });
+        if (!entry) {
+          this.o.log.warn({ err: errorMessage(e) }, 'cannot look up an API key; the database is unreachable');
+          throw new AppError('UNAVAILABLE', 'cannot check this API key right now (the key store is unreachable); retry shortly');
+        }
+      }
+    }
+    if (!entry.record) return undefined;
+    const r = entry.record;
+    const now = this.o.clock.now();
+    if (r.revoked_at) throw new AppError('UNAUTHORIZED', `API key ${r.id} (${r.name}) was revoked at ${r.revoked_at}; ask an admin for a new key`);
+    if (r.expires_at && Date.parse(r.expires_at) <= now.getTime()) throw new AppError('UNAUTHORIZED', `API key ${r.id} (${r.name}) expired at ${r.expires_at}; ask an admin for a new key`);
+    if (!sameHash(hash, r.token_sha256)) {
+      // The previous token of a rotated key: accepted only during the grace period.
+      if (!(r.previous_sha256 && sameHash(hash, r.previous_sha256) && r.previous_expires_at && Date.parse(r.previous_expires_at) > now.getTime())) {
+        throw new AppError('UNAUTHORIZED', `this token of API key ${r.id} (${r.name}) was replaced at ${r.rotated_at}${r.previous_expires_at ? ` and its grace period ended at ${r.previous_expires_at}` : ''}; use the new token`);
+      }
+    }
+    this.used.set(r.id, now.toISOString());
+    return entry.principal;
+  }
+
+  /** Drop cached keys if anything changed; called on a timer, and by tests. */
+  async sync(): Promise<void> {
+    const rev = await this.o.access.revision();
+    if (rev !== this.revision) {
+      this.cache.clear();
+      this.revision = rev;
+    }
+  }
+
+  async flushUsage(): Promise<void> {
+    if (!this.used.size) return;
+    const batch = new Map(this.used);
+    this.used.clear();
+    try {
+      await this.o.access.touch(batch);
+    } catch (e) {
+      for (const [id, at] of batch) if (!this.used.has(id)) this.used.set(id, at);
+      throw e;
+    }
+  }
+
+  start(): void {
+    const every = (ms: number, fn: () => Promise<void>, what: string) => {
+      const t = setInterval(() => void fn().catch((e) => this.o.log.warn({ err: errorMessage(e) }, `${what} failed; retrying`)), ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.o.pollMs, () => this.sync(), 'API key change check');
+    every(this.o.touchMs ?? 10_000, () => this.flushUsage(), 'API key last-used update');
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await this.flushUsage().catch((e) => this.o.log.warn({ err: errorMessage(e) }, 'final API key last-used update failed'));
+  }
+}
+
+function principalOf(r: ApiKeyRecord): Principal {
+  return { id: r.id, kind: 'api-key', scopes: scopeSet(r.scopes), name: r.name, rateLimit: r.rate_limit ?? undefined };
+}
+
+/** admin implies every other scope. */
+export function scopeSet(scopes: Scope[]): ReadonlySet<Scope> {
+  return new Set<Scope>(scopes.includes('admin') ? ['read', 'infer', 'feedback', 'admin'] : scopes);
+}
+
+const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/**
+ * MODELGATE_SERVICE_TOKENS: infer-only bearer tokens from the environment. Listing old and new
+ * during an overlap rotates one without downtime. Every configured token is compared (by
+ * SHA-256, in constant time), so timing does not reveal which one, or how much of it, matched.
+ */
+export function serviceTokenAuthenticator(tokens: string[]): Authenticator {
+  const digests = tokens.map((t) => createHash('sha256').update(t).digest());
+  const principals = digests.map((d): Principal => ({ id: `service-token:${d.toString('hex').slice(0, 8)}`, kind: 'service-token', scopes: new Set<Scope>(['infer']) }));
+  return {
+    authenticate(given) {
+      const g = createHash('sha256').update(given).digest();
+      let found: Principal | undefined;
+      for (let i = 0; i < digests.length; i++) if (timingSafeEqual(g, digests[i])) found = principals[i];
+      return found;
+    },
+  };
+}

@@ -1,0 +1,6 @@
+export { createAccessStore, type AccessStore, type ApiKeyRecord } from './store.js';
+export { createAccessService, type AccessService, type ApiKey, type CreateKeyInput } from './service.js';
+export { ApiKeyAuthenticator, serviceTokenAuthenticator, scopeSet } from './authenticator.js';
+export { accessRoutes } from './routes.js';
+export { parseRate, type Rate } from './rate.js';
+export { classifyToken, generateToken, hashToken, TOKEN_LENGTH } from './token.js';

@@ -1,0 +1,110 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errorReplies } from '../lib/schemas.js';
+import { parseDuration } from '../lib/duration.js';
+import { SCOPES } from '../server/auth.js';
+import type { AccessService } from './service.js';
+
+export interface AccessRouteDeps {
+  access: AccessService;
+  actorOf: (request: FastifyRequest) => string;
+  /** After a change here, so this process stops honouring a revoked token before its next poll. */
+  onChange?: () => Promise<void>;
+}
+
+const errors = errorReplies(400, 401, 403, 404, 409, 503);
+const nullableString = { type: ['string', 'null'] } as const;
+
+const keySchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    prefix: { type: 'string', description: 'first characters of the current token, to recognise it' },
+    scopes: { type: 'array', items: { type: 'string', enum: [...SCOPES] } },
+    rate_limit: nullableString,
+    status: { type: 'string', enum: ['active', 'expired', 'revoked'] },
+    expires_at: nullableString,
+    created_at: { type: 'string' },
+    created_by: { type: 'string' },
+    rotated_at: nullableString,
+    rotated_by: nullableString,
+    previous_valid_until: nullableString,
+    revoked_at: nullableString,
+    revoked_by: nullableString,
+    last_used_at: nullableString,
+  },
+  required: ['id', 'name', 'prefix', 'scopes', 'status', 'created_at'],
+} as const;
+
+const withToken = {
+  type: 'object',
+  properties: { key: keySchema, token: { type: 'string', description: 'shown once: store it now; only its SHA-256 is kept' } },
+  required: ['key', 'token'],
+} as const;
+
+const idParam = { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] } as const;
+
+export async function accessRoutes(app: FastifyInstance, deps: AccessRouteDeps): Promise<void> {
+  const { access } = deps;
+  const changed = async <T>(result: T): Promise<T> => {
+    await deps.onChange?.();
+    return result;
+  };
+
+  app.post<{ Body: { name: string; scopes: string[]; rate?: string; expires?: string } }>(
+    '/v1/keys',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['access'],
+        summary: 'Create an API key; the token is in this reply only',
+        body: {
+          type: 'object',
+          required: ['name', 'scopes'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 100 },
+            scopes: { type: 'array', minItems: 1, maxItems: 4, items: { type: 'string', enum: [...SCOPES] }, description: 'admin implies every other scope' },
+            rate: { type: 'string', maxLength: 32, description: 'requests per window, e.g. 100/s; default RATE_LIMIT_DEFAULT' },
+            expires: { type: 'string', maxLength: 16, description: 'lifetime, e.g. 90d; default never' },
+          },
+        },
+        response: { 201: withToken, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const created = await changed(await access.create({ ...request.body, actor: deps.actorOf(request) }));
+      reply.code(201);
+      return created;
+    },
+  );
+
+  app.get('/v1/keys', { config: { scope: 'admin' }, schema: { tags: ['access'], summary: 'Every API key (never a token)', response: { 200: { type: 'object', properties: { keys: { type: 'array', items: keySchema } }, required: ['keys'] }, ...errors } } }, async () => ({
+    keys: await access.list(),
+  }));
+
+  app.get<{ Params: { id: string } }>('/v1/keys/:id', { config: { scope: 'admin' }, schema: { tags: ['access'], summary: 'One API key', params: idParam, response: { 200: keySchema, ...errors } } }, async (request) =>
+    access.get(request.params.id),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/keys/:id',
+    { config: { scope: 'admin' }, schema: { tags: ['access'], summary: 'Revoke an API key: refused from now on, on every replica within a second', params: idParam, response: { 200: keySchema, ...errors } } },
+    async (request) => changed(await access.revoke(request.params.id, deps.actorOf(request))),
+  );
+
+  app.post<{ Params: { id: string }; Body: { grace?: string } | undefined }>(
+    '/v1/keys/:id/rotate',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['access'],
+        summary: 'New token for a key; the old one keeps working for the grace period (default 24h)',
+        params: idParam,
+        body: { type: 'object', additionalProperties: false, properties: { grace: { type: 'string', maxLength: 16, description: 'e.g. 24h; 0s ends the old token at once' } } },
+        response: { 200: withToken, ...errors },
+      },
+    },
+    async (request) => changed(await access.rotate(request.params.id, parseDuration(request.body?.grace ?? '24h', 'grace'), deps.actorOf(request))),
+  );
+}

@@ -1,0 +1,85 @@
+import type { Selectable } from 'kysely';
+import { bumpRevision, fromJson, readRevision, toIso, type ApiKeysTable, type Db } from '../db/index.js';
+import type { Scope } from '../server/auth.js';
+
+/** A key as stored, hashes included: never leaves the server. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  token_sha256: string;
+  previous_sha256: string | null;
+  previous_expires_at: string | null;
+  prefix: string;
+  scopes: Scope[];
+  rate_limit: string | null;
+  expires_at: string | null;
+  created_at: string;
+  created_by: string;
+  rotated_at: string | null;
+  rotated_by: string | null;
+  revoked_at: string | null;
+  revoked_by: string | null;
+  last_used_at: string | null;
+}
+
+const iso = (v: Date | string | null) => (v === null ? null : toIso(v));
+
+const out = (r: Selectable<ApiKeysTable>): ApiKeyRecord => ({
+  ...r,
+  scopes: fromJson<Scope[]>(r.scopes),
+  previous_expires_at: iso(r.previous_expires_at),
+  expires_at: iso(r.expires_at),
+  created_at: toIso(r.created_at),
+  rotated_at: iso(r.rotated_at),
+  revoked_at: iso(r.revoked_at),
+  last_used_at: iso(r.last_used_at),
+});
+
+export function createAccessStore(db: Db) {
+  const k = db.kysely;
+  return {
+    async insert(r: ApiKeyRecord): Promise<void> {
+      await k.transaction().execute(async (tx) => {
+        await bumpRevision(tx, 'access_revision');
+        await tx.insertInto('api_keys').values({ ...r, scopes: JSON.stringify(r.scopes) }).execute();
+      });
+    },
+
+    async list(): Promise<ApiKeyRecord[]> {
+      return (await k.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute()).map(out);
+    },
+
+    async get(id: string): Promise<ApiKeyRecord | undefined> {
+      const r = await k.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && out(r);
+    },
+
+    /** The key a token hash belongs to, as its current or its previous (rotated) token. */
+    async byHash(hash: string): Promise<ApiKeyRecord | undefined> {
+      const r = await k
+        .selectFrom('api_keys')
+        .selectAll()
+        .where((eb) => eb.or([eb('token_sha256', '=', hash), eb('previous_sha256', '=', hash)]))
+        .executeTakeFirst();
+      return r && out(r);
+    },
+
+    /** Compare-and-set on the current hash, so two concurrent rotations cannot both win. */
+    async update(id: string, expectedHash: string, patch: Partial<Omit<ApiKeyRecord, 'id' | 'scopes'>>): Promise<boolean> {
+      return k.transaction().execute(async (tx) => {
+        await bumpRevision(tx, 'access_revision');
+        const r = await tx.updateTable('api_keys').set(patch).where('id', '=', id).where('token_sha256', '=', expectedHash).executeTakeFirst();
+        return Number(r.numUpdatedRows) === 1;
+      });
+    },
+
+    /** last_used_at for many keys at once; no revision bump (nothing about access changed). */
+    async touch(used: Map<string, string>): Promise<void> {
+      for (const [id, at] of used) await k.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+    },
+
+    revision: () => readRevision(k, 'access_revision'),
+  };
+}
+
+export type AccessStore = ReturnType<typeof createAccessStore>;

@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import type { ApiKey } from '../access/index.js';
+import { parseDuration } from '../lib/duration.js';
+import { cliActor, withContext } from './context.js';
+import { emit, table, type OutputOptions } from './output.js';
+
+const listing = (keys: ApiKey[]) =>
+  keys.length === 0
+    ? 'no API keys yet; create one with: modelgate keys create --name NAME --scopes infer'
+    : table(
+        keys.map((k) => ({ ...k, scopes: k.scopes.join(','), expires_at: k.expires_at ?? 'never', last_used_at: k.last_used_at ?? 'never' })),
+        ['id', 'name', 'prefix', 'scopes', 'rate_limit', 'status', 'expires_at', 'last_used_at'],
+      );
+
+const shownOnce = (token: string) => `token (shown once; store it now, only its hash is kept):\n  ${token}`;
+
+export function registerKeyCommands(program: Command): void {
+  const keys = program.command('keys').description('API keys: create, list, revoke, rotate');
+
+  keys
+    .command('create')
+    .description('Create an API key and print its token once')
+    .requiredOption('--name <name>', 'who or what uses the key, e.g. checkout-service')
+    .requiredOption('--scopes <list>', 'comma-separated: infer, read, feedback, admin (admin implies the others)')
+    .option('--rate <n/window>', 'rate limit for this key, e.g. 100/s or 6000/m (default RATE_LIMIT_DEFAULT)')
+    .option('--expires <duration>', 'lifetime, e.g. 90d (default: never expires)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  modelgate keys create --name checkout --scopes infer --rate 100/s --expires 90d\n  modelgate keys create --name ops --scopes admin --json')
+    .action(async (o: OutputOptions & { name: string; scopes: string; rate?: string; expires?: string }) =>
+      withContext(o, async (ctx) => {
+        const r = await ctx.access.create({ name: o.name, scopes: o.scopes.split(','), rate: o.rate, expires: o.expires, actor: cliActor() });
+        emit(o, r, () => `created ${r.key.id} (${r.key.name}) with scopes ${r.key.scopes.join(',')}${r.key.expires_at ? `, expires ${r.key.expires_at}` : ''}\n${shownOnce(r.token)}`);
+      }),
+    );
+
+  keys
+    .command('list')
+    .description('Every API key with its scopes, limits and status (never a token)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate keys list --json')
+    .action(async (o: OutputOptions) =>
+      withContext(o, async (ctx) => {
+        const all = await ctx.access.list();
+        emit(o, { keys: all }, () => listing(all));
+      }),
+    );
+
+  keys
+    .command('revoke')
+    .description('Revoke a key: every replica refuses it within a second (RELOAD_INTERVAL_MS)')
+    .argument('<id>', 'key id, from keys list')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate keys revoke key_3f9c2a7d11b04e52')
+    .action(async (id: string, o: OutputOptions) =>
+      withContext(o, async (ctx) => {
+        const k = await ctx.access.revoke(id, cliActor());
+        emit(o, k, () => `revoked ${k.id} (${k.name})`);
+      }),
+    );
+
+  keys
+    .command('rotate')
+    .description('Give a key a new token; the old one keeps working for the grace period')
+    .argument('<id>', 'key id, from keys list')
+    .option('--grace <duration>', 'how long the old token still works, e.g. 24h; 0s ends it at once', '24h')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate keys rotate key_3f9c2a7d11b04e52 --grace 24h')
+    .action(async (id: string, o: OutputOptions & { grace: string }) =>
+      withContext(o, async (ctx) => {
+        const r = await ctx.access.rotate(id, parseDuration(o.grace, '--grace'), cliActor());
+        emit(o, r, () => `rotated ${r.key.id} (${r.key.name}); the old token ${r.key.previous_valid_until ? `works until ${r.key.previous_valid_until}` : 'no longer works'}\n${shownOnce(r.token)}`);
+      }),
+    );
+}

@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS, freshDb, dropDb } from './helpers/db.js';
+import { demoModel } from './helpers/fixtures.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { rowPayload } from '../src/training/index.js';
+
+const SERVICE_OLD = 'service-token-old-0123456789';
+const SERVICE_NEW = 'service-token-new-0123456789';
+
+for (const dialect of DIALECTS) {
+  describe(`API keys over HTTP on ${dialect}`, () => {
+    let s: TestServer;
+    let t = Date.parse('2026-11-01T00:00:00Z');
+    const clock = { now: () => new Date(t) };
+    const demo = demoModel();
+    const row = rowPayload(demo.holdout.data, 0);
+
+    beforeAll(async () => {
+      s = await startTestServer({ dialect, clock, env: { MODELGATE_SERVICE_TOKENS: `${SERVICE_OLD}, ${SERVICE_NEW}` } });
+      await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+      await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+    });
+    afterAll(() => s?.stop());
+
+    const call = (method: 'GET' | 'POST' | 'DELETE', url: string, token: string | undefined, body?: unknown) =>
+      s.app.inject({
+        method,
+        url,
+        headers: { ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
+      });
+    const admin = (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => call(method, url, s.auth.authorization.slice(7), body);
+    const infer = (token: string | undefined) => call('POST', '/v1/infer', token, { model: 'hotel', payload: row });
+    const create = async (body: Record<string, unknown>) => {
+      const res = await admin('POST', '/v1/keys', body);
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json() as { key: { id: string; scopes: string[] }; token: string };
+    };
+    const errorOf = (res: { statusCode: number; json(): unknown }) => ({ status: res.statusCode, ...(res.json() as { error: { code: string; message: string } }).error });
+
+    it('a key with the infer scope scores; one without it gets 403, not 401', async () => {
+      const inferKey = await create({ name: 'checkout', scopes: ['infer'] });
+      expect((await infer(inferKey.token)).statusCode).toBe(200);
+      const readKey = await create({ name: 'dashboard', scopes: ['read'] });
+      expect(errorOf(await infer(readKey.token))).toMatchObject({ status: 403, code: 'FORBIDDEN', message: expect.stringContaining('infer scope') });
+      expect((await call('GET', '/v1/models', readKey.token)).statusCode).toBe(200);
+      // infer does not open admin routes either.
+      expect(errorOf(await call('GET', '/v1/keys', inferKey.token))).toMatchObject({ status: 403 });
+    });
+
+    it('admin implies every other scope', async () => {
+      const k = await create({ name: 'ops', scopes: ['admin'] });
+      expect((await infer(k.token)).statusCode).toBe(200);
+      expect((await call('GET', '/v1/keys', k.token)).statusCode).toBe(200);
+    });
+
+    it('missing, malformed, unknown and mistyped credentials are 401 with a message that says which', async () => {
+      expect(errorOf(await infer(undefined))).toMatchObject({ status: 401, message: expect.stringMatching(/missing credentials/) });
+      expect(errorOf(await call('POST', '/v1/infer', undefined, { model: 'hotel', payload: row }))).toMatchObject({ status: 401 });
+      const malformed = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: 'Basic abc', 'content-type': 'application/json' }, payload: '{}' });
+      expect(errorOf(malformed)).toMatchObject({ status: 401 });
+      const k = await create({ name: 'typo', scopes: ['infer'] });
+      const typo = k.token.slice(0, 10) + (k.token[10] === 'x' ? 'y' : 'x') + k.token.slice(11);
+      expect(errorOf(await infer(typo))).toMatchObject({ status: 401, message: expect.stringMatching(/checksum/) });
+      expect(errorOf(await infer('mg_' + 'a'.repeat(49)))).toMatchObject({ status: 401 });
+      expect(errorOf(await infer('not-a-token-at-all-but-long-enough'))).toMatchObject({ status: 401, message: expect.stringMatching(/invalid token/) });
+    });
+
+    it('a revoked key is refused at once by the server that revoked it', async () => {
+      const k = await create({ name: 'leaked', scopes: ['infer'] });
+      expect((await infer(k.token)).statusCode).toBe(200);
+      const rev = await admin('DELETE', `/v1/keys/${k.key.id}`);
+      expect(rev.json()).toMatchObject({ status: 'revoked', revoked_by: 'admin-token' });
+      expect(errorOf(await infer(k.token))).toMatchObject({ status: 401, message: expect.stringMatching(/revoked/) });
+      expect(errorOf(await admin('DELETE', `/v1/keys/${k.key.id}`))).toMatchObject({ status: 409 });
+      expect(errorOf(await admin('DELETE', '/v1/keys/key_nope'))).toMatchObject({ status: 404 });
+    });
+
+    it('rotation: both tokens work during the grace, the old one is refused after it', async () => {
+      const k = await create({ name: 'rotating', scopes: ['infer'] });
+      const rot = await admin('POST', `/v1/keys/${k.key.id}/rotate`, { grace: '1h' });
+      expect(rot.statusCode, rot.body).toBe(200);
+      const { token: fresh, key } = rot.json() as { token: string; key: { id: string; previous_valid_until: string } };
+      expect(key.id).toBe(k.key.id);
+      expect(key.previous_valid_until).toBe(new Date(t + 3_600_000).toISOString());
+      expect((await infer(k.token)).statusCode).toBe(200);
+      expect((await infer(fresh)).statusCode).toBe(200);
+      t += 3_600_000 + 1;
+      expect(errorOf(await infer(k.token))).toMatchObject({ status: 401, message: expect.stringMatching(/grace period ended/) });
+      expect((await infer(fresh)).statusCode).toBe(200);
+    });
+
+    it('an expired key is refused', async () => {
+      const k = await create({ name: 'temp', scopes: ['infer'], expires: '2h' });
+      expect((await infer(k.token)).statusCode).toBe(200);
+      t += 2 * 3_600_000;
+      expect(errorOf(await infer(k.token))).toMatchObject({ status: 401, message: expect.stringMatching(/expired/) });
+    });
+
+    it('bad key requests are 400s that name the field', async () => {
+      expect(errorOf(await admin('POST', '/v1/keys', { name: 'x', scopes: ['root'] }))).toMatchObject({ status: 400 });
+      expect(errorOf(await admin('POST', '/v1/keys', { name: 'x', scopes: ['infer'], rate: 'lots' }))).toMatchObject({ status: 400, message: expect.stringMatching(/rate/) });
+      expect(errorOf(await admin('POST', '/v1/keys', { scopes: ['infer'] }))).toMatchObject({ status: 400, message: expect.stringMatching(/name/) });
+      const k = await create({ name: 'g', scopes: ['infer'] });
+      expect(errorOf(await admin('POST', `/v1/keys/${k.key.id}/rotate`, { grace: 'forever' }))).toMatchObject({ status: 400, message: expect.stringMatching(/grace/) });
+    });
+
+    it('listings never contain a token; last use is written off the request path', async () => {
+      const k = await create({ name: 'listed', scopes: ['infer'] });
+      await infer(k.token);
+      const before = ((await admin('GET', `/v1/keys/${k.key.id}`)).json() as { last_used_at: string | null }).last_used_at;
+      expect(before).toBeNull();
+      await s.apiKeys.flushUsage();
+      const after = (await admin('GET', `/v1/keys/${k.key.id}`)).json() as { last_used_at: string; prefix: string };
+      expect(after.last_used_at).toBe(new Date(t).toISOString());
+      const list = (await admin('GET', '/v1/keys')).body;
+      expect(list).toContain(k.key.id);
+      expect(list).not.toContain(k.token);
+      expect(list).toContain(k.token.slice(0, 9));
+    });
+
+    it('service tokens from the environment are infer-only, old and new both valid', async () => {
+      expect((await infer(SERVICE_OLD)).statusCode).toBe(200);
+      expect((await infer(SERVICE_NEW)).statusCode).toBe(200);
+      expect(errorOf(await call('GET', '/v1/models', SERVICE_NEW))).toMatchObject({ status: 403 });
+      expect(errorOf(await infer(`${SERVICE_NEW}x`))).toMatchObject({ status: 401 });
+    });
+  });
+}
+
+describe('revocation across replicas (one PostgreSQL database)', () => {
+  const db = freshDb('postgres');
+  let a: TestServer;
+  let b: TestServer;
+  beforeAll(async () => {
+    a = await startTestServer({ db, env: { RELOAD_INTERVAL_MS: '100' } });
+    b = await startTestServer({ db, env: { RELOAD_INTERVAL_MS: '100' }, jobs: true });
+    const demo = demoModel();
+    await a.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+    await a.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await Promise.all([a.pool.refresh(true), b.pool.refresh(true)]);
+  });
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await dropDb(db);
+  });
+
+  it('a key revoked through one server is refused by the other within a poll', async () => {
+    const created = await a.app.inject({ method: 'POST', url: '/v1/keys', headers: { ...a.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'shared', scopes: ['read'] }) });
+    const { key, token } = created.json() as { key: { id: string }; token: string };
+    const read = () => b.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${token}` } });
+    expect((await read()).statusCode).toBe(200); // now cached on b
+    await a.app.inject({ method: 'DELETE', url: `/v1/keys/${key.id}`, headers: a.auth });
+    const start = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - start < 5000) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await read()).statusCode;
+    }
+    expect(status).toBe(401);
+    expect(Date.now() - start).toBeLessThan(2000);
+  });
+});
