@@ -31,11 +31,18 @@ const schema = z.object({
   S3_ENDPOINT: z.url({ error: 'expected a URL such as http://127.0.0.1:9000' }).optional(),
   /** Region for the S3 client. */
   S3_REGION: z.string().min(1).default('us-east-1'),
-  /** Redis for rate limits and cache coordination (used by later features; validated now). */
+  /** Redis for rate limits shared by every replica; unset: limits are counted in each process's memory. */
   REDIS_URL: z
     .string()
     .refine((v) => /^rediss?:\/\//.test(v), 'expected redis://host:port')
     .optional(),
+  /** Rate for keys and service tokens without their own (e.g. 100/s); unset: only keys with a rate are limited. */
+  RATE_LIMIT_DEFAULT: z
+    .string()
+    .regex(/^[1-9][0-9]{0,8}\/[0-9]*(\.[0-9]+)?(ms|s|m|h|d)$/, 'expected requests per window such as 100/s, 6000/m or 20/10s')
+    .optional(),
+  /** When Redis cannot answer a rate-limit check: open allows the request, closed answers 503. */
+  RATE_LIMIT_FAIL: z.enum(['open', 'closed']).default('open'),
   /** Worker processes: a number, or auto for one per core. */
   WORKERS: z
     .string()

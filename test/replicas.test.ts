@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
@@ -7,8 +6,9 @@ import { openContext } from '../src/server/context.js';
 import { rowPayload } from '../src/training/index.js';
 import { dropDb, freshDb, tempDir } from './helpers/db.js';
 import { faultyModel } from './helpers/faulty-model.js';
-import { demoModel, REPO_ROOT } from './helpers/fixtures.js';
+import { demoModel } from './helpers/fixtures.js';
 import { TOKEN } from './helpers/server.js';
+import { startServeProcess } from './helpers/serve-process.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ANALYSIS_MS = 1000;
@@ -34,18 +34,7 @@ describe('canary across three replicas on PostgreSQL', () => {
   const demo = demoModel();
   const replicas: { child: ChildProcess; url: string }[] = [];
 
-  const start = () =>
-    new Promise<{ child: ChildProcess; url: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--json'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const line = out.split('\n').find((l) => l.startsWith('{"url"'));
-        if (line) resolve({ child, url: JSON.parse(line).url });
-      });
-      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      child.on('exit', (code) => reject(new Error(`replica exited with ${code}: ${out}`)));
-    });
+  const start = () => startServeProcess(env);
 
   beforeAll(async () => {
     const ctx = await openContext(loadConfig({ ...env }), createLogger('silent'), { db });

@@ -3,15 +3,19 @@ import { errorReplies } from '../lib/schemas.js';
 import { parseDuration } from '../lib/duration.js';
 import { SCOPES } from '../server/auth.js';
 import type { AccessService } from './service.js';
+import type { RateLimiter } from './limiter.js';
 
 export interface AccessRouteDeps {
   access: AccessService;
   actorOf: (request: FastifyRequest) => string;
   /** After a change here, so this process stops honouring a revoked token before its next poll. */
   onChange?: () => Promise<void>;
+  limiter: RateLimiter;
+  /** RATE_LIMIT_DEFAULT, as configured. */
+  defaultRate?: string;
 }
 
-const errors = errorReplies(400, 401, 403, 404, 409, 503);
+const errors = errorReplies(400, 401, 403, 404, 409, 429, 503);
 const nullableString = { type: ['string', 'null'] } as const;
 
 const keySchema = {
@@ -91,6 +95,33 @@ export async function accessRoutes(app: FastifyInstance, deps: AccessRouteDeps):
     '/v1/keys/:id',
     { config: { scope: 'admin' }, schema: { tags: ['access'], summary: 'Revoke an API key: refused from now on, on every replica within a second', params: idParam, response: { 200: keySchema, ...errors } } },
     async (request) => changed(await access.revoke(request.params.id, deps.actorOf(request))),
+  );
+
+  const rateOf = (id: string) => access.rateFor(id, deps.defaultRate);
+  const stateSchema = {
+    type: 'object',
+    properties: { key: { type: 'string' }, backend: { type: 'string', enum: ['memory', 'redis'] }, limit: { type: 'integer' }, window_ms: { type: 'integer' }, used: { type: 'number' }, remaining: { type: 'integer' }, reset_ms: { type: 'integer' } },
+    required: ['key', 'backend', 'limit', 'window_ms', 'used', 'remaining', 'reset_ms'],
+  } as const;
+  const stateOf = async (id: string) => {
+    const s = await deps.limiter.peek(id, await rateOf(id));
+    return { key: s.key, backend: deps.limiter.backend, limit: s.limit, window_ms: s.windowMs, used: s.used, remaining: s.remaining, reset_ms: s.resetMs };
+  };
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/keys/:id/ratelimit',
+    { config: { scope: 'admin' }, schema: { tags: ['access'], summary: "A key's rate-limit counters now (this process's, without REDIS_URL)", params: idParam, response: { 200: stateSchema, ...errors } } },
+    async (request) => stateOf(request.params.id),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/keys/:id/ratelimit',
+    { config: { scope: 'admin' }, schema: { tags: ['access'], summary: "Clear a key's rate-limit counters", params: idParam, response: { 200: stateSchema, ...errors } } },
+    async (request) => {
+      await rateOf(request.params.id);
+      await deps.limiter.reset(request.params.id);
+      return stateOf(request.params.id);
+    },
   );
 
   app.post<{ Params: { id: string }; Body: { grace?: string } | undefined }>(

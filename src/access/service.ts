@@ -3,7 +3,7 @@ import type { Clock } from '../lib/clock.js';
 import { AppError } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { SCOPES, type Scope } from '../server/auth.js';
-import { parseRate } from './rate.js';
+import { parseRate, type Rate } from './rate.js';
 import type { AccessStore, ApiKeyRecord } from './store.js';
 import { generateToken, hashToken, tokenPrefix } from './token.js';
 
@@ -148,6 +148,14 @@ export function createAccessService(deps: { store: AccessStore; clock: Clock }) 
       };
       if (!(await store.update(id, r.token_sha256, patch))) throw new AppError('CONFLICT', `API key ${id} was rotated by someone else meanwhile; run the command again`, { id });
       return { key: view({ ...r, ...patch }), token };
+    },
+
+    /** The rate a key is held to: its own, else the default; a key with neither is not limited (CONFLICT). */
+    async rateFor(id: string, defaultRate: string | undefined): Promise<Rate> {
+      const key = await mustGet(id);
+      const text = key.rate_limit ?? defaultRate;
+      if (!text) throw new AppError('CONFLICT', `API key ${id} has no rate limit (no rate of its own and no RATE_LIMIT_DEFAULT)`, { id });
+      return parseRate(text);
     },
 
     /** For authentication: the stored key a token hash belongs to. */

@@ -4,7 +4,7 @@ import { registerDemoCommand } from './demo.js';
 import { registerRegistryCommands } from './registry.js';
 import { registerServeCommand } from './serve.js';
 import { registerRolloutCommands } from './rollout.js';
-import { registerKeyCommands } from './keys.js';
+import { registerKeyCommands, registerRateLimitCommands } from './access.js';
 
 const program = new Command()
   .name('modelgate')
@@ -18,6 +18,7 @@ registerServeCommand(program);
 registerRegistryCommands(program);
 registerRolloutCommands(program);
 registerKeyCommands(program);
+registerRateLimitCommands(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationResultSet } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { allMigrations } from './migrations/index.js';
@@ -63,12 +63,27 @@ export async function dedicatedPgClient(loc: Extract<DbLocation, { kind: 'postgr
   return client;
 }
 
-export async function migrate(db: Db): Promise<MigrationResultSet> {
-  const migrator = new Migrator({
+/**
+ * Kysely looks for its migration tables by name in every schema unless told which one, so a
+ * second modelgate in another schema of the same database would think it had migrated.
+ * Pin them to the schema this connection works in.
+ */
+async function migrator(db: Db): Promise<Migrator> {
+  let migrationTableSchema: string | undefined;
+  if (db.dialect === 'postgres') {
+    const r = await sql<{ schema: string }>`select current_schema() as schema`.execute(db.kysely);
+    migrationTableSchema = r.rows[0]?.schema;
+  }
+  return new Migrator({
     db: db.kysely,
     provider: { getMigrations: async () => allMigrations(db.dialect) },
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
   });
-  const result = await migrator.migrateToLatest();
+}
+
+export async function migrate(db: Db): Promise<MigrationResultSet> {
+  const m = await migrator(db);
+  const result = await m.migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === 'Error');
     // No failed migration means the database could not be reached at all: keep that error as it is.
@@ -80,7 +95,6 @@ export async function migrate(db: Db): Promise<MigrationResultSet> {
 
 /** Names of migrations not yet applied; empty when the schema is current. */
 export async function pendingMigrations(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db: db.kysely, provider: { getMigrations: async () => allMigrations(db.dialect) } });
-  const all = await migrator.getMigrations();
+  const all = await (await migrator(db)).getMigrations();
   return all.filter((m) => !m.executedAt).map((m) => m.name);
 }

@@ -62,7 +62,7 @@ function recorders(metrics: InferenceMetrics): (s: Servable, arm: string) => Rec
   };
 }
 
-const errors = errorReplies(400, 401, 403, 404, 413, 415, 500, 503);
+const errors = errorReplies(400, 401, 403, 404, 413, 415, 429, 500, 503);
 
 const warningsSchema = { type: 'array', items: { type: 'string' }, description: 'Payload fields the model does not use; they were ignored' } as const;
 

@@ -9,7 +9,7 @@ export interface RegistryRouteDeps {
   actorOf: (request: FastifyRequest) => string;
 }
 
-const errors = errorReplies(400, 401, 403, 404, 409);
+const errors = errorReplies(400, 401, 403, 404, 409, 429, 503);
 const nameParam = { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] } as const;
 const aliasesSchema = { type: 'object', additionalProperties: { type: 'integer' }, description: 'alias → version' } as const;
 const versionSummary = {

@@ -9,7 +9,7 @@ export interface RolloutRouteDeps {
   actorOf: (request: FastifyRequest) => string;
 }
 
-const errors = errorReplies(400, 401, 403, 404, 409);
+const errors = errorReplies(400, 401, 403, 404, 409, 429, 503);
 const anyObject = { type: 'object', additionalProperties: true } as const;
 const modelParam = { type: 'object', properties: { model: { type: 'string', maxLength: 64 } }, required: ['model'] } as const;
 const percent = { type: 'number', minimum: 0, maximum: 100 } as const;

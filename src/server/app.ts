@@ -5,7 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from '../config.js';
 import { inferenceRoutes, type ArmObserver, type ModelPool } from '../inference/index.js';
 import { rolloutRoutes, type RolloutService } from '../rollout/index.js';
-import { accessRoutes, serviceTokenAuthenticator, type AccessService } from '../access/index.js';
+import { accessRoutes, installRateLimit, parseRate, serviceTokenAuthenticator, type AccessService, type RateLimiter } from '../access/index.js';
 import type { Logger } from '../lib/logger.js';
 import { registryRoutes, type RegistryService } from '../registry/index.js';
 import { actorOf, adminTokenAuthenticator, installAuth, type Authenticator } from './auth.js';
@@ -20,6 +20,8 @@ export interface AppDeps {
   registry: RegistryService;
   rollouts: RolloutService;
   access: AccessService;
+  /** Per-key rate limits (Redis when REDIS_URL is set, else this process's memory). */
+  limiter: RateLimiter;
   /** Called after an API key changes through this server. */
   accessChanged?: () => Promise<void>;
   observer: ArmObserver;
@@ -86,6 +88,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ...(deps.authenticators ?? []),
     ],
   });
+  const defaultRate = config.RATE_LIMIT_DEFAULT ? parseRate(config.RATE_LIMIT_DEFAULT, 'RATE_LIMIT_DEFAULT') : undefined;
+  installRateLimit(app, { limiter: deps.limiter, defaultRate, onLimited: (key) => deps.metrics.rateLimited.inc({ key }) });
 
   await app.register(swagger, {
     openapi: {
@@ -104,6 +108,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(inferenceRoutes, { pool: deps.pool, metrics: deps.metrics, maxInstances: config.PREDICT_MAX_INSTANCES, observer: deps.observer });
   await app.register(rolloutRoutes, { rollouts: deps.rollouts, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
-  await app.register(accessRoutes, { access: deps.access, actorOf, onChange: deps.accessChanged });
+  await app.register(accessRoutes, { access: deps.access, actorOf, onChange: deps.accessChanged, limiter: deps.limiter, defaultRate: config.RATE_LIMIT_DEFAULT });
   return app;
 }

@@ -84,7 +84,19 @@ export function createMetrics(sources: MetricsSources = {}) {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
   });
-  return { registry, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration };
+  const rateLimited = new client.Counter({
+    name: 'modelgate_rate_limited_total',
+    help: 'Requests refused with 429, by API key (or service token) id',
+    labelNames: ['key'] as const,
+    registers: [registry],
+  });
+  const rateLimiterFallbacks = new client.Counter({
+    name: 'modelgate_rate_limiter_fallback_total',
+    help: 'Rate-limit checks Redis could not answer, by the failure policy applied (open: allowed, closed: 503)',
+    labelNames: ['policy'] as const,
+    registers: [registry],
+  });
+  return { registry, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration, rateLimited, rateLimiterFallbacks };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import os from 'node:os';
 import { ModelPool, OffThreadScorer, type RegistrySource } from '../inference/index.js';
 import { createLeader, RolloutRuntime, type RolloutService } from '../rollout/index.js';
-import { ApiKeyAuthenticator } from '../access/index.js';
+import { ApiKeyAuthenticator, createRateLimiter, type RateLimiter } from '../access/index.js';
 import type { Logger } from '../lib/logger.js';
 import { buildApp } from './app.js';
 import type { Authenticator } from './auth.js';
@@ -17,6 +17,7 @@ export interface RunningServer {
   rollouts: RolloutService;
   runtime: RolloutRuntime;
   apiKeys: ApiKeyAuthenticator;
+  limiter: RateLimiter;
   /** http://host:port actually bound (port 0 picks a free one). */
   url: string;
   /** Fail readiness from now on, keep serving; call before close() to let load balancers move away. */
@@ -85,6 +86,8 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
       metrics.analysisDuration.observe(seconds);
     },
   });
+  const limiter = createRateLimiter({ redisUrl: config.REDIS_URL, onFailure: config.RATE_LIMIT_FAIL, log, onFallback: (policy) => metrics.rateLimiterFallbacks.inc({ policy }) });
+  if (!(await limiter.ready(2000))) log.warn({ backend: limiter.backend }, `Redis is not reachable yet; rate limits fail ${config.RATE_LIMIT_FAIL} until it is`);
   const apiKeys = new ApiKeyAuthenticator({ access: ctx.access, clock: ctx.clock, log, pollMs: config.RELOAD_INTERVAL_MS });
   await apiKeys.sync().catch(() => undefined);
   if (opts.jobs !== false) {
@@ -99,6 +102,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     rollouts,
     access: ctx.access,
     accessChanged: () => apiKeys.sync(),
+    limiter,
     observer: runtime,
     pool,
     metrics,
@@ -116,6 +120,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     rollouts,
     runtime,
     apiKeys,
+    limiter,
     url,
     drain() {
       draining = true;
@@ -138,6 +143,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
       }
       await runtime.stop();
       await apiKeys.stop();
+      await limiter.close();
       await pool.stop();
       await ctx.close();
     },

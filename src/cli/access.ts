@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
-import type { ApiKey } from '../access/index.js';
-import { parseDuration } from '../lib/duration.js';
+import { createRateLimiter, type ApiKey, type RateLimiter } from '../access/index.js';
+import { AppError } from '../lib/errors.js';
+import { formatDuration, parseDuration } from '../lib/duration.js';
+import type { Context } from '../server/context.js';
 import { cliActor, withContext } from './context.js';
 import { emit, table, type OutputOptions } from './output.js';
 
@@ -71,4 +73,51 @@ export function registerKeyCommands(program: Command): void {
         emit(o, r, () => `rotated ${r.key.id} (${r.key.name}); the old token ${r.key.previous_valid_until ? `works until ${r.key.previous_valid_until}` : 'no longer works'}\n${shownOnce(r.token)}`);
       }),
     );
+}
+
+export function registerRateLimitCommands(program: Command): void {
+  const rl = program.command('ratelimit').description("A key's rate-limit counters in Redis: show or reset");
+  const open = async (ctx: Context) => {
+    if (!ctx.config.REDIS_URL) {
+      throw new AppError('BAD_REQUEST', 'REDIS_URL is not set: limits are counted in each server\'s memory, so only the server knows them; ask it with GET /v1/keys/ID/ratelimit (DELETE to reset)');
+    }
+    const limiter = createRateLimiter({ redisUrl: ctx.config.REDIS_URL, onFailure: 'closed', log: ctx.log });
+    if (!(await limiter.ready(5000))) {
+      await limiter.close();
+      throw new AppError('UNAVAILABLE', `cannot reach Redis at ${ctx.config.REDIS_URL.replace(/\/\/[^@/]*@/, '//***@')} within 5 s; check REDIS_URL and that Redis is running`);
+    }
+    return limiter;
+  };
+  const rateOf = (ctx: Context, id: string) => ctx.access.rateFor(id, ctx.config.RATE_LIMIT_DEFAULT);
+  const show = async (ctx: Context, limiter: RateLimiter, id: string) => {
+    const s = await limiter.peek(id, await rateOf(ctx, id));
+    return { key: id, backend: limiter.backend, limit: s.limit, window_ms: s.windowMs, used: s.used, remaining: s.remaining, reset_ms: s.resetMs };
+  };
+  const describe = (s: Awaited<ReturnType<typeof show>>) => `${s.key}: ${s.used} of ${s.limit} per ${formatDuration(s.window_ms)} used, ${s.remaining} left; window resets in ${(s.reset_ms / 1000).toFixed(1)} s`;
+
+  for (const [name, reset] of [
+    ['show', false],
+    ['reset', true],
+  ] as const) {
+    rl.command(name)
+      .description(reset ? "Clear a key's counters, so it may send its full rate again" : "How much of its rate a key has used in the sliding window ending now")
+      .requiredOption('--key <id>', 'API key id, from keys list')
+      .option('--json', 'machine-readable output')
+      .addHelpText('after', `\nExample:\n  modelgate ratelimit ${name} --key key_3f9c2a7d11b04e52${reset ? '' : ' --json'}`)
+      .action(async (o: OutputOptions & { key: string }) =>
+        withContext(o, async (ctx) => {
+          const limiter = await open(ctx);
+          try {
+            if (reset) {
+              await rateOf(ctx, o.key);
+              await limiter.reset(o.key);
+            }
+            const s = await show(ctx, limiter, o.key);
+            emit(o, s, () => (reset ? `reset ${o.key}. ` : '') + describe(s));
+          } finally {
+            await limiter.close();
+          }
+        }),
+      );
+  }
 }

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { createLogger } from '../lib/logger.js';
+import { REDIS_URL, ThrowawayRedis } from '../../test/helpers/redis.js';
+import { MemoryRateLimiter } from './limiter.js';
+import { parseRate } from './rate.js';
+import { RedisRateLimiter, redisKey } from './redis-limiter.js';
+
+const log = createLogger('silent');
+const uniqueKey = () => `key_test_${randomBytes(6).toString('hex')}`;
+
+describe('sliding-window limiter (in memory, injected clock)', () => {
+  it('admits the limit in a fresh window, then refuses', async () => {
+    let t = 10_000;
+    const m = new MemoryRateLimiter(() => t);
+    const rate = parseRate('5/s');
+    const results = [];
+    for (let i = 0; i < 8; i++) results.push((await m.hit('k', rate)).allowed);
+    expect(results).toEqual([true, true, true, true, true, false, false, false]);
+    t += 999;
+    expect((await m.hit('k', rate)).allowed).toBe(false);
+  });
+
+  it('Retry-After is exact: the previous window decays at p per window', async () => {
+    // Window [10 s, 11 s) full with 10; at 11.0 s the estimate is 10·(1 − 0) + 0 = 10, so one
+    // more request needs the weight to drop by 1: 1/10 of a window = 100 ms (worked by hand).
+    let t = 10_000;
+    const m = new MemoryRateLimiter(() => t);
+    const rate = parseRate('10/s');
+    for (let i = 0; i < 10; i++) await m.hit('k', rate);
+    t = 11_000;
+    const refused = await m.hit('k', rate);
+    expect(refused).toMatchObject({ allowed: false, retryAfterMs: 100, remaining: 0, resetMs: 1000 });
+    t = 11_099;
+    expect((await m.hit('k', rate)).allowed).toBe(false);
+    t = 11_100;
+    expect((await m.hit('k', rate)).allowed).toBe(true);
+  });
+
+  it('under steady overload it admits the limit per window, spread evenly', async () => {
+    let t = 0;
+    const m = new MemoryRateLimiter(() => t);
+    const rate = parseRate('50/s');
+    const perWindow = new Map<number, number>();
+    // 1 request per ms (1000/s against 50/s) for 10 s.
+    for (t = 0; t < 10_000; t++) if ((await m.hit('k', rate)).allowed) perWindow.set(Math.floor(t / 1000), (perWindow.get(Math.floor(t / 1000)) ?? 0) + 1);
+    for (let w = 1; w < 10; w++) expect(Math.abs(perWindow.get(w)! - 50)).toBeLessThanOrEqual(1);
+    // Any 1-second span, not only aligned windows, stays near the limit.
+    let inSpan = 0;
+    const m2 = new MemoryRateLimiter(() => t);
+    for (t = 0; t < 3_500; t++) if ((await m2.hit('k', rate)).allowed && t >= 2_500) inSpan++;
+    expect(Math.abs(inSpan - 50)).toBeLessThanOrEqual(2);
+  });
+
+  it('reset clears a key; peek reads without counting', async () => {
+    const t = 5_000;
+    const m = new MemoryRateLimiter(() => t);
+    const rate = parseRate('3/s');
+    for (let i = 0; i < 3; i++) await m.hit('k', rate);
+    expect(await m.peek('k', rate)).toMatchObject({ used: 3, remaining: 0 });
+    expect(await m.peek('k', rate)).toMatchObject({ used: 3 });
+    await m.reset('k');
+    expect((await m.hit('k', rate)).allowed).toBe(true);
+  });
+});
+
+describe('Redis limiter on the shared Redis', () => {
+  const limiter = new RedisRateLimiter({ url: REDIS_URL, onFailure: 'closed', log });
+  afterAll(() => limiter.close());
+
+  it('one atomic script: 20 of 60 concurrent requests pass a 20/10s limit, under rate_limit:<key id>', async () => {
+    expect(await limiter.ready()).toBe(true);
+    const key = uniqueKey();
+    const rate = parseRate('20/10s');
+    const decisions = await Promise.all(Array.from({ length: 60 }, () => limiter.hit(key, rate)));
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(20);
+    const refused = decisions.find((d) => !d.allowed)!;
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    const raw = new Redis(REDIS_URL);
+    try {
+      expect(await raw.hgetall(redisKey(key))).toMatchObject({ W: '10000', c: '20' });
+      expect(await raw.pttl(redisKey(key))).toBeGreaterThan(10_000);
+      expect(await raw.keys(`*${key}*`)).toEqual([`rate_limit:${key}`]);
+    } finally {
+      raw.disconnect();
+    }
+    expect(await limiter.peek(key, rate)).toMatchObject({ remaining: 0, limit: 20 });
+    await limiter.reset(key);
+    expect((await limiter.hit(key, rate)).allowed).toBe(true);
+  });
+});
+
+describe('Redis outage (a throwaway redis-server on a spare port)', () => {
+  let redis: ThrowawayRedis;
+  afterAll(() => redis?.kill());
+
+  it('fails open, counted and logged once; enforces again by itself when Redis returns', async () => {
+    redis = await ThrowawayRedis.create();
+    const fallbacks: string[] = [];
+    const lines: string[] = [];
+    const logger = createLogger('warn', { write: (l: string) => void lines.push(l) });
+    const open = new RedisRateLimiter({ url: redis.url, onFailure: 'open', log: logger, onFallback: (p) => fallbacks.push(p), timeoutMs: 200 });
+    const closed = new RedisRateLimiter({ url: redis.url, onFailure: 'closed', log: logger, timeoutMs: 200 });
+    try {
+      const key = uniqueKey();
+      const rate = parseRate('2/10s');
+      expect(await open.ready()).toBe(true);
+      expect(await closed.ready()).toBe(true);
+      expect((await open.hit(key, rate)).allowed).toBe(true);
+      expect((await open.hit(key, rate)).allowed).toBe(true);
+      expect((await open.hit(key, rate)).allowed).toBe(false);
+      await redis.kill();
+      const during = await Promise.all(Array.from({ length: 5 }, () => open.hit(key, rate)));
+      expect(during.every((d) => d.allowed)).toBe(true);
+      expect(fallbacks).toEqual(['open', 'open', 'open', 'open', 'open']);
+      expect(lines.filter((l) => l.includes('failing open')).length).toBe(1);
+      await expect(closed.hit(key, rate)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      await redis.start();
+      // Redis came back empty (no persistence): limits apply again without a restart.
+      await until(async () => {
+        const d = await Promise.all([open.hit(key, rate), open.hit(key, rate), open.hit(key, rate)]);
+        return d.filter((x) => x.allowed).length === 2 && !d[2].allowed;
+      });
+      expect(lines.some((l) => l.includes('limits are enforced'))).toBe(true);
+    } finally {
+      await open.close();
+      await closed.close();
+    }
+  }, 30_000);
+});
+
+async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('condition not met in time');
+}

@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../lib/errors.js';
+import type { Principal } from '../server/auth.js';
+import type { RateLimiter } from './limiter.js';
+import { parseRate, type Rate } from './rate.js';
+
+export interface RateLimitOptions {
+  limiter: RateLimiter;
+  /** For principals without a rate of their own; undefined: they are not limited. */
+  defaultRate?: Rate;
+  onLimited?: (key: string) => void;
+}
+
+/** The admin token is the operator's way in during an incident: never throttled. */
+const exempt = (p: Principal) => p.kind === 'admin-token' || p.kind === 'anonymous';
+
+/**
+ * Counts every authenticated request against its key's rate (per API key or service token
+ * id) and answers 429 with Retry-After over the limit. Every limited response carries the
+ * IETF RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-headers).
+ */
+export function installRateLimit(app: FastifyInstance, o: RateLimitOptions): void {
+  const rates = new Map<string, Rate>();
+  const rateOf = (p: Principal): Rate | undefined => {
+    if (!p.rateLimit) return o.defaultRate;
+    let r = rates.get(p.rateLimit);
+    if (!r) {
+      r = parseRate(p.rateLimit);
+      rates.set(p.rateLimit, r);
+    }
+    return r;
+  };
+  // Registered after auth, so the principal is known.
+  app.addHook('onRequest', async (request, reply) => {
+    const p = request.principal;
+    if (!p || exempt(p)) return;
+    const rate = rateOf(p);
+    if (!rate) return;
+    const d = await o.limiter.hit(p.id, rate);
+    reply.header('ratelimit-policy', `"per-key";q=${rate.limit};w=${Math.max(1, Math.ceil(rate.windowMs / 1000))}`);
+    reply.header('ratelimit', `"per-key";r=${d.remaining};t=${Math.max(0, Math.ceil(d.resetMs / 1000))}`);
+    if (!d.allowed) {
+      const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
+      reply.header('retry-after', String(seconds));
+      o.onLimited?.(p.id);
+      throw new AppError('RATE_LIMITED', `rate limit of ${rate.text} exceeded for ${p.id}; retry after ${seconds} s`, { limit: rate.text, retry_after_seconds: seconds });
+    }
+  });
+}

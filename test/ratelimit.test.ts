@@ -1,0 +1,142 @@
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/lib/logger.js';
+import { openContext } from '../src/server/context.js';
+import { rowPayload } from '../src/training/index.js';
+import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/db.js';
+import { demoModel } from './helpers/fixtures.js';
+import { REDIS_URL } from './helpers/redis.js';
+import { startServeProcess, type ServeProcess } from './helpers/serve-process.js';
+import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
+
+const demo = demoModel();
+const row = rowPayload(demo.holdout.data, 0);
+
+describe('rate limits over HTTP (one process, in memory)', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ env: { RATE_LIMIT_DEFAULT: '4/10s', MODELGATE_SERVICE_TOKENS: 'service-token-0123456789abc' } });
+    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
+  });
+  afterAll(() => s?.stop());
+
+  const infer = (token: string) =>
+    s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: row }) });
+  const admin = (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) =>
+    s.app.inject({ method, url, headers: { ...s.auth, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
+
+  it("a key's own rate: over it, 429 with Retry-After and the IETF RateLimit fields", async () => {
+    const { key, token } = (await admin('POST', '/v1/keys', { name: 'burst', scopes: ['infer'], rate: '3/10s' })).json() as { key: { id: string }; token: string };
+    const replies = [];
+    for (let i = 0; i < 5; i++) replies.push(await infer(token));
+    expect(replies.map((r) => r.statusCode)).toEqual([200, 200, 200, 429, 429]);
+    expect(replies[0].headers['ratelimit-policy']).toBe('"per-key";q=3;w=10');
+    expect(replies[0].headers['ratelimit']).toMatch(/^"per-key";r=2;t=([1-9]|10)$/);
+    expect(replies[2].headers['ratelimit']).toMatch(/^"per-key";r=0;t=/);
+    const limited = replies[3];
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(20);
+    expect(limited.json().error).toMatchObject({ code: 'RATE_LIMITED', message: expect.stringContaining('3/10s') });
+    const state = (await admin('GET', `/v1/keys/${key.id}/ratelimit`)).json();
+    expect(state).toMatchObject({ key: key.id, backend: 'memory', limit: 3, window_ms: 10_000, remaining: 0 });
+    const reset = (await admin('DELETE', `/v1/keys/${key.id}/ratelimit`)).json();
+    expect(reset).toMatchObject({ used: 0, remaining: 3 });
+    expect((await infer(token)).statusCode).toBe(200);
+    const metrics = (await s.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toContain(`modelgate_rate_limited_total{key="${key.id}"} 2`);
+  });
+
+  it('keys without a rate, and service tokens, get RATE_LIMIT_DEFAULT; the admin token is never limited', async () => {
+    const { token } = (await admin('POST', '/v1/keys', { name: 'default', scopes: ['infer'] })).json() as { token: string };
+    const codes = [];
+    for (let i = 0; i < 6; i++) codes.push((await infer(token)).statusCode);
+    expect(codes).toEqual([200, 200, 200, 200, 429, 429]);
+    const svc = [];
+    for (let i = 0; i < 5; i++) svc.push((await infer('service-token-0123456789abc')).statusCode);
+    expect(svc).toEqual([200, 200, 200, 200, 429]);
+    const adminCodes = [];
+    for (let i = 0; i < 8; i++) adminCodes.push((await infer(TOKEN)).statusCode);
+    expect(adminCodes.every((c) => c === 200)).toBe(true);
+  });
+
+  it('one key being limited does not limit another', async () => {
+    const a = (await admin('POST', '/v1/keys', { name: 'a', scopes: ['infer'], rate: '1/10s' })).json() as { token: string };
+    const b = (await admin('POST', '/v1/keys', { name: 'b', scopes: ['infer'], rate: '1/10s' })).json() as { token: string };
+    expect((await infer(a.token)).statusCode).toBe(200);
+    expect((await infer(a.token)).statusCode).toBe(429);
+    expect((await infer(b.token)).statusCode).toBe(200);
+  });
+});
+
+describe('two server processes on one Redis share each limit', () => {
+  const dataDir = tempDir();
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    MODELGATE_DATA_DIR: dataDir,
+    MODELGATE_ADMIN_TOKEN: TOKEN,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    REDIS_URL,
+  };
+  const servers: ServeProcess[] = [];
+  let token = '';
+  let keyId = '';
+  beforeAll(async () => {
+    const ctx = await openContext(loadConfig(env), createLogger('silent'));
+    await ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+    await ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    const created = await ctx.access.create({ name: 'shared', scopes: ['infer'], rate: '100/s', actor: 't' });
+    token = created.token;
+    keyId = created.key.id;
+    await ctx.close();
+    servers.push(...(await Promise.all([startServeProcess(env), startServeProcess(env)])));
+  }, 60_000);
+  afterAll(() => {
+    for (const s of servers) (s.child as ChildProcess).kill('SIGKILL');
+  });
+
+  it('the combined admitted rate is within 2% of the limit', async () => {
+    const body = JSON.stringify({ model: 'hotel', payload: row });
+    const admitted: number[] = [];
+    let refused = 0;
+    const failed: string[] = [];
+    const start = Date.now();
+    const until = start + 6000;
+    // 16 clients, alternating servers, well over 100/s together.
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, c) => {
+        for (let i = 0; Date.now() < until; i++) {
+          const s = servers[(c + i) % 2];
+          const res = await fetch(`${s.url}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+          await res.arrayBuffer();
+          if (res.status === 200) admitted.push(Date.now() - start);
+          else if (res.status === 429) refused++;
+          else failed.push(`${res.status} ${await res.clone().text().catch(() => '')}`);
+        }
+      }),
+    );
+    expect(failed).toEqual([]);
+    expect(refused).toBeGreaterThan(admitted.length); // really over the limit
+    // Steady state: the 4 s after the first window settles should admit 100/s × 4 s.
+    const inSpan = admitted.filter((t) => t >= 1500 && t < 5500).length;
+    expect(Math.abs(inSpan - 400) / 400, `admitted ${inSpan} in 4 s, ${refused} refused`).toBeLessThanOrEqual(0.02);
+    const shown = await runCli(['ratelimit', 'show', '--key', keyId, '--json'], env);
+    expect(shown.code, shown.stdout).toBe(0);
+    expect(shown.json()).toMatchObject({ key: keyId, backend: 'redis', limit: 100, window_ms: 1000 });
+    const reset = await runCli(['ratelimit', 'reset', '--key', keyId, '--json'], env);
+    expect(reset.json()).toMatchObject({ used: 0, remaining: 100 });
+  }, 60_000);
+});
+
+describe('modelgate ratelimit without Redis', () => {
+  it('says that in-memory limits live in the server, and how to read them', async () => {
+    const r = await runCli(['ratelimit', 'show', '--key', 'key_x'], { MODELGATE_DATA_DIR: tempDir() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/REDIS_URL is not set.*GET \/v1\/keys\/ID\/ratelimit/);
+  });
+});
