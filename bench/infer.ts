@@ -78,7 +78,8 @@ async function warm(url: string, body: string, duration = 3): Promise<void> {
 
 async function main() {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-'));
-  const env = { MODELGATE_DATA_DIR: dataDir, MODELGATE_ADMIN_TOKEN: token, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' };
+  // The cache stays off: every request sends the same row, and the model path is what is measured.
+  const env = { MODELGATE_DATA_DIR: dataDir, MODELGATE_ADMIN_TOKEN: token, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', CACHE_MAX_ITEMS: '0' };
   log('[1/5] training and registering the demo model');
   const trained = trainLogisticRegression(generateHotelBookings(20000, 42));
   const config = loadConfig(env);

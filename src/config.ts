@@ -50,8 +50,10 @@ const schema = z.object({
     .refine((v) => v === 'auto' || /^[1-9][0-9]*$/.test(v), 'expected a positive whole number or auto'),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Prediction cache size (the cache itself arrives with the access-and-traffic work). */
+  /** Prediction cache: most entries kept per process (least recently used go first); 0 turns it off. */
   CACHE_MAX_ITEMS: intFrom(0, 10_000_000).default(10_000),
+  /** Prediction cache: how long an entry is served (ms); 0 = until evicted. */
+  CACHE_TTL_MS: intFrom(0, 86_400_000).default(300_000),
   /** Bearer token that grants every scope. Required unless MODELGATE_AUTH=off. */
   MODELGATE_ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
   /** Comma-separated infer-only bearer tokens (16+ characters each); list old and new while rotating one. */

@@ -17,3 +17,4 @@ export { OffThreadScorer } from './off-thread-scorer.js';
 export { inferenceRoutes, type InferenceMetrics, type ArmObserver } from './routes.js';
 export { CanaryRouter, hashBucket, BUCKETS } from './router.js';
 export type { Row } from './encoder.js';
+export { PredictionCache, cacheKey } from './cache.js';

@@ -5,6 +5,7 @@ import { errorReplies } from '../lib/schemas.js';
 import type { ModelPool } from './pool.js';
 import type { Row } from './encoder.js';
 import type { Servable } from './servable.js';
+import type { PredictionCache } from './cache.js';
 
 export interface InferenceMetrics {
   predictions: { labels(labels: { model: string; version: string; decision: string; arm: string }): { inc(n?: number): void } };
@@ -21,6 +22,8 @@ export interface ArmObserver {
 
 export interface InferenceRouteDeps {
   pool: ModelPool;
+  /** Prediction cache; absent or disabled: every row is scored. */
+  cache?: PredictionCache;
   metrics: InferenceMetrics;
   maxInstances: number;
   observer?: ArmObserver;
@@ -91,9 +94,10 @@ const inferReply = {
     arm: { type: 'string', enum: ['production', 'canary', 'pinned'] },
     score: { type: 'number' },
     decision: { type: 'string' },
+    cached: { type: 'boolean', description: 'true when the score came from the prediction cache (same version, same feature values)' },
     warnings: warningsSchema,
   },
-  required: ['prediction_id', 'model', 'version', 'arm', 'score', 'decision'],
+  required: ['prediction_id', 'model', 'version', 'arm', 'score', 'decision', 'cached'],
 } as const;
 
 interface InferBody {
@@ -115,7 +119,7 @@ function inferenceFailed(e: unknown, model: string, version: number, arm: string
 const warningsOf = (unknown: string[] | undefined, where: string) => unknown?.map((f) => `${where}.${f}: unknown field, ignored`);
 
 export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRouteDeps): Promise<void> {
-  const { pool, observer } = deps;
+  const { pool, observer, cache } = deps;
   const recorderOf = recorders(deps.metrics);
 
   app.post<{ Body: InferBody }>(
@@ -132,12 +136,16 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
       const { servable, alias, arm, shadow } = await pool.resolve(model, { version: body.version, alias: body.alias, routingKey: body.routing_key ?? body.event_id });
       const { row, unknown } = servable.encoder.encode(body.payload, 'payload');
       const started = process.hrtime.bigint();
-      let score: number;
-      try {
-        score = await servable.scoreOne(row);
-      } catch (e) {
-        if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
-        throw inferenceFailed(e, model, servable.spec.version, arm);
+      let score = cache?.get(servable, row);
+      const cached = score !== undefined;
+      if (score === undefined) {
+        try {
+          score = await servable.scoreOne(row);
+        } catch (e) {
+          if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
+          throw inferenceFailed(e, model, servable.spec.version, arm);
+        }
+        cache?.set(servable, row, score);
       }
       const elapsed = Number(process.hrtime.bigint() - started);
       const rec = recorderOf(servable, arm);
@@ -157,6 +165,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         arm,
         score,
         decision,
+        cached,
         ...(unknown ? { warnings: warningsOf(unknown, 'payload') } : {}),
       };
     },
@@ -191,8 +200,8 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
                 type: 'array',
                 items: {
                   type: 'object',
-                  properties: { prediction_id: { type: 'string' }, score: { type: 'number' }, decision: { type: 'string' }, warnings: warningsSchema },
-                  required: ['prediction_id', 'score', 'decision'],
+                  properties: { prediction_id: { type: 'string' }, score: { type: 'number' }, decision: { type: 'string' }, cached: { type: 'boolean' }, warnings: warningsSchema },
+                  required: ['prediction_id', 'score', 'decision', 'cached'],
                 },
               },
             },
@@ -214,9 +223,26 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         unknowns[i] = enc.unknown;
       }
       const started = process.hrtime.bigint();
-      let scores: number[];
+      // Rows already in the cache are not scored again; the rest go to the model in one run.
+      const scores: number[] = new Array(rows.length);
+      const fromCache: boolean[] = new Array(rows.length).fill(false);
+      const missing: number[] = [];
+      for (let i = 0; i < rows.length; i++) {
+        const hit = cache?.get(servable, rows[i]);
+        if (hit === undefined) missing.push(i);
+        else {
+          scores[i] = hit;
+          fromCache[i] = true;
+        }
+      }
       try {
-        scores = await servable.scoreMany(rows);
+        if (missing.length) {
+          const fresh = await servable.scoreMany(missing.map((i) => rows[i]));
+          missing.forEach((i, j) => {
+            scores[i] = fresh[j];
+            cache?.set(servable, rows[i], fresh[j]);
+          });
+        }
       } catch (e) {
         if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
         throw inferenceFailed(e, model, servable.spec.version, arm);
@@ -229,7 +255,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         const decision = servable.decide(score);
         counts.set(decision, (counts.get(decision) ?? 0) + 1);
         if (arm !== 'pinned') observer?.scored(model, arm, servable.spec.version, elapsedMs, score, decision);
-        return { prediction_id: randomUUID(), score, decision, ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) };
+        return { prediction_id: randomUUID(), score, decision, cached: fromCache[i], ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) };
       });
       for (const [decision, n] of counts) rec.count(decision, n);
       return { model, version: servable.spec.version, ...(alias ? { alias } : {}), arm, predictions };

@@ -51,6 +51,8 @@ export class Servable {
   readonly encoder: Encoder;
   readonly decide: (score: number) => string;
   readonly versionLabel: string;
+  /** Start of this version's prediction-cache keys. */
+  readonly cachePrefix: string;
   private readonly batcher: MicroBatcher<Row, number>;
   private released = false;
 
@@ -65,6 +67,7 @@ export class Servable {
     this.packed = plans !== undefined;
     this.decide = compilePolicy(spec.policy);
     this.versionLabel = String(spec.version);
+    this.cachePrefix = `${JSON.stringify(spec.model)}@${spec.version}`;
     this.batcher = new MicroBatcher((rows) => this.run(rows), opts.batch);
   }
 

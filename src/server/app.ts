@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from '../config.js';
-import { inferenceRoutes, type ArmObserver, type ModelPool } from '../inference/index.js';
+import { inferenceRoutes, type ArmObserver, type ModelPool, type PredictionCache } from '../inference/index.js';
 import { rolloutRoutes, type RolloutService } from '../rollout/index.js';
 import { accessRoutes, installRateLimit, parseRate, serviceTokenAuthenticator, type AccessService, type RateLimiter } from '../access/index.js';
 import type { Logger } from '../lib/logger.js';
@@ -20,6 +20,8 @@ export interface AppDeps {
   registry: RegistryService;
   rollouts: RolloutService;
   access: AccessService;
+  /** Prediction cache shared by this process's inference routes. */
+  cache?: PredictionCache;
   /** Per-key rate limits (Redis when REDIS_URL is set, else this process's memory). */
   limiter: RateLimiter;
   /** Called after an API key changes through this server. */
@@ -105,7 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.type(deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
-  await app.register(inferenceRoutes, { pool: deps.pool, metrics: deps.metrics, maxInstances: config.PREDICT_MAX_INSTANCES, observer: deps.observer });
+  await app.register(inferenceRoutes, { cache: deps.cache, pool: deps.pool, metrics: deps.metrics, maxInstances: config.PREDICT_MAX_INSTANCES, observer: deps.observer });
   await app.register(rolloutRoutes, { rollouts: deps.rollouts, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(accessRoutes, { access: deps.access, actorOf, onChange: deps.accessChanged, limiter: deps.limiter, defaultRate: config.RATE_LIMIT_DEFAULT });

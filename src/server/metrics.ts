@@ -96,7 +96,19 @@ export function createMetrics(sources: MetricsSources = {}) {
     labelNames: ['policy'] as const,
     registers: [registry],
   });
-  return { registry, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration, rateLimited, rateLimiterFallbacks };
+  const cacheHits = new client.Counter({
+    name: 'modelgate_cache_hits_total',
+    help: 'Rows answered from the prediction cache',
+    labelNames: ['model'] as const,
+    registers: [registry],
+  });
+  const cacheMisses = new client.Counter({
+    name: 'modelgate_cache_misses_total',
+    help: 'Rows the prediction cache did not hold (scored by the model)',
+    labelNames: ['model'] as const,
+    registers: [registry],
+  });
+  return { registry, cacheHits, cacheMisses, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration, rateLimited, rateLimiterFallbacks };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

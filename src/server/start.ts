@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import os from 'node:os';
-import { ModelPool, OffThreadScorer, type RegistrySource } from '../inference/index.js';
+import { ModelPool, OffThreadScorer, PredictionCache, type RegistrySource } from '../inference/index.js';
 import { createLeader, RolloutRuntime, type RolloutService } from '../rollout/index.js';
 import { ApiKeyAuthenticator, createRateLimiter, type RateLimiter } from '../access/index.js';
 import type { Logger } from '../lib/logger.js';
@@ -102,6 +102,12 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     rollouts,
     access: ctx.access,
     accessChanged: () => apiKeys.sync(),
+    cache: new PredictionCache({
+      maxItems: config.CACHE_MAX_ITEMS,
+      ttlMs: config.CACHE_TTL_MS,
+      onHit: (model) => metrics.cacheHits.inc({ model }),
+      onMiss: (model) => metrics.cacheMisses.inc({ model }),
+    }),
     limiter,
     observer: runtime,
     pool,

@@ -1,0 +1,66 @@
+import { LRUCache } from 'lru-cache';
+import type { Row } from './encoder.js';
+import type { Servable } from './servable.js';
+
+export interface PredictionCacheOptions {
+  maxItems: number;
+  ttlMs: number;
+  onHit?: (model: string) => void;
+  onMiss?: (model: string) => void;
+}
+
+/**
+ * Scores by (model, version, canonical feature values). The row is already canonical: values
+ * in contract order, missing numbers as NaN, so two payloads that mean the same thing share
+ * an entry whatever their key order. The version is part of the key, so a result is never
+ * served for another version; versions are immutable, so nothing needs invalidating.
+ */
+export class PredictionCache {
+  private readonly lru: LRUCache<string, number> | undefined;
+
+  constructor(private readonly o: PredictionCacheOptions) {
+    this.lru = o.maxItems > 0 ? new LRUCache<string, number>({ max: o.maxItems, ttl: o.ttlMs > 0 ? o.ttlMs : undefined }) : undefined;
+  }
+
+  get enabled(): boolean {
+    return this.lru !== undefined;
+  }
+
+  get size(): number {
+    return this.lru?.size ?? 0;
+  }
+
+  get(s: Servable, row: Row): number | undefined {
+    if (!this.lru) return undefined;
+    const v = this.lru.get(cacheKey(s, row));
+    if (v === undefined) this.o.onMiss?.(s.spec.model);
+    else this.o.onHit?.(s.spec.model);
+    return v;
+  }
+
+  set(s: Servable, row: Row, score: number): void {
+    this.lru?.set(cacheKey(s, row), score);
+  }
+}
+
+/** model@version, then each value tagged by type, so 1 and "1" or true and "true" never collide. */
+export function cacheKey(s: Servable, row: Row): string {
+  let k = s.cachePrefix;
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i];
+    switch (typeof v) {
+      case 'number':
+        k += `|n${v}`;
+        break;
+      case 'string':
+        k += `|s${JSON.stringify(v)}`;
+        break;
+      case 'bigint':
+        k += `|i${v}`;
+        break;
+      default:
+        k += v ? '|t' : '|f';
+    }
+  }
+  return k;
+}
