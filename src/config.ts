@@ -61,6 +61,16 @@ const schema = z.object({
     .string()
     .refine((v) => v.split(',').every((t) => t.trim().length >= 16), 'expected comma-separated tokens of at least 16 characters each')
     .optional(),
+  /** JWT bearer tokens signed HS256 with this shared secret (32+ characters). */
+  JWT_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
+  /** JWT bearer tokens signed RS256 or ES256 by a key from this JWKS URL. */
+  JWT_JWKS_URL: z.string().url('expected an https:// (or http://) URL of a JWKS document').optional(),
+  /** When set, a JWT's iss must equal it. */
+  JWT_ISSUER: z.string().min(1).optional(),
+  /** When set, a JWT's aud must contain it. */
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  /** JWT claim holding modelgate scopes, space-separated or an array (infer, read, feedback, admin). */
+  JWT_SCOPES_CLAIM: z.string().min(1).default('scope'),
   /** on: every /v1 route needs a bearer token; off: open (a warning is logged at start). */
   MODELGATE_AUTH: onOff.default(true),
   /** Largest accepted request body. */

@@ -7,3 +7,4 @@ export { classifyToken, generateToken, hashToken, TOKEN_LENGTH } from './token.j
 export { MemoryRateLimiter, type RateLimiter, type RateDecision, type RateState } from './limiter.js';
 export { RedisRateLimiter, createRateLimiter, redisKey } from './redis-limiter.js';
 export { installRateLimit } from './rate-limit-hook.js';
+export { jwtAuthenticator, type JwtOptions } from './jwt.js';

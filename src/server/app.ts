@@ -5,7 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from '../config.js';
 import { inferenceRoutes, type ArmObserver, type ModelPool, type PredictionCache } from '../inference/index.js';
 import { rolloutRoutes, type RolloutService } from '../rollout/index.js';
-import { accessRoutes, installRateLimit, parseRate, serviceTokenAuthenticator, type AccessService, type RateLimiter } from '../access/index.js';
+import { accessRoutes, installRateLimit, jwtAuthenticator, parseRate, serviceTokenAuthenticator, type AccessService, type RateLimiter } from '../access/index.js';
 import type { Logger } from '../lib/logger.js';
 import { registryRoutes, type RegistryService } from '../registry/index.js';
 import { actorOf, adminTokenAuthenticator, installAuth, type Authenticator } from './auth.js';
@@ -87,6 +87,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     authenticators: [
       ...(config.MODELGATE_ADMIN_TOKEN ? [adminTokenAuthenticator(config.MODELGATE_ADMIN_TOKEN)] : []),
       ...(config.serviceTokens.length ? [serviceTokenAuthenticator(config.serviceTokens)] : []),
+      ...(config.JWT_SECRET || config.JWT_JWKS_URL
+        ? [jwtAuthenticator({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, scopesClaim: config.JWT_SCOPES_CLAIM })]
+        : []),
       ...(deps.authenticators ?? []),
     ],
   });

@@ -1,0 +1,77 @@
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { AppError, errorMessage } from '../lib/errors.js';
+import { SCOPES, type Authenticator, type Principal, type Scope } from '../server/auth.js';
+import { scopeSet } from './authenticator.js';
+
+export interface JwtOptions {
+  /** HS256 shared secret. */
+  secret?: string;
+  /** JWKS URL for RS256 / ES256 keys (fetched and cached by jose, refreshed on unknown kid). */
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+  /** Claim holding the scopes: a space-separated string ("infer read") or an array. */
+  scopesClaim: string;
+  /** Claim naming the caller (rate limits and audit are per caller). */
+  subjectClaim?: string;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+function claimScopes(payload: JWTPayload, claim: string): Scope[] {
+  const raw = payload[claim];
+  const list = typeof raw === 'string' ? raw.split(/[\s,]+/) : Array.isArray(raw) ? raw.map(String) : [];
+  // Scopes modelgate does not know (an identity provider's own) are ignored, not an error.
+  return list.filter((s): s is Scope => (SCOPES as readonly string[]).includes(s));
+}
+
+/**
+ * Bearer JWTs from an identity provider: HS256 with a shared secret, or RS256 / ES256 with
+ * keys from a JWKS URL. Expiry, not-before, issuer and audience are checked; the scopes come
+ * from a configurable claim. A token that is not JWT-shaped is left to other authenticators.
+ */
+export function jwtAuthenticator(o: JwtOptions): Authenticator {
+  const secret = o.secret ? new TextEncoder().encode(o.secret) : undefined;
+  const jwks: JWTVerifyGetKey | undefined = o.jwksUrl ? createRemoteJWKSet(new URL(o.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 }) : undefined;
+  const subjectClaim = o.subjectClaim ?? 'sub';
+  return {
+    async authenticate(token: string): Promise<Principal | undefined> {
+      if (!JWT_SHAPE.test(token)) return undefined;
+      let payload: JWTPayload;
+      let viaJwks = false;
+      try {
+        const checks = { issuer: o.issuer, audience: o.audience, clockTolerance: 5 };
+        if (secret && (!jwks || algOf(token) === 'HS256')) {
+          ({ payload } = await jwtVerify(token, secret, { ...checks, algorithms: ['HS256'] }));
+        } else if (jwks) {
+          viaJwks = true;
+          ({ payload } = await jwtVerify(token, jwks, { ...checks, algorithms: ['RS256', 'ES256'] }));
+        } else return undefined;
+      } catch (e) {
+        // The key source failing is not the caller's fault: 503, so they retry instead of re-authenticating.
+        if (viaJwks && (e instanceof errors.JWKSTimeout || !(e instanceof errors.JOSEError))) throw new AppError('UNAVAILABLE', `cannot verify the JWT right now: the JWKS at ${o.jwksUrl} could not be fetched (${errorMessage(e)})`);
+        throw new AppError('UNAUTHORIZED', `invalid JWT: ${reason(e)}`);
+      }
+      const sub = payload[subjectClaim];
+      if (typeof sub !== 'string' || !sub) throw new AppError('UNAUTHORIZED', `invalid JWT: no ${subjectClaim} claim naming the caller`);
+      return { id: `jwt:${sub}`, kind: 'jwt', scopes: scopeSet(claimScopes(payload, o.scopesClaim)), name: sub };
+    },
+  };
+}
+
+function algOf(token: string): string | undefined {
+  try {
+    return decodeProtectedHeader(token).alg;
+  } catch {
+    return undefined;
+  }
+}
+
+function reason(e: unknown): string {
+  if (e instanceof errors.JWTExpired) return 'it has expired; get a new token';
+  if (e instanceof errors.JWTClaimValidationFailed) return `claim ${e.claim} ${e.reason === 'check_failed' ? 'does not match' : e.reason}`;
+  if (e instanceof errors.JWSSignatureVerificationFailed) return 'the signature does not verify';
+  if (e instanceof errors.JOSEAlgNotAllowed) return 'its algorithm is not accepted (HS256 with JWT_SECRET, RS256 or ES256 with JWT_JWKS_URL)';
+  if (e instanceof errors.JWKSNoMatchingKey) return 'no key in the JWKS matches its kid';
+  return errorMessage(e);
+}

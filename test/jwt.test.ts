@@ -1,0 +1,115 @@
+import http from 'node:http';
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowPayload } from '../src/training/index.js';
+import { demoModel } from './helpers/fixtures.js';
+import { freePort } from './helpers/redis.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const SECRET = 'jwt-test-secret-0123456789abcdef0123456789';
+const demo = demoModel();
+const row = rowPayload(demo.holdout.data, 0);
+
+async function withModel(s: TestServer) {
+  await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+  await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+  await s.pool.refresh(true);
+}
+
+const errorOf = (res: { statusCode: number; json(): unknown }) => ({ status: res.statusCode, ...(res.json() as { error: { code: string; message: string } }).error });
+
+describe('JWT bearer tokens, HS256', () => {
+  let s: TestServer;
+  const key = new TextEncoder().encode(SECRET);
+  const sign = (claims: Record<string, unknown>, opts: { exp?: string | number; iss?: string; secret?: Uint8Array; alg?: string } = {}) => {
+    const jwt = new SignJWT(claims).setProtectedHeader({ alg: opts.alg ?? 'HS256' }).setIssuedAt().setIssuer(opts.iss ?? 'https://idp.example').setAudience('modelgate');
+    if (opts.exp !== undefined) jwt.setExpirationTime(opts.exp);
+    else jwt.setExpirationTime('5m');
+    return jwt.sign(opts.secret ?? key);
+  };
+  beforeAll(async () => {
+    s = await startTestServer({ env: { JWT_SECRET: SECRET, JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'modelgate', RATE_LIMIT_DEFAULT: '2/10s' } });
+    await withModel(s);
+  });
+  afterAll(() => s?.stop());
+
+  const infer = (token: string) => s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: row }) });
+  const models = (token: string) => s.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${token}` } });
+
+  it('scopes come from the scope claim; unknown scopes are ignored', async () => {
+    const t = await sign({ sub: 'svc-a', scope: 'infer openid profile' });
+    expect((await infer(t)).statusCode).toBe(200);
+    expect(errorOf(await models(t))).toMatchObject({ status: 403, message: expect.stringContaining('read scope') });
+    const arr = await sign({ sub: 'svc-b', scope: ['read'] });
+    expect((await models(arr)).statusCode).toBe(200);
+  });
+
+  it('expired, wrong signature, wrong issuer, no subject, and alg none are 401 with the reason', async () => {
+    expect(errorOf(await infer(await sign({ sub: 'x', scope: 'infer' }, { exp: Math.floor(Date.now() / 1000) - 60 })))).toMatchObject({ status: 401, message: expect.stringMatching(/expired/) });
+    expect(errorOf(await infer(await sign({ sub: 'x', scope: 'infer' }, { secret: new TextEncoder().encode('another-secret-0123456789abcdef0123') })))).toMatchObject({ status: 401, message: expect.stringMatching(/signature/) });
+    expect(errorOf(await infer(await sign({ sub: 'x', scope: 'infer' }, { iss: 'https://evil.example' })))).toMatchObject({ status: 401, message: expect.stringMatching(/iss/) });
+    expect(errorOf(await infer(await sign({ scope: 'infer' })))).toMatchObject({ status: 401, message: expect.stringMatching(/sub/) });
+    const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'x', scope: 'admin', iss: 'https://idp.example', aud: 'modelgate' })).toString('base64url')}.sig`;
+    expect(errorOf(await infer(unsigned))).toMatchObject({ status: 401 });
+  });
+
+  it('rate limits apply per subject', async () => {
+    const t = await sign({ sub: 'limited', scope: 'infer' });
+    const codes = [];
+    for (let i = 0; i < 3; i++) codes.push((await infer(t)).statusCode);
+    expect(codes).toEqual([200, 200, 429]);
+    // Another token for the same subject shares the limit; another subject does not.
+    expect((await infer(await sign({ sub: 'limited', scope: 'infer' }))).statusCode).toBe(429);
+    expect((await infer(await sign({ sub: 'other', scope: 'infer' }))).statusCode).toBe(200);
+  });
+});
+
+describe('JWT bearer tokens, RS256 and ES256 from a JWKS URL', () => {
+  let s: TestServer;
+  let jwks: http.Server;
+  let port = 0;
+  const keys: { rs: Awaited<ReturnType<typeof generateKeyPair>>; es: Awaited<ReturnType<typeof generateKeyPair>>; stranger: Awaited<ReturnType<typeof generateKeyPair>> } = {} as never;
+  beforeAll(async () => {
+    keys.rs = await generateKeyPair('RS256');
+    keys.es = await generateKeyPair('ES256');
+    keys.stranger = await generateKeyPair('RS256');
+    const published: JWK[] = [
+      { ...(await exportJWK(keys.rs.publicKey)), kid: 'rs-1', alg: 'RS256', use: 'sig' },
+      { ...(await exportJWK(keys.es.publicKey)), kid: 'es-1', alg: 'ES256', use: 'sig' },
+    ];
+    port = await freePort();
+    jwks = http.createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ keys: published }));
+    });
+    await new Promise<void>((r) => jwks.listen(port, '127.0.0.1', r));
+    s = await startTestServer({ env: { JWT_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`, JWT_SCOPES_CLAIM: 'permissions' } });
+    await withModel(s);
+  });
+  afterAll(async () => {
+    await s?.stop();
+    jwks?.close();
+  });
+
+  const sign = (alg: 'RS256' | 'ES256', kid: string, privateKey: CryptoKey, claims: Record<string, unknown>) =>
+    new SignJWT(claims).setProtectedHeader({ alg, kid }).setIssuedAt().setExpirationTime('5m').sign(privateKey);
+  const infer = (token: string) => s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: row }) });
+
+  it('accepts tokens signed by either published key, with scopes from the configured claim', async () => {
+    expect((await infer(await sign('RS256', 'rs-1', keys.rs.privateKey as CryptoKey, { sub: 'a', permissions: ['infer'] }))).statusCode).toBe(200);
+    expect((await infer(await sign('ES256', 'es-1', keys.es.privateKey as CryptoKey, { sub: 'b', permissions: 'infer' }))).statusCode).toBe(200);
+    expect(errorOf(await infer(await sign('ES256', 'es-1', keys.es.privateKey as CryptoKey, { sub: 'b', scope: 'infer' })))).toMatchObject({ status: 403 });
+  });
+
+  it('a key that is not published is refused; an unreachable JWKS is a 503', async () => {
+    expect(errorOf(await infer(await sign('RS256', 'rs-9', keys.stranger.privateKey as CryptoKey, { sub: 'c', permissions: 'infer' })))).toMatchObject({ status: 401, message: expect.stringMatching(/kid|key/) });
+    const down = await startTestServer({ env: { JWT_JWKS_URL: `http://127.0.0.1:${await freePort()}/jwks.json` } });
+    try {
+      const t = await sign('RS256', 'rs-1', keys.rs.privateKey as CryptoKey, { sub: 'a', scope: 'infer' });
+      const res = await down.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${t}` } });
+      expect(errorOf(res)).toMatchObject({ status: 503, code: 'UNAVAILABLE', message: expect.stringMatching(/JWKS/) });
+    } finally {
+      await down.stop();
+    }
+  });
+});
