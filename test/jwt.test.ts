@@ -6,6 +6,8 @@ import { demoModel } from './helpers/fixtures.js';
 import { freePort } from './helpers/redis.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
+type SigningKey = Parameters<SignJWT['sign']>[0];
+
 const SECRET = 'jwt-test-secret-0123456789abcdef0123456789';
 const demo = demoModel();
 const row = rowPayload(demo.holdout.data, 0);
@@ -91,21 +93,21 @@ describe('JWT bearer tokens, RS256 and ES256 from a JWKS URL', () => {
     jwks?.close();
   });
 
-  const sign = (alg: 'RS256' | 'ES256', kid: string, privateKey: CryptoKey, claims: Record<string, unknown>) =>
+  const sign = (alg: 'RS256' | 'ES256', kid: string, privateKey: SigningKey, claims: Record<string, unknown>) =>
     new SignJWT(claims).setProtectedHeader({ alg, kid }).setIssuedAt().setExpirationTime('5m').sign(privateKey);
   const infer = (token: string) => s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: row }) });
 
   it('accepts tokens signed by either published key, with scopes from the configured claim', async () => {
-    expect((await infer(await sign('RS256', 'rs-1', keys.rs.privateKey as CryptoKey, { sub: 'a', permissions: ['infer'] }))).statusCode).toBe(200);
-    expect((await infer(await sign('ES256', 'es-1', keys.es.privateKey as CryptoKey, { sub: 'b', permissions: 'infer' }))).statusCode).toBe(200);
-    expect(errorOf(await infer(await sign('ES256', 'es-1', keys.es.privateKey as CryptoKey, { sub: 'b', scope: 'infer' })))).toMatchObject({ status: 403 });
+    expect((await infer(await sign('RS256', 'rs-1', keys.rs.privateKey, { sub: 'a', permissions: ['infer'] }))).statusCode).toBe(200);
+    expect((await infer(await sign('ES256', 'es-1', keys.es.privateKey, { sub: 'b', permissions: 'infer' }))).statusCode).toBe(200);
+    expect(errorOf(await infer(await sign('ES256', 'es-1', keys.es.privateKey, { sub: 'b', scope: 'infer' })))).toMatchObject({ status: 403 });
   });
 
   it('a key that is not published is refused; an unreachable JWKS is a 503', async () => {
-    expect(errorOf(await infer(await sign('RS256', 'rs-9', keys.stranger.privateKey as CryptoKey, { sub: 'c', permissions: 'infer' })))).toMatchObject({ status: 401, message: expect.stringMatching(/kid|key/) });
+    expect(errorOf(await infer(await sign('RS256', 'rs-9', keys.stranger.privateKey, { sub: 'c', permissions: 'infer' })))).toMatchObject({ status: 401, message: expect.stringMatching(/kid|key/) });
     const down = await startTestServer({ env: { JWT_JWKS_URL: `http://127.0.0.1:${await freePort()}/jwks.json` } });
     try {
-      const t = await sign('RS256', 'rs-1', keys.rs.privateKey as CryptoKey, { sub: 'a', scope: 'infer' });
+      const t = await sign('RS256', 'rs-1', keys.rs.privateKey, { sub: 'a', scope: 'infer' });
       const res = await down.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${t}` } });
       expect(errorOf(res)).toMatchObject({ status: 503, code: 'UNAVAILABLE', message: expect.stringMatching(/JWKS/) });
     } finally {
