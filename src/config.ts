@@ -50,6 +50,18 @@ const schema = z.object({
     .refine((v) => v === 'auto' || /^[1-9][0-9]*$/.test(v), 'expected a positive whole number or auto'),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** on: every prediction is recorded in the audit log (batched, off the request path). */
+  AUDIT_LOG: onOff.default(true),
+  /** What the audit log keeps of each request's features: full (the payload), hashed (SHA-256 of the canonical values), none. */
+  AUDIT_FEATURES: z.enum(['full', 'hashed', 'none']).default('full'),
+  /** Audit writer: how often queued records are written (ms). */
+  AUDIT_FLUSH_MS: intFrom(10, 60_000).default(100),
+  /** Audit writer: records per INSERT; a full batch is written at once. */
+  AUDIT_BATCH_ROWS: intFrom(1, 5000).default(500),
+  /** Audit writer: records held in memory at most; beyond it they go to the spill file. */
+  AUDIT_QUEUE_MAX: intFrom(100, 10_000_000).default(100_000),
+  /** Audit records older than this are deleted in the background; 0 keeps them forever. */
+  PREDICTION_RETENTION_DAYS: intFrom(0, 36_500).default(90),
   /** Prediction cache: most entries kept per process (least recently used go first); 0 turns it off. */
   CACHE_MAX_ITEMS: intFrom(0, 10_000_000).default(10_000),
   /** Prediction cache: how long an entry is served (ms); 0 = until evicted. */

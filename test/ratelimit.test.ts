@@ -106,10 +106,10 @@ describe('two server processes on one Redis share each limit', () => {
     let refused = 0;
     const failed: string[] = [];
     const start = Date.now();
-    const until = start + 6000;
-    // 16 clients, alternating servers, well over 100/s together.
+    const until = start + 10_000;
+    // 32 clients, alternating servers: many times the limit even on a loaded machine.
     await Promise.all(
-      Array.from({ length: 16 }, async (_, c) => {
+      Array.from({ length: 32 }, async (_, c) => {
         for (let i = 0; Date.now() < until; i++) {
           const s = servers[(c + i) % 2];
           const res = await fetch(`${s.url}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
@@ -122,9 +122,9 @@ describe('two server processes on one Redis share each limit', () => {
     );
     expect(failed).toEqual([]);
     expect(refused).toBeGreaterThan(admitted.length); // really over the limit
-    // Steady state: the 4 s after the first window settles should admit 100/s × 4 s.
-    const inSpan = admitted.filter((t) => t >= 1500 && t < 5500).length;
-    expect(Math.abs(inSpan - 400) / 400, `admitted ${inSpan} in 4 s, ${refused} refused`).toBeLessThanOrEqual(0.02);
+    // Steady state: the 8 s after the first window settles should admit 100/s × 8 s.
+    const inSpan = admitted.filter((t) => t >= 1500 && t < 9500).length;
+    expect(Math.abs(inSpan - 800) / 800, `admitted ${inSpan} in 8 s, ${refused} refused`).toBeLessThanOrEqual(0.02);
     const shown = await runCli(['ratelimit', 'show', '--key', keyId, '--json'], env);
     expect(shown.code, shown.stdout).toBe(0);
     expect(shown.json()).toMatchObject({ key: keyId, backend: 'redis', limit: 100, window_ms: 1000 });

@@ -60,6 +60,7 @@ export interface Database {
   arm_stats: ArmStatsTable;
   leases: LeasesTable;
   api_keys: ApiKeysTable;
+  predictions: PredictionsTable;
 }
 
 export function toIso(v: Date | string): string {
@@ -162,4 +163,20 @@ export interface ApiKeysTable {
   revoked_at: Timestamp | null;
   revoked_by: string | null;
   last_used_at: Timestamp | null;
+}
+
+export interface PredictionsTable {
+  id: string;
+  at: Timestamp;
+  model: string;
+  version: number;
+  arm: string;
+  event_id: string | null;
+  features: Json | null;
+  features_sha256: string | null;
+  score: number;
+  decision: string;
+  latency_ms: number;
+  cached: number;
+  key_id: string | null;
 }

@@ -20,7 +20,30 @@ export interface ArmObserver {
   shadow(model: string, shadow: Servable, row: Row, score: number, decision: string): void;
 }
 
+/** One served prediction, for the audit log. */
+export interface ScoredPrediction {
+  id: string;
+  model: string;
+  version: number;
+  arm: string;
+  eventId?: string;
+  payload: unknown;
+  row: Row;
+  score: number;
+  decision: string;
+  latencyMs: number;
+  cached: boolean;
+  keyId?: string;
+}
+
+/** Told about every prediction served (the audit log); must return at once. */
+export interface PredictionSink {
+  predicted(p: ScoredPrediction): void;
+}
+
 export interface InferenceRouteDeps {
+  /** Audit log; absent: predictions are not recorded. */
+  sink?: PredictionSink;
   pool: ModelPool;
   /** Prediction cache; absent or disabled: every row is scored. */
   cache?: PredictionCache;
@@ -119,7 +142,7 @@ function inferenceFailed(e: unknown, model: string, version: number, arm: string
 const warningsOf = (unknown: string[] | undefined, where: string) => unknown?.map((f) => `${where}.${f}: unknown field, ignored`);
 
 export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRouteDeps): Promise<void> {
-  const { pool, observer, cache } = deps;
+  const { pool, observer, cache, sink } = deps;
   const recorderOf = recorders(deps.metrics);
 
   app.post<{ Body: InferBody }>(
@@ -156,8 +179,10 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         observer.scored(model, arm, servable.spec.version, elapsed / 1e6, score, decision);
         if (shadow) observer.shadow(model, shadow, row, score, decision);
       }
+      const predictionId = randomUUID();
+      sink?.predicted({ id: predictionId, model, version: servable.spec.version, arm, eventId: body.event_id, payload: body.payload, row, score, decision, latencyMs: elapsed / 1e6, cached, keyId: request.principal?.id });
       return {
-        prediction_id: randomUUID(),
+        prediction_id: predictionId,
         ...(body.event_id !== undefined ? { event_id: body.event_id } : {}),
         model,
         version: servable.spec.version,
@@ -255,7 +280,9 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         const decision = servable.decide(score);
         counts.set(decision, (counts.get(decision) ?? 0) + 1);
         if (arm !== 'pinned') observer?.scored(model, arm, servable.spec.version, elapsedMs, score, decision);
-        return { prediction_id: randomUUID(), score, decision, cached: fromCache[i], ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) };
+        const id = randomUUID();
+        sink?.predicted({ id, model, version: servable.spec.version, arm, payload: instances[i], row: rows[i], score, decision, latencyMs: elapsedMs, cached: fromCache[i], keyId: request.principal?.id });
+        return { prediction_id: id, score, decision, cached: fromCache[i], ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) };
       });
       for (const [decision, n] of counts) rec.count(decision, n);
       return { model, version: servable.spec.version, ...(alias ? { alias } : {}), arm, predictions };

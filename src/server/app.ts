@@ -3,10 +3,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from '../config.js';
-import { inferenceRoutes, type ArmObserver, type ModelPool, type PredictionCache } from '../inference/index.js';
+import { inferenceRoutes, type ArmObserver, type ModelPool, type PredictionCache, type PredictionSink } from '../inference/index.js';
+import { auditRoutes, type AuditStore } from '../audit/index.js';
 import { rolloutRoutes, type RolloutService } from '../rollout/index.js';
 import { accessRoutes, installRateLimit, jwtAuthenticator, parseRate, serviceTokenAuthenticator, type AccessService, type RateLimiter } from '../access/index.js';
 import type { Logger } from '../lib/logger.js';
+import type { Clock } from '../lib/clock.js';
 import { registryRoutes, type RegistryService } from '../registry/index.js';
 import { actorOf, adminTokenAuthenticator, installAuth, type Authenticator } from './auth.js';
 import { errorBodySchema, installErrorHandling } from './errors.js';
@@ -20,8 +22,13 @@ export interface AppDeps {
   registry: RegistryService;
   rollouts: RolloutService;
   access: AccessService;
+  /** The audit log's recorder; absent with AUDIT_LOG=off. */
+  sink?: PredictionSink;
+  /** Audited predictions, for the query routes. */
+  auditStore: AuditStore;
   /** Prediction cache shared by this process's inference routes. */
   cache?: PredictionCache;
+  clock: Clock;
   /** Per-key rate limits (Redis when REDIS_URL is set, else this process's memory). */
   limiter: RateLimiter;
   /** Called after an API key changes through this server. */
@@ -110,9 +117,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.type(deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
-  await app.register(inferenceRoutes, { cache: deps.cache, pool: deps.pool, metrics: deps.metrics, maxInstances: config.PREDICT_MAX_INSTANCES, observer: deps.observer });
+  await app.register(inferenceRoutes, { sink: deps.sink, cache: deps.cache, pool: deps.pool, metrics: deps.metrics, maxInstances: config.PREDICT_MAX_INSTANCES, observer: deps.observer });
   await app.register(rolloutRoutes, { rollouts: deps.rollouts, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
+  await app.register(auditRoutes, { store: deps.auditStore, clock: deps.clock });
   await app.register(accessRoutes, { access: deps.access, actorOf, onChange: deps.accessChanged, limiter: deps.limiter, defaultRate: config.RATE_LIMIT_DEFAULT });
   return app;
 }

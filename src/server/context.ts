@@ -9,6 +9,7 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { createRolloutService, createRolloutStore, type RolloutService } from '../rollout/index.js';
 import { createAccessService, createAccessStore, type AccessService } from '../access/index.js';
+import { createAuditStore, type AuditStore } from '../audit/index.js';
 
 /** The state every entry point shares: database, artifact store and registry. */
 export interface Context {
@@ -20,6 +21,7 @@ export interface Context {
   registry: RegistryService;
   rollouts: RolloutService;
   access: AccessService;
+  audit: AuditStore;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     registry,
     rollouts,
     access,
+    audit: createAuditStore(db),
     async close() {
       await artifacts.close();
       await db.close();

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 
 /** One registry per app instance, so several apps in one process (tests) never collide. */
 export interface MetricsSources {
+  auditDepth?: () => number;
   /** Loaded versions and the aliases pointing at each, read at scrape time. */
   loaded?: () => { model: string; version: number; aliases: string[] }[];
   /** Canary percent per model as this process routes it. */
@@ -108,7 +109,21 @@ export function createMetrics(sources: MetricsSources = {}) {
     labelNames: ['model'] as const,
     registers: [registry],
   });
-  return { registry, cacheHits, cacheMisses, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration, rateLimited, rateLimiterFallbacks };
+  const auditRecords = new client.Counter({
+    name: 'modelgate_audit_records_total',
+    help: 'Audit records by outcome: written (directly), spilled (to disk while the database was down), replayed (from disk)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const auditQueue = new client.Gauge({
+    name: 'modelgate_audit_queue_depth',
+    help: 'Audit records waiting in memory to be written',
+    registers: [registry],
+    collect() {
+      this.set(sources.auditDepth?.() ?? 0);
+    },
+  });
+  return { registry, auditRecords, auditQueue, cacheHits, cacheMisses, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration, rateLimited, rateLimiterFallbacks };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

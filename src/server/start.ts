@@ -4,6 +4,8 @@ import os from 'node:os';
 import { ModelPool, OffThreadScorer, PredictionCache, type RegistrySource } from '../inference/index.js';
 import { createLeader, RolloutRuntime, type RolloutService } from '../rollout/index.js';
 import { ApiKeyAuthenticator, createRateLimiter, type RateLimiter } from '../access/index.js';
+import { AuditWriter, createAuditRecorder, RetentionJob } from '../audit/index.js';
+import path from 'node:path';
 import type { Logger } from '../lib/logger.js';
 import { buildApp } from './app.js';
 import type { Authenticator } from './auth.js';
@@ -18,6 +20,7 @@ export interface RunningServer {
   runtime: RolloutRuntime;
   apiKeys: ApiKeyAuthenticator;
   limiter: RateLimiter;
+  audit: AuditWriter;
   /** http://host:port actually bound (port 0 picks a free one). */
   url: string;
   /** Fail readiness from now on, keep serving; call before close() to let load balancers move away. */
@@ -29,7 +32,20 @@ export interface RunningServer {
 export async function startServer(config: Config, log: Logger, opts: ContextOverrides & { listen?: boolean; /** false: no background jobs (tests drive ticks) */ jobs?: boolean; authenticators?: Authenticator[] } = {}): Promise<RunningServer> {
   const ctx = await openContext(config, log, opts);
   // The gauges read the pool at scrape time, after both exist.
-  const metrics = createMetrics({ loaded: () => pool.loadedVersions(), canaryPercents: () => pool.canaryPercents() });
+  const metrics = createMetrics({ loaded: () => pool.loadedVersions(), canaryPercents: () => pool.canaryPercents(), auditDepth: () => audit.depth });
+  const audit = new AuditWriter({
+    store: ctx.audit,
+    log,
+    spillDir: path.join(config.dataDir, 'audit-spill'),
+    flushMs: config.AUDIT_FLUSH_MS,
+    batchRows: config.AUDIT_BATCH_ROWS,
+    queueMax: config.AUDIT_QUEUE_MAX,
+    onWritten: (n, via) => metrics.auditRecords.inc({ result: via === 'direct' ? 'written' : 'replayed' }, n),
+    onSpilled: (n) => metrics.auditRecords.inc({ result: 'spilled' }, n),
+  });
+  // Records a previous run spilled (database down, then a crash or restart) go in first.
+  await audit.replay().catch((e) => log.warn({ err: (e as Error).message }, 'replaying spilled audit records failed; retrying in the background'));
+  const retention = new RetentionJob({ store: ctx.audit, clock: ctx.clock, log, retentionDays: config.PREDICTION_RETENTION_DAYS, intervalMs: 3_600_000 });
   const rollouts = ctx.rollouts;
   const rolloutStore = rollouts.store;
   rollouts.onTransition((model, event) => metrics.rolloutEvents.inc({ model, event }));
@@ -93,6 +109,8 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
   if (opts.jobs !== false) {
     runtime.start();
     apiKeys.start();
+    audit.start();
+    retention.start();
   }
   let draining = false;
   const app = await buildApp({
@@ -102,6 +120,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     rollouts,
     access: ctx.access,
     accessChanged: () => apiKeys.sync(),
+    ...(config.AUDIT_LOG ? { sink: createAuditRecorder(audit, config.AUDIT_FEATURES) } : {}),
     cache: new PredictionCache({
       maxItems: config.CACHE_MAX_ITEMS,
       ttlMs: config.CACHE_TTL_MS,
@@ -109,6 +128,8 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
       onMiss: (model) => metrics.cacheMisses.inc({ model }),
     }),
     limiter,
+    clock: ctx.clock,
+    auditStore: ctx.audit,
     observer: runtime,
     pool,
     metrics,
@@ -127,6 +148,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     runtime,
     apiKeys,
     limiter,
+    audit,
     url,
     drain() {
       draining = true;
@@ -147,6 +169,9 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
         clearInterval(sweep);
         clearTimeout(cut);
       }
+      // Every accepted request has been answered: now write (or spill) every record it made.
+      retention.stop();
+      await audit.close();
       await runtime.stop();
       await apiKeys.stop();
       await limiter.close();

@@ -3,6 +3,7 @@ import type { Dialect } from '../db.js';
 import { registryMigration } from './001_registry.js';
 import { rolloutsMigration } from './002_rollouts.js';
 import { accessMigration } from './003_access.js';
+import { auditMigration } from './004_audit.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -10,5 +11,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '001_registry': registryMigration(dialect),
     '002_rollouts': rolloutsMigration(dialect),
     '003_access': accessMigration(dialect),
+    '004_audit': auditMigration(dialect),
   };
 }

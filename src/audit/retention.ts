@@ -1,0 +1,44 @@
+import type { Clock } from '../lib/clock.js';
+import { errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { AuditStore } from './store.js';
+
+/**
+ * Deletes audit records older than the retention period, in batches so no statement holds
+ * locks for long. Idempotent, so every replica may run it; the interval has jitter.
+ */
+export class RetentionJob {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: { store: AuditStore; clock: Clock; log: Logger; retentionDays: number; intervalMs: number; batch?: number }) {}
+
+  async runOnce(): Promise<number> {
+    const cutoff = new Date(this.o.clock.now().getTime() - this.o.retentionDays * 86_400_000).toISOString();
+    let total = 0;
+    for (;;) {
+      const n = await this.o.store.deleteOlderThan(cutoff, this.o.batch ?? 5000);
+      total += n;
+      if (n < (this.o.batch ?? 5000)) break;
+    }
+    if (total) this.o.log.info({ deleted: total, before: cutoff }, 'deleted audit records past retention');
+    return total;
+  }
+
+  start(): void {
+    if (this.o.retentionDays <= 0) return;
+    const loop = () => {
+      this.runOnce()
+        .catch((e) => this.o.log.warn({ err: errorMessage(e) }, 'audit retention run failed; retrying next interval'))
+        .finally(() => {
+          this.timer = setTimeout(loop, this.o.intervalMs + Math.floor(Math.random() * this.o.intervalMs * 0.1));
+          this.timer.unref();
+        });
+    };
+    this.timer = setTimeout(loop, Math.min(this.o.intervalMs, 60_000));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+}

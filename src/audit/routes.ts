@@ -1,0 +1,129 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../lib/errors.js';
+import { parseDuration } from '../lib/duration.js';
+import { errorReplies } from '../lib/schemas.js';
+import type { Clock } from '../lib/clock.js';
+import type { AuditStore } from './store.js';
+
+export interface AuditRouteDeps {
+  store: AuditStore;
+  clock: Clock;
+}
+
+const errors = errorReplies(400, 401, 403, 404, 429, 503);
+
+/** ISO time from a query parameter; says what is expected when it is not one. */
+export function parseTime(v: string | undefined, field: string): string | undefined {
+  if (v === undefined || v === '') return undefined;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new AppError('VALIDATION_FAILED', `${field}: expected an ISO 8601 time such as 2026-11-23T10:00:00Z, got ${JSON.stringify(v)}`, { field });
+  return new Date(t).toISOString();
+}
+
+export function checkRange(from: string | undefined, to: string | undefined): void {
+  if (from && to && from >= to) throw new AppError('VALIDATION_FAILED', `query.from (${from}) must be before query.to (${to})`, { field: 'query.from' });
+}
+
+export const encodeCursor = (at: string, id: string) => Buffer.from(JSON.stringify([at, id])).toString('base64url');
+
+export function decodeCursor(c: string | undefined): { at: string; id: string } | undefined {
+  if (!c) return undefined;
+  try {
+    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && !Number.isNaN(Date.parse(v[0]))) return { at: v[0], id: v[1] };
+  } catch {
+    // fall through to the error below
+  }
+  throw new AppError('VALIDATION_FAILED', 'query.cursor: not a cursor this server issued; pass next_cursor from the previous page unchanged', { field: 'query.cursor' });
+}
+
+const prediction = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    at: { type: 'string' },
+    model: { type: 'string' },
+    version: { type: 'integer' },
+    arm: { type: 'string' },
+    event_id: { type: ['string', 'null'] },
+    features: { type: ['object', 'null'], additionalProperties: true },
+    features_sha256: { type: ['string', 'null'] },
+    score: { type: 'number' },
+    decision: { type: 'string' },
+    latency_ms: { type: 'number' },
+    cached: { type: 'boolean' },
+    key_id: { type: ['string', 'null'] },
+  },
+} as const;
+
+export async function auditRoutes(app: FastifyInstance, deps: AuditRouteDeps): Promise<void> {
+  const { store } = deps;
+
+  app.get<{ Querystring: { model?: string; from?: string; to?: string; decision?: string; limit?: string; cursor?: string } }>(
+    '/v1/predictions',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['audit'],
+        summary: 'Audited predictions, oldest first, a page at a time',
+        querystring: {
+          type: 'object',
+          properties: {
+            model: { type: 'string', maxLength: 64 },
+            from: { type: 'string', description: 'ISO time, inclusive' },
+            to: { type: 'string', description: 'ISO time, exclusive' },
+            decision: { type: 'string', maxLength: 64 },
+            limit: { type: 'string', pattern: '^[0-9]{1,6}$', description: 'rows per page, 1 to 1000 (default 100)' },
+            cursor: { type: 'string', maxLength: 512, description: 'next_cursor of the previous page' },
+          },
+          additionalProperties: false,
+        },
+        response: { 200: { type: 'object', properties: { predictions: { type: 'array', items: prediction }, next_cursor: { type: ['string', 'null'] } }, required: ['predictions', 'next_cursor'] }, ...errors },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const from = parseTime(q.from, 'query.from');
+      const to = parseTime(q.to, 'query.to');
+      checkRange(from, to);
+      const limit = q.limit === undefined ? 100 : Number(q.limit);
+      if (!(limit >= 1 && limit <= 1000)) throw new AppError('VALIDATION_FAILED', `query.limit: expected 1 to 1000, got ${q.limit}`, { field: 'query.limit' });
+      const rows = await store.query({ model: q.model, decision: q.decision, from, to, limit, after: decodeCursor(q.cursor) });
+      const last = rows[rows.length - 1];
+      return { predictions: rows, next_cursor: rows.length === limit && last ? encodeCursor(last.at, last.id) : null };
+    },
+  );
+
+  app.get<{ Params: { name: string }; Querystring: { window?: string } }>(
+    '/v1/models/:name/decisions',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['audit'],
+        summary: "Distribution of a model's decisions over a recent window",
+        params: { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] },
+        querystring: { type: 'object', properties: { window: { type: 'string', default: '24h', description: 'e.g. 1h, 24h, 7d' } }, additionalProperties: false },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              model: { type: 'string' },
+              window: { type: 'string' },
+              from: { type: 'string' },
+              total: { type: 'integer' },
+              decisions: { type: 'array', items: { type: 'object', properties: { decision: { type: 'string' }, count: { type: 'integer' }, rate: { type: 'number' } } } },
+            },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const window = request.query.window ?? '24h';
+      const from = new Date(deps.clock.now().getTime() - parseDuration(window, 'query.window')).toISOString();
+      const counts = await store.decisions(request.params.name, from);
+      const total = counts.reduce((a, c) => a + c.count, 0);
+      return { model: request.params.name, window, from, total, decisions: counts.map((c) => ({ ...c, rate: total ? c.count / total : 0 })) };
+    },
+  );
+}

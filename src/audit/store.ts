@@ -1,0 +1,100 @@
+import { sql, type Selectable } from 'kysely';
+import { fromJson, toIso, type Db } from '../db/index.js';
+import type { PredictionsTable } from '../db/schema.js';
+
+/** One audited prediction, as queued and as written. */
+export interface PredictionRecord {
+  id: string;
+  at: string;
+  model: string;
+  version: number;
+  arm: string;
+  event_id: string | null;
+  /** JSON text of the payload (AUDIT_FEATURES=full), else null. */
+  features: string | null;
+  features_sha256: string | null;
+  score: number;
+  decision: string;
+  latency_ms: number;
+  cached: boolean;
+  key_id: string | null;
+}
+
+export interface PredictionView extends Omit<PredictionRecord, 'features'> {
+  features: Record<string, unknown> | null;
+}
+
+const view = (r: Selectable<PredictionsTable>): PredictionView => ({
+  ...r,
+  at: toIso(r.at),
+  version: Number(r.version),
+  score: Number(r.score),
+  latency_ms: Number(r.latency_ms),
+  cached: Boolean(r.cached),
+  features: r.features === null ? null : fromJson<Record<string, unknown>>(r.features),
+});
+
+export interface PredictionQuery {
+  model?: string;
+  from?: string;
+  to?: string;
+  decision?: string;
+  limit: number;
+  /** Keyset position: (at, id) of the last row of the previous page. */
+  after?: { at: string; id: string };
+}
+
+export function createAuditStore(db: Db) {
+  const k = db.kysely;
+  return {
+    /** Idempotent: a record replayed twice (spill file after a crash) is written once. */
+    async insertMany(rows: PredictionRecord[]): Promise<void> {
+      if (!rows.length) return;
+      await k
+        .insertInto('predictions')
+        .values(rows.map((r) => ({ ...r, cached: r.cached ? 1 : 0 })))
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+    },
+
+    async query(q: PredictionQuery): Promise<PredictionView[]> {
+      let s = k.selectFrom('predictions').selectAll();
+      if (q.model) s = s.where('model', '=', q.model);
+      if (q.decision) s = s.where('decision', '=', q.decision);
+      if (q.from) s = s.where('at', '>=', q.from);
+      if (q.to) s = s.where('at', '<', q.to);
+      if (q.after) {
+        const { at, id } = q.after;
+        s = s.where((eb) => eb.or([eb('at', '>', at), eb.and([eb('at', '=', at), eb('id', '>', id)])]));
+      }
+      return (await s.orderBy('at').orderBy('id').limit(q.limit).execute()).map(view);
+    },
+
+    async decisions(model: string, from: string): Promise<{ decision: string; count: number }[]> {
+      const rows = await k
+        .selectFrom('predictions')
+        .select(['decision', sql<number>`count(*)`.as('count')])
+        .where('model', '=', model)
+        .where('at', '>=', from)
+        .groupBy('decision')
+        .orderBy('decision')
+        .execute();
+      return rows.map((r) => ({ decision: r.decision, count: Number(r.count) }));
+    },
+
+    async count(model?: string): Promise<number> {
+      let s = k.selectFrom('predictions').select(sql<number>`count(*)`.as('n'));
+      if (model) s = s.where('model', '=', model);
+      return Number((await s.executeTakeFirstOrThrow()).n);
+    },
+
+    /** Delete up to `batch` records older than the cutoff; returns how many went. */
+    async deleteOlderThan(cutoff: string, batch: number): Promise<number> {
+      const ids = k.selectFrom('predictions').select('id').where('at', '<', cutoff).limit(batch);
+      const r = await k.deleteFrom('predictions').where('id', 'in', ids).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+  };
+}
+
+export type AuditStore = ReturnType<typeof createAuditStore>;

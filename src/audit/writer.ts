@@ -1,0 +1,226 @@
+import { createReadStream } from 'node:fs';
+import { appendFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { AuditStore, PredictionRecord } from './store.js';
+
+export interface AuditWriterOptions {
+  store: AuditStore;
+  log: Logger;
+  /** Where records go while the database cannot take them. */
+  spillDir: string;
+  flushMs: number;
+  batchRows: number;
+  /** Records held in memory at most; beyond it they go straight to the spill file. */
+  queueMax: number;
+  onWritten?: (n: number, via: 'direct' | 'replay') => void;
+  onSpilled?: (n: number) => void;
+}
+
+const SPILL = /^spill-(\d+)-[0-9a-z]+\.jsonl$/;
+const CLAIMED = /^spill-\d+-[0-9a-z]+\.jsonl\.replaying-(\d+)$/;
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The prediction audit log's writer. The request path only pushes a record onto an in-memory
+ * queue; a timer writes it in multi-row INSERTs (every flushMs, or at once when batchRows are
+ * waiting). When the database refuses a batch, the batch is appended to a spill file in the
+ * data directory (one JSON line per record) and serving goes on; once the database answers
+ * again, spill files are replayed in order. Inserts ignore ids already present, so a replay
+ * cut short by a crash can simply run again. close() writes or spills everything queued, so
+ * SIGTERM loses nothing.
+ */
+export class AuditWriter {
+  private queue: PredictionRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private spillFile: string | undefined;
+  private spillChain: Promise<void> = Promise.resolve();
+  /** True while spill files may be waiting for the database. */
+  private pendingSpill = true;
+  private replaying: Promise<void> | undefined;
+  private closed = false;
+  private dbDown = false;
+
+  constructor(private readonly o: AuditWriterOptions) {}
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  record(r: PredictionRecord): void {
+    this.queue.push(r);
+    if (this.queue.length >= this.o.queueMax) {
+      // The database is far behind: keep memory bounded, keep every record.
+      void this.spill(this.queue.splice(0));
+    } else if (this.queue.length >= this.o.batchRows && !this.flushing) {
+      void this.flush();
+    }
+  }
+
+  start(): void {
+    const tick = () => {
+      void this.flush()
+        .then(() => (this.pendingSpill && !this.dbDown ? this.replay() : undefined))
+        .catch((e) => this.o.log.error({ err: errorMessage(e) }, 'audit flush failed'))
+        .finally(() => {
+          if (this.closed) return;
+          this.timer = setTimeout(tick, this.o.flushMs);
+          this.timer.unref();
+        });
+    };
+    this.timer = setTimeout(tick, this.o.flushMs);
+    this.timer.unref();
+  }
+
+  /** Write everything queued now (in batches); what the database refuses is spilled. */
+  flush(): Promise<void> {
+    if (!this.flushing) {
+      this.flushing = this.drain().finally(() => {
+        this.flushing = undefined;
+      });
+    }
+    return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, this.o.batchRows);
+      // While the database is known to be down, go straight to disk; a probe write per flush
+      // interval (the first batch) tells when it is back.
+      try {
+        await this.o.store.insertMany(batch);
+        this.o.onWritten?.(batch.length, 'direct');
+        if (this.dbDown) {
+          this.dbDown = false;
+          this.o.log.warn('the database takes audit records again; replaying spilled records');
+        }
+      } catch (e) {
+        if (!this.dbDown) {
+          this.dbDown = true;
+          this.o.log.error({ err: errorMessage(e), spill_dir: this.o.spillDir }, 'the database refuses audit records; spilling them to disk until it is back');
+        }
+        await this.spill(batch, this.queue.splice(0));
+        return;
+      }
+    }
+  }
+
+  /** Append to this process's spill file; resolves once written (failures are logged, never thrown). */
+  private spill(...batches: PredictionRecord[][]): Promise<void> {
+    const rows = batches.flat();
+    if (!rows.length) return Promise.resolve();
+    this.pendingSpill = true;
+    // A failed append must not stop later ones: each link starts from a settled chain.
+    this.spillChain = this.spillChain.catch(() => undefined).then(async () => {
+      if (!this.spillFile) {
+        await mkdir(this.o.spillDir, { recursive: true });
+        this.spillFile = path.join(this.o.spillDir, `spill-${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}.jsonl`);
+      }
+      await appendFile(this.spillFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      this.o.onSpilled?.(rows.length);
+    });
+    return this.spillChain.catch((e) => this.o.log.fatal({ err: errorMessage(e), rows: rows.length }, 'cannot write the audit spill file; these records are lost'));
+  }
+
+  /** Replay spill files (ours and those of processes that died) into the database. */
+  replay(): Promise<void> {
+    if (!this.replaying) {
+      this.replaying = this.doReplay().finally(() => {
+        this.replaying = undefined;
+      });
+    }
+    return this.replaying;
+  }
+
+  private async doReplay(): Promise<void> {
+    // New spills go to a new file; the current one is complete once pending appends finish.
+    this.spillFile = undefined;
+    await this.spillChain.catch(() => undefined);
+    let names: string[];
+    try {
+      names = (await readdir(this.o.spillDir)).sort();
+    } catch {
+      this.pendingSpill = false;
+      return;
+    }
+    let left = false;
+    for (const name of names) {
+      let claimed: string;
+      const spilled = SPILL.exec(name);
+      const stale = CLAIMED.exec(name);
+      if (spilled && (Number(spilled[1]) === process.pid || !alive(Number(spilled[1])))) {
+        claimed = path.join(this.o.spillDir, `${name}.replaying-${process.pid}`);
+        try {
+          await rename(path.join(this.o.spillDir, name), claimed);
+        } catch {
+          continue; // another process claimed it first
+        }
+      } else if (stale && (Number(stale[1]) === process.pid || !alive(Number(stale[1])))) {
+        claimed = path.join(this.o.spillDir, name);
+      } else {
+        if (spilled || stale) left = true;
+        continue;
+      }
+      const n = await this.replayFile(claimed);
+      if (n < 0) return; // database still down: the file stays claimed for the next try
+      await rm(claimed, { force: true });
+      if (n > 0) this.o.log.info({ file: path.basename(claimed), records: n }, 'replayed spilled audit records');
+    }
+    this.pendingSpill = left;
+  }
+
+  /** Records written, or -1 when the database failed part-way (the file is kept). */
+  private async replayFile(file: string): Promise<number> {
+    const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+    let batch: PredictionRecord[] = [];
+    let n = 0;
+    const write = async () => {
+      await this.o.store.insertMany(batch);
+      this.o.onWritten?.(batch.length, 'replay');
+      n += batch.length;
+      batch = [];
+    };
+    try {
+      for await (const line of lines) {
+        if (!line) continue;
+        try {
+          batch.push(JSON.parse(line) as PredictionRecord);
+        } catch {
+          // Only a crash during an append can leave a partial line, and only as the last one.
+          this.o.log.warn({ file: path.basename(file) }, 'skipping a partial line in an audit spill file');
+          continue;
+        }
+        if (batch.length >= this.o.batchRows) await write();
+      }
+      if (batch.length) await write();
+      return n;
+    } catch (e) {
+      this.dbDown = true;
+      this.o.log.warn({ err: errorMessage(e) }, 'replay of spilled audit records stopped; retrying later');
+      return -1;
+    } finally {
+      lines.close();
+    }
+  }
+
+  /** Stop the timer and write (or spill) everything queued. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.replaying?.catch(() => undefined);
+    await this.flush();
+    await this.spillChain.catch(() => undefined);
+  }
+}

@@ -1,0 +1,195 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { rowPayload } from '../src/training/index.js';
+import { DIALECTS } from './helpers/db.js';
+import { demoModel } from './helpers/fixtures.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const demo = demoModel();
+
+async function serverWith(dialect: 'sqlite' | 'postgres', env: Record<string, string>, clock?: { now(): Date }): Promise<TestServer> {
+  const s = await startTestServer({ dialect, env, jobs: false, clock });
+  await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, policy: { type: 'threshold', threshold: 0.5, above: 'act', below: 'none' }, actor: 't' });
+  await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+  await s.pool.refresh(true);
+  return s;
+}
+
+for (const dialect of DIALECTS) {
+  describe(`prediction audit log on ${dialect}`, () => {
+    let s: TestServer;
+    let keyToken = '';
+    let keyId = '';
+    let t = Date.parse('2026-11-20T12:00:00Z');
+    const clock = { now: () => new Date(t) };
+    beforeAll(async () => {
+      s = await serverWith(dialect, {}, clock);
+      const k = await s.ctx.access.create({ name: 'caller', scopes: ['infer', 'read'], actor: 't' });
+      keyToken = k.token;
+      keyId = k.key.id;
+    });
+    afterAll(() => s?.stop());
+
+    const call = async (method: 'GET' | 'POST', url: string, body?: unknown, token?: string) => {
+      const res = await s.app.inject({ method, url, headers: { authorization: token ? `Bearer ${token}` : s.auth.authorization, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
+      return { status: res.statusCode, body: res.json() };
+    };
+
+    const replies: { prediction_id: string; score: number; decision: string; cached: boolean }[] = [];
+
+    it('records every prediction: single, repeated (cached) and batch rows, with who asked', async () => {
+      for (let i = 0; i < 20; i++) {
+        const r = await call('POST', '/v1/infer', { model: 'hotel', payload: rowPayload(demo.holdout.data, i % 15), event_id: `ev-${i}` }, keyToken);
+        expect(r.status).toBe(200);
+        replies.push(r.body);
+      }
+      const batch = await call('POST', '/v1/models/hotel/predict', { instances: [20, 21, 22].map((i) => rowPayload(demo.holdout.data, i)) });
+      replies.push(...batch.body.predictions);
+      await s.audit.flush();
+      expect(await s.ctx.audit.count('hotel')).toBe(23);
+      const all = (await call('GET', '/v1/predictions?model=hotel&limit=1000')).body.predictions as Record<string, unknown>[];
+      const byId = new Map(all.map((p) => [p.id, p]));
+      for (const r of replies) {
+        expect(byId.get(r.prediction_id)).toMatchObject({ model: 'hotel', version: 1, arm: 'production', score: r.score, decision: r.decision, cached: r.cached });
+      }
+      expect(all.filter((p) => p.cached)).toHaveLength(5);
+      expect(byId.get(replies[3].prediction_id)).toMatchObject({ event_id: 'ev-3', key_id: keyId, features: rowPayload(demo.holdout.data, 3) });
+      expect(byId.get(replies[21].prediction_id)).toMatchObject({ event_id: null, key_id: 'admin-token', arm: 'production' });
+    });
+
+    it('pages with a cursor through every record exactly once, oldest first', async () => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const q: string = `/v1/predictions?model=hotel&limit=7${cursor ? `&cursor=${cursor}` : ''}`;
+        const r = await call('GET', q);
+        expect(r.status).toBe(200);
+        seen.push(...r.body.predictions.map((p: { id: string }) => p.id));
+        cursor = r.body.next_cursor;
+        pages++;
+      } while (cursor);
+      expect(pages).toBe(4);
+      expect(new Set(seen).size).toBe(23);
+      expect(seen.sort()).toEqual(replies.map((r) => r.prediction_id).sort());
+    });
+
+    it('filters by decision and time; the decision distribution adds up', async () => {
+      const acts = (await call('GET', '/v1/predictions?model=hotel&decision=act&limit=1000')).body.predictions;
+      const expectedActs = replies.filter((r) => r.decision === 'act').length;
+      expect(acts).toHaveLength(expectedActs);
+      const future = (await call('GET', '/v1/predictions?from=2999-01-01T00:00:00Z')).body;
+      expect(future).toEqual({ predictions: [], next_cursor: null });
+      t = Date.now(); // the records were written at wall-clock time
+      const d = (await call('GET', '/v1/models/hotel/decisions?window=24h')).body;
+      expect(d.total).toBe(23);
+      expect(d.decisions.find((x: { decision: string }) => x.decision === 'act')?.count ?? 0).toBe(expectedActs);
+      expect(d.decisions.reduce((a: number, x: { rate: number }) => a + x.rate, 0)).toBeCloseTo(1, 9);
+    });
+
+    it('bad cursors and time ranges are 400s that say what to send', async () => {
+      for (const q of ['cursor=not-a-cursor', `cursor=${Buffer.from('["x"]').toString('base64url')}`, 'from=yesterday', 'from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z', 'limit=0', 'limit=5000', 'window=forever']) {
+        const r = await call('GET', q.startsWith('window') ? `/v1/models/hotel/decisions?${q}` : `/v1/predictions?${q}`);
+        expect(r.status, q).toBe(400);
+        expect(r.body.error.code).toBe('VALIDATION_FAILED');
+      }
+      expect((await call('GET', '/v1/predictions', undefined, 'mg_' + 'x'.repeat(49))).status).toBe(401);
+    });
+
+    it('retention deletes records older than PREDICTION_RETENTION_DAYS, in batches', async () => {
+      const old = Array.from({ length: 12 }, (_, i) => ({
+        id: `old-${dialect}-${i}`,
+        at: new Date(Date.parse('2026-01-01T00:00:00Z') + i * 1000).toISOString(),
+        model: 'hotel',
+        version: 1,
+        arm: 'production',
+        event_id: null,
+        features: null,
+        features_sha256: null,
+        score: 0.5,
+        decision: 'act',
+        latency_ms: 1,
+        cached: false,
+        key_id: null,
+      }));
+      await s.ctx.audit.insertMany(old);
+      // Written twice (a replay after a crash): still once.
+      await s.ctx.audit.insertMany(old.slice(0, 3));
+      expect(await s.ctx.audit.count('hotel')).toBe(35);
+      const { RetentionJob } = await import('../src/audit/index.js');
+      const job = new RetentionJob({ store: s.ctx.audit, clock: { now: () => new Date('2026-06-01T00:00:00Z') }, log: s.ctx.log, retentionDays: 90, intervalMs: 1000, batch: 5 });
+      expect(await job.runOnce()).toBe(12);
+      expect(await s.ctx.audit.count('hotel')).toBe(23);
+    });
+  });
+}
+
+describe('AUDIT_FEATURES', () => {
+  it('hashed keeps only the SHA-256 of the canonical values; none keeps neither', async () => {
+    for (const mode of ['hashed', 'none'] as const) {
+      const s = await serverWith('sqlite', { AUDIT_FEATURES: mode });
+      try {
+        const payload = rowPayload(demo.holdout.data, 2);
+        const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload }) });
+        await s.audit.flush();
+        const [rec] = await s.ctx.audit.query({ limit: 10 });
+        expect(rec.id).toBe(res.json().prediction_id);
+        expect(rec.features).toBeNull();
+        if (mode === 'hashed') {
+          // Independently: the contract's feature order, missing numbers as null.
+          const v = await s.ctx.registry.getVersion('hotel', 1);
+          const canonical = JSON.stringify(v.contract.features.map((f) => (payload[f.name] === undefined || (typeof payload[f.name] === 'number' && Number.isNaN(payload[f.name])) ? null : payload[f.name])));
+          expect(rec.features_sha256).toBe(createHash('sha256').update(canonical).digest('hex'));
+        } else expect(rec.features_sha256).toBeNull();
+      } finally {
+        await s.stop();
+      }
+    }
+  });
+
+  it('AUDIT_LOG=off records nothing', async () => {
+    const s = await serverWith('sqlite', { AUDIT_LOG: 'off' });
+    try {
+      await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, 0) }) });
+      await s.audit.flush();
+      expect(await s.ctx.audit.count()).toBe(0);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('spill and replay when the database refuses records (SQLite)', () => {
+  it('keeps serving, spills to disk, and replays every record once the table is back', async () => {
+    const s = await serverWith('sqlite', {});
+    try {
+      const infer = async (i: number) => {
+        const r = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, i) }) });
+        expect(r.statusCode).toBe(200);
+        return r.json().prediction_id as string;
+      };
+      const ids = [await infer(0)];
+      await s.audit.flush();
+      // A real failure: the table is gone, so every INSERT errors.
+      await sql`alter table predictions rename to predictions_away`.execute(s.ctx.db.kysely);
+      for (let i = 1; i < 30; i++) ids.push(await infer(i));
+      await s.audit.flush();
+      const { readdir } = await import('node:fs/promises');
+      const spilled = await readdir(`${s.dataDir}/audit-spill`);
+      expect(spilled.length).toBe(1);
+      await sql`alter table predictions_away rename to predictions`.execute(s.ctx.db.kysely);
+      ids.push(await infer(40));
+      await s.audit.flush();
+      await s.audit.replay();
+      const stored = (await s.ctx.audit.query({ limit: 1000 })).map((p) => p.id);
+      expect(stored.sort()).toEqual([...ids].sort());
+      expect(await readdir(`${s.dataDir}/audit-spill`)).toEqual([]);
+      const metrics = (await s.app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(metrics).toContain('modelgate_audit_records_total{result="spilled"} 29');
+      expect(metrics).toContain('modelgate_audit_records_total{result="replayed"} 29');
+    } finally {
+      await s.stop();
+    }
+  });
+});
