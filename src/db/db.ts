@@ -51,6 +51,10 @@ export async function openDb(loc: DbLocation): Promise<Db> {
     max: 10,
     ...(loc.schema ? { options: `-c search_path=${loc.schema}` } : {}),
   });
+  // An idle connection that the server drops (restart, failover) emits 'error' on the pool;
+  // unheard, that would crash the process. The pool discards the client and the next query
+  // reconnects or fails with its own error, which callers handle (the audit log spills).
+  pool.on('error', () => undefined);
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const safe = loc.url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
   return { kysely, dialect: 'postgres', describe: safe + (loc.schema ? ` (schema ${loc.schema})` : ''), location: loc, close: () => kysely.destroy() };

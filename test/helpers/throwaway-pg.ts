@@ -1,0 +1,59 @@
+import { execFileSync } from 'node:child_process';
+import { chownSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { tempDir } from './db.js';
+import { freePort } from './redis.js';
+
+const BIN = path.join('/usr/lib/postgresql', readdirSync('/usr/lib/postgresql').sort().pop()!, 'bin');
+
+/** Run a PostgreSQL tool as the postgres user (initdb refuses root). */
+function asPostgres(tool: string, args: string[]): void {
+  const cmd = path.join(BIN, tool);
+  const asRoot = process.getuid?.() === 0;
+  execFileSync(asRoot ? 'runuser' : cmd, asRoot ? ['-u', 'postgres', '--', cmd, ...args] : args, { stdio: 'pipe', timeout: 60_000 });
+}
+
+/**
+ * A PostgreSQL server of the test's own (initdb + pg_ctl on a spare port), for tests that
+ * stop the database: the shared server on 5432 is never touched.
+ */
+export class ThrowawayPostgres {
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  get url(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  static async create(): Promise<ThrowawayPostgres> {
+    const dir = tempDir('modelgate-pg-');
+    if (process.getuid?.() === 0) {
+      const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+      const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+      chownSync(dir, uid, gid);
+    }
+    asPostgres('initdb', ['-D', dir, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+    const pg = new ThrowawayPostgres(dir, await freePort());
+    pg.start();
+    return pg;
+  }
+
+  start(): void {
+    asPostgres('pg_ctl', ['-D', this.dir, '-l', path.join(this.dir, 'server.log'), '-w', '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  }
+
+  /** Immediate shutdown: connections drop as in a crash. */
+  stop(): void {
+    asPostgres('pg_ctl', ['-D', this.dir, '-m', 'immediate', '-w', 'stop']);
+  }
+
+  destroy(): void {
+    try {
+      this.stop();
+    } catch {
+      // already stopped
+    }
+  }
+}
