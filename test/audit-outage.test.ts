@@ -42,11 +42,9 @@ describe('audit log across a PostgreSQL outage and SIGTERM', () => {
     let stop = false;
     let terminating = false;
     let refusedAfterSigterm = 0;
-    let sent = 0;
     const client = async (c: number) => {
       for (let i = 0; !stop; i++) {
         const body = JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, (c * 97 + i) % 400), event_id: `c${c}-${i}` });
-        sent++;
         try {
           const res = await fetch(`${server.url}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body });
           const json = (await res.json()) as { prediction_id?: string };
