@@ -5,6 +5,7 @@ import { registerRegistryCommands } from './registry.js';
 import { registerServeCommand } from './serve.js';
 import { registerRolloutCommands } from './rollout.js';
 import { registerKeyCommands, registerRateLimitCommands } from './access.js';
+import { registerPredictionCommands } from './predictions.js';
 
 const program = new Command()
   .name('modelgate')
@@ -19,6 +20,7 @@ registerRegistryCommands(program);
 registerRolloutCommands(program);
 registerKeyCommands(program);
 registerRateLimitCommands(program);
+registerPredictionCommands(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

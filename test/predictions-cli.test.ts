@@ -1,0 +1,63 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowPayload } from '../src/training/index.js';
+import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/db.js';
+import { demoModel } from './helpers/fixtures.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+describe('modelgate predictions export', () => {
+  const dir = tempDir();
+  const env = { MODELGATE_DATA_DIR: dir };
+  const demo = demoModel();
+  let s: TestServer;
+  const ids: string[] = [];
+  beforeAll(async () => {
+    s = await startTestServer({ db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') }, dataDir: dir, jobs: false });
+    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
+    // More than one export page (1000 rows) to prove paging joins up.
+    for (let chunk = 0; chunk < 3; chunk++) {
+      const instances = Array.from({ length: 500 }, (_, i) => rowPayload(demo.holdout.data, (chunk * 500 + i) % 700));
+      const r = await s.app.inject({ method: 'POST', url: '/v1/models/hotel/predict', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ instances }) });
+      ids.push(...r.json().predictions.map((p: { prediction_id: string }) => p.prediction_id));
+    }
+    await s.audit.flush();
+  }, 60_000);
+  afterAll(() => s?.stop());
+
+  it('CSV to stdout: a header, then every record once', async () => {
+    const r = await runCli(['predictions', 'export', '--model', 'hotel'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = parse(r.stdout, { columns: true }) as Record<string, string>[];
+    expect(rows).toHaveLength(1500);
+    expect(new Set(rows.map((x) => x.id))).toEqual(new Set(ids));
+    expect(Object.keys(rows[0])).toEqual(['id', 'at', 'model', 'version', 'arm', 'event_id', 'score', 'decision', 'latency_ms', 'cached', 'key_id', 'features_sha256', 'features']);
+    expect(JSON.parse(rows[0].features)).toHaveProperty('lead_time');
+    expect(r.stderr).toMatch(/exported 1500 predictions/);
+  });
+
+  it('JSON lines to a file, written atomically, with a --json summary', async () => {
+    const file = path.join(dir, 'out', '..', 'hotel.jsonl');
+    const r = await runCli(['predictions', 'export', '--format', 'jsonl', '--out', file, '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toEqual({ rows: 1500, format: 'jsonl', file: path.resolve(file) });
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1500);
+    expect(lines[0]).toMatchObject({ model: 'hotel', version: 1 });
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('an empty range is an empty export, not an error; bad flags exit 2', async () => {
+    const empty = await runCli(['predictions', 'export', '--from', '2999-01-01T00:00:00Z'], env);
+    expect(empty.code).toBe(0);
+    expect(empty.stdout.trim().split('\n')).toHaveLength(1);
+    expect((await runCli(['predictions', 'export', '--format', 'xml'], env)).code).toBe(2);
+    const backwards = await runCli(['predictions', 'export', '--from', '2026-11-02T00:00:00Z', '--to', '2026-11-01T00:00:00Z'], env);
+    expect(backwards.code).toBe(2);
+    expect(backwards.stderr).toMatch(/must be before/);
+  });
+});
