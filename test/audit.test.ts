@@ -193,3 +193,30 @@ describe('spill and replay when the database refuses records (SQLite)', () => {
     }
   });
 });
+
+describe('shadow results in the audit log', () => {
+  it('each scored shadow copy is a record with arm shadow and the original event_id', async () => {
+    const s = await serverWith('sqlite', {});
+    try {
+      const { generateHotelBookings, trainLogisticRegression } = await import('../src/training/index.js');
+      const other = trainLogisticRegression(generateHotelBookings(2000, 5), { l2: 4 });
+      await s.ctx.registry.register({ model: 'hotel', onnx: other.onnx, actor: 't' });
+      await s.rollouts.setShadow('hotel', 2, 100, 't');
+      await s.pool.refresh(true);
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, i), event_id: `sh-${i}` }) });
+        ids.push(r.json().prediction_id);
+      }
+      await s.runtime.shadowIdle();
+      await s.audit.flush();
+      const all = await s.ctx.audit.query({ model: 'hotel', limit: 100 });
+      const shadow = all.filter((p) => p.arm === 'shadow');
+      expect(shadow.map((p) => p.event_id).sort()).toEqual(['sh-0', 'sh-1', 'sh-2', 'sh-3', 'sh-4']);
+      expect(shadow.every((p) => p.version === 2 && !ids.includes(p.id))).toBe(true);
+      expect(all.filter((p) => p.arm === 'production')).toHaveLength(5);
+    } finally {
+      await s.stop();
+    }
+  });
+});

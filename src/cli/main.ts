@@ -6,6 +6,7 @@ import { registerServeCommand } from './serve.js';
 import { registerRolloutCommands } from './rollout.js';
 import { registerKeyCommands, registerRateLimitCommands } from './access.js';
 import { registerPredictionCommands } from './predictions.js';
+import { registerFeedbackCommands } from './feedback.js';
 
 const program = new Command()
   .name('modelgate')
@@ -21,6 +22,7 @@ registerRolloutCommands(program);
 registerKeyCommands(program);
 registerRateLimitCommands(program);
 registerPredictionCommands(program);
+registerFeedbackCommands(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

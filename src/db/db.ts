@@ -49,12 +49,19 @@ export async function openDb(loc: DbLocation): Promise<Db> {
   const pool = new pg.Pool({
     connectionString: loc.url,
     max: 10,
+    // A server that accepts TCP but never finishes the handshake (starting, failing over) must
+    // not hold a request or a flush forever.
+    connectionTimeoutMillis: 5000,
     ...(loc.schema ? { options: `-c search_path=${loc.schema}` } : {}),
   });
   // An idle connection that the server drops (restart, failover) emits 'error' on the pool;
   // unheard, that would crash the process. The pool discards the client and the next query
   // reconnects or fails with its own error, which callers handle (the audit log spills).
   pool.on('error', () => undefined);
+  // The same for a connection that drops while checked out between two queries (inside a
+  // transaction, say): the client is then unusable, its next query fails, and the pool
+  // discards it on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const safe = loc.url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
   return { kysely, dialect: 'postgres', describe: safe + (loc.schema ? ` (schema ${loc.schema})` : ''), location: loc, close: () => kysely.destroy() };

@@ -61,6 +61,7 @@ export interface Database {
   leases: LeasesTable;
   api_keys: ApiKeysTable;
   predictions: PredictionsTable;
+  feedback: FeedbackTable;
 }
 
 export function toIso(v: Date | string): string {
@@ -178,5 +179,15 @@ export interface PredictionsTable {
   decision: string;
   latency_ms: number;
   cached: number;
+  key_id: string | null;
+}
+
+export interface FeedbackTable {
+  prediction_id: string;
+  model: string;
+  event_id: string | null;
+  label: number;
+  value: number | null;
+  at: Timestamp;
   key_id: string | null;
 }

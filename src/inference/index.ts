@@ -14,7 +14,7 @@ export { Servable, smokeTest, type ServableSpec, type RuntimeOptions } from './s
 export { ModelPool, type RegistrySource, type PoolEvents, type RolloutPlan, type Arm } from './pool.js';
 export { MicroBatcher } from './batcher.js';
 export { OffThreadScorer } from './off-thread-scorer.js';
-export { inferenceRoutes, type InferenceMetrics, type ArmObserver, type PredictionSink, type ScoredPrediction } from './routes.js';
+export { inferenceRoutes, type InferenceMetrics, type ArmObserver, type PredictionSink, type ScoredPrediction, type ShadowRequest } from './routes.js';
 export { CanaryRouter, hashBucket, BUCKETS } from './router.js';
 export type { Row } from './encoder.js';
 export { PredictionCache, cacheKey } from './cache.js';

@@ -17,7 +17,14 @@ export interface ArmObserver {
   scored(model: string, arm: 'production' | 'canary', version: number, latencyMs: number, score: number, decision: string): void;
   failed(model: string, arm: 'production' | 'canary', version: number, latencyMs: number): void;
   /** A copy of the request for the shadow version, handled off the request path. */
-  shadow(model: string, shadow: Servable, row: Row, score: number, decision: string): void;
+  shadow(model: string, shadow: Servable, row: Row, score: number, decision: string, request?: ShadowRequest): void;
+}
+
+/** What the audit log needs of the request a shadow copy came from. */
+export interface ShadowRequest {
+  eventId?: string;
+  payload: unknown;
+  keyId?: string;
 }
 
 /** One served prediction, for the audit log. */
@@ -177,7 +184,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
       rec.count(decision);
       if (arm !== 'pinned' && observer) {
         observer.scored(model, arm, servable.spec.version, elapsed / 1e6, score, decision);
-        if (shadow) observer.shadow(model, shadow, row, score, decision);
+        if (shadow) observer.shadow(model, shadow, row, score, decision, { eventId: body.event_id, payload: body.payload, keyId: request.principal?.id });
       }
       const predictionId = randomUUID();
       sink?.predicted({ id: predictionId, model, version: servable.spec.version, arm, eventId: body.event_id, payload: body.payload, row, score, decision, latencyMs: elapsed / 1e6, cached, keyId: request.principal?.id });

@@ -1,4 +1,4 @@
-import type { ArmObserver, OffThreadScorer, Row, Servable } from '../inference/index.js';
+import type { ArmObserver, OffThreadScorer, Row, Servable, ShadowRequest } from '../inference/index.js';
 import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -13,6 +13,18 @@ interface ShadowJob {
   row: Row;
   score: number;
   decision: string;
+  request?: ShadowRequest;
+}
+
+/** A shadow version's result for one copied request (recorded, never returned). */
+export interface ShadowScored {
+  model: string;
+  version: number;
+  row: Row;
+  score: number;
+  decision: string;
+  latencyMs: number;
+  request?: ShadowRequest;
 }
 
 export interface RolloutRuntimeOptions {
@@ -30,6 +42,8 @@ export interface RolloutRuntimeOptions {
   /** Keep arm statistics this long. */
   statsRetentionMs: number;
   onShadowDropped?: (model: string) => void;
+  /** Each shadow result, for the audit log. */
+  onShadowScored?: (s: ShadowScored) => void;
   onAnalysis?: (result: 'leader' | 'follower' | 'error', seconds: number) => void;
 }
 
@@ -56,12 +70,12 @@ export class RolloutRuntime implements ArmObserver {
   }
 
   /** Queue a shadow copy; when the queue is full the copy is dropped and counted, never waited on. */
-  shadow(model: string, shadow: Servable, row: Row, score: number, decision: string): void {
+  shadow(model: string, shadow: Servable, row: Row, score: number, decision: string, request?: ShadowRequest): void {
     if (this.queue.length >= this.o.shadowQueueMax) {
       this.o.onShadowDropped?.(model);
       return;
     }
-    this.queue.push({ model, shadow, row, score, decision });
+    this.queue.push({ model, shadow, row, score, decision, request });
     if (!this.draining) {
       this.draining = true;
       // After the current turn: the caller's response goes out before any shadow work.
@@ -85,6 +99,7 @@ export class RolloutRuntime implements ArmObserver {
             const d = first.shadow.decide(scores[i]);
             this.recorder.success(j.model, 'shadow', first.shadow.spec.version, ms, scores[i], d);
             this.recorder.comparison(j.model, first.shadow.spec.version, d === j.decision, Math.abs(scores[i] - j.score));
+            this.o.onShadowScored?.({ model: j.model, version: first.shadow.spec.version, row: j.row, score: scores[i], decision: d, latencyMs: ms, request: j.request });
           });
         } catch (e) {
           const ms = Number(process.hrtime.bigint() - started) / 1e6;

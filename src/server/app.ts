@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from '../config.js';
 import { inferenceRoutes, type ArmObserver, type ModelPool, type PredictionCache, type PredictionSink } from '../inference/index.js';
-import { auditRoutes, type AuditStore } from '../audit/index.js';
+import { auditRoutes, feedbackRoutes, type AuditStore, type FeedbackService } from '../audit/index.js';
 import { rolloutRoutes, type RolloutService } from '../rollout/index.js';
 import { accessRoutes, installRateLimit, jwtAuthenticator, parseRate, serviceTokenAuthenticator, type AccessService, type RateLimiter } from '../access/index.js';
 import type { Logger } from '../lib/logger.js';
@@ -26,6 +26,9 @@ export interface AppDeps {
   sink?: PredictionSink;
   /** Audited predictions, for the query routes. */
   auditStore: AuditStore;
+  feedback: FeedbackService;
+  /** Write this process's queued audit records now (feedback for a prediction made a moment ago). */
+  flushAudit?: () => Promise<void>;
   /** Prediction cache shared by this process's inference routes. */
   cache?: PredictionCache;
   clock: Clock;
@@ -121,6 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(rolloutRoutes, { rollouts: deps.rollouts, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(auditRoutes, { store: deps.auditStore, clock: deps.clock });
+  await app.register(feedbackRoutes, { feedback: deps.feedback, flushAudit: deps.flushAudit, maxItems: 1000 });
   await app.register(accessRoutes, { access: deps.access, actorOf, onChange: deps.accessChanged, limiter: deps.limiter, defaultRate: config.RATE_LIMIT_DEFAULT });
   return app;
 }

@@ -9,7 +9,7 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { createRolloutService, createRolloutStore, type RolloutService } from '../rollout/index.js';
 import { createAccessService, createAccessStore, type AccessService } from '../access/index.js';
-import { createAuditStore, type AuditStore } from '../audit/index.js';
+import { createAuditStore, createFeedbackService, type AuditStore, type FeedbackService } from '../audit/index.js';
 
 /** The state every entry point shares: database, artifact store and registry. */
 export interface Context {
@@ -22,6 +22,7 @@ export interface Context {
   rollouts: RolloutService;
   access: AccessService;
   audit: AuditStore;
+  feedback: FeedbackService;
   close(): Promise<void>;
 }
 
@@ -79,6 +80,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     rollouts,
     access,
     audit: createAuditStore(db),
+    feedback: createFeedbackService({ db, clock }),
     async close() {
       await artifacts.close();
       await db.close();

@@ -6,6 +6,7 @@ import { createLeader, RolloutRuntime, type RolloutService } from '../rollout/in
 import { ApiKeyAuthenticator, createRateLimiter, type RateLimiter } from '../access/index.js';
 import { AuditWriter, createAuditRecorder, RetentionJob } from '../audit/index.js';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../lib/logger.js';
 import { buildApp } from './app.js';
 import type { Authenticator } from './auth.js';
@@ -43,6 +44,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     onWritten: (n, via) => metrics.auditRecords.inc({ result: via === 'direct' ? 'written' : 'replayed' }, n),
     onSpilled: (n) => metrics.auditRecords.inc({ result: 'spilled' }, n),
   });
+  const sink = config.AUDIT_LOG ? createAuditRecorder(audit, config.AUDIT_FEATURES) : undefined;
   // Records a previous run spilled (database down, then a crash or restart) go in first.
   await audit.replay().catch((e) => log.warn({ err: (e as Error).message }, 'replaying spilled audit records failed; retrying in the background'));
   const retention = new RetentionJob({ store: ctx.audit, clock: ctx.clock, log, retentionDays: config.PREDICTION_RETENTION_DAYS, intervalMs: 3_600_000 });
@@ -97,6 +99,8 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     }),
     statsRetentionMs: 7 * 86_400_000,
     onShadowDropped: (model) => metrics.shadowDropped.inc({ model }),
+    onShadowScored: (r) =>
+      sink?.predicted({ id: randomUUID(), model: r.model, version: r.version, arm: 'shadow', eventId: r.request?.eventId, payload: r.request?.payload ?? null, row: r.row, score: r.score, decision: r.decision, latencyMs: r.latencyMs, cached: false, keyId: r.request?.keyId }),
     onAnalysis: (result, seconds) => {
       metrics.analysisRuns.inc({ result });
       metrics.analysisDuration.observe(seconds);
@@ -120,7 +124,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     rollouts,
     access: ctx.access,
     accessChanged: () => apiKeys.sync(),
-    ...(config.AUDIT_LOG ? { sink: createAuditRecorder(audit, config.AUDIT_FEATURES) } : {}),
+    ...(sink ? { sink } : {}),
     cache: new PredictionCache({
       maxItems: config.CACHE_MAX_ITEMS,
       ttlMs: config.CACHE_TTL_MS,
@@ -130,6 +134,8 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     limiter,
     clock: ctx.clock,
     auditStore: ctx.audit,
+    feedback: ctx.feedback,
+    flushAudit: () => audit.flush(),
     observer: runtime,
     pool,
     metrics,

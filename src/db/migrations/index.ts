@@ -4,6 +4,7 @@ import { registryMigration } from './001_registry.js';
 import { rolloutsMigration } from './002_rollouts.js';
 import { accessMigration } from './003_access.js';
 import { auditMigration } from './004_audit.js';
+import { feedbackMigration } from './005_feedback.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -12,5 +13,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '002_rollouts': rolloutsMigration(dialect),
     '003_access': accessMigration(dialect),
     '004_audit': auditMigration(dialect),
+    '005_feedback': feedbackMigration(dialect),
   };
 }

@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../lib/errors.js';
+import { errorReplies } from '../lib/schemas.js';
+import type { FeedbackItem, FeedbackService } from './feedback.js';
+
+export interface FeedbackRouteDeps {
+  feedback: FeedbackService;
+  flushAudit?: () => Promise<void>;
+  maxItems: number;
+}
+
+const item = {
+  type: 'object',
+  properties: {
+    prediction_id: { type: 'string', maxLength: 128 },
+    event_id: { type: 'string', maxLength: 256 },
+    label: { description: '0/1 or false/true: did the predicted event happen' },
+    value: { type: ['number', 'null'], description: 'realised profit (positive) or cost (negative)' },
+  },
+} as const;
+
+export async function feedbackRoutes(app: FastifyInstance, deps: FeedbackRouteDeps): Promise<void> {
+  app.post<{ Body: FeedbackItem | { items: FeedbackItem[] } }>(
+    '/v1/feedback',
+    {
+      config: { scope: 'feedback' },
+      schema: {
+        tags: ['audit'],
+        summary: 'Report real outcomes: one item, or {items: [...]} with up to 1,000 (each stored or refused on its own)',
+        body: { type: 'object', properties: { ...item.properties, items: { type: 'array', items: item } } },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              stored: { type: 'integer' },
+              failed: { type: 'integer' },
+              results: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { index: { type: 'integer' }, status: { type: 'string', enum: ['stored', 'error'] }, prediction_id: { type: 'string' }, error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+                },
+              },
+            },
+          },
+          ...errorReplies(400, 401, 403, 404, 429, 503),
+        },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      const batch = 'items' in body && Array.isArray(body.items);
+      const items = batch ? (body as { items: FeedbackItem[] }).items : [body as FeedbackItem];
+      if (items.length === 0 || items.length > deps.maxItems) throw new AppError('VALIDATION_FAILED', `body.items: send 1 to ${deps.maxItems} items, got ${items.length}`, { field: 'body.items' });
+      const out = await deps.feedback.submit(items, request.principal?.id ?? null, deps.flushAudit);
+      // One item: its error is the reply's error, in the usual model.
+      const first = out.results[0];
+      if (!batch && first.status === 'error') throw new AppError(first.error.code, first.error.message.replace(/^items\[0\]/, 'body'));
+      return out;
+    },
+  );
+}

@@ -1,0 +1,103 @@
+import type { Db } from '../db/index.js';
+import type { Clock } from '../lib/clock.js';
+
+/** One reported outcome, as a caller sends it. */
+export interface FeedbackItem {
+  prediction_id?: string;
+  event_id?: string;
+  label: unknown;
+  value?: unknown;
+}
+
+export type FeedbackResult =
+  | { index: number; status: 'stored'; prediction_id: string }
+  | { index: number; status: 'error'; error: { code: 'VALIDATION_FAILED' | 'NOT_FOUND'; message: string } };
+
+const LABELS = new Map<unknown, 0 | 1>([
+  [0, 0],
+  [1, 1],
+  [false, 0],
+  [true, 1],
+]);
+
+/**
+ * Real outcomes joined to audited predictions. Each item is checked on its own, so one bad
+ * item never blocks the rest of a batch; an item names its prediction by prediction_id or by
+ * the event_id it was scored with (the latest such prediction). Reporting again for the same
+ * prediction replaces the earlier outcome.
+ */
+export function createFeedbackService(deps: { db: Db; clock: Clock }) {
+  const k = deps.db.kysely;
+
+  async function resolve(items: { index: number; item: FeedbackItem }[]): Promise<Map<number, { id: string; model: string; event_id: string | null }>> {
+    const out = new Map<number, { id: string; model: string; event_id: string | null }>();
+    const ids = [...new Set(items.map((x) => x.item.prediction_id).filter((v): v is string => !!v))];
+    const events = [...new Set(items.filter((x) => !x.item.prediction_id).map((x) => x.item.event_id).filter((v): v is string => !!v))];
+    const byId = new Map<string, { id: string; model: string; event_id: string | null }>();
+    const byEvent = new Map<string, { id: string; model: string; event_id: string | null }>();
+    for (let i = 0; i < ids.length; i += 500) {
+      for (const r of await k.selectFrom('predictions').select(['id', 'model', 'event_id']).where('id', 'in', ids.slice(i, i + 500)).execute()) byId.set(r.id, r);
+    }
+    for (let i = 0; i < events.length; i += 500) {
+      const rows = await k.selectFrom('predictions').select(['id', 'model', 'event_id', 'at']).where('event_id', 'in', events.slice(i, i + 500)).where('arm', '!=', 'shadow').orderBy('at').execute();
+      for (const r of rows) byEvent.set(r.event_id!, { id: r.id, model: r.model, event_id: r.event_id });
+    }
+    for (const { index, item } of items) {
+      const hit = item.prediction_id ? byId.get(item.prediction_id) : item.event_id ? byEvent.get(item.event_id) : undefined;
+      if (hit) out.set(index, hit);
+    }
+    return out;
+  }
+
+  return {
+    /** flushAudit: write this process's queued audit records first, so a prediction made a moment ago is found. */
+    async submit(items: FeedbackItem[], keyId: string | null, flushAudit?: () => Promise<void>): Promise<{ stored: number; failed: number; results: FeedbackResult[] }> {
+      const results: FeedbackResult[] = new Array(items.length);
+      const valid: { index: number; item: FeedbackItem; label: 0 | 1; value: number | null }[] = [];
+      items.forEach((item, index) => {
+        const fail = (message: string) => (results[index] = { index, status: 'error', error: { code: 'VALIDATION_FAILED', message } });
+        if (typeof item !== 'object' || item === null) return fail(`items[${index}]: expected an object`);
+        if (!item.prediction_id && !item.event_id) return fail(`items[${index}]: give prediction_id or event_id`);
+        const label = LABELS.get(item.label);
+        if (label === undefined) return fail(`items[${index}].label: expected 0, 1, true or false, got ${JSON.stringify(item.label)}`);
+        if (item.value !== undefined && item.value !== null && (typeof item.value !== 'number' || !Number.isFinite(item.value))) return fail(`items[${index}].value: expected a finite number (realised profit or cost), got ${JSON.stringify(item.value)}`);
+        valid.push({ index, item, label, value: typeof item.value === 'number' ? item.value : null });
+      });
+      let found = await resolve(valid);
+      if (found.size < valid.length && flushAudit) {
+        await flushAudit();
+        found = await resolve(valid);
+      }
+      const at = deps.clock.now().toISOString();
+      const rows: { prediction_id: string; model: string; event_id: string | null; label: number; value: number | null; at: string; key_id: string | null }[] = [];
+      for (const v of valid) {
+        const p = found.get(v.index);
+        if (!p) {
+          const ref = v.item.prediction_id ? `prediction ${v.item.prediction_id}` : `a prediction with event_id ${v.item.event_id}`;
+          results[v.index] = { index: v.index, status: 'error', error: { code: 'NOT_FOUND', message: `no ${ref} in the audit log (a prediction made in the last second on another replica may not be written yet; retry)` } };
+          continue;
+        }
+        rows.push({ prediction_id: p.id, model: p.model, event_id: p.event_id, label: v.label, value: v.value, at, key_id: keyId });
+        results[v.index] = { index: v.index, status: 'stored', prediction_id: p.id };
+      }
+      // Several items for one prediction in one batch: the last one wins, as it would across batches.
+      const last = new Map(rows.map((r) => [r.prediction_id, r]));
+      const unique = [...last.values()];
+      for (let i = 0; i < unique.length; i += 500) {
+        await k
+          .insertInto('feedback')
+          .values(unique.slice(i, i + 500))
+          .onConflict((oc) => oc.column('prediction_id').doUpdateSet((eb) => ({ label: eb.ref('excluded.label'), value: eb.ref('excluded.value'), at: eb.ref('excluded.at'), key_id: eb.ref('excluded.key_id') })))
+          .execute();
+      }
+      const stored = results.filter((r) => r.status === 'stored').length;
+      return { stored, failed: items.length - stored, results };
+    },
+
+    async get(predictionId: string) {
+      return k.selectFrom('feedback').selectAll().where('prediction_id', '=', predictionId).executeTakeFirst();
+    },
+  };
+}
+
+export type FeedbackService = ReturnType<typeof createFeedbackService>;

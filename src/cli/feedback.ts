@@ -1,0 +1,62 @@
+import { createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { parse } from 'csv-parse';
+import type { FeedbackItem } from '../audit/index.js';
+import { AppError } from '../lib/errors.js';
+import { cliActor, withContext } from './context.js';
+import { emit, progress, type OutputOptions } from './output.js';
+
+const BATCH = 1000;
+
+function toItem(r: Record<string, string>): FeedbackItem {
+  const label = (r.label ?? '').trim().toLowerCase();
+  const value = (r.value ?? '').trim();
+  return {
+    ...(r.prediction_id?.trim() ? { prediction_id: r.prediction_id.trim() } : {}),
+    ...(r.event_id?.trim() ? { event_id: r.event_id.trim() } : {}),
+    // Unrecognised labels pass through as text, so the service's message names them.
+    label: label === '1' || label === 'true' ? 1 : label === '0' || label === 'false' ? 0 : r.label,
+    ...(value ? { value: Number.isFinite(Number(value)) ? Number(value) : value } : {}),
+  };
+}
+
+export function registerFeedbackCommands(program: Command): void {
+  const feedback = program.command('feedback').description('Real outcomes for audited predictions');
+
+  feedback
+    .command('import')
+    .description('Import outcomes from a CSV with columns prediction_id or event_id, label (0/1/true/false), value (optional)')
+    .requiredOption('--file <csv>', 'CSV file with a header row')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate feedback import --file outcomes.csv\n\noutcomes.csv:\n  event_id,label,value\n  booking-1,1,-120\n  booking-2,0,35')
+    .action(async (o: OutputOptions & { file: string }) =>
+      withContext(o, async (ctx) => {
+        await access(o.file).catch(() => {
+          throw new AppError('BAD_REQUEST', `cannot read ${o.file}; give the path of a CSV file`);
+        });
+        const parser = createReadStream(o.file).pipe(parse({ columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true, bom: true }));
+        let line = 1; // the header
+        let stored = 0;
+        const errors: { line: number; message: string }[] = [];
+        let batch: { line: number; item: FeedbackItem }[] = [];
+        const send = async () => {
+          const out = await ctx.feedback.submit(batch.map((b) => b.item), cliActor());
+          stored += out.stored;
+          for (const r of out.results) if (r.status === 'error') errors.push({ line: batch[r.index].line, message: r.error.message.replace(/^items\[\d+\]\.?/, '') });
+          batch = [];
+          progress(`imported ${stored} outcomes${errors.length ? `, ${errors.length} refused` : ''}…`);
+        };
+        for await (const record of parser as AsyncIterable<Record<string, string>>) {
+          line++;
+          if (line === 2 && !('label' in record)) throw new AppError('BAD_REQUEST', `${o.file}: no label column; the header must name prediction_id or event_id, label and optionally value`);
+          batch.push({ line, item: toItem(record) });
+          if (batch.length >= BATCH) await send();
+        }
+        if (batch.length) await send();
+        const summary = { file: o.file, rows: line - 1, stored, refused: errors.length, errors: errors.slice(0, 100) };
+        emit(o, summary, () => [`${stored} of ${line - 1} outcomes stored from ${o.file}`, ...errors.slice(0, 20).map((e) => `  line ${e.line}: ${e.message}`), ...(errors.length > 20 ? [`  … and ${errors.length - 20} more`] : [])].join('\n'));
+        if (errors.length) process.exitCode = 1;
+      }),
+    );
+}

@@ -1,0 +1,109 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowPayload } from '../src/training/index.js';
+import { runCli } from './helpers/cli.js';
+import { DIALECTS, tempDir } from './helpers/db.js';
+import { demoModel } from './helpers/fixtures.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const demo = demoModel();
+
+for (const dialect of DIALECTS) {
+  describe(`feedback on ${dialect}`, () => {
+    let s: TestServer;
+    let feedbackToken = '';
+    let inferToken = '';
+    beforeAll(async () => {
+      s = await startTestServer({ dialect, jobs: false });
+      await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+      await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      feedbackToken = (await s.ctx.access.create({ name: 'crm', scopes: ['feedback'], actor: 't' })).token;
+      inferToken = (await s.ctx.access.create({ name: 'app', scopes: ['infer'], actor: 't' })).token;
+    });
+    afterAll(() => s?.stop());
+
+    const post = async (url: string, body: unknown, token = feedbackToken) => {
+      const res = await s.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+      return { status: res.statusCode, body: res.json() };
+    };
+    const predict = async (i: number, eventId?: string) => (await post('/v1/infer', { model: 'hotel', payload: rowPayload(demo.holdout.data, i), ...(eventId ? { event_id: eventId } : {}) }, inferToken)).body.prediction_id as string;
+
+    it('one outcome by prediction_id, and by event_id moments after the prediction', async () => {
+      const id = await predict(0);
+      // Not flushed yet: the feedback route writes the queued audit records before giving up.
+      const r = await post('/v1/feedback', { prediction_id: id, label: 1, value: -120.5 });
+      expect(r).toMatchObject({ status: 200, body: { stored: 1, failed: 0, results: [{ index: 0, status: 'stored', prediction_id: id }] } });
+      expect(await s.ctx.feedback.get(id)).toMatchObject({ prediction_id: id, model: 'hotel', label: 1, value: -120.5 });
+      const byEvent = await predict(1, 'booking-77');
+      const e = await post('/v1/feedback', { event_id: 'booking-77', label: false });
+      expect(e.body.results[0]).toMatchObject({ status: 'stored', prediction_id: byEvent });
+      expect(await s.ctx.feedback.get(byEvent)).toMatchObject({ label: 0, value: null, event_id: 'booking-77' });
+    });
+
+    it('reporting again replaces the outcome', async () => {
+      const id = await predict(2);
+      await post('/v1/feedback', { prediction_id: id, label: 1 });
+      await post('/v1/feedback', { prediction_id: id, label: 0, value: 10 });
+      expect(await s.ctx.feedback.get(id)).toMatchObject({ label: 0, value: 10 });
+    });
+
+    it('a single bad item gets the usual error reply: unknown prediction 404, bad label 400', async () => {
+      expect(await post('/v1/feedback', { prediction_id: 'nope', label: 1 })).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: expect.stringContaining('nope') } } });
+      const id = await predict(3);
+      expect(await post('/v1/feedback', { prediction_id: id, label: 'maybe' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/label: expected 0, 1, true or false/) } } });
+      expect(await post('/v1/feedback', { label: 1 })).toMatchObject({ status: 400 });
+      expect(await post('/v1/feedback', { prediction_id: id, label: 1, value: 'lots' })).toMatchObject({ status: 400 });
+    });
+
+    it('a batch of 1,000: each item stored or refused on its own', async () => {
+      const ids = (await post('/v1/models/hotel/predict', { instances: Array.from({ length: 400 }, (_, i) => rowPayload(demo.holdout.data, i)) }, inferToken)).body.predictions.map((p: { prediction_id: string }) => p.prediction_id);
+      await s.audit.flush();
+      const items = Array.from({ length: 1000 }, (_, i) => (i < 400 ? { prediction_id: ids[i], label: i % 2, value: i } : i < 900 ? { prediction_id: `unknown-${i}`, label: 1 } : { prediction_id: ids[i - 900], label: 7 }));
+      const r = await post('/v1/feedback', { items });
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ stored: 400, failed: 600 });
+      expect(r.body.results[450]).toMatchObject({ index: 450, status: 'error', error: { code: 'NOT_FOUND' } });
+      expect(r.body.results[950]).toMatchObject({ index: 950, status: 'error', error: { code: 'VALIDATION_FAILED' } });
+      expect(await s.ctx.feedback.get(ids[399])).toMatchObject({ label: 1, value: 399 });
+      expect((await post('/v1/feedback', { items: Array.from({ length: 1001 }, () => ({ prediction_id: ids[0], label: 1 })) })).status).toBe(400);
+      expect((await post('/v1/feedback', { items: [] })).status).toBe(400);
+    });
+
+    it('needs the feedback scope', async () => {
+      expect((await post('/v1/feedback', { prediction_id: 'x', label: 1 }, inferToken)).status).toBe(403);
+    });
+  });
+}
+
+describe('modelgate feedback import', () => {
+  const dir = tempDir();
+  let s: TestServer;
+  const events: string[] = [];
+  beforeAll(async () => {
+    s = await startTestServer({ db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') }, dataDir: dir, jobs: false });
+    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
+    for (let i = 0; i < 5; i++) {
+      await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, i), event_id: `bk-${i}` }) });
+      events.push(`bk-${i}`);
+    }
+    await s.audit.flush();
+  });
+  afterAll(() => s?.stop());
+
+  it('stores the good rows and names the line of each refused one', async () => {
+    const file = path.join(dir, 'outcomes.csv');
+    writeFileSync(file, ['Event_ID,label,value', 'bk-0,1,-100', 'bk-1,0,', 'bk-2,true,12.5', 'bk-3,perhaps,1', 'bk-404,1,1', '"bk-4",FALSE,0', ''].join('\n'));
+    const r = await runCli(['feedback', 'import', '--file', file, '--json'], { MODELGATE_DATA_DIR: dir });
+    expect(r.code).toBe(1);
+    expect(r.json()).toMatchObject({ rows: 6, stored: 4, refused: 2, errors: [{ line: 5, message: expect.stringMatching(/label/) }, { line: 6, message: expect.stringMatching(/bk-404/) }] });
+    const text = await runCli(['feedback', 'import', '--file', file], { MODELGATE_DATA_DIR: dir });
+    expect(text.stdout).toMatch(/4 of 6 outcomes stored/);
+    expect(text.stdout).toMatch(/line 5: .*label/);
+    const missing = await runCli(['feedback', 'import', '--file', path.join(dir, 'nope.csv')], { MODELGATE_DATA_DIR: dir });
+    expect(missing.code).toBe(2);
+  });
+});
