@@ -4,77 +4,21 @@
  * Environment: BENCH_SECONDS per round (default 10), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 32),
  * BENCH_CANARY_PAIRS (default 12) and BENCH_CANARY_SLICE seconds (default 2) for the canary comparison.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
+import { ADMIN_TOKEN, connections, load, log, root, startChild, warm } from './harness.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { openContext } from '../src/server/context.js';
 import { generateHotelBookings, rowPayload, trainLogisticRegression } from '../src/training/index.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const canaryPairs = Number(process.env.BENCH_CANARY_PAIRS ?? 12);
 const canarySlice = Number(process.env.BENCH_CANARY_SLICE ?? 2);
-const token = 'bench-admin-token-0123456789abcdef';
-const log = (m: string) => process.stderr.write(`${m}\n`);
-
-function startChild(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let buf = '';
-    let found = false;
-    child.stdout!.on('data', (d: Buffer) => {
-      // After the address line, output (access logs at info) is drained and dropped, as a log shipper would.
-      if (found) return;
-      buf += d.toString();
-      const line = buf.split('\n').find((l) => l.startsWith('{') && l.includes('"url"'));
-      if (line) {
-        found = true;
-        resolve({ child, url: JSON.parse(line).url as string });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-  });
-}
-
-async function load(name: string, url: string, body: string, duration = seconds): Promise<autocannon.Result> {
-  log(`loading ${name}: ${connections} connections for ${duration}s`);
-  let count = 0;
-  let second = 0;
-  const timer = setInterval(() => {
-    second++;
-    log(`  ${name} ${second}s: ${count} req/s`);
-    count = 0;
-  }, 1000);
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: `${url}/v1/infer`,
-        method: 'POST',
-        connections,
-        duration,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body,
-      },
-      (err, res) => (err ? reject(err) : resolve(res)),
-    );
-    instance.on('response', () => count++);
-  });
-  clearInterval(timer);
-  if (result.non2xx || result.errors) throw new Error(`${name}: ${result.non2xx} non-2xx responses, ${result.errors} errors`);
-  return result;
-}
-
-/** A short unmeasured run so JIT and connection pools are warm before the measured one. */
-async function warm(url: string, body: string, duration = 3): Promise<void> {
-  await autocannon({ url: `${url}/v1/infer`, method: 'POST', connections, duration, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
-}
+const token = ADMIN_TOKEN;
 
 async function main() {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-'));
@@ -112,8 +56,8 @@ async function main() {
     const mgRuns: autocannon.Result[] = [];
     const bareRuns: autocannon.Result[] = [];
     for (let r = 1; r <= rounds; r++) {
-      mgRuns.push(await load(`modelgate round ${r}`, mg.url, body));
-      bareRuns.push(await load(`bare round ${r}`, bare.url, body));
+      mgRuns.push(await load(`modelgate round ${r}`, mg.url, body, seconds));
+      bareRuns.push(await load(`bare round ${r}`, bare.url, body, seconds));
     }
     // The canary costs a few per cent, less than this machine's drift over a 10 s round, so it is
     // measured in short slices that alternate between no canary and a freshly started 50/50 one.
