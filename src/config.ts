@@ -115,6 +115,8 @@ const schema = z.object({
   REPLICA_ID: z.string().min(1).max(200).optional(),
   /** On SIGTERM, keep serving this long with readiness failing before closing (ms); set it above your load balancer's probe interval. */
   SHUTDOWN_DELAY_MS: intFrom(0, 300_000).default(0),
+  /** After the delay: how long in-flight requests may take to finish before their connections are cut (ms). */
+  SHUTDOWN_GRACE_MS: intFrom(100, 300_000).default(10_000),
   /** Largest ONNX file accepted at registration (bytes). */
   MAX_MODEL_BYTES: intFrom(1024, 4 * 1024 * 1024 * 1024).default(512 * 1024 * 1024),
 });

@@ -92,7 +92,7 @@ export function registerDemoCommand(program: Command): void {
         progress('[4/4] serving');
         const log = createLogger(config.LOG_LEVEL);
         const server = await startServer(config, log);
-        closeOnSignals(server, log, config.SHUTDOWN_DELAY_MS);
+        closeOnSignals(server, log, config.SHUTDOWN_DELAY_MS, config.SHUTDOWN_GRACE_MS);
         const base = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${(server.app.server.address() as { port: number }).port}`;
         const auth = `-H "Authorization: Bearer ${token}"`;
         const body = JSON.stringify({ model: MODEL, event_id: 'booking-1', payload: example });

@@ -12,7 +12,7 @@ import { fail, type OutputOptions } from './output.js';
  * balancer stops routing here first), then stop accepting connections, finish the requests in
  * flight, release models and connections, and exit 0.
  */
-export function closeOnSignals(server: RunningServer, log: Logger, delayMs: number): void {
+export function closeOnSignals(server: RunningServer, log: Logger, delayMs: number, graceMs: number): void {
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
@@ -20,9 +20,9 @@ export function closeOnSignals(server: RunningServer, log: Logger, delayMs: numb
     server.drain();
     log.info({ signal, delay_ms: delayMs }, 'shutting down: readiness now fails; draining in-flight requests');
     const force = setTimeout(() => {
-      log.error('shutdown took over 25 s after the delay; exiting');
+      log.error('shutdown took over SHUTDOWN_GRACE_MS + 15 s after the delay; exiting');
       process.exit(1);
-    }, delayMs + 25_000);
+    }, delayMs + graceMs + 15_000);
     force.unref();
     setTimeout(() => {
       server.close().then(
@@ -40,7 +40,7 @@ export function closeOnSignals(server: RunningServer, log: Logger, delayMs: numb
 
 async function serveOne(config: Config, log: Logger): Promise<RunningServer> {
   const server = await startServer(config, log);
-  closeOnSignals(server, log, config.SHUTDOWN_DELAY_MS);
+  closeOnSignals(server, log, config.SHUTDOWN_DELAY_MS, config.SHUTDOWN_GRACE_MS);
   return server;
 }
 

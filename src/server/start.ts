@@ -166,9 +166,9 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
       const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
       // A client that never finishes its request must not hold shutdown forever.
       const cut = setTimeout(() => {
-        log.warn('connections still open 10 s into shutdown; closing them');
+        log.warn({ grace_ms: config.SHUTDOWN_GRACE_MS }, 'connections still open after SHUTDOWN_GRACE_MS; closing them');
         app.server.closeAllConnections();
-      }, 10_000);
+      }, config.SHUTDOWN_GRACE_MS);
       try {
         await app.close();
       } finally {
