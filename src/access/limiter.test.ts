@@ -91,6 +91,31 @@ describe('Redis limiter on the shared Redis', () => {
   });
 });
 
+describe('Redis limiter with chunked claims (limits of 400 and more)', () => {
+  it('two processes sharing a 2000/10s key admit exactly the limit, never more', async () => {
+    const a = new RedisRateLimiter({ url: REDIS_URL, onFailure: 'closed', log });
+    const b = new RedisRateLimiter({ url: REDIS_URL, onFailure: 'closed', log });
+    try {
+      expect(await a.ready()).toBe(true);
+      expect(await b.ready()).toBe(true);
+      const key = uniqueKey();
+      const rate = parseRate('2000/10s');
+      const results = await Promise.all(Array.from({ length: 3000 }, (_, i) => (i % 2 ? a : b).hit(key, rate)));
+      const admitted = results.filter((d) => d.allowed).length;
+      // Each process claims 10 at a time (0.5 %); claimed units are spent by its own later requests.
+      expect(admitted).toBeLessThanOrEqual(2000);
+      expect(admitted).toBeGreaterThanOrEqual(1980);
+      const refused = results.find((d) => !d.allowed)!;
+      expect(refused.retryAfterMs).toBeGreaterThan(0);
+      // Redis counted what was claimed: at most the limit.
+      expect((await a.peek(key, rate)).used).toBeLessThanOrEqual(2000);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
 describe('Redis outage (a throwaway redis-server on a spare port)', () => {
   let redis: ThrowawayRedis;
   afterAll(() => redis?.kill());

@@ -9,15 +9,15 @@ import type { Rate } from './rate.js';
  * one atomic step for every replica. Time comes from Redis (TIME), so replicas with skewed
  * clocks still share windows. State is one hash per key: W (window ms), w (window index),
  * c (count in window w), p (count in window w-1); it expires two windows after its last use.
- * ARGV: window ms, limit, 1 to count a request or 0 to only read.
- * Returns: allowed (1/0), remaining, retry-after ms, reset ms, used (×100, rounded).
+ * ARGV: window ms, limit, how many requests to claim (0: only read).
+ * Returns: granted (0 when refused), remaining, retry-after ms, reset ms, used (×100, rounded).
  */
 const SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local W = tonumber(ARGV[1])
 local L = tonumber(ARGV[2])
-local count = ARGV[3] == '1'
+local want = tonumber(ARGV[3])
 local idx = math.floor(now / W)
 local h = redis.call('HMGET', KEYS[1], 'W', 'w', 'c', 'p')
 local sw, c, p = tonumber(h[2]), tonumber(h[3]) or 0, tonumber(h[4]) or 0
@@ -30,14 +30,16 @@ local window_end = (idx + 1) * W
 local elapsed = (now - idx * W) / W
 local estimate = p * (1 - elapsed) + c
 local used = math.floor(estimate * 100 + 0.5)
-if not count then
+if want == 0 then
   return {0, math.max(0, math.floor(L - estimate)), 0, window_end - now, used}
 end
-if estimate + 1 <= L then
-  c = c + 1
+local room = math.floor(L - estimate)
+if room >= 1 then
+  local grant = math.min(want, room)
+  c = c + grant
   redis.call('HSET', KEYS[1], 'W', W, 'w', idx, 'c', c, 'p', p)
   redis.call('PEXPIRE', KEYS[1], 2 * W)
-  return {1, math.max(0, math.floor(L - estimate - 1)), 0, window_end - now, used}
+  return {grant, room - grant, 0, window_end - now, used}
 end
 redis.call('HSET', KEYS[1], 'W', W, 'w', idx, 'c', c, 'p', p)
 redis.call('PEXPIRE', KEYS[1], 2 * W)
@@ -70,8 +72,10 @@ export interface RedisLimiterOptions {
 
 type Reply = [number, number, number, number, number];
 
+type ClaimOutcome = { kind: 'granted'; remaining: number; resetMs: number } | { kind: 'refused'; retryAfterMs: number; resetMs: number } | { kind: 'fallback' };
+
 interface ScriptedRedis extends Redis {
-  modelgateRate(key: string, windowMs: number, limit: number, count: '1' | '0'): Promise<Reply>;
+  modelgateRate(key: string, windowMs: number, limit: number, want: number): Promise<Reply>;
 }
 
 /**
@@ -83,6 +87,9 @@ export class RedisRateLimiter implements RateLimiter {
   readonly backend = 'redis' as const;
   private readonly redis: ScriptedRedis;
   private outage = false;
+  /** Units claimed from Redis and not yet spent, per key. */
+  private readonly grants = new Map<string, { left: number; roomAfter: number; until: number; windowMs: number; limit: number }>();
+  private readonly claims = new Map<string, Promise<ClaimOutcome>>();
 
   constructor(private readonly o: RedisLimiterOptions) {
     this.redis = new Redis(o.url, {
@@ -99,10 +106,10 @@ export class RedisRateLimiter implements RateLimiter {
     this.redis.on('error', () => undefined);
   }
 
-  private async run(key: string, rate: Rate, count: boolean): Promise<Reply> {
+  private async run(key: string, rate: Rate, want: number): Promise<Reply> {
     // Disconnected: answer by the failure policy at once rather than wait out a timeout per request.
     if (this.redis.status !== 'ready') throw new Error(`Redis connection is ${this.redis.status}`);
-    const reply = await this.redis.modelgateRate(redisKey(key), rate.windowMs, rate.limit, count ? '1' : '0');
+    const reply = await this.redis.modelgateRate(redisKey(key), rate.windowMs, rate.limit, want);
     if (this.outage) {
       this.outage = false;
       this.o.log.warn('Redis answers rate-limit checks again; limits are enforced');
@@ -125,29 +132,72 @@ export class RedisRateLimiter implements RateLimiter {
     });
   }
 
+  /**
+   * Requests are counted in Redis a chunk at a time: a process claims up to 0.5 % of a key's
+   * limit in one call and spends it locally until the chunk or the window runs out. A key at
+   * 100/s still costs one Redis call per request; one at 100,000/s, one per 500. Units a
+   * process claimed but did not use lapse with the window, so across N processes a key may be
+   * held up to N × 0.5 % under its limit, never over it.
+   */
   async hit(key: string, rate: Rate): Promise<RateDecision> {
+    const chunk = Math.max(1, Math.floor(rate.limit / 200));
+    for (let attempt = 0; ; attempt++) {
+      const g = this.grants.get(key);
+      const now = Date.now();
+      if (g && g.left > 0 && now < g.until && g.windowMs === rate.windowMs && g.limit === rate.limit) {
+        g.left--;
+        return { allowed: true, limit: rate.limit, remaining: g.left + g.roomAfter, resetMs: g.until - now, retryAfterMs: 0 };
+      }
+      // Small limits: every request is its own claim, in parallel (auto-pipelined).
+      // Larger ones: one claim in flight per key, and the requests that arrive meanwhile share it.
+      let claim = chunk > 1 ? this.claims.get(key) : undefined;
+      if (!claim) {
+        claim = this.claim(key, rate, chunk);
+        if (chunk > 1) {
+          this.claims.set(key, claim);
+          void claim.finally(() => this.claims.delete(key)).catch(() => undefined);
+        }
+      }
+      const outcome = await claim;
+      if (outcome.kind === 'refused') return { allowed: false, limit: rate.limit, remaining: 0, resetMs: outcome.resetMs, retryAfterMs: outcome.retryAfterMs };
+      if (outcome.kind === 'fallback') return { allowed: true, limit: rate.limit, remaining: rate.limit, resetMs: rate.windowMs, retryAfterMs: 0 };
+      if (chunk === 1) return { allowed: true, limit: rate.limit, remaining: outcome.remaining, resetMs: outcome.resetMs, retryAfterMs: 0 };
+      // Granted, but others sharing the claim may have spent it: take a unit or claim again.
+      if (attempt > 100) return { allowed: false, limit: rate.limit, remaining: 0, resetMs: outcome.resetMs, retryAfterMs: 1000 };
+    }
+  }
+
+  private async claim(key: string, rate: Rate, chunk: number): Promise<ClaimOutcome> {
     try {
-      const [allowed, remaining, retry, reset] = await this.run(key, rate, true);
-      return { allowed: allowed === 1, limit: rate.limit, remaining, resetMs: reset, retryAfterMs: retry };
+      const started = Date.now();
+      const [granted, remaining, retry, reset] = await this.run(key, rate, chunk);
+      if (granted === 0) {
+        this.grants.delete(key);
+        return { kind: 'refused', retryAfterMs: retry, resetMs: reset };
+      }
+      if (chunk > 1) this.grants.set(key, { left: granted, roomAfter: remaining, until: started + reset, windowMs: rate.windowMs, limit: rate.limit });
+      return { kind: 'granted', remaining, resetMs: reset };
     } catch (e) {
       if (!this.outage) {
         this.outage = true;
         this.o.log.error({ err: errorMessage(e), policy: this.o.onFailure }, `Redis cannot answer rate-limit checks; failing ${this.o.onFailure} until it does`);
       }
+      this.grants.delete(key);
       this.o.onFallback?.(this.o.onFailure);
       if (this.o.onFailure === 'closed') throw new AppError('UNAVAILABLE', 'rate limits cannot be checked right now (Redis is unreachable); retry shortly');
-      return { allowed: true, limit: rate.limit, remaining: rate.limit, resetMs: rate.windowMs, retryAfterMs: 0 };
+      return { kind: 'fallback' };
     }
   }
 
   async peek(key: string, rate: Rate): Promise<RateState> {
-    const [, remaining, , reset, used] = await this.run(key, rate, false).catch((e) => {
+    const [, remaining, , reset, used] = await this.run(key, rate, 0).catch((e) => {
       throw new AppError('UNAVAILABLE', `cannot read rate-limit state from Redis: ${errorMessage(e)}`);
     });
     return { key, limit: rate.limit, windowMs: rate.windowMs, used: used / 100, remaining, resetMs: reset };
   }
 
   async reset(key: string): Promise<void> {
+    this.grants.delete(key);
     await this.redis.del(redisKey(key)).catch((e) => {
       throw new AppError('UNAVAILABLE', `cannot reset the rate limit in Redis: ${errorMessage(e)}`);
     });

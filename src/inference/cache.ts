@@ -53,7 +53,8 @@ export function cacheKey(s: Servable, row: Row): string {
         k += `|n${v}`;
         break;
       case 'string':
-        k += `|s${JSON.stringify(v)}`;
+        // Length-prefixed, so no string can imitate a separator.
+        k += `|s${v.length}:${v}`;
         break;
       case 'bigint':
         k += `|i${v}`;

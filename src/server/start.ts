@@ -116,6 +116,17 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     audit.start();
     retention.start();
   }
+  // Counter children per model, so a cache lookup does no label hashing.
+  const hitChildren = new Map<string, { inc(): void }>();
+  const missChildren = new Map<string, { inc(): void }>();
+  const cacheCounter = (children: Map<string, { inc(): void }>, counter: typeof metrics.cacheHits, model: string) => {
+    let c = children.get(model);
+    if (!c) {
+      c = counter.labels({ model });
+      children.set(model, c);
+    }
+    return c;
+  };
   let draining = false;
   const app = await buildApp({
     config,
@@ -128,8 +139,8 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     cache: new PredictionCache({
       maxItems: config.CACHE_MAX_ITEMS,
       ttlMs: config.CACHE_TTL_MS,
-      onHit: (model) => metrics.cacheHits.inc({ model }),
-      onMiss: (model) => metrics.cacheMisses.inc({ model }),
+      onHit: (model) => cacheCounter(hitChildren, metrics.cacheHits, model).inc(),
+      onMiss: (model) => cacheCounter(missChildren, metrics.cacheMisses, model).inc(),
     }),
     limiter,
     clock: ctx.clock,
