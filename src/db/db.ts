@@ -30,6 +30,10 @@ export async function openDb(loc: DbLocation): Promise<Db> {
     mkdirSync(path.dirname(loc.file), { recursive: true });
     const sqlite = new SQLite(loc.file);
     sqlite.pragma('journal_mode = WAL');
+    // WAL with NORMAL syncs at checkpoints, not on every commit: better-sqlite3 runs on the
+    // event loop, and an fsync per audit batch stalls every request. A power cut may lose the
+    // last commits; the database stays consistent.
+    sqlite.pragma('synchronous = NORMAL');
     // The CLI and running servers share the file; wait for a writer instead of failing.
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
