@@ -58,6 +58,16 @@ for (const dialect of DIALECTS) {
       expect(byId.get(replies[21].prediction_id)).toMatchObject({ event_id: null, key_id: 'admin-token', arm: 'production' });
     });
 
+    it('features survive as sent, whatever the strings hold', async () => {
+      const tricky = { ...rowPayload(demo.holdout.data, 30), note: 'quote " backslash \\ brace {} comma , newline \n tab \t unicode é 漢 NULL null' };
+      const r = await call('POST', '/v1/infer', { model: 'hotel', payload: tricky, event_id: 'tricky' });
+      expect(r.status).toBe(200);
+      await s.audit.flush();
+      const [rec] = (await call('GET', '/v1/predictions?model=hotel&limit=1000')).body.predictions.filter((p: { event_id: string }) => p.event_id === 'tricky');
+      expect(rec.features).toEqual(tricky);
+      replies.push(r.body);
+    });
+
     it('pages with a cursor through every record exactly once, oldest first', async () => {
       const seen: string[] = [];
       let cursor: string | null = null;
@@ -71,7 +81,7 @@ for (const dialect of DIALECTS) {
         pages++;
       } while (cursor);
       expect(pages).toBe(4);
-      expect(new Set(seen).size).toBe(23);
+      expect(new Set(seen).size).toBe(24);
       expect(seen.sort()).toEqual(replies.map((r) => r.prediction_id).sort());
     });
 
@@ -83,7 +93,7 @@ for (const dialect of DIALECTS) {
       expect(future).toEqual({ predictions: [], next_cursor: null });
       t = Date.now(); // the records were written at wall-clock time
       const d = (await call('GET', '/v1/models/hotel/decisions?window=24h')).body;
-      expect(d.total).toBe(23);
+      expect(d.total).toBe(24);
       expect(d.decisions.find((x: { decision: string }) => x.decision === 'act')?.count ?? 0).toBe(expectedActs);
       expect(d.decisions.reduce((a: number, x: { rate: number }) => a + x.rate, 0)).toBeCloseTo(1, 9);
     });
@@ -116,11 +126,11 @@ for (const dialect of DIALECTS) {
       await s.ctx.audit.insertMany(old);
       // Written twice (a replay after a crash): still once.
       await s.ctx.audit.insertMany(old.slice(0, 3));
-      expect(await s.ctx.audit.count('hotel')).toBe(35);
+      expect(await s.ctx.audit.count('hotel')).toBe(36);
       const { RetentionJob } = await import('../src/audit/index.js');
       const job = new RetentionJob({ store: s.ctx.audit, clock: { now: () => new Date('2026-06-01T00:00:00Z') }, log: s.ctx.log, retentionDays: 90, intervalMs: 1000, batch: 5 });
       expect(await job.runOnce()).toBe(12);
-      expect(await s.ctx.audit.count('hotel')).toBe(23);
+      expect(await s.ctx.audit.count('hotel')).toBe(24);
     });
   });
 }
