@@ -18,6 +18,12 @@ describe('config', () => {
     expect(c.WORKERS).toBe(6);
   });
 
+  it('RATE_LIMIT_DEFAULT is checked with the same parser as key rates, at start', () => {
+    expect(loadConfig({ ...base, RATE_LIMIT_DEFAULT: '20/10s' }).RATE_LIMIT_DEFAULT).toBe('20/10s');
+    // Shaped like a rate but a window under 100 ms: refused now, not when the server builds its routes.
+    for (const bad of ['100/10ms', '0/s', 'lots']) expect(() => loadConfig({ ...base, RATE_LIMIT_DEFAULT: bad })).toThrow(/RATE_LIMIT_DEFAULT.*requests per window/);
+  });
+
   it('lists every bad variable at once, with what is expected', () => {
     let err: ConfigError | undefined;
     try {

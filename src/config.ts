@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { parseRate } from './access/rate.js';
 
 /**
  * Every environment variable modelgate reads, in one place. The process validates all of
@@ -8,6 +9,16 @@ import { z } from 'zod';
  */
 const intFrom = (min: number, max: number) =>
   z.coerce.number({ error: 'expected a number' }).int('expected a whole number').min(min).max(max);
+
+/** The same parser keys use, so a default rate the server accepts is one a key may have. */
+const isRate = (v: string) => {
+  try {
+    parseRate(v);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const onOff = z
   .enum(['on', 'off', 'true', 'false', '1', '0'], { error: 'expected on or off' })
@@ -39,7 +50,7 @@ const schema = z.object({
   /** Rate for keys and service tokens without their own (e.g. 100/s); unset: only keys with a rate are limited. */
   RATE_LIMIT_DEFAULT: z
     .string()
-    .regex(/^[1-9][0-9]{0,8}\/[0-9]*(\.[0-9]+)?(ms|s|m|h|d)$/, 'expected requests per window such as 100/s, 6000/m or 20/10s')
+    .refine(isRate, 'expected requests per window such as 100/s, 6000/m or 20/10s (window 100ms to 1d)')
     .optional(),
   /** When Redis cannot answer a rate-limit check: open allows the request, closed answers 503. */
   RATE_LIMIT_FAIL: z.enum(['open', 'closed']).default('open'),

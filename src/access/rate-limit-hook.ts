@@ -30,20 +30,20 @@ export function installRateLimit(app: FastifyInstance, o: RateLimitOptions): voi
     }
     return r;
   };
-  // Registered after auth, so the principal is known.
-  app.addHook('onRequest', async (request, reply) => {
+  // Registered after auth, so the principal is known. Callback style: callers that are not
+  // limited (the admin token, keys without a rate) pass without a promise on the hot path.
+  app.addHook('onRequest', (request, reply, done) => {
     const p = request.principal;
-    if (!p || exempt(p)) return;
-    const rate = rateOf(p);
-    if (!rate) return;
-    const d = await o.limiter.hit(p.id, rate);
-    reply.header('ratelimit-policy', `"per-key";q=${rate.limit};w=${Math.max(1, Math.ceil(rate.windowMs / 1000))}`);
-    reply.header('ratelimit', `"per-key";r=${d.remaining};t=${Math.max(0, Math.ceil(d.resetMs / 1000))}`);
-    if (!d.allowed) {
+    const rate = p && !exempt(p) ? rateOf(p) : undefined;
+    if (!p || !rate) return done();
+    o.limiter.hit(p.id, rate).then((d) => {
+      reply.header('ratelimit-policy', `"per-key";q=${rate.limit};w=${Math.max(1, Math.ceil(rate.windowMs / 1000))}`);
+      reply.header('ratelimit', `"per-key";r=${d.remaining};t=${Math.max(0, Math.ceil(d.resetMs / 1000))}`);
+      if (d.allowed) return done();
       const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
       reply.header('retry-after', String(seconds));
       o.onLimited?.(p.id);
-      throw new AppError('RATE_LIMITED', `rate limit of ${rate.text} exceeded for ${p.id}; retry after ${seconds} s`, { limit: rate.text, retry_after_seconds: seconds });
-    }
+      done(new AppError('RATE_LIMITED', `rate limit of ${rate.text} exceeded for ${p.id}; retry after ${seconds} s`, { limit: rate.text, retry_after_seconds: seconds }));
+    }, done);
   });
 }

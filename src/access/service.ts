@@ -78,8 +78,6 @@ export function createAccessService(deps: { store: AccessStore; clock: Clock }) 
   }
 
   return {
-    store,
-    view,
 
     async create(input: CreateKeyInput): Promise<{ key: ApiKey; token: string }> {
       const name = input.name.trim();

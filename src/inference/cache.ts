@@ -22,14 +22,6 @@ export class PredictionCache {
     this.lru = o.maxItems > 0 ? new LRUCache<string, number>({ max: o.maxItems, ttl: o.ttlMs > 0 ? o.ttlMs : undefined }) : undefined;
   }
 
-  get enabled(): boolean {
-    return this.lru !== undefined;
-  }
-
-  get size(): number {
-    return this.lru?.size ?? 0;
-  }
-
   get(s: Servable, row: Row): number | undefined {
     if (!this.lru) return undefined;
     const v = this.lru.get(cacheKey(s, row));

@@ -51,6 +51,8 @@ export class Servable {
   readonly encoder: Encoder;
   readonly decide: (score: number) => string;
   readonly versionLabel: string;
+  /** True when the session runs the input-packed rewrite of the graph. */
+  readonly packed: boolean;
   /** Start of this version's prediction-cache keys. */
   readonly cachePrefix: string;
   private readonly batcher: MicroBatcher<Row, number>;
@@ -70,9 +72,6 @@ export class Servable {
     this.cachePrefix = `${JSON.stringify(spec.model)}@${spec.version}`;
     this.batcher = new MicroBatcher((rows) => this.run(rows), opts.batch);
   }
-
-  /** True when the session runs the input-packed rewrite of the graph. */
-  readonly packed: boolean;
 
   static async load(bytes: Uint8Array, spec: ServableSpec, opts: RuntimeOptions): Promise<Servable> {
     const graph = spec.output.source === 'zipmap' ? exposeZipMapSource(bytes, spec.output.zipmap_output!).bytes : bytes;
