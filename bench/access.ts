@@ -73,12 +73,13 @@ async function main() {
 
     log('[4/4] results');
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+    const cpu = (x: { aCpuUs: number; bCpuUs: number }) => `server CPU per request ${x.aCpuUs.toFixed(1)} vs ${x.bCpuUs.toFixed(1)} µs`;
     const lines = [
       `single-row /v1/infer, ${pairs} pairs of ${slice}s slices per case, A and B alternating, ${os.cpus().length} cores (load generator on the same machine)`,
       '',
-      `audit log on (PostgreSQL) / off:  ${audit.ratio.toFixed(2)} (target >= 0.85; ${audit.aRps} vs ${audit.bRps} req/s; per pair ${fmt(audit.perPair)}); ${written} records written`,
-      `cache hit / cache off:            ${cache.ratio.toFixed(2)} (target >= 1.2; ${cache.aRps} vs ${cache.bRps} req/s; per pair ${fmt(cache.perPair)})`,
-      `rate limiting on (Redis) / off:   ${limit.ratio.toFixed(2)} (target >= 0.9; ${limit.aRps} vs ${limit.bRps} req/s; per pair ${fmt(limit.perPair)})`,
+      `audit log on (PostgreSQL) / off:  ${audit.ratio.toFixed(2)} (target >= 0.85; ${audit.aRps} vs ${audit.bRps} req/s; per pair ${fmt(audit.perPair)}; ${cpu(audit)}); ${written} records written`,
+      `cache hit / cache off:            ${cache.ratio.toFixed(2)} (target >= 1.2; ${cache.aRps} vs ${cache.bRps} req/s; per pair ${fmt(cache.perPair)}; ${cpu(cache)})`,
+      `rate limiting on (Redis) / off:   ${limit.ratio.toFixed(2)} (target >= 0.9; ${limit.aRps} vs ${limit.bRps} req/s; per pair ${fmt(limit.perPair)}; ${cpu(limit)})`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     const outDir = path.join(root, 'bench', 'results');

@@ -59,17 +59,56 @@ export async function warm(url: string, body: string, duration = 3, token = ADMI
   await autocannon({ url: `${url}/v1/infer`, method: 'POST', connections, duration, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
 }
 
+/** The server's own CPU seconds so far (prom-client's process_cpu_seconds_total on /metrics). */
+export async function cpuSeconds(url: string, token = ADMIN_TOKEN): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  const line = text.split('\n').find((l) => l.startsWith('process_cpu_seconds_total '));
+  if (!line) throw new Error(`${url}/metrics has no process_cpu_seconds_total`);
+  return Number(line.split(' ')[1]);
+}
+
+export interface Side {
+  url: string;
+  token?: string;
+  /** Run before each of this side's slices (for example, start or stop a canary). */
+  before?: () => Promise<void>;
+}
+
 /**
- * A against B in alternating short slices (B first, then A, pair after pair), so drift on a
- * shared machine hits both alike; the ratio is of the summed requests.
+ * A against B in short slices, ordered B A, A B, B A… (so a steady drift on a shared machine
+ * hits both alike and a slice's position in its pair favours neither). The ratio is of the
+ * summed requests. Each slice also reads the server's CPU seconds, so the cost per request is
+ * known apart from how much CPU the machine happened to leave the server.
  */
-export async function alternate(name: string, a: { url: string; token?: string }, b: { url: string; token?: string }, body: string, pairs: number, slice: number) {
+export async function alternate(name: string, a: Side, b: Side, body: string, pairs: number, slice: number) {
   const as: autocannon.Result[] = [];
   const bs: autocannon.Result[] = [];
+  const cpu = { a: 0, b: 0 };
+  const run = async (side: Side, label: 'A' | 'B', i: number) => {
+    await side.before?.();
+    const before = await cpuSeconds(side.url);
+    const r = await load(`${name} ${label}, slice ${i}`, side.url, body, slice, side.token);
+    cpu[label === 'A' ? 'a' : 'b'] += (await cpuSeconds(side.url)) - before;
+    (label === 'A' ? as : bs).push(r);
+  };
   for (let i = 1; i <= pairs; i++) {
-    bs.push(await load(`${name} B, slice ${i}`, b.url, body, slice, b.token));
-    as.push(await load(`${name} A, slice ${i}`, a.url, body, slice, a.token));
+    if (i % 2) {
+      await run(b, 'B', i);
+      await run(a, 'A', i);
+    } else {
+      await run(a, 'A', i);
+      await run(b, 'B', i);
+    }
   }
   const total = (xs: autocannon.Result[]) => xs.reduce((s, x) => s + x.requests.total, 0);
-  return { ratio: total(as) / total(bs), perPair: as.map((x, i) => x.requests.average / bs[i].requests.average), aRps: Math.round(total(as) / (pairs * slice)), bRps: Math.round(total(bs) / (pairs * slice)) };
+  const perRequestUs = (seconds: number, xs: autocannon.Result[]) => (seconds * 1e6) / total(xs);
+  return {
+    ratio: total(as) / total(bs),
+    perPair: as.map((x, i) => x.requests.average / bs[i].requests.average),
+    aRps: Math.round(total(as) / (pairs * slice)),
+    bRps: Math.round(total(bs) / (pairs * slice)),
+    /** Server CPU microseconds per request on each side; their ratio is the cost apart from machine noise. */
+    aCpuUs: perRequestUs(cpu.a, as),
+    bCpuUs: perRequestUs(cpu.b, bs),
+  };
 }

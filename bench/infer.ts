@@ -2,13 +2,13 @@
  * npm run bench: modelgate vs a bare node:http server answering the same JSON, measured in
  * the same run with autocannon (single-row /v1/infer, bearer token), printed as ratios.
  * Environment: BENCH_SECONDS per round (default 10), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 32),
- * BENCH_CANARY_PAIRS (default 12) and BENCH_CANARY_SLICE seconds (default 2) for the canary comparison.
+ * BENCH_CANARY_PAIRS (default 20) and BENCH_CANARY_SLICE seconds (default 2) for the canary comparison.
  */
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type autocannon from 'autocannon';
-import { ADMIN_TOKEN, connections, load, log, root, startChild, warm } from './harness.js';
+import { ADMIN_TOKEN, alternate, connections, load, log, root, startChild, warm } from './harness.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { openContext } from '../src/server/context.js';
@@ -16,7 +16,7 @@ import { generateHotelBookings, rowPayload, trainLogisticRegression } from '../s
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const canaryPairs = Number(process.env.BENCH_CANARY_PAIRS ?? 12);
+const canaryPairs = Number(process.env.BENCH_CANARY_PAIRS ?? 20);
 const canarySlice = Number(process.env.BENCH_CANARY_SLICE ?? 2);
 const token = ADMIN_TOKEN;
 
@@ -66,14 +66,27 @@ async function main() {
     await admin(mg.url, '/v1/canary', { model: 'hotel-cancel', canary_version: canaryVersion, canary_percent: 50 });
     await warm(mg.url, body, 2); // the canary version's first runs and code paths, unmeasured
     await admin(mg.url, '/v1/canary/hotel-cancel/stop', {});
-    const plainSlices: autocannon.Result[] = [];
-    const canaryRuns: autocannon.Result[] = [];
-    for (let r = 1; r <= canaryPairs; r++) {
-      plainSlices.push(await load(`no canary, slice ${r}`, mg.url, body, canarySlice));
-      await admin(mg.url, '/v1/canary', { model: 'hotel-cancel', canary_version: canaryVersion, canary_percent: 50 });
-      canaryRuns.push(await load(`50/50 canary, slice ${r}`, mg.url, body, canarySlice));
-      await admin(mg.url, '/v1/canary/hotel-cancel/stop', {});
-    }
+    let canaryOn = false;
+    const canary = await alternate(
+      'canary',
+      {
+        url: mg.url,
+        before: async () => {
+          if (!canaryOn) await admin(mg.url, '/v1/canary', { model: 'hotel-cancel', canary_version: canaryVersion, canary_percent: 50 });
+          canaryOn = true;
+        },
+      },
+      {
+        url: mg.url,
+        before: async () => {
+          if (canaryOn) await admin(mg.url, '/v1/canary/hotel-cancel/stop', {});
+          canaryOn = false;
+        },
+      },
+      body,
+      canaryPairs,
+      canarySlice,
+    );
     log('[5/5] results');
     const summary = (name: string, runs: autocannon.Result[]) => ({
       name,
@@ -81,7 +94,7 @@ async function main() {
       p50_ms: Math.max(...runs.map((x) => x.latency.p50)),
       p99_ms: Math.max(...runs.map((x) => x.latency.p99)),
     });
-    const rows = [summary('modelgate /v1/infer', mgRuns), summary('bare node:http', bareRuns), summary('  no canary (slices)', plainSlices), summary('  50/50 canary (slices)', canaryRuns)];
+    const rows = [summary('modelgate /v1/infer', mgRuns), summary('bare node:http', bareRuns)];
     // modelgate / bare is the median of per-round ratios: a noisy spell on a shared machine then spoils one round, not the figure.
     const median = (xs: number[]) => {
       const s = [...xs].sort((a, b) => a - b);
@@ -90,9 +103,6 @@ async function main() {
     };
     const perRound = (a: autocannon.Result[], b: autocannon.Result[]) => a.map((x, i) => x.requests.average / b[i].requests.average);
     const ratio = median(perRound(mgRuns, bareRuns));
-    // Ratio of the summed slices: each pair ran under the same conditions, so drift cancels out.
-    const total = (xs: autocannon.Result[]) => xs.reduce((a, x) => a + x.requests.total, 0);
-    const canaryRatio = total(canaryRuns) / total(plainSlices);
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
     const lines = [
       `single-row /v1/infer, ${connections} connections, ${rounds} x ${seconds}s per server, reply ${replyBytes} bytes, ${os.cpus().length} cores (load generator on the same machine)`,
@@ -102,12 +112,13 @@ async function main() {
       '',
       `throughput ratio modelgate / bare: ${ratio.toFixed(2)} (target >= 0.5; median of rounds ${fmt(perRound(mgRuns, bareRuns))})`,
       `modelgate p99: ${rows[0].p99_ms} ms, worst round (target <= 5 ms)`,
-      `throughput ratio with a 50/50 canary / without: ${canaryRatio.toFixed(2)} (target >= 0.95; ${canaryPairs} pairs of ${canarySlice}s slices, per pair ${fmt(perRound(canaryRuns, plainSlices))})`,
+      `throughput ratio with a 50/50 canary / without: ${canary.ratio.toFixed(2)} (target >= 0.95; ${canary.aRps} vs ${canary.bRps} req/s; ${canaryPairs} pairs of ${canarySlice}s slices, per pair ${fmt(canary.perPair)})`,
+      `server CPU per request with a 50/50 canary / without: ${(canary.aCpuUs / canary.bCpuUs).toFixed(2)} (${canary.aCpuUs.toFixed(1)} vs ${canary.bCpuUs.toFixed(1)} µs)`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     const outDir = path.join(root, 'bench', 'results');
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(path.join(outDir, 'infer-latest.json'), JSON.stringify({ at: new Date().toISOString(), connections, seconds, rounds, replyBytes, canaryPairs, canarySlice, rows, ratio, canaryRatio }, null, 2));
+    writeFileSync(path.join(outDir, 'infer-latest.json'), JSON.stringify({ at: new Date().toISOString(), connections, seconds, rounds, replyBytes, canaryPairs, canarySlice, rows, ratio, canary }, null, 2));
   } finally {
     mg.child.kill('SIGTERM');
     bare.child.kill('SIGTERM');

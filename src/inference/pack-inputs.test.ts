@@ -66,6 +66,45 @@ describe('input packing', () => {
     expect(Buffer.from(packed.bytes).includes(Buffer.from(extra))).toBe(true);
   });
 
+  it('turns the Concat of the numeric columns into one Gather, and splits out only the columns other nodes read', async () => {
+    const demo = demoModel();
+    const columns = specOf(demo.onnx).contract.features.map((f) => ({ input: f.input, type: f.type, rank2: true }));
+    const { onnx } = onnxProto;
+    const ops = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph!.node!.map((n) => n.opType ?? '');
+    const count = (xs: string[], op: string) => xs.filter((x) => x === op).length;
+    // The demo graph concatenates its 10 numeric inputs (and, later, the transformed blocks).
+    expect(count(ops(demo.onnx), 'Concat')).toBe(3);
+    const packed = packInputs(demo.onnx, columns, graphNames(demo.onnx))!;
+    // One Gather for the numeric block, one per categorical column (each feeds its own OneHotEncoder).
+    expect(count(ops(packed.bytes), 'Gather')).toBe(1 + 4);
+    expect(count(ops(packed.bytes), 'Concat')).toBe(2);
+
+    // A second reader of lead_time (here an extra graph output) keeps that column's own Gather.
+    const m = onnx.ModelProto.decode(demo.onnx);
+    m.graph!.node!.push(onnx.NodeProto.create({ opType: 'Identity', name: 'copy', input: ['lead_time'], output: ['lead_time_copy'] }));
+    m.graph!.output!.push(onnx.ValueInfoProto.create({ name: 'lead_time_copy', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 1 }] } } } }));
+    const twoReaders = onnx.ModelProto.encode(m).finish();
+    const packed2 = packInputs(twoReaders, columns, graphNames(twoReaders))!;
+    expect(count(ops(packed2.bytes), 'Gather')).toBe(1 + 4 + 1);
+    const session = await ort.InferenceSession.create(packed2.bytes);
+    try {
+      const s = await load(demo.onnx, false);
+      const rows = Array.from({ length: 5 }, (_, i) => s.encoder.encode(rowPayload(demo.holdout.data, i), 'p').row);
+      await s.release();
+      const floats = packed2.feeds[0].columns;
+      const data = new Float32Array(rows.flatMap((r) => floats.map((c) => Number(r[c]))));
+      const strings = rows.flatMap((r) => packed2.feeds[1].columns.map((c) => String(r[c])));
+      const out = await session.run({ [packed2.feeds[0].input]: new ort.Tensor('float32', data, [5, floats.length]), [packed2.feeds[1].input]: new ort.Tensor('string', strings, [5, strings.length / 5]) });
+      const leadCol = columns.findIndex((c) => c.input === 'lead_time');
+      expect([...(out.lead_time_copy.data as Float32Array)]).toEqual(rows.map((r) => Math.fround(Number(r[leadCol]))));
+      // Scores as the trainer does (independent of the rewrite).
+      const probs = out.probabilities.data as Float32Array;
+      rows.forEach((_, i) => expect(Math.abs(probs[i * 2 + 1] - demo.holdout.scores[i])).toBeLessThan(1e-5));
+    } finally {
+      await session.release();
+    }
+  });
+
   it('picks fresh names when the graph already uses the packed input name', () => {
     const demo = demoModel();
     const columns = specOf(demo.onnx).contract.features.map((f) => ({ input: f.input, type: f.type, rank2: true }));

@@ -13,6 +13,11 @@ const { onnx } = onnxProto;
  * of the graph is untouched. Fewer, cheaper runs matter most when several versions of a model
  * serve at once (a canary), since each version pays its own runs.
  *
+ * Converters usually concatenate the numeric columns straight back (a Concat on axis 1 whose
+ * inputs are all [N,1] graph inputs), so splitting them only to join them again would cost a
+ * node per column. Such a Concat is replaced by one Gather of its columns from the packed
+ * tensor, and a column's own Gather is written only when some other node still reads it.
+ *
  * The edit works on the protobuf wire format: the model's bytes are copied as they are, except
  * that the packed entries of graph.input are dropped and new nodes and inputs are appended.
  * Fields newer than onnx-proto's schema (ONNX 1.10) therefore survive untouched.
@@ -37,6 +42,7 @@ const MODEL_GRAPH = 7;
 const MODEL_OPSET_IMPORT = 8;
 const GRAPH_NODE = 1;
 const GRAPH_INPUT = 11;
+const GRAPH_OUTPUT = 12;
 const VALUE_INFO_NAME = 1;
 const OPSET_DOMAIN = 1;
 const WIRE_LEN = 2;
@@ -99,6 +105,32 @@ function importsDefaultDomain(model: Uint8Array, modelFields: Field[]): boolean 
   });
 }
 
+interface NodeInfo {
+  field: Field;
+  node: InstanceType<typeof onnx.NodeProto>;
+}
+
+const isDefaultDomain = (d: string | null | undefined) => !d || d === 'ai.onnx';
+
+/** A Concat on the column axis of rank-2 tensors (axis 1, or -1). */
+function concatsColumns(n: InstanceType<typeof onnx.NodeProto>): boolean {
+  if (n.opType !== 'Concat' || !isDefaultDomain(n.domain) || n.output.length !== 1) return false;
+  const axis = n.attribute.find((a) => a.name === 'axis');
+  return axis !== undefined && (Number(axis.i) === 1 || Number(axis.i) === -1);
+}
+
+/** A node carrying subgraphs (If, Loop, Scan) may read any outer name, which this rewrite cannot follow. */
+const hasSubgraph = (n: InstanceType<typeof onnx.NodeProto>) => n.attribute.some((a) => a.g || (a.graphs && a.graphs.length > 0));
+
+function int64Constant(name: string, values: number[]): InstanceType<typeof onnx.NodeProto> {
+  return onnx.NodeProto.create({
+    opType: 'Constant',
+    name,
+    output: [name],
+    attribute: [{ name: 'value', type: 4, t: { dims: [values.length], dataType: ELEM.int64, int64Data: values } }],
+  });
+}
+
 /**
  * Rewrite a columns-layout graph so each element type with two or more [N,1] inputs is fed
  * as one [N,k] tensor. `columns[i]` describes row column i: its graph input and type, and
@@ -129,10 +161,18 @@ export function packInputs(model: Uint8Array, columns: { input: string; type: Te
     taken.add(name);
     return name;
   };
+  const graphParts = fields(graph);
+  const nodes: NodeInfo[] = graphParts.filter((f) => f.no === GRAPH_NODE && f.data).map((f) => ({ field: f, node: onnx.NodeProto.decode(graph.subarray(f.data![0], f.data![1])) }));
+  const subgraphs = nodes.some((n) => hasSubgraph(n.node));
+  const graphOutputs = new Set(graphParts.filter((f) => f.no === GRAPH_OUTPUT && f.data).map((f) => stringField(graph.subarray(f.data![0], f.data![1]), VALUE_INFO_NAME)));
+
   const dropped = new Set<string>();
   const feeds: FeedPlan[] = [];
   const added: Uint8Array[] = [];
   const inPacked = new Set<number>();
+  const node = (n: InstanceType<typeof onnx.NodeProto>) => added.push(lengthDelimited(GRAPH_NODE, onnx.NodeProto.encode(n).finish()));
+  /** Original input name → packed input and column position. */
+  const where = new Map<string, { input: string; j: number }>();
   for (const [type, cols] of packed) {
     const input = unique(`modelgate_packed_${type}`);
     feeds.push({ input, type, columns: cols });
@@ -143,28 +183,42 @@ export function packInputs(model: Uint8Array, columns: { input: string; type: Te
       ),
     );
     cols.forEach((col, j) => {
-      const original = columns[col].input;
-      dropped.add(original);
+      dropped.add(columns[col].input);
       inPacked.add(col);
-      const index = unique(`${input}_index_${j}`);
-      // Indices of shape [1] keep the column axis: Gather gives [N,1], exactly the input it replaces.
-      const constant = onnx.NodeProto.create({
-        opType: 'Constant',
-        name: index,
-        output: [index],
-        attribute: [{ name: 'value', type: 4, t: { dims: [1], dataType: ELEM.int64, int64Data: [j] } }],
-      });
-      const gather = onnx.NodeProto.create({ opType: 'Gather', name: unique(`${input}_gather_${j}`), input: [input, index], output: [original], attribute: [{ name: 'axis', type: 2, i: 1 }] });
-      added.push(lengthDelimited(GRAPH_NODE, onnx.NodeProto.encode(constant).finish()), lengthDelimited(GRAPH_NODE, onnx.NodeProto.encode(gather).finish()));
+      where.set(columns[col].input, { input, j });
     });
+  }
+
+  // Concats of packed columns (all from one packed tensor) become a single Gather.
+  const replaced = new Set<Field>();
+  if (!subgraphs) {
+    for (const { field, node: n } of nodes) {
+      if (!concatsColumns(n) || n.input.length < 2) continue;
+      const at = n.input.map((name) => where.get(name));
+      if (at.some((w) => !w || w.input !== at[0]!.input)) continue;
+      replaced.add(field);
+      const index = unique(`${at[0]!.input}_concat_index`);
+      node(int64Constant(index, at.map((w) => w!.j)));
+      node(onnx.NodeProto.create({ opType: 'Gather', name: unique(`${at[0]!.input}_concat`), input: [at[0]!.input, index], output: [n.output[0]], attribute: [{ name: 'axis', type: 2, i: 1 }] }));
+    }
+  }
+  const stillRead = new Set<string>([...graphOutputs].filter((n): n is string => n !== undefined));
+  for (const { field, node: n } of nodes) if (!replaced.has(field)) for (const name of n.input) stillRead.add(name);
+
+  for (const [original, { input, j }] of where) {
+    if (!subgraphs && !stillRead.has(original)) continue;
+    // Indices of shape [1] keep the column axis: Gather gives [N,1], exactly the input it replaces.
+    const index = unique(`${input}_index_${j}`);
+    node(int64Constant(index, [j]));
+    node(onnx.NodeProto.create({ opType: 'Gather', name: unique(`${input}_gather_${j}`), input: [input, index], output: [original], attribute: [{ name: 'axis', type: 2, i: 1 }] }));
   }
   columns.forEach((c, i) => {
     if (!inPacked.has(i)) feeds.push({ input: c.input, type: c.type, columns: [i] });
   });
 
   // New nodes go first: onnxruntime sorts nodes itself, and readers that expect topological order see producers before consumers.
-  const kept = fields(graph)
-    .filter((f) => !(f.no === GRAPH_INPUT && f.data && dropped.has(stringField(graph.subarray(f.data[0], f.data[1]), VALUE_INFO_NAME) ?? '')))
+  const kept = graphParts
+    .filter((f) => !replaced.has(f) && !(f.no === GRAPH_INPUT && f.data && dropped.has(stringField(graph.subarray(f.data[0], f.data[1]), VALUE_INFO_NAME) ?? '')))
     .map((f) => graph.subarray(f.start, f.end));
   const newGraph = concat([...added, ...kept]);
   const bytes = concat([model.subarray(0, graphField.start), lengthDelimited(MODEL_GRAPH, newGraph), model.subarray(graphField.end)]);
