@@ -1,1 +1,18 @@
-export { psi, histogramQuantile } from './statistics.js';
+export {
+  psi,
+  jsDistance,
+  kolmogorovSf,
+  ksPValue,
+  ksTwoSample,
+  ksFromCounts,
+  histogramQuantile,
+  quantileEdges,
+  binOf,
+  rocAuc,
+  logLoss,
+  brier,
+  confusion,
+  classification,
+  type KsResult,
+  type Confusion,
+} from './statistics.js';

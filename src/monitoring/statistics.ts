@@ -1,21 +1,121 @@
 /**
- * Distribution statistics shared by rollout analysis and drift monitoring.
- * Histograms are arrays of counts over the same bins.
+ * The statistics modelgate computes, done once: rollout analysis, drift monitoring, training
+ * and evaluation all call these, so their numbers agree to the last digit. Each is checked
+ * against scipy / scikit-learn values in statistics.test.ts (fixtures made by
+ * scripts/statistics-fixtures.py).
+ *
+ * Histograms are arrays of counts over the same bins. Functions return NaN when a value is
+ * undefined (an empty sample, a single class); reports turn NaN into null.
  */
+
+const sum = (xs: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < xs.length; i++) s += xs[i];
+  return s;
+};
 
 /** Population stability index between two histograms over the same bins (a = expected, b = actual). */
 export function psi(a: readonly number[], b: readonly number[], epsilon = 1e-4): number {
-  const ta = a.reduce((s, x) => s + x, 0);
-  const tb = b.reduce((s, x) => s + x, 0);
+  const ta = sum(a);
+  const tb = sum(b);
   if (ta === 0 || tb === 0) return NaN;
-  let sum = 0;
+  let s = 0;
   for (let i = 0; i < a.length; i++) {
     // Empty bins get a small share so the log stays finite (the usual convention).
     const pa = Math.max(a[i] / ta, epsilon);
     const pb = Math.max((b[i] ?? 0) / tb, epsilon);
-    sum += (pb - pa) * Math.log(pb / pa);
+    s += (pb - pa) * Math.log(pb / pa);
   }
-  return sum;
+  return s;
+}
+
+/**
+ * Jensen–Shannon distance (the square root of the divergence, log base 2, so 0 ≤ d ≤ 1)
+ * between two histograms over the same categories; scipy.spatial.distance.jensenshannon(p, q, base=2).
+ */
+export function jsDistance(a: readonly number[], b: readonly number[]): number {
+  const ta = sum(a);
+  const tb = sum(b);
+  if (ta === 0 || tb === 0) return NaN;
+  let div = 0;
+  for (let i = 0; i < a.length; i++) {
+    const p = a[i] / ta;
+    const q = (b[i] ?? 0) / tb;
+    const m = (p + q) / 2;
+    if (p > 0) div += 0.5 * p * Math.log2(p / m);
+    if (q > 0) div += 0.5 * q * Math.log2(q / m);
+  }
+  return Math.sqrt(Math.max(0, div));
+}
+
+/**
+ * Survival function of the Kolmogorov distribution, P(K > λ) (scipy.stats.kstwobign.sf).
+ * Two series, each used where it converges fast, so the result is accurate for every λ.
+ */
+export function kolmogorovSf(lambda: number): number {
+  if (!(lambda > 0)) return 1;
+  if (lambda < 1.18) {
+    // CDF = √(2π)/λ · Σ exp(−(2k−1)²π²/(8λ²)).
+    const c = -(Math.PI * Math.PI) / (8 * lambda * lambda);
+    let cdf = 0;
+    for (let k = 1; k <= 20; k++) cdf += Math.exp(c * (2 * k - 1) ** 2);
+    return 1 - (Math.sqrt(2 * Math.PI) / lambda) * cdf;
+  }
+  let s = 0;
+  for (let k = 1; k <= 100; k++) {
+    const term = Math.exp(-2 * k * k * lambda * lambda);
+    s += (k % 2 ? 1 : -1) * term;
+    if (term < 1e-17) break;
+  }
+  return Math.min(1, Math.max(0, 2 * s));
+}
+
+/** Asymptotic two-sided p-value of a two-sample KS statistic d for sample sizes n and m. */
+export function ksPValue(d: number, n: number, m: number): number {
+  if (n === 0 || m === 0 || Number.isNaN(d)) return NaN;
+  return kolmogorovSf(Math.sqrt((n * m) / (n + m)) * d);
+}
+
+export interface KsResult {
+  statistic: number;
+  p_value: number;
+}
+
+/** Two-sample Kolmogorov–Smirnov on raw samples (statistic as scipy.stats.ks_2samp; p-value asymptotic). */
+export function ksTwoSample(a: ArrayLike<number>, b: ArrayLike<number>): KsResult {
+  const x = Float64Array.from(a).sort();
+  const y = Float64Array.from(b).sort();
+  if (x.length === 0 || y.length === 0) return { statistic: NaN, p_value: NaN };
+  let i = 0;
+  let j = 0;
+  let d = 0;
+  while (i < x.length && j < y.length) {
+    const v = Math.min(x[i], y[j]);
+    while (i < x.length && x[i] <= v) i++;
+    while (j < y.length && y[j] <= v) j++;
+    d = Math.max(d, Math.abs(i / x.length - j / y.length));
+  }
+  return { statistic: d, p_value: ksPValue(d, x.length, y.length) };
+}
+
+/**
+ * KS from two histograms over the same ordered bins: the largest CDF gap at the bin
+ * boundaries. With bins at every distinct value this equals ksTwoSample; with coarser bins it
+ * is a lower bound of it (the gap can only be looked at where the bins end).
+ */
+export function ksFromCounts(a: readonly number[], b: readonly number[]): KsResult {
+  const ta = sum(a);
+  const tb = sum(b);
+  if (ta === 0 || tb === 0) return { statistic: NaN, p_value: NaN };
+  let ca = 0;
+  let cb = 0;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) {
+    ca += a[i];
+    cb += b[i] ?? 0;
+    d = Math.max(d, Math.abs(ca / ta - cb / tb));
+  }
+  return { statistic: d, p_value: ksPValue(d, ta, tb) };
 }
 
 /**
@@ -23,7 +123,7 @@ export function psi(a: readonly number[], b: readonly number[], epsilon = 1e-4):
  * last bound), interpolating linearly inside the bin like Prometheus' histogram_quantile.
  */
 export function histogramQuantile(counts: readonly number[], bounds: readonly number[], q: number): number {
-  const total = counts.reduce((s, x) => s + x, 0);
+  const total = sum(counts);
   if (total === 0) return NaN;
   const rank = q * total;
   let seen = 0;
@@ -36,4 +136,98 @@ export function histogramQuantile(counts: readonly number[], bounds: readonly nu
     seen += counts[i];
   }
   return bounds[bounds.length - 1];
+}
+
+/**
+ * Bin edges at the 1/bins … (bins−1)/bins quantiles of the finite values (each the smallest
+ * value with at least that share at or below it), duplicates dropped, so a column with few
+ * distinct values gets fewer bins rather than empty ones.
+ */
+export function quantileEdges(values: ArrayLike<number>, bins: number): number[] {
+  const v = Float64Array.from(values).filter((x) => Number.isFinite(x)).sort();
+  if (v.length === 0) return [];
+  const edges: number[] = [];
+  for (let k = 1; k < bins; k++) {
+    const e = v[Math.min(v.length - 1, Math.ceil((k * v.length) / bins) - 1)];
+    if (edges.length === 0 || e > edges[edges.length - 1]) edges.push(e);
+  }
+  // The top edge would leave the last bin empty: the maximum belongs to the bin below it.
+  if (edges.length && edges[edges.length - 1] === v[v.length - 1]) edges.pop();
+  return edges;
+}
+
+/** Bin of x for edges e: bin i holds e[i−1] < x ≤ e[i]; edges.length is the bin above the last edge. */
+export function binOf(x: number, edges: readonly number[]): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (x <= edges[mid]) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** ROC AUC as the Mann–Whitney U statistic, with ties counted as half (sklearn.metrics.roc_auc_score). */
+export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
+  let pos = 0;
+  let rankSum = 0;
+  for (let i = 0; i < idx.length; ) {
+    let j = i;
+    while (j + 1 < idx.length && scores[idx[j + 1]] === scores[idx[i]]) j++;
+    const avgRank = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++)
+      if (labels[idx[k]] === 1) {
+        pos++;
+        rankSum += avgRank;
+      }
+    i = j + 1;
+  }
+  const neg = idx.length - pos;
+  if (pos === 0 || neg === 0) return NaN;
+  return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
+}
+
+/** Mean log loss with probabilities clipped to [1e−15, 1 − 1e−15]. */
+export function logLoss(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  if (scores.length === 0) return NaN;
+  let s = 0;
+  for (let i = 0; i < scores.length; i++) {
+    const p = Math.min(Math.max(scores[i], 1e-15), 1 - 1e-15);
+    s -= labels[i] ? Math.log(p) : Math.log(1 - p);
+  }
+  return s / scores.length;
+}
+
+/** Brier score: mean squared difference between probability and outcome. */
+export function brier(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  if (scores.length === 0) return NaN;
+  let s = 0;
+  for (let i = 0; i < scores.length; i++) s += (scores[i] - labels[i]) ** 2;
+  return s / scores.length;
+}
+
+export interface Confusion {
+  tp: number;
+  fp: number;
+  fn: number;
+  tn: number;
+}
+
+export function confusion(predicted: ArrayLike<number>, labels: ArrayLike<number>): Confusion {
+  const c = { tp: 0, fp: 0, fn: 0, tn: 0 };
+  for (let i = 0; i < predicted.length; i++) {
+    if (predicted[i]) labels[i] ? c.tp++ : c.fp++;
+    else labels[i] ? c.fn++ : c.tn++;
+  }
+  return c;
+}
+
+/** Precision, recall and F1 of the positive class; NaN where the denominator is zero (sklearn warns there). */
+export function classification(c: Confusion): { precision: number; recall: number; f1: number } {
+  const precision = c.tp + c.fp ? c.tp / (c.tp + c.fp) : NaN;
+  const recall = c.tp + c.fn ? c.tp / (c.tp + c.fn) : NaN;
+  const f1 = 2 * c.tp + c.fp + c.fn ? (2 * c.tp) / (2 * c.tp + c.fp + c.fn) : NaN;
+  return { precision, recall, f1 };
 }

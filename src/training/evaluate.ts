@@ -1,39 +1,5 @@
-/** Holdout metrics for a binary classifier's scores. */
-
-/** ROC AUC as the Mann–Whitney U statistic, with ties counted as half. */
-export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
-  let pos = 0;
-  let rankSum = 0;
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && scores[idx[j + 1]] === scores[idx[i]]) j++;
-    const avgRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (labels[idx[k]] === 1) {
-      pos++;
-      rankSum += avgRank;
-    }
-    i = j + 1;
-  }
-  const neg = idx.length - pos;
-  if (pos === 0 || neg === 0) return NaN;
-  return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
-}
-
-export function logLoss(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < scores.length; i++) {
-    const p = Math.min(Math.max(scores[i], 1e-15), 1 - 1e-15);
-    s -= labels[i] ? Math.log(p) : Math.log(1 - p);
-  }
-  return s / scores.length;
-}
-
-export function brier(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < scores.length; i++) s += (scores[i] - labels[i]) ** 2;
-  return s / scores.length;
-}
+/** Holdout evaluation for a binary classifier's scores; the metrics themselves live in monitoring. */
+export { rocAuc, logLoss, brier } from '../monitoring/index.js';
 
 export interface CostMatrix {
   /** Value of acting on a positive (e.g. a cancellation caught early). */

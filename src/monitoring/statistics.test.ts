@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { binOf, brier, classification, confusion, jsDistance, kolmogorovSf, ksFromCounts, ksTwoSample, logLoss, psi, quantileEdges, rocAuc } from './statistics.js';
+
+// Expected values from scipy 1.17.1 and scikit-learn 1.6.1 (scripts/statistics-fixtures.py).
+const fx = JSON.parse(readFileSync(new URL('./statistics.fixtures.json', import.meta.url), 'utf8'));
+
+describe('statistics: textbook cases', () => {
+  it('PSI is zero for identical shares and matches a hand computation', () => {
+    expect(psi([10, 20, 30], [1, 2, 3])).toBeCloseTo(0, 12);
+    // Shares 0.5/0.5 against 0.25/0.75: (0.25−0.5)·ln(0.5) + (0.75−0.5)·ln(1.5).
+    expect(psi([50, 50], [25, 75])).toBeCloseTo(-0.25 * Math.log(0.5) + 0.25 * Math.log(1.5), 12);
+    expect(psi([], [])).toBeNaN();
+  });
+
+  it('Jensen–Shannon distance is 0 for equal and 1 for disjoint distributions (base 2)', () => {
+    expect(jsDistance([1, 1], [5, 5])).toBeCloseTo(0, 12);
+    expect(jsDistance([1, 0], [0, 1])).toBeCloseTo(1, 12);
+  });
+
+  it('KS of identical samples is 0 with p-value 1, of disjoint samples 1', () => {
+    expect(ksTwoSample([1, 2, 3], [1, 2, 3])).toEqual({ statistic: 0, p_value: 1 });
+    expect(ksTwoSample([1, 2, 3], [4, 5, 6]).statistic).toBe(1);
+    expect(ksTwoSample([], [1]).statistic).toBeNaN();
+  });
+
+  it('AUC of a perfect ranking is 1, of a reversed one 0, and scikit-learn\'s documented example 0.75', () => {
+    expect(rocAuc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1])).toBe(1);
+    expect(rocAuc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1])).toBe(0);
+    expect(rocAuc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])).toBe(0.75);
+    expect(rocAuc([0.1, 0.2], [1, 1])).toBeNaN();
+  });
+
+  it('log loss and Brier of two rows by hand', () => {
+    expect(logLoss([0.9, 0.2], [1, 0])).toBeCloseTo(-(Math.log(0.9) + Math.log(0.8)) / 2, 12);
+    expect(brier([0.9, 0.2], [1, 0])).toBeCloseTo((0.01 + 0.04) / 2, 12);
+    expect(brier([], [])).toBeNaN();
+  });
+
+  it('precision, recall and F1 from a confusion matrix by hand; undefined ones are NaN', () => {
+    const c = confusion([1, 1, 1, 0, 0], [1, 0, 1, 1, 0]);
+    expect(c).toEqual({ tp: 2, fp: 1, fn: 1, tn: 1 });
+    expect(classification(c)).toEqual({ precision: 2 / 3, recall: 2 / 3, f1: 2 / 3 });
+    expect(classification(confusion([0, 0], [0, 0])).precision).toBeNaN();
+  });
+
+  it('bins: edges are upper bounds, values above the last edge go to the last bin', () => {
+    expect([0, 1, 1.5, 2, 3].map((x) => binOf(x, [1, 2]))).toEqual([0, 0, 1, 1, 2]);
+    expect(binOf(5, [])).toBe(0);
+  });
+
+  it('KS from histograms equals KS on raw samples when every distinct value is a bin edge', () => {
+    const a = [1, 2, 2, 3, 5, 8, 8, 9];
+    const b = [2, 3, 3, 4, 6, 7, 9, 9, 10];
+    const edges = [...new Set([...a, ...b])].sort((x, y) => x - y);
+    const hist = (xs: number[]) => xs.reduce((h, x) => (h[binOf(x, edges)]++, h), new Array(edges.length + 1).fill(0));
+    expect(ksFromCounts(hist(a), hist(b)).statistic).toBeCloseTo(ksTwoSample(a, b).statistic, 12);
+    // Coarser bins can only see a smaller gap.
+    const coarse = [3, 7];
+    const hist2 = (xs: number[]) => xs.reduce((h, x) => (h[binOf(x, coarse)]++, h), [0, 0, 0]);
+    expect(ksFromCounts(hist2(a), hist2(b)).statistic).toBeLessThanOrEqual(ksTwoSample(a, b).statistic);
+  });
+});
+
+describe('statistics: against scipy and scikit-learn', () => {
+  it('two-sample KS statistic (scipy.stats.ks_2samp) and asymptotic p-value (kstwobign)', () => {
+    for (const c of fx.ks) {
+      const r = ksTwoSample(c.a, c.b);
+      expect(r.statistic).toBeCloseTo(c.statistic, 12);
+      expect(Math.abs(r.p_value - c.p_value)).toBeLessThan(1e-9);
+    }
+  });
+
+  it('Kolmogorov survival function on both sides of the series switch', () => {
+    for (const c of fx.kolmogorov_sf) expect(Math.abs(kolmogorovSf(c.lambda) - c.sf)).toBeLessThan(1e-12);
+  });
+
+  it('Jensen–Shannon distance (scipy.spatial.distance.jensenshannon, base 2)', () => {
+    for (const c of fx.js) expect(jsDistance(c.a, c.b)).toBeCloseTo(c.distance, 12);
+  });
+
+  it('PSI (an independent numpy implementation of the textbook formula)', () => {
+    for (const c of fx.psi) expect(psi(c.a, c.b)).toBeCloseTo(c.psi, 12);
+  });
+
+  it('ROC AUC with ties, Brier, log loss, precision, recall, F1 (scikit-learn)', () => {
+    for (const c of fx.classification) {
+      expect(rocAuc(c.scores, c.labels)).toBeCloseTo(c.roc_auc, 12);
+      expect(brier(c.scores, c.labels)).toBeCloseTo(c.brier, 12);
+      expect(logLoss(c.scores, c.labels)).toBeCloseTo(c.log_loss, 12);
+      const m = classification(confusion(c.scores.map((s: number) => (s >= c.threshold ? 1 : 0)), c.labels));
+      expect(m.precision).toBeCloseTo(c.precision, 12);
+      expect(m.recall).toBeCloseTo(c.recall, 12);
+      expect(m.f1).toBeCloseTo(c.f1, 12);
+    }
+  });
+
+  it('quantile bin edges (numpy.quantile, inverted_cdf), with repeated values collapsed', () => {
+    for (const c of fx.quantile_edges) expect(quantileEdges(c.values, c.bins)).toEqual(c.edges);
+  });
+});
