@@ -218,8 +218,11 @@ export interface Confusion {
 export function confusion(predicted: ArrayLike<number>, labels: ArrayLike<number>): Confusion {
   const c = { tp: 0, fp: 0, fn: 0, tn: 0 };
   for (let i = 0; i < predicted.length; i++) {
-    if (predicted[i]) labels[i] ? c.tp++ : c.fp++;
-    else labels[i] ? c.fn++ : c.tn++;
+    if (predicted[i]) {
+      if (labels[i]) c.tp++;
+      else c.fp++;
+    } else if (labels[i]) c.fn++;
+    else c.tn++;
   }
   return c;
 }
