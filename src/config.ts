@@ -120,6 +120,12 @@ const schema = z.object({
   CANARY_STEP_INTERVAL: z.string().regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 30s, 10m or 1h').default('10m'),
   /** Default requests the canary needs in a step before it is judged. */
   CANARY_MIN_REQUESTS: intFrom(1, 10_000_000).default(200),
+  /** How often the scheduled monitor makes a report per production model (once per cluster). */
+  MONITOR_INTERVAL: z.string().regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 30m, 4h or 1d').default('4h'),
+  /** How much recent traffic each scheduled report covers. */
+  MONITOR_WINDOW: z.string().regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 1h, 24h or 7d').default('24h'),
+  /** How often servers check for due monitor runs and refresh monitoring gauges from stored reports (ms). */
+  MONITOR_TICK_MS: intFrom(100, 3_600_000).default(60_000),
   /** Shadow copies waiting to be scored; more are dropped (and counted). */
   SHADOW_QUEUE_MAX: intFrom(1, 1_000_000).default(1000),
   /** Name of this server in cluster statistics; default host:pid. */

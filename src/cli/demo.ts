@@ -71,6 +71,7 @@ export function registerDemoCommand(program: Command): void {
               training: result.run,
               run_id: result.run.run_id,
               dataset_sha256: sha256(csv),
+              reference: result.reference,
             },
             policy: { type: 'threshold', threshold: result.threshold, above: 'act', below: 'none' },
             actor: cliActor(),

@@ -7,6 +7,7 @@ import { registerRolloutCommands } from './rollout.js';
 import { registerKeyCommands, registerRateLimitCommands } from './access.js';
 import { registerPredictionCommands } from './predictions.js';
 import { registerFeedbackCommands } from './feedback.js';
+import { registerMonitorCommands } from './monitor.js';
 
 const program = new Command()
   .name('modelgate')
@@ -23,6 +24,7 @@ registerKeyCommands(program);
 registerRateLimitCommands(program);
 registerPredictionCommands(program);
 registerFeedbackCommands(program);
+registerMonitorCommands(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AppError, errorMessage } from '../lib/errors.js';
-import { parsePolicyFlag } from '../inference/index.js';
+import { parsePolicyFlag, Servable } from '../inference/index.js';
+import { referenceFromCsv } from '../monitoring/index.js';
+import type { RegistryService } from '../registry/index.js';
 import { cliActor, parseVersion, withContext } from './context.js';
 import { emit, fail, progress, table, type OutputOptions } from './output.js';
 import { loadConfigForCli } from '../config.js';
@@ -15,6 +17,20 @@ async function readInput(file: string, what: string): Promise<Buffer> {
   }
 }
 
+/** Score the reference CSV through the model being registered and profile it. */
+async function profileReference(prep: ReturnType<RegistryService['prepare']>, onnx: Uint8Array, model: string, file: string, target?: string) {
+  const spec = { model, version: 0, contract: prep.contract, output: prep.output, policy: prep.policy };
+  const s = await Servable.load(onnx, spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
+  try {
+    progress(`profiling reference data ${file}…`);
+    const r = await referenceFromCsv(file, s, prep.policy, { target, onProgress: (n) => n % 10240 === 0 && progress(`  ${n} rows scored`) });
+    progress(`  ${r.rows} rows profiled${r.skipped ? `; ${r.skipped} skipped (first problem: ${r.firstError ?? 'missing target'})` : ''}`);
+    return r;
+  } finally {
+    await s.release();
+  }
+}
+
 export function registerRegistryCommands(program: Command): void {
   program
     .command('register')
@@ -24,9 +40,14 @@ export function registerRegistryCommands(program: Command): void {
     .option('--manifest <file>', 'JSON with feature_names, policy, metrics, description, positive_class, output')
     .option('--policy <spec>', 'decision policy: threshold=0.5 | threshold=0.4:block:allow | bands=allow:0.3,review:0.7,block')
     .option('--feature-names <names>', 'comma-separated column names for a single [N,F] input')
+    .option('--reference <csv>', 'reference data (e.g. the training set): profiled and scored through the model, for drift monitoring')
+    .option('--target <column>', 'label column of the --reference CSV (0/1, yes/no, true/false): adds positive rate and AUC to the profile')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json')
-    .action(async (o: OutputOptions & { model: string; onnx: string; manifest?: string; policy?: string; featureNames?: string }) =>
+    .addHelpText(
+      'after',
+      '\nExample:\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json',
+    )
+    .action(async (o: OutputOptions & { model: string; onnx: string; manifest?: string; policy?: string; featureNames?: string; reference?: string; target?: string }) =>
       withContext(o, async (ctx) => {
         const onnx = await readInput(o.onnx, 'ONNX file');
         let manifest: unknown;
@@ -38,23 +59,30 @@ export function registerRegistryCommands(program: Command): void {
             throw new AppError('BAD_REQUEST', `manifest ${o.manifest} is not valid JSON: ${errorMessage(e)}`);
           }
         }
-        progress(`registering ${o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
-        const r = await ctx.registry.register({
+        if (o.target && !o.reference) throw new AppError('BAD_REQUEST', '--target names a column of the --reference CSV; give --reference too');
+        const input = {
           model: o.model,
           onnx,
           manifest,
           policy: o.policy ? parsePolicyFlag(o.policy) : undefined,
           featureNames: o.featureNames?.split(',').map((s) => s.trim()).filter(Boolean),
-          actor: cliActor(),
-        });
+        };
+        let profiled: Awaited<ReturnType<typeof profileReference>> | undefined;
+        if (o.reference) {
+          profiled = await profileReference(ctx.registry.prepare(input), onnx, o.model, o.reference, o.target);
+          input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
+        }
+        progress(`registering ${o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
+        const r = await ctx.registry.register({ ...input, actor: cliActor() });
         const c = r.manifest.contract;
-        emit(o, { model: r.model, version: r.version, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256, contract: c, output: r.manifest.output, policy: r.manifest.policy }, () =>
+        emit(o, { model: r.model, version: r.version, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256, contract: c, output: r.manifest.output, policy: r.manifest.policy, reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped } : null }, () =>
           [
             `registered ${r.model} version ${r.version}`,
             `  sha256    ${r.onnx_sha256}`,
             `  features  ${c.features.length} (${c.layout}): ${c.features.map((f) => `${f.name}:${f.type}`).join(', ')}`,
             `  output    ${r.manifest.output.name} (${r.manifest.output.source}), score = column ${r.manifest.output.positive_index}`,
             `  policy    ${JSON.stringify(r.manifest.policy)}`,
+            `  reference ${profiled ? `${profiled.rows} rows profiled${profiled.skipped ? `, ${profiled.skipped} skipped` : ''}` : 'none (drift monitoring needs --reference CSV)'}`,
             `next: modelgate promote --model ${r.model} --version ${r.version}`,
           ].join('\n'),
         );

@@ -62,6 +62,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   predictions: PredictionsTable;
   feedback: FeedbackTable;
+  monitoring_reports: MonitoringReportsTable;
 }
 
 export function toIso(v: Date | string): string {
@@ -190,4 +191,16 @@ export interface FeedbackTable {
   value: number | null;
   at: Timestamp;
   key_id: string | null;
+}
+
+export interface MonitoringReportsTable {
+  id: string;
+  model: string;
+  version: number | null;
+  created_at: Timestamp;
+  window_from: Timestamp;
+  window_to: Timestamp;
+  predictions: number;
+  alerts_firing: string;
+  report: Json;
 }

@@ -16,3 +16,11 @@ export {
   type KsResult,
   type Confusion,
 } from './statistics.js';
+export { buildReference, referenceSchema, actionDecisions, kindOf, REFERENCE_FORMAT, type ReferenceProfile, type FeatureKind } from './profile.js';
+export { runMonitor, costMatrixOf, REPORT_FORMAT, THRESHOLDS, type Report, type Alert, type FeatureDrift } from './monitor.js';
+export { createMonitoringStore, type MonitoringStore } from './store.js';
+export { createMonitoringService, type MonitoringService } from './service.js';
+export { referenceFromCsv } from './reference-csv.js';
+export { monitoringRoutes } from './routes.js';
+export { MonitorJob, type MonitorGauges } from './job.js';
+export { monitorGauges } from './gauges.js';

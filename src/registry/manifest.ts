@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { contractSchema, outputSchema, policySchema } from '../inference/index.js';
+import { referenceSchema } from '../monitoring/index.js';
 
 export const MANIFEST_FORMAT = 'modelgate.manifest/v1';
 
@@ -39,7 +40,8 @@ export const manifestInputSchema = z
     training: z.record(z.string(), z.unknown()).optional(),
     dataset_sha256: z.string().optional(),
     run_id: z.string().optional(),
-    reference: z.unknown().optional(),
+    /** Drift reference (modelgate.reference/v1); `register --reference CSV` computes one. */
+    reference: referenceSchema.optional(),
   })
   .strict();
 export type ManifestInput = z.infer<typeof manifestInputSchema>;

@@ -71,7 +71,8 @@ export function createRegistryService(deps: RegistryDeps) {
     return v;
   };
 
-  async function register(input: RegisterInput) {
+  /** Validate the input and derive what serving needs (contract, output, policy); nothing is written. */
+  function prepare(input: Omit<RegisterInput, 'actor'>) {
     checkName(input.model);
     if (input.onnx.length === 0) throw new AppError('INVALID_MODEL', 'the ONNX file is empty');
     if (input.onnx.length > deps.maxModelBytes) {
@@ -92,6 +93,11 @@ export function createRegistryService(deps: RegistryDeps) {
       positiveIndex: extra.positive_class,
     });
     const policy = input.policy ?? extra.policy ?? DEFAULT_POLICY;
+    return { extra, graph, contract, output, policy };
+  }
+
+  async function register(input: RegisterInput) {
+    const { extra, graph, contract, output, policy } = prepare(input);
     // Smoke-test before anything is written, so a model that cannot serve leaves no trace.
     await deps.smokeTest(input.onnx, { model: input.model, version: 0, contract, output, policy });
 
@@ -299,6 +305,7 @@ export function createRegistryService(deps: RegistryDeps) {
   };
 
   return {
+    prepare,
     register,
     promote,
     rollback,

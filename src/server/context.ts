@@ -9,6 +9,7 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { createRolloutService, createRolloutStore, type RolloutService } from '../rollout/index.js';
 import { createAccessService, createAccessStore, type AccessService } from '../access/index.js';
+import { createMonitoringService, createMonitoringStore, type MonitoringService } from '../monitoring/index.js';
 import { createAuditStore, createFeedbackService, type AuditStore, type FeedbackService } from '../audit/index.js';
 
 /** The state every entry point shares: database, artifact store and registry. */
@@ -23,6 +24,7 @@ export interface Context {
   access: AccessService;
   audit: AuditStore;
   feedback: FeedbackService;
+  monitoring: MonitoringService;
   close(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     access,
     audit: createAuditStore(db),
     feedback: createFeedbackService({ db, clock }),
+    monitoring: createMonitoringService({ store: createMonitoringStore(db), registry, clock }),
     async close() {
       await artifacts.close();
       await db.close();

@@ -123,7 +123,21 @@ export function createMetrics(sources: MetricsSources = {}) {
       this.set(sources.auditDepth?.() ?? 0);
     },
   });
-  return { registry, auditRecords, auditQueue, cacheHits, cacheMisses, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration, rateLimited, rateLimiterFallbacks };
+  const gauge = (name: string, help: string, labelNames: string[]) => new client.Gauge({ name, help, labelNames, registers: [registry] });
+  const monitor = {
+    featurePsi: gauge('modelgate_feature_psi', 'PSI of each feature in the latest monitoring window against the reference profile', ['model', 'feature']),
+    predictionPsi: gauge('modelgate_prediction_psi', 'PSI of the score distribution in the latest monitoring window against the reference', ['model']),
+    rocAuc: gauge('modelgate_model_roc_auc', 'ROC AUC from joined feedback in the latest monitoring window', ['model', 'version']),
+    brier: gauge('modelgate_model_brier', 'Brier score from joined feedback in the latest monitoring window', ['model', 'version']),
+    actionRate: gauge('modelgate_action_rate', 'Share of predictions with an acting decision in the latest monitoring window', ['model']),
+    actionRate7d: gauge('modelgate_action_rate_7d_avg', 'Share of predictions with an acting decision over the trailing 7 days', ['model']),
+    realizedProfit: gauge('modelgate_realized_profit', 'Profit realised under the cost matrix over the labelled predictions of the latest window', ['model']),
+    lastRun: gauge('modelgate_monitor_last_run_timestamp_seconds', 'When the latest monitoring report of a model was made (Unix seconds)', ['model']),
+    alert: gauge('modelgate_monitor_alert', '1 while an alert flag of the latest monitoring report fires, else 0', ['model', 'alert']),
+    runs: new client.Counter({ name: 'modelgate_monitor_runs_total', help: 'Scheduled monitor ticks by result (ok, error, follower)', labelNames: ['result'] as const, registers: [registry] }),
+    duration: new client.Histogram({ name: 'modelgate_monitor_duration_seconds', help: 'Duration of scheduled monitoring runs', buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: [registry] }),
+  };
+  return { monitor, registry, auditRecords, auditQueue, cacheHits, cacheMisses, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration, rateLimited, rateLimiterFallbacks };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -5,6 +5,8 @@ import { ModelPool, OffThreadScorer, PredictionCache, type RegistrySource } from
 import { createLeader, RolloutRuntime, type RolloutService } from '../rollout/index.js';
 import { ApiKeyAuthenticator, createRateLimiter, type RateLimiter } from '../access/index.js';
 import { AuditWriter, createAuditRecorder, RetentionJob } from '../audit/index.js';
+import { MonitorJob, monitorGauges } from '../monitoring/index.js';
+import { parseDuration } from '../lib/duration.js';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../lib/logger.js';
@@ -106,6 +108,16 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
       metrics.analysisDuration.observe(seconds);
     },
   });
+  const monitorJob = new MonitorJob({
+    monitoring: ctx.monitoring,
+    leader: createLeader(ctx.db, 'monitor', replica, Math.max(3 * config.MONITOR_TICK_MS, 60_000), log),
+    clock: ctx.clock,
+    log,
+    intervalMs: parseDuration(config.MONITOR_INTERVAL, 'MONITOR_INTERVAL'),
+    windowMs: parseDuration(config.MONITOR_WINDOW, 'MONITOR_WINDOW'),
+    tickMs: config.MONITOR_TICK_MS,
+    gauges: monitorGauges(metrics.monitor),
+  });
   const limiter = createRateLimiter({ redisUrl: config.REDIS_URL, onFailure: config.RATE_LIMIT_FAIL, log, onFallback: (policy) => metrics.rateLimiterFallbacks.inc({ policy }) });
   if (!(await limiter.ready(2000))) log.warn({ backend: limiter.backend }, `Redis is not reachable yet; rate limits fail ${config.RATE_LIMIT_FAIL} until it is`);
   const apiKeys = new ApiKeyAuthenticator({ access: ctx.access, clock: ctx.clock, log, pollMs: config.RELOAD_INTERVAL_MS });
@@ -115,6 +127,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     apiKeys.start();
     audit.start();
     retention.start();
+    monitorJob.start();
   }
   // Counter children per model, so a cache lookup does no label hashing.
   const hitChildren = new Map<string, { inc(): void }>();
@@ -145,6 +158,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     limiter,
     clock: ctx.clock,
     auditStore: ctx.audit,
+    monitoring: ctx.monitoring,
     feedback: ctx.feedback,
     flushAudit: () => audit.flush(),
     observer: runtime,
@@ -188,6 +202,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
       }
       // Every accepted request has been answered: now write (or spill) every record it made.
       retention.stop();
+      await monitorJob.stop();
       await audit.close();
       await runtime.stop();
       await apiKeys.stop();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Dataset } from './dataset.js';
 import { splitEvery } from './dataset.js';
+import { buildReference, type ReferenceProfile } from '../monitoring/index.js';
 import { bestThreshold, brier, logLoss, rocAuc, type CostMatrix } from './evaluate.js';
 import { exportLogisticRegression } from './export-logreg.js';
 import { fitLogisticRegression, predictProba, type LogRegModel } from './logreg.js';
@@ -21,6 +22,8 @@ export interface TrainResult {
   metrics: { roc_auc: number; log_loss: number; brier: number; positive_rate: number; action_rate: number; expected_profit_per_row: number };
   threshold: number;
   run: { run_id: string; algorithm: 'logreg'; params: Record<string, unknown>; rows: { train: number; test: number }; iterations: number; converged: boolean; duration_ms: number };
+  /** Drift reference: the training rows' distributions and the model's scores on them. */
+  reference: ReferenceProfile;
   /** In-memory holdout predictions, for checking the exported graph. */
   holdout: { data: Dataset; scores: Float64Array };
 }
@@ -49,8 +52,22 @@ export function trainLogisticRegression(data: Dataset, opts: TrainOptions = {}):
     action_rate: policy.actionRate,
     expected_profit_per_row: policy.profit / test.rows,
   };
+  const trainScores = new Float64Array(train.rows);
+  for (let i = 0; i < train.rows; i++) trainScores[i] = predictProba(model, transformRow(pre, train, i, x));
+  const reference = buildReference({
+    features: [
+      ...Object.entries(train.numeric).map(([name, values]) => ({ name, kind: 'numeric' as const, values })),
+      ...Object.entries(train.categorical).map(([name, values]) => ({ name, kind: 'categorical' as const, values })),
+    ],
+    scores: trainScores,
+    decisions: Array.from(trainScores, (v) => (v >= policy.threshold ? 'act' : 'none')),
+    policy: { type: 'threshold', threshold: policy.threshold, above: 'act', below: 'none' },
+    labels: train.label,
+    metrics,
+  });
   return {
     onnx: exportLogisticRegression(pre, model),
+    reference,
     preprocessor: pre,
     model,
     metrics,

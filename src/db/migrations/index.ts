@@ -5,6 +5,7 @@ import { rolloutsMigration } from './002_rollouts.js';
 import { accessMigration } from './003_access.js';
 import { auditMigration } from './004_audit.js';
 import { feedbackMigration } from './005_feedback.js';
+import { monitoringMigration } from './006_monitoring.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -14,5 +15,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '003_access': accessMigration(dialect),
     '004_audit': auditMigration(dialect),
     '005_feedback': feedbackMigration(dialect),
+    '006_monitoring': monitoringMigration(dialect),
   };
 }

@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { parseDuration } from '../lib/duration.js';
+import { writeFileAtomic } from '../lib/files.js';
+import type { Report } from '../monitoring/index.js';
+import { parseVersion, withContext } from './context.js';
+import { emit, progress, type OutputOptions } from './output.js';
+
+const fmt = (v: number | null, digits = 3) => (v === null ? '—' : v.toFixed(digits));
+
+function summary(r: Report, file?: string): string {
+  const lines = [`${r.model} version ${r.version}: ${r.predictions} predictions between ${r.window.from} and ${r.window.to}`];
+  if (r.features.length) {
+    lines.push('', 'feature                      PSI      KS     JS  missing');
+    for (const f of [...r.features].sort((a, b) => (b.psi ?? -1) - (a.psi ?? -1))) {
+      lines.push(`${f.name.padEnd(26)} ${fmt(f.psi).padStart(6)}  ${fmt(f.ks_statistic).padStart(6)} ${fmt(f.js_distance).padStart(6)}  ${fmt(f.missing_rate, 2).padStart(6)}${f.drifted ? '  drifted' : ''}`);
+    }
+  }
+  const p = r.performance;
+  lines.push(
+    '',
+    `prediction PSI ${fmt(r.prediction_drift.psi)}; drifted features ${r.drifted_share === null ? '—' : `${Math.round(r.drifted_share * 100)}%`}`,
+    `action rate ${fmt(r.action_rate.window)} (7 days: ${fmt(r.action_rate.trailing_7d)}; reference ${fmt(r.action_rate.reference)})`,
+    `feedback on ${p.labelled} predictions (coverage ${fmt(p.label_coverage)}): AUC ${fmt(p.roc_auc)}, F1 ${fmt(p.f1)}, Brier ${fmt(p.brier)}, log loss ${fmt(p.log_loss)}, profit ${fmt(p.realized_profit, 0)}`,
+    '',
+    ...r.alerts.map((a) => `${a.firing ? 'FIRING ' : 'ok     '} ${a.name.padEnd(20)} value ${fmt(a.value)} threshold ${a.threshold}  ${a.detail}`),
+    ...r.notes.map((n) => `note: ${n}`),
+  );
+  if (file) lines.push('', `report written to ${file}`);
+  return lines.join('\n');
+}
+
+export function registerMonitorCommands(program: Command): void {
+  program
+    .command('monitor')
+    .description("Compute a monitoring report for a model's production version from the prediction log: drift against its reference profile, action rate, performance from feedback, alert flags; the report is stored (GET /v1/monitoring/:model/latest)")
+    .requiredOption('--model <name>', 'model to monitor')
+    .option('--window <duration>', 'how much recent traffic to cover, e.g. 1h, 24h, 7d', '24h')
+    .option('--version <n>', 'judge this version instead of production')
+    .option('--out <file>', 'also write the report JSON here (atomically)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExamples:\n  modelgate monitor --model hotel-cancel\n  modelgate monitor --model hotel-cancel --window 7d --out reports/monitoring/latest_monitoring_report.json --json')
+    .action(async (o: OutputOptions & { model: string; window: string; version?: string; out?: string }) =>
+      withContext(o, async (ctx) => {
+        const windowMs = parseDuration(o.window, '--window');
+        const version = parseVersion(o.version);
+        progress(`monitoring ${o.model} over the last ${o.window}…`);
+        const { report } = await ctx.monitoring.run(o.model, windowMs, { version, onProgress: (n) => progress(`  ${n} predictions read`) });
+        if (o.out) await writeFileAtomic(o.out, `${JSON.stringify(report, null, 2)}\n`);
+        emit(o, report, () => summary(report, o.out));
+      }),
+    );
+}

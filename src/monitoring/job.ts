@@ -1,0 +1,84 @@
+import type { Clock } from '../lib/clock.js';
+import { errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { Report } from './monitor.js';
+import type { MonitoringService } from './service.js';
+
+/** Where the job's results go: gauges on every replica, counters for its runs. */
+export interface MonitorGauges {
+  show(report: Report): void;
+  run(result: 'ok' | 'error' | 'follower', seconds: number): void;
+}
+
+export interface MonitorJobOptions {
+  monitoring: MonitoringService;
+  /** One leader per cluster: only it computes reports. */
+  leader: { acquire(now: number): Promise<boolean>; release(): Promise<void> };
+  clock: Clock;
+  log: Logger;
+  intervalMs: number;
+  windowMs: number;
+  /** How often replicas look for due work and refresh gauges from stored reports. */
+  tickMs: number;
+  gauges: MonitorGauges;
+}
+
+/**
+ * The scheduled monitor. Every tick, the leader runs each production model whose latest
+ * stored report is older than the interval (so a restart or a new leader neither repeats nor
+ * skips a run), and every replica sets its gauges from the latest stored reports, so whichever
+ * replica Prometheus scrapes shows the same numbers.
+ */
+export class MonitorJob {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly o: MonitorJobOptions) {}
+
+  async tick(): Promise<void> {
+    const { monitoring, clock, log } = this.o;
+    const models = await monitoring.monitoredModels();
+    const now = clock.now().getTime();
+    const started = process.hrtime.bigint();
+    const leads = models.length > 0 && (await this.o.leader.acquire(now));
+    for (const model of models) {
+      let latest = (await monitoring.latest(model)) as Report | undefined;
+      if (leads && (!latest || Date.parse(latest.generated_at) + this.o.intervalMs <= now)) {
+        try {
+          latest = (await monitoring.run(model, this.o.windowMs)).report;
+          log.info({ model, alerts: latest.alerts.filter((a) => a.firing).map((a) => a.name) }, 'monitoring report stored');
+          this.o.gauges.run('ok', Number(process.hrtime.bigint() - started) / 1e9);
+        } catch (e) {
+          log.error({ model, err: errorMessage(e) }, 'monitoring run failed; retrying next tick');
+          this.o.gauges.run('error', Number(process.hrtime.bigint() - started) / 1e9);
+        }
+      }
+      if (latest) this.o.gauges.show(latest);
+    }
+    if (!leads && models.length) this.o.gauges.run('follower', 0);
+  }
+
+  start(): void {
+    const loop = () => {
+      if (this.stopped) return;
+      this.running = this.tick()
+        .catch((e) => this.o.log.warn({ err: errorMessage(e) }, 'monitor tick failed; retrying next interval'))
+        .finally(() => {
+          this.running = undefined;
+          if (this.stopped) return;
+          this.timer = setTimeout(loop, this.o.tickMs + Math.floor(Math.random() * this.o.tickMs * 0.1));
+          this.timer.unref();
+        });
+    };
+    this.timer = setTimeout(loop, Math.min(this.o.tickMs, 5_000));
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await this.o.leader.release().catch(() => undefined);
+  }
+}

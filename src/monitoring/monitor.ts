@@ -1,0 +1,278 @@
+import type { Policy } from '../inference/index.js';
+import type { Contract } from '../inference/contract.js';
+import { actionDecisions, FeatureAccumulator, referenceCounts, referenceSchema, type ReferenceProfile } from './profile.js';
+import { binOf, brier, classification, confusion, jsDistance, ksFromCounts, logLoss, psi, rocAuc } from './statistics.js';
+import type { MonitoringStore } from './store.js';
+
+export const REPORT_FORMAT = 'modelgate.report/v1';
+
+/** Alert thresholds (issue #6; also in deploy/prometheus/alerts.yml). */
+export const THRESHOLDS = {
+  high_psi: 0.2,
+  low_auc: 0.65,
+  action_rate_anomaly_pp: 15,
+  retrain_drifted_share: 0.5,
+  retrain_metric_drop: 0.05,
+} as const;
+
+export interface CostMatrix {
+  tp: number;
+  fp: number;
+  fn: number;
+  tn: number;
+}
+
+/** The version whose traffic is judged: its contract, policy, reference and training record. */
+export interface MonitoredVersion {
+  version: number;
+  contract: Contract;
+  policy: Policy;
+  reference: unknown;
+  metrics?: Record<string, number>;
+  training?: Record<string, unknown>;
+}
+
+export interface MonitorInput {
+  model: string;
+  target: MonitoredVersion;
+  from: Date;
+  to: Date;
+  /** Report time (injectable for tests); default now. */
+  now?: Date;
+  /** Told every page of predictions read. */
+  onProgress?: (rowsRead: number) => void;
+}
+
+export interface Alert {
+  name: 'high_psi' | 'low_auc' | 'action_rate_anomaly' | 'retrain_recommended';
+  firing: boolean;
+  value: number | null;
+  threshold: number;
+  detail: string;
+}
+
+export interface FeatureDrift {
+  name: string;
+  type: 'numeric' | 'categorical';
+  count: number;
+  psi: number | null;
+  ks_statistic: number | null;
+  ks_p_value: number | null;
+  js_distance: number | null;
+  missing_rate: number | null;
+  reference_missing_rate: number;
+  missing_rate_change: number | null;
+  drifted: boolean;
+  /** Categorical: values outside the reference's named categories, most frequent first. */
+  unseen_categories?: { value: string; count: number }[];
+}
+
+export interface Report {
+  format: typeof REPORT_FORMAT;
+  model: string;
+  version: number;
+  generated_at: string;
+  window: { from: string; to: string; hours: number };
+  predictions: number;
+  reference: { available: true; rows: number } | { available: false; reason: string };
+  features: FeatureDrift[];
+  drifted_share: number | null;
+  prediction_drift: { psi: number | null; window_predictions: number };
+  action_rate: { decisions: string[]; window: number | null; trailing_7d: number | null; reference: number | null };
+  performance: {
+    labelled: number;
+    label_coverage: number | null;
+    roc_auc: number | null;
+    f1: number | null;
+    precision: number | null;
+    recall: number | null;
+    brier: number | null;
+    log_loss: number | null;
+    realized_profit: number | null;
+    cost_matrix: CostMatrix | null;
+    /** Sum of the realised values sent with feedback (when callers send them). */
+    reported_value: number | null;
+    training: Record<string, number>;
+  };
+  alerts: Alert[];
+  notes: string[];
+}
+
+/** Non-finite numbers become null, so no report ever carries NaN or Infinity. */
+export const finite = (x: number | undefined): number | null => (x !== undefined && Number.isFinite(x) ? x : null);
+
+/** The version's cost matrix, from its training record (either {tp,fp,fn,tn} or the trainer's {truePositive,falsePositive}). */
+export function costMatrixOf(training: Record<string, unknown> | undefined): CostMatrix | null {
+  const params = (training?.params ?? training) as Record<string, unknown> | undefined;
+  const c = (params?.cost_matrix ?? params?.cost) as Record<string, unknown> | undefined;
+  if (!c || typeof c !== 'object') return null;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  if (num(c.tp) !== undefined || num(c.fp) !== undefined) return { tp: num(c.tp) ?? 0, fp: num(c.fp) ?? 0, fn: num(c.fn) ?? 0, tn: num(c.tn) ?? 0 };
+  if (num(c.truePositive) !== undefined) return { tp: num(c.truePositive)!, fp: num(c.falsePositive) ?? 0, fn: 0, tn: 0 };
+  return null;
+}
+
+const DAY_MS = 86_400_000;
+
+/** One monitoring run for a model over [from, to): drift against the reference, action rate, performance from feedback, alerts. */
+export async function runMonitor(store: MonitoringStore, input: MonitorInput): Promise<Report> {
+  const { model, target } = input;
+  const from = input.from.toISOString();
+  const to = input.to.toISOString();
+  const notes: string[] = [];
+  const parsed = target.reference == null ? undefined : referenceSchema.safeParse(target.reference);
+  const reference: ReferenceProfile | undefined = parsed?.success ? parsed.data : undefined;
+  if (target.reference == null) notes.push(`version ${target.version} has no reference profile: register it with --reference CSV to get drift numbers`);
+  else if (!reference) notes.push(`version ${target.version}'s reference profile is not in the modelgate.reference/v1 format; drift is not computed`);
+
+  // Every contract feature the reference describes; features it lacks are named in a note.
+  const names = target.contract.features.map((f) => f.name);
+  const accs = new Map<string, FeatureAccumulator>();
+  if (reference) {
+    for (const n of names) if (reference.features[n]) accs.set(n, new FeatureAccumulator(reference.features[n]));
+    const lacking = names.filter((n) => !reference.features[n]);
+    if (lacking.length) notes.push(`the reference profile has no distribution for ${lacking.join(', ')}; no drift for them`);
+  }
+  const scoreCounts = reference ? new Array(reference.score.edges.length + 1).fill(0) : [];
+  let total = 0;
+  let ofVersion = 0;
+  let withFeatures = 0;
+  for await (const page of store.predictions(model, from, to)) {
+    for (const p of page) {
+      total++;
+      if (p.version === target.version) {
+        ofVersion++;
+        if (reference) scoreCounts[binOf(p.score, reference.score.edges)]++;
+      }
+      if (p.features && typeof p.features === 'object' && accs.size) {
+        withFeatures++;
+        const f = p.features as Record<string, unknown>;
+        for (const [n, acc] of accs) acc.add(f[n]);
+      }
+    }
+    input.onProgress?.(total);
+  }
+  if (total === 0) notes.push(`no predictions for ${model} between ${from} and ${to}`);
+  else if (reference && withFeatures === 0) notes.push('no logged features in the window (AUDIT_FEATURES is hashed or none): feature drift needs AUDIT_FEATURES=full');
+
+  const features: FeatureDrift[] = [];
+  for (const [name, acc] of accs) {
+    const p = acc.profile;
+    const ref = referenceCounts(p);
+    const refTotal = ref.reduce((s, x) => s + x, 0) + p.missing;
+    const present = acc.seen - acc.missing;
+    const missingRate = acc.seen ? acc.missing / acc.seen : NaN;
+    const refMissing = refTotal ? p.missing / refTotal : 0;
+    const featurePsi = present ? psi(ref, acc.counts) : NaN;
+    const ks = p.type === 'numeric' && present ? ksFromCounts(ref, acc.counts) : undefined;
+    features.push({
+      name,
+      type: p.type,
+      count: acc.seen,
+      psi: finite(featurePsi),
+      ks_statistic: finite(ks?.statistic),
+      ks_p_value: finite(ks?.p_value),
+      js_distance: p.type === 'categorical' && present ? finite(jsDistance(ref, acc.counts)) : null,
+      missing_rate: finite(missingRate),
+      reference_missing_rate: refMissing,
+      missing_rate_change: finite(missingRate - refMissing),
+      drifted: featurePsi > THRESHOLDS.high_psi,
+      ...(p.type === 'categorical' ? { unseen_categories: [...acc.unseen].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([value, count]) => ({ value, count })) } : {}),
+    });
+  }
+  const measured = features.filter((f) => f.psi !== null);
+  const driftedShare = measured.length ? measured.filter((f) => f.drifted).length / measured.length : null;
+  const predictionPsi = reference && ofVersion ? finite(psi(reference.score.counts, scoreCounts)) : null;
+
+  const acting = actionDecisions(target.policy);
+  const win = await store.decisionCounts(model, from, to, acting);
+  const week = await store.decisionCounts(model, new Date(input.to.getTime() - 7 * DAY_MS).toISOString(), to, acting);
+  const actionRate = win.total ? win.acted / win.total : null;
+  const actionRate7d = week.total ? week.acted / week.total : null;
+
+  const labelled = await store.labelled(model, target.version, from, to);
+  const scores = labelled.map((l) => l.score);
+  const labels = labelled.map((l) => l.label);
+  const acted = labelled.map((l) => (acting.includes(l.decision) ? 1 : 0));
+  const invalid = labelled.filter((l) => l.label !== 0 && l.label !== 1).length;
+  if (invalid) notes.push(`${invalid} feedback labels are not 0 or 1 and were left out`);
+  const valid = invalid ? labelled.map((l, i) => i).filter((i) => labels[i] === 0 || labels[i] === 1) : undefined;
+  const pick = <T>(xs: T[]) => (valid ? valid.map((i) => xs[i]) : xs);
+  const [s, y, a] = [pick(scores), pick(labels), pick(acted)];
+  const conf = confusion(a, y);
+  const cls = classification(conf);
+  const cost = costMatrixOf(target.training);
+  if (!cost) notes.push(`version ${target.version} has no cost matrix in its training record; realised profit is not computed`);
+  const values = labelled.filter((l) => l.value !== null);
+  const training = Object.fromEntries(Object.entries(target.metrics ?? reference?.metrics ?? {}).filter(([, v]) => Number.isFinite(v)));
+  const auc = y.length ? rocAuc(s, y) : NaN;
+  const performance: Report['performance'] = {
+    labelled: y.length,
+    label_coverage: finite(ofVersion ? y.length / ofVersion : NaN),
+    roc_auc: finite(auc),
+    f1: finite(cls.f1),
+    precision: finite(cls.precision),
+    recall: finite(cls.recall),
+    brier: finite(y.length ? brier(s, y) : NaN),
+    log_loss: finite(y.length ? logLoss(s, y) : NaN),
+    realized_profit: cost && y.length ? conf.tp * cost.tp + conf.fp * cost.fp + conf.fn * cost.fn + conf.tn * cost.tn : null,
+    cost_matrix: cost,
+    reported_value: values.length ? values.reduce((t, l) => t + (l.value ?? 0), 0) : null,
+    training,
+  };
+  if (y.length === 0 && total > 0) notes.push('no feedback for this version in the window: performance is not computed');
+
+  const worstFeature = measured.reduce<FeatureDrift | undefined>((w, f) => (!w || (f.psi ?? 0) > (w.psi ?? 0) ? f : w), undefined);
+  const drops = (['roc_auc', 'f1'] as const)
+    .filter((m) => performance[m] !== null && Number.isFinite(training[m]) && training[m] > 0)
+    .map((m) => ({ m, drop: (training[m] - performance[m]!) / training[m] }))
+    .filter((d) => d.drop > THRESHOLDS.retrain_metric_drop);
+  const gap = actionRate !== null && actionRate7d !== null ? Math.abs(actionRate - actionRate7d) * 100 : null;
+  const alerts: Alert[] = [
+    {
+      name: 'high_psi',
+      firing: (worstFeature?.psi ?? 0) > THRESHOLDS.high_psi,
+      value: worstFeature?.psi ?? null,
+      threshold: THRESHOLDS.high_psi,
+      detail: worstFeature ? `largest feature PSI: ${worstFeature.name}` : 'no feature drift measured',
+    },
+    {
+      name: 'low_auc',
+      firing: performance.roc_auc !== null && performance.roc_auc < THRESHOLDS.low_auc,
+      value: performance.roc_auc,
+      threshold: THRESHOLDS.low_auc,
+      detail: performance.roc_auc === null ? 'no AUC: too little feedback (both outcomes are needed)' : `ROC AUC over ${y.length} labelled predictions`,
+    },
+    {
+      name: 'action_rate_anomaly',
+      firing: gap !== null && gap > THRESHOLDS.action_rate_anomaly_pp,
+      value: gap,
+      threshold: THRESHOLDS.action_rate_anomaly_pp,
+      detail: 'percentage points between the window\'s action rate and the trailing 7-day rate',
+    },
+    {
+      name: 'retrain_recommended',
+      firing: (driftedShare ?? 0) > THRESHOLDS.retrain_drifted_share || drops.length > 0,
+      value: drops.length ? Math.max(...drops.map((d) => d.drop)) : driftedShare,
+      threshold: drops.length ? THRESHOLDS.retrain_metric_drop : THRESHOLDS.retrain_drifted_share,
+      detail: drops.length ? `${drops.map((d) => `${d.m} ${(d.drop * 100).toFixed(1)}% below training`).join(', ')}` : 'share of features drifted (PSI > 0.2); or a metric more than 5% below its training value',
+    },
+  ];
+
+  return {
+    format: REPORT_FORMAT,
+    model,
+    version: target.version,
+    generated_at: (input.now ?? new Date()).toISOString(),
+    window: { from, to, hours: (input.to.getTime() - input.from.getTime()) / 3_600_000 },
+    predictions: total,
+    reference: reference ? { available: true, rows: reference.rows } : { available: false, reason: 'no reference profile' },
+    features,
+    drifted_share: driftedShare,
+    prediction_drift: { psi: predictionPsi, window_predictions: ofVersion },
+    action_rate: { decisions: acting, window: actionRate, trailing_7d: actionRate7d, reference: reference?.action_rate ?? null },
+    performance,
+    alerts,
+    notes,
+  };
+}

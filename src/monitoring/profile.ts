@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import type { Policy } from '../inference/index.js';
+import { binOf, quantileEdges } from './statistics.js';
+
+/**
+ * A version's reference profile: what its training (or reference) data looked like, binned so
+ * that live traffic can be binned the same way and compared without keeping any raw rows.
+ */
+export const REFERENCE_FORMAT = 'modelgate.reference/v1';
+export const FEATURE_BINS = 10;
+export const SCORE_BINS = 10;
+/** Categories kept by name; rarer ones share the "other" bucket. */
+export const MAX_CATEGORIES = 30;
+
+const numericProfile = z.object({
+  type: z.literal('numeric'),
+  /** Upper bin bounds (quantiles of the reference); one more bin holds values above the last. */
+  edges: z.array(z.number()),
+  counts: z.array(z.number().int().nonnegative()),
+  missing: z.number().int().nonnegative(),
+});
+const categoricalProfile = z.object({
+  type: z.literal('categorical'),
+  categories: z.array(z.string()),
+  counts: z.array(z.number().int().nonnegative()),
+  other: z.number().int().nonnegative(),
+  missing: z.number().int().nonnegative(),
+});
+export const referenceSchema = z.object({
+  format: z.literal(REFERENCE_FORMAT),
+  rows: z.number().int().positive(),
+  features: z.record(z.string(), z.discriminatedUnion('type', [numericProfile, categoricalProfile])),
+  score: z.object({ edges: z.array(z.number()), counts: z.array(z.number().int().nonnegative()) }),
+  positive_rate: z.number().min(0).max(1).nullable(),
+  action_rate: z.number().min(0).max(1),
+  /** Holdout metrics when the profile was made (retrain_recommended compares against them). */
+  metrics: z.record(z.string(), z.number()).optional(),
+});
+export type ReferenceProfile = z.infer<typeof referenceSchema>;
+export type FeatureProfile = ReferenceProfile['features'][string];
+
+/** Numeric for number-typed contract features, categorical for strings and booleans. */
+export type FeatureKind = 'numeric' | 'categorical';
+export const kindOf = (contractType: string): FeatureKind => (contractType === 'string' || contractType === 'bool' ? 'categorical' : 'numeric');
+
+/** The decisions that count as acting: a threshold's `above`, or every band but the lowest. */
+export function actionDecisions(policy: Policy): string[] {
+  return policy.type === 'threshold' ? [policy.above] : [...new Set(policy.bands.slice(1).map((b) => b.decision).filter((d) => d !== policy.bands[0].decision))];
+}
+
+/** A payload value as a number, or undefined when missing (null, blank, NaN, unparseable). */
+export function numericValue(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'string' && v.trim() !== '') {
+    const n = Number(v);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+/** A payload value as a category, or undefined when missing. */
+export function categoryValue(v: unknown): string | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === 'number' && !Number.isFinite(v)) return undefined;
+  const s = String(v);
+  return s === '' ? undefined : s;
+}
+
+export interface ReferenceInput {
+  features: { name: string; kind: FeatureKind; values: ArrayLike<unknown> }[];
+  scores: ArrayLike<number>;
+  decisions: readonly string[];
+  policy: Policy;
+  labels?: ArrayLike<number>;
+  metrics?: Record<string, number>;
+}
+
+/** Build a profile from reference rows (column by column) and the model's scores for them. */
+export function buildReference(input: ReferenceInput): ReferenceProfile {
+  const rows = input.scores.length;
+  if (rows === 0) throw new Error('a reference profile needs at least one row');
+  const features: ReferenceProfile['features'] = {};
+  for (const f of input.features) {
+    if (f.kind === 'numeric') {
+      const nums: number[] = [];
+      let missing = 0;
+      for (let i = 0; i < f.values.length; i++) {
+        const v = numericValue(f.values[i]);
+        if (v === undefined) missing++;
+        else nums.push(v);
+      }
+      const edges = quantileEdges(nums, FEATURE_BINS);
+      const counts = new Array(edges.length + 1).fill(0);
+      for (const v of nums) counts[binOf(v, edges)]++;
+      features[f.name] = { type: 'numeric', edges, counts, missing };
+    } else {
+      const freq = new Map<string, number>();
+      let missing = 0;
+      for (let i = 0; i < f.values.length; i++) {
+        const v = categoryValue(f.values[i]);
+        if (v === undefined) missing++;
+        else freq.set(v, (freq.get(v) ?? 0) + 1);
+      }
+      const top = [...freq].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, MAX_CATEGORIES);
+      const kept = top.reduce((s, [, n]) => s + n, 0);
+      features[f.name] = { type: 'categorical', categories: top.map(([c]) => c), counts: top.map(([, n]) => n), other: f.values.length - missing - kept, missing };
+    }
+  }
+  const scoreEdges = quantileEdges(input.scores, SCORE_BINS);
+  const scoreCounts = new Array(scoreEdges.length + 1).fill(0);
+  for (let i = 0; i < rows; i++) scoreCounts[binOf(input.scores[i], scoreEdges)]++;
+  const acting = new Set(actionDecisions(input.policy));
+  let labelled = 0;
+  if (input.labels) for (let i = 0; i < input.labels.length; i++) labelled += input.labels[i] ? 1 : 0;
+  return {
+    format: REFERENCE_FORMAT,
+    rows,
+    features,
+    score: { edges: scoreEdges, counts: scoreCounts },
+    positive_rate: input.labels && input.labels.length ? labelled / input.labels.length : null,
+    action_rate: input.decisions.filter((d) => acting.has(d)).length / rows,
+    ...(input.metrics ? { metrics: input.metrics } : {}),
+  };
+}
+
+/** Live values binned like a reference feature: counts per bin (categorical: per category, then other). */
+export class FeatureAccumulator {
+  readonly counts: number[];
+  missing = 0;
+  seen = 0;
+  /** Categorical only: values not in the reference, with how often they came (at most 50 kept). */
+  readonly unseen = new Map<string, number>();
+  private readonly index: Map<string, number> | undefined;
+
+  constructor(readonly profile: FeatureProfile) {
+    if (profile.type === 'numeric') this.counts = new Array(profile.edges.length + 1).fill(0);
+    else {
+      this.counts = new Array(profile.categories.length + 1).fill(0);
+      this.index = new Map(profile.categories.map((c, i) => [c, i]));
+    }
+  }
+
+  add(raw: unknown): void {
+    this.seen++;
+    if (this.profile.type === 'numeric') {
+      const v = numericValue(raw);
+      if (v === undefined) this.missing++;
+      else this.counts[binOf(v, this.profile.edges)]++;
+      return;
+    }
+    const c = categoryValue(raw);
+    if (c === undefined) {
+      this.missing++;
+      return;
+    }
+    const i = this.index!.get(c);
+    if (i !== undefined) this.counts[i]++;
+    else {
+      this.counts[this.counts.length - 1]++;
+      if (this.unseen.has(c) || this.unseen.size < 50) this.unseen.set(c, (this.unseen.get(c) ?? 0) + 1);
+    }
+  }
+}
+
+/** The reference's own counts in the accumulator's bin order (categorical: categories, then other). */
+export function referenceCounts(p: FeatureProfile): number[] {
+  return p.type === 'numeric' ? p.counts : [...p.counts, p.other];
+}

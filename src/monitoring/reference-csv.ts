@@ -1,0 +1,114 @@
+import { createReadStream } from 'node:fs';
+import { parse } from 'csv-parse';
+import { AppError, errorMessage } from '../lib/errors.js';
+import type { Contract, Policy, Servable } from '../inference/index.js';
+import { buildReference, kindOf, type ReferenceProfile } from './profile.js';
+import { brier, logLoss, rocAuc } from './statistics.js';
+
+/** Cells that mean "no value" in the CSVs people export (pandas, R, SQL clients, UCI files). */
+const MISSING = new Set(['', 'NA', 'N/A', 'NULL', 'null', 'NaN', 'nan', '?', 'None']);
+
+const BATCH = 512;
+
+function cell(raw: string | undefined, type: Contract['features'][number]['type']): unknown {
+  if (raw === undefined) return undefined;
+  const t = raw.trim();
+  if (MISSING.has(t)) return null;
+  if (type === 'string') return raw;
+  if (type === 'bool') return /^(true|1|yes)$/i.test(t) ? true : /^(false|0|no)$/i.test(t) ? false : raw;
+  const n = Number(t);
+  if (type === 'int64' || type === 'int32') return Number.isInteger(n) ? n : raw;
+  return Number.isFinite(n) ? n : raw;
+}
+
+function label(raw: string | undefined, column: string, line: number): number | undefined {
+  const t = (raw ?? '').trim().toLowerCase();
+  if (MISSING.has(raw?.trim() ?? '')) return undefined;
+  if (['1', 'yes', 'true'].includes(t)) return 1;
+  if (['0', 'no', 'false'].includes(t)) return 0;
+  throw new AppError('BAD_REQUEST', `--target ${column}: line ${line} has ${JSON.stringify(raw)}; a target must be 0/1, yes/no or true/false`);
+}
+
+/**
+ * A reference profile for an imported model: read the CSV (streamed), score every row through
+ * the model exactly as serving would, and profile the features, scores and decisions. Rows the
+ * model's contract refuses are skipped and counted.
+ */
+export async function referenceFromCsv(
+  file: string,
+  s: Servable,
+  policy: Policy,
+  opts: { target?: string; onProgress?: (rows: number) => void } = {},
+): Promise<{ reference: ReferenceProfile; rows: number; skipped: number; firstError?: string }> {
+  const features = s.spec.contract.features;
+  const columns: unknown[][] = features.map(() => []);
+  const scores: number[] = [];
+  const labels: number[] = [];
+  let skipped = 0;
+  let firstError: string | undefined;
+  let pending: { payload: Record<string, unknown>; label?: number }[] = [];
+  const flush = async () => {
+    const ok: { row: ReturnType<Servable['encoder']['encode']>['row']; payload: Record<string, unknown>; label?: number }[] = [];
+    for (const p of pending) {
+      try {
+        ok.push({ row: s.encoder.encode(p.payload, 'row').row, payload: p.payload, label: p.label });
+      } catch (e) {
+        skipped++;
+        firstError ??= errorMessage(e);
+      }
+    }
+    pending = [];
+    if (!ok.length) return;
+    const batch = await s.scoreMany(ok.map((o) => o.row));
+    ok.forEach((o, i) => {
+      features.forEach((f, j) => columns[j].push(o.payload[f.name]));
+      scores.push(batch[i]);
+      if (opts.target !== undefined) labels.push(o.label!);
+    });
+    opts.onProgress?.(scores.length);
+  };
+
+  const parser = createReadStream(file).pipe(parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true }));
+  let line = 1;
+  let checked = false;
+  try {
+    for await (const rec of parser as AsyncIterable<Record<string, string>>) {
+      line++;
+      if (!checked) {
+        checked = true;
+        const absent = features.filter((f) => !(f.name in rec)).map((f) => f.name);
+        if (absent.length) throw new AppError('BAD_REQUEST', `${file}: no column for feature${absent.length > 1 ? 's' : ''} ${absent.join(', ')}; the CSV needs a header naming every model feature`);
+        if (opts.target !== undefined && !(opts.target in rec)) throw new AppError('BAD_REQUEST', `${file}: no column ${opts.target} (from --target)`);
+      }
+      let y: number | undefined;
+      if (opts.target !== undefined) {
+        y = label(rec[opts.target], opts.target, line);
+        if (y === undefined) {
+          skipped++;
+          continue;
+        }
+      }
+      const payload: Record<string, unknown> = {};
+      for (const f of features) payload[f.name] = cell(rec[f.name], f.type);
+      pending.push({ payload, label: y });
+      if (pending.length >= BATCH) await flush();
+    }
+    await flush();
+  } catch (e) {
+    if (e instanceof AppError) throw e;
+    throw new AppError('BAD_REQUEST', `${file}: cannot read as CSV (line ${line}): ${errorMessage(e)}`);
+  }
+  if (!scores.length) throw new AppError('BAD_REQUEST', `${file}: no row could be scored${firstError ? ` (first problem: ${firstError})` : ''}`);
+  const decide = s.decide;
+  const metrics =
+    opts.target !== undefined && new Set(labels).size === 2 ? { roc_auc: rocAuc(scores, labels), brier: brier(scores, labels), log_loss: logLoss(scores, labels) } : undefined;
+  const reference = buildReference({
+    features: features.map((f, j) => ({ name: f.name, kind: kindOf(f.type), values: columns[j] })),
+    scores,
+    decisions: scores.map(decide),
+    policy,
+    ...(opts.target !== undefined ? { labels } : {}),
+    ...(metrics ? { metrics } : {}),
+  });
+  return { reference, rows: scores.length, skipped, ...(firstError ? { firstError } : {}) };
+}

@@ -1,0 +1,56 @@
+import { AppError } from '../lib/errors.js';
+import type { Clock } from '../lib/clock.js';
+import type { RegistryService } from '../registry/index.js';
+import { runMonitor, type Report } from './monitor.js';
+import type { MonitoringStore } from './store.js';
+
+export interface MonitoringServiceDeps {
+  store: MonitoringStore;
+  registry: Pick<RegistryService, 'getModel' | 'getVersion' | 'listModels'>;
+  clock: Clock;
+  /** Told about every stored report (gauges, webhooks). */
+  onReport?: (report: Report, id: string) => void;
+}
+
+/** Runs and stores monitoring reports; the production version of a model is the one judged. */
+export function createMonitoringService(deps: MonitoringServiceDeps) {
+  const { store, registry, clock } = deps;
+
+  async function run(model: string, windowMs: number, opts: { version?: number; onProgress?: (rows: number) => void } = {}): Promise<{ id: string; report: Report }> {
+    const m = await registry.getModel(model);
+    const version = opts.version ?? m.aliases.production;
+    if (version === undefined) throw new AppError('CONFLICT', `model ${model} has no production version to monitor; promote one, or pass a version`, { model });
+    const v = await registry.getVersion(model, version);
+    const now = clock.now();
+    const report = await runMonitor(store, {
+      model,
+      target: { version, contract: v.contract, policy: v.policy, reference: v.manifest.reference ?? null, metrics: v.manifest.metrics, training: v.manifest.training },
+      from: new Date(now.getTime() - windowMs),
+      to: now,
+      now,
+      onProgress: opts.onProgress,
+    });
+    const id = await store.saveReport({
+      model,
+      version,
+      createdAt: report.generated_at,
+      from: report.window.from,
+      to: report.window.to,
+      predictions: report.predictions,
+      alertsFiring: report.alerts.filter((a) => a.firing).map((a) => a.name),
+      report,
+    });
+    deps.onReport?.(report, id);
+    return { id, report };
+  }
+
+  /** Models with a production version (the ones a scheduled run covers). */
+  async function monitoredModels(): Promise<string[]> {
+    const models = await registry.listModels();
+    return models.filter((m) => m.aliases.production !== undefined).map((m) => m.name);
+  }
+
+  return { run, monitoredModels, latest: store.latestReport, history: store.history, report: store.reportById };
+}
+
+export type MonitoringService = ReturnType<typeof createMonitoringService>;

@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/index.js';
+import { fromJson, toIso } from '../db/index.js';
+
+export interface LoggedPrediction {
+  id: string;
+  at: string;
+  version: number;
+  features: unknown;
+  score: number;
+  decision: string;
+}
+
+export interface LabelledPrediction {
+  score: number;
+  decision: string;
+  label: number;
+  value: number | null;
+}
+
+export interface StoredReportSummary {
+  id: string;
+  model: string;
+  version: number | null;
+  created_at: string;
+  window: { from: string; to: string };
+  predictions: number;
+  alerts_firing: string[];
+}
+
+/** Predictions, feedback and reports as the monitor reads and writes them (both dialects). */
+export function createMonitoringStore(db: Db) {
+  const k = db.kysely;
+  return {
+    /**
+     * Served predictions of a model in [from, to), page by page in (at, id) order, so a window
+     * of millions is read with bounded memory. Shadow results are not served, so not included.
+     */
+    async *predictions(model: string, from: string, to: string, pageSize = 5000): AsyncGenerator<LoggedPrediction[]> {
+      let after: { at: string; id: string } | undefined;
+      for (;;) {
+        let q = k
+          .selectFrom('predictions')
+          .select(['id', 'at', 'version', 'features', 'score', 'decision'])
+          .where('model', '=', model)
+          .where('arm', '!=', 'shadow')
+          .where('at', '<', to);
+        q = after ? q.where((eb) => eb.or([eb('at', '>', after!.at), eb.and([eb('at', '=', after!.at), eb('id', '>', after!.id)])])) : q.where('at', '>=', from);
+        const rows = await q.orderBy('at').orderBy('id').limit(pageSize).execute();
+        if (!rows.length) return;
+        const page = rows.map((r) => ({ id: r.id, at: toIso(r.at), version: r.version, features: r.features === null ? null : fromJson(r.features), score: r.score, decision: r.decision }));
+        yield page;
+        if (rows.length < pageSize) return;
+        after = { at: page[page.length - 1].at, id: page[page.length - 1].id };
+      }
+    },
+
+    /** Predictions of one version in [from, to) that have feedback, with the outcome. */
+    async labelled(model: string, version: number, from: string, to: string): Promise<LabelledPrediction[]> {
+      const rows = await k
+        .selectFrom('predictions as p')
+        .innerJoin('feedback as f', 'f.prediction_id', 'p.id')
+        .select(['p.score', 'p.decision', 'f.label', 'f.value'])
+        .where('p.model', '=', model)
+        .where('p.version', '=', version)
+        .where('p.arm', '!=', 'shadow')
+        .where('p.at', '>=', from)
+        .where('p.at', '<', to)
+        .execute();
+      return rows.map((r) => ({ score: Number(r.score), decision: r.decision, label: Number(r.label), value: r.value === null ? null : Number(r.value) }));
+    },
+
+    /** Served predictions and how many had one of the given decisions, in [from, to). */
+    async decisionCounts(model: string, from: string, to: string, acting: string[]): Promise<{ total: number; acted: number }> {
+      const rows = await k
+        .selectFrom('predictions')
+        .select(['decision', (eb) => eb.fn.countAll<number | string>().as('n')])
+        .where('model', '=', model)
+        .where('arm', '!=', 'shadow')
+        .where('at', '>=', from)
+        .where('at', '<', to)
+        .groupBy('decision')
+        .execute();
+      let total = 0;
+      let acted = 0;
+      for (const r of rows) {
+        total += Number(r.n);
+        if (acting.includes(r.decision)) acted += Number(r.n);
+      }
+      return { total, acted };
+    },
+
+    async saveReport(r: { model: string; version: number | null; createdAt: string; from: string; to: string; predictions: number; alertsFiring: string[]; report: unknown }): Promise<string> {
+      const id = randomUUID();
+      await k
+        .insertInto('monitoring_reports')
+        .values({ id, model: r.model, version: r.version, created_at: r.createdAt, window_from: r.from, window_to: r.to, predictions: r.predictions, alerts_firing: r.alertsFiring.join(','), report: JSON.stringify(r.report) })
+        .execute();
+      return id;
+    },
+
+    async latestReport(model: string): Promise<unknown | undefined> {
+      const row = await k.selectFrom('monitoring_reports').select('report').where('model', '=', model).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+      return row ? fromJson(row.report) : undefined;
+    },
+
+    /** Newest first, keyset-paged on (created_at, id). */
+    async history(model: string, limit: number, before?: { at: string; id: string }): Promise<StoredReportSummary[]> {
+      let q = k.selectFrom('monitoring_reports').select(['id', 'model', 'version', 'created_at', 'window_from', 'window_to', 'predictions', 'alerts_firing']).where('model', '=', model);
+      if (before) q = q.where((eb) => eb.or([eb('created_at', '<', before.at), eb.and([eb('created_at', '=', before.at), eb('id', '<', before.id)])]));
+      const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+      return rows.map((r) => ({
+        id: r.id,
+        model: r.model,
+        version: r.version,
+        created_at: toIso(r.created_at),
+        window: { from: toIso(r.window_from), to: toIso(r.window_to) },
+        predictions: Number(r.predictions),
+        alerts_firing: r.alerts_firing ? r.alerts_firing.split(',') : [],
+      }));
+    },
+
+    async reportById(id: string): Promise<unknown | undefined> {
+      const row = await k.selectFrom('monitoring_reports').select('report').where('id', '=', id).executeTakeFirst();
+      return row ? fromJson(row.report) : undefined;
+    },
+  };
+}
+
+export type MonitoringStore = ReturnType<typeof createMonitoringStore>;

@@ -1,0 +1,218 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Report } from '../src/monitoring/index.js';
+import { rowPayload } from '../src/training/index.js';
+import { runCli } from './helpers/cli.js';
+import { DIALECTS, tempDir } from './helpers/db.js';
+import { demoModel } from './helpers/fixtures.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const demo = demoModel();
+const N = 300;
+
+/** No NaN or Infinity anywhere (JSON would have turned them into null silently, so walk the object). */
+function assertFinite(v: unknown, at = '$'): void {
+  if (typeof v === 'number') expect(Number.isFinite(v), at).toBe(true);
+  else if (Array.isArray(v)) v.forEach((x, i) => assertFinite(x, `${at}[${i}]`));
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) assertFinite(x, `${at}.${k}`);
+}
+
+/** PSI written out again here, from the stored reference bins, for an independent check of the report. */
+function psiByHand(edges: number[], refCounts: number[], values: number[]): number {
+  const bins = new Array(edges.length + 1).fill(0);
+  for (const v of values) {
+    let b = 0;
+    while (b < edges.length && v > edges[b]) b++;
+    bins[b]++;
+  }
+  const ta = refCounts.reduce((a, b) => a + b, 0);
+  let s = 0;
+  for (let i = 0; i < bins.length; i++) {
+    const p = Math.max(refCounts[i] / ta, 1e-4);
+    const q = Math.max(bins[i] / values.length, 1e-4);
+    s += (q - p) * Math.log(q / p);
+  }
+  return s;
+}
+
+/** AUC by counting pairs (O(n²)): independent of the rank-based implementation. */
+function aucByPairs(scores: number[], labels: number[]): number {
+  let good = 0;
+  let pairs = 0;
+  for (let i = 0; i < scores.length; i++)
+    for (let j = 0; j < scores.length; j++)
+      if (labels[i] === 1 && labels[j] === 0) {
+        pairs++;
+        good += scores[i] > scores[j] ? 1 : scores[i] === scores[j] ? 0.5 : 0;
+      }
+  return good / pairs;
+}
+
+for (const dialect of DIALECTS) {
+  describe(`monitoring on ${dialect}`, () => {
+    let s: TestServer;
+    const served: { id: string; score: number; decision: string; lead: number; label: number }[] = [];
+    const post = async (url: string, body: unknown) => {
+      const res = await s.app.inject({ method: 'POST', url, headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+      return { status: res.statusCode, body: res.json() };
+    };
+    const get = async (url: string) => {
+      const res = await s.app.inject({ method: 'GET', url, headers: s.auth });
+      return { status: res.statusCode, body: res.json() };
+    };
+
+    beforeAll(async () => {
+      s = await startTestServer({ dialect, jobs: false });
+      await s.ctx.registry.register({
+        model: 'hotel',
+        onnx: demo.onnx,
+        manifest: { reference: demo.reference, metrics: demo.metrics, training: demo.run },
+        policy: { type: 'threshold', threshold: demo.threshold, above: 'act', below: 'none' },
+        actor: 't',
+      });
+      await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+      await s.ctx.registry.register({ model: 'bare', onnx: demo.onnx, actor: 't' });
+      await s.ctx.registry.promote({ model: 'bare', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      // Live traffic where lead_time has tripled (drift) and everything else is as in training.
+      for (let i = 0; i < N; i++) {
+        const payload = rowPayload(demo.holdout.data, i);
+        const lead = Number(payload.lead_time) * 3;
+        const r = await post('/v1/infer', { model: 'hotel', payload: { ...payload, lead_time: lead } });
+        expect(r.status).toBe(200);
+        served.push({ id: r.body.prediction_id, score: r.body.score, decision: r.body.decision, lead, label: demo.holdout.data.label[i] });
+      }
+      await post('/v1/infer', { model: 'bare', payload: rowPayload(demo.holdout.data, 0) });
+      await s.audit.flush();
+      // Outcomes for the first 200 only: coverage 2/3.
+      const fb = await post('/v1/feedback', { items: served.slice(0, 200).map((p) => ({ prediction_id: p.id, label: p.label })) });
+      expect(fb.body.stored).toBe(200);
+    });
+    afterAll(() => s?.stop());
+
+    it('reports feature drift, prediction drift, action rate and performance that match independent computations', async () => {
+      const r = await post('/v1/monitoring/hotel/run', { window: '1h' });
+      expect(r.status).toBe(200);
+      const report = r.body as Report;
+      assertFinite(report);
+      expect(report).toMatchObject({ format: 'modelgate.report/v1', model: 'hotel', version: 1, predictions: N, reference: { available: true } });
+
+      const lead = report.features.find((f) => f.name === 'lead_time')!;
+      const ref = demo.reference.features.lead_time;
+      if (ref.type !== 'numeric') throw new Error('lead_time should be numeric');
+      expect(lead.psi).toBeCloseTo(psiByHand(ref.edges, ref.counts, served.map((p) => p.lead)), 10);
+      expect(lead.psi!).toBeGreaterThan(0.2);
+      expect(lead.drifted).toBe(true);
+      expect(lead.ks_statistic!).toBeGreaterThan(0.2);
+      expect(lead.ks_p_value!).toBeLessThan(0.001);
+      // Unchanged features stay near zero (sampling noise of 300 rows over 10 bins).
+      const adr = report.features.find((f) => f.name === 'adr')!;
+      expect(adr.psi!).toBeLessThan(0.1);
+      expect(adr.drifted).toBe(false);
+      const hotel = report.features.find((f) => f.name === 'hotel')!;
+      expect(hotel).toMatchObject({ type: 'categorical', ks_statistic: null, missing_rate: 0 });
+      expect(hotel.js_distance!).toBeLessThan(0.2);
+
+      const acted = served.filter((p) => p.decision === 'act').length;
+      expect(report.action_rate.window).toBeCloseTo(acted / N, 12);
+      expect(report.action_rate.decisions).toEqual(['act']);
+
+      const labelled = served.slice(0, 200);
+      expect(report.performance.labelled).toBe(200);
+      expect(report.performance.label_coverage).toBeCloseTo(200 / N, 12);
+      expect(report.performance.roc_auc).toBeCloseTo(aucByPairs(labelled.map((p) => p.score), labelled.map((p) => p.label)), 10);
+      const brier = labelled.reduce((a, p) => a + (p.score - p.label) ** 2, 0) / labelled.length;
+      expect(report.performance.brier).toBeCloseTo(brier, 10);
+      // The trainer's cost matrix: +30 for acting on a cancellation, −20 for acting on a stay.
+      const profit = labelled.reduce((a, p) => a + (p.decision === 'act' ? (p.label ? 30 : -20) : 0), 0);
+      expect(report.performance.realized_profit).toBe(profit);
+      expect(report.alerts.find((a) => a.name === 'high_psi')).toMatchObject({ firing: true, value: lead.psi, threshold: 0.2 });
+    });
+
+    it('stores reports: latest, history with a cursor, one by id', async () => {
+      const latest = await get('/v1/monitoring/hotel/latest');
+      expect(latest.status).toBe(200);
+      await post('/v1/monitoring/hotel/run', { window: '1h' });
+      const page1 = await get('/v1/monitoring/hotel/history?limit=1');
+      expect(page1.body.reports).toHaveLength(1);
+      expect(page1.body.reports[0]).toMatchObject({ model: 'hotel', version: 1, predictions: N, alerts_firing: expect.arrayContaining(['high_psi']) });
+      const page2 = await get(`/v1/monitoring/hotel/history?limit=1&cursor=${page1.body.next_cursor}`);
+      expect(page2.body.reports).toHaveLength(1);
+      expect(page2.body.reports[0].id).not.toBe(page1.body.reports[0].id);
+      const one = await get(`/v1/monitoring/hotel/reports/${page2.body.reports[0].id}`);
+      expect(one.body).toMatchObject({ model: 'hotel', format: 'modelgate.report/v1' });
+      expect((await get('/v1/monitoring/nobody/latest')).status).toBe(404);
+      expect((await get('/v1/monitoring/hotel/history?cursor=garbage')).status).toBe(400);
+    });
+
+    it('a version without a reference profile says so instead of giving drift numbers', async () => {
+      const r = await post('/v1/monitoring/bare/run', {});
+      expect(r.status).toBe(200);
+      assertFinite(r.body);
+      expect(r.body).toMatchObject({ reference: { available: false, reason: 'no reference profile' }, features: [], drifted_share: null, prediction_drift: { psi: null } });
+      expect(r.body.notes.join(' ')).toMatch(/no reference profile/);
+    });
+
+    it('an empty window: zero predictions, nulls and notes, never NaN', async () => {
+      const later = await startTestServer({ dialect, jobs: false, db: s.db, dataDir: s.dataDir, clock: { now: () => new Date(Date.now() + 30 * 86_400_000) } });
+      try {
+        const r = await later.app.inject({ method: 'POST', url: '/v1/monitoring/hotel/run', headers: { ...later.auth, 'content-type': 'application/json' }, payload: '{"window":"1h"}' });
+        const body = r.json() as Report;
+        assertFinite(body);
+        expect(body).toMatchObject({ predictions: 0, action_rate: { window: null, trailing_7d: null }, performance: { labelled: 0, roc_auc: null } });
+        expect(body.features.every((f) => f.psi === null)).toBe(true);
+        expect(body.notes.join(' ')).toMatch(/no predictions/);
+      } finally {
+        await later.stop();
+      }
+    });
+
+    it('bad requests: unknown model 404, model without production 409, bad window 400, non-admin 403', async () => {
+      expect((await post('/v1/monitoring/nobody/run', {})).status).toBe(404);
+      await s.ctx.registry.register({ model: 'staged', onnx: demo.onnx, actor: 't' });
+      expect(await post('/v1/monitoring/staged/run', {})).toMatchObject({ status: 409, body: { error: { message: expect.stringMatching(/no production version/) } } });
+      expect((await post('/v1/monitoring/hotel/run', { window: 'soon' })).status).toBe(400);
+      const reader = (await s.ctx.access.create({ name: 'r', scopes: ['read'], actor: 't' })).token;
+      const res = await s.app.inject({ method: 'POST', url: '/v1/monitoring/hotel/run', headers: { authorization: `Bearer ${reader}`, 'content-type': 'application/json' }, payload: '{}' });
+      expect(res.statusCode).toBe(403);
+    });
+  });
+}
+
+describe('monitoring from the command line (SQLite)', () => {
+  it('register --reference CSV --target profiles imported data; monitor --out writes the report atomically', async () => {
+    const dir = tempDir();
+    const env = { MODELGATE_DATA_DIR: dir };
+    const onnx = path.join(dir, 'model.onnx');
+    writeFileSync(onnx, demo.onnx);
+    const d = demo.holdout.data;
+    const cols = [...Object.keys(d.numeric), ...Object.keys(d.categorical)];
+    const lines = [[...cols, 'is_canceled'].join(',')];
+    for (let i = 0; i < d.rows; i++) {
+      const p = rowPayload(d, i);
+      // Missing values the way CSV exports write them.
+      lines.push([...cols.map((c) => (p[c] === null ? (i % 2 ? 'NA' : '') : String(p[c]))), d.label[i] ? 'yes' : 'no'].join(','));
+    }
+    const csv = path.join(dir, 'reference.csv');
+    writeFileSync(csv, `${lines.join('\n')}\n`);
+
+    const reg = await runCli(['register', '--model', 'hotel', '--onnx', onnx, '--reference', csv, '--target', 'is_canceled', '--json'], env);
+    expect(reg.code, reg.stderr).toBe(0);
+    expect(reg.json()).toMatchObject({ version: 1, reference: { rows: d.rows, skipped: 0 } });
+    const shown = await runCli(['models', 'hotel', '--json'], env);
+    expect(shown.code).toBe(0);
+    await runCli(['promote', '--model', 'hotel', '--version', '1'], env);
+
+    const out = path.join(dir, 'reports', 'monitoring', 'latest_monitoring_report.json');
+    const mon = await runCli(['monitor', '--model', 'hotel', '--window', '24h', '--out', out, '--json'], env);
+    expect(mon.code, mon.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
+    expect(report).toMatchObject({ model: 'hotel', version: 1, predictions: 0, reference: { available: true, rows: d.rows } });
+    expect(mon.json()).toEqual(report);
+
+    const bad = await runCli(['register', '--model', 'hotel', '--onnx', onnx, '--reference', csv, '--target', 'hotel'], env);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--target hotel: line 2 has "(City|Resort) Hotel"; a target must be 0\/1, yes\/no or true\/false/);
+  });
+});
