@@ -126,6 +126,15 @@ const schema = z.object({
   MONITOR_WINDOW: z.string().regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 1h, 24h or 7d').default('24h'),
   /** How often servers check for due monitor runs and refresh monitoring gauges from stored reports (ms). */
   MONITOR_TICK_MS: intFrom(100, 3_600_000).default(60_000),
+  /** Delays before webhook retries 1, 2, …; after the last, a delivery goes to the dead-letter queue. */
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\s*[0-9]+(ms|s|m|h|d)(\s*,\s*[0-9]+(ms|s|m|h|d))*\s*$/, 'expected comma-separated durations such as 5s,5m,30m,2h,5h,10h')
+    .default('5s,5m,30m,2h,5h,10h'),
+  /** Time a webhook receiver has to answer one delivery (ms). */
+  WEBHOOK_TIMEOUT_MS: intFrom(100, 600_000).default(15_000),
+  /** How often the delivery worker looks for events to send (ms). */
+  WEBHOOK_TICK_MS: intFrom(50, 600_000).default(1000),
   /** Shadow copies waiting to be scored; more are dropped (and counted). */
   SHADOW_QUEUE_MAX: intFrom(1, 1_000_000).default(1000),
   /** Name of this server in cluster statistics; default host:pid. */

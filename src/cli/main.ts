@@ -8,6 +8,7 @@ import { registerKeyCommands, registerRateLimitCommands } from './access.js';
 import { registerPredictionCommands } from './predictions.js';
 import { registerFeedbackCommands } from './feedback.js';
 import { registerMonitorCommands } from './monitor.js';
+import { registerWebhookCommands } from './webhooks.js';
 
 const program = new Command()
   .name('modelgate')
@@ -25,6 +26,7 @@ registerRateLimitCommands(program);
 registerPredictionCommands(program);
 registerFeedbackCommands(program);
 registerMonitorCommands(program);
+registerWebhookCommands(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

@@ -63,6 +63,10 @@ export interface Database {
   predictions: PredictionsTable;
   feedback: FeedbackTable;
   monitoring_reports: MonitoringReportsTable;
+  webhook_subscriptions: WebhookSubscriptionsTable;
+  webhook_outbox: WebhookOutboxTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export function toIso(v: Date | string): string {
@@ -203,4 +207,45 @@ export interface MonitoringReportsTable {
   predictions: number;
   alerts_firing: string;
   report: Json;
+}
+
+export interface WebhookSubscriptionsTable {
+  id: string;
+  url: string;
+  secret: string;
+  events: string;
+  enabled: number;
+  disabled_reason: string | null;
+  created_at: Timestamp;
+  created_by: string;
+}
+
+export interface WebhookOutboxTable {
+  id: string;
+  type: string;
+  payload: Json;
+  created_at: Timestamp;
+  fanned_out: number;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  event_id: string;
+  subscription_id: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: Timestamp;
+  last_status: number | null;
+  last_error: string | null;
+  updated_at: Timestamp;
+}
+
+export interface WebhookAttemptsTable {
+  id: string;
+  delivery_id: string;
+  attempt: number;
+  at: Timestamp;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
 }

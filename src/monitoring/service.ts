@@ -2,14 +2,17 @@ import { AppError } from '../lib/errors.js';
 import type { Clock } from '../lib/clock.js';
 import type { RegistryService } from '../registry/index.js';
 import { runMonitor, type Report } from './monitor.js';
+import type { EmitEvent } from '../webhooks/index.js';
 import type { MonitoringStore } from './store.js';
 
 export interface MonitoringServiceDeps {
   store: MonitoringStore;
   registry: Pick<RegistryService, 'getModel' | 'getVersion' | 'listModels'>;
   clock: Clock;
-  /** Told about every stored report (gauges, webhooks). */
+  /** Told about every stored report. */
   onReport?: (report: Report, id: string) => void;
+  /** Webhook outbox: monitor.report and alert transitions, written with the report. */
+  emit?: EmitEvent;
 }
 
 /** Runs and stores monitoring reports; the production version of a model is the one judged. */
@@ -38,8 +41,9 @@ export function createMonitoringService(deps: MonitoringServiceDeps) {
       to: report.window.to,
       predictions: report.predictions,
       alertsFiring: report.alerts.filter((a) => a.firing).map((a) => a.name),
+      alerts: report.alerts,
       report,
-    });
+    }, deps.emit);
     deps.onReport?.(report, id);
     return { id, report };
   }

@@ -10,6 +10,7 @@ import {
   type RegistrySource,
   type ServableSpec,
 } from '../inference/index.js';
+import type { EmitEvent } from '../webhooks/index.js';
 import type { ArtifactStore } from './artifacts/index.js';
 import { canonicalJson, manifestInputSchema, manifestSchema, MANIFEST_FORMAT, type Manifest, type ManifestInput } from './manifest.js';
 import type { RegistryStore, VersionRow } from './store.js';
@@ -45,6 +46,8 @@ export interface RegistryDeps {
   /** Loads the graph and scores a sample row; rejects models that cannot serve. */
   smokeTest: (bytes: Uint8Array, spec: ServableSpec) => Promise<number>;
   maxModelBytes: number;
+  /** Webhook outbox, written in the same transaction as each change. */
+  emit?: EmitEvent;
 }
 
 export type VerifyResult = { model: string; version: number; ok: boolean; problems: string[] };
@@ -140,6 +143,7 @@ export function createRegistryService(deps: RegistryDeps) {
             created_at: at,
             created_by: input.actor,
           });
+          await deps.emit?.(tx, 'model.registered', { model: input.model, version, onnx_sha256: onnxSha, manifest_sha256: manifestSha, actor: input.actor }, at);
           log.info({ model: input.model, version, onnx_sha256: onnxSha, actor: input.actor }, 'model version registered');
           return { model: input.model, version, onnx_sha256: onnxSha, manifest_sha256: manifestSha, manifest };
         });
@@ -194,7 +198,9 @@ export function createRegistryService(deps: RegistryDeps) {
       }
       const previous = aliases[alias] ?? null;
       if (previous !== version) {
-        await store.setAlias(tx, { model: input.model, alias, version, previous, action, actor: input.actor, at: clock.now().toISOString() });
+        const at = clock.now().toISOString();
+        await store.setAlias(tx, { model: input.model, alias, version, previous, action, actor: input.actor, at });
+        await deps.emit?.(tx, 'model.promoted', { model: input.model, alias, version, previous_version: previous, actor: input.actor }, at);
       }
       log.info({ model: input.model, alias, version, previous, actor: input.actor }, 'alias moved');
       return { model: input.model, alias, version, previous_version: previous, aliases: { ...aliases, [alias]: version } };
@@ -219,7 +225,9 @@ export function createRegistryService(deps: RegistryDeps) {
       if (!prev || prev.status === 'archived') {
         throw new AppError('CONFLICT', `the previous ${alias} version ${previous} is archived; mark it active (promote --to active) or promote a version explicitly`, { alias, version: previous });
       }
-      await store.setAlias(tx, { model: input.model, alias, version: previous, previous: current, action: 'rollback', actor: input.actor, at: clock.now().toISOString() });
+      const at = clock.now().toISOString();
+      await store.setAlias(tx, { model: input.model, alias, version: previous, previous: current, action: 'rollback', actor: input.actor, at });
+      await deps.emit?.(tx, 'model.rolled_back', { model: input.model, alias, version: previous, rolled_back_from: current, actor: input.actor }, at);
       log.info({ model: input.model, alias, from: current, to: previous, actor: input.actor }, 'alias rolled back');
       return { model: input.model, alias, version: previous, rolled_back_from: current, aliases: { ...aliases, [alias]: previous } };
     });

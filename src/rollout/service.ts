@@ -5,6 +5,7 @@ import type { Logger } from '../lib/logger.js';
 import { bumpRevision } from '../db/index.js';
 import type { RegistryService } from '../registry/index.js';
 import { analyse, analysisSchema, type Verdict } from './analysis.js';
+import type { EmitEvent, EventType } from '../webhooks/index.js';
 import type { Rollout, RolloutStore } from './store.js';
 import { summarize } from './stats.js';
 
@@ -35,13 +36,29 @@ export interface RolloutDeps {
   log: Logger;
   onEvent?: TransitionListener;
   defaults: { stepIntervalMs: number; minRequests: number };
+  /** Webhook outbox, written in the transaction of each transition. */
+  emit?: EmitEvent;
 }
+
+/** Which rollout transitions are webhook events (a manual stop is a rollback by its actor). */
+const WEBHOOK_EVENT: Record<string, EventType | undefined> = { start: 'rollout.started', step: 'rollout.step', rollback: 'rollout.rolled_back', stop: 'rollout.rolled_back', promote: 'rollout.promoted' };
 
 const DEFAULT_RULES = analysisSchema.parse({});
 
 export function createRolloutService(deps: RolloutDeps) {
-  const { store, registry, clock, log } = deps;
+  const { registry, clock, log } = deps;
   const nowIso = () => clock.now().toISOString();
+  // Every transition is stored as a rollout event and, when it is one subscribers hear of, in the webhook outbox, in one transaction.
+  const store: RolloutStore = {
+    ...deps.store,
+    async event(tx, e) {
+      await deps.store.event(tx, e);
+      const type = WEBHOOK_EVENT[e.event];
+      if (type && deps.emit) {
+        await deps.emit(tx, type, { model: e.model, transition: e.event, production_version: e.production_version, canary_version: e.canary_version, percent: e.percent, actor: e.actor, details: e.details ?? {} }, e.at);
+      }
+    },
+  };
 
   const idle = (model: string, base?: Rollout): Rollout => ({
     model,

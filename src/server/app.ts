@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { inferenceRoutes, type ArmObserver, type ModelPool, type PredictionCache, type PredictionSink } from '../inference/index.js';
 import { auditRoutes, feedbackRoutes, type AuditStore, type FeedbackService } from '../audit/index.js';
 import { monitoringRoutes, type MonitoringService } from '../monitoring/index.js';
+import { webhookRoutes, type WebhookService } from '../webhooks/index.js';
 import { rolloutRoutes, type RolloutService } from '../rollout/index.js';
 import { accessRoutes, installRateLimit, jwtAuthenticator, parseRate, serviceTokenAuthenticator, type AccessService, type RateLimiter } from '../access/index.js';
 import type { Logger } from '../lib/logger.js';
@@ -29,6 +30,7 @@ export interface AppDeps {
   auditStore: AuditStore;
   feedback: FeedbackService;
   monitoring: MonitoringService;
+  webhooks: WebhookService;
   /** Write this process's queued audit records now (feedback for a prediction made a moment ago). */
   flushAudit?: () => Promise<void>;
   /** Prediction cache shared by this process's inference routes. */
@@ -127,6 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(auditRoutes, { store: deps.auditStore, clock: deps.clock });
   await app.register(monitoringRoutes, { monitoring: deps.monitoring });
+  await app.register(webhookRoutes, { webhooks: deps.webhooks, actorOf });
   await app.register(feedbackRoutes, { feedback: deps.feedback, flushAudit: deps.flushAudit, maxItems: 1000 });
   await app.register(accessRoutes, { access: deps.access, actorOf, onChange: deps.accessChanged, limiter: deps.limiter, defaultRate: config.RATE_LIMIT_DEFAULT });
   return app;

@@ -9,6 +9,7 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { createRolloutService, createRolloutStore, type RolloutService } from '../rollout/index.js';
 import { createAccessService, createAccessStore, type AccessService } from '../access/index.js';
+import { createWebhookService, createWebhookStore, emitToOutbox, type WebhookService } from '../webhooks/index.js';
 import { createMonitoringService, createMonitoringStore, type MonitoringService } from '../monitoring/index.js';
 import { createAuditStore, createFeedbackService, type AuditStore, type FeedbackService } from '../audit/index.js';
 
@@ -25,6 +26,7 @@ export interface Context {
   audit: AuditStore;
   feedback: FeedbackService;
   monitoring: MonitoringService;
+  webhooks: WebhookService;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     log,
     smokeTest,
     maxModelBytes: config.MAX_MODEL_BYTES,
+    emit: emitToOutbox,
   });
   const rollouts = createRolloutService({
     store: createRolloutStore(db),
@@ -70,6 +73,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     clock,
     log,
     defaults: { stepIntervalMs: parseDuration(config.CANARY_STEP_INTERVAL, 'CANARY_STEP_INTERVAL'), minRequests: config.CANARY_MIN_REQUESTS },
+    emit: emitToOutbox,
   });
   const access = createAccessService({ store: createAccessStore(db), clock });
   return {
@@ -83,7 +87,8 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     access,
     audit: createAuditStore(db),
     feedback: createFeedbackService({ db, clock }),
-    monitoring: createMonitoringService({ store: createMonitoringStore(db), registry, clock }),
+    monitoring: createMonitoringService({ store: createMonitoringStore(db), registry, clock, emit: emitToOutbox }),
+    webhooks: createWebhookService({ store: createWebhookStore(db), clock }),
     async close() {
       await artifacts.close();
       await db.close();

@@ -137,7 +137,11 @@ export function createMetrics(sources: MetricsSources = {}) {
     runs: new client.Counter({ name: 'modelgate_monitor_runs_total', help: 'Scheduled monitor ticks by result (ok, error, follower)', labelNames: ['result'] as const, registers: [registry] }),
     duration: new client.Histogram({ name: 'modelgate_monitor_duration_seconds', help: 'Duration of scheduled monitoring runs', buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: [registry] }),
   };
-  return { monitor, registry, auditRecords, auditQueue, cacheHits, cacheMisses, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration, rateLimited, rateLimiterFallbacks };
+  const webhooks = {
+    deliveries: new client.Counter({ name: 'modelgate_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome: delivered, failed (will retry), dead (dead-lettered), disabled (410 Gone)', labelNames: ['status'] as const, registers: [registry] }),
+    dlq: new client.Gauge({ name: 'modelgate_webhook_dlq_size', help: 'Webhook deliveries in the dead-letter queue (cluster-wide, read from the database)', registers: [registry] }),
+  };
+  return { monitor, webhooks, registry, auditRecords, auditQueue, cacheHits, cacheMisses, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration, rateLimited, rateLimiterFallbacks };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -6,6 +6,7 @@ import { createLeader, RolloutRuntime, type RolloutService } from '../rollout/in
 import { ApiKeyAuthenticator, createRateLimiter, type RateLimiter } from '../access/index.js';
 import { AuditWriter, createAuditRecorder, RetentionJob } from '../audit/index.js';
 import { MonitorJob, monitorGauges } from '../monitoring/index.js';
+import { createWebhookStore, DeliveryWorker } from '../webhooks/index.js';
 import { parseDuration } from '../lib/duration.js';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -24,6 +25,8 @@ export interface RunningServer {
   apiKeys: ApiKeyAuthenticator;
   limiter: RateLimiter;
   audit: AuditWriter;
+  monitorJob: MonitorJob;
+  webhookWorker: DeliveryWorker;
   /** http://host:port actually bound (port 0 picks a free one). */
   url: string;
   /** Fail readiness from now on, keep serving; call before close() to let load balancers move away. */
@@ -118,6 +121,18 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     tickMs: config.MONITOR_TICK_MS,
     gauges: monitorGauges(metrics.monitor),
   });
+  const webhookWorker = new DeliveryWorker({
+    store: createWebhookStore(ctx.db),
+    // Renewed every tick (a tick never waits on receivers), so a short lease hands over quickly after a crash.
+    leader: createLeader(ctx.db, 'webhook-delivery', replica, Math.max(5 * config.WEBHOOK_TICK_MS, 2000), log),
+    clock: ctx.clock,
+    log,
+    retrySchedule: config.WEBHOOK_RETRY_SCHEDULE.split(',').map((d) => parseDuration(d.trim(), 'WEBHOOK_RETRY_SCHEDULE')),
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    tickMs: config.WEBHOOK_TICK_MS,
+    onDelivery: (status) => metrics.webhooks.deliveries.inc({ status }),
+    onDlqSize: (n) => metrics.webhooks.dlq.set(n),
+  });
   const limiter = createRateLimiter({ redisUrl: config.REDIS_URL, onFailure: config.RATE_LIMIT_FAIL, log, onFallback: (policy) => metrics.rateLimiterFallbacks.inc({ policy }) });
   if (!(await limiter.ready(2000))) log.warn({ backend: limiter.backend }, `Redis is not reachable yet; rate limits fail ${config.RATE_LIMIT_FAIL} until it is`);
   const apiKeys = new ApiKeyAuthenticator({ access: ctx.access, clock: ctx.clock, log, pollMs: config.RELOAD_INTERVAL_MS });
@@ -128,6 +143,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     audit.start();
     retention.start();
     monitorJob.start();
+    webhookWorker.start();
   }
   // Counter children per model, so a cache lookup does no label hashing.
   const hitChildren = new Map<string, { inc(): void }>();
@@ -159,6 +175,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     clock: ctx.clock,
     auditStore: ctx.audit,
     monitoring: ctx.monitoring,
+    webhooks: ctx.webhooks,
     feedback: ctx.feedback,
     flushAudit: () => audit.flush(),
     observer: runtime,
@@ -180,6 +197,8 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     apiKeys,
     limiter,
     audit,
+    monitorJob,
+    webhookWorker,
     url,
     drain() {
       draining = true;
@@ -203,6 +222,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
       // Every accepted request has been answered: now write (or spill) every record it made.
       retention.stop();
       await monitorJob.stop();
+      await webhookWorker.stop();
       await audit.close();
       await runtime.stop();
       await apiKeys.stop();

@@ -6,6 +6,7 @@ import { accessMigration } from './003_access.js';
 import { auditMigration } from './004_audit.js';
 import { feedbackMigration } from './005_feedback.js';
 import { monitoringMigration } from './006_monitoring.js';
+import { webhooksMigration } from './007_webhooks.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -16,5 +17,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '004_audit': auditMigration(dialect),
     '005_feedback': feedbackMigration(dialect),
     '006_monitoring': monitoringMigration(dialect),
+    '007_webhooks': webhooksMigration(dialect),
   };
 }

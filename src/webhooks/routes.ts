@@ -1,0 +1,90 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errorReplies } from '../lib/schemas.js';
+import { EVENT_TYPES } from './events.js';
+import type { WebhookService } from './service.js';
+
+export interface WebhookRouteDeps {
+  webhooks: WebhookService;
+  actorOf: (request: FastifyRequest) => string;
+}
+
+const errors = errorReplies(400, 401, 403, 404, 429, 503);
+const subscription = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    url: { type: 'string' },
+    events: { type: 'array', items: { type: 'string' } },
+    enabled: { type: 'boolean' },
+    disabled_reason: { type: ['string', 'null'] },
+    created_at: { type: 'string' },
+    created_by: { type: 'string' },
+  },
+} as const;
+
+export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps): Promise<void> {
+  const { webhooks } = deps;
+  const tags = ['webhooks'];
+
+  app.get('/v1/webhooks', { config: { scope: 'admin' }, schema: { tags, summary: 'Webhook subscriptions (secrets are never shown again)', response: { 200: { type: 'object', properties: { subscriptions: { type: 'array', items: subscription }, dead_letters: { type: 'integer' } } }, ...errors } } }, async () => ({
+    subscriptions: await webhooks.list(),
+    dead_letters: await webhooks.dlqSize(),
+  }));
+
+  app.post<{ Body: { url: string; events?: string[]; secret?: string } }>(
+    '/v1/webhooks',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Subscribe a receiver; the reply holds its signing secret, shown this once',
+        body: {
+          type: 'object',
+          properties: {
+            url: { type: 'string', maxLength: 2048 },
+            events: { type: 'array', items: { type: 'string', enum: [...EVENT_TYPES, '*'] }, maxItems: 20, description: 'default: every event' },
+            secret: { type: 'string', maxLength: 200, description: 'whsec_…; default: a new random one' },
+          },
+          required: ['url'],
+          additionalProperties: false,
+        },
+        response: { 200: { type: 'object', properties: { ...subscription.properties, secret: { type: 'string' } } }, ...errors },
+      },
+    },
+    async (request) => webhooks.add({ ...request.body, actor: deps.actorOf(request) }),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/webhooks/:id',
+    { config: { scope: 'admin' }, schema: { tags, summary: 'Remove a subscription (its pending deliveries are cancelled)', params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] }, response: { 200: { type: 'object', properties: { id: { type: 'string' }, removed: { type: 'boolean' } } }, ...errors } } },
+    async (request) => webhooks.remove(request.params.id),
+  );
+
+  app.post<{ Body: { url?: string; id?: string } }>(
+    '/v1/webhooks/retry-dlq',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Queue dead-lettered deliveries again (all, one receiver URL, or one event or delivery id)',
+        body: { type: 'object', properties: { url: { type: 'string', maxLength: 2048 }, id: { type: 'string', maxLength: 64 } }, additionalProperties: false },
+        response: { 200: { type: 'object', properties: { requeued: { type: 'integer' } } }, ...errors },
+      },
+    },
+    async (request) => webhooks.retryDlq(request.body ?? {}),
+  );
+
+  app.get<{ Querystring: { status?: string; limit?: string } }>(
+    '/v1/webhooks/deliveries',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Recent deliveries, newest first',
+        querystring: { type: 'object', properties: { status: { type: 'string', enum: ['pending', 'delivered', 'dead', 'cancelled'] }, limit: { type: 'string', pattern: '^[0-9]{1,4}$' } }, additionalProperties: false },
+        response: { 200: { type: 'object', properties: { deliveries: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...errors },
+      },
+    },
+    async (request) => ({ deliveries: await webhooks.deliveries({ status: request.query.status, limit: Math.min(1000, Number(request.query.limit ?? 100) || 100) }) }),
+  );
+}

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { AppError, errorMessage } from '../lib/errors.js';
+import type { Clock } from '../lib/clock.js';
+import { EVENT_TYPES } from './events.js';
+import { newSecret, secretKey } from './signing.js';
+import type { WebhookStore } from './store.js';
+
+export interface WebhookServiceDeps {
+  store: WebhookStore;
+  clock: Clock;
+  /** Name resolution for subscription URLs (tests may pass their own). */
+  resolve?: (host: string) => Promise<unknown>;
+}
+
+const subscriptionId = () => `wh_${randomBytes(9).toString('base64url')}`;
+
+/** Webhook subscriptions: validated on the way in, secrets shown once. */
+export function createWebhookService(deps: WebhookServiceDeps) {
+  const { store, clock } = deps;
+  const resolve = deps.resolve ?? ((host: string) => lookup(host));
+
+  async function add(input: { url: string; events?: string[]; secret?: string; actor: string }) {
+    let url: URL;
+    try {
+      url = new URL(input.url);
+    } catch {
+      throw new AppError('VALIDATION_FAILED', `url: ${JSON.stringify(input.url)} is not a URL; give one such as https://hooks.example.com/modelgate`, { field: 'url' });
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AppError('VALIDATION_FAILED', `url: only http and https receivers are supported, not ${url.protocol.replace(':', '')}`, { field: 'url' });
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (!isIP(host)) {
+      try {
+        await resolve(host);
+      } catch (e) {
+        throw new AppError('VALIDATION_FAILED', `url: the host ${host} does not resolve (${errorMessage(e)}); check the name`, { field: 'url' });
+      }
+    }
+    const events = input.events?.length ? [...new Set(input.events)] : ['*'];
+    const unknown = events.filter((e) => e !== '*' && !(EVENT_TYPES as readonly string[]).includes(e));
+    if (unknown.length) throw new AppError('VALIDATION_FAILED', `events: unknown ${unknown.join(', ')}; known: ${EVENT_TYPES.join(', ')} (or * for all)`, { field: 'events' });
+    if (events.includes('*') && events.length > 1) throw new AppError('VALIDATION_FAILED', 'events: * already means every event; list events or give *', { field: 'events' });
+    const secret = input.secret ?? newSecret();
+    try {
+      if (secretKey(secret).length < 24) throw new Error('too short');
+    } catch {
+      throw new AppError('VALIDATION_FAILED', 'secret: expected whsec_ followed by base64 of at least 24 random bytes (leave it out to have one made)', { field: 'secret' });
+    }
+    const sub = await store.add({ id: subscriptionId(), url: url.toString(), secret, events, actor: input.actor, at: clock.now().toISOString() });
+    return { ...sub, secret };
+  }
+
+  async function remove(id: string) {
+    if (!(await store.remove(id, clock.now().toISOString()))) throw new AppError('NOT_FOUND', `no webhook subscription ${id}; modelgate webhooks list shows them`, { id });
+    return { id, removed: true };
+  }
+
+  async function retryDlq(filter: { url?: string; id?: string }) {
+    return { requeued: await store.retryDlq({ url: filter.url, eventId: filter.id }, clock.now().toISOString()) };
+  }
+
+  return { add, remove, list: store.list, retryDlq, deliveries: store.deliveries, dlqSize: store.dlqSize };
+}
+
+export type WebhookService = ReturnType<typeof createWebhookService>;

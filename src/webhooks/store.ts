@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/index.js';
+import { fromJson, toIso } from '../db/index.js';
+
+export interface Subscription {
+  id: string;
+  url: string;
+  events: string[];
+  enabled: boolean;
+  disabled_reason: string | null;
+  created_at: string;
+  created_by: string;
+}
+
+export interface DueDelivery {
+  id: string;
+  event_id: string;
+  attempts: number;
+  subscription: { id: string; url: string; secret: string };
+  body: string;
+}
+
+const toSubscription = (r: { id: string; url: string; events: string; enabled: number; disabled_reason: string | null; created_at: Date | string; created_by: string }): Subscription => ({
+  id: r.id,
+  url: r.url,
+  events: r.events.split(','),
+  enabled: r.enabled === 1,
+  disabled_reason: r.disabled_reason,
+  created_at: toIso(r.created_at),
+  created_by: r.created_by,
+});
+
+export function createWebhookStore(db: Db) {
+  const k = db.kysely;
+  return {
+    async add(s: { id: string; url: string; secret: string; events: string[]; actor: string; at: string }): Promise<Subscription> {
+      await k.insertInto('webhook_subscriptions').values({ id: s.id, url: s.url, secret: s.secret, events: s.events.join(','), enabled: 1, disabled_reason: null, created_at: s.at, created_by: s.actor }).execute();
+      return { id: s.id, url: s.url, events: s.events, enabled: true, disabled_reason: null, created_at: s.at, created_by: s.actor };
+    },
+
+    async list(): Promise<Subscription[]> {
+      return (await k.selectFrom('webhook_subscriptions').selectAll().orderBy('created_at').execute()).map(toSubscription);
+    },
+
+    /** Removes a subscription and cancels what it still had to deliver. */
+    async remove(id: string, at: string): Promise<boolean> {
+      return k.transaction().execute(async (tx) => {
+        const r = await tx.deleteFrom('webhook_subscriptions').where('id', '=', id).executeTakeFirst();
+        if (!r.numDeletedRows) return false;
+        await tx.updateTable('webhook_deliveries').set({ status: 'cancelled', updated_at: at }).where('subscription_id', '=', id).where('status', '=', 'pending').execute();
+        return true;
+      });
+    },
+
+    /** A receiver answered 410 Gone: stop sending it anything. */
+    async disable(id: string, reason: string, at: string): Promise<void> {
+      await k.transaction().execute(async (tx) => {
+        await tx.updateTable('webhook_subscriptions').set({ enabled: 0, disabled_reason: reason }).where('id', '=', id).execute();
+        await tx.updateTable('webhook_deliveries').set({ status: 'cancelled', updated_at: at, last_error: reason }).where('subscription_id', '=', id).where('status', '=', 'pending').execute();
+      });
+    },
+
+    /** One delivery row per (new event, enabled subscription that wants it); then the event is marked fanned out. */
+    async fanOut(now: string, limit = 500): Promise<number> {
+      return k.transaction().execute(async (tx) => {
+        const events = await tx.selectFrom('webhook_outbox').select(['id', 'type']).where('fanned_out', '=', 0).orderBy('created_at').orderBy('id').limit(limit).execute();
+        if (!events.length) return 0;
+        const subs = await tx.selectFrom('webhook_subscriptions').select(['id', 'events']).where('enabled', '=', 1).execute();
+        const rows = events.flatMap((e) =>
+          subs
+            .filter((s) => s.events === '*' || s.events.split(',').includes(e.type))
+            .map((s) => ({ id: randomUUID(), event_id: e.id, subscription_id: s.id, status: 'pending', attempts: 0, next_attempt_at: now, last_status: null, last_error: null, updated_at: now })),
+        );
+        for (let i = 0; i < rows.length; i += 200) {
+          await tx
+            .insertInto('webhook_deliveries')
+            .values(rows.slice(i, i + 200))
+            .onConflict((oc) => oc.columns(['event_id', 'subscription_id']).doNothing())
+            .execute();
+        }
+        await tx.updateTable('webhook_outbox').set({ fanned_out: 1 }).where('id', 'in', events.map((e) => e.id)).execute();
+        return rows.length;
+      });
+    },
+
+    async due(now: string, limit: number): Promise<DueDelivery[]> {
+      const rows = await k
+        .selectFrom('webhook_deliveries as d')
+        .innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
+        .innerJoin('webhook_outbox as o', 'o.id', 'd.event_id')
+        .select(['d.id', 'd.event_id', 'd.attempts', 's.id as sid', 's.url', 's.secret', 'o.payload'])
+        .where('d.status', '=', 'pending')
+        .where('d.next_attempt_at', '<=', now)
+        .where('s.enabled', '=', 1)
+        .orderBy('d.next_attempt_at')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({
+        id: r.id,
+        event_id: r.event_id,
+        attempts: r.attempts,
+        subscription: { id: r.sid, url: r.url, secret: r.secret },
+        // Stored as sent: the exact bytes are what the signature covers.
+        body: typeof r.payload === 'string' ? r.payload : JSON.stringify(fromJson(r.payload)),
+      }));
+    },
+
+    /** Log an attempt and move the delivery on (delivered, retry later, or dead). */
+    async attempted(d: { id: string; attempt: number; at: string; statusCode: number | null; error: string | null; durationMs: number; next: { status: 'delivered' | 'pending' | 'dead' | 'cancelled'; at?: string } }): Promise<void> {
+      await k.transaction().execute(async (tx) => {
+        await tx.insertInto('webhook_attempts').values({ id: randomUUID(), delivery_id: d.id, attempt: d.attempt, at: d.at, status_code: d.statusCode, error: d.error, duration_ms: d.durationMs }).execute();
+        await tx
+          .updateTable('webhook_deliveries')
+          .set({ status: d.next.status, attempts: d.attempt, last_status: d.statusCode, last_error: d.error, updated_at: d.at, ...(d.next.at ? { next_attempt_at: d.next.at } : {}) })
+          .where('id', '=', d.id)
+          .execute();
+      });
+    },
+
+    /** Forget finished deliveries (and their attempts and events) last touched before `before`; dead letters stay until retried or their subscription goes. */
+    async prune(before: string): Promise<number> {
+      const old = (await k.selectFrom('webhook_deliveries').select('id').where('status', 'in', ['delivered', 'cancelled']).where('updated_at', '<', before).limit(5000).execute()).map((r) => r.id);
+      if (old.length) {
+        await k.deleteFrom('webhook_attempts').where('delivery_id', 'in', old).execute();
+        await k.deleteFrom('webhook_deliveries').where('id', 'in', old).execute();
+      }
+      await k
+        .deleteFrom('webhook_outbox')
+        .where('fanned_out', '=', 1)
+        .where('created_at', '<', before)
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('webhook_deliveries as d').select('d.id').whereRef('d.event_id', '=', 'webhook_outbox.id'))))
+        .execute();
+      return old.length;
+    },
+
+    async dlqSize(): Promise<number> {
+      const r = await k.selectFrom('webhook_deliveries').select((eb) => eb.fn.countAll<number | string>().as('n')).where('status', '=', 'dead').executeTakeFirst();
+      return Number(r?.n ?? 0);
+    },
+
+    /** Dead deliveries back to pending (attempt count reset), optionally only one subscription's URL or one event id. */
+    async retryDlq(filter: { url?: string; eventId?: string }, now: string): Promise<number> {
+      let ids = k.selectFrom('webhook_deliveries as d').innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id').select('d.id').where('d.status', '=', 'dead').where('s.enabled', '=', 1);
+      if (filter.url) ids = ids.where('s.url', '=', filter.url);
+      if (filter.eventId) ids = ids.where((eb) => eb.or([eb('d.event_id', '=', filter.eventId!), eb('d.id', '=', filter.eventId!)]));
+      const found = (await ids.execute()).map((r) => r.id);
+      for (let i = 0; i < found.length; i += 500) {
+        await k.updateTable('webhook_deliveries').set({ status: 'pending', attempts: 0, next_attempt_at: now, updated_at: now }).where('id', 'in', found.slice(i, i + 500)).execute();
+      }
+      return found.length;
+    },
+
+    async deliveries(filter: { status?: string; limit: number }) {
+      let q = k
+        .selectFrom('webhook_deliveries as d')
+        .innerJoin('webhook_outbox as o', 'o.id', 'd.event_id')
+        .select(['d.id', 'd.event_id', 'o.type', 'd.subscription_id', 'd.status', 'd.attempts', 'd.next_attempt_at', 'd.last_status', 'd.last_error', 'd.updated_at']);
+      if (filter.status) q = q.where('d.status', '=', filter.status);
+      const rows = await q.orderBy('d.updated_at', 'desc').limit(filter.limit).execute();
+      return rows.map((r) => ({ ...r, next_attempt_at: toIso(r.next_attempt_at), updated_at: toIso(r.updated_at) }));
+    },
+  };
+}
+
+export type WebhookStore = ReturnType<typeof createWebhookStore>;

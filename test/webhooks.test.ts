@@ -1,0 +1,205 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sign, verify } from '../src/webhooks/index.js';
+import { DIALECTS } from './helpers/db.js';
+import { demoModel } from './helpers/fixtures.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const demo = demoModel();
+
+interface Received {
+  path: string;
+  id: string;
+  timestamp: number;
+  signature: string;
+  body: string;
+}
+
+/** A real receiver on loopback; each path behaves as its handler says. */
+async function receiver(handlers: Record<string, (req: IncomingMessage, res: ServerResponse, n: number) => void>) {
+  const got: Received[] = [];
+  // Requests per path and webhook-id: the nth attempt at one event.
+  const counts = new Map<string, number>();
+  const hung: ServerResponse[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const p = req.url ?? '/';
+      got.push({ path: p, id: String(req.headers['webhook-id']), timestamp: Number(req.headers['webhook-timestamp']), signature: String(req.headers['webhook-signature']), body });
+      const key = `${p} ${String(req.headers['webhook-id'])}`;
+      const n = (counts.get(key) ?? 0) + 1;
+      counts.set(key, n);
+      const h = handlers[p];
+      if (h) h(req, res, n);
+      else res.writeHead(404).end();
+      if (!res.writableEnded) hung.push(res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    base,
+    got,
+    close: () => {
+      for (const r of hung) r.destroy();
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe('Standard Webhooks signatures', () => {
+  it('match the published test vector, and a changed byte fails verification', () => {
+    // From the Standard Webhooks specification's examples.
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const body = '{"test": 2432232314}';
+    expect(sign(secret, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, body)).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+    expect(verify(secret, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, body, 'v1,bogus v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=')).toBe(true);
+    expect(verify(secret, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, body.replace('2', '3'), 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=')).toBe(false);
+  });
+});
+
+for (const dialect of DIALECTS) {
+  describe(`webhooks on ${dialect}`, () => {
+    let s: TestServer;
+    let rx: Awaited<ReturnType<typeof receiver>>;
+    let now = Date.parse('2026-11-24T10:00:00Z');
+    const secrets = new Map<string, string>();
+    const api = async (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => {
+      const res = await s.app.inject({ method, url, headers: { ...s.auth, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
+      return { status: res.statusCode, body: res.json() };
+    };
+    const round = async (advanceMs = 0) => {
+      now += advanceMs;
+      await s.webhookWorker.tick();
+      await s.webhookWorker.idle();
+    };
+
+    beforeAll(async () => {
+      rx = await receiver({
+        '/ok': (_q, r) => r.writeHead(204).end(),
+        '/ok?only=promoted': (_q, r) => r.writeHead(200).end(),
+        '/flaky': (_q, r, n) => r.writeHead(n <= 2 ? 500 : 200).end(),
+        '/gone': (_q, r) => r.writeHead(410).end(),
+        '/busy': (_q, r, n) => (n === 1 ? r.writeHead(429, { 'retry-after': '7' }).end() : r.writeHead(200).end()),
+        '/slow': () => undefined, // never answers
+      });
+      s = await startTestServer({ dialect, jobs: false, clock: { now: () => new Date(now) }, env: { WEBHOOK_RETRY_SCHEDULE: '1s,2s,3s', WEBHOOK_TIMEOUT_MS: '300' } });
+      for (const [p, events] of [['/ok', undefined], ['/flaky', undefined], ['/gone', undefined], ['/busy', undefined], ['/slow', undefined], ['/ok?only=promoted', ['model.promoted']]] as const) {
+        const r = await api('POST', '/v1/webhooks', { url: `${rx.base}${p}`, ...(events ? { events } : {}) });
+        expect(r.status).toBe(200);
+        expect(r.body.secret).toMatch(/^whsec_/);
+        secrets.set(`${r.body.id} ${p}`, r.body.secret);
+      }
+      await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 'alice' });
+      await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 'alice' });
+    });
+    afterAll(async () => {
+      await s?.stop();
+      await rx?.close();
+    });
+
+    it('refuses bad subscriptions: not http(s), a host that does not resolve, unknown events, a bad secret', async () => {
+      expect(await api('POST', '/v1/webhooks', { url: 'ftp://example.com/x' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/only http and https/) } } });
+      expect(await api('POST', '/v1/webhooks', { url: 'http://no-such-host.invalid/hook' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/does not resolve/) } } });
+      expect((await api('POST', '/v1/webhooks', { url: `${rx.base}/ok`, events: ['model.exploded'] })).status).toBe(400);
+      expect(await api('POST', '/v1/webhooks', { url: `${rx.base}/ok`, secret: 'hunter2' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/whsec_/) } } });
+      expect(await api('GET', '/v1/webhooks')).toMatchObject({ status: 200, body: { subscriptions: expect.any(Array) } });
+      expect(JSON.stringify((await api('GET', '/v1/webhooks')).body)).not.toMatch(/whsec_/);
+    });
+
+    it('delivers each event signed, to the subscriptions that want it; a receiver can verify every signature', async () => {
+      await round();
+      const ok = rx.got.filter((g) => g.path === '/ok');
+      // Sent concurrently: arrival order is not part of the contract.
+      expect(ok.map((g) => JSON.parse(g.body).type).sort()).toEqual(['model.promoted', 'model.registered']);
+      const promoted = ok.find((g) => JSON.parse(g.body).type === 'model.promoted')!;
+      expect(JSON.parse(promoted.body)).toMatchObject({ type: 'model.promoted', data: { model: 'hotel', alias: 'production', version: 1, previous_version: null, actor: 'alice' } });
+      const only = rx.got.filter((g) => g.path === '/ok?only=promoted');
+      expect(only.map((g) => JSON.parse(g.body).type)).toEqual(['model.promoted']);
+      // The same event carries the same webhook-id to every subscriber (receivers deduplicate on it).
+      expect(only[0].id).toBe(promoted.id);
+      for (const g of rx.got) {
+        const secret = [...secrets].find(([k]) => k.endsWith(` ${g.path}`))![1];
+        expect(verify(secret, g.id, g.timestamp, g.body, g.signature), g.path).toBe(true);
+        expect(g.timestamp).toBe(Math.floor(now / 1000));
+      }
+    });
+
+    it('retries failures on the schedule with jitter, logs every attempt, and delivers once the receiver recovers', async () => {
+      const flaky = () => rx.got.filter((g) => g.path === '/flaky').length;
+      expect(flaky()).toBe(2); // both events failed once
+      await round(500); // not due yet (first retry after 1 s ± 20 %)
+      expect(flaky()).toBe(2);
+      await round(800);
+      expect(flaky()).toBe(4); // second attempts: 500 again
+      await round(1000); // the second retry waits 2 s ± 20 %
+      expect(flaky()).toBe(4);
+      await round(1500);
+      expect(flaky()).toBe(6); // third attempts: 200
+      const sub = [...secrets.keys()].find((k) => k.endsWith(' /flaky'))!.split(' ')[0];
+      const mine = (await s.ctx.webhooks.deliveries({ limit: 100 })).filter((d) => d.subscription_id === sub);
+      expect(mine.map((d) => [d.status, d.attempts])).toEqual([
+        ['delivered', 3],
+        ['delivered', 3],
+      ]);
+      const attempts = await s.ctx.db.kysely.selectFrom('webhook_attempts').select(['status_code']).where('delivery_id', 'in', mine.map((d) => d.id)).execute();
+      expect(attempts.map((a) => a.status_code).sort()).toEqual([200, 200, 500, 500, 500, 500]);
+    });
+
+    it('410 Gone disables the subscription; 429 with Retry-After waits exactly that long', async () => {
+      const subs = (await api('GET', '/v1/webhooks')).body.subscriptions as { url: string; enabled: boolean; disabled_reason: string | null }[];
+      expect(subs.find((x) => x.url.endsWith('/gone'))).toMatchObject({ enabled: false, disabled_reason: expect.stringMatching(/410 Gone/) });
+      // Nothing more goes to it: a new event reaches the others only.
+      const before = rx.got.filter((g) => g.path === '/gone').length;
+      await s.ctx.registry.promote({ model: 'hotel', target: 'blue', version: 1, actor: 'alice' });
+      await round();
+      expect(rx.got.filter((g) => g.path === '/gone')).toHaveLength(before);
+      expect(rx.got.filter((g) => g.path === '/ok' && JSON.parse(g.body).data.alias === 'blue')).toHaveLength(1);
+      const busy = [...secrets.keys()].find((k) => k.endsWith(' /busy'))!.split(' ')[0];
+      const rows = await s.ctx.db.kysely.selectFrom('webhook_deliveries').select(['status', 'attempts', 'next_attempt_at', 'updated_at']).where('subscription_id', '=', busy).execute();
+      // The 429 came on the very first tick; the receiver asked for 7 s and got them.
+      const waited = rows.find((r) => r.attempts === 1 && r.status === 'pending');
+      if (waited) expect(Date.parse(String(waited.next_attempt_at instanceof Date ? waited.next_attempt_at.toISOString() : waited.next_attempt_at)) - Date.parse('2026-11-24T10:00:00Z')).toBe(7000);
+      await round(7000);
+      const done = await s.ctx.db.kysely.selectFrom('webhook_deliveries').select(['status']).where('subscription_id', '=', busy).execute();
+      expect(done.map((d) => d.status)).toEqual(['delivered', 'delivered', 'delivered']);
+    });
+
+    it('a receiver that never answers: timeouts, then the dead-letter queue; retry-dlq queues them again', async () => {
+      for (let i = 0; i < 4; i++) await round(5000);
+      const slow = [...secrets.keys()].find((k) => k.endsWith(' /slow'))!.split(' ')[0];
+      const rows = await s.ctx.db.kysely.selectFrom('webhook_deliveries').select(['status', 'attempts', 'last_error']).where('subscription_id', '=', slow).execute();
+      expect(rows).toHaveLength(3);
+      for (const r of rows) expect(r).toMatchObject({ status: 'dead', attempts: 4, last_error: expect.stringMatching(/no answer within 300 ms/) });
+      const deadRows = await s.ctx.db.kysely.selectFrom('webhook_deliveries as d').innerJoin('webhook_subscriptions as w', 'w.id', 'd.subscription_id').select(['w.url', 'd.attempts', 'd.last_error']).where('d.status', '=', 'dead').execute();
+      expect(deadRows.map((r) => r.url.replace(rx.base, ''))).toEqual(['/slow', '/slow', '/slow']);
+      expect((await api('GET', '/v1/webhooks')).body.dead_letters).toBe(3);
+      const metrics = (await s.app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(metrics).toMatch(/modelgate_webhook_dlq_size 3/);
+      expect(metrics).toMatch(/modelgate_webhook_deliveries_total\{status="dead"\} 3/);
+      expect(await api('POST', '/v1/webhooks/retry-dlq', { url: `${rx.base}/nowhere` })).toMatchObject({ body: { requeued: 0 } });
+      expect(await api('POST', '/v1/webhooks/retry-dlq', { url: `${rx.base}/slow` })).toMatchObject({ body: { requeued: 3 } });
+      expect((await api('GET', '/v1/webhooks')).body.dead_letters).toBe(0);
+    });
+
+    it('removing a subscription cancels what it had pending', async () => {
+      const slow = [...secrets.keys()].find((k) => k.endsWith(' /slow'))!.split(' ')[0];
+      expect(await api('DELETE', `/v1/webhooks/${slow}`)).toMatchObject({ status: 200, body: { removed: true } });
+      expect((await api('DELETE', `/v1/webhooks/${slow}`)).status).toBe(404);
+      const rows = await s.ctx.db.kysely.selectFrom('webhook_deliveries').select(['status']).where('subscription_id', '=', slow).execute();
+      expect(rows.map((r) => r.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    });
+
+    it('rollout and monitoring events are written with the change: rollback, alert fired', async () => {
+      await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 'bob' });
+      await s.ctx.rollouts.startCanary({ model: 'hotel', canary_version: 2, canary_percent: 10, actor: 'bob' });
+      await s.ctx.rollouts.stopCanary('hotel', 'bob');
+      await s.ctx.monitoring.run('hotel', 3_600_000);
+      const types = (await s.ctx.db.kysely.selectFrom('webhook_outbox').select(['type']).orderBy('created_at').execute()).map((r) => r.type);
+      expect(types).toEqual(expect.arrayContaining(['model.registered', 'rollout.started', 'rollout.rolled_back', 'monitor.report']));
+    });
+  });
+}
