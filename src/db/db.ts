@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
+import Cursor from 'pg-cursor';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
@@ -66,7 +67,8 @@ export async function openDb(loc: DbLocation): Promise<Db> {
   // transaction, say): the client is then unusable, its next query fails, and the pool
   // discards it on release.
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // The cursor lets long reads (monitoring a day of predictions) stream instead of loading everything.
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
   const safe = loc.url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
   return { kysely, dialect: 'postgres', describe: safe + (loc.schema ? ` (schema ${loc.schema})` : ''), location: loc, close: () => kysely.destroy() };
 }

@@ -39,6 +39,8 @@ export interface MonitorInput {
   to: Date;
   /** Report time (injectable for tests); default now. */
   now?: Date;
+  /** Database reads in parallel, each over a slice of the window (default 2). */
+  readers?: number;
   /** Told every page of predictions read. */
   onProgress?: (rowsRead: number) => void;
 }
@@ -134,24 +136,34 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
     if (lacking.length) notes.push(`the reference profile has no distribution for ${lacking.join(', ')}; no drift for them`);
   }
   const scoreCounts = reference ? new Array(reference.score.edges.length + 1).fill(0) : [];
+  const monitored = [...accs.keys()];
+  const binners = [...accs.values()];
   let total = 0;
   let ofVersion = 0;
   let withFeatures = 0;
-  for await (const page of store.predictions(model, from, to)) {
-    for (const p of page) {
-      total++;
-      if (p.version === target.version) {
-        ofVersion++;
-        if (reference) scoreCounts[binOf(p.score, reference.score.edges)]++;
+  // The window is read as a few time slices at once: while this thread bins one slice's page,
+  // the database is already producing the next page of another (histograms do not care about order).
+  const slices = Math.max(1, input.readers ?? 2);
+  const span = input.to.getTime() - input.from.getTime();
+  const bounds = Array.from({ length: slices + 1 }, (_, i) => (i === slices ? to : new Date(input.from.getTime() + Math.floor((span * i) / slices)).toISOString()));
+  const consume = async (sliceFrom: string, sliceTo: string) => {
+    for await (const page of store.predictions(model, sliceFrom, sliceTo)) {
+      for (const p of page) {
+        total++;
+        if (p.version === target.version) {
+          ofVersion++;
+          if (reference) scoreCounts[binOf(p.score, reference.score.edges)]++;
+        }
+        if (p.features && typeof p.features === 'object') {
+          withFeatures++;
+          const f = p.features as Record<string, unknown>;
+          for (let i = 0; i < binners.length; i++) binners[i].add(f[monitored[i]]);
+        }
       }
-      if (p.features && typeof p.features === 'object' && accs.size) {
-        withFeatures++;
-        const f = p.features as Record<string, unknown>;
-        for (const [n, acc] of accs) acc.add(f[n]);
-      }
+      input.onProgress?.(total);
     }
-    input.onProgress?.(total);
-  }
+  };
+  await Promise.all(bounds.slice(0, -1).map((b, i) => consume(b, bounds[i + 1])));
   if (total === 0) notes.push(`no predictions for ${model} between ${from} and ${to}`);
   else if (reference && withFeatures === 0) notes.push('no logged features in the window (AUDIT_FEATURES is hashed or none): feature drift needs AUDIT_FEATURES=full');
 
