@@ -168,6 +168,61 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    it('all-missing and unprofiled features: missing rate 1 and no PSI, a note for the feature the reference lacks, never NaN', async () => {
+      const { adr: _dropped, ...partial } = demo.reference.features;
+      await s.ctx.registry.register({ model: 'gaps', onnx: demo.onnx, manifest: { reference: { ...demo.reference, features: partial } }, actor: 't' });
+      await s.ctx.registry.promote({ model: 'gaps', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      for (let i = 0; i < 20; i++) {
+        const r = await post('/v1/infer', { model: 'gaps', payload: { ...rowPayload(demo.holdout.data, i), previous_cancellations: null } });
+        expect(r.status).toBe(200);
+      }
+      await s.audit.flush();
+      const r = await post('/v1/monitoring/gaps/run', { window: '1h' });
+      assertFinite(r.body);
+      const prev = (r.body as Report).features.find((f) => f.name === 'previous_cancellations')!;
+      expect(prev).toMatchObject({ count: 20, missing_rate: 1, psi: null, ks_statistic: null, drifted: false });
+      expect((r.body as Report).features.find((f) => f.name === 'adr')).toBeUndefined();
+      expect((r.body as Report).notes.join(' ')).toMatch(/no distribution for adr/);
+    });
+
+    it('the scheduled job: one leader makes the report, every replica exports its figures as gauges', async () => {
+      const other = await startTestServer({ dialect, jobs: false, db: s.db, dataDir: s.dataDir, env: { MONITOR_INTERVAL: '1h' } });
+      try {
+        const before = (await get('/v1/monitoring/gaps/history?limit=200')).body.reports.length;
+        // The newest stored report (the previous test's) is fresh, so neither replica makes one now…
+        await Promise.all([s.monitorJob.tick(), other.monitorJob.tick()]);
+        expect((await get('/v1/monitoring/gaps/history?limit=200')).body.reports.length).toBe(before);
+        // …but both show the latest report's numbers.
+        const latest = (await get('/v1/monitoring/gaps/latest')).body as Report;
+        for (const srv of [s, other]) {
+          const text = (await srv.app.inject({ method: 'GET', url: '/metrics' })).body;
+          const psiLine = text.split('\n').find((l) => l.startsWith('modelgate_feature_psi{model="gaps",feature="lead_time"}'))!;
+          expect(Number(psiLine.split(' ')[1])).toBeCloseTo(latest.features.find((f) => f.name === 'lead_time')!.psi!, 9);
+          expect(text).toContain(`modelgate_monitor_last_run_timestamp_seconds{model="gaps"} ${Date.parse(latest.generated_at) / 1000}`);
+          for (const a of latest.alerts) expect(text).toContain(`modelgate_monitor_alert{model="gaps",alert="${a.name}"} ${a.firing ? 1 : 0}`);
+          expect(text).toMatch(new RegExp(`modelgate_action_rate\\{model="gaps"\\} ${latest.action_rate.window}`));
+          // No feedback for this model: no AUC series rather than NaN.
+          expect(text).not.toMatch(/modelgate_model_roc_auc\{model="gaps"/);
+        }
+      } finally {
+        await other.stop();
+      }
+      // With a zero interval every report is due: two replicas ticking together still make one per model.
+      await s.monitorJob.stop(); // hands leadership back
+      const a = await startTestServer({ dialect, jobs: false, db: s.db, dataDir: s.dataDir, env: { MONITOR_INTERVAL: '0s', REPLICA_ID: 'replica-a' } });
+      const b = await startTestServer({ dialect, jobs: false, db: s.db, dataDir: s.dataDir, env: { MONITOR_INTERVAL: '0s', REPLICA_ID: 'replica-b' } });
+      try {
+        const count = async () => (await get('/v1/monitoring/gaps/history?limit=200')).body.reports.length;
+        const before = await count();
+        await Promise.all([a.monitorJob.tick(), b.monitorJob.tick()]);
+        expect(await count()).toBe(before + 1);
+      } finally {
+        await a.stop();
+        await b.stop();
+      }
+    });
+
     it('bad requests: unknown model 404, model without production 409, bad window 400, non-admin 403', async () => {
       expect((await post('/v1/monitoring/nobody/run', {})).status).toBe(404);
       await s.ctx.registry.register({ model: 'staged', onnx: demo.onnx, actor: 't' });

@@ -203,3 +203,26 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('webhooks from the command line (SQLite)', () => {
+  it('add prints the secret once; list never shows it; retry-dlq and remove; bad input exits 2', async () => {
+    const { runCli } = await import('./helpers/cli.js');
+    const { tempDir } = await import('./helpers/db.js');
+    const env = { MODELGATE_DATA_DIR: tempDir() };
+    const add = await runCli(['webhooks', 'add', '--url', 'http://127.0.0.1:9/hook', '--events', 'model.promoted,rollout.rolled_back', '--json'], env);
+    expect(add.code, add.stderr).toBe(0);
+    const sub = add.json();
+    expect(sub).toMatchObject({ url: 'http://127.0.0.1:9/hook', events: ['model.promoted', 'rollout.rolled_back'], enabled: true, secret: expect.stringMatching(/^whsec_/) });
+    const list = await runCli(['webhooks', 'list', '--json'], env);
+    expect(list.json()).toMatchObject({ subscriptions: [{ id: sub.id }], dead_letters: 0 });
+    expect(list.stdout).not.toContain('whsec_');
+    expect((await runCli(['webhooks', 'retry-dlq', '--json'], env)).json()).toEqual({ requeued: 0 });
+    const bad = await runCli(['webhooks', 'add', '--url', 'gopher://example.com/'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/only http and https/);
+    expect((await runCli(['webhooks', 'remove', sub.id], env)).code).toBe(0);
+    const again = await runCli(['webhooks', 'remove', sub.id], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/no webhook subscription/);
+  });
+});
