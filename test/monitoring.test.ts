@@ -7,6 +7,7 @@ import { runCli } from './helpers/cli.js';
 import { DIALECTS, tempDir } from './helpers/db.js';
 import { demoModel } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { aucByPairs, psiByHand } from './helpers/independent.js';
 
 const demo = demoModel();
 const N = 300;
@@ -16,37 +17,6 @@ function assertFinite(v: unknown, at = '$'): void {
   if (typeof v === 'number') expect(Number.isFinite(v), at).toBe(true);
   else if (Array.isArray(v)) v.forEach((x, i) => assertFinite(x, `${at}[${i}]`));
   else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) assertFinite(x, `${at}.${k}`);
-}
-
-/** PSI written out again here, from the stored reference bins, for an independent check of the report. */
-function psiByHand(edges: number[], refCounts: number[], values: number[]): number {
-  const bins = new Array(edges.length + 1).fill(0);
-  for (const v of values) {
-    let b = 0;
-    while (b < edges.length && v > edges[b]) b++;
-    bins[b]++;
-  }
-  const ta = refCounts.reduce((a, b) => a + b, 0);
-  let s = 0;
-  for (let i = 0; i < bins.length; i++) {
-    const p = Math.max(refCounts[i] / ta, 1e-4);
-    const q = Math.max(bins[i] / values.length, 1e-4);
-    s += (q - p) * Math.log(q / p);
-  }
-  return s;
-}
-
-/** AUC by counting pairs (O(n²)): independent of the rank-based implementation. */
-function aucByPairs(scores: number[], labels: number[]): number {
-  let good = 0;
-  let pairs = 0;
-  for (let i = 0; i < scores.length; i++)
-    for (let j = 0; j < scores.length; j++)
-      if (labels[i] === 1 && labels[j] === 0) {
-        pairs++;
-        good += scores[i] > scores[j] ? 1 : scores[i] === scores[j] ? 0.5 : 0;
-      }
-  return good / pairs;
 }
 
 for (const dialect of DIALECTS) {

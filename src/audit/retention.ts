@@ -1,5 +1,5 @@
 import type { Clock } from '../lib/clock.js';
-import { errorMessage } from '../lib/errors.js';
+import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Logger } from '../lib/logger.js';
 import type { AuditStore } from './store.js';
 
@@ -8,7 +8,7 @@ import type { AuditStore } from './store.js';
  * locks for long. Idempotent, so every replica may run it; the interval has jitter.
  */
 export class RetentionJob {
-  private timer: NodeJS.Timeout | undefined;
+  private periodic: Periodic | undefined;
 
   constructor(private readonly o: { store: AuditStore; clock: Clock; log: Logger; retentionDays: number; intervalMs: number; batch?: number }) {}
 
@@ -26,19 +26,10 @@ export class RetentionJob {
 
   start(): void {
     if (this.o.retentionDays <= 0) return;
-    const loop = () => {
-      this.runOnce()
-        .catch((e) => this.o.log.warn({ err: errorMessage(e) }, 'audit retention run failed; retrying next interval'))
-        .finally(() => {
-          this.timer = setTimeout(loop, this.o.intervalMs + Math.floor(Math.random() * this.o.intervalMs * 0.1));
-          this.timer.unref();
-        });
-    };
-    this.timer = setTimeout(loop, Math.min(this.o.intervalMs, 60_000));
-    this.timer.unref();
+    this.periodic = startPeriodic({ run: () => this.runOnce(), intervalMs: this.o.intervalMs, firstMs: Math.min(this.o.intervalMs, 60_000), log: this.o.log, what: 'audit retention run' });
   }
 
   stop(): void {
-    clearTimeout(this.timer);
+    void this.periodic?.stop();
   }
 }

@@ -1,5 +1,6 @@
 import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
+import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Logger } from '../lib/logger.js';
 import type { Report } from './monitor.js';
 import type { MonitoringService } from './service.js';
@@ -30,9 +31,7 @@ export interface MonitorJobOptions {
  * replica Prometheus scrapes shows the same numbers.
  */
 export class MonitorJob {
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private running: Promise<void> | undefined;
+  private periodic: Periodic | undefined;
 
   constructor(private readonly o: MonitorJobOptions) {}
 
@@ -60,25 +59,11 @@ export class MonitorJob {
   }
 
   start(): void {
-    const loop = () => {
-      if (this.stopped) return;
-      this.running = this.tick()
-        .catch((e) => this.o.log.warn({ err: errorMessage(e) }, 'monitor tick failed; retrying next interval'))
-        .finally(() => {
-          this.running = undefined;
-          if (this.stopped) return;
-          this.timer = setTimeout(loop, this.o.tickMs + Math.floor(Math.random() * this.o.tickMs * 0.1));
-          this.timer.unref();
-        });
-    };
-    this.timer = setTimeout(loop, Math.min(this.o.tickMs, 5_000));
-    this.timer.unref();
+    this.periodic = startPeriodic({ run: () => this.tick(), intervalMs: this.o.tickMs, firstMs: Math.min(this.o.tickMs, 5_000), log: this.o.log, what: 'monitor tick' });
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+    await this.periodic?.stop();
     await this.o.leader.release().catch(() => undefined);
   }
 }

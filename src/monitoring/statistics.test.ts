@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { aucByPairs } from '../../test/helpers/independent.js';
 import { binOf, brier, classification, confusion, jsDistance, kolmogorovSf, ksFromCounts, ksTwoSample, logLoss, psi, quantileEdges, rocAuc } from './statistics.js';
 
 // Expected values from scipy 1.17.1 and scikit-learn 1.6.1 (scripts/statistics-fixtures.py).
@@ -22,6 +23,14 @@ describe('statistics: textbook cases', () => {
     expect(ksTwoSample([1, 2, 3], [1, 2, 3])).toEqual({ statistic: 0, p_value: 1 });
     expect(ksTwoSample([1, 2, 3], [4, 5, 6]).statistic).toBe(1);
     expect(ksTwoSample([], [1]).statistic).toBeNaN();
+  });
+
+  it('AUC equals the brute-force share of correctly ordered pairs, ties counted half', () => {
+    let seed = 3;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const scores = Array.from({ length: 300 }, () => Math.round(rand() * 20) / 20);
+    const labels = scores.map((s) => (rand() < s ? 1 : 0));
+    expect(rocAuc(scores, labels)).toBeCloseTo(aucByPairs(scores, labels), 12);
   });
 
   it('AUC of a perfect ranking is 1, of a reversed one 0, and scikit-learn\'s documented example 0.75', () => {

@@ -1,5 +1,6 @@
 import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
+import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Logger } from '../lib/logger.js';
 import { sign } from './signing.js';
 import type { DueDelivery, WebhookStore } from './store.js';
@@ -38,9 +39,8 @@ export function retryAfterMs(header: string | null, now: number): number | undef
  * so receivers can drop duplicates).
  */
 export class DeliveryWorker {
-  private timer: NodeJS.Timeout | undefined;
+  private periodic: Periodic | undefined;
   private stopped = false;
-  private running: Promise<void> | undefined;
   private readonly inflight = new Set<AbortController>();
   /** Deliveries being sent now, so a slow receiver never holds up the others. */
   private readonly busy = new Map<string, Promise<void>>();
@@ -142,27 +142,14 @@ export class DeliveryWorker {
   }
 
   start(): void {
-    const loop = () => {
-      if (this.stopped) return;
-      this.running = this.tick()
-        .catch((e) => this.o.log.warn({ err: errorMessage(e) }, 'webhook delivery tick failed; retrying next tick'))
-        .finally(() => {
-          this.running = undefined;
-          if (this.stopped) return;
-          this.timer = setTimeout(loop, this.o.tickMs);
-          this.timer.unref();
-        });
-    };
-    this.timer = setTimeout(loop, Math.min(this.o.tickMs, 1000));
-    this.timer.unref();
+    this.periodic = startPeriodic({ run: () => this.tick(), intervalMs: this.o.tickMs, firstMs: Math.min(this.o.tickMs, 1000), jitter: 0, log: this.o.log, what: 'webhook delivery tick' });
   }
 
   /** Stop: abort requests in flight (they stay pending, for the next leader) and release leadership. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
     for (const ac of this.inflight) ac.abort(new Error('server shutting down'));
-    await this.running;
+    await this.periodic?.stop();
     await this.idle();
     await this.o.leader.release().catch(() => undefined);
   }
