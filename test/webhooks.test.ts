@@ -81,6 +81,7 @@ for (const dialect of DIALECTS) {
       rx = await receiver({
         '/ok': (_q, r) => r.writeHead(204).end(),
         '/ok?only=promoted': (_q, r) => r.writeHead(200).end(),
+        '/ok?late=1': (_q, r) => r.writeHead(200).end(),
         '/flaky': (_q, r, n) => r.writeHead(n <= 2 ? 500 : 200).end(),
         '/gone': (_q, r) => r.writeHead(410).end(),
         '/busy': (_q, r, n) => (n === 1 ? r.writeHead(429, { 'retry-after': '7' }).end() : r.writeHead(200).end()),
@@ -191,6 +192,19 @@ for (const dialect of DIALECTS) {
       expect((await api('DELETE', `/v1/webhooks/${slow}`)).status).toBe(404);
       const rows = await s.ctx.db.kysely.selectFrom('webhook_deliveries').select(['status']).where('subscription_id', '=', slow).execute();
       expect(rows.map((r) => r.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    });
+
+    it('a new subscription hears of what happens from then on, not of older events still waiting to be sent', async () => {
+      await s.ctx.registry.promote({ model: 'hotel', target: 'green', version: 1, actor: 'alice' }); // not sent yet: no tick
+      now += 1000;
+      const late = await api('POST', '/v1/webhooks', { url: `${rx.base}/ok?late=1` });
+      expect(late.status).toBe(200);
+      await round();
+      await s.ctx.registry.promote({ model: 'hotel', target: 'green2', version: 1, actor: 'alice' });
+      await round();
+      const seen = rx.got.filter((g) => g.path === '/ok?late=1').map((g) => JSON.parse(g.body).data.alias);
+      expect(seen).toEqual(['green2']);
+      expect(rx.got.filter((g) => g.path === '/ok' && JSON.parse(g.body).data.alias === 'green')).toHaveLength(1);
     });
 
     it('rollout and monitoring events are written with the change: rollback, alert fired', async () => {

@@ -63,12 +63,13 @@ export function createWebhookStore(db: Db) {
     /** One delivery row per (new event, enabled subscription that wants it); then the event is marked fanned out. */
     async fanOut(now: string, limit = 500): Promise<number> {
       return k.transaction().execute(async (tx) => {
-        const events = await tx.selectFrom('webhook_outbox').select(['id', 'type']).where('fanned_out', '=', 0).orderBy('created_at').orderBy('id').limit(limit).execute();
+        const events = await tx.selectFrom('webhook_outbox').select(['id', 'type', 'created_at']).where('fanned_out', '=', 0).orderBy('created_at').orderBy('id').limit(limit).execute();
         if (!events.length) return 0;
-        const subs = await tx.selectFrom('webhook_subscriptions').select(['id', 'events']).where('enabled', '=', 1).execute();
+        const subs = await tx.selectFrom('webhook_subscriptions').select(['id', 'events', 'created_at']).where('enabled', '=', 1).execute();
+        // A subscription hears of what happens from its creation on, not of older events still waiting here.
         const rows = events.flatMap((e) =>
           subs
-            .filter((s) => s.events === '*' || s.events.split(',').includes(e.type))
+            .filter((s) => (s.events === '*' || s.events.split(',').includes(e.type)) && toIso(s.created_at) <= toIso(e.created_at))
             .map((s) => ({ id: randomUUID(), event_id: e.id, subscription_id: s.id, status: 'pending', attempts: 0, next_attempt_at: now, last_status: null, last_error: null, updated_at: now })),
         );
         for (let i = 0; i < rows.length; i += 200) {
