@@ -4,3 +4,4 @@ export { fitLogisticRegression, predictProba, choleskySolve, type LogRegModel } 
 export { rocAuc, logLoss, brier, bestThreshold, type CostMatrix } from './evaluate.js';
 export { rowPayload, splitEvery, type Dataset } from './dataset.js';
 export { fitPreprocessor, transformRow, type Preprocessor } from './preprocess.js';
+export { predictTrees, exportTrees, syntheticEnsemble, type TreeEnsemble, type TreeNode } from './trees.js';

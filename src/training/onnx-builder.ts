@@ -5,13 +5,15 @@ const FLOAT = 1;
 const STRING = 8;
 const INT64 = 7;
 
-type Attr = number | string | number[] | string[];
+/** A number array is ints unless wrapped as { floats }. */
+type Attr = number | string | number[] | string[] | { floats: number[] };
 
 /** Minimal helpers to write ONNX graphs with onnx-proto; what scikit-learn's converter emits. */
 export function node(opType: string, inputs: string[], outputs: string[], attrs: Record<string, Attr> = {}, domain = '') {
   const attribute = Object.entries(attrs).map(([name, v]) => {
     if (typeof v === 'number') return Number.isInteger(v) ? { name, type: 2, i: v } : { name, type: 1, f: v };
     if (typeof v === 'string') return { name, type: 3, s: new TextEncoder().encode(v) };
+    if (!Array.isArray(v)) return { name, type: 6, floats: v.floats };
     if (v.length && typeof v[0] === 'string') return { name, type: 8, strings: (v as string[]).map((s) => new TextEncoder().encode(s)) };
     return { name, type: 7, ints: v as number[] };
   });

@@ -1,0 +1,145 @@
+import { model, node, valueInfo, floatTensor } from './onnx-builder.js';
+import { seededRandom } from './random.js';
+
+/**
+ * Binary-classification tree ensembles (gradient-boosted trees): the in-memory model, its
+ * prediction, and its ONNX export. A split sends x ≤ threshold left; a missing value (NaN)
+ * goes the way the split learned (`missingLeft`). The score is sigmoid(base + Σ leaf values).
+ */
+export type TreeNode = { leaf: true; value: number } | { leaf: false; feature: number; threshold: number; left: number; right: number; missingLeft: boolean };
+
+export interface TreeEnsemble {
+  /** Numeric feature names, in the column order `feature` indexes. */
+  features: string[];
+  /** Log-odds every prediction starts from. */
+  base: number;
+  trees: TreeNode[][];
+}
+
+/** Thresholds compare in float32, as onnxruntime does, so the two agree on every row. */
+export function predictTrees(m: TreeEnsemble, x: ArrayLike<number>): number {
+  let z = m.base;
+  for (const tree of m.trees) {
+    let i = 0;
+    for (;;) {
+      const n = tree[i];
+      if (n.leaf) {
+        z += n.value;
+        break;
+      }
+      const v = x[n.feature];
+      i = Number.isNaN(v) ? (n.missingLeft ? n.left : n.right) : Math.fround(v) <= Math.fround(n.threshold) ? n.left : n.right;
+    }
+  }
+  return 1 / (1 + Math.exp(-z));
+}
+
+/**
+ * ONNX graph: one float [N,1] input per feature (like every other modelgate model), joined and
+ * scored by TreeEnsembleRegressor (ai.onnx.ml), then sigmoid; output `probabilities` [N,2].
+ */
+export function exportTrees(m: TreeEnsemble, name = 'modelgate_gbdt'): Uint8Array {
+  const a = {
+    nodes_treeids: [] as number[],
+    nodes_nodeids: [] as number[],
+    nodes_featureids: [] as number[],
+    nodes_modes: [] as string[],
+    nodes_values: [] as number[],
+    nodes_truenodeids: [] as number[],
+    nodes_falsenodeids: [] as number[],
+    nodes_missing_value_tracks_true: [] as number[],
+    target_treeids: [] as number[],
+    target_nodeids: [] as number[],
+    target_ids: [] as number[],
+    target_weights: [] as number[],
+  };
+  m.trees.forEach((tree, t) =>
+    tree.forEach((n, id) => {
+      a.nodes_treeids.push(t);
+      a.nodes_nodeids.push(id);
+      if (n.leaf) {
+        a.nodes_featureids.push(0);
+        a.nodes_modes.push('LEAF');
+        a.nodes_values.push(0);
+        a.nodes_truenodeids.push(0);
+        a.nodes_falsenodeids.push(0);
+        a.nodes_missing_value_tracks_true.push(0);
+        a.target_treeids.push(t);
+        a.target_nodeids.push(id);
+        a.target_ids.push(0);
+        a.target_weights.push(n.value);
+      } else {
+        a.nodes_featureids.push(n.feature);
+        a.nodes_modes.push('BRANCH_LEQ');
+        a.nodes_values.push(n.threshold);
+        a.nodes_truenodeids.push(n.left);
+        a.nodes_falsenodeids.push(n.right);
+        a.nodes_missing_value_tracks_true.push(n.missingLeft ? 1 : 0);
+      }
+    }),
+  );
+  const nodes = [
+    node('Concat', m.features, ['features'], { axis: 1 }),
+    node(
+      'TreeEnsembleRegressor',
+      ['features'],
+      ['logit'],
+      {
+        n_targets: 1,
+        aggregate_function: 'SUM',
+        post_transform: 'NONE',
+        base_values: { floats: [m.base] },
+        nodes_treeids: a.nodes_treeids,
+        nodes_nodeids: a.nodes_nodeids,
+        nodes_featureids: a.nodes_featureids,
+        nodes_modes: a.nodes_modes,
+        nodes_values: { floats: a.nodes_values },
+        nodes_truenodeids: a.nodes_truenodeids,
+        nodes_falsenodeids: a.nodes_falsenodeids,
+        nodes_missing_value_tracks_true: a.nodes_missing_value_tracks_true,
+        target_treeids: a.target_treeids,
+        target_nodeids: a.target_nodeids,
+        target_ids: a.target_ids,
+        target_weights: { floats: a.target_weights },
+      },
+      'ai.onnx.ml',
+    ),
+    node('Sigmoid', ['logit'], ['positive']),
+    node('Sub', ['one', 'positive'], ['negative']),
+    node('Concat', ['negative', 'positive'], ['probabilities'], { axis: 1 }),
+  ];
+  return model({
+    name,
+    nodes,
+    inputs: m.features.map((f) => valueInfo(f, 'float', ['N', 1])),
+    outputs: [valueInfo('probabilities', 'float', ['N', 2])],
+    initializers: [floatTensor('one', [1], [1])],
+    docString: `gradient-boosted trees: ${m.trees.length} trees over ${m.features.length} features`,
+  });
+}
+
+/**
+ * A random ensemble of full trees (thresholds in 0–100, small leaf values): for tests, and for
+ * benchmarks that need a model with the inference cost of a production-sized GBDT.
+ */
+export function syntheticEnsemble(features: string[], trees: number, depth: number, seed = 1): TreeEnsemble {
+  const rand = seededRandom(seed);
+  const build = (): TreeNode[] => {
+    const nodes: TreeNode[] = [];
+    const grow = (d: number): number => {
+      const id = nodes.length;
+      if (d === depth) {
+        nodes.push({ leaf: true, value: (rand() - 0.5) * 0.2 });
+        return id;
+      }
+      nodes.push({ leaf: true, value: 0 }); // replaced once the children have ids
+      const left = grow(d + 1);
+      const right = grow(d + 1);
+      nodes[id] = { leaf: false, feature: Math.floor(rand() * features.length), threshold: Math.round(rand() * 1000) / 10, left, right, missingLeft: rand() < 0.5 };
+      return id;
+    };
+    grow(0);
+    return nodes;
+  };
+  return { features, base: -0.3, trees: Array.from({ length: trees }, build) };
+}
