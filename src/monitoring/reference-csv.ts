@@ -1,19 +1,18 @@
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import { AppError, errorMessage } from '../lib/errors.js';
+import { isMissingCell } from '../lib/missing.js';
 import type { Contract, Policy, Servable } from '../inference/index.js';
 import { buildReference, kindOf, type ReferenceProfile } from './profile.js';
 import { brier, logLoss, rocAuc } from './statistics.js';
 
-/** Cells that mean "no value" in the CSVs people export (pandas, R, SQL clients, UCI files). */
-const MISSING = new Set(['', 'NA', 'N/A', 'NULL', 'null', 'NaN', 'nan', '?', 'None']);
 
 const BATCH = 512;
 
 function cell(raw: string | undefined, type: Contract['features'][number]['type']): unknown {
   if (raw === undefined) return undefined;
   const t = raw.trim();
-  if (MISSING.has(t)) return null;
+  if (isMissingCell(t)) return null;
   if (type === 'string') return raw;
   if (type === 'bool') return /^(true|1|yes)$/i.test(t) ? true : /^(false|0|no)$/i.test(t) ? false : raw;
   const n = Number(t);
@@ -23,7 +22,7 @@ function cell(raw: string | undefined, type: Contract['features'][number]['type'
 
 function label(raw: string | undefined, column: string, line: number): number | undefined {
   const t = (raw ?? '').trim().toLowerCase();
-  if (MISSING.has(raw?.trim() ?? '')) return undefined;
+  if (isMissingCell(raw)) return undefined;
   if (['1', 'yes', 'true'].includes(t)) return 1;
   if (['0', 'no', 'false'].includes(t)) return 0;
   throw new AppError('BAD_REQUEST', `--target ${column}: line ${line} has ${JSON.stringify(raw)}; a target must be 0/1, yes/no or true/false`);

@@ -1,4 +1,4 @@
-import { model, node, valueInfo, floatTensor } from './onnx-builder.js';
+import { model, node, valueInfo, floatTensor, int64Tensor } from './onnx-builder.js';
 import { seededRandom } from './random.js';
 
 /**
@@ -9,8 +9,10 @@ import { seededRandom } from './random.js';
 export type TreeNode = { leaf: true; value: number } | { leaf: false; feature: number; threshold: number; left: number; right: number; missingLeft: boolean };
 
 export interface TreeEnsemble {
-  /** Numeric feature names, in the column order `feature` indexes. */
+  /** Numeric feature names: the first columns `feature` indexes. */
   features: string[];
+  /** Categorical inputs, one-hot encoded after the numeric columns, one column per listed category. */
+  categorical?: { name: string; categories: string[] }[];
   /** Log-odds every prediction starts from. */
   base: number;
   trees: TreeNode[][];
@@ -35,8 +37,10 @@ export function predictTrees(m: TreeEnsemble, x: ArrayLike<number>): number {
 }
 
 /**
- * ONNX graph: one float [N,1] input per feature (like every other modelgate model), joined and
- * scored by TreeEnsembleRegressor (ai.onnx.ml), then sigmoid; output `probabilities` [N,2].
+ * ONNX graph: one [N,1] input per column (float for numeric, string for categorical, like
+ * every other modelgate model); categorical inputs one-hot encoded in the graph (an unlisted
+ * category is all zeros, as in training), everything joined and scored by
+ * TreeEnsembleRegressor (ai.onnx.ml), then sigmoid; output `probabilities` [N,2].
  */
 export function exportTrees(m: TreeEnsemble, name = 'modelgate_gbdt'): Uint8Array {
   const a = {
@@ -78,8 +82,18 @@ export function exportTrees(m: TreeEnsemble, name = 'modelgate_gbdt'): Uint8Arra
       }
     }),
   );
+  const cats = (m.categorical ?? []).filter((c) => c.categories.length > 0);
+  const blocks = [...m.features];
+  const encoders = cats.flatMap((c, i) => {
+    blocks.push(`${c.name}_onehot`);
+    return [
+      node('OneHotEncoder', [c.name], [`${c.name}_onehot_3d`], { cats_strings: c.categories, zeros: 1 }, 'ai.onnx.ml'),
+      node('Reshape', [`${c.name}_onehot_3d`, `onehot_shape_${i}`], [`${c.name}_onehot`]),
+    ];
+  });
   const nodes = [
-    node('Concat', m.features, ['features'], { axis: 1 }),
+    ...encoders,
+    node('Concat', blocks, ['features'], { axis: 1 }),
     node(
       'TreeEnsembleRegressor',
       ['features'],
@@ -111,9 +125,9 @@ export function exportTrees(m: TreeEnsemble, name = 'modelgate_gbdt'): Uint8Arra
   return model({
     name,
     nodes,
-    inputs: m.features.map((f) => valueInfo(f, 'float', ['N', 1])),
+    inputs: [...m.features.map((f) => valueInfo(f, 'float', ['N', 1])), ...(m.categorical ?? []).map((c) => valueInfo(c.name, 'string', ['N', 1]))],
     outputs: [valueInfo('probabilities', 'float', ['N', 2])],
-    initializers: [floatTensor('one', [1], [1])],
+    initializers: [floatTensor('one', [1], [1]), ...cats.map((c, i) => int64Tensor(`onehot_shape_${i}`, [2], [-1, c.categories.length]))],
     docString: `gradient-boosted trees: ${m.trees.length} trees over ${m.features.length} features`,
   });
 }

@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { parse } from 'csv-parse';
+import { AppError, errorMessage } from '../lib/errors.js';
+import { isMissingCell } from '../lib/missing.js';
+import type { Dataset } from './dataset.js';
+
+export interface IngestOptions {
+  target: string;
+  exclude?: string[];
+  /** Force these columns to be categorical / numeric instead of inferring. */
+  categorical?: string[];
+  numeric?: string[];
+  onProgress?: (message: string) => void;
+}
+
+export type ColumnRole = 'numeric' | 'categorical' | 'excluded' | 'target';
+
+export interface ColumnReport {
+  name: string;
+  role: ColumnRole;
+  missing: number;
+  distinct: number;
+  /** Why a column was excluded, or a non-numeric value count in a numeric column. */
+  note?: string;
+}
+
+export interface Ingested {
+  data: Dataset;
+  columns: ColumnReport[];
+  warnings: string[];
+  sha256: string;
+  /** Rows read, and rows dropped because their label was missing. */
+  rowsRead: number;
+  droppedNoLabel: number;
+}
+
+/** Share of non-missing values that must parse as numbers for a column to be numeric. */
+const NUMERIC_SHARE = 0.95;
+/** Distinct values tracked per column; beyond it a column only counts as "many". */
+const DISTINCT_CAP = 200_000;
+
+const POSITIVE = new Set(['1', 'yes', 'true', 'y', 't']);
+const NEGATIVE = new Set(['0', 'no', 'false', 'n', 'f']);
+
+function toNumber(raw: string): number | undefined {
+  const t = raw.trim();
+  if (t === '') return undefined;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Read the CSV once, record by record, with the right errors for files people really have. */
+async function* records(file: string): AsyncGenerator<{ line: number; cells: string[] }> {
+  const parser = createReadStream(file).pipe(parse({ bom: true, skip_empty_lines: true, relax_quotes: false }));
+  let line = 0;
+  try {
+    for await (const cells of parser as AsyncIterable<string[]>) {
+      line++;
+      yield { line, cells };
+    }
+  } catch (e) {
+    const msg = errorMessage(e);
+    const ragged = /Invalid Record Length: expect (\d+), got (\d+) on line (\d+)/.exec(msg);
+    if (ragged) throw new AppError('BAD_REQUEST', `${file}: line ${ragged[3]} has ${ragged[2]} fields where the header has ${ragged[1]}; fix the row (a stray comma or an unquoted field)`);
+    throw new AppError('BAD_REQUEST', `${file}: not readable as CSV after line ${line}: ${msg}`);
+  }
+}
+
+interface Stats {
+  missing: number;
+  numeric: number;
+  integer: number;
+  distinct: Set<string> | undefined;
+  many: boolean;
+}
+
+/**
+ * A training table from a CSV: streamed twice (once to learn the columns, once to fill typed
+ * arrays), so memory holds the columns, never the file. Missing values are blank, NA, N/A,
+ * NULL, NaN, None or ?; a column is numeric when at least 95 % of its values parse as numbers;
+ * columns that are empty, constant or unique per row (identifiers) are left out with a warning.
+ * Rows whose label is missing are dropped (and counted) before anything else, so row indices
+ * match other tools that drop them too.
+ */
+export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingested> {
+  let size: number;
+  try {
+    size = (await stat(file)).size;
+  } catch (e) {
+    throw new AppError('BAD_REQUEST', `cannot read ${file}: ${errorMessage(e)}`);
+  }
+  if (size === 0) throw new AppError('BAD_REQUEST', `${file} is empty; give a CSV with a header row and data rows`);
+  const hash = createHash('sha256');
+  await new Promise<void>((resolve, reject) => createReadStream(file).on('data', (d) => hash.update(d)).on('end', resolve).on('error', reject));
+  const sha256 = hash.digest('hex');
+
+  // Pass 1: header, label check, per-column statistics.
+  let header: string[] | undefined;
+  let stats: Stats[] = [];
+  let targetIndex = -1;
+  let rows = 0;
+  let dropped = 0;
+  const badLabels = new Map<string, number>();
+  let positives = 0;
+  for await (const { line, cells } of records(file)) {
+    if (!header) {
+      header = cells.map((c) => c.trim());
+      const dup = header.find((h, i) => header!.indexOf(h) !== i);
+      if (dup !== undefined) throw new AppError('BAD_REQUEST', `${file}: the header names column ${JSON.stringify(dup)} twice`);
+      targetIndex = header.indexOf(o.target);
+      if (targetIndex < 0) throw new AppError('BAD_REQUEST', `${file}: no column ${JSON.stringify(o.target)} for --target; the columns are ${header.join(', ')}`);
+      const unknown = [...(o.exclude ?? []), ...(o.categorical ?? []), ...(o.numeric ?? [])].filter((c) => !header!.includes(c));
+      if (unknown.length) throw new AppError('BAD_REQUEST', `${file}: no column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (from --exclude/--categorical/--numeric); the columns are ${header.join(', ')}`);
+      stats = header.map(() => ({ missing: 0, numeric: 0, integer: 0, distinct: new Set<string>(), many: false }));
+      continue;
+    }
+    for (const c of cells) if (c.includes('\uFFFD')) throw new AppError('BAD_REQUEST', `${file}: line ${line} is not valid UTF-8; save the file as UTF-8 and try again`);
+    const y = cells[targetIndex].trim().toLowerCase();
+    if (isMissingCell(cells[targetIndex])) {
+      dropped++;
+      continue;
+    }
+    if (POSITIVE.has(y)) positives++;
+    else if (!NEGATIVE.has(y)) badLabels.set(cells[targetIndex], (badLabels.get(cells[targetIndex]) ?? 0) + 1);
+    rows++;
+    for (let j = 0; j < cells.length; j++) {
+      if (j === targetIndex) continue;
+      const s = stats[j];
+      const raw = cells[j];
+      if (isMissingCell(raw)) {
+        s.missing++;
+        continue;
+      }
+      const n = toNumber(raw);
+      if (n !== undefined) {
+        s.numeric++;
+        if (Number.isInteger(n)) s.integer++;
+      }
+      if (s.distinct) {
+        s.distinct.add(raw.trim());
+        if (s.distinct.size > DISTINCT_CAP) {
+          s.distinct = undefined;
+          s.many = true;
+        }
+      }
+    }
+    if (rows % 100_000 === 0) o.onProgress?.(`  read ${rows.toLocaleString('en')} rows`);
+  }
+  if (!header) throw new AppError('BAD_REQUEST', `${file} is empty; give a CSV with a header row and data rows`);
+  if (rows === 0) throw new AppError('BAD_REQUEST', `${file} has a header but no rows${dropped ? ` with a ${o.target} value (${dropped} rows have none)` : ''}`);
+  if (badLabels.size) {
+    const found = [...badLabels.keys()].slice(0, 5).map((v) => JSON.stringify(v));
+    throw new AppError('BAD_REQUEST', `--target ${o.target}: expected 0/1, yes/no or true/false, found ${found.join(', ')}${badLabels.size > 5 ? ` and ${badLabels.size - 5} more` : ''}; pick a binary column or recode it`);
+  }
+  if (positives === 0 || positives === rows) throw new AppError('BAD_REQUEST', `--target ${o.target}: every row has the same label (${positives ? 'positive' : 'negative'}); training needs both classes`);
+
+  const warnings: string[] = [];
+  const columns: ColumnReport[] = header.map((name, j) => {
+    const s = stats[j];
+    const distinct = s.many ? DISTINCT_CAP + 1 : (s.distinct?.size ?? 0);
+    const base = { name, missing: s.missing, distinct };
+    if (j === targetIndex) return { ...base, role: 'target' as const };
+    const present = rows - s.missing;
+    const exclude = (note: string): ColumnReport => {
+      warnings.push(`${name}: ${note}`);
+      return { ...base, role: 'excluded', note };
+    };
+    if (o.exclude?.includes(name)) return { ...base, role: 'excluded', note: 'excluded by --exclude' };
+    if (present === 0) return exclude('every value is missing; left out');
+    if (distinct === 1) return exclude('the same value in every row; left out');
+    const forced = o.numeric?.includes(name) ? 'numeric' : o.categorical?.includes(name) ? 'categorical' : undefined;
+    const numeric = forced ? forced === 'numeric' : s.numeric >= NUMERIC_SHARE * present;
+    // Unique per row and not a measurement: an identifier, which a model would only memorise.
+    if (!forced && distinct === rows && rows > 20 && (!numeric || s.integer === present)) return exclude('a different value in every row (an identifier?); left out, use --categorical or --numeric to keep it');
+    if (numeric && s.numeric < present) {
+      const note = `${present - s.numeric} values that are not numbers are treated as missing`;
+      warnings.push(`${name}: ${note}`);
+      return { ...base, role: 'numeric', note };
+    }
+    return { ...base, role: numeric ? 'numeric' : 'categorical' };
+  });
+
+  // Pass 2: typed columns.
+  const numeric: Record<string, Float64Array> = {};
+  const categorical: Record<string, string[]> = {};
+  const label = new Uint8Array(rows);
+  const dict = columns.map(() => new Map<string, string>());
+  columns.forEach((c) => {
+    if (c.role === 'numeric') numeric[c.name] = new Float64Array(rows);
+    if (c.role === 'categorical') categorical[c.name] = new Array<string>(rows);
+  });
+  let i = 0;
+  let first = true;
+  for await (const { cells } of records(file)) {
+    if (first) {
+      first = false;
+      continue;
+    }
+    if (isMissingCell(cells[targetIndex])) continue;
+    label[i] = POSITIVE.has(cells[targetIndex].trim().toLowerCase()) ? 1 : 0;
+    for (let j = 0; j < columns.length; j++) {
+      const c = columns[j];
+      if (c.role === 'numeric') numeric[c.name][i] = isMissingCell(cells[j]) ? NaN : (toNumber(cells[j]) ?? NaN);
+      else if (c.role === 'categorical') {
+        const v = isMissingCell(cells[j]) ? '' : cells[j].trim();
+        // One string instance per distinct value: a column costs a pointer a row.
+        let shared = dict[j].get(v);
+        if (shared === undefined) dict[j].set(v, (shared = v));
+        categorical[c.name][i] = shared;
+      }
+    }
+    i++;
+  }
+  o.onProgress?.(`  ${rows.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${dropped ? `; ${dropped} rows without a label dropped` : ''}`);
+  return { data: { numeric, categorical, label, rows }, columns, warnings, sha256, rowsRead: rows + dropped, droppedNoLabel: dropped };
+}

@@ -1,0 +1,351 @@
+import type { Dataset } from './dataset.js';
+import type { TreeNode } from './trees.js';
+
+/**
+ * Histogram gradient boosting for binary log loss (the algorithm of LightGBM and
+ * scikit-learn's HistGradientBoostingClassifier): every feature is cut into at most 255 bins
+ * once, and each tree grows best-first from per-leaf gradient histograms (the larger child's
+ * histogram is the parent's minus the smaller child's). Missing values have their own bin and
+ * each split learns which side they go to. Categorical columns are one-hot encoded over their
+ * most frequent categories (the same encoding is inside the exported graph).
+ */
+export interface GbdtParams {
+  rounds: number;
+  learningRate: number;
+  maxLeaves: number;
+  /** 0 = unlimited. */
+  maxDepth: number;
+  minSamplesLeaf: number;
+  l2: number;
+  maxBins: number;
+  /** Categories one-hot encoded per categorical column (the rest share no column). */
+  maxCategories: number;
+  /** Share of the training rows held back to decide when to stop; 0 turns early stopping off. */
+  validationFraction: number;
+  /** Rounds without a better validation loss before stopping. */
+  patience: number;
+  seed: number;
+}
+
+export const DEFAULT_GBDT: GbdtParams = {
+  rounds: 200,
+  learningRate: 0.1,
+  maxLeaves: 31,
+  maxDepth: 0,
+  minSamplesLeaf: 20,
+  l2: 0,
+  maxBins: 255,
+  maxCategories: 32,
+  validationFraction: 0.1,
+  patience: 10,
+  seed: 42,
+};
+
+/** The encoded feature space: numeric columns, then one binary column per kept category. */
+export interface GbdtEncoding {
+  numeric: string[];
+  categorical: { name: string; categories: string[] }[];
+}
+
+export interface GbdtModel {
+  encoding: GbdtEncoding;
+  base: number;
+  trees: TreeNode[][];
+  /** Rounds kept (early stopping may keep fewer than trained). */
+  rounds: number;
+  validationLoss: number[];
+}
+
+export function encodingWidth(e: GbdtEncoding): number {
+  return e.numeric.length + e.categorical.reduce((s, c) => s + c.categories.length, 0);
+}
+
+/** Row i of the data in the encoded feature space (NaN for missing numbers). */
+export function encodeRow(e: GbdtEncoding, d: Dataset, i: number, out = new Float64Array(encodingWidth(e))): Float64Array {
+  let k = 0;
+  for (const n of e.numeric) out[k++] = d.numeric[n][i];
+  for (const c of e.categorical) {
+    const v = d.categorical[c.name][i];
+    for (const cat of c.categories) out[k++] = v === cat ? 1 : 0;
+  }
+  return out;
+}
+
+function chooseEncoding(d: Dataset, maxCategories: number): GbdtEncoding {
+  return {
+    numeric: Object.keys(d.numeric),
+    categorical: Object.entries(d.categorical).map(([name, col]) => {
+      const freq = new Map<string, number>();
+      for (const v of col) freq.set(v, (freq.get(v) ?? 0) + 1);
+      const categories = [...freq]
+        .filter(([, n]) => n >= 2)
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+        .slice(0, maxCategories)
+        .map(([c]) => c);
+      return { name, categories };
+    }),
+  };
+}
+
+/** Bin edges of one feature: the largest value of each bin, compared in float32 as the exported graph compares. */
+function binEdges(values: Float64Array, maxBins: number): Float32Array {
+  const v = Float32Array.from(values.filter((x) => !Number.isNaN(x))).sort();
+  const distinct: number[] = [];
+  for (let i = 0; i < v.length; i++) if (i === 0 || v[i] !== v[i - 1]) distinct.push(v[i]);
+  if (distinct.length <= maxBins) return Float32Array.from(distinct);
+  const edges: number[] = [];
+  for (let b = 1; b <= maxBins; b++) {
+    const e = v[Math.min(v.length - 1, Math.ceil((b * v.length) / maxBins) - 1)];
+    if (!edges.length || e > edges[edges.length - 1]) edges.push(e);
+  }
+  if (edges[edges.length - 1] < v[v.length - 1]) edges[edges.length - 1] = v[v.length - 1];
+  return Float32Array.from(edges);
+}
+
+interface Binned {
+  codes: Uint8Array[];
+  edges: Float32Array[];
+  /** Code of the missing bin per feature (= number of value bins). */
+  missing: number[];
+}
+
+function binColumns(cols: Float64Array[], edges: Float32Array[]): Uint8Array[] {
+  return cols.map((col, j) => {
+    const e = edges[j];
+    const out = new Uint8Array(col.length);
+    for (let i = 0; i < col.length; i++) {
+      const x = col[i];
+      if (Number.isNaN(x)) {
+        out[i] = e.length;
+        continue;
+      }
+      const f = Math.fround(x);
+      let lo = 0;
+      let hi = e.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (f <= e[mid]) hi = mid;
+        else lo = mid + 1;
+      }
+      out[i] = lo;
+    }
+    return out;
+  });
+}
+
+interface Split {
+  gain: number;
+  feature: number;
+  bin: number;
+  missingLeft: boolean;
+  left: { g: number; h: number; n: number };
+  right: { g: number; h: number; n: number };
+}
+
+interface Leaf {
+  node: number;
+  rows: Uint32Array;
+  g: number;
+  h: number;
+  depth: number;
+  hist: Float64Array[] | undefined;
+  split: Split | undefined;
+}
+
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+export interface GbdtProgress {
+  round: number;
+  trainLoss: number;
+  validationLoss: number | undefined;
+}
+
+/** Train on `d`; `onRound` is told each round's losses (for a progress bar). */
+export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: (p: GbdtProgress) => void): GbdtModel {
+  const p = { ...DEFAULT_GBDT, ...params };
+  const encoding = chooseEncoding(d, p.maxCategories);
+  const width = encodingWidth(encoding);
+  // Column-major encoded features.
+  const cols: Float64Array[] = Array.from({ length: width }, () => new Float64Array(d.rows));
+  const row = new Float64Array(width);
+  for (let i = 0; i < d.rows; i++) {
+    encodeRow(encoding, d, i, row);
+    for (let j = 0; j < width; j++) cols[j][i] = row[j];
+  }
+  // A seeded, stratification-free validation slice: every k-th row by a shuffled order.
+  let state = p.seed >>> 0 || 1;
+  const rand = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const isVal = new Uint8Array(d.rows);
+  if (p.validationFraction > 0) for (let i = 0; i < d.rows; i++) isVal[i] = rand() < p.validationFraction ? 1 : 0;
+  const trainIdx: number[] = [];
+  const valIdx: number[] = [];
+  for (let i = 0; i < d.rows; i++) (isVal[i] ? valIdx : trainIdx).push(i);
+
+  const edges = cols.map((c) => binEdges(Float64Array.from(trainIdx, (i) => c[i]), p.maxBins));
+  const binned: Binned = { codes: binColumns(cols, edges), edges, missing: edges.map((e) => e.length) };
+  const nBins = edges.map((e) => e.length + 1);
+
+  const y = d.label;
+  let pos = 0;
+  for (const i of trainIdx) pos += y[i];
+  const prior = Math.min(Math.max(pos / trainIdx.length, 1e-6), 1 - 1e-6);
+  const base = Math.log(prior / (1 - prior));
+  const raw = new Float64Array(d.rows).fill(base);
+  const g = new Float64Array(d.rows);
+  const h = new Float64Array(d.rows);
+  const trees: TreeNode[][] = [];
+  const valLoss: number[] = [];
+  let best = Infinity;
+  let bestRounds = 0;
+
+  const histogram = (rows: Uint32Array): Float64Array[] =>
+    binned.codes.map((codes, j) => {
+      // Interleaved [g, h, n] per bin.
+      const hist = new Float64Array(nBins[j] * 3);
+      for (let r = 0; r < rows.length; r++) {
+        const i = rows[r];
+        const b = codes[i] * 3;
+        hist[b] += g[i];
+        hist[b + 1] += h[i];
+        hist[b + 2]++;
+      }
+      return hist;
+    });
+
+  const bestSplit = (leaf: Leaf): Split | undefined => {
+    const { g: G, h: H } = leaf;
+    const n = leaf.rows.length;
+    const parent = (G * G) / (H + p.l2);
+    let best: Split | undefined;
+    for (let j = 0; j < width; j++) {
+      const hist = leaf.hist![j];
+      const m = binned.missing[j] * 3;
+      const mg = hist[m];
+      const mh = hist[m + 1];
+      const mn = hist[m + 2];
+      let gl = 0;
+      let hl = 0;
+      let nl = 0;
+      for (let b = 0; b < binned.missing[j] - 1; b++) {
+        gl += hist[b * 3];
+        hl += hist[b * 3 + 1];
+        nl += hist[b * 3 + 2];
+        for (const missingLeft of mn > 0 ? [false, true] : [false]) {
+          const lg = gl + (missingLeft ? mg : 0);
+          const lh = hl + (missingLeft ? mh : 0);
+          const ln = nl + (missingLeft ? mn : 0);
+          const rn = n - ln;
+          if (ln < p.minSamplesLeaf || rn < p.minSamplesLeaf) continue;
+          const rg = G - lg;
+          const rh = H - lh;
+          if (lh < 1e-3 || rh < 1e-3) continue;
+          const gain = (lg * lg) / (lh + p.l2) + (rg * rg) / (rh + p.l2) - parent;
+          if (gain > 1e-9 && (!best || gain > best.gain)) best = { gain, feature: j, bin: b, missingLeft, left: { g: lg, h: lh, n: ln }, right: { g: rg, h: rh, n: rn } };
+        }
+      }
+    }
+    return best;
+  };
+
+  for (let round = 1; round <= p.rounds; round++) {
+    let trainLoss = 0;
+    for (const i of trainIdx) {
+      const pr = sigmoid(raw[i]);
+      g[i] = pr - y[i];
+      h[i] = Math.max(pr * (1 - pr), 1e-16);
+      trainLoss -= y[i] ? Math.log(Math.max(pr, 1e-15)) : Math.log(Math.max(1 - pr, 1e-15));
+    }
+    trainLoss /= trainIdx.length;
+    const nodes: TreeNode[] = [{ leaf: true, value: 0 }];
+    const rootRows = Uint32Array.from(trainIdx);
+    let G = 0;
+    let H = 0;
+    for (const i of trainIdx) {
+      G += g[i];
+      H += h[i];
+    }
+    const root: Leaf = { node: 0, rows: rootRows, g: G, h: H, depth: 0, hist: histogram(rootRows), split: undefined };
+    root.split = bestSplit(root);
+    const open: Leaf[] = [root];
+    const done: Leaf[] = [];
+    while (open.length && open.length + done.length < p.maxLeaves) {
+      // Best-first: split the open leaf with the largest gain.
+      let k = -1;
+      for (let i = 0; i < open.length; i++) if (open[i].split && (k < 0 || open[i].split!.gain > open[k].split!.gain)) k = i;
+      if (k < 0) break;
+      const leaf = open.splice(k, 1)[0];
+      const s = leaf.split!;
+      const codes = binned.codes[s.feature];
+      const miss = binned.missing[s.feature];
+      const left = new Uint32Array(s.left.n);
+      const right = new Uint32Array(s.right.n);
+      let li = 0;
+      let ri = 0;
+      for (const i of leaf.rows) {
+        const c = codes[i];
+        if (c === miss ? s.missingLeft : c <= s.bin) left[li++] = i;
+        else right[ri++] = i;
+      }
+      const l = nodes.length;
+      nodes.push({ leaf: true, value: 0 }, { leaf: true, value: 0 });
+      nodes[leaf.node] = { leaf: false, feature: s.feature, threshold: binned.edges[s.feature][s.bin], left: l, right: l + 1, missingLeft: s.missingLeft };
+      const depth = leaf.depth + 1;
+      const small = left.length <= right.length ? left : right;
+      const smallHist = histogram(small);
+      const bigHist = leaf.hist!.map((ph, j) => {
+        const out = new Float64Array(ph.length);
+        for (let b = 0; b < ph.length; b++) out[b] = ph[b] - smallHist[j][b];
+        return out;
+      });
+      leaf.hist = undefined;
+      const children: Leaf[] = [
+        { node: l, rows: left, g: s.left.g, h: s.left.h, depth, hist: small === left ? smallHist : bigHist, split: undefined },
+        { node: l + 1, rows: right, g: s.right.g, h: s.right.h, depth, hist: small === left ? bigHist : smallHist, split: undefined },
+      ];
+      for (const c of children) {
+        const canSplit = (p.maxDepth === 0 || depth < p.maxDepth) && c.rows.length >= 2 * p.minSamplesLeaf;
+        c.split = canSplit ? bestSplit(c) : undefined;
+        if (c.split) open.push(c);
+        else {
+          c.hist = undefined;
+          done.push(c);
+        }
+      }
+    }
+    for (const leaf of [...open, ...done]) {
+      const value = (-leaf.g / (leaf.h + p.l2)) * p.learningRate;
+      nodes[leaf.node] = { leaf: true, value };
+      for (const i of leaf.rows) raw[i] += value;
+    }
+    trees.push(nodes);
+    // Validation rows were not in any leaf: walk the new tree for them (on bins, exactly as the thresholds do).
+    let vl: number | undefined;
+    if (valIdx.length) {
+      vl = 0;
+      for (const i of valIdx) {
+        let k = 0;
+        for (;;) {
+          const nd = nodes[k];
+          if (nd.leaf) {
+            raw[i] += nd.value;
+            break;
+          }
+          const c = binned.codes[nd.feature][i];
+          const miss = binned.missing[nd.feature];
+          k = c === miss ? (nd.missingLeft ? nd.left : nd.right) : Math.fround(nd.threshold) >= binned.edges[nd.feature][c] ? nd.left : nd.right;
+        }
+        const pr = sigmoid(raw[i]);
+        vl -= y[i] ? Math.log(Math.max(pr, 1e-15)) : Math.log(Math.max(1 - pr, 1e-15));
+      }
+      vl /= valIdx.length;
+      valLoss.push(vl);
+      if (vl < best - 1e-7) {
+        best = vl;
+        bestRounds = round;
+      }
+    } else bestRounds = round;
+    onRound?.({ round, trainLoss, validationLoss: vl });
+    if (valIdx.length && round - bestRounds >= p.patience) break;
+  }
+  return { encoding, base, trees: trees.slice(0, bestRounds), rounds: bestRounds, validationLoss: valLoss };
+}
