@@ -1,0 +1,71 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/helpers/db.js';
+import { ingestCsv } from './csv.js';
+
+const dir = tempDir('modelgate-csv-');
+let n = 0;
+const file = (text: string | Buffer) => {
+  const f = path.join(dir, `t${n++}.csv`);
+  writeFileSync(f, text);
+  return f;
+};
+
+describe('CSV ingest', () => {
+  it('types columns, reads missing values in every usual spelling, and maps yes/no targets', async () => {
+    const rows = ['id,age,plan,score,notes,const,empty,churn'];
+    for (let i = 0; i < 40; i++) {
+      const age = i % 10 === 0 ? ['', 'NA', 'NULL', '?'][i % 4] : String(20 + i);
+      // 1 of 40 scores is not a number: still numeric (≥ 95 %), that value becomes missing.
+      const score = i === 7 ? 'high' : (i * 1.5).toFixed(1);
+      rows.push([`cust-${i}`, age, i % 3 ? 'basic' : '"pro, annual"', score, i % 2 ? 'x' : 'y', 'same', '', i % 4 ? 'No' : 'Yes'].join(','));
+    }
+    const r = await ingestCsv(file(rows.join('\n')), { target: 'churn' });
+    expect(r.data.rows).toBe(40);
+    expect(Object.keys(r.data.numeric)).toEqual(['age', 'score']);
+    expect(Object.keys(r.data.categorical)).toEqual(['plan', 'notes']);
+    expect(r.data.categorical.plan[0]).toBe('pro, annual');
+    expect(Number.isNaN(r.data.numeric.age[0])).toBe(true);
+    expect(Number.isNaN(r.data.numeric.score[7])).toBe(true);
+    expect(r.data.numeric.age[1]).toBe(21);
+    expect(Array.from(r.data.label.slice(0, 5))).toEqual([1, 0, 0, 0, 1]);
+    const role = Object.fromEntries(r.columns.map((c) => [c.name, c.role]));
+    expect(role).toEqual({ id: 'excluded', age: 'numeric', plan: 'categorical', score: 'numeric', notes: 'categorical', const: 'excluded', empty: 'excluded', churn: 'target' });
+    expect(r.warnings.join('\n')).toMatch(/id: a different value in every row/);
+    expect(r.warnings.join('\n')).toMatch(/const: the same value in every row/);
+    expect(r.warnings.join('\n')).toMatch(/empty: every value is missing/);
+    expect(r.warnings.join('\n')).toMatch(/score: 1 values that are not numbers are treated as missing/);
+    expect(r.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('drops rows without a label before anything else, and keeps a continuous measurement that happens to be unique', async () => {
+    const rows = ['x,salary,y'];
+    for (let i = 0; i < 30; i++) rows.push(`${i % 5},${(1000 + i * 3.7).toFixed(2)},${i === 3 ? '' : i % 2}`);
+    const r = await ingestCsv(file(rows.join('\n')), { target: 'y' });
+    expect(r).toMatchObject({ rowsRead: 30, droppedNoLabel: 1 });
+    expect(r.data.rows).toBe(29);
+    expect(Object.keys(r.data.numeric)).toEqual(['x', 'salary']);
+    expect(r.data.numeric.x[3]).toBe(4); // row 4 of the file is row 3 once the unlabelled row is gone
+  });
+
+  it('refuses what cannot be trained on, saying what to do', async () => {
+    const bad = async (text: string | Buffer, opts: Partial<Parameters<typeof ingestCsv>[1]> = {}) => {
+      try {
+        await ingestCsv(file(text), { target: 'y', ...opts });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('expected a refusal');
+    };
+    expect(await bad('')).toMatch(/is empty/);
+    expect(await bad('a,y\n')).toMatch(/has a header but no rows/);
+    expect(await bad('a,y\n1,0\n2,1,3\n')).toMatch(/line 3 has 3 fields where the header has 2/);
+    expect(await bad('a,b\n1,0\n')).toMatch(/no column "y" for --target; the columns are a, b/);
+    expect(await bad('a,y\n1,1\n2,1\n')).toMatch(/every row has the same label/);
+    expect(await bad('a,y\n1,0\n2,maybe\n3,2\n')).toMatch(/expected 0\/1, yes\/no or true\/false, found "maybe", "2"/);
+    expect(await bad('a,y\n1,0\n2,1\n', { exclude: ['nope'] })).toMatch(/no column nope \(from --exclude/);
+    expect(await bad(Buffer.concat([Buffer.from('a,y\n'), Buffer.from([0x66, 0xff, 0xfe, 0x2c, 0x31, 0x0a])]))).toMatch(/line 2 is not valid UTF-8/);
+    expect(await bad('a,a,y\n1,2,0\n')).toMatch(/names column "a" twice/);
+  });
+});
