@@ -9,6 +9,7 @@ import { registerPredictionCommands } from './predictions.js';
 import { registerFeedbackCommands } from './feedback.js';
 import { registerMonitorCommands } from './monitor.js';
 import { registerWebhookCommands } from './webhooks.js';
+import { registerTrainCommands } from './train.js';
 
 const program = new Command()
   .name('modelgate')
@@ -27,6 +28,7 @@ registerPredictionCommands(program);
 registerFeedbackCommands(program);
 registerMonitorCommands(program);
 registerWebhookCommands(program);
+registerTrainCommands(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,175 @@
+import type { Command } from 'commander';
+import { AppError } from '../lib/errors.js';
+import { MODEL_NAME } from '../registry/index.js';
+import { ingestCsv } from '../training/csv.js';
+import { indexSplit, randomSplit, trainModel, type Algorithm, type Costs } from '../training/train.js';
+import { cliActor, withContext } from './context.js';
+import { emit, progress, type OutputOptions } from './output.js';
+
+interface TrainFlags extends OutputOptions {
+  data: string;
+  target: string;
+  model: string;
+  algo: string;
+  exclude?: string;
+  categorical?: string;
+  numeric?: string;
+  testFraction: string;
+  split: string;
+  seed: string;
+  cost?: string;
+  minAuc?: string;
+  minF1?: string;
+  rounds?: string;
+  learningRate?: string;
+  maxLeaves?: string;
+  maxDepth?: string;
+  register?: boolean;
+  promote?: boolean;
+}
+
+const list = (v?: string) => v?.split(',').map((s) => s.trim()).filter(Boolean);
+
+function number(v: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) throw new AppError('BAD_REQUEST', `${flag} must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** tp=0,fp=-20,fn=-100,tn=0: the value of each outcome; outcomes left out are worth 0. */
+export function parseCosts(text: string): Costs {
+  const costs: Costs = { tp: 0, fp: 0, fn: 0, tn: 0 };
+  for (const part of text.split(',')) {
+    const m = /^\s*(tp|fp|fn|tn)\s*=\s*(-?[0-9]+(\.[0-9]+)?)\s*$/.exec(part);
+    if (!m) throw new AppError('BAD_REQUEST', `--cost ${JSON.stringify(text)}: expected outcome=value pairs such as tp=0,fp=-20,fn=-100,tn=0`);
+    costs[m[1] as keyof Costs] = Number(m[2]);
+  }
+  if (costs.tp - costs.fn === 0 && costs.fp - costs.tn === 0) throw new AppError('BAD_REQUEST', `--cost ${JSON.stringify(text)}: acting and not acting are worth the same for every row, so no threshold is better than another; give costs that differ`);
+  return costs;
+}
+
+/** A progress bar on a terminal; a line every 10 % otherwise (CI logs). */
+function bar(of: number) {
+  const tty = process.stderr.isTTY;
+  let lastShown = -1;
+  return (p: { round: number; trainLoss: number; validationLoss?: number }) => {
+    const share = Math.min(1, p.round / of);
+    const text = `  round ${p.round}/${of}  train loss ${p.trainLoss.toFixed(4)}${p.validationLoss !== undefined ? `  validation loss ${p.validationLoss.toFixed(4)}` : ''}`;
+    if (tty) process.stderr.write(`\r[${'#'.repeat(Math.round(share * 30)).padEnd(30, '.')}]${text}`);
+    else if (Math.floor(share * 10) > lastShown) {
+      lastShown = Math.floor(share * 10);
+      progress(text);
+    }
+  };
+}
+
+export function registerTrainCommands(program: Command): void {
+  program
+    .command('train')
+    .description('Train a model on a CSV (gradient-boosted trees or logistic regression), measure it on held-out rows, and optionally register and promote it')
+    .requiredOption('--data <csv>', 'training data with a header row')
+    .requiredOption('--target <column>', 'label column: 0/1, yes/no or true/false')
+    .requiredOption('--model <name>', 'model name to register under')
+    .option('--algo <gbdt|logreg>', 'algorithm', 'gbdt')
+    .option('--exclude <a,b>', 'columns to leave out')
+    .option('--categorical <a,b>', 'columns to treat as categorical')
+    .option('--numeric <a,b>', 'columns to treat as numeric')
+    .option('--test-fraction <f>', 'share of rows held out', '0.25')
+    .option('--split <index|random>', 'index: row i is held out when i % (1/f) == 0 (reproducible by any tool); random: seeded and stratified', 'index')
+    .option('--seed <n>', 'seed for --split random and the validation slice', '42')
+    .option('--cost <tp=..,fp=..,fn=..,tn=..>', 'value of each outcome; the threshold then maximises profit (else F1)')
+    .option('--min-auc <x>', 'gate: held-out ROC AUC at least this')
+    .option('--min-f1 <x>', 'gate: held-out F1 at least this')
+    .option('--rounds <n>', 'gbdt: most boosting rounds (early stopping may use fewer)')
+    .option('--learning-rate <x>', 'gbdt: shrinkage')
+    .option('--max-leaves <n>', 'gbdt: leaves per tree')
+    .option('--max-depth <n>', 'gbdt: depth per tree (0 = unlimited)')
+    .option('--register', 'register the model if every gate passes')
+    .option('--promote', 'with --register: promote the new version to production')
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  modelgate train --data bookings.csv --target is_canceled --model hotel --exclude reservation_status,reservation_status_date\n  modelgate train --data churn.csv --target Churn --model churn --algo logreg --cost tp=0,fp=-20,fn=-100,tn=0 --min-auc 0.8 --register --promote --json',
+    )
+    .action(async (o: TrainFlags) =>
+      withContext(o, async (ctx) => {
+        if (o.algo !== 'gbdt' && o.algo !== 'logreg') throw new AppError('BAD_REQUEST', `--algo must be gbdt or logreg, got ${JSON.stringify(o.algo)}`);
+        if (o.split !== 'index' && o.split !== 'random') throw new AppError('BAD_REQUEST', `--split must be index or random, got ${JSON.stringify(o.split)}`);
+        if (o.promote && !o.register) throw new AppError('BAD_REQUEST', '--promote needs --register');
+        const testFraction = number(o.testFraction, '--test-fraction', 0.05, 0.5)!;
+        const seed = number(o.seed, '--seed', 0, 2 ** 31)!;
+        const minAuc = number(o.minAuc, '--min-auc', 0, 1);
+        const minF1 = number(o.minF1, '--min-f1', 0, 1);
+        const costs = o.cost ? parseCosts(o.cost) : undefined;
+        const gbdt = {
+          ...(o.rounds ? { rounds: number(o.rounds, '--rounds', 1, 100_000) } : {}),
+          ...(o.learningRate ? { learningRate: number(o.learningRate, '--learning-rate', 1e-4, 1) } : {}),
+          ...(o.maxLeaves ? { maxLeaves: number(o.maxLeaves, '--max-leaves', 2, 4096) } : {}),
+          ...(o.maxDepth ? { maxDepth: number(o.maxDepth, '--max-depth', 0, 64) } : {}),
+          seed,
+        };
+        if (!MODEL_NAME.test(o.model)) throw new AppError('BAD_REQUEST', `--model ${JSON.stringify(o.model)}: use lower-case letters, digits, dot, dash or underscore (up to 64), starting with a letter or digit`);
+        progress(`[1/3] reading ${o.data}`);
+        const ingested = await ingestCsv(o.data, { target: o.target, exclude: list(o.exclude), categorical: list(o.categorical), numeric: list(o.numeric), onProgress: progress });
+        for (const w of ingested.warnings) progress(`  warning: ${w}`);
+        const split = o.split === 'index' ? indexSplit(ingested.data, testFraction) : randomSplit(ingested.data, testFraction, seed);
+        if (new Set(split.test.label).size < 2 || new Set(split.train.label).size < 2) throw new AppError('BAD_REQUEST', `${o.data}: the ${o.split} split leaves one part with a single class; use --split random or more data`);
+        progress(`[2/3] training ${o.algo} on ${split.train.rows} rows (${split.test.rows} held out)`);
+        const algo = o.algo as Algorithm;
+        let trained;
+        try {
+          trained = trainModel({ data: ingested.data, algo, split, costs, gbdt, onProgress: bar(algo === 'gbdt' ? (gbdt.rounds ?? 200) : 50) });
+        } catch (e) {
+          throw e instanceof AppError ? e : new AppError('BAD_REQUEST', (e as Error).message);
+        }
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        const m = trained.metrics;
+        const gates = [
+          ...(minAuc !== undefined ? [{ gate: 'min_auc', metric: 'roc_auc', threshold: minAuc, value: m.roc_auc ?? null }] : []),
+          ...(minF1 !== undefined ? [{ gate: 'min_f1', metric: 'f1', threshold: minF1, value: m.f1 ?? null }] : []),
+        ].map((g) => ({ ...g, passed: g.value !== null && g.value >= g.threshold }));
+        const run = {
+          ...trained.run,
+          dataset: { file: o.data, sha256: ingested.sha256, rows_read: ingested.rowsRead, rows_without_label: ingested.droppedNoLabel },
+          columns: ingested.columns.map((c) => ({ name: c.name, role: c.role, ...(c.note ? { note: c.note } : {}) })),
+          split: { kind: o.split, test_fraction: testFraction, ...(o.split === 'random' ? { seed } : {}) },
+          metrics: m,
+        };
+        let registered: { model: string; version: number } | undefined;
+        let promoted = false;
+        const failed = gates.filter((g) => !g.passed);
+        if (o.register && !failed.length) {
+          progress(`[3/3] registering ${o.model}`);
+          const r = await ctx.registry.register({
+            model: o.model,
+            onnx: trained.onnx,
+            manifest: { metrics: m, training: run, run_id: run.run_id, dataset_sha256: ingested.sha256, reference: trained.reference, description: `${o.algo} trained on ${o.data}` },
+            policy: trained.policy,
+            actor: cliActor(),
+          });
+          registered = { model: r.model, version: r.version };
+          if (o.promote) {
+            await ctx.registry.promote({ model: o.model, target: 'production', version: r.version, actor: cliActor() });
+            promoted = true;
+          }
+        }
+        const out = { run, metrics: m, policy: trained.policy, gates, warnings: ingested.warnings, registered: registered ?? null, promoted };
+        const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(4));
+        emit(o, out, () =>
+          [
+            `${o.algo} on ${split.train.rows} rows, ${split.test.rows} held out (${o.split} split); ${trained.run.rounds ?? '—'} ${algo === 'gbdt' ? 'rounds' : 'Newton steps'}, ${(trained.run.duration_ms / 1000).toFixed(1)} s`,
+            `held out: ROC AUC ${fmt(m.roc_auc)}, F1 ${fmt(m.f1)}, precision ${fmt(m.precision)}, recall ${fmt(m.recall)}, Brier ${fmt(m.brier)}, log loss ${fmt(m.log_loss)}`,
+            `policy: act when score >= ${trained.policy.type === 'threshold' ? trained.policy.threshold.toFixed(4) : ''} (maximises ${costs ? 'profit' : 'F1'}); action rate ${fmt(m.action_rate)}${m.expected_profit_per_row !== undefined ? `, expected profit ${m.expected_profit_per_row.toFixed(2)} a row` : ''}`,
+            ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.metric} ${fmt(g.value ?? undefined)} vs ${g.threshold})`),
+            registered ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}` : o.register ? 'not registered: a gate failed' : 'not registered (add --register)',
+          ].join('\n'),
+        );
+        if (failed.length) {
+          // The report above is the output (JSON too); the exit code and this line say the gate failed.
+          progress(`error: ${failed.map((g) => `gate --${g.gate.replace('_', '-')} ${g.threshold} failed: ${g.metric} ${g.value === null ? 'could not be computed' : `${g.value.toFixed(4)} is ${(g.threshold - g.value).toFixed(4)} below it`}`).join('; ')}${o.register ? '; nothing was registered' : ''}`);
+          process.exitCode = 1;
+        }
+      }),
+    );
+}

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import type { Policy } from '../inference/index.js';
+import { brier, buildReference, classification, confusion, logLoss, rocAuc, type ReferenceProfile } from '../monitoring/index.js';
+import type { Dataset } from './dataset.js';
+import { exportLogisticRegression } from './export-logreg.js';
+import { encodeRow, fitGbdt, type GbdtParams } from './gbdt.js';
+import { fitLogisticRegression, predictProba } from './logreg.js';
+import { designMatrix, fitPreprocessor, transformRow } from './preprocess.js';
+import { exportTrees, predictTrees } from './trees.js';
+
+export type Algorithm = 'gbdt' | 'logreg';
+
+/** Value of each outcome when acting on a score (tp, fp) or not (fn, tn); e.g. tp=0,fp=-20,fn=-100,tn=0. */
+export interface Costs {
+  tp: number;
+  fp: number;
+  fn: number;
+  tn: number;
+}
+
+export interface Split {
+  train: Dataset;
+  test: Dataset;
+}
+
+/** Row i is a test row when i % every === 0: reproducible by any tool that drops the same unlabelled rows. */
+export function indexSplit(d: Dataset, testFraction: number): Split {
+  const every = Math.max(2, Math.round(1 / testFraction));
+  return subsets(d, (i) => i % every === 0);
+}
+
+/** A seeded split that keeps the positive rate of both parts equal (stratified). */
+export function randomSplit(d: Dataset, testFraction: number, seed: number): Split {
+  let state = seed >>> 0 || 1;
+  const rand = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const test = new Uint8Array(d.rows);
+  for (const cls of [0, 1]) {
+    const idx = Array.from({ length: d.rows }, (_, i) => i).filter((i) => d.label[i] === cls);
+    for (let i = idx.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [idx[i], idx[j]] = [idx[j], idx[i]];
+    }
+    for (const i of idx.slice(0, Math.round(idx.length * testFraction))) test[i] = 1;
+  }
+  return subsets(d, (i) => test[i] === 1);
+}
+
+function subsets(d: Dataset, isTest: (i: number) => boolean): Split {
+  const pick = (keep: (i: number) => boolean): Dataset => {
+    const idx: number[] = [];
+    for (let i = 0; i < d.rows; i++) if (keep(i)) idx.push(i);
+    return {
+      rows: idx.length,
+      label: Uint8Array.from(idx, (i) => d.label[i]),
+      numeric: Object.fromEntries(Object.entries(d.numeric).map(([k, c]) => [k, Float64Array.from(idx, (i) => c[i])])),
+      categorical: Object.fromEntries(Object.entries(d.categorical).map(([k, c]) => [k, idx.map((i) => c[i])])),
+    };
+  };
+  return { train: pick((i) => !isTest(i)), test: pick(isTest) };
+}
+
+/**
+ * The decision threshold: with costs, the one that maximises realised profit on held-out rows;
+ * without, the one that maximises F1. Candidates are every distinct score (and 1.01, never act).
+ */
+export function chooseThreshold(scores: ArrayLike<number>, labels: ArrayLike<number>, costs?: Costs): { threshold: number; objective: 'profit' | 'f1'; value: number } {
+  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  let pos = 0;
+  for (let i = 0; i < labels.length; i++) pos += labels[i];
+  const neg = labels.length - pos;
+  // Acting on nobody first, then on everyone at or above each distinct score, highest first.
+  let tp = 0;
+  let fp = 0;
+  const value = (tpN: number, fpN: number) => (costs ? tpN * costs.tp + fpN * costs.fp + (pos - tpN) * costs.fn + (neg - fpN) * costs.tn : tpN + fpN + pos ? (2 * tpN) / (2 * tpN + fpN + (pos - tpN)) : 0);
+  let best = { threshold: 1.01, value: value(0, 0) };
+  for (let k = 0; k < order.length; ) {
+    const s = scores[order[k]];
+    while (k < order.length && scores[order[k]] === s) {
+      if (labels[order[k]]) tp++;
+      else fp++;
+      k++;
+    }
+    const v = value(tp, fp);
+    // Ties keep the higher threshold: acting less for the same value.
+    if (v > best.value + 1e-12) best = { threshold: s, value: v };
+  }
+  return { threshold: best.threshold, objective: costs ? 'profit' : 'f1', value: best.value };
+}
+
+export interface TrainInput {
+  data: Dataset;
+  algo: Algorithm;
+  split: Split;
+  costs?: Costs;
+  gbdt?: Partial<GbdtParams>;
+  l2?: number;
+  onProgress?: (p: { round: number; of: number; trainLoss: number; validationLoss?: number }) => void;
+}
+
+export interface Trained {
+  onnx: Uint8Array;
+  policy: Policy;
+  metrics: Record<string, number>;
+  reference: ReferenceProfile;
+  /** Held-out scores, in test-row order (checks of the exported graph use them). */
+  testScores: Float64Array;
+  run: { run_id: string; algorithm: Algorithm; params: Record<string, unknown>; rows: { train: number; test: number }; duration_ms: number; rounds?: number };
+}
+
+/** Train, choose the policy on the held-out rows, measure, and profile the training data. */
+export function trainModel(input: TrainInput): Trained {
+  const started = Date.now();
+  const { train, test } = input.split;
+  let onnx: Uint8Array;
+  let score: (d: Dataset, i: number) => number;
+  let params: Record<string, unknown>;
+  let rounds: number | undefined;
+  if (input.algo === 'gbdt') {
+    const p = input.gbdt ?? {};
+    const m = fitGbdt(train, p, (r) => input.onProgress?.({ round: r.round, of: p.rounds ?? 200, trainLoss: r.trainLoss, validationLoss: r.validationLoss }));
+    const ens = { features: m.encoding.numeric, categorical: m.encoding.categorical, base: m.base, trees: m.trees };
+    onnx = exportTrees(ens);
+    const x = new Float64Array(m.encoding.numeric.length + m.encoding.categorical.reduce((s, c) => s + c.categories.length, 0));
+    score = (d, i) => predictTrees(ens, encodeRow(m.encoding, d, i, x));
+    params = { ...p };
+    rounds = m.rounds;
+  } else {
+    const pre = fitPreprocessor(train);
+    const l2 = input.l2 ?? 1;
+    const model = fitLogisticRegression(designMatrix(pre, train), train.label, {
+      l2,
+      onIteration: (it, loss) => input.onProgress?.({ round: it, of: 50, trainLoss: loss / train.rows }),
+    });
+    if (!model.converged) throw new Error(`logistic regression did not converge in ${model.iterations} Newton steps; raise --l2`);
+    onnx = exportLogisticRegression(pre, model);
+    const x = new Float64Array(pre.width);
+    score = (d, i) => predictProba(model, transformRow(pre, d, i, x));
+    params = { l2 };
+    rounds = model.iterations;
+  }
+  const testScores = Float64Array.from({ length: test.rows }, (_, i) => score(test, i));
+  const choice = chooseThreshold(testScores, test.label, input.costs);
+  const threshold = Math.min(1, choice.threshold);
+  const acted = Array.from(testScores, (s) => (s >= threshold ? 1 : 0));
+  const conf = confusion(acted, test.label);
+  const cls = classification(conf);
+  const c = input.costs;
+  const metrics: Record<string, number> = {
+    roc_auc: rocAuc(testScores, test.label),
+    log_loss: logLoss(testScores, test.label),
+    brier: brier(testScores, test.label),
+    f1: cls.f1,
+    precision: cls.precision,
+    recall: cls.recall,
+    positive_rate: test.label.reduce((s, v) => s + v, 0) / test.rows,
+    action_rate: acted.reduce<number>((s, v) => s + v, 0) / test.rows,
+    ...(c ? { expected_profit_per_row: (conf.tp * c.tp + conf.fp * c.fp + conf.fn * c.fn + conf.tn * c.tn) / test.rows } : {}),
+  };
+  for (const [k, v] of Object.entries(metrics)) if (!Number.isFinite(v)) delete metrics[k];
+  const policy: Policy = { type: 'threshold', threshold, above: 'act', below: 'none' };
+  const trainScores = Float64Array.from({ length: train.rows }, (_, i) => score(train, i));
+  const reference = buildReference({
+    features: [
+      ...Object.entries(train.numeric).map(([name, values]) => ({ name, kind: 'numeric' as const, values })),
+      ...Object.entries(train.categorical).map(([name, values]) => ({ name, kind: 'categorical' as const, values })),
+    ],
+    scores: trainScores,
+    decisions: Array.from(trainScores, (s) => (s >= threshold ? 'act' : 'none')),
+    policy,
+    labels: train.label,
+    metrics,
+  });
+  return {
+    onnx,
+    policy,
+    metrics,
+    reference,
+    testScores,
+    run: {
+      run_id: randomUUID(),
+      algorithm: input.algo,
+      params: { ...params, threshold_objective: choice.objective, ...(c ? { cost_matrix: c } : {}) },
+      rows: { train: train.rows, test: test.rows },
+      duration_ms: Date.now() - started,
+      ...(rounds !== undefined ? { rounds } : {}),
+    },
+  };
+}

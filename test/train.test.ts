@@ -1,0 +1,103 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateHotelBookings, rowPayload } from '../src/training/index.js';
+import { indexSplit, trainModel, chooseThreshold } from '../src/training/train.js';
+import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/db.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const data = generateHotelBookings(4000, 21);
+
+function csvOf(rows: number): string {
+  const cols = [...Object.keys(data.numeric), ...Object.keys(data.categorical)];
+  const lines = [[...cols, 'is_canceled'].join(',')];
+  for (let i = 0; i < rows; i++) {
+    const p = rowPayload(data, i);
+    lines.push([...cols.map((c) => (p[c] === null ? 'NA' : String(p[c]))), data.label[i] ? 'yes' : 'no'].join(','));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+describe('trained models served over HTTP', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ jobs: false });
+  });
+  afterAll(() => s?.stop());
+
+  for (const algo of ['gbdt', 'logreg'] as const) {
+    it(`${algo}: /v1/infer returns the trainer's own held-out scores within 1e-5`, async () => {
+      const split = indexSplit(data, 0.25);
+      const t = trainModel({ data, algo, split, gbdt: { rounds: 40 } });
+      const model = `hotel-${algo}`;
+      await s.ctx.registry.register({ model, onnx: t.onnx, policy: t.policy, manifest: { metrics: t.metrics, training: t.run, reference: t.reference }, actor: 't' });
+      await s.ctx.registry.promote({ model, target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      for (let i = 0; i < 60; i++) {
+        const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model, payload: rowPayload(split.test, i) }) });
+        expect(res.statusCode).toBe(200);
+        const body = res.json();
+        expect(Math.abs(body.score - t.testScores[i])).toBeLessThan(1e-5);
+        expect(body.decision).toBe(t.testScores[i] >= (t.policy as { threshold: number }).threshold ? 'act' : 'none');
+      }
+    });
+  }
+});
+
+describe('decision thresholds', () => {
+  it('maximise profit with costs, F1 without; acting on nobody when every action loses', () => {
+    const scores = [0.9, 0.8, 0.7, 0.4, 0.2];
+    const labels = [1, 1, 0, 1, 0];
+    // Catching a positive saves 100, bothering a negative costs 20: act down to 0.4 (3 tp, 1 fp).
+    expect(chooseThreshold(scores, labels, { tp: 0, fp: -20, fn: -100, tn: 0 })).toMatchObject({ threshold: 0.4, objective: 'profit', value: -20 });
+    // F1: at 0.8, 2tp/(2·2+0+1) = 0.8; at 0.4, 6/(6+1+0) = 0.857.
+    expect(chooseThreshold(scores, labels)).toMatchObject({ threshold: 0.4, objective: 'f1' });
+    expect(chooseThreshold(scores, labels, { tp: -1, fp: -1, fn: 0, tn: 0 }).threshold).toBe(1.01);
+  });
+});
+
+describe('modelgate train', () => {
+  const dir = tempDir();
+  const env = { MODELGATE_DATA_DIR: dir };
+  const csv = path.join(dir, 'bookings.csv');
+  writeFileSync(csv, csvOf(3000));
+
+  it('trains, registers only when the gates pass, records the run, and promotes', async () => {
+    const failed = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--rounds', '30', '--min-auc', '0.999', '--register', '--json'], env);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/gate --min-auc 0\.999 failed: roc_auc 0\.\d{4} is 0\.\d{4} below it; nothing was registered/);
+    expect(failed.json()).toMatchObject({ registered: null, gates: [{ gate: 'min_auc', passed: false }] });
+
+    const ok = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--rounds', '30', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--min-auc', '0.7', '--register', '--promote', '--json'], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    const out = ok.json();
+    expect(out).toMatchObject({ registered: { model: 'hotel', version: 1 }, promoted: true, gates: [{ gate: 'min_auc', passed: true }], policy: { type: 'threshold' } });
+    expect(out.run).toMatchObject({ algorithm: 'gbdt', rows: { train: 2250, test: 750 }, dataset: { rows_read: 3000 }, split: { kind: 'index', test_fraction: 0.25 } });
+    expect(ok.stderr).toMatch(/round \d+\/30/);
+    const shown = await runCli(['models', 'hotel', '--json'], env);
+    expect(shown.json().aliases).toEqual({ production: 1 });
+    const v = await startTestServer({ jobs: false, dataDir: dir, db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') } });
+    try {
+      const manifest = (await v.ctx.registry.getVersion('hotel', 1)).manifest;
+      expect(manifest.reference).toMatchObject({ format: 'modelgate.reference/v1', rows: 2250 });
+      expect(manifest.training).toMatchObject({ run_id: out.run.run_id, dataset: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }, params: { cost_matrix: { tp: 0, fp: -20, fn: -100, tn: 0 } } });
+      expect(manifest.dataset_sha256).toBe(out.run.dataset.sha256);
+    } finally {
+      await v.stop();
+    }
+  });
+
+  it('bad input: unknown columns, useless costs, a bad algorithm, exit 2 with a message', async () => {
+    const unknown = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--exclude', 'nope'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no column nope/);
+    const costs = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--cost', 'tp=5,fn=5'], env);
+    expect(costs.code).toBe(2);
+    expect(costs.stderr).toMatch(/no threshold is better than another/);
+    expect((await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--algo', 'forest'], env)).code).toBe(2);
+    const missing = await runCli(['train', '--data', path.join(dir, 'nope.csv'), '--target', 'y', '--model', 'hotel'], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read/);
+  });
+});
