@@ -9,7 +9,8 @@ import json
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, kstwobign
-from sklearn.metrics import brier_score_loss, f1_score, log_loss, precision_score, recall_score, roc_auc_score
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import accuracy_score, average_precision_score, brier_score_loss, f1_score, log_loss, precision_score, recall_score, roc_auc_score
 
 rng = np.random.default_rng(20261124)
 out = {"generator": "scripts/statistics-fixtures.py (scipy 1.17.1, scikit-learn 1.6.1, numpy 2.4.6)"}
@@ -67,6 +68,9 @@ for n, pos_rate in [(300, 0.3), (57, 0.5), (1000, 0.08)]:
         "labels": y.tolist(), "scores": s.tolist(), "threshold": 0.5,
         "roc_auc": float(roc_auc_score(y, s)), "brier": float(brier_score_loss(y, s)), "log_loss": float(log_loss(y, s)),
         "precision": float(precision_score(y, pred)), "recall": float(recall_score(y, pred)), "f1": float(f1_score(y, pred)),
+        "average_precision": float(average_precision_score(y, s)), "accuracy": float(accuracy_score(y, pred)),
+        # calibration_curve drops empty bins; the test compares the non-empty ones.
+        "calibration": [[float(t), float(p)] for t, p in zip(*calibration_curve(y, s, n_bins=10, strategy="uniform"))],
     })
 out["classification"] = cls
 

@@ -101,3 +101,40 @@ describe('modelgate train', () => {
     expect(missing.stderr).toMatch(/cannot read/);
   });
 });
+
+describe('modelgate evaluate', () => {
+  it('scores an imported scikit-learn pipeline through the serving code: AUC as predict_proba gives it, baseline side by side, gates', async () => {
+    const { fixture } = await import('./helpers/fixtures.js');
+    const { aucByPairs } = await import('./helpers/independent.js');
+    const { onnx, expected } = fixture('telco_churn');
+    const dir = tempDir();
+    const env = { MODELGATE_DATA_DIR: dir };
+    const model = path.join(dir, 'telco.onnx');
+    writeFileSync(model, onnx);
+    const cols = Object.keys(expected.rows[0]);
+    const lines = [[...cols, 'Churn'].join(','), ...expected.rows.map((r, i) => [...cols.map((c) => (r[c] === null ? '' : String(r[c]))), expected.labels[i] ? 'Yes' : 'No'].join(','))];
+    const csv = path.join(dir, 'holdout.csv');
+    writeFileSync(csv, `${lines.join('\n')}\n`);
+    for (let i = 0; i < 2; i++) expect((await runCli(['register', '--model', 'telco', '--onnx', model, '--policy', 'threshold=0.5'], env)).code).toBe(0);
+    expect((await runCli(['promote', '--model', 'telco', '--version', '1'], env)).code).toBe(0);
+
+    const out = path.join(dir, 'reports', 'metrics', 'latest_metrics.json');
+    const r = await runCli(['evaluate', '--model', 'telco', '--version', '2', '--data', csv, '--target', 'Churn', '--baseline', 'production', '--max-auc-drop', '0', '--out', out, '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const report = r.json();
+    expect(report).toMatchObject({ candidate: { version: 2, rows: expected.rows.length }, baseline: { version: 1 }, gates: [{ gate: 'max_auc_drop', passed: true }] });
+    expect(report.candidate.roc_auc).toBeCloseTo(aucByPairs(expected.proba, expected.labels), 3);
+    const c = report.candidate.confusion;
+    const actedByPython = expected.proba.filter((p) => p >= 0.5).length;
+    expect(c.tp + c.fp).toBe(actedByPython);
+    expect(report.candidate.calibration).toHaveLength(10);
+    expect(JSON.parse((await import('node:fs')).readFileSync(out, 'utf8'))).toEqual(report);
+
+    const gate = await runCli(['evaluate', '--model', 'telco', '--data', csv, '--target', 'Churn', '--min-auc', '0.99'], env);
+    expect(gate.code).toBe(1);
+    expect(gate.stderr).toMatch(/gate min_auc 0\.99 failed/);
+    expect(gate.stdout).toMatch(/ROC AUC/);
+    const noTarget = await runCli(['evaluate', '--model', 'telco', '--data', csv, '--target', 'gender'], env);
+    expect(noTarget.code).toBe(2);
+  });
+});

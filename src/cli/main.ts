@@ -10,6 +10,7 @@ import { registerFeedbackCommands } from './feedback.js';
 import { registerMonitorCommands } from './monitor.js';
 import { registerWebhookCommands } from './webhooks.js';
 import { registerTrainCommands } from './train.js';
+import { registerEvaluateCommands } from './evaluate.js';
 
 const program = new Command()
   .name('modelgate')
@@ -29,6 +30,7 @@ registerFeedbackCommands(program);
 registerMonitorCommands(program);
 registerWebhookCommands(program);
 registerTrainCommands(program);
+registerEvaluateCommands(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

@@ -13,6 +13,10 @@ export {
   brier,
   confusion,
   classification,
+  averagePrecision,
+  calibration,
+  accuracy,
+  type CalibrationBin,
   type KsResult,
   type Confusion,
 } from './statistics.js';
@@ -20,7 +24,7 @@ export { buildReference, referenceSchema, actionDecisions, kindOf, REFERENCE_FOR
 export { runMonitor, costMatrixOf, REPORT_FORMAT, THRESHOLDS, type Report, type Alert, type FeatureDrift } from './monitor.js';
 export { createMonitoringStore, type MonitoringStore } from './store.js';
 export { createMonitoringService, type MonitoringService } from './service.js';
-export { referenceFromCsv } from './reference-csv.js';
+export { referenceFromCsv, scoreCsv, type ScoredCsv } from './reference-csv.js';
 export { monitoringRoutes } from './routes.js';
 export { MonitorJob, type MonitorGauges } from './job.js';
 export { monitorGauges } from './gauges.js';

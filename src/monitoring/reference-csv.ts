@@ -28,17 +28,22 @@ function label(raw: string | undefined, column: string, line: number): number | 
   throw new AppError('BAD_REQUEST', `--target ${column}: line ${line} has ${JSON.stringify(raw)}; a target must be 0/1, yes/no or true/false`);
 }
 
+export interface ScoredCsv {
+  /** Feature values per contract feature (as the payloads carried them). */
+  columns: unknown[][];
+  scores: number[];
+  /** With a target: the 0/1 label of each scored row. */
+  labels: number[];
+  skipped: number;
+  firstError?: string;
+}
+
 /**
- * A reference profile for an imported model: read the CSV (streamed), score every row through
- * the model exactly as serving would, and profile the features, scores and decisions. Rows the
- * model's contract refuses are skipped and counted.
+ * Read a CSV (streamed) and score every row through the model exactly as serving would: cells
+ * typed by the model's contract, validated by its encoder, scored in runs of 512 rows. Rows the
+ * contract refuses are skipped and counted; with a target, rows without a label too.
  */
-export async function referenceFromCsv(
-  file: string,
-  s: Servable,
-  policy: Policy,
-  opts: { target?: string; onProgress?: (rows: number) => void } = {},
-): Promise<{ reference: ReferenceProfile; rows: number; skipped: number; firstError?: string }> {
+export async function scoreCsv(file: string, s: Servable, opts: { target?: string; onProgress?: (rows: number) => void } = {}): Promise<ScoredCsv> {
   const features = s.spec.contract.features;
   const columns: unknown[][] = features.map(() => []);
   const scores: number[] = [];
@@ -98,6 +103,21 @@ export async function referenceFromCsv(
     throw new AppError('BAD_REQUEST', `${file}: cannot read as CSV (line ${line}): ${errorMessage(e)}`);
   }
   if (!scores.length) throw new AppError('BAD_REQUEST', `${file}: no row could be scored${firstError ? ` (first problem: ${firstError})` : ''}`);
+  return { columns, scores, labels, skipped, ...(firstError ? { firstError } : {}) };
+}
+
+/**
+ * A reference profile for an imported model: the CSV scored through the model (scoreCsv), and
+ * its features, scores and decisions profiled.
+ */
+export async function referenceFromCsv(
+  file: string,
+  s: Servable,
+  policy: Policy,
+  opts: { target?: string; onProgress?: (rows: number) => void } = {},
+): Promise<{ reference: ReferenceProfile; rows: number; skipped: number; firstError?: string }> {
+  const { columns, scores, labels, skipped, firstError } = await scoreCsv(file, s, opts);
+  const features = s.spec.contract.features;
   const decide = s.decide;
   const metrics =
     opts.target !== undefined && new Set(labels).size === 2 ? { roc_auc: rocAuc(scores, labels), brier: brier(scores, labels), log_loss: logLoss(scores, labels) } : undefined;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { aucByPairs } from '../../test/helpers/independent.js';
-import { binOf, brier, classification, confusion, jsDistance, kolmogorovSf, ksFromCounts, ksTwoSample, logLoss, psi, quantileEdges, rocAuc } from './statistics.js';
+import { accuracy, averagePrecision, binOf, brier, calibration, classification, confusion, jsDistance, kolmogorovSf, ksFromCounts, ksTwoSample, logLoss, psi, quantileEdges, rocAuc } from './statistics.js';
 
 // Expected values from scipy 1.17.1 and scikit-learn 1.6.1 (scripts/statistics-fixtures.py).
 const fx = JSON.parse(readFileSync(new URL('./statistics.fixtures.json', import.meta.url), 'utf8'));
@@ -44,6 +44,17 @@ describe('statistics: textbook cases', () => {
     expect(logLoss([0.9, 0.2], [1, 0])).toBeCloseTo(-(Math.log(0.9) + Math.log(0.8)) / 2, 12);
     expect(brier([0.9, 0.2], [1, 0])).toBeCloseTo((0.01 + 0.04) / 2, 12);
     expect(brier([], [])).toBeNaN();
+  });
+
+  it('average precision and calibration by hand', () => {
+    // Ranked 1,0,1: precision 1 at recall ½, then 2/3 at recall 1 → ½·1 + ½·⅔.
+    expect(averagePrecision([0.9, 0.8, 0.7], [1, 0, 1])).toBeCloseTo(0.5 + 1 / 3, 12);
+    expect(averagePrecision([0.9, 0.8], [0, 0])).toBeNaN();
+    const t = calibration([0.05, 0.1, 0.15, 0.95], [0, 1, 0, 1], 10);
+    expect(t[0]).toMatchObject({ count: 2, mean_score: expect.closeTo(0.075, 12), positive_rate: 0.5 });
+    expect(t[1]).toMatchObject({ count: 1, positive_rate: 0 });
+    expect(t[5]).toMatchObject({ count: 0, mean_score: null, positive_rate: null });
+    expect(t[9]).toMatchObject({ count: 1, positive_rate: 1 });
   });
 
   it('precision, recall and F1 from a confusion matrix by hand; undefined ones are NaN', () => {
@@ -101,6 +112,10 @@ describe('statistics: against scipy and scikit-learn', () => {
       expect(m.precision).toBeCloseTo(c.precision, 12);
       expect(m.recall).toBeCloseTo(c.recall, 12);
       expect(m.f1).toBeCloseTo(c.f1, 12);
+      expect(accuracy(confusion(c.scores.map((s: number) => (s >= c.threshold ? 1 : 0)), c.labels))).toBeCloseTo(c.accuracy, 12);
+      expect(averagePrecision(c.scores, c.labels)).toBeCloseTo(c.average_precision, 12);
+      const bins = calibration(c.scores, c.labels).filter((b) => b.count > 0);
+      expect(bins.map((b) => [b.positive_rate, b.mean_score])).toEqual(c.calibration.map(([t, p]: [number, number]) => [expect.closeTo(t, 12), expect.closeTo(p, 12)]));
     }
   });
 

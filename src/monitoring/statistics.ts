@@ -234,3 +234,60 @@ export function classification(c: Confusion): { precision: number; recall: numbe
   const f1 = 2 * c.tp + c.fp + c.fn ? (2 * c.tp) / (2 * c.tp + c.fp + c.fn) : NaN;
   return { precision, recall, f1 };
 }
+
+/**
+ * Average precision (the area under the precision–recall curve as scikit-learn's
+ * average_precision_score computes it): Σ (Rₖ − Rₖ₋₁)·Pₖ over the distinct scores, highest first.
+ */
+export function averagePrecision(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) positives += labels[i] ? 1 : 0;
+  if (positives === 0) return NaN;
+  let tp = 0;
+  let seen = 0;
+  let ap = 0;
+  let lastRecall = 0;
+  for (let k = 0; k < order.length; ) {
+    const s = scores[order[k]];
+    while (k < order.length && scores[order[k]] === s) {
+      if (labels[order[k]]) tp++;
+      seen++;
+      k++;
+    }
+    const recall = tp / positives;
+    ap += (recall - lastRecall) * (tp / seen);
+    lastRecall = recall;
+  }
+  return ap;
+}
+
+export interface CalibrationBin {
+  /** Scores in (lower, upper]; the first bin also holds 0. */
+  lower: number;
+  upper: number;
+  count: number;
+  mean_score: number | null;
+  positive_rate: number | null;
+}
+
+/** Reliability table over equal-width score bins (scikit-learn's calibration_curve, strategy "uniform", with empty bins kept). */
+export function calibration(scores: ArrayLike<number>, labels: ArrayLike<number>, bins = 10): CalibrationBin[] {
+  const sums = new Array(bins).fill(0);
+  const pos = new Array(bins).fill(0);
+  const counts = new Array(bins).fill(0);
+  for (let i = 0; i < scores.length; i++) {
+    // Bin b holds b/bins < s ≤ (b+1)/bins, as numpy.searchsorted over the inner edges does.
+    let b = 0;
+    while (b < bins - 1 && scores[i] > (b + 1) / bins) b++;
+    sums[b] += scores[i];
+    pos[b] += labels[i] ? 1 : 0;
+    counts[b]++;
+  }
+  return counts.map((n, b) => ({ lower: b / bins, upper: (b + 1) / bins, count: n, mean_score: n ? sums[b] / n : null, positive_rate: n ? pos[b] / n : null }));
+}
+
+export function accuracy(c: Confusion): number {
+  const n = c.tp + c.fp + c.fn + c.tn;
+  return n ? (c.tp + c.tn) / n : NaN;
+}

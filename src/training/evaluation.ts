@@ -1,0 +1,51 @@
+import { compilePolicy, type Policy } from '../inference/index.js';
+import { accuracy, actionDecisions, averagePrecision, brier, calibration, classification, confusion, logLoss, rocAuc, type CalibrationBin, type Confusion } from '../monitoring/index.js';
+import type { Costs } from './train.js';
+
+/** What `modelgate evaluate` reports for one model version on labelled rows. No NaN: null instead. */
+export interface Evaluation {
+  rows: number;
+  positive_rate: number;
+  roc_auc: number | null;
+  pr_auc: number | null;
+  f1: number | null;
+  precision: number | null;
+  recall: number | null;
+  accuracy: number | null;
+  brier: number | null;
+  log_loss: number | null;
+  /** At the version's decision policy: acting = a decision that counts as an action. */
+  confusion: Confusion;
+  action_rate: number;
+  expected_profit: number | null;
+  expected_profit_per_row: number | null;
+  calibration: CalibrationBin[];
+}
+
+const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+export function evaluateScores(scores: number[], labels: number[], policy: Policy, costs?: Costs | null): Evaluation {
+  const decide = compilePolicy(policy);
+  const acting = new Set(actionDecisions(policy));
+  const acted = scores.map((s) => (acting.has(decide(s)) ? 1 : 0));
+  const c = confusion(acted, labels);
+  const cls = classification(c);
+  const profit = costs ? c.tp * costs.tp + c.fp * costs.fp + c.fn * costs.fn + c.tn * costs.tn : null;
+  return {
+    rows: scores.length,
+    positive_rate: labels.reduce((a, y) => a + y, 0) / labels.length,
+    roc_auc: finite(rocAuc(scores, labels)),
+    pr_auc: finite(averagePrecision(scores, labels)),
+    f1: finite(cls.f1),
+    precision: finite(cls.precision),
+    recall: finite(cls.recall),
+    accuracy: finite(accuracy(c)),
+    brier: finite(brier(scores, labels)),
+    log_loss: finite(logLoss(scores, labels)),
+    confusion: c,
+    action_rate: acted.reduce<number>((a, v) => a + v, 0) / scores.length,
+    expected_profit: profit,
+    expected_profit_per_row: profit === null ? null : profit / scores.length,
+    calibration: calibration(scores, labels),
+  };
+}
