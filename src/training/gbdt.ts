@@ -166,11 +166,28 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
   const encoding = chooseEncoding(d, p.maxCategories);
   const width = encodingWidth(encoding);
   // Column-major encoded features.
-  const cols: Float64Array[] = Array.from({ length: width }, () => new Float64Array(d.rows));
-  const row = new Float64Array(width);
-  for (let i = 0; i < d.rows; i++) {
-    encodeRow(encoding, d, i, row);
-    for (let j = 0; j < width; j++) cols[j][i] = row[j];
+  // Numeric columns are binned; a categorical column is kept as one code per row (its kept
+  // category's index, or K for any other), from which all of its one-hot columns' histograms
+  // come in a single pass over the rows.
+  const numCount = encoding.numeric.length;
+  const cols = encoding.numeric.map((n) => d.numeric[n]);
+  const catCodes = encoding.categorical.map((c) => {
+    const index = new Map(c.categories.map((v, k) => [v, k]));
+    const col = d.categorical[c.name];
+    return Uint16Array.from({ length: d.rows }, (_, i) => index.get(col[i]) ?? c.categories.length);
+  });
+  const catStart = new Int32Array(encoding.categorical.length);
+  const featCat = new Int32Array(width).fill(-1);
+  const featK = new Int32Array(width);
+  {
+    let j = numCount;
+    encoding.categorical.forEach((c, ci) => {
+      catStart[ci] = j;
+      c.categories.forEach((_v, k) => {
+        featCat[j] = ci;
+        featK[j++] = k;
+      });
+    });
   }
   // A seeded, stratification-free validation slice: every k-th row by a shuffled order.
   let state = p.seed >>> 0 || 1;
@@ -181,9 +198,12 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
   const valIdx: number[] = [];
   for (let i = 0; i < d.rows; i++) (isVal[i] ? valIdx : trainIdx).push(i);
 
-  const edges = cols.map((c) => binEdges(Float64Array.from(trainIdx, (i) => c[i]), p.maxBins));
-  const binned: Binned = { codes: binColumns(cols, edges), edges, missing: edges.map((e) => e.length) };
+  const oneHotEdges = Float32Array.from([0, 1]);
+  const edges = [...cols.map((c) => binEdges(Float64Array.from(trainIdx, (i) => c[i]), p.maxBins)), ...Array.from({ length: width - numCount }, () => oneHotEdges)];
+  const binned: Binned = { codes: binColumns(cols, edges.slice(0, numCount)), edges, missing: edges.map((e) => e.length) };
   const nBins = edges.map((e) => e.length + 1);
+  /** Bin of row i in feature j (one-hot columns: 1 when the row has that category). */
+  const code = (j: number, i: number): number => (j < numCount ? binned.codes[j][i] : catCodes[featCat[j]][i] === featK[j] ? 1 : 0);
 
   const y = d.label;
   let pos = 0;
@@ -198,26 +218,53 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
   let best = Infinity;
   let bestRounds = 0;
 
-  const histogram = (rows: Uint32Array): Float64Array[] =>
-    binned.codes.map((codes, j) => {
-      // Interleaved [g, h, n] per bin.
+  const histogram = (rows: Uint32Array): Float64Array[] => {
+    // The node's gradients gathered once into contiguous arrays: the per-feature loops then
+    // read them in order and only the bin codes at random.
+    const n = rows.length;
+    const gn = new Float64Array(n);
+    const hn = new Float64Array(n);
+    for (let r = 0; r < n; r++) {
+      const i = rows[r];
+      gn[r] = g[i];
+      hn[r] = h[i];
+    }
+    // Interleaved [g, h, n] per bin.
+    const out: Float64Array[] = binned.codes.map((codes, j) => {
       const hist = new Float64Array(nBins[j] * 3);
-      for (let r = 0; r < rows.length; r++) {
-        const i = rows[r];
-        const b = codes[i] * 3;
-        hist[b] += g[i];
-        hist[b + 1] += h[i];
+      for (let r = 0; r < n; r++) {
+        const b = codes[rows[r]] * 3;
+        hist[b] += gn[r];
+        hist[b + 1] += hn[r];
         hist[b + 2]++;
       }
       return hist;
     });
+    // A categorical column's histogram is its per-category sums ([g, h, n] per kept category,
+    // then the rest): each one-hot column's two bins follow from it and the node's totals.
+    encoding.categorical.forEach((c, ci) => {
+      const codes = catCodes[ci];
+      const sums = new Float64Array((c.categories.length + 1) * 3);
+      for (let r = 0; r < n; r++) {
+        const b = codes[rows[r]] * 3;
+        sums[b] += gn[r];
+        sums[b + 1] += hn[r];
+        sums[b + 2]++;
+      }
+      out.push(sums);
+    });
+    return out;
+  };
 
   const bestSplit = (leaf: Leaf): Split | undefined => {
     const { g: G, h: H } = leaf;
     const n = leaf.rows.length;
     const parent = (G * G) / (H + p.l2);
     let best: Split | undefined;
-    for (let j = 0; j < width; j++) {
+    const consider = (gain: number, feature: number, bin: number, missingLeft: boolean, lg: number, lh: number, ln: number) => {
+      if (gain > 1e-9 && (!best || gain > best.gain)) best = { gain, feature, bin, missingLeft, left: { g: lg, h: lh, n: ln }, right: { g: G - lg, h: H - lh, n: n - ln } };
+    };
+    for (let j = 0; j < numCount; j++) {
       const hist = leaf.hist![j];
       const m = binned.missing[j] * 3;
       const mg = hist[m];
@@ -230,7 +277,8 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
         gl += hist[b * 3];
         hl += hist[b * 3 + 1];
         nl += hist[b * 3 + 2];
-        for (const missingLeft of mn > 0 ? [false, true] : [false]) {
+        for (let side = 0; side < (mn > 0 ? 2 : 1); side++) {
+          const missingLeft = side === 1;
           const lg = gl + (missingLeft ? mg : 0);
           const lh = hl + (missingLeft ? mh : 0);
           const ln = nl + (missingLeft ? mn : 0);
@@ -239,12 +287,27 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
           const rg = G - lg;
           const rh = H - lh;
           if (lh < 1e-3 || rh < 1e-3) continue;
-          const gain = (lg * lg) / (lh + p.l2) + (rg * rg) / (rh + p.l2) - parent;
-          if (gain > 1e-9 && (!best || gain > best.gain)) best = { gain, feature: j, bin: b, missingLeft, left: { g: lg, h: lh, n: ln }, right: { g: rg, h: rh, n: rn } };
+          consider((lg * lg) / (lh + p.l2) + (rg * rg) / (rh + p.l2) - parent, j, b, missingLeft, lg, lh, ln);
         }
       }
     }
-    return best;
+    // One-hot columns: the category goes right (value 1), everything else left.
+    for (let ci = 0; ci < catCodes.length; ci++) {
+      const sums = leaf.hist![numCount + ci];
+      const K = encoding.categorical[ci].categories.length;
+      for (let k = 0; k < K; k++) {
+        const rg = sums[k * 3];
+        const rh = sums[k * 3 + 1];
+        const rn = sums[k * 3 + 2];
+        const ln = n - rn;
+        if (ln < p.minSamplesLeaf || rn < p.minSamplesLeaf) continue;
+        const lg = G - rg;
+        const lh = H - rh;
+        if (lh < 1e-3 || rh < 1e-3) continue;
+        consider((lg * lg) / (lh + p.l2) + (rg * rg) / (rh + p.l2) - parent, catStart[ci] + k, 0, false, lg, lh, ln);
+      }
+    }
+    return best as Split | undefined;
   };
 
   for (let round = 1; round <= p.rounds; round++) {
@@ -275,16 +338,29 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
       if (k < 0) break;
       const leaf = open.splice(k, 1)[0];
       const s = leaf.split!;
-      const codes = binned.codes[s.feature];
       const miss = binned.missing[s.feature];
       const left = new Uint32Array(s.left.n);
       const right = new Uint32Array(s.right.n);
       let li = 0;
       let ri = 0;
-      for (const i of leaf.rows) {
-        const c = codes[i];
-        if (c === miss ? s.missingLeft : c <= s.bin) left[li++] = i;
-        else right[ri++] = i;
+      const rowsOf = leaf.rows;
+      if (s.feature < numCount) {
+        const codes = binned.codes[s.feature];
+        for (let r = 0; r < rowsOf.length; r++) {
+          const i = rowsOf[r];
+          const c = codes[i];
+          if (c === miss ? s.missingLeft : c <= s.bin) left[li++] = i;
+          else right[ri++] = i;
+        }
+      } else {
+        // One-hot column: value 1 (the category) is above the split at bin 0.
+        const codes = catCodes[featCat[s.feature]];
+        const k = featK[s.feature];
+        for (let r = 0; r < rowsOf.length; r++) {
+          const i = rowsOf[r];
+          if (codes[i] === k) right[ri++] = i;
+          else left[li++] = i;
+        }
       }
       const l = nodes.length;
       nodes.push({ leaf: true, value: 0 }, { leaf: true, value: 0 });
@@ -315,7 +391,8 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
     for (const leaf of [...open, ...done]) {
       const value = (-leaf.g / (leaf.h + p.l2)) * p.learningRate;
       nodes[leaf.node] = { leaf: true, value };
-      for (const i of leaf.rows) raw[i] += value;
+      const rowsOf = leaf.rows;
+      for (let r = 0; r < rowsOf.length; r++) raw[rowsOf[r]] += value;
     }
     trees.push(nodes);
     // Validation rows were not in any leaf: walk the new tree for them (on bins, exactly as the thresholds do).
@@ -330,7 +407,7 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
             raw[i] += nd.value;
             break;
           }
-          const c = binned.codes[nd.feature][i];
+          const c = code(nd.feature, i);
           const miss = binned.missing[nd.feature];
           k = c === miss ? (nd.missingLeft ? nd.left : nd.right) : Math.fround(nd.threshold) >= binned.edges[nd.feature][c] ? nd.left : nd.right;
         }
