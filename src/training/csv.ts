@@ -38,8 +38,11 @@ export interface Ingested {
 
 /** Share of non-missing values that must parse as numbers for a column to be numeric. */
 const NUMERIC_SHARE = 0.95;
-/** Distinct values tracked per column; beyond it a column only counts as "many". */
-const DISTINCT_CAP = 200_000;
+/**
+ * Distinct values are counted exactly up to this many; beyond it a column keeps its set only
+ * while it may still be an identifier (every value so far different, and not a fraction).
+ */
+const DISTINCT_CAP = 1000;
 
 const POSITIVE = new Set(['1', 'yes', 'true', 'y', 't']);
 const NEGATIVE = new Set(['0', 'no', 'false', 'n', 'f']);
@@ -52,8 +55,10 @@ function toNumber(raw: string): number | undefined {
 }
 
 /** Read the CSV once, record by record, with the right errors for files people really have. */
-async function* records(file: string): AsyncGenerator<{ line: number; cells: string[] }> {
-  const parser = createReadStream(file).pipe(parse({ bom: true, skip_empty_lines: true, relax_quotes: false }));
+async function* records(file: string, onChunk?: (chunk: Buffer | string) => void): AsyncGenerator<{ line: number; cells: string[] }> {
+  const source = createReadStream(file, { highWaterMark: 1 << 20 });
+  if (onChunk) source.on('data', onChunk);
+  const parser = source.pipe(parse({ bom: true, skip_empty_lines: true, relax_quotes: false }));
   let line = 0;
   try {
     for await (const cells of parser as AsyncIterable<string[]>) {
@@ -70,6 +75,7 @@ async function* records(file: string): AsyncGenerator<{ line: number; cells: str
 
 interface Stats {
   missing: number;
+  present: number;
   numeric: number;
   integer: number;
   distinct: Set<string> | undefined;
@@ -92,9 +98,8 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     throw new AppError('BAD_REQUEST', `cannot read ${file}: ${errorMessage(e)}`);
   }
   if (size === 0) throw new AppError('BAD_REQUEST', `${file} is empty; give a CSV with a header row and data rows`);
+  // The file's sha256 is taken while pass 1 reads it.
   const hash = createHash('sha256');
-  await new Promise<void>((resolve, reject) => createReadStream(file).on('data', (d) => hash.update(d)).on('end', resolve).on('error', reject));
-  const sha256 = hash.digest('hex');
 
   // Pass 1: header, label check, per-column statistics.
   let header: string[] | undefined;
@@ -104,7 +109,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   let dropped = 0;
   const badLabels = new Map<string, number>();
   let positives = 0;
-  for await (const { line, cells } of records(file)) {
+  for await (const { line, cells } of records(file, (chunk) => hash.update(chunk))) {
     if (!header) {
       header = cells.map((c) => c.trim());
       const dup = header.find((h, i) => header!.indexOf(h) !== i);
@@ -113,7 +118,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       if (targetIndex < 0) throw new AppError('BAD_REQUEST', `${file}: no column ${JSON.stringify(o.target)} for --target; the columns are ${header.join(', ')}`);
       const unknown = [...(o.exclude ?? []), ...(o.categorical ?? []), ...(o.numeric ?? [])].filter((c) => !header!.includes(c));
       if (unknown.length) throw new AppError('BAD_REQUEST', `${file}: no column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (from --exclude/--categorical/--numeric); the columns are ${header.join(', ')}`);
-      stats = header.map(() => ({ missing: 0, numeric: 0, integer: 0, distinct: new Set<string>(), many: false }));
+      stats = header.map(() => ({ missing: 0, present: 0, numeric: 0, integer: 0, distinct: new Set<string>(), many: false }));
       continue;
     }
     for (const c of cells) if (c.includes('\uFFFD')) throw new AppError('BAD_REQUEST', `${file}: line ${line} is not valid UTF-8; save the file as UTF-8 and try again`);
@@ -133,6 +138,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
         s.missing++;
         continue;
       }
+      s.present++;
       const n = toNumber(raw);
       if (n !== undefined) {
         s.numeric++;
@@ -140,7 +146,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       }
       if (s.distinct) {
         s.distinct.add(raw.trim());
-        if (s.distinct.size > DISTINCT_CAP) {
+        if (s.distinct.size > DISTINCT_CAP && (s.distinct.size < s.present || (n !== undefined && !Number.isInteger(n)))) {
           s.distinct = undefined;
           s.many = true;
         }
@@ -149,6 +155,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     if (rows % 100_000 === 0) o.onProgress?.(`  read ${rows.toLocaleString('en')} rows`);
   }
   if (!header) throw new AppError('BAD_REQUEST', `${file} is empty; give a CSV with a header row and data rows`);
+  const sha256 = hash.digest('hex');
   if (rows === 0) throw new AppError('BAD_REQUEST', `${file} has a header but no rows${dropped ? ` with a ${o.target} value (${dropped} rows have none)` : ''}`);
   if (badLabels.size) {
     const found = [...badLabels.keys()].slice(0, 5).map((v) => JSON.stringify(v));
@@ -173,7 +180,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     const forced = o.numeric?.includes(name) ? 'numeric' : o.categorical?.includes(name) ? 'categorical' : undefined;
     const numeric = forced ? forced === 'numeric' : s.numeric >= NUMERIC_SHARE * present;
     // Unique per row and not a measurement: an identifier, which a model would only memorise.
-    if (!forced && distinct === rows && rows > 20 && (!numeric || s.integer === present)) return exclude('a different value in every row (an identifier?); left out, use --categorical or --numeric to keep it');
+    if (!forced && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present)) return exclude('a different value in every row (an identifier?); left out, use --categorical or --numeric to keep it');
     if (numeric && s.numeric < present) {
       const note = `${present - s.numeric} values that are not numbers are treated as missing`;
       warnings.push(`${name}: ${note}`);
