@@ -138,3 +138,50 @@ describe('modelgate evaluate', () => {
     expect(noTarget.code).toBe(2);
   });
 });
+
+describe('decision policies as versions', () => {
+  it('policy set: a new version sharing the ONNX artifact, with a threshold, bands, or the threshold that maximises profit on labelled rows', async () => {
+    const dir = tempDir();
+    const env = { MODELGATE_DATA_DIR: dir };
+    const csv = path.join(dir, 'bookings.csv');
+    writeFileSync(csv, csvOf(1500));
+    const t = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--algo', 'logreg', '--bands', 'review=0.3,block=0.7', '--register', '--promote', '--json'], env);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.json().policy).toEqual({ type: 'bands', bands: [{ decision: 'allow', below: 0.3 }, { decision: 'review', below: 0.7 }, { decision: 'block', below: null }] });
+
+    const th = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--threshold', '0.42', '--json'], env);
+    expect(th.code, th.stderr).toBe(0);
+    expect(th.json()).toMatchObject({ version: 2, from_version: 1, policy: { type: 'threshold', threshold: 0.42 } });
+    const cost = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--data', csv, '--target', 'is_canceled', '--json'], env);
+    expect(cost.code, cost.stderr).toBe(0);
+    expect(cost.json()).toMatchObject({ version: 3, rows: 1500, policy: { type: 'threshold' } });
+
+    const s = await startTestServer({ jobs: false, dataDir: dir, db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') } });
+    try {
+      const versions = await Promise.all([1, 2, 3].map((v) => s.ctx.registry.getVersion('hotel', v)));
+      // One artifact, three policies; the reference profile and training record come along.
+      expect(new Set(versions.map((v) => v.onnx_sha256)).size).toBe(1);
+      expect(versions[2].manifest.reference).toEqual(versions[0].manifest.reference);
+      expect(versions[1].manifest.training).toMatchObject({ run_id: versions[0].manifest.training!.run_id, policy_from_version: 1 });
+      // The cost-chosen threshold is the best one on those rows (checked by brute force over candidate thresholds).
+      await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 3, actor: 't' });
+      await s.pool.refresh(true);
+      const scores: number[] = [];
+      for (let i = 0; i < 1500; i++) {
+        const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: rowPayload(data, i) }) });
+        scores.push(res.json().score);
+      }
+      const profit = (t: number) => scores.reduce((a, sc, i) => a + (sc >= t ? (data.label[i] ? 0 : -20) : data.label[i] ? -100 : 0), 0);
+      const chosen = (versions[2].policy as { threshold: number }).threshold;
+      for (const other of [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, ...scores.slice(0, 50)]) expect(profit(chosen)).toBeGreaterThanOrEqual(profit(other) - 1e-9);
+      // Rolling back the policy is rolling back the alias.
+      await s.ctx.registry.rollback({ model: 'hotel', actor: 't' });
+      expect((await s.ctx.registry.getModel('hotel')).aliases.production).toBe(1);
+    } finally {
+      await s.stop();
+    }
+    const bad = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--bands', 'review=0.7,block=0.7'], env);
+    expect(bad.code).toBe(2);
+    expect((await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=1,fn=-1'], env)).stderr).toMatch(/give --data CSV and --target/);
+  });
+});

@@ -11,6 +11,7 @@ import { registerMonitorCommands } from './monitor.js';
 import { registerWebhookCommands } from './webhooks.js';
 import { registerTrainCommands } from './train.js';
 import { registerEvaluateCommands } from './evaluate.js';
+import { registerPolicyCommands } from './policy.js';
 
 const program = new Command()
   .name('modelgate')
@@ -31,6 +32,7 @@ registerMonitorCommands(program);
 registerWebhookCommands(program);
 registerTrainCommands(program);
 registerEvaluateCommands(program);
+registerPolicyCommands(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { AppError } from '../lib/errors.js';
 import { MODEL_NAME } from '../registry/index.js';
 import { ingestCsv } from '../training/csv.js';
-import { indexSplit, randomSplit, trainModel, type Algorithm, type Costs } from '../training/train.js';
+import { indexSplit, randomSplit, trainModel, type Algorithm } from '../training/train.js';
 import { cliActor, withContext } from './context.js';
+import { parseBands, parseCosts } from './policy-flags.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 interface TrainFlags extends OutputOptions {
@@ -18,6 +19,7 @@ interface TrainFlags extends OutputOptions {
   split: string;
   seed: string;
   cost?: string;
+  bands?: string;
   minAuc?: string;
   minF1?: string;
   rounds?: string;
@@ -35,18 +37,6 @@ function number(v: string | undefined, flag: string, min: number, max: number): 
   const n = Number(v);
   if (!Number.isFinite(n) || n < min || n > max) throw new AppError('BAD_REQUEST', `${flag} must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
   return n;
-}
-
-/** tp=0,fp=-20,fn=-100,tn=0: the value of each outcome; outcomes left out are worth 0. */
-export function parseCosts(text: string): Costs {
-  const costs: Costs = { tp: 0, fp: 0, fn: 0, tn: 0 };
-  for (const part of text.split(',')) {
-    const m = /^\s*(tp|fp|fn|tn)\s*=\s*(-?[0-9]+(\.[0-9]+)?)\s*$/.exec(part);
-    if (!m) throw new AppError('BAD_REQUEST', `--cost ${JSON.stringify(text)}: expected outcome=value pairs such as tp=0,fp=-20,fn=-100,tn=0`);
-    costs[m[1] as keyof Costs] = Number(m[2]);
-  }
-  if (costs.tp - costs.fn === 0 && costs.fp - costs.tn === 0) throw new AppError('BAD_REQUEST', `--cost ${JSON.stringify(text)}: acting and not acting are worth the same for every row, so no threshold is better than another; give costs that differ`);
-  return costs;
 }
 
 /** A progress bar on a terminal; a line every 10 % otherwise (CI logs). */
@@ -79,6 +69,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--split <index|random>', 'index: row i is held out when i % (1/f) == 0 (reproducible by any tool); random: seeded and stratified', 'index')
     .option('--seed <n>', 'seed for --split random and the validation slice', '42')
     .option('--cost <tp=..,fp=..,fn=..,tn=..>', 'value of each outcome; the threshold then maximises profit (else F1)')
+    .option('--bands <review=0.3,block=0.7>', 'a three-way policy instead of a threshold: allow below the first bound, then each decision from its bound up')
     .option('--min-auc <x>', 'gate: held-out ROC AUC at least this')
     .option('--min-f1 <x>', 'gate: held-out F1 at least this')
     .option('--rounds <n>', 'gbdt: most boosting rounds (early stopping may use fewer)')
@@ -102,6 +93,7 @@ export function registerTrainCommands(program: Command): void {
         const minAuc = number(o.minAuc, '--min-auc', 0, 1);
         const minF1 = number(o.minF1, '--min-f1', 0, 1);
         const costs = o.cost ? parseCosts(o.cost) : undefined;
+        const bands = o.bands ? parseBands(o.bands) : undefined;
         const gbdt = {
           ...(o.rounds ? { rounds: number(o.rounds, '--rounds', 1, 100_000) } : {}),
           ...(o.learningRate ? { learningRate: number(o.learningRate, '--learning-rate', 1e-4, 1) } : {}),
@@ -119,7 +111,7 @@ export function registerTrainCommands(program: Command): void {
         const algo = o.algo as Algorithm;
         let trained;
         try {
-          trained = trainModel({ data: ingested.data, algo, split, costs, gbdt, onProgress: bar(algo === 'gbdt' ? (gbdt.rounds ?? 200) : 50) });
+          trained = trainModel({ data: ingested.data, algo, split, costs, bands, gbdt, onProgress: bar(algo === 'gbdt' ? (gbdt.rounds ?? 200) : 50) });
         } catch (e) {
           throw e instanceof AppError ? e : new AppError('BAD_REQUEST', (e as Error).message);
         }
@@ -160,7 +152,7 @@ export function registerTrainCommands(program: Command): void {
           [
             `${o.algo} on ${split.train.rows} rows, ${split.test.rows} held out (${o.split} split); ${trained.run.rounds ?? '—'} ${algo === 'gbdt' ? 'rounds' : 'Newton steps'}, ${(trained.run.duration_ms / 1000).toFixed(1)} s`,
             `held out: ROC AUC ${fmt(m.roc_auc)}, F1 ${fmt(m.f1)}, precision ${fmt(m.precision)}, recall ${fmt(m.recall)}, Brier ${fmt(m.brier)}, log loss ${fmt(m.log_loss)}`,
-            `policy: act when score >= ${trained.policy.type === 'threshold' ? trained.policy.threshold.toFixed(4) : ''} (maximises ${costs ? 'profit' : 'F1'}); action rate ${fmt(m.action_rate)}${m.expected_profit_per_row !== undefined ? `, expected profit ${m.expected_profit_per_row.toFixed(2)} a row` : ''}`,
+            `policy: ${trained.policy.type === 'threshold' ? `act when score >= ${trained.policy.threshold.toFixed(4)} (maximises ${costs ? 'profit' : 'F1'})` : `bands ${trained.policy.bands.map((b) => `${b.decision}${b.below === null ? '' : ` < ${b.below}`}`).join(', ')}`}; action rate ${fmt(m.action_rate)}${m.expected_profit_per_row !== undefined ? `, expected profit ${m.expected_profit_per_row.toFixed(2)} a row` : ''}`,
             ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.metric} ${fmt(g.value ?? undefined)} vs ${g.threshold})`),
             registered ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}` : o.register ? 'not registered: a gate failed' : 'not registered (add --register)',
           ].join('\n'),

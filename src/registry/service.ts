@@ -233,6 +233,35 @@ export function createRegistryService(deps: RegistryDeps) {
     });
   }
 
+  /**
+   * A new version with another decision policy and everything else as version `from` has it:
+   * the same ONNX artifact (stored once, content-addressed), contract, metrics, training record
+   * and reference profile. Policies are then promoted and rolled back like models.
+   */
+  async function withPolicy(input: { model: string; from: number; policy: Policy; actor: string }) {
+    const v = await requireVersion(input.model, input.from);
+    const m = v.manifest;
+    const onnx = await artifacts.get(v.onnx_sha256);
+    const single = m.contract.layout !== 'columns';
+    return register({
+      model: input.model,
+      onnx,
+      policy: input.policy,
+      ...(single ? { featureNames: m.contract.features.map((f) => f.name) } : {}),
+      manifest: {
+        description: m.description ?? `version ${v.version} with a new decision policy`,
+        output: m.output.source === 'zipmap' ? (m.output.zipmap_output ?? undefined) : m.output.name,
+        positive_class: m.output.positive_index,
+        ...(m.metrics ? { metrics: m.metrics } : {}),
+        training: { ...(m.training ?? {}), policy_from_version: v.version },
+        ...(m.dataset_sha256 ? { dataset_sha256: m.dataset_sha256 } : {}),
+        ...(m.run_id ? { run_id: m.run_id } : {}),
+        ...(m.reference ? { reference: m.reference } : {}),
+      },
+      actor: input.actor,
+    });
+  }
+
   const versionSummary = (v: VersionRow, aliases: Record<string, number>) => ({
     version: v.version,
     status: v.status,
@@ -315,6 +344,7 @@ export function createRegistryService(deps: RegistryDeps) {
   return {
     prepare,
     register,
+    withPolicy,
     promote,
     rollback,
     verify,

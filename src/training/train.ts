@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Policy } from '../inference/index.js';
-import { brier, buildReference, classification, confusion, logLoss, rocAuc, type ReferenceProfile } from '../monitoring/index.js';
+import { compilePolicy, type Policy } from '../inference/index.js';
+import { actionDecisions, brier, buildReference, classification, confusion, logLoss, rocAuc, type ReferenceProfile } from '../monitoring/index.js';
 import type { Dataset } from './dataset.js';
 import { exportLogisticRegression } from './export-logreg.js';
 import { encodeRow, fitGbdt, type GbdtParams } from './gbdt.js';
@@ -92,6 +92,8 @@ export interface TrainInput {
   algo: Algorithm;
   split: Split;
   costs?: Costs;
+  /** A bands policy to use instead of choosing a threshold. */
+  bands?: Policy;
   gbdt?: Partial<GbdtParams>;
   l2?: number;
   onProgress?: (p: { round: number; of: number; trainLoss: number; validationLoss?: number }) => void;
@@ -141,7 +143,10 @@ export function trainModel(input: TrainInput): Trained {
   const testScores = Float64Array.from({ length: test.rows }, (_, i) => score(test, i));
   const choice = chooseThreshold(testScores, test.label, input.costs);
   const threshold = Math.min(1, choice.threshold);
-  const acted = Array.from(testScores, (s) => (s >= threshold ? 1 : 0));
+  const policy: Policy = input.bands ?? { type: 'threshold', threshold, above: 'act', below: 'none' };
+  const decide = compilePolicy(policy);
+  const acting = new Set(actionDecisions(policy));
+  const acted = Array.from(testScores, (s) => (acting.has(decide(s)) ? 1 : 0));
   const conf = confusion(acted, test.label);
   const cls = classification(conf);
   const c = input.costs;
@@ -157,7 +162,6 @@ export function trainModel(input: TrainInput): Trained {
     ...(c ? { expected_profit_per_row: (conf.tp * c.tp + conf.fp * c.fp + conf.fn * c.fn + conf.tn * c.tn) / test.rows } : {}),
   };
   for (const [k, v] of Object.entries(metrics)) if (!Number.isFinite(v)) delete metrics[k];
-  const policy: Policy = { type: 'threshold', threshold, above: 'act', below: 'none' };
   const trainScores = Float64Array.from({ length: train.rows }, (_, i) => score(train, i));
   const reference = buildReference({
     features: [
@@ -165,7 +169,7 @@ export function trainModel(input: TrainInput): Trained {
       ...Object.entries(train.categorical).map(([name, values]) => ({ name, kind: 'categorical' as const, values })),
     ],
     scores: trainScores,
-    decisions: Array.from(trainScores, (s) => (s >= threshold ? 'act' : 'none')),
+    decisions: Array.from(trainScores, decide),
     policy,
     labels: train.label,
     metrics,
@@ -179,7 +183,7 @@ export function trainModel(input: TrainInput): Trained {
     run: {
       run_id: randomUUID(),
       algorithm: input.algo,
-      params: { ...params, threshold_objective: choice.objective, ...(c ? { cost_matrix: c } : {}) },
+      params: { ...params, ...(input.bands ? { policy: 'bands' } : { threshold_objective: choice.objective }), ...(c ? { cost_matrix: c } : {}) },
       rows: { train: train.rows, test: test.rows },
       duration_ms: Date.now() - started,
       ...(rounds !== undefined ? { rounds } : {}),

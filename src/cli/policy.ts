@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { AppError } from '../lib/errors.js';
+import { Servable, type Policy } from '../inference/index.js';
+import { scoreCsv } from '../monitoring/index.js';
+import { chooseThreshold } from '../training/train.js';
+import { parseBands, parseCosts } from './policy-flags.js';
+import { cliActor, parseVersion, withContext } from './context.js';
+import { emit, progress, type OutputOptions } from './output.js';
+
+interface PolicyFlags extends OutputOptions {
+  model: string;
+  version: string;
+  threshold?: string;
+  cost?: string;
+  bands?: string;
+  data?: string;
+  target?: string;
+}
+
+export function registerPolicyCommands(program: Command): void {
+  const policy = program.command('policy').description("A version's decision policy (score → decision)");
+  policy
+    .command('set')
+    .description('Create a new version with the same ONNX artifact, contract and records as --version and another decision policy; promote and roll it back like any version')
+    .requiredOption('--model <name>', 'model')
+    .requiredOption('--version <n>', 'version whose model the new policy is for')
+    .option('--threshold <t>', 'act when score >= t')
+    .option('--cost <tp=..,fp=..,fn=..,tn=..>', 'the threshold that maximises profit on --data (scored through the model)')
+    .option('--bands <review=0.3,block=0.7>', 'allow below the first bound, then each decision from its bound up')
+    .option('--data <csv>', 'with --cost: labelled rows to choose the threshold on')
+    .option('--target <column>', 'with --cost: the label column of --data')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  modelgate policy set --model churn --version 3 --threshold 0.42\n  modelgate policy set --model fraud --version 7 --bands review=0.3,block=0.7 --json\n  modelgate policy set --model churn --version 3 --cost tp=0,fp=-20,fn=-100,tn=0 --data holdout.csv --target Churn')
+    .action(async (o: PolicyFlags) =>
+      withContext(o, async (ctx) => {
+        const given = [o.threshold, o.cost, o.bands].filter((x) => x !== undefined).length;
+        if (given !== 1) throw new AppError('BAD_REQUEST', 'give exactly one of --threshold, --cost or --bands');
+        const version = parseVersion(o.version)!;
+        let next: Policy;
+        let chosen: Record<string, unknown> = {};
+        if (o.threshold !== undefined) {
+          const t = Number(o.threshold);
+          if (!(t >= 0 && t <= 1)) throw new AppError('BAD_REQUEST', `--threshold must be a number from 0 to 1, got ${JSON.stringify(o.threshold)}`);
+          next = { type: 'threshold', threshold: t, above: 'act', below: 'none' };
+        } else if (o.bands !== undefined) next = parseBands(o.bands);
+        else {
+          if (!o.data || !o.target) throw new AppError('BAD_REQUEST', '--cost chooses the threshold on labelled rows: give --data CSV and --target COLUMN');
+          const costs = parseCosts(o.cost!);
+          const found = await ctx.registry.source.fetch(o.model, version);
+          if (!found) throw new AppError('VERSION_NOT_FOUND', `model ${o.model} has no version ${version}`);
+          const s = await Servable.load(found.bytes, found.spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
+          try {
+            progress(`scoring ${o.data} with ${o.model} version ${version}…`);
+            const r = await scoreCsv(o.data, s, { target: o.target });
+            const c = chooseThreshold(r.scores, r.labels, costs);
+            next = { type: 'threshold', threshold: Math.min(1, c.threshold), above: 'act', below: 'none' };
+            chosen = { rows: r.scores.length, expected_profit: c.value, cost_matrix: costs };
+          } finally {
+            await s.release();
+          }
+        }
+        const r = await ctx.registry.withPolicy({ model: o.model, from: version, policy: next, actor: cliActor() });
+        emit(o, { model: r.model, version: r.version, from_version: version, policy: r.manifest.policy, ...chosen }, () =>
+          [`${r.model} version ${r.version}: version ${version}'s model with policy ${JSON.stringify(r.manifest.policy)}`, `next: modelgate promote --model ${r.model} --version ${r.version}`].join('\n'),
+        );
+      }),
+    );
+}
