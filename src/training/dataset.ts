@@ -14,8 +14,8 @@ export function rowPayload(d: Dataset, i: number): Record<string, number | strin
   return out;
 }
 
-/** Split by row index: row i is held out when i % every === 0 (deterministic, like the reference AUCs). */
-export function splitEvery(d: Dataset, every: number): { train: Dataset; test: Dataset } {
+/** Train and test parts of a table: the rows `isTest` picks are the test part. */
+export function splitBy(d: Dataset, isTest: (i: number) => boolean): { train: Dataset; test: Dataset } {
   const pick = (keep: (i: number) => boolean): Dataset => {
     const idx: number[] = [];
     for (let i = 0; i < d.rows; i++) if (keep(i)) idx.push(i);
@@ -26,5 +26,10 @@ export function splitEvery(d: Dataset, every: number): { train: Dataset; test: D
       categorical: Object.fromEntries(Object.entries(d.categorical).map(([k, c]) => [k, idx.map((i) => c[i])])),
     };
   };
-  return { train: pick((i) => i % every !== 0), test: pick((i) => i % every === 0) };
+  return { train: pick((i) => !isTest(i)), test: pick(isTest) };
+}
+
+/** Split by row index: row i is held out when i % every === 0 (deterministic, like the reference AUCs). */
+export function splitEvery(d: Dataset, every: number): { train: Dataset; test: Dataset } {
+  return splitBy(d, (i) => i % every === 0);
 }

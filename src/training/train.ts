@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { compilePolicy, type Policy } from '../inference/index.js';
 import { actionDecisions, brier, buildReference, classification, confusion, logLoss, rocAuc, type ReferenceProfile } from '../monitoring/index.js';
-import type { Dataset } from './dataset.js';
+import { splitBy, type Dataset } from './dataset.js';
 import { exportLogisticRegression } from './export-logreg.js';
 import { encodeRow, fitGbdt, type GbdtParams } from './gbdt.js';
 import { fitLogisticRegression, predictProba } from './logreg.js';
@@ -26,7 +26,7 @@ export interface Split {
 /** Row i is a test row when i % every === 0: reproducible by any tool that drops the same unlabelled rows. */
 export function indexSplit(d: Dataset, testFraction: number): Split {
   const every = Math.max(2, Math.round(1 / testFraction));
-  return subsets(d, (i) => i % every === 0);
+  return splitBy(d, (i) => i % every === 0);
 }
 
 /** A seeded split that keeps the positive rate of both parts equal (stratified). */
@@ -42,21 +42,7 @@ export function randomSplit(d: Dataset, testFraction: number, seed: number): Spl
     }
     for (const i of idx.slice(0, Math.round(idx.length * testFraction))) test[i] = 1;
   }
-  return subsets(d, (i) => test[i] === 1);
-}
-
-function subsets(d: Dataset, isTest: (i: number) => boolean): Split {
-  const pick = (keep: (i: number) => boolean): Dataset => {
-    const idx: number[] = [];
-    for (let i = 0; i < d.rows; i++) if (keep(i)) idx.push(i);
-    return {
-      rows: idx.length,
-      label: Uint8Array.from(idx, (i) => d.label[i]),
-      numeric: Object.fromEntries(Object.entries(d.numeric).map(([k, c]) => [k, Float64Array.from(idx, (i) => c[i])])),
-      categorical: Object.fromEntries(Object.entries(d.categorical).map(([k, c]) => [k, idx.map((i) => c[i])])),
-    };
-  };
-  return { train: pick((i) => !isTest(i)), test: pick(isTest) };
+  return splitBy(d, (i) => test[i] === 1);
 }
 
 /**
