@@ -60,7 +60,7 @@ describe('modelgate serve process', () => {
   });
 
   it('SIGTERM lets in-flight requests finish, then exits 0', async () => {
-    const { url } = await serve({ WORKERS: '1', SHUTDOWN_DELAY_MS: '1500' });
+    const { url } = await serve({ WORKERS: '1', SHUTDOWN_DELAY_MS: '3000' });
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     const batch = JSON.stringify({ instances: Array(1000).fill(row) });
     const predict = () =>
@@ -74,9 +74,13 @@ describe('modelgate serve process', () => {
     // Once the first answer is back the rest are on open connections, queued or running: stop now.
     await Promise.race(wave);
     child!.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    // Draining: still serving, but no longer ready.
-    const ready = await fetch(`${url}/readyz`);
+    // Draining: still serving, but no longer ready. The signal is handled on the event loop,
+    // which may first finish the batches queued ahead of it, so readiness is polled.
+    let ready = await fetch(`${url}/readyz`);
+    for (const until = Date.now() + 2500; ready.status !== 503 && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      ready = await fetch(`${url}/readyz`);
+    }
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ ready: false, reasons: ['shutting down'] });
     const statuses = await Promise.all(wave);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { getHeapStatistics } from 'node:v8';
 import { parse } from 'csv-parse';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { isMissingCell } from '../lib/missing.js';
@@ -13,6 +14,17 @@ export interface IngestOptions {
   categorical?: string[];
   numeric?: string[];
   onProgress?: (message: string) => void;
+  /** Memory the typed columns may take (bytes); default: half of what V8 may still allocate. */
+  maxColumnBytes?: number;
+}
+
+/**
+ * What training from this table will hold in memory: the columns (8 bytes a value; a pointer a
+ * categorical value), then a trainer's working copies (binned codes, gradients, scores), about
+ * as much again.
+ */
+export function estimateTrainingBytes(rows: number, numeric: number, categorical: number): number {
+  return rows * (numeric + categorical) * 8 * 2 + rows * 64;
 }
 
 export type ColumnRole = 'numeric' | 'categorical' | 'excluded' | 'target';
@@ -188,6 +200,18 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     }
     return { ...base, role: numeric ? 'numeric' : 'categorical' };
   });
+
+  const numericCount = columns.filter((c) => c.role === 'numeric').length;
+  const categoricalCount = columns.filter((c) => c.role === 'categorical').length;
+  const need = estimateTrainingBytes(rows, numericCount, categoricalCount);
+  const limit = o.maxColumnBytes ?? Math.floor((getHeapStatistics().heap_size_limit - process.memoryUsage().heapUsed) / 2);
+  if (need > limit) {
+    const gb = (b: number) => `${(b / 2 ** 30).toFixed(2)} GB`;
+    throw new AppError(
+      'BAD_REQUEST',
+      `${file}: ${rows.toLocaleString('en')} rows x ${numericCount + categoricalCount} columns need about ${gb(need)} of memory to train on, more than the ${gb(limit)} available; train on a sample of the rows, leave columns out with --exclude, or give Node more memory (NODE_OPTIONS=--max-old-space-size=MB)`,
+    );
+  }
 
   // Pass 2: typed columns.
   const numeric: Record<string, Float64Array> = {};
