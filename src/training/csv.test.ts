@@ -67,5 +67,7 @@ describe('CSV ingest', () => {
     expect(await bad('a,y\n1,0\n2,1\n', { exclude: ['nope'] })).toMatch(/no column nope \(from --exclude/);
     expect(await bad(Buffer.concat([Buffer.from('a,y\n'), Buffer.from([0x66, 0xff, 0xfe, 0x2c, 0x31, 0x0a])]))).toMatch(/line 2 is not valid UTF-8/);
     expect(await bad('a,a,y\n1,2,0\n')).toMatch(/names column "a" twice/);
+    // Columns that would not fit: refused after the first pass, before anything is allocated.
+    expect(await bad('a,b,y\n1,x,0\n2,z,1\n3,x,0\n', { maxColumnBytes: 100 })).toMatch(/3 rows x 2 columns need about 0\.00 GB of memory to train on, more than the 0\.00 GB available; train on a sample/);
   });
 });
