@@ -1,7 +1,7 @@
 import type { Policy } from '../inference/index.js';
 import type { Contract } from '../inference/contract.js';
 import { actionDecisions, FeatureAccumulator, referenceCounts, referenceSchema, type ReferenceProfile } from './profile.js';
-import { binOf, brier, classification, confusion, jsDistance, ksFromCounts, logLoss, psi, rocAuc } from './statistics.js';
+import { binOf, profit, type CostMatrix, brier, classification, confusion, jsDistance, ksFromCounts, logLoss, psi, rocAuc } from './statistics.js';
 import type { MonitoringStore } from './store.js';
 
 export const REPORT_FORMAT = 'modelgate.report/v1';
@@ -15,12 +15,7 @@ export const THRESHOLDS = {
   retrain_metric_drop: 0.05,
 } as const;
 
-export interface CostMatrix {
-  tp: number;
-  fp: number;
-  fn: number;
-  tn: number;
-}
+export type { CostMatrix } from './statistics.js';
 
 /** The version whose traffic is judged: its contract, policy, reference and training record. */
 export interface MonitoredVersion {
@@ -227,7 +222,7 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
     recall: finite(cls.recall),
     brier: finite(y.length ? brier(s, y) : NaN),
     log_loss: finite(y.length ? logLoss(s, y) : NaN),
-    realized_profit: cost && y.length ? conf.tp * cost.tp + conf.fp * cost.fp + conf.fn * cost.fn + conf.tn * cost.tn : null,
+    realized_profit: cost && y.length ? profit(conf, cost) : null,
     cost_matrix: cost,
     reported_value: values.length ? values.reduce((t, l) => t + (l.value ?? 0), 0) : null,
     training,

@@ -291,3 +291,21 @@ export function accuracy(c: Confusion): number {
   const n = c.tp + c.fp + c.fn + c.tn;
   return n ? (c.tp + c.tn) / n : NaN;
 }
+
+/** Value of each outcome of a decision: acting on a positive (tp) or negative (fp), not acting on a positive (fn) or negative (tn). */
+export interface CostMatrix {
+  tp: number;
+  fp: number;
+  fn: number;
+  tn: number;
+}
+
+/** Realised profit of a confusion matrix under a cost matrix. */
+export function profit(c: Confusion, costs: CostMatrix): number {
+  return c.tp * costs.tp + c.fp * costs.fp + c.fn * costs.fn + c.tn * costs.tn;
+}
+
+/** F1 from counts (0 when nothing is predicted or present), as a threshold search needs it. */
+export function f1FromCounts(tp: number, fp: number, fn: number): number {
+  return 2 * tp + fp + fn ? (2 * tp) / (2 * tp + fp + fn) : 0;
+}

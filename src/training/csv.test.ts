@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers/db.js';
@@ -70,4 +70,31 @@ describe('CSV ingest', () => {
     // Columns that would not fit: refused after the first pass, before anything is allocated.
     expect(await bad('a,b,y\n1,x,0\n2,z,1\n3,x,0\n', { maxColumnBytes: 100 })).toMatch(/3 rows x 2 columns need about 0\.00 GB of memory to train on, more than the 0\.00 GB available; train on a sample/);
   });
+
+  it('a 2 GB file: read as a stream, refused early with what to do, memory bounded', async () => {
+    const huge = path.join(dir, 'huge.csv');
+    const header = 'a,b,c,d,e,f,g,h,i,y\n';
+    const row = '1.25,2.5,3,4,5,6,7,8,9,1\n2.75,0.5,3,4,5,6,7,8,9,0\n';
+    const chunk = Buffer.from(row.repeat(Math.floor(2 ** 20 / row.length)));
+    const fd = openSync(huge, 'w');
+    try {
+      writeSync(fd, header);
+      for (let written = 0; written < 2 * 2 ** 30; written += chunk.length) writeSync(fd, chunk);
+    } finally {
+      closeSync(fd);
+    }
+    const base = process.memoryUsage().rss;
+    let peak = base;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    try {
+      const started = Date.now();
+      await expect(ingestCsv(huge, { target: 'y' })).rejects.toThrow(/about [0-9,]+ rows \(estimated from the file's 2\.00 GB\) x 9 columns need about [0-9.]+ GB of memory to train on, more than the [0-9.]+ GB available \(found after reading the first 5,000 rows\); train on a sample of the rows/);
+      // Refused after a few thousand rows, not after reading 2 GB.
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect((peak - base) / 2 ** 20).toBeLessThan(200);
+    } finally {
+      clearInterval(sampler);
+      rmSync(huge, { force: true });
+    }
+  }, 120_000);
 });

@@ -112,6 +112,16 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   if (size === 0) throw new AppError('BAD_REQUEST', `${file} is empty; give a CSV with a header row and data rows`);
   // The file's sha256 is taken while pass 1 reads it.
   const hash = createHash('sha256');
+  const limit = o.maxColumnBytes ?? Math.floor((getHeapStatistics().heap_size_limit - process.memoryUsage().heapUsed) / 2);
+  const gb = (b: number) => `${(b / 2 ** 30).toFixed(2)} GB`;
+  const tooBig = (rowsDesc: string, cols: number, need: number, hint = '') =>
+    new AppError(
+      'BAD_REQUEST',
+      `${file}: ${rowsDesc} x ${cols} columns need about ${gb(need)} of memory to train on, more than the ${gb(limit)} available${hint}; train on a sample of the rows, leave columns out with --exclude, or give Node more memory (NODE_OPTIONS=--max-old-space-size=MB)`,
+    );
+  // Bytes of the rows read so far, for an early estimate of the row count of a huge file.
+  let sampleBytes = 0;
+  const SAMPLE_ROWS = 5000;
 
   // Pass 1: header, label check, per-column statistics.
   let header: string[] | undefined;
@@ -138,6 +148,16 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     if (isMissingCell(cells[targetIndex])) {
       dropped++;
       continue;
+    }
+    if (rows < SAMPLE_ROWS) {
+      for (const c of cells) sampleBytes += c.length + 1;
+    } else if (rows === SAMPLE_ROWS) {
+      // A file far too large is refused now, not after minutes of reading it: its row count
+      // estimated from its size (only when clearly over, the exact check comes after this pass).
+      const estimated = Math.round(size / (sampleBytes / SAMPLE_ROWS));
+      const cols = header.length - 1 - (o.exclude?.length ?? 0);
+      const need = estimateTrainingBytes(estimated, cols, 0);
+      if (need > 1.5 * limit) throw tooBig(`about ${estimated.toLocaleString('en')} rows (estimated from the file's ${gb(size)})`, cols, need, ' (found after reading the first 5,000 rows)');
     }
     if (POSITIVE.has(y)) positives++;
     else if (!NEGATIVE.has(y)) badLabels.set(cells[targetIndex], (badLabels.get(cells[targetIndex]) ?? 0) + 1);
@@ -204,14 +224,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   const numericCount = columns.filter((c) => c.role === 'numeric').length;
   const categoricalCount = columns.filter((c) => c.role === 'categorical').length;
   const need = estimateTrainingBytes(rows, numericCount, categoricalCount);
-  const limit = o.maxColumnBytes ?? Math.floor((getHeapStatistics().heap_size_limit - process.memoryUsage().heapUsed) / 2);
-  if (need > limit) {
-    const gb = (b: number) => `${(b / 2 ** 30).toFixed(2)} GB`;
-    throw new AppError(
-      'BAD_REQUEST',
-      `${file}: ${rows.toLocaleString('en')} rows x ${numericCount + categoricalCount} columns need about ${gb(need)} of memory to train on, more than the ${gb(limit)} available; train on a sample of the rows, leave columns out with --exclude, or give Node more memory (NODE_OPTIONS=--max-old-space-size=MB)`,
-    );
-  }
+  if (need > limit) throw tooBig(`${rows.toLocaleString('en')} rows`, numericCount + categoricalCount, need);
 
   // Pass 2: typed columns.
   const numeric: Record<string, Float64Array> = {};

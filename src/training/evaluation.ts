@@ -1,5 +1,5 @@
 import { compilePolicy, type Policy } from '../inference/index.js';
-import { accuracy, actionDecisions, averagePrecision, brier, calibration, classification, confusion, logLoss, rocAuc, type CalibrationBin, type Confusion } from '../monitoring/index.js';
+import { accuracy, actionDecisions, profit, averagePrecision, brier, calibration, classification, confusion, logLoss, rocAuc, type CalibrationBin, type Confusion } from '../monitoring/index.js';
 import type { Costs } from './train.js';
 
 /** What `modelgate evaluate` reports for one model version on labelled rows. No NaN: null instead. */
@@ -30,7 +30,7 @@ export function evaluateScores(scores: number[], labels: number[], policy: Polic
   const acted = scores.map((s) => (acting.has(decide(s)) ? 1 : 0));
   const c = confusion(acted, labels);
   const cls = classification(c);
-  const profit = costs ? c.tp * costs.tp + c.fp * costs.fp + c.fn * costs.fn + c.tn * costs.tn : null;
+  const realised = costs ? profit(c, costs) : null;
   return {
     rows: scores.length,
     positive_rate: labels.reduce((a, y) => a + y, 0) / labels.length,
@@ -44,8 +44,8 @@ export function evaluateScores(scores: number[], labels: number[], policy: Polic
     log_loss: finite(logLoss(scores, labels)),
     confusion: c,
     action_rate: acted.reduce<number>((a, v) => a + v, 0) / scores.length,
-    expected_profit: profit,
-    expected_profit_per_row: profit === null ? null : profit / scores.length,
+    expected_profit: realised,
+    expected_profit_per_row: realised === null ? null : realised / scores.length,
     calibration: calibration(scores, labels),
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { compilePolicy, type Policy } from '../inference/index.js';
-import { actionDecisions, brier, buildReference, classification, confusion, logLoss, rocAuc, type ReferenceProfile } from '../monitoring/index.js';
+import { actionDecisions, f1FromCounts, profit, type OutcomeCosts, brier, buildReference, classification, confusion, logLoss, rocAuc, type ReferenceProfile } from '../monitoring/index.js';
 import { splitBy, type Dataset } from './dataset.js';
 import { exportLogisticRegression } from './export-logreg.js';
 import { encodeRow, fitGbdt, type GbdtParams } from './gbdt.js';
@@ -11,12 +11,7 @@ import { exportTrees, predictTrees } from './trees.js';
 export type Algorithm = 'gbdt' | 'logreg';
 
 /** Value of each outcome when acting on a score (tp, fp) or not (fn, tn); e.g. tp=0,fp=-20,fn=-100,tn=0. */
-export interface Costs {
-  tp: number;
-  fp: number;
-  fn: number;
-  tn: number;
-}
+export type Costs = OutcomeCosts;
 
 export interface Split {
   train: Dataset;
@@ -57,7 +52,7 @@ export function chooseThreshold(scores: ArrayLike<number>, labels: ArrayLike<num
   // Acting on nobody first, then on everyone at or above each distinct score, highest first.
   let tp = 0;
   let fp = 0;
-  const value = (tpN: number, fpN: number) => (costs ? tpN * costs.tp + fpN * costs.fp + (pos - tpN) * costs.fn + (neg - fpN) * costs.tn : tpN + fpN + pos ? (2 * tpN) / (2 * tpN + fpN + (pos - tpN)) : 0);
+  const value = (tpN: number, fpN: number) => (costs ? profit({ tp: tpN, fp: fpN, fn: pos - tpN, tn: neg - fpN }, costs) : f1FromCounts(tpN, fpN, pos - tpN));
   let best = { threshold: 1.01, value: value(0, 0) };
   for (let k = 0; k < order.length; ) {
     const s = scores[order[k]];
@@ -145,7 +140,7 @@ export function trainModel(input: TrainInput): Trained {
     recall: cls.recall,
     positive_rate: test.label.reduce((s, v) => s + v, 0) / test.rows,
     action_rate: acted.reduce<number>((s, v) => s + v, 0) / test.rows,
-    ...(c ? { expected_profit_per_row: (conf.tp * c.tp + conf.fp * c.fp + conf.fn * c.fn + conf.tn * c.tn) / test.rows } : {}),
+    ...(c ? { expected_profit_per_row: profit(conf, c) / test.rows } : {}),
   };
   for (const [k, v] of Object.entries(metrics)) if (!Number.isFinite(v)) delete metrics[k];
   const trainScores = Float64Array.from({ length: train.rows }, (_, i) => score(train, i));
