@@ -33,3 +33,11 @@ export function parseVersion(v: string | undefined, flag = '--version'): number 
   if (!/^[1-9][0-9]*$/.test(v)) throw new AppError('BAD_REQUEST', `${flag} must be a positive whole number, got ${JSON.stringify(v)}`);
   return Number(v);
 }
+
+/** A numeric flag within [min, max]; undefined when not given. */
+export function parseNumberFlag(v: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new AppError('BAD_REQUEST', `${flag} must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return n;
+}

@@ -5,7 +5,7 @@ import { Servable } from '../inference/index.js';
 import { costMatrixOf, scoreCsv } from '../monitoring/index.js';
 import type { Context } from '../server/context.js';
 import { evaluateScores, type Evaluation } from '../training/evaluation.js';
-import { parseVersion, withContext } from './context.js';
+import { parseNumberFlag, parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 interface EvaluateFlags extends OutputOptions {
@@ -94,15 +94,9 @@ export function registerEvaluateCommands(program: Command): void {
     .action(async (o: EvaluateFlags) =>
       withContext(o, async (ctx) => {
         if (o.version && o.alias) throw new AppError('BAD_REQUEST', 'give --version or --alias, not both');
-        const num = (v: string | undefined, flag: string) => {
-          if (v === undefined) return undefined;
-          const n = Number(v);
-          if (!Number.isFinite(n) || n < 0 || n > 1) throw new AppError('BAD_REQUEST', `${flag} must be a number from 0 to 1, got ${JSON.stringify(v)}`);
-          return n;
-        };
-        const minAuc = num(o.minAuc, '--min-auc');
-        const minF1 = num(o.minF1, '--min-f1');
-        const maxDrop = num(o.maxAucDrop, '--max-auc-drop');
+        const minAuc = parseNumberFlag(o.minAuc, '--min-auc', 0, 1);
+        const minF1 = parseNumberFlag(o.minF1, '--min-f1', 0, 1);
+        const maxDrop = parseNumberFlag(o.maxAucDrop, '--max-auc-drop', 0, 1);
         if (maxDrop !== undefined && !o.baseline) throw new AppError('BAD_REQUEST', '--max-auc-drop compares with a baseline; give --baseline too');
         const version = o.version ? parseVersion(o.version)! : await resolve(ctx, o.model, o.alias ?? 'production');
         const candidate = await evaluateVersion(ctx, o.model, version, o.data, o.target);

@@ -4,7 +4,7 @@ import { Servable, type Policy } from '../inference/index.js';
 import { scoreCsv } from '../monitoring/index.js';
 import { chooseThreshold } from '../training/train.js';
 import { parseBands, parseCosts } from './policy-flags.js';
-import { cliActor, parseVersion, withContext } from './context.js';
+import { cliActor, parseNumberFlag, parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 interface PolicyFlags extends OutputOptions {
@@ -39,8 +39,7 @@ export function registerPolicyCommands(program: Command): void {
         let next: Policy;
         let chosen: Record<string, unknown> = {};
         if (o.threshold !== undefined) {
-          const t = Number(o.threshold);
-          if (!(t >= 0 && t <= 1)) throw new AppError('BAD_REQUEST', `--threshold must be a number from 0 to 1, got ${JSON.stringify(o.threshold)}`);
+          const t = parseNumberFlag(o.threshold, '--threshold', 0, 1)!;
           next = { type: 'threshold', threshold: t, above: 'act', below: 'none' };
         } else if (o.bands !== undefined) next = parseBands(o.bands);
         else {

@@ -3,7 +3,7 @@ import { AppError } from '../lib/errors.js';
 import { MODEL_NAME } from '../registry/index.js';
 import { ingestCsv } from '../training/csv.js';
 import { indexSplit, randomSplit, trainModel, type Algorithm } from '../training/train.js';
-import { cliActor, withContext } from './context.js';
+import { cliActor, parseNumberFlag, withContext } from './context.js';
 import { parseBands, parseCosts } from './policy-flags.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
@@ -31,13 +31,6 @@ interface TrainFlags extends OutputOptions {
 }
 
 const list = (v?: string) => v?.split(',').map((s) => s.trim()).filter(Boolean);
-
-function number(v: string | undefined, flag: string, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new AppError('BAD_REQUEST', `${flag} must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-  return n;
-}
 
 /** A progress bar on a terminal; a line every 10 % otherwise (CI logs). */
 function bar(of: number) {
@@ -88,17 +81,17 @@ export function registerTrainCommands(program: Command): void {
         if (o.algo !== 'gbdt' && o.algo !== 'logreg') throw new AppError('BAD_REQUEST', `--algo must be gbdt or logreg, got ${JSON.stringify(o.algo)}`);
         if (o.split !== 'index' && o.split !== 'random') throw new AppError('BAD_REQUEST', `--split must be index or random, got ${JSON.stringify(o.split)}`);
         if (o.promote && !o.register) throw new AppError('BAD_REQUEST', '--promote needs --register');
-        const testFraction = number(o.testFraction, '--test-fraction', 0.05, 0.5)!;
-        const seed = number(o.seed, '--seed', 0, 2 ** 31)!;
-        const minAuc = number(o.minAuc, '--min-auc', 0, 1);
-        const minF1 = number(o.minF1, '--min-f1', 0, 1);
+        const testFraction = parseNumberFlag(o.testFraction, '--test-fraction', 0.05, 0.5)!;
+        const seed = parseNumberFlag(o.seed, '--seed', 0, 2 ** 31)!;
+        const minAuc = parseNumberFlag(o.minAuc, '--min-auc', 0, 1);
+        const minF1 = parseNumberFlag(o.minF1, '--min-f1', 0, 1);
         const costs = o.cost ? parseCosts(o.cost) : undefined;
         const bands = o.bands ? parseBands(o.bands) : undefined;
         const gbdt = {
-          ...(o.rounds ? { rounds: number(o.rounds, '--rounds', 1, 100_000) } : {}),
-          ...(o.learningRate ? { learningRate: number(o.learningRate, '--learning-rate', 1e-4, 1) } : {}),
-          ...(o.maxLeaves ? { maxLeaves: number(o.maxLeaves, '--max-leaves', 2, 4096) } : {}),
-          ...(o.maxDepth ? { maxDepth: number(o.maxDepth, '--max-depth', 0, 64) } : {}),
+          ...(o.rounds ? { rounds: parseNumberFlag(o.rounds, '--rounds', 1, 100_000) } : {}),
+          ...(o.learningRate ? { learningRate: parseNumberFlag(o.learningRate, '--learning-rate', 1e-4, 1) } : {}),
+          ...(o.maxLeaves ? { maxLeaves: parseNumberFlag(o.maxLeaves, '--max-leaves', 2, 4096) } : {}),
+          ...(o.maxDepth ? { maxDepth: parseNumberFlag(o.maxDepth, '--max-depth', 0, 64) } : {}),
           seed,
         };
         if (!MODEL_NAME.test(o.model)) throw new AppError('BAD_REQUEST', `--model ${JSON.stringify(o.model)}: use lower-case letters, digits, dot, dash or underscore (up to 64), starting with a letter or digit`);

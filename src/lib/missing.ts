@@ -2,3 +2,13 @@
 export const MISSING_TOKENS = new Set(['', 'NA', 'N/A', 'NULL', 'null', 'NaN', 'nan', '?', 'None']);
 
 export const isMissingCell = (raw: string | undefined): boolean => raw === undefined || MISSING_TOKENS.has(raw.trim());
+
+const POSITIVE = new Set(['1', 'yes', 'true', 'y', 't']);
+const NEGATIVE = new Set(['0', 'no', 'false', 'n', 'f']);
+
+/** A binary target cell: 1 or 0, null when missing, undefined when it is not a binary value. */
+export function binaryLabel(raw: string | undefined): 0 | 1 | null | undefined {
+  if (isMissingCell(raw)) return null;
+  const t = raw!.trim().toLowerCase();
+  return POSITIVE.has(t) ? 1 : NEGATIVE.has(t) ? 0 : undefined;
+}

@@ -18,6 +18,7 @@ export {
   accuracy,
   profit,
   f1FromCounts,
+  finiteOrNull,
   type CostMatrix as OutcomeCosts,
   type CalibrationBin,
   type KsResult,

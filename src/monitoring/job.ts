@@ -39,11 +39,11 @@ export class MonitorJob {
     const { monitoring, clock, log } = this.o;
     const models = await monitoring.monitoredModels();
     const now = clock.now().getTime();
-    const started = process.hrtime.bigint();
     const leads = models.length > 0 && (await this.o.leader.acquire(now));
     for (const model of models) {
       let latest = (await monitoring.latest(model)) as Report | undefined;
       if (leads && (!latest || Date.parse(latest.generated_at) + this.o.intervalMs <= now)) {
+        const started = process.hrtime.bigint();
         try {
           latest = (await monitoring.run(model, this.o.windowMs)).report;
           log.info({ model, alerts: latest.alerts.filter((a) => a.firing).map((a) => a.name) }, 'monitoring report stored');

@@ -1,7 +1,7 @@
 import type { Policy } from '../inference/index.js';
 import type { Contract } from '../inference/contract.js';
 import { actionDecisions, FeatureAccumulator, referenceCounts, referenceSchema, type ReferenceProfile } from './profile.js';
-import { binOf, profit, type CostMatrix, brier, classification, confusion, jsDistance, ksFromCounts, logLoss, psi, rocAuc } from './statistics.js';
+import { binOf, finiteOrNull, profit, type CostMatrix, brier, classification, confusion, jsDistance, ksFromCounts, logLoss, psi, rocAuc } from './statistics.js';
 import type { MonitoringStore } from './store.js';
 
 export const REPORT_FORMAT = 'modelgate.report/v1';
@@ -95,8 +95,8 @@ export interface Report {
   notes: string[];
 }
 
-/** Non-finite numbers become null, so no report ever carries NaN or Infinity. */
-export const finite = (x: number | undefined): number | null => (x !== undefined && Number.isFinite(x) ? x : null);
+// Non-finite numbers become null, so no report ever carries NaN or Infinity.
+const finite = finiteOrNull;
 
 /** The version's cost matrix, from its training record (either {tp,fp,fn,tn} or the trainer's {truePositive,falsePositive}). */
 export function costMatrixOf(training: Record<string, unknown> | undefined): CostMatrix | null {

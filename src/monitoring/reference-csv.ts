@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import { AppError, errorMessage } from '../lib/errors.js';
-import { isMissingCell } from '../lib/missing.js';
+import { binaryLabel, isMissingCell } from '../lib/missing.js';
 import type { Contract, Policy, Servable } from '../inference/index.js';
 import { buildReference, kindOf, type ReferenceProfile } from './profile.js';
 import { brier, logLoss, rocAuc } from './statistics.js';
@@ -21,10 +21,8 @@ function cell(raw: string | undefined, type: Contract['features'][number]['type'
 }
 
 function label(raw: string | undefined, column: string, line: number): number | undefined {
-  const t = (raw ?? '').trim().toLowerCase();
-  if (isMissingCell(raw)) return undefined;
-  if (['1', 'yes', 'true'].includes(t)) return 1;
-  if (['0', 'no', 'false'].includes(t)) return 0;
+  const y = binaryLabel(raw);
+  if (y !== undefined) return y ?? undefined;
   throw new AppError('BAD_REQUEST', `--target ${column}: line ${line} has ${JSON.stringify(raw)}; a target must be 0/1, yes/no or true/false`);
 }
 

@@ -8,6 +8,9 @@
  * undefined (an empty sample, a single class); reports turn NaN into null.
  */
 
+/** A statistic for JSON: NaN, ±Infinity and undefined become null. */
+export const finiteOrNull = (x: number | undefined): number | null => (x !== undefined && Number.isFinite(x) ? x : null);
+
 const sum = (xs: ArrayLike<number>) => {
   let s = 0;
   for (let i = 0; i < xs.length; i++) s += xs[i];

@@ -8,6 +8,8 @@ export interface MetricsSources {
   loaded?: () => { model: string; version: number; aliases: string[] }[];
   /** Canary percent per model as this process routes it. */
   canaryPercents?: () => { model: string; percent: number }[];
+  /** Webhook deliveries in the dead-letter queue, counted in the database at scrape time. */
+  deadLetters?: () => Promise<number>;
 }
 
 export function createMetrics(sources: MetricsSources = {}) {
@@ -139,7 +141,16 @@ export function createMetrics(sources: MetricsSources = {}) {
   };
   const webhooks = {
     deliveries: new client.Counter({ name: 'modelgate_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome: delivered, failed (will retry), dead (dead-lettered), disabled (410 Gone)', labelNames: ['status'] as const, registers: [registry] }),
-    dlq: new client.Gauge({ name: 'modelgate_webhook_dlq_size', help: 'Webhook deliveries in the dead-letter queue (cluster-wide, read from the database)', registers: [registry] }),
+    dlq: new client.Gauge({
+      name: 'modelgate_webhook_dlq_size',
+      help: 'Webhook deliveries in the dead-letter queue (cluster-wide, read from the database when scraped)',
+      registers: [registry],
+      async collect() {
+        // An unreachable database leaves the last value rather than failing the whole scrape.
+        const n = await sources.deadLetters?.().catch(() => undefined);
+        if (n !== undefined) this.set(n);
+      },
+    }),
   };
   return { monitor, webhooks, registry, auditRecords, auditQueue, cacheHits, cacheMisses, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration, rateLimited, rateLimiterFallbacks };
 }

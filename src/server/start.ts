@@ -38,7 +38,7 @@ export interface RunningServer {
 export async function startServer(config: Config, log: Logger, opts: ContextOverrides & { listen?: boolean; /** false: no background jobs (tests drive ticks) */ jobs?: boolean; authenticators?: Authenticator[] } = {}): Promise<RunningServer> {
   const ctx = await openContext(config, log, opts);
   // The gauges read the pool at scrape time, after both exist.
-  const metrics = createMetrics({ loaded: () => pool.loadedVersions(), canaryPercents: () => pool.canaryPercents(), auditDepth: () => audit.depth });
+  const metrics = createMetrics({ loaded: () => pool.loadedVersions(), canaryPercents: () => pool.canaryPercents(), auditDepth: () => audit.depth, deadLetters: () => ctx.webhooks.dlqSize() });
   const audit = new AuditWriter({
     store: ctx.audit,
     log,
@@ -131,7 +131,6 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     tickMs: config.WEBHOOK_TICK_MS,
     onDelivery: (status) => metrics.webhooks.deliveries.inc({ status }),
-    onDlqSize: (n) => metrics.webhooks.dlq.set(n),
   });
   const limiter = createRateLimiter({ redisUrl: config.REDIS_URL, onFailure: config.RATE_LIMIT_FAIL, log, onFallback: (policy) => metrics.rateLimiterFallbacks.inc({ policy }) });
   if (!(await limiter.ready(2000))) log.warn({ backend: limiter.backend }, `Redis is not reachable yet; rate limits fail ${config.RATE_LIMIT_FAIL} until it is`);

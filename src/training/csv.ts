@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { getHeapStatistics } from 'node:v8';
 import { parse } from 'csv-parse';
 import { AppError, errorMessage } from '../lib/errors.js';
-import { isMissingCell } from '../lib/missing.js';
+import { binaryLabel, isMissingCell } from '../lib/missing.js';
 import type { Dataset } from './dataset.js';
 
 export interface IngestOptions {
@@ -56,8 +56,6 @@ const NUMERIC_SHARE = 0.95;
  */
 const DISTINCT_CAP = 1000;
 
-const POSITIVE = new Set(['1', 'yes', 'true', 'y', 't']);
-const NEGATIVE = new Set(['0', 'no', 'false', 'n', 'f']);
 
 function toNumber(raw: string): number | undefined {
   const t = raw.trim();
@@ -144,8 +142,8 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       continue;
     }
     for (const c of cells) if (c.includes('\uFFFD')) throw new AppError('BAD_REQUEST', `${file}: line ${line} is not valid UTF-8; save the file as UTF-8 and try again`);
-    const y = cells[targetIndex].trim().toLowerCase();
-    if (isMissingCell(cells[targetIndex])) {
+    const y = binaryLabel(cells[targetIndex]);
+    if (y === null) {
       dropped++;
       continue;
     }
@@ -159,8 +157,8 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       const need = estimateTrainingBytes(estimated, cols, 0);
       if (need > 1.5 * limit) throw tooBig(`about ${estimated.toLocaleString('en')} rows (estimated from the file's ${gb(size)})`, cols, need, ' (found after reading the first 5,000 rows)');
     }
-    if (POSITIVE.has(y)) positives++;
-    else if (!NEGATIVE.has(y)) badLabels.set(cells[targetIndex], (badLabels.get(cells[targetIndex]) ?? 0) + 1);
+    if (y === 1) positives++;
+    else if (y === undefined) badLabels.set(cells[targetIndex], (badLabels.get(cells[targetIndex]) ?? 0) + 1);
     rows++;
     for (let j = 0; j < cells.length; j++) {
       if (j === targetIndex) continue;
@@ -243,7 +241,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       continue;
     }
     if (isMissingCell(cells[targetIndex])) continue;
-    label[i] = POSITIVE.has(cells[targetIndex].trim().toLowerCase()) ? 1 : 0;
+    label[i] = binaryLabel(cells[targetIndex]) === 1 ? 1 : 0;
     for (let j = 0; j < columns.length; j++) {
       const c = columns[j];
       if (c.role === 'numeric') numeric[c.name][i] = isMissingCell(cells[j]) ? NaN : (toNumber(cells[j]) ?? NaN);

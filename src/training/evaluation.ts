@@ -1,5 +1,5 @@
 import { compilePolicy, type Policy } from '../inference/index.js';
-import { accuracy, actionDecisions, profit, averagePrecision, brier, calibration, classification, confusion, logLoss, rocAuc, type CalibrationBin, type Confusion } from '../monitoring/index.js';
+import { accuracy, actionDecisions, finiteOrNull, profit, averagePrecision, brier, calibration, classification, confusion, logLoss, rocAuc, type CalibrationBin, type Confusion } from '../monitoring/index.js';
 import type { Costs } from './train.js';
 
 /** What `modelgate evaluate` reports for one model version on labelled rows. No NaN: null instead. */
@@ -22,7 +22,7 @@ export interface Evaluation {
   calibration: CalibrationBin[];
 }
 
-const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+const finite = finiteOrNull;
 
 export function evaluateScores(scores: number[], labels: number[], policy: Policy, costs?: Costs | null): Evaluation {
   const decide = compilePolicy(policy);

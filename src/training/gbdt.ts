@@ -1,4 +1,5 @@
 import type { Dataset } from './dataset.js';
+import { seededRandom } from './random.js';
 import type { TreeNode } from './trees.js';
 
 /**
@@ -189,9 +190,8 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
       });
     });
   }
-  // A seeded, stratification-free validation slice: every k-th row by a shuffled order.
-  let state = p.seed >>> 0 || 1;
-  const rand = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  // A seeded random validation slice (roughly validationFraction of the rows, not stratified).
+  const rand = seededRandom(p.seed);
   const isVal = new Uint8Array(d.rows);
   if (p.validationFraction > 0) for (let i = 0; i < d.rows; i++) isVal[i] = rand() < p.validationFraction ? 1 : 0;
   const trainIdx: number[] = [];

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { compilePolicy, type Policy } from '../inference/index.js';
 import { actionDecisions, f1FromCounts, profit, type OutcomeCosts, brier, buildReference, classification, confusion, logLoss, rocAuc, type ReferenceProfile } from '../monitoring/index.js';
 import { splitBy, type Dataset } from './dataset.js';
+import { seededRandom } from './random.js';
 import { exportLogisticRegression } from './export-logreg.js';
 import { encodeRow, fitGbdt, type GbdtParams } from './gbdt.js';
 import { fitLogisticRegression, predictProba } from './logreg.js';
@@ -26,8 +27,7 @@ export function indexSplit(d: Dataset, testFraction: number): Split {
 
 /** A seeded split that keeps the positive rate of both parts equal (stratified). */
 export function randomSplit(d: Dataset, testFraction: number, seed: number): Split {
-  let state = seed >>> 0 || 1;
-  const rand = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = seededRandom(seed);
   const test = new Uint8Array(d.rows);
   for (const cls of [0, 1]) {
     const idx = Array.from({ length: d.rows }, (_, i) => i).filter((i) => d.label[i] === cls);

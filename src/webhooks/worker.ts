@@ -17,7 +17,6 @@ export interface DeliveryWorkerOptions {
   /** Deliveries sent at once per tick. */
   concurrency?: number;
   onDelivery?: (status: 'delivered' | 'failed' | 'dead' | 'disabled') => void;
-  onDlqSize?: (n: number) => void;
   random?: () => number;
   /** Finished deliveries are kept this long (ms), then pruned. */
   keepMs?: number;
@@ -51,7 +50,6 @@ export class DeliveryWorker {
   async tick(): Promise<void> {
     const { store, clock } = this.o;
     const now = clock.now();
-    this.o.onDlqSize?.(await store.dlqSize());
     if (!(await this.o.leader.acquire(now.getTime()))) return;
     await store.fanOut(now.toISOString());
     if (now.getTime() - this.prunedAt > 3_600_000) {
