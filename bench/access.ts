@@ -1,14 +1,22 @@
 /**
- * npm run bench (second part): what the access features cost, each measured as A ÷ B between
- * two server processes loaded in alternating short slices in the same run:
- *   audit log on (PostgreSQL) ÷ off, target >= 0.85;
- *   prediction cache on, every request a hit ÷ cache off, target >= 1.2 — on the demo model (a
- *   logistic regression, a few µs a row when batched) and on a 300-tree, depth-6 gradient-boosted
- *   ensemble (the size of a typical production GBDT, whose scoring a cache hit saves);
- *   rate limiting on (Redis, an API key with a rate it never reaches) ÷ off (same key, no rate), target >= 0.9.
+ * npm run bench (second part): what the access features cost, each measured as A ÷ B in
+ * alternating short slices (B A, A B, …) in the same run:
+ *   audit log on (PostgreSQL) ÷ off, target >= 0.85: two server processes, so measured over
+ *   BENCH_AUDIT_PROCESSES fresh pairs of them (two identical processes differ by up to ±15 % here,
+ *   from JIT and memory layout alone; fresh pairs average that out), each warmed for
+ *   BENCH_AUDIT_WARM seconds (default 10: an audit-on server takes about that long to reach its
+ *   steady rate, starting some 30 % below it);
+ *   prediction cache, every request a hit ÷ every request a miss (a new row each time), target
+ *   >= 1.2, in one process with the cache on — on the demo model (a logistic regression, a few µs
+ *   a row when batched) and on a 300-tree, depth-6 gradient-boosted ensemble (the size of a
+ *   typical production GBDT, whose scoring a cache hit saves);
+ *   rate limiting on (Redis, an API key with a rate it never reaches) ÷ off (an API key without a
+ *   rate), target >= 0.9, in one process: the two keys differ only in the limit.
  * Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; a schema of
  * its own is made and dropped), BENCH_REDIS_URL (default redis://127.0.0.1:6379),
- * BENCH_ACCESS_PAIRS (default 8) and BENCH_ACCESS_SLICE seconds (default 2).
+ * BENCH_ACCESS_PAIRS (default 8), BENCH_ACCESS_SLICE seconds (default 2), BENCH_AUDIT_PROCESSES
+ * (default 3; each runs BENCH_ACCESS_PAIRS / 2 pairs, at least 2), and BENCH_CASES
+ * (comma-separated subset of audit,cache,gbdt-cache,rate-limit; default all).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -25,6 +33,11 @@ const pgUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const pairs = Number(process.env.BENCH_ACCESS_PAIRS ?? 8);
 const slice = Number(process.env.BENCH_ACCESS_SLICE ?? 2);
+const auditProcesses = Number(process.env.BENCH_AUDIT_PROCESSES ?? 3);
+const auditWarm = Number(process.env.BENCH_AUDIT_WARM ?? 10);
+const CASES = ['audit', 'cache', 'gbdt-cache', 'rate-limit'] as const;
+const cases = new Set((process.env.BENCH_CASES ?? CASES.join(',')).split(',').map((c) => c.trim()));
+for (const c of cases) if (!(CASES as readonly string[]).includes(c)) throw new Error(`BENCH_CASES: unknown case ${c}; known: ${CASES.join(', ')}`);
 
 async function main() {
   const schema = `bench_${randomBytes(4).toString('hex')}`;
@@ -38,7 +51,7 @@ async function main() {
     const dbUrl = `${pgUrl}?options=-c%20search_path%3D${schema}`;
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-access-'));
     const base = { MODELGATE_DATA_DIR: dataDir, MODELGATE_ADMIN_TOKEN: ADMIN_TOKEN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: dbUrl, CACHE_MAX_ITEMS: '0', AUDIT_LOG: 'off' };
-    log('[1/4] training and registering the demo model on PostgreSQL');
+    log('[1/3] training and registering the demo model on PostgreSQL');
     const trained = trainLogisticRegression(generateHotelBookings(20000, 42));
     const ctx = await openContext(loadConfig(base), createLogger('warn'));
     await ctx.registry.register({ model: 'hotel-cancel', onnx: trained.onnx, actor: 'bench' });
@@ -51,47 +64,76 @@ async function main() {
     await ctx.close();
     const body = JSON.stringify({ model: 'hotel-cancel', payload: rowPayload(trained.holdout.data, 0) });
     const row = rowPayload(trained.holdout.data, 0);
-    const gbdtBody = JSON.stringify({ model: 'gbdt', payload: Object.fromEntries(HOTEL_NUMERIC.map((f) => [f, row[f]])) });
 
-    log('[2/4] starting eight servers (A and B for each case)');
     const start = async (env: Record<string, string>) => {
       const c = await startChild(['src/cli/main.ts', 'serve', '--json'], { ...base, ...env });
       children.push(c);
       return c;
     };
-    const [auditOn, auditOff, cacheOn, cacheOff, limitOn, limitOff, gbdtCacheOn, gbdtCacheOff] = await Promise.all([
-      start({ AUDIT_LOG: 'on' }),
-      start({}),
-      start({ CACHE_MAX_ITEMS: '10000' }),
-      start({}),
-      start({ REDIS_URL: redisUrl }),
-      start({}),
-      start({ CACHE_MAX_ITEMS: '10000' }),
-      start({}),
-    ]);
-    for (const [c, token] of [[auditOn], [auditOff], [cacheOn], [cacheOff], [limitOn, limited], [limitOff, unlimited]] as [Child, string?][]) await warm(c.url, body, 2, token);
-    for (const c of [gbdtCacheOn, gbdtCacheOff]) await warm(c.url, gbdtBody, 2);
+    type Result = Awaited<ReturnType<typeof alternate>>;
+    const results: Partial<Record<(typeof CASES)[number], Result>> = {};
+    const stop = async (...cs: Child[]) => {
+      for (const c of cs) {
+        c.child.kill('SIGTERM');
+        await new Promise((r) => c.child.once('exit', r));
+        children.splice(children.indexOf(c), 1);
+      }
+    };
+    // A miss every time: a numeric feature takes a value never sent before.
+    let unique = 0;
+    const missing = (model: string, payload: Record<string, unknown>) => () => JSON.stringify({ model, payload: { ...payload, lead_time: 1 + ++unique / 1e7 } });
+    const gbdtPayload = Object.fromEntries(HOTEL_NUMERIC.map((f) => [f, row[f]]));
 
-    log(`[3/4] ${pairs} pairs of ${slice}s slices per case`);
-    const audit = await alternate('audit', { url: auditOn.url }, { url: auditOff.url }, body, pairs, slice);
-    const cache = await alternate('cache', { url: cacheOn.url }, { url: cacheOff.url }, body, pairs, slice);
-    const gbdtCache = await alternate('cache (GBDT)', { url: gbdtCacheOn.url }, { url: gbdtCacheOff.url }, gbdtBody, pairs, slice);
-    const limit = await alternate('rate limit', { url: limitOn.url, token: limited }, { url: limitOff.url, token: unlimited }, body, pairs, slice);
+    // Each case starts its own servers and stops them when done, so idle servers take nothing from the next.
+    log(`[2/3] ${pairs} pairs of ${slice}s slices per case: ${[...cases].join(', ')}`);
+    if (cases.has('audit')) {
+      const runs: Result[] = [];
+      for (let i = 1; i <= auditProcesses; i++) {
+        const [on, off] = await Promise.all([start({ AUDIT_LOG: 'on' }), start({})]);
+        await warm(on.url, body, auditWarm);
+        await warm(off.url, body, auditWarm);
+        runs.push(await alternate(`audit (processes ${i}/${auditProcesses})`, { url: on.url }, { url: off.url }, body, Math.max(2, Math.round(pairs / 2)), slice));
+        await stop(on, off);
+      }
+      results.audit = combine(runs);
+    }
+    for (const [name, label, model, payload] of [
+      ['cache', 'cache', 'hotel-cancel', row],
+      ['gbdt-cache', 'cache (GBDT)', 'gbdt', gbdtPayload],
+    ] as const) {
+      if (!cases.has(name)) continue;
+      const server = await start({ CACHE_MAX_ITEMS: '10000' });
+      const hit = JSON.stringify({ model, payload });
+      await warm(server.url, hit, 2);
+      await warm(server.url, missing(model, payload), 2);
+      results[name] = await alternate(label, { url: server.url, body: hit }, { url: server.url, body: missing(model, payload) }, hit, pairs, slice);
+      await stop(server);
+    }
+    if (cases.has('rate-limit')) {
+      const server = await start({ REDIS_URL: redisUrl });
+      await warm(server.url, body, 2, limited);
+      await warm(server.url, body, 2, unlimited);
+      results['rate-limit'] = await alternate('rate limit', { url: server.url, token: limited }, { url: server.url, token: unlimited }, body, pairs, slice);
+      await stop(server);
+    }
+    const { audit, cache, 'gbdt-cache': gbdtCache, 'rate-limit': limit } = results;
 
     // Every audited request must have reached PostgreSQL, or the figure would flatter the writer.
     await new Promise((r) => setTimeout(r, 500));
     const written = Number((await admin.query(`select count(*) as n from ${schema}.predictions`)).rows[0].n);
 
-    log('[4/4] results');
+    log('[3/3] results');
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
     const cpu = (x: { aCpuUs: number; bCpuUs: number }) => `server CPU per request ${x.aCpuUs.toFixed(1)} vs ${x.bCpuUs.toFixed(1)} µs`;
+    const line = (label: string, target: string, x: Result | undefined, extra = '') =>
+      x ? [`${label} ${x.ratio.toFixed(2)} (target ${target}; ${x.aRps} vs ${x.bRps} req/s; per pair ${fmt(x.perPair)}; ${cpu(x)})${extra}`] : [];
     const lines = [
       `single-row /v1/infer, ${pairs} pairs of ${slice}s slices per case, A and B alternating, ${os.cpus().length} cores (load generator on the same machine)`,
       '',
-      `audit log on (PostgreSQL) / off:  ${audit.ratio.toFixed(2)} (target >= 0.85; ${audit.aRps} vs ${audit.bRps} req/s; per pair ${fmt(audit.perPair)}; ${cpu(audit)}); ${written} records written`,
-      `cache hit / cache off, demo model: ${cache.ratio.toFixed(2)} (target >= 1.2; ${cache.aRps} vs ${cache.bRps} req/s; per pair ${fmt(cache.perPair)}; ${cpu(cache)})`,
-      `cache hit / cache off, 300-tree GBDT: ${gbdtCache.ratio.toFixed(2)} (target >= 1.2; ${gbdtCache.aRps} vs ${gbdtCache.bRps} req/s; per pair ${fmt(gbdtCache.perPair)}; ${cpu(gbdtCache)})`,
-      `rate limiting on (Redis) / off:   ${limit.ratio.toFixed(2)} (target >= 0.9; ${limit.aRps} vs ${limit.bRps} req/s; per pair ${fmt(limit.perPair)}; ${cpu(limit)})`,
+      ...line('audit log on (PostgreSQL) / off: ', '>= 0.85', audit, `; ${written} records written`),
+      ...line('cache hit / cache miss, demo model:', '>= 1.2', cache),
+      ...line('cache hit / cache miss, 300-tree GBDT:', '>= 1.2', gbdtCache),
+      ...line('rate limiting on (Redis) / off:  ', '>= 0.9', limit),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     const outDir = path.join(root, 'bench', 'results');
@@ -103,6 +145,23 @@ async function main() {
     await admin.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
     await admin.end();
   }
+}
+
+/** Several alternate() runs as one: summed requests and CPU, pairs in order. */
+function combine(runs: Awaited<ReturnType<typeof alternate>>[]): Awaited<ReturnType<typeof alternate>> {
+  const sum = (f: (r: (typeof runs)[number]) => number) => runs.reduce((s, r) => s + f(r), 0);
+  const aReq = sum((r) => r.aRequests);
+  const bReq = sum((r) => r.bRequests);
+  return {
+    ratio: aReq / bReq,
+    perPair: runs.flatMap((r) => r.perPair),
+    aRps: Math.round(sum((r) => r.aRps) / runs.length),
+    bRps: Math.round(sum((r) => r.bRps) / runs.length),
+    aRequests: aReq,
+    bRequests: bReq,
+    aCpuUs: sum((r) => r.aCpuUs * r.aRequests) / aReq,
+    bCpuUs: sum((r) => r.bCpuUs * r.bRequests) / bReq,
+  };
 }
 
 main().catch((e) => {

@@ -33,7 +33,17 @@ export function startChild(args: string[], env: Record<string, string>): Promise
   });
 }
 
-export async function load(name: string, url: string, body: string, duration: number, token = ADMIN_TOKEN): Promise<autocannon.Result> {
+/** A request body: the same for every request, or made afresh for each one. */
+export type Body = string | (() => string);
+
+/** autocannon options for POST /v1/infer with this body and bearer token. */
+function inferRequests(body: Body, token: string) {
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  const request = typeof body === 'string' ? { body } : { requests: [{ method: 'POST' as const, path: '/v1/infer', headers, setupRequest: (req: autocannon.Request) => ({ ...req, body: body() }) }] };
+  return { method: 'POST' as const, headers, ...request };
+}
+
+export async function load(name: string, url: string, body: Body, duration: number, token = ADMIN_TOKEN): Promise<autocannon.Result> {
   log(`loading ${name}: ${connections} connections for ${duration}s`);
   let count = 0;
   let second = 0;
@@ -43,10 +53,7 @@ export async function load(name: string, url: string, body: string, duration: nu
     count = 0;
   }, 1000);
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(
-      { url: `${url}/v1/infer`, method: 'POST', connections, duration, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body },
-      (err, res) => (err ? reject(err) : resolve(res)),
-    );
+    const instance = autocannon({ url: `${url}/v1/infer`, connections, duration, ...inferRequests(body, token) }, (err, res) => (err ? reject(err) : resolve(res)));
     instance.on('response', () => count++);
   });
   clearInterval(timer);
@@ -55,8 +62,8 @@ export async function load(name: string, url: string, body: string, duration: nu
 }
 
 /** A short unmeasured run so JIT and connection pools are warm before the measured one. */
-export async function warm(url: string, body: string, duration = 3, token = ADMIN_TOKEN): Promise<void> {
-  await autocannon({ url: `${url}/v1/infer`, method: 'POST', connections, duration, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+export async function warm(url: string, body: Body, duration = 3, token = ADMIN_TOKEN): Promise<void> {
+  await autocannon({ url: `${url}/v1/infer`, connections, duration, ...inferRequests(body, token) });
 }
 
 /** The server's own CPU seconds so far (prom-client's process_cpu_seconds_total on /metrics). */
@@ -70,6 +77,8 @@ export async function cpuSeconds(url: string, token = ADMIN_TOKEN): Promise<numb
 export interface Side {
   url: string;
   token?: string;
+  /** This side's request body, when it differs from the one both sides share. */
+  body?: Body;
   /** Run before each of this side's slices (for example, start or stop a canary). */
   before?: () => Promise<void>;
 }
@@ -80,14 +89,14 @@ export interface Side {
  * summed requests. Each slice also reads the server's CPU seconds, so the cost per request is
  * known apart from how much CPU the machine happened to leave the server.
  */
-export async function alternate(name: string, a: Side, b: Side, body: string, pairs: number, slice: number) {
+export async function alternate(name: string, a: Side, b: Side, body: Body, pairs: number, slice: number) {
   const as: autocannon.Result[] = [];
   const bs: autocannon.Result[] = [];
   const cpu = { a: 0, b: 0 };
   const run = async (side: Side, label: 'A' | 'B', i: number) => {
     await side.before?.();
     const before = await cpuSeconds(side.url);
-    const r = await load(`${name} ${label}, slice ${i}`, side.url, body, slice, side.token);
+    const r = await load(`${name} ${label}, slice ${i}`, side.url, side.body ?? body, slice, side.token);
     cpu[label === 'A' ? 'a' : 'b'] += (await cpuSeconds(side.url)) - before;
     (label === 'A' ? as : bs).push(r);
   };
@@ -107,6 +116,8 @@ export async function alternate(name: string, a: Side, b: Side, body: string, pa
     perPair: as.map((x, i) => x.requests.average / bs[i].requests.average),
     aRps: Math.round(total(as) / (pairs * slice)),
     bRps: Math.round(total(bs) / (pairs * slice)),
+    aRequests: total(as),
+    bRequests: total(bs),
     /** Server CPU microseconds per request on each side; their ratio is the cost apart from machine noise. */
     aCpuUs: perRequestUs(cpu.a, as),
     bCpuUs: perRequestUs(cpu.b, bs),

@@ -132,6 +132,27 @@ for (const dialect of DIALECTS) {
       expect(await job.runOnce()).toBe(12);
       expect(await s.ctx.audit.count('hotel')).toBe(24);
     });
+
+    it('keeps awkward text exactly as sent: tabs, newlines, backslashes, quotes and non-ASCII in event ids and features', async () => {
+      // On PostgreSQL fresh records go in by COPY, whose text format gives tab, newline, carriage
+      // return and backslash a meaning of their own; each must come back byte for byte.
+      const awkward = ['tab\there', 'line\nbreak\r\nwindows', 'back\\slash \\N \\t', 'quote " and \\"escaped\\"', 'ünïcödé 🎯 日本', '\\N', ''];
+      const sent = awkward.map((text, i) => ({ event_id: `awk-${i}-${text}`, payload: { ...rowPayload(demo.holdout.data, 30 + i), note: text, [`key\t${i}`]: text } }));
+      const ids: string[] = [];
+      for (const b of sent) {
+        const r = await call('POST', '/v1/infer', { model: 'hotel', ...b });
+        expect(r.status).toBe(200);
+        ids.push(r.body.prediction_id);
+      }
+      await s.audit.flush();
+      const all = (await call('GET', '/v1/predictions?model=hotel&limit=1000')).body.predictions as Record<string, unknown>[];
+      const byId = new Map(all.map((p) => [p.id, p]));
+      sent.forEach((b, i) => {
+        const got = byId.get(ids[i]);
+        expect(got?.event_id).toBe(b.event_id);
+        expect(got?.features).toEqual(b.payload);
+      });
+    });
   });
 }
 

@@ -1,4 +1,6 @@
 import { sql, type Selectable } from 'kysely';
+import { finished } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
 import { fromJson, toIso, type Db } from '../db/index.js';
 import type { PredictionsTable } from '../db/schema.js';
 
@@ -44,29 +46,78 @@ export interface PredictionQuery {
   after?: { at: string; id: string };
 }
 
+const COLUMNS = 'id, at, model, version, arm, event_id, features, features_sha256, score, decision, latency_ms, cached, key_id';
+
+/** A value for COPY's text format: \N for null; backslash, newline, CR and tab escaped. */
+function copyField(v: string | null): string {
+  if (v === null) return '\\N';
+  // Nearly every value (ids, names, JSON, which never holds a raw control character) needs no escaping.
+  return /[\\\n\r\t]/.test(v) ? v.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t')) : v;
+}
+
+/** Rows in COPY's text format, one line each, columns in COLUMNS order. */
+export function copyText(rows: PredictionRecord[]): string {
+  // Joined, not appended: a string built by += is a tree of pieces that costs more to flatten
+  // when it is encoded for the socket than the building itself.
+  const lines = new Array<string>(rows.length + 1);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    lines[i] = `${copyField(r.id)}\t${r.at}\t${copyField(r.model)}\t${r.version}\t${copyField(r.arm)}\t${copyField(r.event_id)}\t${copyField(r.features)}\t${copyField(r.features_sha256)}\t${r.score}\t${copyField(r.decision)}\t${r.latency_ms}\t${r.cached ? 1 : 0}\t${copyField(r.key_id)}`;
+  }
+  lines[rows.length] = '';
+  return lines.join('\n');
+}
+
 export function createAuditStore(db: Db) {
   const k = db.kysely;
+  const pool = db.pgPool;
+  /** Idempotent: a record replayed twice (spill file after a crash) is written once. */
+  async function insertMany(rows: PredictionRecord[]): Promise<void> {
+    if (!rows.length) return;
+    if (db.dialect === 'postgres') {
+      // One array parameter per column instead of one parameter per value: a 500-row batch
+      // is 13 parameters, cheap to build here and to parse there.
+      const col = <T>(f: (r: PredictionRecord) => T) => rows.map(f);
+      await sql`insert into predictions (${sql.raw(COLUMNS)})
+        select * from unnest(${col((r) => r.id)}::text[], ${col((r) => r.at)}::timestamptz[], ${col((r) => r.model)}::text[], ${col((r) => r.version)}::int[],
+          ${col((r) => r.arm)}::text[], ${col((r) => r.event_id)}::text[], ${col((r) => r.features)}::json[], ${col((r) => r.features_sha256)}::text[],
+          ${col((r) => r.score)}::float8[], ${col((r) => r.decision)}::text[], ${col((r) => r.latency_ms)}::float8[], ${col((r) => (r.cached ? 1 : 0))}::int[], ${col((r) => r.key_id)}::text[])
+        on conflict (id) do nothing`.execute(k);
+      return;
+    }
+    await k
+      .insertInto('predictions')
+      .values(rows.map((r) => ({ ...r, cached: r.cached ? 1 : 0 })))
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  }
+
   return {
-    /** Idempotent: a record replayed twice (spill file after a crash) is written once. */
-    async insertMany(rows: PredictionRecord[]): Promise<void> {
+    /**
+     * Records never written before (fresh ids from this process). On PostgreSQL one COPY, which
+     * costs the database about half of what the same rows cost as an INSERT (measured). COPY
+     * cannot skip ids already present, so anything that may repeat (a spill replay) goes
+     * through insertMany instead.
+     */
+    async appendFresh(rows: PredictionRecord[]): Promise<void> {
       if (!rows.length) return;
-      if (db.dialect === 'postgres') {
-        // One array parameter per column instead of one parameter per value: a 500-row batch
-        // is 13 parameters, cheap to build here and to parse there.
-        const col = <T>(f: (r: PredictionRecord) => T) => rows.map(f);
-        await sql`insert into predictions (id, at, model, version, arm, event_id, features, features_sha256, score, decision, latency_ms, cached, key_id)
-          select * from unnest(${col((r) => r.id)}::text[], ${col((r) => r.at)}::timestamptz[], ${col((r) => r.model)}::text[], ${col((r) => r.version)}::int[],
-            ${col((r) => r.arm)}::text[], ${col((r) => r.event_id)}::text[], ${col((r) => r.features)}::jsonb[], ${col((r) => r.features_sha256)}::text[],
-            ${col((r) => r.score)}::float8[], ${col((r) => r.decision)}::text[], ${col((r) => r.latency_ms)}::float8[], ${col((r) => (r.cached ? 1 : 0))}::int[], ${col((r) => r.key_id)}::text[])
-          on conflict (id) do nothing`.execute(k);
-        return;
+      if (!pool) return insertMany(rows);
+      const client = await pool.connect();
+      let failed: Error | undefined;
+      try {
+        const stream = client.query(copyFrom(`copy predictions (${COLUMNS}) from stdin`));
+        stream.end(copyText(rows));
+        await finished(stream);
+      } catch (e) {
+        failed = e as Error;
+        throw e;
+      } finally {
+        // A connection whose COPY failed midway is in an unknown state: drop it, do not reuse it.
+        client.release(failed);
       }
-      await k
-        .insertInto('predictions')
-        .values(rows.map((r) => ({ ...r, cached: r.cached ? 1 : 0 })))
-        .onConflict((oc) => oc.column('id').doNothing())
-        .execute();
     },
+
+    insertMany,
 
     async query(q: PredictionQuery): Promise<PredictionView[]> {
       let s = k.selectFrom('predictions').selectAll();

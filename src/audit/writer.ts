@@ -34,8 +34,8 @@ function alive(pid: number): boolean {
 
 /**
  * The prediction audit log's writer. The request path only pushes a record onto an in-memory
- * queue; a timer writes it in multi-row INSERTs (every flushMs, or at once when batchRows are
- * waiting). When the database refuses a batch, the batch is appended to a spill file in the
+ * queue; a timer writes it in batches (COPY on PostgreSQL), every flushMs or at once when
+ * batchRows are waiting. When the database refuses a batch, the batch is appended to a spill file in the
  * data directory (one JSON line per record) and serving goes on; once the database answers
  * again, spill files are replayed in order. Inserts ignore ids already present, so a replay
  * cut short by a crash can simply run again. close() writes or spills everything queued, so
@@ -100,7 +100,7 @@ export class AuditWriter {
       // While the database is known to be down, go straight to disk; a probe write per flush
       // interval (the first batch) tells when it is back.
       try {
-        await this.o.store.insertMany(batch);
+        await this.o.store.appendFresh(batch);
         this.o.onWritten?.(batch.length, 'direct');
         if (this.dbDown) {
           this.dbDown = false;

@@ -2,9 +2,10 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import Cursor from 'pg-cursor';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type MigrationResultSet } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { SchemaScopedPostgresDialect } from './pg-introspector.js';
 import { allMigrations } from './migrations/index.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -20,6 +21,8 @@ export interface Db {
   describe: string;
   /** How it was opened (for a dedicated connection, such as a session advisory lock). */
   location: DbLocation;
+  /** PostgreSQL only: the pool behind kysely, for what kysely cannot express (COPY). */
+  pgPool?: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -68,9 +71,9 @@ export async function openDb(loc: DbLocation): Promise<Db> {
   // discards it on release.
   pool.on('connect', (client) => client.on('error', () => undefined));
   // The cursor lets long reads (monitoring a day of predictions) stream instead of loading everything.
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
+  const kysely = new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool, cursor: Cursor }) });
   const safe = loc.url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
-  return { kysely, dialect: 'postgres', describe: safe + (loc.schema ? ` (schema ${loc.schema})` : ''), location: loc, close: () => kysely.destroy() };
+  return { kysely, dialect: 'postgres', describe: safe + (loc.schema ? ` (schema ${loc.schema})` : ''), location: loc, pgPool: pool, close: () => kysely.destroy() };
 }
 
 /** A connection outside the pool, with the same schema setting (PostgreSQL only). */

@@ -2,7 +2,7 @@ import type { ColumnType, Generated } from 'kysely';
 
 /** Timestamps are written as ISO strings; PostgreSQL hands back Date, SQLite the string. */
 export type Timestamp = ColumnType<Date | string, string, string>;
-/** JSON is jsonb on PostgreSQL (parsed by the driver) and text on SQLite. */
+/** JSON is jsonb on PostgreSQL (json for audited features; the driver parses both) and text on SQLite. */
 export type Json = ColumnType<unknown, string, string>;
 
 export interface ModelsTable {

@@ -10,6 +10,38 @@ export interface BatcherOptions {
   maxRows: number;
   maxWaitUs: number;
   maxConcurrentRuns?: number;
+  /** Shared by batchers whose runs should not overlap (every loaded version in a process). */
+  gate?: RunGate;
+}
+
+/**
+ * One run in flight at a time across every batcher that shares the gate; batchers waiting for
+ * it take turns in arrival order. onnxruntime-node runs a session synchronously on the event
+ * loop, so two runs "at once" only ever ran back to back: serialising them costs nothing, and
+ * while one version's run is in flight the other versions' queues keep filling. Two versions
+ * splitting the traffic (a canary) then make about as many runs a second as one version
+ * would, each twice as full, instead of twice as many half-full runs (ADR 3).
+ */
+export class RunGate {
+  private busy = false;
+  private readonly waiting: (() => void)[] = [];
+
+  /** Take the gate (true), or queue `wake`, which is called holding the gate once it is handed over (false). */
+  tryAcquire(wake: () => void): boolean {
+    if (!this.busy) {
+      this.busy = true;
+      return true;
+    }
+    this.waiting.push(wake);
+    return false;
+  }
+
+  /** Hand the gate to the longest waiter, or free it. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.busy = false;
+  }
 }
 
 interface Pending<R, S> {
@@ -23,6 +55,9 @@ export class MicroBatcher<R, S> {
   private firstAt = 0n;
   private scheduled = false;
   private running = 0;
+  private waitingForGate = false;
+  /** The gate was handed to this batcher and its run has not started yet. */
+  private ownsGate = false;
   private readonly waitNs: bigint;
   private readonly maxConcurrent: number;
 
@@ -54,11 +89,21 @@ export class MicroBatcher<R, S> {
 
   private readonly tick = (): void => {
     this.scheduled = false;
-    if (this.queue.length === 0 || this.running >= this.maxConcurrent) return;
+    if (this.queue.length === 0 || this.running >= this.maxConcurrent) return this.dropGate();
     if (this.queue.length < this.opts.maxRows && this.waitNs > 0n && process.hrtime.bigint() - this.firstAt < this.waitNs) {
+      this.dropGate();
       this.schedule();
       return;
     }
+    const gate = this.opts.gate;
+    if (gate && !this.ownsGate) {
+      if (this.waitingForGate) return; // queued at the gate already; the hand-over schedules us
+      if (!gate.tryAcquire(this.wake)) {
+        this.waitingForGate = true;
+        return;
+      }
+    }
+    this.ownsGate = false; // the run holds it now, until its finally
     const batch = this.queue.splice(0, this.opts.maxRows);
     if (this.queue.length) this.firstAt = process.hrtime.bigint();
     this.running++;
@@ -89,7 +134,21 @@ export class MicroBatcher<R, S> {
       )
       .finally(() => {
         this.running--;
+        gate?.release();
         if (this.queue.length) this.schedule();
       });
   };
+
+  private readonly wake = (): void => {
+    this.waitingForGate = false;
+    this.ownsGate = true;
+    this.schedule();
+  };
+
+  /** Pass on a gate handed to this batcher that it will not use now. */
+  private dropGate(): void {
+    if (!this.ownsGate) return;
+    this.ownsGate = false;
+    this.opts.gate!.release();
+  }
 }

@@ -12,7 +12,7 @@ export {
 export { policySchema, parsePolicyFlag, compilePolicy, DEFAULT_POLICY, type Policy } from './policy.js';
 export { Servable, smokeTest, type ServableSpec, type RuntimeOptions } from './servable.js';
 export { ModelPool, type RegistrySource, type PoolEvents, type RolloutPlan, type Arm } from './pool.js';
-export { MicroBatcher } from './batcher.js';
+export { MicroBatcher, RunGate } from './batcher.js';
 export { OffThreadScorer } from './off-thread-scorer.js';
 export { inferenceRoutes, type InferenceMetrics, type ArmObserver, type PredictionSink, type ScoredPrediction, type ShadowRequest } from './routes.js';
 export { CanaryRouter, hashBucket, BUCKETS } from './router.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../../test/helpers/fixtures.js';
-import { MicroBatcher } from './batcher.js';
+import { MicroBatcher, RunGate } from './batcher.js';
 import { exposeZipMapSource, inspectGraph } from './onnx-graph.js';
 import { compilePolicy, parsePolicyFlag } from './policy.js';
 
@@ -62,6 +62,43 @@ describe('micro-batcher', () => {
     const mixed = await Promise.allSettled([b.submit(4), b.submit(-1), b.submit(5)]);
     expect(mixed.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(mixed.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<number>).value)).toEqual([4, 5]);
+  });
+
+  it('batchers sharing a gate never run at once, take turns, and fill their runs while they wait', async () => {
+    const gate = new RunGate();
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const runs: string[] = [];
+    const batcher = (name: string) =>
+      new MicroBatcher<number, string>(
+        async (rows) => {
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          runs.push(`${name}${rows.length}`);
+          // A run that ends a few turns later, as an onnxruntime run deferred by setImmediate does.
+          for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+          inFlight--;
+          return rows.map((r) => `${name}${r}`);
+        },
+        { maxRows: 100, maxWaitUs: 0, gate },
+      );
+    const a = batcher('a');
+    const b = batcher('b');
+    // Requests keep arriving for both while runs are in flight: 5 rounds of 4 each, a turn apart.
+    const replies: Promise<string>[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 4; i++) replies.push(a.submit(round * 4 + i), b.submit(round * 4 + i));
+      await new Promise((r) => setImmediate(r));
+    }
+    const got = await Promise.all(replies);
+    expect(got).toEqual(Array.from({ length: 20 }, (_, i) => [`a${i}`, `b${i}`]).flat());
+    expect(maxInFlight).toBe(1);
+    // Turns alternate, and each run carries what arrived while the other ran.
+    expect(runs.map((r) => r[0]).join('')).toMatch(/^(ab)+a?$/);
+    const rows = (name: string) => runs.filter((r) => r[0] === name).map((r) => Number(r.slice(1)));
+    expect(rows('a').reduce((x, y) => x + y, 0)).toBe(20);
+    expect(rows('b').reduce((x, y) => x + y, 0)).toBe(20);
+    expect(runs.length).toBeLessThan(10);
   });
 });
 

@@ -71,6 +71,7 @@ export class ModelPool {
   /** When aliased versions failed to load, retry them (with backoff) even without a change. */
   private retryAt = Infinity;
   private refreshing: Promise<void> | undefined;
+  private forced: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   initialized = false;
 
@@ -109,8 +110,20 @@ export class ModelPool {
       this.refreshing = this.doRefresh(force).finally(() => {
         this.refreshing = undefined;
       });
+      return this.refreshing;
     }
-    return this.refreshing;
+    if (!force) return this.refreshing;
+    // A forced refresh follows a change the caller just made; the run in flight may have read
+    // the registry before it. Run once more after it (forced callers meanwhile share that run).
+    if (!this.forced) {
+      this.forced = this.refreshing
+        .catch(() => undefined)
+        .then(() => {
+          this.forced = undefined;
+          return this.refresh(true);
+        });
+    }
+    return this.forced;
   }
 
   private async doRefresh(force: boolean): Promise<void> {

@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { errorReplies } from '../lib/schemas.js';
+import { checkPhase } from '../lib/check-phase.js';
+import { predictionId as newPredictionId } from '../lib/ids.js';
 import type { ModelPool } from './pool.js';
 import type { Row } from './encoder.js';
 import type { Servable } from './servable.js';
@@ -176,6 +177,8 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
           throw inferenceFailed(e, model, servable.spec.version, arm);
         }
         cache?.set(servable, row, score);
+      } else {
+        await checkPhase();
       }
       const elapsed = Number(process.hrtime.bigint() - started);
       const rec = recorderOf(servable, arm);
@@ -186,7 +189,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         observer.scored(model, arm, servable.spec.version, elapsed / 1e6, score, decision);
         if (shadow) observer.shadow(model, shadow, row, score, decision, { eventId: body.event_id, payload: body.payload, keyId: request.principal?.id });
       }
-      const predictionId = randomUUID();
+      const predictionId = newPredictionId();
       sink?.predicted({ id: predictionId, model, version: servable.spec.version, arm, eventId: body.event_id, payload: body.payload, row, score, decision, latencyMs: elapsed / 1e6, cached, keyId: request.principal?.id });
       return {
         prediction_id: predictionId,
@@ -287,7 +290,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         const decision = servable.decide(score);
         counts.set(decision, (counts.get(decision) ?? 0) + 1);
         if (arm !== 'pinned') observer?.scored(model, arm, servable.spec.version, elapsedMs, score, decision);
-        const id = randomUUID();
+        const id = newPredictionId();
         sink?.predicted({ id, model, version: servable.spec.version, arm, payload: instances[i], row: rows[i], score, decision, latencyMs: elapsedMs, cached: fromCache[i], keyId: request.principal?.id });
         return { prediction_id: id, score, decision, cached: fromCache[i], ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) };
       });

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import os from 'node:os';
-import { ModelPool, OffThreadScorer, PredictionCache, type RegistrySource } from '../inference/index.js';
+import { predictionId } from '../lib/ids.js';
+import { ModelPool, OffThreadScorer, PredictionCache, RunGate, type RegistrySource } from '../inference/index.js';
 import { createLeader, RolloutRuntime, type RolloutService } from '../rollout/index.js';
 import { ApiKeyAuthenticator, createRateLimiter, type RateLimiter } from '../access/index.js';
 import { AuditWriter, createAuditRecorder, RetentionJob } from '../audit/index.js';
@@ -9,7 +10,6 @@ import { MonitorJob, monitorGauges } from '../monitoring/index.js';
 import { createWebhookStore, DeliveryWorker } from '../webhooks/index.js';
 import { parseDuration } from '../lib/duration.js';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '../lib/logger.js';
 import { buildApp } from './app.js';
 import type { Authenticator } from './auth.js';
@@ -72,7 +72,8 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     source,
     runtime: {
       intraOpThreads: config.ORT_INTRA_OP_THREADS,
-      batch: { maxRows: config.BATCH_MAX_ROWS, maxWaitUs: config.BATCH_MAX_WAIT_US },
+      // One gate for every loaded version: their runs take turns instead of running back to back.
+      batch: { maxRows: config.BATCH_MAX_ROWS, maxWaitUs: config.BATCH_MAX_WAIT_US, gate: new RunGate() },
       packInputs: config.ONNX_PACK_INPUTS,
       onPackFallback: (spec, reason) => log.warn({ model: spec.model, version: spec.version, reason }, 'input packing not used for this version; its inputs are fed one by one'),
     },
@@ -105,7 +106,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     statsRetentionMs: 7 * 86_400_000,
     onShadowDropped: (model) => metrics.shadowDropped.inc({ model }),
     onShadowScored: (r) =>
-      sink?.predicted({ id: randomUUID(), model: r.model, version: r.version, arm: 'shadow', eventId: r.request?.eventId, payload: r.request?.payload ?? null, row: r.row, score: r.score, decision: r.decision, latencyMs: r.latencyMs, cached: false, keyId: r.request?.keyId }),
+      sink?.predicted({ id: predictionId(), model: r.model, version: r.version, arm: 'shadow', eventId: r.request?.eventId, payload: r.request?.payload ?? null, row: r.row, score: r.score, decision: r.decision, latencyMs: r.latencyMs, cached: false, keyId: r.request?.keyId }),
     onAnalysis: (result, seconds) => {
       metrics.analysisRuns.inc({ result });
       metrics.analysisDuration.observe(seconds);

@@ -7,6 +7,7 @@ import { auditMigration } from './004_audit.js';
 import { feedbackMigration } from './005_feedback.js';
 import { monitoringMigration } from './006_monitoring.js';
 import { webhooksMigration } from './007_webhooks.js';
+import { auditWriteCostMigration } from './008_audit_write_cost.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -18,5 +19,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '005_feedback': feedbackMigration(dialect),
     '006_monitoring': monitoringMigration(dialect),
     '007_webhooks': webhooksMigration(dialect),
+    '008_audit_write_cost': auditWriteCostMigration(dialect),
   };
 }
