@@ -1,7 +1,6 @@
 import { sql, type Selectable } from 'kysely';
-import { finished } from 'node:stream/promises';
-import { from as copyFrom } from 'pg-copy-streams';
 import { fromJson, toIso, type Db } from '../db/index.js';
+import { PipelinedCopy } from '../db/pg-copy.js';
 import type { PredictionsTable } from '../db/schema.js';
 
 /** One audited prediction, as queued and as written. */
@@ -105,9 +104,8 @@ export function createAuditStore(db: Db) {
       const client = await pool.connect();
       let failed: Error | undefined;
       try {
-        const stream = client.query(copyFrom(`copy predictions (${COLUMNS}) from stdin`));
-        stream.end(copyText(rows));
-        await finished(stream);
+        const copied = await client.query(new PipelinedCopy(`copy predictions (${COLUMNS}) from stdin`, copyText(rows))).done;
+        if (copied !== rows.length) throw new Error(`COPY wrote ${copied} of ${rows.length} audit records`);
       } catch (e) {
         failed = e as Error;
         throw e;
@@ -127,7 +125,8 @@ export function createAuditStore(db: Db) {
       if (q.to) s = s.where('at', '<', q.to);
       if (q.after) {
         const { at, id } = q.after;
-        s = s.where((eb) => eb.or([eb('at', '>', at), eb.and([eb('at', '=', at), eb('id', '>', id)])]));
+        // The leading `at >=` lets the time index start at the cursor; the rest breaks ties.
+        s = s.where('at', '>=', at).where((eb) => eb.or([eb('at', '>', at), eb('id', '>', id)]));
       }
       return (await s.orderBy('at').orderBy('id').limit(q.limit).execute()).map(view);
     },

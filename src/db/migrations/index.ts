@@ -8,6 +8,7 @@ import { feedbackMigration } from './005_feedback.js';
 import { monitoringMigration } from './006_monitoring.js';
 import { webhooksMigration } from './007_webhooks.js';
 import { auditWriteCostMigration } from './008_audit_write_cost.js';
+import { auditNarrowIndexesMigration } from './009_audit_narrow_indexes.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -20,5 +21,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '006_monitoring': monitoringMigration(dialect),
     '007_webhooks': webhooksMigration(dialect),
     '008_audit_write_cost': auditWriteCostMigration(dialect),
+    '009_audit_narrow_indexes': auditNarrowIndexesMigration(),
   };
 }
