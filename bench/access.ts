@@ -5,7 +5,9 @@
  *   BENCH_AUDIT_PROCESSES fresh pairs of them (two identical processes differ by up to ±15 % here,
  *   from JIT and memory layout alone; fresh pairs average that out), each warmed for
  *   BENCH_AUDIT_WARM seconds (default 10: an audit-on server takes about that long to reach its
- *   steady rate, starting some 30 % below it);
+ *   steady rate, starting some 30 % below it); then a control: an audit-off server beside a
+ *   separate process (bench/copy-load.ts) writing the same records at the audit-on rate ÷ the
+ *   same server without it, which is what PostgreSQL on the same two cores costs by itself;
  *   prediction cache, every request a hit ÷ every request a miss (a new row each time), target
  *   >= 1.2, in one process with the cache on — on the demo model (a logistic regression, a few µs
  *   a row when batched) and on a 300-tree, depth-6 gradient-boosted ensemble (the size of a
@@ -71,7 +73,7 @@ async function main() {
       return c;
     };
     type Result = Awaited<ReturnType<typeof alternate>>;
-    const results: Partial<Record<(typeof CASES)[number], Result>> = {};
+    const results: Partial<Record<(typeof CASES)[number] | 'audit-control', Result>> = {};
     const stop = async (...cs: Child[]) => {
       for (const c of cs) {
         c.child.kill('SIGTERM');
@@ -86,6 +88,7 @@ async function main() {
 
     // Each case starts its own servers and stops them when done, so idle servers take nothing from the next.
     log(`[2/3] ${pairs} pairs of ${slice}s slices per case: ${[...cases].join(', ')}`);
+    let written = 0;
     if (cases.has('audit')) {
       const runs: Result[] = [];
       for (let i = 1; i <= auditProcesses; i++) {
@@ -96,6 +99,26 @@ async function main() {
         await stop(on, off);
       }
       results.audit = combine(runs);
+      // Every audited request must have reached PostgreSQL, or the figure would flatter the writer.
+      await new Promise((r) => setTimeout(r, 500));
+      written = Number((await admin.query(`select count(*) as n from ${schema}.predictions`)).rows[0].n);
+      // Control: the same records written by a separate process at the audit-on server's rate,
+      // beside a server with the audit log off. What this costs the server is PostgreSQL's share
+      // of the machine alone, with none of modelgate's recording work.
+      const off = await start({});
+      await warm(off.url, body, auditWarm);
+      const loader = await startChild(['bench/copy-load.ts'], { DATABASE_URL: dbUrl, RATE: String(results.audit.aRps), PAYLOAD: JSON.stringify(row) });
+      children.push(loader);
+      let writing = true;
+      const pause = (on: boolean) => async () => {
+        if (writing !== on) loader.child.kill(on ? 'SIGCONT' : 'SIGSTOP');
+        writing = on;
+        // Let a resumed writer reach its rate before the slice is measured.
+        if (on) await new Promise((r) => setTimeout(r, 300));
+      };
+      results['audit-control'] = await alternate('database writes alone', { url: off.url, before: pause(true) }, { url: off.url, before: pause(false) }, body, pairs, slice);
+      loader.child.kill('SIGCONT');
+      await stop(off, loader);
     }
     for (const [name, label, model, payload] of [
       ['cache', 'cache', 'hotel-cancel', row],
@@ -116,11 +139,8 @@ async function main() {
       results['rate-limit'] = await alternate('rate limit', { url: server.url, token: limited }, { url: server.url, token: unlimited }, body, pairs, slice);
       await stop(server);
     }
-    const { audit, cache, 'gbdt-cache': gbdtCache, 'rate-limit': limit } = results;
+    const { audit, 'audit-control': auditControl, cache, 'gbdt-cache': gbdtCache, 'rate-limit': limit } = results;
 
-    // Every audited request must have reached PostgreSQL, or the figure would flatter the writer.
-    await new Promise((r) => setTimeout(r, 500));
-    const written = Number((await admin.query(`select count(*) as n from ${schema}.predictions`)).rows[0].n);
 
     log('[3/3] results');
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
@@ -131,6 +151,7 @@ async function main() {
       `single-row /v1/infer, ${pairs} pairs of ${slice}s slices per case, A and B alternating, ${os.cpus().length} cores (load generator on the same machine)`,
       '',
       ...line('audit log on (PostgreSQL) / off: ', '>= 0.85', audit, `; ${written} records written`),
+      ...line('  control: audit off, the same records written by another process / not:', 'none, a ceiling', auditControl, ': PostgreSQL sharing the cores alone'),
       ...line('cache hit / cache miss, demo model:', '>= 1.2', cache),
       ...line('cache hit / cache miss, 300-tree GBDT:', '>= 1.2', gbdtCache),
       ...line('rate limiting on (Redis) / off:  ', '>= 0.9', limit),
@@ -138,7 +159,7 @@ async function main() {
     process.stdout.write(`${lines.join('\n')}\n`);
     const outDir = path.join(root, 'bench', 'results');
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(path.join(outDir, 'access-latest.json'), JSON.stringify({ at: new Date().toISOString(), pairs, slice, audit, cache, gbdtCache, limit, auditRecordsWritten: written }, null, 2));
+    writeFileSync(path.join(outDir, 'access-latest.json'), JSON.stringify({ at: new Date().toISOString(), pairs, slice, audit, auditControl, cache, gbdtCache, limit, auditRecordsWritten: written }, null, 2));
   } finally {
     for (const c of children) c.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1500));

@@ -47,6 +47,9 @@ export interface PredictionQuery {
 
 const COLUMNS = 'id, at, model, version, arm, event_id, features, features_sha256, score, decision, latency_ms, cached, key_id';
 
+/** The COPY that takes copyText's rows. */
+export const COPY_PREDICTIONS = `copy predictions (${COLUMNS}) from stdin`;
+
 /** A value for COPY's text format: \N for null; backslash, newline, CR and tab escaped. */
 function copyField(v: string | null): string {
   if (v === null) return '\\N';
@@ -104,7 +107,7 @@ export function createAuditStore(db: Db) {
       const client = await pool.connect();
       let failed: Error | undefined;
       try {
-        const copied = await client.query(new PipelinedCopy(`copy predictions (${COLUMNS}) from stdin`, copyText(rows))).done;
+        const copied = await client.query(new PipelinedCopy(COPY_PREDICTIONS, copyText(rows))).done;
         if (copied !== rows.length) throw new Error(`COPY wrote ${copied} of ${rows.length} audit records`);
       } catch (e) {
         failed = e as Error;

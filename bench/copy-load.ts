@@ -1,0 +1,35 @@
+/**
+ * Writes audit records to PostgreSQL at a set rate, the way the audit writer does (COPY text,
+ * one pipelined COPY per batch), with nothing else: bench/access.ts runs it beside an audit-off
+ * server to show what PostgreSQL's share of two cores alone costs that server.
+ * Environment: DATABASE_URL, RATE (records a second), PAYLOAD (the JSON features of a record).
+ */
+import pg from 'pg';
+import { COPY_PREDICTIONS, copyText, type PredictionRecord } from '../src/audit/store.js';
+import { PipelinedCopy } from '../src/db/pg-copy.js';
+import { predictionId } from '../src/lib/ids.js';
+
+const rate = Number(process.env.RATE);
+const features = process.env.PAYLOAD ?? '{}';
+if (!process.env.DATABASE_URL || !(rate > 0)) throw new Error('set DATABASE_URL and RATE');
+const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+await client.connect();
+const everyMs = 50;
+const perTick = Math.max(1, Math.round((rate * everyMs) / 1000));
+let busy = false;
+setInterval(() => {
+  // Paused with SIGSTOP between slices: a late tick writes one batch, never a backlog.
+  if (busy) return;
+  busy = true;
+  const at = new Date().toISOString();
+  const rows: PredictionRecord[] = Array.from({ length: perTick }, () => ({ id: predictionId(), at, model: 'hotel-cancel', version: 1, arm: 'production', event_id: null, features, features_sha256: null, score: Math.random(), decision: 'act', latency_ms: 0.25, cached: false, key_id: 'admin-token' }));
+  client
+    .query(new PipelinedCopy(COPY_PREDICTIONS, copyText(rows)))
+    .done.catch((e) => {
+      process.stderr.write(`copy-load: ${(e as Error).message}\n`);
+      process.exit(1);
+    })
+    .finally(() => (busy = false));
+}, everyMs);
+// The bench harness waits for a JSON line with a url before it goes on.
+process.stdout.write('{"url":"copy-load: writing"}\n');
