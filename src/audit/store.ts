@@ -113,7 +113,8 @@ export function createAuditStore(db: Db) {
         failed = e as Error;
         throw e;
       } finally {
-        // A connection whose COPY failed midway is in an unknown state: drop it, do not reuse it.
+        // The protocol keeps a connection in step after a refused COPY, but one that failed
+        // because its socket broke is not; drop any connection whose COPY failed.
         client.release(failed);
       }
     },

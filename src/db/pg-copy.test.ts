@@ -40,6 +40,20 @@ describe('PipelinedCopy on PostgreSQL', () => {
     expect(await count()).toBe(before + 1);
   });
 
+  it('calls its callback once as it settles, so pg can clear a query_timeout timer', async () => {
+    // pg replaces a submittable's callback with one that clears its read-timeout timer.
+    const calls: (Error | undefined)[] = [];
+    const ok = new PipelinedCopy('copy t (id, name, n) from stdin', '30\tcallback\t1\n');
+    ok.callback = (err) => calls.push(err);
+    await client.query(ok).done;
+    const bad = new PipelinedCopy('copy t (id, name, n) from stdin', '30\tagain\t1\n');
+    bad.callback = (err) => calls.push(err);
+    await expect(client.query(bad).done).rejects.toThrow(/duplicate key/);
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toBeUndefined();
+    expect(calls[1]?.message).toMatch(/duplicate key/);
+  });
+
   it('copies a batch far larger than a socket buffer in one go', async () => {
     const lines: string[] = [];
     for (let i = 0; i < 50_000; i++) lines.push(`${1000 + i}\t${'x'.repeat(100)}-${i}\t${i / 7}`);

@@ -6,8 +6,8 @@ type Connection = Parameters<pg.Submittable['submit']>[0] & { stream: NodeJS.Wri
  * `COPY … FROM STDIN` sent as one socket write: the query, every row and the end-of-data
  * marker go out together. The usual client (pg-copy-streams) waits for the server's
  * CopyInResponse before sending rows, then sends the data header, the data and the end marker
- * as separate writes — four writes and two extra wake-ups of the database backend per COPY,
- * each of which the V8 profile of a loaded server showed as a visible share of its time. The
+ * as separate writes — four writes and an extra round trip per COPY (in the V8 profile of a
+ * loaded server, 4.8 % of its time in those writes against 4.1 % for the one write). The
  * protocol allows sending ahead: a backend whose COPY fails sends its error, then ignores the
  * copy messages that follow until the next query, so the connection stays in step either way.
  *
@@ -65,12 +65,16 @@ export class PipelinedCopy implements pg.Submittable {
     this.settle();
   }
 
-  /** pg sets a callback on submittables for its query timeout; nothing to do here. */
-  callback(): void {}
+  /**
+   * Called once when the COPY settles. With a `query_timeout`, pg wraps this to clear its timer;
+   * left uncalled, the timer would outlive every COPY.
+   */
+  callback: (err?: Error) => void = () => undefined;
 
   private settle(err?: Error): void {
     if (this.settled) return;
     this.settled = true;
+    this.callback(err);
     if (err) this.reject(err);
     else this.resolve(this.rows);
   }
