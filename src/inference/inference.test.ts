@@ -48,7 +48,9 @@ describe('micro-batcher', () => {
         if (rows.includes(-1)) throw new Error('boom');
         return rows;
       },
-      { maxRows: 100, maxWaitUs: 20_000 },
+      // A window a hundred times the 5 ms gap below: a loaded CI machine once took over 20 ms
+      // to fire a 5 ms timer, and the first row went alone.
+      { maxRows: 100, maxWaitUs: 500_000 },
     );
     const first = b.submit(1);
     await new Promise((r) => setTimeout(r, 5));
