@@ -5,7 +5,7 @@
  * Environment: DATABASE_URL, RATE (records a second), PAYLOAD (the JSON features of a record).
  */
 import pg from 'pg';
-import { COPY_PREDICTIONS, copyText, type PredictionRecord } from '../src/audit/store.js';
+import { COPY_PREDICTIONS, CopyBatch } from '../src/audit/copy-batch.js';
 import { PipelinedCopy } from '../src/db/pg-copy.js';
 import { predictionId } from '../src/lib/ids.js';
 
@@ -21,10 +21,10 @@ setInterval(() => {
   // Paused with SIGSTOP between slices: a late tick writes one batch, never a backlog.
   if (busy) return;
   busy = true;
-  const at = new Date().toISOString();
-  const rows: PredictionRecord[] = Array.from({ length: perTick }, () => ({ id: predictionId(), at, model: 'hotel-cancel', version: 1, arm: 'production', event_id: null, features, features_sha256: null, score: Math.random(), decision: 'act', latency_ms: 0.25, cached: false, key_id: 'admin-token' }));
+  const batch = new CopyBatch();
+  for (let i = 0; i < perTick; i++) batch.add({ id: predictionId(), at: new Date().toISOString(), model: 'hotel-cancel', version: 1, arm: 'production', event_id: null, features, features_sha256: null, score: Math.random(), decision: 'act', latency_ms: 0.25, cached: false, key_id: 'admin-token' });
   client
-    .query(new PipelinedCopy(COPY_PREDICTIONS, copyText(rows)))
+    .query(new PipelinedCopy(COPY_PREDICTIONS, batch.data()))
     .done.catch((e) => {
       process.stderr.write(`copy-load: ${(e as Error).message}\n`);
       process.exit(1);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isoTime } from '../lib/iso-time.js';
 import type { PredictionSink, ScoredPrediction } from '../inference/index.js';
 import type { AuditWriter } from './writer.js';
 
@@ -15,7 +16,7 @@ export function createAuditRecorder(writer: AuditWriter, features: AuditFeatures
     predicted(p: ScoredPrediction): void {
       writer.record({
         id: p.id,
-        at: new Date().toISOString(),
+        at: isoTime(Date.now()),
         model: p.model,
         version: p.version,
         arm: p.arm,

@@ -1,6 +1,7 @@
 import { sql, type Selectable } from 'kysely';
 import { fromJson, toIso, type Db } from '../db/index.js';
 import { PipelinedCopy } from '../db/pg-copy.js';
+import { COLUMNS, COPY_PREDICTIONS, type CopyBatch } from './copy-batch.js';
 import type { PredictionsTable } from '../db/schema.js';
 
 /** One audited prediction, as queued and as written. */
@@ -45,31 +46,6 @@ export interface PredictionQuery {
   after?: { at: string; id: string };
 }
 
-const COLUMNS = 'id, at, model, version, arm, event_id, features, features_sha256, score, decision, latency_ms, cached, key_id';
-
-/** The COPY that takes copyText's rows. */
-export const COPY_PREDICTIONS = `copy predictions (${COLUMNS}) from stdin`;
-
-/** A value for COPY's text format: \N for null; backslash, newline, CR and tab escaped. */
-function copyField(v: string | null): string {
-  if (v === null) return '\\N';
-  // Nearly every value (ids, names, JSON, which never holds a raw control character) needs no escaping.
-  return /[\\\n\r\t]/.test(v) ? v.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t')) : v;
-}
-
-/** Rows in COPY's text format, one line each, columns in COLUMNS order. */
-export function copyText(rows: PredictionRecord[]): string {
-  // Joined, not appended: a string built by += is a tree of pieces that costs more to flatten
-  // when it is encoded for the socket than the building itself.
-  const lines = new Array<string>(rows.length + 1);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i];
-    lines[i] = `${copyField(r.id)}\t${r.at}\t${copyField(r.model)}\t${r.version}\t${copyField(r.arm)}\t${copyField(r.event_id)}\t${copyField(r.features)}\t${copyField(r.features_sha256)}\t${r.score}\t${copyField(r.decision)}\t${r.latency_ms}\t${r.cached ? 1 : 0}\t${copyField(r.key_id)}`;
-  }
-  lines[rows.length] = '';
-  return lines.join('\n');
-}
-
 export function createAuditStore(db: Db) {
   const k = db.kysely;
   const pool = db.pgPool;
@@ -101,14 +77,14 @@ export function createAuditStore(db: Db) {
      * cannot skip ids already present, so anything that may repeat (a spill replay) goes
      * through insertMany instead.
      */
-    async appendFresh(rows: PredictionRecord[]): Promise<void> {
-      if (!rows.length) return;
-      if (!pool) return insertMany(rows);
+    async appendFresh(batch: CopyBatch): Promise<void> {
+      if (!batch.size) return;
+      if (!pool) return insertMany(batch.records());
       const client = await pool.connect();
       let failed: Error | undefined;
       try {
-        const copied = await client.query(new PipelinedCopy(COPY_PREDICTIONS, copyText(rows))).done;
-        if (copied !== rows.length) throw new Error(`COPY wrote ${copied} of ${rows.length} audit records`);
+        const copied = await client.query(new PipelinedCopy(COPY_PREDICTIONS, batch.data())).done;
+        if (copied !== batch.size) throw new Error(`COPY wrote ${copied} of ${batch.size} audit records`);
       } catch (e) {
         failed = e as Error;
         throw e;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import { CopyBatch } from './copy-batch.js';
 import type { AuditStore, PredictionRecord } from './store.js';
 
 export interface AuditWriterOptions {
@@ -42,7 +43,11 @@ function alive(pid: number): boolean {
  * SIGTERM loses nothing.
  */
 export class AuditWriter {
-  private queue: PredictionRecord[] = [];
+  /** Batches of at most batchRows records, oldest first; only the last one still takes records. */
+  private queue: CopyBatch[] = [];
+  private queued = 0;
+  /** Bytes a new batch starts with: a little over what the last full one held. */
+  private batchBytes: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private spillFile: string | undefined;
@@ -56,17 +61,28 @@ export class AuditWriter {
   constructor(private readonly o: AuditWriterOptions) {}
 
   get depth(): number {
-    return this.queue.length;
+    return this.queued;
   }
 
   record(r: PredictionRecord): void {
-    this.queue.push(r);
-    if (this.queue.length >= this.o.queueMax) {
+    let open = this.queue[this.queue.length - 1];
+    if (!open || open.size >= this.o.batchRows) this.queue.push((open = new CopyBatch(this.batchBytes)));
+    open.add(r);
+    this.queued++;
+    if (open.size === this.o.batchRows) this.batchBytes = Math.ceil(open.byteLength * 1.1);
+    if (this.queued >= this.o.queueMax) {
       // The database is far behind: keep memory bounded, keep every record.
-      void this.spill(this.queue.splice(0));
-    } else if (this.queue.length >= this.o.batchRows && !this.flushing) {
+      void this.spill(...this.take(this.queue.length));
+    } else if (open.size >= this.o.batchRows && !this.flushing) {
       void this.flush();
     }
+  }
+
+  /** Remove the oldest n batches from the queue (later records start a new batch). */
+  private take(n: number): CopyBatch[] {
+    const taken = this.queue.splice(0, n);
+    for (const b of taken) this.queued -= b.size;
+    return taken;
   }
 
   start(): void {
@@ -96,12 +112,12 @@ export class AuditWriter {
 
   private async drain(): Promise<void> {
     while (this.queue.length) {
-      const batch = this.queue.splice(0, this.o.batchRows);
+      const [batch] = this.take(1);
       // While the database is known to be down, go straight to disk; a probe write per flush
       // interval (the first batch) tells when it is back.
       try {
         await this.o.store.appendFresh(batch);
-        this.o.onWritten?.(batch.length, 'direct');
+        this.o.onWritten?.(batch.size, 'direct');
         if (this.dbDown) {
           this.dbDown = false;
           this.o.log.warn('the database takes audit records again; replaying spilled records');
@@ -111,15 +127,15 @@ export class AuditWriter {
           this.dbDown = true;
           this.o.log.error({ err: errorMessage(e), spill_dir: this.o.spillDir }, 'the database refuses audit records; spilling them to disk until it is back');
         }
-        await this.spill(batch, this.queue.splice(0));
+        await this.spill(batch, ...this.take(this.queue.length));
         return;
       }
     }
   }
 
   /** Append to this process's spill file; resolves once written (failures are logged, never thrown). */
-  private spill(...batches: PredictionRecord[][]): Promise<void> {
-    const rows = batches.flat();
+  private spill(...batches: CopyBatch[]): Promise<void> {
+    const rows = batches.flatMap((b) => b.records());
     if (!rows.length) return Promise.resolve();
     this.pendingSpill = true;
     // A failed append must not stop later ones: each link starts from a settled chain.

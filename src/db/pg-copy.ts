@@ -2,16 +2,18 @@ import type pg from 'pg';
 
 type Connection = Parameters<pg.Submittable['submit']>[0] & { stream: NodeJS.WritableStream };
 
+const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
+
 /**
- * `COPY … FROM STDIN` sent as one socket write: the query, every row and the end-of-data
- * marker go out together. The usual client (pg-copy-streams) waits for the server's
+ * `COPY … FROM STDIN` sent in one socket write (a writev): the query, every row and the
+ * end-of-data marker go out together. The usual client (pg-copy-streams) waits for the server's
  * CopyInResponse before sending rows, then sends the data header, the data and the end marker
  * as separate writes — four writes and an extra round trip per COPY (in the V8 profile of a
  * loaded server, 4.8 % of its time in those writes against 4.1 % for the one write). The
  * protocol allows sending ahead: a backend whose COPY fails sends its error, then ignores the
  * copy messages that follow until the next query, so the connection stays in step either way.
  *
- * `text` must be COPY's text format, rows ending in a newline.
+ * `data` must be COPY's text format, rows ending in a newline (a string, or its UTF-8 bytes).
  */
 export class PipelinedCopy implements pg.Submittable {
   /** Rows the server reports as copied; settles once, on completion or the first error. */
@@ -23,7 +25,7 @@ export class PipelinedCopy implements pg.Submittable {
 
   constructor(
     private readonly statement: string,
-    private readonly text: string,
+    private readonly data: string | Uint8Array,
   ) {
     this.done = new Promise<number>((resolve, reject) => {
       this.resolve = resolve;
@@ -33,20 +35,23 @@ export class PipelinedCopy implements pg.Submittable {
 
   submit(connection: Connection): void {
     const q = Buffer.byteLength(this.statement);
-    const d = Buffer.byteLength(this.text);
-    // Query ('Q', length, statement, NUL), CopyData ('d', length, rows), CopyDone ('c', length).
-    const buf = Buffer.allocUnsafe(1 + 4 + q + 1 + (1 + 4 + d) + (1 + 4));
+    const data = typeof this.data === 'string' ? Buffer.from(this.data) : this.data;
+    // Query ('Q', length, statement, NUL), then CopyData's header ('d', length); the rows; CopyDone ('c', length).
+    const head = Buffer.allocUnsafe(1 + 4 + q + 1 + 1 + 4);
     let o = 0;
-    buf[o++] = 0x51;
-    o = buf.writeUInt32BE(4 + q + 1, o);
-    o += buf.write(this.statement, o);
-    buf[o++] = 0;
-    buf[o++] = 0x64;
-    o = buf.writeUInt32BE(4 + d, o);
-    o += buf.write(this.text, o);
-    buf[o++] = 0x63;
-    buf.writeUInt32BE(4, o);
-    connection.stream.write(buf);
+    head[o++] = 0x51;
+    o = head.writeUInt32BE(4 + q + 1, o);
+    o += head.write(this.statement, o);
+    head[o++] = 0;
+    head[o++] = 0x64;
+    head.writeUInt32BE(4 + data.length, o);
+    // Corked, the three pieces leave in one writev, and the rows (hundreds of kB) are never copied into a joint buffer.
+    const stream = connection.stream as NodeJS.WritableStream & { cork?: () => void; uncork?: () => void };
+    stream.cork?.();
+    stream.write(head);
+    stream.write(data);
+    stream.write(COPY_DONE);
+    stream.uncork?.();
   }
 
   /** The rows are already on their way. */
