@@ -225,6 +225,50 @@ describe('spill and replay when the database refuses records (SQLite)', () => {
   });
 });
 
+for (const dialect of DIALECTS) {
+  describe(`a queue past AUDIT_QUEUE_MAX (${dialect})`, () => {
+    it('goes to disk at once, and every record still reaches the table once, in order', async () => {
+      const s = await serverWith(dialect, { AUDIT_QUEUE_MAX: '100', AUDIT_BATCH_ROWS: '10' });
+      try {
+        const { predictionId } = await import('../src/lib/ids.js');
+        const t0 = Date.parse('2026-11-24T09:00:00Z');
+        const sent = Array.from({ length: 250 }, (_, i) => ({
+          id: predictionId(),
+          at: new Date(t0 + i).toISOString(),
+          model: 'hotel',
+          version: 1,
+          arm: 'production',
+          event_id: `e\t${i}`,
+          features: JSON.stringify({ i, note: 'tab\there' }),
+          features_sha256: null,
+          score: i / 250,
+          decision: i % 2 ? 'act' : 'none',
+          latency_ms: 0.5,
+          cached: i % 3 === 0,
+          key_id: null,
+        }));
+        // Recorded in one synchronous run, faster than any write can finish: the queue reaches its bound twice.
+        for (const r of sent) s.audit.record(r);
+        expect(s.audit.depth).toBeLessThan(100);
+        await s.audit.flush();
+        await s.audit.replay();
+        // 10 went to the table first; at 100 queued, then at 100 again, the queue went to disk; 40 were left.
+        const metrics = (await s.app.inject({ method: 'GET', url: '/metrics' })).body;
+        expect(metrics).toContain('modelgate_audit_records_total{result="spilled"} 200');
+        expect(metrics).toContain('modelgate_audit_records_total{result="replayed"} 200');
+        expect(metrics).toContain('modelgate_audit_records_total{result="written"} 50');
+        const stored = await s.ctx.audit.query({ limit: 1000 });
+        expect(stored.map((p) => p.id)).toEqual(sent.map((r) => r.id));
+        expect(stored.map((p) => [p.event_id, p.features, p.score, p.cached])).toEqual(sent.map((r) => [r.event_id, JSON.parse(r.features), r.score, r.cached]));
+        const { readdir } = await import('node:fs/promises');
+        expect(await readdir(`${s.dataDir}/audit-spill`)).toEqual([]);
+      } finally {
+        await s.stop();
+      }
+    });
+  });
+}
+
 describe('shadow results in the audit log', () => {
   it('each scored shadow copy is a record with arm shadow and the original event_id', async () => {
     const s = await serverWith('sqlite', {});
