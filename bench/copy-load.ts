@@ -8,6 +8,7 @@ import pg from 'pg';
 import { COPY_PREDICTIONS, CopyBatch } from '../src/audit/copy-batch.js';
 import { PipelinedCopy } from '../src/db/pg-copy.js';
 import { predictionId } from '../src/lib/ids.js';
+import { isoTime } from '../src/lib/iso-time.js';
 
 const rate = Number(process.env.RATE);
 const features = process.env.PAYLOAD ?? '{}';
@@ -22,7 +23,7 @@ setInterval(() => {
   if (busy) return;
   busy = true;
   const batch = new CopyBatch();
-  for (let i = 0; i < perTick; i++) batch.add({ id: predictionId(), at: new Date().toISOString(), model: 'hotel-cancel', version: 1, arm: 'production', event_id: null, features, features_sha256: null, score: Math.random(), decision: 'act', latency_ms: 0.25, cached: false, key_id: 'admin-token' });
+  for (let i = 0; i < perTick; i++) batch.add({ id: predictionId(), at: isoTime(Date.now()), model: 'hotel-cancel', version: 1, arm: 'production', event_id: null, features, features_sha256: null, score: Math.random(), decision: 'act', latency_ms: 0.25, cached: false, key_id: 'admin-token' });
   client
     .query(new PipelinedCopy(COPY_PREDICTIONS, batch.data()))
     .done.catch((e) => {

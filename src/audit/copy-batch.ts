@@ -17,7 +17,8 @@ function field(v: string | null): string {
 
 /** field() for JSON text, which never holds a raw newline, CR or tab: only a backslash needs escaping, and includes() finds one faster than a regular expression. */
 function jsonField(v: string | null): string {
-  return v === null || !v.includes('\\') ? (v ?? '\\N') : field(v);
+  if (v === null) return '\\N';
+  return v.includes('\\') ? field(v) : v;
 }
 
 function unfield(v: string): string | null {
@@ -57,8 +58,8 @@ const INITIAL_BYTES = 64 * 1024;
  * Audit records waiting for one write, held as COPY text in a Buffer. Each record is encoded
  * the moment it is added, so the queue holds no JavaScript objects for the garbage collector
  * to copy while they wait (a Buffer's bytes live outside the V8 heap), and a PostgreSQL flush
- * has nothing left to build: the bytes go to the socket as they are. INSERT (SQLite, spill
- * replay) and the spill file read the records back with records().
+ * has nothing left to build: the bytes go to the socket as they are. INSERT on SQLite and
+ * the spill file read the records back with records().
  */
 export class CopyBatch {
   private buf: Buffer;

@@ -1,5 +1,5 @@
 /**
- * `new Date(ms).toISOString()` for the current time, a tenth of its cost: the text up to the
+ * `new Date(ms).toISOString()` for the current time, a seventh of its cost (0.09 against 0.6 µs): the text up to the
  * seconds is kept for the second it belongs to, and only the milliseconds are added per call.
  * The audit log stamps every prediction, so this runs once per request.
  */
