@@ -106,7 +106,10 @@ describe('two server processes on one Redis share each limit', () => {
     let refused = 0;
     const failed: string[] = [];
     const start = Date.now();
-    const until = start + 10_000;
+    // 20 s of load, 18 s counted: a stall of a few hundred ms on a loaded machine (late responses at
+    // either edge of the span, or a moment when no request reached the limiter) then moves the
+    // count by about 1 %, not 3 %.
+    const until = start + 20_000;
     // 32 clients, alternating servers: many times the limit even on a loaded machine.
     await Promise.all(
       Array.from({ length: 32 }, async (_, c) => {
@@ -123,9 +126,9 @@ describe('two server processes on one Redis share each limit', () => {
     expect(failed).toEqual([]);
     // Really over the limit all along (at least 20 % more offered than admitted, even when the machine is busy with other test files).
     expect(refused).toBeGreaterThan(admitted.length * 0.2);
-    // Steady state: the 8 s after the first window settles should admit 100/s × 8 s.
-    const inSpan = admitted.filter((t) => t >= 1500 && t < 9500).length;
-    expect(Math.abs(inSpan - 800) / 800, `admitted ${inSpan} in 8 s, ${refused} refused`).toBeLessThanOrEqual(0.02);
+    // Steady state: the 18 s after the first window settles should admit 100/s × 18 s.
+    const inSpan = admitted.filter((t) => t >= 1500 && t < 19_500).length;
+    expect(Math.abs(inSpan - 1800) / 1800, `admitted ${inSpan} in 18 s, ${refused} refused`).toBeLessThanOrEqual(0.02);
     const shown = await runCli(['ratelimit', 'show', '--key', keyId, '--json'], env);
     expect(shown.code, shown.stdout).toBe(0);
     expect(shown.json()).toMatchObject({ key: keyId, backend: 'redis', limit: 100, window_ms: 1000 });
