@@ -226,6 +226,57 @@ describe('spill and replay when the database refuses records (SQLite)', () => {
 });
 
 for (const dialect of DIALECTS) {
+  describe(`the audit writer's batches (${dialect})`, () => {
+    it('a steady stream is written a tick at a time, not one write per round trip; a flush called during another covers what came meanwhile', async () => {
+      const s = await serverWith(dialect, {});
+      try {
+        const { AuditWriter } = await import('../src/audit/index.js');
+        const { createLogger } = await import('../src/lib/logger.js');
+        const { predictionId } = await import('../src/lib/ids.js');
+        // The real store, each write held up 15 ms, as on a loaded database.
+        const writes: number[] = [];
+        const store = Object.create(s.ctx.audit) as typeof s.ctx.audit;
+        store.appendFresh = async (batch) => {
+          writes.push(batch.size);
+          await new Promise((r) => setTimeout(r, 15));
+          return s.ctx.audit.appendFresh(batch);
+        };
+        const writer = new AuditWriter({ store, log: createLogger('silent'), spillDir: `${s.dataDir}/writer-spill`, flushMs: 60, batchRows: 5000, queueMax: 100_000 });
+        const t0 = Date.parse('2026-11-24T10:00:00Z');
+        const ids: string[] = [];
+        const record = () => {
+          const id = predictionId();
+          ids.push(id);
+          writer.record({ id, at: new Date(t0 + ids.length).toISOString(), model: 'hotel', version: 1, arm: 'production', event_id: null, features: '{}', features_sha256: null, score: 0.5, decision: 'act', latency_ms: 0.1, cached: false, key_id: null });
+        };
+        writer.start();
+        // 600 ms of records, a few every millisecond: far more often than a write finishes.
+        const until = Date.now() + 600;
+        while (Date.now() < until) {
+          for (let i = 0; i < 3; i++) record();
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        // Chasing the stream would write every ~15 ms (40 writes); a tick each 60 ms + 15 ms is at most 9, and the last flush adds 1.
+        const duringStream = writes.length;
+        expect(duringStream).toBeGreaterThanOrEqual(2);
+        expect(duringStream).toBeLessThanOrEqual(11);
+        // A flush asked for while one is writing still covers records queued after that one began.
+        record();
+        const first = writer.flush();
+        for (let i = 0; i < 7; i++) record();
+        await writer.flush();
+        await first;
+        expect(writer.depth).toBe(0);
+        await writer.close();
+        expect(writes.reduce((a, b) => a + b, 0)).toBe(ids.length);
+        const stored = await s.ctx.audit.query({ limit: 100_000 });
+        expect(stored.map((p) => p.id)).toEqual(ids);
+      } finally {
+        await s.stop();
+      }
+    });
+  });
+
   describe(`a queue past AUDIT_QUEUE_MAX (${dialect})`, () => {
     it('goes to disk at once, and every record still reaches the table once, in order', async () => {
       const s = await serverWith(dialect, { AUDIT_QUEUE_MAX: '100', AUDIT_BATCH_ROWS: '10' });

