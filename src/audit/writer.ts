@@ -244,7 +244,10 @@ export class AuditWriter {
     this.closed = true;
     clearTimeout(this.timer);
     await this.replaying?.catch(() => undefined);
-    await this.flush();
+    // A record can still come while the last writes run (a shadow copy finishing); a flush
+    // covers only what was queued when it began, so write until nothing is left.
+    do await this.flush();
+    while (this.queued > 0);
     await this.spillChain.catch(() => undefined);
   }
 }

@@ -223,8 +223,9 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
       retention.stop();
       await monitorJob.stop();
       await webhookWorker.stop();
-      await audit.close();
+      // Shadow copies still being scored record their results: stop them before the audit log's last write.
       await runtime.stop();
+      await audit.close();
       await apiKeys.stop();
       await limiter.close();
       await pool.stop();
