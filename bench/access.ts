@@ -182,6 +182,7 @@ function combine(runs: Awaited<ReturnType<typeof alternate>>[]): Awaited<ReturnT
     bRequests: bReq,
     aCpuUs: sum((r) => r.aCpuUs * r.aRequests) / aReq,
     bCpuUs: sum((r) => r.bCpuUs * r.bRequests) / bReq,
+    p99Ms: { a: runs.flatMap((r) => r.p99Ms.a), b: runs.flatMap((r) => r.p99Ms.b) },
   };
 }
 

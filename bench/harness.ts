@@ -92,6 +92,12 @@ export interface Side {
  * summed requests. Each slice also reads the server's CPU seconds, so the cost per request is
  * known apart from how much CPU the machine happened to leave the server.
  */
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+
 export async function alternate(name: string, a: Side, b: Side, body: Body, pairs: number, slice: number) {
   const as: autocannon.Result[] = [];
   const bs: autocannon.Result[] = [];
@@ -124,5 +130,7 @@ export async function alternate(name: string, a: Side, b: Side, body: Body, pair
     /** Server CPU microseconds per request on each side; their ratio is the cost apart from machine noise. */
     aCpuUs: perRequestUs(cpu.a, as),
     bCpuUs: perRequestUs(cpu.b, bs),
+    /** Each slice's p99 latency in ms, per side. */
+    p99Ms: { a: as.map((x) => x.latency.p99), b: bs.map((x) => x.latency.p99) },
   };
 }

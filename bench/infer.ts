@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type autocannon from 'autocannon';
-import { ADMIN_TOKEN, alternate, connections, load, log, root, startChild, warm } from './harness.js';
+import { ADMIN_TOKEN, alternate, connections, load, log, median, root, startChild, warm } from './harness.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { openContext } from '../src/server/context.js';
@@ -99,11 +99,6 @@ async function main() {
     });
     const rows = [summary('modelgate /v1/infer', mgRuns), summary('bare node:http', bareRuns)];
     // modelgate / bare is the median of per-round ratios: a noisy spell on a shared machine then spoils one round, not the figure.
-    const median = (xs: number[]) => {
-      const s = [...xs].sort((a, b) => a - b);
-      const mid = Math.floor(s.length / 2);
-      return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-    };
     const perRound = (a: autocannon.Result[], b: autocannon.Result[]) => a.map((x, i) => x.requests.average / b[i].requests.average);
     const ratio = median(perRound(mgRuns, bareRuns));
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
@@ -117,6 +112,7 @@ async function main() {
       `modelgate p99: ${rows[0].p99_ms} ms, worst round (target <= 5 ms)`,
       `throughput ratio with a 50/50 canary / without: ${canary.ratio.toFixed(2)} (target >= 0.95; ${canary.aRps} vs ${canary.bRps} req/s; ${canaryPairs} pairs of ${canarySlice}s slices, per pair ${fmt(canary.perPair)})`,
       `server CPU per request with a 50/50 canary / without: ${(canary.aCpuUs / canary.bCpuUs).toFixed(2)} (${canary.aCpuUs.toFixed(1)} vs ${canary.bCpuUs.toFixed(1)} µs)`,
+      `p99 with a 50/50 canary / without: ${median(canary.p99Ms.a)} / ${median(canary.p99Ms.b)} ms (median of slices; worst ${Math.max(...canary.p99Ms.a)} / ${Math.max(...canary.p99Ms.b)} ms)`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     const outDir = path.join(root, 'bench', 'results');
