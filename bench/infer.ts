@@ -60,7 +60,7 @@ async function main() {
       mgRuns.push(await load(`modelgate round ${r}`, mg.url, body, seconds));
       bareRuns.push(await load(`bare round ${r}`, bare.url, body, seconds));
     }
-    // The canary costs a few per cent, less than this machine's drift over a 10 s round, so it is
+    // What a canary costs is small next to this machine's drift over a 10 s round, so it is
     // measured in short slices that alternate between no canary and a freshly started 50/50 one.
     log(`[4/5] canary: ${canaryPairs} pairs of ${canarySlice}s slices, without / with a 50/50 canary`);
     // The analysis would roll a canary back when its p95 strays past 1.3x production's, which a
