@@ -86,18 +86,18 @@ export interface Side {
   before?: () => Promise<void>;
 }
 
-/**
- * A against B in short slices, ordered B A, A B, B A… (so a steady drift on a shared machine
- * hits both alike and a slice's position in its pair favours neither). The ratio is of the
- * summed requests. Each slice also reads the server's CPU seconds, so the cost per request is
- * known apart from how much CPU the machine happened to leave the server.
- */
 export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 };
 
+/**
+ * A against B in short slices, ordered B A, A B, B A… (so a steady drift on a shared machine
+ * hits both alike and a slice's position in its pair favours neither). The ratio is of the
+ * summed requests. Each slice also reads the server's CPU seconds, so the cost per request is
+ * known apart from how much CPU the machine happened to leave the server.
+ */
 export async function alternate(name: string, a: Side, b: Side, body: Body, pairs: number, slice: number) {
   const as: autocannon.Result[] = [];
   const bs: autocannon.Result[] = [];
