@@ -53,11 +53,13 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     await bad({ model: 'hotel', canary_version: 2, steps: [10, 50, 25] }, 400, 'VALIDATION_FAILED', /steps/);
     await bad({ model: 'hotel', canary_version: 2, canary_percent: 10, step_interval: 'soon' }, 400, 'VALIDATION_FAILED', /step_interval/);
     await bad({ model: 'hotel', canary_version: 2, canary_percent: 10, analysis: { custom: [{ metric: 'vibes', op: '>', threshold: 1 }] } }, 400, 'VALIDATION_FAILED', /metric/);
-    for (const url of ['/v1/canary/hotel/stop', '/v1/canary/hotel/promote']) {
-      const res = await call('POST', url, {});
-      expect(res.statusCode).toBe(409);
-      expect(res.json().error.message).toMatch(/no canary running/);
-    }
+    const promoteNone = await call('POST', '/v1/canary/hotel/promote', {});
+    expect(promoteNone.statusCode).toBe(409);
+    expect(promoteNone.json().error.message).toMatch(/no canary running/);
+    // Stopping what is not running is not an error (runbooks stop after promoting); it says what serves.
+    const stopNone = await call('POST', '/v1/canary/hotel/stop', {});
+    expect(stopNone.statusCode).toBe(200);
+    expect(stopNone.json()).toMatchObject({ stopped: false, canary_version: null, production_version: 1 });
     const forbidden = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 10 }, 'reader-token-0123456789');
     expect(forbidden.statusCode).toBe(403);
     expect(code(forbidden)).toBe('FORBIDDEN');
@@ -110,10 +112,11 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect(st.verdict.checks.map((c: { metric: string }) => c.metric)).toContain('error_rate');
     // No steps configured: analysis never changes the percent by itself.
     expect((await s.runtime.tick()).actions).toEqual([]);
-    const stop = await call('POST', '/v1/canary/hotel/stop', {});
+    const stop = await call('POST', '/v1/canary/hotel/stop', { reason: 'checking the dashboards' });
     expect(stop.statusCode).toBe(200);
+    expect(stop.json()).toMatchObject({ stopped: true, canary_version: 2, production_version: 1 });
     const rb = (await call('GET', '/v1/rollbacks?model=hotel')).json();
-    expect(rb.rollbacks[0]).toMatchObject({ model: 'hotel', canary_version: 2, production_version: 1, reason: 'stopped manually', rolled_back_by: 'admin-token' });
+    expect(rb.rollbacks[0]).toMatchObject({ model: 'hotel', canary_version: 2, production_version: 1, reason: 'stopped by admin-token: checking the dashboards', rolled_back_by: 'admin-token' });
   });
 
   it('a canary that fails on some inputs is rolled back automatically, with the trigger recorded', async () => {

@@ -53,14 +53,14 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(again.code).toBe(1);
     expect(again.json().error.code).toBe('CONFLICT');
     expect((await runCli(['canary', 'set', '--model', 'churn', '--percent', '150'], env)).code).toBe(2);
-    expect((await runCli(['canary', 'stop', '--model', 'churn', '--json'], env)).json()).toMatchObject({ canary_version: 2, rolled_back_by: 'cli:tester' });
+    expect((await runCli(['canary', 'stop', '--model', 'churn', '--reason', 'latency alarm', '--json'], env)).json()).toMatchObject({ stopped: true, canary_version: 2, rolled_back_by: 'cli:tester' });
     const none = await runCli(['canary', 'promote', '--model', 'churn', '--json'], env);
     expect(none.code).toBe(1);
     expect(none.json().error.message).toMatch(/no canary running/);
     expect((await runCli(['shadow', 'start', '--model', 'churn', '--version', '2', '--percent', '25', '--json'], env)).json().shadow).toMatchObject({ version: 2, percent: 25 });
     expect((await runCli(['shadow', 'stop', '--model', 'churn', '--json'], env)).json().shadow).toBeNull();
     const rb = (await runCli(['rollbacks', '--model', 'churn', '--json'], env)).json();
-    expect(rb.rollbacks[0]).toMatchObject({ canary_version: 2, reason: 'stopped manually', rolled_back_by: 'cli:tester' });
+    expect(rb.rollbacks[0]).toMatchObject({ canary_version: 2, reason: 'stopped by cli:tester: latency alarm', rolled_back_by: 'cli:tester' });
   });
 
   it('a matrix model needs --feature-names', async () => {

@@ -125,18 +125,23 @@ export function registerRegistryCommands(program: Command): void {
     .description('Point production (or a blue/green slot) at a version, activate a slot, or archive a version')
     .requiredOption('--model <name>', 'model name')
     .option('--version <n>', 'version to promote')
+    .option('--run-id <run>', 'the version registered from this training run (the run id train prints), instead of --version')
     .option('--slot <slot>', 'a slot alias such as blue or green instead of production')
     .option('--activate', 'with --slot: point production at the slot')
     .option('--to <target>', 'production (default), archived, or active (un-archive)')
+    .option('--force', 'while a canary of this alias runs: stop it first (recorded with --reason) instead of refusing')
+    .option('--reason <text>', 'why; kept with a forced canary stop')
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExamples:\n  modelgate promote --model churn --version 3\n  modelgate promote --model churn --slot green --version 4\n  modelgate promote --model churn --slot green --activate\n  modelgate promote --model churn --version 1 --to archived',
+      '\nExamples:\n  modelgate promote --model churn --version 3\n  modelgate promote --model churn --run-id 2f9c1e7a --slot blue\n  modelgate promote --model churn --slot green --version 4\n  modelgate promote --model churn --slot green --activate\n  modelgate promote --model churn --version 1 --to archived\n  modelgate promote --model churn --version 2 --force --reason "hotfix"',
     )
-    .action(async (o: OutputOptions & { model: string; version?: string; slot?: string; activate?: boolean; to?: string }) =>
+    .action(async (o: OutputOptions & { model: string; version?: string; runId?: string; slot?: string; activate?: boolean; to?: string; force?: boolean; reason?: string }) =>
       withContext(o, async (ctx) => {
         if (o.slot && o.to) throw new AppError('BAD_REQUEST', 'give either --slot or --to, not both');
-        const r = await ctx.registry.promote({ model: o.model, target: o.slot ?? o.to ?? 'production', version: parseVersion(o.version), activate: o.activate, actor: cliActor() });
+        if (o.version && o.runId) throw new AppError('BAD_REQUEST', 'give either --version or --run-id, not both');
+        const version = o.runId ? await ctx.registry.versionOfRun(o.model, o.runId) : parseVersion(o.version);
+        const r = await ctx.registry.promote({ model: o.model, target: o.slot ?? o.to ?? 'production', version, activate: o.activate, force: o.force, reason: o.reason, actor: cliActor() });
         emit(o, r, () =>
           'status' in r
             ? `${r.model} version ${r.version} is now ${r.status}`
@@ -150,11 +155,17 @@ export function registerRegistryCommands(program: Command): void {
     .description("Restore an alias's previous version (production unless --slot)")
     .requiredOption('--model <name>', 'model name')
     .option('--slot <slot>', 'roll back a slot alias instead of production')
+    .option('--version <n>', 'only if the alias is at this version now (a guard against rolling back twice)')
+    .option('--run-id <run>', 'only if the alias is at the version of this training run now')
+    .option('--force', 'while a canary of this alias runs: stop it first (recorded with --reason) instead of refusing')
+    .option('--reason <text>', 'why; kept with a forced canary stop')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  modelgate rollback --model churn\n  modelgate rollback --model churn --slot green --json')
-    .action(async (o: OutputOptions & { model: string; slot?: string }) =>
+    .addHelpText('after', '\nExample:\n  modelgate rollback --model churn\n  modelgate rollback --model churn --run-id 2f9c1e7a\n  modelgate rollback --model churn --slot green --json')
+    .action(async (o: OutputOptions & { model: string; slot?: string; version?: string; runId?: string; force?: boolean; reason?: string }) =>
       withContext(o, async (ctx) => {
-        const r = await ctx.registry.rollback({ model: o.model, slot: o.slot, actor: cliActor() });
+        if (o.version && o.runId) throw new AppError('BAD_REQUEST', 'give either --version or --run-id, not both');
+        const expect = o.runId ? await ctx.registry.versionOfRun(o.model, o.runId) : parseVersion(o.version);
+        const r = await ctx.registry.rollback({ model: o.model, slot: o.slot, expectVersion: expect, force: o.force, reason: o.reason, actor: cliActor() });
         emit(o, r, () => `${r.model}: ${r.alias} rolled back from version ${r.rolled_back_from} to ${r.version}`);
       }),
     );

@@ -111,14 +111,19 @@ export function registerRolloutCommands(program: Command): void {
 
   canary
     .command('stop')
-    .description('Stop the canary: all traffic back to production (recorded as a manual rollback)')
+    .description('Stop the canary: all traffic back to production (recorded as a manual rollback with who and why)')
     .requiredOption('--model <name>', 'model name')
+    .option('--reason <text>', 'why, kept in the rollback log')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  modelgate canary stop --model churn')
-    .action(async (o: OutputOptions & { model: string }) =>
+    .addHelpText('after', '\nExample:\n  modelgate canary stop --model churn --reason "p99 alarm on the payments dashboard"')
+    .action(async (o: OutputOptions & { model: string; reason?: string }) =>
       withContext(o, async (ctx) => {
-        const r = await ctx.rollouts.stopCanary(o.model, cliActor());
-        emit(o, r, () => `${o.model}: canary v${r?.canary_version} stopped; all traffic on v${r?.production_version}`);
+        const r = await ctx.rollouts.stopCanary(o.model, cliActor(), o.reason);
+        emit(o, r, () =>
+          r.stopped
+            ? `${o.model}: canary v${r.canary_version} stopped; all traffic on v${r.production_version}`
+            : `${o.model}: no canary running; all traffic on ${r.production_version === null ? 'no version (nothing in production)' : `v${r.production_version}`}`,
+        );
       }),
     );
 

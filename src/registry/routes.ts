@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../lib/errors.js';
 import { errorReplies } from '../lib/schemas.js';
 import type { RegistryService } from './service.js';
 
@@ -19,12 +20,17 @@ const versionSummary = {
     status: { type: 'string', enum: ['active', 'archived'] },
     onnx_sha256: { type: 'string' },
     size_bytes: { type: 'integer' },
+    run_id: { type: ['string', 'null'], description: 'training run that produced it' },
     created_at: { type: 'string' },
     created_by: { type: 'string' },
     aliases: { type: 'array', items: { type: 'string' } },
   },
 } as const;
 const anyObject = { type: 'object', additionalProperties: true } as const;
+const forceProps = {
+  force: { type: 'boolean', description: 'When a canary of this alias is running: stop it first (recorded as a rollback with the reason) instead of answering 409 CANARY_RUNNING' },
+  reason: { type: 'string', maxLength: 500, description: 'Why (recorded with a forced canary stop)' },
+} as const;
 const aliasChange = {
   type: 'object',
   properties: {
@@ -113,7 +119,11 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
       schema: {
         tags: ['registry'],
         summary: 'One version: manifest, contract, policy and metrics',
-        params: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string', pattern: '^[1-9][0-9]{0,8}$' } }, required: ['name', 'version'] },
+        params: {
+          type: 'object',
+          properties: { name: { type: 'string' }, version: { type: 'string', pattern: '^([1-9][0-9]{0,8}|[a-z][a-z0-9_-]{0,31})$', description: 'a version number, or an alias or slot name (production, blue…)' } },
+          required: ['name', 'version'],
+        },
         response: {
           200: {
             type: 'object',
@@ -131,10 +141,13 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
         },
       },
     },
-    async (request) => registry.getVersion(request.params.name, Number(request.params.version)),
+    async (request) => {
+      const ref = request.params.version;
+      return registry.getVersion(request.params.name, /^[0-9]+$/.test(ref) ? Number(ref) : await registry.versionOfAlias(request.params.name, ref));
+    },
   );
 
-  app.post<{ Params: { name: string }; Body: { version?: number; target?: string; activate?: boolean } }>(
+  app.post<{ Params: { name: string }; Body: { version?: number; run_id?: string; target?: string; activate?: boolean; force?: boolean; reason?: string } }>(
     '/v1/models/:name/promote',
     {
       config: { scope: 'admin' },
@@ -146,8 +159,10 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
           type: 'object',
           properties: {
             version: { type: 'integer', minimum: 1 },
+            run_id: { type: 'string', maxLength: 200, description: 'instead of version: the version this training run registered' },
             target: { type: 'string', default: 'production', description: 'production, archived, active, or a slot such as blue/green' },
             activate: { type: 'boolean', description: 'With a slot target: point production at the slot' },
+            ...forceProps,
           },
           additionalProperties: false,
         },
@@ -156,13 +171,15 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
     },
     async (request) => {
       const b = request.body ?? {};
-      const result = await registry.promote({ model: request.params.name, target: b.target ?? 'production', version: b.version, activate: b.activate, actor: deps.actorOf(request) });
+      if (b.version !== undefined && b.run_id !== undefined) throw new AppError('BAD_REQUEST', 'give either version or run_id, not both', { field: 'run_id' });
+      const version = b.run_id !== undefined ? await registry.versionOfRun(request.params.name, b.run_id) : b.version;
+      const result = await registry.promote({ model: request.params.name, target: b.target ?? 'production', version, activate: b.activate, force: b.force, reason: b.reason, actor: deps.actorOf(request) });
       await deps.onChange();
       return result;
     },
   );
 
-  app.post<{ Params: { name: string }; Body: { slot?: string } }>(
+  app.post<{ Params: { name: string }; Body: { slot?: string; force?: boolean; reason?: string } }>(
     '/v1/models/:name/rollback',
     {
       config: { scope: 'admin' },
@@ -170,12 +187,13 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
         tags: ['lifecycle'],
         summary: "Restore an alias's previous version (production unless a slot is given)",
         params: nameParam,
-        body: { type: 'object', properties: { slot: { type: 'string' } }, additionalProperties: false },
+        body: { type: 'object', properties: { slot: { type: 'string' }, ...forceProps }, additionalProperties: false },
         response: { 200: aliasChange, ...errors },
       },
     },
     async (request) => {
-      const result = await registry.rollback({ model: request.params.name, slot: request.body?.slot, actor: deps.actorOf(request) });
+      const b = request.body ?? {};
+      const result = await registry.rollback({ model: request.params.name, slot: b.slot, force: b.force, reason: b.reason, actor: deps.actorOf(request) });
       await deps.onChange();
       return result;
     },

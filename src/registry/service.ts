@@ -14,6 +14,8 @@ import type { EmitEvent } from '../webhooks/index.js';
 import type { ArtifactStore } from './artifacts/index.js';
 import { canonicalJson, manifestInputSchema, manifestSchema, MANIFEST_FORMAT, type Manifest, type ManifestInput } from './manifest.js';
 import type { RegistryStore, VersionRow } from './store.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../db/index.js';
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const ALIAS_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -35,8 +37,35 @@ export interface PromoteInput {
   version?: number;
   /** With a slot target and no version: point production at the slot's version. */
   activate?: boolean;
+  /** Stop a running canary that this change would contradict (recorded with `reason`). */
+  force?: boolean;
+  reason?: string;
+  /** Set by a canary promotion: the canary it completes must still be this one. */
+  expectCanary?: { canary_version: number; step_index: number };
   actor: string;
 }
+
+/** An alias move or archive about to be written, shown to the guard inside its transaction. */
+export interface AliasChange {
+  model: string;
+  /** The alias that moves; for an archive, the archived version's alias is none. */
+  alias: string | null;
+  version: number;
+  previous: number | null;
+  action: 'set' | 'activate' | 'rollback' | 'archive';
+  force: boolean;
+  reason?: string;
+  expectCanary?: PromoteInput['expectCanary'];
+  actor: string;
+  at: string;
+}
+
+/**
+ * Runs inside the transaction of every alias move and archive, so the rollout of the model
+ * can refuse a change that contradicts its running canary, or complete or stop the canary in
+ * the same commit. Throws to refuse.
+ */
+export type AliasGuard = (tx: Transaction<Database>, change: AliasChange) => Promise<void>;
 
 export interface RegistryDeps {
   store: RegistryStore;
@@ -48,6 +77,8 @@ export interface RegistryDeps {
   maxModelBytes: number;
   /** Webhook outbox, written in the same transaction as each change. */
   emit?: EmitEvent;
+  /** The rollout's say on alias changes (canary running); none in tools that have no rollouts. */
+  guard?: AliasGuard;
 }
 
 export type VerifyResult = { model: string; version: number; ok: boolean; problems: string[] };
@@ -168,6 +199,9 @@ export function createRegistryService(deps: RegistryDeps) {
         if (target === 'archived' && pointing.length) {
           throw new AppError('CONFLICT', `version ${v.version} of ${input.model} is ${pointing.join(', ')}; promote another version there before archiving it`, { aliases: pointing });
         }
+        if (target === 'archived') {
+          await deps.guard?.(tx, { model: input.model, alias: null, version: v.version, previous: null, action: 'archive', force: input.force ?? false, reason: input.reason, actor: input.actor, at: clock.now().toISOString() });
+        }
         await store.setStatus(tx, input.model, v.version, target);
         log.info({ model: input.model, version: v.version, status: target, actor: input.actor }, 'version status changed');
         return { model: input.model, version: v.version, status: target, aliases };
@@ -197,8 +231,12 @@ export function createRegistryService(deps: RegistryDeps) {
         throw new AppError('CONFLICT', `version ${version} of ${input.model} is archived; mark it active first (promote --to active)`, { version });
       }
       const previous = aliases[alias] ?? null;
+      if (input.expectCanary && previous === version) {
+        throw new AppError('CONFLICT', `${alias} of ${input.model} is already version ${version}`, { alias, version });
+      }
       if (previous !== version) {
         const at = clock.now().toISOString();
+        await deps.guard?.(tx, { model: input.model, alias, version, previous, action, force: input.force ?? false, reason: input.reason, expectCanary: input.expectCanary, actor: input.actor, at });
         await store.setAlias(tx, { model: input.model, alias, version, previous, action, actor: input.actor, at });
         await deps.emit?.(tx, 'model.promoted', { model: input.model, alias, version, previous_version: previous, actor: input.actor }, at);
       }
@@ -207,7 +245,7 @@ export function createRegistryService(deps: RegistryDeps) {
     });
   }
 
-  async function rollback(input: { model: string; slot?: string; actor: string }) {
+  async function rollback(input: { model: string; slot?: string; expectVersion?: number; force?: boolean; reason?: string; actor: string }) {
     await requireModel(input.model);
     const alias = input.slot ?? 'production';
     return store.transaction(async (tx) => {
@@ -215,6 +253,9 @@ export function createRegistryService(deps: RegistryDeps) {
       const aliases = await store.aliasesOf(input.model, tx);
       const current = aliases[alias];
       if (current === undefined) throw new AppError('CONFLICT', `${input.model} has no ${alias} version to roll back`, { alias });
+      if (input.expectVersion !== undefined && input.expectVersion !== current) {
+        throw new AppError('CONFLICT', `${alias} of ${input.model} is version ${current}, not ${input.expectVersion}; nothing rolled back (run modelgate models ${input.model} to see the history)`, { alias, version: current });
+      }
       // The event that put the current version in place knows what it replaced; walking these
       // events back lets repeated rollbacks step through the whole history.
       const history = await store.aliasHistory(input.model, alias, tx);
@@ -226,6 +267,7 @@ export function createRegistryService(deps: RegistryDeps) {
         throw new AppError('CONFLICT', `the previous ${alias} version ${previous} is archived; mark it active (promote --to active) or promote a version explicitly`, { alias, version: previous });
       }
       const at = clock.now().toISOString();
+      await deps.guard?.(tx, { model: input.model, alias, version: previous, previous: current, action: 'rollback', force: input.force ?? false, reason: input.reason, actor: input.actor, at });
       await store.setAlias(tx, { model: input.model, alias, version: previous, previous: current, action: 'rollback', actor: input.actor, at });
       await deps.emit?.(tx, 'model.rolled_back', { model: input.model, alias, version: previous, rolled_back_from: current, actor: input.actor }, at);
       log.info({ model: input.model, alias, from: current, to: previous, actor: input.actor }, 'alias rolled back');
@@ -262,11 +304,32 @@ export function createRegistryService(deps: RegistryDeps) {
     });
   }
 
+  /** The version an alias (production, a slot) points at now. */
+  async function versionOfAlias(model: string, alias: string): Promise<number> {
+    await requireModel(model);
+    const aliases = await store.aliasesOf(model);
+    const v = aliases[alias];
+    if (v === undefined) throw new AppError('NOT_FOUND', `model ${model} has no alias ${alias}; it has ${Object.keys(aliases).join(', ') || 'none'}`, { model, alias });
+    return v;
+  }
+
+  /** The version a training run registered (`run_id` in its manifest). */
+  async function versionOfRun(model: string, runId: string): Promise<number> {
+    await requireModel(model);
+    const matches = (await store.listVersions(model)).filter((v) => v.manifest.run_id === runId).map((v) => v.version);
+    if (matches.length === 0) throw new AppError('VERSION_NOT_FOUND', `no version of ${model} was registered from training run ${runId}; modelgate models ${model} --json lists each version's run_id`, { model, run_id: runId });
+    if (matches.length > 1) {
+      throw new AppError('CONFLICT', `training run ${runId} registered versions ${matches.join(', ')} of ${model} (policy variants share a run); name one with --version`, { model, run_id: runId, versions: matches });
+    }
+    return matches[0];
+  }
+
   const versionSummary = (v: VersionRow, aliases: Record<string, number>) => ({
     version: v.version,
     status: v.status,
     onnx_sha256: v.onnx_sha256,
     size_bytes: v.size_bytes,
+    run_id: v.manifest.run_id ?? null,
     created_at: v.created_at,
     created_by: v.created_by,
     aliases: Object.entries(aliases).filter(([, n]) => n === v.version).map(([a]) => a),
@@ -350,6 +413,8 @@ export function createRegistryService(deps: RegistryDeps) {
     verify,
     getModel,
     getVersion,
+    versionOfRun,
+    versionOfAlias,
     listModels: () => store.listModels(),
     source,
   };

@@ -97,11 +97,20 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
     async (request) => rollouts.status(request.params.model),
   );
 
-  app.post<{ Params: { model: string } }>(
+  app.post<{ Params: { model: string }; Body: { reason?: string } }>(
     '/v1/canary/:model/stop',
-    { config: { scope: 'admin' }, schema: { tags: ['rollout'], summary: 'Stop the canary (recorded as a manual rollback)', params: modelParam, response: { 200: anyObject, ...errors } } },
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['rollout'],
+        summary: 'Stop the canary (recorded as a manual rollback naming the actor and reason); with no canary running, answers stopped: false',
+        params: modelParam,
+        body: { type: 'object', properties: { reason: { type: 'string', maxLength: 500 } }, additionalProperties: false },
+        response: { 200: anyObject, ...errors },
+      },
+    },
     async (request) => {
-      const r = await rollouts.stopCanary(request.params.model, deps.actorOf(request));
+      const r = await rollouts.stopCanary(request.params.model, deps.actorOf(request), request.body?.reason);
       await deps.onChange();
       return r;
     },

@@ -3,7 +3,9 @@ import { parseDuration, formatDuration } from '../lib/duration.js';
 import { AppError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { bumpRevision } from '../db/index.js';
-import type { RegistryService } from '../registry/index.js';
+import type { AliasChange, RegistryService } from '../registry/index.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../db/index.js';
 import { analyse, analysisSchema, type Verdict } from './analysis.js';
 import type { EmitEvent, EventType } from '../webhooks/index.js';
 import type { Rollout, RolloutStore } from './store.js';
@@ -44,6 +46,22 @@ export interface RolloutDeps {
 const WEBHOOK_EVENT: Record<string, EventType | undefined> = { start: 'rollout.started', step: 'rollout.step', rollback: 'rollout.rolled_back', stop: 'rollout.rolled_back', promote: 'rollout.promoted' };
 
 const DEFAULT_RULES = analysisSchema.parse({});
+
+/** Thrown inside a canary promotion's transaction when the canary it was decided from has gone. */
+class CanaryGone extends Error {}
+
+const describeChange = (c: AliasChange): string => {
+  switch (c.action) {
+    case 'archive':
+      return `archive version ${c.version}`;
+    case 'rollback':
+      return `roll ${c.alias} back to version ${c.version}`;
+    case 'activate':
+      return `activate a slot, pointing ${c.alias} at version ${c.version}`;
+    default:
+      return `promote version ${c.version} to ${c.alias}`;
+  }
+};
 
 export function createRolloutService(deps: RolloutDeps) {
   const { registry, clock, log } = deps;
@@ -190,36 +208,96 @@ export function createRolloutService(deps: RolloutDeps) {
     });
   }
 
+  type Tx = Transaction<Database>;
+  type Why = { reason: string; trigger_metric?: string; observed?: number; threshold?: number };
+
+  /** End the running canary `r` in `tx` as a rollback and record why; false when another change ended it first. */
+  async function endCanary(tx: Tx, r: Rollout & { canary_version: number }, by: string, why: Why, at: string): Promise<boolean> {
+    if (!(await store.compareAndSet(tx, r, { ...idle(r.model, r), updated_at: at }))) return false;
+    await store.rollback(tx, {
+      model: r.model,
+      canary_version: r.canary_version,
+      production_version: r.production_version,
+      reason: why.reason,
+      trigger_metric: why.trigger_metric ?? null,
+      observed: why.observed ?? null,
+      threshold: why.threshold ?? null,
+      rolled_back_by: by,
+      at,
+    });
+    await store.event(tx, { model: r.model, event: by === 'system' ? 'rollback' : 'stop', production_version: r.production_version, canary_version: r.canary_version, percent: 0, actor: by, at, details: why });
+    log.warn({ model: r.model, canary: r.canary_version, by, ...why }, 'canary rolled back');
+    emit(r.model, by === 'system' ? 'rollback' : 'stop');
+    return true;
+  }
+
   /** End the canary and record why; `by` is `system` for automatic rollbacks. */
-  async function rollbackCanary(model: string, by: string, why: { reason: string; trigger_metric?: string; observed?: number; threshold?: number }, expected?: Pick<Rollout, 'canary_version' | 'step_index'>) {
+  async function rollbackCanary(model: string, by: string, why: Why, expected?: Pick<Rollout, 'canary_version' | 'step_index'>) {
     return store.transaction(async (tx) => {
       await bumpRevision(tx);
-      const r = await requireCanary(model, tx);
+      const found = await store.get(model, tx);
+      if (!found || found.canary_version === null) return undefined;
+      const r = found as Rollout & { canary_version: number };
       if (expected && (expected.canary_version !== r.canary_version || expected.step_index !== r.step_index)) return undefined;
-      const at = nowIso();
-      const next = { ...idle(model, r), updated_at: at };
-      if (!(await store.compareAndSet(tx, r, next))) return undefined;
-      await store.rollback(tx, {
-        model,
-        canary_version: r.canary_version,
-        production_version: r.production_version,
-        reason: why.reason,
-        trigger_metric: why.trigger_metric ?? null,
-        observed: why.observed ?? null,
-        threshold: why.threshold ?? null,
-        rolled_back_by: by,
-        at,
-      });
-      await store.event(tx, { model, event: by === 'system' ? 'rollback' : 'stop', production_version: r.production_version, canary_version: r.canary_version, percent: 0, actor: by, at, details: why });
-      log.warn({ model, canary: r.canary_version, by, ...why }, 'canary rolled back');
-      emit(model, by === 'system' ? 'rollback' : 'stop');
-      return { model, canary_version: r.canary_version, production_version: r.production_version, rolled_back_by: by, ...why };
+      if (!(await endCanary(tx, r, by, why, nowIso()))) return undefined;
+      return { model, stopped: true, canary_version: r.canary_version, production_version: r.production_version, rolled_back_by: by, ...why };
     });
   }
 
-  async function stopCanary(model: string, actor: string) {
-    await registry.getModel(model);
-    return rollbackCanary(model, actor, { reason: 'stopped manually' });
+  /**
+   * Stop the canary by hand (a rollback row names the actor and the reason given). With no
+   * canary running this is not an error: runbooks stop a canary after promoting it, and the
+   * answer says which version serves.
+   */
+  async function stopCanary(model: string, actor: string, reason?: string) {
+    const m = await registry.getModel(model);
+    const r = await store.get(model);
+    if (!r || r.canary_version === null) {
+      const target = r?.target ?? 'production';
+      return { model, stopped: false, canary_version: null, production_version: m.aliases[target] ?? null, message: `${model} has no canary running; nothing to stop` };
+    }
+    const done = await rollbackCanary(model, actor, { reason: `stopped by ${actor}${reason ? `: ${reason}` : ''}` });
+    if (done) return done;
+    // Ended meanwhile (promoted, rolled back): say what serves now.
+    return stopCanary(model, actor, reason);
+  }
+
+  /**
+   * The canary's say on an alias change (the registry's guard, inside the change's
+   * transaction), so a rollout never compares against a version that no longer serves:
+   * moving the canary's target alias to the canary version completes the canary as a
+   * promotion; any other move of that alias, or archiving the canary version, is refused with
+   * CANARY_RUNNING unless forced, and a forced change stops the canary first, recording why.
+   */
+  async function guardAliasChange(tx: Tx, c: AliasChange): Promise<void> {
+    const r = await store.get(c.model, tx);
+    const running = r && r.canary_version !== null ? (r as Rollout & { canary_version: number }) : undefined;
+    if (c.expectCanary && (!running || running.canary_version !== c.expectCanary.canary_version || running.step_index !== c.expectCanary.step_index)) throw new CanaryGone();
+    if (!running) return;
+    const touches = c.action === 'archive' ? c.version === running.canary_version : c.alias === running.target;
+    if (!touches) return;
+    // A rollback means undo, even when it lands on the canary version: it never completes a canary.
+    if ((c.action === 'set' || c.action === 'activate') && c.version === running.canary_version) {
+      if (!(await store.compareAndSet(tx, running, { ...idle(c.model, running), production_version: running.canary_version, updated_at: c.at }))) throw new CanaryGone();
+      const via = c.expectCanary ? 'canary promote' : c.action === 'set' ? 'promote' : 'activate';
+      await store.event(tx, { model: c.model, event: 'promote', production_version: running.production_version, canary_version: running.canary_version, percent: 100, actor: c.actor, at: c.at, details: { target: running.target, via } });
+      log.info({ model: c.model, version: running.canary_version, previous: running.production_version, actor: c.actor, via }, 'canary promoted');
+      emit(c.model, 'promote');
+      return;
+    }
+    const what = describeChange(c);
+    if (!c.force) {
+      throw new AppError(
+        'CANARY_RUNNING',
+        `cannot ${what}: a canary of ${c.model} is running (version ${running.canary_version} at ${running.canary_percent}% against ${running.target} version ${running.production_version}). ` +
+          `Stop it (modelgate canary stop --model ${c.model}), promote it (modelgate canary promote --model ${c.model}), or repeat with --force (HTTP: "force": true) to stop it first.`,
+        {
+          canary: { canary_version: running.canary_version, production_version: running.production_version, canary_percent: running.canary_percent, target: running.target, started_by: running.started_by },
+          ways_out: [`POST /v1/canary/${c.model}/stop`, `POST /v1/canary/${c.model}/promote`, 'the same request with force: true'],
+        },
+      );
+    }
+    await endCanary(tx, running, c.actor, { reason: `stopped by ${c.actor} (forced) to ${what}${c.reason ? `: ${c.reason}` : ''}` }, c.at);
   }
 
   async function promoteCanary(model: string, opts: { archive_previous?: boolean; actor: string }, expected?: Pick<Rollout, 'canary_version' | 'step_index'>) {
@@ -227,24 +305,23 @@ export function createRolloutService(deps: RolloutDeps) {
     const r = await store.get(model);
     if (!r || r.canary_version === null) throw new AppError('CONFLICT', `${model} has no canary running to promote`, { model });
     if (expected && (expected.canary_version !== r.canary_version || expected.step_index !== r.step_index)) return undefined;
-    // Clear the canary first (once, even if two callers race), then move the alias.
-    const at = nowIso();
-    const cleared = await store.transaction(async (tx) => {
-      await bumpRevision(tx);
-      if (!(await store.compareAndSet(tx, r, { ...idle(model, r), production_version: r.canary_version, updated_at: at }))) return false;
-      await store.event(tx, { model, event: 'promote', production_version: r.production_version, canary_version: r.canary_version, percent: 100, actor: opts.actor, at, details: { archive_previous: opts.archive_previous ?? false, target: r.target } });
-      return true;
-    });
-    if (!cleared) return undefined;
-    const moved = await registry.promote({ model, target: r.target, version: r.canary_version, actor: opts.actor });
+    // One transaction: the alias moves and the guard ends the canary as promoted (once, even
+    // if two callers race: the loser finds a different canary state and gives up).
+    let moved;
+    try {
+      moved = await registry.promote({ model, target: r.target, version: r.canary_version, expectCanary: { canary_version: r.canary_version, step_index: r.step_index }, actor: opts.actor });
+    } catch (e) {
+      if (!(e instanceof CanaryGone)) throw e;
+      if (expected) return undefined;
+      throw new AppError('CONFLICT', `the canary of ${model} ended while this request ran (promoted or stopped by another request); modelgate canary status --model ${model} shows what serves`, { model });
+    }
+    if (!('alias' in moved)) return undefined;
     let archived: number | undefined;
     if (opts.archive_previous && r.production_version !== null && r.production_version !== r.canary_version) {
       await registry.promote({ model, target: 'archived', version: r.production_version, actor: opts.actor });
       archived = r.production_version;
     }
-    log.info({ model, version: r.canary_version, previous: r.production_version, actor: opts.actor }, 'canary promoted');
-    emit(model, 'promote');
-    return { model, alias: r.target, version: r.canary_version, previous_version: r.production_version, ...(archived ? { archived_version: archived } : {}), aliases: moved.aliases };
+    return { model, alias: r.target, version: r.canary_version, previous_version: moved.previous_version, ...(archived ? { archived_version: archived } : {}), aliases: moved.aliases };
   }
 
   async function setShadow(model: string, version: number | null, percent: number, actor: string) {
@@ -295,8 +372,8 @@ export function createRolloutService(deps: RolloutDeps) {
     return {
       model,
       target: r.target,
-      // Between rollouts the row keeps the last compared version; the alias is what serves now.
-      production_version: r.canary_version !== null ? r.production_version : (m.aliases[r.target] ?? null),
+      // The alias is what serves (the guard keeps it equal to the compared version while a canary runs).
+      production_version: m.aliases[r.target] ?? null,
       canary_version: r.canary_version,
       canary_percent: r.canary_percent,
       steps: r.steps,
@@ -363,6 +440,7 @@ export function createRolloutService(deps: RolloutDeps) {
     setPercent,
     stopCanary,
     promoteCanary,
+    guardAliasChange,
     setShadow,
     status,
     analyzeAll,

@@ -66,8 +66,10 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     smokeTest,
     maxModelBytes: config.MAX_MODEL_BYTES,
     emit: emitToOutbox,
+    // The rollout service is made below; alias changes reach it only after start.
+    guard: (tx, change) => rollouts.guardAliasChange(tx, change),
   });
-  const rollouts = createRolloutService({
+  const rollouts: RolloutService = createRolloutService({
     store: createRolloutStore(db),
     registry,
     clock,
