@@ -120,6 +120,8 @@ const schema = z.object({
   CANARY_STEP_INTERVAL: z.string().regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 30s, 10m or 1h').default('10m'),
   /** Default requests the canary needs in a step before it is judged. */
   CANARY_MIN_REQUESTS: intFrom(1, 10_000_000).default(200),
+  /** Model-scored requests (cache hits excluded) each arm needs in a step before any automatic rollback or step; per canary: analysis.min_scored_per_arm. */
+  CANARY_MIN_SCORED: intFrom(1, 10_000_000).default(100),
   /** How often the scheduled monitor makes a report per production model (once per cluster). */
   MONITOR_INTERVAL: z.string().regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 30m, 4h or 1d').default('4h'),
   /** How much recent traffic each scheduled report covers. */

@@ -108,6 +108,9 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     const st = (await call('GET', '/v1/canary/hotel')).json();
     expect(st.arms.canary.requests).toBeGreaterThan(50);
     expect(st.arms.production.requests).toBeGreaterThan(50);
+    // The repeated guests above were answered from the cache: counted, but not as model-scored.
+    expect(st.arms.canary.cache_hits).toBeGreaterThan(50);
+    expect(st.arms.canary.scored).toBe(st.arms.canary.requests - st.arms.canary.cache_hits);
     expect(st.verdict.status).toBe('healthy');
     expect(st.verdict.checks.map((c: { metric: string }) => c.metric)).toContain('error_rate');
     // No steps configured: analysis never changes the percent by itself.
@@ -144,11 +147,14 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
   });
 
   it('progressive steps advance on a healthy canary after each interval and auto-promote at the end', async () => {
-    const res = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, steps: [10, 50, 100], step_interval: '10m', min_requests: 30, auto_promote: true, analysis: { max_p95_ratio: 20 } });
+    const res = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, steps: [10, 50, 100], step_interval: '10m', min_requests: 30, auto_promote: true, analysis: { max_p95_ratio: 20, min_scored_per_arm: 20 } });
     expect(res.json()).toMatchObject({ canary_percent: 10, step: 1 });
+    let round = 0;
     const drive = async () => {
       await s.pool.refresh(true);
-      await Promise.all(Array.from({ length: 400 }, (_, i) => infer(i)));
+      // The same guests each round, with new rows: cache hits are not what the analysis counts.
+      round++;
+      await Promise.all(Array.from({ length: 400 }, (_, i) => infer(i, { payload: { ...rowPayload(data, i % data.rows), adr: 40 + round * 7 + i / 100 } })));
       await s.runtime.flush();
     };
     await drive();

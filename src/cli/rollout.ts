@@ -21,13 +21,13 @@ function describeStatus(s: Status): string {
         table(
           (['production', 'canary'] as const).map((arm) => {
             const a = s.arms![arm];
-            return { arm, version: a.version, requests: a.requests, errors: a.errors, error_rate: `${(a.error_rate * 100).toFixed(2)}%`, p50_ms: a.p50_ms, p95_ms: a.p95_ms, decisions: Object.entries(a.decision_rates).map(([d, r]) => `${d}=${(r * 100).toFixed(1)}%`).join(' ') };
+            return { arm, version: a.version, requests: a.requests, scored: a.scored, cache_hits: a.cache_hits, errors: a.errors, error_rate: `${(a.error_rate * 100).toFixed(2)}%`, p50_ms: a.p50_ms, p95_ms: a.p95_ms, decisions: Object.entries(a.decision_rates).map(([d, r]) => `${d}=${(r * 100).toFixed(1)}%`).join(' ') };
           }),
-          ['arm', 'version', 'requests', 'errors', 'error_rate', 'p50_ms', 'p95_ms', 'decisions'],
+          ['arm', 'version', 'requests', 'scored', 'cache_hits', 'errors', 'error_rate', 'p50_ms', 'p95_ms', 'decisions'],
         ),
       );
     }
-    if (s.verdict) lines.push(`verdict: ${s.verdict.status}${s.verdict.failed ? ` — ${s.verdict.failed.detail}` : ''}`);
+    if (s.verdict) lines.push(`verdict: ${s.verdict.status}${s.verdict.failed ? ` — ${s.verdict.failed.detail}` : ''}${s.verdict.reason ? ` — ${s.verdict.reason}` : ''}`);
   }
   if (s.shadow) {
     const sh = s.shadow as { version: number; percent: number; compared: number; decision_agreement: number | null; mean_abs_score_diff: number | null; errors: number };
@@ -48,6 +48,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--steps <list>', 'progressive steps, e.g. 10,25,50,100')
     .option('--step-interval <duration>', 'how long each step must stay healthy, e.g. 10m')
     .option('--min-requests <n>', 'canary requests needed before a step is judged')
+    .option('--min-scored <n>', 'model-scored requests (cache hits not counted) each arm needs before any automatic decision (default CANARY_MIN_SCORED)')
     .option('--max-error-ratio <x>', 'roll back when canary error rate > production × x (default 1.5)')
     .option('--max-p95-ratio <x>', 'roll back when canary p95 > production × x (default 1.3)')
     .option('--max-decision-delta-pp <pp>', 'roll back when a decision rate differs by more points')
@@ -58,7 +59,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  modelgate canary start --model churn --version 4 --percent 10\n  modelgate canary start --model churn --version 4 --steps 10,25,50,100 --step-interval 10m --auto-promote --json')
     .action(
-      async (o: OutputOptions & { model: string; version: string; percent?: string; steps?: string; stepInterval?: string; minRequests?: string; maxErrorRatio?: string; maxP95Ratio?: string; maxDecisionDeltaPp?: string; maxScorePsi?: string; autoPromote?: boolean; productionVersion?: string; target?: string }) =>
+      async (o: OutputOptions & { model: string; version: string; percent?: string; steps?: string; stepInterval?: string; minRequests?: string; minScored?: string; maxErrorRatio?: string; maxP95Ratio?: string; maxDecisionDeltaPp?: string; maxScorePsi?: string; autoPromote?: boolean; productionVersion?: string; target?: string }) =>
         withContext(o, async (ctx) => {
           const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
           await ctx.rollouts.startCanary({
@@ -70,7 +71,7 @@ export function registerRolloutCommands(program: Command): void {
             step_interval: o.stepInterval,
             min_requests: num(o.minRequests),
             analysis: Object.fromEntries(
-              Object.entries({ max_error_ratio: num(o.maxErrorRatio), max_p95_ratio: num(o.maxP95Ratio), max_decision_rate_delta_pp: num(o.maxDecisionDeltaPp), max_score_psi: num(o.maxScorePsi) }).filter(([, v]) => v !== undefined),
+              Object.entries({ max_error_ratio: num(o.maxErrorRatio), max_p95_ratio: num(o.maxP95Ratio), max_decision_rate_delta_pp: num(o.maxDecisionDeltaPp), max_score_psi: num(o.maxScorePsi), min_scored_per_arm: num(o.minScored) }).filter(([, v]) => v !== undefined),
             ),
             auto_promote: o.autoPromote,
             target: o.target,

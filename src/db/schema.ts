@@ -133,6 +133,7 @@ export interface ArmStatsTable {
   /** Epoch milliseconds at the start of the flush window. */
   bucket_start: number;
   requests: number;
+  cache_hits: Generated<number>;
   errors: number;
   latency: Json;
   decisions: Json;

@@ -15,7 +15,8 @@ export interface InferenceMetrics {
 
 /** Told about every routed (unpinned) prediction, so rollouts can compare arms. */
 export interface ArmObserver {
-  scored(model: string, arm: 'production' | 'canary', version: number, latencyMs: number, score: number, decision: string): void;
+  /** `cached`: the score came from the prediction cache, so latency says nothing of the model. */
+  scored(model: string, arm: 'production' | 'canary', version: number, latencyMs: number, score: number, decision: string, cached: boolean): void;
   failed(model: string, arm: 'production' | 'canary', version: number, latencyMs: number): void;
   /** A copy of the request for the shadow version, handled off the request path. */
   shadow(model: string, shadow: Servable, row: Row, score: number, decision: string, request?: ShadowRequest): void;
@@ -186,7 +187,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
       const decision = servable.decide(score);
       rec.count(decision);
       if (arm !== 'pinned' && observer) {
-        observer.scored(model, arm, servable.spec.version, elapsed / 1e6, score, decision);
+        observer.scored(model, arm, servable.spec.version, elapsed / 1e6, score, decision, cached);
         if (shadow) observer.shadow(model, shadow, row, score, decision, { eventId: body.event_id, payload: body.payload, keyId: request.principal?.id });
       }
       const predictionId = newPredictionId();
@@ -289,7 +290,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
       const predictions = scores.map((score, i) => {
         const decision = servable.decide(score);
         counts.set(decision, (counts.get(decision) ?? 0) + 1);
-        if (arm !== 'pinned') observer?.scored(model, arm, servable.spec.version, elapsedMs, score, decision);
+        if (arm !== 'pinned') observer?.scored(model, arm, servable.spec.version, elapsedMs, score, decision, fromCache[i]);
         const id = newPredictionId();
         sink?.predicted({ id, model, version: servable.spec.version, arm, payload: instances[i], row: rows[i], score, decision, latencyMs: elapsedMs, cached: fromCache[i], keyId: request.principal?.id });
         return { prediction_id: id, score, decision, cached: fromCache[i], ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) };

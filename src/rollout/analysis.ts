@@ -14,6 +14,8 @@ export const analysisSchema = z.object({
   max_decision_rate_delta_pp: z.number().positive().optional(),
   max_score_psi: z.number().positive().optional(),
   custom: z.array(customRuleSchema).max(20).optional(),
+  /** Model-scored requests (cache hits excluded) each arm needs in the window before any automatic decision; default CANARY_MIN_SCORED. */
+  min_scored_per_arm: z.number().int().positive().optional(),
 });
 export type AnalysisRules = z.infer<typeof analysisSchema>;
 
@@ -32,6 +34,8 @@ export interface Check {
 
 export interface Verdict {
   status: 'insufficient_data' | 'healthy' | 'failing';
+  /** With insufficient_data: what is missing, in words. */
+  reason?: string;
   checks: Check[];
   /** The first failing check: what triggers a rollback. */
   failed?: Check;
@@ -42,14 +46,30 @@ export interface Verdict {
 
 /**
  * Compare the canary arm with production over the same window. Rules are relative to
- * production, so a slow day or a noisy dependency moves both arms and fires nothing.
+ * production, so a slow day or a noisy dependency moves both arms and fires nothing. Latency
+ * and errors are those of model-scored requests only: cache hits say nothing of the model, and
+ * the arms' caches are not equally warm. No decision is taken until both arms have
+ * `minScored` scored requests.
  */
-export function analyse(prod: { version: number | null; counts: ArmCounts }, canary: { version: number | null; counts: ArmCounts }, rules: AnalysisRules, minRequests: number): Verdict {
+export function analyse(
+  prod: { version: number | null; counts: ArmCounts },
+  canary: { version: number | null; counts: ArmCounts },
+  rules: AnalysisRules,
+  opts: { minRequests: number; minScored: number; /** At 100 the production arm has no traffic to compare with; default 50. */ canaryPercent?: number },
+): Verdict {
+  const { minRequests, minScored } = opts;
+  const alone = (opts.canaryPercent ?? 50) >= 100;
   const p = summarize(prod.version, prod.counts);
   const c = summarize(canary.version, canary.counts);
   const psiValue = canary.counts.requests - canary.counts.errors > 0 && prod.counts.requests - prod.counts.errors > 0 ? scorePsi(prod.counts, canary.counts) : null;
   const base = { production: p, canary: c, score_psi: psiValue };
-  if (c.requests < minRequests) return { status: 'insufficient_data', checks: [], ...base };
+  const need = rules.min_scored_per_arm ?? minScored;
+  const short: string[] = [];
+  if (c.requests < minRequests) short.push(`canary has ${c.requests} requests of the ${minRequests} needed (min_requests)`);
+  for (const [name, a] of (alone ? [['canary', c]] : [['canary', c], ['production', p]]) as [string, typeof c][]) {
+    if (a.scored < need) short.push(`${name} has ${a.scored} model-scored requests of the ${need} needed per arm (${a.cache_hits} cache hits not counted)`);
+  }
+  if (short.length) return { status: 'insufficient_data', reason: `no automatic decision yet: ${short.join('; ')}`, checks: [], ...base };
 
   const checks: Check[] = [];
   const errLimit = Math.max(p.error_rate, ERROR_RATE_FLOOR) * rules.max_error_ratio;
@@ -58,11 +78,11 @@ export function analyse(prod: { version: number | null; counts: ArmCounts }, can
     observed: c.error_rate,
     threshold: errLimit,
     passed: c.error_rate <= errLimit,
-    detail: `canary error rate ${(c.error_rate * 100).toFixed(2)}% vs production ${(p.error_rate * 100).toFixed(2)}% × ${rules.max_error_ratio}`,
+    detail: `canary error rate ${(c.error_rate * 100).toFixed(2)}% > ${rules.max_error_ratio} × production ${(p.error_rate * 100).toFixed(2)}% (of ${c.scored} and ${p.scored} model-scored requests)`,
   });
-  if (c.p95_ms !== null && p.p95_ms !== null && p.requests >= minRequests) {
+  if (c.p95_ms !== null && p.p95_ms !== null && p.scored >= need) {
     const limit = Math.max(p.p95_ms, P95_FLOOR_MS) * rules.max_p95_ratio;
-    checks.push({ metric: 'p95_ms', observed: c.p95_ms, threshold: limit, passed: c.p95_ms <= limit, detail: `canary p95 ${c.p95_ms} ms vs production ${p.p95_ms} ms × ${rules.max_p95_ratio}` });
+    checks.push({ metric: 'p95_ms', observed: c.p95_ms, threshold: limit, passed: c.p95_ms <= limit, detail: `p95 ${c.p95_ms} ms > ${rules.max_p95_ratio} × ${p.p95_ms} ms (model-scored requests: canary ${c.scored}, production ${p.scored})` });
   }
   if (rules.max_decision_rate_delta_pp !== undefined) {
     const names = new Set([...Object.keys(p.decision_rates), ...Object.keys(c.decision_rates)]);

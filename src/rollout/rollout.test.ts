@@ -6,7 +6,7 @@ import { histogramQuantile, psi } from '../monitoring/index.js';
 import { DIALECTS, dropDb, freshDb, type DbLocation } from '../../test/helpers/db.js';
 import { analyse, analysisSchema } from './analysis.js';
 import { createLeader } from './leader.js';
-import { emptyCounts, latencyBin, scoreBin, type ArmCounts } from './stats.js';
+import { addCounts, ArmRecorder, emptyCounts, latencyBin, scoreBin, type ArmCounts } from './stats.js';
 
 describe('canary routing', () => {
   it('over 10,000 distinct entities the realised split is within ±1 point of the setting', () => {
@@ -68,24 +68,67 @@ describe('analysis rules', () => {
   };
   const rules = analysisSchema.parse({ max_decision_rate_delta_pp: 10, custom: [{ metric: 'decision_rate:act', op: '>', threshold: 0.9 }] });
 
+  /** An arm whose cache answers `hitShare` of its requests in 0.1 ms; the model takes `modelMs`. */
+  const cachedArm = (requests: number, hitShare: number, modelMs: number): ArmCounts => {
+    const c = emptyCounts();
+    const recorder = new ArmRecorder();
+    for (let i = 0; i < requests; i++) {
+      const hit = i < requests * hitShare;
+      recorder.success('m', 'production', 1, hit ? 0.1 : modelMs, 0.3, 'none', hit);
+    }
+    return recorder.drain().reduce((acc, r) => addCounts(acc, r.counts), c);
+  };
+
+  it('compares model-scored requests only: a warm production cache does not roll back an equally fast canary', () => {
+    const prod = cachedArm(4000, 0.9, 8);
+    const canary = cachedArm(1000, 0, 8);
+    const v = analyse({ version: 1, counts: prod }, { version: 2, counts: canary }, analysisSchema.parse({}), { minRequests: 200, minScored: 100 });
+    expect(v.status).toBe('healthy');
+    expect(v.production).toMatchObject({ requests: 4000, cache_hits: 3600, scored: 400 });
+    // Counted over all requests, production's p95 would sit at 0.25 ms against the canary's 10.
+    expect(v.production.p95_ms).toBeGreaterThan(5);
+    const slow = analyse({ version: 1, counts: prod }, { version: 2, counts: cachedArm(1000, 0, 24) }, analysisSchema.parse({}), { minRequests: 200, minScored: 100 });
+    expect(slow.status).toBe('failing');
+    expect(slow.failed?.metric).toBe('p95_ms');
+    expect(slow.failed?.detail).toMatch(/^p95 [0-9.]+ ms > 1.3 × [0-9.]+ ms/);
+  });
+
+  it('takes no decision until each arm has enough model-scored requests, and says why', () => {
+    const prod = cachedArm(1000, 0.95, 8); // 50 scored
+    const v = analyse({ version: 1, counts: prod }, { version: 2, counts: cachedArm(1000, 0, 80) }, analysisSchema.parse({}), { minRequests: 200, minScored: 100 });
+    expect(v.status).toBe('insufficient_data');
+    expect(v.reason).toMatch(/production has 50 model-scored requests of the 100 needed per arm \(950 cache hits not counted\)/);
+    const own = analyse({ version: 1, counts: prod }, { version: 2, counts: cachedArm(1000, 0, 80) }, analysisSchema.parse({ min_scored_per_arm: 40 }), { minRequests: 200, minScored: 100 });
+    expect(own.status).toBe('failing');
+  });
+
+  it('at 100 % the production arm gets no traffic: the canary is judged on its own numbers against the floors', () => {
+    const none = emptyCounts();
+    const healthy = analyse({ version: 1, counts: none }, { version: 2, counts: cachedArm(500, 0, 8) }, analysisSchema.parse({}), { minRequests: 200, minScored: 100, canaryPercent: 100 });
+    expect(healthy.status).toBe('healthy');
+    expect(healthy.checks.map((c) => c.metric)).toEqual(['error_rate']);
+    const failing = analyse({ version: 1, counts: none }, { version: 2, counts: arm(1000, 30, 1, 300) }, analysisSchema.parse({}), { minRequests: 200, minScored: 100, canaryPercent: 100 });
+    expect(failing.failed?.metric).toBe('error_rate');
+  });
+
   it('waits for min_requests before judging', () => {
-    expect(analyse({ version: 1, counts: arm(1000, 0, 1, 300) }, { version: 2, counts: arm(100, 50, 1, 10) }, rules, 200).status).toBe('insufficient_data');
+    expect(analyse({ version: 1, counts: arm(1000, 0, 1, 300) }, { version: 2, counts: arm(100, 50, 1, 10) }, rules, { minRequests: 200, minScored: 100 }).status).toBe('insufficient_data');
   });
 
   it('uses the error floor when production has no errors, and the ratio above it', () => {
-    const ok = analyse({ version: 1, counts: arm(1000, 0, 1, 300) }, { version: 2, counts: arm(1000, 10, 1, 300) }, rules, 200);
+    const ok = analyse({ version: 1, counts: arm(1000, 0, 1, 300) }, { version: 2, counts: arm(1000, 10, 1, 300) }, rules, { minRequests: 200, minScored: 100 });
     expect(ok.status).toBe('healthy'); // 1% ≤ max(0, 1%) × 1.5
-    const bad = analyse({ version: 1, counts: arm(1000, 0, 1, 300) }, { version: 2, counts: arm(1000, 20, 1, 300) }, rules, 200);
+    const bad = analyse({ version: 1, counts: arm(1000, 0, 1, 300) }, { version: 2, counts: arm(1000, 20, 1, 300) }, rules, { minRequests: 200, minScored: 100 });
     expect(bad.failed).toMatchObject({ metric: 'error_rate', observed: 0.02, threshold: 0.015 });
   });
 
   it('flags slow canaries, decision-rate shifts and custom rules', () => {
-    const slow = analyse({ version: 1, counts: arm(1000, 0, 4, 300) }, { version: 2, counts: arm(1000, 0, 40, 300) }, rules, 200);
+    const slow = analyse({ version: 1, counts: arm(1000, 0, 4, 300) }, { version: 2, counts: arm(1000, 0, 40, 300) }, rules, { minRequests: 200, minScored: 100 });
     expect(slow.failed?.metric).toBe('p95_ms');
-    const shifted = analyse({ version: 1, counts: arm(1000, 0, 1, 300) }, { version: 2, counts: arm(1000, 0, 1, 500) }, rules, 200);
+    const shifted = analyse({ version: 1, counts: arm(1000, 0, 1, 300) }, { version: 2, counts: arm(1000, 0, 1, 500) }, rules, { minRequests: 200, minScored: 100 });
     expect(shifted.failed).toMatchObject({ metric: 'decision_rate_delta_pp:act' });
     expect(shifted.failed!.observed).toBeCloseTo(20, 9);
-    const custom = analyse({ version: 1, counts: arm(1000, 0, 1, 950) }, { version: 2, counts: arm(1000, 0, 1, 950) }, rules, 200);
+    const custom = analyse({ version: 1, counts: arm(1000, 0, 1, 950) }, { version: 2, counts: arm(1000, 0, 1, 950) }, rules, { minRequests: 200, minScored: 100 });
     expect(custom.failed).toMatchObject({ metric: 'decision_rate:act', threshold: 0.9 });
   });
 });

@@ -52,6 +52,7 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
                 max_p95_ratio: { type: 'number', exclusiveMinimum: 0 },
                 max_decision_rate_delta_pp: { type: 'number', exclusiveMinimum: 0 },
                 max_score_psi: { type: 'number', exclusiveMinimum: 0 },
+                min_scored_per_arm: { type: 'integer', minimum: 1, description: 'model-scored requests (cache hits not counted) each arm needs before any automatic decision; default CANARY_MIN_SCORED' },
                 custom: { type: 'array', items: { type: 'object', properties: { metric: { type: 'string' }, op: { type: 'string' }, threshold: { type: 'number' } }, required: ['metric', 'op', 'threshold'] } },
               },
               additionalProperties: false,

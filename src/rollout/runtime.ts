@@ -61,8 +61,8 @@ export class RolloutRuntime implements ArmObserver {
 
   constructor(private readonly o: RolloutRuntimeOptions) {}
 
-  scored(model: string, arm: 'production' | 'canary', version: number, latencyMs: number, score: number, decision: string): void {
-    this.recorder.success(model, arm, version, latencyMs, score, decision);
+  scored(model: string, arm: 'production' | 'canary', version: number, latencyMs: number, score: number, decision: string, cached: boolean): void {
+    this.recorder.success(model, arm, version, latencyMs, score, decision, cached);
   }
 
   failed(model: string, arm: 'production' | 'canary', version: number, latencyMs: number): void {
@@ -97,7 +97,7 @@ export class RolloutRuntime implements ArmObserver {
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           batch.forEach((j, i) => {
             const d = first.shadow.decide(scores[i]);
-            this.recorder.success(j.model, 'shadow', first.shadow.spec.version, ms, scores[i], d);
+            this.recorder.success(j.model, 'shadow', first.shadow.spec.version, ms, scores[i], d, false);
             this.recorder.comparison(j.model, first.shadow.spec.version, d === j.decision, Math.abs(scores[i] - j.score));
             this.o.onShadowScored?.({ model: j.model, version: first.shadow.spec.version, row: j.row, score: scores[i], decision: d, latencyMs: ms, request: j.request });
           });

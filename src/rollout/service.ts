@@ -37,7 +37,7 @@ export interface RolloutDeps {
   clock: Clock;
   log: Logger;
   onEvent?: TransitionListener;
-  defaults: { stepIntervalMs: number; minRequests: number };
+  defaults: { stepIntervalMs: number; minRequests: number; minScored: number };
   /** Webhook outbox, written in the transaction of each transition. */
   emit?: EmitEvent;
 }
@@ -350,7 +350,7 @@ export function createRolloutService(deps: RolloutDeps) {
       store.sumStats(r.model, 'production', r.production_version, since),
       store.sumStats(r.model, 'canary', r.canary_version, since),
     ]);
-    return analyse({ version: r.production_version, counts: prod }, { version: r.canary_version, counts: canary }, r.analysis, r.min_requests);
+    return analyse({ version: r.production_version, counts: prod }, { version: r.canary_version, counts: canary }, r.analysis, { minRequests: r.min_requests, minScored: deps.defaults.minScored, canaryPercent: r.canary_percent });
   }
 
   async function status(model: string) {
@@ -386,7 +386,7 @@ export function createRolloutService(deps: RolloutDeps) {
       started_at: r.started_at,
       started_by: r.started_by,
       arms: verdict ? { production: verdict.production, canary: verdict.canary } : null,
-      verdict: verdict ? { status: verdict.status, score_psi: verdict.score_psi, checks: verdict.checks, ...(verdict.failed ? { failed: verdict.failed } : {}) } : null,
+      verdict: verdict ? { status: verdict.status, ...(verdict.reason ? { reason: verdict.reason } : {}), score_psi: verdict.score_psi, checks: verdict.checks, ...(verdict.failed ? { failed: verdict.failed } : {}) } : null,
       shadow,
     };
   }

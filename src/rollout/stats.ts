@@ -8,6 +8,8 @@ export const SCORE_BINS = 20;
 
 export interface ArmCounts {
   requests: number;
+  /** Requests answered from the prediction cache: counted in requests, decisions and scores, never in latency or errors. */
+  cache_hits: number;
   errors: number;
   latency: number[];
   decisions: Record<string, number>;
@@ -20,6 +22,7 @@ export interface ArmCounts {
 
 export const emptyCounts = (): ArmCounts => ({
   requests: 0,
+  cache_hits: 0,
   errors: 0,
   latency: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0),
   decisions: {},
@@ -38,6 +41,7 @@ export const scoreBin = (score: number) => Math.min(SCORE_BINS - 1, Math.max(0, 
 
 export function addCounts(into: ArmCounts, from: ArmCounts): ArmCounts {
   into.requests += from.requests;
+  into.cache_hits += from.cache_hits;
   into.errors += from.errors;
   from.latency.forEach((v, i) => (into.latency[i] += v));
   from.scores.forEach((v, i) => (into.scores[i] += v));
@@ -66,10 +70,13 @@ export class ArmRecorder {
     return s.counts;
   }
 
-  success(model: string, arm: Arm, version: number, latencyMs: number, score: number, decision: string): void {
+  success(model: string, arm: Arm, version: number, latencyMs: number, score: number, decision: string, cached: boolean): void {
     const c = this.slot(model, arm, version);
     c.requests++;
-    c.latency[latencyBin(latencyMs)]++;
+    // A cache hit's latency is the cache's, not the model's: comparing arms on it would judge
+    // a canary by how warm its cache is.
+    if (cached) c.cache_hits++;
+    else c.latency[latencyBin(latencyMs)]++;
     c.scores[scoreBin(score)]++;
     c.decisions[decision] = (c.decisions[decision] ?? 0) + 1;
   }
@@ -104,6 +111,9 @@ export class ArmRecorder {
 export interface ArmSummary {
   version: number | null;
   requests: number;
+  /** Requests the model scored (or failed on): what latency and error rate describe. */
+  scored: number;
+  cache_hits: number;
   errors: number;
   error_rate: number;
   p50_ms: number | null;
@@ -120,11 +130,14 @@ export function summarize(version: number | null, c: ArmCounts): ArmSummary {
   };
   let weighted = 0;
   c.scores.forEach((n, i) => (weighted += n * ((i + 0.5) / SCORE_BINS)));
+  const scored = c.requests - c.cache_hits;
   return {
     version,
     requests: c.requests,
+    scored,
+    cache_hits: c.cache_hits,
     errors: c.errors,
-    error_rate: c.requests ? c.errors / c.requests : 0,
+    error_rate: scored ? c.errors / scored : 0,
     p50_ms: q(0.5),
     p95_ms: q(0.95),
     decision_rates: Object.fromEntries(Object.entries(c.decisions).map(([d, n]) => [d, ok ? n / ok : 0])),

@@ -114,6 +114,7 @@ export function createRolloutStore(db: Db) {
             replica,
             bucket_start: at,
             requests: r.counts.requests,
+            cache_hits: r.counts.cache_hits,
             errors: r.counts.errors,
             latency: JSON.stringify(r.counts.latency),
             decisions: JSON.stringify(r.counts.decisions),
@@ -140,6 +141,7 @@ export function createRolloutStore(db: Db) {
       for (const r of rows) {
         addCounts(total, {
           requests: Number(r.requests),
+          cache_hits: Number(r.cache_hits),
           errors: Number(r.errors),
           latency: fromJson<number[]>(r.latency),
           decisions: fromJson<Record<string, number>>(r.decisions),

@@ -74,7 +74,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     registry,
     clock,
     log,
-    defaults: { stepIntervalMs: parseDuration(config.CANARY_STEP_INTERVAL, 'CANARY_STEP_INTERVAL'), minRequests: config.CANARY_MIN_REQUESTS },
+    defaults: { stepIntervalMs: parseDuration(config.CANARY_STEP_INTERVAL, 'CANARY_STEP_INTERVAL'), minRequests: config.CANARY_MIN_REQUESTS, minScored: config.CANARY_MIN_SCORED },
     emit: emitToOutbox,
   });
   const access = createAccessService({ store: createAccessStore(db), clock });

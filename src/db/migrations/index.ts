@@ -9,6 +9,7 @@ import { monitoringMigration } from './006_monitoring.js';
 import { webhooksMigration } from './007_webhooks.js';
 import { auditWriteCostMigration } from './008_audit_write_cost.js';
 import { auditNarrowIndexesMigration } from './009_audit_narrow_indexes.js';
+import { armStatsCacheHitsMigration } from './010_arm_stats_cache_hits.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -22,5 +23,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '007_webhooks': webhooksMigration(dialect),
     '008_audit_write_cost': auditWriteCostMigration(dialect),
     '009_audit_narrow_indexes': auditNarrowIndexesMigration(),
+    '010_arm_stats_cache_hits': armStatsCacheHitsMigration(),
   };
 }
