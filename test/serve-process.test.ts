@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -57,6 +58,60 @@ describe('modelgate serve process', () => {
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     child!.kill('SIGTERM');
     expect(await exited).toBe(0);
+  });
+
+  /** A request on a connection of its own, so the cluster's round robin spreads them over workers. */
+  const fresh = (url: string, method: string, p: string, body?: unknown) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request(`${url}${p}`, { method, agent: false, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  /** Sum of every sample of a metric family (all label sets) in Prometheus text. */
+  const total = (text: string, name: string, filter = '') =>
+    text
+      .split('\n')
+      .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(filter))
+      .reduce((acc, l) => acc + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+
+  it('WORKERS=2: /metrics reports the whole server from any worker, and keeps answering when a worker is killed', async () => {
+    const { url, workers } = await serve({ WORKERS: '2' });
+    const n = 24;
+    for (let i = 0; i < n; i++) {
+      const r = await fresh(url, 'POST', '/v1/infer', { model: 'hotel', payload: { ...row, adr: 50 + i } });
+      expect(r.status).toBe(200);
+    }
+    for (let scrape = 0; scrape < 6; scrape++) {
+      const text = (await fresh(url, 'GET', '/metrics')).text;
+      expect(total(text, 'modelgate_predictions_total')).toBe(n);
+      expect(total(text, 'http_request_duration_seconds_count', 'route="/v1/infer"')).toBe(n);
+      // Shared state once, not once per worker.
+      expect(total(text, 'modelgate_model_loaded', 'alias="production"')).toBe(1);
+      expect(total(text, 'modelgate_workers')).toBe(2);
+    }
+    process.kill(workers[0], 'SIGKILL');
+    let text = '';
+    for (const until = Date.now() + 60_000; Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 200));
+      const r = await fresh(url, 'GET', '/metrics').catch(() => undefined);
+      if (r?.status === 200 && total(r.text, 'modelgate_workers') === 2) {
+        text = r.text;
+        break;
+      }
+    }
+    expect(total(text, 'modelgate_worker_restarts_total')).toBe(1);
+    const m = 10;
+    for (let i = 0; i < m; i++) expect((await fresh(url, 'POST', '/v1/infer', { model: 'hotel', payload: { ...row, adr: 500 + i } })).status).toBe(200);
+    text = (await fresh(url, 'GET', '/metrics')).text;
+    // The killed worker's counts went with it; the survivor's and the replacement's are summed.
+    const after = total(text, 'modelgate_predictions_total');
+    expect(after).toBeGreaterThanOrEqual(m + 1);
+    expect(after).toBeLessThan(n + m);
+    expect(total(text, 'modelgate_metrics_workers_missing')).toBe(0);
   });
 
   it('SIGTERM lets in-flight requests finish, then exits 0', async () => {

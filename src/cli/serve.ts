@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../lib/logger.js';
 import { openContext } from '../server/context.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import { fail, type OutputOptions } from './output.js';
+import { serveClusterMetrics } from '../server/cluster-metrics.js';
 
 /**
  * On SIGTERM/SIGINT: fail readiness at once but keep serving for SHUTDOWN_DELAY_MS (so a load
@@ -49,6 +50,7 @@ async function servePrimary(config: Config, log: Logger, onListening: (url: stri
   const ctx = await openContext(config, log);
   await ctx.close();
   log.info({ workers: config.WORKERS }, 'starting workers');
+  const metrics = serveClusterMetrics();
   let stopping = false;
   const listening = new Map<number, string>();
   cluster.on('listening', (worker, address) => {
@@ -59,6 +61,7 @@ async function servePrimary(config: Config, log: Logger, onListening: (url: stri
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
     log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a replacement');
+    metrics.workerRestarted();
     cluster.fork();
   });
   const stop = (signal: NodeJS.Signals) => {

@@ -43,6 +43,8 @@ export interface AppDeps {
   observer: ArmObserver;
   pool: ModelPool;
   metrics: Metrics;
+  /** The /metrics text; default this process's registry (a cluster worker asks the primary for every worker's sum). */
+  scrapeMetrics?: () => Promise<string>;
   /** True once shutdown began: readiness fails so load balancers stop sending traffic. */
   draining: () => boolean;
   /** Authenticators tried after the admin and service tokens (API keys; tests add their own). */
@@ -122,7 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { pool: deps.pool, draining: deps.draining });
   app.get('/metrics', { config: { scope: 'public' }, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
     reply.type(deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    return deps.scrapeMetrics ? deps.scrapeMetrics() : deps.metrics.registry.metrics();
   });
   await app.register(inferenceRoutes, { sink: deps.sink, cache: deps.cache, pool: deps.pool, metrics: deps.metrics, maxInstances: config.PREDICT_MAX_INSTANCES, observer: deps.observer });
   await app.register(rolloutRoutes, { rollouts: deps.rollouts, onChange: () => deps.pool.refresh(true), actorOf });

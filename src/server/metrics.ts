@@ -37,9 +37,11 @@ export function createMetrics(sources: MetricsSources = {}) {
   });
   const modelLoaded = new client.Gauge({
     name: 'modelgate_model_loaded',
-    help: '1 for each model version loaded in this process, labelled with the aliases pointing at it',
+    help: '1 for each model version loaded, labelled with the aliases pointing at it',
     labelNames: ['model', 'version', 'alias'] as const,
     registers: [registry],
+    // With WORKERS > 1: shared state, reported once (1 when any worker has it loaded), not summed.
+    aggregator: 'max',
     collect() {
       this.reset();
       for (const l of sources.loaded?.() ?? []) {
@@ -55,9 +57,10 @@ export function createMetrics(sources: MetricsSources = {}) {
   });
   const canaryPercent = new client.Gauge({
     name: 'modelgate_rollout_canary_percent',
-    help: 'Share of unpinned traffic this process sends to the canary, per model',
+    help: 'Share of unpinned traffic sent to the canary, per model',
     labelNames: ['model'] as const,
     registers: [registry],
+    aggregator: 'first',
     collect() {
       this.reset();
       for (const c of sources.canaryPercents?.() ?? []) this.set({ model: c.model }, c.percent);
@@ -125,7 +128,8 @@ export function createMetrics(sources: MetricsSources = {}) {
       this.set(sources.auditDepth?.() ?? 0);
     },
   });
-  const gauge = (name: string, help: string, labelNames: string[]) => new client.Gauge({ name, help, labelNames, registers: [registry] });
+  // Monitoring gauges describe the cluster's latest report: with WORKERS > 1 reported once, not summed.
+  const gauge = (name: string, help: string, labelNames: string[], aggregator: 'first' | 'max' = 'first') => new client.Gauge({ name, help, labelNames, registers: [registry], aggregator });
   const monitor = {
     featurePsi: gauge('modelgate_feature_psi', 'PSI of each feature in the latest monitoring window against the reference profile', ['model', 'feature']),
     predictionPsi: gauge('modelgate_prediction_psi', 'PSI of the score distribution in the latest monitoring window against the reference', ['model']),
@@ -134,7 +138,7 @@ export function createMetrics(sources: MetricsSources = {}) {
     actionRate: gauge('modelgate_action_rate', 'Share of predictions with an acting decision in the latest monitoring window', ['model']),
     actionRate7d: gauge('modelgate_action_rate_7d_avg', 'Share of predictions with an acting decision over the trailing 7 days', ['model']),
     realizedProfit: gauge('modelgate_realized_profit', 'Profit realised under the cost matrix over the labelled predictions of the latest window', ['model']),
-    lastRun: gauge('modelgate_monitor_last_run_timestamp_seconds', 'When the latest monitoring report of a model was made (Unix seconds)', ['model']),
+    lastRun: gauge('modelgate_monitor_last_run_timestamp_seconds', 'When the latest monitoring report of a model was made (Unix seconds)', ['model'], 'max'),
     alert: gauge('modelgate_monitor_alert', '1 while an alert flag of the latest monitoring report fires, else 0', ['model', 'alert']),
     runs: new client.Counter({ name: 'modelgate_monitor_runs_total', help: 'Scheduled monitor ticks by result (ok, error, follower)', labelNames: ['result'] as const, registers: [registry] }),
     duration: new client.Histogram({ name: 'modelgate_monitor_duration_seconds', help: 'Duration of scheduled monitoring runs', buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: [registry] }),
@@ -145,6 +149,7 @@ export function createMetrics(sources: MetricsSources = {}) {
       name: 'modelgate_webhook_dlq_size',
       help: 'Webhook deliveries in the dead-letter queue (cluster-wide, read from the database when scraped)',
       registers: [registry],
+      aggregator: 'first',
       async collect() {
         // An unreachable database leaves the last value rather than failing the whole scrape.
         const n = await sources.deadLetters?.().catch(() => undefined);

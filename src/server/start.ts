@@ -15,6 +15,8 @@ import { buildApp } from './app.js';
 import type { Authenticator } from './auth.js';
 import { openContext, type Context, type ContextOverrides } from './context.js';
 import { createMetrics } from './metrics.js';
+import { joinClusterMetrics } from './cluster-metrics.js';
+import cluster from 'node:cluster';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -181,6 +183,8 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
     observer: runtime,
     pool,
     metrics,
+    // A cluster worker's /metrics reports the whole server (every worker summed by the primary).
+    ...(cluster.isWorker && process.send ? { scrapeMetrics: joinClusterMetrics(metrics.registry) } : {}),
     draining: () => draining,
     authenticators: [apiKeys, ...(opts.authenticators ?? [])],
   });
