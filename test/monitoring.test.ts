@@ -33,7 +33,8 @@ for (const dialect of DIALECTS) {
     };
 
     beforeAll(async () => {
-      s = await startTestServer({ dialect, jobs: false });
+      // Small windows on purpose (300 and 20 predictions): the data thresholds are lowered to them.
+      s = await startTestServer({ dialect, jobs: false, env: { MONITOR_MIN_ROWS: '20', MONITOR_MIN_LABELS: '100' } });
       await s.ctx.registry.register({
         model: 'hotel',
         onnx: demo.onnx,
@@ -157,7 +158,7 @@ for (const dialect of DIALECTS) {
     });
 
     it('the scheduled job: one leader makes the report, every replica exports its figures as gauges', async () => {
-      const other = await startTestServer({ dialect, jobs: false, db: s.db, dataDir: s.dataDir, env: { MONITOR_INTERVAL: '1h' } });
+      const other = await startTestServer({ dialect, jobs: false, db: s.db, dataDir: s.dataDir, env: { MONITOR_INTERVAL: '1h', MONITOR_MIN_ROWS: '20' } });
       try {
         const before = (await get('/v1/monitoring/gaps/history?limit=200')).body.reports.length;
         // The newest stored report (the previous test's) is fresh, so neither replica makes one now…
@@ -190,6 +191,52 @@ for (const dialect of DIALECTS) {
       } finally {
         await a.stop();
         await b.stop();
+      }
+    });
+
+    it('too little data never alarms: 2 drifted predictions, or none, give insufficient_data, no flag, no event, no gauge value', async () => {
+      const strict = await startTestServer({ dialect, jobs: false, db: s.db, dataDir: s.dataDir });
+      try {
+        const call = async (method: 'GET' | 'POST', url: string, body?: unknown) => {
+          const res = await strict.app.inject({ method, url, headers: { ...strict.auth, 'content-type': 'application/json' }, ...(body ? { payload: JSON.stringify(body) } : {}) });
+          return { status: res.statusCode, body: url === '/metrics' ? undefined : res.json(), text: res.body };
+        };
+        for (const model of ['tiny', 'silent']) {
+          await strict.ctx.registry.register({ model, onnx: demo.onnx, manifest: { reference: demo.reference, metrics: demo.metrics, training: demo.run }, actor: 't' });
+          await strict.ctx.registry.promote({ model, target: 'production', version: 1, actor: 't' });
+        }
+        await strict.pool.refresh(true);
+        for (let i = 0; i < 2; i++) {
+          const payload = rowPayload(demo.holdout.data, i);
+          expect((await call('POST', '/v1/infer', { model: 'tiny', payload: { ...payload, lead_time: Number(payload.lead_time) * 40 + 300 } })).status).toBe(200);
+        }
+        await strict.audit.flush();
+        const tiny = (await call('POST', '/v1/monitoring/tiny/run', { window: '1h' })).body as Report;
+        assertFinite(tiny);
+        expect(tiny.predictions).toBe(2);
+        // The PSI really is huge: only the thresholds keep it from alarming.
+        expect(tiny.features.find((f) => f.name === 'lead_time')!.psi!).toBeGreaterThan(1);
+        expect(tiny.sufficiency).toEqual({
+          status: 'insufficient_data',
+          drift: { sufficient: false, predictions: 2, min_rows: 500 },
+          outcomes: { sufficient: false, labelled: 0, min_labels: 100 },
+          message: 'insufficient data: 2 predictions in the window, 500 needed for drift flags (MONITOR_MIN_ROWS); 0 labelled predictions, 100 needed for outcome flags (MONITOR_MIN_LABELS)',
+        });
+        for (const a of tiny.alerts) expect(a, a.name).toMatchObject({ firing: false, value: null, detail: expect.stringMatching(/insufficient data/) });
+        const silent = (await call('POST', '/v1/monitoring/silent/run', { window: '1h' })).body as Report;
+        assertFinite(silent);
+        expect(silent).toMatchObject({ predictions: 0, sufficiency: { status: 'insufficient_data' } });
+        expect(silent.alerts.every((a) => !a.firing)).toBe(true);
+
+        const fired = await strict.ctx.db.kysely.selectFrom('webhook_outbox').select('payload').where('type', '=', 'monitor.alert.fired').execute();
+        expect(fired.map((r) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload).model)).not.toContain('tiny');
+        await strict.monitorJob.tick();
+        const text = (await call('GET', '/metrics')).text;
+        expect(text).not.toMatch(/modelgate_feature_psi\{model="tiny"/);
+        expect(text).not.toMatch(/modelgate_prediction_psi\{model="tiny"/);
+        expect(text).toContain('modelgate_monitor_alert{model="tiny",alert="high_psi"} 0');
+      } finally {
+        await strict.stop();
       }
     });
 

@@ -9,6 +9,7 @@ const fmt = (v: number | null, digits = 3) => (v === null ? '—' : v.toFixed(di
 
 function summary(r: Report, file?: string): string {
   const lines = [`${r.model} version ${r.version}: ${r.predictions} predictions between ${r.window.from} and ${r.window.to}`];
+  if (r.sufficiency.message) lines.push(r.sufficiency.message);
   if (r.features.length) {
     lines.push('', 'feature                      PSI      KS     JS  missing');
     for (const f of [...r.features].sort((a, b) => (b.psi ?? -1) - (a.psi ?? -1))) {

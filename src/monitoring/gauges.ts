@@ -31,8 +31,11 @@ export function monitorGauges(m: MonitorMetrics): MonitorGauges {
       const now = new Set(r.features.map((f) => f.name));
       for (const old of featuresShown.get(model) ?? []) if (!now.has(old)) m.featurePsi.remove({ model, feature: old });
       featuresShown.set(model, now);
-      for (const f of r.features) put(m.featurePsi, { model, feature: f.name }, f.psi);
-      put(m.predictionPsi, { model }, r.prediction_drift.psi);
+      // Too little data: no value rather than a huge one from a handful of rows.
+      const drift = r.sufficiency?.drift.sufficient ?? true;
+      const outcomes = r.sufficiency?.outcomes.sufficient ?? true;
+      for (const f of r.features) put(m.featurePsi, { model, feature: f.name }, drift ? f.psi : null);
+      put(m.predictionPsi, { model }, drift ? r.prediction_drift.psi : null);
       const version = String(r.version);
       const before = versionShown.get(model);
       if (before && before !== version) {
@@ -40,11 +43,11 @@ export function monitorGauges(m: MonitorMetrics): MonitorGauges {
         m.brier.remove({ model, version: before });
       }
       versionShown.set(model, version);
-      put(m.rocAuc, { model, version }, r.performance.roc_auc);
-      put(m.brier, { model, version }, r.performance.brier);
+      put(m.rocAuc, { model, version }, outcomes ? r.performance.roc_auc : null);
+      put(m.brier, { model, version }, outcomes ? r.performance.brier : null);
       put(m.actionRate, { model }, r.action_rate.window);
       put(m.actionRate7d, { model }, r.action_rate.trailing_7d);
-      put(m.realizedProfit, { model }, r.performance.realized_profit);
+      put(m.realizedProfit, { model }, outcomes ? r.performance.realized_profit : null);
       put(m.lastRun, { model }, Date.parse(r.generated_at) / 1000);
       for (const a of r.alerts) m.alert.set({ model, alert: a.name }, a.firing ? 1 : 0);
     },

@@ -38,7 +38,14 @@ export interface MonitorInput {
   readers?: number;
   /** Told every page of predictions read. */
   onProgress?: (rowsRead: number) => void;
+  /** Predictions the window needs before a drift flag may fire (MONITOR_MIN_ROWS). */
+  minRows?: number;
+  /** Labelled predictions the window needs before an outcome flag may fire (MONITOR_MIN_LABELS). */
+  minLabels?: number;
 }
+
+export const DEFAULT_MIN_ROWS = 500;
+export const DEFAULT_MIN_LABELS = 100;
 
 export interface Alert {
   name: 'high_psi' | 'low_auc' | 'action_rate_anomaly' | 'retrain_recommended';
@@ -90,6 +97,16 @@ export interface Report {
     /** Sum of the realised values sent with feedback (when callers send them). */
     reported_value: number | null;
     training: Record<string, number>;
+  };
+  /**
+   * Whether the window held enough data to judge: drift flags need `min_rows` predictions,
+   * outcome flags `min_labels` labelled ones; below that the flags stay off and say why.
+   */
+  sufficiency: {
+    status: 'ok' | 'insufficient_data';
+    drift: { sufficient: boolean; predictions: number; min_rows: number };
+    outcomes: { sufficient: boolean; labelled: number; min_labels: number };
+    message: string | null;
   };
   alerts: Alert[];
   notes: string[];
@@ -229,40 +246,63 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   };
   if (y.length === 0 && total > 0) notes.push('no feedback for this version in the window: performance is not computed');
 
+  const minRows = input.minRows ?? DEFAULT_MIN_ROWS;
+  const minLabels = input.minLabels ?? DEFAULT_MIN_LABELS;
+  const driftOk = total >= minRows;
+  const outcomesOk = y.length >= minLabels;
+  const short = [
+    ...(driftOk ? [] : [`${total} predictions in the window, ${minRows} needed for drift flags (MONITOR_MIN_ROWS)`]),
+    ...(outcomesOk ? [] : [`${y.length} labelled predictions, ${minLabels} needed for outcome flags (MONITOR_MIN_LABELS)`]),
+  ];
+  const sufficiency: Report['sufficiency'] = {
+    status: short.length ? 'insufficient_data' : 'ok',
+    drift: { sufficient: driftOk, predictions: total, min_rows: minRows },
+    outcomes: { sufficient: outcomesOk, labelled: y.length, min_labels: minLabels },
+    message: short.length ? `insufficient data: ${short.join('; ')}` : null,
+  };
+  const noDrift = `insufficient data: ${total} predictions of the ${minRows} needed (MONITOR_MIN_ROWS)`;
+  const noOutcomes = `insufficient data: ${y.length} labelled predictions of the ${minLabels} needed (MONITOR_MIN_LABELS)`;
+
   const worstFeature = measured.reduce<FeatureDrift | undefined>((w, f) => (!w || (f.psi ?? 0) > (w.psi ?? 0) ? f : w), undefined);
   const drops = (['roc_auc', 'f1'] as const)
     .filter((m) => performance[m] !== null && Number.isFinite(training[m]) && training[m] > 0)
     .map((m) => ({ m, drop: (training[m] - performance[m]!) / training[m] }))
     .filter((d) => d.drop > THRESHOLDS.retrain_metric_drop);
   const gap = actionRate !== null && actionRate7d !== null ? Math.abs(actionRate - actionRate7d) * 100 : null;
+  const retrainByDrift = driftOk && (driftedShare ?? 0) > THRESHOLDS.retrain_drifted_share;
+  const retrainByDrop = outcomesOk && drops.length > 0;
   const alerts: Alert[] = [
     {
       name: 'high_psi',
-      firing: (worstFeature?.psi ?? 0) > THRESHOLDS.high_psi,
-      value: worstFeature?.psi ?? null,
+      firing: driftOk && (worstFeature?.psi ?? 0) > THRESHOLDS.high_psi,
+      value: driftOk ? (worstFeature?.psi ?? null) : null,
       threshold: THRESHOLDS.high_psi,
-      detail: worstFeature ? `largest feature PSI: ${worstFeature.name}` : 'no feature drift measured',
+      detail: !driftOk ? noDrift : worstFeature ? `largest feature PSI: ${worstFeature.name}` : 'no feature drift measured',
     },
     {
       name: 'low_auc',
-      firing: performance.roc_auc !== null && performance.roc_auc < THRESHOLDS.low_auc,
-      value: performance.roc_auc,
+      firing: outcomesOk && performance.roc_auc !== null && performance.roc_auc < THRESHOLDS.low_auc,
+      value: outcomesOk ? performance.roc_auc : null,
       threshold: THRESHOLDS.low_auc,
-      detail: performance.roc_auc === null ? 'no AUC: too little feedback (both outcomes are needed)' : `ROC AUC over ${y.length} labelled predictions`,
+      detail: !outcomesOk ? noOutcomes : performance.roc_auc === null ? 'no AUC: too little feedback (both outcomes are needed)' : `ROC AUC over ${y.length} labelled predictions`,
     },
     {
       name: 'action_rate_anomaly',
-      firing: gap !== null && gap > THRESHOLDS.action_rate_anomaly_pp,
-      value: gap,
+      firing: driftOk && gap !== null && gap > THRESHOLDS.action_rate_anomaly_pp,
+      value: driftOk ? gap : null,
       threshold: THRESHOLDS.action_rate_anomaly_pp,
-      detail: 'percentage points between the window\'s action rate and the trailing 7-day rate',
+      detail: !driftOk ? noDrift : "percentage points between the window's action rate and the trailing 7-day rate",
     },
     {
       name: 'retrain_recommended',
-      firing: (driftedShare ?? 0) > THRESHOLDS.retrain_drifted_share || drops.length > 0,
-      value: drops.length ? Math.max(...drops.map((d) => d.drop)) : driftedShare,
-      threshold: drops.length ? THRESHOLDS.retrain_metric_drop : THRESHOLDS.retrain_drifted_share,
-      detail: drops.length ? `${drops.map((d) => `${d.m} ${(d.drop * 100).toFixed(1)}% below training`).join(', ')}` : 'share of features drifted (PSI > 0.2); or a metric more than 5% below its training value',
+      firing: retrainByDrift || retrainByDrop,
+      value: retrainByDrop ? Math.max(...drops.map((d) => d.drop)) : driftOk ? driftedShare : null,
+      threshold: retrainByDrop ? THRESHOLDS.retrain_metric_drop : THRESHOLDS.retrain_drifted_share,
+      detail: retrainByDrop
+        ? `${drops.map((d) => `${d.m} ${(d.drop * 100).toFixed(1)}% below training`).join(', ')}`
+        : !driftOk && !outcomesOk
+          ? `${noDrift}; ${noOutcomes}`
+          : 'share of features drifted (PSI > 0.2); or a metric more than 5% below its training value',
     },
   ];
 
@@ -279,6 +319,7 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
     prediction_drift: { psi: predictionPsi, window_predictions: ofVersion },
     action_rate: { decisions: acting, window: actionRate, trailing_7d: actionRate7d, reference: reference?.action_rate ?? null },
     performance,
+    sufficiency,
     alerts,
     notes,
   };

@@ -13,6 +13,9 @@ export interface MonitoringServiceDeps {
   onReport?: (report: Report, id: string) => void;
   /** Webhook outbox: monitor.report and alert transitions, written with the report. */
   emit?: EmitEvent;
+  /** MONITOR_MIN_ROWS / MONITOR_MIN_LABELS: data a window needs before its flags may fire. */
+  minRows?: number;
+  minLabels?: number;
 }
 
 /** Runs and stores monitoring reports; the production version of a model is the one judged. */
@@ -32,6 +35,8 @@ export function createMonitoringService(deps: MonitoringServiceDeps) {
       to: now,
       now,
       onProgress: opts.onProgress,
+      minRows: deps.minRows,
+      minLabels: deps.minLabels,
     });
     const id = await store.saveReport({
       model,

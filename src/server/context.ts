@@ -89,7 +89,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     access,
     audit: createAuditStore(db),
     feedback: createFeedbackService({ db, clock }),
-    monitoring: createMonitoringService({ store: createMonitoringStore(db), registry, clock, emit: emitToOutbox }),
+    monitoring: createMonitoringService({ store: createMonitoringStore(db), registry, clock, emit: emitToOutbox, minRows: config.MONITOR_MIN_ROWS, minLabels: config.MONITOR_MIN_LABELS }),
     webhooks: createWebhookService({ store: createWebhookStore(db), clock }),
     async close() {
       await artifacts.close();
