@@ -21,26 +21,23 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool
     async () => ({ ok: true, service: 'modelgate', timestamp: new Date().toISOString() }),
   );
 
+  const modelState = { type: 'object', properties: { model: { type: 'string' }, production: { type: 'integer' }, serving: { type: 'integer' }, error: { type: 'string' } } } as const;
   app.get(
     '/health',
     {
       config: publicRoute,
       schema: {
         tags: ['health'],
-        summary: 'Health with model state',
+        summary: 'Health with model state: healthy, or degraded naming each production model that cannot serve or serves an older version (always 200; load balancers use /readyz)',
         response: {
           200: {
             type: 'object',
             properties: {
-              status: { type: 'string' },
-              model_loaded: { type: 'boolean' },
-              models: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: { model: { type: 'string' }, production: { type: 'integer' }, serving: { type: 'integer' }, error: { type: 'string' } },
-                },
-              },
+              status: { type: 'string', enum: ['healthy', 'degraded'] },
+              model_loaded: { type: 'boolean', description: 'true when at least one model is in production and every production model can serve' },
+              models: { type: 'array', items: modelState },
+              unavailable: { type: 'array', items: modelState, description: 'production models that answer 503: nothing of theirs is loaded' },
+              stale: { type: 'array', items: modelState, description: 'production models serving an older version because theirs failed to load' },
             },
           },
         },
@@ -48,7 +45,16 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool
     },
     async () => {
       const models = deps.pool.status();
-      return { status: 'healthy', model_loaded: models.some((m) => m.serving !== undefined), models };
+      const inProduction = models.filter((m) => m.production !== undefined);
+      const unavailable = inProduction.filter((m) => m.serving === undefined);
+      const stale = inProduction.filter((m) => m.serving !== undefined && m.serving !== m.production);
+      return {
+        status: unavailable.length || stale.length ? 'degraded' : 'healthy',
+        model_loaded: inProduction.length > 0 && unavailable.length === 0,
+        models,
+        ...(unavailable.length ? { unavailable } : {}),
+        ...(stale.length ? { stale } : {}),
+      };
     },
   );
 
