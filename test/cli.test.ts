@@ -84,6 +84,23 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect((await runCli(['models', '--json'], env)).json().models.map((m: { name: string }) => m.name)).not.toContain('broken');
   });
 
+  it('usage errors exit 2 (unknown option, missing required option, bad value, unknown command); help exits 0', async () => {
+    const cases: [string[], RegExp][] = [
+      [['models', '--bogus'], /unknown option '--bogus'/],
+      [['promote', '--version', '2'], /required option '--model <name>' not specified/],
+      [['canary', 'set', '--model', 'churn', '--percent', '150'], /--percent must be a percentage/],
+      [['nosuchcommand'], /unknown command 'nosuchcommand'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(args, env);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    const help = await runCli(['promote', '--help'], env);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--run-id <run>/);
+  });
+
   it('bad configuration fails at start listing every bad variable', async () => {
     const r = await runCli(['serve'], { ...env, PORT: 'eighty', WORKERS: '0', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x', MODELGATE_ADMIN_TOKEN: 'short' });
     expect(r.code).toBe(2);
@@ -122,7 +139,7 @@ describe('modelgate migrate on PostgreSQL', () => {
     const env = { DATABASE_URL: `${loc.url}?options=-c%20search_path%3D${loc.schema}`, MODELGATE_DATA_DIR: tempDir() };
     const first = await runCli(['migrate', '--json'], env);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.json()).toMatchObject({ applied: ['001_registry', '002_rollouts', '003_access', '004_audit', '005_feedback', '006_monitoring', '007_webhooks', '008_audit_write_cost', '009_audit_narrow_indexes'], pending: [] });
+    expect(first.json()).toMatchObject({ applied: ['001_registry', '002_rollouts', '003_access', '004_audit', '005_feedback', '006_monitoring', '007_webhooks', '008_audit_write_cost', '009_audit_narrow_indexes', '010_arm_stats_cache_hits'], pending: [] });
     const second = await runCli(['migrate', '--json'], env);
     expect(second.json()).toMatchObject({ applied: [], pending: [] });
   });

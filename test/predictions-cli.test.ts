@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -5,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowPayload } from '../src/training/index.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
-import { demoModel } from './helpers/fixtures.js';
+import { demoModel, REPO_ROOT } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 describe('modelgate predictions export', () => {
@@ -59,5 +60,16 @@ describe('modelgate predictions export', () => {
     const backwards = await runCli(['predictions', 'export', '--from', '2026-11-02T00:00:00Z', '--to', '2026-11-01T00:00:00Z'], env);
     expect(backwards.code).toBe(2);
     expect(backwards.stderr).toMatch(/must be before/);
+  });
+
+  it('into a closed pipe (| head -1) it ends quietly with exit 0', async () => {
+    // The real shell pipeline: head reads one line and exits; the export's next writes hit EPIPE.
+    const main = path.join(REPO_ROOT, 'src/cli/main.ts');
+    const script = `"${process.execPath}" --import tsx "${main}" predictions export --model hotel 2>"${dir}/pipe.err" | head -1; echo "exit=\${PIPESTATUS[0]}"`;
+    const out = execFileSync('bash', ['-c', script], { cwd: REPO_ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
+    const [header, status] = out.trim().split('\n');
+    expect(header).toMatch(/^id,at,model,version/);
+    expect(status).toBe('exit=0');
+    expect(readFileSync(path.join(dir, 'pipe.err'), 'utf8')).not.toMatch(/EPIPE|error/);
   });
 });

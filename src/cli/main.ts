@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerDemoCommand } from './demo.js';
 import { registerRegistryCommands } from './registry.js';
 import { registerServeCommand } from './serve.js';
@@ -13,13 +13,24 @@ import { registerTrainCommands } from './train.js';
 import { registerEvaluateCommands } from './evaluate.js';
 import { registerPolicyCommands } from './policy.js';
 
+// Output into a closed pipe (`modelgate predictions export | head -1`) is the reader saying it
+// has enough: end quietly, as Unix tools do, rather than report "write EPIPE".
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const program = new Command()
   .name('modelgate')
   .description('Serve, register and roll out tabular decision models (ONNX).\nConfiguration comes from environment variables; see the README.')
   .version('0.1.0')
   // Program options only before the command name, so `promote --version 3` means the model version.
   .enablePositionalOptions()
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // Usage errors (unknown option, missing required option, bad argument, unknown command) exit
+  // 2 as the README says; commander's own default is 1. Set before the commands are added, so
+  // every subcommand inherits it.
+  .exitOverride((e: CommanderError) => process.exit(e.exitCode === 0 ? 0 : 2));
 
 registerServeCommand(program);
 registerRegistryCommands(program);

@@ -24,6 +24,8 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
 
 /** Exit codes: 1 a failed operation, 2 bad usage or configuration. */
 export function fail(opts: OutputOptions, e: unknown): never {
+  // The reader of our stdout went away (a pipe into head): not a failure.
+  if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') process.exit(0);
   const code = e instanceof AppError ? e.code : e instanceof ConfigError ? 'CONFIG_INVALID' : 'INTERNAL';
   const message = errorMessage(e);
   if (opts.json) {
