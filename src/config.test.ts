@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './lib/logger.js';
 
 const base = { MODELGATE_ADMIN_TOKEN: 'a-token-of-enough-length' };
 
@@ -36,6 +37,20 @@ describe('config', () => {
     for (const v of ['PORT', 'WORKERS', 'LOG_LEVEL', 'S3_ENDPOINT', 'MODELGATE_AUTH', 'BATCH_MAX_ROWS', 'REDIS_URL']) expect(text).toContain(v);
     expect(err!.problems.length).toBe(7);
     expect(text).toMatch(/WORKERS="many": expected a positive whole number or auto/);
+  });
+
+  it('LOG_LEVEL in any case; an unknown level lists the accepted ones', () => {
+    for (const [given, level] of [['INFO', 'info'], ['Warn', 'warn'], ['debug', 'debug'], [' ERROR ', 'error']]) expect(loadConfig({ ...base, LOG_LEVEL: given }).LOG_LEVEL).toBe(level);
+    expect(() => loadConfig({ ...base, LOG_LEVEL: 'verbose' })).toThrow(/LOG_LEVEL="verbose": expected one of fatal, error, warn, info, debug, trace, silent \(any case\)/);
+  });
+
+  it('log lines carry the level as a word', () => {
+    const lines: string[] = [];
+    const log = createLogger('info', { write: (l: string) => lines.push(l) });
+    log.error({ model: 'm' }, 'boom');
+    log.debug('hidden');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({ level: 'error', msg: 'boom', service: 'modelgate' });
   });
 
   it('requires an admin token unless auth is off', () => {

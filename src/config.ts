@@ -59,8 +59,12 @@ const schema = z.object({
     .string()
     .default('1')
     .refine((v) => v === 'auto' || /^[1-9][0-9]*$/.test(v), 'expected a positive whole number or auto'),
-  /** pino log level. */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** pino log level, in any case (INFO, Warn, debug). */
+  LOG_LEVEL: z
+    .string()
+    .transform((v) => v.trim().toLowerCase())
+    .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: (i) => `expected one of fatal, error, warn, info, debug, trace, silent (any case), got ${JSON.stringify(i.input)}` }))
+    .default('info'),
   /** on: every prediction is recorded in the audit log (batched, off the request path). */
   AUDIT_LOG: onOff.default(true),
   /** What the audit log keeps of each request's features: full (the payload), hashed (SHA-256 of the canonical values), none. */

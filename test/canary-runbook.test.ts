@@ -113,6 +113,12 @@ describe.each(DIALECTS)('canary and alias changes on %s', (dialect) => {
     expect(back.body).toMatchObject({ version: 1, rolled_back_from: 3 });
     expect((await get('/v1/rollbacks?model=hotel&limit=1')).rollbacks[0].reason).toBe('stopped by admin-token (forced) to roll production back to version 1');
     expect([...(await servedVersions(100))]).toEqual(['production:v1']);
+    // total counts every matching row, not the page.
+    const page = await get('/v1/rollbacks?model=hotel&limit=1');
+    const all = await get('/v1/rollbacks?model=hotel&limit=1000');
+    expect(page.rollbacks).toHaveLength(1);
+    expect(all.rollbacks.length).toBeGreaterThanOrEqual(2);
+    expect(page.total).toBe(all.rollbacks.length);
   });
 
   it('activating a slot that holds the canary version completes the canary', async () => {

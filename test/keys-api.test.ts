@@ -91,6 +91,20 @@ for (const dialect of DIALECTS) {
       expect((await infer(fresh)).statusCode).toBe(200);
     });
 
+    it('a token two rotations old, or one rotated with no grace, is refused as replaced, not as unknown', async () => {
+      const k = await create({ name: 'twice', scopes: ['infer'] });
+      const first = (await admin('POST', `/v1/keys/${k.key.id}/rotate`, { grace: '1h' })).json() as { token: string };
+      await admin('POST', `/v1/keys/${k.key.id}/rotate`, { grace: '1h' });
+      for (const old of [k.token]) {
+        expect(errorOf(await infer(old))).toMatchObject({ status: 401, message: expect.stringMatching(new RegExp(`token of API key ${k.key.id} \\(twice\\) was replaced by a rotation.*use the key's new token`)) });
+      }
+      // The second rotation's grace covers the first rotation's token.
+      expect((await infer(first.token)).statusCode).toBe(200);
+      const z = await create({ name: 'no-grace', scopes: ['infer'] });
+      await admin('POST', `/v1/keys/${z.key.id}/rotate`, { grace: '0s' });
+      expect(errorOf(await infer(z.token))).toMatchObject({ status: 401, message: expect.stringMatching(/was replaced by a rotation/) });
+    });
+
     it('an expired key is refused', async () => {
       const k = await create({ name: 'temp', scopes: ['infer'], expires: '2h' });
       expect((await infer(k.token)).statusCode).toBe(200);

@@ -95,7 +95,11 @@ for (const dialect of DIALECTS) {
       // Zero grace: the old token ends at once.
       const r2 = await access.rotate(key.id, 0, 'ops');
       expect(r2.key.previous_valid_until).toBeNull();
-      expect((await access.lookup(hashToken(r.token))) ?? null).toBeNull();
+      // Still known (so a caller hears it was replaced), but neither its current nor a token in grace.
+      const stale = await access.lookup(hashToken(r.token));
+      expect(stale?.id).toBe(key.id);
+      expect(stale?.token_sha256).not.toBe(hashToken(r.token));
+      expect(stale?.previous_sha256).toBeNull();
     });
 
     it('revocation is final: a second revoke or a rotation is a conflict', async () => {

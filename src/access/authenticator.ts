@@ -67,7 +67,8 @@ export class ApiKeyAuthenticator implements Authenticator {
     if (!sameHash(hash, r.token_sha256)) {
       // The previous token of a rotated key: accepted only during the grace period.
       if (!(r.previous_sha256 && sameHash(hash, r.previous_sha256) && r.previous_expires_at && Date.parse(r.previous_expires_at) > now.getTime())) {
-        throw new AppError('UNAUTHORIZED', `this token of API key ${r.id} (${r.name}) was replaced at ${r.rotated_at}${r.previous_expires_at ? ` and its grace period ended at ${r.previous_expires_at}` : ''}; use the new token`);
+        const grace = r.previous_sha256 && sameHash(hash, r.previous_sha256) && r.previous_expires_at ? ` and its grace period ended at ${r.previous_expires_at}` : '';
+        throw new AppError('UNAUTHORIZED', `this token of API key ${r.id} (${r.name}) was replaced by a rotation (the latest at ${r.rotated_at})${grace}; use the key's new token (an admin gets one with modelgate keys rotate ${r.id})`);
       }
     }
     this.used.set(r.id, now.toISOString());

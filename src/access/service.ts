@@ -144,7 +144,7 @@ export function createAccessService(deps: { store: AccessStore; clock: Clock }) 
         rotated_at: at.toISOString(),
         rotated_by: actor,
       };
-      if (!(await store.update(id, r.token_sha256, patch))) throw new AppError('CONFLICT', `API key ${id} was rotated by someone else meanwhile; run the command again`, { id });
+      if (!(await store.update(id, r.token_sha256, patch, { hash: r.token_sha256, at: at.toISOString() }))) throw new AppError('CONFLICT', `API key ${id} was rotated by someone else meanwhile; run the command again`, { id });
       return { key: view({ ...r, ...patch }), token };
     },
 

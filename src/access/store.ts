@@ -54,22 +54,28 @@ export function createAccessStore(db: Db) {
       return r && out(r);
     },
 
-    /** The key a token hash belongs to, as its current or its previous (rotated) token. */
+    /** The key a token hash belongs to, as its current, its previous or any older (replaced) token. */
     async byHash(hash: string): Promise<ApiKeyRecord | undefined> {
       const r = await k
         .selectFrom('api_keys')
         .selectAll()
-        .where((eb) => eb.or([eb('token_sha256', '=', hash), eb('previous_sha256', '=', hash)]))
+        .where((eb) => eb.or([eb('token_sha256', '=', hash), eb('previous_sha256', '=', hash), eb('id', 'in', eb.selectFrom('api_key_replaced_tokens').select('key_id').where('token_sha256', '=', hash))]))
         .executeTakeFirst();
       return r && out(r);
     },
 
-    /** Compare-and-set on the current hash, so two concurrent rotations cannot both win. */
-    async update(id: string, expectedHash: string, patch: Partial<Omit<ApiKeyRecord, 'id' | 'scopes'>>): Promise<boolean> {
+    /**
+     * Compare-and-set on the current hash, so two concurrent rotations cannot both win. With
+     * `replaced`, that token hash is remembered as replaced (a rotation), so it is told apart
+     * from a token that never existed.
+     */
+    async update(id: string, expectedHash: string, patch: Partial<Omit<ApiKeyRecord, 'id' | 'scopes'>>, replaced?: { hash: string; at: string }): Promise<boolean> {
       return k.transaction().execute(async (tx) => {
         await bumpRevision(tx, 'access_revision');
         const r = await tx.updateTable('api_keys').set(patch).where('id', '=', id).where('token_sha256', '=', expectedHash).executeTakeFirst();
-        return Number(r.numUpdatedRows) === 1;
+        if (Number(r.numUpdatedRows) !== 1) return false;
+        if (replaced) await tx.insertInto('api_key_replaced_tokens').values({ token_sha256: replaced.hash, key_id: id, replaced_at: replaced.at }).onConflict((oc) => oc.doNothing()).execute();
+        return true;
       });
     },
 

@@ -16,7 +16,7 @@ export async function withContext<T>(opts: OutputOptions, fn: (ctx: Context) => 
   let ctx: Context | undefined;
   try {
     const config = loadConfigForCli();
-    const log = createLogger(process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn', process.stderr);
+    const log = createLogger(process.env.LOG_LEVEL?.trim().toLowerCase() === 'debug' ? 'debug' : 'warn', process.stderr);
     ctx = await openContext(config, log);
     return await fn(ctx);
   } catch (e) {

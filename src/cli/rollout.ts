@@ -181,8 +181,8 @@ export function registerRolloutCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  modelgate rollbacks --model churn --json')
     .action(async (o: OutputOptions & { model?: string; limit: string }) =>
       withContext(o, async (ctx) => {
-        const rows = await ctx.rollouts.rollbacks(o.model, Math.min(1000, Math.max(1, Number(o.limit) || 50)));
-        emit(o, { rollbacks: rows, total: rows.length }, () =>
+        const [rows, total] = await Promise.all([ctx.rollouts.rollbacks(o.model, Math.min(1000, Math.max(1, Number(o.limit) || 50))), ctx.rollouts.countRollbacks(o.model)]);
+        emit(o, { rollbacks: rows, total }, () =>
           rows.length ? table(rows.map((r) => ({ ...r, observed: r.observed === null ? null : Number(r.observed.toFixed(4)), threshold: r.threshold === null ? null : Number(r.threshold.toFixed(4)) })), ['at', 'model', 'canary_version', 'production_version', 'trigger_metric', 'observed', 'threshold', 'rolled_back_by', 'reason']) : 'no rollbacks',
         );
       }),

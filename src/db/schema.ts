@@ -60,6 +60,7 @@ export interface Database {
   arm_stats: ArmStatsTable;
   leases: LeasesTable;
   api_keys: ApiKeysTable;
+  api_key_replaced_tokens: { token_sha256: string; key_id: string; replaced_at: Timestamp };
   predictions: PredictionsTable;
   feedback: FeedbackTable;
   monitoring_reports: MonitoringReportsTable;

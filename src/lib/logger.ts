@@ -8,6 +8,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     {
       level,
       base: { service: 'modelgate' },
+      // "level":"error", not 30/50: grep ERROR-style searches and log shippers' level mapping expect the word.
+      formatters: { level: (label) => ({ level: label }) },
       redact: {
         paths: ['req.headers.authorization', 'headers.authorization', '*.token', 'token', 'payload', '*.payload'],
         censor: '[redacted]',

@@ -172,12 +172,12 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
         tags: ['rollout'],
         summary: 'Canary rollbacks, newest first',
         querystring: { type: 'object', properties: { model: { type: 'string' }, limit: { type: 'string', pattern: '^([1-9][0-9]{0,2}|1000)$', description: '1-1000, default 100' } } },
-        response: { 200: { type: 'object', properties: { rollbacks: { type: 'array', items: anyObject }, total: { type: 'integer' } } }, ...errors },
+        response: { 200: { type: 'object', properties: { rollbacks: { type: 'array', items: anyObject }, total: { type: 'integer', description: 'rows matching the filter (all pages), not the page size' } } }, ...errors },
       },
     },
     async (request) => {
-      const rows = await rollouts.rollbacks(request.query.model, Number(request.query.limit ?? 100));
-      return { rollbacks: rows, total: rows.length };
+      const [rows, total] = await Promise.all([rollouts.rollbacks(request.query.model, Number(request.query.limit ?? 100)), rollouts.countRollbacks(request.query.model)]);
+      return { rollbacks: rows, total };
     },
   );
 

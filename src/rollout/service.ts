@@ -445,6 +445,7 @@ export function createRolloutService(deps: RolloutDeps) {
     status,
     analyzeAll,
     rollbacks: (model: string | undefined, limit = 100) => store.rollbacks(model, limit),
+    countRollbacks: (model: string | undefined) => store.countRollbacks(model),
     events: (model: string, limit = 100) => store.events(model, limit),
     list: () => store.list(),
     /** Be told of every transition this process applies (metrics). */

@@ -102,6 +102,13 @@ export function createRolloutStore(db: Db) {
       return rows.map((r) => ({ ...r, observed: r.observed === null ? null : Number(r.observed), threshold: r.threshold === null ? null : Number(r.threshold), at: toIso(r.at) }));
     },
 
+    /** How many rollback rows match (all of them, not one page). */
+    async countRollbacks(model: string | undefined): Promise<number> {
+      let query = k.selectFrom('rollbacks').select((eb) => eb.fn.countAll<number>().as('n'));
+      if (model) query = query.where('model', '=', model);
+      return Number((await query.executeTakeFirstOrThrow()).n);
+    },
+
     async insertStats(rows: { model: string; arm: Arm; version: number; counts: ArmCounts }[], replica: string, at: number): Promise<void> {
       if (rows.length === 0) return;
       await k

@@ -10,6 +10,7 @@ import { webhooksMigration } from './007_webhooks.js';
 import { auditWriteCostMigration } from './008_audit_write_cost.js';
 import { auditNarrowIndexesMigration } from './009_audit_narrow_indexes.js';
 import { armStatsCacheHitsMigration } from './010_arm_stats_cache_hits.js';
+import { replacedTokensMigration } from './011_replaced_tokens.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -24,5 +25,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '008_audit_write_cost': auditWriteCostMigration(dialect),
     '009_audit_narrow_indexes': auditNarrowIndexesMigration(),
     '010_arm_stats_cache_hits': armStatsCacheHitsMigration(),
+    '011_replaced_tokens': replacedTokensMigration(dialect),
   };
 }
