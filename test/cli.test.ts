@@ -101,6 +101,36 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(help.stdout).toMatch(/--run-id <run>/);
   });
 
+  it('promote and rollback by training run id; a running canary refuses other promotions unless --force', async () => {
+    const manifest = path.join(dir, 'run.json');
+    for (const run of ['run-a', 'run-b']) {
+      writeFileSync(manifest, JSON.stringify({ run_id: run }));
+      expect((await runCli(['register', '--model', 'runs', '--onnx', modelFile, '--manifest', manifest], env)).code).toBe(0);
+    }
+    const blue = await runCli(['promote', '--model', 'runs', '--run-id', 'run-b', '--slot', 'blue', '--json'], env);
+    expect(blue.json()).toMatchObject({ alias: 'blue', version: 2 });
+    expect((await runCli(['promote', '--model', 'runs', '--run-id', 'run-b', '--json'], env)).json()).toMatchObject({ alias: 'production', version: 2 });
+    expect((await runCli(['promote', '--model', 'runs', '--run-id', 'run-a', '--json'], env)).json()).toMatchObject({ alias: 'production', version: 1, previous_version: 2 });
+    const unknown = await runCli(['promote', '--model', 'runs', '--run-id', 'run-z', '--json'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.json().error.message).toMatch(/no version of runs was registered from training run run-z/);
+    expect((await runCli(['models', 'runs', '--json'], env)).json().versions.map((v: { run_id: string }) => v.run_id)).toEqual(['run-a', 'run-b']);
+
+    expect((await runCli(['canary', 'start', '--model', 'runs', '--version', '2', '--percent', '20'], env)).code).toBe(0);
+    const refused = await runCli(['rollback', '--model', 'runs', '--json'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.json().error.code).toBe('CANARY_RUNNING');
+    const forced = await runCli(['rollback', '--model', 'runs', '--force', '--reason', 'freeze', '--json'], env);
+    expect(forced.code, forced.stderr).toBe(0);
+    const rb = (await runCli(['rollbacks', '--model', 'runs', '--json'], env)).json();
+    expect(rb).toMatchObject({ total: 1, rollbacks: [{ canary_version: 2, rolled_back_by: 'cli:tester' }] });
+    expect(rb.rollbacks[0].reason).toBe('stopped by cli:tester (forced) to roll production back to version 2: freeze');
+    // Rolling back names the version expected to be there now, by run id; a mismatch changes nothing.
+    const wrong = await runCli(['rollback', '--model', 'runs', '--run-id', 'run-a', '--json'], env);
+    expect(wrong.code).toBe(1);
+    expect(wrong.json().error.message).toMatch(/production of runs is version 2, not 1/);
+  });
+
   it('bad configuration fails at start listing every bad variable', async () => {
     const r = await runCli(['serve'], { ...env, PORT: 'eighty', WORKERS: '0', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x', MODELGATE_ADMIN_TOKEN: 'short' });
     expect(r.code).toBe(2);
