@@ -3,6 +3,7 @@ import { DIALECTS, freshDb, dropDb } from './helpers/db.js';
 import { demoModel } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { rowPayload } from '../src/training/index.js';
+import { generateToken } from '../src/access/token.js';
 
 const SERVICE_OLD = 'service-token-old-0123456789';
 const SERVICE_NEW = 'service-token-new-0123456789';
@@ -65,6 +66,8 @@ for (const dialect of DIALECTS) {
       expect(errorOf(await infer(typo))).toMatchObject({ status: 401, message: expect.stringMatching(/checksum/) });
       expect(errorOf(await infer('mg_' + 'a'.repeat(49)))).toMatchObject({ status: 401 });
       expect(errorOf(await infer('not-a-token-at-all-but-long-enough'))).toMatchObject({ status: 401, message: expect.stringMatching(/invalid token/) });
+      // Well-formed (the checksum holds) but made by another server: said so, not "mistyped".
+      expect(errorOf(await infer(generateToken()))).toMatchObject({ status: 401, message: expect.stringMatching(/well-formed but unknown to this server: it was made by another modelgate/) });
     });
 
     it('a revoked key is refused at once by the server that revoked it', async () => {

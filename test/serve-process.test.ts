@@ -39,7 +39,7 @@ describe('modelgate serve process', () => {
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
         output += d.toString();
-        const line = out.split('\n').find((l) => l.startsWith('{'));
+        const line = out.split('\n').find((l) => l.startsWith('{"url"'));
         if (line) resolve(JSON.parse(line));
       });
       child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -115,7 +115,8 @@ describe('modelgate serve process', () => {
   });
 
   it('SIGTERM lets in-flight requests finish, then exits 0', async () => {
-    const { url } = await serve({ WORKERS: '1', SHUTDOWN_DELAY_MS: '3000' });
+    output = '';
+    const { url } = await serve({ WORKERS: '1', SHUTDOWN_DELAY_MS: '3000', LOG_LEVEL: 'info' });
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     const batch = JSON.stringify({ instances: Array(1000).fill(row) });
     const predict = () =>
@@ -141,5 +142,8 @@ describe('modelgate serve process', () => {
     const statuses = await Promise.all(wave);
     expect(await exited, output).toBe(0);
     expect(statuses.join(",")).toBe(Array(12).fill(200).join(","));
+    // The last log line says it stopped, not only that it began draining.
+    const logLines = output.split('\n').filter((l) => l.startsWith('{"level"'));
+    expect(JSON.parse(logLines[logLines.length - 1])).toMatchObject({ level: 'info', msg: expect.stringMatching(/^stopped: /), signal: 'SIGTERM' });
   });
 });

@@ -6,7 +6,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Authenticator, Principal, Scope } from '../server/auth.js';
 import type { AccessService } from './service.js';
 import type { ApiKeyRecord } from './store.js';
-import { classifyToken, hashToken } from './token.js';
+import { classifyToken, hashToken, tokenPrefix } from './token.js';
 
 export interface ApiKeyAuthenticatorOptions {
   access: AccessService;
@@ -59,7 +59,10 @@ export class ApiKeyAuthenticator implements Authenticator {
         }
       }
     }
-    if (!entry.record) return undefined;
+    if (!entry.record) {
+      // Well-formed (the checksum holds), so not a typo: a key this server's database never had.
+      throw new AppError('UNAUTHORIZED', `this API key (${tokenPrefix(token)}…) is well-formed but unknown to this server: it was made by another modelgate (another database or data directory), or its key was deleted; check which server you are calling, or ask its admin for a key (modelgate keys create)`);
+    }
     const r = entry.record;
     const now = this.o.clock.now();
     if (r.revoked_at) throw new AppError('UNAUTHORIZED', `API key ${r.id} (${r.name}) was revoked at ${r.revoked_at}; ask an admin for a new key`);

@@ -35,7 +35,8 @@ export function registerDemoCommand(program: Command): void {
     .addHelpText('after', '\nExample:\n  npm run demo\n  modelgate demo --port 9090\n  modelgate demo --no-serve --json')
     .action(async (o: OutputOptions & { rows: string; port?: string; serve: boolean }) => {
       try {
-        const token = process.env.MODELGATE_ADMIN_TOKEN ?? `mg_demo_${randomBytes(24).toString('hex')}`;
+        // Not mg_-shaped: API keys are, and a demo admin token must never be mistaken for a mistyped key.
+        const token = process.env.MODELGATE_ADMIN_TOKEN ?? `demo-admin-${randomBytes(24).toString('hex')}`;
         const config = loadConfig({
           ...process.env,
           MODELGATE_ADMIN_TOKEN: token,
@@ -86,7 +87,13 @@ export function registerDemoCommand(program: Command): void {
         const example = rowPayload(result.holdout.data, 0);
         const summary = { model: MODEL, version, metrics: result.metrics, threshold: result.threshold, token, data: csvFile };
         if (!o.serve) {
-          process.stdout.write(o.json ? `${JSON.stringify(summary, null, 2)}\n` : `registered ${MODEL} v${version}; start it with: MODELGATE_ADMIN_TOKEN=${token} modelgate serve\n`);
+          // The token is the admin token of a server started with it, and of no other (each demo run makes a new one).
+          const serveWith = `MODELGATE_ADMIN_TOKEN=${token} MODELGATE_DATA_DIR=${config.dataDir} modelgate serve`;
+          process.stdout.write(
+            o.json
+              ? `${JSON.stringify({ ...summary, token_for: `a server started with: ${serveWith}` }, null, 2)}\n`
+              : `registered ${MODEL} v${version}\nstart a server that accepts this admin token with:\n  ${serveWith}\n(a server started any other way, such as npm run demo, has an admin token of its own)\n`,
+          );
           return;
         }
 
@@ -101,7 +108,7 @@ export function registerDemoCommand(program: Command): void {
         const lines = [
           '',
           `modelgate is serving ${MODEL} v${version} at ${base}`,
-          `admin token: ${token}`,
+          `admin token of this server (a new one each demo run unless MODELGATE_ADMIN_TOKEN is set): ${token}`,
           '',
           '# score one booking',
           `curl -s ${auth} -H 'Content-Type: application/json' ${base}/v1/infer -d '${body}'`,

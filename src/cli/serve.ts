@@ -27,7 +27,11 @@ export function closeOnSignals(server: RunningServer, log: Logger, delayMs: numb
     force.unref();
     setTimeout(() => {
       server.close().then(
-        () => process.exit(0),
+        () => {
+          // The last line an operator sees after Ctrl-C or SIGTERM: it finished, cleanly.
+          log.info({ signal }, 'stopped: in-flight requests answered, audit log written, models released; exiting 0');
+          process.exit(0);
+        },
         (e) => {
           log.error({ err: String(e) }, 'shutdown failed');
           process.exit(1);

@@ -15,6 +15,7 @@ interface TrainFlags extends OutputOptions {
   exclude?: string;
   categorical?: string;
   numeric?: string;
+  include?: string;
   testFraction: string;
   split: string;
   seed: string;
@@ -57,6 +58,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--algo <gbdt|logreg>', 'algorithm', 'gbdt')
     .option('--exclude <a,b>', 'columns to leave out')
     .option('--categorical <a,b>', 'columns to treat as categorical')
+    .option('--include <a,b>', 'keep columns that look like names or identifiers (more than 1,000 distinct values, or distinct values above 20 % of the rows)')
     .option('--numeric <a,b>', 'columns to treat as numeric')
     .option('--test-fraction <f>', 'share of rows held out', '0.25')
     .option('--split <index|random>', 'index: row i is held out when i % (1/f) == 0 (reproducible by any tool); random: seeded and stratified', 'index')
@@ -96,7 +98,7 @@ export function registerTrainCommands(program: Command): void {
         };
         if (!MODEL_NAME.test(o.model)) throw new AppError('BAD_REQUEST', `--model ${JSON.stringify(o.model)}: use lower-case letters, digits, dot, dash or underscore (up to 64), starting with a letter or digit`);
         progress(`[1/3] reading ${o.data}`);
-        const ingested = await ingestCsv(o.data, { target: o.target, exclude: list(o.exclude), categorical: list(o.categorical), numeric: list(o.numeric), onProgress: progress });
+        const ingested = await ingestCsv(o.data, { target: o.target, exclude: list(o.exclude), categorical: list(o.categorical), numeric: list(o.numeric), include: list(o.include), onProgress: progress });
         for (const w of ingested.warnings) progress(`  warning: ${w}`);
         const split = o.split === 'index' ? indexSplit(ingested.data, testFraction) : randomSplit(ingested.data, testFraction, seed);
         if (new Set(split.test.label).size < 2 || new Set(split.train.label).size < 2) throw new AppError('BAD_REQUEST', `${o.data}: the ${o.split} split leaves one part with a single class; use --split random or more data`);

@@ -49,6 +49,24 @@ describe('CSV ingest', () => {
     expect(r.data.numeric.x[3]).toBe(4); // row 4 of the file is row 3 once the unlabelled row is gone
   });
 
+  it('leaves out text columns that look like names (many distinct values, repeats allowed), with --include to keep one', async () => {
+    // Like bank_churn's Surname: 2,900 distinct in 10,000 rows, so not unique, but no category either.
+    const surnames = Array.from({ length: 290 }, (_, i) => `Name${(i * 7919) % 1009}`);
+    const rows = ['Surname,Geography,Age,Exited'];
+    for (let i = 0; i < 1000; i++) rows.push([surnames[i % 290], ['France', 'Spain', 'Germany'][i % 3], 20 + (i % 50), i % 4 ? 0 : 1].join(','));
+    const csv = file(rows.join('\n'));
+    const r = await ingestCsv(csv, { target: 'Exited' });
+    expect(r.columns.find((c) => c.name === 'Surname')).toMatchObject({ role: 'excluded', distinct: 290 });
+    expect(r.warnings.join('\n')).toMatch(/Surname: 290 distinct values in 1000 rows: looks like names or identifiers.*use --include Surname to keep it/);
+    expect(Object.keys(r.data.categorical)).toEqual(['Geography']);
+    const kept = await ingestCsv(csv, { target: 'Exited', include: ['Surname'] });
+    expect(kept.columns.find((c) => c.name === 'Surname')?.role).toBe('categorical');
+    // More than 1,000 distinct values is name-like whatever the share.
+    const big = ['ref,y'];
+    for (let i = 0; i < 6000; i++) big.push(`R${i % 1500},${i % 2}`);
+    expect((await ingestCsv(file(big.join('\n')), { target: 'y' })).columns[0]).toMatchObject({ role: 'excluded', note: expect.stringMatching(/more than 1000 distinct values/) });
+  });
+
   it('refuses what cannot be trained on, saying what to do', async () => {
     const bad = async (text: string | Buffer, opts: Partial<Parameters<typeof ingestCsv>[1]> = {}) => {
       try {

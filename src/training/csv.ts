@@ -13,6 +13,8 @@ export interface IngestOptions {
   /** Force these columns to be categorical / numeric instead of inferring. */
   categorical?: string[];
   numeric?: string[];
+  /** Keep these columns even when they look like names or identifiers. */
+  include?: string[];
   onProgress?: (message: string) => void;
   /** Memory the typed columns may take (bytes); default: half of what V8 may still allocate. */
   maxColumnBytes?: number;
@@ -55,6 +57,13 @@ const NUMERIC_SHARE = 0.95;
  * while it may still be an identifier (every value so far different, and not a fraction).
  */
 const DISTINCT_CAP = 1000;
+/**
+ * A text column looks like names or identifiers (a surname, an email, a booking reference) when
+ * it has more than DISTINCT_CAP distinct values, or when its distinct values are more than
+ * this share of its non-missing values (and at least 50). A model would only memorise it, and
+ * every request would have to send it.
+ */
+const NAME_LIKE_SHARE = 0.2;
 
 
 function toNumber(raw: string): number | undefined {
@@ -209,8 +218,12 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     if (distinct === 1) return exclude('the same value in every row; left out');
     const forced = o.numeric?.includes(name) ? 'numeric' : o.categorical?.includes(name) ? 'categorical' : undefined;
     const numeric = forced ? forced === 'numeric' : s.numeric >= NUMERIC_SHARE * present;
+    const kept = forced !== undefined || (o.include?.includes(name) ?? false);
     // Unique per row and not a measurement: an identifier, which a model would only memorise.
-    if (!forced && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present)) return exclude('a different value in every row (an identifier?); left out, use --categorical or --numeric to keep it');
+    if (!kept && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present)) return exclude(`a different value in every row (an identifier?); left out, use --include ${name} to keep it`);
+    if (!kept && !numeric && (distinct > DISTINCT_CAP || (distinct >= 50 && distinct > NAME_LIKE_SHARE * present))) {
+      return exclude(`${distinct > DISTINCT_CAP ? `more than ${DISTINCT_CAP}` : distinct} distinct values in ${present} rows: looks like names or identifiers, which a model would memorise and every request would have to send; left out, use --include ${name} to keep it`);
+    }
     if (numeric && s.numeric < present) {
       const note = `${present - s.numeric} values that are not numbers are treated as missing`;
       warnings.push(`${name}: ${note}`);

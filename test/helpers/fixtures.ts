@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { generateHotelBookings, trainLogisticRegression } from '../../src/training/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const FIXTURES = path.resolve(root, '../shared/fixtures');
+/** The ONNX exports the tests need, in the repository (test/fixtures/README.md says how they were made). */
+export const FIXTURES = path.resolve(root, 'test/fixtures');
 export const REPO_ROOT = root;
 
 export interface Expected {
