@@ -4,11 +4,12 @@ import path from 'node:path';
 import { tempDir } from './db.js';
 import { freePort } from './redis.js';
 
-const BIN = path.join('/usr/lib/postgresql', readdirSync('/usr/lib/postgresql').sort().pop()!, 'bin');
+// Found when first used, so importing this module on a machine without PostgreSQL does not throw.
+const bin = () => path.join('/usr/lib/postgresql', readdirSync('/usr/lib/postgresql').sort().pop()!, 'bin');
 
 /** Run a PostgreSQL tool as the postgres user (initdb refuses root). */
 function asPostgres(tool: string, args: string[]): void {
-  const cmd = path.join(BIN, tool);
+  const cmd = path.join(bin(), tool);
   const asRoot = process.getuid?.() === 0;
   execFileSync(asRoot ? 'runuser' : cmd, asRoot ? ['-u', 'postgres', '--', cmd, ...args] : args, { stdio: 'pipe', timeout: 60_000 });
 }

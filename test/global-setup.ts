@@ -1,0 +1,92 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+import { ThrowawayPostgres } from './helpers/throwaway-pg.js';
+import { ThrowawayRedis } from './helpers/redis.js';
+
+/**
+ * The suite needs PostgreSQL and Redis. When they are installed but not running (a laptop, a
+ * fresh container) and the test URLs were not set, throwaway instances are started on spare
+ * ports for this run and stopped afterwards; the test workers, forked after this, inherit the
+ * URLs. When they are not installed, the run stops at once with the one line that installs them.
+ */
+const INSTALL = 'sudo apt-get install -y postgresql redis-server   (Debian/Ubuntu; or set TEST_DATABASE_URL and TEST_REDIS_URL to servers you have)';
+
+function reachable(host: string, port: number, timeoutMs = 1500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+const postgresInstalled = () => existsSync('/usr/lib/postgresql') && readdirSync('/usr/lib/postgresql').some((v) => existsSync(path.join('/usr/lib/postgresql', v, 'bin', 'initdb')));
+
+function onPath(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export type Started = { stop(): Promise<void> | void };
+
+/** PostgreSQL at `url`, or a throwaway one when `url` is the default and nothing listens there. */
+export async function ensurePostgres(url: string, explicit: boolean, log: (m: string) => void): Promise<{ url: string; started?: Started }> {
+  const u = new URL(url);
+  if (await reachable(u.hostname, Number(u.port || 5432))) return { url };
+  if (explicit) throw new Error(`TEST_DATABASE_URL=${url}: nothing answers there; start that server or unset TEST_DATABASE_URL`);
+  if (!postgresInstalled()) throw new Error(`PostgreSQL is not running at ${u.host} and not installed. Install it with:\n  ${INSTALL}`);
+  log(`PostgreSQL is not running at ${u.host}: starting a throwaway server for this run (initdb + pg_ctl)…`);
+  const server = await ThrowawayPostgres.create();
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  try {
+    await admin.query('create database test');
+  } finally {
+    await admin.end();
+  }
+  const testUrl = server.url.replace(/\/postgres$/, '/test');
+  log(`  throwaway PostgreSQL at ${testUrl}`);
+  return { url: testUrl, started: { stop: () => server.destroy() } };
+}
+
+/** Redis at `url`, or a throwaway one when `url` is the default and nothing listens there. */
+export async function ensureRedis(url: string, explicit: boolean, log: (m: string) => void): Promise<{ url: string; started?: Started }> {
+  const u = new URL(url);
+  if (await reachable(u.hostname, Number(u.port || 6379))) return { url };
+  if (explicit) throw new Error(`TEST_REDIS_URL=${url}: nothing answers there; start that server or unset TEST_REDIS_URL`);
+  if (!onPath('redis-server')) throw new Error(`Redis is not running at ${u.host} and not installed. Install it with:\n  ${INSTALL}`);
+  log(`Redis is not running at ${u.host}: starting a throwaway redis-server for this run…`);
+  const server = await ThrowawayRedis.create();
+  log(`  throwaway Redis at ${server.url}`);
+  return { url: server.url, started: { stop: () => server.kill() } };
+}
+
+export default async function setup(): Promise<() => Promise<void>> {
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const started: Started[] = [];
+  const pgUrl = await ensurePostgres(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', process.env.TEST_DATABASE_URL !== undefined, log);
+  if (pgUrl.started) started.push(pgUrl.started);
+  try {
+    const redis = await ensureRedis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', process.env.TEST_REDIS_URL !== undefined, log);
+    if (redis.started) started.push(redis.started);
+    process.env.TEST_DATABASE_URL = pgUrl.url;
+    process.env.TEST_REDIS_URL = redis.url;
+  } catch (e) {
+    for (const s of started) await s.stop();
+    throw e;
+  }
+  return async () => {
+    for (const s of started) await s.stop();
+  };
+}
