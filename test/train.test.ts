@@ -102,6 +102,76 @@ describe('modelgate train', () => {
   });
 });
 
+describe('missing categories: train, serve and evaluate agree', () => {
+  it('the trainer records what a missing category becomes; serving maps null and absent to it; evaluate skips nothing', async () => {
+    const dir = tempDir();
+    const env = { MODELGATE_DATA_DIR: dir };
+    const cat = Object.keys(data.categorical)[0];
+    const cols = [...Object.keys(data.numeric), ...Object.keys(data.categorical)];
+    const lines = [[...cols, 'is_canceled'].join(',')];
+    for (let i = 0; i < 2000; i++) {
+      const p = rowPayload(data, i);
+      lines.push([...cols.map((c) => (c === cat && i % 10 === 3 ? '' : p[c] === null ? 'NA' : String(p[c]))), data.label[i] ? 'yes' : 'no'].join(','));
+    }
+    const csv = path.join(dir, 'gaps.csv');
+    writeFileSync(csv, `${lines.join('\n')}\n`);
+    const trained = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'gaps', '--algo', 'logreg', '--register', '--promote', '--json'], env);
+    expect(trained.code, trained.stderr).toBe(0);
+    const evaluated = await runCli(['evaluate', '--model', 'gaps', '--data', csv, '--target', 'is_canceled', '--json'], env);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(evaluated.json()).toMatchObject({ data: { skipped: 0 }, candidate: { rows: 2000 } });
+
+    const v = await startTestServer({ jobs: false, dataDir: dir, db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') } });
+    try {
+      expect((await v.ctx.registry.getVersion('gaps', 1)).contract.missing_category).toBe('');
+      const infer = async (payload: Record<string, unknown>) => {
+        const r = await v.app.inject({ method: 'POST', url: '/v1/infer', headers: v.auth, payload: { model: 'gaps', payload } });
+        expect(r.statusCode, r.body).toBe(200);
+        return r.json().score as number;
+      };
+      const row = rowPayload(data, 3);
+      const asTrained = await infer({ ...row, [cat]: '' });
+      expect(await infer({ ...row, [cat]: null })).toBe(asTrained);
+      const { [cat]: _dropped, ...absent } = row;
+      expect(await infer(absent)).toBe(asTrained);
+    } finally {
+      await v.stop();
+    }
+  });
+
+  it('an imported pipeline: a missing category is refused with how to fix it; evaluate never skips silently; --missing-category maps it', async () => {
+    const { fixture } = await import('./helpers/fixtures.js');
+    const { onnx, expected } = fixture('telco_churn');
+    const dir = tempDir();
+    const env = { MODELGATE_DATA_DIR: dir };
+    const model = path.join(dir, 'telco.onnx');
+    writeFileSync(model, onnx);
+    const cols = Object.keys(expected.rows[0]);
+    // Three rows lose their PaymentMethod, as exports from a CRM do.
+    const lines = [[...cols, 'Churn'].join(','), ...expected.rows.map((r, i) => [...cols.map((c) => (c === 'PaymentMethod' && i < 3 ? '' : r[c] === null ? '' : String(r[c]))), expected.labels[i] ? 'Yes' : 'No'].join(','))];
+    const csv = path.join(dir, 'holdout.csv');
+    writeFileSync(csv, `${lines.join('\n')}\n`);
+    expect((await runCli(['register', '--model', 'telco', '--onnx', model], env)).code).toBe(0);
+    const refused = await runCli(['evaluate', '--model', 'telco', '--version', '1', '--data', csv, '--target', 'Churn'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/holdout\.csv with telco version 1: 3 of 200 rows cannot be scored \(3 rows: row\.PaymentMethod: null, and this model version does not say what a missing category becomes.*--missing-category.*--allow-skipped/);
+    const allowed = await runCli(['evaluate', '--model', 'telco', '--version', '1', '--data', csv, '--target', 'Churn', '--allow-skipped', '--json'], env);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.json()).toMatchObject({ data: { skipped: 3 }, candidate: { rows: 197 } });
+    expect(allowed.stderr).toMatch(/3 rows skipped \(--allow-skipped\)/);
+    const noRef = await runCli(['register', '--model', 'telco', '--onnx', model, '--reference', csv, '--target', 'Churn'], env);
+    expect(noRef.code).toBe(2);
+    expect(noRef.stderr).toMatch(/--reference .*3 of 200 rows cannot be scored.*nothing was registered/);
+
+    const mapped = await runCli(['register', '--model', 'telco', '--onnx', model, '--missing-category', 'missing', '--reference', csv, '--target', 'Churn', '--json'], env);
+    expect(mapped.code, mapped.stderr).toBe(0);
+    expect(mapped.json()).toMatchObject({ version: 2, contract: { missing_category: 'missing' }, reference: { rows: 200, skipped: 0 } });
+    const all = await runCli(['evaluate', '--model', 'telco', '--version', '2', '--data', csv, '--target', 'Churn', '--json'], env);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.json()).toMatchObject({ data: { skipped: 0 }, candidate: { rows: 200 } });
+  });
+});
+
 describe('modelgate evaluate', () => {
   it('scores an imported scikit-learn pipeline through the serving code: AUC as predict_proba gives it, baseline side by side, gates', async () => {
     const { fixture } = await import('./helpers/fixtures.js');

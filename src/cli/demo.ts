@@ -71,6 +71,7 @@ export function registerDemoCommand(program: Command): void {
               metrics: result.metrics,
               training: result.run,
               run_id: result.run.run_id,
+              missing_category: '',
               dataset_sha256: sha256(csv),
               reference: result.reference,
             },

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { AppError } from '../lib/errors.js';
 import { writeFileAtomic } from '../lib/files.js';
 import { Servable } from '../inference/index.js';
-import { costMatrixOf, scoreCsv } from '../monitoring/index.js';
+import { checkSkipped, costMatrixOf, scoreCsv } from '../monitoring/index.js';
 import type { Context } from '../server/context.js';
 import { evaluateScores, type Evaluation } from '../training/evaluation.js';
 import { parseNumberFlag, parseVersion, withContext } from './context.js';
@@ -19,6 +19,7 @@ interface EvaluateFlags extends OutputOptions {
   minF1?: string;
   maxAucDrop?: string;
   out?: string;
+  allowSkipped?: boolean;
 }
 
 /** A version number, or the version an alias points at. */
@@ -31,7 +32,7 @@ async function resolve(ctx: Context, model: string, ref: string): Promise<number
 }
 
 /** Score the CSV with a registered version through the serving code (Servable, encoder, policy). */
-async function evaluateVersion(ctx: Context, model: string, version: number, file: string, target: string): Promise<{ version: number; evaluation: Evaluation; skipped: number }> {
+async function evaluateVersion(ctx: Context, model: string, version: number, file: string, target: string, allowSkipped: boolean): Promise<{ version: number; evaluation: Evaluation; skipped: number; skippedReasons: Record<string, number> }> {
   const found = await ctx.registry.source.fetch(model, version);
   if (!found) throw new AppError('VERSION_NOT_FOUND', `model ${model} has no version ${version}`);
   const manifest = (await ctx.registry.getVersion(model, version)).manifest;
@@ -39,9 +40,10 @@ async function evaluateVersion(ctx: Context, model: string, version: number, fil
   try {
     progress(`scoring ${file} with ${model} version ${version}…`);
     const r = await scoreCsv(file, s, { target, onProgress: (n) => n % 10240 === 0 && progress(`  ${n} rows scored`) });
+    const note = checkSkipped({ ...r, scored: r.scores.length }, { subject: `${file} with ${model} version ${version}`, allowSkipped, allowWhat: 'evaluate the other rows' });
+    if (note) progress(`  ${note}`);
     if (new Set(r.labels).size < 2) throw new AppError('BAD_REQUEST', `--target ${target}: the scored rows have a single class; evaluation needs both`);
-    if (r.skipped) progress(`  ${r.skipped} rows skipped (${r.firstError ?? 'no label'})`);
-    return { version, evaluation: evaluateScores(r.scores, r.labels, found.spec.policy, costMatrixOf(manifest.training)), skipped: r.skipped };
+    return { version, evaluation: evaluateScores(r.scores, r.labels, found.spec.policy, costMatrixOf(manifest.training)), skipped: r.skipped, skippedReasons: r.skippedReasons };
   } finally {
     await s.release();
   }
@@ -86,6 +88,7 @@ export function registerEvaluateCommands(program: Command): void {
     .option('--min-f1 <x>', 'gate: candidate F1 at least this')
     .option('--max-auc-drop <x>', 'gate (with --baseline): candidate AUC at most this far below the baseline')
     .option('--out <file>', 'also write the report JSON here (atomically)')
+    .option('--allow-skipped', 'evaluate the rows that can be scored even when some cannot (they are counted by reason); without it such a file is refused')
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
@@ -99,8 +102,9 @@ export function registerEvaluateCommands(program: Command): void {
         const maxDrop = parseNumberFlag(o.maxAucDrop, '--max-auc-drop', 0, 1);
         if (maxDrop !== undefined && !o.baseline) throw new AppError('BAD_REQUEST', '--max-auc-drop compares with a baseline; give --baseline too');
         const version = o.version ? parseVersion(o.version)! : await resolve(ctx, o.model, o.alias ?? 'production');
-        const candidate = await evaluateVersion(ctx, o.model, version, o.data, o.target);
-        const baseline = o.baseline ? await evaluateVersion(ctx, o.model, await resolve(ctx, o.model, o.baseline), o.data, o.target) : undefined;
+        const allow = o.allowSkipped ?? false;
+        const candidate = await evaluateVersion(ctx, o.model, version, o.data, o.target, allow);
+        const baseline = o.baseline ? await evaluateVersion(ctx, o.model, await resolve(ctx, o.model, o.baseline), o.data, o.target, allow) : undefined;
         const c = candidate.evaluation;
         const gates = [
           ...(minAuc !== undefined ? [{ gate: 'min_auc', threshold: minAuc, value: c.roc_auc, passed: c.roc_auc !== null && c.roc_auc >= minAuc }] : []),
@@ -111,7 +115,7 @@ export function registerEvaluateCommands(program: Command): void {
         ];
         const report = {
           model: o.model,
-          data: { file: o.data, target: o.target, skipped: candidate.skipped },
+          data: { file: o.data, target: o.target, skipped: candidate.skipped, skipped_reasons: candidate.skippedReasons },
           candidate: { version: candidate.version, ...candidate.evaluation },
           ...(baseline ? { baseline: { version: baseline.version, ...baseline.evaluation } } : {}),
           gates,

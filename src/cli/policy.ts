@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { AppError } from '../lib/errors.js';
 import { Servable, type Policy } from '../inference/index.js';
-import { scoreCsv } from '../monitoring/index.js';
+import { checkSkipped, scoreCsv } from '../monitoring/index.js';
 import { chooseThreshold } from '../training/train.js';
 import { parseBands, parseCosts } from './policy-flags.js';
 import { cliActor, parseNumberFlag, parseVersion, withContext } from './context.js';
@@ -15,6 +15,7 @@ interface PolicyFlags extends OutputOptions {
   bands?: string;
   data?: string;
   target?: string;
+  allowSkipped?: boolean;
 }
 
 export function registerPolicyCommands(program: Command): void {
@@ -29,6 +30,7 @@ export function registerPolicyCommands(program: Command): void {
     .option('--bands <review=0.3,block=0.7>', 'allow below the first bound, then each decision from its bound up')
     .option('--data <csv>', 'with --cost: labelled rows to choose the threshold on')
     .option('--target <column>', 'with --cost: the label column of --data')
+    .option('--allow-skipped', 'with --cost: choose on the rows that can be scored even when some cannot (counted by reason)')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  modelgate policy set --model churn --version 3 --threshold 0.42\n  modelgate policy set --model fraud --version 7 --bands review=0.3,block=0.7 --json\n  modelgate policy set --model churn --version 3 --cost tp=0,fp=-20,fn=-100,tn=0 --data holdout.csv --target Churn')
     .action(async (o: PolicyFlags) =>
@@ -51,6 +53,8 @@ export function registerPolicyCommands(program: Command): void {
           try {
             progress(`scoring ${o.data} with ${o.model} version ${version}…`);
             const r = await scoreCsv(o.data, s, { target: o.target });
+            const note = checkSkipped({ ...r, scored: r.scores.length }, { subject: `${o.data} with ${o.model} version ${version}`, consequence: 'no policy was made', allowSkipped: o.allowSkipped ?? false, allowWhat: 'choose the threshold on the other rows' });
+            if (note) progress(`  ${note}`);
             const c = chooseThreshold(r.scores, r.labels, costs);
             next = { type: 'threshold', threshold: Math.min(1, c.threshold), above: 'act', below: 'none' };
             chosen = { rows: r.scores.length, expected_profit: c.value, cost_matrix: costs };

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { parsePolicyFlag, Servable } from '../inference/index.js';
-import { referenceFromCsv } from '../monitoring/index.js';
+import { checkSkipped, referenceFromCsv } from '../monitoring/index.js';
 import type { RegistryService } from '../registry/index.js';
 import { cliActor, parseVersion, withContext } from './context.js';
 import { emit, fail, progress, table, type OutputOptions } from './output.js';
@@ -18,13 +18,15 @@ async function readInput(file: string, what: string): Promise<Buffer> {
 }
 
 /** Score the reference CSV through the model being registered and profile it. */
-async function profileReference(prep: ReturnType<RegistryService['prepare']>, onnx: Uint8Array, model: string, file: string, target?: string) {
+async function profileReference(prep: ReturnType<RegistryService['prepare']>, onnx: Uint8Array, model: string, file: string, target: string | undefined, allowSkipped: boolean) {
   const spec = { model, version: 0, contract: prep.contract, output: prep.output, policy: prep.policy };
   const s = await Servable.load(onnx, spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
   try {
     progress(`profiling reference data ${file}…`);
     const r = await referenceFromCsv(file, s, prep.policy, { target, onProgress: (n) => n % 10240 === 0 && progress(`  ${n} rows scored`) });
-    progress(`  ${r.rows} rows profiled${r.skipped ? `; ${r.skipped} skipped (first problem: ${r.firstError ?? 'missing target'})` : ''}`);
+    const note = checkSkipped({ ...r, scored: r.rows }, { subject: `--reference ${file}`, consequence: 'nothing was registered', allowSkipped, allowWhat: 'profile the other rows' });
+    if (note) progress(`  ${note}`);
+    progress(`  ${r.rows} rows profiled`);
     return r;
   } finally {
     await s.release();
@@ -42,12 +44,14 @@ export function registerRegistryCommands(program: Command): void {
     .option('--feature-names <names>', 'comma-separated column names for a single [N,F] input')
     .option('--reference <csv>', 'reference data (e.g. the training set): profiled and scored through the model, for drift monitoring')
     .option('--target <column>', 'label column of the --reference CSV (0/1, yes/no, true/false): adds positive rate and AUC to the profile')
+    .option('--allow-skipped', 'profile the --reference rows that can be scored even when some cannot (counted by reason); without it such a file is refused')
+    .option('--missing-category <value>', "what a missing (null or absent) string feature becomes: the constant the pipeline imputes, e.g. missing (modelgate's trainer sets '')")
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
       '\nExample:\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json',
     )
-    .action(async (o: OutputOptions & { model: string; onnx: string; manifest?: string; policy?: string; featureNames?: string; reference?: string; target?: string }) =>
+    .action(async (o: OutputOptions & { model: string; onnx: string; manifest?: string; policy?: string; featureNames?: string; reference?: string; target?: string; allowSkipped?: boolean; missingCategory?: string }) =>
       withContext(o, async (ctx) => {
         const onnx = await readInput(o.onnx, 'ONNX file');
         let manifest: unknown;
@@ -66,10 +70,11 @@ export function registerRegistryCommands(program: Command): void {
           manifest,
           policy: o.policy ? parsePolicyFlag(o.policy) : undefined,
           featureNames: o.featureNames?.split(',').map((s) => s.trim()).filter(Boolean),
+          missingCategory: o.missingCategory,
         };
         let profiled: Awaited<ReturnType<typeof profileReference>> | undefined;
         if (o.reference) {
-          profiled = await profileReference(ctx.registry.prepare(input), onnx, o.model, o.reference, o.target);
+          profiled = await profileReference(ctx.registry.prepare(input), onnx, o.model, o.reference, o.target, o.allowSkipped ?? false);
           input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
         }
         progress(`registering ${o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
@@ -81,6 +86,7 @@ export function registerRegistryCommands(program: Command): void {
             `  sha256    ${r.onnx_sha256}`,
             `  features  ${c.features.length} (${c.layout}): ${c.features.map((f) => `${f.name}:${f.type}`).join(', ')}`,
             `  output    ${r.manifest.output.name} (${r.manifest.output.source}), score = column ${r.manifest.output.positive_index}`,
+            ...(c.features.some((f) => f.type === 'string') ? [`  missing   ${c.missing_category === undefined ? 'a missing string feature is refused (400); --missing-category VALUE maps it' : `a missing string feature becomes ${JSON.stringify(c.missing_category)}`}`] : []),
             `  policy    ${JSON.stringify(r.manifest.policy)}`,
             `  reference ${profiled ? `${profiled.rows} rows profiled${profiled.skipped ? `, ${profiled.skipped} skipped` : ''}` : 'none (drift monitoring needs --reference CSV)'}`,
             `next: modelgate promote --model ${r.model} --version ${r.version}`,

@@ -131,7 +131,8 @@ export function registerTrainCommands(program: Command): void {
           const r = await ctx.registry.register({
             model: o.model,
             onnx: trained.onnx,
-            manifest: { metrics: m, training: run, run_id: run.run_id, dataset_sha256: ingested.sha256, reference: trained.reference, description: `${o.algo} trained on ${o.data}` },
+            // The trainer encodes a missing category as '': serving must do the same.
+            manifest: { missing_category: '', metrics: m, training: run, run_id: run.run_id, dataset_sha256: ingested.sha256, reference: trained.reference, description: `${o.algo} trained on ${o.data}` },
             policy: trained.policy,
             actor: cliActor(),
           });

@@ -23,6 +23,13 @@ export const contractSchema = z.object({
   contract_version: z.number().int(),
   layout: z.enum(['columns', 'matrix']),
   features: z.array(featureSchema).min(1),
+  /**
+   * What a missing (null or absent) string feature becomes before the graph sees it: the value
+   * the model was trained with for a missing category ('' for modelgate's trainer; e.g.
+   * 'missing' for a scikit-learn pipeline that imputes a constant). Unset: a missing string is
+   * refused with 400.
+   */
+  missing_category: z.string().optional(),
 });
 
 export const outputSchema = z.object({

@@ -24,7 +24,7 @@ function invalid(where: string, f: Feature, expected: string, v: unknown): never
   });
 }
 
-function checker(f: Feature): Check {
+function checker(f: Feature, missingCategory: string | undefined): Check {
   switch (f.type) {
     case 'float':
     case 'double':
@@ -48,7 +48,15 @@ function checker(f: Feature): Check {
       // Unseen categories pass through: the graph's encoder decides (scikit-learn's handle_unknown).
       return (v, where) => {
         if (typeof v === 'string') return v;
-        if (v === undefined) throw new AppError('VALIDATION_FAILED', `${where}.${f.name}: missing required feature (a string)`, { field: `${where}.${f.name}`, expected: 'a string' });
+        if (v === undefined || v === null) {
+          // Train, serve and evaluate agree: a missing category is the value the version's manifest names.
+          if (missingCategory !== undefined) return missingCategory;
+          throw new AppError(
+            'VALIDATION_FAILED',
+            `${where}.${f.name}: ${v === null ? 'null' : 'missing'}, and this model version does not say what a missing category becomes; send a string, or register the model with --missing-category VALUE (the value its pipeline imputes, e.g. missing)`,
+            { field: `${where}.${f.name}`, expected: 'a string' },
+          );
+        }
         return invalid(where, f, 'a string', v);
       };
     case 'bool':
@@ -86,7 +94,7 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[]): Encoder {
   const features = contract.features;
   const names = features.map((f) => f.name);
   const known = new Set(names);
-  const checks = features.map(checker);
+  const checks = features.map((f) => checker(f, contract.missing_category));
   const n = features.length;
 
   const encode = (payload: unknown, where: string): EncodedRow => {

@@ -33,7 +33,36 @@ export interface ScoredCsv {
   /** With a target: the 0/1 label of each scored row. */
   labels: number[];
   skipped: number;
+  /** Why rows were skipped: reason → rows (a refused field, or a missing label). */
+  skippedReasons: Record<string, number>;
   firstError?: string;
+}
+
+/** Skipped rows, by reason, in words: "3 rows: row.country: null, …; 1 row: no label". */
+export function describeSkipped(reasons: Record<string, number>): string {
+  return Object.entries(reasons)
+    .sort((a, b) => b[1] - a[1])
+    .map(([why, n]) => `${n} row${n === 1 ? '' : 's'}: ${why}`)
+    .join('; ');
+}
+
+/**
+ * Rows are never skipped silently: numbers over the rows a model happens to accept are not
+ * numbers of the data. Throws (nothing is written) naming the count and reasons, unless
+ * `allowSkipped`; then returns the line to report. `subject` begins the message, e.g.
+ * "holdout.csv" or "--reference train.csv"; `consequence` follows the reasons.
+ */
+export function checkSkipped(r: { skipped: number; skippedReasons: Record<string, number>; scored: number }, o: { subject: string; consequence?: string; allowSkipped: boolean; allowWhat: string }): string | undefined {
+  if (!r.skipped) return undefined;
+  const why = describeSkipped(r.skippedReasons);
+  if (!o.allowSkipped) {
+    throw new AppError(
+      'BAD_REQUEST',
+      `${o.subject}: ${r.skipped} of ${r.skipped + r.scored} rows cannot be scored (${why})${o.consequence ? `; ${o.consequence}` : ''}. Fix the data (for missing categories, register the model with --missing-category), or pass --allow-skipped to ${o.allowWhat}`,
+      { skipped: r.skipped, reasons: r.skippedReasons },
+    );
+  }
+  return `${r.skipped} rows skipped (--allow-skipped): ${why}`;
 }
 
 /**
@@ -48,6 +77,11 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
   const labels: number[] = [];
   let skipped = 0;
   let firstError: string | undefined;
+  const skippedReasons: Record<string, number> = {};
+  const skip = (why: string) => {
+    skipped++;
+    skippedReasons[why] = (skippedReasons[why] ?? 0) + 1;
+  };
   let pending: { payload: Record<string, unknown>; label?: number }[] = [];
   const flush = async () => {
     const ok: { row: ReturnType<Servable['encoder']['encode']>['row']; payload: Record<string, unknown>; label?: number }[] = [];
@@ -55,8 +89,8 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
       try {
         ok.push({ row: s.encoder.encode(p.payload, 'row').row, payload: p.payload, label: p.label });
       } catch (e) {
-        skipped++;
         firstError ??= errorMessage(e);
+        skip(errorMessage(e));
       }
     }
     pending = [];
@@ -86,7 +120,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
       if (opts.target !== undefined) {
         y = label(rec[opts.target], opts.target, line);
         if (y === undefined) {
-          skipped++;
+          skip(`no ${opts.target} label`);
           continue;
         }
       }
@@ -101,7 +135,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     throw new AppError('BAD_REQUEST', `${file}: cannot read as CSV (line ${line}): ${errorMessage(e)}`);
   }
   if (!scores.length) throw new AppError('BAD_REQUEST', `${file}: no row could be scored${firstError ? ` (first problem: ${firstError})` : ''}`);
-  return { columns, scores, labels, skipped, ...(firstError ? { firstError } : {}) };
+  return { columns, scores, labels, skipped, skippedReasons, ...(firstError ? { firstError } : {}) };
 }
 
 /**
@@ -113,8 +147,8 @@ export async function referenceFromCsv(
   s: Servable,
   policy: Policy,
   opts: { target?: string; onProgress?: (rows: number) => void } = {},
-): Promise<{ reference: ReferenceProfile; rows: number; skipped: number; firstError?: string }> {
-  const { columns, scores, labels, skipped, firstError } = await scoreCsv(file, s, opts);
+): Promise<{ reference: ReferenceProfile; rows: number; skipped: number; skippedReasons: Record<string, number>; firstError?: string }> {
+  const { columns, scores, labels, skipped, skippedReasons, firstError } = await scoreCsv(file, s, opts);
   const features = s.spec.contract.features;
   const decide = s.decide;
   const metrics =
@@ -127,5 +161,5 @@ export async function referenceFromCsv(
     ...(opts.target !== undefined ? { labels } : {}),
     ...(metrics ? { metrics } : {}),
   });
-  return { reference, rows: scores.length, skipped, ...(firstError ? { firstError } : {}) };
+  return { reference, rows: scores.length, skipped, skippedReasons, ...(firstError ? { firstError } : {}) };
 }

@@ -40,6 +40,8 @@ export const manifestInputSchema = z
     training: z.record(z.string(), z.unknown()).optional(),
     dataset_sha256: z.string().optional(),
     run_id: z.string().optional(),
+    /** What a missing (null or absent) string feature becomes: the trainer writes ''; imported pipelines name their imputed constant. */
+    missing_category: z.string().max(200).optional(),
     /** Drift reference (modelgate.reference/v1); `register --reference CSV` computes one. */
     reference: referenceSchema.optional(),
   })

@@ -27,6 +27,8 @@ export interface RegisterInput {
   manifest?: unknown;
   policy?: Policy;
   featureNames?: string[];
+  /** What a missing string feature becomes (overrides missing_category in the manifest). */
+  missingCategory?: string;
   actor: string;
 }
 
@@ -127,6 +129,9 @@ export function createRegistryService(deps: RegistryDeps) {
       positiveIndex: extra.positive_class,
     });
     const policy = input.policy ?? extra.policy ?? DEFAULT_POLICY;
+    const missing = input.missingCategory ?? extra.missing_category;
+    // Only a graph with string inputs has categories to fill.
+    if (missing !== undefined && contract.features.some((f) => f.type === 'string')) contract.missing_category = missing;
     return { extra, graph, contract, output, policy };
   }
 
@@ -299,6 +304,7 @@ export function createRegistryService(deps: RegistryDeps) {
         ...(m.dataset_sha256 ? { dataset_sha256: m.dataset_sha256 } : {}),
         ...(m.run_id ? { run_id: m.run_id } : {}),
         ...(m.reference ? { reference: m.reference } : {}),
+        ...(m.contract.missing_category !== undefined ? { missing_category: m.contract.missing_category } : {}),
       },
       actor: input.actor,
     });
