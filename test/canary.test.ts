@@ -176,6 +176,34 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect(rb.json()).toMatchObject({ version: 1, rolled_back_from: 2 });
   });
 
+  it('arms with no model-scored requests for several windows: no step, no rollback, and the status says why', async () => {
+    await call('POST', '/v1/models/hotel/promote', { version: 1 });
+    const res = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, steps: [10, 50], step_interval: '10m', min_requests: 30, auto_promote: true });
+    expect(res.statusCode, res.body).toBe(200);
+    await s.pool.refresh(true);
+    // Windows with no traffic at all.
+    for (let w = 0; w < 3; w++) {
+      clock.advance(10 * 60_000 + 1);
+      expect((await s.runtime.tick()).actions).toEqual([]);
+    }
+    // Then traffic the cache answers entirely: both versions have seen these rows (pinned requests).
+    const rows = Array.from({ length: 40 }, (_, i) => ({ ...rowPayload(data, i), adr: 333 + i / 10 }));
+    for (const version of [1, 2]) await Promise.all(rows.map((payload) => infer(0, { version, payload })));
+    const replies = await Promise.all(Array.from({ length: 400 }, (_, i) => infer(i, { payload: rows[i % rows.length] })));
+    expect(replies.every((r) => r.json().cached === true)).toBe(true);
+    await s.runtime.flush();
+    for (let w = 0; w < 3; w++) {
+      clock.advance(10 * 60_000 + 1);
+      expect((await s.runtime.tick()).actions).toEqual([]);
+    }
+    const st = (await call('GET', '/v1/canary/hotel')).json();
+    expect(st).toMatchObject({ canary_version: 2, canary_percent: 10, verdict: { status: 'insufficient_data' } });
+    expect(st.arms.production).toMatchObject({ scored: 0 });
+    expect(st.arms.production.cache_hits).toBeGreaterThan(300);
+    expect(st.verdict.reason).toMatch(/canary has 0 model-scored requests of the 100 needed per arm \(\d+ cache hits not counted\); production has 0 model-scored requests/);
+    await call('POST', '/v1/canary/hotel/stop', {});
+  });
+
   it('manual promote with archive_previous archives the old production', async () => {
     await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 20 });
     const res = await call('POST', '/v1/canary/hotel/promote', { archive_previous: true });
