@@ -6,8 +6,22 @@ import { indexSplit, trainModel, chooseThreshold } from '../src/training/train.j
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { fixture } from './helpers/fixtures.js';
 
 const data = generateHotelBookings(4000, 21);
+
+/** A data directory with the telco pipeline fixture as telco.onnx and its held-out rows as holdout.csv; `blank` empties cells. */
+function telcoWorkspace(blank: (column: string, row: number) => boolean = () => false) {
+  const { onnx, expected } = fixture('telco_churn');
+  const dir = tempDir();
+  const model = path.join(dir, 'telco.onnx');
+  writeFileSync(model, onnx);
+  const cols = Object.keys(expected.rows[0]);
+  const lines = [[...cols, 'Churn'].join(','), ...expected.rows.map((r, i) => [...cols.map((c) => (blank(c, i) || r[c] === null ? '' : String(r[c]))), expected.labels[i] ? 'Yes' : 'No'].join(','))];
+  const csv = path.join(dir, 'holdout.csv');
+  writeFileSync(csv, `${lines.join('\n')}\n`);
+  return { dir, env: { MODELGATE_DATA_DIR: dir }, model, csv, expected };
+}
 
 function csvOf(rows: number): string {
   const cols = [...Object.keys(data.numeric), ...Object.keys(data.categorical)];
@@ -140,17 +154,8 @@ describe('missing categories: train, serve and evaluate agree', () => {
   });
 
   it('an imported pipeline: a missing category is refused with how to fix it; evaluate never skips silently; --missing-category maps it', async () => {
-    const { fixture } = await import('./helpers/fixtures.js');
-    const { onnx, expected } = fixture('telco_churn');
-    const dir = tempDir();
-    const env = { MODELGATE_DATA_DIR: dir };
-    const model = path.join(dir, 'telco.onnx');
-    writeFileSync(model, onnx);
-    const cols = Object.keys(expected.rows[0]);
     // Three rows lose their PaymentMethod, as exports from a CRM do.
-    const lines = [[...cols, 'Churn'].join(','), ...expected.rows.map((r, i) => [...cols.map((c) => (c === 'PaymentMethod' && i < 3 ? '' : r[c] === null ? '' : String(r[c]))), expected.labels[i] ? 'Yes' : 'No'].join(','))];
-    const csv = path.join(dir, 'holdout.csv');
-    writeFileSync(csv, `${lines.join('\n')}\n`);
+    const { env, model, csv } = telcoWorkspace((c, i) => c === 'PaymentMethod' && i < 3);
     expect((await runCli(['register', '--model', 'telco', '--onnx', model], env)).code).toBe(0);
     const refused = await runCli(['evaluate', '--model', 'telco', '--version', '1', '--data', csv, '--target', 'Churn'], env);
     expect(refused.code).toBe(2);
@@ -174,17 +179,8 @@ describe('missing categories: train, serve and evaluate agree', () => {
 
 describe('modelgate evaluate', () => {
   it('scores an imported scikit-learn pipeline through the serving code: AUC as predict_proba gives it, baseline side by side, gates', async () => {
-    const { fixture } = await import('./helpers/fixtures.js');
     const { aucByPairs } = await import('./helpers/independent.js');
-    const { onnx, expected } = fixture('telco_churn');
-    const dir = tempDir();
-    const env = { MODELGATE_DATA_DIR: dir };
-    const model = path.join(dir, 'telco.onnx');
-    writeFileSync(model, onnx);
-    const cols = Object.keys(expected.rows[0]);
-    const lines = [[...cols, 'Churn'].join(','), ...expected.rows.map((r, i) => [...cols.map((c) => (r[c] === null ? '' : String(r[c]))), expected.labels[i] ? 'Yes' : 'No'].join(','))];
-    const csv = path.join(dir, 'holdout.csv');
-    writeFileSync(csv, `${lines.join('\n')}\n`);
+    const { dir, env, model, csv, expected } = telcoWorkspace();
     for (let i = 0; i < 2; i++) expect((await runCli(['register', '--model', 'telco', '--onnx', model, '--policy', 'threshold=0.5'], env)).code).toBe(0);
     expect((await runCli(['promote', '--model', 'telco', '--version', '1'], env)).code).toBe(0);
 
