@@ -61,7 +61,8 @@ describe('canary across three replicas on PostgreSQL', () => {
     const results = await Promise.all(
       Array.from({ length: n }, (_, i) => {
         const r = live[i % live.length];
-        const payload = { ...rowPayload(demo.holdout.data, i % demo.holdout.data.rows), lead_time: i % 10 === 0 ? 500 : 30 };
+        // A distinct row each time (adr), so the model scores it: analysis counts model-scored requests, not cache hits.
+        const payload = { ...rowPayload(demo.holdout.data, i % demo.holdout.data.rows), lead_time: i % 10 === 0 ? 500 : 30, adr: 40 + (offset + i) / 1000 };
         return api(r.url, 'POST', '/v1/infer', { model: 'hotel', routing_key: `guest-${offset + i}`, payload }).then((x) => ({ ...x, replica: r.url }));
       }),
     );
