@@ -1,4 +1,5 @@
-import type { Config } from '../config.js';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { ConfigError, type Config } from '../config.js';
 import { openDb, migrate, type Db } from '../db/index.js';
 import { smokeTest } from '../inference/index.js';
 import { systemClock, type Clock } from '../lib/clock.js';
@@ -48,7 +49,25 @@ function explainDbError(e: unknown, where: string): unknown {
   return e;
 }
 
+/**
+ * The data directory holds the SQLite database, local artifacts and the audit spill file: a
+ * read-only one (a container without its volume) is said plainly at start, once, naming the
+ * variable, instead of "unable to open database file".
+ */
+export function checkDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError([
+      `MODELGATE_DATA_DIR=${dir} is not writable by uid ${process.getuid?.() ?? '?'} (${code}): mount a writable volume there (docker run -v modelgate-data:${dir}; Kubernetes: a PersistentVolumeClaim or emptyDir at ${dir}), or point MODELGATE_DATA_DIR at a writable directory`,
+    ]);
+  }
+}
+
 export async function openContext(config: Config, log: Logger, overrides: ContextOverrides = {}): Promise<Context> {
+  if (!overrides.db) checkDataDir(config.dataDir);
   const db = await openDb(overrides.db ?? (config.database.kind === 'sqlite' ? config.database : { kind: 'postgres', url: config.database.url }));
   try {
     await migrate(db);
