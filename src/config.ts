@@ -178,6 +178,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Every environment variable modelgate reads (deployment manifests are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): Config {
   const input: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
