@@ -158,3 +158,16 @@ describe('two containers on the host PostgreSQL and Redis', () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(20);
   });
 });
+
+describe('the Compose stack', () => {
+  it('docker-compose accepts it with and without the monitoring profile, and refuses to start without an admin token', async () => {
+    const dir = path.join(REPO_ROOT, 'deploy/compose');
+    const compose = (args: string[], env: Record<string, string>) => run('docker-compose', args, { cwd: dir, env: { ...process.env, ...env } });
+    for (const profile of [[], ['--profile', 'monitoring']]) {
+      const out = await compose([...profile, 'config'], { MODELGATE_ADMIN_TOKEN: TOKEN });
+      expect(out.stdout).toMatch(/modelgate:/);
+      if (profile.length) expect(out.stdout).toMatch(/prometheus:[\s\S]*grafana:/);
+    }
+    await expect(compose(['config', '-q'], { MODELGATE_ADMIN_TOKEN: '' })).rejects.toThrow(/set MODELGATE_ADMIN_TOKEN/);
+  });
+});
