@@ -39,7 +39,7 @@ describe('Prometheus rules and the Grafana dashboard', () => {
 
   it('promtool check rules: the rule file is valid', async () => {
     const { stdout } = await promtool('check', 'rules', 'alerts.yml');
-    expect(stdout).toMatch(/SUCCESS: 8 rules found/);
+    expect(stdout).toMatch(/SUCCESS: 17 rules found/);
   });
 
   it('promtool test rules: each alert fires past its threshold and duration, and not before', async () => {
@@ -59,6 +59,10 @@ describe('Prometheus rules and the Grafana dashboard', () => {
     expect([...used].filter((n) => !exported.has(n))).toEqual([]);
     // The panels the on-call engineer looks for.
     const titles = dashboard.panels.map((p) => p.title.toLowerCase()).join('|');
-    for (const want of ['request rate', 'latency', '5xx', 'decisions', 'canary', 'drift', 'auc', 'profit', 'cache', 'rate-limit', 'dead letters']) expect(titles).toContain(want);
+    for (const want of ['request rate', 'latency', '5xx', 'decisions', 'canary', 'drift', 'auc', 'profit', 'cache', 'rate-limit', 'dead letters', 'cpu', 'memory', 'event-loop lag', 'gc', 'readiness']) expect(titles).toContain(want);
+    // The default process and Node.js metrics the infrastructure panels read are exported too.
+    const infra = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/\b((?:process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1]))));
+    expect(infra.size).toBeGreaterThanOrEqual(4);
+    expect([...infra].filter((n) => !exported.has(n))).toEqual([]);
   });
 });

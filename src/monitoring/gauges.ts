@@ -9,6 +9,7 @@ interface GaugeLike {
 export interface MonitorMetrics {
   featurePsi: GaugeLike;
   predictionPsi: GaugeLike;
+  driftedShare: GaugeLike;
   rocAuc: GaugeLike;
   brier: GaugeLike;
   actionRate: GaugeLike;
@@ -36,6 +37,7 @@ export function monitorGauges(m: MonitorMetrics): MonitorGauges {
       const outcomes = r.sufficiency?.outcomes.sufficient ?? true;
       for (const f of r.features) put(m.featurePsi, { model, feature: f.name }, drift ? f.psi : null);
       put(m.predictionPsi, { model }, drift ? r.prediction_drift.psi : null);
+      put(m.driftedShare, { model }, drift ? r.drifted_share : null);
       const version = String(r.version);
       const before = versionShown.get(model);
       if (before && before !== version) {

@@ -58,7 +58,7 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool
     },
   );
 
-  const readiness = {
+  const readinessRoute = {
     config: publicRoute,
     schema: {
       tags: ['health'],
@@ -70,19 +70,25 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool
     },
   };
   const ready = async (_req: unknown, reply: import('fastify').FastifyReply) => {
-    const reasons: string[] = [];
-    const warnings: string[] = [];
-    if (deps.draining()) reasons.push('shutting down');
-    if (!deps.pool.initialized) reasons.push('models are still loading');
-    for (const m of deps.pool.status()) {
-      if (m.production === undefined) continue;
-      if (m.serving === undefined) reasons.push(`${m.model}: production version ${m.production} is not loaded${m.error ? `: ${m.error}` : ''}`);
-      // Still serving the previous version: ready (taking the pod out would drop traffic), but say so.
-      else if (m.serving !== m.production) warnings.push(`${m.model}: production version ${m.production} failed to load${m.error ? ` (${m.error})` : ''}; version ${m.serving} keeps serving`);
-    }
+    const { reasons, warnings } = readiness(deps);
     if (reasons.length) return reply.code(503).send({ ready: false, reasons });
     return { ready: true, ...(warnings.length ? { warnings } : {}) };
   };
-  app.get('/readyz', readiness, ready);
-  app.get('/ready', readiness, ready);
+  app.get('/readyz', readinessRoute, ready);
+  app.get('/ready', readinessRoute, ready);
+}
+
+/** What /readyz checks: reasons make it 503; warnings are said while it stays ready. */
+export function readiness(deps: { pool: ModelPool; draining: () => boolean }): { reasons: string[]; warnings: string[] } {
+  const reasons: string[] = [];
+  const warnings: string[] = [];
+  if (deps.draining()) reasons.push('shutting down');
+  if (!deps.pool.initialized) reasons.push('models are still loading');
+  for (const m of deps.pool.status()) {
+    if (m.production === undefined) continue;
+    if (m.serving === undefined) reasons.push(`${m.model}: production version ${m.production} is not loaded${m.error ? `: ${m.error}` : ''}`);
+    // Still serving the previous version: ready (taking the pod out would drop traffic), but say so.
+    else if (m.serving !== m.production) warnings.push(`${m.model}: production version ${m.production} failed to load${m.error ? ` (${m.error})` : ''}; version ${m.serving} keeps serving`);
+  }
+  return { reasons, warnings };
 }

@@ -10,6 +10,10 @@ export interface MetricsSources {
   canaryPercents?: () => { model: string; percent: number }[];
   /** Webhook deliveries in the dead-letter queue, counted in the database at scrape time. */
   deadLetters?: () => Promise<number>;
+  /** Whether /readyz would answer 200 now. */
+  ready?: () => boolean;
+  /** The container's CPU (cores) and memory (bytes) limits, when it has any. */
+  limits?: () => { cpuCores?: number; memoryBytes?: number };
 }
 
 export function createMetrics(sources: MetricsSources = {}) {
@@ -64,6 +68,40 @@ export function createMetrics(sources: MetricsSources = {}) {
     collect() {
       this.reset();
       for (const c of sources.canaryPercents?.() ?? []) this.set({ model: c.model }, c.percent);
+    },
+  });
+  new client.Gauge({
+    name: 'modelgate_ready',
+    help: '1 while /readyz answers 200 (models loaded, not draining), else 0; changes() of it shows flapping',
+    registers: [registry],
+    aggregator: 'min',
+    collect() {
+      if (sources.ready) this.set(sources.ready() ? 1 : 0);
+    },
+  });
+  new client.Gauge({
+    name: 'modelgate_container_cpu_limit_cores',
+    help: "CPU the container may use (cgroup cpu.max), for alerts on process_cpu_seconds_total against it; absent without a limit",
+    // A label, so that without a limit the series is absent (an unlabelled gauge would read 0).
+    labelNames: ['source'] as const,
+    registers: [registry],
+    aggregator: 'first',
+    collect() {
+      this.reset();
+      const cores = sources.limits?.().cpuCores;
+      if (cores !== undefined) this.set({ source: 'cgroup' }, cores);
+    },
+  });
+  new client.Gauge({
+    name: 'modelgate_container_memory_limit_bytes',
+    help: 'Memory the container may use (cgroup memory.max), for alerts on process_resident_memory_bytes against it; absent without a limit',
+    labelNames: ['source'] as const,
+    registers: [registry],
+    aggregator: 'first',
+    collect() {
+      this.reset();
+      const bytes = sources.limits?.().memoryBytes;
+      if (bytes !== undefined) this.set({ source: 'cgroup' }, bytes);
     },
   });
   const rolloutEvents = new client.Counter({
@@ -133,6 +171,7 @@ export function createMetrics(sources: MetricsSources = {}) {
   const monitor = {
     featurePsi: gauge('modelgate_feature_psi', 'PSI of each feature in the latest monitoring window against the reference profile', ['model', 'feature']),
     predictionPsi: gauge('modelgate_prediction_psi', 'PSI of the score distribution in the latest monitoring window against the reference', ['model']),
+    driftedShare: gauge('modelgate_drifted_feature_share', 'Share of monitored features with PSI above 0.2 in the latest monitoring window', ['model']),
     rocAuc: gauge('modelgate_model_roc_auc', 'ROC AUC from joined feedback in the latest monitoring window', ['model', 'version']),
     brier: gauge('modelgate_model_brier', 'Brier score from joined feedback in the latest monitoring window', ['model', 'version']),
     actionRate: gauge('modelgate_action_rate', 'Share of predictions with an acting decision in the latest monitoring window', ['model']),

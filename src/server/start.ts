@@ -16,6 +16,8 @@ import type { Authenticator } from './auth.js';
 import { openContext, type Context, type ContextOverrides } from './context.js';
 import { createMetrics } from './metrics.js';
 import { joinClusterMetrics } from './cluster-metrics.js';
+import { containerLimits } from './container-limits.js';
+import { readiness } from './health.js';
 import cluster from 'node:cluster';
 
 export interface RunningServer {
@@ -40,7 +42,14 @@ export interface RunningServer {
 export async function startServer(config: Config, log: Logger, opts: ContextOverrides & { listen?: boolean; /** false: no background jobs (tests drive ticks) */ jobs?: boolean; authenticators?: Authenticator[] } = {}): Promise<RunningServer> {
   const ctx = await openContext(config, log, opts);
   // The gauges read the pool at scrape time, after both exist.
-  const metrics = createMetrics({ loaded: () => pool.loadedVersions(), canaryPercents: () => pool.canaryPercents(), auditDepth: () => audit.depth, deadLetters: () => ctx.webhooks.dlqSize() });
+  const metrics = createMetrics({
+    loaded: () => pool.loadedVersions(),
+    canaryPercents: () => pool.canaryPercents(),
+    auditDepth: () => audit.depth,
+    deadLetters: () => ctx.webhooks.dlqSize(),
+    ready: () => readiness({ pool, draining: () => draining }).reasons.length === 0,
+    limits: () => containerLimits(),
+  });
   const audit = new AuditWriter({
     store: ctx.audit,
     log,

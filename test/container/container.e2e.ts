@@ -25,11 +25,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const names: string[] = [];
 const volumes: string[] = [];
 
-async function start(opts: { volume: string; port: number; env?: Record<string, string>; name?: string }): Promise<{ name: string; url: string }> {
+async function start(opts: { volume: string; port: number; env?: Record<string, string>; name?: string; docker?: string[] }): Promise<{ name: string; url: string }> {
   const name = opts.name ?? randomId('mg');
   names.push(name);
   const env = { PORT: String(opts.port), MODELGATE_ADMIN_TOKEN: TOKEN, RELOAD_INTERVAL_MS: '500', LOG_LEVEL: 'warn', ...opts.env };
-  await docker('run', '-d', '--name', name, '--network', 'host', ...HARDENING, '-v', `${opts.volume}:/data`, '-v', `${FIXTURES}:/fixtures:ro`, ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), IMAGE);
+  await docker('run', '-d', '--name', name, '--network', 'host', ...HARDENING, ...(opts.docker ?? []), '-v', `${opts.volume}:/data`, '-v', `${FIXTURES}:/fixtures:ro`, ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), IMAGE);
   const url = `http://127.0.0.1:${opts.port}`;
   for (const until = Date.now() + 60_000; Date.now() < until; await sleep(250)) {
     const ready = await fetch(`${url}/readyz`).catch(() => undefined);
@@ -67,7 +67,7 @@ describe('the container image, hardened, on SQLite and a data volume', () => {
 
   it('registers and promotes through the CLI inside the container, and serves scikit-learn probabilities within 1e-5', async () => {
     volume = await newVolume();
-    first = await start({ volume, port: await freePort() });
+    first = await start({ volume, port: await freePort(), docker: ['--memory', '1g', '--cpus', '1.5'] });
     expect(await cli(first.name, 'register', '--model', 'churn', '--onnx', '/fixtures/telco_churn.onnx')).toMatchObject({ model: 'churn', version: 1 });
     expect(await cli(first.name, 'promote', '--model', 'churn', '--version', '1')).toMatchObject({ alias: 'production', version: 1 });
     let res = await api(first.url, 'POST', '/v1/models/churn/predict', { instances: expected.rows });
@@ -79,6 +79,10 @@ describe('the container image, hardened, on SQLite and a data volume', () => {
     served += scores.length;
     const metrics = await (await fetch(`${first.url}/metrics`)).text();
     expect(metrics).toMatch(/modelgate_predictions_total\{[^}]*model="churn"[^}]*\} /);
+    // The container's limits, read from its cgroup, for the CPU and memory alerts.
+    expect(metrics).toContain('modelgate_container_cpu_limit_cores{source="cgroup"} 1.5');
+    expect(metrics).toContain('modelgate_container_memory_limit_bytes{source="cgroup"} 1073741824');
+    expect(metrics).toContain('modelgate_ready 1');
     expect(await (await fetch(`${first.url}/readyz`)).json()).toEqual({ ready: true });
   });
 
