@@ -99,8 +99,9 @@ describe('modelgate CLI on SQLite and local files', () => {
     const help = await runCli(['promote', '--help'], env);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--run-id <run>/);
-  });
+  }, 240_000);
 
+  // About fifteen process starts: up to 4 s each beside the rest of the suite on a loaded machine.
   it('promote and rollback by training run id; a running canary refuses other promotions unless --force', async () => {
     const manifest = path.join(dir, 'run.json');
     for (const run of ['run-a', 'run-b']) {
@@ -129,7 +130,7 @@ describe('modelgate CLI on SQLite and local files', () => {
     const wrong = await runCli(['rollback', '--model', 'runs', '--run-id', 'run-a', '--json'], env);
     expect(wrong.code).toBe(1);
     expect(wrong.json().error.message).toMatch(/production of runs is version 2, not 1/);
-  });
+  }, 240_000);
 
   it('bad configuration fails at start listing every bad variable', async () => {
     const r = await runCli(['serve'], { ...env, PORT: 'eighty', WORKERS: '0', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x', MODELGATE_ADMIN_TOKEN: 'short' });

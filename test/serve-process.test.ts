@@ -9,6 +9,8 @@ import { rowPayload } from '../src/training/index.js';
 import { tempDir } from './helpers/db.js';
 import { demoModel, REPO_ROOT } from './helpers/fixtures.js';
 import { TOKEN } from './helpers/server.js';
+import { freePort } from './helpers/redis.js';
+import { ThrowawayPostgres } from './helpers/throwaway-pg.js';
 
 /** `modelgate serve` as a real process: workers, readiness, graceful SIGTERM. */
 describe('modelgate serve process', () => {
@@ -24,8 +26,11 @@ describe('modelgate serve process', () => {
     await ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
     await ctx.close();
   });
+  let db: ThrowawayPostgres | undefined;
   afterEach(() => {
     child?.kill('SIGKILL');
+    db?.destroy();
+    db = undefined;
   });
 
   const serve = (extra: Record<string, string>) =>
@@ -145,5 +150,37 @@ describe('modelgate serve process', () => {
     // The last log line says it stopped, not only that it began draining.
     const logLines = output.split('\n').filter((l) => l.startsWith('{"level"'));
     expect(JSON.parse(logLines[logLines.length - 1])).toMatchObject({ level: 'info', msg: expect.stringMatching(/^stopped: /), signal: 'SIGTERM' });
+  });
+
+  it('an unreachable database: alive but not ready, retrying with a clear log line, ready once the database appears', async () => {
+    const pgPort = await freePort();
+    const httpPort = await freePort();
+    const base = `http://127.0.0.1:${httpPort}`;
+    output = '';
+    child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'serve'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env, PORT: String(httpPort), DATABASE_URL: `postgres://postgres@127.0.0.1:${pgPort}/postgres`, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const get = (p: string) => fetch(`${base}${p}`).then(async (r) => ({ status: r.status, body: (await r.json()) as any }), () => undefined); // eslint-disable-line @typescript-eslint/no-explicit-any
+    // While the database is down: alive, not ready, saying why; other routes 503 in the error model.
+    let waiting = await get('/readyz');
+    for (const until = Date.now() + 30_000; waiting?.status !== 503 && Date.now() < until; await new Promise((r) => setTimeout(r, 200))) waiting = await get('/readyz');
+    expect(waiting?.body.reasons[0]).toMatch(/^database unreachable: cannot use the database at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres \(ECONNREFUSED/);
+    expect((await get('/healthz'))?.status).toBe(200);
+    expect(await get('/v1/models')).toMatchObject({ status: 503, body: { error: { code: 'UNAVAILABLE' } } });
+    expect(output).toMatch(/cannot start: .*; not ready, retrying in 2 s/);
+    expect(child.exitCode).toBeNull();
+    // The database appears: the server starts without a restart.
+    db = await ThrowawayPostgres.create(pgPort);
+    let ready = await get('/readyz');
+    for (const until = Date.now() + 60_000; ready?.status !== 200 && Date.now() < until; await new Promise((r) => setTimeout(r, 250))) ready = await get('/readyz');
+    expect(ready?.body).toEqual({ ready: true });
+    expect(output).toMatch(/"msg":"database reachable: serving"/);
+    const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });

@@ -151,7 +151,7 @@ describe('missing categories: train, serve and evaluate agree', () => {
     } finally {
       await v.stop();
     }
-  });
+  }, 240_000);
 
   it('an imported pipeline: a missing category is refused with how to fix it; evaluate never skips silently; --missing-category maps it', async () => {
     // Three rows lose their PaymentMethod, as exports from a CRM do.
@@ -174,7 +174,7 @@ describe('missing categories: train, serve and evaluate agree', () => {
     const all = await runCli(['evaluate', '--model', 'telco', '--version', '2', '--data', csv, '--target', 'Churn', '--json'], env);
     expect(all.code, all.stderr).toBe(0);
     expect(all.json()).toMatchObject({ data: { skipped: 0 }, candidate: { rows: 200 } });
-  });
+  }, 240_000);
 });
 
 describe('modelgate evaluate', () => {

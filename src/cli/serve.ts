@@ -7,6 +7,8 @@ import { openContext } from '../server/context.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import { fail, type OutputOptions } from './output.js';
 import { serveClusterMetrics } from '../server/cluster-metrics.js';
+import { openWaitingRoom, type WaitingRoom } from '../server/waiting-room.js';
+import { AppError } from '../lib/errors.js';
 
 /**
  * On SIGTERM/SIGINT: fail readiness at once but keep serving for SHUTDOWN_DELAY_MS (so a load
@@ -43,10 +45,42 @@ export function closeOnSignals(server: RunningServer, log: Logger, delayMs: numb
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
+/**
+ * Start serving; while the database cannot be reached, keep retrying (2 s, doubling to 30 s)
+ * behind a waiting room that answers /healthz 200 and /readyz 503 with the reason, so an
+ * orchestrator neither routes traffic here nor restarts the process in a loop. Errors a retry
+ * cannot fix (bad configuration, an unwritable data directory) end the process at once.
+ */
 async function serveOne(config: Config, log: Logger): Promise<RunningServer> {
-  const server = await startServer(config, log);
-  closeOnSignals(server, log, config.SHUTDOWN_DELAY_MS, config.SHUTDOWN_GRACE_MS);
-  return server;
+  let waiting: WaitingRoom | undefined;
+  let stopping = false;
+  const stopWaiting = () => {
+    stopping = true;
+    void waiting?.close().finally(() => process.exit(0));
+    if (!waiting) process.exit(0);
+  };
+  for (let attempt = 1, delay = 2000; ; attempt++, delay = Math.min(delay * 2, 30_000)) {
+    try {
+      const server = await startServer(config, log, { beforeListen: () => (waiting ? waiting.close() : Promise.resolve()) });
+      if (attempt > 1) {
+        process.off('SIGTERM', stopWaiting);
+        process.off('SIGINT', stopWaiting);
+        log.info({ attempt }, 'database reachable: serving');
+      }
+      closeOnSignals(server, log, config.SHUTDOWN_DELAY_MS, config.SHUTDOWN_GRACE_MS);
+      return server;
+    } catch (e) {
+      if (!(e instanceof AppError && e.code === 'UNAVAILABLE') || stopping) throw e;
+      const reason = `database unreachable: ${e.message}`;
+      log.error({ attempt, retry_in_ms: delay }, `cannot start: ${e.message}; not ready, retrying in ${Math.round(delay / 1000)} s`);
+      if (!waiting) {
+        waiting = await openWaitingRoom(config.HOST, config.PORT, reason);
+        process.on('SIGTERM', stopWaiting);
+        process.on('SIGINT', stopWaiting);
+      } else waiting.setReason(reason);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }
 
 /** WORKERS > 1: the primary migrates once, then forks workers that share the port. */

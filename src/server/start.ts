@@ -39,7 +39,11 @@ export interface RunningServer {
 }
 
 /** Open state, migrate, load production models, build the app; listen unless told not to. */
-export async function startServer(config: Config, log: Logger, opts: ContextOverrides & { listen?: boolean; /** false: no background jobs (tests drive ticks) */ jobs?: boolean; authenticators?: Authenticator[] } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  log: Logger,
+  opts: ContextOverrides & { listen?: boolean; /** false: no background jobs (tests drive ticks) */ jobs?: boolean; authenticators?: Authenticator[]; /** Runs just before listening (frees the port a waiting room holds). */ beforeListen?: () => Promise<void> } = {},
+): Promise<RunningServer> {
   const ctx = await openContext(config, log, opts);
   // The gauges read the pool at scrape time, after both exist.
   const metrics = createMetrics({
@@ -199,6 +203,7 @@ export async function startServer(config: Config, log: Logger, opts: ContextOver
   });
   let url = '';
   if (opts.listen !== false) {
+    await opts.beforeListen?.();
     url = await app.listen({ port: config.PORT, host: config.HOST });
   }
   return {

@@ -28,7 +28,7 @@ export class ThrowawayPostgres {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
   }
 
-  static async create(): Promise<ThrowawayPostgres> {
+  static async create(port?: number): Promise<ThrowawayPostgres> {
     const dir = tempDir('modelgate-pg-');
     if (process.getuid?.() === 0) {
       const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
@@ -36,7 +36,7 @@ export class ThrowawayPostgres {
       chownSync(dir, uid, gid);
     }
     asPostgres('initdb', ['-D', dir, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-    const pg = new ThrowawayPostgres(dir, await freePort());
+    const pg = new ThrowawayPostgres(dir, port ?? (await freePort()));
     pg.start();
     return pg;
   }
