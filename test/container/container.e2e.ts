@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_URL, randomId } from '../helpers/db.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { freePort, REDIS_URL } from '../helpers/redis.js';
+import { ThrowawayPostgres } from '../helpers/throwaway-pg.js';
 
 /**
  * The image as the runbooks run it: built from the Dockerfile, started with the hardening they
@@ -114,6 +115,31 @@ describe('the container image, hardened, on SQLite and a data volume', () => {
     expect(out.code).toBe(2);
     expect(out.text).toMatch(/MODELGATE_DATA_DIR=\/data is not writable by uid 1000 \(EROFS\): mount a writable volume there/);
     expect(out.text).not.toMatch(/\n\s+at .*\(.*\.js:\d+:\d+\)/);
+  });
+});
+
+describe('a container whose database is not up yet', () => {
+  let db: ThrowawayPostgres | undefined;
+  afterAll(() => db?.destroy());
+
+  it('is alive but not ready, logs why, retries, and becomes ready once the database appears', async () => {
+    const pgPort = await freePort();
+    const port = await freePort();
+    const name = randomId('mg');
+    names.push(name);
+    const volume = await newVolume();
+    await docker('run', '-d', '--name', name, '--network', 'host', ...HARDENING, '-v', `${volume}:/data`, '-e', `PORT=${port}`, '-e', `MODELGATE_ADMIN_TOKEN=${TOKEN}`, '-e', `DATABASE_URL=postgres://postgres@127.0.0.1:${pgPort}/postgres`, IMAGE);
+    const url = `http://127.0.0.1:${port}`;
+    const readyz = () => fetch(`${url}/readyz`).then(async (r) => ({ status: r.status, body: (await r.json()) as { reasons?: string[] } }), () => undefined);
+    let r = await readyz();
+    for (const until = Date.now() + 30_000; r?.status !== 503 && Date.now() < until; await sleep(250)) r = await readyz();
+    expect(r?.body.reasons?.[0]).toMatch(/database unreachable: .*ECONNREFUSED.*check DATABASE_URL/);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect(await docker('logs', name)).toMatch(/cannot start: .*not ready, retrying in \d+ s/);
+    expect(await docker('inspect', name, '--format', '{{.State.Running}} {{.RestartCount}}')).toBe('true 0');
+    db = await ThrowawayPostgres.create(pgPort);
+    for (const until = Date.now() + 60_000; r?.status !== 200 && Date.now() < until; await sleep(250)) r = await readyz();
+    expect(r?.status).toBe(200);
   });
 });
 
