@@ -132,6 +132,25 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(wrong.json().error.message).toMatch(/production of runs is version 2, not 1/);
   }, 240_000);
 
+  it('backup and restore through the CLI: a new data directory verifies and has the same aliases', async () => {
+    expect((await runCli(['register', '--model', 'saved', '--onnx', modelFile], env)).code).toBe(0);
+    expect((await runCli(['promote', '--model', 'saved', '--version', '1'], env)).code).toBe(0);
+    const archive = path.join(dir, 'backups', 'mg.tar');
+    const b = await runCli(['backup', '--out', archive, '--json'], env);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.json()).toMatchObject({ file: archive, tables: { models: expect.any(Number) } });
+    expect(b.stderr).toMatch(/model_versions: \d+ rows/);
+    const other = { MODELGATE_DATA_DIR: tempDir() };
+    const r = await runCli(['restore', archive, '--json'], other);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().tables.models).toBe(b.json().tables.models);
+    expect((await runCli(['verify', '--json'], other)).json()).toMatchObject({ failed: 0 });
+    expect((await runCli(['models', 'saved', '--json'], other)).json().aliases).toEqual({ production: 1 });
+    const again = await runCli(['restore', archive], other);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already has \d+ model\(s\).*--force/);
+  }, 240_000);
+
   it('bad configuration fails at start listing every bad variable', async () => {
     const r = await runCli(['serve'], { ...env, PORT: 'eighty', WORKERS: '0', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x', MODELGATE_ADMIN_TOKEN: 'short' });
     expect(r.code).toBe(2);

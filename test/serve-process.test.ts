@@ -171,16 +171,16 @@ describe('modelgate serve process', () => {
     expect(waiting?.body.reasons[0]).toMatch(/^database unreachable: cannot use the database at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres \(ECONNREFUSED/);
     expect((await get('/healthz'))?.status).toBe(200);
     expect(await get('/v1/models')).toMatchObject({ status: 503, body: { error: { code: 'UNAVAILABLE' } } });
-    expect(output).toMatch(/cannot start: .*; not ready, retrying in 2 s/);
+    expect(output).toMatch(/cannot start: .*; not ready, retrying in 1 s/);
     expect(child.exitCode).toBeNull();
     // The database appears: the server starts without a restart.
     db = await ThrowawayPostgres.create(pgPort);
     let ready = await get('/readyz');
-    for (const until = Date.now() + 60_000; ready?.status !== 200 && Date.now() < until; await new Promise((r) => setTimeout(r, 250))) ready = await get('/readyz');
+    for (const until = Date.now() + 90_000; ready?.status !== 200 && Date.now() < until; await new Promise((r) => setTimeout(r, 250))) ready = await get('/readyz');
     expect(ready?.body).toEqual({ ready: true });
     expect(output).toMatch(/"msg":"database reachable: serving"/);
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-  });
+  }, 180_000);
 });

@@ -12,6 +12,7 @@ import { registerWebhookCommands } from './webhooks.js';
 import { registerTrainCommands } from './train.js';
 import { registerEvaluateCommands } from './evaluate.js';
 import { registerPolicyCommands } from './policy.js';
+import { registerBackupCommands } from './backup.js';
 
 // Output into a closed pipe (`modelgate predictions export | head -1`) is the reader saying it
 // has enough: end quietly, as Unix tools do, rather than report "write EPIPE".
@@ -44,6 +45,7 @@ registerWebhookCommands(program);
 registerTrainCommands(program);
 registerEvaluateCommands(program);
 registerPolicyCommands(program);
+registerBackupCommands(program);
 registerDemoCommand(program);
 
 await program.parseAsync(process.argv);

@@ -46,7 +46,7 @@ export function closeOnSignals(server: RunningServer, log: Logger, delayMs: numb
 }
 
 /**
- * Start serving; while the database cannot be reached, keep retrying (2 s, doubling to 30 s)
+ * Start serving; while the database cannot be reached, keep retrying (1 s, doubling to 10 s)
  * behind a waiting room that answers /healthz 200 and /readyz 503 with the reason, so an
  * orchestrator neither routes traffic here nor restarts the process in a loop. Errors a retry
  * cannot fix (bad configuration, an unwritable data directory) end the process at once.
@@ -59,7 +59,7 @@ async function serveOne(config: Config, log: Logger): Promise<RunningServer> {
     void waiting?.close().finally(() => process.exit(0));
     if (!waiting) process.exit(0);
   };
-  for (let attempt = 1, delay = 2000; ; attempt++, delay = Math.min(delay * 2, 30_000)) {
+  for (let attempt = 1, delay = 1000; ; attempt++, delay = Math.min(delay * 2, 10_000)) {
     try {
       const server = await startServer(config, log, { beforeListen: () => (waiting ? waiting.close() : Promise.resolve()) });
       if (attempt > 1) {

@@ -1,0 +1,132 @@
+import { createWriteStream } from 'node:fs';
+import { access, constants, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import path from 'node:path';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import * as tar from 'tar';
+import type { Database, Db } from '../db/index.js';
+import { AppError, errorMessage } from '../lib/errors.js';
+import type { ArtifactStore } from '../registry/index.js';
+import { AUDIT_TABLES, BACKUP_FORMAT, neutralRow, REGISTRY_TABLES, SERIAL_TABLES, sha256File, type BackupEntry, type BackupManifest, type BackupTable } from './format.js';
+
+export interface BackupOptions {
+  out: string;
+  includeAudit?: boolean;
+  version: string;
+  onProgress?: (message: string) => void;
+  now?: () => Date;
+}
+
+export interface BackupResult {
+  file: string;
+  bytes: number;
+  tables: Record<string, number>;
+  artifacts: number;
+}
+
+const PAGE = 5000;
+/** The unique key each large table is paged on. */
+const AUDIT_KEY: Partial<Record<BackupTable, string>> = { predictions: 'id', feedback: 'prediction_id' };
+
+/** The last migration applied: a restore needs a modelgate that knows it. */
+export async function schemaVersion(q: Kysely<Database> | Transaction<Database>): Promise<string> {
+  const r = await sql<{ name: string }>`select name from kysely_migration order by name desc limit 1`.execute(q);
+  return r.rows[0]?.name ?? '';
+}
+
+/**
+ * Write one archive of the registry and its settings (and with includeAudit the prediction
+ * log and feedback) as of one instant, with every artifact the versions name. The tables are
+ * read in one transaction (repeatable read on PostgreSQL; SQLite's WAL gives the same
+ * snapshot), then the archive is written to a temporary name and renamed: an interrupted
+ * backup leaves no half-written file under the name asked for.
+ */
+export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOptions): Promise<BackupResult> {
+  const out = path.resolve(o.out);
+  const dir = path.dirname(out);
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (e) {
+    throw new AppError('BAD_REQUEST', `cannot write the backup to ${out}: ${errorMessage(e)}; choose a --out in a writable directory`);
+  }
+  const work = await mkdtemp(path.join(dir, '.modelgate-backup-'));
+  const progress = o.onProgress ?? (() => undefined);
+  try {
+    await mkdir(path.join(work, 'tables'));
+    await mkdir(path.join(work, 'artifacts'));
+    const tables: BackupTable[] = [...REGISTRY_TABLES, ...(o.includeAudit ? AUDIT_TABLES : [])];
+    const counts: Record<string, number> = {};
+    const shas = new Set<string>();
+    let schema = '';
+    const tx = db.kysely.transaction();
+    await (db.dialect === 'postgres' ? tx.setIsolationLevel('repeatable read') : tx).execute(async (t) => {
+      schema = await schemaVersion(t);
+      for (const table of tables) {
+        const file = createWriteStream(path.join(work, 'tables', `${table}.jsonl`));
+        let n = 0;
+        const write = async (rows: Record<string, unknown>[]) => {
+          for (const r of rows) {
+            if (table === 'model_versions') {
+              shas.add(String(r.onnx_sha256));
+              shas.add(String(r.manifest_sha256));
+            }
+            if (!file.write(`${JSON.stringify(neutralRow(r))}\n`)) await once(file, 'drain');
+          }
+          n += rows.length;
+        };
+        const key = AUDIT_KEY[table];
+        // Event tables in id order: a restore inserts them in this order and the database numbers them anew.
+        if (!key) await write((await (SERIAL_TABLES.includes(table) ? t.selectFrom(table as keyof Database).selectAll().orderBy(sql.ref('id')) : t.selectFrom(table as keyof Database).selectAll()).execute()) as Record<string, unknown>[]);
+        else {
+          // The audit tables can be large: paged on their unique key, so memory holds one page.
+          for (let after: unknown = undefined; ; ) {
+            let q = t.selectFrom(table as keyof Database).selectAll().orderBy(sql.ref(key)).limit(PAGE);
+            if (after !== undefined) q = q.where(sql.ref(key), '>', after as string);
+            const rows = (await q.execute()) as Record<string, unknown>[];
+            await write(rows);
+            if (rows.length < PAGE) break;
+            after = rows[rows.length - 1][key];
+            progress(`  ${table}: ${n} rows…`);
+          }
+        }
+        file.end();
+        await once(file, 'finish');
+        counts[table] = n;
+        progress(`  ${table}: ${n} rows`);
+      }
+    });
+    let i = 0;
+    for (const sha of shas) {
+      await writeFile(path.join(work, 'artifacts', sha), await artifacts.get(sha));
+      if (++i % 10 === 0 || i === shas.size) progress(`  artifacts: ${i}/${shas.size}`);
+    }
+    const entries: BackupEntry[] = [];
+    for (const table of tables) entries.push({ path: `tables/${table}.jsonl`, ...(await sha256File(path.join(work, 'tables', `${table}.jsonl`))), rows: counts[table] });
+    for (const sha of shas) entries.push({ path: `artifacts/${sha}`, ...(await sha256File(path.join(work, 'artifacts', sha))) });
+    const manifest: BackupManifest = {
+      format: BACKUP_FORMAT,
+      created_at: (o.now?.() ?? new Date()).toISOString(),
+      modelgate_version: o.version,
+      schema,
+      source: { dialect: db.dialect },
+      include_audit: o.includeAudit ?? false,
+      tables,
+      entries,
+    };
+    await writeFile(path.join(work, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    const tmp = path.join(dir, `.${path.basename(out)}.${process.pid}.tmp`);
+    progress(`writing ${out}…`);
+    try {
+      await tar.create({ file: tmp, cwd: work, portable: true }, ['manifest.json', ...entries.map((e) => e.path)]);
+      await rename(tmp, out);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw new AppError('BAD_REQUEST', `cannot write the backup to ${out}: ${errorMessage(e)}`);
+    }
+    const { bytes } = await sha256File(out);
+    return { file: out, bytes, tables: counts, artifacts: shas.size };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+
+/**
+ * A modelgate backup is an uncompressed tar of:
+ *   manifest.json         format, when, from which schema, and every other entry's sha256 and size
+ *   tables/<table>.jsonl  one JSON object per row (timestamps as ISO strings, JSON columns as text)
+ *   artifacts/<sha256>    every ONNX graph and version manifest the tables name
+ * Uncompressed on purpose: a damaged byte then damages one entry, which the checksums name,
+ * rather than the whole stream (ONNX graphs barely compress anyway).
+ */
+export const BACKUP_FORMAT = 'modelgate.backup/v1';
+export const SUPPORTED_BACKUP_FORMATS = [BACKUP_FORMAT];
+
+/** The registry and its settings, parents before children (restore inserts in this order). */
+export const REGISTRY_TABLES = ['models', 'model_versions', 'aliases', 'alias_events', 'rollouts', 'rollout_events', 'rollbacks', 'api_keys', 'api_key_replaced_tokens', 'webhook_subscriptions', 'monitoring_reports'] as const;
+/** With --include-audit. */
+export const AUDIT_TABLES = ['predictions', 'feedback'] as const;
+export type BackupTable = (typeof REGISTRY_TABLES)[number] | (typeof AUDIT_TABLES)[number];
+
+/** Tables whose integer `id` the database generates: exported in id order, numbered anew on restore. */
+export const SERIAL_TABLES: BackupTable[] = ['alias_events', 'rollout_events', 'rollbacks'];
+
+export interface BackupEntry {
+  path: string;
+  sha256: string;
+  bytes: number;
+  /** tables only */
+  rows?: number;
+}
+
+export interface BackupManifest {
+  format: string;
+  created_at: string;
+  modelgate_version: string;
+  /** The last migration applied to the source database. */
+  schema: string;
+  source: { dialect: string };
+  include_audit: boolean;
+  tables: string[];
+  entries: BackupEntry[];
+}
+
+export async function sha256File(file: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** A row as stored in the archive: dialect-neutral. */
+export function neutralRow(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (v instanceof Date) out[k] = v.toISOString();
+    // PostgreSQL hands JSON columns back parsed; SQLite keeps them as text. Store the text.
+    else if (v !== null && typeof v === 'object') out[k] = JSON.stringify(v);
+    else out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,156 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import * as tar from 'tar';
+import { allMigrations, bumpRevision, type Database, type Db } from '../db/index.js';
+import { SUPPORTED_CONTRACT_VERSIONS } from '../inference/index.js';
+import { AppError, errorMessage } from '../lib/errors.js';
+import type { ArtifactStore } from '../registry/index.js';
+import { manifestSchema } from '../registry/index.js';
+import { AUDIT_TABLES, REGISTRY_TABLES, SERIAL_TABLES, sha256File, SUPPORTED_BACKUP_FORMATS, type BackupManifest, type BackupTable } from './format.js';
+
+export interface RestoreOptions {
+  force?: boolean;
+  onProgress?: (message: string) => void;
+}
+
+export interface RestoreResult {
+  file: string;
+  format: string;
+  created_at: string;
+  tables: Record<string, number>;
+  artifacts: number;
+}
+
+const CHUNK = 500;
+const bad = (file: string, what: string) => new AppError('BAD_REQUEST', `${file}: ${what}; nothing was restored`);
+
+/**
+ * Restore an archive made by createBackup. Everything is checked before anything is written:
+ * the archive reads to its end, its format and schema are ones this modelgate knows, every
+ * entry's sha256 and size match the manifest, every artifact's content hashes to its name,
+ * and every version manifest parses with a supported contract version. Then the artifacts go
+ * into the store (content-addressed, so re-putting one is harmless) and the rows into the
+ * database in one transaction: a refusal or a failure leaves the target as it was.
+ */
+export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: string, o: RestoreOptions = {}): Promise<RestoreResult> {
+  const file = path.resolve(archive);
+  const progress = o.onProgress ?? (() => undefined);
+  try {
+    await stat(file);
+  } catch (e) {
+    throw new AppError('BAD_REQUEST', `cannot read ${file}: ${errorMessage(e)}`);
+  }
+  const work = await mkdtemp(path.join(os.tmpdir(), 'modelgate-restore-'));
+  try {
+    progress(`reading ${file}…`);
+    try {
+      await tar.extract({ file, cwd: work, strict: true });
+    } catch (e) {
+      throw bad(file, `not a complete modelgate backup (truncated or damaged: ${errorMessage(e)})`);
+    }
+    let manifest: BackupManifest;
+    try {
+      manifest = JSON.parse(await readFile(path.join(work, 'manifest.json'), 'utf8')) as BackupManifest;
+    } catch (e) {
+      throw bad(file, `no readable manifest.json (${errorMessage(e)}); is it a modelgate backup?`);
+    }
+    if (!SUPPORTED_BACKUP_FORMATS.includes(manifest.format)) {
+      throw bad(file, `backup format ${JSON.stringify(manifest.format)} is not one this modelgate reads (${SUPPORTED_BACKUP_FORMATS.join(', ')}); it was made by modelgate ${manifest.modelgate_version ?? '?'}: restore it with that version or a newer one`);
+    }
+    const known = Object.keys(allMigrations(db.dialect));
+    if (manifest.schema && !known.includes(manifest.schema)) {
+      throw bad(file, `it was made from a database at migration ${manifest.schema}, newer than this modelgate knows (${known[known.length - 1]}); upgrade modelgate to restore it`);
+    }
+
+    // Every entry, as the manifest lists it.
+    progress(`verifying ${manifest.entries.length} entries…`);
+    for (const e of manifest.entries) {
+      if (e.path.includes('..') || path.isAbsolute(e.path)) throw bad(file, `entry ${e.path} has an unsafe path`);
+      let actual: { sha256: string; bytes: number };
+      try {
+        actual = await sha256File(path.join(work, e.path));
+      } catch {
+        throw bad(file, `entry ${e.path} is missing (the archive is truncated or was altered)`);
+      }
+      if (actual.bytes !== e.bytes) throw bad(file, `entry ${e.path} is ${actual.bytes} bytes, the manifest says ${e.bytes} (truncated or altered)`);
+      if (actual.sha256 !== e.sha256) throw bad(file, `entry ${e.path} does not match its checksum (sha256 ${actual.sha256}, expected ${e.sha256}): it was altered or damaged`);
+      if (e.path.startsWith('artifacts/') && path.basename(e.path) !== actual.sha256) throw bad(file, `artifact ${e.path} does not hash to its name`);
+    }
+    const tables = manifest.tables as BackupTable[];
+    for (const t of tables) {
+      if (![...REGISTRY_TABLES, ...AUDIT_TABLES].includes(t as never)) throw bad(file, `unknown table ${t}`);
+      if (!manifest.entries.some((e) => e.path === `tables/${t}.jsonl`)) throw bad(file, `table ${t} is listed but has no entry`);
+    }
+    const rowsOf = async function* (t: BackupTable): AsyncGenerator<Record<string, unknown>[]> {
+      const lines = readline.createInterface({ input: createReadStream(path.join(work, 'tables', `${t}.jsonl`)), crlfDelay: Infinity });
+      let chunk: Record<string, unknown>[] = [];
+      for await (const line of lines) {
+        if (!line) continue;
+        chunk.push(JSON.parse(line) as Record<string, unknown>);
+        if (chunk.length >= CHUNK) {
+          yield chunk;
+          chunk = [];
+        }
+      }
+      if (chunk.length) yield chunk;
+    };
+
+    // The versions must be servable by this modelgate, and their artifacts present.
+    const present = new Set(manifest.entries.filter((e) => e.path.startsWith('artifacts/')).map((e) => path.basename(e.path)));
+    for await (const rows of rowsOf('model_versions')) {
+      for (const v of rows) {
+        const parsed = manifestSchema.safeParse(typeof v.manifest === 'string' ? JSON.parse(v.manifest) : v.manifest);
+        const where = `${String(v.model)} v${String(v.version)}`;
+        if (!parsed.success) throw bad(file, `the manifest of ${where} does not match the manifest schema (${parsed.error.issues[0]?.message})`);
+        if (!SUPPORTED_CONTRACT_VERSIONS.includes(parsed.data.contract.contract_version)) {
+          throw bad(file, `${where} has contract version ${parsed.data.contract.contract_version}, which this modelgate cannot serve; upgrade modelgate`);
+        }
+        for (const sha of [v.onnx_sha256, v.manifest_sha256]) if (!present.has(String(sha))) throw bad(file, `${where} names artifact ${String(sha)}, which the archive does not hold`);
+      }
+    }
+
+    // The target: empty, unless told to replace it.
+    const existing = await db.kysely.selectFrom('models').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    if (Number(existing.n) > 0 && !o.force) {
+      throw new AppError('CONFLICT', `the target database already has ${existing.n} model(s); restore into an empty database, or pass --force to replace its registry${manifest.include_audit ? ', audit log' : ''} and settings with the backup's`, { models: Number(existing.n) });
+    }
+
+    progress(`writing ${present.size} artifacts…`);
+    let i = 0;
+    for (const sha of present) {
+      const stored = await artifacts.put(await readFile(path.join(work, 'artifacts', sha)));
+      if (stored !== sha) throw new AppError('INTERNAL', `artifact ${sha} was stored as ${stored}`);
+      if (++i % 10 === 0 || i === present.size) progress(`  artifacts: ${i}/${present.size}`);
+    }
+
+    const counts: Record<string, number> = {};
+    await db.kysely.transaction().execute(async (tx) => {
+      await bumpRevision(tx);
+      await bumpRevision(tx, 'access_revision');
+      if (o.force) {
+        // Children first; the audit tables only when the backup carries them.
+        const clear = [...(manifest.include_audit ? [...AUDIT_TABLES].reverse() : []), ...[...REGISTRY_TABLES].reverse()];
+        for (const t of clear) await tx.deleteFrom(t as keyof Database).execute();
+      }
+      for (const t of tables) {
+        let n = 0;
+        // Event rows are numbered by the target (PostgreSQL generates those ids and refuses given
+        // ones); they arrive in id order, so history keeps its order.
+        const renumber = SERIAL_TABLES.includes(t);
+        for await (const chunk of rowsOf(t)) {
+          const rows = renumber ? chunk.map(({ id: _id, ...rest }) => rest) : chunk;
+          await tx.insertInto(t as keyof Database).values(rows as never).execute();
+          n += rows.length;
+        }
+        counts[t] = n;
+        progress(`  ${t}: ${n} rows`);
+      }
+    });
+    return { file, format: manifest.format, created_at: manifest.created_at, tables: counts, artifacts: present.size };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,141 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tar from 'tar';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBackup, restoreBackup } from '../src/backup/index.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/lib/logger.js';
+import { createDirArtifactStore } from '../src/registry/index.js';
+import { openContext, type Context } from '../src/server/context.js';
+import { generateHotelBookings, rowPayload, trainLogisticRegression } from '../src/training/index.js';
+import { dropDb, freshDb, tempDir, type DbLocation } from './helpers/db.js';
+import { demoModel } from './helpers/fixtures.js';
+import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
+
+const v1 = demoModel();
+const v2 = trainLogisticRegression(generateHotelBookings(3000, 77), { l2: 3 });
+const rows = Array.from({ length: 20 }, (_, i) => rowPayload(v1.holdout.data, i));
+
+/** An empty target: its own database and artifact directory, migrated. */
+async function target(dialect: 'sqlite' | 'postgres'): Promise<{ ctx: Context; db: DbLocation; dir: string }> {
+  const dir = tempDir();
+  const db = freshDb(dialect);
+  const config = loadConfig({ MODELGATE_DATA_DIR: dir, MODELGATE_ADMIN_TOKEN: TOKEN, ARTIFACT_STORE: path.join(dir, 'artifacts') });
+  const ctx = await openContext(config, createLogger('silent'), { db, artifacts: createDirArtifactStore(path.join(dir, 'artifacts')) });
+  return { ctx, db, dir };
+}
+
+const scoresOf = async (s: TestServer, auth = s.auth) =>
+  Promise.all(rows.map(async (payload) => (await s.app.inject({ method: 'POST', url: '/v1/infer', headers: auth, payload: { model: 'hotel', payload } })).json().score as number));
+
+describe.each([
+  ['sqlite', 'sqlite'],
+  ['postgres', 'postgres'],
+  ['sqlite', 'postgres'],
+] as const)('backup on %s, restore on %s', (from, to) => {
+  let source: TestServer;
+  let archive: string;
+  let keyToken: string;
+  const cleanup: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    source = await startTestServer({ dialect: from, jobs: false });
+    const reg = source.ctx.registry;
+    await reg.register({ model: 'hotel', onnx: v1.onnx, manifest: { reference: v1.reference, run_id: 'run-1' }, actor: 't' });
+    await reg.register({ model: 'hotel', onnx: v2.onnx, actor: 't' });
+    await reg.promote({ model: 'hotel', target: 'production', version: 2, actor: 't' });
+    await reg.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await reg.promote({ model: 'hotel', target: 'blue', version: 2, actor: 't' });
+    keyToken = (await source.ctx.access.create({ name: 'caller', scopes: ['infer', 'read'], actor: 't' })).token;
+    await source.ctx.webhooks.add({ url: 'http://127.0.0.1:9/hook', actor: 't' });
+    await source.pool.refresh(true);
+    await scoresOf(source);
+    await source.audit.flush();
+    archive = path.join(tempDir(), 'out', 'modelgate.tar');
+  });
+  afterAll(async () => {
+    for (const c of cleanup) await c();
+    await source?.stop();
+  });
+
+  it('backs up registry, settings, audit log and artifacts with a checksum per entry', async () => {
+    const steps: string[] = [];
+    const r = await createBackup(source.ctx.db, source.ctx.artifacts, { out: archive, includeAudit: true, version: 'test', onProgress: (m) => steps.push(m) });
+    expect(r.tables).toMatchObject({ models: 1, model_versions: 2, aliases: 2, alias_events: 3, api_keys: 1, webhook_subscriptions: 1, predictions: 20 });
+    expect(r.artifacts).toBe(4);
+    expect(steps.join('\n')).toMatch(/model_versions: 2 rows/);
+    const listed: string[] = [];
+    await tar.list({ file: archive, onReadEntry: (e) => listed.push(e.path) });
+    expect(listed[0]).toBe('manifest.json');
+    expect(listed.filter((p) => p.startsWith('artifacts/'))).toHaveLength(4);
+    // No temporary file is left beside it.
+    expect(readdirSync(path.dirname(archive))).toEqual(['modelgate.tar']);
+  });
+
+  it('restores into an empty database: verify passes, the same aliases, history, keys and scores', async () => {
+    const t = await target(to);
+    cleanup.push(async () => {
+      await t.ctx.close();
+      await dropDb(t.db);
+    });
+    const r = await restoreBackup(t.ctx.db, t.ctx.artifacts, archive);
+    expect(r.tables).toMatchObject({ models: 1, model_versions: 2, predictions: 20 });
+    expect((await t.ctx.registry.verify()).every((v) => v.ok)).toBe(true);
+    const [a, b] = [await source.ctx.registry.getModel('hotel'), await t.ctx.registry.getModel('hotel')];
+    expect(b.aliases).toEqual(a.aliases);
+    expect(b.alias_history.map((e) => [e.alias, e.version, e.action])).toEqual(a.alias_history.map((e) => [e.alias, e.version, e.action]));
+    expect(b.versions.map((v) => v.run_id)).toEqual(['run-1', null]);
+    // New events after a restore get new ids (PostgreSQL sequences moved past the restored rows).
+    await t.ctx.registry.promote({ model: 'hotel', target: 'production', version: 2, actor: 't' });
+    await t.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    const served = await startTestServer({ db: t.db, dataDir: t.dir, jobs: false, env: { ARTIFACT_STORE: path.join(t.dir, 'artifacts') } });
+    cleanup.unshift(() => served.close());
+    expect(await scoresOf(served, { authorization: `Bearer ${keyToken}` })).toEqual(await scoresOf(source));
+  });
+
+  it('refuses a truncated archive, a flipped byte in an artifact, a newer format, and a non-empty target without --force, writing nothing', async () => {
+    const t = await target(to);
+    cleanup.push(async () => {
+      await t.ctx.close();
+      await dropDb(t.db);
+    });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-bad-'));
+    const bytes = readFileSync(archive);
+    const truncated = path.join(dir, 'truncated.tar');
+    writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    await expect(restoreBackup(t.ctx.db, t.ctx.artifacts, truncated)).rejects.toThrow(/truncated|missing/);
+
+    // Unpack, damage one byte of one artifact, pack again with the manifest as it was.
+    const unpacked = mkdtempSync(path.join(dir, 'x-'));
+    await tar.extract({ file: archive, cwd: unpacked });
+    const artifact = readdirSync(path.join(unpacked, 'artifacts'))[0];
+    const art = readFileSync(path.join(unpacked, 'artifacts', artifact));
+    art[Math.floor(art.length / 2)] ^= 0x01;
+    writeFileSync(path.join(unpacked, 'artifacts', artifact), art);
+    const flipped = path.join(dir, 'flipped.tar');
+    await tar.create({ file: flipped, cwd: unpacked }, readdirSync(unpacked));
+    await expect(restoreBackup(t.ctx.db, t.ctx.artifacts, flipped)).rejects.toThrow(new RegExp(`entry artifacts/${artifact} does not match its checksum`));
+
+    const manifest = JSON.parse(readFileSync(path.join(unpacked, 'manifest.json'), 'utf8'));
+    writeFileSync(path.join(unpacked, 'manifest.json'), JSON.stringify({ ...manifest, format: 'modelgate.backup/v9', modelgate_version: '9.0.0' }));
+    const newer = path.join(dir, 'newer.tar');
+    await tar.create({ file: newer, cwd: unpacked }, readdirSync(unpacked));
+    await expect(restoreBackup(t.ctx.db, t.ctx.artifacts, newer)).rejects.toThrow(/format "modelgate.backup\/v9" is not one this modelgate reads.*made by modelgate 9\.0\.0/);
+
+    // Nothing was written by any refusal.
+    expect(await t.ctx.registry.listModels()).toEqual([]);
+    const stored = existsSync(path.join(t.dir, 'artifacts')) ? readdirSync(path.join(t.dir, 'artifacts'), { recursive: true }) : [];
+    expect(stored.filter((f) => /[0-9a-f]{64}$/.test(String(f)))).toEqual([]);
+
+    await restoreBackup(t.ctx.db, t.ctx.artifacts, archive);
+    await expect(restoreBackup(t.ctx.db, t.ctx.artifacts, archive)).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/already has 1 model.*--force/) });
+    const forced = await restoreBackup(t.ctx.db, t.ctx.artifacts, archive, { force: true });
+    expect(forced.tables.model_versions).toBe(2);
+    expect((await t.ctx.registry.listModels()).map((m) => m.name)).toEqual(['hotel']);
+  });
+
+  it('a backup to a path that cannot be written is refused before any work, naming it', async () => {
+    await expect(createBackup(source.ctx.db, source.ctx.artifacts, { out: '/etc/hostname/nope/backup.tar', version: 'test' })).rejects.toThrow(/cannot write the backup to \/etc\/hostname\/nope\/backup\.tar: .*choose a --out/);
+  });
+});
