@@ -33,6 +33,7 @@ describe.each([
   ['sqlite', 'sqlite'],
   ['postgres', 'postgres'],
   ['sqlite', 'postgres'],
+  ['postgres', 'sqlite'],
 ] as const)('backup on %s, restore on %s', (from, to) => {
   let source: TestServer;
   let archive: string;
