@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { createBackup, restoreBackup } from '../backup/index.js';
+import { VERSION } from '../lib/version.js';
 import { withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
-const VERSION = '0.1.0';
 
 export function registerBackupCommands(program: Command): void {
   program

@@ -13,6 +13,7 @@ import { registerTrainCommands } from './train.js';
 import { registerEvaluateCommands } from './evaluate.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerBackupCommands } from './backup.js';
+import { VERSION } from '../lib/version.js';
 
 // Output into a closed pipe (`modelgate predictions export | head -1`) is the reader saying it
 // has enough: end quietly, as Unix tools do, rather than report "write EPIPE".
@@ -24,7 +25,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 const program = new Command()
   .name('modelgate')
   .description('Serve, register and roll out tabular decision models (ONNX).\nConfiguration comes from environment variables; see the README.')
-  .version('0.1.0')
+  .version(VERSION)
   // Program options only before the command name, so `promote --version 3` means the model version.
   .enablePositionalOptions()
   .showHelpAfterError('(run with --help for usage)')

@@ -28,7 +28,7 @@ export { buildReference, referenceSchema, actionDecisions, kindOf, REFERENCE_FOR
 export { runMonitor, costMatrixOf, REPORT_FORMAT, THRESHOLDS, type Report, type Alert, type FeatureDrift } from './monitor.js';
 export { createMonitoringStore, type MonitoringStore } from './store.js';
 export { createMonitoringService, type MonitoringService } from './service.js';
-export { checkSkipped, describeSkipped, referenceFromCsv, scoreCsv, type ScoredCsv } from './reference-csv.js';
+export { checkSkipped, referenceFromCsv, scoreCsv, type ScoredCsv } from './reference-csv.js';
 export { monitoringRoutes } from './routes.js';
 export { MonitorJob, type MonitorGauges } from './job.js';
 export { monitorGauges } from './gauges.js';

@@ -39,7 +39,7 @@ export interface ScoredCsv {
 }
 
 /** Skipped rows, by reason, in words: "3 rows: row.country: null, …; 1 row: no label". */
-export function describeSkipped(reasons: Record<string, number>): string {
+function describeSkipped(reasons: Record<string, number>): string {
   return Object.entries(reasons)
     .sort((a, b) => b[1] - a[1])
     .map(([why, n]) => `${n} row${n === 1 ? '' : 's'}: ${why}`)

@@ -14,6 +14,7 @@ import type { Clock } from '../lib/clock.js';
 import { registryRoutes, type RegistryService } from '../registry/index.js';
 import { actorOf, adminTokenAuthenticator, installAuth, type Authenticator } from './auth.js';
 import { errorBodySchema, installErrorHandling } from './errors.js';
+import { VERSION } from '../lib/version.js';
 import { healthRoutes } from './health.js';
 import { installJsonParser } from './json-body.js';
 import { installHttpMetrics, type Metrics } from './metrics.js';
@@ -114,7 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'modelgate', description: 'Serving and rollout gateway for tabular decision models', version: '0.1.0' },
+      info: { title: 'modelgate', description: 'Serving and rollout gateway for tabular decision models', version: VERSION },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },

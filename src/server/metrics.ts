@@ -79,31 +79,22 @@ export function createMetrics(sources: MetricsSources = {}) {
       if (sources.ready) this.set(sources.ready() ? 1 : 0);
     },
   });
-  new client.Gauge({
-    name: 'modelgate_container_cpu_limit_cores',
-    help: "CPU the container may use (cgroup cpu.max), for alerts on process_cpu_seconds_total against it; absent without a limit",
-    // A label, so that without a limit the series is absent (an unlabelled gauge would read 0).
-    labelNames: ['source'] as const,
-    registers: [registry],
-    aggregator: 'first',
-    collect() {
-      this.reset();
-      const cores = sources.limits?.().cpuCores;
-      if (cores !== undefined) this.set({ source: 'cgroup' }, cores);
-    },
-  });
-  new client.Gauge({
-    name: 'modelgate_container_memory_limit_bytes',
-    help: 'Memory the container may use (cgroup memory.max), for alerts on process_resident_memory_bytes against it; absent without a limit',
-    labelNames: ['source'] as const,
-    registers: [registry],
-    aggregator: 'first',
-    collect() {
-      this.reset();
-      const bytes = sources.limits?.().memoryBytes;
-      if (bytes !== undefined) this.set({ source: 'cgroup' }, bytes);
-    },
-  });
+  // Labelled, so that without a limit the series is absent (an unlabelled gauge would read 0).
+  const limitGauge = (name: string, help: string, pick: (l: { cpuCores?: number; memoryBytes?: number }) => number | undefined) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ['source'] as const,
+      registers: [registry],
+      aggregator: 'first',
+      collect() {
+        this.reset();
+        const v = sources.limits ? pick(sources.limits()) : undefined;
+        if (v !== undefined) this.set({ source: 'cgroup' }, v);
+      },
+    });
+  limitGauge('modelgate_container_cpu_limit_cores', 'CPU the container may use (cgroup cpu.max), for alerts on process_cpu_seconds_total against it; absent without a limit', (l) => l.cpuCores);
+  limitGauge('modelgate_container_memory_limit_bytes', 'Memory the container may use (cgroup memory.max), for alerts on process_resident_memory_bytes against it; absent without a limit', (l) => l.memoryBytes);
   const rolloutEvents = new client.Counter({
     name: 'modelgate_rollout_events_total',
     help: 'Rollout transitions applied by this process (start, step, percent, stop, promote, rollback, shadow_start, shadow_stop)',
