@@ -122,6 +122,7 @@ for (const dialect of DIALECTS) {
         latency_ms: 1,
         cached: false,
         key_id: null,
+        label: null,
       }));
       await s.ctx.audit.insertMany(old);
       // Written twice (a replay after a crash): still once.
@@ -247,7 +248,7 @@ for (const dialect of DIALECTS) {
         const record = () => {
           const id = predictionId();
           ids.push(id);
-          writer.record({ id, at: new Date(t0 + ids.length).toISOString(), model: 'hotel', version: 1, arm: 'production', event_id: null, features: '{}', features_sha256: null, score: 0.5, decision: 'act', latency_ms: 0.1, cached: false, key_id: null });
+          writer.record({ id, at: new Date(t0 + ids.length).toISOString(), model: 'hotel', version: 1, arm: 'production', event_id: null, features: '{}', features_sha256: null, score: 0.5, decision: 'act', latency_ms: 0.1, cached: false, key_id: null, label: null });
         };
         writer.start();
         // 600 ms of records, a few every millisecond: far more often than a write finishes.
@@ -303,6 +304,7 @@ for (const dialect of DIALECTS) {
           latency_ms: 0.5,
           cached: i % 3 === 0,
           key_id: null,
+          label: null,
         }));
         // Recorded in one synchronous run, faster than any write can finish: the queue reaches its bound twice.
         for (const r of sent) s.audit.record(r);

@@ -52,7 +52,7 @@ for (const dialect of DIALECTS) {
     it('a single bad item gets the usual error reply: unknown prediction 404, bad label 400', async () => {
       expect(await post('/v1/feedback', { prediction_id: 'nope', label: 1 })).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: expect.stringContaining('nope') } } });
       const id = await predict(3);
-      expect(await post('/v1/feedback', { prediction_id: id, label: 'maybe' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/label: expected 0, 1, true or false/) } } });
+      expect(await post('/v1/feedback', { prediction_id: id, label: 'maybe' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/label: hotel version 1 is a binary model; expected 0, 1, true or false, got "maybe"/) } } });
       expect(await post('/v1/feedback', { label: 1 })).toMatchObject({ status: 400 });
       expect(await post('/v1/feedback', { prediction_id: id, label: 1, value: 'lots' })).toMatchObject({ status: 400 });
     });

@@ -16,6 +16,7 @@ const record = (i: number, over: Partial<PredictionRecord> = {}): PredictionReco
   latency_ms: 0.123,
   cached: false,
   key_id: 'admin-token',
+  label: null,
   ...over,
 });
 
@@ -28,6 +29,8 @@ describe('CopyBatch', () => {
       record(3, { event_id: '\\N', features: null, features_sha256: 'ab'.repeat(32), arm: 'canary', cached: true }),
       record(4, { event_id: 'ünïcødé 🚀 中文', features: '{"emoji":"🚀"}', score: 1e-300, latency_ms: 12345.678 }),
       record(5, { event_id: '', score: 0.30000000000000004, version: 2147483647, arm: 'shadow' }),
+      record(6, { label: 'Month-to-month', decision: 'Month-to-month' }),
+      record(7, { label: 'tab\tand \\N', score: 21500.25 }),
       record(6, { event_id: '\\', features: '\\t\\\\', key_id: '\t\t' }),
     ];
     const b = new CopyBatch();

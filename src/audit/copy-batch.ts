@@ -1,7 +1,7 @@
 import type { PredictionRecord } from './store.js';
 
 /** The audit table's columns, in the order COPY lines and INSERTs give them. */
-export const COLUMNS = 'id, at, model, version, arm, event_id, features, features_sha256, score, decision, latency_ms, cached, key_id';
+export const COLUMNS = 'id, at, model, version, arm, event_id, features, features_sha256, score, decision, latency_ms, cached, key_id, label';
 
 /** The COPY that takes a CopyBatch's data. */
 export const COPY_PREDICTIONS = `copy predictions (${COLUMNS}) from stdin`;
@@ -28,13 +28,14 @@ function unfield(v: string): string | null {
 
 /** One record as a line of COPY's text format (columns in COLUMNS order, newline included). */
 export function copyLine(r: PredictionRecord): string {
-  return `${field(r.id)}\t${r.at}\t${field(r.model)}\t${r.version}\t${field(r.arm)}\t${field(r.event_id)}\t${jsonField(r.features)}\t${field(r.features_sha256)}\t${r.score}\t${field(r.decision)}\t${r.latency_ms}\t${r.cached ? 1 : 0}\t${field(r.key_id)}\n`;
+  return `${field(r.id)}\t${r.at}\t${field(r.model)}\t${r.version}\t${field(r.arm)}\t${field(r.event_id)}\t${jsonField(r.features)}\t${field(r.features_sha256)}\t${r.score}\t${field(r.decision)}\t${r.latency_ms}\t${r.cached ? 1 : 0}\t${field(r.key_id)}\t${field(r.label)}\n`;
 }
 
 /** The record a copyLine (without its newline) holds. */
 export function parseCopyLine(line: string): PredictionRecord {
   const f = line.split('\t');
-  if (f.length !== 13) throw new Error(`an audit COPY line has ${f.length} fields, not 13`);
+  // 13 fields: a spill file written before predictions kept a label.
+  if (f.length !== 14 && f.length !== 13) throw new Error(`an audit COPY line has ${f.length} fields, not 14`);
   return {
     id: unfield(f[0])!,
     at: f[1],
@@ -49,6 +50,7 @@ export function parseCopyLine(line: string): PredictionRecord {
     latency_ms: Number(f[10]),
     cached: f[11] === '1',
     key_id: unfield(f[12]),
+    label: f.length > 13 ? unfield(f[13]) : null,
   };
 }
 

@@ -14,7 +14,7 @@ const item = {
   properties: {
     prediction_id: { type: 'string', maxLength: 128 },
     event_id: { type: 'string', maxLength: 256 },
-    label: { description: '0/1 or false/true: did the predicted event happen' },
+    label: { description: 'the real outcome: binary 0/1 or false/true (did the predicted event happen); multiclass the class; regression the value' },
     value: { type: ['number', 'null'], description: 'realised profit (positive) or cost (negative)' },
   },
 } as const;

@@ -5,6 +5,7 @@ import type { Clock } from '../lib/clock.js';
 export interface FeedbackItem {
   prediction_id?: string;
   event_id?: string;
+  /** The real outcome: binary 0/1 (or false/true), multiclass the class, regression the value. */
   label: unknown;
   value?: unknown;
 }
@@ -13,6 +14,12 @@ export type FeedbackResult =
   | { index: number; status: 'stored'; prediction_id: string }
   | { index: number; status: 'error'; error: { code: 'VALIDATION_FAILED' | 'NOT_FOUND'; message: string } };
 
+/** What the version that made a prediction predicts: what its outcomes must look like. */
+export interface VersionKind {
+  task: 'binary' | 'multiclass' | 'regression';
+  classes?: (string | number)[];
+}
+
 const LABELS = new Map<unknown, 0 | 1>([
   [0, 0],
   [1, 1],
@@ -20,27 +27,64 @@ const LABELS = new Map<unknown, 0 | 1>([
   [true, 1],
 ]);
 
+type Resolved = { id: string; model: string; version: number; event_id: string | null };
+type Outcome = { label: number | null; actual_class: string | null; actual_value: number | null };
+
+/** The stored outcome for a label of this kind, or why it is not one. */
+function outcomeOf(label: unknown, kind: VersionKind, where: string, model: string): Outcome | string {
+  const got = JSON.stringify(label) ?? 'nothing';
+  if (kind.task === 'binary') {
+    const y = LABELS.get(label);
+    return y === undefined ? `${where}.label: ${model} is a binary model; expected 0, 1, true or false, got ${got}` : { label: y, actual_class: null, actual_value: null };
+  }
+  if (kind.task === 'regression') {
+    // A numeric string too: a CSV import cannot know the column is a number.
+    const y = typeof label === 'number' ? label : typeof label === 'string' && label.trim() !== '' ? Number(label) : NaN;
+    return Number.isFinite(y)
+      ? { label: null, actual_class: null, actual_value: y }
+      : `${where}.label: ${model} is a regression model; expected the real value as a finite number, got ${got}`;
+  }
+  const classes = (kind.classes ?? []).map(String);
+  if ((typeof label !== 'string' && typeof label !== 'number') || !classes.includes(String(label))) {
+    return `${where}.label: ${model} is a multiclass model; expected one of its classes ${classes.map((c) => JSON.stringify(c)).join(', ')}, got ${got}`;
+  }
+  return { label: null, actual_class: String(label), actual_value: null };
+}
+
 /**
  * Real outcomes joined to audited predictions. Each item is checked on its own, so one bad
  * item never blocks the rest of a batch; an item names its prediction by prediction_id or by
  * the event_id it was scored with (the latest such prediction). Reporting again for the same
- * prediction replaces the earlier outcome.
+ * prediction replaces the earlier outcome. The outcome's kind is checked against the version
+ * that made the prediction (`kindOf`, versions being immutable).
  */
-export function createFeedbackService(deps: { db: Db; clock: Clock }) {
+export function createFeedbackService(deps: { db: Db; clock: Clock; kindOf: (model: string, version: number) => Promise<VersionKind> }) {
   const k = deps.db.kysely;
+  const kinds = new Map<string, Promise<VersionKind>>();
+  const kindOf = (model: string, version: number) => {
+    const key = `${model}@${version}`;
+    let kind = kinds.get(key);
+    if (!kind) {
+      kind = deps.kindOf(model, version);
+      kind.catch(() => kinds.delete(key));
+      if (kinds.size > 1000) kinds.clear();
+      kinds.set(key, kind);
+    }
+    return kind;
+  };
 
-  async function resolve(items: { index: number; item: FeedbackItem }[]): Promise<Map<number, { id: string; model: string; event_id: string | null }>> {
-    const out = new Map<number, { id: string; model: string; event_id: string | null }>();
+  async function resolve(items: { index: number; item: FeedbackItem }[]): Promise<Map<number, Resolved>> {
+    const out = new Map<number, Resolved>();
     const ids = [...new Set(items.map((x) => x.item.prediction_id).filter((v): v is string => !!v))];
     const events = [...new Set(items.filter((x) => !x.item.prediction_id).map((x) => x.item.event_id).filter((v): v is string => !!v))];
-    const byId = new Map<string, { id: string; model: string; event_id: string | null }>();
-    const byEvent = new Map<string, { id: string; model: string; event_id: string | null }>();
+    const byId = new Map<string, Resolved>();
+    const byEvent = new Map<string, Resolved>();
     for (let i = 0; i < ids.length; i += 500) {
-      for (const r of await k.selectFrom('predictions').select(['id', 'model', 'event_id']).where('id', 'in', ids.slice(i, i + 500)).execute()) byId.set(r.id, r);
+      for (const r of await k.selectFrom('predictions').select(['id', 'model', 'version', 'event_id']).where('id', 'in', ids.slice(i, i + 500)).execute()) byId.set(r.id, { ...r, version: Number(r.version) });
     }
     for (let i = 0; i < events.length; i += 500) {
-      const rows = await k.selectFrom('predictions').select(['id', 'model', 'event_id', 'at']).where('event_id', 'in', events.slice(i, i + 500)).where('arm', '!=', 'shadow').orderBy('at').execute();
-      for (const r of rows) byEvent.set(r.event_id!, { id: r.id, model: r.model, event_id: r.event_id });
+      const rows = await k.selectFrom('predictions').select(['id', 'model', 'version', 'event_id', 'at']).where('event_id', 'in', events.slice(i, i + 500)).where('arm', '!=', 'shadow').orderBy('at').execute();
+      for (const r of rows) byEvent.set(r.event_id!, { id: r.id, model: r.model, version: Number(r.version), event_id: r.event_id });
     }
     for (const { index, item } of items) {
       const hit = item.prediction_id ? byId.get(item.prediction_id) : item.event_id ? byEvent.get(item.event_id) : undefined;
@@ -53,15 +97,14 @@ export function createFeedbackService(deps: { db: Db; clock: Clock }) {
     /** flushAudit: write this process's queued audit records first, so a prediction made a moment ago is found. */
     async submit(items: FeedbackItem[], keyId: string | null, flushAudit?: () => Promise<void>): Promise<{ stored: number; failed: number; results: FeedbackResult[] }> {
       const results: FeedbackResult[] = new Array(items.length);
-      const valid: { index: number; item: FeedbackItem; label: 0 | 1; value: number | null }[] = [];
+      const valid: { index: number; item: FeedbackItem; value: number | null }[] = [];
       items.forEach((item, index) => {
         const fail = (message: string) => (results[index] = { index, status: 'error', error: { code: 'VALIDATION_FAILED', message } });
         if (typeof item !== 'object' || item === null) return fail(`items[${index}]: expected an object`);
         if (!item.prediction_id && !item.event_id) return fail(`items[${index}]: give prediction_id or event_id`);
-        const label = LABELS.get(item.label);
-        if (label === undefined) return fail(`items[${index}].label: expected 0, 1, true or false, got ${JSON.stringify(item.label)}`);
+        if (item.label === undefined || item.label === null) return fail(`items[${index}].label: give the real outcome (binary 0 or 1, multiclass the class, regression the value)`);
         if (item.value !== undefined && item.value !== null && (typeof item.value !== 'number' || !Number.isFinite(item.value))) return fail(`items[${index}].value: expected a finite number (realised profit or cost), got ${JSON.stringify(item.value)}`);
-        valid.push({ index, item, label, value: typeof item.value === 'number' ? item.value : null });
+        valid.push({ index, item, value: typeof item.value === 'number' ? item.value : null });
       });
       let found = await resolve(valid);
       if (found.size < valid.length && flushAudit) {
@@ -69,7 +112,7 @@ export function createFeedbackService(deps: { db: Db; clock: Clock }) {
         found = await resolve(valid);
       }
       const at = deps.clock.now().toISOString();
-      const rows: { prediction_id: string; model: string; event_id: string | null; label: number; value: number | null; at: string; key_id: string | null }[] = [];
+      const rows: ({ prediction_id: string; model: string; event_id: string | null; value: number | null; at: string; key_id: string | null } & Outcome)[] = [];
       for (const v of valid) {
         const p = found.get(v.index);
         if (!p) {
@@ -77,7 +120,12 @@ export function createFeedbackService(deps: { db: Db; clock: Clock }) {
           results[v.index] = { index: v.index, status: 'error', error: { code: 'NOT_FOUND', message: `no ${ref} in the audit log (a prediction made in the last second on another replica may not be written yet; retry)` } };
           continue;
         }
-        rows.push({ prediction_id: p.id, model: p.model, event_id: p.event_id, label: v.label, value: v.value, at, key_id: keyId });
+        const outcome = outcomeOf(v.item.label, await kindOf(p.model, p.version), `items[${v.index}]`, `${p.model} version ${p.version}`);
+        if (typeof outcome === 'string') {
+          results[v.index] = { index: v.index, status: 'error', error: { code: 'VALIDATION_FAILED', message: outcome } };
+          continue;
+        }
+        rows.push({ prediction_id: p.id, model: p.model, event_id: p.event_id, ...outcome, value: v.value, at, key_id: keyId });
         results[v.index] = { index: v.index, status: 'stored', prediction_id: p.id };
       }
       // Several items for one prediction in one batch: the last one wins, as it would across batches.
@@ -87,7 +135,11 @@ export function createFeedbackService(deps: { db: Db; clock: Clock }) {
         await k
           .insertInto('feedback')
           .values(unique.slice(i, i + 500))
-          .onConflict((oc) => oc.column('prediction_id').doUpdateSet((eb) => ({ label: eb.ref('excluded.label'), value: eb.ref('excluded.value'), at: eb.ref('excluded.at'), key_id: eb.ref('excluded.key_id') })))
+          .onConflict((oc) => oc.column('prediction_id').doUpdateSet((eb) => ({
+            label: eb.ref('excluded.label'),
+            actual_class: eb.ref('excluded.actual_class'),
+            actual_value: eb.ref('excluded.actual_value'),
+            value: eb.ref('excluded.value'), at: eb.ref('excluded.at'), key_id: eb.ref('excluded.key_id') })))
           .execute();
       }
       const stored = results.filter((r) => r.status === 'stored').length;

@@ -28,6 +28,7 @@ export function createAuditRecorder(writer: AuditWriter, features: AuditFeatures
         latency_ms: Math.round(p.latencyMs * 1000) / 1000,
         cached: p.cached,
         key_id: p.keyId ?? null,
+        label: p.label === undefined ? null : String(p.label),
       });
     },
   };

@@ -20,6 +20,8 @@ export interface PredictionRecord {
   latency_ms: number;
   cached: boolean;
   key_id: string | null;
+  /** Multiclass: the predicted class as text; else null. */
+  label: string | null;
 }
 
 export interface PredictionView extends Omit<PredictionRecord, 'features'> {
@@ -54,12 +56,12 @@ export function createAuditStore(db: Db) {
     if (!rows.length) return;
     if (db.dialect === 'postgres') {
       // One array parameter per column instead of one parameter per value: a 500-row batch
-      // is 13 parameters, cheap to build here and to parse there.
+      // is 14 parameters, cheap to build here and to parse there.
       const col = <T>(f: (r: PredictionRecord) => T) => rows.map(f);
       await sql`insert into predictions (${sql.raw(COLUMNS)})
         select * from unnest(${col((r) => r.id)}::text[], ${col((r) => r.at)}::timestamptz[], ${col((r) => r.model)}::text[], ${col((r) => r.version)}::int[],
           ${col((r) => r.arm)}::text[], ${col((r) => r.event_id)}::text[], ${col((r) => r.features)}::json[], ${col((r) => r.features_sha256)}::text[],
-          ${col((r) => r.score)}::float8[], ${col((r) => r.decision)}::text[], ${col((r) => r.latency_ms)}::float8[], ${col((r) => (r.cached ? 1 : 0))}::int[], ${col((r) => r.key_id)}::text[])
+          ${col((r) => r.score)}::float8[], ${col((r) => r.decision)}::text[], ${col((r) => r.latency_ms)}::float8[], ${col((r) => (r.cached ? 1 : 0))}::int[], ${col((r) => r.key_id)}::text[], ${col((r) => r.label)}::text[])
         on conflict (id) do nothing`.execute(k);
       return;
     }

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AppError, errorMessage } from '../lib/errors.js';
-import { parsePolicyFlag, Servable } from '../inference/index.js';
+import { describePolicy, parsePolicyFlag, Servable, taskOf, TASKS, type Task } from '../inference/index.js';
 import { checkSkipped, referenceFromCsv } from '../monitoring/index.js';
-import type { RegistryService } from '../registry/index.js';
+import type { Manifest, RegistryService } from '../registry/index.js';
 import { cliActor, parseVersion, withContext } from './context.js';
 import { emit, fail, progress, table, type OutputOptions } from './output.js';
 import { loadConfigForCli } from '../config.js';
@@ -33,14 +33,29 @@ async function profileReference(prep: ReturnType<RegistryService['prepare']>, on
   }
 }
 
+function parseTask(text: string): Task {
+  if (!(TASKS as readonly string[]).includes(text)) throw new AppError('BAD_REQUEST', `--task ${JSON.stringify(text)}: expected one of ${TASKS.join(', ')}`);
+  return text as Task;
+}
+
+/** What the version predicts and which output it reads, in one line. */
+export function describeTask(m: Pick<Manifest, 'contract' | 'output'>): string {
+  const task = taskOf(m.contract);
+  const out = `${m.output.name}${m.output.source === 'zipmap' ? ` (from ZipMap ${m.output.zipmap_output})` : ''}`;
+  if (task === 'multiclass') return `multiclass, ${m.output.class_labels?.length} classes (${(m.output.class_labels ?? []).map((c) => JSON.stringify(c)).join(', ')}) from ${out}`;
+  if (task === 'regression') return `regression, the value is column ${m.output.positive_index} of ${out}`;
+  return `binary, the score is column ${m.output.positive_index} of ${out}${m.output.class_labels ? ` (class ${JSON.stringify(m.output.class_labels[m.output.positive_index])})` : ''}`;
+}
+
 export function registerRegistryCommands(program: Command): void {
   program
     .command('register')
     .description('Register an ONNX model as the next version of a model (content-addressed, immutable)')
     .requiredOption('--model <name>', 'model name, e.g. telco-churn')
     .requiredOption('--onnx <file>', 'ONNX file (scikit-learn, XGBoost, LightGBM export)')
-    .option('--manifest <file>', 'JSON with feature_names, policy, metrics, description, positive_class, output')
-    .option('--policy <spec>', 'decision policy: threshold=0.5 | threshold=0.4:block:allow | bands=allow:0.3,review:0.7,block')
+    .option('--manifest <file>', 'JSON with feature_names, policy, metrics, description, positive_class, output, task')
+    .option('--task <task>', 'binary, multiclass or regression (default: read from the graph: class probabilities are binary or multiclass, one float value output is regression)')
+    .option('--policy <spec>', 'decision policy. binary: threshold=0.5 | threshold=0.4:block:allow | bands=allow:0.3,review:0.7,block; regression: value | bands=low:5000,mid:20000,high; multiclass: label | min_probability=0.6:review | class_map=A:act,*:none')
     .option('--feature-names <names>', 'comma-separated column names for a single [N,F] input')
     .option('--reference <csv>', 'reference data (e.g. the training set): profiled and scored through the model, for drift monitoring')
     .option('--target <column>', 'label column of the --reference CSV (0/1, yes/no, true/false): adds positive rate and AUC to the profile')
@@ -49,9 +64,9 @@ export function registerRegistryCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExample:\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json',
+      '\nExample:\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review',
     )
-    .action(async (o: OutputOptions & { model: string; onnx: string; manifest?: string; policy?: string; featureNames?: string; reference?: string; target?: string; allowSkipped?: boolean; missingCategory?: string }) =>
+    .action(async (o: OutputOptions & { model: string; onnx: string; manifest?: string; policy?: string; featureNames?: string; reference?: string; target?: string; allowSkipped?: boolean; missingCategory?: string; task?: string }) =>
       withContext(o, async (ctx) => {
         const onnx = await readInput(o.onnx, 'ONNX file');
         let manifest: unknown;
@@ -71,6 +86,7 @@ export function registerRegistryCommands(program: Command): void {
           policy: o.policy ? parsePolicyFlag(o.policy) : undefined,
           featureNames: o.featureNames?.split(',').map((s) => s.trim()).filter(Boolean),
           missingCategory: o.missingCategory,
+          task: o.task === undefined ? undefined : parseTask(o.task),
         };
         let profiled: Awaited<ReturnType<typeof profileReference>> | undefined;
         if (o.reference) {
@@ -85,9 +101,9 @@ export function registerRegistryCommands(program: Command): void {
             `registered ${r.model} version ${r.version}`,
             `  sha256    ${r.onnx_sha256}`,
             `  features  ${c.features.length} (${c.layout}): ${c.features.map((f) => `${f.name}:${f.type}`).join(', ')}`,
-            `  output    ${r.manifest.output.name} (${r.manifest.output.source}), score = column ${r.manifest.output.positive_index}`,
+            `  task      ${describeTask(r.manifest)}`,
             ...(c.features.some((f) => f.type === 'string') ? [`  missing   ${c.missing_category === undefined ? 'a missing string feature is refused (400); --missing-category VALUE maps it' : `a missing string feature becomes ${JSON.stringify(c.missing_category)}`}`] : []),
-            `  policy    ${JSON.stringify(r.manifest.policy)}`,
+            `  policy    ${describePolicy(r.manifest.policy)}`,
             `  reference ${profiled ? `${profiled.rows} rows profiled${profiled.skipped ? `, ${profiled.skipped} skipped` : ''}` : 'none (drift monitoring needs --reference CSV)'}`,
             `next: modelgate promote --model ${r.model} --version ${r.version}`,
           ].join('\n'),
@@ -109,7 +125,7 @@ export function registerRegistryCommands(program: Command): void {
               ? 'no models registered yet: modelgate register --model NAME --onnx FILE'
               : table(
                   models.map((m) => ({ ...m, aliases: Object.entries(m.aliases).map(([a, v]) => `${a}=${v}`).join(' ') })),
-                  ['name', 'latest_version', 'version_count', 'aliases', 'created_at'],
+                  ['name', 'task', 'latest_version', 'version_count', 'aliases', 'created_at'],
                 ),
           );
           return;
@@ -120,7 +136,7 @@ export function registerRegistryCommands(program: Command): void {
             `${m.name}${m.description ? ` — ${m.description}` : ''}`,
             `aliases: ${Object.entries(m.aliases).map(([a, v]) => `${a}=${v}`).join(' ') || '(none)'}`,
             '',
-            table(m.versions.map((v) => ({ ...v, aliases: v.aliases.join(','), sha256: v.onnx_sha256.slice(0, 12) })), ['version', 'status', 'aliases', 'sha256', 'created_at', 'created_by']),
+            table(m.versions.map((v) => ({ ...v, aliases: v.aliases.join(','), sha256: v.onnx_sha256.slice(0, 12) })), ['version', 'status', 'task', 'aliases', 'sha256', 'created_at', 'created_by']),
           ].join('\n'),
         );
       }),

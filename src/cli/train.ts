@@ -5,6 +5,7 @@ import { ingestCsv } from '../training/csv.js';
 import { indexSplit, randomSplit, trainModel, type Algorithm } from '../training/train.js';
 import { cliActor, parseNumberFlag, withContext } from './context.js';
 import { parseBands, parseCosts } from './policy-flags.js';
+import { describePolicy } from '../inference/index.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 interface TrainFlags extends OutputOptions {
@@ -148,7 +149,7 @@ export function registerTrainCommands(program: Command): void {
           [
             `${o.algo} on ${split.train.rows} rows, ${split.test.rows} held out (${o.split} split); ${trained.run.rounds ?? '—'} ${algo === 'gbdt' ? 'rounds' : 'Newton steps'}, ${(trained.run.duration_ms / 1000).toFixed(1)} s`,
             `held out: ROC AUC ${fmt(m.roc_auc)}, F1 ${fmt(m.f1)}, precision ${fmt(m.precision)}, recall ${fmt(m.recall)}, Brier ${fmt(m.brier)}, log loss ${fmt(m.log_loss)}`,
-            `policy: ${trained.policy.type === 'threshold' ? `act when score >= ${trained.policy.threshold.toFixed(4)} (maximises ${costs ? 'profit' : 'F1'})` : `bands ${trained.policy.bands.map((b) => `${b.decision}${b.below === null ? '' : ` < ${b.below}`}`).join(', ')}`}; action rate ${fmt(m.action_rate)}${m.expected_profit_per_row !== undefined ? `, expected profit ${m.expected_profit_per_row.toFixed(2)} a row` : ''}`,
+            `policy: ${trained.policy.type === 'threshold' ? `act when score >= ${trained.policy.threshold.toFixed(4)} (maximises ${costs ? 'profit' : 'F1'})` : describePolicy(trained.policy)}; action rate ${fmt(m.action_rate)}${m.expected_profit_per_row !== undefined ? `, expected profit ${m.expected_profit_per_row.toFixed(2)} a row` : ''}`,
             ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.metric} ${fmt(g.value ?? undefined)} vs ${g.threshold})`),
             registered ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}` : o.register ? 'not registered: a gate failed' : 'not registered (add --register)',
           ].join('\n'),

@@ -183,6 +183,8 @@ export interface PredictionsTable {
   features: Json | null;
   features_sha256: string | null;
   score: number;
+  /** Multiclass: the predicted class (as text); null for binary and regression. */
+  label: string | null;
   decision: string;
   latency_ms: number;
   cached: number;
@@ -193,8 +195,14 @@ export interface FeedbackTable {
   prediction_id: string;
   model: string;
   event_id: string | null;
-  label: number;
+  /** Binary: the real outcome, 0 or 1; null for other tasks. */
+  label: number | null;
+  /** Realised profit or cost of the decision, when the caller reports one. */
   value: number | null;
+  /** Multiclass: the real class (as text). */
+  actual_class: string | null;
+  /** Regression: the real value. */
+  actual_value: number | null;
   at: Timestamp;
   key_id: string | null;
 }

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Row } from './encoder.js';
 import type { Servable } from './servable.js';
+import type { Outcome } from './outcome.js';
 
 export interface PredictionCacheOptions {
   maxItems: number;
@@ -16,13 +17,13 @@ export interface PredictionCacheOptions {
  * served for another version; versions are immutable, so nothing needs invalidating.
  */
 export class PredictionCache {
-  private readonly lru: LRUCache<string, number> | undefined;
+  private readonly lru: LRUCache<string, Outcome> | undefined;
 
   constructor(private readonly o: PredictionCacheOptions) {
-    this.lru = o.maxItems > 0 ? new LRUCache<string, number>({ max: o.maxItems, ttl: o.ttlMs > 0 ? o.ttlMs : undefined }) : undefined;
+    this.lru = o.maxItems > 0 ? new LRUCache<string, Outcome>({ max: o.maxItems, ttl: o.ttlMs > 0 ? o.ttlMs : undefined }) : undefined;
   }
 
-  get(s: Servable, row: Row): number | undefined {
+  get(s: Servable, row: Row): Outcome | undefined {
     if (!this.lru) return undefined;
     const v = this.lru.get(cacheKey(s, row));
     if (v === undefined) this.o.onMiss?.(s.spec.model);
@@ -30,8 +31,8 @@ export class PredictionCache {
     return v;
   }
 
-  set(s: Servable, row: Row, score: number): void {
-    this.lru?.set(cacheKey(s, row), score);
+  set(s: Servable, row: Row, outcome: Outcome): void {
+    this.lru?.set(cacheKey(s, row), outcome);
   }
 }
 

@@ -19,8 +19,15 @@ export const featureSchema = z.object({
   categories: z.array(z.string()).optional(),
 });
 
+/** What a model predicts; it decides the response, the policies and the statistics. */
+export const TASKS = ['binary', 'multiclass', 'regression'] as const;
+export const taskSchema = z.enum(TASKS);
+export type Task = z.infer<typeof taskSchema>;
+
 export const contractSchema = z.object({
   contract_version: z.number().int(),
+  /** Absent in manifests written before tasks existed: those are binary. */
+  task: taskSchema.optional(),
   layout: z.enum(['columns', 'matrix']),
   features: z.array(featureSchema).min(1),
   /**
@@ -39,12 +46,17 @@ export const outputSchema = z.object({
   source: z.enum(['tensor', 'zipmap']),
   /** The ZipMap output that is dropped at load (source zipmap only). */
   zipmap_output: z.string().optional(),
-  /** Column of the probability tensor that is the score (the positive class). */
+  /** Column of the output tensor read as the score: binary, the positive class; regression, the value (0). Unused for multiclass. */
   positive_index: z.number().int().min(0),
+  /** Class labels in probability-column order (multiclass: always; binary: when the graph names them). */
   class_labels: z.array(z.union([z.string(), z.number()])).optional(),
 });
 
 export type Feature = z.infer<typeof featureSchema>;
+export type ClassLabel = string | number;
+
+/** The task of a version's contract (manifests from before tasks are binary). */
+export const taskOf = (c: { task?: Task }): Task => c.task ?? 'binary';
 export type Contract = z.infer<typeof contractSchema>;
 export type OutputSpec = z.infer<typeof outputSchema>;
 
@@ -55,6 +67,8 @@ export interface DeriveOptions {
   outputName?: string;
   /** Which probability column is the score; default: 1 for two classes, 0 for one. */
   positiveIndex?: number;
+  /** What the model predicts; default: read from the graph (see pickOutput). */
+  task?: Task;
 }
 
 const isNumeric = (t: string) => t === 'float' || t === 'double';
@@ -101,32 +115,60 @@ export function deriveContract(graph: GraphInfo, opts: DeriveOptions = {}): { co
       })),
     };
   }
-  return { contract, output: pickOutput(graph, opts) };
+  const { task, output } = pickOutput(graph, opts);
+  return { contract: { ...contract, task }, output };
 }
 
-function pickOutput(graph: GraphInfo, opts: DeriveOptions): OutputSpec {
+const describeOutputs = (graph: GraphInfo) => graph.outputs.map((o) => `${o.name} (${o.kind}${o.type ? ` ${o.type}` : ''}${o.shape ? ` [${o.shape.map((d) => d ?? 'N').join(',')}]` : ''})`).join(', ');
+
+/**
+ * Which output serves and what it means. A ZipMap, a tensor named like probabilities, or a
+ * float output beside a classifier node holds class probabilities: two classes are binary, more
+ * are multiclass. A single float output with no classifier in the graph (scikit-learn's
+ * `variable` [N,1]) is a regression value. `task` overrides the reading where the graph allows it.
+ */
+function pickOutput(graph: GraphInfo, opts: DeriveOptions): { task: Task; output: OutputSpec } {
   const candidates = opts.outputName ? graph.outputs.filter((o) => o.name === opts.outputName) : graph.outputs;
   if (opts.outputName && candidates.length === 0) {
     throw new AppError('INVALID_MODEL', `the graph has no output "${opts.outputName}"; it has ${graph.outputs.map((o) => o.name).join(', ')}`);
   }
   const zipmap = candidates.find((o) => o.kind === 'zipmap');
   if (zipmap) {
+    if (opts.task === 'regression') throw new AppError('INVALID_MODEL', `output ${zipmap.name} is a ZipMap of class probabilities, not a value; a regression model has one float value output`);
     const classes = zipmap.classLabels ?? [];
-    return {
-      name: zipmap.zipmapSource!,
-      source: 'zipmap',
-      zipmap_output: zipmap.name,
-      positive_index: positiveIndex(classes.length || 2, opts.positiveIndex),
-      ...(classes.length ? { class_labels: classes } : {}),
-    };
+    return classifierOutput({ name: zipmap.zipmapSource!, source: 'zipmap', zipmap_output: zipmap.name }, classes.length || 2, classes, opts);
   }
   const floats = candidates.filter((o) => o.kind === 'tensor' && isNumeric(o.type ?? ''));
-  const prob = floats.find((o) => /prob/i.test(o.name)) ?? floats[0];
-  if (!prob) {
-    throw new AppError('INVALID_MODEL', `no probability output: outputs are ${graph.outputs.map((o) => `${o.name} (${o.kind}${o.type ? ` ${o.type}` : ''})`).join(', ')}; modelgate reads a float probability tensor or a ZipMap`);
+  if (floats.length === 0) {
+    throw new AppError('INVALID_MODEL', `no output reads as a score, value or probabilities: outputs are ${describeOutputs(graph)}; modelgate reads a float probability tensor, a ZipMap or one float value tensor`);
   }
-  const cols = prob.shape && prob.shape.length === 2 ? prob.shape[1] : 1;
-  return { name: prob.name, source: 'tensor', positive_index: positiveIndex(cols ?? 2, opts.positiveIndex) };
+  const named = floats.find((o) => /prob/i.test(o.name));
+  const classifier = graph.classifierLabels !== undefined;
+  if (!named && floats.length > 1 && !classifier) {
+    throw new AppError('INVALID_MODEL', `outputs ${floats.map((o) => o.name).join(', ')} could each be the prediction; name the one to read with "output" in the manifest (--manifest) or register a graph with one float output`);
+  }
+  const chosen = named ?? floats[0];
+  const cols = chosen.shape && chosen.shape.length === 2 ? chosen.shape[1] : chosen.shape?.length === 1 ? 1 : null;
+  const reads = opts.task ?? (named || classifier || /score/i.test(chosen.name) ? undefined : 'regression');
+  if (reads === 'regression') {
+    if (cols !== null && cols !== 1) throw new AppError('INVALID_MODEL', `output ${chosen.name} has ${cols} columns; a regression model outputs one value per row ([N,1] or [N])`);
+    return { task: 'regression', output: { name: chosen.name, source: 'tensor', positive_index: 0 } };
+  }
+  const labels = graph.classifierLabels && (cols === null || graph.classifierLabels.length === cols || (cols === 1 && graph.classifierLabels.length === 2)) ? graph.classifierLabels : [];
+  return classifierOutput({ name: chosen.name, source: 'tensor' }, cols ?? (labels.length || 2), labels, opts);
+}
+
+function classifierOutput(base: Pick<OutputSpec, 'name' | 'source' | 'zipmap_output'>, columns: number, classes: ClassLabel[], opts: DeriveOptions): { task: Task; output: OutputSpec } {
+  const labelled = classes.length ? { class_labels: classes } : {};
+  const task = opts.task ?? (columns > 2 && opts.positiveIndex === undefined ? 'multiclass' : 'binary');
+  if (task === 'multiclass') {
+    if (columns < 2) throw new AppError('INVALID_MODEL', `output ${base.name} has one column; a multiclass model outputs one probability per class`);
+    if (opts.positiveIndex !== undefined) throw new AppError('INVALID_MODEL', 'positive_class is for a binary model; a multiclass model serves every class');
+    const class_labels = classes.length === columns ? classes : Array.from({ length: columns }, (_, i) => i);
+    return { task, output: { ...base, positive_index: 0, class_labels } };
+  }
+  if (task === 'regression') throw new AppError('INVALID_MODEL', `output ${base.name} holds class probabilities, not a value; register a regression model by its value output`);
+  return { task, output: { ...base, positive_index: positiveIndex(columns, opts.positiveIndex), ...labelled } };
 }
 
 function positiveIndex(columns: number, requested: number | undefined): number {
@@ -135,7 +177,7 @@ function positiveIndex(columns: number, requested: number | undefined): number {
     return requested;
   }
   if (columns > 2) {
-    throw new AppError('INVALID_MODEL', `the model outputs ${columns} class probabilities; say which one is the score with positive_class in the manifest`);
+    throw new AppError('INVALID_MODEL', `the model outputs ${columns} class probabilities; serve it as multiclass (the default), or say which one is the score of a binary model with positive_class in the manifest`);
   }
   return columns === 2 ? 1 : 0;
 }

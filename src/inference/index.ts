@@ -8,8 +8,14 @@ export {
   type Contract,
   type OutputSpec,
   type Feature,
+  type Task,
+  type ClassLabel,
+  TASKS,
+  taskSchema,
+  taskOf,
 } from './contract.js';
-export { policySchema, parsePolicyFlag, compilePolicy, DEFAULT_POLICY, type Policy } from './policy.js';
+export { policySchema, parsePolicyFlag, compilePolicy, checkPolicy, defaultPolicy, describePolicy, DEFAULT_POLICY, type Policy } from './policy.js';
+export { type Outcome, type PresentedOutcome } from './outcome.js';
 export { Servable, smokeTest, type ServableSpec, type RuntimeOptions } from './servable.js';
 export { ModelPool, type RegistrySource, type PoolEvents, type RolloutPlan, type Arm } from './pool.js';
 export { MicroBatcher, RunGate } from './batcher.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../../test/helpers/fixtures.js';
 import { MicroBatcher, RunGate } from './batcher.js';
 import { exposeZipMapSource, inspectGraph } from './onnx-graph.js';
-import { compilePolicy, parsePolicyFlag } from './policy.js';
+import { checkPolicy, compilePolicy, defaultPolicy, parsePolicyFlag } from './policy.js';
 
 describe('ZipMap rewrite', () => {
   it('onnxruntime cannot return the ZipMap; the rewritten graph exposes the probability tensor', async () => {
@@ -117,12 +117,42 @@ describe('micro-batcher', () => {
 
 describe('policies', () => {
   it('threshold and bands, from the CLI form', () => {
-    const t = compilePolicy(parsePolicyFlag('threshold=0.4'));
+    const score = (f: (o: { score: number }) => string) => (x: number) => f({ score: x });
+    const t = score(compilePolicy(parsePolicyFlag('threshold=0.4')));
     expect([t(0.39), t(0.4), t(0.9)]).toEqual(['none', 'act', 'act']);
-    const bands = compilePolicy(parsePolicyFlag('bands=allow:0.3,review:0.7,block'));
+    const bands = score(compilePolicy(parsePolicyFlag('bands=allow:0.3,review:0.7,block')));
     expect([bands(0), bands(0.3), bands(0.69), bands(0.7), bands(1)]).toEqual(['allow', 'review', 'review', 'block', 'block']);
     expect(() => parsePolicyFlag('bands=allow:0.7,review:0.3,block')).toThrow(/increase/);
-    expect(() => parsePolicyFlag('threshold=2')).toThrow(/--policy/);
+    expect(() => checkPolicy(parsePolicyFlag('threshold=2'), 'binary')).toThrow(/between 0 and 1/);
     expect(() => parsePolicyFlag('magic=1')).toThrow(/unknown policy kind/);
+  });
+
+  it('regression: bands and thresholds on the value, or the value itself', () => {
+    const price = parsePolicyFlag('bands=low:5000,mid:20000,high');
+    checkPolicy(price, 'regression');
+    const band = compilePolicy(price);
+    expect([4999.99, 5000, 19999, 20000, 1e9].map((v) => band({ score: v }))).toEqual(['low', 'mid', 'mid', 'high', 'high']);
+    expect(() => checkPolicy(price, 'binary')).toThrow(/between 0 and 1/);
+    expect(compilePolicy(defaultPolicy('regression'))({ score: 21500 })).toBe('value');
+    expect(() => checkPolicy(parsePolicyFlag('label'), 'regression')).toThrow(/regression model takes a threshold, bands, value policy/);
+  });
+
+  it('multiclass: the label, a minimum probability with a fallback, or a class map', () => {
+    const classes = ['France', 'Germany', 'Spain'];
+    const o = (label: string, score: number) => ({ label, score, probabilities: [] });
+    expect(compilePolicy(defaultPolicy('multiclass'))(o('Spain', 0.4))).toBe('Spain');
+    const min = parsePolicyFlag('min_probability=Germany:0.7,*:0.6:hold');
+    expect(min).toEqual({ type: 'min_probability', min: 0.6, per_class: { Germany: 0.7 }, fallback: 'hold' });
+    checkPolicy(min, 'multiclass', classes);
+    const m = compilePolicy(min);
+    expect([m(o('France', 0.6)), m(o('France', 0.59)), m(o('Germany', 0.69)), m(o('Germany', 0.7))]).toEqual(['France', 'hold', 'hold', 'Germany']);
+    expect(parsePolicyFlag('min_probability=0.6')).toEqual({ type: 'min_probability', min: 0.6, fallback: 'review' });
+    const map = parsePolicyFlag('class_map=France:retain,*:review');
+    checkPolicy(map, 'multiclass', classes);
+    expect([compilePolicy(map)(o('France', 0.9)), compilePolicy(map)(o('Spain', 0.9))]).toEqual(['retain', 'review']);
+    expect(() => checkPolicy(parsePolicyFlag('class_map=France:retain'), 'multiclass', classes)).toThrow(/"Germany", "Spain" have no decision/);
+    expect(() => checkPolicy(parsePolicyFlag('class_map=Italy:retain,*:none'), 'multiclass', classes)).toThrow(/unknown class "Italy"/);
+    expect(() => checkPolicy(parsePolicyFlag('threshold=0.5'), 'multiclass', classes)).toThrow(/multiclass model takes a label, min_probability, class_map policy/);
+    expect(() => parsePolicyFlag('min_probability=Germany:0.7')).toThrow(/minimum for the other classes/);
   });
 });

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { Row } from './encoder.js';
 import type { ServableSpec } from './servable.js';
+import type { Outcome } from './outcome.js';
 
 /**
  * Scores rows on a worker thread with its own onnxruntime sessions. Used for work that must
@@ -11,7 +12,7 @@ import type { ServableSpec } from './servable.js';
 export class OffThreadScorer {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { key: string; resolve: (s: number[]) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { key: string; resolve: (s: Outcome[]) => void; reject: (e: Error) => void }>();
   private readonly known = new Set<string>();
 
   constructor(private readonly fetch: (model: string, version: number) => Promise<{ bytes: Uint8Array; spec: ServableSpec } | undefined>) {}
@@ -26,7 +27,7 @@ export class OffThreadScorer {
       : `await import(${JSON.stringify(file)});`;
     const w = new Worker(code, { eval: true });
     w.unref();
-    w.on('message', (m: { id: number; scores?: number[]; error?: string; missing?: boolean }) => {
+    w.on('message', (m: { id: number; scores?: Outcome[]; error?: string; missing?: boolean }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
@@ -47,7 +48,7 @@ export class OffThreadScorer {
     return w;
   }
 
-  async score(model: string, version: number, rows: Row[]): Promise<number[]> {
+  async score(model: string, version: number, rows: Row[]): Promise<Outcome[]> {
     const key = `${model}@${version}`;
     const w = this.start();
     let load: { bytes: Uint8Array; spec: ServableSpec } | undefined;
@@ -57,7 +58,7 @@ export class OffThreadScorer {
       this.known.add(key);
     }
     const id = this.nextId++;
-    return new Promise<number[]>((resolve, reject) => {
+    return new Promise<Outcome[]>((resolve, reject) => {
       this.pending.set(id, { key, resolve, reject });
       w.postMessage({ type: 'score', id, key, rows, ...(load ? { load } : {}) });
     });

@@ -35,6 +35,25 @@ export interface GraphInfo {
   outputs: GraphOutput[];
   /** Categories of the OneHotEncoder fed directly by a graph input, by input name. */
   categories: Record<string, string[]>;
+  /** The class labels of the graph's classifier node (TreeEnsembleClassifier, LinearClassifier, SVMClassifier), when it has one. */
+  classifierLabels?: (string | number)[];
+}
+
+const CLASSIFIERS = new Set(['TreeEnsembleClassifier', 'LinearClassifier', 'SVMClassifier']);
+
+/** Labels are UTF-8 bytes in the graph; a label that is not valid UTF-8 cannot be named in a response. */
+function utf8Label(bytes: Uint8Array, where: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new AppError('INVALID_MODEL', `${where}: a class label is not valid UTF-8 (bytes ${Buffer.from(bytes).toString('hex').slice(0, 40)}); re-export the model with text labels`);
+  }
+}
+
+function classLabelsOf(node: NodeProto, where: string): (string | number)[] {
+  const ints = attr(node, 'classlabels_int64s')?.ints ?? attr(node, 'classlabels_ints')?.ints ?? [];
+  const strs = attr(node, 'classlabels_strings')?.strings ?? [];
+  return ints.length ? ints.map((v) => Number(v)) : strs.map((s) => utf8Label(s, where));
 }
 
 /** Decoded messages always carry their repeated fields (protobufjs fills empty arrays). */
@@ -75,9 +94,7 @@ export function inspectGraph(bytes: Uint8Array): GraphInfo {
   const outputs: GraphOutput[] = g.output.map((o) => {
     const producer = producers.get(o.name!);
     if (producer?.opType === 'ZipMap') {
-      const ints = attr(producer, 'classlabels_int64s')?.ints ?? [];
-      const strs = attr(producer, 'classlabels_strings')?.strings ?? [];
-      const classLabels = ints.length ? ints.map((v) => Number(v)) : strs.map((s) => new TextDecoder().decode(s));
+      const classLabels = classLabelsOf(producer, `ZipMap ${o.name}`);
       return { name: o.name!, kind: 'zipmap', zipmapSource: producer.input[0], classLabels };
     }
     if (o.type?.tensorType) {
@@ -93,6 +110,8 @@ export function inspectGraph(bytes: Uint8Array): GraphInfo {
       if (strs.length) categories[n.input[0]] = strs.map((s) => new TextDecoder().decode(s));
     }
   }
+  const classifier = nodesOf(g).find((n) => CLASSIFIERS.has(n.opType ?? ''));
+  const classifierLabels = classifier ? classLabelsOf(classifier, `${classifier.opType} ${classifier.name ?? ''}`.trim()) : undefined;
   const opsets: Record<string, number> = {};
   for (const o of model.opsetImport) opsets[o.domain || 'ai.onnx'] = Number(o.version);
   return {
@@ -102,6 +121,7 @@ export function inspectGraph(bytes: Uint8Array): GraphInfo {
     inputs,
     outputs,
     categories,
+    ...(classifierLabels ? { classifierLabels } : {}),
   };
 }
 

@@ -34,7 +34,7 @@ describe('input packing', () => {
         ['float32', 300, 10],
         ['string', 300, 4],
       ]);
-      const scores = await s.run(rows);
+      const scores = await s.scores(rows);
       // Independent check: the trainer's own in-memory predictions for the same holdout rows.
       scores.forEach((v, i) => expect(Math.abs(v - demo.holdout.scores[i])).toBeLessThan(1e-5));
     } finally {
@@ -118,7 +118,7 @@ describe('input packing', () => {
     const s = await load(bytes, true);
     try {
       expect(s.packed).toBe(true);
-      const scores = await s.run(expected.rows.map((r) => s.encoder.encode(r, 'p').row));
+      const scores = await s.scores(expected.rows.map((r) => s.encoder.encode(r, 'p').row));
       scores.forEach((v, i) => expect(Math.abs(v - expected.proba[i])).toBeLessThan(1e-5));
     } finally {
       await s.release();
@@ -146,7 +146,7 @@ describe('input packing', () => {
       expect(reasons).toEqual(['the probe rows could not be scored']);
       // Still serves the rows it can score.
       const row = s.encoder.encode({ ...rowPayload(demo.holdout.data, 0), lead_time: 0 }, 'p').row;
-      expect(await s.run([row])).toEqual([expect.closeTo(0.3, 6)]);
+      expect(await s.scores([row])).toEqual([expect.closeTo(0.3, 6)]);
     } finally {
       await s.release();
     }

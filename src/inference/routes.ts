@@ -7,6 +7,8 @@ import type { ModelPool } from './pool.js';
 import type { Row } from './encoder.js';
 import type { Servable } from './servable.js';
 import type { PredictionCache } from './cache.js';
+import type { Outcome } from './outcome.js';
+import type { ClassLabel } from './contract.js';
 
 export interface InferenceMetrics {
   predictions: { labels(labels: { model: string; version: string; decision: string; arm: string }): { inc(n?: number): void } };
@@ -16,10 +18,10 @@ export interface InferenceMetrics {
 /** Told about every routed (unpinned) prediction, so rollouts can compare arms. */
 export interface ArmObserver {
   /** `cached`: the score came from the prediction cache, so latency says nothing of the model. */
-  scored(model: string, arm: 'production' | 'canary', version: number, latencyMs: number, score: number, decision: string, cached: boolean): void;
+  scored(model: string, arm: 'production' | 'canary', version: number, latencyMs: number, outcome: Outcome, decision: string, cached: boolean): void;
   failed(model: string, arm: 'production' | 'canary', version: number, latencyMs: number): void;
   /** A copy of the request for the shadow version, handled off the request path. */
-  shadow(model: string, shadow: Servable, row: Row, score: number, decision: string, request?: ShadowRequest): void;
+  shadow(model: string, shadow: Servable, row: Row, outcome: Outcome, decision: string, request?: ShadowRequest): void;
 }
 
 /** What the audit log needs of the request a shadow copy came from. */
@@ -38,7 +40,10 @@ export interface ScoredPrediction {
   eventId?: string;
   payload: unknown;
   row: Row;
+  /** Binary: positive-class probability; multiclass: the label's probability; regression: the value. */
   score: number;
+  /** Multiclass: the predicted class. */
+  label?: ClassLabel;
   decision: string;
   latencyMs: number;
   cached: boolean;
@@ -115,6 +120,15 @@ const inferBody = {
   },
 } as const;
 
+/** The prediction fields, per task: binary has score; multiclass adds label and probabilities; regression adds value. */
+const outcomeProperties = {
+  score: { type: 'number', description: 'binary: positive-class probability; multiclass: probability of label; regression: the value (kept for older clients)' },
+  label: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: 'multiclass: the most probable class' },
+  probabilities: { type: 'object', additionalProperties: { type: 'number' }, description: 'multiclass: class → probability' },
+  value: { type: 'number', description: 'regression: the predicted value' },
+  decision: { type: 'string', description: "the version's policy applied to the prediction" },
+} as const;
+
 const inferReply = {
   type: 'object',
   properties: {
@@ -124,8 +138,7 @@ const inferReply = {
     version: { type: 'integer' },
     alias: { type: 'string' },
     arm: { type: 'string', enum: ['production', 'canary', 'pinned'] },
-    score: { type: 'number' },
-    decision: { type: 'string' },
+    ...outcomeProperties,
     cached: { type: 'boolean', description: 'true when the score came from the prediction cache (same version, same feature values)' },
     warnings: warningsSchema,
   },
@@ -168,30 +181,30 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
       const { servable, alias, arm, shadow } = await pool.resolve(model, { version: body.version, alias: body.alias, routingKey: body.routing_key ?? body.event_id });
       const { row, unknown } = servable.encoder.encode(body.payload, 'payload');
       const started = process.hrtime.bigint();
-      let score = cache?.get(servable, row);
-      const cached = score !== undefined;
-      if (score === undefined) {
+      let outcome = cache?.get(servable, row);
+      const cached = outcome !== undefined;
+      if (outcome === undefined) {
         try {
-          score = await servable.scoreOne(row);
+          outcome = await servable.scoreOne(row);
         } catch (e) {
           if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
           throw inferenceFailed(e, model, servable.spec.version, arm);
         }
-        cache?.set(servable, row, score);
+        cache?.set(servable, row, outcome);
       } else {
         await checkPhase();
       }
       const elapsed = Number(process.hrtime.bigint() - started);
       const rec = recorderOf(servable, arm);
       rec.observe(elapsed / 1e9);
-      const decision = servable.decide(score);
+      const decision = servable.decide(outcome);
       rec.count(decision);
       if (arm !== 'pinned' && observer) {
-        observer.scored(model, arm, servable.spec.version, elapsed / 1e6, score, decision, cached);
-        if (shadow) observer.shadow(model, shadow, row, score, decision, { eventId: body.event_id, payload: body.payload, keyId: request.principal?.id });
+        observer.scored(model, arm, servable.spec.version, elapsed / 1e6, outcome, decision, cached);
+        if (shadow) observer.shadow(model, shadow, row, outcome, decision, { eventId: body.event_id, payload: body.payload, keyId: request.principal?.id });
       }
       const predictionId = newPredictionId();
-      sink?.predicted({ id: predictionId, model, version: servable.spec.version, arm, eventId: body.event_id, payload: body.payload, row, score, decision, latencyMs: elapsed / 1e6, cached, keyId: request.principal?.id });
+      sink?.predicted({ id: predictionId, model, version: servable.spec.version, arm, eventId: body.event_id, payload: body.payload, row, score: outcome.score, label: outcome.label, decision, latencyMs: elapsed / 1e6, cached, keyId: request.principal?.id });
       return {
         prediction_id: predictionId,
         ...(body.event_id !== undefined ? { event_id: body.event_id } : {}),
@@ -199,8 +212,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         version: servable.spec.version,
         ...(alias ? { alias } : {}),
         arm,
-        score,
-        decision,
+        ...servable.present(outcome, decision),
         cached,
         ...(unknown ? { warnings: warningsOf(unknown, 'payload') } : {}),
       };
@@ -236,7 +248,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
                 type: 'array',
                 items: {
                   type: 'object',
-                  properties: { prediction_id: { type: 'string' }, score: { type: 'number' }, decision: { type: 'string' }, cached: { type: 'boolean' }, warnings: warningsSchema },
+                  properties: { prediction_id: { type: 'string' }, ...outcomeProperties, cached: { type: 'boolean' }, warnings: warningsSchema },
                   required: ['prediction_id', 'score', 'decision', 'cached'],
                 },
               },
@@ -260,14 +272,14 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
       }
       const started = process.hrtime.bigint();
       // Rows already in the cache are not scored again; the rest go to the model in one run.
-      const scores: number[] = new Array(rows.length);
+      const outcomes: Outcome[] = new Array(rows.length);
       const fromCache: boolean[] = new Array(rows.length).fill(false);
       const missing: number[] = [];
       for (let i = 0; i < rows.length; i++) {
         const hit = cache?.get(servable, rows[i]);
         if (hit === undefined) missing.push(i);
         else {
-          scores[i] = hit;
+          outcomes[i] = hit;
           fromCache[i] = true;
         }
       }
@@ -275,7 +287,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         if (missing.length) {
           const fresh = await servable.scoreMany(missing.map((i) => rows[i]));
           missing.forEach((i, j) => {
-            scores[i] = fresh[j];
+            outcomes[i] = fresh[j];
             cache?.set(servable, rows[i], fresh[j]);
           });
         }
@@ -287,13 +299,13 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
       const rec = recorderOf(servable, arm);
       rec.observe(elapsedMs / 1e3);
       const counts = new Map<string, number>();
-      const predictions = scores.map((score, i) => {
-        const decision = servable.decide(score);
+      const predictions = outcomes.map((outcome, i) => {
+        const decision = servable.decide(outcome);
         counts.set(decision, (counts.get(decision) ?? 0) + 1);
-        if (arm !== 'pinned') observer?.scored(model, arm, servable.spec.version, elapsedMs, score, decision, fromCache[i]);
+        if (arm !== 'pinned') observer?.scored(model, arm, servable.spec.version, elapsedMs, outcome, decision, fromCache[i]);
         const id = newPredictionId();
-        sink?.predicted({ id, model, version: servable.spec.version, arm, payload: instances[i], row: rows[i], score, decision, latencyMs: elapsedMs, cached: fromCache[i], keyId: request.principal?.id });
-        return { prediction_id: id, score, decision, cached: fromCache[i], ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) };
+        sink?.predicted({ id, model, version: servable.spec.version, arm, payload: instances[i], row: rows[i], score: outcome.score, label: outcome.label, decision, latencyMs: elapsedMs, cached: fromCache[i], keyId: request.principal?.id });
+        return { prediction_id: id, ...servable.present(outcome, decision), cached: fromCache[i], ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) };
       });
       for (const [decision, n] of counts) rec.count(decision, n);
       return { model, version: servable.spec.version, ...(alias ? { alias } : {}), arm, predictions };

@@ -1,11 +1,12 @@
 import ort from 'onnxruntime-node';
 import { AppError, errorMessage } from '../lib/errors.js';
-import type { Contract, OutputSpec } from './contract.js';
+import { taskOf, type Contract, type OutputSpec, type Task } from './contract.js';
 import { createEncoder, type Encoder, type Row } from './encoder.js';
 import { MicroBatcher, type BatcherOptions } from './batcher.js';
 import { exposeZipMapSource, graphNames, inspectGraph } from './onnx-graph.js';
 import { packInputs, type FeedPlan } from './pack-inputs.js';
 import { compilePolicy, type Policy } from './policy.js';
+import { outcomeReader, presenter, type Outcome, type PresentedOutcome } from './outcome.js';
 
 export interface ServableSpec {
   model: string;
@@ -46,16 +47,23 @@ async function openSession(graph: Uint8Array, spec: ServableSpec, opts: RuntimeO
   return session;
 }
 
+/** Every number an outcome carries, for comparing two runs of the same rows. */
+const flat = (outcomes: Outcome[]) => outcomes.flatMap((o) => o.probabilities ?? [o.score]);
+
 /** A loaded, ready-to-serve model version: ONNX session, encoder, decision policy, batcher. */
 export class Servable {
   readonly encoder: Encoder;
-  readonly decide: (score: number) => string;
+  readonly task: Task;
+  readonly decide: (o: Outcome) => string;
+  /** Response fields for an outcome and its decision. */
+  readonly present: (o: Outcome, decision: string) => PresentedOutcome;
   readonly versionLabel: string;
   /** True when the session runs the input-packed rewrite of the graph. */
   readonly packed: boolean;
   /** Start of this version's prediction-cache keys. */
   readonly cachePrefix: string;
-  private readonly batcher: MicroBatcher<Row, number>;
+  private readonly batcher: MicroBatcher<Row, Outcome>;
+  private readonly read: (data: ArrayLike<number>, rows: number, cols: number) => Outcome[];
   private released = false;
 
   private constructor(
@@ -67,7 +75,10 @@ export class Servable {
   ) {
     this.encoder = createEncoder(spec.contract, plans);
     this.packed = plans !== undefined;
+    this.task = taskOf(spec.contract);
     this.decide = compilePolicy(spec.policy);
+    this.present = presenter(this.task, spec.output.class_labels);
+    this.read = outcomeReader(this.task, spec.output);
     this.versionLabel = String(spec.version);
     this.cachePrefix = `${JSON.stringify(spec.model)}@${spec.version}`;
     this.batcher = new MicroBatcher((rows) => this.run(rows), opts.batch);
@@ -87,8 +98,8 @@ export class Servable {
       packed = new Servable(spec, await openSession(rewrite.bytes, spec, opts, rewrite.feeds.map((f) => f.input)), opts, rewrite.feeds);
       // The rewrite must score exactly as the original graph; if anything differs, serve the original.
       const probes = plain.encoder.probeRows();
-      const [a, b] = await Promise.all([plain.run(probes).catch(() => undefined), packed.run(probes).catch(() => undefined)]);
-      if (!a || !b || a.some((v, i) => !(Math.abs(v - b[i]) <= 1e-6 || (Number.isNaN(v) && Number.isNaN(b[i]))))) {
+      const [a, b] = await Promise.all([plain.run(probes).then(flat, () => undefined), packed.run(probes).then(flat, () => undefined)]);
+      if (!a || !b || a.length !== b.length || a.some((v, i) => !(Math.abs(v - b[i]) <= 1e-6 || (Number.isNaN(v) && Number.isNaN(b[i]))))) {
         if (a || b) throw new Error(`packed graph scored ${JSON.stringify(b)} where the original scored ${JSON.stringify(a)}`);
         // Both refuse the probe rows (a model with strict inputs): nothing to compare, keep the original.
         throw new Error('the probe rows could not be scored');
@@ -103,17 +114,22 @@ export class Servable {
   }
 
   /** Score one validated row, sharing an ONNX run with concurrent requests. */
-  scoreOne(row: Row): Promise<number> {
+  scoreOne(row: Row): Promise<Outcome> {
     return this.batcher.submit(row);
   }
 
   /** Score many rows in as few runs as possible (a batch request is already a batch). */
-  async scoreMany(rows: Row[]): Promise<number[]> {
+  async scoreMany(rows: Row[]): Promise<Outcome[]> {
     return this.run(rows);
   }
 
-  /** Run the graph and read the positive-class column of the probability output. */
-  async run(rows: Row[]): Promise<number[]> {
+  /** The score of each row (binary: positive-class probability; multiclass: the label's; regression: the value). */
+  async scores(rows: Row[]): Promise<number[]> {
+    return (await this.run(rows)).map((o) => o.score);
+  }
+
+  /** Run the graph and read its output as outcomes (see outcome.ts). */
+  async run(rows: Row[]): Promise<Outcome[]> {
     if (this.released) throw new AppError('UNAVAILABLE', `model ${this.spec.model} version ${this.spec.version} was unloaded; retry`);
     const result = await this.session.run(this.encoder.feeds(rows), [this.spec.output.name]);
     const out = result[this.spec.output.name];
@@ -125,11 +141,13 @@ export class Servable {
     if (data.length !== rows.length * cols) {
       throw new AppError('INVALID_MODEL', `output ${this.spec.output.name} has ${data.length} values for ${rows.length} rows`);
     }
-    const pos = this.spec.output.positive_index;
-    if (pos >= cols) throw new AppError('INVALID_MODEL', `positive class index ${pos} but the output has ${cols} columns`);
-    const scores = new Array<number>(rows.length);
-    for (let i = 0; i < rows.length; i++) scores[i] = data[i * cols + pos];
-    return scores;
+    if (this.task === 'multiclass') {
+      const classes = this.spec.output.class_labels?.length;
+      if (classes !== cols) throw new AppError('INVALID_MODEL', `output ${this.spec.output.name} has ${cols} columns for ${classes} classes`);
+    } else if (this.spec.output.positive_index >= cols) {
+      throw new AppError('INVALID_MODEL', `the score is column ${this.spec.output.positive_index} but output ${this.spec.output.name} has ${cols} columns`);
+    }
+    return this.read(data, rows.length, cols);
   }
 
   /** Release the session once nothing is queued or running on it (waiting at most 10 s). */
@@ -151,7 +169,7 @@ export async function smokeTest(bytes: Uint8Array, spec: ServableSpec): Promise<
   try {
     let score: number;
     try {
-      [score] = await s.run([s.encoder.sampleRow()]);
+      [score] = await s.scores([s.encoder.sampleRow()]);
     } catch (e) {
       throw e instanceof AppError ? e : new AppError('INVALID_MODEL', `smoke inference failed: ${errorMessage(e)}`);
     }

@@ -216,7 +216,7 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
 
   const labelled = await store.labelled(model, target.version, from, to);
   const scores = labelled.map((l) => l.score);
-  const labels = labelled.map((l) => l.label);
+  const labels = labelled.map((l) => l.label ?? NaN);
   const acted = labelled.map((l) => (acting.includes(l.decision) ? 1 : 0));
   const invalid = labelled.filter((l) => l.label !== 0 && l.label !== 1).length;
   if (invalid) notes.push(`${invalid} feedback labels are not 0 or 1 and were left out`);

@@ -43,9 +43,12 @@ export type FeatureProfile = ReferenceProfile['features'][string];
 export type FeatureKind = 'numeric' | 'categorical';
 export const kindOf = (contractType: string): FeatureKind => (contractType === 'string' || contractType === 'bool' ? 'categorical' : 'numeric');
 
-/** The decisions that count as acting: a threshold's `above`, or every band but the lowest. */
+/** The decisions that count as acting: a threshold's `above`, or every band but the lowest; none for value and class policies. */
 export function actionDecisions(policy: Policy): string[] {
-  return policy.type === 'threshold' ? [policy.above] : [...new Set(policy.bands.slice(1).map((b) => b.decision).filter((d) => d !== policy.bands[0].decision))];
+  if (policy.type === 'threshold') return [policy.above];
+  if (policy.type === 'bands') return [...new Set(policy.bands.slice(1).map((b) => b.decision).filter((d) => d !== policy.bands[0].decision))];
+  // A value or class policy has no single "act": its decisions are compared by their mix instead.
+  return [];
 }
 
 /** A payload value as a number, or undefined when missing (null, blank, NaN, unparseable). */

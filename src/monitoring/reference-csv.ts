@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
-import type { Contract, Policy, Servable } from '../inference/index.js';
+import type { Contract, Outcome, Policy, Servable } from '../inference/index.js';
 import { buildReference, kindOf, type ReferenceProfile } from './profile.js';
 import { brier, logLoss, rocAuc } from './statistics.js';
 
@@ -30,6 +30,8 @@ export interface ScoredCsv {
   /** Feature values per contract feature (as the payloads carried them). */
   columns: unknown[][];
   scores: number[];
+  /** What the model said of each scored row (its score, and for multiclass its label and probabilities). */
+  outcomes: Outcome[];
   /** With a target: the 0/1 label of each scored row. */
   labels: number[];
   skipped: number;
@@ -74,6 +76,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
   const features = s.spec.contract.features;
   const columns: unknown[][] = features.map(() => []);
   const scores: number[] = [];
+  const outcomes: Outcome[] = [];
   const labels: number[] = [];
   let skipped = 0;
   let firstError: string | undefined;
@@ -98,7 +101,8 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     const batch = await s.scoreMany(ok.map((o) => o.row));
     ok.forEach((o, i) => {
       features.forEach((f, j) => columns[j].push(o.payload[f.name]));
-      scores.push(batch[i]);
+      scores.push(batch[i].score);
+      outcomes.push(batch[i]);
       if (opts.target !== undefined) labels.push(o.label!);
     });
     opts.onProgress?.(scores.length);
@@ -135,7 +139,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     throw new AppError('BAD_REQUEST', `${file}: cannot read as CSV (line ${line}): ${errorMessage(e)}`);
   }
   if (!scores.length) throw new AppError('BAD_REQUEST', `${file}: no row could be scored${firstError ? ` (first problem: ${firstError})` : ''}`);
-  return { columns, scores, labels, skipped, skippedReasons, ...(firstError ? { firstError } : {}) };
+  return { columns, scores, outcomes, labels, skipped, skippedReasons, ...(firstError ? { firstError } : {}) };
 }
 
 /**
@@ -148,7 +152,7 @@ export async function referenceFromCsv(
   policy: Policy,
   opts: { target?: string; onProgress?: (rows: number) => void } = {},
 ): Promise<{ reference: ReferenceProfile; rows: number; skipped: number; skippedReasons: Record<string, number>; firstError?: string }> {
-  const { columns, scores, labels, skipped, skippedReasons, firstError } = await scoreCsv(file, s, opts);
+  const { columns, scores, outcomes, labels, skipped, skippedReasons, firstError } = await scoreCsv(file, s, opts);
   const features = s.spec.contract.features;
   const decide = s.decide;
   const metrics =
@@ -156,7 +160,7 @@ export async function referenceFromCsv(
   const reference = buildReference({
     features: features.map((f, j) => ({ name: f.name, kind: kindOf(f.type), values: columns[j] })),
     scores,
-    decisions: scores.map(decide),
+    decisions: outcomes.map(decide),
     policy,
     ...(opts.target !== undefined ? { labels } : {}),
     ...(metrics ? { metrics } : {}),

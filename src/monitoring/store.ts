@@ -14,7 +14,14 @@ export interface LoggedPrediction {
 export interface LabelledPrediction {
   score: number;
   decision: string;
-  label: number;
+  /** Multiclass: the predicted class. */
+  predicted: string | null;
+  /** Binary: the real outcome (0/1); null for other tasks. */
+  label: number | null;
+  /** Multiclass: the real class. */
+  actual_class: string | null;
+  /** Regression: the real value. */
+  actual_value: number | null;
   value: number | null;
 }
 
@@ -65,14 +72,15 @@ export function createMonitoringStore(db: Db) {
       const rows = await k
         .selectFrom('predictions as p')
         .innerJoin('feedback as f', 'f.prediction_id', 'p.id')
-        .select(['p.score', 'p.decision', 'f.label', 'f.value'])
+        .select(['p.score', 'p.decision', 'p.label as predicted', 'f.label', 'f.actual_class', 'f.actual_value', 'f.value'])
         .where('p.model', '=', model)
         .where('p.version', '=', version)
         .where('p.arm', '!=', 'shadow')
         .where('p.at', '>=', from)
         .where('p.at', '<', to)
         .execute();
-      return rows.map((r) => ({ score: Number(r.score), decision: r.decision, label: Number(r.label), value: r.value === null ? null : Number(r.value) }));
+      const num = (v: number | null) => (v === null ? null : Number(v));
+      return rows.map((r) => ({ score: Number(r.score), decision: r.decision, predicted: r.predicted, label: num(r.label), actual_class: r.actual_class, actual_value: num(r.actual_value), value: num(r.value) }));
     },
 
     /** Served predictions and how many had one of the given decisions, in [from, to). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { contractSchema, outputSchema, policySchema } from '../inference/index.js';
+import { contractSchema, outputSchema, policySchema, taskSchema } from '../inference/index.js';
 import { referenceSchema } from '../monitoring/index.js';
 
 export const MANIFEST_FORMAT = 'modelgate.manifest/v1';
@@ -34,8 +34,10 @@ export const manifestInputSchema = z
     policy: policySchema.optional(),
     /** Graph output to read when the graph has several. */
     output: z.string().optional(),
-    /** Probability column that is the score (default 1 for two classes). */
+    /** Probability column that is the score of a binary model (default 1 for two classes). */
     positive_class: z.number().int().min(0).optional(),
+    /** binary, multiclass or regression; default: read from the graph's outputs. */
+    task: taskSchema.optional(),
     metrics: z.record(z.string(), z.number()).optional(),
     training: z.record(z.string(), z.unknown()).optional(),
     dataset_sha256: z.string().optional(),

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../lib/errors.js';
 import { errorReplies } from '../lib/schemas.js';
 import type { RegistryService } from './service.js';
+import { TASKS } from '../inference/index.js';
 
 export interface RegistryRouteDeps {
   registry: RegistryService;
@@ -21,6 +22,8 @@ const versionSummary = {
     onnx_sha256: { type: 'string' },
     size_bytes: { type: 'integer' },
     run_id: { type: ['string', 'null'], description: 'training run that produced it' },
+    task: { type: 'string', enum: TASKS, description: 'what the version predicts: binary (score = positive-class probability), multiclass (label, probabilities), regression (value)' },
+    classes: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'integer' }] }, description: 'multiclass: the class labels, in probability order' },
     created_at: { type: 'string' },
     created_by: { type: 'string' },
     aliases: { type: 'array', items: { type: 'string' } },
@@ -67,6 +70,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
                     name: { type: 'string' },
                     description: { type: ['string', 'null'] },
                     created_at: { type: 'string' },
+                    task: { type: ['string', 'null'], description: 'task of the latest version' },
                     latest_version: { type: ['integer', 'null'] },
                     version_count: { type: 'integer' },
                     aliases: aliasesSchema,

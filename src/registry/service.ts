@@ -4,9 +4,12 @@ import type { Logger } from '../lib/logger.js';
 import {
   deriveContract,
   inspectGraph,
-  DEFAULT_POLICY,
+  checkPolicy,
+  defaultPolicy,
+  taskOf,
   SUPPORTED_CONTRACT_VERSIONS,
   type Policy,
+  type Task,
   type RegistrySource,
   type ServableSpec,
 } from '../inference/index.js';
@@ -29,6 +32,8 @@ export interface RegisterInput {
   featureNames?: string[];
   /** What a missing string feature becomes (overrides missing_category in the manifest). */
   missingCategory?: string;
+  /** What the model predicts (overrides task in the manifest; default: read from the graph). */
+  task?: Task;
   actor: string;
 }
 
@@ -127,8 +132,11 @@ export function createRegistryService(deps: RegistryDeps) {
       featureNames: input.featureNames ?? extra.feature_names,
       outputName: extra.output,
       positiveIndex: extra.positive_class,
+      task: input.task ?? extra.task,
     });
-    const policy = input.policy ?? extra.policy ?? DEFAULT_POLICY;
+    const task = taskOf(contract);
+    const policy = input.policy ?? extra.policy ?? defaultPolicy(task);
+    checkPolicy(policy, task, output.class_labels);
     const missing = input.missingCategory ?? extra.missing_category;
     // Only a graph with string inputs has categories to fill.
     if (missing !== undefined && contract.features.some((f) => f.type === 'string')) contract.missing_category = missing;
@@ -298,7 +306,8 @@ export function createRegistryService(deps: RegistryDeps) {
       manifest: {
         description: m.description ?? `version ${v.version} with a new decision policy`,
         output: m.output.source === 'zipmap' ? (m.output.zipmap_output ?? undefined) : m.output.name,
-        positive_class: m.output.positive_index,
+        ...(taskOf(m.contract) === 'binary' ? { positive_class: m.output.positive_index } : {}),
+        task: taskOf(m.contract),
         ...(m.metrics ? { metrics: m.metrics } : {}),
         training: { ...(m.training ?? {}), policy_from_version: v.version },
         ...(m.dataset_sha256 ? { dataset_sha256: m.dataset_sha256 } : {}),
@@ -336,6 +345,8 @@ export function createRegistryService(deps: RegistryDeps) {
     onnx_sha256: v.onnx_sha256,
     size_bytes: v.size_bytes,
     run_id: v.manifest.run_id ?? null,
+    task: taskOf(v.manifest.contract),
+    ...(taskOf(v.manifest.contract) === 'multiclass' ? { classes: v.manifest.output.class_labels ?? [] } : {}),
     created_at: v.created_at,
     created_by: v.created_by,
     aliases: Object.entries(aliases).filter(([, n]) => n === v.version).map(([a]) => a),

@@ -67,11 +67,22 @@ export function createRegistryStore(db: Db) {
         .groupBy('model')
         .execute();
       const aliases = await k.selectFrom('aliases').select(['model', 'alias', 'version']).execute();
+      // The task of each model's latest version (a model's task rarely changes; its versions say when it did).
+      const latest = await k
+        .selectFrom('model_versions as mv')
+        .innerJoin(
+          (eb) => eb.selectFrom('model_versions').select(['model', (e) => e.fn.max('version').as('latest')]).groupBy('model').as('l'),
+          (j) => j.onRef('l.model', '=', 'mv.model').onRef('l.latest', '=', 'mv.version'),
+        )
+        .select(['mv.model', 'mv.manifest'])
+        .execute();
+      const tasks = new Map(latest.map((r) => [r.model, fromJson<Manifest>(r.manifest).contract.task ?? 'binary']));
       return models.map((m) => {
         const c = counts.find((x) => x.model === m.name);
         return {
           name: m.name,
           description: m.description,
+          task: tasks.get(m.name) ?? null,
           created_at: toIso(m.created_at),
           latest_version: c ? Number(c.latest) : null,
           version_count: c ? Number(c.count) : 0,

@@ -1,4 +1,4 @@
-import type { ArmObserver, OffThreadScorer, Row, Servable, ShadowRequest } from '../inference/index.js';
+import type { ArmObserver, OffThreadScorer, Outcome, Row, Servable, ShadowRequest } from '../inference/index.js';
 import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -11,7 +11,7 @@ interface ShadowJob {
   model: string;
   shadow: Servable;
   row: Row;
-  score: number;
+  outcome: Outcome;
   decision: string;
   request?: ShadowRequest;
 }
@@ -22,6 +22,7 @@ export interface ShadowScored {
   version: number;
   row: Row;
   score: number;
+  label?: Outcome['label'];
   decision: string;
   latencyMs: number;
   request?: ShadowRequest;
@@ -61,8 +62,8 @@ export class RolloutRuntime implements ArmObserver {
 
   constructor(private readonly o: RolloutRuntimeOptions) {}
 
-  scored(model: string, arm: 'production' | 'canary', version: number, latencyMs: number, score: number, decision: string, cached: boolean): void {
-    this.recorder.success(model, arm, version, latencyMs, score, decision, cached);
+  scored(model: string, arm: 'production' | 'canary', version: number, latencyMs: number, outcome: Outcome, decision: string, cached: boolean): void {
+    this.recorder.success(model, arm, version, latencyMs, outcome.score, decision, cached);
   }
 
   failed(model: string, arm: 'production' | 'canary', version: number, latencyMs: number): void {
@@ -70,12 +71,12 @@ export class RolloutRuntime implements ArmObserver {
   }
 
   /** Queue a shadow copy; when the queue is full the copy is dropped and counted, never waited on. */
-  shadow(model: string, shadow: Servable, row: Row, score: number, decision: string, request?: ShadowRequest): void {
+  shadow(model: string, shadow: Servable, row: Row, outcome: Outcome, decision: string, request?: ShadowRequest): void {
     if (this.queue.length >= this.o.shadowQueueMax) {
       this.o.onShadowDropped?.(model);
       return;
     }
-    this.queue.push({ model, shadow, row, score, decision, request });
+    this.queue.push({ model, shadow, row, outcome, decision, request });
     if (!this.draining) {
       this.draining = true;
       // After the current turn: the caller's response goes out before any shadow work.
@@ -93,13 +94,14 @@ export class RolloutRuntime implements ArmObserver {
         this.queue = rest;
         const started = process.hrtime.bigint();
         try {
-          const scores = await this.o.scorer.score(first.model, first.shadow.spec.version, batch.map((j) => j.row));
+          const outcomes = await this.o.scorer.score(first.model, first.shadow.spec.version, batch.map((j) => j.row));
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           batch.forEach((j, i) => {
-            const d = first.shadow.decide(scores[i]);
-            this.recorder.success(j.model, 'shadow', first.shadow.spec.version, ms, scores[i], d, false);
-            this.recorder.comparison(j.model, first.shadow.spec.version, d === j.decision, Math.abs(scores[i] - j.score));
-            this.o.onShadowScored?.({ model: j.model, version: first.shadow.spec.version, row: j.row, score: scores[i], decision: d, latencyMs: ms, request: j.request });
+            const o = outcomes[i];
+            const d = first.shadow.decide(o);
+            this.recorder.success(j.model, 'shadow', first.shadow.spec.version, ms, o.score, d, false);
+            this.recorder.comparison(j.model, first.shadow.spec.version, d === j.decision, Math.abs(o.score - j.outcome.score));
+            this.o.onShadowScored?.({ model: j.model, version: first.shadow.spec.version, row: j.row, score: o.score, label: o.label, decision: d, latencyMs: ms, request: j.request });
           });
         } catch (e) {
           const ms = Number(process.hrtime.bigint() - started) / 1e6;

@@ -107,7 +107,14 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     rollouts,
     access,
     audit: createAuditStore(db),
-    feedback: createFeedbackService({ db, clock }),
+    feedback: createFeedbackService({
+      db,
+      clock,
+      kindOf: async (model, version) => {
+        const v = await registry.getVersion(model, version);
+        return { task: v.task, ...(v.classes ? { classes: v.classes } : {}) };
+      },
+    }),
     monitoring: createMonitoringService({ store: createMonitoringStore(db), registry, clock, emit: emitToOutbox, minRows: config.MONITOR_MIN_ROWS, minLabels: config.MONITOR_MIN_LABELS }),
     webhooks: createWebhookService({ store: createWebhookStore(db), clock }),
     async close() {

@@ -27,7 +27,7 @@ const finite = finiteOrNull;
 export function evaluateScores(scores: number[], labels: number[], policy: Policy, costs?: Costs | null): Evaluation {
   const decide = compilePolicy(policy);
   const acting = new Set(actionDecisions(policy));
-  const acted = scores.map((s) => (acting.has(decide(s)) ? 1 : 0));
+  const acted = scores.map((s) => (acting.has(decide({ score: s })) ? 1 : 0));
   const c = confusion(acted, labels);
   const cls = classification(c);
   const realised = costs ? profit(c, costs) : null;

@@ -25,13 +25,13 @@ describe('gradient-boosted trees', () => {
     const s = await Servable.load(onnx, { model: 'g', version: 1, contract, output, policy: DEFAULT_POLICY }, { intraOpThreads: 1, batch: { maxRows: 64, maxWaitUs: 0 } });
     try {
       const rows = Array.from({ length: test.rows }, (_, i) => s.encoder.encode(rowPayload(test, i), 'p').row);
-      const served = await s.run(rows);
+      const served = await s.scores(rows);
       // adr is missing in some rows: the learned default direction must be the graph's too.
       expect(Array.from(test.numeric.adr).some(Number.isNaN)).toBe(true);
       served.forEach((v, i) => expect(Math.abs(v - inMemory[i])).toBeLessThan(1e-5));
       // A category the model never saw scores like one outside its kept categories (all one-hot columns 0).
       const unseen = s.encoder.encode({ ...rowPayload(test, 0), market_segment: 'Space Tourism' }, 'p').row;
-      const [score] = await s.run([unseen]);
+      const [score] = await s.scores([unseen]);
       const enc = encodeRow(m.encoding, { ...test, categorical: { ...test.categorical, market_segment: test.categorical.market_segment.map(() => 'Space Tourism') } }, 0);
       expect(Math.abs(score - predictTrees(ensemble, enc))).toBeLessThan(1e-5);
     } finally {

@@ -127,7 +127,7 @@ export function trainModel(input: TrainInput): Trained {
   const policy: Policy = input.bands ?? { type: 'threshold', threshold, above: 'act', below: 'none' };
   const decide = compilePolicy(policy);
   const acting = new Set(actionDecisions(policy));
-  const acted = Array.from(testScores, (s) => (acting.has(decide(s)) ? 1 : 0));
+  const acted = Array.from(testScores, (s) => (acting.has(decide({ score: s })) ? 1 : 0));
   const conf = confusion(acted, test.label);
   const cls = classification(conf);
   const c = input.costs;
@@ -150,7 +150,7 @@ export function trainModel(input: TrainInput): Trained {
       ...Object.entries(train.categorical).map(([name, values]) => ({ name, kind: 'categorical' as const, values })),
     ],
     scores: trainScores,
-    decisions: Array.from(trainScores, decide),
+    decisions: Array.from(trainScores, (score) => decide({ score })),
     policy,
     labels: train.label,
     metrics,

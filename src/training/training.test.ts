@@ -85,13 +85,13 @@ describe('trainer on synthetic hotel bookings', () => {
       const test = result.holdout.data;
       const enc = createEncoder(contract);
       const rows: Row[] = Array.from({ length: test.rows }, (_, i) => enc.encode(rowPayload(test, i), 'payload').row);
-      const scores = await s.scoreMany(rows);
+      const scores = await s.scores(rows);
       let worst = 0;
       scores.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - result.holdout.scores[i]))));
       expect(worst).toBeLessThan(1e-5);
       // An unseen category encodes as all zeros, exactly as the in-memory transform does.
       const odd = { ...rowPayload(test, 0), market_segment: 'Space tourism' };
-      const [got] = await s.scoreMany([enc.encode(odd, 'payload').row]);
+      const [got] = await s.scores([enc.encode(odd, 'payload').row]);
       const copy = { ...test, categorical: { ...test.categorical, market_segment: ['Space tourism'] }, numeric: Object.fromEntries(Object.entries(test.numeric).map(([k, c]) => [k, c.slice(0, 1)])), rows: 1 };
       expect(Math.abs(got - predictProba(result.model, transformRow(result.preprocessor, copy, 0)))).toBeLessThan(1e-5);
     } finally {

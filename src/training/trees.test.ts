@@ -15,12 +15,12 @@ describe('tree ensembles', () => {
       const rand = seededRandom(9);
       const xs = Array.from({ length: 500 }, (_, i) => m.features.map((_f, j) => ((i + j) % 7 === 0 ? NaN : Math.round(rand() * 1000) / 10)));
       const rows = xs.map((x) => s.encoder.encode(Object.fromEntries(m.features.map((f, j) => [f, Number.isNaN(x[j]) ? null : x[j]])), 'p').row);
-      const served = await s.run(rows);
+      const served = await s.scores(rows);
       served.forEach((v, i) => expect(Math.abs(v - predictTrees(m, xs[i]))).toBeLessThan(1e-5));
       // Values exactly on a threshold go left (x ≤ t), as in the trainer.
       const t = m.trees[0][0] as Extract<TreeNode, { leaf: false }>;
       const onEdge = m.features.map((_f, j) => (j === t.feature ? t.threshold : 0));
-      const [edge] = await s.run([s.encoder.encode(Object.fromEntries(m.features.map((f, j) => [f, onEdge[j]])), 'p').row]);
+      const [edge] = await s.scores([s.encoder.encode(Object.fromEntries(m.features.map((f, j) => [f, onEdge[j]])), 'p').row]);
       expect(Math.abs(edge - predictTrees(m, onEdge))).toBeLessThan(1e-5);
     } finally {
       await s.release();

@@ -22,6 +22,31 @@ export function fixture(name: 'telco_churn' | 'telco_numeric'): { onnx: Buffer; 
   };
 }
 
+/** bank_geography: multinomial LogisticRegression (classes in `classes`), with Python's and onnxruntime's probabilities. */
+export interface MulticlassExpected {
+  rows: Record<string, number | string | null>[];
+  classes: string[];
+  proba_by_class: number[][];
+  label: string[];
+  onnxruntime: number[][];
+}
+
+/** telco_charges: HistGradientBoostingRegressor, with Python's and onnxruntime's values. */
+export interface RegressionExpected {
+  rows: Record<string, number | string | null>[];
+  value: number[];
+  onnxruntime: number[];
+}
+
+export function kindFixture(name: 'bank_geography'): { onnx: Buffer; expected: MulticlassExpected };
+export function kindFixture(name: 'telco_charges'): { onnx: Buffer; expected: RegressionExpected };
+export function kindFixture(name: string): { onnx: Buffer; expected: unknown } {
+  return {
+    onnx: readFileSync(path.join(FIXTURES, `${name}.onnx`)),
+    expected: JSON.parse(readFileSync(path.join(FIXTURES, `${name}.expected.json`), 'utf8')),
+  };
+}
+
 let demo: ReturnType<typeof trainLogisticRegression> | undefined;
 /** A small model trained by the built-in trainer (cached per test file). */
 export function demoModel() {

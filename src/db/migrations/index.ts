@@ -11,6 +11,7 @@ import { auditWriteCostMigration } from './008_audit_write_cost.js';
 import { auditNarrowIndexesMigration } from './009_audit_narrow_indexes.js';
 import { armStatsCacheHitsMigration } from './010_arm_stats_cache_hits.js';
 import { replacedTokensMigration } from './011_replaced_tokens.js';
+import { taskOutcomesMigration } from './012_task_outcomes.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -26,5 +27,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '009_audit_narrow_indexes': auditNarrowIndexesMigration(),
     '010_arm_stats_cache_hits': armStatsCacheHitsMigration(),
     '011_replaced_tokens': replacedTokensMigration(dialect),
+    '012_task_outcomes': taskOutcomesMigration(dialect),
   };
 }
