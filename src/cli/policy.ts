@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AppError } from '../lib/errors.js';
-import { Servable, type Policy } from '../inference/index.js';
+import { describePolicy, parsePolicyFlag, Servable, type Policy } from '../inference/index.js';
 import { checkSkipped, scoreCsv } from '../monitoring/index.js';
 import { chooseThreshold } from '../training/train.js';
 import { parseBands, parseCosts } from './policy-flags.js';
@@ -13,6 +13,7 @@ interface PolicyFlags extends OutputOptions {
   threshold?: string;
   cost?: string;
   bands?: string;
+  policy?: string;
   data?: string;
   target?: string;
   allowSkipped?: boolean;
@@ -25,25 +26,32 @@ export function registerPolicyCommands(program: Command): void {
     .description('Create a new version with the same ONNX artifact, contract and records as --version and another decision policy; promote and roll it back like any version')
     .requiredOption('--model <name>', 'model')
     .requiredOption('--version <n>', 'version whose model the new policy is for')
-    .option('--threshold <t>', 'act when score >= t')
+    .option('--policy <spec>', 'any policy for the version\'s task: threshold=0.4:block:allow, bands=low:5000,mid:20000,high (regression values), value, label, min_probability=0.6:review, class_map=France:retain,*:none')
+    .option('--threshold <t>', 'act when score >= t (binary: a probability; regression: a value)')
     .option('--cost <tp=..,fp=..,fn=..,tn=..>', 'the threshold that maximises profit on --data (scored through the model)')
     .option('--bands <review=0.3,block=0.7>', 'allow below the first bound, then each decision from its bound up')
     .option('--data <csv>', 'with --cost: labelled rows to choose the threshold on')
     .option('--target <column>', 'with --cost: the label column of --data')
     .option('--allow-skipped', 'with --cost: choose on the rows that can be scored even when some cannot (counted by reason)')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  modelgate policy set --model churn --version 3 --threshold 0.42\n  modelgate policy set --model fraud --version 7 --bands review=0.3,block=0.7 --json\n  modelgate policy set --model churn --version 3 --cost tp=0,fp=-20,fn=-100,tn=0 --data holdout.csv --target Churn')
+    .addHelpText('after', '\nExamples:\n  modelgate policy set --model churn --version 3 --threshold 0.42\n  modelgate policy set --model car-price --version 2 --policy bands=low:5000,mid:20000,high\n  modelgate policy set --model geography --version 1 --policy min_probability=0.6:review\n  modelgate policy set --model fraud --version 7 --bands review=0.3,block=0.7 --json\n  modelgate policy set --model churn --version 3 --cost tp=0,fp=-20,fn=-100,tn=0 --data holdout.csv --target Churn')
     .action(async (o: PolicyFlags) =>
       withContext(o, async (ctx) => {
-        const given = [o.threshold, o.cost, o.bands].filter((x) => x !== undefined).length;
-        if (given !== 1) throw new AppError('BAD_REQUEST', 'give exactly one of --threshold, --cost or --bands');
+        const given = [o.threshold, o.cost, o.bands, o.policy].filter((x) => x !== undefined).length;
+        if (given !== 1) throw new AppError('BAD_REQUEST', 'give exactly one of --policy, --threshold, --cost or --bands');
         const version = parseVersion(o.version)!;
+        const { task } = await ctx.registry.getVersion(o.model, version);
+        if (task !== 'binary' && (o.cost !== undefined || o.bands !== undefined)) {
+          throw new AppError('BAD_REQUEST', `--cost and --bands choose a policy on probabilities of a binary model; ${o.model} version ${version} is ${task}: give --policy (${task === 'regression' ? 'bands=low:5000,mid:20000,high, threshold=20000:high:low or value' : 'label, min_probability=0.6:review or class_map=A:act,*:none'})`);
+        }
         let next: Policy;
         let chosen: Record<string, unknown> = {};
         if (o.threshold !== undefined) {
-          const t = parseNumberFlag(o.threshold, '--threshold', 0, 1)!;
+          // The version's task bounds it (a probability for binary); registration checks.
+          const t = parseNumberFlag(o.threshold, '--threshold', -Number.MAX_VALUE, Number.MAX_VALUE)!;
           next = { type: 'threshold', threshold: t, above: 'act', below: 'none' };
-        } else if (o.bands !== undefined) next = parseBands(o.bands);
+        } else if (o.policy !== undefined) next = parsePolicyFlag(o.policy);
+        else if (o.bands !== undefined) next = parseBands(o.bands);
         else {
           if (!o.data || !o.target) throw new AppError('BAD_REQUEST', '--cost chooses the threshold on labelled rows: give --data CSV and --target COLUMN');
           const costs = parseCosts(o.cost!);
@@ -64,7 +72,7 @@ export function registerPolicyCommands(program: Command): void {
         }
         const r = await ctx.registry.withPolicy({ model: o.model, from: version, policy: next, actor: cliActor() });
         emit(o, { model: r.model, version: r.version, from_version: version, policy: r.manifest.policy, ...chosen }, () =>
-          [`${r.model} version ${r.version}: version ${version}'s model with policy ${JSON.stringify(r.manifest.policy)}`, `next: modelgate promote --model ${r.model} --version ${r.version}`].join('\n'),
+          [`${r.model} version ${r.version}: version ${version}'s model with policy ${describePolicy(r.manifest.policy)}`, `next: modelgate promote --model ${r.model} --version ${r.version}`].join('\n'),
         );
       }),
     );

@@ -26,14 +26,43 @@ function label(raw: string | undefined, column: string, line: number): number | 
   throw new AppError('BAD_REQUEST', `--target ${column}: line ${line} has ${JSON.stringify(raw)}; a target must be 0/1, yes/no or true/false`);
 }
 
+/** A target cell per task: what it holds, or the reason the row is skipped. */
+type TargetReader = (raw: string | undefined, line: number) => { y: number | string } | { skip: string };
+
+function targetReader(s: Servable, column: string): TargetReader {
+  if (s.task === 'regression') {
+    return (raw) => {
+      const n = isMissingCell(raw) ? NaN : Number(raw!.trim());
+      return Number.isFinite(n) ? { y: n } : { skip: `no finite ${column} value` };
+    };
+  }
+  if (s.task === 'multiclass') {
+    // A class may look like a missing-value token (bank data has a "?" class): the model's classes win.
+    const classes = new Set((s.spec.output.class_labels ?? []).map(String));
+    return (raw) => {
+      const t = raw?.trim();
+      if (t !== undefined && classes.has(t)) return { y: t };
+      return isMissingCell(raw) ? { skip: `no ${column} class` } : { y: t! };
+    };
+  }
+  return (raw, line) => {
+    const y = label(raw, column, line);
+    return y === undefined ? { skip: `no ${column} label` } : { y };
+  };
+}
+
 export interface ScoredCsv {
   /** Feature values per contract feature (as the payloads carried them). */
   columns: unknown[][];
   scores: number[];
   /** What the model said of each scored row (its score, and for multiclass its label and probabilities). */
   outcomes: Outcome[];
-  /** With a target: the 0/1 label of each scored row. */
+  /** With a target: the 0/1 label of each scored row (binary models). */
   labels: number[];
+  /** With a target: the real value of each scored row (regression models). */
+  actualValues: number[];
+  /** With a target: the real class of each scored row, as text (multiclass models). */
+  actualClasses: string[];
   skipped: number;
   /** Why rows were skipped: reason → rows (a refused field, or a missing label). */
   skippedReasons: Record<string, number>;
@@ -78,6 +107,9 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
   const scores: number[] = [];
   const outcomes: Outcome[] = [];
   const labels: number[] = [];
+  const actualValues: number[] = [];
+  const actualClasses: string[] = [];
+  const target = opts.target === undefined ? undefined : targetReader(s, opts.target);
   let skipped = 0;
   let firstError: string | undefined;
   const skippedReasons: Record<string, number> = {};
@@ -85,9 +117,9 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     skipped++;
     skippedReasons[why] = (skippedReasons[why] ?? 0) + 1;
   };
-  let pending: { payload: Record<string, unknown>; label?: number }[] = [];
+  let pending: { payload: Record<string, unknown>; label?: number | string }[] = [];
   const flush = async () => {
-    const ok: { row: ReturnType<Servable['encoder']['encode']>['row']; payload: Record<string, unknown>; label?: number }[] = [];
+    const ok: { row: ReturnType<Servable['encoder']['encode']>['row']; payload: Record<string, unknown>; label?: number | string }[] = [];
     for (const p of pending) {
       try {
         ok.push({ row: s.encoder.encode(p.payload, 'row').row, payload: p.payload, label: p.label });
@@ -103,7 +135,11 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
       features.forEach((f, j) => columns[j].push(o.payload[f.name]));
       scores.push(batch[i].score);
       outcomes.push(batch[i]);
-      if (opts.target !== undefined) labels.push(o.label!);
+      if (o.label !== undefined) {
+        if (s.task === 'regression') actualValues.push(o.label as number);
+        else if (s.task === 'multiclass') actualClasses.push(o.label as string);
+        else labels.push(o.label as number);
+      }
     });
     opts.onProgress?.(scores.length);
   };
@@ -120,13 +156,14 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
         if (absent.length) throw new AppError('BAD_REQUEST', `${file}: no column for feature${absent.length > 1 ? 's' : ''} ${absent.join(', ')}; the CSV needs a header naming every model feature`);
         if (opts.target !== undefined && !(opts.target in rec)) throw new AppError('BAD_REQUEST', `${file}: no column ${opts.target} (from --target)`);
       }
-      let y: number | undefined;
-      if (opts.target !== undefined) {
-        y = label(rec[opts.target], opts.target, line);
-        if (y === undefined) {
-          skip(`no ${opts.target} label`);
+      let y: number | string | undefined;
+      if (target && opts.target !== undefined) {
+        const t = target(rec[opts.target], line);
+        if ('skip' in t) {
+          skip(t.skip);
           continue;
         }
+        y = t.y;
       }
       const payload: Record<string, unknown> = {};
       for (const f of features) payload[f.name] = cell(rec[f.name], f.type);
@@ -139,7 +176,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     throw new AppError('BAD_REQUEST', `${file}: cannot read as CSV (line ${line}): ${errorMessage(e)}`);
   }
   if (!scores.length) throw new AppError('BAD_REQUEST', `${file}: no row could be scored${firstError ? ` (first problem: ${firstError})` : ''}`);
-  return { columns, scores, outcomes, labels, skipped, skippedReasons, ...(firstError ? { firstError } : {}) };
+  return { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, ...(firstError ? { firstError } : {}) };
 }
 
 /**

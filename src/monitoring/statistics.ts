@@ -312,3 +312,167 @@ export function profit(c: Confusion, costs: CostMatrix): number {
 export function f1FromCounts(tp: number, fp: number, fn: number): number {
   return 2 * tp + fp + fn ? (2 * tp) / (2 * tp + fp + fn) : 0;
 }
+
+/** The q-quantile of a sample with linear interpolation between order statistics (numpy's default "linear" method). */
+export function quantile(values: ArrayLike<number>, q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = Float64Array.from(values).sort();
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+export interface DecileRow {
+  decile: number;
+  rows: number;
+  mean_predicted: number;
+  mean_actual: number;
+}
+
+export interface RegressionMetrics {
+  rows: number;
+  mae: number;
+  rmse: number;
+  r2: number;
+  /** Mean absolute percentage error over the rows whose target is not 0 (as a fraction: 0.12 = 12 %). */
+  mape: number;
+  /** Rows left out of MAPE because their target is 0. */
+  mape_zero_targets: number;
+  /** Quantiles of actual − predicted. */
+  residual_quantiles: { p05: number; p25: number; p50: number; p75: number; p95: number };
+  /** Rows sorted by prediction in ten groups (numpy.array_split sizes: the first groups take the remainder). */
+  deciles: DecileRow[];
+}
+
+/** MAE, RMSE, R² (scikit-learn's r2_score), MAPE without zero targets, residual quantiles and a predicted-vs-actual decile table. */
+export function regressionMetrics(predicted: ArrayLike<number>, actual: ArrayLike<number>): RegressionMetrics {
+  const n = predicted.length;
+  let abs = 0;
+  let sq = 0;
+  let mean = 0;
+  let ape = 0;
+  let apeRows = 0;
+  const residuals = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = actual[i] - predicted[i];
+    residuals[i] = r;
+    abs += Math.abs(r);
+    sq += r * r;
+    mean += actual[i];
+    if (actual[i] !== 0) {
+      ape += Math.abs(r) / Math.abs(actual[i]);
+      apeRows++;
+    }
+  }
+  mean /= n;
+  let total = 0;
+  for (let i = 0; i < n; i++) total += (actual[i] - mean) ** 2;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => predicted[a] - predicted[b] || a - b);
+  const deciles: DecileRow[] = [];
+  const groups = Math.min(10, n);
+  let start = 0;
+  for (let d = 0; d < groups; d++) {
+    const size = Math.floor(n / groups) + (d < n % groups ? 1 : 0);
+    let p = 0;
+    let a = 0;
+    for (let k = start; k < start + size; k++) {
+      p += predicted[order[k]];
+      a += actual[order[k]];
+    }
+    deciles.push({ decile: d + 1, rows: size, mean_predicted: p / size, mean_actual: a / size });
+    start += size;
+  }
+  return {
+    rows: n,
+    mae: n ? abs / n : NaN,
+    rmse: n ? Math.sqrt(sq / n) : NaN,
+    // scikit-learn: 1 − SS_res/SS_tot; a constant target gives NaN here (sklearn returns 0 or 1 by convention).
+    r2: n && total > 0 ? 1 - sq / total : NaN,
+    mape: apeRows ? ape / apeRows : NaN,
+    mape_zero_targets: n - apeRows,
+    residual_quantiles: { p05: quantile(residuals, 0.05), p25: quantile(residuals, 0.25), p50: quantile(residuals, 0.5), p75: quantile(residuals, 0.75), p95: quantile(residuals, 0.95) },
+    deciles,
+  };
+}
+
+export interface ClassMetrics {
+  class: string;
+  precision: number;
+  recall: number;
+  f1: number;
+  /** Rows whose real class is this one. */
+  support: number;
+}
+
+export interface MulticlassMetrics {
+  rows: number;
+  accuracy: number;
+  macro_f1: number;
+  weighted_f1: number;
+  /** Over rows whose real class is one the model knows; NaN without probabilities. */
+  log_loss: number;
+  /** Rows whose real class the model does not have (always wrong; left out of log loss). */
+  unknown_class_rows: number;
+  per_class: ClassMetrics[];
+  /** matrix[i][j]: rows of real class classes[i] predicted as classes[j]. */
+  confusion: { classes: string[]; matrix: number[][] };
+}
+
+/**
+ * Accuracy, macro and support-weighted F1, per-class precision and recall (0 where undefined,
+ * as scikit-learn's zero_division default reports), log loss with probabilities clipped to
+ * [1e−15, 1 − 1e−15] (scikit-learn's log_loss also rescales each row to sum to 1; a model's
+ * probabilities already do, to float32), and the confusion matrix. `classes`: the model's classes in probability
+ * order; real classes it lacks are appended to the per-class rows and the matrix.
+ */
+export function multiclassMetrics(predicted: readonly string[], actual: readonly string[], classes: readonly string[], probabilities?: readonly (readonly number[])[]): MulticlassMetrics {
+  const n = predicted.length;
+  const labels = [...classes];
+  const index = new Map(labels.map((c, i) => [c, i]));
+  for (const y of actual) {
+    if (!index.has(y)) {
+      index.set(y, labels.length);
+      labels.push(y);
+    }
+  }
+  const k = labels.length;
+  const matrix = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  let correct = 0;
+  let loss = 0;
+  let lossRows = 0;
+  let unknown = 0;
+  for (let i = 0; i < n; i++) {
+    const yi = index.get(actual[i])!;
+    const pi = index.get(predicted[i]) ?? index.get(String(predicted[i]))!;
+    matrix[yi][pi]++;
+    if (yi === pi) correct++;
+    if (yi >= classes.length) unknown++;
+    else if (probabilities) {
+      loss -= Math.log(Math.min(Math.max(probabilities[i][yi], 1e-15), 1 - 1e-15));
+      lossRows++;
+    }
+  }
+  const perClass = labels.map((c, j) => {
+    let predictedAs = 0;
+    for (let i = 0; i < k; i++) predictedAs += matrix[i][j];
+    const support = matrix[j].reduce((a, b) => a + b, 0);
+    const tp = matrix[j][j];
+    const precision = predictedAs ? tp / predictedAs : 0;
+    const recall = support ? tp / support : 0;
+    const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
+    return { class: c, precision, recall, f1, support, seen: support + predictedAs > 0 };
+  });
+  // Macro F1 over the classes present in the real or predicted labels, as scikit-learn's default labels are.
+  const seen = perClass.filter((c) => c.seen);
+  return {
+    rows: n,
+    accuracy: n ? correct / n : NaN,
+    macro_f1: seen.length ? seen.reduce((a, c) => a + c.f1, 0) / seen.length : NaN,
+    weighted_f1: n ? perClass.reduce((a, c) => a + c.f1 * c.support, 0) / n : NaN,
+    log_loss: lossRows ? loss / lossRows : NaN,
+    unknown_class_rows: unknown,
+    per_class: perClass.map(({ seen: _seen, ...c }) => c),
+    confusion: { classes: labels, matrix },
+  };
+}

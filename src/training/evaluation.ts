@@ -1,5 +1,23 @@
-import { compilePolicy, type Policy } from '../inference/index.js';
-import { accuracy, actionDecisions, finiteOrNull, profit, averagePrecision, brier, calibration, classification, confusion, logLoss, rocAuc, type CalibrationBin, type Confusion } from '../monitoring/index.js';
+import { compilePolicy, type Outcome, type Policy } from '../inference/index.js';
+import {
+  accuracy,
+  actionDecisions,
+  finiteOrNull,
+  profit,
+  averagePrecision,
+  brier,
+  calibration,
+  classification,
+  confusion,
+  logLoss,
+  multiclassMetrics,
+  regressionMetrics,
+  rocAuc,
+  type CalibrationBin,
+  type Confusion,
+  type MulticlassMetrics,
+  type RegressionMetrics,
+} from '../monitoring/index.js';
 import type { Costs } from './train.js';
 
 /** What `modelgate evaluate` reports for one model version on labelled rows. No NaN: null instead. */
@@ -48,4 +66,37 @@ export function evaluateScores(scores: number[], labels: number[], policy: Polic
     expected_profit_per_row: realised === null ? null : realised / scores.length,
     calibration: calibration(scores, labels),
   };
+}
+
+/** JSON has no NaN: each non-finite number of a metrics object becomes null. */
+function nullable<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))) as T;
+}
+
+const decisionMix = (decisions: string[]) => {
+  const counts: Record<string, number> = {};
+  for (const d of decisions) counts[d] = (counts[d] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(counts).map(([d, n]) => [d, n / decisions.length]));
+};
+
+export type RegressionEvaluation = { task: 'regression'; decision_rates: Record<string, number> } & RegressionMetrics;
+export type MulticlassEvaluation = { task: 'multiclass'; decision_rates: Record<string, number> } & MulticlassMetrics;
+export type TaskEvaluation = ({ task: 'binary' } & Evaluation) | RegressionEvaluation | MulticlassEvaluation;
+
+/** A regression version on rows with real values: the metrics, and the share of each decision its policy gave. */
+export function evaluateRegression(outcomes: Outcome[], actual: number[], policy: Policy): RegressionEvaluation {
+  const decide = compilePolicy(policy);
+  return nullable({ task: 'regression', ...regressionMetrics(outcomes.map((o) => o.score), actual), decision_rates: decisionMix(outcomes.map(decide)) });
+}
+
+/** A multiclass version on rows with real classes (`classes`: the model's, in probability order). */
+export function evaluateMulticlass(outcomes: Outcome[], actual: string[], classes: readonly (string | number)[], policy: Policy): MulticlassEvaluation {
+  const decide = compilePolicy(policy);
+  const m = multiclassMetrics(
+    outcomes.map((o) => String(o.label)),
+    actual,
+    classes.map(String),
+    outcomes.map((o) => o.probabilities ?? []),
+  );
+  return nullable({ task: 'multiclass', ...m, decision_rates: decisionMix(outcomes.map(decide)) });
 }
