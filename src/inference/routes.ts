@@ -9,6 +9,7 @@ import type { Servable } from './servable.js';
 import type { PredictionCache } from './cache.js';
 import type { Outcome } from './outcome.js';
 import type { ClassLabel } from './contract.js';
+import { oipRoutes, type OipRouteDeps } from './oip-routes.js';
 
 export interface InferenceMetrics {
   predictions: { labels(labels: { model: string; version: string; decision: string; arm: string }): { inc(n?: number): void } };
@@ -64,6 +65,8 @@ export interface InferenceRouteDeps {
   metrics: InferenceMetrics;
   maxInstances: number;
   observer?: ArmObserver;
+  /** Serve the Open Inference Protocol v2 under /v2 too (see oip-routes.ts). */
+  oip?: Omit<OipRouteDeps, 'pool' | 'scoreBatch' | 'maxInstances'>;
 }
 
 interface Recorder {
@@ -161,11 +164,78 @@ function inferenceFailed(e: unknown, model: string, version: number, arm: string
   return new AppError('INFERENCE_FAILED', `model ${model} version ${version} failed to score this request (${arm} arm): ${errorMessage(e).split('\n')[0].slice(0, 300)}`, { model, version, arm });
 }
 
+/** Many validated rows of one request, scored as one: the cache first, the rest in one run; metrics, arm statistics and the audit log as for single rows. */
+export interface BatchInput {
+  servable: Servable;
+  arm: 'production' | 'canary' | 'pinned';
+  rows: Row[];
+  /** Each row's payload as received, for the audit log. */
+  payloads: unknown[];
+  /** One event id for every row (the OIP request id). */
+  eventId?: string;
+  keyId?: string;
+}
+
+export interface BatchRow {
+  id: string;
+  outcome: Outcome;
+  decision: string;
+  cached: boolean;
+}
+
+export type ScoreBatch = (input: BatchInput) => Promise<BatchRow[]>;
+
+function batchScorer(deps: InferenceRouteDeps, recorderOf: (s: Servable, arm: string) => Recorder): ScoreBatch {
+  const { observer, cache, sink } = deps;
+  return async ({ servable, arm, rows, payloads, eventId, keyId }) => {
+    const model = servable.spec.model;
+    const started = process.hrtime.bigint();
+    const outcomes: Outcome[] = new Array(rows.length);
+    const fromCache: boolean[] = new Array(rows.length).fill(false);
+    const missing: number[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const hit = cache?.get(servable, rows[i]);
+      if (hit === undefined) missing.push(i);
+      else {
+        outcomes[i] = hit;
+        fromCache[i] = true;
+      }
+    }
+    try {
+      if (missing.length) {
+        const fresh = await servable.scoreMany(missing.map((i) => rows[i]));
+        missing.forEach((i, j) => {
+          outcomes[i] = fresh[j];
+          cache?.set(servable, rows[i], fresh[j]);
+        });
+      }
+    } catch (e) {
+      if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
+      throw inferenceFailed(e, model, servable.spec.version, arm);
+    }
+    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const rec = recorderOf(servable, arm);
+    rec.observe(elapsedMs / 1e3);
+    const counts = new Map<string, number>();
+    const out = outcomes.map((outcome, i) => {
+      const decision = servable.decide(outcome);
+      counts.set(decision, (counts.get(decision) ?? 0) + 1);
+      if (arm !== 'pinned') observer?.scored(model, arm, servable.spec.version, elapsedMs, outcome, decision, fromCache[i]);
+      const id = newPredictionId();
+      sink?.predicted({ id, model, version: servable.spec.version, arm, eventId, payload: payloads[i], row: rows[i], score: outcome.score, label: outcome.label, decision, latencyMs: elapsedMs, cached: fromCache[i], keyId });
+      return { id, outcome, decision, cached: fromCache[i] };
+    });
+    for (const [decision, n] of counts) rec.count(decision, n);
+    return out;
+  };
+}
+
 const warningsOf = (unknown: string[] | undefined, where: string) => unknown?.map((f) => `${where}.${f}: unknown field, ignored`);
 
 export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRouteDeps): Promise<void> {
   const { pool, observer, cache, sink } = deps;
   const recorderOf = recorders(deps.metrics);
+  const scoreBatch = batchScorer(deps, recorderOf);
 
   app.post<{ Body: InferBody }>(
     '/v1/infer',
@@ -270,45 +340,11 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         rows[i] = enc.row;
         unknowns[i] = enc.unknown;
       }
-      const started = process.hrtime.bigint();
-      // Rows already in the cache are not scored again; the rest go to the model in one run.
-      const outcomes: Outcome[] = new Array(rows.length);
-      const fromCache: boolean[] = new Array(rows.length).fill(false);
-      const missing: number[] = [];
-      for (let i = 0; i < rows.length; i++) {
-        const hit = cache?.get(servable, rows[i]);
-        if (hit === undefined) missing.push(i);
-        else {
-          outcomes[i] = hit;
-          fromCache[i] = true;
-        }
-      }
-      try {
-        if (missing.length) {
-          const fresh = await servable.scoreMany(missing.map((i) => rows[i]));
-          missing.forEach((i, j) => {
-            outcomes[i] = fresh[j];
-            cache?.set(servable, rows[i], fresh[j]);
-          });
-        }
-      } catch (e) {
-        if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
-        throw inferenceFailed(e, model, servable.spec.version, arm);
-      }
-      const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
-      const rec = recorderOf(servable, arm);
-      rec.observe(elapsedMs / 1e3);
-      const counts = new Map<string, number>();
-      const predictions = outcomes.map((outcome, i) => {
-        const decision = servable.decide(outcome);
-        counts.set(decision, (counts.get(decision) ?? 0) + 1);
-        if (arm !== 'pinned') observer?.scored(model, arm, servable.spec.version, elapsedMs, outcome, decision, fromCache[i]);
-        const id = newPredictionId();
-        sink?.predicted({ id, model, version: servable.spec.version, arm, payload: instances[i], row: rows[i], score: outcome.score, label: outcome.label, decision, latencyMs: elapsedMs, cached: fromCache[i], keyId: request.principal?.id });
-        return { prediction_id: id, ...servable.present(outcome, decision), cached: fromCache[i], ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) };
-      });
-      for (const [decision, n] of counts) rec.count(decision, n);
+      const scored = await scoreBatch({ servable, arm, rows, payloads: instances, keyId: request.principal?.id });
+      const predictions = scored.map((p, i) => ({ prediction_id: p.id, ...servable.present(p.outcome, p.decision), cached: p.cached, ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) }));
       return { model, version: servable.spec.version, ...(alias ? { alias } : {}), arm, predictions };
     },
   );
+
+  if (deps.oip) await app.register(oipRoutes, { ...deps.oip, pool, scoreBatch, maxInstances: deps.maxInstances });
 }

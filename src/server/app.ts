@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from '../config.js';
@@ -13,9 +13,10 @@ import type { Logger } from '../lib/logger.js';
 import type { Clock } from '../lib/clock.js';
 import { registryRoutes, type RegistryService } from '../registry/index.js';
 import { actorOf, adminTokenAuthenticator, installAuth, type Authenticator } from './auth.js';
-import { errorBodySchema, installErrorHandling } from './errors.js';
+import { errorBodySchema, fromFastify, installErrorHandling } from './errors.js';
+import { AppError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
-import { healthRoutes } from './health.js';
+import { healthRoutes, readiness } from './health.js';
 import { installJsonParser } from './json-body.js';
 import { installHttpMetrics, type Metrics } from './metrics.js';
 
@@ -127,7 +128,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.type(deps.metrics.registry.contentType);
     return deps.scrapeMetrics ? deps.scrapeMetrics() : deps.metrics.registry.metrics();
   });
-  await app.register(inferenceRoutes, { sink: deps.sink, cache: deps.cache, pool: deps.pool, metrics: deps.metrics, maxInstances: config.PREDICT_MAX_INSTANCES, observer: deps.observer });
+  await app.register(inferenceRoutes, {
+    sink: deps.sink,
+    cache: deps.cache,
+    pool: deps.pool,
+    metrics: deps.metrics,
+    maxInstances: config.PREDICT_MAX_INSTANCES,
+    observer: deps.observer,
+    oip: {
+      versions: async (model) => (await deps.registry.getModel(model)).versions.filter((v) => v.status === 'active').map((v) => v.version),
+      notReady: () => readiness(deps).reasons,
+      serverName: 'modelgate',
+      serverVersion: VERSION,
+      toAppError: (err) => (err instanceof AppError ? err : fromFastify(err as FastifyError)),
+    },
+  });
   await app.register(rolloutRoutes, { rollouts: deps.rollouts, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(auditRoutes, { store: deps.auditStore, clock: deps.clock });

@@ -21,7 +21,7 @@ export const errorBodySchema = {
 } as const;
 
 /** Fastify's own errors (body parsing, validation, limits) translated into the one error model. */
-function fromFastify(err: FastifyError): AppError {
+export function fromFastify(err: FastifyError): AppError {
   if (err.validation) {
     const first = err.validation[0];
     const path = `${err.validationContext ?? 'body'}${first?.instancePath ?? ''}`.replace(/\//g, '.');
