@@ -13,6 +13,7 @@ import { registerTrainCommands } from './train.js';
 import { registerEvaluateCommands } from './evaluate.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerBackupCommands } from './backup.js';
+import { registerScoreCommands } from './score.js';
 import { VERSION } from '../lib/version.js';
 
 // Output into a closed pipe (`modelgate predictions export | head -1`) is the reader saying it
@@ -45,6 +46,7 @@ registerMonitorCommands(program);
 registerWebhookCommands(program);
 registerTrainCommands(program);
 registerEvaluateCommands(program);
+registerScoreCommands(program);
 registerPolicyCommands(program);
 registerBackupCommands(program);
 registerDemoCommand(program);

@@ -2,23 +2,13 @@ import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
-import type { Contract, Outcome, Policy, Servable } from '../inference/index.js';
+import { typedCell } from '../lib/csv-cell.js';
+import type { Outcome, Policy, Servable } from '../inference/index.js';
 import { buildReference, kindOf, type ReferenceProfile } from './profile.js';
 import { brier, logLoss, rocAuc } from './statistics.js';
 
 
 const BATCH = 512;
-
-function cell(raw: string | undefined, type: Contract['features'][number]['type']): unknown {
-  if (raw === undefined) return undefined;
-  const t = raw.trim();
-  if (isMissingCell(t)) return null;
-  if (type === 'string') return raw;
-  if (type === 'bool') return /^(true|1|yes)$/i.test(t) ? true : /^(false|0|no)$/i.test(t) ? false : raw;
-  const n = Number(t);
-  if (type === 'int64' || type === 'int32') return Number.isInteger(n) ? n : raw;
-  return Number.isFinite(n) ? n : raw;
-}
 
 function label(raw: string | undefined, column: string, line: number): number | undefined {
   const y = binaryLabel(raw);
@@ -166,7 +156,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
         y = t.y;
       }
       const payload: Record<string, unknown> = {};
-      for (const f of features) payload[f.name] = cell(rec[f.name], f.type);
+      for (const f of features) payload[f.name] = typedCell(rec[f.name], f.type);
       pending.push({ payload, label: y });
       if (pending.length >= BATCH) await flush();
     }

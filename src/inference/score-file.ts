@@ -1,0 +1,125 @@
+import type { Readable, Writable } from 'node:stream';
+import { once } from 'node:events';
+import { parse } from 'csv-parse';
+import { stringify } from 'csv-stringify/sync';
+import { AppError, errorMessage } from '../lib/errors.js';
+import { typedCell } from '../lib/csv-cell.js';
+import type { Row } from './encoder.js';
+import type { Servable } from './servable.js';
+
+const BATCH = 512;
+
+export interface ScoreFileOptions {
+  servable: Servable;
+  input: Readable;
+  /** Where scored rows go (CSV with a header). */
+  output: Writable;
+  /** Where rows that cannot be scored go (CSV: row, id columns, reason). */
+  rejects: Writable;
+  /** Input columns copied to both outputs to join results back; default: columns named id or ending in id. */
+  idColumns?: string[];
+  /** For messages: the input's name. */
+  source: string;
+  onProgress?: (rows: number) => void;
+}
+
+export interface ScoreFileResult {
+  rows: number;
+  scored: number;
+  rejected: number;
+  /** Why rows were rejected: reason → rows. */
+  reasons: Record<string, number>;
+  idColumns: string[];
+  columns: string[];
+}
+
+/** Output columns per task after the row number and id columns. */
+function predictionColumns(s: Servable): string[] {
+  if (s.task === 'regression') return ['value', 'decision'];
+  if (s.task === 'multiclass') return ['label', ...(s.spec.output.class_labels ?? []).map((c) => `probability_${c}`), 'score', 'decision'];
+  return ['score', 'decision'];
+}
+
+async function write(stream: Writable, text: string): Promise<void> {
+  if (!stream.write(text)) await once(stream, 'drain');
+}
+
+/**
+ * Score a CSV through the serving code (the version's encoder, engine and policy) as a
+ * stream: rows are read, scored and written 512 at a time, so a file of any size needs the
+ * memory of one batch. Cells are typed by the contract as `evaluate` and `--reference` type
+ * them; a row the contract refuses goes to the rejects file with the encoder's message.
+ */
+export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
+  const s = o.servable;
+  const features = s.spec.contract.features;
+  const reasons: Record<string, number> = {};
+  let rows = 0;
+  let scored = 0;
+  let rejected = 0;
+  let idColumns: string[] = [];
+  const columns = ['row', ...predictionColumns(s)];
+  let pending: { line: number; ids: string[]; payload: Record<string, unknown> }[] = [];
+
+  const reject = async (line: number, ids: string[], why: string) => {
+    rejected++;
+    // The reason without the row's own values, so rejects group by cause.
+    const cause = why.replace(/^row\./, '');
+    reasons[cause] = (reasons[cause] ?? 0) + 1;
+    await write(o.rejects, stringify([[line, ...ids, why]]));
+  };
+
+  const flush = async () => {
+    const ok: { line: number; ids: string[]; row: Row }[] = [];
+    for (const p of pending) {
+      try {
+        ok.push({ line: p.line, ids: p.ids, row: s.encoder.encode(p.payload, 'row').row });
+      } catch (e) {
+        await reject(p.line, p.ids, errorMessage(e));
+      }
+    }
+    pending = [];
+    if (!ok.length) return;
+    const outcomes = await s.scoreMany(ok.map((r) => r.row));
+    const records = ok.map((r, i) => {
+      const outcome = outcomes[i];
+      const p = s.present(outcome, s.decide(outcome));
+      if (s.task === 'regression') return [r.line, ...r.ids, p.value, p.decision];
+      if (s.task === 'multiclass') return [r.line, ...r.ids, p.label, ...(outcome.probabilities ?? []), p.score, p.decision];
+      return [r.line, ...r.ids, p.score, p.decision];
+    });
+    scored += records.length;
+    await write(o.output, stringify(records));
+    o.onProgress?.(rows);
+  };
+
+  const parser = o.input.pipe(parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true }));
+  let line = 1;
+  try {
+    for await (const rec of parser as AsyncIterable<Record<string, string>>) {
+      line++;
+      if (rows === 0) {
+        const header = Object.keys(rec);
+        const absent = features.filter((f) => !(f.name in rec)).map((f) => f.name);
+        if (absent.length) throw new AppError('BAD_REQUEST', `${o.source}: no column for feature${absent.length > 1 ? 's' : ''} ${absent.join(', ')}; the CSV needs a header naming every model feature`);
+        idColumns = o.idColumns ?? header.filter((c) => /(^|[^a-z])id$|^id$|Id$|ID$/.test(c));
+        const missingIds = idColumns.filter((c) => !header.includes(c));
+        if (missingIds.length) throw new AppError('BAD_REQUEST', `${o.source}: no id column ${missingIds.join(', ')} (from --id); its columns are ${header.join(', ')}`);
+        columns.splice(1, 0, ...idColumns);
+        await write(o.output, stringify([columns]));
+        await write(o.rejects, stringify([['row', ...idColumns, 'reason']]));
+      }
+      rows++;
+      const payload: Record<string, unknown> = {};
+      for (const f of features) payload[f.name] = typedCell(rec[f.name], f.type);
+      pending.push({ line: line - 1, ids: idColumns.map((c) => rec[c] ?? ''), payload });
+      if (pending.length >= BATCH) await flush();
+    }
+    await flush();
+  } catch (e) {
+    if (e instanceof AppError) throw e;
+    throw new AppError('BAD_REQUEST', `${o.source}: cannot read as CSV (line ${line}): ${errorMessage(e)}`);
+  }
+  if (rows === 0) throw new AppError('BAD_REQUEST', `${o.source}: no rows (a CSV with a header line and one row per prediction)`);
+  return { rows, scored, rejected, reasons, idColumns, columns };
+}

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AppError, errorMessage } from './errors.js';
+
+/** How to reach S3 (or an S3-compatible store) for s3:// data locations. */
+export interface S3Access {
+  region: string;
+  endpoint?: string;
+}
+
+const S3_URL = /^s3:\/\/([a-z0-9][a-z0-9.-]{2,62})\/(.+)$/;
+
+function parseS3(url: string): { bucket: string; key: string } {
+  const m = S3_URL.exec(url);
+  if (!m) throw new AppError('BAD_REQUEST', `${url}: expected s3://bucket/key`);
+  return { bucket: m[1], key: m[2] };
+}
+
+// Checksums only where S3 requires them: a streamed upload otherwise goes out aws-chunked with a
+// trailing checksum, which several S3-compatible stores (s3rver, older MinIO and Ceph) store as data.
+const clientOf = (s3: S3Access) =>
+  new S3Client({ region: s3.region, requestChecksumCalculation: 'WHEN_REQUIRED', ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}) });
+
+/** A local file or an s3://bucket/key object, as a stream (never read whole into memory). */
+export async function openDataStream(location: string, s3: S3Access): Promise<Readable> {
+  if (!location.startsWith('s3://')) {
+    await stat(location).catch(() => {
+      throw new AppError('BAD_REQUEST', `cannot read ${location}; give the path of a CSV file or s3://bucket/key`);
+    });
+    return createReadStream(location);
+  }
+  const { bucket, key } = parseS3(location);
+  const client = clientOf(s3);
+  try {
+    const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const body = res.Body as Readable;
+    body.once('close', () => client.destroy());
+    return body;
+  } catch (e) {
+    client.destroy();
+    throw new AppError('BAD_REQUEST', `cannot read ${location}: ${errorMessage(e)}`);
+  }
+}
+
+/**
+ * A destination written under a temporary name and published whole: a local file is renamed
+ * into place, an s3:// object is uploaded from the finished file in one PUT (S3 objects appear
+ * atomically). Until publish() nothing is visible at the destination; discard() removes the
+ * temporary file.
+ */
+export interface PendingOutput {
+  stream: Writable;
+  publish(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+export async function createPendingOutput(location: string, s3: S3Access): Promise<PendingOutput> {
+  const remote = location.startsWith('s3://') ? parseS3(location) : undefined;
+  const tmp = remote ? path.join(tmpdir(), `modelgate-${randomBytes(6).toString('hex')}.tmp`) : `${location}.${randomBytes(6).toString('hex')}.tmp`;
+  if (!remote) await mkdir(path.dirname(path.resolve(location)), { recursive: true });
+  const stream = createWriteStream(tmp);
+  const closed = new Promise<void>((resolve, reject) => {
+    stream.once('close', resolve);
+    stream.once('error', reject);
+  });
+  const finish = async () => {
+    if (!stream.writableFinished) stream.end();
+    await closed;
+  };
+  return {
+    stream,
+    async publish() {
+      await finish();
+      if (!remote) {
+        await rename(tmp, location);
+        return;
+      }
+      const client = clientOf(s3);
+      try {
+        const { size } = await stat(tmp);
+        await client.send(new PutObjectCommand({ Bucket: remote.bucket, Key: remote.key, Body: createReadStream(tmp), ContentLength: size }));
+      } catch (e) {
+        throw new AppError('UNAVAILABLE', `cannot write ${location}: ${errorMessage(e)}`);
+      } finally {
+        client.destroy();
+        await rm(tmp, { force: true });
+      }
+    },
+    async discard() {
+      await finish().catch(() => undefined);
+      await rm(tmp, { force: true });
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { parse } from 'csv-parse/sync';
+import S3rver from 's3rver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/db.js';
+import { kindFixture } from './helpers/fixtures.js';
+
+/**
+ * modelgate score: an unlabelled CSV through the serving code, streamed, for every kind.
+ * Expected values are onnxruntime's own (recorded beside the fixtures).
+ */
+const geo = kindFixture('bank_geography');
+const charges = kindFixture('telco_charges');
+
+const cell = (v: unknown) => (v === null || v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+function csvOf(rows: Record<string, unknown>[], id: (i: number) => string, dirty: (i: number, row: Record<string, unknown>) => Record<string, unknown> = (_i, r) => r): string {
+  const cols = Object.keys(rows[0]);
+  return `${[['CustomerId', ...cols].join(','), ...rows.map((r, i) => [id(i), ...cols.map((c) => cell(dirty(i, r)[c]))].join(','))].join('\n')}\n`;
+}
+const readCsv = (file: string) => parse(readFileSync(file), { columns: true }) as Record<string, string>[];
+
+describe('modelgate score', () => {
+  const dir = tempDir();
+  const env: Record<string, string> = { MODELGATE_DATA_DIR: dir };
+  let s3: InstanceType<typeof S3rver>;
+  let s3Env: Record<string, string> = {};
+  beforeAll(async () => {
+    writeFileSync(path.join(dir, 'geo.onnx'), geo.onnx);
+    writeFileSync(path.join(dir, 'charges.onnx'), charges.onnx);
+    for (const m of ['geo', 'charges']) {
+      expect((await runCli(['register', '--model', m, '--onnx', path.join(dir, `${m}.onnx`), ...(m === 'charges' ? ['--policy', 'bands=low:30,mid:70,high'] : [])], env)).code).toBe(0);
+      expect((await runCli(['promote', '--model', m, '--version', '1'], env)).code).toBe(0);
+    }
+    s3 = new S3rver({ port: 0, address: '127.0.0.1', directory: tempDir('s3rver-'), silent: true, configureBuckets: [{ name: 'lake', configs: [] }] });
+    const addr = (await s3.run()) as { address: string; port: number };
+    s3Env = { ...env, S3_ENDPOINT: `http://127.0.0.1:${addr.port}`, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+  }, 240_000);
+  afterAll(async () => {
+    await s3?.close();
+  });
+
+  it('multiclass: row number, id column, label, one probability column per class, score and decision, as onnxruntime computes', async () => {
+    const data = path.join(dir, 'customers.csv');
+    writeFileSync(data, csvOf(geo.expected.rows, (i) => `cust-${i}`));
+    const out = path.join(dir, 'out', 'geo-scored.csv');
+    const r = await runCli(['score', '--model', 'geo', '--data', data, '--out', out, '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toMatchObject({ task: 'multiclass', rows: 200, scored: 200, rejected: 0, rejects_file: null, columns: ['row', 'CustomerId', 'label', 'probability_?', 'probability_France', 'probability_Germany', 'probability_Spain', 'score', 'decision'] });
+    const rows = readCsv(out);
+    expect(rows).toHaveLength(200);
+    rows.forEach((row, i) => {
+      expect(row.row).toBe(String(i + 1));
+      expect(row.CustomerId).toBe(`cust-${i}`);
+      geo.expected.classes.forEach((c, j) => expect(Math.abs(Number(row[`probability_${c}`]) - geo.expected.onnxruntime[i][j])).toBeLessThan(1e-6));
+      expect(row.decision).toBe(row.label);
+    });
+    expect(existsSync(path.join(dir, 'out', 'geo-scored.rejects.csv'))).toBe(false);
+  }, 240_000);
+
+  it('rows that cannot be scored go to the rejects file with the reason and fail the command; nothing is published unless --allow-rejects', async () => {
+    const data = path.join(dir, 'lines.csv');
+    writeFileSync(data, csvOf(charges.expected.rows, (i) => `line-${i}`, (i, r) => (i === 3 ? { ...r, tenure: 'forty' } : i === 9 ? { ...r, Contract: null } : r)));
+    const out = path.join(dir, 'charges-scored.csv');
+    const refused = await runCli(['score', '--model', 'charges', '--data', data, '--out', out], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/2 of 200 rows cannot be scored \(reasons in .*charges-scored\.rejects\.csv\); nothing was written/);
+    expect(existsSync(out)).toBe(false);
+    const rejects = readCsv(path.join(dir, 'charges-scored.rejects.csv'));
+    expect(rejects).toEqual([
+      { row: '4', CustomerId: 'line-3', reason: 'row.tenure: expected a number or null, got string' },
+      { row: '10', CustomerId: 'line-9', reason: expect.stringMatching(/^row\.Contract: null, and this model version does not say what a missing category becomes/) },
+    ]);
+    const allowed = await runCli(['score', '--model', 'charges', '--data', data, '--out', out, '--id', 'CustomerId', '--allow-rejects', '--json'], env);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.json()).toMatchObject({ rows: 200, scored: 198, rejected: 2, columns: ['row', 'CustomerId', 'value', 'decision'] });
+    const rows = readCsv(out);
+    expect(rows.map((r) => r.row)).not.toContain('4');
+    for (const row of rows) {
+      const i = Number(row.row) - 1;
+      expect(Math.abs(Number(row.value) - charges.expected.onnxruntime[i])).toBeLessThan(1e-5);
+      const v = charges.expected.onnxruntime[i];
+      expect(row.decision).toBe(v < 30 ? 'low' : v < 70 ? 'mid' : 'high');
+    }
+    const noFeature = path.join(dir, 'partial.csv');
+    writeFileSync(noFeature, 'CustomerId,tenure\nx,3\n');
+    const missing = await runCli(['score', '--model', 'charges', '--data', noFeature, '--out', out], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no column for features SeniorCitizen, Partner/);
+  }, 240_000);
+
+  it('reads from and writes to S3 (an s3rver on loopback)', async () => {
+    const client = new S3Client({ region: 'us-east-1', endpoint: s3Env.S3_ENDPOINT, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    try {
+      await client.send(new PutObjectCommand({ Bucket: 'lake', Key: 'in/lines.csv', Body: csvOf(charges.expected.rows, (i) => `s3-${i}`) }));
+      const r = await runCli(['score', '--model', 'charges', '--data', 's3://lake/in/lines.csv', '--out', 's3://lake/out/scored.csv', '--json'], s3Env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json()).toMatchObject({ rows: 200, scored: 200, out: 's3://lake/out/scored.csv' });
+      const body = await (await client.send(new GetObjectCommand({ Bucket: 'lake', Key: 'out/scored.csv' }))).Body!.transformToString();
+      const rows = parse(body, { columns: true }) as Record<string, string>[];
+      expect(rows).toHaveLength(200);
+      expect(Math.abs(Number(rows[5].value) - charges.expected.onnxruntime[5])).toBeLessThan(1e-5);
+      const missing = await runCli(['score', '--model', 'charges', '--data', 's3://lake/in/none.csv', '--out', path.join(dir, 'x.csv')], s3Env);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/cannot read s3:\/\/lake\/in\/none\.csv/);
+    } finally {
+      client.destroy();
+    }
+  }, 240_000);
+});
