@@ -34,16 +34,8 @@ const tensor = {
   },
 } as const;
 
-const outTensor = {
-  type: 'object',
-  properties: {
-    name: { type: 'string' },
-    shape: { type: 'array', items: { type: 'integer' } },
-    datatype: { type: 'string' },
-    parameters: { type: 'object', additionalProperties: true },
-    data: { type: 'array' },
-  },
-} as const;
+/** A response tensor: the request tensor's fields, none of them required. */
+const outTensor = { type: 'object', properties: tensor.properties } as const;
 
 const metadataReply = {
   type: 'object',
