@@ -19,9 +19,14 @@ function summary(r: Report, file?: string): string {
   const p = r.performance;
   lines.push(
     '',
-    `prediction PSI ${fmt(r.prediction_drift.psi)}; drifted features ${r.drifted_share === null ? '—' : `${Math.round(r.drifted_share * 100)}%`}`,
+    `prediction PSI (${r.prediction_drift.basis === 'class_mix' ? 'class mix' : r.prediction_drift.basis}) ${fmt(r.prediction_drift.psi)}; drifted features ${r.drifted_share === null ? '—' : `${Math.round(r.drifted_share * 100)}%`}`,
+    ...(r.prediction_drift.class_mix ? [`class mix, reference → window: ${r.prediction_drift.class_mix.map((c) => `${c.class} ${fmt(c.reference, 2)}→${fmt(c.window, 2)}`).join(', ')}`] : []),
     `action rate ${fmt(r.action_rate.window)} (7 days: ${fmt(r.action_rate.trailing_7d)}; reference ${fmt(r.action_rate.reference)})`,
-    `feedback on ${p.labelled} predictions (coverage ${fmt(p.label_coverage)}): AUC ${fmt(p.roc_auc)}, F1 ${fmt(p.f1)}, Brier ${fmt(p.brier)}, log loss ${fmt(p.log_loss)}, profit ${fmt(p.realized_profit, 0)}`,
+    r.task === 'regression'
+      ? `feedback on ${p.labelled} predictions (coverage ${fmt(p.label_coverage)}): MAE ${fmt(p.mae)}, RMSE ${fmt(p.rmse)}, R² ${fmt(p.r2)}`
+      : r.task === 'multiclass'
+        ? `feedback on ${p.labelled} predictions (coverage ${fmt(p.label_coverage)}): accuracy ${fmt(p.accuracy)}, macro F1 ${fmt(p.macro_f1)}`
+        : `feedback on ${p.labelled} predictions (coverage ${fmt(p.label_coverage)}): AUC ${fmt(p.roc_auc)}, F1 ${fmt(p.f1)}, Brier ${fmt(p.brier)}, log loss ${fmt(p.log_loss)}, profit ${fmt(p.realized_profit, 0)}`,
     '',
     ...r.alerts.map((a) => `${a.firing ? 'FIRING ' : 'ok     '} ${a.name.padEnd(20)} value ${fmt(a.value)} threshold ${a.threshold}  ${a.detail}`),
     ...r.notes.map((n) => `note: ${n}`),

@@ -12,6 +12,8 @@ export interface MonitorMetrics {
   driftedShare: GaugeLike;
   rocAuc: GaugeLike;
   brier: GaugeLike;
+  mae: GaugeLike;
+  accuracy: GaugeLike;
   actionRate: GaugeLike;
   actionRate7d: GaugeLike;
   realizedProfit: GaugeLike;
@@ -43,10 +45,14 @@ export function monitorGauges(m: MonitorMetrics): MonitorGauges {
       if (before && before !== version) {
         m.rocAuc.remove({ model, version: before });
         m.brier.remove({ model, version: before });
+        m.mae.remove({ model, version: before });
+        m.accuracy.remove({ model, version: before });
       }
       versionShown.set(model, version);
       put(m.rocAuc, { model, version }, outcomes ? r.performance.roc_auc : null);
       put(m.brier, { model, version }, outcomes ? r.performance.brier : null);
+      put(m.mae, { model, version }, outcomes ? (r.performance.mae ?? null) : null);
+      put(m.accuracy, { model, version }, outcomes ? (r.performance.accuracy ?? null) : null);
       put(m.actionRate, { model }, r.action_rate.window);
       put(m.actionRate7d, { model }, r.action_rate.trailing_7d);
       put(m.realizedProfit, { model }, outcomes ? r.performance.realized_profit : null);

@@ -1,7 +1,7 @@
 import type { Policy } from '../inference/index.js';
-import type { Contract } from '../inference/contract.js';
+import { taskOf, type Contract, type Task } from '../inference/contract.js';
 import { actionDecisions, FeatureAccumulator, referenceCounts, referenceSchema, type ReferenceProfile } from './profile.js';
-import { binOf, finiteOrNull, profit, type CostMatrix, brier, classification, confusion, jsDistance, ksFromCounts, logLoss, psi, rocAuc } from './statistics.js';
+import { binOf, finiteOrNull, profit, type CostMatrix, brier, classification, confusion, jsDistance, ksFromCounts, logLoss, multiclassMetrics, psi, regressionMetrics, rocAuc } from './statistics.js';
 import type { MonitoringStore } from './store.js';
 
 export const REPORT_FORMAT = 'modelgate.report/v1';
@@ -13,6 +13,10 @@ export const THRESHOLDS = {
   action_rate_anomaly_pp: 15,
   retrain_drifted_share: 0.5,
   retrain_metric_drop: 0.05,
+  /** Regression: window MAE this much above the reference's (0.2 = 20 % higher). */
+  mae_rise: 0.2,
+  /** Multiclass: window accuracy this many percentage points below the reference's. */
+  accuracy_drop_pp: 5,
 } as const;
 
 export type { CostMatrix } from './statistics.js';
@@ -48,7 +52,7 @@ export const DEFAULT_MIN_ROWS = 500;
 export const DEFAULT_MIN_LABELS = 100;
 
 export interface Alert {
-  name: 'high_psi' | 'low_auc' | 'action_rate_anomaly' | 'retrain_recommended';
+  name: 'high_psi' | 'low_auc' | 'mae_rising' | 'low_accuracy' | 'action_rate_anomaly' | 'retrain_recommended';
   firing: boolean;
   value: number | null;
   threshold: number;
@@ -81,7 +85,13 @@ export interface Report {
   reference: { available: true; rows: number } | { available: false; reason: string };
   features: FeatureDrift[];
   drifted_share: number | null;
-  prediction_drift: { psi: number | null; window_predictions: number };
+  /** What the model predicts: the outcome metrics and alerts below follow from it. */
+  task: Task;
+  /**
+   * Prediction drift: PSI of the score distribution (binary), of the value distribution
+   * (regression), or of the predicted class mix (multiclass, with the mix itself).
+   */
+  prediction_drift: { psi: number | null; window_predictions: number; basis: 'score' | 'value' | 'class_mix'; class_mix?: { class: string; reference: number; window: number }[] };
   action_rate: { decisions: string[]; window: number | null; trailing_7d: number | null; reference: number | null };
   performance: {
     labelled: number;
@@ -96,6 +106,13 @@ export interface Report {
     cost_matrix: CostMatrix | null;
     /** Sum of the realised values sent with feedback (when callers send them). */
     reported_value: number | null;
+    /** Regression: errors of the predicted values against the reported real ones. */
+    mae: number | null;
+    rmse: number | null;
+    r2: number | null;
+    /** Multiclass: the predicted class against the reported real one. */
+    accuracy: number | null;
+    macro_f1: number | null;
     training: Record<string, number>;
   };
   /**
@@ -131,6 +148,7 @@ const DAY_MS = 86_400_000;
 /** One monitoring run for a model over [from, to): drift against the reference, action rate, performance from feedback, alerts. */
 export async function runMonitor(store: MonitoringStore, input: MonitorInput): Promise<Report> {
   const { model, target } = input;
+  const task = taskOf(target.contract);
   const from = input.from.toISOString();
   const to = input.to.toISOString();
   const notes: string[] = [];
@@ -148,6 +166,10 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
     if (lacking.length) notes.push(`the reference profile has no distribution for ${lacking.join(', ')}; no drift for them`);
   }
   const scoreCounts = reference ? new Array(reference.score.edges.length + 1).fill(0) : [];
+  // Multiclass: the predicted class mix, against the reference's.
+  const refClasses = task === 'multiclass' ? reference?.classes : undefined;
+  const classIndex = new Map((refClasses?.labels ?? []).map((c, i) => [c, i]));
+  const classCounts = new Array<number>(refClasses?.labels.length ?? 0).fill(0);
   const monitored = [...accs.keys()];
   const binners = [...accs.values()];
   let total = 0;
@@ -165,6 +187,10 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
         if (p.version === target.version) {
           ofVersion++;
           if (reference) scoreCounts[binOf(p.score, reference.score.edges)]++;
+          if (refClasses && p.label !== null) {
+            const c = classIndex.get(p.label);
+            if (c !== undefined) classCounts[c]++;
+          }
         }
         if (p.features && typeof p.features === 'object') {
           withFeatures++;
@@ -206,7 +232,13 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   }
   const measured = features.filter((f) => f.psi !== null);
   const driftedShare = measured.length ? measured.filter((f) => f.drifted).length / measured.length : null;
-  const predictionPsi = reference && ofVersion ? finite(psi(reference.score.counts, scoreCounts)) : null;
+  const predictionPsi = !reference || !ofVersion ? null : refClasses ? finite(psi(refClasses.counts, classCounts)) : finite(psi(reference.score.counts, scoreCounts));
+  if (task === 'multiclass' && reference && !refClasses) notes.push('the reference profile has no class mix (made before multiclass monitoring); prediction drift compares the probability of the predicted class instead');
+  const share = (counts: number[]) => {
+    const n = counts.reduce((a, b) => a + b, 0);
+    return counts.map((c) => (n ? c / n : 0));
+  };
+  const classMixReport = refClasses ? refClasses.labels.map((c, i) => ({ class: c, reference: share(refClasses.counts)[i], window: share(classCounts)[i] })) : undefined;
 
   const acting = actionDecisions(target.policy);
   const win = await store.decisionCounts(model, from, to, acting);
@@ -214,12 +246,18 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   const actionRate = win.total ? win.acted / win.total : null;
   const actionRate7d = week.total ? week.acted / week.total : null;
 
-  const labelled = await store.labelled(model, target.version, from, to);
+  const allLabelled = await store.labelled(model, target.version, from, to);
+  // Outcomes of this task's kind only (feedback is checked against the version's task when stored).
+  const labelled = task === 'binary' ? allLabelled : [];
   const scores = labelled.map((l) => l.score);
   const labels = labelled.map((l) => l.label ?? NaN);
   const acted = labelled.map((l) => (acting.includes(l.decision) ? 1 : 0));
   const invalid = labelled.filter((l) => l.label !== 0 && l.label !== 1).length;
   if (invalid) notes.push(`${invalid} feedback labels are not 0 or 1 and were left out`);
+  const valued = task === 'regression' ? allLabelled.filter((l) => l.actual_value !== null) : [];
+  const classed = task === 'multiclass' ? allLabelled.filter((l) => l.actual_class !== null && l.predicted !== null) : [];
+  const reg = valued.length ? regressionMetrics(valued.map((l) => l.score), valued.map((l) => l.actual_value!)) : undefined;
+  const multi = classed.length ? multiclassMetrics(classed.map((l) => l.predicted!), classed.map((l) => l.actual_class!), (refClasses?.labels ?? []).map(String)) : undefined;
   const valid = invalid ? labelled.map((l, i) => i).filter((i) => labels[i] === 0 || labels[i] === 1) : undefined;
   const pick = <T>(xs: T[]) => (valid ? valid.map((i) => xs[i]) : xs);
   const [s, y, a] = [pick(scores), pick(labels), pick(acted)];
@@ -227,12 +265,13 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   const cls = classification(conf);
   const cost = costMatrixOf(target.training);
   if (!cost) notes.push(`version ${target.version} has no cost matrix in its training record; realised profit is not computed`);
-  const values = labelled.filter((l) => l.value !== null);
+  const values = allLabelled.filter((l) => l.value !== null);
+  const outcomeCount = task === 'regression' ? valued.length : task === 'multiclass' ? classed.length : labelled.length - invalid;
   const training = Object.fromEntries(Object.entries(target.metrics ?? reference?.metrics ?? {}).filter(([, v]) => Number.isFinite(v)));
   const auc = y.length ? rocAuc(s, y) : NaN;
   const performance: Report['performance'] = {
-    labelled: y.length,
-    label_coverage: finite(ofVersion ? y.length / ofVersion : NaN),
+    labelled: outcomeCount,
+    label_coverage: finite(ofVersion ? outcomeCount / ofVersion : NaN),
     roc_auc: finite(auc),
     f1: finite(cls.f1),
     precision: finite(cls.precision),
@@ -242,32 +281,66 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
     realized_profit: cost && y.length ? profit(conf, cost) : null,
     cost_matrix: cost,
     reported_value: values.length ? values.reduce((t, l) => t + (l.value ?? 0), 0) : null,
+    mae: finite(reg?.mae),
+    rmse: finite(reg?.rmse),
+    r2: finite(reg?.r2),
+    accuracy: finite(multi?.accuracy),
+    macro_f1: finite(multi?.macro_f1),
     training,
   };
-  if (y.length === 0 && total > 0) notes.push('no feedback for this version in the window: performance is not computed');
+  if (outcomeCount === 0 && total > 0) notes.push('no feedback for this version in the window: performance is not computed');
 
   const minRows = input.minRows ?? DEFAULT_MIN_ROWS;
   const minLabels = input.minLabels ?? DEFAULT_MIN_LABELS;
   const driftOk = total >= minRows;
-  const outcomesOk = y.length >= minLabels;
+  const outcomesOk = outcomeCount >= minLabels;
   const short = [
     ...(driftOk ? [] : [`${total} predictions in the window, ${minRows} needed for drift flags (MONITOR_MIN_ROWS)`]),
-    ...(outcomesOk ? [] : [`${y.length} labelled predictions, ${minLabels} needed for outcome flags (MONITOR_MIN_LABELS)`]),
+    ...(outcomesOk ? [] : [`${outcomeCount} labelled predictions, ${minLabels} needed for outcome flags (MONITOR_MIN_LABELS)`]),
   ];
   const sufficiency: Report['sufficiency'] = {
     status: short.length ? 'insufficient_data' : 'ok',
     drift: { sufficient: driftOk, predictions: total, min_rows: minRows },
-    outcomes: { sufficient: outcomesOk, labelled: y.length, min_labels: minLabels },
+    outcomes: { sufficient: outcomesOk, labelled: outcomeCount, min_labels: minLabels },
     message: short.length ? `insufficient data: ${short.join('; ')}` : null,
   };
   const noDrift = `insufficient data: ${total} predictions of the ${minRows} needed (MONITOR_MIN_ROWS)`;
-  const noOutcomes = `insufficient data: ${y.length} labelled predictions of the ${minLabels} needed (MONITOR_MIN_LABELS)`;
+  const noOutcomes = `insufficient data: ${outcomeCount} labelled predictions of the ${minLabels} needed (MONITOR_MIN_LABELS)`;
 
   const worstFeature = measured.reduce<FeatureDrift | undefined>((w, f) => (!w || (f.psi ?? 0) > (w.psi ?? 0) ? f : w), undefined);
-  const drops = (['roc_auc', 'f1'] as const)
+  // How far each outcome metric is below (or, for errors, above) its training or reference value, relative to it.
+  const higherIsBetter = { roc_auc: true, f1: true, r2: true, accuracy: true, macro_f1: true, mae: false } as const;
+  const watched: (keyof typeof higherIsBetter)[] = task === 'regression' ? ['r2', 'mae'] : task === 'multiclass' ? ['accuracy', 'macro_f1'] : ['roc_auc', 'f1'];
+  const drops = watched
     .filter((m) => performance[m] !== null && Number.isFinite(training[m]) && training[m] > 0)
-    .map((m) => ({ m, drop: (training[m] - performance[m]!) / training[m] }))
+    .map((m) => ({ m, drop: ((higherIsBetter[m] ? 1 : -1) * (training[m] - performance[m]!)) / training[m] }))
     .filter((d) => d.drop > THRESHOLDS.retrain_metric_drop);
+  const maeRise = performance.mae !== null && training.mae > 0 ? performance.mae / training.mae - 1 : null;
+  const accuracyDrop = performance.accuracy !== null && Number.isFinite(training.accuracy) ? (training.accuracy - performance.accuracy) * 100 : null;
+  const outcomeAlert: Alert =
+    task === 'regression'
+      ? {
+          name: 'mae_rising',
+          firing: outcomesOk && maeRise !== null && maeRise > THRESHOLDS.mae_rise,
+          value: outcomesOk ? maeRise : null,
+          threshold: THRESHOLDS.mae_rise,
+          detail: !outcomesOk ? noOutcomes : maeRise === null ? 'no reference MAE (register with --reference CSV --target COL) or no feedback values' : `MAE ${performance.mae!.toFixed(4)} over ${outcomeCount} predictions against ${training.mae.toFixed(4)} in the reference (relative rise)`,
+        }
+      : task === 'multiclass'
+        ? {
+            name: 'low_accuracy',
+            firing: outcomesOk && accuracyDrop !== null && accuracyDrop > THRESHOLDS.accuracy_drop_pp,
+            value: outcomesOk ? accuracyDrop : null,
+            threshold: THRESHOLDS.accuracy_drop_pp,
+            detail: !outcomesOk ? noOutcomes : accuracyDrop === null ? 'no reference accuracy (register with --reference CSV --target COL) or no feedback' : `accuracy ${performance.accuracy!.toFixed(4)} over ${outcomeCount} predictions, percentage points below the reference's ${training.accuracy.toFixed(4)}`,
+          }
+        : {
+            name: 'low_auc',
+            firing: outcomesOk && performance.roc_auc !== null && performance.roc_auc < THRESHOLDS.low_auc,
+            value: outcomesOk ? performance.roc_auc : null,
+            threshold: THRESHOLDS.low_auc,
+            detail: !outcomesOk ? noOutcomes : performance.roc_auc === null ? 'no AUC: too little feedback (both outcomes are needed)' : `ROC AUC over ${y.length} labelled predictions`,
+          };
   const gap = actionRate !== null && actionRate7d !== null ? Math.abs(actionRate - actionRate7d) * 100 : null;
   const retrainByDrift = driftOk && (driftedShare ?? 0) > THRESHOLDS.retrain_drifted_share;
   const retrainByDrop = outcomesOk && drops.length > 0;
@@ -279,13 +352,7 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
       threshold: THRESHOLDS.high_psi,
       detail: !driftOk ? noDrift : worstFeature ? `largest feature PSI: ${worstFeature.name}` : 'no feature drift measured',
     },
-    {
-      name: 'low_auc',
-      firing: outcomesOk && performance.roc_auc !== null && performance.roc_auc < THRESHOLDS.low_auc,
-      value: outcomesOk ? performance.roc_auc : null,
-      threshold: THRESHOLDS.low_auc,
-      detail: !outcomesOk ? noOutcomes : performance.roc_auc === null ? 'no AUC: too little feedback (both outcomes are needed)' : `ROC AUC over ${y.length} labelled predictions`,
-    },
+    outcomeAlert,
     {
       name: 'action_rate_anomaly',
       firing: driftOk && gap !== null && gap > THRESHOLDS.action_rate_anomaly_pp,
@@ -299,7 +366,7 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
       value: retrainByDrop ? Math.max(...drops.map((d) => d.drop)) : driftOk ? driftedShare : null,
       threshold: retrainByDrop ? THRESHOLDS.retrain_metric_drop : THRESHOLDS.retrain_drifted_share,
       detail: retrainByDrop
-        ? `${drops.map((d) => `${d.m} ${(d.drop * 100).toFixed(1)}% below training`).join(', ')}`
+        ? `${drops.map((d) => `${d.m} ${(d.drop * 100).toFixed(1)}% ${higherIsBetter[d.m] ? 'below' : 'above'} training`).join(', ')}`
         : !driftOk && !outcomesOk
           ? `${noDrift}; ${noOutcomes}`
           : 'share of features drifted (PSI > 0.2); or a metric more than 5% below its training value',
@@ -316,7 +383,13 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
     reference: reference ? { available: true, rows: reference.rows } : { available: false, reason: 'no reference profile' },
     features,
     drifted_share: driftedShare,
-    prediction_drift: { psi: predictionPsi, window_predictions: ofVersion },
+    task,
+    prediction_drift: {
+      psi: predictionPsi,
+      window_predictions: ofVersion,
+      basis: refClasses ? 'class_mix' : task === 'regression' ? 'value' : 'score',
+      ...(classMixReport ? { class_mix: classMixReport } : {}),
+    },
     action_rate: { decisions: acting, window: actionRate, trailing_7d: actionRate7d, reference: reference?.action_rate ?? null },
     performance,
     sufficiency,

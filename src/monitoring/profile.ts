@@ -30,7 +30,10 @@ export const referenceSchema = z.object({
   format: z.literal(REFERENCE_FORMAT),
   rows: z.number().int().positive(),
   features: z.record(z.string(), z.discriminatedUnion('type', [numericProfile, categoricalProfile])),
+  /** Binary: the positive-class probability; multiclass: the probability of the label; regression: the value. */
   score: z.object({ edges: z.array(z.number()), counts: z.array(z.number().int().nonnegative()) }),
+  /** Multiclass: how often each class was predicted (the class mix prediction drift compares). */
+  classes: z.object({ labels: z.array(z.string()), counts: z.array(z.number().int().nonnegative()) }).optional(),
   positive_rate: z.number().min(0).max(1).nullable(),
   action_rate: z.number().min(0).max(1),
   /** Holdout metrics when the profile was made (retrain_recommended compares against them). */
@@ -77,6 +80,19 @@ export interface ReferenceInput {
   policy: Policy;
   labels?: ArrayLike<number>;
   metrics?: Record<string, number>;
+  /** Multiclass: the model's classes and the class predicted for each row. */
+  classes?: { labels: readonly string[]; predicted: readonly string[] };
+}
+
+/** How often each class was predicted, in the model's class order. */
+export function classMix(labels: readonly string[], predicted: Iterable<string>): { labels: string[]; counts: number[] } {
+  const index = new Map(labels.map((c, i) => [c, i]));
+  const counts = new Array<number>(labels.length).fill(0);
+  for (const p of predicted) {
+    const i = index.get(p);
+    if (i !== undefined) counts[i]++;
+  }
+  return { labels: [...labels], counts };
 }
 
 /** Build a profile from reference rows (column by column) and the model's scores for them. */
@@ -123,6 +139,7 @@ export function buildReference(input: ReferenceInput): ReferenceProfile {
     score: { edges: scoreEdges, counts: scoreCounts },
     positive_rate: input.labels && input.labels.length ? labelled / input.labels.length : null,
     action_rate: input.decisions.filter((d) => acting.has(d)).length / rows,
+    ...(input.classes ? { classes: classMix(input.classes.labels, input.classes.predicted) } : {}),
     ...(input.metrics ? { metrics: input.metrics } : {}),
   };
 }

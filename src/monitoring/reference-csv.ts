@@ -5,7 +5,7 @@ import { binaryLabel, isMissingCell } from '../lib/missing.js';
 import { typedCell } from '../lib/csv-cell.js';
 import type { Outcome, Policy, Servable } from '../inference/index.js';
 import { buildReference, kindOf, type ReferenceProfile } from './profile.js';
-import { brier, logLoss, rocAuc } from './statistics.js';
+import { brier, logLoss, multiclassMetrics, regressionMetrics, rocAuc } from './statistics.js';
 
 
 const BATCH = 512;
@@ -179,18 +179,28 @@ export async function referenceFromCsv(
   policy: Policy,
   opts: { target?: string; onProgress?: (rows: number) => void } = {},
 ): Promise<{ reference: ReferenceProfile; rows: number; skipped: number; skippedReasons: Record<string, number>; firstError?: string }> {
-  const { columns, scores, outcomes, labels, skipped, skippedReasons, firstError } = await scoreCsv(file, s, opts);
+  const { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, firstError } = await scoreCsv(file, s, opts);
   const features = s.spec.contract.features;
   const decide = s.decide;
-  const metrics =
-    opts.target !== undefined && new Set(labels).size === 2 ? { roc_auc: rocAuc(scores, labels), brier: brier(scores, labels), log_loss: logLoss(scores, labels) } : undefined;
+  const classes = (s.spec.output.class_labels ?? []).map(String);
+  const predicted = outcomes.map((o) => String(o.label));
+  let metrics: Record<string, number> | undefined;
+  if (opts.target !== undefined && s.task === 'regression') {
+    const m = regressionMetrics(scores, actualValues);
+    metrics = { mae: m.mae, rmse: m.rmse, r2: m.r2 };
+  } else if (opts.target !== undefined && s.task === 'multiclass') {
+    const m = multiclassMetrics(predicted, actualClasses, classes, outcomes.map((o) => o.probabilities ?? []));
+    metrics = { accuracy: m.accuracy, macro_f1: m.macro_f1, log_loss: m.log_loss };
+  } else if (opts.target !== undefined && new Set(labels).size === 2) metrics = { roc_auc: rocAuc(scores, labels), brier: brier(scores, labels), log_loss: logLoss(scores, labels) };
+  if (metrics) metrics = Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
   const reference = buildReference({
     features: features.map((f, j) => ({ name: f.name, kind: kindOf(f.type), values: columns[j] })),
     scores,
     decisions: outcomes.map(decide),
     policy,
-    ...(opts.target !== undefined ? { labels } : {}),
+    ...(opts.target !== undefined && s.task === 'binary' ? { labels } : {}),
     ...(metrics ? { metrics } : {}),
+    ...(s.task === 'multiclass' ? { classes: { labels: classes, predicted } } : {}),
   });
   return { reference, rows: scores.length, skipped, skippedReasons, ...(firstError ? { firstError } : {}) };
 }

@@ -424,13 +424,13 @@ export interface MulticlassMetrics {
  * as scikit-learn's zero_division default reports), log loss with probabilities clipped to
  * [1e−15, 1 − 1e−15] (scikit-learn's log_loss also rescales each row to sum to 1; a model's
  * probabilities already do, to float32), and the confusion matrix. `classes`: the model's classes in probability
- * order; real classes it lacks are appended to the per-class rows and the matrix.
+ * order; real or predicted classes it lacks are appended to the per-class rows and the matrix.
  */
 export function multiclassMetrics(predicted: readonly string[], actual: readonly string[], classes: readonly string[], probabilities?: readonly (readonly number[])[]): MulticlassMetrics {
   const n = predicted.length;
   const labels = [...classes];
   const index = new Map(labels.map((c, i) => [c, i]));
-  for (const y of actual) {
+  for (const y of [...actual, ...predicted]) {
     if (!index.has(y)) {
       index.set(y, labels.length);
       labels.push(y);
@@ -444,7 +444,7 @@ export function multiclassMetrics(predicted: readonly string[], actual: readonly
   let unknown = 0;
   for (let i = 0; i < n; i++) {
     const yi = index.get(actual[i])!;
-    const pi = index.get(predicted[i]) ?? index.get(String(predicted[i]))!;
+    const pi = index.get(predicted[i])!;
     matrix[yi][pi]++;
     if (yi === pi) correct++;
     if (yi >= classes.length) unknown++;

@@ -8,6 +8,8 @@ export interface LoggedPrediction {
   /** The logged payload; null when features were not logged (AUDIT_FEATURES=hashed or none). */
   features: unknown;
   score: number;
+  /** Multiclass: the predicted class. */
+  label: string | null;
   decision: string;
 }
 
@@ -50,7 +52,7 @@ export function createMonitoringStore(db: Db) {
       const rows = k
         .selectFrom('predictions')
         // Only what the monitor bins: ids and timestamps would cost a parse per row for nothing.
-        .select(['version', 'features', 'score', 'decision'])
+        .select(['version', 'features', 'score', 'label', 'decision'])
         .where('model', '=', model)
         .where('arm', '!=', 'shadow')
         .where('at', '>=', from)
@@ -58,7 +60,7 @@ export function createMonitoringStore(db: Db) {
         .stream(pageSize * 4);
       let page: LoggedPrediction[] = [];
       for await (const r of rows) {
-        page.push({ version: r.version, features: r.features === null ? null : fromJson(r.features), score: r.score, decision: r.decision });
+        page.push({ version: r.version, features: r.features === null ? null : fromJson(r.features), score: r.score, label: r.label, decision: r.decision });
         if (page.length >= pageSize) {
           yield page;
           page = [];

@@ -165,6 +165,8 @@ export function createMetrics(sources: MetricsSources = {}) {
     driftedShare: gauge('modelgate_drifted_feature_share', 'Share of monitored features with PSI above 0.2 in the latest monitoring window', ['model']),
     rocAuc: gauge('modelgate_model_roc_auc', 'ROC AUC from joined feedback in the latest monitoring window', ['model', 'version']),
     brier: gauge('modelgate_model_brier', 'Brier score from joined feedback in the latest monitoring window', ['model', 'version']),
+    mae: gauge('modelgate_model_mae', 'Regression models: mean absolute error against the real values reported as feedback, latest monitoring window', ['model', 'version']),
+    accuracy: gauge('modelgate_model_accuracy', 'Multiclass models: share of predictions whose class matched the reported real class, latest monitoring window', ['model', 'version']),
     actionRate: gauge('modelgate_action_rate', 'Share of predictions with an acting decision in the latest monitoring window', ['model']),
     actionRate7d: gauge('modelgate_action_rate_7d_avg', 'Share of predictions with an acting decision over the trailing 7 days', ['model']),
     realizedProfit: gauge('modelgate_realized_profit', 'Profit realised under the cost matrix over the labelled predictions of the latest window', ['model']),
