@@ -27,11 +27,22 @@ function describeStatus(s: Status): string {
         ),
       );
     }
+    if (s.outcomes) {
+      const o = s.outcomes;
+      const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
+      const line = (arm: 'production' | 'canary') => {
+        const a = o[arm];
+        return `${arm} ${a.labelled} labelled${a.accuracy !== null ? `, accuracy ${pct(a.accuracy)}` : ''}${a.false_positive_rate !== null ? `, FPR ${pct(a.false_positive_rate)}` : ''}${a.roc_auc !== null ? `, AUC ${a.roc_auc.toFixed(3)}` : ''}${a.mae !== null ? `, MAE ${a.mae.toFixed(4)}` : ''}`;
+      };
+      lines.push(`outcomes from feedback: ${line('production')}; ${line('canary')}${o.reason ? ` (${o.reason})` : ''}`);
+    }
     if (s.verdict) lines.push(`verdict: ${s.verdict.status}${s.verdict.failed ? ` — ${s.verdict.failed.detail}` : ''}${s.verdict.reason ? ` — ${s.verdict.reason}` : ''}`);
   }
   if (s.shadow) {
-    const sh = s.shadow as { version: number; percent: number; compared: number; decision_agreement: number | null; mean_abs_score_diff: number | null; errors: number };
-    lines.push(`shadow v${sh.version} at ${sh.percent}%: ${sh.compared} compared, decision agreement ${sh.decision_agreement === null ? '-' : `${(sh.decision_agreement * 100).toFixed(1)}%`}, mean |Δscore| ${sh.mean_abs_score_diff?.toFixed(4) ?? '-'}, ${sh.errors} errors`);
+    const sh = s.shadow as { version: number; percent: number; compared: number; decision_agreement?: number | null; label_agreement?: number | null; mean_abs_score_diff?: number | null; mean_relative_error?: number | null; errors: number };
+    const agreement = sh.label_agreement !== undefined ? ['class agreement', sh.label_agreement] : ['decision agreement', sh.decision_agreement ?? null];
+    const diff = sh.mean_relative_error !== undefined ? `mean relative value error ${sh.mean_relative_error === null ? '-' : `${(sh.mean_relative_error * 100).toFixed(2)}%`}` : `mean |Δscore| ${sh.mean_abs_score_diff?.toFixed(4) ?? '-'}`;
+    lines.push(`shadow v${sh.version} at ${sh.percent}%: ${sh.compared} compared, ${agreement[0]} ${agreement[1] === null ? '-' : `${((agreement[1] as number) * 100).toFixed(1)}%`}, ${diff}, ${sh.errors} errors`);
   }
   return lines.join('\n');
 }
@@ -53,15 +64,25 @@ export function registerRolloutCommands(program: Command): void {
     .option('--max-p95-ratio <x>', 'roll back when canary p95 > production × x (default 1.3)')
     .option('--max-decision-delta-pp <pp>', 'roll back when a decision rate differs by more points')
     .option('--max-score-psi <x>', 'roll back when the score PSI between arms exceeds x')
+    .option('--max-fpr-delta-pp <pp>', 'outcomes (binary): roll back when the false-positive rates from feedback differ by more points')
+    .option('--max-accuracy-drop-pp <pp>', 'outcomes (binary, multiclass): roll back when canary accuracy from feedback is this many points below production')
+    .option('--max-auc-drop <x>', 'outcomes (binary): roll back when canary ROC AUC from feedback is this far below production')
+    .option('--max-mae-ratio <x>', 'outcomes (regression): roll back when canary MAE from feedback > production × x')
+    .option('--min-labels <n>', 'outcomes: labelled predictions each arm needs before the outcome rules are checked (default 100)')
     .option('--auto-promote', 'promote when the last step stays healthy')
     .option('--production-version <n>', 'compare against this version (default: current production)')
     .option('--target <alias>', 'alias the canary competes for and fills on promotion (default production)')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  modelgate canary start --model churn --version 4 --percent 10\n  modelgate canary start --model churn --version 4 --steps 10,25,50,100 --step-interval 10m --auto-promote --json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  modelgate canary start --model churn --version 4 --percent 10\n  modelgate canary start --model churn --version 4 --steps 10,25,50,100 --step-interval 10m --auto-promote --json\n  modelgate canary start --model fraud --version 7 --percent 20 --max-fpr-delta-pp 5 --min-labels 200',
+    )
     .action(
-      async (o: OutputOptions & { model: string; version: string; percent?: string; steps?: string; stepInterval?: string; minRequests?: string; minScored?: string; maxErrorRatio?: string; maxP95Ratio?: string; maxDecisionDeltaPp?: string; maxScorePsi?: string; autoPromote?: boolean; productionVersion?: string; target?: string }) =>
+      async (o: OutputOptions & { model: string; version: string; percent?: string; steps?: string; stepInterval?: string; minRequests?: string; minScored?: string; maxErrorRatio?: string; maxP95Ratio?: string; maxDecisionDeltaPp?: string; maxScorePsi?: string; maxFprDeltaPp?: string; maxAccuracyDropPp?: string; maxAucDrop?: string; maxMaeRatio?: string; minLabels?: string; autoPromote?: boolean; productionVersion?: string; target?: string }) =>
         withContext(o, async (ctx) => {
           const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+          const defined = (o: Record<string, number | undefined>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+          const outcomes = defined({ max_fpr_delta_pp: num(o.maxFprDeltaPp), max_accuracy_drop_pp: num(o.maxAccuracyDropPp), max_auc_drop: num(o.maxAucDrop), max_mae_ratio: num(o.maxMaeRatio), min_labels_per_arm: num(o.minLabels) });
           await ctx.rollouts.startCanary({
             model: o.model,
             canary_version: /^[0-9]+$/.test(o.version) ? Number(o.version) : o.version,
@@ -70,9 +91,10 @@ export function registerRolloutCommands(program: Command): void {
             steps: o.steps?.split(',').map((x) => percentOf(x.trim(), '--steps')),
             step_interval: o.stepInterval,
             min_requests: num(o.minRequests),
-            analysis: Object.fromEntries(
-              Object.entries({ max_error_ratio: num(o.maxErrorRatio), max_p95_ratio: num(o.maxP95Ratio), max_decision_rate_delta_pp: num(o.maxDecisionDeltaPp), max_score_psi: num(o.maxScorePsi), min_scored_per_arm: num(o.minScored) }).filter(([, v]) => v !== undefined),
-            ),
+            analysis: {
+              ...defined({ max_error_ratio: num(o.maxErrorRatio), max_p95_ratio: num(o.maxP95Ratio), max_decision_rate_delta_pp: num(o.maxDecisionDeltaPp), max_score_psi: num(o.maxScorePsi), min_scored_per_arm: num(o.minScored) }),
+              ...(Object.keys(outcomes).length ? { outcomes } : {}),
+            },
             auto_promote: o.autoPromote,
             target: o.target,
             actor: cliActor(),

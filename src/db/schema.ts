@@ -139,7 +139,9 @@ export interface ArmStatsTable {
   latency: Json;
   decisions: Json;
   scores: Json;
-  /** Shadow arm only: compared requests, decision agreements, summed |score difference|. */
+  /** Summed scores (values, for regression) of successful requests. */
+  score_sum: Generated<number>;
+  /** Shadow arm only: compared requests, agreements (decisions; classes for multiclass), summed |score difference| (relative value error for regression). */
   compared: number;
   agreed: number;
   abs_diff: number;

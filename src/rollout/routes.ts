@@ -54,6 +54,18 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
                 max_score_psi: { type: 'number', exclusiveMinimum: 0 },
                 min_scored_per_arm: { type: 'integer', minimum: 1, description: 'model-scored requests (cache hits not counted) each arm needs before any automatic decision; default CANARY_MIN_SCORED' },
                 custom: { type: 'array', items: { type: 'object', properties: { metric: { type: 'string' }, op: { type: 'string' }, threshold: { type: 'number' } }, required: ['metric', 'op', 'threshold'] } },
+                outcomes: {
+                  type: 'object',
+                  description: 'judge the canary on real outcomes (feedback on each arm\'s predictions), once both arms have min_labels_per_arm',
+                  properties: {
+                    min_labels_per_arm: { type: 'integer', minimum: 1 },
+                    max_fpr_delta_pp: { type: 'number', exclusiveMinimum: 0, description: 'binary: false-positive rates within ± this many points' },
+                    max_accuracy_drop_pp: { type: 'number', exclusiveMinimum: 0, description: 'binary, multiclass: canary accuracy at most this many points below production' },
+                    max_auc_drop: { type: 'number', exclusiveMinimum: 0, description: 'binary: canary ROC AUC at most this far below production' },
+                    max_mae_ratio: { type: 'number', exclusiveMinimum: 0, description: 'regression: canary MAE at most this many times production' },
+                  },
+                  additionalProperties: false,
+                },
               },
               additionalProperties: false,
             },

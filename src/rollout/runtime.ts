@@ -1,4 +1,4 @@
-import type { ArmObserver, OffThreadScorer, Outcome, Row, Servable, ShadowRequest } from '../inference/index.js';
+import type { ArmObserver, OffThreadScorer, Outcome, Row, Servable, ShadowRequest, Task } from '../inference/index.js';
 import type { Clock } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -14,6 +14,17 @@ interface ShadowJob {
   outcome: Outcome;
   decision: string;
   request?: ShadowRequest;
+}
+
+/**
+ * How a shadow's answer compares with production's for the same request: multiclass models
+ * agree on the class, others on the decision; the difference is |Δscore|, or for a regression
+ * model the error relative to production's value.
+ */
+export function compareOutcomes(task: Task, prod: Outcome, prodDecision: string, shadow: Outcome, shadowDecision: string): { agreed: boolean; difference: number } {
+  if (task === 'multiclass') return { agreed: String(prod.label) === String(shadow.label), difference: Math.abs(shadow.score - prod.score) };
+  if (task === 'regression') return { agreed: prodDecision === shadowDecision, difference: Math.abs(shadow.score - prod.score) / Math.max(Math.abs(prod.score), 1e-9) };
+  return { agreed: prodDecision === shadowDecision, difference: Math.abs(shadow.score - prod.score) };
 }
 
 /** A shadow version's result for one copied request (recorded, never returned). */
@@ -100,7 +111,8 @@ export class RolloutRuntime implements ArmObserver {
             const o = outcomes[i];
             const d = first.shadow.decide(o);
             this.recorder.success(j.model, 'shadow', first.shadow.spec.version, ms, o.score, d, false);
-            this.recorder.comparison(j.model, first.shadow.spec.version, d === j.decision, Math.abs(o.score - j.outcome.score));
+            const { agreed, difference } = compareOutcomes(first.shadow.task, j.outcome, j.decision, o, d);
+            this.recorder.comparison(j.model, first.shadow.spec.version, agreed, difference);
             this.o.onShadowScored?.({ model: j.model, version: first.shadow.spec.version, row: j.row, score: o.score, label: o.label, decision: d, latencyMs: ms, request: j.request });
           });
         } catch (e) {

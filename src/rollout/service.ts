@@ -10,6 +10,8 @@ import { analyse, analysisSchema, type Verdict } from './analysis.js';
 import type { EmitEvent, EventType } from '../webhooks/index.js';
 import type { Rollout, RolloutStore } from './store.js';
 import { summarize } from './stats.js';
+import { armOutcomes } from './outcomes.js';
+import type { Policy, Task } from '../inference/index.js';
 
 export interface StartCanaryInput {
   model: string;
@@ -342,15 +344,39 @@ export function createRolloutService(deps: RolloutDeps) {
     });
   }
 
-  /** Analysis of the current step window: cluster-wide counts per arm, and the verdict. */
+  /** A version's task and policy (versions are immutable, so each is read once). */
+  const kinds = new Map<string, Promise<{ task: Task; policy: Policy }>>();
+  const kindOf = (model: string, version: number) => {
+    const key = `${model}@${version}`;
+    let k = kinds.get(key);
+    if (!k) {
+      k = registry.getVersion(model, version).then((v) => ({ task: v.task, policy: v.manifest.policy }));
+      k.catch(() => kinds.delete(key));
+      kinds.set(key, k);
+    }
+    return k;
+  };
+
+  /** Analysis of the current step window: cluster-wide counts per arm, outcomes from feedback, and the verdict. */
   async function evaluate(r: Rollout): Promise<Verdict | undefined> {
     if (r.canary_version === null || r.production_version === null || !r.step_started_at) return undefined;
     const since = Date.parse(r.step_started_at);
-    const [prod, canary] = await Promise.all([
+    const [prod, canary, prodKind, canaryKind, prodRows, canaryRows] = await Promise.all([
       store.sumStats(r.model, 'production', r.production_version, since),
       store.sumStats(r.model, 'canary', r.canary_version, since),
+      kindOf(r.model, r.production_version),
+      kindOf(r.model, r.canary_version),
+      store.outcomes(r.model, 'production', r.production_version, r.step_started_at),
+      store.outcomes(r.model, 'canary', r.canary_version, r.step_started_at),
     ]);
-    return analyse({ version: r.production_version, counts: prod }, { version: r.canary_version, counts: canary }, r.analysis, { minRequests: r.min_requests, minScored: deps.defaults.minScored, canaryPercent: r.canary_percent });
+    const outcomes = { production: armOutcomes(prodKind.task, prodKind.policy, prodRows), canary: armOutcomes(canaryKind.task, canaryKind.policy, canaryRows) };
+    return analyse({ version: r.production_version, counts: prod }, { version: r.canary_version, counts: canary }, r.analysis, {
+      minRequests: r.min_requests,
+      minScored: deps.defaults.minScored,
+      canaryPercent: r.canary_percent,
+      task: canaryKind.task,
+      outcomes,
+    });
   }
 
   async function status(model: string) {
@@ -360,13 +386,16 @@ export function createRolloutService(deps: RolloutDeps) {
     let shadow: Record<string, unknown> | null = null;
     if (r.shadow_version !== null) {
       const c = await store.sumStats(model, 'shadow', r.shadow_version, Date.parse(r.shadow_started_at ?? r.updated_at));
+      const { task } = await kindOf(model, r.shadow_version);
+      const share = (n: number) => (c.compared ? n / c.compared : null);
       shadow = {
         ...summarize(r.shadow_version, c),
         percent: r.shadow_percent,
         started_at: r.shadow_started_at,
         compared: c.compared,
-        decision_agreement: c.compared ? c.agreed / c.compared : null,
-        mean_abs_score_diff: c.compared ? c.abs_diff / c.compared : null,
+        // What agreement means follows the task: the class for multiclass, the decision otherwise.
+        ...(task === 'multiclass' ? { label_agreement: share(c.agreed) } : { decision_agreement: share(c.agreed) }),
+        ...(task === 'regression' ? { mean_relative_error: share(c.abs_diff) } : { mean_abs_score_diff: share(c.abs_diff) }),
       };
     }
     return {
@@ -386,6 +415,7 @@ export function createRolloutService(deps: RolloutDeps) {
       started_at: r.started_at,
       started_by: r.started_by,
       arms: verdict ? { production: verdict.production, canary: verdict.canary } : null,
+      outcomes: verdict?.outcomes ?? null,
       verdict: verdict ? { status: verdict.status, ...(verdict.reason ? { reason: verdict.reason } : {}), score_psi: verdict.score_psi, checks: verdict.checks, ...(verdict.failed ? { failed: verdict.failed } : {}) } : null,
       shadow,
     };

@@ -14,7 +14,13 @@ export interface ArmCounts {
   latency: number[];
   decisions: Record<string, number>;
   scores: number[];
-  /** Shadow only: requests compared with production, decisions that agreed, summed |Δscore|. */
+  /** Sum of the scores of successful requests (a regression model's values too): the exact mean. */
+  score_sum: number;
+  /**
+   * Shadow only: requests compared with production; those that agreed (on the decision, or on
+   * the class for a multiclass model); summed |Δscore| (for a regression model, the relative
+   * error |Δvalue| / |production value|).
+   */
   compared: number;
   agreed: number;
   abs_diff: number;
@@ -27,6 +33,7 @@ export const emptyCounts = (): ArmCounts => ({
   latency: new Array(LATENCY_BOUNDS_MS.length + 1).fill(0),
   decisions: {},
   scores: new Array(SCORE_BINS).fill(0),
+  score_sum: 0,
   compared: 0,
   agreed: 0,
   abs_diff: 0,
@@ -45,6 +52,7 @@ export function addCounts(into: ArmCounts, from: ArmCounts): ArmCounts {
   into.errors += from.errors;
   from.latency.forEach((v, i) => (into.latency[i] += v));
   from.scores.forEach((v, i) => (into.scores[i] += v));
+  into.score_sum += from.score_sum;
   for (const [d, n] of Object.entries(from.decisions)) into.decisions[d] = (into.decisions[d] ?? 0) + n;
   into.compared += from.compared;
   into.agreed += from.agreed;
@@ -78,6 +86,7 @@ export class ArmRecorder {
     if (cached) c.cache_hits++;
     else c.latency[latencyBin(latencyMs)]++;
     c.scores[scoreBin(score)]++;
+    c.score_sum += score;
     c.decisions[decision] = (c.decisions[decision] ?? 0) + 1;
   }
 
@@ -128,8 +137,6 @@ export function summarize(version: number | null, c: ArmCounts): ArmSummary {
     const v = histogramQuantile(c.latency, LATENCY_BOUNDS_MS, p);
     return Number.isNaN(v) ? null : Math.round(v * 1000) / 1000;
   };
-  let weighted = 0;
-  c.scores.forEach((n, i) => (weighted += n * ((i + 0.5) / SCORE_BINS)));
   const scored = c.requests - c.cache_hits;
   return {
     version,
@@ -141,7 +148,7 @@ export function summarize(version: number | null, c: ArmCounts): ArmSummary {
     p50_ms: q(0.5),
     p95_ms: q(0.95),
     decision_rates: Object.fromEntries(Object.entries(c.decisions).map(([d, n]) => [d, ok ? n / ok : 0])),
-    mean_score: ok ? weighted / ok : null,
+    mean_score: ok ? c.score_sum / ok : null,
   };
 }
 

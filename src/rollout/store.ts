@@ -3,6 +3,7 @@ import { fromJson, toIso, type Database, type Db } from '../db/index.js';
 import type { RolloutsTable } from '../db/index.js';
 import type { AnalysisRules } from './analysis.js';
 import { addCounts, emptyCounts, type Arm, type ArmCounts } from './stats.js';
+import type { OutcomeRow } from './outcomes.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
@@ -126,6 +127,7 @@ export function createRolloutStore(db: Db) {
             latency: JSON.stringify(r.counts.latency),
             decisions: JSON.stringify(r.counts.decisions),
             scores: JSON.stringify(r.counts.scores),
+            score_sum: r.counts.score_sum,
             compared: r.counts.compared,
             agreed: r.counts.agreed,
             abs_diff: r.counts.abs_diff,
@@ -153,12 +155,28 @@ export function createRolloutStore(db: Db) {
           latency: fromJson<number[]>(r.latency),
           decisions: fromJson<Record<string, number>>(r.decisions),
           scores: fromJson<number[]>(r.scores),
+          score_sum: Number(r.score_sum),
           compared: Number(r.compared),
           agreed: Number(r.agreed),
           abs_diff: Number(r.abs_diff),
         });
       }
       return total;
+    },
+
+    /** An arm's predictions of a version since a time, with the real outcome reported for each (feedback). */
+    async outcomes(model: string, arm: 'production' | 'canary', version: number, sinceIso: string): Promise<OutcomeRow[]> {
+      const rows = await k
+        .selectFrom('predictions as p')
+        .innerJoin('feedback as f', 'f.prediction_id', 'p.id')
+        .select(['p.score', 'p.decision', 'p.label as predicted', 'f.label', 'f.actual_class', 'f.actual_value'])
+        .where('p.model', '=', model)
+        .where('p.arm', '=', arm)
+        .where('p.version', '=', version)
+        .where('p.at', '>=', sinceIso)
+        .execute();
+      const num = (v: number | null) => (v === null ? null : Number(v));
+      return rows.map((r) => ({ score: Number(r.score), decision: r.decision, predicted: r.predicted, label: num(r.label), actual_class: r.actual_class, actual_value: num(r.actual_value) }));
     },
 
     async pruneStats(beforeMs: number): Promise<void> {

@@ -12,6 +12,7 @@ import { auditNarrowIndexesMigration } from './009_audit_narrow_indexes.js';
 import { armStatsCacheHitsMigration } from './010_arm_stats_cache_hits.js';
 import { replacedTokensMigration } from './011_replaced_tokens.js';
 import { taskOutcomesMigration } from './012_task_outcomes.js';
+import { armStatsScoreSumMigration } from './013_arm_stats_score_sum.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -28,5 +29,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '010_arm_stats_cache_hits': armStatsCacheHitsMigration(),
     '011_replaced_tokens': replacedTokensMigration(dialect),
     '012_task_outcomes': taskOutcomesMigration(dialect),
+    '013_arm_stats_score_sum': armStatsScoreSumMigration(),
   };
 }
