@@ -1,8 +1,12 @@
 import type { Command } from 'commander';
 import { AppError } from '../lib/errors.js';
 import { MODEL_NAME } from '../registry/index.js';
-import { ingestCsv } from '../training/csv.js';
+import { ingestCsv, type Ingested, type TrainingTask } from '../training/csv.js';
+import { trainKindModel } from '../training/train-kinds.js';
+import type { Context } from '../server/context.js';
+import { checkPolicy, parsePolicyFlag } from '../inference/index.js';
 import { indexSplit, randomSplit, trainModel, type Algorithm } from '../training/train.js';
+import type { RegressionLoss } from '../training/gbdt.js';
 import { cliActor, parseNumberFlag, withContext } from './context.js';
 import { parseBands, parseCosts } from './policy-flags.js';
 import { describePolicy } from '../inference/index.js';
@@ -24,6 +28,13 @@ interface TrainFlags extends OutputOptions {
   bands?: string;
   minAuc?: string;
   minF1?: string;
+  minR2?: string;
+  maxMae?: string;
+  minAccuracy?: string;
+  task?: string;
+  loss?: string;
+  policy?: string;
+  l2?: string;
   rounds?: string;
   learningRate?: string;
   maxLeaves?: string;
@@ -52,11 +63,20 @@ function bar(of: number) {
 export function registerTrainCommands(program: Command): void {
   program
     .command('train')
-    .description('Train a model on a CSV (gradient-boosted trees or logistic regression), measure it on held-out rows, and optionally register and promote it')
+    .description(
+      'Train a model on a CSV (gradient-boosted trees, or a linear model: logistic, multinomial logistic or ridge regression), measure it on held-out rows, and optionally register and promote it; binary, multiclass or regression, read from the target',
+    )
     .requiredOption('--data <csv>', 'training data with a header row')
-    .requiredOption('--target <column>', 'label column: 0/1, yes/no or true/false')
+    .requiredOption('--target <column>', 'what to predict: 0/1, yes/no or true/false (binary), 3 to 50 classes (multiclass), or a number with many values (regression)')
     .requiredOption('--model <name>', 'model name to register under')
-    .option('--algo <gbdt|logreg>', 'algorithm', 'gbdt')
+    .option('--task <binary|multiclass|regression>', 'what the target is (default: detected from it, and printed)')
+    .option('--algo <gbdt|logreg|linear>', 'gbdt, or a linear model (logreg and linear are the same: logistic, multinomial logistic or ridge regression by task)', 'gbdt')
+    .option('--loss <squared_error|absolute_error|huber>', 'regression with gbdt: the loss (default squared_error)')
+    .option('--l2 <x>', 'linear models: the L2 penalty (default 1)')
+    .option('--policy <spec>', 'multiclass or regression: the decision policy (e.g. min_probability=0.6:review, bands=low:5000,mid:20000,high); default label / value')
+    .option('--min-r2 <x>', 'gate (regression): held-out R² at least this')
+    .option('--max-mae <x>', 'gate (regression): held-out MAE at most this')
+    .option('--min-accuracy <x>', 'gate (multiclass): held-out accuracy at least this')
     .option('--exclude <a,b>', 'columns to leave out')
     .option('--categorical <a,b>', 'columns to treat as categorical')
     .option('--include <a,b>', 'keep columns that look like names or identifiers (more than 1,000 distinct values, or distinct values above 20 % of the rows)')
@@ -77,11 +97,13 @@ export function registerTrainCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExamples:\n  modelgate train --data bookings.csv --target is_canceled --model hotel --exclude reservation_status,reservation_status_date\n  modelgate train --data churn.csv --target Churn --model churn --algo logreg --cost tp=0,fp=-20,fn=-100,tn=0 --min-auc 0.8 --register --promote --json',
+      '\nExamples:\n  modelgate train --data bookings.csv --target is_canceled --model hotel --exclude reservation_status,reservation_status_date\n  modelgate train --data churn.csv --target Churn --model churn --algo logreg --cost tp=0,fp=-20,fn=-100,tn=0 --min-auc 0.8 --register --promote --json\n  modelgate train --data bookings.csv --target adr --model hotel-adr --exclude reservation_status,reservation_status_date --min-r2 0.6 --register\n  modelgate train --data churn.csv --target Contract --model contract --task multiclass --policy min_probability=0.6:review',
     )
     .action(async (o: TrainFlags) =>
       withContext(o, async (ctx) => {
-        if (o.algo !== 'gbdt' && o.algo !== 'logreg') throw new AppError('BAD_REQUEST', `--algo must be gbdt or logreg, got ${JSON.stringify(o.algo)}`);
+        if (o.algo !== 'gbdt' && o.algo !== 'logreg' && o.algo !== 'linear') throw new AppError('BAD_REQUEST', `--algo must be gbdt, logreg or linear, got ${JSON.stringify(o.algo)}`);
+        if (o.task !== undefined && !['binary', 'multiclass', 'regression'].includes(o.task)) throw new AppError('BAD_REQUEST', `--task must be binary, multiclass or regression, got ${JSON.stringify(o.task)}`);
+        if (o.loss !== undefined && !['squared_error', 'absolute_error', 'huber'].includes(o.loss)) throw new AppError('BAD_REQUEST', `--loss must be squared_error, absolute_error or huber, got ${JSON.stringify(o.loss)}`);
         if (o.split !== 'index' && o.split !== 'random') throw new AppError('BAD_REQUEST', `--split must be index or random, got ${JSON.stringify(o.split)}`);
         if (o.promote && !o.register) throw new AppError('BAD_REQUEST', '--promote needs --register');
         const testFraction = parseNumberFlag(o.testFraction, '--test-fraction', 0.05, 0.5)!;
@@ -99,12 +121,18 @@ export function registerTrainCommands(program: Command): void {
         };
         if (!MODEL_NAME.test(o.model)) throw new AppError('BAD_REQUEST', `--model ${JSON.stringify(o.model)}: use lower-case letters, digits, dot, dash or underscore (up to 64), starting with a letter or digit`);
         progress(`[1/3] reading ${o.data}`);
-        const ingested = await ingestCsv(o.data, { target: o.target, exclude: list(o.exclude), categorical: list(o.categorical), numeric: list(o.numeric), include: list(o.include), onProgress: progress });
+        const ingested = await ingestCsv(o.data, { target: o.target, task: o.task as TrainingTask | undefined, exclude: list(o.exclude), categorical: list(o.categorical), numeric: list(o.numeric), include: list(o.include), onProgress: progress });
         for (const w of ingested.warnings) progress(`  warning: ${w}`);
+        progress(`  task: ${ingested.taskReason}`);
+        if (ingested.task !== 'binary') {
+          await trainKind(ctx, o, ingested, { testFraction, seed, gbdt });
+          return;
+        }
+        if (o.loss || o.policy || o.minR2 || o.maxMae || o.minAccuracy) throw new AppError('BAD_REQUEST', `${o.target} is a binary target: --loss, --policy, --min-r2, --max-mae and --min-accuracy are for regression and multiclass (a binary model takes --cost, --bands, --min-auc, --min-f1)`);
         const split = o.split === 'index' ? indexSplit(ingested.data, testFraction) : randomSplit(ingested.data, testFraction, seed);
         if (new Set(split.test.label).size < 2 || new Set(split.train.label).size < 2) throw new AppError('BAD_REQUEST', `${o.data}: the ${o.split} split leaves one part with a single class; use --split random or more data`);
         progress(`[2/3] training ${o.algo} on ${split.train.rows} rows (${split.test.rows} held out)`);
-        const algo = o.algo as Algorithm;
+        const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
         let trained;
         try {
           trained = trainModel({ data: ingested.data, algo, split, costs, bands, gbdt, onProgress: bar(algo === 'gbdt' ? (gbdt.rounds ?? 200) : 50) });
@@ -161,4 +189,85 @@ export function registerTrainCommands(program: Command): void {
         }
       }),
     );
+}
+
+/** Train a regression or multiclass model: the same steps as binary, with the task's metrics, policy and gates. */
+async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: { testFraction: number; seed: number; gbdt: Record<string, unknown> }): Promise<void> {
+  const task = ingested.task as 'regression' | 'multiclass';
+  if (o.cost || o.bands || o.minAuc || o.minF1) throw new AppError('BAD_REQUEST', `${o.target} is a ${task} target: --cost, --bands, --min-auc and --min-f1 are for binary models (this one takes --policy${task === 'regression' ? ', --min-r2, --max-mae, --loss' : ', --min-accuracy'})`);
+  if (task === 'multiclass' && (o.minR2 || o.maxMae || o.loss)) throw new AppError('BAD_REQUEST', '--min-r2, --max-mae and --loss are for regression targets');
+  if (task === 'regression' && o.minAccuracy) throw new AppError('BAD_REQUEST', '--min-accuracy is for classifiers');
+  const minR2 = parseNumberFlag(o.minR2, '--min-r2', -1e9, 1);
+  const maxMae = parseNumberFlag(o.maxMae, '--max-mae', 0, Number.MAX_VALUE);
+  const minAccuracy = parseNumberFlag(o.minAccuracy, '--min-accuracy', 0, 1);
+  const l2 = parseNumberFlag(o.l2, '--l2', 0, 1e9);
+  const policy = o.policy ? parsePolicyFlag(o.policy) : undefined;
+  const split = o.split === 'index' ? indexSplit(ingested.data, opts.testFraction) : randomSplit(ingested.data, opts.testFraction, opts.seed);
+  const classes = ingested.data.classes ?? [];
+  if (policy) checkPolicy(policy, task, classes);
+  if (task === 'multiclass') {
+    const seen = new Set(split.train.classIndex);
+    const absent = classes.filter((_c, k) => !seen.has(k));
+    if (absent.length) progress(`  warning: class${absent.length > 1 ? 'es' : ''} ${absent.map((c) => JSON.stringify(c)).join(', ')} ha${absent.length > 1 ? 've' : 's'} no rows in the training split; the model will almost never predict ${absent.length > 1 ? 'them' : 'it'}`);
+    progress(`  classes: ${classes.map((c) => JSON.stringify(c)).join(', ')}`);
+  }
+  const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
+  progress(`[2/3] training ${algo === 'gbdt' ? 'gbdt' : task === 'regression' ? 'ridge regression' : 'multinomial logistic regression'} (${task}) on ${split.train.rows} rows (${split.test.rows} held out)`);
+  let trained;
+  try {
+    trained = trainKindModel({ data: ingested.data, algo, split, gbdt: opts.gbdt, loss: o.loss as RegressionLoss | undefined, l2, policy, onProgress: bar(algo === 'gbdt' ? Number(opts.gbdt.rounds ?? 200) : 50) });
+  } catch (e) {
+    throw e instanceof AppError ? e : new AppError('BAD_REQUEST', (e as Error).message);
+  }
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  const m = trained.metrics;
+  const gates = [
+    ...(minR2 !== undefined ? [{ gate: 'min_r2', metric: 'r2', threshold: minR2, value: m.r2 ?? null, passed: m.r2 !== undefined && m.r2 >= minR2 }] : []),
+    ...(maxMae !== undefined ? [{ gate: 'max_mae', metric: 'mae', threshold: maxMae, value: m.mae ?? null, passed: m.mae !== undefined && m.mae <= maxMae }] : []),
+    ...(minAccuracy !== undefined ? [{ gate: 'min_accuracy', metric: 'accuracy', threshold: minAccuracy, value: m.accuracy ?? null, passed: m.accuracy !== undefined && m.accuracy >= minAccuracy }] : []),
+  ];
+  const run = {
+    ...trained.run,
+    dataset: { file: o.data, sha256: ingested.sha256, rows_read: ingested.rowsRead, rows_without_label: ingested.droppedNoLabel, rows_with_bad_target: ingested.droppedBadTarget },
+    columns: ingested.columns.map((c) => ({ name: c.name, role: c.role, ...(c.note ? { note: c.note } : {}) })),
+    split: { kind: o.split, test_fraction: opts.testFraction, ...(o.split === 'random' ? { seed: opts.seed } : {}) },
+    target: o.target,
+    metrics: m,
+  };
+  let registered: { model: string; version: number } | undefined;
+  let promoted = false;
+  const failed = gates.filter((g) => !g.passed);
+  if (o.register && !failed.length) {
+    progress(`[3/3] registering ${o.model}`);
+    const r = await ctx.registry.register({
+      model: o.model,
+      onnx: trained.onnx,
+      task,
+      manifest: { missing_category: '', metrics: m, training: run, run_id: run.run_id, dataset_sha256: ingested.sha256, reference: trained.reference, description: `${algo} (${task}) trained on ${o.data}` },
+      policy: trained.policy,
+      actor: cliActor(),
+    });
+    registered = { model: r.model, version: r.version };
+    if (o.promote) {
+      await ctx.registry.promote({ model: o.model, target: 'production', version: r.version, actor: cliActor() });
+      promoted = true;
+    }
+  }
+  const out = { task, run, metrics: m, policy: trained.policy, gates, warnings: ingested.warnings, registered: registered ?? null, promoted };
+  const fmt = (v: number | undefined | null) => (v === undefined || v === null ? '—' : v.toFixed(4));
+  emit(o, out, () =>
+    [
+      `${algo} (${task}) on ${split.train.rows} rows, ${split.test.rows} held out (${o.split} split); ${trained.run.rounds ?? '—'} ${algo === 'gbdt' ? 'rounds' : 'Newton steps'}, ${(trained.run.duration_ms / 1000).toFixed(1)} s`,
+      task === 'regression'
+        ? `held out: MAE ${fmt(m.mae)}, RMSE ${fmt(m.rmse)}, R² ${fmt(m.r2)}, MAPE ${m.mape === undefined ? '—' : `${(m.mape * 100).toFixed(2)} %`}`
+        : `held out: accuracy ${fmt(m.accuracy)}, macro F1 ${fmt(m.macro_f1)}, weighted F1 ${fmt(m.weighted_f1)}, log loss ${fmt(m.log_loss)}`,
+      `policy: ${describePolicy(trained.policy)}`,
+      ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.metric} ${fmt(g.value)} vs ${g.threshold})`),
+      registered ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}` : o.register ? 'not registered: a gate failed' : 'not registered (add --register)',
+    ].join('\n'),
+  );
+  if (failed.length) {
+    progress(`error: ${failed.map((g) => `gate --${g.gate.replace('_', '-')} ${g.threshold} failed: ${g.metric} ${g.value === null ? 'could not be computed' : g.value.toFixed(4)}`).join('; ')}${o.register ? '; nothing was registered' : ''}`);
+    process.exitCode = 1;
+  }
 }

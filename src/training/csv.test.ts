@@ -81,7 +81,8 @@ describe('CSV ingest', () => {
     expect(await bad('a,y\n1,0\n2,1,3\n')).toMatch(/line 3 has 3 fields where the header has 2/);
     expect(await bad('a,b\n1,0\n')).toMatch(/no column "y" for --target; the columns are a, b/);
     expect(await bad('a,y\n1,1\n2,1\n')).toMatch(/every row has the same label/);
-    expect(await bad('a,y\n1,0\n2,maybe\n3,2\n')).toMatch(/expected 0\/1, yes\/no or true\/false, found "maybe", "2"/);
+    // Three values read as classes (multiclass); asked for binary, they are refused.
+    expect(await bad('a,y\n1,0\n2,maybe\n3,2\n', { task: 'binary' })).toMatch(/expected 0\/1, yes\/no or true\/false, found "maybe", "2"; pick a binary column or recode it, or train another kind with --task multiclass/);
     expect(await bad('a,y\n1,0\n2,1\n', { exclude: ['nope'] })).toMatch(/no column nope \(from --exclude/);
     expect(await bad(Buffer.concat([Buffer.from('a,y\n'), Buffer.from([0x66, 0xff, 0xfe, 0x2c, 0x31, 0x0a])]))).toMatch(/line 2 is not valid UTF-8/);
     expect(await bad('a,a,y\n1,2,0\n')).toMatch(/names column "a" twice/);

@@ -7,8 +7,19 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
 import type { Dataset } from './dataset.js';
 
+export type TrainingTask = 'binary' | 'regression' | 'multiclass';
+
+/** Classes a target may have before it needs --task: more than this reads as a regression (numeric) or a mistake. */
+export const MAX_AUTO_CLASSES = 50;
+/** Classes a multiclass model may have at all (class indexes are 16-bit; trees per round grow with it). */
+export const MAX_CLASSES = 255;
+/** Share of a regression target's values that may be unusable (not a finite number) before the file is refused. */
+export const MAX_BAD_TARGET_SHARE = 0.05;
+
 export interface IngestOptions {
   target: string;
+  /** What to learn; default: read from the target column (see detectTask). */
+  task?: TrainingTask;
   exclude?: string[];
   /** Force these columns to be categorical / numeric instead of inferring. */
   categorical?: string[];
@@ -42,6 +53,11 @@ export interface ColumnReport {
 
 export interface Ingested {
   data: Dataset;
+  task: TrainingTask;
+  /** Why this task, in words (printed by train). */
+  taskReason: string;
+  /** Regression: rows left out because their target is not a finite number (Infinity, text). */
+  droppedBadTarget: number;
   columns: ColumnReport[];
   warnings: string[];
   sha256: string;
@@ -138,6 +154,10 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   let dropped = 0;
   const badLabels = new Map<string, number>();
   let positives = 0;
+  // The target's values, to tell binary, multiclass and regression apart after the pass.
+  const targetValues = new Map<string, number>();
+  let targetNumeric = 0;
+  let targetManyValues = false;
   for await (const { line, cells } of records(file, (chunk) => hash.update(chunk))) {
     if (!header) {
       header = cells.map((c) => c.trim());
@@ -168,6 +188,12 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     }
     if (y === 1) positives++;
     else if (y === undefined) badLabels.set(cells[targetIndex], (badLabels.get(cells[targetIndex]) ?? 0) + 1);
+    const t = cells[targetIndex].trim();
+    if (toNumber(t) !== undefined) targetNumeric++;
+    if (!targetManyValues) {
+      targetValues.set(t, (targetValues.get(t) ?? 0) + 1);
+      if (targetValues.size > MAX_CLASSES) targetManyValues = true;
+    }
     rows++;
     for (let j = 0; j < cells.length; j++) {
       if (j === targetIndex) continue;
@@ -196,11 +222,23 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   if (!header) throw new AppError('BAD_REQUEST', `${file} is empty; give a CSV with a header row and data rows`);
   const sha256 = hash.digest('hex');
   if (rows === 0) throw new AppError('BAD_REQUEST', `${file} has a header but no rows${dropped ? ` with a ${o.target} value (${dropped} rows have none)` : ''}`);
-  if (badLabels.size) {
-    const found = [...badLabels.keys()].slice(0, 5).map((v) => JSON.stringify(v));
-    throw new AppError('BAD_REQUEST', `--target ${o.target}: expected 0/1, yes/no or true/false, found ${found.join(', ')}${badLabels.size > 5 ? ` and ${badLabels.size - 5} more` : ''}; pick a binary column or recode it`);
+  const distinctTargets = targetManyValues ? MAX_CLASSES + 1 : targetValues.size;
+  const { task, reason: taskReason } = detectTask(o, { rows, distinct: distinctTargets, numeric: targetNumeric, binaryLike: badLabels.size === 0 });
+  if (task === 'binary') {
+    if (badLabels.size) {
+      const found = [...badLabels.keys()].slice(0, 5).map((v) => JSON.stringify(v));
+      throw new AppError('BAD_REQUEST', `--target ${o.target}: expected 0/1, yes/no or true/false, found ${found.join(', ')}${badLabels.size > 5 ? ` and ${badLabels.size - 5} more` : ''}; pick a binary column or recode it, or train another kind with --task multiclass or --task regression`);
+    }
+    if (positives === 0 || positives === rows) throw new AppError('BAD_REQUEST', `--target ${o.target}: every row has the same label (${positives ? 'positive' : 'negative'}); training needs both classes`);
   }
-  if (positives === 0 || positives === rows) throw new AppError('BAD_REQUEST', `--target ${o.target}: every row has the same label (${positives ? 'positive' : 'negative'}); training needs both classes`);
+  // Regression: rows whose target is not a finite number (Infinity, text) are left out and counted.
+  const badTarget = task === 'regression' ? rows - targetNumeric : 0;
+  if (badTarget > MAX_BAD_TARGET_SHARE * rows) {
+    throw new AppError('BAD_REQUEST', `--target ${o.target}: ${badTarget} of ${rows} values are not finite numbers (e.g. ${[...targetValues.keys()].filter((v) => toNumber(v) === undefined).slice(0, 3).map((v) => JSON.stringify(v)).join(', ')}); a regression target needs numbers; fix or drop those rows (at most ${MAX_BAD_TARGET_SHARE * 100} % may be left out)`);
+  }
+  const classes = task === 'multiclass' ? [...targetValues].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([c]) => c) : [];
+  if (task === 'multiclass' && classes.length < 2) throw new AppError('BAD_REQUEST', `--target ${o.target}: every row has the same class; training needs at least two`);
+  const classIndexOf = new Map(classes.map((c, i) => [c, i]));
 
   const warnings: string[] = [];
   const columns: ColumnReport[] = header.map((name, j) => {
@@ -232,6 +270,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     return { ...base, role: numeric ? 'numeric' : 'categorical' };
   });
 
+  const kept = rows - badTarget;
   const numericCount = columns.filter((c) => c.role === 'numeric').length;
   const categoricalCount = columns.filter((c) => c.role === 'categorical').length;
   const need = estimateTrainingBytes(rows, numericCount, categoricalCount);
@@ -240,11 +279,13 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   // Pass 2: typed columns.
   const numeric: Record<string, Float64Array> = {};
   const categorical: Record<string, string[]> = {};
-  const label = new Uint8Array(rows);
+  const label = new Uint8Array(kept);
+  const values = task === 'regression' ? new Float64Array(kept) : undefined;
+  const classIndex = task === 'multiclass' ? new Uint16Array(kept) : undefined;
   const dict = columns.map(() => new Map<string, string>());
   columns.forEach((c) => {
-    if (c.role === 'numeric') numeric[c.name] = new Float64Array(rows);
-    if (c.role === 'categorical') categorical[c.name] = new Array<string>(rows);
+    if (c.role === 'numeric') numeric[c.name] = new Float64Array(kept);
+    if (c.role === 'categorical') categorical[c.name] = new Array<string>(kept);
   });
   let i = 0;
   let first = true;
@@ -254,7 +295,12 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       continue;
     }
     if (isMissingCell(cells[targetIndex])) continue;
-    label[i] = binaryLabel(cells[targetIndex]) === 1 ? 1 : 0;
+    if (values) {
+      const v = toNumber(cells[targetIndex]);
+      if (v === undefined) continue;
+      values[i] = v;
+    } else if (classIndex) classIndex[i] = classIndexOf.get(cells[targetIndex].trim())!;
+    else label[i] = binaryLabel(cells[targetIndex]) === 1 ? 1 : 0;
     for (let j = 0; j < columns.length; j++) {
       const c = columns[j];
       if (c.role === 'numeric') numeric[c.name][i] = isMissingCell(cells[j]) ? NaN : (toNumber(cells[j]) ?? NaN);
@@ -268,6 +314,38 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     }
     i++;
   }
-  o.onProgress?.(`  ${rows.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${dropped ? `; ${dropped} rows without a label dropped` : ''}`);
-  return { data: { numeric, categorical, label, rows }, columns, warnings, sha256, rowsRead: rows + dropped, droppedNoLabel: dropped };
+  if (badTarget) warnings.push(`${o.target}: ${badTarget} rows whose value is not a finite number were left out`);
+  o.onProgress?.(`  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${dropped ? `; ${dropped} rows without a label dropped` : ''}${badTarget ? `; ${badTarget} rows with a target that is not a finite number dropped` : ''}`);
+  const data: Dataset = {
+    numeric,
+    categorical,
+    label,
+    rows: kept,
+    task,
+    ...(values ? { target: values } : {}),
+    ...(classIndex ? { classIndex, classes } : {}),
+  };
+  return { data, task, taskReason, columns, warnings, sha256, rowsRead: rows + dropped, droppedNoLabel: dropped, droppedBadTarget: badTarget };
+}
+
+/**
+ * What the target asks for: 0/1-like values (two of them) are binary; 3 to 50 distinct values
+ * are classes; a numeric column with more is a regression. --task overrides, within reason.
+ */
+function detectTask(o: IngestOptions, t: { rows: number; distinct: number; numeric: number; binaryLike: boolean }): { task: TrainingTask; reason: string } {
+  const numericShare = t.rows ? t.numeric / t.rows : 0;
+  const many = t.distinct > MAX_CLASSES ? `more than ${MAX_CLASSES}` : String(t.distinct);
+  if (o.task === 'multiclass') {
+    if (t.distinct > MAX_CLASSES) throw new AppError('BAD_REQUEST', `--target ${o.target}: ${many} distinct values; a multiclass model takes at most ${MAX_CLASSES} classes${numericShare >= 0.95 ? ' (a numeric target with that many values is a regression: --task regression)' : ''}`);
+    return { task: 'multiclass', reason: `--task multiclass: ${t.distinct} classes` };
+  }
+  if (o.task === 'regression') return { task: 'regression', reason: '--task regression' };
+  if (o.task === 'binary') return { task: 'binary', reason: '--task binary' };
+  if (t.binaryLike && t.distinct <= 2) return { task: 'binary', reason: `${o.target} holds 0/1-like values: binary` };
+  if (t.distinct >= 3 && t.distinct <= MAX_AUTO_CLASSES) return { task: 'multiclass', reason: `${o.target} has ${t.distinct} distinct values: multiclass (--task regression to predict it as a number)` };
+  if (t.distinct > MAX_AUTO_CLASSES && numericShare >= 1 - MAX_BAD_TARGET_SHARE) return { task: 'regression', reason: `${o.target} is numeric with ${many} distinct values: regression` };
+  if (t.distinct > MAX_AUTO_CLASSES) {
+    throw new AppError('BAD_REQUEST', `--target ${o.target}: ${many} distinct values that are not numbers; a multiclass model needs --task multiclass beyond ${MAX_AUTO_CLASSES} classes (at most ${MAX_CLASSES}), or pick another target`);
+  }
+  return { task: 'binary', reason: `${o.target} has two values: binary` };
 }

@@ -1,9 +1,20 @@
-/** A columnar training table: numeric columns (NaN = missing), categorical columns, 0/1 label. */
+/**
+ * A columnar training table: numeric columns (NaN = missing), categorical columns, and the
+ * target: a 0/1 label (binary, the default), a value (regression) or a class index into
+ * `classes` (multiclass).
+ */
 export interface Dataset {
   numeric: Record<string, Float64Array>;
   categorical: Record<string, string[]>;
+  /** Binary: the 0/1 label (all 0 for other tasks). */
   label: Uint8Array;
   rows: number;
+  task?: 'binary' | 'regression' | 'multiclass';
+  /** Regression: the value to predict. */
+  target?: Float64Array;
+  /** Multiclass: each row's class, an index into `classes`. */
+  classIndex?: Uint16Array;
+  classes?: string[];
 }
 
 /** Row i as a feature payload, the shape /v1/infer takes (NaN becomes null). */
@@ -22,6 +33,9 @@ export function splitBy(d: Dataset, isTest: (i: number) => boolean): { train: Da
     return {
       rows: idx.length,
       label: Uint8Array.from(idx, (i) => d.label[i]),
+      ...(d.task ? { task: d.task } : {}),
+      ...(d.target ? { target: Float64Array.from(idx, (i) => d.target![i]) } : {}),
+      ...(d.classIndex ? { classIndex: Uint16Array.from(idx, (i) => d.classIndex![i]), classes: d.classes } : {}),
       numeric: Object.fromEntries(Object.entries(d.numeric).map(([k, c]) => [k, Float64Array.from(idx, (i) => c[i])])),
       categorical: Object.fromEntries(Object.entries(d.categorical).map(([k, c]) => [k, idx.map((i) => c[i])])),
     };

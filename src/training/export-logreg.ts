@@ -9,6 +9,62 @@ import type { Preprocessor } from './preprocess.js';
  * then the linear model and a sigmoid. Output `probabilities` is [N,2] (negative, positive).
  */
 export function exportLogisticRegression(pre: Preprocessor, m: LogRegModel, name = 'modelgate_logreg'): Uint8Array {
+  const { nodes, inits, inputs } = preprocessingGraph(pre);
+  inits.push(floatTensor('coef', [pre.width, 1], m.weights));
+  inits.push(floatTensor('intercept', [1], [m.intercept]));
+  inits.push(floatTensor('one', [1], [1]));
+  nodes.push(node('MatMul', ['features', 'coef'], ['linear']));
+  nodes.push(node('Add', ['linear', 'intercept'], ['logit']));
+  nodes.push(node('Sigmoid', ['logit'], ['positive']));
+  nodes.push(node('Sub', ['one', 'positive'], ['negative']));
+  nodes.push(node('Concat', ['negative', 'positive'], ['probabilities'], { axis: 1 }));
+  return model({
+    name,
+    nodes,
+    initializers: inits,
+    inputs,
+    outputs: [valueInfo('probabilities', 'float', ['N', 2])],
+    docString: 'L2 logistic regression with median imputation, standardisation and one-hot encoding, trained by modelgate',
+  });
+}
+
+/** Ridge regression on the same preprocessing: output `variable` [N,1], as scikit-learn's converter names a regressor's. */
+export function exportRidge(pre: Preprocessor, weights: ArrayLike<number>, intercept: number, name = 'modelgate_ridge'): Uint8Array {
+  const { nodes, inits, inputs } = preprocessingGraph(pre);
+  inits.push(floatTensor('coef', [pre.width, 1], weights));
+  inits.push(floatTensor('intercept', [1], [intercept]));
+  nodes.push(node('MatMul', ['features', 'coef'], ['linear']));
+  nodes.push(node('Add', ['linear', 'intercept'], ['variable']));
+  return model({ name, nodes, initializers: inits, inputs, outputs: [valueInfo('variable', 'float', ['N', 1])], docString: 'ridge regression with median imputation, standardisation and one-hot encoding, trained by modelgate' });
+}
+
+/**
+ * Multinomial logistic regression on the same preprocessing: a LinearClassifier with the class
+ * labels and a softmax, so the graph names its classes; outputs `label` and `probabilities` [N,K].
+ */
+export function exportMultinomial(pre: Preprocessor, coef: ArrayLike<number>, intercepts: ArrayLike<number>, classes: string[], name = 'modelgate_multinomial'): Uint8Array {
+  const { nodes, inits, inputs } = preprocessingGraph(pre);
+  nodes.push(
+    node(
+      'LinearClassifier',
+      ['features'],
+      ['label', 'probabilities'],
+      { coefficients: { floats: Array.from(coef) }, intercepts: { floats: Array.from(intercepts) }, classlabels_strings: classes, multi_class: 0, post_transform: 'SOFTMAX' },
+      'ai.onnx.ml',
+    ),
+  );
+  return model({
+    name,
+    nodes,
+    initializers: inits,
+    inputs,
+    outputs: [valueInfo('label', 'string', ['N']), valueInfo('probabilities', 'float', ['N', classes.length])],
+    docString: 'multinomial logistic regression with median imputation, standardisation and one-hot encoding, trained by modelgate',
+  });
+}
+
+/** Median imputation and standardisation of the numbers, one-hot of the categories, joined as `features`. */
+function preprocessingGraph(pre: Preprocessor) {
   const nodes: ReturnType<typeof node>[] = [];
   const inits: ReturnType<typeof floatTensor>[] = [];
   const blocks: string[] = [];
@@ -32,20 +88,6 @@ export function exportLogisticRegression(pre: Preprocessor, m: LogRegModel, name
     blocks.push(out);
   }
   nodes.push(node('Concat', blocks, ['features'], { axis: 1 }));
-  inits.push(floatTensor('coef', [pre.width, 1], m.weights));
-  inits.push(floatTensor('intercept', [1], [m.intercept]));
-  inits.push(floatTensor('one', [1], [1]));
-  nodes.push(node('MatMul', ['features', 'coef'], ['linear']));
-  nodes.push(node('Add', ['linear', 'intercept'], ['logit']));
-  nodes.push(node('Sigmoid', ['logit'], ['positive']));
-  nodes.push(node('Sub', ['one', 'positive'], ['negative']));
-  nodes.push(node('Concat', ['negative', 'positive'], ['probabilities'], { axis: 1 }));
-  return model({
-    name,
-    nodes,
-    initializers: inits,
-    inputs: [...pre.numeric.map((s) => valueInfo(s.name, 'float', ['N', 1])), ...pre.categorical.map((c) => valueInfo(c.name, 'string', ['N', 1]))],
-    outputs: [valueInfo('probabilities', 'float', ['N', 2])],
-    docString: 'L2 logistic regression with median imputation, standardisation and one-hot encoding, trained by modelgate',
-  });
+  const inputs = [...pre.numeric.map((s) => valueInfo(s.name, 'float', ['N', 1])), ...pre.categorical.map((c) => valueInfo(c.name, 'string', ['N', 1]))];
+  return { nodes, inits, inputs };
 }

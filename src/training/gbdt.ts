@@ -3,8 +3,10 @@ import { seededRandom } from './random.js';
 import type { TreeNode } from './trees.js';
 
 /**
- * Histogram gradient boosting for binary log loss (the algorithm of LightGBM and
- * scikit-learn's HistGradientBoostingClassifier): every feature is cut into at most 255 bins
+ * Histogram gradient boosting (the algorithm of LightGBM and scikit-learn's
+ * HistGradientBoostingClassifier and -Regressor) for binary log loss, regression (squared
+ * error, absolute error, Huber) and multiclass softmax cross-entropy (one tree per class per
+ * round): every feature is cut into at most 255 bins
  * once, and each tree grows best-first from per-leaf gradient histograms (the larger child's
  * histogram is the parent's minus the smaller child's). Missing values have their own bin and
  * each split learns which side they go to. Categorical columns are one-hot encoded over their
@@ -26,7 +28,17 @@ export interface GbdtParams {
   /** Rounds without a better validation loss before stopping. */
   patience: number;
   seed: number;
+  /** Regression loss; binary and multiclass targets have theirs (log loss, softmax). */
+  loss: RegressionLoss;
 }
+
+export type RegressionLoss = 'squared_error' | 'absolute_error' | 'huber';
+
+/**
+ * What is learned: a 0/1 label (log loss), a value (a regression loss), or a class index in
+ * 0..classes-1 (softmax cross-entropy).
+ */
+export type GbdtTarget = { kind: 'binary'; y: Uint8Array } | { kind: 'regression'; y: Float64Array } | { kind: 'multiclass'; y: Uint16Array; classes: number };
 
 export const DEFAULT_GBDT: GbdtParams = {
   rounds: 200,
@@ -40,6 +52,7 @@ export const DEFAULT_GBDT: GbdtParams = {
   validationFraction: 0.1,
   patience: 10,
   seed: 42,
+  loss: 'squared_error',
 };
 
 /** The encoded feature space: numeric columns, then one binary column per kept category. */
@@ -50,7 +63,12 @@ export interface GbdtEncoding {
 
 export interface GbdtModel {
   encoding: GbdtEncoding;
+  /** Raw score every prediction starts from (binary: log-odds; regression: a value). */
   base: number;
+  /** Multiclass: the starting raw score of each class (log of its training share). */
+  bases?: number[];
+  /** Multiclass: tree t adds to class t % classes; one tree per class per round. */
+  classes?: number;
   trees: TreeNode[][];
   /** Rounds kept (early stopping may keep fewer than trained). */
   rounds: number;
@@ -155,14 +173,24 @@ interface Leaf {
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
+/** The q-quantile of some values (sorted copy, lower of the two middle ones: a median that is a data value). */
+function quantileOf(values: Float64Array, q: number): number {
+  if (values.length === 0) return 0;
+  const v = Float64Array.from(values).sort();
+  return v[Math.min(v.length - 1, Math.max(0, Math.floor(q * (v.length - 1) + 0.5)))];
+}
+
 export interface GbdtProgress {
   round: number;
   trainLoss: number;
   validationLoss: number | undefined;
 }
 
-/** Train on `d`; `onRound` is told each round's losses (for a progress bar). */
-export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: (p: GbdtProgress) => void): GbdtModel {
+/**
+ * Train on `d`; `onRound` is told each round's losses (for a progress bar). `target` is what
+ * to learn; default the dataset's 0/1 label.
+ */
+export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: (p: GbdtProgress) => void, target: GbdtTarget = { kind: 'binary', y: d.label }): GbdtModel {
   const p = { ...DEFAULT_GBDT, ...params };
   const encoding = chooseEncoding(d, p.maxCategories);
   const width = encodingWidth(encoding);
@@ -205,14 +233,16 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
   /** Bin of row i in feature j (one-hot columns: 1 when the row has that category). */
   const code = (j: number, i: number): number => (j < numCount ? binned.codes[j][i] : catCodes[featCat[j]][i] === featK[j] ? 1 : 0);
 
-  const y = d.label;
-  let pos = 0;
-  for (const i of trainIdx) pos += y[i];
-  const prior = Math.min(Math.max(pos / trainIdx.length, 1e-6), 1 - 1e-6);
-  const base = Math.log(prior / (1 - prior));
-  const raw = new Float64Array(d.rows).fill(base);
+  // One raw score per row and output (K outputs for multiclass, else one), row-major.
+  const K = target.kind === 'multiclass' ? target.classes : 1;
+  const bases = initialScores(target, trainIdx, p.loss);
+  const raw = new Float64Array(d.rows * K);
+  for (let i = 0; i < d.rows; i++) for (let k = 0; k < K; k++) raw[i * K + k] = bases[k];
   const g = new Float64Array(d.rows);
   const h = new Float64Array(d.rows);
+  /** Multiclass: every class's gradients of a round, computed once from that round's softmax. */
+  const gk = K > 1 ? Array.from({ length: K }, () => new Float64Array(d.rows)) : [];
+  const hk = K > 1 ? Array.from({ length: K }, () => new Float64Array(d.rows)) : [];
   const trees: TreeNode[][] = [];
   const valLoss: number[] = [];
   let best = Infinity;
@@ -310,15 +340,8 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
     return best as Split | undefined;
   };
 
-  for (let round = 1; round <= p.rounds; round++) {
-    let trainLoss = 0;
-    for (const i of trainIdx) {
-      const pr = sigmoid(raw[i]);
-      g[i] = pr - y[i];
-      h[i] = Math.max(pr * (1 - pr), 1e-16);
-      trainLoss -= y[i] ? Math.log(Math.max(pr, 1e-15)) : Math.log(Math.max(1 - pr, 1e-15));
-    }
-    trainLoss /= trainIdx.length;
+  /** Grow one tree best-first from the current g and h over the training rows; its nodes, and its leaves with their rows. */
+  const grow = (): { nodes: TreeNode[]; leaves: Leaf[] } => {
     const nodes: TreeNode[] = [{ leaf: true, value: 0 }];
     const rootRows = Uint32Array.from(trainIdx);
     let G = 0;
@@ -388,33 +411,55 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
         }
       }
     }
-    for (const leaf of [...open, ...done]) {
-      const value = (-leaf.g / (leaf.h + p.l2)) * p.learningRate;
-      nodes[leaf.node] = { leaf: true, value };
-      const rowsOf = leaf.rows;
-      for (let r = 0; r < rowsOf.length; r++) raw[rowsOf[r]] += value;
+    return { nodes, leaves: [...open, ...done] };
+  };
+
+  /** The leaf value of tree-output k: a Newton step, or for absolute error the median residual of its rows. */
+  const leafValue = (leaf: Leaf, k: number): number => {
+    if (target.kind === 'regression' && p.loss === 'absolute_error') {
+      const residuals = Float64Array.from(leaf.rows, (i) => target.y[i] - raw[i * K + k]);
+      return quantileOf(residuals, 0.5) * p.learningRate;
     }
-    trees.push(nodes);
-    // Validation rows were not in any leaf: walk the new tree for them (on bins, exactly as the thresholds do).
+    return (-leaf.g / (leaf.h + p.l2)) * p.learningRate;
+  };
+
+  /** A walk of one tree for row i on its bins, exactly as the thresholds compare. */
+  const walk = (nodes: TreeNode[], i: number): number => {
+    let k = 0;
+    for (;;) {
+      const nd = nodes[k];
+      if (nd.leaf) return nd.value;
+      const c = code(nd.feature, i);
+      const miss = binned.missing[nd.feature];
+      k = c === miss ? (nd.missingLeft ? nd.left : nd.right) : Math.fround(nd.threshold) >= binned.edges[nd.feature][c] ? nd.left : nd.right;
+    }
+  };
+
+  const loss = lossOf(target, p.loss);
+  const probs = new Float64Array(K);
+  for (let round = 1; round <= p.rounds; round++) {
+    const trainLoss = loss.gradients(trainIdx, raw, K, g, h, gk, hk, probs);
+    const roundTrees: TreeNode[][] = [];
+    for (let k = 0; k < K; k++) {
+      if (K > 1) {
+        g.set(gk[k]);
+        h.set(hk[k]);
+      }
+      const { nodes, leaves } = grow();
+      for (const leaf of leaves) {
+        const value = leafValue(leaf, k);
+        nodes[leaf.node] = { leaf: true, value };
+        const rowsOf = leaf.rows;
+        for (let r = 0; r < rowsOf.length; r++) raw[rowsOf[r] * K + k] += value;
+      }
+      roundTrees.push(nodes);
+    }
+    trees.push(...roundTrees);
+    // Validation rows were not in any leaf: walk the new trees for them.
     let vl: number | undefined;
     if (valIdx.length) {
-      vl = 0;
-      for (const i of valIdx) {
-        let k = 0;
-        for (;;) {
-          const nd = nodes[k];
-          if (nd.leaf) {
-            raw[i] += nd.value;
-            break;
-          }
-          const c = code(nd.feature, i);
-          const miss = binned.missing[nd.feature];
-          k = c === miss ? (nd.missingLeft ? nd.left : nd.right) : Math.fround(nd.threshold) >= binned.edges[nd.feature][c] ? nd.left : nd.right;
-        }
-        const pr = sigmoid(raw[i]);
-        vl -= y[i] ? Math.log(Math.max(pr, 1e-15)) : Math.log(Math.max(1 - pr, 1e-15));
-      }
-      vl /= valIdx.length;
+      for (const i of valIdx) for (let k = 0; k < K; k++) raw[i * K + k] += walk(roundTrees[k], i);
+      vl = loss.value(valIdx, raw, K, probs);
       valLoss.push(vl);
       if (vl < best - 1e-7) {
         best = vl;
@@ -424,5 +469,123 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
     onRound?.({ round, trainLoss, validationLoss: vl });
     if (valIdx.length && round - bestRounds >= p.patience) break;
   }
-  return { encoding, base, trees: trees.slice(0, bestRounds), rounds: bestRounds, validationLoss: valLoss };
+  return {
+    encoding,
+    base: bases[0],
+    ...(K > 1 ? { bases, classes: K } : {}),
+    trees: trees.slice(0, bestRounds * K),
+    rounds: bestRounds,
+    validationLoss: valLoss,
+  };
+}
+
+/** Where boosting starts: the log-odds of the positive share, the mean (squared error) or median value, or each class's log share. */
+function initialScores(target: GbdtTarget, rows: number[], loss: RegressionLoss): number[] {
+  if (target.kind === 'binary') {
+    let pos = 0;
+    for (const i of rows) pos += target.y[i];
+    const prior = Math.min(Math.max(pos / rows.length, 1e-6), 1 - 1e-6);
+    return [Math.log(prior / (1 - prior))];
+  }
+  if (target.kind === 'regression') {
+    const y = Float64Array.from(rows, (i) => target.y[i]);
+    if (loss === 'squared_error') return [y.reduce((a, b) => a + b, 0) / y.length];
+    return [quantileOf(y, 0.5)];
+  }
+  const counts = new Array<number>(target.classes).fill(0);
+  for (const i of rows) counts[target.y[i]]++;
+  // A class absent from the training rows starts very unlikely rather than impossible.
+  return counts.map((c) => Math.log(Math.max(c / rows.length, 1e-6)));
+}
+
+interface Loss {
+  /** Fill the gradients and hessians of `rows` from their raw scores; the mean loss. */
+  gradients(rows: number[], raw: Float64Array, K: number, g: Float64Array, h: Float64Array, gk: Float64Array[], hk: Float64Array[], probs: Float64Array): number;
+  /** The mean loss of `rows` (early stopping compares it). */
+  value(rows: number[], raw: Float64Array, K: number, probs: Float64Array): number;
+}
+
+/** Softmax of row i's K raw scores into `out` (shifted by the maximum, so exp never overflows). */
+function softmax(raw: Float64Array, i: number, K: number, out: Float64Array): void {
+  let max = -Infinity;
+  for (let k = 0; k < K; k++) max = Math.max(max, raw[i * K + k]);
+  let sum = 0;
+  for (let k = 0; k < K; k++) sum += out[k] = Math.exp(raw[i * K + k] - max);
+  for (let k = 0; k < K; k++) out[k] /= sum;
+}
+
+function lossOf(target: GbdtTarget, regression: RegressionLoss): Loss {
+  if (target.kind === 'binary') {
+    const y = target.y;
+    const one = (i: number, z: number) => {
+      const pr = sigmoid(z);
+      return y[i] ? -Math.log(Math.max(pr, 1e-15)) : -Math.log(Math.max(1 - pr, 1e-15));
+    };
+    return {
+      gradients(rows, raw, _K, g, h) {
+        let l = 0;
+        for (const i of rows) {
+          const pr = sigmoid(raw[i]);
+          g[i] = pr - y[i];
+          h[i] = Math.max(pr * (1 - pr), 1e-16);
+          l += one(i, raw[i]);
+        }
+        return l / rows.length;
+      },
+      value(rows, raw) {
+        let l = 0;
+        for (const i of rows) l += one(i, raw[i]);
+        return l / rows.length;
+      },
+    };
+  }
+  if (target.kind === 'multiclass') {
+    const y = target.y;
+    return {
+      gradients(rows, raw, K, _g, _h, gk, hk, probs) {
+        let l = 0;
+        for (const i of rows) {
+          softmax(raw, i, K, probs);
+          for (let k = 0; k < K; k++) {
+            const pk = probs[k];
+            gk[k][i] = pk - (y[i] === k ? 1 : 0);
+            hk[k][i] = Math.max(pk * (1 - pk), 1e-16);
+          }
+          l -= Math.log(Math.max(probs[y[i]], 1e-15));
+        }
+        return l / rows.length;
+      },
+      value(rows, raw, K, probs) {
+        let l = 0;
+        for (const i of rows) {
+          softmax(raw, i, K, probs);
+          l -= Math.log(Math.max(probs[y[i]], 1e-15));
+        }
+        return l / rows.length;
+      },
+    };
+  }
+  const y = target.y;
+  // Huber: quadratic within delta of the target, linear beyond; delta is the 90th percentile of
+  // the absolute residuals each round, as scikit-learn's GradientBoostingRegressor sets it.
+  let delta = Infinity;
+  const pointLoss = (r: number) => (regression === 'squared_error' ? r * r : regression === 'absolute_error' ? Math.abs(r) : Math.abs(r) <= delta ? 0.5 * r * r : delta * (Math.abs(r) - delta / 2));
+  return {
+    gradients(rows, raw, _K, g, h) {
+      if (regression === 'huber') delta = quantileOf(Float64Array.from(rows, (i) => Math.abs(raw[i] - y[i])), 0.9);
+      let l = 0;
+      for (const i of rows) {
+        const r = raw[i] - y[i];
+        g[i] = regression === 'squared_error' ? r : regression === 'absolute_error' ? Math.sign(r) : Math.abs(r) <= delta ? r : delta * Math.sign(r);
+        h[i] = 1;
+        l += pointLoss(r);
+      }
+      return l / rows.length;
+    },
+    value(rows, raw) {
+      let l = 0;
+      for (const i of rows) l += pointLoss(raw[i] - y[i]);
+      return l / rows.length;
+    },
+  };
 }

@@ -2,9 +2,11 @@ import { model, node, valueInfo, floatTensor, int64Tensor } from './onnx-builder
 import { seededRandom } from './random.js';
 
 /**
- * Binary-classification tree ensembles (gradient-boosted trees): the in-memory model, its
- * prediction, and its ONNX export. A split sends x ≤ threshold left; a missing value (NaN)
- * goes the way the split learned (`missingLeft`). The score is sigmoid(base + Σ leaf values).
+ * Gradient-boosted tree ensembles: the in-memory model, its prediction, and its ONNX export.
+ * A split sends x ≤ threshold left; a missing value (NaN) goes the way the split learned
+ * (`missingLeft`). Binary: the score is sigmoid(base + Σ leaf values); regression: the value
+ * is base + Σ leaf values; multiclass: softmax over each class's base + Σ of its trees (tree t
+ * belongs to class t % classes).
  */
 export type TreeNode = { leaf: true; value: number } | { leaf: false; feature: number; threshold: number; left: number; right: number; missingLeft: boolean };
 
@@ -13,9 +15,43 @@ export interface TreeEnsemble {
   features: string[];
   /** Categorical inputs, one-hot encoded after the numeric columns, one column per listed category. */
   categorical?: { name: string; categories: string[] }[];
-  /** Log-odds every prediction starts from. */
+  /** Log-odds every prediction starts from (binary), or the starting value (regression). */
   base: number;
   trees: TreeNode[][];
+  /** binary (default), regression or multiclass. */
+  task?: 'binary' | 'regression' | 'multiclass';
+  /** Multiclass: the class labels, and each class's starting raw score. */
+  classes?: string[];
+  bases?: number[];
+}
+
+/** Σ leaf values of one tree for an encoded row (thresholds compared in float32). */
+function treeValue(tree: TreeNode[], x: ArrayLike<number>): number {
+  let i = 0;
+  for (;;) {
+    const n = tree[i];
+    if (n.leaf) return n.value;
+    const v = x[n.feature];
+    i = Number.isNaN(v) ? (n.missingLeft ? n.left : n.right) : Math.fround(v) <= Math.fround(n.threshold) ? n.left : n.right;
+  }
+}
+
+/** A regression ensemble's value for an encoded row. */
+export function predictValue(m: TreeEnsemble, x: ArrayLike<number>): number {
+  let z = m.base;
+  for (const tree of m.trees) z += treeValue(tree, x);
+  return z;
+}
+
+/** A multiclass ensemble's class probabilities for an encoded row. */
+export function predictClassProbabilities(m: TreeEnsemble, x: ArrayLike<number>): number[] {
+  const K = m.classes!.length;
+  const z = [...m.bases!];
+  m.trees.forEach((tree, t) => (z[t % K] += treeValue(tree, x)));
+  const max = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
 }
 
 /** Thresholds compare in float32, as onnxruntime does, so the two agree on every row. */
@@ -57,6 +93,7 @@ export function exportTrees(m: TreeEnsemble, name = 'modelgate_gbdt'): Uint8Arra
     target_ids: [] as number[],
     target_weights: [] as number[],
   };
+  const K = m.task === 'multiclass' ? m.classes!.length : 1;
   m.trees.forEach((tree, t) =>
     tree.forEach((n, id) => {
       a.nodes_treeids.push(t);
@@ -70,7 +107,7 @@ export function exportTrees(m: TreeEnsemble, name = 'modelgate_gbdt'): Uint8Arra
         a.nodes_missing_value_tracks_true.push(0);
         a.target_treeids.push(t);
         a.target_nodeids.push(id);
-        a.target_ids.push(0);
+        a.target_ids.push(t % K);
         a.target_weights.push(n.value);
       } else {
         a.nodes_featureids.push(n.feature);
@@ -91,44 +128,72 @@ export function exportTrees(m: TreeEnsemble, name = 'modelgate_gbdt'): Uint8Arra
       node('Reshape', [`${c.name}_onehot_3d`, `onehot_shape_${i}`], [`${c.name}_onehot`]),
     ];
   });
-  const nodes = [
-    ...encoders,
-    node('Concat', blocks, ['features'], { axis: 1 }),
-    node(
-      'TreeEnsembleRegressor',
-      ['features'],
-      ['logit'],
-      {
-        n_targets: 1,
-        aggregate_function: 'SUM',
-        post_transform: 'NONE',
-        base_values: { floats: [m.base] },
-        nodes_treeids: a.nodes_treeids,
-        nodes_nodeids: a.nodes_nodeids,
-        nodes_featureids: a.nodes_featureids,
-        nodes_modes: a.nodes_modes,
-        nodes_values: { floats: a.nodes_values },
-        nodes_truenodeids: a.nodes_truenodeids,
-        nodes_falsenodeids: a.nodes_falsenodeids,
-        nodes_missing_value_tracks_true: a.nodes_missing_value_tracks_true,
-        target_treeids: a.target_treeids,
-        target_nodeids: a.target_nodeids,
-        target_ids: a.target_ids,
-        target_weights: { floats: a.target_weights },
-      },
-      'ai.onnx.ml',
-    ),
-    node('Sigmoid', ['logit'], ['positive']),
-    node('Sub', ['one', 'positive'], ['negative']),
-    node('Concat', ['negative', 'positive'], ['probabilities'], { axis: 1 }),
-  ];
+  const treeAttrs = {
+    nodes_treeids: a.nodes_treeids,
+    nodes_nodeids: a.nodes_nodeids,
+    nodes_featureids: a.nodes_featureids,
+    nodes_modes: a.nodes_modes,
+    nodes_values: { floats: a.nodes_values },
+    nodes_truenodeids: a.nodes_truenodeids,
+    nodes_falsenodeids: a.nodes_falsenodeids,
+    nodes_missing_value_tracks_true: a.nodes_missing_value_tracks_true,
+  };
+  const ensemble =
+    m.task === 'multiclass'
+      ? [
+          node(
+            'TreeEnsembleClassifier',
+            ['features'],
+            ['label', 'probabilities'],
+            {
+              ...treeAttrs,
+              post_transform: 'SOFTMAX',
+              base_values: { floats: m.bases! },
+              class_treeids: a.target_treeids,
+              class_nodeids: a.target_nodeids,
+              class_ids: a.target_ids,
+              class_weights: { floats: a.target_weights },
+              classlabels_strings: m.classes!,
+            },
+            'ai.onnx.ml',
+          ),
+        ]
+      : [
+          node(
+            'TreeEnsembleRegressor',
+            ['features'],
+            [m.task === 'regression' ? 'variable' : 'logit'],
+            {
+              ...treeAttrs,
+              n_targets: 1,
+              aggregate_function: 'SUM',
+              post_transform: 'NONE',
+              base_values: { floats: [m.base] },
+              target_treeids: a.target_treeids,
+              target_nodeids: a.target_nodeids,
+              target_ids: a.target_ids,
+              target_weights: { floats: a.target_weights },
+            },
+            'ai.onnx.ml',
+          ),
+          ...(m.task === 'regression'
+            ? []
+            : [node('Sigmoid', ['logit'], ['positive']), node('Sub', ['one', 'positive'], ['negative']), node('Concat', ['negative', 'positive'], ['probabilities'], { axis: 1 })]),
+        ];
+  const nodes = [...encoders, node('Concat', blocks, ['features'], { axis: 1 }), ...ensemble];
+  const outputs =
+    m.task === 'multiclass'
+      ? [valueInfo('label', 'string', ['N']), valueInfo('probabilities', 'float', ['N', m.classes!.length])]
+      : m.task === 'regression'
+        ? [valueInfo('variable', 'float', ['N', 1])]
+        : [valueInfo('probabilities', 'float', ['N', 2])];
   return model({
     name,
     nodes,
     inputs: [...m.features.map((f) => valueInfo(f, 'float', ['N', 1])), ...(m.categorical ?? []).map((c) => valueInfo(c.name, 'string', ['N', 1]))],
-    outputs: [valueInfo('probabilities', 'float', ['N', 2])],
-    initializers: [floatTensor('one', [1], [1]), ...cats.map((c, i) => int64Tensor(`onehot_shape_${i}`, [2], [-1, c.categories.length]))],
-    docString: `gradient-boosted trees: ${m.trees.length} trees over ${m.features.length} features`,
+    outputs,
+    initializers: [...(m.task === 'regression' || m.task === 'multiclass' ? [] : [floatTensor('one', [1], [1])]), ...cats.map((c, i) => int64Tensor(`onehot_shape_${i}`, [2], [-1, c.categories.length]))],
+    docString: `gradient-boosted trees (${m.task ?? 'binary'}): ${m.trees.length} trees over ${m.features.length} features`,
   });
 }
 
