@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from './helpers/db.js';
+import { REPO_ROOT } from './helpers/fixtures.js';
+
+/**
+ * `modelgate demo` as a new user runs it: it generates data, trains, registers, serves on a
+ * real port and prints curl lines; every printed curl line that posts JSON is sent as printed
+ * and must answer 200 with the fields of the model's task.
+ */
+async function runDemo(args: string[]): Promise<{ output: string; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'demo', ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', MODELGATE_DATA_DIR: tempDir(), PORT: '0', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let errors = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (errors += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const check = setInterval(() => {
+      if (output.includes('Ctrl-C stops the server.')) {
+        clearInterval(check);
+        resolve();
+      }
+    }, 100);
+    child.once('exit', (code) => {
+      clearInterval(check);
+      reject(new Error(`demo exited with ${code}: ${errors}`));
+    });
+  });
+  const stop = () =>
+    new Promise<number | null>((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.kill('SIGTERM');
+    });
+  return { output, stop };
+}
+
+/** The printed `curl … URL -d 'JSON'` lines, sent as printed. */
+async function sendCurlLines(output: string): Promise<{ url: string; status: number; body: Record<string, unknown> }[]> {
+  const token = /Bearer ([^"]+)"/.exec(output)![1];
+  const sent = [];
+  for (const line of output.split('\n').filter((l) => l.startsWith('curl') && l.includes(" -d '"))) {
+    const url = /(http:\/\/\S+)/.exec(line)![1];
+    const body = line.slice(line.indexOf(" -d '") + 5, -1);
+    const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+    sent.push({ url, status: res.status, body: (await res.json()) as Record<string, unknown> });
+  }
+  return sent;
+}
+
+describe('modelgate demo', () => {
+  it('--task regression: trains a price model on dirty car listings, serves it, and its curl lines work', async () => {
+    const demo = await runDemo(['--task', 'regression', '--rows', '3000']);
+    try {
+      expect(demo.output).toMatch(/modelgate is serving car-price v1 at http:\/\/127\.0\.0\.1:\d+/);
+      const replies = await sendCurlLines(demo.output);
+      expect(replies.map((r) => r.url.replace(/^http:\/\/[^/]+/, ''))).toEqual(['/v1/infer', '/v1/models/car-price/predict', '/v2/models/car-price/infer']);
+      for (const r of replies) expect(r.status, JSON.stringify(r.body)).toBe(200);
+      const one = replies[0].body;
+      expect(typeof one.value).toBe('number');
+      expect(one.value).toBeGreaterThan(0);
+      expect(['low', 'mid', 'high']).toContain(one.decision);
+      expect((replies[1].body.predictions as unknown[]).length).toBe(2);
+      const oip = replies[2].body as { outputs: { name: string; data: unknown[] }[] };
+      expect(oip.outputs.find((o) => o.name === 'value')!.data[0]).toBe(one.value);
+    } finally {
+      expect(await demo.stop()).toBe(0);
+    }
+  }, 240_000);
+
+  it('the default (binary) demo: its curl lines work too', async () => {
+    const demo = await runDemo(['--rows', '2000']);
+    try {
+      const replies = await sendCurlLines(demo.output);
+      expect(replies).toHaveLength(3);
+      for (const r of replies) expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(['act', 'none']).toContain(replies[0].body.decision);
+    } finally {
+      expect(await demo.stop()).toBe(0);
+    }
+  }, 240_000);
+});
