@@ -14,6 +14,7 @@ import { registerEvaluateCommands } from './evaluate.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerBackupCommands } from './backup.js';
 import { registerScoreCommands } from './score.js';
+import { registerRetrainCommands } from './retrain.js';
 import { VERSION } from '../lib/version.js';
 
 // Output into a closed pipe (`modelgate predictions export | head -1`) is the reader saying it
@@ -47,6 +48,7 @@ registerWebhookCommands(program);
 registerTrainCommands(program);
 registerEvaluateCommands(program);
 registerScoreCommands(program);
+registerRetrainCommands(program);
 registerPolicyCommands(program);
 registerBackupCommands(program);
 registerDemoCommand(program);

@@ -150,6 +150,10 @@ export function registerTrainCommands(program: Command): void {
           dataset: { file: o.data, sha256: ingested.sha256, rows_read: ingested.rowsRead, rows_without_label: ingested.droppedNoLabel },
           columns: ingested.columns.map((c) => ({ name: c.name, role: c.role, ...(c.note ? { note: c.note } : {}) })),
           split: { kind: o.split, test_fraction: testFraction, ...(o.split === 'random' ? { seed } : {}) },
+          // What retrain repeats: the target, the task and the gates.
+          target: o.target,
+          task: 'binary',
+          gates: Object.fromEntries(gates.map((g) => [g.gate, g.threshold])),
           metrics: m,
         };
         let registered: { model: string; version: number } | undefined;
@@ -232,6 +236,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     columns: ingested.columns.map((c) => ({ name: c.name, role: c.role, ...(c.note ? { note: c.note } : {}) })),
     split: { kind: o.split, test_fraction: opts.testFraction, ...(o.split === 'random' ? { seed: opts.seed } : {}) },
     target: o.target,
+    gates: Object.fromEntries(gates.map((g) => [g.gate, g.threshold])),
     metrics: m,
   };
   let registered: { model: string; version: number } | undefined;

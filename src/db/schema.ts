@@ -64,6 +64,8 @@ export interface Database {
   predictions: PredictionsTable;
   feedback: FeedbackTable;
   monitoring_reports: MonitoringReportsTable;
+  retrain_plans: RetrainPlansTable;
+  retrain_runs: RetrainRunsTable;
   webhook_subscriptions: WebhookSubscriptionsTable;
   webhook_outbox: WebhookOutboxTable;
   webhook_deliveries: WebhookDeliveriesTable;
@@ -219,6 +221,32 @@ export interface MonitoringReportsTable {
   predictions: number;
   alerts_firing: string;
   report: Json;
+}
+
+export interface RetrainPlansTable {
+  model: string;
+  /** Where the new training data is: a file path or s3://bucket/key. */
+  data: string;
+  canary_steps: Json;
+  step_interval: string | null;
+  min_interval_ms: number;
+  max_metric_drop: number;
+  created_at: Timestamp;
+  created_by: string;
+}
+
+export interface RetrainRunsTable {
+  id: string;
+  model: string;
+  /** manual (modelgate retrain) or monitor (the plan, on retrain_recommended). */
+  trigger: string;
+  /** running, gated_out, registered, canary_started, failed. */
+  status: string;
+  from_version: number | null;
+  candidate_version: number | null;
+  started_at: Timestamp;
+  finished_at: Timestamp | null;
+  detail: Json | null;
 }
 
 export interface WebhookSubscriptionsTable {

@@ -22,6 +22,8 @@ export interface MonitorJobOptions {
   /** How often replicas look for due work and refresh gauges from stored reports. */
   tickMs: number;
   gauges: MonitorGauges;
+  /** Told each report this leader makes (the retrain plan's trigger). */
+  onReport?: (report: Report) => Promise<unknown>;
 }
 
 /**
@@ -47,6 +49,8 @@ export class MonitorJob {
         try {
           latest = (await monitoring.run(model, this.o.windowMs)).report;
           log.info({ model, alerts: latest.alerts.filter((a) => a.firing).map((a) => a.name) }, 'monitoring report stored');
+          const outcome = await this.o.onReport?.(latest).catch((e) => log.error({ model, err: errorMessage(e) }, 'retrain trigger failed'));
+          if (outcome === 'started') log.info({ model }, 'retraining recommended: the retrain plan runs');
           this.o.gauges.run('ok', Number(process.hrtime.bigint() - started) / 1e9);
         } catch (e) {
           log.error({ model, err: errorMessage(e) }, 'monitoring run failed; retrying next tick');

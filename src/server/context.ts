@@ -13,6 +13,8 @@ import { createAccessService, createAccessStore, type AccessService } from '../a
 import { createWebhookService, createWebhookStore, emitToOutbox, type WebhookService } from '../webhooks/index.js';
 import { createMonitoringService, createMonitoringStore, type MonitoringService } from '../monitoring/index.js';
 import { createAuditStore, createFeedbackService, type AuditStore, type FeedbackService } from '../audit/index.js';
+import { createRetrainService, type RetrainService } from '../retrain/index.js';
+import path from 'node:path';
 
 /** The state every entry point shares: database, artifact store and registry. */
 export interface Context {
@@ -28,6 +30,7 @@ export interface Context {
   feedback: FeedbackService;
   monitoring: MonitoringService;
   webhooks: WebhookService;
+  retrain: RetrainService;
   close(): Promise<void>;
 }
 
@@ -117,6 +120,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     }),
     monitoring: createMonitoringService({ store: createMonitoringStore(db), registry, clock, emit: emitToOutbox, minRows: config.MONITOR_MIN_ROWS, minLabels: config.MONITOR_MIN_LABELS }),
     webhooks: createWebhookService({ store: createWebhookStore(db), clock }),
+    retrain: createRetrainService({ db, registry, rollouts, clock, log, emit: emitToOutbox, s3: { region: config.S3_REGION, endpoint: config.S3_ENDPOINT }, workDir: path.join(config.dataDir, 'retrain') }),
     async close() {
       await artifacts.close();
       await db.close();

@@ -136,6 +136,7 @@ export async function startServer(
     windowMs: parseDuration(config.MONITOR_WINDOW, 'MONITOR_WINDOW'),
     tickMs: config.MONITOR_TICK_MS,
     gauges: monitorGauges(metrics.monitor),
+    onReport: (report) => ctx.retrain.onReport(report),
   });
   const webhookWorker = new DeliveryWorker({
     store: createWebhookStore(ctx.db),
@@ -240,6 +241,8 @@ export async function startServer(
       // Every accepted request has been answered: now write (or spill) every record it made.
       retention.stop();
       await monitorJob.stop();
+      // A planned retrain started by the monitor finishes (or fails) before the database closes.
+      await ctx.retrain.idle();
       await webhookWorker.stop();
       // Shadow copies still being scored record their results: stop them before the audit log's last write.
       await runtime.stop();

@@ -13,6 +13,11 @@ export const EVENT_TYPES = [
   'monitor.alert.fired',
   'monitor.alert.resolved',
   'monitor.report',
+  'retrain.started',
+  'retrain.gated_out',
+  'retrain.registered',
+  'retrain.canary_started',
+  'retrain.failed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -13,6 +13,7 @@ import { armStatsCacheHitsMigration } from './010_arm_stats_cache_hits.js';
 import { replacedTokensMigration } from './011_replaced_tokens.js';
 import { taskOutcomesMigration } from './012_task_outcomes.js';
 import { armStatsScoreSumMigration } from './013_arm_stats_score_sum.js';
+import { retrainMigration } from './014_retrain.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -30,5 +31,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '011_replaced_tokens': replacedTokensMigration(dialect),
     '012_task_outcomes': taskOutcomesMigration(dialect),
     '013_arm_stats_score_sum': armStatsScoreSumMigration(),
+    '014_retrain': retrainMigration(dialect),
   };
 }

@@ -1,0 +1,109 @@
+import type { Command } from 'commander';
+import { AppError } from '../lib/errors.js';
+import type { RetrainResult } from '../retrain/index.js';
+import { cliActor, parseNumberFlag, parseVersion, withContext } from './context.js';
+import { emit, progress, type OutputOptions } from './output.js';
+
+function steps(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const list = text.split(',').map((s) => Number(s.trim()));
+  if (!list.length || list.some((p) => !Number.isFinite(p) || p <= 0 || p > 100) || list.some((p, i) => i > 0 && p <= list[i - 1])) {
+    throw new AppError('BAD_REQUEST', `--canary ${JSON.stringify(text)}: expected increasing percents between 1 and 100, e.g. 10,25,50,100`);
+  }
+  return list;
+}
+
+function describe(r: RetrainResult): string {
+  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
+  const metrics = Object.keys(r.metrics.candidate).filter((m) => m in r.metrics.current);
+  return [
+    `${r.model}: retrained from version ${r.from_version} (${r.task})`,
+    ...metrics.map((m) => `  ${m.padEnd(10)} candidate ${fmt(r.metrics.candidate[m])}  version ${r.from_version} ${fmt(r.metrics.current[m])}`),
+    ...r.gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : `FAILED, short by ${fmt(g.short_by)}`} (${g.metric} ${fmt(g.value)} vs ${fmt(g.threshold)})`),
+    r.status === 'gated_out'
+      ? 'nothing was registered'
+      : `registered version ${r.candidate_version}${r.canary ? `; canary started at ${r.canary.steps[0]} % (steps ${r.canary.steps.join(', ')}, promoted automatically when healthy)` : `; next: modelgate canary start --model ${r.model} --version ${r.candidate_version} --steps 10,25,50,100`}`,
+  ].join('\n');
+}
+
+export function registerRetrainCommands(program: Command): void {
+  const retrain = program
+    .command('retrain')
+    .description("Train a model version again from its own run record (algorithm, parameters, target, columns, split, costs, gates) on new data, compare it with that version on the new data's held-out rows, register it only if every gate passes, and optionally start a stepped canary")
+    // Not requiredOption: commander would then demand them of the plan subcommands too.
+    .option('--model <name>', 'model (required)')
+    .option('--data <csv>', 'new training data (required): a CSV file or s3://bucket/key with the same columns and target')
+    .option('--version <n>', 'the version to retrain and to beat (default production)')
+    .option('--canary <steps>', 'start a stepped canary of the new version, e.g. 10,25,50,100 (automatic analysis; promoted when the last step stays healthy)')
+    .option('--step-interval <duration>', 'with --canary: how long each step must stay healthy (default CANARY_STEP_INTERVAL)')
+    .option('--max-metric-drop <x>', 'the main metric (binary ROC AUC, multiclass accuracy, regression R²) may be this far below the current version (default 0)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  modelgate retrain --model churn --data s3://lake/churn/2026-12.csv\n  modelgate retrain --model car-price --data listings-december.csv --canary 10,25,50,100 --step-interval 30m --json')
+    .action(async (o: OutputOptions & { model?: string; data?: string; version?: string; canary?: string; stepInterval?: string; maxMetricDrop?: string }) =>
+      withContext(o, async (ctx) => {
+        if (!o.model || !o.data) throw new AppError('BAD_REQUEST', `give ${!o.model ? '--model NAME' : ''}${!o.model && !o.data ? ' and ' : ''}${!o.data ? '--data CSV' : ''}: the model to retrain and its new training data (modelgate retrain --help)`);
+        const r = await ctx.retrain.retrain({
+          model: o.model,
+          data: o.data,
+          fromVersion: parseVersion(o.version),
+          canarySteps: steps(o.canary),
+          stepInterval: o.stepInterval,
+          maxMetricDrop: parseNumberFlag(o.maxMetricDrop, '--max-metric-drop', 0, Number.MAX_VALUE),
+          trigger: 'manual',
+          actor: cliActor(),
+          onProgress: (m) => progress(m),
+        });
+        emit(o, r, () => describe(r));
+        if (r.status === 'gated_out') process.exitCode = 1;
+      }),
+    );
+
+  const plan = retrain.command('plan').description("A model's retrain plan: what the monitor's leader runs, once per interval, when a report recommends retraining");
+  plan
+    .command('set')
+    .description('Create or replace the plan')
+    .requiredOption('--model <name>', 'model')
+    .requiredOption('--data <csv>', 'where the latest training data is: a CSV path the servers can read, or s3://bucket/key')
+    .option('--canary <steps>', 'canary steps for the retrained version, e.g. 10,25,50,100 (default: register only)')
+    .option('--step-interval <duration>', 'with --canary: how long each step must stay healthy')
+    .option('--min-interval <duration>', 'at most one retrain per this long', '7d')
+    .option('--max-metric-drop <x>', 'the main metric may be this far below the current version (default 0)')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate retrain plan set --model churn --data s3://lake/churn/latest.csv --canary 10,50,100 --min-interval 7d')
+    .action(async (o: OutputOptions & { model: string; data: string; canary?: string; stepInterval?: string; minInterval: string; maxMetricDrop?: string }) =>
+      withContext(o, async (ctx) => {
+        const p = await ctx.retrain.setPlan({ model: o.model, data: o.data, canarySteps: steps(o.canary), stepInterval: o.stepInterval, minInterval: o.minInterval, maxMetricDrop: parseNumberFlag(o.maxMetricDrop, '--max-metric-drop', 0, Number.MAX_VALUE), actor: cliActor() });
+        emit(o, p, () => `${p.model}: when a monitoring report recommends retraining, retrain on ${p.data}${p.canary_steps.length ? ` and start a canary (${p.canary_steps.join(', ')})` : ''}, at most once every ${o.minInterval}`);
+      }),
+    );
+  plan
+    .command('show')
+    .description("Show a model's plan and its recent retrain runs")
+    .requiredOption('--model <name>', 'model')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate retrain plan show --model churn --json')
+    .action(async (o: OutputOptions & { model: string }) =>
+      withContext(o, async (ctx) => {
+        const p = (await ctx.retrain.getPlan(o.model)) ?? null;
+        const runs = await ctx.retrain.runs(o.model);
+        emit(o, { plan: p, runs }, () =>
+          [
+            p ? `${p.model}: retrain on ${p.data}${p.canary_steps.length ? `, canary ${p.canary_steps.join(', ')}` : ''}, at most every ${Math.round(p.min_interval_ms / 3_600_000)} h (set by ${p.created_by})` : `${o.model} has no retrain plan: modelgate retrain plan set --model ${o.model} --data FILE`,
+            ...runs.map((r) => `  ${r.started_at}  ${r.trigger.padEnd(7)} ${r.status.padEnd(14)} from v${r.from_version}${r.candidate_version ? ` → v${r.candidate_version}` : ''}`),
+          ].join('\n'),
+        );
+      }),
+    );
+  plan
+    .command('remove')
+    .description('Remove the plan (retraining is then manual only)')
+    .requiredOption('--model <name>', 'model')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate retrain plan remove --model churn')
+    .action(async (o: OutputOptions & { model: string }) =>
+      withContext(o, async (ctx) => {
+        const removed = await ctx.retrain.removePlan(o.model);
+        emit(o, { model: o.model, removed }, () => (removed ? `${o.model}: retrain plan removed` : `${o.model} had no retrain plan`));
+      }),
+    );
+}

@@ -1,0 +1,1 @@
+export { createRetrainService, type RetrainService, type RetrainResult, type RetrainPlan, type RetrainInput } from './service.js';

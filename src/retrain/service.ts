@@ -1,0 +1,363 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Db } from '../db/index.js';
+import { fromJson } from '../db/index.js';
+import { Servable, type Policy } from '../inference/index.js';
+import { openDataStream, type S3Access } from '../lib/data-location.js';
+import type { Clock } from '../lib/clock.js';
+import { parseDuration } from '../lib/duration.js';
+import { AppError, errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { multiclassMetrics, regressionMetrics, costMatrixOf, type Report } from '../monitoring/index.js';
+import type { RegistryService } from '../registry/index.js';
+import type { RolloutService } from '../rollout/index.js';
+import { ingestCsv, type TrainingTask } from '../training/csv.js';
+import { rowPayload, type Dataset } from '../training/dataset.js';
+import { evaluateScores } from '../training/evaluation.js';
+import type { GbdtParams, RegressionLoss } from '../training/gbdt.js';
+import { indexSplit, randomSplit, trainModel, type Algorithm, type Split } from '../training/train.js';
+import { trainKindModel } from '../training/train-kinds.js';
+import type { EmitEvent } from '../webhooks/index.js';
+
+/**
+ * Retraining that closes the loop: a version trained by modelgate is trained again from its own
+ * run record (algorithm, parameters, target, column roles, split, costs, gates) on new data,
+ * compared with the version it would replace on the new data's held-out rows, registered only
+ * when every gate passes, and optionally sent out as a stepped canary with automatic analysis.
+ * A model's retrain plan lets the monitor's leader do this by itself when a report recommends
+ * retraining, at most once per plan interval across the cluster.
+ */
+export interface RetrainDeps {
+  db: Db;
+  registry: RegistryService;
+  rollouts: RolloutService;
+  clock: Clock;
+  log: Logger;
+  emit: EmitEvent;
+  s3: S3Access;
+  /** Where s3:// data is downloaded for the two passes the trainer makes. */
+  workDir: string;
+}
+
+export interface RetrainInput {
+  model: string;
+  /** New training data: a CSV path or s3://bucket/key, with the same target column. */
+  data: string;
+  /** The version whose run record is repeated and which the candidate must beat; default production. */
+  fromVersion?: number;
+  /** Start a stepped canary of the candidate with these percents (auto-promoted when healthy). */
+  canarySteps?: number[];
+  stepInterval?: string;
+  /** The candidate's main metric (binary ROC AUC, multiclass accuracy, regression R²) may be at most this far below the current version's; default 0. */
+  maxMetricDrop?: number;
+  trigger: 'manual' | 'monitor';
+  actor: string;
+  onProgress?: (message: string) => void;
+}
+
+export interface RetrainGate {
+  gate: string;
+  metric: string;
+  threshold: number;
+  value: number | null;
+  passed: boolean;
+  /** How far from passing, in the metric's units (positive when failed). */
+  short_by: number | null;
+}
+
+export interface RetrainResult {
+  id: string;
+  model: string;
+  status: 'gated_out' | 'registered' | 'canary_started';
+  task: TrainingTask;
+  from_version: number;
+  candidate_version: number | null;
+  metrics: { candidate: Record<string, number>; current: Record<string, number> };
+  gates: RetrainGate[];
+  canary: { steps: number[] } | null;
+}
+
+export interface RetrainPlan {
+  model: string;
+  data: string;
+  canary_steps: number[];
+  step_interval: string | null;
+  min_interval_ms: number;
+  max_metric_drop: number;
+  created_at: string;
+  created_by: string;
+}
+
+/** The main metric per task, and whether higher is better. */
+const MAIN: Record<TrainingTask, string> = { binary: 'roc_auc', multiclass: 'accuracy', regression: 'r2' };
+/** Gates a run record may hold: metric, and whether the threshold is a minimum. */
+const GATES: Record<string, { metric: string; min: boolean }> = {
+  min_auc: { metric: 'roc_auc', min: true },
+  min_f1: { metric: 'f1', min: true },
+  min_r2: { metric: 'r2', min: true },
+  max_mae: { metric: 'mae', min: false },
+  min_accuracy: { metric: 'accuracy', min: true },
+};
+
+interface RunRecord {
+  run_id?: string;
+  algorithm?: Algorithm;
+  task?: TrainingTask;
+  target?: string;
+  params?: Record<string, unknown>;
+  columns?: { name: string; role: string }[];
+  split?: { kind?: string; test_fraction?: number; seed?: number };
+  gates?: Record<string, number>;
+}
+
+export function createRetrainService(deps: RetrainDeps) {
+  const k = deps.db.kysely;
+  const now = () => deps.clock.now().toISOString();
+  const running = new Set<string>();
+  let pending: Promise<unknown> = Promise.resolve();
+
+  async function event(type: Parameters<EmitEvent>[1], data: Record<string, unknown>) {
+    await deps.emit(k, type, data, now());
+  }
+
+  /** The new data as a local file (an s3:// object is downloaded: the trainer reads it twice). */
+  async function localData(location: string): Promise<{ file: string; cleanup: () => Promise<void> }> {
+    if (!location.startsWith('s3://')) return { file: location, cleanup: async () => undefined };
+    await mkdir(deps.workDir, { recursive: true });
+    const file = path.join(deps.workDir, `retrain-${randomUUID()}.csv`);
+    await pipeline(await openDataStream(location, deps.s3), createWriteStream(file));
+    return { file, cleanup: () => rm(file, { force: true }) };
+  }
+
+  /** The current version's metrics on the candidate's held-out rows, scored through the serving code. */
+  async function currentMetrics(model: string, version: number, task: TrainingTask, test: Dataset, policy: Policy, training: Record<string, unknown> | undefined): Promise<Record<string, number>> {
+    const found = await deps.registry.source.fetch(model, version);
+    if (!found) throw new AppError('VERSION_NOT_FOUND', `model ${model} has no version ${version}`);
+    const s = await Servable.load(found.bytes, found.spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
+    try {
+      const idx: number[] = [];
+      const rows = [];
+      for (let i = 0; i < test.rows; i++) {
+        try {
+          rows.push(s.encoder.encode(rowPayload(test, i), 'row').row);
+          idx.push(i);
+        } catch {
+          // A row this version cannot take is left out of its numbers (the candidate scores every row).
+        }
+      }
+      const outcomes = [];
+      for (let i = 0; i < rows.length; i += 512) outcomes.push(...(await s.scoreMany(rows.slice(i, i + 512))));
+      if (task === 'regression') {
+        const m = regressionMetrics(outcomes.map((o) => o.score), idx.map((i) => test.target![i]));
+        return { mae: m.mae, rmse: m.rmse, r2: m.r2 };
+      }
+      if (task === 'multiclass') {
+        const classes = (found.spec.output.class_labels ?? []).map(String);
+        const m = multiclassMetrics(outcomes.map((o) => String(o.label)), idx.map((i) => test.classes![test.classIndex![i]]), classes, outcomes.map((o) => o.probabilities ?? []));
+        return { accuracy: m.accuracy, macro_f1: m.macro_f1, log_loss: m.log_loss };
+      }
+      const e = evaluateScores(outcomes.map((o) => o.score), idx.map((i) => test.label[i]), policy, costMatrixOf(training));
+      return Object.fromEntries(Object.entries({ roc_auc: e.roc_auc, f1: e.f1, log_loss: e.log_loss }).filter((x): x is [string, number] => x[1] !== null));
+    } finally {
+      await s.release();
+    }
+  }
+
+  async function retrain(input: RetrainInput): Promise<RetrainResult> {
+    const say = (m: string) => input.onProgress?.(m);
+    const model = await deps.registry.getModel(input.model);
+    const fromVersion = input.fromVersion ?? model.aliases.production;
+    if (fromVersion === undefined) throw new AppError('CONFLICT', `model ${input.model} has no production version to retrain; give --version N`);
+    const v = await deps.registry.getVersion(input.model, fromVersion);
+    const run = v.manifest.training as RunRecord | undefined;
+    if (!run?.algorithm) {
+      throw new AppError('BAD_REQUEST', `model ${input.model} version ${fromVersion} was imported (registered from an ONNX file), so it has no training run record to repeat; train a new version with modelgate train and register it`);
+    }
+    if (!run.target) throw new AppError('BAD_REQUEST', `model ${input.model} version ${fromVersion}'s run record has no target (it was trained before retraining existed); train it again with modelgate train once, and retrain from that version`);
+    const id = randomUUID();
+    await k.insertInto('retrain_runs').values({ id, model: input.model, trigger: input.trigger, status: 'running', from_version: fromVersion, candidate_version: null, started_at: now(), finished_at: null, detail: null }).execute();
+    await event('retrain.started', { id, model: input.model, from_version: fromVersion, data: input.data, trigger: input.trigger, actor: input.actor });
+    const finish = async (status: string, detail: Record<string, unknown>, candidate: number | null = null) => {
+      await k.updateTable('retrain_runs').set({ status, candidate_version: candidate, finished_at: now(), detail: JSON.stringify(detail) }).where('id', '=', id).execute();
+    };
+    const { file, cleanup } = await localData(input.data).catch(async (e) => {
+      await finish('failed', { error: errorMessage(e) });
+      await event('retrain.failed', { id, model: input.model, error: errorMessage(e) });
+      throw e;
+    });
+    try {
+      const task = run.task ?? 'binary';
+      const roles = run.columns ?? [];
+      say(`retraining ${input.model} from version ${fromVersion}'s run ${run.run_id ?? ''}: ${run.algorithm} (${task}) on ${input.data}`);
+      const ingested = await ingestCsv(file, {
+        target: run.target,
+        task,
+        exclude: roles.filter((c) => c.role === 'excluded').map((c) => c.name),
+        include: roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name),
+        onProgress: (m) => say(m),
+      }).catch((e) => {
+        // A column the run record names but the new data lacks: say which data and which version.
+        throw e instanceof AppError ? new AppError(e.code, `${e.message} (retraining ${input.model} version ${fromVersion} needs the columns it was trained on)`) : e;
+      });
+      const kept = roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name);
+      const now_ = new Set(ingested.columns.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name));
+      const lost = kept.filter((c) => !now_.has(c));
+      if (lost.length) throw new AppError('BAD_REQUEST', `${input.data}: column${lost.length > 1 ? 's' : ''} ${lost.join(', ')} that version ${fromVersion} was trained on ${lost.length > 1 ? 'are' : 'is'} missing or unusable in the new data`);
+      const fraction = run.split?.test_fraction ?? 0.25;
+      const split: Split = run.split?.kind === 'random' ? randomSplit(ingested.data, fraction, run.split.seed ?? 42) : indexSplit(ingested.data, fraction);
+      const params = run.params ?? {};
+      const gbdt: Partial<GbdtParams> = Object.fromEntries(Object.entries(params).filter(([key]) => ['rounds', 'learningRate', 'maxLeaves', 'maxDepth', 'minSamplesLeaf', 'l2', 'maxBins', 'maxCategories', 'validationFraction', 'patience', 'seed'].includes(key)));
+      let trained: { onnx: Uint8Array; policy: Policy; metrics: Record<string, number>; reference: unknown; run: Record<string, unknown> & { run_id: string } };
+      if (task === 'binary') {
+        const costs = costMatrixOf(params) ?? undefined;
+        const bands = params.policy === 'bands' && v.manifest.policy.type === 'bands' ? v.manifest.policy : undefined;
+        trained = trainModel({ data: ingested.data, algo: run.algorithm, split, costs, bands, gbdt, ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}) });
+      } else {
+        trained = trainKindModel({ data: ingested.data, algo: run.algorithm, split, gbdt, loss: params.loss === 'softmax' ? undefined : (params.loss as RegressionLoss | undefined), ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}), policy: v.manifest.policy });
+      }
+      const candidate = trained.metrics;
+      const current = await currentMetrics(input.model, fromVersion, task, split.test, v.manifest.policy, v.manifest.training);
+      say(`candidate ${MAIN[task]} ${candidate[MAIN[task]]?.toFixed(4)}, version ${fromVersion} ${current[MAIN[task]]?.toFixed(4)} on the same held-out rows`);
+      const gates: RetrainGate[] = Object.entries(run.gates ?? {})
+        .filter(([g]) => GATES[g])
+        .map(([g, threshold]) => {
+          const { metric, min } = GATES[g];
+          const value = candidate[metric] ?? null;
+          const passed = value !== null && (min ? value >= threshold : value <= threshold);
+          return { gate: g, metric, threshold, value, passed, short_by: value === null ? null : passed ? 0 : Math.abs(threshold - value) };
+        });
+      const drop = input.maxMetricDrop ?? 0;
+      const main = MAIN[task];
+      const floor = (current[main] ?? -Infinity) - drop;
+      const value = candidate[main] ?? null;
+      const beats = value !== null && value >= floor;
+      gates.push({ gate: 'vs_current', metric: main, threshold: floor, value, passed: beats, short_by: value === null ? null : beats ? 0 : floor - value });
+      const failed = gates.filter((g) => !g.passed);
+      const base = { id, model: input.model, task, from_version: fromVersion, metrics: { candidate, current }, gates };
+      if (failed.length) {
+        await finish('gated_out', { metrics: base.metrics, gates });
+        await event('retrain.gated_out', { ...base, failed: failed.map((g) => ({ gate: g.gate, metric: g.metric, threshold: g.threshold, value: g.value, short_by: g.short_by })) });
+        say(`gated out: ${failed.map((g) => `${g.gate} (${g.metric} ${g.value?.toFixed(4) ?? '—'} vs ${g.threshold.toFixed(4)}, short by ${g.short_by?.toFixed(4) ?? '—'})`).join('; ')}; nothing was registered`);
+        return { ...base, status: 'gated_out', candidate_version: null, canary: null };
+      }
+      const record = { ...trained.run, dataset: { file: input.data, sha256: ingested.sha256, rows_read: ingested.rowsRead }, columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })), split: run.split, target: run.target, task, gates: run.gates ?? {}, metrics: candidate, retrained_from: { version: fromVersion, run_id: run.run_id ?? null, trigger: input.trigger } };
+      const reg = await deps.registry.register({
+        model: input.model,
+        onnx: trained.onnx,
+        task,
+        manifest: { missing_category: '', metrics: candidate, training: record, run_id: trained.run.run_id, dataset_sha256: ingested.sha256, reference: trained.reference as never, description: `retrained from version ${fromVersion} on ${input.data}` },
+        policy: trained.policy,
+        actor: input.actor,
+      });
+      await event('retrain.registered', { ...base, candidate_version: reg.version });
+      say(`registered ${input.model} version ${reg.version}`);
+      let canary: RetrainResult['canary'] = null;
+      if (input.canarySteps?.length) {
+        if (input.stepInterval) parseDuration(input.stepInterval, 'step interval');
+        await deps.rollouts.startCanary({ model: input.model, canary_version: reg.version, steps: input.canarySteps, ...(input.stepInterval ? { step_interval: input.stepInterval } : {}), auto_promote: true, actor: input.actor });
+        canary = { steps: input.canarySteps };
+        await event('retrain.canary_started', { ...base, candidate_version: reg.version, steps: input.canarySteps });
+        say(`canary of version ${reg.version} started at ${input.canarySteps[0]} % (steps ${input.canarySteps.join(', ')}, automatic analysis, promoted when the last step stays healthy)`);
+      }
+      const status = canary ? 'canary_started' : 'registered';
+      await finish(status, { metrics: base.metrics, gates }, reg.version);
+      return { ...base, status, candidate_version: reg.version, canary };
+    } catch (e) {
+      await finish('failed', { error: errorMessage(e) }).catch(() => undefined);
+      await event('retrain.failed', { id, model: input.model, from_version: fromVersion, error: errorMessage(e) }).catch(() => undefined);
+      throw e;
+    } finally {
+      await cleanup();
+    }
+  }
+
+  const planOut = (r: { model: string; data: string; canary_steps: unknown; step_interval: string | null; min_interval_ms: number; max_metric_drop: number; created_at: unknown; created_by: string }): RetrainPlan => ({
+    model: r.model,
+    data: r.data,
+    canary_steps: fromJson<number[]>(r.canary_steps),
+    step_interval: r.step_interval,
+    min_interval_ms: Number(r.min_interval_ms),
+    max_metric_drop: Number(r.max_metric_drop),
+    created_at: new Date(r.created_at as string).toISOString(),
+    created_by: r.created_by,
+  });
+
+  async function getPlan(model: string): Promise<RetrainPlan | undefined> {
+    const r = await k.selectFrom('retrain_plans').selectAll().where('model', '=', model).executeTakeFirst();
+    return r ? planOut(r) : undefined;
+  }
+
+  /** Runs of a model, newest first. */
+  async function runs(model: string, limit = 20) {
+    const rows = await k.selectFrom('retrain_runs').selectAll().where('model', '=', model).orderBy('started_at', 'desc').limit(limit).execute();
+    return rows.map((r) => ({ ...r, started_at: new Date(r.started_at as string).toISOString(), finished_at: r.finished_at ? new Date(r.finished_at as string).toISOString() : null, detail: r.detail === null ? null : fromJson(r.detail) }));
+  }
+
+  return {
+    retrain,
+    getPlan,
+    runs,
+    async setPlan(input: { model: string; data: string; canarySteps?: number[]; stepInterval?: string; minInterval?: string; maxMetricDrop?: number; actor: string }): Promise<RetrainPlan> {
+      await deps.registry.getModel(input.model);
+      const minInterval = parseDuration(input.minInterval ?? '7d', 'min interval');
+      if (input.stepInterval) parseDuration(input.stepInterval, 'step interval');
+      const row = {
+        model: input.model,
+        data: input.data,
+        canary_steps: JSON.stringify(input.canarySteps ?? []),
+        step_interval: input.stepInterval ?? null,
+        min_interval_ms: minInterval,
+        max_metric_drop: input.maxMetricDrop ?? 0,
+        created_at: now(),
+        created_by: input.actor,
+      };
+      await k
+        .insertInto('retrain_plans')
+        .values(row)
+        .onConflict((oc) => oc.column('model').doUpdateSet(row))
+        .execute();
+      return (await getPlan(input.model))!;
+    },
+    async removePlan(model: string): Promise<boolean> {
+      const r = await k.deleteFrom('retrain_plans').where('model', '=', model).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    },
+    /**
+     * Told each report the monitor's leader makes: when it recommends retraining and the model
+     * has a plan whose interval has passed since its last retrain, run the plan once, in the
+     * background (the monitor goes on with the next model).
+     */
+    async onReport(report: Report): Promise<'started' | 'no_plan' | 'not_recommended' | 'too_soon' | 'running'> {
+      const flag = report.alerts.find((a) => a.name === 'retrain_recommended');
+      if (!flag?.firing) return 'not_recommended';
+      const plan = await getPlan(report.model);
+      if (!plan) return 'no_plan';
+      if (running.has(report.model)) return 'running';
+      // The plan's own runs count: a manual retrain (a person's decision) does not use up its interval.
+      const last = (await runs(report.model, 20)).find((r) => r.trigger === 'monitor');
+      if (last && deps.clock.now().getTime() - Date.parse(last.started_at) < plan.min_interval_ms) return 'too_soon';
+      running.add(report.model);
+      const job = retrain({
+        model: report.model,
+        data: plan.data,
+        canarySteps: plan.canary_steps,
+        ...(plan.step_interval ? { stepInterval: plan.step_interval } : {}),
+        maxMetricDrop: plan.max_metric_drop,
+        trigger: 'monitor',
+        actor: 'system:retrain-plan',
+      })
+        .then((r) => deps.log.info({ model: r.model, status: r.status, candidate: r.candidate_version }, 'planned retrain finished'))
+        .catch((e) => deps.log.error({ model: report.model, err: errorMessage(e) }, 'planned retrain failed'))
+        .finally(() => running.delete(report.model));
+      pending = Promise.all([pending, job]);
+      return 'started';
+    },
+    /** Resolves when every retrain started by onReport has finished (tests, shutdown). */
+    idle: () => pending,
+  };
+}
+
+export type RetrainService = ReturnType<typeof createRetrainService>;

@@ -1,0 +1,119 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateHotelBookings, rowPayload, type Dataset } from '../src/training/index.js';
+import { indexSplit, trainModel } from '../src/training/train.js';
+import { runCli } from './helpers/cli.js';
+import { DIALECTS, tempDir } from './helpers/db.js';
+import { fixture } from './helpers/fixtures.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/**
+ * Retraining that closes the loop: a version trained by modelgate is trained again from its own
+ * run record; the candidate is compared with production on the new data's held-out rows and
+ * registered only if the gates pass; a retrain plan runs once when monitoring recommends it.
+ */
+function csvOf(d: Dataset): string {
+  const cols = [...Object.keys(d.numeric), ...Object.keys(d.categorical)];
+  return stringify([[...cols, 'is_canceled'], ...Array.from({ length: d.rows }, (_, i) => {
+    const p = rowPayload(d, i);
+    return [...cols.map((c) => p[c] ?? ''), d.label[i]];
+  })]);
+}
+
+/** A version as `modelgate train` registers it: the model, its policy, and the run record retrain repeats. */
+async function registerTrained(s: TestServer, data: Dataset) {
+  const split = indexSplit(data, 0.25);
+  const t = trainModel({ data, algo: 'logreg', split });
+  const run = { ...t.run, target: 'is_canceled', task: 'binary', split: { kind: 'index', test_fraction: 0.25 }, gates: { min_auc: 0.6 }, columns: [...Object.keys(data.numeric).map((name) => ({ name, role: 'numeric' })), ...Object.keys(data.categorical).map((name) => ({ name, role: 'categorical' }))], metrics: t.metrics };
+  const r = await s.ctx.registry.register({ model: 'hotel', onnx: t.onnx, policy: t.policy, manifest: { missing_category: '', metrics: t.metrics, training: run, run_id: t.run.run_id, reference: t.reference }, actor: 't' });
+  await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: r.version, actor: 't' });
+  return r.version;
+}
+
+const outbox = async (s: TestServer) => (await s.ctx.db.kysely.selectFrom('webhook_outbox').select(['type', 'payload']).orderBy('created_at').execute()).map((r) => ({ type: r.type, data: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload).data }));
+
+for (const dialect of DIALECTS) {
+  describe(`retraining on ${dialect}`, () => {
+    let s: TestServer;
+    const dir = tempDir();
+    const fresh = path.join(dir, 'fresh.csv');
+    const noise = path.join(dir, 'noise.csv');
+    beforeAll(async () => {
+      s = await startTestServer({ dialect, jobs: false, env: { MONITOR_MIN_ROWS: '100', MONITOR_MIN_LABELS: '100', MONITOR_INTERVAL: '0s' } });
+      await registerTrained(s, generateHotelBookings(3000, 1));
+      await s.pool.refresh(true);
+      writeFileSync(fresh, csvOf(generateHotelBookings(3000, 2)));
+      // The same columns, labels that are coin flips: nothing learnable.
+      const n = generateHotelBookings(3000, 3);
+      let seed = 9;
+      n.label = n.label.map(() => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 < 0.37 ? 1 : 0));
+      writeFileSync(noise, csvOf(n));
+    });
+    afterAll(() => s?.stop());
+
+    it('a retrain whose candidate is worse than production is gated out: nothing registered, the event says by how much', async () => {
+      const r = await s.ctx.retrain.retrain({ model: 'hotel', data: noise, trigger: 'manual', actor: 't' });
+      expect(r.status).toBe('gated_out');
+      const vs = r.gates.find((g) => g.gate === 'vs_current')!;
+      expect(vs.passed).toBe(false);
+      expect(vs.short_by).toBeCloseTo(r.metrics.current.roc_auc - r.metrics.candidate.roc_auc, 12);
+      expect(r.metrics.candidate.roc_auc).toBeLessThan(0.6);
+      expect((await s.ctx.registry.getModel('hotel')).versions).toHaveLength(1);
+      const gated = (await outbox(s)).find((e) => e.type === 'retrain.gated_out')!;
+      expect(gated.data.failed).toEqual(expect.arrayContaining([expect.objectContaining({ gate: 'vs_current', short_by: vs.short_by }), expect.objectContaining({ gate: 'min_auc', threshold: 0.6 })]));
+    });
+
+    it('the loop: drift recommends retraining, the plan retrains, registers and starts a canary once; no second retrain within the interval', async () => {
+      await s.ctx.retrain.setPlan({ model: 'hotel', data: fresh, canarySteps: [10, 50, 100], minInterval: '7d', actor: 't' });
+      // Live traffic unlike the training data: every number five times larger, unseen categories.
+      const base = generateHotelBookings(300, 4);
+      for (let i = 0; i < 300; i++) {
+        const p = rowPayload(base, i);
+        const shifted = Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v === null ? null : typeof v === 'number' ? v * 5 + 3 : `new-${v}`]));
+        const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: shifted }) });
+        expect(res.statusCode, res.body).toBe(200);
+      }
+      await s.audit.flush();
+      await s.monitorJob.tick();
+      await s.ctx.retrain.idle();
+      const report = await s.ctx.monitoring.latest('hotel');
+      expect((report as { alerts: { name: string; firing: boolean }[] }).alerts.find((a) => a.name === 'retrain_recommended')!.firing).toBe(true);
+      const versions = (await s.ctx.registry.getModel('hotel')).versions;
+      expect(versions).toHaveLength(2);
+      const v2 = await s.ctx.registry.getVersion('hotel', 2);
+      expect(v2.manifest.training).toMatchObject({ retrained_from: { version: 1, trigger: 'monitor' }, target: 'is_canceled' });
+      const canary = await s.ctx.rollouts.status('hotel');
+      expect(canary).toMatchObject({ canary_version: 2, canary_percent: 10, steps: [10, 50, 100], auto_promote: true });
+      const types = (await outbox(s)).map((e) => e.type).filter((t) => t.startsWith('retrain.'));
+      expect(types).toEqual(['retrain.started', 'retrain.gated_out', 'retrain.started', 'retrain.registered', 'retrain.canary_started']);
+      // The next report still recommends retraining: the plan's interval holds it back.
+      await s.monitorJob.tick();
+      await s.ctx.retrain.idle();
+      expect((await s.ctx.registry.getModel('hotel')).versions).toHaveLength(2);
+      const runs = await s.ctx.retrain.runs('hotel');
+      expect(runs.map((r) => [r.trigger, r.status])).toEqual([
+        ['monitor', 'canary_started'],
+        ['manual', 'gated_out'],
+      ]);
+    });
+  });
+}
+
+describe('modelgate retrain', () => {
+  it('an imported model has no run record to repeat: a clear message, nothing created', async () => {
+    const dir = tempDir();
+    const env = { MODELGATE_DATA_DIR: dir };
+    const onnx = path.join(dir, 'telco.onnx');
+    writeFileSync(onnx, fixture('telco_churn').onnx);
+    expect((await runCli(['register', '--model', 'telco', '--onnx', onnx], env)).code).toBe(0);
+    expect((await runCli(['promote', '--model', 'telco', '--version', '1'], env)).code).toBe(0);
+    const r = await runCli(['retrain', '--model', 'telco', '--data', onnx], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/model telco version 1 was imported \(registered from an ONNX file\), so it has no training run record to repeat; train a new version with modelgate train/);
+    const missing = await runCli(['retrain', '--model', 'telco'], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/give --data CSV/);
+  }, 120_000);
+});
