@@ -5,7 +5,8 @@ import { demoModel, kindFixture } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
- * Canaries judged on real outcomes: per-arm metrics from feedback in GET /v1/canary/:model and
+ * Canaries judged on real outcomes (latency is not what these tests judge: its rule is set out
+ * of reach, so a loaded machine cannot decide first): per-arm metrics from feedback in GET /v1/canary/:model and
  * outcome rules in the analysis (a false-positive-rate band for binary, MAE for regression),
  * checked once enough labels arrive. Shadow comparisons per kind. Expected numbers are counted
  * here from the responses and the labels sent.
@@ -38,7 +39,7 @@ describe.each(DIALECTS)('canary outcomes on %s', (dialect) => {
   const get = async (url: string) => (await s.app.inject({ method: 'GET', url, headers: s.auth })).json();
 
   it('binary: per-arm accuracy, false-positive rate and AUC from feedback; a false-positive band rolls the canary back once enough labels arrive', async () => {
-    const start = await post('/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 50, analysis: { outcomes: { max_fpr_delta_pp: 5, min_labels_per_arm: 60 } } });
+    const start = await post('/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 50, analysis: { max_p95_ratio: 1000, outcomes: { max_fpr_delta_pp: 5, min_labels_per_arm: 60 } } });
     expect(start.status, JSON.stringify(start.body)).toBe(200);
     await s.pool.refresh(true);
     const served: { id: string; arm: string; decision: string; label: number; score: number }[] = [];
@@ -81,7 +82,7 @@ describe.each(DIALECTS)('canary outcomes on %s', (dialect) => {
   });
 
   it('regression: per-arm MAE from value feedback, the MAE ratio rule, exact mean values per arm', async () => {
-    await post('/v1/canary', { model: 'charges', canary_version: 2, canary_percent: 50, analysis: { outcomes: { max_mae_ratio: 1.5, min_labels_per_arm: 40 } } });
+    await post('/v1/canary', { model: 'charges', canary_version: 2, canary_percent: 50, analysis: { max_p95_ratio: 1000, outcomes: { max_mae_ratio: 1.5, min_labels_per_arm: 40 } } });
     await s.pool.refresh(true);
     const served: { id: string; arm: string; value: number }[] = [];
     for (let i = 0; i < 200; i++) {
