@@ -4,7 +4,8 @@ import { MODEL_NAME } from '../registry/index.js';
 import { ingestCsv, type Ingested, type TrainingTask } from '../training/csv.js';
 import { trainKindModel } from '../training/train-kinds.js';
 import type { Context } from '../server/context.js';
-import { checkPolicy, parsePolicyFlag } from '../inference/index.js';
+import { checkPolicy, parsePolicyFlag, type Policy } from '../inference/index.js';
+import type { ReferenceProfile } from '../monitoring/index.js';
 import { indexSplit, randomSplit, trainModel, type Algorithm } from '../training/train.js';
 import type { RegressionLoss } from '../training/gbdt.js';
 import { cliActor, parseNumberFlag, withContext } from './context.js';
@@ -146,35 +147,13 @@ export function registerTrainCommands(program: Command): void {
           ...(minF1 !== undefined ? [{ gate: 'min_f1', metric: 'f1', threshold: minF1, value: m.f1 ?? null }] : []),
         ].map((g) => ({ ...g, passed: g.value !== null && g.value >= g.threshold }));
         const run = {
+          ...runRecord(o, ingested, { testFraction, seed }, gates),
           ...trained.run,
-          dataset: { file: o.data, sha256: ingested.sha256, rows_read: ingested.rowsRead, rows_without_label: ingested.droppedNoLabel },
-          columns: ingested.columns.map((c) => ({ name: c.name, role: c.role, ...(c.note ? { note: c.note } : {}) })),
-          split: { kind: o.split, test_fraction: testFraction, ...(o.split === 'random' ? { seed } : {}) },
-          // What retrain repeats: the target, the task and the gates.
-          target: o.target,
           task: 'binary',
-          gates: Object.fromEntries(gates.map((g) => [g.gate, g.threshold])),
           metrics: m,
         };
-        let registered: { model: string; version: number } | undefined;
-        let promoted = false;
+        const { registered, promoted } = await registerIfPassed(ctx, o, gates, { onnx: trained.onnx, policy: trained.policy, task: 'binary', run, reference: trained.reference, sha256: ingested.sha256, description: `${o.algo} trained on ${o.data}` });
         const failed = gates.filter((g) => !g.passed);
-        if (o.register && !failed.length) {
-          progress(`[3/3] registering ${o.model}`);
-          const r = await ctx.registry.register({
-            model: o.model,
-            onnx: trained.onnx,
-            // The trainer encodes a missing category as '': serving must do the same.
-            manifest: { missing_category: '', metrics: m, training: run, run_id: run.run_id, dataset_sha256: ingested.sha256, reference: trained.reference, description: `${o.algo} trained on ${o.data}` },
-            policy: trained.policy,
-            actor: cliActor(),
-          });
-          registered = { model: r.model, version: r.version };
-          if (o.promote) {
-            await ctx.registry.promote({ model: o.model, target: 'production', version: r.version, actor: cliActor() });
-            promoted = true;
-          }
-        }
         const out = { run, metrics: m, policy: trained.policy, gates, warnings: ingested.warnings, registered: registered ?? null, promoted };
         const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(4));
         emit(o, out, () =>
@@ -230,34 +209,9 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     ...(maxMae !== undefined ? [{ gate: 'max_mae', metric: 'mae', threshold: maxMae, value: m.mae ?? null, passed: m.mae !== undefined && m.mae <= maxMae }] : []),
     ...(minAccuracy !== undefined ? [{ gate: 'min_accuracy', metric: 'accuracy', threshold: minAccuracy, value: m.accuracy ?? null, passed: m.accuracy !== undefined && m.accuracy >= minAccuracy }] : []),
   ];
-  const run = {
-    ...trained.run,
-    dataset: { file: o.data, sha256: ingested.sha256, rows_read: ingested.rowsRead, rows_without_label: ingested.droppedNoLabel, rows_with_bad_target: ingested.droppedBadTarget },
-    columns: ingested.columns.map((c) => ({ name: c.name, role: c.role, ...(c.note ? { note: c.note } : {}) })),
-    split: { kind: o.split, test_fraction: opts.testFraction, ...(o.split === 'random' ? { seed: opts.seed } : {}) },
-    target: o.target,
-    gates: Object.fromEntries(gates.map((g) => [g.gate, g.threshold])),
-    metrics: m,
-  };
-  let registered: { model: string; version: number } | undefined;
-  let promoted = false;
+  const run = { ...runRecord(o, ingested, opts, gates), ...trained.run, metrics: m };
+  const { registered, promoted } = await registerIfPassed(ctx, o, gates, { onnx: trained.onnx, policy: trained.policy, task, run, reference: trained.reference, sha256: ingested.sha256, description: `${algo} (${task}) trained on ${o.data}` });
   const failed = gates.filter((g) => !g.passed);
-  if (o.register && !failed.length) {
-    progress(`[3/3] registering ${o.model}`);
-    const r = await ctx.registry.register({
-      model: o.model,
-      onnx: trained.onnx,
-      task,
-      manifest: { missing_category: '', metrics: m, training: run, run_id: run.run_id, dataset_sha256: ingested.sha256, reference: trained.reference, description: `${algo} (${task}) trained on ${o.data}` },
-      policy: trained.policy,
-      actor: cliActor(),
-    });
-    registered = { model: r.model, version: r.version };
-    if (o.promote) {
-      await ctx.registry.promote({ model: o.model, target: 'production', version: r.version, actor: cliActor() });
-      promoted = true;
-    }
-  }
   const out = { task, run, metrics: m, policy: trained.policy, gates, warnings: ingested.warnings, registered: registered ?? null, promoted };
   const fmt = (v: number | undefined | null) => (v === undefined || v === null ? '—' : v.toFixed(4));
   emit(o, out, () =>
@@ -275,4 +229,37 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     progress(`error: ${failed.map((g) => `gate --${g.gate.replace('_', '-')} ${g.threshold} failed: ${g.metric} ${g.value === null ? 'could not be computed' : g.value.toFixed(4)}`).join('; ')}${o.register ? '; nothing was registered' : ''}`);
     process.exitCode = 1;
   }
+}
+
+/** The run record every trained version keeps: what retrain repeats (the data, columns, split, target and gates). */
+function runRecord(o: TrainFlags, ingested: Ingested, split: { testFraction: number; seed: number }, gates: { gate: string; threshold: number }[]) {
+  return {
+    dataset: { file: o.data, sha256: ingested.sha256, rows_read: ingested.rowsRead, rows_without_label: ingested.droppedNoLabel, rows_with_bad_target: ingested.droppedBadTarget },
+    columns: ingested.columns.map((c) => ({ name: c.name, role: c.role, ...(c.note ? { note: c.note } : {}) })),
+    split: { kind: o.split, test_fraction: split.testFraction, ...(o.split === 'random' ? { seed: split.seed } : {}) },
+    target: o.target,
+    gates: Object.fromEntries(gates.map((g) => [g.gate, g.threshold])),
+  };
+}
+
+/** With --register and every gate passed: register the trained model (and promote it with --promote). */
+async function registerIfPassed(
+  ctx: Context,
+  o: TrainFlags,
+  gates: { passed: boolean }[],
+  t: { onnx: Uint8Array; policy: Policy; task: TrainingTask; run: { run_id: string }; reference: ReferenceProfile; sha256: string; description: string },
+): Promise<{ registered: { model: string; version: number } | undefined; promoted: boolean }> {
+  if (!o.register || gates.some((g) => !g.passed)) return { registered: undefined, promoted: false };
+  progress(`[3/3] registering ${o.model}`);
+  const r = await ctx.registry.register({
+    model: o.model,
+    onnx: t.onnx,
+    task: t.task,
+    // The trainer encodes a missing category as '': serving must do the same.
+    manifest: { missing_category: '', metrics: (t.run as { metrics?: Record<string, number> }).metrics, training: t.run, run_id: t.run.run_id, dataset_sha256: t.sha256, reference: t.reference, description: t.description },
+    policy: t.policy,
+    actor: cliActor(),
+  });
+  if (o.promote) await ctx.registry.promote({ model: o.model, target: 'production', version: r.version, actor: cliActor() });
+  return { registered: { model: r.model, version: r.version }, promoted: !!o.promote };
 }

@@ -31,7 +31,7 @@ export {
 } from './statistics.js';
 export { buildReference, referenceSchema, actionDecisions, kindOf, REFERENCE_FORMAT, type ReferenceProfile, type FeatureKind } from './profile.js';
 export { runMonitor, costMatrixOf, REPORT_FORMAT, THRESHOLDS, type Report, type Alert, type FeatureDrift } from './monitor.js';
-export { createMonitoringStore, type MonitoringStore } from './store.js';
+export { createMonitoringStore, type MonitoringStore, type LabelledPrediction } from './store.js';
 export { createMonitoringService, type MonitoringService } from './service.js';
 export { checkSkipped, referenceFromCsv, scoreCsv, type ScoredCsv } from './reference-csv.js';
 export { monitoringRoutes } from './routes.js';

@@ -1,17 +1,8 @@
 import type { Policy, Task } from '../inference/index.js';
-import { actionDecisions, finiteOrNull, rocAuc } from '../monitoring/index.js';
+import { actionDecisions, finiteOrNull, rocAuc, type LabelledPrediction } from '../monitoring/index.js';
 
-/** One canary-window prediction of an arm with the real outcome reported for it. */
-export interface OutcomeRow {
-  score: number;
-  decision: string;
-  /** Multiclass: the predicted class. */
-  predicted: string | null;
-  /** Binary: the real 0/1 outcome. */
-  label: number | null;
-  actual_class: string | null;
-  actual_value: number | null;
-}
+/** One canary-window prediction of an arm with the real outcome reported for it (as the monitor reads them). */
+export type OutcomeRow = Omit<LabelledPrediction, 'value'>;
 
 /**
  * An arm's outcome metrics from feedback: how the predictions it served turned out. Binary:
