@@ -4,7 +4,7 @@ import { rocAuc } from '../monitoring/index.js';
 import { rowPayload, splitEvery } from './dataset.js';
 import { encodeRow, fitGbdt } from './gbdt.js';
 import { generateHotelBookings } from './synthetic-hotel.js';
-import { exportTrees, predictTrees } from './trees.js';
+import { exportTrees, predictClassProbabilities, predictTrees } from './trees.js';
 
 describe('gradient-boosted trees', () => {
   const { train, test } = splitEvery(generateHotelBookings(6000, 11), 4);
@@ -55,5 +55,75 @@ describe('gradient-boosted trees', () => {
     const depth = (t: typeof shallow.trees[number], i = 0): number => (t[i].leaf ? 0 : 1 + Math.max(depth(t, (t[i] as { left: number }).left), depth(t, (t[i] as { right: number }).right)));
     for (const t of shallow.trees) expect(depth(t)).toBeLessThanOrEqual(2);
     expect(small.rounds).toBe(5);
+  });
+});
+
+describe('gradient boosting for regression and multiclass', () => {
+  /** y = 10·x0 − 5·x1 + noise, with 3 % of the targets replaced by gross outliers (+1000). */
+  function data(rows: number, seed: number) {
+    let s = seed;
+    const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const x0 = new Float64Array(rows);
+    const x1 = new Float64Array(rows);
+    const clean = new Float64Array(rows);
+    const y = new Float64Array(rows);
+    for (let i = 0; i < rows; i++) {
+      x0[i] = rand();
+      x1[i] = rand();
+      clean[i] = 10 * x0[i] - 5 * x1[i] + (rand() - 0.5);
+      y[i] = rand() < 0.03 ? clean[i] + 1000 : clean[i];
+    }
+    return { d: { numeric: { x0, x1 }, categorical: {}, label: new Uint8Array(rows), rows, task: 'regression' as const, target: y }, clean };
+  }
+  const mae = (m: ReturnType<typeof fitGbdt>, d: ReturnType<typeof data>['d'], truth: Float64Array) => {
+    let s = 0;
+    for (let i = 0; i < d.rows; i++) {
+      let z = m.base;
+      const x = encodeRow(m.encoding, d, i);
+      for (const t of m.trees) {
+        let k = 0;
+        while (!t[k].leaf) {
+          const n = t[k] as { feature: number; threshold: number; left: number; right: number };
+          k = Math.fround(x[n.feature]) <= Math.fround(n.threshold) ? n.left : n.right;
+        }
+        z += (t[k] as { value: number }).value;
+      }
+      s += Math.abs(z - truth[i]);
+    }
+    return s / d.rows;
+  };
+
+  it('absolute error and Huber shrug off gross outliers that pull squared error away from the clean signal', () => {
+    const train = data(3000, 1);
+    const test = data(1000, 2);
+    const fit = (loss: 'squared_error' | 'absolute_error' | 'huber') => fitGbdt(train.d, { rounds: 100, loss, validationFraction: 0 }, undefined, { kind: 'regression', y: train.d.target });
+    const squared = mae(fit('squared_error'), test.d, test.clean);
+    const absolute = mae(fit('absolute_error'), test.d, test.clean);
+    const huber = mae(fit('huber'), test.d, test.clean);
+    expect(absolute).toBeLessThan(squared * 0.5);
+    expect(huber).toBeLessThan(squared * 0.5);
+    // The robust fits land near the noise floor (uniform noise of width 1: mean |noise| 0.25).
+    expect(absolute).toBeLessThan(1);
+  });
+
+  it('softmax boosting: one tree per class per round, probabilities that sum to 1, better than the class prior', () => {
+    const rows = 3000;
+    let s = 3;
+    const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const x0 = Float64Array.from({ length: rows }, () => rand());
+    const y = Uint16Array.from(x0, (v) => (v < 0.33 ? 0 : v < 0.66 ? 1 : 2));
+    const m = fitGbdt({ numeric: { x0 }, categorical: {}, label: new Uint8Array(rows), rows }, { rounds: 20, validationFraction: 0 }, undefined, { kind: 'multiclass', y, classes: 3 });
+    expect(m.classes).toBe(3);
+    expect(m.trees).toHaveLength(60);
+    expect(m.bases!.map((b) => Math.exp(b)).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
+    const ens = { features: m.encoding.numeric, base: m.base, trees: m.trees, task: 'multiclass' as const, classes: ['a', 'b', 'c'], bases: m.bases };
+    let right = 0;
+    for (let i = 0; i < rows; i++) {
+      const p = predictClassProbabilities(ens, [x0[i]]);
+      expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+      if (p.indexOf(Math.max(...p)) === y[i]) right++;
+    }
+    // The classes are three ranges of x0: boosting finds the cuts (the prior alone gets about a third).
+    expect(right / rows).toBeGreaterThan(0.97);
   });
 });
