@@ -42,9 +42,7 @@ export function registerScoreCommands(program: Command): void {
     .action(async (o: ScoreFlags) =>
       withContext(o, async (ctx) => {
         if (o.version && o.alias) throw new AppError('BAD_REQUEST', 'give --version or --alias, not both');
-        const aliases = (await ctx.registry.getModel(o.model)).aliases;
-        const version = o.version ? parseVersion(o.version)! : aliases[o.alias ?? 'production'];
-        if (version === undefined) throw new AppError('NOT_FOUND', `model ${o.model} has no ${o.alias ?? 'production'} alias; give --version N (aliases: ${Object.keys(aliases).join(', ') || 'none'})`);
+        const version = o.version ? parseVersion(o.version)! : await ctx.registry.versionOfAlias(o.model, o.alias ?? 'production');
         const found = await ctx.registry.source.fetch(o.model, version);
         if (!found) throw new AppError('VERSION_NOT_FOUND', `model ${o.model} has no version ${version}`);
         const s3 = { region: ctx.config.S3_REGION, endpoint: ctx.config.S3_ENDPOINT };

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { bumpRevision, fromJson, readRevision, toIso, type Database, type Db, type ModelVersionsTable } from '../db/index.js';
 import type { Manifest } from './manifest.js';
 
@@ -67,16 +67,18 @@ export function createRegistryStore(db: Db) {
         .groupBy('model')
         .execute();
       const aliases = await k.selectFrom('aliases').select(['model', 'alias', 'version']).execute();
-      // The task of each model's latest version (a model's task rarely changes; its versions say when it did).
+      // The task of each model's latest version (a model's task rarely changes; its versions say
+      // when it did), read in SQL: a manifest holds the whole reference profile, not worth parsing for one word.
+      const task = db.dialect === 'postgres' ? sql<string | null>`mv.manifest->'contract'->>'task'` : sql<string | null>`json_extract(mv.manifest, '$.contract.task')`;
       const latest = await k
         .selectFrom('model_versions as mv')
         .innerJoin(
           (eb) => eb.selectFrom('model_versions').select(['model', (e) => e.fn.max('version').as('latest')]).groupBy('model').as('l'),
           (j) => j.onRef('l.model', '=', 'mv.model').onRef('l.latest', '=', 'mv.version'),
         )
-        .select(['mv.model', 'mv.manifest'])
+        .select(['mv.model', task.as('task')])
         .execute();
-      const tasks = new Map(latest.map((r) => [r.model, fromJson<Manifest>(r.manifest).contract.task ?? 'binary']));
+      const tasks = new Map(latest.map((r) => [r.model, r.task ?? 'binary']));
       return models.map((m) => {
         const c = counts.find((x) => x.model === m.name);
         return {

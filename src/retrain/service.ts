@@ -11,12 +11,12 @@ import type { Clock } from '../lib/clock.js';
 import { parseDuration } from '../lib/duration.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import { multiclassMetrics, regressionMetrics, costMatrixOf, type Report } from '../monitoring/index.js';
+import { costMatrixOf, type Report } from '../monitoring/index.js';
 import type { RegistryService } from '../registry/index.js';
 import type { RolloutService } from '../rollout/index.js';
 import { ingestCsv, type TrainingTask } from '../training/csv.js';
 import { rowPayload, type Dataset } from '../training/dataset.js';
-import { evaluateScores } from '../training/evaluation.js';
+import { evaluateMulticlass, evaluateRegression, evaluateScores } from '../training/evaluation.js';
 import type { GbdtParams, RegressionLoss } from '../training/gbdt.js';
 import { indexSplit, randomSplit, trainModel, type Algorithm, type Split } from '../training/train.js';
 import { trainKindModel } from '../training/train-kinds.js';
@@ -150,17 +150,18 @@ export function createRetrainService(deps: RetrainDeps) {
       }
       const outcomes = [];
       for (let i = 0; i < rows.length; i += 512) outcomes.push(...(await s.scoreMany(rows.slice(i, i + 512))));
-      if (task === 'regression') {
-        const m = regressionMetrics(outcomes.map((o) => o.score), idx.map((i) => test.target![i]));
-        return { mae: m.mae, rmse: m.rmse, r2: m.r2 };
-      }
+      // The same evaluations `modelgate evaluate` reports, on the candidate's held-out rows.
+      const picked = <T extends object>(m: T, keys: (keyof T & string)[]): Record<string, number> => {
+        const out: Record<string, number> = {};
+        for (const key of keys) if (typeof m[key] === 'number') out[key] = m[key] as number;
+        return out;
+      };
+      if (task === 'regression') return picked(evaluateRegression(outcomes, idx.map((i) => test.target![i]), policy), ['mae', 'rmse', 'r2']);
       if (task === 'multiclass') {
-        const classes = (found.spec.output.class_labels ?? []).map(String);
-        const m = multiclassMetrics(outcomes.map((o) => String(o.label)), idx.map((i) => test.classes![test.classIndex![i]]), classes, outcomes.map((o) => o.probabilities ?? []));
-        return { accuracy: m.accuracy, macro_f1: m.macro_f1, log_loss: m.log_loss };
+        const m = evaluateMulticlass(outcomes, idx.map((i) => test.classes![test.classIndex![i]]), found.spec.output.class_labels ?? [], policy);
+        return picked(m, ['accuracy', 'macro_f1', 'log_loss']);
       }
-      const e = evaluateScores(outcomes.map((o) => o.score), idx.map((i) => test.label[i]), policy, costMatrixOf(training));
-      return Object.fromEntries(Object.entries({ roc_auc: e.roc_auc, f1: e.f1, log_loss: e.log_loss }).filter((x): x is [string, number] => x[1] !== null));
+      return picked(evaluateScores(outcomes.map((o) => o.score), idx.map((i) => test.label[i]), policy, costMatrixOf(training)), ['roc_auc', 'f1', 'log_loss']);
     } finally {
       await s.release();
     }

@@ -10,7 +10,7 @@ import { analyse, analysisSchema, type Verdict } from './analysis.js';
 import type { EmitEvent, EventType } from '../webhooks/index.js';
 import type { Rollout, RolloutStore } from './store.js';
 import { summarize } from './stats.js';
-import { armOutcomes } from './outcomes.js';
+import { armOutcomes, type ArmOutcomes } from './outcomes.js';
 import type { Policy, Task } from '../inference/index.js';
 
 export interface StartCanaryInput {
@@ -357,32 +357,44 @@ export function createRolloutService(deps: RolloutDeps) {
     return k;
   };
 
-  /** Analysis of the current step window: cluster-wide counts per arm, outcomes from feedback, and the verdict. */
-  async function evaluate(r: Rollout): Promise<Verdict | undefined> {
+  /** Whether a canary's rules judge outcomes from feedback (only then does each analysis pass read them). */
+  const judgesOutcomes = (r: Rollout) => !!r.analysis.outcomes || (r.analysis.custom ?? []).some((c) => c.metric.startsWith('outcome:'));
+
+  /**
+   * Analysis of the current step window: cluster-wide counts per arm, the verdict, and with
+   * `withOutcomes` each arm's outcomes from feedback (a join over the window's predictions: the
+   * status shows them; an analysis pass reads them only when a rule needs them).
+   */
+  async function evaluate(r: Rollout, withOutcomes: boolean): Promise<Verdict | undefined> {
     if (r.canary_version === null || r.production_version === null || !r.step_started_at) return undefined;
     const since = Date.parse(r.step_started_at);
-    const [prod, canary, prodKind, canaryKind, prodRows, canaryRows] = await Promise.all([
+    const [prod, canary, prodKind, canaryKind] = await Promise.all([
       store.sumStats(r.model, 'production', r.production_version, since),
       store.sumStats(r.model, 'canary', r.canary_version, since),
       kindOf(r.model, r.production_version),
       kindOf(r.model, r.canary_version),
-      store.outcomes(r.model, 'production', r.production_version, r.step_started_at),
-      store.outcomes(r.model, 'canary', r.canary_version, r.step_started_at),
     ]);
-    const outcomes = { production: armOutcomes(prodKind.task, prodKind.policy, prodRows), canary: armOutcomes(canaryKind.task, canaryKind.policy, canaryRows) };
+    let outcomes: { production: ArmOutcomes; canary: ArmOutcomes } | undefined;
+    if (withOutcomes) {
+      const [prodRows, canaryRows] = await Promise.all([
+        store.outcomes(r.model, 'production', r.production_version, r.step_started_at),
+        store.outcomes(r.model, 'canary', r.canary_version, r.step_started_at),
+      ]);
+      outcomes = { production: armOutcomes(prodKind.task, prodKind.policy, prodRows), canary: armOutcomes(canaryKind.task, canaryKind.policy, canaryRows) };
+    }
     return analyse({ version: r.production_version, counts: prod }, { version: r.canary_version, counts: canary }, r.analysis, {
       minRequests: r.min_requests,
       minScored: deps.defaults.minScored,
       canaryPercent: r.canary_percent,
       task: canaryKind.task,
-      outcomes,
+      ...(outcomes ? { outcomes } : {}),
     });
   }
 
   async function status(model: string) {
     const m = await registry.getModel(model);
     const r = (await store.get(model)) ?? idle(model);
-    const verdict = await evaluate(r);
+    const verdict = await evaluate(r, true);
     let shadow: Record<string, unknown> | null = null;
     if (r.shadow_version !== null) {
       const c = await store.sumStats(model, 'shadow', r.shadow_version, Date.parse(r.shadow_started_at ?? r.updated_at));
@@ -431,7 +443,7 @@ export function createRolloutService(deps: RolloutDeps) {
     const actions: { model: string; action: string; detail?: unknown }[] = [];
     for (const r of await store.list()) {
       if (r.canary_version === null) continue;
-      const verdict = await evaluate(r);
+      const verdict = await evaluate(r, judgesOutcomes(r));
       if (!verdict) continue;
       if (verdict.status === 'failing' && verdict.failed) {
         const f = verdict.failed;

@@ -6,7 +6,7 @@ import { exportMultinomial, exportRidge } from './export-logreg.js';
 import { encodeRow, encodingWidth, fitGbdt, type GbdtParams, type RegressionLoss } from './gbdt.js';
 import { choleskySolve } from './logreg.js';
 import { designMatrix, fitPreprocessor, transformRow, type Preprocessor } from './preprocess.js';
-import { exportTrees, predictClassProbabilities, predictValue, type TreeEnsemble } from './trees.js';
+import { exportTrees, predictClassProbabilities, predictValue, softmax, type TreeEnsemble } from './trees.js';
 import type { Algorithm, Split } from './train.js';
 
 /**
@@ -169,13 +169,6 @@ export function fitMultinomial(X: Float64Array[], y: Uint16Array, K: number, l2:
   return { coef, intercepts, iterations };
 }
 
-const softmaxOf = (z: number[]) => {
-  const max = Math.max(...z);
-  const e = z.map((v) => Math.exp(v - max));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / s);
-};
-
 /** Train a regression or multiclass model, measure it on the held-out rows and profile the training rows. */
 export function trainKindModel(input: KindTrainInput): KindTrained {
   const started = Date.now();
@@ -226,7 +219,7 @@ export function trainKindModel(input: KindTrainInput): KindTrained {
           for (let j = 0; j < x.length; j++) s += m.coef[k * x.length + j] * x[j];
           return s;
         });
-        return asClass(softmaxOf(z));
+        return asClass(softmax(z));
       };
       rounds = m.iterations;
     }

@@ -48,6 +48,11 @@ export function predictClassProbabilities(m: TreeEnsemble, x: ArrayLike<number>)
   const K = m.classes!.length;
   const z = [...m.bases!];
   m.trees.forEach((tree, t) => (z[t % K] += treeValue(tree, x)));
+  return softmax(z);
+}
+
+/** Class probabilities from raw scores (shifted by the maximum, so exp never overflows). */
+export function softmax(z: readonly number[]): number[] {
   const max = Math.max(...z);
   const e = z.map((v) => Math.exp(v - max));
   const sum = e.reduce((a, b) => a + b, 0);
