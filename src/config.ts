@@ -112,6 +112,8 @@ const schema = z.object({
   RELOAD_INTERVAL_MS: intFrom(50, 60_000).default(1000),
   /** Feed a graph's one-column inputs of each type as one tensor (a checked in-memory rewrite; fewer, cheaper runs). off: feed them one by one. */
   ONNX_PACK_INPUTS: onOff.default(true),
+  /** auto: each version runs as compiled JavaScript when it scores exactly as onnxruntime on its check rows, else on onnxruntime; onnxruntime: always onnxruntime. */
+  INFERENCE_ENGINE: z.enum(['auto', 'onnxruntime']).default('auto'),
   /** Threads onnxruntime may use inside one run; parallelism comes from WORKERS. */
   ORT_INTRA_OP_THREADS: intFrom(1, 64).default(1),
   /** Most model versions kept loaded per process (production versions always are). */

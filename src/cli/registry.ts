@@ -124,8 +124,8 @@ export function registerRegistryCommands(program: Command): void {
             models.length === 0
               ? 'no models registered yet: modelgate register --model NAME --onnx FILE'
               : table(
-                  models.map((m) => ({ ...m, aliases: Object.entries(m.aliases).map(([a, v]) => `${a}=${v}`).join(' ') })),
-                  ['name', 'task', 'latest_version', 'version_count', 'aliases', 'created_at'],
+                  models.map((m) => ({ ...m, aliases: Object.entries(m.aliases).map(([a, v]) => `${a}=${v}`).join(' '), engine: m.production_engine?.engine ?? '' })),
+                  ['name', 'task', 'latest_version', 'version_count', 'aliases', 'engine', 'created_at'],
                 ),
           );
           return;
@@ -136,7 +136,12 @@ export function registerRegistryCommands(program: Command): void {
             `${m.name}${m.description ? ` — ${m.description}` : ''}`,
             `aliases: ${Object.entries(m.aliases).map(([a, v]) => `${a}=${v}`).join(' ') || '(none)'}`,
             '',
-            table(m.versions.map((v) => ({ ...v, aliases: v.aliases.join(','), sha256: v.onnx_sha256.slice(0, 12) })), ['version', 'status', 'task', 'aliases', 'sha256', 'created_at', 'created_by']),
+            table(
+              m.versions.map((v) => ({ ...v, aliases: v.aliases.join(','), sha256: v.onnx_sha256.slice(0, 12), engine: v.engine?.engine ?? 'not loaded yet', memory: v.engine ? `${(v.engine.memory_bytes / 1048576).toFixed(1)} MiB` : '' })),
+              ['version', 'status', 'task', 'aliases', 'engine', 'memory', 'sha256', 'created_at', 'created_by'],
+            ),
+            // Why a version is not compiled, when it is not: an operator, attribute or difference to fix or report.
+            ...m.versions.flatMap((v) => (v.engine?.reason ? [`  v${v.version} on onnxruntime: ${v.engine.reason}`] : [])),
           ].join('\n'),
         );
       }),

@@ -43,6 +43,15 @@ export interface AliasEventsTable {
   at: Timestamp;
 }
 
+export interface EngineChecksTable {
+  model: string;
+  version: number;
+  engine: 'compiled' | 'onnxruntime';
+  reason: string | null;
+  memory_bytes: ColumnType<number, number, number>;
+  checked_at: Timestamp;
+}
+
 export interface MetaTable {
   key: string;
   value: number;
@@ -66,6 +75,7 @@ export interface Database {
   monitoring_reports: MonitoringReportsTable;
   retrain_plans: RetrainPlansTable;
   retrain_runs: RetrainRunsTable;
+  engine_checks: EngineChecksTable;
   webhook_subscriptions: WebhookSubscriptionsTable;
   webhook_outbox: WebhookOutboxTable;
   webhook_deliveries: WebhookDeliveriesTable;

@@ -1,10 +1,16 @@
-import ort from 'onnxruntime-node';
 import { AppError } from '../lib/errors.js';
 import type { Contract, Feature } from './contract.js';
 import type { FeedPlan } from './pack-inputs.js';
 
 /** One validated row: values in contract order. */
 export type Row = (number | string | bigint | boolean)[];
+
+/** One input tensor for either engine: int64 as BigInt64Array and bool as bytes (onnxruntime's layouts). */
+export interface RawFeed {
+  type: 'float' | 'double' | 'int64' | 'int32' | 'string' | 'bool';
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | string[];
+  dims: number[];
+}
 
 export interface EncodedRow {
   row: Row;
@@ -72,7 +78,7 @@ export interface Encoder {
   /** Validate one payload; throws VALIDATION_FAILED naming the field. `where` prefixes field paths. */
   encode(payload: unknown, where: string): EncodedRow;
   /** Build the graph's input tensors for a batch of validated rows. */
-  feeds(rows: Row[]): Record<string, ort.Tensor>;
+  feeds(rows: Row[]): Record<string, RawFeed>;
   /** A row the graph must accept, for the registration smoke test. */
   sampleRow(): Row;
   /** Rows whose columns all differ (values, categories, missing), to check a rewritten graph against its original. */
@@ -116,9 +122,9 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[]): Encoder {
   };
 
   const plan = plans ?? defaultFeedPlans(contract);
-  const feeds = (rows: Row[]): Record<string, ort.Tensor> => {
+  const feeds = (rows: Row[]): Record<string, RawFeed> => {
     const m = rows.length;
-    const out: Record<string, ort.Tensor> = {};
+    const out: Record<string, RawFeed> = {};
     for (const p of plan) {
       const cols = p.columns;
       const k = cols.length;
@@ -131,31 +137,31 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[]): Encoder {
             const row = rows[r];
             for (let j = 0; j < k; j++) data[r * k + j] = row[cols[j]] as number;
           }
-          out[p.input] = new ort.Tensor(p.type === 'float' ? 'float32' : 'float64', data, dims);
+          out[p.input] = { type: p.type, data, dims };
           break;
         }
         case 'int64': {
           const data = new BigInt64Array(m * k);
           for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) data[r * k + j] = rows[r][cols[j]] as bigint;
-          out[p.input] = new ort.Tensor('int64', data, dims);
+          out[p.input] = { type: 'int64', data, dims };
           break;
         }
         case 'int32': {
           const data = new Int32Array(m * k);
           for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) data[r * k + j] = rows[r][cols[j]] as number;
-          out[p.input] = new ort.Tensor('int32', data, dims);
+          out[p.input] = { type: 'int32', data, dims };
           break;
         }
         case 'string': {
           const data: string[] = new Array(m * k);
           for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) data[r * k + j] = rows[r][cols[j]] as string;
-          out[p.input] = new ort.Tensor('string', data, dims);
+          out[p.input] = { type: 'string', data, dims };
           break;
         }
         case 'bool': {
           const data = new Uint8Array(m * k);
           for (let r = 0; r < m; r++) for (let j = 0; j < k; j++) data[r * k + j] = rows[r][cols[j]] ? 1 : 0;
-          out[p.input] = new ort.Tensor('bool', data, dims);
+          out[p.input] = { type: 'bool', data, dims };
           break;
         }
       }

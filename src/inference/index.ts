@@ -16,7 +16,8 @@ export {
 } from './contract.js';
 export { policySchema, parsePolicyFlag, compilePolicy, checkPolicy, defaultPolicy, describePolicy, DEFAULT_POLICY, type Policy } from './policy.js';
 export { type Outcome, type PresentedOutcome } from './outcome.js';
-export { Servable, smokeTest, type ServableSpec, type RuntimeOptions } from './servable.js';
+export { Servable, smokeTest, type ServableSpec, type RuntimeOptions, type EngineInfo } from './servable.js';
+export type { EngineName, EngineChoice } from './engine.js';
 export { ModelPool, type RegistrySource, type PoolEvents, type RolloutPlan, type Arm } from './pool.js';
 export { MicroBatcher, RunGate } from './batcher.js';
 export { OffThreadScorer } from './off-thread-scorer.js';

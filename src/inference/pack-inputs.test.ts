@@ -18,8 +18,9 @@ function specOf(bytes: Uint8Array, model = 'm'): ServableSpec {
   return { model, version: 1, contract, output, policy };
 }
 
+// Packing is an onnxruntime rewrite: these tests hold the version on onnxruntime.
 const load = (bytes: Uint8Array, packInputs: boolean, onPackFallback?: (s: ServableSpec, r: string) => void) =>
-  Servable.load(bytes, specOf(bytes), { intraOpThreads: 1, batch: { maxRows: 64, maxWaitUs: 0 }, packInputs, onPackFallback });
+  Servable.load(bytes, specOf(bytes), { intraOpThreads: 1, batch: { maxRows: 64, maxWaitUs: 0 }, packInputs, onPackFallback, engine: 'onnxruntime' });
 
 describe('input packing', () => {
   it('feeds the demo pipeline as one float and one string tensor and scores as the trainer does', async () => {
@@ -31,7 +32,7 @@ describe('input packing', () => {
       const feeds = s.encoder.feeds(rows);
       // 10 numeric columns in one [N,10] float tensor, 4 categorical in one [N,4] string tensor.
       expect(Object.values(feeds).map((t) => [t.type, ...t.dims])).toEqual([
-        ['float32', 300, 10],
+        ['float', 300, 10],
         ['string', 300, 4],
       ]);
       const scores = await s.scores(rows);

@@ -1,6 +1,6 @@
 import type { Logger } from '../lib/logger.js';
 import { AppError, errorMessage } from '../lib/errors.js';
-import { Servable, type RuntimeOptions, type ServableSpec } from './servable.js';
+import { Servable, type EngineInfo, type RuntimeOptions, type ServableSpec } from './servable.js';
 import { CanaryRouter } from './router.js';
 
 /** What the pool needs from the registry; the server wires the real registry in. */
@@ -17,6 +17,8 @@ export interface RegistrySource {
 
 export interface PoolEvents {
   loadFailed?(model: string, version: number, error: string): void;
+  /** A version loaded: which engine serves it, why, and its memory. */
+  loaded?(model: string, version: number, engine: EngineInfo): void;
 }
 
 export interface RolloutPlan {
@@ -189,7 +191,8 @@ export class ModelPool {
       const servable = await Servable.load(found.bytes, found.spec, this.opts.runtime);
       this.loaded.set(key, servable);
       this.failures.delete(key);
-      this.opts.log.info({ model, version }, 'model version loaded');
+      this.opts.log.info({ model, version, engine: servable.info.engine, memory_bytes: servable.info.memory_bytes }, 'model version loaded');
+      this.opts.events?.loaded?.(model, version, servable.info);
       return servable;
     } catch (e) {
       if (e instanceof AppError && (e.code === 'VERSION_NOT_FOUND' || e.code === 'CONFLICT')) throw e;
@@ -263,12 +266,17 @@ export class ModelPool {
     });
   }
 
-  loadedVersions(): { model: string; version: number; aliases: string[] }[] {
+  loadedVersions(): ({ model: string; version: number; aliases: string[] } & EngineInfo)[] {
     return [...this.loaded.values()].map((s) => {
       const aliases = Object.entries(this.models.get(s.spec.model)?.aliases ?? {})
         .filter(([, v]) => v === s.spec.version)
         .map(([a]) => a);
-      return { model: s.spec.model, version: s.spec.version, aliases };
+      return { model: s.spec.model, version: s.spec.version, aliases, ...s.info };
     });
+  }
+
+  /** How a loaded version is served (engine, why, memory); undefined when this process has not loaded it. */
+  engineOf(model: string, version: number): EngineInfo | undefined {
+    return this.loaded.get(ModelPool.key(model, version))?.info;
   }
 }

@@ -12,8 +12,8 @@ import type { ClassLabel } from './contract.js';
 import { oipRoutes, type OipRouteDeps } from './oip-routes.js';
 
 export interface InferenceMetrics {
-  predictions: { labels(labels: { model: string; version: string; decision: string; arm: string }): { inc(n?: number): void } };
-  inferenceDuration: { labels(labels: { model: string; version: string; arm: string }): { observe(seconds: number): void } };
+  predictions: { labels(labels: { model: string; version: string; decision: string; arm: string; engine: string }): { inc(n?: number): void } };
+  inferenceDuration: { labels(labels: { model: string; version: string; arm: string; engine: string }): { observe(seconds: number): void } };
 }
 
 /** Told about every routed (unpinned) prediction, so rollouts can compare arms. */
@@ -85,7 +85,7 @@ function recorders(metrics: InferenceMetrics): (s: Servable, arm: string) => Rec
     }
     let r = byArm.get(arm);
     if (!r) {
-      const labels = { model: s.spec.model, version: s.versionLabel, arm };
+      const labels = { model: s.spec.model, version: s.versionLabel, arm, engine: s.engineName };
       const duration = metrics.inferenceDuration.labels(labels);
       const decisions = new Map<string, { inc(n?: number): void }>();
       r = {

@@ -5,6 +5,7 @@ import { createEncoder, type Encoder, type Row } from './encoder.js';
 import { MicroBatcher, type BatcherOptions } from './batcher.js';
 import { exposeZipMapSource, graphNames, inspectGraph } from './onnx-graph.js';
 import { packInputs, type FeedPlan } from './pack-inputs.js';
+import { checkRows, compiledEngine, firstDifference, onnxruntimeEngine, tryCompile, type Engine, type EngineChoice, type EngineName, type RawOutput } from './engine.js';
 import { compilePolicy, type Policy } from './policy.js';
 import { outcomeReader, presenter, type Outcome, type PresentedOutcome } from './outcome.js';
 
@@ -14,15 +15,32 @@ export interface ServableSpec {
   contract: Contract;
   output: OutputSpec;
   policy: Policy;
+  /** Values the version was registered with, per feature (its drift reference's bin edges and categories): rows the compiled engine is checked on. */
+  samples?: Record<string, (number | string)[]>;
 }
 
 export interface RuntimeOptions {
   intraOpThreads: number;
   batch: BatcherOptions;
+  /** auto (default): compiled JavaScript where it scores exactly as onnxruntime; onnxruntime: always onnxruntime. */
+  engine?: EngineChoice;
+  /** Told when a version serves on onnxruntime although the compiled engine was allowed, and why. */
+  onEngineFallback?: (spec: ServableSpec, reason: string) => void;
+  /** Test hook: change the compiled engine's output, to prove a mismatch keeps a version on onnxruntime. */
+  alterCompiled?: (out: RawOutput) => RawOutput;
   /** Feed [N,1] inputs of one type as one tensor (see pack-inputs.ts); default on. */
   packInputs?: boolean;
   /** Told when packing was tried and the original graph serves instead, and why. */
   onPackFallback?: (spec: ServableSpec, reason: string) => void;
+}
+
+/** Which engine serves a version, why, and what it holds. */
+export interface EngineInfo {
+  engine: EngineName;
+  /** Why the compiled engine does not serve it (onnxruntime only). */
+  reason?: string;
+  /** Memory the loaded version holds, in bytes: the onnxruntime session's RSS growth at load, or the compiled program's arrays. */
+  memory_bytes: number;
 }
 
 async function openSession(graph: Uint8Array, spec: ServableSpec, opts: RuntimeOptions, inputs: string[]): Promise<ort.InferenceSession> {
@@ -50,7 +68,10 @@ async function openSession(graph: Uint8Array, spec: ServableSpec, opts: RuntimeO
 /** Every number an outcome carries, for comparing two runs of the same rows. */
 const flat = (outcomes: Outcome[]) => outcomes.flatMap((o) => o.probabilities ?? [o.score]);
 
-/** A loaded, ready-to-serve model version: ONNX session, encoder, decision policy, batcher. */
+/** Rows per run when checking the compiled engine against onnxruntime. */
+const CHECK_CHUNK = 256;
+
+/** A loaded, ready-to-serve model version: engine (compiled or onnxruntime), encoder, decision policy, batcher. */
 export class Servable {
   readonly encoder: Encoder;
   readonly task: Task;
@@ -62,14 +83,18 @@ export class Servable {
   readonly packed: boolean;
   /** Start of this version's prediction-cache keys. */
   readonly cachePrefix: string;
-  private readonly batcher: MicroBatcher<Row, Outcome>;
+  /** Which engine serves this version; also the `engine` label of its metrics. */
+  readonly engineName: EngineName;
+  info: EngineInfo;
+  private readonly batcher: MicroBatcher<Row, Outcome> | undefined;
   private readonly read: (data: ArrayLike<number>, rows: number, cols: number) => Outcome[];
   private released = false;
 
   private constructor(
     readonly spec: ServableSpec,
-    private readonly session: ort.InferenceSession,
+    private readonly engine: Engine,
     opts: RuntimeOptions,
+    memoryBytes: number,
     /** Feeds of the packed graph, when input packing applied. */
     plans?: FeedPlan[],
   ) {
@@ -81,12 +106,44 @@ export class Servable {
     this.read = outcomeReader(this.task, spec.output);
     this.versionLabel = String(spec.version);
     this.cachePrefix = `${JSON.stringify(spec.model)}@${spec.version}`;
-    this.batcher = new MicroBatcher((rows) => this.run(rows), opts.batch);
+    this.engineName = engine.name;
+    this.info = { engine: engine.name, memory_bytes: memoryBytes };
+    // A compiled run takes microseconds and never leaves the thread: there is nothing to coalesce.
+    this.batcher = engine.name === 'onnxruntime' ? new MicroBatcher((rows) => this.run(rows), opts.batch) : undefined;
   }
 
   static async load(bytes: Uint8Array, spec: ServableSpec, opts: RuntimeOptions): Promise<Servable> {
     const graph = spec.output.source === 'zipmap' ? exposeZipMapSource(bytes, spec.output.zipmap_output!).bytes : bytes;
-    const plain = new Servable(spec, await openSession(graph, spec, opts, spec.contract.features.map((f) => f.input)), opts);
+    const onnx = await Servable.loadOnnxruntime(graph, spec, opts);
+    if (opts.engine === 'onnxruntime') {
+      onnx.info.reason = 'INFERENCE_ENGINE=onnxruntime';
+      return onnx;
+    }
+    const compiled = tryCompile(graph, spec.output.name);
+    let reason: string | undefined;
+    if ('reason' in compiled) reason = compiled.reason;
+    else {
+      const candidate = new Servable(spec, compiledEngine(compiled.program, spec.contract, spec.output.name, opts.alterCompiled), opts, compiled.program.bytes);
+      reason = await candidate.differenceFrom(onnx);
+      if (!reason) {
+        await onnx.release();
+        return candidate;
+      }
+      reason = `compiled output differs from onnxruntime: ${reason}`;
+    }
+    onnx.info.reason = reason;
+    opts.onEngineFallback?.(spec, reason);
+    return onnx;
+  }
+
+  private static async loadOnnxruntime(graph: Uint8Array, spec: ServableSpec, opts: RuntimeOptions): Promise<Servable> {
+    const rssBefore = process.memoryUsage.rss();
+    const open = async (g: Uint8Array, inputs: string[], plans?: FeedPlan[]) => {
+      const session = await openSession(g, spec, opts, inputs);
+      const encoder = createEncoder(spec.contract, plans);
+      return new Servable(spec, onnxruntimeEngine(session, spec.output.name, encoder.feeds), opts, Math.max(0, process.memoryUsage.rss() - rssBefore), plans);
+    };
+    const plain = await open(graph, spec.contract.features.map((f) => f.input));
     if (opts.packInputs === false || spec.contract.layout !== 'columns') return plain;
     let packed: Servable | undefined;
     try {
@@ -95,7 +152,7 @@ export class Servable {
       const columns = spec.contract.features.map((f) => ({ input: f.input, type: f.type, rank2: shapes.get(f.input)?.length === 2 }));
       const rewrite = packInputs(graph, columns, graphNames(graph));
       if (!rewrite) return plain;
-      packed = new Servable(spec, await openSession(rewrite.bytes, spec, opts, rewrite.feeds.map((f) => f.input)), opts, rewrite.feeds);
+      packed = await open(rewrite.bytes, rewrite.feeds.map((f) => f.input), rewrite.feeds);
       // The rewrite must score exactly as the original graph; if anything differs, serve the original.
       const probes = plain.encoder.probeRows();
       const [a, b] = await Promise.all([plain.run(probes).then(flat, () => undefined), packed.run(probes).then(flat, () => undefined)]);
@@ -113,9 +170,42 @@ export class Servable {
     return packed;
   }
 
-  /** Score one validated row, sharing an ONNX run with concurrent requests. */
+  /**
+   * Where this (compiled) version scores differently from onnxruntime on the check rows
+   * (engine.ts: reference values, categories, extremes): values beyond 1e-6, a different
+   * decision, or a row only one of them refuses. Undefined when they agree everywhere.
+   */
+  private async differenceFrom(reference: Servable, rows = checkRows(this.spec.contract, this.spec.samples, this.encoder.probeRows()) as Row[]): Promise<string | undefined> {
+    for (let i = 0; i < rows.length; i += CHECK_CHUNK) {
+      const chunk = rows.slice(i, i + CHECK_CHUNK);
+      const [mine, theirs] = await Promise.all([this.runRaw(chunk).catch((e: unknown) => e as Error), reference.runRaw(chunk).catch((e: unknown) => e as Error)]);
+      if (theirs instanceof Error || mine instanceof Error) {
+        // One refused the chunk: compare row by row, so a row onnxruntime refuses must be refused here too.
+        if (chunk.length > 1) {
+          for (const row of chunk) {
+            const d = await this.differenceFrom(reference, [row]);
+            if (d) return d;
+          }
+          continue;
+        }
+        if (theirs instanceof Error && mine instanceof Error) continue;
+        return theirs instanceof Error ? `onnxruntime refuses row ${JSON.stringify(chunk[0], bigints)} (${theirs.message}) but the compiled engine scores it` : `the compiled engine fails on row ${JSON.stringify(chunk[0], bigints)}: ${(mine as Error).message}`;
+      }
+      const d = firstDifference(mine, theirs);
+      if (d) return `${d.text} on row ${JSON.stringify(chunk[Math.floor(d.index / Math.max(1, theirs.dims[1] ?? 1))], bigints)}`;
+      const a = this.outcomes(mine, chunk.length);
+      const b = reference.outcomes(theirs, chunk.length);
+      for (let r = 0; r < chunk.length; r++) {
+        if (this.decide(a[r]) !== reference.decide(b[r])) return `decision ${this.decide(a[r])} where onnxruntime decided ${reference.decide(b[r])} (check row ${i + r})`;
+      }
+    }
+    return undefined;
+  }
+
+  /** Score one validated row; on onnxruntime it shares a run with concurrent requests. */
   scoreOne(row: Row): Promise<Outcome> {
-    return this.batcher.submit(row);
+    if (this.batcher) return this.batcher.submit(row);
+    return this.run([row]).then((o) => o[0]);
   }
 
   /** Score many rows in as few runs as possible (a batch request is already a batch). */
@@ -130,42 +220,48 @@ export class Servable {
 
   /** Run the graph and read its output as outcomes (see outcome.ts). */
   async run(rows: Row[]): Promise<Outcome[]> {
+    return this.outcomes(await this.runRaw(rows), rows.length);
+  }
+
+  private async runRaw(rows: Row[]): Promise<RawOutput> {
     if (this.released) throw new AppError('UNAVAILABLE', `model ${this.spec.model} version ${this.spec.version} was unloaded; retry`);
-    const result = await this.session.run(this.encoder.feeds(rows), [this.spec.output.name]);
-    const out = result[this.spec.output.name];
-    if (!out || (out.type !== 'float32' && out.type !== 'float64')) {
-      throw new AppError('INVALID_MODEL', `output ${this.spec.output.name} is ${out?.type ?? 'missing'}, not a float tensor`);
-    }
-    const data = out.data as Float32Array | Float64Array;
+    return this.engine.run(rows);
+  }
+
+  private outcomes(out: RawOutput, rows: number): Outcome[] {
+    const name = this.spec.output.name;
     const cols = out.dims.length >= 2 ? out.dims[1] : 1;
-    if (data.length !== rows.length * cols) {
-      throw new AppError('INVALID_MODEL', `output ${this.spec.output.name} has ${data.length} values for ${rows.length} rows`);
+    if (out.data.length !== rows * cols) {
+      throw new AppError('INVALID_MODEL', `output ${name} has ${out.data.length} values for ${rows} rows`);
     }
     if (this.task === 'multiclass') {
       const classes = this.spec.output.class_labels?.length;
-      if (classes !== cols) throw new AppError('INVALID_MODEL', `output ${this.spec.output.name} has ${cols} columns for ${classes} classes`);
+      if (classes !== cols) throw new AppError('INVALID_MODEL', `output ${name} has ${cols} columns for ${classes} classes`);
     } else if (this.spec.output.positive_index >= cols) {
-      throw new AppError('INVALID_MODEL', `the score is column ${this.spec.output.positive_index} but output ${this.spec.output.name} has ${cols} columns`);
+      throw new AppError('INVALID_MODEL', `the score is column ${this.spec.output.positive_index} but output ${name} has ${cols} columns`);
     }
-    return this.read(data, rows.length, cols);
+    return this.read(out.data, rows, cols);
   }
 
-  /** Release the session once nothing is queued or running on it (waiting at most 10 s). */
+  /** Release the engine once nothing is queued or running on it (waiting at most 10 s). */
   async release(): Promise<void> {
     // Wait for queued and running work, but never forever: a stuck run must not block shutdown.
     const until = Date.now() + 10_000;
-    while (this.batcher.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (this.batcher && this.batcher.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     this.released = true;
-    await this.session.release();
+    await this.engine.release();
   }
 }
+
+const bigints = (_: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
 
 /**
  * Registration's smoke test: load the graph and score a neutral row. A model that does not
  * load, or whose output cannot be read as a finite score, is refused before anything is stored.
+ * Also says which engine the version serves on (the same check every server makes at load).
  */
-export async function smokeTest(bytes: Uint8Array, spec: ServableSpec): Promise<number> {
-  const s = await Servable.load(bytes, spec, { intraOpThreads: 1, batch: { maxRows: 1, maxWaitUs: 0 } });
+export async function smokeTest(bytes: Uint8Array, spec: ServableSpec, engine: EngineChoice = 'auto'): Promise<{ score: number; engine: EngineInfo }> {
+  const s = await Servable.load(bytes, spec, { intraOpThreads: 1, batch: { maxRows: 1, maxWaitUs: 0 }, engine });
   try {
     let score: number;
     try {
@@ -174,7 +270,7 @@ export async function smokeTest(bytes: Uint8Array, spec: ServableSpec): Promise<
       throw e instanceof AppError ? e : new AppError('INVALID_MODEL', `smoke inference failed: ${errorMessage(e)}`);
     }
     if (!Number.isFinite(score)) throw new AppError('INVALID_MODEL', `smoke inference returned ${score}, not a finite score`);
-    return score;
+    return { score, engine: s.info };
   } finally {
     await s.release();
   }

@@ -14,6 +14,16 @@ export interface RegistryRouteDeps {
 const errors = errorReplies(400, 401, 403, 404, 409, 429, 503);
 const nameParam = { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] } as const;
 const aliasesSchema = { type: 'object', additionalProperties: { type: 'integer' }, description: 'alias → version' } as const;
+const engineSchema = {
+  type: ['object', 'null'],
+  description: 'Which engine serves the version, as last recorded at registration or by a server loading it; null before either happened',
+  properties: {
+    engine: { type: 'string', enum: ['compiled', 'onnxruntime'], description: 'compiled: JavaScript proven equal to onnxruntime on the check rows; onnxruntime: the reason says why' },
+    reason: { type: 'string', description: 'why the compiled engine does not serve it (an operator, attribute or difference)' },
+    memory_bytes: { type: 'integer', description: 'memory the loaded version holds' },
+    checked_at: { type: 'string' },
+  },
+} as const;
 const versionSummary = {
   type: 'object',
   properties: {
@@ -27,6 +37,7 @@ const versionSummary = {
     created_at: { type: 'string' },
     created_by: { type: 'string' },
     aliases: { type: 'array', items: { type: 'string' } },
+    engine: engineSchema,
   },
 } as const;
 const anyObject = { type: 'object', additionalProperties: true } as const;
@@ -74,6 +85,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
                     latest_version: { type: ['integer', 'null'] },
                     version_count: { type: 'integer' },
                     aliases: aliasesSchema,
+                    production_engine: { ...engineSchema, description: 'engine of the production version, as last recorded' },
                   },
                 },
               },

@@ -10,15 +10,28 @@ import {
   SUPPORTED_CONTRACT_VERSIONS,
   type Policy,
   type Task,
+  type EngineInfo,
   type RegistrySource,
   type ServableSpec,
 } from '../inference/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
+import { referenceSchema, type ReferenceProfile } from '../monitoring/index.js';
 import type { ArtifactStore } from './artifacts/index.js';
 import { canonicalJson, manifestInputSchema, manifestSchema, MANIFEST_FORMAT, type Manifest, type ManifestInput } from './manifest.js';
-import type { RegistryStore, VersionRow } from './store.js';
+import type { EngineCheck, RegistryStore, VersionRow } from './store.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../db/index.js';
+
+/** The values a version's drift reference holds per feature (bin edges, categories): rows its compiled engine is checked on. */
+function samplesOf(reference: ReferenceProfile): Record<string, (number | string)[]> {
+  return Object.fromEntries(Object.entries(reference.features).map(([name, p]) => [name, p.type === 'numeric' ? p.edges : p.categories]));
+}
+
+/** Samples from a stored manifest's reference, when it has a readable one. */
+function storedSamples(reference: unknown): { samples?: Record<string, (number | string)[]> } {
+  const r = referenceSchema.safeParse(reference);
+  return r.success ? { samples: samplesOf(r.data) } : {};
+}
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const ALIAS_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -80,7 +93,8 @@ export interface RegistryDeps {
   clock: Clock;
   log: Logger;
   /** Loads the graph and scores a sample row; rejects models that cannot serve. */
-  smokeTest: (bytes: Uint8Array, spec: ServableSpec) => Promise<number>;
+  /** Load and score a neutral row; says which engine the version would serve on. */
+  smokeTest: (bytes: Uint8Array, spec: ServableSpec) => Promise<{ score: number; engine: EngineInfo }>;
   maxModelBytes: number;
   /** Webhook outbox, written in the same transaction as each change. */
   emit?: EmitEvent;
@@ -146,7 +160,7 @@ export function createRegistryService(deps: RegistryDeps) {
   async function register(input: RegisterInput) {
     const { extra, graph, contract, output, policy } = prepare(input);
     // Smoke-test before anything is written, so a model that cannot serve leaves no trace.
-    await deps.smokeTest(input.onnx, { model: input.model, version: 0, contract, output, policy });
+    const smoke = await deps.smokeTest(input.onnx, { model: input.model, version: 0, contract, output, policy, ...(extra.reference ? { samples: samplesOf(extra.reference) } : {}) });
 
     const onnxSha = await artifacts.put(input.onnx);
     const at = clock.now().toISOString();
@@ -187,6 +201,7 @@ export function createRegistryService(deps: RegistryDeps) {
             created_at: at,
             created_by: input.actor,
           });
+          await store.recordEngine({ model: input.model, version, ...smoke.engine, checked_at: at }, tx);
           await deps.emit?.(tx, 'model.registered', { model: input.model, version, onnx_sha256: onnxSha, manifest_sha256: manifestSha, actor: input.actor }, at);
           log.info({ model: input.model, version, onnx_sha256: onnxSha, actor: input.actor }, 'model version registered');
           return { model: input.model, version, onnx_sha256: onnxSha, manifest_sha256: manifestSha, manifest };
@@ -339,7 +354,7 @@ export function createRegistryService(deps: RegistryDeps) {
     return matches[0];
   }
 
-  const versionSummary = (v: VersionRow, aliases: Record<string, number>) => ({
+  const versionSummary = (v: VersionRow, aliases: Record<string, number>, engines: Map<number, EngineCheck>) => ({
     version: v.version,
     status: v.status,
     onnx_sha256: v.onnx_sha256,
@@ -350,20 +365,24 @@ export function createRegistryService(deps: RegistryDeps) {
     created_at: v.created_at,
     created_by: v.created_by,
     aliases: Object.entries(aliases).filter(([, n]) => n === v.version).map(([a]) => a),
+    engine: engineOut(engines.get(v.version)),
   });
+
+  /** What the last load said: engine, why not compiled, memory; null before anything loaded it (versions registered before engines were recorded). */
+  const engineOut = (c: EngineCheck | undefined) => (c ? { engine: c.engine, ...(c.reason ? { reason: c.reason } : {}), memory_bytes: c.memory_bytes, checked_at: c.checked_at } : null);
 
   async function getModel(name: string) {
     const m = await requireModel(name);
-    const [versions, aliases, history] = await Promise.all([store.listVersions(name), store.aliasesOf(name), store.aliasHistory(name)]);
-    return { ...m, aliases, versions: versions.map((v) => versionSummary(v, aliases)), alias_history: history.slice(0, 50) };
+    const [versions, aliases, history, engines] = await Promise.all([store.listVersions(name), store.aliasesOf(name), store.aliasHistory(name), store.engineChecks(name)]);
+    return { ...m, aliases, versions: versions.map((v) => versionSummary(v, aliases, engines)), alias_history: history.slice(0, 50) };
   }
 
   async function getVersion(name: string, version: number) {
     const v = await requireVersion(name, version);
-    const aliases = await store.aliasesOf(name);
+    const [aliases, engines] = await Promise.all([store.aliasesOf(name), store.engineChecks(name)]);
     return {
       model: name,
-      ...versionSummary(v, aliases),
+      ...versionSummary(v, aliases, engines),
       manifest_sha256: v.manifest_sha256,
       contract: v.manifest.contract,
       policy: v.manifest.policy,
@@ -417,7 +436,7 @@ export function createRegistryService(deps: RegistryDeps) {
       }
       const bytes = await artifacts.get(v.onnx_sha256);
       const m = v.manifest;
-      return { archived: v.status === 'archived', bytes, spec: { model, version, contract: m.contract, output: m.output, policy: m.policy } };
+      return { archived: v.status === 'archived', bytes, spec: { model, version, contract: m.contract, output: m.output, policy: m.policy, ...storedSamples(m.reference) } };
     },
   };
 
@@ -433,6 +452,8 @@ export function createRegistryService(deps: RegistryDeps) {
     versionOfRun,
     versionOfAlias,
     listModels: () => store.listModels(),
+    /** Record which engine serves a version in this process (servers call it after each load). */
+    recordEngine: (model: string, version: number, engine: EngineInfo) => store.recordEngine({ model, version, ...engine, checked_at: clock.now().toISOString() }),
     source,
   };
 }

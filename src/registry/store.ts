@@ -79,9 +79,19 @@ export function createRegistryStore(db: Db) {
         .select(['mv.model', task.as('task')])
         .execute();
       const tasks = new Map(latest.map((r) => [r.model, r.task ?? 'binary']));
+      // The engine of each model's production version, as last recorded.
+      const engines = await k
+        .selectFrom('aliases as a')
+        .innerJoin('engine_checks as e', (j) => j.onRef('e.model', '=', 'a.model').onRef('e.version', '=', 'a.version'))
+        .where('a.alias', '=', 'production')
+        .select(['a.model', 'e.engine', 'e.reason'])
+        .execute();
+      const engineOf = new Map(engines.map((e) => [e.model, e]));
       return models.map((m) => {
         const c = counts.find((x) => x.model === m.name);
+        const e = engineOf.get(m.name);
         return {
+          production_engine: e ? { engine: e.engine, ...(e.reason ? { reason: e.reason } : {}) } : null,
           name: m.name,
           description: m.description,
           task: tasks.get(m.name) ?? null,
@@ -149,7 +159,32 @@ export function createRegistryStore(db: Db) {
       const rows = await query.orderBy('id', 'desc').execute();
       return rows.map((r) => ({ id: r.id, alias: r.alias, version: r.version, previous_version: r.previous_version, action: r.action, actor: r.actor, at: toIso(r.at) }));
     },
+
+    /** Record which engine serves a version (the latest check wins). */
+    async recordEngine(c: EngineCheck, q: Q = k): Promise<void> {
+      const row = { model: c.model, version: c.version, engine: c.engine, reason: c.reason ?? null, memory_bytes: Math.round(c.memory_bytes), checked_at: c.checked_at };
+      await q
+        .insertInto('engine_checks')
+        .values(row)
+        .onConflict((oc) => oc.columns(['model', 'version']).doUpdateSet({ engine: row.engine, reason: row.reason, memory_bytes: row.memory_bytes, checked_at: row.checked_at }))
+        .execute();
+    },
+
+    async engineChecks(model: string): Promise<Map<number, EngineCheck>> {
+      const rows = await k.selectFrom('engine_checks').selectAll().where('model', '=', model).execute();
+      return new Map(rows.map((r) => [r.version, { model: r.model, version: r.version, engine: r.engine, ...(r.reason ? { reason: r.reason } : {}), memory_bytes: Number(r.memory_bytes), checked_at: toIso(r.checked_at) }]));
+    },
   };
+}
+
+/** The engine a version serves on, as last checked (registration or a server's load). */
+export interface EngineCheck {
+  model: string;
+  version: number;
+  engine: 'compiled' | 'onnxruntime';
+  reason?: string;
+  memory_bytes: number;
+  checked_at: string;
 }
 
 export type RegistryStore = ReturnType<typeof createRegistryStore>;

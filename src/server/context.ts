@@ -85,7 +85,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     artifacts,
     clock,
     log,
-    smokeTest,
+    smokeTest: (bytes, spec) => smokeTest(bytes, spec, config.INFERENCE_ENGINE),
     maxModelBytes: config.MAX_MODEL_BYTES,
     emit: emitToOutbox,
     // The rollout service is made below; alias changes reach it only after start.

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 export interface MetricsSources {
   auditDepth?: () => number;
   /** Loaded versions and the aliases pointing at each, read at scrape time. */
-  loaded?: () => { model: string; version: number; aliases: string[] }[];
+  loaded?: () => { model: string; version: number; aliases: string[]; engine: string }[];
   /** Canary percent per model as this process routes it. */
   canaryPercents?: () => { model: string; percent: number }[];
   /** Webhook deliveries in the dead-letter queue, counted in the database at scrape time. */
@@ -28,28 +28,28 @@ export function createMetrics(sources: MetricsSources = {}) {
   });
   const predictions = new client.Counter({
     name: 'modelgate_predictions_total',
-    help: 'Predictions served, by model, version, decision and arm (production, canary, pinned)',
-    labelNames: ['model', 'version', 'decision', 'arm'] as const,
+    help: 'Predictions served, by model, version, decision, arm (production, canary, pinned) and engine (compiled, onnxruntime)',
+    labelNames: ['model', 'version', 'decision', 'arm', 'engine'] as const,
     registers: [registry],
   });
   const inferenceDuration = new client.Histogram({
     name: 'modelgate_inference_duration_seconds',
-    help: 'Time from a validated request to its score, including micro-batch wait',
-    labelNames: ['model', 'version', 'arm'] as const,
+    help: 'Time from a validated request to its score, including micro-batch wait, by engine (compiled, onnxruntime)',
+    labelNames: ['model', 'version', 'arm', 'engine'] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     registers: [registry],
   });
   const modelLoaded = new client.Gauge({
     name: 'modelgate_model_loaded',
-    help: '1 for each model version loaded, labelled with the aliases pointing at it',
-    labelNames: ['model', 'version', 'alias'] as const,
+    help: '1 for each model version loaded, labelled with the aliases pointing at it and the engine serving it',
+    labelNames: ['model', 'version', 'alias', 'engine'] as const,
     registers: [registry],
     // With WORKERS > 1: shared state, reported once (1 when any worker has it loaded), not summed.
     aggregator: 'max',
     collect() {
       this.reset();
       for (const l of sources.loaded?.() ?? []) {
-        for (const alias of l.aliases.length ? l.aliases : ['']) this.set({ model: l.model, version: String(l.version), alias }, 1);
+        for (const alias of l.aliases.length ? l.aliases : ['']) this.set({ model: l.model, version: String(l.version), alias, engine: l.engine }, 1);
       }
     },
   });

@@ -1,3 +1,4 @@
+import { errorMessage } from '../lib/errors.js';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import os from 'node:os';
@@ -89,12 +90,18 @@ export async function startServer(
       intraOpThreads: config.ORT_INTRA_OP_THREADS,
       // One gate for every loaded version: their runs take turns instead of running back to back.
       batch: { maxRows: config.BATCH_MAX_ROWS, maxWaitUs: config.BATCH_MAX_WAIT_US, gate: new RunGate() },
+      engine: config.INFERENCE_ENGINE,
+      onEngineFallback: (spec, reason) => log.info({ model: spec.model, version: spec.version, engine: 'onnxruntime', reason }, 'this version serves on onnxruntime, not the compiled engine'),
       packInputs: config.ONNX_PACK_INPUTS,
       onPackFallback: (spec, reason) => log.warn({ model: spec.model, version: spec.version, reason }, 'input packing not used for this version; its inputs are fed one by one'),
     },
     log,
     maxLoaded: config.MAX_LOADED_VERSIONS,
-    events: { loadFailed: (model, version) => metrics.modelLoadFailures.inc({ model, version: String(version) }) },
+    events: {
+      loadFailed: (model, version) => metrics.modelLoadFailures.inc({ model, version: String(version) }),
+      loaded: (model, version, engine) =>
+        void ctx.registry.recordEngine(model, version, engine).catch((e: unknown) => log.warn({ model, version, err: errorMessage(e) }, 'could not record the engine of a loaded version')),
+    },
   });
   try {
     await pool.refresh(true);

@@ -14,6 +14,7 @@ import { replacedTokensMigration } from './011_replaced_tokens.js';
 import { taskOutcomesMigration } from './012_task_outcomes.js';
 import { armStatsScoreSumMigration } from './013_arm_stats_score_sum.js';
 import { retrainMigration } from './014_retrain.js';
+import { engineChecksMigration } from './015_engine_checks.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -32,5 +33,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '012_task_outcomes': taskOutcomesMigration(dialect),
     '013_arm_stats_score_sum': armStatsScoreSumMigration(),
     '014_retrain': retrainMigration(dialect),
+    '015_engine_checks': engineChecksMigration(dialect),
   };
 }

@@ -1,0 +1,134 @@
+import onnxProto from 'onnx-proto';
+import { Attrs, readGraph, type IrGraph, type IrNode } from './graph.js';
+import type { Kernel, OpCompiler } from './op.js';
+import { ML_OPS } from './ops-ml.js';
+import { STANDARD_OPS } from './ops-standard.js';
+import { TREE_OPS } from './tree-ensemble.js';
+import { Unsupported, type DType, type Tensor } from './tensor.js';
+
+const { onnx } = onnxProto;
+
+const ML: Record<string, OpCompiler> = { ...ML_OPS, ...TREE_OPS };
+
+/** A graph compiled to JavaScript: feed tensors by input name, get the requested output. */
+export interface Program {
+  /** Operators on the path to the output, for logs and the version API (e.g. "TreeEnsembleClassifier×1"). */
+  readonly ops: string[];
+  /** Tree nodes, linear coefficients and constants held, in bytes (typed arrays only). */
+  readonly bytes: number;
+  run(feeds: Record<string, Tensor>): Tensor;
+}
+
+interface Step {
+  kernel: Kernel;
+  ins: number[];
+  outs: number[];
+  /** The step's input values, refilled on every run (one array per step, not one per run). */
+  args: (Tensor | undefined)[];
+}
+
+/** Nodes needed for `output`, in graph order (ONNX requires nodes in topological order). */
+function needed(g: IrGraph, output: string): IrNode[] {
+  const producer = new Map<string, IrNode>();
+  for (const n of g.nodes) for (const o of n.outputs) producer.set(o, n);
+  if (!producer.has(output)) throw new Unsupported(`no node produces ${output}`);
+  const keep = new Set<IrNode>();
+  const stack = [output];
+  while (stack.length) {
+    const v = stack.pop()!;
+    const n = producer.get(v);
+    if (!n || keep.has(n)) continue;
+    keep.add(n);
+    for (const i of n.inputs) if (i) stack.push(i);
+  }
+  return g.nodes.filter((n) => keep.has(n));
+}
+
+const tensorBytes = (t: Tensor) => (Array.isArray(t.data) ? 0 : t.data.byteLength);
+
+/**
+ * Compile the part of a graph that computes `output`. Throws Unsupported naming the first
+ * operator, attribute or input type the compiled engine does not handle.
+ */
+export function compileGraph(bytes: Uint8Array, output: string): Program {
+  const g = readGraph(onnx.ModelProto.decode(bytes));
+  const slot = new Map<string, number>();
+  const types = new Map<string, DType>();
+  const constants = new Map<number, Tensor>();
+  const slotOf = (name: string) => {
+    let s = slot.get(name);
+    if (s === undefined) slot.set(name, (s = slot.size));
+    return s;
+  };
+  for (const i of g.inputs) {
+    slotOf(i.name);
+    types.set(i.name, i.type);
+  }
+  for (const [name, t] of g.initializers) {
+    constants.set(slotOf(name), t);
+    types.set(name, t.type);
+  }
+  const steps: Step[] = [];
+  const ops = new Map<string, number>();
+  let held = [...g.initializers.values()].reduce((s, t) => s + tensorBytes(t), 0);
+  for (const node of needed(g, output)) {
+    const where = `${node.op} ${node.name}`;
+    const table = node.domain === 'ai.onnx.ml' ? ML : STANDARD_OPS;
+    const compiler = Object.hasOwn(table, node.op) ? table[node.op] : undefined;
+    if (!compiler) throw new Unsupported(`operator ${node.domain === 'ai.onnx.ml' ? 'ai.onnx.ml.' : ''}${node.op} (node ${node.name}) is not compiled`);
+    const ins = node.inputs.map((n) => (n ? slotOf(n) : -1));
+    const inTypes = node.inputs.map((n) => (n ? types.get(n) : undefined));
+    node.inputs.forEach((n, i) => {
+      if (n && inTypes[i] === undefined) throw new Unsupported(`${where}: input ${n} has no known type`);
+    });
+    const compiled = compiler({
+      node,
+      types: inTypes,
+      opset: g.opsets[node.domain] || 1,
+      constant: (i) => (ins[i] >= 0 ? constants.get(ins[i]) : undefined),
+      attrs: (known) => new Attrs(node, known),
+    });
+    const outs = node.outputs.map((o) => (o ? slotOf(o) : -1));
+    node.outputs.forEach((o, i) => o && compiled.types[i] && types.set(o, compiled.types[i]));
+    for (const value of node.attrs.values()) if (typeof value === 'object' && !Array.isArray(value)) held += tensorBytes(value);
+    else if (Array.isArray(value)) held += value.length * 8;
+    ops.set(node.op, (ops.get(node.op) ?? 0) + 1);
+    // Fold a node whose inputs are all constants (shapes, reshaped initializers) at compile time.
+    if (ins.length && ins.every((s) => s < 0 || constants.has(s))) {
+      let values: Tensor[] | undefined;
+      try {
+        values = compiled.kernel(ins.map((s) => (s < 0 ? undefined : constants.get(s))));
+      } catch {
+        values = undefined; // leave it to run time, where the error reaches the caller
+      }
+      if (values) {
+        outs.forEach((s, i) => s >= 0 && values[i] && constants.set(s, values[i]));
+        continue;
+      }
+    }
+    steps.push({ kernel: compiled.kernel, ins, outs, args: new Array(ins.length) });
+  }
+  const target = slot.get(output)!;
+  const size = slot.size;
+  const inputSlots = g.inputs.map((i) => ({ name: i.name, slot: slot.get(i.name)! }));
+  const values: (Tensor | undefined)[] = new Array(size);
+  for (const [s, t] of constants) values[s] = t;
+  return {
+    ops: [...ops].map(([op, n]) => `${op}×${n}`),
+    bytes: held,
+    run(feeds) {
+      // One values array for every run: runs are synchronous, and each step writes its outputs before any later step reads them.
+      const v = values;
+      for (const i of inputSlots) v[i.slot] = feeds[i.name];
+      for (const step of steps) {
+        for (let k = 0; k < step.ins.length; k++) step.args[k] = step.ins[k] < 0 ? undefined : v[step.ins[k]];
+        const outs = step.kernel(step.args);
+        for (let k = 0; k < step.outs.length; k++) if (step.outs[k] >= 0) v[step.outs[k]] = outs[k];
+      }
+      const out = v[target];
+      if (!out) throw new Error(`the compiled graph did not produce ${output}`);
+      // Kernels reuse their buffers on the next run; the result leaves, so it gets its own copy.
+      return { type: out.type, dims: out.dims, data: out.data.slice() };
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import type { Attrs, IrNode } from './graph.js';
+import { Unsupported, type DType, type Tensor } from './tensor.js';
+
+/** Runs one node: its input values in, its output values out (in the node's output order). */
+export type Kernel = (ins: (Tensor | undefined)[]) => Tensor[];
+
+export interface OpContext {
+  node: IrNode;
+  /** Element types of the node's inputs; undefined for an omitted optional input. */
+  types: (DType | undefined)[];
+  /** Opset of the node's domain. */
+  opset: number;
+  /** The value of input i when it is known at compile time (an initializer or a folded constant). */
+  constant: (i: number) => Tensor | undefined;
+  attrs: (known: readonly string[]) => Attrs;
+}
+
+export interface CompiledOp {
+  /** Element types of the node's outputs. */
+  types: DType[];
+  kernel: Kernel;
+}
+
+export type OpCompiler = (ctx: OpContext) => CompiledOp;
+
+/** Refuse input types a kernel does not handle, at compile time (e.g. a string input fed to a numeric node). */
+export function requireTypes(ctx: OpContext, i: number, allowed: readonly DType[]): DType {
+  const t = ctx.types[i];
+  if (t === undefined) throw new Unsupported(`${ctx.node.op} ${ctx.node.name}: input ${i} is missing`);
+  if (!allowed.includes(t)) throw new Unsupported(`${ctx.node.op} ${ctx.node.name}: input ${i} is ${t}; the compiled ${ctx.node.op} takes ${allowed.join(', ')}`);
+  return t;
+}
+
+export const NUMBERS: readonly DType[] = ['float', 'double', 'int64', 'int32'];
+export const FLOATS: readonly DType[] = ['float', 'double'];
