@@ -4,12 +4,13 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
  * Models exported by scikit-learn's converter must serve, over HTTP, exactly the
- * probabilities scikit-learn's own predict_proba gave (recorded beside the fixtures).
+ * probabilities scikit-learn's own predict_proba gave (recorded beside the fixtures), on the
+ * compiled engine (the default) and on onnxruntime.
  */
-describe('scikit-learn fixtures served over HTTP', () => {
+describe.each(['auto', 'onnxruntime'] as const)('scikit-learn fixtures served over HTTP (INFERENCE_ENGINE=%s)', (engine) => {
   let s: TestServer;
   beforeAll(async () => {
-    s = await startTestServer({ listen: true });
+    s = await startTestServer({ listen: true, env: { INFERENCE_ENGINE: engine } });
     const churn = fixture('telco_churn');
     await s.ctx.registry.register({ model: 'telco-churn', onnx: churn.onnx, actor: 'test' });
     await s.ctx.registry.promote({ model: 'telco-churn', target: 'production', version: 1, actor: 'test' });
@@ -55,11 +56,17 @@ describe('scikit-learn fixtures served over HTTP', () => {
     });
   }
 
-  it('the 19-input pipeline is served through its input-packed rewrite (so the parity above is the packed graph)', async () => {
+  it(engine === 'auto' ? 'both graphs serve on the compiled engine (so the parity above is the compiled code)' : 'the 19-input pipeline is served through its input-packed rewrite (so the parity above is the packed graph)', async () => {
     const churn = await s.pool.get('telco-churn', 1);
+    const numeric = await s.pool.get('telco-numeric', 1);
+    if (engine === 'auto') {
+      expect([churn.engineName, numeric.engineName]).toEqual(['compiled', 'compiled']);
+      return;
+    }
+    expect(churn.engineName).toBe('onnxruntime');
     expect(churn.packed).toBe(true);
     // A single [N,4] matrix input has nothing to pack.
-    expect((await s.pool.get('telco-numeric', 1)).packed).toBe(false);
+    expect(numeric.packed).toBe(false);
   });
 
   it('the registered contract comes from the graph: 19 columns with types and categories', async () => {

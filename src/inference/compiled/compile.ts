@@ -14,7 +14,7 @@ const ML: Record<string, OpCompiler> = { ...ML_OPS, ...TREE_OPS };
 export interface Program {
   /** Operators on the path to the output, for logs and the version API (e.g. "TreeEnsembleClassifier×1"). */
   readonly ops: string[];
-  /** Tree nodes, linear coefficients and constants held, in bytes (typed arrays only). */
+  /** Bytes the program holds: constants, tree arrays, coefficients, generated code. */
   readonly bytes: number;
   run(feeds: Record<string, Tensor>): Tensor;
 }
@@ -90,8 +90,7 @@ export function compileGraph(bytes: Uint8Array, output: string): Program {
     });
     const outs = node.outputs.map((o) => (o ? slotOf(o) : -1));
     node.outputs.forEach((o, i) => o && compiled.types[i] && types.set(o, compiled.types[i]));
-    for (const value of node.attrs.values()) if (typeof value === 'object' && !Array.isArray(value)) held += tensorBytes(value);
-    else if (Array.isArray(value)) held += value.length * 8;
+    held += compiled.bytes ?? 0;
     ops.set(node.op, (ops.get(node.op) ?? 0) + 1);
     // Fold a node whose inputs are all constants (shapes, reshaped initializers) at compile time.
     if (ins.length && ins.every((s) => s < 0 || constants.has(s))) {

@@ -1,8 +1,7 @@
 import onnxProto from 'onnx-proto';
 import { alloc, dtypeOf, Unsupported, type DType, type Tensor } from './tensor.js';
 
-const { onnx } = onnxProto;
-type ModelProto = InstanceType<typeof onnx.ModelProto>;
+type ModelProto = InstanceType<typeof onnxProto.onnx.ModelProto>;
 type TensorProto = onnxProto.onnx.ITensorProto;
 type AttributeProto = onnxProto.onnx.IAttributeProto;
 

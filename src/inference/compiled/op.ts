@@ -19,6 +19,8 @@ export interface CompiledOp {
   /** Element types of the node's outputs. */
   types: DType[];
   kernel: Kernel;
+  /** Bytes the kernel holds beyond its small buffers (tree arrays, coefficients, generated code). */
+  bytes?: number;
 }
 
 export type OpCompiler = (ctx: OpContext) => CompiledOp;

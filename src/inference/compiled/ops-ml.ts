@@ -287,6 +287,7 @@ const linearRegressor: OpCompiler = (ctx) => {
   if (post && targets === 1) throw new Unsupported(`${a.where}: a post_transform on one target is not compiled`);
   const at = where(ctx);
   return {
+    bytes: coef.byteLength + bias.byteLength,
     types: ['float'],
     kernel: ([x]) => {
       const { rows, scores } = linear(x!, coef, bias, targets, at);
@@ -312,6 +313,7 @@ const linearClassifier: OpCompiler = (ctx) => {
   if (secondClass && kind !== 'NONE' && kind !== 'LOGISTIC') throw new Unsupported(`${a.where}: post_transform ${kind} on one score is not compiled`);
   const at = where(ctx);
   return {
+    bytes: coef.byteLength + bias.byteLength,
     types: [labelType, 'float'],
     kernel: ([x]) => {
       const { rows, scores } = linear(x!, coef, bias, classes, at);

@@ -21,14 +21,15 @@ export const MAX_TREE_NODES = 4_000_000;
  */
 interface Flat {
   feature: Int32Array;
-  threshold: Float64Array;
+  /** float32 thresholds (or double from *_as_tensor / double inputs), kept at their own width. */
+  threshold: Float32Array | Float64Array;
   mode: Uint8Array;
   next: Int32Array; // [true, false] per node
   missingTrue: Uint8Array;
   leafStart: Int32Array;
   leafEnd: Int32Array;
   weightTarget: Int32Array;
-  weightValue: Float64Array;
+  weightValue: Float32Array | Float64Array;
   roots: Int32Array;
   allLeq: boolean;
   maxFeature: number;
@@ -36,13 +37,21 @@ interface Flat {
   leaves: Int32Array;
   /** Generated code for the walks, when the ensemble is small enough to generate (see generateWalkers). */
   walkers?: ((x: NumData, base: number, leaves: Int32Array) => void)[];
+  /** Length of the generated source (its compiled code takes about as much again). */
+  codeChars: number;
+}
+
+/** Memory the flattened ensemble holds. */
+function flatBytes(f: Flat): number {
+  const arrays = [f.feature, f.threshold, f.mode, f.next, f.missingTrue, f.leafStart, f.leafEnd, f.weightTarget, f.weightValue, f.roots, f.leaves];
+  return arrays.reduce((n, a) => n + a.byteLength, 0) + 2 * f.codeChars;
 }
 
 const OPS = ['<=', '<', '>=', '>', '===', '!=='];
 /** Nodes per generated function: small enough for V8 to optimise each one. */
 const NODES_PER_FUNCTION = 2_000;
 /** Ensembles above this many nodes are walked from the flat arrays instead. */
-const MAX_GENERATED_NODES = 300_000;
+const MAX_GENERATED_NODES = 100_000;
 /** Average nodes per tree above which walking the flat arrays is faster (measured on a depth-12 forest). */
 const MAX_GENERATED_TREE_NODES = 256;
 
@@ -69,7 +78,9 @@ function generateWalkers(f: Flat): Flat['walkers'] {
   let nodes = 0;
   const flush = () => {
     if (!body.length) return;
-    walkers.push(new Function('x', 'b', 'l', `"use strict";${body.join('')}`) as NonNullable<Flat['walkers']>[number]);
+    const source = `"use strict";${body.join('')}`;
+    f.codeChars += source.length;
+    walkers.push(new Function('x', 'b', 'l', source) as NonNullable<Flat['walkers']>[number]);
     body = [];
     nodes = 0;
   };
@@ -104,7 +115,7 @@ function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
   for (let i = 0; i < n; i++) at.set(key(treeIds[i], nodeIds[i]), i);
   const f: Flat = {
     feature: Int32Array.from(featureIds),
-    threshold: new Float64Array(n),
+    threshold: wide ? new Float64Array(n) : new Float32Array(n),
     mode: new Uint8Array(n),
     next: new Int32Array(2 * n),
     missingTrue: new Uint8Array(n),
@@ -116,6 +127,7 @@ function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
     allLeq: true,
     maxFeature: 0,
     leaves: new Int32Array(0),
+    codeChars: 0,
   };
   const roots: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -153,7 +165,7 @@ function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
   }
   const order = [...perLeaf.keys()].sort((x, y) => x - y);
   f.weightTarget = new Int32Array(wTree.length);
-  f.weightValue = new Float64Array(wTree.length);
+  f.weightValue = wide ? new Float64Array(wTree.length) : new Float32Array(wTree.length);
   let w = 0;
   for (const i of order) {
     f.leafStart[i] = w;
@@ -226,7 +238,6 @@ function leafOf(f: Flat, x: NumData, base: number, i: number): number {
 }
 
 interface Common {
-  a: Attrs;
   flat: Flat;
   inType: DType;
   /** Sum in float32 unless the input (and so onnxruntime's threshold type) is double. */
@@ -236,7 +247,8 @@ interface Common {
   post: string;
 }
 
-function common(ctx: OpContext, known: readonly string[], prefix: 'target' | 'class'): Common {
+/** Read the ensemble; the attributes are returned apart so kernels do not keep them alive. */
+function common(ctx: OpContext, known: readonly string[], prefix: 'target' | 'class'): { a: Attrs; c: Common } {
   if (ctx.opset > 3) throw new Unsupported(`${ctx.node.op} ${ctx.node.name}: ai.onnx.ml opset ${ctx.opset} (only 1–3 are compiled)`);
   const a = ctx.attrs(known);
   const inType = requireTypes(ctx, 0, NUMBERS);
@@ -244,12 +256,14 @@ function common(ctx: OpContext, known: readonly string[], prefix: 'target' | 'cl
   const flat = flatten(a, prefix, wide);
   return {
     a,
+    c: {
     flat,
     inType,
     add: wide ? (s, w) => s + w : (s, w) => fround(s + w),
     wide,
     base: a.nums('base_values_as_tensor') ?? a.nums('base_values') ?? [],
     post: a.str('post_transform', 'NONE'),
+    },
   };
 }
 
@@ -262,8 +276,8 @@ function inputRows(x: { dims: number[] }, f: Flat, at: string): [number, number]
 }
 
 const regressor: OpCompiler = (ctx) => {
-  const c = common(ctx, [...NODE_ATTRS, 'target_treeids', 'target_nodeids', 'target_ids', 'target_weights', 'target_weights_as_tensor', 'n_targets', 'aggregate_function'], 'target');
-  const { a, flat, add } = c;
+  const { a, c } = common(ctx, [...NODE_ATTRS, 'target_treeids', 'target_nodeids', 'target_ids', 'target_weights', 'target_weights_as_tensor', 'n_targets', 'aggregate_function'], 'target');
+  const { flat, add } = c;
   const targets = a.int('n_targets', 1);
   const agg = a.str('aggregate_function', 'SUM');
   if (agg !== 'SUM' && agg !== 'AVERAGE') throw new Unsupported(`${a.where}: aggregate_function ${agg} is not compiled (SUM and AVERAGE are)`);
@@ -277,6 +291,7 @@ const regressor: OpCompiler = (ctx) => {
   const buf = new Scratch('float');
   const s = new Float64Array(targets);
   return {
+    bytes: flatBytes(flat),
     types: ['float'],
     kernel: ([x]) => {
       const [rows, cols] = inputRows(x!, flat, at);
@@ -302,8 +317,8 @@ const regressor: OpCompiler = (ctx) => {
 };
 
 const classifier: OpCompiler = (ctx) => {
-  const c = common(ctx, [...NODE_ATTRS, 'class_treeids', 'class_nodeids', 'class_ids', 'class_weights', 'class_weights_as_tensor', 'classlabels_strings', 'classlabels_int64s'], 'class');
-  const { a, flat, add, base } = c;
+  const { a, c } = common(ctx, [...NODE_ATTRS, 'class_treeids', 'class_nodeids', 'class_ids', 'class_weights', 'class_weights_as_tensor', 'classlabels_strings', 'classlabels_int64s'], 'class');
+  const { flat, add, base } = c;
   const labels: (string | number)[] = a.strs('classlabels_strings') ?? a.nums('classlabels_int64s') ?? [];
   const labelType: DType = a.has('classlabels_strings') ? 'string' : 'int64';
   const classes = labels.length;
@@ -321,6 +336,7 @@ const classifier: OpCompiler = (ctx) => {
   const s = new Float64Array(classes);
   const has = new Uint8Array(classes);
   return {
+    bytes: flatBytes(flat),
     types: [labelType, 'float'],
     kernel: ([x]) => {
       const [rows, cols] = inputRows(x!, flat, at);

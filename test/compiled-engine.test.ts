@@ -1,0 +1,276 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileGraph, Unsupported } from '../src/inference/compiled/index.js';
+import { defaultPolicy, deriveContract, inspectGraph, Servable, type RuntimeOptions, type ServableSpec } from '../src/inference/index.js';
+import type { Row } from '../src/inference/encoder.js';
+import { floatTensor, model, node, valueInfo } from '../src/training/onnx-builder.js';
+import { generateHotelBookings, rowPayload } from '../src/training/index.js';
+import { ingestCsv } from '../src/training/csv.js';
+import { generateCarListings } from '../src/training/synthetic-cars.js';
+import { exportTrees, syntheticEnsemble } from '../src/training/trees.js';
+import { indexSplit, trainModel } from '../src/training/train.js';
+import { trainKindModel } from '../src/training/train-kinds.js';
+import { FIXTURES } from './helpers/fixtures.js';
+import { tempDir } from './helpers/db.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/**
+ * The compiled engine: every graph that serves through onnxruntime serves the same outputs
+ * (≤ 1e-6; relative above 1, where float32 itself is coarser) as compiled JavaScript, and a
+ * graph it cannot reproduce serves on onnxruntime with the reason shown.
+ */
+const opts: RuntimeOptions = { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } };
+
+function specOf(bytes: Uint8Array, featureNames?: string[], missing?: string): ServableSpec {
+  const { contract, output } = deriveContract(inspectGraph(bytes), { featureNames });
+  if (missing !== undefined && contract.features.some((f) => f.type === 'string')) contract.missing_category = missing;
+  return { model: 'm', version: 1, contract, output, policy: defaultPolicy(contract.task ?? 'binary') };
+}
+
+/** Load a version on both engines; the compiled one must have been accepted. */
+async function both(bytes: Uint8Array, spec: ServableSpec) {
+  const reasons: string[] = [];
+  const compiled = await Servable.load(bytes, spec, { ...opts, onEngineFallback: (_s, r) => reasons.push(r) });
+  const ort = await Servable.load(bytes, spec, { ...opts, engine: 'onnxruntime' });
+  expect(reasons).toEqual([]);
+  expect(compiled.engineName).toBe('compiled');
+  expect(ort.engineName).toBe('onnxruntime');
+  return { compiled, ort, release: () => Promise.all([compiled.release(), ort.release()]) };
+}
+
+/**
+ * Within 1e-6, scaled for values above 1 by the largest value in the batch: a float32 sum
+ * carries an error proportional to the size of what it adds up, not to its result.
+ */
+const close = (a: number, b: number, scale = 1) => (Number.isNaN(a) && Number.isNaN(b)) || a === b || Math.abs(a - b) <= 1e-6 * Math.max(1, scale);
+
+/** Rows with the values that break naive code in every numeric column, and unseen or empty categories. */
+function hostileRows(spec: ServableSpec, base: Row): Row[] {
+  const values = [NaN, Infinity, -Infinity, 3.4e38, -3.4e38, 1e300, 5e-324, 1e-40, -0, 0.5];
+  const rows: Row[] = [];
+  spec.contract.features.forEach((f, i) => {
+    if (f.type === 'float' || f.type === 'double') for (const v of values) rows.push(base.map((x, j) => (j === i ? v : x)));
+    if (f.type === 'string') for (const v of ['never seen', '', '<script>']) rows.push(base.map((x, j) => (j === i ? v : x)));
+  });
+  return rows;
+}
+
+async function expectSame(compiled: Servable, ort: Servable, rows: Row[]) {
+  const [a, b] = await Promise.all([compiled.run(rows), ort.run(rows)]);
+  const scale = Math.max(...b.flatMap((o) => (o.probabilities ?? [o.score]).filter(Number.isFinite).map(Math.abs)));
+  let worst = 0;
+  a.forEach((o, i) => {
+    const x = o.probabilities ?? [o.score];
+    const y = b[i].probabilities ?? [b[i].score];
+    x.forEach((v, k) => {
+      expect(close(v, y[k], scale), `row ${i} value ${k}: compiled ${v}, onnxruntime ${y[k]} (batch scale ${scale})`).toBe(true);
+      if (Number.isFinite(v)) worst = Math.max(worst, Math.abs(v - y[k]));
+    });
+    expect(compiled.decide(o)).toBe(ort.decide(b[i]));
+  });
+  return worst;
+}
+
+describe('compiled engine: every fixture graph', () => {
+  const names = ['telco_churn', 'telco_numeric', 'telco_gbdt', 'telco_forest', 'telco_xgb', 'bank_geography', 'telco_charges'];
+  for (const name of names) {
+    it(`${name}: compiled, and equal to onnxruntime on the fixture rows and on hostile values`, async () => {
+      const bytes = readFileSync(path.join(FIXTURES, `${name}.onnx`));
+      const expected = JSON.parse(readFileSync(path.join(FIXTURES, `${name}.expected.json`), 'utf8')) as { rows: Record<string, unknown>[]; feature_names?: string[]; onnxruntime?: (number | number[])[] };
+      const spec = specOf(bytes, expected.feature_names, 'missing');
+      const { compiled, ort, release } = await both(bytes, spec);
+      try {
+        const rows = expected.rows.map((r) => compiled.encoder.encode(r, 'row').row);
+        await expectSame(compiled, ort, [...rows, ...hostileRows(spec, rows[0])]);
+        // And against what onnxruntime-node computed when the fixture was made, where it was recorded.
+        if (expected.onnxruntime) {
+          const served = await compiled.run(rows);
+          const scale = Math.max(...expected.onnxruntime.flat().map(Math.abs));
+          served.forEach((o, i) => {
+            const want = expected.onnxruntime![i];
+            (Array.isArray(want) ? want : [want]).forEach((w, k) => expect(close((o.probabilities ?? [o.score])[k], w, scale)).toBe(true));
+          });
+        }
+      } finally {
+        await release();
+      }
+    });
+  }
+});
+
+describe("compiled engine: modelgate's own exports", () => {
+  const hotel = generateHotelBookings(3000, 5);
+  const split = indexSplit(hotel, 0.25);
+  for (const algo of ['gbdt', 'logreg'] as const) {
+    it(`binary ${algo}: compiled and equal to onnxruntime`, async () => {
+      const t = trainModel({ data: hotel, algo, split, gbdt: { rounds: 60 } });
+      const spec = specOf(t.onnx, undefined, '');
+      const { compiled, ort, release } = await both(t.onnx, spec);
+      try {
+        const rows = Array.from({ length: 300 }, (_, i) => compiled.encoder.encode(rowPayload(split.test, i), 'row').row);
+        await expectSame(compiled, ort, [...rows, ...hostileRows(spec, rows[0])]);
+      } finally {
+        await release();
+      }
+    });
+  }
+
+  const dir = tempDir();
+  const file = path.join(dir, 'cars.csv');
+  writeFileSync(file, generateCarListings(1500, 3).csv);
+  for (const [target, task] of [
+    ['price', 'regression'],
+    ['fuel', 'multiclass'],
+  ] as const) {
+    for (const algo of ['gbdt', 'logreg'] as const) {
+      it(`${task} ${algo}: compiled and equal to onnxruntime`, async () => {
+        const ingested = await ingestCsv(file, { target });
+        const s = indexSplit(ingested.data, 0.25);
+        const t = trainKindModel({ data: ingested.data, algo, split: s, gbdt: { rounds: 40 } });
+        const spec = { ...specOf(t.onnx, undefined, ''), policy: t.policy };
+        const { compiled, ort, release } = await both(t.onnx, spec);
+        try {
+          const rows = Array.from({ length: s.test.rows }, (_, i) => compiled.encoder.encode(rowPayload(s.test, i), 'row').row);
+          await expectSame(compiled, ort, [...rows, ...hostileRows(spec, rows[0])]);
+        } finally {
+          await release();
+        }
+      });
+    }
+  }
+});
+
+/** A one-node-at-a-time graph: float [N,2] in, through `nodes`, to `out`. */
+function tiny(nodes: ReturnType<typeof node>[], out: string, opts: { input?: 'float' | 'string'; inits?: ReturnType<typeof floatTensor>[] } = {}) {
+  return model({ name: 'tiny', nodes, inputs: [valueInfo('x', opts.input ?? 'float', ['N', 2])], outputs: [valueInfo(out, 'float', ['N', 1])], initializers: opts.inits ?? [] });
+}
+
+function treeAttrs(aggregate?: string) {
+  return {
+    n_targets: 1,
+    nodes_treeids: [0, 0, 0],
+    nodes_nodeids: [0, 1, 2],
+    nodes_featureids: [0, 0, 0],
+    nodes_modes: ['BRANCH_LEQ', 'LEAF', 'LEAF'],
+    nodes_values: { floats: [0.5, 0, 0] },
+    nodes_truenodeids: [1, 0, 0],
+    nodes_falsenodeids: [2, 0, 0],
+    target_treeids: [0, 0],
+    target_nodeids: [1, 2],
+    target_ids: [0, 0],
+    target_weights: { floats: [0.25, 0.75] },
+    ...(aggregate ? { aggregate_function: aggregate } : {}),
+  };
+}
+
+describe('compiled engine: graphs that must stay on onnxruntime, each with its reason', () => {
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['an unsupported operator', tiny([node('Erf', ['x'], ['e']), node('ReduceSum', ['e'], ['y'], { keepdims: 1, axes: [1] })], 'y'), /operator Erf/],
+    ['a tree ensemble with an unsupported aggregate', tiny([node('TreeEnsembleRegressor', ['x'], ['y'], treeAttrs('MIN'), 'ai.onnx.ml')], 'y'), /aggregate_function MIN/],
+    ['an attribute the compiler does not know', tiny([node('Scaler', ['x'], ['s'], { offset: { floats: [0, 0] }, scale: { floats: [1, 1] }, frobnicate: 1 }, 'ai.onnx.ml'), node('ReduceSum', ['s'], ['y'], { keepdims: 1, axes: [1] })], 'y'), /attribute frobnicate/],
+    ['a string input fed to a numeric node', tiny([node('Scaler', ['x'], ['s'], { offset: { floats: [0, 0] }, scale: { floats: [1, 1] } }, 'ai.onnx.ml'), node('ReduceSum', ['s'], ['y'], { keepdims: 1, axes: [1] })], 'y', { input: 'string' }), /input 0 is string/],
+  ];
+  for (const [what, bytes, reason] of cases) {
+    it(`${what}: refused by the compiler with the reason named`, () => {
+      expect(() => compileGraph(bytes, 'y')).toThrow(Unsupported);
+      expect(() => compileGraph(bytes, 'y')).toThrow(reason);
+    });
+  }
+
+  it('a graph onnxruntime serves but the compiler refuses serves on onnxruntime, and the reason is reported', async () => {
+    const bytes = tiny([node('TreeEnsembleRegressor', ['x'], ['y'], treeAttrs('MIN'), 'ai.onnx.ml')], 'y');
+    const reasons: string[] = [];
+    const s = await Servable.load(bytes, specOf(bytes, ['a', 'b']), { ...opts, onEngineFallback: (_s, r) => reasons.push(r) });
+    try {
+      expect(s.engineName).toBe('onnxruntime');
+      expect(s.info.reason).toMatch(/aggregate_function MIN/);
+      expect(reasons).toEqual([s.info.reason]);
+      // onnxruntime's MIN over one tree is that tree's leaf.
+      expect(await s.scores([[0.2, 0], [0.9, 0]])).toEqual([0.25, 0.75]);
+    } finally {
+      await s.release();
+    }
+  });
+
+  it('a compiled graph whose output differs from onnxruntime (injected) is refused and served by onnxruntime', async () => {
+    const bytes = tiny([node('TreeEnsembleRegressor', ['x'], ['y'], treeAttrs(), 'ai.onnx.ml')], 'y');
+    const reasons: string[] = [];
+    const nudge = (out: { data: Float32Array | Float64Array; dims: readonly number[] }) => ({ dims: out.dims, data: out.data.map((v) => (v === 0.75 ? v + 1e-4 : v)) });
+    const s = await Servable.load(bytes, specOf(bytes, ['a', 'b']), { ...opts, alterCompiled: nudge, onEngineFallback: (_s, r) => reasons.push(r) });
+    try {
+      expect(s.engineName).toBe('onnxruntime');
+      expect(s.info.reason).toMatch(/compiled output differs from onnxruntime: 0\.750100016\d* where onnxruntime gives 0\.75 on row/);
+      expect(await s.scores([[0.9, 0]])).toEqual([0.75]);
+      // Untouched, the same graph is compiled: the refusal was the injected difference.
+      const clean = await Servable.load(bytes, specOf(bytes, ['a', 'b']), opts);
+      expect(clean.engineName).toBe('compiled');
+      expect(await clean.scores([[0.2, 0], [0.9, 0], [NaN, 0]])).toEqual([0.25, 0.75, 0.75]);
+      await clean.release();
+    } finally {
+      await s.release();
+    }
+  });
+
+  it('INFERENCE_ENGINE=onnxruntime keeps a compilable version on onnxruntime', async () => {
+    const bytes = tiny([node('TreeEnsembleRegressor', ['x'], ['y'], treeAttrs(), 'ai.onnx.ml')], 'y');
+    const s = await Servable.load(bytes, specOf(bytes, ['a', 'b']), { ...opts, engine: 'onnxruntime' });
+    expect(s.engineName).toBe('onnxruntime');
+    expect(s.info.reason).toBe('INFERENCE_ENGINE=onnxruntime');
+    await s.release();
+  });
+
+  it('10,000 trees: compiled with memory proportional to the nodes, and equal to onnxruntime', async () => {
+    const features = ['a', 'b', 'c', 'd'];
+    const m = syntheticEnsemble(features, 10_000, 3, 4);
+    const bytes = exportTrees(m);
+    const spec = specOf(bytes);
+    const program = compileGraph(await import('../src/inference/onnx-graph.js').then((g) => (spec.output.source === 'zipmap' ? g.exposeZipMapSource(bytes, spec.output.zipmap_output!).bytes : bytes)), spec.output.name);
+    const nodes = m.trees.reduce((n, t) => n + t.length, 0);
+    // Flat arrays, not generated code, at this size: about 30 bytes per node, less than the serialized graph.
+    expect(program.bytes).toBeLessThan(nodes * 32);
+    expect(program.bytes).toBeLessThan(bytes.length * 1.5);
+    const { compiled, ort, release } = await both(bytes, spec);
+    try {
+      const rows: Row[] = Array.from({ length: 50 }, (_, i) => features.map((_f, j) => (i * 7 + j * 3) % 11 === 0 ? NaN : ((i * 13 + j * 5) % 17) / 4));
+      await expectSame(compiled, ort, rows);
+    } finally {
+      await release();
+    }
+  });
+});
+
+describe.each(['sqlite', 'postgres'] as const)('engine in the API, the CLI data and the metrics (%s)', (dialect) => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ dialect });
+    const churn = readFileSync(path.join(FIXTURES, 'telco_churn.onnx'));
+    await s.ctx.registry.register({ model: 'churn', onnx: churn, actor: 'test' });
+    await s.ctx.registry.promote({ model: 'churn', target: 'production', version: 1, actor: 'test' });
+    const odd = tiny([node('TreeEnsembleRegressor', ['x'], ['y'], treeAttrs('MIN'), 'ai.onnx.ml')], 'y');
+    await s.ctx.registry.register({ model: 'odd', onnx: odd, featureNames: ['a', 'b'], actor: 'test' });
+    await s.ctx.registry.promote({ model: 'odd', target: 'production', version: 1, actor: 'test' });
+    await s.pool.refresh(true);
+  });
+  afterAll(() => s?.stop());
+
+  it('the version API says which engine serves each version and why, and metrics carry the engine label', async () => {
+    const churn = await s.app.inject({ method: 'GET', url: '/v1/models/churn/versions/1', headers: s.auth });
+    expect(churn.statusCode).toBe(200);
+    expect(churn.json().engine).toMatchObject({ engine: 'compiled' });
+    expect(churn.json().engine.memory_bytes).toBeGreaterThan(0);
+    const odd = await s.app.inject({ method: 'GET', url: '/v1/models/odd/versions/1', headers: s.auth });
+    expect(odd.json().engine).toMatchObject({ engine: 'onnxruntime', reason: expect.stringMatching(/aggregate_function MIN/) });
+    const list = await s.app.inject({ method: 'GET', url: '/v1/models', headers: s.auth });
+    const byName = Object.fromEntries((list.json().models as { name: string; production_engine: unknown }[]).map((m) => [m.name, m.production_engine]));
+    expect(byName).toMatchObject({ churn: { engine: 'compiled' }, odd: { engine: 'onnxruntime' } });
+
+    const payload = { gender: 'Male', SeniorCitizen: 0, Partner: 'Yes', Dependents: 'No', tenure: 5, PhoneService: 'Yes', MultipleLines: 'No', InternetService: 'DSL', OnlineSecurity: 'No', OnlineBackup: 'No', DeviceProtection: 'No', TechSupport: 'No', StreamingTV: 'No', StreamingMovies: 'No', Contract: 'Month-to-month', PaperlessBilling: 'Yes', PaymentMethod: 'Electronic check', MonthlyCharges: 50, TotalCharges: 250 };
+    expect((await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'churn', payload } })).statusCode).toBe(200);
+    expect((await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'odd', payload: { a: 0.2, b: 0 } } })).statusCode).toBe(200);
+    const metrics = (await s.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/modelgate_predictions_total\{[^}]*model="churn"[^}]*engine="compiled"[^}]*\} 1/);
+    expect(metrics).toMatch(/modelgate_inference_duration_seconds_count\{[^}]*model="odd"[^}]*engine="onnxruntime"[^}]*\} 1/);
+    expect(metrics).toMatch(/modelgate_model_loaded\{[^}]*model="churn"[^}]*engine="compiled"/);
+  });
+});
