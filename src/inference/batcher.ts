@@ -1,10 +1,12 @@
 /**
  * Coalesces concurrent single-row requests for one model version into one ONNX run.
  * Each run has a large fixed cost and extra rows are nearly free, so this is the main
- * throughput lever. A batch is flushed when it is full, or when its oldest request has
- * waited maxWaitUs, or at once when maxWaitUs is 0; at most maxConcurrentRuns are in
- * flight, and requests arriving meanwhile join the next run. When a shared run fails, each of
- * its rows is retried alone, so an error reaches only the request that caused it.
+ * throughput lever. Continuous batching: with no run in flight, a request runs on the next
+ * turn of the event loop with whatever arrived in the same turn (a lone request never waits
+ * for company); while a run is in flight, arrivals queue and form the next batch, which starts
+ * when the run ends or is full. maxWaitUs only bounds how long a batch may wait for company
+ * before taking a second concurrent run (maxConcurrentRuns > 1). When a shared run fails, each
+ * of its rows is retried alone, so an error reaches only the request that caused it.
  */
 export interface BatcherOptions {
   maxRows: number;
@@ -100,7 +102,8 @@ export class MicroBatcher<R, S> {
 
   private step(): void {
     if (this.queue.length === 0 || this.running >= this.maxConcurrent) return this.dropGate();
-    if (this.queue.length < this.opts.maxRows && this.waitNs > 0n && process.hrtime.bigint() - this.firstAt < this.waitNs) {
+    // Nothing running: run now. A run in flight and room for another: wait for company up to maxWaitUs first.
+    if (this.running > 0 && this.queue.length < this.opts.maxRows && this.waitNs > 0n && process.hrtime.bigint() - this.firstAt < this.waitNs) {
       this.dropGate();
       this.schedule();
       return;

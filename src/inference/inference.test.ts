@@ -41,23 +41,29 @@ describe('micro-batcher', () => {
     expect(runs.map((r) => r.length)).toEqual([8, 8, 4]);
   });
 
-  it('waits up to maxWaitUs for company, and a failed run rejects only its own requests', async () => {
-    let calls = 0;
+  it('runs a lone request at once, batches what arrives while a run is in flight, and a failed run rejects only its own requests', async () => {
+    const runs: number[][] = [];
+    let finish: (() => void) | undefined;
     const b = new MicroBatcher<number, number>(
       async (rows) => {
-        calls++;
+        runs.push(rows);
         if (rows.includes(-1)) throw new Error('boom');
+        // The first run is held open until the test lets it finish: arrivals meanwhile must queue.
+        if (rows.includes(1)) await new Promise<void>((r) => (finish = r));
         return rows;
       },
-      // A window a hundred times the 5 ms gap below: a loaded CI machine once took over 20 ms
-      // to fire a 5 ms timer, and the first row went alone.
-      { maxRows: 100, maxWaitUs: 500_000 },
+      // A window no test waits out: it must not delay a lone request (continuous batching).
+      { maxRows: 100, maxWaitUs: 60_000_000 },
     );
     const first = b.submit(1);
-    await new Promise((r) => setTimeout(r, 5));
-    const second = b.submit(2);
-    expect(await Promise.all([first, second])).toEqual([1, 2]);
-    expect(calls).toBe(1);
+    await new Promise((r) => setImmediate(r));
+    expect(runs).toEqual([[1]]); // started on the next turn, without waiting for the window
+    const queued = [b.submit(2), b.submit(3)];
+    await new Promise((r) => setImmediate(r));
+    expect(runs).toEqual([[1]]); // one run at a time: 2 and 3 wait for it
+    finish!();
+    expect(await Promise.all([first, ...queued])).toEqual([1, 2, 3]);
+    expect(runs).toEqual([[1], [2, 3]]); // the next batch is what arrived meanwhile
     const bad = b.submit(-1);
     await expect(bad).rejects.toThrow('boom');
     expect(await b.submit(3)).toBe(3);

@@ -257,12 +257,12 @@ function common(ctx: OpContext, known: readonly string[], prefix: 'target' | 'cl
   return {
     a,
     c: {
-    flat,
-    inType,
-    add: wide ? (s, w) => s + w : (s, w) => fround(s + w),
-    wide,
-    base: a.nums('base_values_as_tensor') ?? a.nums('base_values') ?? [],
-    post: a.str('post_transform', 'NONE'),
+      flat,
+      inType,
+      add: wide ? (s, w) => s + w : (s, w) => fround(s + w),
+      wide,
+      base: (a.nums('base_values_as_tensor') ?? a.nums('base_values') ?? []).map((v) => (wide ? v : fround(v))),
+      post: a.str('post_transform', 'NONE'),
     },
   };
 }
