@@ -1,7 +1,8 @@
 import { sql, type Selectable } from 'kysely';
 import { fromJson, toIso, type Db } from '../db/index.js';
 import { PipelinedCopy } from '../db/pg-copy.js';
-import { COLUMNS, COPY_PREDICTIONS, type CopyBatch } from './copy-batch.js';
+import { COLUMNS, COPY_PREDICTIONS, copyLine, type CopyBatch } from './copy-batch.js';
+import { SqliteAuditThread } from './sqlite-writer.js';
 import type { PredictionsTable } from '../db/schema.js';
 
 /** One audited prediction, as queued and as written. */
@@ -51,9 +52,15 @@ export interface PredictionQuery {
 export function createAuditStore(db: Db) {
   const k = db.kysely;
   const pool = db.pgPool;
+  // SQLite audit writes run on a thread of their own (see sqlite-writer.ts); an in-memory database has no file another connection could open.
+  const thread = db.location.kind === 'sqlite' && db.location.file !== ':memory:' ? new SqliteAuditThread(db.location.file) : undefined;
   /** Idempotent: a record replayed twice (spill file after a crash) is written once. */
   async function insertMany(rows: PredictionRecord[]): Promise<void> {
     if (!rows.length) return;
+    if (thread) {
+      await thread.write(rows.map(copyLine).join(''));
+      return;
+    }
     if (db.dialect === 'postgres') {
       // One array parameter per column instead of one parameter per value: a 500-row batch
       // is 14 parameters, cheap to build here and to parse there.
@@ -81,6 +88,10 @@ export function createAuditStore(db: Db) {
      */
     async appendFresh(batch: CopyBatch): Promise<void> {
       if (!batch.size) return;
+      if (thread) {
+        await thread.write(batch.data().toString('utf8'));
+        return;
+      }
       if (!pool) return insertMany(batch.records());
       const client = await pool.connect();
       let failed: Error | undefined;
@@ -98,6 +109,9 @@ export function createAuditStore(db: Db) {
     },
 
     insertMany,
+
+    /** Stop the SQLite writer thread (after the audit writer's last flush). */
+    close: async (): Promise<void> => thread?.close(),
 
     async query(q: PredictionQuery): Promise<PredictionView[]> {
       let s = k.selectFrom('predictions').selectAll();

@@ -1,5 +1,5 @@
-import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { startSiblingWorker } from '../lib/worker.js';
 import type { Row } from './encoder.js';
 import type { ServableSpec } from './servable.js';
 import type { Outcome } from './outcome.js';
@@ -19,13 +19,7 @@ export class OffThreadScorer {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const here = fileURLToPath(import.meta.url);
-    const file = here.replace(/off-thread-scorer\.(ts|js)$/, 'scorer-thread.$1');
-    // From TypeScript sources (tests, `npm run demo`) the thread needs tsx; from dist it does not.
-    const code = here.endsWith('.ts')
-      ? `const { register } = await import('tsx/esm/api'); register(); await import(${JSON.stringify(file)});`
-      : `await import(${JSON.stringify(file)});`;
-    const w = new Worker(code, { eval: true });
+    const w = startSiblingWorker(import.meta.url, 'scorer-thread');
     w.unref();
     w.on('message', (m: { id: number; scores?: Outcome[]; error?: string; missing?: boolean }) => {
       const p = this.pending.get(m.id);

@@ -100,6 +100,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     emit: emitToOutbox,
   });
   const access = createAccessService({ store: createAccessStore(db), clock });
+  const audit = createAuditStore(db);
   return {
     config,
     log,
@@ -109,7 +110,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     registry,
     rollouts,
     access,
-    audit: createAuditStore(db),
+    audit,
     feedback: createFeedbackService({
       db,
       clock,
@@ -122,6 +123,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     webhooks: createWebhookService({ store: createWebhookStore(db), clock }),
     retrain: createRetrainService({ db, registry, rollouts, clock, log, emit: emitToOutbox, s3: { region: config.S3_REGION, endpoint: config.S3_ENDPOINT }, workDir: path.join(config.dataDir, 'retrain') }),
     async close() {
+      await audit.close();
       await artifacts.close();
       await db.close();
     },

@@ -1,0 +1,41 @@
+import SQLite from 'better-sqlite3';
+import { parentPort, workerData } from 'node:worker_threads';
+import { COLUMNS, parseCopyLine } from './copy-batch.js';
+
+/**
+ * Worker-thread side of the SQLite audit writer: its own connection to the database file
+ * (WAL, so the request thread's reads never wait for it), one transaction per batch. The
+ * request thread hands over a batch's COPY text, so nothing but a string crosses threads.
+ */
+const { file } = workerData as { file: string };
+const db = new SQLite(file);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+db.pragma('busy_timeout = 5000');
+const columns = COLUMNS.split(', ');
+// Ids already present are skipped: a spill file replayed after a crash is written once.
+const insert = db.prepare(`insert or ignore into predictions (${COLUMNS}) values (${columns.map(() => '?').join(', ')})`);
+const writeAll = db.transaction((lines: string[]) => {
+  let n = 0;
+  for (const line of lines) {
+    if (!line) continue;
+    const r = parseCopyLine(line);
+    insert.run(r.id, r.at, r.model, r.version, r.arm, r.event_id, r.features, r.features_sha256, r.score, r.decision, r.latency_ms, r.cached ? 1 : 0, r.key_id, r.label);
+    n++;
+  }
+  return n;
+});
+
+const port = parentPort!;
+port.on('message', (m: { id: number; text: string } | { close: true }) => {
+  if ('close' in m) {
+    db.close();
+    port.close();
+    return;
+  }
+  try {
+    port.postMessage({ id: m.id, written: writeAll(m.text.split('\n')) });
+  } catch (e) {
+    port.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) });
+  }
+});

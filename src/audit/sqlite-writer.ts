@@ -1,0 +1,64 @@
+import type { Worker } from 'node:worker_threads';
+import { startSiblingWorker } from '../lib/worker.js';
+
+/**
+ * Writes audit batches to a SQLite file from a worker thread. better-sqlite3 is synchronous:
+ * on the request thread every batch stalled every request for as long as its transaction took
+ * (the issue #19 measurement: 38 % of the bare server's throughput with the audit log on).
+ * A failed write or a thread that died rejects, and the caller spills the batch to disk as it
+ * does for a database outage; the next write starts a new thread.
+ */
+export class SqliteAuditThread {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (n: number) => void; reject: (e: Error) => void }>();
+
+  constructor(private readonly file: string) {}
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const w = startSiblingWorker(import.meta.url, 'sqlite-thread', { file: this.file });
+    w.on('message', (m: { id: number; written?: number; error?: string }) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve(m.written ?? 0);
+    });
+    const failAll = (e: Error) => {
+      if (this.worker !== w) return;
+      this.worker = undefined;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    w.on('error', failAll);
+    w.on('exit', (code) => failAll(new Error(`the SQLite audit thread exited (code ${code})`)));
+    // Only pending writes keep the process alive, never an idle thread.
+    w.unref();
+    this.worker = w;
+    return w;
+  }
+
+  /** Insert the records of newline-terminated COPY lines, skipping ids already present; resolves with the rows written. */
+  write(text: string): Promise<number> {
+    const w = this.start();
+    const id = this.nextId++;
+    return new Promise<number>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) w.ref();
+      w.postMessage({ id, text });
+    }).finally(() => {
+      if (this.pending.size === 0) this.worker?.unref();
+    });
+  }
+
+  /** Close the thread's connection once its queued writes are done. */
+  async close(): Promise<void> {
+    const w = this.worker;
+    if (!w) return;
+    this.worker = undefined;
+    const exited = new Promise<void>((r) => w.once('exit', () => r()));
+    w.postMessage({ close: true });
+    await exited;
+  }
+}
