@@ -148,10 +148,10 @@ describe('HTTP API', () => {
     await inject('POST', '/v1/infer', { model: 'hotel', payload: row });
     const text = (await inject('GET', '/metrics')).body;
     expect(text).toMatch(/http_request_duration_seconds_bucket\{[^}]*method="POST"[^}]*route="\/v1\/infer"[^}]*status_code="200"/);
-    expect(text).toMatch(/modelgate_predictions_total\{model="hotel",version="1",arm="production",decision="(allow|review|block)"\} \d+/);
-    expect(text).toMatch(/modelgate_inference_duration_seconds_count\{model="hotel",version="1",arm="production"\} \d+/);
+    expect(text).toMatch(/modelgate_predictions_total\{model="hotel",version="1",arm="production",engine="compiled",decision="(allow|review|block)"\} \d+/);
+    expect(text).toMatch(/modelgate_inference_duration_seconds_count\{model="hotel",version="1",arm="production",engine="compiled"\} \d+/);
     expect(text).toContain('modelgate_rollout_canary_percent{model="hotel"} 0');
-    expect(text).toContain('modelgate_model_loaded{model="hotel",version="1",alias="production"} 1');
+    expect(text).toContain('modelgate_model_loaded{model="hotel",version="1",alias="production",engine="compiled"} 1');
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 

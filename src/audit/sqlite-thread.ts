@@ -30,8 +30,8 @@ const port = parentPort!;
 port.on('message', (m: { id: number; text: string } | { close: true }) => {
   if ('close' in m) {
     db.close();
-    port.close();
-    return;
+    // In a worker, exit ends this thread only; a loader's port (tsx from sources) would otherwise keep it alive.
+    process.exit(0);
   }
   try {
     port.postMessage({ id: m.id, written: writeAll(m.text.split('\n')) });

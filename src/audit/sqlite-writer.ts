@@ -58,6 +58,8 @@ export class SqliteAuditThread {
     if (!w) return;
     this.worker = undefined;
     const exited = new Promise<void>((r) => w.once('exit', () => r()));
+    // Held until it has exited: an unref'd thread would let the process end before shutdown finishes.
+    w.ref();
     w.postMessage({ close: true });
     await exited;
   }

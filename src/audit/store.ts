@@ -110,6 +110,11 @@ export function createAuditStore(db: Db) {
 
     insertMany,
 
+    /** Start the SQLite writer thread and wait until it has opened the database, so the first batch does not wait for it. */
+    ready: async (): Promise<void> => {
+      await thread?.write('');
+    },
+
     /** Stop the SQLite writer thread (after the audit writer's last flush). */
     close: async (): Promise<void> => thread?.close(),
 

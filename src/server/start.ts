@@ -67,6 +67,7 @@ export async function startServer(
   });
   const sink = config.AUDIT_LOG ? createAuditRecorder(audit, config.AUDIT_FEATURES) : undefined;
   // Records a previous run spilled (database down, then a crash or restart) go in first.
+  if (config.AUDIT_LOG) await ctx.audit.ready();
   await audit.replay().catch((e) => log.warn({ err: (e as Error).message }, 'replaying spilled audit records failed; retrying in the background'));
   const retention = new RetentionJob({ store: ctx.audit, clock: ctx.clock, log, retentionDays: config.PREDICTION_RETENTION_DAYS, intervalMs: 3_600_000 });
   const rollouts = ctx.rollouts;

@@ -1,0 +1,220 @@
+/**
+ * npm run bench:fastpath (part of npm run bench): single-row POST /v1/infer as a user gets it —
+ * the default configuration (SQLite, audit log on, cache on, access log at info), an infer-scope
+ * API key, scikit-learn's 150-tree GradientBoosting export (test/fixtures/telco_gbdt.onnx, 4
+ * numeric and 15 string inputs) and a random MonthlyCharges in every request, so the cache
+ * never hits — against a bare node:http server parsing the same JSON and answering the same
+ * number of bytes, in the same run, loaded by wrk (one thread; `apt-get install wrk`).
+ * Printed as ratios to bare. Also: audit and cache off, PostgreSQL, the cache-hit case (the
+ * same row every time), INFERENCE_ENGINE=onnxruntime, and the CPU per request by part from a
+ * profile of the default case.
+ * Environment: BENCH_SECONDS (default 8) per load, BENCH_ROUNDS (default 2), BENCH_DATABASE_URL.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { log, median, root, startChild, type Child } from './harness.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/lib/logger.js';
+import { openContext } from '../src/server/context.js';
+import { cpuParts, type CpuParts } from './profile-parts.js';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const pgUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const fixture = JSON.parse(readFileSync(path.join(root, 'test/fixtures/telco_gbdt.expected.json'), 'utf8')) as { rows: Record<string, unknown>[] };
+
+interface Load {
+  rps: number;
+  p50_us: number;
+  p99_us: number;
+}
+
+/** A wrk script: POST /v1/infer with one of the fixture rows, MonthlyCharges random unless `fixed`. */
+function wrkScript(dir: string, token: string, fixed: boolean): string {
+  const bodies = fixture.rows.map((r) => JSON.stringify({ model: 'churn', payload: { ...r, MonthlyCharges: fixed ? r.MonthlyCharges : '__RANDOM__' } }).replace('"__RANDOM__"', '__RANDOM__'));
+  const lua = `
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer ${token}"
+local bodies = { ${bodies.map((b) => `[==[${b}]==]`).join(',\n')} }
+local n = #bodies
+request = function()
+  local b = bodies[${fixed ? '1' : 'math.random(n)'}]
+  ${fixed ? '' : 'b = (string.gsub(b, "__RANDOM__", string.format("%.4f", 18 + math.random() * 100)))'}
+  return wrk.format(nil, "/v1/infer", nil, b)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('RESULT {"requests":%d,"duration_us":%d,"errors":%d,"non2xx":%d,"p50_us":%d,"p99_us":%d}\\n', summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50), latency:percentile(99)))
+end
+`;
+  const file = path.join(dir, `infer-${fixed ? 'fixed' : 'random'}.lua`);
+  writeFileSync(file, lua);
+  return file;
+}
+
+function wrk(url: string, script: string, connections: number, duration: number): Load {
+  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '-s', script, url], { encoding: 'utf8' });
+  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`wrk printed no result:\n${out}`);
+  const r = JSON.parse(line.slice(7)) as { requests: number; duration_us: number; errors: number; non2xx: number; p50_us: number; p99_us: number };
+  if (r.errors || r.non2xx) throw new Error(`wrk against ${url}: ${r.errors} socket errors, ${r.non2xx} non-2xx replies`);
+  return { rps: Math.round(r.requests / (r.duration_us / 1e6)), p50_us: r.p50_us, p99_us: r.p99_us };
+}
+
+interface Case {
+  name: string;
+  env: Record<string, string>;
+  fixed?: boolean;
+  db?: 'postgres';
+}
+
+async function prepare(c: Case, dataDir: string, dbUrl?: string): Promise<{ env: Record<string, string>; token: string }> {
+  const env: Record<string, string> = { MODELGATE_DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', ...(dbUrl ? { DATABASE_URL: dbUrl } : {}), ...c.env };
+  const ctx = await openContext(loadConfig(env), createLogger('warn'));
+  try {
+    const onnx = readFileSync(path.join(root, 'test/fixtures/telco_gbdt.onnx'));
+    const v = await ctx.registry.register({ model: 'churn', onnx, manifest: { missing_category: 'missing' }, actor: 'bench' });
+    await ctx.registry.promote({ model: 'churn', target: 'production', version: v.version, actor: 'bench' });
+    const { token } = await ctx.access.create({ name: 'bench', scopes: ['infer'], actor: 'bench' });
+    return { env, token };
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function main() {
+  if (spawnSync('wrk', ['--version']).error) {
+    log('bench:fastpath needs wrk (a C load generator, so the client takes little of the CPU it shares with the server): apt-get install wrk');
+    process.exit(2);
+  }
+  const work = mkdtempSync(path.join(os.tmpdir(), 'modelgate-fastpath-'));
+  const cases: Case[] = [
+    { name: 'defaults (SQLite, audit on)', env: {} },
+    { name: 'audit and cache off', env: { AUDIT_LOG: 'off', CACHE_MAX_ITEMS: '0' } },
+    { name: 'defaults on PostgreSQL', env: {}, db: 'postgres' },
+    { name: 'cache hit (same row)', env: {}, fixed: true },
+    { name: 'INFERENCE_ENGINE=onnxruntime', env: { INFERENCE_ENGINE: 'onnxruntime' } },
+  ];
+  const admin = new pg.Client({ connectionString: pgUrl });
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  const children: Child[] = [];
+  const results = new Map<string, Load[]>();
+  const oneConn = new Map<string, Load[]>();
+  let profile: CpuParts | undefined;
+  try {
+    await admin.connect();
+    await admin.query(`create schema ${schema}`);
+    const dbUrl = `${pgUrl}?options=-c%20search_path%3D${schema}`;
+    log(`[1/4] registering telco_gbdt (150 trees) for ${cases.length} server configurations`);
+    const servers: { c: Case; url: string; script: string }[] = [];
+    for (const [i, c] of cases.entries()) {
+      const dir = path.join(work, `case-${i}`);
+      mkdirSync(dir, { recursive: true });
+      const { env, token } = await prepare(c, dir, c.db ? dbUrl : undefined);
+      const child = await startChild(['src/cli/main.ts', 'serve', '--json'], env);
+      children.push(child);
+      servers.push({ c, url: child.url, script: wrkScript(dir, token, c.fixed ?? false) });
+    }
+    const reply = await fetch(`${servers[0].url}/v1/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${readFileSync(servers[0].script, 'utf8').match(/Bearer ([^"]+)"/)![1]}` },
+      body: JSON.stringify({ model: 'churn', payload: fixture.rows[0] }),
+    });
+    if (reply.status !== 200) throw new Error(`modelgate answered ${reply.status}: ${await reply.text()}`);
+    const replyBytes = (await reply.text()).length;
+    const bare = await startChild(['bench/bare-server.ts'], { REPLY_BYTES: String(replyBytes) });
+    children.push(bare);
+    const bareScript = wrkScript(work, 'none', false);
+    const all = [{ name: 'bare node:http', url: bare.url, script: bareScript }, ...servers.map((s) => ({ name: s.c.name, url: s.url, script: s.script }))];
+    log(`[2/4] warming up each server (3 s)`);
+    for (const s of all) wrk(s.url, s.script, 32, 3);
+    log(`[3/4] ${rounds} rounds: each server ${seconds} s at 32 connections, then ${Math.ceil(seconds / 2)} s at 1 connection, alternating`);
+    for (let r = 1; r <= rounds; r++) {
+      for (const s of all) {
+        const at32 = wrk(s.url, s.script, 32, seconds);
+        const at1 = wrk(s.url, s.script, 1, Math.ceil(seconds / 2));
+        results.set(s.name, [...(results.get(s.name) ?? []), at32]);
+        oneConn.set(s.name, [...(oneConn.get(s.name) ?? []), at1]);
+        log(`  round ${r} ${s.name}: ${at32.rps} req/s, p99 ${at32.p99_us} µs; 1 connection p50 ${at1.p50_us} µs`);
+      }
+    }
+    log('[4/4] CPU per request by part: profiling the default server under load');
+    profile = await profileDefault(work, dbUrl);
+    printResults(all.map((s) => s.name), results, oneConn, replyBytes, profile);
+    const outDir = path.join(root, 'bench', 'results');
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(path.join(outDir, 'fastpath-latest.json'), JSON.stringify({ at: new Date().toISOString(), seconds, rounds, replyBytes, results: Object.fromEntries(results), oneConnection: Object.fromEntries(oneConn), profile }, null, 2));
+  } finally {
+    for (const c of children) c.child.kill('SIGTERM');
+    await admin.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
+    await admin.end().catch(() => undefined);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The default server again, under --cpu-prof, for a fixed load; its profile split into parts. */
+async function profileDefault(work: string, _dbUrl: string): Promise<CpuParts> {
+  const dir = path.join(work, 'profile');
+  mkdirSync(dir, { recursive: true });
+  const { env, token } = await prepare({ name: 'profile', env: {} }, dir);
+  const profDir = path.join(dir, 'cpu');
+  const prev = process.env.BENCH_NODE_ARGS;
+  process.env.BENCH_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${profDir}`;
+  const child = await startChild(['src/cli/main.ts', 'serve', '--json'], env);
+  process.env.BENCH_NODE_ARGS = prev;
+  const script = wrkScript(dir, token, false);
+  wrk(child.url, script, 32, 3);
+  const load = wrk(child.url, script, 32, seconds);
+  const exited = new Promise((r) => child.child.once('exit', r));
+  child.child.kill('SIGTERM');
+  await exited;
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error('the profiled server wrote no .cpuprofile');
+  // Requests in the profile: the warm-up and the measured load (the profile covers both).
+  return cpuParts(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')), load.rps * seconds + Math.round(load.rps * 3));
+}
+
+function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<string, Load[]>, replyBytes: number, profile: CpuParts | undefined) {
+  const bare = at32.get('bare node:http')!;
+  const bare1 = at1.get('bare node:http')!;
+  const rps = (xs: Load[]) => Math.round(median(xs.map((x) => x.rps)));
+  const p99 = (xs: Load[]) => Math.round(median(xs.map((x) => x.p99_us)));
+  const p50 = (xs: Load[]) => Math.round(median(xs.map((x) => x.p50_us)));
+  const lines = [
+    `single-row POST /v1/infer, telco_gbdt.onnx (150 trees, 19 inputs), random MonthlyCharges per request, reply ${replyBytes} bytes; wrk -t1, ${rounds} rounds of ${seconds} s; ${os.cpus().length} cores shared by wrk and the server`,
+    '',
+    'case                              req/s @32   ratio   p99 µs   p99 ratio   p50 µs @1   p50 ratio',
+    ...names.map((n) => {
+      const a = at32.get(n)!;
+      const b = at1.get(n)!;
+      // Ratios are medians of per-round ratios, so a noisy spell spoils one round, not the figure.
+      const ratio = median(a.map((x, i) => x.rps / bare[i].rps));
+      const p99r = median(a.map((x, i) => x.p99_us / bare[i].p99_us));
+      const p50r = median(b.map((x, i) => x.p50_us / bare1[i].p50_us));
+      return `${n.padEnd(32)} ${String(rps(a)).padStart(10)}   ${ratio.toFixed(2).padStart(5)}   ${String(p99(a)).padStart(6)}   ${p99r.toFixed(2).padStart(9)}   ${String(p50(b)).padStart(9)}   ${p50r.toFixed(2).padStart(9)}`;
+    }),
+    '',
+    'targets (defaults): throughput ratio >= 0.75, p99 ratio <= 1.5, p50 ratio at 1 connection <= 2.5',
+  ];
+  const defaults = at32.get('defaults (SQLite, audit on)')!;
+  const off = at32.get('audit and cache off');
+  if (off) {
+    lines.push(`audit on / off (SQLite): throughput ${median(defaults.map((x, i) => x.rps / off[i].rps)).toFixed(2)} (target >= 0.9), p99 ${median(defaults.map((x, i) => x.p99_us / off[i].p99_us)).toFixed(2)} (target <= 1.3)`);
+  }
+  if (profile) {
+    lines.push('', `server CPU per request by part (default case, ${profile.requests} requests profiled; µs):`);
+    for (const [part, us] of Object.entries(profile.parts)) lines.push(`  ${part.padEnd(44)} ${us.toFixed(1).padStart(6)}`);
+    lines.push(`  ${'total'.padEnd(44)} ${profile.totalUs.toFixed(1).padStart(6)}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});
