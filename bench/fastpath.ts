@@ -10,13 +10,14 @@
  * profile of the default case.
  * Environment: BENCH_SECONDS (default 8) per load, BENCH_ROUNDS (default 2), BENCH_DATABASE_URL.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { log, median, root, startChild, type Child } from './harness.js';
+import { ADMIN_TOKEN, log, median, root, startChild, type Child } from './harness.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { openContext } from '../src/server/context.js';
@@ -57,8 +58,9 @@ end
   return file;
 }
 
-function wrk(url: string, script: string, connections: number, duration: number): Load {
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '-s', script, url], { encoding: 'utf8' });
+/** Run wrk; asynchronously, so this process keeps draining the servers' stdout (their access logs) meanwhile. */
+async function wrk(url: string, script: string, connections: number, duration: number): Promise<Load> {
+  const { stdout: out } = await promisify(execFile)('wrk', ['-t1', `-c${connections}`, `-d${duration}s`, '-s', script, url], { encoding: 'utf8' });
   const line = out.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error(`wrk printed no result:\n${out}`);
   const r = JSON.parse(line.slice(7)) as { requests: number; duration_us: number; errors: number; non2xx: number; p50_us: number; p99_us: number };
@@ -74,7 +76,7 @@ interface Case {
 }
 
 async function prepare(c: Case, dataDir: string, dbUrl?: string): Promise<{ env: Record<string, string>; token: string }> {
-  const env: Record<string, string> = { MODELGATE_DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', ...(dbUrl ? { DATABASE_URL: dbUrl } : {}), ...c.env };
+  const env: Record<string, string> = { MODELGATE_DATA_DIR: dataDir, MODELGATE_ADMIN_TOKEN: ADMIN_TOKEN, HOST: '127.0.0.1', PORT: '0', ...(dbUrl ? { DATABASE_URL: dbUrl } : {}), ...c.env };
   const ctx = await openContext(loadConfig(env), createLogger('warn'));
   try {
     const onnx = readFileSync(path.join(root, 'test/fixtures/telco_gbdt.onnx'));
@@ -132,12 +134,12 @@ async function main() {
     const bareScript = wrkScript(work, 'none', false);
     const all = [{ name: 'bare node:http', url: bare.url, script: bareScript }, ...servers.map((s) => ({ name: s.c.name, url: s.url, script: s.script }))];
     log(`[2/4] warming up each server (3 s)`);
-    for (const s of all) wrk(s.url, s.script, 32, 3);
+    for (const s of all) await wrk(s.url, s.script, 32, 3);
     log(`[3/4] ${rounds} rounds: each server ${seconds} s at 32 connections, then ${Math.ceil(seconds / 2)} s at 1 connection, alternating`);
     for (let r = 1; r <= rounds; r++) {
       for (const s of all) {
-        const at32 = wrk(s.url, s.script, 32, seconds);
-        const at1 = wrk(s.url, s.script, 1, Math.ceil(seconds / 2));
+        const at32 = await wrk(s.url, s.script, 32, seconds);
+        const at1 = await wrk(s.url, s.script, 1, Math.ceil(seconds / 2));
         results.set(s.name, [...(results.get(s.name) ?? []), at32]);
         oneConn.set(s.name, [...(oneConn.get(s.name) ?? []), at1]);
         log(`  round ${r} ${s.name}: ${at32.rps} req/s, p99 ${at32.p99_us} µs; 1 connection p50 ${at1.p50_us} µs`);
@@ -168,8 +170,8 @@ async function profileDefault(work: string, _dbUrl: string): Promise<CpuParts> {
   const child = await startChild(['src/cli/main.ts', 'serve', '--json'], env);
   process.env.BENCH_NODE_ARGS = prev;
   const script = wrkScript(dir, token, false);
-  wrk(child.url, script, 32, 3);
-  const load = wrk(child.url, script, 32, seconds);
+  await wrk(child.url, script, 32, 3);
+  const load = await wrk(child.url, script, 32, seconds);
   const exited = new Promise((r) => child.child.once('exit', r));
   child.child.kill('SIGTERM');
   await exited;

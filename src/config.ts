@@ -106,7 +106,7 @@ const schema = z.object({
   PREDICT_MAX_INSTANCES: intFrom(1, 100_000).default(1000),
   /** Micro-batcher: most rows coalesced into one ONNX run. */
   BATCH_MAX_ROWS: intFrom(1, 100_000).default(64),
-  /** Micro-batcher (onnxruntime engine): an upper bound (µs) on waiting for company when more than one run may be in flight; a lone request runs at once and batches form from arrivals during a run. */
+  /** Micro-batcher: an upper bound (µs) on waiting for company when more than one run may be in flight; a lone request runs at once and batches form from arrivals during a run. */
   BATCH_MAX_WAIT_US: intFrom(0, 1_000_000).default(200),
   /** How often a server checks the registry for promotions made elsewhere (ms). */
   RELOAD_INTERVAL_MS: intFrom(50, 60_000).default(1000),

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import os from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config.js';
-import { createLogger, type Logger } from '../lib/logger.js';
+import { createServerLogger, type Logger } from '../lib/logger.js';
 import { openContext } from '../server/context.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import { fail, type OutputOptions } from './output.js';
@@ -126,7 +126,7 @@ export function registerServeCommand(program: Command): void {
     .action(async (o: OutputOptions & { port?: string; host?: string }) => {
       try {
         const config = loadConfig({ ...process.env, ...(o.port ? { PORT: o.port } : {}), ...(o.host ? { HOST: o.host } : {}) }, os.availableParallelism());
-        const log = createLogger(config.LOG_LEVEL);
+        const log = createServerLogger(config.LOG_LEVEL);
         if (config.WORKERS > 1 && cluster.isPrimary) {
           await servePrimary(config, log, (url, pids) => {
             if (o.json) process.stdout.write(`${JSON.stringify({ url, pid: process.pid, workers: pids })}\n`);
