@@ -8,12 +8,13 @@
  * Printed as ratios to bare. Also: audit and cache off, PostgreSQL, the cache-hit case (the
  * same row every time), INFERENCE_ENGINE=onnxruntime, and the CPU per request by part from a
  * profile of the default case.
+ * Each server writes its stdout (the access log) to a file, as a log collector would take it.
  * Environment: BENCH_SECONDS (default 8) per load, BENCH_ROUNDS (default 2), BENCH_DATABASE_URL.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -68,6 +69,25 @@ async function wrk(url: string, script: string, connections: number, duration: n
   return { rps: Math.round(r.requests / (r.duration_us / 1e6)), p50_us: r.p50_us, p99_us: r.p99_us };
 }
 
+/**
+ * A server whose stdout (its access log at info) goes to a file, as a log collector would take
+ * it: read by this process instead, the log would cost a third busy process on two cores.
+ */
+async function startServer(env: Record<string, string>, logFile: string, nodeArgs: string[] = []): Promise<Child> {
+  const out = openSync(logFile, 'w');
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/cli/main.ts', 'serve', '--json'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', out, 'inherit'] });
+  closeSync(out);
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`modelgate serve exited with ${child.exitCode}; see ${logFile}`);
+    const line = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('{"url"'));
+    if (line) return { child, url: (JSON.parse(line) as { url: string }).url };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`modelgate serve printed no address in 30 s; see ${logFile}`);
+}
+
 interface Case {
   name: string;
   env: Record<string, string>;
@@ -118,7 +138,7 @@ async function main() {
       const dir = path.join(work, `case-${i}`);
       mkdirSync(dir, { recursive: true });
       const { env, token } = await prepare(c, dir, c.db ? dbUrl : undefined);
-      const child = await startChild(['src/cli/main.ts', 'serve', '--json'], env);
+      const child = await startServer(env, path.join(dir, 'server.log'));
       children.push(child);
       servers.push({ c, url: child.url, script: wrkScript(dir, token, c.fixed ?? false) });
     }
@@ -165,10 +185,7 @@ async function profileDefault(work: string, _dbUrl: string): Promise<CpuParts> {
   mkdirSync(dir, { recursive: true });
   const { env, token } = await prepare({ name: 'profile', env: {} }, dir);
   const profDir = path.join(dir, 'cpu');
-  const prev = process.env.BENCH_NODE_ARGS;
-  process.env.BENCH_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${profDir}`;
-  const child = await startChild(['src/cli/main.ts', 'serve', '--json'], env);
-  process.env.BENCH_NODE_ARGS = prev;
+  const child = await startServer(env, path.join(dir, 'server.log'), ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
   const script = wrkScript(dir, token, false);
   await wrk(child.url, script, 32, 3);
   const load = await wrk(child.url, script, 32, seconds);

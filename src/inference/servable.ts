@@ -108,9 +108,9 @@ export class Servable {
     this.cachePrefix = `${JSON.stringify(spec.model)}@${spec.version}`;
     this.engineName = engine.name;
     this.info = { engine: engine.name, memory_bytes: memoryBytes };
-    // Compiled runs batch too, though a row costs the same alone: answering the requests read in
-    // one poll phase together, on the next turn, took this server from 9,300 to 17,600 req/s at
-    // 32 connections (wrk, telco_gbdt); answering each as it is read interleaves reads and writes.
+    // Compiled runs batch too, though a row costs the same alone: replies then leave in bursts,
+    // one client wake-up per burst (ADR 5); answered as each request was read, the same server
+    // made 9,300 req/s instead of 17,600 (wrk, 32 connections, telco_gbdt, LOG_LEVEL=warn).
     this.batcher = new MicroBatcher((rows) => this.run(rows), opts.batch);
   }
 
