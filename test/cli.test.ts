@@ -22,11 +22,16 @@ describe('modelgate CLI on SQLite and local files', () => {
     const rb = await runCli(['rollback', '--model', 'churn', '--json'], env);
     expect(rb.json()).toMatchObject({ version: 1, rolled_back_from: 2 });
     const models = (await runCli(['models', '--json'], env)).json();
-    expect(models).toMatchObject({ total: 1, models: [{ name: 'churn', latest_version: 2, aliases: { production: 1 } }] });
+    expect(models).toMatchObject({ total: 1, models: [{ name: 'churn', latest_version: 2, aliases: { production: 1 }, production_engine: { engine: 'compiled' } }] });
     const one = (await runCli(['models', 'churn', '--json'], env)).json();
     expect(one.alias_history[0]).toMatchObject({ action: 'rollback', actor: 'cli:tester' });
+    // Registration's smoke test recorded the engine each version serves on, and its memory.
+    expect(one.versions[0].engine).toMatchObject({ engine: 'compiled', memory_bytes: expect.any(Number) });
+    expect(one.versions[0].engine.memory_bytes).toBeGreaterThan(0);
     const text = await runCli(['models', 'churn'], env);
     expect(text.stdout).toMatch(/production=1/);
+    expect(text.stdout).toMatch(/ENGINE +MEMORY/);
+    expect(text.stdout).toMatch(/\n1 +active +binary +production +compiled +[0-9.]+ MiB/);
   });
 
   it('slots: promote to green, activate it, roll the slot back', async () => {

@@ -129,7 +129,7 @@ export function checkRows(contract: Contract, samples: Record<string, (number | 
     }
   };
   const lists = f.map((_, i) => valuesOf(i));
-  const n = Math.min(2000, Math.max(64, ...lists.map((l) => l.length)));
+  const n = Math.min(512, Math.max(64, ...lists.map((l) => l.length)));
   const rows: unknown[][] = [...probes];
   // Row r takes each feature's (r × stride + offset)-th value, so columns vary independently.
   for (let r = 0; r < n; r++) rows.push(lists.map((l, i) => l[(r * (2 * i + 1) + i) % l.length]));
