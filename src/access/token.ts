@@ -14,6 +14,17 @@ const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 const SHAPE = new RegExp(`^${TOKEN_PREFIX}[0-9A-Za-z]{${BODY_CHARS + CHECK_CHARS}}$`);
 
 function base62(bytes: Uint8Array, width: number): string {
+  // The checksum (4 bytes) is checked on every request: plain numbers, not BigInt, while they are exact.
+  if (bytes.length <= 6) {
+    let v = 0;
+    for (const b of bytes) v = v * 256 + b;
+    let out = '';
+    while (v > 0) {
+      out = ALPHABET[v % 62] + out;
+      v = Math.floor(v / 62);
+    }
+    return out.padStart(width, '0');
+  }
   let n = BigInt(`0x${Buffer.from(bytes).toString('hex') || '0'}`);
   let s = '';
   while (n > 0n) {
