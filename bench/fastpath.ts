@@ -135,18 +135,18 @@ async function main() {
     await admin.query(`create schema ${schema}`);
     const dbUrl = `${pgUrl}?options=-c%20search_path%3D${schema}`;
     log(`[1/4] registering telco_gbdt (150 trees) for ${cases.length} server configurations`);
-    const servers: { c: Case; url: string; script: string }[] = [];
+    const servers: { c: Case; url: string; script: string; token: string }[] = [];
     for (const [i, c] of cases.entries()) {
       const dir = path.join(work, `case-${i}`);
       mkdirSync(dir, { recursive: true });
       const { env, token } = await prepare(c, dir, c.db ? dbUrl : undefined);
       const child = await startServer(env, path.join(dir, 'server.log'));
       children.push(child);
-      servers.push({ c, url: child.url, script: wrkScript(dir, token, c.fixed ?? false) });
+      servers.push({ c, url: child.url, script: wrkScript(dir, token, c.fixed ?? false), token });
     }
     const reply = await fetch(`${servers[0].url}/v1/infer`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${readFileSync(servers[0].script, 'utf8').match(/Bearer ([^"]+)"/)![1]}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${servers[0].token}` },
       body: JSON.stringify({ model: 'churn', payload: fixture.rows[0] }),
     });
     if (reply.status !== 200) throw new Error(`modelgate answered ${reply.status}: ${await reply.text()}`);
@@ -168,7 +168,7 @@ async function main() {
       }
     }
     log('[4/4] CPU per request by part: profiling the default server under load');
-    profile = await profileDefault(work, dbUrl);
+    profile = await profileDefault(work);
     printResults(all.map((s) => s.name), results, oneConn, replyBytes, profile);
     const outDir = path.join(root, 'bench', 'results');
     mkdirSync(outDir, { recursive: true });
@@ -182,7 +182,7 @@ async function main() {
 }
 
 /** The default server again, under --cpu-prof, for a fixed load; its profile split into parts. */
-async function profileDefault(work: string, _dbUrl: string): Promise<CpuParts> {
+async function profileDefault(work: string): Promise<CpuParts> {
   const dir = path.join(work, 'profile');
   mkdirSync(dir, { recursive: true });
   const { env, token } = await prepare({ name: 'profile', env: {} }, dir);

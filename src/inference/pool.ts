@@ -274,9 +274,4 @@ export class ModelPool {
       return { model: s.spec.model, version: s.spec.version, aliases, ...s.info };
     });
   }
-
-  /** How a loaded version is served (engine, why, memory); undefined when this process has not loaded it. */
-  engineOf(model: string, version: number): EngineInfo | undefined {
-    return this.loaded.get(ModelPool.key(model, version))?.info;
-  }
 }

@@ -116,26 +116,20 @@ export class Servable {
 
   static async load(bytes: Uint8Array, spec: ServableSpec, opts: RuntimeOptions): Promise<Servable> {
     const graph = spec.output.source === 'zipmap' ? exposeZipMapSource(bytes, spec.output.zipmap_output!).bytes : bytes;
-    const onnx = await Servable.loadOnnxruntime(graph, spec, opts);
-    if (opts.engine === 'onnxruntime') {
-      onnx.info.reason = 'INFERENCE_ENGINE=onnxruntime';
+    const fallBack = async (reason: string) => {
+      const onnx = await Servable.loadOnnxruntime(graph, spec, opts);
+      onnx.info.reason = reason;
+      if (opts.engine !== 'onnxruntime') opts.onEngineFallback?.(spec, reason);
       return onnx;
-    }
+    };
+    if (opts.engine === 'onnxruntime') return fallBack('INFERENCE_ENGINE=onnxruntime');
     const compiled = tryCompile(graph, spec.output.name);
-    let reason: string | undefined;
-    if ('reason' in compiled) reason = compiled.reason;
-    else {
-      const candidate = new Servable(spec, compiledEngine(compiled.program, spec.contract, spec.output.name, opts.alterCompiled), opts, compiled.program.bytes);
-      reason = await candidate.differenceFrom(onnx);
-      if (!reason) {
-        await onnx.release();
-        return candidate;
-      }
-      reason = `compiled output differs from onnxruntime: ${reason}`;
-    }
-    onnx.info.reason = reason;
-    opts.onEngineFallback?.(spec, reason);
-    return onnx;
+    if ('reason' in compiled) return fallBack(compiled.reason);
+    // The check needs onnxruntime's own answers, not input packing: the plain session is enough, and is released once the check is done.
+    const reference = await Servable.loadOnnxruntime(graph, spec, { ...opts, packInputs: false });
+    const candidate = new Servable(spec, compiledEngine(compiled.program, spec.contract, spec.output.name, opts.alterCompiled), opts, compiled.program.bytes);
+    const difference = await candidate.differenceFrom(reference).finally(() => reference.release());
+    return difference ? fallBack(`compiled output differs from onnxruntime: ${difference}`) : candidate;
   }
 
   private static async loadOnnxruntime(graph: Uint8Array, spec: ServableSpec, opts: RuntimeOptions): Promise<Servable> {

@@ -12,8 +12,6 @@ const ML: Record<string, OpCompiler> = { ...ML_OPS, ...TREE_OPS };
 
 /** A graph compiled to JavaScript: feed tensors by input name, get the requested output. */
 export interface Program {
-  /** Operators on the path to the output, for logs and the version API (e.g. "TreeEnsembleClassifier×1"). */
-  readonly ops: string[];
   /** Bytes the program holds: constants, tree arrays, coefficients, generated code. */
   readonly bytes: number;
   run(feeds: Record<string, Tensor>): Tensor;
@@ -69,7 +67,6 @@ export function compileGraph(bytes: Uint8Array, output: string): Program {
     types.set(name, t.type);
   }
   const steps: Step[] = [];
-  const ops = new Map<string, number>();
   let held = [...g.initializers.values()].reduce((s, t) => s + tensorBytes(t), 0);
   for (const node of needed(g, output)) {
     const where = `${node.op} ${node.name}`;
@@ -91,7 +88,6 @@ export function compileGraph(bytes: Uint8Array, output: string): Program {
     const outs = node.outputs.map((o) => (o ? slotOf(o) : -1));
     node.outputs.forEach((o, i) => o && compiled.types[i] && types.set(o, compiled.types[i]));
     held += compiled.bytes ?? 0;
-    ops.set(node.op, (ops.get(node.op) ?? 0) + 1);
     // Fold a node whose inputs are all constants (shapes, reshaped initializers) at compile time.
     if (ins.length && ins.every((s) => s < 0 || constants.has(s))) {
       let values: Tensor[] | undefined;
@@ -113,7 +109,6 @@ export function compileGraph(bytes: Uint8Array, output: string): Program {
   const values: (Tensor | undefined)[] = new Array(size);
   for (const [s, t] of constants) values[s] = t;
   return {
-    ops: [...ops].map(([op, n]) => `${op}×${n}`),
     bytes: held,
     run(feeds) {
       // One values array for every run: runs are synchronous, and each step writes its outputs before any later step reads them.

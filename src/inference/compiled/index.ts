@@ -1,3 +1,2 @@
 export { compileGraph, type Program } from './compile.js';
 export { Unsupported, type Tensor, type DType } from './tensor.js';
-export { MAX_TREE_NODES } from './tree-ensemble.js';

@@ -20,8 +20,6 @@ export interface NumTensor extends Tensor {
 /** Why a graph cannot run on the compiled engine; the version then serves on onnxruntime. */
 export class Unsupported extends Error {}
 
-export const isNumericType = (t: DType) => t !== 'string';
-
 export function sizeOf(dims: readonly number[]): number {
   let n = 1;
   for (const d of dims) n *= d;
@@ -36,10 +34,6 @@ export function alloc(type: DType, n: number): NumData | string[] {
 export function numeric(t: Tensor, where: string): NumTensor {
   if (t.type === 'string') throw new Unsupported(`${where}: a string tensor where numbers are needed`);
   return t as NumTensor;
-}
-
-export function strings(t: Tensor): string[] {
-  return t.data as string[];
 }
 
 /** Resolve a possibly negative axis against a rank. */
