@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileGraph, Unsupported } from '../src/inference/compiled/index.js';
 import { defaultPolicy, deriveContract, inspectGraph, Servable, type RuntimeOptions, type ServableSpec } from '../src/inference/index.js';
 import type { Row } from '../src/inference/encoder.js';
-import { floatTensor, model, node, valueInfo } from '../src/training/onnx-builder.js';
+import { floatTensor, int64Tensor, model, node, valueInfo } from '../src/training/onnx-builder.js';
 import { generateHotelBookings, rowPayload } from '../src/training/index.js';
 import { ingestCsv } from '../src/training/csv.js';
 import { generateCarListings } from '../src/training/synthetic-cars.js';
@@ -164,6 +164,89 @@ function treeAttrs(aggregate?: string) {
   };
 }
 
+/**
+ * scikit-learn's ColumnTransformer: one OneHotEncoder per string column, then Concat. The
+ * compiler fuses that into one step (compiled/fuse.ts); these graphs take the fused path and
+ * the paths where it must run the nodes one by one, each against onnxruntime itself.
+ */
+describe('compiled engine: one-hot columns fused into their Concat', () => {
+  const cats = { a: ['x', 'y'], b: ['p', 'q', 'r'] };
+  const graph = (opts: { axis: number; zeros?: number; extraReader?: boolean; sameCounts?: boolean }) => {
+    const bCats = opts.sameCounts ? ['p', 'q'] : cats.b;
+    const nodes = [
+      node('OneHotEncoder', ['a'], ['ah'], { cats_strings: cats.a, zeros: opts.zeros ?? 1 }, 'ai.onnx.ml'),
+      node('OneHotEncoder', ['b'], ['bh'], { cats_strings: bCats, zeros: opts.zeros ?? 1 }, 'ai.onnx.ml'),
+      node('Concat', ['ah', 'bh'], ['c'], { axis: opts.axis }),
+      node('Reshape', ['c', 'flat'], ['s']),
+      // Weights by position, so a one in the wrong column changes the result.
+      node('Mul', ['s', 'w'], ['sw']),
+      ...(opts.extraReader ? [node('Reshape', ['ah', 'flat'], ['as']), node('Concat', ['sw', 'as'], ['y'], { axis: 1 })] : [node('Identity', ['sw'], ['y'])]),
+    ];
+    const width = cats.a.length + bCats.length;
+    const w = Array.from({ length: width }, (_, i) => 1 + i * 10);
+    return model({
+      name: 'onehots',
+      nodes,
+      inputs: [valueInfo('a', 'string', ['N', 1]), valueInfo('b', 'string', ['N', 1])],
+      outputs: [valueInfo('y', 'float', ['N', width + (opts.extraReader ? cats.a.length : 0)])],
+      initializers: [floatTensor('w', [width], w), int64Tensor('flat', [2], [0, -1])],
+    });
+  };
+  const rows = [
+    ['x', 'p'],
+    ['y', 'r'],
+    ['x', 'q'],
+    ['y', 'p'],
+    ['unseen', 'q'],
+    ['', ''],
+  ];
+  const feeds = (rs: string[][]) => ({
+    a: { type: 'string' as const, dims: [rs.length, 1], data: rs.map((r) => r[0]) },
+    b: { type: 'string' as const, dims: [rs.length, 1], data: rs.map((r) => r[1]) },
+  });
+  const onnxruntime = async (bytes: Uint8Array, rs: string[][]) => {
+    const ortModule = (await import('onnxruntime-node')).default;
+    const session = await ortModule.InferenceSession.create(bytes);
+    try {
+      const out = await session.run({ a: new ortModule.Tensor('string', rs.map((r) => r[0]), [rs.length, 1]), b: new ortModule.Tensor('string', rs.map((r) => r[1]), [rs.length, 1]) });
+      return { data: Array.from(out.y.data as Float32Array), dims: out.y.dims };
+    } finally {
+      await session.release();
+    }
+  };
+
+  for (const [label, opts] of [
+    ['along the new last axis (the fused path)', { axis: -1 }],
+    ['along axis 2, the same axis counted from the front', { axis: 2 }],
+    ['along axis 1 (run node by node)', { axis: 1, sameCounts: true }],
+    ['with a one-hot output also read elsewhere (not fused)', { axis: -1, extraReader: true }],
+  ] as const) {
+    it(`${label}: equal to onnxruntime, one row and many`, async () => {
+      const bytes = graph(opts);
+      const program = compileGraph(bytes, 'y');
+      const want = await onnxruntime(bytes, rows);
+      const got = program.run(feeds(rows));
+      expect(got.dims).toEqual(want.dims);
+      expect(Array.from(got.data as Float32Array)).toEqual(want.data);
+      // One row at a time, then the batch again: the reused buffers carry nothing over.
+      for (const [i, r] of rows.entries()) {
+        const one = program.run(feeds([r]));
+        const width = want.dims[1];
+        expect(Array.from(one.data as Float32Array)).toEqual(want.data.slice(i * width, (i + 1) * width));
+      }
+      expect(Array.from(program.run(feeds(rows)).data as Float32Array)).toEqual(want.data);
+    });
+  }
+
+  it('with zeros=0 an unseen category is refused, as onnxruntime refuses it', async () => {
+    const bytes = graph({ axis: -1, zeros: 0 });
+    const program = compileGraph(bytes, 'y');
+    expect(Array.from(program.run(feeds([['y', 'q']])).data as Float32Array)).toEqual((await onnxruntime(bytes, [['y', 'q']])).data);
+    await expect(onnxruntime(bytes, [['y', 'nope']])).rejects.toThrow();
+    expect(() => program.run(feeds([['y', 'nope']]))).toThrow(/unknown category "nope"/);
+  });
+});
+
 describe('compiled engine: graphs that must stay on onnxruntime, each with its reason', () => {
   const cases: [string, Uint8Array, RegExp][] = [
     ['an unsupported operator', tiny([node('Erf', ['x'], ['e']), node('ReduceSum', ['e'], ['y'], { keepdims: 1, axes: [1] })], 'y'), /operator Erf/],
@@ -218,6 +301,44 @@ describe('compiled engine: graphs that must stay on onnxruntime, each with its r
     expect(s.engineName).toBe('onnxruntime');
     expect(s.info.reason).toBe('INFERENCE_ENGINE=onnxruntime');
     await s.release();
+  });
+
+  it('tree sums round to float32 after every tree, as onnxruntime does: equal to the last bit', async () => {
+    // 200 stumps whose weights' float32 running sum differs from a double sum rounded once.
+    const trees = 200;
+    const attrs = {
+      n_targets: 1,
+      nodes_treeids: Array.from({ length: trees * 3 }, (_, i) => Math.floor(i / 3)),
+      nodes_nodeids: Array.from({ length: trees * 3 }, (_, i) => i % 3),
+      nodes_featureids: Array.from({ length: trees * 3 }, (_, i) => Math.floor(i / 3) % 2),
+      nodes_modes: Array.from({ length: trees * 3 }, (_, i) => (i % 3 === 0 ? 'BRANCH_LEQ' : 'LEAF')),
+      nodes_values: { floats: Array.from({ length: trees * 3 }, (_, i) => (i % 3 === 0 ? (Math.floor(i / 3) % 7) / 3 : 0)) },
+      nodes_truenodeids: Array.from({ length: trees * 3 }, (_, i) => (i % 3 === 0 ? 1 : 0)),
+      nodes_falsenodeids: Array.from({ length: trees * 3 }, (_, i) => (i % 3 === 0 ? 2 : 0)),
+      target_treeids: Array.from({ length: trees * 2 }, (_, i) => Math.floor(i / 2)),
+      target_nodeids: Array.from({ length: trees * 2 }, (_, i) => 1 + (i % 2)),
+      target_ids: Array.from({ length: trees * 2 }, () => 0),
+      target_weights: { floats: Array.from({ length: trees * 2 }, (_, i) => 0.1 + i * 0.0137 - (i % 2) * 0.31) },
+    };
+    const bytes = tiny([node('TreeEnsembleRegressor', ['x'], ['y'], attrs, 'ai.onnx.ml')], 'y');
+    const program = compileGraph(bytes, 'y');
+    const rows = Array.from({ length: 40 }, (_, i) => [(i % 9) / 4, ((i * 5) % 11) / 5]);
+    const ortModule = (await import('onnxruntime-node')).default;
+    const session = await ortModule.InferenceSession.create(bytes);
+    try {
+      const want = (await session.run({ x: new ortModule.Tensor('float32', Float32Array.from(rows.flat()), [rows.length, 2]) })).y.data as Float32Array;
+      const got = program.run({ x: { type: 'float', dims: [rows.length, 2], data: Float32Array.from(rows.flat()) } }).data as Float32Array;
+      expect(Array.from(got)).toEqual(Array.from(want));
+      // The test can tell: summing in double and rounding once gives different bits on some row.
+      const once = rows.map((r) => {
+        let sum = 0;
+        for (let t = 0; t < trees; t++) sum += Math.fround(attrs.target_weights.floats[2 * t + (r[t % 2] <= Math.fround((t % 7) / 3) ? 0 : 1)]);
+        return Math.fround(sum);
+      });
+      expect(once).not.toEqual(Array.from(want));
+    } finally {
+      await session.release();
+    }
   });
 
   it('10,000 trees: compiled with memory proportional to the nodes, and equal to onnxruntime', async () => {

@@ -21,7 +21,23 @@ export interface CompiledOp {
   kernel: Kernel;
   /** Bytes the kernel holds beyond its small buffers (tree arrays, coefficients, generated code). */
   bytes?: number;
+  /** What a fusion pass (fuse.ts) may combine this node with others by. */
+  fusion?: Fusion;
 }
+
+/** A one-hot encoding of one column: category → position among `count` outputs. */
+export interface OneHotFusion {
+  kind: 'oneHot';
+  index: Map<string | number, number>;
+  count: number;
+  /** Unknown categories give all zeros (else they are an error). */
+  zeros: boolean;
+  /** Numeric categories compare after truncation, as onnxruntime casts them to int64. */
+  numeric: boolean;
+  at: string;
+}
+
+export type Fusion = OneHotFusion | { kind: 'concat'; axis: number };
 
 export type OpCompiler = (ctx: OpContext) => CompiledOp;
 

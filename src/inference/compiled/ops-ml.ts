@@ -152,6 +152,7 @@ const oneHot: OpCompiler = (ctx) => {
   const buf = new Scratch('float');
   return {
     types: ['float'],
+    fusion: { kind: 'oneHot', index, count, zeros, numeric: t !== 'string', at },
     kernel: ([x]) => {
       const src = x!.data;
       const out = buf.get(src.length * count, true);

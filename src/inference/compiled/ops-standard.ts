@@ -1,6 +1,6 @@
 import type { OpCompiler, OpContext } from './op.js';
 import { FLOATS, NUMBERS, requireTypes } from './op.js';
-import { alloc, axisOf, broadcast, numeric, Scratch, sizeOf, stridesOf, Unsupported, type DType, type NumData, type Tensor } from './tensor.js';
+import { alloc, axisOf, broadcast, numeric, sameDims, Scratch, sizeOf, stridesOf, Unsupported, type DType, type NumData, type Tensor } from './tensor.js';
 
 const where = (ctx: OpContext) => `${ctx.node.op} ${ctx.node.name}`;
 
@@ -123,16 +123,25 @@ const reshape: OpCompiler = (ctx) => {
   const at = where(ctx);
   const fixed = ctx.constant(1);
   const fixedDims = fixed && Array.from(fixed.data as NumData).every((d) => d > 0) ? Array.from(fixed.data as NumData) : undefined;
+  // A constant shape with -1 or 0 in it: the last input shape and what it resolved to (a
+  // server's batches repeat a few shapes, so this is usually all a run needs).
+  let lastIn: number[] | undefined;
+  let lastOut: number[] | undefined;
   return {
     types: [t],
     kernel: ([x, shape]) => {
       if (fixedDims && sizeOf(fixedDims) === x!.data.length) return [{ type: x!.type, dims: fixedDims, data: x!.data }];
+      if (lastIn && sameDims(lastIn, x!.dims)) return [{ type: x!.type, dims: lastOut!, data: x!.data }];
       const want = Array.from(shape!.data as NumData);
       const dims = want.map((d, i) => (d === 0 && !allowZero ? x!.dims[i] : d));
       const known = dims.reduce((p, d) => (d === -1 ? p : p * d), 1);
       const n = sizeOf(x!.dims);
       const out = dims.map((d) => (d === -1 ? n / known : d));
       if (sizeOf(out) !== n) throw new Error(`${at}: cannot reshape [${x!.dims.join(',')}] to [${want.join(',')}]`);
+      if (fixed) {
+        lastIn = x!.dims.slice();
+        lastOut = out;
+      }
       return [{ type: x!.type, dims: out, data: x!.data }];
     },
   };
@@ -148,6 +157,7 @@ const concat: OpCompiler = (ctx) => {
   const buf = t === 'string' ? undefined : new Scratch(t);
   return {
     types: [t],
+    fusion: { kind: 'concat', axis },
     kernel: (ins) => {
       const xs = ins as Tensor[];
       const rank = xs[0].dims.length;

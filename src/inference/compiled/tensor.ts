@@ -36,6 +36,12 @@ export function numeric(t: Tensor, where: string): NumTensor {
   return t as NumTensor;
 }
 
+export function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Resolve a possibly negative axis against a rank. */
 export function axisOf(axis: number, rank: number, where: string): number {
   const a = axis < 0 ? axis + rank : axis;

@@ -35,8 +35,10 @@ interface Flat {
   maxFeature: number;
   /** The leaf each tree reached for the current row. */
   leaves: Int32Array;
-  /** Generated code for the walks, when the ensemble is small enough to generate (see generateWalkers). */
+  /** Generated code for the walks, when the ensemble is small enough to generate (see generateCode). */
   walkers?: ((x: NumData, base: number, leaves: Int32Array) => void)[];
+  /** Generated code that sums the trees itself, when every leaf adds one weight to one target. */
+  summers?: { target: number; run: ((x: NumData, base: number, sum: number) => number)[] };
   /** Length of the generated source (its compiled code takes about as much again). */
   codeChars: number;
 }
@@ -58,15 +60,24 @@ const MAX_GENERATED_TREE_NODES = 256;
 /**
  * Each tree as one nested conditional expression giving its leaf's index: V8 compiles the
  * constants into the comparisons, several times faster than walking the arrays. Only numbers
- * from the graph's typed arrays are written into the code (feature indices, thresholds as their
- * exact shortest representation, node indices), so no text from the model reaches it.
+ * from the graph's typed arrays are written into the code (feature indices, thresholds and
+ * weights as their exact shortest representation, node indices), so no text from the model
+ * reaches it.
+ *
+ * When every leaf carries exactly one weight, all for the same target (binary GBDTs,
+ * regressors), the expression gives the leaf's weight instead and the code adds it to the sum
+ * itself, tree by tree in order (rounded to float32 after each addition unless `wide`): the
+ * same sum as sumTrees' loop, without storing and reading back each tree's leaf.
  */
-function generateWalkers(f: Flat): Flat['walkers'] {
+function generateCode(f: Flat, wide: boolean): void {
   // Deep trees (forests) gain nothing: their code no longer fits the instruction cache.
-  if (f.mode.length > MAX_GENERATED_NODES || f.mode.length / f.roots.length > MAX_GENERATED_TREE_NODES) return undefined;
+  if (f.mode.length > MAX_GENERATED_NODES || f.mode.length / f.roots.length > MAX_GENERATED_TREE_NODES) return;
+  const target = singleTarget(f);
+  const literal = (v: number) => (Object.is(v, -0) ? '(-0)' : `(${String(v)})`);
+  const leaf = target === undefined ? (i: number) => String(i) : (i: number) => literal(f.weightValue[f.leafStart[i]]);
   const expr = (i: number): string => {
     const m = f.mode[i];
-    if (m === LEAF) return String(i);
+    if (m === LEAF) return leaf(i);
     const v = `x[b+${f.feature[i]}]`;
     const t = f.threshold[i];
     const cmp = Number.isNaN(t) ? 'false' : `${v}${OPS[m]}${Object.is(t, -0) ? '0' : String(t)}`;
@@ -74,25 +85,47 @@ function generateWalkers(f: Flat): Flat['walkers'] {
     return `(${test}?${expr(f.next[2 * i])}:${expr(f.next[2 * i + 1])})`;
   };
   const walkers: NonNullable<Flat['walkers']> = [];
+  const summers: ((x: NumData, b: number, s: number) => number)[] = [];
   let body: string[] = [];
   let nodes = 0;
   const flush = () => {
     if (!body.length) return;
-    const source = `"use strict";${body.join('')}`;
-    f.codeChars += source.length;
-    walkers.push(new Function('x', 'b', 'l', source) as NonNullable<Flat['walkers']>[number]);
+    if (target === undefined) {
+      const source = `"use strict";${body.join('')}`;
+      f.codeChars += source.length;
+      walkers.push(new Function('x', 'b', 'l', source) as NonNullable<Flat['walkers']>[number]);
+    } else {
+      const source = `"use strict";const fr=Math.fround;let s=a;${body.join('')}return s;`;
+      f.codeChars += source.length;
+      summers.push(new Function('x', 'b', 'a', source) as (typeof summers)[number]);
+    }
     body = [];
     nodes = 0;
   };
   for (let t = 0; t < f.roots.length; t++) {
     const start = f.roots[t];
     const end = t + 1 < f.roots.length ? f.roots[t + 1] : f.mode.length;
-    body.push(`l[${t}]=${expr(start)};`);
+    if (target === undefined) body.push(`l[${t}]=${expr(start)};`);
+    else body.push(wide ? `s=s+${expr(start)};` : `s=fr(s+${expr(start)});`);
     nodes += end - start;
     if (nodes >= NODES_PER_FUNCTION) flush();
   }
   flush();
-  return walkers;
+  if (target === undefined) f.walkers = walkers;
+  else f.summers = { target, run: summers };
+}
+
+/** The one target every leaf adds its one weight to, or undefined. */
+function singleTarget(f: Flat): number | undefined {
+  let target: number | undefined;
+  for (let i = 0; i < f.mode.length; i++) {
+    if (f.mode[i] !== LEAF) continue;
+    if (f.leafEnd[i] - f.leafStart[i] !== 1) return undefined;
+    const k = f.weightTarget[f.leafStart[i]];
+    if (target === undefined) target = k;
+    else if (k !== target) return undefined;
+  }
+  return target;
 }
 
 function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
@@ -176,7 +209,7 @@ function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
     }
     f.leafEnd[i] = w;
   }
-  f.walkers = generateWalkers(f);
+  generateCode(f, wide);
   return f;
 }
 
@@ -187,6 +220,12 @@ function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
 function sumTrees(f: Flat, x: NumData, base: number, s: Float64Array, has: Uint8Array | undefined, wide: boolean): void {
   const { roots, leafStart, leafEnd, weightTarget, weightValue, leaves } = f;
   const fr = Math.fround;
+  if (f.summers) {
+    const k = f.summers.target;
+    for (const sum of f.summers.run) s[k] = sum(x, base, s[k]);
+    if (has) has[k] = 1;
+    return;
+  }
   if (f.walkers) for (const walk of f.walkers) walk(x, base, leaves);
   else for (let t = 0; t < roots.length; t++) leaves[t] = leafOf(f, x, base, roots[t]);
   for (let t = 0; t < roots.length; t++) {
