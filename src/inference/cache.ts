@@ -23,16 +23,21 @@ export class PredictionCache {
     this.lru = o.maxItems > 0 ? new LRUCache<string, Outcome>({ max: o.maxItems, ttl: o.ttlMs > 0 ? o.ttlMs : undefined }) : undefined;
   }
 
-  get(s: Servable, row: Row): Outcome | undefined {
-    if (!this.lru) return undefined;
-    const v = this.lru.get(cacheKey(s, row));
+  /** The row's key, when the cache is on: look it up with get, then store under it with set. */
+  keyOf(s: Servable, row: Row): string | undefined {
+    return this.lru ? cacheKey(s, row) : undefined;
+  }
+
+  get(s: Servable, key: string | undefined): Outcome | undefined {
+    if (!this.lru || key === undefined) return undefined;
+    const v = this.lru.get(key);
     if (v === undefined) this.o.onMiss?.(s.spec.model);
     else this.o.onHit?.(s.spec.model);
     return v;
   }
 
-  set(s: Servable, row: Row, outcome: Outcome): void {
-    this.lru?.set(cacheKey(s, row), outcome);
+  set(key: string | undefined, outcome: Outcome): void {
+    if (key !== undefined) this.lru?.set(key, outcome);
   }
 }
 

@@ -193,8 +193,9 @@ function batchScorer(deps: InferenceRouteDeps, recorderOf: (s: Servable, arm: st
     const outcomes: Outcome[] = new Array(rows.length);
     const fromCache: boolean[] = new Array(rows.length).fill(false);
     const missing: number[] = [];
+    const keys = rows.map((r) => cache?.keyOf(servable, r));
     for (let i = 0; i < rows.length; i++) {
-      const hit = cache?.get(servable, rows[i]);
+      const hit = cache?.get(servable, keys[i]);
       if (hit === undefined) missing.push(i);
       else {
         outcomes[i] = hit;
@@ -206,7 +207,7 @@ function batchScorer(deps: InferenceRouteDeps, recorderOf: (s: Servable, arm: st
         const fresh = await servable.scoreMany(missing.map((i) => rows[i]));
         missing.forEach((i, j) => {
           outcomes[i] = fresh[j];
-          cache?.set(servable, rows[i], fresh[j]);
+          cache?.set(keys[i], fresh[j]);
         });
       }
     } catch (e) {
@@ -251,7 +252,9 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
       const { servable, alias, arm, shadow } = await pool.resolve(model, { version: body.version, alias: body.alias, routingKey: body.routing_key ?? body.event_id });
       const { row, unknown } = servable.encoder.encode(body.payload, 'payload');
       const started = process.hrtime.bigint();
-      let outcome = cache?.get(servable, row);
+      // The key is built once: a miss stores under the same key it looked up.
+      const key = cache?.keyOf(servable, row);
+      let outcome = cache?.get(servable, key);
       const cached = outcome !== undefined;
       if (outcome === undefined) {
         try {
@@ -260,7 +263,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
           if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
           throw inferenceFailed(e, model, servable.spec.version, arm);
         }
-        cache?.set(servable, row, outcome);
+        cache?.set(key, outcome);
       } else {
         await checkPhase();
       }
