@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Clock } from '../lib/clock.js';
+import type { Clock, Timers } from '../lib/clock.js';
+import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { Authenticator, Principal, Scope } from '../server/auth.js';
@@ -18,6 +19,8 @@ export interface ApiKeyAuthenticatorOptions {
   cacheTtlMs?: number;
   /** How often last_used_at is written (ms). */
   touchMs?: number;
+  /** Timers for the change check and last-used loops (tests advance them by hand). */
+  timers?: Timers;
 }
 
 type Entry = { record: ApiKeyRecord; principal: Principal } | { record: null };
@@ -33,7 +36,7 @@ export class ApiKeyAuthenticator implements Authenticator {
   private readonly cache: LRUCache<string, Entry>;
   private readonly used = new Map<string, string>();
   private revision = -1;
-  private timers: NodeJS.Timeout[] = [];
+  private loops: Periodic[] = [];
 
   constructor(private readonly o: ApiKeyAuthenticatorOptions) {
     this.cache = new LRUCache<string, Entry>({ max: 10_000, ttl: o.cacheTtlMs ?? 60_000, noDeleteOnStaleGet: true });
@@ -100,17 +103,12 @@ export class ApiKeyAuthenticator implements Authenticator {
   }
 
   start(): void {
-    const every = (ms: number, fn: () => Promise<void>, what: string) => {
-      const t = setInterval(() => void fn().catch((e) => this.o.log.warn({ err: errorMessage(e) }, `${what} failed; retrying`)), ms);
-      t.unref();
-      this.timers.push(t);
-    };
-    every(this.o.pollMs, () => this.sync(), 'API key change check');
-    every(this.o.touchMs ?? 10_000, () => this.flushUsage(), 'API key last-used update');
+    const every = (intervalMs: number, run: () => Promise<void>, what: string) => startPeriodic({ run, intervalMs, what, log: this.o.log, timers: this.o.timers });
+    this.loops = [every(this.o.pollMs, () => this.sync(), 'API key change check'), every(this.o.touchMs ?? 10_000, () => this.flushUsage(), 'API key last-used update')];
   }
 
   async stop(): Promise<void> {
-    for (const t of this.timers) clearInterval(t);
+    await Promise.all(this.loops.map((l) => l.stop()));
     await this.flushUsage().catch((e) => this.o.log.warn({ err: errorMessage(e) }, 'final API key last-used update failed'));
   }
 }

@@ -1,4 +1,4 @@
-import type { Clock } from '../lib/clock.js';
+import type { Clock, Timers } from '../lib/clock.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Logger } from '../lib/logger.js';
 import type { AuditStore } from './store.js';
@@ -10,7 +10,7 @@ import type { AuditStore } from './store.js';
 export class RetentionJob {
   private periodic: Periodic | undefined;
 
-  constructor(private readonly o: { store: AuditStore; clock: Clock; log: Logger; retentionDays: number; intervalMs: number; batch?: number }) {}
+  constructor(private readonly o: { store: AuditStore; clock: Clock; log: Logger; retentionDays: number; intervalMs: number; batch?: number; timers?: Timers }) {}
 
   async runOnce(): Promise<number> {
     const cutoff = new Date(this.o.clock.now().getTime() - this.o.retentionDays * 86_400_000).toISOString();
@@ -26,10 +26,11 @@ export class RetentionJob {
 
   start(): void {
     if (this.o.retentionDays <= 0) return;
-    this.periodic = startPeriodic({ run: () => this.runOnce(), intervalMs: this.o.intervalMs, firstMs: Math.min(this.o.intervalMs, 60_000), log: this.o.log, what: 'audit retention run' });
+    this.periodic = startPeriodic({ run: () => this.runOnce(), intervalMs: this.o.intervalMs, firstMs: Math.min(this.o.intervalMs, 60_000), log: this.o.log, what: 'audit retention run', timers: this.o.timers });
   }
 
-  stop(): void {
-    void this.periodic?.stop();
+  /** No further runs; resolves when a run in progress (a delete batch) has finished. */
+  async stop(): Promise<void> {
+    await this.periodic?.stop();
   }
 }

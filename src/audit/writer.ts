@@ -4,6 +4,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import type { Timers } from '../lib/clock.js';
+import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import { CopyBatch } from './copy-batch.js';
 import type { AuditStore, PredictionRecord } from './store.js';
 
@@ -18,6 +20,8 @@ export interface AuditWriterOptions {
   queueMax: number;
   onWritten?: (n: number, via: 'direct' | 'replay') => void;
   onSpilled?: (n: number) => void;
+  /** Timers for the flush loop (tests advance them by hand). */
+  timers?: Timers;
 }
 
 const SPILL = /^spill-(\d+)-[0-9a-z]+\.jsonl$/;
@@ -48,14 +52,13 @@ export class AuditWriter {
   private queued = 0;
   /** Bytes a new batch starts with: a little over what the last full one held. */
   private batchBytes: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private ticker: Periodic | undefined;
   private flushing: Promise<void> | undefined;
   private spillFile: string | undefined;
   private spillChain: Promise<void> = Promise.resolve();
   /** True while spill files may be waiting for the database. */
   private pendingSpill = true;
   private replaying: Promise<void> | undefined;
-  private closed = false;
   private dbDown = false;
 
   constructor(private readonly o: AuditWriterOptions) {}
@@ -86,18 +89,18 @@ export class AuditWriter {
   }
 
   start(): void {
-    const tick = () => {
-      void this.flush()
-        .then(() => (this.pendingSpill && !this.dbDown ? this.replay() : undefined))
-        .catch((e) => this.o.log.error({ err: errorMessage(e) }, 'audit flush failed'))
-        .finally(() => {
-          if (this.closed) return;
-          this.timer = setTimeout(tick, this.o.flushMs);
-          this.timer.unref();
-        });
-    };
-    this.timer = setTimeout(tick, this.o.flushMs);
-    this.timer.unref();
+    this.ticker = startPeriodic({
+      run: async () => {
+        await this.flush();
+        if (this.pendingSpill && !this.dbDown) await this.replay();
+      },
+      intervalMs: this.o.flushMs,
+      jitter: 0,
+      what: 'audit flush',
+      log: this.o.log,
+      timers: this.o.timers,
+      onError: (e) => this.o.log.error({ err: errorMessage(e) }, 'audit flush failed'),
+    });
   }
 
   /** Write everything queued now (in batches); what the database refuses is spilled. */
@@ -241,8 +244,7 @@ export class AuditWriter {
 
   /** Stop the timer and write (or spill) everything queued. */
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.timer);
+    await this.ticker?.stop();
     await this.replaying?.catch(() => undefined);
     // A record can still come while the last writes run (a shadow copy finishing); a flush
     // covers only what was queued when it began, so write until nothing is left.

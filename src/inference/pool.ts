@@ -1,4 +1,6 @@
 import type { Logger } from '../lib/logger.js';
+import { systemClock, type Clock, type Timers } from '../lib/clock.js';
+import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { Servable, type EngineInfo, type RuntimeOptions, type ServableSpec } from './servable.js';
 import { CanaryRouter } from './router.js';
@@ -55,6 +57,10 @@ export interface PoolOptions {
   log: Logger;
   maxLoaded: number;
   events?: PoolEvents;
+  /** Time for load-retry backoff and least-recently-used eviction. */
+  clock?: Clock;
+  /** Timers for the registry poll (tests advance them by hand). */
+  timers?: Timers;
 }
 
 /**
@@ -74,33 +80,37 @@ export class ModelPool {
   private retryAt = Infinity;
   private refreshing: Promise<void> | undefined;
   private forced: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private poller: Periodic | undefined;
   initialized = false;
 
   private readonly router = new CanaryRouter();
 
-  constructor(private readonly opts: PoolOptions) {}
+  /** Milliseconds now; Date.now itself unless a clock is given (resolve() reads it on every request). */
+  private readonly now: () => number;
+
+  constructor(private readonly opts: PoolOptions) {
+    const clock = opts.clock;
+    this.now = clock && clock !== systemClock ? () => clock.now().getTime() : Date.now;
+  }
 
   private static key(model: string, version: number) {
     return `${model}@${version}`;
   }
 
-  /** Poll the registry every intervalMs; timers are unref'd so they never hold shutdown. */
+  /** Poll the registry every intervalMs (on unref'd timers, so they never hold shutdown). */
   start(intervalMs: number): void {
-    const loop = () => {
-      this.refresh()
-        .catch((e) => this.opts.log.error({ err: errorMessage(e) }, 'registry refresh failed; serving continues on the last known state'))
-        .finally(() => {
-          this.timer = setTimeout(loop, intervalMs + Math.floor(Math.random() * intervalMs * 0.1));
-          this.timer.unref();
-        });
-    };
-    this.timer = setTimeout(loop, intervalMs);
-    this.timer.unref();
+    this.poller = startPeriodic({
+      run: () => this.refresh(),
+      intervalMs,
+      what: 'registry refresh',
+      log: this.opts.log,
+      timers: this.opts.timers,
+      onError: (e) => this.opts.log.error({ err: errorMessage(e) }, 'registry refresh failed; serving continues on the last known state'),
+    });
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.timer);
+    await this.poller?.stop();
     await this.refreshing?.catch(() => undefined);
     await Promise.all([...this.loaded.values()].map((s) => s.release()));
     this.loaded.clear();
@@ -130,7 +140,7 @@ export class ModelPool {
 
   private async doRefresh(force: boolean): Promise<void> {
     const revision = await this.opts.source.revision();
-    if (!force && revision === this.seenRevision && Date.now() < this.retryAt) return;
+    if (!force && revision === this.seenRevision && this.now() < this.retryAt) return;
     const [all, plans] = await Promise.all([this.opts.source.aliases(), this.opts.source.rollouts?.() ?? []]);
     const planOf = new Map(plans.map((p) => [p.model, p]));
     const next = new Map<string, ModelState>();
@@ -163,7 +173,7 @@ export class ModelPool {
     this.models = next;
     this.seenRevision = revision;
     const failing = [...next.values()].some((st) => st.aliases.production !== undefined && st.production?.spec.version !== st.aliases.production);
-    this.retryAt = failing ? Date.now() + 30_000 : Infinity;
+    this.retryAt = failing ? this.now() + 30_000 : Infinity;
     this.initialized = true;
     this.evict();
   }
@@ -171,7 +181,7 @@ export class ModelPool {
   /** Loaded servable for a version, loading (and verifying) it on first use. */
   async get(model: string, version: number): Promise<Servable> {
     const key = ModelPool.key(model, version);
-    this.lastUse.set(key, Date.now());
+    this.lastUse.set(key, this.now());
     const hit = this.loaded.get(key);
     if (hit) return hit;
     let pending = this.loading.get(key);

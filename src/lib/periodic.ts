@@ -1,8 +1,9 @@
+import { systemTimers, type TimerHandle, type Timers } from './clock.js';
 import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
 
 export interface PeriodicOptions {
-  /** One run; a failure is logged and the next run comes at the usual time. */
+  /** One run; a failure is reported (onError, else a warning) and the next run comes at the usual time. */
   run: () => Promise<unknown>;
   intervalMs: number;
   /** Delay before the first run (default: the interval). */
@@ -12,6 +13,9 @@ export interface PeriodicOptions {
   log: Logger;
   /** Names the job in the failure log line. */
   what: string;
+  /** Report a failed run instead of the default warning. */
+  onError?: (e: unknown) => void;
+  timers?: Timers;
 }
 
 export interface Periodic {
@@ -20,23 +24,27 @@ export interface Periodic {
 }
 
 /**
- * A background job run again `intervalMs` (plus jitter) after each run ends, never two at a
- * time, on unref'd timers so it never holds a process open.
+ * A background job run again `intervalMs` (plus jitter) after each run ends: never two runs at
+ * a time, one armed timer per job whatever its age, on unref'd timers so it never holds a
+ * process open. Every background loop in the server goes through this.
  */
 export function startPeriodic(o: PeriodicOptions): Periodic {
+  const timers = o.timers ?? systemTimers;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: TimerHandle | undefined;
   let running: Promise<void> | undefined;
   const schedule = (ms: number) => {
-    timer = setTimeout(loop, ms);
-    timer.unref();
+    timer = timers.setTimeout(loop, ms);
   };
   const loop = () => {
+    timer = undefined;
     if (stopped) return;
-    running = o
-      .run()
-      .then(() => undefined)
-      .catch((e) => o.log.warn({ err: errorMessage(e) }, `${o.what} failed; retrying next interval`))
+    running = Promise.resolve()
+      .then(o.run)
+      .then(
+        () => undefined,
+        (e: unknown) => (o.onError ? o.onError(e) : o.log.warn({ err: errorMessage(e) }, `${o.what} failed; retrying next interval`)),
+      )
       .finally(() => {
         running = undefined;
         if (!stopped) schedule(o.intervalMs + Math.floor(Math.random() * o.intervalMs * (o.jitter ?? 0.1)));
@@ -46,7 +54,8 @@ export function startPeriodic(o: PeriodicOptions): Periodic {
   return {
     async stop() {
       stopped = true;
-      clearTimeout(timer);
+      if (timer !== undefined) timers.clearTimeout(timer);
+      timer = undefined;
       await running;
     },
   };

@@ -1,4 +1,4 @@
-import type { Clock } from '../lib/clock.js';
+import type { Clock, Timers } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Logger } from '../lib/logger.js';
@@ -12,6 +12,8 @@ export interface MonitorGauges {
 }
 
 export interface MonitorJobOptions {
+  /** Timers for the tick loop (tests advance them by hand). */
+  timers?: Timers;
   monitoring: MonitoringService;
   /** One leader per cluster: only it computes reports. */
   leader: { acquire(now: number): Promise<boolean>; release(): Promise<void> };
@@ -63,7 +65,7 @@ export class MonitorJob {
   }
 
   start(): void {
-    this.periodic = startPeriodic({ run: () => this.tick(), intervalMs: this.o.tickMs, firstMs: Math.min(this.o.tickMs, 5_000), log: this.o.log, what: 'monitor tick' });
+    this.periodic = startPeriodic({ run: () => this.tick(), intervalMs: this.o.tickMs, firstMs: Math.min(this.o.tickMs, 5_000), log: this.o.log, what: 'monitor tick', timers: this.o.timers });
   }
 
   async stop(): Promise<void> {

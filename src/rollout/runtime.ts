@@ -1,7 +1,8 @@
 import type { ArmObserver, OffThreadScorer, Outcome, Row, Servable, ShadowRequest, Task } from '../inference/index.js';
-import type { Clock } from '../lib/clock.js';
+import type { Clock, Timers } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Leader } from './leader.js';
 import type { RolloutService } from './service.js';
 import type { RolloutStore } from './store.js';
@@ -57,6 +58,8 @@ export interface RolloutRuntimeOptions {
   /** Each shadow result, for the audit log. */
   onShadowScored?: (s: ShadowScored) => void;
   onAnalysis?: (result: 'leader' | 'follower' | 'error', seconds: number) => void;
+  /** Timers for the flush and analysis loops (tests advance them by hand). */
+  timers?: Timers;
 }
 
 /**
@@ -68,7 +71,7 @@ export class RolloutRuntime implements ArmObserver {
   readonly recorder = new ArmRecorder();
   private queue: ShadowJob[] = [];
   private draining = false;
-  private timers: NodeJS.Timeout[] = [];
+  private loops: Periodic[] = [];
   private stopped = false;
 
   constructor(private readonly o: RolloutRuntimeOptions) {}
@@ -166,28 +169,15 @@ export class RolloutRuntime implements ArmObserver {
   }
 
   start(): void {
-    const every = (ms: number, fn: () => Promise<unknown>, what: string) => {
-      const loop = () => {
-        fn()
-          .catch((e) => this.o.log.error({ err: errorMessage(e) }, `${what} failed; retrying next interval`))
-          .finally(() => {
-            if (this.stopped) return;
-            const t = setTimeout(loop, ms + Math.floor(Math.random() * ms * 0.1));
-            t.unref();
-            this.timers.push(t);
-          });
-      };
-      const t = setTimeout(loop, ms);
-      t.unref();
-      this.timers.push(t);
-    };
-    every(this.o.flushIntervalMs, () => this.flush(), 'arm statistics flush');
-    every(this.o.analysisIntervalMs, () => this.tick(), 'canary analysis');
+    const loop = (intervalMs: number, run: () => Promise<unknown>, what: string) =>
+      startPeriodic({ run, intervalMs, what, log: this.o.log, timers: this.o.timers, onError: (e) => this.o.log.error({ err: errorMessage(e) }, `${what} failed; retrying next interval`) });
+    this.loops = [loop(this.o.flushIntervalMs, () => this.flush(), 'arm statistics flush'), loop(this.o.analysisIntervalMs, () => this.tick(), 'canary analysis')];
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
+    // A flush or analysis under way finishes first; the final flush below then has the last word.
+    await Promise.all(this.loops.map((l) => l.stop()));
     await this.flush().catch((e) => this.o.log.warn({ err: errorMessage(e) }, 'final statistics flush failed'));
     await this.o.leader.release().catch(() => undefined);
     await this.o.scorer.close();

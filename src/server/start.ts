@@ -1,4 +1,5 @@
 import { errorMessage } from '../lib/errors.js';
+import type { Timers } from '../lib/clock.js';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import os from 'node:os';
@@ -43,7 +44,7 @@ export interface RunningServer {
 export async function startServer(
   config: Config,
   log: Logger,
-  opts: ContextOverrides & { listen?: boolean; /** false: no background jobs (tests drive ticks) */ jobs?: boolean; authenticators?: Authenticator[]; /** Runs just before listening (frees the port a waiting room holds). */ beforeListen?: () => Promise<void> } = {},
+  opts: ContextOverrides & { listen?: boolean; /** false: no background jobs (tests drive ticks) */ jobs?: boolean; authenticators?: Authenticator[]; /** Runs just before listening (frees the port a waiting room holds). */ beforeListen?: () => Promise<void>; /** Timers for every background loop (tests advance them by hand). */ timers?: Timers } = {},
 ): Promise<RunningServer> {
   const ctx = await openContext(config, log, opts);
   // The gauges read the pool at scrape time, after both exist.
@@ -64,12 +65,13 @@ export async function startServer(
     queueMax: config.AUDIT_QUEUE_MAX,
     onWritten: (n, via) => metrics.auditRecords.inc({ result: via === 'direct' ? 'written' : 'replayed' }, n),
     onSpilled: (n) => metrics.auditRecords.inc({ result: 'spilled' }, n),
+    timers: opts.timers,
   });
   const sink = config.AUDIT_LOG ? createAuditRecorder(audit, config.AUDIT_FEATURES) : undefined;
   // Records a previous run spilled (database down, then a crash or restart) go in first.
   if (config.AUDIT_LOG) await ctx.audit.ready();
   await audit.replay().catch((e) => log.warn({ err: (e as Error).message }, 'replaying spilled audit records failed; retrying in the background'));
-  const retention = new RetentionJob({ store: ctx.audit, clock: ctx.clock, log, retentionDays: config.PREDICTION_RETENTION_DAYS, intervalMs: 3_600_000 });
+  const retention = new RetentionJob({ store: ctx.audit, clock: ctx.clock, log, retentionDays: config.PREDICTION_RETENTION_DAYS, intervalMs: 3_600_000, timers: opts.timers });
   const rollouts = ctx.rollouts;
   const rolloutStore = rollouts.store;
   rollouts.onTransition((model, event) => metrics.rolloutEvents.inc({ model, event }));
@@ -98,6 +100,8 @@ export async function startServer(
     },
     log,
     maxLoaded: config.MAX_LOADED_VERSIONS,
+    clock: ctx.clock,
+    timers: opts.timers,
     events: {
       loadFailed: (model, version) => metrics.modelLoadFailures.inc({ model, version: String(version) }),
       loaded: (model, version, engine) =>
@@ -127,6 +131,7 @@ export async function startServer(
       return found && { bytes: found.bytes, spec: found.spec };
     }),
     statsRetentionMs: 7 * 86_400_000,
+    timers: opts.timers,
     onShadowDropped: (model) => metrics.shadowDropped.inc({ model }),
     onShadowScored: (r) =>
       sink?.predicted({ id: predictionId(), model: r.model, version: r.version, arm: 'shadow', eventId: r.request?.eventId, payload: r.request?.payload ?? null, row: r.row, score: r.score, decision: r.decision, latencyMs: r.latencyMs, cached: false, keyId: r.request?.keyId }),
@@ -145,6 +150,7 @@ export async function startServer(
     tickMs: config.MONITOR_TICK_MS,
     gauges: monitorGauges(metrics.monitor),
     onReport: (report) => ctx.retrain.onReport(report),
+    timers: opts.timers,
   });
   const webhookWorker = new DeliveryWorker({
     store: createWebhookStore(ctx.db),
@@ -156,10 +162,11 @@ export async function startServer(
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     tickMs: config.WEBHOOK_TICK_MS,
     onDelivery: (status) => metrics.webhooks.deliveries.inc({ status }),
+    timers: opts.timers,
   });
   const limiter = createRateLimiter({ redisUrl: config.REDIS_URL, onFailure: config.RATE_LIMIT_FAIL, log, onFallback: (policy) => metrics.rateLimiterFallbacks.inc({ policy }) });
   if (!(await limiter.ready(2000))) log.warn({ backend: limiter.backend }, `Redis is not reachable yet; rate limits fail ${config.RATE_LIMIT_FAIL} until it is`);
-  const apiKeys = new ApiKeyAuthenticator({ access: ctx.access, clock: ctx.clock, log, pollMs: config.RELOAD_INTERVAL_MS });
+  const apiKeys = new ApiKeyAuthenticator({ access: ctx.access, clock: ctx.clock, log, pollMs: config.RELOAD_INTERVAL_MS, timers: opts.timers });
   await apiKeys.sync().catch(() => undefined);
   if (opts.jobs !== false) {
     runtime.start();
@@ -247,7 +254,7 @@ export async function startServer(
         clearTimeout(cut);
       }
       // Every accepted request has been answered: now write (or spill) every record it made.
-      retention.stop();
+      await retention.stop();
       await monitorJob.stop();
       // A planned retrain started by the monitor finishes (or fails) before the database closes.
       await ctx.retrain.idle();

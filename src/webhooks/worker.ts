@@ -1,4 +1,4 @@
-import type { Clock } from '../lib/clock.js';
+import type { Clock, Timers } from '../lib/clock.js';
 import { errorMessage } from '../lib/errors.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Logger } from '../lib/logger.js';
@@ -6,6 +6,8 @@ import { sign } from './signing.js';
 import type { DueDelivery, WebhookStore } from './store.js';
 
 export interface DeliveryWorkerOptions {
+  /** Timers for the delivery loop (tests advance them by hand). */
+  timers?: Timers;
   store: WebhookStore;
   leader: { acquire(now: number): Promise<boolean>; release(): Promise<void> };
   clock: Clock;
@@ -140,7 +142,7 @@ export class DeliveryWorker {
   }
 
   start(): void {
-    this.periodic = startPeriodic({ run: () => this.tick(), intervalMs: this.o.tickMs, firstMs: Math.min(this.o.tickMs, 1000), jitter: 0, log: this.o.log, what: 'webhook delivery tick' });
+    this.periodic = startPeriodic({ run: () => this.tick(), intervalMs: this.o.tickMs, firstMs: Math.min(this.o.tickMs, 1000), jitter: 0, log: this.o.log, what: 'webhook delivery tick', timers: this.o.timers });
   }
 
   /** Stop: abort requests in flight (they stay pending, for the next leader) and release leadership. */

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
-import type { Clock } from '../../src/lib/clock.js';
+import type { Clock, Timers } from '../../src/lib/clock.js';
 import type { Authenticator } from '../../src/server/auth.js';
 import { dropDb, freshDb, tempDir, type DbLocation } from './db.js';
 
@@ -17,7 +17,7 @@ export interface TestServer extends RunningServer {
 }
 
 /** A real server on an isolated database and data directory; `listen` binds a free port. */
-export async function startTestServer(opts: { dialect?: 'sqlite' | 'postgres'; env?: Record<string, string>; listen?: boolean; db?: DbLocation; dataDir?: string; clock?: Clock; jobs?: boolean; authenticators?: Authenticator[] } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { dialect?: 'sqlite' | 'postgres'; env?: Record<string, string>; listen?: boolean; db?: DbLocation; dataDir?: string; clock?: Clock; jobs?: boolean; authenticators?: Authenticator[]; timers?: Timers } = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
   const db = opts.db ?? freshDb(opts.dialect ?? 'sqlite');
   const env: Record<string, string> = {
@@ -32,7 +32,7 @@ export async function startTestServer(opts: { dialect?: 'sqlite' | 'postgres'; e
     ...opts.env,
   };
   const config = loadConfig(env);
-  const server = await startServer(config, createLogger(config.LOG_LEVEL), { db, listen: opts.listen ?? false, clock: opts.clock, jobs: opts.jobs, authenticators: opts.authenticators });
+  const server = await startServer(config, createLogger(config.LOG_LEVEL), { db, listen: opts.listen ?? false, clock: opts.clock, jobs: opts.jobs, authenticators: opts.authenticators, timers: opts.timers });
   return {
     ...server,
     dataDir,
