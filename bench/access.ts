@@ -141,7 +141,6 @@ async function main() {
     }
     const { audit, 'audit-control': auditControl, cache, 'gbdt-cache': gbdtCache, 'rate-limit': limit } = results;
 
-
     log('[3/3] results');
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
     const cpu = (x: { aCpuUs: number; bCpuUs: number }) => `server CPU per request ${x.aCpuUs.toFixed(1)} vs ${x.bCpuUs.toFixed(1)} µs`;
@@ -159,7 +158,10 @@ async function main() {
     process.stdout.write(`${lines.join('\n')}\n`);
     const outDir = path.join(root, 'bench', 'results');
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(path.join(outDir, 'access-latest.json'), JSON.stringify({ at: new Date().toISOString(), pairs, slice, audit, auditControl, cache, gbdtCache, limit, auditRecordsWritten: written }, null, 2));
+    writeFileSync(
+      path.join(outDir, 'access-latest.json'),
+      JSON.stringify({ at: new Date().toISOString(), pairs, slice, audit, auditControl, cache, gbdtCache, limit, auditRecordsWritten: written }, null, 2),
+    );
   } finally {
     for (const c of children) c.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1500));

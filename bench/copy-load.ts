@@ -23,7 +23,23 @@ setInterval(() => {
   if (busy) return;
   busy = true;
   const batch = new CopyBatch();
-  for (let i = 0; i < perTick; i++) batch.add({ id: predictionId(), at: isoTime(Date.now()), model: 'hotel-cancel', version: 1, arm: 'production', event_id: null, features, features_sha256: null, score: Math.random(), decision: 'act', latency_ms: 0.25, cached: false, key_id: 'admin-token', label: null });
+  for (let i = 0; i < perTick; i++)
+    batch.add({
+      id: predictionId(),
+      at: isoTime(Date.now()),
+      model: 'hotel-cancel',
+      version: 1,
+      arm: 'production',
+      event_id: null,
+      features,
+      features_sha256: null,
+      score: Math.random(),
+      decision: 'act',
+      latency_ms: 0.25,
+      cached: false,
+      key_id: 'admin-token',
+      label: null,
+    });
   client
     .query(new PipelinedCopy(COPY_PREDICTIONS, batch.data()))
     .done.catch((e) => {

@@ -20,7 +20,7 @@ async function perRow(name: string, engine: EngineChoice): Promise<{ engine: str
   contract.missing_category = 'missing';
   const s = await Servable.load(bytes, { model: name, version: 1, contract, output, policy: defaultPolicy('binary') }, { intraOpThreads: 1, batch: { maxRows: 64, maxWaitUs: 0 }, engine });
   let seed = 7;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   const rows: Row[] = Array.from({ length: n }, (_, i) => s.encoder.encode({ ...fixture.rows[i % fixture.rows.length], MonthlyCharges: 18 + random() * 100 }, 'row').row);
   for (let i = 0; i < 5000; i++) await s.run([rows[i % rows.length]]); // JIT warm-up
   const t0 = process.hrtime.bigint();
@@ -32,7 +32,11 @@ async function perRow(name: string, engine: EngineChoice): Promise<{ engine: str
 }
 
 async function main() {
-  const lines = [`model time for one row (feeds, graph, output), one row at a time over ${n} distinct rows`, '', 'graph                                   compiled µs   onnxruntime µs   compiled / onnxruntime'];
+  const lines = [
+    `model time for one row (feeds, graph, output), one row at a time over ${n} distinct rows`,
+    '',
+    'graph                                   compiled µs   onnxruntime µs   compiled / onnxruntime',
+  ];
   for (const [name, label] of [
     ['telco_gbdt', 'GradientBoosting, 150 trees, 19 inputs'],
     ['telco_churn', 'logistic regression, one-hot, 19 inputs'],

@@ -169,10 +169,19 @@ async function main() {
     }
     log('[4/4] CPU per request by part: profiling the default server under load');
     profile = await profileDefault(work);
-    printResults(all.map((s) => s.name), results, oneConn, replyBytes, profile);
+    printResults(
+      all.map((s) => s.name),
+      results,
+      oneConn,
+      replyBytes,
+      profile,
+    );
     const outDir = path.join(root, 'bench', 'results');
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(path.join(outDir, 'fastpath-latest.json'), JSON.stringify({ at: new Date().toISOString(), seconds, rounds, replyBytes, results: Object.fromEntries(results), oneConnection: Object.fromEntries(oneConn), profile }, null, 2));
+    writeFileSync(
+      path.join(outDir, 'fastpath-latest.json'),
+      JSON.stringify({ at: new Date().toISOString(), seconds, rounds, replyBytes, results: Object.fromEntries(results), oneConnection: Object.fromEntries(oneConn), profile }, null, 2),
+    );
   } finally {
     for (const c of children) c.child.kill('SIGTERM');
     await admin.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
@@ -225,12 +234,16 @@ function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<strin
   const defaults = at32.get('defaults (SQLite, audit on)')!;
   const off = at32.get('audit off');
   if (off) {
-    lines.push(`audit on / off (SQLite, cache on in both): throughput ${median(defaults.map((x, i) => x.rps / off[i].rps)).toFixed(2)} (target >= 0.9), p99 ${median(defaults.map((x, i) => x.p99_us / off[i].p99_us)).toFixed(2)} (target <= 1.3)`);
+    lines.push(
+      `audit on / off (SQLite, cache on in both): throughput ${median(defaults.map((x, i) => x.rps / off[i].rps)).toFixed(2)} (target >= 0.9), p99 ${median(defaults.map((x, i) => x.p99_us / off[i].p99_us)).toFixed(2)} (target <= 1.3)`,
+    );
   }
   const pgOn = at32.get('defaults on PostgreSQL');
   const pgOff = at32.get('PostgreSQL, audit off');
   if (pgOn && pgOff) {
-    lines.push(`audit on / off (PostgreSQL, same cache setting): throughput ${median(pgOn.map((x, i) => x.rps / pgOff[i].rps)).toFixed(2)}, p99 ${median(pgOn.map((x, i) => x.p99_us / pgOff[i].p99_us)).toFixed(2)}`);
+    lines.push(
+      `audit on / off (PostgreSQL, same cache setting): throughput ${median(pgOn.map((x, i) => x.rps / pgOff[i].rps)).toFixed(2)}, p99 ${median(pgOn.map((x, i) => x.p99_us / pgOff[i].p99_us)).toFixed(2)}`,
+    );
   }
   if (profile) {
     lines.push('', `server CPU per request by part (default case, ${profile.requests} requests profiled; µs):`);

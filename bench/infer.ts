@@ -24,7 +24,15 @@ async function main() {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-'));
   // The cache stays off (every request sends the same row, and the model path is what is
   // measured) and so does the audit log: its cost is measured by bench/access.ts, on PostgreSQL.
-  const env = { MODELGATE_DATA_DIR: dataDir, MODELGATE_ADMIN_TOKEN: token, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', CACHE_MAX_ITEMS: '0', AUDIT_LOG: process.env.BENCH_AUDIT_LOG ?? 'off' };
+  const env = {
+    MODELGATE_DATA_DIR: dataDir,
+    MODELGATE_ADMIN_TOKEN: token,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    CACHE_MAX_ITEMS: '0',
+    AUDIT_LOG: process.env.BENCH_AUDIT_LOG ?? 'off',
+  };
   log('[1/5] training and registering the demo model');
   const trained = trainLogisticRegression(generateHotelBookings(20000, 42));
   const config = loadConfig(env);
@@ -117,7 +125,10 @@ async function main() {
     process.stdout.write(`${lines.join('\n')}\n`);
     const outDir = path.join(root, 'bench', 'results');
     mkdirSync(outDir, { recursive: true });
-    writeFileSync(path.join(outDir, 'infer-latest.json'), JSON.stringify({ at: new Date().toISOString(), connections, seconds, rounds, replyBytes, canaryPairs, canarySlice, rows, ratio, canary }, null, 2));
+    writeFileSync(
+      path.join(outDir, 'infer-latest.json'),
+      JSON.stringify({ at: new Date().toISOString(), connections, seconds, rounds, replyBytes, canaryPairs, canarySlice, rows, ratio, canary }, null, 2),
+    );
   } finally {
     mg.child.kill('SIGTERM');
     bare.child.kill('SIGTERM');

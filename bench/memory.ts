@@ -60,7 +60,10 @@ async function main() {
     `${versions} versions of telco_gbdt.onnx (150 trees, 19 inputs) loaded in one process, RSS after a full GC`,
     '',
     'engine         baseline MB   after MB   growth per version MB   reported per version MB (models --json)',
-    ...results.map((r) => `${r.engine.padEnd(14)} ${r.baseline_mb.toFixed(1).padStart(11)}   ${r.after_mb.toFixed(1).padStart(8)}   ${r.per_version_mb.toFixed(2).padStart(21)}   ${r.reported_per_version_mb.toFixed(2).padStart(10)}`),
+    ...results.map(
+      (r) =>
+        `${r.engine.padEnd(14)} ${r.baseline_mb.toFixed(1).padStart(11)}   ${r.after_mb.toFixed(1).padStart(8)}   ${r.per_version_mb.toFixed(2).padStart(21)}   ${r.reported_per_version_mb.toFixed(2).padStart(10)}`,
+    ),
     '',
     `compiled / onnxruntime memory per version: ${(compiled.per_version_mb / ort.per_version_mb).toFixed(2)} (target <= 1)`,
   ];

@@ -53,7 +53,13 @@ async function main() {
     const trained = trainLogisticRegression(data);
     const ctx = await openContext(loadConfig(env), createLogger('warn'));
     try {
-      await ctx.registry.register({ model: 'hotel', onnx: trained.onnx, manifest: { reference: trained.reference, metrics: trained.metrics, training: trained.run }, policy: { type: 'threshold', threshold: trained.threshold, above: 'act', below: 'none' }, actor: 'bench' });
+      await ctx.registry.register({
+        model: 'hotel',
+        onnx: trained.onnx,
+        manifest: { reference: trained.reference, metrics: trained.metrics, training: trained.run },
+        policy: { type: 'threshold', threshold: trained.threshold, above: 'act', below: 'none' },
+        actor: 'bench',
+      });
       await ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 'bench' });
       const features = ctx.registry.getVersion('hotel', 1).then((v) => v.contract.features.length);
       log(`      ${await features} features`);
@@ -102,12 +108,32 @@ async function main() {
         `monitor run:                ${run.seconds.toFixed(2)} s (target <= 10 s), peak memory +${run.peakMb.toFixed(0)} MB`,
         `baseline (read payloads):   ${baseline.seconds.toFixed(2)} s, peak memory +${baseline.peakMb.toFixed(0)} MB (${baseline.value.toLocaleString('en')} rows)`,
         `monitor / baseline:         ${(run.seconds / baseline.seconds).toFixed(2)}`,
-        `drifted features: ${report.features.filter((f) => f.drifted).length} of ${report.features.length}; alerts firing: ${report.alerts.filter((a) => a.firing).map((a) => a.name).join(', ') || 'none'}`,
+        `drifted features: ${report.features.filter((f) => f.drifted).length} of ${report.features.length}; alerts firing: ${
+          report.alerts
+            .filter((a) => a.firing)
+            .map((a) => a.name)
+            .join(', ') || 'none'
+        }`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
       const outDir = path.join(root, 'bench', 'results');
       mkdirSync(outDir, { recursive: true });
-      writeFileSync(path.join(outDir, 'monitor-latest.json'), JSON.stringify({ at: new Date().toISOString(), rows: report.predictions, features: report.features.length, seconds: run.seconds, peakMb: run.peakMb, baselineSeconds: baseline.seconds, baselinePeakMb: baseline.peakMb }, null, 2));
+      writeFileSync(
+        path.join(outDir, 'monitor-latest.json'),
+        JSON.stringify(
+          {
+            at: new Date().toISOString(),
+            rows: report.predictions,
+            features: report.features.length,
+            seconds: run.seconds,
+            peakMb: run.peakMb,
+            baselineSeconds: baseline.seconds,
+            baselinePeakMb: baseline.peakMb,
+          },
+          null,
+          2,
+        ),
+      );
     } finally {
       await ctx.close();
     }

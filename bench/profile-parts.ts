@@ -32,7 +32,10 @@ const RULES: [RegExp, string][] = [
   [/src\/inference\//, 'validation, encoding, routing, response'],
   [/src\/audit\//, 'audit'],
   [/src\/rollout\//, 'rollout arm statistics'],
-  [/node_modules\/(fastify|@fastify|find-my-way|fast-json-stringify|secure-json-parse|avvio|light-my-request|fast-querystring|toad-cache|process-warning|abstract-logging|ajv)/, 'HTTP and JSON (node:http, Fastify)'],
+  [
+    /node_modules\/(fastify|@fastify|find-my-way|fast-json-stringify|secure-json-parse|avvio|light-my-request|fast-querystring|toad-cache|process-warning|abstract-logging|ajv)/,
+    'HTTP and JSON (node:http, Fastify)',
+  ],
   [/^node:/, 'HTTP and JSON (node:http, Fastify)'],
   [/src\//, 'other modelgate code'],
 ];

@@ -28,7 +28,15 @@ const TOLERANCE = 0.005;
 
 /** scikit-learn 1.2.1 on the same split (bench/quality-kinds-reference.py); "within" is how far below (or, for log loss, above) modelgate may be. */
 const KIND_SETS = [
-  { file: 'hotel_bookings.csv', target: 'adr', exclude: ['reservation_status', 'reservation_status_date'], checks: [{ algo: 'gbdt', metric: 'r2', ref: 0.8874, within: 0.01 }, { algo: 'logreg', metric: 'r2', ref: 0.5822, within: 0.01 }] },
+  {
+    file: 'hotel_bookings.csv',
+    target: 'adr',
+    exclude: ['reservation_status', 'reservation_status_date'],
+    checks: [
+      { algo: 'gbdt', metric: 'r2', ref: 0.8874, within: 0.01 },
+      { algo: 'logreg', metric: 'r2', ref: 0.5822, within: 0.01 },
+    ],
+  },
   {
     file: 'telco_churn.csv',
     target: 'Contract',
@@ -50,7 +58,11 @@ async function main() {
     const { data } = await ingestCsv(path.join(dir, s.file), { target: s.target, exclude: s.exclude });
     const { train, test } = splitEvery(data, 4);
     let t0 = Date.now();
-    const m = fitGbdt(train, {}, (p) => p.round % 25 === 0 && log(`  gbdt round ${p.round}: train loss ${p.trainLoss.toFixed(4)}${p.validationLoss !== undefined ? `, validation ${p.validationLoss.toFixed(4)}` : ''}`));
+    const m = fitGbdt(
+      train,
+      {},
+      (p) => p.round % 25 === 0 && log(`  gbdt round ${p.round}: train loss ${p.trainLoss.toFixed(4)}${p.validationLoss !== undefined ? `, validation ${p.validationLoss.toFixed(4)}` : ''}`),
+    );
     const gbdtSeconds = (Date.now() - t0) / 1000;
     const ens = { features: m.encoding.numeric, categorical: m.encoding.categorical, base: m.base, trees: m.trees };
     const scores = Array.from({ length: test.rows }, (_, i) => predictTrees(ens, encodeRow(m.encoding, test, i)));
@@ -81,7 +93,14 @@ async function main() {
         const pass = lowerIsBetter ? v <= c.ref + c.within : v >= c.ref - c.within;
         if (!pass) failed++;
         const name = algo === 'gbdt' ? 'gbdt' : task === 'regression' ? 'ridge' : 'multinomial';
-        rows.push([`${s.file} → ${s.target}`, `${name} ${c.metric}`, v.toFixed(4), c.ref.toFixed(4), `${pass ? 'pass' : 'FAIL'} (${lowerIsBetter ? '≤ ref +' : '≥ ref −'} ${c.within})`, `${secs.toFixed(1)} s`]);
+        rows.push([
+          `${s.file} → ${s.target}`,
+          `${name} ${c.metric}`,
+          v.toFixed(4),
+          c.ref.toFixed(4),
+          `${pass ? 'pass' : 'FAIL'} (${lowerIsBetter ? '≤ ref +' : '≥ ref −'} ${c.within})`,
+          `${secs.toFixed(1)} s`,
+        ]);
       }
     }
   }

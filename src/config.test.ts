@@ -40,7 +40,13 @@ describe('config', () => {
   });
 
   it('LOG_LEVEL in any case; an unknown level lists the accepted ones', () => {
-    for (const [given, level] of [['INFO', 'info'], ['Warn', 'warn'], ['debug', 'debug'], [' ERROR ', 'error']]) expect(loadConfig({ ...base, LOG_LEVEL: given }).LOG_LEVEL).toBe(level);
+    for (const [given, level] of [
+      ['INFO', 'info'],
+      ['Warn', 'warn'],
+      ['debug', 'debug'],
+      [' ERROR ', 'error'],
+    ])
+      expect(loadConfig({ ...base, LOG_LEVEL: given }).LOG_LEVEL).toBe(level);
     expect(() => loadConfig({ ...base, LOG_LEVEL: 'verbose' })).toThrow(/LOG_LEVEL="verbose": expected one of fatal, error, warn, info, debug, trace, silent \(any case\)/);
   });
 

@@ -7,8 +7,7 @@ import { parseRate } from './access/rate.js';
  * them at start and fails with a list of every bad one, so a typo never surfaces later
  * as a confusing runtime error.
  */
-const intFrom = (min: number, max: number) =>
-  z.coerce.number({ error: 'expected a number' }).int('expected a whole number').min(min).max(max);
+const intFrom = (min: number, max: number) => z.coerce.number({ error: 'expected a number' }).int('expected a whole number').min(min).max(max);
 
 /** The same parser keys use, so a default rate the server accepts is one a key may have. */
 const isRate = (v: string) => {
@@ -20,9 +19,7 @@ const isRate = (v: string) => {
   }
 };
 
-const onOff = z
-  .enum(['on', 'off', 'true', 'false', '1', '0'], { error: 'expected on or off' })
-  .transform((v) => v === 'on' || v === 'true' || v === '1');
+const onOff = z.enum(['on', 'off', 'true', 'false', '1', '0'], { error: 'expected on or off' }).transform((v) => v === 'on' || v === 'true' || v === '1');
 
 const schema = z.object({
   /** HTTP port to listen on. */
@@ -48,10 +45,7 @@ const schema = z.object({
     .refine((v) => /^rediss?:\/\//.test(v), 'expected redis://host:port')
     .optional(),
   /** Rate for keys and service tokens without their own (e.g. 100/s); unset: only keys with a rate are limited. */
-  RATE_LIMIT_DEFAULT: z
-    .string()
-    .refine(isRate, 'expected requests per window such as 100/s, 6000/m or 20/10s (window 100ms to 1d)')
-    .optional(),
+  RATE_LIMIT_DEFAULT: z.string().refine(isRate, 'expected requests per window such as 100/s, 6000/m or 20/10s (window 100ms to 1d)').optional(),
   /** When Redis cannot answer a rate-limit check: open allows the request, closed answers 503. */
   RATE_LIMIT_FAIL: z.enum(['open', 'closed']).default('open'),
   /** Worker processes: a number, or auto for one per core. */
@@ -63,7 +57,11 @@ const schema = z.object({
   LOG_LEVEL: z
     .string()
     .transform((v) => v.trim().toLowerCase())
-    .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: (i) => `expected one of fatal, error, warn, info, debug, trace, silent (any case), got ${JSON.stringify(i.input)}` }))
+    .pipe(
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: (i) => `expected one of fatal, error, warn, info, debug, trace, silent (any case), got ${JSON.stringify(i.input)}`,
+      }),
+    )
     .default('info'),
   /** on: every prediction is recorded in the audit log (batched, off the request path). */
   AUDIT_LOG: onOff.default(true),
@@ -123,15 +121,24 @@ const schema = z.object({
   /** How often each server writes its per-arm counts to the database (ms). */
   STATS_FLUSH_INTERVAL_MS: intFrom(100, 600_000).default(5_000),
   /** Default time each canary step must stay healthy before the next (when a canary gives none). */
-  CANARY_STEP_INTERVAL: z.string().regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 30s, 10m or 1h').default('10m'),
+  CANARY_STEP_INTERVAL: z
+    .string()
+    .regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 30s, 10m or 1h')
+    .default('10m'),
   /** Default requests the canary needs in a step before it is judged. */
   CANARY_MIN_REQUESTS: intFrom(1, 10_000_000).default(200),
   /** Model-scored requests (cache hits excluded) each arm needs in a step before any automatic rollback or step; per canary: analysis.min_scored_per_arm. */
   CANARY_MIN_SCORED: intFrom(1, 10_000_000).default(100),
   /** How often the scheduled monitor makes a report per production model (once per cluster). */
-  MONITOR_INTERVAL: z.string().regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 30m, 4h or 1d').default('4h'),
+  MONITOR_INTERVAL: z
+    .string()
+    .regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 30m, 4h or 1d')
+    .default('4h'),
   /** How much recent traffic each scheduled report covers. */
-  MONITOR_WINDOW: z.string().regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 1h, 24h or 7d').default('24h'),
+  MONITOR_WINDOW: z
+    .string()
+    .regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 1h, 24h or 7d')
+    .default('24h'),
   /** How often servers check for due monitor runs and refresh monitoring gauges from stored reports (ms). */
   MONITOR_TICK_MS: intFrom(100, 3_600_000).default(60_000),
   /** Predictions a monitoring window needs before a drift flag (high_psi, action_rate_anomaly, retrain by drift) may fire. */
@@ -199,9 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
   }
   const raw = parsed.success ? parsed.data : undefined;
   if (raw && raw.MODELGATE_AUTH && !raw.MODELGATE_ADMIN_TOKEN) {
-    problems.push(
-      'MODELGATE_ADMIN_TOKEN is unset while MODELGATE_AUTH is on: set a token of 16+ characters, or MODELGATE_AUTH=off for an open server',
-    );
+    problems.push('MODELGATE_ADMIN_TOKEN is unset while MODELGATE_AUTH is on: set a token of 16+ characters, or MODELGATE_AUTH=off for an open server');
   }
   if (raw?.ARTIFACT_STORE?.startsWith('s3://') && !/^s3:\/\/[a-z0-9][a-z0-9.-]{2,62}(\/.*)?$/.test(raw.ARTIFACT_STORE)) {
     problems.push(`ARTIFACT_STORE=${JSON.stringify(raw.ARTIFACT_STORE)}: expected s3://bucket/prefix with a valid bucket name (3-63 lowercase letters, digits, dots, dashes)`);

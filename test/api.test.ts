@@ -10,7 +10,19 @@ describe('HTTP API', () => {
 
   beforeAll(async () => {
     s = await startTestServer({ env: { PREDICT_MAX_INSTANCES: '5', BODY_LIMIT_BYTES: '20000' } });
-    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, policy: { type: 'bands', bands: [{ decision: 'allow', below: 0.3 }, { decision: 'review', below: 0.6 }, { decision: 'block', below: null }] }, actor: 't' });
+    await s.ctx.registry.register({
+      model: 'hotel',
+      onnx: demo.onnx,
+      policy: {
+        type: 'bands',
+        bands: [
+          { decision: 'allow', below: 0.3 },
+          { decision: 'review', below: 0.6 },
+          { decision: 'block', below: null },
+        ],
+      },
+      actor: 't',
+    });
     await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
     await s.ctx.registry.register({ model: 'idle', onnx: demo.onnx, actor: 't' });
     await s.pool.refresh(true);
@@ -157,7 +169,17 @@ describe('HTTP API', () => {
 
   it('the OpenAPI document lists every route', async () => {
     const doc = (await inject('GET', '/docs/json')).json();
-    for (const p of ['/v1/infer', '/v1/models', '/v1/models/{name}', '/v1/models/{name}/predict', '/v1/models/{name}/versions/{version}', '/v1/models/{name}/promote', '/v1/models/{name}/rollback', '/healthz', '/readyz']) {
+    for (const p of [
+      '/v1/infer',
+      '/v1/models',
+      '/v1/models/{name}',
+      '/v1/models/{name}/predict',
+      '/v1/models/{name}/versions/{version}',
+      '/v1/models/{name}/promote',
+      '/v1/models/{name}/rollback',
+      '/healthz',
+      '/readyz',
+    ]) {
       expect(Object.keys(doc.paths)).toContain(p);
     }
   });

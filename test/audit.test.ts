@@ -32,7 +32,12 @@ for (const dialect of DIALECTS) {
     afterAll(() => s?.stop());
 
     const call = async (method: 'GET' | 'POST', url: string, body?: unknown, token?: string) => {
-      const res = await s.app.inject({ method, url, headers: { authorization: token ? `Bearer ${token}` : s.auth.authorization, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
+      const res = await s.app.inject({
+        method,
+        url,
+        headers: { authorization: token ? `Bearer ${token}` : s.auth.authorization, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { payload: JSON.stringify(body) } : {}),
+      });
       return { status: res.statusCode, body: res.json() };
     };
 
@@ -99,7 +104,15 @@ for (const dialect of DIALECTS) {
     });
 
     it('bad cursors and time ranges are 400s that say what to send', async () => {
-      for (const q of ['cursor=not-a-cursor', `cursor=${Buffer.from('["x"]').toString('base64url')}`, 'from=yesterday', 'from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z', 'limit=0', 'limit=5000', 'window=forever']) {
+      for (const q of [
+        'cursor=not-a-cursor',
+        `cursor=${Buffer.from('["x"]').toString('base64url')}`,
+        'from=yesterday',
+        'from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z',
+        'limit=0',
+        'limit=5000',
+        'window=forever',
+      ]) {
         const r = await call('GET', q.startsWith('window') ? `/v1/models/hotel/decisions?${q}` : `/v1/predictions?${q}`);
         expect(r.status, q).toBe(400);
         expect(r.body.error.code).toBe('VALIDATION_FAILED');
@@ -171,7 +184,9 @@ describe('AUDIT_FEATURES', () => {
         if (mode === 'hashed') {
           // Independently: the contract's feature order, missing numbers as null.
           const v = await s.ctx.registry.getVersion('hotel', 1);
-          const canonical = JSON.stringify(v.contract.features.map((f) => (payload[f.name] === undefined || (typeof payload[f.name] === 'number' && Number.isNaN(payload[f.name])) ? null : payload[f.name])));
+          const canonical = JSON.stringify(
+            v.contract.features.map((f) => (payload[f.name] === undefined || (typeof payload[f.name] === 'number' && Number.isNaN(payload[f.name])) ? null : payload[f.name])),
+          );
           expect(rec.features_sha256).toBe(createHash('sha256').update(canonical).digest('hex'));
         } else expect(rec.features_sha256).toBeNull();
       } finally {
@@ -183,7 +198,12 @@ describe('AUDIT_FEATURES', () => {
   it('AUDIT_LOG=off records nothing', async () => {
     const s = await serverWith('sqlite', { AUDIT_LOG: 'off' });
     try {
-      await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, 0) }) });
+      await s.app.inject({
+        method: 'POST',
+        url: '/v1/infer',
+        headers: { ...s.auth, 'content-type': 'application/json' },
+        payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, 0) }),
+      });
       await s.audit.flush();
       expect(await s.ctx.audit.count()).toBe(0);
     } finally {
@@ -197,7 +217,12 @@ describe('spill and replay when the database refuses records (SQLite)', () => {
     const s = await serverWith('sqlite', {});
     try {
       const infer = async (i: number) => {
-        const r = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, i) }) });
+        const r = await s.app.inject({
+          method: 'POST',
+          url: '/v1/infer',
+          headers: { ...s.auth, 'content-type': 'application/json' },
+          payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, i) }),
+        });
         expect(r.statusCode).toBe(200);
         return r.json().prediction_id as string;
       };
@@ -248,7 +273,22 @@ for (const dialect of DIALECTS) {
         const record = () => {
           const id = predictionId();
           ids.push(id);
-          writer.record({ id, at: new Date(t0 + ids.length).toISOString(), model: 'hotel', version: 1, arm: 'production', event_id: null, features: '{}', features_sha256: null, score: 0.5, decision: 'act', latency_ms: 0.1, cached: false, key_id: null, label: null });
+          writer.record({
+            id,
+            at: new Date(t0 + ids.length).toISOString(),
+            model: 'hotel',
+            version: 1,
+            arm: 'production',
+            event_id: null,
+            features: '{}',
+            features_sha256: null,
+            score: 0.5,
+            decision: 'act',
+            latency_ms: 0.1,
+            cached: false,
+            key_id: null,
+            label: null,
+          });
         };
         writer.start();
         // 600 ms of records, a few every millisecond: far more often than a write finishes.
@@ -339,7 +379,12 @@ describe('shadow results in the audit log', () => {
       await s.pool.refresh(true);
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
-        const r = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, i), event_id: `sh-${i}` }) });
+        const r = await s.app.inject({
+          method: 'POST',
+          url: '/v1/infer',
+          headers: { ...s.auth, 'content-type': 'application/json' },
+          payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, i), event_id: `sh-${i}` }),
+        });
         ids.push(r.json().prediction_id);
       }
       await s.runtime.shadowIdle();

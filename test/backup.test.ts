@@ -137,6 +137,8 @@ describe.each([
   });
 
   it('a backup to a path that cannot be written is refused before any work, naming it', async () => {
-    await expect(createBackup(source.ctx.db, source.ctx.artifacts, { out: '/etc/hostname/nope/backup.tar', version: 'test' })).rejects.toThrow(/cannot write the backup to \/etc\/hostname\/nope\/backup\.tar: .*choose a --out/);
+    await expect(createBackup(source.ctx.db, source.ctx.artifacts, { out: '/etc/hostname/nope/backup.tar', version: 'test' })).rejects.toThrow(
+      /cannot write the backup to \/etc\/hostname\/nope\/backup\.tar: .*choose a --out/,
+    );
   });
 });

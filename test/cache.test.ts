@@ -95,7 +95,14 @@ describe('prediction cache settings', () => {
   it('entries expire after CACHE_TTL_MS and the size stays within CACHE_MAX_ITEMS', async () => {
     const s = await server({ CACHE_TTL_MS: '150', CACHE_MAX_ITEMS: '3' });
     const infer = async (i: number) =>
-      (await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: rowPayload(v1.holdout.data, i) }) })).json().cached as boolean;
+      (
+        await s.app.inject({
+          method: 'POST',
+          url: '/v1/infer',
+          headers: { ...s.auth, 'content-type': 'application/json' },
+          payload: JSON.stringify({ model: 'hotel', payload: rowPayload(v1.holdout.data, i) }),
+        })
+      ).json().cached as boolean;
     try {
       expect(await infer(1)).toBe(false);
       expect(await infer(1)).toBe(true);

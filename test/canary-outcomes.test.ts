@@ -51,7 +51,12 @@ describe.each(DIALECTS)('canary outcomes on %s', (dialect) => {
     await s.runtime.flush();
     // No feedback yet: the outcome rule waits, and nothing is rolled back for it.
     const waiting = await get('/v1/canary/hotel');
-    expect(waiting.outcomes).toMatchObject({ judged: false, production: { labelled: 0 }, canary: { labelled: 0 }, reason: expect.stringMatching(/outcome rules wait for feedback: production has 0 labelled predictions of the 60 needed/) });
+    expect(waiting.outcomes).toMatchObject({
+      judged: false,
+      production: { labelled: 0 },
+      canary: { labelled: 0 },
+      reason: expect.stringMatching(/outcome rules wait for feedback: production has 0 labelled predictions of the 60 needed/),
+    });
     expect((await s.runtime.tick()).actions).toEqual([]);
 
     const fb = await post('/v1/feedback', { items: served.map((p) => ({ prediction_id: p.id, label: p.label })) });

@@ -20,8 +20,7 @@ describe.each(DIALECTS)('canary and alias changes on %s', (dialect) => {
   });
   afterAll(() => s?.stop());
 
-  const call = (method: 'GET' | 'POST', url: string, payload?: unknown) =>
-    s.app.inject({ method, url, headers: s.auth, ...(payload !== undefined ? { payload: payload as object } : {}) });
+  const call = (method: 'GET' | 'POST', url: string, payload?: unknown) => s.app.inject({ method, url, headers: s.auth, ...(payload !== undefined ? { payload: payload as object } : {}) });
   const post = async (url: string, payload: unknown = {}) => {
     const res = await call('POST', url, payload);
     return { status: res.statusCode, body: res.json() };

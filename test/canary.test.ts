@@ -147,7 +147,15 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
   });
 
   it('progressive steps advance on a healthy canary after each interval and auto-promote at the end', async () => {
-    const res = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, steps: [10, 50, 100], step_interval: '10m', min_requests: 30, auto_promote: true, analysis: { max_p95_ratio: 20, min_scored_per_arm: 20 } });
+    const res = await call('POST', '/v1/canary', {
+      model: 'hotel',
+      canary_version: 2,
+      steps: [10, 50, 100],
+      step_interval: '10m',
+      min_requests: 30,
+      auto_promote: true,
+      analysis: { max_p95_ratio: 20, min_scored_per_arm: 20 },
+    });
     expect(res.json()).toMatchObject({ canary_percent: 10, step: 1 });
     let round = 0;
     const drive = async () => {

@@ -40,7 +40,24 @@ describe('modelgate CLI usage and configuration errors', () => {
 
   // Sixteen process starts in a row: about 2 s each alone, up to 4 s beside the rest of the suite on a loaded CI machine.
   it('every command has --help with an example', async () => {
-    for (const cmd of ['serve', 'demo', 'register', 'models', 'promote', 'rollback', 'verify', 'migrate', 'canary start', 'canary set', 'canary status', 'canary stop', 'canary promote', 'shadow start', 'shadow stop', 'rollbacks']) {
+    for (const cmd of [
+      'serve',
+      'demo',
+      'register',
+      'models',
+      'promote',
+      'rollback',
+      'verify',
+      'migrate',
+      'canary start',
+      'canary set',
+      'canary status',
+      'canary stop',
+      'canary promote',
+      'shadow start',
+      'shadow stop',
+      'rollbacks',
+    ]) {
       const r = await runCli([...cmd.split(' '), '--help'], env);
       expect(r.code, cmd).toBe(0);
       expect(r.stdout, cmd).toMatch(/Example/);

@@ -137,7 +137,6 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already has \d+ model\(s\).*--force/);
   }, 240_000);
-
 });
 
 describe('modelgate migrate on PostgreSQL', () => {
@@ -154,7 +153,26 @@ describe('modelgate migrate on PostgreSQL', () => {
     const env = { DATABASE_URL: `${loc.url}?options=-c%20search_path%3D${loc.schema}`, MODELGATE_DATA_DIR: tempDir() };
     const first = await runCli(['migrate', '--json'], env);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.json()).toMatchObject({ applied: ['001_registry', '002_rollouts', '003_access', '004_audit', '005_feedback', '006_monitoring', '007_webhooks', '008_audit_write_cost', '009_audit_narrow_indexes', '010_arm_stats_cache_hits', '011_replaced_tokens', '012_task_outcomes', '013_arm_stats_score_sum', '014_retrain', '015_engine_checks'], pending: [] });
+    expect(first.json()).toMatchObject({
+      applied: [
+        '001_registry',
+        '002_rollouts',
+        '003_access',
+        '004_audit',
+        '005_feedback',
+        '006_monitoring',
+        '007_webhooks',
+        '008_audit_write_cost',
+        '009_audit_narrow_indexes',
+        '010_arm_stats_cache_hits',
+        '011_replaced_tokens',
+        '012_task_outcomes',
+        '013_arm_stats_score_sum',
+        '014_retrain',
+        '015_engine_checks',
+      ],
+      pending: [],
+    });
     const second = await runCli(['migrate', '--json'], env);
     expect(second.json()).toMatchObject({ applied: [], pending: [] });
   });

@@ -77,7 +77,11 @@ describe('compiled engine: every fixture graph', () => {
   for (const name of names) {
     it(`${name}: compiled, and equal to onnxruntime on the fixture rows and on hostile values`, async () => {
       const bytes = readFileSync(path.join(FIXTURES, `${name}.onnx`));
-      const expected = JSON.parse(readFileSync(path.join(FIXTURES, `${name}.expected.json`), 'utf8')) as { rows: Record<string, unknown>[]; feature_names?: string[]; onnxruntime?: (number | number[])[] };
+      const expected = JSON.parse(readFileSync(path.join(FIXTURES, `${name}.expected.json`), 'utf8')) as {
+        rows: Record<string, unknown>[];
+        feature_names?: string[];
+        onnxruntime?: (number | number[])[];
+      };
       const spec = specOf(bytes, expected.feature_names, 'missing');
       const { compiled, ort, release } = await both(bytes, spec);
       try {
@@ -208,7 +212,18 @@ describe('compiled engine: one-hot columns fused into their Concat', () => {
     const ortModule = (await import('onnxruntime-node')).default;
     const session = await ortModule.InferenceSession.create(bytes);
     try {
-      const out = await session.run({ a: new ortModule.Tensor('string', rs.map((r) => r[0]), [rs.length, 1]), b: new ortModule.Tensor('string', rs.map((r) => r[1]), [rs.length, 1]) });
+      const out = await session.run({
+        a: new ortModule.Tensor(
+          'string',
+          rs.map((r) => r[0]),
+          [rs.length, 1],
+        ),
+        b: new ortModule.Tensor(
+          'string',
+          rs.map((r) => r[1]),
+          [rs.length, 1],
+        ),
+      });
       return { data: Array.from(out.y.data as Float32Array), dims: out.y.dims };
     } finally {
       await session.release();
@@ -251,8 +266,18 @@ describe('compiled engine: graphs that must stay on onnxruntime, each with its r
   const cases: [string, Uint8Array, RegExp][] = [
     ['an unsupported operator', tiny([node('Erf', ['x'], ['e']), node('ReduceSum', ['e'], ['y'], { keepdims: 1, axes: [1] })], 'y'), /operator Erf/],
     ['a tree ensemble with an unsupported aggregate', tiny([node('TreeEnsembleRegressor', ['x'], ['y'], treeAttrs('MIN'), 'ai.onnx.ml')], 'y'), /aggregate_function MIN/],
-    ['an attribute the compiler does not know', tiny([node('Scaler', ['x'], ['s'], { offset: { floats: [0, 0] }, scale: { floats: [1, 1] }, frobnicate: 1 }, 'ai.onnx.ml'), node('ReduceSum', ['s'], ['y'], { keepdims: 1, axes: [1] })], 'y'), /attribute frobnicate/],
-    ['a string input fed to a numeric node', tiny([node('Scaler', ['x'], ['s'], { offset: { floats: [0, 0] }, scale: { floats: [1, 1] } }, 'ai.onnx.ml'), node('ReduceSum', ['s'], ['y'], { keepdims: 1, axes: [1] })], 'y', { input: 'string' }), /input 0 is string/],
+    [
+      'an attribute the compiler does not know',
+      tiny([node('Scaler', ['x'], ['s'], { offset: { floats: [0, 0] }, scale: { floats: [1, 1] }, frobnicate: 1 }, 'ai.onnx.ml'), node('ReduceSum', ['s'], ['y'], { keepdims: 1, axes: [1] })], 'y'),
+      /attribute frobnicate/,
+    ],
+    [
+      'a string input fed to a numeric node',
+      tiny([node('Scaler', ['x'], ['s'], { offset: { floats: [0, 0] }, scale: { floats: [1, 1] } }, 'ai.onnx.ml'), node('ReduceSum', ['s'], ['y'], { keepdims: 1, axes: [1] })], 'y', {
+        input: 'string',
+      }),
+      /input 0 is string/,
+    ],
   ];
   for (const [what, bytes, reason] of cases) {
     it(`${what}: refused by the compiler with the reason named`, () => {
@@ -270,7 +295,12 @@ describe('compiled engine: graphs that must stay on onnxruntime, each with its r
       expect(s.info.reason).toMatch(/aggregate_function MIN/);
       expect(reasons).toEqual([s.info.reason]);
       // onnxruntime's MIN over one tree is that tree's leaf.
-      expect(await s.scores([[0.2, 0], [0.9, 0]])).toEqual([0.25, 0.75]);
+      expect(
+        await s.scores([
+          [0.2, 0],
+          [0.9, 0],
+        ]),
+      ).toEqual([0.25, 0.75]);
     } finally {
       await s.release();
     }
@@ -288,7 +318,13 @@ describe('compiled engine: graphs that must stay on onnxruntime, each with its r
       // Untouched, the same graph is compiled: the refusal was the injected difference.
       const clean = await Servable.load(bytes, specOf(bytes, ['a', 'b']), opts);
       expect(clean.engineName).toBe('compiled');
-      expect(await clean.scores([[0.2, 0], [0.9, 0], [NaN, 0]])).toEqual([0.25, 0.75, 0.75]);
+      expect(
+        await clean.scores([
+          [0.2, 0],
+          [0.9, 0],
+          [NaN, 0],
+        ]),
+      ).toEqual([0.25, 0.75, 0.75]);
       await clean.release();
     } finally {
       await s.release();
@@ -346,14 +382,17 @@ describe('compiled engine: graphs that must stay on onnxruntime, each with its r
     const m = syntheticEnsemble(features, 10_000, 3, 4);
     const bytes = exportTrees(m);
     const spec = specOf(bytes);
-    const program = compileGraph(await import('../src/inference/onnx-graph.js').then((g) => (spec.output.source === 'zipmap' ? g.exposeZipMapSource(bytes, spec.output.zipmap_output!).bytes : bytes)), spec.output.name);
+    const program = compileGraph(
+      await import('../src/inference/onnx-graph.js').then((g) => (spec.output.source === 'zipmap' ? g.exposeZipMapSource(bytes, spec.output.zipmap_output!).bytes : bytes)),
+      spec.output.name,
+    );
     const nodes = m.trees.reduce((n, t) => n + t.length, 0);
     // Flat arrays, not generated code, at this size: about 30 bytes per node, less than the serialized graph.
     expect(program.bytes).toBeLessThan(nodes * 32);
     expect(program.bytes).toBeLessThan(bytes.length * 1.5);
     const { compiled, ort, release } = await both(bytes, spec);
     try {
-      const rows: Row[] = Array.from({ length: 50 }, (_, i) => features.map((_f, j) => (i * 7 + j * 3) % 11 === 0 ? NaN : ((i * 13 + j * 5) % 17) / 4));
+      const rows: Row[] = Array.from({ length: 50 }, (_, i) => features.map((_f, j) => ((i * 7 + j * 3) % 11 === 0 ? NaN : ((i * 13 + j * 5) % 17) / 4)));
       await expectSame(compiled, ort, rows);
     } finally {
       await release();
@@ -386,7 +425,27 @@ describe.each(['sqlite', 'postgres'] as const)('engine in the API, the CLI data 
     const byName = Object.fromEntries((list.json().models as { name: string; production_engine: unknown }[]).map((m) => [m.name, m.production_engine]));
     expect(byName).toMatchObject({ churn: { engine: 'compiled' }, odd: { engine: 'onnxruntime' } });
 
-    const payload = { gender: 'Male', SeniorCitizen: 0, Partner: 'Yes', Dependents: 'No', tenure: 5, PhoneService: 'Yes', MultipleLines: 'No', InternetService: 'DSL', OnlineSecurity: 'No', OnlineBackup: 'No', DeviceProtection: 'No', TechSupport: 'No', StreamingTV: 'No', StreamingMovies: 'No', Contract: 'Month-to-month', PaperlessBilling: 'Yes', PaymentMethod: 'Electronic check', MonthlyCharges: 50, TotalCharges: 250 };
+    const payload = {
+      gender: 'Male',
+      SeniorCitizen: 0,
+      Partner: 'Yes',
+      Dependents: 'No',
+      tenure: 5,
+      PhoneService: 'Yes',
+      MultipleLines: 'No',
+      InternetService: 'DSL',
+      OnlineSecurity: 'No',
+      OnlineBackup: 'No',
+      DeviceProtection: 'No',
+      TechSupport: 'No',
+      StreamingTV: 'No',
+      StreamingMovies: 'No',
+      Contract: 'Month-to-month',
+      PaperlessBilling: 'Yes',
+      PaymentMethod: 'Electronic check',
+      MonthlyCharges: 50,
+      TotalCharges: 250,
+    };
     expect((await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'churn', payload } })).statusCode).toBe(200);
     expect((await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'odd', payload: { a: 0.2, b: 0 } } })).statusCode).toBe(200);
     const metrics = (await s.app.inject({ method: 'GET', url: '/metrics' })).body;

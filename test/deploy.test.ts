@@ -59,7 +59,8 @@ describe('Prometheus rules and the Grafana dashboard', () => {
     expect([...used].filter((n) => !exported.has(n))).toEqual([]);
     // The panels the on-call engineer looks for.
     const titles = dashboard.panels.map((p) => p.title.toLowerCase()).join('|');
-    for (const want of ['request rate', 'latency', '5xx', 'decisions', 'canary', 'drift', 'auc', 'profit', 'cache', 'rate-limit', 'dead letters', 'cpu', 'memory', 'event-loop lag', 'gc', 'readiness']) expect(titles).toContain(want);
+    for (const want of ['request rate', 'latency', '5xx', 'decisions', 'canary', 'drift', 'auc', 'profit', 'cache', 'rate-limit', 'dead letters', 'cpu', 'memory', 'event-loop lag', 'gc', 'readiness'])
+      expect(titles).toContain(want);
     // The default process and Node.js metrics the infrastructure panels read are exported too.
     const infra = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/\b((?:process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1]))));
     expect(infra.size).toBeGreaterThanOrEqual(4);

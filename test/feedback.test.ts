@@ -28,7 +28,8 @@ for (const dialect of DIALECTS) {
       const res = await s.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
       return { status: res.statusCode, body: res.json() };
     };
-    const predict = async (i: number, eventId?: string) => (await post('/v1/infer', { model: 'hotel', payload: rowPayload(demo.holdout.data, i), ...(eventId ? { event_id: eventId } : {}) }, inferToken)).body.prediction_id as string;
+    const predict = async (i: number, eventId?: string) =>
+      (await post('/v1/infer', { model: 'hotel', payload: rowPayload(demo.holdout.data, i), ...(eventId ? { event_id: eventId } : {}) }, inferToken)).body.prediction_id as string;
 
     it('one outcome by prediction_id, and by event_id moments after the prediction', async () => {
       const id = await predict(0);
@@ -52,15 +53,22 @@ for (const dialect of DIALECTS) {
     it('a single bad item gets the usual error reply: unknown prediction 404, bad label 400', async () => {
       expect(await post('/v1/feedback', { prediction_id: 'nope', label: 1 })).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: expect.stringContaining('nope') } } });
       const id = await predict(3);
-      expect(await post('/v1/feedback', { prediction_id: id, label: 'maybe' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/label: hotel version 1 is a binary model; expected 0, 1, true or false, got "maybe"/) } } });
+      expect(await post('/v1/feedback', { prediction_id: id, label: 'maybe' })).toMatchObject({
+        status: 400,
+        body: { error: { message: expect.stringMatching(/label: hotel version 1 is a binary model; expected 0, 1, true or false, got "maybe"/) } },
+      });
       expect(await post('/v1/feedback', { label: 1 })).toMatchObject({ status: 400 });
       expect(await post('/v1/feedback', { prediction_id: id, label: 1, value: 'lots' })).toMatchObject({ status: 400 });
     });
 
     it('a batch of 1,000: each item stored or refused on its own', async () => {
-      const ids = (await post('/v1/models/hotel/predict', { instances: Array.from({ length: 400 }, (_, i) => rowPayload(demo.holdout.data, i)) }, inferToken)).body.predictions.map((p: { prediction_id: string }) => p.prediction_id);
+      const ids = (await post('/v1/models/hotel/predict', { instances: Array.from({ length: 400 }, (_, i) => rowPayload(demo.holdout.data, i)) }, inferToken)).body.predictions.map(
+        (p: { prediction_id: string }) => p.prediction_id,
+      );
       await s.audit.flush();
-      const items = Array.from({ length: 1000 }, (_, i) => (i < 400 ? { prediction_id: ids[i], label: i % 2, value: i } : i < 900 ? { prediction_id: `unknown-${i}`, label: 1 } : { prediction_id: ids[i - 900], label: 7 }));
+      const items = Array.from({ length: 1000 }, (_, i) =>
+        i < 400 ? { prediction_id: ids[i], label: i % 2, value: i } : i < 900 ? { prediction_id: `unknown-${i}`, label: 1 } : { prediction_id: ids[i - 900], label: 7 },
+      );
       const r = await post('/v1/feedback', { items });
       expect(r.status).toBe(200);
       expect(r.body).toMatchObject({ stored: 400, failed: 600 });
@@ -87,7 +95,12 @@ describe('modelgate feedback import', () => {
     await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
     await s.pool.refresh(true);
     for (let i = 0; i < 5; i++) {
-      await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, i), event_id: `bk-${i}` }) });
+      await s.app.inject({
+        method: 'POST',
+        url: '/v1/infer',
+        headers: { ...s.auth, 'content-type': 'application/json' },
+        payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, i), event_id: `bk-${i}` }),
+      });
       events.push(`bk-${i}`);
     }
     await s.audit.flush();
@@ -99,7 +112,15 @@ describe('modelgate feedback import', () => {
     writeFileSync(file, ['Event_ID,label,value', 'bk-0,1,-100', 'bk-1,0,', 'bk-2,true,12.5', 'bk-3,perhaps,1', 'bk-404,1,1', '"bk-4",FALSE,0', ''].join('\n'));
     const r = await runCli(['feedback', 'import', '--file', file, '--json'], { MODELGATE_DATA_DIR: dir });
     expect(r.code).toBe(1);
-    expect(r.json()).toMatchObject({ rows: 6, stored: 4, refused: 2, errors: [{ line: 5, message: expect.stringMatching(/label/) }, { line: 6, message: expect.stringMatching(/bk-404/) }] });
+    expect(r.json()).toMatchObject({
+      rows: 6,
+      stored: 4,
+      refused: 2,
+      errors: [
+        { line: 5, message: expect.stringMatching(/label/) },
+        { line: 6, message: expect.stringMatching(/bk-404/) },
+      ],
+    });
     const text = await runCli(['feedback', 'import', '--file', file], { MODELGATE_DATA_DIR: dir });
     expect(text.stdout).toMatch(/4 of 6 outcomes stored/);
     expect(text.stdout).toMatch(/line 5: .*label/);

@@ -56,18 +56,23 @@ describe.each(['auto', 'onnxruntime'] as const)('scikit-learn fixtures served ov
     });
   }
 
-  it(engine === 'auto' ? 'both graphs serve on the compiled engine (so the parity above is the compiled code)' : 'the 19-input pipeline is served through its input-packed rewrite (so the parity above is the packed graph)', async () => {
-    const churn = await s.pool.get('telco-churn', 1);
-    const numeric = await s.pool.get('telco-numeric', 1);
-    if (engine === 'auto') {
-      expect([churn.engineName, numeric.engineName]).toEqual(['compiled', 'compiled']);
-      return;
-    }
-    expect(churn.engineName).toBe('onnxruntime');
-    expect(churn.packed).toBe(true);
-    // A single [N,4] matrix input has nothing to pack.
-    expect(numeric.packed).toBe(false);
-  });
+  it(
+    engine === 'auto'
+      ? 'both graphs serve on the compiled engine (so the parity above is the compiled code)'
+      : 'the 19-input pipeline is served through its input-packed rewrite (so the parity above is the packed graph)',
+    async () => {
+      const churn = await s.pool.get('telco-churn', 1);
+      const numeric = await s.pool.get('telco-numeric', 1);
+      if (engine === 'auto') {
+        expect([churn.engineName, numeric.engineName]).toEqual(['compiled', 'compiled']);
+        return;
+      }
+      expect(churn.engineName).toBe('onnxruntime');
+      expect(churn.packed).toBe(true);
+      // A single [N,4] matrix input has nothing to pack.
+      expect(numeric.packed).toBe(false);
+    },
+  );
 
   it('the registered contract comes from the graph: 19 columns with types and categories', async () => {
     const v = await s.ctx.registry.getVersion('telco-churn', 1);

@@ -24,7 +24,11 @@ describe('JWT bearer tokens, HS256', () => {
   let s: TestServer;
   const key = new TextEncoder().encode(SECRET);
   const sign = (claims: Record<string, unknown>, opts: { exp?: string | number; iss?: string; secret?: Uint8Array; alg?: string } = {}) => {
-    const jwt = new SignJWT(claims).setProtectedHeader({ alg: opts.alg ?? 'HS256' }).setIssuedAt().setIssuer(opts.iss ?? 'https://idp.example').setAudience('modelgate');
+    const jwt = new SignJWT(claims)
+      .setProtectedHeader({ alg: opts.alg ?? 'HS256' })
+      .setIssuedAt()
+      .setIssuer(opts.iss ?? 'https://idp.example')
+      .setAudience('modelgate');
     if (opts.exp !== undefined) jwt.setExpirationTime(opts.exp);
     else jwt.setExpirationTime('5m');
     return jwt.sign(opts.secret ?? key);
@@ -35,7 +39,8 @@ describe('JWT bearer tokens, HS256', () => {
   });
   afterAll(() => s?.stop());
 
-  const infer = (token: string) => s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: row }) });
+  const infer = (token: string) =>
+    s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: row }) });
   const models = (token: string) => s.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${token}` } });
 
   it('scopes come from the scope claim; unknown scopes are ignored', async () => {
@@ -48,7 +53,10 @@ describe('JWT bearer tokens, HS256', () => {
 
   it('expired, wrong signature, wrong issuer, no subject, and alg none are 401 with the reason', async () => {
     expect(errorOf(await infer(await sign({ sub: 'x', scope: 'infer' }, { exp: Math.floor(Date.now() / 1000) - 60 })))).toMatchObject({ status: 401, message: expect.stringMatching(/expired/) });
-    expect(errorOf(await infer(await sign({ sub: 'x', scope: 'infer' }, { secret: new TextEncoder().encode('another-secret-0123456789abcdef0123') })))).toMatchObject({ status: 401, message: expect.stringMatching(/signature/) });
+    expect(errorOf(await infer(await sign({ sub: 'x', scope: 'infer' }, { secret: new TextEncoder().encode('another-secret-0123456789abcdef0123') })))).toMatchObject({
+      status: 401,
+      message: expect.stringMatching(/signature/),
+    });
     expect(errorOf(await infer(await sign({ sub: 'x', scope: 'infer' }, { iss: 'https://evil.example' })))).toMatchObject({ status: 401, message: expect.stringMatching(/iss/) });
     expect(errorOf(await infer(await sign({ scope: 'infer' })))).toMatchObject({ status: 401, message: expect.stringMatching(/sub/) });
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'x', scope: 'admin', iss: 'https://idp.example', aud: 'modelgate' })).toString('base64url')}.sig`;
@@ -95,7 +103,8 @@ describe('JWT bearer tokens, RS256 and ES256 from a JWKS URL', () => {
 
   const sign = (alg: 'RS256' | 'ES256', kid: string, privateKey: SigningKey, claims: Record<string, unknown>) =>
     new SignJWT(claims).setProtectedHeader({ alg, kid }).setIssuedAt().setExpirationTime('5m').sign(privateKey);
-  const infer = (token: string) => s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: row }) });
+  const infer = (token: string) =>
+    s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: row }) });
 
   it('accepts tokens signed by either published key, with scopes from the configured claim', async () => {
     expect((await infer(await sign('RS256', 'rs-1', keys.rs.privateKey, { sub: 'a', permissions: ['infer'] }))).statusCode).toBe(200);

@@ -68,7 +68,10 @@ describe.each(['single-node', 'production'])('kustomize overlay %s', (overlay) =
         // Only /tmp (and the data volume) are writable, and they are volumes, not the root.
         const mounts = (c.volumeMounts ?? []).map((m: { mountPath: string }) => m.mountPath);
         expect(mounts, where).toContain('/tmp');
-        expect(mounts.every((m: string) => m === '/tmp' || m === '/data'), where).toBe(true);
+        expect(
+          mounts.every((m: string) => m === '/tmp' || m === '/data'),
+          where,
+        ).toBe(true);
         for (const e of c.env ?? []) {
           if (SECRET_LIKE.test(e.name)) expect(e.valueFrom?.secretKeyRef, `${where} ${e.name}`).toBeDefined();
         }

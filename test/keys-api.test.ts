@@ -99,7 +99,10 @@ for (const dialect of DIALECTS) {
       const first = (await admin('POST', `/v1/keys/${k.key.id}/rotate`, { grace: '1h' })).json() as { token: string };
       await admin('POST', `/v1/keys/${k.key.id}/rotate`, { grace: '1h' });
       for (const old of [k.token]) {
-        expect(errorOf(await infer(old))).toMatchObject({ status: 401, message: expect.stringMatching(new RegExp(`token of API key ${k.key.id} \\(twice\\) was replaced by a rotation.*use the key's new token`)) });
+        expect(errorOf(await infer(old))).toMatchObject({
+          status: 401,
+          message: expect.stringMatching(new RegExp(`token of API key ${k.key.id} \\(twice\\) was replaced by a rotation.*use the key's new token`)),
+        });
       }
       // The second rotation's grace covers the first rotation's token.
       expect((await infer(first.token)).statusCode).toBe(200);

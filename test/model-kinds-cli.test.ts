@@ -35,14 +35,26 @@ describe('model kinds through the CLI', () => {
   const predictedByOrt = geo.expected.onnxruntime.map((p) => geo.expected.classes[argmax(p)]);
   const geoTruth = predictedByOrt.map((c, i) => (i === 5 ? '?' : i % 4 === 0 ? (c === 'Spain' ? 'France' : 'Spain') : c));
   const geoCsv = path.join(dir, 'geo.csv');
-  writeCsv(geoCsv, geo.expected.rows, geoTruth.map((Geography) => ({ Geography })));
+  writeCsv(
+    geoCsv,
+    geo.expected.rows,
+    geoTruth.map((Geography) => ({ Geography })),
+  );
 
   // Regression truth: onnxruntime's value moved by -6 to +6.
   const chargesTruth = charges.expected.onnxruntime.map((v, i) => Math.round((v + ((i % 5) - 2) * 3) * 100) / 100);
   const chargesCsv = path.join(dir, 'charges.csv');
-  writeCsv(chargesCsv, charges.expected.rows, chargesTruth.map((MonthlyCharges) => ({ MonthlyCharges })));
+  writeCsv(
+    chargesCsv,
+    charges.expected.rows,
+    chargesTruth.map((MonthlyCharges) => ({ MonthlyCharges })),
+  );
   const dirtyCsv = path.join(dir, 'charges-dirty.csv');
-  writeCsv(dirtyCsv, charges.expected.rows, chargesTruth.map((v, i) => ({ MonthlyCharges: i === 3 ? 'NaN' : i === 4 ? '' : i === 7 ? 'Infinity' : v })));
+  writeCsv(
+    dirtyCsv,
+    charges.expected.rows,
+    chargesTruth.map((v, i) => ({ MonthlyCharges: i === 3 ? 'NaN' : i === 4 ? '' : i === 7 ? 'Infinity' : v })),
+  );
 
   it('register reads the task; models lists it; a multiclass evaluation matches the confusion counted from onnxruntime outputs', async () => {
     const g = await runCli(['register', '--model', 'geo', '--onnx', geoOnnx, '--json'], env);
@@ -84,7 +96,10 @@ describe('model kinds through the CLI', () => {
   }, 240_000);
 
   it('a regression evaluation: MAE and RMSE as counted from onnxruntime values, gates per kind, dirty targets skipped and counted', async () => {
-    const r = await runCli(['evaluate', '--model', 'charges', '--data', chargesCsv, '--target', 'MonthlyCharges', '--baseline', 'production', '--max-metric-drop', '0', '--min-r2', '0.5', '--max-mae', '10', '--json'], env);
+    const r = await runCli(
+      ['evaluate', '--model', 'charges', '--data', chargesCsv, '--target', 'MonthlyCharges', '--baseline', 'production', '--max-metric-drop', '0', '--min-r2', '0.5', '--max-mae', '10', '--json'],
+      env,
+    );
     expect(r.code, r.stderr).toBe(0);
     const report = r.json();
     const errors = chargesTruth.map((t, i) => t - charges.expected.onnxruntime[i]);

@@ -119,7 +119,19 @@ for (const dialect of DIALECTS) {
     });
 
     it('policies per kind: bands on a value, a minimum probability with a fallback, a class map; promoted like any version', async () => {
-      const bands = await s.ctx.registry.withPolicy({ model: 'charges', from: 1, policy: { type: 'bands', bands: [{ decision: 'low', below: 30 }, { decision: 'mid', below: 70 }, { decision: 'high', below: null }] }, actor: 't' });
+      const bands = await s.ctx.registry.withPolicy({
+        model: 'charges',
+        from: 1,
+        policy: {
+          type: 'bands',
+          bands: [
+            { decision: 'low', below: 30 },
+            { decision: 'mid', below: 70 },
+            { decision: 'high', below: null },
+          ],
+        },
+        actor: 't',
+      });
       const minP = await s.ctx.registry.withPolicy({ model: 'geo', from: 1, policy: { type: 'min_probability', min: 0.6, per_class: { Germany: 0.5 }, fallback: 'review' }, actor: 't' });
       expect(bands.manifest.contract.task).toBe('regression');
       expect(minP.manifest.output.class_labels).toEqual(['?', 'France', 'Germany', 'Spain']);
@@ -147,8 +159,12 @@ for (const dialect of DIALECTS) {
 
     it('a policy of the wrong kind, or naming a class the model lacks, is refused and nothing is created', async () => {
       const before = (await get('/v1/models/geo')).body.versions.length;
-      await expect(s.ctx.registry.withPolicy({ model: 'geo', from: 1, policy: { type: 'threshold', threshold: 0.5, above: 'act', below: 'none' }, actor: 't' })).rejects.toThrow(/multiclass model takes a label, min_probability, class_map policy/);
-      await expect(s.ctx.registry.withPolicy({ model: 'geo', from: 1, policy: { type: 'class_map', decisions: { Italy: 'act' }, default: 'none' }, actor: 't' })).rejects.toThrow(/unknown class "Italy"/);
+      await expect(s.ctx.registry.withPolicy({ model: 'geo', from: 1, policy: { type: 'threshold', threshold: 0.5, above: 'act', below: 'none' }, actor: 't' })).rejects.toThrow(
+        /multiclass model takes a label, min_probability, class_map policy/,
+      );
+      await expect(s.ctx.registry.withPolicy({ model: 'geo', from: 1, policy: { type: 'class_map', decisions: { Italy: 'act' }, default: 'none' }, actor: 't' })).rejects.toThrow(
+        /unknown class "Italy"/,
+      );
       await expect(s.ctx.registry.withPolicy({ model: 'charges', from: 1, policy: { type: 'label' }, actor: 't' })).rejects.toThrow(/regression model takes/);
       expect((await get('/v1/models/geo')).body.versions.length).toBe(before);
     });
@@ -160,7 +176,9 @@ for (const dialect of DIALECTS) {
       await expect(s.ctx.registry.register({ model: 'geo-bad', onnx: geo.onnx, task: 'regression', actor: 't' })).rejects.toThrow(/ZipMap of class probabilities, not a value/);
       await expect(s.ctx.registry.register({ model: 'geo-bad', onnx: geo.onnx, manifest: { task: 'binary' }, actor: 't' })).rejects.toThrow(/4 class probabilities; serve it as multiclass/);
       await expect(s.ctx.registry.register({ model: 'two', onnx: twoValues, actor: 't' })).rejects.toThrow(/outputs a, b could each be the prediction; name the one to read/);
-      await expect(s.ctx.registry.register({ model: 'strings', onnx: noScore, actor: 't' })).rejects.toThrow(/no output reads as a score, value or probabilities: outputs are s1 \(tensor string \[N,1\]\), s2/);
+      await expect(s.ctx.registry.register({ model: 'strings', onnx: noScore, actor: 't' })).rejects.toThrow(
+        /no output reads as a score, value or probabilities: outputs are s1 \(tensor string \[N,1\]\), s2/,
+      );
       const named = await s.ctx.registry.register({ model: 'two', onnx: twoValues, manifest: { output: 'b' }, actor: 't' });
       expect(named.manifest).toMatchObject({ contract: { task: 'regression' }, output: { name: 'b' } });
       const models = (await get('/v1/models')).body.models.map((m: { name: string }) => m.name);
@@ -184,7 +202,12 @@ for (const dialect of DIALECTS) {
       const wrongKind = await post('/v1/feedback', { prediction_id: c.body.prediction_id, label: 'high' });
       expect(wrongKind.status).toBe(400);
       expect(wrongKind.body.error.message).toMatch(/regression model; expected the real value as a finite number, got "high"/);
-      const batch = await post('/v1/feedback', { items: [{ prediction_id: g.body.prediction_id, label: 1 }, { prediction_id: c.body.prediction_id, label: 19.9 }] });
+      const batch = await post('/v1/feedback', {
+        items: [
+          { prediction_id: g.body.prediction_id, label: 1 },
+          { prediction_id: c.body.prediction_id, label: 19.9 },
+        ],
+      });
       expect(batch.body).toMatchObject({ stored: 1, failed: 1, results: [{ status: 'error' }, { status: 'stored' }] });
       const audit = await get(`/v1/predictions?model=geo&limit=500`);
       const row = audit.body.predictions.find((p: { id: string }) => p.id === g.body.prediction_id);

@@ -45,7 +45,11 @@ for (const dialect of DIALECTS) {
     /** A reference profile the way `register --reference CSV --target COL` makes one. */
     async function register(model: string, onnx: Buffer, file: string, target: string, policy?: object) {
       const prep = s.ctx.registry.prepare({ model, onnx, ...(policy ? { policy: policy as never } : {}) });
-      const servable = await Servable.load(onnx, { model, version: 0, contract: prep.contract, output: prep.output, policy: prep.policy }, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
+      const servable = await Servable.load(
+        onnx,
+        { model, version: 0, contract: prep.contract, output: prep.output, policy: prep.policy },
+        { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } },
+      );
       try {
         const { reference } = await referenceFromCsv(file, servable, prep.policy, { target });
         await s.ctx.registry.register({ model, onnx, manifest: { reference }, ...(policy ? { policy: policy as never } : {}), actor: 't' });
@@ -61,9 +65,23 @@ for (const dialect of DIALECTS) {
       writeFileSync(geoCsv, csv(geo.expected.rows, 'Geography', ortClass));
       const chargesCsv = path.join(dir, 'charges.csv');
       // Reference truth: each value 2 away from the model's: a reference MAE of 2.
-      writeFileSync(chargesCsv, csv(charges.expected.rows, 'MonthlyCharges', charges.expected.onnxruntime.map((v, i) => v + (i % 2 ? 2 : -2))));
+      writeFileSync(
+        chargesCsv,
+        csv(
+          charges.expected.rows,
+          'MonthlyCharges',
+          charges.expected.onnxruntime.map((v, i) => v + (i % 2 ? 2 : -2)),
+        ),
+      );
       await register('geo', geo.onnx, geoCsv, 'Geography');
-      await register('charges', charges.onnx, chargesCsv, 'MonthlyCharges', { type: 'bands', bands: [{ decision: 'low', below: 30 }, { decision: 'mid', below: 70 }, { decision: 'high', below: null }] });
+      await register('charges', charges.onnx, chargesCsv, 'MonthlyCharges', {
+        type: 'bands',
+        bands: [
+          { decision: 'low', below: 30 },
+          { decision: 'mid', below: 70 },
+          { decision: 'high', below: null },
+        ],
+      });
       await s.pool.refresh(true);
     });
     afterAll(() => s?.stop());

@@ -72,7 +72,14 @@ for (const dialect of DIALECTS) {
       const lead = report.features.find((f) => f.name === 'lead_time')!;
       const ref = demo.reference.features.lead_time;
       if (ref.type !== 'numeric') throw new Error('lead_time should be numeric');
-      expect(lead.psi).toBeCloseTo(psiByHand(ref.edges, ref.counts, served.map((p) => p.lead)), 10);
+      expect(lead.psi).toBeCloseTo(
+        psiByHand(
+          ref.edges,
+          ref.counts,
+          served.map((p) => p.lead),
+        ),
+        10,
+      );
       expect(lead.psi!).toBeGreaterThan(0.2);
       expect(lead.drifted).toBe(true);
       expect(lead.ks_statistic!).toBeGreaterThan(0.2);
@@ -92,7 +99,13 @@ for (const dialect of DIALECTS) {
       const labelled = served.slice(0, 200);
       expect(report.performance.labelled).toBe(200);
       expect(report.performance.label_coverage).toBeCloseTo(200 / N, 12);
-      expect(report.performance.roc_auc).toBeCloseTo(aucByPairs(labelled.map((p) => p.score), labelled.map((p) => p.label)), 10);
+      expect(report.performance.roc_auc).toBeCloseTo(
+        aucByPairs(
+          labelled.map((p) => p.score),
+          labelled.map((p) => p.label),
+        ),
+        10,
+      );
       const brier = labelled.reduce((a, p) => a + (p.score - p.label) ** 2, 0) / labelled.length;
       expect(report.performance.brier).toBeCloseTo(brier, 10);
       // The trainer's cost matrix: +30 for acting on a cancellation, −20 for acting on a stay.

@@ -136,7 +136,13 @@ describe('Open Inference Protocol v2', () => {
     expect(published.status).toBe(400);
     expect(Object.keys(published.body)).toEqual(['error']);
     expect(published.body.error).toBe('inputs: this model takes one [N,2] tensor input0 (FP32 or FP64) or one tensor per feature (a, b); got input0, input1');
-    const shape = await call('POST', '/v2/models/mymodel/infer', { ...PUBLISHED_EXAMPLE, inputs: [{ name: 'a', shape: [3], datatype: 'FP32', data: [1] }, { name: 'b', shape: [3], datatype: 'FP32', data: [1, 2, 3] }] });
+    const shape = await call('POST', '/v2/models/mymodel/infer', {
+      ...PUBLISHED_EXAMPLE,
+      inputs: [
+        { name: 'a', shape: [3], datatype: 'FP32', data: [1] },
+        { name: 'b', shape: [3], datatype: 'FP32', data: [1, 2, 3] },
+      ],
+    });
     expect(shape).toMatchObject({ status: 400, body: { error: 'inputs[0]: shape [3] holds 3 values but data has 1' } });
     const uint = await call('POST', '/v2/models/mymodel/infer', { ...PUBLISHED_EXAMPLE, inputs: [PUBLISHED_EXAMPLE.inputs[0]] });
     expect(uint).toMatchObject({ status: 400, body: { error: 'inputs[0].datatype: a feature matrix is FP32 or FP64, not UINT32' } });

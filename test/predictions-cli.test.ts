@@ -46,7 +46,10 @@ describe('modelgate predictions export', () => {
     const r = await runCli(['predictions', 'export', '--format', 'jsonl', '--out', file, '--json'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json()).toEqual({ rows: 1500, format: 'jsonl', file: path.resolve(file) });
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1500);
     expect(lines[0]).toMatchObject({ model: 'hotel', version: 1 });
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);

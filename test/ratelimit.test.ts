@@ -119,7 +119,13 @@ describe('two server processes on one Redis share each limit', () => {
           await res.arrayBuffer();
           if (res.status === 200) admitted.push(Date.now() - start);
           else if (res.status === 429) refused++;
-          else failed.push(`${res.status} ${await res.clone().text().catch(() => '')}`);
+          else
+            failed.push(
+              `${res.status} ${await res
+                .clone()
+                .text()
+                .catch(() => '')}`,
+            );
         }
       }),
     );

@@ -69,7 +69,8 @@ describe('canary across three replicas on PostgreSQL', () => {
     return results;
   };
 
-  const rollbacksFor = async (version: number) => (await api(replicas.find((r) => !r.child.killed)!.url, 'GET', '/v1/rollbacks?model=hotel')).body.rollbacks.filter((r: { canary_version: number }) => r.canary_version === version);
+  const rollbacksFor = async (version: number) =>
+    (await api(replicas.find((r) => !r.child.killed)!.url, 'GET', '/v1/rollbacks?model=hotel')).body.rollbacks.filter((r: { canary_version: number }) => r.canary_version === version);
 
   /** Send traffic until the canary is rolled back; returns the time it took and what callers saw. */
   const untilRolledBack = async (version: number) => {
@@ -111,9 +112,9 @@ describe('canary across three replicas on PostgreSQL', () => {
 
   it('when the leader dies, another replica takes over the analysis and applies the rollback exactly once', async () => {
     // Find the leader: the replica whose metrics show analysis runs as leader.
-    const leaderIndex = (
-      await Promise.all(replicas.map(async (r) => /modelgate_rollout_analysis_runs_total\{result="leader"\} [1-9]/.test(await (await fetch(`${r.url}/metrics`)).text())))
-    ).indexOf(true);
+    const leaderIndex = (await Promise.all(replicas.map(async (r) => /modelgate_rollout_analysis_runs_total\{result="leader"\} [1-9]/.test(await (await fetch(`${r.url}/metrics`)).text())))).indexOf(
+      true,
+    );
     expect(leaderIndex).toBeGreaterThanOrEqual(0);
     replicas[leaderIndex].child.kill('SIGKILL');
     const survivor = replicas.find((_, i) => i !== leaderIndex)!;

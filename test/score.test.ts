@@ -44,11 +44,21 @@ describe('modelgate score', () => {
 
   it('multiclass: row number, id column, label, one probability column per class, score and decision, as onnxruntime computes', async () => {
     const data = path.join(dir, 'customers.csv');
-    writeFileSync(data, csvOf(geo.expected.rows, (i) => `cust-${i}`));
+    writeFileSync(
+      data,
+      csvOf(geo.expected.rows, (i) => `cust-${i}`),
+    );
     const out = path.join(dir, 'out', 'geo-scored.csv');
     const r = await runCli(['score', '--model', 'geo', '--data', data, '--out', out, '--json'], env);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json()).toMatchObject({ task: 'multiclass', rows: 200, scored: 200, rejected: 0, rejects_file: null, columns: ['row', 'CustomerId', 'label', 'probability_?', 'probability_France', 'probability_Germany', 'probability_Spain', 'score', 'decision'] });
+    expect(r.json()).toMatchObject({
+      task: 'multiclass',
+      rows: 200,
+      scored: 200,
+      rejected: 0,
+      rejects_file: null,
+      columns: ['row', 'CustomerId', 'label', 'probability_?', 'probability_France', 'probability_Germany', 'probability_Spain', 'score', 'decision'],
+    });
     const rows = readCsv(out);
     expect(rows).toHaveLength(200);
     rows.forEach((row, i) => {
@@ -62,7 +72,14 @@ describe('modelgate score', () => {
 
   it('rows that cannot be scored go to the rejects file with the reason and fail the command; nothing is published unless --allow-rejects', async () => {
     const data = path.join(dir, 'lines.csv');
-    writeFileSync(data, csvOf(charges.expected.rows, (i) => `line-${i}`, (i, r) => (i === 3 ? { ...r, tenure: 'forty' } : i === 9 ? { ...r, Contract: null } : r)));
+    writeFileSync(
+      data,
+      csvOf(
+        charges.expected.rows,
+        (i) => `line-${i}`,
+        (i, r) => (i === 3 ? { ...r, tenure: 'forty' } : i === 9 ? { ...r, Contract: null } : r),
+      ),
+    );
     const out = path.join(dir, 'charges-scored.csv');
     const refused = await runCli(['score', '--model', 'charges', '--data', data, '--out', out], env);
     expect(refused.code).toBe(1);

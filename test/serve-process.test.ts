@@ -100,7 +100,7 @@ describe('modelgate serve process', () => {
     }
     process.kill(workers[0], 'SIGKILL');
     let text = '';
-    for (const until = Date.now() + 60_000; Date.now() < until; ) {
+    for (const until = Date.now() + 60_000; Date.now() < until;) {
       await new Promise((r) => setTimeout(r, 200));
       const r = await fresh(url, 'GET', '/metrics').catch(() => undefined);
       if (r?.status === 200 && total(r.text, 'modelgate_workers') === 2) {
@@ -138,7 +138,7 @@ describe('modelgate serve process', () => {
     // Draining: still serving, but no longer ready. The signal is handled on the event loop,
     // which may first finish the batches queued ahead of it, so readiness is polled.
     let ready = await fetch(`${url}/readyz`);
-    for (const until = Date.now() + 2500; ready.status !== 503 && Date.now() < until; ) {
+    for (const until = Date.now() + 2500; ready.status !== 503 && Date.now() < until;) {
       await new Promise((r) => setTimeout(r, 100));
       ready = await fetch(`${url}/readyz`);
     }
@@ -146,7 +146,7 @@ describe('modelgate serve process', () => {
     expect(await ready.json()).toEqual({ ready: false, reasons: ['shutting down'] });
     const statuses = await Promise.all(wave);
     expect(await exited, output).toBe(0);
-    expect(statuses.join(",")).toBe(Array(12).fill(200).join(","));
+    expect(statuses.join(',')).toBe(Array(12).fill(200).join(','));
     // The last log line says it stopped, not only that it began draining.
     const logLines = output.split('\n').filter((l) => l.startsWith('{"level"'));
     expect(JSON.parse(logLines[logLines.length - 1])).toMatchObject({ level: 'info', msg: expect.stringMatching(/^stopped: /), signal: 'SIGTERM' });
@@ -164,7 +164,11 @@ describe('modelgate serve process', () => {
     });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const get = (p: string) => fetch(`${base}${p}`).then(async (r) => ({ status: r.status, body: (await r.json()) as any }), () => undefined); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const get = (p: string) =>
+      fetch(`${base}${p}`).then(
+        async (r) => ({ status: r.status, body: (await r.json()) as { reasons: string[]; error?: { code: string; message: string } } }),
+        () => undefined,
+      );
     // While the database is down: alive, not ready, saying why; other routes 503 in the error model.
     let waiting = await get('/readyz');
     for (const until = Date.now() + 30_000; waiting?.status !== 503 && Date.now() < until; await new Promise((r) => setTimeout(r, 200))) waiting = await get('/readyz');

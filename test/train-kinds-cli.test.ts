@@ -23,7 +23,15 @@ describe('train --task regression | multiclass', () => {
     expect(out.metrics.r2).toBeGreaterThan(0.8);
     const s = await startTestServer({ jobs: false, dataDir: dir, db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') } });
     try {
-      const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'cars', payload: { year: 2020, odometer: 40000, make: 'toyota', model: 'camry', condition: 'good', fuel: 'gas', transmission: 'automatic', body_type: 'sedan', paint_color: 'white' } }) });
+      const res = await s.app.inject({
+        method: 'POST',
+        url: '/v1/infer',
+        headers: { ...s.auth, 'content-type': 'application/json' },
+        payload: JSON.stringify({
+          model: 'cars',
+          payload: { year: 2020, odometer: 40000, make: 'toyota', model: 'camry', condition: 'good', fuel: 'gas', transmission: 'automatic', body_type: 'sedan', paint_color: 'white' },
+        }),
+      });
       expect(res.statusCode, res.body).toBe(200);
       const body = res.json();
       // A 2020 Camry (30,000 new, 14 % a year, 40,000 miles, good): about 14,000 by the generator's formula.

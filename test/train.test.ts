@@ -49,7 +49,12 @@ describe('trained models served over HTTP', () => {
       await s.ctx.registry.promote({ model, target: 'production', version: 1, actor: 't' });
       await s.pool.refresh(true);
       for (let i = 0; i < 60; i++) {
-        const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model, payload: rowPayload(split.test, i) }) });
+        const res = await s.app.inject({
+          method: 'POST',
+          url: '/v1/infer',
+          headers: { ...s.auth, 'content-type': 'application/json' },
+          payload: JSON.stringify({ model, payload: rowPayload(split.test, i) }),
+        });
         expect(res.statusCode).toBe(200);
         const body = res.json();
         expect(Math.abs(body.score - t.testScores[i])).toBeLessThan(1e-5);
@@ -83,7 +88,10 @@ describe('modelgate train', () => {
     expect(failed.stderr).toMatch(/gate --min-auc 0\.999 failed: roc_auc 0\.\d{4} is 0\.\d{4} below it; nothing was registered/);
     expect(failed.json()).toMatchObject({ registered: null, gates: [{ gate: 'min_auc', passed: false }] });
 
-    const ok = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--rounds', '30', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--min-auc', '0.7', '--register', '--promote', '--json'], env);
+    const ok = await runCli(
+      ['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--rounds', '30', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--min-auc', '0.7', '--register', '--promote', '--json'],
+      env,
+    );
     expect(ok.code, ok.stderr).toBe(0);
     const out = ok.json();
     expect(out).toMatchObject({ registered: { model: 'hotel', version: 1 }, promoted: true, gates: [{ gate: 'min_auc', passed: true }], policy: { type: 'threshold' } });
@@ -159,7 +167,9 @@ describe('missing categories: train, serve and evaluate agree', () => {
     expect((await runCli(['register', '--model', 'telco', '--onnx', model], env)).code).toBe(0);
     const refused = await runCli(['evaluate', '--model', 'telco', '--version', '1', '--data', csv, '--target', 'Churn'], env);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/holdout\.csv with telco version 1: 3 of 200 rows cannot be scored \(3 rows: row\.PaymentMethod: null, and this model version does not say what a missing category becomes.*--missing-category.*--allow-skipped/);
+    expect(refused.stderr).toMatch(
+      /holdout\.csv with telco version 1: 3 of 200 rows cannot be scored \(3 rows: row\.PaymentMethod: null, and this model version does not say what a missing category becomes.*--missing-category.*--allow-skipped/,
+    );
     const allowed = await runCli(['evaluate', '--model', 'telco', '--version', '1', '--data', csv, '--target', 'Churn', '--allow-skipped', '--json'], env);
     expect(allowed.code, allowed.stderr).toBe(0);
     expect(allowed.json()).toMatchObject({ data: { skipped: 3 }, candidate: { rows: 197 } });
@@ -213,7 +223,14 @@ describe('decision policies as versions', () => {
     writeFileSync(csv, csvOf(1500));
     const t = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--algo', 'logreg', '--bands', 'review=0.3,block=0.7', '--register', '--promote', '--json'], env);
     expect(t.code, t.stderr).toBe(0);
-    expect(t.json().policy).toEqual({ type: 'bands', bands: [{ decision: 'allow', below: 0.3 }, { decision: 'review', below: 0.7 }, { decision: 'block', below: null }] });
+    expect(t.json().policy).toEqual({
+      type: 'bands',
+      bands: [
+        { decision: 'allow', below: 0.3 },
+        { decision: 'review', below: 0.7 },
+        { decision: 'block', below: null },
+      ],
+    });
 
     const th = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--threshold', '0.42', '--json'], env);
     expect(th.code, th.stderr).toBe(0);
@@ -234,7 +251,12 @@ describe('decision policies as versions', () => {
       await s.pool.refresh(true);
       const scores: number[] = [];
       for (let i = 0; i < 1500; i++) {
-        const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: rowPayload(data, i) }) });
+        const res = await s.app.inject({
+          method: 'POST',
+          url: '/v1/infer',
+          headers: { ...s.auth, 'content-type': 'application/json' },
+          payload: JSON.stringify({ model: 'hotel', payload: rowPayload(data, i) }),
+        });
         scores.push(res.json().score);
       }
       const profit = (t: number) => scores.reduce((a, sc, i) => a + (sc >= t ? (data.label[i] ? 0 : -20) : data.label[i] ? -100 : 0), 0);

@@ -88,7 +88,14 @@ for (const dialect of DIALECTS) {
         '/slow': () => undefined, // never answers
       });
       s = await startTestServer({ dialect, jobs: false, clock: { now: () => new Date(now) }, env: { WEBHOOK_RETRY_SCHEDULE: '1s,2s,3s', WEBHOOK_TIMEOUT_MS: '300' } });
-      for (const [p, events] of [['/ok', undefined], ['/flaky', undefined], ['/gone', undefined], ['/busy', undefined], ['/slow', undefined], ['/ok?only=promoted', ['model.promoted']]] as const) {
+      for (const [p, events] of [
+        ['/ok', undefined],
+        ['/flaky', undefined],
+        ['/gone', undefined],
+        ['/busy', undefined],
+        ['/slow', undefined],
+        ['/ok?only=promoted', ['model.promoted']],
+      ] as const) {
         const r = await api('POST', '/v1/webhooks', { url: `${rx.base}${p}`, ...(events ? { events } : {}) });
         expect(r.status).toBe(200);
         expect(r.body.secret).toMatch(/^whsec_/);
@@ -146,7 +153,15 @@ for (const dialect of DIALECTS) {
         ['delivered', 3],
         ['delivered', 3],
       ]);
-      const attempts = await s.ctx.db.kysely.selectFrom('webhook_attempts').select(['status_code']).where('delivery_id', 'in', mine.map((d) => d.id)).execute();
+      const attempts = await s.ctx.db.kysely
+        .selectFrom('webhook_attempts')
+        .select(['status_code'])
+        .where(
+          'delivery_id',
+          'in',
+          mine.map((d) => d.id),
+        )
+        .execute();
       expect(attempts.map((a) => a.status_code).sort()).toEqual([200, 200, 500, 500, 500, 500]);
     });
 
@@ -175,7 +190,12 @@ for (const dialect of DIALECTS) {
       const rows = await s.ctx.db.kysely.selectFrom('webhook_deliveries').select(['status', 'attempts', 'last_error']).where('subscription_id', '=', slow).execute();
       expect(rows).toHaveLength(3);
       for (const r of rows) expect(r).toMatchObject({ status: 'dead', attempts: 4, last_error: expect.stringMatching(/no answer within 300 ms/) });
-      const deadRows = await s.ctx.db.kysely.selectFrom('webhook_deliveries as d').innerJoin('webhook_subscriptions as w', 'w.id', 'd.subscription_id').select(['w.url', 'd.attempts', 'd.last_error']).where('d.status', '=', 'dead').execute();
+      const deadRows = await s.ctx.db.kysely
+        .selectFrom('webhook_deliveries as d')
+        .innerJoin('webhook_subscriptions as w', 'w.id', 'd.subscription_id')
+        .select(['w.url', 'd.attempts', 'd.last_error'])
+        .where('d.status', '=', 'dead')
+        .execute();
       expect(deadRows.map((r) => r.url.replace(rx.base, ''))).toEqual(['/slow', '/slow', '/slow']);
       expect((await api('GET', '/v1/webhooks')).body.dead_letters).toBe(3);
       const metrics = (await s.app.inject({ method: 'GET', url: '/metrics' })).body;

@@ -64,7 +64,10 @@ export class ApiKeyAuthenticator implements Authenticator {
     }
     if (!entry.record) {
       // Well-formed (the checksum holds), so not a typo: a key this server's database never had.
-      throw new AppError('UNAUTHORIZED', `this API key (${tokenPrefix(token)}…) is well-formed but unknown to this server: it was made by another modelgate (another database or data directory), or its key was deleted; check which server you are calling, or ask its admin for a key (modelgate keys create)`);
+      throw new AppError(
+        'UNAUTHORIZED',
+        `this API key (${tokenPrefix(token)}…) is well-formed but unknown to this server: it was made by another modelgate (another database or data directory), or its key was deleted; check which server you are calling, or ask its admin for a key (modelgate keys create)`,
+      );
     }
     const r = entry.record;
     const now = this.o.clock.now();
@@ -74,7 +77,10 @@ export class ApiKeyAuthenticator implements Authenticator {
       // The previous token of a rotated key: accepted only during the grace period.
       if (!(r.previous_sha256 && sameHash(hash, r.previous_sha256) && r.previous_expires_at && Date.parse(r.previous_expires_at) > now.getTime())) {
         const grace = r.previous_sha256 && sameHash(hash, r.previous_sha256) && r.previous_expires_at ? ` and its grace period ended at ${r.previous_expires_at}` : '';
-        throw new AppError('UNAUTHORIZED', `this token of API key ${r.id} (${r.name}) was replaced by a rotation (the latest at ${r.rotated_at})${grace}; use the key's new token (an admin gets one with modelgate keys rotate ${r.id})`);
+        throw new AppError(
+          'UNAUTHORIZED',
+          `this token of API key ${r.id} (${r.name}) was replaced by a rotation (the latest at ${r.rotated_at})${grace}; use the key's new token (an admin gets one with modelgate keys rotate ${r.id})`,
+        );
       }
     }
     this.used.set(r.id, now.toISOString());

@@ -49,7 +49,8 @@ export function jwtAuthenticator(o: JwtOptions): Authenticator {
         } else return undefined;
       } catch (e) {
         // The key source failing is not the caller's fault: 503, so they retry instead of re-authenticating.
-        if (viaJwks && (e instanceof errors.JWKSTimeout || !(e instanceof errors.JOSEError))) throw new AppError('UNAVAILABLE', `cannot verify the JWT right now: the JWKS at ${o.jwksUrl} could not be fetched (${errorMessage(e)})`);
+        if (viaJwks && (e instanceof errors.JWKSTimeout || !(e instanceof errors.JOSEError)))
+          throw new AppError('UNAVAILABLE', `cannot verify the JWT right now: the JWKS at ${o.jwksUrl} could not be fetched (${errorMessage(e)})`);
         throw new AppError('UNAUTHORIZED', `invalid JWT: ${reason(e)}`);
       }
       const sub = payload[subjectClaim];

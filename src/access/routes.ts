@@ -83,24 +83,48 @@ export async function accessRoutes(app: FastifyInstance, deps: AccessRouteDeps):
     },
   );
 
-  app.get('/v1/keys', { config: { scope: 'admin' }, schema: { tags: ['access'], summary: 'Every API key (never a token)', response: { 200: { type: 'object', properties: { keys: { type: 'array', items: keySchema } }, required: ['keys'] }, ...errors } } }, async () => ({
-    keys: await access.list(),
-  }));
+  app.get(
+    '/v1/keys',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['access'],
+        summary: 'Every API key (never a token)',
+        response: { 200: { type: 'object', properties: { keys: { type: 'array', items: keySchema } }, required: ['keys'] }, ...errors },
+      },
+    },
+    async () => ({
+      keys: await access.list(),
+    }),
+  );
 
-  app.get<{ Params: { id: string } }>('/v1/keys/:id', { config: { scope: 'admin' }, schema: { tags: ['access'], summary: 'One API key', params: idParam, response: { 200: keySchema, ...errors } } }, async (request) =>
-    access.get(request.params.id),
+  app.get<{ Params: { id: string } }>(
+    '/v1/keys/:id',
+    { config: { scope: 'admin' }, schema: { tags: ['access'], summary: 'One API key', params: idParam, response: { 200: keySchema, ...errors } } },
+    async (request) => access.get(request.params.id),
   );
 
   app.delete<{ Params: { id: string } }>(
     '/v1/keys/:id',
-    { config: { scope: 'admin' }, schema: { tags: ['access'], summary: 'Revoke an API key: refused from now on, on every replica within a second', params: idParam, response: { 200: keySchema, ...errors } } },
+    {
+      config: { scope: 'admin' },
+      schema: { tags: ['access'], summary: 'Revoke an API key: refused from now on, on every replica within a second', params: idParam, response: { 200: keySchema, ...errors } },
+    },
     async (request) => changed(await access.revoke(request.params.id, deps.actorOf(request))),
   );
 
   const rateOf = (id: string) => access.rateFor(id, deps.defaultRate);
   const stateSchema = {
     type: 'object',
-    properties: { key: { type: 'string' }, backend: { type: 'string', enum: ['memory', 'redis'] }, limit: { type: 'integer' }, window_ms: { type: 'integer' }, used: { type: 'number' }, remaining: { type: 'integer' }, reset_ms: { type: 'integer' } },
+    properties: {
+      key: { type: 'string' },
+      backend: { type: 'string', enum: ['memory', 'redis'] },
+      limit: { type: 'integer' },
+      window_ms: { type: 'integer' },
+      used: { type: 'number' },
+      remaining: { type: 'integer' },
+      reset_ms: { type: 'integer' },
+    },
     required: ['key', 'backend', 'limit', 'window_ms', 'used', 'remaining', 'reset_ms'],
   } as const;
   const stateOf = async (id: string) => {
@@ -110,7 +134,10 @@ export async function accessRoutes(app: FastifyInstance, deps: AccessRouteDeps):
 
   app.get<{ Params: { id: string } }>(
     '/v1/keys/:id/ratelimit',
-    { config: { scope: 'admin' }, schema: { tags: ['access'], summary: "A key's rate-limit counters now (this process's, without REDIS_URL)", params: idParam, response: { 200: stateSchema, ...errors } } },
+    {
+      config: { scope: 'admin' },
+      schema: { tags: ['access'], summary: "A key's rate-limit counters now (this process's, without REDIS_URL)", params: idParam, response: { 200: stateSchema, ...errors } },
+    },
     async (request) => stateOf(request.params.id),
   );
 

@@ -78,7 +78,6 @@ export function createAccessService(deps: { store: AccessStore; clock: Clock }) 
   }
 
   return {
-
     async create(input: CreateKeyInput): Promise<{ key: ApiKey; token: string }> {
       const name = input.name.trim();
       if (!name || name.length > 100) throw new AppError('VALIDATION_FAILED', 'name: give a name of 1 to 100 characters (who or what uses the key)', { field: 'name' });
@@ -144,7 +143,8 @@ export function createAccessService(deps: { store: AccessStore; clock: Clock }) 
         rotated_at: at.toISOString(),
         rotated_by: actor,
       };
-      if (!(await store.update(id, r.token_sha256, patch, { hash: r.token_sha256, at: at.toISOString() }))) throw new AppError('CONFLICT', `API key ${id} was rotated by someone else meanwhile; run the command again`, { id });
+      if (!(await store.update(id, r.token_sha256, patch, { hash: r.token_sha256, at: at.toISOString() })))
+        throw new AppError('CONFLICT', `API key ${id} was rotated by someone else meanwhile; run the command again`, { id });
       return { key: view({ ...r, ...patch }), token };
     },
 

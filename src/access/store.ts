@@ -41,7 +41,10 @@ export function createAccessStore(db: Db) {
     async insert(r: ApiKeyRecord): Promise<void> {
       await k.transaction().execute(async (tx) => {
         await bumpRevision(tx, 'access_revision');
-        await tx.insertInto('api_keys').values({ ...r, scopes: JSON.stringify(r.scopes) }).execute();
+        await tx
+          .insertInto('api_keys')
+          .values({ ...r, scopes: JSON.stringify(r.scopes) })
+          .execute();
       });
     },
 
@@ -59,7 +62,9 @@ export function createAccessStore(db: Db) {
       const r = await k
         .selectFrom('api_keys')
         .selectAll()
-        .where((eb) => eb.or([eb('token_sha256', '=', hash), eb('previous_sha256', '=', hash), eb('id', 'in', eb.selectFrom('api_key_replaced_tokens').select('key_id').where('token_sha256', '=', hash))]))
+        .where((eb) =>
+          eb.or([eb('token_sha256', '=', hash), eb('previous_sha256', '=', hash), eb('id', 'in', eb.selectFrom('api_key_replaced_tokens').select('key_id').where('token_sha256', '=', hash))]),
+        )
         .executeTakeFirst();
       return r && out(r);
     },
@@ -74,7 +79,12 @@ export function createAccessStore(db: Db) {
         await bumpRevision(tx, 'access_revision');
         const r = await tx.updateTable('api_keys').set(patch).where('id', '=', id).where('token_sha256', '=', expectedHash).executeTakeFirst();
         if (Number(r.numUpdatedRows) !== 1) return false;
-        if (replaced) await tx.insertInto('api_key_replaced_tokens').values({ token_sha256: replaced.hash, key_id: id, replaced_at: replaced.at }).onConflict((oc) => oc.doNothing()).execute();
+        if (replaced)
+          await tx
+            .insertInto('api_key_replaced_tokens')
+            .values({ token_sha256: replaced.hash, key_id: id, replaced_at: replaced.at })
+            .onConflict((oc) => oc.doNothing())
+            .execute();
         return true;
       });
     },

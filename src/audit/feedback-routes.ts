@@ -38,7 +38,12 @@ export async function feedbackRoutes(app: FastifyInstance, deps: FeedbackRouteDe
                 type: 'array',
                 items: {
                   type: 'object',
-                  properties: { index: { type: 'integer' }, status: { type: 'string', enum: ['stored', 'error'] }, prediction_id: { type: 'string' }, error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+                  properties: {
+                    index: { type: 'integer' },
+                    status: { type: 'string', enum: ['stored', 'error'] },
+                    prediction_id: { type: 'string' },
+                    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+                  },
                 },
               },
             },

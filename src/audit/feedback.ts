@@ -10,9 +10,7 @@ export interface FeedbackItem {
   value?: unknown;
 }
 
-export type FeedbackResult =
-  | { index: number; status: 'stored'; prediction_id: string }
-  | { index: number; status: 'error'; error: { code: 'VALIDATION_FAILED' | 'NOT_FOUND'; message: string } };
+export type FeedbackResult = { index: number; status: 'stored'; prediction_id: string } | { index: number; status: 'error'; error: { code: 'VALIDATION_FAILED' | 'NOT_FOUND'; message: string } };
 
 /** What the version that made a prediction predicts: what its outcomes must look like. */
 export interface VersionKind {
@@ -40,9 +38,7 @@ function outcomeOf(label: unknown, kind: VersionKind, where: string, model: stri
   if (kind.task === 'regression') {
     // A numeric string too: a CSV import cannot know the column is a number.
     const y = typeof label === 'number' ? label : typeof label === 'string' && label.trim() !== '' ? Number(label) : NaN;
-    return Number.isFinite(y)
-      ? { label: null, actual_class: null, actual_value: y }
-      : `${where}.label: ${model} is a regression model; expected the real value as a finite number, got ${got}`;
+    return Number.isFinite(y) ? { label: null, actual_class: null, actual_value: y } : `${where}.label: ${model} is a regression model; expected the real value as a finite number, got ${got}`;
   }
   const classes = (kind.classes ?? []).map(String);
   if ((typeof label !== 'string' && typeof label !== 'number') || !classes.includes(String(label))) {
@@ -76,14 +72,32 @@ export function createFeedbackService(deps: { db: Db; clock: Clock; kindOf: (mod
   async function resolve(items: { index: number; item: FeedbackItem }[]): Promise<Map<number, Resolved>> {
     const out = new Map<number, Resolved>();
     const ids = [...new Set(items.map((x) => x.item.prediction_id).filter((v): v is string => !!v))];
-    const events = [...new Set(items.filter((x) => !x.item.prediction_id).map((x) => x.item.event_id).filter((v): v is string => !!v))];
+    const events = [
+      ...new Set(
+        items
+          .filter((x) => !x.item.prediction_id)
+          .map((x) => x.item.event_id)
+          .filter((v): v is string => !!v),
+      ),
+    ];
     const byId = new Map<string, Resolved>();
     const byEvent = new Map<string, Resolved>();
     for (let i = 0; i < ids.length; i += 500) {
-      for (const r of await k.selectFrom('predictions').select(['id', 'model', 'version', 'event_id']).where('id', 'in', ids.slice(i, i + 500)).execute()) byId.set(r.id, { ...r, version: Number(r.version) });
+      for (const r of await k
+        .selectFrom('predictions')
+        .select(['id', 'model', 'version', 'event_id'])
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute())
+        byId.set(r.id, { ...r, version: Number(r.version) });
     }
     for (let i = 0; i < events.length; i += 500) {
-      const rows = await k.selectFrom('predictions').select(['id', 'model', 'version', 'event_id', 'at']).where('event_id', 'in', events.slice(i, i + 500)).where('arm', '!=', 'shadow').orderBy('at').execute();
+      const rows = await k
+        .selectFrom('predictions')
+        .select(['id', 'model', 'version', 'event_id', 'at'])
+        .where('event_id', 'in', events.slice(i, i + 500))
+        .where('arm', '!=', 'shadow')
+        .orderBy('at')
+        .execute();
       for (const r of rows) byEvent.set(r.event_id!, { id: r.id, model: r.model, version: Number(r.version), event_id: r.event_id });
     }
     for (const { index, item } of items) {
@@ -103,7 +117,8 @@ export function createFeedbackService(deps: { db: Db; clock: Clock; kindOf: (mod
         if (typeof item !== 'object' || item === null) return fail(`items[${index}]: expected an object`);
         if (!item.prediction_id && !item.event_id) return fail(`items[${index}]: give prediction_id or event_id`);
         if (item.label === undefined || item.label === null) return fail(`items[${index}].label: give the real outcome (binary 0 or 1, multiclass the class, regression the value)`);
-        if (item.value !== undefined && item.value !== null && (typeof item.value !== 'number' || !Number.isFinite(item.value))) return fail(`items[${index}].value: expected a finite number (realised profit or cost), got ${JSON.stringify(item.value)}`);
+        if (item.value !== undefined && item.value !== null && (typeof item.value !== 'number' || !Number.isFinite(item.value)))
+          return fail(`items[${index}].value: expected a finite number (realised profit or cost), got ${JSON.stringify(item.value)}`);
         valid.push({ index, item, value: typeof item.value === 'number' ? item.value : null });
       });
       let found = await resolve(valid);
@@ -117,7 +132,11 @@ export function createFeedbackService(deps: { db: Db; clock: Clock; kindOf: (mod
         const p = found.get(v.index);
         if (!p) {
           const ref = v.item.prediction_id ? `prediction ${v.item.prediction_id}` : `a prediction with event_id ${v.item.event_id}`;
-          results[v.index] = { index: v.index, status: 'error', error: { code: 'NOT_FOUND', message: `no ${ref} in the audit log (a prediction made in the last second on another replica may not be written yet; retry)` } };
+          results[v.index] = {
+            index: v.index,
+            status: 'error',
+            error: { code: 'NOT_FOUND', message: `no ${ref} in the audit log (a prediction made in the last second on another replica may not be written yet; retry)` },
+          };
           continue;
         }
         const outcome = outcomeOf(v.item.label, await kindOf(p.model, p.version), `items[${v.index}]`, `${p.model} version ${p.version}`);
@@ -135,11 +154,16 @@ export function createFeedbackService(deps: { db: Db; clock: Clock; kindOf: (mod
         await k
           .insertInto('feedback')
           .values(unique.slice(i, i + 500))
-          .onConflict((oc) => oc.column('prediction_id').doUpdateSet((eb) => ({
-            label: eb.ref('excluded.label'),
-            actual_class: eb.ref('excluded.actual_class'),
-            actual_value: eb.ref('excluded.actual_value'),
-            value: eb.ref('excluded.value'), at: eb.ref('excluded.at'), key_id: eb.ref('excluded.key_id') })))
+          .onConflict((oc) =>
+            oc.column('prediction_id').doUpdateSet((eb) => ({
+              label: eb.ref('excluded.label'),
+              actual_class: eb.ref('excluded.actual_class'),
+              actual_value: eb.ref('excluded.actual_value'),
+              value: eb.ref('excluded.value'),
+              at: eb.ref('excluded.at'),
+              key_id: eb.ref('excluded.key_id'),
+            })),
+          )
           .execute();
       }
       const stored = results.filter((r) => r.status === 'stored').length;

@@ -26,7 +26,14 @@ export class RetentionJob {
 
   start(): void {
     if (this.o.retentionDays <= 0) return;
-    this.periodic = startPeriodic({ run: () => this.runOnce(), intervalMs: this.o.intervalMs, firstMs: Math.min(this.o.intervalMs, 60_000), log: this.o.log, what: 'audit retention run', timers: this.o.timers });
+    this.periodic = startPeriodic({
+      run: () => this.runOnce(),
+      intervalMs: this.o.intervalMs,
+      firstMs: Math.min(this.o.intervalMs, 60_000),
+      log: this.o.log,
+      what: 'audit retention run',
+      timers: this.o.timers,
+    });
   }
 
   /** No further runs; resolves when a run in progress (a delete batch) has finished. */

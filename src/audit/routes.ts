@@ -79,7 +79,10 @@ export async function auditRoutes(app: FastifyInstance, deps: AuditRouteDeps): P
           },
           additionalProperties: false,
         },
-        response: { 200: { type: 'object', properties: { predictions: { type: 'array', items: prediction }, next_cursor: { type: ['string', 'null'] } }, required: ['predictions', 'next_cursor'] }, ...errors },
+        response: {
+          200: { type: 'object', properties: { predictions: { type: 'array', items: prediction }, next_cursor: { type: ['string', 'null'] } }, required: ['predictions', 'next_cursor'] },
+          ...errors,
+        },
       },
     },
     async (request) => {

@@ -150,14 +150,16 @@ export class AuditWriter {
     if (!rows.length) return Promise.resolve();
     this.pendingSpill = true;
     // A failed append must not stop later ones: each link starts from a settled chain.
-    this.spillChain = this.spillChain.catch(() => undefined).then(async () => {
-      if (!this.spillFile) {
-        await mkdir(this.o.spillDir, { recursive: true });
-        this.spillFile = path.join(this.o.spillDir, `spill-${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}.jsonl`);
-      }
-      await appendFile(this.spillFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-      this.o.onSpilled?.(rows.length);
-    });
+    this.spillChain = this.spillChain
+      .catch(() => undefined)
+      .then(async () => {
+        if (!this.spillFile) {
+          await mkdir(this.o.spillDir, { recursive: true });
+          this.spillFile = path.join(this.o.spillDir, `spill-${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}.jsonl`);
+        }
+        await appendFile(this.spillFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+        this.o.onSpilled?.(rows.length);
+      });
     return this.spillChain.catch((e) => this.o.log.fatal({ err: errorMessage(e), rows: rows.length }, 'cannot write the audit spill file; these records are lost'));
   }
 

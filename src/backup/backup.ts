@@ -77,11 +77,25 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
         };
         const key = AUDIT_KEY[table];
         // Event tables in id order: a restore inserts them in this order and the database numbers them anew.
-        if (!key) await write((await (SERIAL_TABLES.includes(table) ? t.selectFrom(table as keyof Database).selectAll().orderBy(sql.ref('id')) : t.selectFrom(table as keyof Database).selectAll()).execute()) as Record<string, unknown>[]);
+        if (!key)
+          await write(
+            (await (
+              SERIAL_TABLES.includes(table)
+                ? t
+                    .selectFrom(table as keyof Database)
+                    .selectAll()
+                    .orderBy(sql.ref('id'))
+                : t.selectFrom(table as keyof Database).selectAll()
+            ).execute()) as Record<string, unknown>[],
+          );
         else {
           // The audit tables can be large: paged on their unique key, so memory holds one page.
-          for (let after: unknown = undefined; ; ) {
-            let q = t.selectFrom(table as keyof Database).selectAll().orderBy(sql.ref(key)).limit(PAGE);
+          for (let after: unknown = undefined; ;) {
+            let q = t
+              .selectFrom(table as keyof Database)
+              .selectAll()
+              .orderBy(sql.ref(key))
+              .limit(PAGE);
             if (after !== undefined) q = q.where(sql.ref(key), '>', after as string);
             const rows = (await q.execute()) as Record<string, unknown>[];
             await write(rows);

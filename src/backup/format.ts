@@ -13,7 +13,21 @@ export const BACKUP_FORMAT = 'modelgate.backup/v1';
 export const SUPPORTED_BACKUP_FORMATS = [BACKUP_FORMAT];
 
 /** The registry and its settings, parents before children (restore inserts in this order). */
-export const REGISTRY_TABLES = ['models', 'model_versions', 'aliases', 'alias_events', 'rollouts', 'rollout_events', 'rollbacks', 'api_keys', 'api_key_replaced_tokens', 'webhook_subscriptions', 'monitoring_reports', 'retrain_plans', 'retrain_runs'] as const;
+export const REGISTRY_TABLES = [
+  'models',
+  'model_versions',
+  'aliases',
+  'alias_events',
+  'rollouts',
+  'rollout_events',
+  'rollbacks',
+  'api_keys',
+  'api_key_replaced_tokens',
+  'webhook_subscriptions',
+  'monitoring_reports',
+  'retrain_plans',
+  'retrain_runs',
+] as const;
 /** With --include-audit. */
 export const AUDIT_TABLES = ['predictions', 'feedback'] as const;
 export type BackupTable = (typeof REGISTRY_TABLES)[number] | (typeof AUDIT_TABLES)[number];

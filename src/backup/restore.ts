@@ -58,7 +58,10 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
       throw bad(file, `no readable manifest.json (${errorMessage(e)}); is it a modelgate backup?`);
     }
     if (!SUPPORTED_BACKUP_FORMATS.includes(manifest.format)) {
-      throw bad(file, `backup format ${JSON.stringify(manifest.format)} is not one this modelgate reads (${SUPPORTED_BACKUP_FORMATS.join(', ')}); it was made by modelgate ${manifest.modelgate_version ?? '?'}: restore it with that version or a newer one`);
+      throw bad(
+        file,
+        `backup format ${JSON.stringify(manifest.format)} is not one this modelgate reads (${SUPPORTED_BACKUP_FORMATS.join(', ')}); it was made by modelgate ${manifest.modelgate_version ?? '?'}: restore it with that version or a newer one`,
+      );
     }
     const known = Object.keys(allMigrations(db.dialect));
     if (manifest.schema && !known.includes(manifest.schema)) {
@@ -113,9 +116,16 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
     }
 
     // The target: empty, unless told to replace it.
-    const existing = await db.kysely.selectFrom('models').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const existing = await db.kysely
+      .selectFrom('models')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     if (Number(existing.n) > 0 && !o.force) {
-      throw new AppError('CONFLICT', `the target database already has ${existing.n} model(s); restore into an empty database, or pass --force to replace its registry${manifest.include_audit ? ', audit log' : ''} and settings with the backup's`, { models: Number(existing.n) });
+      throw new AppError(
+        'CONFLICT',
+        `the target database already has ${existing.n} model(s); restore into an empty database, or pass --force to replace its registry${manifest.include_audit ? ', audit log' : ''} and settings with the backup's`,
+        { models: Number(existing.n) },
+      );
     }
 
     progress(`writing ${present.size} artifacts…`);
@@ -142,7 +152,10 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
         const renumber = SERIAL_TABLES.includes(t);
         for await (const chunk of rowsOf(t)) {
           const rows = renumber ? chunk.map(({ id: _id, ...rest }) => rest) : chunk;
-          await tx.insertInto(t as keyof Database).values(rows as never).execute();
+          await tx
+            .insertInto(t as keyof Database)
+            .values(rows as never)
+            .execute();
           n += rows.length;
         }
         counts[t] = n;

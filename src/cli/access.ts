@@ -79,7 +79,7 @@ export function registerRateLimitCommands(program: Command): void {
   const rl = program.command('ratelimit').description("A key's rate-limit counters in Redis: show or reset");
   const open = async (ctx: Context) => {
     if (!ctx.config.REDIS_URL) {
-      throw new AppError('BAD_REQUEST', 'REDIS_URL is not set: limits are counted in each server\'s memory, so only the server knows them; ask it with GET /v1/keys/ID/ratelimit (DELETE to reset)');
+      throw new AppError('BAD_REQUEST', "REDIS_URL is not set: limits are counted in each server's memory, so only the server knows them; ask it with GET /v1/keys/ID/ratelimit (DELETE to reset)");
     }
     const limiter = createRateLimiter({ redisUrl: ctx.config.REDIS_URL, onFailure: 'closed', log: ctx.log });
     if (!(await limiter.ready(5000))) {
@@ -93,14 +93,15 @@ export function registerRateLimitCommands(program: Command): void {
     const s = await limiter.peek(id, await rateOf(ctx, id));
     return { key: id, backend: limiter.backend, limit: s.limit, window_ms: s.windowMs, used: s.used, remaining: s.remaining, reset_ms: s.resetMs };
   };
-  const describe = (s: Awaited<ReturnType<typeof show>>) => `${s.key}: ${s.used} of ${s.limit} per ${formatDuration(s.window_ms)} used, ${s.remaining} left; window resets in ${(s.reset_ms / 1000).toFixed(1)} s`;
+  const describe = (s: Awaited<ReturnType<typeof show>>) =>
+    `${s.key}: ${s.used} of ${s.limit} per ${formatDuration(s.window_ms)} used, ${s.remaining} left; window resets in ${(s.reset_ms / 1000).toFixed(1)} s`;
 
   for (const [name, reset] of [
     ['show', false],
     ['reset', true],
   ] as const) {
     rl.command(name)
-      .description(reset ? "Clear a key's counters, so it may send its full rate again" : "How much of its rate a key has used in the sliding window ending now")
+      .description(reset ? "Clear a key's counters, so it may send its full rate again" : 'How much of its rate a key has used in the sliding window ending now')
       .requiredOption('--key <id>', 'API key id, from keys list')
       .option('--json', 'machine-readable output')
       .addHelpText('after', `\nExample:\n  modelgate ratelimit ${name} --key key_3f9c2a7d11b04e52${reset ? '' : ' --json'}`)

@@ -4,11 +4,12 @@ import { VERSION } from '../lib/version.js';
 import { withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
-
 export function registerBackupCommands(program: Command): void {
   program
     .command('backup')
-    .description('Write one archive of the registry and its settings (models, versions, aliases and history, policies, keys as hashes, rollouts, webhook subscriptions, reports) and every artifact, each with its sha256')
+    .description(
+      'Write one archive of the registry and its settings (models, versions, aliases and history, policies, keys as hashes, rollouts, webhook subscriptions, reports) and every artifact, each with its sha256',
+    )
     .requiredOption('--out <file>', 'archive to write (a temporary name, renamed when complete)')
     .option('--include-audit', 'also the prediction log and feedback')
     .option('--json', 'machine-readable output')
@@ -17,7 +18,14 @@ export function registerBackupCommands(program: Command): void {
       withContext(o, async (ctx) => {
         progress(`backing up ${ctx.db.describe}${o.includeAudit ? ' with the audit log' : ''}…`);
         const r = await createBackup(ctx.db, ctx.artifacts, { out: o.out, includeAudit: o.includeAudit, version: VERSION, onProgress: progress, now: () => ctx.clock.now() });
-        emit(o, r, () => `wrote ${r.file} (${r.bytes} bytes): ${Object.entries(r.tables).map(([t, n]) => `${t} ${n}`).join(', ')}; ${r.artifacts} artifacts`);
+        emit(
+          o,
+          r,
+          () =>
+            `wrote ${r.file} (${r.bytes} bytes): ${Object.entries(r.tables)
+              .map(([t, n]) => `${t} ${n}`)
+              .join(', ')}; ${r.artifacts} artifacts`,
+        );
       }),
     );
 
@@ -30,7 +38,14 @@ export function registerBackupCommands(program: Command): void {
     .action(async (file: string, o: OutputOptions & { force?: boolean }) =>
       withContext(o, async (ctx) => {
         const r = await restoreBackup(ctx.db, ctx.artifacts, file, { force: o.force, onProgress: progress });
-        emit(o, r, () => `restored ${r.file} (made ${r.created_at}) into ${ctx.db.describe}: ${Object.entries(r.tables).map(([t, n]) => `${t} ${n}`).join(', ')}; ${r.artifacts} artifacts\nnext: modelgate verify`);
+        emit(
+          o,
+          r,
+          () =>
+            `restored ${r.file} (made ${r.created_at}) into ${ctx.db.describe}: ${Object.entries(r.tables)
+              .map(([t, n]) => `${t} ${n}`)
+              .join(', ')}; ${r.artifacts} artifacts\nnext: modelgate verify`,
+        );
       }),
     );
 }

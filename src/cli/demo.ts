@@ -22,7 +22,14 @@ import { closeOnSignals } from './serve.js';
 const MODEL = 'hotel-cancel';
 const CAR_MODEL = 'car-price';
 /** Price bands of the regression demo's policy (USD). */
-const CAR_POLICY: Policy = { type: 'bands', bands: [{ decision: 'low', below: 5000 }, { decision: 'mid', below: 20000 }, { decision: 'high', below: null }] };
+const CAR_POLICY: Policy = {
+  type: 'bands',
+  bands: [
+    { decision: 'low', below: 5000 },
+    { decision: 'mid', below: 20000 },
+    { decision: 'high', below: null },
+  ],
+};
 
 /** What a demo prepared: the model it registered and promoted, rows to show, and what to print. */
 interface Prepared {
@@ -55,7 +62,15 @@ async function prepareCars(config: Config, rows: number): Promise<Prepared> {
       model: CAR_MODEL,
       onnx: t.onnx,
       task: 'regression',
-      manifest: { description: 'Used-car price (synthetic demo listings): low under 5,000, mid under 20,000, else high', metrics: t.metrics, training: t.run, run_id: t.run.run_id, missing_category: '', dataset_sha256: ingested.sha256, reference: t.reference },
+      manifest: {
+        description: 'Used-car price (synthetic demo listings): low under 5,000, mid under 20,000, else high',
+        metrics: t.metrics,
+        training: t.run,
+        run_id: t.run.run_id,
+        missing_category: '',
+        dataset_sha256: ingested.sha256,
+        reference: t.reference,
+      },
       policy: CAR_POLICY,
       actor: cliActor(),
     });
@@ -65,7 +80,13 @@ async function prepareCars(config: Config, rows: number): Promise<Prepared> {
     await ctx.close();
   }
   progress(`      ${CAR_MODEL} version ${version} is in production`);
-  return { model: CAR_MODEL, version, examples: [rowPayload(split.test, 0), rowPayload(split.test, 1)], summary: { task: 'regression', metrics: t.metrics, policy: CAR_POLICY, data: csvFile }, what: 'price one listing' };
+  return {
+    model: CAR_MODEL,
+    version,
+    examples: [rowPayload(split.test, 0), rowPayload(split.test, 1)],
+    summary: { task: 'regression', metrics: t.metrics, policy: CAR_POLICY, data: csvFile },
+    what: 'price one listing',
+  };
 }
 
 function toCsv(d: Dataset): string {
@@ -80,7 +101,9 @@ function toCsv(d: Dataset): string {
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('Generate data, train a model, register and promote it, and serve it with example curl lines: hotel-booking cancellations (binary, the default) or used-car prices (--task regression)')
+    .description(
+      'Generate data, train a model, register and promote it, and serve it with example curl lines: hotel-booking cancellations (binary, the default) or used-car prices (--task regression)',
+    )
     .option('--task <binary|regression>', 'binary: hotel-booking cancellations; regression: used-car prices from dirty listings', 'binary')
     .option('--rows <n>', 'rows of synthetic data', '20000')
     .option('--port <port>', 'port to serve on (default: PORT or 8080)')

@@ -91,7 +91,13 @@ function binaryTable(rows: { label: string; e: Evaluation }[]): string {
   ];
   const out = aligned([['', ...rows.map((r) => r.label)], ...metrics.map(([name, fn]) => [name, ...rows.map((r) => fn(r.e))])]);
   out.push('', 'calibration (score bin: mean score → positive rate, rows)');
-  for (const r of rows) out.push(`  ${r.label}: ${r.e.calibration.filter((b) => b.count).map((b) => `${b.lower.toFixed(1)}–${b.upper.toFixed(1)}: ${f(b.mean_score, 2)}→${f(b.positive_rate, 2)} (${b.count})`).join(', ')}`);
+  for (const r of rows)
+    out.push(
+      `  ${r.label}: ${r.e.calibration
+        .filter((b) => b.count)
+        .map((b) => `${b.lower.toFixed(1)}–${b.upper.toFixed(1)}: ${f(b.mean_score, 2)}→${f(b.positive_rate, 2)} (${b.count})`)
+        .join(', ')}`,
+    );
   return out.join('\n');
 }
 
@@ -108,7 +114,11 @@ function regressionTable(rows: { label: string; e: RegressionEvaluation }[]): st
   const out = aligned([['', ...rows.map((r) => r.label)], ...metrics.map(([name, fn]) => [name, ...rows.map((r) => fn(r.e))])]);
   for (const r of rows) {
     out.push('', `${r.label}: predicted vs actual by decile of the prediction`);
-    out.push(...aligned([['decile', 'rows', 'mean predicted', 'mean actual'], ...r.e.deciles.map((d) => [String(d.decile), String(d.rows), f(d.mean_predicted, 2), f(d.mean_actual, 2)])]).map((l) => `  ${l}`));
+    out.push(
+      ...aligned([['decile', 'rows', 'mean predicted', 'mean actual'], ...r.e.deciles.map((d) => [String(d.decile), String(d.rows), f(d.mean_predicted, 2), f(d.mean_actual, 2)])]).map(
+        (l) => `  ${l}`,
+      ),
+    );
   }
   return out.join('\n');
 }
@@ -120,7 +130,10 @@ function multiclassTable(rows: { label: string; e: MulticlassEvaluation }[]): st
     ['macro F1', (e) => f(e.macro_f1)],
     ['weighted F1', (e) => f(e.weighted_f1)],
     ['log loss', (e) => f(e.log_loss)],
-    ...(rows[0]?.e.per_class ?? []).map((c, i): [string, (e: MulticlassEvaluation) => string] => [`${c.class}: precision / recall (n)`, (e) => `${f(e.per_class[i]?.precision)} / ${f(e.per_class[i]?.recall)} (${e.per_class[i]?.support ?? 0})`]),
+    ...(rows[0]?.e.per_class ?? []).map((c, i): [string, (e: MulticlassEvaluation) => string] => [
+      `${c.class}: precision / recall (n)`,
+      (e) => `${f(e.per_class[i]?.precision)} / ${f(e.per_class[i]?.recall)} (${e.per_class[i]?.support ?? 0})`,
+    ]),
   ];
   const out = aligned([['', ...rows.map((r) => r.label)], ...metrics.map(([name, fn]) => [name, ...rows.map((r) => fn(r.e))])]);
   for (const r of rows) {
@@ -160,11 +173,18 @@ function gatesFor(o: EvaluateFlags, task: Task, c: TaskEvaluation, b: TaskEvalua
     { flag: '--min-accuracy', gate: 'min_accuracy', metric: 'accuracy', tasks: ['binary', 'multiclass'], max: 1, direction: 'min', raw: o.minAccuracy },
     { flag: '--max-metric-drop', gate: 'max_metric_drop', metric: PRIMARY[task], tasks: ['binary', 'multiclass', 'regression'], max: Number.MAX_VALUE, direction: 'drop', raw: o.maxMetricDrop },
   ];
-  const metric = (e: TaskEvaluation | undefined, name: string): number | null => ((e as unknown as Record<string, number | null> | undefined)?.[name] ?? null);
+  const metric = (e: TaskEvaluation | undefined, name: string): number | null => (e as unknown as Record<string, number | null> | undefined)?.[name] ?? null;
   const gates: Gate[] = [];
   for (const a of asked) {
     if (a.raw === undefined) continue;
-    if (!a.tasks.includes(task)) throw new AppError('BAD_REQUEST', `${a.flag} is a gate for ${a.tasks.join(' and ')} models; ${o.model} is ${task} (its gates: ${asked.filter((x) => x.tasks.includes(task)).map((x) => x.flag).join(', ')})`);
+    if (!a.tasks.includes(task))
+      throw new AppError(
+        'BAD_REQUEST',
+        `${a.flag} is a gate for ${a.tasks.join(' and ')} models; ${o.model} is ${task} (its gates: ${asked
+          .filter((x) => x.tasks.includes(task))
+          .map((x) => x.flag)
+          .join(', ')})`,
+      );
     const threshold = parseNumberFlag(a.raw, a.flag, 0, a.max)!;
     if (a.direction === 'drop' && !b) throw new AppError('BAD_REQUEST', `${a.flag} compares with a baseline; give --baseline too`);
     const cv = metric(c, a.metric);
@@ -212,7 +232,8 @@ export function registerEvaluateCommands(program: Command): void {
         const allow = o.allowSkipped ?? false;
         const candidate = await evaluateVersion(ctx, o.model, version, o.data, o.target, allow);
         const baseline = o.baseline ? await evaluateVersion(ctx, o.model, await resolve(ctx, o.model, o.baseline), o.data, o.target, allow) : undefined;
-        if (baseline && baseline.evaluation.task !== task) throw new AppError('BAD_REQUEST', `the baseline version ${baseline.version} is ${baseline.evaluation.task} and the candidate ${task}; compare versions of one task`);
+        if (baseline && baseline.evaluation.task !== task)
+          throw new AppError('BAD_REQUEST', `the baseline version ${baseline.version} is ${baseline.evaluation.task} and the candidate ${task}; compare versions of one task`);
         const gates = gatesFor(o, task, candidate.evaluation, baseline?.evaluation);
         const report = {
           model: o.model,

@@ -41,7 +41,10 @@ export function registerFeedbackCommands(program: Command): void {
         const errors: { line: number; message: string }[] = [];
         let batch: { line: number; item: FeedbackItem }[] = [];
         const send = async () => {
-          const out = await ctx.feedback.submit(batch.map((b) => b.item), cliActor());
+          const out = await ctx.feedback.submit(
+            batch.map((b) => b.item),
+            cliActor(),
+          );
           stored += out.stored;
           for (const r of out.results) if (r.status === 'error') errors.push({ line: batch[r.index].line, message: r.error.message.replace(/^items\[\d+\]\.?/, '') });
           batch = [];
@@ -55,7 +58,13 @@ export function registerFeedbackCommands(program: Command): void {
         }
         if (batch.length) await send();
         const summary = { file: o.file, rows: line - 1, stored, refused: errors.length, errors: errors.slice(0, 100) };
-        emit(o, summary, () => [`${stored} of ${line - 1} outcomes stored from ${o.file}`, ...errors.slice(0, 20).map((e) => `  line ${e.line}: ${e.message}`), ...(errors.length > 20 ? [`  … and ${errors.length - 20} more`] : [])].join('\n'));
+        emit(o, summary, () =>
+          [
+            `${stored} of ${line - 1} outcomes stored from ${o.file}`,
+            ...errors.slice(0, 20).map((e) => `  line ${e.line}: ${e.message}`),
+            ...(errors.length > 20 ? [`  … and ${errors.length - 20} more`] : []),
+          ].join('\n'),
+        );
         if (errors.length) process.exitCode = 1;
       }),
     );

@@ -13,7 +13,9 @@ function summary(r: Report, file?: string): string {
   if (r.features.length) {
     lines.push('', 'feature                      PSI      KS     JS  missing');
     for (const f of [...r.features].sort((a, b) => (b.psi ?? -1) - (a.psi ?? -1))) {
-      lines.push(`${f.name.padEnd(26)} ${fmt(f.psi).padStart(6)}  ${fmt(f.ks_statistic).padStart(6)} ${fmt(f.js_distance).padStart(6)}  ${fmt(f.missing_rate, 2).padStart(6)}${f.drifted ? '  drifted' : ''}`);
+      lines.push(
+        `${f.name.padEnd(26)} ${fmt(f.psi).padStart(6)}  ${fmt(f.ks_statistic).padStart(6)} ${fmt(f.js_distance).padStart(6)}  ${fmt(f.missing_rate, 2).padStart(6)}${f.drifted ? '  drifted' : ''}`,
+      );
     }
   }
   const p = r.performance;
@@ -38,7 +40,9 @@ function summary(r: Report, file?: string): string {
 export function registerMonitorCommands(program: Command): void {
   program
     .command('monitor')
-    .description("Compute a monitoring report for a model's production version from the prediction log: drift against its reference profile, action rate, performance from feedback, alert flags; the report is stored (GET /v1/monitoring/:model/latest)")
+    .description(
+      "Compute a monitoring report for a model's production version from the prediction log: drift against its reference profile, action rate, performance from feedback, alert flags; the report is stored (GET /v1/monitoring/:model/latest)",
+    )
     .requiredOption('--model <name>', 'model to monitor')
     .option('--window <duration>', 'how much recent traffic to cover, e.g. 1h, 24h, 7d', '24h')
     .option('--version <n>', 'judge this version instead of production')

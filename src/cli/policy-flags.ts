@@ -10,7 +10,8 @@ export function parseCosts(text: string): Costs {
     if (!m) throw new AppError('BAD_REQUEST', `--cost ${JSON.stringify(text)}: expected outcome=value pairs such as tp=0,fp=-20,fn=-100,tn=0`);
     costs[m[1] as keyof Costs] = Number(m[2]);
   }
-  if (costs.tp - costs.fn === 0 && costs.fp - costs.tn === 0) throw new AppError('BAD_REQUEST', `--cost ${JSON.stringify(text)}: acting and not acting are worth the same for every row, so no threshold is better than another; give costs that differ`);
+  if (costs.tp - costs.fn === 0 && costs.fp - costs.tn === 0)
+    throw new AppError('BAD_REQUEST', `--cost ${JSON.stringify(text)}: acting and not acting are worth the same for every row, so no threshold is better than another; give costs that differ`);
   return costs;
 }
 
@@ -25,7 +26,8 @@ export function parseBands(text: string): Policy {
     return { decision: m[1], from: Number(m[2]) };
   });
   parts.sort((a, b) => a.from - b.from);
-  if (parts.some((p, i) => i > 0 && p.from === parts[i - 1].from) || parts[0].from <= 0) throw new AppError('BAD_REQUEST', `--bands ${JSON.stringify(text)}: bounds must be distinct and above 0 (scores below the first one are allow)`);
+  if (parts.some((p, i) => i > 0 && p.from === parts[i - 1].from) || parts[0].from <= 0)
+    throw new AppError('BAD_REQUEST', `--bands ${JSON.stringify(text)}: bounds must be distinct and above 0 (scores below the first one are allow)`);
   const bands = [{ decision: 'allow', below: parts[0].from as number | null }, ...parts.map((p, i) => ({ decision: p.decision, below: i + 1 < parts.length ? parts[i + 1].from : null }))];
   const parsed = policySchema.safeParse({ type: 'bands', bands });
   if (!parsed.success) throw new AppError('BAD_REQUEST', `--bands ${JSON.stringify(text)}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);

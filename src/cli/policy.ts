@@ -26,7 +26,10 @@ export function registerPolicyCommands(program: Command): void {
     .description('Create a new version with the same ONNX artifact, contract and records as --version and another decision policy; promote and roll it back like any version')
     .requiredOption('--model <name>', 'model')
     .requiredOption('--version <n>', 'version whose model the new policy is for')
-    .option('--policy <spec>', 'any policy for the version\'s task: threshold=0.4:block:allow, bands=low:5000,mid:20000,high (regression values), value, label, min_probability=0.6:review, class_map=France:retain,*:none')
+    .option(
+      '--policy <spec>',
+      "any policy for the version's task: threshold=0.4:block:allow, bands=low:5000,mid:20000,high (regression values), value, label, min_probability=0.6:review, class_map=France:retain,*:none",
+    )
     .option('--threshold <t>', 'act when score >= t (binary: a probability; regression: a value)')
     .option('--cost <tp=..,fp=..,fn=..,tn=..>', 'the threshold that maximises profit on --data (scored through the model)')
     .option('--bands <review=0.3,block=0.7>', 'allow below the first bound, then each decision from its bound up')
@@ -34,7 +37,10 @@ export function registerPolicyCommands(program: Command): void {
     .option('--target <column>', 'with --cost: the label column of --data')
     .option('--allow-skipped', 'with --cost: choose on the rows that can be scored even when some cannot (counted by reason)')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  modelgate policy set --model churn --version 3 --threshold 0.42\n  modelgate policy set --model car-price --version 2 --policy bands=low:5000,mid:20000,high\n  modelgate policy set --model geography --version 1 --policy min_probability=0.6:review\n  modelgate policy set --model fraud --version 7 --bands review=0.3,block=0.7 --json\n  modelgate policy set --model churn --version 3 --cost tp=0,fp=-20,fn=-100,tn=0 --data holdout.csv --target Churn')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  modelgate policy set --model churn --version 3 --threshold 0.42\n  modelgate policy set --model car-price --version 2 --policy bands=low:5000,mid:20000,high\n  modelgate policy set --model geography --version 1 --policy min_probability=0.6:review\n  modelgate policy set --model fraud --version 7 --bands review=0.3,block=0.7 --json\n  modelgate policy set --model churn --version 3 --cost tp=0,fp=-20,fn=-100,tn=0 --data holdout.csv --target Churn',
+    )
     .action(async (o: PolicyFlags) =>
       withContext(o, async (ctx) => {
         const given = [o.threshold, o.cost, o.bands, o.policy].filter((x) => x !== undefined).length;
@@ -42,7 +48,10 @@ export function registerPolicyCommands(program: Command): void {
         const version = parseVersion(o.version)!;
         const { task } = await ctx.registry.getVersion(o.model, version);
         if (task !== 'binary' && (o.cost !== undefined || o.bands !== undefined)) {
-          throw new AppError('BAD_REQUEST', `--cost and --bands choose a policy on probabilities of a binary model; ${o.model} version ${version} is ${task}: give --policy (${task === 'regression' ? 'bands=low:5000,mid:20000,high, threshold=20000:high:low or value' : 'label, min_probability=0.6:review or class_map=A:act,*:none'})`);
+          throw new AppError(
+            'BAD_REQUEST',
+            `--cost and --bands choose a policy on probabilities of a binary model; ${o.model} version ${version} is ${task}: give --policy (${task === 'regression' ? 'bands=low:5000,mid:20000,high, threshold=20000:high:low or value' : 'label, min_probability=0.6:review or class_map=A:act,*:none'})`,
+          );
         }
         let next: Policy;
         let chosen: Record<string, unknown> = {};
@@ -61,7 +70,15 @@ export function registerPolicyCommands(program: Command): void {
           try {
             progress(`scoring ${o.data} with ${o.model} version ${version}…`);
             const r = await scoreCsv(o.data, s, { target: o.target });
-            const note = checkSkipped({ ...r, scored: r.scores.length }, { subject: `${o.data} with ${o.model} version ${version}`, consequence: 'no policy was made', allowSkipped: o.allowSkipped ?? false, allowWhat: 'choose the threshold on the other rows' });
+            const note = checkSkipped(
+              { ...r, scored: r.scores.length },
+              {
+                subject: `${o.data} with ${o.model} version ${version}`,
+                consequence: 'no policy was made',
+                allowSkipped: o.allowSkipped ?? false,
+                allowWhat: 'choose the threshold on the other rows',
+              },
+            );
             if (note) progress(`  ${note}`);
             const c = chooseThreshold(r.scores, r.labels, costs);
             next = { type: 'threshold', threshold: Math.min(1, c.threshold), above: 'act', below: 'none' };
@@ -72,7 +89,9 @@ export function registerPolicyCommands(program: Command): void {
         }
         const r = await ctx.registry.withPolicy({ model: o.model, from: version, policy: next, actor: cliActor() });
         emit(o, { model: r.model, version: r.version, from_version: version, policy: r.manifest.policy, ...chosen }, () =>
-          [`${r.model} version ${r.version}: version ${version}'s model with policy ${describePolicy(r.manifest.policy)}`, `next: modelgate promote --model ${r.model} --version ${r.version}`].join('\n'),
+          [`${r.model} version ${r.version}: version ${version}'s model with policy ${describePolicy(r.manifest.policy)}`, `next: modelgate promote --model ${r.model} --version ${r.version}`].join(
+            '\n',
+          ),
         );
       }),
     );

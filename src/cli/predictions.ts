@@ -34,7 +34,10 @@ export function registerPredictionCommands(program: Command): void {
     .option('--format <csv|jsonl>', 'output format', 'csv')
     .option('--out <file>', 'write here (atomically: a temp file renamed when complete) instead of stdout')
     .option('--json', 'with --out: print the summary as JSON')
-    .addHelpText('after', '\nExamples:\n  modelgate predictions export --model churn --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z > day.csv\n  modelgate predictions export --model churn --format jsonl --out churn.jsonl --json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  modelgate predictions export --model churn --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z > day.csv\n  modelgate predictions export --model churn --format jsonl --out churn.jsonl --json',
+    )
     .action(async (o: OutputOptions & { model?: string; from?: string; to?: string; format: string; out?: string }) =>
       withContext(o, async (ctx) => {
         if (o.format !== 'csv' && o.format !== 'jsonl') throw new AppError('BAD_REQUEST', `--format must be csv or jsonl, got ${JSON.stringify(o.format)}`);

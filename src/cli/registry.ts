@@ -55,7 +55,10 @@ export function registerRegistryCommands(program: Command): void {
     .requiredOption('--onnx <file>', 'ONNX file (scikit-learn, XGBoost, LightGBM export)')
     .option('--manifest <file>', 'JSON with feature_names, policy, metrics, description, positive_class, output, task')
     .option('--task <task>', 'binary, multiclass or regression (default: read from the graph: class probabilities are binary or multiclass, one float value output is regression)')
-    .option('--policy <spec>', 'decision policy. binary: threshold=0.5 | threshold=0.4:block:allow | bands=allow:0.3,review:0.7,block; regression: value | bands=low:5000,mid:20000,high; multiclass: label | min_probability=0.6:review | class_map=A:act,*:none')
+    .option(
+      '--policy <spec>',
+      'decision policy. binary: threshold=0.5 | threshold=0.4:block:allow | bands=allow:0.3,review:0.7,block; regression: value | bands=low:5000,mid:20000,high; multiclass: label | min_probability=0.6:review | class_map=A:act,*:none',
+    )
     .option('--feature-names <names>', 'comma-separated column names for a single [N,F] input')
     .option('--reference <csv>', 'reference data (e.g. the training set): profiled and scored through the model, for drift monitoring')
     .option('--target <column>', 'label column of the --reference CSV (0/1, yes/no, true/false): adds positive rate and AUC to the profile')
@@ -66,49 +69,82 @@ export function registerRegistryCommands(program: Command): void {
       'after',
       '\nExample:\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review',
     )
-    .action(async (o: OutputOptions & { model: string; onnx: string; manifest?: string; policy?: string; featureNames?: string; reference?: string; target?: string; allowSkipped?: boolean; missingCategory?: string; task?: string }) =>
-      withContext(o, async (ctx) => {
-        const onnx = await readInput(o.onnx, 'ONNX file');
-        let manifest: unknown;
-        if (o.manifest) {
-          const text = (await readInput(o.manifest, 'manifest')).toString('utf8');
-          try {
-            manifest = JSON.parse(text);
-          } catch (e) {
-            throw new AppError('BAD_REQUEST', `manifest ${o.manifest} is not valid JSON: ${errorMessage(e)}`);
+    .action(
+      async (
+        o: OutputOptions & {
+          model: string;
+          onnx: string;
+          manifest?: string;
+          policy?: string;
+          featureNames?: string;
+          reference?: string;
+          target?: string;
+          allowSkipped?: boolean;
+          missingCategory?: string;
+          task?: string;
+        },
+      ) =>
+        withContext(o, async (ctx) => {
+          const onnx = await readInput(o.onnx, 'ONNX file');
+          let manifest: unknown;
+          if (o.manifest) {
+            const text = (await readInput(o.manifest, 'manifest')).toString('utf8');
+            try {
+              manifest = JSON.parse(text);
+            } catch (e) {
+              throw new AppError('BAD_REQUEST', `manifest ${o.manifest} is not valid JSON: ${errorMessage(e)}`);
+            }
           }
-        }
-        if (o.target && !o.reference) throw new AppError('BAD_REQUEST', '--target names a column of the --reference CSV; give --reference too');
-        const input = {
-          model: o.model,
-          onnx,
-          manifest,
-          policy: o.policy ? parsePolicyFlag(o.policy) : undefined,
-          featureNames: o.featureNames?.split(',').map((s) => s.trim()).filter(Boolean),
-          missingCategory: o.missingCategory,
-          task: o.task === undefined ? undefined : parseTask(o.task),
-        };
-        let profiled: Awaited<ReturnType<typeof profileReference>> | undefined;
-        if (o.reference) {
-          profiled = await profileReference(ctx.registry.prepare(input), onnx, o.model, o.reference, o.target, o.allowSkipped ?? false);
-          input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
-        }
-        progress(`registering ${o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
-        const r = await ctx.registry.register({ ...input, actor: cliActor() });
-        const c = r.manifest.contract;
-        emit(o, { model: r.model, version: r.version, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256, contract: c, output: r.manifest.output, policy: r.manifest.policy, reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped } : null }, () =>
-          [
-            `registered ${r.model} version ${r.version}`,
-            `  sha256    ${r.onnx_sha256}`,
-            `  features  ${c.features.length} (${c.layout}): ${c.features.map((f) => `${f.name}:${f.type}`).join(', ')}`,
-            `  task      ${describeTask(r.manifest)}`,
-            ...(c.features.some((f) => f.type === 'string') ? [`  missing   ${c.missing_category === undefined ? 'a missing string feature is refused (400); --missing-category VALUE maps it' : `a missing string feature becomes ${JSON.stringify(c.missing_category)}`}`] : []),
-            `  policy    ${describePolicy(r.manifest.policy)}`,
-            `  reference ${profiled ? `${profiled.rows} rows profiled${profiled.skipped ? `, ${profiled.skipped} skipped` : ''}` : 'none (drift monitoring needs --reference CSV)'}`,
-            `next: modelgate promote --model ${r.model} --version ${r.version}`,
-          ].join('\n'),
-        );
-      }),
+          if (o.target && !o.reference) throw new AppError('BAD_REQUEST', '--target names a column of the --reference CSV; give --reference too');
+          const input = {
+            model: o.model,
+            onnx,
+            manifest,
+            policy: o.policy ? parsePolicyFlag(o.policy) : undefined,
+            featureNames: o.featureNames
+              ?.split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+            missingCategory: o.missingCategory,
+            task: o.task === undefined ? undefined : parseTask(o.task),
+          };
+          let profiled: Awaited<ReturnType<typeof profileReference>> | undefined;
+          if (o.reference) {
+            profiled = await profileReference(ctx.registry.prepare(input), onnx, o.model, o.reference, o.target, o.allowSkipped ?? false);
+            input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
+          }
+          progress(`registering ${o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
+          const r = await ctx.registry.register({ ...input, actor: cliActor() });
+          const c = r.manifest.contract;
+          emit(
+            o,
+            {
+              model: r.model,
+              version: r.version,
+              onnx_sha256: r.onnx_sha256,
+              manifest_sha256: r.manifest_sha256,
+              contract: c,
+              output: r.manifest.output,
+              policy: r.manifest.policy,
+              reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped } : null,
+            },
+            () =>
+              [
+                `registered ${r.model} version ${r.version}`,
+                `  sha256    ${r.onnx_sha256}`,
+                `  features  ${c.features.length} (${c.layout}): ${c.features.map((f) => `${f.name}:${f.type}`).join(', ')}`,
+                `  task      ${describeTask(r.manifest)}`,
+                ...(c.features.some((f) => f.type === 'string')
+                  ? [
+                      `  missing   ${c.missing_category === undefined ? 'a missing string feature is refused (400); --missing-category VALUE maps it' : `a missing string feature becomes ${JSON.stringify(c.missing_category)}`}`,
+                    ]
+                  : []),
+                `  policy    ${describePolicy(r.manifest.policy)}`,
+                `  reference ${profiled ? `${profiled.rows} rows profiled${profiled.skipped ? `, ${profiled.skipped} skipped` : ''}` : 'none (drift monitoring needs --reference CSV)'}`,
+                `next: modelgate promote --model ${r.model} --version ${r.version}`,
+              ].join('\n'),
+          );
+        }),
     );
 
   program
@@ -124,7 +160,13 @@ export function registerRegistryCommands(program: Command): void {
             models.length === 0
               ? 'no models registered yet: modelgate register --model NAME --onnx FILE'
               : table(
-                  models.map((m) => ({ ...m, aliases: Object.entries(m.aliases).map(([a, v]) => `${a}=${v}`).join(' '), engine: m.production_engine?.engine ?? '' })),
+                  models.map((m) => ({
+                    ...m,
+                    aliases: Object.entries(m.aliases)
+                      .map(([a, v]) => `${a}=${v}`)
+                      .join(' '),
+                    engine: m.production_engine?.engine ?? '',
+                  })),
                   ['name', 'task', 'latest_version', 'version_count', 'aliases', 'engine', 'created_at'],
                 ),
           );
@@ -134,10 +176,20 @@ export function registerRegistryCommands(program: Command): void {
         emit(o, m, () =>
           [
             `${m.name}${m.description ? ` — ${m.description}` : ''}`,
-            `aliases: ${Object.entries(m.aliases).map(([a, v]) => `${a}=${v}`).join(' ') || '(none)'}`,
+            `aliases: ${
+              Object.entries(m.aliases)
+                .map(([a, v]) => `${a}=${v}`)
+                .join(' ') || '(none)'
+            }`,
             '',
             table(
-              m.versions.map((v) => ({ ...v, aliases: v.aliases.join(','), sha256: v.onnx_sha256.slice(0, 12), engine: v.engine?.engine ?? 'not loaded yet', memory: v.engine ? `${(v.engine.memory_bytes / 1048576).toFixed(1)} MiB` : '' })),
+              m.versions.map((v) => ({
+                ...v,
+                aliases: v.aliases.join(','),
+                sha256: v.onnx_sha256.slice(0, 12),
+                engine: v.engine?.engine ?? 'not loaded yet',
+                memory: v.engine ? `${(v.engine.memory_bytes / 1048576).toFixed(1)} MiB` : '',
+              })),
               ['version', 'status', 'task', 'aliases', 'engine', 'memory', 'sha256', 'created_at', 'created_by'],
             ),
             // Why a version is not compiled, when it is not: an operator, attribute or difference to fix or report.

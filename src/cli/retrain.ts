@@ -29,7 +29,9 @@ function describe(r: RetrainResult): string {
 export function registerRetrainCommands(program: Command): void {
   const retrain = program
     .command('retrain')
-    .description("Train a model version again from its own run record (algorithm, parameters, target, columns, split, costs, gates) on new data, compare it with that version on the new data's held-out rows, register it only if every gate passes, and optionally start a stepped canary")
+    .description(
+      "Train a model version again from its own run record (algorithm, parameters, target, columns, split, costs, gates) on new data, compare it with that version on the new data's held-out rows, register it only if every gate passes, and optionally start a stepped canary",
+    )
     // Not requiredOption: commander would then demand them of the plan subcommands too.
     .option('--model <name>', 'model (required)')
     .option('--data <csv>', 'new training data (required): a CSV file or s3://bucket/key with the same columns and target')
@@ -38,10 +40,17 @@ export function registerRetrainCommands(program: Command): void {
     .option('--step-interval <duration>', 'with --canary: how long each step must stay healthy (default CANARY_STEP_INTERVAL)')
     .option('--max-metric-drop <x>', 'the main metric (binary ROC AUC, multiclass accuracy, regression R²) may be this far below the current version (default 0)')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  modelgate retrain --model churn --data s3://lake/churn/2026-12.csv\n  modelgate retrain --model car-price --data listings-december.csv --canary 10,25,50,100 --step-interval 30m --json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  modelgate retrain --model churn --data s3://lake/churn/2026-12.csv\n  modelgate retrain --model car-price --data listings-december.csv --canary 10,25,50,100 --step-interval 30m --json',
+    )
     .action(async (o: OutputOptions & { model?: string; data?: string; version?: string; canary?: string; stepInterval?: string; maxMetricDrop?: string }) =>
       withContext(o, async (ctx) => {
-        if (!o.model || !o.data) throw new AppError('BAD_REQUEST', `give ${!o.model ? '--model NAME' : ''}${!o.model && !o.data ? ' and ' : ''}${!o.data ? '--data CSV' : ''}: the model to retrain and its new training data (modelgate retrain --help)`);
+        if (!o.model || !o.data)
+          throw new AppError(
+            'BAD_REQUEST',
+            `give ${!o.model ? '--model NAME' : ''}${!o.model && !o.data ? ' and ' : ''}${!o.data ? '--data CSV' : ''}: the model to retrain and its new training data (modelgate retrain --help)`,
+          );
         const r = await ctx.retrain.retrain({
           model: o.model,
           data: o.data,
@@ -72,8 +81,21 @@ export function registerRetrainCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  modelgate retrain plan set --model churn --data s3://lake/churn/latest.csv --canary 10,50,100 --min-interval 7d')
     .action(async (o: OutputOptions & { model: string; data: string; canary?: string; stepInterval?: string; minInterval: string; maxMetricDrop?: string }) =>
       withContext(o, async (ctx) => {
-        const p = await ctx.retrain.setPlan({ model: o.model, data: o.data, canarySteps: steps(o.canary), stepInterval: o.stepInterval, minInterval: o.minInterval, maxMetricDrop: parseNumberFlag(o.maxMetricDrop, '--max-metric-drop', 0, Number.MAX_VALUE), actor: cliActor() });
-        emit(o, p, () => `${p.model}: when a monitoring report recommends retraining, retrain on ${p.data}${p.canary_steps.length ? ` and start a canary (${p.canary_steps.join(', ')})` : ''}, at most once every ${o.minInterval}`);
+        const p = await ctx.retrain.setPlan({
+          model: o.model,
+          data: o.data,
+          canarySteps: steps(o.canary),
+          stepInterval: o.stepInterval,
+          minInterval: o.minInterval,
+          maxMetricDrop: parseNumberFlag(o.maxMetricDrop, '--max-metric-drop', 0, Number.MAX_VALUE),
+          actor: cliActor(),
+        });
+        emit(
+          o,
+          p,
+          () =>
+            `${p.model}: when a monitoring report recommends retraining, retrain on ${p.data}${p.canary_steps.length ? ` and start a canary (${p.canary_steps.join(', ')})` : ''}, at most once every ${o.minInterval}`,
+        );
       }),
     );
   plan
@@ -88,7 +110,9 @@ export function registerRetrainCommands(program: Command): void {
         const runs = await ctx.retrain.runs(o.model);
         emit(o, { plan: p, runs }, () =>
           [
-            p ? `${p.model}: retrain on ${p.data}${p.canary_steps.length ? `, canary ${p.canary_steps.join(', ')}` : ''}, at most every ${Math.round(p.min_interval_ms / 3_600_000)} h (set by ${p.created_by})` : `${o.model} has no retrain plan: modelgate retrain plan set --model ${o.model} --data FILE`,
+            p
+              ? `${p.model}: retrain on ${p.data}${p.canary_steps.length ? `, canary ${p.canary_steps.join(', ')}` : ''}, at most every ${Math.round(p.min_interval_ms / 3_600_000)} h (set by ${p.created_by})`
+              : `${o.model} has no retrain plan: modelgate retrain plan set --model ${o.model} --data FILE`,
             ...runs.map((r) => `  ${r.started_at}  ${r.trigger.padEnd(7)} ${r.status.padEnd(14)} from v${r.from_version}${r.candidate_version ? ` → v${r.candidate_version}` : ''}`),
           ].join('\n'),
         );

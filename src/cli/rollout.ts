@@ -15,13 +15,28 @@ function describeStatus(s: Status): string {
   const lines: string[] = [];
   if (s.canary_version === null) lines.push(`${s.model}: no canary running (production ${s.production_version ?? '-'})`);
   else {
-    lines.push(`${s.model}: canary v${s.canary_version} at ${s.canary_percent}% against ${s.target} v${s.production_version}${s.steps.length ? ` (step ${s.step}/${s.steps.length} of [${s.steps.join(', ')}], every ${s.step_interval}${s.auto_promote ? ', auto-promote' : ''})` : ''}`);
+    lines.push(
+      `${s.model}: canary v${s.canary_version} at ${s.canary_percent}% against ${s.target} v${s.production_version}${s.steps.length ? ` (step ${s.step}/${s.steps.length} of [${s.steps.join(', ')}], every ${s.step_interval}${s.auto_promote ? ', auto-promote' : ''})` : ''}`,
+    );
     if (s.arms) {
       lines.push(
         table(
           (['production', 'canary'] as const).map((arm) => {
             const a = s.arms![arm];
-            return { arm, version: a.version, requests: a.requests, scored: a.scored, cache_hits: a.cache_hits, errors: a.errors, error_rate: `${(a.error_rate * 100).toFixed(2)}%`, p50_ms: a.p50_ms, p95_ms: a.p95_ms, decisions: Object.entries(a.decision_rates).map(([d, r]) => `${d}=${(r * 100).toFixed(1)}%`).join(' ') };
+            return {
+              arm,
+              version: a.version,
+              requests: a.requests,
+              scored: a.scored,
+              cache_hits: a.cache_hits,
+              errors: a.errors,
+              error_rate: `${(a.error_rate * 100).toFixed(2)}%`,
+              p50_ms: a.p50_ms,
+              p95_ms: a.p95_ms,
+              decisions: Object.entries(a.decision_rates)
+                .map(([d, r]) => `${d}=${(r * 100).toFixed(1)}%`)
+                .join(' '),
+            };
           }),
           ['arm', 'version', 'requests', 'scored', 'cache_hits', 'errors', 'error_rate', 'p50_ms', 'p95_ms', 'decisions'],
         ),
@@ -39,10 +54,24 @@ function describeStatus(s: Status): string {
     if (s.verdict) lines.push(`verdict: ${s.verdict.status}${s.verdict.failed ? ` — ${s.verdict.failed.detail}` : ''}${s.verdict.reason ? ` — ${s.verdict.reason}` : ''}`);
   }
   if (s.shadow) {
-    const sh = s.shadow as { version: number; percent: number; compared: number; decision_agreement?: number | null; label_agreement?: number | null; mean_abs_score_diff?: number | null; mean_relative_error?: number | null; errors: number };
+    const sh = s.shadow as {
+      version: number;
+      percent: number;
+      compared: number;
+      decision_agreement?: number | null;
+      label_agreement?: number | null;
+      mean_abs_score_diff?: number | null;
+      mean_relative_error?: number | null;
+      errors: number;
+    };
     const agreement = sh.label_agreement !== undefined ? ['class agreement', sh.label_agreement] : ['decision agreement', sh.decision_agreement ?? null];
-    const diff = sh.mean_relative_error !== undefined ? `mean relative value error ${sh.mean_relative_error === null ? '-' : `${(sh.mean_relative_error * 100).toFixed(2)}%`}` : `mean |Δscore| ${sh.mean_abs_score_diff?.toFixed(4) ?? '-'}`;
-    lines.push(`shadow v${sh.version} at ${sh.percent}%: ${sh.compared} compared, ${agreement[0]} ${agreement[1] === null ? '-' : `${((agreement[1] as number) * 100).toFixed(1)}%`}, ${diff}, ${sh.errors} errors`);
+    const diff =
+      sh.mean_relative_error !== undefined
+        ? `mean relative value error ${sh.mean_relative_error === null ? '-' : `${(sh.mean_relative_error * 100).toFixed(2)}%`}`
+        : `mean |Δscore| ${sh.mean_abs_score_diff?.toFixed(4) ?? '-'}`;
+    lines.push(
+      `shadow v${sh.version} at ${sh.percent}%: ${sh.compared} compared, ${agreement[0]} ${agreement[1] === null ? '-' : `${((agreement[1] as number) * 100).toFixed(1)}%`}, ${diff}, ${sh.errors} errors`,
+    );
   }
   return lines.join('\n');
 }
@@ -78,11 +107,39 @@ export function registerRolloutCommands(program: Command): void {
       '\nExamples:\n  modelgate canary start --model churn --version 4 --percent 10\n  modelgate canary start --model churn --version 4 --steps 10,25,50,100 --step-interval 10m --auto-promote --json\n  modelgate canary start --model fraud --version 7 --percent 20 --max-fpr-delta-pp 5 --min-labels 200',
     )
     .action(
-      async (o: OutputOptions & { model: string; version: string; percent?: string; steps?: string; stepInterval?: string; minRequests?: string; minScored?: string; maxErrorRatio?: string; maxP95Ratio?: string; maxDecisionDeltaPp?: string; maxScorePsi?: string; maxFprDeltaPp?: string; maxAccuracyDropPp?: string; maxAucDrop?: string; maxMaeRatio?: string; minLabels?: string; autoPromote?: boolean; productionVersion?: string; target?: string }) =>
+      async (
+        o: OutputOptions & {
+          model: string;
+          version: string;
+          percent?: string;
+          steps?: string;
+          stepInterval?: string;
+          minRequests?: string;
+          minScored?: string;
+          maxErrorRatio?: string;
+          maxP95Ratio?: string;
+          maxDecisionDeltaPp?: string;
+          maxScorePsi?: string;
+          maxFprDeltaPp?: string;
+          maxAccuracyDropPp?: string;
+          maxAucDrop?: string;
+          maxMaeRatio?: string;
+          minLabels?: string;
+          autoPromote?: boolean;
+          productionVersion?: string;
+          target?: string;
+        },
+      ) =>
         withContext(o, async (ctx) => {
           const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
           const defined = (o: Record<string, number | undefined>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-          const outcomes = defined({ max_fpr_delta_pp: num(o.maxFprDeltaPp), max_accuracy_drop_pp: num(o.maxAccuracyDropPp), max_auc_drop: num(o.maxAucDrop), max_mae_ratio: num(o.maxMaeRatio), min_labels_per_arm: num(o.minLabels) });
+          const outcomes = defined({
+            max_fpr_delta_pp: num(o.maxFprDeltaPp),
+            max_accuracy_drop_pp: num(o.maxAccuracyDropPp),
+            max_auc_drop: num(o.maxAucDrop),
+            max_mae_ratio: num(o.maxMaeRatio),
+            min_labels_per_arm: num(o.minLabels),
+          });
           await ctx.rollouts.startCanary({
             model: o.model,
             canary_version: /^[0-9]+$/.test(o.version) ? Number(o.version) : o.version,
@@ -92,7 +149,13 @@ export function registerRolloutCommands(program: Command): void {
             step_interval: o.stepInterval,
             min_requests: num(o.minRequests),
             analysis: {
-              ...defined({ max_error_ratio: num(o.maxErrorRatio), max_p95_ratio: num(o.maxP95Ratio), max_decision_rate_delta_pp: num(o.maxDecisionDeltaPp), max_score_psi: num(o.maxScorePsi), min_scored_per_arm: num(o.minScored) }),
+              ...defined({
+                max_error_ratio: num(o.maxErrorRatio),
+                max_p95_ratio: num(o.maxP95Ratio),
+                max_decision_rate_delta_pp: num(o.maxDecisionDeltaPp),
+                max_score_psi: num(o.maxScorePsi),
+                min_scored_per_arm: num(o.minScored),
+              }),
               ...(Object.keys(outcomes).length ? { outcomes } : {}),
             },
             auto_promote: o.autoPromote,
@@ -205,7 +268,12 @@ export function registerRolloutCommands(program: Command): void {
       withContext(o, async (ctx) => {
         const [rows, total] = await Promise.all([ctx.rollouts.rollbacks(o.model, Math.min(1000, Math.max(1, Number(o.limit) || 50))), ctx.rollouts.countRollbacks(o.model)]);
         emit(o, { rollbacks: rows, total }, () =>
-          rows.length ? table(rows.map((r) => ({ ...r, observed: r.observed === null ? null : Number(r.observed.toFixed(4)), threshold: r.threshold === null ? null : Number(r.threshold.toFixed(4)) })), ['at', 'model', 'canary_version', 'production_version', 'trigger_metric', 'observed', 'threshold', 'rolled_back_by', 'reason']) : 'no rollbacks',
+          rows.length
+            ? table(
+                rows.map((r) => ({ ...r, observed: r.observed === null ? null : Number(r.observed.toFixed(4)), threshold: r.threshold === null ? null : Number(r.threshold.toFixed(4)) })),
+                ['at', 'model', 'canary_version', 'production_version', 'trigger_metric', 'observed', 'threshold', 'rolled_back_by', 'reason'],
+              )
+            : 'no rollbacks',
         );
       }),
     );

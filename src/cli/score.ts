@@ -24,7 +24,7 @@ export function registerScoreCommands(program: Command): void {
   program
     .command('score')
     .description(
-      'Score an unlabelled CSV (local or s3://) through exactly the serving code (the version\'s encoder, engine and policy), streamed: writes the row number, the id column(s) and score/label/probabilities/value and decision; rows that cannot be scored go to a rejects file with the reason and fail the command unless --allow-rejects',
+      "Score an unlabelled CSV (local or s3://) through exactly the serving code (the version's encoder, engine and policy), streamed: writes the row number, the id column(s) and score/label/probabilities/value and decision; rows that cannot be scored go to a rejects file with the reason and fail the command unless --allow-rejects",
     )
     .requiredOption('--model <name>', 'model')
     .option('--version <n>', 'version to score with')
@@ -60,7 +60,10 @@ export function registerScoreCommands(program: Command): void {
             input,
             output: output.stream,
             rejects: rejects.stream,
-            idColumns: o.id?.split(',').map((c) => c.trim()).filter(Boolean),
+            idColumns: o.id
+              ?.split(',')
+              .map((c) => c.trim())
+              .filter(Boolean),
             source: o.data,
             onProgress: (rows) => {
               if (rows - reported < 50_000) return;
@@ -93,11 +96,21 @@ export function registerScoreCommands(program: Command): void {
             [
               `${r.scored.toLocaleString('en')} of ${r.rows.toLocaleString('en')} rows scored in ${seconds.toFixed(1)} s (${summary.rows_per_second.toLocaleString('en')} rows/s)${failed ? '' : ` → ${o.out}`}`,
               `columns: ${r.columns.join(', ')}`,
-              ...(r.rejected ? [`${r.rejected} row${r.rejected === 1 ? '' : 's'} rejected → ${rejectsAt}:`, ...Object.entries(r.reasons).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([why, n]) => `  ${n} × ${why}`)] : []),
+              ...(r.rejected
+                ? [
+                    `${r.rejected} row${r.rejected === 1 ? '' : 's'} rejected → ${rejectsAt}:`,
+                    ...Object.entries(r.reasons)
+                      .sort((a, b) => b[1] - a[1])
+                      .slice(0, 10)
+                      .map(([why, n]) => `  ${n} × ${why}`),
+                  ]
+                : []),
             ].join('\n'),
           );
           if (failed) {
-            progress(`error: ${r.rejected} of ${r.rows} rows cannot be scored (reasons in ${rejectsAt}); nothing was written to ${o.out}. Fix the data, or pass --allow-rejects to write the other rows`);
+            progress(
+              `error: ${r.rejected} of ${r.rows} rows cannot be scored (reasons in ${rejectsAt}); nothing was written to ${o.out}. Fix the data, or pass --allow-rejects to write the other rows`,
+            );
             process.exitCode = 1;
           }
         } catch (e) {

@@ -22,10 +22,13 @@ export function closeOnSignals(server: RunningServer, log: Logger, delayMs: numb
     closing = true;
     server.drain();
     log.info({ signal, delay_ms: delayMs }, 'shutting down: readiness now fails; draining in-flight requests');
-    const force = setTimeout(() => {
-      log.error('shutdown took over SHUTDOWN_GRACE_MS + 15 s after the delay; exiting');
-      process.exit(1);
-    }, delayMs + graceMs + 15_000);
+    const force = setTimeout(
+      () => {
+        log.error('shutdown took over SHUTDOWN_GRACE_MS + 15 s after the delay; exiting');
+        process.exit(1);
+      },
+      delayMs + graceMs + 15_000,
+    );
     force.unref();
     setTimeout(() => {
       server.close().then(
@@ -122,7 +125,10 @@ export function registerServeCommand(program: Command): void {
     .option('--port <port>', 'override PORT')
     .option('--host <host>', 'override HOST')
     .option('--json', 'print the bound address as JSON once listening')
-    .addHelpText('after', '\nExample:\n  MODELGATE_ADMIN_TOKEN=$(openssl rand -hex 24) modelgate serve --port 8080\n  DATABASE_URL=postgres://postgres@127.0.0.1/modelgate WORKERS=auto modelgate serve')
+    .addHelpText(
+      'after',
+      '\nExample:\n  MODELGATE_ADMIN_TOKEN=$(openssl rand -hex 24) modelgate serve --port 8080\n  DATABASE_URL=postgres://postgres@127.0.0.1/modelgate WORKERS=auto modelgate serve',
+    )
     .action(async (o: OutputOptions & { port?: string; host?: string }) => {
       try {
         const config = loadConfig({ ...process.env, ...(o.port ? { PORT: o.port } : {}), ...(o.host ? { HOST: o.host } : {}) }, os.availableParallelism());

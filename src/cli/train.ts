@@ -44,7 +44,11 @@ interface TrainFlags extends OutputOptions {
   promote?: boolean;
 }
 
-const list = (v?: string) => v?.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (v?: string) =>
+  v
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** A progress bar on a terminal; a line every 10 % otherwise (CI logs). */
 function bar(of: number) {
@@ -103,8 +107,10 @@ export function registerTrainCommands(program: Command): void {
     .action(async (o: TrainFlags) =>
       withContext(o, async (ctx) => {
         if (o.algo !== 'gbdt' && o.algo !== 'logreg' && o.algo !== 'linear') throw new AppError('BAD_REQUEST', `--algo must be gbdt, logreg or linear, got ${JSON.stringify(o.algo)}`);
-        if (o.task !== undefined && !['binary', 'multiclass', 'regression'].includes(o.task)) throw new AppError('BAD_REQUEST', `--task must be binary, multiclass or regression, got ${JSON.stringify(o.task)}`);
-        if (o.loss !== undefined && !['squared_error', 'absolute_error', 'huber'].includes(o.loss)) throw new AppError('BAD_REQUEST', `--loss must be squared_error, absolute_error or huber, got ${JSON.stringify(o.loss)}`);
+        if (o.task !== undefined && !['binary', 'multiclass', 'regression'].includes(o.task))
+          throw new AppError('BAD_REQUEST', `--task must be binary, multiclass or regression, got ${JSON.stringify(o.task)}`);
+        if (o.loss !== undefined && !['squared_error', 'absolute_error', 'huber'].includes(o.loss))
+          throw new AppError('BAD_REQUEST', `--loss must be squared_error, absolute_error or huber, got ${JSON.stringify(o.loss)}`);
         if (o.split !== 'index' && o.split !== 'random') throw new AppError('BAD_REQUEST', `--split must be index or random, got ${JSON.stringify(o.split)}`);
         if (o.promote && !o.register) throw new AppError('BAD_REQUEST', '--promote needs --register');
         const testFraction = parseNumberFlag(o.testFraction, '--test-fraction', 0.05, 0.5)!;
@@ -120,18 +126,32 @@ export function registerTrainCommands(program: Command): void {
           ...(o.maxDepth ? { maxDepth: parseNumberFlag(o.maxDepth, '--max-depth', 0, 64) } : {}),
           seed,
         };
-        if (!MODEL_NAME.test(o.model)) throw new AppError('BAD_REQUEST', `--model ${JSON.stringify(o.model)}: use lower-case letters, digits, dot, dash or underscore (up to 64), starting with a letter or digit`);
+        if (!MODEL_NAME.test(o.model))
+          throw new AppError('BAD_REQUEST', `--model ${JSON.stringify(o.model)}: use lower-case letters, digits, dot, dash or underscore (up to 64), starting with a letter or digit`);
         progress(`[1/3] reading ${o.data}`);
-        const ingested = await ingestCsv(o.data, { target: o.target, task: o.task as TrainingTask | undefined, exclude: list(o.exclude), categorical: list(o.categorical), numeric: list(o.numeric), include: list(o.include), onProgress: progress });
+        const ingested = await ingestCsv(o.data, {
+          target: o.target,
+          task: o.task as TrainingTask | undefined,
+          exclude: list(o.exclude),
+          categorical: list(o.categorical),
+          numeric: list(o.numeric),
+          include: list(o.include),
+          onProgress: progress,
+        });
         for (const w of ingested.warnings) progress(`  warning: ${w}`);
         progress(`  task: ${ingested.taskReason}`);
         if (ingested.task !== 'binary') {
           await trainKind(ctx, o, ingested, { testFraction, seed, gbdt });
           return;
         }
-        if (o.loss || o.policy || o.minR2 || o.maxMae || o.minAccuracy) throw new AppError('BAD_REQUEST', `${o.target} is a binary target: --loss, --policy, --min-r2, --max-mae and --min-accuracy are for regression and multiclass (a binary model takes --cost, --bands, --min-auc, --min-f1)`);
+        if (o.loss || o.policy || o.minR2 || o.maxMae || o.minAccuracy)
+          throw new AppError(
+            'BAD_REQUEST',
+            `${o.target} is a binary target: --loss, --policy, --min-r2, --max-mae and --min-accuracy are for regression and multiclass (a binary model takes --cost, --bands, --min-auc, --min-f1)`,
+          );
         const split = o.split === 'index' ? indexSplit(ingested.data, testFraction) : randomSplit(ingested.data, testFraction, seed);
-        if (new Set(split.test.label).size < 2 || new Set(split.train.label).size < 2) throw new AppError('BAD_REQUEST', `${o.data}: the ${o.split} split leaves one part with a single class; use --split random or more data`);
+        if (new Set(split.test.label).size < 2 || new Set(split.train.label).size < 2)
+          throw new AppError('BAD_REQUEST', `${o.data}: the ${o.split} split leaves one part with a single class; use --split random or more data`);
         progress(`[2/3] training ${o.algo} on ${split.train.rows} rows (${split.test.rows} held out)`);
         const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
         let trained;
@@ -152,7 +172,15 @@ export function registerTrainCommands(program: Command): void {
           task: 'binary',
           metrics: m,
         };
-        const { registered, promoted } = await registerIfPassed(ctx, o, gates, { onnx: trained.onnx, policy: trained.policy, task: 'binary', run, reference: trained.reference, sha256: ingested.sha256, description: `${o.algo} trained on ${o.data}` });
+        const { registered, promoted } = await registerIfPassed(ctx, o, gates, {
+          onnx: trained.onnx,
+          policy: trained.policy,
+          task: 'binary',
+          run,
+          reference: trained.reference,
+          sha256: ingested.sha256,
+          description: `${o.algo} trained on ${o.data}`,
+        });
         const failed = gates.filter((g) => !g.passed);
         const out = { run, metrics: m, policy: trained.policy, gates, warnings: ingested.warnings, registered: registered ?? null, promoted };
         const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(4));
@@ -162,12 +190,18 @@ export function registerTrainCommands(program: Command): void {
             `held out: ROC AUC ${fmt(m.roc_auc)}, F1 ${fmt(m.f1)}, precision ${fmt(m.precision)}, recall ${fmt(m.recall)}, Brier ${fmt(m.brier)}, log loss ${fmt(m.log_loss)}`,
             `policy: ${trained.policy.type === 'threshold' ? `act when score >= ${trained.policy.threshold.toFixed(4)} (maximises ${costs ? 'profit' : 'F1'})` : describePolicy(trained.policy)}; action rate ${fmt(m.action_rate)}${m.expected_profit_per_row !== undefined ? `, expected profit ${m.expected_profit_per_row.toFixed(2)} a row` : ''}`,
             ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.metric} ${fmt(g.value ?? undefined)} vs ${g.threshold})`),
-            registered ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}` : o.register ? 'not registered: a gate failed' : 'not registered (add --register)',
+            registered
+              ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}`
+              : o.register
+                ? 'not registered: a gate failed'
+                : 'not registered (add --register)',
           ].join('\n'),
         );
         if (failed.length) {
           // The report above is the output (JSON too); the exit code and this line say the gate failed.
-          progress(`error: ${failed.map((g) => `gate --${g.gate.replace('_', '-')} ${g.threshold} failed: ${g.metric} ${g.value === null ? 'could not be computed' : `${g.value.toFixed(4)} is ${(g.threshold - g.value).toFixed(4)} below it`}`).join('; ')}${o.register ? '; nothing was registered' : ''}`);
+          progress(
+            `error: ${failed.map((g) => `gate --${g.gate.replace('_', '-')} ${g.threshold} failed: ${g.metric} ${g.value === null ? 'could not be computed' : `${g.value.toFixed(4)} is ${(g.threshold - g.value).toFixed(4)} below it`}`).join('; ')}${o.register ? '; nothing was registered' : ''}`,
+          );
           process.exitCode = 1;
         }
       }),
@@ -177,7 +211,11 @@ export function registerTrainCommands(program: Command): void {
 /** Train a regression or multiclass model: the same steps as binary, with the task's metrics, policy and gates. */
 async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: { testFraction: number; seed: number; gbdt: Record<string, unknown> }): Promise<void> {
   const task = ingested.task as 'regression' | 'multiclass';
-  if (o.cost || o.bands || o.minAuc || o.minF1) throw new AppError('BAD_REQUEST', `${o.target} is a ${task} target: --cost, --bands, --min-auc and --min-f1 are for binary models (this one takes --policy${task === 'regression' ? ', --min-r2, --max-mae, --loss' : ', --min-accuracy'})`);
+  if (o.cost || o.bands || o.minAuc || o.minF1)
+    throw new AppError(
+      'BAD_REQUEST',
+      `${o.target} is a ${task} target: --cost, --bands, --min-auc and --min-f1 are for binary models (this one takes --policy${task === 'regression' ? ', --min-r2, --max-mae, --loss' : ', --min-accuracy'})`,
+    );
   if (task === 'multiclass' && (o.minR2 || o.maxMae || o.loss)) throw new AppError('BAD_REQUEST', '--min-r2, --max-mae and --loss are for regression targets');
   if (task === 'regression' && o.minAccuracy) throw new AppError('BAD_REQUEST', '--min-accuracy is for classifiers');
   const minR2 = parseNumberFlag(o.minR2, '--min-r2', -1e9, 1);
@@ -191,14 +229,28 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
   if (task === 'multiclass') {
     const seen = new Set(split.train.classIndex);
     const absent = classes.filter((_c, k) => !seen.has(k));
-    if (absent.length) progress(`  warning: class${absent.length > 1 ? 'es' : ''} ${absent.map((c) => JSON.stringify(c)).join(', ')} ha${absent.length > 1 ? 've' : 's'} no rows in the training split; the model will almost never predict ${absent.length > 1 ? 'them' : 'it'}`);
+    if (absent.length)
+      progress(
+        `  warning: class${absent.length > 1 ? 'es' : ''} ${absent.map((c) => JSON.stringify(c)).join(', ')} ha${absent.length > 1 ? 've' : 's'} no rows in the training split; the model will almost never predict ${absent.length > 1 ? 'them' : 'it'}`,
+      );
     progress(`  classes: ${classes.map((c) => JSON.stringify(c)).join(', ')}`);
   }
   const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
-  progress(`[2/3] training ${algo === 'gbdt' ? 'gbdt' : task === 'regression' ? 'ridge regression' : 'multinomial logistic regression'} (${task}) on ${split.train.rows} rows (${split.test.rows} held out)`);
+  progress(
+    `[2/3] training ${algo === 'gbdt' ? 'gbdt' : task === 'regression' ? 'ridge regression' : 'multinomial logistic regression'} (${task}) on ${split.train.rows} rows (${split.test.rows} held out)`,
+  );
   let trained;
   try {
-    trained = trainKindModel({ data: ingested.data, algo, split, gbdt: opts.gbdt, loss: o.loss as RegressionLoss | undefined, l2, policy, onProgress: bar(algo === 'gbdt' ? Number(opts.gbdt.rounds ?? 200) : 50) });
+    trained = trainKindModel({
+      data: ingested.data,
+      algo,
+      split,
+      gbdt: opts.gbdt,
+      loss: o.loss as RegressionLoss | undefined,
+      l2,
+      policy,
+      onProgress: bar(algo === 'gbdt' ? Number(opts.gbdt.rounds ?? 200) : 50),
+    });
   } catch (e) {
     throw e instanceof AppError ? e : new AppError('BAD_REQUEST', (e as Error).message);
   }
@@ -207,10 +259,20 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
   const gates = [
     ...(minR2 !== undefined ? [{ gate: 'min_r2', metric: 'r2', threshold: minR2, value: m.r2 ?? null, passed: m.r2 !== undefined && m.r2 >= minR2 }] : []),
     ...(maxMae !== undefined ? [{ gate: 'max_mae', metric: 'mae', threshold: maxMae, value: m.mae ?? null, passed: m.mae !== undefined && m.mae <= maxMae }] : []),
-    ...(minAccuracy !== undefined ? [{ gate: 'min_accuracy', metric: 'accuracy', threshold: minAccuracy, value: m.accuracy ?? null, passed: m.accuracy !== undefined && m.accuracy >= minAccuracy }] : []),
+    ...(minAccuracy !== undefined
+      ? [{ gate: 'min_accuracy', metric: 'accuracy', threshold: minAccuracy, value: m.accuracy ?? null, passed: m.accuracy !== undefined && m.accuracy >= minAccuracy }]
+      : []),
   ];
   const run = { ...runRecord(o, ingested, opts, gates), ...trained.run, metrics: m };
-  const { registered, promoted } = await registerIfPassed(ctx, o, gates, { onnx: trained.onnx, policy: trained.policy, task, run, reference: trained.reference, sha256: ingested.sha256, description: `${algo} (${task}) trained on ${o.data}` });
+  const { registered, promoted } = await registerIfPassed(ctx, o, gates, {
+    onnx: trained.onnx,
+    policy: trained.policy,
+    task,
+    run,
+    reference: trained.reference,
+    sha256: ingested.sha256,
+    description: `${algo} (${task}) trained on ${o.data}`,
+  });
   const failed = gates.filter((g) => !g.passed);
   const out = { task, run, metrics: m, policy: trained.policy, gates, warnings: ingested.warnings, registered: registered ?? null, promoted };
   const fmt = (v: number | undefined | null) => (v === undefined || v === null ? '—' : v.toFixed(4));
@@ -222,11 +284,17 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
         : `held out: accuracy ${fmt(m.accuracy)}, macro F1 ${fmt(m.macro_f1)}, weighted F1 ${fmt(m.weighted_f1)}, log loss ${fmt(m.log_loss)}`,
       `policy: ${describePolicy(trained.policy)}`,
       ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.metric} ${fmt(g.value)} vs ${g.threshold})`),
-      registered ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}` : o.register ? 'not registered: a gate failed' : 'not registered (add --register)',
+      registered
+        ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}`
+        : o.register
+          ? 'not registered: a gate failed'
+          : 'not registered (add --register)',
     ].join('\n'),
   );
   if (failed.length) {
-    progress(`error: ${failed.map((g) => `gate --${g.gate.replace('_', '-')} ${g.threshold} failed: ${g.metric} ${g.value === null ? 'could not be computed' : g.value.toFixed(4)}`).join('; ')}${o.register ? '; nothing was registered' : ''}`);
+    progress(
+      `error: ${failed.map((g) => `gate --${g.gate.replace('_', '-')} ${g.threshold} failed: ${g.metric} ${g.value === null ? 'could not be computed' : g.value.toFixed(4)}`).join('; ')}${o.register ? '; nothing was registered' : ''}`,
+    );
     process.exitCode = 1;
   }
 }
@@ -256,7 +324,15 @@ async function registerIfPassed(
     onnx: t.onnx,
     task: t.task,
     // The trainer encodes a missing category as '': serving must do the same.
-    manifest: { missing_category: '', metrics: (t.run as { metrics?: Record<string, number> }).metrics, training: t.run, run_id: t.run.run_id, dataset_sha256: t.sha256, reference: t.reference, description: t.description },
+    manifest: {
+      missing_category: '',
+      metrics: (t.run as { metrics?: Record<string, number> }).metrics,
+      training: t.run,
+      run_id: t.run.run_id,
+      dataset_sha256: t.sha256,
+      reference: t.reference,
+      description: t.description,
+    },
     policy: t.policy,
     actor: cliActor(),
   });

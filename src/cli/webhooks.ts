@@ -13,11 +13,24 @@ export function registerWebhookCommands(program: Command): void {
     .option('--events <list>', `comma-separated: ${EVENT_TYPES.join(', ')} (default: all)`)
     .option('--secret <whsec>', 'signing secret (whsec_…); default: a new random one')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  modelgate webhooks add --url https://hooks.example.com/modelgate\n  modelgate webhooks add --url https://ops.example.com/ml --events rollout.rolled_back,monitor.alert.fired --json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  modelgate webhooks add --url https://hooks.example.com/modelgate\n  modelgate webhooks add --url https://ops.example.com/ml --events rollout.rolled_back,monitor.alert.fired --json',
+    )
     .action(async (o: OutputOptions & { url: string; events?: string; secret?: string }) =>
       withContext(o, async (ctx) => {
-        const sub = await ctx.webhooks.add({ url: o.url, events: o.events?.split(',').map((e) => e.trim()).filter(Boolean), secret: o.secret, actor: cliActor() });
-        emit(o, sub, () => [`subscribed ${sub.id}: ${sub.url} (${sub.events.join(', ')})`, `secret ${sub.secret}`, 'keep the secret: it is shown only now; receivers verify webhook-signature with it'].join('\n'));
+        const sub = await ctx.webhooks.add({
+          url: o.url,
+          events: o.events
+            ?.split(',')
+            .map((e) => e.trim())
+            .filter(Boolean),
+          secret: o.secret,
+          actor: cliActor(),
+        });
+        emit(o, sub, () =>
+          [`subscribed ${sub.id}: ${sub.url} (${sub.events.join(', ')})`, `secret ${sub.secret}`, 'keep the secret: it is shown only now; receivers verify webhook-signature with it'].join('\n'),
+        );
       }),
     );
 
@@ -30,8 +43,18 @@ export function registerWebhookCommands(program: Command): void {
       withContext(o, async (ctx) => {
         const subs = await ctx.webhooks.list();
         const dead = await ctx.webhooks.dlqSize();
-        emit(o, { subscriptions: subs, dead_letters: dead }, () =>
-          `${subs.length ? table(subs.map((s) => ({ ...s, events: s.events.join(','), enabled: s.enabled ? 'yes' : `no (${s.disabled_reason})` })), ['id', 'url', 'events', 'enabled', 'created_at']) : 'no subscriptions'}\ndead letters: ${dead}`,
+        emit(
+          o,
+          { subscriptions: subs, dead_letters: dead },
+          () =>
+            `${
+              subs.length
+                ? table(
+                    subs.map((s) => ({ ...s, events: s.events.join(','), enabled: s.enabled ? 'yes' : `no (${s.disabled_reason})` })),
+                    ['id', 'url', 'events', 'enabled', 'created_at'],
+                  )
+                : 'no subscriptions'
+            }\ndead letters: ${dead}`,
         );
       }),
     );

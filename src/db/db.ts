@@ -10,9 +10,7 @@ import { allMigrations } from './migrations/index.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
-export type DbLocation =
-  | { kind: 'sqlite'; file: string }
-  | { kind: 'postgres'; url: string; /** isolate in this schema (created if missing) */ schema?: string };
+export type DbLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; /** isolate in this schema (created if missing) */ schema?: string };
 
 export interface Db {
   kysely: Kysely<Database>;

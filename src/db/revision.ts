@@ -10,7 +10,11 @@ import type { Database } from './schema.js';
 export type RevisionKey = 'registry_revision' | 'access_revision';
 
 export function bumpRevision(q: Kysely<Database> | Transaction<Database>, key: RevisionKey = 'registry_revision') {
-  return q.updateTable('modelgate_meta').set({ value: sql`value + 1` }).where('key', '=', key).execute();
+  return q
+    .updateTable('modelgate_meta')
+    .set({ value: sql`value + 1` })
+    .where('key', '=', key)
+    .execute();
 }
 
 export async function readRevision(q: Kysely<Database>, key: RevisionKey = 'registry_revision'): Promise<number> {

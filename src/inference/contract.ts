@@ -76,7 +76,10 @@ const isNumeric = (t: string) => t === 'float' || t === 'double';
 export function deriveContract(graph: GraphInfo, opts: DeriveOptions = {}): { contract: Contract; output: OutputSpec } {
   const unsupported = graph.inputs.filter((i) => i.type.startsWith('unsupported'));
   if (unsupported.length) {
-    throw new AppError('INVALID_MODEL', `graph inputs of unsupported type: ${unsupported.map((i) => `${i.name} (${i.type})`).join(', ')}; modelgate feeds float, double, int64, int32, string and bool tensors`);
+    throw new AppError(
+      'INVALID_MODEL',
+      `graph inputs of unsupported type: ${unsupported.map((i) => `${i.name} (${i.type})`).join(', ')}; modelgate feeds float, double, int64, int32, string and bool tensors`,
+    );
   }
   let contract: Contract;
   const single = graph.inputs.length === 1 ? graph.inputs[0] : undefined;
@@ -84,7 +87,10 @@ export function deriveContract(graph: GraphInfo, opts: DeriveOptions = {}): { co
   if (single && isNumeric(single.type) && (width === null || width > 1 || opts.featureNames)) {
     const names = opts.featureNames;
     if (!names || names.length === 0) {
-      throw new AppError('INVALID_MODEL', `the model takes one ${single.type} matrix input "${single.name}"${width ? ` with ${width} columns` : ''}; name its columns with --feature-names a,b,c or feature_names in the manifest`);
+      throw new AppError(
+        'INVALID_MODEL',
+        `the model takes one ${single.type} matrix input "${single.name}"${width ? ` with ${width} columns` : ''}; name its columns with --feature-names a,b,c or feature_names in the manifest`,
+      );
     }
     if (width !== null && names.length !== width) {
       throw new AppError('INVALID_MODEL', `${names.length} feature names given but input "${single.name}" has ${width} columns`);
@@ -99,7 +105,10 @@ export function deriveContract(graph: GraphInfo, opts: DeriveOptions = {}): { co
   } else {
     const wide = graph.inputs.filter((i) => i.shape && (i.shape.length !== 2 || (i.shape[1] !== null && i.shape[1] !== 1)));
     if (wide.length) {
-      throw new AppError('INVALID_MODEL', `inputs ${wide.map((i) => `${i.name} [${i.shape!.map((d) => d ?? 'N').join(',')}]`).join(', ')} are not one column each; modelgate serves graphs with one [N,1] input per column or a single [N,F] float input`);
+      throw new AppError(
+        'INVALID_MODEL',
+        `inputs ${wide.map((i) => `${i.name} [${i.shape!.map((d) => d ?? 'N').join(',')}]`).join(', ')} are not one column each; modelgate serves graphs with one [N,1] input per column or a single [N,F] float input`,
+      );
     }
     if (opts.featureNames) {
       throw new AppError('INVALID_MODEL', 'feature names are only for a single [N,F] matrix input; this graph names its columns itself');
@@ -140,12 +149,18 @@ function pickOutput(graph: GraphInfo, opts: DeriveOptions): { task: Task; output
   }
   const floats = candidates.filter((o) => o.kind === 'tensor' && isNumeric(o.type ?? ''));
   if (floats.length === 0) {
-    throw new AppError('INVALID_MODEL', `no output reads as a score, value or probabilities: outputs are ${describeOutputs(graph)}; modelgate reads a float probability tensor, a ZipMap or one float value tensor`);
+    throw new AppError(
+      'INVALID_MODEL',
+      `no output reads as a score, value or probabilities: outputs are ${describeOutputs(graph)}; modelgate reads a float probability tensor, a ZipMap or one float value tensor`,
+    );
   }
   const named = floats.find((o) => /prob/i.test(o.name));
   const classifier = graph.classifierLabels !== undefined;
   if (!named && floats.length > 1 && !classifier) {
-    throw new AppError('INVALID_MODEL', `outputs ${floats.map((o) => o.name).join(', ')} could each be the prediction; name the one to read with "output" in the manifest (--manifest) or register a graph with one float output`);
+    throw new AppError(
+      'INVALID_MODEL',
+      `outputs ${floats.map((o) => o.name).join(', ')} could each be the prediction; name the one to read with "output" in the manifest (--manifest) or register a graph with one float output`,
+    );
   }
   const chosen = named ?? floats[0];
   const cols = chosen.shape && chosen.shape.length === 2 ? chosen.shape[1] : chosen.shape?.length === 1 ? 1 : null;
@@ -177,7 +192,10 @@ function positiveIndex(columns: number, requested: number | undefined): number {
     return requested;
   }
   if (columns > 2) {
-    throw new AppError('INVALID_MODEL', `the model outputs ${columns} class probabilities; serve it as multiclass (the default), or say which one is the score of a binary model with positive_class in the manifest`);
+    throw new AppError(
+      'INVALID_MODEL',
+      `the model outputs ${columns} class probabilities; serve it as multiclass (the default), or say which one is the score of a binary model with positive_class in the manifest`,
+    );
   }
   return columns === 2 ? 1 : 0;
 }

@@ -89,7 +89,10 @@ export interface Encoder {
 export function defaultFeedPlans(contract: Contract): FeedPlan[] {
   const f = contract.features;
   if (contract.layout === 'matrix') {
-    const columns = f.map((x, i) => ({ col: i, at: x.index ?? i })).sort((a, b) => a.at - b.at).map((x) => x.col);
+    const columns = f
+      .map((x, i) => ({ col: i, at: x.index ?? i }))
+      .sort((a, b) => a.at - b.at)
+      .map((x) => x.col);
     return [{ input: f[0].input, type: f[0].type, columns }];
   }
   return f.map((x, i) => ({ input: x.input, type: x.type, columns: [i] }));

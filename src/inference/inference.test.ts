@@ -124,10 +124,22 @@ describe('micro-batcher', () => {
 
 describe('class labels in the graph', () => {
   it('a class label that is not valid UTF-8 is refused at inspection, naming the node', () => {
-    const n = node('LinearClassifier', ['x'], ['label', 'probabilities'], { coefficients: { floats: [1, -1, 0.5] }, intercepts: { floats: [0, 0, 0] }, classlabels_strings: ['a', 'b', 'c'], post_transform: 'SOFTMAX' }, 'ai.onnx.ml');
+    const n = node(
+      'LinearClassifier',
+      ['x'],
+      ['label', 'probabilities'],
+      { coefficients: { floats: [1, -1, 0.5] }, intercepts: { floats: [0, 0, 0] }, classlabels_strings: ['a', 'b', 'c'], post_transform: 'SOFTMAX' },
+      'ai.onnx.ml',
+    );
     const labels = n.attribute.find((a) => a.name === 'classlabels_strings')!;
     labels.strings = [Uint8Array.from([0x61]), Uint8Array.from([0xff, 0xfe, 0x41]), Uint8Array.from([0x63])];
-    const bytes = model({ name: 'bad-labels', nodes: [n], inputs: [valueInfo('x', 'float', ['N', 1])], outputs: [valueInfo('label', 'string', ['N']), valueInfo('probabilities', 'float', ['N', 3])], initializers: [] });
+    const bytes = model({
+      name: 'bad-labels',
+      nodes: [n],
+      inputs: [valueInfo('x', 'float', ['N', 1])],
+      outputs: [valueInfo('label', 'string', ['N']), valueInfo('probabilities', 'float', ['N', 3])],
+      initializers: [],
+    });
     expect(() => inspectGraph(bytes)).toThrow(/LinearClassifier label: a class label is not valid UTF-8 \(bytes fffe41\); re-export the model with text labels/);
   });
 });

@@ -69,18 +69,43 @@ export async function oipRoutes(app: FastifyInstance, deps: OipRouteDeps): Promi
     else request.log.info({ code: e.code, message: e.message }, 'request rejected');
     if (e.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
     const reason = typeof e.details?.reason === 'string' ? `: ${e.details.reason}` : '';
-    return reply.code(e.status).type('application/json').send({ error: `${e.message}${reason}` });
+    return reply
+      .code(e.status)
+      .type('application/json')
+      .send({ error: `${e.message}${reason}` });
   });
 
-  app.get('/v2', { config: { scope: 'public' }, schema: { tags: ['open inference protocol'], summary: 'Server metadata', response: { 200: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } } } } } }, async () => ({
-    name: deps.serverName,
-    version: deps.serverVersion,
-    extensions: [],
-  }));
-  app.get('/v2/health/live', { config: { scope: 'public' }, schema: { tags: ['open inference protocol'], summary: 'Liveness', response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } }, async () => ({ live: true }));
+  app.get(
+    '/v2',
+    {
+      config: { scope: 'public' },
+      schema: {
+        tags: ['open inference protocol'],
+        summary: 'Server metadata',
+        response: { 200: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } } } },
+      },
+    },
+    async () => ({
+      name: deps.serverName,
+      version: deps.serverVersion,
+      extensions: [],
+    }),
+  );
+  app.get(
+    '/v2/health/live',
+    { config: { scope: 'public' }, schema: { tags: ['open inference protocol'], summary: 'Liveness', response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } },
+    async () => ({ live: true }),
+  );
   app.get(
     '/v2/health/ready',
-    { config: { scope: 'public' }, schema: { tags: ['open inference protocol'], summary: 'Readiness (as /readyz): 200 when ready, else 503', response: { 200: { type: 'object', properties: { ready: { type: 'boolean' } } }, 503: { type: 'object', properties: { ready: { type: 'boolean' }, error: { type: 'string' } } } } } },
+    {
+      config: { scope: 'public' },
+      schema: {
+        tags: ['open inference protocol'],
+        summary: 'Readiness (as /readyz): 200 when ready, else 503',
+        response: { 200: { type: 'object', properties: { ready: { type: 'boolean' } } }, 503: { type: 'object', properties: { ready: { type: 'boolean' }, error: { type: 'string' } } } },
+      },
+    },
     async (_req, reply) => {
       const reasons = deps.notReady();
       return reasons.length ? reply.code(503).send({ ready: false, error: reasons.join('; ') }) : { ready: true };
@@ -93,7 +118,10 @@ export async function oipRoutes(app: FastifyInstance, deps: OipRouteDeps): Promi
   for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
     app.get<{ Params: ModelParams }>(
       prefix,
-      { config: { scope: 'read' }, schema: { tags: ['open inference protocol'], summary: 'Model metadata: inputs (one per feature) and outputs of its task', params: modelParams, response: { 200: metadataReply, ...errors } } },
+      {
+        config: { scope: 'read' },
+        schema: { tags: ['open inference protocol'], summary: 'Model metadata: inputs (one per feature) and outputs of its task', params: modelParams, response: { 200: metadataReply, ...errors } },
+      },
       async (request) => {
         const { servable } = await pool.resolve(request.params.name, request.params.version === undefined ? { alias: 'production' } : { version: Number(request.params.version) });
         return oipMetadata(servable, await deps.versions(request.params.name));
@@ -102,7 +130,19 @@ export async function oipRoutes(app: FastifyInstance, deps: OipRouteDeps): Promi
 
     app.get<{ Params: ModelParams }>(
       `${prefix}/ready`,
-      { config: { scope: 'read' }, schema: { tags: ['open inference protocol'], summary: 'Whether the model (or version) can serve: 200 ready, 503 not', params: modelParams, response: { 200: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } }, 503: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' }, error: { type: 'string' } } }, ...errors } } },
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['open inference protocol'],
+          summary: 'Whether the model (or version) can serve: 200 ready, 503 not',
+          params: modelParams,
+          response: {
+            200: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } },
+            503: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' }, error: { type: 'string' } } },
+            ...errors,
+          },
+        },
+      },
       async (request, reply) => {
         try {
           await servableOf(request.params);

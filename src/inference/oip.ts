@@ -89,7 +89,8 @@ function flatten(data: unknown, where: string): unknown[] {
 }
 
 function checkShape(t: OipTensor, where: string): number {
-  if (!Array.isArray(t.shape) || t.shape.length === 0 || t.shape.some((d) => !Number.isInteger(d) || d < 0)) bad(`${where}.shape: expected a list of non-negative integers, got ${JSON.stringify(t.shape)}`);
+  if (!Array.isArray(t.shape) || t.shape.length === 0 || t.shape.some((d) => !Number.isInteger(d) || d < 0))
+    bad(`${where}.shape: expected a list of non-negative integers, got ${JSON.stringify(t.shape)}`);
   if (!(OIP_DATATYPES as readonly string[]).includes(t.datatype)) bad(`${where}.datatype: unknown datatype ${JSON.stringify(t.datatype)}; the protocol's datatypes are ${OIP_DATATYPES.join(', ')}`);
   return t.shape.reduce((a, b) => a * b, 1);
 }
@@ -119,14 +120,19 @@ export function oipPayloads(req: OipRequest, contract: Contract): Record<string,
   }
   const matrixName = contract.layout === 'matrix' ? features[0].input : undefined;
   if (matrixName !== undefined && req.inputs.some((t) => t?.name === matrixName)) {
-    bad(`inputs: this model takes one [N,${features.length}] tensor ${matrixName} (FP32 or FP64) or one tensor per feature (${features.map((f) => f.name).join(', ')}); got ${req.inputs.map((t) => t?.name).join(', ')}`);
+    bad(
+      `inputs: this model takes one [N,${features.length}] tensor ${matrixName} (FP32 or FP64) or one tensor per feature (${features.map((f) => f.name).join(', ')}); got ${req.inputs.map((t) => t?.name).join(', ')}`,
+    );
   }
   let rows: number | undefined;
   const byName = new Map<string, { tensor: OipTensor; values: unknown[]; where: string }>();
   req.inputs.forEach((t, i) => {
     const where = `inputs[${i}]`;
     if (!t || typeof t !== 'object' || typeof t.name !== 'string') bad(`${where}: expected a tensor with name, shape, datatype and data`);
-    if (!names.has(t.name)) bad(`${where}: ${JSON.stringify(t.name)} is not an input of this model; its inputs are ${[...names].join(', ')}${contract.layout === 'matrix' || features.every(isNumericFeature) ? `, or one [N,${features.length}] FP32 tensor` : ''}`);
+    if (!names.has(t.name))
+      bad(
+        `${where}: ${JSON.stringify(t.name)} is not an input of this model; its inputs are ${[...names].join(', ')}${contract.layout === 'matrix' || features.every(isNumericFeature) ? `, or one [N,${features.length}] FP32 tensor` : ''}`,
+      );
     if (byName.has(t.name)) bad(`${where}: input ${t.name} is given twice`);
     const size = checkShape(t, where);
     if (t.shape.length > 2 || (t.shape.length === 2 && t.shape[1] !== 1)) bad(`${where}.shape: input ${t.name} is one feature: [N] or [N,1], got [${t.shape.join(',')}]`);
@@ -186,7 +192,13 @@ export function oipOutputs(s: Servable, rows: { id: string; presented: Presented
       case 'label':
         return { name: o.name, datatype: o.datatype, shape: [n], data: rows.map((r) => r.presented.label) };
       case 'probabilities':
-        return { name: o.name, datatype: o.datatype, shape: [n, classes.length], data: rows.flatMap((r) => classes.map((c) => r.presented.probabilities?.[c] ?? 0)), parameters: { classes: s.spec.output.class_labels } };
+        return {
+          name: o.name,
+          datatype: o.datatype,
+          shape: [n, classes.length],
+          data: rows.flatMap((r) => classes.map((c) => r.presented.probabilities?.[c] ?? 0)),
+          parameters: { classes: s.spec.output.class_labels },
+        };
       case 'value':
         return { name: o.name, datatype: o.datatype, shape: [n], data: rows.map((r) => r.presented.value) };
       case 'score':

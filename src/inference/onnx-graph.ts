@@ -86,9 +86,7 @@ export function inspectGraph(bytes: Uint8Array): GraphInfo {
   const model = decode(bytes);
   const g = graphOf(model);
   const initializers = new Set(g.initializer.map((t) => t.name));
-  const inputs: GraphInput[] = g.input
-    .filter((i) => !initializers.has(i.name!))
-    .map((i) => ({ name: i.name!, type: elemType(i.type?.tensorType?.elemType), shape: dims(i.type?.tensorType?.shape) }));
+  const inputs: GraphInput[] = g.input.filter((i) => !initializers.has(i.name!)).map((i) => ({ name: i.name!, type: elemType(i.type?.tensorType?.elemType), shape: dims(i.type?.tensorType?.shape) }));
   const producers = new Map<string, NodeProto>();
   for (const n of nodesOf(g)) for (const o of n.output) producers.set(o, n);
   const outputs: GraphOutput[] = g.output.map((o) => {

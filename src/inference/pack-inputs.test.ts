@@ -95,7 +95,10 @@ describe('input packing', () => {
       const floats = packed2.feeds[0].columns;
       const data = new Float32Array(rows.flatMap((r) => floats.map((c) => Number(r[c]))));
       const strings = rows.flatMap((r) => packed2.feeds[1].columns.map((c) => String(r[c])));
-      const out = await session.run({ [packed2.feeds[0].input]: new ort.Tensor('float32', data, [5, floats.length]), [packed2.feeds[1].input]: new ort.Tensor('string', strings, [5, strings.length / 5]) });
+      const out = await session.run({
+        [packed2.feeds[0].input]: new ort.Tensor('float32', data, [5, floats.length]),
+        [packed2.feeds[1].input]: new ort.Tensor('string', strings, [5, strings.length / 5]),
+      });
       const leadCol = columns.findIndex((c) => c.input === 'lead_time');
       expect([...(out.lead_time_copy.data as Float32Array)]).toEqual(rows.map((r) => Math.fround(Number(r[leadCol]))));
       // Scores as the trainer does (independent of the rewrite).
@@ -113,7 +116,7 @@ describe('input packing', () => {
     expect(packed.feeds[0].input).toBe('modelgate_packed_float_2');
   });
 
-  it('serves scikit-learn\'s 19-input ZipMap pipeline through the packed graph within 1e-5 of predict_proba', async () => {
+  it("serves scikit-learn's 19-input ZipMap pipeline through the packed graph within 1e-5 of predict_proba", async () => {
     const bytes = readFileSync(path.join(FIXTURES, 'telco_churn.onnx'));
     const expected = JSON.parse(readFileSync(path.join(FIXTURES, 'telco_churn.expected.json'), 'utf8')) as { rows: Record<string, unknown>[]; proba: number[] };
     const s = await load(bytes, true);

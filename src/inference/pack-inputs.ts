@@ -83,7 +83,10 @@ function stringField(bytes: Uint8Array, no: number): string | undefined {
 }
 
 function lengthDelimited(no: number, payload: Uint8Array): Uint8Array {
-  return protobuf.Writer.create().uint32((no << 3) | WIRE_LEN).bytes(payload).finish();
+  return protobuf.Writer.create()
+    .uint32((no << 3) | WIRE_LEN)
+    .bytes(payload)
+    .finish();
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -198,7 +201,12 @@ export function packInputs(model: Uint8Array, columns: { input: string; type: Te
       if (at.some((w) => !w || w.input !== at[0]!.input)) continue;
       replaced.add(field);
       const index = unique(`${at[0]!.input}_concat_index`);
-      node(int64Constant(index, at.map((w) => w!.j)));
+      node(
+        int64Constant(
+          index,
+          at.map((w) => w!.j),
+        ),
+      );
       node(onnx.NodeProto.create({ opType: 'Gather', name: unique(`${at[0]!.input}_concat`), input: [at[0]!.input, index], output: [n.output[0]], attribute: [{ name: 'axis', type: 2, i: 1 }] }));
     }
   }

@@ -80,7 +80,12 @@ export function checkPolicy(policy: Policy, task: Task, classes: ClassLabel[] = 
     const unknown = named.filter((c) => !known.has(c));
     if (unknown.length) fail(`unknown class ${unknown.map((c) => JSON.stringify(c)).join(', ')}; the model's classes are ${[...known].map((c) => JSON.stringify(c)).join(', ')}`);
     if (policy.type === 'class_map' && policy.default === undefined && named.length < known.size) {
-      fail(`classes ${[...known].filter((c) => !(c in policy.decisions)).map((c) => JSON.stringify(c)).join(', ')} have no decision; map them or give a default (*:decision)`);
+      fail(
+        `classes ${[...known]
+          .filter((c) => !(c in policy.decisions))
+          .map((c) => JSON.stringify(c))
+          .join(', ')} have no decision; map them or give a default (*:decision)`,
+      );
     }
   }
 }
@@ -137,13 +142,22 @@ export function describePolicy(p: Policy): string {
     case 'label':
       return 'the predicted class';
     case 'min_probability':
-      return `the predicted class when its probability >= ${p.min}${p.per_class ? ` (${Object.entries(p.per_class).map(([c, v]) => `${c} >= ${v}`).join(', ')})` : ''}, else ${p.fallback}`;
+      return `the predicted class when its probability >= ${p.min}${
+        p.per_class
+          ? ` (${Object.entries(p.per_class)
+              .map(([c, v]) => `${c} >= ${v}`)
+              .join(', ')})`
+          : ''
+      }, else ${p.fallback}`;
     case 'class_map':
-      return `by class: ${Object.entries(p.decisions).map(([c, d]) => `${c} → ${d}`).join(', ')}${p.default ? `, others → ${p.default}` : ''}`;
+      return `by class: ${Object.entries(p.decisions)
+        .map(([c, d]) => `${c} → ${d}`)
+        .join(', ')}${p.default ? `, others → ${p.default}` : ''}`;
   }
 }
 
-const EXAMPLES = 'threshold=0.5, threshold=0.4:block:allow, bands=allow:0.3,review:0.7,block (binary; regression bounds are values: bands=low:5000,mid:20000,high), value, label, min_probability=0.6:review, min_probability=France:0.7,*:0.5:review, class_map=France:retain,*:none';
+const EXAMPLES =
+  'threshold=0.5, threshold=0.4:block:allow, bands=allow:0.3,review:0.7,block (binary; regression bounds are values: bands=low:5000,mid:20000,high), value, label, min_probability=0.6:review, min_probability=France:0.7,*:0.5:review, class_map=France:retain,*:none';
 
 /**
  * CLI form: `threshold=0.5`, `threshold=0.4:block:allow` (above:below names),

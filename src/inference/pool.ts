@@ -154,10 +154,12 @@ export class ModelPool {
         if (plan?.canary_version != null) versions.add(plan.canary_version);
         if (plan?.shadow_version != null) versions.add(plan.shadow_version);
         const results = new Map<number, Servable>();
-        await Promise.all([...versions].map(async (v) => {
-          const s = await tryGet(model, v);
-          if (s) results.set(v, s);
-        }));
+        await Promise.all(
+          [...versions].map(async (v) => {
+            const s = await tryGet(model, v);
+            if (s) results.set(v, s);
+          }),
+        );
         const prodVersion = aliases.production;
         if (prodVersion !== undefined) {
           state.production = results.get(prodVersion) ?? this.models.get(model)?.production;

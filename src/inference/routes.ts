@@ -223,7 +223,21 @@ function batchScorer(deps: InferenceRouteDeps, recorderOf: (s: Servable, arm: st
       counts.set(decision, (counts.get(decision) ?? 0) + 1);
       if (arm !== 'pinned') observer?.scored(model, arm, servable.spec.version, elapsedMs, outcome, decision, fromCache[i]);
       const id = newPredictionId();
-      sink?.predicted({ id, model, version: servable.spec.version, arm, eventId, payload: payloads[i], row: rows[i], score: outcome.score, label: outcome.label, decision, latencyMs: elapsedMs, cached: fromCache[i], keyId });
+      sink?.predicted({
+        id,
+        model,
+        version: servable.spec.version,
+        arm,
+        eventId,
+        payload: payloads[i],
+        row: rows[i],
+        score: outcome.score,
+        label: outcome.label,
+        decision,
+        latencyMs: elapsedMs,
+        cached: fromCache[i],
+        keyId,
+      });
       return { id, outcome, decision, cached: fromCache[i] };
     });
     for (const [decision, n] of counts) rec.count(decision, n);
@@ -277,7 +291,21 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         if (shadow) observer.shadow(model, shadow, row, outcome, decision, { eventId: body.event_id, payload: body.payload, keyId: request.principal?.id });
       }
       const predictionId = newPredictionId();
-      sink?.predicted({ id: predictionId, model, version: servable.spec.version, arm, eventId: body.event_id, payload: body.payload, row, score: outcome.score, label: outcome.label, decision, latencyMs: elapsed / 1e6, cached, keyId: request.principal?.id });
+      sink?.predicted({
+        id: predictionId,
+        model,
+        version: servable.spec.version,
+        arm,
+        eventId: body.event_id,
+        payload: body.payload,
+        row,
+        score: outcome.score,
+        label: outcome.label,
+        decision,
+        latencyMs: elapsed / 1e6,
+        cached,
+        keyId: request.principal?.id,
+      });
       return {
         prediction_id: predictionId,
         ...(body.event_id !== undefined ? { event_id: body.event_id } : {}),
@@ -344,7 +372,12 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
         unknowns[i] = enc.unknown;
       }
       const scored = await scoreBatch({ servable, arm, rows, payloads: instances, keyId: request.principal?.id });
-      const predictions = scored.map((p, i) => ({ prediction_id: p.id, ...servable.present(p.outcome, p.decision), cached: p.cached, ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}) }));
+      const predictions = scored.map((p, i) => ({
+        prediction_id: p.id,
+        ...servable.present(p.outcome, p.decision),
+        cached: p.cached,
+        ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}),
+      }));
       return { model, version: servable.spec.version, ...(alias ? { alias } : {}), arm, predictions };
     },
   );

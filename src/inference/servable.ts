@@ -139,7 +139,10 @@ export class Servable {
       const encoder = createEncoder(spec.contract, plans);
       return new Servable(spec, onnxruntimeEngine(session, spec.output.name, encoder.feeds), opts, Math.max(0, process.memoryUsage.rss() - rssBefore), plans);
     };
-    const plain = await open(graph, spec.contract.features.map((f) => f.input));
+    const plain = await open(
+      graph,
+      spec.contract.features.map((f) => f.input),
+    );
     if (opts.packInputs === false || spec.contract.layout !== 'columns') return plain;
     let packed: Servable | undefined;
     try {
@@ -148,7 +151,11 @@ export class Servable {
       const columns = spec.contract.features.map((f) => ({ input: f.input, type: f.type, rank2: shapes.get(f.input)?.length === 2 }));
       const rewrite = packInputs(graph, columns, graphNames(graph));
       if (!rewrite) return plain;
-      packed = await open(rewrite.bytes, rewrite.feeds.map((f) => f.input), rewrite.feeds);
+      packed = await open(
+        rewrite.bytes,
+        rewrite.feeds.map((f) => f.input),
+        rewrite.feeds,
+      );
       // The rewrite must score exactly as the original graph; if anything differs, serve the original.
       const probes = plain.encoder.probeRows();
       const [a, b] = await Promise.all([plain.run(probes).then(flat, () => undefined), packed.run(probes).then(flat, () => undefined)]);
@@ -185,7 +192,9 @@ export class Servable {
           continue;
         }
         if (theirs instanceof Error && mine instanceof Error) continue;
-        return theirs instanceof Error ? `onnxruntime refuses row ${JSON.stringify(chunk[0], bigints)} (${theirs.message}) but the compiled engine scores it` : `the compiled engine fails on row ${JSON.stringify(chunk[0], bigints)}: ${(mine as Error).message}`;
+        return theirs instanceof Error
+          ? `onnxruntime refuses row ${JSON.stringify(chunk[0], bigints)} (${theirs.message}) but the compiled engine scores it`
+          : `the compiled engine fails on row ${JSON.stringify(chunk[0], bigints)}: ${(mine as Error).message}`;
       }
       const d = firstDifference(mine, theirs);
       if (d) return `${d.text} on row ${JSON.stringify(chunk[Math.floor(d.index / Math.max(1, theirs.dims[1] ?? 1))], bigints)}`;

@@ -23,8 +23,7 @@ function parseS3(url: string): { bucket: string; key: string } {
 
 // Checksums only where S3 requires them: a streamed upload otherwise goes out aws-chunked with a
 // trailing checksum, which several S3-compatible stores (s3rver, older MinIO and Ceph) store as data.
-const clientOf = (s3: S3Access) =>
-  new S3Client({ region: s3.region, requestChecksumCalculation: 'WHEN_REQUIRED', ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}) });
+const clientOf = (s3: S3Access) => new S3Client({ region: s3.region, requestChecksumCalculation: 'WHEN_REQUIRED', ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}) });
 
 /** A local file or an s3://bucket/key object, as a stream (never read whole into memory). */
 export async function openDataStream(location: string, s3: S3Access): Promise<Readable> {

@@ -227,13 +227,21 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
       reference_missing_rate: refMissing,
       missing_rate_change: finite(missingRate - refMissing),
       drifted: featurePsi > THRESHOLDS.high_psi,
-      ...(p.type === 'categorical' ? { unseen_categories: [...acc.unseen].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([value, count]) => ({ value, count })) } : {}),
+      ...(p.type === 'categorical'
+        ? {
+            unseen_categories: [...acc.unseen]
+              .sort((a, b) => b[1] - a[1])
+              .slice(0, 10)
+              .map(([value, count]) => ({ value, count })),
+          }
+        : {}),
     });
   }
   const measured = features.filter((f) => f.psi !== null);
   const driftedShare = measured.length ? measured.filter((f) => f.drifted).length / measured.length : null;
   const predictionPsi = !reference || !ofVersion ? null : refClasses ? finite(psi(refClasses.counts, classCounts)) : finite(psi(reference.score.counts, scoreCounts));
-  if (task === 'multiclass' && reference && !refClasses) notes.push('the reference profile has no class mix (made before multiclass monitoring); prediction drift compares the probability of the predicted class instead');
+  if (task === 'multiclass' && reference && !refClasses)
+    notes.push('the reference profile has no class mix (made before multiclass monitoring); prediction drift compares the probability of the predicted class instead');
   const share = (counts: number[]) => {
     const n = counts.reduce((a, b) => a + b, 0);
     return counts.map((c) => (n ? c / n : 0));
@@ -256,8 +264,19 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   if (invalid) notes.push(`${invalid} feedback labels are not 0 or 1 and were left out`);
   const valued = task === 'regression' ? allLabelled.filter((l) => l.actual_value !== null) : [];
   const classed = task === 'multiclass' ? allLabelled.filter((l) => l.actual_class !== null && l.predicted !== null) : [];
-  const reg = valued.length ? regressionMetrics(valued.map((l) => l.score), valued.map((l) => l.actual_value!)) : undefined;
-  const multi = classed.length ? multiclassMetrics(classed.map((l) => l.predicted!), classed.map((l) => l.actual_class!), (refClasses?.labels ?? []).map(String)) : undefined;
+  const reg = valued.length
+    ? regressionMetrics(
+        valued.map((l) => l.score),
+        valued.map((l) => l.actual_value!),
+      )
+    : undefined;
+  const multi = classed.length
+    ? multiclassMetrics(
+        classed.map((l) => l.predicted!),
+        classed.map((l) => l.actual_class!),
+        (refClasses?.labels ?? []).map(String),
+      )
+    : undefined;
   const valid = invalid ? labelled.map((l, i) => i).filter((i) => labels[i] === 0 || labels[i] === 1) : undefined;
   const pick = <T>(xs: T[]) => (valid ? valid.map((i) => xs[i]) : xs);
   const [s, y, a] = [pick(scores), pick(labels), pick(acted)];
@@ -324,7 +343,11 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
           firing: outcomesOk && maeRise !== null && maeRise > THRESHOLDS.mae_rise,
           value: outcomesOk ? maeRise : null,
           threshold: THRESHOLDS.mae_rise,
-          detail: !outcomesOk ? noOutcomes : maeRise === null ? 'no reference MAE (register with --reference CSV --target COL) or no feedback values' : `MAE ${performance.mae!.toFixed(4)} over ${outcomeCount} predictions against ${training.mae.toFixed(4)} in the reference (relative rise)`,
+          detail: !outcomesOk
+            ? noOutcomes
+            : maeRise === null
+              ? 'no reference MAE (register with --reference CSV --target COL) or no feedback values'
+              : `MAE ${performance.mae!.toFixed(4)} over ${outcomeCount} predictions against ${training.mae.toFixed(4)} in the reference (relative rise)`,
         }
       : task === 'multiclass'
         ? {
@@ -332,7 +355,11 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
             firing: outcomesOk && accuracyDrop !== null && accuracyDrop > THRESHOLDS.accuracy_drop_pp,
             value: outcomesOk ? accuracyDrop : null,
             threshold: THRESHOLDS.accuracy_drop_pp,
-            detail: !outcomesOk ? noOutcomes : accuracyDrop === null ? 'no reference accuracy (register with --reference CSV --target COL) or no feedback' : `accuracy ${performance.accuracy!.toFixed(4)} over ${outcomeCount} predictions, percentage points below the reference's ${training.accuracy.toFixed(4)}`,
+            detail: !outcomesOk
+              ? noOutcomes
+              : accuracyDrop === null
+                ? 'no reference accuracy (register with --reference CSV --target COL) or no feedback'
+                : `accuracy ${performance.accuracy!.toFixed(4)} over ${outcomeCount} predictions, percentage points below the reference's ${training.accuracy.toFixed(4)}`,
           }
         : {
             name: 'low_auc',

@@ -49,7 +49,15 @@ export const kindOf = (contractType: string): FeatureKind => (contractType === '
 /** The decisions that count as acting: a threshold's `above`, or every band but the lowest; none for value and class policies. */
 export function actionDecisions(policy: Policy): string[] {
   if (policy.type === 'threshold') return [policy.above];
-  if (policy.type === 'bands') return [...new Set(policy.bands.slice(1).map((b) => b.decision).filter((d) => d !== policy.bands[0].decision))];
+  if (policy.type === 'bands')
+    return [
+      ...new Set(
+        policy.bands
+          .slice(1)
+          .map((b) => b.decision)
+          .filter((d) => d !== policy.bands[0].decision),
+      ),
+    ];
   // A value or class policy has no single "act": its decisions are compared by their mix instead.
   return [];
 }

@@ -7,7 +7,6 @@ import type { Outcome, Policy, Servable } from '../inference/index.js';
 import { buildReference, kindOf, type ReferenceProfile } from './profile.js';
 import { brier, logLoss, multiclassMetrics, regressionMetrics, rocAuc } from './statistics.js';
 
-
 const BATCH = 512;
 
 function label(raw: string | undefined, column: string, line: number): number | undefined {
@@ -73,7 +72,10 @@ function describeSkipped(reasons: Record<string, number>): string {
  * `allowSkipped`; then returns the line to report. `subject` begins the message, e.g.
  * "holdout.csv" or "--reference train.csv"; `consequence` follows the reasons.
  */
-export function checkSkipped(r: { skipped: number; skippedReasons: Record<string, number>; scored: number }, o: { subject: string; consequence?: string; allowSkipped: boolean; allowWhat: string }): string | undefined {
+export function checkSkipped(
+  r: { skipped: number; skippedReasons: Record<string, number>; scored: number },
+  o: { subject: string; consequence?: string; allowSkipped: boolean; allowWhat: string },
+): string | undefined {
   if (!r.skipped) return undefined;
   const why = describeSkipped(r.skippedReasons);
   if (!o.allowSkipped) {
@@ -189,7 +191,12 @@ export async function referenceFromCsv(
     const m = regressionMetrics(scores, actualValues);
     metrics = { mae: m.mae, rmse: m.rmse, r2: m.r2 };
   } else if (opts.target !== undefined && s.task === 'multiclass') {
-    const m = multiclassMetrics(predicted, actualClasses, classes, outcomes.map((o) => o.probabilities ?? []));
+    const m = multiclassMetrics(
+      predicted,
+      actualClasses,
+      classes,
+      outcomes.map((o) => o.probabilities ?? []),
+    );
     metrics = { accuracy: m.accuracy, macro_f1: m.macro_f1, log_loss: m.log_loss };
   } else if (opts.target !== undefined && new Set(labels).size === 2) metrics = { roc_auc: rocAuc(scores, labels), brier: brier(scores, labels), log_loss: logLoss(scores, labels) };
   if (metrics) metrics = Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));

@@ -21,7 +21,10 @@ export async function monitoringRoutes(app: FastifyInstance, deps: MonitoringRou
     { config: { scope: 'read' }, schema: { tags: ['monitoring'], summary: "A model's latest monitoring report", params, response: { 200: report, ...errors } } },
     async (request) => {
       const r = await monitoring.latest(request.params.name);
-      if (!r) throw new AppError('NOT_FOUND', `no monitoring report for ${request.params.name} yet; run modelgate monitor --model ${request.params.name}, or wait for MONITOR_INTERVAL`, { model: request.params.name });
+      if (!r)
+        throw new AppError('NOT_FOUND', `no monitoring report for ${request.params.name} yet; run modelgate monitor --model ${request.params.name}, or wait for MONITOR_INTERVAL`, {
+          model: request.params.name,
+        });
       return r;
     },
   );
@@ -82,7 +85,12 @@ export async function monitoringRoutes(app: FastifyInstance, deps: MonitoringRou
     '/v1/monitoring/:name/reports/:id',
     {
       config: { scope: 'read' },
-      schema: { tags: ['monitoring'], summary: 'One stored monitoring report', params: { type: 'object', properties: { name: { type: 'string', maxLength: 64 }, id: { type: 'string', maxLength: 64 } }, required: ['name', 'id'] }, response: { 200: report, ...errors } },
+      schema: {
+        tags: ['monitoring'],
+        summary: 'One stored monitoring report',
+        params: { type: 'object', properties: { name: { type: 'string', maxLength: 64 }, id: { type: 'string', maxLength: 64 } }, required: ['name', 'id'] },
+        response: { 200: report, ...errors },
+      },
     },
     async (request) => {
       const r = (await monitoring.report(request.params.id)) as { model?: string } | undefined;

@@ -38,17 +38,20 @@ export function createMonitoringService(deps: MonitoringServiceDeps) {
       minRows: deps.minRows,
       minLabels: deps.minLabels,
     });
-    const id = await store.saveReport({
-      model,
-      version,
-      createdAt: report.generated_at,
-      from: report.window.from,
-      to: report.window.to,
-      predictions: report.predictions,
-      alertsFiring: report.alerts.filter((a) => a.firing).map((a) => a.name),
-      alerts: report.alerts,
-      report,
-    }, deps.emit);
+    const id = await store.saveReport(
+      {
+        model,
+        version,
+        createdAt: report.generated_at,
+        from: report.window.from,
+        to: report.window.to,
+        predictions: report.predictions,
+        alertsFiring: report.alerts.filter((a) => a.firing).map((a) => a.name),
+        alerts: report.alerts,
+        report,
+      },
+      deps.emit,
+    );
     deps.onReport?.(report, id);
     return { id, report };
   }

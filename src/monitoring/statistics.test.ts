@@ -1,7 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { aucByPairs } from '../../test/helpers/independent.js';
-import { accuracy, averagePrecision, binOf, brier, calibration, classification, confusion, jsDistance, kolmogorovSf, ksFromCounts, ksTwoSample, logLoss, psi, quantileEdges, rocAuc } from './statistics.js';
+import {
+  accuracy,
+  averagePrecision,
+  binOf,
+  brier,
+  calibration,
+  classification,
+  confusion,
+  jsDistance,
+  kolmogorovSf,
+  ksFromCounts,
+  ksTwoSample,
+  logLoss,
+  psi,
+  quantileEdges,
+  rocAuc,
+} from './statistics.js';
 
 // Expected values from scipy 1.17.1 and scikit-learn 1.6.1 (scripts/statistics-fixtures.py).
 const fx = JSON.parse(readFileSync(new URL('./statistics.fixtures.json', import.meta.url), 'utf8'));
@@ -27,13 +43,13 @@ describe('statistics: textbook cases', () => {
 
   it('AUC equals the brute-force share of correctly ordered pairs, ties counted half', () => {
     let seed = 3;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const scores = Array.from({ length: 300 }, () => Math.round(rand() * 20) / 20);
     const labels = scores.map((s) => (rand() < s ? 1 : 0));
     expect(rocAuc(scores, labels)).toBeCloseTo(aucByPairs(scores, labels), 12);
   });
 
-  it('AUC of a perfect ranking is 1, of a reversed one 0, and scikit-learn\'s documented example 0.75', () => {
+  it("AUC of a perfect ranking is 1, of a reversed one 0, and scikit-learn's documented example 0.75", () => {
     expect(rocAuc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1])).toBe(1);
     expect(rocAuc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1])).toBe(0);
     expect(rocAuc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])).toBe(0.75);
@@ -108,11 +124,23 @@ describe('statistics: against scipy and scikit-learn', () => {
       expect(rocAuc(c.scores, c.labels)).toBeCloseTo(c.roc_auc, 12);
       expect(brier(c.scores, c.labels)).toBeCloseTo(c.brier, 12);
       expect(logLoss(c.scores, c.labels)).toBeCloseTo(c.log_loss, 12);
-      const m = classification(confusion(c.scores.map((s: number) => (s >= c.threshold ? 1 : 0)), c.labels));
+      const m = classification(
+        confusion(
+          c.scores.map((s: number) => (s >= c.threshold ? 1 : 0)),
+          c.labels,
+        ),
+      );
       expect(m.precision).toBeCloseTo(c.precision, 12);
       expect(m.recall).toBeCloseTo(c.recall, 12);
       expect(m.f1).toBeCloseTo(c.f1, 12);
-      expect(accuracy(confusion(c.scores.map((s: number) => (s >= c.threshold ? 1 : 0)), c.labels))).toBeCloseTo(c.accuracy, 12);
+      expect(
+        accuracy(
+          confusion(
+            c.scores.map((s: number) => (s >= c.threshold ? 1 : 0)),
+            c.labels,
+          ),
+        ),
+      ).toBeCloseTo(c.accuracy, 12);
       expect(averagePrecision(c.scores, c.labels)).toBeCloseTo(c.average_precision, 12);
       const bins = calibration(c.scores, c.labels).filter((b) => b.count > 0);
       expect(bins.map((b) => [b.positive_rate, b.mean_score])).toEqual(c.calibration.map(([t, p]: [number, number]) => [expect.closeTo(t, 12), expect.closeTo(p, 12)]));

@@ -147,7 +147,9 @@ export function histogramQuantile(counts: readonly number[], bounds: readonly nu
  * distinct values gets fewer bins rather than empty ones.
  */
 export function quantileEdges(values: ArrayLike<number>, bins: number): number[] {
-  const v = Float64Array.from(values).filter((x) => Number.isFinite(x)).sort();
+  const v = Float64Array.from(values)
+    .filter((x) => Number.isFinite(x))
+    .sort();
   if (v.length === 0) return [];
   const edges: number[] = [];
   for (let k = 1; k < bins; k++) {
@@ -176,7 +178,7 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
   const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
   let pos = 0;
   let rankSum = 0;
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && scores[idx[j + 1]] === scores[idx[i]]) j++;
     const avgRank = (i + j) / 2 + 1;
@@ -251,7 +253,7 @@ export function averagePrecision(scores: ArrayLike<number>, labels: ArrayLike<nu
   let seen = 0;
   let ap = 0;
   let lastRecall = 0;
-  for (let k = 0; k < order.length; ) {
+  for (let k = 0; k < order.length;) {
     const s = scores[order[k]];
     while (k < order.length && scores[order[k]] === s) {
       if (labels[order[k]]) tp++;

@@ -82,7 +82,15 @@ export function createMonitoringStore(db: Db) {
         .where('p.at', '<', to)
         .execute();
       const num = (v: number | null) => (v === null ? null : Number(v));
-      return rows.map((r) => ({ score: Number(r.score), decision: r.decision, predicted: r.predicted, label: num(r.label), actual_class: r.actual_class, actual_value: num(r.actual_value), value: num(r.value) }));
+      return rows.map((r) => ({
+        score: Number(r.score),
+        decision: r.decision,
+        predicted: r.predicted,
+        label: num(r.label),
+        actual_class: r.actual_class,
+        actual_value: num(r.actual_value),
+        value: num(r.value),
+      }));
     },
 
     /** Served predictions and how many had one of the given decisions, in [from, to). */
@@ -109,13 +117,36 @@ export function createMonitoringStore(db: Db) {
      * Store a report and, in the same transaction, its webhook events: monitor.report, and
      * monitor.alert.fired / .resolved for each alert whose state differs from the previous report's.
      */
-    async saveReport(r: { model: string; version: number | null; createdAt: string; from: string; to: string; predictions: number; alertsFiring: string[]; alerts: { name: string; value: number | null; threshold: number; detail: string }[]; report: unknown }, emit?: EmitEvent): Promise<string> {
+    async saveReport(
+      r: {
+        model: string;
+        version: number | null;
+        createdAt: string;
+        from: string;
+        to: string;
+        predictions: number;
+        alertsFiring: string[];
+        alerts: { name: string; value: number | null; threshold: number; detail: string }[];
+        report: unknown;
+      },
+      emit?: EmitEvent,
+    ): Promise<string> {
       const id = randomUUID();
       await k.transaction().execute(async (tx) => {
         const prev = await tx.selectFrom('monitoring_reports').select('alerts_firing').where('model', '=', r.model).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
         await tx
           .insertInto('monitoring_reports')
-          .values({ id, model: r.model, version: r.version, created_at: r.createdAt, window_from: r.from, window_to: r.to, predictions: r.predictions, alerts_firing: r.alertsFiring.join(','), report: JSON.stringify(r.report) })
+          .values({
+            id,
+            model: r.model,
+            version: r.version,
+            created_at: r.createdAt,
+            window_from: r.from,
+            window_to: r.to,
+            predictions: r.predictions,
+            alerts_firing: r.alertsFiring.join(','),
+            report: JSON.stringify(r.report),
+          })
           .execute();
         if (!emit) return;
         const before = new Set(prev?.alerts_firing ? prev.alerts_firing.split(',') : []);
@@ -124,7 +155,12 @@ export function createMonitoringStore(db: Db) {
           const type = now.has(a.name) && !before.has(a.name) ? 'monitor.alert.fired' : !now.has(a.name) && before.has(a.name) ? 'monitor.alert.resolved' : undefined;
           if (type) await emit(tx, type, { model: r.model, version: r.version, alert: a.name, value: a.value, threshold: a.threshold, detail: a.detail, report_id: id }, r.createdAt);
         }
-        await emit(tx, 'monitor.report', { model: r.model, version: r.version, report_id: id, window: { from: r.from, to: r.to }, predictions: r.predictions, alerts_firing: r.alertsFiring }, r.createdAt);
+        await emit(
+          tx,
+          'monitor.report',
+          { model: r.model, version: r.version, report_id: id, window: { from: r.from, to: r.to }, predictions: r.predictions, alerts_firing: r.alertsFiring },
+          r.createdAt,
+        );
       });
       return id;
     },

@@ -4,8 +4,30 @@ import { multiclassMetrics, quantile, regressionMetrics } from './statistics.js'
 
 // Expected values from scikit-learn 1.2.1 and numpy 1.24.2 (scripts/task-statistics-fixtures.py).
 const fx = JSON.parse(readFileSync(new URL('./task-statistics.fixtures.json', import.meta.url), 'utf8')) as {
-  regression: { predicted: number[]; actual: number[]; mae: number; rmse: number; r2: number; mape: number; mape_zero_targets: number; residual_quantiles: Record<string, number>; deciles: { decile: number; rows: number; mean_predicted: number; mean_actual: number }[] }[];
-  multiclass: { classes: string[]; actual: string[]; predicted: string[]; probabilities: number[][]; accuracy: number; macro_f1: number; weighted_f1: number; log_loss: number; precision: number[]; recall: number[]; confusion: number[][] }[];
+  regression: {
+    predicted: number[];
+    actual: number[];
+    mae: number;
+    rmse: number;
+    r2: number;
+    mape: number;
+    mape_zero_targets: number;
+    residual_quantiles: Record<string, number>;
+    deciles: { decile: number; rows: number; mean_predicted: number; mean_actual: number }[];
+  }[];
+  multiclass: {
+    classes: string[];
+    actual: string[];
+    predicted: string[];
+    probabilities: number[][];
+    accuracy: number;
+    macro_f1: number;
+    weighted_f1: number;
+    log_loss: number;
+    precision: number[];
+    recall: number[];
+    confusion: number[][];
+  }[];
 };
 
 const close = (a: number, b: number, rel = 1e-10) => expect(Math.abs(a - b)).toBeLessThanOrEqual(rel * Math.max(1, Math.abs(b)));
@@ -55,11 +77,16 @@ describe('multiclass statistics against scikit-learn', () => {
   });
 
   it('a real class the model lacks is counted, always wrong, and left out of log loss', () => {
-    const m = multiclassMetrics(['a', 'b', 'a'], ['a', 'z', 'a'], ['a', 'b'], [
-      [0.9, 0.1],
-      [0.2, 0.8],
-      [0.6, 0.4],
-    ]);
+    const m = multiclassMetrics(
+      ['a', 'b', 'a'],
+      ['a', 'z', 'a'],
+      ['a', 'b'],
+      [
+        [0.9, 0.1],
+        [0.2, 0.8],
+        [0.6, 0.4],
+      ],
+    );
     expect(m.accuracy).toBeCloseTo(2 / 3, 12);
     expect(m.unknown_class_rows).toBe(1);
     expect(m.log_loss).toBeCloseTo(-(Math.log(0.9) + Math.log(0.6)) / 2, 12);

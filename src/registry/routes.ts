@@ -137,7 +137,10 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
         summary: 'One version: manifest, contract, policy and metrics',
         params: {
           type: 'object',
-          properties: { name: { type: 'string' }, version: { type: 'string', pattern: '^([1-9][0-9]{0,8}|[a-z][a-z0-9_-]{0,31})$', description: 'a version number, or an alias or slot name (production, blue…)' } },
+          properties: {
+            name: { type: 'string' },
+            version: { type: 'string', pattern: '^([1-9][0-9]{0,8}|[a-z][a-z0-9_-]{0,31})$', description: 'a version number, or an alias or slot name (production, blue…)' },
+          },
           required: ['name', 'version'],
         },
         response: {
@@ -189,7 +192,15 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
       const b = request.body ?? {};
       if (b.version !== undefined && b.run_id !== undefined) throw new AppError('BAD_REQUEST', 'give either version or run_id, not both', { field: 'run_id' });
       const version = b.run_id !== undefined ? await registry.versionOfRun(request.params.name, b.run_id) : b.version;
-      const result = await registry.promote({ model: request.params.name, target: b.target ?? 'production', version, activate: b.activate, force: b.force, reason: b.reason, actor: deps.actorOf(request) });
+      const result = await registry.promote({
+        model: request.params.name,
+        target: b.target ?? 'production',
+        version,
+        activate: b.activate,
+        force: b.force,
+        reason: b.reason,
+        actor: deps.actorOf(request),
+      });
       await deps.onChange();
       return result;
     },

@@ -223,12 +223,24 @@ export function createRegistryService(deps: RegistryDeps) {
       return store.transaction(async (tx) => {
         await store.bumpRevision(tx);
         const aliases = await store.aliasesOf(input.model, tx);
-        const pointing = Object.entries(aliases).filter(([, ver]) => ver === v.version).map(([a]) => a);
+        const pointing = Object.entries(aliases)
+          .filter(([, ver]) => ver === v.version)
+          .map(([a]) => a);
         if (target === 'archived' && pointing.length) {
           throw new AppError('CONFLICT', `version ${v.version} of ${input.model} is ${pointing.join(', ')}; promote another version there before archiving it`, { aliases: pointing });
         }
         if (target === 'archived') {
-          await deps.guard?.(tx, { model: input.model, alias: null, version: v.version, previous: null, action: 'archive', force: input.force ?? false, reason: input.reason, actor: input.actor, at: clock.now().toISOString() });
+          await deps.guard?.(tx, {
+            model: input.model,
+            alias: null,
+            version: v.version,
+            previous: null,
+            action: 'archive',
+            force: input.force ?? false,
+            reason: input.reason,
+            actor: input.actor,
+            at: clock.now().toISOString(),
+          });
         }
         await store.setStatus(tx, input.model, v.version, target);
         log.info({ model: input.model, version: v.version, status: target, actor: input.actor }, 'version status changed');
@@ -282,7 +294,10 @@ export function createRegistryService(deps: RegistryDeps) {
       const current = aliases[alias];
       if (current === undefined) throw new AppError('CONFLICT', `${input.model} has no ${alias} version to roll back`, { alias });
       if (input.expectVersion !== undefined && input.expectVersion !== current) {
-        throw new AppError('CONFLICT', `${alias} of ${input.model} is version ${current}, not ${input.expectVersion}; nothing rolled back (run modelgate models ${input.model} to see the history)`, { alias, version: current });
+        throw new AppError('CONFLICT', `${alias} of ${input.model} is version ${current}, not ${input.expectVersion}; nothing rolled back (run modelgate models ${input.model} to see the history)`, {
+          alias,
+          version: current,
+        });
       }
       // The event that put the current version in place knows what it replaced; walking these
       // events back lets repeated rollbacks step through the whole history.
@@ -347,9 +362,17 @@ export function createRegistryService(deps: RegistryDeps) {
   async function versionOfRun(model: string, runId: string): Promise<number> {
     await requireModel(model);
     const matches = (await store.listVersions(model)).filter((v) => v.manifest.run_id === runId).map((v) => v.version);
-    if (matches.length === 0) throw new AppError('VERSION_NOT_FOUND', `no version of ${model} was registered from training run ${runId}; modelgate models ${model} --json lists each version's run_id`, { model, run_id: runId });
+    if (matches.length === 0)
+      throw new AppError('VERSION_NOT_FOUND', `no version of ${model} was registered from training run ${runId}; modelgate models ${model} --json lists each version's run_id`, {
+        model,
+        run_id: runId,
+      });
     if (matches.length > 1) {
-      throw new AppError('CONFLICT', `training run ${runId} registered versions ${matches.join(', ')} of ${model} (policy variants share a run); name one with --version`, { model, run_id: runId, versions: matches });
+      throw new AppError('CONFLICT', `training run ${runId} registered versions ${matches.join(', ')} of ${model} (policy variants share a run); name one with --version`, {
+        model,
+        run_id: runId,
+        versions: matches,
+      });
     }
     return matches[0];
   }
@@ -364,7 +387,9 @@ export function createRegistryService(deps: RegistryDeps) {
     ...(taskOf(v.manifest.contract) === 'multiclass' ? { classes: v.manifest.output.class_labels ?? [] } : {}),
     created_at: v.created_at,
     created_by: v.created_by,
-    aliases: Object.entries(aliases).filter(([, n]) => n === v.version).map(([a]) => a),
+    aliases: Object.entries(aliases)
+      .filter(([, n]) => n === v.version)
+      .map(([a]) => a),
     engine: engineOut(engines.get(v.version)),
   });
 

@@ -32,7 +32,6 @@ export function createRegistryStore(db: Db) {
     return err.code === '23505' || err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || /UNIQUE constraint failed/.test(err.message ?? '');
   };
 
-
   return {
     db,
     isUniqueViolation,
@@ -44,11 +43,19 @@ export function createRegistryStore(db: Db) {
     revision: () => readRevision(k),
 
     async ensureModel(q: Q, name: string, description: string | null, at: string): Promise<void> {
-      await q.insertInto('models').values({ name, description, created_at: at }).onConflict((oc) => oc.column('name').doNothing()).execute();
+      await q
+        .insertInto('models')
+        .values({ name, description, created_at: at })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .execute();
     },
 
     async nextVersion(q: Q, model: string): Promise<number> {
-      const r = await q.selectFrom('model_versions').select((eb) => eb.fn.max('version').as('max')).where('model', '=', model).executeTakeFirst();
+      const r = await q
+        .selectFrom('model_versions')
+        .select((eb) => eb.fn.max('version').as('max'))
+        .where('model', '=', model)
+        .executeTakeFirst();
       return Number(r?.max ?? 0) + 1;
     },
 
@@ -73,7 +80,12 @@ export function createRegistryStore(db: Db) {
       const latest = await k
         .selectFrom('model_versions as mv')
         .innerJoin(
-          (eb) => eb.selectFrom('model_versions').select(['model', (e) => e.fn.max('version').as('latest')]).groupBy('model').as('l'),
+          (eb) =>
+            eb
+              .selectFrom('model_versions')
+              .select(['model', (e) => e.fn.max('version').as('latest')])
+              .groupBy('model')
+              .as('l'),
           (j) => j.onRef('l.model', '=', 'mv.model').onRef('l.latest', '=', 'mv.version'),
         )
         .select(['mv.model', task.as('task')])
@@ -172,7 +184,12 @@ export function createRegistryStore(db: Db) {
 
     async engineChecks(model: string): Promise<Map<number, EngineCheck>> {
       const rows = await k.selectFrom('engine_checks').selectAll().where('model', '=', model).execute();
-      return new Map(rows.map((r) => [r.version, { model: r.model, version: r.version, engine: r.engine, ...(r.reason ? { reason: r.reason } : {}), memory_bytes: Number(r.memory_bytes), checked_at: toIso(r.checked_at) }]));
+      return new Map(
+        rows.map((r) => [
+          r.version,
+          { model: r.model, version: r.version, engine: r.engine, ...(r.reason ? { reason: r.reason } : {}), memory_bytes: Number(r.memory_bytes), checked_at: toIso(r.checked_at) },
+        ]),
+      );
     },
   };
 }

@@ -156,12 +156,33 @@ export function createRetrainService(deps: RetrainDeps) {
         for (const key of keys) if (typeof m[key] === 'number') out[key] = m[key] as number;
         return out;
       };
-      if (task === 'regression') return picked(evaluateRegression(outcomes, idx.map((i) => test.target![i]), policy), ['mae', 'rmse', 'r2']);
+      if (task === 'regression')
+        return picked(
+          evaluateRegression(
+            outcomes,
+            idx.map((i) => test.target![i]),
+            policy,
+          ),
+          ['mae', 'rmse', 'r2'],
+        );
       if (task === 'multiclass') {
-        const m = evaluateMulticlass(outcomes, idx.map((i) => test.classes![test.classIndex![i]]), found.spec.output.class_labels ?? [], policy);
+        const m = evaluateMulticlass(
+          outcomes,
+          idx.map((i) => test.classes![test.classIndex![i]]),
+          found.spec.output.class_labels ?? [],
+          policy,
+        );
         return picked(m, ['accuracy', 'macro_f1', 'log_loss']);
       }
-      return picked(evaluateScores(outcomes.map((o) => o.score), idx.map((i) => test.label[i]), policy, costMatrixOf(training)), ['roc_auc', 'f1', 'log_loss']);
+      return picked(
+        evaluateScores(
+          outcomes.map((o) => o.score),
+          idx.map((i) => test.label[i]),
+          policy,
+          costMatrixOf(training),
+        ),
+        ['roc_auc', 'f1', 'log_loss'],
+      );
     } finally {
       await s.release();
     }
@@ -175,14 +196,28 @@ export function createRetrainService(deps: RetrainDeps) {
     const v = await deps.registry.getVersion(input.model, fromVersion);
     const run = v.manifest.training as RunRecord | undefined;
     if (!run?.algorithm) {
-      throw new AppError('BAD_REQUEST', `model ${input.model} version ${fromVersion} was imported (registered from an ONNX file), so it has no training run record to repeat; train a new version with modelgate train and register it`);
+      throw new AppError(
+        'BAD_REQUEST',
+        `model ${input.model} version ${fromVersion} was imported (registered from an ONNX file), so it has no training run record to repeat; train a new version with modelgate train and register it`,
+      );
     }
-    if (!run.target) throw new AppError('BAD_REQUEST', `model ${input.model} version ${fromVersion}'s run record has no target (it was trained before retraining existed); train it again with modelgate train once, and retrain from that version`);
+    if (!run.target)
+      throw new AppError(
+        'BAD_REQUEST',
+        `model ${input.model} version ${fromVersion}'s run record has no target (it was trained before retraining existed); train it again with modelgate train once, and retrain from that version`,
+      );
     const id = randomUUID();
-    await k.insertInto('retrain_runs').values({ id, model: input.model, trigger: input.trigger, status: 'running', from_version: fromVersion, candidate_version: null, started_at: now(), finished_at: null, detail: null }).execute();
+    await k
+      .insertInto('retrain_runs')
+      .values({ id, model: input.model, trigger: input.trigger, status: 'running', from_version: fromVersion, candidate_version: null, started_at: now(), finished_at: null, detail: null })
+      .execute();
     await event('retrain.started', { id, model: input.model, from_version: fromVersion, data: input.data, trigger: input.trigger, actor: input.actor });
     const finish = async (status: string, detail: Record<string, unknown>, candidate: number | null = null) => {
-      await k.updateTable('retrain_runs').set({ status, candidate_version: candidate, finished_at: now(), detail: JSON.stringify(detail) }).where('id', '=', id).execute();
+      await k
+        .updateTable('retrain_runs')
+        .set({ status, candidate_version: candidate, finished_at: now(), detail: JSON.stringify(detail) })
+        .where('id', '=', id)
+        .execute();
     };
     const { file, cleanup } = await localData(input.data).catch(async (e) => {
       await finish('failed', { error: errorMessage(e) });
@@ -206,18 +241,34 @@ export function createRetrainService(deps: RetrainDeps) {
       const kept = roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name);
       const now_ = new Set(ingested.columns.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name));
       const lost = kept.filter((c) => !now_.has(c));
-      if (lost.length) throw new AppError('BAD_REQUEST', `${input.data}: column${lost.length > 1 ? 's' : ''} ${lost.join(', ')} that version ${fromVersion} was trained on ${lost.length > 1 ? 'are' : 'is'} missing or unusable in the new data`);
+      if (lost.length)
+        throw new AppError(
+          'BAD_REQUEST',
+          `${input.data}: column${lost.length > 1 ? 's' : ''} ${lost.join(', ')} that version ${fromVersion} was trained on ${lost.length > 1 ? 'are' : 'is'} missing or unusable in the new data`,
+        );
       const fraction = run.split?.test_fraction ?? 0.25;
       const split: Split = run.split?.kind === 'random' ? randomSplit(ingested.data, fraction, run.split.seed ?? 42) : indexSplit(ingested.data, fraction);
       const params = run.params ?? {};
-      const gbdt: Partial<GbdtParams> = Object.fromEntries(Object.entries(params).filter(([key]) => ['rounds', 'learningRate', 'maxLeaves', 'maxDepth', 'minSamplesLeaf', 'l2', 'maxBins', 'maxCategories', 'validationFraction', 'patience', 'seed'].includes(key)));
+      const gbdt: Partial<GbdtParams> = Object.fromEntries(
+        Object.entries(params).filter(([key]) =>
+          ['rounds', 'learningRate', 'maxLeaves', 'maxDepth', 'minSamplesLeaf', 'l2', 'maxBins', 'maxCategories', 'validationFraction', 'patience', 'seed'].includes(key),
+        ),
+      );
       let trained: { onnx: Uint8Array; policy: Policy; metrics: Record<string, number>; reference: unknown; run: Record<string, unknown> & { run_id: string } };
       if (task === 'binary') {
         const costs = costMatrixOf(params) ?? undefined;
         const bands = params.policy === 'bands' && v.manifest.policy.type === 'bands' ? v.manifest.policy : undefined;
         trained = trainModel({ data: ingested.data, algo: run.algorithm, split, costs, bands, gbdt, ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}) });
       } else {
-        trained = trainKindModel({ data: ingested.data, algo: run.algorithm, split, gbdt, loss: params.loss === 'softmax' ? undefined : (params.loss as RegressionLoss | undefined), ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}), policy: v.manifest.policy });
+        trained = trainKindModel({
+          data: ingested.data,
+          algo: run.algorithm,
+          split,
+          gbdt,
+          loss: params.loss === 'softmax' ? undefined : (params.loss as RegressionLoss | undefined),
+          ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}),
+          policy: v.manifest.policy,
+        });
       }
       const candidate = trained.metrics;
       const current = await currentMetrics(input.model, fromVersion, task, split.test, v.manifest.policy, v.manifest.training);
@@ -241,15 +292,35 @@ export function createRetrainService(deps: RetrainDeps) {
       if (failed.length) {
         await finish('gated_out', { metrics: base.metrics, gates });
         await event('retrain.gated_out', { ...base, failed: failed.map((g) => ({ gate: g.gate, metric: g.metric, threshold: g.threshold, value: g.value, short_by: g.short_by })) });
-        say(`gated out: ${failed.map((g) => `${g.gate} (${g.metric} ${g.value?.toFixed(4) ?? '—'} vs ${g.threshold.toFixed(4)}, short by ${g.short_by?.toFixed(4) ?? '—'})`).join('; ')}; nothing was registered`);
+        say(
+          `gated out: ${failed.map((g) => `${g.gate} (${g.metric} ${g.value?.toFixed(4) ?? '—'} vs ${g.threshold.toFixed(4)}, short by ${g.short_by?.toFixed(4) ?? '—'})`).join('; ')}; nothing was registered`,
+        );
         return { ...base, status: 'gated_out', candidate_version: null, canary: null };
       }
-      const record = { ...trained.run, dataset: { file: input.data, sha256: ingested.sha256, rows_read: ingested.rowsRead }, columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })), split: run.split, target: run.target, task, gates: run.gates ?? {}, metrics: candidate, retrained_from: { version: fromVersion, run_id: run.run_id ?? null, trigger: input.trigger } };
+      const record = {
+        ...trained.run,
+        dataset: { file: input.data, sha256: ingested.sha256, rows_read: ingested.rowsRead },
+        columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })),
+        split: run.split,
+        target: run.target,
+        task,
+        gates: run.gates ?? {},
+        metrics: candidate,
+        retrained_from: { version: fromVersion, run_id: run.run_id ?? null, trigger: input.trigger },
+      };
       const reg = await deps.registry.register({
         model: input.model,
         onnx: trained.onnx,
         task,
-        manifest: { missing_category: '', metrics: candidate, training: record, run_id: trained.run.run_id, dataset_sha256: ingested.sha256, reference: trained.reference as never, description: `retrained from version ${fromVersion} on ${input.data}` },
+        manifest: {
+          missing_category: '',
+          metrics: candidate,
+          training: record,
+          run_id: trained.run.run_id,
+          dataset_sha256: ingested.sha256,
+          reference: trained.reference as never,
+          description: `retrained from version ${fromVersion} on ${input.data}`,
+        },
         policy: trained.policy,
         actor: input.actor,
       });
@@ -258,7 +329,14 @@ export function createRetrainService(deps: RetrainDeps) {
       let canary: RetrainResult['canary'] = null;
       if (input.canarySteps?.length) {
         if (input.stepInterval) parseDuration(input.stepInterval, 'step interval');
-        await deps.rollouts.startCanary({ model: input.model, canary_version: reg.version, steps: input.canarySteps, ...(input.stepInterval ? { step_interval: input.stepInterval } : {}), auto_promote: true, actor: input.actor });
+        await deps.rollouts.startCanary({
+          model: input.model,
+          canary_version: reg.version,
+          steps: input.canarySteps,
+          ...(input.stepInterval ? { step_interval: input.stepInterval } : {}),
+          auto_promote: true,
+          actor: input.actor,
+        });
         canary = { steps: input.canarySteps };
         await event('retrain.canary_started', { ...base, candidate_version: reg.version, steps: input.canarySteps });
         say(`canary of version ${reg.version} started at ${input.canarySteps[0]} % (steps ${input.canarySteps.join(', ')}, automatic analysis, promoted when the last step stays healthy)`);
@@ -275,7 +353,16 @@ export function createRetrainService(deps: RetrainDeps) {
     }
   }
 
-  const planOut = (r: { model: string; data: string; canary_steps: unknown; step_interval: string | null; min_interval_ms: number; max_metric_drop: number; created_at: unknown; created_by: string }): RetrainPlan => ({
+  const planOut = (r: {
+    model: string;
+    data: string;
+    canary_steps: unknown;
+    step_interval: string | null;
+    min_interval_ms: number;
+    max_metric_drop: number;
+    created_at: unknown;
+    created_by: string;
+  }): RetrainPlan => ({
     model: r.model,
     data: r.data,
     canary_steps: fromJson<number[]>(r.canary_steps),
@@ -294,7 +381,12 @@ export function createRetrainService(deps: RetrainDeps) {
   /** Runs of a model, newest first. */
   async function runs(model: string, limit = 20) {
     const rows = await k.selectFrom('retrain_runs').selectAll().where('model', '=', model).orderBy('started_at', 'desc').limit(limit).execute();
-    return rows.map((r) => ({ ...r, started_at: new Date(r.started_at as string).toISOString(), finished_at: r.finished_at ? new Date(r.finished_at as string).toISOString() : null, detail: r.detail === null ? null : fromJson(r.detail) }));
+    return rows.map((r) => ({
+      ...r,
+      started_at: new Date(r.started_at as string).toISOString(),
+      finished_at: r.finished_at ? new Date(r.finished_at as string).toISOString() : null,
+      detail: r.detail === null ? null : fromJson(r.detail),
+    }));
   }
 
   return {

@@ -99,13 +99,22 @@ export function analyse(
   const psiValue = opts.task !== 'regression' && canary.counts.requests - canary.counts.errors > 0 && prod.counts.requests - prod.counts.errors > 0 ? scorePsi(prod.counts, canary.counts) : null;
   const outcomeRules = rules.outcomes;
   const needLabels = outcomeRules?.min_labels_per_arm ?? 100;
-  const labelsShort = opts.outcomes ? (['production', 'canary'] as const).filter((a) => opts.outcomes![a].labelled < needLabels).map((a) => `${a} has ${opts.outcomes![a].labelled} labelled predictions of the ${needLabels} needed`) : [];
-  const outcomes = opts.outcomes ? { ...opts.outcomes, judged: !!outcomeRules && labelsShort.length === 0, ...(outcomeRules && labelsShort.length ? { reason: `outcome rules wait for feedback: ${labelsShort.join('; ')}` } : {}) } : undefined;
+  const labelsShort = opts.outcomes
+    ? (['production', 'canary'] as const).filter((a) => opts.outcomes![a].labelled < needLabels).map((a) => `${a} has ${opts.outcomes![a].labelled} labelled predictions of the ${needLabels} needed`)
+    : [];
+  const outcomes = opts.outcomes
+    ? { ...opts.outcomes, judged: !!outcomeRules && labelsShort.length === 0, ...(outcomeRules && labelsShort.length ? { reason: `outcome rules wait for feedback: ${labelsShort.join('; ')}` } : {}) }
+    : undefined;
   const base = { production: p, canary: c, score_psi: psiValue, ...(outcomes ? { outcomes } : {}) };
   const need = rules.min_scored_per_arm ?? minScored;
   const short: string[] = [];
   if (c.requests < minRequests) short.push(`canary has ${c.requests} requests of the ${minRequests} needed (min_requests)`);
-  for (const [name, a] of (alone ? [['canary', c]] : [['canary', c], ['production', p]]) as [string, typeof c][]) {
+  for (const [name, a] of (alone
+    ? [['canary', c]]
+    : [
+        ['canary', c],
+        ['production', p],
+      ]) as [string, typeof c][]) {
     if (a.scored < need) short.push(`${name} has ${a.scored} model-scored requests of the ${need} needed per arm (${a.cache_hits} cache hits not counted)`);
   }
   if (short.length) return { status: 'insufficient_data', reason: `no automatic decision yet: ${short.join('; ')}`, checks: [], ...base };
@@ -121,7 +130,13 @@ export function analyse(
   });
   if (c.p95_ms !== null && p.p95_ms !== null && p.scored >= need) {
     const limit = Math.max(p.p95_ms, P95_FLOOR_MS) * rules.max_p95_ratio;
-    checks.push({ metric: 'p95_ms', observed: c.p95_ms, threshold: limit, passed: c.p95_ms <= limit, detail: `p95 ${c.p95_ms} ms > ${rules.max_p95_ratio} × ${p.p95_ms} ms (model-scored requests: canary ${c.scored}, production ${p.scored})` });
+    checks.push({
+      metric: 'p95_ms',
+      observed: c.p95_ms,
+      threshold: limit,
+      passed: c.p95_ms <= limit,
+      detail: `p95 ${c.p95_ms} ms > ${rules.max_p95_ratio} × ${p.p95_ms} ms (model-scored requests: canary ${c.scored}, production ${p.scored})`,
+    });
   }
   if (rules.max_decision_rate_delta_pp !== undefined) {
     const names = new Set([...Object.keys(p.decision_rates), ...Object.keys(c.decision_rates)]);
@@ -158,19 +173,43 @@ function outcomeChecks(r: NonNullable<AnalysisRules['outcomes']>, p: ArmOutcomes
   const of = `(feedback on ${c.labelled} canary and ${p.labelled} production predictions)`;
   if (r.max_fpr_delta_pp !== undefined && p.false_positive_rate !== null && c.false_positive_rate !== null) {
     const delta = Math.abs(c.false_positive_rate - p.false_positive_rate) * 100;
-    checks.push({ metric: 'outcome_fpr_delta_pp', observed: delta, threshold: r.max_fpr_delta_pp, passed: delta <= r.max_fpr_delta_pp, detail: `false-positive rate ${(c.false_positive_rate * 100).toFixed(2)}% on the canary vs ${(p.false_positive_rate * 100).toFixed(2)}% on production: ${delta.toFixed(2)} points apart ${of}` });
+    checks.push({
+      metric: 'outcome_fpr_delta_pp',
+      observed: delta,
+      threshold: r.max_fpr_delta_pp,
+      passed: delta <= r.max_fpr_delta_pp,
+      detail: `false-positive rate ${(c.false_positive_rate * 100).toFixed(2)}% on the canary vs ${(p.false_positive_rate * 100).toFixed(2)}% on production: ${delta.toFixed(2)} points apart ${of}`,
+    });
   }
   if (r.max_accuracy_drop_pp !== undefined && p.accuracy !== null && c.accuracy !== null) {
     const drop = (p.accuracy - c.accuracy) * 100;
-    checks.push({ metric: 'outcome_accuracy_drop_pp', observed: drop, threshold: r.max_accuracy_drop_pp, passed: drop <= r.max_accuracy_drop_pp, detail: `accuracy ${(c.accuracy * 100).toFixed(2)}% on the canary vs ${(p.accuracy * 100).toFixed(2)}% on production ${of}` });
+    checks.push({
+      metric: 'outcome_accuracy_drop_pp',
+      observed: drop,
+      threshold: r.max_accuracy_drop_pp,
+      passed: drop <= r.max_accuracy_drop_pp,
+      detail: `accuracy ${(c.accuracy * 100).toFixed(2)}% on the canary vs ${(p.accuracy * 100).toFixed(2)}% on production ${of}`,
+    });
   }
   if (r.max_auc_drop !== undefined && p.roc_auc !== null && c.roc_auc !== null) {
     const drop = p.roc_auc - c.roc_auc;
-    checks.push({ metric: 'outcome_auc_drop', observed: drop, threshold: r.max_auc_drop, passed: drop <= r.max_auc_drop, detail: `ROC AUC ${c.roc_auc.toFixed(4)} on the canary vs ${p.roc_auc.toFixed(4)} on production ${of}` });
+    checks.push({
+      metric: 'outcome_auc_drop',
+      observed: drop,
+      threshold: r.max_auc_drop,
+      passed: drop <= r.max_auc_drop,
+      detail: `ROC AUC ${c.roc_auc.toFixed(4)} on the canary vs ${p.roc_auc.toFixed(4)} on production ${of}`,
+    });
   }
   if (r.max_mae_ratio !== undefined && p.mae !== null && c.mae !== null) {
     const ratio = p.mae > 0 ? c.mae / p.mae : c.mae > 0 ? Infinity : 1;
-    checks.push({ metric: 'outcome_mae_ratio', observed: ratio, threshold: r.max_mae_ratio, passed: ratio <= r.max_mae_ratio, detail: `MAE ${c.mae.toFixed(4)} on the canary vs ${p.mae.toFixed(4)} on production ${of}` });
+    checks.push({
+      metric: 'outcome_mae_ratio',
+      observed: ratio,
+      threshold: r.max_mae_ratio,
+      passed: ratio <= r.max_mae_ratio,
+      detail: `MAE ${c.mae.toFixed(4)} on the canary vs ${p.mae.toFixed(4)} on production ${of}`,
+    });
   }
   return checks;
 }

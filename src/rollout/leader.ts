@@ -56,7 +56,11 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
   const k = db.kysely;
   return {
     async acquire(now) {
-      await k.insertInto('leases').values({ name, holder, expires_at: now + leaseMs }).onConflict((oc) => oc.column('name').doNothing()).execute();
+      await k
+        .insertInto('leases')
+        .values({ name, holder, expires_at: now + leaseMs })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .execute();
       const res = await k
         .updateTable('leases')
         .set({ holder, expires_at: now + leaseMs })

@@ -47,6 +47,11 @@ export function armOutcomes(task: Task, policy: Policy, rows: OutcomeRow[]): Arm
     labelled: labelled.length,
     accuracy: labelled.length ? right / labelled.length : null,
     false_positive_rate: negatives ? falsePositives / negatives : null,
-    roc_auc: finiteOrNull(rocAuc(labelled.map((r) => r.score), labelled.map((r) => r.label!))),
+    roc_auc: finiteOrNull(
+      rocAuc(
+        labelled.map((r) => r.score),
+        labelled.map((r) => r.label!),
+      ),
+    ),
   };
 }

@@ -13,7 +13,13 @@ const errors = errorReplies(400, 401, 403, 404, 409, 429, 503);
 const anyObject = { type: 'object', additionalProperties: true } as const;
 const modelParam = { type: 'object', properties: { model: { type: 'string', maxLength: 64 } }, required: ['model'] } as const;
 const percent = { type: 'number', minimum: 0, maximum: 100 } as const;
-const versionRef = { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', maxLength: 32 }], description: 'version number, or a slot name (blue, green…)' } as const;
+const versionRef = {
+  anyOf: [
+    { type: 'integer', minimum: 1 },
+    { type: 'string', maxLength: 32 },
+  ],
+  description: 'version number, or a slot name (blue, green…)',
+} as const;
 
 /** The service's input, plus the older field names existing clients send. */
 type CanaryBody = Partial<Omit<StartCanaryInput, 'actor'>> & {
@@ -52,11 +58,18 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
                 max_p95_ratio: { type: 'number', exclusiveMinimum: 0 },
                 max_decision_rate_delta_pp: { type: 'number', exclusiveMinimum: 0 },
                 max_score_psi: { type: 'number', exclusiveMinimum: 0 },
-                min_scored_per_arm: { type: 'integer', minimum: 1, description: 'model-scored requests (cache hits not counted) each arm needs before any automatic decision; default CANARY_MIN_SCORED' },
-                custom: { type: 'array', items: { type: 'object', properties: { metric: { type: 'string' }, op: { type: 'string' }, threshold: { type: 'number' } }, required: ['metric', 'op', 'threshold'] } },
+                min_scored_per_arm: {
+                  type: 'integer',
+                  minimum: 1,
+                  description: 'model-scored requests (cache hits not counted) each arm needs before any automatic decision; default CANARY_MIN_SCORED',
+                },
+                custom: {
+                  type: 'array',
+                  items: { type: 'object', properties: { metric: { type: 'string' }, op: { type: 'string' }, threshold: { type: 'number' } }, required: ['metric', 'op', 'threshold'] },
+                },
                 outcomes: {
                   type: 'object',
-                  description: 'judge the canary on real outcomes (feedback on each arm\'s predictions), once both arms have min_labels_per_arm',
+                  description: "judge the canary on real outcomes (feedback on each arm's predictions), once both arms have min_labels_per_arm",
                   properties: {
                     min_labels_per_arm: { type: 'integer', minimum: 1 },
                     max_fpr_delta_pp: { type: 'number', exclusiveMinimum: 0, description: 'binary: false-positive rates within ± this many points' },
@@ -155,7 +168,12 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
       schema: {
         tags: ['rollout'],
         summary: 'Score a copy of live requests with another version, off the request path',
-        body: { type: 'object', required: ['model', 'version'], properties: { model: { type: 'string' }, version: { type: 'integer', minimum: 1 }, percent: { ...percent, default: 100 } }, additionalProperties: false },
+        body: {
+          type: 'object',
+          required: ['model', 'version'],
+          properties: { model: { type: 'string' }, version: { type: 'integer', minimum: 1 }, percent: { ...percent, default: 100 } },
+          additionalProperties: false,
+        },
         response: { 200: anyObject, ...errors },
       },
     },
@@ -184,7 +202,10 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
         tags: ['rollout'],
         summary: 'Canary rollbacks, newest first',
         querystring: { type: 'object', properties: { model: { type: 'string' }, limit: { type: 'string', pattern: '^([1-9][0-9]{0,2}|1000)$', description: '1-1000, default 100' } } },
-        response: { 200: { type: 'object', properties: { rollbacks: { type: 'array', items: anyObject }, total: { type: 'integer', description: 'rows matching the filter (all pages), not the page size' } } }, ...errors },
+        response: {
+          200: { type: 'object', properties: { rollbacks: { type: 'array', items: anyObject }, total: { type: 'integer', description: 'rows matching the filter (all pages), not the page size' } } },
+          ...errors,
+        },
       },
     },
     async (request) => {

@@ -108,7 +108,11 @@ export class RolloutRuntime implements ArmObserver {
         this.queue = rest;
         const started = process.hrtime.bigint();
         try {
-          const outcomes = await this.o.scorer.score(first.model, first.shadow.spec.version, batch.map((j) => j.row));
+          const outcomes = await this.o.scorer.score(
+            first.model,
+            first.shadow.spec.version,
+            batch.map((j) => j.row),
+          );
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           batch.forEach((j, i) => {
             const o = outcomes[i];

@@ -45,7 +45,13 @@ export interface RolloutDeps {
 }
 
 /** Which rollout transitions are webhook events (a manual stop is a rollback by its actor). */
-const WEBHOOK_EVENT: Record<string, EventType | undefined> = { start: 'rollout.started', step: 'rollout.step', rollback: 'rollout.rolled_back', stop: 'rollout.rolled_back', promote: 'rollout.promoted' };
+const WEBHOOK_EVENT: Record<string, EventType | undefined> = {
+  start: 'rollout.started',
+  step: 'rollout.step',
+  rollback: 'rollout.rolled_back',
+  stop: 'rollout.rolled_back',
+  promote: 'rollout.promoted',
+};
 
 const DEFAULT_RULES = analysisSchema.parse({});
 
@@ -75,7 +81,12 @@ export function createRolloutService(deps: RolloutDeps) {
       await deps.store.event(tx, e);
       const type = WEBHOOK_EVENT[e.event];
       if (type && deps.emit) {
-        await deps.emit(tx, type, { model: e.model, transition: e.event, production_version: e.production_version, canary_version: e.canary_version, percent: e.percent, actor: e.actor, details: e.details ?? {} }, e.at);
+        await deps.emit(
+          tx,
+          type,
+          { model: e.model, transition: e.event, production_version: e.production_version, canary_version: e.canary_version, percent: e.percent, actor: e.actor, details: e.details ?? {} },
+          e.at,
+        );
       }
     },
   };
@@ -154,14 +165,27 @@ export function createRolloutService(deps: RolloutDeps) {
       const at = nowIso();
       if (current?.canary_version != null) {
         if (current.canary_version !== canaryVersion || current.production_version !== productionVersion) {
-          throw new AppError('CONFLICT', `a canary of ${input.model} is already running (version ${current.canary_version} at ${current.canary_percent}% against ${current.production_version}); stop or promote it first`, {
-            running: { canary_version: current.canary_version, production_version: current.production_version, canary_percent: current.canary_percent },
-          });
+          throw new AppError(
+            'CONFLICT',
+            `a canary of ${input.model} is already running (version ${current.canary_version} at ${current.canary_percent}% against ${current.production_version}); stop or promote it first`,
+            {
+              running: { canary_version: current.canary_version, production_version: current.production_version, canary_percent: current.canary_percent },
+            },
+          );
         }
         // Same canary: this call changes its percent (and any settings given).
         const next: Rollout = { ...current, canary_percent: percent, updated_at: at, step_index: steps.length ? current.step_index : -1, ...(input.steps ? { steps } : {}) };
         await store.put(tx, next);
-        await store.event(tx, { model: input.model, event: 'percent', production_version: productionVersion, canary_version: canaryVersion, percent, actor: input.actor, at, details: { from: current.canary_percent } });
+        await store.event(tx, {
+          model: input.model,
+          event: 'percent',
+          production_version: productionVersion,
+          canary_version: canaryVersion,
+          percent,
+          actor: input.actor,
+          at,
+          details: { from: current.canary_percent },
+        });
         emit(input.model, 'percent');
         return next;
       }
@@ -182,7 +206,16 @@ export function createRolloutService(deps: RolloutDeps) {
         started_by: input.actor,
       };
       await store.put(tx, next);
-      await store.event(tx, { model: input.model, event: 'start', production_version: productionVersion, canary_version: canaryVersion, percent, actor: input.actor, at, details: { steps, step_interval: formatDuration(stepInterval), analysis: rules.data, auto_promote: next.auto_promote, target } });
+      await store.event(tx, {
+        model: input.model,
+        event: 'start',
+        production_version: productionVersion,
+        canary_version: canaryVersion,
+        percent,
+        actor: input.actor,
+        at,
+        details: { steps, step_interval: formatDuration(stepInterval), analysis: rules.data, auto_promote: next.auto_promote, target },
+      });
       log.info({ model: input.model, canary: canaryVersion, production: productionVersion, percent, actor: input.actor }, 'canary started');
       emit(input.model, 'start');
       return next;
@@ -227,7 +260,16 @@ export function createRolloutService(deps: RolloutDeps) {
       rolled_back_by: by,
       at,
     });
-    await store.event(tx, { model: r.model, event: by === 'system' ? 'rollback' : 'stop', production_version: r.production_version, canary_version: r.canary_version, percent: 0, actor: by, at, details: why });
+    await store.event(tx, {
+      model: r.model,
+      event: by === 'system' ? 'rollback' : 'stop',
+      production_version: r.production_version,
+      canary_version: r.canary_version,
+      percent: 0,
+      actor: by,
+      at,
+      details: why,
+    });
     log.warn({ model: r.model, canary: r.canary_version, by, ...why }, 'canary rolled back');
     emit(r.model, by === 'system' ? 'rollback' : 'stop');
     return true;
@@ -282,7 +324,16 @@ export function createRolloutService(deps: RolloutDeps) {
     if ((c.action === 'set' || c.action === 'activate') && c.version === running.canary_version) {
       if (!(await store.compareAndSet(tx, running, { ...idle(c.model, running), production_version: running.canary_version, updated_at: c.at }))) throw new CanaryGone();
       const via = c.expectCanary ? 'canary promote' : c.action === 'set' ? 'promote' : 'activate';
-      await store.event(tx, { model: c.model, event: 'promote', production_version: running.production_version, canary_version: running.canary_version, percent: 100, actor: c.actor, at: c.at, details: { target: running.target, via } });
+      await store.event(tx, {
+        model: c.model,
+        event: 'promote',
+        production_version: running.production_version,
+        canary_version: running.canary_version,
+        percent: 100,
+        actor: c.actor,
+        at: c.at,
+        details: { target: running.target, via },
+      });
       log.info({ model: c.model, version: running.canary_version, previous: running.production_version, actor: c.actor, via }, 'canary promoted');
       emit(c.model, 'promote');
       return;
@@ -294,7 +345,13 @@ export function createRolloutService(deps: RolloutDeps) {
         `cannot ${what}: a canary of ${c.model} is running (version ${running.canary_version} at ${running.canary_percent}% against ${running.target} version ${running.production_version}). ` +
           `Stop it (modelgate canary stop --model ${c.model}), promote it (modelgate canary promote --model ${c.model}), or repeat with --force (HTTP: "force": true) to stop it first.`,
         {
-          canary: { canary_version: running.canary_version, production_version: running.production_version, canary_percent: running.canary_percent, target: running.target, started_by: running.started_by },
+          canary: {
+            canary_version: running.canary_version,
+            production_version: running.production_version,
+            canary_percent: running.canary_percent,
+            target: running.target,
+            started_by: running.started_by,
+          },
           ways_out: [`POST /v1/canary/${c.model}/stop`, `POST /v1/canary/${c.model}/promote`, 'the same request with force: true'],
         },
       );
@@ -315,7 +372,9 @@ export function createRolloutService(deps: RolloutDeps) {
     } catch (e) {
       if (!(e instanceof CanaryGone)) throw e;
       if (expected) return undefined;
-      throw new AppError('CONFLICT', `the canary of ${model} ended while this request ran (promoted or stopped by another request); modelgate canary status --model ${model} shows what serves`, { model });
+      throw new AppError('CONFLICT', `the canary of ${model} ended while this request ran (promoted or stopped by another request); modelgate canary status --model ${model} shows what serves`, {
+        model,
+      });
     }
     if (!('alias' in moved)) return undefined;
     let archived: number | undefined;
@@ -338,7 +397,16 @@ export function createRolloutService(deps: RolloutDeps) {
       const next = { ...current, shadow_version: version, shadow_percent: version === null ? 0 : percent, shadow_started_at: version === null ? null : at, updated_at: at };
       await store.put(tx, next);
       const event = version === null ? 'shadow_stop' : 'shadow_start';
-      await store.event(tx, { model, event, production_version: current.production_version, canary_version: current.canary_version, percent: next.shadow_percent, actor, at, details: { shadow_version: version ?? current.shadow_version } });
+      await store.event(tx, {
+        model,
+        event,
+        production_version: current.production_version,
+        canary_version: current.canary_version,
+        percent: next.shadow_percent,
+        actor,
+        at,
+        details: { shadow_version: version ?? current.shadow_version },
+      });
       emit(model, event);
       return next;
     });
@@ -428,7 +496,9 @@ export function createRolloutService(deps: RolloutDeps) {
       started_by: r.started_by,
       arms: verdict ? { production: verdict.production, canary: verdict.canary } : null,
       outcomes: verdict?.outcomes ?? null,
-      verdict: verdict ? { status: verdict.status, ...(verdict.reason ? { reason: verdict.reason } : {}), score_psi: verdict.score_psi, checks: verdict.checks, ...(verdict.failed ? { failed: verdict.failed } : {}) } : null,
+      verdict: verdict
+        ? { status: verdict.status, ...(verdict.reason ? { reason: verdict.reason } : {}), score_psi: verdict.score_psi, checks: verdict.checks, ...(verdict.failed ? { failed: verdict.failed } : {}) }
+        : null,
       shadow,
     };
   }
@@ -462,7 +532,16 @@ export function createRolloutService(deps: RolloutDeps) {
         const applied = await store.transaction(async (tx) => {
           await bumpRevision(tx);
           if (!(await store.compareAndSet(tx, r, next))) return false;
-          await store.event(tx, { model: r.model, event: 'step', production_version: r.production_version, canary_version: r.canary_version, percent, actor: 'system', at, details: { step: r.step_index + 2, of: r.steps.length } });
+          await store.event(tx, {
+            model: r.model,
+            event: 'step',
+            production_version: r.production_version,
+            canary_version: r.canary_version,
+            percent,
+            actor: 'system',
+            at,
+            details: { step: r.step_index + 2, of: r.steps.length },
+          });
           return true;
         });
         if (applied) {

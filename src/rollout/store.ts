@@ -83,8 +83,14 @@ export function createRolloutStore(db: Db) {
       return Number(res.numUpdatedRows) === 1;
     },
 
-    async event(q: Q, e: { model: string; event: string; production_version: number | null; canary_version: number | null; percent: number | null; actor: string; details?: Record<string, unknown>; at: string }) {
-      await q.insertInto('rollout_events').values({ ...e, details: JSON.stringify(e.details ?? {}) }).execute();
+    async event(
+      q: Q,
+      e: { model: string; event: string; production_version: number | null; canary_version: number | null; percent: number | null; actor: string; details?: Record<string, unknown>; at: string },
+    ) {
+      await q
+        .insertInto('rollout_events')
+        .values({ ...e, details: JSON.stringify(e.details ?? {}) })
+        .execute();
     },
 
     async events(model: string, limit = 100) {
@@ -92,7 +98,20 @@ export function createRolloutStore(db: Db) {
       return rows.map((r) => ({ ...r, percent: r.percent === null ? null : Number(r.percent), details: fromJson<Record<string, unknown>>(r.details), at: toIso(r.at) }));
     },
 
-    async rollback(q: Q, r: { model: string; canary_version: number; production_version: number | null; reason: string; trigger_metric: string | null; observed: number | null; threshold: number | null; rolled_back_by: string; at: string }) {
+    async rollback(
+      q: Q,
+      r: {
+        model: string;
+        canary_version: number;
+        production_version: number | null;
+        reason: string;
+        trigger_metric: string | null;
+        observed: number | null;
+        threshold: number | null;
+        rolled_back_by: string;
+        at: string;
+      },
+    ) {
       await q.insertInto('rollbacks').values(r).execute();
     },
 
@@ -138,14 +157,7 @@ export function createRolloutStore(db: Db) {
 
     /** Cluster-wide counts for one arm and version since a time (epoch ms), summed over replicas. */
     async sumStats(model: string, arm: Arm, version: number, sinceMs: number): Promise<ArmCounts> {
-      const rows = await k
-        .selectFrom('arm_stats')
-        .selectAll()
-        .where('model', '=', model)
-        .where('arm', '=', arm)
-        .where('version', '=', version)
-        .where('bucket_start', '>=', sinceMs)
-        .execute();
+      const rows = await k.selectFrom('arm_stats').selectAll().where('model', '=', model).where('arm', '=', arm).where('version', '=', version).where('bucket_start', '>=', sinceMs).execute();
       const total = emptyCounts();
       for (const r of rows) {
         addCounts(total, {

@@ -20,7 +20,10 @@ describe('container limits from cgroups', () => {
   });
 
   it('cgroup v1, and no cgroup filesystem at all', () => {
-    expect(containerLimits(cgroup({ 'cpu/cpu.cfs_quota_us': '50000', 'cpu/cpu.cfs_period_us': '100000', 'memory/memory.limit_in_bytes': '536870912' }))).toEqual({ cpuCores: 0.5, memoryBytes: 536870912 });
+    expect(containerLimits(cgroup({ 'cpu/cpu.cfs_quota_us': '50000', 'cpu/cpu.cfs_period_us': '100000', 'memory/memory.limit_in_bytes': '536870912' }))).toEqual({
+      cpuCores: 0.5,
+      memoryBytes: 536870912,
+    });
     expect(containerLimits(cgroup({ 'cpu/cpu.cfs_quota_us': '-1', 'cpu/cpu.cfs_period_us': '100000', 'memory/memory.limit_in_bytes': '9223372036854771712' }))).toEqual({});
     expect(containerLimits(path.join(tempDir(), 'nothing'))).toEqual({});
   });

@@ -121,7 +121,16 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     }),
     monitoring: createMonitoringService({ store: createMonitoringStore(db), registry, clock, emit: emitToOutbox, minRows: config.MONITOR_MIN_ROWS, minLabels: config.MONITOR_MIN_LABELS }),
     webhooks: createWebhookService({ store: createWebhookStore(db), clock }),
-    retrain: createRetrainService({ db, registry, rollouts, clock, log, emit: emitToOutbox, s3: { region: config.S3_REGION, endpoint: config.S3_ENDPOINT }, workDir: path.join(config.dataDir, 'retrain') }),
+    retrain: createRetrainService({
+      db,
+      registry,
+      rollouts,
+      clock,
+      log,
+      emit: emitToOutbox,
+      s3: { region: config.S3_REGION, endpoint: config.S3_ENDPOINT },
+      workDir: path.join(config.dataDir, 'retrain'),
+    }),
     async close() {
       await audit.close();
       await artifacts.close();

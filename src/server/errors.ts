@@ -27,7 +27,7 @@ export function fromFastify(err: FastifyError): AppError {
     const path = `${err.validationContext ?? 'body'}${first?.instancePath ?? ''}`.replace(/\//g, '.');
     const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
     const field = missing ? `${path}.${missing}` : path;
-    return new AppError('VALIDATION_FAILED', `${field}: ${missing ? 'is required' : first?.message ?? 'is invalid'}`, { field });
+    return new AppError('VALIDATION_FAILED', `${field}: ${missing ? 'is required' : (first?.message ?? 'is invalid')}`, { field });
   }
   const byCode: Partial<Record<string, [ErrorCode, string]>> = {
     FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'request body is larger than BODY_LIMIT_BYTES; send fewer rows per request'],
@@ -61,7 +61,5 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (e.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
     return sendError(reply, request, e);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, request, new AppError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; the API is listed at /docs`)),
-  );
+  app.setNotFoundHandler((request, reply) => sendError(reply, request, new AppError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; the API is listed at /docs`)));
 }

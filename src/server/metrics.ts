@@ -94,7 +94,11 @@ export function createMetrics(sources: MetricsSources = {}) {
       },
     });
   limitGauge('modelgate_container_cpu_limit_cores', 'CPU the container may use (cgroup cpu.max), for alerts on process_cpu_seconds_total against it; absent without a limit', (l) => l.cpuCores);
-  limitGauge('modelgate_container_memory_limit_bytes', 'Memory the container may use (cgroup memory.max), for alerts on process_resident_memory_bytes against it; absent without a limit', (l) => l.memoryBytes);
+  limitGauge(
+    'modelgate_container_memory_limit_bytes',
+    'Memory the container may use (cgroup memory.max), for alerts on process_resident_memory_bytes against it; absent without a limit',
+    (l) => l.memoryBytes,
+  );
   const rolloutEvents = new client.Counter({
     name: 'modelgate_rollout_events_total',
     help: 'Rollout transitions applied by this process (start, step, percent, stop, promote, rollback, shadow_start, shadow_stop)',
@@ -173,10 +177,20 @@ export function createMetrics(sources: MetricsSources = {}) {
     lastRun: gauge('modelgate_monitor_last_run_timestamp_seconds', 'When the latest monitoring report of a model was made (Unix seconds)', ['model'], 'max'),
     alert: gauge('modelgate_monitor_alert', '1 while an alert flag of the latest monitoring report fires, else 0', ['model', 'alert']),
     runs: new client.Counter({ name: 'modelgate_monitor_runs_total', help: 'Scheduled monitor ticks by result (ok, error, follower)', labelNames: ['result'] as const, registers: [registry] }),
-    duration: new client.Histogram({ name: 'modelgate_monitor_duration_seconds', help: 'Duration of scheduled monitoring runs', buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: [registry] }),
+    duration: new client.Histogram({
+      name: 'modelgate_monitor_duration_seconds',
+      help: 'Duration of scheduled monitoring runs',
+      buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
   };
   const webhooks = {
-    deliveries: new client.Counter({ name: 'modelgate_webhook_deliveries_total', help: 'Webhook delivery attempts by outcome: delivered, failed (will retry), dead (dead-lettered), disabled (410 Gone)', labelNames: ['status'] as const, registers: [registry] }),
+    deliveries: new client.Counter({
+      name: 'modelgate_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome: delivered, failed (will retry), dead (dead-lettered), disabled (410 Gone)',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
     dlq: new client.Gauge({
       name: 'modelgate_webhook_dlq_size',
       help: 'Webhook deliveries in the dead-letter queue (cluster-wide, read from the database when scraped)',
@@ -189,7 +203,27 @@ export function createMetrics(sources: MetricsSources = {}) {
       },
     }),
   };
-  return { monitor, webhooks, registry, auditRecords, auditQueue, cacheHits, cacheMisses, httpDuration, predictions, inferenceDuration, modelLoaded, modelLoadFailures, canaryPercent, rolloutEvents, shadowDropped, analysisRuns, analysisDuration, rateLimited, rateLimiterFallbacks };
+  return {
+    monitor,
+    webhooks,
+    registry,
+    auditRecords,
+    auditQueue,
+    cacheHits,
+    cacheMisses,
+    httpDuration,
+    predictions,
+    inferenceDuration,
+    modelLoaded,
+    modelLoadFailures,
+    canaryPercent,
+    rolloutEvents,
+    shadowDropped,
+    analysisRuns,
+    analysisDuration,
+    rateLimited,
+    rateLimiterFallbacks,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

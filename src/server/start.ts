@@ -44,7 +44,13 @@ export interface RunningServer {
 export async function startServer(
   config: Config,
   log: Logger,
-  opts: ContextOverrides & { listen?: boolean; /** false: no background jobs (tests drive ticks) */ jobs?: boolean; authenticators?: Authenticator[]; /** Runs just before listening (frees the port a waiting room holds). */ beforeListen?: () => Promise<void>; /** Timers for every background loop (tests advance them by hand). */ timers?: Timers } = {},
+  opts: ContextOverrides & {
+    listen?: boolean;
+    /** false: no background jobs (tests drive ticks) */ jobs?: boolean;
+    authenticators?: Authenticator[];
+    /** Runs just before listening (frees the port a waiting room holds). */ beforeListen?: () => Promise<void>;
+    /** Timers for every background loop (tests advance them by hand). */ timers?: Timers;
+  } = {},
 ): Promise<RunningServer> {
   const ctx = await openContext(config, log, opts);
   // The gauges read the pool at scrape time, after both exist.
@@ -134,7 +140,20 @@ export async function startServer(
     timers: opts.timers,
     onShadowDropped: (model) => metrics.shadowDropped.inc({ model }),
     onShadowScored: (r) =>
-      sink?.predicted({ id: predictionId(), model: r.model, version: r.version, arm: 'shadow', eventId: r.request?.eventId, payload: r.request?.payload ?? null, row: r.row, score: r.score, decision: r.decision, latencyMs: r.latencyMs, cached: false, keyId: r.request?.keyId }),
+      sink?.predicted({
+        id: predictionId(),
+        model: r.model,
+        version: r.version,
+        arm: 'shadow',
+        eventId: r.request?.eventId,
+        payload: r.request?.payload ?? null,
+        row: r.row,
+        score: r.score,
+        decision: r.decision,
+        latencyMs: r.latencyMs,
+        cached: false,
+        keyId: r.request?.keyId,
+      }),
     onAnalysis: (result, seconds) => {
       metrics.analysisRuns.inc({ result });
       metrics.analysisDuration.observe(seconds);

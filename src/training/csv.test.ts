@@ -82,12 +82,16 @@ describe('CSV ingest', () => {
     expect(await bad('a,b\n1,0\n')).toMatch(/no column "y" for --target; the columns are a, b/);
     expect(await bad('a,y\n1,1\n2,1\n')).toMatch(/every row has the same label/);
     // Three values read as classes (multiclass); asked for binary, they are refused.
-    expect(await bad('a,y\n1,0\n2,maybe\n3,2\n', { task: 'binary' })).toMatch(/expected 0\/1, yes\/no or true\/false, found "maybe", "2"; pick a binary column or recode it, or train another kind with --task multiclass/);
+    expect(await bad('a,y\n1,0\n2,maybe\n3,2\n', { task: 'binary' })).toMatch(
+      /expected 0\/1, yes\/no or true\/false, found "maybe", "2"; pick a binary column or recode it, or train another kind with --task multiclass/,
+    );
     expect(await bad('a,y\n1,0\n2,1\n', { exclude: ['nope'] })).toMatch(/no column nope \(from --exclude/);
     expect(await bad(Buffer.concat([Buffer.from('a,y\n'), Buffer.from([0x66, 0xff, 0xfe, 0x2c, 0x31, 0x0a])]))).toMatch(/line 2 is not valid UTF-8/);
     expect(await bad('a,a,y\n1,2,0\n')).toMatch(/names column "a" twice/);
     // Columns that would not fit: refused after the first pass, before anything is allocated.
-    expect(await bad('a,b,y\n1,x,0\n2,z,1\n3,x,0\n', { maxColumnBytes: 100 })).toMatch(/3 rows x 2 columns need about 0\.00 GB of memory to train on, more than the 0\.00 GB available; train on a sample/);
+    expect(await bad('a,b,y\n1,x,0\n2,z,1\n3,x,0\n', { maxColumnBytes: 100 })).toMatch(
+      /3 rows x 2 columns need about 0\.00 GB of memory to train on, more than the 0\.00 GB available; train on a sample/,
+    );
   });
 
   it('a 2 GB file: read as a stream, refused early with what to do, memory bounded', async () => {
@@ -107,7 +111,9 @@ describe('CSV ingest', () => {
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     try {
       const started = Date.now();
-      await expect(ingestCsv(huge, { target: 'y' })).rejects.toThrow(/about [0-9,]+ rows \(estimated from the file's 2\.00 GB\) x 9 columns need about [0-9.]+ GB of memory to train on, more than the [0-9.]+ GB available \(found after reading the first 5,000 rows\); train on a sample of the rows/);
+      await expect(ingestCsv(huge, { target: 'y' })).rejects.toThrow(
+        /about [0-9,]+ rows \(estimated from the file's 2\.00 GB\) x 9 columns need about [0-9.]+ GB of memory to train on, more than the [0-9.]+ GB available \(found after reading the first 5,000 rows\); train on a sample of the rows/,
+      );
       // Refused after a few thousand rows, not after reading 2 GB.
       expect(Date.now() - started).toBeLessThan(20_000);
       expect((peak - base) / 2 ** 20).toBeLessThan(200);

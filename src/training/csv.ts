@@ -81,7 +81,6 @@ const DISTINCT_CAP = 1000;
  */
 const NAME_LIKE_SHARE = 0.2;
 
-
 function toNumber(raw: string): number | undefined {
   const t = raw.trim();
   if (t === '') return undefined;
@@ -166,7 +165,8 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       targetIndex = header.indexOf(o.target);
       if (targetIndex < 0) throw new AppError('BAD_REQUEST', `${file}: no column ${JSON.stringify(o.target)} for --target; the columns are ${header.join(', ')}`);
       const unknown = [...(o.exclude ?? []), ...(o.categorical ?? []), ...(o.numeric ?? [])].filter((c) => !header!.includes(c));
-      if (unknown.length) throw new AppError('BAD_REQUEST', `${file}: no column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (from --exclude/--categorical/--numeric); the columns are ${header.join(', ')}`);
+      if (unknown.length)
+        throw new AppError('BAD_REQUEST', `${file}: no column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (from --exclude/--categorical/--numeric); the columns are ${header.join(', ')}`);
       stats = header.map(() => ({ missing: 0, present: 0, numeric: 0, integer: 0, distinct: new Set<string>(), many: false }));
       continue;
     }
@@ -227,14 +227,25 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   if (task === 'binary') {
     if (badLabels.size) {
       const found = [...badLabels.keys()].slice(0, 5).map((v) => JSON.stringify(v));
-      throw new AppError('BAD_REQUEST', `--target ${o.target}: expected 0/1, yes/no or true/false, found ${found.join(', ')}${badLabels.size > 5 ? ` and ${badLabels.size - 5} more` : ''}; pick a binary column or recode it, or train another kind with --task multiclass or --task regression`);
+      throw new AppError(
+        'BAD_REQUEST',
+        `--target ${o.target}: expected 0/1, yes/no or true/false, found ${found.join(', ')}${badLabels.size > 5 ? ` and ${badLabels.size - 5} more` : ''}; pick a binary column or recode it, or train another kind with --task multiclass or --task regression`,
+      );
     }
-    if (positives === 0 || positives === rows) throw new AppError('BAD_REQUEST', `--target ${o.target}: every row has the same label (${positives ? 'positive' : 'negative'}); training needs both classes`);
+    if (positives === 0 || positives === rows)
+      throw new AppError('BAD_REQUEST', `--target ${o.target}: every row has the same label (${positives ? 'positive' : 'negative'}); training needs both classes`);
   }
   // Regression: rows whose target is not a finite number (Infinity, text) are left out and counted.
   const badTarget = task === 'regression' ? rows - targetNumeric : 0;
   if (badTarget > MAX_BAD_TARGET_SHARE * rows) {
-    throw new AppError('BAD_REQUEST', `--target ${o.target}: ${badTarget} of ${rows} values are not finite numbers (e.g. ${[...targetValues.keys()].filter((v) => toNumber(v) === undefined).slice(0, 3).map((v) => JSON.stringify(v)).join(', ')}); a regression target needs numbers; fix or drop those rows (at most ${MAX_BAD_TARGET_SHARE * 100} % may be left out)`);
+    throw new AppError(
+      'BAD_REQUEST',
+      `--target ${o.target}: ${badTarget} of ${rows} values are not finite numbers (e.g. ${[...targetValues.keys()]
+        .filter((v) => toNumber(v) === undefined)
+        .slice(0, 3)
+        .map((v) => JSON.stringify(v))
+        .join(', ')}); a regression target needs numbers; fix or drop those rows (at most ${MAX_BAD_TARGET_SHARE * 100} % may be left out)`,
+    );
   }
   const classes = task === 'multiclass' ? [...targetValues].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([c]) => c) : [];
   if (task === 'multiclass' && classes.length < 2) throw new AppError('BAD_REQUEST', `--target ${o.target}: every row has the same class; training needs at least two`);
@@ -258,9 +269,12 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     const numeric = forced ? forced === 'numeric' : s.numeric >= NUMERIC_SHARE * present;
     const kept = forced !== undefined || (o.include?.includes(name) ?? false);
     // Unique per row and not a measurement: an identifier, which a model would only memorise.
-    if (!kept && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present)) return exclude(`a different value in every row (an identifier?); left out, use --include ${name} to keep it`);
+    if (!kept && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present))
+      return exclude(`a different value in every row (an identifier?); left out, use --include ${name} to keep it`);
     if (!kept && !numeric && (distinct > DISTINCT_CAP || (distinct >= 50 && distinct > NAME_LIKE_SHARE * present))) {
-      return exclude(`${distinct > DISTINCT_CAP ? `more than ${DISTINCT_CAP}` : distinct} distinct values in ${present} rows: looks like names or identifiers, which a model would memorise and every request would have to send; left out, use --include ${name} to keep it`);
+      return exclude(
+        `${distinct > DISTINCT_CAP ? `more than ${DISTINCT_CAP}` : distinct} distinct values in ${present} rows: looks like names or identifiers, which a model would memorise and every request would have to send; left out, use --include ${name} to keep it`,
+      );
     }
     if (numeric && s.numeric < present) {
       const note = `${present - s.numeric} values that are not numbers are treated as missing`;
@@ -315,7 +329,9 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     i++;
   }
   if (badTarget) warnings.push(`${o.target}: ${badTarget} rows whose value is not a finite number were left out`);
-  o.onProgress?.(`  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${dropped ? `; ${dropped} rows without a label dropped` : ''}${badTarget ? `; ${badTarget} rows with a target that is not a finite number dropped` : ''}`);
+  o.onProgress?.(
+    `  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${dropped ? `; ${dropped} rows without a label dropped` : ''}${badTarget ? `; ${badTarget} rows with a target that is not a finite number dropped` : ''}`,
+  );
   const data: Dataset = {
     numeric,
     categorical,
@@ -336,16 +352,24 @@ function detectTask(o: IngestOptions, t: { rows: number; distinct: number; numer
   const numericShare = t.rows ? t.numeric / t.rows : 0;
   const many = t.distinct > MAX_CLASSES ? `more than ${MAX_CLASSES}` : String(t.distinct);
   if (o.task === 'multiclass') {
-    if (t.distinct > MAX_CLASSES) throw new AppError('BAD_REQUEST', `--target ${o.target}: ${many} distinct values; a multiclass model takes at most ${MAX_CLASSES} classes${numericShare >= 0.95 ? ' (a numeric target with that many values is a regression: --task regression)' : ''}`);
+    if (t.distinct > MAX_CLASSES)
+      throw new AppError(
+        'BAD_REQUEST',
+        `--target ${o.target}: ${many} distinct values; a multiclass model takes at most ${MAX_CLASSES} classes${numericShare >= 0.95 ? ' (a numeric target with that many values is a regression: --task regression)' : ''}`,
+      );
     return { task: 'multiclass', reason: `--task multiclass: ${t.distinct} classes` };
   }
   if (o.task === 'regression') return { task: 'regression', reason: '--task regression' };
   if (o.task === 'binary') return { task: 'binary', reason: '--task binary' };
   if (t.binaryLike && t.distinct <= 2) return { task: 'binary', reason: `${o.target} holds 0/1-like values: binary` };
-  if (t.distinct >= 3 && t.distinct <= MAX_AUTO_CLASSES) return { task: 'multiclass', reason: `${o.target} has ${t.distinct} distinct values: multiclass (--task regression to predict it as a number)` };
+  if (t.distinct >= 3 && t.distinct <= MAX_AUTO_CLASSES)
+    return { task: 'multiclass', reason: `${o.target} has ${t.distinct} distinct values: multiclass (--task regression to predict it as a number)` };
   if (t.distinct > MAX_AUTO_CLASSES && numericShare >= 1 - MAX_BAD_TARGET_SHARE) return { task: 'regression', reason: `${o.target} is numeric with ${many} distinct values: regression` };
   if (t.distinct > MAX_AUTO_CLASSES) {
-    throw new AppError('BAD_REQUEST', `--target ${o.target}: ${many} distinct values that are not numbers; a multiclass model needs --task multiclass beyond ${MAX_AUTO_CLASSES} classes (at most ${MAX_CLASSES}), or pick another target`);
+    throw new AppError(
+      'BAD_REQUEST',
+      `--target ${o.target}: ${many} distinct values that are not numbers; a multiclass model needs --task multiclass beyond ${MAX_AUTO_CLASSES} classes (at most ${MAX_CLASSES}), or pick another target`,
+    );
   }
   return { task: 'binary', reason: `${o.target} has two values: binary` };
 }

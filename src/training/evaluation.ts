@@ -86,7 +86,14 @@ export type TaskEvaluation = ({ task: 'binary' } & Evaluation) | RegressionEvalu
 /** A regression version on rows with real values: the metrics, and the share of each decision its policy gave. */
 export function evaluateRegression(outcomes: Outcome[], actual: number[], policy: Policy): RegressionEvaluation {
   const decide = compilePolicy(policy);
-  return nullable({ task: 'regression', ...regressionMetrics(outcomes.map((o) => o.score), actual), decision_rates: decisionMix(outcomes.map(decide)) });
+  return nullable({
+    task: 'regression',
+    ...regressionMetrics(
+      outcomes.map((o) => o.score),
+      actual,
+    ),
+    decision_rates: decisionMix(outcomes.map(decide)),
+  });
 }
 
 /** A multiclass version on rows with real classes (`classes`: the model's, in probability order). */

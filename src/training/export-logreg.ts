@@ -35,7 +35,14 @@ export function exportRidge(pre: Preprocessor, weights: ArrayLike<number>, inter
   inits.push(floatTensor('intercept', [1], [intercept]));
   nodes.push(node('MatMul', ['features', 'coef'], ['linear']));
   nodes.push(node('Add', ['linear', 'intercept'], ['variable']));
-  return model({ name, nodes, initializers: inits, inputs, outputs: [valueInfo('variable', 'float', ['N', 1])], docString: 'ridge regression with median imputation, standardisation and one-hot encoding, trained by modelgate' });
+  return model({
+    name,
+    nodes,
+    initializers: inits,
+    inputs,
+    outputs: [valueInfo('variable', 'float', ['N', 1])],
+    docString: 'ridge regression with median imputation, standardisation and one-hot encoding, trained by modelgate',
+  });
 }
 
 /**
@@ -70,10 +77,35 @@ function preprocessingGraph(pre: Preprocessor) {
   const blocks: string[] = [];
   const k = pre.numeric.length;
   if (k > 0) {
-    nodes.push(node('Concat', pre.numeric.map((s) => s.name), ['num_raw'], { axis: 1 }));
-    inits.push(floatTensor('num_median', [k], pre.numeric.map((s) => s.median)));
-    inits.push(floatTensor('num_mean', [k], pre.numeric.map((s) => s.mean)));
-    inits.push(floatTensor('num_scale', [k], pre.numeric.map((s) => s.scale)));
+    nodes.push(
+      node(
+        'Concat',
+        pre.numeric.map((s) => s.name),
+        ['num_raw'],
+        { axis: 1 },
+      ),
+    );
+    inits.push(
+      floatTensor(
+        'num_median',
+        [k],
+        pre.numeric.map((s) => s.median),
+      ),
+    );
+    inits.push(
+      floatTensor(
+        'num_mean',
+        [k],
+        pre.numeric.map((s) => s.mean),
+      ),
+    );
+    inits.push(
+      floatTensor(
+        'num_scale',
+        [k],
+        pre.numeric.map((s) => s.scale),
+      ),
+    );
     nodes.push(node('IsNaN', ['num_raw'], ['num_missing']));
     nodes.push(node('Where', ['num_missing', 'num_median', 'num_raw'], ['num_imputed']));
     nodes.push(node('Sub', ['num_imputed', 'num_mean'], ['num_centered']));

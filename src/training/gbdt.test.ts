@@ -15,7 +15,12 @@ describe('gradient-boosted trees', () => {
   it('learns the signal: holdout AUC well above chance, and above a single-feature ranking', () => {
     const auc = rocAuc(inMemory, test.label);
     expect(auc).toBeGreaterThan(0.75);
-    expect(auc).toBeGreaterThan(rocAuc(Array.from(test.numeric.lead_time, (v) => (Number.isNaN(v) ? 0 : v)), test.label) + 0.03);
+    expect(auc).toBeGreaterThan(
+      rocAuc(
+        Array.from(test.numeric.lead_time, (v) => (Number.isNaN(v) ? 0 : v)),
+        test.label,
+      ) + 0.03,
+    );
   });
 
   it('the exported graph (categoricals one-hot encoded inside it, raw columns in) serves the same scores within 1e-5', async () => {
@@ -52,7 +57,7 @@ describe('gradient-boosted trees', () => {
     const small = fitGbdt(train, { rounds: 5, maxLeaves: 4, validationFraction: 0 });
     for (const t of small.trees) expect(t.filter((n) => n.leaf).length).toBeLessThanOrEqual(4);
     const shallow = fitGbdt(train, { rounds: 3, maxDepth: 2, maxLeaves: 64, validationFraction: 0 });
-    const depth = (t: typeof shallow.trees[number], i = 0): number => (t[i].leaf ? 0 : 1 + Math.max(depth(t, (t[i] as { left: number }).left), depth(t, (t[i] as { right: number }).right)));
+    const depth = (t: (typeof shallow.trees)[number], i = 0): number => (t[i].leaf ? 0 : 1 + Math.max(depth(t, (t[i] as { left: number }).left), depth(t, (t[i] as { right: number }).right)));
     for (const t of shallow.trees) expect(depth(t)).toBeLessThanOrEqual(2);
     expect(small.rounds).toBe(5);
   });
@@ -62,7 +67,7 @@ describe('gradient boosting for regression and multiclass', () => {
   /** y = 10·x0 − 5·x1 + noise, with 3 % of the targets replaced by gross outliers (+1000). */
   function data(rows: number, seed: number) {
     let s = seed;
-    const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const x0 = new Float64Array(rows);
     const x1 = new Float64Array(rows);
     const clean = new Float64Array(rows);
@@ -109,7 +114,7 @@ describe('gradient boosting for regression and multiclass', () => {
   it('softmax boosting: one tree per class per round, probabilities that sum to 1, better than the class prior', () => {
     const rows = 3000;
     let s = 3;
-    const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const x0 = Float64Array.from({ length: rows }, () => rand());
     const y = Uint16Array.from(x0, (v) => (v < 0.33 ? 0 : v < 0.66 ? 1 : 2));
     const m = fitGbdt({ numeric: { x0 }, categorical: {}, label: new Uint8Array(rows), rows }, { rounds: 20, validationFraction: 0 }, undefined, { kind: 'multiclass', y, classes: 3 });

@@ -227,7 +227,15 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
   for (let i = 0; i < d.rows; i++) (isVal[i] ? valIdx : trainIdx).push(i);
 
   const oneHotEdges = Float32Array.from([0, 1]);
-  const edges = [...cols.map((c) => binEdges(Float64Array.from(trainIdx, (i) => c[i]), p.maxBins)), ...Array.from({ length: width - numCount }, () => oneHotEdges)];
+  const edges = [
+    ...cols.map((c) =>
+      binEdges(
+        Float64Array.from(trainIdx, (i) => c[i]),
+        p.maxBins,
+      ),
+    ),
+    ...Array.from({ length: width - numCount }, () => oneHotEdges),
+  ];
   const binned: Binned = { codes: binColumns(cols, edges.slice(0, numCount)), edges, missing: edges.map((e) => e.length) };
   const nBins = edges.map((e) => e.length + 1);
   /** Bin of row i in feature j (one-hot columns: 1 when the row has that category). */
@@ -572,7 +580,11 @@ function lossOf(target: GbdtTarget, regression: RegressionLoss): Loss {
   const pointLoss = (r: number) => (regression === 'squared_error' ? r * r : regression === 'absolute_error' ? Math.abs(r) : Math.abs(r) <= delta ? 0.5 * r * r : delta * (Math.abs(r) - delta / 2));
   return {
     gradients(rows, raw, _K, g, h) {
-      if (regression === 'huber') delta = quantileOf(Float64Array.from(rows, (i) => Math.abs(raw[i] - y[i])), 0.9);
+      if (regression === 'huber')
+        delta = quantileOf(
+          Float64Array.from(rows, (i) => Math.abs(raw[i] - y[i])),
+          0.9,
+        );
       let l = 0;
       for (const i of rows) {
         const r = raw[i] - y[i];

@@ -46,7 +46,18 @@ const CONDITIONS = [
   ['fair', 0.13, 0.68],
   ['salvage', 0.03, 0.4],
 ] as const;
-const COLORS = [['white', 0.22], ['black', 0.2], ['silver', 0.15], ['grey', 0.13], ['blue', 0.1], ['red', 0.09], ['green', 0.02], ['brown', 0.02], ['custom', 0.02], ['', 0.05]] as const;
+const COLORS = [
+  ['white', 0.22],
+  ['black', 0.2],
+  ['silver', 0.15],
+  ['grey', 0.13],
+  ['blue', 0.1],
+  ['red', 0.09],
+  ['green', 0.02],
+  ['brown', 0.02],
+  ['custom', 0.02],
+  ['', 0.05],
+] as const;
 
 /** Messy spelling of a category, as free-text listing forms give it. */
 function dirty(rand: () => number, v: string): string {
@@ -68,19 +79,43 @@ export function generateCarListings(rows: number, seed = 7): { csv: string; true
     const year = 2024 - Math.min(24, Math.floor(Math.abs(normal(rand)) * 6));
     const age = 2025 - year;
     const miles = Math.max(0, Math.round(age * (9000 + 5000 * normal(rand)) + rand() * 3000));
-    const condition = choose(rand, CONDITIONS.map(([c, w]) => [c, w] as const));
+    const condition = choose(
+      rand,
+      CONDITIONS.map(([c, w]) => [c, w] as const),
+    );
     const conditionFactor = CONDITIONS.find(([c]) => c === condition)![2];
     const electric = make === 'tesla';
-    const fuel = electric ? 'electric' : choose(rand, [['gas', 0.86], ['diesel', usualBody === 'pickup' ? 0.12 : 0.02], ['hybrid', 0.06], ['other', 0.01]] as const);
-    const transmission = choose(rand, [['automatic', 0.88], ['manual', 0.09], ['other', 0.03]] as const);
-    const body = rand() < 0.9 ? usualBody : choose(rand, [['sedan', 1], ['SUV', 1], ['hatchback', 1], ['coupe', 1]] as const);
+    const fuel = electric
+      ? 'electric'
+      : choose(rand, [
+          ['gas', 0.86],
+          ['diesel', usualBody === 'pickup' ? 0.12 : 0.02],
+          ['hybrid', 0.06],
+          ['other', 0.01],
+        ] as const);
+    const transmission = choose(rand, [
+      ['automatic', 0.88],
+      ['manual', 0.09],
+      ['other', 0.03],
+    ] as const);
+    const body =
+      rand() < 0.9
+        ? usualBody
+        : choose(rand, [
+            ['sedan', 1],
+            ['SUV', 1],
+            ['hatchback', 1],
+            ['coupe', 1],
+          ] as const);
     const color = choose(rand, COLORS);
     const price = newPrice * Math.pow(0.86, age) * Math.exp(-miles / 250_000) * conditionFactor * (fuel === 'diesel' ? 1.12 : fuel === 'hybrid' ? 1.06 : 1) * (transmission === 'manual' ? 0.95 : 1);
     truePrice.push(price);
-    let listed: string = String(Math.round(price * Math.exp(0.08 * normal(rand)) / 10) * 10);
+    let listed: string = String(Math.round((price * Math.exp(0.08 * normal(rand))) / 10) * 10);
     const junk = rand();
-    if (junk < 0.01) listed = ''; // "call for price"
-    else if (junk < 0.012) listed = 'Infinity'; // a spreadsheet's division by zero
+    if (junk < 0.01)
+      listed = ''; // "call for price"
+    else if (junk < 0.012)
+      listed = 'Infinity'; // a spreadsheet's division by zero
     else if (junk < 0.014) listed = 'NaN';
     // Odometer: mostly miles; some in "k", some in km, some missing or impossible.
     let odo: string = String(miles);

@@ -30,18 +30,47 @@ export function generateHotelBookings(rows: number, seed = 42): Dataset {
   const cat = Object.fromEntries(HOTEL_CATEGORICAL.map((k) => [k, new Array<string>(rows)])) as Record<(typeof HOTEL_CATEGORICAL)[number], string[]>;
   const label = new Uint8Array(rows);
   for (let i = 0; i < rows; i++) {
-    const hotel = choose(rand, [['City Hotel', 0.66], ['Resort Hotel', 0.34]] as const);
-    const segment = choose(rand, [['Online TA', 0.47], ['Offline TA/TO', 0.2], ['Groups', 0.17], ['Direct', 0.1], ['Corporate', 0.05], ['Aviation', 0.01]] as const);
-    const deposit = choose(rand, [['No Deposit', 0.86], ['Non Refund', 0.12], ['Refundable', 0.02]] as const);
-    const customer = choose(rand, [['Transient', 0.75], ['Transient-Party', 0.2], ['Contract', 0.035], ['Group', 0.015]] as const);
+    const hotel = choose(rand, [
+      ['City Hotel', 0.66],
+      ['Resort Hotel', 0.34],
+    ] as const);
+    const segment = choose(rand, [
+      ['Online TA', 0.47],
+      ['Offline TA/TO', 0.2],
+      ['Groups', 0.17],
+      ['Direct', 0.1],
+      ['Corporate', 0.05],
+      ['Aviation', 0.01],
+    ] as const);
+    const deposit = choose(rand, [
+      ['No Deposit', 0.86],
+      ['Non Refund', 0.12],
+      ['Refundable', 0.02],
+    ] as const);
+    const customer = choose(rand, [
+      ['Transient', 0.75],
+      ['Transient-Party', 0.2],
+      ['Contract', 0.035],
+      ['Group', 0.015],
+    ] as const);
     const lead = Math.min(700, Math.round(-Math.log(1 - rand()) * (segment === 'Groups' ? 160 : 90)));
     const weekend = Math.min(10, Math.round(Math.abs(normal(rand)) * 1.2));
     const week = Math.min(30, Math.round(Math.abs(normal(rand)) * 2.5));
-    const adults = choose(rand, [[1, 0.2], [2, 0.72], [3, 0.07], [4, 0.01]] as const);
+    const adults = choose(rand, [
+      [1, 0.2],
+      [2, 0.72],
+      [3, 0.07],
+      [4, 0.01],
+    ] as const);
     const repeated = rand() < 0.03 ? 1 : 0;
     const prevCancel = rand() < 0.06 ? 1 + Math.floor(rand() * 3) : 0;
     const changes = rand() < 0.8 ? 0 : 1 + Math.floor(rand() * 3);
-    const requests = choose(rand, [[0, 0.55], [1, 0.28], [2, 0.12], [3, 0.05]] as const);
+    const requests = choose(rand, [
+      [0, 0.55],
+      [1, 0.28],
+      [2, 0.12],
+      [3, 0.05],
+    ] as const);
     const parking = rand() < 0.07 ? 1 : 0;
     const adrTrue = Math.max(0, 95 + (hotel === 'Resort Hotel' ? -10 : 8) + 30 * normal(rand) + 8 * adults);
     // Missing prices are common in real booking exports.

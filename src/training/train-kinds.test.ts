@@ -33,7 +33,11 @@ describe('regression and multiclass training', () => {
         const { contract, output } = deriveContract(inspectGraph(t.onnx));
         expect(contract.task).toBe(task);
         if (task === 'multiclass') expect(output.class_labels).toEqual(ingested.data.classes);
-        const s = await Servable.load(t.onnx, { model: 'cars', version: 1, contract: { ...contract, missing_category: '' }, output, policy: t.policy }, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
+        const s = await Servable.load(
+          t.onnx,
+          { model: 'cars', version: 1, contract: { ...contract, missing_category: '' }, output, policy: t.policy },
+          { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } },
+        );
         try {
           const rows = Array.from({ length: split.test.rows }, (_, i) => s.encoder.encode(rowPayload(split.test, i), 'row').row);
           const served = await s.run(rows);
@@ -64,7 +68,7 @@ describe('regression and multiclass training', () => {
 
   it('ridge regression recovers known coefficients; multinomial logistic regression recovers known class weights', () => {
     let seed = 5;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const X = Array.from({ length: 2000 }, () => Float64Array.from([rand() * 2 - 1, rand() * 2 - 1]));
     const y = X.map((x) => 3 + 2 * x[0] - x[1]);
     const r = fitRidge(X, y, 1e-9);

@@ -40,7 +40,16 @@ export interface KindTrained {
   reference: ReferenceProfile;
   /** Held-out predictions in test-row order, for checking the exported graph against. */
   test: RowPrediction[];
-  run: { run_id: string; algorithm: Algorithm; task: 'regression' | 'multiclass'; params: Record<string, unknown>; rows: { train: number; test: number }; duration_ms: number; rounds?: number; classes?: string[] };
+  run: {
+    run_id: string;
+    algorithm: Algorithm;
+    task: 'regression' | 'multiclass';
+    params: Record<string, unknown>;
+    rows: { train: number; test: number };
+    duration_ms: number;
+    rounds?: number;
+    classes?: string[];
+  };
 }
 
 /** Ridge regression: (XᵀX + λI) w = Xᵀy on the standardised design matrix, the intercept not penalised (scikit-learn's Ridge with alpha = λ). */
@@ -75,12 +84,19 @@ export function fitRidge(X: Float64Array[], y: ArrayLike<number>, l2: number): {
  * LogisticRegression(multi_class="multinomial", C = 1/λ)). The Hessian has (K·(d+1))² entries,
  * so this is for a modest number of classes × columns.
  */
-export function fitMultinomial(X: Float64Array[], y: Uint16Array, K: number, l2: number, onIteration?: (it: number, loss: number) => void): { coef: Float64Array; intercepts: Float64Array; iterations: number } {
+export function fitMultinomial(
+  X: Float64Array[],
+  y: Uint16Array,
+  K: number,
+  l2: number,
+  onIteration?: (it: number, loss: number) => void,
+): { coef: Float64Array; intercepts: Float64Array; iterations: number } {
   const n = X.length;
   const d = X[0]?.length ?? 0;
   const p = d + 1;
   const P = K * p;
-  if (P > 2500) throw new Error(`multinomial logistic regression over ${K} classes × ${d} encoded columns is ${P} parameters, more than its Newton solver takes (2,500); use --algo gbdt or fewer columns`);
+  if (P > 2500)
+    throw new Error(`multinomial logistic regression over ${K} classes × ${d} encoded columns is ${P} parameters, more than its Newton solver takes (2,500); use --algo gbdt or fewer columns`);
   const beta = new Float64Array(P); // class k: weights k*p .. k*p+d-1, intercept k*p+d
   const probs = new Float64Array(K);
   const scores = (x: Float64Array, b: Float64Array) => {
@@ -230,7 +246,10 @@ export function trainKindModel(input: KindTrainInput): KindTrained {
   const testPred = Array.from({ length: test.rows }, (_, i) => predict(test, i));
   let metrics: Record<string, number>;
   if (task === 'regression') {
-    const m = regressionMetrics(testPred.map((r) => r.score), test.target!);
+    const m = regressionMetrics(
+      testPred.map((r) => r.score),
+      test.target!,
+    );
     metrics = { mae: m.mae, rmse: m.rmse, r2: m.r2, mape: m.mape };
   } else {
     const m = multiclassMetrics(

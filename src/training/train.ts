@@ -54,7 +54,7 @@ export function chooseThreshold(scores: ArrayLike<number>, labels: ArrayLike<num
   let fp = 0;
   const value = (tpN: number, fpN: number) => (costs ? profit({ tp: tpN, fp: fpN, fn: pos - tpN, tn: neg - fpN }, costs) : f1FromCounts(tpN, fpN, pos - tpN));
   let best = { threshold: 1.01, value: value(0, 0) };
-  for (let k = 0; k < order.length; ) {
+  for (let k = 0; k < order.length;) {
     const s = scores[order[k]];
     while (k < order.length && scores[order[k]] === s) {
       if (labels[order[k]]) tp++;

@@ -80,7 +80,11 @@ describe('trainer on synthetic hotel bookings', () => {
     expect(graph.inputs.every((i) => i.shape?.[1] === 1)).toBe(true);
     const { contract, output } = deriveContract(graph);
     expect(contract.features.find((f) => f.name === 'market_segment')?.categories).toContain('Online TA');
-    const s = await Servable.load(result.onnx, { model: 'm', version: 1, contract, output, policy: { type: 'threshold', threshold: 0.5, above: 'act', below: 'none' } }, { intraOpThreads: 1, batch: { maxRows: 64, maxWaitUs: 0 } });
+    const s = await Servable.load(
+      result.onnx,
+      { model: 'm', version: 1, contract, output, policy: { type: 'threshold', threshold: 0.5, above: 'act', below: 'none' } },
+      { intraOpThreads: 1, batch: { maxRows: 64, maxWaitUs: 0 } },
+    );
     try {
       const test = result.holdout.data;
       const enc = createEncoder(contract);
@@ -92,7 +96,12 @@ describe('trainer on synthetic hotel bookings', () => {
       // An unseen category encodes as all zeros, exactly as the in-memory transform does.
       const odd = { ...rowPayload(test, 0), market_segment: 'Space tourism' };
       const [got] = await s.scores([enc.encode(odd, 'payload').row]);
-      const copy = { ...test, categorical: { ...test.categorical, market_segment: ['Space tourism'] }, numeric: Object.fromEntries(Object.entries(test.numeric).map(([k, c]) => [k, c.slice(0, 1)])), rows: 1 };
+      const copy = {
+        ...test,
+        categorical: { ...test.categorical, market_segment: ['Space tourism'] },
+        numeric: Object.fromEntries(Object.entries(test.numeric).map(([k, c]) => [k, c.slice(0, 1)])),
+        rows: 1,
+      };
       expect(Math.abs(got - predictProba(result.model, transformRow(result.preprocessor, copy, 0)))).toBeLessThan(1e-5);
     } finally {
       await s.release();

@@ -197,7 +197,10 @@ export function exportTrees(m: TreeEnsemble, name = 'modelgate_gbdt'): Uint8Arra
     nodes,
     inputs: [...m.features.map((f) => valueInfo(f, 'float', ['N', 1])), ...(m.categorical ?? []).map((c) => valueInfo(c.name, 'string', ['N', 1]))],
     outputs,
-    initializers: [...(m.task === 'regression' || m.task === 'multiclass' ? [] : [floatTensor('one', [1], [1])]), ...cats.map((c, i) => int64Tensor(`onehot_shape_${i}`, [2], [-1, c.categories.length]))],
+    initializers: [
+      ...(m.task === 'regression' || m.task === 'multiclass' ? [] : [floatTensor('one', [1], [1])]),
+      ...cats.map((c, i) => int64Tensor(`onehot_shape_${i}`, [2], [-1, c.categories.length])),
+    ],
     docString: `gradient-boosted trees (${m.task ?? 'binary'}): ${m.trees.length} trees over ${m.features.length} features`,
   });
 }

@@ -26,10 +26,21 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
   const { webhooks } = deps;
   const tags = ['webhooks'];
 
-  app.get('/v1/webhooks', { config: { scope: 'admin' }, schema: { tags, summary: 'Webhook subscriptions (secrets are never shown again)', response: { 200: { type: 'object', properties: { subscriptions: { type: 'array', items: subscription }, dead_letters: { type: 'integer' } } }, ...errors } } }, async () => ({
-    subscriptions: await webhooks.list(),
-    dead_letters: await webhooks.dlqSize(),
-  }));
+  app.get(
+    '/v1/webhooks',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Webhook subscriptions (secrets are never shown again)',
+        response: { 200: { type: 'object', properties: { subscriptions: { type: 'array', items: subscription }, dead_letters: { type: 'integer' } } }, ...errors },
+      },
+    },
+    async () => ({
+      subscriptions: await webhooks.list(),
+      dead_letters: await webhooks.dlqSize(),
+    }),
+  );
 
   app.post<{ Body: { url: string; events?: string[]; secret?: string } }>(
     '/v1/webhooks',
@@ -56,7 +67,15 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
 
   app.delete<{ Params: { id: string } }>(
     '/v1/webhooks/:id',
-    { config: { scope: 'admin' }, schema: { tags, summary: 'Remove a subscription (its pending deliveries are cancelled)', params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] }, response: { 200: { type: 'object', properties: { id: { type: 'string' }, removed: { type: 'boolean' } } }, ...errors } } },
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Remove a subscription (its pending deliveries are cancelled)',
+        params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] },
+        response: { 200: { type: 'object', properties: { id: { type: 'string' }, removed: { type: 'boolean' } } }, ...errors },
+      },
+    },
     async (request) => webhooks.remove(request.params.id),
   );
 
@@ -81,7 +100,11 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
       schema: {
         tags,
         summary: 'Recent deliveries, newest first',
-        querystring: { type: 'object', properties: { status: { type: 'string', enum: ['pending', 'delivered', 'dead', 'cancelled'] }, limit: { type: 'string', pattern: '^[0-9]{1,4}$' } }, additionalProperties: false },
+        querystring: {
+          type: 'object',
+          properties: { status: { type: 'string', enum: ['pending', 'delivered', 'dead', 'cancelled'] }, limit: { type: 'string', pattern: '^[0-9]{1,4}$' } },
+          additionalProperties: false,
+        },
         response: { 200: { type: 'object', properties: { deliveries: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...errors },
       },
     },

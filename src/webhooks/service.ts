@@ -28,7 +28,8 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     } catch {
       throw new AppError('VALIDATION_FAILED', `url: ${JSON.stringify(input.url)} is not a URL; give one such as https://hooks.example.com/modelgate`, { field: 'url' });
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AppError('VALIDATION_FAILED', `url: only http and https receivers are supported, not ${url.protocol.replace(':', '')}`, { field: 'url' });
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new AppError('VALIDATION_FAILED', `url: only http and https receivers are supported, not ${url.protocol.replace(':', '')}`, { field: 'url' });
     const host = url.hostname.replace(/^\[|\]$/g, '');
     if (!isIP(host)) {
       try {

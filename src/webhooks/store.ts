@@ -34,7 +34,10 @@ export function createWebhookStore(db: Db) {
   const k = db.kysely;
   return {
     async add(s: { id: string; url: string; secret: string; events: string[]; actor: string; at: string }): Promise<Subscription> {
-      await k.insertInto('webhook_subscriptions').values({ id: s.id, url: s.url, secret: s.secret, events: s.events.join(','), enabled: 1, disabled_reason: null, created_at: s.at, created_by: s.actor }).execute();
+      await k
+        .insertInto('webhook_subscriptions')
+        .values({ id: s.id, url: s.url, secret: s.secret, events: s.events.join(','), enabled: 1, disabled_reason: null, created_at: s.at, created_by: s.actor })
+        .execute();
       return { id: s.id, url: s.url, events: s.events, enabled: true, disabled_reason: null, created_at: s.at, created_by: s.actor };
     },
 
@@ -79,7 +82,15 @@ export function createWebhookStore(db: Db) {
             .onConflict((oc) => oc.columns(['event_id', 'subscription_id']).doNothing())
             .execute();
         }
-        await tx.updateTable('webhook_outbox').set({ fanned_out: 1 }).where('id', 'in', events.map((e) => e.id)).execute();
+        await tx
+          .updateTable('webhook_outbox')
+          .set({ fanned_out: 1 })
+          .where(
+            'id',
+            'in',
+            events.map((e) => e.id),
+          )
+          .execute();
         return rows.length;
       });
     },
@@ -107,9 +118,20 @@ export function createWebhookStore(db: Db) {
     },
 
     /** Log an attempt and move the delivery on (delivered, retry later, or dead). */
-    async attempted(d: { id: string; attempt: number; at: string; statusCode: number | null; error: string | null; durationMs: number; next: { status: 'delivered' | 'pending' | 'dead' | 'cancelled'; at?: string } }): Promise<void> {
+    async attempted(d: {
+      id: string;
+      attempt: number;
+      at: string;
+      statusCode: number | null;
+      error: string | null;
+      durationMs: number;
+      next: { status: 'delivered' | 'pending' | 'dead' | 'cancelled'; at?: string };
+    }): Promise<void> {
       await k.transaction().execute(async (tx) => {
-        await tx.insertInto('webhook_attempts').values({ id: randomUUID(), delivery_id: d.id, attempt: d.attempt, at: d.at, status_code: d.statusCode, error: d.error, duration_ms: d.durationMs }).execute();
+        await tx
+          .insertInto('webhook_attempts')
+          .values({ id: randomUUID(), delivery_id: d.id, attempt: d.attempt, at: d.at, status_code: d.statusCode, error: d.error, duration_ms: d.durationMs })
+          .execute();
         await tx
           .updateTable('webhook_deliveries')
           .set({ status: d.next.status, attempts: d.attempt, last_status: d.statusCode, last_error: d.error, updated_at: d.at, ...(d.next.at ? { next_attempt_at: d.next.at } : {}) })
@@ -135,7 +157,11 @@ export function createWebhookStore(db: Db) {
     },
 
     async dlqSize(): Promise<number> {
-      const r = await k.selectFrom('webhook_deliveries').select((eb) => eb.fn.countAll<number | string>().as('n')).where('status', '=', 'dead').executeTakeFirst();
+      const r = await k
+        .selectFrom('webhook_deliveries')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('status', '=', 'dead')
+        .executeTakeFirst();
       return Number(r?.n ?? 0);
     },
 
@@ -146,7 +172,11 @@ export function createWebhookStore(db: Db) {
       if (filter.eventId) ids = ids.where((eb) => eb.or([eb('d.event_id', '=', filter.eventId!), eb('d.id', '=', filter.eventId!)]));
       const found = (await ids.execute()).map((r) => r.id);
       for (let i = 0; i < found.length; i += 500) {
-        await k.updateTable('webhook_deliveries').set({ status: 'pending', attempts: 0, next_attempt_at: now, updated_at: now }).where('id', 'in', found.slice(i, i + 500)).execute();
+        await k
+          .updateTable('webhook_deliveries')
+          .set({ status: 'pending', attempts: 0, next_attempt_at: now, updated_at: now })
+          .where('id', 'in', found.slice(i, i + 500))
+          .execute();
       }
       return found.length;
     },

@@ -142,7 +142,15 @@ export class DeliveryWorker {
   }
 
   start(): void {
-    this.periodic = startPeriodic({ run: () => this.tick(), intervalMs: this.o.tickMs, firstMs: Math.min(this.o.tickMs, 1000), jitter: 0, log: this.o.log, what: 'webhook delivery tick', timers: this.o.timers });
+    this.periodic = startPeriodic({
+      run: () => this.tick(),
+      intervalMs: this.o.tickMs,
+      firstMs: Math.min(this.o.tickMs, 1000),
+      jitter: 0,
+      log: this.o.log,
+      what: 'webhook delivery tick',
+      timers: this.o.timers,
+    });
   }
 
   /** Stop: abort requests in flight (they stay pending, for the next leader) and release leadership. */

@@ -30,7 +30,22 @@ async function start(opts: { volume: string; port: number; env?: Record<string, 
   const name = opts.name ?? randomId('mg');
   names.push(name);
   const env = { PORT: String(opts.port), MODELGATE_ADMIN_TOKEN: TOKEN, RELOAD_INTERVAL_MS: '500', LOG_LEVEL: 'warn', ...opts.env };
-  await docker('run', '-d', '--name', name, '--network', 'host', ...HARDENING, ...(opts.docker ?? []), '-v', `${opts.volume}:/data`, '-v', `${FIXTURES}:/fixtures:ro`, ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), IMAGE);
+  await docker(
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--network',
+    'host',
+    ...HARDENING,
+    ...(opts.docker ?? []),
+    '-v',
+    `${opts.volume}:/data`,
+    '-v',
+    `${FIXTURES}:/fixtures:ro`,
+    ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+    IMAGE,
+  );
   const url = `http://127.0.0.1:${opts.port}`;
   for (const until = Date.now() + 60_000; Date.now() < until; await sleep(250)) {
     const ready = await fetch(`${url}/readyz`).catch(() => undefined);
@@ -108,7 +123,9 @@ describe('the container image, hardened, on SQLite and a data volume', () => {
     // The image declares /data a volume, so Docker always gives one; a volume mounted read-only
     // is how a writable one goes missing (as a Kubernetes pod without its claim would).
     const volume = await newVolume();
-    const out = await run('docker', ['run', '--name', name, '--network', 'host', ...HARDENING, '-v', `${volume}:/data:ro`, '-e', `PORT=${port}`, '-e', `MODELGATE_ADMIN_TOKEN=${TOKEN}`, IMAGE], { timeout: 60_000 }).then(
+    const out = await run('docker', ['run', '--name', name, '--network', 'host', ...HARDENING, '-v', `${volume}:/data:ro`, '-e', `PORT=${port}`, '-e', `MODELGATE_ADMIN_TOKEN=${TOKEN}`, IMAGE], {
+      timeout: 60_000,
+    }).then(
       (r) => ({ code: 0, text: r.stdout + r.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, text: e.stdout + e.stderr }),
     );
@@ -128,9 +145,30 @@ describe('a container whose database is not up yet', () => {
     const name = randomId('mg');
     names.push(name);
     const volume = await newVolume();
-    await docker('run', '-d', '--name', name, '--network', 'host', ...HARDENING, '-v', `${volume}:/data`, '-e', `PORT=${port}`, '-e', `MODELGATE_ADMIN_TOKEN=${TOKEN}`, '-e', `DATABASE_URL=postgres://postgres@127.0.0.1:${pgPort}/postgres`, IMAGE);
+    await docker(
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--network',
+      'host',
+      ...HARDENING,
+      '-v',
+      `${volume}:/data`,
+      '-e',
+      `PORT=${port}`,
+      '-e',
+      `MODELGATE_ADMIN_TOKEN=${TOKEN}`,
+      '-e',
+      `DATABASE_URL=postgres://postgres@127.0.0.1:${pgPort}/postgres`,
+      IMAGE,
+    );
     const url = `http://127.0.0.1:${port}`;
-    const readyz = () => fetch(`${url}/readyz`).then(async (r) => ({ status: r.status, body: (await r.json()) as { reasons?: string[] } }), () => undefined);
+    const readyz = () =>
+      fetch(`${url}/readyz`).then(
+        async (r) => ({ status: r.status, body: (await r.json()) as { reasons?: string[] } }),
+        () => undefined,
+      );
     let r = await readyz();
     for (const until = Date.now() + 30_000; r?.status !== 503 && Date.now() < until; await sleep(250)) r = await readyz();
     expect(r?.body.reasons?.[0]).toMatch(/database unreachable: .*ECONNREFUSED.*check DATABASE_URL/);

@@ -17,7 +17,19 @@ export interface TestServer extends RunningServer {
 }
 
 /** A real server on an isolated database and data directory; `listen` binds a free port. */
-export async function startTestServer(opts: { dialect?: 'sqlite' | 'postgres'; env?: Record<string, string>; listen?: boolean; db?: DbLocation; dataDir?: string; clock?: Clock; jobs?: boolean; authenticators?: Authenticator[]; timers?: Timers } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: {
+    dialect?: 'sqlite' | 'postgres';
+    env?: Record<string, string>;
+    listen?: boolean;
+    db?: DbLocation;
+    dataDir?: string;
+    clock?: Clock;
+    jobs?: boolean;
+    authenticators?: Authenticator[];
+    timers?: Timers;
+  } = {},
+): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
   const db = opts.db ?? freshDb(opts.dialect ?? 'sqlite');
   const env: Record<string, string> = {
@@ -32,7 +44,14 @@ export async function startTestServer(opts: { dialect?: 'sqlite' | 'postgres'; e
     ...opts.env,
   };
   const config = loadConfig(env);
-  const server = await startServer(config, createLogger(config.LOG_LEVEL), { db, listen: opts.listen ?? false, clock: opts.clock, jobs: opts.jobs, authenticators: opts.authenticators, timers: opts.timers });
+  const server = await startServer(config, createLogger(config.LOG_LEVEL), {
+    db,
+    listen: opts.listen ?? false,
+    clock: opts.clock,
+    jobs: opts.jobs,
+    authenticators: opts.authenticators,
+    timers: opts.timers,
+  });
   return {
     ...server,
     dataDir,

@@ -37,9 +37,7 @@ export function registryMigration(dialect: Dialect): Migration {
         .execute();
       await db.schema
         .createTable('alias_events')
-        .addColumn('id', 'integer', (c) =>
-          dialect === 'postgres' ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement(),
-        )
+        .addColumn('id', 'integer', (c) => (dialect === 'postgres' ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement()))
         .addColumn('model', 'text', (c) => c.notNull())
         .addColumn('alias', 'text', (c) => c.notNull())
         .addColumn('version', 'integer')

@@ -4,8 +4,7 @@ import type { Dialect } from '../db.js';
 export function rolloutsMigration(dialect: Dialect): Migration {
   const ts = sql.raw(dialect === 'postgres' ? 'timestamptz' : 'text');
   const json = sql.raw(dialect === 'postgres' ? 'jsonb' : 'text');
-  const id = (c: ColumnDefinitionBuilder) =>
-    dialect === 'postgres' ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement();
+  const id = (c: ColumnDefinitionBuilder) => (dialect === 'postgres' ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement());
   return {
     async up(db: Kysely<unknown>) {
       await db.schema

@@ -7,7 +7,10 @@ import { sql, type Kysely, type Migration } from 'kysely';
 export function armStatsCacheHitsMigration(): Migration {
   return {
     async up(db: Kysely<unknown>) {
-      await db.schema.alterTable('arm_stats').addColumn('cache_hits', 'integer', (c) => c.notNull().defaultTo(sql`0`)).execute();
+      await db.schema
+        .alterTable('arm_stats')
+        .addColumn('cache_hits', 'integer', (c) => c.notNull().defaultTo(sql`0`))
+        .execute();
     },
     async down(db: Kysely<unknown>) {
       await db.schema.alterTable('arm_stats').dropColumn('cache_hits').execute();

@@ -7,7 +7,10 @@ import { sql, type Kysely, type Migration } from 'kysely';
 export function armStatsScoreSumMigration(): Migration {
   return {
     async up(db: Kysely<unknown>) {
-      await db.schema.alterTable('arm_stats').addColumn('score_sum', 'double precision', (c) => c.notNull().defaultTo(sql`0`)).execute();
+      await db.schema
+        .alterTable('arm_stats')
+        .addColumn('score_sum', 'double precision', (c) => c.notNull().defaultTo(sql`0`))
+        .execute();
     },
     async down(db: Kysely<unknown>) {
       await db.schema.alterTable('arm_stats').dropColumn('score_sum').execute();

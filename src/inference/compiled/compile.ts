@@ -18,7 +18,6 @@ export interface Program {
   run(feeds: Record<string, Tensor>): Tensor;
 }
 
-
 /** Nodes needed for `output`, in graph order (ONNX requires nodes in topological order). */
 function needed(g: IrGraph, output: string): IrNode[] {
   const producer = new Map<string, IrNode>();
@@ -98,7 +97,16 @@ export function compileGraph(bytes: Uint8Array, output: string): Program {
     steps.push({ kernel: compiled.kernel, ins, outs, fusion: compiled.fusion });
   }
   const target = slot.get(output)!;
-  return { bytes: held, run: straightLine(fuseOneHotConcat(steps, target), constants, g.inputs.map((i) => ({ name: i.name, slot: slot.get(i.name)! })), target, output) };
+  return {
+    bytes: held,
+    run: straightLine(
+      fuseOneHotConcat(steps, target),
+      constants,
+      g.inputs.map((i) => ({ name: i.name, slot: slot.get(i.name)! })),
+      target,
+      output,
+    ),
+  };
 }
 
 /**
@@ -132,4 +140,3 @@ function straightLine(steps: Step[], constants: Map<number, Tensor>, inputs: { n
     return { type: out.type, dims: out.dims, data: out.data.slice() };
   };
 }
-

@@ -45,19 +45,19 @@ export function tensorOf(t: TensorProto, where: string): Tensor {
     if (raw.byteLength !== n * width) throw new Unsupported(`${where}: raw data of ${raw.byteLength} bytes for ${n} values`);
     for (let i = 0; i < n; i++) {
       out[i] =
-        type === 'float' ? view.getFloat32(i * 4, true)
-        : type === 'double' ? view.getFloat64(i * 8, true)
-        : type === 'int64' ? Number(view.getBigInt64(i * 8, true))
-        : type === 'int32' ? view.getInt32(i * 4, true)
-        : view.getUint8(i);
+        type === 'float'
+          ? view.getFloat32(i * 4, true)
+          : type === 'double'
+            ? view.getFloat64(i * 8, true)
+            : type === 'int64'
+              ? Number(view.getBigInt64(i * 8, true))
+              : type === 'int32'
+                ? view.getInt32(i * 4, true)
+                : view.getUint8(i);
     }
     return { type, dims, data };
   }
-  const src: ArrayLike<unknown> =
-    type === 'float' ? t.floatData ?? []
-    : type === 'double' ? t.doubleData ?? []
-    : type === 'int64' ? t.int64Data ?? []
-    : t.int32Data ?? []; // int32 and bool are stored in int32_data
+  const src: ArrayLike<unknown> = type === 'float' ? (t.floatData ?? []) : type === 'double' ? (t.doubleData ?? []) : type === 'int64' ? (t.int64Data ?? []) : (t.int32Data ?? []); // int32 and bool are stored in int32_data
   if (src.length !== n) throw new Unsupported(`${where}: ${src.length} values for shape [${dims.join(',')}]`);
   for (let i = 0; i < n; i++) out[i] = Number(src[i]);
   return { type, dims, data };
@@ -94,9 +94,7 @@ export function readGraph(model: ModelProto): IrGraph {
   }
   const initializers = new Map<string, Tensor>();
   for (const t of g.initializer ?? []) initializers.set(t.name!, tensorOf(t, `initializer ${t.name}`));
-  const inputs = (g.input ?? [])
-    .filter((i) => !initializers.has(i.name!))
-    .map((i) => ({ name: i.name!, type: dtypeOf(i.type?.tensorType?.elemType ?? 0, `input ${i.name}`) }));
+  const inputs = (g.input ?? []).filter((i) => !initializers.has(i.name!)).map((i) => ({ name: i.name!, type: dtypeOf(i.type?.tensorType?.elemType ?? 0, `input ${i.name}`) }));
   const nodes = (g.node ?? []).map((n): IrNode => {
     const domain = n.domain || 'ai.onnx';
     const name = n.name || n.output?.[0] || n.opType || '?';

@@ -37,7 +37,7 @@ export function postTransform(kind: string, at: string): ((s: Float64Array) => v
         let max = -Infinity;
         for (const v of s) if (v > max) max = v;
         let sum = 0;
-        for (let i = 0; i < s.length; i++) sum += (s[i] = Math.exp(s[i] - max));
+        for (let i = 0; i < s.length; i++) sum += s[i] = Math.exp(s[i] - max);
         for (let i = 0; i < s.length; i++) s[i] /= sum;
       };
     case 'SOFTMAX_ZERO':
@@ -47,7 +47,7 @@ export function postTransform(kind: string, at: string): ((s: Float64Array) => v
         const expNegMax = Math.exp(-max);
         let sum = 0;
         for (let i = 0; i < s.length; i++) {
-          if (s[i] > 0.0000001 || s[i] < -0.0000001) sum += (s[i] = Math.exp(s[i] - max));
+          if (s[i] > 0.0000001 || s[i] < -0.0000001) sum += s[i] = Math.exp(s[i] - max);
           else s[i] *= expNegMax;
         }
         for (let i = 0; i < s.length; i++) s[i] /= sum;

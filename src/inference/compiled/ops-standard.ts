@@ -247,7 +247,11 @@ const gemm: OpCompiler = (ctx) => {
   };
 };
 
-const sigmoid = unary(FLOATS, (t) => t, (x) => 1 / (1 + Math.exp(-x)));
+const sigmoid = unary(
+  FLOATS,
+  (t) => t,
+  (x) => 1 / (1 + Math.exp(-x)),
+);
 
 const softmax: OpCompiler = (ctx) => {
   const a = ctx.attrs(['axis']);
@@ -326,7 +330,10 @@ const gather: OpCompiler = (ctx) => {
         if (j < 0 || j >= size) throw new Error(`${at}: index ${i} out of range for ${size}`);
         return j;
       });
-      const picked = take(x!, x!.dims.map((d, j) => (j === ax ? idx : range(d))));
+      const picked = take(
+        x!,
+        x!.dims.map((d, j) => (j === ax ? idx : range(d))),
+      );
       return [{ ...picked, dims: [...x!.dims.slice(0, ax), ...ind!.dims, ...x!.dims.slice(ax + 1)] }];
     },
   };
@@ -402,7 +409,16 @@ const shape: OpCompiler = (ctx) => {
 };
 
 /** Reduction over axes of a numeric tensor (ReduceSum; ArgMax reduces one axis to an index). */
-function reduceAxes(x: Tensor, axes: number[], keepdims: boolean, at: string, type: DType, init: number, step: (acc: number, v: number, j: number) => number, fin: (acc: number) => number = (a) => a): Tensor {
+function reduceAxes(
+  x: Tensor,
+  axes: number[],
+  keepdims: boolean,
+  at: string,
+  type: DType,
+  init: number,
+  step: (acc: number, v: number, j: number) => number,
+  fin: (acc: number) => number = (a) => a,
+): Tensor {
   const rank = x.dims.length;
   const set = new Set(axes.map((a) => axisOf(a, rank, at)));
   const outDims = x.dims.map((d, i) => (set.has(i) ? 1 : d));
@@ -501,8 +517,16 @@ export const STANDARD_OPS: Record<string, OpCompiler> = {
   GreaterOrEqual: compare((a, b) => a >= b),
   And: logical((a, b) => (a && b ? 1 : 0)),
   Or: logical((a, b) => (a || b ? 1 : 0)),
-  Not: unary(['bool'], () => 'bool', (x) => (x ? 0 : 1)),
-  IsNaN: unary(FLOATS, () => 'bool', (x) => (Number.isNaN(x) ? 1 : 0)),
+  Not: unary(
+    ['bool'],
+    () => 'bool',
+    (x) => (x ? 0 : 1),
+  ),
+  IsNaN: unary(
+    FLOATS,
+    () => 'bool',
+    (x) => (Number.isNaN(x) ? 1 : 0),
+  ),
   Where: whereOp,
   Gather: gather,
   Slice: slice,

@@ -140,7 +140,14 @@ function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
   const trueIds = a.nums('nodes_truenodeids') ?? [];
   const falseIds = a.nums('nodes_falsenodeids') ?? [];
   const missing = a.nums('nodes_missing_value_tracks_true') ?? [];
-  for (const [name, arr] of [['nodeids', nodeIds], ['featureids', featureIds], ['modes', modes], ['values', values], ['truenodeids', trueIds], ['falsenodeids', falseIds]] as const) {
+  for (const [name, arr] of [
+    ['nodeids', nodeIds],
+    ['featureids', featureIds],
+    ['modes', modes],
+    ['values', values],
+    ['truenodeids', trueIds],
+    ['falsenodeids', falseIds],
+  ] as const) {
     if (arr.length !== n) throw new Unsupported(`${a.where}: nodes_${name} has ${arr.length} entries for ${n} nodes`);
   }
   const key = (t: number, id: number) => `${t}:${id}`;
@@ -306,7 +313,22 @@ function common(ctx: OpContext, known: readonly string[], prefix: 'target' | 'cl
   };
 }
 
-const NODE_ATTRS = ['nodes_treeids', 'nodes_nodeids', 'nodes_featureids', 'nodes_modes', 'nodes_values', 'nodes_values_as_tensor', 'nodes_truenodeids', 'nodes_falsenodeids', 'nodes_missing_value_tracks_true', 'nodes_hitrates', 'nodes_hitrates_as_tensor', 'base_values', 'base_values_as_tensor', 'post_transform'];
+const NODE_ATTRS = [
+  'nodes_treeids',
+  'nodes_nodeids',
+  'nodes_featureids',
+  'nodes_modes',
+  'nodes_values',
+  'nodes_values_as_tensor',
+  'nodes_truenodeids',
+  'nodes_falsenodeids',
+  'nodes_missing_value_tracks_true',
+  'nodes_hitrates',
+  'nodes_hitrates_as_tensor',
+  'base_values',
+  'base_values_as_tensor',
+  'post_transform',
+];
 
 function inputRows(x: { dims: number[] }, f: Flat, at: string): [number, number] {
   const cols = x.dims.length === 1 ? x.dims[0] : sizeOf(x.dims.slice(1));

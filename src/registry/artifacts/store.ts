@@ -31,11 +31,11 @@ export function blobKey(sha: string): string {
 export function verified(sha: string, bytes: Uint8Array, where: string): Uint8Array {
   const actual = sha256(bytes);
   if (actual !== sha) {
-    throw new AppError(
-      'ARTIFACT_CORRUPT',
-      `artifact ${sha} at ${where} is corrupt: its content hashes to ${actual}. Restore it from a backup or register the model again`,
-      { expected_sha256: sha, actual_sha256: actual, location: where },
-    );
+    throw new AppError('ARTIFACT_CORRUPT', `artifact ${sha} at ${where} is corrupt: its content hashes to ${actual}. Restore it from a backup or register the model again`, {
+      expected_sha256: sha,
+      actual_sha256: actual,
+      location: where,
+    });
   }
   return bytes;
 }
