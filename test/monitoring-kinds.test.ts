@@ -140,7 +140,7 @@ for (const dialect of DIALECTS) {
       expect(report.alerts.find((a) => a.name === 'retrain_recommended')).toMatchObject({ firing: true, detail: expect.stringMatching(/mae 50\.0% above training/) });
       // The same report shown as gauges.
       await s.monitorJob.tick();
-      const text = await (await s.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const text = (await s.app.inject({ method: 'GET', url: '/metrics' })).body;
       const gauge = (re: RegExp) => Number(re.exec(text)?.[1]);
       expect(gauge(/modelgate_model_mae\{model="charges",version="1"\} (\S+)/)).toBeCloseTo(3, 4);
       expect(gauge(/modelgate_model_accuracy\{model="geo",version="1"\} (\S+)/)).toBe(0.7);
