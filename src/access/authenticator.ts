@@ -4,7 +4,7 @@ import type { Clock, Timers } from '../lib/clock.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import type { Authenticator, Principal, Scope } from '../server/auth.js';
+import type { Authenticator, Principal, Scope } from './credentials.js';
 import type { AccessService } from './service.js';
 import type { ApiKeyRecord } from './store.js';
 import { classifyToken, hashToken, tokenPrefix } from './token.js';

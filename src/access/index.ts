@@ -1,3 +1,4 @@
+export { SCOPES, type Authenticator, type Principal, type RouteScope, type Scope } from './credentials.js';
 export { createAccessStore, type AccessStore, type ApiKeyRecord } from './store.js';
 export { createAccessService, type AccessService, type ApiKey, type CreateKeyInput } from './service.js';
 export { ApiKeyAuthenticator, serviceTokenAuthenticator, scopeSet } from './authenticator.js';

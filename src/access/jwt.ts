@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AppError, errorMessage } from '../lib/errors.js';
-import { SCOPES, type Authenticator, type Principal, type Scope } from '../server/auth.js';
+import { SCOPES, type Authenticator, type Principal, type Scope } from './credentials.js';
 import { scopeSet } from './authenticator.js';
 
 export interface JwtOptions {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../lib/errors.js';
-import type { Principal } from '../server/auth.js';
+import type { Principal } from './credentials.js';
 import type { RateLimiter } from './limiter.js';
 import { parseRate, type Rate } from './rate.js';
 

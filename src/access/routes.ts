@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errorReplies } from '../lib/schemas.js';
 import { parseDuration } from '../lib/duration.js';
-import { SCOPES } from '../server/auth.js';
+import { SCOPES } from './credentials.js';
 import type { AccessService } from './service.js';
 import type { RateLimiter } from './limiter.js';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
 import { AppError } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
-import { SCOPES, type Scope } from '../server/auth.js';
+import { SCOPES, type Scope } from './credentials.js';
 import { parseRate, type Rate } from './rate.js';
 import type { AccessStore, ApiKeyRecord } from './store.js';
 import { generateToken, hashToken, tokenPrefix } from './token.js';

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import { bumpRevision, fromJson, readRevision, toIso, type ApiKeysTable, type Db } from '../db/index.js';
-import type { Scope } from '../server/auth.js';
+import type { Scope } from './credentials.js';
 
 /** A key as stored, hashes included: never leaves the server. */
 export interface ApiKeyRecord {

@@ -1,4 +1,4 @@
-import type { PredictionRecord } from './store.js';
+import type { PredictionRecord } from './record.js';
 
 /** The audit table's columns, in the order COPY lines and INSERTs give them. */
 export const COLUMNS = 'id, at, model, version, arm, event_id, features, features_sha256, score, decision, latency_ms, cached, key_id, label';

@@ -2,28 +2,11 @@ import { sql, type Selectable } from 'kysely';
 import { fromJson, toIso, type Db } from '../db/index.js';
 import { PipelinedCopy } from '../db/pg-copy.js';
 import { COLUMNS, COPY_PREDICTIONS, copyLine, type CopyBatch } from './copy-batch.js';
+import type { PredictionRecord } from './record.js';
 import { SqliteAuditThread } from './sqlite-writer.js';
 import type { PredictionsTable } from '../db/schema.js';
 
-/** One audited prediction, as queued and as written. */
-export interface PredictionRecord {
-  id: string;
-  at: string;
-  model: string;
-  version: number;
-  arm: string;
-  event_id: string | null;
-  /** JSON text of the payload (AUDIT_FEATURES=full), else null. */
-  features: string | null;
-  features_sha256: string | null;
-  score: number;
-  decision: string;
-  latency_ms: number;
-  cached: boolean;
-  key_id: string | null;
-  /** Multiclass: the predicted class as text; else null. */
-  label: string | null;
-}
+export type { PredictionRecord };
 
 export interface PredictionView extends Omit<PredictionRecord, 'features'> {
   features: Record<string, unknown> | null;

@@ -5,7 +5,7 @@ import { ingestCsv, type Ingested, type TrainingTask } from '../training/csv.js'
 import { trainKindModel } from '../training/train-kinds.js';
 import type { Context } from '../server/context.js';
 import { checkPolicy, parsePolicyFlag, type Policy } from '../inference/index.js';
-import type { ReferenceProfile } from '../monitoring/index.js';
+import type { ReferenceProfile } from '../registry/index.js';
 import { indexSplit, randomSplit, trainModel, type Algorithm } from '../training/train.js';
 import type { RegressionLoss } from '../training/gbdt.js';
 import { cliActor, parseNumberFlag, withContext } from './context.js';

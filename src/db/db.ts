@@ -8,7 +8,9 @@ import type { Database } from './schema.js';
 import { SchemaScopedPostgresDialect } from './pg-introspector.js';
 import { allMigrations } from './migrations/index.js';
 
-export type Dialect = 'sqlite' | 'postgres';
+import type { Dialect } from './dialect.js';
+
+export type { Dialect };
 
 export type DbLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; /** isolate in this schema (created if missing) */ schema?: string };
 

@@ -3,7 +3,7 @@ import { AppError } from '../lib/errors.js';
 import type { Row } from './encoder.js';
 import { oipMetadata, oipOutputs, oipPayloads, OIP_DATATYPES, type OipRequest } from './oip.js';
 import type { ModelPool } from './pool.js';
-import type { ScoreBatch } from './routes.js';
+import type { ScoreBatch } from './scoring.js';
 
 export interface OipRouteDeps {
   pool: ModelPool;

@@ -29,7 +29,7 @@ export {
   type KsResult,
   type Confusion,
 } from './statistics.js';
-export { buildReference, referenceSchema, actionDecisions, kindOf, REFERENCE_FORMAT, type ReferenceProfile, type FeatureKind } from './profile.js';
+export { buildReference, actionDecisions, kindOf, type FeatureKind } from './profile.js';
 export { runMonitor, costMatrixOf, REPORT_FORMAT, THRESHOLDS, type Report, type Alert, type FeatureDrift } from './monitor.js';
 export { createMonitoringStore, type MonitoringStore, type LabelledPrediction } from './store.js';
 export { createMonitoringService, type MonitoringService } from './service.js';

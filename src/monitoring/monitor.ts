@@ -1,6 +1,7 @@
 import type { Policy } from '../inference/index.js';
-import { taskOf, type Contract, type Task } from '../inference/contract.js';
-import { actionDecisions, FeatureAccumulator, referenceCounts, referenceSchema, type ReferenceProfile } from './profile.js';
+import { taskOf, type Contract, type Task } from '../inference/index.js';
+import { actionDecisions, FeatureAccumulator, referenceCounts } from './profile.js';
+import { referenceSchema, type ReferenceProfile } from '../registry/index.js';
 import { binOf, finiteOrNull, profit, type CostMatrix, brier, classification, confusion, jsDistance, ksFromCounts, logLoss, multiclassMetrics, psi, regressionMetrics, rocAuc } from './statistics.js';
 import type { MonitoringStore } from './store.js';
 

@@ -1,46 +1,12 @@
-import { z } from 'zod';
 import type { Policy } from '../inference/index.js';
+import { REFERENCE_FORMAT, type FeatureProfile, type ReferenceProfile } from '../registry/index.js';
 import { binOf, quantileEdges } from './statistics.js';
 
-/**
- * A version's reference profile: what its training (or reference) data looked like, binned so
- * that live traffic can be binned the same way and compared without keeping any raw rows.
- */
-export const REFERENCE_FORMAT = 'modelgate.reference/v1';
+/** Bins per numeric feature and for the score. */
 export const FEATURE_BINS = 10;
 export const SCORE_BINS = 10;
 /** Categories kept by name; rarer ones share the "other" bucket. */
 export const MAX_CATEGORIES = 30;
-
-const numericProfile = z.object({
-  type: z.literal('numeric'),
-  /** Upper bin bounds (quantiles of the reference); one more bin holds values above the last. */
-  edges: z.array(z.number()),
-  counts: z.array(z.number().int().nonnegative()),
-  missing: z.number().int().nonnegative(),
-});
-const categoricalProfile = z.object({
-  type: z.literal('categorical'),
-  categories: z.array(z.string()),
-  counts: z.array(z.number().int().nonnegative()),
-  other: z.number().int().nonnegative(),
-  missing: z.number().int().nonnegative(),
-});
-export const referenceSchema = z.object({
-  format: z.literal(REFERENCE_FORMAT),
-  rows: z.number().int().positive(),
-  features: z.record(z.string(), z.discriminatedUnion('type', [numericProfile, categoricalProfile])),
-  /** Binary: the positive-class probability; multiclass: the probability of the label; regression: the value. */
-  score: z.object({ edges: z.array(z.number()), counts: z.array(z.number().int().nonnegative()) }),
-  /** Multiclass: how often each class was predicted (the class mix prediction drift compares). */
-  classes: z.object({ labels: z.array(z.string()), counts: z.array(z.number().int().nonnegative()) }).optional(),
-  positive_rate: z.number().min(0).max(1).nullable(),
-  action_rate: z.number().min(0).max(1),
-  /** Holdout metrics when the profile was made (retrain_recommended compares against them). */
-  metrics: z.record(z.string(), z.number()).optional(),
-});
-export type ReferenceProfile = z.infer<typeof referenceSchema>;
-export type FeatureProfile = ReferenceProfile['features'][string];
 
 /** Numeric for number-typed contract features, categorical for strings and booleans. */
 export type FeatureKind = 'numeric' | 'categorical';

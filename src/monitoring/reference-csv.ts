@@ -4,7 +4,8 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
 import { typedCell } from '../lib/csv-cell.js';
 import type { Outcome, Policy, Servable } from '../inference/index.js';
-import { buildReference, kindOf, type ReferenceProfile } from './profile.js';
+import { buildReference, kindOf } from './profile.js';
+import type { ReferenceProfile } from '../registry/index.js';
 import { brier, logLoss, multiclassMetrics, regressionMetrics, rocAuc } from './statistics.js';
 
 const BATCH = 512;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { contractSchema, outputSchema, policySchema, taskSchema } from '../inference/index.js';
-import { referenceSchema } from '../monitoring/index.js';
+import { referenceSchema } from './reference.js';
 
 export const MANIFEST_FORMAT = 'modelgate.manifest/v1';
 

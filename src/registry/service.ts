@@ -15,7 +15,7 @@ import {
   type ServableSpec,
 } from '../inference/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
-import { referenceSchema, type ReferenceProfile } from '../monitoring/index.js';
+import { referenceSchema, type ReferenceProfile } from './reference.js';
 import type { ArtifactStore } from './artifacts/index.js';
 import { canonicalJson, manifestInputSchema, manifestSchema, MANIFEST_FORMAT, type Manifest, type ManifestInput } from './manifest.js';
 import type { EngineCheck, RegistryStore, VersionRow } from './store.js';

@@ -14,12 +14,23 @@ import type { Logger } from '../lib/logger.js';
 import { costMatrixOf, type Report } from '../monitoring/index.js';
 import type { RegistryService } from '../registry/index.js';
 import type { RolloutService } from '../rollout/index.js';
-import { ingestCsv, type TrainingTask } from '../training/csv.js';
-import { rowPayload, type Dataset } from '../training/dataset.js';
-import { evaluateMulticlass, evaluateRegression, evaluateScores } from '../training/evaluation.js';
-import type { GbdtParams, RegressionLoss } from '../training/gbdt.js';
-import { indexSplit, randomSplit, trainModel, type Algorithm, type Split } from '../training/train.js';
-import { trainKindModel } from '../training/train-kinds.js';
+import {
+  evaluateMulticlass,
+  evaluateRegression,
+  evaluateScores,
+  indexSplit,
+  ingestCsv,
+  randomSplit,
+  rowPayload,
+  trainKindModel,
+  trainModel,
+  type Algorithm,
+  type Dataset,
+  type GbdtParams,
+  type RegressionLoss,
+  type Split,
+  type TrainingTask,
+} from '../training/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
 
 /**

@@ -1,30 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../lib/errors.js';
+import { SCOPES, type Authenticator, type Principal, type RouteScope, type Scope } from '../access/index.js';
 
-export const SCOPES = ['read', 'infer', 'feedback', 'admin'] as const;
-export type Scope = (typeof SCOPES)[number];
-/** What a route requires; `public` routes (health, metrics, docs) need nothing. */
-export type RouteScope = Scope | 'public';
-
-export interface Principal {
-  id: string;
-  kind: 'admin-token' | 'service-token' | 'api-key' | 'jwt' | 'anonymous';
-  scopes: ReadonlySet<Scope>;
-  /** API keys: the key's name, for logs and listings. */
-  name?: string;
-  /** API keys: their own rate limit (e.g. 100/s), else the configured default applies. */
-  rateLimit?: string;
-}
-
-/**
- * One way to turn a bearer token into a principal. The admin token is the first; API keys and
- * JWTs slot in as further authenticators without touching routes. Returns undefined when the
- * token is not one of its own.
- */
-export interface Authenticator {
-  authenticate(token: string): Promise<Principal | undefined> | Principal | undefined;
-}
+export type { Authenticator, Principal, RouteScope, Scope };
 
 declare module 'fastify' {
   interface FastifyContextConfig {

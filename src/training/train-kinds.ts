@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { compilePolicy, defaultPolicy, type Policy } from '../inference/index.js';
-import { buildReference, multiclassMetrics, regressionMetrics, type ReferenceProfile } from '../monitoring/index.js';
+import { buildReference, multiclassMetrics, regressionMetrics } from '../monitoring/index.js';
+import type { ReferenceProfile } from '../registry/index.js';
 import type { Dataset } from './dataset.js';
 import { exportMultinomial, exportRidge } from './export-logreg.js';
 import { encodeRow, encodingWidth, fitGbdt, type GbdtParams, type RegressionLoss } from './gbdt.js';

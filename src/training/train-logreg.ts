@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Dataset } from './dataset.js';
 import { splitEvery } from './dataset.js';
-import { buildReference, type ReferenceProfile } from '../monitoring/index.js';
+import { buildReference } from '../monitoring/index.js';
+import type { ReferenceProfile } from '../registry/index.js';
 import { bestThreshold, brier, logLoss, rocAuc, type CostMatrix } from './evaluate.js';
 import { exportLogisticRegression } from './export-logreg.js';
 import { fitLogisticRegression, predictProba, type LogRegModel } from './logreg.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { compilePolicy, type Policy } from '../inference/index.js';
-import { actionDecisions, f1FromCounts, profit, type OutcomeCosts, brier, buildReference, classification, confusion, logLoss, rocAuc, type ReferenceProfile } from '../monitoring/index.js';
+import { actionDecisions, f1FromCounts, profit, type OutcomeCosts, brier, buildReference, classification, confusion, logLoss, rocAuc } from '../monitoring/index.js';
+import type { ReferenceProfile } from '../registry/index.js';
 import { splitBy, type Dataset } from './dataset.js';
 import { seededRandom } from './random.js';
 import { exportLogisticRegression } from './export-logreg.js';

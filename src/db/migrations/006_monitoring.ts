@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Migration } from 'kysely';
-import type { Dialect } from '../db.js';
+import type { Dialect } from '../dialect.js';
 
 export function monitoringMigration(dialect: Dialect): Migration {
   const ts = sql.raw(dialect === 'postgres' ? 'timestamptz' : 'text');

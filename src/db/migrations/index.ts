@@ -1,5 +1,5 @@
 import type { Migration } from 'kysely';
-import type { Dialect } from '../db.js';
+import type { Dialect } from '../dialect.js';
 import { registryMigration } from './001_registry.js';
 import { rolloutsMigration } from './002_rollouts.js';
 import { accessMigration } from './003_access.js';
