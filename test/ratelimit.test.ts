@@ -82,6 +82,11 @@ describe('two server processes on one Redis share each limit', () => {
     PORT: '0',
     LOG_LEVEL: 'warn',
     REDIS_URL,
+    // Fail closed: on a loaded machine a check can outlast the limiter's own Redis timeout, and
+    // failing open then admits a request Redis would have refused (a run beside another npm test
+    // admitted 10.8 % over the limit that way). Closed, such a request gets a 503 instead, so the
+    // limit itself is what this test measures.
+    RATE_LIMIT_FAIL: 'closed',
   };
   const servers: ServeProcess[] = [];
   let token = '';
@@ -100,9 +105,10 @@ describe('two server processes on one Redis share each limit', () => {
     for (const s of servers) (s.child as ChildProcess).kill('SIGKILL');
   });
 
-  it('the combined admitted rate is within 2% of the limit', async () => {
+  it('the combined admitted rate is within 2% of the limit, and never over it', async () => {
     const body = JSON.stringify({ model: 'hotel', payload: row });
     const admitted: number[] = [];
+    const unavailable: number[] = [];
     let refused = 0;
     const failed: string[] = [];
     const start = Date.now();
@@ -116,25 +122,25 @@ describe('two server processes on one Redis share each limit', () => {
         for (let i = 0; Date.now() < until; i++) {
           const s = servers[(c + i) % 2];
           const res = await fetch(`${s.url}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
-          await res.arrayBuffer();
+          const text = await res.text();
           if (res.status === 200) admitted.push(Date.now() - start);
           else if (res.status === 429) refused++;
-          else
-            failed.push(
-              `${res.status} ${await res
-                .clone()
-                .text()
-                .catch(() => '')}`,
-            );
+          // The check outlasted the limiter's Redis timeout (fail closed): Redis may still have counted it.
+          else if (res.status === 503 && text.includes('rate limits cannot be checked')) unavailable.push(Date.now() - start);
+          else failed.push(`${res.status} ${text}`);
         }
       }),
     );
     expect(failed).toEqual([]);
     // Really over the limit all along (at least 20 % more offered than admitted, even when the machine is busy with other test files).
     expect(refused).toBeGreaterThan(admitted.length * 0.2);
-    // Steady state: the 18 s after the first window settles should admit 100/s × 18 s.
+    // Steady state: the 18 s after the first window settles should admit 100/s × 18 s. Never
+    // more; fewer only by the checks that timed out (Redis may have counted what it granted them).
     const inSpan = admitted.filter((t) => t >= 1500 && t < 19_500).length;
-    expect(Math.abs(inSpan - 1800) / 1800, `admitted ${inSpan} in 18 s, ${refused} refused`).toBeLessThanOrEqual(0.02);
+    const timedOut = unavailable.filter((t) => t >= 1500 && t < 19_500).length;
+    const detail = `admitted ${inSpan} in 18 s, ${refused} refused, ${timedOut} timed out`;
+    expect(inSpan, detail).toBeLessThanOrEqual(1800 * 1.02);
+    expect(inSpan + timedOut, detail).toBeGreaterThanOrEqual(1800 * 0.98);
     const shown = await runCli(['ratelimit', 'show', '--key', keyId, '--json'], env);
     expect(shown.code, shown.stdout).toBe(0);
     expect(shown.json()).toMatchObject({ key: keyId, backend: 'redis', limit: 100, window_ms: 1000 });
