@@ -17,6 +17,7 @@ import { errorBodySchema, fromFastify, installErrorHandling } from './errors.js'
 import { AppError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { healthRoutes, readiness } from './health.js';
+import { installOversizedBodyDrain } from './oversized-body.js';
 import { installJsonParser } from './json-body.js';
 import { installHttpMetrics, type Metrics } from './metrics.js';
 
@@ -95,6 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   }
 
+  // A refused body is read on (and discarded) up to 16 MiB or the limit, whichever is more, for 10 s.
+  installOversizedBodyDrain(app, { bytes: Math.max(16 * 1024 * 1024, config.BODY_LIMIT_BYTES), ms: 10_000, draining: deps.draining });
   app.addSchema(errorBodySchema);
   installJsonParser(app);
   installErrorHandling(app);

@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify';
+
+/** What a refused request may still send before its connection is closed. */
+export interface DrainLimits {
+  bytes: number;
+  ms: number;
+  /** While true (shutdown), a refused request's connection closes at once as every other does. */
+  draining: () => boolean;
+}
+
+/**
+ * After a 413 the client is usually still sending the body. Fastify answers with `connection:
+ * close`, and the socket then closes while data still arrives: the client's next write fails
+ * (EPIPE, or a reset that discards the unread answer), so it never learns why. Like nginx's
+ * lingering close, keep reading and discarding — so the client finishes its write and reads
+ * the 413 — but only up to `bytes` or `ms`, then close: an endless body must not hold a
+ * connection or the bandwidth. A body that ends within the bound leaves the connection usable.
+ */
+export function installOversizedBodyDrain(app: FastifyInstance, limits: DrainLimits): void {
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (reply.statusCode === 413 && !request.raw.complete && !limits.draining()) reply.removeHeader('connection');
+    done(null, payload);
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    const req = request.raw;
+    const socket = req.socket;
+    if (reply.statusCode === 413 && !req.complete && !socket.destroyed) {
+      // Node discards the rest of a finished request's body inside its HTTP parser, where no
+      // 'data' event counts it; the socket's byte count still moves.
+      const start = socket.bytesRead;
+      const started = Date.now();
+      const check = setInterval(() => {
+        if (socket.bytesRead - start > limits.bytes || Date.now() - started > limits.ms) stop(true);
+      }, 25);
+      check.unref();
+      const stop = (close: boolean) => {
+        clearInterval(check);
+        req.off('end', ended);
+        socket.off('close', gone);
+        if (close) socket.destroy();
+      };
+      const ended = () => stop(false);
+      const gone = () => stop(false);
+      req.once('end', ended);
+      socket.once('close', gone);
+      req.resume();
+    }
+    done();
+  });
+}

@@ -1,0 +1,115 @@
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowPayload } from '../src/training/index.js';
+import { demoModel } from './helpers/fixtures.js';
+import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
+
+const demo = demoModel();
+const row = rowPayload(demo.holdout.data, 0);
+const MiB = 1024 * 1024;
+
+/** A body that arrives in 64 KiB chunks without a Content-Length, optionally never ending. */
+function chunkedBody(bytes: number, opts: { hang?: boolean } = {}): ReadableStream<Uint8Array> {
+  const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
+  let sent = 0;
+  return new ReadableStream({
+    async pull(c) {
+      if (sent >= bytes) {
+        if (opts.hang) await new Promise(() => undefined);
+        c.close();
+        return;
+      }
+      sent += chunk.length;
+      c.enqueue(chunk);
+    },
+  });
+}
+
+/**
+ * Over a real port, because these are about the connection: a client still sending a body far
+ * over BODY_LIMIT_BYTES reads the 413 (the server reads on and discards, instead of closing on a
+ * client that is mid-write, which would give it EPIPE and no answer), and a client that goes
+ * away mid-request leaves the server serving.
+ */
+describe('request bodies over a real connection', () => {
+  let s: TestServer;
+  const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+  beforeAll(async () => {
+    s = await startTestServer({ listen: true });
+    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
+  });
+  afterAll(() => s?.stop());
+
+  const expect413 = async (res: Response) => {
+    expect(res.status).toBe(413);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(body.error.message).toMatch(/BODY_LIMIT_BYTES/);
+  };
+
+  it('a 20 MiB body with a Content-Length gets its 413, not a broken pipe', async () => {
+    const body = JSON.stringify({ model: 'hotel', payload: {}, pad: 'x'.repeat(20 * MiB) });
+    await expect413(await fetch(`${s.url}/v1/infer`, { method: 'POST', headers: auth, body }));
+  });
+
+  it('a 20 MiB chunked body (no Content-Length) gets its 413 while the client is still sending', async () => {
+    await expect413(await fetch(`${s.url}/v1/infer`, { method: 'POST', headers: auth, body: chunkedBody(20 * MiB), duplex: 'half' } as RequestInit));
+  });
+
+  it('a client that would send 200 MiB reads its 413, and the server stops reading after a bounded amount', async () => {
+    const { hostname, port } = new URL(s.url);
+    const socket = net.connect(Number(port), hostname);
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    let reply = '';
+    socket.on('data', (d: Buffer) => (reply += d.toString()));
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    socket.on('error', () => undefined); // EPIPE / ECONNRESET once the server has read enough
+    const total = 200 * MiB;
+    socket.write(`POST /v1/infer HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ncontent-length: ${total}\r\n\r\n`);
+    const chunk = Buffer.alloc(MiB, 'x');
+    let written = 0;
+    let open = true;
+    void closed.then(() => (open = false));
+    while (open && written < total) {
+      const more = socket.write(chunk);
+      written += chunk.length;
+      if (!more) await Promise.race([new Promise((r) => socket.once('drain', r)), closed]);
+    }
+    await closed;
+    expect(reply).toMatch(/^HTTP\/1\.1 413 /);
+    expect(reply).toContain('PAYLOAD_TOO_LARGE');
+    // Read on up to 16 MiB past the refusal (closing at once took about 4 MiB, what the socket
+    // buffers hold), then closed: far less than the 200 MiB offered.
+    expect(written).toBeGreaterThan(16 * MiB);
+    expect(written).toBeLessThan(100 * MiB);
+  });
+
+  it('a refused body that ends within the bound leaves the connection usable for the next request', async () => {
+    const { hostname, port } = new URL(s.url);
+    const socket = net.connect(Number(port), hostname);
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    let reply = '';
+    socket.on('data', (d: Buffer) => (reply += d.toString()));
+    const body = Buffer.alloc(3 * MiB, 'x');
+    socket.write(`POST /v1/infer HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+    socket.write(body);
+    socket.write(`GET /healthz HTTP/1.1\r\nhost: ${hostname}\r\n\r\n`);
+    for (let i = 0; i < 200 && (reply.match(/HTTP\/1\.1 /g) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    socket.destroy();
+    const statuses = [...reply.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+    expect(statuses).toEqual(['413', '200']);
+  });
+
+  it('a client that goes away mid-body leaves the server serving the next request', async () => {
+    const ac = new AbortController();
+    const pending = fetch(`${s.url}/v1/infer`, { method: 'POST', headers: auth, body: chunkedBody(64 * 1024, { hang: true }), duplex: 'half', signal: ac.signal } as RequestInit);
+    await new Promise((r) => setTimeout(r, 100));
+    ac.abort();
+    await expect(pending).rejects.toThrow();
+    const res = await fetch(`${s.url}/v1/infer`, { method: 'POST', headers: auth, body: JSON.stringify({ model: 'hotel', payload: row }) });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { model: string }).model).toBe('hotel');
+  });
+});
