@@ -54,6 +54,21 @@ export interface AppDeps {
   authenticators?: Authenticator[];
 }
 
+/**
+ * On every response: JSON an API returns must never be sniffed into HTML, framed, cached by a
+ * shared proxy or given a referrer; no content may load anything. The OpenAPI pages under
+ * /docs run Swagger UI's own scripts and styles, so they get the same headers without the
+ * content policy. (HSTS belongs to whatever terminates TLS in front of the server.)
+ */
+const DOCS_SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+  'cache-control': 'no-store',
+} as const;
+const SECURITY_HEADERS = { ...DOCS_SECURITY_HEADERS, 'content-security-policy': "default-src 'none'; frame-ancestors 'none'" } as const;
+
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 /** Request ids: a random per-process prefix and a counter — unique, and cheaper than a UUID each. */
 const ID_PREFIX = randomUUID().slice(0, 8);
@@ -80,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Callback-style hooks: they run on every request, and skip a promise allocation each.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    reply.headers(request.url.startsWith('/docs') ? DOCS_SECURITY_HEADERS : SECURITY_HEADERS);
     done();
   });
   // Draining (shutdown began): responses ask the client to close its connection, so keep-alive
