@@ -152,6 +152,8 @@ const schema = z.object({
     .default('5s,5m,30m,2h,5h,10h'),
   /** Time a webhook receiver has to answer one delivery (ms). */
   WEBHOOK_TIMEOUT_MS: intFrom(100, 600_000).default(15_000),
+  /** on: webhook receivers may be on loopback, link-local or private addresses (internal receivers, tests); off: refused, at subscription and at every delivery. */
+  WEBHOOK_ALLOW_PRIVATE: onOff.default(false),
   /** How often the delivery worker looks for events to send (ms). */
   WEBHOOK_TICK_MS: intFrom(50, 600_000).default(1000),
   /** Shadow copies waiting to be scored; more are dropped (and counted). */

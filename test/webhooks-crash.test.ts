@@ -31,6 +31,7 @@ describe('webhook delivery survives SIGKILL mid-delivery', () => {
     const env = {
       ...process.env,
       MODELGATE_DATA_DIR: dir,
+      WEBHOOK_ALLOW_PRIVATE: 'true',
       DATABASE_URL: `sqlite:${path.join(dir, 'modelgate.db')}`,
       MODELGATE_ADMIN_TOKEN: TOKEN,
       PORT: '0',

@@ -242,7 +242,10 @@ describe('webhooks from the command line (SQLite)', () => {
   it('add prints the secret once; list never shows it; retry-dlq and remove; bad input exits 2', async () => {
     const { runCli } = await import('./helpers/cli.js');
     const { tempDir } = await import('./helpers/db.js');
-    const env = { MODELGATE_DATA_DIR: tempDir() };
+    const refused = await runCli(['webhooks', 'add', '--url', 'http://127.0.0.1:9/hook'], { MODELGATE_DATA_DIR: tempDir() });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=true/);
+    const env = { MODELGATE_DATA_DIR: tempDir(), WEBHOOK_ALLOW_PRIVATE: 'true' };
     const add = await runCli(['webhooks', 'add', '--url', 'http://127.0.0.1:9/hook', '--events', 'model.promoted,rollout.rolled_back', '--json'], env);
     expect(add.code, add.stderr).toBe(0);
     const sub = add.json();
@@ -258,5 +261,38 @@ describe('webhooks from the command line (SQLite)', () => {
     const again = await runCli(['webhooks', 'remove', sub.id], env);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/no webhook subscription/);
+  });
+});
+
+describe('receivers on internal addresses (WEBHOOK_ALLOW_PRIVATE off, the default)', () => {
+  let s: TestServer;
+  let rx: Awaited<ReturnType<typeof receiver>>;
+  beforeAll(async () => {
+    rx = await receiver({ '/hook': (_req, res) => res.writeHead(200).end() });
+    s = await startTestServer({ jobs: false, env: { WEBHOOK_ALLOW_PRIVATE: 'false' } });
+  });
+  afterAll(async () => {
+    await s?.stop();
+    await rx?.close();
+  });
+
+  it('a subscription to loopback is refused with what to do', async () => {
+    const res = await s.app.inject({ method: 'POST', url: '/v1/webhooks', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ url: `${rx.base}/hook` }) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({
+      error: { code: 'VALIDATION_FAILED', message: expect.stringMatching(/loopback; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=true/) },
+    });
+  });
+
+  it('a subscription that leads to an internal address by the time of delivery is not called, and the attempt says why', async () => {
+    // As if the name had been re-pointed after the subscription was made (stored directly, past the check).
+    const { createWebhookStore } = await import('../src/webhooks/store.js');
+    await createWebhookStore(s.ctx.db).add({ id: 'wh_internal', url: `${rx.base}/hook`, secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', events: ['*'], actor: 't', at: new Date().toISOString() });
+    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+    await s.webhookWorker.tick();
+    await s.webhookWorker.idle();
+    expect(rx.got).toEqual([]);
+    const [d] = await s.ctx.webhooks.deliveries({ limit: 10 });
+    expect(d).toMatchObject({ subscription_id: 'wh_internal', attempts: 1, status: 'pending', last_error: expect.stringMatching(/127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback/) });
   });
 });

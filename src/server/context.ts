@@ -120,7 +120,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
       },
     }),
     monitoring: createMonitoringService({ store: createMonitoringStore(db), registry, clock, emit: emitToOutbox, minRows: config.MONITOR_MIN_ROWS, minLabels: config.MONITOR_MIN_LABELS }),
-    webhooks: createWebhookService({ store: createWebhookStore(db), clock }),
+    webhooks: createWebhookService({ store: createWebhookStore(db), clock, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE }),
     retrain: createRetrainService({
       db,
       registry,

@@ -179,6 +179,7 @@ export async function startServer(
     log,
     retrySchedule: config.WEBHOOK_RETRY_SCHEDULE.split(',').map((d) => parseDuration(d.trim(), 'WEBHOOK_RETRY_SCHEDULE')),
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
     tickMs: config.WEBHOOK_TICK_MS,
     onDelivery: (status) => metrics.webhooks.deliveries.inc({ status }),
     timers: opts.timers,

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import { AppError, errorMessage } from '../lib/errors.js';
+import { AppError } from '../lib/errors.js';
+import { checkDestination, systemResolver, type Resolver } from './destination.js';
 import type { Clock } from '../lib/clock.js';
 import { EVENT_TYPES } from './events.js';
 import { newSecret, secretKey } from './signing.js';
@@ -10,8 +9,10 @@ import type { WebhookStore } from './store.js';
 export interface WebhookServiceDeps {
   store: WebhookStore;
   clock: Clock;
+  /** Receivers on loopback, link-local and private addresses are allowed (WEBHOOK_ALLOW_PRIVATE). */
+  allowPrivate: boolean;
   /** Name resolution for subscription URLs (tests may pass their own). */
-  resolve?: (host: string) => Promise<unknown>;
+  resolve?: Resolver;
 }
 
 const subscriptionId = () => `wh_${randomBytes(9).toString('base64url')}`;
@@ -19,7 +20,7 @@ const subscriptionId = () => `wh_${randomBytes(9).toString('base64url')}`;
 /** Webhook subscriptions: validated on the way in, secrets shown once. */
 export function createWebhookService(deps: WebhookServiceDeps) {
   const { store, clock } = deps;
-  const resolve = deps.resolve ?? ((host: string) => lookup(host));
+  const resolve = deps.resolve ?? systemResolver;
 
   async function add(input: { url: string; events?: string[]; secret?: string; actor: string }) {
     let url: URL;
@@ -30,14 +31,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       throw new AppError('VALIDATION_FAILED', `url: only http and https receivers are supported, not ${url.protocol.replace(':', '')}`, { field: 'url' });
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    if (!isIP(host)) {
-      try {
-        await resolve(host);
-      } catch (e) {
-        throw new AppError('VALIDATION_FAILED', `url: the host ${host} does not resolve (${errorMessage(e)}); check the name`, { field: 'url' });
-      }
-    }
+    await checkDestination(url, { allowPrivate: deps.allowPrivate, resolve });
     const events = input.events?.length ? [...new Set(input.events)] : ['*'];
     const unknown = events.filter((e) => e !== '*' && !(EVENT_TYPES as readonly string[]).includes(e));
     if (unknown.length) throw new AppError('VALIDATION_FAILED', `events: unknown ${unknown.join(', ')}; known: ${EVENT_TYPES.join(', ')} (or * for all)`, { field: 'events' });

@@ -1,4 +1,5 @@
 import type { Clock, Timers } from '../lib/clock.js';
+import { checkDestination, systemResolver, type Resolver } from './destination.js';
 import { errorMessage } from '../lib/errors.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Logger } from '../lib/logger.js';
@@ -8,6 +9,9 @@ import type { DueDelivery, WebhookStore } from './store.js';
 export interface DeliveryWorkerOptions {
   /** Timers for the delivery loop (tests advance them by hand). */
   timers?: Timers;
+  /** Receivers on internal addresses are allowed (WEBHOOK_ALLOW_PRIVATE); else each delivery re-checks where the name leads. */
+  allowPrivate: boolean;
+  resolve?: Resolver;
   store: WebhookStore;
   leader: { acquire(now: number): Promise<boolean>; release(): Promise<void> };
   clock: Clock;
@@ -87,6 +91,8 @@ export class DeliveryWorker {
     let error: string | null = null;
     let retryAfter: number | undefined;
     try {
+      // Checked again at each delivery: a name can be pointed at an internal address after the subscription was made.
+      await checkDestination(new URL(d.subscription.url), { allowPrivate: this.o.allowPrivate, resolve: this.o.resolve ?? systemResolver });
       const res = await fetch(d.subscription.url, {
         method: 'POST',
         headers: {

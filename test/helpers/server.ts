@@ -35,6 +35,8 @@ export async function startTestServer(
   const env: Record<string, string> = {
     MODELGATE_DATA_DIR: dataDir,
     MODELGATE_ADMIN_TOKEN: TOKEN,
+    // Webhook receivers in tests listen on 127.0.0.1.
+    WEBHOOK_ALLOW_PRIVATE: 'true',
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
