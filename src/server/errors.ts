@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseProblem } from './json-body.js';
 import { AppError, type ErrorCode } from '../lib/errors.js';
 
 /** JSON schema of every error body, referenced by route schemas for the OpenAPI document. */
@@ -33,12 +34,12 @@ export function fromFastify(err: FastifyError): AppError {
     FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'request body is larger than BODY_LIMIT_BYTES; send fewer rows per request'],
     FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'unsupported content type; send Content-Type: application/json'],
     FST_ERR_CTP_EMPTY_JSON_BODY: ['BAD_REQUEST', 'the JSON body is empty'],
-    FST_ERR_CTP_INVALID_JSON_BODY: ['BAD_REQUEST', `malformed JSON body: ${err.message}`],
+    FST_ERR_CTP_INVALID_JSON_BODY: ['BAD_REQUEST', `malformed JSON body: ${parseProblem(err)}; send one JSON object`],
   };
   const known = err.code ? byCode[err.code] : undefined;
   if (known) return new AppError(known[0], known[1]);
   if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON|prototype|Unexpected/i.test(err.message))) {
-    return new AppError('BAD_REQUEST', `malformed JSON body: ${err.message}`);
+    return new AppError('BAD_REQUEST', `malformed JSON body: ${parseProblem(err)}; send one JSON object`);
   }
   if (err.statusCode === 413) return new AppError('PAYLOAD_TOO_LARGE', err.message);
   if (err.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', err.message);

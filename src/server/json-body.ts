@@ -17,7 +17,21 @@ export function installJsonParser(app: FastifyInstance): void {
       const suspicious = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
       done(null, suspicious ? sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text));
     } catch (e) {
-      done(new AppError('BAD_REQUEST', `malformed JSON body: ${errorMessage(e)}`), undefined);
+      done(new AppError('BAD_REQUEST', `malformed JSON body: ${parseProblem(e)}; send one JSON object`), undefined);
     }
   });
+}
+
+/**
+ * What was wrong with a body, without quoting it: V8's messages include a snippet of the input
+ * (`Unexpected token 'P', "PAYLOAD…"... is not valid JSON`), and this message is logged.
+ */
+export function parseProblem(e: unknown): string {
+  const m = errorMessage(e);
+  const at = /at position (\d+)|line (\d+) column (\d+)/.exec(m);
+  const where = at ? (at[1] !== undefined ? ` at position ${at[1]}` : ` at line ${at[2]} column ${at[3]}`) : '';
+  if (/prototype|constructor/i.test(m)) return 'it sets __proto__ or constructor.prototype, which is refused';
+  if (/Unexpected end of JSON input/.test(m)) return `it ends too early${where}`;
+  if (/^Expected /.test(m)) return `${m.replace(/ in JSON at position \d+.*$/, '').replace(/ after .*$/, '')}${where}`;
+  return `it is not valid JSON${where}`;
 }

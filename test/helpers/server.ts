@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/lib/logger.js';
+import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { startServer, type RunningServer } from '../../src/server/start.js';
 import type { Clock, Timers } from '../../src/lib/clock.js';
 import type { Authenticator } from '../../src/server/auth.js';
@@ -28,6 +28,7 @@ export async function startTestServer(
     jobs?: boolean;
     authenticators?: Authenticator[];
     timers?: Timers;
+    log?: Logger;
   } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
@@ -46,7 +47,7 @@ export async function startTestServer(
     ...opts.env,
   };
   const config = loadConfig(env);
-  const server = await startServer(config, createLogger(config.LOG_LEVEL), {
+  const server = await startServer(config, opts.log ?? createLogger(config.LOG_LEVEL), {
     db,
     listen: opts.listen ?? false,
     clock: opts.clock,

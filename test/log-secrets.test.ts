@@ -1,0 +1,64 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/lib/logger.js';
+import { rowPayload } from '../src/training/index.js';
+import { demoModel } from './helpers/fixtures.js';
+import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
+
+const demo = demoModel();
+
+/**
+ * What a server logs at info (the default level) while it is handed every kind of secret and
+ * payload: the log must hold none of them. Each marker below is sent somewhere a careless log
+ * line would pick it up — headers, bodies, error messages that quote their input.
+ */
+describe('logs at info level hold no token, key, secret or payload value', () => {
+  let s: TestServer;
+  let text = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  beforeAll(async () => {
+    s = await startTestServer({ env: { LOG_LEVEL: 'info' }, log: createLogger('info', sink) });
+    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
+  });
+  afterAll(() => s?.stop());
+
+  it('after authenticated, refused, malformed and failing requests', async () => {
+    const call = (method: 'GET' | 'POST', url: string, token: string | undefined, payload?: string) =>
+      s.app.inject({
+        method,
+        url,
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(payload !== undefined ? { payload } : {}),
+      });
+    const created = (await call('POST', '/v1/keys', TOKEN, JSON.stringify({ name: 'logs', scopes: ['infer'] }))).json() as { token: string };
+    expect(created.token).toMatch(/^mg_/);
+    const row = { ...rowPayload(demo.holdout.data, 0), customer_type: 'PAYLOADMARKER-category', extra_note: 'PAYLOADMARKER-unknown-field' };
+    expect((await call('POST', '/v1/infer', created.token, JSON.stringify({ model: 'hotel', event_id: 'evt-1', payload: row }))).statusCode).toBe(200);
+    expect((await call('POST', '/v1/infer', created.token, JSON.stringify({ model: 'hotel', payload: { ...row, lead_time: 'PAYLOADMARKER-not-a-number' } }))).statusCode).toBe(400);
+    expect((await call('POST', '/v1/infer', created.token, '{"model":"hotel","payload":{"x":"PAYLOADMARKER-malformed"')).statusCode).toBe(400);
+    expect((await call('POST', '/v1/infer', created.token, 'PAYLOADMARKER-not-json')).statusCode).toBe(400);
+    expect((await call('GET', '/v1/models', 'mg_WRONGTOKENMARKER0000000000000000000000000')).statusCode).toBe(401);
+    expect((await call('GET', '/v1/models', 'WRONGTOKENMARKER-plain')).statusCode).toBe(401);
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    expect((await call('POST', '/v1/webhooks', TOKEN, JSON.stringify({ url: 'http://127.0.0.1:9/hook', secret }))).statusCode).toBe(200);
+    await s.audit.flush();
+    await new Promise((r) => setImmediate(r));
+
+    const lines = text.split('\n').filter(Boolean);
+    // The run did log: one access line per request at least, so an empty log cannot pass.
+    expect(lines.filter((l) => l.includes('"request completed"')).length).toBeGreaterThanOrEqual(8);
+    for (const marker of [TOKEN, created.token, created.token.slice(3, 20), 'WRONGTOKENMARKER', 'WRONGTOKE', 'PAYLOADMA', secret, secret.slice(6)]) {
+      expect(
+        lines.filter((l) => l.includes(marker)),
+        `log lines containing ${marker}`,
+      ).toEqual([]);
+    }
+  });
+});
