@@ -121,7 +121,7 @@ describe('fuzzed: the contract encoder, every input type', () => {
     fc.double(),
     fc.integer(),
     fc.bigInt().map(String),
-    fc.constantFrom(null, true, false, '', '1e400', '-0', 'NaN', 9007199254740993, 2147483648, -2147483649),
+    fc.constantFrom(null, true, false, '', '1e400', '-0', 'NaN', 9007199254740992, 2147483648, -2147483649),
   );
   it('any payload: a row of the contract types, or a 400 naming the field', () => {
     fc.assert(
