@@ -34,3 +34,61 @@ describe('serving from an S3 artifact store', () => {
     expect(results).toEqual([{ model: 'churn', version: 1, ok: true, problems: [] }]);
   });
 });
+
+/**
+ * The artifact store goes away, then a new version is promoted: the version already loaded keeps
+ * serving every request, the pool retries the new one (after its 30 s backoff, advanced here on
+ * an injected clock), and serves it once the store is back.
+ */
+describe('the artifact store unavailable when a version is promoted', () => {
+  let s3: S3rver;
+  let s: TestServer;
+  let port = 0;
+  const directory = tempDir('s3rver-');
+  let offset = 0;
+  const clock = { now: () => new Date(Date.now() + offset) };
+  const startS3 = async (p: number) => {
+    s3 = new S3rver({ port: p, address: '127.0.0.1', directory, silent: true, configureBuckets: [{ name: 'ml-models', configs: [] }] });
+    return (await s3.run()).port;
+  };
+  beforeAll(async () => {
+    port = await startS3(0);
+    process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+    process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+    s = await startTestServer({ jobs: false, clock, env: { ARTIFACT_STORE: 's3://ml-models/outage', S3_ENDPOINT: `http://127.0.0.1:${port}` } });
+  });
+  afterAll(async () => {
+    await s?.stop();
+    await s3?.close();
+  });
+
+  it('keeps serving the previous version, and serves the new one when the store returns', async () => {
+    const { onnx, expected } = fixture('telco_churn');
+    await s.ctx.registry.register({ model: 'churn', onnx, actor: 't' });
+    await s.ctx.registry.register({ model: 'churn', onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'churn', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
+    const infer = async () => {
+      const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'churn', payload: expected.rows[3] } });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json().version as number;
+    };
+    expect(await infer()).toBe(1);
+
+    await s3.close();
+    await s.ctx.registry.promote({ model: 'churn', target: 'production', version: 2, actor: 't' });
+    await s.pool.refresh(true);
+    const during = await Promise.all(Array.from({ length: 20 }, infer));
+    expect(new Set(during)).toEqual(new Set([1]));
+    // Polls before the backoff runs out do not hammer the store, and change nothing.
+    await s.pool.refresh();
+    expect(await infer()).toBe(1);
+
+    await startS3(port);
+    await s.pool.refresh();
+    expect(await infer(), 'still within the 30 s backoff').toBe(1);
+    offset += 31_000;
+    await s.pool.refresh();
+    expect(await infer()).toBe(2);
+  });
+});
