@@ -155,6 +155,45 @@ describe('Redis outage (a throwaway redis-server on a spare port)', () => {
   }, 30_000);
 });
 
+describe('Redis slow, not down (CLIENT PAUSE on a throwaway redis-server)', () => {
+  let redis: ThrowawayRedis;
+  afterAll(() => redis?.kill());
+
+  it("a check answers by the limiter's own timeout, by the configured policy, not after the stall", async () => {
+    redis = await ThrowawayRedis.create();
+    const admin = new Redis(redis.url);
+    const fallbacks: string[] = [];
+    const open = new RedisRateLimiter({ url: redis.url, onFailure: 'open', log, onFallback: (p) => fallbacks.push(p), timeoutMs: 250 });
+    const closed = new RedisRateLimiter({ url: redis.url, onFailure: 'closed', log, onFallback: (p) => fallbacks.push(p), timeoutMs: 250 });
+    try {
+      const key = uniqueKey();
+      const rate = parseRate('1/10s');
+      expect(await open.ready()).toBe(true);
+      expect(await closed.ready()).toBe(true);
+      expect((await open.hit(key, rate)).allowed).toBe(true);
+      expect((await open.hit(key, rate)).allowed).toBe(false);
+      // Redis holds every client's commands for 6 s: connected, but not answering.
+      const STALL_MS = 6_000;
+      await admin.call('CLIENT', 'PAUSE', String(STALL_MS), 'ALL');
+      const stalledAt = Date.now();
+      const [o, c] = await Promise.all([open.hit(key, rate), closed.hit(key, rate).catch((e: unknown) => e)]);
+      const waited = Date.now() - stalledAt;
+      // Fail open admits (the key was over its limit: only the policy lets it through); closed refuses with 503.
+      expect(o.allowed).toBe(true);
+      expect(c).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/rate limits cannot be checked/) });
+      expect(fallbacks.sort()).toEqual(['closed', 'open']);
+      // Answered by the 250 ms timeout, long before the stall ends (a wide margin for a loaded machine).
+      expect(waited).toBeLessThan(STALL_MS / 2);
+      // After the stall Redis answers again and the limit holds (the key is still over it).
+      await until(async () => (await open.hit(key, rate)).allowed === false, 15_000);
+    } finally {
+      admin.disconnect();
+      await open.close();
+      await closed.close();
+    }
+  }, 30_000);
+});
+
 async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
