@@ -115,10 +115,10 @@ export class AuditWriter {
 
   /**
    * Writes the batches queued when it starts (the one still filling too), then only batches
-   * that fill meanwhile. Chasing every record that arrives during a write would send a COPY
-   * of the few records one round trip brings (about 40 at 5,000 requests a second, measured),
-   * and PostgreSQL's cost per COPY (a statement, a transaction, its buffers) then outweighs
-   * the rows: 25 µs of its CPU a record instead of 13–15. What is left waits for the next tick.
+   * that fill meanwhile. Chasing every record that arrives during a write would send COPYs of
+   * the few records one round trip brings, and PostgreSQL's fixed cost per COPY (a statement, a
+   * transaction, its buffers) would then outweigh the rows (docs/performance.md has the
+   * figures). What is left waits for the next tick.
    */
   private async drain(): Promise<void> {
     let due = this.queue.length;

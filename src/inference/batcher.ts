@@ -1,13 +1,3 @@
-/**
- * Coalesces concurrent single-row requests for one model version into one ONNX run.
- * Each run has a large fixed cost and extra rows are nearly free, so this is the main
- * throughput lever. Continuous batching: with no run in flight, a request runs on the next
- * turn of the event loop with whatever arrived in the same turn (a lone request never waits
- * for company); while a run is in flight, arrivals queue and form the next batch, which starts
- * when the run ends or is full. maxWaitUs only bounds how long a batch may wait for company
- * before taking a second concurrent run (maxConcurrentRuns > 1). When a shared run fails, each
- * of its rows is retried alone, so an error reaches only the request that caused it.
- */
 export interface BatcherOptions {
   maxRows: number;
   maxWaitUs: number;
@@ -58,6 +48,16 @@ interface Pending<R, S> {
   reject: (e: unknown) => void;
 }
 
+/**
+ * Coalesces concurrent single-row requests for one model version into one ONNX run.
+ * Each run has a large fixed cost and extra rows are nearly free, so this is the main
+ * throughput lever. Continuous batching: with no run in flight, a request runs on the next
+ * turn of the event loop with whatever arrived in the same turn (a lone request never waits
+ * for company); while a run is in flight, arrivals queue and form the next batch, which starts
+ * when the run ends or is full. maxWaitUs only bounds how long a batch may wait for company
+ * before taking a second concurrent run (maxConcurrentRuns > 1). When a shared run fails, each
+ * of its rows is retried alone, so an error reaches only the request that caused it.
+ */
 export class MicroBatcher<R, S> {
   private queue: Pending<R, S>[] = [];
   private firstAt = 0n;

@@ -1,10 +1,3 @@
-/**
- * Sticky canary routing. A request's key (routing_key, else event_id) hashes to one of 10,000
- * buckets; buckets below percent × 100 go to the canary. The same key lands in the same bucket
- * for the whole rollout, and raising the percent only adds buckets, so an entity on the canary
- * stays there. Requests without a key take a low-discrepancy sequence instead of Math.random,
- * so the realised split tracks the setting closely even over a few hundred requests.
- */
 export const BUCKETS = 10_000;
 
 /** FNV-1a then murmur3's finaliser: fast, and well mixed even for sequential keys. */
@@ -25,6 +18,13 @@ export function hashBucket(key: string, salt: string): number {
 
 const GOLDEN = 0.6180339887498949;
 
+/**
+ * Sticky canary routing. A request's key (routing_key, else event_id) hashes to one of 10,000
+ * buckets; buckets below percent × 100 go to the canary. The same key lands in the same bucket
+ * for the whole rollout, and raising the percent only adds buckets, so an entity on the canary
+ * stays there. Requests without a key take a low-discrepancy sequence instead of Math.random,
+ * so the realised split tracks the setting closely even over a few hundred requests.
+ */
 export class CanaryRouter {
   private spread = Math.random();
 

@@ -109,8 +109,7 @@ export class Servable {
     this.engineName = engine.name;
     this.info = { engine: engine.name, memory_bytes: memoryBytes };
     // Compiled runs batch too, though a row costs the same alone: replies then leave in bursts,
-    // one client wake-up per burst (ADR 5); answered as each request was read, the same server
-    // made 9,300 req/s instead of 17,600 (wrk, 32 connections, telco_gbdt, LOG_LEVEL=warn).
+    // one client wake-up per burst (ADR 5; the figures are in docs/performance.md).
     this.batcher = new MicroBatcher((rows) => this.run(rows), opts.batch);
   }
 

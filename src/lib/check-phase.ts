@@ -1,3 +1,6 @@
+/** The promise this turn's callers share, until its setImmediate fires. */
+let waiting: Promise<void> | undefined;
+
 /**
  * A promise that settles in this event-loop turn's check phase (setImmediate), shared by every
  * caller in the turn: one timer however many wait. Replies that would otherwise be written one
@@ -6,8 +9,6 @@
  * peers' readers (the kernel's cost of each write to a sleeping reader), measured in
  * bench/access.ts (cache hits).
  */
-let waiting: Promise<void> | undefined;
-
 export function checkPhase(): Promise<void> {
   if (!waiting) {
     waiting = new Promise((resolve) =>

@@ -1,11 +1,12 @@
-/**
- * `new Date(ms).toISOString()` for the current time, a seventh of its cost (0.09 against 0.6 µs): the text up to the
- * seconds is kept for the second it belongs to, and only the milliseconds are added per call.
- * The audit log stamps every prediction, so this runs once per request.
- */
+/** The second whose text `prefix` holds (epoch seconds), and that text up to the seconds. */
 let second = Number.NaN;
 let prefix = '';
 
+/**
+ * `new Date(ms).toISOString()` for the current time, at a fraction of its cost: the text up to the
+ * seconds is kept for the second it belongs to, and only the milliseconds are added per call.
+ * The audit log stamps every prediction, so this runs once per request.
+ */
 export function isoTime(ms: number): string {
   const s = Math.floor(ms / 1000);
   // Years before 1970 or after 9999 format differently; leave them to Date.

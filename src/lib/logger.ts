@@ -20,10 +20,10 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 }
 
 /**
- * The server's log: stdout written asynchronously. A synchronous write per access line cost
- * about 30 µs of the request thread per request (measured: 17,600 req/s with LOG_LEVEL=warn,
- * 11,700 at info); asynchronously, lines logged while a write is under way go out together in
- * the next one, and nothing waits at idle. pino flushes the buffer synchronously on exit.
+ * The server's log: stdout written asynchronously. A synchronous write per access line costs the
+ * request thread more than most of a request's own work (docs/performance.md, "The access log");
+ * asynchronously, lines logged while a write is under way go out together in the next one, and
+ * nothing waits at idle. pino flushes the buffer synchronously on exit.
  */
 export function createServerLogger(level: string): Logger {
   return createLogger(level, pino.destination({ dest: 1, sync: false }));

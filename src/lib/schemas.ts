@@ -1,4 +1,5 @@
-/** Reply schemas shared by every feature's routes; `ErrorBody` is registered by the server. */
+// Reply schemas shared by every feature's routes; `ErrorBody` is registered by the server.
+
 const errorBody = { $ref: 'ErrorBody#' } as const;
 
 /** `{status: ErrorBody}` for each status a route can answer with an error. */

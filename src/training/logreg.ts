@@ -1,10 +1,3 @@
-/**
- * L2-regularised logistic regression solved by Newton's method (IRLS): each step solves the
- * exact Hessian system, so it converges quadratically to the optimum instead of stopping
- * after a fixed number of gradient steps. Minimises
- *   sum_i logloss(y_i, sigmoid(w·x_i + b)) + (l2 / 2) * |w|²   (the intercept is not penalised,
- * which is scikit-learn's LogisticRegression objective with C = 1 / l2).
- */
 export interface LogRegModel {
   weights: Float64Array;
   intercept: number;
@@ -23,6 +16,13 @@ export interface LogRegOptions {
 
 const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
+/**
+ * L2-regularised logistic regression solved by Newton's method (IRLS): each step solves the
+ * exact Hessian system, so it converges quadratically to the optimum instead of stopping
+ * after a fixed number of gradient steps. Minimises
+ *   sum_i logloss(y_i, sigmoid(w·x_i + b)) + (l2 / 2) * |w|²   (the intercept is not penalised,
+ * which is scikit-learn's LogisticRegression objective with C = 1 / l2).
+ */
 export function fitLogisticRegression(X: Float64Array[], y: Uint8Array, opts: LogRegOptions = {}): LogRegModel {
   const l2 = opts.l2 ?? 1;
   const maxIt = opts.maxIterations ?? 100;
