@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { SchemaTypes } from '../lib/route-types.js';
 import { errorReplies } from '../lib/schemas.js';
 import { parseDuration } from '../lib/duration.js';
 import { SCOPES } from './credentials.js';
@@ -48,14 +49,16 @@ const withToken = {
 
 const idParam = { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] } as const;
 
-export async function accessRoutes(app: FastifyInstance, deps: AccessRouteDeps): Promise<void> {
+export async function accessRoutes(fastify: FastifyInstance, deps: AccessRouteDeps): Promise<void> {
+  // Request types come from the route schemas, so the two cannot drift.
+  const app = fastify.withTypeProvider<SchemaTypes>();
   const { access } = deps;
   const changed = async <T>(result: T): Promise<T> => {
     await deps.onChange?.();
     return result;
   };
 
-  app.post<{ Body: { name: string; scopes: string[]; rate?: string; expires?: string } }>(
+  app.post(
     '/v1/keys',
     {
       config: { scope: 'admin' },
@@ -98,13 +101,11 @@ export async function accessRoutes(app: FastifyInstance, deps: AccessRouteDeps):
     }),
   );
 
-  app.get<{ Params: { id: string } }>(
-    '/v1/keys/:id',
-    { config: { scope: 'admin' }, schema: { tags: ['access'], summary: 'One API key', params: idParam, response: { 200: keySchema, ...errors } } },
-    async (request) => access.get(request.params.id),
+  app.get('/v1/keys/:id', { config: { scope: 'admin' }, schema: { tags: ['access'], summary: 'One API key', params: idParam, response: { 200: keySchema, ...errors } } }, async (request) =>
+    access.get(request.params.id),
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     '/v1/keys/:id',
     {
       config: { scope: 'admin' },
@@ -132,7 +133,7 @@ export async function accessRoutes(app: FastifyInstance, deps: AccessRouteDeps):
     return { key: s.key, backend: deps.limiter.backend, limit: s.limit, window_ms: s.windowMs, used: s.used, remaining: s.remaining, reset_ms: s.resetMs };
   };
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     '/v1/keys/:id/ratelimit',
     {
       config: { scope: 'admin' },
@@ -141,7 +142,7 @@ export async function accessRoutes(app: FastifyInstance, deps: AccessRouteDeps):
     async (request) => stateOf(request.params.id),
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     '/v1/keys/:id/ratelimit',
     { config: { scope: 'admin' }, schema: { tags: ['access'], summary: "Clear a key's rate-limit counters", params: idParam, response: { 200: stateSchema, ...errors } } },
     async (request) => {
@@ -151,7 +152,7 @@ export async function accessRoutes(app: FastifyInstance, deps: AccessRouteDeps):
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { grace?: string } | undefined }>(
+  app.post(
     '/v1/keys/:id/rotate',
     {
       config: { scope: 'admin' },

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
 import { errorReplies } from '../lib/schemas.js';
 import type { FeedbackItem, FeedbackService } from './feedback.js';
@@ -19,8 +20,10 @@ const item = {
   },
 } as const;
 
-export async function feedbackRoutes(app: FastifyInstance, deps: FeedbackRouteDeps): Promise<void> {
-  app.post<{ Body: FeedbackItem | { items: FeedbackItem[] } }>(
+export async function feedbackRoutes(fastify: FastifyInstance, deps: FeedbackRouteDeps): Promise<void> {
+  // Request types come from the route schemas, so the two cannot drift.
+  const app = fastify.withTypeProvider<SchemaTypes>();
+  app.post(
     '/v1/feedback',
     {
       config: { scope: 'feedback' },

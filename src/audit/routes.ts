@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { errorReplies } from '../lib/schemas.js';
@@ -57,10 +58,12 @@ const prediction = {
   },
 } as const;
 
-export async function auditRoutes(app: FastifyInstance, deps: AuditRouteDeps): Promise<void> {
+export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDeps): Promise<void> {
+  // Request types come from the route schemas, so the two cannot drift.
+  const app = fastify.withTypeProvider<SchemaTypes>();
   const { store } = deps;
 
-  app.get<{ Querystring: { model?: string; from?: string; to?: string; decision?: string; limit?: string; cursor?: string } }>(
+  app.get(
     '/v1/predictions',
     {
       config: { scope: 'read' },
@@ -98,7 +101,7 @@ export async function auditRoutes(app: FastifyInstance, deps: AuditRouteDeps): P
     },
   );
 
-  app.get<{ Params: { name: string }; Querystring: { window?: string } }>(
+  app.get(
     '/v1/models/:name/decisions',
     {
       config: { scope: 'read' },

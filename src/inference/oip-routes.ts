@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
 import type { Row } from './encoder.js';
-import { oipMetadata, oipOutputs, oipPayloads, OIP_DATATYPES, type OipRequest } from './oip.js';
+import { oipMetadata, oipOutputs, oipPayloads, OIP_DATATYPES } from './oip.js';
 import type { ModelPool } from './pool.js';
 import type { ScoreBatch } from './scoring.js';
 
@@ -61,7 +62,9 @@ const modelParams = {
  * Scored through the same path as /v1: same auth scopes, rate limits, audit log, canary routing
  * and metrics. Errors take the protocol's shape, {"error": "..."}, with the usual status codes.
  */
-export async function oipRoutes(app: FastifyInstance, deps: OipRouteDeps): Promise<void> {
+export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): Promise<void> {
+  // Request types come from the route schemas, so the two cannot drift.
+  const app = fastify.withTypeProvider<SchemaTypes>();
   const { pool } = deps;
   app.setErrorHandler((err, request: FastifyRequest, reply: FastifyReply) => {
     const e = deps.toAppError(err);
@@ -116,7 +119,7 @@ export async function oipRoutes(app: FastifyInstance, deps: OipRouteDeps): Promi
   const servableOf = async (p: ModelParams, routingKey?: string) => pool.resolve(p.name, p.version === undefined ? { routingKey } : { version: Number(p.version) });
 
   for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
-    app.get<{ Params: ModelParams }>(
+    app.get(
       prefix,
       {
         config: { scope: 'read' },
@@ -128,7 +131,7 @@ export async function oipRoutes(app: FastifyInstance, deps: OipRouteDeps): Promi
       },
     );
 
-    app.get<{ Params: ModelParams }>(
+    app.get(
       `${prefix}/ready`,
       {
         config: { scope: 'read' },
@@ -155,7 +158,7 @@ export async function oipRoutes(app: FastifyInstance, deps: OipRouteDeps): Promi
       },
     );
 
-    app.post<{ Params: ModelParams; Body: OipRequest }>(
+    app.post(
       `${prefix}/infer`,
       {
         config: { scope: 'infer' },

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
 import { errorReplies } from '../lib/schemas.js';
 import { checkPhase } from '../lib/check-phase.js';
@@ -65,24 +66,16 @@ const inferReply = {
   required: ['prediction_id', 'model', 'version', 'arm', 'score', 'decision', 'cached'],
 } as const;
 
-interface InferBody {
-  event_id?: string;
-  model?: string;
-  product?: string;
-  version?: number;
-  alias?: string;
-  routing_key?: string;
-  payload: unknown;
-}
-
 const warningsOf = (unknown: string[] | undefined, where: string) => unknown?.map((f) => `${where}.${f}: unknown field, ignored`);
 
-export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRouteDeps): Promise<void> {
+export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceRouteDeps): Promise<void> {
+  // Request types come from the route schemas, so the two cannot drift.
+  const app = fastify.withTypeProvider<SchemaTypes>();
   const { pool, observer, cache, sink } = deps;
   const recorderOf = recorders(deps.metrics);
   const scoreBatch = batchScorer(deps, recorderOf);
 
-  app.post<{ Body: InferBody }>(
+  app.post(
     '/v1/infer',
     {
       config: { scope: 'infer' },
@@ -150,7 +143,7 @@ export async function inferenceRoutes(app: FastifyInstance, deps: InferenceRoute
     },
   );
 
-  app.post<{ Params: { name: string }; Body: { instances: unknown[]; version?: number; routing_key?: string } }>(
+  app.post(
     '/v1/models/:name/predict',
     {
       config: { scope: 'infer' },

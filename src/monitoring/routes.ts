@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { errorReplies } from '../lib/schemas.js';
@@ -13,10 +14,12 @@ const errors = errorReplies(400, 401, 403, 404, 409, 429, 503);
 const report = { type: 'object', additionalProperties: true, description: 'A monitoring report (docs/monitoring.md describes every field)' } as const;
 const params = { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] } as const;
 
-export async function monitoringRoutes(app: FastifyInstance, deps: MonitoringRouteDeps): Promise<void> {
+export async function monitoringRoutes(fastify: FastifyInstance, deps: MonitoringRouteDeps): Promise<void> {
+  // Request types come from the route schemas, so the two cannot drift.
+  const app = fastify.withTypeProvider<SchemaTypes>();
   const { monitoring } = deps;
 
-  app.get<{ Params: { name: string } }>(
+  app.get(
     '/v1/monitoring/:name/latest',
     { config: { scope: 'read' }, schema: { tags: ['monitoring'], summary: "A model's latest monitoring report", params, response: { 200: report, ...errors } } },
     async (request) => {
@@ -29,7 +32,7 @@ export async function monitoringRoutes(app: FastifyInstance, deps: MonitoringRou
     },
   );
 
-  app.get<{ Params: { name: string }; Querystring: { limit?: string; cursor?: string } }>(
+  app.get(
     '/v1/monitoring/:name/history',
     {
       config: { scope: 'read' },
@@ -81,7 +84,7 @@ export async function monitoringRoutes(app: FastifyInstance, deps: MonitoringRou
     },
   );
 
-  app.get<{ Params: { name: string; id: string } }>(
+  app.get(
     '/v1/monitoring/:name/reports/:id',
     {
       config: { scope: 'read' },
@@ -99,7 +102,7 @@ export async function monitoringRoutes(app: FastifyInstance, deps: MonitoringRou
     },
   );
 
-  app.post<{ Params: { name: string }; Body: { window?: string } }>(
+  app.post(
     '/v1/monitoring/:name/run',
     {
       config: { scope: 'admin' },

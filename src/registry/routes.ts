@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
 import { errorReplies } from '../lib/schemas.js';
 import type { RegistryService } from './service.js';
@@ -58,7 +59,9 @@ const aliasChange = {
   },
 } as const;
 
-export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDeps): Promise<void> {
+export async function registryRoutes(fastify: FastifyInstance, deps: RegistryRouteDeps): Promise<void> {
+  // Request types come from the route schemas, so the two cannot drift.
+  const app = fastify.withTypeProvider<SchemaTypes>();
   const { registry } = deps;
 
   app.get(
@@ -101,7 +104,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
     },
   );
 
-  app.get<{ Params: { name: string } }>(
+  app.get(
     '/v1/models/:name',
     {
       config: { scope: 'read' },
@@ -128,7 +131,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
     async (request) => registry.getModel(request.params.name),
   );
 
-  app.get<{ Params: { name: string; version: string } }>(
+  app.get(
     '/v1/models/:name/versions/:version',
     {
       config: { scope: 'read' },
@@ -166,7 +169,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
     },
   );
 
-  app.post<{ Params: { name: string }; Body: { version?: number; run_id?: string; target?: string; activate?: boolean; force?: boolean; reason?: string } }>(
+  app.post(
     '/v1/models/:name/promote',
     {
       config: { scope: 'admin' },
@@ -206,7 +209,7 @@ export async function registryRoutes(app: FastifyInstance, deps: RegistryRouteDe
     },
   );
 
-  app.post<{ Params: { name: string }; Body: { slot?: string; force?: boolean; reason?: string } }>(
+  app.post(
     '/v1/models/:name/rollback',
     {
       config: { scope: 'admin' },

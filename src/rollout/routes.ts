@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
 import { errorReplies } from '../lib/schemas.js';
-import type { RolloutService, StartCanaryInput } from './service.js';
+import type { RolloutService } from './service.js';
 
 export interface RolloutRouteDeps {
   rollouts: RolloutService;
@@ -21,17 +22,12 @@ const versionRef = {
   description: 'version number, or a slot name (blue, green…)',
 } as const;
 
-/** The service's input, plus the older field names existing clients send. */
-type CanaryBody = Partial<Omit<StartCanaryInput, 'actor'>> & {
-  product?: string;
-  canary_model_id?: number | string;
-  production_model_id?: number;
-};
-
-export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps): Promise<void> {
+export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRouteDeps): Promise<void> {
+  // Request types come from the route schemas, so the two cannot drift.
+  const app = fastify.withTypeProvider<SchemaTypes>();
   const { rollouts } = deps;
 
-  app.post<{ Body: CanaryBody }>(
+  app.post(
     '/v1/canary',
     {
       config: { scope: 'admin' },
@@ -114,7 +110,7 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
     },
   );
 
-  app.get<{ Params: { model: string } }>(
+  app.get(
     '/v1/canary/:model',
     {
       config: { scope: 'read' },
@@ -123,7 +119,7 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
     async (request) => rollouts.status(request.params.model),
   );
 
-  app.post<{ Params: { model: string }; Body: { reason?: string } }>(
+  app.post(
     '/v1/canary/:model/stop',
     {
       config: { scope: 'admin' },
@@ -142,7 +138,7 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
     },
   );
 
-  app.post<{ Params: { model: string }; Body: { archive_previous?: boolean } }>(
+  app.post(
     '/v1/canary/:model/promote',
     {
       config: { scope: 'admin' },
@@ -161,7 +157,7 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
     },
   );
 
-  app.post<{ Body: { model: string; version: number; percent?: number } }>(
+  app.post(
     '/v1/shadow',
     {
       config: { scope: 'admin' },
@@ -184,7 +180,7 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
     },
   );
 
-  app.post<{ Params: { model: string } }>(
+  app.post(
     '/v1/shadow/:model/stop',
     { config: { scope: 'admin' }, schema: { tags: ['rollout'], summary: 'Stop shadow scoring', params: modelParam, response: { 200: anyObject, ...errors } } },
     async (request) => {
@@ -194,7 +190,7 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
     },
   );
 
-  app.get<{ Querystring: { model?: string; limit?: string } }>(
+  app.get(
     '/v1/rollbacks',
     {
       config: { scope: 'read' },
@@ -214,7 +210,7 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
     },
   );
 
-  app.get<{ Params: { model: string }; Querystring: { limit?: string } }>(
+  app.get(
     '/v1/canary/:model/events',
     {
       config: { scope: 'read' },

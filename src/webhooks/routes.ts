@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errorReplies } from '../lib/schemas.js';
+import type { SchemaTypes } from '../lib/route-types.js';
 import { EVENT_TYPES } from './events.js';
 import type { WebhookService } from './service.js';
 
@@ -22,7 +23,9 @@ const subscription = {
   },
 } as const;
 
-export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps): Promise<void> {
+export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRouteDeps): Promise<void> {
+  // Request types come from the schemas below, so the two cannot drift.
+  const app = fastify.withTypeProvider<SchemaTypes>();
   const { webhooks } = deps;
   const tags = ['webhooks'];
 
@@ -42,7 +45,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
     }),
   );
 
-  app.post<{ Body: { url: string; events?: string[]; secret?: string } }>(
+  app.post(
     '/v1/webhooks',
     {
       config: { scope: 'admin' },
@@ -65,7 +68,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
     async (request) => webhooks.add({ ...request.body, actor: deps.actorOf(request) }),
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     '/v1/webhooks/:id',
     {
       config: { scope: 'admin' },
@@ -79,7 +82,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
     async (request) => webhooks.remove(request.params.id),
   );
 
-  app.post<{ Body: { url?: string; id?: string } }>(
+  app.post(
     '/v1/webhooks/retry-dlq',
     {
       config: { scope: 'admin' },
@@ -93,7 +96,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookRouteDeps
     async (request) => webhooks.retryDlq(request.body ?? {}),
   );
 
-  app.get<{ Querystring: { status?: string; limit?: string } }>(
+  app.get(
     '/v1/webhooks/deliveries',
     {
       config: { scope: 'admin' },
