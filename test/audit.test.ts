@@ -261,10 +261,17 @@ for (const dialect of DIALECTS) {
         const { predictionId } = await import('../src/lib/ids.js');
         // The real store, each write held up 15 ms, as on a loaded database.
         const writes: number[] = [];
+        // When set, the next write signals that it began and waits to be let go.
+        let gate: { began: () => void; held: Promise<void> } | undefined;
         const store = Object.create(s.ctx.audit) as typeof s.ctx.audit;
         store.appendFresh = async (batch) => {
           writes.push(batch.size);
-          await new Promise((r) => setTimeout(r, 15));
+          const g = gate;
+          gate = undefined;
+          if (g) {
+            g.began();
+            await g.held;
+          } else await new Promise((r) => setTimeout(r, 15));
           return s.ctx.audit.appendFresh(batch);
         };
         const writer = new AuditWriter({ store, log: createLogger('silent'), spillDir: `${s.dataDir}/writer-spill`, flushMs: 60, batchRows: 5000, queueMax: 100_000 });
@@ -310,9 +317,12 @@ for (const dialect of DIALECTS) {
         expect(writer.depth).toBe(0);
         // A record that comes while close() is writing the last batch is written too, not left in memory.
         record();
+        let release!: () => void;
+        const began = new Promise<void>((r) => (gate = { began: r, held: new Promise<void>((h) => (release = h)) }));
         const closing = writer.close();
-        await new Promise((r) => setTimeout(r, 5));
+        await began;
         record();
+        release();
         await closing;
         expect(writer.depth).toBe(0);
         expect(writes.reduce((a, b) => a + b, 0)).toBe(ids.length);

@@ -1,5 +1,5 @@
 import { errorMessage } from '../lib/errors.js';
-import type { Timers } from '../lib/clock.js';
+import { systemTimers, type Timers } from '../lib/clock.js';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import os from 'node:os';
@@ -263,7 +263,8 @@ export async function startServer(
       // is not idle yet, so one sweep misses it; keep sweeping until the server has closed.
       const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
       // A client that never finishes its request must not hold shutdown forever.
-      const cut = setTimeout(() => {
+      const timers = opts.timers ?? systemTimers;
+      const cut = timers.setTimeout(() => {
         log.warn({ grace_ms: config.SHUTDOWN_GRACE_MS }, 'connections still open after SHUTDOWN_GRACE_MS; closing them');
         app.server.closeAllConnections();
       }, config.SHUTDOWN_GRACE_MS);
@@ -271,7 +272,7 @@ export async function startServer(
         await app.close();
       } finally {
         clearInterval(sweep);
-        clearTimeout(cut);
+        timers.clearTimeout(cut);
       }
       // Every accepted request has been answered: now write (or spill) every record it made.
       await retention.stop();
