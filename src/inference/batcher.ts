@@ -4,6 +4,8 @@ export interface BatcherOptions {
   maxConcurrentRuns?: number;
   /** Shared by batchers whose runs should not overlap (every loaded version in a process). */
   gate?: RunGate;
+  /** Monotonic time in nanoseconds for the maxWaitUs bound (tests pass their own). */
+  now?: () => bigint;
 }
 
 /**
@@ -68,6 +70,7 @@ export class MicroBatcher<R, S> {
   private ownsGate = false;
   private readonly waitNs: bigint;
   private readonly maxConcurrent: number;
+  private readonly now: () => bigint;
 
   constructor(
     private readonly runBatch: (rows: R[]) => Promise<S[]>,
@@ -75,6 +78,7 @@ export class MicroBatcher<R, S> {
   ) {
     this.waitNs = BigInt(opts.maxWaitUs) * 1000n;
     this.maxConcurrent = opts.maxConcurrentRuns ?? 1;
+    this.now = opts.now ?? (() => process.hrtime.bigint());
   }
 
   get inFlight(): number {
@@ -83,7 +87,7 @@ export class MicroBatcher<R, S> {
 
   submit(row: R): Promise<S> {
     return new Promise<S>((resolve, reject) => {
-      if (this.queue.length === 0) this.firstAt = process.hrtime.bigint();
+      if (this.queue.length === 0) this.firstAt = this.now();
       this.queue.push({ row, resolve, reject });
       this.schedule();
     });
@@ -103,7 +107,7 @@ export class MicroBatcher<R, S> {
   private step(): void {
     if (this.queue.length === 0 || this.running >= this.maxConcurrent) return this.dropGate();
     // Nothing running: run now. A run in flight and room for another: wait for company up to maxWaitUs first.
-    if (this.running > 0 && this.queue.length < this.opts.maxRows && this.waitNs > 0n && process.hrtime.bigint() - this.firstAt < this.waitNs) {
+    if (this.running > 0 && this.queue.length < this.opts.maxRows && this.waitNs > 0n && this.now() - this.firstAt < this.waitNs) {
       this.dropGate();
       this.schedule();
       return;
@@ -118,7 +122,7 @@ export class MicroBatcher<R, S> {
     }
     this.ownsGate = false; // the run holds it now, until its finally
     const batch = this.queue.splice(0, this.opts.maxRows);
-    if (this.queue.length) this.firstAt = process.hrtime.bigint();
+    if (this.queue.length) this.firstAt = this.now();
     this.running++;
     let result: Promise<S[]>;
     try {

@@ -41,6 +41,38 @@ describe('micro-batcher', () => {
     expect(runs.map((r) => r.length)).toEqual([8, 8, 4]);
   });
 
+  it('with a run in flight and room for another, a batch waits for company until maxWaitUs has passed on the clock, then takes the second run', async () => {
+    const runs: number[][] = [];
+    const held: (() => void)[] = [];
+    let now = 0n;
+    const b = new MicroBatcher<number, number>(
+      async (rows) => {
+        runs.push(rows);
+        await new Promise<void>((r) => held.push(r));
+        return rows;
+      },
+      { maxRows: 100, maxWaitUs: 1000, maxConcurrentRuns: 2, now: () => now },
+    );
+    const turn = () => new Promise((r) => setImmediate(r));
+    const first = b.submit(1);
+    await turn();
+    expect(runs).toEqual([[1]]);
+    const second = [b.submit(2), b.submit(3)];
+    // Many turns pass, but not the window on the batcher's clock: 2 and 3 keep waiting for company.
+    for (let i = 0; i < 20; i++) await turn();
+    expect(runs).toEqual([[1]]);
+    now += 999_999n;
+    await turn();
+    await turn();
+    expect(runs).toEqual([[1]]);
+    now += 1n; // 1000 µs since 2 arrived
+    await turn();
+    await turn();
+    expect(runs).toEqual([[1], [2, 3]]);
+    held.forEach((r) => r());
+    expect(await Promise.all([first, ...second])).toEqual([1, 2, 3]);
+  });
+
   it('runs a lone request at once, batches what arrives while a run is in flight, and a failed run rejects only its own requests', async () => {
     const runs: number[][] = [];
     let finish: (() => void) | undefined;
