@@ -20,6 +20,8 @@ export interface AuditWriterOptions {
   queueMax: number;
   onWritten?: (n: number, via: 'direct' | 'replay') => void;
   onSpilled?: (n: number) => void;
+  /** Records neither written nor spilled (the spill file could not be written either). */
+  onLost?: (n: number) => void;
   /** Timers for the flush loop (tests advance them by hand). */
   timers?: Timers;
 }
@@ -157,10 +159,23 @@ export class AuditWriter {
           await mkdir(this.o.spillDir, { recursive: true });
           this.spillFile = path.join(this.o.spillDir, `spill-${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}.jsonl`);
         }
-        await appendFile(this.spillFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+        try {
+          await appendFile(this.spillFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+        } catch (e) {
+          // A failed append (a full disk) may leave a partial last line: later records go to a new
+          // file, so that line stays the last of its file, where replay skips it.
+          this.spillFile = undefined;
+          throw e;
+        }
         this.o.onSpilled?.(rows.length);
       });
-    return this.spillChain.catch((e) => this.o.log.fatal({ err: errorMessage(e), rows: rows.length }, 'cannot write the audit spill file; these records are lost'));
+    return this.spillChain.catch((e) => {
+      this.o.onLost?.(rows.length);
+      this.o.log.fatal(
+        { err: errorMessage(e), rows: rows.length, spill_dir: this.o.spillDir },
+        'cannot write the audit spill file while the database refuses records: these records are lost; free space in the spill directory or bring the database back',
+      );
+    });
   }
 
   /** Replay spill files (ours and those of processes that died) into the database. */

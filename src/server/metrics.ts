@@ -149,7 +149,7 @@ export function createMetrics(sources: MetricsSources = {}) {
   });
   const auditRecords = new client.Counter({
     name: 'modelgate_audit_records_total',
-    help: 'Audit records by outcome: written (directly), spilled (to disk while the database was down), replayed (from disk)',
+    help: 'Audit records by outcome: written (directly), spilled (to disk while the database was down), replayed (from disk), lost (neither written nor spilled: the spill disk was full too)',
     labelNames: ['result'] as const,
     registers: [registry],
   });

@@ -71,6 +71,7 @@ export async function startServer(
     queueMax: config.AUDIT_QUEUE_MAX,
     onWritten: (n, via) => metrics.auditRecords.inc({ result: via === 'direct' ? 'written' : 'replayed' }, n),
     onSpilled: (n) => metrics.auditRecords.inc({ result: 'spilled' }, n),
+    onLost: (n) => metrics.auditRecords.inc({ result: 'lost' }, n),
     timers: opts.timers,
   });
   const sink = config.AUDIT_LOG ? createAuditRecorder(audit, config.AUDIT_FEATURES) : undefined;

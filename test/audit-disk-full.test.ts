@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowPayload } from '../src/training/index.js';
+import { tempDir } from './helpers/db.js';
+import { demoModel, REPO_ROOT } from './helpers/fixtures.js';
+import { TOKEN } from './helpers/server.js';
+
+/**
+ * A full disk while spilling. The server runs in its own user and mount namespace (`unshare
+ * -rm`, no privileges needed) with its data directory — SQLite database, artifacts, spill files
+ * — on a 3 MiB tmpfs. Large audited payloads fill it: SQLite refuses the batches, the writer
+ * spills, and the spill file cannot be written either. Serving must go on (every request 200),
+ * the loss must be said clearly in the log and counted in modelgate_audit_records_total{result="lost"}.
+ */
+describe('audit log on a full disk', () => {
+  const dataDir = tempDir();
+  const onnxFile = path.join(tempDir(), 'hotel.onnx');
+  const demo = demoModel();
+  let child: ChildProcess;
+  let url = '';
+  let output = '';
+  beforeAll(async () => {
+    writeFileSync(onnxFile, demo.onnx);
+    const cli = `node --import tsx ${JSON.stringify(path.join(REPO_ROOT, 'src/cli/main.ts'))}`;
+    const script = [
+      `mount -t tmpfs -o size=3m tmpfs ${JSON.stringify(dataDir)}`,
+      `${cli} register --model hotel --onnx ${JSON.stringify(onnxFile)} --json >/dev/null`,
+      `${cli} promote --model hotel --version 1 --json >/dev/null`,
+      `exec ${cli} serve --json`,
+    ].join(' && ');
+    child = spawn('unshare', ['-rm', 'sh', '-c', script], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', MODELGATE_DATA_DIR: dataDir, MODELGATE_ADMIN_TOKEN: TOKEN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', AUDIT_FLUSH_MS: '50', CACHE_MAX_ITEMS: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    url = await new Promise<string>((resolve, reject) => {
+      const check = setInterval(() => {
+        const line = output.split('\n').find((l) => l.startsWith('{"url"'));
+        if (line) {
+          clearInterval(check);
+          resolve(JSON.parse(line).url as string);
+        }
+      }, 50);
+      child.once('exit', (code) => {
+        clearInterval(check);
+        reject(new Error(`the server in its namespace exited with ${code}:\n${output}`));
+      });
+    });
+  }, 120_000);
+  afterAll(() => child?.kill('SIGKILL'));
+
+  it('keeps serving, says the records are lost and why, and counts them', async () => {
+    // 40 KB of extra payload per request, stored as sent (AUDIT_FEATURES=full): 3 MiB holds about 75.
+    const pad = 'x'.repeat(40_000);
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 300; i++) {
+      const res = await fetch(`${url}/v1/infer`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'hotel', payload: { ...rowPayload(demo.holdout.data, i % 400), note: pad } }),
+      });
+      await res.arrayBuffer();
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      if (i % 20 === 19) await new Promise((r) => setTimeout(r, 60)); // let flushes run
+    }
+    expect(Object.fromEntries(statuses)).toEqual({ 200: 300 });
+    let lost = 0;
+    for (const until = Date.now() + 20_000; lost === 0 && Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      lost = Number(/^modelgate_audit_records_total\{result="lost"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
+    }
+    expect(lost).toBeGreaterThan(0);
+    expect(output).toMatch(/cannot write the audit spill file while the database refuses records: these records are lost; free space in the spill directory/);
+    expect(output).toMatch(/ENOSPC|no space left/i);
+    // Still serving after all of it.
+    const after = await fetch(`${url}/v1/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, 1) }),
+    });
+    expect(after.status).toBe(200);
+  }, 120_000);
+});
