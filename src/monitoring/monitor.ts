@@ -146,18 +146,31 @@ export function costMatrixOf(training: Record<string, unknown> | undefined): Cos
 
 const DAY_MS = 86_400_000;
 
-/** One monitoring run for a model over [from, to): drift against the reference, action rate, performance from feedback, alerts. */
-export async function runMonitor(store: MonitoringStore, input: MonitorInput): Promise<Report> {
-  const { model, target } = input;
-  const task = taskOf(target.contract);
-  const from = input.from.toISOString();
-  const to = input.to.toISOString();
-  const notes: string[] = [];
+/** The version's reference profile, or undefined with a note saying why there is none. */
+function readReference(target: MonitoredVersion, notes: string[]): ReferenceProfile | undefined {
   const parsed = target.reference == null ? undefined : referenceSchema.safeParse(target.reference);
   const reference: ReferenceProfile | undefined = parsed?.success ? parsed.data : undefined;
   if (target.reference == null) notes.push(`version ${target.version} has no reference profile: register it with --reference CSV to get drift numbers`);
   else if (!reference) notes.push(`version ${target.version}'s reference profile is not in the modelgate.reference/v1 format; drift is not computed`);
 
+  return reference;
+}
+
+/** What one pass over the window's logged predictions counted. */
+interface WindowScan {
+  accs: Map<string, FeatureAccumulator>;
+  scoreCounts: number[];
+  classCounts: number[];
+  refClasses: ReferenceProfile['classes'];
+  total: number;
+  ofVersion: number;
+}
+
+/** Read the window's predictions once, binning every monitored feature, the scores and the predicted classes. */
+async function scanWindow(store: MonitoringStore, input: MonitorInput, reference: ReferenceProfile | undefined, task: Task, notes: string[]): Promise<WindowScan> {
+  const { model, target } = input;
+  const from = input.from.toISOString();
+  const to = input.to.toISOString();
   // Every contract feature the reference describes; features it lacks are named in a note.
   const names = target.contract.features.map((f) => f.name);
   const accs = new Map<string, FeatureAccumulator>();
@@ -206,6 +219,11 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   if (total === 0) notes.push(`no predictions for ${model} between ${from} and ${to}`);
   else if (reference && withFeatures === 0) notes.push('no logged features in the window (AUDIT_FEATURES is hashed or none): feature drift needs AUDIT_FEATURES=full');
 
+  return { accs, scoreCounts, classCounts, refClasses, total, ofVersion };
+}
+
+/** Each monitored feature's drift from its reference distribution. */
+function featureDrift(accs: Map<string, FeatureAccumulator>): FeatureDrift[] {
   const features: FeatureDrift[] = [];
   for (const [name, acc] of accs) {
     const p = acc.profile;
@@ -238,23 +256,23 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
         : {}),
     });
   }
-  const measured = features.filter((f) => f.psi !== null);
-  const driftedShare = measured.length ? measured.filter((f) => f.drifted).length / measured.length : null;
-  const predictionPsi = !reference || !ofVersion ? null : refClasses ? finite(psi(refClasses.counts, classCounts)) : finite(psi(reference.score.counts, scoreCounts));
-  if (task === 'multiclass' && reference && !refClasses)
-    notes.push('the reference profile has no class mix (made before multiclass monitoring); prediction drift compares the probability of the predicted class instead');
-  const share = (counts: number[]) => {
-    const n = counts.reduce((a, b) => a + b, 0);
-    return counts.map((c) => (n ? c / n : 0));
-  };
-  const classMixReport = refClasses ? refClasses.labels.map((c, i) => ({ class: c, reference: share(refClasses.counts)[i], window: share(classCounts)[i] })) : undefined;
+  return features;
+}
 
-  const acting = actionDecisions(target.policy);
-  const win = await store.decisionCounts(model, from, to, acting);
-  const week = await store.decisionCounts(model, new Date(input.to.getTime() - 7 * DAY_MS).toISOString(), to, acting);
-  const actionRate = win.total ? win.acted / win.total : null;
-  const actionRate7d = week.total ? week.acted / week.total : null;
-
+/** Outcome metrics from the window's feedback, for the version's task. */
+async function outcomesOf(
+  store: MonitoringStore,
+  input: MonitorInput,
+  task: Task,
+  scan: WindowScan,
+  reference: ReferenceProfile | undefined,
+  acting: string[],
+  notes: string[],
+): Promise<{ performance: Report['performance']; outcomeCount: number; training: Record<string, number>; labelledBinary: number }> {
+  const { model, target } = input;
+  const from = input.from.toISOString();
+  const to = input.to.toISOString();
+  const { ofVersion, total, refClasses } = scan;
   const allLabelled = await store.labelled(model, target.version, from, to);
   // Outcomes of this task's kind only (feedback is checked against the version's task when stored).
   const labelled = task === 'binary' ? allLabelled : [];
@@ -310,6 +328,38 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   };
   if (outcomeCount === 0 && total > 0) notes.push('no feedback for this version in the window: performance is not computed');
 
+  return { performance, outcomeCount, training, labelledBinary: y.length };
+}
+
+/** One monitoring run for a model over [from, to): drift against the reference, action rate, performance from feedback, alerts. */
+export async function runMonitor(store: MonitoringStore, input: MonitorInput): Promise<Report> {
+  const { model, target } = input;
+  const task = taskOf(target.contract);
+  const from = input.from.toISOString();
+  const to = input.to.toISOString();
+  const notes: string[] = [];
+  const reference = readReference(target, notes);
+  const scan = await scanWindow(store, input, reference, task, notes);
+  const { total, ofVersion, refClasses, scoreCounts, classCounts } = scan;
+  const features = featureDrift(scan.accs);
+  const measured = features.filter((f) => f.psi !== null);
+  const driftedShare = measured.length ? measured.filter((f) => f.drifted).length / measured.length : null;
+  const predictionPsi = !reference || !ofVersion ? null : refClasses ? finite(psi(refClasses.counts, classCounts)) : finite(psi(reference.score.counts, scoreCounts));
+  if (task === 'multiclass' && reference && !refClasses)
+    notes.push('the reference profile has no class mix (made before multiclass monitoring); prediction drift compares the probability of the predicted class instead');
+  const share = (counts: number[]) => {
+    const n = counts.reduce((a, b) => a + b, 0);
+    return counts.map((c) => (n ? c / n : 0));
+  };
+  const classMixReport = refClasses ? refClasses.labels.map((c, i) => ({ class: c, reference: share(refClasses.counts)[i], window: share(classCounts)[i] })) : undefined;
+
+  const acting = actionDecisions(target.policy);
+  const win = await store.decisionCounts(model, from, to, acting);
+  const week = await store.decisionCounts(model, new Date(input.to.getTime() - 7 * DAY_MS).toISOString(), to, acting);
+  const actionRate = win.total ? win.acted / win.total : null;
+  const actionRate7d = week.total ? week.acted / week.total : null;
+
+  const { performance, outcomeCount, training, labelledBinary } = await outcomesOf(store, input, task, scan, reference, acting, notes);
   const minRows = input.minRows ?? DEFAULT_MIN_ROWS;
   const minLabels = input.minLabels ?? DEFAULT_MIN_LABELS;
   const driftOk = total >= minRows;
@@ -367,7 +417,7 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
             firing: outcomesOk && performance.roc_auc !== null && performance.roc_auc < THRESHOLDS.low_auc,
             value: outcomesOk ? performance.roc_auc : null,
             threshold: THRESHOLDS.low_auc,
-            detail: !outcomesOk ? noOutcomes : performance.roc_auc === null ? 'no AUC: too little feedback (both outcomes are needed)' : `ROC AUC over ${y.length} labelled predictions`,
+            detail: !outcomesOk ? noOutcomes : performance.roc_auc === null ? 'no AUC: too little feedback (both outcomes are needed)' : `ROC AUC over ${labelledBinary} labelled predictions`,
           };
   const gap = actionRate !== null && actionRate7d !== null ? Math.abs(actionRate - actionRate7d) * 100 : null;
   const retrainByDrift = driftOk && (driftedShare ?? 0) > THRESHOLDS.retrain_drifted_share;
