@@ -117,6 +117,86 @@ interface Stats {
 }
 
 /**
+ * What each column becomes: the target, numeric, categorical, or left out (empty, constant,
+ * an identifier, name-like) with the reason added to `warnings`.
+ */
+function classifyColumns(header: string[], stats: Stats[], targetIndex: number, rows: number, o: IngestOptions, warnings: string[]): ColumnReport[] {
+  return header.map((name, j) => {
+    const s = stats[j];
+    const distinct = s.many ? DISTINCT_CAP + 1 : (s.distinct?.size ?? 0);
+    const base = { name, missing: s.missing, distinct };
+    if (j === targetIndex) return { ...base, role: 'target' as const };
+    const present = rows - s.missing;
+    const exclude = (note: string): ColumnReport => {
+      warnings.push(`${name}: ${note}`);
+      return { ...base, role: 'excluded', note };
+    };
+    if (o.exclude?.includes(name)) return { ...base, role: 'excluded', note: 'excluded by --exclude' };
+    if (present === 0) return exclude('every value is missing; left out');
+    if (distinct === 1) return exclude('the same value in every row; left out');
+    const forced = o.numeric?.includes(name) ? 'numeric' : o.categorical?.includes(name) ? 'categorical' : undefined;
+    const numeric = forced ? forced === 'numeric' : s.numeric >= NUMERIC_SHARE * present;
+    const kept = forced !== undefined || (o.include?.includes(name) ?? false);
+    // Unique per row and not a measurement: an identifier, which a model would only memorise.
+    if (!kept && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present))
+      return exclude(`a different value in every row (an identifier?); left out, use --include ${name} to keep it`);
+    if (!kept && !numeric && (distinct > DISTINCT_CAP || (distinct >= 50 && distinct > NAME_LIKE_SHARE * present))) {
+      return exclude(
+        `${distinct > DISTINCT_CAP ? `more than ${DISTINCT_CAP}` : distinct} distinct values in ${present} rows: looks like names or identifiers, which a model would memorise and every request would have to send; left out, use --include ${name} to keep it`,
+      );
+    }
+    if (numeric && s.numeric < present) {
+      const note = `${present - s.numeric} values that are not numbers are treated as missing`;
+      warnings.push(`${name}: ${note}`);
+      return { ...base, role: 'numeric', note };
+    }
+    return { ...base, role: numeric ? 'numeric' : 'categorical' };
+  });
+}
+
+/** Pass 2: the kept rows' typed columns and target. */
+async function readColumns(file: string, columns: ColumnReport[], targetIndex: number, kept: number, task: TrainingTask, classIndexOf: Map<string, number>) {
+  const numeric: Record<string, Float64Array> = {};
+  const categorical: Record<string, string[]> = {};
+  const label = new Uint8Array(kept);
+  const values = task === 'regression' ? new Float64Array(kept) : undefined;
+  const classIndex = task === 'multiclass' ? new Uint16Array(kept) : undefined;
+  const dict = columns.map(() => new Map<string, string>());
+  columns.forEach((c) => {
+    if (c.role === 'numeric') numeric[c.name] = new Float64Array(kept);
+    if (c.role === 'categorical') categorical[c.name] = new Array<string>(kept);
+  });
+  let i = 0;
+  let first = true;
+  for await (const { cells } of records(file)) {
+    if (first) {
+      first = false;
+      continue;
+    }
+    if (isMissingCell(cells[targetIndex])) continue;
+    if (values) {
+      const v = toNumber(cells[targetIndex]);
+      if (v === undefined) continue;
+      values[i] = v;
+    } else if (classIndex) classIndex[i] = classIndexOf.get(cells[targetIndex].trim())!;
+    else label[i] = binaryLabel(cells[targetIndex]) === 1 ? 1 : 0;
+    for (let j = 0; j < columns.length; j++) {
+      const c = columns[j];
+      if (c.role === 'numeric') numeric[c.name][i] = isMissingCell(cells[j]) ? NaN : (toNumber(cells[j]) ?? NaN);
+      else if (c.role === 'categorical') {
+        const v = isMissingCell(cells[j]) ? '' : cells[j].trim();
+        // One string instance per distinct value: a column costs a pointer a row.
+        let shared = dict[j].get(v);
+        if (shared === undefined) dict[j].set(v, (shared = v));
+        categorical[c.name][i] = shared;
+      }
+    }
+    i++;
+  }
+  return { numeric, categorical, label, values, classIndex };
+}
+
+/**
  * A training table from a CSV: streamed twice (once to learn the columns, once to fill typed
  * arrays), so memory holds the columns, never the file. Missing values are blank, NA, N/A,
  * NULL, NaN, None or ?; a column is numeric when at least 95 % of its values parse as numbers;
@@ -252,37 +332,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   const classIndexOf = new Map(classes.map((c, i) => [c, i]));
 
   const warnings: string[] = [];
-  const columns: ColumnReport[] = header.map((name, j) => {
-    const s = stats[j];
-    const distinct = s.many ? DISTINCT_CAP + 1 : (s.distinct?.size ?? 0);
-    const base = { name, missing: s.missing, distinct };
-    if (j === targetIndex) return { ...base, role: 'target' as const };
-    const present = rows - s.missing;
-    const exclude = (note: string): ColumnReport => {
-      warnings.push(`${name}: ${note}`);
-      return { ...base, role: 'excluded', note };
-    };
-    if (o.exclude?.includes(name)) return { ...base, role: 'excluded', note: 'excluded by --exclude' };
-    if (present === 0) return exclude('every value is missing; left out');
-    if (distinct === 1) return exclude('the same value in every row; left out');
-    const forced = o.numeric?.includes(name) ? 'numeric' : o.categorical?.includes(name) ? 'categorical' : undefined;
-    const numeric = forced ? forced === 'numeric' : s.numeric >= NUMERIC_SHARE * present;
-    const kept = forced !== undefined || (o.include?.includes(name) ?? false);
-    // Unique per row and not a measurement: an identifier, which a model would only memorise.
-    if (!kept && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present))
-      return exclude(`a different value in every row (an identifier?); left out, use --include ${name} to keep it`);
-    if (!kept && !numeric && (distinct > DISTINCT_CAP || (distinct >= 50 && distinct > NAME_LIKE_SHARE * present))) {
-      return exclude(
-        `${distinct > DISTINCT_CAP ? `more than ${DISTINCT_CAP}` : distinct} distinct values in ${present} rows: looks like names or identifiers, which a model would memorise and every request would have to send; left out, use --include ${name} to keep it`,
-      );
-    }
-    if (numeric && s.numeric < present) {
-      const note = `${present - s.numeric} values that are not numbers are treated as missing`;
-      warnings.push(`${name}: ${note}`);
-      return { ...base, role: 'numeric', note };
-    }
-    return { ...base, role: numeric ? 'numeric' : 'categorical' };
-  });
+  const columns = classifyColumns(header, stats, targetIndex, rows, o, warnings);
 
   const kept = rows - badTarget;
   const numericCount = columns.filter((c) => c.role === 'numeric').length;
@@ -290,44 +340,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   const need = estimateTrainingBytes(rows, numericCount, categoricalCount);
   if (need > limit) throw tooBig(`${rows.toLocaleString('en')} rows`, numericCount + categoricalCount, need);
 
-  // Pass 2: typed columns.
-  const numeric: Record<string, Float64Array> = {};
-  const categorical: Record<string, string[]> = {};
-  const label = new Uint8Array(kept);
-  const values = task === 'regression' ? new Float64Array(kept) : undefined;
-  const classIndex = task === 'multiclass' ? new Uint16Array(kept) : undefined;
-  const dict = columns.map(() => new Map<string, string>());
-  columns.forEach((c) => {
-    if (c.role === 'numeric') numeric[c.name] = new Float64Array(kept);
-    if (c.role === 'categorical') categorical[c.name] = new Array<string>(kept);
-  });
-  let i = 0;
-  let first = true;
-  for await (const { cells } of records(file)) {
-    if (first) {
-      first = false;
-      continue;
-    }
-    if (isMissingCell(cells[targetIndex])) continue;
-    if (values) {
-      const v = toNumber(cells[targetIndex]);
-      if (v === undefined) continue;
-      values[i] = v;
-    } else if (classIndex) classIndex[i] = classIndexOf.get(cells[targetIndex].trim())!;
-    else label[i] = binaryLabel(cells[targetIndex]) === 1 ? 1 : 0;
-    for (let j = 0; j < columns.length; j++) {
-      const c = columns[j];
-      if (c.role === 'numeric') numeric[c.name][i] = isMissingCell(cells[j]) ? NaN : (toNumber(cells[j]) ?? NaN);
-      else if (c.role === 'categorical') {
-        const v = isMissingCell(cells[j]) ? '' : cells[j].trim();
-        // One string instance per distinct value: a column costs a pointer a row.
-        let shared = dict[j].get(v);
-        if (shared === undefined) dict[j].set(v, (shared = v));
-        categorical[c.name][i] = shared;
-      }
-    }
-    i++;
-  }
+  const { numeric, categorical, label, values, classIndex } = await readColumns(file, columns, targetIndex, kept, task, classIndexOf);
   if (badTarget) warnings.push(`${o.target}: ${badTarget} rows whose value is not a finite number were left out`);
   o.onProgress?.(
     `  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${dropped ? `; ${dropped} rows without a label dropped` : ''}${badTarget ? `; ${badTarget} rows with a target that is not a finite number dropped` : ''}`,
