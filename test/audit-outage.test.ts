@@ -8,7 +8,7 @@ import { openContext } from '../src/server/context.js';
 import { rowPayload } from '../src/training/index.js';
 import { tempDir } from './helpers/db.js';
 import { demoModel } from './helpers/fixtures.js';
-import { startServeProcess, type ServeProcess } from './helpers/serve-process.js';
+import { registerDemo, serveEnv, startServeProcess, type ServeProcess } from './helpers/serve-process.js';
 import { TOKEN } from './helpers/server.js';
 import { ThrowawayPostgres } from './helpers/throwaway-pg.js';
 
@@ -31,22 +31,8 @@ describe('PostgreSQL restarted under load, and SIGTERM during an outage', () => 
   let env: Record<string, string>;
   beforeAll(async () => {
     db = await ThrowawayPostgres.create();
-    env = {
-      PATH: process.env.PATH ?? '',
-      DATABASE_URL: db.url,
-      MODELGATE_DATA_DIR: dataDir,
-      MODELGATE_ADMIN_TOKEN: TOKEN,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      AUDIT_FLUSH_MS: '100',
-      CACHE_MAX_ITEMS: '0',
-      RELOAD_INTERVAL_MS: '500',
-    };
-    const ctx = await openContext(loadConfig(env), createLogger('silent'));
-    await ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
-    await ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
-    await ctx.close();
+    env = serveEnv(dataDir, { DATABASE_URL: db.url, AUDIT_FLUSH_MS: '100', CACHE_MAX_ITEMS: '0', RELOAD_INTERVAL_MS: '500' });
+    await registerDemo(env);
     server = await startServeProcess(env);
   }, 60_000);
   afterAll(() => {

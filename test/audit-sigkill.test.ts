@@ -1,13 +1,10 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/lib/logger.js';
-import { openContext } from '../src/server/context.js';
 import { rowPayload } from '../src/training/index.js';
 import { tempDir } from './helpers/db.js';
 import { demoModel } from './helpers/fixtures.js';
-import { startServeProcess, type ServeProcess } from './helpers/serve-process.js';
+import { registerDemo, serveEnv, startServeProcess, type ServeProcess } from './helpers/serve-process.js';
 import { TOKEN } from './helpers/server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -25,21 +22,9 @@ describe('audit log across SIGKILL', () => {
   let server: ServeProcess;
   const demo = demoModel();
   const dataDir = tempDir();
-  const env = {
-    PATH: process.env.PATH ?? '',
-    MODELGATE_DATA_DIR: dataDir,
-    MODELGATE_ADMIN_TOKEN: TOKEN,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'warn',
-    AUDIT_FLUSH_MS: String(FLUSH_MS),
-    CACHE_MAX_ITEMS: '0',
-  };
+  const env = serveEnv(dataDir, { AUDIT_FLUSH_MS: String(FLUSH_MS), CACHE_MAX_ITEMS: '0' });
   beforeAll(async () => {
-    const ctx = await openContext(loadConfig(env), createLogger('silent'));
-    await ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
-    await ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
-    await ctx.close();
+    await registerDemo(env);
     server = await startServeProcess(env);
   }, 60_000);
   afterAll(() => server?.child.kill('SIGKILL'));

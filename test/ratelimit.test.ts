@@ -8,7 +8,7 @@ import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
 import { demoModel } from './helpers/fixtures.js';
 import { REDIS_URL } from './helpers/redis.js';
-import { startServeProcess, type ServeProcess } from './helpers/serve-process.js';
+import { serveEnv, startServeProcess, type ServeProcess } from './helpers/serve-process.js';
 import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
 
 const demo = demoModel();
@@ -74,20 +74,14 @@ describe('rate limits over HTTP (one process, in memory)', () => {
 
 describe('two server processes on one Redis share each limit', () => {
   const dataDir = tempDir();
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    MODELGATE_DATA_DIR: dataDir,
-    MODELGATE_ADMIN_TOKEN: TOKEN,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'warn',
+  const env = serveEnv(dataDir, {
     REDIS_URL,
     // Fail closed: on a loaded machine a check can outlast the limiter's own Redis timeout, and
     // failing open then admits a request Redis would have refused (a run beside another npm test
     // admitted 10.8 % over the limit that way). Closed, such a request gets a 503 instead, so the
     // limit itself is what this test measures.
     RATE_LIMIT_FAIL: 'closed',
-  };
+  });
   const servers: ServeProcess[] = [];
   let token = '';
   let keyId = '';

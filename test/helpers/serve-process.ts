@@ -1,6 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { REPO_ROOT } from './fixtures.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { openContext } from '../../src/server/context.js';
+import { demoModel, REPO_ROOT } from './fixtures.js';
+import { TOKEN } from './server.js';
 
 export interface ServeProcess {
   child: ChildProcess;
@@ -20,4 +24,20 @@ export function startServeProcess(env: Record<string, string>): Promise<ServePro
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
   });
+}
+
+/** The environment a `modelgate serve` child needs on loopback, with `extra` on top. */
+export function serveEnv(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', MODELGATE_DATA_DIR: dataDir, MODELGATE_ADMIN_TOKEN: TOKEN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...extra };
+}
+
+/** Register the demo model as version 1 of `hotel` and make it production, through the configuration in `env`. */
+export async function registerDemo(env: Record<string, string>): Promise<void> {
+  const ctx = await openContext(loadConfig(env), createLogger('silent'));
+  try {
+    await ctx.registry.register({ model: 'hotel', onnx: demoModel().onnx, actor: 't' });
+    await ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+  } finally {
+    await ctx.close();
+  }
 }
