@@ -30,6 +30,7 @@ import {
   type RegressionLoss,
   type Split,
   type TrainingTask,
+  type Ingested,
 } from '../training/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
 
@@ -124,6 +125,128 @@ interface RunRecord {
   gates?: Record<string, number>;
 }
 
+/** The columns the version was trained on must all be usable in the new data. */
+function requireTrainedColumns(roles: NonNullable<RunRecord['columns']>, ingested: Ingested, data: string, fromVersion: number): void {
+  const kept = roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name);
+  const now_ = new Set(ingested.columns.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name));
+  const lost = kept.filter((c) => !now_.has(c));
+  if (lost.length)
+    throw new AppError(
+      'BAD_REQUEST',
+      `${data}: column${lost.length > 1 ? 's' : ''} ${lost.join(', ')} that version ${fromVersion} was trained on ${lost.length > 1 ? 'are' : 'is'} missing or unusable in the new data`,
+    );
+}
+
+/** Train again as the run record says: the same algorithm, parameters and split of the new data. */
+function trainAgain(run: RunRecord, algorithm: Algorithm, task: TrainingTask, ingested: Ingested, policy: Policy) {
+  const fraction = run.split?.test_fraction ?? 0.25;
+  const split: Split = run.split?.kind === 'random' ? randomSplit(ingested.data, fraction, run.split.seed ?? 42) : indexSplit(ingested.data, fraction);
+  const params = run.params ?? {};
+  const gbdt: Partial<GbdtParams> = Object.fromEntries(
+    Object.entries(params).filter(([key]) =>
+      ['rounds', 'learningRate', 'maxLeaves', 'maxDepth', 'minSamplesLeaf', 'l2', 'maxBins', 'maxCategories', 'validationFraction', 'patience', 'seed'].includes(key),
+    ),
+  );
+  let trained: { onnx: Uint8Array; policy: Policy; metrics: Record<string, number>; reference: unknown; run: Record<string, unknown> & { run_id: string } };
+  if (task === 'binary') {
+    const costs = costMatrixOf(params) ?? undefined;
+    const bands = params.policy === 'bands' && policy.type === 'bands' ? policy : undefined;
+    trained = trainModel({ data: ingested.data, algo: algorithm, split, costs, bands, gbdt, ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}) });
+  } else {
+    trained = trainKindModel({
+      data: ingested.data,
+      algo: algorithm,
+      split,
+      gbdt,
+      loss: params.loss === 'softmax' ? undefined : (params.loss as RegressionLoss | undefined),
+      ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}),
+      policy,
+    });
+  }
+  return { trained, split };
+}
+
+/** The run's own gates on the candidate's metrics, then the candidate against the current version (at most `drop` below it). */
+function gatesFor(run: RunRecord, candidate: Record<string, number>, current: Record<string, number>, main: string, drop: number): RetrainGate[] {
+  const gates: RetrainGate[] = Object.entries(run.gates ?? {})
+    .filter(([g]) => GATES[g])
+    .map(([g, threshold]) => {
+      const { metric, min } = GATES[g];
+      const value = candidate[metric] ?? null;
+      const passed = value !== null && (min ? value >= threshold : value <= threshold);
+      return { gate: g, metric, threshold, value, passed, short_by: value === null ? null : passed ? 0 : Math.abs(threshold - value) };
+    });
+  const floor = (current[main] ?? -Infinity) - drop;
+  const value = candidate[main] ?? null;
+  const beats = value !== null && value >= floor;
+  gates.push({ gate: 'vs_current', metric: main, threshold: floor, value, passed: beats, short_by: value === null ? null : beats ? 0 : floor - value });
+  return gates;
+}
+
+/** The current version's metrics on the candidate's held-out rows, scored through the serving code. */
+async function currentMetrics(
+  registry: RegistryService,
+  model: string,
+  version: number,
+  task: TrainingTask,
+  test: Dataset,
+  policy: Policy,
+  training: Record<string, unknown> | undefined,
+): Promise<Record<string, number>> {
+  const found = await registry.source.fetch(model, version);
+  if (!found) throw new AppError('VERSION_NOT_FOUND', `model ${model} has no version ${version}`);
+  const s = await Servable.load(found.bytes, found.spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
+  try {
+    const idx: number[] = [];
+    const rows = [];
+    for (let i = 0; i < test.rows; i++) {
+      try {
+        rows.push(s.encoder.encode(rowPayload(test, i), 'row').row);
+        idx.push(i);
+      } catch {
+        // A row this version cannot take is left out of its numbers (the candidate scores every row).
+      }
+    }
+    const outcomes = [];
+    for (let i = 0; i < rows.length; i += 512) outcomes.push(...(await s.scoreMany(rows.slice(i, i + 512))));
+    // The same evaluations `modelgate evaluate` reports, on the candidate's held-out rows.
+    const picked = <T extends object>(m: T, keys: (keyof T & string)[]): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const key of keys) if (typeof m[key] === 'number') out[key] = m[key] as number;
+      return out;
+    };
+    if (task === 'regression')
+      return picked(
+        evaluateRegression(
+          outcomes,
+          idx.map((i) => test.target![i]),
+          policy,
+        ),
+        ['mae', 'rmse', 'r2'],
+      );
+    if (task === 'multiclass') {
+      const m = evaluateMulticlass(
+        outcomes,
+        idx.map((i) => test.classes![test.classIndex![i]]),
+        found.spec.output.class_labels ?? [],
+        policy,
+      );
+      return picked(m, ['accuracy', 'macro_f1', 'log_loss']);
+    }
+    return picked(
+      evaluateScores(
+        outcomes.map((o) => o.score),
+        idx.map((i) => test.label[i]),
+        policy,
+        costMatrixOf(training),
+      ),
+      ['roc_auc', 'f1', 'log_loss'],
+    );
+  } finally {
+    await s.release();
+  }
+}
+
 export function createRetrainService(deps: RetrainDeps) {
   const k = deps.db.kysely;
   const now = () => deps.clock.now().toISOString();
@@ -141,62 +264,6 @@ export function createRetrainService(deps: RetrainDeps) {
     const file = path.join(deps.workDir, `retrain-${randomUUID()}.csv`);
     await pipeline(await openDataStream(location, deps.s3), createWriteStream(file));
     return { file, cleanup: () => rm(file, { force: true }) };
-  }
-
-  /** The current version's metrics on the candidate's held-out rows, scored through the serving code. */
-  async function currentMetrics(model: string, version: number, task: TrainingTask, test: Dataset, policy: Policy, training: Record<string, unknown> | undefined): Promise<Record<string, number>> {
-    const found = await deps.registry.source.fetch(model, version);
-    if (!found) throw new AppError('VERSION_NOT_FOUND', `model ${model} has no version ${version}`);
-    const s = await Servable.load(found.bytes, found.spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
-    try {
-      const idx: number[] = [];
-      const rows = [];
-      for (let i = 0; i < test.rows; i++) {
-        try {
-          rows.push(s.encoder.encode(rowPayload(test, i), 'row').row);
-          idx.push(i);
-        } catch {
-          // A row this version cannot take is left out of its numbers (the candidate scores every row).
-        }
-      }
-      const outcomes = [];
-      for (let i = 0; i < rows.length; i += 512) outcomes.push(...(await s.scoreMany(rows.slice(i, i + 512))));
-      // The same evaluations `modelgate evaluate` reports, on the candidate's held-out rows.
-      const picked = <T extends object>(m: T, keys: (keyof T & string)[]): Record<string, number> => {
-        const out: Record<string, number> = {};
-        for (const key of keys) if (typeof m[key] === 'number') out[key] = m[key] as number;
-        return out;
-      };
-      if (task === 'regression')
-        return picked(
-          evaluateRegression(
-            outcomes,
-            idx.map((i) => test.target![i]),
-            policy,
-          ),
-          ['mae', 'rmse', 'r2'],
-        );
-      if (task === 'multiclass') {
-        const m = evaluateMulticlass(
-          outcomes,
-          idx.map((i) => test.classes![test.classIndex![i]]),
-          found.spec.output.class_labels ?? [],
-          policy,
-        );
-        return picked(m, ['accuracy', 'macro_f1', 'log_loss']);
-      }
-      return picked(
-        evaluateScores(
-          outcomes.map((o) => o.score),
-          idx.map((i) => test.label[i]),
-          policy,
-          costMatrixOf(training),
-        ),
-        ['roc_auc', 'f1', 'log_loss'],
-      );
-    } finally {
-      await s.release();
-    }
   }
 
   async function retrain(input: RetrainInput): Promise<RetrainResult> {
@@ -249,55 +316,13 @@ export function createRetrainService(deps: RetrainDeps) {
         // A column the run record names but the new data lacks: say which data and which version.
         throw e instanceof AppError ? new AppError(e.code, `${e.message} (retraining ${input.model} version ${fromVersion} needs the columns it was trained on)`) : e;
       });
-      const kept = roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name);
-      const now_ = new Set(ingested.columns.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name));
-      const lost = kept.filter((c) => !now_.has(c));
-      if (lost.length)
-        throw new AppError(
-          'BAD_REQUEST',
-          `${input.data}: column${lost.length > 1 ? 's' : ''} ${lost.join(', ')} that version ${fromVersion} was trained on ${lost.length > 1 ? 'are' : 'is'} missing or unusable in the new data`,
-        );
-      const fraction = run.split?.test_fraction ?? 0.25;
-      const split: Split = run.split?.kind === 'random' ? randomSplit(ingested.data, fraction, run.split.seed ?? 42) : indexSplit(ingested.data, fraction);
-      const params = run.params ?? {};
-      const gbdt: Partial<GbdtParams> = Object.fromEntries(
-        Object.entries(params).filter(([key]) =>
-          ['rounds', 'learningRate', 'maxLeaves', 'maxDepth', 'minSamplesLeaf', 'l2', 'maxBins', 'maxCategories', 'validationFraction', 'patience', 'seed'].includes(key),
-        ),
-      );
-      let trained: { onnx: Uint8Array; policy: Policy; metrics: Record<string, number>; reference: unknown; run: Record<string, unknown> & { run_id: string } };
-      if (task === 'binary') {
-        const costs = costMatrixOf(params) ?? undefined;
-        const bands = params.policy === 'bands' && v.manifest.policy.type === 'bands' ? v.manifest.policy : undefined;
-        trained = trainModel({ data: ingested.data, algo: run.algorithm, split, costs, bands, gbdt, ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}) });
-      } else {
-        trained = trainKindModel({
-          data: ingested.data,
-          algo: run.algorithm,
-          split,
-          gbdt,
-          loss: params.loss === 'softmax' ? undefined : (params.loss as RegressionLoss | undefined),
-          ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}),
-          policy: v.manifest.policy,
-        });
-      }
+      requireTrainedColumns(roles, ingested, input.data, fromVersion);
+      const { trained, split } = trainAgain(run, run.algorithm, task, ingested, v.manifest.policy);
       const candidate = trained.metrics;
-      const current = await currentMetrics(input.model, fromVersion, task, split.test, v.manifest.policy, v.manifest.training);
+      const current = await currentMetrics(deps.registry, input.model, fromVersion, task, split.test, v.manifest.policy, v.manifest.training);
       say(`candidate ${MAIN[task]} ${candidate[MAIN[task]]?.toFixed(4)}, version ${fromVersion} ${current[MAIN[task]]?.toFixed(4)} on the same held-out rows`);
-      const gates: RetrainGate[] = Object.entries(run.gates ?? {})
-        .filter(([g]) => GATES[g])
-        .map(([g, threshold]) => {
-          const { metric, min } = GATES[g];
-          const value = candidate[metric] ?? null;
-          const passed = value !== null && (min ? value >= threshold : value <= threshold);
-          return { gate: g, metric, threshold, value, passed, short_by: value === null ? null : passed ? 0 : Math.abs(threshold - value) };
-        });
-      const drop = input.maxMetricDrop ?? 0;
       const main = MAIN[task];
-      const floor = (current[main] ?? -Infinity) - drop;
-      const value = candidate[main] ?? null;
-      const beats = value !== null && value >= floor;
-      gates.push({ gate: 'vs_current', metric: main, threshold: floor, value, passed: beats, short_by: value === null ? null : beats ? 0 : floor - value });
+      const gates = gatesFor(run, candidate, current, main, input.maxMetricDrop ?? 0);
       const failed = gates.filter((g) => !g.passed);
       const base = { id, model: input.model, task, from_version: fromVersion, metrics: { candidate, current }, gates };
       if (failed.length) {
