@@ -104,14 +104,73 @@ export interface RegistryDeps {
 
 export type VerifyResult = { model: string; version: number; ok: boolean; problems: string[] };
 
+/** A model name the registry accepts, or a 400 saying what one looks like. */
+function checkName(model: string): void {
+  if (!MODEL_NAME.test(model)) {
+    throw new AppError('BAD_REQUEST', `invalid model name "${model}": use 1-64 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit`, { field: 'model' });
+  }
+}
+
+/** Validate the input and derive what serving needs (contract, output, policy); nothing is written. */
+function prepare(input: Omit<RegisterInput, 'actor'>, maxModelBytes: number) {
+  checkName(input.model);
+  if (input.onnx.length === 0) throw new AppError('INVALID_MODEL', 'the ONNX file is empty');
+  if (input.onnx.length > maxModelBytes) {
+    throw new AppError('INVALID_MODEL', `the ONNX file is ${input.onnx.length} bytes, over MAX_MODEL_BYTES=${maxModelBytes}`);
+  }
+  let extra: ManifestInput = {};
+  if (input.manifest !== undefined) {
+    const parsed = manifestInputSchema.safeParse(input.manifest);
+    if (!parsed.success) {
+      throw new AppError('BAD_REQUEST', `invalid manifest: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    }
+    extra = parsed.data;
+  }
+  const graph = inspectGraph(input.onnx);
+  const { contract, output } = deriveContract(graph, {
+    featureNames: input.featureNames ?? extra.feature_names,
+    outputName: extra.output,
+    positiveIndex: extra.positive_class,
+    task: input.task ?? extra.task,
+  });
+  const task = taskOf(contract);
+  const policy = input.policy ?? extra.policy ?? defaultPolicy(task);
+  checkPolicy(policy, task, output.class_labels);
+  const missing = input.missingCategory ?? extra.missing_category;
+  // Only a graph with string inputs has categories to fill.
+  if (missing !== undefined && contract.features.some((f) => f.type === 'string')) contract.missing_category = missing;
+  return { extra, graph, contract, output, policy };
+}
+
+/** What is wrong with one stored version: its artifacts readable, its manifest valid and matching the registry row. */
+async function storedVersionProblems(artifacts: ArtifactStore, v: Awaited<ReturnType<RegistryStore['allVersions']>>[number]): Promise<string[]> {
+  const problems: string[] = [];
+  try {
+    await artifacts.get(v.onnx_sha256);
+  } catch (e) {
+    problems.push(`onnx: ${errorMessage(e)}`);
+  }
+  try {
+    const raw = await artifacts.get(v.manifest_sha256);
+    const parsed = manifestSchema.safeParse(JSON.parse(Buffer.from(raw).toString('utf8')));
+    if (!parsed.success) problems.push(`manifest: does not match the manifest schema (${parsed.error.issues[0]?.message})`);
+    else {
+      const m = parsed.data;
+      if (!SUPPORTED_CONTRACT_VERSIONS.includes(m.contract.contract_version)) {
+        problems.push(`manifest: contract version ${m.contract.contract_version} is not supported (supported: ${SUPPORTED_CONTRACT_VERSIONS.join(', ')})`);
+      }
+      if (m.onnx_sha256 !== v.onnx_sha256) problems.push(`manifest: names onnx ${m.onnx_sha256} but the registry row names ${v.onnx_sha256}`);
+      if (m.model !== v.model || m.version !== v.version) problems.push(`manifest: describes ${m.model} v${m.version}`);
+      if (canonicalJson(m) !== canonicalJson(v.manifest)) problems.push('manifest: stored artifact differs from the registry copy');
+    }
+  } catch (e) {
+    problems.push(`manifest: ${errorMessage(e)}`);
+  }
+  return problems;
+}
+
 export function createRegistryService(deps: RegistryDeps) {
   const { store, artifacts, clock, log } = deps;
-
-  const checkName = (model: string) => {
-    if (!MODEL_NAME.test(model)) {
-      throw new AppError('BAD_REQUEST', `invalid model name "${model}": use 1-64 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit`, { field: 'model' });
-    }
-  };
 
   const requireModel = async (model: string) => {
     const m = await store.getModel(model);
@@ -126,39 +185,8 @@ export function createRegistryService(deps: RegistryDeps) {
     return v;
   };
 
-  /** Validate the input and derive what serving needs (contract, output, policy); nothing is written. */
-  function prepare(input: Omit<RegisterInput, 'actor'>) {
-    checkName(input.model);
-    if (input.onnx.length === 0) throw new AppError('INVALID_MODEL', 'the ONNX file is empty');
-    if (input.onnx.length > deps.maxModelBytes) {
-      throw new AppError('INVALID_MODEL', `the ONNX file is ${input.onnx.length} bytes, over MAX_MODEL_BYTES=${deps.maxModelBytes}`);
-    }
-    let extra: ManifestInput = {};
-    if (input.manifest !== undefined) {
-      const parsed = manifestInputSchema.safeParse(input.manifest);
-      if (!parsed.success) {
-        throw new AppError('BAD_REQUEST', `invalid manifest: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-      }
-      extra = parsed.data;
-    }
-    const graph = inspectGraph(input.onnx);
-    const { contract, output } = deriveContract(graph, {
-      featureNames: input.featureNames ?? extra.feature_names,
-      outputName: extra.output,
-      positiveIndex: extra.positive_class,
-      task: input.task ?? extra.task,
-    });
-    const task = taskOf(contract);
-    const policy = input.policy ?? extra.policy ?? defaultPolicy(task);
-    checkPolicy(policy, task, output.class_labels);
-    const missing = input.missingCategory ?? extra.missing_category;
-    // Only a graph with string inputs has categories to fill.
-    if (missing !== undefined && contract.features.some((f) => f.type === 'string')) contract.missing_category = missing;
-    return { extra, graph, contract, output, policy };
-  }
-
   async function register(input: RegisterInput) {
-    const { extra, graph, contract, output, policy } = prepare(input);
+    const { extra, graph, contract, output, policy } = prepare(input, deps.maxModelBytes);
     // Smoke-test before anything is written, so a model that cannot serve leaves no trace.
     const smoke = await deps.smokeTest(input.onnx, { model: input.model, version: 0, contract, output, policy, ...(extra.reference ? { samples: samplesOf(extra.reference) } : {}) });
 
@@ -420,28 +448,7 @@ export function createRegistryService(deps: RegistryDeps) {
     const versions = await store.allVersions();
     const results: VerifyResult[] = [];
     for (const [i, v] of versions.entries()) {
-      const problems: string[] = [];
-      try {
-        await artifacts.get(v.onnx_sha256);
-      } catch (e) {
-        problems.push(`onnx: ${errorMessage(e)}`);
-      }
-      try {
-        const raw = await artifacts.get(v.manifest_sha256);
-        const parsed = manifestSchema.safeParse(JSON.parse(Buffer.from(raw).toString('utf8')));
-        if (!parsed.success) problems.push(`manifest: does not match the manifest schema (${parsed.error.issues[0]?.message})`);
-        else {
-          const m = parsed.data;
-          if (!SUPPORTED_CONTRACT_VERSIONS.includes(m.contract.contract_version)) {
-            problems.push(`manifest: contract version ${m.contract.contract_version} is not supported (supported: ${SUPPORTED_CONTRACT_VERSIONS.join(', ')})`);
-          }
-          if (m.onnx_sha256 !== v.onnx_sha256) problems.push(`manifest: names onnx ${m.onnx_sha256} but the registry row names ${v.onnx_sha256}`);
-          if (m.model !== v.model || m.version !== v.version) problems.push(`manifest: describes ${m.model} v${m.version}`);
-          if (canonicalJson(m) !== canonicalJson(v.manifest)) problems.push('manifest: stored artifact differs from the registry copy');
-        }
-      } catch (e) {
-        problems.push(`manifest: ${errorMessage(e)}`);
-      }
+      const problems = await storedVersionProblems(artifacts, v);
       const r = { model: v.model, version: v.version, ok: problems.length === 0, problems };
       results.push(r);
       onProgress?.(r, i + 1, versions.length);
@@ -466,7 +473,7 @@ export function createRegistryService(deps: RegistryDeps) {
   };
 
   return {
-    prepare,
+    prepare: (input: Omit<RegisterInput, 'actor'>) => prepare(input, deps.maxModelBytes),
     register,
     withPolicy,
     promote,
