@@ -8,7 +8,7 @@ import type { ModelPool } from './pool.js';
 import type { Row } from './encoder.js';
 import type { PredictionCache } from './cache.js';
 import { oipRoutes, type OipRouteDeps } from './oip-routes.js';
-import { batchScorer, inferenceFailed, recorders, type ArmObserver, type InferenceMetrics, type PredictionSink } from './scoring.js';
+import { batchScorer, inferenceFailed, recorders, requireFinite, type ArmObserver, type InferenceMetrics, type PredictionSink } from './scoring.js';
 
 export interface InferenceRouteDeps {
   /** Audit log; absent: predictions are not recorded. */
@@ -104,6 +104,7 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
       } else {
         await checkPhase();
       }
+      requireFinite(outcome, 'payload', servable);
       const elapsed = Number(process.hrtime.bigint() - started);
       const rec = recorderOf(servable, arm);
       rec.observe(elapsed / 1e9);

@@ -96,6 +96,22 @@ export function inferenceFailed(e: unknown, model: string, version: number, arm:
   return new AppError('INFERENCE_FAILED', `model ${model} version ${version} failed to score this request (${arm} arm): ${errorMessage(e).split('\n')[0].slice(0, 300)}`, { model, version, arm });
 }
 
+/**
+ * A score the response can carry: a model fed values far outside anything it was trained on
+ * (±1e37, say) can compute NaN or ±Infinity, which is the input's doing, so the caller gets a
+ * 400 naming the row rather than a 500 from the reply serializer.
+ */
+export function requireFinite(outcome: Outcome, where: string, servable: Servable): void {
+  const bad = !Number.isFinite(outcome.score) || outcome.probabilities?.some((p) => !Number.isFinite(p));
+  if (bad) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `${where}: model ${servable.spec.model} version ${servable.spec.version} scored this row as ${outcome.score} (not a finite number); its values are far outside what the model was trained on — check them`,
+      { field: where },
+    );
+  }
+}
+
 /** Many validated rows of one request, scored as one: the cache first, the rest in one run; metrics, arm statistics and the audit log as for single rows. */
 export interface BatchInput {
   servable: Servable;
@@ -146,6 +162,7 @@ export function batchScorer(deps: { observer?: ArmObserver; cache?: PredictionCa
       if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
       throw inferenceFailed(e, model, servable.spec.version, arm);
     }
+    for (let i = 0; i < outcomes.length; i++) requireFinite(outcomes[i], `instances[${i}]`, servable);
     const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
     const rec = recorderOf(servable, arm);
     rec.observe(elapsedMs / 1e3);
