@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowPayload } from '../src/training/index.js';
 import { demoModel } from './helpers/fixtures.js';
-import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
+import { serveDemo, startTestServer, TOKEN, type TestServer } from './helpers/server.js';
 
 /**
  * Found by the fuzzer (test/fuzz.test.ts, seed 1451373300): values near ±1e38 in two numeric
@@ -14,9 +14,7 @@ describe('a row the model scores as NaN', () => {
   const row = { ...rowPayload(demo.holdout.data, 0), required_car_parking_spaces: -8.993174275777304e37, is_repeated_guest: 6.224924783950623e37 };
   beforeAll(async () => {
     s = await startTestServer({ jobs: false });
-    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
-    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
-    await s.pool.refresh(true);
+    await serveDemo(s);
   });
   afterAll(() => s?.stop());
 

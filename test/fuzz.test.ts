@@ -11,7 +11,7 @@ import { ingestCsv, rowPayload } from '../src/training/index.js';
 import { sign, verify } from '../src/webhooks/index.js';
 import { tempDir } from './helpers/db.js';
 import { demoModel } from './helpers/fixtures.js';
-import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
+import { serveDemo, startTestServer, TOKEN, type TestServer } from './helpers/server.js';
 
 /**
  * Property-based tests: every input below is generated, and a failure prints fast-check's seed
@@ -189,9 +189,7 @@ describe('fuzzed: HTTP bodies to the inference routes', () => {
   const demo = demoModel();
   beforeAll(async () => {
     s = await startTestServer({ jobs: false });
-    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
-    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
-    await s.pool.refresh(true);
+    await serveDemo(s);
   });
   afterAll(() => s?.stop());
 

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowPayload } from '../src/training/index.js';
 import { demoModel } from './helpers/fixtures.js';
-import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
+import { serveDemo, startTestServer, TOKEN, type TestServer } from './helpers/server.js';
 
 const demo = demoModel();
 const row = rowPayload(demo.holdout.data, 0);
@@ -36,9 +36,7 @@ describe('request bodies over a real connection', () => {
   const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
   beforeAll(async () => {
     s = await startTestServer({ listen: true });
-    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
-    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
-    await s.pool.refresh(true);
+    await serveDemo(s);
   });
   afterAll(() => s?.stop());
 

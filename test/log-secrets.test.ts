@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/lib/logger.js';
 import { rowPayload } from '../src/training/index.js';
 import { demoModel } from './helpers/fixtures.js';
-import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
+import { serveDemo, startTestServer, TOKEN, type TestServer } from './helpers/server.js';
 
 const demo = demoModel();
 
@@ -23,9 +23,7 @@ describe('logs at info level hold no token, key, secret or payload value', () =>
   });
   beforeAll(async () => {
     s = await startTestServer({ env: { LOG_LEVEL: 'info' }, log: createLogger('info', sink) });
-    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
-    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
-    await s.pool.refresh(true);
+    await serveDemo(s);
   });
   afterAll(() => s?.stop());
 

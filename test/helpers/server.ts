@@ -5,6 +5,7 @@ import { startServer, type RunningServer } from '../../src/server/start.js';
 import type { Clock, Timers } from '../../src/lib/clock.js';
 import type { Authenticator } from '../../src/server/auth.js';
 import { dropDb, freshDb, tempDir, type DbLocation } from './db.js';
+import { demoModel } from './fixtures.js';
 
 export const TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -66,4 +67,11 @@ export async function startTestServer(
       if (!opts.db) await dropDb(db);
     },
   };
+}
+
+/** Register the demo model as version 1 of `hotel` on a running test server, make it production, and load it. */
+export async function serveDemo(s: TestServer): Promise<void> {
+  await s.ctx.registry.register({ model: 'hotel', onnx: demoModel().onnx, actor: 't' });
+  await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+  await s.pool.refresh(true);
 }
