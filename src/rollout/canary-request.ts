@@ -1,0 +1,78 @@
+import { parseDuration } from '../lib/duration.js';
+import { AppError } from '../lib/errors.js';
+import { analysisSchema, type AnalysisRules } from './analysis.js';
+
+/** A request to start (or re-percent) a canary, as the API and CLI send it. */
+export interface StartCanaryInput {
+  model: string;
+  /** A version number, or a slot name whose version becomes the canary. */
+  canary_version: number | string;
+  production_version?: number;
+  canary_percent?: number;
+  steps?: number[];
+  step_interval?: string;
+  min_requests?: number;
+  analysis?: unknown;
+  auto_promote?: boolean;
+  /** Alias the canary competes for and fills on promotion: production (default) or a slot. */
+  target?: string;
+  actor: string;
+}
+
+/** The settings of a start request, checked: what the rollout row will hold. */
+export interface CanarySettings {
+  target: string;
+  canaryVersion: number;
+  productionVersion: number;
+  percent: number;
+  steps: number[];
+  stepIntervalMs: number;
+  minRequests: number | undefined;
+  rules: AnalysisRules;
+}
+
+export function checkPercent(p: unknown, field: string): number {
+  if (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100) {
+    throw new AppError('VALIDATION_FAILED', `${field}: expected a percentage from 0 to 100, got ${JSON.stringify(p)}`, { field });
+  }
+  return p;
+}
+
+/** The canary version a request names: a number, or the version in the named slot. */
+function canaryVersionOf(input: StartCanaryInput, aliases: Record<string, number>): number {
+  if (typeof input.canary_version === 'string' && !/^[0-9]+$/.test(input.canary_version)) {
+    const slotVersion = aliases[input.canary_version];
+    if (slotVersion === undefined) throw new AppError('CONFLICT', `slot ${input.canary_version} of ${input.model} is empty`, { slot: input.canary_version });
+    return slotVersion;
+  }
+  return Number(input.canary_version);
+}
+
+/**
+ * Check a start request against the model's aliases: which versions compete, the percent and
+ * steps, the analysis rules and timing. Whether those versions may serve is the caller's check.
+ */
+export function canarySettings(input: StartCanaryInput, aliases: Record<string, number>, defaultStepIntervalMs: number): CanarySettings {
+  const target = input.target ?? 'production';
+  const canaryVersion = canaryVersionOf(input, aliases);
+  const productionVersion = input.production_version ?? aliases[target];
+  if (productionVersion === undefined) {
+    throw new AppError('CONFLICT', `${input.model} has no ${target} version to compare the canary with; promote one first`, { target });
+  }
+  if (canaryVersion === productionVersion) {
+    throw new AppError('CONFLICT', `canary version ${canaryVersion} is already the ${target} version`, { canary_version: canaryVersion });
+  }
+  const steps = input.steps ?? [];
+  steps.forEach((s, i) => checkPercent(s, `steps[${i}]`));
+  if (steps.some((s, i) => i > 0 && s <= steps[i - 1])) throw new AppError('VALIDATION_FAILED', `steps: each step must be larger than the one before, got [${steps.join(', ')}]`, { field: 'steps' });
+  if (steps.some((s) => s <= 0)) throw new AppError('VALIDATION_FAILED', 'steps: every step must be above 0', { field: 'steps' });
+  const percent = input.canary_percent !== undefined ? checkPercent(input.canary_percent, 'canary_percent') : steps.length ? steps[0] : undefined;
+  if (percent === undefined) throw new AppError('VALIDATION_FAILED', 'canary_percent: is required (or give steps)', { field: 'canary_percent' });
+  const rules = analysisSchema.safeParse(input.analysis ?? {});
+  if (!rules.success) throw new AppError('VALIDATION_FAILED', `analysis: ${rules.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { field: 'analysis' });
+  const stepIntervalMs = input.step_interval ? parseDuration(input.step_interval, 'step_interval') : defaultStepIntervalMs;
+  if (input.min_requests !== undefined && (!Number.isInteger(input.min_requests) || input.min_requests < 1)) {
+    throw new AppError('VALIDATION_FAILED', 'min_requests: expected a positive whole number', { field: 'min_requests' });
+  }
+  return { target, canaryVersion, productionVersion, percent, steps, stepIntervalMs, minRequests: input.min_requests, rules: rules.data };
+}

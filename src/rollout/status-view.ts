@@ -1,0 +1,46 @@
+import { formatDuration } from '../lib/duration.js';
+import type { Task } from '../inference/index.js';
+import type { Verdict } from './analysis.js';
+import { summarize, type ArmCounts } from './stats.js';
+import type { Rollout } from './store.js';
+
+/** The shadow's summary in a status: its arm statistics and how far it agrees with production. */
+export function shadowSummary(r: Rollout & { shadow_version: number }, c: ArmCounts, task: Task): Record<string, unknown> {
+  const share = (n: number) => (c.compared ? n / c.compared : null);
+  return {
+    ...summarize(r.shadow_version, c),
+    percent: r.shadow_percent,
+    started_at: r.shadow_started_at,
+    compared: c.compared,
+    // What agreement means follows the task: the class for multiclass, the decision otherwise.
+    ...(task === 'multiclass' ? { label_agreement: share(c.agreed) } : { decision_agreement: share(c.agreed) }),
+    ...(task === 'regression' ? { mean_relative_error: share(c.abs_diff) } : { mean_abs_score_diff: share(c.abs_diff) }),
+  };
+}
+
+/** A model's rollout status as the API answers it. */
+export function statusView(model: string, aliases: Record<string, number>, r: Rollout, verdict: Verdict | undefined, shadow: Record<string, unknown> | null) {
+  return {
+    model,
+    target: r.target,
+    // The alias is what serves (the guard keeps it equal to the compared version while a canary runs).
+    production_version: aliases[r.target] ?? null,
+    canary_version: r.canary_version,
+    canary_percent: r.canary_percent,
+    steps: r.steps,
+    step: r.step_index >= 0 ? r.step_index + 1 : null,
+    step_interval: formatDuration(r.step_interval_ms),
+    step_started_at: r.step_started_at,
+    min_requests: r.min_requests,
+    auto_promote: r.auto_promote,
+    analysis: r.analysis,
+    started_at: r.started_at,
+    started_by: r.started_by,
+    arms: verdict ? { production: verdict.production, canary: verdict.canary } : null,
+    outcomes: verdict?.outcomes ?? null,
+    verdict: verdict
+      ? { status: verdict.status, ...(verdict.reason ? { reason: verdict.reason } : {}), score_psi: verdict.score_psi, checks: verdict.checks, ...(verdict.failed ? { failed: verdict.failed } : {}) }
+      : null,
+    shadow,
+  };
+}
