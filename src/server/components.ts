@@ -1,0 +1,186 @@
+import os from 'node:os';
+import path from 'node:path';
+import { errorMessage } from '../lib/errors.js';
+import type { Timers } from '../lib/clock.js';
+import type { Config } from '../config.js';
+import { predictionId } from '../lib/ids.js';
+import { parseDuration } from '../lib/duration.js';
+import type { Logger } from '../lib/logger.js';
+import { ModelPool, OffThreadScorer, PredictionCache, RunGate, type PredictionSink, type RegistrySource } from '../inference/index.js';
+import { createLeader, RolloutRuntime } from '../rollout/index.js';
+import { AuditWriter, createAuditRecorder, RetentionJob } from '../audit/index.js';
+import { MonitorJob, monitorGauges } from '../monitoring/index.js';
+import { createWebhookStore, DeliveryWorker } from '../webhooks/index.js';
+import type { Context } from './context.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * The long-lived parts of a server, each built from the context, the config and the metrics
+ * it reports to. `timers` drive every background loop (tests advance them by hand).
+ */
+interface Parts {
+  ctx: Context;
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  timers: Timers | undefined;
+}
+
+/** The name this process holds leases under (leader election among replicas). */
+export const replicaId = (config: Config): string => config.REPLICA_ID ?? `${os.hostname()}:${process.pid}`;
+
+/** The audit writer (spilling to disk while the database is down), its recorder when the audit log is on, and retention. */
+export function auditParts({ ctx, config, log, metrics, timers }: Parts) {
+  const audit = new AuditWriter({
+    store: ctx.audit,
+    log,
+    spillDir: path.join(config.dataDir, 'audit-spill'),
+    flushMs: config.AUDIT_FLUSH_MS,
+    batchRows: config.AUDIT_BATCH_ROWS,
+    queueMax: config.AUDIT_QUEUE_MAX,
+    onWritten: (n, via) => metrics.auditRecords.inc({ result: via === 'direct' ? 'written' : 'replayed' }, n),
+    onSpilled: (n) => metrics.auditRecords.inc({ result: 'spilled' }, n),
+    onLost: (n) => metrics.auditRecords.inc({ result: 'lost' }, n),
+    timers,
+  });
+  const sink = config.AUDIT_LOG ? createAuditRecorder(audit, config.AUDIT_FEATURES) : undefined;
+  const retention = new RetentionJob({ store: ctx.audit, clock: ctx.clock, log, retentionDays: config.PREDICTION_RETENTION_DAYS, intervalMs: 3_600_000, timers });
+  return { audit, sink, retention };
+}
+
+/** What the pool loads from: the registry, plus each model's canary and shadow split from the rollout rows. */
+export function registrySource(ctx: Context): RegistrySource {
+  const rolloutStore = ctx.rollouts.store;
+  return {
+    ...ctx.registry.source,
+    rollouts: async () =>
+      (await rolloutStore.list()).map((r) => ({
+        model: r.model,
+        canary_version: r.canary_version,
+        canary_percent: r.canary_percent,
+        shadow_version: r.shadow_version,
+        shadow_percent: r.shadow_percent,
+        salt: `${r.model}:${r.started_at ?? ''}`,
+      })),
+  };
+}
+
+/** The pool of loaded versions, with the engine and batching settings of the config. */
+export function modelPool({ ctx, config, log, metrics, timers }: Parts, source: RegistrySource): ModelPool {
+  return new ModelPool({
+    source,
+    runtime: {
+      intraOpThreads: config.ORT_INTRA_OP_THREADS,
+      // One gate for every loaded version: their runs take turns instead of running back to back.
+      batch: { maxRows: config.BATCH_MAX_ROWS, maxWaitUs: config.BATCH_MAX_WAIT_US, gate: new RunGate() },
+      engine: config.INFERENCE_ENGINE,
+      onEngineFallback: (spec, reason) => log.info({ model: spec.model, version: spec.version, engine: 'onnxruntime', reason }, 'this version serves on onnxruntime, not the compiled engine'),
+      packInputs: config.ONNX_PACK_INPUTS,
+      onPackFallback: (spec, reason) => log.warn({ model: spec.model, version: spec.version, reason }, 'input packing not used for this version; its inputs are fed one by one'),
+    },
+    log,
+    maxLoaded: config.MAX_LOADED_VERSIONS,
+    clock: ctx.clock,
+    timers,
+    events: {
+      loadFailed: (model, version) => metrics.modelLoadFailures.inc({ model, version: String(version) }),
+      loaded: (model, version, engine) =>
+        void ctx.registry.recordEngine(model, version, engine).catch((e: unknown) => log.warn({ model, version, err: errorMessage(e) }, 'could not record the engine of a loaded version')),
+    },
+  });
+}
+
+/** Arm statistics, canary analysis (on the leader) and shadow scoring off the request thread. */
+export function rolloutRuntime({ ctx, config, log, metrics, timers }: Parts, source: RegistrySource, sink: PredictionSink | undefined): RolloutRuntime {
+  const replica = replicaId(config);
+  return new RolloutRuntime({
+    store: ctx.rollouts.store,
+    service: ctx.rollouts,
+    // The lease outlives one interval, so a live leader keeps it and a dead one loses it within two.
+    leader: createLeader(ctx.db, 'canary-analysis', replica, Math.round(config.ANALYSIS_INTERVAL_MS * 1.5), log),
+    clock: ctx.clock,
+    log,
+    replica,
+    flushIntervalMs: config.STATS_FLUSH_INTERVAL_MS,
+    analysisIntervalMs: config.ANALYSIS_INTERVAL_MS,
+    shadowQueueMax: config.SHADOW_QUEUE_MAX,
+    scorer: new OffThreadScorer(async (model, version) => {
+      const found = await source.fetch(model, version);
+      return found && { bytes: found.bytes, spec: found.spec };
+    }),
+    statsRetentionMs: 7 * 86_400_000,
+    timers,
+    onShadowDropped: (model) => metrics.shadowDropped.inc({ model }),
+    onShadowScored: (r) =>
+      sink?.predicted({
+        id: predictionId(),
+        model: r.model,
+        version: r.version,
+        arm: 'shadow',
+        eventId: r.request?.eventId,
+        payload: r.request?.payload ?? null,
+        row: r.row,
+        score: r.score,
+        decision: r.decision,
+        latencyMs: r.latencyMs,
+        cached: false,
+        keyId: r.request?.keyId,
+      }),
+    onAnalysis: (result, seconds) => {
+      metrics.analysisRuns.inc({ result });
+      metrics.analysisDuration.observe(seconds);
+    },
+  });
+}
+
+/** Scheduled drift reports (on the leader), feeding planned retrains. */
+export function monitorJob({ ctx, config, log, metrics, timers }: Parts): MonitorJob {
+  return new MonitorJob({
+    monitoring: ctx.monitoring,
+    leader: createLeader(ctx.db, 'monitor', replicaId(config), Math.max(3 * config.MONITOR_TICK_MS, 60_000), log),
+    clock: ctx.clock,
+    log,
+    intervalMs: parseDuration(config.MONITOR_INTERVAL, 'MONITOR_INTERVAL'),
+    windowMs: parseDuration(config.MONITOR_WINDOW, 'MONITOR_WINDOW'),
+    tickMs: config.MONITOR_TICK_MS,
+    gauges: monitorGauges(metrics.monitor),
+    onReport: (report) => ctx.retrain.onReport(report),
+    timers,
+  });
+}
+
+/** Webhook delivery from the outbox (on the leader), with retries and a dead-letter queue. */
+export function webhookWorker({ ctx, config, log, metrics, timers }: Parts): DeliveryWorker {
+  return new DeliveryWorker({
+    store: createWebhookStore(ctx.db),
+    // Renewed every tick (a tick never waits on receivers), so a short lease hands over quickly after a crash.
+    leader: createLeader(ctx.db, 'webhook-delivery', replicaId(config), Math.max(5 * config.WEBHOOK_TICK_MS, 2000), log),
+    clock: ctx.clock,
+    log,
+    retrySchedule: config.WEBHOOK_RETRY_SCHEDULE.split(',').map((d) => parseDuration(d.trim(), 'WEBHOOK_RETRY_SCHEDULE')),
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+    tickMs: config.WEBHOOK_TICK_MS,
+    onDelivery: (status) => metrics.webhooks.deliveries.inc({ status }),
+    timers,
+  });
+}
+
+/** The prediction cache, counting hits and misses per model. */
+export function predictionCache(config: Config, metrics: Metrics): PredictionCache {
+  // Counter children per model, so a cache lookup does no label hashing.
+  const children = (counter: typeof metrics.cacheHits) => {
+    const byModel = new Map<string, { inc(): void }>();
+    return (model: string) => {
+      let c = byModel.get(model);
+      if (!c) {
+        c = counter.labels({ model });
+        byModel.set(model, c);
+      }
+      return c;
+    };
+  };
+  const hits = children(metrics.cacheHits);
+  const misses = children(metrics.cacheMisses);
+  return new PredictionCache({ maxItems: config.CACHE_MAX_ITEMS, ttlMs: config.CACHE_TTL_MS, onHit: (model) => hits(model).inc(), onMiss: (model) => misses(model).inc() });
+}
