@@ -169,6 +169,22 @@ async function storedVersionProblems(artifacts: ArtifactStore, v: Awaited<Return
   return problems;
 }
 
+/**
+ * Which alias a promotion moves, to which version: the target alias to the given version, or
+ * with `activate` production to the version in the target slot.
+ */
+function aliasMove(input: PromoteInput, aliases: Record<string, number>): { alias: string; version: number; action: 'set' | 'activate' } {
+  if (input.activate) {
+    if (input.target === 'production') throw new AppError('BAD_REQUEST', 'activate needs a slot target (for example blue): production is pointed at that slot', { field: 'target' });
+    if (input.version !== undefined) throw new AppError('BAD_REQUEST', 'give either a version or activate, not both', { field: 'activate' });
+    const version = aliases[input.target];
+    if (version === undefined) throw new AppError('CONFLICT', `slot ${input.target} of ${input.model} is empty; promote a version to it first`, { slot: input.target });
+    return { alias: 'production', version, action: 'activate' };
+  }
+  if (input.version === undefined) throw new AppError('BAD_REQUEST', 'a version is needed (or activate with a slot)', { field: 'version' });
+  return { alias: input.target, version: input.version, action: 'set' };
+}
+
 export function createRegistryService(deps: RegistryDeps) {
   const { store, artifacts, clock, log } = deps;
 
@@ -242,57 +258,54 @@ export function createRegistryService(deps: RegistryDeps) {
     }
   }
 
+  /** Move an alias, or with target archived/active change a version's status. */
   async function promote(input: PromoteInput) {
-    const target = input.target;
     await requireModel(input.model);
-    if (target === 'archived' || target === 'active') {
-      if (input.version === undefined) throw new AppError('BAD_REQUEST', `a version is needed to mark it ${target}`, { field: 'version' });
-      const v = await requireVersion(input.model, input.version);
-      return store.transaction(async (tx) => {
-        await store.bumpRevision(tx);
-        const aliases = await store.aliasesOf(input.model, tx);
-        const pointing = Object.entries(aliases)
-          .filter(([, ver]) => ver === v.version)
-          .map(([a]) => a);
-        if (target === 'archived' && pointing.length) {
-          throw new AppError('CONFLICT', `version ${v.version} of ${input.model} is ${pointing.join(', ')}; promote another version there before archiving it`, { aliases: pointing });
-        }
-        if (target === 'archived') {
-          await deps.guard?.(tx, {
-            model: input.model,
-            alias: null,
-            version: v.version,
-            previous: null,
-            action: 'archive',
-            force: input.force ?? false,
-            reason: input.reason,
-            actor: input.actor,
-            at: clock.now().toISOString(),
-          });
-        }
-        await store.setStatus(tx, input.model, v.version, target);
-        log.info({ model: input.model, version: v.version, status: target, actor: input.actor }, 'version status changed');
-        return { model: input.model, version: v.version, status: target, aliases };
-      });
+    if (input.target === 'archived' || input.target === 'active') return setStatus(input, input.target);
+    if (!ALIAS_NAME.test(input.target) || RESERVED_TARGETS.has(input.target)) {
+      throw new AppError('BAD_REQUEST', `invalid target "${input.target}": use production, archived, active or a slot name such as blue or green`, { field: 'target' });
     }
-    if (!ALIAS_NAME.test(target) || RESERVED_TARGETS.has(target)) {
-      throw new AppError('BAD_REQUEST', `invalid target "${target}": use production, archived, active or a slot name such as blue or green`, { field: 'target' });
-    }
+    return moveAlias(input);
+  }
+
+  /** Mark a version archived (refused while an alias points at it; the canary guard has its say) or active again. */
+  async function setStatus(input: PromoteInput, target: 'archived' | 'active') {
+    if (input.version === undefined) throw new AppError('BAD_REQUEST', `a version is needed to mark it ${target}`, { field: 'version' });
+    const v = await requireVersion(input.model, input.version);
     return store.transaction(async (tx) => {
       await store.bumpRevision(tx);
       const aliases = await store.aliasesOf(input.model, tx);
-      let alias = target;
-      let version = input.version;
-      let action: 'set' | 'activate' = 'set';
-      if (input.activate) {
-        if (target === 'production') throw new AppError('BAD_REQUEST', 'activate needs a slot target (for example blue): production is pointed at that slot', { field: 'target' });
-        if (version !== undefined) throw new AppError('BAD_REQUEST', 'give either a version or activate, not both', { field: 'activate' });
-        version = aliases[target];
-        if (version === undefined) throw new AppError('CONFLICT', `slot ${target} of ${input.model} is empty; promote a version to it first`, { slot: target });
-        alias = 'production';
-        action = 'activate';
+      const pointing = Object.entries(aliases)
+        .filter(([, ver]) => ver === v.version)
+        .map(([a]) => a);
+      if (target === 'archived' && pointing.length) {
+        throw new AppError('CONFLICT', `version ${v.version} of ${input.model} is ${pointing.join(', ')}; promote another version there before archiving it`, { aliases: pointing });
       }
-      if (version === undefined) throw new AppError('BAD_REQUEST', 'a version is needed (or activate with a slot)', { field: 'version' });
+      if (target === 'archived') {
+        await deps.guard?.(tx, {
+          model: input.model,
+          alias: null,
+          version: v.version,
+          previous: null,
+          action: 'archive',
+          force: input.force ?? false,
+          reason: input.reason,
+          actor: input.actor,
+          at: clock.now().toISOString(),
+        });
+      }
+      await store.setStatus(tx, input.model, v.version, target);
+      log.info({ model: input.model, version: v.version, status: target, actor: input.actor }, 'version status changed');
+      return { model: input.model, version: v.version, status: target, aliases };
+    });
+  }
+
+  /** Point an alias at a version (history, webhook event and the canary guard in the same transaction). */
+  async function moveAlias(input: PromoteInput) {
+    return store.transaction(async (tx) => {
+      await store.bumpRevision(tx);
+      const aliases = await store.aliasesOf(input.model, tx);
+      const { alias, version, action } = aliasMove(input, aliases);
       const v = await store.getVersion(input.model, version, tx);
       if (!v) throw new AppError('VERSION_NOT_FOUND', `model ${input.model} has no version ${version}`, { model: input.model, version });
       if (v.status === 'archived') {
