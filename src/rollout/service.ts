@@ -54,6 +54,16 @@ export function createRolloutService(deps: RolloutDeps) {
   const listeners: TransitionListener[] = deps.onEvent ? [deps.onEvent] : [];
   const emit = (model: string, event: string) => listeners.forEach((l) => l(model, event));
 
+  /**
+   * Store a rollout's new row and its transition event (at the row's updated_at, with its
+   * versions and `percent`, by default the canary's), then tell this process's listeners.
+   */
+  async function putAndRecord(tx: Tx, next: Rollout, event: string, actor: string, details: Record<string, unknown>, percent = next.canary_percent): Promise<void> {
+    await store.put(tx, next);
+    await store.event(tx, { model: next.model, event, production_version: next.production_version, canary_version: next.canary_version, percent, actor, at: next.updated_at, details });
+    emit(next.model, event);
+  }
+
   async function startCanary(input: StartCanaryInput) {
     const model = await registry.getModel(input.model);
     const settings = canarySettings(input, model.aliases, deps.defaults.stepIntervalMs);
@@ -82,18 +92,7 @@ export function createRolloutService(deps: RolloutDeps) {
     }
     const at = nowIso();
     const next: Rollout = { ...current, canary_percent: percent, updated_at: at, step_index: steps.length ? current.step_index : -1, ...(input.steps ? { steps } : {}) };
-    await store.put(tx, next);
-    await store.event(tx, {
-      model: input.model,
-      event: 'percent',
-      production_version: productionVersion,
-      canary_version: canaryVersion,
-      percent,
-      actor: input.actor,
-      at,
-      details: { from: current.canary_percent },
-    });
-    emit(input.model, 'percent');
+    await putAndRecord(tx, next, 'percent', input.actor, { from: current.canary_percent });
     return next;
   }
 
@@ -116,20 +115,10 @@ export function createRolloutService(deps: RolloutDeps) {
       started_at: at,
       step_started_at: at,
       started_by: input.actor,
+      updated_at: at,
     };
-    await store.put(tx, next);
-    await store.event(tx, {
-      model: input.model,
-      event: 'start',
-      production_version: productionVersion,
-      canary_version: canaryVersion,
-      percent,
-      actor: input.actor,
-      at,
-      details: { steps, step_interval: formatDuration(stepIntervalMs), analysis: rules, auto_promote: next.auto_promote, target },
-    });
     log.info({ model: input.model, canary: canaryVersion, production: productionVersion, percent, actor: input.actor }, 'canary started');
-    emit(input.model, 'start');
+    await putAndRecord(tx, next, 'start', input.actor, { steps, step_interval: formatDuration(stepIntervalMs), analysis: rules, auto_promote: next.auto_promote, target });
     return next;
   }
 
@@ -147,9 +136,7 @@ export function createRolloutService(deps: RolloutDeps) {
       const r = await requireCanary(model, tx);
       const at = nowIso();
       const next = { ...r, canary_percent: percent, step_index: r.steps.indexOf(percent), updated_at: at, step_started_at: at };
-      await store.put(tx, next);
-      await store.event(tx, { model, event: 'percent', production_version: r.production_version, canary_version: r.canary_version, percent, actor, at, details: { from: r.canary_percent } });
-      emit(model, 'percent');
+      await putAndRecord(tx, next, 'percent', actor, { from: r.canary_percent });
       return next;
     });
   }
@@ -283,19 +270,7 @@ export function createRolloutService(deps: RolloutDeps) {
       if (version === null && current.shadow_version === null) throw new AppError('CONFLICT', `${model} has no shadow running`, { model });
       const at = nowIso();
       const next = { ...current, shadow_version: version, shadow_percent: version === null ? 0 : percent, shadow_started_at: version === null ? null : at, updated_at: at };
-      await store.put(tx, next);
-      const event = version === null ? 'shadow_stop' : 'shadow_start';
-      await store.event(tx, {
-        model,
-        event,
-        production_version: current.production_version,
-        canary_version: current.canary_version,
-        percent: next.shadow_percent,
-        actor,
-        at,
-        details: { shadow_version: version ?? current.shadow_version },
-      });
-      emit(model, event);
+      await putAndRecord(tx, next, version === null ? 'shadow_stop' : 'shadow_start', actor, { shadow_version: version ?? current.shadow_version }, next.shadow_percent);
       return next;
     });
   }
