@@ -18,6 +18,8 @@ RUN npm ci --no-audit --no-fund --ignore-scripts \
  && npm cache clean --force
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY ui ./ui
+COPY scripts/build-ui.mjs ./scripts/
 # Then production dependencies only, and onnxruntime's binaries for this platform only (the package
 # ships macOS and Windows ones too: about 250 MB).
 RUN npm run build \

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
@@ -72,8 +72,24 @@ export async function ensureRedis(url: string, explicit: boolean, log: (m: strin
   return { url: server.url, started: { stop: () => server.kill() } };
 }
 
+/** The newest modification time of the files below a folder. */
+function newest(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((t, e) => Math.max(t, e.isDirectory() ? newest(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).mtimeMs), 0);
+}
+
+/** The console tests serve dist/ui: build it when missing or older than its sources (a fraction of a second). */
+function buildConsoleIfStale(log: (m: string) => void): void {
+  const built = 'dist/ui/app.js';
+  if (existsSync(built) && existsSync('dist/ui/report.js') && statSync(built).mtimeMs >= newest('ui')) return;
+  log('building the console (dist/ui) for the tests');
+  execFileSync(process.execPath, ['scripts/build-ui.mjs'], { stdio: 'inherit' });
+}
+
 export default async function setup(): Promise<() => Promise<void>> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
+  buildConsoleIfStale(log);
+  const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (!existsSync(chromium)) throw new Error(`The console tests drive Chromium and found none at ${chromium}. Install it: sudo apt-get install -y chromium   (or set CHROMIUM_PATH to a Chromium or Chrome binary)`);
   const started: Started[] = [];
   const pgUrl = await ensurePostgres(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', process.env.TEST_DATABASE_URL !== undefined, log);
   if (pgUrl.started) started.push(pgUrl.started);

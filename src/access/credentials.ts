@@ -4,8 +4,11 @@
 /** What a credential may be allowed: read, infer, feedback; admin implies all three. */
 export const SCOPES = ['read', 'infer', 'feedback', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
-/** What a route requires; `public` routes (health, metrics, docs) need nothing. */
-export type RouteScope = Scope | 'public';
+/**
+ * What a route requires; `public` routes (health, metrics, docs) need nothing, `signed-in`
+ * routes any valid credential whatever its scopes.
+ */
+export type RouteScope = Scope | 'public' | 'signed-in';
 
 export interface Principal {
   id: string;

@@ -87,6 +87,29 @@ export async function accessRoutes(fastify: FastifyInstance, deps: AccessRouteDe
   );
 
   app.get(
+    '/v1/whoami',
+    {
+      config: { scope: 'signed-in' },
+      schema: {
+        tags: ['access'],
+        summary: 'Who the bearer token acts as and what it may do (the console signs in with it)',
+        response: {
+          200: {
+            type: 'object',
+            properties: { id: { type: 'string' }, kind: { type: 'string' }, name: { type: ['string', 'null'] }, scopes: { type: 'array', items: { type: 'string' } } },
+            required: ['id', 'kind', 'name', 'scopes'],
+          },
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const p = request.principal!;
+      return { id: p.id, kind: p.kind, name: p.name ?? null, scopes: [...p.scopes] };
+    },
+  );
+
+  app.get(
     '/v1/keys',
     {
       config: { scope: 'admin' },

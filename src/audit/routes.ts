@@ -4,7 +4,9 @@ import { AppError } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { errorReplies } from '../lib/schemas.js';
 import type { Clock } from '../lib/clock.js';
-import type { AuditStore } from './store.js';
+import { Readable } from 'node:stream';
+import type { AuditStore, PredictionQuery } from './store.js';
+import { csvRows, predictionPages } from './export.js';
 
 export interface AuditRouteDeps {
   store: AuditStore;
@@ -58,6 +60,24 @@ const prediction = {
   },
 } as const;
 
+/** The audit log's filters, shared by the JSON pages and the CSV export. */
+const filterProperties = {
+  model: { type: 'string', maxLength: 64 },
+  from: { type: 'string', description: 'ISO time, inclusive' },
+  to: { type: 'string', description: 'ISO time, exclusive' },
+  decision: { type: 'string', maxLength: 64 },
+  version: { type: 'string', pattern: '^[1-9][0-9]{0,8}$', description: 'only this model version' },
+  event_id: { type: 'string', maxLength: 200, description: "only the prediction(s) made for this event id (the caller's id, which feedback joins on)" },
+} as const;
+
+/** The store's filter from the query string, times checked. */
+function auditFilter(q: { model?: string; from?: string; to?: string; decision?: string; version?: string; event_id?: string }): Omit<PredictionQuery, 'limit' | 'after'> {
+  const from = parseTime(q.from, 'query.from');
+  const to = parseTime(q.to, 'query.to');
+  checkRange(from, to);
+  return { model: q.model, decision: q.decision, version: q.version === undefined ? undefined : Number(q.version), eventId: q.event_id, from, to };
+}
+
 export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDeps): Promise<void> {
   // Request types come from the route schemas, so the two cannot drift.
   const app = fastify.withTypeProvider<SchemaTypes>();
@@ -73,10 +93,7 @@ export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDeps
         querystring: {
           type: 'object',
           properties: {
-            model: { type: 'string', maxLength: 64 },
-            from: { type: 'string', description: 'ISO time, inclusive' },
-            to: { type: 'string', description: 'ISO time, exclusive' },
-            decision: { type: 'string', maxLength: 64 },
+            ...filterProperties,
             limit: { type: 'string', pattern: '^[0-9]{1,6}$', description: 'rows per page, 1 to 1000 (default 100)' },
             cursor: { type: 'string', maxLength: 512, description: 'next_cursor of the previous page' },
           },
@@ -90,14 +107,35 @@ export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDeps
     },
     async (request) => {
       const q = request.query;
-      const from = parseTime(q.from, 'query.from');
-      const to = parseTime(q.to, 'query.to');
-      checkRange(from, to);
       const limit = q.limit === undefined ? 100 : Number(q.limit);
       if (!(limit >= 1 && limit <= 1000)) throw new AppError('VALIDATION_FAILED', `query.limit: expected 1 to 1000, got ${q.limit}`, { field: 'query.limit' });
-      const rows = await store.query({ model: q.model, decision: q.decision, from, to, limit, after: decodeCursor(q.cursor) });
+      const rows = await store.query({ ...auditFilter(q), limit, after: decodeCursor(q.cursor) });
       const last = rows[rows.length - 1];
       return { predictions: rows, next_cursor: rows.length === limit && last ? encodeCursor(last.at, last.id) : null };
+    },
+  );
+
+  app.get(
+    '/v1/predictions.csv',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['audit'],
+        summary: 'Every audited prediction matching the filters as one CSV download, oldest first (streamed a page at a time)',
+        querystring: { type: 'object', properties: filterProperties, additionalProperties: false },
+        produces: ['text/csv'],
+      },
+    },
+    async (request, reply) => {
+      const filter = auditFilter(request.query);
+      async function* csv() {
+        yield csvRows([], true);
+        for await (const rows of predictionPages(store, filter)) yield csvRows(rows, false);
+      }
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${filter.model ?? 'all'}-predictions.csv"`)
+        .send(Readable.from(csv()));
     },
   );
 

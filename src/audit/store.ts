@@ -27,6 +27,9 @@ export interface PredictionQuery {
   from?: string;
   to?: string;
   decision?: string;
+  version?: number;
+  /** The caller's event id (the one feedback joins on). */
+  eventId?: string;
   limit: number;
   /** Keyset position: (at, id) of the last row of the previous page. */
   after?: { at: string; id: string };
@@ -105,6 +108,8 @@ export function createAuditStore(db: Db) {
       let s = k.selectFrom('predictions').selectAll();
       if (q.model) s = s.where('model', '=', q.model);
       if (q.decision) s = s.where('decision', '=', q.decision);
+      if (q.version !== undefined) s = s.where('version', '=', q.version);
+      if (q.eventId) s = s.where('event_id', '=', q.eventId);
       if (q.from) s = s.where('at', '>=', q.from);
       if (q.to) s = s.where('at', '<', q.to);
       if (q.after) {

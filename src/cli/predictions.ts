@@ -4,19 +4,12 @@ import path from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { stringify } from 'csv-stringify/sync';
-import { checkRange, parseTime, type PredictionView } from '../audit/index.js';
+import { checkRange, csvRows, parseTime, predictionPages } from '../audit/index.js';
 import { AppError } from '../lib/errors.js';
 import { withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
-const COLUMNS = ['id', 'at', 'model', 'version', 'arm', 'event_id', 'score', 'decision', 'latency_ms', 'cached', 'key_id', 'features_sha256', 'features'] as const;
 const PAGE = 1000;
-
-function csvRows(rows: PredictionView[], header: boolean): string {
-  const data = rows.map((r) => COLUMNS.map((c) => (c === 'features' ? (r.features ? JSON.stringify(r.features) : '') : c === 'cached' ? String(r.cached) : (r[c] ?? ''))));
-  return stringify(header ? [[...COLUMNS], ...data] : data);
-}
 
 async function write(out: Writable, text: string): Promise<void> {
   if (!out.write(text)) await once(out, 'drain');
@@ -48,17 +41,11 @@ export function registerPredictionCommands(program: Command): void {
         const out: Writable = tmp ? createWriteStream(tmp) : process.stdout;
         let n = 0;
         try {
-          let after: { at: string; id: string } | undefined;
           if (o.format === 'csv') await write(out, csvRows([], true));
-          for (;;) {
-            const rows = await ctx.audit.query({ model: o.model, from, to, limit: PAGE, after });
-            if (!rows.length) break;
+          for await (const rows of predictionPages(ctx.audit, { model: o.model, from, to }, PAGE)) {
             await write(out, o.format === 'csv' ? csvRows(rows, false) : rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
             n += rows.length;
             if (n % 50_000 < PAGE) progress(`exported ${n} predictions…`);
-            const last = rows[rows.length - 1];
-            after = { at: last.at, id: last.id };
-            if (rows.length < PAGE) break;
           }
           if (tmp) {
             out.end();

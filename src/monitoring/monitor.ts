@@ -1,7 +1,7 @@
 import type { Policy } from '../inference/index.js';
 import { taskOf, type Contract, type Task } from '../inference/index.js';
 import { actionDecisions, FeatureAccumulator, referenceCounts } from './profile.js';
-import { referenceSchema, type ReferenceProfile } from '../registry/index.js';
+import { referenceSchema, type FeatureProfile, type ReferenceProfile } from '../registry/index.js';
 import { binOf, finiteOrNull, profit, type CostMatrix, brier, classification, confusion, jsDistance, ksFromCounts, logLoss, multiclassMetrics, psi, regressionMetrics, rocAuc } from './statistics.js';
 import type { MonitoringStore } from './store.js';
 
@@ -74,6 +74,11 @@ export interface FeatureDrift {
   drifted: boolean;
   /** Categorical: values outside the reference's named categories, most frequent first. */
   unseen_categories?: { value: string; count: number }[];
+  /**
+   * Each bin's share of the present (non-missing) values in the reference and in the window:
+   * the reference's value ranges for a number, its named categories and "(other)" for a category.
+   */
+  distribution: { bins: string[]; reference: number[]; window: number[] };
 }
 
 export interface Report {
@@ -223,6 +228,20 @@ async function scanWindow(store: MonitoringStore, input: MonitorInput, reference
 }
 
 /** Each monitored feature's drift from its reference distribution. */
+/** Counts as shares of their total (all 0 when there are none). */
+const shares = (counts: number[]): number[] => {
+  const total = counts.reduce((a, b) => a + b, 0);
+  return counts.map((c) => (total ? c / total : 0));
+};
+
+/** A feature's bins in words: value ranges (a value falls in the first bin whose upper edge it does not exceed), or categories then "(other)". */
+function binLabels(p: FeatureProfile): string[] {
+  if (p.type === 'categorical') return [...p.categories, '(other)'];
+  const e = p.edges.map((x) => Number(x.toPrecision(4)));
+  if (!e.length) return ['all values'];
+  return [`≤ ${e[0]}`, ...e.slice(1).map((x, i) => `${e[i]} – ${x}`), `> ${e[e.length - 1]}`];
+}
+
 function featureDrift(accs: Map<string, FeatureAccumulator>): FeatureDrift[] {
   const features: FeatureDrift[] = [];
   for (const [name, acc] of accs) {
@@ -246,6 +265,7 @@ function featureDrift(accs: Map<string, FeatureAccumulator>): FeatureDrift[] {
       reference_missing_rate: refMissing,
       missing_rate_change: finite(missingRate - refMissing),
       drifted: featurePsi > THRESHOLDS.high_psi,
+      distribution: { bins: binLabels(p), reference: shares(ref), window: shares(acc.counts) },
       ...(p.type === 'categorical'
         ? {
             unseen_categories: [...acc.unseen]

@@ -45,6 +45,7 @@ export async function monitoringRoutes(fastify: FastifyInstance, deps: Monitorin
           properties: {
             limit: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'reports per page, 1 to 200 (default 50)' },
             cursor: { type: 'string', maxLength: 512, description: 'next_cursor of the previous page' },
+            metrics: { type: 'string', enum: ['true', 'false'], description: 'true: each summary also carries the headline numbers of its report (for charts over time)' },
           },
           additionalProperties: false,
         },
@@ -64,6 +65,11 @@ export async function monitoringRoutes(fastify: FastifyInstance, deps: Monitorin
                     window: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' } } },
                     predictions: { type: 'integer' },
                     alerts_firing: { type: 'array', items: { type: 'string' } },
+                    metrics: {
+                      type: 'object',
+                      description: 'with metrics=true: worst feature PSI, share of features drifted, prediction PSI, action rate and the outcome metrics (null when the report had none)',
+                      additionalProperties: { type: ['number', 'null'] },
+                    },
                   },
                 },
               },
@@ -78,7 +84,7 @@ export async function monitoringRoutes(fastify: FastifyInstance, deps: Monitorin
     async (request) => {
       const limit = request.query.limit === undefined ? 50 : Number(request.query.limit);
       if (!(limit >= 1 && limit <= 200)) throw new AppError('VALIDATION_FAILED', `query.limit: expected 1 to 200, got ${request.query.limit}`, { field: 'query.limit' });
-      const rows = await monitoring.history(request.params.name, limit, decodeCursor(request.query.cursor));
+      const rows = await monitoring.history(request.params.name, limit, decodeCursor(request.query.cursor), request.query.metrics === 'true');
       const last = rows[rows.length - 1];
       return { reports: rows, next_cursor: rows.length === limit && last ? encodeCursor(last.created_at, last.id) : null };
     },

@@ -3,7 +3,7 @@ import type { Clock } from '../lib/clock.js';
 import type { RegistryService } from '../registry/index.js';
 import { runMonitor, type Report } from './monitor.js';
 import type { EmitEvent } from '../webhooks/index.js';
-import type { MonitoringStore } from './store.js';
+import type { MonitoringStore, StoredReportSummary } from './store.js';
 
 export interface MonitoringServiceDeps {
   store: MonitoringStore;
@@ -62,7 +62,28 @@ export function createMonitoringService(deps: MonitoringServiceDeps) {
     return models.filter((m) => m.aliases.production !== undefined).map((m) => m.name);
   }
 
-  return { run, monitoredModels, latest: store.latestReport, history: store.history, report: store.reportById };
+  /** Report summaries, newest first; with `withMetrics` each carries its report's headline numbers. */
+  async function history(model: string, limit: number, before?: { at: string; id: string }, withMetrics = false): Promise<StoredReportSummary[]> {
+    const rows = await store.history(model, limit, before, withMetrics);
+    return withMetrics ? rows.map(({ report, ...row }) => ({ ...row, metrics: headlineMetrics(report as Report) })) : rows;
+  }
+
+  return { run, monitoredModels, latest: store.latestReport, history, report: store.reportById };
+}
+
+/** The numbers a chart over time follows: drift, prediction drift, action rate and outcomes. */
+export function headlineMetrics(r: Report): Record<string, number | null> {
+  const psis = r.features.map((f) => f.psi).filter((v): v is number => v !== null);
+  return {
+    worst_feature_psi: psis.length ? Math.max(...psis) : null,
+    drifted_share: r.drifted_share,
+    prediction_psi: r.prediction_drift.psi,
+    action_rate: r.action_rate.window,
+    roc_auc: r.performance.roc_auc,
+    accuracy: r.performance.accuracy,
+    mae: r.performance.mae,
+    label_coverage: r.performance.label_coverage,
+  };
 }
 
 export type MonitoringService = ReturnType<typeof createMonitoringService>;

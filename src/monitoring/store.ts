@@ -35,6 +35,9 @@ export interface StoredReportSummary {
   window: { from: string; to: string };
   predictions: number;
   alerts_firing: string[];
+  metrics?: Record<string, number | null>;
+  /** With `withReport`: the stored report itself. */
+  report?: unknown;
 }
 
 /** Predictions, feedback and reports as the monitor reads and writes them (both dialects). */
@@ -171,11 +174,13 @@ export function createMonitoringStore(db: Db) {
     },
 
     /** Newest first, keyset-paged on (created_at, id). */
-    async history(model: string, limit: number, before?: { at: string; id: string }): Promise<StoredReportSummary[]> {
+    /** Report summaries, newest first; with `withReport` each also carries its stored report. */
+    async history(model: string, limit: number, before?: { at: string; id: string }, withReport = false): Promise<StoredReportSummary[]> {
       let q = k.selectFrom('monitoring_reports').select(['id', 'model', 'version', 'created_at', 'window_from', 'window_to', 'predictions', 'alerts_firing']).where('model', '=', model);
       if (before) q = q.where((eb) => eb.or([eb('created_at', '<', before.at), eb.and([eb('created_at', '=', before.at), eb('id', '<', before.id)])]));
-      const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+      const rows = await (withReport ? q.select('report') : q).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
       return rows.map((r) => ({
+        ...('report' in r ? { report: fromJson(r.report as string) } : {}),
         id: r.id,
         model: r.model,
         version: r.version,

@@ -111,6 +111,46 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
   );
 
   app.get(
+    '/v1/canary',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['rollout'],
+        summary: 'Every model with a canary or shadow running: versions and percents (GET /v1/canary/:model for one in full)',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              rollouts: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    model: { type: 'string' },
+                    target: { type: 'string' },
+                    production_version: { type: ['integer', 'null'] },
+                    canary_version: { type: ['integer', 'null'] },
+                    canary_percent: { type: 'number' },
+                    step: { type: ['integer', 'null'] },
+                    steps: { type: 'array', items: { type: 'number' } },
+                    shadow_version: { type: ['integer', 'null'] },
+                    shadow_percent: { type: 'number' },
+                  },
+                },
+              },
+            },
+            required: ['rollouts'],
+          },
+          ...errors,
+        },
+      },
+    },
+    async () => ({
+      rollouts: (await rollouts.list()).filter((r) => r.canary_version !== null || r.shadow_version !== null).map((r) => ({ ...r, step: r.step_index >= 0 ? r.step_index + 1 : null })),
+    }),
+  );
+
+  app.get(
     '/v1/canary/:model',
     {
       config: { scope: 'read' },

@@ -1,3 +1,4 @@
+import { consoleRoutes, reportHtmlRoutes } from '../console/index.js';
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -166,6 +167,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(auditRoutes, { store: deps.auditStore, clock: deps.clock });
   await app.register(monitoringRoutes, { monitoring: deps.monitoring });
+  await app.register(reportHtmlRoutes, { monitoring: deps.monitoring });
+  await app.register(consoleRoutes);
   await app.register(webhookRoutes, { webhooks: deps.webhooks, actorOf });
   await app.register(feedbackRoutes, { feedback: deps.feedback, flushAudit: deps.flushAudit, maxItems: 1000 });
   await app.register(accessRoutes, { access: deps.access, actorOf, onChange: deps.accessChanged, limiter: deps.limiter, defaultRate: config.RATE_LIMIT_DEFAULT });

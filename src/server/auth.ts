@@ -66,7 +66,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
         "invalid token: it is not this server's admin token (MODELGATE_ADMIN_TOKEN), a service token or a known API key; check the Authorization header and which server you are calling",
       );
     }
-    if (!principal.scopes.has(scope)) throw new AppError('FORBIDDEN', `this token lacks the ${scope} scope`, { required_scope: scope });
+    if (scope !== 'signed-in' && !principal.scopes.has(scope)) throw new AppError('FORBIDDEN', `this token lacks the ${scope} scope`, { required_scope: scope });
     request.principal = principal;
   });
 }

@@ -1,0 +1,214 @@
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowPayload } from '../src/training/index.js';
+import { demoModel } from './helpers/fixtures.js';
+import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/db.js';
+
+// The console in a real browser (Debian's Chromium driven by playwright-core) against a real
+// server with a real model. Screenshots of each page go to test-artifacts/console/.
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = path.resolve('test-artifacts/console');
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const demo = demoModel();
+/** Waits for the page generously: a loaded CI machine may take seconds where an idle one takes milliseconds. */
+const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 30_000, interval: 100 });
+
+describe('console at /ui in Chromium', () => {
+  let s: TestServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let readToken: string;
+  const browserErrors: string[] = [];
+
+  const api = async (method: string, url: string, body?: unknown, token = TOKEN) => {
+    const res = await fetch(`${s.url}${url}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const shot = async (name: string) => {
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  };
+  /** axe-core's serious and critical violations on the page as it is now. */
+  const a11y = async (p: Page) => {
+    await p.evaluate(axeSource);
+    const result = await p.evaluate(async () => {
+      const r = await (globalThis as unknown as { axe: { run(o: unknown): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run({
+        resultTypes: ['violations'],
+      });
+      return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
+    });
+    return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  };
+  const signIn = async (token: string) => {
+    await page.goto(`${s.url}/ui/`);
+    await page.getByLabel('API key or admin token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    s = await startTestServer({ listen: true, env: { STATS_FLUSH_INTERVAL_MS: '200', ANALYSIS_INTERVAL_MS: '3600000', MONITOR_MIN_ROWS: '50' } });
+    const manifest = { reference: demo.reference, metrics: demo.metrics, training: demo.run };
+    const policy = { type: 'threshold' as const, threshold: demo.threshold, above: 'act', below: 'none' };
+    for (let v = 1; v <= 2; v++) await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, manifest, policy, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
+    const key = await api('POST', '/v1/keys', { name: 'viewer', scopes: ['read'] });
+    expect(key.status).toBe(201);
+    readToken = key.body.token as string;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.on('console', (m) => m.type() === 'error' && browserErrors.push(m.text()));
+    page.on('pageerror', (e) => browserErrors.push(e.message));
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await s?.stop();
+  });
+
+  it('serves the console with a strict Content-Security-Policy and no inline script', async () => {
+    const res = await fetch(`${s.url}/ui/`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    const html = await res.text();
+    expect(html).not.toMatch(/<script>(?!<\/script>)/);
+    expect((await fetch(`${s.url}/ui`, { redirect: 'manual' })).headers.get('location')).toBe('/ui/');
+  });
+
+  it('a wrong token gets a clear message and sees nothing', async () => {
+    await signIn('mg_not-a-real-token');
+    await poll(() => page.getByRole('alert').textContent()).toMatch(/not valid here/);
+    expect(await page.locator('[data-testid=models-table]').count()).toBe(0);
+    await shot('signin-error');
+  });
+
+  it('the admin sees the models with production, engine and canary state', async () => {
+    await signIn(TOKEN);
+    const row = page.locator('[data-testid=models-table] tbody tr', { hasText: 'hotel' });
+    await poll(() => row.textContent()).toContain('v1');
+    expect(await row.textContent()).toMatch(/binary/);
+    await shot('models');
+    expect(await a11y(page)).toEqual([]);
+  });
+
+  it('a canary started through the API shows live arm statistics that change with traffic', async () => {
+    const started = await api('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 50 });
+    expect(started.status).toBe(200);
+    await page.goto(`${s.url}/ui/#/rollout/hotel`);
+    await poll(() => page.locator('h2#canary-h').textContent()).toMatch(/Canary v2 at 50%/);
+    const canaryRequests = page.locator('[data-testid=canary-requests]');
+    const before = Number(await canaryRequests.textContent());
+    for (let i = 0; i < 60; i++) expect((await api('POST', '/v1/infer', { model: 'hotel', payload: rowPayload(demo.holdout.data, i) })).status).toBe(200);
+    // The page refreshes on its own every 3 s; the arm counts come from the flushed statistics.
+    await poll(async () => Number(await canaryRequests.textContent())).toBeGreaterThan(before);
+    await shot('rollout-live');
+    expect(await a11y(page)).toEqual([]);
+  });
+
+  it('stopping the canary from the page records a rollback naming the admin', async () => {
+    await page.getByTestId('stop-canary').click();
+    await poll(() => page.locator('dialog[open]').textContent()).toMatch(/All traffic goes back to production version 1/);
+    await page.locator('dialog[open] [data-testid=confirm]').click();
+    await poll(() => page.locator('[data-testid=rollbacks-table] tbody').textContent()).toMatch(/admin-token.*stopped by admin-token/);
+    const status = await api('GET', '/v1/canary/hotel');
+    expect(status.body.canary_version).toBeNull();
+    await shot('rollout-stopped');
+  });
+
+  it('an admin promotes a version from the model page after a confirmation naming the change', async () => {
+    await page.goto(`${s.url}/ui/#/models/hotel`);
+    await page.getByTestId('promote-2').click();
+    await poll(() => page.locator('dialog[open]').textContent()).toMatch(/moves from version 1 to version 2/);
+    await page.locator('dialog[open] [data-testid=confirm]').click();
+    await poll(() => page.locator('[role=status]').textContent()).toMatch(/Version 2 of hotel is now production/);
+    const model = await api('GET', '/v1/models/hotel');
+    expect((model.body.aliases as Record<string, number>).production).toBe(2);
+    await shot('model');
+    expect(await a11y(page)).toEqual([]);
+  });
+
+  it('the monitoring page shows the drifted feature first, and its HTML report opens from disk with the network blocked', async () => {
+    // Traffic where lead_time has tripled: the drift the report must put first.
+    for (let i = 0; i < 80; i++) {
+      const payload = rowPayload(demo.holdout.data, i);
+      expect((await api('POST', '/v1/infer', { model: 'hotel', payload: { ...payload, lead_time: Number(payload.lead_time) * 3 + 30 } })).status).toBe(200);
+    }
+    await s.audit.flush();
+    await page.goto(`${s.url}/ui/#/monitoring/hotel`);
+    await page.getByTestId('run-report').click();
+    const firstFeature = page.locator('[data-testid=feature-table] tbody tr').first();
+    await poll(() => firstFeature.textContent()).toMatch(/^lead_time.*drifted/);
+    await poll(() => page.getByTestId('distribution-feature').textContent()).toBe('lead_time');
+    await shot('monitoring');
+    expect(await a11y(page)).toEqual([]);
+
+    const history = await api('GET', '/v1/monitoring/hotel/history?limit=1');
+    const id = (history.body.reports as { id: string }[])[0].id;
+    const res = await fetch(`${s.url}/v1/monitoring/hotel/reports/${id}.html`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    const file = path.join(tempDir(), 'report.html');
+    writeFileSync(file, await res.text());
+    const offline = await browser.newContext({ offline: true });
+    const requests: string[] = [];
+    offline.on('request', (r) => !r.url().startsWith('file:') && requests.push(r.url()));
+    const reportPage = await offline.newPage();
+    const errors: string[] = [];
+    reportPage.on('pageerror', (e) => errors.push(e.message));
+    await reportPage.goto(pathToFileURL(file).href);
+    const first = reportPage.locator('[data-testid=feature-table] tbody tr').first();
+    await poll(() => first.textContent()).toMatch(/^lead_time.*drifted/);
+    expect(await reportPage.locator('.chart canvas').count()).toBeGreaterThan(0);
+    await reportPage.screenshot({ path: path.join(SHOTS, 'report-html.png'), fullPage: true });
+    expect(requests).toEqual([]);
+    expect(errors).toEqual([]);
+    await offline.close();
+  });
+
+  it('a model with no reports, no canary and no predictions shows helpful empty states and no errors', async () => {
+    await s.ctx.registry.register({ model: 'fresh', onnx: demo.onnx, actor: 't' });
+    await page.goto(`${s.url}/ui/#/monitoring/fresh`);
+    await poll(() => page.locator('.empty').first().textContent()).toMatch(/No monitoring report for fresh yet/);
+    await page.goto(`${s.url}/ui/#/rollout/fresh`);
+    await poll(() => page.locator('.empty').first().textContent()).toMatch(/No canary running for fresh/);
+    await page.goto(`${s.url}/ui/#/decisions/fresh`);
+    await poll(() => page.locator('.empty').first().textContent()).toMatch(/No predictions in this window/);
+    await shot('empty-states');
+  });
+
+  it('a read-only key sees no action buttons, and the API refuses the action with 403', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(readToken);
+    await poll(() => page.getByTestId('who').textContent()).toMatch(/viewer \(read\)/);
+    await page.goto(`${s.url}/ui/#/models/hotel`);
+    await poll(() => page.locator('[data-testid=versions-table] tbody tr').count()).toBe(2);
+    expect(await page.locator('[data-testid^=promote-], [data-testid^=archive-], [data-testid=rollback]').count()).toBe(0);
+    expect(await page.getByRole('link', { name: 'Access' }).count()).toBe(0);
+    // Calling the action anyway, from the page with its own token:
+    const status = await page.evaluate(async () => {
+      const token = (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('modelgate.token');
+      const r = await fetch('/v1/models/hotel/promote', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ version: 1 }) });
+      return r.status;
+    });
+    expect(status).toBe(403);
+    await shot('model-read-only');
+  });
+
+  it('left no errors in the browser console (CSP violations included)', () => {
+    expect(browserErrors.filter((e) => !/status of 40[134]/.test(e))).toEqual([]);
+  });
+});

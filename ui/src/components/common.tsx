@@ -1,0 +1,106 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, ConnectionLost } from '../api.js';
+
+/** An error from a load or an action, in words that say what to do. */
+export function ErrorNote({ error }: { error: Error | undefined }) {
+  if (!error) return null;
+  if (error instanceof ConnectionLost) return null; // the connection banner says it
+  const text = error instanceof ApiError && error.status === 403 ? `Not allowed: ${error.message}. Ask an admin for a key with that scope.` : error.message;
+  return (
+    <p class="error" role="alert">
+      {text}
+    </p>
+  );
+}
+
+/** What a page shows when there is nothing yet, and how to get something. */
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <p class="empty">{children}</p>;
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p class="loading" aria-live="polite">
+      Loading {what}…
+    </p>
+  );
+}
+
+export const fmt = {
+  num: (v: number | null | undefined, digits = 3): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : Number.isInteger(v) ? String(v) : v.toFixed(digits)),
+  pct: (v: number | null | undefined, digits = 1): string => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(digits)}%`),
+  time: (iso: string | null | undefined): string => (iso ? new Date(iso).toLocaleString() : '—'),
+};
+
+/**
+ * An action behind a confirmation that names what will change. The dialog is the browser's
+ * own modal <dialog>: focus moves into it, Escape cancels, focus returns to the button.
+ */
+export function ConfirmButton(props: { label: string; title: string; confirm: ComponentChildren; danger?: boolean; run: () => Promise<unknown>; done?: (result: unknown) => void; testId?: string }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error>();
+  const open = () => {
+    setError(undefined);
+    dialog.current?.showModal();
+  };
+  const go = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const r = await props.run();
+      dialog.current?.close();
+      props.done?.(r);
+    } catch (e) {
+      setError(e as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" class={props.danger ? 'danger' : ''} onClick={open} data-testid={props.testId}>
+        {props.label}
+      </button>
+      <dialog ref={dialog} aria-labelledby={`${props.testId ?? props.label}-title`}>
+        <h2 id={`${props.testId ?? props.label}-title`}>{props.title}</h2>
+        <div class="confirm-text">{props.confirm}</div>
+        <ErrorNote error={error} />
+        <div class="actions">
+          <button type="button" onClick={() => dialog.current?.close()} disabled={busy}>
+            Cancel
+          </button>
+          <button type="button" class={props.danger ? 'danger' : 'primary'} onClick={() => void go()} disabled={busy} data-testid="confirm">
+            {busy ? 'Working…' : props.label}
+          </button>
+        </div>
+      </dialog>
+    </>
+  );
+}
+
+/** Client-side paging of a list already loaded (1,000 models render 25 at a time). */
+export function usePaged<T>(items: T[], size: number) {
+  const [page, setPage] = useState(0);
+  const pages = Math.max(1, Math.ceil(items.length / size));
+  useEffect(() => {
+    if (page >= pages) setPage(pages - 1);
+  }, [page, pages]);
+  const shown = items.slice(page * size, page * size + size);
+  const pager =
+    pages > 1 ? (
+      <nav class="pager" aria-label="pages">
+        <button type="button" onClick={() => setPage(page - 1)} disabled={page === 0}>
+          Previous
+        </button>
+        <span>
+          Page {page + 1} of {pages} ({items.length})
+        </span>
+        <button type="button" onClick={() => setPage(page + 1)} disabled={page >= pages - 1}>
+          Next
+        </button>
+      </nav>
+    ) : null;
+  return { shown, pager };
+}

@@ -1,0 +1,210 @@
+import { useState } from 'preact/hooks';
+import { del, enc, get, post, q } from '../api.js';
+import { ConfirmButton, Empty, ErrorNote, fmt, Loading } from '../components/common.js';
+import { useLoad } from '../load.js';
+
+interface Key {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  status: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  created_at: string;
+}
+
+interface Subscription {
+  id: string;
+  url: string;
+  events: string[];
+  active?: boolean;
+  created_at: string;
+}
+
+interface Delivery {
+  id: string;
+  event_id: string;
+  type: string;
+  subscription_id: string;
+  status: string;
+  attempts: number;
+  last_status: number | null;
+  last_error: string | null;
+  updated_at: string;
+}
+
+function Keys() {
+  const keys = useLoad((signal) => get<{ keys: Key[] }>('/v1/keys', { signal }), []);
+  const [token, setToken] = useState<string>();
+  return (
+    <section aria-labelledby="keys-h">
+      <h2 id="keys-h">API keys</h2>
+      <ErrorNote error={keys.error} />
+      {token ? (
+        <p class="done" role="status">
+          New token (shown once; copy it now): <code data-testid="new-token">{token}</code>
+        </p>
+      ) : null}
+      {!keys.data ? (
+        <Loading what="keys" />
+      ) : keys.data.keys.length === 0 ? (
+        <Empty>
+          No API keys yet. Create one with <code>modelgate keys create --name app --scopes infer</code>.
+        </Empty>
+      ) : (
+        <div class="table-wrap">
+          <table data-testid="keys-table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Token starts</th>
+                <th scope="col">Scopes</th>
+                <th scope="col">Status</th>
+                <th scope="col">Last used</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {keys.data.keys.map((k) => (
+                <tr key={k.id}>
+                  <th scope="row">{k.name}</th>
+                  <td>
+                    <code>{k.prefix}…</code>
+                  </td>
+                  <td>{k.scopes.join(', ')}</td>
+                  <td>{k.status}</td>
+                  <td>{fmt.time(k.last_used_at)}</td>
+                  <td class="actions">
+                    {k.status === 'active' ? (
+                      <>
+                        <ConfirmButton
+                          label="Rotate"
+                          title={`Rotate the key ${k.name}?`}
+                          confirm={<p>A new token is made for {k.name}; the current one keeps working for 24 hours so callers can switch.</p>}
+                          run={() => post<{ token: string }>(`/v1/keys/${enc(k.id)}/rotate`, {})}
+                          done={(r) => {
+                            setToken((r as { token: string }).token);
+                            keys.reload();
+                          }}
+                        />
+                        <ConfirmButton
+                          label="Revoke"
+                          danger
+                          title={`Revoke the key ${k.name}?`}
+                          confirm={<p>Every request with a token of {k.name} is refused from now on (401), on every replica within a reload interval. This cannot be undone.</p>}
+                          run={() => del(`/v1/keys/${enc(k.id)}`)}
+                          done={() => keys.reload()}
+                        />
+                      </>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Webhooks() {
+  const subs = useLoad((signal) => get<{ subscriptions: Subscription[]; dead_letters: number }>('/v1/webhooks', { signal }), []);
+  const [status, setStatus] = useState('');
+  const deliveries = useLoad((signal) => get<{ deliveries: Delivery[] }>(`/v1/webhooks/deliveries${q({ status, limit: 50 })}`, { signal }), [status]);
+  return (
+    <section aria-labelledby="hooks-h">
+      <h2 id="hooks-h">Webhooks</h2>
+      <ErrorNote error={subs.error ?? deliveries.error} />
+      {subs.data && subs.data.subscriptions.length === 0 ? (
+        <Empty>
+          No subscriptions. Add one with <code>modelgate webhooks add --url https://… --events rollout.rolled_back</code>.
+        </Empty>
+      ) : subs.data ? (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">URL</th>
+                <th scope="col">Events</th>
+                <th scope="col">Since</th>
+              </tr>
+            </thead>
+            <tbody>
+              {subs.data.subscriptions.map((s) => (
+                <tr key={s.id}>
+                  <td>{s.url}</td>
+                  <td>{s.events.join(', ')}</td>
+                  <td>{fmt.time(s.created_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      <h3>Deliveries</h3>
+      <div class="toolbar">
+        <label>
+          Show{' '}
+          <select value={status} onChange={(e) => setStatus((e.target as HTMLSelectElement).value)}>
+            <option value="">all recent</option>
+            <option value="pending">pending</option>
+            <option value="delivered">delivered</option>
+            <option value="dead">dead letters</option>
+          </select>
+        </label>
+        {subs.data && subs.data.dead_letters > 0 ? (
+          <ConfirmButton
+            label={`Retry ${subs.data.dead_letters} dead letters`}
+            title="Retry every dead letter?"
+            confirm={<p>{subs.data.dead_letters} deliveries that ran out of retries are queued again, with their original signatures and event ids (receivers deduplicate by event id).</p>}
+            run={() => post('/v1/webhooks/retry-dlq', {})}
+            done={() => {
+              subs.reload();
+              deliveries.reload();
+            }}
+          />
+        ) : null}
+      </div>
+      {deliveries.data && deliveries.data.deliveries.length === 0 ? (
+        <p class="empty">No deliveries{status ? ` with status ${status}` : ''}.</p>
+      ) : deliveries.data ? (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Event</th>
+                <th scope="col">Status</th>
+                <th scope="col">Attempts</th>
+                <th scope="col">Last answer</th>
+                <th scope="col">Updated</th>
+              </tr>
+            </thead>
+            <tbody>
+              {deliveries.data.deliveries.map((d) => (
+                <tr key={d.id}>
+                  <td>{d.type}</td>
+                  <td>{d.status}</td>
+                  <td>{d.attempts}</td>
+                  <td>{d.last_error ?? d.last_status ?? '—'}</td>
+                  <td>{fmt.time(d.updated_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </section>
+  );
+}
+
+export function AccessPage() {
+  return (
+    <main>
+      <h1>Access and webhooks</h1>
+      <Keys />
+      <Webhooks />
+    </main>
+  );
+}

@@ -1,0 +1,222 @@
+import { useState } from 'preact/hooks';
+import { enc, get, post } from '../api.js';
+import { ConfirmButton, ErrorNote, fmt, Loading } from '../components/common.js';
+import { useLoad } from '../load.js';
+import { href } from '../router.js';
+import { isAdmin, useSession } from '../session.js';
+
+interface VersionRow {
+  version: number;
+  status: string;
+  task: string;
+  aliases: string[];
+  created_at: string;
+  created_by: string;
+  size_bytes: number;
+  engine: { engine: string; reason?: string; memory_bytes: number | null } | null;
+}
+
+interface ModelDetail {
+  name: string;
+  description: string | null;
+  aliases: Record<string, number>;
+  versions: VersionRow[];
+  alias_history: { alias: string; version: number | null; previous_version: number | null; action: string; actor: string; at: string }[];
+}
+
+interface VersionDetail {
+  version: number;
+  policy: Record<string, unknown>;
+  metrics: Record<string, number>;
+  manifest: Record<string, unknown>;
+}
+
+function VersionPanel({ model, version }: { model: string; version: number }) {
+  const v = useLoad((signal) => get<VersionDetail>(`/v1/models/${enc(model)}/versions/${version}`, { signal }), [model, version]);
+  if (v.error) return <ErrorNote error={v.error} />;
+  if (!v.data) return <Loading what={`version ${version}`} />;
+  const metrics = Object.entries(v.data.metrics);
+  return (
+    <section aria-labelledby="version-h" class="panel">
+      <h2 id="version-h">Version {version}</h2>
+      <h3>Policy</h3>
+      <pre>{JSON.stringify(v.data.policy, null, 2)}</pre>
+      <h3>Metrics</h3>
+      {metrics.length ? (
+        <dl class="metrics">
+          {metrics.map(([k, val]) => (
+            <div key={k}>
+              <dt>{k}</dt>
+              <dd>{fmt.num(val)}</dd>
+            </div>
+          ))}
+        </dl>
+      ) : (
+        <p class="empty">No metrics were registered with this version.</p>
+      )}
+      <details>
+        <summary>Manifest</summary>
+        <pre>{JSON.stringify(v.data.manifest, null, 2)}</pre>
+      </details>
+    </section>
+  );
+}
+
+export function ModelPage({ name }: { name: string }) {
+  const session = useSession();
+  const admin = isAdmin(session);
+  const m = useLoad((signal) => get<ModelDetail>(`/v1/models/${enc(name)}`, { signal }), [name]);
+  const [open, setOpen] = useState<number>();
+  const [done, setDone] = useState<string>();
+  const after = (what: string) => () => {
+    setDone(what);
+    m.reload();
+  };
+  if (m.error && !m.data)
+    return (
+      <main>
+        <h1>{name}</h1>
+        <ErrorNote error={m.error} />
+      </main>
+    );
+  if (!m.data)
+    return (
+      <main>
+        <h1>{name}</h1>
+        <Loading what="the model" />
+      </main>
+    );
+  const d = m.data;
+  const production = d.aliases.production;
+  return (
+    <main>
+      <h1>{d.name}</h1>
+      {d.description ? <p>{d.description}</p> : null}
+      <nav class="subnav" aria-label={`${d.name} pages`}>
+        <a href={href('rollout', d.name)}>Rollout</a>
+        <a href={href('monitoring', d.name)}>Monitoring</a>
+        <a href={href('decisions', d.name)}>Decisions</a>
+      </nav>
+      {done ? (
+        <p class="done" role="status">
+          {done}
+        </p>
+      ) : null}
+      <ErrorNote error={m.error} />
+      <h2>Versions</h2>
+      <div class="table-wrap">
+        <table data-testid="versions-table">
+          <thead>
+            <tr>
+              <th scope="col">Version</th>
+              <th scope="col">Status</th>
+              <th scope="col">Aliases</th>
+              <th scope="col">Engine</th>
+              <th scope="col">Registered</th>
+              {admin ? <th scope="col">Actions</th> : null}
+            </tr>
+          </thead>
+          <tbody>
+            {d.versions.map((v) => (
+              <tr key={v.version} data-version={v.version}>
+                <th scope="row">
+                  <button type="button" class="link" onClick={() => setOpen(open === v.version ? undefined : v.version)} aria-expanded={open === v.version}>
+                    v{v.version}
+                  </button>
+                </th>
+                <td>{v.status}</td>
+                <td>{v.aliases.join(', ') || '—'}</td>
+                <td title={v.engine?.reason ?? ''}>{v.engine ? `${v.engine.engine}${v.engine.reason ? ' (see why)' : ''}` : '—'}</td>
+                <td>
+                  {fmt.time(v.created_at)} by {v.created_by}
+                </td>
+                {admin ? (
+                  <td class="actions">
+                    {v.status !== 'archived' && production !== v.version ? (
+                      <ConfirmButton
+                        label="Promote"
+                        testId={`promote-${v.version}`}
+                        title={`Promote ${d.name} v${v.version} to production?`}
+                        confirm={
+                          <p>
+                            Production of <strong>{d.name}</strong> moves from {production !== undefined ? `version ${production}` : 'nothing'} to <strong>version {v.version}</strong>. Every request
+                            without a pinned version is answered by version {v.version} within a reload interval. A running canary is completed or refused by the server.
+                          </p>
+                        }
+                        run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'production' })}
+                        done={after(`Version ${v.version} of ${d.name} is now production.`)}
+                      />
+                    ) : null}
+                    {v.status !== 'archived' && v.aliases.length === 0 ? (
+                      <ConfirmButton
+                        label="Archive"
+                        danger
+                        testId={`archive-${v.version}`}
+                        title={`Archive ${d.name} v${v.version}?`}
+                        confirm={
+                          <p>
+                            Version {v.version} of {d.name} will no longer be servable or promotable until it is marked active again. Its files and history stay.
+                          </p>
+                        }
+                        run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'archived' })}
+                        done={after(`Version ${v.version} of ${d.name} is archived.`)}
+                      />
+                    ) : null}
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {admin && production !== undefined ? (
+        <p>
+          <ConfirmButton
+            label="Roll back production"
+            danger
+            testId="rollback"
+            title={`Roll back production of ${d.name}?`}
+            confirm={
+              <p>
+                Production of {d.name} (now version {production}) goes back to the version it pointed at before. The alias history keeps both moves.
+              </p>
+            }
+            run={() => post(`/v1/models/${enc(d.name)}/rollback`, {})}
+            done={after(`Production of ${d.name} rolled back.`)}
+          />
+        </p>
+      ) : null}
+      {open !== undefined ? <VersionPanel model={d.name} version={open} /> : null}
+      <h2>Alias history</h2>
+      {d.alias_history.length === 0 ? (
+        <p class="empty">No alias has moved yet.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Alias</th>
+                <th scope="col">Change</th>
+                <th scope="col">By</th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.alias_history.map((h, i) => (
+                <tr key={i}>
+                  <td>{fmt.time(h.at)}</td>
+                  <td>{h.alias}</td>
+                  <td>
+                    {h.action}: {h.previous_version !== null ? `v${h.previous_version} → ` : ''}
+                    {h.version !== null ? `v${h.version}` : 'none'}
+                  </td>
+                  <td>{h.actor}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </main>
+  );
+}

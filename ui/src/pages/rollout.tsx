@@ -1,0 +1,257 @@
+import { useState } from 'preact/hooks';
+import { enc, get, post, q } from '../api.js';
+import { ConfirmButton, Empty, ErrorNote, fmt, Loading } from '../components/common.js';
+import { useLoad } from '../load.js';
+import { href } from '../router.js';
+import { isAdmin, useSession } from '../session.js';
+
+interface Arm {
+  version: number | null;
+  requests: number;
+  scored: number;
+  errors: number;
+  error_rate: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  decision_rates: Record<string, number>;
+  mean_score: number | null;
+}
+
+interface Status {
+  model: string;
+  target: string;
+  production_version: number | null;
+  canary_version: number | null;
+  canary_percent: number;
+  steps: number[];
+  step: number | null;
+  step_interval: string;
+  step_started_at: string | null;
+  min_requests: number;
+  auto_promote: boolean;
+  started_at: string | null;
+  started_by: string | null;
+  arms: { production: Arm; canary: Arm } | null;
+  verdict: { status: string; reason?: string; checks: { metric: string; observed: number; threshold: number; passed: boolean; detail: string }[] } | null;
+  shadow: (Arm & { percent: number; compared: number; decision_agreement?: number | null; label_agreement?: number | null }) | null;
+}
+
+interface Rollback {
+  canary_version: number;
+  production_version: number | null;
+  reason: string;
+  trigger_metric: string | null;
+  observed: number | null;
+  threshold: number | null;
+  rolled_back_by: string;
+  at: string;
+}
+
+const REFRESH_MS = 3000;
+
+const DURATION: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** "10m" → ms (the server's step_interval format). */
+const durationMs = (s: string): number => {
+  const m = /^([0-9.]+)(ms|s|m|h|d)$/.exec(s);
+  return m ? Number(m[1]) * DURATION[m[2]] : NaN;
+};
+
+function ArmsTable({ arms, shadow }: { arms: Status['arms']; shadow: Status['shadow'] }) {
+  const rows: [string, Arm][] = [];
+  if (arms) rows.push(['production', arms.production], ['canary', arms.canary]);
+  if (shadow) rows.push(['shadow', shadow]);
+  const decisions = [...new Set(rows.flatMap(([, a]) => Object.keys(a.decision_rates)))].sort();
+  return (
+    <div class="table-wrap">
+      <table data-testid="arms-table">
+        <thead>
+          <tr>
+            <th scope="col">Arm</th>
+            <th scope="col">Version</th>
+            <th scope="col">Requests</th>
+            <th scope="col">Errors</th>
+            <th scope="col">p50 ms</th>
+            <th scope="col">p95 ms</th>
+            {decisions.map((d) => (
+              <th scope="col" key={d}>
+                {d}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map(([name, a]) => (
+            <tr key={name} data-arm={name}>
+              <th scope="row">{name}</th>
+              <td>{a.version !== null ? `v${a.version}` : '—'}</td>
+              <td data-testid={`${name}-requests`}>{a.requests}</td>
+              <td>
+                {a.errors} ({fmt.pct(a.error_rate)})
+              </td>
+              <td>{fmt.num(a.p50_ms)}</td>
+              <td>{fmt.num(a.p95_ms)}</td>
+              {decisions.map((d) => (
+                <td key={d}>{fmt.pct(a.decision_rates[d] ?? 0)}</td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function Steps({ s, now }: { s: Status; now: number }) {
+  if (!s.steps.length) return <p>Fixed at {s.canary_percent}% (no steps).</p>;
+  const next = s.step_started_at ? Date.parse(s.step_started_at) + durationMs(s.step_interval) : NaN;
+  const last = (s.step ?? 0) >= s.steps.length;
+  return (
+    <p>
+      Steps {s.steps.map((p, i) => (i + 1 === s.step ? `[${p}%]` : `${p}%`)).join(' → ')}; step {s.step} of {s.steps.length}, every {s.step_interval}.{' '}
+      {last
+        ? s.auto_promote
+          ? 'Promoted automatically when this step stays healthy.'
+          : 'Last step: promote it by hand.'
+        : Number.isFinite(next)
+          ? `Next step ${next <= now ? 'when the analysis finds it healthy' : `at ${new Date(next).toLocaleTimeString()} if healthy`}.`
+          : ''}
+    </p>
+  );
+}
+
+export function RolloutPage({ name }: { name: string }) {
+  const admin = isAdmin(useSession());
+  const status = useLoad((signal) => get<Status>(`/v1/canary/${enc(name)}`, { signal }), [name], REFRESH_MS);
+  const rollbacks = useLoad((signal) => get<{ rollbacks: Rollback[]; total: number }>(`/v1/rollbacks${q({ model: name, limit: 50 })}`, { signal }), [name], REFRESH_MS * 3);
+  const [done, setDone] = useState<string>();
+  const after = (what: string) => () => {
+    setDone(what);
+    status.reload();
+    rollbacks.reload();
+  };
+  const s = status.data;
+  return (
+    <main>
+      <h1>Rollout: {name}</h1>
+      <nav class="subnav" aria-label={`${name} pages`}>
+        <a href={href('models', name)}>Model</a>
+        <a href={href('monitoring', name)}>Monitoring</a>
+        <a href={href('decisions', name)}>Decisions</a>
+      </nav>
+      {done ? (
+        <p class="done" role="status">
+          {done}
+        </p>
+      ) : null}
+      <ErrorNote error={status.error} />
+      {!s ? (
+        status.loading && <Loading what="the rollout" />
+      ) : (
+        <>
+          {s.canary_version === null ? (
+            <Empty>
+              No canary running for {name}; production is {s.production_version !== null ? `version ${s.production_version}` : 'not set'}. Start one with{' '}
+              <code>modelgate canary start --model {name}</code> or <code>POST /v1/canary</code>.
+            </Empty>
+          ) : (
+            <section aria-labelledby="canary-h">
+              <h2 id="canary-h">
+                Canary v{s.canary_version} at {s.canary_percent}% against {s.target} v{s.production_version}
+              </h2>
+              <p>
+                Started {fmt.time(s.started_at)} by {s.started_by}. Verdict:{' '}
+                <span class={`badge ${s.verdict?.status === 'failing' ? 'bad' : s.verdict?.status === 'healthy' ? 'ok' : ''}`} data-testid="verdict">
+                  {s.verdict?.status ?? 'waiting'}
+                </span>{' '}
+                {s.verdict?.reason ?? ''}
+              </p>
+              <Steps s={s} now={Date.now()} />
+              {admin ? (
+                <div class="actions">
+                  <ConfirmButton
+                    label="Stop canary"
+                    danger
+                    testId="stop-canary"
+                    title={`Stop the canary of ${name}?`}
+                    confirm={
+                      <p>
+                        All traffic goes back to {s.target} version {s.production_version}; version {s.canary_version} stops serving. A rollback row records that you stopped it.
+                      </p>
+                    }
+                    run={() => post(`/v1/canary/${enc(name)}/stop`, { reason: 'stopped from the console' })}
+                    done={after(`The canary of ${name} is stopped; version ${s.production_version} serves everything.`)}
+                  />
+                  <ConfirmButton
+                    label="Promote canary"
+                    testId="promote-canary"
+                    title={`Promote the canary of ${name}?`}
+                    confirm={
+                      <p>
+                        {s.target} of {name} moves from version {s.production_version} to version {s.canary_version}, which then serves all traffic. The canary ends.
+                      </p>
+                    }
+                    run={() => post(`/v1/canary/${enc(name)}/promote`, {})}
+                    done={after(`Version ${s.canary_version} of ${name} is now ${s.target}.`)}
+                  />
+                </div>
+              ) : null}
+              {s.verdict?.checks.length ? (
+                <ul class="checks">
+                  {s.verdict.checks.map((c) => (
+                    <li key={c.metric} class={c.passed ? 'ok' : 'bad'}>
+                      {c.passed ? 'passes' : 'fails'}: {c.detail}
+                    </li>
+                  ))}
+                </ul>
+              ) : null}
+            </section>
+          )}
+          {s.arms || s.shadow ? (
+            <section aria-labelledby="arms-h">
+              <h2 id="arms-h">Arms (live, every {REFRESH_MS / 1000} s)</h2>
+              <ArmsTable arms={s.arms} shadow={s.shadow} />
+              {s.shadow ? (
+                <p>
+                  Shadow v{s.shadow.version} sees {s.shadow.percent}% of requests; agreement with production {fmt.pct(s.shadow.decision_agreement ?? s.shadow.label_agreement ?? null)} over{' '}
+                  {s.shadow.compared} compared.
+                </p>
+              ) : null}
+            </section>
+          ) : null}
+        </>
+      )}
+      <section aria-labelledby="rollbacks-h">
+        <h2 id="rollbacks-h">Rollbacks</h2>
+        <ErrorNote error={rollbacks.error} />
+        {rollbacks.data && rollbacks.data.rollbacks.length === 0 ? (
+          <p class="empty">No canary of {name} has been rolled back.</p>
+        ) : (
+          <div class="table-wrap">
+            <table data-testid="rollbacks-table">
+              <thead>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">Canary</th>
+                  <th scope="col">Back to</th>
+                  <th scope="col">By</th>
+                  <th scope="col">Reason</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(rollbacks.data?.rollbacks ?? []).map((r, i) => (
+                  <tr key={i}>
+                    <td>{fmt.time(r.at)}</td>
+                    <td>v{r.canary_version}</td>
+                    <td>{r.production_version !== null ? `v${r.production_version}` : '—'}</td>
+                    <td>{r.rolled_back_by}</td>
+                    <td>{r.reason}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </main>
+  );
+}
