@@ -208,6 +208,57 @@ describe('console at /ui in Chromium', () => {
     await shot('model-read-only');
   });
 
+  it('names and text from a manifest are shown as text, never run (a <script> and quotes in the description and a metric name)', async () => {
+    const hostile = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>"'`;
+    await s.ctx.registry.register({ model: 'tricky', onnx: demo.onnx, manifest: { description: hostile, metrics: { [hostile]: 0.5 } }, actor: 't' });
+    await page.goto(`${s.url}/ui/#/models/tricky`);
+    await poll(() => page.locator('main > p').first().textContent()).toBe(hostile);
+    await page.getByRole('button', { name: 'v1' }).click();
+    await poll(() => page.locator('.metrics dt').first().textContent()).toBe(hostile);
+    expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.locator('main img').count()).toBe(0);
+  });
+
+  it('keyboard only: an action is reached by focus, Enter opens its confirmation, Escape closes it', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(TOKEN);
+    await poll(() => page.getByTestId('who').textContent()).toMatch(/admin-token/);
+    await page.goto(`${s.url}/ui/#/rollout/hotel`);
+    await api('POST', '/v1/canary', { model: 'hotel', canary_version: 1, canary_percent: 10 }, TOKEN);
+    await poll(() => page.getByTestId('stop-canary').count()).toBe(1);
+    await page.getByTestId('stop-canary').focus();
+    await page.keyboard.press('Enter');
+    await poll(() => page.locator('dialog[open]').count()).toBe(1);
+    // Focus moved into the dialog; Escape cancels without stopping anything.
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { closest(s: string): unknown } | null } }).document.activeElement?.closest('dialog') != null)).toBe(true);
+    await page.keyboard.press('Escape');
+    await poll(() => page.locator('dialog[open]').count()).toBe(0);
+    expect((await api('GET', '/v1/canary/hotel')).body.canary_version).toBe(1);
+    await api('POST', '/v1/canary/hotel/stop', {});
+  });
+
+  it('reads well at 390 px wide: nothing but tables scrolls sideways, no serious accessibility problem', async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const p = await phone.newPage();
+    await p.goto(`${s.url}/ui/`);
+    await p.getByLabel('API key or admin token').fill(TOKEN);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    for (const [name, hash, ready] of [
+      ['models', '#/models', '[data-testid=models-table]'],
+      ['monitoring', '#/monitoring/hotel', '[data-testid=feature-table]'],
+      ['decisions', '#/decisions/hotel', '[data-testid=predictions-table]'],
+      ['access', '#/access', '[data-testid=keys-table]'],
+    ] as const) {
+      await p.goto(`${s.url}/ui/${hash}`);
+      await poll(() => p.locator(ready).count()).toBe(1);
+      const width = await p.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
+      expect(width, name).toBeLessThanOrEqual(390);
+      await p.screenshot({ path: path.join(SHOTS, `${name}-390px.png`), fullPage: true });
+      expect(await a11y(p), name).toEqual([]);
+    }
+    await phone.close();
+  });
+
   it('left no errors in the browser console (CSP violations included)', () => {
     expect(browserErrors.filter((e) => !/status of 40[134]/.test(e))).toEqual([]);
   });

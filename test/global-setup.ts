@@ -89,7 +89,8 @@ export default async function setup(): Promise<() => Promise<void>> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
   buildConsoleIfStale(log);
   const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(chromium)) throw new Error(`The console tests drive Chromium and found none at ${chromium}. Install it: sudo apt-get install -y chromium   (or set CHROMIUM_PATH to a Chromium or Chrome binary)`);
+  if (!existsSync(chromium))
+    throw new Error(`The console tests drive Chromium and found none at ${chromium}. Install it: sudo apt-get install -y chromium   (or set CHROMIUM_PATH to a Chromium or Chrome binary)`);
   const started: Started[] = [];
   const pgUrl = await ensurePostgres(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', process.env.TEST_DATABASE_URL !== undefined, log);
   if (pgUrl.started) started.push(pgUrl.started);

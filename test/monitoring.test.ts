@@ -296,6 +296,16 @@ describe('monitoring from the command line (SQLite)', () => {
     expect(report).toMatchObject({ model: 'hotel', version: 1, predictions: 0, reference: { available: true, rows: d.rows } });
     expect(mon.json()).toEqual(report);
 
+    const html = path.join(dir, 'drift.html');
+    const page = await runCli(['monitor', '--model', 'hotel', '--html', html], env);
+    expect(page.code, page.stderr).toBe(0);
+    expect(page.stdout).toContain(`report written to ${html}`);
+    const text = readFileSync(html, 'utf8');
+    const data = /<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(text);
+    expect(JSON.parse(data![1])).toMatchObject({ model: 'hotel', version: 1, reference: { available: true, rows: d.rows } });
+    // Self-contained: nothing is loaded from anywhere.
+    expect(text).not.toMatch(/<(script|link|img)[^>]+(src|href)=/);
+
     const bad = await runCli(['register', '--model', 'hotel', '--onnx', onnx, '--reference', csv, '--target', 'hotel'], env);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--target hotel: line 2 has "(City|Resort) Hotel"; a target must be 0\/1, yes\/no or true\/false/);

@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import { parseDuration } from '../lib/duration.js';
 import { writeFileAtomic } from '../lib/files.js';
 import type { Report } from '../monitoring/index.js';
+import { readReportAssets, renderReportHtml } from '../console/index.js';
 import { parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 const fmt = (v: number | null, digits = 3) => (v === null ? '—' : v.toFixed(digits));
 
-function summary(r: Report, file?: string): string {
+function summary(r: Report, files: string[]): string {
   const lines = [`${r.model} version ${r.version}: ${r.predictions} predictions between ${r.window.from} and ${r.window.to}`];
   if (r.sufficiency.message) lines.push(r.sufficiency.message);
   if (r.features.length) {
@@ -33,7 +34,7 @@ function summary(r: Report, file?: string): string {
     ...r.alerts.map((a) => `${a.firing ? 'FIRING ' : 'ok     '} ${a.name.padEnd(20)} value ${fmt(a.value)} threshold ${a.threshold}  ${a.detail}`),
     ...r.notes.map((n) => `note: ${n}`),
   );
-  if (file) lines.push('', `report written to ${file}`);
+  for (const f of files) lines.push(`report written to ${f}`);
   return lines.join('\n');
 }
 
@@ -47,16 +48,28 @@ export function registerMonitorCommands(program: Command): void {
     .option('--window <duration>', 'how much recent traffic to cover, e.g. 1h, 24h, 7d', '24h')
     .option('--version <n>', 'judge this version instead of production')
     .option('--out <file>', 'also write the report JSON here (atomically)')
+    .option('--html <file>', 'also write the report as one self-contained HTML page (charts and tables; opens from disk with no network)')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nExamples:\n  modelgate monitor --model hotel-cancel\n  modelgate monitor --model hotel-cancel --window 7d --out reports/monitoring/latest_monitoring_report.json --json')
-    .action(async (o: OutputOptions & { model: string; window: string; version?: string; out?: string }) =>
+    .addHelpText(
+      'after',
+      '\nExamples:\n  modelgate monitor --model hotel-cancel\n  modelgate monitor --model hotel-cancel --window 7d --out reports/monitoring/latest_monitoring_report.json --json\n  modelgate monitor --model hotel-cancel --html drift-report.html',
+    )
+    .action(async (o: OutputOptions & { model: string; window: string; version?: string; out?: string; html?: string }) =>
       withContext(o, async (ctx) => {
         const windowMs = parseDuration(o.window, '--window');
         const version = parseVersion(o.version);
+        // The page's script and styles are read first: a missing build fails before a report is stored.
+        const assets = o.html ? await readReportAssets() : undefined;
         progress(`monitoring ${o.model} over the last ${o.window}…`);
         const { report } = await ctx.monitoring.run(o.model, windowMs, { version, onProgress: (n) => progress(`  ${n} predictions read`) });
         if (o.out) await writeFileAtomic(o.out, `${JSON.stringify(report, null, 2)}\n`);
-        emit(o, report, () => summary(report, o.out));
+        if (o.html && assets) await writeFileAtomic(o.html, renderReportHtml(report, assets).html);
+        emit(o, report, () =>
+          summary(
+            report,
+            [o.out, o.html].filter((f): f is string => !!f),
+          ),
+        );
       }),
     );
 }

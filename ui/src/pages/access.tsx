@@ -53,7 +53,7 @@ function Keys() {
           No API keys yet. Create one with <code>modelgate keys create --name app --scopes infer</code>.
         </Empty>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table data-testid="keys-table">
             <thead>
               <tr>
@@ -122,7 +122,7 @@ function Webhooks() {
           No subscriptions. Add one with <code>modelgate webhooks add --url https://… --events rollout.rolled_back</code>.
         </Empty>
       ) : subs.data ? (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <thead>
               <tr>
@@ -170,7 +170,7 @@ function Webhooks() {
       {deliveries.data && deliveries.data.deliveries.length === 0 ? (
         <p class="empty">No deliveries{status ? ` with status ${status}` : ''}.</p>
       ) : deliveries.data ? (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <thead>
               <tr>

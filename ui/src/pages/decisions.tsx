@@ -159,7 +159,7 @@ export function DecisionsPage({ name }: { name?: string }) {
         {page.data && page.data.predictions.length === 0 ? (
           <p class="empty">No predictions match. Predictions appear here once the model serves requests with AUDIT_LOG on.</p>
         ) : page.data ? (
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0}>
             <table data-testid="predictions-table">
               <thead>
                 <tr>

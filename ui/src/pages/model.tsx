@@ -104,7 +104,7 @@ export function ModelPage({ name }: { name: string }) {
       ) : null}
       <ErrorNote error={m.error} />
       <h2>Versions</h2>
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0}>
         <table data-testid="versions-table">
           <thead>
             <tr>
@@ -191,7 +191,7 @@ export function ModelPage({ name }: { name: string }) {
       {d.alias_history.length === 0 ? (
         <p class="empty">No alias has moved yet.</p>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <thead>
               <tr>

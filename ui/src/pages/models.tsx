@@ -73,7 +73,7 @@ export function ModelsPage() {
           <label class="filter">
             Find a model <input type="search" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
           </label>
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0}>
             <table data-testid="models-table">
               <thead>
                 <tr>

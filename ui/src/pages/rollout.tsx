@@ -62,7 +62,7 @@ function ArmsTable({ arms, shadow }: { arms: Status['arms']; shadow: Status['sha
   if (shadow) rows.push(['shadow', shadow]);
   const decisions = [...new Set(rows.flatMap(([, a]) => Object.keys(a.decision_rates)))].sort();
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0}>
       <table data-testid="arms-table">
         <thead>
           <tr>
@@ -226,7 +226,7 @@ export function RolloutPage({ name }: { name: string }) {
         {rollbacks.data && rollbacks.data.rollbacks.length === 0 ? (
           <p class="empty">No canary of {name} has been rolled back.</p>
         ) : (
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0}>
             <table data-testid="rollbacks-table">
               <thead>
                 <tr>

@@ -28,7 +28,7 @@ function Alerts({ report }: { report: Report }) {
   return (
     <section aria-labelledby="alerts-h">
       <h3 id="alerts-h">Alerts</h3>
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0}>
         <table>
           <thead>
             <tr>
@@ -62,7 +62,7 @@ function Features({ features, selected, select }: { features: FeatureDrift[]; se
       <h3 id="features-h">
         Feature drift ({features.filter((f) => f.drifted).length} of {features.length} drifted)
       </h3>
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0}>
         <table data-testid="feature-table">
           <thead>
             <tr>
@@ -121,7 +121,7 @@ function Distribution({ feature }: { feature: FeatureDrift }) {
             ]}
             label={`Share of values per bin of ${feature.name}, reference and window`}
           />
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0}>
             <table>
               <thead>
                 <tr>
@@ -197,7 +197,7 @@ function PredictionDrift({ report }: { report: Report }) {
         ) : null}
       </dl>
       {pd.class_mix ? (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table>
             <thead>
               <tr>
