@@ -1,5 +1,6 @@
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -7,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowPayload } from '../src/training/index.js';
 import { demoModel } from './helpers/fixtures.js';
 import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
-import { tempDir } from './helpers/db.js';
+import { dropDb, freshDb, tempDir } from './helpers/db.js';
 
 // The console in a real browser (Debian's Chromium driven by playwright-core) against a real
 // server with a real model. Screenshots of each page go to test-artifacts/console/.
@@ -261,5 +262,43 @@ describe('console at /ui in Chromium', () => {
 
   it('left no errors in the browser console (CSP violations included)', () => {
     expect(browserErrors.filter((e) => !/status of 40[134]/.test(e))).toEqual([]);
+  });
+});
+
+describe('console while the server restarts', () => {
+  it('says it lost the connection, then recovers on its own when the server is back', async () => {
+    const db = freshDb('sqlite');
+    const dataDir = tempDir();
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(p));
+      });
+    });
+    const start = () => startTestServer({ listen: true, db, dataDir, env: { PORT: String(port) } });
+    let server = await start();
+    await server.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+    await server.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${server.url}/ui/`);
+      await page.getByLabel('API key or admin token').fill(TOKEN);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      const table = page.locator('[data-testid=models-table]');
+      await poll(() => table.textContent()).toContain('hotel');
+      await server.stop();
+      // The models page refreshes rollout state every 5 s: that request finds nobody there.
+      await poll(() => page.getByTestId('connection-lost').count()).toBe(1);
+      await page.screenshot({ path: path.join(SHOTS, 'connection-lost.png') });
+      server = await start();
+      await poll(() => page.getByTestId('connection-lost').count()).toBe(0);
+      await poll(() => table.textContent()).toContain('hotel');
+      expect(await page.getByTestId('who').textContent()).toMatch(/admin-token/);
+    } finally {
+      await browser.close();
+      await server.stop();
+      await dropDb(db);
+    }
   });
 });

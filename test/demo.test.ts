@@ -79,6 +79,14 @@ describe('modelgate demo', () => {
       expect(replies).toHaveLength(3);
       for (const r of replies) expect(r.status, JSON.stringify(r.body)).toBe(200);
       expect(['act', 'none']).toContain(replies[0].body.decision);
+      // The console line it prints opens the console, and the printed admin token signs in to it.
+      const consoleUrl = /^open (http:\/\/\S+\/ui\/)$/m.exec(demo.output)![1];
+      const page = await fetch(consoleUrl);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<script src="/ui/app.js">');
+      const token = /admin token of this server[^:]*: (\S+)/.exec(demo.output)![1];
+      const who = await fetch(new URL('/v1/whoami', consoleUrl), { headers: { authorization: `Bearer ${token}` } });
+      expect(await who.json()).toMatchObject({ id: 'admin-token', scopes: expect.arrayContaining(['admin']) as unknown });
     } finally {
       expect(await demo.stop()).toBe(0);
     }

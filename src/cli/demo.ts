@@ -167,13 +167,15 @@ export function registerDemoCommand(program: Command): void {
           `curl -s ${base}/health`,
           `curl -s ${base}/metrics | grep modelgate_`,
           `open ${base}/docs`,
+          '# the console: models, rollouts, drift and decisions in the browser (sign in with the admin token above)',
+          `open ${base}/ui/`,
           '',
           `In another shell, the CLI acts on the same registry (MODELGATE_DATA_DIR=${config.dataDir}):`,
           `  npx modelgate models ${model}`,
           '',
           'Ctrl-C stops the server.',
         ];
-        if (o.json) process.stdout.write(`${JSON.stringify({ ...summary, url: base })}\n`);
+        if (o.json) process.stdout.write(`${JSON.stringify({ ...summary, url: base, console: `${base}/ui/` })}\n`);
         else process.stdout.write(`${lines.join('\n')}\n`);
       } catch (e) {
         fail(o, e);
