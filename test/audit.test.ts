@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { rowPayload } from '../src/training/index.js';
@@ -101,6 +102,26 @@ for (const dialect of DIALECTS) {
       expect(d.total).toBe(24);
       expect(d.decisions.find((x: { decision: string }) => x.decision === 'act')?.count ?? 0).toBe(expectedActs);
       expect(d.decisions.reduce((a: number, x: { rate: number }) => a + x.rate, 0)).toBeCloseTo(1, 9);
+    });
+
+    it('filters by event id and version; the CSV export of a filter holds the same records, parsed back', async () => {
+      const byEvent = (await call('GET', '/v1/predictions?event_id=ev-7')).body.predictions;
+      expect(byEvent.map((p: { id: string }) => p.id)).toEqual([replies[7].prediction_id]);
+      expect((await call('GET', '/v1/predictions?model=hotel&version=1&limit=1000')).body.predictions).toHaveLength(24);
+      expect((await call('GET', '/v1/predictions?model=hotel&version=2')).body.predictions).toEqual([]);
+      expect((await call('GET', '/v1/predictions?version=0')).status).toBe(400);
+
+      const res = await s.app.inject({ method: 'GET', url: '/v1/predictions.csv?model=hotel&decision=act', headers: s.auth });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/csv/);
+      const rows = parseCsv(res.body, { columns: true }) as Record<string, string>[];
+      const acts = replies.filter((r) => r.decision === 'act');
+      expect(rows.map((r) => r.id).sort()).toEqual(acts.map((r) => r.prediction_id).sort());
+      const first = rows.find((r) => r.id === acts[0].prediction_id)!;
+      expect(Number(first.score)).toBe(acts[0].score);
+      expect(first.decision).toBe('act');
+      // A read-scope credential is needed, as for the JSON pages.
+      expect((await s.app.inject({ method: 'GET', url: '/v1/predictions.csv' })).statusCode).toBe(401);
     });
 
     it('bad cursors and time ranges are 400s that say what to send', async () => {

@@ -113,6 +113,9 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect(st.arms.canary.scored).toBe(st.arms.canary.requests - st.arms.canary.cache_hits);
     expect(st.verdict.status).toBe('healthy');
     expect(st.verdict.checks.map((c: { metric: string }) => c.metric)).toContain('error_rate');
+    // The list of running rollouts (the console's models page) names this one, and only models with one.
+    const list = (await call('GET', '/v1/canary')).json();
+    expect(list.rollouts).toEqual([expect.objectContaining({ model: 'hotel', canary_version: 2, canary_percent: st.canary_percent, production_version: 1, shadow_version: null })]);
     // No steps configured: analysis never changes the percent by itself.
     expect((await s.runtime.tick()).actions).toEqual([]);
     const stop = await call('POST', '/v1/canary/hotel/stop', { reason: 'checking the dashboards' });

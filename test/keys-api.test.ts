@@ -50,6 +50,16 @@ for (const dialect of DIALECTS) {
       expect(errorOf(await call('GET', '/v1/keys', inferKey.token))).toMatchObject({ status: 403 });
     });
 
+    it('whoami answers any valid credential with what it may do (the console signs in with it), and 401 for anything else', async () => {
+      const k = await create({ name: 'scorer', scopes: ['infer'] });
+      const me = await call('GET', '/v1/whoami', k.token);
+      expect(me.statusCode).toBe(200);
+      expect(me.json()).toEqual({ id: k.key.id, kind: 'api-key', name: 'scorer', scopes: ['infer'] });
+      expect((await admin('GET', '/v1/whoami')).json()).toMatchObject({ id: 'admin-token', kind: 'admin-token', name: null, scopes: expect.arrayContaining(['admin', 'read']) as unknown });
+      expect(errorOf(await call('GET', '/v1/whoami', undefined))).toMatchObject({ status: 401 });
+      expect(errorOf(await call('GET', '/v1/whoami', 'mg_bogus'))).toMatchObject({ status: 401 });
+    });
+
     it('admin implies every other scope', async () => {
       const k = await create({ name: 'ops', scopes: ['admin'] });
       expect((await infer(k.token)).statusCode).toBe(200);

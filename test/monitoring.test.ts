@@ -112,6 +112,17 @@ for (const dialect of DIALECTS) {
       const profit = labelled.reduce((a, p) => a + (p.decision === 'act' ? (p.label ? 30 : -20) : 0), 0);
       expect(report.performance.realized_profit).toBe(profit);
       expect(report.alerts.find((a) => a.name === 'high_psi')).toMatchObject({ firing: true, value: lead.psi, threshold: 0.2 });
+
+      // The distribution the console charts: shares of the reference's own counts, and of the
+      // window's tripled lead times binned by hand on the reference's edges.
+      const shares = (c: number[]) => c.map((x) => x / c.reduce((a, b) => a + b, 0));
+      expect(lead.distribution.reference).toEqual(shares(ref.counts).map((x) => expect.closeTo(x, 12) as unknown));
+      const byHand = new Array<number>(ref.edges.length + 1).fill(0);
+      for (const p of served) byHand[ref.edges.findIndex((e) => p.lead <= e) === -1 ? ref.edges.length : ref.edges.findIndex((e) => p.lead <= e)]++;
+      expect(lead.distribution.window).toEqual(shares(byHand).map((x) => expect.closeTo(x, 12) as unknown));
+      expect(lead.distribution.bins).toHaveLength(ref.edges.length + 1);
+      expect(lead.distribution.bins[0]).toBe(`≤ ${Number(ref.edges[0].toPrecision(4))}`);
+      expect(hotel.distribution.bins.at(-1)).toBe('(other)');
     });
 
     it('stores reports: latest, history with a cursor, one by id', async () => {
@@ -128,6 +139,18 @@ for (const dialect of DIALECTS) {
       expect(one.body).toMatchObject({ model: 'hotel', format: 'modelgate.report/v1' });
       expect((await get('/v1/monitoring/nobody/latest')).status).toBe(404);
       expect((await get('/v1/monitoring/hotel/history?cursor=garbage')).status).toBe(400);
+      // With metrics=true each summary carries the numbers charted over time, read from its own report.
+      const withMetrics = await get('/v1/monitoring/hotel/history?limit=2&metrics=true');
+      for (const summary of withMetrics.body.reports) {
+        const full = (await get(`/v1/monitoring/hotel/reports/${summary.id}`)).body as Report;
+        expect(summary.metrics).toMatchObject({
+          worst_feature_psi: Math.max(...full.features.map((f) => f.psi ?? -Infinity)),
+          prediction_psi: full.prediction_drift.psi,
+          roc_auc: full.performance.roc_auc,
+          action_rate: full.action_rate.window,
+        });
+      }
+      expect(page1.body.reports[0].metrics).toBeUndefined();
     });
 
     it('a version without a reference profile says so instead of giving drift numbers', async () => {
