@@ -265,6 +265,77 @@ describe('console at /ui in Chromium', () => {
   });
 });
 
+describe('console with 1,000 models and 100,000 predictions', () => {
+  it('renders a page at a time: 25 models, 50 predictions, and pages on by cursor', async () => {
+    const s = await startTestServer({ listen: true });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    try {
+      await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+      const k = s.ctx.db.kysely;
+      const at = new Date().toISOString();
+      // Volume written straight to the tables: registering 1,000 models one by one would test the registry, not the page.
+      for (let i = 0; i < 1000; i += 250) {
+        await k
+          .insertInto('models')
+          .values(Array.from({ length: 250 }, (_, j) => ({ name: `m-${String(i + j).padStart(4, '0')}`, description: null, created_at: at })))
+          .execute();
+      }
+      const start = Date.now() - 3_600_000;
+      for (let i = 0; i < 100_000; i += 2000) {
+        await k
+          .insertInto('predictions')
+          .values(
+            Array.from({ length: 2000 }, (_, j) => {
+              const n = i + j;
+              return {
+                id: `p-${String(n).padStart(6, '0')}`,
+                at: new Date(start + n * 30).toISOString(),
+                model: 'hotel',
+                version: 1,
+                arm: 'production',
+                event_id: `e-${n}`,
+                features: null,
+                features_sha256: null,
+                score: (n % 100) / 100,
+                label: null,
+                decision: n % 3 ? 'none' : 'act',
+                latency_ms: 0.2,
+                cached: 0,
+                key_id: null,
+              };
+            }),
+          )
+          .execute();
+      }
+      const page = await browser.newPage();
+      const apiCalls: string[] = [];
+      page.on('request', (r) => r.url().includes('/v1/') && apiCalls.push(new URL(r.url()).pathname));
+      await page.goto(`${s.url}/ui/`);
+      await page.getByLabel('API key or admin token').fill(TOKEN);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      const rows = page.locator('[data-testid=models-table] tbody tr');
+      await poll(() => rows.count()).toBe(25);
+      expect(await page.locator('.pager').textContent()).toContain('Page 1 of 41 (1001)');
+      // Alert flags are asked for the rows shown only.
+      await poll(() => apiCalls.filter((c) => c.endsWith('/history')).length).toBe(25);
+      await page.getByRole('button', { name: 'Next' }).click();
+      await poll(() => rows.first().textContent()).toContain('m-0024');
+
+      await page.goto(`${s.url}/ui/#/decisions/hotel`);
+      const predictions = page.locator('[data-testid=predictions-table] tbody tr');
+      await poll(() => predictions.count()).toBe(50);
+      expect(await predictions.first().textContent()).toContain('e-0');
+      await page.getByRole('button', { name: 'Next' }).click();
+      await poll(() => predictions.first().textContent()).toContain('e-50');
+      await poll(() => page.getByTestId('decision-distribution').textContent()).toMatch(/act33\.3% \(33334\)/);
+      await page.screenshot({ path: path.join(SHOTS, 'decisions-100k.png'), fullPage: true });
+    } finally {
+      await browser.close();
+      await s.stop();
+    }
+  }, 180_000);
+});
+
 describe('console while the server restarts', () => {
   it('says it lost the connection, then recovers on its own when the server is back', async () => {
     const db = freshDb('sqlite');
