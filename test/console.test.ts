@@ -260,6 +260,18 @@ describe('console at /ui in Chromium', () => {
     await phone.close();
   });
 
+  it('an admin revokes a key from the access page; the key is refused from then on', async () => {
+    await page.goto(`${s.url}/ui/#/access`);
+    const row = page.locator('[data-testid=keys-table] tbody tr', { hasText: 'viewer' });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await poll(() => page.locator('dialog[open]').textContent()).toMatch(/Every request with a token of viewer is refused/);
+    await page.locator('dialog[open] [data-testid=confirm]').click();
+    await poll(() => row.locator('td').nth(2).textContent()).toBe('revoked');
+    expect((await api('GET', '/v1/models', undefined, readToken)).status).toBe(401);
+    await shot('access');
+    expect(await a11y(page)).toEqual([]);
+  });
+
   it('left no errors in the browser console (CSP violations included)', () => {
     expect(browserErrors.filter((e) => !/status of 40[134]/.test(e))).toEqual([]);
   });
