@@ -100,6 +100,11 @@ describe('the container image, hardened, on SQLite and a data volume', () => {
     expect(metrics).toContain('modelgate_container_memory_limit_bytes{source="cgroup"} 1073741824');
     expect(metrics).toContain('modelgate_ready 1');
     expect(await (await fetch(`${first.url}/readyz`)).json()).toEqual({ ready: true });
+    // The console is in the image (built with the rest), with its own Content-Security-Policy.
+    const ui = await fetch(`${first.url}/ui/`);
+    expect(ui.status).toBe(200);
+    expect(ui.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect((await fetch(`${first.url}/ui/app.js`)).status).toBe(200);
   });
 
   it('docker stop ends it with exit 0 within the grace period, every audit record written; a new container on the volume serves the same version', async () => {
