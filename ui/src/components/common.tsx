@@ -104,3 +104,38 @@ export function usePaged<T>(items: T[], size: number) {
     ) : null;
   return { shown, pager };
 }
+
+/**
+ * A table with a header row of column names, in a wrapper that scrolls sideways on narrow
+ * screens (focusable, so keyboard users can scroll it too).
+ */
+export function Table({ head, testId, children }: { head: ComponentChildren[]; testId?: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap" tabIndex={0}>
+      <table data-testid={testId}>
+        <thead>
+          <tr>
+            {head.map((h, i) => (
+              <th scope="col" key={i}>
+                {h}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** Offer text as a file download (an export or a report fetched with the bearer token). */
+export function saveAs(text: string, filename: string, type: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

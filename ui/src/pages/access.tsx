@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { del, enc, get, post, q } from '../api.js';
-import { ConfirmButton, Empty, ErrorNote, fmt, Loading } from '../components/common.js';
+import { ConfirmButton, Empty, ErrorNote, fmt, Loading, Table } from '../components/common.js';
 import { useLoad } from '../load.js';
 
 interface Key {
@@ -53,57 +53,43 @@ function Keys() {
           No API keys yet. Create one with <code>modelgate keys create --name app --scopes infer</code>.
         </Empty>
       ) : (
-        <div class="table-wrap" tabIndex={0}>
-          <table data-testid="keys-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Token starts</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Status</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.data.keys.map((k) => (
-                <tr key={k.id}>
-                  <th scope="row">{k.name}</th>
-                  <td>
-                    <code>{k.prefix}…</code>
-                  </td>
-                  <td>{k.scopes.join(', ')}</td>
-                  <td>{k.status}</td>
-                  <td>{fmt.time(k.last_used_at)}</td>
-                  <td class="actions">
-                    {k.status === 'active' ? (
-                      <>
-                        <ConfirmButton
-                          label="Rotate"
-                          title={`Rotate the key ${k.name}?`}
-                          confirm={<p>A new token is made for {k.name}; the current one keeps working for 24 hours so callers can switch.</p>}
-                          run={() => post<{ token: string }>(`/v1/keys/${enc(k.id)}/rotate`, {})}
-                          done={(r) => {
-                            setToken((r as { token: string }).token);
-                            keys.reload();
-                          }}
-                        />
-                        <ConfirmButton
-                          label="Revoke"
-                          danger
-                          title={`Revoke the key ${k.name}?`}
-                          confirm={<p>Every request with a token of {k.name} is refused from now on (401), on every replica within a reload interval. This cannot be undone.</p>}
-                          run={() => del(`/v1/keys/${enc(k.id)}`)}
-                          done={() => keys.reload()}
-                        />
-                      </>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={['Name', 'Token starts', 'Scopes', 'Status', 'Last used', 'Actions']} testId="keys-table">
+          {keys.data.keys.map((k) => (
+            <tr key={k.id}>
+              <th scope="row">{k.name}</th>
+              <td>
+                <code>{k.prefix}…</code>
+              </td>
+              <td>{k.scopes.join(', ')}</td>
+              <td>{k.status}</td>
+              <td>{fmt.time(k.last_used_at)}</td>
+              <td class="actions">
+                {k.status === 'active' ? (
+                  <>
+                    <ConfirmButton
+                      label="Rotate"
+                      title={`Rotate the key ${k.name}?`}
+                      confirm={<p>A new token is made for {k.name}; the current one keeps working for 24 hours so callers can switch.</p>}
+                      run={() => post<{ token: string }>(`/v1/keys/${enc(k.id)}/rotate`, {})}
+                      done={(r) => {
+                        setToken((r as { token: string }).token);
+                        keys.reload();
+                      }}
+                    />
+                    <ConfirmButton
+                      label="Revoke"
+                      danger
+                      title={`Revoke the key ${k.name}?`}
+                      confirm={<p>Every request with a token of {k.name} is refused from now on (401), on every replica within a reload interval. This cannot be undone.</p>}
+                      run={() => del(`/v1/keys/${enc(k.id)}`)}
+                      done={() => keys.reload()}
+                    />
+                  </>
+                ) : null}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
     </section>
   );
@@ -122,26 +108,15 @@ function Webhooks() {
           No subscriptions. Add one with <code>modelgate webhooks add --url https://… --events rollout.rolled_back</code>.
         </Empty>
       ) : subs.data ? (
-        <div class="table-wrap" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">URL</th>
-                <th scope="col">Events</th>
-                <th scope="col">Since</th>
-              </tr>
-            </thead>
-            <tbody>
-              {subs.data.subscriptions.map((s) => (
-                <tr key={s.id}>
-                  <td>{s.url}</td>
-                  <td>{s.events.join(', ')}</td>
-                  <td>{fmt.time(s.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={['URL', 'Events', 'Since']}>
+          {subs.data.subscriptions.map((s) => (
+            <tr key={s.id}>
+              <td>{s.url}</td>
+              <td>{s.events.join(', ')}</td>
+              <td>{fmt.time(s.created_at)}</td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
       <h3>Deliveries</h3>
       <div class="toolbar">
@@ -170,30 +145,17 @@ function Webhooks() {
       {deliveries.data && deliveries.data.deliveries.length === 0 ? (
         <p class="empty">No deliveries{status ? ` with status ${status}` : ''}.</p>
       ) : deliveries.data ? (
-        <div class="table-wrap" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Event</th>
-                <th scope="col">Status</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Last answer</th>
-                <th scope="col">Updated</th>
-              </tr>
-            </thead>
-            <tbody>
-              {deliveries.data.deliveries.map((d) => (
-                <tr key={d.id}>
-                  <td>{d.type}</td>
-                  <td>{d.status}</td>
-                  <td>{d.attempts}</td>
-                  <td>{d.last_error ?? d.last_status ?? '—'}</td>
-                  <td>{fmt.time(d.updated_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={['Event', 'Status', 'Attempts', 'Last answer', 'Updated']}>
+          {deliveries.data.deliveries.map((d) => (
+            <tr key={d.id}>
+              <td>{d.type}</td>
+              <td>{d.status}</td>
+              <td>{d.attempts}</td>
+              <td>{d.last_error ?? d.last_status ?? '—'}</td>
+              <td>{fmt.time(d.updated_at)}</td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
     </section>
   );

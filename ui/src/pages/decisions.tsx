@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { enc, get, getText, q } from '../api.js';
-import { Empty, ErrorNote, fmt, Loading } from '../components/common.js';
+import { Empty, ErrorNote, fmt, Loading, Table, saveAs } from '../components/common.js';
 import { useLoad } from '../load.js';
 import { href } from '../router.js';
 
@@ -90,14 +90,7 @@ export function DecisionsPage({ name }: { name?: string }) {
     setError(undefined);
     try {
       const csv = await getText(`/v1/predictions.csv${q(query(filter))}`);
-      const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = `${model}-predictions.csv`;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      saveAs(csv, `${model}-predictions.csv`, 'text/csv');
     } catch (e) {
       setError(e as Error);
     } finally {
@@ -159,34 +152,19 @@ export function DecisionsPage({ name }: { name?: string }) {
         {page.data && page.data.predictions.length === 0 ? (
           <p class="empty">No predictions match. Predictions appear here once the model serves requests with AUDIT_LOG on.</p>
         ) : page.data ? (
-          <div class="table-wrap" tabIndex={0}>
-            <table data-testid="predictions-table">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Version</th>
-                  <th scope="col">Arm</th>
-                  <th scope="col">Event id</th>
-                  <th scope="col">Score</th>
-                  <th scope="col">Decision</th>
-                  <th scope="col">ms</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.data.predictions.map((p) => (
-                  <tr key={p.id}>
-                    <td>{fmt.time(p.at)}</td>
-                    <td>v{p.version}</td>
-                    <td>{p.arm}</td>
-                    <td>{p.event_id ?? '—'}</td>
-                    <td>{fmt.num(p.score, 4)}</td>
-                    <td>{p.decision}</td>
-                    <td>{fmt.num(p.latency_ms, 2)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table head={['When', 'Version', 'Arm', 'Event id', 'Score', 'Decision', 'ms']} testId="predictions-table">
+            {page.data.predictions.map((p) => (
+              <tr key={p.id}>
+                <td>{fmt.time(p.at)}</td>
+                <td>v{p.version}</td>
+                <td>{p.arm}</td>
+                <td>{p.event_id ?? '—'}</td>
+                <td>{fmt.num(p.score, 4)}</td>
+                <td>{p.decision}</td>
+                <td>{fmt.num(p.latency_ms, 2)}</td>
+              </tr>
+            ))}
+          </Table>
         ) : (
           page.loading && <Loading what="predictions" />
         )}

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { enc, get, post } from '../api.js';
-import { ConfirmButton, ErrorNote, fmt, Loading } from '../components/common.js';
+import { ConfirmButton, ErrorNote, fmt, Loading, Table } from '../components/common.js';
 import { useLoad } from '../load.js';
 import { href } from '../router.js';
 import { isAdmin, useSession } from '../session.js';
@@ -104,71 +104,57 @@ export function ModelPage({ name }: { name: string }) {
       ) : null}
       <ErrorNote error={m.error} />
       <h2>Versions</h2>
-      <div class="table-wrap" tabIndex={0}>
-        <table data-testid="versions-table">
-          <thead>
-            <tr>
-              <th scope="col">Version</th>
-              <th scope="col">Status</th>
-              <th scope="col">Aliases</th>
-              <th scope="col">Engine</th>
-              <th scope="col">Registered</th>
-              {admin ? <th scope="col">Actions</th> : null}
-            </tr>
-          </thead>
-          <tbody>
-            {d.versions.map((v) => (
-              <tr key={v.version} data-version={v.version}>
-                <th scope="row">
-                  <button type="button" class="link" onClick={() => setOpen(open === v.version ? undefined : v.version)} aria-expanded={open === v.version}>
-                    v{v.version}
-                  </button>
-                </th>
-                <td>{v.status}</td>
-                <td>{v.aliases.join(', ') || '—'}</td>
-                <td title={v.engine?.reason ?? ''}>{v.engine ? `${v.engine.engine}${v.engine.reason ? ' (see why)' : ''}` : '—'}</td>
-                <td>
-                  {fmt.time(v.created_at)} by {v.created_by}
-                </td>
-                {admin ? (
-                  <td class="actions">
-                    {v.status !== 'archived' && production !== v.version ? (
-                      <ConfirmButton
-                        label="Promote"
-                        testId={`promote-${v.version}`}
-                        title={`Promote ${d.name} v${v.version} to production?`}
-                        confirm={
-                          <p>
-                            Production of <strong>{d.name}</strong> moves from {production !== undefined ? `version ${production}` : 'nothing'} to <strong>version {v.version}</strong>. Every request
-                            without a pinned version is answered by version {v.version} within a reload interval. A running canary is completed or refused by the server.
-                          </p>
-                        }
-                        run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'production' })}
-                        done={after(`Version ${v.version} of ${d.name} is now production.`)}
-                      />
-                    ) : null}
-                    {v.status !== 'archived' && v.aliases.length === 0 ? (
-                      <ConfirmButton
-                        label="Archive"
-                        danger
-                        testId={`archive-${v.version}`}
-                        title={`Archive ${d.name} v${v.version}?`}
-                        confirm={
-                          <p>
-                            Version {v.version} of {d.name} will no longer be servable or promotable until it is marked active again. Its files and history stay.
-                          </p>
-                        }
-                        run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'archived' })}
-                        done={after(`Version ${v.version} of ${d.name} is archived.`)}
-                      />
-                    ) : null}
-                  </td>
+      <Table head={['Version', 'Status', 'Aliases', 'Engine', 'Registered', ...(admin ? ['Actions'] : [])]} testId="versions-table">
+        {d.versions.map((v) => (
+          <tr key={v.version} data-version={v.version}>
+            <th scope="row">
+              <button type="button" class="link" onClick={() => setOpen(open === v.version ? undefined : v.version)} aria-expanded={open === v.version}>
+                v{v.version}
+              </button>
+            </th>
+            <td>{v.status}</td>
+            <td>{v.aliases.join(', ') || '—'}</td>
+            <td title={v.engine?.reason ?? ''}>{v.engine ? `${v.engine.engine}${v.engine.reason ? ' (see why)' : ''}` : '—'}</td>
+            <td>
+              {fmt.time(v.created_at)} by {v.created_by}
+            </td>
+            {admin ? (
+              <td class="actions">
+                {v.status !== 'archived' && production !== v.version ? (
+                  <ConfirmButton
+                    label="Promote"
+                    testId={`promote-${v.version}`}
+                    title={`Promote ${d.name} v${v.version} to production?`}
+                    confirm={
+                      <p>
+                        Production of <strong>{d.name}</strong> moves from {production !== undefined ? `version ${production}` : 'nothing'} to <strong>version {v.version}</strong>. Every request
+                        without a pinned version is answered by version {v.version} within a reload interval. A running canary is completed or refused by the server.
+                      </p>
+                    }
+                    run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'production' })}
+                    done={after(`Version ${v.version} of ${d.name} is now production.`)}
+                  />
                 ) : null}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+                {v.status !== 'archived' && v.aliases.length === 0 ? (
+                  <ConfirmButton
+                    label="Archive"
+                    danger
+                    testId={`archive-${v.version}`}
+                    title={`Archive ${d.name} v${v.version}?`}
+                    confirm={
+                      <p>
+                        Version {v.version} of {d.name} will no longer be servable or promotable until it is marked active again. Its files and history stay.
+                      </p>
+                    }
+                    run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'archived' })}
+                    done={after(`Version ${v.version} of ${d.name} is archived.`)}
+                  />
+                ) : null}
+              </td>
+            ) : null}
+          </tr>
+        ))}
+      </Table>
       {admin && production !== undefined ? (
         <p>
           <ConfirmButton
@@ -191,31 +177,19 @@ export function ModelPage({ name }: { name: string }) {
       {d.alias_history.length === 0 ? (
         <p class="empty">No alias has moved yet.</p>
       ) : (
-        <div class="table-wrap" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Alias</th>
-                <th scope="col">Change</th>
-                <th scope="col">By</th>
-              </tr>
-            </thead>
-            <tbody>
-              {d.alias_history.map((h, i) => (
-                <tr key={i}>
-                  <td>{fmt.time(h.at)}</td>
-                  <td>{h.alias}</td>
-                  <td>
-                    {h.action}: {h.previous_version !== null ? `v${h.previous_version} → ` : ''}
-                    {h.version !== null ? `v${h.version}` : 'none'}
-                  </td>
-                  <td>{h.actor}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={['When', 'Alias', 'Change', 'By']}>
+          {d.alias_history.map((h, i) => (
+            <tr key={i}>
+              <td>{fmt.time(h.at)}</td>
+              <td>{h.alias}</td>
+              <td>
+                {h.action}: {h.previous_version !== null ? `v${h.previous_version} → ` : ''}
+                {h.version !== null ? `v${h.version}` : 'none'}
+              </td>
+              <td>{h.actor}</td>
+            </tr>
+          ))}
+        </Table>
       )}
     </main>
   );

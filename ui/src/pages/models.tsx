@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { get, enc, q } from '../api.js';
-import { Empty, ErrorNote, Loading, usePaged } from '../components/common.js';
+import { Empty, ErrorNote, Loading, usePaged, Table } from '../components/common.js';
 import { useLoad } from '../load.js';
 import { href } from '../router.js';
 import type { ReportSummary } from '../report/types.js';
@@ -73,41 +73,26 @@ export function ModelsPage() {
           <label class="filter">
             Find a model <input type="search" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
           </label>
-          <div class="table-wrap" tabIndex={0}>
-            <table data-testid="models-table">
-              <thead>
-                <tr>
-                  <th scope="col">Model</th>
-                  <th scope="col">Task</th>
-                  <th scope="col">Production</th>
-                  <th scope="col">Slots</th>
-                  <th scope="col">Canary / shadow</th>
-                  <th scope="col">Engine</th>
-                  <th scope="col">Alerts (last report)</th>
+          <Table head={['Model', 'Task', 'Production', 'Slots', 'Canary / shadow', 'Engine', 'Alerts (last report)']} testId="models-table">
+            {shown.map((m) => {
+              const slots = Object.entries(m.aliases).filter(([a]) => a !== 'production');
+              return (
+                <tr key={m.name}>
+                  <th scope="row">
+                    <a href={href('models', m.name)}>{m.name}</a>
+                  </th>
+                  <td>{m.task ?? '—'}</td>
+                  <td>{m.aliases.production !== undefined ? `v${m.aliases.production}` : <span class="muted">none</span>}</td>
+                  <td>{slots.length ? slots.map(([a, v]) => `${a}: v${v}`).join(', ') : '—'}</td>
+                  <td>{byModel.has(m.name) ? <a href={href('rollout', m.name)}>{canaryText(byModel.get(m.name))}</a> : '—'}</td>
+                  <td title={m.production_engine?.reason ?? ''}>{m.production_engine?.engine ?? '—'}</td>
+                  <td>
+                    <AlertFlags model={m.name} />
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {shown.map((m) => {
-                  const slots = Object.entries(m.aliases).filter(([a]) => a !== 'production');
-                  return (
-                    <tr key={m.name}>
-                      <th scope="row">
-                        <a href={href('models', m.name)}>{m.name}</a>
-                      </th>
-                      <td>{m.task ?? '—'}</td>
-                      <td>{m.aliases.production !== undefined ? `v${m.aliases.production}` : <span class="muted">none</span>}</td>
-                      <td>{slots.length ? slots.map(([a, v]) => `${a}: v${v}`).join(', ') : '—'}</td>
-                      <td>{byModel.has(m.name) ? <a href={href('rollout', m.name)}>{canaryText(byModel.get(m.name))}</a> : '—'}</td>
-                      <td title={m.production_engine?.reason ?? ''}>{m.production_engine?.engine ?? '—'}</td>
-                      <td>
-                        <AlertFlags model={m.name} />
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+              );
+            })}
+          </Table>
           {pager}
         </>
       )}

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, enc, get, getText, post, q } from '../api.js';
-import { Empty, ErrorNote, Loading } from '../components/common.js';
+import { Empty, ErrorNote, Loading, saveAs } from '../components/common.js';
 import { useLoad } from '../load.js';
 import { History, ReportView } from '../report/report-view.js';
 import type { Report, ReportSummary } from '../report/types.js';
@@ -10,14 +10,7 @@ import { isAdmin, useSession } from '../session.js';
 /** Save a stored report as its self-contained HTML file. */
 async function downloadHtml(model: string, id: string): Promise<void> {
   const html = await getText(`/v1/monitoring/${enc(model)}/reports/${enc(id)}.html`);
-  const url = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = `${model}-report-${id}.html`;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  saveAs(html, `${model}-report-${id}.html`, 'text/html');
 }
 
 export function MonitoringPage({ name }: { name: string }) {

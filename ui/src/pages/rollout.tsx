@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { enc, get, post, q } from '../api.js';
-import { ConfirmButton, Empty, ErrorNote, fmt, Loading } from '../components/common.js';
+import { ConfirmButton, Empty, ErrorNote, fmt, Loading, Table } from '../components/common.js';
 import { useLoad } from '../load.js';
 import { href } from '../router.js';
 import { isAdmin, useSession } from '../session.js';
@@ -62,42 +62,23 @@ function ArmsTable({ arms, shadow }: { arms: Status['arms']; shadow: Status['sha
   if (shadow) rows.push(['shadow', shadow]);
   const decisions = [...new Set(rows.flatMap(([, a]) => Object.keys(a.decision_rates)))].sort();
   return (
-    <div class="table-wrap" tabIndex={0}>
-      <table data-testid="arms-table">
-        <thead>
-          <tr>
-            <th scope="col">Arm</th>
-            <th scope="col">Version</th>
-            <th scope="col">Requests</th>
-            <th scope="col">Errors</th>
-            <th scope="col">p50 ms</th>
-            <th scope="col">p95 ms</th>
-            {decisions.map((d) => (
-              <th scope="col" key={d}>
-                {d}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map(([name, a]) => (
-            <tr key={name} data-arm={name}>
-              <th scope="row">{name}</th>
-              <td>{a.version !== null ? `v${a.version}` : '—'}</td>
-              <td data-testid={`${name}-requests`}>{a.requests}</td>
-              <td>
-                {a.errors} ({fmt.pct(a.error_rate)})
-              </td>
-              <td>{fmt.num(a.p50_ms)}</td>
-              <td>{fmt.num(a.p95_ms)}</td>
-              {decisions.map((d) => (
-                <td key={d}>{fmt.pct(a.decision_rates[d] ?? 0)}</td>
-              ))}
-            </tr>
+    <Table head={['Arm', 'Version', 'Requests', 'Errors', 'p50 ms', 'p95 ms', ...decisions]} testId="arms-table">
+      {rows.map(([name, a]) => (
+        <tr key={name} data-arm={name}>
+          <th scope="row">{name}</th>
+          <td>{a.version !== null ? `v${a.version}` : '—'}</td>
+          <td data-testid={`${name}-requests`}>{a.requests}</td>
+          <td>
+            {a.errors} ({fmt.pct(a.error_rate)})
+          </td>
+          <td>{fmt.num(a.p50_ms)}</td>
+          <td>{fmt.num(a.p95_ms)}</td>
+          {decisions.map((d) => (
+            <td key={d}>{fmt.pct(a.decision_rates[d] ?? 0)}</td>
           ))}
-        </tbody>
-      </table>
-    </div>
+        </tr>
+      ))}
+    </Table>
   );
 }
 
@@ -226,30 +207,17 @@ export function RolloutPage({ name }: { name: string }) {
         {rollbacks.data && rollbacks.data.rollbacks.length === 0 ? (
           <p class="empty">No canary of {name} has been rolled back.</p>
         ) : (
-          <div class="table-wrap" tabIndex={0}>
-            <table data-testid="rollbacks-table">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Canary</th>
-                  <th scope="col">Back to</th>
-                  <th scope="col">By</th>
-                  <th scope="col">Reason</th>
-                </tr>
-              </thead>
-              <tbody>
-                {(rollbacks.data?.rollbacks ?? []).map((r, i) => (
-                  <tr key={i}>
-                    <td>{fmt.time(r.at)}</td>
-                    <td>v{r.canary_version}</td>
-                    <td>{r.production_version !== null ? `v${r.production_version}` : '—'}</td>
-                    <td>{r.rolled_back_by}</td>
-                    <td>{r.reason}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table head={['When', 'Canary', 'Back to', 'By', 'Reason']} testId="rollbacks-table">
+            {(rollbacks.data?.rollbacks ?? []).map((r, i) => (
+              <tr key={i}>
+                <td>{fmt.time(r.at)}</td>
+                <td>v{r.canary_version}</td>
+                <td>{r.production_version !== null ? `v${r.production_version}` : '—'}</td>
+                <td>{r.rolled_back_by}</td>
+                <td>{r.reason}</td>
+              </tr>
+            ))}
+          </Table>
         )}
       </section>
     </main>

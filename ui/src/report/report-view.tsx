@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { BarsChart, LinesChart } from '../components/charts.js';
-import { fmt } from '../components/common.js';
+import { fmt, Table } from '../components/common.js';
 import type { FeatureDrift, Report, ReportSummary } from './types.js';
 
 /** Drifted features first, then by PSI, largest first (features without a PSI last). */
@@ -28,30 +28,17 @@ function Alerts({ report }: { report: Report }) {
   return (
     <section aria-labelledby="alerts-h">
       <h3 id="alerts-h">Alerts</h3>
-      <div class="table-wrap" tabIndex={0}>
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Alert</th>
-              <th scope="col">State</th>
-              <th scope="col">Value</th>
-              <th scope="col">Threshold</th>
-              <th scope="col">Rule</th>
-            </tr>
-          </thead>
-          <tbody>
-            {alerts.map((a) => (
-              <tr key={a.name} class={a.firing ? 'firing' : ''}>
-                <th scope="row">{a.name}</th>
-                <td>{a.firing ? <span class="badge bad">firing</span> : <span class="badge ok">ok</span>}</td>
-                <td>{fmt.num(a.value)}</td>
-                <td>{fmt.num(a.threshold)}</td>
-                <td>{a.detail}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table head={['Alert', 'State', 'Value', 'Threshold', 'Rule']}>
+        {alerts.map((a) => (
+          <tr key={a.name} class={a.firing ? 'firing' : ''}>
+            <th scope="row">{a.name}</th>
+            <td>{a.firing ? <span class="badge bad">firing</span> : <span class="badge ok">ok</span>}</td>
+            <td>{fmt.num(a.value)}</td>
+            <td>{fmt.num(a.threshold)}</td>
+            <td>{a.detail}</td>
+          </tr>
+        ))}
+      </Table>
     </section>
   );
 }
@@ -62,42 +49,26 @@ function Features({ features, selected, select }: { features: FeatureDrift[]; se
       <h3 id="features-h">
         Feature drift ({features.filter((f) => f.drifted).length} of {features.length} drifted)
       </h3>
-      <div class="table-wrap" tabIndex={0}>
-        <table data-testid="feature-table">
-          <thead>
-            <tr>
-              <th scope="col">Feature</th>
-              <th scope="col">Type</th>
-              <th scope="col">PSI</th>
-              <th scope="col">KS</th>
-              <th scope="col">KS p-value</th>
-              <th scope="col">JS distance</th>
-              <th scope="col">Missing (change)</th>
-              <th scope="col">Drifted</th>
-            </tr>
-          </thead>
-          <tbody>
-            {features.map((f) => (
-              <tr key={f.name} class={f.drifted ? 'firing' : ''} aria-selected={f.name === selected}>
-                <th scope="row">
-                  <button type="button" class="link" onClick={() => select(f.name)} title="show its distribution">
-                    {f.name}
-                  </button>
-                </th>
-                <td>{f.type}</td>
-                <td>{fmt.num(f.psi)}</td>
-                <td>{fmt.num(f.ks_statistic)}</td>
-                <td>{fmt.num(f.ks_p_value)}</td>
-                <td>{fmt.num(f.js_distance)}</td>
-                <td>
-                  {fmt.pct(f.missing_rate)} ({f.missing_rate_change === null ? '—' : `${f.missing_rate_change >= 0 ? '+' : ''}${fmt.pct(f.missing_rate_change)}`})
-                </td>
-                <td>{f.drifted ? <span class="badge bad">drifted</span> : <span class="badge ok">no</span>}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table head={['Feature', 'Type', 'PSI', 'KS', 'KS p-value', 'JS distance', 'Missing (change)', 'Drifted']} testId="feature-table">
+        {features.map((f) => (
+          <tr key={f.name} class={f.drifted ? 'firing' : ''} aria-selected={f.name === selected}>
+            <th scope="row">
+              <button type="button" class="link" onClick={() => select(f.name)} title="show its distribution">
+                {f.name}
+              </button>
+            </th>
+            <td>{f.type}</td>
+            <td>{fmt.num(f.psi)}</td>
+            <td>{fmt.num(f.ks_statistic)}</td>
+            <td>{fmt.num(f.ks_p_value)}</td>
+            <td>{fmt.num(f.js_distance)}</td>
+            <td>
+              {fmt.pct(f.missing_rate)} ({f.missing_rate_change === null ? '—' : `${f.missing_rate_change >= 0 ? '+' : ''}${fmt.pct(f.missing_rate_change)}`})
+            </td>
+            <td>{f.drifted ? <span class="badge bad">drifted</span> : <span class="badge ok">no</span>}</td>
+          </tr>
+        ))}
+      </Table>
     </section>
   );
 }
@@ -121,26 +92,15 @@ function Distribution({ feature }: { feature: FeatureDrift }) {
             ]}
             label={`Share of values per bin of ${feature.name}, reference and window`}
           />
-          <div class="table-wrap" tabIndex={0}>
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Bin</th>
-                  <th scope="col">Reference</th>
-                  <th scope="col">Window</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.bins.map((b, i) => (
-                  <tr key={b}>
-                    <th scope="row">{b}</th>
-                    <td>{fmt.pct(d.reference[i])}</td>
-                    <td>{fmt.pct(d.window[i])}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table head={['Bin', 'Reference', 'Window']}>
+            {d.bins.map((b, i) => (
+              <tr key={b}>
+                <th scope="row">{b}</th>
+                <td>{fmt.pct(d.reference[i])}</td>
+                <td>{fmt.pct(d.window[i])}</td>
+              </tr>
+            ))}
+          </Table>
         </div>
       )}
       {feature.unseen_categories?.length ? <p>Values the reference never had: {feature.unseen_categories.map((u) => `${u.value} (${u.count})`).join(', ')}</p> : null}
@@ -197,26 +157,15 @@ function PredictionDrift({ report }: { report: Report }) {
         ) : null}
       </dl>
       {pd.class_mix ? (
-        <div class="table-wrap" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Class</th>
-                <th scope="col">Reference</th>
-                <th scope="col">Window</th>
-              </tr>
-            </thead>
-            <tbody>
-              {pd.class_mix.map((c) => (
-                <tr key={c.class}>
-                  <th scope="row">{c.class}</th>
-                  <td>{fmt.pct(c.reference)}</td>
-                  <td>{fmt.pct(c.window)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={['Class', 'Reference', 'Window']}>
+          {pd.class_mix.map((c) => (
+            <tr key={c.class}>
+              <th scope="row">{c.class}</th>
+              <td>{fmt.pct(c.reference)}</td>
+              <td>{fmt.pct(c.window)}</td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
     </section>
   );
