@@ -6,7 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowPayload } from '../src/training/index.js';
-import { demoModel } from './helpers/fixtures.js';
+import { demoModel, fixture } from './helpers/fixtures.js';
+import { buildReference } from '../src/monitoring/index.js';
 import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
 import { dropDb, freshDb, tempDir } from './helpers/db.js';
 
@@ -220,10 +221,53 @@ describe('console at /ui in Chromium', () => {
     expect(await page.locator('main img').count()).toBe(0);
   });
 
-  it('keyboard only: an action is reached by focus, Enter opens its confirmation, Escape closes it', async () => {
+  it('a feature named with <script> and quotes is shown as text in the drift table, on the page and in the HTML report', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await signIn(TOKEN);
     await poll(() => page.getByTestId('who').textContent()).toMatch(/admin-token/);
+    const { onnx, expected } = fixture('telco_numeric');
+    const featureNames = expected.feature_names!;
+    const hostile = `tenure<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">"'`;
+    const names = featureNames.map((n) => (n === 'tenure' ? hostile : n));
+    const policy = { type: 'threshold' as const, threshold: 0.5, above: 'act', below: 'none' };
+    const reference = buildReference({
+      features: names.map((name, j) => ({ name, kind: 'numeric' as const, values: expected.rows.map((r) => r[featureNames[j]]) })),
+      scores: expected.proba,
+      decisions: expected.proba.map((p) => (p > 0.5 ? 'act' : 'none')),
+      policy,
+    });
+    await s.ctx.registry.register({ model: 'xss', onnx, featureNames: names, manifest: { reference }, policy, actor: 't' });
+    await s.ctx.registry.promote({ model: 'xss', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
+    for (let i = 0; i < 60; i++) {
+      const row = expected.rows[i];
+      const payload = Object.fromEntries(names.map((n, j) => [n, j === 1 ? Number(row.tenure) * 3 + 40 : row[featureNames[j]]]));
+      expect((await api('POST', '/v1/infer', { model: 'xss', payload })).status).toBe(200);
+    }
+    await s.audit.flush();
+    await page.goto(`${s.url}/ui/#/monitoring/xss`);
+    await page.getByTestId('run-report').click();
+    const first = page.locator('[data-testid=feature-table] tbody tr th').first();
+    await poll(() => first.textContent()).toBe(hostile);
+    await poll(() => page.getByTestId('distribution-feature').textContent()).toBe(hostile);
+    expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.locator('main img').count()).toBe(0);
+    await shot('monitoring-hostile-feature');
+
+    const history = await api('GET', '/v1/monitoring/xss/history?limit=1');
+    const id = (history.body.reports as { id: string }[])[0].id;
+    const html = await (await fetch(`${s.url}/v1/monitoring/xss/reports/${id}.html`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    const file = path.join(tempDir(), 'hostile.html');
+    writeFileSync(file, html);
+    const offline = await browser.newContext({ offline: true });
+    const reportPage = await offline.newPage();
+    await reportPage.goto(pathToFileURL(file).href);
+    await poll(() => reportPage.locator('[data-testid=feature-table] tbody tr th').first().textContent()).toBe(hostile);
+    expect(await reportPage.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    await offline.close();
+  });
+
+  it('keyboard only: an action is reached by focus, Enter opens its confirmation, Escape closes it', async () => {
     await page.goto(`${s.url}/ui/#/rollout/hotel`);
     await api('POST', '/v1/canary', { model: 'hotel', canary_version: 1, canary_percent: 10 }, TOKEN);
     await poll(() => page.getByTestId('stop-canary').count()).toBe(1);
