@@ -96,6 +96,13 @@ describe('console at /ui in Chromium', () => {
     await poll(() => page.getByRole('alert').textContent()).toMatch(/not valid here/);
     expect(await page.locator('[data-testid=models-table]').count()).toBe(0);
     await shot('signin-error');
+    // An expired key: used only once the server refuses it, so a slow machine cannot make it pass.
+    const short = await api('POST', '/v1/keys', { name: 'brief', scopes: ['read'], expires: '1s' });
+    expect(short.status).toBe(201);
+    await poll(async () => (await api('GET', '/v1/models', undefined, short.body.token as string)).status).toBe(401);
+    await signIn(short.body.token as string);
+    await poll(() => page.getByRole('alert').textContent()).toMatch(/not valid here.*revoked or expired keys stop working/);
+    expect(await page.locator('[data-testid=models-table]').count()).toBe(0);
   });
 
   it('the admin sees the models with production, engine and canary state', async () => {
