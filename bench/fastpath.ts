@@ -5,7 +5,8 @@
  * numeric and 15 string inputs) and a random MonthlyCharges in every request, so the cache
  * never hits — against a bare node:http server parsing the same JSON and answering the same
  * number of bytes, in the same run, loaded by wrk (one thread; `apt-get install wrk`).
- * Printed as ratios to bare. Also: audit and cache off, PostgreSQL, the cache-hit case (the
+ * Printed as ratios to bare. Also the floor of any design (bench/floor-server.ts: node:http,
+ * the contract encoder and the compiled model, nothing else), audit and cache off, PostgreSQL, the cache-hit case (the
  * same row every time), INFERENCE_ENGINE=onnxruntime, and the CPU per request by part from a
  * profile of the default case.
  * Each server writes its stdout (the access log) to a file, as a log collector would take it.
@@ -154,7 +155,13 @@ async function main() {
     const bare = await startChild(['bench/bare-server.ts'], { REPLY_BYTES: String(replyBytes) });
     children.push(bare);
     const bareScript = wrkScript(work, 'none', false);
-    const all = [{ name: 'bare node:http', url: bare.url, script: bareScript }, ...servers.map((s) => ({ name: s.c.name, url: s.url, script: s.script }))];
+    const floor = await startChild(['bench/floor-server.ts'], { REPLY_BYTES: String(replyBytes) });
+    children.push(floor);
+    const all = [
+      { name: 'bare node:http', url: bare.url, script: bareScript },
+      { name: 'floor: node:http + model only', url: floor.url, script: bareScript },
+      ...servers.map((s) => ({ name: s.c.name, url: s.url, script: s.script })),
+    ];
     log(`[2/4] warming up each server (3 s)`);
     for (const s of all) await wrk(s.url, s.script, 32, 3);
     log(`[3/4] ${rounds} rounds: each server ${seconds} s at 32 connections, then ${Math.ceil(seconds / 2)} s at 1 connection, alternating`);
