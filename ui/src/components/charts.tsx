@@ -37,7 +37,7 @@ export function BarsChart({ labels, series, label }: { labels: string[]; series:
         scales: { x: { time: false, range: [-0.6, labels.length - 0.4] }, y: { range: (_u, _min, max) => [0, Math.max(max, 0.01) * 1.1] } },
         axes: [
           { splits: () => labels.map((_, i) => i), values: (_u, splits) => splits.map((i) => (labels[i] ?? '').slice(0, 14)), rotate: labels.length > 6 ? -30 : 0, size: labels.length > 6 ? 70 : 40 },
-          { values: (_u, splits) => splits.map((v) => `${Math.round(v * 100)}%`), size: 50 },
+          { values: (_u, splits) => splits.map((v) => `${Number((v * 100).toFixed(1))}%`), size: 50 },
         ],
         series: [
           { label: 'bin', value: (_u, i) => (i === null ? '' : (labels[i] ?? '')) },
