@@ -99,10 +99,11 @@ describe('two server processes on one Redis share each limit', () => {
     for (const s of servers) (s.child as ChildProcess).kill('SIGKILL');
   });
 
-  it('the combined admitted rate is within 2% of the limit, and never over it', async () => {
+  it('the combined admitted rate is never over the limit, and within 2% of it while requests press on it', async () => {
     const body = JSON.stringify({ model: 'hotel', payload: row });
     const admitted: number[] = [];
     const unavailable: number[] = [];
+    const refusedAt: number[] = [];
     let refused = 0;
     const failed: string[] = [];
     const start = Date.now();
@@ -118,7 +119,10 @@ describe('two server processes on one Redis share each limit', () => {
           const res = await fetch(`${s.url}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
           const text = await res.text();
           if (res.status === 200) admitted.push(Date.now() - start);
-          else if (res.status === 429) refused++;
+          else if (res.status === 429) {
+            refused++;
+            refusedAt.push(Date.now() - start);
+          }
           // The check outlasted the limiter's Redis timeout (fail closed): Redis may still have counted it.
           else if (res.status === 503 && text.includes('rate limits cannot be checked')) unavailable.push(Date.now() - start);
           else failed.push(`${res.status} ${text}`);
@@ -128,13 +132,18 @@ describe('two server processes on one Redis share each limit', () => {
     expect(failed).toEqual([]);
     // Really over the limit all along (at least 20 % more offered than admitted, even when the machine is busy with other test files).
     expect(refused).toBeGreaterThan(admitted.length * 0.2);
-    // Steady state: the 18 s after the first window settles should admit 100/s × 18 s. Never
-    // more; fewer only by the checks that timed out (Redis may have counted what it granted them).
+    // Steady state: the 18 s after the first window settles admit at most 100/s × 18 s, whatever
+    // the machine does. At least: the limit is owed only while requests press on it. On a machine
+    // busy with other test files the clients here stall now and then (a run beside another
+    // npm test and Chromium admitted 1,738 of 1,800, 3.4 % short, with refusals all along
+    // otherwise), so the lower bound counts the 50 ms slices in which some request was refused:
+    // there demand exceeded the limit, and a limiter that admits less than 100/s over them is wrong.
     const inSpan = admitted.filter((t) => t >= 1500 && t < 19_500).length;
     const timedOut = unavailable.filter((t) => t >= 1500 && t < 19_500).length;
-    const detail = `admitted ${inSpan} in 18 s, ${refused} refused, ${timedOut} timed out`;
+    const pressed = new Set(refusedAt.filter((t) => t >= 1500 && t < 19_500).map((t) => Math.floor(t / 50))).size;
+    const detail = `admitted ${inSpan} in 18 s, ${refused} refused, ${timedOut} timed out, requests pressing on the limit in ${pressed} of 360 slices of 50 ms`;
     expect(inSpan, detail).toBeLessThanOrEqual(1800 * 1.02);
-    expect(inSpan + timedOut, detail).toBeGreaterThanOrEqual(1800 * 0.98);
+    expect(inSpan + timedOut, detail).toBeGreaterThanOrEqual(100 * (pressed * 0.05) * 0.98);
     const shown = await runCli(['ratelimit', 'show', '--key', keyId, '--json'], env);
     expect(shown.code, shown.stdout).toBe(0);
     expect(shown.json()).toMatchObject({ key: keyId, backend: 'redis', limit: 100, window_ms: 1000 });
