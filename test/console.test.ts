@@ -323,6 +323,19 @@ describe('console at /ui in Chromium', () => {
     expect(await a11y(page)).toEqual([]);
   });
 
+  it('a key revoked while its user is signed in: the next call signs the page out with the reason, and nothing stays shown', async () => {
+    const key = await api('POST', '/v1/keys', { name: 'leaver', scopes: ['read'] });
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(key.body.token as string);
+    await poll(() => page.getByTestId('who').textContent()).toMatch(/leaver/);
+    expect((await api('DELETE', `/v1/keys/${(key.body.key as { id: string }).id}`)).status).toBe(200);
+    // The models page asks for running rollouts every 5 s; the server refuses the revoked key.
+    await page.goto(`${s.url}/ui/#/models`);
+    await poll(() => page.getByRole('alert').textContent()).toMatch(/Signed out: the server refused the token/);
+    expect(await page.locator('[data-testid=models-table]').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('modelgate.token'))).toBeNull();
+  });
+
   it('left no errors in the browser console (CSP violations included)', () => {
     expect(browserErrors.filter((e) => !/status of 40[134]/.test(e))).toEqual([]);
   });

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { ApiError, ConnectionLost } from '../api.js';
 
 /** An error from a load or an action, in words that say what to do. */
@@ -39,6 +39,8 @@ export const fmt = {
  */
 export function ConfirmButton(props: { label: string; title: string; confirm: ComponentChildren; danger?: boolean; run: () => Promise<unknown>; done?: (result: unknown) => void; testId?: string }) {
   const dialog = useRef<HTMLDialogElement>(null);
+  // Unique per button: a page may hold many (one per key or version row).
+  const titleId = `confirm-${useId()}`;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<Error>();
   const open = () => {
@@ -63,8 +65,8 @@ export function ConfirmButton(props: { label: string; title: string; confirm: Co
       <button type="button" class={props.danger ? 'danger' : ''} onClick={open} data-testid={props.testId}>
         {props.label}
       </button>
-      <dialog ref={dialog} aria-labelledby={`${props.testId ?? props.label}-title`}>
-        <h2 id={`${props.testId ?? props.label}-title`}>{props.title}</h2>
+      <dialog ref={dialog} aria-labelledby={titleId}>
+        <h2 id={titleId}>{props.title}</h2>
         <div class="confirm-text">{props.confirm}</div>
         <ErrorNote error={error} />
         <div class="actions">
