@@ -16,7 +16,11 @@ const size = Number(process.env.REPLY_BYTES ?? 200);
 const bytes = readFileSync(path.join(root, 'test/fixtures/telco_gbdt.onnx'));
 const { contract, output } = deriveContract(inspectGraph(bytes));
 contract.missing_category = 'missing';
-const servable = await Servable.load(bytes, { model: 'churn', version: 1, contract, output, policy: defaultPolicy('binary') }, { intraOpThreads: 1, batch: { maxRows: 64, maxWaitUs: 0 }, engine: 'auto' });
+const servable = await Servable.load(
+  bytes,
+  { model: 'churn', version: 1, contract, output, policy: defaultPolicy('binary') },
+  { intraOpThreads: 1, batch: { maxRows: 64, maxWaitUs: 0 }, engine: 'auto' },
+);
 if (servable.engineName !== 'compiled') throw new Error(`the floor server expects the compiled engine, got ${servable.engineName}`);
 
 const server = http.createServer((req, res) => {
