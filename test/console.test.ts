@@ -285,6 +285,13 @@ describe('console at /ui in Chromium', () => {
     expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { closest(s: string): unknown } | null } }).document.activeElement?.closest('dialog') != null)).toBe(true);
     await page.keyboard.press('Escape');
     await poll(() => page.locator('dialog[open]').count()).toBe(0);
+    // Following a link moves focus to the new page's content and names the page in the tab's title.
+    await page.getByRole('link', { name: 'Monitoring' }).first().focus();
+    await page.keyboard.press('Enter');
+    await poll(() => page.title()).toBe('hotel · Monitoring — modelgate');
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id)).toBe('content');
+    await page.goBack();
+    await poll(() => page.title()).toBe('hotel · Rollout — modelgate');
     expect((await api('GET', '/v1/canary/hotel')).body.canary_version).toBe(1);
     await api('POST', '/v1/canary/hotel/stop', {});
   });

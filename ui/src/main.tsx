@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { forgetToken, get, onConnection, onUnauthorized, serverUp, storedToken, storeToken } from './api.js';
 import { AccessPage } from './pages/access.js';
 import { DecisionsPage } from './pages/decisions.js';
@@ -28,8 +28,27 @@ function ConnectionBanner() {
   ) : null;
 }
 
+const TITLES: Record<string, string> = { models: 'Models', rollout: 'Rollout', monitoring: 'Monitoring', decisions: 'Decisions', access: 'Access and webhooks' };
+
+/**
+ * On every page change: the tab's title names the page, and focus moves to the content, so
+ * keyboard and screen-reader users start at the new page instead of on the link they used.
+ */
+function useAnnouncePage(route: { page: string; arg?: string }): void {
+  const first = useRef(true);
+  useEffect(() => {
+    document.title = `${[route.arg, TITLES[route.page] ?? 'Not found'].filter(Boolean).join(' · ')} — modelgate`;
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById('content')?.focus();
+  }, [route.page, route.arg]);
+}
+
 function Page() {
   const route = useRoute();
+  useAnnouncePage(route);
   switch (route.page) {
     case 'models':
       return route.arg ? <ModelPage name={route.arg} /> : <ModelsPage />;
