@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import { AppError } from '../lib/errors.js';
-import type { MonitoringService, Report } from '../monitoring/index.js';
+import type { MonitoringService } from '../monitoring/index.js';
 import { consoleBuilt, notBuilt, readReportAssets, UI_DIR } from './assets.js';
 import { renderReportHtml } from './report-html.js';
 
@@ -44,8 +43,7 @@ export async function reportHtmlRoutes(app: FastifyInstance, deps: { monitoring:
       },
     },
     async (request, reply) => {
-      const r = (await deps.monitoring.report(request.params.id)) as Report | undefined;
-      if (!r || r.model !== request.params.name) throw new AppError('NOT_FOUND', `no report ${request.params.id} for ${request.params.name}`, { model: request.params.name });
+      const r = await deps.monitoring.report(request.params.name, request.params.id);
       const { html, csp } = renderReportHtml(r, await readReportAssets(deps.dir));
       return reply.type('text/html; charset=utf-8').header('content-security-policy', csp).header('content-disposition', `inline; filename="${r.model}-report-${request.params.id}.html"`).send(html);
     },

@@ -101,11 +101,7 @@ export async function monitoringRoutes(fastify: FastifyInstance, deps: Monitorin
         response: { 200: report, ...errors },
       },
     },
-    async (request) => {
-      const r = (await monitoring.report(request.params.id)) as { model?: string } | undefined;
-      if (!r || r.model !== request.params.name) throw new AppError('NOT_FOUND', `no report ${request.params.id} for ${request.params.name}`, { model: request.params.name });
-      return r;
-    },
+    async (request) => monitoring.report(request.params.name, request.params.id),
   );
 
   app.post(

@@ -68,7 +68,14 @@ export function createMonitoringService(deps: MonitoringServiceDeps) {
     return withMetrics ? rows.map(({ report, ...row }) => ({ ...row, metrics: headlineMetrics(report as Report) })) : rows;
   }
 
-  return { run, monitoredModels, latest: store.latestReport, history, report: store.reportById };
+  /** A stored report of `model` by id; NOT_FOUND when that model has none with the id. */
+  async function report(model: string, id: string): Promise<Report> {
+    const r = (await store.reportById(id)) as Report | undefined;
+    if (!r || r.model !== model) throw new AppError('NOT_FOUND', `no report ${id} for ${model}`, { model });
+    return r;
+  }
+
+  return { run, monitoredModels, latest: store.latestReport, history, report };
 }
 
 /** The numbers a chart over time follows: drift, prediction drift, action rate and outcomes. */
