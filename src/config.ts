@@ -79,6 +79,8 @@ const schema = z.object({
   CACHE_MAX_ITEMS: intFrom(0, 10_000_000).default(10_000),
   /** Prediction cache: how long an entry is served (ms); 0 = until evicted. */
   CACHE_TTL_MS: intFrom(0, 86_400_000).default(300_000),
+  /** Prediction cache: a row enters it the second time it is scored (distinct rows cost nothing), or the first. */
+  CACHE_ADMIT: z.enum(['second', 'first'], { error: 'expected second or first' }).default('second'),
   /** Bearer token that grants every scope. Required unless MODELGATE_AUTH=off. */
   MODELGATE_ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
   /** Comma-separated infer-only bearer tokens (16+ characters each); list old and new while rotating one. */

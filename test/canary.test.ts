@@ -197,9 +197,9 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
       clock.advance(10 * 60_000 + 1);
       expect((await s.runtime.tick()).actions).toEqual([]);
     }
-    // Then traffic the cache answers entirely: both versions have seen these rows (pinned requests).
+    // Then traffic the cache answers entirely: both versions have scored these rows twice (pinned requests), so they are cached.
     const rows = Array.from({ length: 40 }, (_, i) => ({ ...rowPayload(data, i), adr: 333 + i / 10 }));
-    for (const version of [1, 2]) await Promise.all(rows.map((payload) => infer(0, { version, payload })));
+    for (const version of [1, 2]) for (let n = 0; n < 2; n++) await Promise.all(rows.map((payload) => infer(0, { version, payload })));
     const replies = await Promise.all(Array.from({ length: 400 }, (_, i) => infer(i, { payload: rows[i % rows.length] })));
     expect(replies.every((r) => r.json().cached === true)).toBe(true);
     await s.runtime.flush();

@@ -2,10 +2,25 @@ import { LRUCache } from 'lru-cache';
 import type { Row } from './encoder.js';
 import type { Servable } from './servable.js';
 import type { Outcome } from './outcome.js';
+import { Doorkeeper } from './doorkeeper.js';
+
+/** Rows a doorkeeper remembers at least, however small the cache (8 bits each, two windows: 20 KB). */
+const DOORKEEPER_MIN_WINDOW = 10_000;
+
+/** keyOf's answer for a row seen for the first time (admit 'second'): not looked up, not stored. */
+const UNSEEN: unique symbol = Symbol('unseen row');
+export type CacheKey = string | typeof UNSEEN;
+
+/** When a scored row enters the cache: the second time it is scored (default), or the first. */
+export type CacheAdmission = 'second' | 'first';
 
 export interface PredictionCacheOptions {
   maxItems: number;
   ttlMs: number;
+  /** Default 'second': a row seen once is only remembered (doorkeeper.ts); 'first' caches every scored row. */
+  admit?: CacheAdmission;
+  /** Milliseconds for the TTL (default performance.now; tests pass their clock). */
+  now?: () => number;
   onHit?: (model: string) => void;
   onMiss?: (model: string) => void;
 }
@@ -18,26 +33,35 @@ export interface PredictionCacheOptions {
  */
 export class PredictionCache {
   private readonly lru: LRUCache<string, Outcome> | undefined;
+  private readonly door: Doorkeeper | undefined;
 
   constructor(private readonly o: PredictionCacheOptions) {
-    this.lru = o.maxItems > 0 ? new LRUCache<string, Outcome>({ max: o.maxItems, ttl: o.ttlMs > 0 ? o.ttlMs : undefined }) : undefined;
+    this.lru = o.maxItems > 0 ? new LRUCache<string, Outcome>({ max: o.maxItems, ttl: o.ttlMs > 0 ? o.ttlMs : undefined, ...(o.now ? { perf: { now: o.now }, ttlResolution: 0 } : {}) }) : undefined;
+    this.door = this.lru && (o.admit ?? 'second') === 'second' ? new Doorkeeper(Math.max(o.maxItems, DOORKEEPER_MIN_WINDOW)) : undefined;
   }
 
-  /** The row's key, when the cache is on: look it up with get, then store under it with set. */
-  keyOf(s: Servable, row: Row): string | undefined {
-    return this.lru ? cacheKey(s, row) : undefined;
+  /**
+   * The row's key, when the cache is on: look it up with get, then store under it with set.
+   * A row the doorkeeper has not seen yet gets UNSEEN: it cannot be cached, so neither its key
+   * nor a lookup is worth making, and set() then stores nothing.
+   */
+  keyOf(s: Servable, row: Row): CacheKey | undefined {
+    if (!this.lru) return undefined;
+    if (this.door && !this.door.offer(s.cachePrefix, row)) return UNSEEN;
+    return cacheKey(s, row);
   }
 
-  get(s: Servable, key: string | undefined): Outcome | undefined {
+  get(s: Servable, key: CacheKey | undefined): Outcome | undefined {
     if (!this.lru || key === undefined) return undefined;
-    const v = this.lru.get(key);
+    const v = key === UNSEEN ? undefined : this.lru.get(key);
     if (v === undefined) this.o.onMiss?.(s.spec.model);
     else this.o.onHit?.(s.spec.model);
     return v;
   }
 
-  set(key: string | undefined, outcome: Outcome): void {
-    if (key !== undefined) this.lru?.set(key, outcome);
+  /** Store a scored row's outcome under the key get() missed with. */
+  set(key: CacheKey | undefined, outcome: Outcome): void {
+    if (key !== undefined && key !== UNSEEN) this.lru?.set(key, outcome);
   }
 }
 

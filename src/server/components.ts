@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { errorMessage } from '../lib/errors.js';
-import type { Timers } from '../lib/clock.js';
+import { systemClock, type Clock, type Timers } from '../lib/clock.js';
 import type { Config } from '../config.js';
 import { predictionId } from '../lib/ids.js';
 import { parseDuration } from '../lib/duration.js';
@@ -166,8 +166,8 @@ export function webhookWorker({ ctx, config, log, metrics, timers }: Parts): Del
   });
 }
 
-/** The prediction cache, counting hits and misses per model. */
-export function predictionCache(config: Config, metrics: Metrics): PredictionCache {
+/** The prediction cache, counting hits and misses per model; entries age by the monotonic clock unless a test gives its own. */
+export function predictionCache(config: Config, metrics: Metrics, clock: Clock): PredictionCache {
   // Counter children per model, so a cache lookup does no label hashing.
   const children = (counter: typeof metrics.cacheHits) => {
     const byModel = new Map<string, { inc(): void }>();
@@ -182,5 +182,12 @@ export function predictionCache(config: Config, metrics: Metrics): PredictionCac
   };
   const hits = children(metrics.cacheHits);
   const misses = children(metrics.cacheMisses);
-  return new PredictionCache({ maxItems: config.CACHE_MAX_ITEMS, ttlMs: config.CACHE_TTL_MS, onHit: (model) => hits(model).inc(), onMiss: (model) => misses(model).inc() });
+  return new PredictionCache({
+    maxItems: config.CACHE_MAX_ITEMS,
+    ttlMs: config.CACHE_TTL_MS,
+    admit: config.CACHE_ADMIT,
+    now: clock === systemClock ? undefined : () => clock.now().getTime(),
+    onHit: (model) => hits(model).inc(),
+    onMiss: (model) => misses(model).inc(),
+  });
 }

@@ -97,7 +97,7 @@ export async function startServer(
     access: ctx.access,
     accessChanged: () => apiKeys.sync(),
     ...(sink ? { sink } : {}),
-    cache: predictionCache(config, metrics),
+    cache: predictionCache(config, metrics, ctx.clock),
     limiter,
     clock: ctx.clock,
     auditStore: ctx.audit,
