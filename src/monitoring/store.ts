@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/index.js';
 import { fromJson, toIso } from '../db/index.js';
+import { sql } from 'kysely';
+import { Yielder } from '../lib/yielder.js';
 import type { EmitEvent } from '../webhooks/index.js';
 
 export interface LoggedPrediction {
@@ -40,33 +42,65 @@ export interface StoredReportSummary {
   report?: unknown;
 }
 
+/** Rows per keyset page when SQLite reads a monitoring window: about 2 ms of query a page. */
+const SQLITE_PAGE = 1000;
+/** Time slices of a decision count on SQLite. */
+const SQLITE_COUNT_SLICE_MS = 10 * 60_000;
+
 /** Predictions, feedback and reports as the monitor reads and writes them (both dialects). */
 export function createMonitoringStore(db: Db) {
   const k = db.kysely;
   return {
     /**
-     * Served predictions of a model in [from, to), streamed in pages from one query (a
-     * server-side cursor on PostgreSQL, a statement iterator on SQLite), so a window of
-     * millions is read once and with bounded memory. Shadow results are not served, so not
-     * included. (Picking the features out in SQL was tried: PostgreSQL's jsonb -> per feature
-     * costs more than parsing whole payloads here.)
+     * Served predictions of a model in [from, to), read once, in pages and with bounded memory,
+     * without holding the request thread: on PostgreSQL from one query through a server-side
+     * cursor; on SQLite, whose driver is synchronous and has one connection, in keyset pages of
+     * SQLITE_PAGE rows (each a short query that leaves the connection free between pages). The
+     * loop parsing and paging the rows gives the event loop a turn every 2 ms on both. Shadow
+     * results are not served, so not included. (Picking the features out in SQL was tried:
+     * PostgreSQL's jsonb -> per feature costs more than parsing whole payloads here.)
      */
     async *predictions(model: string, from: string, to: string, pageSize = 5000): AsyncGenerator<LoggedPrediction[]> {
-      const rows = k
-        .selectFrom('predictions')
-        // Only what the monitor bins: ids and timestamps would cost a parse per row for nothing.
-        .select(['version', 'features', 'score', 'label', 'decision'])
-        .where('model', '=', model)
-        .where('arm', '!=', 'shadow')
-        .where('at', '>=', from)
-        .where('at', '<', to)
-        .stream(pageSize * 4);
+      const window = k.selectFrom('predictions').where('model', '=', model).where('arm', '!=', 'shadow').where('at', '>=', from).where('at', '<', to);
+      const yielder = new Yielder();
       let page: LoggedPrediction[] = [];
-      for await (const r of rows) {
+      const take = (r: { version: number; features: unknown; score: number; label: string | null; decision: string }) => {
         page.push({ version: r.version, features: r.features === null ? null : fromJson(r.features), score: r.score, label: r.label, decision: r.decision });
-        if (page.length >= pageSize) {
-          yield page;
-          page = [];
+      };
+      if (db.dialect === 'sqlite') {
+        let after: { at: string; id: string } | undefined;
+        for (;;) {
+          const rows = await window
+            .select(['at', 'id', 'version', 'features', 'score', 'label', 'decision'])
+            // at >= bounds the index range; the row value alone would leave SQLite scanning from the window's start.
+            .$if(after !== undefined, (q) => q.where('at', '>=', after!.at).where(sql<boolean>`(at, id) > (${after!.at}, ${after!.id})`))
+            .orderBy('at')
+            .orderBy('id')
+            .limit(SQLITE_PAGE)
+            .execute();
+          for (const r of rows) {
+            take(r);
+            if (yielder.due()) await yielder.pause();
+            if (page.length >= pageSize) {
+              yield page;
+              page = [];
+            }
+          }
+          if (rows.length < SQLITE_PAGE) break;
+          const last = rows[rows.length - 1];
+          after = { at: String(last.at), id: last.id };
+          await yielder.pause();
+        }
+      } else {
+        // Only what the monitor bins: ids and timestamps would cost a parse per row for nothing.
+        const rows = window.select(['version', 'features', 'score', 'label', 'decision']).stream(pageSize * 4);
+        for await (const r of rows) {
+          take(r);
+          if (yielder.due()) await yielder.pause();
+          if (page.length >= pageSize) {
+            yield page;
+            page = [];
+          }
         }
       }
       if (page.length) yield page;
@@ -98,21 +132,34 @@ export function createMonitoringStore(db: Db) {
 
     /** Served predictions and how many had one of the given decisions, in [from, to). */
     async decisionCounts(model: string, from: string, to: string, acting: string[]): Promise<{ total: number; acted: number }> {
-      const rows = await k
-        .selectFrom('predictions')
-        .select(['decision', (eb) => eb.fn.countAll<number | string>().as('n')])
-        .where('model', '=', model)
-        .where('arm', '!=', 'shadow')
-        .where('at', '>=', from)
-        .where('at', '<', to)
-        .groupBy('decision')
-        .execute();
+      const count = (a: string, b: string) =>
+        k
+          .selectFrom('predictions')
+          .select(['decision', (eb) => eb.fn.countAll<number | string>().as('n')])
+          .where('model', '=', model)
+          .where('arm', '!=', 'shadow')
+          .where('at', '>=', a)
+          .where('at', '<', b)
+          .groupBy('decision')
+          .execute();
       let total = 0;
       let acted = 0;
-      for (const r of rows) {
-        total += Number(r.n);
-        if (acting.includes(r.decision)) acted += Number(r.n);
-      }
+      const add = (rows: { decision: string; n: number | string }[]) => {
+        for (const r of rows) {
+          total += Number(r.n);
+          if (acting.includes(r.decision)) acted += Number(r.n);
+        }
+      };
+      if (db.dialect === 'sqlite') {
+        // One synchronous count over a week of predictions would hold the request thread for as
+        // long as it scans; slices of SQLITE_COUNT_SLICE_MS with a turn of the event loop between them do not.
+        const yielder = new Yielder();
+        const end = Date.parse(to);
+        for (let t = Date.parse(from); t < end; t += SQLITE_COUNT_SLICE_MS) {
+          add(await count(new Date(t).toISOString(), t + SQLITE_COUNT_SLICE_MS >= end ? to : new Date(t + SQLITE_COUNT_SLICE_MS).toISOString()));
+          await yielder.pause();
+        }
+      } else add(await count(from, to));
       return { total, acted };
     },
 
