@@ -92,6 +92,22 @@ for (const dialect of DIALECTS) {
       expect(seen.sort()).toEqual(replies.map((r) => r.prediction_id).sort());
     });
 
+    it('pages with a cursor and a from filter: every record from then on, exactly once', async () => {
+      const all = (await call('GET', '/v1/predictions?model=hotel&limit=1000')).body.predictions as { id: string; at: string }[];
+      const from = all[5].at;
+      const expected = all.filter((p) => Date.parse(p.at) >= Date.parse(from)).map((p) => p.id);
+      expect(expected.length).toBeGreaterThan(10);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const r = await call('GET', `/v1/predictions?model=hotel&limit=4&from=${encodeURIComponent(from)}${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(r.status).toBe(200);
+        seen.push(...r.body.predictions.map((p: { id: string }) => p.id));
+        cursor = r.body.next_cursor;
+      } while (cursor);
+      expect(seen).toEqual(expected);
+    });
+
     it('filters by decision and time; the decision distribution adds up', async () => {
       const acts = (await call('GET', '/v1/predictions?model=hotel&decision=act&limit=1000')).body.predictions;
       const expectedActs = replies.filter((r) => r.decision === 'act').length;

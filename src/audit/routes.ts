@@ -165,8 +165,10 @@ export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDeps
     },
     async (request) => {
       const window = request.query.window ?? '24h';
-      const from = new Date(deps.clock.now().getTime() - parseDuration(window, 'query.window')).toISOString();
-      const counts = await store.decisions(request.params.name, from);
+      const now = deps.clock.now().getTime();
+      const from = new Date(now - parseDuration(window, 'query.window')).toISOString();
+      // Up to and including this millisecond.
+      const counts = await store.decisions(request.params.name, from, new Date(now + 1).toISOString());
       const total = counts.reduce((a, c) => a + c.count, 0);
       return { model: request.params.name, window, from, total, decisions: counts.map((c) => ({ ...c, rate: total ? c.count / total : 0 })) };
     },

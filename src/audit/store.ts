@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely';
-import { fromJson, toIso, type Db } from '../db/index.js';
+import { fromJson, overTimeSlices, toIso, type Db } from '../db/index.js';
 import { PipelinedCopy } from '../db/pg-copy.js';
 import { COLUMNS, COPY_PREDICTIONS, copyLine, type CopyBatch } from './copy-batch.js';
 import type { PredictionRecord } from './record.js';
@@ -110,26 +110,34 @@ export function createAuditStore(db: Db) {
       if (q.decision) s = s.where('decision', '=', q.decision);
       if (q.version !== undefined) s = s.where('version', '=', q.version);
       if (q.eventId) s = s.where('event_id', '=', q.eventId);
-      if (q.from) s = s.where('at', '>=', q.from);
       if (q.to) s = s.where('at', '<', q.to);
+      // One lower bound on at, the later of the filter's and the cursor's: given both, SQLite may
+      // start the time index at the filter's and scan every earlier page again.
+      const cursorAt = q.after && (!q.from || Date.parse(q.after.at) >= Date.parse(q.from)) ? q.after.at : undefined;
+      if (q.from && cursorAt === undefined) s = s.where('at', '>=', q.from);
       if (q.after) {
         const { at, id } = q.after;
-        // The leading `at >=` lets the time index start at the cursor; the rest breaks ties.
-        s = s.where('at', '>=', at).where((eb) => eb.or([eb('at', '>', at), eb('id', '>', id)]));
+        // The cursor's `at >=` lets the time index start at the cursor; the rest breaks ties.
+        if (cursorAt !== undefined) s = s.where('at', '>=', at);
+        s = s.where((eb) => eb.or([eb('at', '>', at), eb('id', '>', id)]));
       }
       return (await s.orderBy('at').orderBy('id').limit(q.limit).execute()).map(view);
     },
 
-    async decisions(model: string, from: string): Promise<{ decision: string; count: number }[]> {
-      const rows = await k
-        .selectFrom('predictions')
-        .select(['decision', sql<number>`count(*)`.as('count')])
-        .where('model', '=', model)
-        .where('at', '>=', from)
-        .groupBy('decision')
-        .orderBy('decision')
-        .execute();
-      return rows.map((r) => ({ decision: r.decision, count: Number(r.count) }));
+    async decisions(model: string, from: string, to: string): Promise<{ decision: string; count: number }[]> {
+      const rows = await overTimeSlices(db.dialect, from, to, (a, b) =>
+        k
+          .selectFrom('predictions')
+          .select(['decision', sql<number>`count(*)`.as('count')])
+          .where('model', '=', model)
+          .where('at', '>=', a)
+          .where('at', '<', b)
+          .groupBy('decision')
+          .execute(),
+      );
+      const counts = new Map<string, number>();
+      for (const r of rows) counts.set(r.decision, (counts.get(r.decision) ?? 0) + Number(r.count));
+      return [...counts].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([decision, count]) => ({ decision, count }));
     },
 
     async count(model?: string): Promise<number> {

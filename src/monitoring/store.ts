@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/index.js';
-import { fromJson, toIso } from '../db/index.js';
+import { fromJson, overTimeSlices, toIso } from '../db/index.js';
 import { sql } from 'kysely';
 import { Yielder } from '../lib/yielder.js';
 import type { EmitEvent } from '../webhooks/index.js';
@@ -44,8 +44,6 @@ export interface StoredReportSummary {
 
 /** Rows per keyset page when SQLite reads a monitoring window: about 2 ms of query a page. */
 const SQLITE_PAGE = 1000;
-/** Time slices of a decision count on SQLite. */
-const SQLITE_COUNT_SLICE_MS = 10 * 60_000;
 
 /** Predictions, feedback and reports as the monitor reads and writes them (both dialects). */
 export function createMonitoringStore(db: Db) {
@@ -61,21 +59,24 @@ export function createMonitoringStore(db: Db) {
      * PostgreSQL's jsonb -> per feature costs more than parsing whole payloads here.)
      */
     async *predictions(model: string, from: string, to: string, pageSize = 5000): AsyncGenerator<LoggedPrediction[]> {
-      const window = k.selectFrom('predictions').where('model', '=', model).where('arm', '!=', 'shadow').where('at', '>=', from).where('at', '<', to);
+      const served = k.selectFrom('predictions').where('model', '=', model).where('arm', '!=', 'shadow').where('at', '<', to);
       const yielder = new Yielder();
       let page: LoggedPrediction[] = [];
       const take = (r: { version: number; features: unknown; score: number; label: string | null; decision: string }) => {
         page.push({ version: r.version, features: r.features === null ? null : fromJson(r.features), score: r.score, label: r.label, decision: r.decision });
       };
       if (db.dialect === 'sqlite') {
-        let after: { at: string; id: string } | undefined;
+        let after: { at: string; rid: number } | undefined;
         for (;;) {
-          const rows = await window
-            .select(['at', 'id', 'version', 'features', 'score', 'label', 'decision'])
-            // at >= bounds the index range; the row value alone would leave SQLite scanning from the window's start.
-            .$if(after !== undefined, (q) => q.where('at', '>=', after!.at).where(sql<boolean>`(at, id) > (${after!.at}, ${after!.id})`))
+          const rows = await served
+            // The (model, at) index holds each row's rowid, so ordering by (at, rowid) needs no sort.
+            .select(['at', sql<number>`rowid`.as('rid'), 'version', 'features', 'score', 'label', 'decision'])
+            // One lower bound on at, the cursor's once there is one: given both, SQLite may start the index range
+            // at the window's start and scan every earlier page again. Ties on at are split by rowid.
+            .$if(after === undefined, (q) => q.where('at', '>=', from))
+            .$if(after !== undefined, (q) => q.where('at', '>=', after!.at).where((eb) => eb.or([eb('at', '>', after!.at), eb(sql`rowid`, '>', after!.rid)])))
             .orderBy('at')
-            .orderBy('id')
+            .orderBy(sql`rowid`)
             .limit(SQLITE_PAGE)
             .execute();
           for (const r of rows) {
@@ -88,12 +89,15 @@ export function createMonitoringStore(db: Db) {
           }
           if (rows.length < SQLITE_PAGE) break;
           const last = rows[rows.length - 1];
-          after = { at: String(last.at), id: last.id };
+          after = { at: String(last.at), rid: last.rid };
           await yielder.pause();
         }
       } else {
         // Only what the monitor bins: ids and timestamps would cost a parse per row for nothing.
-        const rows = window.select(['version', 'features', 'score', 'label', 'decision']).stream(pageSize * 4);
+        const rows = served
+          .where('at', '>=', from)
+          .select(['version', 'features', 'score', 'label', 'decision'])
+          .stream(pageSize * 4);
         for await (const r of rows) {
           take(r);
           if (yielder.due()) await yielder.pause();
@@ -150,16 +154,7 @@ export function createMonitoringStore(db: Db) {
           if (acting.includes(r.decision)) acted += Number(r.n);
         }
       };
-      if (db.dialect === 'sqlite') {
-        // One synchronous count over a week of predictions would hold the request thread for as
-        // long as it scans; slices of SQLITE_COUNT_SLICE_MS with a turn of the event loop between them do not.
-        const yielder = new Yielder();
-        const end = Date.parse(to);
-        for (let t = Date.parse(from); t < end; t += SQLITE_COUNT_SLICE_MS) {
-          add(await count(new Date(t).toISOString(), t + SQLITE_COUNT_SLICE_MS >= end ? to : new Date(t + SQLITE_COUNT_SLICE_MS).toISOString()));
-          await yielder.pause();
-        }
-      } else add(await count(from, to));
+      add(await overTimeSlices(db.dialect, from, to, count));
       return { total, acted };
     },
 
