@@ -170,6 +170,9 @@ const schema = z.object({
   MAX_MODEL_BYTES: intFrom(1024, 4 * 1024 * 1024 * 1024).default(512 * 1024 * 1024),
 });
 
+/** Every setting's environment variable name. */
+export const CONFIG_KEYS: readonly string[] = Object.keys(schema.shape);
+
 export type RawConfig = z.infer<typeof schema>;
 
 export interface Config extends Omit<RawConfig, 'WORKERS'> {
