@@ -5,7 +5,8 @@ import { COLUMNS, parseCopyLine } from './copy-batch.js';
 /**
  * Worker-thread side of the SQLite audit writer: its own connection to the database file
  * (WAL, so the request thread's reads never wait for it), one transaction per batch. The
- * request thread hands over a batch's COPY text, so nothing but a string crosses threads.
+ * request thread hands over a batch's COPY text, or its bytes in shared memory, which this
+ * thread decodes.
  */
 const { file } = workerData as { file: string };
 const db = new SQLite(file);
@@ -27,14 +28,15 @@ const writeAll = db.transaction((lines: string[]) => {
 });
 
 const port = parentPort!;
-port.on('message', (m: { id: number; text: string } | { close: true }) => {
+port.on('message', (m: { id: number; text: string } | { id: number; bytes: Uint8Array; length: number } | { close: true }) => {
   if ('close' in m) {
     db.close();
     // In a worker, exit ends this thread only; a loader's port (tsx from sources) would otherwise keep it alive.
     process.exit(0);
   }
   try {
-    port.postMessage({ id: m.id, written: writeAll(m.text.split('\n')) });
+    const text = 'text' in m ? m.text : Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.length).toString('utf8');
+    port.postMessage({ id: m.id, written: writeAll(text.split('\n')) });
   } catch (e) {
     port.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) });
   }

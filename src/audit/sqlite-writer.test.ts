@@ -55,4 +55,24 @@ describe('SQLite audit writes', () => {
     const [first] = await store.query({ model: 'm', limit: 1 });
     expect(first).toMatchObject({ id: 'p-0', event_id: 'e-0', features: { x: 0, note: 'tab\there' }, decision: 'none' });
   });
+  it('a smaller batch after a larger one writes only its own rows (the shared buffer is reused), and UTF-8 survives the hop', async () => {
+    const db = await openDb(freshDb('sqlite'));
+    await migrate(db);
+    const store = createAuditStore(db);
+    try {
+      const large = new CopyBatch();
+      for (let i = 100; i < 400; i++) large.add(record(i));
+      await store.appendFresh(large);
+      const small = new CopyBatch();
+      for (let i = 400; i < 403; i++) small.add({ ...record(i), event_id: `é-漢-${i}`, features: JSON.stringify({ note: 'naïve 漢字 ✓' }) });
+      await store.appendFresh(small);
+      expect(await store.count('m')).toBe(303);
+      const rows = await store.query({ model: 'm', eventId: 'é-漢-401', limit: 10 });
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ id: 'p-401', features: { note: 'naïve 漢字 ✓' } });
+    } finally {
+      await store.close();
+      await db.close();
+    }
+  });
 });

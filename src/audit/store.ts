@@ -75,7 +75,7 @@ export function createAuditStore(db: Db) {
     async appendFresh(batch: CopyBatch): Promise<void> {
       if (!batch.size) return;
       if (thread) {
-        await thread.write(batch.data().toString('utf8'));
+        await thread.write(batch.data());
         return;
       }
       if (!pool) return insertMany(batch.records());
