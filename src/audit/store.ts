@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely';
-import { fromJson, overTimeSlices, toIso, type Db } from '../db/index.js';
+import { fromJson, overTimeSlices, predictionRowsUpTo, toIso, type Db } from '../db/index.js';
 import { PipelinedCopy } from '../db/pg-copy.js';
 import { COLUMNS, COPY_PREDICTIONS, copyLine, type CopyBatch } from './copy-batch.js';
 import type { PredictionRecord } from './record.js';
@@ -125,16 +125,18 @@ export function createAuditStore(db: Db) {
     },
 
     async decisions(model: string, from: string, to: string): Promise<{ decision: string; count: number }[]> {
-      const rows = await overTimeSlices(db.dialect, from, to, (a, b) =>
-        k
-          .selectFrom('predictions')
-          .select(['decision', sql<number>`count(*)`.as('count')])
-          .where('model', '=', model)
-          .where('at', '>=', a)
-          .where('at', '<', b)
-          .groupBy('decision')
-          .execute(),
-      );
+      const rows = await overTimeSlices(db.dialect, from, to, {
+        run: (a, b) =>
+          k
+            .selectFrom('predictions')
+            .select(['decision', sql<number>`count(*)`.as('count')])
+            .where('model', '=', model)
+            .where('at', '>=', a)
+            .where('at', '<', b)
+            .groupBy('decision')
+            .execute(),
+        rowsUpTo: predictionRowsUpTo(k, model),
+      });
       const counts = new Map<string, number>();
       for (const r of rows) counts.set(r.decision, (counts.get(r.decision) ?? 0) + Number(r.count));
       return [...counts].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([decision, count]) => ({ decision, count }));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/index.js';
-import { fromJson, overTimeSlices, toIso } from '../db/index.js';
+import { fromJson, overTimeSlices, predictionRowsUpTo, toIso } from '../db/index.js';
 import { sql } from 'kysely';
 import { Yielder } from '../lib/yielder.js';
 import type { EmitEvent } from '../webhooks/index.js';
@@ -154,7 +154,7 @@ export function createMonitoringStore(db: Db) {
           if (acting.includes(r.decision)) acted += Number(r.n);
         }
       };
-      add(await overTimeSlices(db.dialect, from, to, count));
+      add(await overTimeSlices(db.dialect, from, to, { run: count, rowsUpTo: predictionRowsUpTo(k, model) }));
       return { total, acted };
     },
 
