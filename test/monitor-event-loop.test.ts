@@ -40,10 +40,19 @@ for (const dialect of DIALECTS) {
         label: null,
       }));
       for (let i = 0; i < ROWS; i += 5000) await s.ctx.audit.insertMany(records.slice(i, i + 5000));
+      // Outcomes for every tenth prediction: the join with feedback runs over the same slices.
+      const feedback = records
+        .filter((_, i) => i % 10 === 0)
+        .map((r, j) => ({ prediction_id: r.id, model: 'hotel', event_id: null, label: j % 2, value: null, at: new Date(now).toISOString(), key_id: null, actual_class: null, actual_value: null }));
+      for (let i = 0; i < feedback.length; i += 1000)
+        await s.ctx.db.kysely
+          .insertInto('feedback')
+          .values(feedback.slice(i, i + 1000))
+          .execute();
     }, 120_000);
     afterAll(() => s?.stop());
 
-    it('a request sent while the run reads is answered before the run ends, and every prediction is counted once', async () => {
+    it('a request sent while the run reads is answered before the run ends, and every prediction and outcome is counted once', async () => {
       let answeredAt: number | undefined;
       let health: Promise<void> | undefined;
       const run = s.ctx.monitoring.run('hotel', 24 * 3_600_000, {
@@ -66,6 +75,7 @@ for (const dialect of DIALECTS) {
       expect(report.action_rate.decisions).toEqual(['act']);
       expect(report.action_rate.window).toBeCloseTo(Math.ceil(ROWS / 3) / ROWS, 9);
       expect(report.action_rate.trailing_7d).toBeCloseTo(Math.ceil(ROWS / 3) / ROWS, 9);
+      expect(report.sufficiency.outcomes.labelled).toBe(ROWS / 10);
     });
   });
 }
