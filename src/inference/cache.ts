@@ -4,7 +4,7 @@ import type { Servable } from './servable.js';
 import type { Outcome } from './outcome.js';
 import { Doorkeeper } from './doorkeeper.js';
 
-/** Rows a doorkeeper remembers at least, however small the cache (8 bits each, two windows: 20 KB). */
+/** Rows a doorkeeper remembers at least, however small the cache (8 bits a row rounded up to a power of two, two windows: 32 KB). */
 const DOORKEEPER_MIN_WINDOW = 10_000;
 
 /** keyOf's answer for a row seen for the first time (admit 'second'): not looked up, not stored. */
