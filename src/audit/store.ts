@@ -113,12 +113,11 @@ export function createAuditStore(db: Db) {
       if (q.to) s = s.where('at', '<', q.to);
       // One lower bound on at, the later of the filter's and the cursor's: given both, SQLite may
       // start the time index at the filter's and scan every earlier page again.
-      const cursorAt = q.after && (!q.from || Date.parse(q.after.at) >= Date.parse(q.from)) ? q.after.at : undefined;
-      if (q.from && cursorAt === undefined) s = s.where('at', '>=', q.from);
+      const lower = q.after && (!q.from || Date.parse(q.after.at) >= Date.parse(q.from)) ? q.after.at : q.from;
+      if (lower) s = s.where('at', '>=', lower);
       if (q.after) {
         const { at, id } = q.after;
-        // The cursor's `at >=` lets the time index start at the cursor; the rest breaks ties.
-        if (cursorAt !== undefined) s = s.where('at', '>=', at);
+        // Ties on the cursor's at are broken by id.
         s = s.where((eb) => eb.or([eb('at', '>', at), eb('id', '>', id)]));
       }
       return (await s.orderBy('at').orderBy('id').limit(q.limit).execute()).map(view);

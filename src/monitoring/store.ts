@@ -153,13 +153,10 @@ export function createMonitoringStore(db: Db) {
           .execute();
       let total = 0;
       let acted = 0;
-      const add = (rows: { decision: string; n: number | string }[]) => {
-        for (const r of rows) {
-          total += Number(r.n);
-          if (acting.includes(r.decision)) acted += Number(r.n);
-        }
-      };
-      add(await overTimeSlices(db.dialect, from, to, { run: count, rowsUpTo: predictionRowsUpTo(k, model) }));
+      for (const r of await overTimeSlices(db.dialect, from, to, { run: count, rowsUpTo: predictionRowsUpTo(k, model) })) {
+        total += Number(r.n);
+        if (acting.includes(r.decision)) acted += Number(r.n);
+      }
       return { total, acted };
     },
 
