@@ -38,7 +38,10 @@ describe('logs at info level hold no token, key, secret or payload value', () =>
     const created = (await call('POST', '/v1/keys', TOKEN, JSON.stringify({ name: 'logs', scopes: ['infer'] }))).json() as { token: string };
     expect(created.token).toMatch(/^mg_/);
     const row = { ...rowPayload(demo.holdout.data, 0), customer_type: 'PAYLOADMARKER-category', extra_note: 'PAYLOADMARKER-unknown-field' };
-    expect((await call('POST', '/v1/infer', created.token, JSON.stringify({ model: 'hotel', event_id: 'evt-1', payload: row }))).statusCode).toBe(200);
+    const scored = await call('POST', '/v1/infer', created.token, JSON.stringify({ model: 'hotel', event_id: 'evt-1', payload: row }));
+    expect(scored.statusCode).toBe(200);
+    // A token in a query string: the access line (which skips redaction) logs the path only.
+    expect((await call('GET', '/v1/models?api_key=WRONGTOKENMARKER-query', TOKEN)).statusCode).toBe(200);
     expect((await call('POST', '/v1/infer', created.token, JSON.stringify({ model: 'hotel', payload: { ...row, lead_time: 'PAYLOADMARKER-not-a-number' } }))).statusCode).toBe(400);
     expect((await call('POST', '/v1/infer', created.token, '{"model":"hotel","payload":{"x":"PAYLOADMARKER-malformed"')).statusCode).toBe(400);
     expect((await call('POST', '/v1/infer', created.token, 'PAYLOADMARKER-not-json')).statusCode).toBe(400);
@@ -52,6 +55,10 @@ describe('logs at info level hold no token, key, secret or payload value', () =>
     const lines = text.split('\n').filter(Boolean);
     // The run did log: one access line per request at least, so an empty log cannot pass.
     expect(lines.filter((l) => l.includes('"request completed"')).length).toBeGreaterThanOrEqual(8);
+    // The access line names the request as its reply did, with these fields and no others.
+    const access = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request completed' && l.request_id === scored.headers['x-request-id']);
+    expect(access).toMatchObject({ level: 'info', service: 'modelgate', method: 'POST', url: '/v1/infer', status: 200 });
+    expect(Object.keys(access!).sort()).toEqual(['level', 'method', 'ms', 'msg', 'request_id', 'service', 'status', 'time', 'url']);
     for (const marker of [TOKEN, created.token, created.token.slice(3, 20), 'WRONGTOKENMARKER', 'WRONGTOKE', 'PAYLOADMA', secret, secret.slice(6)]) {
       expect(
         lines.filter((l) => l.includes(marker)),

@@ -31,6 +31,13 @@ describe('API key tokens', () => {
     expect(classifyToken('test-admin-token-0123456789abcdef')).toBe('foreign');
   });
 
+  it('keep the checksum format tokens were issued with (vectors computed with Python hashlib)', () => {
+    // checksum = base62 of the first 4 bytes of SHA-256(body), big-endian, 6 characters.
+    expect(classifyToken('mg_LP2djHjILIjS8k6fWLyUBdkBQMhiLQm2FohATWPSRDR3Tfj9t')).toBe('ours');
+    expect(classifyToken('mg_00000000000000000000000000000000000000000003O9xIA')).toBe('ours');
+    expect(classifyToken('mg_00000000000000000000000000000000000000000003O9xIB')).toBe('mistyped');
+  });
+
   it('is stored as its SHA-256 only', () => {
     const t = generateToken();
     expect(hashToken(t)).toBe(createHash('sha256').update(t).digest('hex'));

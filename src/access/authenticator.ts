@@ -7,7 +7,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Authenticator, Principal, Scope } from './credentials.js';
 import type { AccessService } from './service.js';
 import type { ApiKeyRecord } from './store.js';
-import { classifyToken, hashToken, tokenPrefix } from './token.js';
+import { classifyToken, hashToken, TOKEN_PREFIX, tokenPrefix } from './token.js';
 
 export interface ApiKeyAuthenticatorOptions {
   access: AccessService;
@@ -23,18 +23,25 @@ export interface ApiKeyAuthenticatorOptions {
   timers?: Timers;
 }
 
-type Entry = { record: ApiKeyRecord; principal: Principal } | { record: null };
+/**
+ * A looked-up key. Which of its tokens the hash is (current, or the previous one of a rotation)
+ * and its expiry times are settled once, at lookup, not on every request.
+ */
+type Entry = { record: ApiKeyRecord; principal: Principal; current: boolean; previous: boolean; expiresMs: number; graceEndsMs: number } | { record: null };
 
 /**
  * API keys as bearer tokens. The request path never waits on the database for a known key:
  * keys are cached by token hash and the cache is dropped whenever the access revision moves
  * (any create, revoke or rotate on any replica), so a revocation takes effect cluster-wide
- * within one poll. A mistyped token fails its checksum and is refused without a lookup.
+ * within one poll. A mistyped token fails its checksum and is refused without a lookup; a
+ * token already in the cache passed that check when it was looked up, so a known key costs
+ * one SHA-256 a request.
  * last_used_at is collected in memory and written in the background.
  */
 export class ApiKeyAuthenticator implements Authenticator {
   private readonly cache: LRUCache<string, Entry>;
-  private readonly used = new Map<string, string>();
+  /** Key id → when it was last used (ms), written out by flushUsage. */
+  private readonly used = new Map<string, number>();
   private revision = -1;
   private loops: Periodic[] = [];
 
@@ -43,25 +50,10 @@ export class ApiKeyAuthenticator implements Authenticator {
   }
 
   async authenticate(token: string): Promise<Principal | undefined> {
-    const kind = classifyToken(token);
-    if (kind === 'foreign') return undefined;
-    if (kind === 'mistyped') throw new AppError('UNAUTHORIZED', 'invalid API key: its checksum does not match, so it was mistyped or cut short; copy it again');
+    if (!token.startsWith(TOKEN_PREFIX)) return undefined;
     const hash = hashToken(token);
-    let entry = this.cache.get(hash);
-    if (!entry) {
-      try {
-        const record = await this.o.access.lookup(hash);
-        entry = record ? { record, principal: principalOf(record) } : { record: null };
-        this.cache.set(hash, entry);
-      } catch (e) {
-        // Database unreachable: a key seen recently still works; an unknown one cannot be checked.
-        entry = this.cache.get(hash, { allowStale: true });
-        if (!entry) {
-          this.o.log.warn({ err: errorMessage(e) }, 'cannot look up an API key; the database is unreachable');
-          throw new AppError('UNAVAILABLE', 'cannot check this API key right now (the key store is unreachable); retry shortly');
-        }
-      }
-    }
+    const entry = this.cache.get(hash) ?? (await this.lookUp(token, hash));
+    if (!entry) return undefined;
     if (!entry.record) {
       // Well-formed (the checksum holds), so not a typo: a key this server's database never had.
       throw new AppError(
@@ -70,21 +62,38 @@ export class ApiKeyAuthenticator implements Authenticator {
       );
     }
     const r = entry.record;
-    const now = this.o.clock.now();
+    const now = this.o.clock.now().getTime();
     if (r.revoked_at) throw new AppError('UNAUTHORIZED', `API key ${r.id} (${r.name}) was revoked at ${r.revoked_at}; ask an admin for a new key`);
-    if (r.expires_at && Date.parse(r.expires_at) <= now.getTime()) throw new AppError('UNAUTHORIZED', `API key ${r.id} (${r.name}) expired at ${r.expires_at}; ask an admin for a new key`);
-    if (!sameHash(hash, r.token_sha256)) {
-      // The previous token of a rotated key: accepted only during the grace period.
-      if (!(r.previous_sha256 && sameHash(hash, r.previous_sha256) && r.previous_expires_at && Date.parse(r.previous_expires_at) > now.getTime())) {
-        const grace = r.previous_sha256 && sameHash(hash, r.previous_sha256) && r.previous_expires_at ? ` and its grace period ended at ${r.previous_expires_at}` : '';
-        throw new AppError(
-          'UNAUTHORIZED',
-          `this token of API key ${r.id} (${r.name}) was replaced by a rotation (the latest at ${r.rotated_at})${grace}; use the key's new token (an admin gets one with modelgate keys rotate ${r.id})`,
-        );
-      }
+    if (entry.expiresMs <= now) throw new AppError('UNAUTHORIZED', `API key ${r.id} (${r.name}) expired at ${r.expires_at}; ask an admin for a new key`);
+    // The previous token of a rotated key: accepted only during the grace period.
+    if (!entry.current && !(entry.graceEndsMs > now)) {
+      const grace = entry.previous && r.previous_expires_at ? ` and its grace period ended at ${r.previous_expires_at}` : '';
+      throw new AppError(
+        'UNAUTHORIZED',
+        `this token of API key ${r.id} (${r.name}) was replaced by a rotation (the latest at ${r.rotated_at})${grace}; use the key's new token (an admin gets one with modelgate keys rotate ${r.id})`,
+      );
     }
-    this.used.set(r.id, now.toISOString());
+    this.used.set(r.id, now);
     return entry.principal;
+  }
+
+  /** A token not in the cache: its checksum, then the database; undefined for a token that is not an API key. */
+  private async lookUp(token: string, hash: string): Promise<Entry | undefined> {
+    const kind = classifyToken(token);
+    if (kind === 'foreign') return undefined;
+    if (kind === 'mistyped') throw new AppError('UNAUTHORIZED', 'invalid API key: its checksum does not match, so it was mistyped or cut short; copy it again');
+    try {
+      const record = await this.o.access.lookup(hash);
+      const entry = record ? entryOf(record, hash) : { record: null };
+      this.cache.set(hash, entry);
+      return entry;
+    } catch (e) {
+      // Database unreachable: a key seen recently still works; an unknown one cannot be checked.
+      const stale = this.cache.get(hash, { allowStale: true });
+      if (stale) return stale;
+      this.o.log.warn({ err: errorMessage(e) }, 'cannot look up an API key; the database is unreachable');
+      throw new AppError('UNAVAILABLE', 'cannot check this API key right now (the key store is unreachable); retry shortly');
+    }
   }
 
   /** Drop cached keys if anything changed; called on a timer, and by tests. */
@@ -101,7 +110,7 @@ export class ApiKeyAuthenticator implements Authenticator {
     const batch = new Map(this.used);
     this.used.clear();
     try {
-      await this.o.access.touch(batch);
+      await this.o.access.touch(new Map([...batch].map(([id, at]) => [id, new Date(at).toISOString()])));
     } catch (e) {
       for (const [id, at] of batch) if (!this.used.has(id)) this.used.set(id, at);
       throw e;
@@ -117,6 +126,17 @@ export class ApiKeyAuthenticator implements Authenticator {
     await Promise.all(this.loops.map((l) => l.stop()));
     await this.flushUsage().catch((e) => this.o.log.warn({ err: errorMessage(e) }, 'final API key last-used update failed'));
   }
+}
+
+/** No expiry reads as +Infinity, so one comparison covers both. */
+const expiry = (at: string | null | undefined) => (at ? Date.parse(at) : Infinity);
+
+function entryOf(record: ApiKeyRecord, hash: string): Entry {
+  // The lookup found the record by this hash, so it is one of its two tokens; which one is settled here, once.
+  const current = sameHash(hash, record.token_sha256);
+  const previous = !current && !!record.previous_sha256 && sameHash(hash, record.previous_sha256);
+  const graceEndsMs = previous && record.previous_expires_at ? Date.parse(record.previous_expires_at) : -Infinity;
+  return { record, principal: principalOf(record), current, previous, expiresMs: expiry(record.expires_at), graceEndsMs };
 }
 
 function principalOf(r: ApiKeyRecord): Principal {
