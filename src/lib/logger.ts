@@ -28,3 +28,12 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 export function createServerLogger(level: string): Logger {
   return createLogger(level, pino.destination({ dest: 1, sync: false }));
 }
+
+/**
+ * The same log without redaction, for lines built only from fields that never hold a secret
+ * (the access line: request id, method, path, status, time). Walking the redact list's
+ * wildcard paths costs more than writing such a line.
+ */
+export function accessLogger(log: Logger): Logger {
+  return log.child({}, { redact: [] });
+}
