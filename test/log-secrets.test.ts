@@ -42,7 +42,8 @@ describe('logs at info level hold no token, key, secret or payload value', () =>
     expect(scored.statusCode).toBe(200);
     // A token in a query string: the access line (which skips redaction) logs the path only.
     expect((await call('GET', '/v1/models?api_key=WRONGTOKENMARKER-query', TOKEN)).statusCode).toBe(200);
-    expect((await call('POST', '/v1/infer', created.token, JSON.stringify({ model: 'hotel', payload: { ...row, lead_time: 'PAYLOADMARKER-not-a-number' } }))).statusCode).toBe(400);
+    const rejected = await call('POST', '/v1/infer', created.token, JSON.stringify({ model: 'hotel', payload: { ...row, lead_time: 'PAYLOADMARKER-not-a-number' } }));
+    expect(rejected.statusCode).toBe(400);
     expect((await call('POST', '/v1/infer', created.token, '{"model":"hotel","payload":{"x":"PAYLOADMARKER-malformed"')).statusCode).toBe(400);
     expect((await call('POST', '/v1/infer', created.token, 'PAYLOADMARKER-not-json')).statusCode).toBe(400);
     expect((await call('GET', '/v1/models', 'mg_WRONGTOKENMARKER0000000000000000000000000')).statusCode).toBe(401);
@@ -58,6 +59,9 @@ describe('logs at info level hold no token, key, secret or payload value', () =>
     // The access line names the request as its reply did, with these fields and no others.
     const access = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request completed' && l.request_id === scored.headers['x-request-id']);
     expect(access).toMatchObject({ level: 'info', service: 'modelgate', method: 'POST', url: '/v1/infer', status: 200 });
+    // A request that logs through its own logger (made on first use) is named on that line too.
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.find((l) => l.msg === 'request rejected' && l.request_id === rejected.headers['x-request-id'])).toMatchObject({ code: 'VALIDATION_FAILED' });
     expect(Object.keys(access!).sort()).toEqual(['level', 'method', 'ms', 'msg', 'request_id', 'service', 'status', 'time', 'url']);
     for (const marker of [TOKEN, created.token, created.token.slice(3, 20), 'WRONGTOKENMARKER', 'WRONGTOKE', 'PAYLOADMA', secret, secret.slice(6)]) {
       expect(

@@ -11,6 +11,7 @@ import { webhookRoutes, type WebhookService } from '../webhooks/index.js';
 import { rolloutRoutes, type RolloutService } from '../rollout/index.js';
 import { accessRoutes, installRateLimit, jwtAuthenticator, parseRate, serviceTokenAuthenticator, type AccessService, type RateLimiter } from '../access/index.js';
 import { accessLogger, type Logger } from '../lib/logger.js';
+import { lazyChildLoggerFactory } from './request-logger.js';
 import type { Clock } from '../lib/clock.js';
 import { registryRoutes, type RegistryService } from '../registry/index.js';
 import { actorOf, adminTokenAuthenticator, installAuth, type Authenticator } from './auth.js';
@@ -81,6 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log as FastifyBaseLogger,
     // One access line per request (our onResponse hook) instead of Fastify's two.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLoggerFactory,
     requestIdHeader: false,
     // A caller's own x-request-id is kept when it is sane, so traces join across services.
     genReqId: (req) => {
