@@ -2,6 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Bindings, ChildLoggerOptions, LevelWithSilentOrString } from 'pino';
 
 type Log = (...args: unknown[]) => void;
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+type Level = (typeof LEVELS)[number];
 
 /**
  * Fastify gives every request a child logger bound to its request id. Making a pino child
@@ -31,29 +33,18 @@ export class LazyRequestLogger {
     this.real.level = level;
   }
 
-  private write(level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace', args: unknown[]): void {
-    (this.real as unknown as Record<typeof level, Log>)[level](...args);
+  declare fatal: Log;
+  declare error: Log;
+  declare warn: Log;
+  declare info: Log;
+  declare debug: Log;
+  declare trace: Log;
+
+  /** Where the level methods write: the child, made now if it was not yet. */
+  writeAt(level: Level, args: unknown[]): void {
+    (this.real as unknown as Record<Level, Log>)[level](...args);
   }
 
-  // Methods on the prototype, not arrow-function fields: nothing to allocate per request.
-  fatal(...args: unknown[]): void {
-    this.write('fatal', args);
-  }
-  error(...args: unknown[]): void {
-    this.write('error', args);
-  }
-  warn(...args: unknown[]): void {
-    this.write('warn', args);
-  }
-  info(...args: unknown[]): void {
-    this.write('info', args);
-  }
-  debug(...args: unknown[]): void {
-    this.write('debug', args);
-  }
-  trace(...args: unknown[]): void {
-    this.write('trace', args);
-  }
   silent(): void {}
 
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
@@ -67,6 +58,15 @@ export class LazyRequestLogger {
   bindings(): Bindings {
     return (this.real as unknown as { bindings(): Bindings }).bindings();
   }
+}
+
+// The level methods live on the prototype, not as per-instance closures: nothing to allocate per request.
+for (const level of LEVELS) {
+  Object.defineProperty(LazyRequestLogger.prototype, level, {
+    value(this: LazyRequestLogger, ...args: unknown[]) {
+      this.writeAt(level, args);
+    },
+  });
 }
 
 /** Fastify's childLoggerFactory: a LazyRequestLogger in place of an eager child. */
