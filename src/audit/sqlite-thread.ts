@@ -1,5 +1,6 @@
 import SQLite from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+import { idleThisThread, ownThreadId, type ThreadPriority } from '../lib/thread-priority.js';
 import { COLUMNS, parseCopyLine } from './copy-batch.js';
 
 /**
@@ -8,7 +9,16 @@ import { COLUMNS, parseCopyLine } from './copy-batch.js';
  * request thread hands over a batch's COPY text, or its bytes in shared memory, which this
  * thread decodes.
  */
-const { file } = workerData as { file: string };
+const { file, priority } = workerData as { file: string; priority: ThreadPriority };
+const port = parentPort!;
+// At idle priority the request thread keeps its core: this thread's inserts no longer preempt it
+// (docs/performance.md has the measurements). The main thread logs the outcome.
+if (priority === 'idle') {
+  const r = idleThisThread();
+  port.postMessage('error' in r ? { started: { priority: 'normal', error: r.error } } : { started: { priority: 'idle', tid: r.tid } });
+} else {
+  port.postMessage({ started: { priority: 'normal', tid: ownThreadId() } });
+}
 const db = new SQLite(file);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
@@ -27,7 +37,6 @@ const writeAll = db.transaction((lines: string[]) => {
   return n;
 });
 
-const port = parentPort!;
 port.on('message', (m: { id: number; text: string } | { id: number; bytes: Uint8Array; length: number } | { close: true }) => {
   if ('close' in m) {
     db.close();

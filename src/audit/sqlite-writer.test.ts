@@ -1,8 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { Writable } from 'node:stream';
 import SQLite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshDb } from '../../test/helpers/db.js';
 import { migrate, openDb } from '../db/index.js';
+import { createLogger } from '../lib/logger.js';
 import { CopyBatch } from './copy-batch.js';
+import { SqliteAuditThread } from './sqlite-writer.js';
 import { createAuditStore, type PredictionRecord } from './store.js';
 
 const record = (i: number): PredictionRecord => ({
@@ -72,6 +76,88 @@ describe('SQLite audit writes', () => {
       expect(rows[0]).toMatchObject({ id: 'p-401', features: { note: 'naïve 漢字 ✓' } });
     } finally {
       await store.close();
+      await db.close();
+    }
+  });
+});
+
+/** The scheduling policy of a thread as the kernel reports it (util-linux chrt, independent of the code under test). */
+const policyOf = (tid: number) => /policy: (SCHED_\w+)/.exec(execFileSync('chrt', ['-p', String(tid)], { encoding: 'utf8' }))?.[1];
+
+const batchOf = (from: number, to: number) => {
+  const b = new CopyBatch();
+  for (let i = from; i < to; i++) b.add(record(i));
+  return b;
+};
+
+describe("the SQLite audit thread's priority (Linux)", () => {
+  async function setup() {
+    const loc = freshDb('sqlite');
+    const db = await openDb(loc);
+    await migrate(db);
+    const count = () => Number(new SQLite((loc as { file: string }).file, { readonly: true }).prepare('select count(*) n from predictions').pluck().get());
+    return { file: (loc as { file: string }).file, db, count };
+  }
+
+  it('idle (the default): the thread runs under SCHED_IDLE, not the policy of the process, and writes land', async () => {
+    const { file, db, count } = await setup();
+    const thread = new SqliteAuditThread(file);
+    try {
+      expect(await thread.write(batchOf(0, 20).data())).toBe(20);
+      const info = thread.info!;
+      expect(info).toMatchObject({ priority: 'idle' });
+      expect(info.tid).not.toBe(process.pid);
+      expect(policyOf(info.tid!)).toBe('SCHED_IDLE');
+      expect(policyOf(process.pid)).toBe('SCHED_OTHER');
+      expect(count()).toBe(20);
+    } finally {
+      await thread.close();
+      await db.close();
+    }
+  });
+
+  it('normal: the thread keeps the ordinary policy', async () => {
+    const { file, db } = await setup();
+    const thread = new SqliteAuditThread(file, { priority: 'normal' });
+    try {
+      await thread.write(batchOf(0, 5).data());
+      expect(thread.info).toMatchObject({ priority: 'normal' });
+      expect(policyOf(thread.info!.tid!)).toBe('SCHED_OTHER');
+    } finally {
+      await thread.close();
+      await db.close();
+    }
+  });
+
+  it('a batch that waited longer than starvedMs: the thread is replaced by a normal one, said in the log, and no record is lost', async () => {
+    const { file, db, count } = await setup();
+    const lines: { msg: string; batch_ms?: number }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as { msg: string });
+        done();
+      },
+    });
+    // Every batch takes longer than 0 ms: the first one finds the idle thread starved.
+    const thread = new SqliteAuditThread(file, { starvedMs: 0, log: createLogger('info', sink) });
+    try {
+      await thread.write(batchOf(0, 30).data());
+      const idle = thread.info!;
+      expect(idle.priority).toBe('idle');
+      await thread.write(batchOf(30, 60).data());
+      const normal = thread.info!;
+      expect(normal.priority).toBe('normal');
+      expect(normal.tid).not.toBe(idle.tid);
+      expect(policyOf(normal.tid!)).toBe('SCHED_OTHER');
+      // Normal for the rest of the process: no further replacement.
+      await thread.write(batchOf(60, 90).data());
+      expect(thread.info!.tid).toBe(normal.tid);
+      expect(count()).toBe(90);
+      const warned = lines.filter((l) => l.msg.includes('runs at normal priority from now on'));
+      expect(warned).toHaveLength(1);
+      expect(warned[0].batch_ms).toBeGreaterThanOrEqual(0);
+    } finally {
+      await thread.close();
       await db.close();
     }
   });

@@ -1,8 +1,34 @@
+import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
+import type { Logger } from '../lib/logger.js';
+import type { ThreadPriority } from '../lib/thread-priority.js';
 import { startSiblingWorker } from '../lib/worker.js';
 
 /** Shared buffers kept for reuse: batches in flight at once are few. */
 const SPARE_BUFFERS = 4;
+
+export interface SqliteAuditThreadOptions {
+  /**
+   * `idle` (the default): the thread runs under Linux's SCHED_IDLE, on CPU time the request
+   * thread does not want; `normal`: as any thread.
+   */
+  priority?: ThreadPriority;
+  /**
+   * A batch that takes longer than this (ms, from hand-over to answer) at idle priority means
+   * the thread is starved of CPU: the thread is replaced by one at normal priority.
+   */
+  starvedMs?: number;
+  log?: Logger;
+}
+
+/** What the thread reported when it started. */
+export interface AuditThreadInfo {
+  priority: ThreadPriority;
+  /** The thread's kernel id (Linux). */
+  tid?: number;
+  /** Why idle priority was asked for and not set. */
+  error?: string;
+}
 
 /**
  * Writes audit batches to a SQLite file from a worker thread. better-sqlite3 is synchronous:
@@ -14,16 +40,36 @@ const SPARE_BUFFERS = 4;
 export class SqliteAuditThread {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (n: number) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (n: number) => void; reject: (e: Error) => void; thread: Worker }>();
   /** Shared buffers the thread has finished with. */
   private readonly spare: Uint8Array[] = [];
+  private priority: ThreadPriority;
+  private readonly starvedMs: number;
+  private started: AuditThreadInfo | undefined;
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly o: SqliteAuditThreadOptions = {},
+  ) {
+    this.priority = o.priority ?? 'idle';
+    this.starvedMs = o.starvedMs ?? 1000;
+  }
+
+  /** The running thread's report (undefined until it has started). */
+  get info(): AuditThreadInfo | undefined {
+    return this.started;
+  }
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const w = startSiblingWorker(import.meta.url, 'sqlite-thread', { file: this.file });
-    w.on('message', (m: { id: number; written?: number; error?: string }) => {
+    const w = startSiblingWorker(import.meta.url, 'sqlite-thread', { file: this.file, priority: this.priority });
+    this.started = undefined;
+    w.on('message', (m: { id: number; written?: number; error?: string } | { started: AuditThreadInfo }) => {
+      if ('started' in m) {
+        if (this.worker === w) this.started = m.started;
+        if (m.started.error) this.o.log?.info({ reason: m.started.error }, 'the SQLite audit thread runs at normal priority: idle priority could not be set');
+        return;
+      }
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
@@ -31,10 +77,13 @@ export class SqliteAuditThread {
       else p.resolve(m.written ?? 0);
     });
     const failAll = (e: Error) => {
-      if (this.worker !== w) return;
-      this.worker = undefined;
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
+      if (this.worker === w) this.worker = undefined;
+      // A thread retired for a normal-priority one still answers for what it was sent.
+      for (const [id, p] of this.pending) {
+        if (p.thread !== w) continue;
+        this.pending.delete(id);
+        p.reject(e);
+      }
     };
     w.on('error', failAll);
     w.on('exit', (code) => failAll(new Error(`the SQLite audit thread exited (code ${code})`)));
@@ -62,14 +111,29 @@ export class SqliteAuditThread {
       shared.set(lines);
       message = { id, bytes: shared, length: lines.byteLength };
     }
+    const posted = performance.now();
     return new Promise<number>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, thread: w });
       if (this.pending.size === 1) w.ref();
       w.postMessage(message);
     }).finally(() => {
       if (shared && this.spare.length < SPARE_BUFFERS) this.spare.push(shared);
+      if (this.worker === w && this.started?.priority === 'idle' && performance.now() - posted > this.starvedMs) this.runNormally(w, performance.now() - posted);
       if (this.pending.size === 0) this.worker?.unref();
     });
+  }
+
+  /**
+   * An idle-priority thread only gets CPU time no normal thread wants; on a machine busy with
+   * other work it may wait for seconds while the queue grows. The thread cannot raise its own
+   * priority back without privileges, so it is retired (it finishes what it was sent, then
+   * exits) and the next write starts a thread at normal priority, for the rest of the process.
+   */
+  private runNormally(w: Worker, ms: number): void {
+    this.priority = 'normal';
+    this.worker = undefined;
+    this.o.log?.warn({ batch_ms: Math.round(ms), starved_ms: this.starvedMs }, 'the SQLite audit thread waited too long for CPU time at idle priority; it runs at normal priority from now on');
+    w.postMessage({ close: true });
   }
 
   /** A shared buffer of at least `bytes`: a spare one, else a new one with room to grow. */

@@ -3,7 +3,7 @@ import { fromJson, overTimeSlices, predictionRowsUpTo, toIso, type Db } from '..
 import { PipelinedCopy } from '../db/pg-copy.js';
 import { COLUMNS, COPY_PREDICTIONS, copyLine, type CopyBatch } from './copy-batch.js';
 import type { PredictionRecord } from './record.js';
-import { SqliteAuditThread } from './sqlite-writer.js';
+import { SqliteAuditThread, type SqliteAuditThreadOptions } from './sqlite-writer.js';
 import type { PredictionsTable } from '../db/schema.js';
 
 export type { PredictionRecord };
@@ -35,11 +35,12 @@ export interface PredictionQuery {
   after?: { at: string; id: string };
 }
 
-export function createAuditStore(db: Db) {
+/** `thread`: how the SQLite audit thread runs (its priority, and the log for what happens to it). */
+export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptions } = {}) {
   const k = db.kysely;
   const pool = db.pgPool;
   // SQLite audit writes run on a thread of their own (see sqlite-writer.ts); an in-memory database has no file another connection could open.
-  const thread = db.location.kind === 'sqlite' && db.location.file !== ':memory:' ? new SqliteAuditThread(db.location.file) : undefined;
+  const thread = db.location.kind === 'sqlite' && db.location.file !== ':memory:' ? new SqliteAuditThread(db.location.file, opts.thread) : undefined;
   /** Idempotent: a record replayed twice (spill file after a crash) is written once. */
   async function insertMany(rows: PredictionRecord[]): Promise<void> {
     if (!rows.length) return;
