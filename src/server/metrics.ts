@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import type { FastifyInstance } from 'fastify';
+import { BoundCounter, BoundHistogram } from './bound-metrics.js';
 
 /** One registry per app instance, so several apps in one process (tests) never collide. */
 export interface MetricsSources {
@@ -19,20 +20,20 @@ export interface MetricsSources {
 export function createMetrics(sources: MetricsSources = {}) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
-  const httpDuration = new client.Histogram({
+  const httpDuration = new BoundHistogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by method, route template and status code',
     labelNames: ['method', 'route', 'status_code'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const predictions = new client.Counter({
+  const predictions = new BoundCounter({
     name: 'modelgate_predictions_total',
     help: 'Predictions served, by model, version, decision, arm (production, canary, pinned) and engine (compiled, onnxruntime)',
     labelNames: ['model', 'version', 'decision', 'arm', 'engine'] as const,
     registers: [registry],
   });
-  const inferenceDuration = new client.Histogram({
+  const inferenceDuration = new BoundHistogram({
     name: 'modelgate_inference_duration_seconds',
     help: 'Time from a validated request to its score, including micro-batch wait, by engine (compiled, onnxruntime)',
     labelNames: ['model', 'version', 'arm', 'engine'] as const,
@@ -229,9 +230,8 @@ export function createMetrics(sources: MetricsSources = {}) {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): void {
-  // Label sets are few (method × route × status); caching their children skips prom-client's
-  // per-call label validation and hashing on the hot path.
-  const children = new Map<string, client.Histogram.Internal<'method' | 'route' | 'status_code'>>();
+  // Label sets are few (method × route × status); a series found by one string key per request.
+  const children = new Map<string, { observe(seconds: number): void }>();
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const key = `${request.method} ${route} ${reply.statusCode}`;
