@@ -100,6 +100,10 @@ describe('the container image, hardened, on SQLite and a data volume', () => {
     expect(metrics).toContain('modelgate_container_memory_limit_bytes{source="cgroup"} 1073741824');
     expect(metrics).toContain('modelgate_ready 1');
     expect(await (await fetch(`${first.url}/readyz`)).json()).toEqual({ ready: true });
+    // The audit thread (started by the predictions above) runs at idle priority: the image has chrt, and the hardening allows it.
+    const policies = await docker('exec', first.name, 'sh', '-c', 'for t in /proc/[0-9]*/task/*; do chrt -p "${t##*/}" 2>/dev/null; done');
+    expect(policies).toMatch(/policy: SCHED_IDLE/);
+    expect(await docker('logs', first.name)).not.toContain('idle priority could not be set');
     // The console is in the image (built with the rest), with its own Content-Security-Policy.
     const ui = await fetch(`${first.url}/ui/`);
     expect(ui.status).toBe(200);
