@@ -74,10 +74,11 @@ const schema = z.object({
   /** Audit writer: records held in memory at most; beyond it they go to the spill file. */
   AUDIT_QUEUE_MAX: intFrom(100, 10_000_000).default(100_000),
   /**
-   * SQLite audit writes: idle runs their thread under Linux's SCHED_IDLE, on CPU time the request
-   * thread does not want (it falls back to normal by itself when starved); normal runs it as any thread.
+   * Background threads (the SQLite audit writer, the shadow scorer): idle runs them under Linux's
+   * SCHED_IDLE, on CPU time the request thread does not want (the audit writer falls back to
+   * normal by itself when starved); normal runs them as any thread.
    */
-  AUDIT_THREAD_PRIORITY: z.enum(['idle', 'normal']).default('idle'),
+  BACKGROUND_THREAD_PRIORITY: z.enum(['idle', 'normal']).default('idle'),
   /** Audit records older than this are deleted in the background; 0 keeps them forever. */
   PREDICTION_RETENTION_DAYS: intFrom(0, 36_500).default(90),
   /** Prediction cache: most entries kept per process (least recently used go first); 0 turns it off. */

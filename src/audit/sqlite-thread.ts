@@ -1,6 +1,6 @@
 import SQLite from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { idleThisThread, ownThreadId, type ThreadPriority } from '../lib/thread-priority.js';
+import { applyThreadPriority, type ThreadPriority } from '../lib/thread-priority.js';
 import { COLUMNS, parseCopyLine } from './copy-batch.js';
 
 /**
@@ -13,12 +13,7 @@ const { file, priority } = workerData as { file: string; priority: ThreadPriorit
 const port = parentPort!;
 // At idle priority the request thread keeps its core: this thread's inserts no longer preempt it
 // (docs/performance.md has the measurements). The main thread logs the outcome.
-if (priority === 'idle') {
-  const r = idleThisThread();
-  port.postMessage('error' in r ? { started: { priority: 'normal', error: r.error } } : { started: { priority: 'idle', tid: r.tid } });
-} else {
-  port.postMessage({ started: { priority: 'normal', tid: ownThreadId() } });
-}
+port.postMessage({ started: applyThreadPriority(priority) });
 const db = new SQLite(file);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');

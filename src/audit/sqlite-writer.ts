@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../lib/logger.js';
-import type { ThreadPriority } from '../lib/thread-priority.js';
+import type { ThreadPriority, ThreadStart } from '../lib/thread-priority.js';
 import { startSiblingWorker } from '../lib/worker.js';
 
 /** Shared buffers kept for reuse: batches in flight at once are few. */
@@ -21,15 +21,6 @@ export interface SqliteAuditThreadOptions {
   log?: Logger;
 }
 
-/** What the thread reported when it started. */
-export interface AuditThreadInfo {
-  priority: ThreadPriority;
-  /** The thread's kernel id (Linux). */
-  tid?: number;
-  /** Why idle priority was asked for and not set. */
-  error?: string;
-}
-
 /**
  * Writes audit batches to a SQLite file from a worker thread. better-sqlite3 is synchronous:
  * on the request thread every batch stalled every request for as long as its transaction took
@@ -45,7 +36,7 @@ export class SqliteAuditThread {
   private readonly spare: Uint8Array[] = [];
   private priority: ThreadPriority;
   private readonly starvedMs: number;
-  private started: AuditThreadInfo | undefined;
+  private started: ThreadStart | undefined;
 
   constructor(
     private readonly file: string,
@@ -56,7 +47,7 @@ export class SqliteAuditThread {
   }
 
   /** The running thread's report (undefined until it has started). */
-  get info(): AuditThreadInfo | undefined {
+  get info(): ThreadStart | undefined {
     return this.started;
   }
 
@@ -64,7 +55,7 @@ export class SqliteAuditThread {
     if (this.worker) return this.worker;
     const w = startSiblingWorker(import.meta.url, 'sqlite-thread', { file: this.file, priority: this.priority });
     this.started = undefined;
-    w.on('message', (m: { id: number; written?: number; error?: string } | { started: AuditThreadInfo }) => {
+    w.on('message', (m: { id: number; written?: number; error?: string } | { started: ThreadStart }) => {
       if ('started' in m) {
         if (this.worker === w) this.started = m.started;
         if (m.started.error) this.o.log?.info({ reason: m.started.error }, 'the SQLite audit thread runs at normal priority: idle priority could not be set');

@@ -1,4 +1,6 @@
 import type { Worker } from 'node:worker_threads';
+import type { Logger } from '../lib/logger.js';
+import type { ThreadPriority, ThreadStart } from '../lib/thread-priority.js';
 import { startSiblingWorker } from '../lib/worker.js';
 import type { Row } from './encoder.js';
 import type { ServableSpec } from './servable.js';
@@ -14,14 +16,30 @@ export class OffThreadScorer {
   private nextId = 1;
   private readonly pending = new Map<number, { key: string; resolve: (s: Outcome[]) => void; reject: (e: Error) => void }>();
   private readonly known = new Set<string>();
+  private started: ThreadStart | undefined;
 
-  constructor(private readonly fetch: (model: string, version: number) => Promise<{ bytes: Uint8Array; spec: ServableSpec } | undefined>) {}
+  /** `priority`: idle (the default) runs the thread under Linux's SCHED_IDLE, so it never takes the request thread's CPU. */
+  constructor(
+    private readonly fetch: (model: string, version: number) => Promise<{ bytes: Uint8Array; spec: ServableSpec } | undefined>,
+    private readonly o: { priority?: ThreadPriority; log?: Logger } = {},
+  ) {}
+
+  /** The running thread's report (undefined until it has started). */
+  get info(): ThreadStart | undefined {
+    return this.started;
+  }
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const w = startSiblingWorker(import.meta.url, 'scorer-thread');
+    const w = startSiblingWorker(import.meta.url, 'scorer-thread', { priority: this.o.priority ?? 'idle' });
+    this.started = undefined;
     w.unref();
-    w.on('message', (m: { id: number; scores?: Outcome[]; error?: string; missing?: boolean }) => {
+    w.on('message', (m: { id: number; scores?: Outcome[]; error?: string; missing?: boolean } | { started: ThreadStart }) => {
+      if ('started' in m) {
+        if (this.worker === w) this.started = m.started;
+        if (m.started.error) this.o.log?.info({ reason: m.started.error }, 'the shadow scoring thread runs at normal priority: idle priority could not be set');
+        return;
+      }
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);

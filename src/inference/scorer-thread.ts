@@ -1,4 +1,5 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { applyThreadPriority, type ThreadPriority } from '../lib/thread-priority.js';
 import type { Row } from './encoder.js';
 import { Servable, type ServableSpec } from './servable.js';
 
@@ -10,6 +11,10 @@ type Message = { type: 'score'; id: number; key: string; rows: Row[]; load?: { b
 
 const sessions = new Map<string, Promise<Servable>>();
 const port = parentPort!;
+// Shadow traffic must never slow the request thread: at idle priority this thread only takes
+// CPU time no normal thread wants (on a saturated machine shadow requests are then dropped and
+// counted, as when the shadow queue is full).
+port.postMessage({ started: applyThreadPriority((workerData as { priority?: ThreadPriority } | undefined)?.priority ?? 'normal') });
 
 port.on('message', (m: Message) => {
   if (m.type === 'release') {

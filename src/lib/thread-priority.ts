@@ -29,3 +29,19 @@ export function idleThisThread(): { tid: number } | { error: string } {
   if (r.status !== 0) return { error: `chrt exited with ${r.status}: ${r.stderr.trim() || r.stdout.trim()}` };
   return { tid };
 }
+
+/** What a background thread reports once it has set its priority. */
+export interface ThreadStart {
+  priority: ThreadPriority;
+  /** The thread's kernel id (Linux). */
+  tid?: number;
+  /** Why idle priority was asked for and not set. */
+  error?: string;
+}
+
+/** Called first thing inside a worker thread: applies `asked` and says what the thread runs at. */
+export function applyThreadPriority(asked: ThreadPriority): ThreadStart {
+  if (asked === 'normal') return { priority: 'normal', tid: ownThreadId() };
+  const r = idleThisThread();
+  return 'error' in r ? { priority: 'normal', tid: ownThreadId(), error: r.error } : { priority: 'idle', tid: r.tid };
+}

@@ -106,10 +106,13 @@ export function rolloutRuntime({ ctx, config, log, metrics, timers }: Parts, sou
     flushIntervalMs: config.STATS_FLUSH_INTERVAL_MS,
     analysisIntervalMs: config.ANALYSIS_INTERVAL_MS,
     shadowQueueMax: config.SHADOW_QUEUE_MAX,
-    scorer: new OffThreadScorer(async (model, version) => {
-      const found = await source.fetch(model, version);
-      return found && { bytes: found.bytes, spec: found.spec };
-    }),
+    scorer: new OffThreadScorer(
+      async (model, version) => {
+        const found = await source.fetch(model, version);
+        return found && { bytes: found.bytes, spec: found.spec };
+      },
+      { priority: config.BACKGROUND_THREAD_PRIORITY, log },
+    ),
     statsRetentionMs: 7 * 86_400_000,
     timers,
     onShadowDropped: (model) => metrics.shadowDropped.inc({ model }),

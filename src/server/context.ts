@@ -100,7 +100,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     emit: emitToOutbox,
   });
   const access = createAccessService({ store: createAccessStore(db), clock });
-  const audit = createAuditStore(db, { thread: { priority: config.AUDIT_THREAD_PRIORITY, log } });
+  const audit = createAuditStore(db, { thread: { priority: config.BACKGROUND_THREAD_PRIORITY, log } });
   return {
     config,
     log,
