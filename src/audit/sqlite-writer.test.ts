@@ -99,9 +99,9 @@ describe("the SQLite audit thread's priority (Linux)", () => {
     return { file: (loc as { file: string }).file, db, count };
   }
 
-  it('idle (the default): the thread runs under SCHED_IDLE, not the policy of the process, and writes land', async () => {
+  it('idle: the thread runs under SCHED_IDLE, not the policy of the process, and writes land', async () => {
     const { file, db, count } = await setup();
-    const thread = new SqliteAuditThread(file);
+    const thread = new SqliteAuditThread(file, { priority: 'idle' });
     try {
       expect(await thread.write(batchOf(0, 20).data())).toBe(20);
       const info = thread.info!;
@@ -116,9 +116,9 @@ describe("the SQLite audit thread's priority (Linux)", () => {
     }
   });
 
-  it('normal: the thread keeps the ordinary policy', async () => {
+  it('normal (the default): the thread keeps the ordinary policy', async () => {
     const { file, db } = await setup();
-    const thread = new SqliteAuditThread(file, { priority: 'normal' });
+    const thread = new SqliteAuditThread(file);
     try {
       await thread.write(batchOf(0, 5).data());
       expect(thread.info).toMatchObject({ priority: 'normal' });
@@ -139,7 +139,7 @@ describe("the SQLite audit thread's priority (Linux)", () => {
       },
     });
     // Every batch takes longer than 0 ms: the first one finds the idle thread starved.
-    const thread = new SqliteAuditThread(file, { starvedMs: 0, log: createLogger('info', sink) });
+    const thread = new SqliteAuditThread(file, { priority: 'idle', starvedMs: 0, log: createLogger('info', sink) });
     try {
       await thread.write(batchOf(0, 30).data());
       const idle = thread.info!;

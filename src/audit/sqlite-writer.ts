@@ -9,8 +9,8 @@ const SPARE_BUFFERS = 4;
 
 export interface SqliteAuditThreadOptions {
   /**
-   * `idle` (the default): the thread runs under Linux's SCHED_IDLE, on CPU time the request
-   * thread does not want; `normal`: as any thread.
+   * `normal` (the default): as any thread; `idle`: under Linux's SCHED_IDLE, on CPU time the
+   * request thread does not want.
    */
   priority?: ThreadPriority;
   /**
@@ -42,7 +42,7 @@ export class SqliteAuditThread {
     private readonly file: string,
     private readonly o: SqliteAuditThreadOptions = {},
   ) {
-    this.priority = o.priority ?? 'idle';
+    this.priority = o.priority ?? 'normal';
     this.starvedMs = o.starvedMs ?? 1000;
   }
 

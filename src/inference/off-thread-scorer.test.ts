@@ -15,10 +15,10 @@ const policyOf = (tid: number) => /policy: (SCHED_\w+)/.exec(execFileSync('chrt'
 
 describe("the shadow scoring thread's priority (Linux)", () => {
   for (const [asked, policy] of [
-    [undefined, 'SCHED_IDLE'],
-    ['normal', 'SCHED_OTHER'],
+    ['idle', 'SCHED_IDLE'],
+    [undefined, 'SCHED_OTHER'],
   ] as const) {
-    it(`${asked ?? 'idle (the default)'}: the thread runs under ${policy} and scores`, async () => {
+    it(`${asked ?? 'normal (the default)'}: the thread runs under ${policy} and scores`, async () => {
       const scorer = new OffThreadScorer(async () => ({ bytes, spec }), asked ? { priority: asked } : {});
       try {
         const local = await Servable.load(bytes, spec, { intraOpThreads: 1, batch: { maxRows: 1, maxWaitUs: 0 } });
@@ -27,7 +27,7 @@ describe("the shadow scoring thread's priority (Linux)", () => {
         const [here] = await local.run([row]);
         expect(remote.score).toBe(here.score);
         const info = scorer.info!;
-        expect(info.priority).toBe(asked ?? 'idle');
+        expect(info.priority).toBe(asked ?? 'normal');
         expect(info.tid).not.toBe(process.pid);
         expect(policyOf(info.tid!)).toBe(policy);
         expect(policyOf(process.pid)).toBe('SCHED_OTHER');

@@ -18,7 +18,7 @@ export class OffThreadScorer {
   private readonly known = new Set<string>();
   private started: ThreadStart | undefined;
 
-  /** `priority`: idle (the default) runs the thread under Linux's SCHED_IDLE, so it never takes the request thread's CPU. */
+  /** `priority`: idle runs the thread under Linux's SCHED_IDLE, so it never takes the request thread's CPU; normal (the default) as any thread. */
   constructor(
     private readonly fetch: (model: string, version: number) => Promise<{ bytes: Uint8Array; spec: ServableSpec } | undefined>,
     private readonly o: { priority?: ThreadPriority; log?: Logger } = {},
@@ -31,7 +31,7 @@ export class OffThreadScorer {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const w = startSiblingWorker(import.meta.url, 'scorer-thread', { priority: this.o.priority ?? 'idle' });
+    const w = startSiblingWorker(import.meta.url, 'scorer-thread', { priority: this.o.priority ?? 'normal' });
     this.started = undefined;
     w.unref();
     w.on('message', (m: { id: number; scores?: Outcome[]; error?: string; missing?: boolean } | { started: ThreadStart }) => {

@@ -83,7 +83,7 @@ describe('the container image, hardened, on SQLite and a data volume', () => {
 
   it('registers and promotes through the CLI inside the container, and serves scikit-learn probabilities within 1e-5', async () => {
     volume = await newVolume();
-    first = await start({ volume, port: await freePort(), docker: ['--memory', '1g', '--cpus', '1.5'] });
+    first = await start({ volume, port: await freePort(), docker: ['--memory', '1g', '--cpus', '1.5'], env: { BACKGROUND_THREAD_PRIORITY: 'idle' } });
     expect(await cli(first.name, 'register', '--model', 'churn', '--onnx', '/fixtures/telco_churn.onnx')).toMatchObject({ model: 'churn', version: 1 });
     expect(await cli(first.name, 'promote', '--model', 'churn', '--version', '1')).toMatchObject({ alias: 'production', version: 1 });
     let res = await api(first.url, 'POST', '/v1/models/churn/predict', { instances: expected.rows });
@@ -100,10 +100,10 @@ describe('the container image, hardened, on SQLite and a data volume', () => {
     expect(metrics).toContain('modelgate_container_memory_limit_bytes{source="cgroup"} 1073741824');
     expect(metrics).toContain('modelgate_ready 1');
     expect(await (await fetch(`${first.url}/readyz`)).json()).toEqual({ ready: true });
-    // The audit thread (started by the predictions above) runs at idle priority: the image has chrt, and the hardening allows it.
+    // BACKGROUND_THREAD_PRIORITY=idle works in the image: it has chrt, and the hardening allows
+    // the audit thread (started by the predictions above) to lower its own priority.
     const policies = await docker('exec', first.name, 'sh', '-c', 'for t in /proc/[0-9]*/task/*; do chrt -p "${t##*/}" 2>/dev/null; done');
     expect(policies).toMatch(/policy: SCHED_IDLE/);
-    expect(await docker('logs', first.name)).not.toContain('idle priority could not be set');
     // The console is in the image (built with the rest), with its own Content-Security-Policy.
     const ui = await fetch(`${first.url}/ui/`);
     expect(ui.status).toBe(200);
