@@ -10,7 +10,11 @@
  * same row every time), INFERENCE_ENGINE=onnxruntime, and the CPU per request by part from a
  * profile of the default case.
  * Each server writes its stdout (the access log) to a file, as a log collector would take it.
- * Environment: BENCH_SECONDS (default 8) per load, BENCH_ROUNDS (default 2), BENCH_DATABASE_URL.
+ * The audit log's on ÷ off ratios are measured again in short paired slices (the two servers
+ * loaded one after the other, order alternating, median of the per-pair ratios): on a shared
+ * machine that drifts by ±15 % within a minute, neighbouring slices compare better than rounds.
+ * Environment: BENCH_SECONDS (default 8) per load, BENCH_ROUNDS (default 2), BENCH_AUDIT_PAIRS
+ * (default 12), BENCH_AUDIT_SLICE (seconds, default 3), BENCH_DATABASE_URL.
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -27,6 +31,8 @@ import { cpuParts, type CpuParts } from './profile-parts.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const auditPairs = Number(process.env.BENCH_AUDIT_PAIRS ?? 12);
+const auditSlice = Number(process.env.BENCH_AUDIT_SLICE ?? 3);
 const pgUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const fixture = JSON.parse(readFileSync(path.join(root, 'test/fixtures/telco_gbdt.expected.json'), 'utf8')) as { rows: Record<string, unknown>[] };
 
@@ -89,6 +95,27 @@ async function startServer(env: Record<string, string>, logFile: string, nodeArg
   throw new Error(`modelgate serve printed no address in 30 s; see ${logFile}`);
 }
 
+/** Audit on ÷ off from paired slices: per-pair ratios of throughput and p99. */
+interface PairedRatios {
+  rps: number[];
+  p99: number[];
+}
+
+/** Load `on` and `off` one after the other, `pairs` times, the order alternating; the ratio of each pair. */
+async function pairedSlices(on: { url: string; script: string }, off: { url: string; script: string }): Promise<PairedRatios> {
+  const out: PairedRatios = { rps: [], p99: [] };
+  for (let i = 0; i < auditPairs; i++) {
+    const first = i % 2 ? off : on;
+    const a = await wrk(first.url, first.script, 32, auditSlice);
+    const second = first === on ? off : on;
+    const b = await wrk(second.url, second.script, 32, auditSlice);
+    const [x, y] = first === on ? [a, b] : [b, a];
+    out.rps.push(x.rps / y.rps);
+    out.p99.push(x.p99_us / y.p99_us);
+  }
+  return out;
+}
+
 interface Case {
   name: string;
   env: Record<string, string>;
@@ -131,11 +158,12 @@ async function main() {
   const results = new Map<string, Load[]>();
   const oneConn = new Map<string, Load[]>();
   let profile: CpuParts | undefined;
+  const paired = new Map<string, PairedRatios>();
   try {
     await admin.connect();
     await admin.query(`create schema ${schema}`);
     const dbUrl = `${pgUrl}?options=-c%20search_path%3D${schema}`;
-    log(`[1/4] registering telco_gbdt (150 trees) for ${cases.length} server configurations`);
+    log(`[1/5] registering telco_gbdt (150 trees) for ${cases.length} server configurations`);
     const servers: { c: Case; url: string; script: string; token: string }[] = [];
     for (const [i, c] of cases.entries()) {
       const dir = path.join(work, `case-${i}`);
@@ -162,9 +190,9 @@ async function main() {
       { name: 'floor: node:http + model only', url: floor.url, script: bareScript },
       ...servers.map((s) => ({ name: s.c.name, url: s.url, script: s.script })),
     ];
-    log(`[2/4] warming up each server (3 s)`);
+    log(`[2/5] warming up each server (3 s)`);
     for (const s of all) await wrk(s.url, s.script, 32, 3);
-    log(`[3/4] ${rounds} rounds: each server ${seconds} s at 32 connections, then ${Math.ceil(seconds / 2)} s at 1 connection, alternating`);
+    log(`[3/5] ${rounds} rounds: each server ${seconds} s at 32 connections, then ${Math.ceil(seconds / 2)} s at 1 connection, alternating`);
     for (let r = 1; r <= rounds; r++) {
       for (const s of all) {
         const at32 = await wrk(s.url, s.script, 32, seconds);
@@ -174,7 +202,11 @@ async function main() {
         log(`  round ${r} ${s.name}: ${at32.rps} req/s, p99 ${at32.p99_us} µs; 1 connection p50 ${at1.p50_us} µs`);
       }
     }
-    log('[4/4] CPU per request by part: profiling the default server under load');
+    log(`[4/5] audit on ÷ off: ${auditPairs} pairs of ${auditSlice}-second slices each on SQLite and PostgreSQL, order alternating`);
+    const byName = (n: string) => all.find((s) => s.name === n)!;
+    paired.set('SQLite', await pairedSlices(byName('defaults (SQLite, audit on)'), byName('audit off')));
+    paired.set('PostgreSQL', await pairedSlices(byName('defaults on PostgreSQL'), byName('PostgreSQL, audit off')));
+    log('[5/5] CPU per request by part: profiling the default server under load');
     profile = await profileDefault(work);
     printResults(
       all.map((s) => s.name),
@@ -182,12 +214,26 @@ async function main() {
       oneConn,
       replyBytes,
       profile,
+      paired,
     );
     const outDir = path.join(root, 'bench', 'results');
     mkdirSync(outDir, { recursive: true });
     writeFileSync(
       path.join(outDir, 'fastpath-latest.json'),
-      JSON.stringify({ at: new Date().toISOString(), seconds, rounds, replyBytes, results: Object.fromEntries(results), oneConnection: Object.fromEntries(oneConn), profile }, null, 2),
+      JSON.stringify(
+        {
+          at: new Date().toISOString(),
+          seconds,
+          rounds,
+          replyBytes,
+          results: Object.fromEntries(results),
+          oneConnection: Object.fromEntries(oneConn),
+          auditPaired: Object.fromEntries(paired),
+          profile,
+        },
+        null,
+        2,
+      ),
     );
   } finally {
     for (const c of children) c.child.kill('SIGTERM');
@@ -216,7 +262,7 @@ async function profileDefault(work: string): Promise<CpuParts> {
   return cpuParts(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')), load.rps * seconds + Math.round(load.rps * 3));
 }
 
-function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<string, Load[]>, replyBytes: number, profile: CpuParts | undefined) {
+function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<string, Load[]>, replyBytes: number, profile: CpuParts | undefined, paired: Map<string, PairedRatios>) {
   const bare = at32.get('bare node:http')!;
   const bare1 = at1.get('bare node:http')!;
   const rps = (xs: Load[]) => Math.round(median(xs.map((x) => x.rps)));
@@ -242,14 +288,20 @@ function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<strin
   const off = at32.get('audit off');
   if (off) {
     lines.push(
-      `audit on / off (SQLite, cache on in both): throughput ${median(defaults.map((x, i) => x.rps / off[i].rps)).toFixed(2)} (target >= 0.9), p99 ${median(defaults.map((x, i) => x.p99_us / off[i].p99_us)).toFixed(2)} (target <= 1.3)`,
+      `audit on / off (SQLite, cache on in both; ${rounds} rounds): throughput ${median(defaults.map((x, i) => x.rps / off[i].rps)).toFixed(2)} (target >= 0.9), p99 ${median(defaults.map((x, i) => x.p99_us / off[i].p99_us)).toFixed(2)} (target <= 1.3)`,
     );
   }
   const pgOn = at32.get('defaults on PostgreSQL');
   const pgOff = at32.get('PostgreSQL, audit off');
   if (pgOn && pgOff) {
     lines.push(
-      `audit on / off (PostgreSQL, same cache setting): throughput ${median(pgOn.map((x, i) => x.rps / pgOff[i].rps)).toFixed(2)}, p99 ${median(pgOn.map((x, i) => x.p99_us / pgOff[i].p99_us)).toFixed(2)}`,
+      `audit on / off (PostgreSQL, same cache setting; ${rounds} rounds): throughput ${median(pgOn.map((x, i) => x.rps / pgOff[i].rps)).toFixed(2)}, p99 ${median(pgOn.map((x, i) => x.p99_us / pgOff[i].p99_us)).toFixed(2)}`,
+    );
+  }
+  for (const [db, r] of paired) {
+    const above = r.rps.filter((x) => x >= 0.9).length;
+    lines.push(
+      `audit on / off (${db}, ${r.rps.length} paired ${auditSlice}-s slices): throughput ${median(r.rps).toFixed(2)} (${above} of ${r.rps.length} pairs >= 0.9), p99 ${median(r.p99).toFixed(2)}${db === 'SQLite' ? ' (targets >= 0.9, <= 1.3)' : ''}`,
     );
   }
   if (profile) {
