@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import SQLite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshDb } from '../../test/helpers/db.js';
+import { policyOf } from '../../test/helpers/thread-policy.js';
 import { migrate, openDb } from '../db/index.js';
 import { createLogger } from '../lib/logger.js';
 import { CopyBatch } from './copy-batch.js';
@@ -80,9 +80,6 @@ describe('SQLite audit writes', () => {
     }
   });
 });
-
-/** The scheduling policy of a thread as the kernel reports it (util-linux chrt, independent of the code under test). */
-const policyOf = (tid: number) => /policy: (SCHED_\w+)/.exec(execFileSync('chrt', ['-p', String(tid)], { encoding: 'utf8' }))?.[1];
 
 const batchOf = (from: number, to: number) => {
   const b = new CopyBatch();

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../lib/logger.js';
-import type { ThreadPriority, ThreadStart } from '../lib/thread-priority.js';
+import { logThreadStart, type ThreadPriority, type ThreadStart } from '../lib/thread-priority.js';
 import { startSiblingWorker } from '../lib/worker.js';
 
 /** Shared buffers kept for reuse: batches in flight at once are few. */
@@ -58,7 +58,7 @@ export class SqliteAuditThread {
     w.on('message', (m: { id: number; written?: number; error?: string } | { started: ThreadStart }) => {
       if ('started' in m) {
         if (this.worker === w) this.started = m.started;
-        if (m.started.error) this.o.log?.info({ reason: m.started.error }, 'the SQLite audit thread runs at normal priority: idle priority could not be set');
+        logThreadStart(m.started, 'the SQLite audit thread', this.o.log);
         return;
       }
       const p = this.pending.get(m.id);
@@ -109,7 +109,8 @@ export class SqliteAuditThread {
       w.postMessage(message);
     }).finally(() => {
       if (shared && this.spare.length < SPARE_BUFFERS) this.spare.push(shared);
-      if (this.worker === w && this.started?.priority === 'idle' && performance.now() - posted > this.starvedMs) this.runNormally(w, performance.now() - posted);
+      const ms = performance.now() - posted;
+      if (this.worker === w && this.started?.priority === 'idle' && ms > this.starvedMs) this.runNormally(w, ms);
       if (this.pending.size === 0) this.worker?.unref();
     });
   }

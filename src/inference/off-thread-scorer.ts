@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../lib/logger.js';
-import type { ThreadPriority, ThreadStart } from '../lib/thread-priority.js';
+import { logThreadStart, type ThreadPriority, type ThreadStart } from '../lib/thread-priority.js';
 import { startSiblingWorker } from '../lib/worker.js';
 import type { Row } from './encoder.js';
 import type { ServableSpec } from './servable.js';
@@ -37,7 +37,7 @@ export class OffThreadScorer {
     w.on('message', (m: { id: number; scores?: Outcome[]; error?: string; missing?: boolean } | { started: ThreadStart }) => {
       if ('started' in m) {
         if (this.worker === w) this.started = m.started;
-        if (m.started.error) this.o.log?.info({ reason: m.started.error }, 'the shadow scoring thread runs at normal priority: idle priority could not be set');
+        logThreadStart(m.started, 'the shadow scoring thread', this.o.log);
         return;
       }
       const p = this.pending.get(m.id);

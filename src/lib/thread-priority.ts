@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
+import type { Logger } from './logger.js';
 
 /** What a thread asked for its scheduling: `idle` (Linux SCHED_IDLE) or the process's `normal` policy. */
 export type ThreadPriority = 'idle' | 'normal';
@@ -44,4 +45,9 @@ export function applyThreadPriority(asked: ThreadPriority): ThreadStart {
   if (asked === 'normal') return { priority: 'normal', tid: ownThreadId() };
   const r = idleThisThread();
   return 'error' in r ? { priority: 'normal', tid: ownThreadId(), error: r.error } : { priority: 'idle', tid: r.tid };
+}
+
+/** On the main thread, when a background thread has started: says so in the log when idle priority was asked for and not set. */
+export function logThreadStart(s: ThreadStart, thread: string, log: Logger | undefined): void {
+  if (s.error) log?.info({ reason: s.error }, `${thread} runs at normal priority: idle priority could not be set`);
 }
