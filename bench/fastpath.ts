@@ -6,7 +6,9 @@
  * never hits — against a bare node:http server parsing the same JSON and answering the same
  * number of bytes, in the same run, loaded by wrk (one thread; `apt-get install wrk`).
  * Printed as ratios to bare. Also the floor of any design (bench/floor-server.ts: node:http,
- * the contract encoder and the compiled model, nothing else), audit and cache off, PostgreSQL, the cache-hit case (the
+ * the contract encoder, the batcher and the compiled model, nothing else; and the same as one
+ * Fastify route, bench/floor-fastify-server.ts), audit and cache off,
+ * the same and the access log off too (LOG_LEVEL=warn), PostgreSQL, the cache-hit case (the
  * same row every time), INFERENCE_ENGINE=onnxruntime, and the CPU per request by part from a
  * profile of the default case.
  * Each server writes its stdout (the access log) to a file, as a log collector would take it.
@@ -147,6 +149,7 @@ async function main() {
     { name: 'defaults (SQLite, audit on)', env: {} },
     { name: 'audit off', env: { AUDIT_LOG: 'off' } },
     { name: 'audit and cache off', env: { AUDIT_LOG: 'off', CACHE_MAX_ITEMS: '0' } },
+    { name: 'audit, cache and access log off', env: { AUDIT_LOG: 'off', CACHE_MAX_ITEMS: '0', LOG_LEVEL: 'warn' } },
     { name: 'defaults on PostgreSQL', env: {}, db: 'postgres' },
     { name: 'PostgreSQL, audit off', env: { AUDIT_LOG: 'off' }, db: 'postgres' },
     { name: 'cache hit (same row)', env: {}, fixed: true },
@@ -185,9 +188,12 @@ async function main() {
     const bareScript = wrkScript(work, 'none', false);
     const floor = await startChild(['bench/floor-server.ts'], { REPLY_BYTES: String(replyBytes) });
     children.push(floor);
+    const floorFastify = await startChild(['bench/floor-fastify-server.ts'], { REPLY_BYTES: String(replyBytes) });
+    children.push(floorFastify);
     const all = [
       { name: 'bare node:http', url: bare.url, script: bareScript },
       { name: 'floor: node:http + model only', url: floor.url, script: bareScript },
+      { name: 'floor on Fastify', url: floorFastify.url, script: bareScript },
       ...servers.map((s) => ({ name: s.c.name, url: s.url, script: s.script })),
     ];
     log(`[2/5] warming up each server (3 s)`);
