@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { TurnLogStream } from './turn-log-stream.js';
 
 export type { Logger };
 
@@ -22,11 +23,20 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 /**
  * The server's log: stdout written asynchronously. A synchronous write per access line costs the
  * request thread more than most of a request's own work (docs/performance.md, "The access log");
- * asynchronously, lines logged while a write is under way go out together in the next one, and
- * nothing waits at idle. pino flushes the buffer synchronously on exit.
+ * asynchronously, a turn's lines go out together (TurnLogStream), and nothing waits at idle.
+ * What is still held is written synchronously on exit.
  */
 export function createServerLogger(level: string): Logger {
-  return createLogger(level, pino.destination({ dest: 1, sync: false }));
+  const stream = new TurnLogStream(pino.destination({ dest: 1, sync: false }), 1);
+  process.once('exit', () => {
+    try {
+      stream.flushSync();
+    } catch (e) {
+      // stdout is gone (a closed pipe): there is nowhere left to write the log to.
+      process.stderr.write(`modelgate: the last log lines could not be written: ${(e as Error).message}\n`);
+    }
+  });
+  return createLogger(level, stream);
 }
 
 /**
