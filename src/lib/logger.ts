@@ -27,7 +27,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
  * What is still held is written synchronously on exit.
  */
 export function createServerLogger(level: string): Logger {
-  const stream = new TurnLogStream(pino.destination({ dest: 1, sync: false }), 1);
+  const stdout = 1;
+  const stream = new TurnLogStream(pino.destination({ dest: stdout, sync: false }), stdout);
   process.once('exit', () => {
     try {
       stream.flushSync();
