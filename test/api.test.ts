@@ -167,6 +167,29 @@ describe('HTTP API', () => {
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 
+  it('labels request durations by route pattern, status and method, and unmatched paths as one route', async () => {
+    const count = async (labels: string) => {
+      const text = (await inject('GET', '/metrics')).body;
+      const line = text.split('\n').find((l) => l.startsWith('http_request_duration_seconds_count{') && l.includes(labels));
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    };
+    const versionRoute = 'method="GET",route="/v1/models/:name/versions/:version",status_code="200"';
+    const missingVersion = 'method="GET",route="/v1/models/:name/versions/:version",status_code="404"';
+    const unmatched = 'method="GET",route="unmatched",status_code="404"';
+    const unauthorized = 'method="POST",route="/v1/infer",status_code="401"';
+    const before = { ok: await count(versionRoute), missing: await count(missingVersion), unmatched: await count(unmatched), unauthorized: await count(unauthorized) };
+    expect((await inject('GET', '/v1/models/hotel/versions/1')).statusCode).toBe(200);
+    expect((await inject('GET', '/v1/models/idle/versions/1')).statusCode).toBe(200);
+    expect((await inject('GET', '/v1/models/hotel/versions/99')).statusCode).toBe(404);
+    expect((await inject('GET', '/no/such/path')).statusCode).toBe(404);
+    expect((await inject('GET', '/another/missing/path?q=1')).statusCode).toBe(404);
+    expect((await inject('POST', '/v1/infer', { model: 'hotel', payload: row }, { authorization: 'Bearer wrong' })).statusCode).toBe(401);
+    expect(await count(versionRoute)).toBe(before.ok + 2);
+    expect(await count(missingVersion)).toBe(before.missing + 1);
+    expect(await count(unmatched)).toBe(before.unmatched + 2);
+    expect(await count(unauthorized)).toBe(before.unauthorized + 1);
+  });
+
   it('the OpenAPI document lists every route', async () => {
     const doc = (await inject('GET', '/docs/json')).json();
     for (const p of [

@@ -35,29 +35,31 @@ export function jwtAuthenticator(o: JwtOptions): Authenticator {
   const jwks: JWTVerifyGetKey | undefined = o.jwksUrl ? createRemoteJWKSet(new URL(o.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 }) : undefined;
   const subjectClaim = o.subjectClaim ?? 'sub';
   return {
-    async authenticate(token: string): Promise<Principal | undefined> {
-      if (!JWT_SHAPE.test(token)) return undefined;
-      let payload: JWTPayload;
-      let viaJwks = false;
-      try {
-        const checks = { issuer: o.issuer, audience: o.audience, clockTolerance: 5 };
-        if (secret && (!jwks || algOf(token) === 'HS256')) {
-          ({ payload } = await jwtVerify(token, secret, { ...checks, algorithms: ['HS256'] }));
-        } else if (jwks) {
-          viaJwks = true;
-          ({ payload } = await jwtVerify(token, jwks, { ...checks, algorithms: ['RS256', 'ES256'] }));
-        } else return undefined;
-      } catch (e) {
-        // The key source failing is not the caller's fault: 503, so they retry instead of re-authenticating.
-        if (viaJwks && (e instanceof errors.JWKSTimeout || !(e instanceof errors.JOSEError)))
-          throw new AppError('UNAVAILABLE', `cannot verify the JWT right now: the JWKS at ${o.jwksUrl} could not be fetched (${errorMessage(e)})`);
-        throw new AppError('UNAUTHORIZED', `invalid JWT: ${reason(e)}`);
-      }
-      const sub = payload[subjectClaim];
-      if (typeof sub !== 'string' || !sub) throw new AppError('UNAUTHORIZED', `invalid JWT: no ${subjectClaim} claim naming the caller`);
-      return { id: `jwt:${sub}`, kind: 'jwt', scopes: scopeSet(claimScopes(payload, o.scopesClaim)), name: sub };
-    },
+    // A token that is not JWT-shaped is passed on at once, without a promise.
+    authenticate: (token: string) => (JWT_SHAPE.test(token) ? verify(token) : undefined),
   };
+
+  async function verify(token: string): Promise<Principal | undefined> {
+    let payload: JWTPayload;
+    let viaJwks = false;
+    try {
+      const checks = { issuer: o.issuer, audience: o.audience, clockTolerance: 5 };
+      if (secret && (!jwks || algOf(token) === 'HS256')) {
+        ({ payload } = await jwtVerify(token, secret, { ...checks, algorithms: ['HS256'] }));
+      } else if (jwks) {
+        viaJwks = true;
+        ({ payload } = await jwtVerify(token, jwks, { ...checks, algorithms: ['RS256', 'ES256'] }));
+      } else return undefined;
+    } catch (e) {
+      // The key source failing is not the caller's fault: 503, so they retry instead of re-authenticating.
+      if (viaJwks && (e instanceof errors.JWKSTimeout || !(e instanceof errors.JOSEError)))
+        throw new AppError('UNAVAILABLE', `cannot verify the JWT right now: the JWKS at ${o.jwksUrl} could not be fetched (${errorMessage(e)})`);
+      throw new AppError('UNAUTHORIZED', `invalid JWT: ${reason(e)}`);
+    }
+    const sub = payload[subjectClaim];
+    if (typeof sub !== 'string' || !sub) throw new AppError('UNAUTHORIZED', `invalid JWT: no ${subjectClaim} claim naming the caller`);
+    return { id: `jwt:${sub}`, kind: 'jwt', scopes: scopeSet(claimScopes(payload, o.scopesClaim)), name: sub };
+  }
 }
 
 function algOf(token: string): string | undefined {

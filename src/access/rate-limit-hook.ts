@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { AppError } from '../lib/errors.js';
+import { routeHooks } from '../lib/route-hooks.js';
 import type { Principal } from './credentials.js';
 import type { RateLimiter } from './limiter.js';
 import { parseRate, type Rate } from './rate.js';
@@ -18,6 +19,7 @@ const exempt = (p: Principal) => p.kind === 'admin-token' || p.kind === 'anonymo
  * Counts every authenticated request against its key's rate (per API key or service token
  * id) and answers 429 with Retry-After over the limit. Every limited response carries the
  * IETF RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-headers).
+ * Install after installAuth and before any route is added.
  */
 export function installRateLimit(app: FastifyInstance, o: RateLimitOptions): void {
   const rates = new Map<string, Rate>();
@@ -30,9 +32,9 @@ export function installRateLimit(app: FastifyInstance, o: RateLimitOptions): voi
     }
     return r;
   };
-  // Registered after auth, so the principal is known. Callback style: callers that are not
-  // limited (the admin token, keys without a rate) pass without a promise on the hot path.
-  app.addHook('onRequest', (request, reply, done) => {
+  // Callback style: callers that are not limited (the admin token, keys without a rate) pass
+  // without a promise on the hot path.
+  const limit: onRequestHookHandler = (request, reply, done) => {
     const p = request.principal;
     const rate = p && !exempt(p) ? rateOf(p) : undefined;
     if (!p || !rate) return done();
@@ -45,5 +47,11 @@ export function installRateLimit(app: FastifyInstance, o: RateLimitOptions): voi
       o.onLimited?.(p.id);
       done(new AppError('RATE_LIMITED', `rate limit of ${rate.text} exceeded for ${p.id}; retry after ${seconds} s`, { limit: rate.text, retry_after_seconds: seconds }));
     }, done);
+  };
+  // Only routes that take credentials have a principal to count; each gets the hook after its
+  // auth hook (installAuth's onRoute hook ran first, so the principal is known).
+  app.addHook('onRoute', (route) => {
+    if ((route.config?.scope ?? 'public') === 'public') return;
+    route.onRequest = [...routeHooks(route.onRequest), limit];
   });
 }

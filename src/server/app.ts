@@ -19,7 +19,7 @@ import { errorBodySchema, fromFastify, installErrorHandling } from './errors.js'
 import { AppError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { healthRoutes, readiness } from './health.js';
-import { installOversizedBodyDrain } from './oversized-body.js';
+import { oversizedBodyDrain } from './oversized-body.js';
 import { installJsonParser } from './json-body.js';
 import { installHttpMetrics, type Metrics } from './metrics.js';
 
@@ -95,34 +95,38 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
   });
 
-  // Callback-style hooks: they run on every request, and skip a promise allocation each.
+  // One hook of each kind for every request, callback style (no promise each): every hook
+  // Fastify runs costs a step of its hook chain. Per-route work (auth, rate limit, the route's
+  // duration metric) is in route-level hooks that installAuth, installRateLimit and
+  // installHttpMetrics add as routes are registered.
+  // A refused body is read on (and discarded) up to 16 MiB or the limit, whichever is more, for 10 s.
+  const oversized = oversizedBodyDrain({ bytes: Math.max(16 * 1024 * 1024, config.BODY_LIMIT_BYTES), ms: 10_000, draining: deps.draining });
+  const observeUnmatched = installHttpMetrics(app, deps.metrics);
+  const access = deps.log.isLevelEnabled('info') ? accessLogger(deps.log) : undefined;
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     reply.headers(request.url.startsWith('/docs') ? DOCS_SECURITY_HEADERS : SECURITY_HEADERS);
     done();
   });
-  // Draining (shutdown began): responses ask the client to close its connection, so keep-alive
-  // connections end with their last response and clients reconnect to another replica.
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
+    // Draining (shutdown began): responses ask the client to close its connection, so keep-alive
+    // connections end with their last response and clients reconnect to another replica.
     if (deps.draining()) reply.header('connection', 'close');
+    else oversized.beforeSend(request, reply);
     done(null, payload);
   });
-  if (deps.log.isLevelEnabled('info')) {
-    // The access line holds only the fields below (the path without its query), none of which the
-    // redact list covers, so it skips redaction: 1.5 µs a request (docs/performance.md).
-    const access = accessLogger(deps.log);
-    app.addHook('onResponse', (request, reply, done) => {
-      access.info({ request_id: request.id, method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Number(reply.elapsedTime.toFixed(3)) }, 'request completed');
-      done();
-    });
-  }
+  app.addHook('onResponse', (request, reply, done) => {
+    // The access line holds only the fields below (the path without its query), none of which
+    // the redact list covers, so it skips redaction: 1.5 µs a request (docs/performance.md).
+    access?.info({ request_id: request.id, method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Number(reply.elapsedTime.toFixed(3)) }, 'request completed');
+    if (request.is404) observeUnmatched(request, reply);
+    oversized.afterResponse(request, reply);
+    done();
+  });
 
-  // A refused body is read on (and discarded) up to 16 MiB or the limit, whichever is more, for 10 s.
-  installOversizedBodyDrain(app, { bytes: Math.max(16 * 1024 * 1024, config.BODY_LIMIT_BYTES), ms: 10_000, draining: deps.draining });
   app.addSchema(errorBodySchema);
   installJsonParser(app);
   installErrorHandling(app);
-  installHttpMetrics(app, deps.metrics);
   if (!config.MODELGATE_AUTH) deps.log.warn('MODELGATE_AUTH=off: every route is open to anyone who can reach this port');
   installAuth(app, {
     enabled: config.MODELGATE_AUTH,

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { AppError } from '../lib/errors.js';
+import { routeHooks } from '../lib/route-hooks.js';
 import { SCOPES, type Authenticator, type Principal, type RouteScope, type Scope } from '../access/index.js';
 
 export type { Authenticator, Principal, RouteScope, Scope };
@@ -44,31 +45,58 @@ export interface AuthOptions {
   authenticators: Authenticator[];
 }
 
+type Found = Principal | undefined | Promise<Principal | undefined>;
+
+/** The first authenticator, from `from` on, that knows the token; synchronous while they answer synchronously (a cached API key). */
+function authenticateFrom(authenticators: Authenticator[], token: string, from: number): Found {
+  for (let i = from; i < authenticators.length; i++) {
+    const found = authenticators[i].authenticate(token);
+    if (found instanceof Promise) return found.then((p) => p ?? authenticateFrom(authenticators, token, i + 1));
+    if (found) return found;
+  }
+  return undefined;
+}
+
+const INVALID_TOKEN = "invalid token: it is not this server's admin token (MODELGATE_ADMIN_TOKEN), a service token or a known API key; check the Authorization header and which server you are calling";
+
+/**
+ * Each route that needs credentials gets its own onRequest hook with its scope fixed when the
+ * route is added (public routes get none): a global hook would look the scope up on every
+ * request, and Fastify builds `request.routeOptions` afresh each time it is read. The hook is
+ * callback-style and stays synchronous for credentials known without a lookup, so a request
+ * with a cached API key allocates no promise here. Install before any route is added.
+ */
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   const anonymous: Principal = { id: 'anonymous', kind: 'anonymous', scopes: ALL };
   app.decorateRequest('principal', undefined);
-  app.addHook('onRequest', async (request) => {
-    const scope = request.routeOptions.config?.scope ?? 'public';
-    if (scope === 'public') return;
-    if (!opts.enabled) {
-      request.principal = anonymous;
-      return;
-    }
-    const token = bearerToken(request);
-    if (!token) throw new AppError('UNAUTHORIZED', 'missing credentials: send Authorization: Bearer <token>');
-    let principal: Principal | undefined;
-    for (const a of opts.authenticators) {
-      principal = await a.authenticate(token);
-      if (principal) break;
-    }
-    if (!principal) {
-      throw new AppError(
-        'UNAUTHORIZED',
-        "invalid token: it is not this server's admin token (MODELGATE_ADMIN_TOKEN), a service token or a known API key; check the Authorization header and which server you are calling",
-      );
-    }
-    if (scope !== 'signed-in' && !principal.scopes.has(scope)) throw new AppError('FORBIDDEN', `this token lacks the ${scope} scope`, { required_scope: scope });
+  const grant = (request: FastifyRequest, scope: RouteScope, principal: Principal | undefined): AppError | undefined => {
+    if (!principal) return new AppError('UNAUTHORIZED', INVALID_TOKEN);
+    if (scope !== 'signed-in' && !principal.scopes.has(scope as Scope)) return new AppError('FORBIDDEN', `this token lacks the ${scope} scope`, { required_scope: scope });
     request.principal = principal;
+    return undefined;
+  };
+  const guard =
+    (scope: RouteScope): onRequestHookHandler =>
+    (request, _reply, done) => {
+      if (!opts.enabled) {
+        request.principal = anonymous;
+        return done();
+      }
+      const token = bearerToken(request);
+      if (!token) return done(new AppError('UNAUTHORIZED', 'missing credentials: send Authorization: Bearer <token>'));
+      let found: Found;
+      try {
+        found = authenticateFrom(opts.authenticators, token, 0);
+      } catch (e) {
+        return done(e as Error);
+      }
+      if (found instanceof Promise) found.then((p) => done(grant(request, scope, p)), done);
+      else done(grant(request, scope, found));
+    };
+  app.addHook('onRoute', (route) => {
+    const scope = route.config?.scope ?? 'public';
+    if (scope === 'public') return;
+    route.onRequest = [guard(scope), ...routeHooks(route.onRequest)];
   });
 }
 

@@ -1,5 +1,6 @@
 import client from 'prom-client';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
+import { routeHooks } from '../lib/route-hooks.js';
 import { BoundCounter, BoundHistogram } from './bound-metrics.js';
 
 /** One registry per app instance, so several apps in one process (tests) never collide. */
@@ -229,18 +230,33 @@ export function createMetrics(sources: MetricsSources = {}) {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): void {
-  // Label sets are few (method × route × status); a series found by one string key per request.
-  const children = new Map<string, { observe(seconds: number): void }>();
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const key = `${request.method} ${route} ${reply.statusCode}`;
-    let child = children.get(key);
-    if (!child) {
-      child = metrics.httpDuration.labels({ method: request.method, route, status_code: String(reply.statusCode) });
-      children.set(key, child);
-    }
-    child.observe(reply.elapsedTime / 1000);
-    done();
+/**
+ * Request durations by method, route and status. Each route gets its own onResponse hook with
+ * its path fixed when it is added (Fastify builds `request.routeOptions` afresh on every read);
+ * requests no route matched are observed by the app's onResponse hook through the returned
+ * function. Install before any route is added.
+ */
+export function installHttpMetrics(app: FastifyInstance, metrics: Metrics): (request: FastifyRequest, reply: FastifyReply) => void {
+  // Label sets are few (method × route × status); a route's series are found by method and status.
+  const observer = (route: string) => {
+    const children = new Map<string, { observe(seconds: number): void }>();
+    return (request: FastifyRequest, reply: FastifyReply) => {
+      const key = `${request.method} ${reply.statusCode}`;
+      let child = children.get(key);
+      if (!child) {
+        child = metrics.httpDuration.labels({ method: request.method, route, status_code: String(reply.statusCode) });
+        children.set(key, child);
+      }
+      child.observe(reply.elapsedTime / 1000);
+    };
+  };
+  app.addHook('onRoute', (route) => {
+    const observe = observer(route.url);
+    const hook: onResponseHookHandler = (request, reply, done) => {
+      observe(request, reply);
+      done();
+    };
+    route.onResponse = [...routeHooks(route.onResponse), hook];
   });
+  return observer('unmatched');
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** What a refused request may still send before its connection is closed. */
 export interface DrainLimits {
@@ -15,16 +15,19 @@ export interface DrainLimits {
  * lingering close, keep reading and discarding — so the client finishes its write and reads
  * the 413 — but only up to `bytes` or `ms`, then close: an endless body must not hold a
  * connection or the bandwidth. A body that ends within the bound leaves the connection usable.
+ * The two halves run inside the app's one onSend and one onResponse hook (app.ts).
  */
-export function installOversizedBodyDrain(app: FastifyInstance, limits: DrainLimits): void {
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (reply.statusCode === 413 && !request.raw.complete && !limits.draining()) reply.removeHeader('connection');
-    done(null, payload);
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    const req = request.raw;
-    const socket = req.socket;
-    if (reply.statusCode === 413 && !req.complete && !socket.destroyed) {
+export function oversizedBodyDrain(limits: DrainLimits) {
+  return {
+    /** onSend: a 413 whose body is still arriving keeps its connection open for now. */
+    beforeSend(request: FastifyRequest, reply: FastifyReply): void {
+      if (reply.statusCode === 413 && !request.raw.complete && !limits.draining()) reply.removeHeader('connection');
+    },
+    /** onResponse: read on and discard the rest of a 413's body, within the limits, then close. */
+    afterResponse(request: FastifyRequest, reply: FastifyReply): void {
+      const req = request.raw;
+      const socket = req.socket;
+      if (reply.statusCode !== 413 || req.complete || socket.destroyed) return;
       // Node discards the rest of a finished request's body inside its HTTP parser, where no
       // 'data' event counts it; the socket's byte count still moves.
       const start = socket.bytesRead;
@@ -44,7 +47,6 @@ export function installOversizedBodyDrain(app: FastifyInstance, limits: DrainLim
       req.once('end', ended);
       socket.once('close', gone);
       req.resume();
-    }
-    done();
-  });
+    },
+  };
 }
