@@ -60,6 +60,9 @@ describe('HTTP API', () => {
     const res = await inject('POST', '/v1/infer', { model: 'idle', version: 1, payload: row });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ model: 'idle', version: 1, arm: 'pinned' });
+    // A binary model's reply, pinned by version, without an event id: only the fields that apply.
+    expect(Object.keys(res.json()).sort()).toEqual(['arm', 'cached', 'decision', 'model', 'prediction_id', 'score', 'version']);
+    expect(res.body).not.toContain('null');
   });
 
   it('model with nothing in production → 503 MODEL_NOT_AVAILABLE "Model not available"', async () => {

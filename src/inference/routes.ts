@@ -88,7 +88,7 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
       if (body.version !== undefined && body.alias !== undefined) throw new AppError('VALIDATION_FAILED', 'body: give version or alias, not both', { field: 'body.alias' });
       const { servable, alias, arm, shadow } = await pool.resolve(model, { version: body.version, alias: body.alias, routingKey: body.routing_key ?? body.event_id });
       const { row, unknown } = servable.encoder.encode(body.payload, 'payload');
-      const started = process.hrtime.bigint();
+      const started = performance.now();
       // The key is built once: a miss stores under the same key it looked up.
       const key = cache?.keyOf(servable, row);
       let outcome = cache?.get(servable, key);
@@ -97,7 +97,7 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
         try {
           outcome = await servable.scoreOne(row);
         } catch (e) {
-          if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, Number(process.hrtime.bigint() - started) / 1e6);
+          if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, performance.now() - started);
           throw inferenceFailed(e, model, servable.spec.version, arm);
         }
         cache?.set(key, outcome);
@@ -105,13 +105,13 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
         await checkPhase();
       }
       requireFinite(outcome, 'payload', servable);
-      const elapsed = Number(process.hrtime.bigint() - started);
+      const elapsedMs = performance.now() - started;
       const rec = recorderOf(servable, arm);
-      rec.observe(elapsed / 1e9);
+      rec.observe(elapsedMs / 1e3);
       const decision = servable.decide(outcome);
       rec.count(decision);
       if (arm !== 'pinned' && observer) {
-        observer.scored(model, arm, servable.spec.version, elapsed / 1e6, outcome, decision, cached);
+        observer.scored(model, arm, servable.spec.version, elapsedMs, outcome, decision, cached);
         if (shadow) observer.shadow(model, shadow, row, outcome, decision, { eventId: body.event_id, payload: body.payload, keyId: request.principal?.id });
       }
       const predictionId = newPredictionId();
@@ -126,20 +126,27 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
         score: outcome.score,
         label: outcome.label,
         decision,
-        latencyMs: elapsed / 1e6,
+        latencyMs: elapsedMs,
         cached,
         keyId: request.principal?.id,
       });
+      const shown = servable.present(outcome, decision);
+      // One shape for every reply, absent fields undefined (the serializer leaves them out): no
+      // spread objects to build per request.
       return {
         prediction_id: predictionId,
-        ...(body.event_id !== undefined ? { event_id: body.event_id } : {}),
+        event_id: body.event_id,
         model,
         version: servable.spec.version,
-        ...(alias ? { alias } : {}),
+        alias: alias || undefined,
         arm,
-        ...servable.present(outcome, decision),
+        score: shown.score,
+        label: shown.label,
+        probabilities: shown.probabilities,
+        value: shown.value,
+        decision: shown.decision,
         cached,
-        ...(unknown ? { warnings: warningsOf(unknown, 'payload') } : {}),
+        warnings: unknown ? warningsOf(unknown, 'payload') : undefined,
       };
     },
   );

@@ -70,6 +70,9 @@ const DOCS_SECURITY_HEADERS = {
   'cache-control': 'no-store',
 } as const;
 const SECURITY_HEADERS = { ...DOCS_SECURITY_HEADERS, 'content-security-policy': "default-src 'none'; frame-ancestors 'none'" } as const;
+// As [name, value] lists, so a request walks an array instead of listing an object's keys afresh.
+const DOCS_HEADER_LIST = Object.entries(DOCS_SECURITY_HEADERS);
+const HEADER_LIST = Object.entries(SECURITY_HEADERS);
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 /** Request ids: a random per-process prefix and a counter — unique, and cheaper than a UUID each. */
@@ -105,7 +108,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const access = deps.log.isLevelEnabled('info') ? accessLogger(deps.log) : undefined;
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    reply.headers(request.url.startsWith('/docs') ? DOCS_SECURITY_HEADERS : SECURITY_HEADERS);
+    const list = request.url.startsWith('/docs') ? DOCS_HEADER_LIST : HEADER_LIST;
+    for (let i = 0; i < list.length; i++) reply.header(list[i][0], list[i][1]);
     done();
   });
   app.addHook('onSend', (request, reply, payload, done) => {
