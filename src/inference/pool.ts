@@ -237,7 +237,18 @@ export class ModelPool {
    * The servable for a request: a pinned version or alias, else production — or the canary,
    * for the share of routing keys the rollout sends there.
    */
-  async resolve(model: string, pin: { version?: number; alias?: string; routingKey?: string } = {}): Promise<Resolved> {
+  /**
+   * Which version serves this request. Answered at once, without a promise, for a model this
+   * pool already knows and an unpinned request (nearly every one); a promise when a model must
+   * be looked up in the registry or a pinned version loaded.
+   */
+  resolve(model: string, pin: { version?: number; alias?: string; routingKey?: string } = {}): Resolved | Promise<Resolved> {
+    const state = this.models.get(model);
+    if (!state || pin.version !== undefined || pin.alias !== undefined) return this.resolveSlowly(model, pin);
+    return this.route(model, state, pin.routingKey);
+  }
+
+  private async resolveSlowly(model: string, pin: { version?: number; alias?: string; routingKey?: string }): Promise<Resolved> {
     let state = this.models.get(model);
     if (!state) {
       // Registered since the last poll? One cheap revision read tells.
@@ -251,17 +262,22 @@ export class ModelPool {
       if (v === undefined) throw new AppError('NOT_FOUND', `model ${model} has no alias ${pin.alias}; it has ${Object.keys(state.aliases).join(', ') || 'none'}`, { model, alias: pin.alias });
       return { servable: await this.get(model, v), alias: pin.alias, arm: 'pinned' };
     }
+    return this.route(model, state, pin.routingKey);
+  }
+
+  /** Production or canary (and whether a shadow scores a copy) for an unpinned request. */
+  private route(model: string, state: ModelState, routingKey: string | undefined): Resolved {
     if (!state.production) {
       throw new AppError('MODEL_NOT_AVAILABLE', 'Model not available', {
         model,
         reason: state.aliases.production === undefined ? `no version of ${model} is in production; promote one` : `production version ${state.aliases.production} failed to load`,
       });
     }
-    const shadow = state.shadow && this.router.toCanary(state.shadow.percent, state.shadow.salt, pin.routingKey) ? state.shadow.servable : undefined;
-    if (state.canary && this.router.toCanary(state.canary.percent, state.canary.salt, pin.routingKey)) {
-      return { servable: state.canary.servable, alias: 'canary', arm: 'canary', ...(shadow ? { shadow } : {}) };
+    const shadow = state.shadow && this.router.toCanary(state.shadow.percent, state.shadow.salt, routingKey) ? state.shadow.servable : undefined;
+    if (state.canary && this.router.toCanary(state.canary.percent, state.canary.salt, routingKey)) {
+      return { servable: state.canary.servable, alias: 'canary', arm: 'canary', shadow };
     }
-    return { servable: state.production, alias: 'production', arm: 'production', ...(shadow ? { shadow } : {}) };
+    return { servable: state.production, alias: 'production', arm: 'production', shadow };
   }
 
   /** Canary percent per model as this process routes it (for metrics). */
