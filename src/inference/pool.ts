@@ -235,12 +235,9 @@ export class ModelPool {
 
   /**
    * The servable for a request: a pinned version or alias, else production — or the canary,
-   * for the share of routing keys the rollout sends there.
-   */
-  /**
-   * Which version serves this request. Answered at once, without a promise, for a model this
-   * pool already knows and an unpinned request (nearly every one); a promise when a model must
-   * be looked up in the registry or a pinned version loaded.
+   * for the share of routing keys the rollout sends there. Answered at once, without a promise,
+   * for a model this pool already knows and an unpinned request (nearly every one); a promise
+   * when a model must be looked up in the registry or a pinned version loaded.
    */
   resolve(model: string, pin: { version?: number; alias?: string; routingKey?: string } = {}): Resolved | Promise<Resolved> {
     const state = this.models.get(model);

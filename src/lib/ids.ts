@@ -8,15 +8,16 @@ import { randomFillSync } from 'node:crypto';
  *
  * Within a millisecond, ids of this process are ordered by a 26-bit counter (RFC 9562 §6.2,
  * method 1: rand_a and the top of rand_b) that starts at a random value below 2^25 each
- * millisecond; the last 48 bits are random. Should the counter run out, or the clock step
- * back, the timestamp moves on by one, so ids never go backwards. The text is assembled from a
+ * millisecond; the last 48 bits are random. A clock that steps back keeps the last timestamp
+ * and counts on; a counter that runs out moves the timestamp on by one: ids never go
+ * backwards. The text is assembled from a
  * cached hex timestamp and a pooled hex string of random bytes: the uuid package's v7 took
  * 1.1–1.4 µs an id on the request path (profiled), this a fraction of that.
  */
 const POOL_BYTES = 4096;
 const pool = Buffer.alloc(POOL_BYTES);
 let hex = '';
-let at = POOL_BYTES * 2;
+let at = 0;
 
 /** `n` random hex digits. */
 function randomHex(n: number): string {
@@ -39,16 +40,16 @@ let msHex = '';
 
 const pad = (v: number, width: number) => v.toString(16).padStart(width, '0');
 
+/** A new millisecond: its hex, and the counter at a random start below 2^25. */
+function startMs(ms: number): void {
+  lastMs = ms;
+  seq = parseInt(randomHex(8), 16) & 0x1ffffff;
+  msHex = pad(ms, 12);
+}
+
 export function predictionId(): string {
   const now = Date.now();
-  if (now > lastMs) {
-    lastMs = now;
-    seq = parseInt(randomHex(8), 16) & 0x1ffffff;
-    msHex = pad(lastMs, 12);
-  } else if (++seq > SEQ_MAX) {
-    lastMs++;
-    seq = parseInt(randomHex(8), 16) & 0x1ffffff;
-    msHex = pad(lastMs, 12);
-  }
+  if (now > lastMs) startMs(now);
+  else if (++seq > SEQ_MAX) startMs(lastMs + 1);
   return `${msHex.slice(0, 8)}-${msHex.slice(8)}-7${pad(seq >>> 14, 3)}-${VARIANT[(seq >>> 12) & 3]}${pad(seq & 0xfff, 3)}-${randomHex(12)}`;
 }

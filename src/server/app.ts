@@ -116,7 +116,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Draining (shutdown began): responses ask the client to close its connection, so keep-alive
     // connections end with their last response and clients reconnect to another replica.
     if (deps.draining()) reply.header('connection', 'close');
-    else oversized.beforeSend(request, reply);
+    oversized.beforeSend(request, reply);
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
