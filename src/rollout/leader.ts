@@ -5,8 +5,8 @@ import type { Logger } from '../lib/logger.js';
 /**
  * One leader per cluster for a named job. PostgreSQL: a session advisory lock on a dedicated
  * connection — held while the connection lives, released by the server the moment a leader
- * process dies. SQLite: a lease row renewed every run; it expires after `leaseMs`, so another
- * process takes over when the holder stops renewing.
+ * process dies. SQLite: a lease row, renewed by a run once less than half of `leaseMs` is left;
+ * it expires after `leaseMs`, so another process takes over when the holder stops renewing.
  */
 export interface Leader {
   /** True if this process leads now (acquiring or renewing as needed). */
@@ -54,22 +54,34 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
     };
   }
   const k = db.kysely;
+  /** When the lease this process last wrote runs out (0: it holds none). */
+  let heldUntil = 0;
   return {
     async acquire(now) {
-      await k
-        .insertInto('leases')
-        .values({ name, holder, expires_at: now + leaseMs })
-        .onConflict((oc) => oc.column('name').doNothing())
-        .execute();
+      // Held with more than half its term left: no other process may take it before it runs out,
+      // so this run writes nothing. A write here takes SQLite's one write lock, and waits
+      // (on the request thread) while the audit thread holds it for a batch; renewing at half
+      // term instead of every run cuts those writes about fivefold for the webhook job.
+      if (heldUntil - now > leaseMs / 2) return true;
+      if (heldUntil <= now) {
+        await k
+          .insertInto('leases')
+          .values({ name, holder, expires_at: now + leaseMs })
+          .onConflict((oc) => oc.column('name').doNothing())
+          .execute();
+      }
       const res = await k
         .updateTable('leases')
         .set({ holder, expires_at: now + leaseMs })
         .where('name', '=', name)
         .where((eb) => eb.or([eb('holder', '=', holder), eb('expires_at', '<', now)]))
         .executeTakeFirst();
-      return Number(res.numUpdatedRows) === 1;
+      const held = Number(res.numUpdatedRows) === 1;
+      heldUntil = held ? now + leaseMs : 0;
+      return held;
     },
     async release() {
+      heldUntil = 0;
       await k.deleteFrom('leases').where('name', '=', name).where('holder', '=', holder).execute();
     },
   };
