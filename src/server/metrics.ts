@@ -137,13 +137,14 @@ export function createMetrics(sources: MetricsSources = {}) {
     labelNames: ['policy'] as const,
     registers: [registry],
   });
-  const cacheHits = new client.Counter({
+  // Counted on every /v1/infer: a bound counter (bound-metrics.ts), not prom-client's per-call label hashing.
+  const cacheHits = new BoundCounter({
     name: 'modelgate_cache_hits_total',
     help: 'Rows answered from the prediction cache',
     labelNames: ['model'] as const,
     registers: [registry],
   });
-  const cacheMisses = new client.Counter({
+  const cacheMisses = new BoundCounter({
     name: 'modelgate_cache_misses_total',
     help: 'Rows the prediction cache did not hold (scored by the model)',
     labelNames: ['model'] as const,
