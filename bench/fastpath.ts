@@ -5,7 +5,8 @@
  * numeric and 15 string inputs) and a random MonthlyCharges in every request, so the cache
  * never hits — against a bare node:http server parsing the same JSON and answering the same
  * number of bytes, in the same run, loaded by wrk (one thread; `apt-get install wrk`).
- * Printed as ratios to bare. Also the floor of any design (bench/floor-server.ts: node:http,
+ * Printed as ratios to bare, with each server's request-thread CPU per request (Linux /proc).
+ * Also the floor of any design (bench/floor-server.ts: node:http,
  * the contract encoder, the batcher and the compiled model, nothing else; and the same as one
  * Fastify route, bench/floor-fastify-server.ts), audit and cache off,
  * the same and the access log off too (LOG_LEVEL=warn), PostgreSQL, the cache-hit case (the
@@ -42,6 +43,25 @@ interface Load {
   rps: number;
   p50_us: number;
   p99_us: number;
+  requests: number;
+  /** The server's request thread: CPU µs per request over the load (Linux /proc), whatever share of the cores it got. */
+  thread_cpu_us?: number;
+}
+
+/** Clock ticks a second for /proc's CPU times. */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** A process's main thread (the request thread): user + system CPU µs so far, or undefined off Linux. */
+function threadCpuUs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces); utime and stime are the 14th and 15th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A wrk script: POST /v1/infer with one of the fixture rows, MonthlyCharges random unless `fixed`. */
@@ -75,7 +95,7 @@ async function wrk(url: string, script: string, connections: number, duration: n
   if (!line) throw new Error(`wrk printed no result:\n${out}`);
   const r = JSON.parse(line.slice(7)) as { requests: number; duration_us: number; errors: number; non2xx: number; p50_us: number; p99_us: number };
   if (r.errors || r.non2xx) throw new Error(`wrk against ${url}: ${r.errors} socket errors, ${r.non2xx} non-2xx replies`);
-  return { rps: Math.round(r.requests / (r.duration_us / 1e6)), p50_us: r.p50_us, p99_us: r.p99_us };
+  return { rps: Math.round(r.requests / (r.duration_us / 1e6)), p50_us: r.p50_us, p99_us: r.p99_us, requests: r.requests };
 }
 
 /**
@@ -167,14 +187,14 @@ async function main() {
     await admin.query(`create schema ${schema}`);
     const dbUrl = `${pgUrl}?options=-c%20search_path%3D${schema}`;
     log(`[1/5] registering telco_gbdt (150 trees) for ${cases.length} server configurations`);
-    const servers: { c: Case; url: string; script: string; token: string }[] = [];
+    const servers: { c: Case; url: string; script: string; token: string; pid: number | undefined }[] = [];
     for (const [i, c] of cases.entries()) {
       const dir = path.join(work, `case-${i}`);
       mkdirSync(dir, { recursive: true });
       const { env, token } = await prepare(c, dir, c.db ? dbUrl : undefined);
       const child = await startServer(env, path.join(dir, 'server.log'));
       children.push(child);
-      servers.push({ c, url: child.url, script: wrkScript(dir, token, c.fixed ?? false), token });
+      servers.push({ c, url: child.url, script: wrkScript(dir, token, c.fixed ?? false), token, pid: child.child.pid });
     }
     const reply = await fetch(`${servers[0].url}/v1/infer`, {
       method: 'POST',
@@ -191,17 +211,20 @@ async function main() {
     const floorFastify = await startChild(['bench/floor-fastify-server.ts'], { REPLY_BYTES: String(replyBytes) });
     children.push(floorFastify);
     const all = [
-      { name: 'bare node:http', url: bare.url, script: bareScript },
-      { name: 'floor: node:http + model only', url: floor.url, script: bareScript },
-      { name: 'floor on Fastify', url: floorFastify.url, script: bareScript },
-      ...servers.map((s) => ({ name: s.c.name, url: s.url, script: s.script })),
+      { name: 'bare node:http', url: bare.url, script: bareScript, pid: bare.child.pid },
+      { name: 'floor: node:http + model only', url: floor.url, script: bareScript, pid: floor.child.pid },
+      { name: 'floor on Fastify', url: floorFastify.url, script: bareScript, pid: floorFastify.child.pid },
+      ...servers.map((s) => ({ name: s.c.name, url: s.url, script: s.script, pid: s.pid })),
     ];
     log(`[2/5] warming up each server (3 s)`);
     for (const s of all) await wrk(s.url, s.script, 32, 3);
     log(`[3/5] ${rounds} rounds: each server ${seconds} s at 32 connections, then ${Math.ceil(seconds / 2)} s at 1 connection, alternating`);
     for (let r = 1; r <= rounds; r++) {
       for (const s of all) {
+        const cpuBefore = threadCpuUs(s.pid);
         const at32 = await wrk(s.url, s.script, 32, seconds);
+        const cpuAfter = threadCpuUs(s.pid);
+        if (cpuBefore !== undefined && cpuAfter !== undefined) at32.thread_cpu_us = (cpuAfter - cpuBefore) / at32.requests;
         const at1 = await wrk(s.url, s.script, 1, Math.ceil(seconds / 2));
         results.set(s.name, [...(results.get(s.name) ?? []), at32]);
         oneConn.set(s.name, [...(oneConn.get(s.name) ?? []), at1]);
@@ -277,7 +300,7 @@ function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<strin
   const lines = [
     `single-row POST /v1/infer, telco_gbdt.onnx (150 trees, 19 inputs), random MonthlyCharges per request, reply ${replyBytes} bytes; wrk -t1, ${rounds} rounds of ${seconds} s; ${os.cpus().length} cores shared by wrk and the server`,
     '',
-    'case                              req/s @32   ratio   p99 µs   p99 ratio   p50 µs @1   p50 ratio',
+    'case                              req/s @32   ratio   p99 µs   p99 ratio   p50 µs @1   p50 ratio   thread CPU µs/req   ratio',
     ...names.map((n) => {
       const a = at32.get(n)!;
       const b = at1.get(n)!;
@@ -285,7 +308,10 @@ function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<strin
       const ratio = median(a.map((x, i) => x.rps / bare[i].rps));
       const p99r = median(a.map((x, i) => x.p99_us / bare[i].p99_us));
       const p50r = median(b.map((x, i) => x.p50_us / bare1[i].p50_us));
-      return `${n.padEnd(32)} ${String(rps(a)).padStart(10)}   ${ratio.toFixed(2).padStart(5)}   ${String(p99(a)).padStart(6)}   ${p99r.toFixed(2).padStart(9)}   ${String(p50(b)).padStart(9)}   ${p50r.toFixed(2).padStart(9)}`;
+      // The request thread's CPU a request: what the case costs, apart from how the cores were shared in its round.
+      const cpu = a.every((x) => x.thread_cpu_us !== undefined) ? median(a.map((x) => x.thread_cpu_us!)) : undefined;
+      const cpuRatio = cpu === undefined || !bare.every((x) => x.thread_cpu_us) ? undefined : median(a.map((x, i) => x.thread_cpu_us! / bare[i].thread_cpu_us!));
+      return `${n.padEnd(32)} ${String(rps(a)).padStart(10)}   ${ratio.toFixed(2).padStart(5)}   ${String(p99(a)).padStart(6)}   ${p99r.toFixed(2).padStart(9)}   ${String(p50(b)).padStart(9)}   ${p50r.toFixed(2).padStart(9)}   ${(cpu === undefined ? '-' : cpu.toFixed(1)).padStart(17)}   ${(cpuRatio === undefined ? '-' : cpuRatio.toFixed(2)).padStart(5)}`;
     }),
     '',
     'targets (defaults): throughput ratio >= 0.75, p99 ratio <= 1.5, p50 ratio at 1 connection <= 2.5',
