@@ -54,7 +54,8 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
     };
   }
   const k = db.kysely;
-  /** When the lease this process last wrote runs out (0: it holds none). */
+  /** When this process last wrote its lease, and when that lease runs out (0: it holds none). */
+  let heldFrom = 0;
   let heldUntil = 0;
   return {
     async acquire(now) {
@@ -62,7 +63,8 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
       // so this run writes nothing. A write here takes SQLite's one write lock, and waits
       // (on the request thread) while the audit thread holds it for a batch; renewing at half
       // term instead of every run cuts those writes about fivefold for the webhook job.
-      if (heldUntil - now > leaseMs / 2) return true;
+      // A clock that stepped back since then says nothing about the lease: write, as before.
+      if (now >= heldFrom && heldUntil - now > leaseMs / 2) return true;
       if (heldUntil <= now) {
         await k
           .insertInto('leases')
@@ -77,6 +79,7 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
         .where((eb) => eb.or([eb('holder', '=', holder), eb('expires_at', '<', now)]))
         .executeTakeFirst();
       const held = Number(res.numUpdatedRows) === 1;
+      heldFrom = now;
       heldUntil = held ? now + leaseMs : 0;
       return held;
     },

@@ -193,6 +193,12 @@ describe.each(DIALECTS)('leader election on %s', (dialect) => {
       // Half or less left: renewed.
       expect(await a.acquire(t0 + 600)).toBe(true);
       expect(await expiry()).toBe(t0 + 1600);
+      // The clock stepped back: the lease is written again, not trusted from memory.
+      expect(await a.acquire(t0 + 500)).toBe(true);
+      expect(await expiry()).toBe(t0 + 1500);
+      // …and from that write on, half term is counted again.
+      expect(await a.acquire(t0 + 600)).toBe(true);
+      expect(await expiry()).toBe(t0 + 1500);
       // a stops; b takes over once the lease a wrote has run out, and a does not believe it still leads.
       expect(await b.acquire(t0 + 1500)).toBe(false);
       expect(await b.acquire(t0 + 1601)).toBe(true);
