@@ -54,9 +54,8 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
     };
   }
   const k = db.kysely;
-  /** When this process last wrote its lease, and when that lease runs out (0: it holds none). */
-  let heldFrom = 0;
-  let heldUntil = 0;
+  /** When this process last wrote the lease it holds (undefined: it holds none). */
+  let wroteAt: number | undefined;
   return {
     async acquire(now) {
       // Held with more than half its term left: no other process may take it before it runs out,
@@ -64,8 +63,8 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
       // (on the request thread) while the audit thread holds it for a batch; renewing at half
       // term instead of every run cuts those writes about fivefold for the webhook job.
       // A clock that stepped back since then says nothing about the lease: write, as before.
-      if (now >= heldFrom && heldUntil - now > leaseMs / 2) return true;
-      if (heldUntil <= now) {
+      if (wroteAt !== undefined && now >= wroteAt && now - wroteAt < leaseMs / 2) return true;
+      if (wroteAt === undefined || now - wroteAt >= leaseMs) {
         await k
           .insertInto('leases')
           .values({ name, holder, expires_at: now + leaseMs })
@@ -79,12 +78,11 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
         .where((eb) => eb.or([eb('holder', '=', holder), eb('expires_at', '<', now)]))
         .executeTakeFirst();
       const held = Number(res.numUpdatedRows) === 1;
-      heldFrom = now;
-      heldUntil = held ? now + leaseMs : 0;
+      wroteAt = held ? now : undefined;
       return held;
     },
     async release() {
-      heldUntil = 0;
+      wroteAt = undefined;
       await k.deleteFrom('leases').where('name', '=', name).where('holder', '=', holder).execute();
     },
   };
