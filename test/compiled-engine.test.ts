@@ -455,3 +455,112 @@ describe.each(['sqlite', 'postgres'] as const)('engine in the API, the CLI data 
     expect(metrics).toMatch(/modelgate_model_loaded\{[^}]*model="churn"[^}]*engine="compiled"/);
   });
 });
+
+describe('compiled engine: kernels reusing their buffers and parameters from run to run', () => {
+  const ortRun = async (bytes: Uint8Array, feeds: Record<string, { data: Float32Array; dims: number[] }>, outputs: string[]) => {
+    const ortModule = (await import('onnxruntime-node')).default;
+    const session = await ortModule.InferenceSession.create(bytes);
+    try {
+      const out = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ortModule.Tensor('float32', v.data, v.dims)])), outputs);
+      return outputs.map((o) => Array.from(out[o].data as ArrayLike<number | bigint>, Number));
+    } finally {
+      await session.release();
+    }
+  };
+  const int64Output = (name: string, dims: (number | string)[]) => {
+    const v = valueInfo(name, 'float', dims);
+    v.type!.tensorType!.elemType = 7;
+    return v;
+  };
+
+  it('a two-class tree ensemble with a base value per class and LOGISTIC: probabilities and labels as onnxruntime gives them', async () => {
+    // Tree 0 weighs both classes; tree 1 only class 1. Base values per class, so both scores
+    // are kept (the two-score path), and the label is read from the sums before the transform.
+    const attrs = {
+      nodes_treeids: [0, 0, 0, 1, 1, 1],
+      nodes_nodeids: [0, 1, 2, 0, 1, 2],
+      nodes_featureids: [0, 0, 0, 1, 0, 0],
+      nodes_modes: ['BRANCH_LEQ', 'LEAF', 'LEAF', 'BRANCH_LEQ', 'LEAF', 'LEAF'],
+      nodes_values: { floats: [0.5, 0, 0, 1.5, 0, 0] },
+      nodes_truenodeids: [1, 0, 0, 1, 0, 0],
+      nodes_falsenodeids: [2, 0, 0, 2, 0, 0],
+      class_treeids: [0, 0, 0, 0, 1, 1],
+      class_nodeids: [1, 1, 2, 2, 1, 2],
+      class_ids: [0, 1, 0, 1, 1, 1],
+      class_weights: { floats: [0.7, -0.4, -0.2, 0.9, 0.35, -1.1] },
+      classlabels_int64s: [0, 1],
+      base_values: { floats: [0.1, -0.3] },
+      post_transform: 'LOGISTIC',
+    };
+    const bytes = model({
+      name: 'two-scores',
+      nodes: [node('TreeEnsembleClassifier', ['x'], ['label', 'p'], attrs, 'ai.onnx.ml')],
+      inputs: [valueInfo('x', 'float', ['N', 2])],
+      outputs: [int64Output('label', ['N']), valueInfo('p', 'float', ['N', 2])],
+      initializers: [],
+    });
+    const rows = [
+      [0, 0],
+      [1, 1],
+      [0, 2],
+      [1, 2],
+      [0.5, 1.5],
+      [NaN, NaN],
+    ];
+    const x = { data: Float32Array.from(rows.flat()), dims: [rows.length, 2] };
+    const [wantLabel, wantP] = await ortRun(bytes, { x }, ['label', 'p']);
+    const probabilities = compileGraph(bytes, 'p');
+    const labels = compileGraph(bytes, 'label');
+    for (const pass of [1, 2]) {
+      expect(Array.from(probabilities.run({ x: { type: 'float', dims: x.dims, data: x.data } }).data as Float32Array), `pass ${pass}`).toEqual(wantP);
+      expect(Array.from(labels.run({ x: { type: 'float', dims: x.dims, data: x.data } }).data as Float64Array), `pass ${pass}`).toEqual(wantLabel);
+      // Row by row: the scratch arrays of the previous row carry nothing over.
+      rows.forEach((r, i) => {
+        const one = probabilities.run({ x: { type: 'float', dims: [1, 2], data: Float32Array.from(r) } }).data as Float32Array;
+        expect(Array.from(one)).toEqual(wantP.slice(2 * i, 2 * i + 2));
+      });
+    }
+    // The test can tell: both classes' labels and the transform actually occur in these rows.
+    expect(new Set(wantLabel)).toEqual(new Set([0, 1]));
+    expect(wantP.every((v) => v > 0 && v < 1)).toBe(true);
+  });
+
+  it('Imputer and Scaler with one value for every column or one per column, on inputs whose width changes between runs', async () => {
+    const nodes = [
+      node('Imputer', ['x'], ['i'], { imputed_value_floats: { floats: [7.25] }, replaced_value_float: NaN }, 'ai.onnx.ml'),
+      node('Scaler', ['i'], ['a'], { offset: { floats: [0.5] }, scale: { floats: [3] } }, 'ai.onnx.ml'),
+      node('Imputer', ['z'], ['j'], { imputed_value_floats: { floats: [1, 2, 3] }, replaced_value_float: NaN }, 'ai.onnx.ml'),
+      node('Scaler', ['j'], ['b'], { offset: { floats: [1, -2, 0.25] }, scale: { floats: [0.5, 4, -1] } }, 'ai.onnx.ml'),
+      node('Concat', ['a', 'b'], ['y'], { axis: 1 }),
+    ];
+    const bytes = model({
+      name: 'widths',
+      nodes,
+      inputs: [valueInfo('x', 'float', ['N', 'C']), valueInfo('z', 'float', ['N', 3])],
+      outputs: [valueInfo('y', 'float', ['N', 'W'])],
+      initializers: [],
+    });
+    const program = compileGraph(bytes, 'y');
+    const z = { data: Float32Array.from([NaN, 1.5, -3, 4, NaN, 0.1]), dims: [2, 3] };
+    for (const width of [2, 5, 1, 2]) {
+      const x = { data: Float32Array.from({ length: 2 * width }, (_, k) => (k % 3 === 1 ? NaN : k * 1.3 - 2)), dims: [2, width] };
+      const [want] = await ortRun(bytes, { x, z }, ['y']);
+      const got = program.run({ x: { type: 'float', ...x }, z: { type: 'float', ...z } });
+      expect(got.dims, `width ${width}`).toEqual([2, width + 3]);
+      expect(Array.from(got.data as Float32Array), `width ${width}`).toEqual(want);
+    }
+    // A list that fits neither one value nor the columns is an error, as in onnxruntime.
+    const bad = compileGraph(
+      model({
+        name: 'bad',
+        nodes: [node('Scaler', ['x'], ['y'], { offset: { floats: [1, 2] }, scale: { floats: [1] } }, 'ai.onnx.ml')],
+        inputs: [valueInfo('x', 'float', ['N', 'C'])],
+        outputs: [valueInfo('y', 'float', ['N', 'C'])],
+        initializers: [],
+      }),
+      'y',
+    );
+    expect(() => bad.run({ x: { type: 'float', dims: [1, 3], data: new Float32Array(3) } })).toThrow(/2 offsets for 3 columns/);
+    expect(Array.from(bad.run({ x: { type: 'float', dims: [1, 2], data: Float32Array.from([5, 5]) } }).data as Float32Array)).toEqual([4, 3]);
+  });
+});

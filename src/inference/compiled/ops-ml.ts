@@ -1,20 +1,28 @@
 import type { OpCompiler, OpContext } from './op.js';
 import { FLOATS, NUMBERS, requireTypes } from './op.js';
-import { alloc, Scratch, sizeOf, Unsupported, type DType, type NumData, type Tensor } from './tensor.js';
+import { alloc, Scratch, sizeFrom, Unsupported, type DType, type NumData, type Tensor } from './tensor.js';
 
 const fround = Math.fround;
 const where = (ctx: OpContext) => `${ctx.node.op} ${ctx.node.name}`;
 
 /** Rows and columns of a [N,C] (or [C]: one row) input, as onnxruntime's ML kernels read it. */
 function rowsCols(x: Tensor): [number, number] {
-  return x.dims.length === 1 ? [1, x.dims[0]] : [x.dims[0], sizeOf(x.dims.slice(1))];
+  return x.dims.length === 1 ? [1, x.dims[0]] : [x.dims[0], sizeFrom(x.dims, 1)];
 }
 
-/** A per-column parameter list: one value for every column, or one per column. */
-function perColumn(values: number[], cols: number, at: string, name: string): (j: number) => number {
-  if (values.length === 1) return () => values[0];
-  if (values.length !== cols) throw new Error(`${at}: ${values.length} ${name} for ${cols} columns`);
-  return (j) => values[j];
+/**
+ * A per-column parameter list (one value for every column, or one per column) spread over the
+ * input's columns. The array is kept for the next run: a server's inputs keep their width, and
+ * building it (or a closure per column lookup) on every run cost more than the arithmetic.
+ */
+function perColumn(values: number[], at: string, name: string): (cols: number) => Float64Array {
+  let spread = new Float64Array(0);
+  return (cols) => {
+    if (spread.length === cols) return spread;
+    if (values.length !== 1 && values.length !== cols) throw new Error(`${at}: ${values.length} ${name} for ${cols} columns`);
+    spread = Float64Array.from({ length: cols }, (_, j) => values[values.length === 1 ? 0 : j]);
+    return spread;
+  };
 }
 
 /** onnxruntime's logistic: computed on |x| for stability, in float. */
@@ -65,19 +73,19 @@ const imputer: OpCompiler = (ctx) => {
   if (!imputed.length) throw new Unsupported(`${a.where}: no imputed values for a ${t} input`);
   const replaced = isFloat ? a.float('replaced_value_float', 0) : a.int('replaced_value_int64', 0);
   const hit = isFloat && Number.isNaN(replaced) ? (v: number) => Number.isNaN(v) : (v: number) => v === replaced;
-  const at = where(ctx);
+  const values = perColumn(imputed, where(ctx), 'imputed values');
   const buf = new Scratch(t as 'float');
   return {
     types: [t],
     kernel: ([x]) => {
       const [rows, cols] = rowsCols(x!);
-      const value = perColumn(imputed, cols, at, 'imputed values');
+      const value = values(cols);
       const src = x!.data as NumData;
       const out = buf.get(src.length);
       for (let r = 0; r < rows; r++)
         for (let j = 0; j < cols; j++) {
           const v = src[r * cols + j];
-          out[r * cols + j] = hit(v) ? value(j) : v;
+          out[r * cols + j] = hit(v) ? value[j] : v;
         }
       return [{ type: t, dims: x!.dims, data: out }];
     },
@@ -91,17 +99,18 @@ const scaler: OpCompiler = (ctx) => {
   const scale = (a.nums('scale') ?? [1]).map(fround);
   // Float inputs are scaled in float (two roundings); others in double, then stored as float.
   const f = t === 'float' ? (x: number, o: number, s: number) => fround(fround(x - o) * s) : (x: number, o: number, s: number) => (x - o) * s;
-  const at = where(ctx);
+  const offsets = perColumn(offset, where(ctx), 'offsets');
+  const scales = perColumn(scale, where(ctx), 'scales');
   const buf = new Scratch('float');
   return {
     types: ['float'],
     kernel: ([x]) => {
       const [rows, cols] = rowsCols(x!);
-      const off = perColumn(offset, cols, at, 'offsets');
-      const sc = perColumn(scale, cols, at, 'scales');
+      const off = offsets(cols);
+      const sc = scales(cols);
       const src = x!.data as NumData;
       const out = buf.get(src.length);
-      for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) out[r * cols + j] = f(src[r * cols + j], off(j), sc(j));
+      for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) out[r * cols + j] = f(src[r * cols + j], off[j], sc[j]);
       return [{ type: 'float', dims: x!.dims, data: out }];
     },
   };

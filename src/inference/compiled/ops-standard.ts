@@ -176,7 +176,8 @@ const concat: OpCompiler = (ctx) => {
       let col = 0;
       for (const x of xs) {
         const w = x.data.length / outer;
-        if (outer === 1 && buf) (out as NumData).set(x.data as NumData, col);
+        // TypedArray.set is a call into C++ that costs more than copying a few values.
+        if (outer === 1 && buf && w > 16) (out as NumData).set(x.data as NumData, col);
         else for (let o = 0; o < outer; o++) for (let i = 0; i < w; i++) out[o * total + col + i] = x.data[o * w + i];
         col += w;
       }

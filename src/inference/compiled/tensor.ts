@@ -26,6 +26,13 @@ export function sizeOf(dims: readonly number[]): number {
   return n;
 }
 
+/** Product of dims[from…]: the values in one row of a [N, …] tensor, without copying the shape. */
+export function sizeFrom(dims: readonly number[], from: number): number {
+  let n = 1;
+  for (let i = from; i < dims.length; i++) n *= dims[i];
+  return n;
+}
+
 export function alloc(type: DType, n: number): NumData | string[] {
   if (type === 'string') return new Array<string>(n).fill('');
   return type === 'float' ? new Float32Array(n) : new Float64Array(n);

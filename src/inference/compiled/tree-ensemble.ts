@@ -2,7 +2,7 @@ import type { Attrs } from './graph.js';
 import type { OpCompiler, OpContext } from './op.js';
 import { NUMBERS, requireTypes } from './op.js';
 import { logistic, postTransform } from './ops-ml.js';
-import { alloc, Scratch, sizeOf, Unsupported, type DType, type NumData } from './tensor.js';
+import { alloc, Scratch, sizeFrom, Unsupported, type DType, type NumData } from './tensor.js';
 
 const fround = Math.fround;
 
@@ -331,7 +331,7 @@ const NODE_ATTRS = [
 ];
 
 function inputRows(x: { dims: number[] }, f: Flat, at: string): [number, number] {
-  const cols = x.dims.length === 1 ? x.dims[0] : sizeOf(x.dims.slice(1));
+  const cols = x.dims.length === 1 ? x.dims[0] : sizeFrom(x.dims, 1);
   if (f.maxFeature >= cols) throw new Error(`${at}: reads feature ${f.maxFeature} of a ${cols}-column input`);
   return [x.dims.length === 1 ? 1 : x.dims[0], cols];
 }
@@ -396,6 +396,7 @@ const classifier: OpCompiler = (ctx) => {
   const yBuf = labelType === 'string' ? undefined : new Scratch(labelType);
   const s = new Float64Array(classes);
   const has = new Uint8Array(classes);
+  const pair = new Float64Array(2);
   return {
     bytes: flatBytes(flat),
     types: [labelType, 'float'],
@@ -408,17 +409,16 @@ const classifier: OpCompiler = (ctx) => {
         s.fill(0);
         has.fill(0);
         sumTrees(flat, src, r * cols, s, has, c.wide);
-        const row = z.subarray(r * classes, (r + 1) * classes);
         if (classes > 2) {
           for (let k = 0; k < base.length; k++) s[k] = has[k] ? add(s[k], base[k]) : base[k];
           let best = -1;
           for (let k = 0; k < classes; k++) if ((has[k] || k < base.length) && (best < 0 || s[k] > s[best])) best = k;
           y[r] = labels[Math.max(best, 0)];
           post?.(s);
-          row.set(s);
+          for (let k = 0; k < classes; k++) z[r * classes + k] = s[k];
           continue;
         }
-        binaryScores(s, has, base, add, binary, allPositive, c.post, row);
+        binaryScores(s, has, base, add, binary, allPositive, c.post, post, pair, z, r * 2);
         y[r] = labels[binaryLabel(s, has, binary, allPositive) ? 1 : 0];
       }
       return [
@@ -436,7 +436,19 @@ function binaryLabel(s: Float64Array, has: Uint8Array, binary: boolean, allPosit
 }
 
 /** Two-class scores as onnxruntime writes them (tree_ensemble_aggregator.h, write_scores). */
-function binaryScores(s: Float64Array, has: Uint8Array, base: number[], add: (a: number, b: number) => number, binary: boolean, allPositive: boolean, post: string, out: Float32Array): void {
+function binaryScores(
+  s: Float64Array,
+  has: Uint8Array,
+  base: number[],
+  add: (a: number, b: number) => number,
+  binary: boolean,
+  allPositive: boolean,
+  post: string,
+  transform: ((s: Float64Array) => void) | undefined,
+  pair: Float64Array,
+  out: Float32Array,
+  at: number,
+): void {
   let single: boolean; // one score left, expanded to two columns below
   let mode = -1; // onnxruntime's write_additional_scores
   if (base.length === 2) {
@@ -459,29 +471,30 @@ function binaryScores(s: Float64Array, has: Uint8Array, base: number[], add: (a:
   const pos = has[1] && !single ? s[1] : has[0] || single ? s[0] : 0;
   if (binary) mode = allPositive ? (pos > 0.5 ? 0 : 1) : pos > 0 ? 2 : 3;
   if (!single) {
-    const t = postTransform(post, '');
-    const v = Float64Array.of(s[0], s[1]);
-    t?.(v);
-    out[0] = v[0];
-    out[1] = v[1];
+    // Transformed in a copy: the label is read from the sums themselves.
+    pair[0] = s[0];
+    pair[1] = s[1];
+    transform?.(pair);
+    out[at] = pair[0];
+    out[at + 1] = pair[1];
     return;
   }
   const v = s[0];
   if (mode === 0 || mode === 1) {
-    out[0] = fround(1 - v);
-    out[1] = v;
+    out[at] = fround(1 - v);
+    out[at + 1] = v;
   } else if (post === 'LOGISTIC') {
-    out[0] = logistic(-v);
-    out[1] = logistic(v);
+    out[at] = logistic(-v);
+    out[at + 1] = logistic(v);
   } else if (mode === 2) {
-    out[0] = -v;
-    out[1] = v;
+    out[at] = -v;
+    out[at + 1] = v;
   } else if (mode === 3) {
-    out[0] = v;
-    out[1] = -v;
+    out[at] = v;
+    out[at + 1] = -v;
   } else {
-    out[0] = v;
-    out[1] = 0;
+    out[at] = v;
+    out[at + 1] = 0;
   }
 }
 
