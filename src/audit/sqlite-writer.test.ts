@@ -59,6 +59,58 @@ describe('SQLite audit writes', () => {
     const [first] = await store.query({ model: 'm', limit: 1 });
     expect(first).toMatchObject({ id: 'p-0', event_id: 'e-0', features: { x: 0, note: 'tab\there' }, decision: 'none' });
   });
+  it('rows go in ten to a statement: every value of every row lands in its own column, and ids already present or repeated in the batch are skipped', async () => {
+    const db = await openDb(freshDb('sqlite'));
+    await migrate(db);
+    const store = createAuditStore(db);
+    // Every column differs from row to row, and from the other columns, so a value shifted by one place shows.
+    const distinct = (i: number): PredictionRecord => ({
+      ...record(i),
+      model: `m${i % 3}`,
+      version: 100 + i,
+      arm: `arm-${i}`,
+      event_id: i % 4 ? `e-${i}` : null,
+      features_sha256: `sha-${i}`,
+      score: i / 7,
+      latency_ms: i + 0.5,
+      cached: i % 2 === 1,
+      key_id: i % 5 ? `k-${i}` : null,
+      label: i % 3 ? `l-${i}` : null,
+    });
+    try {
+      await store.appendFresh(batchOf(0, 3));
+      // 23 lines: two full statements and three rows alone; ids 1 and 2 are present already, 12 comes twice.
+      const b = new CopyBatch();
+      for (let i = 1; i < 23; i++) b.add(distinct(i));
+      b.add({ ...distinct(12), arm: 'second copy' });
+      await store.appendFresh(b);
+      const rows = new Map((await store.query({ limit: 100 })).map((r) => [r.id, r]));
+      expect(rows.size).toBe(23);
+      expect(rows.get('p-1')).toMatchObject({ model: 'm', arm: 'production', version: 1 });
+      expect(rows.get('p-12')).toMatchObject({ arm: 'arm-12' });
+      for (let i = 3; i < 23; i++) {
+        const want = distinct(i);
+        expect(rows.get(`p-${i}`), `row ${i}`).toMatchObject({
+          at: want.at,
+          model: want.model,
+          version: want.version,
+          arm: want.arm,
+          event_id: want.event_id,
+          features: JSON.parse(want.features!),
+          features_sha256: want.features_sha256,
+          score: want.score,
+          decision: want.decision,
+          latency_ms: want.latency_ms,
+          cached: want.cached,
+          key_id: want.key_id,
+          label: want.label,
+        });
+      }
+    } finally {
+      await store.close();
+      await db.close();
+    }
+  });
   it('a smaller batch after a larger one writes only its own rows (the shared buffer is reused), and UTF-8 survives the hop', async () => {
     const db = await openDb(freshDb('sqlite'));
     await migrate(db);
