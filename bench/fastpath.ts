@@ -281,14 +281,16 @@ async function profileDefault(work: string): Promise<CpuParts> {
   const child = await startServer(env, path.join(dir, 'server.log'), ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
   const script = wrkScript(dir, token, false);
   await wrk(child.url, script, 32, 3);
+  const from = Number(process.hrtime.bigint() / 1000n);
   const load = await wrk(child.url, script, 32, seconds);
+  const to = Number(process.hrtime.bigint() / 1000n);
   const exited = new Promise((r) => child.child.once('exit', r));
   child.child.kill('SIGTERM');
   await exited;
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('the profiled server wrote no .cpuprofile');
-  // Requests in the profile: the warm-up and the measured load (the profile covers both).
-  return cpuParts(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')), load.rps * seconds + Math.round(load.rps * 3));
+  // Only the measured load's samples: the profile also covers start-up, the warm-up and shutdown.
+  return cpuParts(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')), load.requests, { from, to });
 }
 
 function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<string, Load[]>, replyBytes: number, profile: CpuParts | undefined, paired: Map<string, PairedRatios>) {
@@ -337,7 +339,7 @@ function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<strin
     );
   }
   if (profile) {
-    lines.push('', `server CPU per request by part (default case, ${profile.requests} requests profiled; µs):`);
+    lines.push('', `server CPU per request by part (default case, the ${profile.requests} requests of one ${seconds}-second load; start-up and warm-up left out; µs):`);
     for (const [part, us] of Object.entries(profile.parts)) lines.push(`  ${part.padEnd(44)} ${us.toFixed(1).padStart(6)}`);
     lines.push(`  ${'total'.padEnd(44)} ${profile.totalUs.toFixed(1).padStart(6)}`);
   }

@@ -10,6 +10,8 @@ interface ProfileNode {
 }
 
 export interface CpuProfile {
+  /** µs on the system's monotonic clock (CLOCK_MONOTONIC on Linux, as process.hrtime). */
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -40,7 +42,12 @@ const RULES: [RegExp, string][] = [
   [/src\//, 'other modelgate code'],
 ];
 
-export function cpuParts(p: CpuProfile, requests: number): CpuParts {
+/**
+ * `window`: only samples taken between these two times (µs, the monotonic clock of
+ * process.hrtime, which V8's profile timestamps share), so the server's start-up (loading
+ * sources, migrations, compiling and checking the model) is not spread over the requests.
+ */
+export function cpuParts(p: CpuProfile, requests: number, window?: { from: number; to: number }): CpuParts {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -60,10 +67,14 @@ export function cpuParts(p: CpuProfile, requests: number): CpuParts {
     return result;
   };
   const us = new Map<string, number>();
+  let at = p.startTime;
   p.samples.forEach((id, i) => {
+    at += p.timeDeltas[i] ?? 0;
+    if (window && (at < window.from || at > window.to)) return;
     const name = partOf(id);
     if (name !== 'idle') us.set(name, (us.get(name) ?? 0) + (p.timeDeltas[i] ?? 0));
   });
+  if (window && !us.size) throw new Error(`no profile samples between ${window.from} and ${window.to} µs (the profile runs from ${p.startTime}): the clocks differ`);
   const parts = Object.fromEntries([...us].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / requests]));
   return { requests, parts, totalUs: [...us.values()].reduce((a, b) => a + b, 0) / requests };
 }
