@@ -1,6 +1,6 @@
 import ort from 'onnxruntime-node';
 import { AppError } from '../lib/errors.js';
-import { compileGraph, type Program, type Tensor as CTensor } from './compiled/index.js';
+import { compileGraph, Scratch, type Program, type Tensor as CTensor } from './compiled/index.js';
 import type { Contract } from './contract.js';
 import { defaultFeedPlans, type RawFeed, type Row } from './encoder.js';
 
@@ -48,7 +48,11 @@ export function onnxruntimeEngine(session: ort.InferenceSession, output: string,
  * number (see compiled/tensor.ts): int64 values beyond 2^53 lose precision as in a float cast.
  */
 function compiledFeeder(contract: Contract): (rows: Row[]) => Record<string, CTensor> {
-  const plans = defaultFeedPlans(contract).map((p) => ({ ...p, tensor: undefined as CTensor | undefined }));
+  const plans = defaultFeedPlans(contract).map((p) => ({
+    ...p,
+    tensor: undefined as CTensor | undefined,
+    scratch: p.type === 'string' ? undefined : new Scratch(p.type === 'float' ? 'float' : 'double'),
+  }));
   const feeds: Record<string, CTensor> = {};
   return (rows) => {
     const m = rows.length;
@@ -57,8 +61,7 @@ function compiledFeeder(contract: Contract): (rows: Row[]) => Record<string, CTe
       let t = p.tensor;
       if (!t || t.data.length !== m * k) {
         const n = m * k;
-        const data = p.type === 'string' ? new Array<string>(n) : p.type === 'float' ? new Float32Array(n) : new Float64Array(n);
-        t = p.tensor = { type: p.type, dims: [m, k], data };
+        t = p.tensor = { type: p.type, dims: [m, k], data: p.scratch ? p.scratch.get(n) : new Array<string>(n) };
       }
       const data = t.data;
       for (let r = 0; r < m; r++) {

@@ -1,2 +1,2 @@
 export { compileGraph, type Program } from './compile.js';
-export { Unsupported, type Tensor, type DType } from './tensor.js';
+export { Scratch, Unsupported, type Tensor, type DType } from './tensor.js';
