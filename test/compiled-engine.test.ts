@@ -105,7 +105,7 @@ describe('compiled engine: every fixture graph', () => {
 
 describe('compiled engine: runs of every size in any order, as a server batches them', () => {
   for (const name of ['telco_gbdt', 'telco_churn'] as const) {
-    it(`${name}: batches of 7, 1, 3, 64, 2 rows and one of 2,000 (past the kept buffers), each equal to onnxruntime`, async () => {
+    it(`${name}: batches of 7, 1, 3, 64, 2 rows and one of 2,000 (past the kept buffers' size), each equal to onnxruntime`, async () => {
       const bytes = readFileSync(path.join(FIXTURES, `${name}.onnx`));
       const expected = JSON.parse(readFileSync(path.join(FIXTURES, `${name}.expected.json`), 'utf8')) as { rows: Record<string, unknown>[] };
       const spec = specOf(bytes, undefined, 'missing');

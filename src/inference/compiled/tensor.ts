@@ -121,8 +121,13 @@ export function dtypeOf(code: number, where: string): DType {
   return t;
 }
 
-/** Elements up to which a kernel keeps its buffer between runs (256 KiB of floats): a batch request larger than that gets a buffer of its own, not kept. */
-const KEEP_ELEMENTS = 65_536;
+/**
+ * Values up to which a kernel or feed keeps its buffer between runs: the server's batches (64
+ * rows by default, BATCH_MAX_ROWS) of a few dozen columns fit. A larger run, a batch request,
+ * gets a buffer of its own that is not kept, so a loaded version holds at most this much per
+ * kernel (16–32 KiB) after any request, however large.
+ */
+const KEEP_ELEMENTS = 4_096;
 
 /**
  * A kernel's reusable output buffer. A program runs synchronously and only its final output
