@@ -8,8 +8,8 @@
  * The figure is a loaded server's steady state: V8 optimises the generated tree code only after
  * some 10,000–20,000 runs (measured in 2,000-row steps: 15–50 µs a row before, 4–5 after), so
  * the timed rows come after a warm-up of BENCH_WARM_ROWS (50000), and are timed five times over
- * (the median is printed). The first 10,000 runs after
- * load are reported apart, as what a version costs in its first seconds.
+ * (the median is printed). The first 10,000 runs after load are reported apart, as what a
+ * version costs in its first seconds.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -282,7 +282,7 @@ async function profileDefault(work: string): Promise<CpuParts> {
   const script = wrkScript(dir, token, false);
   // Past the drift monitor's first run (5 s after start, over the predictions logged so far; then
   // every MONITOR_INTERVAL, 4 h), as the servers of the rounds are: otherwise that one-off read of
-  // the warm-up's predictions lands in the profile (4 µs a request in the one it did).
+  // the warm-up's predictions lands in the profile (3.7 µs a request in the one it did).
   await wrk(child.url, script, 32, 7);
   const from = Number(process.hrtime.bigint() / 1000n);
   const load = await wrk(child.url, script, 32, seconds);

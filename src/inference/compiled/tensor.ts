@@ -151,13 +151,11 @@ export class Scratch {
       return v;
     }
     if (n > KEEP_ELEMENTS) return alloc(this.type, n) as NumData;
-    const b = this.buf;
-    if (!b || b.length < n) {
-      const fresh = (this.buf = alloc(this.type, Math.min(KEEP_ELEMENTS, Math.max(n, 2 * (b?.length ?? 0)))) as NumData);
-      return (this.view = fresh.length === n ? fresh : fresh.subarray(0, n));
-    }
+    const kept = this.buf;
+    const b = kept && kept.length >= n ? kept : (this.buf = alloc(this.type, Math.min(KEEP_ELEMENTS, Math.max(n, 2 * (kept?.length ?? 0)))) as NumData);
     v = this.view = b.length === n ? b : b.subarray(0, n);
-    if (zero) v.fill(0);
+    // A fresh buffer is zero already; a kept one holds an earlier run's values.
+    if (zero && b === kept) v.fill(0);
     return v;
   }
 }
