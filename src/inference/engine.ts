@@ -1,6 +1,6 @@
 import ort from 'onnxruntime-node';
 import { AppError } from '../lib/errors.js';
-import { compileGraph, Scratch, type Program, type Tensor as CTensor } from './compiled/index.js';
+import { compileGraph, Scratch, type DType, type NumData, type Program, type Tensor as CTensor } from './compiled/index.js';
 import type { Contract } from './contract.js';
 import { defaultFeedPlans, type RawFeed, type Row } from './encoder.js';
 
@@ -47,31 +47,58 @@ export function onnxruntimeEngine(session: ort.InferenceSession, output: string,
  * synchronous and copies its output, so nothing outlives it). Every number is a JavaScript
  * number (see compiled/tensor.ts): int64 values beyond 2^53 lose precision as in a float cast.
  */
+/** One graph input's feed: the contract columns it takes and the tensor it reuses while the batch size stays. */
+class Feed {
+  tensor: CTensor | undefined = undefined;
+  constructor(
+    readonly input: string,
+    readonly type: DType,
+    readonly columns: number[],
+    readonly scratch: Scratch | undefined,
+  ) {}
+}
+
 function compiledFeeder(contract: Contract): (rows: Row[]) => Record<string, CTensor> {
-  const plans = defaultFeedPlans(contract).map((p) => ({
-    ...p,
-    tensor: undefined as CTensor | undefined,
-    scratch: p.type === 'string' ? undefined : new Scratch(p.type === 'float' ? 'float' : 'double'),
-  }));
+  const all = defaultFeedPlans(contract).map((p) => new Feed(p.input, p.type, p.columns, p.type === 'string' ? undefined : new Scratch(p.type === 'float' ? 'float' : 'double')));
+  // Numbers and strings in loops of their own, so each loop's store sees one kind of array.
+  const numeric = all.filter((f) => f.scratch !== undefined);
+  const strings = all.filter((f) => f.scratch === undefined);
   const feeds: Record<string, CTensor> = {};
+  const tensorOf = (f: Feed, m: number): CTensor => {
+    const k = f.columns.length;
+    let t = f.tensor;
+    if (t === undefined || t.data.length !== m * k) {
+      t = f.tensor = { type: f.type, dims: [m, k], data: f.scratch ? f.scratch.get(m * k) : new Array<string>(m * k) };
+      // Stored by name only when the tensor changes: a store under a computed name for every
+      // input of every run cost about as much as filling the values.
+      feeds[f.input] = t;
+    }
+    return t;
+  };
   return (rows) => {
     const m = rows.length;
-    for (const p of plans) {
-      const k = p.columns.length;
-      let t = p.tensor;
-      if (!t || t.data.length !== m * k) {
-        const n = m * k;
-        t = p.tensor = { type: p.type, dims: [m, k], data: p.scratch ? p.scratch.get(n) : new Array<string>(n) };
-      }
-      const data = t.data;
+    for (let i = 0; i < numeric.length; i++) {
+      const f = numeric[i];
+      const cols = f.columns;
+      const k = cols.length;
+      const data = tensorOf(f, m).data as NumData;
       for (let r = 0; r < m; r++) {
         const row = rows[r];
         for (let j = 0; j < k; j++) {
-          const v = row[p.columns[j]];
-          data[r * k + j] = typeof v === 'bigint' ? Number(v) : typeof v === 'boolean' ? (v ? 1 : 0) : (v as never);
+          const v = row[cols[j]];
+          data[r * k + j] = typeof v === 'bigint' ? Number(v) : typeof v === 'boolean' ? (v ? 1 : 0) : (v as number);
         }
       }
-      feeds[p.input] = t;
+    }
+    for (let i = 0; i < strings.length; i++) {
+      const f = strings[i];
+      const cols = f.columns;
+      const k = cols.length;
+      const data = tensorOf(f, m).data as string[];
+      for (let r = 0; r < m; r++) {
+        const row = rows[r];
+        for (let j = 0; j < k; j++) data[r * k + j] = row[cols[j]] as string;
+      }
     }
     return feeds;
   };
