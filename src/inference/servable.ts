@@ -223,10 +223,16 @@ export class Servable {
 
   /** Run the graph and read its output as outcomes (see outcome.ts). */
   async run(rows: Row[]): Promise<Outcome[]> {
-    return this.outcomes(await this.runRaw(rows), rows.length);
+    const out = this.runEngine(rows);
+    // The compiled engine answers synchronously: no second promise to wait for on its path.
+    return this.outcomes(out instanceof Promise ? await out : out, rows.length);
   }
 
   private async runRaw(rows: Row[]): Promise<RawOutput> {
+    return this.runEngine(rows);
+  }
+
+  private runEngine(rows: Row[]): RawOutput | Promise<RawOutput> {
     if (this.released) throw new AppError('UNAVAILABLE', `model ${this.spec.model} version ${this.spec.version} was unloaded; retry`);
     return this.engine.run(rows);
   }
