@@ -48,11 +48,20 @@ export function fuseOneHotConcat(steps: Step[], output: number): Step[] {
   return steps.filter((s) => !absorbed.has(s)).map((s) => replaced.get(s) ?? s);
 }
 
+/** String categories up to which a column is searched in turn rather than through its Map. */
+const SCAN_CATEGORIES = 8;
+
 function oneHotConcat(columns: OneHotFusion[], axis: number, oneHots: Kernel[], concat: Kernel): Kernel {
   const total = columns.reduce((n, c) => n + c.count, 0);
   const offsets = columns.map((_, j) => columns.slice(0, j).reduce((n, c) => n + c.count, 0));
   const buf = new Scratch('float');
   const separately: Kernel = (ins) => concat(ins.map((x, j) => oneHots[j]([x])[0]));
+  // A column of a few string categories (yes / no / no internet service) is searched in turn:
+  // each request's strings are new, and hashing one for the Map costs about twice as much as
+  // comparing it with three or four categories.
+  const small = columns.map((c) => !c.numeric && c.index.size <= SCAN_CATEGORIES);
+  const names = columns.map((c) => [...c.index.keys()]);
+  const positions = columns.map((c) => [...c.index.values()]);
   return (ins) => {
     const first = ins[0]!;
     const rank = first.dims.length;
@@ -66,7 +75,16 @@ function oneHotConcat(columns: OneHotFusion[], axis: number, oneHots: Kernel[], 
       const src = ins[j]!.data;
       for (let i = 0; i < n; i++) {
         const v = c.numeric ? Math.trunc((src as NumData)[i]) : (src as string[])[i];
-        const k = c.index.get(v);
+        let k: number | undefined;
+        if (small[j]) {
+          const keys = names[j];
+          for (let q = 0; q < keys.length; q++) {
+            if (keys[q] === v) {
+              k = positions[j][q];
+              break;
+            }
+          }
+        } else k = c.index.get(v);
         if (k !== undefined) out[i * total + offsets[j] + k] = 1;
         else if (!c.zeros) throw new Error(`${c.at}: unknown category ${JSON.stringify(v)}`);
       }
