@@ -27,7 +27,8 @@ export interface CpuParts {
 const RULES: [RegExp, string][] = [
   [/node_modules\/(prom-client|tdigest|bintrees)\//, 'metrics'],
   [/src\/server\/(metrics|cluster-metrics)\.ts/, 'metrics'],
-  [/node_modules\/(pino|sonic-boom|thread-stream|fast-redact|on-exit-leak-free)\//, 'access log (pino, one line per request)'],
+  [/node_modules\/(pino|sonic-boom|thread-stream|fast-redact|on-exit-leak-free)\//, 'access log (one line per request)'],
+  [/src\/lib\/(logger|turn-log-stream)\.ts/, 'access log (one line per request)'],
   [/src\/(access\/|server\/auth\.ts)/, 'auth and rate limit'],
   [/src\/inference\/(compiled\/|engine\.ts|batcher\.ts)/, 'model (compiled engine)'],
   [/node_modules\/onnxruntime/, 'model (compiled engine)'],
