@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowPayload } from '../src/training/index.js';
 import { tempDir } from './helpers/db.js';
-import { demoModel, REPO_ROOT } from './helpers/fixtures.js';
+import { CLI_MAIN, demoModel, REPO_ROOT } from './helpers/fixtures.js';
 import { TOKEN } from './helpers/server.js';
 
 /**
@@ -23,7 +23,7 @@ describe('audit log on a full disk', () => {
   let output = '';
   beforeAll(async () => {
     writeFileSync(onnxFile, demo.onnx);
-    const cli = `node --import tsx ${JSON.stringify(path.join(REPO_ROOT, 'src/cli/main.ts'))}`;
+    const cli = `node ${JSON.stringify(CLI_MAIN)}`;
     const script = [
       `mount -t tmpfs -o size=3m tmpfs ${JSON.stringify(dataDir)}`,
       `${cli} register --model hotel --onnx ${JSON.stringify(onnxFile)} --json >/dev/null`,

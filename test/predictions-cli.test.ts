@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowPayload } from '../src/training/index.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
-import { demoModel, REPO_ROOT } from './helpers/fixtures.js';
+import { CLI_MAIN, demoModel, REPO_ROOT } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 describe('modelgate predictions export', () => {
@@ -67,8 +67,7 @@ describe('modelgate predictions export', () => {
 
   it('into a closed pipe (| head -1) it ends quietly with exit 0', async () => {
     // The real shell pipeline: head reads one line and exits; the export's next writes hit EPIPE.
-    const main = path.join(REPO_ROOT, 'src/cli/main.ts');
-    const script = `"${process.execPath}" --import tsx "${main}" predictions export --model hotel 2>"${dir}/pipe.err" | head -1; echo "exit=\${PIPESTATUS[0]}"`;
+    const script = `"${process.execPath}" "${CLI_MAIN}" predictions export --model hotel 2>"${dir}/pipe.err" | head -1; echo "exit=\${PIPESTATUS[0]}"`;
     const out = execFileSync('bash', ['-c', script], { cwd: REPO_ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
     const [header, status] = out.trim().split('\n');
     expect(header).toMatch(/^id,at,model,version/);

@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { openContext } from '../src/server/context.js';
 import { rowPayload } from '../src/training/index.js';
 import { tempDir } from './helpers/db.js';
-import { demoModel, REPO_ROOT } from './helpers/fixtures.js';
+import { CLI_MAIN, demoModel, REPO_ROOT } from './helpers/fixtures.js';
 import { TOKEN } from './helpers/server.js';
 import { freePort } from './helpers/redis.js';
 import { ThrowawayPostgres } from './helpers/throwaway-pg.js';
@@ -35,7 +34,7 @@ describe('modelgate serve process', () => {
 
   const serve = (extra: Record<string, string>) =>
     new Promise<{ url: string; workers: number[] }>((resolve, reject) => {
-      child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--json'], {
+      child = spawn(process.execPath, [CLI_MAIN, 'serve', '--json'], {
         cwd: REPO_ROOT,
         env: { PATH: process.env.PATH ?? '', ...env, ...extra },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -157,7 +156,7 @@ describe('modelgate serve process', () => {
     const httpPort = await freePort();
     const base = `http://127.0.0.1:${httpPort}`;
     output = '';
-    child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'serve'], {
+    child = spawn(process.execPath, [CLI_MAIN, 'serve'], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', ...env, PORT: String(httpPort), DATABASE_URL: `postgres://postgres@127.0.0.1:${pgPort}/postgres`, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { REPO_ROOT } from './fixtures.js';
+import { CLI_MAIN, REPO_ROOT } from './fixtures.js';
 
 export interface CliResult {
   code: number;
@@ -9,10 +8,10 @@ export interface CliResult {
   json: () => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-/** Run the real CLI (TypeScript source through tsx) in a child process. */
+/** Run the real CLI (the built `modelgate` command, dist/cli/main.js) in a child process. */
 export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), ...args], {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', MODELGATE_ACTOR: 'tester', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

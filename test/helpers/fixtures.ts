@@ -7,6 +7,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /** The ONNX exports the tests need, in the repository (test/fixtures/README.md says how they were made). */
 export const FIXTURES = path.resolve(root, 'test/fixtures');
 export const REPO_ROOT = root;
+/** The `modelgate` command as the package installs it (built by test/global-setup.ts when stale). */
+export const CLI_MAIN = path.join(root, 'dist/cli/main.js');
 
 export interface Expected {
   rows: Record<string, number | string | null>[];

@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { openContext } from '../../src/server/context.js';
-import { demoModel, REPO_ROOT } from './fixtures.js';
+import { CLI_MAIN, demoModel, REPO_ROOT } from './fixtures.js';
 import { TOKEN } from './server.js';
 
 export interface ServeProcess {
@@ -14,7 +13,7 @@ export interface ServeProcess {
 /** A real `modelgate serve` child process; resolves with its URL once it listens. */
 export function startServeProcess(env: Record<string, string>): Promise<ServeProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--json'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_MAIN, 'serve', '--json'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
