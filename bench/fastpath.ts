@@ -5,7 +5,7 @@
  * numeric and 15 string inputs) and a random MonthlyCharges in every request, so the cache
  * never hits — against a bare node:http server parsing the same JSON and answering the same
  * number of bytes, in the same run, loaded by wrk (one thread; `apt-get install wrk`).
- * Printed as ratios to bare, with each server's request-thread CPU per request (Linux /proc).
+ * Printed as ratios to bare, with each server's request-thread CPU per request and the machine's busy share (Linux /proc).
  * Also the floor of any design (bench/floor-server.ts: node:http,
  * the contract encoder, the batcher and the compiled model, nothing else; and the same as one
  * Fastify route, bench/floor-fastify-server.ts), audit and cache off,
@@ -46,6 +46,8 @@ interface Load {
   requests: number;
   /** The server's request thread: CPU µs per request over the load (Linux /proc), whatever share of the cores it got. */
   thread_cpu_us?: number;
+  /** Share of the machine's CPU time in use during the load, all processes (wrk included), from /proc/stat. */
+  machine_busy?: number;
 }
 
 /** Clock ticks a second for /proc's CPU times. */
@@ -59,6 +61,18 @@ function threadCpuUs(pid: number | undefined): number | undefined {
     // Fields after the command name (which may hold spaces); utime and stime are the 14th and 15th.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The machine's busy and total CPU ticks so far (Linux /proc/stat), or undefined elsewhere. */
+function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal …: idle and iowait are the idle ones.
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - f[3] - f[4], total };
   } catch {
     return undefined;
   }
@@ -222,9 +236,13 @@ async function main() {
     for (let r = 1; r <= rounds; r++) {
       for (const s of all) {
         const cpuBefore = threadCpuUs(s.pid);
+        const ticksBefore = machineTicks();
         const at32 = await wrk(s.url, s.script, 32, seconds);
         const cpuAfter = threadCpuUs(s.pid);
+        const ticksAfter = machineTicks();
         if (cpuBefore !== undefined && cpuAfter !== undefined) at32.thread_cpu_us = (cpuAfter - cpuBefore) / at32.requests;
+        // Whether the cores were full: wrk alone takes about two thirds of one at bare's rate here.
+        if (ticksBefore && ticksAfter) at32.machine_busy = (ticksAfter.busy - ticksBefore.busy) / (ticksAfter.total - ticksBefore.total);
         const at1 = await wrk(s.url, s.script, 1, Math.ceil(seconds / 2));
         results.set(s.name, [...(results.get(s.name) ?? []), at32]);
         oneConn.set(s.name, [...(oneConn.get(s.name) ?? []), at1]);
@@ -305,7 +323,7 @@ function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<strin
   const lines = [
     `single-row POST /v1/infer, telco_gbdt.onnx (150 trees, 19 inputs), random MonthlyCharges per request, reply ${replyBytes} bytes; wrk -t1, ${rounds} rounds of ${seconds} s; ${os.cpus().length} cores shared by wrk and the server`,
     '',
-    'case                              req/s @32   ratio   p99 µs   p99 ratio   p50 µs @1   p50 ratio   thread CPU µs/req   ratio',
+    'case                              req/s @32   ratio   p99 µs   p99 ratio   p50 µs @1   p50 ratio   thread CPU µs/req   ratio   machine busy',
     ...names.map((n) => {
       const a = at32.get(n)!;
       const b = at1.get(n)!;
@@ -316,10 +334,12 @@ function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<strin
       // The request thread's CPU a request: what the case costs, apart from how the cores were shared in its round.
       const cpu = a.every((x) => x.thread_cpu_us !== undefined) ? median(a.map((x) => x.thread_cpu_us!)) : undefined;
       const cpuRatio = cpu === undefined || !bare.every((x) => x.thread_cpu_us) ? undefined : median(a.map((x, i) => x.thread_cpu_us! / bare[i].thread_cpu_us!));
-      return `${n.padEnd(32)} ${String(rps(a)).padStart(10)}   ${ratio.toFixed(2).padStart(5)}   ${String(p99(a)).padStart(6)}   ${p99r.toFixed(2).padStart(9)}   ${String(p50(b)).padStart(9)}   ${p50r.toFixed(2).padStart(9)}   ${(cpu === undefined ? '-' : cpu.toFixed(1)).padStart(17)}   ${(cpuRatio === undefined ? '-' : cpuRatio.toFixed(2)).padStart(5)}`;
+      const busy = a.every((x) => x.machine_busy !== undefined) ? `${Math.round(100 * median(a.map((x) => x.machine_busy!)))} %` : '-';
+      return `${n.padEnd(32)} ${String(rps(a)).padStart(10)}   ${ratio.toFixed(2).padStart(5)}   ${String(p99(a)).padStart(6)}   ${p99r.toFixed(2).padStart(9)}   ${String(p50(b)).padStart(9)}   ${p50r.toFixed(2).padStart(9)}   ${(cpu === undefined ? '-' : cpu.toFixed(1)).padStart(17)}   ${(cpuRatio === undefined ? '-' : cpuRatio.toFixed(2)).padStart(5)}   ${busy.padStart(12)}`;
     }),
     '',
     'targets (defaults): throughput ratio >= 0.75, p99 ratio <= 1.5, p50 ratio at 1 connection <= 2.5',
+    'machine busy: both cores, every process (wrk included), over the 32-connection loads; near 100 % the cores, not the server alone, set the pace',
   ];
   const defaults = at32.get('defaults (SQLite, audit on)')!;
   const off = at32.get('audit off');
