@@ -42,11 +42,6 @@ export function onnxruntimeEngine(session: ort.InferenceSession, output: string,
   };
 }
 
-/**
- * Rows to the compiled engine's input tensors, in buffers reused from run to run (a run is
- * synchronous and copies its output, so nothing outlives it). Every number is a JavaScript
- * number (see compiled/tensor.ts): int64 values beyond 2^53 lose precision as in a float cast.
- */
 /** One graph input's feed: the contract columns it takes and the tensor it reuses while the batch size stays. */
 class Feed {
   tensor: CTensor | undefined = undefined;
@@ -58,6 +53,11 @@ class Feed {
   ) {}
 }
 
+/**
+ * Rows to the compiled engine's input tensors, in buffers reused from run to run (a run is
+ * synchronous and copies its output, so nothing outlives it). Every number is a JavaScript
+ * number (see compiled/tensor.ts): int64 values beyond 2^53 lose precision as in a float cast.
+ */
 function compiledFeeder(contract: Contract): (rows: Row[]) => Record<string, CTensor> {
   const all = defaultFeedPlans(contract).map((p) => new Feed(p.input, p.type, p.columns, p.type === 'string' ? undefined : new Scratch(p.type === 'float' ? 'float' : 'double')));
   // Numbers and strings in loops of their own, so each loop's store sees one kind of array.

@@ -59,9 +59,7 @@ function oneHotConcat(columns: OneHotFusion[], axis: number, oneHots: Kernel[], 
   // A column of a few string categories (yes / no / no internet service) is searched in turn:
   // each request's strings are new, and hashing one for the Map costs about twice as much as
   // comparing it with three or four categories.
-  const small = columns.map((c) => !c.numeric && c.index.size <= SCAN_CATEGORIES);
-  const names = columns.map((c) => [...c.index.keys()]);
-  const positions = columns.map((c) => [...c.index.values()]);
+  const scanned = columns.map((c) => (!c.numeric && c.index.size <= SCAN_CATEGORIES ? { keys: [...c.index.keys()], positions: [...c.index.values()] } : undefined));
   return (ins) => {
     const first = ins[0]!;
     const rank = first.dims.length;
@@ -75,16 +73,17 @@ function oneHotConcat(columns: OneHotFusion[], axis: number, oneHots: Kernel[], 
       const src = ins[j]!.data;
       for (let i = 0; i < n; i++) {
         const v = c.numeric ? Math.trunc((src as NumData)[i]) : (src as string[])[i];
+        const scan = scanned[j];
         let k: number | undefined;
-        if (small[j]) {
-          const keys = names[j];
-          for (let q = 0; q < keys.length; q++) {
-            if (keys[q] === v) {
-              k = positions[j][q];
+        if (scan === undefined) k = c.index.get(v);
+        else {
+          for (let q = 0; q < scan.keys.length; q++) {
+            if (scan.keys[q] === v) {
+              k = scan.positions[q];
               break;
             }
           }
-        } else k = c.index.get(v);
+        }
         if (k !== undefined) out[i * total + offsets[j] + k] = 1;
         else if (!c.zeros) throw new Error(`${c.at}: unknown category ${JSON.stringify(v)}`);
       }
