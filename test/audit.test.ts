@@ -372,6 +372,41 @@ for (const dialect of DIALECTS) {
     });
   });
 
+  describe(`features text (${dialect})`, () => {
+    it("the features' text is the payload as the client wrote it, or the parsed payload's JSON when the body's shape is not plain", async () => {
+      const row = rowPayload(demo.holdout.data, 31) as Record<string, unknown>;
+      // Python's json.dumps spacing, a number with a trailing zero, line breaks around the payload.
+      const written = `{${Object.entries(row)
+        .map(([k, v]) => `"${k}": ${typeof v === 'number' && Number.isInteger(v) ? `${v}.0` : JSON.stringify(v)}`)
+        .join(', ')}}`;
+      const bodies = {
+        plain: `{"model": "hotel", "event_id": "as-written", "payload": ${written}}\n`,
+        // payload first: not cut out, so written as JSON.stringify of the parsed values
+        reordered: `{"payload": ${written}, "model": "hotel", "event_id": "re-encoded"}`,
+      };
+      const s = await serverWith(dialect, {});
+      try {
+        for (const payload of Object.values(bodies)) {
+          const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: s.auth.authorization, 'content-type': 'application/json' }, payload });
+          expect(res.statusCode).toBe(200);
+        }
+        await s.audit.flush();
+        const stored = await s.ctx.db.kysely
+          .selectFrom('predictions')
+          .select(['event_id', sql<string>`cast(features as text)`.as('text')])
+          .where('event_id', 'in', ['as-written', 're-encoded'])
+          .execute();
+        const text = Object.fromEntries(stored.map((r) => [r.event_id, r.text]));
+        expect(text['as-written']).toBe(written);
+        expect(text['re-encoded']).toBe(JSON.stringify(JSON.parse(written)));
+        expect(text['re-encoded']).not.toBe(written);
+        expect(JSON.parse(text['as-written'])).toEqual(row);
+      } finally {
+        await s.stop();
+      }
+    });
+  });
+
   describe(`a queue past AUDIT_QUEUE_MAX (${dialect})`, () => {
     it('goes to disk at once, and every record still reaches the table once, in order', async () => {
       const s = await serverWith(dialect, { AUDIT_QUEUE_MAX: '100', AUDIT_BATCH_ROWS: '10' });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isoTime } from '../lib/iso-time.js';
 import type { PredictionSink, ScoredPrediction } from '../inference/index.js';
+import { payloadText } from './payload-text.js';
 import type { AuditWriter } from './writer.js';
 
 export type AuditFeatures = 'full' | 'hashed' | 'none';
@@ -21,7 +22,7 @@ export function createAuditRecorder(writer: AuditWriter, features: AuditFeatures
         version: p.version,
         arm: p.arm,
         event_id: p.eventId ?? null,
-        features: features === 'full' ? JSON.stringify(p.payload) : null,
+        features: features === 'full' ? (p.bodyText !== undefined && p.body && payloadText(p.bodyText, p.body)) || JSON.stringify(p.payload) : null,
         features_sha256: features === 'hashed' ? createHash('sha256').update(canonical(p.row)).digest('hex') : null,
         score: p.score,
         decision: p.decision,

@@ -125,6 +125,8 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
         arm,
         eventId: body.event_id,
         payload: body.payload,
+        body,
+        bodyText: request.bodyText ?? undefined,
         row,
         score: outcome.score,
         label: outcome.label,

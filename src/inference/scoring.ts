@@ -38,6 +38,12 @@ export interface ScoredPrediction {
   arm: string;
   eventId?: string;
   payload: unknown;
+  /**
+   * POST /v1/infer: the parsed request body (whose `payload` member is `payload`) and its JSON
+   * text, from which the audit log cuts the features' text instead of stringifying them again.
+   */
+  body?: object;
+  bodyText?: string;
   row: Row;
   /** Binary: positive-class probability; multiclass: the label's probability; regression: the value. */
   score: number;

@@ -2,6 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import sjson from 'secure-json-parse';
 import { AppError, errorMessage } from '../lib/errors.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** A JSON body's text as received (null for other bodies): the audit log cuts the features' text out of it. */
+    bodyText: string | null;
+  }
+}
+
 /**
  * JSON bodies, parsed with prototype-poisoning protection: a body with `__proto__` or
  * `constructor.prototype` keys is refused (400), never merged into objects. The full scan
@@ -10,8 +17,10 @@ import { AppError, errorMessage } from '../lib/errors.js';
  */
 export function installJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser(['application/json']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.decorateRequest('bodyText', null);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
+    request.bodyText = text;
     if (text.length === 0) return done(new AppError('BAD_REQUEST', 'the JSON body is empty'), undefined);
     try {
       const suspicious = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
