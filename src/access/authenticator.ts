@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Clock, Timers } from '../lib/clock.js';
+import { systemClock, type Clock, type Timers } from '../lib/clock.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -49,8 +49,11 @@ export class ApiKeyAuthenticator implements Authenticator {
   private readonly hashes = new Map<string, string>();
   private revision = -1;
   private loops: Periodic[] = [];
+  /** ms now: Date.now with the system clock, which saves a Date a request. */
+  private readonly now: () => number;
 
   constructor(private readonly o: ApiKeyAuthenticatorOptions) {
+    this.now = o.clock === systemClock ? Date.now : () => o.clock.now().getTime();
     this.cache = new LRUCache<string, Entry>({ max: 10_000, ttl: o.cacheTtlMs ?? 60_000, noDeleteOnStaleGet: true });
   }
 
@@ -91,7 +94,7 @@ export class ApiKeyAuthenticator implements Authenticator {
       );
     }
     const r = entry.record;
-    const now = this.o.clock.now().getTime();
+    const now = this.now();
     if (r.revoked_at) throw new AppError('UNAUTHORIZED', `API key ${r.id} (${r.name}) was revoked at ${r.revoked_at}; ask an admin for a new key`);
     if (entry.expiresMs <= now) throw new AppError('UNAUTHORIZED', `API key ${r.id} (${r.name}) expired at ${r.expires_at}; ask an admin for a new key`);
     // The previous token of a rotated key: accepted only during the grace period.
