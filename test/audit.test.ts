@@ -373,16 +373,19 @@ for (const dialect of DIALECTS) {
   });
 
   describe(`features text (${dialect})`, () => {
-    it("the features' text is the payload as the client wrote it, or the parsed payload's JSON when the body's shape is not plain", async () => {
+    it("the features' text is the payload as the client wrote it, or the parsed payload's JSON when the body's shape is not plain or the body is long", async () => {
       const row = rowPayload(demo.holdout.data, 31) as Record<string, unknown>;
       // Python's json.dumps spacing, a number with a trailing zero, line breaks around the payload.
       const written = `{${Object.entries(row)
         .map(([k, v]) => `"${k}": ${typeof v === 'number' && Number.isInteger(v) ? `${v}.0` : JSON.stringify(v)}`)
         .join(', ')}}`;
+      const long = `${written.slice(0, -1)}, "note": "${'x'.repeat(70_000)}"}`;
       const bodies = {
         plain: `{"model": "hotel", "event_id": "as-written", "payload": ${written}}\n`,
         // payload first: not cut out, so written as JSON.stringify of the parsed values
         reordered: `{"payload": ${written}, "model": "hotel", "event_id": "re-encoded"}`,
+        // a body longer than the text the server keeps (64 K characters): re-encoded too
+        long: `{"model": "hotel", "event_id": "long", "payload": ${long}}`,
       };
       const s = await serverWith(dialect, {});
       try {
@@ -394,13 +397,15 @@ for (const dialect of DIALECTS) {
         const stored = await s.ctx.db.kysely
           .selectFrom('predictions')
           .select(['event_id', sql<string>`cast(features as text)`.as('text')])
-          .where('event_id', 'in', ['as-written', 're-encoded'])
+          .where('event_id', 'in', ['as-written', 're-encoded', 'long'])
           .execute();
         const text = Object.fromEntries(stored.map((r) => [r.event_id, r.text]));
         expect(text['as-written']).toBe(written);
         expect(text['re-encoded']).toBe(JSON.stringify(JSON.parse(written)));
         expect(text['re-encoded']).not.toBe(written);
         expect(JSON.parse(text['as-written'])).toEqual(row);
+        expect(text.long).toBe(JSON.stringify(JSON.parse(long)));
+        expect(text.long).not.toBe(long);
       } finally {
         await s.stop();
       }

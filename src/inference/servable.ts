@@ -228,6 +228,7 @@ export class Servable {
     return this.outcomes(out instanceof Promise ? await out : out, rows.length);
   }
 
+  /** runEngine as a promise: what it throws (a version unloaded meanwhile) becomes a rejection. */
   private async runRaw(rows: Row[]): Promise<RawOutput> {
     return this.runEngine(rows);
   }

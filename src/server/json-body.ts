@@ -4,10 +4,18 @@ import { AppError, errorMessage } from '../lib/errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** A JSON body's text as received (null for other bodies): the audit log cuts the features' text out of it. */
+    /** A JSON body's text as received, up to BODY_TEXT_KEPT characters (else null): the audit log cuts the features' text out of it. */
     bodyText: string | null;
   }
 }
+
+/**
+ * Longest body text kept on the request. A single-row body is a few hundred characters; a
+ * batch body may be megabytes, and keeping its text alive beside the parsed rows until the
+ * reply would add to every large request's memory for nothing (the audit log only cuts
+ * features out of single-row bodies).
+ */
+const BODY_TEXT_KEPT = 64 * 1024;
 
 /**
  * JSON bodies, parsed with prototype-poisoning protection: a body with `__proto__` or
@@ -20,7 +28,7 @@ export function installJsonParser(app: FastifyInstance): void {
   app.decorateRequest('bodyText', null);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
-    request.bodyText = text;
+    if (text.length <= BODY_TEXT_KEPT) request.bodyText = text;
     if (text.length === 0) return done(new AppError('BAD_REQUEST', 'the JSON body is empty'), undefined);
     try {
       const suspicious = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
