@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateHotelBookings, predictProba, rowPayload, trainLogisticRegression, transformRow } from '../src/training/index.js';
 import { demoModel } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -149,6 +149,42 @@ describe('prediction cache settings', () => {
       } finally {
         await s.stop();
       }
+    }
+  });
+});
+
+describe('timers on the request path', () => {
+  it('requests answered from the API key cache and the prediction cache make no timer', async () => {
+    // Default CACHE_TTL_MS, so both caches track entry ages. lru-cache's default keeps the time
+    // it read and sets a 1-ms timer to forget it: about one timer made and fired a millisecond
+    // on a busy server.
+    const s = await server();
+    try {
+      const { token } = await s.ctx.access.create({ name: 'timers', scopes: ['infer'], actor: 't' });
+      const body = JSON.stringify({ model: 'hotel', payload: rowPayload(v1.holdout.data, 7) });
+      const infer = async () => {
+        const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: body });
+        expect(res.statusCode, res.body).toBe(200);
+        return res.json() as { cached: boolean };
+      };
+      for (let i = 0; i < 3; i++) await infer();
+      const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
+      try {
+        for (let i = 0; i < 10; i++) {
+          // Past a millisecond, and a turn for due timers to run, so a kept time would be forgotten.
+          const until = performance.now() + 2;
+          while (performance.now() < until);
+          await new Promise((r) => setImmediate(r));
+          await new Promise((r) => setImmediate(r));
+          expect((await infer()).cached).toBe(true);
+        }
+        const shortTimers = setTimeoutSpy.mock.calls.filter((c) => typeof c[1] === 'number' && c[1] <= 1);
+        expect(shortTimers).toHaveLength(0);
+      } finally {
+        setTimeoutSpy.mockRestore();
+      }
+    } finally {
+      await s.stop();
     }
   });
 });

@@ -54,7 +54,8 @@ export class ApiKeyAuthenticator implements Authenticator {
 
   constructor(private readonly o: ApiKeyAuthenticatorOptions) {
     this.now = o.clock === systemClock ? Date.now : () => o.clock.now().getTime();
-    this.cache = new LRUCache<string, Entry>({ max: 10_000, ttl: o.cacheTtlMs ?? 60_000, noDeleteOnStaleGet: true });
+    // ttlResolution 0: no timer a millisecond to forget a kept time (as the prediction cache).
+    this.cache = new LRUCache<string, Entry>({ max: 10_000, ttl: o.cacheTtlMs ?? 60_000, ttlResolution: 0, noDeleteOnStaleGet: true });
   }
 
   /**

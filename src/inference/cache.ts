@@ -36,7 +36,10 @@ export class PredictionCache {
   private readonly door: Doorkeeper | undefined;
 
   constructor(private readonly o: PredictionCacheOptions) {
-    this.lru = o.maxItems > 0 ? new LRUCache<string, Outcome>({ max: o.maxItems, ttl: o.ttlMs > 0 ? o.ttlMs : undefined, ...(o.now ? { perf: { now: o.now }, ttlResolution: 0 } : {}) }) : undefined;
+    // ttlResolution 0: the clock is read at each check. lru-cache's default (1 ms) keeps the time
+    // and schedules a timer to forget it, so a busy server had a timer made and fired about every
+    // millisecond, more than reading the clock costs (docs/performance.md, thirteenth session).
+    this.lru = o.maxItems > 0 ? new LRUCache<string, Outcome>({ max: o.maxItems, ttl: o.ttlMs > 0 ? o.ttlMs : undefined, ttlResolution: 0, ...(o.now ? { perf: { now: o.now } } : {}) }) : undefined;
     this.door = this.lru && (o.admit ?? 'second') === 'second' ? new Doorkeeper(Math.max(o.maxItems, DOORKEEPER_MIN_WINDOW)) : undefined;
   }
 
