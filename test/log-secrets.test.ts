@@ -59,6 +59,10 @@ describe('logs at info level hold no token, key, secret or payload value', () =>
     // The access line names the request as its reply did, with these fields and no others.
     const access = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request completed' && l.request_id === scored.headers['x-request-id']);
     expect(access).toMatchObject({ level: 'info', service: 'modelgate', method: 'POST', url: '/v1/infer', status: 200 });
+    // Its duration in ms to the µs: at most three decimals, as written.
+    const accessText = lines.find((l) => l.includes('"request completed"') && l.includes(`"request_id":"${scored.headers['x-request-id']}"`));
+    expect(accessText).toMatch(/"ms":\d+(\.\d{1,3})?[,}]/);
+    expect(access?.ms).toBeGreaterThan(0);
     // A request that logs through its own logger (made on first use) is named on that line too.
     const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(parsed.find((l) => l.msg === 'request rejected' && l.request_id === rejected.headers['x-request-id'])).toMatchObject({ code: 'VALIDATION_FAILED' });

@@ -123,7 +123,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (accessLine) {
       const url = request.url;
       const query = url.indexOf('?');
-      accessLine(request.id, request.method, query < 0 ? url : url.slice(0, query), reply.statusCode, Number(reply.elapsedTime.toFixed(3)));
+      // To the µs; Math.round rather than toFixed(3), which costs about 0.25 µs a call.
+      accessLine(request.id, request.method, query < 0 ? url : url.slice(0, query), reply.statusCode, Math.round(reply.elapsedTime * 1000) / 1000);
     }
     if (request.is404) observeUnmatched(request, reply);
     oversized.afterResponse(request, reply);
