@@ -9,6 +9,10 @@ import { Worker } from 'node:worker_threads';
 export function startSiblingWorker(fromUrl: string, sibling: string, workerData?: unknown): Worker {
   const ts = fileURLToPath(fromUrl).endsWith('.ts');
   const file = fileURLToPath(new URL(`./${sibling}.${ts ? 'ts' : 'js'}`, fromUrl));
-  const code = ts ? `const { register } = await import('tsx/esm/api'); register(); await import(${JSON.stringify(file)});` : `await import(${JSON.stringify(file)});`;
+  // tsx found from this module, not from the eval code's base (the working directory), so sources
+  // run from another directory still start their threads.
+  const code = ts
+    ? `const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}); register(); await import(${JSON.stringify(file)});`
+    : `await import(${JSON.stringify(file)});`;
   return new Worker(code, { eval: true, workerData });
 }
