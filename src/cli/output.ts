@@ -15,6 +15,13 @@ export function progress(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
+/** A byte count for people: 292 B, 41.5 KiB, 1.1 MiB (a compiled linear model takes a few hundred bytes). */
+export function byteSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}
+
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
   const cells = rows.map((r) => columns.map((c) => (r[c] === undefined || r[c] === null ? '-' : String(r[c]))));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)));

@@ -5,7 +5,7 @@ import { describePolicy, parsePolicyFlag, Servable, taskOf, TASKS, type Task } f
 import { checkSkipped, referenceFromCsv } from '../monitoring/index.js';
 import type { Manifest, RegistryService } from '../registry/index.js';
 import { cliActor, parseVersion, withContext } from './context.js';
-import { emit, fail, progress, table, type OutputOptions } from './output.js';
+import { byteSize, emit, fail, progress, table, type OutputOptions } from './output.js';
 import { loadConfigForCli } from '../config.js';
 import { migrate, openDb, pendingMigrations } from '../db/index.js';
 
@@ -188,7 +188,7 @@ export function registerRegistryCommands(program: Command): void {
                 aliases: v.aliases.join(','),
                 sha256: v.onnx_sha256.slice(0, 12),
                 engine: v.engine?.engine ?? 'not loaded yet',
-                memory: v.engine ? `${(v.engine.memory_bytes / 1048576).toFixed(1)} MiB` : '',
+                memory: v.engine ? byteSize(v.engine.memory_bytes) : '',
               })),
               ['version', 'status', 'task', 'aliases', 'engine', 'memory', 'sha256', 'created_at', 'created_by'],
             ),
