@@ -73,6 +73,9 @@ describe('HTTP API', () => {
 
   it('unknown model / version → 404 naming them', async () => {
     expectError(await inject('POST', '/v1/infer', { model: 'nope', payload: row }), 404, 'MODEL_NOT_FOUND', 'nope');
+    // It says where the registered names are.
+    expect((await inject('POST', '/v1/infer', { model: 'nope', payload: row })).json().error.message).toMatch(/GET \/v1\/models/);
+    expect((await inject('GET', '/v1/models/nope')).json().error.message).toMatch(/GET \/v1\/models/);
     expectError(await inject('POST', '/v1/infer', { model: 'hotel', version: 9, payload: row }), 404, 'VERSION_NOT_FOUND', '9');
     expectError(await inject('GET', '/v1/models/nope'), 404, 'MODEL_NOT_FOUND');
     expectError(await inject('GET', '/v1/models/hotel/versions/7'), 404, 'VERSION_NOT_FOUND');

@@ -252,7 +252,7 @@ export class ModelPool {
       await this.refresh();
       state = this.models.get(model);
     }
-    if (!state) throw new AppError('MODEL_NOT_FOUND', `model ${model} is not registered`, { model });
+    if (!state) throw new AppError('MODEL_NOT_FOUND', `model ${model} is not registered; GET /v1/models (modelgate models) lists the registered names`, { model });
     if (pin.version !== undefined) return { servable: await this.get(model, pin.version), arm: 'pinned' };
     if (pin.alias !== undefined) {
       const v = state.aliases[pin.alias];

@@ -190,7 +190,7 @@ export function createRegistryService(deps: RegistryDeps) {
 
   const requireModel = async (model: string) => {
     const m = await store.getModel(model);
-    if (!m) throw new AppError('MODEL_NOT_FOUND', `model ${model} is not registered`, { model });
+    if (!m) throw new AppError('MODEL_NOT_FOUND', `model ${model} is not registered; GET /v1/models (modelgate models) lists the registered names`, { model });
     return m;
   };
 
