@@ -1,7 +1,7 @@
 import type { Logger } from '../lib/logger.js';
 import { systemClock, type Clock, type Timers } from '../lib/clock.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
-import { AppError, errorMessage } from '../lib/errors.js';
+import { AppError, errorMessage, modelNotFound } from '../lib/errors.js';
 import { Servable, type EngineInfo, type RuntimeOptions, type ServableSpec } from './servable.js';
 import { CanaryRouter } from './router.js';
 
@@ -252,7 +252,7 @@ export class ModelPool {
       await this.refresh();
       state = this.models.get(model);
     }
-    if (!state) throw new AppError('MODEL_NOT_FOUND', `model ${model} is not registered; GET /v1/models (modelgate models) lists the registered names`, { model });
+    if (!state) throw modelNotFound(model);
     if (pin.version !== undefined) return { servable: await this.get(model, pin.version), arm: 'pinned' };
     if (pin.alias !== undefined) {
       const v = state.aliases[pin.alias];

@@ -44,6 +44,9 @@ export class AppError extends Error {
 
 export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
 
+/** A model name nothing is registered under (the registry's and the serving pool's answer alike). */
+export const modelNotFound = (model: string) => new AppError('MODEL_NOT_FOUND', `model ${model} is not registered; GET /v1/models (modelgate models) lists the registered names`, { model });
+
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

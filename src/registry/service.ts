@@ -1,5 +1,5 @@
 import type { Clock } from '../lib/clock.js';
-import { AppError, errorMessage } from '../lib/errors.js';
+import { AppError, errorMessage, modelNotFound } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import {
   deriveContract,
@@ -190,7 +190,7 @@ export function createRegistryService(deps: RegistryDeps) {
 
   const requireModel = async (model: string) => {
     const m = await store.getModel(model);
-    if (!m) throw new AppError('MODEL_NOT_FOUND', `model ${model} is not registered; GET /v1/models (modelgate models) lists the registered names`, { model });
+    if (!m) throw modelNotFound(model);
     return m;
   };
 
