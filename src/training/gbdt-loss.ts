@@ -35,9 +35,9 @@ export function initialScores(target: GbdtTarget, rows: number[], loss: Regressi
 }
 
 export interface Loss {
-  /** Fill the gradients and hessians of `rows` from their raw scores; the mean loss. */
-  gradients(rows: number[], raw: Float64Array, K: number, g: Float64Array, h: Float64Array, gk: Float64Array[], hk: Float64Array[], probs: Float64Array): number;
-  /** The mean loss of `rows` (early stopping compares it). */
+  /** Fill the gradients and hessians of `rows` from their raw scores. */
+  gradients(rows: number[], raw: Float64Array, K: number, g: Float64Array, h: Float64Array, gk: Float64Array[], hk: Float64Array[], probs: Float64Array): void;
+  /** The mean loss of `rows` (early stopping compares it; progress reports it). */
   value(rows: number[], raw: Float64Array, K: number, probs: Float64Array): number;
 }
 
@@ -59,14 +59,11 @@ export function lossOf(target: GbdtTarget, regression: RegressionLoss): Loss {
     };
     return {
       gradients(rows, raw, _K, g, h) {
-        let l = 0;
         for (const i of rows) {
           const pr = sigmoid(raw[i]);
           g[i] = pr - y[i];
           h[i] = Math.max(pr * (1 - pr), 1e-16);
-          l += one(i, raw[i]);
         }
-        return l / rows.length;
       },
       value(rows, raw) {
         let l = 0;
@@ -79,7 +76,6 @@ export function lossOf(target: GbdtTarget, regression: RegressionLoss): Loss {
     const y = target.y;
     return {
       gradients(rows, raw, K, _g, _h, gk, hk, probs) {
-        let l = 0;
         for (const i of rows) {
           softmax(raw, i, K, probs);
           for (let k = 0; k < K; k++) {
@@ -87,9 +83,7 @@ export function lossOf(target: GbdtTarget, regression: RegressionLoss): Loss {
             gk[k][i] = pk - (y[i] === k ? 1 : 0);
             hk[k][i] = Math.max(pk * (1 - pk), 1e-16);
           }
-          l -= Math.log(Math.max(probs[y[i]], 1e-15));
         }
-        return l / rows.length;
       },
       value(rows, raw, K, probs) {
         let l = 0;
@@ -113,14 +107,11 @@ export function lossOf(target: GbdtTarget, regression: RegressionLoss): Loss {
           Float64Array.from(rows, (i) => Math.abs(raw[i] - y[i])),
           0.9,
         );
-      let l = 0;
       for (const i of rows) {
         const r = raw[i] - y[i];
         g[i] = regression === 'squared_error' ? r : regression === 'absolute_error' ? Math.sign(r) : Math.abs(r) <= delta ? r : delta * Math.sign(r);
         h[i] = 1;
-        l += pointLoss(r);
       }
-      return l / rows.length;
     },
     value(rows, raw) {
       let l = 0;

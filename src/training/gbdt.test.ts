@@ -53,6 +53,23 @@ describe('gradient-boosted trees', () => {
     expect(fast.validationLoss.length).toBe(fast.rounds + 5);
   });
 
+  it("reports each round's training loss with that round's trees, as scoring the rows with the first r trees gives", () => {
+    const reported: number[] = [];
+    const few = fitGbdt(train, { rounds: 4, validationFraction: 0 }, (r) => reported.push(r.trainLoss));
+    expect(reported).toHaveLength(4);
+    const logLoss = (trees: typeof few.trees) => {
+      let sum = 0;
+      for (let i = 0; i < train.rows; i++) {
+        const p = predictTrees({ features: few.encoding.numeric, categorical: few.encoding.categorical, base: few.base, trees }, encodeRow(few.encoding, train, i));
+        sum -= train.label[i] ? Math.log(p) : Math.log(1 - p);
+      }
+      return sum / train.rows;
+    };
+    reported.forEach((loss, r) => expect(Math.abs(loss - logLoss(few.trees.slice(0, r + 1)))).toBeLessThan(1e-9));
+    // Round 1 already gained on the prior's log loss (what the first tree's progress line used to show).
+    expect(reported[0]).toBeLessThan(logLoss([]) - 0.01);
+  });
+
   it('respects the tree shape limits', () => {
     const small = fitGbdt(train, { rounds: 5, maxLeaves: 4, validationFraction: 0 });
     for (const t of small.trees) expect(t.filter((n) => n.leaf).length).toBeLessThanOrEqual(4);

@@ -102,6 +102,7 @@ function chooseEncoding(d: Dataset, maxCategories: number): GbdtEncoding {
 
 export interface GbdtProgress {
   round: number;
+  /** The training rows' mean loss with this round's trees added (as the validation loss is). */
   trainLoss: number;
   validationLoss: number | undefined;
 }
@@ -153,7 +154,7 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
   const loss = lossOf(target, p.loss);
   const probs = new Float64Array(K);
   for (let round = 1; round <= p.rounds; round++) {
-    const trainLoss = loss.gradients(trainIdx, raw, K, g, h, gk, hk, probs);
+    loss.gradients(trainIdx, raw, K, g, h, gk, hk, probs);
     const roundTrees: TreeNode[][] = [];
     for (let k = 0; k < K; k++) {
       if (K > 1) {
@@ -170,6 +171,8 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
       roundTrees.push(nodes);
     }
     trees.push(...roundTrees);
+    // After the round's trees, like the validation loss beside it in the progress line.
+    const trainLoss = loss.value(trainIdx, raw, K, probs);
     // Validation rows were not in any leaf: walk the new trees for them.
     let vl: number | undefined;
     if (valIdx.length) {
