@@ -52,6 +52,10 @@ for (const dialect of DIALECTS) {
 
     it('a single bad item gets the usual error reply: unknown prediction 404, bad label 400', async () => {
       expect(await post('/v1/feedback', { prediction_id: 'nope', label: 1 })).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: expect.stringContaining('nope') } } });
+      expect(await post('/v1/feedback', { event_id: 'booking-none', label: 1 })).toMatchObject({
+        status: 404,
+        body: { error: { code: 'NOT_FOUND', message: expect.stringMatching(/^no prediction with event_id booking-none in the audit log/) } },
+      });
       const id = await predict(3);
       expect(await post('/v1/feedback', { prediction_id: id, label: 'maybe' })).toMatchObject({
         status: 400,

@@ -131,7 +131,7 @@ export function createFeedbackService(deps: { db: Db; clock: Clock; kindOf: (mod
       for (const v of valid) {
         const p = found.get(v.index);
         if (!p) {
-          const ref = v.item.prediction_id ? `prediction ${v.item.prediction_id}` : `a prediction with event_id ${v.item.event_id}`;
+          const ref = v.item.prediction_id ? `prediction ${v.item.prediction_id}` : `prediction with event_id ${v.item.event_id}`;
           results[v.index] = {
             index: v.index,
             status: 'error',
