@@ -43,6 +43,20 @@ describe('train --task regression | multiclass', () => {
     }
   }, 240_000);
 
+  it('a failed --max-mae gate says by how much the MAE is above it, and registers nothing', async () => {
+    const small = path.join(dir, 'cars-small.csv');
+    writeFileSync(small, generateCarListings(800, 5).csv);
+    const r = await runCli(['train', '--data', small, '--target', 'price', '--model', 'cars-gated', '--rounds', '20', '--max-mae', '1', '--register', '--json'], env);
+    expect(r.code).toBe(1);
+    const out = r.json();
+    expect(out).toMatchObject({ registered: null, gates: [{ gate: 'max_mae', passed: false, threshold: 1 }] });
+    const said = r.stderr.match(/gate --max-mae 1 failed: mae (\d+\.\d{4}) is (\d+\.\d{4}) above it; nothing was registered/);
+    expect(said, r.stderr).not.toBeNull();
+    expect(Number(said![1])).toBeCloseTo(out.metrics.mae, 4);
+    expect(Number(said![2])).toBeCloseTo(out.metrics.mae - 1, 3);
+    expect((await runCli(['models', '--json'], env)).json().models.map((m: { name: string }) => m.name)).not.toContain('cars-gated');
+  }, 120_000);
+
   it('a multiclass target with a policy and a gate; a class absent from the training split is named', async () => {
     // "diesel-electric" appears only on rows the index split holds out (every 4th row).
     const lines = generateCarListings(1200, 9).csv.trim().split('\n');

@@ -181,7 +181,6 @@ export function registerTrainCommands(program: Command): void {
           sha256: ingested.sha256,
           description: `${o.algo} trained on ${o.data}`,
         });
-        const failed = gates.filter((g) => !g.passed);
         const out = { run, metrics: m, policy: trained.policy, gates, warnings: ingested.warnings, registered: registered ?? null, promoted };
         const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(4));
         emit(o, out, () =>
@@ -189,21 +188,10 @@ export function registerTrainCommands(program: Command): void {
             `${o.algo} on ${split.train.rows} rows, ${split.test.rows} held out (${o.split} split); ${trained.run.rounds ?? '—'} ${algo === 'gbdt' ? 'rounds' : 'Newton steps'}, ${(trained.run.duration_ms / 1000).toFixed(1)} s`,
             `held out: ROC AUC ${fmt(m.roc_auc)}, F1 ${fmt(m.f1)}, precision ${fmt(m.precision)}, recall ${fmt(m.recall)}, Brier ${fmt(m.brier)}, log loss ${fmt(m.log_loss)}`,
             `policy: ${trained.policy.type === 'threshold' ? `act when score >= ${trained.policy.threshold.toFixed(4)} (maximises ${costs ? 'profit' : 'F1'})` : describePolicy(trained.policy)}; action rate ${fmt(m.action_rate)}${m.expected_profit_per_row !== undefined ? `, expected profit ${m.expected_profit_per_row.toFixed(2)} a row` : ''}`,
-            ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.metric} ${fmt(g.value ?? undefined)} vs ${g.threshold})`),
-            registered
-              ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}`
-              : o.register
-                ? 'not registered: a gate failed'
-                : 'not registered (add --register)',
+            ...outcomeLines(o, gates, registered, promoted),
           ].join('\n'),
         );
-        if (failed.length) {
-          // The report above is the output (JSON too); the exit code and this line say the gate failed.
-          progress(
-            `error: ${failed.map((g) => `gate --${g.gate.replace('_', '-')} ${g.threshold} failed: ${g.metric} ${g.value === null ? 'could not be computed' : `${g.value.toFixed(4)} is ${(g.threshold - g.value).toFixed(4)} below it`}`).join('; ')}${o.register ? '; nothing was registered' : ''}`,
-          );
-          process.exitCode = 1;
-        }
+        reportFailedGates(o, gates);
       }),
     );
 }
@@ -273,7 +261,6 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     sha256: ingested.sha256,
     description: `${algo} (${task}) trained on ${o.data}`,
   });
-  const failed = gates.filter((g) => !g.passed);
   const out = { task, run, metrics: m, policy: trained.policy, gates, warnings: ingested.warnings, registered: registered ?? null, promoted };
   const fmt = (v: number | undefined | null) => (v === undefined || v === null ? '—' : v.toFixed(4));
   emit(o, out, () =>
@@ -283,20 +270,44 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
         ? `held out: MAE ${fmt(m.mae)}, RMSE ${fmt(m.rmse)}, R² ${fmt(m.r2)}, MAPE ${m.mape === undefined ? '—' : `${(m.mape * 100).toFixed(2)} %`}`
         : `held out: accuracy ${fmt(m.accuracy)}, macro F1 ${fmt(m.macro_f1)}, weighted F1 ${fmt(m.weighted_f1)}, log loss ${fmt(m.log_loss)}`,
       `policy: ${describePolicy(trained.policy)}`,
-      ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.metric} ${fmt(g.value)} vs ${g.threshold})`),
-      registered
-        ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}`
-        : o.register
-          ? 'not registered: a gate failed'
-          : 'not registered (add --register)',
+      ...outcomeLines(o, gates, registered, promoted),
     ].join('\n'),
   );
-  if (failed.length) {
-    progress(
-      `error: ${failed.map((g) => `gate --${g.gate.replace('_', '-')} ${g.threshold} failed: ${g.metric} ${g.value === null ? 'could not be computed' : g.value.toFixed(4)}`).join('; ')}${o.register ? '; nothing was registered' : ''}`,
-    );
-    process.exitCode = 1;
-  }
+  reportFailedGates(o, gates);
+}
+
+interface TrainGate {
+  gate: string;
+  metric: string;
+  threshold: number;
+  value: number | null;
+  passed: boolean;
+}
+
+/** The summary's last lines: each gate, then whether (and as what) the model was registered. */
+function outcomeLines(o: TrainFlags, gates: TrainGate[], registered: { model: string; version: number } | undefined, promoted: boolean): string[] {
+  return [
+    ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.metric} ${g.value === null ? '—' : g.value.toFixed(4)} vs ${g.threshold})`),
+    registered
+      ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}`
+      : o.register
+        ? 'not registered: a gate failed'
+        : 'not registered (add --register)',
+  ];
+}
+
+/**
+ * The report is the output (JSON too); with a failed gate the exit code and one line on stderr
+ * say which, and by how much (below a min_ gate, above a max_ gate).
+ */
+function reportFailedGates(o: TrainFlags, gates: TrainGate[]): void {
+  const failed = gates.filter((g) => !g.passed);
+  if (!failed.length) return;
+  const by = (g: TrainGate, value: number) => (g.gate.startsWith('max_') ? `${(value - g.threshold).toFixed(4)} above it` : `${(g.threshold - value).toFixed(4)} below it`);
+  progress(
+    `error: ${failed.map((g) => `gate --${g.gate.replace('_', '-')} ${g.threshold} failed: ${g.metric} ${g.value === null ? 'could not be computed' : `${g.value.toFixed(4)} is ${by(g, g.value)}`}`).join('; ')}${o.register ? '; nothing was registered' : ''}`,
+  );
+  process.exitCode = 1;
 }
 
 /** The run record every trained version keeps: what retrain repeats (the data, columns, split, target and gates). */
