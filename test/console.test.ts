@@ -51,6 +51,18 @@ describe('console at /ui in Chromium', () => {
     });
     return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   };
+  /** Rows of a table whose cells are not laid out as one row of table cells (a cell styled as a flex box breaks out of its row). */
+  const misalignedRows = (p: Page, table: string) =>
+    p.locator(`${table} tbody tr`).evaluateAll((rows) =>
+      rows.flatMap((row, i) => {
+        const cells = [...row.children].map((c) => ({ display: getComputedStyle(c).display, box: c.getBoundingClientRect() }));
+        const top = cells[0].box.top;
+        const height = cells[0].box.height;
+        return cells.every((c) => c.display === 'table-cell' && Math.abs(c.box.top - top) < 1 && Math.abs(c.box.height - height) < 1)
+          ? []
+          : [{ row: i, cells: cells.map((c) => `${c.display} ${Math.round(c.box.top)}+${Math.round(c.box.height)}`) }];
+      }),
+    );
   const signIn = async (token: string) => {
     await page.goto(`${s.url}/ui/`);
     await page.getByLabel('API key or admin token').fill(token);
@@ -140,6 +152,8 @@ describe('console at /ui in Chromium', () => {
 
   it('an admin promotes a version from the model page after a confirmation naming the change', async () => {
     await page.goto(`${s.url}/ui/#/models/hotel`);
+    await poll(() => page.getByTestId('promote-2').count()).toBe(1);
+    expect(await misalignedRows(page, '[data-testid=versions-table]')).toEqual([]);
     await page.getByTestId('promote-2').click();
     await poll(() => page.locator('dialog[open]').textContent()).toMatch(/moves from version 1 to version 2/);
     await page.locator('dialog[open] [data-testid=confirm]').click();
@@ -321,6 +335,8 @@ describe('console at /ui in Chromium', () => {
   it('an admin revokes a key from the access page; the key is refused from then on', async () => {
     await page.goto(`${s.url}/ui/#/access`);
     const row = page.locator('[data-testid=keys-table] tbody tr', { hasText: 'viewer' });
+    await poll(() => row.getByRole('button', { name: 'Revoke' }).count()).toBe(1);
+    expect(await misalignedRows(page, '[data-testid=keys-table]')).toEqual([]);
     await row.getByRole('button', { name: 'Revoke' }).click();
     await poll(() => page.locator('dialog[open]').textContent()).toMatch(/Every request with a token of viewer is refused/);
     await page.locator('dialog[open] [data-testid=confirm]').click();

@@ -63,7 +63,7 @@ function Keys() {
               <td>{k.scopes.join(', ')}</td>
               <td>{k.status}</td>
               <td>{fmt.time(k.last_used_at)}</td>
-              <td class="actions">
+              <td class="row-actions">
                 {k.status === 'active' ? (
                   <>
                     <ConfirmButton

@@ -119,7 +119,7 @@ export function ModelPage({ name }: { name: string }) {
               {fmt.time(v.created_at)} by {v.created_by}
             </td>
             {admin ? (
-              <td class="actions">
+              <td class="row-actions">
                 {v.status !== 'archived' && production !== v.version ? (
                   <ConfirmButton
                     label="Promote"
