@@ -55,7 +55,7 @@ describe('console at /ui in Chromium', () => {
   const misalignedRows = (p: Page, table: string) =>
     p.locator(`${table} tbody tr`).evaluateAll((rows) =>
       rows.flatMap((row, i) => {
-        const cells = [...row.children].map((c) => ({ display: getComputedStyle(c).display, box: c.getBoundingClientRect() }));
+        const cells = [...row.children].map((c) => ({ display: c.ownerDocument.defaultView!.getComputedStyle(c).display, box: c.getBoundingClientRect() }));
         const top = cells[0].box.top;
         const height = cells[0].box.height;
         return cells.every((c) => c.display === 'table-cell' && Math.abs(c.box.top - top) < 1 && Math.abs(c.box.height - height) < 1)

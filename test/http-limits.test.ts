@@ -100,6 +100,42 @@ describe('request bodies over a real connection', () => {
     expect(statuses).toEqual(['413', '200']);
   });
 
+  it('a client that asked to close the connection (Python urllib, HTTP/1.0) reads its 413 without a broken pipe, then the server closes', async () => {
+    const { hostname, port } = new URL(s.url);
+    // Headers and body in one write, as urllib sends them; 1.5 MiB may have arrived whole before
+    // the answer, 4 MiB is still arriving. Node closed such a connection as soon as it had
+    // answered, so the rest of the body met a reset: EPIPE on every try.
+    for (const [size, header] of [
+      [4 * MiB, 'HTTP/1.1\r\nconnection: close'],
+      [1.5 * MiB, 'HTTP/1.1\r\nconnection: close'],
+      [4 * MiB, 'HTTP/1.0'],
+    ] as const) {
+      for (let i = 0; i < 3; i++) {
+        const socket = net.connect(Number(port), hostname);
+        await new Promise<void>((r) => socket.once('connect', () => r()));
+        let reply = '';
+        let error: string | undefined;
+        let ended = false;
+        socket.on('data', (d: Buffer) => (reply += d.toString()));
+        socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code));
+        socket.on('end', () => (ended = true));
+        const closed = new Promise<void>((r) => socket.once('close', () => r()));
+        const body = Buffer.alloc(size, 'x');
+        const [version, extra] = header.split('\r\n');
+        const head = `POST /v1/infer ${version}\r\nhost: ${hostname}\r\n${extra ? `${extra}\r\n` : ''}authorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`;
+        socket.write(Buffer.concat([Buffer.from(head), body]));
+        const timer = setTimeout(() => socket.destroy(), 20_000);
+        await closed;
+        clearTimeout(timer);
+        expect(error, `${header} ${size}`).toBeUndefined();
+        expect(reply, `${header} ${size}`).toMatch(/^HTTP\/1\.1 413 /);
+        expect(reply).toContain('PAYLOAD_TOO_LARGE');
+        // Closed by the server with a FIN once the body was read, not left open until a timeout.
+        expect(ended, `${header} ${size}`).toBe(true);
+      }
+    }
+  });
+
   it('a client that goes away mid-body leaves the server serving the next request', async () => {
     const ac = new AbortController();
     const pending = fetch(`${s.url}/v1/infer`, { method: 'POST', headers: auth, body: chunkedBody(64 * 1024, { hang: true }), duplex: 'half', signal: ac.signal } as RequestInit);
