@@ -19,7 +19,7 @@ import { errorBodySchema, fromFastify, installErrorHandling } from './errors.js'
 import { AppError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { healthRoutes, readiness } from './health.js';
-import { oversizedBodyDrain } from './oversized-body.js';
+import { unreadBodyDrain } from './unread-body.js';
 import { installJsonParser } from './json-body.js';
 import { installHttpMetrics, type Metrics } from './metrics.js';
 
@@ -102,8 +102,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Fastify runs costs a step of its hook chain. Per-route work (auth, rate limit, the route's
   // duration metric) is in route-level hooks that installAuth, installRateLimit and
   // installHttpMetrics add as routes are registered.
-  // A refused body is read on (and discarded) up to 16 MiB or the limit, whichever is more, for 10 s.
-  const oversized = oversizedBodyDrain({ bytes: Math.max(16 * 1024 * 1024, config.BODY_LIMIT_BYTES), ms: 10_000, draining: deps.draining });
+  // A body still arriving after its answer is read on (and discarded) up to 16 MiB or the limit,
+  // whichever is more, for 10 s.
+  const unreadBody = unreadBodyDrain({ bytes: Math.max(16 * 1024 * 1024, config.BODY_LIMIT_BYTES), ms: 10_000, draining: deps.draining });
   const observeUnmatched = installHttpMetrics(app, deps.metrics);
   const accessLine = accessLineWriter(deps.log);
   app.addHook('onRequest', (request, reply, done) => {
@@ -116,7 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Draining (shutdown began): responses ask the client to close its connection, so keep-alive
     // connections end with their last response and clients reconnect to another replica.
     if (deps.draining()) reply.header('connection', 'close');
-    oversized.beforeSend(request, reply);
+    unreadBody.beforeSend(request, reply);
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
@@ -127,7 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       accessLine(request.id, request.method, query < 0 ? url : url.slice(0, query), reply.statusCode, Math.round(reply.elapsedTime * 1000) / 1000);
     }
     if (request.is404) observeUnmatched(request, reply);
-    oversized.afterResponse(request, reply);
+    unreadBody.afterResponse(request);
     done();
   });
 
