@@ -95,6 +95,21 @@ describe('HTTP API', () => {
     expectError(await inject('POST', '/v1/infer', { payload: row }), 400, 'VALIDATION_FAILED', 'model');
   });
 
+  it('a field the route does not take, and a value outside a list, are named with what to do', async () => {
+    const unknown = await inject('GET', '/v1/predictions.csv?model=hotel&limit=3');
+    expectError(unknown, 400, 'VALIDATION_FAILED');
+    expect(unknown.json().error).toMatchObject({
+      message: "querystring.limit: is not a field querystring takes (the route's fields are in the OpenAPI document at /docs)",
+      details: { field: 'querystring.limit' },
+    });
+    const outside = await inject('GET', '/v1/monitoring/hotel/history?metrics=maybe');
+    expectError(outside, 400, 'VALIDATION_FAILED');
+    expect(outside.json().error).toMatchObject({ message: 'querystring.metrics: must be one of "true", "false"', details: { field: 'querystring.metrics' } });
+    const scope = await inject('POST', '/v1/keys', { name: 'k', scopes: ['root'] });
+    expectError(scope, 400, 'VALIDATION_FAILED');
+    expect(scope.json().error.message).toBe('body.scopes.0: must be one of "read", "infer", "feedback", "admin"');
+  });
+
   it('wrong feature types and missing required features name the field', async () => {
     expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, lead_time: 'soon' } }), 400, 'VALIDATION_FAILED', 'payload.lead_time');
     expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, adr: true } }), 400, 'VALIDATION_FAILED', 'payload.adr');

@@ -26,9 +26,18 @@ export function fromFastify(err: FastifyError): AppError {
   if (err.validation) {
     const first = err.validation[0];
     const path = `${err.validationContext ?? 'body'}${first?.instancePath ?? ''}`.replace(/\//g, '.');
-    const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
-    const field = missing ? `${path}.${missing}` : path;
-    return new AppError('VALIDATION_FAILED', `${field}: ${missing ? 'is required' : (first?.message ?? 'is invalid')}`, { field });
+    const params = (first?.params ?? {}) as { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[] };
+    const named = params.missingProperty ?? params.additionalProperty;
+    const field = named ? `${path}.${named}` : path;
+    // Ajv's own words name neither the unknown field nor the allowed values.
+    const problem = params.missingProperty
+      ? 'is required'
+      : params.additionalProperty
+        ? `is not a field ${path} takes (the route's fields are in the OpenAPI document at /docs)`
+        : params.allowedValues
+          ? `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+          : (first?.message ?? 'is invalid');
+    return new AppError('VALIDATION_FAILED', `${field}: ${problem}`, { field });
   }
   const byCode: Partial<Record<string, [ErrorCode, string]>> = {
     FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'request body is larger than BODY_LIMIT_BYTES; send fewer rows per request'],
