@@ -1,6 +1,6 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
 import { fromJson, toIso, type Database, type Db } from '../db/index.js';
-import type { RolloutsTable } from '../db/index.js';
+import type { RollbacksTable, RolloutsTable } from '../db/index.js';
 import type { AnalysisRules } from './analysis.js';
 import { addCounts, emptyCounts, type Arm, type ArmCounts } from './stats.js';
 import type { OutcomeRow } from './outcomes.js';
@@ -98,20 +98,7 @@ export function createRolloutStore(db: Db) {
       return rows.map((r) => ({ ...r, percent: r.percent === null ? null : Number(r.percent), details: fromJson<Record<string, unknown>>(r.details), at: toIso(r.at) }));
     },
 
-    async rollback(
-      q: Q,
-      r: {
-        model: string;
-        canary_version: number;
-        production_version: number | null;
-        reason: string;
-        trigger_metric: string | null;
-        observed: number | null;
-        threshold: number | null;
-        rolled_back_by: string;
-        at: string;
-      },
-    ) {
+    async rollback(q: Q, r: Omit<Insertable<RollbacksTable>, 'id'>) {
       await q.insertInto('rollbacks').values(r).execute();
     },
 
