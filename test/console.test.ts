@@ -211,6 +211,9 @@ describe('console at /ui in Chromium', () => {
     await page.goto(`${s.url}/ui/#/decisions/fresh`);
     await poll(() => page.locator('.empty').first().textContent()).toMatch(/No predictions in this window/);
     await shot('empty-states');
+    // Decisions without a model named: the first model that serves, not "fresh" (first by name, no production).
+    await page.goto(`${s.url}/ui/#/decisions`);
+    await poll(() => page.locator('h1').textContent()).toBe('Decisions: hotel');
   });
 
   it('a read-only key sees no action buttons, and the API refuses the action with 403', async () => {

@@ -71,8 +71,10 @@ function Distribution({ model }: { model: string }) {
 }
 
 export function DecisionsPage({ name }: { name?: string }) {
-  const models = useLoad((signal) => get<{ models: { name: string }[] }>('/v1/models', { signal }), []);
-  const model = name ?? models.data?.models[0]?.name;
+  const models = useLoad((signal) => get<{ models: { name: string; aliases: Record<string, number> }[] }>('/v1/models', { signal }), []);
+  // Without a model in the address: the first that serves (has production), else the first.
+  const list = models.data?.models;
+  const model = name ?? (list?.find((m) => m.aliases.production !== undefined) ?? list?.[0])?.name;
   const [draft, setDraft] = useState<Filter>(EMPTY);
   const [filter, setFilter] = useState<Filter>(EMPTY);
   /** Cursors of the pages before this one (the API pages forward by keyset cursor). */
