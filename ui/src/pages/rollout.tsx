@@ -47,6 +47,44 @@ interface Rollback {
   at: string;
 }
 
+/** One rollout transition, as GET /v1/canary/:model/events returns it. */
+interface RolloutEvent {
+  event: string;
+  production_version: number | null;
+  canary_version: number | null;
+  percent: number | null;
+  actor: string;
+  at: string;
+  details: Record<string, unknown> | null;
+}
+
+/** A transition in words: what moved, between which versions. */
+export function describeEvent(e: RolloutEvent): string {
+  const d = e.details ?? {};
+  const canary = `canary v${e.canary_version ?? '?'}`;
+  const against = e.production_version !== null ? ` against v${e.production_version}` : '';
+  switch (e.event) {
+    case 'start':
+      return `${canary} started at ${e.percent}%${against}${Array.isArray(d.steps) && d.steps.length ? `, steps ${d.steps.join(', ')}%` : ''}`;
+    case 'step':
+      return `${canary} stepped to ${e.percent}% (step ${String(d.step)} of ${String(d.of)})`;
+    case 'percent':
+      return `${canary} set from ${String(d.from)}% to ${e.percent}%`;
+    case 'promote':
+      return `${canary} promoted to ${typeof d.target === 'string' ? d.target : 'production'}${e.production_version !== null ? ` (was v${e.production_version})` : ''}`;
+    case 'rollback':
+      return `${canary} rolled back automatically${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
+    case 'stop':
+      return `${canary} stopped${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
+    case 'shadow_start':
+      return `shadow v${String(d.shadow_version)} started at ${e.percent}%`;
+    case 'shadow_stop':
+      return `shadow v${String(d.shadow_version)} stopped`;
+    default:
+      return e.event;
+  }
+}
+
 const REFRESH_MS = 3000;
 
 const DURATION: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -104,11 +142,13 @@ export function RolloutPage({ name }: { name: string }) {
   const admin = isAdmin(useSession());
   const status = useLoad((signal) => get<Status>(`/v1/canary/${enc(name)}`, { signal }), [name], REFRESH_MS);
   const rollbacks = useLoad((signal) => get<{ rollbacks: Rollback[]; total: number }>(`/v1/rollbacks${q({ model: name, limit: 50 })}`, { signal }), [name], REFRESH_MS * 3);
+  const events = useLoad((signal) => get<{ events: RolloutEvent[] }>(`/v1/canary/${enc(name)}/events${q({ limit: 50 })}`, { signal }), [name], REFRESH_MS * 3);
   const [done, setDone] = useState<string>();
   const after = (what: string) => () => {
     setDone(what);
     status.reload();
     rollbacks.reload();
+    events.reload();
   };
   const s = status.data;
   return (
@@ -215,6 +255,23 @@ export function RolloutPage({ name }: { name: string }) {
                 <td>{r.production_version !== null ? `v${r.production_version}` : '—'}</td>
                 <td>{r.rolled_back_by}</td>
                 <td>{r.reason}</td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </section>
+      <section aria-labelledby="history-h">
+        <h2 id="history-h">History</h2>
+        <ErrorNote error={events.error} />
+        {events.data && events.data.events.length === 0 ? (
+          <p class="empty">No canary or shadow of {name} has run yet.</p>
+        ) : (
+          <Table head={['When', 'What', 'By']} testId="history-table">
+            {(events.data?.events ?? []).map((e, i) => (
+              <tr key={i}>
+                <td>{fmt.time(e.at)}</td>
+                <td>{describeEvent(e)}</td>
+                <td>{e.actor}</td>
               </tr>
             ))}
           </Table>
