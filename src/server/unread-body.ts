@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** What a request answered before its body was read may still send before its connection is closed. */
@@ -22,13 +23,16 @@ export interface DrainLimits {
  * close it: then it is closed gracefully once the body has been read.
  * The two halves run inside the app's one onSend and one onResponse hook (app.ts).
  */
+/** The request's body is still arriving on a real connection (app.inject's requests have neither). */
+const bodyStillArriving = (req: IncomingMessage): boolean => req.complete === false && req.socket instanceof Socket;
+
 export function unreadBodyDrain(limits: DrainLimits) {
   /** Answered requests whose client asked to close the connection: closed once their body is read. */
   const closeAfterBody = new WeakSet<IncomingMessage>();
   return {
     /** onSend: an answer whose request body is still arriving keeps its connection open for now. */
     beforeSend(request: FastifyRequest, reply: FastifyReply): void {
-      if (request.raw.complete || limits.draining()) return;
+      if (!bodyStillArriving(request.raw) || limits.draining()) return;
       reply.removeHeader('connection');
       if (!reply.raw.shouldKeepAlive) {
         closeAfterBody.add(request.raw);
@@ -41,7 +45,7 @@ export function unreadBodyDrain(limits: DrainLimits) {
       const socket = req.socket;
       const closeWhenRead = closeAfterBody.has(req);
       if (closeWhenRead) closeAfterBody.delete(req);
-      else if (req.complete) return;
+      else if (!bodyStillArriving(req)) return;
       if (socket.destroyed) return;
       // Everything the client sent has been read: closing now sends no reset.
       if (req.complete) {
