@@ -62,7 +62,7 @@ describe('modelgate predictions export', () => {
     expect((await runCli(['predictions', 'export', '--format', 'xml'], env)).code).toBe(2);
     const backwards = await runCli(['predictions', 'export', '--from', '2026-11-02T00:00:00Z', '--to', '2026-11-01T00:00:00Z'], env);
     expect(backwards.code).toBe(2);
-    expect(backwards.stderr).toMatch(/must be before/);
+    expect(backwards.stderr).toMatch(/--from \(2026-11-02T00:00:00.000Z\) must be before --to \(2026-11-01T00:00:00.000Z\)/);
   });
 
   it('into a closed pipe (| head -1) it ends quietly with exit 0', async () => {

@@ -23,8 +23,9 @@ export function parseTime(v: string | undefined, field: string): string | undefi
   return new Date(t).toISOString();
 }
 
-export function checkRange(from: string | undefined, to: string | undefined): void {
-  if (from && to && from >= to) throw new AppError('VALIDATION_FAILED', `query.from (${from}) must be before query.to (${to})`, { field: 'query.from' });
+/** `names`: what the caller calls the two bounds (the query's fields, or the CLI's flags). */
+export function checkRange(from: string | undefined, to: string | undefined, names: [string, string] = ['query.from', 'query.to']): void {
+  if (from && to && from >= to) throw new AppError('VALIDATION_FAILED', `${names[0]} (${from}) must be before ${names[1]} (${to})`, { field: names[0] });
 }
 
 export const encodeCursor = (at: string, id: string) => Buffer.from(JSON.stringify([at, id])).toString('base64url');

@@ -36,7 +36,7 @@ export function registerPredictionCommands(program: Command): void {
         if (o.format !== 'csv' && o.format !== 'jsonl') throw new AppError('BAD_REQUEST', `--format must be csv or jsonl, got ${JSON.stringify(o.format)}`);
         const from = parseTime(o.from, '--from');
         const to = parseTime(o.to, '--to');
-        checkRange(from, to);
+        checkRange(from, to, ['--from', '--to']);
         const tmp = o.out ? path.join(path.dirname(path.resolve(o.out)), `.${path.basename(o.out)}.${process.pid}.tmp`) : undefined;
         const out: Writable = tmp ? createWriteStream(tmp) : process.stdout;
         let n = 0;
