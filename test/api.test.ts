@@ -114,12 +114,12 @@ describe('HTTP API', () => {
     const unknown = await inject('GET', '/v1/predictions.csv?model=hotel&limit=3');
     expectError(unknown, 400, 'VALIDATION_FAILED');
     expect(unknown.json().error).toMatchObject({
-      message: "querystring.limit: is not a field querystring takes (the route's fields are in the OpenAPI document at /docs)",
-      details: { field: 'querystring.limit' },
+      message: 'query.limit: is not a field this route takes in its query (the OpenAPI document at /docs lists them)',
+      details: { field: 'query.limit' },
     });
     const outside = await inject('GET', '/v1/monitoring/hotel/history?metrics=maybe');
     expectError(outside, 400, 'VALIDATION_FAILED');
-    expect(outside.json().error).toMatchObject({ message: 'querystring.metrics: must be one of "true", "false"', details: { field: 'querystring.metrics' } });
+    expect(outside.json().error).toMatchObject({ message: 'query.metrics: must be one of "true", "false"', details: { field: 'query.metrics' } });
     const scope = await inject('POST', '/v1/keys', { name: 'k', scopes: ['root'] });
     expectError(scope, 400, 'VALIDATION_FAILED');
     expect(scope.json().error.message).toBe('body.scopes.0: must be one of "read", "infer", "feedback", "admin"');

@@ -25,7 +25,9 @@ export const errorBodySchema = {
 export function fromFastify(err: FastifyError): AppError {
   if (err.validation) {
     const first = err.validation[0];
-    const path = `${err.validationContext ?? 'body'}${first?.instancePath ?? ''}`.replace(/\//g, '.');
+    // "query", as the routes' own checks name it (Fastify says "querystring").
+    const context = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body');
+    const path = `${context}${first?.instancePath ?? ''}`.replace(/\//g, '.');
     const params = (first?.params ?? {}) as { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[] };
     const named = params.missingProperty ?? params.additionalProperty;
     const field = named ? `${path}.${named}` : path;
@@ -33,7 +35,7 @@ export function fromFastify(err: FastifyError): AppError {
     const problem = params.missingProperty
       ? 'is required'
       : params.additionalProperty
-        ? `is not a field ${path} takes (the route's fields are in the OpenAPI document at /docs)`
+        ? `is not a field this route takes in its ${context} (the OpenAPI document at /docs lists them)`
         : params.allowedValues
           ? `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
           : (first?.message ?? 'is invalid');
