@@ -65,10 +65,10 @@ describe('HTTP API', () => {
     expect(res.body).not.toContain('null');
   });
 
-  it('model with nothing in production → 503 MODEL_NOT_AVAILABLE "Model not available"', async () => {
+  it('model with nothing in production → 503 MODEL_NOT_AVAILABLE "Model not available: …" saying what to do', async () => {
     const res = await inject('POST', '/v1/infer', { model: 'idle', payload: row });
     expectError(res, 503, 'MODEL_NOT_AVAILABLE');
-    expect(res.json().error.message).toBe('Model not available');
+    expect(res.json().error.message).toBe('Model not available: no version of idle is in production; promote one (modelgate promote --model idle --version N)');
   });
 
   it('unknown model / version → 404 naming them', async () => {

@@ -34,7 +34,12 @@ describe('health with a production model that cannot load', () => {
   it('says degraded and model_loaded false, naming the model, while its /v1/infer answers 503', async () => {
     const infer = async (model: string) => s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model, payload: rowPayload(demo.holdout.data, 0) } });
     expect((await infer('good')).statusCode).toBe(200);
-    expect((await infer('broken')).statusCode).toBe(503);
+    const refused = await infer('broken');
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json().error).toMatchObject({
+      code: 'MODEL_NOT_AVAILABLE',
+      message: expect.stringMatching(/^Model not available: production version 1 failed to load; the server log and GET \/health say why, and modelgate verify/),
+    });
     const health = await s.app.inject({ method: 'GET', url: '/health' });
     expect(health.statusCode).toBe(200);
     const body = health.json();

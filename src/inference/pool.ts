@@ -265,10 +265,12 @@ export class ModelPool {
   /** Production or canary (and whether a shadow scores a copy) for an unpinned request. */
   private route(model: string, state: ModelState, routingKey: string | undefined): Resolved {
     if (!state.production) {
-      throw new AppError('MODEL_NOT_AVAILABLE', 'Model not available', {
-        model,
-        reason: state.aliases.production === undefined ? `no version of ${model} is in production; promote one` : `production version ${state.aliases.production} failed to load`,
-      });
+      const reason =
+        state.aliases.production === undefined
+          ? `no version of ${model} is in production; promote one (modelgate promote --model ${model} --version N)`
+          : `production version ${state.aliases.production} failed to load; the server log and GET /health say why, and modelgate verify checks the stored artifacts`;
+      // The message keeps its first words for clients that match them; the reason says what to do.
+      throw new AppError('MODEL_NOT_AVAILABLE', `Model not available: ${reason}`, { model, reason });
     }
     const shadow = state.shadow && this.router.toCanary(state.shadow.percent, state.shadow.salt, routingKey) ? state.shadow.servable : undefined;
     if (state.canary && this.router.toCanary(state.canary.percent, state.canary.salt, routingKey)) {
