@@ -10,6 +10,9 @@ export interface DrainLimits {
   draining: () => boolean;
 }
 
+/** The request's body is still arriving on a real connection (app.inject's requests have neither). */
+const bodyStillArriving = (req: IncomingMessage): boolean => req.complete === false && req.socket instanceof Socket;
+
 /**
  * Some answers go out while the request's body is still arriving: a 413 (over
  * BODY_LIMIT_BYTES), a 401 or 429 decided from the headers, a 404 for an unknown route. If the
@@ -23,12 +26,11 @@ export interface DrainLimits {
  * close it: then it is closed gracefully once the body has been read.
  * The two halves run inside the app's one onSend and one onResponse hook (app.ts).
  */
-/** The request's body is still arriving on a real connection (app.inject's requests have neither). */
-const bodyStillArriving = (req: IncomingMessage): boolean => req.complete === false && req.socket instanceof Socket;
-
 export function unreadBodyDrain(limits: DrainLimits) {
   /** Answered requests whose client asked to close the connection: closed once their body is read. */
   const closeAfterBody = new WeakSet<IncomingMessage>();
+  /** How many are in closeAfterBody: while none, a finished request costs no lookup. */
+  let marked = 0;
   return {
     /** onSend: an answer whose request body is still arriving keeps its connection open for now. */
     beforeSend(request: FastifyRequest, reply: FastifyReply): void {
@@ -36,6 +38,7 @@ export function unreadBodyDrain(limits: DrainLimits) {
       reply.removeHeader('connection');
       if (!reply.raw.shouldKeepAlive) {
         closeAfterBody.add(request.raw);
+        marked++;
         reply.raw.shouldKeepAlive = true;
       }
     },
@@ -43,8 +46,8 @@ export function unreadBodyDrain(limits: DrainLimits) {
     afterResponse(request: FastifyRequest): void {
       const req = request.raw;
       const socket = req.socket;
-      const closeWhenRead = closeAfterBody.has(req);
-      if (closeWhenRead) closeAfterBody.delete(req);
+      const closeWhenRead = marked > 0 && closeAfterBody.delete(req);
+      if (closeWhenRead) marked--;
       else if (!bodyStillArriving(req)) return;
       if (socket.destroyed) return;
       // Everything the client sent has been read: closing now sends no reset.

@@ -59,7 +59,7 @@ interface RolloutEvent {
 }
 
 /** A transition in words: what moved, between which versions. */
-export function describeEvent(e: RolloutEvent): string {
+function describeEvent(e: RolloutEvent): string {
   const d = e.details ?? {};
   const canary = `canary v${e.canary_version ?? '?'}`;
   const against = e.production_version !== null ? ` against v${e.production_version}` : '';
