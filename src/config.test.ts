@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONFIG_KEYS, ConfigError, loadConfig } from './config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from './config.js';
 import { createLogger } from './lib/logger.js';
 
 const base = { MODELGATE_ADMIN_TOKEN: 'a-token-of-enough-length' };
@@ -12,8 +12,8 @@ describe('config', () => {
     const readme = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'README.md'), 'utf8');
     // Names in a row's first cell (one row may name two settings: `JWT_ISSUER`, `JWT_AUDIENCE`).
     const rows = new Set([...readme.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...m[1].matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((n) => n[1])));
-    expect(CONFIG_KEYS.length).toBeGreaterThan(40);
-    expect(CONFIG_KEYS.filter((k) => !rows.has(k))).toEqual([]);
+    expect(CONFIG_VARIABLES.length).toBeGreaterThan(40);
+    expect(CONFIG_VARIABLES.filter((k) => !rows.has(k))).toEqual([]);
   });
 
   it('has defaults for everything and resolves SQLite and the artifact dir inside the data dir', () => {

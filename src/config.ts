@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { unreadVariableWarnings } from './config-unread.js';
 import { parseRate } from './access/rate.js';
 
 /**
@@ -177,9 +178,6 @@ const schema = z.object({
   MAX_MODEL_BYTES: intFrom(1024, 4 * 1024 * 1024 * 1024).default(512 * 1024 * 1024),
 });
 
-/** Every setting's environment variable name. */
-export const CONFIG_KEYS: readonly string[] = Object.keys(schema.shape);
-
 export type RawConfig = z.infer<typeof schema>;
 
 export interface Config extends Omit<RawConfig, 'WORKERS'> {
@@ -203,6 +201,9 @@ export class ConfigError extends Error {
 
 /** Every environment variable modelgate reads (deployment manifests are checked against it). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
+/** Set variables that look meant for modelgate but that it does not read, each with a warning. */
+export const unreadVariables = (env: NodeJS.ProcessEnv = process.env): string[] => unreadVariableWarnings(env, CONFIG_VARIABLES);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): Config {
   const input: Record<string, string> = {};

@@ -31,6 +31,14 @@ describe('modelgate CLI usage and configuration errors', () => {
     for (const v of ['PORT', 'WORKERS', 'LOG_LEVEL', 'DATABASE_URL', 'MODELGATE_ADMIN_TOKEN']) expect(r.stderr).toContain(v);
   });
 
+  it('a variable it would ignore, such as a misspelt one, is named on stderr with the one meant; --json output stays JSON', async () => {
+    const r = await runCli(['models', '--json'], { ...env, ARTIFACT_DIR: '/srv/artifacts', DATABSE_URL: 'postgres://postgres@127.0.0.1/x' });
+    expect(r.code).toBe(0);
+    expect(r.json()).toEqual({ models: [], total: 0 });
+    expect(r.stderr).toContain('warning: ARTIFACT_DIR is set, but modelgate reads no variable of that name and ignores it: did you mean ARTIFACT_STORE?');
+    expect(r.stderr).toContain('warning: DATABSE_URL is set, but modelgate reads no variable of that name and ignores it: did you mean DATABASE_URL?');
+  });
+
   it('an unreachable database is a clear error naming where and what to check', async () => {
     const r = await runCli(['models', '--json'], { ...env, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' });
     expect(r.code).toBe(1);

@@ -53,8 +53,8 @@ describe('modelgate serve process', () => {
   const infer = (url: string) =>
     fetch(`${url}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'hotel', payload: row }) });
 
-  it('WORKERS=2 starts two worker processes sharing one port', async () => {
-    const { url, workers } = await serve({ WORKERS: '2' });
+  it('WORKERS=2 starts two worker processes sharing one port; a misspelt variable is logged once, not once a worker', async () => {
+    const { url, workers } = await serve({ WORKERS: '2', AUDIT_FLUSH: '5' });
     expect(new Set(workers).size).toBe(2);
     const statuses = await Promise.all(Array.from({ length: 40 }, () => infer(url).then((r) => r.status)));
     expect(statuses.every((s) => s === 200)).toBe(true);
@@ -62,6 +62,9 @@ describe('modelgate serve process', () => {
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     child!.kill('SIGTERM');
     expect(await exited).toBe(0);
+    const warned = output.split('\n').filter((l) => l.includes('AUDIT_FLUSH is set'));
+    expect(warned).toHaveLength(1);
+    expect(JSON.parse(warned[0])).toMatchObject({ level: 'warn', msg: expect.stringContaining('did you mean AUDIT_FLUSH_MS?') });
   });
 
   /** A request on a connection of its own, so the cluster's round robin spreads them over workers. */

@@ -1,12 +1,19 @@
 import { AppError } from '../lib/errors.js';
 import os from 'node:os';
-import { loadConfigForCli } from '../config.js';
+import { loadConfigForCli, unreadVariables, type Config } from '../config.js';
 import { createLogger } from '../lib/logger.js';
 import { openContext, type Context } from '../server/context.js';
-import { fail, type OutputOptions } from './output.js';
+import { fail, progress, type OutputOptions } from './output.js';
 
 /** Who ran a CLI command, recorded on every change it makes. */
 export const cliActor = () => `cli:${process.env.MODELGATE_ACTOR ?? os.userInfo().username}`;
+
+/** The configuration a CLI command acts on; a variable it would ignore is named on stderr first. */
+export function cliConfig(): Config {
+  const config = loadConfigForCli();
+  for (const w of unreadVariables()) progress(`warning: ${w}`);
+  return config;
+}
 
 /**
  * Run a command against the configured store. Logs go to stderr at warn level so they never
@@ -15,7 +22,7 @@ export const cliActor = () => `cli:${process.env.MODELGATE_ACTOR ?? os.userInfo(
 export async function withContext<T>(opts: OutputOptions, fn: (ctx: Context) => Promise<T>): Promise<T> {
   let ctx: Context | undefined;
   try {
-    const config = loadConfigForCli();
+    const config = cliConfig();
     const log = createLogger(process.env.LOG_LEVEL?.trim().toLowerCase() === 'debug' ? 'debug' : 'warn', process.stderr);
     ctx = await openContext(config, log);
     return await fn(ctx);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'csv-stringify/sync';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, unreadVariables, type Config } from '../config.js';
 import type { Policy } from '../inference/index.js';
 import type { Logger } from '../lib/logger.js';
 import { ingestCsv } from '../training/csv.js';
@@ -120,6 +120,7 @@ export function registerDemoCommand(program: Command): void {
           HOST: process.env.HOST ?? '127.0.0.1',
           ...(o.port ? { PORT: o.port } : {}),
         });
+        for (const w of unreadVariables()) progress(`warning: ${w}`);
         // Quiet while preparing, so the banner and curl lines stand out; the server logs at LOG_LEVEL.
         const quiet = createLogger('warn', process.stderr);
         const rows = Number(o.rows);

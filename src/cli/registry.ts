@@ -4,9 +4,8 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import { describePolicy, parsePolicyFlag, Servable, taskOf, TASKS, type Task } from '../inference/index.js';
 import { checkSkipped, referenceFromCsv } from '../monitoring/index.js';
 import type { Manifest, RegistryService } from '../registry/index.js';
-import { cliActor, parseVersion, withContext } from './context.js';
+import { cliActor, cliConfig, parseVersion, withContext } from './context.js';
 import { byteSize, emit, fail, progress, table, type OutputOptions } from './output.js';
-import { loadConfigForCli } from '../config.js';
 import { migrate, openDb, pendingMigrations } from '../db/index.js';
 
 async function readInput(file: string, what: string): Promise<Buffer> {
@@ -276,7 +275,7 @@ export function registerRegistryCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/modelgate modelgate migrate --json')
     .action(async (o: OutputOptions) => {
       try {
-        const config = loadConfigForCli();
+        const config = cliConfig();
         const db = await openDb(config.database.kind === 'sqlite' ? config.database : { kind: 'postgres', url: config.database.url });
         try {
           const pending = await pendingMigrations(db);

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import os from 'node:os';
 import type { Command } from 'commander';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, unreadVariables, type Config } from '../config.js';
 import { createServerLogger, type Logger } from '../lib/logger.js';
 import { openContext } from '../server/context.js';
 import { startServer, type RunningServer } from '../server/start.js';
@@ -133,6 +133,7 @@ export function registerServeCommand(program: Command): void {
       try {
         const config = loadConfig({ ...process.env, ...(o.port ? { PORT: o.port } : {}), ...(o.host ? { HOST: o.host } : {}) }, os.availableParallelism());
         const log = createServerLogger(config.LOG_LEVEL);
+        if (cluster.isPrimary) for (const w of unreadVariables()) log.warn(w);
         if (config.WORKERS > 1 && cluster.isPrimary) {
           await servePrimary(config, log, (url, pids) => {
             if (o.json) process.stdout.write(`${JSON.stringify({ url, pid: process.pid, workers: pids })}\n`);
