@@ -137,6 +137,9 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(r.json().tables.models).toBe(b.json().tables.models);
     expect((await runCli(['verify', '--json'], other)).json()).toMatchObject({ failed: 0 });
     expect((await runCli(['models', 'saved', '--json'], other)).json().aliases).toEqual({ production: 1 });
+    // No server has loaded the restored versions here yet, so no engine is on record: the list says so.
+    const listed = (await runCli(['models'], other)).stdout.split('\n').find((l) => l.startsWith('saved '));
+    expect(listed).toMatch(/ production=1 +not loaded yet /);
     const again = await runCli(['restore', archive], other);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already has \d+ model\(s\).*--force/);

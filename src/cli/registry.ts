@@ -164,7 +164,8 @@ export function registerRegistryCommands(program: Command): void {
                     aliases: Object.entries(m.aliases)
                       .map(([a, v]) => `${a}=${v}`)
                       .join(' '),
-                    engine: m.production_engine?.engine ?? '',
+                    // A production version no server has loaded yet (say, just after a restore) has no engine on record.
+                    engine: m.production_engine?.engine ?? (m.aliases.production !== undefined ? 'not loaded yet' : ''),
                   })),
                   ['name', 'task', 'latest_version', 'version_count', 'aliases', 'engine', 'created_at'],
                 ),

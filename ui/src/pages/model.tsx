@@ -114,7 +114,7 @@ export function ModelPage({ name }: { name: string }) {
             </th>
             <td>{v.status}</td>
             <td>{v.aliases.join(', ') || '—'}</td>
-            <td title={v.engine?.reason ?? ''}>{v.engine ? `${v.engine.engine}${v.engine.reason ? ' (see why)' : ''}` : '—'}</td>
+            <td title={v.engine?.reason ?? ''}>{v.engine ? `${v.engine.engine}${v.engine.reason ? ' (see why)' : ''}` : <span class="muted">not loaded yet</span>}</td>
             <td>
               {fmt.time(v.created_at)} by {v.created_by}
             </td>

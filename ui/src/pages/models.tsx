@@ -85,7 +85,7 @@ export function ModelsPage() {
                   <td>{m.aliases.production !== undefined ? `v${m.aliases.production}` : <span class="muted">none</span>}</td>
                   <td>{slots.length ? slots.map(([a, v]) => `${a}: v${v}`).join(', ') : '—'}</td>
                   <td>{byModel.has(m.name) ? <a href={href('rollout', m.name)}>{canaryText(byModel.get(m.name))}</a> : '—'}</td>
-                  <td title={m.production_engine?.reason ?? ''}>{m.production_engine?.engine ?? '—'}</td>
+                  <td title={m.production_engine?.reason ?? ''}>{m.production_engine?.engine ?? (m.aliases.production !== undefined ? <span class="muted">not loaded yet</span> : '—')}</td>
                   <td>
                     <AlertFlags model={m.name} />
                   </td>
