@@ -1,6 +1,26 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
+import { CLI_MAIN, REPO_ROOT } from './helpers/fixtures.js';
+
+/** The packages under node_modules a CLI run loaded, by name. */
+function packagesLoaded(args: string[], env: Record<string, string>): Set<string> {
+  const trace = path.join(tempDir(), 'loaded.txt');
+  const r = spawnSync(process.execPath, ['--import', path.join(REPO_ROOT, 'test/helpers/load-trace.mjs'), CLI_MAIN, ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, LOAD_TRACE_FILE: trace },
+    encoding: 'utf8',
+  });
+  expect(r.status, r.stderr).toBe(0);
+  const names = readFileSync(trace, 'utf8')
+    .split('\n')
+    .map((f) => /node_modules\/((@[^/]+\/)?[^/]+)\//.exec(f)?.[1])
+    .filter((n): n is string => n !== undefined);
+  return new Set(names);
+}
 
 /** CLI usage, help and configuration errors: nothing registered needed (split from cli.test.ts so the two run side by side). */
 describe('modelgate CLI usage and configuration errors', () => {
@@ -37,6 +57,16 @@ describe('modelgate CLI usage and configuration errors', () => {
     expect(r.json()).toEqual({ models: [], total: 0 });
     expect(r.stderr).toContain('warning: ARTIFACT_DIR is set, but modelgate reads no variable of that name and ignores it: did you mean ARTIFACT_STORE?');
     expect(r.stderr).toContain('warning: DATABSE_URL is set, but modelgate reads no variable of that name and ignores it: did you mean DATABASE_URL?');
+  });
+
+  // Each of these takes 0.1-0.3 s to load on a small machine: a command that does not use one must not load it.
+  it('a command loads only what it uses: no HTTP server, onnxruntime, S3, Redis, JWT or PostgreSQL driver to list models on SQLite', () => {
+    const heavy = ['fastify', '@fastify/swagger-ui', 'onnxruntime-node', '@aws-sdk/client-s3', 'ioredis', 'jose', 'pg', 'prom-client'];
+    const help = packagesLoaded(['--help'], env);
+    expect(help.has('commander')).toBe(true);
+    const listed = packagesLoaded(['models', '--json'], env);
+    expect(listed.has('better-sqlite3')).toBe(true);
+    expect(heavy.filter((p) => help.has(p) || listed.has(p))).toEqual([]);
   });
 
   it('an unreachable database is a clear error naming where and what to check', async () => {

@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type * as Jose from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { SCOPES, type Authenticator, type Principal, type Scope } from './credentials.js';
 import { scopeSet } from './authenticator.js';
@@ -16,6 +17,10 @@ export interface JwtOptions {
   subjectClaim?: string;
 }
 
+// jose is loaded with the first token to verify: commands and servers without JWTs never pay for it.
+let josePromise: Promise<typeof Jose> | undefined;
+const loadJose = () => (josePromise ??= import('jose'));
+
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 function claimScopes(payload: JWTPayload, claim: string): Scope[] {
@@ -32,19 +37,25 @@ function claimScopes(payload: JWTPayload, claim: string): Scope[] {
  */
 export function jwtAuthenticator(o: JwtOptions): Authenticator {
   const secret = o.secret ? new TextEncoder().encode(o.secret) : undefined;
-  const jwks: JWTVerifyGetKey | undefined = o.jwksUrl ? createRemoteJWKSet(new URL(o.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 }) : undefined;
+  // Made with the first token, then kept: it caches the provider's keys.
+  let jwks: JWTVerifyGetKey | undefined;
   const subjectClaim = o.subjectClaim ?? 'sub';
+  // Start loading now, so the first request does not wait for it (a failure shows on that request).
+  loadJose().catch(() => undefined);
   return {
     // A token that is not JWT-shaped is passed on at once, without a promise.
     authenticate: (token: string) => (JWT_SHAPE.test(token) ? verify(token) : undefined),
   };
 
   async function verify(token: string): Promise<Principal | undefined> {
+    const jose = await loadJose();
+    const { createRemoteJWKSet, errors, jwtVerify } = jose;
+    if (o.jwksUrl) jwks ??= createRemoteJWKSet(new URL(o.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 });
     let payload: JWTPayload;
     let viaJwks = false;
     try {
       const checks = { issuer: o.issuer, audience: o.audience, clockTolerance: 5 };
-      if (secret && (!jwks || algOf(token) === 'HS256')) {
+      if (secret && (!jwks || algOf(token, jose) === 'HS256')) {
         ({ payload } = await jwtVerify(token, secret, { ...checks, algorithms: ['HS256'] }));
       } else if (jwks) {
         viaJwks = true;
@@ -54,7 +65,7 @@ export function jwtAuthenticator(o: JwtOptions): Authenticator {
       // The key source failing is not the caller's fault: 503, so they retry instead of re-authenticating.
       if (viaJwks && (e instanceof errors.JWKSTimeout || !(e instanceof errors.JOSEError)))
         throw new AppError('UNAVAILABLE', `cannot verify the JWT right now: the JWKS at ${o.jwksUrl} could not be fetched (${errorMessage(e)})`);
-      throw new AppError('UNAUTHORIZED', `invalid JWT: ${reason(e)}`);
+      throw new AppError('UNAUTHORIZED', `invalid JWT: ${reason(e, errors)}`);
     }
     const sub = payload[subjectClaim];
     if (typeof sub !== 'string' || !sub) throw new AppError('UNAUTHORIZED', `invalid JWT: no ${subjectClaim} claim naming the caller`);
@@ -62,15 +73,15 @@ export function jwtAuthenticator(o: JwtOptions): Authenticator {
   }
 }
 
-function algOf(token: string): string | undefined {
+function algOf(token: string, jose: typeof Jose): string | undefined {
   try {
-    return decodeProtectedHeader(token).alg;
+    return jose.decodeProtectedHeader(token).alg;
   } catch {
     return undefined;
   }
 }
 
-function reason(e: unknown): string {
+function reason(e: unknown, errors: typeof Jose.errors): string {
   if (e instanceof errors.JWTExpired) return 'it has expired; get a new token';
   if (e instanceof errors.JWTClaimValidationFailed) return `claim ${e.claim} ${e.reason === 'check_failed' ? 'does not match' : e.reason}`;
   if (e instanceof errors.JWSSignatureVerificationFailed) return 'the signature does not verify';

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type * as IORedis from 'ioredis';
+import { lazyRequire } from '../lib/lazy-require.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { MemoryRateLimiter, type RateDecision, type RateLimiter, type RateState } from './limiter.js';
@@ -74,7 +75,9 @@ type Reply = [number, number, number, number, number];
 
 type ClaimOutcome = { kind: 'granted'; remaining: number; resetMs: number } | { kind: 'refused'; retryAfterMs: number; resetMs: number } | { kind: 'fallback' };
 
-interface ScriptedRedis extends Redis {
+const ioredis = lazyRequire<typeof IORedis>('ioredis');
+
+interface ScriptedRedis extends IORedis.Redis {
   modelgateRate(key: string, windowMs: number, limit: number, want: number): Promise<Reply>;
 }
 
@@ -92,7 +95,7 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly claims = new Map<string, Promise<ClaimOutcome>>();
 
   constructor(private readonly o: RedisLimiterOptions) {
-    this.redis = new Redis(o.url, {
+    this.redis = new (ioredis().Redis)(o.url, {
       // Never queue checks while disconnected: the failure policy answers at once instead.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

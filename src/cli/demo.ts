@@ -13,7 +13,6 @@ import { createLogger } from '../lib/logger.js';
 import { writeFileAtomic } from '../lib/files.js';
 import { sha256 } from '../registry/index.js';
 import { openContext } from '../server/context.js';
-import { startServer } from '../server/start.js';
 import { generateHotelBookings, rowPayload, trainLogisticRegression, type Dataset } from '../training/index.js';
 import { cliActor } from './context.js';
 import { fail, progress, type OutputOptions } from './output.js';
@@ -142,6 +141,7 @@ export function registerDemoCommand(program: Command): void {
 
         progress('[4/4] serving');
         const log = createLogger(config.LOG_LEVEL);
+        const { startServer } = await import('../server/start.js');
         const server = await startServer(config, log);
         closeOnSignals(server, log, config.SHUTDOWN_DELAY_MS, config.SHUTDOWN_GRACE_MS);
         const base = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${(server.app.server.address() as { port: number }).port}`;

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { parseDuration } from '../lib/duration.js';
 import { writeFileAtomic } from '../lib/files.js';
 import type { Report } from '../monitoring/index.js';
-import { readReportAssets, renderReportHtml } from '../console/index.js';
+import { readReportAssets } from '../console/assets.js';
+import { renderReportHtml } from '../console/report-html.js';
 import { parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 

@@ -4,9 +4,8 @@ import type { Command } from 'commander';
 import { loadConfig, unreadVariables, type Config } from '../config.js';
 import { createServerLogger, type Logger } from '../lib/logger.js';
 import { openContext } from '../server/context.js';
-import { startServer, type RunningServer } from '../server/start.js';
+import type { RunningServer } from '../server/start.js';
 import { fail, type OutputOptions } from './output.js';
-import { serveClusterMetrics } from '../server/cluster-metrics.js';
 import { openWaitingRoom, type WaitingRoom } from '../server/waiting-room.js';
 import { AppError } from '../lib/errors.js';
 
@@ -62,6 +61,8 @@ async function serveOne(config: Config, log: Logger): Promise<RunningServer> {
     void waiting?.close().finally(() => process.exit(0));
     if (!waiting) process.exit(0);
   };
+  // Loaded here, not at the top: every other command would pay for Fastify's import (startup time).
+  const { startServer } = await import('../server/start.js');
   for (let attempt = 1, delay = 1000; ; attempt++, delay = Math.min(delay * 2, 10_000)) {
     try {
       const server = await startServer(config, log, { beforeListen: () => (waiting ? waiting.close() : Promise.resolve()) });
@@ -91,7 +92,7 @@ async function servePrimary(config: Config, log: Logger, onListening: (url: stri
   const ctx = await openContext(config, log);
   await ctx.close();
   log.info({ workers: config.WORKERS }, 'starting workers');
-  const metrics = serveClusterMetrics();
+  const metrics = (await import('../server/cluster-metrics.js')).serveClusterMetrics();
   let stopping = false;
   const listening = new Map<number, string>();
   cluster.on('listening', (worker, address) => {

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import SQLite from 'better-sqlite3';
-import Cursor from 'pg-cursor';
+import type SQLiteDatabase from 'better-sqlite3';
+import type PgCursor from 'pg-cursor';
 import { Kysely, Migrator, SqliteDialect, sql, type MigrationResultSet } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
+import { lazyRequire } from '../lib/lazy-require.js';
 import type { Database } from './schema.js';
 import { SchemaScopedPostgresDialect } from './pg-introspector.js';
 import { allMigrations } from './migrations/index.js';
@@ -26,12 +27,16 @@ export interface Db {
   close(): Promise<void>;
 }
 
+// Each driver is loaded when a database of its kind is first opened.
+const sqliteDriver = lazyRequire<typeof SQLiteDatabase>('better-sqlite3');
+const pgCursor = lazyRequire<typeof PgCursor>('pg-cursor');
 // bigint columns (sizes, counters) fit in a double for every value modelgate stores.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+const pgDriver = lazyRequire<typeof pg>('pg', (driver) => driver.types.setTypeParser(driver.types.builtins.INT8, (v) => Number(v)));
 
 export async function openDb(loc: DbLocation): Promise<Db> {
   if (loc.kind === 'sqlite') {
     mkdirSync(path.dirname(loc.file), { recursive: true });
+    const SQLite = sqliteDriver();
     const sqlite = new SQLite(loc.file);
     sqlite.pragma('journal_mode = WAL');
     // WAL with NORMAL syncs at checkpoints, not on every commit: better-sqlite3 runs on the
@@ -46,7 +51,7 @@ export async function openDb(loc: DbLocation): Promise<Db> {
   }
   if (loc.schema) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(loc.schema)) throw new Error(`invalid schema name ${loc.schema}`);
-    const admin = new pg.Client({ connectionString: loc.url });
+    const admin = new (pgDriver().Client)({ connectionString: loc.url });
     await admin.connect();
     try {
       await admin.query(`create schema if not exists ${loc.schema}`);
@@ -54,7 +59,7 @@ export async function openDb(loc: DbLocation): Promise<Db> {
       await admin.end();
     }
   }
-  const pool = new pg.Pool({
+  const pool = new (pgDriver().Pool)({
     connectionString: loc.url,
     max: 10,
     // A server that accepts TCP but never finishes the handshake (starting, failing over) must
@@ -71,14 +76,14 @@ export async function openDb(loc: DbLocation): Promise<Db> {
   // discards it on release.
   pool.on('connect', (client) => client.on('error', () => undefined));
   // The cursor lets long reads (monitoring a day of predictions) stream instead of loading everything.
-  const kysely = new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool, cursor: Cursor }) });
+  const kysely = new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool, cursor: pgCursor() }) });
   const safe = loc.url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
   return { kysely, dialect: 'postgres', describe: safe + (loc.schema ? ` (schema ${loc.schema})` : ''), location: loc, pgPool: pool, close: () => kysely.destroy() };
 }
 
 /** A connection outside the pool, with the same schema setting (PostgreSQL only). */
 export async function dedicatedPgClient(loc: Extract<DbLocation, { kind: 'postgres' }>): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: loc.url, ...(loc.schema ? { options: `-c search_path=${loc.schema}` } : {}) });
+  const client = new (pgDriver().Client)({ connectionString: loc.url, ...(loc.schema ? { options: `-c search_path=${loc.schema}` } : {}) });
   await client.connect();
   return client;
 }

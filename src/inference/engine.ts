@@ -1,4 +1,5 @@
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
+import { onnxruntime } from './ort.js';
 import { AppError } from '../lib/errors.js';
 import { compileGraph, Scratch, type DType, type NumData, type Program, type Tensor as CTensor } from './compiled/index.js';
 import type { Contract } from './contract.js';
@@ -30,7 +31,8 @@ export function onnxruntimeEngine(session: ort.InferenceSession, output: string,
     async run(rows) {
       const feeds = feed(rows);
       const tensors: Record<string, ort.Tensor> = {};
-      for (const [name, f] of Object.entries(feeds)) tensors[name] = new ort.Tensor(ORT_TYPE[f.type], f.data as never, f.dims);
+      const { Tensor } = onnxruntime();
+      for (const [name, f] of Object.entries(feeds)) tensors[name] = new Tensor(ORT_TYPE[f.type], f.data as never, f.dims);
       const result = await session.run(tensors, [output]);
       const out = result[output];
       if (!out || (out.type !== 'float32' && out.type !== 'float64')) {

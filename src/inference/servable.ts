@@ -1,4 +1,5 @@
-import ort from 'onnxruntime-node';
+import type ort from 'onnxruntime-node';
+import { onnxruntime } from './ort.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { taskOf, type Contract, type OutputSpec, type Task } from './contract.js';
 import { createEncoder, type Encoder, type Row } from './encoder.js';
@@ -46,7 +47,7 @@ export interface EngineInfo {
 async function openSession(graph: Uint8Array, spec: ServableSpec, opts: RuntimeOptions, inputs: string[]): Promise<ort.InferenceSession> {
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(graph, {
+    session = await onnxruntime().InferenceSession.create(graph, {
       intraOpNumThreads: opts.intraOpThreads,
       interOpNumThreads: 1,
       executionMode: 'sequential',

@@ -4,7 +4,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { s3Sdk } from './s3-sdk.js';
 import { AppError, errorMessage } from './errors.js';
 
 /** How to reach S3 (or an S3-compatible store) for s3:// data locations. */
@@ -23,7 +23,7 @@ function parseS3(url: string): { bucket: string; key: string } {
 
 // Checksums only where S3 requires them: a streamed upload otherwise goes out aws-chunked with a
 // trailing checksum, which several S3-compatible stores (s3rver, older MinIO and Ceph) store as data.
-const clientOf = (s3: S3Access) => new S3Client({ region: s3.region, requestChecksumCalculation: 'WHEN_REQUIRED', ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}) });
+const clientOf = (s3: S3Access) => new (s3Sdk().S3Client)({ region: s3.region, requestChecksumCalculation: 'WHEN_REQUIRED', ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}) });
 
 /** A local file or an s3://bucket/key object, as a stream (never read whole into memory). */
 export async function openDataStream(location: string, s3: S3Access): Promise<Readable> {
@@ -36,7 +36,7 @@ export async function openDataStream(location: string, s3: S3Access): Promise<Re
   const { bucket, key } = parseS3(location);
   const client = clientOf(s3);
   try {
-    const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const res = await client.send(new (s3Sdk().GetObjectCommand)({ Bucket: bucket, Key: key }));
     const body = res.Body as Readable;
     body.once('close', () => client.destroy());
     return body;
@@ -82,7 +82,7 @@ export async function createPendingOutput(location: string, s3: S3Access): Promi
       const client = clientOf(s3);
       try {
         const { size } = await stat(tmp);
-        await client.send(new PutObjectCommand({ Bucket: remote.bucket, Key: remote.key, Body: createReadStream(tmp), ContentLength: size }));
+        await client.send(new (s3Sdk().PutObjectCommand)({ Bucket: remote.bucket, Key: remote.key, Body: createReadStream(tmp), ContentLength: size }));
       } catch (e) {
         throw new AppError('UNAVAILABLE', `cannot write ${location}: ${errorMessage(e)}`);
       } finally {

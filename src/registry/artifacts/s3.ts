@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, NoSuchKey } from '@aws-sdk/client-s3';
+import { s3Sdk } from '../../lib/s3-sdk.js';
 import { AppError } from '../../lib/errors.js';
 import { assertSha, blobKey, sha256, verified, type ArtifactStore } from './store.js';
 
@@ -13,6 +13,7 @@ export interface S3StoreOptions {
 }
 
 export function createS3ArtifactStore(opts: S3StoreOptions): ArtifactStore {
+  const { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, NoSuchKey } = s3Sdk();
   const client = new S3Client({
     region: opts.region,
     ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
