@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
@@ -67,6 +68,26 @@ describe('modelgate CLI usage and configuration errors', () => {
     const listed = packagesLoaded(['models', '--json'], env);
     expect(listed.has('better-sqlite3')).toBe(true);
     expect(heavy.filter((p) => help.has(p) || listed.has(p))).toEqual([]);
+  });
+
+  it('serve on a port already in use, or on an address not of this machine: the reason and what to set, not an errno', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const inUse = await runCli(['serve', '--json'], { ...env, MODELGATE_ADMIN_TOKEN: 'a'.repeat(24), HOST: '127.0.0.1', PORT: String(port) });
+      expect(inUse.code).toBe(1);
+      expect(inUse.json().error).toEqual({
+        code: 'CONFLICT',
+        message: `cannot listen on 127.0.0.1:${port}: another process (another modelgate?) already uses the port; stop it, or choose another port with PORT or --port`,
+      });
+    } finally {
+      holder.close();
+    }
+    // 192.0.2.0/24 is reserved for documentation: never an address of this machine.
+    const elsewhere = await runCli(['serve'], { ...env, MODELGATE_ADMIN_TOKEN: 'a'.repeat(24), HOST: '192.0.2.7', PORT: '0' });
+    expect(elsewhere.code).toBe(2);
+    expect(elsewhere.stderr).toContain('error: cannot listen on 192.0.2.7:0: 192.0.2.7 is not an address of this machine; set HOST to');
   });
 
   it('an unreachable database is a clear error naming where and what to check', async () => {

@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { openContext } from '../src/server/context.js';
 import { rowPayload } from '../src/training/index.js';
+import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
 import { CLI_MAIN, demoModel, REPO_ROOT } from './helpers/fixtures.js';
 import { TOKEN } from './helpers/server.js';
@@ -65,6 +67,23 @@ describe('modelgate serve process', () => {
     const warned = output.split('\n').filter((l) => l.includes('AUDIT_FLUSH is set'));
     expect(warned).toHaveLength(1);
     expect(JSON.parse(warned[0])).toMatchObject({ level: 'warn', msg: expect.stringContaining('did you mean AUDIT_FLUSH_MS?') });
+  });
+
+  it('WORKERS=2 on a port already in use: exits 1 with the reason, instead of replacing workers that cannot start', async () => {
+    const holder = http.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = String((holder.address() as AddressInfo).port);
+    try {
+      // Before the fix the primary forked a replacement for each failed worker, for ever, until the timeout's SIGTERM (exit 0).
+      const r = await runCli(['serve'], { ...env, WORKERS: '2', PORT: port, LOG_LEVEL: 'info' }, { timeoutMs: 40_000 });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}: another process (another modelgate?) already uses the port`);
+      const lines = r.stdout.split('\n').filter((l) => l.startsWith('{'));
+      expect(lines.filter((l) => l.includes('starting a replacement'))).toEqual([]);
+      expect(lines.some((l) => l.includes('a worker exited before it could serve; stopping the others and exiting'))).toBe(true);
+    } finally {
+      holder.close();
+    }
   });
 
   /** A request on a connection of its own, so the cluster's round robin spreads them over workers. */

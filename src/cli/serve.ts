@@ -102,17 +102,25 @@ async function servePrimary(config: Config, log: Logger, onListening: (url: stri
   for (let i = 0; i < config.WORKERS; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
-    log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting a replacement');
+    const pid = worker.process.pid ?? 0;
+    if (!listening.has(pid)) {
+      // It never served: a replacement would fail the same way (the port taken, HOST not of this
+      // machine), in a loop. Its own error is on stderr above.
+      log.error({ pid, code, signal }, 'a worker exited before it could serve; stopping the others and exiting (its error is above)');
+      stop('SIGTERM', 1);
+      return;
+    }
+    log.error({ pid, code, signal }, 'worker died; starting a replacement');
     metrics.workerRestarted();
     cluster.fork();
   });
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = (signal: NodeJS.Signals, exitCode = 0) => {
     stopping = true;
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
     let left = Object.keys(cluster.workers ?? {}).length;
-    if (left === 0) process.exit(0);
+    if (left === 0) process.exit(exitCode);
     cluster.on('exit', () => {
-      if (--left <= 0) process.exit(0);
+      if (--left <= 0) process.exit(exitCode);
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -1,3 +1,4 @@
+import { listenFailure } from './listen-error.js';
 import { systemTimers, type Timers } from '../lib/clock.js';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
@@ -113,12 +114,17 @@ export async function startServer(
     draining: () => draining,
     authenticators: [apiKeys, ...(opts.authenticators ?? [])],
   });
-  let url = '';
+  const running: Omit<RunningServer, 'drain' | 'close'> = { app, ctx, pool, rollouts, runtime, apiKeys, limiter, audit, monitorJob, webhookWorker, url: '' };
   if (opts.listen !== false) {
     await opts.beforeListen?.();
-    url = await app.listen({ port: config.PORT, host: config.HOST });
+    try {
+      running.url = await app.listen({ port: config.PORT, host: config.HOST });
+    } catch (e) {
+      // Nothing was served: stop what started, so the process can exit with the reason.
+      await stopJobs(running);
+      throw listenFailure(e, config.HOST, config.PORT);
+    }
   }
-  const running: Omit<RunningServer, 'drain' | 'close'> = { app, ctx, pool, rollouts, runtime, apiKeys, limiter, audit, monitorJob, webhookWorker, url };
   return {
     ...running,
     drain() {

@@ -1,3 +1,4 @@
+import { listenFailure } from './listen-error.js';
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 
@@ -27,7 +28,7 @@ export async function openWaitingRoom(host: string, port: number, reason: string
     return send(503, { error: { code: 'UNAVAILABLE', message: `modelgate is starting: ${why}`, request_id: req.headers['x-request-id'] ?? randomUUID() } });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e) => reject(listenFailure(e, host, port)));
     server.listen(port, host, () => resolve());
   });
   return {

@@ -9,10 +9,12 @@ export interface CliResult {
 }
 
 /** Run the real CLI (the built `modelgate` command, dist/cli/main.js) in a child process. */
-export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+export function runCli(args: string[], env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_MAIN, ...args], {
       cwd: REPO_ROOT,
+      // A command that should have ended is sent SIGTERM after this long, so a test fails instead of leaving it running.
+      ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', MODELGATE_ACTOR: 'tester', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
