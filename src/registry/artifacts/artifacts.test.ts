@@ -88,3 +88,24 @@ describe.each(stores)('%s artifact store', (_name, make) => {
     await store.close();
   });
 });
+
+describe('s3 artifact store out of reach', () => {
+  it("says which store, what failed and what to check, instead of the SDK's words alone", async () => {
+    // Port 1 on loopback: nothing listens there.
+    const store = createS3ArtifactStore({ bucket: 'models', prefix: 'p', region: 'us-east-1', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
+    const bytes = Buffer.from('model');
+    const written = await store.put(bytes).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(written).toBeInstanceOf(AppError);
+    expect((written as AppError).code).toBe('UNAVAILABLE');
+    expect((written as AppError).message).toMatch(/^cannot write to the artifact store s3:\/\/models\/p: .*ECONNREFUSED.*; check ARTIFACT_STORE, S3_ENDPOINT, S3_REGION and the AWS credentials/);
+    const read = await store.get(createHash('sha256').update(bytes).digest('hex')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((read as AppError).message).toMatch(/^cannot read from the artifact store s3:\/\/models\/p: /);
+    await store.close();
+  });
+});
