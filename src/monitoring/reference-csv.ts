@@ -1,3 +1,4 @@
+import { caseHint } from '../lib/column-names.js';
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import { AppError, errorMessage } from '../lib/errors.js';
@@ -146,8 +147,12 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
       if (!checked) {
         checked = true;
         const absent = features.filter((f) => !(f.name in rec)).map((f) => f.name);
-        if (absent.length) throw new AppError('BAD_REQUEST', `${file}: no column for feature${absent.length > 1 ? 's' : ''} ${absent.join(', ')}; the CSV needs a header naming every model feature`);
-        if (opts.target !== undefined && !(opts.target in rec)) throw new AppError('BAD_REQUEST', `${file}: no column ${opts.target} (from --target)`);
+        if (absent.length)
+          throw new AppError(
+            'BAD_REQUEST',
+            `${file}: no column for feature${absent.length > 1 ? 's' : ''} ${absent.join(', ')}${caseHint(Object.keys(rec), absent)}; the CSV needs a header naming every model feature`,
+          );
+        if (opts.target !== undefined && !(opts.target in rec)) throw new AppError('BAD_REQUEST', `${file}: no column ${opts.target} (from --target)${caseHint(Object.keys(rec), [opts.target])}`);
       }
       let y: number | string | undefined;
       if (target && opts.target !== undefined) {

@@ -85,7 +85,12 @@ describe('CSV ingest', () => {
     expect(await bad('a,y\n1,0\n2,maybe\n3,2\n', { task: 'binary' })).toMatch(
       /expected 0\/1, yes\/no or true\/false, found "maybe", "2"; pick a binary column or recode it, or train another kind with --task multiclass/,
     );
-    expect(await bad('a,y\n1,0\n2,1\n', { exclude: ['nope'] })).toMatch(/no column nope \(from --exclude/);
+    expect(await bad('a,y\n1,0\n2,1\n', { exclude: ['nope'] })).toMatch(/no column nope \(from --exclude\/--categorical\/--numeric\); the columns/);
+    // A name that differs only in case is named, for the target and the column lists alike.
+    expect(await bad('customerID,Churn\nx,0\ny,1\n', { target: 'churn' })).toMatch(
+      /no column "churn" for --target \(did you mean Churn\? names are case-sensitive\); the columns are customerID, Churn/,
+    );
+    expect(await bad('customerID,Churn\nx,0\ny,1\n', { target: 'Churn', exclude: ['customerid'] })).toMatch(/no column customerid .*\(did you mean customerID\? names are case-sensitive\)/);
     expect(await bad(Buffer.concat([Buffer.from('a,y\n'), Buffer.from([0x66, 0xff, 0xfe, 0x2c, 0x31, 0x0a])]))).toMatch(/line 2 is not valid UTF-8/);
     expect(await bad('a,a,y\n1,2,0\n')).toMatch(/names column "a" twice/);
     // Columns that would not fit: refused after the first pass, before anything is allocated.

@@ -1,3 +1,4 @@
+import { caseHint } from '../lib/column-names.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -243,10 +244,13 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       const dup = header.find((h, i) => header!.indexOf(h) !== i);
       if (dup !== undefined) throw new AppError('BAD_REQUEST', `${file}: the header names column ${JSON.stringify(dup)} twice`);
       targetIndex = header.indexOf(o.target);
-      if (targetIndex < 0) throw new AppError('BAD_REQUEST', `${file}: no column ${JSON.stringify(o.target)} for --target; the columns are ${header.join(', ')}`);
+      if (targetIndex < 0) throw new AppError('BAD_REQUEST', `${file}: no column ${JSON.stringify(o.target)} for --target${caseHint(header, [o.target])}; the columns are ${header.join(', ')}`);
       const unknown = [...(o.exclude ?? []), ...(o.categorical ?? []), ...(o.numeric ?? [])].filter((c) => !header!.includes(c));
       if (unknown.length)
-        throw new AppError('BAD_REQUEST', `${file}: no column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (from --exclude/--categorical/--numeric); the columns are ${header.join(', ')}`);
+        throw new AppError(
+          'BAD_REQUEST',
+          `${file}: no column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (from --exclude/--categorical/--numeric)${caseHint(header, unknown)}; the columns are ${header.join(', ')}`,
+        );
       stats = header.map(() => ({ missing: 0, present: 0, numeric: 0, integer: 0, distinct: new Set<string>(), many: false }));
       continue;
     }
