@@ -161,6 +161,13 @@ describe('HTTP API', () => {
     expect(preds[0].warnings).toBeUndefined();
     expect(preds[1].warnings).toEqual(['instances[1].junk: unknown field, ignored']);
     expect(preds[0].score).toBe(preds[1].score);
+    // A feature sent in another case is unknown, and the feature it meant goes missing: the warning names it.
+    const { adr, ...rest } = row as Record<string, unknown>;
+    const cased = await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...rest, ADR: adr } });
+    expect(cased.statusCode).toBe(200);
+    expect(cased.json().warnings).toEqual(['payload.ADR: unknown field, ignored (did you mean adr? names are case-sensitive)']);
+    const batch = await inject('POST', '/v1/models/hotel/predict', { instances: [{ ...rest, ADR: adr }] });
+    expect(batch.json().predictions[0].warnings).toEqual(['instances[0].ADR: unknown field, ignored (did you mean adr? names are case-sensitive)']);
   });
 
   it('auth: 401 without or with a bad token; public routes stay open', async () => {

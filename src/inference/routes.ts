@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
+import { caseHint } from '../lib/column-names.js';
+import type { Servable } from './servable.js';
 import { errorReplies } from '../lib/schemas.js';
 import { checkPhase } from '../lib/check-phase.js';
 import { predictionId as newPredictionId } from '../lib/ids.js';
@@ -66,7 +68,11 @@ const inferReply = {
   required: ['prediction_id', 'model', 'version', 'arm', 'score', 'decision', 'cached'],
 } as const;
 
-const warningsOf = (unknown: string[] | undefined, where: string) => unknown?.map((f) => `${where}.${f}: unknown field, ignored`);
+/** An unknown field is ignored, and a feature it may have meant (CreditScore for creditscore) then goes missing: name it. */
+const warningsOf = (unknown: string[], where: string, servable: Servable) => {
+  const features = servable.spec.contract.features.map((f) => f.name);
+  return unknown.map((f) => `${where}.${f}: unknown field, ignored${caseHint(features, [f])}`);
+};
 
 export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceRouteDeps): Promise<void> {
   // Request types come from the route schemas, so the two cannot drift.
@@ -151,7 +157,7 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
         value: shown.value,
         decision: shown.decision,
         cached,
-        warnings: unknown ? warningsOf(unknown, 'payload') : undefined,
+        warnings: unknown ? warningsOf(unknown, 'payload', servable) : undefined,
       };
     },
   );
@@ -212,7 +218,7 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
         prediction_id: p.id,
         ...servable.present(p.outcome, p.decision),
         cached: p.cached,
-        ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`) } : {}),
+        ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`, servable) } : {}),
       }));
       return { model, version: servable.spec.version, ...(alias ? { alias } : {}), arm, predictions };
     },
