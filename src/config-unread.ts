@@ -31,7 +31,7 @@ const OWN_PREFIXES = [
   'S3_',
 ];
 
-/** Read outside the server's configuration: by the CLI (who acted) and by the AWS SDK. */
+/** Read outside the server's configuration: by the CLI (who acted). */
 const READ_ELSEWHERE = new Set(['MODELGATE_ACTOR']);
 
 /**

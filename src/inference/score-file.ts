@@ -1,8 +1,8 @@
-import { caseHint } from '../lib/column-names.js';
 import type { Readable, Writable } from 'node:stream';
 import { once } from 'node:events';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
+import { assertFeatureColumns } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { typedCell } from '../lib/csv-cell.js';
 import type { Row } from './encoder.js';
@@ -101,12 +101,11 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
       line++;
       if (rows === 0) {
         const header = Object.keys(rec);
-        const absent = features.filter((f) => !(f.name in rec)).map((f) => f.name);
-        if (absent.length)
-          throw new AppError(
-            'BAD_REQUEST',
-            `${o.source}: no column for feature${absent.length > 1 ? 's' : ''} ${absent.join(', ')}${caseHint(header, absent)}; the CSV needs a header naming every model feature`,
-          );
+        assertFeatureColumns(
+          o.source,
+          header,
+          features.map((f) => f.name),
+        );
         idColumns = o.idColumns ?? header.filter((c) => /(^|[^a-z])id$|^id$|Id$|ID$/.test(c));
         const missingIds = idColumns.filter((c) => !header.includes(c));
         if (missingIds.length) throw new AppError('BAD_REQUEST', `${o.source}: no id column ${missingIds.join(', ')} (from --id); its columns are ${header.join(', ')}`);

@@ -1,6 +1,6 @@
-import { caseHint } from '../lib/column-names.js';
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
+import { assertFeatureColumns, caseHint } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
 import { typedCell } from '../lib/csv-cell.js';
@@ -146,13 +146,13 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
       line++;
       if (!checked) {
         checked = true;
-        const absent = features.filter((f) => !(f.name in rec)).map((f) => f.name);
-        if (absent.length)
-          throw new AppError(
-            'BAD_REQUEST',
-            `${file}: no column for feature${absent.length > 1 ? 's' : ''} ${absent.join(', ')}${caseHint(Object.keys(rec), absent)}; the CSV needs a header naming every model feature`,
-          );
-        if (opts.target !== undefined && !(opts.target in rec)) throw new AppError('BAD_REQUEST', `${file}: no column ${opts.target} (from --target)${caseHint(Object.keys(rec), [opts.target])}`);
+        const header = Object.keys(rec);
+        assertFeatureColumns(
+          file,
+          header,
+          features.map((f) => f.name),
+        );
+        if (opts.target !== undefined && !(opts.target in rec)) throw new AppError('BAD_REQUEST', `${file}: no column ${opts.target} (from --target)${caseHint(header, [opts.target])}`);
       }
       let y: number | string | undefined;
       if (target && opts.target !== undefined) {

@@ -7,7 +7,7 @@ export function listenFailure(e: unknown, host: string, port: number): unknown {
   if (code === 'EADDRINUSE') return new AppError('CONFLICT', `${where}: another process (another modelgate?) already uses the port; stop it, or choose another port with PORT or --port`);
   if (code === 'EACCES')
     return new AppError('FORBIDDEN', `${where}: not allowed${port < 1024 ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''}; choose another port with PORT or --port`);
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
     return new AppError('BAD_REQUEST', `${where}: ${host} is not an address of this machine; set HOST to one of its addresses, 0.0.0.0 for all of them, or 127.0.0.1`);
   return e;
 }

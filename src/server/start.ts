@@ -1,4 +1,3 @@
-import { listenFailure } from './listen-error.js';
 import { systemTimers, type Timers } from '../lib/clock.js';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
@@ -18,6 +17,7 @@ import { containerLimits } from './container-limits.js';
 import { readiness } from './health.js';
 import { auditParts, modelPool, monitorJob as createMonitorJob, predictionCache, registrySource, rolloutRuntime, webhookWorker as createWebhookWorker } from './components.js';
 import cluster from 'node:cluster';
+import { listenFailure } from './listen-error.js';
 
 export interface RunningServer {
   app: FastifyInstance;

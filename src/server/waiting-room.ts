@@ -1,6 +1,6 @@
-import { listenFailure } from './listen-error.js';
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { listenFailure } from './listen-error.js';
 
 /**
  * What answers on the port while the server cannot start yet (its database unreachable): the

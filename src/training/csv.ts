@@ -1,9 +1,9 @@
-import { caseHint } from '../lib/column-names.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { getHeapStatistics } from 'node:v8';
 import { parse } from 'csv-parse';
+import { caseHint } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
 import type { Dataset } from './dataset.js';
