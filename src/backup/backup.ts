@@ -59,7 +59,9 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
     const counts: Record<string, number> = {};
     const shas = new Set<string>();
     let schema = '';
-    const tx = db.kysely.transaction();
+    // One snapshot of every table; read only, so on SQLite it takes no write lock and the
+    // servers' audit writers go on while a large table is copied.
+    const tx = db.kysely.transaction().setAccessMode('read only');
     await (db.dialect === 'postgres' ? tx.setIsolationLevel('repeatable read') : tx).execute(async (t) => {
       schema = await schemaVersion(t);
       for (const table of tables) {

@@ -2,11 +2,12 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type SQLiteDatabase from 'better-sqlite3';
 import type PgCursor from 'pg-cursor';
-import { Kysely, Migrator, SqliteDialect, sql, type MigrationResultSet } from 'kysely';
+import { Kysely, Migrator, sql, type MigrationResultSet } from 'kysely';
 import type pg from 'pg';
 import { lazyRequire } from '../lib/lazy-require.js';
 import type { Database } from './schema.js';
 import { SchemaScopedPostgresDialect } from './pg-introspector.js';
+import { ImmediateSqliteDialect } from './sqlite-dialect.js';
 import { allMigrations } from './migrations/index.js';
 
 import type { Dialect } from './dialect.js';
@@ -46,7 +47,7 @@ export async function openDb(loc: DbLocation): Promise<Db> {
     // The CLI and running servers share the file; wait for a writer instead of failing.
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
     return { kysely, dialect: 'sqlite', describe: `sqlite:${loc.file}`, location: loc, close: () => kysely.destroy() };
   }
   if (loc.schema) {

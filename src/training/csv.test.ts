@@ -35,15 +35,17 @@ describe('CSV ingest', () => {
     expect(r.warnings.join('\n')).toMatch(/id: a different value in every row/);
     expect(r.warnings.join('\n')).toMatch(/const: the same value in every row/);
     expect(r.warnings.join('\n')).toMatch(/empty: every value is missing/);
-    expect(r.warnings.join('\n')).toMatch(/score: 1 values that are not numbers are treated as missing/);
+    expect(r.warnings.join('\n')).toMatch(/score: 1 value that is not a number is treated as missing/);
     expect(r.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('drops rows without a label before anything else, and keeps a continuous measurement that happens to be unique', async () => {
     const rows = ['x,salary,y'];
     for (let i = 0; i < 30; i++) rows.push(`${i % 5},${(1000 + i * 3.7).toFixed(2)},${i === 3 ? '' : i % 2}`);
-    const r = await ingestCsv(file(rows.join('\n')), { target: 'y' });
+    const progress: string[] = [];
+    const r = await ingestCsv(file(rows.join('\n')), { target: 'y', onProgress: (line) => progress.push(line) });
     expect(r).toMatchObject({ rowsRead: 30, droppedNoLabel: 1 });
+    expect(progress.join('\n')).toContain('29 rows: 2 numeric, 0 categorical columns; 1 row without a label dropped');
     expect(r.data.rows).toBe(29);
     expect(Object.keys(r.data.numeric)).toEqual(['x', 'salary']);
     expect(r.data.numeric.x[3]).toBe(4); // row 4 of the file is row 3 once the unlabelled row is gone

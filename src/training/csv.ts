@@ -147,7 +147,8 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
       );
     }
     if (numeric && s.numeric < present) {
-      const note = `${present - s.numeric} values that are not numbers are treated as missing`;
+      const bad = present - s.numeric;
+      const note = bad === 1 ? '1 value that is not a number is treated as missing' : `${bad} values that are not numbers are treated as missing`;
       warnings.push(`${name}: ${note}`);
       return { ...base, role: 'numeric', note };
     }
@@ -345,9 +346,9 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   if (need > limit) throw tooBig(`${rows.toLocaleString('en')} rows`, numericCount + categoricalCount, need);
 
   const { numeric, categorical, label, values, classIndex } = await readColumns(file, columns, targetIndex, kept, task, classIndexOf);
-  if (badTarget) warnings.push(`${o.target}: ${badTarget} rows whose value is not a finite number were left out`);
+  if (badTarget) warnings.push(`${o.target}: ${badTarget === 1 ? '1 row whose value is not a finite number was' : `${badTarget} rows whose value is not a finite number were`} left out`);
   o.onProgress?.(
-    `  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${dropped ? `; ${dropped} rows without a label dropped` : ''}${badTarget ? `; ${badTarget} rows with a target that is not a finite number dropped` : ''}`,
+    `  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${dropped ? `; ${dropped} row${dropped === 1 ? '' : 's'} without a label dropped` : ''}${badTarget ? `; ${badTarget} row${badTarget === 1 ? '' : 's'} with a target that is not a finite number dropped` : ''}`,
   );
   const data: Dataset = {
     numeric,

@@ -1,0 +1,64 @@
+import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freshDb } from '../../test/helpers/db.js';
+import { openDb, type Db } from './index.js';
+
+// A server's SQLite file has other writers: the audit log's writer thread, CLI commands, other
+// servers. A transaction that reads before it writes must not fail because one of them
+// committed in between (SQLite's "database is locked" for a stale snapshot, which no busy
+// timeout waits out).
+describe('SQLite transactions beside another writer', () => {
+  let db: Db;
+  let other: SQLite.Database;
+
+  beforeEach(async () => {
+    const loc = freshDb('sqlite');
+    db = await openDb(loc);
+    await sql`create table t (x integer)`.execute(db.kysely);
+    await sql`insert into t (x) values (1)`.execute(db.kysely);
+    // No busy timeout: a write it cannot make at once fails instead of waiting.
+    other = new SQLite((loc as { file: string }).file, { timeout: 0 });
+  });
+
+  afterEach(async () => {
+    other.close();
+    await db.close();
+  });
+
+  const count = async () => Number((await sql<{ n: number }>`select count(*) as n from t`.execute(db.kysely)).rows[0].n);
+
+  it('a transaction that reads, then writes, holds the write lock from its start', async () => {
+    let otherError: unknown = null;
+    await db.kysely.transaction().execute(async (tx) => {
+      const before = await sql<{ n: number }>`select count(*) as n from t`.execute(tx);
+      expect(Number(before.rows[0].n)).toBe(1);
+      try {
+        other.prepare('insert into t (x) values (2)').run();
+      } catch (e) {
+        otherError = e;
+      }
+      // With a deferred BEGIN this write fails when the other connection committed above.
+      await sql`insert into t (x) values (3)`.execute(tx);
+    });
+    expect((otherError as { code?: string } | null)?.code).toBe('SQLITE_BUSY');
+    expect(await count()).toBe(2);
+    // The lock is released with the commit.
+    other.prepare('insert into t (x) values (4)').run();
+    expect(await count()).toBe(3);
+  });
+
+  it('a read-only transaction takes no write lock (a backup does not stop the audit writer)', async () => {
+    await db.kysely
+      .transaction()
+      .setAccessMode('read only')
+      .execute(async (tx) => {
+        const first = await sql<{ n: number }>`select count(*) as n from t`.execute(tx);
+        other.prepare('insert into t (x) values (2)').run();
+        // Still the snapshot it began with.
+        const again = await sql<{ n: number }>`select count(*) as n from t`.execute(tx);
+        expect([Number(first.rows[0].n), Number(again.rows[0].n)]).toEqual([1, 1]);
+      });
+    expect(await count()).toBe(2);
+  });
+});
