@@ -6,7 +6,7 @@ import { errorReplies } from '../lib/schemas.js';
 import type { Clock } from '../lib/clock.js';
 import { Readable } from 'node:stream';
 import type { AuditStore, PredictionQuery } from './store.js';
-import { csvRows, predictionPages } from './export.js';
+import { predictionsCsv } from './export.js';
 
 export interface AuditRouteDeps {
   store: AuditStore;
@@ -129,14 +129,10 @@ export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDeps
     },
     async (request, reply) => {
       const filter = auditFilter(request.query);
-      async function* csv() {
-        yield csvRows([], true);
-        for await (const rows of predictionPages(store, filter)) yield csvRows(rows, false);
-      }
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="${filter.model ?? 'all'}-predictions.csv"`)
-        .send(Readable.from(csv()));
+        .send(Readable.from(predictionsCsv(store, filter, { pageRows: store.exportPageRows })));
     },
   );
 
