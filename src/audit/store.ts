@@ -4,6 +4,7 @@ import { PipelinedCopy } from '../db/pg-copy.js';
 import { COLUMNS, COPY_PREDICTIONS, copyLine, type CopyBatch } from './copy-batch.js';
 import type { PredictionRecord } from './record.js';
 import { SqliteAuditThread, type SqliteAuditThreadOptions } from './sqlite-writer.js';
+import { Yielder } from '../lib/yielder.js';
 import type { PredictionsTable } from '../db/schema.js';
 
 export type { PredictionRecord };
@@ -35,6 +36,9 @@ export interface PredictionQuery {
   after?: { at: string; id: string };
 }
 
+/** Records a filtered listing reads per query on SQLite (a few milliseconds) before the event loop gets a turn. */
+export const SCAN_ROWS = 5000;
+
 /** `thread`: how the SQLite audit thread runs (its priority, and the log for what happens to it). */
 export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptions } = {}) {
   const k = db.kysely;
@@ -64,6 +68,46 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
       .values(rows.map((r) => ({ ...r, cached: r.cached ? 1 : 0 })))
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
+  }
+
+  /** The lower bound on at, the later of the filter's and the cursor's: given both, SQLite may start the time index at the filter's and scan every earlier page again. */
+  const lowerBound = (q: PredictionQuery) => (q.after && (!q.from || Date.parse(q.after.at) >= Date.parse(q.from)) ? q.after.at : q.from);
+
+  /** A page of the audit log, oldest first; `span` narrows it to at in (above, upTo]. */
+  function listing(q: PredictionQuery, span: { above?: string; upTo?: string } = {}) {
+    let s = k.selectFrom('predictions').selectAll();
+    if (q.model) s = s.where('model', '=', q.model);
+    if (q.decision) s = s.where('decision', '=', q.decision);
+    if (q.version !== undefined) s = s.where('version', '=', q.version);
+    if (q.eventId) s = s.where('event_id', '=', q.eventId);
+    if (q.to) s = s.where('at', '<', q.to);
+    const lower = lowerBound(q);
+    if (lower) s = s.where('at', '>=', lower);
+    if (q.after) {
+      const { at, id } = q.after;
+      // Ties on the cursor's at are broken by id.
+      s = s.where((eb) => eb.or([eb('at', '>', at), eb('id', '>', id)]));
+    }
+    if (span.above) s = s.where('at', '>', span.above);
+    if (span.upTo) s = s.where('at', '<=', span.upTo);
+    return s.orderBy('at').orderBy('id').limit(q.limit);
+  }
+
+  /** The at of the SCAN_ROWS-th record of q's range after `above` (by the time index alone), or undefined when fewer remain. */
+  async function spanEnd(q: PredictionQuery, above: string | undefined): Promise<string | undefined> {
+    let s = k.selectFrom('predictions').select('at');
+    if (q.model) s = s.where('model', '=', q.model);
+    if (q.to) s = s.where('at', '<', q.to);
+    const lower = lowerBound(q);
+    if (lower) s = s.where('at', '>=', lower);
+    if (above) s = s.where('at', '>', above);
+    const r = await s
+      .orderBy('at')
+      .limit(1)
+      .offset(SCAN_ROWS - 1)
+      .executeTakeFirst();
+    // As stored (SQLite: text), so the next span compares with the same spelling.
+    return r ? (typeof r.at === 'string' ? r.at : r.at.toISOString()) : undefined;
   }
 
   return {
@@ -113,22 +157,21 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
     close: async (): Promise<void> => thread?.close(),
 
     async query(q: PredictionQuery): Promise<PredictionView[]> {
-      let s = k.selectFrom('predictions').selectAll();
-      if (q.model) s = s.where('model', '=', q.model);
-      if (q.decision) s = s.where('decision', '=', q.decision);
-      if (q.version !== undefined) s = s.where('version', '=', q.version);
-      if (q.eventId) s = s.where('event_id', '=', q.eventId);
-      if (q.to) s = s.where('at', '<', q.to);
-      // One lower bound on at, the later of the filter's and the cursor's: given both, SQLite may
-      // start the time index at the filter's and scan every earlier page again.
-      const lower = q.after && (!q.from || Date.parse(q.after.at) >= Date.parse(q.from)) ? q.after.at : q.from;
-      if (lower) s = s.where('at', '>=', lower);
-      if (q.after) {
-        const { at, id } = q.after;
-        // Ties on the cursor's at are broken by id.
-        s = s.where((eb) => eb.or([eb('at', '>', at), eb('id', '>', id)]));
+      // Decision and version have no index, so a filter that few rows match reads the whole
+      // time range to fill a page: on SQLite, whose driver is synchronous, one query holding
+      // the server for as long as that takes (0.7 s for 1.8 million records). There the range
+      // is read in spans of SCAN_ROWS records, with a turn of the event loop between spans.
+      if (db.dialect !== 'sqlite' || q.eventId || (q.decision === undefined && q.version === undefined)) return (await listing(q).execute()).map(view);
+      const out: PredictionView[] = [];
+      const yielder = new Yielder();
+      let above: string | undefined;
+      for (;;) {
+        const edge = await spanEnd(q, above);
+        out.push(...(await listing({ ...q, limit: q.limit - out.length }, { above, upTo: edge }).execute()).map(view));
+        if (out.length >= q.limit || edge === undefined) return out;
+        above = edge;
+        await yielder.pause();
       }
-      return (await s.orderBy('at').orderBy('id').limit(q.limit).execute()).map(view);
     },
 
     async decisions(model: string, from: string, to: string): Promise<{ decision: string; count: number }[]> {
