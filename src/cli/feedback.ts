@@ -48,7 +48,8 @@ export function registerFeedbackCommands(program: Command): void {
           stored += out.stored;
           for (const r of out.results) if (r.status === 'error') errors.push({ line: batch[r.index].line, message: r.error.message.replace(/^items\[\d+\]\.?/, '') });
           batch = [];
-          progress(`imported ${stored} outcomes${errors.length ? `, ${errors.length} refused` : ''}…`);
+          // A line every 50,000 rows, as the export does: a line per batch was 200 lines for 200,000 outcomes.
+          if ((line - 1) % 50_000 < BATCH) progress(`imported ${stored} outcomes${errors.length ? `, ${errors.length} refused` : ''}…`);
         };
         for await (const record of parser as AsyncIterable<Record<string, string>>) {
           line++;
