@@ -1,5 +1,6 @@
 import SQLite from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+import { applySqlitePragmas } from '../db/sqlite-pragmas.js';
 import { applyThreadPriority, type ThreadPriority } from '../lib/thread-priority.js';
 import { COLUMNS, parseCopyLine } from './copy-batch.js';
 
@@ -15,9 +16,7 @@ const port = parentPort!;
 // (docs/performance.md has the measurements). The main thread logs the outcome.
 port.postMessage({ started: applyThreadPriority(priority) });
 const db = new SQLite(file);
-db.pragma('journal_mode = WAL');
-db.pragma('synchronous = NORMAL');
-db.pragma('busy_timeout = 5000');
+applySqlitePragmas(db);
 const width = COLUMNS.split(', ').length;
 const tuple = `(${new Array<string>(width).fill('?').join(', ')})`;
 /**

@@ -8,6 +8,7 @@ import { lazyRequire } from '../lib/lazy-require.js';
 import type { Database } from './schema.js';
 import { SchemaScopedPostgresDialect } from './pg-introspector.js';
 import { ImmediateSqliteDialect } from './sqlite-dialect.js';
+import { applySqlitePragmas } from './sqlite-pragmas.js';
 import { allMigrations } from './migrations/index.js';
 
 import type { Dialect } from './dialect.js';
@@ -39,14 +40,7 @@ export async function openDb(loc: DbLocation): Promise<Db> {
     mkdirSync(path.dirname(loc.file), { recursive: true });
     const SQLite = sqliteDriver();
     const sqlite = new SQLite(loc.file);
-    sqlite.pragma('journal_mode = WAL');
-    // WAL with NORMAL syncs at checkpoints, not on every commit: better-sqlite3 runs on the
-    // event loop, and an fsync per audit batch stalls every request. A power cut may lose the
-    // last commits; the database stays consistent.
-    sqlite.pragma('synchronous = NORMAL');
-    // The CLI and running servers share the file; wait for a writer instead of failing.
-    sqlite.pragma('busy_timeout = 5000');
-    sqlite.pragma('foreign_keys = ON');
+    applySqlitePragmas(sqlite);
     const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
     return { kysely, dialect: 'sqlite', describe: `sqlite:${loc.file}`, location: loc, close: () => kysely.destroy() };
   }
