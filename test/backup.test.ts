@@ -66,6 +66,7 @@ describe.each([
     expect(r.tables).toMatchObject({ models: 1, model_versions: 2, aliases: 2, alias_events: 3, api_keys: 1, webhook_subscriptions: 1, predictions: 20 });
     expect(r.artifacts).toBe(4);
     expect(steps.join('\n')).toMatch(/model_versions: 2 rows/);
+    expect(steps).toContain('  models: 1 row');
     const listed: string[] = [];
     await tar.list({ file: archive, onReadEntry: (e) => listed.push(e.path) });
     expect(listed[0]).toBe('manifest.json');

@@ -109,7 +109,7 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
         file.end();
         await once(file, 'finish');
         counts[table] = n;
-        progress(`  ${table}: ${n} rows`);
+        progress(`  ${table}: ${n} row${n === 1 ? '' : 's'}`);
       }
     });
     let i = 0;

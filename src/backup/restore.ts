@@ -159,7 +159,7 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
           n += rows.length;
         }
         counts[t] = n;
-        progress(`  ${t}: ${n} rows`);
+        progress(`  ${t}: ${n} row${n === 1 ? '' : 's'}`);
       }
     });
     return { file, format: manifest.format, created_at: manifest.created_at, tables: counts, artifacts: present.size };
