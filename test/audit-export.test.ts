@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_COLUMNS, predictionsCsv } from '../src/audit/index.js';
 import { DIALECTS } from './helpers/db.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { turnsDuring } from './helpers/turns.js';
 
 const ROWS = 30_000;
 
@@ -24,23 +25,6 @@ function download(url: string, authorization: string): Promise<{ lines: number }
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`download failed (${code}): ${err}`))));
   });
-}
-
-/** How many event-loop turns this process makes until `work` settles. */
-async function turnsDuring<T>(work: Promise<T>): Promise<{ result: T; turns: number }> {
-  let turns = 0;
-  let done = false;
-  const spin = () => {
-    if (done) return;
-    turns++;
-    setImmediate(spin);
-  };
-  setImmediate(spin);
-  try {
-    return { result: await work, turns };
-  } finally {
-    done = true;
-  }
 }
 
 for (const dialect of DIALECTS) {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dropDb, freshDb } from '../../test/helpers/db.js';
 import { migrate, openDb, type Db } from '../db/index.js';
+import { turnsDuring } from '../../test/helpers/turns.js';
 import { createAuditStore, SCAN_ROWS, type AuditStore } from './store.js';
 
 const BASE = Date.parse('2026-11-20T12:00:00Z');
@@ -84,15 +85,7 @@ for (const dialect of DIALECTS) {
 
     if (dialect === 'sqlite') {
       it('gives the event loop turns while a filter that matches nothing reads the whole range', async () => {
-        let turns = 0;
-        let done = false;
-        const spin = () => {
-          if (done) return;
-          turns++;
-          setImmediate(spin);
-        };
-        setImmediate(spin);
-        const found = await store.query({ decision: 'escalate', limit: 50 }).finally(() => (done = true));
+        const { result: found, turns } = await turnsDuring(store.query({ decision: 'escalate', limit: 50 }));
         expect(found).toEqual([]);
         // A turn between spans of SCAN_ROWS records: N / SCAN_ROWS spans; one query (and no turn) before.
         expect(turns).toBeGreaterThanOrEqual(Math.floor(N / SCAN_ROWS));
