@@ -116,12 +116,28 @@ export class ModelPool {
     this.loaded.clear();
   }
 
+  /**
+   * Set while the registry's database cannot be read: since when (ISO) and why. Serving goes on
+   * with what is loaded; /readyz and /health say so, and the routes that need the database 503.
+   */
+  registryUnreachable: { since: string; error: string } | undefined;
+
   /** Bring serving state up to date with the registry; concurrent calls share one run. */
   refresh(force = false): Promise<void> {
     if (!this.refreshing) {
-      this.refreshing = this.doRefresh(force).finally(() => {
-        this.refreshing = undefined;
-      });
+      this.refreshing = this.doRefresh(force)
+        .then(
+          () => {
+            this.registryUnreachable = undefined;
+          },
+          (e: unknown) => {
+            this.registryUnreachable ??= { since: new Date(this.now()).toISOString(), error: errorMessage(e) };
+            throw e;
+          },
+        )
+        .finally(() => {
+          this.refreshing = undefined;
+        });
       return this.refreshing;
     }
     if (!force) return this.refreshing;

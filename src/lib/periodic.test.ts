@@ -91,6 +91,36 @@ describe('startPeriodic', () => {
     await job.stop();
   });
 
+  it('says a failure once, again only when the error changes, and how many runs failed once one works', async () => {
+    const t = new ManualTimers();
+    const lines: string[] = [];
+    const captured = createLogger('info', { write: (l: string) => lines.push(l) });
+    const outcomes = ['database down', 'database down', 'database down', 'disk full', 'disk full', 'ok', 'database down'];
+    let runs = 0;
+    const job = startPeriodic({
+      run: async () => {
+        const o = outcomes[runs++];
+        if (o !== 'ok') throw new Error(o);
+      },
+      intervalMs: 100,
+      jitter: 0,
+      log: captured,
+      what: 'test job',
+      timers: t,
+    });
+    for (let i = 0; i < outcomes.length; i++) await t.advance(100);
+    expect(runs).toBe(outcomes.length);
+    const said = lines.map((l) => JSON.parse(l) as { level: string; msg: string; err?: string; failed_runs?: number });
+    expect(said.map((l) => [l.level, l.err ?? l.failed_runs])).toEqual([
+      ['warn', 'database down'],
+      ['warn', 'disk full'],
+      ['info', 5],
+      ['warn', 'database down'],
+    ]);
+    expect(said[2].msg).toBe('test job works again after 5 failed runs');
+    await job.stop();
+  });
+
   it('jitter only ever delays, by at most its share of the interval', async () => {
     const t = new ManualTimers();
     const at: number[] = [];

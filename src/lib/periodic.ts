@@ -13,7 +13,11 @@ export interface PeriodicOptions {
   log: Logger;
   /** Names the job in the failure log line. */
   what: string;
-  /** Report a failed run instead of the default warning. */
+  /**
+   * Report a failed run instead of the default warning. Either is said for the first failure
+   * and whenever the error changes, not again for each run that fails the same way (an outage
+   * of a minute was 60 identical lines a job); the run that works again logs how many failed.
+   */
   onError?: (e: unknown) => void;
   timers?: Timers;
 }
@@ -33,6 +37,7 @@ export function startPeriodic(o: PeriodicOptions): Periodic {
   let stopped = false;
   let timer: TimerHandle | undefined;
   let running: Promise<void> | undefined;
+  let failing: { error: string; runs: number } | undefined;
   const schedule = (ms: number) => {
     timer = timers.setTimeout(loop, ms);
   };
@@ -42,8 +47,19 @@ export function startPeriodic(o: PeriodicOptions): Periodic {
     running = Promise.resolve()
       .then(o.run)
       .then(
-        () => undefined,
-        (e: unknown) => (o.onError ? o.onError(e) : o.log.warn({ err: errorMessage(e) }, `${o.what} failed; retrying next interval`)),
+        () => {
+          if (!failing) return;
+          o.log.info({ failed_runs: failing.runs }, `${o.what} works again after ${failing.runs} failed run${failing.runs === 1 ? '' : 's'}`);
+          failing = undefined;
+        },
+        (e: unknown) => {
+          const error = errorMessage(e);
+          const again = failing?.error === error;
+          failing = { error, runs: (failing?.runs ?? 0) + 1 };
+          if (again) return;
+          if (o.onError) o.onError(e);
+          else o.log.warn({ err: error }, `${o.what} failed; retrying every interval (said again only if the error changes)`);
+        },
       )
       .finally(() => {
         running = undefined;

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseProblem } from './json-body.js';
+import { databaseUnavailable } from '../db/unavailable.js';
 import { AppError, type ErrorCode } from '../lib/errors.js';
 
 /** JSON schema of every error body, referenced by route schemas for the OpenAPI document. */
@@ -67,7 +68,7 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, e: AppEr
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const e = err instanceof AppError ? err : fromFastify(err);
+    const e = err instanceof AppError ? err : (databaseUnavailable(err) ?? fromFastify(err));
     if (e.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: e.code, message: e.message }, 'request rejected');
     if (e.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');

@@ -38,6 +38,11 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool
               models: { type: 'array', items: modelState },
               unavailable: { type: 'array', items: modelState, description: 'production models that answer 503: nothing of theirs is loaded' },
               stale: { type: 'array', items: modelState, description: 'production models serving an older version because theirs failed to load' },
+              registry: {
+                type: 'object',
+                description: "present while the registry's database cannot be read: models keep serving as last loaded, routes that need the database answer 503",
+                properties: { reachable: { type: 'boolean' }, since: { type: 'string' }, error: { type: 'string' } },
+              },
             },
           },
         },
@@ -48,12 +53,14 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool
       const inProduction = models.filter((m) => m.production !== undefined);
       const unavailable = inProduction.filter((m) => m.serving === undefined);
       const stale = inProduction.filter((m) => m.serving !== undefined && m.serving !== m.production);
+      const lost = deps.pool.registryUnreachable;
       return {
-        status: unavailable.length || stale.length ? 'degraded' : 'healthy',
+        status: unavailable.length || stale.length || lost ? 'degraded' : 'healthy',
         model_loaded: inProduction.length > 0 && unavailable.length === 0,
         models,
         ...(unavailable.length ? { unavailable } : {}),
         ...(stale.length ? { stale } : {}),
+        ...(lost ? { registry: { reachable: false, ...lost } } : {}),
       };
     },
   );
@@ -90,5 +97,8 @@ export function readiness(deps: { pool: ModelPool; draining: () => boolean }): {
     // Still serving the previous version: ready (taking the pod out would drop traffic), but say so.
     else if (m.serving !== m.production) warnings.push(`${m.model}: production version ${m.production} failed to load${m.error ? ` (${m.error})` : ''}; version ${m.serving} keeps serving`);
   }
+  // Still ready: what is loaded keeps serving (and the audit log spills), so taking the pod out would only drop traffic.
+  const lost = deps.pool.registryUnreachable;
+  if (lost) warnings.push(`the registry's database cannot be read since ${lost.since} (${lost.error}); serving the models as last loaded`);
   return { reasons, warnings };
 }
