@@ -19,6 +19,8 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
     const loc = db.location;
     let client: pg.Client | undefined;
     let held = false;
+    // Said once per outage (and when the error changes), not on every attempt.
+    let failing: { error: string; attempts: number } | undefined;
     return {
       async acquire() {
         try {
@@ -37,9 +39,13 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
           // The key includes the schema, so isolated schemas (tests, tenants) elect separately.
           const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext(current_schema() || $1)) as ok', [`:modelgate:${name}`]);
           held = r.rows[0]?.ok === true;
+          if (failing) log.info({ job: name, failed_attempts: failing.attempts }, `leader election works again after ${failing.attempts} failed attempt${failing.attempts === 1 ? '' : 's'}`);
+          failing = undefined;
           return held;
         } catch (e) {
-          log.warn({ err: (e as Error).message, job: name }, 'leader election failed; will retry');
+          const error = (e as Error).message;
+          if (failing?.error !== error) log.warn({ err: error, job: name }, 'leader election failed; retrying (said again only if the error changes)');
+          failing = { error, attempts: (failing?.attempts ?? 0) + 1 };
           held = false;
           await client?.end().catch(() => undefined);
           client = undefined;

@@ -148,6 +148,26 @@ describe.each(DIALECTS)('leader election on %s', (dialect) => {
     await dropDb(loc);
   });
 
+  if (dialect === 'postgres') {
+    it('a database out of reach is said once, and that the election works again', async () => {
+      const lines: string[] = [];
+      const captured = createLogger('info', { write: (l: string) => lines.push(l) });
+      const pgLoc = loc as Extract<DbLocation, { kind: 'postgres' }>;
+      // Nothing listens on port 1; the same Db pointed back at the real server later.
+      const location = { ...pgLoc, url: 'postgres://postgres@127.0.0.1:1/postgres' };
+      const leader = createLeader({ ...db, location }, 'outage-job', 'replica-a', 1000, captured);
+      for (let i = 0; i < 4; i++) expect(await leader.acquire(1_000_000 + i)).toBe(false);
+      location.url = pgLoc.url;
+      expect(await leader.acquire(1_000_010)).toBe(true);
+      await leader.release();
+      const said = lines.map((l) => JSON.parse(l) as { level: string; msg: string; failed_attempts?: number });
+      expect(said.map((l) => [l.level, l.msg])).toEqual([
+        ['warn', 'leader election failed; retrying (said again only if the error changes)'],
+        ['info', 'leader election works again after 4 failed attempts'],
+      ]);
+    });
+  }
+
   it('one holder at a time; another takes over when the leader goes away', async () => {
     const a = createLeader(db, 'job', 'replica-a', 1000, log);
     const b = createLeader(db, 'job', 'replica-b', 1000, log);
