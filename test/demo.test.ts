@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from './helpers/db.js';
@@ -72,13 +73,16 @@ describe('modelgate demo', () => {
     }
   }, 240_000);
 
-  it('the default (binary) demo: its curl lines work too', async () => {
-    const demo = await runDemo(['--rows', '2000']);
+  it('the default (binary) demo: its curl lines work too, and the first answers what the README shows', async () => {
+    const demo = await runDemo([]);
     try {
       const replies = await sendCurlLines(demo.output);
       expect(replies).toHaveLength(3);
       for (const r of replies) expect(r.status, JSON.stringify(r.body)).toBe(200);
       expect(['act', 'none']).toContain(replies[0].body.decision);
+      // The demo's data and training are seeded, so a new user's reply is the README's, id aside.
+      const shown = /^# → (\{"prediction_id".*\})$/m.exec(readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8'))![1];
+      expect({ ...replies[0].body, prediction_id: '…' }).toEqual(JSON.parse(shown));
       // The console line it prints opens the console, and the printed admin token signs in to it.
       const consoleUrl = /^open (http:\/\/\S+\/ui\/)$/m.exec(demo.output)![1];
       const page = await fetch(consoleUrl);
