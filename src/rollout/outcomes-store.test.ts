@@ -1,6 +1,7 @@
 import { CompiledQuery } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, dropDb, freshDb } from '../../test/helpers/db.js';
+import { turnsDuring } from '../../test/helpers/turns.js';
 import { migrate, openDb, type Db } from '../db/index.js';
 import { createRolloutStore, FEEDBACK_CLOCK_SKEW_MS, outcomesQuery } from './store.js';
 
@@ -91,6 +92,55 @@ for (const dialect of DIALECTS) {
       for (const r of got) expect(r.label).toBe(byScore.get(r.score)!.label);
       expect(await store.outcomes('churn', 'canary', 2, iso(SINCE))).toHaveLength(20);
       expect(FEEDBACK_CLOCK_SKEW_MS).toBeGreaterThan(2 * 60_000);
+    });
+
+    it('reads many outcomes in slices of feedback time, with turns of the event loop between them on SQLite', async () => {
+      const n = 12_000;
+      const preds = Array.from({ length: n }, (_, i) => ({
+        id: `bulk${String(i).padStart(6, '0')}`,
+        at: iso(SINCE + i * 100),
+        model: 'bulk',
+        version: 1,
+        arm: 'production',
+        event_id: null,
+        features: null,
+        features_sha256: null,
+        score: i / n,
+        label: null,
+        decision: 'none',
+        latency_ms: 1,
+        cached: 0,
+        key_id: null,
+      }));
+      for (let i = 0; i < n; i += 500)
+        await db.kysely
+          .insertInto('predictions')
+          .values(preds.slice(i, i + 500))
+          .execute();
+      // Outcomes a second apart, from a minute after the step began.
+      const fb = preds.map((p, i) => ({
+        prediction_id: p.id,
+        model: 'bulk',
+        event_id: null,
+        label: i % 2,
+        value: null,
+        actual_class: null,
+        actual_value: null,
+        at: iso(SINCE + 60_000 + i * 1000),
+        key_id: null,
+      }));
+      for (let i = 0; i < n; i += 500)
+        await db.kysely
+          .insertInto('feedback')
+          .values(fb.slice(i, i + 500))
+          .execute();
+      const store = createRolloutStore(db);
+      const { result, turns } = await turnsDuring(store.outcomes('bulk', 'production', 1, iso(SINCE)));
+      expect(result).toHaveLength(n);
+      expect(result.filter((r) => r.label === 1)).toHaveLength(n / 2);
+      // In one query there is no turn at all.
+      if (dialect === 'sqlite') expect(turns).toBeGreaterThanOrEqual(5);
+      expect(await store.outcomes('bulk', 'production', 1, iso(SINCE + n * 100))).toEqual([]);
     });
 
     if (dialect === 'sqlite') {
