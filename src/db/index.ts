@@ -2,4 +2,4 @@ export { openDb, migrate, pendingMigrations, dedicatedPgClient, type Db, type Db
 export { toIso, fromJson, type Database, type ModelVersionsTable, type RolloutsTable, type ApiKeysTable, type RollbacksTable } from './schema.js';
 export { bumpRevision, readRevision } from './revision.js';
 export { allMigrations } from './migrations/index.js';
-export { overTimeSlices, predictionRowsUpTo } from './time-slices.js';
+export { modelRowsUpTo, overTimeSlices, predictionRowsUpTo } from './time-slices.js';

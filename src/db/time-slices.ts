@@ -48,11 +48,11 @@ export async function overTimeSlices<T>(dialect: Dialect, from: string, to: stri
   return out;
 }
 
-/** rowsUpTo for a model's predictions: counted on the (model, at) index alone, at most `limit`. */
-export function predictionRowsUpTo(k: Kysely<Database>, model: string): SlicedAggregate<unknown>['rowsUpTo'] {
+/** rowsUpTo for a model's rows of a table with a (model, at) index: counted on the index alone, at most `limit`. */
+export function modelRowsUpTo(k: Kysely<Database>, table: 'predictions' | 'feedback', model: string): SlicedAggregate<unknown>['rowsUpTo'] {
   return async (from, to, limit) => {
     const inner = k
-      .selectFrom('predictions')
+      .selectFrom(table)
       .select(sql<number>`1`.as('one'))
       .where('model', '=', model)
       .where('at', '>=', from)
@@ -65,3 +65,6 @@ export function predictionRowsUpTo(k: Kysely<Database>, model: string): SlicedAg
     return Number(r.n);
   };
 }
+
+/** rowsUpTo for a model's predictions. */
+export const predictionRowsUpTo = (k: Kysely<Database>, model: string) => modelRowsUpTo(k, 'predictions', model);

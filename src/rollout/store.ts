@@ -1,5 +1,5 @@
-import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { fromJson, overTimeSlices, toIso, type Database, type Db } from '../db/index.js';
+import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
+import { fromJson, modelRowsUpTo, overTimeSlices, toIso, type Database, type Db } from '../db/index.js';
 import type { RollbacksTable, RolloutsTable } from '../db/index.js';
 import type { AnalysisRules } from './analysis.js';
 import { addCounts, emptyCounts, type Arm, type ArmCounts } from './stats.js';
@@ -238,23 +238,7 @@ export function createRolloutStore(db: Db) {
       if (from >= end) return [];
       const rows = await overTimeSlices(db.dialect, from, end, {
         run: (a, b) => outcomesQuery(k, model, arm, version, sinceIso, b).where('f.at', '>=', a).execute(),
-        rowsUpTo: async (a, b, limit) => {
-          const inner = k
-            .selectFrom('feedback')
-            .select(sql<number>`1`.as('one'))
-            .where('model', '=', model)
-            .where('at', '>=', a)
-            .where('at', '<', b)
-            .limit(limit);
-          return Number(
-            (
-              await k
-                .selectFrom(inner.as('w'))
-                .select(sql<number>`count(*)`.as('n'))
-                .executeTakeFirstOrThrow()
-            ).n,
-          );
-        },
+        rowsUpTo: modelRowsUpTo(k, 'feedback', model),
       });
       const num = (v: number | null) => (v === null ? null : Number(v));
       return rows.map((r) => ({ score: Number(r.score), decision: r.decision, predicted: r.predicted, label: num(r.label), actual_class: r.actual_class, actual_value: num(r.actual_value) }));
