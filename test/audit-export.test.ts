@@ -61,7 +61,7 @@ for (const dialect of DIALECTS) {
         (async () => {
           let lines = 0;
           let header = '';
-          for await (const chunk of predictionsCsv(store, { model: 'hotel' }, { pageRows: store.exportPageRows })) {
+          for await (const chunk of predictionsCsv(store, { model: 'hotel' })) {
             if (!header) header = chunk;
             for (let i = chunk.indexOf('\n'); i >= 0; i = chunk.indexOf('\n', i + 1)) lines++;
           }

@@ -28,15 +28,15 @@ const CSV_CHUNK_ROWS = 100;
 
 /**
  * The CSV download a server streams: the header line, then every matching prediction, in
- * chunks. Between chunks the event loop gets a turn once `turns` says its budget is spent. On
+ * chunks. Between chunks the event loop gets a turn once 2 ms of work have passed. On
  * SQLite the driver is synchronous, and a client reading as fast as the server writes never
  * makes it wait for the socket either, so without these turns an export held every other
  * request, health checks included, until its last row (30 s for 1.8 million records).
  */
-export async function* predictionsCsv(store: Pick<AuditStore, 'query'>, filter: Omit<PredictionQuery, 'limit' | 'after'>, o: { pageRows: number; turns?: Yielder }): AsyncGenerator<string> {
-  const turns = o.turns ?? new Yielder();
+export async function* predictionsCsv(store: Pick<AuditStore, 'query' | 'exportPageRows'>, filter: Omit<PredictionQuery, 'limit' | 'after'>): AsyncGenerator<string> {
+  const turns = new Yielder();
   yield csvRows([], true);
-  for await (const rows of predictionPages(store, filter, o.pageRows)) {
+  for await (const rows of predictionPages(store, filter, store.exportPageRows)) {
     for (let i = 0; i < rows.length; i += CSV_CHUNK_ROWS) {
       if (turns.spent()) await turns.pause();
       yield csvRows(rows.slice(i, i + CSV_CHUNK_ROWS), false);

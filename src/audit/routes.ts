@@ -132,7 +132,7 @@ export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDeps
       return reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="${filter.model ?? 'all'}-predictions.csv"`)
-        .send(Readable.from(predictionsCsv(store, filter, { pageRows: store.exportPageRows })));
+        .send(Readable.from(predictionsCsv(store, filter)));
     },
   );
 

@@ -19,12 +19,12 @@ export const DB_UNREACHABLE_CODES = new Set([
 /**
  * Codes meaning the database is there but cannot take the request now: PostgreSQL's
  * connection exceptions (class 08), too many connections, shutting down or starting up;
- * SQLite still locked after its busy timeout, a full disk, an I/O error.
+ * SQLite still locked after its busy timeout, a full disk; and any SQLITE_IOERR (an I/O error).
  */
-const BUSY_CODES = new Set(['08000', '08001', '08003', '08004', '08006', '53300', '57P01', '57P02', '57P03', 'SQLITE_BUSY', 'SQLITE_FULL', 'SQLITE_IOERR']);
+const BUSY_CODES = new Set(['08000', '08001', '08003', '08004', '08006', '53300', '57P01', '57P02', '57P03', 'SQLITE_BUSY', 'SQLITE_FULL']);
 
 /** node-postgres's own words for a connection lost or never made (it gives them no code). */
-const LOST_CONNECTION = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Connection terminated due to connection timeout)/;
+const LOST_CONNECTION = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect)/;
 
 /**
  * A request that failed because the database is out of reach, as the 503 a client can retry

@@ -1,6 +1,7 @@
 import { systemTimers, type TimerHandle, type Timers } from './clock.js';
 import { errorMessage } from './errors.js';
 import type { Logger } from './logger.js';
+import { FailureStreak } from './failure-streak.js';
 
 export interface PeriodicOptions {
   /** One run; a failure is reported (onError, else a warning) and the next run comes at the usual time. */
@@ -37,7 +38,7 @@ export function startPeriodic(o: PeriodicOptions): Periodic {
   let stopped = false;
   let timer: TimerHandle | undefined;
   let running: Promise<void> | undefined;
-  let failing: { error: string; runs: number } | undefined;
+  const failures = new FailureStreak();
   const schedule = (ms: number) => {
     timer = timers.setTimeout(loop, ms);
   };
@@ -48,15 +49,12 @@ export function startPeriodic(o: PeriodicOptions): Periodic {
       .then(o.run)
       .then(
         () => {
-          if (!failing) return;
-          o.log.info({ failed_runs: failing.runs }, `${o.what} works again after ${failing.runs} failed run${failing.runs === 1 ? '' : 's'}`);
-          failing = undefined;
+          const failed = failures.succeeded();
+          if (failed) o.log.info({ failed_runs: failed }, `${o.what} works again after ${failed} failed run${failed === 1 ? '' : 's'}`);
         },
         (e: unknown) => {
           const error = errorMessage(e);
-          const again = failing?.error === error;
-          failing = { error, runs: (failing?.runs ?? 0) + 1 };
-          if (again) return;
+          if (!failures.failed(error)) return;
           if (o.onError) o.onError(e);
           else o.log.warn({ err: error }, `${o.what} failed; retrying every interval (said again only if the error changes)`);
         },

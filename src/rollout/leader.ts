@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { dedicatedPgClient, type Db } from '../db/index.js';
+import { FailureStreak } from '../lib/failure-streak.js';
 import type { Logger } from '../lib/logger.js';
 
 /**
@@ -20,7 +21,7 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
     let client: pg.Client | undefined;
     let held = false;
     // Said once per outage (and when the error changes), not on every attempt.
-    let failing: { error: string; attempts: number } | undefined;
+    const failures = new FailureStreak();
     return {
       async acquire() {
         try {
@@ -39,13 +40,12 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
           // The key includes the schema, so isolated schemas (tests, tenants) elect separately.
           const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext(current_schema() || $1)) as ok', [`:modelgate:${name}`]);
           held = r.rows[0]?.ok === true;
-          if (failing) log.info({ job: name, failed_attempts: failing.attempts }, `leader election works again after ${failing.attempts} failed attempt${failing.attempts === 1 ? '' : 's'}`);
-          failing = undefined;
+          const failed = failures.succeeded();
+          if (failed) log.info({ job: name, failed_attempts: failed }, `leader election works again after ${failed} failed attempt${failed === 1 ? '' : 's'}`);
           return held;
         } catch (e) {
           const error = (e as Error).message;
-          if (failing?.error !== error) log.warn({ err: error, job: name }, 'leader election failed; retrying (said again only if the error changes)');
-          failing = { error, attempts: (failing?.attempts ?? 0) + 1 };
+          if (failures.failed(error)) log.warn({ err: error, job: name }, 'leader election failed; retrying (said again only if the error changes)');
           held = false;
           await client?.end().catch(() => undefined);
           client = undefined;

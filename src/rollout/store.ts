@@ -59,19 +59,26 @@ const row = (r: Rollout) => ({
  * replicas whose clocks disagree) can belong to it. The cross join keeps that order on SQLite,
  * whose planner has no statistics to choose it; PostgreSQL plans it as the inner join it is.
  */
-export function outcomesQuery(k: Kysely<Database>, model: string, arm: 'production' | 'canary', version: number, sinceIso: string, storedBefore?: string) {
+export function outcomesQuery(
+  k: Kysely<Database>,
+  model: string,
+  arm: 'production' | 'canary',
+  version: number,
+  sinceIso: string,
+  stored: { from: string; to?: string } = { from: feedbackSince(sinceIso) },
+) {
   let q = k
     .selectFrom('feedback as f')
     .crossJoin('predictions as p')
     .select(['p.score', 'p.decision', 'p.label as predicted', 'f.label', 'f.actual_class', 'f.actual_value'])
     .whereRef('p.id', '=', 'f.prediction_id')
     .where('f.model', '=', model)
-    .where('f.at', '>=', feedbackSince(sinceIso))
+    .where('f.at', '>=', stored.from)
     .where('p.model', '=', model)
     .where('p.arm', '=', arm)
     .where('p.version', '=', version)
     .where('p.at', '>=', sinceIso);
-  if (storedBefore) q = q.where('f.at', '<', storedBefore);
+  if (stored.to) q = q.where('f.at', '<', stored.to);
   return q;
 }
 
@@ -85,6 +92,28 @@ export const FEEDBACK_CLOCK_SKEW_MS = 5 * 60_000;
 
 export function createRolloutStore(db: Db) {
   const k = db.kysely;
+
+  /**
+   * SQLite, whose driver is synchronous: many outcomes (100,000 labelled predictions took 0.7 s
+   * in one query) are read in slices of feedback time, up to the latest stored, with a turn of
+   * the event loop between them.
+   */
+  async function slicedOutcomes(model: string, arm: 'production' | 'canary', version: number, sinceIso: string) {
+    const latest = await k
+      .selectFrom('feedback')
+      .select((eb) => eb.fn.max('at').as('at'))
+      .where('model', '=', model)
+      .executeTakeFirst();
+    if (!latest?.at) return [];
+    const end = new Date(Date.parse(toIso(latest.at)) + 1).toISOString();
+    const from = feedbackSince(sinceIso);
+    if (from >= end) return [];
+    return overTimeSlices(db.dialect, from, end, {
+      run: (a, b) => outcomesQuery(k, model, arm, version, sinceIso, { from: a, to: b }).execute(),
+      rowsUpTo: modelRowsUpTo(k, 'feedback', model),
+    });
+  }
+
   return {
     db,
     transaction<T>(fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
@@ -225,21 +254,7 @@ export function createRolloutStore(db: Db) {
 
     /** An arm's predictions of a version since a time, with the real outcome reported for each (feedback). */
     async outcomes(model: string, arm: 'production' | 'canary', version: number, sinceIso: string): Promise<OutcomeRow[]> {
-      // Many outcomes (100,000 labelled predictions took 0.7 s) are read in slices of feedback
-      // time on SQLite, whose driver is synchronous, with a turn of the event loop between them.
-      const latest = await k
-        .selectFrom('feedback')
-        .select((eb) => eb.fn.max('at').as('at'))
-        .where('model', '=', model)
-        .executeTakeFirst();
-      if (!latest?.at) return [];
-      const end = new Date(Date.parse(toIso(latest.at)) + 1).toISOString();
-      const from = feedbackSince(sinceIso);
-      if (from >= end) return [];
-      const rows = await overTimeSlices(db.dialect, from, end, {
-        run: (a, b) => outcomesQuery(k, model, arm, version, sinceIso, b).where('f.at', '>=', a).execute(),
-        rowsUpTo: modelRowsUpTo(k, 'feedback', model),
-      });
+      const rows = db.dialect === 'sqlite' ? await slicedOutcomes(model, arm, version, sinceIso) : await outcomesQuery(k, model, arm, version, sinceIso).execute();
       const num = (v: number | null) => (v === null ? null : Number(v));
       return rows.map((r) => ({ score: Number(r.score), decision: r.decision, predicted: r.predicted, label: num(r.label), actual_class: r.actual_class, actual_value: num(r.actual_value) }));
     },
