@@ -93,6 +93,23 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect((await runCli(['models', '--json'], env)).json().models.map((m: { name: string }) => m.name)).not.toContain('broken');
   });
 
+  it("models NAME shows each version's own description, and the production version's in its headline", async () => {
+    const manifest = path.join(dir, 'described.json');
+    for (const description of ['gbdt trained on march.csv', 'logreg trained on april.csv']) {
+      writeFileSync(manifest, JSON.stringify({ description }));
+      expect((await runCli(['register', '--model', 'described', '--onnx', modelFile, '--manifest', manifest], env)).code).toBe(0);
+    }
+    // A third version without one.
+    expect((await runCli(['register', '--model', 'described', '--onnx', modelFile], env)).code).toBe(0);
+    expect((await runCli(['promote', '--model', 'described', '--version', '2'], env)).code).toBe(0);
+    const one = (await runCli(['models', 'described', '--json'], env)).json();
+    expect(one.description).toBe('gbdt trained on march.csv');
+    expect(one.versions.map((v: { description: string | null }) => v.description)).toEqual(['gbdt trained on march.csv', 'logreg trained on april.csv', null]);
+    const text = (await runCli(['models', 'described'], env)).stdout;
+    expect(text.split('\n')[0]).toBe('described — production v2: logreg trained on april.csv');
+    expect(text).toMatch(/\n {2}v1 {2}gbdt trained on march\.csv\n {2}v2 {2}logreg trained on april\.csv\n {2}v3 {2}\(no description\)/);
+  });
+
   it('promote and rollback by training run id; a running canary refuses other promotions unless --force', async () => {
     const manifest = path.join(dir, 'run.json');
     for (const run of ['run-a', 'run-b']) {

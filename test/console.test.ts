@@ -246,6 +246,11 @@ describe('console at /ui in Chromium', () => {
     await poll(() => page.locator('main > p').first().textContent()).toBe(hostile);
     await page.getByRole('button', { name: 'v1' }).click();
     await poll(() => page.locator('.metrics dt').first().textContent()).toBe(hostile);
+    // Each version's own description is a column of its own, and the production version's is the headline.
+    expect(await page.locator('[data-testid=versions-table] tbody tr').first().textContent()).toContain(hostile);
+    await s.ctx.registry.promote({ model: 'tricky', target: 'production', version: 1, actor: 't' });
+    await page.reload();
+    await poll(() => page.locator('main > p').first().textContent()).toBe(`Production v1: ${hostile}`);
     expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(await page.locator('main img').count()).toBe(0);
   });

@@ -173,9 +173,12 @@ export function registerRegistryCommands(program: Command): void {
           return;
         }
         const m = await ctx.registry.getModel(name);
+        // The model's own description is what its first version brought; what serves is what an operator asks about.
+        const production = m.versions.find((v) => v.version === m.aliases.production);
+        const headline = production?.description ? `production v${production.version}: ${production.description}` : m.description;
         emit(o, m, () =>
           [
-            `${m.name}${m.description ? ` — ${m.description}` : ''}`,
+            `${m.name}${headline ? ` — ${headline}` : ''}`,
             `aliases: ${
               Object.entries(m.aliases)
                 .map(([a, v]) => `${a}=${v}`)
@@ -194,6 +197,7 @@ export function registerRegistryCommands(program: Command): void {
             ),
             // Why a version is not compiled, when it is not: an operator, attribute or difference to fix or report.
             ...m.versions.flatMap((v) => (v.engine?.reason ? [`  v${v.version} on onnxruntime: ${v.engine.reason}`] : [])),
+            ...(m.versions.some((v) => v.description) ? ['', ...m.versions.map((v) => `  v${v.version}  ${v.description ?? '(no description)'}`)] : []),
           ].join('\n'),
         );
       }),

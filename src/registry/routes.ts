@@ -33,6 +33,7 @@ const versionSummary = {
     onnx_sha256: { type: 'string' },
     size_bytes: { type: 'integer' },
     run_id: { type: ['string', 'null'], description: 'training run that produced it' },
+    description: { type: ['string', 'null'], description: "this version's description (its manifest's); the model's own is the one its first version brought" },
     task: { type: 'string', enum: TASKS, description: 'what the version predicts: binary (score = positive-class probability), multiclass (label, probabilities), regression (value)' },
     classes: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'integer' }] }, description: 'multiclass: the class labels, in probability order' },
     created_at: { type: 'string' },
@@ -117,7 +118,7 @@ export async function registryRoutes(fastify: FastifyInstance, deps: RegistryRou
             type: 'object',
             properties: {
               name: { type: 'string' },
-              description: { type: ['string', 'null'] },
+              description: { type: ['string', 'null'], description: 'the description the first version brought; each version has its own' },
               created_at: { type: 'string' },
               aliases: aliasesSchema,
               versions: { type: 'array', items: versionSummary },

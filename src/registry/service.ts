@@ -424,6 +424,7 @@ export function createRegistryService(deps: RegistryDeps) {
     onnx_sha256: v.onnx_sha256,
     size_bytes: v.size_bytes,
     run_id: v.manifest.run_id ?? null,
+    description: v.manifest.description ?? null,
     task: taskOf(v.manifest.contract),
     ...(taskOf(v.manifest.contract) === 'multiclass' ? { classes: v.manifest.output.class_labels ?? [] } : {}),
     created_at: v.created_at,

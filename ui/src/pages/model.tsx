@@ -9,6 +9,7 @@ interface VersionRow {
   version: number;
   status: string;
   task: string;
+  description: string | null;
   aliases: string[];
   created_at: string;
   created_by: string;
@@ -88,10 +89,18 @@ export function ModelPage({ name }: { name: string }) {
     );
   const d = m.data;
   const production = d.aliases.production;
+  // The model's own description is what its first version brought; what serves is what an operator asks about.
+  const serving = d.versions.find((v) => v.version === production);
   return (
     <main>
       <h1>{d.name}</h1>
-      {d.description ? <p>{d.description}</p> : null}
+      {serving?.description ? (
+        <p>
+          Production v{serving.version}: {serving.description}
+        </p>
+      ) : d.description ? (
+        <p>{d.description}</p>
+      ) : null}
       <nav class="subnav" aria-label={`${d.name} pages`}>
         <a href={href('rollout', d.name)}>Rollout</a>
         <a href={href('monitoring', d.name)}>Monitoring</a>
@@ -104,7 +113,7 @@ export function ModelPage({ name }: { name: string }) {
       ) : null}
       <ErrorNote error={m.error} />
       <h2>Versions</h2>
-      <Table head={['Version', 'Status', 'Aliases', 'Engine', 'Registered', ...(admin ? ['Actions'] : [])]} testId="versions-table">
+      <Table head={['Version', 'Status', 'Aliases', 'Engine', 'Description', 'Registered', ...(admin ? ['Actions'] : [])]} testId="versions-table">
         {d.versions.map((v) => (
           <tr key={v.version} data-version={v.version}>
             <th scope="row">
@@ -115,6 +124,7 @@ export function ModelPage({ name }: { name: string }) {
             <td>{v.status}</td>
             <td>{v.aliases.join(', ') || '—'}</td>
             <td title={v.engine?.reason ?? ''}>{v.engine ? `${v.engine.engine}${v.engine.reason ? ' (see why)' : ''}` : <span class="muted">not loaded yet</span>}</td>
+            <td>{v.description ?? <span class="muted">—</span>}</td>
             <td>
               {fmt.time(v.created_at)} by {v.created_by}
             </td>
