@@ -244,7 +244,7 @@ describe('webhooks from the command line (SQLite)', () => {
     const { tempDir } = await import('./helpers/db.js');
     const refused = await runCli(['webhooks', 'add', '--url', 'http://127.0.0.1:9/hook'], { MODELGATE_DATA_DIR: tempDir() });
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=true/);
+    expect(refused.stderr).toMatch(/127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=on/);
     const env = { MODELGATE_DATA_DIR: tempDir(), WEBHOOK_ALLOW_PRIVATE: 'true' };
     const add = await runCli(['webhooks', 'add', '--url', 'http://127.0.0.1:9/hook', '--events', 'model.promoted,rollout.rolled_back', '--json'], env);
     expect(add.code, add.stderr).toBe(0);
@@ -280,7 +280,7 @@ describe('receivers on internal addresses (WEBHOOK_ALLOW_PRIVATE off, the defaul
     const res = await s.app.inject({ method: 'POST', url: '/v1/webhooks', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ url: `${rx.base}/hook` }) });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({
-      error: { code: 'VALIDATION_FAILED', message: expect.stringMatching(/loopback; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=true/) },
+      error: { code: 'VALIDATION_FAILED', message: expect.stringMatching(/loopback; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=on/) },
     });
   });
 

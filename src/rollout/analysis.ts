@@ -15,6 +15,8 @@ export const customRuleSchema = z.object({
   threshold: z.number(),
 });
 
+type CustomRule = z.infer<typeof customRuleSchema>;
+
 export const analysisSchema = z.object({
   max_error_ratio: z.number().positive().default(1.5),
   max_p95_ratio: z.number().positive().default(1.3),
@@ -75,7 +77,7 @@ export interface Verdict {
  * production, so a slow day or a noisy dependency moves both arms and fires nothing. Latency
  * and errors are those of model-scored requests only: cache hits say nothing of the model, and
  * the arms' caches are not equally warm. No decision is taken until both arms have
- * `minScored` scored requests.
+ * `minScored` scored requests, except by an outcome rule, which waits for its labels instead.
  */
 export function analyse(
   prod: { version: number | null; counts: ArmCounts },
@@ -117,7 +119,15 @@ export function analyse(
       ]) as [string, typeof c][]) {
     if (a.scored < need) short.push(`${name} has ${a.scored} model-scored requests of the ${need} needed per arm (${a.cache_hits} cache hits not counted)`);
   }
-  if (short.length) return { status: 'insufficient_data', reason: `no automatic decision yet: ${short.join('; ')}`, checks: [], ...base };
+  // Outcome rules wait for labels (min_labels_per_arm), not for model-scored requests: cache hits
+  // carry the model's own scores, so their feedback judges it as well as any other's.
+  const outcomeCustom = (rules.custom ?? []).filter((r) => r.metric.startsWith('outcome:'));
+  const judgedOutcomes = outcomes?.judged && outcomeRules ? [...outcomeChecks(outcomeRules, outcomes.production, outcomes.canary), ...customChecks(outcomeCustom, c, psiValue, outcomes.canary)] : [];
+  if (short.length) {
+    const failedOutcome = judgedOutcomes.find((x) => !x.passed);
+    if (failedOutcome) return { status: 'failing', checks: judgedOutcomes, failed: failedOutcome, ...base };
+    return { status: 'insufficient_data', reason: `no automatic decision yet: ${short.join('; ')}`, checks: [], ...base };
+  }
 
   const checks: Check[] = [];
   const errLimit = Math.max(p.error_rate, ERROR_RATE_FLOOR) * rules.max_error_ratio;
@@ -156,13 +166,15 @@ export function analyse(
   if (rules.max_score_psi !== undefined && psiValue !== null) {
     checks.push({ metric: 'score_psi', observed: psiValue, threshold: rules.max_score_psi, passed: psiValue <= rules.max_score_psi, detail: `score PSI between arms ${psiValue.toFixed(4)}` });
   }
-  if (outcomes?.judged && outcomeRules) checks.push(...outcomeChecks(outcomeRules, outcomes.production, outcomes.canary));
-  for (const rule of rules.custom ?? []) {
-    const observed = customMetric(rule.metric, c, psiValue, outcomes?.judged ? outcomes.canary : undefined);
-    if (observed === null) continue;
-    const fires = rule.op === '>' ? observed > rule.threshold : rule.op === '>=' ? observed >= rule.threshold : rule.op === '<' ? observed < rule.threshold : observed <= rule.threshold;
-    checks.push({ metric: rule.metric, observed, threshold: rule.threshold, passed: !fires, detail: `custom rule: canary ${rule.metric} ${rule.op} ${rule.threshold}` });
-  }
+  checks.push(
+    ...customChecks(
+      (rules.custom ?? []).filter((r) => !r.metric.startsWith('outcome:')),
+      c,
+      psiValue,
+      undefined,
+    ),
+    ...judgedOutcomes,
+  );
   const failed = checks.find((x) => !x.passed);
   return { status: failed ? 'failing' : 'healthy', checks, ...(failed ? { failed } : {}), ...base };
 }
@@ -210,6 +222,18 @@ function outcomeChecks(r: NonNullable<AnalysisRules['outcomes']>, p: ArmOutcomes
       passed: ratio <= r.max_mae_ratio,
       detail: `MAE ${c.mae.toFixed(4)} on the canary vs ${p.mae.toFixed(4)} on production ${of}`,
     });
+  }
+  return checks;
+}
+
+/** Custom rules as checks; a rule whose metric has no value yet (an outcome before its labels) is left out. */
+function customChecks(custom: CustomRule[], c: ArmSummary, psiValue: number | null, outcomes: ArmOutcomes | undefined): Check[] {
+  const checks: Check[] = [];
+  for (const rule of custom) {
+    const observed = customMetric(rule.metric, c, psiValue, outcomes);
+    if (observed === null) continue;
+    const fires = rule.op === '>' ? observed > rule.threshold : rule.op === '>=' ? observed >= rule.threshold : rule.op === '<' ? observed < rule.threshold : observed <= rule.threshold;
+    checks.push({ metric: rule.metric, observed, threshold: rule.threshold, passed: !fires, detail: `custom rule: canary ${rule.metric} ${rule.op} ${rule.threshold}` });
   }
   return checks;
 }

@@ -103,6 +103,38 @@ describe('analysis rules', () => {
     expect(own.status).toBe('failing');
   });
 
+  it('an outcome rule rolls back on its labels even while cache hits leave the arms short of model-scored requests', () => {
+    const outcomes = (labelled: number, auc: number) => ({ labelled, accuracy: 0.9, false_positive_rate: 0.1, roc_auc: auc, mae: null });
+    const allHits = cachedArm(5000, 1, 8);
+    const withRules = analysisSchema.parse({ outcomes: { min_labels_per_arm: 200, max_auc_drop: 0.01 } });
+    const opts = { minRequests: 200, minScored: 100 };
+    const worse = analyse({ version: 1, counts: allHits }, { version: 2, counts: allHits }, withRules, { ...opts, outcomes: { production: outcomes(9000, 0.985), canary: outcomes(8000, 0.948) } });
+    expect(worse.status).toBe('failing');
+    expect(worse.failed).toMatchObject({ metric: 'outcome_auc_drop', threshold: 0.01 });
+    expect(worse.failed!.observed).toBeCloseTo(0.037, 9);
+    // The same through a custom outcome rule.
+    const custom = analysisSchema.parse({ outcomes: { min_labels_per_arm: 200 }, custom: [{ metric: 'outcome:roc_auc', op: '<', threshold: 0.95 }] });
+    expect(
+      analyse({ version: 1, counts: allHits }, { version: 2, counts: allHits }, custom, { ...opts, outcomes: { production: outcomes(9000, 0.985), canary: outcomes(8000, 0.948) } }).failed,
+    ).toMatchObject({
+      metric: 'outcome:roc_auc',
+    });
+    // Outcomes that pass decide nothing: the other rules still wait for model-scored requests.
+    const fine = analyse({ version: 1, counts: allHits }, { version: 2, counts: allHits }, withRules, { ...opts, outcomes: { production: outcomes(9000, 0.985), canary: outcomes(8000, 0.98) } });
+    expect(fine.status).toBe('insufficient_data');
+    expect(fine.reason).toMatch(/canary has 0 model-scored requests of the 100 needed per arm \(5000 cache hits not counted\)/);
+    // Too few labels: nothing decided, whatever the AUC says.
+    const fewLabels = analyse({ version: 1, counts: allHits }, { version: 2, counts: allHits }, withRules, { ...opts, outcomes: { production: outcomes(9000, 0.985), canary: outcomes(150, 0.6) } });
+    expect(fewLabels.status).toBe('insufficient_data');
+    expect(fewLabels.outcomes?.reason).toMatch(/canary has 150 labelled predictions of the 200 needed/);
+    // Still short of min_requests: the outcome rule decides all the same, on its own minimum.
+    const fewRequests = analyse({ version: 1, counts: allHits }, { version: 2, counts: cachedArm(50, 1, 8) }, withRules, {
+      ...opts,
+      outcomes: { production: outcomes(9000, 0.985), canary: outcomes(300, 0.9) },
+    });
+    expect(fewRequests.failed?.metric).toBe('outcome_auc_drop');
+  });
+
   it('at 100 % the production arm gets no traffic: the canary is judged on its own numbers against the floors', () => {
     const none = emptyCounts();
     const healthy = analyse({ version: 1, counts: none }, { version: 2, counts: cachedArm(500, 0, 8) }, analysisSchema.parse({}), { minRequests: 200, minScored: 100, canaryPercent: 100 });

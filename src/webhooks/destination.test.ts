@@ -30,7 +30,7 @@ describe('webhook destinations', () => {
   const publicOnly = async () => ['93.184.216.34'];
   it('refuses an internal literal address, and a name that resolves to one (any of its addresses), saying how to allow it', async () => {
     await expect(checkDestination(new URL('http://127.0.0.1:9000/hook'), { allowPrivate: false, resolve: publicOnly })).rejects.toThrow(
-      /127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback.*WEBHOOK_ALLOW_PRIVATE=true/,
+      /127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback.*WEBHOOK_ALLOW_PRIVATE=on/,
     );
     await expect(checkDestination(new URL('http://[::1]/hook'), { allowPrivate: false, resolve: publicOnly })).rejects.toThrow(/::1 is in ::1\/128/);
     const rebinding = async () => ['93.184.216.34', '169.254.169.254'];

@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { AppError } from '../lib/errors.js';
 
-/** Address ranges a webhook may not reach unless WEBHOOK_ALLOW_PRIVATE=true, each with what it is. */
+/** Address ranges a webhook may not reach unless WEBHOOK_ALLOW_PRIVATE=on, each with what it is. */
 const RANGES: [string, number, 'ipv4' | 'ipv6', string][] = [
   ['0.0.0.0', 8, 'ipv4', 'this network'],
   ['10.0.0.0', 8, 'ipv4', 'a private network'],
@@ -44,7 +44,7 @@ export const systemResolver: Resolver = async (host) => (await lookup(host, { al
 /**
  * Where a webhook URL's host leads, refused when it is (or resolves to) loopback, link-local,
  * private or otherwise internal: an admin able to add a subscription must not be able to make
- * the server call its own network (server-side request forgery). WEBHOOK_ALLOW_PRIVATE=true
+ * the server call its own network (server-side request forgery). WEBHOOK_ALLOW_PRIVATE=on
  * lifts this for receivers on an internal network, as in tests.
  */
 export async function checkDestination(url: URL, o: { allowPrivate: boolean; resolve: Resolver }): Promise<void> {
@@ -63,7 +63,7 @@ export async function checkDestination(url: URL, o: { allowPrivate: boolean; res
     const range = internalRange(address);
     if (range) {
       const via = address === host ? '' : ` (${host} resolves to ${address})`;
-      throw new AppError('VALIDATION_FAILED', `url: ${address}${via} is in ${range}; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=true`, {
+      throw new AppError('VALIDATION_FAILED', `url: ${address}${via} is in ${range}; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=on`, {
         field: 'url',
       });
     }
