@@ -1,6 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { sql } from 'kysely';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackup, restoreBackup } from '../src/backup/index.js';
@@ -52,6 +55,17 @@ describe.each([
     await source.ctx.webhooks.add({ url: 'http://127.0.0.1:9/hook', actor: 't' });
     await source.pool.refresh(true);
     await scoresOf(source);
+    // One body as Python writes it: spaces after separators, whole numbers as 152.0.
+    const written = `{${Object.entries(rows[0])
+      .map(([k, v]) => `"${k}": ${typeof v === 'number' && Number.isInteger(v) ? `${v}.0` : JSON.stringify(v)}`)
+      .join(', ')}}`;
+    const res = await source.app.inject({
+      method: 'POST',
+      url: '/v1/infer',
+      headers: { ...source.auth, 'content-type': 'application/json' },
+      payload: `{"model": "hotel", "event_id": "as-written", "payload": ${written}}`,
+    });
+    expect(res.statusCode).toBe(200);
     await source.audit.flush();
     archive = path.join(tempDir(), 'out', 'modelgate.tar');
   });
@@ -63,7 +77,7 @@ describe.each([
   it('backs up registry, settings, audit log and artifacts with a checksum per entry', async () => {
     const steps: string[] = [];
     const r = await createBackup(source.ctx.db, source.ctx.artifacts, { out: archive, includeAudit: true, version: 'test', onProgress: (m) => steps.push(m) });
-    expect(r.tables).toMatchObject({ models: 1, model_versions: 2, aliases: 2, alias_events: 3, api_keys: 1, webhook_subscriptions: 1, predictions: 20 });
+    expect(r.tables).toMatchObject({ models: 1, model_versions: 2, aliases: 2, alias_events: 3, api_keys: 1, webhook_subscriptions: 1, predictions: 21 });
     expect(r.artifacts).toBe(4);
     expect(steps.join('\n')).toMatch(/model_versions: 2 rows/);
     expect(steps).toContain('  models: 1 row');
@@ -71,6 +85,17 @@ describe.each([
     await tar.list({ file: archive, onReadEntry: (e) => listed.push(e.path) });
     expect(listed[0]).toBe('manifest.json');
     expect(listed.filter((p) => p.startsWith('artifacts/'))).toHaveLength(4);
+    // Each table gzipped inside the plain tar, so damage stays inside one checksummed entry.
+    expect(listed.filter((p) => p.startsWith('tables/'))).toContain('tables/predictions.jsonl.gz');
+    expect(listed.filter((p) => p.startsWith('tables/')).every((p) => p.endsWith('.jsonl.gz'))).toBe(true);
+    const unpacked = mkdtempSync(path.join(os.tmpdir(), 'mg-gz-'));
+    await tar.extract({ file: archive, cwd: unpacked });
+    const gz = readFileSync(path.join(unpacked, 'tables', 'predictions.jsonl.gz'));
+    expect([gz[0], gz[1]]).toEqual([0x1f, 0x8b]);
+    const lines = gunzipSync(gz).toString('utf8').trim().split('\n');
+    expect(lines).toHaveLength(21);
+    expect(JSON.parse(lines[0])).toMatchObject({ model: 'hotel' });
+    expect(JSON.parse(readFileSync(path.join(unpacked, 'manifest.json'), 'utf8')).format).toBe('modelgate.backup/v2');
     // No temporary file is left beside it.
     expect(readdirSync(path.dirname(archive))).toEqual(['modelgate.tar']);
   });
@@ -82,7 +107,7 @@ describe.each([
       await dropDb(t.db);
     });
     const r = await restoreBackup(t.ctx.db, t.ctx.artifacts, archive);
-    expect(r.tables).toMatchObject({ models: 1, model_versions: 2, predictions: 20 });
+    expect(r.tables).toMatchObject({ models: 1, model_versions: 2, predictions: 21 });
     expect((await t.ctx.registry.verify()).every((v) => v.ok)).toBe(true);
     const [a, b] = [await source.ctx.registry.getModel('hotel'), await t.ctx.registry.getModel('hotel')];
     expect(b.aliases).toEqual(a.aliases);
@@ -94,6 +119,62 @@ describe.each([
     const served = await startTestServer({ db: t.db, dataDir: t.dir, jobs: false, env: { ARTIFACT_STORE: path.join(t.dir, 'artifacts') } });
     cleanup.unshift(() => served.close());
     expect(await scoresOf(served, { authorization: `Bearer ${keyToken}` })).toEqual(await scoresOf(source));
+  });
+
+  it('reads the audit tables from the archive itself, never copying them out, and restores a format-1 archive (plain tables)', async () => {
+    const t = await target(to);
+    cleanup.push(async () => {
+      await t.ctx.close();
+      await dropDb(t.db);
+    });
+    // A format-1 archive: the same entries with the tables as plain JSON lines.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mg-v1-'));
+    const unpacked = mkdtempSync(path.join(dir, 'x-'));
+    await tar.extract({ file: archive, cwd: unpacked });
+    const manifest = JSON.parse(readFileSync(path.join(unpacked, 'manifest.json'), 'utf8'));
+    for (const e of manifest.entries as { path: string; sha256: string; bytes: number }[]) {
+      if (!e.path.endsWith('.jsonl.gz')) continue;
+      const plain = gunzipSync(readFileSync(path.join(unpacked, e.path)));
+      rmSync(path.join(unpacked, e.path));
+      e.path = e.path.replace(/\.gz$/, '');
+      writeFileSync(path.join(unpacked, e.path), plain);
+      e.sha256 = createHash('sha256').update(plain).digest('hex');
+      e.bytes = plain.length;
+    }
+    writeFileSync(path.join(unpacked, 'manifest.json'), JSON.stringify({ ...manifest, format: 'modelgate.backup/v1' }));
+    const v1 = path.join(dir, 'v1.tar');
+    await tar.create({ file: v1, cwd: unpacked }, ['manifest.json', ...manifest.entries.map((e: { path: string }) => e.path)]);
+
+    // What the restore's working directory holds while the predictions go in.
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'mg-tmp-'));
+    const seen: string[] = [];
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const r = await restoreBackup(t.ctx.db, t.ctx.artifacts, v1, {
+        onProgress: (m) => {
+          if (m.includes('predictions')) seen.push(...readdirSync(tmp, { recursive: true }).map(String));
+        },
+      });
+      expect(r).toMatchObject({ format: 'modelgate.backup/v1', tables: { models: 1, model_versions: 2, predictions: 21 } });
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+    }
+    expect(seen.some((f) => f.endsWith('model_versions.jsonl'))).toBe(true);
+    expect(seen.filter((f) => /predictions|feedback/.test(f))).toEqual([]);
+    // Every record as it was, the features as the client wrote them (152.0 stays 152.0).
+    const records = (c: Context) =>
+      c.db.kysely
+        .selectFrom('predictions')
+        .select(['id', 'score', 'event_id', sql<string>`cast(features as text)`.as('text')])
+        .orderBy('id')
+        .execute();
+    const [restored, original] = [await records(t.ctx), await records(source.ctx)];
+    expect(restored.map((p) => [p.id, Number(p.score), p.event_id, p.text])).toEqual(original.map((p) => [p.id, Number(p.score), p.event_id, p.text]));
+    expect(original.find((p) => p.event_id === 'as-written')!.text).toMatch(/^\{"[a-z_]+": .*\.0[,}]/);
+    // And the temporary directory is gone afterwards.
+    expect(readdirSync(tmp)).toEqual([]);
   });
 
   it('refuses a truncated archive, a flipped byte in an artifact, a newer format, and a non-empty target without --force, writing nothing', async () => {

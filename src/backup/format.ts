@@ -3,14 +3,22 @@ import { createReadStream } from 'node:fs';
 
 /**
  * A modelgate backup is an uncompressed tar of:
- *   manifest.json         format, when, from which schema, and every other entry's sha256 and size
- *   tables/<table>.jsonl  one JSON object per row (timestamps as ISO strings, JSON columns as text)
- *   artifacts/<sha256>    every ONNX graph and version manifest the tables name
- * Uncompressed on purpose: a damaged byte then damages one entry, which the checksums name,
- * rather than the whole stream (ONNX graphs barely compress anyway).
+ *   manifest.json            format, when, from which schema, and every other entry's sha256 and size
+ *   tables/<table>.jsonl.gz  one JSON object per row (timestamps as ISO strings, JSON columns as text), gzipped
+ *   artifacts/<sha256>       every ONNX graph and version manifest the tables name
+ * The tar itself is not compressed: a damaged byte then damages one entry, which the checksums
+ * name, rather than the whole stream. Each table is, as the audit log's JSON lines shrink about
+ * tenfold (ONNX graphs barely compress, so artifacts are stored as they are).
+ * Format v1 (modelgate before 2026-12) held the tables as plain `tables/<table>.jsonl`; restore reads both.
  */
-export const BACKUP_FORMAT = 'modelgate.backup/v1';
-export const SUPPORTED_BACKUP_FORMATS = [BACKUP_FORMAT];
+export const BACKUP_FORMAT = 'modelgate.backup/v2';
+export const SUPPORTED_BACKUP_FORMATS = ['modelgate.backup/v1', BACKUP_FORMAT];
+
+/** The archive entry that holds a table, in each format. */
+export const tableEntry = (table: string, format: string): string => (format === 'modelgate.backup/v1' ? `tables/${table}.jsonl` : `tables/${table}.jsonl.gz`);
+
+/** Progress lines for large tables: one every this many rows. */
+export const PROGRESS_ROWS = 100_000;
 
 /** The registry and its settings, parents before children (restore inserts in this order). */
 export const REGISTRY_TABLES = [

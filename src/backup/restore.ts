@@ -1,15 +1,20 @@
-import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import * as tar from 'tar';
 import { allMigrations, bumpRevision, type Database, type Db } from '../db/index.js';
 import { SUPPORTED_CONTRACT_VERSIONS } from '../inference/index.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { ArtifactStore } from '../registry/index.js';
 import { manifestSchema } from '../registry/index.js';
-import { AUDIT_TABLES, REGISTRY_TABLES, SERIAL_TABLES, sha256File, SUPPORTED_BACKUP_FORMATS, type BackupManifest, type BackupTable } from './format.js';
+import { AUDIT_TABLES, PROGRESS_ROWS, REGISTRY_TABLES, SERIAL_TABLES, sha256File, SUPPORTED_BACKUP_FORMATS, tableEntry, type BackupManifest, type BackupTable } from './format.js';
 
 export interface RestoreOptions {
   force?: boolean;
@@ -27,13 +32,84 @@ export interface RestoreResult {
 const CHUNK = 500;
 const bad = (file: string, what: string) => new AppError('BAD_REQUEST', `${file}: ${what}; nothing was restored`);
 
+/** Entries restore keeps on disk while it checks them: small, read more than once. Audit tables are read from the archive itself. */
+const KEPT = /^(manifest\.json|artifacts\/[0-9a-f]{64}|tables\/[a-z_]+\.jsonl(\.gz)?)$/;
+const isAuditEntry = (p: string) => AUDIT_TABLES.some((t) => p === `tables/${t}.jsonl` || p === `tables/${t}.jsonl.gz`);
+
+/** Hashes what passes through. */
+function hashing(): Transform & { digest: () => { sha256: string; bytes: number } } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  return Object.assign(t, { digest: () => ({ sha256: hash.digest('hex'), bytes }) });
+}
+
+/**
+ * Read one pass over the archive, handing each file entry (with a filter) to `use`; waits for
+ * every `use` to finish. A `use` that fails has its entry drained, so the pass can end.
+ */
+async function eachEntry(file: string, filter: (p: string) => boolean, use: (entry: tar.ReadEntry) => Promise<void>): Promise<void> {
+  const uses: Promise<void>[] = [];
+  await tar.list({
+    file,
+    strict: true,
+    // Each entry is read by `use`, at its pace; list would otherwise drain it at once.
+    noResume: true,
+    filter: (p) => filter(p),
+    onReadEntry: (entry) => {
+      if (entry.type !== 'File') {
+        entry.resume();
+        return;
+      }
+      const u = use(entry).catch((e: unknown) => {
+        entry.resume();
+        throw e;
+      });
+      u.catch(() => undefined); // awaited below, once the pass has ended
+      uses.push(u);
+    },
+  });
+  await Promise.all(uses);
+}
+
+/** An entry's rows, CHUNK at a time; gzipped entries are unpacked on the way. */
+async function* rowChunks(input: Readable, gzipped: boolean): AsyncGenerator<Record<string, unknown>[]> {
+  const source = gzipped ? input.pipe(createGunzip()) : input;
+  let failure: unknown;
+  const lines = readline.createInterface({ input: source, crlfDelay: Infinity });
+  source.on('error', (e) => {
+    failure = e;
+    lines.close();
+  });
+  let chunk: Record<string, unknown>[] = [];
+  for await (const line of lines) {
+    if (!line) continue;
+    chunk.push(JSON.parse(line) as Record<string, unknown>);
+    if (chunk.length >= CHUNK) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
+  if (chunk.length) yield chunk;
+}
+
 /**
  * Restore an archive made by createBackup. Everything is checked before anything is written:
  * the archive reads to its end, its format and schema are ones this modelgate knows, every
  * entry's sha256 and size match the manifest, every artifact's content hashes to its name,
  * and every version manifest parses with a supported contract version. Then the artifacts go
  * into the store (content-addressed, so re-putting one is harmless) and the rows into the
- * database in one transaction: a refusal or a failure leaves the target as it was.
+ * database in one transaction: a refusal or a failure leaves the target as it was. The
+ * registry's entries are kept in a temporary directory while this runs; the audit tables,
+ * which can be most of the archive, are read from the archive twice (checked, then inserted
+ * and checked again) instead of being copied out of it.
  */
 export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: string, o: RestoreOptions = {}): Promise<RestoreResult> {
   const file = path.resolve(archive);
@@ -46,8 +122,22 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
   const work = await mkdtemp(path.join(os.tmpdir(), 'modelgate-restore-'));
   try {
     progress(`reading ${file}…`);
+    const read = new Map<string, { sha256: string; bytes: number }>();
     try {
-      await tar.extract({ file, cwd: work, strict: true });
+      await eachEntry(
+        file,
+        () => true,
+        async (entry) => {
+          const h = hashing();
+          if (KEPT.test(entry.path) && !isAuditEntry(entry.path)) {
+            await mkdir(path.dirname(path.join(work, entry.path)), { recursive: true });
+            await pipeline(entry, h, createWriteStream(path.join(work, entry.path)));
+          } else {
+            await pipeline(entry, h, new Writable({ write: (_c, _e, done) => done() }));
+          }
+          read.set(entry.path, h.digest());
+        },
+      );
     } catch (e) {
       throw bad(file, `not a complete modelgate backup (truncated or damaged: ${errorMessage(e)})`);
     }
@@ -71,35 +161,20 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
     // Every entry, as the manifest lists it.
     progress(`verifying ${manifest.entries.length} entries…`);
     for (const e of manifest.entries) {
-      if (e.path.includes('..') || path.isAbsolute(e.path)) throw bad(file, `entry ${e.path} has an unsafe path`);
-      let actual: { sha256: string; bytes: number };
-      try {
-        actual = await sha256File(path.join(work, e.path));
-      } catch {
-        throw bad(file, `entry ${e.path} is missing (the archive is truncated or was altered)`);
-      }
+      if (e.path.includes('..') || path.isAbsolute(e.path) || !KEPT.test(e.path)) throw bad(file, `entry ${e.path} has an unsafe path`);
+      const actual = read.get(e.path);
+      if (!actual) throw bad(file, `entry ${e.path} is missing (the archive is truncated or was altered)`);
       if (actual.bytes !== e.bytes) throw bad(file, `entry ${e.path} is ${actual.bytes} bytes, the manifest says ${e.bytes} (truncated or altered)`);
       if (actual.sha256 !== e.sha256) throw bad(file, `entry ${e.path} does not match its checksum (sha256 ${actual.sha256}, expected ${e.sha256}): it was altered or damaged`);
-      if (e.path.startsWith('artifacts/') && path.basename(e.path) !== actual.sha256) throw bad(file, `artifact ${e.path} does not hash to its name`);
+      if (e.path.startsWith('artifacts/') && path.basename(e.path) !== (await sha256File(path.join(work, e.path))).sha256) throw bad(file, `artifact ${e.path} does not hash to its name`);
     }
     const tables = manifest.tables as BackupTable[];
+    const entryOf = (t: BackupTable) => tableEntry(t, manifest.format);
     for (const t of tables) {
       if (![...REGISTRY_TABLES, ...AUDIT_TABLES].includes(t as never)) throw bad(file, `unknown table ${t}`);
-      if (!manifest.entries.some((e) => e.path === `tables/${t}.jsonl`)) throw bad(file, `table ${t} is listed but has no entry`);
+      if (!manifest.entries.some((e) => e.path === entryOf(t))) throw bad(file, `table ${t} is listed but has no entry`);
     }
-    const rowsOf = async function* (t: BackupTable): AsyncGenerator<Record<string, unknown>[]> {
-      const lines = readline.createInterface({ input: createReadStream(path.join(work, 'tables', `${t}.jsonl`)), crlfDelay: Infinity });
-      let chunk: Record<string, unknown>[] = [];
-      for await (const line of lines) {
-        if (!line) continue;
-        chunk.push(JSON.parse(line) as Record<string, unknown>);
-        if (chunk.length >= CHUNK) {
-          yield chunk;
-          chunk = [];
-        }
-      }
-      if (chunk.length) yield chunk;
-    };
+    const rowsOf = (t: BackupTable) => rowChunks(createReadStream(path.join(work, entryOf(t))), entryOf(t).endsWith('.gz'));
 
     // The versions must be servable by this modelgate, and their artifacts present.
     const present = new Set(manifest.entries.filter((e) => e.path.startsWith('artifacts/')).map((e) => path.basename(e.path)));
@@ -147,19 +222,51 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
       }
       for (const t of tables) {
         let n = 0;
+        let reported = 0;
+        const expected = manifest.entries.find((e) => e.path === entryOf(t))!;
+        const total = expected.rows;
         // Event rows are numbered by the target (PostgreSQL generates those ids and refuses given
         // ones); they arrive in id order, so history keeps its order.
         const renumber = SERIAL_TABLES.includes(t);
-        for await (const chunk of rowsOf(t)) {
-          const rows = renumber ? chunk.map(({ id: _id, ...rest }) => rest) : chunk;
-          await tx
-            .insertInto(t as keyof Database)
-            .values(rows as never)
-            .execute();
-          n += rows.length;
+        const insert = async (chunks: AsyncGenerator<Record<string, unknown>[]>) => {
+          for await (const chunk of chunks) {
+            const rows = renumber ? chunk.map(({ id: _id, ...rest }) => rest) : chunk;
+            await tx
+              .insertInto(t as keyof Database)
+              .values(rows as never)
+              .execute();
+            n += rows.length;
+            if (n - reported >= PROGRESS_ROWS) {
+              reported = n;
+              progress(`  ${t}: ${n.toLocaleString('en-US')}${total !== undefined ? ` of ${total.toLocaleString('en-US')}` : ''} rows…`);
+            }
+          }
+        };
+        if (!AUDIT_TABLES.includes(t as never)) await insert(rowsOf(t));
+        else {
+          // Read from the archive again, checked again as it is read: an archive changed since
+          // the check above fails here, and the transaction writes nothing.
+          let again: { sha256: string; bytes: number } | undefined;
+          await eachEntry(
+            file,
+            (p) => p === entryOf(t),
+            async (entry) => {
+              const h = hashing();
+              entry.pipe(h);
+              try {
+                await insert(rowChunks(h, entryOf(t).endsWith('.gz')));
+              } catch (e) {
+                entry.unpipe(h); // so the entry drains and the pass can end
+                throw e;
+              }
+              if (!h.readableEnded) await once(h, 'end');
+              again = h.digest();
+            },
+          );
+          if (again?.sha256 !== expected.sha256) throw bad(file, `entry ${entryOf(t)} changed while it was restored; nothing was written`);
         }
         counts[t] = n;
-        progress(`  ${t}: ${n} row${n === 1 ? '' : 's'}`);
+        progress(`  ${t}: ${n.toLocaleString('en-US')} row${n === 1 ? '' : 's'}`);
       }
     });
     return { file, format: manifest.format, created_at: manifest.created_at, tables: counts, artifacts: present.size };
