@@ -218,6 +218,19 @@ describe.each([
     expect((await t.ctx.registry.listModels()).map((m) => m.name)).toEqual(['hotel']);
   });
 
+  it('a restore whose TMPDIR cannot hold a working directory says so and what to do', async () => {
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = path.join(archive, 'not-a-directory');
+    try {
+      await expect(restoreBackup(source.ctx.db, source.ctx.artifacts, archive)).rejects.toThrow(
+        /cannot make a working directory in .*not-a-directory \(TMPDIR\): .*set TMPDIR to a writable directory/,
+      );
+    } finally {
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
+    }
+  });
+
   it('a backup to a path that cannot be written is refused before any work, naming it', async () => {
     await expect(createBackup(source.ctx.db, source.ctx.artifacts, { out: '/etc/hostname/nope/backup.tar', version: 'test' })).rejects.toThrow(
       /cannot write the backup to \/etc\/hostname\/nope\/backup\.tar: .*choose a --out/,

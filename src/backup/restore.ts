@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -119,7 +119,12 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
   } catch (e) {
     throw new AppError('BAD_REQUEST', `cannot read ${file}: ${errorMessage(e)}`);
   }
-  const work = await mkdtemp(path.join(os.tmpdir(), 'modelgate-restore-'));
+  let work: string;
+  try {
+    work = await mkdtemp(path.join(os.tmpdir(), 'modelgate-restore-'));
+  } catch (e) {
+    throw new AppError('BAD_REQUEST', `cannot make a working directory in ${os.tmpdir()} (TMPDIR): ${errorMessage(e)}; set TMPDIR to a writable directory; nothing was restored`);
+  }
   try {
     progress(`reading ${file}…`);
     const read = new Map<string, { sha256: string; bytes: number }>();
@@ -130,8 +135,18 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
         async (entry) => {
           const h = hashing();
           if (KEPT.test(entry.path) && !isAuditEntry(entry.path)) {
-            await mkdir(path.dirname(path.join(work, entry.path)), { recursive: true });
-            await pipeline(entry, h, createWriteStream(path.join(work, entry.path)));
+            let out: WriteStream | undefined;
+            try {
+              await mkdir(path.dirname(path.join(work, entry.path)), { recursive: true });
+              out = createWriteStream(path.join(work, entry.path));
+              await pipeline(entry, h, out);
+            } catch (e) {
+              // A full or read-only TMPDIR is not a damaged archive.
+              if (out?.errored || (e as NodeJS.ErrnoException).path?.startsWith(work)) {
+                throw new AppError('BAD_REQUEST', `cannot unpack ${entry.path} into ${work}: ${errorMessage(e)}; free space there or set TMPDIR to a directory with room; nothing was restored`);
+              }
+              throw e;
+            }
           } else {
             await pipeline(entry, h, new Writable({ write: (_c, _e, done) => done() }));
           }
@@ -139,6 +154,7 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
         },
       );
     } catch (e) {
+      if (e instanceof AppError) throw e;
       throw bad(file, `not a complete modelgate backup (truncated or damaged: ${errorMessage(e)})`);
     }
     let manifest: BackupManifest;
