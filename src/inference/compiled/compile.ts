@@ -1,7 +1,7 @@
 import onnxProto from 'onnx-proto';
 import { Attrs, readGraph, type IrGraph, type IrNode } from './graph.js';
 import { fuseOneHotConcat, type Step } from './fuse.js';
-import type { OpCompiler } from './op.js';
+import type { OpCompiler, OpContext } from './op.js';
 import { ML_OPS } from './ops-ml.js';
 import { STANDARD_OPS } from './ops-standard.js';
 import { TREE_OPS } from './tree-ensemble.js';
@@ -41,7 +41,29 @@ const tensorBytes = (t: Tensor) => (Array.isArray(t.data) ? 0 : t.data.byteLengt
  * Compile the part of a graph that computes `output`. Throws Unsupported naming the first
  * operator, attribute or input type the compiled engine does not handle.
  */
-export function compileGraph(bytes: Uint8Array, output: string): Program {
+/**
+ * A kernel can keep its compiler's context object alive: V8 gives all closures of one scope a
+ * shared context, so a kernel holds `ctx` whenever any closure beside it reads it. Once the
+ * node is compiled the context is emptied, so what it held (the node's decoded attributes, and
+ * through `constant` the graph's constants) goes with the graph. A kernel that read it at run
+ * time would fail loudly, in the engine's check against onnxruntime, not serve wrong values.
+ */
+function retire(ctx: OpContext): void {
+  for (const key of Object.keys(ctx)) {
+    Object.defineProperty(ctx, key, {
+      get: () => {
+        throw new Error(`the compile context's ${key} was read after compilation`);
+      },
+    });
+  }
+}
+
+export interface CompileOptions {
+  /** Told of each node compiled (tests: what a compiled program keeps alive). */
+  onCompiled?: (node: IrNode) => void;
+}
+
+export function compileGraph(bytes: Uint8Array, output: string, o: CompileOptions = {}): Program {
   const g = readGraph(onnx.ModelProto.decode(bytes));
   const slot = new Map<string, number>();
   const types = new Map<string, DType>();
@@ -71,13 +93,16 @@ export function compileGraph(bytes: Uint8Array, output: string): Program {
     node.inputs.forEach((n, i) => {
       if (n && inTypes[i] === undefined) throw new Unsupported(`${where}: input ${n} has no known type`);
     });
-    const compiled = compiler({
+    const ctx: OpContext = {
       node,
       types: inTypes,
       opset: g.opsets[node.domain] || 1,
       constant: (i) => (ins[i] >= 0 ? constants.get(ins[i]) : undefined),
       attrs: (known) => new Attrs(node, known),
-    });
+    };
+    const compiled = compiler(ctx);
+    retire(ctx);
+    o.onCompiled?.(node);
     const outs = node.outputs.map((o) => (o ? slotOf(o) : -1));
     node.outputs.forEach((o, i) => o && compiled.types[i] && types.set(o, compiled.types[i]));
     held += compiled.bytes ?? 0;
