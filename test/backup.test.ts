@@ -121,7 +121,7 @@ describe.each([
     expect(await scoresOf(served, { authorization: `Bearer ${keyToken}` })).toEqual(await scoresOf(source));
   });
 
-  it('reads the audit tables from the archive itself, never copying them out, and restores a format-1 archive (plain tables)', async () => {
+  it('reads the audit tables from the archive itself, never copying them out, and restores a format-1 archive (plain tables, packed again by hand)', async () => {
     const t = await target(to);
     cleanup.push(async () => {
       await t.ctx.close();
@@ -143,7 +143,11 @@ describe.each([
     }
     writeFileSync(path.join(unpacked, 'manifest.json'), JSON.stringify({ ...manifest, format: 'modelgate.backup/v1' }));
     const v1 = path.join(dir, 'v1.tar');
-    await tar.create({ file: v1, cwd: unpacked }, ['manifest.json', ...manifest.entries.map((e: { path: string }) => e.path)]);
+    // Packed again the way one would by hand (tar -C dir .): every name starts with ./
+    await tar.create({ file: v1, cwd: unpacked }, ['.']);
+    const names: string[] = [];
+    await tar.list({ file: v1, onReadEntry: (e) => names.push(e.path) });
+    expect(names).toContain('./manifest.json');
 
     // What the restore's working directory holds while the predictions go in.
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'mg-tmp-'));

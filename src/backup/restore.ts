@@ -36,6 +36,9 @@ const bad = (file: string, what: string) => new AppError('BAD_REQUEST', `${file}
 const KEPT = /^(manifest\.json|artifacts\/[0-9a-f]{64}|tables\/[a-z_]+\.jsonl(\.gz)?)$/;
 const isAuditEntry = (p: string) => AUDIT_TABLES.some((t) => p === `tables/${t}.jsonl` || p === `tables/${t}.jsonl.gz`);
 
+/** An entry's name as the manifest spells it: an archive packed again by hand may say ./manifest.json. */
+const entryName = (p: string) => path.posix.normalize(p).replace(/^\.\//, '');
+
 /** Hashes what passes through. */
 function hashing(): Transform & { digest: () => { sha256: string; bytes: number } } {
   const hash = createHash('sha256');
@@ -133,24 +136,25 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
         file,
         () => true,
         async (entry) => {
+          const name = entryName(entry.path);
           const h = hashing();
-          if (KEPT.test(entry.path) && !isAuditEntry(entry.path)) {
+          if (KEPT.test(name) && !isAuditEntry(name)) {
             let out: WriteStream | undefined;
             try {
-              await mkdir(path.dirname(path.join(work, entry.path)), { recursive: true });
-              out = createWriteStream(path.join(work, entry.path));
+              await mkdir(path.dirname(path.join(work, name)), { recursive: true });
+              out = createWriteStream(path.join(work, name));
               await pipeline(entry, h, out);
             } catch (e) {
               // A full or read-only TMPDIR is not a damaged archive.
               if (out?.errored || (e as NodeJS.ErrnoException).path?.startsWith(work)) {
-                throw new AppError('BAD_REQUEST', `cannot unpack ${entry.path} into ${work}: ${errorMessage(e)}; free space there or set TMPDIR to a directory with room; nothing was restored`);
+                throw new AppError('BAD_REQUEST', `cannot unpack ${name} into ${work}: ${errorMessage(e)}; free space there or set TMPDIR to a directory with room; nothing was restored`);
               }
               throw e;
             }
           } else {
             await pipeline(entry, h, new Writable({ write: (_c, _e, done) => done() }));
           }
-          read.set(entry.path, h.digest());
+          read.set(name, h.digest());
         },
       );
     } catch (e) {
@@ -265,7 +269,7 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
           let again: { sha256: string; bytes: number } | undefined;
           await eachEntry(
             file,
-            (p) => p === entryOf(t),
+            (p) => entryName(p) === entryOf(t),
             async (entry) => {
               const h = hashing();
               entry.pipe(h);
