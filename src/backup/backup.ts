@@ -104,6 +104,9 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
           );
         else {
           // The audit tables can be large: paged on their unique key, so memory holds one page.
+          // The features are kept as the client wrote them (a json column on PostgreSQL, which
+          // the driver would parse, so 152.0 came back 152): read as text, restored as text.
+          const asText = table === 'predictions' && db.dialect === 'postgres';
           for (let after: unknown = undefined; ;) {
             let q = t
               .selectFrom(table as keyof Database)
@@ -111,9 +114,6 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
               .orderBy(sql.ref(key))
               .limit(PAGE);
             if (after !== undefined) q = q.where(sql.ref(key), '>', after as string);
-            // The features are kept as the client wrote them (a json column on PostgreSQL, which
-            // the driver would parse, so 152.0 came back 152): read as text, restored as text.
-            const asText = table === 'predictions' && db.dialect === 'postgres';
             const rows = (await (asText ? q.select(sql<string>`features::text`.as(FEATURES_TEXT)) : q).execute()) as Record<string, unknown>[];
             if (asText)
               for (const r of rows) {

@@ -14,7 +14,7 @@ import { SUPPORTED_CONTRACT_VERSIONS } from '../inference/index.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { ArtifactStore } from '../registry/index.js';
 import { manifestSchema } from '../registry/index.js';
-import { AUDIT_TABLES, PROGRESS_ROWS, REGISTRY_TABLES, SERIAL_TABLES, sha256File, SUPPORTED_BACKUP_FORMATS, tableEntry, type BackupManifest, type BackupTable } from './format.js';
+import { AUDIT_TABLES, PROGRESS_ROWS, REGISTRY_TABLES, SERIAL_TABLES, SUPPORTED_BACKUP_FORMATS, tableEntry, type BackupManifest, type BackupTable } from './format.js';
 
 export interface RestoreOptions {
   force?: boolean;
@@ -34,7 +34,7 @@ const bad = (file: string, what: string) => new AppError('BAD_REQUEST', `${file}
 
 /** Entries restore keeps on disk while it checks them: small, read more than once. Audit tables are read from the archive itself. */
 const KEPT = /^(manifest\.json|artifacts\/[0-9a-f]{64}|tables\/[a-z_]+\.jsonl(\.gz)?)$/;
-const isAuditEntry = (p: string) => AUDIT_TABLES.some((t) => p === `tables/${t}.jsonl` || p === `tables/${t}.jsonl.gz`);
+const isAuditEntry = (p: string) => AUDIT_TABLES.some((t) => SUPPORTED_BACKUP_FORMATS.some((f) => tableEntry(t, f) === p));
 
 /** An entry's name as the manifest spells it: an archive packed again by hand may say ./manifest.json. */
 const entryName = (p: string) => path.posix.normalize(p).replace(/^\.\//, '');
@@ -186,7 +186,7 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
       if (!actual) throw bad(file, `entry ${e.path} is missing (the archive is truncated or was altered)`);
       if (actual.bytes !== e.bytes) throw bad(file, `entry ${e.path} is ${actual.bytes} bytes, the manifest says ${e.bytes} (truncated or altered)`);
       if (actual.sha256 !== e.sha256) throw bad(file, `entry ${e.path} does not match its checksum (sha256 ${actual.sha256}, expected ${e.sha256}): it was altered or damaged`);
-      if (e.path.startsWith('artifacts/') && path.basename(e.path) !== (await sha256File(path.join(work, e.path))).sha256) throw bad(file, `artifact ${e.path} does not hash to its name`);
+      if (e.path.startsWith('artifacts/') && path.basename(e.path) !== actual.sha256) throw bad(file, `artifact ${e.path} does not hash to its name`);
     }
     const tables = manifest.tables as BackupTable[];
     const entryOf = (t: BackupTable) => tableEntry(t, manifest.format);

@@ -121,11 +121,21 @@ export function analyse(
   }
   // Outcome rules wait for labels (min_labels_per_arm), not for model-scored requests: cache hits
   // carry the model's own scores, so their feedback judges it as well as any other's.
-  const outcomeCustom = (rules.custom ?? []).filter((r) => r.metric.startsWith('outcome:'));
-  const judgedOutcomes = outcomes?.judged && outcomeRules ? [...outcomeChecks(outcomeRules, outcomes.production, outcomes.canary), ...customChecks(outcomeCustom, c, psiValue, outcomes.canary)] : [];
+  const judged = outcomes?.judged && outcomeRules ? { rules: outcomeRules, ...outcomes } : undefined;
   if (short.length) {
-    const failedOutcome = judgedOutcomes.find((x) => !x.passed);
-    if (failedOutcome) return { status: 'failing', checks: judgedOutcomes, failed: failedOutcome, ...base };
+    const early = judged
+      ? [
+          ...outcomeChecks(judged.rules, judged.production, judged.canary),
+          ...customChecks(
+            (rules.custom ?? []).filter((r) => r.metric.startsWith('outcome:')),
+            c,
+            psiValue,
+            judged.canary,
+          ),
+        ]
+      : [];
+    const failedOutcome = early.find((x) => !x.passed);
+    if (failedOutcome) return { status: 'failing', checks: early, failed: failedOutcome, ...base };
     return { status: 'insufficient_data', reason: `no automatic decision yet: ${short.join('; ')}`, checks: [], ...base };
   }
 
@@ -166,15 +176,8 @@ export function analyse(
   if (rules.max_score_psi !== undefined && psiValue !== null) {
     checks.push({ metric: 'score_psi', observed: psiValue, threshold: rules.max_score_psi, passed: psiValue <= rules.max_score_psi, detail: `score PSI between arms ${psiValue.toFixed(4)}` });
   }
-  checks.push(
-    ...customChecks(
-      (rules.custom ?? []).filter((r) => !r.metric.startsWith('outcome:')),
-      c,
-      psiValue,
-      undefined,
-    ),
-    ...judgedOutcomes,
-  );
+  if (judged) checks.push(...outcomeChecks(judged.rules, judged.production, judged.canary));
+  checks.push(...customChecks(rules.custom ?? [], c, psiValue, judged?.canary));
   const failed = checks.find((x) => !x.passed);
   return { status: failed ? 'failing' : 'healthy', checks, ...(failed ? { failed } : {}), ...base };
 }

@@ -38,10 +38,6 @@ function needed(g: IrGraph, output: string): IrNode[] {
 const tensorBytes = (t: Tensor) => (Array.isArray(t.data) ? 0 : t.data.byteLength);
 
 /**
- * Compile the part of a graph that computes `output`. Throws Unsupported naming the first
- * operator, attribute or input type the compiled engine does not handle.
- */
-/**
  * A kernel can keep its compiler's context object alive: V8 gives all closures of one scope a
  * shared context, so a kernel holds `ctx` whenever any closure beside it reads it. Once the
  * node is compiled the context is emptied, so what it held (the node's decoded attributes, and
@@ -63,7 +59,11 @@ export interface CompileOptions {
   onCompiled?: (node: IrNode) => void;
 }
 
-export function compileGraph(bytes: Uint8Array, output: string, o: CompileOptions = {}): Program {
+/**
+ * Compile the part of a graph that computes `output`. Throws Unsupported naming the first
+ * operator, attribute or input type the compiled engine does not handle.
+ */
+export function compileGraph(bytes: Uint8Array, output: string, opts: CompileOptions = {}): Program {
   const g = readGraph(onnx.ModelProto.decode(bytes));
   const slot = new Map<string, number>();
   const types = new Map<string, DType>();
@@ -102,7 +102,7 @@ export function compileGraph(bytes: Uint8Array, output: string, o: CompileOption
     };
     const compiled = compiler(ctx);
     retire(ctx);
-    o.onCompiled?.(node);
+    opts.onCompiled?.(node);
     const outs = node.outputs.map((o) => (o ? slotOf(o) : -1));
     node.outputs.forEach((o, i) => o && compiled.types[i] && types.set(o, compiled.types[i]));
     held += compiled.bytes ?? 0;
