@@ -53,6 +53,26 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     await bad({ model: 'hotel', canary_version: 2, steps: [10, 50, 25] }, 400, 'VALIDATION_FAILED', /steps/);
     await bad({ model: 'hotel', canary_version: 2, canary_percent: 10, step_interval: 'soon' }, 400, 'VALIDATION_FAILED', /step_interval/);
     await bad({ model: 'hotel', canary_version: 2, canary_percent: 10, analysis: { custom: [{ metric: 'vibes', op: '>', threshold: 1 }] } }, 400, 'VALIDATION_FAILED', /metric/);
+    // Outcome rules the canary could never check would hold it at its step for ever.
+    await bad(
+      { model: 'hotel', canary_version: 2, canary_percent: 10, analysis: { outcomes: { max_mae_ratio: 1.2 } } },
+      400,
+      'VALIDATION_FAILED',
+      /outcomes\.max_mae_ratio needs MAE, which feedback gives only for regression models, and the canary is a binary model; its outcome rules are outcomes\.max_fpr_delta_pp, outcomes\.max_accuracy_drop_pp, outcomes\.max_auc_drop/,
+    );
+    await bad(
+      { model: 'hotel', canary_version: 2, canary_percent: 10, analysis: { custom: [{ metric: 'outcome:mae', op: '>', threshold: 3 }] } },
+      400,
+      'VALIDATION_FAILED',
+      /custom rule outcome:mae needs MAE/,
+    );
+    await bad(
+      { model: 'hotel', canary_version: 2, canary_percent: 100, analysis: { outcomes: { max_auc_drop: 0.02 } } },
+      400,
+      'VALIDATION_FAILED',
+      /a canary that starts at 100 % leaves production none/,
+    );
+    await bad({ model: 'hotel', canary_version: 2, steps: [100], analysis: { outcomes: { max_auc_drop: 0.02 } } }, 400, 'VALIDATION_FAILED', /starts at 100 %/);
     const promoteNone = await call('POST', '/v1/canary/hotel/promote', {});
     expect(promoteNone.statusCode).toBe(409);
     expect(promoteNone.json().error.message).toMatch(/no canary running/);
@@ -185,6 +205,51 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     // The previous production stays the rollback target.
     const rb = await call('POST', '/v1/models/hotel/rollback', {});
     expect(rb.json()).toMatchObject({ version: 1, rolled_back_from: 2 });
+  });
+
+  it('a canary with outcome rules neither steps nor promotes before they are checked; at 100 % production keeps the labels of its predictions since the start', async () => {
+    await call('POST', '/v1/models/hotel/promote', { version: 1 });
+    const res = await call('POST', '/v1/canary', {
+      model: 'hotel',
+      canary_version: 2,
+      steps: [50, 100],
+      step_interval: '10m',
+      min_requests: 30,
+      auto_promote: true,
+      analysis: { max_p95_ratio: 1000, min_scored_per_arm: 20, outcomes: { max_accuracy_drop_pp: 60, min_labels_per_arm: 40 } },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const served: { id: string; arm: string; label: number }[] = [];
+    let round = 0;
+    const drive = async () => {
+      await s.pool.refresh(true);
+      round++;
+      const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => infer(i, { payload: { ...rowPayload(data, i % data.rows), adr: 55 + round * 11 + i / 100 } })));
+      replies.forEach((r, i) => served.push({ id: r.json().prediction_id, arm: r.json().arm, label: data.label[i % data.rows] }));
+      await s.audit.flush();
+      await s.runtime.flush();
+    };
+    await drive();
+    clock.advance(10 * 60_000 + 1);
+    // Healthy on every other rule and past its interval, but no outcome has come back yet.
+    expect((await s.runtime.tick()).actions).toEqual([]);
+    const waiting = (await call('GET', '/v1/canary/hotel')).json();
+    expect(waiting).toMatchObject({ canary_percent: 50, verdict: { status: 'insufficient_data' }, outcomes: { judged: false } });
+    expect(waiting.verdict.reason).toMatch(/no automatic decision yet: outcome rules wait for feedback: production has 0 labelled predictions of the 40 needed; canary has 0/);
+    const fb = await call('POST', '/v1/feedback', { items: served.map((p) => ({ prediction_id: p.id, label: p.label })) });
+    expect(fb.json().failed).toBe(0);
+    const productionLabelled = served.filter((p) => p.arm === 'production').length;
+    expect(productionLabelled).toBeGreaterThan(40);
+    expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'step', detail: { percent: 100 } }]);
+
+    // At 100 % production serves nothing new; its labelled predictions from the first step still count.
+    await drive();
+    clock.advance(10 * 60_000 + 1);
+    const alone = (await call('GET', '/v1/canary/hotel')).json();
+    expect(alone.outcomes).toMatchObject({ judged: true, production: { labelled: productionLabelled } });
+    expect(alone.verdict.checks.find((c: { metric: string }) => c.metric === 'outcome_accuracy_drop_pp')).toMatchObject({ passed: true });
+    expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'promote', detail: { version: 2 } }]);
+    await call('POST', '/v1/models/hotel/promote', { version: 1 });
   });
 
   it('arms with no model-scored requests for several windows: no step, no rollback, and the status says why', async () => {

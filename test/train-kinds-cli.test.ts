@@ -57,6 +57,17 @@ describe('train --task regression | multiclass', () => {
     expect((await runCli(['models', '--json'], env)).json().models.map((m: { name: string }) => m.name)).not.toContain('cars-gated');
   }, 120_000);
 
+  it('--algo linear on a regression target says ridge regression, solved in closed form, in the summary and the version description', async () => {
+    const small = path.join(dir, 'cars-ridge.csv');
+    writeFileSync(small, generateCarListings(800, 6).csv);
+    const r = await runCli(['train', '--data', small, '--target', 'price', '--model', 'cars-ridge', '--algo', 'linear', '--register'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ridge regression \(regression\) on \d+ rows, \d+ held out \(index split\); solved in closed form, /m);
+    expect(r.stdout).not.toMatch(/logreg|Newton/);
+    const shown = (await runCli(['models', 'cars-ridge', '--json'], env)).json();
+    expect(shown.versions[0].description).toBe(`ridge regression (regression) trained on ${small}`);
+  }, 120_000);
+
   it('a multiclass target with a policy and a gate; a class absent from the training split is named', async () => {
     // "diesel-electric" appears only on rows the index split holds out (every 4th row).
     const lines = generateCarListings(1200, 9).csv.trim().split('\n');

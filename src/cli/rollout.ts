@@ -97,7 +97,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--max-accuracy-drop-pp <pp>', 'outcomes (binary, multiclass): roll back when canary accuracy from feedback is this many points below production')
     .option('--max-auc-drop <x>', 'outcomes (binary): roll back when canary ROC AUC from feedback is this far below production')
     .option('--max-mae-ratio <x>', 'outcomes (regression): roll back when canary MAE from feedback > production × x')
-    .option('--min-labels <n>', 'outcomes: labelled predictions each arm needs before the outcome rules are checked (default 100)')
+    .option('--min-labels <n>', 'outcomes: labelled predictions each arm needs before the outcome rules are checked (default 100); until they are, the canary stays at its step')
     .option('--auto-promote', 'promote when the last step stays healthy')
     .option('--production-version <n>', 'compare against this version (default: current production)')
     .option('--target <alias>', 'alias the canary competes for and fills on promotion (default production)')

@@ -185,7 +185,7 @@ export function registerTrainCommands(program: Command): void {
         const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(4));
         emit(o, out, () =>
           [
-            `${o.algo} on ${split.train.rows} rows, ${split.test.rows} held out (${o.split} split); ${trained.run.rounds ?? '—'} ${algo === 'gbdt' ? 'rounds' : 'Newton steps'}, ${(trained.run.duration_ms / 1000).toFixed(1)} s`,
+            `${o.algo} on ${split.train.rows} rows, ${split.test.rows} held out (${o.split} split); ${fitSteps(algo, 'binary', trained.run.rounds)}, ${(trained.run.duration_ms / 1000).toFixed(1)} s`,
             `held out: ROC AUC ${fmt(m.roc_auc)}, F1 ${fmt(m.f1)}, precision ${fmt(m.precision)}, recall ${fmt(m.recall)}, Brier ${fmt(m.brier)}, log loss ${fmt(m.log_loss)}`,
             `policy: ${trained.policy.type === 'threshold' ? `act when score >= ${trained.policy.threshold.toFixed(4)} (maximises ${costs ? 'profit' : 'F1'})` : describePolicy(trained.policy)}; action rate ${fmt(m.action_rate)}${m.expected_profit_per_row !== undefined ? `, expected profit ${m.expected_profit_per_row.toFixed(2)} a row` : ''}`,
             ...outcomeLines(o, gates, registered, promoted),
@@ -224,9 +224,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     progress(`  classes: ${classes.map((c) => JSON.stringify(c)).join(', ')}`);
   }
   const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
-  progress(
-    `[2/3] training ${algo === 'gbdt' ? 'gbdt' : task === 'regression' ? 'ridge regression' : 'multinomial logistic regression'} (${task}) on ${split.train.rows} rows (${split.test.rows} held out)`,
-  );
+  progress(`[2/3] training ${kindAlgoName(algo, task)} (${task}) on ${split.train.rows} rows (${split.test.rows} held out)`);
   let trained;
   try {
     trained = trainKindModel({
@@ -259,13 +257,13 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     run,
     reference: trained.reference,
     sha256: ingested.sha256,
-    description: `${algo} (${task}) trained on ${o.data}`,
+    description: `${kindAlgoName(algo, task)} (${task}) trained on ${o.data}`,
   });
   const out = { task, run, metrics: m, policy: trained.policy, gates, warnings: ingested.warnings, registered: registered ?? null, promoted };
   const fmt = (v: number | undefined | null) => (v === undefined || v === null ? '—' : v.toFixed(4));
   emit(o, out, () =>
     [
-      `${algo} (${task}) on ${split.train.rows} rows, ${split.test.rows} held out (${o.split} split); ${trained.run.rounds ?? '—'} ${algo === 'gbdt' ? 'rounds' : 'Newton steps'}, ${(trained.run.duration_ms / 1000).toFixed(1)} s`,
+      `${kindAlgoName(algo, task)} (${task}) on ${split.train.rows} rows, ${split.test.rows} held out (${o.split} split); ${fitSteps(algo, task, trained.run.rounds)}, ${(trained.run.duration_ms / 1000).toFixed(1)} s`,
       task === 'regression'
         ? `held out: MAE ${fmt(m.mae)}, RMSE ${fmt(m.rmse)}, R² ${fmt(m.r2)}, MAPE ${m.mape === undefined ? '—' : `${(m.mape * 100).toFixed(2)} %`}`
         : `held out: accuracy ${fmt(m.accuracy)}, macro F1 ${fmt(m.macro_f1)}, weighted F1 ${fmt(m.weighted_f1)}, log loss ${fmt(m.log_loss)}`,
@@ -275,6 +273,13 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
   );
   reportFailedGates(o, gates);
 }
+
+/** What a regression or multiclass fit is called: --algo logreg and linear are one flag for two models. */
+const kindAlgoName = (algo: Algorithm, task: string) => (algo === 'gbdt' ? 'gbdt' : task === 'regression' ? 'ridge regression' : 'multinomial logistic regression');
+
+/** How the fit went: boosting rounds, Newton steps, or (ridge) one solve. */
+const fitSteps = (algo: Algorithm, task: string, rounds: number | undefined) =>
+  algo === 'gbdt' ? `${rounds ?? '—'} rounds` : task === 'regression' ? 'solved in closed form' : `${rounds ?? '—'} Newton steps`;
 
 interface TrainGate {
   gate: string;

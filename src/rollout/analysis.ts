@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Task } from '../inference/index.js';
+import { AppError } from '../lib/errors.js';
 import type { ArmOutcomes } from './outcomes.js';
 import { scorePsi, summarize, type ArmCounts, type ArmSummary } from './stats.js';
 
@@ -26,8 +27,9 @@ export const analysisSchema = z.object({
   /** Model-scored requests (cache hits excluded) each arm needs in the window before any automatic decision; default CANARY_MIN_SCORED. */
   min_scored_per_arm: z.number().int().positive().optional(),
   /**
-   * Judge the canary on real outcomes too (feedback joined to each arm's predictions of the
-   * step window): checked once both arms have min_labels_per_arm labelled predictions.
+   * Judge the canary on real outcomes too (feedback joined to each arm's predictions since the
+   * canary started): checked once both arms have min_labels_per_arm labelled predictions, and
+   * the canary does not step or promote before.
    */
   outcomes: z
     .object({
@@ -72,12 +74,63 @@ export interface Verdict {
   outcomes?: { production: ArmOutcomes; canary: ArmOutcomes; judged: boolean; reason?: string };
 }
 
+/** The outcome metric each rule relative to production compares. */
+const RELATIVE_RULES = {
+  max_fpr_delta_pp: 'false_positive_rate',
+  max_accuracy_drop_pp: 'accuracy',
+  max_auc_drop: 'roc_auc',
+  max_mae_ratio: 'mae',
+} as const;
+type RelativeRule = keyof typeof RELATIVE_RULES;
+type OutcomeMetric = (typeof RELATIVE_RULES)[RelativeRule];
+
+/** The tasks whose feedback gives each outcome metric. */
+const METRIC_TASKS: Record<OutcomeMetric, Task[]> = { accuracy: ['binary', 'multiclass'], false_positive_rate: ['binary'], roc_auc: ['binary'], mae: ['regression'] };
+const METRIC_WORDS: Record<OutcomeMetric, string> = { accuracy: 'accuracy', false_positive_rate: 'false-positive rate', roc_auc: 'ROC AUC', mae: 'MAE' };
+/** Why labels may still leave a metric unknown. */
+const METRIC_NEEDS: Partial<Record<OutcomeMetric, string>> = { roc_auc: 'both outcomes among its labels', false_positive_rate: 'labelled negatives' };
+
+const relativeRules = (o: AnalysisRules['outcomes']): RelativeRule[] => (o ? (Object.keys(RELATIVE_RULES) as RelativeRule[]).filter((k) => o[k] !== undefined) : []);
+const customOutcomeRules = (rules: AnalysisRules) => (rules.custom ?? []).filter((r) => r.metric.startsWith('outcome:'));
+const metricOf = (rule: CustomRule) => rule.metric.slice('outcome:'.length) as OutcomeMetric;
+
+/**
+ * Refuse outcome rules a canary could never check, since such a rule holds the canary at its
+ * step: a metric its task's feedback does not give (an MAE rule on a binary model), or a rule
+ * relative to production on a canary that starts at 100 %, where production serves nothing
+ * during the rollout to compare with.
+ */
+export function checkOutcomeRules(rules: AnalysisRules, task: Task, startPercent: number): void {
+  const used: [string, OutcomeMetric][] = [
+    ...relativeRules(rules.outcomes).map((k): [string, OutcomeMetric] => [`outcomes.${k}`, RELATIVE_RULES[k]]),
+    ...customOutcomeRules(rules).map((r): [string, OutcomeMetric] => [`custom rule ${r.metric}`, metricOf(r)]),
+  ];
+  for (const [name, metric] of used) {
+    if (METRIC_TASKS[metric].includes(task)) continue;
+    const fitting = (Object.keys(RELATIVE_RULES) as RelativeRule[]).filter((k) => METRIC_TASKS[RELATIVE_RULES[k]].includes(task));
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `analysis: ${name} needs ${METRIC_WORDS[metric]}, which feedback gives only for ${METRIC_TASKS[metric].join(' and ')} models, and the canary is a ${task} model; its outcome rules are ${fitting.map((k) => `outcomes.${k}`).join(', ')}`,
+      { field: 'analysis' },
+    );
+  }
+  if (startPercent >= 100 && relativeRules(rules.outcomes).length) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `analysis.outcomes: rules relative to production compare with production's labelled predictions during the rollout, and a canary that starts at 100 % leaves production none; start lower (for example steps 50,100) or leave the outcome rules out`,
+      { field: 'analysis' },
+    );
+  }
+}
+
 /**
  * Compare the canary arm with production over the same window. Rules are relative to
  * production, so a slow day or a noisy dependency moves both arms and fires nothing. Latency
  * and errors are those of model-scored requests only: cache hits say nothing of the model, and
  * the arms' caches are not equally warm. No decision is taken until both arms have
  * `minScored` scored requests, except by an outcome rule, which waits for its labels instead.
+ * A canary with outcome rules is not healthy (so neither steps nor promotes) until they have
+ * been checked.
  */
 export function analyse(
   prod: { version: number | null; counts: ArmCounts },
@@ -90,7 +143,7 @@ export function analyse(
     canaryPercent?: number;
     /** A regression model's values do not fit the probability bins: no score PSI. */
     task?: Task;
-    /** Each arm's outcome metrics from feedback over the window. */
+    /** Each arm's outcome metrics from feedback over the rollout. */
     outcomes?: { production: ArmOutcomes; canary: ArmOutcomes };
   },
 ): Verdict {
@@ -99,15 +152,40 @@ export function analyse(
   const p = summarize(prod.version, prod.counts);
   const c = summarize(canary.version, canary.counts);
   const psiValue = opts.task !== 'regression' && canary.counts.requests - canary.counts.errors > 0 && prod.counts.requests - prod.counts.errors > 0 ? scorePsi(prod.counts, canary.counts) : null;
-  const outcomeRules = rules.outcomes;
-  const needLabels = outcomeRules?.min_labels_per_arm ?? 100;
-  const labelsShort = opts.outcomes
-    ? (['production', 'canary'] as const).filter((a) => opts.outcomes![a].labelled < needLabels).map((a) => `${a} has ${opts.outcomes![a].labelled} labelled predictions of the ${needLabels} needed`)
+
+  const relative = relativeRules(rules.outcomes);
+  const customOutcome = customOutcomeRules(rules);
+  // Rules relative to production need both arms' labels; a custom outcome threshold the canary's.
+  const labelArms: ('production' | 'canary')[] = relative.length ? ['production', 'canary'] : customOutcome.length ? ['canary'] : [];
+  const needLabels = rules.outcomes?.min_labels_per_arm ?? 100;
+  const labelled = (a: 'production' | 'canary') => opts.outcomes?.[a].labelled ?? 0;
+  const labelsShort = labelArms.filter((a) => labelled(a) < needLabels).map((a) => `${a} has ${labelled(a)} labelled predictions of the ${needLabels} needed`);
+  const ready = labelArms.length > 0 && opts.outcomes !== undefined && labelsShort.length === 0;
+  const o = ready ? opts.outcomes! : undefined;
+  const relativeChecks = o ? outcomeChecks(rules.outcomes, o.production, o.canary) : [];
+  // A metric the labels do not give yet (ROC AUC while an arm's outcomes are all one class).
+  const pending = o
+    ? [
+        ...relative.flatMap((k) => {
+          const m = RELATIVE_RULES[k];
+          const lacking = (['production', 'canary'] as const).filter((a) => o[a][m] === null);
+          return lacking.length ? [`${k}: no ${METRIC_WORDS[m]} on ${lacking.join(' or ')} yet${METRIC_NEEDS[m] ? ` (it needs ${METRIC_NEEDS[m]})` : ''}`] : [];
+        }),
+        ...customOutcome
+          .filter((r) => o.canary[metricOf(r)] === null)
+          .map((r) => `${r.metric}: no ${METRIC_WORDS[metricOf(r)]} on the canary yet${METRIC_NEEDS[metricOf(r)] ? ` (it needs ${METRIC_NEEDS[metricOf(r)]})` : ''}`),
+      ]
     : [];
-  const outcomes = opts.outcomes
-    ? { ...opts.outcomes, judged: !!outcomeRules && labelsShort.length === 0, ...(outcomeRules && labelsShort.length ? { reason: `outcome rules wait for feedback: ${labelsShort.join('; ')}` } : {}) }
-    : undefined;
+  const waitReason = !labelArms.length
+    ? undefined
+    : !ready
+      ? `outcome rules wait for feedback: ${labelsShort.join('; ')}${alone && labelArms.includes('production') ? ' (at 100 % production serves nothing new; its labels are those of its predictions since the canary started)' : ''}`
+      : pending.length
+        ? `outcome rules cannot be checked yet: ${pending.join('; ')}`
+        : undefined;
+  const outcomes = opts.outcomes ? { ...opts.outcomes, judged: ready && !pending.length, ...(waitReason ? { reason: waitReason } : {}) } : undefined;
   const base = { production: p, canary: c, score_psi: psiValue, ...(outcomes ? { outcomes } : {}) };
+
   const need = rules.min_scored_per_arm ?? minScored;
   const short: string[] = [];
   if (c.requests < minRequests) short.push(`canary has ${c.requests} requests of the ${minRequests} needed (min_requests)`);
@@ -119,24 +197,13 @@ export function analyse(
       ]) as [string, typeof c][]) {
     if (a.scored < need) short.push(`${name} has ${a.scored} model-scored requests of the ${need} needed per arm (${a.cache_hits} cache hits not counted)`);
   }
-  // Outcome rules wait for labels (min_labels_per_arm), not for model-scored requests: cache hits
-  // carry the model's own scores, so their feedback judges it as well as any other's.
-  const judged = outcomes?.judged && outcomeRules ? { rules: outcomeRules, ...outcomes } : undefined;
   if (short.length) {
-    const early = judged
-      ? [
-          ...outcomeChecks(judged.rules, judged.production, judged.canary),
-          ...customChecks(
-            (rules.custom ?? []).filter((r) => r.metric.startsWith('outcome:')),
-            c,
-            psiValue,
-            judged.canary,
-          ),
-        ]
-      : [];
+    // Outcome rules decide on their labels alone, not on model-scored requests: a cache hit
+    // carries the version's own score, so its outcome judges the version too.
+    const early = [...relativeChecks, ...customChecks(customOutcome, c, psiValue, o?.canary)];
     const failedOutcome = early.find((x) => !x.passed);
     if (failedOutcome) return { status: 'failing', checks: early, failed: failedOutcome, ...base };
-    return { status: 'insufficient_data', reason: `no automatic decision yet: ${short.join('; ')}`, checks: [], ...base };
+    return { status: 'insufficient_data', reason: `no automatic decision yet: ${[...short, ...(waitReason ? [waitReason] : [])].join('; ')}`, checks: [], ...base };
   }
 
   const checks: Check[] = [];
@@ -176,14 +243,17 @@ export function analyse(
   if (rules.max_score_psi !== undefined && psiValue !== null) {
     checks.push({ metric: 'score_psi', observed: psiValue, threshold: rules.max_score_psi, passed: psiValue <= rules.max_score_psi, detail: `score PSI between arms ${psiValue.toFixed(4)}` });
   }
-  if (judged) checks.push(...outcomeChecks(judged.rules, judged.production, judged.canary));
-  checks.push(...customChecks(rules.custom ?? [], c, psiValue, judged?.canary));
+  checks.push(...relativeChecks, ...customChecks(rules.custom ?? [], c, psiValue, o?.canary));
   const failed = checks.find((x) => !x.passed);
-  return { status: failed ? 'failing' : 'healthy', checks, ...(failed ? { failed } : {}), ...base };
+  if (failed) return { status: 'failing', checks, failed, ...base };
+  // Until its outcome rules have been checked, a canary neither steps nor promotes.
+  if (waitReason) return { status: 'insufficient_data', reason: `no automatic decision yet: ${waitReason}`, checks, ...base };
+  return { status: 'healthy', checks, ...base };
 }
 
-/** The outcome rules as checks, each skipped when a metric is missing on either arm (e.g. AUC with one class). */
-function outcomeChecks(r: NonNullable<AnalysisRules['outcomes']>, p: ArmOutcomes, c: ArmOutcomes): Check[] {
+/** The outcome rules relative to production as checks, each left out while its metric is missing on either arm (e.g. AUC with one class). */
+function outcomeChecks(r: AnalysisRules['outcomes'], p: ArmOutcomes, c: ArmOutcomes): Check[] {
+  if (!r) return [];
   const checks: Check[] = [];
   const of = `(feedback on ${c.labelled} canary and ${p.labelled} production predictions)`;
   if (r.max_fpr_delta_pp !== undefined && p.false_positive_rate !== null && c.false_positive_rate !== null) {

@@ -24,7 +24,7 @@ export function createCanaryEvaluator(store: RolloutStore, registry: RegistrySer
 
   /**
    * Analysis of the current step window: cluster-wide counts per arm, the verdict, and with
-   * `withOutcomes` each arm's outcomes from feedback (a join over the window's predictions: the
+   * `withOutcomes` each arm's outcomes from feedback (a join over the rollout's predictions: the
    * status shows them; an analysis pass reads them only when a rule needs them).
    */
   async function evaluate(r: Rollout, withOutcomes: boolean): Promise<Verdict | undefined> {
@@ -38,10 +38,10 @@ export function createCanaryEvaluator(store: RolloutStore, registry: RegistrySer
     ]);
     let outcomes: { production: ArmOutcomes; canary: ArmOutcomes } | undefined;
     if (withOutcomes) {
-      const [prodRows, canaryRows] = await Promise.all([
-        store.outcomes(r.model, 'production', r.production_version, r.step_started_at),
-        store.outcomes(r.model, 'canary', r.canary_version, r.step_started_at),
-      ]);
+      // Over the whole rollout, not the step: both versions stay the same from step to step, and
+      // labels often come long after their predictions (at 100 % production's come only from before).
+      const from = r.started_at ?? r.step_started_at;
+      const [prodRows, canaryRows] = await Promise.all([store.outcomes(r.model, 'production', r.production_version, from), store.outcomes(r.model, 'canary', r.canary_version, from)]);
       outcomes = { production: armOutcomes(prodKind.task, prodKind.policy, prodRows), canary: armOutcomes(canaryKind.task, canaryKind.policy, canaryRows) };
     }
     return analyse({ version: r.production_version, counts: prod }, { version: r.canary_version, counts: canary }, r.analysis, {

@@ -135,6 +135,31 @@ describe('analysis rules', () => {
     expect(fewRequests.failed?.metric).toBe('outcome_auc_drop');
   });
 
+  it('a custom outcome rule decides on the labels of the canary alone, without an outcomes block; a metric the labels do not give yet holds the canary', () => {
+    const outcomes = (labelled: number, accuracy: number | null, auc: number | null = 0.9) => ({ labelled, accuracy, false_positive_rate: 0.1, roc_auc: auc, mae: null });
+    const prod = { version: 1, counts: cachedArm(1000, 0, 8) };
+    const canary = { version: 2, counts: cachedArm(1000, 0, 8) };
+    const opts = { minRequests: 200, minScored: 100 };
+    const onlyCustom = analysisSchema.parse({ custom: [{ metric: 'outcome:accuracy', op: '<', threshold: 0.8 }] });
+    const worse = analyse(prod, canary, onlyCustom, { ...opts, outcomes: { production: outcomes(0, null), canary: outcomes(150, 0.7) } });
+    expect(worse.status).toBe('failing');
+    expect(worse.failed).toMatchObject({ metric: 'outcome:accuracy', observed: 0.7, threshold: 0.8 });
+    expect(analyse(prod, canary, onlyCustom, { ...opts, outcomes: { production: outcomes(0, null), canary: outcomes(150, 0.85) } }).status).toBe('healthy');
+    const few = analyse(prod, canary, onlyCustom, { ...opts, outcomes: { production: outcomes(0, null), canary: outcomes(50, 0.99) } });
+    expect(few.status).toBe('insufficient_data');
+    expect(few.reason).toBe('no automatic decision yet: outcome rules wait for feedback: canary has 50 labelled predictions of the 100 needed');
+    // Enough labels, all of one outcome on production: no ROC AUC there, so the rule cannot pass yet.
+    const aucRule = analysisSchema.parse({ outcomes: { max_auc_drop: 0.01 } });
+    const oneClass = analyse(prod, canary, aucRule, { ...opts, outcomes: { production: outcomes(300, 0.9, null), canary: outcomes(300, 0.9, 0.95) } });
+    expect(oneClass.status).toBe('insufficient_data');
+    expect(oneClass.reason).toMatch(/outcome rules cannot be checked yet: max_auc_drop: no ROC AUC on production yet \(it needs both outcomes among its labels\)/);
+    expect(oneClass.outcomes?.judged).toBe(false);
+    // An outcomes block with no rule in it only shows the numbers: it holds nothing.
+    expect(analyse(prod, canary, analysisSchema.parse({ outcomes: { min_labels_per_arm: 500 } }), { ...opts, outcomes: { production: outcomes(0, null), canary: outcomes(0, null) } }).status).toBe(
+      'healthy',
+    );
+  });
+
   it('at 100 % the production arm gets no traffic: the canary is judged on its own numbers against the floors', () => {
     const none = emptyCounts();
     const healthy = analyse({ version: 1, counts: none }, { version: 2, counts: cachedArm(500, 0, 8) }, analysisSchema.parse({}), { minRequests: 200, minScored: 100, canaryPercent: 100 });

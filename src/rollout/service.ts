@@ -10,6 +10,7 @@ import type { EmitEvent } from '../webhooks/index.js';
 import type { Rollout, RolloutStore } from './store.js';
 import { canarySettings, checkPercent, type CanarySettings, type StartCanaryInput } from './canary-request.js';
 import { createCanaryEvaluator, judgesOutcomes } from './evaluate.js';
+import { checkOutcomeRules } from './analysis.js';
 import { idleRollout, runningCanary, type RunningCanary } from './idle.js';
 import { withWebhookEvents } from './webhook-events.js';
 import { shadowSummary, statusView } from './status-view.js';
@@ -69,6 +70,7 @@ export function createRolloutService(deps: RolloutDeps) {
     const settings = canarySettings(input, model.aliases, deps.defaults.stepIntervalMs);
     await servableVersion(input.model, settings.canaryVersion, 'canary');
     await servableVersion(input.model, settings.productionVersion, 'production');
+    checkOutcomeRules(settings.rules, (await kindOf(input.model, settings.canaryVersion)).task, settings.percent);
 
     return store.transaction(async (tx) => {
       await bumpRevision(tx);
