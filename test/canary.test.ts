@@ -58,7 +58,7 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
       { model: 'hotel', canary_version: 2, canary_percent: 10, analysis: { outcomes: { max_mae_ratio: 1.2 } } },
       400,
       'VALIDATION_FAILED',
-      /outcomes\.max_mae_ratio needs MAE, which feedback gives only for regression models, and the canary is a binary model; its outcome rules are outcomes\.max_fpr_delta_pp, outcomes\.max_accuracy_drop_pp, outcomes\.max_auc_drop/,
+      /outcomes\.max_mae_ratio \(--max-mae-ratio\) needs MAE, which feedback gives only for regression models, and the canary is a binary model; its outcome rules are outcomes\.max_fpr_delta_pp \(--max-fpr-delta-pp\), outcomes\.max_accuracy_drop_pp \(--max-accuracy-drop-pp\), outcomes\.max_auc_drop \(--max-auc-drop\)/,
     );
     await bad(
       { model: 'hotel', canary_version: 2, canary_percent: 10, analysis: { custom: [{ metric: 'outcome:mae', op: '>', threshold: 3 }] } },

@@ -94,6 +94,9 @@ const relativeRules = (o: AnalysisRules['outcomes']): RelativeRule[] => (o ? (Ob
 const customOutcomeRules = (rules: AnalysisRules) => (rules.custom ?? []).filter((r) => r.metric.startsWith('outcome:'));
 const metricOf = (rule: CustomRule) => rule.metric.slice('outcome:'.length) as OutcomeMetric;
 
+/** A rule as the API and the CLI name it. */
+const ruleName = (k: RelativeRule) => `outcomes.${k} (--${k.replaceAll('_', '-')})`;
+
 /**
  * Refuse outcome rules a canary could never check, since such a rule holds the canary at its
  * step: a metric its task's feedback does not give (an MAE rule on a binary model), or a rule
@@ -102,7 +105,7 @@ const metricOf = (rule: CustomRule) => rule.metric.slice('outcome:'.length) as O
  */
 export function checkOutcomeRules(rules: AnalysisRules, task: Task, startPercent: number): void {
   const used: [string, OutcomeMetric][] = [
-    ...relativeRules(rules.outcomes).map((k): [string, OutcomeMetric] => [`outcomes.${k}`, RELATIVE_RULES[k]]),
+    ...relativeRules(rules.outcomes).map((k): [string, OutcomeMetric] => [ruleName(k), RELATIVE_RULES[k]]),
     ...customOutcomeRules(rules).map((r): [string, OutcomeMetric] => [`custom rule ${r.metric}`, metricOf(r)]),
   ];
   for (const [name, metric] of used) {
@@ -110,7 +113,7 @@ export function checkOutcomeRules(rules: AnalysisRules, task: Task, startPercent
     const fitting = (Object.keys(RELATIVE_RULES) as RelativeRule[]).filter((k) => METRIC_TASKS[RELATIVE_RULES[k]].includes(task));
     throw new AppError(
       'VALIDATION_FAILED',
-      `analysis: ${name} needs ${METRIC_WORDS[metric]}, which feedback gives only for ${METRIC_TASKS[metric].join(' and ')} models, and the canary is a ${task} model; its outcome rules are ${fitting.map((k) => `outcomes.${k}`).join(', ')}`,
+      `analysis: ${name} needs ${METRIC_WORDS[metric]}, which feedback gives only for ${METRIC_TASKS[metric].join(' and ')} models, and the canary is a ${task} model; its outcome rules are ${fitting.map(ruleName).join(', ')}`,
       { field: 'analysis' },
     );
   }
