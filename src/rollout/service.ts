@@ -167,7 +167,9 @@ export function createRolloutService(deps: RolloutDeps) {
       at,
       details: why,
     });
-    log.warn({ model: r.model, canary: r.canary_version, by, ...why }, 'canary rolled back');
+    // An automatic rollback is news; a stop by hand was meant (and the CLI that made it says so already).
+    if (by === 'system') log.warn({ model: r.model, canary: r.canary_version, by, ...why }, 'canary rolled back');
+    else log.info({ model: r.model, canary: r.canary_version, by, ...why }, 'canary stopped');
     emit(r.model, by === 'system' ? 'rollback' : 'stop');
     return true;
   }
