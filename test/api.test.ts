@@ -168,6 +168,9 @@ describe('HTTP API', () => {
     expect(cased.json().warnings).toEqual(['payload.ADR: unknown field, ignored (did you mean adr? names are case-sensitive)']);
     const batch = await inject('POST', '/v1/models/hotel/predict', { instances: [{ ...rest, ADR: adr }] });
     expect(batch.json().predictions[0].warnings).toEqual(['instances[0].ADR: unknown field, ignored (did you mean adr? names are case-sensitive)']);
+    // A client that split a CRLF header keeps the \r on its last column's name.
+    const crlf = await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...rest, 'adr\r': adr } });
+    expect(crlf.json().warnings).toEqual(['payload.adr\r: unknown field, ignored (did you mean "adr"? names must match exactly, with no spaces or line-end characters around them)']);
   });
 
   it('auth: 401 without or with a bad token; public routes stay open', async () => {

@@ -9,6 +9,14 @@ describe('caseHint', () => {
     expect(caseHint(header, ['nope'])).toBe('');
     expect(caseHint(header, ['Churn'])).toBe('');
   });
+
+  it('names the column meant when a name carries spaces or a line end (a client that read a CRLF header)', () => {
+    const features = ['CreditScore', 'Exited'];
+    expect(caseHint(features, ['Exited\r'])).toBe(' (did you mean "Exited"? names must match exactly, with no spaces or line-end characters around them)');
+    expect(caseHint(features, [' creditscore '])).toBe(' (did you mean "CreditScore"? names must match exactly, with no spaces or line-end characters around them)');
+    // The other way round: a CSV header with a space, a flag without.
+    expect(caseHint([' tenure', 'Churn'], ['tenure'])).toBe(' (did you mean " tenure"? names must match exactly, with no spaces or line-end characters around them)');
+  });
 });
 
 describe('assertFeatureColumns', () => {

@@ -1,12 +1,17 @@
 import { AppError } from './errors.js';
 
 /**
- * A CSV's column names differ from the ones asked for in case more often than in spelling
- * (customerid for customerID): the hint names the columns meant, or is empty.
+ * A column name differs from the one asked for in case more often than in spelling
+ * (customerid for customerID), or carries a space or a line end a client kept from its own CSV
+ * header (`Exited\r`): the hint names the columns meant, or is empty.
  */
 export function caseHint(header: readonly string[], names: readonly string[]): string {
-  const meant = names.flatMap((n) => header.filter((h) => h !== n && h.toLowerCase() === n.toLowerCase()));
-  return meant.length ? ` (did you mean ${meant.join(', ')}? names are case-sensitive)` : '';
+  const loose = (s: string) => s.trim().toLowerCase();
+  const pairs = names.flatMap((n) => header.filter((h) => h !== n && loose(h) === loose(n)).map((h) => ({ h, n })));
+  if (!pairs.length) return '';
+  const spaced = pairs.some(({ h, n }) => h.trim() !== h || n.trim() !== n);
+  // Quoted, so the spaces show.
+  return ` (did you mean ${pairs.map((p) => (spaced ? JSON.stringify(p.h) : p.h)).join(', ')}? ${spaced ? 'names must match exactly, with no spaces or line-end characters around them' : 'names are case-sensitive'})`;
 }
 
 /** A scoring CSV must name every model feature in its header: BAD_REQUEST naming the absent ones. */
