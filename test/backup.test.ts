@@ -52,7 +52,7 @@ describe.each([
     await reg.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
     await reg.promote({ model: 'hotel', target: 'blue', version: 2, actor: 't' });
     keyToken = (await source.ctx.access.create({ name: 'caller', scopes: ['infer', 'read'], actor: 't' })).token;
-    await source.ctx.webhooks.add({ url: 'http://127.0.0.1:9/hook', actor: 't' });
+    await source.ctx.webhooks.add({ url: 'http://127.0.0.1:19999/hook', actor: 't' });
     await source.pool.refresh(true);
     await scoresOf(source);
     // One body as Python writes it: spaces after separators, whole numbers as 152.0.

@@ -49,7 +49,7 @@ describe('logs at info level hold no token, key, secret or payload value', () =>
     expect((await call('GET', '/v1/models', 'mg_WRONGTOKENMARKER0000000000000000000000000')).statusCode).toBe(401);
     expect((await call('GET', '/v1/models', 'WRONGTOKENMARKER-plain')).statusCode).toBe(401);
     const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
-    expect((await call('POST', '/v1/webhooks', TOKEN, JSON.stringify({ url: 'http://127.0.0.1:9/hook', secret }))).statusCode).toBe(200);
+    expect((await call('POST', '/v1/webhooks', TOKEN, JSON.stringify({ url: 'http://127.0.0.1:19999/hook', secret }))).statusCode).toBe(200);
     await s.audit.flush();
     await new Promise((r) => setImmediate(r));
 

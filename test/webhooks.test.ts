@@ -112,6 +112,11 @@ for (const dialect of DIALECTS) {
     it('refuses bad subscriptions: not http(s), a host that does not resolve, unknown events, a bad secret', async () => {
       expect(await api('POST', '/v1/webhooks', { url: 'ftp://example.com/x' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/only http and https/) } } });
       expect(await api('POST', '/v1/webhooks', { url: 'http://no-such-host.invalid/hook' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/does not resolve/) } } });
+      // fetch never connects to IRC's port: every delivery would fail with only "bad port".
+      expect(await api('POST', '/v1/webhooks', { url: 'http://127.0.0.1:6667/hook' })).toMatchObject({
+        status: 400,
+        body: { error: { message: expect.stringMatching(/^url: port 6667 is one Node's HTTP client \(fetch\) never connects to .*; run the receiver on another port$/) } },
+      });
       expect((await api('POST', '/v1/webhooks', { url: `${rx.base}/ok`, events: ['model.exploded'] })).status).toBe(400);
       expect(await api('POST', '/v1/webhooks', { url: `${rx.base}/ok`, secret: 'hunter2' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/whsec_/) } } });
       expect(await api('GET', '/v1/webhooks')).toMatchObject({ status: 200, body: { subscriptions: expect.any(Array) } });
@@ -246,10 +251,10 @@ describe('webhooks from the command line (SQLite)', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=on/);
     const env = { MODELGATE_DATA_DIR: tempDir(), WEBHOOK_ALLOW_PRIVATE: 'true' };
-    const add = await runCli(['webhooks', 'add', '--url', 'http://127.0.0.1:9/hook', '--events', 'model.promoted,rollout.rolled_back', '--json'], env);
+    const add = await runCli(['webhooks', 'add', '--url', 'http://127.0.0.1:19999/hook', '--events', 'model.promoted,rollout.rolled_back', '--json'], env);
     expect(add.code, add.stderr).toBe(0);
     const sub = add.json();
-    expect(sub).toMatchObject({ url: 'http://127.0.0.1:9/hook', events: ['model.promoted', 'rollout.rolled_back'], enabled: true, secret: expect.stringMatching(/^whsec_/) });
+    expect(sub).toMatchObject({ url: 'http://127.0.0.1:19999/hook', events: ['model.promoted', 'rollout.rolled_back'], enabled: true, secret: expect.stringMatching(/^whsec_/) });
     const list = await runCli(['webhooks', 'list', '--json'], env);
     expect(list.json()).toMatchObject({ subscriptions: [{ id: sub.id }], dead_letters: 0 });
     expect(list.stdout).not.toContain('whsec_');

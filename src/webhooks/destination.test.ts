@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkDestination, internalRange } from './destination.js';
+import { checkDestination, FETCH_BAD_PORTS, internalRange } from './destination.js';
 
 describe('webhook destinations', () => {
   it.each([
@@ -49,5 +49,22 @@ describe('webhook destinations', () => {
       throw new Error('getaddrinfo ENOTFOUND nowhere.invalid');
     };
     await expect(checkDestination(new URL('https://nowhere.invalid/x'), { allowPrivate: true, resolve: fail })).rejects.toThrow(/does not resolve \(getaddrinfo ENOTFOUND/);
+  });
+
+  it("lists exactly the ports Node's fetch refuses: each listed one fails with bad port, its unlisted neighbours do not", async () => {
+    const reason = async (port: number) => {
+      try {
+        await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });
+        return 'answered';
+      } catch (e) {
+        return String((e as { cause?: Error }).cause?.message ?? e);
+      }
+    };
+    const listed = [...FETCH_BAD_PORTS];
+    expect(await Promise.all(listed.map(reason))).toEqual(listed.map(() => 'bad port'));
+    // Nothing listens on these on loopback, so each fails to connect; none is refused before trying.
+    const neighbours = [...new Set(listed.flatMap((p) => [p - 1, p + 1]))].filter((p) => p > 0 && !FETCH_BAD_PORTS.has(p));
+    const others = await Promise.all(neighbours.map(reason));
+    expect(neighbours.filter((_, i) => others[i] === 'bad port')).toEqual([]);
   });
 });

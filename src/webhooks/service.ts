@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../lib/errors.js';
-import { checkDestination, systemResolver, type Resolver } from './destination.js';
+import { checkDestination, FETCH_BAD_PORTS, systemResolver, type Resolver } from './destination.js';
 import type { Clock } from '../lib/clock.js';
 import { EVENT_TYPES } from './events.js';
 import { newSecret, secretKey } from './signing.js';
@@ -32,6 +32,12 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       throw new AppError('VALIDATION_FAILED', `url: only http and https receivers are supported, not ${url.protocol.replace(':', '')}`, { field: 'url' });
     await checkDestination(url, { allowPrivate: deps.allowPrivate, resolve });
+    if (url.port && FETCH_BAD_PORTS.has(Number(url.port)))
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `url: port ${url.port} is one Node's HTTP client (fetch) never connects to (the Fetch standard's blocked ports: IRC, SIP, X11, mail and others), so no delivery could reach it; run the receiver on another port`,
+        { field: 'url' },
+      );
     const events = input.events?.length ? [...new Set(input.events)] : ['*'];
     const unknown = events.filter((e) => e !== '*' && !(EVENT_TYPES as readonly string[]).includes(e));
     if (unknown.length) throw new AppError('VALIDATION_FAILED', `events: unknown ${unknown.join(', ')}; known: ${EVENT_TYPES.join(', ')} (or * for all)`, { field: 'events' });
