@@ -5,6 +5,7 @@ import { DIALECTS } from './helpers/db.js';
 import { faultyModel, slowModel } from './helpers/faulty-model.js';
 import { demoModel } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { OUTCOMES_REUSE_MS } from '../src/rollout/evaluate.js';
 
 /** A clock tests move by hand: step intervals pass without sleeping. */
 function manualClock(start = Date.parse('2026-11-23T10:00:00Z')) {
@@ -250,6 +251,34 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect(alone.verdict.checks.find((c: { metric: string }) => c.metric === 'outcome_accuracy_drop_pp')).toMatchObject({ passed: true });
     expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'promote', detail: { version: 2 } }]);
     await call('POST', '/v1/models/hotel/promote', { version: 1 });
+  });
+
+  it('outcomes are read at most once per OUTCOMES_REUSE_MS: feedback another replica stores shows after that, feedback stored here at once', async () => {
+    await call('POST', '/v1/models/hotel/promote', { version: 1 });
+    expect((await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 50 })).statusCode).toBe(200);
+    await s.pool.refresh(true);
+    const ids = (await Promise.all(Array.from({ length: 40 }, (_, i) => infer(i, { payload: { ...rowPayload(data, i), adr: 77.7 + i / 10 } })))).map((r) => r.json().prediction_id as string);
+    await s.audit.flush();
+    await s.runtime.flush();
+    const labelled = async () => {
+      const o = (await call('GET', '/v1/canary/hotel')).json().outcomes;
+      return o.production.labelled + o.canary.labelled;
+    };
+    expect(await labelled()).toBe(0);
+    // Another replica stores outcomes for ten of them: straight into the table.
+    const at = clock.now().toISOString();
+    await s.ctx.db.kysely
+      .insertInto('feedback')
+      .values(ids.slice(0, 10).map((id) => ({ prediction_id: id, model: 'hotel', event_id: null, label: 1, value: null, actual_class: null, actual_value: null, at, key_id: null })))
+      .execute();
+    expect(await labelled()).toBe(0);
+    clock.advance(OUTCOMES_REUSE_MS);
+    expect(await labelled()).toBe(10);
+    // Feedback through this server is seen at once.
+    const fb = await call('POST', '/v1/feedback', { items: ids.slice(10, 15).map((id) => ({ prediction_id: id, label: 0 })) });
+    expect(fb.json().stored).toBe(5);
+    expect(await labelled()).toBe(15);
+    await call('POST', '/v1/canary/hotel/stop', {});
   });
 
   it('arms with no model-scored requests for several windows: no step, no rollback, and the status says why', async () => {

@@ -54,7 +54,13 @@ function outcomeOf(label: unknown, kind: VersionKind, where: string, model: stri
  * prediction replaces the earlier outcome. The outcome's kind is checked against the version
  * that made the prediction (`kindOf`, versions being immutable).
  */
-export function createFeedbackService(deps: { db: Db; clock: Clock; kindOf: (model: string, version: number) => Promise<VersionKind> }) {
+export function createFeedbackService(deps: {
+  db: Db;
+  clock: Clock;
+  kindOf: (model: string, version: number) => Promise<VersionKind>;
+  /** Told which models have new outcomes once they are stored (a running canary reads its outcomes again). */
+  onStored?: (models: string[]) => void;
+}) {
   const k = deps.db.kysely;
   const kinds = new Map<string, Promise<VersionKind>>();
   const kindOf = (model: string, version: number) => {
@@ -166,6 +172,7 @@ export function createFeedbackService(deps: { db: Db; clock: Clock; kindOf: (mod
           )
           .execute();
       }
+      if (unique.length) deps.onStored?.([...new Set(unique.map((r) => r.model))]);
       const stored = results.filter((r) => r.status === 'stored').length;
       return { stored, failed: items.length - stored, results };
     },

@@ -279,7 +279,7 @@ export function createRolloutService(deps: RolloutDeps) {
     });
   }
 
-  const { kindOf, evaluate } = createCanaryEvaluator(deps.store, registry, deps.defaults.minScored);
+  const { kindOf, evaluate, feedbackStored } = createCanaryEvaluator(deps.store, registry, deps.defaults.minScored, clock);
 
   async function status(model: string) {
     const m = await registry.getModel(model);
@@ -361,6 +361,8 @@ export function createRolloutService(deps: RolloutDeps) {
     setShadow,
     status,
     analyzeAll,
+    /** Feedback for these models was stored by this process: a canary's outcomes are read afresh. */
+    feedbackStored,
     rollbacks: (model: string | undefined, limit = 100) => store.rollbacks(model, limit),
     countRollbacks: (model: string | undefined) => store.countRollbacks(model),
     events: (model: string, limit = 100) => store.events(model, limit),

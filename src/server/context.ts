@@ -113,6 +113,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     feedback: createFeedbackService({
       db,
       clock,
+      onStored: (models) => rollouts.feedbackStored(models),
       kindOf: async (model, version) => {
         const v = await registry.getVersion(model, version);
         return { task: v.task, ...(v.classes ? { classes: v.classes } : {}) };
