@@ -281,6 +281,30 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     await call('POST', '/v1/canary/hotel/stop', {});
   });
 
+  it('a percent set by hand between two steps moves on to the step above it, never back down', async () => {
+    await call('POST', '/v1/models/hotel/promote', { version: 1 });
+    const start = { model: 'hotel', canary_version: 2, steps: [10, 50, 100], step_interval: '10m', min_requests: 30, analysis: { max_p95_ratio: 1000, min_scored_per_arm: 20 } };
+    expect((await call('POST', '/v1/canary', start)).statusCode).toBe(200);
+    let round = 0;
+    const driveAndWait = async () => {
+      await s.pool.refresh(true);
+      round++;
+      await Promise.all(Array.from({ length: 300 }, (_, i) => infer(i, { payload: { ...rowPayload(data, i % data.rows), adr: 120 + round * 13 + i / 100 } })));
+      await s.runtime.flush();
+      clock.advance(10 * 60_000 + 1);
+    };
+    // The same start request with another percent (the API's way), between the first two steps.
+    const moved = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 30 });
+    expect(moved.json()).toMatchObject({ canary_percent: 30, steps: [10, 50, 100] });
+    await driveAndWait();
+    expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'step', detail: { percent: 50 } }]);
+    // canary set (the CLI's way), between the last two.
+    await s.ctx.rollouts.setPercent('hotel', 70, 't');
+    await driveAndWait();
+    expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'step', detail: { percent: 100 } }]);
+    await call('POST', '/v1/canary/hotel/stop', {});
+  });
+
   it('arms with no model-scored requests for several windows: no step, no rollback, and the status says why', async () => {
     await call('POST', '/v1/models/hotel/promote', { version: 1 });
     const res = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, steps: [10, 50], step_interval: '10m', min_requests: 30, auto_promote: true });

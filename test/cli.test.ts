@@ -57,7 +57,11 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(start.json()).toMatchObject({ canary_version: 2, production_version: 1, canary_percent: 10, step: 1, step_interval: '5m' });
     expect((await runCli(['canary', 'set', '--model', 'churn', '--percent', '50', '--json'], env)).json()).toMatchObject({ canary_percent: 50 });
     const text = await runCli(['canary', 'status', '--model', 'churn'], env);
-    expect(text.stdout).toMatch(/canary v2 at 50% against production v1/);
+    expect(text.stdout).toMatch(/canary v2 at 50% against production v1 \(step 2\/3 of \[10, 50, 100\], every 5m\)/);
+    expect((await runCli(['canary', 'set', '--model', 'churn', '--percent', '30', '--json'], env)).json()).toMatchObject({ canary_percent: 30, step: 1 });
+    expect((await runCli(['canary', 'status', '--model', 'churn'], env)).stdout).toMatch(
+      /canary v2 at 30% against production v1 \(set by hand after step 1\/3, next 50% of \[10, 50, 100\], every 5m\)/,
+    );
     const again = await runCli(['canary', 'start', '--model', 'churn', '--version', '1', '--percent', '5', '--json'], env);
     expect(again.code).toBe(1);
     expect(again.json().error.code).toBe('CONFLICT');

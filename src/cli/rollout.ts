@@ -11,12 +11,20 @@ function percentOf(text: string, flag: string): number {
   return n;
 }
 
+/** Where the canary is among its steps; a percent set by hand between steps moves on to the step above it. */
+function stepWords(s: Status): string {
+  const n = s.steps.length;
+  if (s.step !== null && s.steps[s.step - 1] === s.canary_percent) return `step ${s.step}/${n}`;
+  const next = s.steps[s.step ?? 0];
+  return `set by hand ${s.step === null ? 'before step 1' : `after step ${s.step}/${n}`}${next !== undefined ? `, next ${next}%` : ''}`;
+}
+
 function describeStatus(s: Status): string {
   const lines: string[] = [];
   if (s.canary_version === null) lines.push(`${s.model}: no canary running (production ${s.production_version ?? '-'})`);
   else {
     lines.push(
-      `${s.model}: canary v${s.canary_version} at ${s.canary_percent}% against ${s.target} v${s.production_version}${s.steps.length ? ` (step ${s.step}/${s.steps.length} of [${s.steps.join(', ')}], every ${s.step_interval}${s.auto_promote ? ', auto-promote' : ''})` : ''}`,
+      `${s.model}: canary v${s.canary_version} at ${s.canary_percent}% against ${s.target} v${s.production_version}${s.steps.length ? ` (${stepWords(s)} of [${s.steps.join(', ')}], every ${s.step_interval}${s.auto_promote ? ', auto-promote' : ''})` : ''}`,
     );
     if (s.arms) {
       lines.push(

@@ -33,6 +33,12 @@ export interface RolloutDeps {
   emit?: EmitEvent;
 }
 
+/**
+ * The step a percent stands at: the last step at or below it (-1 below the first), so that a
+ * percent set by hand between two steps moves on to the step above it, never back down.
+ */
+export const stepAt = (steps: readonly number[], percent: number): number => steps.filter((s) => s <= percent).length - 1;
+
 /** Thrown inside a canary promotion's transaction when the canary it was decided from has gone. */
 class CanaryGone extends Error {}
 
@@ -93,7 +99,8 @@ export function createRolloutService(deps: RolloutDeps) {
       );
     }
     const at = nowIso();
-    const next: Rollout = { ...current, canary_percent: percent, updated_at: at, step_index: steps.length ? current.step_index : -1, ...(input.steps ? { steps } : {}) };
+    const nextSteps = input.steps ? steps : current.steps;
+    const next: Rollout = { ...current, canary_percent: percent, steps: nextSteps, step_index: stepAt(nextSteps, percent), updated_at: at, step_started_at: at };
     await putAndRecord(tx, next, 'percent', input.actor, { from: current.canary_percent });
     return next;
   }
@@ -109,7 +116,7 @@ export function createRolloutService(deps: RolloutDeps) {
       canary_version: canaryVersion,
       canary_percent: percent,
       steps,
-      step_index: steps.length ? Math.max(0, steps.indexOf(percent)) : -1,
+      step_index: stepAt(steps, percent),
       step_interval_ms: stepIntervalMs,
       min_requests: minRequests ?? deps.defaults.minRequests,
       analysis: rules,
@@ -137,7 +144,7 @@ export function createRolloutService(deps: RolloutDeps) {
       await bumpRevision(tx);
       const r = await requireCanary(model, tx);
       const at = nowIso();
-      const next = { ...r, canary_percent: percent, step_index: r.steps.indexOf(percent), updated_at: at, step_started_at: at };
+      const next = { ...r, canary_percent: percent, step_index: stepAt(r.steps, percent), updated_at: at, step_started_at: at };
       await putAndRecord(tx, next, 'percent', actor, { from: r.canary_percent });
       return next;
     });
