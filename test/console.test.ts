@@ -155,6 +155,16 @@ describe('console at /ui in Chromium', () => {
     await shot('rollout-stopped');
   });
 
+  it('a canary set by hand between its steps says where it is and which step comes next', async () => {
+    expect((await api('POST', '/v1/canary', { model: 'hotel', canary_version: 2, steps: [10, 50, 100], step_interval: '10m' })).status).toBe(200);
+    await page.goto(`${s.url}/ui/#/rollout/hotel`);
+    const steps = page.getByText(/^Steps /);
+    await poll(() => steps.textContent()).toMatch(/^Steps \[10%\] → 50% → 100%; step 1 of 3, every 10m\./);
+    expect((await api('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 30 })).status).toBe(200);
+    await poll(() => steps.textContent()).toMatch(/^Steps 10% → 50% → 100%; set by hand to 30% after step 1 of 3, every 10m\./);
+    expect((await api('POST', '/v1/canary/hotel/stop', {})).status).toBe(200);
+  });
+
   it('an admin promotes a version from the model page after a confirmation naming the change', async () => {
     await page.goto(`${s.url}/ui/#/models/hotel`);
     await poll(() => page.getByTestId('promote-2').count()).toBe(1);

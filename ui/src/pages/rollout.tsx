@@ -124,9 +124,12 @@ function Steps({ s, now }: { s: Status; now: number }) {
   if (!s.steps.length) return <p>Fixed at {s.canary_percent}% (no steps).</p>;
   const next = s.step_started_at ? Date.parse(s.step_started_at) + durationMs(s.step_interval) : NaN;
   const last = (s.step ?? 0) >= s.steps.length;
+  // A percent set by hand between steps moves on to the step above it.
+  const exact = s.step !== null && s.steps[s.step - 1] === s.canary_percent;
+  const where = exact ? `step ${s.step} of ${s.steps.length}` : `set by hand to ${s.canary_percent}% ${s.step === null ? 'before step 1' : `after step ${s.step} of ${s.steps.length}`}`;
   return (
     <p>
-      Steps {s.steps.map((p, i) => (i + 1 === s.step ? `[${p}%]` : `${p}%`)).join(' → ')}; step {s.step} of {s.steps.length}, every {s.step_interval}.{' '}
+      Steps {s.steps.map((p, i) => (exact && i + 1 === s.step ? `[${p}%]` : `${p}%`)).join(' → ')}; {where}, every {s.step_interval}.{' '}
       {last
         ? s.auto_promote
           ? 'Promoted automatically when this step stays healthy.'
