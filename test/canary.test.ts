@@ -51,6 +51,13 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     await bad({ model: 'hotel', canary_version: 2, canary_percent: 101 }, 400, 'VALIDATION_FAILED', /canary_percent/);
     await bad({ model: 'hotel', canary_version: 2, canary_percent: -1 }, 400, 'VALIDATION_FAILED');
     await bad({ model: 'hotel', canary_version: 1, canary_percent: 10 }, 409, 'CONFLICT', /already the production version/);
+    // The production arm serves the alias; a production_version that is not it would compare the canary with a version nobody is served.
+    await bad(
+      { model: 'hotel', canary_version: 2, canary_percent: 10, production_version: 3 },
+      409,
+      'CONFLICT',
+      /^production_version 3 is not the production version of hotel \(1\): .*promote version 3 to production first$/,
+    );
     await bad({ model: 'hotel', canary_version: 2, steps: [10, 50, 25] }, 400, 'VALIDATION_FAILED', /steps/);
     await bad({ model: 'hotel', canary_version: 2, canary_percent: 10, step_interval: 'soon' }, 400, 'VALIDATION_FAILED', /step_interval/);
     await bad({ model: 'hotel', canary_version: 2, canary_percent: 10, analysis: { custom: [{ metric: 'vibes', op: '>', threshold: 1 }] } }, 400, 'VALIDATION_FAILED', /metric/);

@@ -107,7 +107,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--max-mae-ratio <x>', 'outcomes (regression): roll back when canary MAE from feedback > production × x')
     .option('--min-labels <n>', 'outcomes: labelled predictions each arm needs before the outcome rules are checked (default 100); until they are, the canary stays at its step')
     .option('--auto-promote', 'promote when the last step stays healthy')
-    .option('--production-version <n>', 'compare against this version (default: current production)')
+    .option('--production-version <n>', 'the version production must be now (refused otherwise: the canary is compared with what production serves)')
     .option('--target <alias>', 'alias the canary competes for and fills on promotion (default production)')
     .option('--json', 'machine-readable output')
     .addHelpText(

@@ -55,9 +55,18 @@ function canaryVersionOf(input: StartCanaryInput, aliases: Record<string, number
 export function canarySettings(input: StartCanaryInput, aliases: Record<string, number>, defaultStepIntervalMs: number): CanarySettings {
   const target = input.target ?? 'production';
   const canaryVersion = canaryVersionOf(input, aliases);
-  const productionVersion = input.production_version ?? aliases[target];
+  const productionVersion = aliases[target];
   if (productionVersion === undefined) {
     throw new AppError('CONFLICT', `${input.model} has no ${target} version to compare the canary with; promote one first`, { target });
+  }
+  // The production arm serves what the alias points at, so that is what the canary is compared
+  // with; production_version only makes sure it is the version the caller expects.
+  if (input.production_version !== undefined && input.production_version !== productionVersion) {
+    throw new AppError(
+      'CONFLICT',
+      `production_version ${input.production_version} is not the ${target} version of ${input.model} (${productionVersion}): the production arm serves the ${target} version, so the canary is compared with that; leave production_version out, or promote version ${input.production_version} to ${target} first`,
+      { target, production_version: productionVersion },
+    );
   }
   if (canaryVersion === productionVersion) {
     throw new AppError('CONFLICT', `canary version ${canaryVersion} is already the ${target} version`, { canary_version: canaryVersion });
