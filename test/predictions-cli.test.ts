@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowPayload } from '../src/training/index.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
-import { CLI_MAIN, demoModel, REPO_ROOT } from './helpers/fixtures.js';
+import { CLI_MAIN, demoModel, kindFixture, REPO_ROOT } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 describe('modelgate predictions export', () => {
@@ -36,7 +36,7 @@ describe('modelgate predictions export', () => {
     const rows = parse(r.stdout, { columns: true }) as Record<string, string>[];
     expect(rows).toHaveLength(1500);
     expect(new Set(rows.map((x) => x.id))).toEqual(new Set(ids));
-    expect(Object.keys(rows[0])).toEqual(['id', 'at', 'model', 'version', 'arm', 'event_id', 'score', 'decision', 'latency_ms', 'cached', 'key_id', 'features_sha256', 'features']);
+    expect(Object.keys(rows[0])).toEqual(['id', 'at', 'model', 'version', 'arm', 'event_id', 'score', 'label', 'decision', 'latency_ms', 'cached', 'key_id', 'features_sha256', 'features']);
     expect(JSON.parse(rows[0].features)).toHaveProperty('lead_time');
     expect(r.stderr).toMatch(/exported 1500 predictions/);
   });
@@ -73,5 +73,25 @@ describe('modelgate predictions export', () => {
     expect(header).toMatch(/^id,at,model,version/);
     expect(status).toBe('exit=0');
     expect(readFileSync(path.join(dir, 'pipe.err'), 'utf8')).not.toMatch(/EPIPE|error/);
+  });
+
+  it("a multiclass model's predicted class is in the label column, also where the decision is not a class", async () => {
+    const geo = kindFixture('bank_geography');
+    await s.ctx.registry.register({ model: 'geo', onnx: geo.onnx, policy: { type: 'min_probability', min: 0.7, fallback: 'review' }, actor: 't' });
+    await s.ctx.registry.promote({ model: 'geo', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
+    const r = await s.app.inject({
+      method: 'POST',
+      url: '/v1/models/geo/predict',
+      headers: { ...s.auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ instances: geo.expected.rows.slice(0, 40) }),
+    });
+    const served = new Map((r.json().predictions as { prediction_id: string; label: string; decision: string }[]).map((p) => [p.prediction_id, p]));
+    expect([...served.values()].some((p) => p.decision === 'review')).toBe(true);
+    await s.audit.flush();
+    const out = await runCli(['predictions', 'export', '--model', 'geo'], env);
+    const rows = parse(out.stdout, { columns: true }) as Record<string, string>[];
+    expect(rows).toHaveLength(40);
+    for (const row of rows) expect({ label: row.label, decision: row.decision }).toEqual({ label: served.get(row.id)!.label, decision: served.get(row.id)!.decision });
   });
 });

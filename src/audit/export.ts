@@ -2,7 +2,8 @@ import { stringify } from 'csv-stringify/sync';
 import { Yielder } from '../lib/yielder.js';
 import type { AuditStore, PredictionQuery, PredictionView } from './store.js';
 
-export const EXPORT_COLUMNS = ['id', 'at', 'model', 'version', 'arm', 'event_id', 'score', 'decision', 'latency_ms', 'cached', 'key_id', 'features_sha256', 'features'] as const;
+/** `label` is a multiclass model's predicted class, which the decision may not name (`review` under a minimum probability). */
+export const EXPORT_COLUMNS = ['id', 'at', 'model', 'version', 'arm', 'event_id', 'score', 'label', 'decision', 'latency_ms', 'cached', 'key_id', 'features_sha256', 'features'] as const;
 
 /** Rows as CSV lines in EXPORT_COLUMNS order (features as one JSON cell), with the header line first when asked. */
 export function csvRows(rows: PredictionView[], header: boolean): string {
