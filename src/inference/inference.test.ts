@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { onnx } from '../lib/onnx-proto.js';
+import type onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../../test/helpers/fixtures.js';
@@ -23,6 +25,27 @@ describe('ZipMap rewrite', () => {
     expect(out.dims).toEqual([1, 2]);
     const [p0, p1] = out.data as Float32Array;
     expect(p0 + p1).toBeCloseTo(1, 6);
+  });
+
+  it('the rewrite drops only the ZipMap node and replaces only its graph output; everything else is as exported', () => {
+    for (const name of ['telco_churn', 'telco_forest', 'bank_geography']) {
+      const bytes = readFileSync(path.join(FIXTURES, `${name}.onnx`));
+      const before = onnx.ModelProto.decode(bytes);
+      const { bytes: rewritten, output } = exposeZipMapSource(bytes, 'output_probability');
+      const after = onnx.ModelProto.decode(rewritten);
+      const [g0, g1] = [before.graph!, after.graph!];
+      const zipmap = g0.node!.find((n) => n.opType === 'ZipMap')!;
+      expect(output).toBe(zipmap.input![0]);
+      const encoded = (n: onnxProto.onnx.INodeProto) => onnx.NodeProto.encode(n).finish();
+      expect(g1.node!.map(encoded)).toEqual(g0.node!.filter((n) => n !== zipmap).map(encoded));
+      expect(g1.output!.map((o) => o.name)).toEqual(g0.output!.map((o) => (o.name === 'output_probability' ? output : o.name)));
+      const exposed = g1.output!.find((o) => o.name === output)!;
+      expect(exposed.type?.tensorType?.elemType).toBe(1);
+      expect(exposed.type?.tensorType?.shape?.dim?.length).toBe(2);
+      for (const field of ['irVersion', 'producerName', 'opsetImport'] as const) expect(JSON.stringify(after[field])).toBe(JSON.stringify(before[field]));
+      for (const field of ['input', 'initializer', 'name'] as const) expect(JSON.stringify(g1[field])).toBe(JSON.stringify(g0[field]));
+    }
+    expect(() => exposeZipMapSource(readFileSync(path.join(FIXTURES, 'telco_churn.onnx')), 'output_label')).toThrow(/output_label is not produced by a ZipMap node/);
   });
 });
 

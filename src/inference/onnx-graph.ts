@@ -1,7 +1,7 @@
-import onnxProto from 'onnx-proto';
+import { onnx } from '../lib/onnx-proto.js';
 import { AppError } from '../lib/errors.js';
+import { concat, fields, GRAPH_NODE, GRAPH_OUTPUT, lengthDelimited, MODEL_GRAPH, NODE_INPUT, NODE_OP_TYPE, NODE_OUTPUT, payload, stringField, VALUE_INFO_NAME, type Field } from './onnx-wire.js';
 
-const { onnx } = onnxProto;
 type ModelProto = InstanceType<typeof onnx.ModelProto>;
 type GraphProto = InstanceType<typeof onnx.GraphProto>;
 type NodeProto = InstanceType<typeof onnx.NodeProto>;
@@ -130,22 +130,33 @@ export function inspectGraph(bytes: Uint8Array): GraphInfo {
  * registered; this rewrite happens in memory at load.
  */
 export function exposeZipMapSource(bytes: Uint8Array, zipmapOutput: string): { bytes: Uint8Array; output: string } {
-  const model = decode(bytes);
-  const g = graphOf(model);
-  const idx = nodesOf(g).findIndex((n) => n.opType === 'ZipMap' && n.output[0] === zipmapOutput);
-  if (idx < 0) throw new AppError('INVALID_MODEL', `graph output ${zipmapOutput} is not produced by a ZipMap node`);
-  const source = nodesOf(g)[idx].input[0];
-  nodesOf(g).splice(idx, 1);
-  const outIdx = g.output.findIndex((o) => o.name === zipmapOutput);
-  g.output.splice(
-    outIdx,
-    1,
-    onnx.ValueInfoProto.create({
-      name: source,
-      type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimParam: 'C' }] } } },
-    }),
+  // On the wire: only the ZipMap node and the graph output change; every other byte (a tree
+  // ensemble's hundreds of thousands of numbers) is copied, not decoded and encoded again.
+  const modelFields = fields(bytes);
+  const graphField = modelFields.find((f) => f.no === MODEL_GRAPH && f.data);
+  if (!graphField) throw new AppError('INVALID_MODEL', 'not an ONNX model: the file has no graph');
+  const graph = payload(bytes, graphField);
+  const parts = fields(graph);
+  let zipmap: { field: Field; source: string } | undefined;
+  for (const f of parts) {
+    if (f.no !== GRAPH_NODE || !f.data) continue;
+    const node = payload(graph, f);
+    const nodeFields = fields(node);
+    if (stringField(node, NODE_OP_TYPE, nodeFields) !== 'ZipMap' || stringField(node, NODE_OUTPUT, nodeFields) !== zipmapOutput) continue;
+    const source = stringField(node, NODE_INPUT, nodeFields);
+    if (source !== undefined) zipmap = { field: f, source };
+    break;
+  }
+  if (!zipmap) throw new AppError('INVALID_MODEL', `graph output ${zipmapOutput} is not produced by a ZipMap node`);
+  const exposed = lengthDelimited(
+    GRAPH_OUTPUT,
+    onnx.ValueInfoProto.encode({ name: zipmap.source, type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimParam: 'C' }] } } } }).finish(),
   );
-  return { bytes: onnx.ModelProto.encode(model).finish(), output: source };
+  const outputField = parts.find((f) => f.no === GRAPH_OUTPUT && f.data && stringField(payload(graph, f), VALUE_INFO_NAME) === zipmapOutput);
+  const graphParts = parts.flatMap((f) => (f === zipmap.field ? [] : f === outputField ? [exposed] : [graph.subarray(f.start, f.end)]));
+  if (!outputField) graphParts.push(exposed);
+  const rewritten = lengthDelimited(MODEL_GRAPH, concat(graphParts));
+  return { bytes: concat(modelFields.map((f) => (f === graphField ? rewritten : bytes.subarray(f.start, f.end)))), output: zipmap.source };
 }
 
 /** Every name the graph already uses (values, nodes, initializers), so rewrites can add fresh ones. */

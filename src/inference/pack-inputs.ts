@@ -1,8 +1,6 @@
-import onnxProto from 'onnx-proto';
-import protobuf from 'protobufjs/minimal.js';
+import { onnx } from '../lib/onnx-proto.js';
 import type { TensorType } from './onnx-graph.js';
-
-const { onnx } = onnxProto;
+import { concat, fields, GRAPH_INPUT, GRAPH_NODE, GRAPH_OUTPUT, lengthDelimited, MODEL_GRAPH, MODEL_OPSET_IMPORT, OPSET_DOMAIN, stringField, VALUE_INFO_NAME, type Field } from './onnx-wire.js';
 
 /**
  * Input packing. onnxruntime-node pays about 1.5 µs per graph input on every run (a tensor
@@ -36,68 +34,6 @@ export interface PackedGraph {
 }
 
 const ELEM: Record<TensorType, number> = { float: 1, double: 11, int64: 7, int32: 6, string: 8, bool: 9 };
-
-// Field numbers from onnx.proto.
-const MODEL_GRAPH = 7;
-const MODEL_OPSET_IMPORT = 8;
-const GRAPH_NODE = 1;
-const GRAPH_INPUT = 11;
-const GRAPH_OUTPUT = 12;
-const VALUE_INFO_NAME = 1;
-const OPSET_DOMAIN = 1;
-const WIRE_LEN = 2;
-
-interface Field {
-  no: number;
-  wire: number;
-  start: number;
-  end: number;
-  /** Payload bounds for length-delimited fields. */
-  data?: [number, number];
-}
-
-function fields(bytes: Uint8Array): Field[] {
-  const r = protobuf.Reader.create(bytes);
-  const out: Field[] = [];
-  while (r.pos < r.len) {
-    const start = r.pos;
-    const tag = r.uint32();
-    const no = tag >>> 3;
-    const wire = tag & 7;
-    if (wire === WIRE_LEN) {
-      const len = r.uint32();
-      const dataStart = r.pos;
-      r.skip(len);
-      out.push({ no, wire, start, end: r.pos, data: [dataStart, dataStart + len] });
-    } else {
-      r.skipType(wire);
-      out.push({ no, wire, start, end: r.pos });
-    }
-  }
-  return out;
-}
-
-function stringField(bytes: Uint8Array, no: number): string | undefined {
-  for (const f of fields(bytes)) if (f.no === no && f.data) return new TextDecoder().decode(bytes.subarray(f.data[0], f.data[1]));
-  return undefined;
-}
-
-function lengthDelimited(no: number, payload: Uint8Array): Uint8Array {
-  return protobuf.Writer.create()
-    .uint32((no << 3) | WIRE_LEN)
-    .bytes(payload)
-    .finish();
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** The default-domain opset the model imports, if any (Gather and Constant live there). */
 function importsDefaultDomain(model: Uint8Array, modelFields: Field[]): boolean {

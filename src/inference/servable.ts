@@ -4,6 +4,7 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import { taskOf, type Contract, type OutputSpec, type Task } from './contract.js';
 import { createEncoder, type Encoder, type Row } from './encoder.js';
 import { MicroBatcher, type BatcherOptions } from './batcher.js';
+import { setImmediate } from 'node:timers/promises';
 import { exposeZipMapSource, graphNames, inspectGraph } from './onnx-graph.js';
 import { packInputs, type FeedPlan } from './pack-inputs.js';
 import { checkRows, compiledEngine, firstDifference, onnxruntimeEngine, tryCompile, type Engine, type EngineChoice, type EngineName, type RawOutput } from './engine.js';
@@ -123,10 +124,15 @@ export class Servable {
       return onnx;
     };
     if (opts.engine === 'onnxruntime') return fallBack('INFERENCE_ENGINE=onnxruntime');
+    // Each step of a load runs on the thread that serves requests (a large forest's compile
+    // alone takes a few hundred ms): let waiting requests through between them.
+    await setImmediate();
     const compiled = tryCompile(graph, spec.output.name);
     if ('reason' in compiled) return fallBack(compiled.reason);
+    await setImmediate();
     // The check needs onnxruntime's own answers, not input packing: the plain session is enough, and is released once the check is done.
     const reference = await Servable.loadOnnxruntime(graph, spec, { ...opts, packInputs: false });
+    await setImmediate();
     const candidate = new Servable(spec, compiledEngine(compiled.program, spec.contract, spec.output.name, opts.alterCompiled), opts, compiled.program.bytes);
     const difference = await candidate.differenceFrom(reference).finally(() => reference.release());
     return difference ? fallBack(`compiled output differs from onnxruntime: ${difference}`) : candidate;

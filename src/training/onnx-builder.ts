@@ -1,6 +1,5 @@
-import onnxProto from 'onnx-proto';
+import { onnx } from '../lib/onnx-proto.js';
 
-const { onnx } = onnxProto;
 const FLOAT = 1;
 const STRING = 8;
 const INT64 = 7;

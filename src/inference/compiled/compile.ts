@@ -1,4 +1,4 @@
-import onnxProto from 'onnx-proto';
+import { onnx } from '../../lib/onnx-proto.js';
 import { Attrs, readGraph, type IrGraph, type IrNode } from './graph.js';
 import { fuseOneHotConcat, type Step } from './fuse.js';
 import type { OpCompiler, OpContext } from './op.js';
@@ -6,8 +6,6 @@ import { ML_OPS } from './ops-ml.js';
 import { STANDARD_OPS } from './ops-standard.js';
 import { TREE_OPS } from './tree-ensemble.js';
 import { Unsupported, type DType, type Tensor } from './tensor.js';
-
-const { onnx } = onnxProto;
 
 const ML: Record<string, OpCompiler> = { ...ML_OPS, ...TREE_OPS };
 

@@ -1,4 +1,4 @@
-import onnxProto from 'onnx-proto';
+import type onnxProto from 'onnx-proto';
 import { alloc, dtypeOf, Unsupported, type DType, type Tensor } from './tensor.js';
 
 type ModelProto = InstanceType<typeof onnxProto.onnx.ModelProto>;
