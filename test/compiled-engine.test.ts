@@ -296,6 +296,36 @@ describe('compiled engine: graphs that must stay on onnxruntime, each with its r
       /attribute frobnicate/,
     ],
     [
+      // Two trees of nodes 0–2: node id 3 is in neither, however (tree, node) pairs are numbered.
+      'a branch that points past its own tree',
+      tiny(
+        [
+          node(
+            'TreeEnsembleRegressor',
+            ['x'],
+            ['y'],
+            {
+              ...treeAttrs(),
+              nodes_treeids: [0, 0, 0, 1, 1, 1],
+              nodes_nodeids: [0, 1, 2, 0, 1, 2],
+              nodes_featureids: [0, 0, 0, 0, 0, 0],
+              nodes_modes: ['BRANCH_LEQ', 'LEAF', 'LEAF', 'BRANCH_LEQ', 'LEAF', 'LEAF'],
+              nodes_values: { floats: [0.5, 0, 0, 0.5, 0, 0] },
+              nodes_truenodeids: [3, 0, 0, 1, 0, 0],
+              nodes_falsenodeids: [2, 0, 0, 2, 0, 0],
+              target_treeids: [0, 0, 1, 1],
+              target_nodeids: [1, 2, 1, 2],
+              target_ids: [0, 0, 0, 0],
+              target_weights: { floats: [0.25, 0.75, 0.1, 0.2] },
+            },
+            'ai.onnx.ml',
+          ),
+        ],
+        'y',
+      ),
+      /node 0 of tree 0 points to a node that does not exist/,
+    ],
+    [
       'a string input fed to a numeric node',
       tiny([node('Scaler', ['x'], ['s'], { offset: { floats: [0, 0] }, scale: { floats: [1, 1] } }, 'ai.onnx.ml'), node('ReduceSum', ['s'], ['y'], { keepdims: 1, axes: [1] })], 'y', {
         input: 'string',
