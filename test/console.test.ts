@@ -165,6 +165,37 @@ describe('console at /ui in Chromium', () => {
     expect((await api('POST', '/v1/canary/hotel/stop', {})).status).toBe(200);
   });
 
+  it('a canary judged on outcomes shows the labelled predictions and metrics of each arm, and what its rules wait for', async () => {
+    expect((await api('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 50, analysis: { outcomes: { max_auc_drop: 0.5, min_labels_per_arm: 20 } } })).status).toBe(200);
+    await page.goto(`${s.url}/ui/#/rollout/hotel`);
+    const section = page.locator('section[aria-labelledby=outcomes-h]');
+    await poll(() => section.textContent()).toMatch(/outcome rules wait for feedback: production has 0 labelled predictions of the 20 needed; canary has 0/);
+    // The message the earlier stop left ("… is stopped") is not shown over the canary running now.
+    expect(await page.locator('p.done').count()).toBe(0);
+    const data = demo.holdout.data;
+    const items = [];
+    for (let i = 0; i < 80; i++) {
+      const r = await api('POST', '/v1/infer', { model: 'hotel', routing_key: `guest-${i}`, payload: rowPayload(data, i) });
+      items.push({ prediction_id: r.body.prediction_id, label: data.label[i] });
+    }
+    expect((await api('POST', '/v1/feedback', { items })).body.stored).toBe(80);
+    type Outcomes = Record<'production' | 'canary', { labelled: number; accuracy: number; false_positive_rate: number; roc_auc: number }>;
+    const o = (await api('GET', '/v1/canary/hotel')).body.outcomes as Outcomes;
+    expect(o.production.labelled + o.canary.labelled).toBe(80);
+    const shown = (arm: 'production' | 'canary') => [
+      arm === 'production' ? 'v1' : 'v2',
+      String(o[arm].labelled),
+      `${(o[arm].accuracy * 100).toFixed(1)}%`,
+      `${(o[arm].false_positive_rate * 100).toFixed(1)}%`,
+      o[arm].roc_auc.toFixed(4),
+    ];
+    for (const arm of ['production', 'canary'] as const) await poll(() => section.locator(`tbody tr[data-arm=${arm}] td`).allTextContents()).toEqual(shown(arm));
+    expect(await section.locator('thead th').allTextContents()).toEqual(['Arm', 'Version', 'Labelled', 'Accuracy', 'False-positive rate', 'ROC AUC']);
+    await shot('rollout-outcomes');
+    expect(await a11y(page)).toEqual([]);
+    expect((await api('POST', '/v1/canary/hotel/stop', {})).status).toBe(200);
+  });
+
   it('an admin promotes a version from the model page after a confirmation naming the change', async () => {
     await page.goto(`${s.url}/ui/#/models/hotel`);
     await poll(() => page.getByTestId('promote-2').count()).toBe(1);

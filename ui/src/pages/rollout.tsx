@@ -34,6 +34,50 @@ interface Status {
   arms: { production: Arm; canary: Arm } | null;
   verdict: { status: string; reason?: string; checks: { metric: string; observed: number; threshold: number; passed: boolean; detail: string }[] } | null;
   shadow: (Arm & { percent: number; compared: number; decision_agreement?: number | null; label_agreement?: number | null }) | null;
+  outcomes: { production: ArmOutcomes; canary: ArmOutcomes; judged: boolean; reason?: string } | null;
+}
+
+/** An arm's predictions since the canary started, as their real outcomes (feedback) turned out. */
+interface ArmOutcomes {
+  labelled: number;
+  accuracy: number | null;
+  false_positive_rate: number | null;
+  roc_auc: number | null;
+  mae: number | null;
+}
+
+const OUTCOME_COLUMNS: [keyof ArmOutcomes, string, (v: number | null) => string][] = [
+  ['accuracy', 'Accuracy', (v) => fmt.pct(v)],
+  ['false_positive_rate', 'False-positive rate', (v) => fmt.pct(v)],
+  ['roc_auc', 'ROC AUC', (v) => fmt.num(v, 4)],
+  ['mae', 'MAE', (v) => fmt.num(v, 4)],
+];
+
+function OutcomesTable({ s }: { s: Status & { outcomes: NonNullable<Status['outcomes']>; arms: NonNullable<Status['arms']> } }) {
+  const arms = [
+    ['production', s.arms.production.version, s.outcomes.production],
+    ['canary', s.arms.canary.version, s.outcomes.canary],
+  ] as const;
+  // Only the metrics this model's feedback gives (binary, multiclass or regression).
+  const columns = OUTCOME_COLUMNS.filter(([k]) => arms.some(([, , o]) => o[k] !== null));
+  return (
+    <section aria-labelledby="outcomes-h">
+      <h2 id="outcomes-h">Outcomes from feedback (since the canary started)</h2>
+      <Table head={['Arm', 'Version', 'Labelled', ...columns.map(([, label]) => label)]} testId="outcomes-table">
+        {arms.map(([name, version, o]) => (
+          <tr key={name} data-arm={name}>
+            <th scope="row">{name}</th>
+            <td>{version !== null ? `v${version}` : '—'}</td>
+            <td>{o.labelled}</td>
+            {columns.map(([k, , show]) => (
+              <td key={k}>{show(o[k])}</td>
+            ))}
+          </tr>
+        ))}
+      </Table>
+      {s.outcomes.reason ? <p>{s.outcomes.reason}</p> : null}
+    </section>
+  );
 }
 
 interface Rollback {
@@ -162,7 +206,8 @@ export function RolloutPage({ name }: { name: string }) {
         <a href={href('monitoring', name)}>Monitoring</a>
         <a href={href('decisions', name)}>Decisions</a>
       </nav>
-      {done ? (
+      {/* Both messages are about a canary that has ended: not shown over the next one. */}
+      {done && s?.canary_version === null ? (
         <p class="done" role="status">
           {done}
         </p>
@@ -241,6 +286,9 @@ export function RolloutPage({ name }: { name: string }) {
                 </p>
               ) : null}
             </section>
+          ) : null}
+          {s.outcomes && s.arms && (s.outcomes.production.labelled > 0 || s.outcomes.canary.labelled > 0 || s.outcomes.reason) ? (
+            <OutcomesTable s={{ ...s, outcomes: s.outcomes, arms: s.arms }} />
           ) : null}
         </>
       )}
