@@ -254,7 +254,7 @@ for (const dialect of DIALECTS) {
         expect(tiny.features.find((f) => f.name === 'lead_time')!.psi!).toBeGreaterThan(1);
         expect(tiny.sufficiency).toEqual({
           status: 'insufficient_data',
-          drift: { sufficient: false, predictions: 2, min_rows: 500 },
+          drift: { sufficient: false, predictions: 2, min_rows: 500, with_features: 2, features_sufficient: false },
           outcomes: { sufficient: false, labelled: 0, min_labels: 100 },
           message: 'insufficient data: 2 predictions in the window, 500 needed for drift flags (MONITOR_MIN_ROWS); 0 labelled predictions, 100 needed for outcome flags (MONITOR_MIN_LABELS)',
         });
@@ -273,6 +273,56 @@ for (const dialect of DIALECTS) {
         expect(text).toContain('modelgate_monitor_alert{model="tiny",alert="high_psi"} 0');
       } finally {
         await strict.stop();
+      }
+    });
+
+    it('feature drift needs MONITOR_MIN_ROWS predictions with logged features: a window audited mostly with AUDIT_FEATURES=hashed raises no feature flag from its few full rows', async () => {
+      await s.ctx.registry.register({ model: 'mixed', onnx: demo.onnx, manifest: { reference: demo.reference, metrics: demo.metrics, training: demo.run }, actor: 't' });
+      await s.ctx.registry.promote({ model: 'mixed', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      const hashed = await startTestServer({ dialect, jobs: false, db: s.db, dataDir: s.dataDir, env: { AUDIT_FEATURES: 'hashed' } });
+      try {
+        for (let i = 0; i < 60; i++) {
+          const r = await hashed.app.inject({
+            method: 'POST',
+            url: '/v1/infer',
+            headers: { ...hashed.auth, 'content-type': 'application/json' },
+            payload: JSON.stringify({ model: 'mixed', payload: rowPayload(demo.holdout.data, i) }),
+          });
+          expect(r.statusCode).toBe(200);
+        }
+        await hashed.audit.flush();
+      } finally {
+        await hashed.stop();
+      }
+      // Five with their features logged, lead_time far out of its training range.
+      for (let i = 0; i < 5; i++) {
+        const payload = rowPayload(demo.holdout.data, i);
+        expect((await post('/v1/infer', { model: 'mixed', payload: { ...payload, lead_time: Number(payload.lead_time) * 40 + 300 } })).status).toBe(200);
+      }
+      await s.audit.flush();
+      const report = (await post('/v1/monitoring/mixed/run', { window: '1h' })).body as Report;
+      expect(report.predictions).toBe(65);
+      expect(report.features.find((f) => f.name === 'lead_time')!.psi!).toBeGreaterThan(1); // measured on the five
+      expect(report.sufficiency.drift).toEqual({ sufficient: true, predictions: 65, min_rows: 20, with_features: 5, features_sufficient: false });
+      expect(report.sufficiency.message).toMatch(/5 of the 65 predictions have logged features, 20 needed for feature drift flags/);
+      expect(report.alerts.find((a) => a.name === 'high_psi')).toMatchObject({
+        firing: false,
+        value: null,
+        detail: expect.stringMatching(/^insufficient data: 5 predictions with logged features of the 20 needed/),
+      });
+      expect(report.alerts.find((a) => a.name === 'retrain_recommended')!.firing).toBe(false);
+      expect(report.notes.join(' ')).toMatch(/features were logged for 5 of the 65 predictions/);
+      // Nor a feature PSI gauge from those five; the prediction PSI, from all 65, is exported.
+      const gauges = await startTestServer({ dialect, jobs: false, db: s.db, dataDir: s.dataDir, env: { MONITOR_INTERVAL: '1h', MONITOR_MIN_ROWS: '20' } });
+      try {
+        await gauges.monitorJob.tick();
+        const text = (await gauges.app.inject({ method: 'GET', url: '/metrics' })).body;
+        expect(text).toMatch(/modelgate_prediction_psi\{model="mixed"\} /);
+        expect(text).not.toMatch(/modelgate_feature_psi\{model="mixed"/);
+        expect(text).not.toMatch(/modelgate_drifted_feature_share\{model="mixed"/);
+      } finally {
+        await gauges.stop();
       }
     });
 

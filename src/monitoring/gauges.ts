@@ -36,10 +36,12 @@ export function monitorGauges(m: MonitorMetrics): MonitorGauges {
       featuresShown.set(model, now);
       // Too little data: no value rather than a huge one from a handful of rows.
       const drift = r.sufficiency?.drift.sufficient ?? true;
+      // Feature drift also needs enough predictions whose features were logged (AUDIT_FEATURES=full).
+      const featureDrift = drift && (r.sufficiency?.drift.features_sufficient ?? true);
       const outcomes = r.sufficiency?.outcomes.sufficient ?? true;
-      for (const f of r.features) put(m.featurePsi, { model, feature: f.name }, drift ? f.psi : null);
+      for (const f of r.features) put(m.featurePsi, { model, feature: f.name }, featureDrift ? f.psi : null);
       put(m.predictionPsi, { model }, drift ? r.prediction_drift.psi : null);
-      put(m.driftedShare, { model }, drift ? r.drifted_share : null);
+      put(m.driftedShare, { model }, featureDrift ? r.drifted_share : null);
       const version = String(r.version);
       const before = versionShown.get(model);
       if (before && before !== version) {

@@ -127,7 +127,8 @@ export interface Report {
    */
   sufficiency: {
     status: 'ok' | 'insufficient_data';
-    drift: { sufficient: boolean; predictions: number; min_rows: number };
+    /** `features_sufficient`: feature drift flags need `min_rows` predictions whose features were logged (`with_features`). */
+    drift: { sufficient: boolean; predictions: number; min_rows: number; with_features: number; features_sufficient: boolean };
     outcomes: { sufficient: boolean; labelled: number; min_labels: number };
     message: string | null;
   };
@@ -169,6 +170,8 @@ interface WindowScan {
   refClasses: ReferenceProfile['classes'];
   total: number;
   ofVersion: number;
+  /** Predictions whose payload was logged (AUDIT_FEATURES=full); feature drift is measured on these. */
+  withFeatures: number;
 }
 
 /** Read the window's predictions once, binning every monitored feature, the scores and the predicted classes. */
@@ -223,8 +226,10 @@ async function scanWindow(store: MonitoringStore, input: MonitorInput, reference
   await Promise.all(bounds.slice(0, -1).map((b, i) => consume(b, bounds[i + 1])));
   if (total === 0) notes.push(`no predictions for ${model} between ${from} and ${to}`);
   else if (reference && withFeatures === 0) notes.push('no logged features in the window (AUDIT_FEATURES is hashed or none): feature drift needs AUDIT_FEATURES=full');
+  else if (reference && withFeatures < total)
+    notes.push(`features were logged for ${withFeatures} of the ${total} predictions (the others were audited with AUDIT_FEATURES hashed or none): feature drift is measured on those ${withFeatures}`);
 
-  return { accs, scoreCounts, classCounts, refClasses, total, ofVersion };
+  return { accs, scoreCounts, classCounts, refClasses, total, ofVersion, withFeatures };
 }
 
 /** Each monitored feature's drift from its reference distribution. */
@@ -383,18 +388,25 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   const minRows = input.minRows ?? DEFAULT_MIN_ROWS;
   const minLabels = input.minLabels ?? DEFAULT_MIN_LABELS;
   const driftOk = total >= minRows;
+  // Feature drift is measured only on predictions whose features were logged: a window audited
+  // mostly with AUDIT_FEATURES=hashed must not raise feature flags from its few full rows.
+  const featuresOk = driftOk && scan.withFeatures >= minRows;
   const outcomesOk = outcomeCount >= minLabels;
   const short = [
     ...(driftOk ? [] : [`${total} predictions in the window, ${minRows} needed for drift flags (MONITOR_MIN_ROWS)`]),
+    ...(driftOk && !featuresOk && reference
+      ? [`${scan.withFeatures} of the ${total} predictions have logged features, ${minRows} needed for feature drift flags (MONITOR_MIN_ROWS; AUDIT_FEATURES hashed or none logs none)`]
+      : []),
     ...(outcomesOk ? [] : [`${outcomeCount} labelled predictions, ${minLabels} needed for outcome flags (MONITOR_MIN_LABELS)`]),
   ];
   const sufficiency: Report['sufficiency'] = {
     status: short.length ? 'insufficient_data' : 'ok',
-    drift: { sufficient: driftOk, predictions: total, min_rows: minRows },
+    drift: { sufficient: driftOk, predictions: total, min_rows: minRows, with_features: scan.withFeatures, features_sufficient: featuresOk },
     outcomes: { sufficient: outcomesOk, labelled: outcomeCount, min_labels: minLabels },
     message: short.length ? `insufficient data: ${short.join('; ')}` : null,
   };
   const noDrift = `insufficient data: ${total} predictions of the ${minRows} needed (MONITOR_MIN_ROWS)`;
+  const noFeatureDrift = driftOk ? `insufficient data: ${scan.withFeatures} predictions with logged features of the ${minRows} needed (MONITOR_MIN_ROWS)` : noDrift;
   const noOutcomes = `insufficient data: ${outcomeCount} labelled predictions of the ${minLabels} needed (MONITOR_MIN_LABELS)`;
 
   const worstFeature = measured.reduce<FeatureDrift | undefined>((w, f) => (!w || (f.psi ?? 0) > (w.psi ?? 0) ? f : w), undefined);
@@ -440,15 +452,15 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
             detail: !outcomesOk ? noOutcomes : performance.roc_auc === null ? 'no AUC: too little feedback (both outcomes are needed)' : `ROC AUC over ${labelledBinary} labelled predictions`,
           };
   const gap = actionRate !== null && actionRate7d !== null ? Math.abs(actionRate - actionRate7d) * 100 : null;
-  const retrainByDrift = driftOk && (driftedShare ?? 0) > THRESHOLDS.retrain_drifted_share;
+  const retrainByDrift = featuresOk && (driftedShare ?? 0) > THRESHOLDS.retrain_drifted_share;
   const retrainByDrop = outcomesOk && drops.length > 0;
   const alerts: Alert[] = [
     {
       name: 'high_psi',
-      firing: driftOk && (worstFeature?.psi ?? 0) > THRESHOLDS.high_psi,
-      value: driftOk ? (worstFeature?.psi ?? null) : null,
+      firing: featuresOk && (worstFeature?.psi ?? 0) > THRESHOLDS.high_psi,
+      value: featuresOk ? (worstFeature?.psi ?? null) : null,
       threshold: THRESHOLDS.high_psi,
-      detail: !driftOk ? noDrift : worstFeature ? `largest feature PSI: ${worstFeature.name}` : 'no feature drift measured',
+      detail: !featuresOk ? noFeatureDrift : worstFeature ? `largest feature PSI: ${worstFeature.name}` : 'no feature drift measured',
     },
     outcomeAlert,
     {
@@ -461,7 +473,7 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
     {
       name: 'retrain_recommended',
       firing: retrainByDrift || retrainByDrop,
-      value: retrainByDrop ? Math.max(...drops.map((d) => d.drop)) : driftOk ? driftedShare : null,
+      value: retrainByDrop ? Math.max(...drops.map((d) => d.drop)) : featuresOk ? driftedShare : null,
       threshold: retrainByDrop ? THRESHOLDS.retrain_metric_drop : THRESHOLDS.retrain_drifted_share,
       detail: retrainByDrop
         ? `${drops.map((d) => `${d.m} ${(d.drop * 100).toFixed(1)}% ${higherIsBetter[d.m] ? 'below' : 'above'} training`).join(', ')}`
