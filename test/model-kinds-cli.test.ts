@@ -127,7 +127,8 @@ describe('model kinds through the CLI', () => {
 
     const dirty = await runCli(['evaluate', '--model', 'charges', '--data', dirtyCsv, '--target', 'MonthlyCharges'], env);
     expect(dirty.code).toBe(2);
-    expect(dirty.stderr).toMatch(/3 of 200 rows cannot be scored \(3 rows: no finite MonthlyCharges value\)/);
+    expect(dirty.stderr).toMatch(/3 of 200 rows have no usable target \(3 rows: no finite MonthlyCharges value\)\. Fill in or remove those rows, or pass --allow-skipped/);
+    expect(dirty.stderr).not.toMatch(/--missing-category/);
     const allowed = await runCli(['evaluate', '--model', 'charges', '--data', dirtyCsv, '--target', 'MonthlyCharges', '--allow-skipped', '--json'], env);
     expect(allowed.code, allowed.stderr).toBe(0);
     expect(allowed.json()).toMatchObject({ data: { skipped: 3 }, candidate: { rows: 197 } });

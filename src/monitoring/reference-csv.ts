@@ -20,11 +20,15 @@ function label(raw: string | undefined, column: string, line: number): number | 
 /** A target cell per task: what it holds, or the reason the row is skipped. */
 type TargetReader = (raw: string | undefined, line: number) => { y: number | string } | { skip: string };
 
+/** Why a row has no target, in words ("no Churn label"): rows the model scores but cannot be judged on. */
+const noTarget = (column: string, what: 'label' | 'class' | 'finite value') => `no ${what === 'finite value' ? `finite ${column} value` : `${column} ${what}`}`;
+const isNoTarget = (reason: string) => /^no (finite .+ value|.+ (label|class))$/.test(reason);
+
 function targetReader(s: Servable, column: string): TargetReader {
   if (s.task === 'regression') {
     return (raw) => {
       const n = isMissingCell(raw) ? NaN : Number(raw!.trim());
-      return Number.isFinite(n) ? { y: n } : { skip: `no finite ${column} value` };
+      return Number.isFinite(n) ? { y: n } : { skip: noTarget(column, 'finite value') };
     };
   }
   if (s.task === 'multiclass') {
@@ -33,12 +37,12 @@ function targetReader(s: Servable, column: string): TargetReader {
     return (raw) => {
       const t = raw?.trim();
       if (t !== undefined && classes.has(t)) return { y: t };
-      return isMissingCell(raw) ? { skip: `no ${column} class` } : { y: t! };
+      return isMissingCell(raw) ? { skip: noTarget(column, 'class') } : { y: t! };
     };
   }
   return (raw, line) => {
     const y = label(raw, column, line);
-    return y === undefined ? { skip: `no ${column} label` } : { y };
+    return y === undefined ? { skip: noTarget(column, 'label') } : { y };
   };
 }
 
@@ -81,9 +85,13 @@ export function checkSkipped(
   if (!r.skipped) return undefined;
   const why = describeSkipped(r.skippedReasons);
   if (!o.allowSkipped) {
+    // Rows whose target cell is empty were scored; what they lack is the outcome to judge them by.
+    const targetsOnly = Object.keys(r.skippedReasons).every(isNoTarget);
     throw new AppError(
       'BAD_REQUEST',
-      `${o.subject}: ${r.skipped} of ${r.skipped + r.scored} rows cannot be scored (${why})${o.consequence ? `; ${o.consequence}` : ''}. Fix the data (for missing categories, register the model with --missing-category), or pass --allow-skipped to ${o.allowWhat}`,
+      targetsOnly
+        ? `${o.subject}: ${r.skipped} of ${r.skipped + r.scored} rows have no usable target (${why})${o.consequence ? `; ${o.consequence}` : ''}. Fill in or remove those rows, or pass --allow-skipped to ${o.allowWhat}`
+        : `${o.subject}: ${r.skipped} of ${r.skipped + r.scored} rows cannot be scored (${why})${o.consequence ? `; ${o.consequence}` : ''}. Fix the data (for missing categories, register the model with --missing-category), or pass --allow-skipped to ${o.allowWhat}`,
       { skipped: r.skipped, reasons: r.skippedReasons },
     );
   }
