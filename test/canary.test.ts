@@ -364,6 +364,34 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect(back.json()).toMatchObject({ alias: 'blue', version: 1, rolled_back_from: 2 });
   });
 
+  it('a canary competing for a slot shares the traffic of that slot, not of production, and is compared with the version in the slot', async () => {
+    await call('POST', '/v1/models/hotel/promote', { version: 1 });
+    await call('POST', '/v1/models/hotel/promote', { version: 4, target: 'active' });
+    await call('POST', '/v1/models/hotel/promote', { version: 2, target: 'blue' });
+    await call('POST', '/v1/models/hotel/promote', { version: 4, target: 'green' });
+    const started = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 'green', target: 'blue', canary_percent: 50 });
+    expect(started.statusCode, started.body).toBe(200);
+    await s.pool.refresh(true);
+    const payload = (i: number) => ({ ...rowPayload(data, i % data.rows), adr: 211 + i / 100 });
+    // Production's own traffic: all on production, none of it on the canary.
+    const plain = await Promise.all(Array.from({ length: 200 }, (_, i) => infer(i, { payload: payload(i) })));
+    expect(new Set(plain.map((r) => `${r.json().arm} v${r.json().version}`))).toEqual(new Set(['production v1']));
+    // The slot's traffic: split between blue (the compared arm) and the canary.
+    const blue = await Promise.all(Array.from({ length: 400 }, (_, i) => infer(i, { alias: 'blue', payload: payload(i + 1000) })));
+    const seen = blue.map((r) => `${r.json().arm} v${r.json().version}`);
+    expect(new Set(seen)).toEqual(new Set(['production v2', 'canary v4']));
+    const toCanary = seen.filter((x) => x === 'canary v4').length;
+    expect(toCanary).toBeGreaterThan(140);
+    expect(toCanary).toBeLessThan(260);
+    await s.runtime.flush();
+    const st = (await call('GET', '/v1/canary/hotel')).json();
+    expect(st).toMatchObject({ target: 'blue', production_version: 2, canary_version: 4 });
+    expect(st.arms.production).toMatchObject({ version: 2, requests: 400 - toCanary });
+    expect(st.arms.canary).toMatchObject({ version: 4, requests: toCanary });
+    await call('POST', '/v1/canary/hotel/stop', {});
+    await call('POST', '/v1/models/hotel/promote', { version: 4, target: 'archived' });
+  });
+
   it('shadow scores copies off the request path and reports agreement; a failing shadow changes nothing for callers', async () => {
     await call('POST', '/v1/models/hotel/promote', { version: 1 });
     let res = await call('POST', '/v1/shadow', { model: 'hotel', version: 2 });

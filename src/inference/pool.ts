@@ -31,6 +31,8 @@ export interface RolloutPlan {
   shadow_percent: number;
   /** Changes with each rollout, so entities are reshuffled between rollouts but never within one. */
   salt: string;
+  /** The alias whose traffic the canary shares and is compared with (production unless a slot). */
+  target?: string;
 }
 
 export type Arm = 'production' | 'canary' | 'pinned';
@@ -39,7 +41,7 @@ interface ModelState {
   aliases: Record<string, number>;
   /** What serves unpinned traffic: production's version, or the last one that loaded. */
   production?: Servable;
-  canary?: { servable: Servable; percent: number; salt: string };
+  canary?: { servable: Servable; percent: number; salt: string; target: string };
   shadow?: { servable: Servable; percent: number; salt: string };
 }
 
@@ -182,7 +184,7 @@ export class ModelPool {
         }
         // A canary or shadow that failed to load simply gets no traffic.
         const canary = plan?.canary_version != null ? results.get(plan.canary_version) : undefined;
-        if (plan && canary && plan.canary_percent > 0) state.canary = { servable: canary, percent: plan.canary_percent, salt: plan.salt };
+        if (plan && canary && plan.canary_percent > 0) state.canary = { servable: canary, percent: plan.canary_percent, salt: plan.salt, target: plan.target ?? 'production' };
         const shadow = plan?.shadow_version != null ? results.get(plan.shadow_version) : undefined;
         if (plan && shadow && plan.shadow_percent > 0) state.shadow = { servable: shadow, percent: plan.shadow_percent, salt: `${plan.salt}:shadow` };
         next.set(model, state);
@@ -273,7 +275,12 @@ export class ModelPool {
     if (pin.alias !== undefined) {
       const v = state.aliases[pin.alias];
       if (v === undefined) throw new AppError('NOT_FOUND', `model ${model} has no alias ${pin.alias}; it has ${Object.keys(state.aliases).join(', ') || 'none'}`, { model, alias: pin.alias });
-      return { servable: await this.get(model, v), alias: pin.alias, arm: 'pinned' };
+      const servable = await this.get(model, v);
+      // A canary competing for a slot (target blue) shares that slot's traffic, which is counted
+      // as the arm it is compared with; production's own traffic is not touched.
+      const c = pin.alias !== 'production' && state.canary?.target === pin.alias ? state.canary : undefined;
+      if (c && this.router.toCanary(c.percent, c.salt, pin.routingKey)) return { servable: c.servable, alias: 'canary', arm: 'canary' };
+      return { servable, alias: pin.alias, arm: c ? 'production' : 'pinned' };
     }
     return this.route(model, state, pin.routingKey);
   }
@@ -289,7 +296,7 @@ export class ModelPool {
       throw new AppError('MODEL_NOT_AVAILABLE', `Model not available: ${reason}`, { model, reason });
     }
     const shadow = state.shadow && this.router.toCanary(state.shadow.percent, state.shadow.salt, routingKey) ? state.shadow.servable : undefined;
-    if (state.canary && this.router.toCanary(state.canary.percent, state.canary.salt, routingKey)) {
+    if (state.canary?.target === 'production' && this.router.toCanary(state.canary.percent, state.canary.salt, routingKey)) {
       return { servable: state.canary.servable, alias: 'canary', arm: 'canary', shadow };
     }
     return { servable: state.production, alias: 'production', arm: 'production', shadow };

@@ -63,6 +63,7 @@ export function registrySource(ctx: Context): RegistrySource {
         shadow_version: r.shadow_version,
         shadow_percent: r.shadow_percent,
         salt: `${r.model}:${r.started_at ?? ''}`,
+        target: r.target,
       })),
   };
 }
