@@ -8,7 +8,6 @@ import type { Rollout, RolloutStore } from './store.js';
 /** Whether a canary's rules judge outcomes from feedback (only then does each analysis pass read them). */
 export const judgesOutcomes = (r: Rollout): boolean => !!r.analysis.outcomes || (r.analysis.custom ?? []).some((c) => c.metric.startsWith('outcome:'));
 
-/** Judging a running canary from the statistics every replica stored. */
 /**
  * How long a rollout's outcomes from feedback are reused. Reading them joins every labelled
  * prediction of the rollout (about 0.3 s an arm at 100,000 on PostgreSQL), and the console asks
@@ -19,6 +18,7 @@ export const OUTCOMES_REUSE_MS = 10_000;
 
 type BothArms = { production: ArmOutcomes; canary: ArmOutcomes };
 
+/** Judging a running canary from the statistics every replica stored. */
 export function createCanaryEvaluator(store: RolloutStore, registry: RegistryService, minScored: number, clock: Clock) {
   /** A version's task and policy (versions are immutable, so each is read once). */
   const kinds = new Map<string, Promise<{ task: Task; policy: Policy }>>();
@@ -33,12 +33,7 @@ export function createCanaryEvaluator(store: RolloutStore, registry: RegistrySer
     return k;
   };
 
-  /**
-   * Analysis of the current step window: cluster-wide counts per arm, the verdict, and with
-   * `withOutcomes` each arm's outcomes from feedback (a join over the rollout's predictions: the
-   * status shows them; an analysis pass reads them only when a rule needs them).
-   */
-  const reused = new Map<string, { at: number; value: Promise<BothArms> }>();
+  const reused = new Map<string, { model: string; at: number; value: Promise<BothArms> }>();
 
   /** Each arm's outcomes over the whole rollout, reused for OUTCOMES_REUSE_MS. */
   function outcomesOf(r: Rollout & { production_version: number; canary_version: number; step_started_at: string }): Promise<BothArms> {
@@ -60,16 +55,21 @@ export function createCanaryEvaluator(store: RolloutStore, registry: RegistrySer
       return { production: armOutcomes(prodKind.task, prodKind.policy, prodRows), canary: armOutcomes(canaryKind.task, canaryKind.policy, canaryRows) };
     })();
     value.catch(() => reused.delete(key));
-    reused.set(key, { at: now, value });
+    reused.set(key, { model: r.model, at: now, value });
     return value;
   }
 
   /** Feedback for these models was stored here: their outcomes are read afresh next time. */
   function feedbackStored(models: Iterable<string>): void {
     const touched = new Set(models);
-    for (const key of reused.keys()) if (touched.has((JSON.parse(key) as string[])[0])) reused.delete(key);
+    for (const [key, e] of reused) if (touched.has(e.model)) reused.delete(key);
   }
 
+  /**
+   * Analysis of the current step window: cluster-wide counts per arm, the verdict, and with
+   * `withOutcomes` each arm's outcomes from feedback (a join over the rollout's predictions: the
+   * status shows them; an analysis pass reads them only when a rule needs them).
+   */
   async function evaluate(r: Rollout, withOutcomes: boolean): Promise<Verdict | undefined> {
     if (r.canary_version === null || r.production_version === null || !r.step_started_at) return undefined;
     const since = Date.parse(r.step_started_at);
