@@ -55,7 +55,7 @@ export function fields(bytes: Uint8Array): Field[] {
 const utf8 = new TextDecoder();
 
 /** Every value of a repeated string field (a node's inputs or outputs), in order. */
-export function stringFields(bytes: Uint8Array, no: number, of: Field[] = fields(bytes)): string[] {
+function stringFields(bytes: Uint8Array, no: number, of: Field[] = fields(bytes)): string[] {
   return of.filter((f) => f.no === no && f.data).map((f) => utf8.decode(bytes.subarray(f.data![0], f.data![1])));
 }
 

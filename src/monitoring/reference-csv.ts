@@ -20,15 +20,11 @@ function label(raw: string | undefined, column: string, line: number): number | 
 /** A target cell per task: what it holds, or the reason the row is skipped. */
 type TargetReader = (raw: string | undefined, line: number) => { y: number | string } | { skip: string };
 
-/** Why a row has no target, in words ("no Churn label"): rows the model scores but cannot be judged on. */
-const noTarget = (column: string, what: 'label' | 'class' | 'finite value') => `no ${what === 'finite value' ? `finite ${column} value` : `${column} ${what}`}`;
-const isNoTarget = (reason: string) => /^no (finite .+ value|.+ (label|class))$/.test(reason);
-
 function targetReader(s: Servable, column: string): TargetReader {
   if (s.task === 'regression') {
     return (raw) => {
       const n = isMissingCell(raw) ? NaN : Number(raw!.trim());
-      return Number.isFinite(n) ? { y: n } : { skip: noTarget(column, 'finite value') };
+      return Number.isFinite(n) ? { y: n } : { skip: `no finite ${column} value` };
     };
   }
   if (s.task === 'multiclass') {
@@ -37,12 +33,12 @@ function targetReader(s: Servable, column: string): TargetReader {
     return (raw) => {
       const t = raw?.trim();
       if (t !== undefined && classes.has(t)) return { y: t };
-      return isMissingCell(raw) ? { skip: noTarget(column, 'class') } : { y: t! };
+      return isMissingCell(raw) ? { skip: `no ${column} class` } : { y: t! };
     };
   }
   return (raw, line) => {
     const y = label(raw, column, line);
-    return y === undefined ? { skip: noTarget(column, 'label') } : { y };
+    return y === undefined ? { skip: `no ${column} label` } : { y };
   };
 }
 
@@ -61,6 +57,8 @@ export interface ScoredCsv {
   skipped: number;
   /** Why rows were skipped: reason → rows (a refused field, or a missing label). */
   skippedReasons: Record<string, number>;
+  /** Of the skipped rows, those whose target cell held no usable outcome (the model could score them). */
+  untargeted: number;
   firstError?: string;
 }
 
@@ -79,14 +77,14 @@ function describeSkipped(reasons: Record<string, number>): string {
  * "holdout.csv" or "--reference train.csv"; `consequence` follows the reasons.
  */
 export function checkSkipped(
-  r: { skipped: number; skippedReasons: Record<string, number>; scored: number },
+  r: { skipped: number; skippedReasons: Record<string, number>; untargeted: number; scored: number },
   o: { subject: string; consequence?: string; allowSkipped: boolean; allowWhat: string },
 ): string | undefined {
   if (!r.skipped) return undefined;
   const why = describeSkipped(r.skippedReasons);
   if (!o.allowSkipped) {
     // Rows whose target cell is empty were scored; what they lack is the outcome to judge them by.
-    const targetsOnly = Object.keys(r.skippedReasons).every(isNoTarget);
+    const targetsOnly = r.untargeted === r.skipped;
     throw new AppError(
       'BAD_REQUEST',
       targetsOnly
@@ -113,6 +111,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
   const actualClasses: string[] = [];
   const target = opts.target === undefined ? undefined : targetReader(s, opts.target);
   let skipped = 0;
+  let untargeted = 0;
   let firstError: string | undefined;
   const skippedReasons: Record<string, number> = {};
   const skip = (why: string) => {
@@ -166,6 +165,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
       if (target && opts.target !== undefined) {
         const t = target(rec[opts.target], line);
         if ('skip' in t) {
+          untargeted++;
           skip(t.skip);
           continue;
         }
@@ -182,7 +182,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     throw new AppError('BAD_REQUEST', `${file}: cannot read as CSV (line ${line}): ${errorMessage(e)}`);
   }
   if (!scores.length) throw new AppError('BAD_REQUEST', `${file}: no row could be scored${firstError ? ` (first problem: ${firstError})` : ''}`);
-  return { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, ...(firstError ? { firstError } : {}) };
+  return { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, untargeted, ...(firstError ? { firstError } : {}) };
 }
 
 /**
@@ -194,8 +194,8 @@ export async function referenceFromCsv(
   s: Servable,
   policy: Policy,
   opts: { target?: string; onProgress?: (rows: number) => void } = {},
-): Promise<{ reference: ReferenceProfile; rows: number; skipped: number; skippedReasons: Record<string, number>; firstError?: string }> {
-  const { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, firstError } = await scoreCsv(file, s, opts);
+): Promise<{ reference: ReferenceProfile; rows: number; skipped: number; skippedReasons: Record<string, number>; untargeted: number; firstError?: string }> {
+  const { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, untargeted, firstError } = await scoreCsv(file, s, opts);
   const features = s.spec.contract.features;
   const decide = s.decide;
   const classes = (s.spec.output.class_labels ?? []).map(String);
@@ -223,5 +223,5 @@ export async function referenceFromCsv(
     ...(metrics ? { metrics } : {}),
     ...(s.task === 'multiclass' ? { classes: { labels: classes, predicted } } : {}),
   });
-  return { reference, rows: scores.length, skipped, skippedReasons, ...(firstError ? { firstError } : {}) };
+  return { reference, rows: scores.length, skipped, skippedReasons, untargeted, ...(firstError ? { firstError } : {}) };
 }
