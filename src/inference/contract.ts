@@ -155,22 +155,54 @@ function pickOutput(graph: GraphInfo, opts: DeriveOptions): { task: Task; output
     );
   }
   const named = floats.find((o) => /prob/i.test(o.name));
-  const classifier = graph.classifierLabels !== undefined;
-  if (!named && floats.length > 1 && !classifier) {
+  if (!named && floats.length > 1) {
+    const perClass = perClassOutputs(graph, floats);
+    if (perClass) return perClass.length === 2 ? perClassBinary(perClass, graph.classifierLabels!, opts) : refusePerClass(perClass);
     throw new AppError(
       'INVALID_MODEL',
       `outputs ${floats.map((o) => o.name).join(', ')} could each be the prediction; name the one to read with "output" in the manifest (--manifest) or register a graph with one float output`,
     );
   }
+  const classifier = graph.classifierLabels !== undefined;
   const chosen = named ?? floats[0];
-  const cols = chosen.shape && chosen.shape.length === 2 ? chosen.shape[1] : chosen.shape?.length === 1 ? 1 : null;
+  const cols = columnsOf(chosen);
   const reads = opts.task ?? (named || classifier || /score/i.test(chosen.name) ? undefined : 'regression');
   if (reads === 'regression') {
     if (cols !== null && cols !== 1) throw new AppError('INVALID_MODEL', `output ${chosen.name} has ${cols} columns; a regression model outputs one value per row ([N,1] or [N])`);
     return { task: 'regression', output: { name: chosen.name, source: 'tensor', positive_index: 0 } };
   }
-  const labels = graph.classifierLabels && (cols === null || graph.classifierLabels.length === cols || (cols === 1 && graph.classifierLabels.length === 2)) ? graph.classifierLabels : [];
+  const all = graph.classifierLabels;
+  // One column beside a two-class classifier is the positive class's (column 1 of the two): name that class.
+  const labels = all && (cols === null || all.length === cols) ? all : all && cols === 1 && all.length === 2 ? [all[1]] : [];
   return classifierOutput({ name: chosen.name, source: 'tensor' }, cols ?? (labels.length || 2), labels, opts);
+}
+
+const columnsOf = (o: GraphInfo['outputs'][number]): number | null => (o.shape && o.shape.length === 2 ? o.shape[1] : o.shape?.length === 1 ? 1 : null);
+
+/**
+ * scikit-learn's `zipmap="columns"` export: one single-column float output per class of the
+ * graph's classifier, in class order, where the default export has one probabilities tensor.
+ */
+function perClassOutputs(graph: GraphInfo, floats: GraphInfo['outputs']): GraphInfo['outputs'] | undefined {
+  const classes = graph.classifierLabels;
+  if (!classes || classes.length !== floats.length) return undefined;
+  return floats.every((o) => [1, null].includes(columnsOf(o))) ? floats : undefined;
+}
+
+/** Two per-class outputs: the positive class's (the second, or positive_class) is the score. */
+function perClassBinary(outputs: GraphInfo['outputs'], classes: ClassLabel[], opts: DeriveOptions): { task: Task; output: OutputSpec } {
+  if (opts.task === 'multiclass') refusePerClass(outputs);
+  if (opts.task === 'regression')
+    throw new AppError('INVALID_MODEL', `outputs ${outputs.map((o) => o.name).join(', ')} hold class probabilities, not a value; register a regression model by its value output`);
+  const at = positiveIndex(2, opts.positiveIndex);
+  return { task: 'binary', output: { name: outputs[at].name, source: 'tensor', positive_index: 0, class_labels: [classes[at]] } };
+}
+
+function refusePerClass(outputs: GraphInfo['outputs']): never {
+  throw new AppError(
+    'INVALID_MODEL',
+    `outputs ${outputs.map((o) => o.name).join(', ')} each hold one class's probability (scikit-learn's zipmap="columns" export); modelgate reads a multiclass model's probabilities from one output: export it with the default ZipMap or with options={"zipmap": False}`,
+  );
 }
 
 function classifierOutput(base: Pick<OutputSpec, 'name' | 'source' | 'zipmap_output'>, columns: number, classes: ClassLabel[], opts: DeriveOptions): { task: Task; output: OutputSpec } {

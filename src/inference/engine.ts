@@ -132,12 +132,15 @@ export function tryCompile(graph: Uint8Array, output: string): { program: Progra
 /** Values a check row takes per feature: what the version saw, and what breaks naive code. */
 const EXTREMES = [0, 1, -1, 0.5, 2, 10, 100, 1e3, 1e4, 1e6, -1e6, 1e30, -1e30, 3.4e38, -3.4e38, 1e300, 5e-324, 1e-40, NaN, Infinity, -Infinity, 123.456];
 
+/** Ordinary numbers, for rows whose every value is in a range a model was likely trained on. */
+export const MODERATE = [0, 1, -1, 0.5, 2, 3, 5, 10, 20, 30, 50, 75, 100, 250, 1000];
+
 /**
  * Rows the compiled engine must score as onnxruntime does before it may serve: the reference
  * values the version was registered with (bin edges, categories) and around them, every known
  * category, unseen and missing categories, and extreme numbers (±Infinity, NaN, huge, denormal).
  */
-export function checkRows(contract: Contract, samples: Record<string, (number | string)[]> | undefined, probes: unknown[][]): unknown[][] {
+export function checkRows(contract: Contract, samples: Record<string, (number | string)[]> | undefined, probes: unknown[][], numbers: readonly number[] = EXTREMES): unknown[][] {
   const f = contract.features;
   const valuesOf = (i: number): unknown[] => {
     const feat = f[i];
@@ -148,7 +151,7 @@ export function checkRows(contract: Contract, samples: Record<string, (number | 
         const edges = seen.filter((v): v is number => typeof v === 'number');
         // Each edge, and values just either side of it, where a tree's thresholds are likely.
         const near = edges.flatMap((e) => [e, e * (1 + 1e-7), e * (1 - 1e-7), e + 0.5, e - 0.5, Math.fround(e)]);
-        return [...near, ...EXTREMES];
+        return [...near, ...numbers];
       }
       case 'int32':
         return [...seen.filter((v) => typeof v === 'number').map((v) => Math.round(v as number)), 0, 1, -1, 7, 100, 2147483647, -2147483648];

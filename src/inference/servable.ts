@@ -7,7 +7,7 @@ import { MicroBatcher, type BatcherOptions } from './batcher.js';
 import { setImmediate } from 'node:timers/promises';
 import { exposeZipMapSource, graphNames, inspectGraph } from './onnx-graph.js';
 import { packInputs, type FeedPlan } from './pack-inputs.js';
-import { checkRows, compiledEngine, firstDifference, onnxruntimeEngine, tryCompile, type Engine, type EngineChoice, type EngineName, type RawOutput } from './engine.js';
+import { checkRows, compiledEngine, MODERATE, firstDifference, onnxruntimeEngine, tryCompile, type Engine, type EngineChoice, type EngineName, type RawOutput } from './engine.js';
 import { compilePolicy, type Policy } from './policy.js';
 import { outcomeReader, presenter, type Outcome, type PresentedOutcome } from './outcome.js';
 
@@ -72,6 +72,8 @@ const flat = (outcomes: Outcome[]) => outcomes.flatMap((o) => o.probabilities ??
 
 /** Rows per run when checking the compiled engine against onnxruntime. */
 const CHECK_CHUNK = 256;
+/** Float32 sums of many trees' class fractions may pass 1 by a few units in the last place. */
+const PROBABILITY_SLACK = 1e-4;
 
 /** A loaded, ready-to-serve model version: engine (compiled or onnxruntime), encoder, decision policy, batcher. */
 export class Servable {
@@ -213,6 +215,25 @@ export class Servable {
     return undefined;
   }
 
+  /** The first value of the read output outside [0, 1] on the check rows and ordinary ones, if any (see refuseNonProbabilities). */
+  async firstNonProbability(): Promise<{ value: number; row: Row; columns: number } | undefined> {
+    // Extreme values alone can hide a margin: an RBF kernel of a huge value is 0, leaving the intercept.
+    const rows = [...checkRows(this.spec.contract, this.spec.samples, this.encoder.probeRows()), ...checkRows(this.spec.contract, this.spec.samples, [], MODERATE)] as Row[];
+    for (let i = 0; i < rows.length; i += CHECK_CHUNK) {
+      const chunk = rows.slice(i, i + CHECK_CHUNK);
+      // A chunk the graph refuses says nothing about what its output means.
+      const out = await this.runRaw(chunk).catch(() => undefined);
+      if (!out) continue;
+      const outcomes = this.outcomes(out, chunk.length);
+      for (let r = 0; r < outcomes.length; r++) {
+        const o = outcomes[r];
+        const value = (o.probabilities ?? [o.score]).find((v) => Number.isFinite(v) && (v < -PROBABILITY_SLACK || v > 1 + PROBABILITY_SLACK));
+        if (value !== undefined) return { value, row: chunk[r], columns: out.dims.length >= 2 ? out.dims[1] : 1 };
+      }
+    }
+    return undefined;
+  }
+
   /** Score one validated row, sharing a run with the requests that arrived in the same turn. */
   scoreOne(row: Row): Promise<Outcome> {
     return this.batcher.submit(row);
@@ -273,6 +294,23 @@ export class Servable {
 const bigints = (_: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
 
 /**
+ * A classifier's score must be a probability: policies, calibration and drift bins assume it.
+ * Decision-function exports (LinearSVC, an SVC without probability=True, XGBoost's
+ * binary:logitraw) put margins where probabilities go, and would be served as if they were.
+ * The check rows reach far enough (extreme and unseen values) that a margin leaves [0, 1].
+ */
+async function refuseNonProbabilities(s: Servable): Promise<void> {
+  const found = await s.firstNonProbability();
+  if (!found) return;
+  const asValue = found.columns === 1 ? ', or serve the raw value with --task regression (task "regression" in the manifest)' : '';
+  throw new AppError(
+    'INVALID_MODEL',
+    `output ${s.spec.output.name} does not hold probabilities: it gave ${found.value} for row ${JSON.stringify(found.row, bigints)}, and a ${s.task} model's scores are class probabilities between 0 and 1. ` +
+      `A decision-function export (LinearSVC, SVC without probability=True, XGBoost binary:logitraw) outputs margins: calibrate the classifier before exporting (scikit-learn's CalibratedClassifierCV)${asValue}`,
+  );
+}
+
+/**
  * Registration's smoke test: load the graph and score a neutral row. A model that does not
  * load, or whose output cannot be read as a finite score, is refused before anything is stored.
  * Also says which engine the version serves on (the same check every server makes at load).
@@ -287,6 +325,7 @@ export async function smokeTest(bytes: Uint8Array, spec: ServableSpec, engine: E
       throw e instanceof AppError ? e : new AppError('INVALID_MODEL', `smoke inference failed: ${errorMessage(e)}`);
     }
     if (!Number.isFinite(score)) throw new AppError('INVALID_MODEL', `smoke inference returned ${score}, not a finite score`);
+    if (s.task !== 'regression') await refuseNonProbabilities(s);
     return { score, engine: s.info };
   } finally {
     await s.release();

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { model as onnxModel, node, valueInfo } from '../src/training/onnx-builder.js';
+import { DIALECTS } from './helpers/db.js';
+import { FIXTURES } from './helpers/fixtures.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/**
+ * scikit-learn exports other than the default ZipMap (scripts/export-variant-fixtures.py): what
+ * scikit-learn's own predict_proba gave is the expected score, so a server that reads the wrong
+ * output or serves a margin as a probability fails here.
+ */
+interface Variant {
+  rows: Record<string, number | string | null>[];
+  classes: string[];
+  outputs: string[];
+  proba?: number[][];
+  decision?: number[];
+}
+const variant = (name: string) => ({
+  onnx: readFileSync(path.join(FIXTURES, `${name}.onnx`)),
+  expected: JSON.parse(readFileSync(path.join(FIXTURES, `${name}.expected.json`), 'utf8')) as Variant,
+});
+const columns = variant('telco_columns');
+const bankColumns = variant('bank_columns');
+const linearSvc = variant('telco_linearsvc');
+const svc = variant('telco_svc');
+
+/** A two-class classifier with two float outputs that are not one per class: which is the score is anyone's guess. */
+const classifierTwoOutputs = onnxModel({
+  name: 'two-outputs',
+  nodes: [
+    node('LinearClassifier', ['x'], ['label', 'p'], { coefficients: { floats: [1, -1] }, intercepts: { floats: [0, 0] }, classlabels_ints: [0, 1], post_transform: 'LOGISTIC' }, 'ai.onnx.ml'),
+    node('Identity', ['p'], ['a']),
+    node('Identity', ['p'], ['b']),
+  ],
+  inputs: [valueInfo('x', 'float', ['N', 1])],
+  outputs: [valueInfo('a', 'float', ['N', 2]), valueInfo('b', 'float', ['N', 2])],
+  initializers: [],
+});
+
+for (const dialect of DIALECTS) {
+  describe(`scikit-learn export variants on ${dialect}`, () => {
+    let s: TestServer;
+    beforeAll(async () => {
+      s = await startTestServer({ dialect, jobs: false });
+    });
+    afterAll(() => s?.stop());
+
+    const infer = async (model: string, payload: unknown) => {
+      const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ model, payload }) });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json();
+    };
+    const models = async () => (await s.app.inject({ method: 'GET', url: '/v1/models', headers: s.auth })).json().models.map((m: { name: string }) => m.name);
+
+    it('zipmap="columns", two classes: the score is the positive class output, as predict_proba gives it', async () => {
+      expect(columns.expected.outputs).toEqual(['output_label', 'i0', 'i1']);
+      const v = await s.ctx.registry.register({ model: 'columns', onnx: columns.onnx, missingCategory: 'missing', actor: 't' });
+      expect(v.manifest).toMatchObject({ contract: { task: 'binary' }, output: { name: 'i1', positive_index: 0, class_labels: [1] } });
+      await s.ctx.registry.promote({ model: 'columns', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      let worst = 0;
+      for (const [i, row] of columns.expected.rows.entries()) {
+        const r = await infer('columns', row);
+        worst = Math.max(worst, Math.abs(r.score - columns.expected.proba![i][1]));
+        expect(r.decision).toBe(columns.expected.proba![i][1] >= 0.5 ? 'act' : 'none');
+      }
+      expect(worst).toBeLessThan(1e-5);
+      // positive_class picks the other output.
+      const other = await s.ctx.registry.register({ model: 'columns-stay', onnx: columns.onnx, manifest: { positive_class: 0, missing_category: 'missing' }, actor: 't' });
+      expect(other.manifest.output).toMatchObject({ name: 'i0', positive_index: 0, class_labels: [0] });
+    });
+
+    it('zipmap="columns" with more classes, or asked for as multiclass, is refused with how to export it', async () => {
+      expect(bankColumns.expected.outputs).toEqual(['output_label', 's?', 'sFrance', 'sGermany', 'sSpain']);
+      await expect(s.ctx.registry.register({ model: 'bank-columns', onnx: bankColumns.onnx, actor: 't' })).rejects.toThrow(
+        /outputs s\?, sFrance, sGermany, sSpain each hold one class's probability \(scikit-learn's zipmap="columns" export\).*options=\{"zipmap": False\}/,
+      );
+      await expect(s.ctx.registry.register({ model: 'bank-columns', onnx: columns.onnx, task: 'multiclass', actor: 't' })).rejects.toThrow(/outputs i0, i1 each hold one class's probability/);
+      expect(await models()).not.toContain('bank-columns');
+    });
+
+    it('a classifier with two float outputs that are not one per class is refused, not read from the first', async () => {
+      await expect(s.ctx.registry.register({ model: 'two-outputs', onnx: classifierTwoOutputs, actor: 't' })).rejects.toThrow(/outputs a, b could each be the prediction/);
+      const named = await s.ctx.registry.register({ model: 'two-outputs', onnx: classifierTwoOutputs, manifest: { output: 'b' }, actor: 't' });
+      expect(named.manifest.output).toMatchObject({ name: 'b', positive_index: 1 });
+    });
+
+    it('decision-function outputs (LinearSVC, SVC without probabilities) are refused as scores; --task regression serves the raw value', async () => {
+      // The fixtures' own decision values leave [0, 1]: what the check must see.
+      expect(Math.min(...linearSvc.expected.decision!)).toBeLessThan(0);
+      expect(Math.max(...svc.expected.decision!)).toBeGreaterThan(1);
+      const refused =
+        /output probabilities does not hold probabilities: it gave -?[\d.e-]+ for row \[.*\], and a binary model's scores are class probabilities between 0 and 1.*CalibratedClassifierCV\)/;
+      await expect(s.ctx.registry.register({ model: 'linearsvc', onnx: linearSvc.onnx, missingCategory: 'missing', actor: 't' })).rejects.toThrow(
+        new RegExp(`${refused.source}, or serve the raw value with --task regression`),
+      );
+      // Two columns cannot be one value: no --task regression advice.
+      await expect(s.ctx.registry.register({ model: 'svc', onnx: svc.onnx, missingCategory: 'missing', actor: 't' })).rejects.toThrow(new RegExp(`${refused.source}$`));
+      expect(await models()).not.toContain('linearsvc');
+      expect(await models()).not.toContain('svc');
+      const raw = await s.ctx.registry.register({ model: 'svc-margin', onnx: linearSvc.onnx, task: 'regression', missingCategory: 'missing', actor: 't' });
+      expect(raw.manifest).toMatchObject({ contract: { task: 'regression' }, output: { name: 'probabilities' } });
+      await s.ctx.registry.promote({ model: 'svc-margin', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      for (const [i, row] of linearSvc.expected.rows.slice(0, 10).entries()) expect((await infer('svc-margin', row)).value).toBeCloseTo(linearSvc.expected.decision![i], 4);
+    });
+  });
+}
