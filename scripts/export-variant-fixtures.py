@@ -5,7 +5,8 @@ sources of skl2onnx 1.14.1 and onnxconverter-common 1.14.0 on PYTHONPATH:
   PYTHONPATH=… /usr/bin/python3 scripts/export-variant-fixtures.py DATASETS_DIR test/fixtures
 DATASETS_DIR holds the public telco_churn.csv and bank_churn.csv. Each <name>.expected.json holds 50
 held-out rows (`rows`, null = missing numeric) and what scikit-learn computed for them: `proba`
-(predict_proba, one list per row in `classes` order) or `decision` (decision_function).
+(predict_proba, one list per row in `classes` order) or `decision` (decision_function); the matrix
+export also names its columns (`feature_names`).
 """
 import json, sys
 import numpy as np, pandas as pd
@@ -15,7 +16,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC, SVC
-from skl2onnx import convert_sklearn
+from sklearn.ensemble import RandomForestClassifier
+from skl2onnx import convert_sklearn, to_onnx
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
 D, OUT = sys.argv[1], sys.argv[2]
@@ -63,3 +65,19 @@ export('telco_linearsvc', t, tnum, tcat, ty, LinearSVC(random_state=0, max_iter=
        'telco_churn.csv, target Churn; LinearSVC: its "probabilities" output is the decision function')
 export('telco_svc', t, tnum, tcat, ty, SVC(), None,
        'telco_churn.csv, target Churn; SVC(rbf) without probability=True, trained on 600 rows: "probabilities" are decision values', rows=600)
+
+
+# to_onnx(model, X[:1]) types the one input as X's dtype: an all-integer table makes an int64 [N,F] input.
+icols = ['CreditScore', 'Age', 'Tenure', 'NumOfProducts', 'HasCrCard', 'IsActiveMember']
+bi = b.copy()
+for c in icols + ['Exited']: bi[c] = pd.to_numeric(bi[c], errors='coerce')
+bi = bi.dropna(subset=icols + ['Exited'])
+Xi = bi[icols].values.astype(np.int64)
+forest = RandomForestClassifier(n_estimators=8, max_depth=5, random_state=0).fit(Xi[:7000], bi['Exited'].astype(int).values[:7000])
+onx = to_onnx(forest, Xi[:1], target_opset={'': 15, 'ai.onnx.ml': 2})
+open(f'{OUT}/bank_int_matrix.onnx', 'wb').write(onx.SerializeToString())
+R = Xi[7000:7050]
+json.dump({'source': 'bank_churn.csv, target Exited; RandomForestClassifier(8 trees, depth 5) exported by to_onnx(model, X[:1]) from an int64 table',
+           'outputs': [o.name for o in onx.graph.output], 'classes': [str(c) for c in forest.classes_], 'feature_names': icols,
+           'rows': [dict(zip(icols, map(int, r))) for r in R], 'proba': forest.predict_proba(R).tolist()}, open(f'{OUT}/bank_int_matrix.expected.json', 'w'))
+print('bank_int_matrix', [(i.name, i.type.tensor_type.elem_type) for i in onx.graph.input])

@@ -17,6 +17,7 @@ interface Variant {
   outputs: string[];
   proba?: number[][];
   decision?: number[];
+  feature_names?: string[];
 }
 const variant = (name: string) => ({
   onnx: readFileSync(path.join(FIXTURES, `${name}.onnx`)),
@@ -26,6 +27,7 @@ const columns = variant('telco_columns');
 const bankColumns = variant('bank_columns');
 const linearSvc = variant('telco_linearsvc');
 const svc = variant('telco_svc');
+const intMatrix = variant('bank_int_matrix');
 
 /** A two-class classifier with two float outputs that are not one per class: which is the score is anyone's guess. */
 const classifierTwoOutputs = onnxModel({
@@ -86,6 +88,36 @@ for (const dialect of DIALECTS) {
       await expect(s.ctx.registry.register({ model: 'two-outputs', onnx: classifierTwoOutputs, actor: 't' })).rejects.toThrow(/outputs a, b could each be the prediction/);
       const named = await s.ctx.registry.register({ model: 'two-outputs', onnx: classifierTwoOutputs, manifest: { output: 'b' }, actor: 't' });
       expect(named.manifest.output).toMatchObject({ name: 'b', positive_index: 1 });
+    });
+
+    it('one int64 [N,F] input (to_onnx(model, X[:1]) of an integer table): served over /v1/infer and OIP as predict_proba gives it', async () => {
+      const names = intMatrix.expected.feature_names!;
+      const v = await s.ctx.registry.register({ model: 'int-matrix', onnx: intMatrix.onnx, featureNames: names, actor: 't' });
+      expect(v.manifest.contract).toMatchObject({ layout: 'matrix', features: names.map((name, index) => ({ name, type: 'int64', input: 'X', index })) });
+      await s.ctx.registry.promote({ model: 'int-matrix', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      const rows = intMatrix.expected.rows;
+      for (const [i, row] of rows.entries()) expect(Math.abs((await infer('int-matrix', row)).score - intMatrix.expected.proba![i][1])).toBeLessThan(1e-5);
+      const oip = async (datatype: string, data: number[]) =>
+        s.app.inject({
+          method: 'POST',
+          url: '/v2/models/int-matrix/infer',
+          headers: { ...s.auth, 'content-type': 'application/json' },
+          payload: JSON.stringify({ inputs: [{ name: 'X', datatype, shape: [rows.length, names.length], data }] }),
+        });
+      const meta = (await s.app.inject({ method: 'GET', url: '/v2/models/int-matrix', headers: s.auth })).json();
+      expect(meta.inputs).toEqual([{ name: 'X', datatype: 'INT64', shape: [-1, names.length] }]);
+      const res = await oip(
+        'INT64',
+        rows.flatMap((r) => names.map((n) => r[n] as number)),
+      );
+      expect(res.statusCode, res.body).toBe(200);
+      const scores = res.json().outputs.find((o: { name: string }) => o.name === 'score').data as number[];
+      scores.forEach((x, i) => expect(Math.abs(x - intMatrix.expected.proba![i][1])).toBeLessThan(1e-5));
+      // A value that is not an integer is named, not just typed.
+      const half = await oip('FP32', [619.5, ...rows.flatMap((r) => names.map((n) => r[n] as number)).slice(1)]);
+      expect(half.statusCode).toBe(400);
+      expect(half.json().error).toBe('row[0].CreditScore: expected an integer, got 619.5');
     });
 
     it('decision-function outputs (LinearSVC, SVC without probabilities) are refused as scores; --task regression serves the raw value', async () => {

@@ -135,7 +135,7 @@ describe('Open Inference Protocol v2', () => {
     const published = await call('POST', '/v2/models/mymodel/infer', PUBLISHED_EXAMPLE);
     expect(published.status).toBe(400);
     expect(Object.keys(published.body)).toEqual(['error']);
-    expect(published.body.error).toBe('inputs: this model takes one [N,2] tensor input0 (FP32 or FP64) or one tensor per feature (a, b); got input0, input1');
+    expect(published.body.error).toBe('inputs: this model takes one [N,2] tensor input0 (FP32, FP64, INT64, INT32) or one tensor per feature (a, b); got input0, input1');
     const shape = await call('POST', '/v2/models/mymodel/infer', {
       ...PUBLISHED_EXAMPLE,
       inputs: [
@@ -145,7 +145,7 @@ describe('Open Inference Protocol v2', () => {
     });
     expect(shape).toMatchObject({ status: 400, body: { error: 'inputs[0]: shape [3] holds 3 values but data has 1' } });
     const uint = await call('POST', '/v2/models/mymodel/infer', { ...PUBLISHED_EXAMPLE, inputs: [PUBLISHED_EXAMPLE.inputs[0]] });
-    expect(uint).toMatchObject({ status: 400, body: { error: 'inputs[0].datatype: a feature matrix is FP32 or FP64, not UINT32' } });
+    expect(uint).toMatchObject({ status: 400, body: { error: 'inputs[0].datatype: a feature matrix is FP32, FP64, INT64, INT32, not UINT32' } });
     const corrected = await call('POST', '/v2/models/mymodel/infer', { ...PUBLISHED_EXAMPLE, inputs: [{ ...PUBLISHED_EXAMPLE.inputs[0], datatype: 'FP32' }], outputs: [{ name: 'value' }] });
     expect(corrected.status, JSON.stringify(corrected.body)).toBe(200);
     expect(corrected.body).toMatchObject({ id: '42', model_name: 'mymodel', outputs: [{ name: 'value', shape: [2], datatype: 'FP64', data: [3, 7] }] });

@@ -72,6 +72,8 @@ export interface DeriveOptions {
 }
 
 const isNumeric = (t: string) => t === 'float' || t === 'double';
+/** A single [N,F] input of these is a feature matrix (`to_onnx(model, X[:1])` makes one of X's dtype). */
+const isMatrixType = (t: string) => isNumeric(t) || t === 'int64' || t === 'int32';
 
 export function deriveContract(graph: GraphInfo, opts: DeriveOptions = {}): { contract: Contract; output: OutputSpec } {
   const unsupported = graph.inputs.filter((i) => i.type.startsWith('unsupported'));
@@ -84,7 +86,7 @@ export function deriveContract(graph: GraphInfo, opts: DeriveOptions = {}): { co
   let contract: Contract;
   const single = graph.inputs.length === 1 ? graph.inputs[0] : undefined;
   const width = single?.shape?.length === 2 ? single.shape[1] : null;
-  if (single && isNumeric(single.type) && (width === null || width > 1 || opts.featureNames)) {
+  if (single && isMatrixType(single.type) && (width === null || width > 1 || opts.featureNames)) {
     const names = opts.featureNames;
     if (!names || names.length === 0) {
       throw new AppError(
@@ -107,7 +109,7 @@ export function deriveContract(graph: GraphInfo, opts: DeriveOptions = {}): { co
     if (wide.length) {
       throw new AppError(
         'INVALID_MODEL',
-        `inputs ${wide.map((i) => `${i.name} [${i.shape!.map((d) => d ?? 'N').join(',')}]`).join(', ')} are not one column each; modelgate serves graphs with one [N,1] input per column or a single [N,F] float input`,
+        `inputs ${wide.map((i) => `${i.name} [${i.shape!.map((d) => d ?? 'N').join(',')}]`).join(', ')} are not one column each; modelgate serves graphs with one [N,1] input per column or a single [N,F] numeric input`,
       );
     }
     if (opts.featureNames) {

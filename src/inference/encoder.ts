@@ -23,10 +23,12 @@ type Check = (v: unknown, where: string) => number | string | bigint | boolean;
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 function invalid(where: string, f: Feature, expected: string, v: unknown): never {
-  throw new AppError('VALIDATION_FAILED', `${where}.${f.name}: expected ${expected}, got ${typeName(v)}`, {
+  // A number that is not the integer asked for is named: "got number" would not say what is wrong with 619.5.
+  const got = typeof v === 'number' ? String(v) : typeName(v);
+  throw new AppError('VALIDATION_FAILED', `${where}.${f.name}: expected ${expected}, got ${got}`, {
     field: `${where}.${f.name}`,
     expected,
-    got: typeName(v),
+    got,
   });
 }
 

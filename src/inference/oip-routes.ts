@@ -164,7 +164,7 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
         config: { scope: 'infer' },
         schema: {
           tags: ['open inference protocol'],
-          summary: 'Score rows sent as tensors: one per feature (BYTES for strings) or one [N,F] FP32 matrix',
+          summary: 'Score rows sent as tensors: one per feature (BYTES for strings) or one [N,F] numeric matrix',
           params: modelParams,
           body: {
             type: 'object',

@@ -37,18 +37,21 @@ const ACCEPTS: Record<Feature['type'], OipDatatype[]> = {
   bool: ['BOOL'],
 };
 
+/** A [N,F] feature matrix's datatypes: each feature's own check then says whether a value fits it (an integer feature refuses 1.5). */
+const MATRIX_TYPES: OipDatatype[] = ['FP32', 'FP64', 'INT64', 'INT32'];
+
 const bad = (message: string): never => {
   throw new AppError('VALIDATION_FAILED', message);
 };
 
-const isNumericFeature = (f: Feature) => f.type === 'float' || f.type === 'double';
+const isNumericFeature = (f: Feature) => f.type === 'float' || f.type === 'double' || f.type === 'int64' || f.type === 'int32';
 
 /** Model metadata: one input per feature (or the [N,F] matrix), and the outputs of the model's task. */
 export function oipMetadata(s: Servable, versions: number[]) {
   const { contract, output } = s.spec;
   const matrix = contract.layout === 'matrix';
   const inputs = matrix
-    ? [{ name: contract.features[0].input, datatype: 'FP32', shape: [-1, contract.features.length] }]
+    ? [{ name: contract.features[0].input, datatype: ACCEPTS[contract.features[0].type][0], shape: [-1, contract.features.length] }]
     : contract.features.map((f) => ({ name: f.name, datatype: ACCEPTS[f.type][0], shape: [-1] }));
   return {
     name: s.spec.model,
@@ -121,7 +124,7 @@ export function oipPayloads(req: OipRequest, contract: Contract): Record<string,
   const matrixName = contract.layout === 'matrix' ? features[0].input : undefined;
   if (matrixName !== undefined && req.inputs.some((t) => t?.name === matrixName)) {
     bad(
-      `inputs: this model takes one [N,${features.length}] tensor ${matrixName} (FP32 or FP64) or one tensor per feature (${features.map((f) => f.name).join(', ')}); got ${req.inputs.map((t) => t?.name).join(', ')}`,
+      `inputs: this model takes one [N,${features.length}] tensor ${matrixName} (${MATRIX_TYPES.join(', ')}) or one tensor per feature (${features.map((f) => f.name).join(', ')}); got ${req.inputs.map((t) => t?.name).join(', ')}`,
     );
   }
   let rows: number | undefined;
@@ -131,7 +134,7 @@ export function oipPayloads(req: OipRequest, contract: Contract): Record<string,
     if (!t || typeof t !== 'object' || typeof t.name !== 'string') bad(`${where}: expected a tensor with name, shape, datatype and data`);
     if (!names.has(t.name))
       bad(
-        `${where}: ${JSON.stringify(t.name)} is not an input of this model; its inputs are ${[...names].join(', ')}${contract.layout === 'matrix' || features.every(isNumericFeature) ? `, or one [N,${features.length}] FP32 tensor` : ''}`,
+        `${where}: ${JSON.stringify(t.name)} is not an input of this model; its inputs are ${[...names].join(', ')}${contract.layout === 'matrix' || features.every(isNumericFeature) ? `, or one [N,${features.length}] numeric tensor` : ''}`,
       );
     if (byName.has(t.name)) bad(`${where}: input ${t.name} is given twice`);
     const size = checkShape(t, where);
@@ -161,7 +164,7 @@ function matrixPayloads(t: OipTensor, contract: Contract): Record<string, unknow
   const size = checkShape(t, where);
   if (!features.every(isNumericFeature)) bad(`${where}: a [N,F] tensor needs a model whose features are all numbers; send one tensor per feature (${features.map((f) => f.name).join(', ')})`);
   if (t.shape[1] !== features.length) bad(`${where}.shape: [${t.shape.join(',')}] has ${t.shape[1]} columns; the model has ${features.length} features (${features.map((f) => f.name).join(', ')})`);
-  if (t.datatype !== 'FP32' && t.datatype !== 'FP64') bad(`${where}.datatype: a feature matrix is FP32 or FP64, not ${t.datatype}`);
+  if (!MATRIX_TYPES.includes(t.datatype as OipDatatype)) bad(`${where}.datatype: a feature matrix is ${MATRIX_TYPES.join(', ')}, not ${t.datatype}`);
   const values = flatten(t.data, where);
   if (values.length !== size) bad(`${where}: shape [${t.shape.join(',')}] holds ${size} values but data has ${values.length}`);
   const rows = t.shape[0];
