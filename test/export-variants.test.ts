@@ -75,6 +75,27 @@ for (const dialect of DIALECTS) {
       expect(other.manifest.output).toMatchObject({ name: 'i0', positive_index: 0, class_labels: [0] });
     });
 
+    it('positive_class by label or column, and "output" naming one class: that class is the score', async () => {
+      const byLabel = await s.ctx.registry.register({ model: 'columns-label', onnx: columns.onnx, manifest: { positive_class: '0' }, missingCategory: 'missing', actor: 't' });
+      expect(byLabel.manifest.output).toMatchObject({ name: 'i0', class_labels: [0] });
+      await expect(s.ctx.registry.register({ model: 'columns-bad', onnx: columns.onnx, positiveClass: '2', missingCategory: 'missing', actor: 't' })).rejects.toThrow(
+        /positive_class "2" is not a class of this output; its classes are 0, 1/,
+      );
+      const named = await s.ctx.registry.register({ model: 'columns-named', onnx: columns.onnx, manifest: { output: 'i0' }, missingCategory: 'missing', actor: 't' });
+      expect(named.manifest).toMatchObject({ contract: { task: 'binary' }, output: { name: 'i0', positive_index: 0, class_labels: [0] } });
+      await expect(s.ctx.registry.register({ model: 'columns-bad', onnx: columns.onnx, manifest: { output: 'i0', positive_class: '1' }, missingCategory: 'missing', actor: 't' })).rejects.toThrow(
+        /output i0 holds the probability of class 0, not of positive_class "1"/,
+      );
+      // One class of a four-class export, by its output: P(Germany) as scikit-learn gives it.
+      const germany = await s.ctx.registry.register({ model: 'germany', onnx: bankColumns.onnx, manifest: { output: 'sGermany' }, missingCategory: 'missing', actor: 't' });
+      expect(germany.manifest.output).toMatchObject({ name: 'sGermany', class_labels: ['Germany'] });
+      await s.ctx.registry.promote({ model: 'germany', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      const g = bankColumns.expected.classes.indexOf('Germany');
+      for (const [i, row] of bankColumns.expected.rows.slice(0, 20).entries()) expect(Math.abs((await infer('germany', row)).score - bankColumns.expected.proba![i][g])).toBeLessThan(1e-5);
+      expect(await models()).not.toContain('columns-bad');
+    });
+
     it('zipmap="columns" with more classes, or asked for as multiclass, is refused with how to export it', async () => {
       expect(bankColumns.expected.outputs).toEqual(['output_label', 's?', 'sFrance', 'sGermany', 'sSpain']);
       await expect(s.ctx.registry.register({ model: 'bank-columns', onnx: bankColumns.onnx, actor: 't' })).rejects.toThrow(

@@ -134,6 +134,15 @@ describe('model kinds through the CLI', () => {
     expect(allowed.json()).toMatchObject({ data: { skipped: 3 }, candidate: { rows: 197 } });
   }, 240_000);
 
+  it('register --positive-class serves one class of a multiclass graph as a binary score, by its label', async () => {
+    const germany = await runCli(['register', '--model', 'germany', '--onnx', geoOnnx, '--positive-class', 'Germany'], env);
+    expect(germany.code, germany.stderr).toBe(0);
+    expect(germany.stdout).toMatch(/task +binary, the score is column 2 of probabilities \(from ZipMap output_probability\) \(class "Germany"\)/);
+    const italy = await runCli(['register', '--model', 'italy', '--onnx', geoOnnx, '--positive-class', 'Italy'], env);
+    expect(italy.code).toBe(2);
+    expect(italy.stderr).toMatch(/positive_class "Italy" is not a class of this output; its classes are "\?", "France", "Germany", "Spain"/);
+  });
+
   it('policy set --policy per kind; --cost is for binary models', async () => {
     const p = await runCli(['policy', 'set', '--model', 'geo', '--version', '1', '--policy', 'min_probability=0.6:review', '--json'], env);
     expect(p.code, p.stderr).toBe(0);

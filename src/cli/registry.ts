@@ -62,11 +62,12 @@ export function registerRegistryCommands(program: Command): void {
     .option('--reference <csv>', 'reference data (e.g. the training set): profiled and scored through the model, for drift monitoring')
     .option('--target <column>', 'label column of the --reference CSV (0/1, yes/no, true/false): adds positive rate and AUC to the profile')
     .option('--allow-skipped', 'profile the --reference rows that can be scored even when some cannot (counted by reason); without it such a file is refused')
+    .option('--positive-class <class>', 'binary: the class whose probability is the score, by its label, e.g. fraud (default: the second of two classes; the register summary names it)')
     .option('--missing-category <value>', "what a missing (null or absent) string feature becomes: the constant the pipeline imputes, e.g. missing (modelgate's trainer sets '')")
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExample:\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review',
+      '\nExample:\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review\n  modelgate register --model fraud --onnx fraud.onnx --positive-class fraud --policy threshold=0.3',
     )
     .action(
       async (
@@ -80,6 +81,7 @@ export function registerRegistryCommands(program: Command): void {
           target?: string;
           allowSkipped?: boolean;
           missingCategory?: string;
+          positiveClass?: string;
           task?: string;
         },
       ) =>
@@ -105,6 +107,7 @@ export function registerRegistryCommands(program: Command): void {
               .map((s) => s.trim())
               .filter(Boolean),
             missingCategory: o.missingCategory,
+            positiveClass: o.positiveClass,
             task: o.task === undefined ? undefined : parseTask(o.task),
           };
           let profiled: Awaited<ReturnType<typeof profileReference>> | undefined;

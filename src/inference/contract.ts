@@ -65,8 +65,8 @@ export interface DeriveOptions {
   featureNames?: string[];
   /** Graph output to read; default: the ZipMap or probability tensor. */
   outputName?: string;
-  /** Which probability column is the score; default: 1 for two classes, 0 for one. */
-  positiveIndex?: number;
+  /** Which class's probability is the score: its column (a number) or its label (a string); default: column 1 of two. */
+  positiveClass?: number | string;
   /** What the model predicts; default: read from the graph (see pickOutput). */
   task?: Task;
 }
@@ -157,9 +157,18 @@ function pickOutput(graph: GraphInfo, opts: DeriveOptions): { task: Task; output
     );
   }
   const named = floats.find((o) => /prob/i.test(o.name));
+  const perClass = named
+    ? undefined
+    : perClassOutputs(
+        graph,
+        graph.outputs.filter((o) => o.kind === 'tensor' && isNumeric(o.type ?? '')),
+      );
+  if (perClass) {
+    // "output" naming one of them serves that class's probability as a binary score.
+    const at = opts.outputName ? perClass.findIndex((o) => o.name === opts.outputName) : undefined;
+    return at !== undefined || perClass.length === 2 ? perClassBinary(perClass, graph.classifierLabels!, opts, at) : refusePerClass(perClass);
+  }
   if (!named && floats.length > 1) {
-    const perClass = perClassOutputs(graph, floats);
-    if (perClass) return perClass.length === 2 ? perClassBinary(perClass, graph.classifierLabels!, opts) : refusePerClass(perClass);
     throw new AppError(
       'INVALID_MODEL',
       `outputs ${floats.map((o) => o.name).join(', ')} could each be the prediction; name the one to read with "output" in the manifest (--manifest) or register a graph with one float output`,
@@ -191,12 +200,21 @@ function perClassOutputs(graph: GraphInfo, floats: GraphInfo['outputs']): GraphI
   return floats.every((o) => [1, null].includes(columnsOf(o))) ? floats : undefined;
 }
 
-/** Two per-class outputs: the positive class's (the second, or positive_class) is the score. */
-function perClassBinary(outputs: GraphInfo['outputs'], classes: ClassLabel[], opts: DeriveOptions): { task: Task; output: OutputSpec } {
+/** Per-class outputs as a binary score: the named one's, else the positive class's of two (the second, or positive_class). */
+function perClassBinary(outputs: GraphInfo['outputs'], classes: ClassLabel[], opts: DeriveOptions, named?: number): { task: Task; output: OutputSpec } {
   if (opts.task === 'multiclass') refusePerClass(outputs);
   if (opts.task === 'regression')
     throw new AppError('INVALID_MODEL', `outputs ${outputs.map((o) => o.name).join(', ')} hold class probabilities, not a value; register a regression model by its value output`);
-  const at = positiveIndex(2, opts.positiveIndex);
+  let at: number;
+  if (named === undefined) at = positiveIndex(2, classes, opts.positiveClass);
+  else {
+    at = named;
+    // The named output holds one class's probability: its only column, or that class by label.
+    const p = opts.positiveClass;
+    if (p !== undefined && p !== 0 && String(p) !== String(classes[at])) {
+      throw new AppError('INVALID_MODEL', `output ${outputs[at].name} holds the probability of class ${JSON.stringify(classes[at])}, not of positive_class ${JSON.stringify(p)}`);
+    }
+  }
   return { task: 'binary', output: { name: outputs[at].name, source: 'tensor', positive_index: 0, class_labels: [classes[at]] } };
 }
 
@@ -209,18 +227,27 @@ function refusePerClass(outputs: GraphInfo['outputs']): never {
 
 function classifierOutput(base: Pick<OutputSpec, 'name' | 'source' | 'zipmap_output'>, columns: number, classes: ClassLabel[], opts: DeriveOptions): { task: Task; output: OutputSpec } {
   const labelled = classes.length ? { class_labels: classes } : {};
-  const task = opts.task ?? (columns > 2 && opts.positiveIndex === undefined ? 'multiclass' : 'binary');
+  const task = opts.task ?? (columns > 2 && opts.positiveClass === undefined ? 'multiclass' : 'binary');
   if (task === 'multiclass') {
     if (columns < 2) throw new AppError('INVALID_MODEL', `output ${base.name} has one column; a multiclass model outputs one probability per class`);
-    if (opts.positiveIndex !== undefined) throw new AppError('INVALID_MODEL', 'positive_class is for a binary model; a multiclass model serves every class');
+    if (opts.positiveClass !== undefined) throw new AppError('INVALID_MODEL', 'positive_class is for a binary model; a multiclass model serves every class');
     const class_labels = classes.length === columns ? classes : Array.from({ length: columns }, (_, i) => i);
     return { task, output: { ...base, positive_index: 0, class_labels } };
   }
   if (task === 'regression') throw new AppError('INVALID_MODEL', `output ${base.name} holds class probabilities, not a value; register a regression model by its value output`);
-  return { task, output: { ...base, positive_index: positiveIndex(columns, opts.positiveIndex), ...labelled } };
+  return { task, output: { ...base, positive_index: positiveIndex(columns, classes, opts.positiveClass), ...labelled } };
 }
 
-function positiveIndex(columns: number, requested: number | undefined): number {
+/** The score's column: positive_class as a column number or a class label, else column 1 of two. */
+function positiveIndex(columns: number, classes: ClassLabel[], requested: number | string | undefined): number {
+  if (typeof requested === 'string') {
+    if (!classes.length) {
+      throw new AppError('INVALID_MODEL', `positive_class ${JSON.stringify(requested)}: the graph does not name its classes; give the probability column as a number (0 to ${columns - 1})`);
+    }
+    const at = classes.findIndex((c) => String(c) === requested);
+    if (at < 0) throw new AppError('INVALID_MODEL', `positive_class ${JSON.stringify(requested)} is not a class of this output; its classes are ${classes.map((c) => JSON.stringify(c)).join(', ')}`);
+    return at;
+  }
   if (requested !== undefined) {
     if (requested >= columns) throw new AppError('INVALID_MODEL', `positive class index ${requested} is out of range: the model has ${columns} probability columns`);
     return requested;

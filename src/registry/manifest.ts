@@ -34,8 +34,8 @@ export const manifestInputSchema = z
     policy: policySchema.optional(),
     /** Graph output to read when the graph has several. */
     output: z.string().optional(),
-    /** Probability column that is the score of a binary model (default 1 for two classes). */
-    positive_class: z.number().int().min(0).optional(),
+    /** Which class's probability is the score of a binary model: its label, or its column as a number (default column 1 of two). */
+    positive_class: z.union([z.number().int().min(0), z.string().min(1)]).optional(),
     /** binary, multiclass or regression; default: read from the graph's outputs. */
     task: taskSchema.optional(),
     metrics: z.record(z.string(), z.number()).optional(),

@@ -45,6 +45,8 @@ export interface RegisterInput {
   featureNames?: string[];
   /** What a missing string feature becomes (overrides missing_category in the manifest). */
   missingCategory?: string;
+  /** The class whose probability is a binary model's score, by label (--positive-class). */
+  positiveClass?: string;
   /** What the model predicts (overrides task in the manifest; default: read from the graph). */
   task?: Task;
   actor: string;
@@ -130,7 +132,7 @@ function prepare(input: Omit<RegisterInput, 'actor'>, maxModelBytes: number) {
   const { contract, output } = deriveContract(graph, {
     featureNames: input.featureNames ?? extra.feature_names,
     outputName: extra.output,
-    positiveIndex: extra.positive_class,
+    positiveClass: input.positiveClass ?? extra.positive_class,
     task: input.task ?? extra.task,
   });
   const task = taskOf(contract);
