@@ -295,9 +295,9 @@ const bigints = (_: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : 
 
 /**
  * A classifier's score must be a probability: policies, calibration and drift bins assume it.
- * Decision-function exports (LinearSVC, an SVC without probability=True, XGBoost's
- * binary:logitraw) put margins where probabilities go, and would be served as if they were.
- * The check rows reach far enough (extreme and unseen values) that a margin leaves [0, 1].
+ * Decision-function exports (scikit-learn's LinearSVC, an SVC without probability=True) put
+ * margins where probabilities go, and would be served as if they were. The check rows reach far
+ * enough (extreme, unseen and ordinary values) that a margin leaves [0, 1].
  */
 async function refuseNonProbabilities(s: Servable): Promise<void> {
   const found = await s.firstNonProbability();
@@ -306,7 +306,7 @@ async function refuseNonProbabilities(s: Servable): Promise<void> {
   throw new AppError(
     'INVALID_MODEL',
     `output ${s.spec.output.name} does not hold probabilities: it gave ${found.value} for row ${JSON.stringify(found.row, bigints)}, and a ${s.task} model's scores are class probabilities between 0 and 1. ` +
-      `A decision-function export (LinearSVC, SVC without probability=True, XGBoost binary:logitraw) outputs margins: calibrate the classifier before exporting (scikit-learn's CalibratedClassifierCV)${asValue}`,
+      `A decision-function export (LinearSVC, SVC without probability=True) outputs margins: calibrate the classifier before exporting (scikit-learn's CalibratedClassifierCV)${asValue}`,
   );
 }
 
