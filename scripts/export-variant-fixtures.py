@@ -32,7 +32,7 @@ bnum = ['CreditScore', 'Age', 'Tenure', 'Balance', 'NumOfProducts', 'HasCrCard',
 bgeo = b['Geography'].fillna('missing').astype(str).values
 
 
-def export(name, df, num, cat, y, model, options, note, rows=None):
+def export(name, df, num, cat, y, model, options, note, rows=None, encoder=None):
     df = df.copy()
     for c in cat: df[c] = df[c].fillna('missing').astype(str)
     for c in num: df[c] = pd.to_numeric(df[c], errors='coerce').astype(np.float32)
@@ -41,7 +41,7 @@ def export(name, df, num, cat, y, model, options, note, rows=None):
     cut = int(len(X) * 0.75) if rows is None else rows
     tr, te = idx[:cut], idx[cut:]
     pre = ColumnTransformer([('num', Pipeline([('imp', SimpleImputer(strategy='median')), ('sc', StandardScaler())]), num),
-                             ('cat', OneHotEncoder(handle_unknown='ignore'), cat)], sparse_threshold=0)
+                             ('cat', encoder or OneHotEncoder(handle_unknown='ignore'), cat)], sparse_threshold=0)
     pipe = Pipeline([('pre', pre), ('m', model)]).fit(X.iloc[tr], y[tr])
     types = [(c, FloatTensorType([None, 1])) for c in num] + [(c, StringTensorType([None, 1])) for c in cat]
     onx = convert_sklearn(pipe, initial_types=types, target_opset={'': 15, 'ai.onnx.ml': 2}, options={id(model): options} if options else None)
@@ -66,6 +66,9 @@ export('telco_linearsvc', t, tnum, tcat, ty, LinearSVC(random_state=0, max_iter=
 export('telco_svc', t, tnum, tcat, ty, SVC(), None,
        'telco_churn.csv, target Churn; SVC(rbf) without probability=True, trained on 600 rows: "probabilities" are decision values', rows=600)
 
+export('telco_strict', t, tnum, tcat, ty, LogisticRegression(max_iter=500), None,
+       "telco_churn.csv, target Churn; OneHotEncoder(drop='first'), so handle_unknown='error': the graph's encoders refuse unknown categories (zeros=0)",
+       encoder=OneHotEncoder(drop='first'))
 
 # to_onnx(model, X[:1]) types the one input as X's dtype: an all-integer table makes an int64 [N,F] input.
 icols = ['CreditScore', 'Age', 'Tenure', 'NumOfProducts', 'HasCrCard', 'IsActiveMember']

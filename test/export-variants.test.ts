@@ -28,6 +28,7 @@ const bankColumns = variant('bank_columns');
 const linearSvc = variant('telco_linearsvc');
 const svc = variant('telco_svc');
 const intMatrix = variant('bank_int_matrix');
+const strict = variant('telco_strict');
 
 /** A two-class classifier with two float outputs that are not one per class: which is the score is anyone's guess. */
 const classifierTwoOutputs = onnxModel({
@@ -139,6 +140,32 @@ for (const dialect of DIALECTS) {
       const half = await oip('FP32', [619.5, ...rows.flatMap((r) => names.map((n) => r[n] as number)).slice(1)]);
       expect(half.statusCode).toBe(400);
       expect(half.json().error).toBe('row[0].CreditScore: expected an integer, got 619.5');
+    });
+
+    it("a one-hot encoder that refuses unknown categories (drop='first'): such a value is a 400 naming the field and the categories, not a failed run", async () => {
+      const v = await s.ctx.registry.register({ model: 'strict', onnx: strict.onnx, missingCategory: 'missing', actor: 't' });
+      const gender = v.manifest.contract.features.find((f) => f.name === 'gender');
+      expect(gender).toMatchObject({ categories: ['Female', 'Male'], categories_only: true });
+      expect(v.manifest.contract.features.find((f) => f.name === 'tenure')?.categories_only).toBeUndefined();
+      await s.ctx.registry.promote({ model: 'strict', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      for (const [i, row] of strict.expected.rows.slice(0, 10).entries()) expect(Math.abs((await infer('strict', row)).score - strict.expected.proba![i][1])).toBeLessThan(1e-5);
+      const post = (url: string, body: unknown) => s.app.inject({ method: 'POST', url, headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+      const row = strict.expected.rows[0];
+      const unknown = await post('/v1/infer', { model: 'strict', payload: { ...row, PaymentMethod: 'Bitcoin' } });
+      expect(unknown.statusCode).toBe(400);
+      expect(unknown.json().error).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message:
+          'payload.PaymentMethod: "Bitcoin" is not a category this model version knows (its one-hot encoder refuses others); send one of "Bank transfer (automatic)", "Credit card (automatic)", "Electronic check", "Mailed check"',
+        details: { field: 'payload.PaymentMethod' },
+      });
+      const missing = await post('/v1/infer', { model: 'strict', payload: { ...row, gender: null } });
+      expect(missing.statusCode).toBe(400);
+      expect(missing.json().error.message).toMatch(/^payload\.gender: missing, which this model version reads as "missing": not a category this model version knows/);
+      const batch = await post('/v1/models/strict/predict', { instances: [row, { ...row, Contract: 'Monthly' }] });
+      expect(batch.statusCode).toBe(400);
+      expect(batch.json().error.details.field).toBe('instances[1].Contract');
     });
 
     it('decision-function outputs (LinearSVC, SVC without probabilities) are refused as scores; --task regression serves the raw value', async () => {

@@ -15,8 +15,10 @@ export const featureSchema = z.object({
   input: z.string().min(1),
   /** Column inside the matrix input (matrix layout only). */
   index: z.number().int().min(0).optional(),
-  /** Categories the graph knows (from its OneHotEncoder); others still pass through. */
+  /** Categories the graph knows (from its OneHotEncoder); others still pass through, unless categories_only. */
   categories: z.array(z.string()).optional(),
+  /** The graph's OneHotEncoder fails on any other category (scikit-learn's handle_unknown="error"): such a value is a 400, not a failed run. */
+  categories_only: z.boolean().optional(),
 });
 
 /** What a model predicts; it decides the response, the policies and the statistics. */
@@ -123,6 +125,7 @@ export function deriveContract(graph: GraphInfo, opts: DeriveOptions = {}): { co
         type: i.type as TensorType,
         input: i.name,
         ...(graph.categories[i.name] ? { categories: graph.categories[i.name] } : {}),
+        ...(graph.closedCategories.includes(i.name) ? { categories_only: true } : {}),
       })),
     };
   }

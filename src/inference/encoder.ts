@@ -52,13 +52,28 @@ function checker(f: Feature, missingCategory: string | undefined): Check {
         if (v === undefined) throw new AppError('VALIDATION_FAILED', `${where}.${f.name}: missing required feature (an integer)`, { field: `${where}.${f.name}`, expected: 'an integer' });
         return invalid(where, f, 'an integer', v);
       };
-    case 'string':
-      // Unseen categories pass through: the graph's encoder decides (scikit-learn's handle_unknown).
+    case 'string': {
+      // Unseen categories pass through: the graph's encoder decides (scikit-learn's handle_unknown),
+      // unless it fails on them, which is the caller's mistake to hear about, not a failed run.
+      const known = f.categories_only && f.categories ? new Set(f.categories) : undefined;
+      const closed = (c: string, where: string, missing: boolean): string => {
+        if (!known || known.has(c)) return c;
+        const list =
+          f
+            .categories!.slice(0, 20)
+            .map((k) => JSON.stringify(k))
+            .join(', ') + (f.categories!.length > 20 ? `, … (${f.categories!.length} in all)` : '');
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `${where}.${f.name}: ${missing ? `missing, which this model version reads as ${JSON.stringify(c)}:` : `${JSON.stringify(c)} is`} not a category this model version knows (its one-hot encoder refuses others); send one of ${list}`,
+          { field: `${where}.${f.name}`, expected: 'one of the categories' },
+        );
+      };
       return (v, where) => {
-        if (typeof v === 'string') return v;
+        if (typeof v === 'string') return known ? closed(v, where, false) : v;
         if (v === undefined || v === null) {
           // Train, serve and evaluate agree: a missing category is the value the version's manifest names.
-          if (missingCategory !== undefined) return missingCategory;
+          if (missingCategory !== undefined) return known ? closed(missingCategory, where, true) : missingCategory;
           throw new AppError(
             'VALIDATION_FAILED',
             `${where}.${f.name}: ${v === null ? 'null' : 'missing'}, and this model version does not say what a missing category becomes; send a string, or register the model with --missing-category VALUE (the value its pipeline imputes, e.g. missing)`,
@@ -67,6 +82,7 @@ function checker(f: Feature, missingCategory: string | undefined): Check {
         }
         return invalid(where, f, 'a string', v);
       };
+    }
     case 'bool':
       return (v, where) => {
         if (typeof v === 'boolean') return v;

@@ -35,6 +35,8 @@ export interface GraphInfo {
   outputs: GraphOutput[];
   /** Categories of the OneHotEncoder fed directly by a graph input, by input name. */
   categories: Record<string, string[]>;
+  /** Inputs whose OneHotEncoder fails on any other category (zeros=0) instead of encoding it as all zeros. */
+  closedCategories: string[];
   /** The class labels of the graph's classifier node (TreeEnsembleClassifier, LinearClassifier, SVMClassifier), when it has one. */
   classifierLabels?: (string | number)[];
 }
@@ -101,11 +103,16 @@ export function inspectGraph(bytes: Uint8Array): GraphInfo {
     return { name: o.name!, kind: 'other' };
   });
   const categories: Record<string, string[]> = {};
+  const closedCategories: string[] = [];
   const inputNames = new Set(inputs.map((i) => i.name));
   for (const n of nodesOf(g)) {
     if (n.opType === 'OneHotEncoder' && inputNames.has(n.input[0])) {
       const strs = attr(n, 'cats_strings')?.strings ?? [];
-      if (strs.length) categories[n.input[0]] = strs.map((s) => new TextDecoder().decode(s));
+      if (strs.length) {
+        categories[n.input[0]] = strs.map((s) => new TextDecoder().decode(s));
+        // zeros defaults to 1 (unknown → all zeros); scikit-learn writes 0 for handle_unknown="error".
+        if (Number(attr(n, 'zeros')?.i ?? 1) === 0) closedCategories.push(n.input[0]);
+      }
     }
   }
   const classifier = nodesOf(g).find((n) => CLASSIFIERS.has(n.opType ?? ''));
@@ -119,6 +126,7 @@ export function inspectGraph(bytes: Uint8Array): GraphInfo {
     inputs,
     outputs,
     categories,
+    closedCategories,
     ...(classifierLabels ? { classifierLabels } : {}),
   };
 }

@@ -221,14 +221,23 @@ export class Servable {
     const rows = [...checkRows(this.spec.contract, this.spec.samples, this.encoder.probeRows()), ...checkRows(this.spec.contract, this.spec.samples, [], MODERATE)] as Row[];
     for (let i = 0; i < rows.length; i += CHECK_CHUNK) {
       const chunk = rows.slice(i, i + CHECK_CHUNK);
-      // A chunk the graph refuses says nothing about what its output means.
-      const out = await this.runRaw(chunk).catch(() => undefined);
-      if (!out) continue;
-      const outcomes = this.outcomes(out, chunk.length);
-      for (let r = 0; r < outcomes.length; r++) {
-        const o = outcomes[r];
-        const value = (o.probabilities ?? [o.score]).find((v) => Number.isFinite(v) && (v < -PROBABILITY_SLACK || v > 1 + PROBABILITY_SLACK));
-        if (value !== undefined) return { value, row: chunk[r], columns: out.dims.length >= 2 ? out.dims[1] : 1 };
+      // A chunk the graph refuses (an unknown category for a strict encoder) is tried row by row:
+      // a refused row says nothing about what the output means, the others still do.
+      const whole = await this.runRaw(chunk).catch(() => undefined);
+      const runs = whole ? [{ out: whole, rows: chunk }] : [];
+      if (!whole) {
+        for (const row of chunk) {
+          const out = await this.runRaw([row]).catch(() => undefined);
+          if (out) runs.push({ out, rows: [row] });
+        }
+      }
+      for (const run of runs) {
+        const outcomes = this.outcomes(run.out, run.rows.length);
+        for (let r = 0; r < outcomes.length; r++) {
+          const o = outcomes[r];
+          const value = (o.probabilities ?? [o.score]).find((v) => Number.isFinite(v) && (v < -PROBABILITY_SLACK || v > 1 + PROBABILITY_SLACK));
+          if (value !== undefined) return { value, row: run.rows[r], columns: run.out.dims.length >= 2 ? run.out.dims[1] : 1 };
+        }
       }
     }
     return undefined;
