@@ -5,6 +5,7 @@ import { stringify } from 'csv-stringify/sync';
 import { assertFeatureColumns } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { typedCell } from '../lib/csv-cell.js';
+import { countReason } from '../lib/reason-counts.js';
 import type { Row } from './encoder.js';
 import type { Servable } from './servable.js';
 
@@ -66,7 +67,7 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
     rejected++;
     // The reason without the row's own values, so rejects group by cause.
     const cause = why.replace(/^row\./, '');
-    reasons[cause] = (reasons[cause] ?? 0) + 1;
+    countReason(reasons, cause);
     await write(o.rejects, stringify([[line, ...ids, why]]));
   };
 

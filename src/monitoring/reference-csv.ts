@@ -4,6 +4,7 @@ import { assertFeatureColumns, caseHint } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
 import { typedCell } from '../lib/csv-cell.js';
+import { countReason } from '../lib/reason-counts.js';
 import type { Outcome, Policy, Servable } from '../inference/index.js';
 import { buildReference, kindOf } from './profile.js';
 import type { ReferenceProfile } from '../registry/index.js';
@@ -116,7 +117,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
   const skippedReasons: Record<string, number> = {};
   const skip = (why: string) => {
     skipped++;
-    skippedReasons[why] = (skippedReasons[why] ?? 0) + 1;
+    countReason(skippedReasons, why);
   };
   let pending: { payload: Record<string, unknown>; label?: number | string }[] = [];
   const flush = async () => {
