@@ -578,6 +578,27 @@ describe('compiled engine: kernels reusing their buffers and parameters from run
     expect(wantP.every((v) => v > 0 && v < 1)).toBe(true);
   });
 
+  it('Normalizer L1, L2 and MAX: to the last bit as onnxruntime, also where a square overflows float32 (L2 gives NaN there, not 0)', async () => {
+    // Rows: ordinary, negative, all zero, a square past float32 (3.4e38² = ∞), a huge and a tiny value, NaN first, denormal, ordinary, all -∞, NaN between.
+    const x = {
+      data: Float32Array.from([1, 2, 3, -4.5, 0.25, 7, 0, 0, 0, 3.4e38, 1, -2, 1e20, 1e-20, 5, NaN, 1, 2, 1e-45, -3e-39, 2, 0.1, 0.2, 0.3, -Infinity, -Infinity, -Infinity, 1, NaN, 0.5]),
+      dims: [10, 3],
+    };
+    for (const norm of ['L1', 'L2', 'MAX']) {
+      const bytes = model({
+        name: `norm-${norm}`,
+        nodes: [node('Normalizer', ['x'], ['y'], { norm }, 'ai.onnx.ml')],
+        inputs: [valueInfo('x', 'float', ['N', 3])],
+        outputs: [valueInfo('y', 'float', ['N', 3])],
+        initializers: [],
+      });
+      const [want] = await ortRun(bytes, { x }, ['y']);
+      const got = Array.from(compileGraph(bytes, 'y').run({ x: { type: 'float', ...x } }).data as Float32Array);
+      expect(got, norm).toEqual(want);
+      if (norm === 'L2') expect(Number.isNaN(want[9])).toBe(true);
+    }
+  });
+
   it('Imputer and Scaler with one value for every column or one per column, on inputs whose width changes between runs', async () => {
     const nodes = [
       node('Imputer', ['x'], ['i'], { imputed_value_floats: { floats: [7.25] }, replaced_value_float: NaN }, 'ai.onnx.ml'),

@@ -116,6 +116,9 @@ const scaler: OpCompiler = (ctx) => {
   };
 };
 
+/** The largest finite float32; onnxruntime's NormalizeMax starts from its negative. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 const normalizer: OpCompiler = (ctx) => {
   const a = ctx.attrs(['norm']);
   const norm = a.str('norm', 'MAX');
@@ -130,15 +133,27 @@ const normalizer: OpCompiler = (ctx) => {
       for (let r = 0; r < rows; r++) {
         const o = r * cols;
         let d = 0;
-        if (norm === 'MAX') {
-          d = -Infinity;
-          for (let j = 0; j < cols; j++) d = Math.max(d, src[o + j]);
-        } else if (norm === 'L1') for (let j = 0; j < cols; j++) d = fround(d + Math.abs(src[o + j]));
-        else {
+        if (norm === 'L2') {
+          // onnxruntime's order, not x / ‖x‖: ±sqrt(x² / Σx²) in float32. They differ in the last
+          // bit, and where a square overflows (Σ = ∞) this gives NaN, as onnxruntime does, not 0.
           for (let j = 0; j < cols; j++) d = fround(d + fround(src[o + j] * src[o + j]));
-          d = fround(Math.sqrt(d));
+          for (let j = 0; j < cols; j++) {
+            const x = src[o + j];
+            const v = fround(Math.sqrt(fround(fround(x * x) / d)));
+            out[o + j] = d !== 0 ? (x < 0 ? -v : v) : x;
+          }
+          continue;
         }
-        for (let j = 0; j < cols; j++) out[o + j] = d !== 0 ? src[o + j] / d : src[o + j];
+        if (norm === 'MAX') {
+          // std::max from float32's lowest: a NaN never becomes the maximum, and -∞ alone leaves the lowest.
+          d = -FLOAT32_MAX;
+          for (let j = 0; j < cols; j++) {
+            const v = fround(src[o + j]);
+            if (d < v) d = v;
+          }
+        } else for (let j = 0; j < cols; j++) d = fround(d + Math.abs(src[o + j]));
+        // The input is cast to float32 before the division (a double input too).
+        for (let j = 0; j < cols; j++) out[o + j] = d !== 0 ? fround(src[o + j]) / d : src[o + j];
       }
       return [{ type: 'float', dims: x!.dims, data: out }];
     },
