@@ -1,6 +1,6 @@
 import type { OpCompiler, OpContext } from './op.js';
 import { FLOATS, NUMBERS, requireTypes } from './op.js';
-import { alloc, Scratch, sizeFrom, Unsupported, type DType, type NumData, type Tensor } from './tensor.js';
+import { alloc, FLOAT32_MAX, Scratch, sizeFrom, Unsupported, type DType, type NumData, type Tensor } from './tensor.js';
 
 const fround = Math.fround;
 const where = (ctx: OpContext) => `${ctx.node.op} ${ctx.node.name}`;
@@ -115,9 +115,6 @@ const scaler: OpCompiler = (ctx) => {
     },
   };
 };
-
-/** The largest finite float32; onnxruntime's NormalizeMax starts from its negative. */
-const FLOAT32_MAX = 3.4028234663852886e38;
 
 const normalizer: OpCompiler = (ctx) => {
   const a = ctx.attrs(['norm']);

@@ -1,6 +1,6 @@
 import type { OpCompiler, OpContext } from './op.js';
 import { FLOATS, NUMBERS, requireTypes } from './op.js';
-import { alloc, axisOf, broadcast, numeric, sameDims, Scratch, sizeOf, stridesOf, Unsupported, type DType, type NumData, type Tensor } from './tensor.js';
+import { alloc, axisOf, broadcast, FLOAT32_MAX, numeric, sameDims, Scratch, sizeOf, stridesOf, Unsupported, type DType, type NumData, type Tensor } from './tensor.js';
 
 const where = (ctx: OpContext) => `${ctx.node.op} ${ctx.node.name}`;
 
@@ -495,6 +495,46 @@ const argMax: OpCompiler = (ctx) => {
   };
 };
 
+/** Sum of any number of inputs, broadcast and added left to right in the output type, as onnxruntime accumulates them. */
+const sum: OpCompiler = (ctx) => {
+  ctx.attrs([]);
+  const t = requireTypes(ctx, 0, NUMBERS);
+  for (let i = 1; i < ctx.types.length; i++) if (requireTypes(ctx, i, NUMBERS) !== t) throw new Unsupported(`${where(ctx)}: inputs of different types (${t}, ${ctx.types[i]})`);
+  const at = where(ctx);
+  return {
+    types: [t],
+    kernel: (xs) => {
+      let acc = xs[0]!;
+      for (let i = 1; i < xs.length; i++) acc = elementwise([acc, xs[i]!], t, (a, b) => a + b, at);
+      return [acc];
+    },
+  };
+};
+
+/** A float32 bound of Clip: a constant scalar input (opset 11+) or an attribute; `none` where it is omitted. */
+function clipBound(ctx: OpContext, input: number, attr: string, none: number): number {
+  if (ctx.opset < 11) return ctx.attrs(['min', 'max']).float(attr, none);
+  if (ctx.node.inputs[input] === undefined || ctx.node.inputs[input] === '') return none;
+  const c = ctx.constant(input);
+  if (!c || (c.data as NumData).length !== 1) throw new Unsupported(`${where(ctx)}: ${attr} is computed at run time; only a constant ${attr} is compiled`);
+  return (c.data as NumData)[0];
+}
+
+const clip: OpCompiler = (ctx) => {
+  if (ctx.opset >= 11) ctx.attrs([]);
+  const t = requireTypes(ctx, 0, FLOATS);
+  // An omitted bound is the type's lowest or largest finite value, not ±∞: onnxruntime clips a float -∞ to -3.4e38.
+  const limit = t === 'float' ? FLOAT32_MAX : Number.MAX_VALUE;
+  const lo = clipBound(ctx, 1, 'min', -limit);
+  const hi = clipBound(ctx, 2, 'max', limit);
+  // min(max(x, lo), hi) as std::max/std::min compare: a NaN input stays NaN.
+  return unary(
+    FLOATS,
+    () => t,
+    (x) => (x < lo ? lo : x > hi ? hi : x),
+  )(ctx);
+};
+
 export const STANDARD_OPS: Record<string, OpCompiler> = {
   Identity: identity,
   Cast: cast,
@@ -528,6 +568,15 @@ export const STANDARD_OPS: Record<string, OpCompiler> = {
     () => 'bool',
     (x) => (Number.isNaN(x) ? 1 : 0),
   ),
+  Relu: unary(
+    FLOATS,
+    (t) => t,
+    (x) => (x < 0 ? 0 : x),
+  ),
+  Exp: unary(FLOATS, (t) => t, Math.exp),
+  Log: unary(FLOATS, (t) => t, Math.log),
+  Sum: sum,
+  Clip: clip,
   Where: whereOp,
   Gather: gather,
   Slice: slice,

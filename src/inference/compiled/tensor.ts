@@ -159,3 +159,6 @@ export class Scratch {
     return v;
   }
 }
+
+/** The largest finite float32 (FLT_MAX): onnxruntime's kernels start or bound at it, and its negative, rather than at ±∞. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
