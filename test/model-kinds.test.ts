@@ -186,6 +186,22 @@ for (const dialect of DIALECTS) {
       expect(models).not.toContain('strings');
     });
 
+    it('a version of another task is refused (409): it would change the answers clients get, and a canary could not compare it', async () => {
+      const before = (await get('/v1/models/geo')).body.versions.length;
+      const refused = s.ctx.registry.register({ model: 'geo', onnx: charges.onnx, actor: 't' });
+      await expect(refused).rejects.toMatchObject({ code: 'CONFLICT', status: 409 });
+      await expect(refused).rejects.toThrow(
+        /^model geo is a multiclass model \(version \d+\), and the new version would be regression: a version of another task would change what its clients receive.*--model geo-regression$/,
+      );
+      // Read as another task of the same graph (one class as a binary score): refused too.
+      await expect(s.ctx.registry.register({ model: 'geo', onnx: geo.onnx, manifest: { task: 'binary', positive_class: 'Spain' }, actor: 't' })).rejects.toThrow(
+        /is a multiclass model .* the new version would be binary/,
+      );
+      expect((await get('/v1/models/geo')).body.versions.length).toBe(before);
+      // The same task registers as the next version.
+      expect((await s.ctx.registry.register({ model: 'geo', onnx: geo.onnx, actor: 't' })).version).toBe(before + 1);
+    });
+
     it('the audit log keeps the predicted class; feedback takes a class or a value and refuses the wrong kind', async () => {
       const g = await post('/v1/infer', { model: 'geo', payload: geo.expected.rows[1], event_id: `geo-${dialect}` });
       const c = await post('/v1/infer', { model: 'charges', payload: charges.expected.rows[0], event_id: `charges-${dialect}` });

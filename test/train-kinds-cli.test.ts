@@ -43,6 +43,14 @@ describe('train --task regression | multiclass', () => {
     }
   }, 240_000);
 
+  it('train --register refuses a target of another task than the versions of the model, before training', async () => {
+    const r = await runCli(['train', '--data', cars, '--target', 'fuel', '--model', 'cars', '--task', 'multiclass', '--register'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: model cars is a regression model \(version 1\), and the new version would be multiclass: .*--model cars-multiclass/);
+    // Refused before the training step, not after it.
+    expect(r.stderr).not.toMatch(/\[2\/3\] training/);
+  });
+
   it('a failed --max-mae gate says by how much the MAE is above it, and registers nothing', async () => {
     const small = path.join(dir, 'cars-small.csv');
     writeFileSync(small, generateCarListings(800, 5).csv);

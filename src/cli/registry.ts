@@ -112,7 +112,9 @@ export function registerRegistryCommands(program: Command): void {
           };
           let profiled: Awaited<ReturnType<typeof profileReference>> | undefined;
           if (o.reference) {
-            profiled = await profileReference(ctx.registry.prepare(input), onnx, o.model, o.reference, o.target, o.allowSkipped ?? false);
+            const prepared = ctx.registry.prepare(input);
+            await ctx.registry.checkTask(o.model, taskOf(prepared.contract));
+            profiled = await profileReference(prepared, onnx, o.model, o.reference, o.target, o.allowSkipped ?? false);
             input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
           }
           progress(`registering ${o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);

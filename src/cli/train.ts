@@ -140,6 +140,8 @@ export function registerTrainCommands(program: Command): void {
         });
         for (const w of ingested.warnings) progress(`  warning: ${w}`);
         progress(`  task: ${ingested.taskReason}`);
+        // Before minutes of training: a version of another task would be refused at registration.
+        if (o.register) await ctx.registry.checkTask(o.model, ingested.task);
         if (ingested.task !== 'binary') {
           await trainKind(ctx, o, ingested, { testFraction, seed, gbdt });
           return;

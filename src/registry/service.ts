@@ -203,8 +203,26 @@ export function createRegistryService(deps: RegistryDeps) {
     return v;
   };
 
+  /**
+   * A model's versions answer in one shape: its clients read `score`, `label` or `value`, and a
+   * canary or shadow compares versions answer for answer. A version of another task is another
+   * model.
+   */
+  async function refuseTaskChange(model: string, task: Task, tx?: Parameters<typeof store.latestVersion>[1]) {
+    const latest = await store.latestVersion(model, tx);
+    if (!latest) return;
+    const was = taskOf(latest.manifest.contract);
+    if (was === task) return;
+    throw new AppError(
+      'CONFLICT',
+      `model ${model} is a ${was} model (version ${latest.version}), and the new version would be ${task}: a version of another task would change what its clients receive, and a canary or shadow could not compare the two. Register it as a new model, e.g. --model ${model}-${task}`,
+      { model, task: was },
+    );
+  }
+
   async function register(input: RegisterInput) {
     const { extra, graph, contract, output, policy } = prepare(input, deps.maxModelBytes);
+    await refuseTaskChange(input.model, taskOf(contract));
     // Smoke-test before anything is written, so a model that cannot serve leaves no trace.
     const smoke = await deps.smokeTest(input.onnx, { model: input.model, version: 0, contract, output, policy, ...(extra.reference ? { samples: samplesOf(extra.reference) } : {}) });
 
@@ -217,6 +235,7 @@ export function createRegistryService(deps: RegistryDeps) {
           await store.bumpRevision(tx);
           await store.ensureModel(tx, input.model, extra.description ?? null, at);
           const version = await store.nextVersion(tx, input.model);
+          await refuseTaskChange(input.model, taskOf(contract), tx);
           const manifest: Manifest = {
             format: MANIFEST_FORMAT,
             model: input.model,
@@ -490,6 +509,8 @@ export function createRegistryService(deps: RegistryDeps) {
 
   return {
     prepare: (input: Omit<RegisterInput, 'actor'>) => prepare(input, deps.maxModelBytes),
+    /** Refuse early (before training or profiling) what register would refuse for its task. */
+    checkTask: (model: string, task: Task) => refuseTaskChange(model, task),
     register,
     withPolicy,
     promote,

@@ -130,6 +130,11 @@ export function createRegistryStore(db: Db) {
       return rows.map(versionOut);
     },
 
+    async latestVersion(model: string, q: Q = k): Promise<VersionRow | undefined> {
+      const r = await q.selectFrom('model_versions').selectAll().where('model', '=', model).orderBy('version', 'desc').limit(1).executeTakeFirst();
+      return r ? versionOut(r) : undefined;
+    },
+
     async getVersion(model: string, version: number, q: Q = k): Promise<VersionRow | undefined> {
       const r = await q.selectFrom('model_versions').selectAll().where('model', '=', model).where('version', '=', version).executeTakeFirst();
       return r ? versionOut(r) : undefined;
