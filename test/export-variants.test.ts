@@ -43,6 +43,19 @@ const classifierTwoOutputs = onnxModel({
   initializers: [],
 });
 
+/** The same classifier with two one-column outputs named otherwise than per class. */
+const classifierTwoColumns = onnxModel({
+  name: 'two-columns',
+  nodes: [
+    node('LinearClassifier', ['x'], ['label', 'p'], { coefficients: { floats: [1, -1] }, intercepts: { floats: [0, 0] }, classlabels_ints: [0, 1], post_transform: 'LOGISTIC' }, 'ai.onnx.ml'),
+    node('Identity', ['p'], ['score']),
+    node('Identity', ['p'], ['margin']),
+  ],
+  inputs: [valueInfo('x', 'float', ['N', 1])],
+  outputs: [valueInfo('score', 'float', ['N', 1]), valueInfo('margin', 'float', ['N', 1])],
+  initializers: [],
+});
+
 for (const dialect of DIALECTS) {
   describe(`scikit-learn export variants on ${dialect}`, () => {
     let s: TestServer;
@@ -108,6 +121,8 @@ for (const dialect of DIALECTS) {
 
     it('a classifier with two float outputs that are not one per class is refused, not read from the first', async () => {
       await expect(s.ctx.registry.register({ model: 'two-outputs', onnx: classifierTwoOutputs, actor: 't' })).rejects.toThrow(/outputs a, b could each be the prediction/);
+      // One column each, as many as the classes, but not named i0, i1 as the per-class export names them: not guessed at.
+      await expect(s.ctx.registry.register({ model: 'two-outputs', onnx: classifierTwoColumns, actor: 't' })).rejects.toThrow(/outputs score, margin could each be the prediction/);
       const named = await s.ctx.registry.register({ model: 'two-outputs', onnx: classifierTwoOutputs, manifest: { output: 'b' }, actor: 't' });
       expect(named.manifest.output).toMatchObject({ name: 'b', positive_index: 1 });
     });

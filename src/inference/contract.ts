@@ -195,12 +195,14 @@ const columnsOf = (o: GraphInfo['outputs'][number]): number | null => (o.shape &
 
 /**
  * scikit-learn's `zipmap="columns"` export: one single-column float output per class of the
- * graph's classifier, in class order, where the default export has one probabilities tensor.
+ * graph's classifier, in class order, named `i<label>` (integer labels) or `s<label>`, where the
+ * default export has one probabilities tensor. Other graphs with several outputs are not guessed at.
  */
 function perClassOutputs(graph: GraphInfo, floats: GraphInfo['outputs']): GraphInfo['outputs'] | undefined {
   const classes = graph.classifierLabels;
   if (!classes || classes.length !== floats.length) return undefined;
-  return floats.every((o) => [1, null].includes(columnsOf(o))) ? floats : undefined;
+  const named = floats.every((o, i) => o.name === `${typeof classes[i] === 'number' ? 'i' : 's'}${classes[i]}` && [1, null].includes(columnsOf(o)));
+  return named ? floats : undefined;
 }
 
 /** Per-class outputs as a binary score: the named one's, else the positive class's of two (the second, or positive_class). */
