@@ -168,7 +168,8 @@ function pickOutput(graph: GraphInfo, opts: DeriveOptions): { task: Task; output
       );
   if (perClass) {
     // "output" naming one of them serves that class's probability as a binary score.
-    const at = opts.outputName ? perClass.findIndex((o) => o.name === opts.outputName) : undefined;
+    const found = opts.outputName ? perClass.findIndex((o) => o.name === opts.outputName) : -1;
+    const at = found >= 0 ? found : undefined;
     return at !== undefined || perClass.length === 2 ? perClassBinary(perClass, graph.classifierLabels!, opts, at) : refusePerClass(perClass);
   }
   if (!named && floats.length > 1) {
