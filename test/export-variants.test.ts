@@ -30,31 +30,22 @@ const svc = variant('telco_svc');
 const intMatrix = variant('bank_int_matrix');
 const strict = variant('telco_strict');
 
-/** A two-class classifier with two float outputs that are not one per class: which is the score is anyone's guess. */
-const classifierTwoOutputs = onnxModel({
-  name: 'two-outputs',
-  nodes: [
-    node('LinearClassifier', ['x'], ['label', 'p'], { coefficients: { floats: [1, -1] }, intercepts: { floats: [0, 0] }, classlabels_ints: [0, 1], post_transform: 'LOGISTIC' }, 'ai.onnx.ml'),
-    node('Identity', ['p'], ['a']),
-    node('Identity', ['p'], ['b']),
-  ],
-  inputs: [valueInfo('x', 'float', ['N', 1])],
-  outputs: [valueInfo('a', 'float', ['N', 2]), valueInfo('b', 'float', ['N', 2])],
-  initializers: [],
-});
-
-/** The same classifier with two one-column outputs named otherwise than per class. */
-const classifierTwoColumns = onnxModel({
-  name: 'two-columns',
-  nodes: [
-    node('LinearClassifier', ['x'], ['label', 'p'], { coefficients: { floats: [1, -1] }, intercepts: { floats: [0, 0] }, classlabels_ints: [0, 1], post_transform: 'LOGISTIC' }, 'ai.onnx.ml'),
-    node('Identity', ['p'], ['score']),
-    node('Identity', ['p'], ['margin']),
-  ],
-  inputs: [valueInfo('x', 'float', ['N', 1])],
-  outputs: [valueInfo('score', 'float', ['N', 1]), valueInfo('margin', 'float', ['N', 1])],
-  initializers: [],
-});
+/** A two-class classifier whose probabilities leave by two float outputs with these names and columns. */
+const classifierWithOutputs = (names: [string, string], columns: number) =>
+  onnxModel({
+    name: names.join('-'),
+    nodes: [
+      node('LinearClassifier', ['x'], ['label', 'p'], { coefficients: { floats: [1, -1] }, intercepts: { floats: [0, 0] }, classlabels_ints: [0, 1], post_transform: 'LOGISTIC' }, 'ai.onnx.ml'),
+      ...names.map((n) => node('Identity', ['p'], [n])),
+    ],
+    inputs: [valueInfo('x', 'float', ['N', 1])],
+    outputs: names.map((n) => valueInfo(n, 'float', ['N', columns])),
+    initializers: [],
+  });
+/** Two float outputs that are not one per class: which is the score is anyone's guess. */
+const classifierTwoOutputs = classifierWithOutputs(['a', 'b'], 2);
+/** One column each, as many as the classes, but named otherwise than the per-class export names them. */
+const classifierTwoColumns = classifierWithOutputs(['score', 'margin'], 1);
 
 for (const dialect of DIALECTS) {
   describe(`scikit-learn export variants on ${dialect}`, () => {
