@@ -6,7 +6,7 @@ sources of skl2onnx 1.14.1 and onnxconverter-common 1.14.0 on PYTHONPATH:
 DATASETS_DIR holds the public telco_churn.csv and bank_churn.csv. Each <name>.expected.json holds 50
 held-out rows (`rows`, null = missing numeric) and what scikit-learn computed for them: `proba`
 (predict_proba, one list per row in `classes` order) or `decision` (decision_function); the matrix
-export also names its columns (`feature_names`).
+export also names its columns (`feature_names`), and telco_words the rows' real classes (`truth`).
 """
 import json, sys
 import numpy as np, pandas as pd
@@ -32,7 +32,7 @@ bnum = ['CreditScore', 'Age', 'Tenure', 'Balance', 'NumOfProducts', 'HasCrCard',
 bgeo = b['Geography'].fillna('missing').astype(str).values
 
 
-def export(name, df, num, cat, y, model, options, note, rows=None, encoder=None):
+def export(name, df, num, cat, y, model, options, note, rows=None, encoder=None, truth=False):
     df = df.copy()
     for c in cat: df[c] = df[c].fillna('missing').astype(str)
     for c in num: df[c] = pd.to_numeric(df[c], errors='coerce').astype(np.float32)
@@ -49,6 +49,7 @@ def export(name, df, num, cat, y, model, options, note, rows=None, encoder=None)
     R = X.iloc[te[:50]]
     exp = {'source': note, 'outputs': [o.name for o in onx.graph.output], 'classes': [str(c) for c in pipe.classes_],
            'rows': [{c: (None if (c in num and pd.isna(r[c])) else (float(r[c]) if c in num else str(r[c]))) for c in X.columns} for _, r in R.iterrows()]}
+    if truth: exp['truth'] = [str(v) for v in y[te[:50]]]
     if hasattr(pipe, 'predict_proba') and not isinstance(model, SVC):
         exp['proba'] = pipe.predict_proba(R).tolist()
     else:
@@ -69,6 +70,12 @@ export('telco_svc', t, tnum, tcat, ty, SVC(), None,
 export('telco_strict', t, tnum, tcat, ty, LogisticRegression(max_iter=500), None,
        "telco_churn.csv, target Churn; OneHotEncoder(drop='first'), so handle_unknown='error': the graph's encoders refuse unknown categories (zeros=0)",
        encoder=OneHotEncoder(drop='first'))
+
+# A binary model whose classes are words, not 0/1: its own labels are its outcomes.
+tw = t.copy()
+tw['Outcome'] = np.where(tw['Churn'] == 'Yes', 'left', 'stayed')
+export('telco_words', tw, tnum, tcat, tw['Outcome'].values, LogisticRegression(max_iter=500), None,
+       "telco_churn.csv, target Churn recoded as left/stayed; LogisticRegression: classes sort as left, stayed, so column 1 is stayed", truth=True)
 
 # to_onnx(model, X[:1]) types the one input as X's dtype: an all-integer table makes an int64 [N,F] input.
 icols = ['CreditScore', 'Age', 'Tenure', 'NumOfProducts', 'HasCrCard', 'IsActiveMember']

@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { model as onnxModel, node, valueInfo } from '../src/training/onnx-builder.js';
-import { DIALECTS } from './helpers/db.js';
+import { runCli } from './helpers/cli.js';
+import { DIALECTS, tempDir } from './helpers/db.js';
+import { aucByPairs } from './helpers/independent.js';
 import { FIXTURES } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -18,6 +20,7 @@ interface Variant {
   proba?: number[][];
   decision?: number[];
   feature_names?: string[];
+  truth?: string[];
 }
 const variant = (name: string) => ({
   onnx: readFileSync(path.join(FIXTURES, `${name}.onnx`)),
@@ -29,6 +32,7 @@ const linearSvc = variant('telco_linearsvc');
 const svc = variant('telco_svc');
 const intMatrix = variant('bank_int_matrix');
 const strict = variant('telco_strict');
+const words = variant('telco_words');
 
 /** A two-class classifier whose probabilities leave by two float outputs with these names and columns. */
 const classifierWithOutputs = (names: [string, string], columns: number) =>
@@ -174,6 +178,24 @@ for (const dialect of DIALECTS) {
       expect(batch.json().error.details.field).toBe('instances[1].Contract');
     });
 
+    it('a binary model whose classes are words: feedback takes its class labels (the positive one is 1) besides 0/1', async () => {
+      const v = await s.ctx.registry.register({ model: 'words', onnx: words.onnx, positiveClass: 'left', missingCategory: 'missing', actor: 't' });
+      expect(v.manifest.output).toMatchObject({ positive_index: 0, class_labels: ['left', 'stayed'] });
+      await s.ctx.registry.promote({ model: 'words', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      const post = (url: string, body: unknown) => s.app.inject({ method: 'POST', url, headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+      for (const [i, row] of words.expected.rows.slice(0, 4).entries()) {
+        const r = await post('/v1/infer', { model: 'words', payload: row, event_id: `words-${dialect}-${i}` });
+        expect(Math.abs(r.json().score - words.expected.proba![i][0])).toBeLessThan(1e-5);
+      }
+      const items = ['left', 'stayed', 1, 'gone'].map((label, i) => ({ event_id: `words-${dialect}-${i}`, label }));
+      const fb = (await post('/v1/feedback', { items })).json();
+      expect(fb).toMatchObject({ stored: 3, failed: 1 });
+      expect(fb.results[3].error.message).toBe('items[3].label: words version 1 is a binary model; expected 0, 1, true or false, or its classes "left", "stayed" ("left" is 1), got "gone"');
+      const stored = await Promise.all(fb.results.slice(0, 3).map((r: { prediction_id: string }) => s.ctx.feedback.get(r.prediction_id)));
+      expect(stored.map((f) => f?.label)).toEqual([1, 0, 1]);
+    });
+
     it('decision-function outputs (LinearSVC, SVC without probabilities) are refused as scores; --task regression serves the raw value', async () => {
       // The fixtures' own decision values leave [0, 1]: what the check must see.
       expect(Math.min(...linearSvc.expected.decision!)).toBeLessThan(0);
@@ -195,3 +217,33 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('a binary model whose classes are words, through the CLI', () => {
+  it('evaluate and register --reference read its class labels as the target: ROC AUC of the positive class, as counted from scikit-learn', async () => {
+    const dir = tempDir();
+    const env = { MODELGATE_DATA_DIR: dir };
+    const onnx = `${dir}/words.onnx`;
+    writeFileSync(onnx, words.onnx);
+    const names = Object.keys(words.expected.rows[0]);
+    const cell = (v: unknown) => (v === null ? '' : /[",]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+    const csv = `${dir}/words.csv`;
+    writeFileSync(csv, [[...names, 'Outcome'].join(','), ...words.expected.rows.map((r, i) => [...names.map((n) => cell(r[n])), words.expected.truth![i]].join(','))].join('\n') + '\n');
+    const reg = await runCli(['register', '--model', 'words', '--onnx', onnx, '--positive-class', 'left', '--missing-category', 'missing', '--reference', csv, '--target', 'Outcome', '--json'], env);
+    expect(reg.code, reg.stderr).toBe(0);
+    expect(reg.json().reference).toEqual({ rows: 50, skipped: 0 });
+    const ev = await runCli(['evaluate', '--model', 'words', '--version', '1', '--data', csv, '--target', 'Outcome', '--json'], env);
+    expect(ev.code, ev.stderr).toBe(0);
+    const left = words.expected.truth!.map((t) => (t === 'left' ? 1 : 0));
+    expect(ev.json().candidate.roc_auc).toBeCloseTo(
+      aucByPairs(
+        words.expected.proba!.map((p) => p[0]),
+        left,
+      ),
+      6,
+    );
+    writeFileSync(csv, readFileSync(csv, 'utf8').replace(/,left\n/, ',gone\n'));
+    const bad = await runCli(['evaluate', '--model', 'words', '--version', '1', '--data', csv, '--target', 'Outcome'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--target Outcome: line \d+ has "gone"; a target must be 0\/1, yes\/no or true\/false, or the model's classes "left", "stayed" \("left" is 1\)/);
+  }, 120_000);
+});

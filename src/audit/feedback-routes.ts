@@ -15,7 +15,10 @@ const item = {
   properties: {
     prediction_id: { type: 'string', maxLength: 128 },
     event_id: { type: 'string', maxLength: 256 },
-    label: { description: 'the real outcome: binary 0/1 or false/true (did the predicted event happen); multiclass the class; regression the value' },
+    label: {
+      description:
+        "the real outcome: binary 0/1 or false/true (did the predicted event happen), or one of the model's own class labels (the positive class is 1); multiclass the class; regression the value",
+    },
     value: { type: ['number', 'null'], description: 'realised profit (positive) or cost (negative)' },
   },
 } as const;

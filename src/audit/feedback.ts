@@ -5,7 +5,7 @@ import type { Clock } from '../lib/clock.js';
 export interface FeedbackItem {
   prediction_id?: string;
   event_id?: string;
-  /** The real outcome: binary 0/1 (or false/true), multiclass the class, regression the value. */
+  /** The real outcome: binary 0/1 (or false/true, or one of the model's class labels), multiclass the class, regression the value. */
   label: unknown;
   value?: unknown;
 }
@@ -15,7 +15,10 @@ export type FeedbackResult = { index: number; status: 'stored'; prediction_id: s
 /** What the version that made a prediction predicts: what its outcomes must look like. */
 export interface VersionKind {
   task: 'binary' | 'multiclass' | 'regression';
+  /** Multiclass: its classes. Binary: the classes its graph names, when it names them. */
   classes?: (string | number)[];
+  /** Binary: the class whose probability is the score (its label means 1, another class's 0). */
+  positive?: string | number;
 }
 
 const LABELS = new Map<unknown, 0 | 1>([
@@ -28,12 +31,21 @@ const LABELS = new Map<unknown, 0 | 1>([
 type Resolved = { id: string; model: string; version: number; event_id: string | null };
 type Outcome = { label: number | null; actual_class: string | null; actual_value: number | null };
 
+/** A binary model's class label as its 0/1 outcome: 1 for the positive class, 0 for another. */
+function binaryClass(label: unknown, kind: VersionKind): 0 | 1 | undefined {
+  if ((typeof label !== 'string' && typeof label !== 'number') || !kind.classes?.some((c) => String(c) === String(label))) return undefined;
+  return String(label) === String(kind.positive) ? 1 : 0;
+}
+
 /** The stored outcome for a label of this kind, or why it is not one. */
 function outcomeOf(label: unknown, kind: VersionKind, where: string, model: string): Outcome | string {
   const got = JSON.stringify(label) ?? 'nothing';
   if (kind.task === 'binary') {
-    const y = LABELS.get(label);
-    return y === undefined ? `${where}.label: ${model} is a binary model; expected 0, 1, true or false, got ${got}` : { label: y, actual_class: null, actual_value: null };
+    // 0/1 and false/true first: they keep their meaning whatever the classes are called.
+    const y = LABELS.get(label) ?? binaryClass(label, kind);
+    if (y !== undefined) return { label: y, actual_class: null, actual_value: null };
+    const named = kind.classes?.length ? `, or its classes ${kind.classes.map((c) => JSON.stringify(c)).join(', ')} (${JSON.stringify(kind.positive)} is 1)` : '';
+    return `${where}.label: ${model} is a binary model; expected 0, 1, true or false${named}, got ${got}`;
   }
   if (kind.task === 'regression') {
     // A numeric string too: a CSV import cannot know the column is a number.

@@ -206,7 +206,7 @@ export function registerEvaluateCommands(program: Command): void {
     .option('--version <n>', 'version to evaluate')
     .option('--alias <name>', 'alias to evaluate (default production)')
     .requiredOption('--data <csv>', 'labelled rows with a column per model feature')
-    .requiredOption('--target <column>', 'the real outcome: binary 0/1, yes/no or true/false; multiclass the class; regression the value')
+    .requiredOption('--target <column>', "the real outcome: binary 0/1, yes/no, true/false or the model's own class labels; multiclass the class; regression the value")
     .option('--baseline <alias|version>', 'compare with this version, e.g. production')
     .option('--min-auc <x>', 'gate (binary): candidate ROC AUC at least this')
     .option('--min-f1 <x>', 'gate (binary): candidate F1 at least this')

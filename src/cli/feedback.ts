@@ -26,7 +26,9 @@ export function registerFeedbackCommands(program: Command): void {
 
   feedback
     .command('import')
-    .description('Import outcomes from a CSV with columns prediction_id or event_id, label (binary 0/1/true/false, multiclass the class, regression the value), value (optional realised profit)')
+    .description(
+      "Import outcomes from a CSV with columns prediction_id or event_id, label (binary 0/1/true/false or the model's class labels, multiclass the class, regression the value), value (optional realised profit)",
+    )
     .requiredOption('--file <csv>', 'CSV file with a header row')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  modelgate feedback import --file outcomes.csv\n\noutcomes.csv:\n  event_id,label,value\n  booking-1,1,-120\n  booking-2,0,35')

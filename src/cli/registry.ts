@@ -60,7 +60,7 @@ export function registerRegistryCommands(program: Command): void {
     )
     .option('--feature-names <names>', 'comma-separated column names for a single [N,F] input')
     .option('--reference <csv>', 'reference data (e.g. the training set): profiled and scored through the model, for drift monitoring')
-    .option('--target <column>', 'label column of the --reference CSV (0/1, yes/no, true/false): adds positive rate and AUC to the profile')
+    .option('--target <column>', "label column of the --reference CSV (0/1, yes/no, true/false, or a binary model's class labels): adds positive rate and AUC to the profile")
     .option('--allow-skipped', 'profile the --reference rows that can be scored even when some cannot (counted by reason); without it such a file is refused')
     .option('--positive-class <class>', 'binary: the class whose probability is the score, by its label, e.g. fraud (default: the second of two classes; the register summary names it)')
     .option('--missing-category <value>', "what a missing (null or absent) string feature becomes: the constant the pipeline imputes, e.g. missing (modelgate's trainer sets '')")

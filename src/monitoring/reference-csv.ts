@@ -12,10 +12,14 @@ import { brier, logLoss, multiclassMetrics, regressionMetrics, rocAuc } from './
 
 const BATCH = 512;
 
-function label(raw: string | undefined, column: string, line: number): number | undefined {
+/** A binary target cell: 0/1-like text, else one of the model's own class labels (the positive class's is 1). */
+function label(raw: string | undefined, column: string, line: number, classes: string[], positive: string | undefined): number | undefined {
   const y = binaryLabel(raw);
   if (y !== undefined) return y ?? undefined;
-  throw new AppError('BAD_REQUEST', `--target ${column}: line ${line} has ${JSON.stringify(raw)}; a target must be 0/1, yes/no or true/false`);
+  const t = raw!.trim();
+  if (classes.includes(t)) return t === positive ? 1 : 0;
+  const named = classes.length ? `, or the model's classes ${classes.map((c) => JSON.stringify(c)).join(', ')} (${JSON.stringify(positive)} is 1)` : '';
+  throw new AppError('BAD_REQUEST', `--target ${column}: line ${line} has ${JSON.stringify(raw)}; a target must be 0/1, yes/no or true/false${named}`);
 }
 
 /** A target cell per task: what it holds, or the reason the row is skipped. */
@@ -37,8 +41,11 @@ function targetReader(s: Servable, column: string): TargetReader {
       return isMissingCell(raw) ? { skip: `no ${column} class` } : { y: t! };
     };
   }
+  const { class_labels, positive_index } = s.spec.output;
+  const classes = class_labels && positive_index < class_labels.length ? class_labels.map(String) : [];
+  const positive = classes[positive_index];
   return (raw, line) => {
-    const y = label(raw, column, line);
+    const y = label(raw, column, line, classes, positive);
     return y === undefined ? { skip: `no ${column} label` } : { y };
   };
 }
