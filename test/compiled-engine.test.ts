@@ -633,6 +633,36 @@ describe('compiled engine: kernels reusing their buffers and parameters from run
     }
   });
 
+  it('Pow by 2, 3 and 0.5, and ReduceLogSumExp over the last axis: as onnxruntime, NaN and ±Infinity rows included', async () => {
+    const rows = [
+      [1, 2, 3, -4],
+      [-0.5, 1e-20, 88, -104],
+      [NaN, 1, 2, 3],
+      [Infinity, 1, 2, 3],
+      [-Infinity, -Infinity, -Infinity, -Infinity],
+      [-1e30, 3.4e38, 0, 1e-45],
+      [700, 701, 702, 703],
+    ];
+    const x = { data: Float32Array.from(rows.flat()), dims: [rows.length, 4] };
+    const bytes = model({
+      name: 'pow-lse',
+      nodes: [node('Pow', ['x', 'two'], ['sq']), node('Pow', ['x', 'three'], ['cube']), node('Pow', ['x', 'half'], ['root']), node('ReduceLogSumExp', ['x'], ['lse'], { axes: [1], keepdims: 0 })],
+      inputs: [valueInfo('x', 'float', ['N', 4])],
+      outputs: [valueInfo('sq', 'float', ['N', 4]), valueInfo('cube', 'float', ['N', 4]), valueInfo('root', 'float', ['N', 4]), valueInfo('lse', 'float', ['N'])],
+      initializers: [floatTensor('two', [], [2]), floatTensor('three', [], [3]), floatTensor('half', [], [0.5])],
+    });
+    const names = ['sq', 'cube', 'root', 'lse'];
+    const want = await ortRun(bytes, { x }, names);
+    for (const [i, name] of names.entries()) {
+      const got = Array.from(compileGraph(bytes, name).run({ x: { type: 'float', ...x } }).data as Float32Array);
+      got.forEach((g, k) => {
+        const w = want[i][k];
+        const close = g === w || (Number.isNaN(g) && Number.isNaN(w)) || Math.abs(g - w) <= 2.4e-7 * Math.abs(w);
+        expect(close, `${name}[${k}]: ${g}, onnxruntime ${w}`).toBe(true);
+      });
+    }
+  });
+
   it('Imputer and Scaler with one value for every column or one per column, on inputs whose width changes between runs', async () => {
     const nodes = [
       node('Imputer', ['x'], ['i'], { imputed_value_floats: { floats: [7.25] }, replaced_value_float: NaN }, 'ai.onnx.ml'),

@@ -535,6 +535,56 @@ const clip: OpCompiler = (ctx) => {
   )(ctx);
 };
 
+/**
+ * ReduceLogSumExp over the last axis (scikit-learn's GaussianNB normalises its joint
+ * log-likelihoods so): max + log Σ exp(x - max), in float32 steps as onnxruntime takes them.
+ */
+const reduceLogSumExp: OpCompiler = (ctx) => {
+  const a = ctx.attrs(['axes', 'keepdims']);
+  if (ctx.opset >= 18) throw new Unsupported(`${where(ctx)}: axes as an input (opset 18) is not compiled`);
+  const axes = a.nums('axes');
+  const keep = a.int('keepdims', 1) === 1;
+  const t = requireTypes(ctx, 0, FLOATS);
+  const at = where(ctx);
+  const r = t === 'float' ? Math.fround : (v: number) => v;
+  return {
+    types: [t],
+    kernel: ([x]) => {
+      const rank = x!.dims.length;
+      if (axes?.length !== 1 || axisOf(axes[0], rank, at) !== rank - 1) throw new Unsupported(`${at}: only the last axis is compiled`);
+      const len = x!.dims[rank - 1];
+      const src = x!.data as NumData;
+      const outer = src.length / Math.max(1, len);
+      const out = alloc(t, outer) as NumData;
+      for (let o = 0; o < outer; o++) {
+        // The largest finite value: an infinite or NaN one is left out of it, as onnxruntime's aggregator does.
+        let max = -Infinity;
+        for (let j = 0; j < len; j++) {
+          const v = src[o * len + j];
+          if (Number.isFinite(v) && v > max) max = v;
+        }
+        if (max === -Infinity) max = 0;
+        let sum = 0;
+        for (let j = 0; j < len; j++) sum = r(sum + r(Math.exp(r(src[o * len + j] - max))));
+        out[o] = r(r(Math.log(sum)) + max);
+      }
+      return [{ type: t, dims: keep ? x!.dims.map((d, i) => (i === rank - 1 ? 1 : d)) : x!.dims.slice(0, -1), data: out }];
+    },
+  };
+};
+
+/** Pow by a constant exponent: 2 and 3 as products (as onnxruntime special-cases them), others by pow. */
+const pow: OpCompiler = (ctx) => {
+  ctx.attrs([]);
+  const t = requireTypes(ctx, 0, FLOATS);
+  const e = ctx.constant(1);
+  if (!e || (e.data as NumData).length !== 1) throw new Unsupported(`${where(ctx)}: only a constant scalar exponent is compiled`);
+  const k = (e.data as NumData)[0];
+  const r = t === 'float' ? Math.fround : (v: number) => v;
+  const f = k === 2 ? (x: number) => x * x : k === 3 ? (x: number) => r(x * x) * x : (x: number) => Math.pow(x, k);
+  return unary(FLOATS, () => t, f)(ctx);
+};
+
 export const STANDARD_OPS: Record<string, OpCompiler> = {
   Identity: identity,
   Cast: cast,
@@ -577,6 +627,8 @@ export const STANDARD_OPS: Record<string, OpCompiler> = {
   Log: unary(FLOATS, (t) => t, Math.log),
   Sum: sum,
   Clip: clip,
+  Pow: pow,
+  ReduceLogSumExp: reduceLogSumExp,
   Where: whereOp,
   Gather: gather,
   Slice: slice,
