@@ -181,6 +181,8 @@ for (const dialect of DIALECTS) {
     it('a binary model whose classes are words: feedback takes its class labels (the positive one is 1) besides 0/1', async () => {
       const v = await s.ctx.registry.register({ model: 'words', onnx: words.onnx, positiveClass: 'left', missingCategory: 'missing', actor: 't' });
       expect(v.manifest.output).toMatchObject({ positive_index: 0, class_labels: ['left', 'stayed'] });
+      const shown = (await s.app.inject({ method: 'GET', url: '/v1/models/words/versions/1', headers: s.auth })).json();
+      expect(shown).toMatchObject({ task: 'binary', positive_class: 'left' });
       await s.ctx.registry.promote({ model: 'words', target: 'production', version: 1, actor: 't' });
       await s.pool.refresh(true);
       const post = (url: string, body: unknown) => s.app.inject({ method: 'POST', url, headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify(body) });

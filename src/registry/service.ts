@@ -439,6 +439,12 @@ export function createRegistryService(deps: RegistryDeps) {
     return matches[0];
   }
 
+  /** A binary version's positive class, when its graph names its classes: which class the score is the probability of. */
+  const positiveClassOf = (m: Manifest): { positive_class?: string | number } => {
+    const { class_labels: labels, positive_index: at } = m.output;
+    return taskOf(m.contract) === 'binary' && labels && at < labels.length ? { positive_class: labels[at] } : {};
+  };
+
   const versionSummary = (v: VersionRow, aliases: Record<string, number>, engines: Map<number, EngineCheck>) => ({
     version: v.version,
     status: v.status,
@@ -448,6 +454,7 @@ export function createRegistryService(deps: RegistryDeps) {
     description: v.manifest.description ?? null,
     task: taskOf(v.manifest.contract),
     ...(taskOf(v.manifest.contract) === 'multiclass' ? { classes: v.manifest.output.class_labels ?? [] } : {}),
+    ...positiveClassOf(v.manifest),
     created_at: v.created_at,
     created_by: v.created_by,
     aliases: Object.entries(aliases)

@@ -118,8 +118,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
         const v = await registry.getVersion(model, version);
         if (v.task !== 'binary') return { task: v.task, ...(v.classes ? { classes: v.classes } : {}) };
         // A binary model's own class labels are outcomes too ("left" for a left/stayed model).
-        const { class_labels: classes, positive_index } = v.manifest.output;
-        return classes && positive_index < classes.length ? { task: v.task, classes, positive: classes[positive_index] } : { task: v.task };
+        return v.positive_class !== undefined ? { task: v.task, classes: v.manifest.output.class_labels, positive: v.positive_class } : { task: v.task };
       },
     }),
     monitoring: createMonitoringService({ store: createMonitoringStore(db), registry, clock, emit: emitToOutbox, minRows: config.MONITOR_MIN_ROWS, minLabels: config.MONITOR_MIN_LABELS }),
