@@ -36,7 +36,10 @@ const versionSummary = {
     description: { type: ['string', 'null'], description: "this version's description (its manifest's); the model's own is the one its first version brought" },
     task: { type: 'string', enum: TASKS, description: 'what the version predicts: binary (score = positive-class probability), multiclass (label, probabilities), regression (value)' },
     classes: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'integer' }] }, description: 'multiclass: the class labels, in probability order' },
-    positive_class: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: 'binary, when the graph names its classes: the class whose probability is the score (its label is 1 in feedback)' },
+    positive_class: {
+      anyOf: [{ type: 'string' }, { type: 'integer' }],
+      description: 'binary, when the graph names its classes: the class whose probability is the score (its label is 1 in feedback)',
+    },
     created_at: { type: 'string' },
     created_by: { type: 'string' },
     aliases: { type: 'array', items: { type: 'string' } },
