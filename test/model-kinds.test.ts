@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistryStore } from '../src/registry/index.js';
 import { model as onnxModel, node, valueInfo } from '../src/training/onnx-builder.js';
 import { DIALECTS } from './helpers/db.js';
 import { kindFixture } from './helpers/fixtures.js';
@@ -200,6 +201,22 @@ for (const dialect of DIALECTS) {
       expect((await get('/v1/models/geo')).body.versions.length).toBe(before);
       // The same task registers as the next version.
       expect((await s.ctx.registry.register({ model: 'geo', onnx: geo.onnx, actor: 't' })).version).toBe(before + 1);
+    });
+
+    it('a canary or shadow of another task than production (versions an earlier release stored) is refused (409)', async () => {
+      // What an earlier release let register: a regression version of the multiclass model.
+      const store = createRegistryStore(s.ctx.db);
+      const charges1 = await store.getVersion('charges', 1);
+      const version = (await store.latestVersion('geo'))!.version + 1;
+      await store.transaction((tx) => store.insertVersion(tx, { ...charges1!, model: 'geo', version, manifest: { ...charges1!.manifest, model: 'geo', version }, created_by: 'older release' }));
+      await expect(s.ctx.rollouts.startCanary({ model: 'geo', canary_version: version, canary_percent: 10, actor: 't' })).rejects.toThrow(
+        new RegExp(`^geo version ${version} is regression and production \\(version 1\\) is multiclass: a canary of another task would change what its share of clients receives`),
+      );
+      await expect(s.ctx.rollouts.setShadow('geo', version, 50, 't')).rejects.toMatchObject({
+        code: 'CONFLICT',
+        message: expect.stringMatching(/a shadow of another task would have nothing to be compared with/),
+      });
+      expect((await get('/v1/canary/geo')).body).toMatchObject({ canary_version: null });
     });
 
     it('the audit log keeps the predicted class; feedback takes a class or a value and refuses the wrong kind', async () => {

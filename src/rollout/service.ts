@@ -76,6 +76,7 @@ export function createRolloutService(deps: RolloutDeps) {
     const settings = canarySettings(input, model.aliases, deps.defaults.stepIntervalMs);
     await servableVersion(input.model, settings.canaryVersion, 'canary');
     await servableVersion(input.model, settings.productionVersion, 'production');
+    await refuseMixedTasks(input.model, settings.canaryVersion, settings.productionVersion, 'canary');
     checkOutcomeRules(settings.rules, (await kindOf(input.model, settings.canaryVersion)).task, settings.percent);
 
     return store.transaction(async (tx) => {
@@ -271,9 +272,26 @@ export function createRolloutService(deps: RolloutDeps) {
     return { model, alias: r.target, version: r.canary_version, previous_version: moved.previous_version, ...(archived ? { archived_version: archived } : {}), aliases: moved.aliases };
   }
 
+  /**
+   * A canary or shadow is compared with production answer for answer, and a canary's share of
+   * clients gets its answers: both must predict the same kind of thing. Registration keeps a
+   * model to one task; versions stored by an earlier release may not be.
+   */
+  async function refuseMixedTasks(model: string, version: number, production: number, role: 'canary' | 'shadow') {
+    const [mine, theirs] = await Promise.all([kindOf(model, version), kindOf(model, production)]);
+    if (mine.task === theirs.task) return;
+    throw new AppError(
+      'CONFLICT',
+      `${model} version ${version} is ${mine.task} and production (version ${production}) is ${theirs.task}: a ${role} of another task would ${role === 'canary' ? 'change what its share of clients receives and ' : ''}have nothing to be compared with; register it as a new model`,
+      { model, version, task: mine.task, production_version: production, production_task: theirs.task },
+    );
+  }
+
   async function setShadow(model: string, version: number | null, percent: number, actor: string) {
     await registry.getModel(model);
     if (version !== null) await servableVersion(model, version, 'shadow');
+    const production = (await registry.getModel(model)).aliases.production;
+    if (version !== null && production !== undefined) await refuseMixedTasks(model, version, production, 'shadow');
     checkPercent(percent, 'percent');
     return store.transaction(async (tx) => {
       await bumpRevision(tx);
