@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileGraph, Unsupported } from '../src/inference/compiled/index.js';
+import { onnx } from '../src/lib/onnx-proto.js';
 import { defaultPolicy, deriveContract, inspectGraph, Servable, type RuntimeOptions, type ServableSpec } from '../src/inference/index.js';
 import type { Row } from '../src/inference/encoder.js';
 import { floatTensor, int64Tensor, model, node, valueInfo } from '../src/training/onnx-builder.js';
@@ -631,6 +632,22 @@ describe('compiled engine: kernels reusing their buffers and parameters from run
         expect(close, `${name}[${k}] of ${x.data[k]}: ${g}, onnxruntime ${w}`).toBe(true);
       });
     }
+  });
+
+  it('Clip before opset 11, its bounds attributes: compiled, and as onnxruntime', async () => {
+    const built = model({
+      name: 'clip6',
+      nodes: [node('Clip', ['x'], ['y'], { min: -1.5, max: 2.5 })],
+      inputs: [valueInfo('x', 'float', ['N', 4])],
+      outputs: [valueInfo('y', 'float', ['N', 4])],
+      initializers: [],
+    });
+    const m = onnx.ModelProto.decode(built);
+    m.opsetImport = m.opsetImport.map((o) => (o.domain ? o : { ...o, version: 6 }));
+    const bytes = onnx.ModelProto.encode(m).finish();
+    const x = { data: Float32Array.from([NaN, -Infinity, Infinity, 0, -1.6, -1.5, 2.5, 2.6]), dims: [2, 4] };
+    const [want] = await ortRun(bytes, { x }, ['y']);
+    expect(Array.from(compileGraph(bytes, 'y').run({ x: { type: 'float', ...x } }).data as Float32Array)).toEqual(want);
   });
 
   it('Pow by 2, 3 and 0.5, and ReduceLogSumExp over the last axis: as onnxruntime, NaN and ±Infinity rows included', async () => {

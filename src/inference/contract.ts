@@ -74,8 +74,8 @@ export interface DeriveOptions {
 }
 
 const isNumeric = (t: string) => t === 'float' || t === 'double';
-/** A single [N,F] input of these is a feature matrix (`to_onnx(model, X[:1])` makes one of X's dtype). */
-const isMatrixType = (t: string) => isNumeric(t) || t === 'int64' || t === 'int32';
+/** Number types: a single [N,F] input of one is a feature matrix (`to_onnx(model, X[:1])` makes one of X's dtype), and such features can travel as one. */
+export const isNumberType = (t: string) => isNumeric(t) || t === 'int64' || t === 'int32';
 
 export function deriveContract(graph: GraphInfo, opts: DeriveOptions = {}): { contract: Contract; output: OutputSpec } {
   const unsupported = graph.inputs.filter((i) => i.type.startsWith('unsupported'));
@@ -88,7 +88,7 @@ export function deriveContract(graph: GraphInfo, opts: DeriveOptions = {}): { co
   let contract: Contract;
   const single = graph.inputs.length === 1 ? graph.inputs[0] : undefined;
   const width = single?.shape?.length === 2 ? single.shape[1] : null;
-  if (single && isMatrixType(single.type) && (width === null || width > 1 || opts.featureNames)) {
+  if (single && isNumberType(single.type) && (width === null || width > 1 || opts.featureNames)) {
     const names = opts.featureNames;
     if (!names || names.length === 0) {
       throw new AppError(
@@ -190,6 +190,12 @@ function pickOutput(graph: GraphInfo, opts: DeriveOptions): { task: Task; output
   // One column beside a two-class classifier is the positive class's (column 1 of the two): name that class.
   const labels = all && (cols === null || all.length === cols) ? all : all && cols === 1 && all.length === 2 ? [all[1]] : [];
   return classifierOutput({ name: chosen.name, source: 'tensor' }, cols ?? (labels.length || 2), labels, opts);
+}
+
+/** A binary output's positive class, when the graph names its classes: the class the score is the probability of. */
+export function positiveClassOf(task: Task, output: OutputSpec): ClassLabel | undefined {
+  const labels = output.class_labels;
+  return task === 'binary' && labels && output.positive_index < labels.length ? labels[output.positive_index] : undefined;
 }
 
 const columnsOf = (o: GraphInfo['outputs'][number]): number | null => (o.shape && o.shape.length === 2 ? o.shape[1] : o.shape?.length === 1 ? 1 : null);

@@ -13,6 +13,7 @@ export {
   TASKS,
   taskSchema,
   taskOf,
+  positiveClassOf,
 } from './contract.js';
 export { policySchema, parsePolicyFlag, compilePolicy, checkPolicy, defaultPolicy, describePolicy, DEFAULT_POLICY, type Policy } from './policy.js';
 export { type Outcome, type PresentedOutcome } from './outcome.js';

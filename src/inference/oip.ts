@@ -1,5 +1,5 @@
 import { AppError } from '../lib/errors.js';
-import type { Contract, Feature } from './contract.js';
+import { isNumberType, type Contract, type Feature } from './contract.js';
 import type { PresentedOutcome } from './outcome.js';
 import type { Servable } from './servable.js';
 
@@ -44,7 +44,7 @@ const bad = (message: string): never => {
   throw new AppError('VALIDATION_FAILED', message);
 };
 
-const isNumericFeature = (f: Feature) => f.type === 'float' || f.type === 'double' || f.type === 'int64' || f.type === 'int32';
+const isNumericFeature = (f: Feature) => isNumberType(f.type);
 
 /** Model metadata: one input per feature (or the [N,F] matrix), and the outputs of the model's task. */
 export function oipMetadata(s: Servable, versions: number[]) {

@@ -5,7 +5,7 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
 import { typedCell } from '../lib/csv-cell.js';
 import { countReason } from '../lib/reason-counts.js';
-import type { Outcome, Policy, Servable } from '../inference/index.js';
+import { positiveClassOf, type Outcome, type Policy, type Servable } from '../inference/index.js';
 import { buildReference, kindOf } from './profile.js';
 import type { ReferenceProfile } from '../registry/index.js';
 import { brier, logLoss, multiclassMetrics, regressionMetrics, rocAuc } from './statistics.js';
@@ -41,9 +41,9 @@ function targetReader(s: Servable, column: string): TargetReader {
       return isMissingCell(raw) ? { skip: `no ${column} class` } : { y: t! };
     };
   }
-  const { class_labels, positive_index } = s.spec.output;
-  const classes = class_labels && positive_index < class_labels.length ? class_labels.map(String) : [];
-  const positive = classes[positive_index];
+  const positiveClass = positiveClassOf(s.task, s.spec.output);
+  const classes = positiveClass === undefined ? [] : s.spec.output.class_labels!.map(String);
+  const positive = positiveClass === undefined ? undefined : String(positiveClass);
   return (raw, line) => {
     const y = label(raw, column, line, classes, positive);
     return y === undefined ? { skip: `no ${column} label` } : { y };

@@ -7,6 +7,7 @@ import {
   checkPolicy,
   defaultPolicy,
   taskOf,
+  positiveClassOf,
   SUPPORTED_CONTRACT_VERSIONS,
   type Policy,
   type Task,
@@ -235,6 +236,7 @@ export function createRegistryService(deps: RegistryDeps) {
           await store.bumpRevision(tx);
           await store.ensureModel(tx, input.model, extra.description ?? null, at);
           const version = await store.nextVersion(tx, input.model);
+          // Again inside the transaction: a version of another task may have landed since the check above.
           await refuseTaskChange(input.model, taskOf(contract), tx);
           const manifest: Manifest = {
             format: MANIFEST_FORMAT,
@@ -439,11 +441,7 @@ export function createRegistryService(deps: RegistryDeps) {
     return matches[0];
   }
 
-  /** A binary version's positive class, when its graph names its classes: which class the score is the probability of. */
-  const positiveClassOf = (m: Manifest): { positive_class?: string | number } => {
-    const { class_labels: labels, positive_index: at } = m.output;
-    return taskOf(m.contract) === 'binary' && labels && at < labels.length ? { positive_class: labels[at] } : {};
-  };
+  const withPositiveClass = (positive: string | number | undefined) => (positive === undefined ? {} : { positive_class: positive });
 
   const versionSummary = (v: VersionRow, aliases: Record<string, number>, engines: Map<number, EngineCheck>) => ({
     version: v.version,
@@ -454,7 +452,7 @@ export function createRegistryService(deps: RegistryDeps) {
     description: v.manifest.description ?? null,
     task: taskOf(v.manifest.contract),
     ...(taskOf(v.manifest.contract) === 'multiclass' ? { classes: v.manifest.output.class_labels ?? [] } : {}),
-    ...positiveClassOf(v.manifest),
+    ...withPositiveClass(positiveClassOf(taskOf(v.manifest.contract), v.manifest.output)),
     created_at: v.created_at,
     created_by: v.created_by,
     aliases: Object.entries(aliases)

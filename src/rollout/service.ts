@@ -288,9 +288,8 @@ export function createRolloutService(deps: RolloutDeps) {
   }
 
   async function setShadow(model: string, version: number | null, percent: number, actor: string) {
-    await registry.getModel(model);
-    if (version !== null) await servableVersion(model, version, 'shadow');
     const production = (await registry.getModel(model)).aliases.production;
+    if (version !== null) await servableVersion(model, version, 'shadow');
     if (version !== null && production !== undefined) await refuseMixedTasks(model, version, production, 'shadow');
     checkPercent(percent, 'percent');
     return store.transaction(async (tx) => {

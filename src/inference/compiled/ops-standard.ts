@@ -1,4 +1,4 @@
-import type { OpCompiler, OpContext } from './op.js';
+import type { CompiledOp, OpCompiler, OpContext } from './op.js';
 import { FLOATS, NUMBERS, requireTypes } from './op.js';
 import { alloc, axisOf, broadcast, FLOAT32_MAX, numeric, sameDims, Scratch, sizeOf, stridesOf, Unsupported, type DType, type NumData, type Tensor } from './tensor.js';
 
@@ -62,22 +62,28 @@ function logical(f: (a: number, b: number) => number): OpCompiler {
   };
 }
 
+/** f on every element of one input, into an `o` tensor of its shape. */
+function mapped(o: DType, f: (x: number) => number): CompiledOp {
+  return {
+    types: [o],
+    kernel: ([x]) => {
+      const a = x!.data as NumData;
+      const out = alloc(o, a.length) as NumData;
+      for (let i = 0; i < a.length; i++) out[i] = f(a[i]);
+      return [{ type: o, dims: x!.dims, data: out }];
+    },
+  };
+}
+
 function unary(types: readonly DType[], outType: (t: DType) => DType, f: (x: number) => number): OpCompiler {
   return (ctx) => {
     ctx.attrs([]);
-    const t = requireTypes(ctx, 0, types);
-    const o = outType(t);
-    return {
-      types: [o],
-      kernel: ([x]) => {
-        const a = x!.data as NumData;
-        const out = alloc(o, a.length) as NumData;
-        for (let i = 0; i < a.length; i++) out[i] = f(a[i]);
-        return [{ type: o, dims: x!.dims, data: out }];
-      },
-    };
+    return mapped(outType(requireTypes(ctx, 0, types)), f);
   };
 }
+
+/** Rounding to the element type after each step, where onnxruntime computes in float32. */
+const rounding = (t: DType): ((v: number) => number) => (t === 'float' ? Math.fround : (v) => v);
 
 /** Integer list from a compile-time constant input or an attribute, per opset. */
 function intsFrom(ctx: OpContext, input: number, attr: string, fromOpset: number): number[] | undefined {
@@ -103,16 +109,7 @@ const cast: OpCompiler = (ctx) => {
   const from = requireTypes(ctx, 0, [...NUMBERS, 'bool', 'string']);
   if (!to) throw new Unsupported(`${a.where}: cast to element type ${a.int('to')} is not compiled`);
   if (from === 'string') throw new Unsupported(`${a.where}: casting strings to numbers is not compiled`);
-  const conv: (v: number) => number = to === 'bool' ? (v) => (v !== 0 ? 1 : 0) : to === 'int64' || to === 'int32' ? (v) => Math.trunc(v) : (v) => v;
-  return {
-    types: [to],
-    kernel: ([x]) => {
-      const src = x!.data as NumData;
-      const out = alloc(to, src.length) as NumData;
-      for (let i = 0; i < src.length; i++) out[i] = conv(src[i]);
-      return [{ type: to, dims: x!.dims, data: out }];
-    },
-  };
+  return mapped(to, to === 'bool' ? (v) => (v !== 0 ? 1 : 0) : to === 'int64' || to === 'int32' ? (v) => Math.trunc(v) : (v) => v);
 };
 
 const reshape: OpCompiler = (ctx) => {
@@ -528,11 +525,7 @@ const clip: OpCompiler = (ctx) => {
   const lo = clipBound(ctx, 1, 'min', -limit);
   const hi = clipBound(ctx, 2, 'max', limit);
   // min(max(x, lo), hi) as std::max/std::min compare: a NaN input stays NaN.
-  return unary(
-    FLOATS,
-    () => t,
-    (x) => (x < lo ? lo : x > hi ? hi : x),
-  )(ctx);
+  return mapped(t, (x) => (x < lo ? lo : x > hi ? hi : x));
 };
 
 /**
@@ -546,7 +539,7 @@ const reduceLogSumExp: OpCompiler = (ctx) => {
   const keep = a.int('keepdims', 1) === 1;
   const t = requireTypes(ctx, 0, FLOATS);
   const at = where(ctx);
-  const r = t === 'float' ? Math.fround : (v: number) => v;
+  const r = rounding(t);
   return {
     types: [t],
     kernel: ([x]) => {
@@ -580,9 +573,8 @@ const pow: OpCompiler = (ctx) => {
   const e = ctx.constant(1);
   if (!e || (e.data as NumData).length !== 1) throw new Unsupported(`${where(ctx)}: only a constant scalar exponent is compiled`);
   const k = (e.data as NumData)[0];
-  const r = t === 'float' ? Math.fround : (v: number) => v;
-  const f = k === 2 ? (x: number) => x * x : k === 3 ? (x: number) => r(x * x) * x : (x: number) => Math.pow(x, k);
-  return unary(FLOATS, () => t, f)(ctx);
+  const r = rounding(t);
+  return mapped(t, k === 2 ? (x) => x * x : k === 3 ? (x) => r(x * x) * x : (x) => Math.pow(x, k));
 };
 
 export const STANDARD_OPS: Record<string, OpCompiler> = {
