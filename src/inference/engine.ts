@@ -1,7 +1,7 @@
 import type ort from 'onnxruntime-node';
 import { onnxruntime } from './ort.js';
 import { AppError } from '../lib/errors.js';
-import { compileGraph, Scratch, type DType, type NumData, type Program, type Tensor as CTensor } from './compiled/index.js';
+import { compileGraphYielding, Scratch, type DType, type NumData, type Program, type Tensor as CTensor } from './compiled/index.js';
 import type { Contract } from './contract.js';
 import { defaultFeedPlans, type RawFeed, type Row } from './encoder.js';
 
@@ -120,10 +120,10 @@ export function compiledEngine(program: Program, contract: Contract, output: str
   };
 }
 
-/** Compile a graph, or say why it cannot be. */
-export function tryCompile(graph: Uint8Array, output: string): { program: Program } | { reason: string } {
+/** Compile a graph, or say why it cannot be; requests waiting on this thread get a turn every few ms. */
+export async function tryCompile(graph: Uint8Array, output: string): Promise<{ program: Program } | { reason: string }> {
   try {
-    return { program: compileGraph(graph, output) };
+    return { program: await compileGraphYielding(graph, output) };
   } catch (e) {
     return { reason: e instanceof Error ? e.message : String(e) };
   }

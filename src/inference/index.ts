@@ -22,6 +22,7 @@ export type { EngineName, EngineChoice } from './engine.js';
 export { ModelPool, type RegistrySource, type PoolEvents, type RolloutPlan, type Arm } from './pool.js';
 export { MicroBatcher, RunGate } from './batcher.js';
 export { OffThreadScorer } from './off-thread-scorer.js';
+export { openReferenceOffThread } from './off-thread-reference.js';
 export { inferenceRoutes } from './routes.js';
 export type { InferenceMetrics, ArmObserver, PredictionSink, ScoredPrediction, ShadowRequest } from './scoring.js';
 export { CanaryRouter, hashBucket, BUCKETS } from './router.js';

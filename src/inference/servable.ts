@@ -10,6 +10,7 @@ import { packInputs, type FeedPlan } from './pack-inputs.js';
 import { checkRows, compiledEngine, MODERATE, firstDifference, onnxruntimeEngine, tryCompile, type Engine, type EngineChoice, type EngineName, type RawOutput } from './engine.js';
 import { compilePolicy, type Policy } from './policy.js';
 import { outcomeReader, presenter, type Outcome, type PresentedOutcome } from './outcome.js';
+import { ReferenceLost, type Reference } from './reference.js';
 
 export interface ServableSpec {
   model: string;
@@ -34,6 +35,14 @@ export interface RuntimeOptions {
   packInputs?: boolean;
   /** Told when packing was tried and the original graph serves instead, and why. */
   onPackFallback?: (spec: ServableSpec, reason: string) => void;
+  /**
+   * Opens the onnxruntime session a compiled version is checked against somewhere other than
+   * this thread (the server: off-thread-reference.ts), started beside the compile. Unset: on
+   * this thread, after the compile (batch commands, tests).
+   */
+  openReference?: (graph: Uint8Array, spec: ServableSpec) => Promise<Reference>;
+  /** Told when the reference's thread failed and the check was made on this thread instead. */
+  onReferenceLost?: (spec: ServableSpec, reason: string) => void;
 }
 
 /** Which engine serves a version, why, and what it holds. */
@@ -126,18 +135,44 @@ export class Servable {
       return onnx;
     };
     if (opts.engine === 'onnxruntime') return fallBack('INFERENCE_ENGINE=onnxruntime');
+    // onnxruntime's answers for the check, from a thread of their own when the caller has one: started now, they are ready about when the compile is.
+    const elsewhere = opts.openReference?.(graph, spec);
+    elsewhere?.catch(() => undefined);
     // Each step of a load runs on the thread that serves requests (a large forest's compile
-    // alone takes a few hundred ms): let waiting requests through between them.
+    // takes 100 ms before the JIT warms up): let waiting requests through between them, and
+    // within the compile (tryCompile).
     await setImmediate();
-    const compiled = tryCompile(graph, spec.output.name);
-    if ('reason' in compiled) return fallBack(compiled.reason);
-    await setImmediate();
-    // The check needs onnxruntime's own answers, not input packing: the plain session is enough, and is released once the check is done.
-    const reference = await Servable.loadOnnxruntime(graph, spec, { ...opts, packInputs: false });
+    const compiled = await tryCompile(graph, spec.output.name);
+    if ('reason' in compiled) {
+      void elsewhere?.then(
+        (r) => r.release(),
+        () => undefined,
+      );
+      return fallBack(compiled.reason);
+    }
     await setImmediate();
     const candidate = new Servable(spec, compiledEngine(compiled.program, spec.contract, spec.output.name, opts.alterCompiled), opts, compiled.program.bytes);
-    const difference = await candidate.differenceFrom(reference).finally(() => reference.release());
+    const here = () => Servable.openReference(graph, spec, opts);
+    const check = async (reference: Reference) => {
+      await setImmediate();
+      return candidate.differenceFrom(reference).finally(() => reference.release());
+    };
+    let difference: string | undefined;
+    try {
+      difference = await check(elsewhere ? await elsewhere : await here());
+    } catch (e) {
+      if (!(e instanceof ReferenceLost)) throw e;
+      // The reference's thread failed (not onnxruntime refusing the graph or a row): check here instead.
+      opts.onReferenceLost?.(spec, e.message);
+      difference = await check(await here());
+    }
     return difference ? fallBack(`compiled output differs from onnxruntime: ${difference}`) : candidate;
+  }
+
+  /** onnxruntime's own answers for a compiled version's check: a plain session (no input packing), released once the check is done. */
+  static async openReference(graph: Uint8Array, spec: ServableSpec, opts: RuntimeOptions): Promise<Reference> {
+    const s = await Servable.loadOnnxruntime(graph, spec, { ...opts, packInputs: false });
+    return { run: (rows) => s.runRaw(rows), release: () => s.release() };
   }
 
   private static async loadOnnxruntime(graph: Uint8Array, spec: ServableSpec, opts: RuntimeOptions): Promise<Servable> {
@@ -186,10 +221,11 @@ export class Servable {
    * (engine.ts: reference values, categories, extremes): values beyond 1e-6, a different
    * decision, or a row only one of them refuses. Undefined when they agree everywhere.
    */
-  private async differenceFrom(reference: Servable, rows = checkRows(this.spec.contract, this.spec.samples, this.encoder.probeRows()) as Row[]): Promise<string | undefined> {
+  private async differenceFrom(reference: Reference, rows = checkRows(this.spec.contract, this.spec.samples, this.encoder.probeRows()) as Row[]): Promise<string | undefined> {
     for (let i = 0; i < rows.length; i += CHECK_CHUNK) {
       const chunk = rows.slice(i, i + CHECK_CHUNK);
-      const [mine, theirs] = await Promise.all([this.runRaw(chunk).catch((e: unknown) => e as Error), reference.runRaw(chunk).catch((e: unknown) => e as Error)]);
+      const [mine, theirs] = await Promise.all([this.runRaw(chunk).catch((e: unknown) => e as Error), reference.run(chunk).catch((e: unknown) => e as Error)]);
+      if (theirs instanceof ReferenceLost) throw theirs;
       if (theirs instanceof Error || mine instanceof Error) {
         // One refused the chunk: compare row by row, so a row onnxruntime refuses must be refused here too.
         if (chunk.length > 1) {
@@ -206,10 +242,11 @@ export class Servable {
       }
       const d = firstDifference(mine, theirs);
       if (d) return `${d.text} on row ${JSON.stringify(chunk[Math.floor(d.index / Math.max(1, theirs.dims[1] ?? 1))], bigints)}`;
+      // Both read by this version's spec: the reference is the same graph, contract and policy.
       const a = this.outcomes(mine, chunk.length);
-      const b = reference.outcomes(theirs, chunk.length);
+      const b = this.outcomes(theirs, chunk.length);
       for (let r = 0; r < chunk.length; r++) {
-        if (this.decide(a[r]) !== reference.decide(b[r])) return `decision ${this.decide(a[r])} where onnxruntime decided ${reference.decide(b[r])} (check row ${i + r})`;
+        if (this.decide(a[r]) !== this.decide(b[r])) return `decision ${this.decide(a[r])} where onnxruntime decided ${this.decide(b[r])} (check row ${i + r})`;
       }
     }
     return undefined;

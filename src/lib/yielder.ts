@@ -37,3 +37,20 @@ export class Yielder {
     this.since = this.now();
   }
 }
+
+/** Run a stepwise computation (a generator that yields between steps) to its end at once. */
+export function drain<T>(steps: Generator<unknown, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Run a stepwise computation, giving the event loop a turn whenever its steps have taken the yielder's budget. */
+export async function drainYielding<T>(steps: Generator<unknown, T>, yielder = new Yielder()): Promise<T> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (yielder.spent()) await yielder.pause();
+  }
+}

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { predictionId } from '../lib/ids.js';
 import { parseDuration } from '../lib/duration.js';
 import type { Logger } from '../lib/logger.js';
-import { ModelPool, OffThreadScorer, PredictionCache, RunGate, type PredictionSink, type RegistrySource } from '../inference/index.js';
+import { ModelPool, OffThreadScorer, openReferenceOffThread, PredictionCache, RunGate, type PredictionSink, type RegistrySource } from '../inference/index.js';
 import { createLeader, RolloutRuntime } from '../rollout/index.js';
 import { AuditWriter, createAuditRecorder, RetentionJob } from '../audit/index.js';
 import { MonitorJob, monitorGauges } from '../monitoring/index.js';
@@ -80,6 +80,9 @@ export function modelPool({ ctx, config, log, metrics, timers }: Parts, source: 
       onEngineFallback: (spec, reason) => log.info({ model: spec.model, version: spec.version, engine: 'onnxruntime', reason }, 'this version serves on onnxruntime, not the compiled engine'),
       packInputs: config.ONNX_PACK_INPUTS,
       onPackFallback: (spec, reason) => log.warn({ model: spec.model, version: spec.version, reason }, 'input packing not used for this version; its inputs are fed one by one'),
+      // The check of a compiled version against onnxruntime runs its session on a thread of its own, not this one.
+      openReference: openReferenceOffThread,
+      onReferenceLost: (spec, reason) => log.warn({ model: spec.model, version: spec.version, reason }, 'the compiled engine was checked on the request thread: its check thread failed'),
     },
     log,
     maxLoaded: config.MAX_LOADED_VERSIONS,

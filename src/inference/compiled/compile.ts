@@ -1,5 +1,6 @@
-import { onnx } from '../../lib/onnx-proto.js';
-import { Attrs, readGraph, type IrGraph, type IrNode } from './graph.js';
+import { Attrs, type IrGraph, type IrNode } from './graph.js';
+import { readGraphSteps } from './read-graph.js';
+import { drain, drainYielding, type Yielder } from '../../lib/yielder.js';
 import { fuseOneHotConcat, type Step } from './fuse.js';
 import type { OpCompiler, OpContext } from './op.js';
 import { ML_OPS } from './ops-ml.js';
@@ -62,7 +63,17 @@ export interface CompileOptions {
  * operator, attribute or input type the compiled engine does not handle.
  */
 export function compileGraph(bytes: Uint8Array, output: string, opts: CompileOptions = {}): Program {
-  const g = readGraph(onnx.ModelProto.decode(bytes));
+  return drain(compileSteps(bytes, output, opts));
+}
+
+/** compileGraph, giving the event loop a turn between steps once they have taken the yielder's budget (a server loading a version goes on answering). */
+export function compileGraphYielding(bytes: Uint8Array, output: string, opts: CompileOptions = {}, yielder?: Yielder): Promise<Program> {
+  return drainYielding(compileSteps(bytes, output, opts), yielder);
+}
+
+/** The compile in steps: it yields after each attribute read and each node compiled. */
+function* compileSteps(bytes: Uint8Array, output: string, opts: CompileOptions): Generator<void, Program> {
+  const g = yield* readGraphSteps(bytes);
   const slot = new Map<string, number>();
   const types = new Map<string, DType>();
   const constants = new Map<number, Tensor>();
@@ -101,6 +112,7 @@ export function compileGraph(bytes: Uint8Array, output: string, opts: CompileOpt
     const compiled = compiler(ctx);
     retire(ctx);
     opts.onCompiled?.(node);
+    yield;
     const outs = node.outputs.map((o) => (o ? slotOf(o) : -1));
     node.outputs.forEach((o, i) => o && compiled.types[i] && types.set(o, compiled.types[i]));
     held += compiled.bytes ?? 0;

@@ -1,11 +1,10 @@
 import type onnxProto from 'onnx-proto';
 import { alloc, dtypeOf, Unsupported, type DType, type Tensor } from './tensor.js';
 
-type ModelProto = InstanceType<typeof onnxProto.onnx.ModelProto>;
 type TensorProto = onnxProto.onnx.ITensorProto;
-type AttributeProto = onnxProto.onnx.IAttributeProto;
 
-export type AttrValue = number | string | number[] | string[] | Tensor;
+/** Lists of numbers read from the wire may be typed arrays (floats: Float32Array, ints: Float64Array). */
+export type AttrValue = number | string | number[] | Float32Array | Float64Array | string[] | Tensor;
 
 export interface IrNode {
   op: string;
@@ -63,49 +62,6 @@ export function tensorOf(t: TensorProto, where: string): Tensor {
   return { type, dims, data };
 }
 
-function attrValue(a: AttributeProto, where: string): AttrValue {
-  switch (a.type) {
-    case 1:
-      return Number(a.f);
-    case 2:
-      return Number(a.i);
-    case 3:
-      return utf8.decode(a.s ?? new Uint8Array());
-    case 4:
-      return tensorOf(a.t as TensorProto, `${where} attribute ${a.name}`);
-    case 6:
-      return (a.floats ?? []).map(Number);
-    case 7:
-      return (a.ints ?? []).map(Number);
-    case 8:
-      return (a.strings ?? []).map((s) => utf8.decode(s));
-    default:
-      throw new Unsupported(`${where}: attribute ${a.name} has a kind (${a.type}) the compiler does not read`);
-  }
-}
-
-/** The decoded graph, with the node domains and opsets the compiler checks. */
-export function readGraph(model: ModelProto): IrGraph {
-  const g = model.graph!;
-  const opsets = { 'ai.onnx': 0, 'ai.onnx.ml': 0 };
-  for (const o of model.opsetImport ?? []) {
-    const d = o.domain || 'ai.onnx';
-    if (d === 'ai.onnx' || d === 'ai.onnx.ml') opsets[d] = Number(o.version);
-  }
-  const initializers = new Map<string, Tensor>();
-  for (const t of g.initializer ?? []) initializers.set(t.name!, tensorOf(t, `initializer ${t.name}`));
-  const inputs = (g.input ?? []).filter((i) => !initializers.has(i.name!)).map((i) => ({ name: i.name!, type: dtypeOf(i.type?.tensorType?.elemType ?? 0, `input ${i.name}`) }));
-  const nodes = (g.node ?? []).map((n): IrNode => {
-    const domain = n.domain || 'ai.onnx';
-    const name = n.name || n.output?.[0] || n.opType || '?';
-    if (domain !== 'ai.onnx' && domain !== 'ai.onnx.ml') throw new Unsupported(`${n.opType} ${name}: operator domain ${domain} is not compiled`);
-    const attrs = new Map<string, AttrValue>();
-    for (const a of n.attribute ?? []) attrs.set(a.name!, attrValue(a, `${n.opType} ${name}`));
-    return { op: n.opType ?? '', domain, name, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attrs };
-  });
-  return { opsets, inputs, outputs: (g.output ?? []).map((o) => o.name!), initializers, nodes };
-}
-
 /** Typed attribute access for kernels; every attribute a kernel reads is declared, so unknown ones are refused. */
 export class Attrs {
   constructor(
@@ -143,10 +99,17 @@ export class Attrs {
   }
 
   nums(name: string): number[] | undefined {
+    const v = this.numbers(name);
+    return v === undefined || Array.isArray(v) ? (v as number[] | undefined) : Array.from(v);
+  }
+
+  /** A list of numbers as read, without copying a typed array (a forest's node lists). */
+  numbers(name: string): ArrayLike<number> | undefined {
     const v = this.node.attrs.get(name);
     if (v === undefined) return undefined;
+    if (v instanceof Float32Array || v instanceof Float64Array) return v;
     if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return v as number[];
-    if (typeof v === 'object' && !Array.isArray(v) && v.type !== 'string') return Array.from(v.data as ArrayLike<number>);
+    if (typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v) && v.type !== 'string') return v.data as ArrayLike<number>;
     throw new Unsupported(`${this.where}: attribute ${name} is not a list of numbers`);
   }
 
@@ -160,7 +123,7 @@ export class Attrs {
   tensor(name: string): Tensor | undefined {
     const v = this.node.attrs.get(name);
     if (v === undefined) return undefined;
-    if (typeof v === 'object' && !Array.isArray(v)) return v;
+    if (typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v)) return v;
     throw new Unsupported(`${this.where}: attribute ${name} is not a tensor`);
   }
 }

@@ -1,2 +1,2 @@
-export { compileGraph, type Program } from './compile.js';
+export { compileGraph, compileGraphYielding, type Program } from './compile.js';
 export { Scratch, Unsupported, type Tensor, type DType, type NumData } from './tensor.js';

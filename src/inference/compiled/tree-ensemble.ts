@@ -128,18 +128,52 @@ function singleTarget(f: Flat): number | undefined {
   return target;
 }
 
+/**
+ * Where each (tree id, node id) sits in the node lists. Ids are small and dense in every
+ * exporter's output, so a typed array indexed by tree × stride + node serves; a Map keyed by a
+ * string per node took a quarter of a 75,000-node forest's compile. Ids that do not fit (huge,
+ * negative or sparse) use the Map.
+ */
+function nodeIndex(treeIds: ArrayLike<number>, nodeIds: ArrayLike<number>): (tree: number, node: number) => number | undefined {
+  const n = treeIds.length;
+  let maxTree = 0;
+  let maxNode = 0;
+  let dense = true;
+  for (let i = 0; i < n && dense; i++) {
+    const t = treeIds[i];
+    const id = nodeIds[i];
+    dense = Number.isSafeInteger(t) && Number.isSafeInteger(id) && t >= 0 && id >= 0;
+    if (t > maxTree) maxTree = t;
+    if (id > maxNode) maxNode = id;
+  }
+  const stride = maxNode + 1;
+  if (dense && (maxTree + 1) * stride <= 8 * n + 1024) {
+    const slots = new Int32Array((maxTree + 1) * stride).fill(-1);
+    for (let i = 0; i < n; i++) slots[treeIds[i] * stride + nodeIds[i]] = i;
+    return (t, id) => {
+      // An id outside what the nodes use (a branch or weight naming a missing node) is not found.
+      if (!(t >= 0 && t <= maxTree && id >= 0 && id < stride && Number.isInteger(t) && Number.isInteger(id))) return undefined;
+      const i = slots[t * stride + id];
+      return i < 0 ? undefined : i;
+    };
+  }
+  const at = new Map<string, number>();
+  for (let i = 0; i < n; i++) at.set(`${treeIds[i]}:${nodeIds[i]}`, i);
+  return (t, id) => at.get(`${t}:${id}`);
+}
+
 function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
-  const treeIds = a.nums('nodes_treeids') ?? [];
-  const nodeIds = a.nums('nodes_nodeids') ?? [];
+  const treeIds = a.numbers('nodes_treeids') ?? [];
+  const nodeIds = a.numbers('nodes_nodeids') ?? [];
   const n = treeIds.length;
   if (!n) throw new Unsupported(`${a.where}: no nodes`);
   if (n > MAX_TREE_NODES) throw new Unsupported(`${a.where}: ${n} nodes, more than the compiled engine's limit of ${MAX_TREE_NODES}`);
-  const featureIds = a.nums('nodes_featureids') ?? [];
+  const featureIds = a.numbers('nodes_featureids') ?? [];
   const modes = a.strs('nodes_modes') ?? [];
-  const values = a.nums('nodes_values_as_tensor') ?? a.nums('nodes_values') ?? [];
-  const trueIds = a.nums('nodes_truenodeids') ?? [];
-  const falseIds = a.nums('nodes_falsenodeids') ?? [];
-  const missing = a.nums('nodes_missing_value_tracks_true') ?? [];
+  const values = a.numbers('nodes_values_as_tensor') ?? a.numbers('nodes_values') ?? [];
+  const trueIds = a.numbers('nodes_truenodeids') ?? [];
+  const falseIds = a.numbers('nodes_falsenodeids') ?? [];
+  const missing = a.numbers('nodes_missing_value_tracks_true') ?? [];
   for (const [name, arr] of [
     ['nodeids', nodeIds],
     ['featureids', featureIds],
@@ -150,9 +184,7 @@ function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
   ] as const) {
     if (arr.length !== n) throw new Unsupported(`${a.where}: nodes_${name} has ${arr.length} entries for ${n} nodes`);
   }
-  const key = (t: number, id: number) => `${t}:${id}`;
-  const at = new Map<string, number>();
-  for (let i = 0; i < n; i++) at.set(key(treeIds[i], nodeIds[i]), i);
+  const at = nodeIndex(treeIds, nodeIds);
   const f: Flat = {
     feature: Int32Array.from(featureIds),
     threshold: wide ? new Float64Array(n) : new Float32Array(n),
@@ -179,8 +211,8 @@ function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
     f.missingTrue[i] = missing[i] ? 1 : 0;
     if (m !== LEAF) {
       if (m !== LEQ) f.allLeq = false;
-      const t = at.get(key(treeIds[i], trueIds[i]));
-      const e = at.get(key(treeIds[i], falseIds[i]));
+      const t = at(treeIds[i], trueIds[i]);
+      const e = at(treeIds[i], falseIds[i]);
       if (t === undefined || e === undefined) throw new Unsupported(`${a.where}: node ${nodeIds[i]} of tree ${treeIds[i]} points to a node that does not exist`);
       f.next[2 * i] = t;
       f.next[2 * i + 1] = e;
@@ -190,31 +222,32 @@ function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
   f.roots = Int32Array.from(roots);
   f.leaves = new Int32Array(roots.length);
   // Leaf weights, grouped per leaf in their listed order.
-  const wTree = a.nums(`${prefix}_treeids`) ?? [];
-  const wNode = a.nums(`${prefix}_nodeids`) ?? [];
-  const wId = a.nums(`${prefix}_ids`) ?? [];
-  const wVal = a.nums(`${prefix}_weights_as_tensor`) ?? a.nums(`${prefix}_weights`) ?? [];
-  const perLeaf = new Map<number, number[]>();
+  const wTree = a.numbers(`${prefix}_treeids`) ?? [];
+  const wNode = a.numbers(`${prefix}_nodeids`) ?? [];
+  const wId = a.numbers(`${prefix}_ids`) ?? [];
+  const wVal = a.numbers(`${prefix}_weights_as_tensor`) ?? a.numbers(`${prefix}_weights`) ?? [];
+  // Group the weights by leaf, leaves in node order and each leaf's weights in listed order (a counting sort).
+  const leafOfWeight = new Int32Array(wTree.length);
+  const count = new Int32Array(n + 1);
   for (let k = 0; k < wTree.length; k++) {
-    const i = at.get(key(wTree[k], wNode[k]));
+    const i = at(wTree[k], wNode[k]);
     if (i === undefined) throw new Unsupported(`${a.where}: a weight names node ${wNode[k]} of tree ${wTree[k]}, which does not exist`);
     if (f.mode[i] !== LEAF) throw new Unsupported(`${a.where}: a weight is attached to branch node ${wNode[k]} of tree ${wTree[k]}`);
-    let list = perLeaf.get(i);
-    if (!list) perLeaf.set(i, (list = []));
-    list.push(k);
+    leafOfWeight[k] = i;
+    count[i + 1]++;
   }
-  const order = [...perLeaf.keys()].sort((x, y) => x - y);
+  for (let i = 0; i < n; i++) {
+    count[i + 1] += count[i];
+    f.leafStart[i] = count[i];
+    f.leafEnd[i] = count[i + 1];
+  }
   f.weightTarget = new Int32Array(wTree.length);
   f.weightValue = wide ? new Float64Array(wTree.length) : new Float32Array(wTree.length);
-  let w = 0;
-  for (const i of order) {
-    f.leafStart[i] = w;
-    for (const k of perLeaf.get(i)!) {
-      f.weightTarget[w] = wId[k];
-      f.weightValue[w] = wide ? wVal[k] : fround(wVal[k]);
-      w++;
-    }
-    f.leafEnd[i] = w;
+  const next = count.slice(0, n);
+  for (let k = 0; k < wTree.length; k++) {
+    const w = next[leafOfWeight[k]]++;
+    f.weightTarget[w] = wId[k];
+    f.weightValue[w] = wide ? wVal[k] : fround(wVal[k]);
   }
   generateCode(f, wide);
   return f;
