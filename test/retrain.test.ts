@@ -55,12 +55,16 @@ const outbox = async (s: TestServer) =>
     data: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload).data,
   }));
 
+/** Rows of the data a retrain trains on while requests are sent: enough that training takes a while anywhere. */
+const BIG_ROWS = 20_000;
+
 for (const dialect of DIALECTS) {
   describe(`retraining on ${dialect}`, () => {
     let s: TestServer;
     const dir = tempDir();
     const fresh = path.join(dir, 'fresh.csv');
     const noise = path.join(dir, 'noise.csv');
+    const big = path.join(dir, 'big.csv');
     beforeAll(async () => {
       s = await startTestServer({ dialect, jobs: false, env: { MONITOR_MIN_ROWS: '100', MONITOR_MIN_LABELS: '100', MONITOR_INTERVAL: '0s' } });
       await registerTrained(s, generateHotelBookings(3000, 1));
@@ -71,6 +75,7 @@ for (const dialect of DIALECTS) {
       let seed = 9;
       n.label = n.label.map(() => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 < 0.37 ? 1 : 0));
       writeFileSync(noise, csvOf(n));
+      writeFileSync(big, csvOf(generateHotelBookings(BIG_ROWS, 5)));
     });
     afterAll(() => s?.stop());
 
@@ -118,6 +123,45 @@ for (const dialect of DIALECTS) {
         ['monitor', 'canary_started'],
         ['manual', 'gated_out'],
       ]);
+    });
+
+    // Last: it registers a version the tests above do not expect.
+    it('the candidate trains on a thread of its own: the server answers requests while it trains', async () => {
+      // Requests sent one after another from the moment training starts until it ends: with the
+      // training on the request thread (as a planned retrain once ran, inside the server) none
+      // could be answered before it finished.
+      let training = false;
+      let answered = 0;
+      const messages: string[] = [];
+      const probe = async () => {
+        while (training) {
+          const res = await s.app.inject({ method: 'GET', url: '/healthz' });
+          expect(res.statusCode).toBe(200);
+          if (training) answered++;
+          // A turn of the event loop between requests, as between real clients' (inject alone may never leave the microtask queue).
+          await new Promise((done) => setImmediate(done));
+        }
+      };
+      let probing: Promise<void> = Promise.resolve();
+      const r = await s.ctx.retrain.retrain({
+        model: 'hotel',
+        data: big,
+        trigger: 'manual',
+        actor: 't',
+        onProgress: (m) => {
+          messages.push(m);
+          if (m.startsWith('training ')) {
+            training = true;
+            probing = probe();
+          }
+          if (m.startsWith('trained in ')) training = false;
+        },
+      });
+      await probing;
+      expect(messages).toEqual(expect.arrayContaining([`training logreg (binary) on ${BIG_ROWS} rows`, expect.stringMatching(/^trained in \d+\.\d s$/)]));
+      expect(answered).toBeGreaterThan(0);
+      // The candidate is what training on that data gives: it is measured and compared as before.
+      expect(r.metrics.candidate.roc_auc).toBeGreaterThan(0.7);
     });
   });
 }

@@ -5,34 +5,20 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/index.js';
 import { fromJson } from '../db/index.js';
-import { Servable, type Policy } from '../inference/index.js';
+import { openReferenceOffThread, Servable, type Policy } from '../inference/index.js';
 import { openDataStream, type S3Access } from '../lib/data-location.js';
 import type { Clock } from '../lib/clock.js';
 import { parseDuration } from '../lib/duration.js';
+import { Yielder } from '../lib/yielder.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { costMatrixOf, type Report } from '../monitoring/index.js';
 import type { RegistryService } from '../registry/index.js';
 import type { RolloutService } from '../rollout/index.js';
-import {
-  evaluateMulticlass,
-  evaluateRegression,
-  evaluateScores,
-  indexSplit,
-  ingestCsv,
-  randomSplit,
-  rowPayload,
-  trainKindModel,
-  trainModel,
-  type Algorithm,
-  type Dataset,
-  type GbdtParams,
-  type RegressionLoss,
-  type Split,
-  type TrainingTask,
-  type Ingested,
-} from '../training/index.js';
+import { evaluateMulticlass, evaluateRegression, evaluateScores, rowPayload, type Dataset, type TrainingTask } from '../training/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
+import type { RunRecord } from './train-again.js';
+import { trainOffThread } from './train-off-thread.js';
 
 /**
  * Retraining that closes the loop: a version trained by modelgate is trained again from its own
@@ -114,58 +100,6 @@ const GATES: Record<string, { metric: string; min: boolean }> = {
   min_accuracy: { metric: 'accuracy', min: true },
 };
 
-interface RunRecord {
-  run_id?: string;
-  algorithm?: Algorithm;
-  task?: TrainingTask;
-  target?: string;
-  params?: Record<string, unknown>;
-  columns?: { name: string; role: string }[];
-  split?: { kind?: string; test_fraction?: number; seed?: number };
-  gates?: Record<string, number>;
-}
-
-/** The columns the version was trained on must all be usable in the new data. */
-function requireTrainedColumns(roles: NonNullable<RunRecord['columns']>, ingested: Ingested, data: string, fromVersion: number): void {
-  const kept = roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name);
-  const now_ = new Set(ingested.columns.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name));
-  const lost = kept.filter((c) => !now_.has(c));
-  if (lost.length)
-    throw new AppError(
-      'BAD_REQUEST',
-      `${data}: column${lost.length > 1 ? 's' : ''} ${lost.join(', ')} that version ${fromVersion} was trained on ${lost.length > 1 ? 'are' : 'is'} missing or unusable in the new data`,
-    );
-}
-
-/** Train again as the run record says: the same algorithm, parameters and split of the new data. */
-function trainAgain(run: RunRecord, algorithm: Algorithm, task: TrainingTask, ingested: Ingested, policy: Policy) {
-  const fraction = run.split?.test_fraction ?? 0.25;
-  const split: Split = run.split?.kind === 'random' ? randomSplit(ingested.data, fraction, run.split.seed ?? 42) : indexSplit(ingested.data, fraction);
-  const params = run.params ?? {};
-  const gbdt: Partial<GbdtParams> = Object.fromEntries(
-    Object.entries(params).filter(([key]) =>
-      ['rounds', 'learningRate', 'maxLeaves', 'maxDepth', 'minSamplesLeaf', 'l2', 'maxBins', 'maxCategories', 'validationFraction', 'patience', 'seed'].includes(key),
-    ),
-  );
-  let trained: { onnx: Uint8Array; policy: Policy; metrics: Record<string, number>; reference: unknown; run: Record<string, unknown> & { run_id: string } };
-  if (task === 'binary') {
-    const costs = costMatrixOf(params) ?? undefined;
-    const bands = params.policy === 'bands' && policy.type === 'bands' ? policy : undefined;
-    trained = trainModel({ data: ingested.data, algo: algorithm, split, costs, bands, gbdt, ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}) });
-  } else {
-    trained = trainKindModel({
-      data: ingested.data,
-      algo: algorithm,
-      split,
-      gbdt,
-      loss: params.loss === 'softmax' ? undefined : (params.loss as RegressionLoss | undefined),
-      ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}),
-      policy,
-    });
-  }
-  return { trained, split };
-}
-
 /** The run's own gates on the candidate's metrics, then the candidate against the current version (at most `drop` below it). */
 function gatesFor(run: RunRecord, candidate: Record<string, number>, current: Record<string, number>, main: string, drop: number): RetrainGate[] {
   const gates: RetrainGate[] = Object.entries(run.gates ?? {})
@@ -195,10 +129,12 @@ async function currentMetrics(
 ): Promise<Record<string, number>> {
   const found = await registry.source.fetch(model, version);
   if (!found) throw new AppError('VERSION_NOT_FOUND', `model ${model} has no version ${version}`);
-  const s = await Servable.load(found.bytes, found.spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
+  const s = await Servable.load(found.bytes, found.spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 }, openReference: openReferenceOffThread });
   try {
     const idx: number[] = [];
     const rows = [];
+    // A planned retrain runs in the server: tens of thousands of held-out rows give requests a turn every few ms.
+    const yielder = new Yielder();
     for (let i = 0; i < test.rows; i++) {
       try {
         rows.push(s.encoder.encode(rowPayload(test, i), 'row').row);
@@ -206,9 +142,13 @@ async function currentMetrics(
       } catch {
         // A row this version cannot take is left out of its numbers (the candidate scores every row).
       }
+      if (yielder.due()) await yielder.pause();
     }
     const outcomes = [];
-    for (let i = 0; i < rows.length; i += 512) outcomes.push(...(await s.scoreMany(rows.slice(i, i + 512))));
+    for (let i = 0; i < rows.length; i += 512) {
+      outcomes.push(...(await s.scoreMany(rows.slice(i, i + 512))));
+      if (yielder.spent()) await yielder.pause();
+    }
     // The same evaluations `modelgate evaluate` reports, on the candidate's held-out rows.
     const picked = <T extends object>(m: T, keys: (keyof T & string)[]): Record<string, number> => {
       const out: Record<string, number> = {};
@@ -304,22 +244,13 @@ export function createRetrainService(deps: RetrainDeps) {
     });
     try {
       const task = run.task ?? 'binary';
-      const roles = run.columns ?? [];
       say(`retraining ${input.model} from version ${fromVersion}'s run ${run.run_id ?? ''}: ${run.algorithm} (${task}) on ${input.data}`);
-      const ingested = await ingestCsv(file, {
-        target: run.target,
-        task,
-        exclude: roles.filter((c) => c.role === 'excluded').map((c) => c.name),
-        include: roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name),
-        onProgress: (m) => say(m),
-      }).catch((e) => {
-        // A column the run record names but the new data lacks: say which data and which version.
-        throw e instanceof AppError ? new AppError(e.code, `${e.message} (retraining ${input.model} version ${fromVersion} needs the columns it was trained on)`) : e;
-      });
-      requireTrainedColumns(roles, ingested, input.data, fromVersion);
-      const { trained, split } = trainAgain(run, run.algorithm, task, ingested, v.manifest.policy);
+      const { trained, test, columns, sha256, rowsRead } = await trainOffThread(
+        { file, data: input.data, model: input.model, fromVersion, run: { ...run, algorithm: run.algorithm, target: run.target }, task, policy: v.manifest.policy },
+        say,
+      );
       const candidate = trained.metrics;
-      const current = await currentMetrics(deps.registry, input.model, fromVersion, task, split.test, v.manifest.policy, v.manifest.training);
+      const current = await currentMetrics(deps.registry, input.model, fromVersion, task, test, v.manifest.policy, v.manifest.training);
       say(`candidate ${MAIN[task]} ${candidate[MAIN[task]]?.toFixed(4)}, version ${fromVersion} ${current[MAIN[task]]?.toFixed(4)} on the same held-out rows`);
       const main = MAIN[task];
       const gates = gatesFor(run, candidate, current, main, input.maxMetricDrop ?? 0);
@@ -335,8 +266,8 @@ export function createRetrainService(deps: RetrainDeps) {
       }
       const record = {
         ...trained.run,
-        dataset: { file: input.data, sha256: ingested.sha256, rows_read: ingested.rowsRead },
-        columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })),
+        dataset: { file: input.data, sha256, rows_read: rowsRead },
+        columns,
         split: run.split,
         target: run.target,
         task,
@@ -353,7 +284,7 @@ export function createRetrainService(deps: RetrainDeps) {
           metrics: candidate,
           training: record,
           run_id: trained.run.run_id,
-          dataset_sha256: ingested.sha256,
+          dataset_sha256: sha256,
           reference: trained.reference as never,
           description: `retrained from version ${fromVersion} on ${input.data}`,
         },

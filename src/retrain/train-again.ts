@@ -1,0 +1,117 @@
+import type { Policy } from '../inference/index.js';
+import { AppError } from '../lib/errors.js';
+import { costMatrixOf } from '../monitoring/index.js';
+import {
+  indexSplit,
+  ingestCsv,
+  randomSplit,
+  trainKindModel,
+  trainModel,
+  type Algorithm,
+  type Dataset,
+  type GbdtParams,
+  type Ingested,
+  type RegressionLoss,
+  type Split,
+  type TrainingTask,
+} from '../training/index.js';
+
+/**
+ * The part of a retrain that only computes: read the new data and train again as the run record
+ * says. It runs on a thread of its own (train-thread.ts): training is synchronous and takes
+ * seconds to minutes, and a planned retrain runs inside the server.
+ */
+/** What a version's manifest records of the run that trained it (manifest.training). */
+export interface RunRecord {
+  run_id?: string;
+  algorithm?: Algorithm;
+  task?: TrainingTask;
+  target?: string;
+  params?: Record<string, unknown>;
+  columns?: { name: string; role: string }[];
+  split?: { kind?: string; test_fraction?: number; seed?: number };
+  gates?: Record<string, number>;
+}
+
+/** The columns the version was trained on must all be usable in the new data. */
+function requireTrainedColumns(roles: NonNullable<RunRecord['columns']>, ingested: Ingested, data: string, fromVersion: number): void {
+  const kept = roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name);
+  const now_ = new Set(ingested.columns.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name));
+  const lost = kept.filter((c) => !now_.has(c));
+  if (lost.length)
+    throw new AppError(
+      'BAD_REQUEST',
+      `${data}: column${lost.length > 1 ? 's' : ''} ${lost.join(', ')} that version ${fromVersion} was trained on ${lost.length > 1 ? 'are' : 'is'} missing or unusable in the new data`,
+    );
+}
+
+/** Train again as the run record says: the same algorithm, parameters and split of the new data. */
+function trainAgain(run: RunRecord, algorithm: Algorithm, task: TrainingTask, ingested: Ingested, policy: Policy) {
+  const fraction = run.split?.test_fraction ?? 0.25;
+  const split: Split = run.split?.kind === 'random' ? randomSplit(ingested.data, fraction, run.split.seed ?? 42) : indexSplit(ingested.data, fraction);
+  const params = run.params ?? {};
+  const gbdt: Partial<GbdtParams> = Object.fromEntries(
+    Object.entries(params).filter(([key]) =>
+      ['rounds', 'learningRate', 'maxLeaves', 'maxDepth', 'minSamplesLeaf', 'l2', 'maxBins', 'maxCategories', 'validationFraction', 'patience', 'seed'].includes(key),
+    ),
+  );
+  let trained: { onnx: Uint8Array; policy: Policy; metrics: Record<string, number>; reference: unknown; run: Record<string, unknown> & { run_id: string } };
+  if (task === 'binary') {
+    const costs = costMatrixOf(params) ?? undefined;
+    const bands = params.policy === 'bands' && policy.type === 'bands' ? policy : undefined;
+    trained = trainModel({ data: ingested.data, algo: algorithm, split, costs, bands, gbdt, ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}) });
+  } else {
+    trained = trainKindModel({
+      data: ingested.data,
+      algo: algorithm,
+      split,
+      gbdt,
+      loss: params.loss === 'softmax' ? undefined : (params.loss as RegressionLoss | undefined),
+      ...(typeof params.l2 === 'number' ? { l2: params.l2 } : {}),
+      policy,
+    });
+  }
+  return { trained, split };
+}
+
+/** What the training thread is given: the data file and the run to repeat. */
+export interface TrainJob {
+  file: string;
+  /** The data as the user named it (a path or s3:// address), for messages. */
+  data: string;
+  model: string;
+  fromVersion: number;
+  run: RunRecord & { algorithm: Algorithm; target: string };
+  task: TrainingTask;
+  policy: Policy;
+}
+
+/** What it gives back: the candidate, the held-out rows it was measured on, and what the new data was. */
+export interface TrainedAgain {
+  trained: ReturnType<typeof trainAgain>['trained'];
+  test: Dataset;
+  columns: { name: string; role: string }[];
+  sha256: string;
+  rowsRead: number;
+}
+
+/** Read the new data with the run's column roles and train the candidate on it. */
+export async function ingestAndTrain(job: TrainJob, say: (message: string) => void): Promise<TrainedAgain> {
+  const roles = job.run.columns ?? [];
+  const ingested = await ingestCsv(job.file, {
+    target: job.run.target,
+    task: job.task,
+    exclude: roles.filter((c) => c.role === 'excluded').map((c) => c.name),
+    include: roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name),
+    onProgress: say,
+  }).catch((e) => {
+    // A column the run record names but the new data lacks: say which data and which version.
+    throw e instanceof AppError ? new AppError(e.code, `${e.message} (retraining ${job.model} version ${job.fromVersion} needs the columns it was trained on)`) : e;
+  });
+  requireTrainedColumns(roles, ingested, job.data, job.fromVersion);
+  say(`training ${job.run.algorithm} (${job.task}) on ${ingested.data.rows} rows`);
+  const started = performance.now();
+  const { trained, split } = trainAgain(job.run, job.run.algorithm, job.task, ingested, job.policy);
+  say(`trained in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return { trained, test: split.test, columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })), sha256: ingested.sha256, rowsRead: ingested.rowsRead };
+}

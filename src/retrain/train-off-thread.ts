@@ -1,0 +1,30 @@
+import { AppError, type ErrorCode } from '../lib/errors.js';
+import { startSiblingWorker } from '../lib/worker.js';
+import type { TrainedAgain, TrainJob } from './train-again.js';
+
+type Message = { progress: string } | { result: TrainedAgain } | { error: string; code?: ErrorCode; details?: Record<string, unknown> };
+
+/**
+ * Read the data and train the candidate on a thread of its own (train-thread.ts). Training is
+ * synchronous: on the thread that answers requests, a planned retrain held every request, and
+ * /healthz, for as long as it trained (a second for 15,000 rows, minutes for millions). The
+ * thread ends with the job; one that dies (out of memory) fails the retrain with its reason.
+ */
+export function trainOffThread(job: TrainJob, say: (message: string) => void): Promise<TrainedAgain> {
+  return new Promise<TrainedAgain>((resolve, reject) => {
+    let settled = false;
+    const settle = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      f();
+    };
+    const w = startSiblingWorker(import.meta.url, 'train-thread', job);
+    w.on('message', (m: Message) => {
+      if ('progress' in m) say(m.progress);
+      else if ('result' in m) settle(() => resolve(m.result));
+      else settle(() => reject(m.code ? new AppError(m.code, m.error, m.details) : new Error(m.error)));
+    });
+    w.on('error', (e) => settle(() => reject(new Error(`the training thread failed: ${e.message}`))));
+    w.on('exit', (code) => settle(() => reject(new Error(`the training thread stopped (exit code ${code}) before it finished`))));
+  });
+}
