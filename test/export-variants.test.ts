@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistryStore } from '../src/registry/index.js';
 import { model as onnxModel, node, valueInfo } from '../src/training/onnx-builder.js';
 import { runCli } from './helpers/cli.js';
 import { DIALECTS, tempDir } from './helpers/db.js';
@@ -173,6 +174,31 @@ for (const dialect of DIALECTS) {
       const missing = await post('/v1/infer', { model: 'strict', payload: { ...row, gender: null } });
       expect(missing.statusCode).toBe(400);
       expect(missing.json().error.message).toMatch(/^payload\.gender: missing, which this model version reads as "missing": not a category this model version knows/);
+      const batch = await post('/v1/models/strict/predict', { instances: [row, { ...row, Contract: 'Monthly' }] });
+      expect(batch.statusCode).toBe(400);
+      expect(batch.json().error.details.field).toBe('instances[1].Contract');
+    });
+
+    it('a version stored before categories_only (as 0.1.0 stored it) learns it from its graph when it loads: an unknown category is a 400, not a failed run', async () => {
+      const store = createRegistryStore(s.ctx.db);
+      const v1 = (await store.getVersion('strict', 1))!;
+      const features = v1.manifest.contract.features.map(({ categories_only: _, ...f }) => f);
+      expect(features.some((f) => f.categories?.includes('Bank transfer (automatic)'))).toBe(true);
+      const version = (await store.latestVersion('strict'))!.version + 1;
+      const manifest = { ...v1.manifest, version, contract: { ...v1.manifest.contract, features } };
+      await store.transaction((tx) => store.insertVersion(tx, { ...v1, version, manifest, created_by: 'older release' }));
+      expect((await store.getVersion('strict', version))!.manifest.contract.features.some((f) => f.categories_only)).toBe(false);
+      await s.ctx.registry.promote({ model: 'strict', target: 'production', version, actor: 't' });
+      await s.pool.refresh(true);
+      const post = (url: string, body: unknown) => s.app.inject({ method: 'POST', url, headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+      const row = strict.expected.rows[0];
+      const served = await post('/v1/infer', { model: 'strict', payload: row });
+      expect(served.json()).toMatchObject({ version });
+      expect(Math.abs(served.json().score - strict.expected.proba![0][1])).toBeLessThan(1e-5);
+      const unknown = await post('/v1/infer', { model: 'strict', payload: { ...row, PaymentMethod: 'Bitcoin' } });
+      expect(unknown.statusCode, unknown.body).toBe(400);
+      expect(unknown.json().error.message).toMatch(/^payload\.PaymentMethod: "Bitcoin" is not a category this model version knows/);
+      // A batch with one such row names it, and the other versions' rows are not affected.
       const batch = await post('/v1/models/strict/predict', { instances: [row, { ...row, Contract: 'Monthly' }] });
       expect(batch.statusCode).toBe(400);
       expect(batch.json().error.details.field).toBe('instances[1].Contract');

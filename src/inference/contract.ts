@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../lib/errors.js';
-import type { GraphInfo, TensorType } from './onnx-graph.js';
+import { closedCategoryInputs, type GraphInfo, type TensorType } from './onnx-graph.js';
 
 /** Bumped when the meaning of a contract changes; `verify` refuses versions it cannot read. */
 export const CONTRACT_VERSION = 1;
@@ -131,6 +131,19 @@ export function deriveContract(graph: GraphInfo, opts: DeriveOptions = {}): { co
   }
   const { task, output } = pickOutput(graph, opts);
   return { contract: { ...contract, task }, output };
+}
+
+/**
+ * A contract stored before `categories_only` existed (modelgate 0.1.0) learns it from its graph
+ * when the version is read to serve: without it, an unknown category for a one-hot encoder that
+ * refuses them failed the run (500, a whole batch or score file) instead of being a 400.
+ */
+export function withClosedCategories(contract: Contract, graph: Uint8Array): Contract {
+  const open = (f: Feature) => f.type === 'string' && !!f.categories?.length && !f.categories_only;
+  if (contract.layout !== 'columns' || !contract.features.some(open)) return contract;
+  const closed = closedCategoryInputs(graph);
+  if (!contract.features.some((f) => open(f) && closed.has(f.input))) return contract;
+  return { ...contract, features: contract.features.map((f) => (open(f) && closed.has(f.input) ? { ...f, categories_only: true } : f)) };
 }
 
 const describeOutputs = (graph: GraphInfo) => graph.outputs.map((o) => `${o.name} (${o.kind}${o.type ? ` ${o.type}` : ''}${o.shape ? ` [${o.shape.map((d) => d ?? 'N').join(',')}]` : ''})`).join(', ');

@@ -1,6 +1,7 @@
 export { inspectGraph, exposeZipMapSource, type GraphInfo } from './onnx-graph.js';
 export {
   deriveContract,
+  withClosedCategories,
   contractSchema,
   outputSchema,
   CONTRACT_VERSION,

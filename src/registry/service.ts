@@ -3,6 +3,7 @@ import { AppError, errorMessage, modelNotFound } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import {
   deriveContract,
+  withClosedCategories,
   inspectGraph,
   checkPolicy,
   defaultPolicy,
@@ -508,7 +509,11 @@ export function createRegistryService(deps: RegistryDeps) {
       }
       const bytes = await artifacts.get(v.onnx_sha256);
       const m = v.manifest;
-      return { archived: v.status === 'archived', bytes, spec: { model, version, contract: m.contract, output: m.output, policy: m.policy, ...storedSamples(m.reference) } };
+      return {
+        archived: v.status === 'archived',
+        bytes,
+        spec: { model, version, contract: withClosedCategories(m.contract, bytes), output: m.output, policy: m.policy, ...storedSamples(m.reference) },
+      };
     },
   };
 
