@@ -6,7 +6,7 @@ import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../../test/helpers/fixtures.js';
 import { MicroBatcher, RunGate } from './batcher.js';
-import { exposeZipMapSource, inspectGraph } from './onnx-graph.js';
+import { exposeZipMapSource, graphNames, inputShapes, inspectGraph } from './onnx-graph.js';
 import { model, node, valueInfo } from '../training/onnx-builder.js';
 import { checkPolicy, compilePolicy, defaultPolicy, parsePolicyFlag } from './policy.js';
 
@@ -46,6 +46,25 @@ describe('ZipMap rewrite', () => {
       for (const field of ['input', 'initializer', 'name'] as const) expect(JSON.stringify(g1[field])).toBe(JSON.stringify(g0[field]));
     }
     expect(() => exposeZipMapSource(readFileSync(path.join(FIXTURES, 'telco_churn.onnx')), 'output_label')).toThrow(/output_label is not produced by a ZipMap node/);
+  });
+});
+
+describe('graph facts read from the wire', () => {
+  it('names and input shapes are what the decoded graph holds, for every fixture', () => {
+    const files = ['telco_churn', 'telco_gbdt', 'telco_forest', 'telco_xgb', 'bank_geography', 'telco_charges', 'telco_strict', 'bank_int_matrix'];
+    for (const name of files) {
+      const bytes = readFileSync(path.join(FIXTURES, `${name}.onnx`));
+      const g = onnx.ModelProto.decode(bytes).graph!;
+      const names = new Set<string>();
+      for (const n of g.node!) {
+        if (n.name) names.add(n.name);
+        for (const x of [...n.input!, ...n.output!]) names.add(x);
+      }
+      for (const x of [...g.input!, ...g.output!, ...g.valueInfo!, ...g.initializer!]) if (x.name) names.add(x.name);
+      expect(graphNames(bytes), name).toEqual(names);
+      const shapes = new Map(g.input!.map((i) => [i.name!, i.type!.tensorType!.shape!.dim!.map((d) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : null))]));
+      expect(inputShapes(bytes), name).toEqual(shapes);
+    }
   });
 });
 

@@ -1,6 +1,25 @@
 import { onnx } from '../lib/onnx-proto.js';
 import { AppError } from '../lib/errors.js';
-import { concat, fields, GRAPH_NODE, GRAPH_OUTPUT, lengthDelimited, MODEL_GRAPH, NODE_INPUT, NODE_OP_TYPE, NODE_OUTPUT, payload, stringField, VALUE_INFO_NAME, type Field } from './onnx-wire.js';
+import {
+  concat,
+  fields,
+  GRAPH_INITIALIZER,
+  GRAPH_INPUT,
+  GRAPH_NODE,
+  GRAPH_OUTPUT,
+  GRAPH_VALUE_INFO,
+  lengthDelimited,
+  MODEL_GRAPH,
+  NODE_INPUT,
+  NODE_OP_TYPE,
+  NODE_OUTPUT,
+  nodeHeader,
+  payload,
+  stringField,
+  TENSOR_NAME,
+  VALUE_INFO_NAME,
+  type Field,
+} from './onnx-wire.js';
 
 type ModelProto = InstanceType<typeof onnx.ModelProto>;
 type GraphProto = InstanceType<typeof onnx.GraphProto>;
@@ -190,15 +209,41 @@ export function exposeZipMapSource(bytes: Uint8Array, zipmapOutput: string): { b
   return { bytes: concat(modelFields.map((f) => (f === graphField ? rewritten : bytes.subarray(f.start, f.end)))), output: zipmap.source };
 }
 
-/** Every name the graph already uses (values, nodes, initializers), so rewrites can add fresh ones. */
+/** Every name the graph already uses (values, nodes, initializers), so rewrites can add fresh ones. Read from the wire: nothing else is decoded. */
 export function graphNames(bytes: Uint8Array): Set<string> {
-  const g = graphOf(decode(bytes));
+  const graph = graphOnWire(bytes);
   const names = new Set<string>();
-  for (const n of nodesOf(g)) {
-    if (n.name) names.add(n.name);
-    for (const o of n.output) names.add(o);
-    for (const i of n.input) names.add(i);
+  for (const f of fields(graph)) {
+    if (!f.data) continue;
+    const part = payload(graph, f);
+    if (f.no === GRAPH_NODE) {
+      const n = nodeHeader(part);
+      if (n.name) names.add(n.name);
+      for (const o of n.output) names.add(o);
+      for (const i of n.input) names.add(i);
+    } else {
+      const name =
+        f.no === GRAPH_INITIALIZER ? stringField(part, TENSOR_NAME) : f.no === GRAPH_INPUT || f.no === GRAPH_OUTPUT || f.no === GRAPH_VALUE_INFO ? stringField(part, VALUE_INFO_NAME) : undefined;
+      if (name) names.add(name);
+    }
   }
-  for (const x of [...g.input, ...g.output, ...g.valueInfo, ...g.initializer]) if (x.name) names.add(x.name);
   return names;
+}
+
+/** Each graph input's shape (null where it has none), by name, read from the wire. */
+export function inputShapes(bytes: Uint8Array): Map<string, (number | null)[] | null> {
+  const graph = graphOnWire(bytes);
+  const shapes = new Map<string, (number | null)[] | null>();
+  for (const f of fields(graph)) {
+    if (f.no !== GRAPH_INPUT || !f.data) continue;
+    const i = onnx.ValueInfoProto.decode(payload(graph, f));
+    shapes.set(i.name, dims(i.type?.tensorType?.shape));
+  }
+  return shapes;
+}
+
+function graphOnWire(bytes: Uint8Array): Uint8Array {
+  const graphField = fields(bytes).find((f) => f.no === MODEL_GRAPH && f.data);
+  if (!graphField) throw new AppError('INVALID_MODEL', 'not an ONNX model: the file has no graph');
+  return payload(bytes, graphField);
 }

@@ -12,12 +12,17 @@ import protobuf from 'protobufjs/minimal.js';
 export const MODEL_GRAPH = 7;
 export const MODEL_OPSET_IMPORT = 8;
 export const GRAPH_NODE = 1;
+export const GRAPH_INITIALIZER = 5;
 export const GRAPH_INPUT = 11;
 export const GRAPH_OUTPUT = 12;
+export const GRAPH_VALUE_INFO = 13;
 export const NODE_INPUT = 1;
 export const NODE_OUTPUT = 2;
+export const NODE_NAME = 3;
 export const NODE_OP_TYPE = 4;
+export const NODE_DOMAIN = 7;
 export const VALUE_INFO_NAME = 1;
+export const TENSOR_NAME = 8;
 export const OPSET_DOMAIN = 1;
 const WIRE_LEN = 2;
 
@@ -84,3 +89,24 @@ export function concat(parts: Uint8Array[]): Uint8Array {
 
 /** A field's payload as a view of `bytes`. */
 export const payload = (bytes: Uint8Array, f: Field): Uint8Array => bytes.subarray(f.data![0], f.data![1]);
+
+/** What a node is and what it reads and writes, without its attributes. */
+export interface NodeHeader {
+  opType: string;
+  domain: string;
+  name: string;
+  input: string[];
+  output: string[];
+}
+
+/** A node's header read from the wire: its attributes (a tree ensemble's hundreds of thousands of numbers) are skipped, not decoded. */
+export function nodeHeader(node: Uint8Array): NodeHeader {
+  const f = fields(node);
+  return {
+    opType: stringField(node, NODE_OP_TYPE, f) ?? '',
+    domain: stringField(node, NODE_DOMAIN, f) ?? '',
+    name: stringField(node, NODE_NAME, f) ?? '',
+    input: stringFields(node, NODE_INPUT, f),
+    output: stringFields(node, NODE_OUTPUT, f),
+  };
+}

@@ -1,6 +1,21 @@
 import { onnx } from '../lib/onnx-proto.js';
 import type { TensorType } from './onnx-graph.js';
-import { concat, fields, GRAPH_INPUT, GRAPH_NODE, GRAPH_OUTPUT, lengthDelimited, MODEL_GRAPH, MODEL_OPSET_IMPORT, OPSET_DOMAIN, stringField, VALUE_INFO_NAME, type Field } from './onnx-wire.js';
+import {
+  concat,
+  fields,
+  GRAPH_INPUT,
+  GRAPH_NODE,
+  GRAPH_OUTPUT,
+  lengthDelimited,
+  MODEL_GRAPH,
+  MODEL_OPSET_IMPORT,
+  nodeHeader,
+  OPSET_DOMAIN,
+  stringField,
+  VALUE_INFO_NAME,
+  type Field,
+  type NodeHeader,
+} from './onnx-wire.js';
 
 /**
  * Input packing. onnxruntime-node pays about 1.5 µs per graph input on every run (a tensor
@@ -46,8 +61,13 @@ function importsDefaultDomain(model: Uint8Array, modelFields: Field[]): boolean 
 
 interface NodeInfo {
   field: Field;
-  node: InstanceType<typeof onnx.NodeProto>;
+  node: NodeHeader;
+  /** The whole node, decoded only where its attributes matter (Concat's axis, subgraphs); a tree ensemble's are never decoded. */
+  full?: InstanceType<typeof onnx.NodeProto>;
 }
+
+/** Operators whose attributes the rewrite reads: Concat's axis, and the ones that carry subgraphs. */
+const READ_WHOLE = new Set(['Concat', 'If', 'Loop', 'Scan', 'SequenceMap']);
 
 const isDefaultDomain = (d: string | null | undefined) => !d || d === 'ai.onnx';
 
@@ -101,8 +121,16 @@ export function packInputs(model: Uint8Array, columns: { input: string; type: Te
     return name;
   };
   const graphParts = fields(graph);
-  const nodes: NodeInfo[] = graphParts.filter((f) => f.no === GRAPH_NODE && f.data).map((f) => ({ field: f, node: onnx.NodeProto.decode(graph.subarray(f.data![0], f.data![1])) }));
-  const subgraphs = nodes.some((n) => hasSubgraph(n.node));
+  const nodes: NodeInfo[] = graphParts
+    .filter((f) => f.no === GRAPH_NODE && f.data)
+    .map((f) => {
+      const bytes = graph.subarray(f.data![0], f.data![1]);
+      const node = nodeHeader(bytes);
+      // Other domains' operators may carry subgraphs too (contrib control flow): read them whole.
+      const whole = READ_WHOLE.has(node.opType) || !(isDefaultDomain(node.domain) || node.domain === 'ai.onnx.ml');
+      return { field: f, node, ...(whole ? { full: onnx.NodeProto.decode(bytes) } : {}) };
+    });
+  const subgraphs = nodes.some((n) => n.full !== undefined && hasSubgraph(n.full));
   const graphOutputs = new Set(graphParts.filter((f) => f.no === GRAPH_OUTPUT && f.data).map((f) => stringField(graph.subarray(f.data![0], f.data![1]), VALUE_INFO_NAME)));
 
   const dropped = new Set<string>();
@@ -131,8 +159,8 @@ export function packInputs(model: Uint8Array, columns: { input: string; type: Te
   // Concats of packed columns (all from one packed tensor) become a single Gather.
   const replaced = new Set<Field>();
   if (!subgraphs) {
-    for (const { field, node: n } of nodes) {
-      if (!concatsColumns(n) || n.input.length < 2) continue;
+    for (const { field, node: n, full } of nodes) {
+      if (!full || !concatsColumns(full) || n.input.length < 2) continue;
       const at = n.input.map((name) => where.get(name));
       if (at.some((w) => !w || w.input !== at[0]!.input)) continue;
       replaced.add(field);

@@ -5,7 +5,7 @@ import { taskOf, type Contract, type OutputSpec, type Task } from './contract.js
 import { createEncoder, type Encoder, type Row } from './encoder.js';
 import { MicroBatcher, type BatcherOptions } from './batcher.js';
 import { setImmediate } from 'node:timers/promises';
-import { exposeZipMapSource, graphNames, inspectGraph } from './onnx-graph.js';
+import { exposeZipMapSource, graphNames, inputShapes } from './onnx-graph.js';
 import { packInputs, type FeedPlan } from './pack-inputs.js';
 import { checkRows, compiledEngine, MODERATE, firstDifference, onnxruntimeEngine, tryCompile, type Engine, type EngineChoice, type EngineName, type RawOutput } from './engine.js';
 import { compilePolicy, type Policy } from './policy.js';
@@ -189,8 +189,7 @@ export class Servable {
     if (opts.packInputs === false || spec.contract.layout !== 'columns') return plain;
     let packed: Servable | undefined;
     try {
-      const info = inspectGraph(graph);
-      const shapes = new Map(info.inputs.map((i) => [i.name, i.shape]));
+      const shapes = inputShapes(graph);
       const columns = spec.contract.features.map((f) => ({ input: f.input, type: f.type, rank2: shapes.get(f.input)?.length === 2 }));
       const rewrite = packInputs(graph, columns, graphNames(graph));
       if (!rewrite) return plain;
