@@ -80,23 +80,7 @@ class Wire {
   /** Packed varints up to `end` (ids and flags: mostly one byte each, read without a call). */
   varints(end: number): Float64Array {
     // At most one value a byte; the array is cut to what was read.
-    const out = new Float64Array(end - this.pos);
-    const b = this.bytes;
-    let p = this.pos;
-    let n = 0;
-    while (p < end) {
-      const c = b[p];
-      if (c < 0x80) {
-        out[n++] = c;
-        p++;
-      } else {
-        this.pos = p;
-        out[n++] = this.varint();
-        p = this.pos;
-      }
-    }
-    this.pos = end;
-    return n === out.length ? out : out.slice(0, n);
+    return this.varintRun(end, undefined, end - this.pos);
   }
 
   /**
@@ -106,27 +90,36 @@ class Wire {
    * once, mostly before the JIT has compiled anything).
    */
   taggedVarints(tag: number): Float64Array {
-    const b = this.bytes;
-    const end = this.end;
     // Each further value takes its tag byte and at least one byte.
-    const out = new Float64Array(1 + Math.floor((end - this.pos) / 2));
-    let n = 0;
+    return this.varintRun(this.end, tag, 1 + Math.floor((this.end - this.pos) / 2));
+  }
+
+  /** Varints up to `end`, packed (no tag) or each after `tag` (the first one's already read). */
+  private varintRun(end: number, tag: number | undefined, room: number): Float64Array {
+    const out = new Float64Array(room);
+    const b = this.bytes;
     let p = this.pos;
+    let n = 0;
+    if (tag === undefined && p >= end) return out;
     for (;;) {
       const c = b[p];
       if (c < 0x80 && p < end) {
         out[n++] = c;
         p++;
       } else {
+        // Several bytes, or the file ends here (varint says so).
         this.pos = p;
         out[n++] = this.varint();
         p = this.pos;
       }
-      if (p >= end || b[p] !== tag) break;
-      p++;
+      if (p >= end) break;
+      if (tag !== undefined) {
+        if (b[p] !== tag) break;
+        p++;
+      }
     }
-    this.pos = p;
-    return out.slice(0, n);
+    this.pos = tag === undefined ? end : p;
+    return n === out.length ? out : out.slice(0, n);
   }
 
   /** As taggedVarints, for float32 values (four bytes each after the tag). */
