@@ -2,7 +2,7 @@ import { Attrs, type IrGraph, type IrNode } from './graph.js';
 import { readGraphSteps } from './read-graph.js';
 import { drain, drainYielding, type Yielder } from '../../lib/yielder.js';
 import { fuseOneHotConcat, type Step } from './fuse.js';
-import type { OpCompiler, OpContext } from './op.js';
+import type { CompiledOp, OpCompiler, OpContext } from './op.js';
 import { ML_OPS } from './ops-ml.js';
 import { STANDARD_OPS } from './ops-standard.js';
 import { TREE_OPS } from './tree-ensemble.js';
@@ -71,6 +71,8 @@ export function compileGraphYielding(bytes: Uint8Array, output: string, opts: Co
   return drainYielding(compileSteps(bytes, output, opts), yielder);
 }
 
+const isSteps = (x: CompiledOp | Generator<void, CompiledOp>): x is Generator<void, CompiledOp> => typeof (x as Generator).next === 'function';
+
 /** The compile in steps: it yields after each attribute read and each node compiled. */
 function* compileSteps(bytes: Uint8Array, output: string, opts: CompileOptions): Generator<void, Program> {
   const g = yield* readGraphSteps(bytes);
@@ -109,7 +111,8 @@ function* compileSteps(bytes: Uint8Array, output: string, opts: CompileOptions):
       constant: (i) => (ins[i] >= 0 ? constants.get(ins[i]) : undefined),
       attrs: (known) => new Attrs(node, known),
     };
-    const compiled = compiler(ctx);
+    const made = compiler(ctx);
+    const compiled = isSteps(made) ? yield* made : made;
     retire(ctx);
     opts.onCompiled?.(node);
     yield;

@@ -39,7 +39,8 @@ export interface OneHotFusion {
 
 export type Fusion = OneHotFusion | { kind: 'concat'; axis: number };
 
-export type OpCompiler = (ctx: OpContext) => CompiledOp;
+/** Compiles a node; a long compile (a large tree ensemble) may come in steps, yielding between them so the caller can let requests through. */
+export type OpCompiler = (ctx: OpContext) => CompiledOp | Generator<void, CompiledOp>;
 
 /** Refuse input types a kernel does not handle, at compile time (e.g. a string input fed to a numeric node). */
 export function requireTypes(ctx: OpContext, i: number, allowed: readonly DType[]): DType {

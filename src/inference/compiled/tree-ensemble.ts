@@ -10,6 +10,9 @@ const MODES = ['BRANCH_LEQ', 'BRANCH_LT', 'BRANCH_GTE', 'BRANCH_GT', 'BRANCH_EQ'
 const LEQ = 0;
 const LEAF = 6;
 
+/** Nodes flattened between two steps of the compile (each a chance for the caller to let requests through). */
+const STEP_MASK = 0x3fff;
+
 /** Largest ensemble compiled (nodes); larger ones serve on onnxruntime. */
 export const MAX_TREE_NODES = 4_000_000;
 
@@ -69,7 +72,7 @@ const MAX_GENERATED_TREE_NODES = 256;
  * itself, tree by tree in order (rounded to float32 after each addition unless `wide`): the
  * same sum as sumTrees' loop, without storing and reading back each tree's leaf.
  */
-function generateCode(f: Flat, wide: boolean): void {
+function* generateCode(f: Flat, wide: boolean): Generator<void, void> {
   // Deep trees (forests) gain nothing: their code no longer fits the instruction cache.
   if (f.mode.length > MAX_GENERATED_NODES || f.mode.length / f.roots.length > MAX_GENERATED_TREE_NODES) return;
   const target = singleTarget(f);
@@ -108,7 +111,10 @@ function generateCode(f: Flat, wide: boolean): void {
     if (target === undefined) body.push(`l[${t}]=${expr(start)};`);
     else body.push(wide ? `s=s+${expr(start)};` : `s=fr(s+${expr(start)});`);
     nodes += end - start;
-    if (nodes >= NODES_PER_FUNCTION) flush();
+    if (nodes >= NODES_PER_FUNCTION) {
+      flush();
+      yield;
+    }
   }
   flush();
   if (target === undefined) f.walkers = walkers;
@@ -162,7 +168,7 @@ function nodeIndex(treeIds: ArrayLike<number>, nodeIds: ArrayLike<number>): (tre
   return (t, id) => at.get(`${t}:${id}`);
 }
 
-function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
+function* flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Generator<void, Flat> {
   const treeIds = a.numbers('nodes_treeids') ?? [];
   const nodeIds = a.numbers('nodes_nodeids') ?? [];
   const n = treeIds.length;
@@ -203,6 +209,7 @@ function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
   };
   const roots: number[] = [];
   for (let i = 0; i < n; i++) {
+    if ((i & STEP_MASK) === STEP_MASK) yield;
     if (i === 0 || treeIds[i] !== treeIds[i - 1]) roots.push(i);
     const m = MODES.indexOf(modes[i] as (typeof MODES)[number]);
     if (m < 0) throw new Unsupported(`${a.where}: node mode ${modes[i]} is not compiled`);
@@ -230,6 +237,7 @@ function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
   const leafOfWeight = new Int32Array(wTree.length);
   const count = new Int32Array(n + 1);
   for (let k = 0; k < wTree.length; k++) {
+    if ((k & STEP_MASK) === STEP_MASK) yield;
     const i = at(wTree[k], wNode[k]);
     if (i === undefined) throw new Unsupported(`${a.where}: a weight names node ${wNode[k]} of tree ${wTree[k]}, which does not exist`);
     if (f.mode[i] !== LEAF) throw new Unsupported(`${a.where}: a weight is attached to branch node ${wNode[k]} of tree ${wTree[k]}`);
@@ -249,7 +257,8 @@ function flatten(a: Attrs, prefix: 'target' | 'class', wide: boolean): Flat {
     f.weightTarget[w] = wId[k];
     f.weightValue[w] = wide ? wVal[k] : fround(wVal[k]);
   }
-  generateCode(f, wide);
+  yield;
+  yield* generateCode(f, wide);
   return f;
 }
 
@@ -327,12 +336,12 @@ interface Common {
 }
 
 /** Read the ensemble; the attributes are returned apart so kernels do not keep them alive. */
-function common(ctx: OpContext, known: readonly string[], prefix: 'target' | 'class'): { a: Attrs; c: Common } {
+function* common(ctx: OpContext, known: readonly string[], prefix: 'target' | 'class'): Generator<void, { a: Attrs; c: Common }> {
   if (ctx.opset > 3) throw new Unsupported(`${ctx.node.op} ${ctx.node.name}: ai.onnx.ml opset ${ctx.opset} (only 1–3 are compiled)`);
   const a = ctx.attrs(known);
   const inType = requireTypes(ctx, 0, NUMBERS);
   const wide = inType === 'double' || a.has('nodes_values_as_tensor');
-  const flat = flatten(a, prefix, wide);
+  const flat = yield* flatten(a, prefix, wide);
   return {
     a,
     c: {
@@ -369,8 +378,8 @@ function inputRows(x: { dims: number[] }, f: Flat, at: string): [number, number]
   return [x.dims.length === 1 ? 1 : x.dims[0], cols];
 }
 
-const regressor: OpCompiler = (ctx) => {
-  const { a, c } = common(ctx, [...NODE_ATTRS, 'target_treeids', 'target_nodeids', 'target_ids', 'target_weights', 'target_weights_as_tensor', 'n_targets', 'aggregate_function'], 'target');
+const regressor: OpCompiler = function* (ctx) {
+  const { a, c } = yield* common(ctx, [...NODE_ATTRS, 'target_treeids', 'target_nodeids', 'target_ids', 'target_weights', 'target_weights_as_tensor', 'n_targets', 'aggregate_function'], 'target');
   const { flat, add } = c;
   const targets = a.int('n_targets', 1);
   const agg = a.str('aggregate_function', 'SUM');
@@ -410,8 +419,8 @@ const regressor: OpCompiler = (ctx) => {
   };
 };
 
-const classifier: OpCompiler = (ctx) => {
-  const { a, c } = common(ctx, [...NODE_ATTRS, 'class_treeids', 'class_nodeids', 'class_ids', 'class_weights', 'class_weights_as_tensor', 'classlabels_strings', 'classlabels_int64s'], 'class');
+const classifier: OpCompiler = function* (ctx) {
+  const { a, c } = yield* common(ctx, [...NODE_ATTRS, 'class_treeids', 'class_nodeids', 'class_ids', 'class_weights', 'class_weights_as_tensor', 'classlabels_strings', 'classlabels_int64s'], 'class');
   const { flat, add, base } = c;
   const labels: (string | number)[] = a.strs('classlabels_strings') ?? a.nums('classlabels_int64s') ?? [];
   const labelType: DType = a.has('classlabels_strings') ? 'string' : 'int64';
