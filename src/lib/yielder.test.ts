@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Yielder } from './yielder.js';
+import { drain, drainYielding, Yielder } from './yielder.js';
 
 describe('Yielder', () => {
   it('asks for a pause once the budget has passed, reading the clock every 64 calls', async () => {
@@ -31,5 +31,37 @@ describe('Yielder', () => {
     setImmediate(() => (fired = true));
     await y.pause();
     expect(fired).toBe(true);
+  });
+
+  it('drainYielding lets the event loop turn whenever the steps have taken the budget; drain runs them in one go', async () => {
+    let now = 0;
+    let turn = 0;
+    let spinning = true;
+    const spin = () => {
+      turn++;
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const seen: number[] = [];
+    // Each step takes 1 ms of the injected clock.
+    function* steps(): Generator<void, string> {
+      for (let i = 0; i < 10; i++) {
+        seen.push(turn);
+        now += 1;
+        yield;
+      }
+      return 'done';
+    }
+    try {
+      expect(await drainYielding(steps(), new Yielder(2, () => now))).toBe('done');
+      // Two steps a turn with a 2-ms budget: the loop turned after every second step.
+      expect(seen).toEqual([0, 0, 1, 1, 2, 2, 3, 3, 4, 4]);
+      seen.length = 0;
+      const before = turn;
+      expect(drain(steps())).toBe('done');
+      expect(seen).toEqual(new Array(10).fill(before));
+    } finally {
+      spinning = false;
+    }
   });
 });
