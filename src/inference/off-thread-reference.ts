@@ -1,6 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import { AppError, type ErrorCode } from '../lib/errors.js';
-import { startSiblingWorker } from '../lib/worker.js';
+import { fromThreadError, startSiblingWorker, type ThreadError } from '../lib/worker.js';
 import type { Row } from './encoder.js';
 import type { RawOutput } from './engine.js';
 import { ReferenceLost, type Reference } from './reference.js';
@@ -10,12 +9,12 @@ import type { ServableSpec } from './servable.js';
 /** A request that waits for its answer, without the id it is sent with. */
 type Ask = ReferenceRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
-type Reply = { id: number; ready?: true; data?: Float32Array | Float64Array; dims?: number[]; error?: string; code?: ErrorCode };
+type Reply = { id: number; ready?: true; data?: Float32Array | Float64Array; dims?: number[] } & Partial<ThreadError>;
 
 /** How long the thread stays after its last check: versions load in bursts (start-up, a promote on each replica). */
 const IDLE_MS = 60_000;
 
-const failed = (m: Reply) => (m.code ? new AppError(m.code, m.error ?? 'failed') : new Error(m.error ?? 'failed'));
+const failed = (m: Reply) => fromThreadError({ ...m, error: m.error ?? 'failed' });
 
 /**
  * One thread per process for the onnxruntime sessions compiled versions are checked against

@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { AppError, errorMessage } from '../lib/errors.js';
+import { toThreadError } from '../lib/worker.js';
 import type { Row } from './encoder.js';
 import type { Reference } from './reference.js';
 import { Servable, type ServableSpec } from './servable.js';
@@ -15,7 +15,7 @@ export type ReferenceRequest = { type: 'open'; id: number; graph: Uint8Array; sp
 const port = parentPort!;
 const open = new Map<number, Promise<Reference>>();
 
-const failure = (id: number, e: unknown) => ({ id, error: errorMessage(e), ...(e instanceof AppError ? { code: e.code } : {}) });
+const failure = (id: number, e: unknown) => ({ id, ...toThreadError(e) });
 
 port.on('message', (m: ReferenceRequest) => {
   switch (m.type) {

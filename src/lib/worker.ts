@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { AppError, errorMessage, type ErrorCode } from './errors.js';
 
 /**
  * Start a worker thread running a sibling module of `fromUrl` (an import.meta.url). From
@@ -16,3 +17,14 @@ export function startSiblingWorker(fromUrl: string, sibling: string, workerData?
     : `await import(${JSON.stringify(file)});`;
   return new Worker(code, { eval: true, workerData });
 }
+
+/** An error as a thread posts it: its message, and an AppError's code and details so the caller's answer is the same. */
+export interface ThreadError {
+  error: string;
+  code?: ErrorCode;
+  details?: Record<string, unknown>;
+}
+
+export const toThreadError = (e: unknown): ThreadError => ({ error: errorMessage(e), ...(e instanceof AppError ? { code: e.code, details: e.details } : {}) });
+
+export const fromThreadError = (m: ThreadError): Error => (m.code ? new AppError(m.code, m.error, m.details) : new Error(m.error));

@@ -16,11 +16,10 @@ import {
   type TrainingTask,
 } from '../training/index.js';
 
-/**
- * The part of a retrain that only computes: read the new data and train again as the run record
- * says. It runs on a thread of its own (train-thread.ts): training is synchronous and takes
- * seconds to minutes, and a planned retrain runs inside the server.
- */
+// The part of a retrain that only computes: read the new data and train again as the run record
+// says. It runs on a thread of its own (train-thread.ts): training is synchronous and takes
+// seconds to minutes, and a planned retrain runs inside the server.
+
 /** What a version's manifest records of the run that trained it (manifest.training). */
 export interface RunRecord {
   run_id?: string;

@@ -1,8 +1,7 @@
-import { AppError, type ErrorCode } from '../lib/errors.js';
-import { startSiblingWorker } from '../lib/worker.js';
+import { fromThreadError, startSiblingWorker, type ThreadError } from '../lib/worker.js';
 import type { TrainedAgain, TrainJob } from './train-again.js';
 
-type Message = { progress: string } | { result: TrainedAgain } | { error: string; code?: ErrorCode; details?: Record<string, unknown> };
+type Message = { progress: string } | { result: TrainedAgain } | ThreadError;
 
 /**
  * Read the data and train the candidate on a thread of its own (train-thread.ts). Training is
@@ -22,7 +21,7 @@ export function trainOffThread(job: TrainJob, say: (message: string) => void): P
     w.on('message', (m: Message) => {
       if ('progress' in m) say(m.progress);
       else if ('result' in m) settle(() => resolve(m.result));
-      else settle(() => reject(m.code ? new AppError(m.code, m.error, m.details) : new Error(m.error)));
+      else settle(() => reject(fromThreadError(m)));
     });
     w.on('error', (e) => settle(() => reject(new Error(`the training thread failed: ${e.message}`))));
     w.on('exit', (code) => settle(() => reject(new Error(`the training thread stopped (exit code ${code}) before it finished`))));

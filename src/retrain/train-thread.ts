@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { AppError, errorMessage } from '../lib/errors.js';
+import { toThreadError } from '../lib/worker.js';
 import { ingestAndTrain, type TrainJob } from './train-again.js';
 
 /**
@@ -10,5 +10,5 @@ const port = parentPort!;
 
 ingestAndTrain(workerData as TrainJob, (message) => port.postMessage({ progress: message })).then(
   (result) => port.postMessage({ result }),
-  (e: unknown) => port.postMessage({ error: errorMessage(e), ...(e instanceof AppError ? { code: e.code, details: e.details } : {}) }),
+  (e: unknown) => port.postMessage(toThreadError(e)),
 );

@@ -1,5 +1,20 @@
 import { onnx } from '../../lib/onnx-proto.js';
 import { drain } from '../../lib/yielder.js';
+import {
+  GRAPH_INITIALIZER,
+  GRAPH_INPUT,
+  GRAPH_NODE,
+  GRAPH_OUTPUT,
+  MODEL_GRAPH,
+  MODEL_OPSET_IMPORT,
+  NODE_DOMAIN,
+  NODE_INPUT,
+  NODE_NAME,
+  NODE_OP_TYPE,
+  NODE_OUTPUT,
+  OPSET_DOMAIN,
+  VALUE_INFO_NAME,
+} from '../onnx-wire.js';
 import { tensorOf, type AttrValue, type IrGraph, type IrNode } from './graph.js';
 import { dtypeOf, Unsupported, type Tensor } from './tensor.js';
 
@@ -7,19 +22,17 @@ import { dtypeOf, Unsupported, type Tensor } from './tensor.js';
  * The graph the compiler needs, read straight from the protobuf wire format. protobufjs
  * decoded a 60-tree forest (75,000 nodes, a dozen lists of that length) in 140–270 ms and
  * readGraph then copied every list again, all on the thread that serves requests while a
- * version loads; reading each list once into the arrays the compiler keeps takes a few ms.
+ * version loads; reading each list once into the arrays the compiler keeps takes 25–30 ms
+(about 100 ms the first time, before V8 has compiled the loops).
  * Small messages (initializers, input types) still go through protobufjs: they hold little.
  *
  * Repeated numbers are read packed or not (onnx.proto is proto2: its writers may do either).
  */
 
-// Field numbers from onnx.proto.
-const MODEL = { opsetImport: 8, graph: 7 };
-const OPSET = { domain: 1, version: 2 };
-const GRAPH = { node: 1, initializer: 5, input: 11, output: 12 };
-const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 };
+// Field numbers from onnx.proto the shared wire helpers do not name: an attribute's, and an opset's version.
+const NODE_ATTRIBUTE = 5;
+const OPSET_VERSION = 2;
 const ATTR = { name: 1, f: 2, i: 3, s: 4, t: 5, floats: 7, ints: 8, strings: 9, type: 20 };
-const VALUE_INFO_NAME = 1;
 
 const VARINT = 0;
 const FIXED64 = 1;
@@ -283,12 +296,12 @@ function* readNode(w: Wire): Generator<void, IrNode> {
   eachField(w, (no, wire) => {
     if (wire !== LEN) return;
     const span = w.span();
-    if (no === NODE.input) inputs.push(text(w.bytes, span));
-    else if (no === NODE.output) outputs.push(text(w.bytes, span));
-    else if (no === NODE.name) name = text(w.bytes, span);
-    else if (no === NODE.opType) op = text(w.bytes, span);
-    else if (no === NODE.domain) domain = text(w.bytes, span);
-    else if (no === NODE.attribute) attributes.push(span);
+    if (no === NODE_INPUT) inputs.push(text(w.bytes, span));
+    else if (no === NODE_OUTPUT) outputs.push(text(w.bytes, span));
+    else if (no === NODE_NAME) name = text(w.bytes, span);
+    else if (no === NODE_OP_TYPE) op = text(w.bytes, span);
+    else if (no === NODE_DOMAIN) domain = text(w.bytes, span);
+    else if (no === NODE_ATTRIBUTE) attributes.push(span);
   });
   const d = domain || 'ai.onnx';
   const label = name || outputs[0] || op || '?';
@@ -316,15 +329,15 @@ export function* readGraphSteps(file: Uint8Array): Generator<void, IrGraph> {
   let graph: [number, number] | undefined;
   eachField(model, (no, wire) => {
     if (wire !== LEN) return;
-    if (no === MODEL.graph) graph = model.span();
-    else if (no === MODEL.opsetImport) {
+    if (no === MODEL_GRAPH) graph = model.span();
+    else if (no === MODEL_OPSET_IMPORT) {
       let domain = '';
       let version = 0;
       const [start, end] = model.span();
       const o = new Wire(bytes, start, end);
       eachField(o, (n, ow) => {
-        if (n === OPSET.domain && ow === LEN) domain = text(bytes, o.span());
-        else if (n === OPSET.version && ow === VARINT) version = o.varint();
+        if (n === OPSET_DOMAIN && ow === LEN) domain = text(bytes, o.span());
+        else if (n === OPSET_VERSION && ow === VARINT) version = o.varint();
       });
       const d = domain || 'ai.onnx';
       if (d === 'ai.onnx' || d === 'ai.onnx.ml') opsets[d] = version;
@@ -339,12 +352,12 @@ export function* readGraphSteps(file: Uint8Array): Generator<void, IrGraph> {
   eachField(g, (no, wire) => {
     if (wire !== LEN) return;
     const span = g.span();
-    if (no === GRAPH.node) nodeSpans.push(span);
-    else if (no === GRAPH.input) inputSpans.push(span);
-    else if (no === GRAPH.initializer) {
+    if (no === GRAPH_NODE) nodeSpans.push(span);
+    else if (no === GRAPH_INPUT) inputSpans.push(span);
+    else if (no === GRAPH_INITIALIZER) {
       const t = onnx.TensorProto.decode(bytes.subarray(span[0], span[1]));
       initializers.set(t.name, tensorOf(t, `initializer ${t.name}`));
-    } else if (no === GRAPH.output) {
+    } else if (no === GRAPH_OUTPUT) {
       const o = new Wire(bytes, span[0], span[1]);
       let name = '';
       eachField(o, (n, ow) => {
