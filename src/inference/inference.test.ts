@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../../test/helpers/fixtures.js';
 import { MicroBatcher, RunGate } from './batcher.js';
 import { exposeZipMapSource, graphNames, inputShapes, inspectGraph } from './onnx-graph.js';
-import { model, node, valueInfo } from '../training/onnx-builder.js';
+import { floatTensor, model, node, valueInfo } from '../training/onnx-builder.js';
 import { checkPolicy, compilePolicy, defaultPolicy, parsePolicyFlag } from './policy.js';
 
 describe('ZipMap rewrite', () => {
@@ -65,6 +65,15 @@ describe('graph facts read from the wire', () => {
       const shapes = new Map(g.input!.map((i) => [i.name!, i.type!.tensorType!.shape!.dim!.map((d) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : null))]));
       expect(inputShapes(bytes), name).toEqual(shapes);
     }
+    // An initializer no node reads still takes its name (exports leave such ones behind).
+    const orphan = model({
+      name: 'g',
+      nodes: [node('Identity', ['x'], ['y'])],
+      inputs: [valueInfo('x', 'float', ['N', 1])],
+      outputs: [valueInfo('y', 'float', ['N', 1])],
+      initializers: [floatTensor('unused_weights', [1], [1])],
+    });
+    expect(graphNames(orphan)).toEqual(new Set(['x', 'y', 'unused_weights']));
   });
 });
 
