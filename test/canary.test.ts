@@ -442,4 +442,55 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect(latencies[Math.floor(latencies.length * 0.9)]).toBeLessThan(50);
     await call('POST', '/v1/shadow/hotel/stop', {});
   });
+
+  it('each arm’s latency is its own: a fast arm beside a slow one (about 100 ms a run) is not charged for the slow one’s runs, and a slow canary is still rolled back', async () => {
+    const slow = (await s.ctx.registry.register({ model: 'hotel', onnx: slowModel(v1.preprocessor), actor: 't' })).version;
+    // Rows no earlier request sent, so the cache answers none of them.
+    let nextRow = 5000;
+    const fresh = () => {
+      const i = nextRow++;
+      return { payload: { ...rowPayload(data, i % data.rows), adr: 61.5 + i / 1024 } };
+    };
+    const sideBySide = async (production: number, canary: number) => {
+      clock.advance(3_600_000); // a window of its own, apart from earlier tests' arm counts
+      expect((await call('POST', '/v1/models/hotel/promote', { version: production })).statusCode).toBe(200);
+      const started = await call('POST', '/v1/canary', { model: 'hotel', canary_version: canary, canary_percent: 50, min_requests: 10, analysis: { min_scored_per_arm: 10 } });
+      expect(started.statusCode, started.body).toBe(200);
+      await s.pool.refresh(true);
+      // Which arm each key lands on (one at a time: nothing waits for the other arm here).
+      const arms = new Map<string, string>();
+      for (let i = 0; i < 20; i++) {
+        const r = await infer(i, { routing_key: `entity-${i}`, ...fresh() });
+        expect(r.statusCode, r.body).toBe(200);
+        arms.set(`entity-${i}`, r.json().arm);
+      }
+      const keys = (arm: string) => [...arms].filter(([, a]) => a === arm).map(([k]) => k);
+      expect(keys('production').length).toBeGreaterThan(2);
+      expect(keys('canary').length).toBeGreaterThan(2);
+      // Then all of them in one turn, the slow arm's first: the fast arm's batch waits at the
+      // gate while the slow arm's 100-ms run is in flight.
+      const slowArm = production === slow ? 'production' : 'canary';
+      const fastArm = slowArm === 'production' ? 'canary' : 'production';
+      const ordered = [...keys(slowArm), ...keys(fastArm)];
+      const replies = await Promise.all(ordered.map((key) => infer(0, { routing_key: key, ...fresh() })));
+      expect(replies.map((r) => r.json().arm)).toEqual(ordered.map((k) => arms.get(k)));
+      await s.runtime.flush();
+      const status = (await call('GET', '/v1/canary/hotel')).json();
+      expect(status.arms[fastArm].scored).toBe(keys(fastArm).length * 2);
+      await call('POST', '/v1/canary/hotel/stop', {});
+      return { status, slowArm, fastArm };
+    };
+
+    let { status, slowArm, fastArm } = await sideBySide(slow, 1);
+    // The slow arm's requests wait for their own runs: that counts.
+    expect(status.arms[slowArm].p50_ms).toBeGreaterThan(50);
+    // Measured end to end, half the fast canary's requests took over 100 ms (p95 in the 100–250 ms bin).
+    expect(status.arms[fastArm].p95_ms).toBeLessThan(50);
+    expect(status.verdict.status).toBe('healthy');
+
+    ({ status, slowArm, fastArm } = await sideBySide(1, slow));
+    expect(status.arms[slowArm].p50_ms).toBeGreaterThan(50);
+    expect(status.arms[fastArm].p95_ms).toBeLessThan(50);
+    expect(status.verdict).toMatchObject({ status: 'failing', failed: { metric: 'p95_ms' } });
+  });
 });

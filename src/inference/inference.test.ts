@@ -203,6 +203,92 @@ describe('micro-batcher', () => {
     expect(alone.runs.map((r) => r[0]).join('')).toMatch(/^a+$/);
     expect(runs.length).toBeLessThanOrEqual(alone.runs.length);
   });
+
+  describe('what each request waited for its own version (RunTiming), on an injected clock', () => {
+    const turn = () => new Promise((r) => setImmediate(r));
+
+    it('the smaller arm is not charged for the larger arm’s run and replies in the same turn', async () => {
+      let t = 0;
+      const nowMs = () => t;
+      const gate = new RunGate(nowMs);
+      // Synchronous runs, as the compiled engine's: a costs 10 ms a run, b 1 ms.
+      const batcher = (cost: number) =>
+        new MicroBatcher<number, number>(
+          (rows) => {
+            t += cost;
+            return Promise.resolve(rows);
+          },
+          { maxRows: 100, maxWaitUs: 0, gate, nowMs },
+        );
+      const a = batcher(10);
+      const b = batcher(1);
+      const timings = Array.from({ length: 10 }, () => ({ ms: -1 }));
+      // Nine requests for a, then one for b, read in the same turn; each of a's replies then takes
+      // 5 ms of the event loop before b's tick comes round.
+      const replies = [
+        ...timings.slice(0, 9).map((timing, i) =>
+          a.submit(i, timing).then((v) => {
+            t += 5;
+            return v;
+          }),
+        ),
+        b.submit(9, timings[9]),
+      ];
+      expect(await Promise.all(replies)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(t).toBe(10 + 9 * 5 + 1); // b's run ended 56 ms after the requests came in
+      expect(timings.map((x) => x.ms)).toEqual([10, 10, 10, 10, 10, 10, 10, 10, 10, 1]);
+    });
+
+    it('a wait at the gate behind another version is left out; a wait for its own version’s run is counted', async () => {
+      let t = 0;
+      const nowMs = () => t;
+      const gate = new RunGate(nowMs);
+      // Runs that end three turns after they start, as onnxruntime's deferred runs: half the cost at each end.
+      const batcher = (cost: number) =>
+        new MicroBatcher<number, number>(
+          async (rows) => {
+            t += cost / 2;
+            for (let i = 0; i < 3; i++) await turn();
+            t += cost / 2;
+            return rows;
+          },
+          { maxRows: 100, maxWaitUs: 0, gate, nowMs },
+        );
+      const a = batcher(10);
+      const b = batcher(2);
+      const first = { ms: -1 };
+      const behindA = { ms: -1 };
+      const behindOwn = { ms: -1 };
+      const replies = [a.submit(1, first), b.submit(2, behindA)];
+      await turn(); // a's run has started (t = 5), b waits at the gate
+      await turn();
+      expect(t).toBe(5);
+      replies.push(a.submit(3, behindOwn)); // arrives while a's own run is in flight
+      await Promise.all(replies);
+      expect(first.ms).toBe(10);
+      // b waited 10 ms for a's run, then ran for 2 ms: only its own run counts.
+      expect(behindA.ms).toBe(2);
+      // The second request for a came at t = 5 and waited for a's first run to end (t = 10), then
+      // behind b's run at the gate (2 ms, left out), then its own run (10 ms): 5 + 10.
+      expect(behindOwn.ms).toBe(15);
+    });
+
+    it('without a gate (one version alone) the time runs from submit to the end of the run', async () => {
+      let t = 0;
+      const b = new MicroBatcher<number, number>(
+        (rows) => {
+          t += 3;
+          return Promise.resolve(rows);
+        },
+        { maxRows: 100, maxWaitUs: 0, nowMs: () => t },
+      );
+      const timing = { ms: -1 };
+      const reply = b.submit(1, timing);
+      t += 4; // the rest of the turn's work before the batcher's tick
+      await reply;
+      expect(timing.ms).toBe(7);
+    });
+  });
 });
 
 describe('class labels in the graph', () => {

@@ -3,6 +3,7 @@ import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
 import { caseHint } from '../lib/column-names.js';
 import type { Servable } from './servable.js';
+import type { RunTiming } from './batcher.js';
 import { errorReplies } from '../lib/schemas.js';
 import { checkPhase } from '../lib/check-phase.js';
 import { predictionId as newPredictionId } from '../lib/ids.js';
@@ -102,9 +103,11 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
       const key = cache?.keyOf(servable, row);
       let outcome = cache?.get(servable, key);
       const cached = outcome !== undefined;
+      // The arms of a canary are compared on the time each waited for its own version, not on what it waited for the other's (RunTiming).
+      const timing: RunTiming | undefined = arm !== 'pinned' && observer ? { ms: -1 } : undefined;
       if (outcome === undefined) {
         try {
-          outcome = await servable.scoreOne(row);
+          outcome = await servable.scoreOne(row, timing);
         } catch (e) {
           if (arm !== 'pinned') observer?.failed(model, arm, servable.spec.version, performance.now() - started);
           throw inferenceFailed(e, model, servable.spec.version, arm);
@@ -120,7 +123,7 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
       const decision = servable.decide(outcome);
       rec.count(decision);
       if (arm !== 'pinned' && observer) {
-        observer.scored(model, arm, servable.spec.version, elapsedMs, outcome, decision, cached);
+        observer.scored(model, arm, servable.spec.version, timing && timing.ms >= 0 ? timing.ms : elapsedMs, outcome, decision, cached);
         if (shadow) observer.shadow(model, shadow, row, outcome, decision, { eventId: body.event_id, payload: body.payload, keyId: request.principal?.id });
       }
       const predictionId = newPredictionId();

@@ -3,7 +3,7 @@ import { onnxruntime } from './ort.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { taskOf, type Contract, type OutputSpec, type Task } from './contract.js';
 import { createEncoder, type Encoder, type Row } from './encoder.js';
-import { MicroBatcher, type BatcherOptions } from './batcher.js';
+import { MicroBatcher, type BatcherOptions, type RunTiming } from './batcher.js';
 import { setImmediate } from 'node:timers/promises';
 import { exposeZipMapSource, graphNames, inputShapes } from './onnx-graph.js';
 import { packInputs, type FeedPlan } from './pack-inputs.js';
@@ -279,9 +279,9 @@ export class Servable {
     return undefined;
   }
 
-  /** Score one validated row, sharing a run with the requests that arrived in the same turn. */
-  scoreOne(row: Row): Promise<Outcome> {
-    return this.batcher.submit(row);
+  /** Score one validated row, sharing a run with the requests that arrived in the same turn; `timing` gets how long it waited for this version (RunTiming). */
+  scoreOne(row: Row, timing?: RunTiming): Promise<Outcome> {
+    return this.batcher.submit(row, timing);
   }
 
   /** Score many rows in as few runs as possible (a batch request is already a batch). */
