@@ -487,6 +487,19 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     // Measured end to end, half the fast canary's requests took over 100 ms (p95 in the 100–250 ms bin).
     expect(status.arms[fastArm].p95_ms).toBeLessThan(50);
     expect(status.verdict.status).toBe('healthy');
+    // The per-version inference histogram measures the same way: every canary observation under 50 ms.
+    const canarySeries = (await call('GET', '/metrics')).body
+      .split('\n')
+      .filter((l) => l.startsWith('modelgate_inference_duration_seconds_') && ['model="hotel"', 'version="1"', 'arm="canary"'].every((label) => l.includes(label)));
+    const value = (name: string) =>
+      Number(
+        canarySeries
+          .find((l) => l.startsWith(name))
+          ?.split(' ')
+          .at(-1),
+      );
+    expect(value('modelgate_inference_duration_seconds_count')).toBeGreaterThanOrEqual(status.arms.canary.scored);
+    expect(value('modelgate_inference_duration_seconds_bucket{le="0.05"')).toBe(value('modelgate_inference_duration_seconds_count'));
 
     ({ status, slowArm, fastArm } = await sideBySide(1, slow));
     expect(status.arms[slowArm].p50_ms).toBeGreaterThan(50);

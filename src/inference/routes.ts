@@ -103,8 +103,8 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
       const key = cache?.keyOf(servable, row);
       let outcome = cache?.get(servable, key);
       const cached = outcome !== undefined;
-      // The arms of a canary are compared on the time each waited for its own version, not on what it waited for the other's (RunTiming).
-      const timing: RunTiming | undefined = arm !== 'pinned' && observer ? { ms: -1 } : undefined;
+      // Versions (a canary's arms) are measured by the time each request waited for its own version, not for another's in the same turn (RunTiming).
+      const timing: RunTiming = { ms: -1 };
       if (outcome === undefined) {
         try {
           outcome = await servable.scoreOne(row, timing);
@@ -118,12 +118,13 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
       }
       requireFinite(outcome, 'payload', servable);
       const elapsedMs = performance.now() - started;
+      const ownMs = timing.ms >= 0 ? timing.ms : elapsedMs;
       const rec = recorderOf(servable, arm);
-      rec.observe(elapsedMs / 1e3);
+      rec.observe(ownMs / 1e3);
       const decision = servable.decide(outcome);
       rec.count(decision);
       if (arm !== 'pinned' && observer) {
-        observer.scored(model, arm, servable.spec.version, timing && timing.ms >= 0 ? timing.ms : elapsedMs, outcome, decision, cached);
+        observer.scored(model, arm, servable.spec.version, ownMs, outcome, decision, cached);
         if (shadow) observer.shadow(model, shadow, row, outcome, decision, { eventId: body.event_id, payload: body.payload, keyId: request.principal?.id });
       }
       const predictionId = newPredictionId();

@@ -36,7 +36,7 @@ export function createMetrics(sources: MetricsSources = {}) {
   });
   const inferenceDuration = new BoundHistogram({
     name: 'modelgate_inference_duration_seconds',
-    help: 'Time from a validated request to its score, including micro-batch wait, by engine (compiled, onnxruntime)',
+    help: "Time from a validated request to its score: the wait for its version's micro-batch run and the run, not other versions' runs in the same turn; by engine (compiled, onnxruntime)",
     labelNames: ['model', 'version', 'arm', 'engine'] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     registers: [registry],
