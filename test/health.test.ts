@@ -52,3 +52,69 @@ describe('health with a production model that cannot load', () => {
     expect((await s.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 });
+
+/** A canary whose version cannot load serves nothing: /health must say so, and the pool must retry it. */
+describe('health with a canary version that cannot load', () => {
+  let s: TestServer;
+  let t = Date.parse('2026-12-04T10:00:00Z');
+  const clock = { now: () => new Date(t) };
+  const demo = demoModel();
+  const other = trainLogisticRegression(generateHotelBookings(3000, 6), { l2: 2 });
+  let file = '';
+  let intact: Buffer;
+
+  beforeAll(async () => {
+    const setup = await startTestServer({ jobs: false });
+    await setup.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+    const canary = await setup.ctx.registry.register({ model: 'hotel', onnx: other.onnx, actor: 't' });
+    await setup.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    const db = setup.db;
+    const dataDir = setup.dataDir;
+    await setup.close();
+    file = path.join(dataDir, 'artifacts', 'sha256', canary.onnx_sha256.slice(0, 2), canary.onnx_sha256);
+    intact = await readFile(file);
+    const bad = Buffer.from(intact);
+    bad[bad.length - 20] ^= 0x55;
+    await writeFile(file, bad);
+    s = await startTestServer({ jobs: false, db, dataDir, clock });
+  });
+  afterAll(() => s?.stop());
+
+  const arms = async () => {
+    const replies = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'hotel', routing_key: `guest-${i}`, payload: rowPayload(demo.holdout.data, i) } }),
+      ),
+    );
+    return new Set(replies.map((r) => `${r.statusCode} ${r.json().arm}`));
+  };
+  const health = async () => (await s.app.inject({ method: 'GET', url: '/health' })).json();
+
+  it('names the canary in /health while it gets no traffic, and loads it on a retry 30 s later without any registry change', async () => {
+    const started = await s.app.inject({ method: 'POST', url: '/v1/canary', headers: s.auth, payload: { model: 'hotel', canary_version: 2, canary_percent: 50 } });
+    expect(started.statusCode, started.body).toBe(200);
+    // Whoever starts it over HTTP is told at once.
+    expect(started.json().warnings).toEqual([
+      expect.stringMatching(/^canary version 2 did not load on this server \(.*corrupt.*\): it gets no traffic here until it does; the server retries every 30 s/),
+    ]);
+    expect(await arms()).toEqual(new Set(['200 production']));
+    let body = await health();
+    expect(body).toMatchObject({ status: 'degraded', model_loaded: true });
+    expect(body.rollouts_unavailable).toEqual([{ model: 'hotel', arm: 'canary', version: 2, error: expect.stringMatching(/corrupt/) }]);
+    expect((await s.app.inject({ method: 'GET', url: '/v1/canary/hotel', headers: s.auth })).json().warnings).toHaveLength(1);
+    // Readiness is production's: the replica still serves.
+    expect((await s.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+
+    // The artifact store recovers (a restored file; an object store back after an outage).
+    await writeFile(file, intact);
+    await s.pool.refresh(false);
+    expect((await health()).rollouts_unavailable).toHaveLength(1); // not before the 30-s backoff
+    t += 30_001;
+    await s.pool.refresh(false);
+    body = await health();
+    expect(body.status).toBe('healthy');
+    expect(body.rollouts_unavailable).toBeUndefined();
+    expect(await arms()).toEqual(new Set(['200 production', '200 canary']));
+    expect((await s.app.inject({ method: 'GET', url: '/v1/canary/hotel', headers: s.auth })).json().warnings).toBeUndefined();
+  });
+});

@@ -43,6 +43,8 @@ interface ModelState {
   production?: Servable;
   canary?: { servable: Servable; percent: number; salt: string; target: string };
   shadow?: { servable: Servable; percent: number; salt: string };
+  /** A canary or shadow version the rollout names that did not load here: it gets no traffic until a retry loads it. */
+  rolloutsDown?: { arm: 'canary' | 'shadow'; version: number }[];
 }
 
 export interface Resolved {
@@ -182,17 +184,22 @@ export class ModelPool {
         if (prodVersion !== undefined) {
           state.production = results.get(prodVersion) ?? this.models.get(model)?.production;
         }
-        // A canary or shadow that failed to load simply gets no traffic.
+        // A canary or shadow that failed to load gets no traffic; it is named in /health and retried like production.
         const canary = plan?.canary_version != null ? results.get(plan.canary_version) : undefined;
         if (plan && canary && plan.canary_percent > 0) state.canary = { servable: canary, percent: plan.canary_percent, salt: plan.salt, target: plan.target ?? 'production' };
         const shadow = plan?.shadow_version != null ? results.get(plan.shadow_version) : undefined;
         if (plan && shadow && plan.shadow_percent > 0) state.shadow = { servable: shadow, percent: plan.shadow_percent, salt: `${plan.salt}:shadow` };
+        const down = [
+          ...(plan?.canary_version != null && !canary ? [{ arm: 'canary' as const, version: plan.canary_version }] : []),
+          ...(plan?.shadow_version != null && !shadow ? [{ arm: 'shadow' as const, version: plan.shadow_version }] : []),
+        ];
+        if (down.length) state.rolloutsDown = down;
         next.set(model, state);
       }),
     );
     this.models = next;
     this.seenRevision = revision;
-    const failing = [...next.values()].some((st) => st.aliases.production !== undefined && st.production?.spec.version !== st.aliases.production);
+    const failing = [...next.values()].some((st) => (st.aliases.production !== undefined && st.production?.spec.version !== st.aliases.production) || st.rolloutsDown);
     this.retryAt = failing ? this.now() + 30_000 : Infinity;
     this.initialized = true;
     this.evict();
@@ -314,6 +321,16 @@ export class ModelPool {
       const error = prod !== undefined && st.production?.spec.version !== prod ? this.failures.get(ModelPool.key(model, prod)) : undefined;
       return { model, production: prod, serving: st.production?.spec.version, ...(error ? { error } : {}) };
     });
+  }
+
+  /** For health: canary and shadow versions a running rollout names that did not load here, with why. */
+  rolloutsDown(): { model: string; arm: 'canary' | 'shadow'; version: number; error?: string }[] {
+    return [...this.models].flatMap(([model, st]) =>
+      (st.rolloutsDown ?? []).map(({ arm, version }) => {
+        const error = this.failures.get(ModelPool.key(model, version));
+        return { model, arm, version, ...(error ? { error } : {}) };
+      }),
+    );
   }
 
   loadedVersions(): ({ model: string; version: number; aliases: string[] } & EngineInfo)[] {

@@ -8,6 +8,8 @@ export interface RolloutRouteDeps {
   rollouts: RolloutService;
   onChange: () => Promise<void>;
   actorOf: (request: FastifyRequest) => string;
+  /** The model's canary and shadow versions that did not load on this server (they get no traffic here). */
+  notLoaded?: (model: string) => { arm: 'canary' | 'shadow'; version: number; error?: string }[];
 }
 
 const errors = errorReplies(400, 401, 403, 404, 409, 429, 503);
@@ -26,6 +28,17 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
   // Request types come from the route schemas, so the two cannot drift.
   const app = fastify.withTypeProvider<SchemaTypes>();
   const { rollouts } = deps;
+  /** The rollout's state, with a warning for each of its versions this server could not load. */
+  const statusOf = async (model: string) => {
+    const status = await rollouts.status(model);
+    const down = deps.notLoaded?.(model) ?? [];
+    if (!down.length) return status;
+    const warnings = down.map(
+      (d) =>
+        `${d.arm} version ${d.version} did not load on this server${d.error ? ` (${d.error})` : ''}: it gets no traffic here until it does; the server retries every 30 s, and GET /health lists it`,
+    );
+    return { ...status, warnings };
+  };
 
   app.post(
     '/v1/canary',
@@ -106,7 +119,7 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
         actor: deps.actorOf(request),
       });
       await deps.onChange();
-      return rollouts.status(model);
+      return statusOf(model);
     },
   );
 
@@ -156,7 +169,7 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
       config: { scope: 'read' },
       schema: { tags: ['rollout'], summary: 'Rollout state: versions, percent, step, per-arm numbers, verdict, shadow agreement', params: modelParam, response: { 200: anyObject, ...errors } },
     },
-    async (request) => rollouts.status(request.params.model),
+    async (request) => statusOf(request.params.model),
   );
 
   app.post(
@@ -216,7 +229,7 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
     async (request) => {
       await rollouts.setShadow(request.body.model, request.body.version, request.body.percent ?? 100, deps.actorOf(request));
       await deps.onChange();
-      return rollouts.status(request.body.model);
+      return statusOf(request.body.model);
     },
   );
 

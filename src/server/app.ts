@@ -179,7 +179,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       toAppError: (err) => (err instanceof AppError ? err : fromFastify(err as FastifyError)),
     },
   });
-  await app.register(rolloutRoutes, { rollouts: deps.rollouts, onChange: () => deps.pool.refresh(true), actorOf });
+  await app.register(rolloutRoutes, {
+    rollouts: deps.rollouts,
+    onChange: () => deps.pool.refresh(true),
+    actorOf,
+    notLoaded: (model) => deps.pool.rolloutsDown().filter((d) => d.model === model),
+  });
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(auditRoutes, { store: deps.auditStore, clock: deps.clock });
   await app.register(monitoringRoutes, { monitoring: deps.monitoring });

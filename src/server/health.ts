@@ -38,6 +38,11 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool
               models: { type: 'array', items: modelState },
               unavailable: { type: 'array', items: modelState, description: 'production models that answer 503: nothing of theirs is loaded' },
               stale: { type: 'array', items: modelState, description: 'production models serving an older version because theirs failed to load' },
+              rollouts_unavailable: {
+                type: 'array',
+                description: 'canary and shadow versions of running rollouts that failed to load here: they get no traffic (retried every 30 s)',
+                items: { type: 'object', properties: { model: { type: 'string' }, arm: { type: 'string', enum: ['canary', 'shadow'] }, version: { type: 'integer' }, error: { type: 'string' } } },
+              },
               registry: {
                 type: 'object',
                 description: "present while the registry's database cannot be read: models keep serving as last loaded, routes that need the database answer 503",
@@ -54,12 +59,14 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool
       const unavailable = inProduction.filter((m) => m.serving === undefined);
       const stale = inProduction.filter((m) => m.serving !== undefined && m.serving !== m.production);
       const lost = deps.pool.registryUnreachable;
+      const rolloutsDown = deps.pool.rolloutsDown();
       return {
-        status: unavailable.length || stale.length || lost ? 'degraded' : 'healthy',
+        status: unavailable.length || stale.length || rolloutsDown.length || lost ? 'degraded' : 'healthy',
         model_loaded: inProduction.length > 0 && unavailable.length === 0,
         models,
         ...(unavailable.length ? { unavailable } : {}),
         ...(stale.length ? { stale } : {}),
+        ...(rolloutsDown.length ? { rollouts_unavailable: rolloutsDown } : {}),
         ...(lost ? { registry: { reachable: false, ...lost } } : {}),
       };
     },
