@@ -206,20 +206,28 @@ describe('micro-batcher', () => {
 
   describe('what each request waited for its own version (RunTiming), on an injected clock', () => {
     const turn = () => new Promise((r) => setImmediate(r));
-
-    it('the smaller arm is not charged for the larger arm’s run and replies in the same turn', async () => {
-      let t = 0;
-      const nowMs = () => t;
+    /** Batchers sharing a gate on a clock `t` that only their runs (and the test) move. */
+    const clocked = () => {
+      const c = { t: 0 };
+      const nowMs = () => c.t;
       const gate = new RunGate(nowMs);
-      // Synchronous runs, as the compiled engine's: a costs 10 ms a run, b 1 ms.
-      const batcher = (cost: number) =>
+      /** A run that costs `cost` ms; with `turns`, ending that many turns after it starts, as onnxruntime's deferred runs (half the cost at each end). */
+      const batcher = (cost: number, turns = 0) =>
         new MicroBatcher<number, number>(
-          (rows) => {
-            t += cost;
-            return Promise.resolve(rows);
+          async (rows) => {
+            c.t += turns ? cost / 2 : cost;
+            for (let i = 0; i < turns; i++) await turn();
+            if (turns) c.t += cost / 2;
+            return rows;
           },
           { maxRows: 100, maxWaitUs: 0, gate, nowMs },
         );
+      return { c, batcher };
+    };
+
+    it('the smaller arm is not charged for the larger arm’s run and replies in the same turn', async () => {
+      const { c, batcher } = clocked();
+      // Synchronous runs, as the compiled engine's: a costs 10 ms a run, b 1 ms.
       const a = batcher(10);
       const b = batcher(1);
       const timings = Array.from({ length: 10 }, () => ({ ms: -1 }));
@@ -228,41 +236,29 @@ describe('micro-batcher', () => {
       const replies = [
         ...timings.slice(0, 9).map((timing, i) =>
           a.submit(i, timing).then((v) => {
-            t += 5;
+            c.t += 5;
             return v;
           }),
         ),
         b.submit(9, timings[9]),
       ];
       expect(await Promise.all(replies)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-      expect(t).toBe(10 + 9 * 5 + 1); // b's run ended 56 ms after the requests came in
+      expect(c.t).toBe(10 + 9 * 5 + 1); // b's run ended 56 ms after the requests came in
       expect(timings.map((x) => x.ms)).toEqual([10, 10, 10, 10, 10, 10, 10, 10, 10, 1]);
     });
 
     it('a wait at the gate behind another version is left out; a wait for its own version’s run is counted', async () => {
-      let t = 0;
-      const nowMs = () => t;
-      const gate = new RunGate(nowMs);
-      // Runs that end three turns after they start, as onnxruntime's deferred runs: half the cost at each end.
-      const batcher = (cost: number) =>
-        new MicroBatcher<number, number>(
-          async (rows) => {
-            t += cost / 2;
-            for (let i = 0; i < 3; i++) await turn();
-            t += cost / 2;
-            return rows;
-          },
-          { maxRows: 100, maxWaitUs: 0, gate, nowMs },
-        );
-      const a = batcher(10);
-      const b = batcher(2);
+      const { c, batcher } = clocked();
+      // Runs that end three turns after they start.
+      const a = batcher(10, 3);
+      const b = batcher(2, 3);
       const first = { ms: -1 };
       const behindA = { ms: -1 };
       const behindOwn = { ms: -1 };
       const replies = [a.submit(1, first), b.submit(2, behindA)];
       await turn(); // a's run has started (t = 5), b waits at the gate
       await turn();
-      expect(t).toBe(5);
+      expect(c.t).toBe(5);
       replies.push(a.submit(3, behindOwn)); // arrives while a's own run is in flight
       await Promise.all(replies);
       expect(first.ms).toBe(10);
