@@ -52,7 +52,7 @@ export function registerRegistryCommands(program: Command): void {
     .description('Register an ONNX model as the next version of a model (content-addressed, immutable)')
     .requiredOption('--model <name>', 'model name, e.g. telco-churn')
     .requiredOption('--onnx <file>', 'ONNX file (scikit-learn, XGBoost, LightGBM export)')
-    .option('--manifest <file>', 'JSON with feature_names, policy, metrics, description, positive_class, output, task')
+    .option('--manifest <file>', 'JSON with feature_names, policy, metrics, description, positive_class, class_labels, output, task')
     .option('--task <task>', 'binary, multiclass or regression (default: read from the graph: class probabilities are binary or multiclass, one float value output is regression)')
     .option(
       '--policy <spec>',

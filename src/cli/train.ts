@@ -16,6 +16,7 @@ import { emit, progress, type OutputOptions } from './output.js';
 interface TrainFlags extends OutputOptions {
   data: string;
   target: string;
+  positive?: string;
   model: string;
   algo: string;
   exclude?: string;
@@ -73,6 +74,7 @@ export function registerTrainCommands(program: Command): void {
     )
     .requiredOption('--data <csv>', 'training data with a header row')
     .requiredOption('--target <column>', 'what to predict: 0/1, yes/no or true/false (binary), 3 to 50 classes (multiclass), or a number with many values (regression)')
+    .option('--positive <value>', 'a binary target of two other values (e.g. Left and Stayed): the one that counts as 1, whose probability the score is')
     .requiredOption('--model <name>', 'model name to register under')
     .option('--task <binary|multiclass|regression>', 'what the target is (default: detected from it, and printed)')
     .option('--algo <gbdt|logreg|linear>', 'gbdt, or a linear model (logreg and linear are the same: logistic, multinomial logistic or ridge regression by task)', 'gbdt')
@@ -102,7 +104,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExamples:\n  modelgate train --data bookings.csv --target is_canceled --model hotel --exclude reservation_status,reservation_status_date\n  modelgate train --data churn.csv --target Churn --model churn --algo logreg --cost tp=0,fp=-20,fn=-100,tn=0 --min-auc 0.8 --register --promote --json\n  modelgate train --data bookings.csv --target adr --model hotel-adr --exclude reservation_status,reservation_status_date --min-r2 0.6 --register\n  modelgate train --data churn.csv --target Contract --model contract --task multiclass --policy min_probability=0.6:review',
+      '\nExamples:\n  modelgate train --data bookings.csv --target is_canceled --model hotel --exclude reservation_status,reservation_status_date\n  modelgate train --data churn.csv --target Churn --model churn --algo logreg --cost tp=0,fp=-20,fn=-100,tn=0 --min-auc 0.8 --register --promote --json\n  modelgate train --data bookings.csv --target adr --model hotel-adr --exclude reservation_status,reservation_status_date --min-r2 0.6 --register\n  modelgate train --data churn.csv --target Contract --model contract --task multiclass --policy min_probability=0.6:review\n  modelgate train --data customers.csv --target Attrition_Flag --positive "Attrited Customer" --model attrition --register',
     )
     .action(async (o: TrainFlags) =>
       withContext(o, async (ctx) => {
@@ -136,6 +138,7 @@ export function registerTrainCommands(program: Command): void {
           categorical: list(o.categorical),
           numeric: list(o.numeric),
           include: list(o.include),
+          ...(o.positive !== undefined ? { positive: o.positive } : {}),
           onProgress: progress,
         });
         for (const w of ingested.warnings) progress(`  warning: ${w}`);
@@ -325,6 +328,7 @@ function runRecord(o: TrainFlags, ingested: Ingested, split: { testFraction: num
     split: { kind: o.split, test_fraction: split.testFraction, ...(o.split === 'random' ? { seed: split.seed } : {}) },
     target: o.target,
     gates: Object.fromEntries(gates.map((g) => [g.gate, g.threshold])),
+    ...(ingested.classLabels ? { class_labels: ingested.classLabels } : {}),
   };
 }
 
@@ -333,7 +337,7 @@ async function registerIfPassed(
   ctx: Context,
   o: TrainFlags,
   gates: { passed: boolean }[],
-  t: { onnx: Uint8Array; policy: Policy; task: TrainingTask; run: { run_id: string }; reference: ReferenceProfile; sha256: string; description: string },
+  t: { onnx: Uint8Array; policy: Policy; task: TrainingTask; run: { run_id: string; class_labels?: [string, string] }; reference: ReferenceProfile; sha256: string; description: string },
 ): Promise<{ registered: { model: string; version: number } | undefined; promoted: boolean }> {
   if (!o.register || gates.some((g) => !g.passed)) return { registered: undefined, promoted: false };
   progress(`[3/3] registering ${o.model}`);
@@ -350,6 +354,8 @@ async function registerIfPassed(
       dataset_sha256: t.sha256,
       reference: t.reference,
       description: t.description,
+      // train --positive: the graph names no classes, so the manifest does (feedback and evaluate take them).
+      ...(t.run.class_labels ? { class_labels: t.run.class_labels } : {}),
     },
     policy: t.policy,
     actor: cliActor(),

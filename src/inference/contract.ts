@@ -71,6 +71,8 @@ export interface DeriveOptions {
   positiveClass?: number | string;
   /** What the model predicts; default: read from the graph (see pickOutput). */
   task?: Task;
+  /** A binary model's two classes in column order (negative, positive), for a graph that does not name them (modelgate's own binary exports). */
+  classLabels?: [string, string];
 }
 
 const isNumeric = (t: string) => t === 'float' || t === 'double';
@@ -250,7 +252,13 @@ function refusePerClass(outputs: GraphInfo['outputs']): never {
   );
 }
 
-function classifierOutput(base: Pick<OutputSpec, 'name' | 'source' | 'zipmap_output'>, columns: number, classes: ClassLabel[], opts: DeriveOptions): { task: Task; output: OutputSpec } {
+function classifierOutput(base: Pick<OutputSpec, 'name' | 'source' | 'zipmap_output'>, columns: number, graphClasses: ClassLabel[], opts: DeriveOptions): { task: Task; output: OutputSpec } {
+  const named = opts.classLabels;
+  if (named && graphClasses.length && graphClasses.map(String).join('\u0000') !== named.join('\u0000'))
+    throw new AppError('INVALID_MODEL', `class_labels ${JSON.stringify(named)}: the graph names its classes ${JSON.stringify(graphClasses)}; leave class_labels out`);
+  if (named && (columns !== 2 || opts.task === 'multiclass'))
+    throw new AppError('INVALID_MODEL', `class_labels name a binary model's two classes; output ${base.name} has ${columns} columns${opts.task ? ` and the task is ${opts.task}` : ''}`);
+  const classes = graphClasses.length ? graphClasses : (named ?? []);
   const labelled = classes.length ? { class_labels: classes } : {};
   const task = opts.task ?? (columns > 2 && opts.positiveClass === undefined ? 'multiclass' : 'binary');
   if (task === 'multiclass') {

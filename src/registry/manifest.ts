@@ -36,6 +36,8 @@ export const manifestInputSchema = z
     output: z.string().optional(),
     /** Which class's probability is the score of a binary model: its label, or its column as a number (default column 1 of two). */
     positive_class: z.union([z.number().int().min(0), z.string().min(1)]).optional(),
+    /** A binary model's two classes in column order (negative, positive) when its graph does not name them; `train --positive` writes them. */
+    class_labels: z.tuple([z.string().min(1), z.string().min(1)]).optional(),
     /** binary, multiclass or regression; default: read from the graph's outputs. */
     task: taskSchema.optional(),
     metrics: z.record(z.string(), z.number()).optional(),

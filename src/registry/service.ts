@@ -136,6 +136,7 @@ function prepare(input: Omit<RegisterInput, 'actor'>, maxModelBytes: number) {
     outputName: extra.output,
     positiveClass: input.positiveClass ?? extra.positive_class,
     task: input.task ?? extra.task,
+    classLabels: extra.class_labels,
   });
   const task = taskOf(contract);
   const policy = input.policy ?? extra.policy ?? defaultPolicy(task);

@@ -245,7 +245,7 @@ export function createRetrainService(deps: RetrainDeps) {
     try {
       const task = run.task ?? 'binary';
       say(`retraining ${input.model} from version ${fromVersion}'s run ${run.run_id ?? ''}: ${run.algorithm} (${task}) on ${input.data}`);
-      const { trained, test, columns, sha256, rowsRead } = await trainOffThread(
+      const { trained, test, columns, sha256, rowsRead, classLabels } = await trainOffThread(
         { file, data: input.data, model: input.model, fromVersion, run: { ...run, algorithm: run.algorithm, target: run.target }, task, policy: v.manifest.policy },
         say,
       );
@@ -274,6 +274,7 @@ export function createRetrainService(deps: RetrainDeps) {
         gates: run.gates ?? {},
         metrics: candidate,
         retrained_from: { version: fromVersion, run_id: run.run_id ?? null, trigger: input.trigger },
+        ...(classLabels ? { class_labels: classLabels } : {}),
       };
       const reg = await deps.registry.register({
         model: input.model,
@@ -283,6 +284,7 @@ export function createRetrainService(deps: RetrainDeps) {
           missing_category: '',
           metrics: candidate,
           training: record,
+          ...(classLabels ? { class_labels: classLabels } : {}),
           run_id: trained.run.run_id,
           dataset_sha256: sha256,
           reference: trained.reference as never,

@@ -30,6 +30,8 @@ export interface RunRecord {
   columns?: { name: string; role: string }[];
   split?: { kind?: string; test_fraction?: number; seed?: number };
   gates?: Record<string, number>;
+  /** A binary target of two other values (`train --positive`): negative, then positive. */
+  class_labels?: [string, string];
 }
 
 /** The columns the version was trained on must all be usable in the new data. */
@@ -92,6 +94,8 @@ export interface TrainedAgain {
   columns: { name: string; role: string }[];
   sha256: string;
   rowsRead: number;
+  /** The new data's two target values (negative, positive), when the run names a positive class. */
+  classLabels?: [string, string];
 }
 
 /** Read the new data with the run's column roles and train the candidate on it. */
@@ -102,6 +106,7 @@ export async function ingestAndTrain(job: TrainJob, say: (message: string) => vo
     task: job.task,
     exclude: roles.filter((c) => c.role === 'excluded').map((c) => c.name),
     include: roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name),
+    ...(job.run.class_labels ? { positive: job.run.class_labels[1] } : {}),
     onProgress: say,
   }).catch((e) => {
     // A column the run record names but the new data lacks: say which data and which version.
@@ -112,5 +117,12 @@ export async function ingestAndTrain(job: TrainJob, say: (message: string) => vo
   const started = performance.now();
   const { trained, split } = trainAgain(job.run, job.run.algorithm, job.task, ingested, job.policy);
   say(`trained in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  return { trained, test: split.test, columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })), sha256: ingested.sha256, rowsRead: ingested.rowsRead };
+  return {
+    trained,
+    test: split.test,
+    columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })),
+    sha256: ingested.sha256,
+    rowsRead: ingested.rowsRead,
+    ...(ingested.classLabels ? { classLabels: ingested.classLabels } : {}),
+  };
 }

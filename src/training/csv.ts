@@ -30,6 +30,8 @@ export interface IngestOptions {
   onProgress?: (message: string) => void;
   /** Memory the typed columns may take (bytes); default: half of what V8 may still allocate. */
   maxColumnBytes?: number;
+  /** A binary target of any two values: the one that counts as 1 (the score is its probability). */
+  positive?: string;
 }
 
 /**
@@ -65,6 +67,8 @@ export interface Ingested {
   /** Rows read, and rows dropped because their label was missing. */
   rowsRead: number;
   droppedNoLabel: number;
+  /** With `positive`: the target's two values, negative then positive (the exported model's classes). */
+  classLabels?: [string, string];
 }
 
 /** Share of non-missing values that must parse as numbers for a column to be numeric. */
@@ -157,7 +161,7 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
 }
 
 /** Pass 2: the kept rows' typed columns and target. */
-async function readColumns(file: string, columns: ColumnReport[], targetIndex: number, kept: number, task: TrainingTask, classIndexOf: Map<string, number>) {
+async function readColumns(file: string, columns: ColumnReport[], targetIndex: number, kept: number, task: TrainingTask, classIndexOf: Map<string, number>, isPositive: (raw: string) => boolean) {
   const numeric: Record<string, Float64Array> = {};
   const categorical: Record<string, string[]> = {};
   const label = new Uint8Array(kept);
@@ -181,7 +185,7 @@ async function readColumns(file: string, columns: ColumnReport[], targetIndex: n
       if (v === undefined) continue;
       values[i] = v;
     } else if (classIndex) classIndex[i] = classIndexOf.get(cells[targetIndex].trim())!;
-    else label[i] = binaryLabel(cells[targetIndex]) === 1 ? 1 : 0;
+    else label[i] = isPositive(cells[targetIndex]) ? 1 : 0;
     for (let j = 0; j < columns.length; j++) {
       const c = columns[j];
       if (c.role === 'numeric') numeric[c.name][i] = isMissingCell(cells[j]) ? NaN : (toNumber(cells[j]) ?? NaN);
@@ -239,6 +243,11 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   const targetValues = new Map<string, number>();
   let targetNumeric = 0;
   let targetManyValues = false;
+  // With --positive the target's own two values are the classes; else 0/1, yes/no, true/false.
+  const positive = o.positive?.trim();
+  if (positive !== undefined && o.task !== undefined && o.task !== 'binary')
+    throw new AppError('BAD_REQUEST', `--positive names the positive class of a binary target; it does not go with --task ${o.task}`);
+  const labelOf = (raw: string | undefined): 0 | 1 | null | undefined => (positive === undefined ? binaryLabel(raw) : isMissingCell(raw) ? null : raw!.trim() === positive ? 1 : 0);
   for await (const { line, cells } of records(file, (chunk) => hash.update(chunk))) {
     if (!header) {
       header = cells.map((c) => c.trim());
@@ -256,7 +265,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       continue;
     }
     for (const c of cells) if (c.includes('\uFFFD')) throw new AppError('BAD_REQUEST', `${file}: line ${line} is not valid UTF-8; save the file as UTF-8 and try again`);
-    const y = binaryLabel(cells[targetIndex]);
+    const y = labelOf(cells[targetIndex]);
     if (y === null) {
       dropped++;
       continue;
@@ -308,7 +317,32 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   const sha256 = hash.digest('hex');
   if (rows === 0) throw new AppError('BAD_REQUEST', `${file} has a header but no rows${dropped ? ` with a ${o.target} value (${dropped} rows have none)` : ''}`);
   const distinctTargets = targetManyValues ? MAX_CLASSES + 1 : targetValues.size;
-  const { task, reason: taskReason } = detectTask(o, { rows, distinct: distinctTargets, numeric: targetNumeric, binaryLike: badLabels.size === 0 });
+  const values = (n: number) =>
+    [...targetValues.keys()]
+      .slice(0, n)
+      .map((v) => JSON.stringify(v))
+      .join(', ');
+  let classLabels: [string, string] | undefined;
+  if (positive !== undefined) {
+    if (!targetValues.has(positive)) throw new AppError('BAD_REQUEST', `--positive ${JSON.stringify(positive)}: no row of ${o.target} has that value; its values are ${values(10)}`);
+    if (distinctTargets !== 2)
+      throw new AppError(
+        'BAD_REQUEST',
+        `--positive: ${o.target} has ${distinctTargets > MAX_CLASSES ? `more than ${MAX_CLASSES}` : distinctTargets} distinct values (${values(5)}${distinctTargets > 5 ? ', …' : ''}); a binary target has two (missing-value tokens such as NA or ? are dropped rows)`,
+      );
+    classLabels = [[...targetValues.keys()].find((v) => v !== positive)!, positive];
+  }
+  const { task, reason: taskReason } =
+    positive !== undefined
+      ? { task: 'binary' as const, reason: `--positive ${JSON.stringify(positive)}: binary, ${JSON.stringify(positive)} is 1 and ${JSON.stringify(classLabels![0])} is 0` }
+      : detectTask(o, { rows, distinct: distinctTargets, numeric: targetNumeric, binaryLike: badLabels.size === 0 });
+  if (task === 'binary' && positive === undefined && badLabels.size && distinctTargets === 2) {
+    const [a, b] = [...targetValues.keys()];
+    throw new AppError(
+      'BAD_REQUEST',
+      `--target ${o.target}: its two values ${JSON.stringify(a)} and ${JSON.stringify(b)} are not 0/1, yes/no or true/false; say which one the score is the probability of with --positive (for example --positive ${JSON.stringify(b)}), or train a two-class multiclass model with --task multiclass`,
+    );
+  }
   if (task === 'binary') {
     if (badLabels.size) {
       const found = [...badLabels.keys()].slice(0, 5).map((v) => JSON.stringify(v));
@@ -345,7 +379,8 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   const need = estimateTrainingBytes(rows, numericCount, categoricalCount);
   if (need > limit) throw tooBig(`${rows.toLocaleString('en')} rows`, numericCount + categoricalCount, need);
 
-  const { numeric, categorical, label, values, classIndex } = await readColumns(file, columns, targetIndex, kept, task, classIndexOf);
+  const isPositive = positive === undefined ? (raw: string) => binaryLabel(raw) === 1 : (raw: string) => raw.trim() === positive;
+  const { numeric, categorical, label, values: targetNumbers, classIndex } = await readColumns(file, columns, targetIndex, kept, task, classIndexOf, isPositive);
   if (badTarget) warnings.push(`${o.target}: ${badTarget === 1 ? '1 row whose value is not a finite number was' : `${badTarget} rows whose value is not a finite number were`} left out`);
   o.onProgress?.(
     `  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${dropped ? `; ${dropped} row${dropped === 1 ? '' : 's'} without a label dropped` : ''}${badTarget ? `; ${badTarget} row${badTarget === 1 ? '' : 's'} with a target that is not a finite number dropped` : ''}`,
@@ -356,10 +391,10 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     label,
     rows: kept,
     task,
-    ...(values ? { target: values } : {}),
+    ...(targetNumbers ? { target: targetNumbers } : {}),
     ...(classIndex ? { classIndex, classes } : {}),
   };
-  return { data, task, taskReason, columns, warnings, sha256, rowsRead: rows + dropped, droppedNoLabel: dropped, droppedBadTarget: badTarget };
+  return { data, task, taskReason, columns, warnings, sha256, rowsRead: rows + dropped, droppedNoLabel: dropped, droppedBadTarget: badTarget, ...(classLabels ? { classLabels } : {}) };
 }
 
 /**
