@@ -317,18 +317,18 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   const sha256 = hash.digest('hex');
   if (rows === 0) throw new AppError('BAD_REQUEST', `${file} has a header but no rows${dropped ? ` with a ${o.target} value (${dropped} rows have none)` : ''}`);
   const distinctTargets = targetManyValues ? MAX_CLASSES + 1 : targetValues.size;
-  const values = (n: number) =>
+  const firstValues = (n: number) =>
     [...targetValues.keys()]
       .slice(0, n)
       .map((v) => JSON.stringify(v))
       .join(', ');
   let classLabels: [string, string] | undefined;
   if (positive !== undefined) {
-    if (!targetValues.has(positive)) throw new AppError('BAD_REQUEST', `--positive ${JSON.stringify(positive)}: no row of ${o.target} has that value; its values are ${values(10)}`);
+    if (!targetValues.has(positive)) throw new AppError('BAD_REQUEST', `--positive ${JSON.stringify(positive)}: no row of ${o.target} has that value; its values are ${firstValues(10)}`);
     if (distinctTargets !== 2)
       throw new AppError(
         'BAD_REQUEST',
-        `--positive: ${o.target} has ${distinctTargets > MAX_CLASSES ? `more than ${MAX_CLASSES}` : distinctTargets} distinct values (${values(5)}${distinctTargets > 5 ? ', …' : ''}); a binary target has two (missing-value tokens such as NA or ? are dropped rows)`,
+        `--positive: ${o.target} has ${distinctTargets > MAX_CLASSES ? `more than ${MAX_CLASSES}` : distinctTargets} distinct values (${firstValues(5)}${distinctTargets > 5 ? ', …' : ''}); a binary target has two (missing-value tokens such as NA or ? are dropped rows)`,
       );
     classLabels = [[...targetValues.keys()].find((v) => v !== positive)!, positive];
   }
@@ -379,8 +379,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   const need = estimateTrainingBytes(rows, numericCount, categoricalCount);
   if (need > limit) throw tooBig(`${rows.toLocaleString('en')} rows`, numericCount + categoricalCount, need);
 
-  const isPositive = positive === undefined ? (raw: string) => binaryLabel(raw) === 1 : (raw: string) => raw.trim() === positive;
-  const { numeric, categorical, label, values: targetNumbers, classIndex } = await readColumns(file, columns, targetIndex, kept, task, classIndexOf, isPositive);
+  const { numeric, categorical, label, values, classIndex } = await readColumns(file, columns, targetIndex, kept, task, classIndexOf, (raw) => labelOf(raw) === 1);
   if (badTarget) warnings.push(`${o.target}: ${badTarget === 1 ? '1 row whose value is not a finite number was' : `${badTarget} rows whose value is not a finite number were`} left out`);
   o.onProgress?.(
     `  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${dropped ? `; ${dropped} row${dropped === 1 ? '' : 's'} without a label dropped` : ''}${badTarget ? `; ${badTarget} row${badTarget === 1 ? '' : 's'} with a target that is not a finite number dropped` : ''}`,
@@ -391,7 +390,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     label,
     rows: kept,
     task,
-    ...(targetNumbers ? { target: targetNumbers } : {}),
+    ...(values ? { target: values } : {}),
     ...(classIndex ? { classIndex, classes } : {}),
   };
   return { data, task, taskReason, columns, warnings, sha256, rowsRead: rows + dropped, droppedNoLabel: dropped, droppedBadTarget: badTarget, ...(classLabels ? { classLabels } : {}) };
