@@ -235,6 +235,15 @@ for (const dialect of DIALECTS) {
       const wrongKind = await post('/v1/feedback', { prediction_id: c.body.prediction_id, label: 'high' });
       expect(wrongKind.status).toBe(400);
       expect(wrongKind.body.error.message).toMatch(/regression model; expected the real value as a finite number, got "high"/);
+      // 1e400 parses to Infinity, which JSON.stringify would have named null.
+      const huge = await s.app.inject({
+        method: 'POST',
+        url: '/v1/feedback',
+        headers: { ...s.auth, 'content-type': 'application/json' },
+        payload: `{"prediction_id":"${c.body.prediction_id}","label":1e400}`,
+      });
+      expect(huge.statusCode).toBe(400);
+      expect(huge.json().error.message).toMatch(/finite number, got Infinity \(a number out of range\)$/);
       const batch = await post('/v1/feedback', {
         items: [
           { prediction_id: g.body.prediction_id, label: 1 },

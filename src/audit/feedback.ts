@@ -39,7 +39,8 @@ function binaryClass(label: unknown, kind: VersionKind): 0 | 1 | undefined {
 
 /** The stored outcome for a label of this kind, or why it is not one. */
 function outcomeOf(label: unknown, kind: VersionKind, where: string, model: string): Outcome | string {
-  const got = JSON.stringify(label) ?? 'nothing';
+  // JSON.stringify spells Infinity (a 1e400 in the body) as null, which would misname it.
+  const got = typeof label === 'number' && !Number.isFinite(label) ? `${label} (a number out of range)` : (JSON.stringify(label) ?? 'nothing');
   if (kind.task === 'binary') {
     // 0/1 and false/true first: they keep their meaning whatever the classes are called.
     const y = LABELS.get(label) ?? binaryClass(label, kind);

@@ -5,7 +5,7 @@ import { stringify } from 'csv-stringify/sync';
 import { loadConfig, unreadVariables, type Config } from '../config.js';
 import type { Policy } from '../inference/index.js';
 import type { Logger } from '../lib/logger.js';
-import { ingestCsv } from '../training/csv.js';
+import { ingestCsv, TRAINED_CELL_READING } from '../training/csv.js';
 import { generateCarListings } from '../training/synthetic-cars.js';
 import { indexSplit } from '../training/train.js';
 import { trainKindModel } from '../training/train-kinds.js';
@@ -66,7 +66,7 @@ async function prepareCars(config: Config, rows: number): Promise<Prepared> {
         metrics: t.metrics,
         training: t.run,
         run_id: t.run.run_id,
-        missing_category: '',
+        ...TRAINED_CELL_READING,
         dataset_sha256: ingested.sha256,
         reference: t.reference,
       },
@@ -209,7 +209,7 @@ async function prepareHotel(config: Config, rows: number, quiet: Logger): Promis
         metrics: result.metrics,
         training: result.run,
         run_id: result.run.run_id,
-        missing_category: '',
+        ...TRAINED_CELL_READING,
         dataset_sha256: sha256(csv),
         reference: result.reference,
       },

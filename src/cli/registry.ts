@@ -141,6 +141,7 @@ export function registerRegistryCommands(program: Command): void {
                 ...(c.features.some((f) => f.type === 'string')
                   ? [
                       `  missing   ${c.missing_category === undefined ? 'a missing string feature is refused (400); --missing-category VALUE maps it' : `a missing string feature becomes ${JSON.stringify(c.missing_category)}`}`,
+                      ...(c.string_cleaning === 'trim' ? ['  strings   trimmed; NA, NULL, ? and the other missing-value tokens are missing (as the trainer read its CSV)'] : []),
                     ]
                   : []),
                 `  policy    ${describePolicy(r.manifest.policy)}`,

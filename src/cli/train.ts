@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { AppError } from '../lib/errors.js';
 import { MODEL_NAME } from '../registry/index.js';
-import { ingestCsv, type Ingested, type TrainingTask } from '../training/csv.js';
+import { ingestCsv, TRAINED_CELL_READING, type Ingested, type TrainingTask } from '../training/csv.js';
 import { trainKindModel } from '../training/train-kinds.js';
 import type { Context } from '../server/context.js';
 import { checkPolicy, parsePolicyFlag, type Policy } from '../inference/index.js';
@@ -345,9 +345,9 @@ async function registerIfPassed(
     model: o.model,
     onnx: t.onnx,
     task: t.task,
-    // The trainer encodes a missing category as '': serving must do the same.
+    // Serving reads text cells as the trainer did (a missing category is '', categories trimmed).
     manifest: {
-      missing_category: '',
+      ...TRAINED_CELL_READING,
       metrics: (t.run as { metrics?: Record<string, number> }).metrics,
       training: t.run,
       run_id: t.run.run_id,

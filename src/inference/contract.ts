@@ -39,6 +39,13 @@ export const contractSchema = z.object({
    * refused with 400.
    */
   missing_category: z.string().optional(),
+  /**
+   * What happens to a string feature's value before the graph sees it. 'trim': trimmed, and a
+   * missing-value token (NA, NULL, ?, None, …) or a blank is missing — how modelgate's trainer
+   * read its CSV. Unset: the value goes to the graph as sent (an imported pipeline's own
+   * encoders decide).
+   */
+  string_cleaning: z.enum(['trim']).optional(),
 });
 
 export const outputSchema = z.object({

@@ -1,4 +1,5 @@
 import { AppError } from '../lib/errors.js';
+import { cleanCategory } from '../lib/missing.js';
 import type { Contract, Feature } from './contract.js';
 import type { FeedPlan } from './pack-inputs.js';
 
@@ -32,7 +33,7 @@ function invalid(where: string, f: Feature, expected: string, v: unknown): never
   });
 }
 
-function checker(f: Feature, missingCategory: string | undefined): Check {
+function checker(f: Feature, missingCategory: string | undefined, trim: boolean): Check {
   switch (f.type) {
     case 'float':
     case 'double':
@@ -70,6 +71,8 @@ function checker(f: Feature, missingCategory: string | undefined): Check {
         );
       };
       return (v, where) => {
+        // A trained version reads " tacoma " and "NA" as its trainer read them in the CSV.
+        if (typeof v === 'string' && trim) v = cleanCategory(v);
         if (typeof v === 'string') return known ? closed(v, where, false) : v;
         if (v === undefined || v === null) {
           // Train, serve and evaluate agree: a missing category is the value the version's manifest names.
@@ -121,7 +124,7 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[]): Encoder {
   const features = contract.features;
   const names = features.map((f) => f.name);
   const known = new Set(names);
-  const checks = features.map((f) => checker(f, contract.missing_category));
+  const checks = features.map((f) => checker(f, contract.missing_category, contract.string_cleaning === 'trim'));
   const n = features.length;
 
   const encode = (payload: unknown, where: string): EncodedRow => {

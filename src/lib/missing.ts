@@ -3,6 +3,16 @@ export const MISSING_TOKENS = new Set(['', 'NA', 'N/A', 'NULL', 'null', 'NaN', '
 
 export const isMissingCell = (raw: string | undefined): boolean => raw === undefined || MISSING_TOKENS.has(raw.trim());
 
+/**
+ * A category as modelgate's trainer reads it: trimmed, or null when it is one of the
+ * missing-value tokens (or blank). Serving applies the same to versions whose contract says
+ * `string_cleaning: "trim"`, so " tacoma " and "tacoma" are one category on both sides.
+ */
+export function cleanCategory(raw: string): string | null {
+  const t = raw.trim();
+  return MISSING_TOKENS.has(t) ? null : t;
+}
+
 const POSITIVE = new Set(['1', 'yes', 'true', 'y', 't']);
 const NEGATIVE = new Set(['0', 'no', 'false', 'n', 'f']);
 

@@ -1,4 +1,5 @@
 import type { Policy } from '../inference/index.js';
+import { cleanCategory } from '../lib/missing.js';
 import { REFERENCE_FORMAT, type FeatureProfile, type ReferenceProfile } from '../registry/index.js';
 import { binOf, quantileEdges } from './statistics.js';
 
@@ -127,7 +128,11 @@ export class FeatureAccumulator {
   readonly unseen = new Map<string, number>();
   private readonly index: Map<string, number> | undefined;
 
-  constructor(readonly profile: FeatureProfile) {
+  /** trim: the version reads its string features as its trainer did (contract string_cleaning), so the window is binned the same way. */
+  constructor(
+    readonly profile: FeatureProfile,
+    private readonly trim = false,
+  ) {
     if (profile.type === 'numeric') this.counts = new Array(profile.edges.length + 1).fill(0);
     else {
       this.counts = new Array(profile.categories.length + 1).fill(0);
@@ -143,7 +148,7 @@ export class FeatureAccumulator {
       else this.counts[binOf(v, this.profile.edges)]++;
       return;
     }
-    const c = categoryValue(raw);
+    const c = this.trim && typeof raw === 'string' ? (cleanCategory(raw) ?? undefined) : categoryValue(raw);
     if (c === undefined) {
       this.missing++;
       return;

@@ -15,7 +15,7 @@ import type { Logger } from '../lib/logger.js';
 import { costMatrixOf, type Report } from '../monitoring/index.js';
 import type { RegistryService } from '../registry/index.js';
 import type { RolloutService } from '../rollout/index.js';
-import { evaluateMulticlass, evaluateRegression, evaluateScores, rowPayload, type Dataset, type TrainingTask } from '../training/index.js';
+import { evaluateMulticlass, evaluateRegression, evaluateScores, rowPayload, TRAINED_CELL_READING, type Dataset, type TrainingTask } from '../training/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
 import type { RunRecord } from './train-again.js';
 import { trainOffThread } from './train-off-thread.js';
@@ -281,7 +281,7 @@ export function createRetrainService(deps: RetrainDeps) {
         onnx: trained.onnx,
         task,
         manifest: {
-          missing_category: '',
+          ...TRAINED_CELL_READING,
           metrics: candidate,
           training: record,
           ...(classLabels ? { class_labels: classLabels } : {}),

@@ -5,10 +5,18 @@ import { getHeapStatistics } from 'node:v8';
 import { parse } from 'csv-parse';
 import { caseHint } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
-import { binaryLabel, isMissingCell } from '../lib/missing.js';
+import { binaryLabel, cleanCategory, isMissingCell } from '../lib/missing.js';
 import type { Dataset } from './dataset.js';
 
 export type TrainingTask = 'binary' | 'regression' | 'multiclass';
+
+/**
+ * How the trainer read its text cells, for the manifest of every version it registers: a
+ * missing category is '', and a category is trimmed with the missing-value tokens read as
+ * missing (cleanCategory). Serving does the same, so a row sent as it stands in the CSV gets
+ * the score the model was trained and evaluated to give.
+ */
+export const TRAINED_CELL_READING = { missing_category: '', string_cleaning: 'trim' } as const;
 
 /** Classes a target may have before it needs --task: more than this reads as a regression (numeric) or a mistake. */
 export const MAX_AUTO_CLASSES = 50;
@@ -190,7 +198,7 @@ async function readColumns(file: string, columns: ColumnReport[], targetIndex: n
       const c = columns[j];
       if (c.role === 'numeric') numeric[c.name][i] = isMissingCell(cells[j]) ? NaN : (toNumber(cells[j]) ?? NaN);
       else if (c.role === 'categorical') {
-        const v = isMissingCell(cells[j]) ? '' : cells[j].trim();
+        const v = cells[j] === undefined ? '' : (cleanCategory(cells[j]) ?? '');
         // One string instance per distinct value: a column costs a pointer a row.
         let shared = dict[j].get(v);
         if (shared === undefined) dict[j].set(v, (shared = v));

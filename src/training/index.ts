@@ -5,7 +5,7 @@ export { rocAuc, logLoss, brier, bestThreshold, type CostMatrix } from './evalua
 export { rowPayload, splitEvery, type Dataset } from './dataset.js';
 export { fitPreprocessor, transformRow, type Preprocessor } from './preprocess.js';
 export { predictTrees, exportTrees, syntheticEnsemble, type TreeEnsemble, type TreeNode } from './trees.js';
-export { ingestCsv, type Ingested, type TrainingTask } from './csv.js';
+export { ingestCsv, TRAINED_CELL_READING, type Ingested, type TrainingTask } from './csv.js';
 export { evaluateMulticlass, evaluateRegression, evaluateScores } from './evaluation.js';
 export type { GbdtParams, RegressionLoss } from './gbdt.js';
 export { indexSplit, randomSplit, trainModel, type Algorithm, type Split } from './train.js';
