@@ -130,6 +130,35 @@ for (const dialect of DIALECTS) {
       expect(errorOf(await infer(k.token))).toMatchObject({ status: 401, message: expect.stringMatching(/expired/) });
     });
 
+    it('expires takes the time a key ends as well as a lifetime; a key born expired, or a time without a zone, is refused', async () => {
+      const at = new Date(t);
+      const day = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate() + 3)).toISOString().slice(0, 10);
+      const byDate = await create({ name: 'contract', scopes: ['infer'], expires: day });
+      expect((byDate.key as unknown as { expires_at: string }).expires_at).toBe(`${day}T00:00:00.000Z`);
+      const byTime = await create({ name: 'contract-2', scopes: ['infer'], expires: '2030-06-30T18:00:00+02:00' });
+      expect((byTime.key as unknown as { expires_at: string }).expires_at).toBe('2030-06-30T16:00:00.000Z');
+      expect((await infer(byDate.token)).statusCode).toBe(200);
+      const saved = t;
+      t = Date.parse(`${day}T00:00:00Z`);
+      expect(errorOf(await infer(byDate.token))).toMatchObject({ status: 401, message: expect.stringMatching(/expired at/) });
+      expect((await infer(byTime.token)).statusCode).toBe(200);
+      t = saved;
+      expect(errorOf(await admin('POST', '/v1/keys', { name: 'x', scopes: ['infer'], expires: '2020-01-01' }))).toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/^expires: 2020-01-01T00:00:00.000Z is not in the future/),
+      });
+      expect(errorOf(await admin('POST', '/v1/keys', { name: 'x', scopes: ['infer'], expires: '2030-06-30T18:00' }))).toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/has a time but no zone; add Z \(UTC\) or an offset/),
+      });
+      expect(errorOf(await admin('POST', '/v1/keys', { name: 'x', scopes: ['infer'], expires: '0s' }))).toMatchObject({ status: 400, message: expect.stringMatching(/expired already/) });
+      expect(errorOf(await admin('POST', '/v1/keys', { name: 'x', scopes: ['infer'], expires: 'next week' }))).toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/expected a lifetime such as 90d or a time such as 2027-06-30/),
+      });
+      expect(errorOf(await admin('POST', '/v1/keys', { name: 'x', scopes: ['infer'], expires: '2030-02-30' }))).toMatchObject({ status: 400 });
+    });
+
     it('bad key requests are 400s that name the field', async () => {
       expect(errorOf(await admin('POST', '/v1/keys', { name: 'x', scopes: ['root'] }))).toMatchObject({ status: 400 });
       expect(errorOf(await admin('POST', '/v1/keys', { name: 'x', scopes: ['infer'], rate: 'lots' }))).toMatchObject({ status: 400, message: expect.stringMatching(/rate/) });

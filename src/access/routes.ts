@@ -73,7 +73,7 @@ export async function accessRoutes(fastify: FastifyInstance, deps: AccessRouteDe
             name: { type: 'string', minLength: 1, maxLength: 100 },
             scopes: { type: 'array', minItems: 1, maxItems: 4, items: { type: 'string', enum: [...SCOPES] }, description: 'admin implies every other scope' },
             rate: { type: 'string', maxLength: 32, description: 'requests per window, e.g. 100/s; default RATE_LIMIT_DEFAULT' },
-            expires: { type: 'string', maxLength: 16, description: 'lifetime, e.g. 90d; default never' },
+            expires: { type: 'string', maxLength: 40, description: 'lifetime (90d) or the time it ends (2027-06-30, 2027-06-30T18:00:00Z); default never' },
           },
         },
         response: { 201: withToken, ...errors },

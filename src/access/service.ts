@@ -32,12 +32,42 @@ export interface CreateKeyInput {
   scopes: string[];
   /** e.g. 100/s; default: RATE_LIMIT_DEFAULT. */
   rate?: string;
-  /** Lifetime, e.g. 90d; default: never expires. */
+  /** Lifetime (90d) or the time it ends (2027-06-30, 2027-06-30T18:00:00Z); default: never expires. */
   expires?: string;
   actor: string;
 }
 
 export const MAX_GRACE_MS = 30 * 86_400_000;
+
+/**
+ * When a key made now with this `expires` ends: a lifetime (90d) or a time (an ISO 8601 date,
+ * midnight UTC, or date and time). A key that would be born expired is refused, not made.
+ */
+export function expiryOf(text: string, at: Date): Date {
+  const t = text.trim();
+  const expected = `expected a lifetime such as 90d or a time such as 2027-06-30 or 2027-06-30T18:00:00Z, got ${JSON.stringify(text)}`;
+  if (/^\d{4}-\d{2}-\d{2}/.test(t)) {
+    // A time of day without a zone would be read in the server's own zone; ask for one.
+    if (/T/i.test(t) && !/(Z|[+-]\d{2}:?\d{2})$/i.test(t))
+      throw new AppError('VALIDATION_FAILED', `expires: ${JSON.stringify(text)} has a time but no zone; add Z (UTC) or an offset such as +02:00`, { field: 'expires' });
+    const [y, m, d] = t.slice(0, 10).split('-').map(Number);
+    // Date.parse rolls 2030-02-30 over to March; a date that is not on the calendar is a typo.
+    const real = new Date(Date.UTC(y, m - 1, d)).toISOString().slice(0, 10) === t.slice(0, 10);
+    const ms = real ? Date.parse(t) : NaN;
+    if (Number.isNaN(ms)) throw new AppError('VALIDATION_FAILED', `expires: ${expected}`, { field: 'expires' });
+    if (ms <= at.getTime()) throw new AppError('VALIDATION_FAILED', `expires: ${new Date(ms).toISOString()} is not in the future (now ${at.toISOString()})`, { field: 'expires' });
+    return new Date(ms);
+  }
+  if (!/^[0-9.]+[a-z]+$/.test(t)) throw new AppError('VALIDATION_FAILED', `expires: ${expected}`, { field: 'expires' });
+  const ms = parseDuration(t, 'expires');
+  if (ms <= 0)
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `expires: a lifetime of ${JSON.stringify(text)} would make a key that is expired already; give a longer one, or leave expires out for a key that never expires`,
+      { field: 'expires' },
+    );
+  return new Date(at.getTime() + ms);
+}
 
 export function createAccessService(deps: { store: AccessStore; clock: Clock }) {
   const { store, clock } = deps;
@@ -83,7 +113,7 @@ export function createAccessService(deps: { store: AccessStore; clock: Clock }) 
       if (!name || name.length > 100) throw new AppError('VALIDATION_FAILED', 'name: give a name of 1 to 100 characters (who or what uses the key)', { field: 'name' });
       const scopes = parseScopes(input.scopes);
       const rate = input.rate === undefined ? null : parseRate(input.rate).text;
-      const expiresAt = input.expires === undefined ? null : new Date(now().getTime() + parseDuration(input.expires, 'expires')).toISOString();
+      const expiresAt = input.expires === undefined ? null : expiryOf(input.expires, now()).toISOString();
       const token = generateToken();
       const record: ApiKeyRecord = {
         id: `key_${randomBytes(8).toString('hex')}`,

@@ -25,7 +25,7 @@ export function registerKeyCommands(program: Command): void {
     .requiredOption('--name <name>', 'who or what uses the key, e.g. checkout-service')
     .requiredOption('--scopes <list>', 'comma-separated: infer, read, feedback, admin (admin implies the others)')
     .option('--rate <n/window>', 'rate limit for this key, e.g. 100/s or 6000/m (default RATE_LIMIT_DEFAULT)')
-    .option('--expires <duration>', 'lifetime, e.g. 90d (default: never expires)')
+    .option('--expires <when>', 'lifetime (90d) or the time it ends (2027-06-30, 2027-06-30T18:00:00Z); default: never expires')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExamples:\n  modelgate keys create --name checkout --scopes infer --rate 100/s --expires 90d\n  modelgate keys create --name ops --scopes admin --json')
     .action(async (o: OutputOptions & { name: string; scopes: string; rate?: string; expires?: string }) =>
