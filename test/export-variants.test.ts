@@ -219,7 +219,7 @@ for (const dialect of DIALECTS) {
       const items = ['left', 'stayed', 1, 'gone'].map((label, i) => ({ event_id: `words-${dialect}-${i}`, label }));
       const fb = (await post('/v1/feedback', { items })).json();
       expect(fb).toMatchObject({ stored: 3, failed: 1 });
-      expect(fb.results[3].error.message).toBe('items[3].label: words version 1 is a binary model; expected 0, 1, true or false, or its classes "left", "stayed" ("left" is 1), got "gone"');
+      expect(fb.results[3].error.message).toBe('items[3].label: words version 1 is a binary model; expected 0, 1, true, false, yes or no, or its classes "left", "stayed" ("left" is 1), got "gone"');
       const stored = await Promise.all(fb.results.slice(0, 3).map((r: { prediction_id: string }) => s.ctx.feedback.get(r.prediction_id)));
       expect(stored.map((f) => f?.label)).toEqual([1, 0, 1]);
     });

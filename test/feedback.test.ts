@@ -37,6 +37,12 @@ for (const dialect of DIALECTS) {
       const r = await post('/v1/feedback', { prediction_id: id, label: 1, value: -120.5 });
       expect(r).toMatchObject({ status: 200, body: { stored: 1, failed: 0, results: [{ index: 0, status: 'stored', prediction_id: id }] } });
       expect(await s.ctx.feedback.get(id)).toMatchObject({ prediction_id: id, model: 'hotel', label: 1, value: -120.5 });
+      // The words train reads as a binary target, in any case.
+      const yes = await predict(4);
+      expect((await post('/v1/feedback', { prediction_id: yes, label: 'Yes' })).body.results[0]).toMatchObject({ status: 'stored' });
+      expect(await s.ctx.feedback.get(yes)).toMatchObject({ label: 1 });
+      expect((await post('/v1/feedback', { prediction_id: yes, label: 'N' })).body.results[0]).toMatchObject({ status: 'stored' });
+      expect(await s.ctx.feedback.get(yes)).toMatchObject({ label: 0 });
       const byEvent = await predict(1, 'booking-77');
       const e = await post('/v1/feedback', { event_id: 'booking-77', label: false });
       expect(e.body.results[0]).toMatchObject({ status: 'stored', prediction_id: byEvent });
@@ -59,7 +65,7 @@ for (const dialect of DIALECTS) {
       const id = await predict(3);
       expect(await post('/v1/feedback', { prediction_id: id, label: 'maybe' })).toMatchObject({
         status: 400,
-        body: { error: { message: expect.stringMatching(/label: hotel version 1 is a binary model; expected 0, 1, true or false, got "maybe"/) } },
+        body: { error: { message: expect.stringMatching(/label: hotel version 1 is a binary model; expected 0, 1, true, false, yes or no, got "maybe"/) } },
       });
       expect(await post('/v1/feedback', { label: 1 })).toMatchObject({ status: 400 });
       expect(await post('/v1/feedback', { prediction_id: id, label: 1, value: 'lots' })).toMatchObject({ status: 400 });
@@ -113,12 +119,13 @@ describe('modelgate feedback import', () => {
 
   it('stores the good rows and names the line of each refused one', async () => {
     const file = path.join(dir, 'outcomes.csv');
-    writeFileSync(file, ['Event_ID,label,value', 'bk-0,1,-100', 'bk-1,0,', 'bk-2,true,12.5', 'bk-3,perhaps,1', 'bk-404,1,1', '"bk-4",FALSE,0', ''].join('\n'));
+    // Yes/No as in telco churn's Churn column, which train reads as a binary target.
+    writeFileSync(file, ['Event_ID,label,value', 'bk-0,1,-100', 'bk-1,0,', 'bk-2,true,12.5', 'bk-3,perhaps,1', 'bk-404,1,1', '"bk-4",FALSE,0', 'bk-1, Yes ,', 'bk-0,no,', ''].join('\n'));
     const r = await runCli(['feedback', 'import', '--file', file, '--json'], { MODELGATE_DATA_DIR: dir });
     expect(r.code).toBe(1);
     expect(r.json()).toMatchObject({
-      rows: 6,
-      stored: 4,
+      rows: 8,
+      stored: 6,
       refused: 2,
       errors: [
         { line: 5, message: expect.stringMatching(/label/) },
@@ -126,7 +133,12 @@ describe('modelgate feedback import', () => {
       ],
     });
     const text = await runCli(['feedback', 'import', '--file', file], { MODELGATE_DATA_DIR: dir });
-    expect(text.stdout).toMatch(/4 of 6 outcomes stored/);
+    // The last two lines replaced bk-1's 0 with Yes and bk-0's 1 with no.
+    const byEvent = async (e: string) => (await s.ctx.db.kysely.selectFrom('feedback').select('label').where('event_id', '=', e).executeTakeFirst())?.label;
+    expect(await byEvent('bk-1')).toBe(1);
+    expect(await byEvent('bk-0')).toBe(0);
+    expect(await byEvent('bk-4')).toBe(0);
+    expect(text.stdout).toMatch(/6 of 8 outcomes stored/);
     expect(text.stdout).toMatch(/line 5: .*label/);
     const missing = await runCli(['feedback', 'import', '--file', path.join(dir, 'nope.csv')], { MODELGATE_DATA_DIR: dir });
     expect(missing.code).toBe(2);

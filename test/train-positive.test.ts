@@ -108,7 +108,7 @@ describe('class_labels in a manifest', () => {
       ],
     });
     expect(r.body).toMatchObject({ stored: 3, failed: 1 });
-    expect(r.body.results[3].error.message).toMatch(/expected 0, 1, true or false, or its classes "Kept", "Cancelled" \("Cancelled" is 1\)/);
+    expect(r.body.results[3].error.message).toMatch(/expected 0, 1, true, false, yes or no, or its classes "Kept", "Cancelled" \("Cancelled" is 1\)/);
     expect((await s.ctx.feedback.get(ids[0]))?.label).toBe(1);
     expect((await s.ctx.feedback.get(ids[1]))?.label).toBe(0);
     expect((await s.ctx.feedback.get(ids[2]))?.label).toBe(1);

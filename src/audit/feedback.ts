@@ -1,5 +1,6 @@
 import type { Db } from '../db/index.js';
 import type { Clock } from '../lib/clock.js';
+import { binaryLabel } from '../lib/missing.js';
 
 /** One reported outcome, as a caller sends it. */
 export interface FeedbackItem {
@@ -42,11 +43,13 @@ function outcomeOf(label: unknown, kind: VersionKind, where: string, model: stri
   // JSON.stringify spells Infinity (a 1e400 in the body) as null, which would misname it.
   const got = typeof label === 'number' && !Number.isFinite(label) ? `${label} (a number out of range)` : (JSON.stringify(label) ?? 'nothing');
   if (kind.task === 'binary') {
-    // 0/1 and false/true first: they keep their meaning whatever the classes are called.
-    const y = LABELS.get(label) ?? binaryClass(label, kind);
+    // 0/1 and false/true first: they keep their meaning whatever the classes are called. Then the
+    // model's own classes, then the words train reads as a binary target (yes/no, "1", "TRUE", …),
+    // so outcomes come back in the spelling of the column the model was trained on.
+    const y = LABELS.get(label) ?? binaryClass(label, kind) ?? (typeof label === 'string' ? (binaryLabel(label) ?? undefined) : undefined);
     if (y !== undefined) return { label: y, actual_class: null, actual_value: null };
     const named = kind.classes?.length ? `, or its classes ${kind.classes.map((c) => JSON.stringify(c)).join(', ')} (${JSON.stringify(kind.positive)} is 1)` : '';
-    return `${where}.label: ${model} is a binary model; expected 0, 1, true or false${named}, got ${got}`;
+    return `${where}.label: ${model} is a binary model; expected 0, 1, true, false, yes or no${named}, got ${got}`;
   }
   if (kind.task === 'regression') {
     // A numeric string too: a CSV import cannot know the column is a number.

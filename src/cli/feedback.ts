@@ -10,13 +10,12 @@ import { emit, progress, type OutputOptions } from './output.js';
 const BATCH = 1000;
 
 function toItem(r: Record<string, string>): FeedbackItem {
-  const label = (r.label ?? '').trim().toLowerCase();
   const value = (r.value ?? '').trim();
   return {
     ...(r.prediction_id?.trim() ? { prediction_id: r.prediction_id.trim() } : {}),
     ...(r.event_id?.trim() ? { event_id: r.event_id.trim() } : {}),
-    // Unrecognised labels pass through as text, so the service's message names them.
-    label: label === '1' || label === 'true' ? 1 : label === '0' || label === 'false' ? 0 : r.label,
+    // As text: the service reads it by the version's kind (0/1 and yes/no for binary, a class, a value).
+    label: (r.label ?? '').trim(),
     ...(value ? { value: Number.isFinite(Number(value)) ? Number(value) : value } : {}),
   };
 }
@@ -27,7 +26,7 @@ export function registerFeedbackCommands(program: Command): void {
   feedback
     .command('import')
     .description(
-      "Import outcomes from a CSV with columns prediction_id or event_id, label (binary 0/1/true/false or the model's class labels, multiclass the class, regression the value), value (optional realised profit)",
+      "Import outcomes from a CSV with columns prediction_id or event_id, label (binary 0/1, true/false, yes/no or the model's class labels, multiclass the class, regression the value), value (optional realised profit)",
     )
     .requiredOption('--file <csv>', 'CSV file with a header row')
     .option('--json', 'machine-readable output')
