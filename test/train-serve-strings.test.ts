@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,9 @@ for (const dialect of DIALECTS) {
     const data = generateHotelBookings(3000, 43);
     const numeric = Object.keys(data.numeric);
     const categorical = Object.keys(data.categorical);
-    // Every 5th row has no market segment; every 3rd row's categories are padded in the dirty file.
+    // Every 5th row has no market segment; every 3rd row's categories are padded in the dirty file,
+    // and every 40th row's adr is text there ("105.3 EUR", which train reads as missing) and blank in the clean one.
+    const adrText = (i: number) => i % 40 === 7;
     const clean = (i: number, c: string) => (c === 'market_segment' && i % 5 === 0 ? '' : data.categorical[c][i]);
     const dirty = (i: number, c: string) => {
       const v = clean(i, c);
@@ -45,7 +47,11 @@ for (const dialect of DIALECTS) {
       s = await startTestServer({ dialect, jobs: false });
       const write = (name: string, cat: (i: number, c: string) => string) => {
         const file = path.join(s.dataDir, name);
-        const rows = Array.from({ length: data.rows }, (_, i) => [...numeric.map((n) => data.numeric[n][i]), ...categorical.map((c) => cat(i, c)), data.label[i]]);
+        const rows = Array.from({ length: data.rows }, (_, i) => [
+          ...numeric.map((n) => (n === 'adr' && adrText(i) ? (cat === dirty ? `${data.numeric[n][i]} EUR` : '') : data.numeric[n][i])),
+          ...categorical.map((c) => cat(i, c)),
+          data.label[i],
+        ]);
         writeFileSync(file, stringify([[...numeric, ...categorical, 'cancelled'], ...rows]));
         return file;
       };
@@ -65,7 +71,7 @@ for (const dialect of DIALECTS) {
 
     it('serves a padded category and a missing-value token as the trainer read them, and evaluate agrees', async () => {
       const version = (await s.app.inject({ method: 'GET', url: '/v1/models/from-dirty/versions/1', headers: s.auth })).json();
-      expect(version.manifest.contract.string_cleaning).toBe('trim');
+      expect(version.manifest.contract.cell_reading).toBe('train');
       for (const i of [0, 3, 5, 6, 10, 15, 30]) {
         const want = (await post('/v1/infer', { model: 'from-clean', payload: payload(i, (j, c) => clean(j, c) || null) })).body.score;
         const got = await post('/v1/infer', { model: 'from-dirty', payload: payload(i, dirty) });
@@ -84,6 +90,20 @@ for (const dialect of DIALECTS) {
       expect(onDirty.log_loss).toBeCloseTo(onClean.log_loss, 12);
     });
 
+    it('score reads a numeric cell that is not a number as missing, as train did, and says how many', async () => {
+      const score = async (file: string) => {
+        const out = `${file}.scored.csv`;
+        const r = await runCli(['score', '--model', 'from-dirty', '--data', file, '--out', out, '--json'], s.env);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        return { summary: r.json(), text: readFileSync(out, 'utf8') };
+      };
+      const [dirtyScored, cleanScored] = [await score(dirtyCsv), await score(cleanCsv)];
+      const textCells = Array.from({ length: data.rows }, (_, i) => i).filter(adrText).length;
+      expect(dirtyScored.summary).toMatchObject({ rows: 3000, scored: 3000, rejected: 0, not_numbers: { adr: textCells } });
+      expect(cleanScored.summary.not_numbers).toEqual({});
+      expect(dirtyScored.text).toBe(cleanScored.text);
+    });
+
     it('drift monitoring bins the window the same way: a padded category is not an unseen one', async () => {
       for (let i = 0; i < 60; i++) expect((await post('/v1/infer', { model: 'from-dirty', payload: payload(i, dirty) })).status).toBe(200);
       // With the seven rows the test above sent (0, 5, 10, 15 and 30 of them without a segment).
@@ -98,15 +118,20 @@ for (const dialect of DIALECTS) {
   });
 }
 
-describe('an imported version gets its strings as sent', () => {
-  it('trims only when the contract says string_cleaning: trim', () => {
+describe('an imported version gets its values as sent', () => {
+  it('reads as the trainer did only when the contract says cell_reading: train', () => {
     const features = [{ name: 'segment', type: 'string' as const, input: 'segment' }];
     const asSent = createEncoder({ contract_version: 1, layout: 'columns', features, missing_category: 'missing' });
-    const trimmed = createEncoder({ contract_version: 1, layout: 'columns', features, missing_category: 'missing', string_cleaning: 'trim' });
+    const trimmed = createEncoder({ contract_version: 1, layout: 'columns', features, missing_category: 'missing', cell_reading: 'train' });
     expect(asSent.encode({ segment: ' Online TA ' }, 'payload').row).toEqual([' Online TA ']);
     expect(asSent.encode({ segment: 'NA' }, 'payload').row).toEqual(['NA']);
     expect(trimmed.encode({ segment: ' Online TA ' }, 'payload').row).toEqual(['Online TA']);
     expect(trimmed.encode({ segment: 'NA' }, 'payload').row).toEqual(['missing']);
     expect(trimmed.encode({ segment: '   ' }, 'payload').row).toEqual(['missing']);
+    // Infinity (1e400 in a body) is a value for an imported graph, missing for a trained one, as train read "Infinity".
+    const number = [{ name: 'adr', type: 'float' as const, input: 'adr' }];
+    expect(createEncoder({ contract_version: 1, layout: 'columns', features: number }).encode({ adr: Infinity }, 'payload').row).toEqual([Infinity]);
+    expect(createEncoder({ contract_version: 1, layout: 'columns', features: number, cell_reading: 'train' }).encode({ adr: -Infinity }, 'payload').row).toEqual([NaN]);
+    expect(createEncoder({ contract_version: 1, layout: 'columns', features: number, cell_reading: 'train' }).encode({ adr: 1e308 }, 'payload').row).toEqual([1e308]);
   });
 });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { notNumbersNote } from '../lib/csv-cell.js';
 import { AppError } from '../lib/errors.js';
 import { writeFileAtomic } from '../lib/files.js';
 import { Servable } from '../inference/index.js';
@@ -41,6 +42,7 @@ interface Evaluated {
   evaluation: TaskEvaluation;
   skipped: number;
   skippedReasons: Record<string, number>;
+  notNumbers: Record<string, number>;
 }
 
 /** Score the CSV with a registered version through the serving code (Servable, encoder, policy). */
@@ -54,6 +56,8 @@ async function evaluateVersion(ctx: Context, model: string, version: number, fil
     const r = await scoreCsv(file, s, { target, onProgress: (n) => n % 10240 === 0 && progress(`  ${n} rows scored`) });
     const note = checkSkipped({ ...r, scored: r.scores.length }, { subject: `${file} with ${model} version ${version}`, allowSkipped, allowWhat: 'evaluate the other rows' });
     if (note) progress(`  ${note}`);
+    const read = notNumbersNote(r.notNumbers);
+    if (read) progress(`  note: ${read}`);
     let evaluation: TaskEvaluation;
     if (s.task === 'regression') evaluation = evaluateRegression(r.outcomes, r.actualValues, found.spec.policy);
     else if (s.task === 'multiclass') evaluation = evaluateMulticlass(r.outcomes, r.actualClasses, found.spec.output.class_labels ?? [], found.spec.policy);
@@ -61,7 +65,7 @@ async function evaluateVersion(ctx: Context, model: string, version: number, fil
       if (new Set(r.labels).size < 2) throw new AppError('BAD_REQUEST', `--target ${target}: the scored rows have a single class; evaluation needs both`);
       evaluation = { task: 'binary', ...evaluateScores(r.scores, r.labels, found.spec.policy, costMatrixOf(manifest.training)) };
     }
-    return { version, evaluation, skipped: r.skipped, skippedReasons: r.skippedReasons };
+    return { version, evaluation, skipped: r.skipped, skippedReasons: r.skippedReasons, notNumbers: r.notNumbers };
   } finally {
     await s.release();
   }
@@ -238,7 +242,7 @@ export function registerEvaluateCommands(program: Command): void {
         const report = {
           model: o.model,
           task,
-          data: { file: o.data, target: o.target, skipped: candidate.skipped, skipped_reasons: candidate.skippedReasons },
+          data: { file: o.data, target: o.target, skipped: candidate.skipped, skipped_reasons: candidate.skippedReasons, not_numbers: candidate.notNumbers },
           candidate: { version: candidate.version, ...candidate.evaluation },
           ...(baseline ? { baseline: { version: baseline.version, ...baseline.evaluation } } : {}),
           gates,

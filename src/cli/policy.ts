@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { AppError } from '../lib/errors.js';
 import { describePolicy, parsePolicyFlag, Servable, type Policy } from '../inference/index.js';
+import { notNumbersNote } from '../lib/csv-cell.js';
 import { checkSkipped, scoreCsv } from '../monitoring/index.js';
 import { chooseThreshold } from '../training/train.js';
 import { parseBands, parseCosts } from './policy-flags.js';
@@ -80,6 +81,8 @@ export function registerPolicyCommands(program: Command): void {
               },
             );
             if (note) progress(`  ${note}`);
+            const read = notNumbersNote(r.notNumbers);
+            if (read) progress(`  note: ${read}`);
             const c = chooseThreshold(r.scores, r.labels, costs);
             next = { type: 'threshold', threshold: Math.min(1, c.threshold), above: 'act', below: 'none' };
             chosen = { rows: r.scores.length, expected_profit: c.value, cost_matrix: costs };

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { describePolicy, parsePolicyFlag, Servable, taskOf, TASKS, type Task } from '../inference/index.js';
+import { notNumbersNote } from '../lib/csv-cell.js';
 import { checkSkipped, referenceFromCsv } from '../monitoring/index.js';
 import type { Manifest, RegistryService } from '../registry/index.js';
 import { cliActor, cliConfig, parseVersion, withContext } from './context.js';
@@ -25,6 +26,8 @@ async function profileReference(prep: ReturnType<RegistryService['prepare']>, on
     const r = await referenceFromCsv(file, s, prep.policy, { target, onProgress: (n) => n % 10240 === 0 && progress(`  ${n} rows scored`) });
     const note = checkSkipped({ ...r, scored: r.rows }, { subject: `--reference ${file}`, consequence: 'nothing was registered', allowSkipped, allowWhat: 'profile the other rows' });
     if (note) progress(`  ${note}`);
+    const read = notNumbersNote(r.notNumbers);
+    if (read) progress(`  note: ${read}`);
     progress(`  ${r.rows} rows profiled`);
     return r;
   } finally {
@@ -141,7 +144,7 @@ export function registerRegistryCommands(program: Command): void {
                 ...(c.features.some((f) => f.type === 'string')
                   ? [
                       `  missing   ${c.missing_category === undefined ? 'a missing string feature is refused (400); --missing-category VALUE maps it' : `a missing string feature becomes ${JSON.stringify(c.missing_category)}`}`,
-                      ...(c.string_cleaning === 'trim' ? ['  strings   trimmed; NA, NULL, ? and the other missing-value tokens are missing (as the trainer read its CSV)'] : []),
+                      ...(c.cell_reading === 'train' ? ['  reading   as train read its CSV: strings trimmed; NA, NULL, ? … missing'] : []),
                     ]
                   : []),
                 `  policy    ${describePolicy(r.manifest.policy)}`,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { notNumbersNote } from '../lib/csv-cell.js';
 import { AppError } from '../lib/errors.js';
 import { createPendingOutput, openDataStream } from '../lib/data-location.js';
 import { Servable } from '../inference/index.js';
@@ -88,6 +89,7 @@ export function registerScoreCommands(program: Command): void {
             scored: r.scored,
             rejected: r.rejected,
             reasons: r.reasons,
+            not_numbers: r.notNumbers,
             columns: r.columns,
             seconds: Math.round(seconds * 1000) / 1000,
             rows_per_second: Math.round(r.rows / seconds),
@@ -96,6 +98,7 @@ export function registerScoreCommands(program: Command): void {
             [
               `${r.scored.toLocaleString('en')} of ${r.rows.toLocaleString('en')} rows scored in ${seconds.toFixed(1)} s (${summary.rows_per_second.toLocaleString('en')} rows/s)${failed ? '' : ` → ${o.out}`}`,
               `columns: ${r.columns.join(', ')}`,
+              ...(notNumbersNote(r.notNumbers) ? [`note: ${notNumbersNote(r.notNumbers)}`] : []),
               ...(r.rejected
                 ? [
                     `${r.rejected} row${r.rejected === 1 ? '' : 's'} rejected → ${rejectsAt}:`,

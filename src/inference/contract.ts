@@ -40,12 +40,13 @@ export const contractSchema = z.object({
    */
   missing_category: z.string().optional(),
   /**
-   * What happens to a string feature's value before the graph sees it. 'trim': trimmed, and a
-   * missing-value token (NA, NULL, ?, None, …) or a blank is missing — how modelgate's trainer
-   * read its CSV. Unset: the value goes to the graph as sent (an imported pipeline's own
-   * encoders decide).
+   * 'train': values are read as `modelgate train` read its CSV — a string feature trimmed, and
+   * a missing-value token (NA, NULL, ?, None, …) or a blank missing; in a CSV (evaluate, score,
+   * register --reference) also a numeric cell that is not a number missing, where it is refused
+   * otherwise. Unset: a string goes to the graph as sent (an imported pipeline's own encoders
+   * decide).
    */
-  string_cleaning: z.enum(['trim']).optional(),
+  cell_reading: z.enum(['train']).optional(),
 });
 
 export const outputSchema = z.object({

@@ -33,14 +33,15 @@ function invalid(where: string, f: Feature, expected: string, v: unknown): never
   });
 }
 
-function checker(f: Feature, missingCategory: string | undefined, trim: boolean): Check {
+function checker(f: Feature, missingCategory: string | undefined, asTrained: boolean): Check {
   switch (f.type) {
     case 'float':
     case 'double':
       // Missing or null becomes NaN: what scikit-learn's imputers expect for a missing value.
       return (v, where) => {
         if (v === undefined || v === null) return NaN;
-        if (typeof v === 'number') return v;
+        // A 1e400 in the body parses to Infinity; modelgate's trainer read such a cell as missing.
+        if (typeof v === 'number') return asTrained && !Number.isFinite(v) ? NaN : v;
         return invalid(where, f, 'a number or null', v);
       };
     case 'int64':
@@ -72,7 +73,7 @@ function checker(f: Feature, missingCategory: string | undefined, trim: boolean)
       };
       return (v, where) => {
         // A trained version reads " tacoma " and "NA" as its trainer read them in the CSV.
-        if (typeof v === 'string' && trim) v = cleanCategory(v);
+        if (typeof v === 'string' && asTrained) v = cleanCategory(v);
         if (typeof v === 'string') return known ? closed(v, where, false) : v;
         if (v === undefined || v === null) {
           // Train, serve and evaluate agree: a missing category is the value the version's manifest names.
@@ -124,7 +125,7 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[]): Encoder {
   const features = contract.features;
   const names = features.map((f) => f.name);
   const known = new Set(names);
-  const checks = features.map((f) => checker(f, contract.missing_category, contract.string_cleaning === 'trim'));
+  const checks = features.map((f) => checker(f, contract.missing_category, contract.cell_reading === 'train'));
   const n = features.length;
 
   const encode = (payload: unknown, where: string): EncodedRow => {

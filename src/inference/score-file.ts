@@ -4,7 +4,7 @@ import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import { assertFeatureColumns } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
-import { typedCell } from '../lib/csv-cell.js';
+import { csvPayloadReader } from '../lib/csv-cell.js';
 import { countReason } from '../lib/reason-counts.js';
 import type { Row } from './encoder.js';
 import type { Servable } from './servable.js';
@@ -31,6 +31,8 @@ export interface ScoreFileResult {
   rejected: number;
   /** Why rows were rejected: reason → rows. */
   reasons: Record<string, number>;
+  /** A version modelgate trained: per column, cells that are not numbers, scored as missing (as train read them). */
+  notNumbers: Record<string, number>;
   idColumns: string[];
   columns: string[];
 }
@@ -55,6 +57,7 @@ async function write(stream: Writable, text: string): Promise<void> {
 export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
   const s = o.servable;
   const features = s.spec.contract.features;
+  const reader = csvPayloadReader(features, s.spec.contract.cell_reading);
   const reasons: Record<string, number> = {};
   let rows = 0;
   let scored = 0;
@@ -115,9 +118,7 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
         await write(o.rejects, stringify([['row', ...idColumns, 'reason']]));
       }
       rows++;
-      const payload: Record<string, unknown> = {};
-      for (const f of features) payload[f.name] = typedCell(rec[f.name], f.type);
-      pending.push({ line: line - 1, ids: idColumns.map((c) => rec[c] ?? ''), payload });
+      pending.push({ line: line - 1, ids: idColumns.map((c) => rec[c] ?? ''), payload: reader.read(rec) });
       if (pending.length >= BATCH) await flush();
     }
     await flush();
@@ -126,5 +127,5 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
     throw new AppError('BAD_REQUEST', `${o.source}: cannot read as CSV (line ${line}): ${errorMessage(e)}`);
   }
   if (rows === 0) throw new AppError('BAD_REQUEST', `${o.source}: no rows (a CSV with a header line and one row per prediction)`);
-  return { rows, scored, rejected, reasons, idColumns, columns };
+  return { rows, scored, rejected, reasons, notNumbers: reader.notNumbers, idColumns, columns };
 }

@@ -18,3 +18,35 @@ export function typedCell(raw: string | undefined, type: CellType): unknown {
   if (type === 'int64' || type === 'int32') return Number.isInteger(n) ? n : raw;
   return Number.isFinite(n) ? n : raw;
 }
+
+/**
+ * Reads CSV records into payloads for a version's features. For a version trained by modelgate
+ * (`cell_reading: "train"`) a numeric cell that is not a number ("120k") is missing, as the
+ * trainer read it, and counted per column in `notNumbers`; for any other version it stays text,
+ * which the encoder refuses.
+ */
+export function csvPayloadReader(features: readonly { name: string; type: CellType }[], cellReading: 'train' | undefined) {
+  const notNumbers: Record<string, number> = {};
+  const lenient = cellReading === 'train';
+  return {
+    notNumbers,
+    read(rec: Record<string, string | undefined>): Record<string, unknown> {
+      const payload: Record<string, unknown> = {};
+      for (const f of features) {
+        let v = typedCell(rec[f.name], f.type);
+        if (lenient && typeof v === 'string' && f.type !== 'string' && f.type !== 'bool') {
+          notNumbers[f.name] = (notNumbers[f.name] ?? 0) + 1;
+          v = null;
+        }
+        payload[f.name] = v;
+      }
+      return payload;
+    },
+  };
+}
+
+/** The note for values read as missing by csvPayloadReader, or undefined when there were none. */
+export function notNumbersNote(notNumbers: Record<string, number>): string | undefined {
+  const parts = Object.entries(notNumbers).map(([name, n]) => `${n} ${name}`);
+  return parts.length ? `values that are not numbers read as missing, as train read them: ${parts.join(', ')}` : undefined;
+}

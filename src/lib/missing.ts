@@ -6,7 +6,7 @@ export const isMissingCell = (raw: string | undefined): boolean => raw === undef
 /**
  * A category as modelgate's trainer reads it: trimmed, or null when it is one of the
  * missing-value tokens (or blank). Serving applies the same to versions whose contract says
- * `string_cleaning: "trim"`, so " tacoma " and "tacoma" are one category on both sides.
+ * `cell_reading: "train"`, so " tacoma " and "tacoma" are one category on both sides.
  */
 export function cleanCategory(raw: string): string | null {
   const t = raw.trim();

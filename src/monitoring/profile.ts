@@ -128,7 +128,7 @@ export class FeatureAccumulator {
   readonly unseen = new Map<string, number>();
   private readonly index: Map<string, number> | undefined;
 
-  /** trim: the version reads its string features as its trainer did (contract string_cleaning), so the window is binned the same way. */
+  /** trim: the version reads its string features as its trainer did (contract cell_reading), so the window is binned the same way. */
   constructor(
     readonly profile: FeatureProfile,
     private readonly trim = false,

@@ -3,7 +3,8 @@ import { parse } from 'csv-parse';
 import { assertFeatureColumns, caseHint } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
-import { typedCell } from '../lib/csv-cell.js';
+import { csvPayloadReader } from '../lib/csv-cell.js';
+import { cleanCategory } from '../lib/missing.js';
 import { countReason } from '../lib/reason-counts.js';
 import { positiveClassOf, type Outcome, type Policy, type Servable } from '../inference/index.js';
 import { buildReference, kindOf } from './profile.js';
@@ -67,6 +68,8 @@ export interface ScoredCsv {
   skippedReasons: Record<string, number>;
   /** Of the skipped rows, those whose target cell held no usable outcome (the model could score them). */
   untargeted: number;
+  /** A version modelgate trained: per column, cells that are not numbers, read as missing (as train read them). */
+  notNumbers: Record<string, number>;
   firstError?: string;
 }
 
@@ -111,6 +114,9 @@ export function checkSkipped(
  */
 export async function scoreCsv(file: string, s: Servable, opts: { target?: string; onProgress?: (rows: number) => void } = {}): Promise<ScoredCsv> {
   const features = s.spec.contract.features;
+  const reader = csvPayloadReader(features, s.spec.contract.cell_reading);
+  // The profile holds what the monitor will bin: for a trained version, categories as its trainer read them.
+  const asMonitored = s.spec.contract.cell_reading === 'train' ? (v: unknown) => (typeof v === 'string' ? cleanCategory(v) : v) : (v: unknown) => v;
   const columns: unknown[][] = features.map(() => []);
   const scores: number[] = [];
   const outcomes: Outcome[] = [];
@@ -141,7 +147,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     if (!ok.length) return;
     const batch = await s.scoreMany(ok.map((o) => o.row));
     ok.forEach((o, i) => {
-      features.forEach((f, j) => columns[j].push(o.payload[f.name]));
+      features.forEach((f, j) => columns[j].push(asMonitored(o.payload[f.name])));
       scores.push(batch[i].score);
       outcomes.push(batch[i]);
       if (o.label !== undefined) {
@@ -179,9 +185,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
         }
         y = t.y;
       }
-      const payload: Record<string, unknown> = {};
-      for (const f of features) payload[f.name] = typedCell(rec[f.name], f.type);
-      pending.push({ payload, label: y });
+      pending.push({ payload: reader.read(rec), label: y });
       if (pending.length >= BATCH) await flush();
     }
     await flush();
@@ -190,7 +194,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     throw new AppError('BAD_REQUEST', `${file}: cannot read as CSV (line ${line}): ${errorMessage(e)}`);
   }
   if (!scores.length) throw new AppError('BAD_REQUEST', `${file}: no row could be scored${firstError ? ` (first problem: ${firstError})` : ''}`);
-  return { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, untargeted, ...(firstError ? { firstError } : {}) };
+  return { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, untargeted, notNumbers: reader.notNumbers, ...(firstError ? { firstError } : {}) };
 }
 
 /**
@@ -202,8 +206,8 @@ export async function referenceFromCsv(
   s: Servable,
   policy: Policy,
   opts: { target?: string; onProgress?: (rows: number) => void } = {},
-): Promise<{ reference: ReferenceProfile; rows: number; skipped: number; skippedReasons: Record<string, number>; untargeted: number; firstError?: string }> {
-  const { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, untargeted, firstError } = await scoreCsv(file, s, opts);
+): Promise<{ reference: ReferenceProfile; rows: number; skipped: number; skippedReasons: Record<string, number>; untargeted: number; notNumbers: Record<string, number>; firstError?: string }> {
+  const { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, untargeted, notNumbers, firstError } = await scoreCsv(file, s, opts);
   const features = s.spec.contract.features;
   const decide = s.decide;
   const classes = (s.spec.output.class_labels ?? []).map(String);
@@ -231,5 +235,5 @@ export async function referenceFromCsv(
     ...(metrics ? { metrics } : {}),
     ...(s.task === 'multiclass' ? { classes: { labels: classes, predicted } } : {}),
   });
-  return { reference, rows: scores.length, skipped, skippedReasons, untargeted, ...(firstError ? { firstError } : {}) };
+  return { reference, rows: scores.length, skipped, skippedReasons, untargeted, notNumbers, ...(firstError ? { firstError } : {}) };
 }

@@ -46,8 +46,8 @@ export const manifestInputSchema = z
     run_id: z.string().optional(),
     /** What a missing (null or absent) string feature becomes: the trainer writes ''; imported pipelines name their imputed constant. */
     missing_category: z.string().max(200).optional(),
-    /** 'trim': string features are trimmed and missing-value tokens read as missing before the graph sees them; the trainer writes it. */
-    string_cleaning: z.enum(['trim']).optional(),
+    /** 'train': values are read as the trainer read its CSV (strings trimmed, missing-value tokens missing; non-numbers in a CSV's numeric column missing); the trainer writes it. */
+    cell_reading: z.enum(['train']).optional(),
     /** Drift reference (modelgate.reference/v1); `register --reference CSV` computes one. */
     reference: referenceSchema.optional(),
   })

@@ -144,7 +144,7 @@ function prepare(input: Omit<RegisterInput, 'actor'>, maxModelBytes: number) {
   const missing = input.missingCategory ?? extra.missing_category;
   // Only a graph with string inputs has categories to fill.
   if (missing !== undefined && contract.features.some((f) => f.type === 'string')) contract.missing_category = missing;
-  if (extra.string_cleaning !== undefined && contract.features.some((f) => f.type === 'string')) contract.string_cleaning = extra.string_cleaning;
+  if (extra.cell_reading !== undefined) contract.cell_reading = extra.cell_reading;
   return { extra, graph, contract, output, policy };
 }
 
@@ -411,7 +411,7 @@ export function createRegistryService(deps: RegistryDeps) {
         ...(m.run_id ? { run_id: m.run_id } : {}),
         ...(m.reference ? { reference: m.reference } : {}),
         ...(m.contract.missing_category !== undefined ? { missing_category: m.contract.missing_category } : {}),
-        ...(m.contract.string_cleaning !== undefined ? { string_cleaning: m.contract.string_cleaning } : {}),
+        ...(m.contract.cell_reading !== undefined ? { cell_reading: m.contract.cell_reading } : {}),
       },
       actor: input.actor,
     });

@@ -16,7 +16,7 @@ export type TrainingTask = 'binary' | 'regression' | 'multiclass';
  * missing (cleanCategory). Serving does the same, so a row sent as it stands in the CSV gets
  * the score the model was trained and evaluated to give.
  */
-export const TRAINED_CELL_READING = { missing_category: '', string_cleaning: 'trim' } as const;
+export const TRAINED_CELL_READING = { missing_category: '', cell_reading: 'train' } as const;
 
 /** Classes a target may have before it needs --task: more than this reads as a regression (numeric) or a mistake. */
 export const MAX_AUTO_CLASSES = 50;
