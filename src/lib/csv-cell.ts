@@ -47,6 +47,6 @@ export function csvPayloadReader(features: readonly { name: string; type: CellTy
 
 /** The note for values read as missing by csvPayloadReader, or undefined when there were none. */
 export function notNumbersNote(notNumbers: Record<string, number>): string | undefined {
-  const parts = Object.entries(notNumbers).map(([name, n]) => `${n} ${name}`);
+  const parts = Object.entries(notNumbers).map(([name, n]) => `${n} in ${name}`);
   return parts.length ? `values that are not numbers read as missing, as train read them: ${parts.join(', ')}` : undefined;
 }
