@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
 import { REPO_ROOT } from './helpers/fixtures.js';
 
@@ -70,6 +71,23 @@ describe('modelgate demo', () => {
       expect(oip.outputs.find((o) => o.name === 'value')!.data[0]).toBe(one.value);
     } finally {
       expect(await demo.stop()).toBe(0);
+    }
+  }, 240_000);
+
+  it("a demo model can be retrained on the demo's own CSV, as a trained one can", async () => {
+    const env = { MODELGATE_DATA_DIR: tempDir() };
+    for (const [task, model, csv, main] of [
+      ['binary', 'hotel-cancel', 'hotel_bookings.csv', 'roc_auc'],
+      ['regression', 'car-price', 'car_listings.csv', 'r2'],
+    ]) {
+      const demo = await runCli(['demo', '--task', task, '--rows', '2000', '--no-serve', '--json'], env);
+      expect(demo.code, demo.stderr).toBe(0);
+      const r = await runCli(['retrain', '--model', model, '--data', path.join(env.MODELGATE_DATA_DIR, 'demo', csv), '--max-metric-drop', '0.001', '--json'], env);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      // The same data trained again by the same run record: the same quality on the same held-out rows.
+      const { status, candidate_version, metrics } = r.json();
+      expect({ status, candidate_version }).toEqual({ status: 'registered', candidate_version: 2 });
+      expect(metrics.candidate[main]).toBeCloseTo(metrics.current[main], 3);
     }
   }, 240_000);
 

@@ -30,6 +30,9 @@ const CAR_POLICY: Policy = {
   ],
 };
 
+/** Both demos hold out every fourth row (row i when i % 4 == 0), as `train`'s default index split. */
+const DEMO_SPLIT = { kind: 'index', test_fraction: 0.25 } as const;
+
 /** What a demo prepared: the model it registered and promoted, rows to show, and what to print. */
 interface Prepared {
   model: string;
@@ -64,7 +67,16 @@ async function prepareCars(config: Config, rows: number): Promise<Prepared> {
       manifest: {
         description: 'Used-car price (synthetic demo listings): low under 5,000, mid under 20,000, else high',
         metrics: t.metrics,
-        training: t.run,
+        // The run record `retrain` repeats: the demo's CSV trained again is a new version.
+        training: {
+          ...t.run,
+          dataset: { file: csvFile, sha256: ingested.sha256, rows_read: ingested.rowsRead },
+          columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })),
+          split: DEMO_SPLIT,
+          target: 'price',
+          task: 'regression',
+          gates: {},
+        },
         run_id: t.run.run_id,
         ...TRAINED_CELL_READING,
         dataset_sha256: ingested.sha256,
@@ -207,7 +219,15 @@ async function prepareHotel(config: Config, rows: number, quiet: Logger): Promis
       manifest: {
         description: 'Hotel booking cancellation (synthetic demo data): act = ask for a deposit or reconfirm',
         metrics: result.metrics,
-        training: result.run,
+        training: {
+          ...result.run,
+          dataset: { file: csvFile, sha256: sha256(csv), rows_read: data.rows },
+          columns: [...Object.keys(data.numeric).map((name) => ({ name, role: 'numeric' })), ...Object.keys(data.categorical).map((name) => ({ name, role: 'categorical' }))],
+          split: DEMO_SPLIT,
+          target: 'is_canceled',
+          task: 'binary',
+          gates: {},
+        },
         run_id: result.run.run_id,
         ...TRAINED_CELL_READING,
         dataset_sha256: sha256(csv),

@@ -222,7 +222,7 @@ export function createRetrainService(deps: RetrainDeps) {
     if (!run.target)
       throw new AppError(
         'BAD_REQUEST',
-        `model ${input.model} version ${fromVersion}'s run record has no target (it was trained before retraining existed); train it again with modelgate train once, and retrain from that version`,
+        `model ${input.model} version ${fromVersion}'s run record has no target (it was trained before retraining existed, or by a demo before 2026-12-04); train it again with modelgate train once, and retrain from that version`,
       );
     const id = randomUUID();
     await k
