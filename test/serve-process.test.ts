@@ -67,6 +67,19 @@ describe('modelgate serve process', () => {
     const warned = output.split('\n').filter((l) => l.includes('AUDIT_FLUSH is set'));
     expect(warned).toHaveLength(1);
     expect(JSON.parse(warned[0])).toMatchObject({ level: 'warn', msg: expect.stringContaining('did you mean AUDIT_FLUSH_MS?') });
+    // No rate limit is set, so nothing is said about how workers count them.
+    expect(output).not.toContain('rate limits are counted by each');
+  });
+
+  it('WORKERS=2 with a rate limit and no Redis says once that each worker counts on its own', async () => {
+    const before = output.length;
+    await serve({ WORKERS: '2', RATE_LIMIT_DEFAULT: '1000/s' });
+    const warned = output
+      .slice(before)
+      .split('\n')
+      .filter((l) => l.includes('rate limits are counted by each'));
+    expect(warned).toHaveLength(1);
+    expect(JSON.parse(warned[0])).toMatchObject({ level: 'warn', msg: expect.stringContaining('a key may make up to 2 × its rate; set REDIS_URL to share one count') });
   });
 
   it('WORKERS=2 on a port already in use: exits 1 with the reason, instead of replacing workers that cannot start', async () => {

@@ -90,7 +90,20 @@ async function serveOne(config: Config, log: Logger): Promise<RunningServer> {
 /** WORKERS > 1: the primary migrates once, then forks workers that share the port. */
 async function servePrimary(config: Config, log: Logger, onListening: (url: string, pids: number[]) => void): Promise<void> {
   const ctx = await openContext(config, log);
-  await ctx.close();
+  try {
+    // Without Redis each worker keeps its own counts; the cluster module spreads connections over
+    // them, so a key's clients together get up to WORKERS × its rate. Said once, where it is set.
+    if (!config.REDIS_URL) {
+      const limited = config.RATE_LIMIT_DEFAULT !== undefined || (await ctx.access.list()).some((k) => k.rate_limit !== null && k.status === 'active');
+      if (limited)
+        log.warn(
+          { workers: config.WORKERS },
+          `rate limits are counted by each of the ${config.WORKERS} workers on its own (REDIS_URL is unset), so a key may make up to ${config.WORKERS} × its rate; set REDIS_URL to share one count, or WORKERS=1`,
+        );
+    }
+  } finally {
+    await ctx.close();
+  }
   log.info({ workers: config.WORKERS }, 'starting workers');
   const metrics = (await import('../server/cluster-metrics.js')).serveClusterMetrics();
   let stopping = false;
