@@ -31,10 +31,7 @@ interface EvaluateFlags extends OutputOptions {
 /** A version number, or the version an alias points at. */
 async function resolve(ctx: Context, model: string, ref: string): Promise<number> {
   if (/^[0-9]+$/.test(ref)) return parseVersion(ref)!;
-  const m = await ctx.registry.getModel(model);
-  const v = m.aliases[ref];
-  if (v === undefined) throw new AppError('NOT_FOUND', `model ${model} has no alias ${ref}; it has ${Object.keys(m.aliases).join(', ') || 'none'}`);
-  return v;
+  return ctx.registry.versionOfAlias(model, ref);
 }
 
 interface Evaluated {

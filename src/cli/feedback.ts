@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parse } from 'csv-parse';
 import type { FeedbackItem } from '../audit/index.js';
+import { fileDelimiter } from '../lib/csv-delimiter.js';
 import { AppError } from '../lib/errors.js';
 import { cliActor, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
@@ -36,7 +37,8 @@ export function registerFeedbackCommands(program: Command): void {
         await access(o.file).catch(() => {
           throw new AppError('BAD_REQUEST', `cannot read ${o.file}; give the path of a CSV file`);
         });
-        const parser = createReadStream(o.file).pipe(parse({ columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true, bom: true }));
+        const delimiter = await fileDelimiter(o.file);
+        const parser = createReadStream(o.file).pipe(parse({ columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true, bom: true, delimiter }));
         let line = 1; // the header
         let stored = 0;
         const errors: { line: number; message: string }[] = [];

@@ -5,6 +5,7 @@ import { stringify } from 'csv-stringify/sync';
 import { assertFeatureColumns } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { csvPayloadReader } from '../lib/csv-cell.js';
+import { streamDelimiter } from '../lib/csv-delimiter.js';
 import { countReason } from '../lib/reason-counts.js';
 import type { Row } from './encoder.js';
 import type { Servable } from './servable.js';
@@ -98,7 +99,8 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
     o.onProgress?.(rows);
   };
 
-  const parser = o.input.pipe(parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true }));
+  const { delimiter, input } = await streamDelimiter(o.input);
+  const parser = input.pipe(parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, delimiter }));
   let line = 1;
   try {
     for await (const rec of parser as AsyncIterable<Record<string, string>>) {

@@ -4,6 +4,7 @@ import { assertFeatureColumns, caseHint } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
 import { csvPayloadReader } from '../lib/csv-cell.js';
+import { fileDelimiter } from '../lib/csv-delimiter.js';
 import { cleanCategory } from '../lib/missing.js';
 import { countReason } from '../lib/reason-counts.js';
 import { positiveClassOf, type Outcome, type Policy, type Servable } from '../inference/index.js';
@@ -159,7 +160,8 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     opts.onProgress?.(scores.length);
   };
 
-  const parser = createReadStream(file).pipe(parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true }));
+  const delimiter = await fileDelimiter(file);
+  const parser = createReadStream(file).pipe(parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, delimiter }));
   let line = 1;
   let checked = false;
   try {

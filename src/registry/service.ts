@@ -422,7 +422,14 @@ export function createRegistryService(deps: RegistryDeps) {
     await requireModel(model);
     const aliases = await store.aliasesOf(model);
     const v = aliases[alias];
-    if (v === undefined) throw new AppError('NOT_FOUND', `model ${model} has no alias ${alias}; it has ${Object.keys(aliases).join(', ') || 'none'}`, { model, alias });
+    if (v === undefined) {
+      const has = Object.keys(aliases);
+      throw new AppError(
+        'NOT_FOUND',
+        `model ${model} has no alias ${alias} (${has.length ? `its aliases: ${has.join(', ')}` : 'no version of it has been promoted'}); name a version instead, or promote one to ${alias}`,
+        { model, alias },
+      );
+    }
     return v;
   }
 

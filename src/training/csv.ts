@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import { getHeapStatistics } from 'node:v8';
 import { parse } from 'csv-parse';
 import { caseHint } from '../lib/column-names.js';
+import { delimiterName, fileDelimiter } from '../lib/csv-delimiter.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, cleanCategory, isMissingCell } from '../lib/missing.js';
 import type { Dataset } from './dataset.js';
@@ -103,9 +104,10 @@ function toNumber(raw: string): number | undefined {
 
 /** Read the CSV once, record by record, with the right errors for files people really have. */
 async function* records(file: string, onChunk?: (chunk: Buffer | string) => void): AsyncGenerator<{ line: number; cells: string[] }> {
+  const delimiter = await fileDelimiter(file);
   const source = createReadStream(file, { highWaterMark: 1 << 20 });
   if (onChunk) source.on('data', onChunk);
-  const parser = source.pipe(parse({ bom: true, skip_empty_lines: true, relax_quotes: false }));
+  const parser = source.pipe(parse({ bom: true, skip_empty_lines: true, relax_quotes: false, delimiter }));
   let line = 0;
   try {
     for await (const cells of parser as AsyncIterable<string[]>) {
@@ -388,9 +390,10 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   if (need > limit) throw tooBig(`${rows.toLocaleString('en')} rows`, numericCount + categoricalCount, need);
 
   const { numeric, categorical, label, values, classIndex } = await readColumns(file, columns, targetIndex, kept, task, classIndexOf, (raw) => labelOf(raw) === 1);
+  const delimiter = await fileDelimiter(file);
   if (badTarget) warnings.push(`${o.target}: ${badTarget === 1 ? '1 row whose value is not a finite number was' : `${badTarget} rows whose value is not a finite number were`} left out`);
   o.onProgress?.(
-    `  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${dropped ? `; ${dropped} row${dropped === 1 ? '' : 's'} without a label dropped` : ''}${badTarget ? `; ${badTarget} row${badTarget === 1 ? '' : 's'} with a target that is not a finite number dropped` : ''}`,
+    `  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${delimiter === ',' ? '' : ` (fields separated by ${delimiterName(delimiter)})`}${dropped ? `; ${dropped} row${dropped === 1 ? '' : 's'} without a label dropped` : ''}${badTarget ? `; ${badTarget} row${badTarget === 1 ? '' : 's'} with a target that is not a finite number dropped` : ''}`,
   );
   const data: Dataset = {
     numeric,

@@ -1,0 +1,34 @@
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { describe, expect, it } from 'vitest';
+import { delimiterOf, streamDelimiter } from './csv-delimiter.js';
+
+describe('delimiterOf', () => {
+  it('reads commas whenever the header has one, else the most frequent of semicolon, tab and bar', () => {
+    expect(delimiterOf('a,b,c\n1;2;3\n')).toBe(',');
+    expect(delimiterOf('a;b;c\n1,5;2;3\n')).toBe(';');
+    expect(delimiterOf('a\tb\tc\r\n1\t2\t3')).toBe('\t');
+    expect(delimiterOf('a|b|c')).toBe('|');
+    // A comma inside a quoted name is not a delimiter; a newline inside quotes does not end the header.
+    expect(delimiterOf('"price, EUR";"colour\nof car";year\n')).toBe(';');
+    expect(delimiterOf('"a;b",c\n')).toBe(',');
+    // One column: commas, as before.
+    expect(delimiterOf('label\n1\n')).toBe(',');
+  });
+});
+
+describe('streamDelimiter', () => {
+  it('decides from the first line and still yields every byte, for a stream in many chunks and for one that ends before a newline', async () => {
+    const body = 'a;b\n' + Array.from({ length: 5000 }, (_, i) => `${i};${i * 2}`).join('\n');
+    const chunks = body.match(/[\s\S]{1,7}/g)!;
+    const many = await streamDelimiter(Readable.from(chunks.map((c) => Buffer.from(c))));
+    expect(many.delimiter).toBe(';');
+    expect(await text(many.input)).toBe(body);
+    const short = await streamDelimiter(Readable.from([Buffer.from('x\ty')]));
+    expect(short.delimiter).toBe('\t');
+    expect(await text(short.input)).toBe('x\ty');
+    const empty = await streamDelimiter(Readable.from([]));
+    expect(empty.delimiter).toBe(',');
+    expect(await text(empty.input)).toBe('');
+  });
+});

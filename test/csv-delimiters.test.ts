@@ -1,0 +1,67 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { describe, expect, it } from 'vitest';
+import { generateHotelBookings, rowPayload } from '../src/training/index.js';
+import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/db.js';
+
+/**
+ * Spreadsheets in many locales save "CSV" with semicolons, and databases export tabs. The same
+ * bookings written with commas (the independent check), semicolons and tabs must train, evaluate
+ * and score alike, and outcomes import from either.
+ */
+describe('CSV files separated by semicolons or tabs', () => {
+  const dir = tempDir();
+  const env = { MODELGATE_DATA_DIR: dir };
+  const data = generateHotelBookings(2000, 44);
+  const cols = [...Object.keys(data.numeric), ...Object.keys(data.categorical)];
+  const rows = Array.from({ length: data.rows }, (_, i) => {
+    const p = rowPayload(data, i);
+    // A decimal comma would not be a number in any of them; the adr keeps its point.
+    return [`bk-${i}`, ...cols.map((c) => p[c] ?? ''), data.label[i]];
+  });
+  const write = (name: string, delimiter: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, stringify([['booking_id', ...cols, 'is_canceled'], ...rows], { delimiter }));
+    return file;
+  };
+  const files = { comma: write('comma.csv', ','), semicolon: write('semicolon.csv', ';'), tab: write('tab.tsv', '\t') };
+
+  it('train, evaluate and score read them as the comma file, and say how the fields were separated', async () => {
+    const trained: Record<string, { auc: number; stderr: string }> = {};
+    for (const [name, file] of Object.entries(files)) {
+      const r = await runCli(['train', '--data', file, '--target', 'is_canceled', '--model', `m-${name}`, '--algo', 'logreg', '--exclude', 'booking_id', '--register', '--promote', '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      trained[name] = { auc: r.json().metrics.roc_auc, stderr: r.stderr };
+    }
+    expect(trained.semicolon.auc).toBe(trained.comma.auc);
+    expect(trained.tab.auc).toBe(trained.comma.auc);
+    expect(trained.semicolon.stderr).toMatch(/categorical columns \(fields separated by semicolons\)/);
+    expect(trained.tab.stderr).toMatch(/\(fields separated by tabs\)/);
+    expect(trained.comma.stderr).not.toMatch(/fields separated by/);
+
+    const evaluate = async (file: string) => (await runCli(['evaluate', '--model', 'm-comma', '--data', file, '--target', 'is_canceled', '--json'], env)).json().candidate;
+    const [byComma, bySemicolon] = [await evaluate(files.comma), await evaluate(files.semicolon)];
+    expect(bySemicolon.rows).toBe(2000);
+    expect(bySemicolon.roc_auc).toBe(byComma.roc_auc);
+
+    const score = async (file: string) => {
+      const out = `${file}.scored.csv`;
+      const r = await runCli(['score', '--model', 'm-comma', '--data', file, '--out', out, '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      return readFileSync(out, 'utf8');
+    };
+    const scored = await score(files.tab);
+    expect(scored).toBe(await score(files.comma));
+    expect(scored.split('\n')[0]).toBe('row,booking_id,score,decision');
+  }, 120_000);
+
+  it('feedback import reads a semicolon file', async () => {
+    const file = path.join(dir, 'outcomes.csv');
+    writeFileSync(file, 'prediction_id;label\nnot-a-prediction;1\n');
+    const r = await runCli(['feedback', 'import', '--file', file, '--json'], env);
+    // Read as two columns: the row reaches the lookup (with commas it would have no label column).
+    expect(r.json()).toMatchObject({ rows: 1, stored: 0, errors: [{ line: 2, message: expect.stringMatching(/no prediction not-a-prediction/) }] });
+  });
+});
