@@ -137,7 +137,7 @@ describe.each(DIALECTS)('canary and alias changes on %s', (dialect) => {
     expect((await get('/v1/models/hotel/versions/blue')).version).toBe(3);
     const missing = await call('GET', '/v1/models/hotel/versions/purple');
     expect(missing.statusCode).toBe(404);
-    expect(missing.json().error.message).toMatch(/no alias purple; it has .*production/);
+    expect(missing.json().error.message).toMatch(/no alias purple \(its aliases: .*production.*\); name a version instead, or promote one to purple/);
   });
 });
 
