@@ -21,12 +21,15 @@ describe('CSV files separated by semicolons or tabs', () => {
     // A decimal comma would not be a number in any of them; the adr keeps its point.
     return [`bk-${i}`, ...cols.map((c) => p[c] ?? ''), data.label[i]];
   });
-  const write = (name: string, delimiter: string) => {
+  const write = (name: string, delimiter: string, cells = rows) => {
     const file = path.join(dir, name);
-    writeFileSync(file, stringify([['booking_id', ...cols, 'is_canceled'], ...rows], { delimiter }));
+    writeFileSync(file, stringify([['booking_id', ...cols, 'is_canceled'], ...cells], { delimiter }));
     return file;
   };
-  const files = { comma: write('comma.csv', ','), semicolon: write('semicolon.csv', ';'), tab: write('tab.tsv', '\t') };
+  // The semicolon file as such spreadsheets write it: 105,29 for 105.29.
+  const decimalCommas = rows.map((r) => r.map((v) => (typeof v === 'number' ? String(v).replace('.', ',') : v)));
+  expect(decimalCommas.some((r) => r.some((v) => typeof v === 'string' && /^\d+,\d+$/.test(v)))).toBe(true);
+  const files = { comma: write('comma.csv', ','), semicolon: write('semicolon.csv', ';', decimalCommas), tab: write('tab.tsv', '\t') };
 
   it('train, evaluate and score read them as the comma file, and say how the fields were separated', async () => {
     const trained: Record<string, { auc: number; stderr: string }> = {};
@@ -34,6 +37,8 @@ describe('CSV files separated by semicolons or tabs', () => {
       const r = await runCli(['train', '--data', file, '--target', 'is_canceled', '--model', `m-${name}`, '--algo', 'logreg', '--exclude', 'booking_id', '--register', '--promote', '--json'], env);
       expect(r.code, r.stderr).toBe(0);
       trained[name] = { auc: r.json().metrics.roc_auc, stderr: r.stderr };
+      // Every column keeps its role: a decimal comma did not turn adr into text.
+      expect(r.json().run.columns.filter((c: { role: string }) => c.role === 'numeric').length, name).toBe(Object.keys(data.numeric).length);
     }
     expect(trained.semicolon.auc).toBe(trained.comma.auc);
     expect(trained.tab.auc).toBe(trained.comma.auc);

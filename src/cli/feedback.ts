@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parse } from 'csv-parse';
 import type { FeedbackItem } from '../audit/index.js';
+import { cellNumber, numberText } from '../lib/csv-cell.js';
 import { fileDelimiter } from '../lib/csv-delimiter.js';
 import { AppError } from '../lib/errors.js';
 import { cliActor, withContext } from './context.js';
@@ -10,14 +11,15 @@ import { emit, progress, type OutputOptions } from './output.js';
 
 const BATCH = 1000;
 
-function toItem(r: Record<string, string>): FeedbackItem {
+/** decimalComma: a file not separated by commas may write 21,5 for 21.5 (a regression label, a value). */
+function toItem(r: Record<string, string>, decimalComma: boolean): FeedbackItem {
   const value = (r.value ?? '').trim();
   return {
     ...(r.prediction_id?.trim() ? { prediction_id: r.prediction_id.trim() } : {}),
     ...(r.event_id?.trim() ? { event_id: r.event_id.trim() } : {}),
     // As text: the service reads it by the version's kind (0/1 and yes/no for binary, a class, a value).
-    label: (r.label ?? '').trim(),
-    ...(value ? { value: Number.isFinite(Number(value)) ? Number(value) : value } : {}),
+    label: numberText((r.label ?? '').trim(), decimalComma),
+    ...(value ? { value: cellNumber(value, decimalComma) ?? value } : {}),
   };
 }
 
@@ -57,7 +59,7 @@ export function registerFeedbackCommands(program: Command): void {
         for await (const record of parser as AsyncIterable<Record<string, string>>) {
           line++;
           if (line === 2 && !('label' in record)) throw new AppError('BAD_REQUEST', `${o.file}: no label column; the header must name prediction_id or event_id, label and optionally value`);
-          batch.push({ line, item: toItem(record) });
+          batch.push({ line, item: toItem(record, delimiter !== ',') });
           if (batch.length >= BATCH) await send();
         }
         if (batch.length) await send();

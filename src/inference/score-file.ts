@@ -58,7 +58,6 @@ async function write(stream: Writable, text: string): Promise<void> {
 export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
   const s = o.servable;
   const features = s.spec.contract.features;
-  const reader = csvPayloadReader(features, s.spec.contract.cell_reading);
   const reasons: Record<string, number> = {};
   let rows = 0;
   let scored = 0;
@@ -100,6 +99,7 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
   };
 
   const { delimiter, input } = await streamDelimiter(o.input);
+  const reader = csvPayloadReader(features, s.spec.contract.cell_reading, delimiter !== ',');
   const parser = input.pipe(parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, delimiter }));
   let line = 1;
   try {

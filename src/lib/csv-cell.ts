@@ -3,18 +3,35 @@ import { isMissingCell } from './missing.js';
 /** The tensor types a CSV cell is read as (a contract feature's type). */
 export type CellType = 'float' | 'double' | 'int64' | 'int32' | 'string' | 'bool';
 
+/** 105,29 or -0,5: a number written with a decimal comma (no thousands separators). */
+const DECIMAL_COMMA = /^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A cell's text as a number's text: a decimal comma becomes a point when the file is not
+ * separated by commas (spreadsheets that save "CSV" with semicolons write 105,29 for 105.29).
+ */
+export const numberText = (t: string, decimalComma: boolean): string => (decimalComma && DECIMAL_COMMA.test(t) ? t.replace(',', '.') : t);
+
+/** A CSV cell as a finite number, or undefined (blank, text, Infinity). */
+export function cellNumber(raw: string, decimalComma = false): number | undefined {
+  const t = raw.trim();
+  if (t === '') return undefined;
+  const n = Number(numberText(t, decimalComma));
+  return Number.isFinite(n) ? n : undefined;
+}
+
 /**
  * A CSV cell as the value a JSON payload would carry for a feature of this type: null for the
  * missing-value tokens, numbers for numeric features, the raw text when it does not parse (so
  * the encoder refuses it with the same message an API caller gets).
  */
-export function typedCell(raw: string | undefined, type: CellType): unknown {
+export function typedCell(raw: string | undefined, type: CellType, decimalComma = false): unknown {
   if (raw === undefined) return undefined;
   const t = raw.trim();
   if (isMissingCell(t)) return null;
   if (type === 'string') return raw;
   if (type === 'bool') return /^(true|1|yes)$/i.test(t) ? true : /^(false|0|no)$/i.test(t) ? false : raw;
-  const n = Number(t);
+  const n = Number(numberText(t, decimalComma));
   if (type === 'int64' || type === 'int32') return Number.isInteger(n) ? n : raw;
   return Number.isFinite(n) ? n : raw;
 }
@@ -25,7 +42,7 @@ export function typedCell(raw: string | undefined, type: CellType): unknown {
  * trainer read it, and counted per column in `notNumbers`; for any other version it stays text,
  * which the encoder refuses.
  */
-export function csvPayloadReader(features: readonly { name: string; type: CellType }[], cellReading: 'train' | undefined) {
+export function csvPayloadReader(features: readonly { name: string; type: CellType }[], cellReading: 'train' | undefined, decimalComma: boolean) {
   const notNumbers: Record<string, number> = {};
   const lenient = cellReading === 'train';
   return {
@@ -33,7 +50,7 @@ export function csvPayloadReader(features: readonly { name: string; type: CellTy
     read(rec: Record<string, string | undefined>): Record<string, unknown> {
       const payload: Record<string, unknown> = {};
       for (const f of features) {
-        let v = typedCell(rec[f.name], f.type);
+        let v = typedCell(rec[f.name], f.type, decimalComma);
         if (lenient && typeof v === 'string' && f.type !== 'string' && f.type !== 'bool') {
           notNumbers[f.name] = (notNumbers[f.name] ?? 0) + 1;
           v = null;

@@ -32,3 +32,20 @@ describe('streamDelimiter', () => {
     expect(await text(empty.input)).toBe('');
   });
 });
+
+describe('cellNumber and numberText', () => {
+  it('read a decimal comma only in a file not separated by commas, and nothing that looks like thousands', async () => {
+    const { cellNumber, numberText } = await import('./csv-cell.js');
+    expect(cellNumber('105,29', true)).toBe(105.29);
+    expect(cellNumber(' -0,5 ', true)).toBe(-0.5);
+    expect(cellNumber(',5', true)).toBe(0.5);
+    expect(cellNumber('1,5e3', true)).toBe(1500);
+    expect(cellNumber('105,29', false)).toBeUndefined();
+    expect(cellNumber('1.234,56', true)).toBeUndefined();
+    expect(cellNumber('1,2,3', true)).toBeUndefined();
+    expect(cellNumber('105.29', true)).toBe(105.29);
+    expect(cellNumber('Infinity', true)).toBeUndefined();
+    expect(numberText('21,5', true)).toBe('21.5');
+    expect(numberText('Kept, late', true)).toBe('Kept, late');
+  });
+});

@@ -3,7 +3,7 @@ import { parse } from 'csv-parse';
 import { assertFeatureColumns, caseHint } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
-import { csvPayloadReader } from '../lib/csv-cell.js';
+import { cellNumber, csvPayloadReader } from '../lib/csv-cell.js';
 import { fileDelimiter } from '../lib/csv-delimiter.js';
 import { cleanCategory } from '../lib/missing.js';
 import { countReason } from '../lib/reason-counts.js';
@@ -27,11 +27,11 @@ function label(raw: string | undefined, column: string, line: number, classes: s
 /** A target cell per task: what it holds, or the reason the row is skipped. */
 type TargetReader = (raw: string | undefined, line: number) => { y: number | string } | { skip: string };
 
-function targetReader(s: Servable, column: string): TargetReader {
+function targetReader(s: Servable, column: string, decimalComma: boolean): TargetReader {
   if (s.task === 'regression') {
     return (raw) => {
-      const n = isMissingCell(raw) ? NaN : Number(raw!.trim());
-      return Number.isFinite(n) ? { y: n } : { skip: `no finite ${column} value` };
+      const n = isMissingCell(raw) ? undefined : cellNumber(raw!, decimalComma);
+      return n !== undefined ? { y: n } : { skip: `no finite ${column} value` };
     };
   }
   if (s.task === 'multiclass') {
@@ -115,7 +115,8 @@ export function checkSkipped(
  */
 export async function scoreCsv(file: string, s: Servable, opts: { target?: string; onProgress?: (rows: number) => void } = {}): Promise<ScoredCsv> {
   const features = s.spec.contract.features;
-  const reader = csvPayloadReader(features, s.spec.contract.cell_reading);
+  const delimiter = await fileDelimiter(file);
+  const reader = csvPayloadReader(features, s.spec.contract.cell_reading, delimiter !== ',');
   // The profile holds what the monitor will bin: for a trained version, categories as its trainer read them.
   const asMonitored = s.spec.contract.cell_reading === 'train' ? (v: unknown) => (typeof v === 'string' ? cleanCategory(v) : v) : (v: unknown) => v;
   const columns: unknown[][] = features.map(() => []);
@@ -124,7 +125,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
   const labels: number[] = [];
   const actualValues: number[] = [];
   const actualClasses: string[] = [];
-  const target = opts.target === undefined ? undefined : targetReader(s, opts.target);
+  const target = opts.target === undefined ? undefined : targetReader(s, opts.target, delimiter !== ',');
   let skipped = 0;
   let untargeted = 0;
   let firstError: string | undefined;
@@ -160,7 +161,6 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     opts.onProgress?.(scores.length);
   };
 
-  const delimiter = await fileDelimiter(file);
   const parser = createReadStream(file).pipe(parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, delimiter }));
   let line = 1;
   let checked = false;

@@ -4,7 +4,8 @@ import { stat } from 'node:fs/promises';
 import { getHeapStatistics } from 'node:v8';
 import { parse } from 'csv-parse';
 import { caseHint } from '../lib/column-names.js';
-import { delimiterName, fileDelimiter } from '../lib/csv-delimiter.js';
+import { cellNumber } from '../lib/csv-cell.js';
+import { delimiterName, fileDelimiter, type Delimiter } from '../lib/csv-delimiter.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, cleanCategory, isMissingCell } from '../lib/missing.js';
 import type { Dataset } from './dataset.js';
@@ -95,16 +96,8 @@ const DISTINCT_CAP = 1000;
  */
 const NAME_LIKE_SHARE = 0.2;
 
-function toNumber(raw: string): number | undefined {
-  const t = raw.trim();
-  if (t === '') return undefined;
-  const n = Number(t);
-  return Number.isFinite(n) ? n : undefined;
-}
-
 /** Read the CSV once, record by record, with the right errors for files people really have. */
-async function* records(file: string, onChunk?: (chunk: Buffer | string) => void): AsyncGenerator<{ line: number; cells: string[] }> {
-  const delimiter = await fileDelimiter(file);
+async function* records(file: string, delimiter: Delimiter, onChunk?: (chunk: Buffer | string) => void): AsyncGenerator<{ line: number; cells: string[] }> {
   const source = createReadStream(file, { highWaterMark: 1 << 20 });
   if (onChunk) source.on('data', onChunk);
   const parser = source.pipe(parse({ bom: true, skip_empty_lines: true, relax_quotes: false, delimiter }));
@@ -171,7 +164,17 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
 }
 
 /** Pass 2: the kept rows' typed columns and target. */
-async function readColumns(file: string, columns: ColumnReport[], targetIndex: number, kept: number, task: TrainingTask, classIndexOf: Map<string, number>, isPositive: (raw: string) => boolean) {
+async function readColumns(
+  file: string,
+  delimiter: Delimiter,
+  columns: ColumnReport[],
+  targetIndex: number,
+  kept: number,
+  task: TrainingTask,
+  classIndexOf: Map<string, number>,
+  isPositive: (raw: string) => boolean,
+) {
+  const num = (raw: string) => cellNumber(raw, delimiter !== ',');
   const numeric: Record<string, Float64Array> = {};
   const categorical: Record<string, string[]> = {};
   const label = new Uint8Array(kept);
@@ -184,21 +187,21 @@ async function readColumns(file: string, columns: ColumnReport[], targetIndex: n
   });
   let i = 0;
   let first = true;
-  for await (const { cells } of records(file)) {
+  for await (const { cells } of records(file, delimiter)) {
     if (first) {
       first = false;
       continue;
     }
     if (isMissingCell(cells[targetIndex])) continue;
     if (values) {
-      const v = toNumber(cells[targetIndex]);
+      const v = num(cells[targetIndex]);
       if (v === undefined) continue;
       values[i] = v;
     } else if (classIndex) classIndex[i] = classIndexOf.get(cells[targetIndex].trim())!;
     else label[i] = isPositive(cells[targetIndex]) ? 1 : 0;
     for (let j = 0; j < columns.length; j++) {
       const c = columns[j];
-      if (c.role === 'numeric') numeric[c.name][i] = isMissingCell(cells[j]) ? NaN : (toNumber(cells[j]) ?? NaN);
+      if (c.role === 'numeric') numeric[c.name][i] = isMissingCell(cells[j]) ? NaN : (num(cells[j]) ?? NaN);
       else if (c.role === 'categorical') {
         const v = cells[j] === undefined ? '' : (cleanCategory(cells[j]) ?? '');
         // One string instance per distinct value: a column costs a pointer a row.
@@ -228,6 +231,8 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     throw new AppError('BAD_REQUEST', `cannot read ${file}: ${errorMessage(e)}`);
   }
   if (size === 0) throw new AppError('BAD_REQUEST', `${file} is empty; give a CSV with a header row and data rows`);
+  const delimiter = await fileDelimiter(file);
+  const num = (raw: string) => cellNumber(raw, delimiter !== ',');
   // The file's sha256 is taken while pass 1 reads it.
   const hash = createHash('sha256');
   const limit = o.maxColumnBytes ?? Math.floor((getHeapStatistics().heap_size_limit - process.memoryUsage().heapUsed) / 2);
@@ -258,7 +263,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   if (positive !== undefined && o.task !== undefined && o.task !== 'binary')
     throw new AppError('BAD_REQUEST', `--positive names the positive class of a binary target; it does not go with --task ${o.task}`);
   const labelOf = (raw: string | undefined): 0 | 1 | null | undefined => (positive === undefined ? binaryLabel(raw) : isMissingCell(raw) ? null : raw!.trim() === positive ? 1 : 0);
-  for await (const { line, cells } of records(file, (chunk) => hash.update(chunk))) {
+  for await (const { line, cells } of records(file, delimiter, (chunk) => hash.update(chunk))) {
     if (!header) {
       header = cells.map((c) => c.trim());
       const dup = header.find((h, i) => header!.indexOf(h) !== i);
@@ -293,7 +298,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     if (y === 1) positives++;
     else if (y === undefined) badLabels.set(cells[targetIndex], (badLabels.get(cells[targetIndex]) ?? 0) + 1);
     const t = cells[targetIndex].trim();
-    if (toNumber(t) !== undefined) targetNumeric++;
+    if (num(t) !== undefined) targetNumeric++;
     if (!targetManyValues) {
       targetValues.set(t, (targetValues.get(t) ?? 0) + 1);
       if (targetValues.size > MAX_CLASSES) targetManyValues = true;
@@ -308,7 +313,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
         continue;
       }
       s.present++;
-      const n = toNumber(raw);
+      const n = num(raw);
       if (n !== undefined) {
         s.numeric++;
         if (Number.isInteger(n)) s.integer++;
@@ -370,7 +375,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     throw new AppError(
       'BAD_REQUEST',
       `--target ${o.target}: ${badTarget} of ${rows} values are not finite numbers (e.g. ${[...targetValues.keys()]
-        .filter((v) => toNumber(v) === undefined)
+        .filter((v) => num(v) === undefined)
         .slice(0, 3)
         .map((v) => JSON.stringify(v))
         .join(', ')}); a regression target needs numbers; fix or drop those rows (at most ${MAX_BAD_TARGET_SHARE * 100} % may be left out)`,
@@ -389,8 +394,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   const need = estimateTrainingBytes(rows, numericCount, categoricalCount);
   if (need > limit) throw tooBig(`${rows.toLocaleString('en')} rows`, numericCount + categoricalCount, need);
 
-  const { numeric, categorical, label, values, classIndex } = await readColumns(file, columns, targetIndex, kept, task, classIndexOf, (raw) => labelOf(raw) === 1);
-  const delimiter = await fileDelimiter(file);
+  const { numeric, categorical, label, values, classIndex } = await readColumns(file, delimiter, columns, targetIndex, kept, task, classIndexOf, (raw) => labelOf(raw) === 1);
   if (badTarget) warnings.push(`${o.target}: ${badTarget === 1 ? '1 row whose value is not a finite number was' : `${badTarget} rows whose value is not a finite number were`} left out`);
   o.onProgress?.(
     `  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${delimiter === ',' ? '' : ` (fields separated by ${delimiterName(delimiter)})`}${dropped ? `; ${dropped} row${dropped === 1 ? '' : 's'} without a label dropped` : ''}${badTarget ? `; ${badTarget} row${badTarget === 1 ? '' : 's'} with a target that is not a finite number dropped` : ''}`,
