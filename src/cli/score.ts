@@ -94,11 +94,12 @@ export function registerScoreCommands(program: Command): void {
             seconds: Math.round(seconds * 1000) / 1000,
             rows_per_second: Math.round(r.rows / seconds),
           };
+          const read = notNumbersNote(r.notNumbers);
           emit(o, summary, () =>
             [
               `${r.scored.toLocaleString('en')} of ${r.rows.toLocaleString('en')} rows scored in ${seconds.toFixed(1)} s (${summary.rows_per_second.toLocaleString('en')} rows/s)${failed ? '' : ` → ${o.out}`}`,
               `columns: ${r.columns.join(', ')}`,
-              ...(notNumbersNote(r.notNumbers) ? [`note: ${notNumbersNote(r.notNumbers)}`] : []),
+              ...(read ? [`note: ${read}`] : []),
               ...(r.rejected
                 ? [
                     `${r.rejected} row${r.rejected === 1 ? '' : 's'} rejected → ${rejectsAt}:`,

@@ -1,7 +1,7 @@
 /** Cells that mean "no value" in the CSVs people export (pandas, R, SQL clients, UCI files). */
 export const MISSING_TOKENS = new Set(['', 'NA', 'N/A', 'NULL', 'null', 'NaN', 'nan', '?', 'None']);
 
-export const isMissingCell = (raw: string | undefined): boolean => raw === undefined || MISSING_TOKENS.has(raw.trim());
+export const isMissingCell = (raw: string | undefined): boolean => raw === undefined || cleanCategory(raw) === null;
 
 /**
  * A category as modelgate's trainer reads it: trimmed, or null when it is one of the

@@ -183,8 +183,8 @@ async function scanWindow(store: MonitoringStore, input: MonitorInput, reference
   const names = target.contract.features.map((f) => f.name);
   const accs = new Map<string, FeatureAccumulator>();
   if (reference) {
-    const trim = target.contract.cell_reading === 'train';
-    for (const n of names) if (reference.features[n]) accs.set(n, new FeatureAccumulator(reference.features[n], trim));
+    const asTrained = target.contract.cell_reading === 'train';
+    for (const n of names) if (reference.features[n]) accs.set(n, new FeatureAccumulator(reference.features[n], asTrained));
     const lacking = names.filter((n) => !reference.features[n]);
     if (lacking.length) notes.push(`the reference profile has no distribution for ${lacking.join(', ')}; no drift for them`);
   }

@@ -128,10 +128,10 @@ export class FeatureAccumulator {
   readonly unseen = new Map<string, number>();
   private readonly index: Map<string, number> | undefined;
 
-  /** trim: the version reads its string features as its trainer did (contract cell_reading), so the window is binned the same way. */
+  /** asTrained: the version reads its string features as its trainer did (contract cell_reading), so the window is binned the same way. */
   constructor(
     readonly profile: FeatureProfile,
-    private readonly trim = false,
+    private readonly asTrained = false,
   ) {
     if (profile.type === 'numeric') this.counts = new Array(profile.edges.length + 1).fill(0);
     else {
@@ -148,7 +148,7 @@ export class FeatureAccumulator {
       else this.counts[binOf(v, this.profile.edges)]++;
       return;
     }
-    const c = this.trim && typeof raw === 'string' ? (cleanCategory(raw) ?? undefined) : categoryValue(raw);
+    const c = this.asTrained && typeof raw === 'string' ? (cleanCategory(raw) ?? undefined) : categoryValue(raw);
     if (c === undefined) {
       this.missing++;
       return;
