@@ -6,6 +6,8 @@ export {
   ksTwoSample,
   ksFromCounts,
   histogramQuantile,
+  histogramCountAbove,
+  wilsonLower,
   quantileEdges,
   binOf,
   rocAuc,

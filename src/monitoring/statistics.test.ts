@@ -9,6 +9,8 @@ import {
   calibration,
   classification,
   confusion,
+  histogramCountAbove,
+  histogramQuantile,
   jsDistance,
   kolmogorovSf,
   ksFromCounts,
@@ -17,6 +19,7 @@ import {
   psi,
   quantileEdges,
   rocAuc,
+  wilsonLower,
 } from './statistics.js';
 
 // Expected values from scipy 1.17.1 and scikit-learn 1.6.1 (scripts/statistics-fixtures.py).
@@ -95,6 +98,41 @@ describe('statistics: textbook cases', () => {
     const coarse = [3, 7];
     const hist2 = (xs: number[]) => xs.reduce((h, x) => (h[binOf(x, coarse)]++, h), [0, 0, 0]);
     expect(ksFromCounts(hist2(a), hist2(b)).statistic).toBeLessThanOrEqual(ksTwoSample(a, b).statistic);
+  });
+});
+
+describe('statistics: canary latency evidence', () => {
+  it('histogramCountAbove is the inverse of histogramQuantile: the q-quantile is x exactly where (1 − q) lie above x', () => {
+    const bounds = [1, 2, 5, 10];
+    const counts = [100, 40, 30, 20, 10];
+    // Hand counts: above 3.5 half of the 2–5 bin (15) and everything from 5 up (30).
+    expect(histogramCountAbove(counts, bounds, 3.5)).toBeCloseTo(45, 12);
+    expect(histogramCountAbove(counts, bounds, 0)).toBe(200);
+    expect(histogramCountAbove(counts, bounds, 5)).toBe(30);
+    expect(histogramCountAbove(counts, bounds, 10)).toBe(10);
+    expect(histogramCountAbove(counts, bounds, 50)).toBe(0);
+    for (const q of [0.3, 0.5, 0.8, 0.9, 0.94]) {
+      const x = histogramQuantile(counts, bounds, q);
+      expect(histogramCountAbove(counts, bounds, x)).toBeCloseTo((1 - q) * 200, 9);
+    }
+  });
+
+  it('wilsonLower: the lower bound of the Wilson score interval (statsmodels proportion_confint, method wilson)', () => {
+    // /usr/bin/python3 (Debian's statsmodels 0.13.5): proportion_confint(k, n, alpha=0.002, method='wilson')[0],
+    // a two-sided 99.8 % interval, whose lower bound is the one-sided 99.9 % one (z = norm.ppf(0.999)).
+    const z = 3.090232306167813;
+    const cases: [number, number, number][] = [
+      [1, 10, 0.008789112824549972],
+      [20.1, 300, 0.03445713097470928],
+      [201, 3000, 0.05422332432580908],
+      [40.2, 300, 0.0844024396507869],
+      [500, 500, 0.9812588668286188],
+      [3, 7, 0.09161890874602491],
+      [50, 1000, 0.03263648427270493],
+    ];
+    for (const [k, n, lower] of cases) expect(wilsonLower(k, n, z)).toBeCloseTo(lower, 12);
+    expect(wilsonLower(0, 10, z)).toBeCloseTo(0, 12);
+    expect(wilsonLower(0, 0, z)).toBe(0);
   });
 });
 

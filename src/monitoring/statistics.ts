@@ -142,6 +142,36 @@ export function histogramQuantile(counts: readonly number[], bounds: readonly nu
 }
 
 /**
+ * How many of a histogram's observations lie above `x`: the inverse of histogramQuantile,
+ * interpolating linearly inside x's bin, so that the q-quantile exceeds x exactly when more than
+ * (1 − q) of the observations do. The open last bin counts as above any x below its lower bound.
+ */
+export function histogramCountAbove(counts: readonly number[], bounds: readonly number[], x: number): number {
+  let above = 0;
+  for (let i = counts.length - 1; i >= 0; i--) {
+    const lower = i === 0 ? 0 : bounds[i - 1];
+    if (lower >= x) above += counts[i];
+    else {
+      if (i < bounds.length && x < bounds[i]) above += (counts[i] * (bounds[i] - x)) / (bounds[i] - lower);
+      break;
+    }
+  }
+  return above;
+}
+
+/**
+ * Lower bound of the Wilson score interval for a proportion of k in n, at z standard errors
+ * (3.09 for a one-sided 99.9 % bound). Unlike p̂ − z·se it stays inside [0, 1] and behaves for
+ * small n and proportions near 0, which is where a canary's tail is judged. 0 when n is 0.
+ */
+export function wilsonLower(k: number, n: number, z: number): number {
+  if (n <= 0) return 0;
+  const p = k / n;
+  const z2 = z * z;
+  return Math.max(0, (p + z2 / (2 * n) - z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n));
+}
+
+/**
  * Bin edges at the 1/bins … (bins−1)/bins quantiles of the finite values (each the smallest
  * value with at least that share at or below it), duplicates dropped, so a column with few
  * distinct values gets fewer bins rather than empty ones.

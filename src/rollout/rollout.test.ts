@@ -94,6 +94,40 @@ describe('analysis rules', () => {
     expect(slow.failed?.detail).toMatch(/^p95 [0-9.]+ ms > 1.3 × [0-9.]+ ms/);
   });
 
+  /** An arm whose model-scored requests fall in the 1–2 ms bin but for `slow` in the 2–5 ms bin. */
+  const tail = (requests: number, slow: number): ArmCounts => {
+    const c = emptyCounts();
+    c.requests = requests;
+    c.latency[latencyBin(1.5)] = requests - slow;
+    c.latency[latencyBin(3)] = slow;
+    c.decisions = { none: requests };
+    c.scores[0] = requests;
+    return c;
+  };
+
+  it('holds a canary whose p95 is over the limit without evidence, and rolls it back once there is', () => {
+    // Production: 5.6 % in 2–5 ms, p95 2 + 3 × (5/50) = 2.3 ms, limit 1.3 × 2.3 = 2.99 ms.
+    const prod = { version: 1, counts: tail(900, 50) };
+    const opts = { minRequests: 200, minScored: 100 };
+    // The canary: 10 % in 2–5 ms, p95 2 + 3 × (15/30) = 3.5 ms over the limit; 30 × (5 − 2.99)/3 = 20.1 of 300 (6.7 %) slower than it.
+    const few = analyse(prod, { version: 2, counts: tail(300, 30) }, analysisSchema.parse({}), opts);
+    expect(few.canary.p95_ms).toBe(3.5);
+    expect(few.checks.find((c) => c.metric === 'p95_ms')).toMatchObject({ passed: true, threshold: expect.closeTo(2.99, 9) });
+    expect(few.status).toBe('insufficient_data');
+    expect(few.reason).toContain(
+      "canary p95 3.5 ms is above 1.3 × production's 2.3 ms, but 20 of its 300 model-scored requests (6.7 %) slower than 2.99 ms is not yet clearly more than the 5 % a p95 allows",
+    );
+    // The same shares over ten times the requests: 6.7 % is now clearly above 5 % (Wilson's 99.9 % lower bound 5.4 %).
+    const many = analyse({ version: 1, counts: tail(9000, 500) }, { version: 2, counts: tail(3000, 300) }, analysisSchema.parse({}), opts);
+    expect(many.status).toBe('failing');
+    expect(many.failed?.metric).toBe('p95_ms');
+    expect(many.failed?.detail).toMatch(/; 201 of its 3000 model-scored requests \(6\.7 %\) slower than 2\.99 ms\)$/);
+    // A canary twice as often in the slow bin is clear at 300 requests already: 40 of 300 (13.4 %).
+    expect(analyse(prod, { version: 2, counts: tail(300, 60) }, analysisSchema.parse({}), opts).status).toBe('failing');
+    // Under the limit it is healthy whatever the count.
+    expect(analyse(prod, { version: 2, counts: tail(300, 17) }, analysisSchema.parse({}), opts).status).toBe('healthy');
+  });
+
   it('takes no decision until each arm has enough model-scored requests, and says why', () => {
     const prod = cachedArm(1000, 0.95, 8); // 50 scored
     const v = analyse({ version: 1, counts: prod }, { version: 2, counts: cachedArm(1000, 0, 80) }, analysisSchema.parse({}), { minRequests: 200, minScored: 100 });
