@@ -179,15 +179,23 @@ describe('console at /ui in Chromium', () => {
       items.push({ prediction_id: r.body.prediction_id, label: data.label[i] });
     }
     expect((await api('POST', '/v1/feedback', { items })).body.stored).toBe(80);
-    type Outcomes = Record<'production' | 'canary', { labelled: number; accuracy: number; false_positive_rate: number; roc_auc: number }>;
+    type Metrics = { accuracy: number; false_positive_rate: number; roc_auc: number };
+    type Outcomes = Record<'production' | 'canary', Metrics & { labelled: number; standard_errors: Metrics }>;
     const o = (await api('GET', '/v1/canary/hotel')).body.outcomes as Outcomes;
     expect(o.production.labelled + o.canary.labelled).toBe(80);
+    for (const arm of ['production', 'canary'] as const) {
+      // Agresti–Caffo: one success and one failure added to the labelled predictions.
+      const n = o[arm].labelled;
+      const p = (Math.round(o[arm].accuracy * n) + 1) / (n + 2);
+      expect(o[arm].standard_errors.accuracy).toBeCloseTo(Math.sqrt((p * (1 - p)) / (n + 2)), 12);
+    }
+    const pts = (se: number) => ` (SE ${(se * 100).toFixed(1)} pts)`;
     const shown = (arm: 'production' | 'canary') => [
       arm === 'production' ? 'v1' : 'v2',
       String(o[arm].labelled),
-      `${(o[arm].accuracy * 100).toFixed(1)}%`,
-      `${(o[arm].false_positive_rate * 100).toFixed(1)}%`,
-      o[arm].roc_auc.toFixed(4),
+      `${(o[arm].accuracy * 100).toFixed(1)}%${pts(o[arm].standard_errors.accuracy)}`,
+      `${(o[arm].false_positive_rate * 100).toFixed(1)}%${pts(o[arm].standard_errors.false_positive_rate)}`,
+      `${o[arm].roc_auc.toFixed(4)} (SE ${o[arm].standard_errors.roc_auc.toFixed(4)})`,
     ];
     for (const arm of ['production', 'canary'] as const) await poll(() => section.locator(`tbody tr[data-arm=${arm}] td`).allTextContents()).toEqual(shown(arm));
     expect(await section.locator('thead th').allTextContents()).toEqual(['Arm', 'Version', 'Labelled', 'Accuracy', 'False-positive rate', 'ROC AUC']);

@@ -53,9 +53,12 @@ function describeStatus(s: Status): string {
     if (s.outcomes) {
       const o = s.outcomes;
       const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
+      // Each metric with its standard error: what chance alone moves it by (the rules weigh it).
+      const se = (v: number | null | undefined, show: (x: number) => string) => (v === null || v === undefined ? '' : ` (SE ${show(v)})`);
       const line = (arm: 'production' | 'canary') => {
         const a = o[arm];
-        return `${arm} ${a.labelled} labelled${a.accuracy !== null ? `, accuracy ${pct(a.accuracy)}` : ''}${a.false_positive_rate !== null ? `, FPR ${pct(a.false_positive_rate)}` : ''}${a.roc_auc !== null ? `, AUC ${a.roc_auc.toFixed(3)}` : ''}${a.mae !== null ? `, MAE ${a.mae.toFixed(4)}` : ''}`;
+        const e = a.standard_errors ?? {};
+        return `${arm} ${a.labelled} labelled${a.accuracy !== null ? `, accuracy ${pct(a.accuracy)}${se(e.accuracy, (x) => (x * 100).toFixed(1))}` : ''}${a.false_positive_rate !== null ? `, FPR ${pct(a.false_positive_rate)}${se(e.false_positive_rate, (x) => (x * 100).toFixed(1))}` : ''}${a.roc_auc !== null ? `, AUC ${a.roc_auc.toFixed(3)}${se(e.roc_auc, (x) => x.toFixed(3))}` : ''}${a.mae !== null ? `, MAE ${a.mae.toFixed(4)}${se(e.mae, (x) => x.toFixed(4))}` : ''}`;
       };
       lines.push(`outcomes from feedback: ${line('production')}; ${line('canary')}${o.reason ? ` (${o.reason})` : ''}`);
     }

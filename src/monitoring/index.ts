@@ -8,6 +8,8 @@ export {
   histogramQuantile,
   histogramCountAbove,
   wilsonLower,
+  proportionStandardError,
+  aucStandardError,
   quantileEdges,
   binOf,
   rocAuc,

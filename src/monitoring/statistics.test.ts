@@ -20,6 +20,8 @@ import {
   quantileEdges,
   rocAuc,
   wilsonLower,
+  proportionStandardError,
+  aucStandardError,
 } from './statistics.js';
 
 // Expected values from scipy 1.17.1 and scikit-learn 1.6.1 (scripts/statistics-fixtures.py).
@@ -133,6 +135,28 @@ describe('statistics: canary latency evidence', () => {
     for (const [k, n, lower] of cases) expect(wilsonLower(k, n, z)).toBeCloseTo(lower, 12);
     expect(wilsonLower(0, 10, z)).toBeCloseTo(0, 12);
     expect(wilsonLower(0, 0, z)).toBe(0);
+  });
+});
+
+describe('statistics: standard errors the canary analysis weighs', () => {
+  it('the Agresti–Caffo difference of two proportions (statsmodels confint_proportions_2indep, method agresti-caffo)', () => {
+    // Half the width of statsmodels' 99.8 % interval over norm.ppf(0.999), Debian's statsmodels 0.13.5.
+    const cases: [number, number, number, number, number][] = [
+      [79, 176, 409, 770, 0.04138495309327423],
+      [0, 100, 3, 100, 0.021553767905674707],
+      [50, 50, 10, 60, 0.052121102663345374],
+    ];
+    for (const [k1, n1, k2, n2, se] of cases) expect(Math.hypot(proportionStandardError(k1, n1), proportionStandardError(k2, n2))).toBeCloseTo(se, 12);
+    expect(proportionStandardError(0, 0)).toBeNaN();
+  });
+
+  it('ROC AUC by Hanley and McNeil (1982)', () => {
+    // Their formula written out again in Python (math only), independently of this one.
+    expect(aucStandardError(0.8, 50, 50)).toBeCloseTo(0.04450218471540969, 12);
+    expect(aucStandardError(0.948, 2400, 5600)).toBeCloseTo(0.003229965317904278, 12);
+    expect(aucStandardError(0.5, 10, 30)).toBeCloseTo(0.10671873729054747, 12);
+    expect(aucStandardError(0.99, 100, 900)).toBeCloseTo(0.007029534440167083, 12);
+    expect(aucStandardError(0.9, 0, 30)).toBeNaN();
   });
 });
 

@@ -172,6 +172,31 @@ export function wilsonLower(k: number, n: number, z: number): number {
 }
 
 /**
+ * Standard error of a proportion of k in n for comparing two of them (Agresti and Caffo 2000:
+ * one success and one failure added to each sample), so that a proportion of 0 or 1 still has
+ * an error: production with no false positives among 100 negatives is not known to be exactly 0.
+ * NaN when n is 0.
+ */
+export function proportionStandardError(k: number, n: number): number {
+  if (n <= 0) return NaN;
+  const p = (k + 1) / (n + 2);
+  return Math.sqrt((p * (1 - p)) / (n + 2));
+}
+
+/**
+ * Standard error of a ROC AUC from the numbers of positives and negatives it was computed on
+ * (Hanley and McNeil 1982, with their exponential approximations Q1 = A/(2−A), Q2 = 2A²/(1+A)).
+ * NaN without both classes.
+ */
+export function aucStandardError(auc: number, positives: number, negatives: number): number {
+  if (positives <= 0 || negatives <= 0 || !Number.isFinite(auc)) return NaN;
+  const q1 = auc / (2 - auc);
+  const q2 = (2 * auc * auc) / (1 + auc);
+  const a2 = auc * auc;
+  return Math.sqrt((auc * (1 - auc) + (positives - 1) * (q1 - a2) + (negatives - 1) * (q2 - a2)) / (positives * negatives));
+}
+
+/**
  * Bin edges at the 1/bins … (bins−1)/bins quantiles of the finite values (each the smallest
  * value with at least that share at or below it), duplicates dropped, so a column with few
  * distinct values gets fewer bins rather than empty ones.

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Task } from '../inference/index.js';
 import { AppError } from '../lib/errors.js';
 import type { ArmOutcomes } from './outcomes.js';
-import { histogramCountAbove, wilsonLower } from '../monitoring/index.js';
+import { histogramCountAbove, proportionStandardError, wilsonLower } from '../monitoring/index.js';
 import { LATENCY_BOUNDS_MS, scorePsi, summarize, type ArmCounts, type ArmSummary } from './stats.js';
 
 export const customRuleSchema = z.object({
@@ -53,14 +53,18 @@ export const ERROR_RATE_FLOOR = 0.01;
 /** p95 latencies under this are compared as this: sub-millisecond ratios are histogram noise. */
 export const P95_FLOOR_MS = 1;
 /**
- * Standard errors by which the canary's share of requests slower than its p95 limit must clear
- * 5 % before it is judged slow (one-sided 99.9 %: scipy.stats.norm.ppf(0.999)). On a busy
- * server a p95 is set by a few event-loop stalls: over a few hundred requests, a 36-tree GBDT
- * canary against a logistic regression, both a few µs a row, read up to 1.4 × production's p95
- * and was rolled back in 2 starts of 7 (two replicas on the 2-core development machine). The
- * analysis pass looks again every interval, so the bound is strict.
+ * Standard errors by which a rule must be broken before it rolls a canary back (one-sided
+ * 99.9 %: scipy.stats.norm.ppf(0.999)); broken by less, it holds the canary at its step. For
+ * latency, the canary's share of requests slower than its p95 limit must clear 5 % by this
+ * much: on a busy server a p95 is set by a few event-loop stalls, and over a few hundred
+ * requests a 36-tree GBDT canary against a logistic regression, both a few µs a row, read up
+ * to 1.4 × production's p95 and was rolled back in 2 starts of 7 (two replicas on the 2-core
+ * development machine). For outcomes and decision rates, the difference from the threshold:
+ * 240 labelled canary predictions put a false-positive rate 4 points either way by chance, and
+ * a 5-point band rolled back a canary whose rate was 8 points lower. The analysis pass looks
+ * again every interval, so the bound is strict.
  */
-export const P95_EVIDENCE_Z = 3.090232306167813;
+export const EVIDENCE_Z = 3.090232306167813;
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -71,6 +75,21 @@ export interface Check {
   passed: boolean;
   detail: string;
 }
+
+/**
+ * A rule's check, weighed by chance: it fails only when `excess` — how far the observed value
+ * is past its threshold, in the metric's units — is more than EVIDENCE_Z standard errors; past
+ * it by less, it passes but adds to `holds` why the canary waits. Without a standard error the
+ * threshold alone decides.
+ */
+function weighed(check: Omit<Check, 'passed'>, excess: number, se: number | null, holds: string[], waiting: string): Check {
+  const past = excess > 0;
+  const shown = past && (se === null || excess > EVIDENCE_Z * se);
+  if (past && !shown) holds.push(`${waiting}, within what chance gives over these counts (${EVIDENCE_Z.toFixed(2)} standard errors: ${fmt(EVIDENCE_Z * se!)}); waiting for more`);
+  return { ...check, passed: !shown };
+}
+
+const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(1) : Number(x.toPrecision(3)).toString());
 
 export interface Verdict {
   status: 'insufficient_data' | 'healthy' | 'failing';
@@ -177,7 +196,9 @@ export function analyse(
   const labelsShort = labelArms.filter((a) => labelled(a) < needLabels).map((a) => `${a} has ${labelled(a)} labelled predictions of the ${needLabels} needed`);
   const ready = labelArms.length > 0 && opts.outcomes !== undefined && labelsShort.length === 0;
   const o = ready ? opts.outcomes! : undefined;
-  const relativeChecks = o ? outcomeChecks(rules.outcomes, o.production, o.canary) : [];
+  // Rules broken by less than chance would give hold the canary without a verdict either way.
+  const holds: string[] = [];
+  const relativeChecks = o ? outcomeChecks(rules.outcomes, o.production, o.canary, holds) : [];
   // A metric the labels do not give yet (ROC AUC while an arm's outcomes are all one class).
   const pending = o
     ? [
@@ -215,10 +236,10 @@ export function analyse(
   if (short.length) {
     // Outcome rules decide on their labels alone, not on model-scored requests: a cache hit
     // carries the version's own score, so its outcome judges the version too.
-    const early = [...relativeChecks, ...customChecks(customOutcome, c, psiValue, o?.canary)];
+    const early = [...relativeChecks, ...customChecks(customOutcome, c, psiValue, o?.canary, holds)];
     const failedOutcome = early.find((x) => !x.passed);
     if (failedOutcome) return { status: 'failing', checks: early, failed: failedOutcome, ...base };
-    return { status: 'insufficient_data', reason: `no automatic decision yet: ${[...short, ...(waitReason ? [waitReason] : [])].join('; ')}`, checks: [], ...base };
+    return { status: 'insufficient_data', reason: `no automatic decision yet: ${[...short, ...holds, ...(waitReason ? [waitReason] : [])].join('; ')}`, checks: [], ...base };
   }
 
   const checks: Check[] = [];
@@ -230,14 +251,12 @@ export function analyse(
     passed: c.error_rate <= errLimit,
     detail: `canary error rate ${(c.error_rate * 100).toFixed(2)}% > ${rules.max_error_ratio} × production ${(p.error_rate * 100).toFixed(2)}% (of ${c.scored} and ${p.scored} model-scored requests)`,
   });
-  // What holds the canary at its step without a verdict either way.
-  const holds: string[] = [];
   if (c.p95_ms !== null && p.p95_ms !== null && p.scored >= need) {
     const limit = Math.max(p.p95_ms, P95_FLOOR_MS) * rules.max_p95_ratio;
     const timed = canary.counts.latency.reduce((a, b) => a + b, 0);
     const slower = histogramCountAbove(canary.counts.latency, LATENCY_BOUNDS_MS, limit);
     const over = c.p95_ms > limit;
-    const shown = wilsonLower(slower, timed, P95_EVIDENCE_Z) > 0.05;
+    const shown = wilsonLower(slower, timed, EVIDENCE_Z) > 0.05;
     const share = `${Math.round(slower)} of its ${timed} model-scored requests (${((100 * slower) / timed).toFixed(1)} %) slower than ${round3(limit)} ms`;
     if (over && !shown)
       holds.push(
@@ -253,23 +272,35 @@ export function analyse(
   }
   if (rules.max_decision_rate_delta_pp !== undefined) {
     const names = new Set([...Object.keys(p.decision_rates), ...Object.keys(c.decision_rates)]);
-    let worst = { name: '', delta: 0 };
+    const decided = (counts: ArmCounts) => counts.requests - counts.errors;
+    // The decision whose difference is furthest past the band in standard errors, else the largest difference.
+    let worst = { name: '', delta: 0, se: 0, z: -Infinity };
     for (const d of names) {
       const delta = Math.abs((c.decision_rates[d] ?? 0) - (p.decision_rates[d] ?? 0)) * 100;
-      if (delta > worst.delta) worst = { name: d, delta };
+      const se = 100 * Math.hypot(proportionStandardError(canary.counts.decisions[d] ?? 0, decided(canary.counts)), proportionStandardError(prod.counts.decisions[d] ?? 0, decided(prod.counts)));
+      const z = (delta - rules.max_decision_rate_delta_pp) / se;
+      if (z > worst.z || (z === worst.z && delta > worst.delta)) worst = { name: d, delta, se, z };
     }
-    checks.push({
-      metric: `decision_rate_delta_pp${worst.name ? `:${worst.name}` : ''}`,
-      observed: worst.delta,
-      threshold: rules.max_decision_rate_delta_pp,
-      passed: worst.delta <= rules.max_decision_rate_delta_pp,
-      detail: `largest decision-rate difference ${worst.delta.toFixed(2)} pp${worst.name ? ` (${worst.name})` : ''}`,
-    });
+    const which = worst.name ? ` (${worst.name})` : '';
+    checks.push(
+      weighed(
+        {
+          metric: `decision_rate_delta_pp${worst.name ? `:${worst.name}` : ''}`,
+          observed: worst.delta,
+          threshold: rules.max_decision_rate_delta_pp,
+          detail: `largest decision-rate difference ${worst.delta.toFixed(2)} pp${which}`,
+        },
+        worst.delta - rules.max_decision_rate_delta_pp,
+        Number.isFinite(worst.se) ? worst.se : null,
+        holds,
+        `decision rates${which} ${worst.delta.toFixed(2)} points apart, past the ${rules.max_decision_rate_delta_pp}-point band by ${fmt(worst.delta - rules.max_decision_rate_delta_pp)}`,
+      ),
+    );
   }
   if (rules.max_score_psi !== undefined && psiValue !== null) {
     checks.push({ metric: 'score_psi', observed: psiValue, threshold: rules.max_score_psi, passed: psiValue <= rules.max_score_psi, detail: `score PSI between arms ${psiValue.toFixed(4)}` });
   }
-  checks.push(...relativeChecks, ...customChecks(rules.custom ?? [], c, psiValue, o?.canary));
+  checks.push(...relativeChecks, ...customChecks(rules.custom ?? [], c, psiValue, o?.canary, holds));
   const failed = checks.find((x) => !x.passed);
   if (failed) return { status: 'failing', checks, failed, ...base };
   // Until its outcome rules have been checked and its latency is clear, a canary neither steps nor promotes.
@@ -277,69 +308,105 @@ export function analyse(
   return { status: 'healthy', checks, ...base };
 }
 
-/** The outcome rules relative to production as checks, each left out while its metric is missing on either arm (e.g. AUC with one class). */
-function outcomeChecks(r: AnalysisRules['outcomes'], p: ArmOutcomes, c: ArmOutcomes): Check[] {
+/**
+ * The outcome rules relative to production as checks, each left out while its metric is missing
+ * on either arm (e.g. AUC with one class), each weighed by the two arms' standard errors.
+ */
+function outcomeChecks(r: AnalysisRules['outcomes'], p: ArmOutcomes, c: ArmOutcomes, holds: string[]): Check[] {
   if (!r) return [];
   const checks: Check[] = [];
   const of = `(feedback on ${c.labelled} canary and ${p.labelled} production predictions)`;
+  /** Standard error of a difference between the arms, or null when either arm has none. */
+  const diffSe = (m: OutcomeMetric, scale = 1, prodScale = 1) => {
+    const sc = c.standard_errors[m];
+    const sp = p.standard_errors[m];
+    return sc === null || sp === null ? null : Math.hypot(sc * scale, sp * prodScale);
+  };
   if (r.max_fpr_delta_pp !== undefined && p.false_positive_rate !== null && c.false_positive_rate !== null) {
     const delta = Math.abs(c.false_positive_rate - p.false_positive_rate) * 100;
-    checks.push({
-      metric: 'outcome_fpr_delta_pp',
-      observed: delta,
-      threshold: r.max_fpr_delta_pp,
-      passed: delta <= r.max_fpr_delta_pp,
-      detail: `false-positive rate ${(c.false_positive_rate * 100).toFixed(2)}% on the canary vs ${(p.false_positive_rate * 100).toFixed(2)}% on production: ${delta.toFixed(2)} points apart ${of}`,
-    });
+    const detail = `false-positive rate ${(c.false_positive_rate * 100).toFixed(2)}% on the canary vs ${(p.false_positive_rate * 100).toFixed(2)}% on production: ${delta.toFixed(2)} points apart ${of}`;
+    const se = diffSe('false_positive_rate', 100, 100);
+    checks.push(
+      weighed(
+        { metric: 'outcome_fpr_delta_pp', observed: delta, threshold: r.max_fpr_delta_pp, detail },
+        delta - r.max_fpr_delta_pp,
+        se,
+        holds,
+        `${detail}, past the ${r.max_fpr_delta_pp}-point band by ${fmt(delta - r.max_fpr_delta_pp)}`,
+      ),
+    );
   }
   if (r.max_accuracy_drop_pp !== undefined && p.accuracy !== null && c.accuracy !== null) {
     const drop = (p.accuracy - c.accuracy) * 100;
-    checks.push({
-      metric: 'outcome_accuracy_drop_pp',
-      observed: drop,
-      threshold: r.max_accuracy_drop_pp,
-      passed: drop <= r.max_accuracy_drop_pp,
-      detail: `accuracy ${(c.accuracy * 100).toFixed(2)}% on the canary vs ${(p.accuracy * 100).toFixed(2)}% on production ${of}`,
-    });
+    const detail = `accuracy ${(c.accuracy * 100).toFixed(2)}% on the canary vs ${(p.accuracy * 100).toFixed(2)}% on production ${of}`;
+    const se = diffSe('accuracy', 100, 100);
+    checks.push(
+      weighed(
+        { metric: 'outcome_accuracy_drop_pp', observed: drop, threshold: r.max_accuracy_drop_pp, detail },
+        drop - r.max_accuracy_drop_pp,
+        se,
+        holds,
+        `${detail}, a drop past the allowed ${r.max_accuracy_drop_pp} points by ${fmt(drop - r.max_accuracy_drop_pp)}`,
+      ),
+    );
   }
   if (r.max_auc_drop !== undefined && p.roc_auc !== null && c.roc_auc !== null) {
     const drop = p.roc_auc - c.roc_auc;
-    checks.push({
-      metric: 'outcome_auc_drop',
-      observed: drop,
-      threshold: r.max_auc_drop,
-      passed: drop <= r.max_auc_drop,
-      detail: `ROC AUC ${c.roc_auc.toFixed(4)} on the canary vs ${p.roc_auc.toFixed(4)} on production ${of}`,
-    });
+    const detail = `ROC AUC ${c.roc_auc.toFixed(4)} on the canary vs ${p.roc_auc.toFixed(4)} on production ${of}`;
+    checks.push(
+      weighed(
+        { metric: 'outcome_auc_drop', observed: drop, threshold: r.max_auc_drop, detail },
+        drop - r.max_auc_drop,
+        diffSe('roc_auc'),
+        holds,
+        `${detail}, a drop past the allowed ${r.max_auc_drop} by ${fmt(drop - r.max_auc_drop)}`,
+      ),
+    );
   }
   if (r.max_mae_ratio !== undefined && p.mae !== null && c.mae !== null) {
     const ratio = p.mae > 0 ? c.mae / p.mae : c.mae > 0 ? Infinity : 1;
-    checks.push({
-      metric: 'outcome_mae_ratio',
-      observed: ratio,
-      threshold: r.max_mae_ratio,
-      passed: ratio <= r.max_mae_ratio,
-      detail: `MAE ${c.mae.toFixed(4)} on the canary vs ${p.mae.toFixed(4)} on production ${of}`,
-    });
+    const detail = `MAE ${c.mae.toFixed(4)} on the canary vs ${p.mae.toFixed(4)} on production ${of}`;
+    // Weighed as the canary's MAE against max_mae_ratio × production's, in the values' units.
+    const excess = c.mae - r.max_mae_ratio * p.mae;
+    checks.push(
+      weighed(
+        { metric: 'outcome_mae_ratio', observed: ratio, threshold: r.max_mae_ratio, detail },
+        excess,
+        diffSe('mae', 1, r.max_mae_ratio),
+        holds,
+        `${detail}, ${fmt(excess)} above ${r.max_mae_ratio} × production's`,
+      ),
+    );
   }
   return checks;
 }
 
-/** Custom rules as checks; a rule whose metric has no value yet (an outcome before its labels) is left out. */
-function customChecks(custom: CustomRule[], c: ArmSummary, psiValue: number | null, outcomes: ArmOutcomes | undefined): Check[] {
+/**
+ * Custom rules as checks; a rule whose metric has no value yet (an outcome before its labels) is
+ * left out. An outcome rule is weighed by the canary's standard error like the relative ones;
+ * the others compare as given.
+ */
+function customChecks(custom: CustomRule[], c: ArmSummary, psiValue: number | null, outcomes: ArmOutcomes | undefined, holds: string[]): Check[] {
   const checks: Check[] = [];
   for (const rule of custom) {
     const observed = customMetric(rule.metric, c, psiValue, outcomes);
     if (observed === null) continue;
     const fires = rule.op === '>' ? observed > rule.threshold : rule.op === '>=' ? observed >= rule.threshold : rule.op === '<' ? observed < rule.threshold : observed <= rule.threshold;
-    checks.push({ metric: rule.metric, observed, threshold: rule.threshold, passed: !fires, detail: `custom rule: canary ${rule.metric} ${rule.op} ${rule.threshold}` });
+    const check = { metric: rule.metric, observed, threshold: rule.threshold, detail: `custom rule: canary ${rule.metric} ${rule.op} ${rule.threshold}` };
+    if (!rule.metric.startsWith('outcome:') || !outcomes) {
+      checks.push({ ...check, passed: !fires });
+      continue;
+    }
+    const se = outcomes.standard_errors[metricOf(rule)];
+    const excess = fires ? Math.max(Math.abs(observed - rule.threshold), Number.MIN_VALUE) : 0;
+    checks.push(weighed(check, excess, se, holds, `canary ${rule.metric} ${fmt(observed)} ${rule.op} ${rule.threshold} (custom rule), by ${fmt(Math.abs(observed - rule.threshold))}`));
   }
   return checks;
 }
 
 function customMetric(metric: string, c: ArmSummary, psiValue: number | null, outcomes?: ArmOutcomes): number | null {
   if (metric.startsWith('decision_rate:')) return c.decision_rates[metric.slice('decision_rate:'.length)] ?? 0;
-  if (metric.startsWith('outcome:')) return outcomes ? (outcomes[metric.slice('outcome:'.length) as keyof ArmOutcomes] ?? null) : null;
+  if (metric.startsWith('outcome:')) return outcomes ? (outcomes[metric.slice('outcome:'.length) as OutcomeMetric] ?? null) : null;
   const v = { error_rate: c.error_rate, p50_ms: c.p50_ms, p95_ms: c.p95_ms, mean_score: c.mean_score, score_psi: psiValue }[metric];
   return v ?? null;
 }

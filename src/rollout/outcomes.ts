@@ -1,5 +1,5 @@
 import type { Policy, Task } from '../inference/index.js';
-import { actionDecisions, finiteOrNull, rocAuc, type LabelledPrediction } from '../monitoring/index.js';
+import { actionDecisions, aucStandardError, finiteOrNull, proportionStandardError, rocAuc, type LabelledPrediction } from '../monitoring/index.js';
 
 /** One canary-window prediction of an arm with the real outcome reported for it (as the monitor reads them). */
 export type OutcomeRow = Omit<LabelledPrediction, 'value'>;
@@ -15,19 +15,33 @@ export interface ArmOutcomes {
   false_positive_rate: number | null;
   roc_auc: number | null;
   mae: number | null;
+  /**
+   * Each metric's standard error over this many labels (proportions as Agresti and Caffo, ROC
+   * AUC as Hanley and McNeil, MAE as the absolute errors' standard deviation over √n): how far
+   * the metric may move by chance, which the outcome rules weigh before a rollback.
+   */
+  standard_errors: { accuracy: number | null; false_positive_rate: number | null; roc_auc: number | null; mae: number | null };
 }
 
 export function armOutcomes(task: Task, policy: Policy, rows: OutcomeRow[]): ArmOutcomes {
   const none = { accuracy: null, false_positive_rate: null, roc_auc: null, mae: null };
   if (task === 'regression') {
     const valued = rows.filter((r) => r.actual_value !== null);
-    const mae = valued.length ? valued.reduce((s, r) => s + Math.abs(r.actual_value! - r.score), 0) / valued.length : NaN;
-    return { ...none, labelled: valued.length, mae: finiteOrNull(mae) };
+    const errors = valued.map((r) => Math.abs(r.actual_value! - r.score));
+    const mae = errors.length ? errors.reduce((s, e) => s + e, 0) / errors.length : NaN;
+    // The sample standard deviation of the absolute errors over √n.
+    const se = errors.length > 1 ? Math.sqrt(errors.reduce((s, e) => s + (e - mae) ** 2, 0) / (errors.length - 1) / errors.length) : NaN;
+    return { ...none, labelled: valued.length, mae: finiteOrNull(mae), standard_errors: { ...none, mae: finiteOrNull(se) } };
   }
   if (task === 'multiclass') {
     const classed = rows.filter((r) => r.actual_class !== null && r.predicted !== null);
     const right = classed.filter((r) => r.actual_class === r.predicted).length;
-    return { ...none, labelled: classed.length, accuracy: classed.length ? right / classed.length : null };
+    return {
+      ...none,
+      labelled: classed.length,
+      accuracy: classed.length ? right / classed.length : null,
+      standard_errors: { ...none, accuracy: finiteOrNull(proportionStandardError(right, classed.length)) },
+    };
   }
   const labelled = rows.filter((r) => r.label === 0 || r.label === 1);
   const acting = new Set(actionDecisions(policy));
@@ -42,16 +56,21 @@ export function armOutcomes(task: Task, policy: Policy, rows: OutcomeRow[]): Arm
       if (acted) falsePositives++;
     }
   }
+  const auc = rocAuc(
+    labelled.map((r) => r.score),
+    labelled.map((r) => r.label!),
+  );
   return {
     ...none,
     labelled: labelled.length,
     accuracy: labelled.length ? right / labelled.length : null,
     false_positive_rate: negatives ? falsePositives / negatives : null,
-    roc_auc: finiteOrNull(
-      rocAuc(
-        labelled.map((r) => r.score),
-        labelled.map((r) => r.label!),
-      ),
-    ),
+    roc_auc: finiteOrNull(auc),
+    standard_errors: {
+      ...none,
+      accuracy: finiteOrNull(proportionStandardError(right, labelled.length)),
+      false_positive_rate: finiteOrNull(proportionStandardError(falsePositives, negatives)),
+      roc_auc: finiteOrNull(aucStandardError(auc, labelled.length - negatives, negatives)),
+    },
   };
 }

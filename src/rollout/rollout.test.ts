@@ -6,6 +6,7 @@ import { createLogger } from '../lib/logger.js';
 import { histogramQuantile, psi } from '../monitoring/index.js';
 import { DIALECTS, dropDb, freshDb, type DbLocation } from '../../test/helpers/db.js';
 import { analyse, analysisSchema } from './analysis.js';
+import { armOutcomes, type OutcomeRow } from './outcomes.js';
 import { createLeader } from './leader.js';
 import { addCounts, ArmRecorder, emptyCounts, latencyBin, scoreBin, type ArmCounts } from './stats.js';
 
@@ -128,6 +129,64 @@ describe('analysis rules', () => {
     expect(analyse(prod, { version: 2, counts: tail(300, 17) }, analysisSchema.parse({}), opts).status).toBe('healthy');
   });
 
+  /** Binary outcome rows: `negatives` labelled 0 of which `falsePositives` acted on, `positives` labelled 1 of which `caught` acted on; scores rank the acted first. */
+  const binaryRows = (negatives: number, falsePositives: number, positives: number, caught: number): OutcomeRow[] => {
+    const row = (label: number, acted: boolean, i: number): OutcomeRow => ({
+      label,
+      decision: acted ? 'act' : 'none',
+      score: acted ? 0.6 + (i % 40) / 100 : 0.1 + (i % 40) / 100,
+      predicted: null,
+      actual_class: null,
+      actual_value: null,
+    });
+    return [...Array.from({ length: negatives }, (_, i) => row(0, i < falsePositives, i)), ...Array.from({ length: positives }, (_, i) => row(1, i < caught, i))];
+  };
+  const threshold = { type: 'threshold' as const, threshold: 0.5, above: 'act', below: 'none' };
+
+  it('outcome rules weigh chance: a false-positive rate 8 points off over 176 negatives holds the canary, the same over 5,280 rolls it back', () => {
+    // As measured on telco churn: 53.1 % of 770 production negatives acted on, 44.9 % of 176 on the canary.
+    const prod = armOutcomes('binary', threshold, binaryRows(770, 409, 278, 260));
+    const canary = armOutcomes('binary', threshold, binaryRows(176, 79, 64, 58));
+    expect(prod.false_positive_rate).toBeCloseTo(409 / 770, 12);
+    // Agresti–Caffo: p = (79 + 1) / (176 + 2), √(p(1 − p)/178).
+    expect(canary.standard_errors.false_positive_rate).toBeCloseTo(Math.sqrt(((80 / 178) * (98 / 178)) / 178), 12);
+    const rules = analysisSchema.parse({ max_p95_ratio: 1000, outcomes: { max_fpr_delta_pp: 5, min_labels_per_arm: 100 } });
+    const counts = { version: 1, counts: arm(2000, 0, 1, 1000) };
+    const opts = { minRequests: 200, minScored: 100 };
+    const held = analyse(counts, { version: 2, counts: arm(500, 0, 1, 250) }, rules, { ...opts, outcomes: { production: prod, canary } });
+    expect(held.status).toBe('insufficient_data');
+    expect(held.checks.find((c) => c.metric === 'outcome_fpr_delta_pp')).toMatchObject({ passed: true, observed: expect.closeTo((409 / 770 - 79 / 176) * 100, 9) });
+    // Band 5, observed 8.23: 3.23 past it, against 3.09 × √(3.73² + 1.80²) = 12.8 points (Agresti–Caffo: 80/178 and 410/772).
+    expect(held.reason).toMatch(
+      /false-positive rate 44\.89% on the canary vs 53\.12% on production: 8\.23 points apart .*, past the 5-point band by 3\.23, within what chance gives over these counts \(3\.09 standard errors: 12\.8\); waiting for more/,
+    );
+    // The same rates over more labels: ten times as many leave 3.23 points within 3.09 × 1.31;
+    // thirty times as many put it beyond chance (3.09 × 0.76 = 2.34 points).
+    const scaled = (k: number) =>
+      analyse(counts, { version: 2, counts: arm(500, 0, 1, 250) }, rules, {
+        ...opts,
+        outcomes: {
+          production: armOutcomes('binary', threshold, binaryRows(770 * k, 409 * k, 278 * k, 260 * k)),
+          canary: armOutcomes('binary', threshold, binaryRows(176 * k, 79 * k, 64 * k, 58 * k)),
+        },
+      });
+    expect(scaled(10).status).toBe('insufficient_data');
+    const many = scaled(30);
+    expect(many.status).toBe('failing');
+    expect(many.failed?.metric).toBe('outcome_fpr_delta_pp');
+  });
+
+  it('a decision-rate band weighs chance too', () => {
+    const rules = analysisSchema.parse({ max_p95_ratio: 1000, max_decision_rate_delta_pp: 5 });
+    const opts = { minRequests: 200, minScored: 100 };
+    // 30 % against 38 % acted on over 300 canary requests: 3 points past the band, about 3.2 standard errors of the difference (± 2.8 points).
+    const held = analyse({ version: 1, counts: arm(3000, 0, 1, 900) }, { version: 2, counts: arm(300, 0, 1, 114) }, rules, opts);
+    expect(held.status).toBe('insufficient_data');
+    expect(held.reason).toMatch(/decision rates \(act\) 8\.00 points apart, past the 5-point band by 3, within what chance gives/);
+    const clear = analyse({ version: 1, counts: arm(30000, 0, 1, 9000) }, { version: 2, counts: arm(3000, 0, 1, 1140) }, rules, opts);
+    expect(clear.failed).toMatchObject({ metric: 'decision_rate_delta_pp:act', observed: expect.closeTo(8, 9) });
+  });
+
   it('takes no decision until each arm has enough model-scored requests, and says why', () => {
     const prod = cachedArm(1000, 0.95, 8); // 50 scored
     const v = analyse({ version: 1, counts: prod }, { version: 2, counts: cachedArm(1000, 0, 80) }, analysisSchema.parse({}), { minRequests: 200, minScored: 100 });
@@ -138,7 +197,11 @@ describe('analysis rules', () => {
   });
 
   it('an outcome rule rolls back on its labels even while cache hits leave the arms short of model-scored requests', () => {
-    const outcomes = (labelled: number, auc: number) => ({ labelled, accuracy: 0.9, false_positive_rate: 0.1, roc_auc: auc, mae: null });
+    // Standard errors about as large as these counts give (0.3 / √n).
+    const outcomes = (labelled: number, auc: number) => {
+      const se = 0.3 / Math.sqrt(labelled);
+      return { labelled, accuracy: 0.9, false_positive_rate: 0.1, roc_auc: auc, mae: null, standard_errors: { accuracy: se, false_positive_rate: se, roc_auc: se, mae: null } };
+    };
     const allHits = cachedArm(5000, 1, 8);
     const withRules = analysisSchema.parse({ outcomes: { min_labels_per_arm: 200, max_auc_drop: 0.01 } });
     const opts = { minRequests: 200, minScored: 100 };
@@ -146,8 +209,8 @@ describe('analysis rules', () => {
     expect(worse.status).toBe('failing');
     expect(worse.failed).toMatchObject({ metric: 'outcome_auc_drop', threshold: 0.01 });
     expect(worse.failed!.observed).toBeCloseTo(0.037, 9);
-    // The same through a custom outcome rule.
-    const custom = analysisSchema.parse({ outcomes: { min_labels_per_arm: 200 }, custom: [{ metric: 'outcome:roc_auc', op: '<', threshold: 0.95 }] });
+    // The same through a custom outcome rule: 0.948 is 0.012 under 0.96, past 3.09 × 0.0034 (the canary's standard error).
+    const custom = analysisSchema.parse({ outcomes: { min_labels_per_arm: 200 }, custom: [{ metric: 'outcome:roc_auc', op: '<', threshold: 0.96 }] });
     expect(
       analyse({ version: 1, counts: allHits }, { version: 2, counts: allHits }, custom, { ...opts, outcomes: { production: outcomes(9000, 0.985), canary: outcomes(8000, 0.948) } }).failed,
     ).toMatchObject({
@@ -170,7 +233,10 @@ describe('analysis rules', () => {
   });
 
   it('a custom outcome rule decides on the labels of the canary alone, without an outcomes block; a metric the labels do not give yet holds the canary', () => {
-    const outcomes = (labelled: number, accuracy: number | null, auc: number | null = 0.9) => ({ labelled, accuracy, false_positive_rate: 0.1, roc_auc: auc, mae: null });
+    const outcomes = (labelled: number, accuracy: number | null, auc: number | null = 0.9) => {
+      const se = labelled ? 0.3 / Math.sqrt(labelled) : null;
+      return { labelled, accuracy, false_positive_rate: 0.1, roc_auc: auc, mae: null, standard_errors: { accuracy: se, false_positive_rate: se, roc_auc: se, mae: null } };
+    };
     const prod = { version: 1, counts: cachedArm(1000, 0, 8) };
     const canary = { version: 2, counts: cachedArm(1000, 0, 8) };
     const opts = { minRequests: 200, minScored: 100 };

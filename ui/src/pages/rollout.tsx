@@ -38,19 +38,18 @@ interface Status {
 }
 
 /** An arm's predictions since the canary started, as their real outcomes (feedback) turned out. */
-interface ArmOutcomes {
+type OutcomeMetric = 'accuracy' | 'false_positive_rate' | 'roc_auc' | 'mae';
+interface ArmOutcomes extends Record<OutcomeMetric, number | null> {
   labelled: number;
-  accuracy: number | null;
-  false_positive_rate: number | null;
-  roc_auc: number | null;
-  mae: number | null;
+  /** What chance alone moves each metric by over these labels; the outcome rules weigh it. */
+  standard_errors?: Record<OutcomeMetric, number | null>;
 }
 
-const OUTCOME_COLUMNS: [keyof ArmOutcomes, string, (v: number | null) => string][] = [
-  ['accuracy', 'Accuracy', (v) => fmt.pct(v)],
-  ['false_positive_rate', 'False-positive rate', (v) => fmt.pct(v)],
-  ['roc_auc', 'ROC AUC', (v) => fmt.num(v, 4)],
-  ['mae', 'MAE', (v) => fmt.num(v, 4)],
+const OUTCOME_COLUMNS: [OutcomeMetric, string, (v: number | null) => string, (se: number) => string][] = [
+  ['accuracy', 'Accuracy', (v) => fmt.pct(v), (se) => `${(se * 100).toFixed(1)} pts`],
+  ['false_positive_rate', 'False-positive rate', (v) => fmt.pct(v), (se) => `${(se * 100).toFixed(1)} pts`],
+  ['roc_auc', 'ROC AUC', (v) => fmt.num(v, 4), (se) => se.toFixed(4)],
+  ['mae', 'MAE', (v) => fmt.num(v, 4), (se) => se.toFixed(4)],
 ];
 
 function OutcomesTable({ s }: { s: Status & { outcomes: NonNullable<Status['outcomes']>; arms: NonNullable<Status['arms']> } }) {
@@ -69,9 +68,15 @@ function OutcomesTable({ s }: { s: Status & { outcomes: NonNullable<Status['outc
             <th scope="row">{name}</th>
             <td>{version !== null ? `v${version}` : '—'}</td>
             <td>{o.labelled}</td>
-            {columns.map(([k, , show]) => (
-              <td key={k}>{show(o[k])}</td>
-            ))}
+            {columns.map(([k, , show, showSe]) => {
+              const se = o.standard_errors?.[k];
+              return (
+                <td key={k}>
+                  {show(o[k])}
+                  {o[k] !== null && se !== null && se !== undefined ? <small title="standard error: what chance alone moves it by"> (SE {showSe(se)})</small> : null}
+                </td>
+              );
+            })}
           </tr>
         ))}
       </Table>
