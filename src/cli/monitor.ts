@@ -10,7 +10,11 @@ import { emit, progress, type OutputOptions } from './output.js';
 const fmt = (v: number | null, digits = 3) => (v === null ? '—' : v.toFixed(digits));
 
 function summary(r: Report, files: string[]): string {
-  const lines = [`${r.model} version ${r.version}: ${r.predictions} predictions between ${r.window.from} and ${r.window.to}`];
+  // Feature drift reads every prediction of the model; the prediction drift and outcomes only the judged version's.
+  const own = r.prediction_drift.window_predictions;
+  const lines = [
+    `${r.model} version ${r.version}: ${r.predictions.toLocaleString('en-US')} predictions between ${r.window.from} and ${r.window.to}${own !== r.predictions ? ` (${own.toLocaleString('en-US')} by version ${r.version}: its prediction drift and outcomes; feature drift reads them all)` : ''}`,
+  ];
   if (r.sufficiency.message) lines.push(r.sufficiency.message);
   if (r.features.length) {
     lines.push('', 'feature                      PSI      KS     JS  missing');
