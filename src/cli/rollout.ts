@@ -101,14 +101,17 @@ export function registerRolloutCommands(program: Command): void {
     .option('--min-requests <n>', 'canary requests needed before a step is judged')
     .option('--min-scored <n>', 'model-scored requests (cache hits not counted) each arm needs before any automatic decision (default CANARY_MIN_SCORED)')
     .option('--max-error-ratio <x>', 'roll back when canary error rate > production × x (default 1.5)')
-    .option('--max-p95-ratio <x>', 'roll back when canary p95 > production × x (default 1.3)')
-    .option('--max-decision-delta-pp <pp>', 'roll back when a decision rate differs by more points')
+    .option('--max-p95-ratio <x>', 'roll back when canary p95 > production × x (default 1.3), beyond chance: over it by less holds the canary at its step')
+    .option('--max-decision-delta-pp <pp>', 'roll back when a decision rate differs by more points, beyond chance (over it by less holds the canary)')
     .option('--max-score-psi <x>', 'roll back when the score PSI between arms exceeds x')
-    .option('--max-fpr-delta-pp <pp>', 'outcomes (binary): roll back when the false-positive rates from feedback differ by more points')
+    .option('--max-fpr-delta-pp <pp>', 'outcomes (binary): roll back when the false-positive rates from feedback differ by more points, beyond chance (over it by less holds the canary)')
     .option('--max-accuracy-drop-pp <pp>', 'outcomes (binary, multiclass): roll back when canary accuracy from feedback is this many points below production')
     .option('--max-auc-drop <x>', 'outcomes (binary): roll back when canary ROC AUC from feedback is this far below production')
     .option('--max-mae-ratio <x>', 'outcomes (regression): roll back when canary MAE from feedback > production × x')
-    .option('--min-labels <n>', 'outcomes: labelled predictions each arm needs before the outcome rules are checked (default 100); until they are, the canary stays at its step')
+    .option(
+      '--min-labels <n>',
+      'outcomes: labelled predictions each arm needs before the outcome rules are checked (default 100); until they are, the canary stays at its step, and a rule broken by no more than chance gives (3.09 standard errors) holds it there too',
+    )
     .option('--auto-promote', 'promote when the last step stays healthy')
     .option('--production-version <n>', 'the version production must be now (refused otherwise: the canary is compared with what production serves)')
     .option('--target <alias>', 'alias the canary competes for and fills on promotion (default production)')

@@ -62,6 +62,8 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
             min_requests: { type: 'integer', minimum: 1 },
             analysis: {
               type: 'object',
+              description:
+                'rollback rules; each (but max_error_ratio, max_score_psi and custom rules on request metrics) rolls back only when broken beyond chance, by more than 3.09 standard errors of its counts; broken by less, the canary holds its step (verdict insufficient_data, with the reason)',
               properties: {
                 max_error_ratio: { type: 'number', exclusiveMinimum: 0 },
                 max_p95_ratio: { type: 'number', exclusiveMinimum: 0 },
