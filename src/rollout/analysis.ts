@@ -270,7 +270,8 @@ export function analyse(
       detail: `p95 ${c.p95_ms} ms > ${rules.max_p95_ratio} × ${p.p95_ms} ms (model-scored requests: canary ${c.scored}, production ${p.scored}; ${share})`,
     });
   }
-  if (rules.max_decision_rate_delta_pp !== undefined) {
+  // At 100 % production decides nothing in the window: there is no rate to compare with.
+  if (rules.max_decision_rate_delta_pp !== undefined && !alone) {
     const names = new Set([...Object.keys(p.decision_rates), ...Object.keys(c.decision_rates)]);
     const decided = (counts: ArmCounts) => counts.requests - counts.errors;
     // The decision whose difference is furthest past the band in standard errors, else the largest difference.

@@ -267,6 +267,14 @@ describe('analysis rules', () => {
     expect(healthy.checks.map((c) => c.metric)).toEqual(['error_rate']);
     const failing = analyse({ version: 1, counts: none }, { version: 2, counts: arm(1000, 30, 1, 300) }, analysisSchema.parse({}), { minRequests: 200, minScored: 100, canaryPercent: 100 });
     expect(failing.failed?.metric).toBe('error_rate');
+    // A decision-rate band compares with production's decisions, which it makes none of at 100 %: not a 30-point difference from nothing.
+    const band = analyse({ version: 1, counts: none }, { version: 2, counts: arm(1000, 0, 1, 300) }, analysisSchema.parse({ max_decision_rate_delta_pp: 5 }), {
+      minRequests: 200,
+      minScored: 100,
+      canaryPercent: 100,
+    });
+    expect(band.status).toBe('healthy');
+    expect(band.checks.map((c) => c.metric)).toEqual(['error_rate']);
   });
 
   it('waits for min_requests before judging', () => {
