@@ -323,60 +323,46 @@ function outcomeChecks(r: AnalysisRules['outcomes'], p: ArmOutcomes, c: ArmOutco
     const sp = p.standard_errors[m];
     return sc === null || sp === null ? null : Math.hypot(sc * scale, sp * prodScale);
   };
+  /** A rule past its threshold by `excess` (in the metric's units), weighed by the difference's standard error. */
+  const add = (metric: string, observed: number, threshold: number, excess: number, se: number | null, detail: string, gap: string) =>
+    checks.push(weighed({ metric, observed, threshold, detail }, excess, se, holds, `${detail}, ${gap}`));
   if (r.max_fpr_delta_pp !== undefined && p.false_positive_rate !== null && c.false_positive_rate !== null) {
     const delta = Math.abs(c.false_positive_rate - p.false_positive_rate) * 100;
+    const excess = delta - r.max_fpr_delta_pp;
     const detail = `false-positive rate ${(c.false_positive_rate * 100).toFixed(2)}% on the canary vs ${(p.false_positive_rate * 100).toFixed(2)}% on production: ${delta.toFixed(2)} points apart ${of}`;
-    const se = diffSe('false_positive_rate', 100, 100);
-    checks.push(
-      weighed(
-        { metric: 'outcome_fpr_delta_pp', observed: delta, threshold: r.max_fpr_delta_pp, detail },
-        delta - r.max_fpr_delta_pp,
-        se,
-        holds,
-        `${detail}, past the ${r.max_fpr_delta_pp}-point band by ${fmt(delta - r.max_fpr_delta_pp)}`,
-      ),
-    );
+    add('outcome_fpr_delta_pp', delta, r.max_fpr_delta_pp, excess, diffSe('false_positive_rate', 100, 100), detail, `past the ${r.max_fpr_delta_pp}-point band by ${fmt(excess)}`);
   }
   if (r.max_accuracy_drop_pp !== undefined && p.accuracy !== null && c.accuracy !== null) {
     const drop = (p.accuracy - c.accuracy) * 100;
+    const excess = drop - r.max_accuracy_drop_pp;
     const detail = `accuracy ${(c.accuracy * 100).toFixed(2)}% on the canary vs ${(p.accuracy * 100).toFixed(2)}% on production ${of}`;
-    const se = diffSe('accuracy', 100, 100);
-    checks.push(
-      weighed(
-        { metric: 'outcome_accuracy_drop_pp', observed: drop, threshold: r.max_accuracy_drop_pp, detail },
-        drop - r.max_accuracy_drop_pp,
-        se,
-        holds,
-        `${detail}, a drop past the allowed ${r.max_accuracy_drop_pp} points by ${fmt(drop - r.max_accuracy_drop_pp)}`,
-      ),
-    );
+    add('outcome_accuracy_drop_pp', drop, r.max_accuracy_drop_pp, excess, diffSe('accuracy', 100, 100), detail, `a drop past the allowed ${r.max_accuracy_drop_pp} points by ${fmt(excess)}`);
   }
   if (r.max_auc_drop !== undefined && p.roc_auc !== null && c.roc_auc !== null) {
     const drop = p.roc_auc - c.roc_auc;
-    const detail = `ROC AUC ${c.roc_auc.toFixed(4)} on the canary vs ${p.roc_auc.toFixed(4)} on production ${of}`;
-    checks.push(
-      weighed(
-        { metric: 'outcome_auc_drop', observed: drop, threshold: r.max_auc_drop, detail },
-        drop - r.max_auc_drop,
-        diffSe('roc_auc'),
-        holds,
-        `${detail}, a drop past the allowed ${r.max_auc_drop} by ${fmt(drop - r.max_auc_drop)}`,
-      ),
+    const excess = drop - r.max_auc_drop;
+    add(
+      'outcome_auc_drop',
+      drop,
+      r.max_auc_drop,
+      excess,
+      diffSe('roc_auc'),
+      `ROC AUC ${c.roc_auc.toFixed(4)} on the canary vs ${p.roc_auc.toFixed(4)} on production ${of}`,
+      `a drop past the allowed ${r.max_auc_drop} by ${fmt(excess)}`,
     );
   }
   if (r.max_mae_ratio !== undefined && p.mae !== null && c.mae !== null) {
     const ratio = p.mae > 0 ? c.mae / p.mae : c.mae > 0 ? Infinity : 1;
-    const detail = `MAE ${c.mae.toFixed(4)} on the canary vs ${p.mae.toFixed(4)} on production ${of}`;
     // Weighed as the canary's MAE against max_mae_ratio × production's, in the values' units.
     const excess = c.mae - r.max_mae_ratio * p.mae;
-    checks.push(
-      weighed(
-        { metric: 'outcome_mae_ratio', observed: ratio, threshold: r.max_mae_ratio, detail },
-        excess,
-        diffSe('mae', 1, r.max_mae_ratio),
-        holds,
-        `${detail}, ${fmt(excess)} above ${r.max_mae_ratio} × production's`,
-      ),
+    add(
+      'outcome_mae_ratio',
+      ratio,
+      r.max_mae_ratio,
+      excess,
+      diffSe('mae', 1, r.max_mae_ratio),
+      `MAE ${c.mae.toFixed(4)} on the canary vs ${p.mae.toFixed(4)} on production ${of}`,
+      `${fmt(excess)} above ${r.max_mae_ratio} × production's`,
     );
   }
   return checks;
