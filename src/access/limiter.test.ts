@@ -92,14 +92,15 @@ describe('Redis limiter on the shared Redis', () => {
 });
 
 describe('Redis limiter with chunked claims (limits of 400 and more)', () => {
-  it('two processes sharing a 2000/10s key admit exactly the limit, never more', async () => {
+  it('two processes sharing a 2000/h key admit exactly the limit, never more', async () => {
     const a = new RedisRateLimiter({ url: REDIS_URL, onFailure: 'closed', log });
     const b = new RedisRateLimiter({ url: REDIS_URL, onFailure: 'closed', log });
     try {
       expect(await a.ready()).toBe(true);
       expect(await b.ready()).toBe(true);
       const key = uniqueKey();
-      const rate = parseRate('2000/10s');
+      // An hour's window, so the burst never straddles two windows (a 200-ms burst straddles two 10-s ones about one run in fifty).
+      const rate = parseRate('2000/1h');
       const results = await Promise.all(Array.from({ length: 3000 }, (_, i) => (i % 2 ? a : b).hit(key, rate)));
       const admitted = results.filter((d) => d.allowed).length;
       // Each process claims 10 at a time (0.5 %); claimed units are spent by its own later requests.
@@ -112,6 +113,26 @@ describe('Redis limiter with chunked claims (limits of 400 and more)', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe('Redis limiter under a burst', () => {
+  it('a burst larger than a hundred chunks at once on one process: all of it under the limit passes, the limit exactly over it', async () => {
+    const a = new RedisRateLimiter({ url: REDIS_URL, onFailure: 'closed', log });
+    try {
+      expect(await a.ready()).toBe(true);
+      // An hour's window, so the burst never straddles two windows. Chunks of 10: 1,500 requests take 150 rounds.
+      const rate = parseRate('2000/1h');
+      const under = uniqueKey();
+      const burst = await Promise.all(Array.from({ length: 1500 }, () => a.hit(under, rate)));
+      expect(burst.filter((d) => d.allowed).length).toBe(1500);
+      const over = uniqueKey();
+      const flood = await Promise.all(Array.from({ length: 2500 }, () => a.hit(over, rate)));
+      expect(flood.filter((d) => d.allowed).length).toBe(2000);
+      expect((await a.peek(over, rate)).used).toBe(2000);
+    } finally {
+      await a.close();
     }
   });
 });
