@@ -19,6 +19,16 @@ function stepWords(s: Status): string {
   return `set by hand ${s.step === null ? 'before step 1' : `after step ${s.step}/${n}`}${next !== undefined ? `, next ${next}%` : ''}`;
 }
 
+type OutcomeMetric = keyof NonNullable<Status['outcomes']>['canary']['standard_errors'];
+const points = (x: number) => (x * 100).toFixed(1);
+/** The outcome metrics in the order and form `canary status` prints them: name, value, standard error. */
+const OUTCOME_WORDS: [OutcomeMetric, string, (v: number) => string, (se: number) => string][] = [
+  ['accuracy', 'accuracy', (v) => `${points(v)}%`, points],
+  ['false_positive_rate', 'FPR', (v) => `${points(v)}%`, points],
+  ['roc_auc', 'AUC', (v) => v.toFixed(3), (se) => se.toFixed(3)],
+  ['mae', 'MAE', (v) => v.toFixed(4), (se) => se.toFixed(4)],
+];
+
 function describeStatus(s: Status): string {
   const lines: string[] = [];
   if (s.canary_version === null) lines.push(`${s.model}: no canary running (production ${s.production_version ?? '-'})`);
@@ -52,13 +62,15 @@ function describeStatus(s: Status): string {
     }
     if (s.outcomes) {
       const o = s.outcomes;
-      const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
-      // Each metric with its standard error: what chance alone moves it by (the rules weigh it).
-      const se = (v: number | null | undefined, show: (x: number) => string) => (v === null || v === undefined ? '' : ` (SE ${show(v)})`);
+      // Each metric the arm has, with its standard error: what chance alone moves it by (the rules weigh it).
       const line = (arm: 'production' | 'canary') => {
         const a = o[arm];
-        const e = a.standard_errors ?? {};
-        return `${arm} ${a.labelled} labelled${a.accuracy !== null ? `, accuracy ${pct(a.accuracy)}${se(e.accuracy, (x) => (x * 100).toFixed(1))}` : ''}${a.false_positive_rate !== null ? `, FPR ${pct(a.false_positive_rate)}${se(e.false_positive_rate, (x) => (x * 100).toFixed(1))}` : ''}${a.roc_auc !== null ? `, AUC ${a.roc_auc.toFixed(3)}${se(e.roc_auc, (x) => x.toFixed(3))}` : ''}${a.mae !== null ? `, MAE ${a.mae.toFixed(4)}${se(e.mae, (x) => x.toFixed(4))}` : ''}`;
+        const metrics = OUTCOME_WORDS.flatMap(([k, label, show, showSe]) => {
+          const v = a[k];
+          const se = a.standard_errors[k];
+          return v === null ? [] : [`, ${label} ${show(v)}${se === null ? '' : ` (SE ${showSe(se)})`}`];
+        });
+        return `${arm} ${a.labelled} labelled${metrics.join('')}`;
       };
       lines.push(`outcomes from feedback: ${line('production')}; ${line('canary')}${o.reason ? ` (${o.reason})` : ''}`);
     }
