@@ -163,6 +163,60 @@ for (const dialect of DIALECTS) {
       // The candidate is what training on that data gives: it is measured and compared as before.
       expect(r.metrics.candidate.roc_auc).toBeGreaterThan(0.7);
     });
+
+    // Also after the loop: it registers a version.
+    it('the candidate takes the requests production takes: a column of one value in the new data stays, a column the version never took stays out', async () => {
+      // Drifted data as a month of one hotel's bookings gives it: a single hotel, no parking, and an export with one column more.
+      const d = generateHotelBookings(3000, 7);
+      d.categorical.hotel = d.categorical.hotel.map(() => 'Resort Hotel');
+      d.numeric.required_car_parking_spaces = d.numeric.required_car_parking_spaces.map(() => 0);
+      const csv = csvOf(d).split('\n');
+      const oneValue = path.join(dir, 'one-hotel.csv');
+      writeFileSync(oneValue, csv.map((line, i) => (line ? `${line},${i === 0 ? 'channel' : ['web', 'phone', 'agent'][i % 3]}` : line)).join('\n'));
+      const production = await s.ctx.registry.getVersion('hotel', (await s.ctx.registry.getModel('hotel')).aliases.production!);
+      const r = await s.ctx.retrain.retrain({ model: 'hotel', data: oneValue, trigger: 'manual', actor: 't', maxMetricDrop: 1 });
+      expect(r.status).toBe('registered');
+      const candidate = await s.ctx.registry.getVersion('hotel', r.candidate_version!);
+      const features = (v: typeof production) => v.manifest.contract.features.map((f: { name: string; type: string }) => [f.name, f.type]);
+      expect(features(candidate)).toEqual(features(production));
+      expect(features(candidate).map(([name]: string[]) => name)).toEqual(expect.arrayContaining(['hotel', 'required_car_parking_spaces']));
+      expect((candidate.manifest.training as { columns: { name: string; role: string }[] }).columns).toEqual(
+        expect.arrayContaining([
+          { name: 'hotel', role: 'categorical' },
+          { name: 'required_car_parking_spaces', role: 'numeric' },
+          { name: 'channel', role: 'excluded' },
+        ]),
+      );
+      // A request with the other hotel, which the new data never held, is answered by the candidate.
+      const row = { ...rowPayload(d, 0), hotel: 'City Hotel' };
+      const res = await s.app.inject({
+        method: 'POST',
+        url: '/v1/models/hotel/predict',
+        headers: { ...s.auth, 'content-type': 'application/json' },
+        payload: JSON.stringify({ version: r.candidate_version, instances: [row] }),
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      // A trained column with no value at all cannot be trained on: the message names it and why.
+      const empty = path.join(dir, 'no-adr.csv');
+      const header = csv[0].split(',');
+      const adr = header.indexOf('adr');
+      writeFileSync(
+        empty,
+        csv
+          .map((line, i) =>
+            line && i > 0
+              ? line
+                  .split(',')
+                  .map((c, j) => (j === adr ? '' : c))
+                  .join(',')
+              : line,
+          )
+          .join('\n'),
+      );
+      await expect(s.ctx.retrain.retrain({ model: 'hotel', data: empty, trigger: 'manual', actor: 't' })).rejects.toThrow(
+        new RegExp(`${empty.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: adr \\(every value is missing\\): version \\d+ was trained on this column`),
+      );
+    });
   });
 }
 

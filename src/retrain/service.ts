@@ -219,10 +219,10 @@ export function createRetrainService(deps: RetrainDeps) {
         `model ${input.model} version ${fromVersion} was imported (registered from an ONNX file), so it has no training run record to repeat; train a new version with modelgate train and register it`,
       );
     }
-    if (!run.target)
+    if (!run.target || !run.columns?.some((c) => c.role === 'numeric' || c.role === 'categorical'))
       throw new AppError(
         'BAD_REQUEST',
-        `model ${input.model} version ${fromVersion}'s run record has no target (it was trained before retraining existed, or by a demo before 2026-12-04); train it again with modelgate train once, and retrain from that version`,
+        `model ${input.model} version ${fromVersion}'s run record has no ${run.target ? 'column roles' : 'target'} (it was trained before retraining existed, or by a demo before 2026-12-04); train it again with modelgate train once, and retrain from that version`,
       );
     const id = randomUUID();
     await k

@@ -34,15 +34,18 @@ export interface RunRecord {
   class_labels?: [string, string];
 }
 
-/** The columns the version was trained on must all be usable in the new data. */
+/** The columns the version was trained on must all be usable in the new data (kept: not empty). */
 function requireTrainedColumns(roles: NonNullable<RunRecord['columns']>, ingested: Ingested, data: string, fromVersion: number): void {
   const kept = roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name);
-  const now_ = new Set(ingested.columns.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name));
-  const lost = kept.filter((c) => !now_.has(c));
+  const now_ = new Map(ingested.columns.map((c) => [c.name, c]));
+  const lost = kept.filter((c) => {
+    const role = now_.get(c)?.role;
+    return role !== 'numeric' && role !== 'categorical';
+  });
   if (lost.length)
     throw new AppError(
       'BAD_REQUEST',
-      `${data}: column${lost.length > 1 ? 's' : ''} ${lost.join(', ')} that version ${fromVersion} was trained on ${lost.length > 1 ? 'are' : 'is'} missing or unusable in the new data`,
+      `${data}: ${lost.map((c) => `${c} (${now_.get(c)?.note?.replace(/; left out.*$/, '') ?? 'not in the file'})`).join(', ')}: version ${fromVersion} was trained on ${lost.length > 1 ? 'these columns' : 'this column'}, and its candidate must take the same requests; send data where ${lost.length > 1 ? 'they hold' : 'it holds'} values`,
     );
 }
 
@@ -104,8 +107,10 @@ export async function ingestAndTrain(job: TrainJob, say: (message: string) => vo
   const ingested = await ingestCsv(job.file, {
     target: job.run.target,
     task: job.task,
-    exclude: roles.filter((c) => c.role === 'excluded').map((c) => c.name),
-    include: roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name),
+    // The same features with the same types, so the candidate takes the requests production does.
+    features: roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name),
+    numeric: roles.filter((c) => c.role === 'numeric').map((c) => c.name),
+    categorical: roles.filter((c) => c.role === 'categorical').map((c) => c.name),
     ...(job.run.class_labels ? { positive: job.run.class_labels[1] } : {}),
     onProgress: say,
   }).catch((e) => {

@@ -37,6 +37,13 @@ export interface IngestOptions {
   numeric?: string[];
   /** Keep these columns even when they look like names or identifiers. */
   include?: string[];
+  /**
+   * Exactly these columns are the features, kept whatever they hold unless every value is
+   * missing, and every other column is left out: retraining keeps the features of the version it
+   * retrains (its serving contract), also where the new data holds one value in a column, as
+   * drifted data may (a month of one hotel's bookings), or has columns the version never took.
+   */
+  features?: string[];
   onProgress?: (message: string) => void;
   /** Memory the typed columns may take (bytes); default: half of what V8 may still allocate. */
   maxColumnBytes?: number;
@@ -140,11 +147,13 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
       return { ...base, role: 'excluded', note };
     };
     if (o.exclude?.includes(name)) return { ...base, role: 'excluded', note: 'excluded by --exclude' };
+    if (o.features && !o.features.includes(name)) return { ...base, role: 'excluded', note: 'not a feature of the version retrained' };
     if (present === 0) return exclude('every value is missing; left out');
-    if (distinct === 1) return exclude('the same value in every row; left out');
+    const keep = o.features?.includes(name) ?? false;
+    if (distinct === 1 && !keep) return exclude('the same value in every row; left out');
     const forced = o.numeric?.includes(name) ? 'numeric' : o.categorical?.includes(name) ? 'categorical' : undefined;
     const numeric = forced ? forced === 'numeric' : s.numeric >= NUMERIC_SHARE * present;
-    const kept = forced !== undefined || (o.include?.includes(name) ?? false);
+    const kept = keep || forced !== undefined || (o.include?.includes(name) ?? false);
     // Unique per row and not a measurement: an identifier, which a model would only memorise.
     if (!kept && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present))
       return exclude(`a different value in every row (an identifier?); left out, use --include ${name} to keep it`);
@@ -270,6 +279,8 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       if (dup !== undefined) throw new AppError('BAD_REQUEST', `${file}: the header names column ${JSON.stringify(dup)} twice`);
       targetIndex = header.indexOf(o.target);
       if (targetIndex < 0) throw new AppError('BAD_REQUEST', `${file}: no column ${JSON.stringify(o.target)} for --target${caseHint(header, [o.target])}; the columns are ${header.join(', ')}`);
+      const absent = (o.features ?? []).filter((c) => !header!.includes(c));
+      if (absent.length) throw new AppError('BAD_REQUEST', `${file}: no column${absent.length > 1 ? 's' : ''} ${absent.join(', ')}${caseHint(header, absent)}; the columns are ${header.join(', ')}`);
       const unknown = [...(o.exclude ?? []), ...(o.categorical ?? []), ...(o.numeric ?? [])].filter((c) => !header!.includes(c));
       if (unknown.length)
         throw new AppError(
