@@ -373,6 +373,12 @@ describe('monitoring from the command line (SQLite)', () => {
     const page = await runCli(['monitor', '--model', 'hotel', '--html', html], env);
     expect(page.code, page.stderr).toBe(0);
     expect(page.stdout).toContain(`report written to ${html}`);
+    // The drift table's PSI column ends where its heading does on every row, the longest name's (27 characters) too.
+    const printed = page.stdout.split('\n');
+    const heading = printed.findIndex((l) => l.startsWith('feature '));
+    const rows = printed.slice(heading, printed.indexOf('', heading));
+    expect(rows.some((l) => l.startsWith('required_car_parking_spaces '))).toBe(true);
+    expect(new Set(rows.map((l) => /^\S+\s+\S+/.exec(l)![0].length))).toEqual(new Set([/^\S+\s+\S+/.exec(rows[0])![0].length]));
     const text = readFileSync(html, 'utf8');
     const data = /<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(text);
     expect(JSON.parse(data![1])).toMatchObject({ model: 'hotel', version: 1, reference: { available: true, rows: d.rows } });

@@ -17,10 +17,12 @@ function summary(r: Report, files: string[]): string {
   ];
   if (r.sufficiency.message) lines.push(r.sufficiency.message);
   if (r.features.length) {
-    lines.push('', 'feature                      PSI      KS     JS  missing');
+    // As wide as the longest name, so a long one (required_car_parking_spaces) does not push its row's numbers out of their columns.
+    const width = Math.max(26, ...r.features.map((f) => f.name.length));
+    lines.push('', `${'feature'.padEnd(width)}    PSI      KS     JS  missing`);
     for (const f of [...r.features].sort((a, b) => (b.psi ?? -1) - (a.psi ?? -1))) {
       lines.push(
-        `${f.name.padEnd(26)} ${fmt(f.psi).padStart(6)}  ${fmt(f.ks_statistic).padStart(6)} ${fmt(f.js_distance).padStart(6)}  ${fmt(f.missing_rate, 2).padStart(6)}${f.drifted ? '  drifted' : ''}`,
+        `${f.name.padEnd(width)} ${fmt(f.psi).padStart(6)}  ${fmt(f.ks_statistic).padStart(6)} ${fmt(f.js_distance).padStart(6)}  ${fmt(f.missing_rate, 2).padStart(6)}${f.drifted ? '  drifted' : ''}`,
       );
     }
   }
