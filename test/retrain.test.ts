@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateHotelBookings, rowPayload, type Dataset } from '../src/training/index.js';
+import { generateHotelBookings, ingestCsv, rowPayload, trainKindModel, type Dataset } from '../src/training/index.js';
+import { generateCarListings } from '../src/training/synthetic-cars.js';
 import { indexSplit, trainModel } from '../src/training/train.js';
 import { runCli } from './helpers/cli.js';
 import { DIALECTS, tempDir } from './helpers/db.js';
@@ -162,6 +164,59 @@ for (const dialect of DIALECTS) {
       expect(answered).toBeGreaterThan(0);
       // The candidate is what training on that data gives: it is measured and compared as before.
       expect(r.metrics.candidate.roc_auc).toBeGreaterThan(0.7);
+    });
+
+    it('a multiclass candidate whose data lacks a class says so, and feedback naming that class for its predictions counts as its miss', async () => {
+      const dataFile = path.join(dir, 'cars.csv');
+      writeFileSync(dataFile, generateCarListings(3000, 21).csv);
+      const ingested = await ingestCsv(dataFile, { target: 'fuel' });
+      const t = trainKindModel({ data: ingested.data, algo: 'gbdt', split: indexSplit(ingested.data, 0.25), gbdt: { rounds: 15 } });
+      const run = { ...t.run, target: 'fuel', task: 'multiclass', split: { kind: 'index', test_fraction: 0.25 }, columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })) };
+      // Cars on the rare fuel go to review.
+      const policy = { type: 'class_map' as const, decisions: { other: 'review', electric: 'ev' }, default: 'none' };
+      const v1 = await s.ctx.registry.register({
+        model: 'fuel',
+        onnx: t.onnx,
+        policy,
+        manifest: { missing_category: '', metrics: t.metrics, training: run, run_id: t.run.run_id },
+        actor: 't',
+      });
+      await s.ctx.registry.promote({ model: 'fuel', target: 'production', version: v1.version, actor: 't' });
+      expect(t.run.classes).toContain('other');
+      // A month without a single car of the rarest fuel.
+      const rows = parse(generateCarListings(3000, 22).csv, { columns: true }) as Record<string, string>[];
+      const withoutOther = path.join(dir, 'cars-without-other.csv');
+      writeFileSync(
+        withoutOther,
+        stringify(
+          rows.filter((r) => r.fuel !== 'other'),
+          { header: true },
+        ),
+      );
+      const r = await s.ctx.retrain.retrain({ model: 'fuel', data: withoutOther, trigger: 'manual', actor: 't', maxMetricDrop: 1 });
+      expect(r.status).toBe('registered');
+      expect(r.warnings).toEqual([
+        `class "other" of version ${v1.version} has no row in the new data: the candidate cannot predict it (feedback naming it counts as a miss)`,
+        `the policy's decision for "other" is left out of the candidate's, which cannot predict it`,
+      ]);
+      expect((await s.ctx.registry.getVersion('fuel', r.candidate_version!)).manifest.policy).toEqual({ type: 'class_map', decisions: { electric: 'ev' }, default: 'none' });
+      expect((await outbox(s)).find((e) => e.type === 'retrain.registered' && e.data.model === 'fuel')!.data.warnings).toEqual(r.warnings);
+      await s.pool.refresh(true);
+      const predicted = await s.app.inject({
+        method: 'POST',
+        url: '/v1/models/fuel/predict',
+        headers: { ...s.auth, 'content-type': 'application/json' },
+        payload: JSON.stringify({ version: r.candidate_version, instances: [rowPayload(ingested.data, 0)] }),
+      });
+      expect(predicted.statusCode, predicted.body).toBe(200);
+      const id = predicted.json().predictions[0].prediction_id as string;
+      const feedback = async (label: string) =>
+        (await s.app.inject({ method: 'POST', url: '/v1/feedback', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ prediction_id: id, label }) })).json();
+      // The car really ran on the fuel the candidate never saw: stored, as the miss it is.
+      expect(await feedback('other')).toMatchObject({ stored: 1 });
+      expect(await s.ctx.feedback.get(id)).toMatchObject({ actual_class: 'other' });
+      const typo = await feedback('steam');
+      expect(typo.error.message).toMatch(/expected one of its classes .*, or a class another version of the model predicts \("other"\), got "steam"/);
     });
 
     // Also after the loop: it registers a version.

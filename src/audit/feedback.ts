@@ -20,6 +20,12 @@ export interface VersionKind {
   classes?: (string | number)[];
   /** Binary: the class whose probability is the score (its label means 1, another class's 0). */
   positive?: string | number;
+  /**
+   * Multiclass: the classes of every version of the model. A real class this version lacks but
+   * another predicts (a rare class the data it was retrained on held no row of) is an outcome
+   * too: the version got it wrong, which its accuracy must count.
+   */
+  modelClasses?: (string | number)[];
 }
 
 const LABELS = new Map<unknown, 0 | 1>([
@@ -57,8 +63,10 @@ function outcomeOf(label: unknown, kind: VersionKind, where: string, model: stri
     return Number.isFinite(y) ? { label: null, actual_class: null, actual_value: y } : `${where}.label: ${model} is a regression model; expected the real value as a finite number, got ${got}`;
   }
   const classes = (kind.classes ?? []).map(String);
-  if ((typeof label !== 'string' && typeof label !== 'number') || !classes.includes(String(label))) {
-    return `${where}.label: ${model} is a multiclass model; expected one of its classes ${classes.map((c) => JSON.stringify(c)).join(', ')}, got ${got}`;
+  const others = (kind.modelClasses ?? []).map(String).filter((c) => !classes.includes(c));
+  if ((typeof label !== 'string' && typeof label !== 'number') || ![...classes, ...others].includes(String(label))) {
+    const also = others.length ? `, or a class another version of the model predicts (${others.map((c) => JSON.stringify(c)).join(', ')})` : '';
+    return `${where}.label: ${model} is a multiclass model; expected one of its classes ${classes.map((c) => JSON.stringify(c)).join(', ')}${also}, got ${got}`;
   }
   return { label: null, actual_class: String(label), actual_value: null };
 }
@@ -149,6 +157,7 @@ export function createFeedbackService(deps: {
         found = await resolve(valid);
       }
       const at = deps.clock.now().toISOString();
+      const refreshed = new Set<string>();
       const rows: ({ prediction_id: string; model: string; event_id: string | null; value: number | null; at: string; key_id: string | null } & Outcome)[] = [];
       for (const v of valid) {
         const p = found.get(v.index);
@@ -161,7 +170,16 @@ export function createFeedbackService(deps: {
           };
           continue;
         }
-        const outcome = outcomeOf(v.item.label, await kindOf(p.model, p.version), `items[${v.index}]`, `${p.model} version ${p.version}`);
+        let kind = await kindOf(p.model, p.version);
+        let outcome = outcomeOf(v.item.label, kind, `items[${v.index}]`, `${p.model} version ${p.version}`);
+        // A multiclass version's known classes grow when a later version adds one: look once more before refusing.
+        const key = `${p.model}@${p.version}`;
+        if (typeof outcome === 'string' && kind.task === 'multiclass' && !refreshed.has(key)) {
+          refreshed.add(key);
+          kinds.delete(key);
+          kind = await kindOf(p.model, p.version);
+          outcome = outcomeOf(v.item.label, kind, `items[${v.index}]`, `${p.model} version ${p.version}`);
+        }
         if (typeof outcome === 'string') {
           results[v.index] = { index: v.index, status: 'error', error: { code: 'VALIDATION_FAILED', message: outcome } };
           continue;

@@ -20,6 +20,7 @@ function describe(r: RetrainResult): string {
     `${r.model}: retrained from version ${r.from_version} (${r.task})`,
     ...metrics.map((m) => `  ${m.padEnd(10)} candidate ${fmt(r.metrics.candidate[m])}  version ${r.from_version} ${fmt(r.metrics.current[m])}`),
     ...r.gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : `FAILED, short by ${fmt(g.short_by)}`} (${g.metric} ${fmt(g.value)} vs ${fmt(g.threshold)})`),
+    ...r.warnings.map((w) => `warning: ${w}`),
     r.status === 'gated_out'
       ? 'nothing was registered'
       : `registered version ${r.candidate_version}${r.canary ? `; canary started at ${r.canary.steps[0]} % (steps ${r.canary.steps.join(', ')}, promoted automatically when healthy)` : `; next: modelgate canary start --model ${r.model} --version ${r.candidate_version} --steps 10,25,50,100`}`,

@@ -76,6 +76,8 @@ export interface RetrainResult {
   metrics: { candidate: Record<string, number>; current: Record<string, number> };
   gates: RetrainGate[];
   canary: { steps: number[] } | null;
+  /** What the candidate differs in beyond its metrics: classes the new data lacked or added (multiclass). */
+  warnings: string[];
 }
 
 export interface RetrainPlan {
@@ -87,6 +89,52 @@ export interface RetrainPlan {
   max_metric_drop: number;
   created_at: string;
   created_by: string;
+}
+
+/**
+ * A multiclass candidate predicts the classes its new data holds: a class the version predicted
+ * that the data has no row of (a rare meal plan in a quiet month) can no longer be predicted,
+ * and a class new to the data is one the version never predicted. Said, not refused: the
+ * candidate may still be the better model, and its outcomes still count such rows as misses.
+ */
+function classChanges(before: (string | number)[] | undefined, after: string[] | undefined, task: TrainingTask, fromVersion: number): string[] {
+  if (task !== 'multiclass' || !before || !after) return [];
+  const had = before.map(String);
+  const lost = had.filter((c) => !after.includes(c));
+  const added = after.filter((c) => !had.includes(c));
+  const list = (cs: string[]) => cs.map((c) => JSON.stringify(c)).join(', ');
+  return [
+    ...(lost.length
+      ? [
+          `class${lost.length > 1 ? 'es' : ''} ${list(lost)} of version ${fromVersion} ${lost.length > 1 ? 'have' : 'has'} no row in the new data: the candidate cannot predict ${lost.length > 1 ? 'them' : 'it'} (feedback naming ${lost.length > 1 ? 'them' : 'it'} counts as a miss)`,
+        ]
+      : []),
+    ...(added.length
+      ? [`class${added.length > 1 ? 'es' : ''} ${list(added)} ${added.length > 1 ? 'are' : 'is'} new in the data: version ${fromVersion} never predicted ${added.length > 1 ? 'them' : 'it'}`]
+      : []),
+  ];
+}
+
+/**
+ * The version's multiclass policy for a candidate that lacks some of its classes: a decision or
+ * minimum named for a class the candidate cannot predict would never apply, and registering
+ * would refuse it as an unknown class, so it is left out (and said).
+ */
+function withoutClassesOutside(policy: Policy, classes: string[], warnings: string[]): Policy {
+  const keep = <T>(named: Record<string, T>) => Object.fromEntries(Object.entries(named).filter(([c]) => classes.includes(c)));
+  const named = policy.type === 'class_map' ? policy.decisions : policy.type === 'min_probability' ? (policy.per_class ?? {}) : {};
+  const dropped = Object.keys(named).filter((c) => !classes.includes(c));
+  if (!dropped.length) return policy;
+  warnings.push(
+    `the policy's ${policy.type === 'class_map' ? 'decision' : 'minimum'} for ${dropped.map((c) => JSON.stringify(c)).join(', ')} is left out of the candidate's, which cannot predict ${dropped.length > 1 ? 'them' : 'it'}`,
+  );
+  if (policy.type === 'class_map') return { ...policy, decisions: keep(policy.decisions) };
+  if (policy.type === 'min_probability') {
+    const { per_class: perClass, ...rest } = policy;
+    const left = keep(perClass ?? {});
+    return Object.keys(left).length ? { ...rest, per_class: left } : rest;
+  }
+  return policy;
 }
 
 /** The main metric per task, and whether higher is better. */
@@ -255,7 +303,11 @@ export function createRetrainService(deps: RetrainDeps) {
       const main = MAIN[task];
       const gates = gatesFor(run, candidate, current, main, input.maxMetricDrop ?? 0);
       const failed = gates.filter((g) => !g.passed);
-      const base = { id, model: input.model, task, from_version: fromVersion, metrics: { candidate, current }, gates };
+      const classes = (trained.run as { classes?: string[] }).classes;
+      const warnings = classChanges(v.manifest.output.class_labels, classes, task, fromVersion);
+      const policy = task === 'multiclass' && classes ? withoutClassesOutside(trained.policy, classes, warnings) : trained.policy;
+      for (const w of warnings) say(`warning: ${w}`);
+      const base = { id, model: input.model, task, from_version: fromVersion, metrics: { candidate, current }, gates, warnings };
       if (failed.length) {
         await finish('gated_out', { metrics: base.metrics, gates });
         await event('retrain.gated_out', { ...base, failed: failed.map((g) => ({ gate: g.gate, metric: g.metric, threshold: g.threshold, value: g.value, short_by: g.short_by })) });
@@ -290,7 +342,7 @@ export function createRetrainService(deps: RetrainDeps) {
           reference: trained.reference as never,
           description: `retrained from version ${fromVersion} on ${input.data}`,
         },
-        policy: trained.policy,
+        policy,
         actor: input.actor,
       });
       await event('retrain.registered', { ...base, candidate_version: reg.version });

@@ -116,7 +116,11 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
       onStored: (models) => rollouts.feedbackStored(models),
       kindOf: async (model, version) => {
         const v = await registry.getVersion(model, version);
-        if (v.task !== 'binary') return { task: v.task, ...(v.classes ? { classes: v.classes } : {}) };
+        if (v.task === 'multiclass') {
+          const versions = (await registry.getModel(model)).versions as { classes?: (string | number)[] }[];
+          return { task: v.task, classes: v.classes ?? [], modelClasses: [...new Set(versions.flatMap((x) => x.classes ?? []))] };
+        }
+        if (v.task !== 'binary') return { task: v.task };
         // A binary model's own class labels are outcomes too ("left" for a left/stayed model).
         return v.positive_class !== undefined ? { task: v.task, classes: v.manifest.output.class_labels, positive: v.positive_class } : { task: v.task };
       },
