@@ -119,6 +119,10 @@ for (const dialect of DIALECTS) {
       expect(alert('low_accuracy')!.value).toBeCloseTo(30, 10);
       expect(alert('low_auc')).toBeUndefined();
       expect(alert('retrain_recommended')).toMatchObject({ firing: true, detail: expect.stringMatching(/accuracy 30\.0% below training/) });
+      // Its label policy acts on nothing: no action rate (not 0, which reads as a model that never acts).
+      expect(report.action_rate).toEqual({ decisions: [], window: null, trailing_7d: null, reference: null });
+      expect(report.notes).toContain("version 1's policy (label) has no decision that counts as acting: no action rate");
+      expect(alert('action_rate_anomaly')).toMatchObject({ firing: false, value: null, detail: 'no action rate: the policy has no decision that counts as acting' });
     });
 
     it('regression: value drift, MAE from value feedback, mae_rising flag, and the gauges', async () => {
@@ -145,6 +149,9 @@ for (const dialect of DIALECTS) {
       expect(gauge(/modelgate_model_mae\{model="charges",version="1"\} (\S+)/)).toBeCloseTo(3, 4);
       expect(gauge(/modelgate_model_accuracy\{model="geo",version="1"\} (\S+)/)).toBe(0.7);
       expect(text).toMatch(/modelgate_monitor_alert\{model="charges",alert="mae_rising"\} 1/);
+      // The multiclass model's label policy acts on nothing: no gauge of an action rate; the bands of this one act.
+      expect(text).not.toMatch(/modelgate_action_rate(_7d_avg)?\{model="geo"\}/);
+      expect(gauge(/modelgate_action_rate\{model="charges"\} (\S+)/)).toBe(report.action_rate.window);
     });
   });
 }

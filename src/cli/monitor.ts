@@ -31,7 +31,7 @@ function summary(r: Report, files: string[]): string {
     '',
     `prediction PSI (${r.prediction_drift.basis === 'class_mix' ? 'class mix' : r.prediction_drift.basis}) ${fmt(r.prediction_drift.psi)}; drifted features ${r.drifted_share === null ? '—' : `${Math.round(r.drifted_share * 100)}%`}`,
     ...(r.prediction_drift.class_mix ? [`class mix, reference → window: ${r.prediction_drift.class_mix.map((c) => `${c.class} ${fmt(c.reference, 2)}→${fmt(c.window, 2)}`).join(', ')}`] : []),
-    `action rate ${fmt(r.action_rate.window)} (7 days: ${fmt(r.action_rate.trailing_7d)}; reference ${fmt(r.action_rate.reference)})`,
+    ...(r.action_rate.decisions.length ? [`action rate ${fmt(r.action_rate.window)} (7 days: ${fmt(r.action_rate.trailing_7d)}; reference ${fmt(r.action_rate.reference)})`] : []),
     r.task === 'regression'
       ? `feedback on ${p.labelled} predictions (coverage ${fmt(p.label_coverage)}): MAE ${fmt(p.mae)}, RMSE ${fmt(p.rmse)}, R² ${fmt(p.r2)}`
       : r.task === 'multiclass'

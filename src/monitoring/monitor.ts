@@ -382,8 +382,10 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   const acting = actionDecisions(target.policy);
   const win = await store.decisionCounts(model, from, to, acting);
   const week = await store.decisionCounts(model, new Date(input.to.getTime() - 7 * DAY_MS).toISOString(), to, acting);
-  const actionRate = win.total ? win.acted / win.total : null;
-  const actionRate7d = week.total ? week.acted / week.total : null;
+  // A policy none of whose decisions acts (a regression's value, a multiclass label) has no action rate: 0 would read as a model that never acts.
+  const actionRate = acting.length && win.total ? win.acted / win.total : null;
+  const actionRate7d = acting.length && week.total ? week.acted / week.total : null;
+  if (!acting.length) notes.push(`version ${target.version}'s policy (${target.policy.type}) has no decision that counts as acting: no action rate`);
 
   const { performance, outcomeCount, training, labelledBinary } = await outcomesOf(store, input, task, scan, reference, acting, notes);
   const minRows = input.minRows ?? DEFAULT_MIN_ROWS;
@@ -469,7 +471,11 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
       firing: driftOk && gap !== null && gap > THRESHOLDS.action_rate_anomaly_pp,
       value: driftOk ? gap : null,
       threshold: THRESHOLDS.action_rate_anomaly_pp,
-      detail: !driftOk ? noDrift : "percentage points between the window's action rate and the trailing 7-day rate",
+      detail: !acting.length
+        ? 'no action rate: the policy has no decision that counts as acting'
+        : !driftOk
+          ? noDrift
+          : "percentage points between the window's action rate and the trailing 7-day rate",
     },
     {
       name: 'retrain_recommended',
@@ -501,7 +507,7 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
       basis: refClasses ? 'class_mix' : task === 'regression' ? 'value' : 'score',
       ...(classMixReport ? { class_mix: classMixReport } : {}),
     },
-    action_rate: { decisions: acting, window: actionRate, trailing_7d: actionRate7d, reference: reference?.action_rate ?? null },
+    action_rate: { decisions: acting, window: actionRate, trailing_7d: actionRate7d, reference: acting.length ? (reference?.action_rate ?? null) : null },
     performance,
     sufficiency,
     alerts,
