@@ -233,6 +233,9 @@ export function analyse(
       ]) as [string, typeof c][]) {
     if (a.scored < need) short.push(`${name} has ${a.scored} model-scored requests of the ${need} needed per arm (${a.cache_hits} cache hits not counted)`);
   }
+  // Traffic that repeats rows the cache holds scores nothing: say how the arm gets its requests.
+  if ((p.scored < need && p.cache_hits > p.scored) || (c.scored < need && c.cache_hits > c.scored))
+    short.push("a cached answer says nothing of a version's latency or errors; rows new to the cache, or entries older than CACHE_TTL_MS, are scored");
   if (short.length) {
     // Outcome rules decide on their labels alone, not on model-scored requests: a cache hit
     // carries the version's own score, so its outcome judges the version too.

@@ -192,6 +192,8 @@ describe('analysis rules', () => {
     const v = analyse({ version: 1, counts: prod }, { version: 2, counts: cachedArm(1000, 0, 80) }, analysisSchema.parse({}), { minRequests: 200, minScored: 100 });
     expect(v.status).toBe('insufficient_data');
     expect(v.reason).toMatch(/production has 50 model-scored requests of the 100 needed per arm \(950 cache hits not counted\)/);
+    // What brings scored requests, for an operator whose traffic repeats cached rows.
+    expect(v.reason).toMatch(/a cached answer says nothing of a version's latency or errors; rows new to the cache, or entries older than CACHE_TTL_MS, are scored/);
     const own = analyse({ version: 1, counts: prod }, { version: 2, counts: cachedArm(1000, 0, 80) }, analysisSchema.parse({ min_scored_per_arm: 40 }), { minRequests: 200, minScored: 100 });
     expect(own.status).toBe('failing');
   });
