@@ -250,6 +250,12 @@ describe('console at /ui in Chromium', () => {
     const first = reportPage.locator('[data-testid=feature-table] tbody tr').first();
     await poll(() => first.textContent()).toMatch(/^lead_time.*drifted/);
     expect(await reportPage.locator('.chart canvas').count()).toBeGreaterThan(0);
+    // p-values all to three places (lead_time's, tripled, below 0.001); the chart's key names the series without an empty readout.
+    const pValues = await reportPage.locator('[data-testid=feature-table] tbody tr td:nth-of-type(4)').allTextContents();
+    expect(pValues.length).toBeGreaterThan(3);
+    for (const v of pValues) expect(v).toMatch(/^(< 0\.001|[01]\.\d{3}|—)$/);
+    expect(pValues[0]).toBe('< 0.001');
+    expect((await reportPage.locator('.u-legend').first().textContent())!.trim()).toMatch(/^reference\s*window$/);
     await reportPage.screenshot({ path: path.join(SHOTS, 'report-html.png'), fullPage: true });
     expect(requests).toEqual([]);
     expect(errors).toEqual([]);

@@ -52,6 +52,8 @@ export function BarsChart({ labels, series, label }: { labels: string[]; series:
           })),
         ],
         cursor: { points: { show: false } },
+        // The key only: a live readout shows "—" for every series until hovered (and always in a printed report); the table beside the chart has the numbers.
+        legend: { live: false },
       },
     }),
     [labels.join('\u0000'), JSON.stringify(series)],

@@ -29,6 +29,8 @@ export function Loading({ what }: { what: string }) {
 
 export const fmt = {
   num: (v: number | null | undefined, digits = 3): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : Number.isInteger(v) ? String(v) : v.toFixed(digits)),
+  /** A p-value to three places, the smallest as "< 0.001" (and 1 as 1.000, like its neighbours). */
+  p: (v: number | null | undefined): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v < 0.0005 ? '< 0.001' : v.toFixed(3)),
   pct: (v: number | null | undefined, digits = 1): string => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(digits)}%`),
   time: (iso: string | null | undefined): string => (iso ? new Date(iso).toLocaleString() : '—'),
 };

@@ -60,7 +60,7 @@ function Features({ features, selected, select }: { features: FeatureDrift[]; se
             <td>{f.type}</td>
             <td>{fmt.num(f.psi)}</td>
             <td>{fmt.num(f.ks_statistic)}</td>
-            <td>{fmt.num(f.ks_p_value)}</td>
+            <td>{fmt.p(f.ks_p_value)}</td>
             <td>{fmt.num(f.js_distance)}</td>
             <td>
               {fmt.pct(f.missing_rate)} ({f.missing_rate_change === null ? '—' : `${f.missing_rate_change >= 0 ? '+' : ''}${fmt.pct(f.missing_rate_change)}`})
