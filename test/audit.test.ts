@@ -175,14 +175,39 @@ for (const dialect of DIALECTS) {
         key_id: null,
         label: null,
       }));
+      const earlier = await s.ctx.audit.count('hotel');
       await s.ctx.audit.insertMany(old);
       // Written twice (a replay after a crash): still once.
       await s.ctx.audit.insertMany(old.slice(0, 3));
-      expect(await s.ctx.audit.count('hotel')).toBe(36);
+      expect(await s.ctx.audit.count('hotel')).toBe(earlier + 12);
       const { RetentionJob } = await import('../src/audit/index.js');
+      // Outcomes reported for some of the old records (an event id each), and for a recent prediction.
+      const recent = await call('POST', '/v1/infer', { model: 'hotel', event_id: `recent-${dialect}`, payload: rowPayload(demo.holdout.data, 5) });
+      expect(recent.status).toBe(200);
+      await s.audit.flush();
+      const outcomeOf = (id: string) => ({
+        prediction_id: id,
+        model: 'hotel',
+        event_id: `booking-${id}`,
+        label: 1,
+        actual_class: null,
+        actual_value: null,
+        value: null,
+        at: '2026-01-02T00:00:00.000Z',
+        key_id: null,
+      });
+      await s.ctx.db.kysely
+        .insertInto('feedback')
+        .values([...old.slice(0, 7).map((r) => outcomeOf(r.id)), { ...outcomeOf(recent.body.prediction_id), at: new Date().toISOString() }])
+        .execute();
+      const outcomes = async () => (await s.ctx.db.kysely.selectFrom('feedback').select('prediction_id').where('model', '=', 'hotel').execute()).map((r) => r.prediction_id);
+      expect(await outcomes()).toHaveLength(8);
+      const before = await s.ctx.audit.count('hotel');
       const job = new RetentionJob({ store: s.ctx.audit, clock: { now: () => new Date('2026-06-01T00:00:00Z') }, log: s.ctx.log, retentionDays: 90, intervalMs: 1000, batch: 5 });
       expect(await job.runOnce()).toBe(12);
-      expect(await s.ctx.audit.count('hotel')).toBe(24);
+      expect(await s.ctx.audit.count('hotel')).toBe(before - 12);
+      // The outcomes of the deleted records went with them (their event ids too); the recent one stays.
+      expect(await outcomes()).toEqual([recent.body.prediction_id]);
     });
 
     it('keeps awkward text exactly as sent: tabs, newlines, backslashes, quotes and non-ASCII in event ids and features', async () => {

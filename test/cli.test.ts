@@ -198,6 +198,7 @@ describe('modelgate migrate on PostgreSQL', () => {
         '013_arm_stats_score_sum',
         '014_retrain',
         '015_engine_checks',
+        '016_feedback_orphans',
       ],
       pending: [],
     });

@@ -199,10 +199,18 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
     },
 
     /** Delete up to `batch` records older than the cutoff; returns how many went. */
+    /**
+     * One batch of records past retention, with the outcomes reported for them: an outcome
+     * carries the caller's event id, and nothing reads it once its prediction is gone.
+     */
     async deleteOlderThan(cutoff: string, batch: number): Promise<number> {
-      const ids = k.selectFrom('predictions').select('id').where('at', '<', cutoff).limit(batch);
-      const r = await k.deleteFrom('predictions').where('id', 'in', ids).executeTakeFirst();
-      return Number(r.numDeletedRows);
+      return k.transaction().execute(async (tx) => {
+        const ids = (await tx.selectFrom('predictions').select('id').where('at', '<', cutoff).limit(batch).execute()).map((r) => r.id);
+        if (!ids.length) return 0;
+        await tx.deleteFrom('feedback').where('prediction_id', 'in', ids).execute();
+        const r = await tx.deleteFrom('predictions').where('id', 'in', ids).executeTakeFirst();
+        return Number(r.numDeletedRows);
+      });
     },
   };
 }

@@ -15,6 +15,7 @@ import { taskOutcomesMigration } from './012_task_outcomes.js';
 import { armStatsScoreSumMigration } from './013_arm_stats_score_sum.js';
 import { retrainMigration } from './014_retrain.js';
 import { engineChecksMigration } from './015_engine_checks.js';
+import { feedbackOrphansMigration } from './016_feedback_orphans.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -34,5 +35,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '013_arm_stats_score_sum': armStatsScoreSumMigration(),
     '014_retrain': retrainMigration(dialect),
     '015_engine_checks': engineChecksMigration(dialect),
+    '016_feedback_orphans': feedbackOrphansMigration(),
   };
 }
