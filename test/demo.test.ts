@@ -89,6 +89,13 @@ describe('modelgate demo', () => {
       expect({ status, candidate_version }).toEqual({ status: 'registered', candidate_version: 2 });
       expect(metrics.candidate[main]).toBeCloseTo(metrics.current[main], 3);
     }
+    // A plan's data is read by the servers, maybe days later and from another directory: a relative
+    // path is stored absolute, and one this machine cannot read is said at once.
+    const plan = await runCli(['retrain', 'plan', 'set', '--model', 'car-price', '--data', 'exports/listings.csv', '--json'], env);
+    expect(plan.code, plan.stderr).toBe(0);
+    const absolute = path.join(REPO_ROOT, 'exports', 'listings.csv');
+    expect(plan.json().data).toBe(absolute);
+    expect(plan.stderr).toContain(`warning: ${absolute} is not a file this machine can read; the plan reads it on the server when it runs`);
   }, 240_000);
 
   it('the default (binary) demo: its curl lines work too, and the first answers what the README shows', async () => {

@@ -289,5 +289,10 @@ describe('modelgate retrain', () => {
     const missing = await runCli(['retrain', '--model', 'telco'], env);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/give --data CSV/);
+    // A plan that could only fail is refused when it is set, not at its first run days later.
+    const plan = await runCli(['retrain', 'plan', 'set', '--model', 'telco', '--data', onnx], env);
+    expect(plan.code).toBe(2);
+    expect(plan.stderr).toMatch(/model telco version 1 was imported/);
+    expect((await runCli(['retrain', 'plan', 'show', '--model', 'telco', '--json'], env)).json()).toMatchObject({ plan: null });
   }, 120_000);
 });

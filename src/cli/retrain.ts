@@ -1,3 +1,6 @@
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { AppError } from '../lib/errors.js';
 import type { RetrainResult } from '../retrain/index.js';
@@ -11,6 +14,21 @@ function steps(text: string | undefined): number[] | undefined {
     throw new AppError('BAD_REQUEST', `--canary ${JSON.stringify(text)}: expected increasing percents between 1 and 100, e.g. 10,25,50,100`);
   }
   return list;
+}
+
+/**
+ * A plan's data as the servers will read it, maybe days later and from another directory: a
+ * local path made absolute, and a warning when it cannot be read from here (the servers may see
+ * other files, so it is not refused).
+ */
+async function planData(data: string): Promise<string> {
+  if (data.startsWith('s3://')) return data;
+  const file = path.resolve(data);
+  const readable = await access(file, constants.R_OK)
+    .then(async () => (await stat(file)).isFile())
+    .catch(() => false);
+  if (!readable) progress(`warning: ${file} is not a file this machine can read; the plan reads it on the server when it runs, so it must be there then (or give s3://bucket/key)`);
+  return file;
 }
 
 function describe(r: RetrainResult): string {
@@ -82,9 +100,10 @@ export function registerRetrainCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  modelgate retrain plan set --model churn --data s3://lake/churn/latest.csv --canary 10,50,100 --min-interval 7d')
     .action(async (o: OutputOptions & { model: string; data: string; canary?: string; stepInterval?: string; minInterval: string; maxMetricDrop?: string }) =>
       withContext(o, async (ctx) => {
+        const data = await planData(o.data);
         const p = await ctx.retrain.setPlan({
           model: o.model,
-          data: o.data,
+          data,
           canarySteps: steps(o.canary),
           stepInterval: o.stepInterval,
           minInterval: o.minInterval,

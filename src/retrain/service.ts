@@ -254,24 +254,30 @@ export function createRetrainService(deps: RetrainDeps) {
     return { file, cleanup: () => rm(file, { force: true }) };
   }
 
-  async function retrain(input: RetrainInput): Promise<RetrainResult> {
-    const say = (m: string) => input.onProgress?.(m);
-    const model = await deps.registry.getModel(input.model);
-    const fromVersion = input.fromVersion ?? model.aliases.production;
-    if (fromVersion === undefined) throw new AppError('CONFLICT', `model ${input.model} has no production version to retrain; give --version N`);
-    const v = await deps.registry.getVersion(input.model, fromVersion);
+  /** The version a retrain repeats (production unless named) and its run record, or why there is none to repeat. */
+  async function runToRepeat(name: string, version: number | undefined, hint = '; give --version N') {
+    const model = await deps.registry.getModel(name);
+    const fromVersion = version ?? model.aliases.production;
+    if (fromVersion === undefined) throw new AppError('CONFLICT', `model ${name} has no production version to retrain${hint}`);
+    const v = await deps.registry.getVersion(name, fromVersion);
     const run = v.manifest.training as RunRecord | undefined;
     if (!run?.algorithm) {
       throw new AppError(
         'BAD_REQUEST',
-        `model ${input.model} version ${fromVersion} was imported (registered from an ONNX file), so it has no training run record to repeat; train a new version with modelgate train and register it`,
+        `model ${name} version ${fromVersion} was imported (registered from an ONNX file), so it has no training run record to repeat; train a new version with modelgate train and register it`,
       );
     }
     if (!run.target || !run.columns?.some((c) => c.role === 'numeric' || c.role === 'categorical'))
       throw new AppError(
         'BAD_REQUEST',
-        `model ${input.model} version ${fromVersion}'s run record has no ${run.target ? 'column roles' : 'target'} (it was trained before retraining existed, or by a demo before 2026-12-04); train it again with modelgate train once, and retrain from that version`,
+        `model ${name} version ${fromVersion}'s run record has no ${run.target ? 'column roles' : 'target'} (it was trained before retraining existed, or by a demo before 2026-12-04); train it again with modelgate train once, and retrain from that version`,
       );
+    return { fromVersion, v, run: { ...run, algorithm: run.algorithm, target: run.target } };
+  }
+
+  async function retrain(input: RetrainInput): Promise<RetrainResult> {
+    const say = (m: string) => input.onProgress?.(m);
+    const { fromVersion, v, run } = await runToRepeat(input.model, input.fromVersion);
     const id = randomUUID();
     await k
       .insertInto('retrain_runs')
@@ -293,10 +299,7 @@ export function createRetrainService(deps: RetrainDeps) {
     try {
       const task = run.task ?? 'binary';
       say(`retraining ${input.model} from version ${fromVersion}'s run ${run.run_id ?? ''}: ${run.algorithm} (${task}) on ${input.data}`);
-      const { trained, test, columns, sha256, rowsRead, classLabels } = await trainOffThread(
-        { file, data: input.data, model: input.model, fromVersion, run: { ...run, algorithm: run.algorithm, target: run.target }, task, policy: v.manifest.policy },
-        say,
-      );
+      const { trained, test, columns, sha256, rowsRead, classLabels } = await trainOffThread({ file, data: input.data, model: input.model, fromVersion, run, task, policy: v.manifest.policy }, say);
       const candidate = trained.metrics;
       const current = await currentMetrics(deps.registry, input.model, fromVersion, task, test, v.manifest.policy, v.manifest.training);
       say(`candidate ${MAIN[task]} ${candidate[MAIN[task]]?.toFixed(4)}, version ${fromVersion} ${current[MAIN[task]]?.toFixed(4)} on the same held-out rows`);
@@ -415,7 +418,8 @@ export function createRetrainService(deps: RetrainDeps) {
     getPlan,
     runs,
     async setPlan(input: { model: string; data: string; canarySteps?: number[]; stepInterval?: string; minInterval?: string; maxMetricDrop?: number; actor: string }): Promise<RetrainPlan> {
-      await deps.registry.getModel(input.model);
+      // A plan that could only fail (production imported, or none) is refused now, not at its first run.
+      await runToRepeat(input.model, undefined, ': a plan retrains production; promote a trained version first');
       const minInterval = parseDuration(input.minInterval ?? '7d', 'min interval');
       if (input.stepInterval) parseDuration(input.stepInterval, 'step interval');
       const row = {

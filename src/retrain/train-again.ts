@@ -115,7 +115,7 @@ export async function ingestAndTrain(job: TrainJob, say: (message: string) => vo
     onProgress: say,
   }).catch((e) => {
     // A column the run record names but the new data lacks: say which data and which version.
-    throw e instanceof AppError ? new AppError(e.code, `${e.message} (retraining ${job.model} version ${job.fromVersion} needs the columns it was trained on)`) : e;
+    throw e instanceof AppError && /: no column/.test(e.message) ? new AppError(e.code, `${e.message} (retraining ${job.model} version ${job.fromVersion} needs the columns it was trained on)`) : e;
   });
   requireTrainedColumns(roles, ingested, job.data, job.fromVersion);
   say(`training ${job.run.algorithm} (${job.task}) on ${ingested.data.rows} rows`);

@@ -237,7 +237,9 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   try {
     size = (await stat(file)).size;
   } catch (e) {
-    throw new AppError('BAD_REQUEST', `cannot read ${file}: ${errorMessage(e)}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : errorMessage(e);
+    throw new AppError('BAD_REQUEST', `cannot read ${file}: ${why}; give the path of a CSV file with a header row`);
   }
   if (size === 0) throw new AppError('BAD_REQUEST', `${file} is empty; give a CSV with a header row and data rows`);
   const delimiter = await fileDelimiter(file);
