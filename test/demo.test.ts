@@ -96,6 +96,12 @@ describe('modelgate demo', () => {
     const absolute = path.join(REPO_ROOT, 'exports', 'listings.csv');
     expect(plan.json().data).toBe(absolute);
     expect(plan.stderr).toContain(`warning: ${absolute} is not a file this machine can read; the plan reads it on the server when it runs`);
+    // A run that failed shows why beside it in the plan's runs.
+    expect((await runCli(['retrain', '--model', 'car-price', '--data', absolute], env)).code).toBe(2);
+    const shown = await runCli(['retrain', 'plan', 'show', '--model', 'car-price'], env);
+    expect(shown.stdout).toContain(`car-price: retrain on ${absolute}, at most every 7d (set by`);
+    expect(shown.stdout).toMatch(new RegExp(`manual +failed +from v1: cannot read ${absolute.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no such file`));
+    expect(shown.stdout).toMatch(/manual +registered +from v1 → v2\n/);
   }, 240_000);
 
   it('the default (binary) demo: its curl lines work too, and the first answers what the README shows', async () => {

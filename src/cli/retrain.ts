@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { formatDuration } from '../lib/duration.js';
 import { AppError } from '../lib/errors.js';
 import type { RetrainResult } from '../retrain/index.js';
 import { cliActor, parseNumberFlag, parseVersion, withContext } from './context.js';
@@ -29,6 +30,14 @@ async function planData(data: string): Promise<string> {
     .catch(() => false);
   if (!readable) progress(`warning: ${file} is not a file this machine can read; the plan reads it on the server when it runs, so it must be there then (or give s3://bucket/key)`);
   return file;
+}
+
+/** Why a run failed or was gated out, in a few words, for the runs list. */
+function runWhy(detail: unknown): string {
+  const d = (detail ?? {}) as { error?: string; gates?: { gate: string; metric: string; passed: boolean; short_by: number | null }[] };
+  if (d.error) return `: ${d.error}`;
+  const failed = d.gates?.filter((g) => !g.passed) ?? [];
+  return failed.length ? `: ${failed.map((g) => `${g.gate} (${g.metric} short by ${g.short_by?.toFixed(4) ?? '—'})`).join(', ')}` : '';
 }
 
 function describe(r: RetrainResult): string {
@@ -131,9 +140,9 @@ export function registerRetrainCommands(program: Command): void {
         emit(o, { plan: p, runs }, () =>
           [
             p
-              ? `${p.model}: retrain on ${p.data}${p.canary_steps.length ? `, canary ${p.canary_steps.join(', ')}` : ''}, at most every ${Math.round(p.min_interval_ms / 3_600_000)} h (set by ${p.created_by})`
+              ? `${p.model}: retrain on ${p.data}${p.canary_steps.length ? `, canary ${p.canary_steps.join(', ')}` : ''}, at most every ${formatDuration(p.min_interval_ms)} (set by ${p.created_by})`
               : `${o.model} has no retrain plan: modelgate retrain plan set --model ${o.model} --data FILE`,
-            ...runs.map((r) => `  ${r.started_at}  ${r.trigger.padEnd(7)} ${r.status.padEnd(14)} from v${r.from_version}${r.candidate_version ? ` → v${r.candidate_version}` : ''}`),
+            ...runs.map((r) => `  ${r.started_at}  ${r.trigger.padEnd(7)} ${r.status.padEnd(14)} from v${r.from_version}${r.candidate_version ? ` → v${r.candidate_version}` : ''}${runWhy(r.detail)}`),
           ].join('\n'),
         );
       }),
