@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
+import { createMonitoringStore } from '../src/monitoring/index.js';
 import { rowPayload } from '../src/training/index.js';
 import { DIALECTS } from './helpers/db.js';
 import { demoModel } from './helpers/fixtures.js';
@@ -202,12 +203,32 @@ for (const dialect of DIALECTS) {
         .execute();
       const outcomes = async () => (await s.ctx.db.kysely.selectFrom('feedback').select('prediction_id').where('model', '=', 'hotel').execute()).map((r) => r.prediction_id);
       expect(await outcomes()).toHaveLength(8);
+      // Monitoring reports: hotel's from January (past retention) and one from May; another model's only report, from January.
+      const reports = createMonitoringStore(s.ctx.db);
+      const report = (model: string, createdAt: string) =>
+        reports.saveReport({ model, version: 1, createdAt, from: createdAt, to: createdAt, predictions: 0, alertsFiring: [], alerts: [], report: { model } });
+      const january = await Promise.all([1, 2, 3, 4, 5, 6, 7].map((d) => report(`hotel-${dialect}`, `2026-01-0${d}T00:00:00.000Z`)));
+      const may = await report(`hotel-${dialect}`, '2026-05-20T00:00:00.000Z');
+      const lonely = await report(`lonely-${dialect}`, '2026-01-03T00:00:00.000Z');
+      const reportIds = async (model: string) => (await reports.history(model, 100)).map((r) => r.id);
+      expect(await reportIds(`hotel-${dialect}`)).toHaveLength(january.length + 1);
       const before = await s.ctx.audit.count('hotel');
-      const job = new RetentionJob({ store: s.ctx.audit, clock: { now: () => new Date('2026-06-01T00:00:00Z') }, log: s.ctx.log, retentionDays: 90, intervalMs: 1000, batch: 5 });
+      const job = new RetentionJob({
+        store: s.ctx.audit,
+        alongside: [{ what: 'monitoring reports', deleteOlderThan: (cutoff, n) => reports.deleteReportsOlderThan(cutoff, n) }],
+        clock: { now: () => new Date('2026-06-01T00:00:00Z') },
+        log: s.ctx.log,
+        retentionDays: 90,
+        intervalMs: 1000,
+        batch: 5,
+      });
       expect(await job.runOnce()).toBe(12);
       expect(await s.ctx.audit.count('hotel')).toBe(before - 12);
       // The outcomes of the deleted records went with them (their event ids too); the recent one stays.
       expect(await outcomes()).toEqual([recent.body.prediction_id]);
+      // Reports past retention went too (more than one batch of them), but never a model's latest.
+      expect(await reportIds(`hotel-${dialect}`)).toEqual([may]);
+      expect(await reportIds(`lonely-${dialect}`)).toEqual([lonely]);
     });
 
     it('keeps awkward text exactly as sent: tabs, newlines, backslashes, quotes and non-ASCII in event ids and features', async () => {

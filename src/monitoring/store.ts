@@ -212,6 +212,28 @@ export function createMonitoringStore(db: Db) {
       return id;
     },
 
+    /**
+     * One batch of reports made before the cutoff, except each model's latest (what its gauges,
+     * the console and the next report's alert changes read). Returns how many were deleted.
+     */
+    async deleteReportsOlderThan(cutoff: string, batch: number): Promise<number> {
+      const old = k
+        .selectFrom('monitoring_reports as r')
+        .select('r.id')
+        .where('r.created_at', '<', cutoff)
+        .where(({ exists, selectFrom }) =>
+          exists(
+            selectFrom('monitoring_reports as n')
+              .select('n.id')
+              .whereRef('n.model', '=', 'r.model')
+              .where((eb) => eb.or([eb('n.created_at', '>', eb.ref('r.created_at')), eb.and([eb('n.created_at', '=', eb.ref('r.created_at')), eb('n.id', '>', eb.ref('r.id'))])])),
+          ),
+        )
+        .limit(batch);
+      const r = await k.deleteFrom('monitoring_reports').where('id', 'in', old).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
+
     async latestReport(model: string): Promise<unknown | undefined> {
       const row = await k.selectFrom('monitoring_reports').select('report').where('model', '=', model).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
       return row ? fromJson(row.report) : undefined;

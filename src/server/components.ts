@@ -9,7 +9,7 @@ import type { Logger } from '../lib/logger.js';
 import { ModelPool, OffThreadScorer, openReferenceOffThread, PredictionCache, RunGate, type PredictionSink, type RegistrySource } from '../inference/index.js';
 import { createLeader, RolloutRuntime } from '../rollout/index.js';
 import { AuditWriter, createAuditRecorder, RetentionJob } from '../audit/index.js';
-import { MonitorJob, monitorGauges } from '../monitoring/index.js';
+import { createMonitoringStore, MonitorJob, monitorGauges } from '../monitoring/index.js';
 import { createWebhookStore, DeliveryWorker } from '../webhooks/index.js';
 import type { Context } from './context.js';
 import type { Metrics } from './metrics.js';
@@ -46,7 +46,18 @@ export function auditParts({ ctx, config, log, metrics, timers }: Parts) {
   const sink = config.AUDIT_LOG ? createAuditRecorder(audit, config.AUDIT_FEATURES) : undefined;
   // SQLite deletes on the request thread: 5,000 rows took it 12–40 ms a batch, 500 rows 1–1.5 ms (measured).
   const batch = ctx.db.dialect === 'sqlite' ? 500 : 5000;
-  const retention = new RetentionJob({ store: ctx.audit, clock: ctx.clock, log, retentionDays: config.PREDICTION_RETENTION_DAYS, intervalMs: 3_600_000, timers, batch });
+  const reports = createMonitoringStore(ctx.db);
+  const retention = new RetentionJob({
+    store: ctx.audit,
+    // A report older than the records it was made from describes traffic no longer kept (each model's latest stays).
+    alongside: [{ what: 'monitoring reports', deleteOlderThan: (cutoff, n) => reports.deleteReportsOlderThan(cutoff, n) }],
+    clock: ctx.clock,
+    log,
+    retentionDays: config.PREDICTION_RETENTION_DAYS,
+    intervalMs: 3_600_000,
+    timers,
+    batch,
+  });
   return { audit, sink, retention };
 }
 
