@@ -142,5 +142,15 @@ describe('modelgate feedback import', () => {
     expect(text.stdout).toMatch(/line 5: .*label/);
     const missing = await runCli(['feedback', 'import', '--file', path.join(dir, 'nope.csv')], { MODELGATE_DATA_DIR: dir });
     expect(missing.code).toBe(2);
+    // A pandas export of a label column with a gap: 1.0 and 0.0, and a blank where the outcome is not known yet.
+    const floats = path.join(dir, 'floats.csv');
+    writeFileSync(floats, ['event_id,label', 'bk-2,1.0', 'bk-3,0.0', 'bk-4,', ''].join('\n'));
+    const imported = await runCli(['feedback', 'import', '--file', floats, '--json'], { MODELGATE_DATA_DIR: dir });
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.json()).toMatchObject({ rows: 3, stored: 2, unlabelled: 1, refused: 0 });
+    expect(await byEvent('bk-2')).toBe(1);
+    expect(await byEvent('bk-3')).toBe(0);
+    // The blank left bk-4's earlier outcome as it was.
+    expect(await byEvent('bk-4')).toBe(0);
   });
 });

@@ -43,6 +43,8 @@ export function registerFeedbackCommands(program: Command): void {
         const parser = createReadStream(o.file).pipe(parse({ columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true, bom: true, delimiter }));
         let line = 1; // the header
         let stored = 0;
+        // Rows whose outcome is not known yet (a blank label): left out and counted, not refused.
+        let unlabelled = 0;
         const errors: { line: number; message: string }[] = [];
         let batch: { line: number; item: FeedbackItem }[] = [];
         const send = async () => {
@@ -59,14 +61,18 @@ export function registerFeedbackCommands(program: Command): void {
         for await (const record of parser as AsyncIterable<Record<string, string>>) {
           line++;
           if (line === 2 && !('label' in record)) throw new AppError('BAD_REQUEST', `${o.file}: no label column; the header must name prediction_id or event_id, label and optionally value`);
+          if (!(record.label ?? '').trim()) {
+            unlabelled++;
+            continue;
+          }
           batch.push({ line, item: toItem(record, delimiter !== ',') });
           if (batch.length >= BATCH) await send();
         }
         if (batch.length) await send();
-        const summary = { file: o.file, rows: line - 1, stored, refused: errors.length, errors: errors.slice(0, 100) };
+        const summary = { file: o.file, rows: line - 1, stored, unlabelled, refused: errors.length, errors: errors.slice(0, 100) };
         emit(o, summary, () =>
           [
-            `${stored} of ${line - 1} outcomes stored from ${o.file}`,
+            `${stored} of ${line - 1} outcomes stored from ${o.file}${unlabelled ? `; ${unlabelled} row${unlabelled > 1 ? 's' : ''} with a blank label (no outcome yet) left out` : ''}`,
             ...errors.slice(0, 20).map((e) => `  line ${e.line}: ${e.message}`),
             ...(errors.length > 20 ? [`  … and ${errors.length - 20} more`] : []),
           ].join('\n'),

@@ -16,9 +16,15 @@ export function cleanCategory(raw: string): string | null {
 const POSITIVE = new Set(['1', 'yes', 'true', 'y', 't']);
 const NEGATIVE = new Set(['0', 'no', 'false', 'n', 'f']);
 
+/** 0 and 1 as a float column writes them (pandas gives a label column with a gap 1.0 and 0.0). */
+const FLOAT_BIT = /^([01])\.0*$/;
+
 /** A binary target cell: 1 or 0, null when missing, undefined when it is not a binary value. */
 export function binaryLabel(raw: string | undefined): 0 | 1 | null | undefined {
   if (isMissingCell(raw)) return null;
   const t = raw!.trim().toLowerCase();
-  return POSITIVE.has(t) ? 1 : NEGATIVE.has(t) ? 0 : undefined;
+  if (POSITIVE.has(t)) return 1;
+  if (NEGATIVE.has(t)) return 0;
+  const bit = FLOAT_BIT.exec(t)?.[1];
+  return bit === '1' ? 1 : bit === '0' ? 0 : undefined;
 }

@@ -37,6 +37,15 @@ describe('CSV ingest', () => {
     expect(r.warnings.join('\n')).toMatch(/empty: every value is missing/);
     expect(r.warnings.join('\n')).toMatch(/score: 1 value that is not a number is treated as missing/);
     expect(r.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // The same target as a float column writes it (pandas, with a gap in it): 1.0, 0.0, blank.
+    const floats = await ingestCsv(file(['x,churn', ...Array.from({ length: 40 }, (_, i) => `${i},${i === 5 ? '' : i % 4 ? '0.0' : '1.0'}`)].join('\n')), { target: 'churn' });
+    expect(floats.task).toBe('binary');
+    expect(floats.droppedNoLabel).toBe(1);
+    expect(Array.from(floats.data.label.slice(0, 5))).toEqual([1, 0, 0, 0, 1]);
+    // Other numbers are not bits.
+    await expect(ingestCsv(file(['x,churn', ...Array.from({ length: 40 }, (_, i) => `${i},${i % 2 ? '0.5' : '1.0'}`)].join('\n')), { target: 'churn' })).rejects.toThrow(
+      /are not 0\/1, yes\/no or true\/false/,
+    );
   });
 
   it('drops rows without a label before anything else, and keeps a continuous measurement that happens to be unique', async () => {
