@@ -219,6 +219,25 @@ for (const dialect of DIALECTS) {
       expect(typo.error.message).toMatch(/expected one of its classes .*, or a class another version of the model predicts \("other"\), got "steam"/);
     });
 
+    it('a threshold set by hand is said to be chosen again for the candidate; one chosen for costs is chosen again for the same costs', async () => {
+      const production = (await s.ctx.registry.getModel('hotel')).aliases.production!;
+      const threshold = (t: number) => ({ type: 'threshold' as const, threshold: t, above: 'act', below: 'none' });
+      const byHand = await s.ctx.registry.withPolicy({ model: 'hotel', from: production, policy: threshold(0.42), actor: 't' });
+      const r = await s.ctx.retrain.retrain({ model: 'hotel', fromVersion: byHand.version, data: fresh, trigger: 'manual', actor: 't', maxMetricDrop: 1 });
+      expect(r.warnings).toEqual([
+        expect.stringMatching(
+          new RegExp(`^version ${byHand.version}'s policy \\(act when score >= 0\\.42, else none\\) was set by hand with modelgate policy set; the candidate's \\(act when score >= 0\\.\\d+`),
+        ),
+      ]);
+      const costs = { tp: 0, fp: -20, fn: -100, tn: 0 };
+      const forCosts = await s.ctx.registry.withPolicy({ model: 'hotel', from: production, policy: threshold(0.2), costs, actor: 't' });
+      const again = await s.ctx.retrain.retrain({ model: 'hotel', fromVersion: forCosts.version, data: fresh, trigger: 'manual', actor: 't', maxMetricDrop: 1 });
+      expect(again.warnings).toEqual([]);
+      const candidate = await s.ctx.registry.getVersion('hotel', again.candidate_version!);
+      expect((candidate.manifest.training as { params: Record<string, unknown> }).params).toMatchObject({ cost_matrix: costs, threshold_objective: 'profit' });
+      expect(again.metrics.candidate.expected_profit_per_row).toBeDefined();
+    });
+
     // Also after the loop: it registers a version.
     it('the candidate takes the requests production takes: a column of one value in the new data stays, a column the version never took stays out', async () => {
       // Drifted data as a month of one hotel's bookings gives it: a single hotel, no parking, and an export with one column more.

@@ -250,6 +250,7 @@ describe('decision policies as versions', () => {
       await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 3, actor: 't' });
       await s.pool.refresh(true);
       const scores: number[] = [];
+      const ids: string[] = [];
       for (let i = 0; i < 1500; i++) {
         const res = await s.app.inject({
           method: 'POST',
@@ -258,10 +259,23 @@ describe('decision policies as versions', () => {
           payload: JSON.stringify({ model: 'hotel', payload: rowPayload(data, i) }),
         });
         scores.push(res.json().score);
+        ids.push(res.json().prediction_id);
       }
       const profit = (t: number) => scores.reduce((a, sc, i) => a + (sc >= t ? (data.label[i] ? 0 : -20) : data.label[i] ? -100 : 0), 0);
       const chosen = (versions[2].policy as { threshold: number }).threshold;
       for (const other of [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, ...scores.slice(0, 50)]) expect(profit(chosen)).toBeGreaterThanOrEqual(profit(other) - 1e-9);
+      // The costs the threshold was chosen for become the version's: its realised profit is counted with them.
+      expect(versions[2].manifest.training).toMatchObject({ params: { cost_matrix: { tp: 0, fp: -20, fn: -100, tn: 0 }, threshold_objective: 'profit' }, policy_by_hand: false });
+      expect((versions[2].manifest.training as { params: Record<string, unknown> }).params.policy).toBeUndefined();
+      expect(versions[1].manifest.training).toMatchObject({ policy_by_hand: true });
+      await s.audit.flush();
+      await s.ctx.feedback.submit(
+        ids.map((prediction_id, i) => ({ prediction_id, label: data.label[i] })),
+        null,
+      );
+      const report = (await s.ctx.monitoring.run('hotel', 3_600_000)).report as { version: number; performance: { realized_profit: number | null } };
+      expect(report.version).toBe(3);
+      expect(report.performance.realized_profit).toBe(profit(chosen));
       // Rolling back the policy is rolling back the alias.
       await s.ctx.registry.rollback({ model: 'hotel', actor: 't' });
       expect((await s.ctx.registry.getModel('hotel')).aliases.production).toBe(1);

@@ -5,6 +5,7 @@ import { notNumbersNote } from '../lib/csv-cell.js';
 import { checkSkipped, scoreCsv } from '../monitoring/index.js';
 import { chooseThreshold } from '../training/train.js';
 import { parseBands, parseCosts } from './policy-flags.js';
+import type { Costs } from '../training/train.js';
 import { cliActor, parseNumberFlag, parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
@@ -56,6 +57,7 @@ export function registerPolicyCommands(program: Command): void {
         }
         let next: Policy;
         let chosen: Record<string, unknown> = {};
+        let costsChosenFor: Costs | undefined;
         if (o.threshold !== undefined) {
           // The version's task bounds it (a probability for binary); registration checks.
           const t = parseNumberFlag(o.threshold, '--threshold', -Number.MAX_VALUE, Number.MAX_VALUE)!;
@@ -86,11 +88,12 @@ export function registerPolicyCommands(program: Command): void {
             const c = chooseThreshold(r.scores, r.labels, costs);
             next = { type: 'threshold', threshold: Math.min(1, c.threshold), above: 'act', below: 'none' };
             chosen = { rows: r.scores.length, expected_profit: c.value, cost_matrix: costs };
+            costsChosenFor = costs;
           } finally {
             await s.release();
           }
         }
-        const r = await ctx.registry.withPolicy({ model: o.model, from: version, policy: next, actor: cliActor() });
+        const r = await ctx.registry.withPolicy({ model: o.model, from: version, policy: next, ...(costsChosenFor ? { costs: costsChosenFor } : {}), actor: cliActor() });
         emit(o, { model: r.model, version: r.version, from_version: version, policy: r.manifest.policy, ...chosen }, () =>
           [`${r.model} version ${r.version}: version ${version}'s model with policy ${describePolicy(r.manifest.policy)}`, `next: modelgate promote --model ${r.model} --version ${r.version}`].join(
             '\n',

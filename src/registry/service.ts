@@ -390,9 +390,18 @@ export function createRegistryService(deps: RegistryDeps) {
    * the same ONNX artifact (stored once, content-addressed), contract, metrics, training record
    * and reference profile. Policies are then promoted and rolled back like models.
    */
-  async function withPolicy(input: { model: string; from: number; policy: Policy; actor: string }) {
+  /**
+   * A new version of a version's model with another policy. `costs`: the cost matrix the policy's
+   * threshold was chosen for, which becomes the version's own (the monitor's realised profit and a
+   * retrain's threshold use it); without it the policy was set by hand, which a retrain says.
+   */
+  async function withPolicy(input: { model: string; from: number; policy: Policy; costs?: { tp: number; fp: number; fn: number; tn: number }; actor: string }) {
     const v = await requireVersion(input.model, input.from);
     const m = v.manifest;
+    const training = (m.training ?? {}) as Record<string, unknown>;
+    const params = (training.params ?? {}) as Record<string, unknown>;
+    const { policy: _bands, ...paramsWithoutBands } = params;
+    const chosen = input.costs ? { params: { ...paramsWithoutBands, threshold_objective: 'profit', cost_matrix: input.costs }, policy_by_hand: false } : { policy_by_hand: true };
     const onnx = await artifacts.get(v.onnx_sha256);
     const single = m.contract.layout !== 'columns';
     return register({
@@ -406,7 +415,7 @@ export function createRegistryService(deps: RegistryDeps) {
         ...(taskOf(m.contract) === 'binary' ? { positive_class: m.output.positive_index } : {}),
         task: taskOf(m.contract),
         ...(m.metrics ? { metrics: m.metrics } : {}),
-        training: { ...(m.training ?? {}), policy_from_version: v.version },
+        training: { ...training, ...chosen, policy_from_version: v.version },
         ...(m.dataset_sha256 ? { dataset_sha256: m.dataset_sha256 } : {}),
         ...(m.run_id ? { run_id: m.run_id } : {}),
         ...(m.reference ? { reference: m.reference } : {}),

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/index.js';
 import { fromJson } from '../db/index.js';
-import { openReferenceOffThread, Servable, type Policy } from '../inference/index.js';
+import { describePolicy, openReferenceOffThread, Servable, type Policy } from '../inference/index.js';
 import { openDataStream, type S3Access } from '../lib/data-location.js';
 import type { Clock } from '../lib/clock.js';
 import { parseDuration } from '../lib/duration.js';
@@ -309,6 +309,10 @@ export function createRetrainService(deps: RetrainDeps) {
       const classes = (trained.run as { classes?: string[] }).classes;
       const warnings = classChanges(v.manifest.output.class_labels, classes, task, fromVersion);
       const policy = task === 'multiclass' && classes ? withoutClassesOutside(trained.policy, classes, warnings) : trained.policy;
+      if ((v.manifest.training as { policy_by_hand?: boolean } | undefined)?.policy_by_hand && JSON.stringify(policy) !== JSON.stringify(v.manifest.policy))
+        warnings.push(
+          `version ${fromVersion}'s policy (${describePolicy(v.manifest.policy)}) was set by hand with modelgate policy set; the candidate's (${describePolicy(policy)}) is chosen as the training run chooses; set it again on the candidate with modelgate policy set if the hand-set one should stay`,
+        );
       for (const w of warnings) say(`warning: ${w}`);
       const base = { id, model: input.model, task, from_version: fromVersion, metrics: { candidate, current }, gates, warnings };
       if (failed.length) {
