@@ -5,6 +5,8 @@ import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateHotelBookings, ingestCsv, rowPayload, trainKindModel, type Dataset } from '../src/training/index.js';
 import { generateCarListings } from '../src/training/synthetic-cars.js';
+import { createRetrainService } from '../src/retrain/index.js';
+import { emitToOutbox } from '../src/webhooks/index.js';
 import { indexSplit, trainModel } from '../src/training/train.js';
 import { runCli } from './helpers/cli.js';
 import { DIALECTS, tempDir } from './helpers/db.js';
@@ -125,6 +127,37 @@ for (const dialect of DIALECTS) {
         ['monitor', 'canary_started'],
         ['manual', 'gated_out'],
       ]);
+    });
+
+    it('while a canary runs, a retrain with --canary is refused before training, a plan waits, and one started during training leaves the candidate registered', async () => {
+      // The loop above left its candidate's canary running.
+      expect((await s.ctx.rollouts.status('hotel')).canary_version).not.toBeNull();
+      const versions = async () => (await s.ctx.registry.getModel('hotel')).versions.length;
+      const runs = async () => (await s.ctx.retrain.runs('hotel', 100)).length;
+      const [beforeVersions, beforeRuns] = [await versions(), await runs()];
+      await expect(s.ctx.retrain.retrain({ model: 'hotel', data: fresh, canarySteps: [10, 100], trigger: 'manual', actor: 't' })).rejects.toThrow(
+        /^a canary of hotel is already running \(version \d+ at 10% against \d+\): a retrain with --canary waits for it to end/,
+      );
+      expect([await versions(), await runs()]).toEqual([beforeVersions, beforeRuns]);
+      // The plan (with a canary) waits for it rather than training a candidate whose canary cannot start.
+      const report = (await s.ctx.monitoring.latest('hotel')) as Parameters<typeof s.ctx.retrain.onReport>[0];
+      await s.ctx.retrain.setPlan({ model: 'hotel', data: fresh, canarySteps: [10, 100], minInterval: '1s', actor: 't' });
+      expect(await s.ctx.retrain.onReport(report)).toBe('canary_running');
+      // A canary started while the candidate trained (the check before training saw none): the candidate stays registered, and says why it has no canary.
+      const unaware = createRetrainService({
+        db: s.ctx.db,
+        registry: s.ctx.registry,
+        rollouts: { ...s.ctx.rollouts, store: { ...s.ctx.rollouts.store, get: async () => undefined } },
+        clock: s.ctx.clock,
+        log: s.ctx.log,
+        emit: emitToOutbox,
+        s3: { region: 'us-east-1' },
+        workDir: path.join(dir, 'retrain'),
+      });
+      const r = await unaware.retrain({ model: 'hotel', data: fresh, canarySteps: [10, 100], trigger: 'manual', actor: 't', maxMetricDrop: 1 });
+      expect(r).toMatchObject({ status: 'registered', candidate_version: beforeVersions + 1, canary: null });
+      expect(r.warnings).toEqual([expect.stringMatching(new RegExp(`^version ${beforeVersions + 1} is registered, but its canary did not start: a canary of hotel is already running`))]);
+      expect((await s.ctx.retrain.runs('hotel', 1))[0]).toMatchObject({ status: 'registered', candidate_version: beforeVersions + 1 });
     });
 
     // Last: it registers a version the tests above do not expect.

@@ -91,7 +91,8 @@ export function registerRetrainCommands(program: Command): void {
           onProgress: (m) => progress(m),
         });
         emit(o, r, () => describe(r));
-        if (r.status === 'gated_out') process.exitCode = 1;
+        // Gated out, or registered without the canary asked for (one was started meanwhile): not what was asked.
+        if (r.status === 'gated_out' || (o.canary && !r.canary)) process.exitCode = 1;
       }),
     );
 

@@ -275,9 +275,22 @@ export function createRetrainService(deps: RetrainDeps) {
     return { fromVersion, v, run: { ...run, algorithm: run.algorithm, target: run.target } };
   }
 
+  /** The canary running on a model, if any: a retrain that would start one waits for it. */
+  async function runningCanary(model: string): Promise<string | undefined> {
+    const r = await deps.rollouts.store.get(model);
+    return r?.canary_version != null ? `version ${r.canary_version} at ${r.canary_percent}% against ${r.production_version}` : undefined;
+  }
+
   async function retrain(input: RetrainInput): Promise<RetrainResult> {
     const say = (m: string) => input.onProgress?.(m);
     const { fromVersion, v, run } = await runToRepeat(input.model, input.fromVersion);
+    // Refused before training, not after registering: the candidate's canary could not start.
+    const busy = input.canarySteps?.length ? await runningCanary(input.model) : undefined;
+    if (busy)
+      throw new AppError(
+        'CONFLICT',
+        `a canary of ${input.model} is already running (${busy}): a retrain with --canary waits for it to end; stop or promote it first, or retrain without --canary to register the candidate only`,
+      );
     const id = randomUUID();
     await k
       .insertInto('retrain_runs')
@@ -357,20 +370,33 @@ export function createRetrainService(deps: RetrainDeps) {
       let canary: RetrainResult['canary'] = null;
       if (input.canarySteps?.length) {
         if (input.stepInterval) parseDuration(input.stepInterval, 'step interval');
-        await deps.rollouts.startCanary({
-          model: input.model,
-          canary_version: reg.version,
-          steps: input.canarySteps,
-          ...(input.stepInterval ? { step_interval: input.stepInterval } : {}),
-          auto_promote: true,
-          actor: input.actor,
-        });
-        canary = { steps: input.canarySteps };
-        await event('retrain.canary_started', { ...base, candidate_version: reg.version, steps: input.canarySteps });
-        say(`canary of version ${reg.version} started at ${input.canarySteps[0]} % (steps ${input.canarySteps.join(', ')}, automatic analysis, promoted when the last step stays healthy)`);
+        // Registered is registered: a canary someone started while this one trained leaves the candidate registered, with why its canary did not start.
+        const started = await deps.rollouts
+          .startCanary({
+            model: input.model,
+            canary_version: reg.version,
+            steps: input.canarySteps,
+            ...(input.stepInterval ? { step_interval: input.stepInterval } : {}),
+            auto_promote: true,
+            actor: input.actor,
+          })
+          .then(
+            () => true,
+            (e: unknown) => {
+              if (!(e instanceof AppError) || e.code !== 'CONFLICT') throw e;
+              warnings.push(`version ${reg.version} is registered, but its canary did not start: ${e.message}`);
+              say(`warning: ${warnings[warnings.length - 1]}`);
+              return false;
+            },
+          );
+        if (started) {
+          canary = { steps: input.canarySteps };
+          await event('retrain.canary_started', { ...base, candidate_version: reg.version, steps: input.canarySteps });
+          say(`canary of version ${reg.version} started at ${input.canarySteps[0]} % (steps ${input.canarySteps.join(', ')}, automatic analysis, promoted when the last step stays healthy)`);
+        }
       }
       const status = canary ? 'canary_started' : 'registered';
-      await finish(status, { metrics: base.metrics, gates }, reg.version);
+      await finish(status, { metrics: base.metrics, gates, ...(warnings.length ? { warnings } : {}) }, reg.version);
       return { ...base, status, candidate_version: reg.version, canary };
     } catch (e) {
       await finish('failed', { error: errorMessage(e) }).catch(() => undefined);
@@ -452,7 +478,7 @@ export function createRetrainService(deps: RetrainDeps) {
      * has a plan whose interval has passed since its last retrain, run the plan once, in the
      * background (the monitor goes on with the next model).
      */
-    async onReport(report: Report): Promise<'started' | 'no_plan' | 'not_recommended' | 'too_soon' | 'running'> {
+    async onReport(report: Report): Promise<'started' | 'no_plan' | 'not_recommended' | 'too_soon' | 'running' | 'canary_running'> {
       const flag = report.alerts.find((a) => a.name === 'retrain_recommended');
       if (!flag?.firing) return 'not_recommended';
       const plan = await getPlan(report.model);
@@ -461,6 +487,12 @@ export function createRetrainService(deps: RetrainDeps) {
       // The plan's own runs count: a manual retrain (a person's decision) does not use up its interval.
       const last = (await runs(report.model, 20)).find((r) => r.trigger === 'monitor');
       if (last && deps.clock.now().getTime() - Date.parse(last.started_at) < plan.min_interval_ms) return 'too_soon';
+      // A plan that starts a canary waits for the one running (a previous candidate's, or a person's) to end; the next report looks again.
+      const busy = plan.canary_steps.length ? await runningCanary(report.model) : undefined;
+      if (busy) {
+        deps.log.info({ model: report.model, canary: busy }, 'planned retrain waits for the running canary to end');
+        return 'canary_running';
+      }
       running.add(report.model);
       const job = retrain({
         model: report.model,
