@@ -198,10 +198,10 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
       return Number((await s.executeTakeFirstOrThrow()).n);
     },
 
-    /** Delete up to `batch` records older than the cutoff; returns how many went. */
     /**
-     * One batch of records past retention, with the outcomes reported for them: an outcome
-     * carries the caller's event id, and nothing reads it once its prediction is gone.
+     * Delete up to `batch` records older than the cutoff, with the outcomes reported for them (an
+     * outcome carries the caller's event id, and nothing reads it once its prediction is gone);
+     * returns how many records went.
      */
     async deleteOlderThan(cutoff: string, batch: number): Promise<number> {
       return k.transaction().execute(async (tx) => {

@@ -388,12 +388,10 @@ export function createRegistryService(deps: RegistryDeps) {
   /**
    * A new version with another decision policy and everything else as version `from` has it:
    * the same ONNX artifact (stored once, content-addressed), contract, metrics, training record
-   * and reference profile. Policies are then promoted and rolled back like models.
-   */
-  /**
-   * A new version of a version's model with another policy. `costs`: the cost matrix the policy's
-   * threshold was chosen for, which becomes the version's own (the monitor's realised profit and a
-   * retrain's threshold use it); without it the policy was set by hand, which a retrain says.
+   * and reference profile. Policies are then promoted and rolled back like models. `costs`: the
+   * cost matrix the policy's threshold was chosen for, which becomes the version's own (the
+   * monitor's realised profit and a retrain's threshold use it); without it the policy was set by
+   * hand, which a retrain says.
    */
   async function withPolicy(input: { model: string; from: number; policy: Policy; costs?: { tp: number; fp: number; fn: number; tn: number }; actor: string }) {
     const v = await requireVersion(input.model, input.from);

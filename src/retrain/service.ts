@@ -17,7 +17,7 @@ import type { RegistryService } from '../registry/index.js';
 import type { RolloutService } from '../rollout/index.js';
 import { evaluateMulticlass, evaluateRegression, evaluateScores, rowPayload, TRAINED_CELL_READING, type Dataset, type TrainingTask } from '../training/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
-import type { RunRecord } from './train-again.js';
+import { featureColumns, type RunRecord } from './train-again.js';
 import { trainOffThread } from './train-off-thread.js';
 
 /**
@@ -76,7 +76,7 @@ export interface RetrainResult {
   metrics: { candidate: Record<string, number>; current: Record<string, number> };
   gates: RetrainGate[];
   canary: { steps: number[] } | null;
-  /** What the candidate differs in beyond its metrics: classes the new data lacked or added (multiclass). */
+  /** What else to know of the candidate: classes its data lacked or added (multiclass), a hand-set policy not carried over, a canary that did not start. */
   warnings: string[];
 }
 
@@ -267,7 +267,7 @@ export function createRetrainService(deps: RetrainDeps) {
         `model ${name} version ${fromVersion} was imported (registered from an ONNX file), so it has no training run record to repeat; train a new version with modelgate train and register it`,
       );
     }
-    if (!run.target || !run.columns?.some((c) => c.role === 'numeric' || c.role === 'categorical'))
+    if (!run.target || !featureColumns(run.columns).length)
       throw new AppError(
         'BAD_REQUEST',
         `model ${name} version ${fromVersion}'s run record has no ${run.target ? 'column roles' : 'target'} (it was trained before retraining existed, or by a demo before 2026-12-04); train it again with modelgate train once, and retrain from that version`,

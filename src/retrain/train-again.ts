@@ -34,9 +34,12 @@ export interface RunRecord {
   class_labels?: [string, string];
 }
 
+/** The columns a run record says the version takes as features. */
+export const featureColumns = (roles: RunRecord['columns']): string[] => (roles ?? []).filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name);
+
 /** The columns the version was trained on must all be usable in the new data (kept: not empty). */
 function requireTrainedColumns(roles: NonNullable<RunRecord['columns']>, ingested: Ingested, data: string, fromVersion: number): void {
-  const kept = roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name);
+  const kept = featureColumns(roles);
   const now_ = new Map(ingested.columns.map((c) => [c.name, c]));
   const lost = kept.filter((c) => {
     const role = now_.get(c)?.role;
@@ -108,7 +111,7 @@ export async function ingestAndTrain(job: TrainJob, say: (message: string) => vo
     target: job.run.target,
     task: job.task,
     // The same features with the same types, so the candidate takes the requests production does.
-    features: roles.filter((c) => c.role === 'numeric' || c.role === 'categorical').map((c) => c.name),
+    features: featureColumns(roles),
     numeric: roles.filter((c) => c.role === 'numeric').map((c) => c.name),
     categorical: roles.filter((c) => c.role === 'categorical').map((c) => c.name),
     ...(job.run.class_labels ? { positive: job.run.class_labels[1] } : {}),

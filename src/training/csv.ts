@@ -149,7 +149,8 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
     if (o.exclude?.includes(name)) return { ...base, role: 'excluded', note: 'excluded by --exclude' };
     if (o.features && !o.features.includes(name)) return { ...base, role: 'excluded', note: 'not a feature of the version retrained' };
     if (present === 0) return exclude('every value is missing; left out');
-    const keep = o.features?.includes(name) ?? false;
+    // Past the line above, a column of a features list is one of them.
+    const keep = o.features !== undefined;
     if (distinct === 1 && !keep) return exclude('the same value in every row; left out');
     const forced = o.numeric?.includes(name) ? 'numeric' : o.categorical?.includes(name) ? 'categorical' : undefined;
     const numeric = forced ? forced === 'numeric' : s.numeric >= NUMERIC_SHARE * present;
