@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
+import { BINARY_HEADER, binaryReply, readBinaryInputs, wantsBinary } from './oip-binary.js';
+import { decodeBody, parseOipBody } from './oip-body.js';
 import type { Row } from './encoder.js';
 import { oipMetadata, oipOutputs, oipPayloads, OIP_DATATYPES } from './oip.js';
 import type { ModelPool } from './pool.js';
@@ -25,12 +27,13 @@ const errors = Object.fromEntries([400, 401, 403, 404, 413, 415, 429, 500, 503].
 
 const tensor = {
   type: 'object',
+  // data, or parameters.binary_data_size with the binary data extension (filled in before validation)
   required: ['name', 'shape', 'datatype', 'data'],
   properties: {
     name: { type: 'string', maxLength: 256 },
     shape: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1, maxItems: 8 },
     datatype: { type: 'string', description: OIP_DATATYPES.join(', ') },
-    parameters: { type: 'object', additionalProperties: true },
+    parameters: { type: 'object', additionalProperties: true, properties: { binary_data_size: { type: 'integer', minimum: 0 } } },
     data: { type: 'array' },
   },
 } as const;
@@ -66,6 +69,12 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
   // Request types come from the route schemas, so the two cannot drift.
   const app = fastify.withTypeProvider<SchemaTypes>();
   const { pool } = deps;
+  app.decorateRequest('oipBinary', null);
+  // Only in this plugin's scope: /v1 keeps its own JSON parser and Content-Type check.
+  app.removeContentTypeParser(['application/json']);
+  app.addContentTypeParser(['application/json', 'application/octet-stream'], { parseAs: 'buffer' }, parseOipBody);
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, parseOipBody);
+  app.addHook('preParsing', async (request, _reply, payload) => decodeBody(request, payload));
   app.setErrorHandler((err, request: FastifyRequest, reply: FastifyReply) => {
     const e = deps.toAppError(err);
     if (e.status >= 500) request.log.error({ err }, 'request failed');
@@ -91,7 +100,7 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
     async () => ({
       name: deps.serverName,
       version: deps.serverVersion,
-      extensions: [],
+      extensions: ['binary_tensor_data'],
     }),
   );
   app.get(
@@ -191,8 +200,10 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
             ...errors,
           },
         },
+        // The binary extension's tensors get their data before the schema checks it.
+        preValidation: async (request) => readBinaryInputs(request.body as never, request.oipBinary),
       },
-      async (request) => {
+      async (request, reply) => {
         const body = request.body;
         const routingKey = typeof body.parameters?.routing_key === 'string' ? body.parameters.routing_key : body.id;
         const { servable, alias, arm } = await servableOf(request.params, routingKey);
@@ -202,7 +213,7 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
         // Checked before scoring, so a request for an unknown output costs no model run.
         oipOutputs(servable, [], body.outputs);
         const scored = await deps.scoreBatch({ servable, arm, rows, payloads, eventId: body.id, keyId: request.principal?.id });
-        return {
+        const answer = {
           model_name: servable.spec.model,
           model_version: String(servable.spec.version),
           ...(body.id !== undefined ? { id: body.id } : {}),
@@ -213,6 +224,9 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
             body.outputs,
           ),
         };
+        const binary = binaryReply(answer, (name) => wantsBinary(body, name));
+        if (!binary) return answer;
+        return reply.header(BINARY_HEADER, binary.headerLength).type('application/octet-stream').send(binary.body);
       },
     );
   }

@@ -29,8 +29,8 @@ export interface OipRequest {
 
 /** The datatypes a feature of each contract type takes (the closest first: that is what metadata advertises). */
 const ACCEPTS: Record<Feature['type'], OipDatatype[]> = {
-  float: ['FP32', 'FP64', 'INT64', 'INT32'],
-  double: ['FP64', 'FP32', 'INT64', 'INT32'],
+  float: ['FP32', 'FP64', 'INT64', 'INT32', 'FP16'],
+  double: ['FP64', 'FP32', 'INT64', 'INT32', 'FP16'],
   int64: ['INT64', 'INT32', 'INT16', 'INT8', 'UINT32', 'UINT16', 'UINT8'],
   int32: ['INT32', 'INT16', 'INT8', 'UINT16', 'UINT8', 'INT64'],
   string: ['BYTES'],
@@ -87,7 +87,7 @@ function outputTensors(s: Servable): { name: string; datatype: OipDatatype; shap
 }
 
 function flatten(data: unknown, where: string): unknown[] {
-  if (!Array.isArray(data)) return bad(`${where}.data: expected an array of values`);
+  if (!Array.isArray(data)) return bad(`${where}.data: expected an array of values (or, with the binary data extension, parameters.binary_data_size)`);
   return data.some(Array.isArray) ? (data as unknown[]).flat(Infinity) : data;
 }
 

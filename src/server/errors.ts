@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseProblem } from './json-body.js';
+import { parseProblem } from '../lib/json-text.js';
 import { databaseUnavailable } from '../db/unavailable.js';
 import { AppError, type ErrorCode } from '../lib/errors.js';
 
@@ -74,5 +74,12 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (e.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
     return sendError(reply, request, e);
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, request, new AppError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; the API is listed at /docs`)));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
+    const e = new AppError('NOT_FOUND', `no route ${request.method} ${path}; the API is listed at /docs`);
+    // Under /v2 a client speaks the Open Inference Protocol, whose errors are {"error": "..."}:
+    // Triton's client fails on any other shape (a 404 for its model-config or statistics calls).
+    if (path === '/v2' || path.startsWith('/v2/')) return reply.code(404).type('application/json').send({ error: e.message });
+    return sendError(reply, request, e);
+  });
 }

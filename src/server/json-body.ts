@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import sjson from 'secure-json-parse';
-import { AppError, errorMessage } from '../lib/errors.js';
+import { AppError } from '../lib/errors.js';
+import { parseJsonBody } from '../lib/json-text.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,26 +29,16 @@ export function installJsonParser(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
     if (text.length <= BODY_TEXT_KEPT) request.bodyText = text;
-    if (text.length === 0) return done(new AppError('BAD_REQUEST', 'the JSON body is empty'), undefined);
+    let value: unknown;
     try {
-      const suspicious = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
-      done(null, suspicious ? sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text));
+      value = parseJsonBody(text);
     } catch (e) {
-      done(new AppError('BAD_REQUEST', `malformed JSON body: ${parseProblem(e)}; send one JSON object`), undefined);
+      const encoding = request.headers['content-encoding'];
+      // Only looked at once parsing failed, so plain bodies pay nothing for it.
+      if (encoding !== undefined && encoding !== 'identity')
+        return done(new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported on this route; send the JSON uncompressed`), undefined);
+      return done(e as AppError, undefined);
     }
+    done(null, value);
   });
-}
-
-/**
- * What was wrong with a body, without quoting it: V8's messages include a snippet of the input
- * (`Unexpected token 'P', "PAYLOAD…"... is not valid JSON`), and this message is logged.
- */
-export function parseProblem(e: unknown): string {
-  const m = errorMessage(e);
-  const at = /at position (\d+)|line (\d+) column (\d+)/.exec(m);
-  const where = at ? (at[1] !== undefined ? ` at position ${at[1]}` : ` at line ${at[2]} column ${at[3]}`) : '';
-  if (/prototype|constructor/i.test(m)) return 'it sets __proto__ or constructor.prototype, which is refused';
-  if (/Unexpected end of JSON input/.test(m)) return `it ends too early${where}`;
-  if (/^Expected /.test(m)) return `${m.replace(/ in JSON at position \d+.*$/, '').replace(/ after .*$/, '')}${where}`;
-  return `it is not valid JSON${where}`;
 }

@@ -1,0 +1,98 @@
+import type { FastifyRequest } from 'fastify';
+import { pipeline, type Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { AppError } from '../lib/errors.js';
+import { parseJsonBody } from '../lib/json-text.js';
+import { BINARY_HEADER } from './oip-binary.js';
+
+/**
+ * Reading an Open Inference Protocol request body the way its clients write it: JSON, or the
+ * binary extension's JSON header and bytes; with or without a Content-Type; compressed or not;
+ * Python's NaN. Only the /v2 routes read bodies this way; /v1 stays strict.
+ */
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The bytes after an OIP request's JSON header (binary data extension), or null. */
+    oipBinary: Buffer | null;
+  }
+}
+
+/**
+ * An OIP body: JSON, or with `Inference-Header-Content-Length` the JSON header followed by the
+ * tensors' bytes. Taken whatever the Content-Type says, or without one: Triton's clients send none.
+ */
+export function parseOipBody(request: FastifyRequest, body: Buffer, done: (err: Error | null, value?: unknown) => void): void {
+  let value: unknown;
+  try {
+    value = readOipBody(request, body);
+  } catch (e) {
+    return done(e as Error);
+  }
+  done(null, value);
+}
+
+/** A string literal, or NaN / ±Infinity outside one. */
+const NON_FINITE = /"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g;
+
+/**
+ * JSON as Python writes it: `json.dumps` and Triton's client (rapidjson) spell a missing float
+ * `NaN` unless told not to. Such a body, which strict JSON refuses, reads NaN as null (missing)
+ * and ±Infinity as the numbers; only tried when strict parsing fails.
+ */
+function parseOipJson(text: string): unknown {
+  try {
+    return parseJsonBody(text);
+  } catch (e) {
+    if (!/NaN|Infinity/.test(text)) throw e;
+    try {
+      return parseJsonBody(text.replace(NON_FINITE, (m) => (m[0] === '"' ? m : m === 'NaN' ? 'null' : m[0] === '-' ? '-1e999' : '1e999')));
+    } catch {
+      throw e;
+    }
+  }
+}
+
+/** Request body encodings Triton's clients can send (`request_compression_algorithm`). */
+const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> = {
+  gzip: () => zlib.createGunzip(),
+  'x-gzip': () => zlib.createGunzip(),
+  deflate: () => zlib.createInflate(),
+  br: () => zlib.createBrotliDecompress(),
+};
+
+/**
+ * A compressed body, decompressed as it arrives. BODY_LIMIT_BYTES holds for the decompressed
+ * bytes (Fastify counts what this stream yields), so a small body cannot expand without bound.
+ */
+export function decodeBody(request: FastifyRequest, payload: Readable): Readable {
+  const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+  if (encoding === undefined || encoding === '' || encoding === 'identity') return payload;
+  const make = DECODERS[encoding];
+  if (!make) throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported; send the body as gzip, deflate or br, or uncompressed`);
+  const decoder = make() as zlib.Gunzip & { receivedEncodedLength?: number };
+  let received = 0;
+  payload.on('data', (chunk: Buffer) => (decoder.receivedEncodedLength = received += chunk.length));
+  // Registered before Fastify's own listener, so the error it reports says what was wrong.
+  decoder.on('error', (e: Error & { statusCode?: number }) => {
+    e.statusCode = 400;
+    e.message = `the body is not valid ${encoding} data (${e.message}), though Content-Encoding says so; send it as it says, or uncompressed`;
+  });
+  pipeline(payload, decoder, () => {});
+  return decoder;
+}
+
+function readOipBody(request: FastifyRequest, body: Buffer): unknown {
+  const header = request.headers[BINARY_HEADER];
+  if (header === undefined) return parseOipJson(body.toString('utf8'));
+  const n = Number(header);
+  if (!/^\d+$/.test(String(header)) || n < 2 || n > body.length)
+    throw new AppError('BAD_REQUEST', `Inference-Header-Content-Length: ${String(header)} is not the byte length of a JSON header within the body's ${body.length} bytes`);
+  request.oipBinary = body.subarray(n);
+  try {
+    return parseOipJson(body.toString('utf8', 0, n));
+  } catch (e) {
+    const problem = (e as Error).message.replace(/^malformed JSON body: /, '').replace(/; send one JSON object$/, '');
+    throw new AppError('BAD_REQUEST', `the JSON header (the body's first ${n} bytes, as Inference-Header-Content-Length says) is not valid JSON: ${problem}`);
+  }
+}

@@ -1,0 +1,27 @@
+import sjson from 'secure-json-parse';
+import { AppError, errorMessage } from './errors.js';
+
+/** A JSON body's value; a body that is empty, not JSON or sets `__proto__` is a 400 AppError. */
+export function parseJsonBody(text: string): unknown {
+  if (text.length === 0) throw new AppError('BAD_REQUEST', 'the JSON body is empty');
+  try {
+    const suspicious = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
+    return suspicious ? sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text);
+  } catch (e) {
+    throw new AppError('BAD_REQUEST', `malformed JSON body: ${parseProblem(e)}; send one JSON object`);
+  }
+}
+
+/**
+ * What was wrong with a body, without quoting it: V8's messages include a snippet of the input
+ * (`Unexpected token 'P', "PAYLOAD…"... is not valid JSON`), and this message is logged.
+ */
+export function parseProblem(e: unknown): string {
+  const m = errorMessage(e);
+  const at = /at position (\d+)|line (\d+) column (\d+)/.exec(m);
+  const where = at ? (at[1] !== undefined ? ` at position ${at[1]}` : ` at line ${at[2]} column ${at[3]}`) : '';
+  if (/prototype|constructor/i.test(m)) return 'it sets __proto__ or constructor.prototype, which is refused';
+  if (/Unexpected end of JSON input/.test(m)) return `it ends too early${where}`;
+  if (/^Expected /.test(m)) return `${m.replace(/ in JSON at position \d+.*$/, '').replace(/ after .*$/, '')}${where}`;
+  return `it is not valid JSON${where}`;
+}
