@@ -96,9 +96,9 @@ const schema = z.object({
     .string()
     .refine((v) => v.split(',').every((t) => t.trim().length >= 16), 'expected comma-separated tokens of at least 16 characters each')
     .optional(),
-  /** JWT bearer tokens signed HS256 with this shared secret (32+ characters). */
+  /** JWT bearer tokens signed HS256/384/512 with this shared secret (32+ characters). */
   JWT_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
-  /** JWT bearer tokens signed RS256 or ES256 by a key from this JWKS URL. */
+  /** JWT bearer tokens signed by a key from this JWKS URL (RSA, RSA-PSS, ECDSA, EdDSA). */
   JWT_JWKS_URL: z.string().url('expected an https:// (or http://) URL of a JWKS document').optional(),
   /** When set, a JWT's iss must equal it. */
   JWT_ISSUER: z.string().min(1).optional(),

@@ -49,6 +49,8 @@ describe('JWT bearer tokens, HS256', () => {
     expect(errorOf(await models(t))).toMatchObject({ status: 403, message: expect.stringContaining('read scope') });
     const arr = await sign({ sub: 'svc-b', scope: ['read'] });
     expect((await models(arr)).statusCode).toBe(200);
+    // HS384 and HS512 with the same secret, as some identity providers sign.
+    for (const alg of ['HS384', 'HS512']) expect((await models(await sign({ sub: 'svc-c', scope: 'read' }, { alg }))).statusCode, alg).toBe(200);
   });
 
   it('expired, wrong signature, wrong issuer, no subject, and alg none are 401 with the reason', async () => {
@@ -74,18 +76,24 @@ describe('JWT bearer tokens, HS256', () => {
   });
 });
 
-describe('JWT bearer tokens, RS256 and ES256 from a JWKS URL', () => {
+describe('JWT bearer tokens, RSA, RSA-PSS, ECDSA and EdDSA from a JWKS URL', () => {
   let s: TestServer;
   let jwks: http.Server;
   let port = 0;
-  const keys: { rs: Awaited<ReturnType<typeof generateKeyPair>>; es: Awaited<ReturnType<typeof generateKeyPair>>; stranger: Awaited<ReturnType<typeof generateKeyPair>> } = {} as never;
+  type Pair = Awaited<ReturnType<typeof generateKeyPair>>;
+  const keys: { rs: Pair; es: Pair; stranger: Pair } = {} as never;
+  // What other identity providers sign with: one key for each, published with its algorithm.
+  const others = ['RS512', 'PS256', 'ES384', 'EdDSA'] as const;
+  const otherKeys = new Map<string, Pair>();
   beforeAll(async () => {
     keys.rs = await generateKeyPair('RS256');
     keys.es = await generateKeyPair('ES256');
     keys.stranger = await generateKeyPair('RS256');
+    for (const alg of others) otherKeys.set(alg, await generateKeyPair(alg));
     const published: JWK[] = [
       { ...(await exportJWK(keys.rs.publicKey)), kid: 'rs-1', alg: 'RS256', use: 'sig' },
       { ...(await exportJWK(keys.es.publicKey)), kid: 'es-1', alg: 'ES256', use: 'sig' },
+      ...(await Promise.all(others.map(async (alg) => ({ ...(await exportJWK(otherKeys.get(alg)!.publicKey)), kid: `${alg}-1`, alg, use: 'sig' })))),
     ];
     port = await freePort();
     jwks = http.createServer((_req, res) => {
@@ -101,7 +109,7 @@ describe('JWT bearer tokens, RS256 and ES256 from a JWKS URL', () => {
     jwks?.close();
   });
 
-  const sign = (alg: 'RS256' | 'ES256', kid: string, privateKey: SigningKey, claims: Record<string, unknown>) =>
+  const sign = (alg: string, kid: string, privateKey: SigningKey, claims: Record<string, unknown>) =>
     new SignJWT(claims).setProtectedHeader({ alg, kid }).setIssuedAt().setExpirationTime('5m').sign(privateKey);
   const infer = (token: string) =>
     s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify({ model: 'hotel', payload: row }) });
@@ -110,6 +118,17 @@ describe('JWT bearer tokens, RS256 and ES256 from a JWKS URL', () => {
     expect((await infer(await sign('RS256', 'rs-1', keys.rs.privateKey, { sub: 'a', permissions: ['infer'] }))).statusCode).toBe(200);
     expect((await infer(await sign('ES256', 'es-1', keys.es.privateKey, { sub: 'b', permissions: 'infer' }))).statusCode).toBe(200);
     expect(errorOf(await infer(await sign('ES256', 'es-1', keys.es.privateKey, { sub: 'b', scope: 'infer' })))).toMatchObject({ status: 403 });
+  });
+
+  it('RS512, PS256, ES384 and EdDSA keys verify their tokens; a token whose algorithm does not fit its key, or is HS256 without JWT_SECRET, is refused', async () => {
+    for (const alg of others) {
+      const res = await infer(await sign(alg, `${alg}-1`, otherKeys.get(alg)!.privateKey, { sub: alg, permissions: 'infer' }));
+      expect(res.statusCode, `${alg}: ${res.body}`).toBe(200);
+    }
+    // An RS512 token naming the PS256 key (both RSA): that key is published for PS256 only.
+    expect(errorOf(await infer(await sign('RS512', 'PS256-1', otherKeys.get('RS512')!.privateKey, { sub: 'x', permissions: 'infer' })))).toMatchObject({ status: 401 });
+    const hs = await sign('HS256', 'rs-1', new TextEncoder().encode(SECRET), { sub: 'x', permissions: 'infer' });
+    expect(errorOf(await infer(hs))).toMatchObject({ status: 401, message: expect.stringMatching(/algorithm is not accepted/) });
   });
 
   it('a key that is not published is refused; an unreachable JWKS is a 503', async () => {

@@ -5,9 +5,9 @@ import { SCOPES, type Authenticator, type Principal, type Scope } from './creden
 import { scopeSet } from './authenticator.js';
 
 export interface JwtOptions {
-  /** HS256 shared secret. */
+  /** HS256 (or HS384, HS512) shared secret. */
   secret?: string;
-  /** JWKS URL for RS256 / ES256 keys (fetched and cached by jose, refreshed on unknown kid). */
+  /** JWKS URL for RSA, RSA-PSS, ECDSA and EdDSA keys (fetched and cached by jose, refreshed on unknown kid). */
   jwksUrl?: string;
   issuer?: string;
   audience?: string;
@@ -23,6 +23,14 @@ const loadJose = () => (josePromise ??= import('jose'));
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
+/** With JWT_SECRET. */
+const SECRET_ALGORITHMS = ['HS256', 'HS384', 'HS512'];
+/**
+ * With JWT_JWKS_URL: what identity providers sign with (RS256 most, ES256, PS256 and EdDSA for
+ * some). A key's type must fit the token's algorithm, so an RSA key cannot verify an HS token.
+ */
+const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+
 function claimScopes(payload: JWTPayload, claim: string): Scope[] {
   const raw = payload[claim];
   const list = typeof raw === 'string' ? raw.split(/[\s,]+/) : Array.isArray(raw) ? raw.map(String) : [];
@@ -31,8 +39,8 @@ function claimScopes(payload: JWTPayload, claim: string): Scope[] {
 }
 
 /**
- * Bearer JWTs from an identity provider: HS256 with a shared secret, or RS256 / ES256 with
- * keys from a JWKS URL. Expiry, not-before, issuer and audience are checked; the scopes come
+ * Bearer JWTs from an identity provider: HS256/384/512 with a shared secret, or RSA, RSA-PSS,
+ * ECDSA or EdDSA with keys from a JWKS URL. Expiry, not-before, issuer and audience are checked; the scopes come
  * from a configurable claim. A token that is not JWT-shaped is left to other authenticators.
  */
 export function jwtAuthenticator(o: JwtOptions): Authenticator {
@@ -55,11 +63,11 @@ export function jwtAuthenticator(o: JwtOptions): Authenticator {
     let viaJwks = false;
     try {
       const checks = { issuer: o.issuer, audience: o.audience, clockTolerance: 5 };
-      if (secret && (!jwks || algOf(token, jose) === 'HS256')) {
-        ({ payload } = await jwtVerify(token, secret, { ...checks, algorithms: ['HS256'] }));
+      if (secret && (!jwks || algOf(token, jose)?.startsWith('HS'))) {
+        ({ payload } = await jwtVerify(token, secret, { ...checks, algorithms: SECRET_ALGORITHMS }));
       } else if (jwks) {
         viaJwks = true;
-        ({ payload } = await jwtVerify(token, jwks, { ...checks, algorithms: ['RS256', 'ES256'] }));
+        ({ payload } = await jwtVerify(token, jwks, { ...checks, algorithms: JWKS_ALGORITHMS }));
       } else return undefined;
     } catch (e) {
       // The key source failing is not the caller's fault: 503, so they retry instead of re-authenticating.
@@ -85,7 +93,8 @@ function reason(e: unknown, errors: typeof Jose.errors): string {
   if (e instanceof errors.JWTExpired) return 'it has expired; get a new token';
   if (e instanceof errors.JWTClaimValidationFailed) return `claim ${e.claim} ${e.reason === 'check_failed' ? 'does not match' : e.reason}`;
   if (e instanceof errors.JWSSignatureVerificationFailed) return 'the signature does not verify';
-  if (e instanceof errors.JOSEAlgNotAllowed) return 'its algorithm is not accepted (HS256 with JWT_SECRET, RS256 or ES256 with JWT_JWKS_URL)';
-  if (e instanceof errors.JWKSNoMatchingKey) return 'no key in the JWKS matches its kid';
+  if (e instanceof errors.JOSEAlgNotAllowed) return `its algorithm is not accepted (${SECRET_ALGORITHMS.join(', ')} with JWT_SECRET; ${JWKS_ALGORITHMS.join(', ')} with JWT_JWKS_URL)`;
+  if (e instanceof errors.JWKSNoMatchingKey)
+    return 'no key in the JWKS matches its kid and algorithm (the JWKS is fetched again for a new kid at most every 30 s: if the identity provider has just rotated its keys, retry then)';
   return errorMessage(e);
 }
