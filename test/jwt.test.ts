@@ -59,7 +59,17 @@ describe('JWT bearer tokens, HS256', () => {
       status: 401,
       message: expect.stringMatching(/signature/),
     });
-    expect(errorOf(await infer(await sign({ sub: 'x', scope: 'infer' }, { iss: 'https://evil.example' })))).toMatchObject({ status: 401, message: expect.stringMatching(/iss/) });
+    expect(errorOf(await infer(await sign({ sub: 'x', scope: 'infer' }, { iss: 'https://idp.example/' })))).toMatchObject({
+      status: 401,
+      message: 'invalid JWT: claim iss is "https://idp.example/", not JWT_ISSUER "https://idp.example"',
+    });
+    const otherAudience = await new SignJWT({ sub: 'x', scope: 'infer' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('https://idp.example')
+      .setAudience(['api', 'web'])
+      .setExpirationTime('5m')
+      .sign(key);
+    expect(errorOf(await infer(otherAudience))).toMatchObject({ status: 401, message: 'invalid JWT: claim aud is ["api","web"], which does not name JWT_AUDIENCE "modelgate"' });
     expect(errorOf(await infer(await sign({ scope: 'infer' })))).toMatchObject({ status: 401, message: expect.stringMatching(/sub/) });
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'x', scope: 'admin', iss: 'https://idp.example', aud: 'modelgate' })).toString('base64url')}.sig`;
     expect(errorOf(await infer(unsigned))).toMatchObject({ status: 401 });

@@ -73,7 +73,7 @@ export function jwtAuthenticator(o: JwtOptions): Authenticator {
       // The key source failing is not the caller's fault: 503, so they retry instead of re-authenticating.
       if (viaJwks && (e instanceof errors.JWKSTimeout || !(e instanceof errors.JOSEError)))
         throw new AppError('UNAVAILABLE', `cannot verify the JWT right now: the JWKS at ${o.jwksUrl} could not be fetched (${errorMessage(e)})`);
-      throw new AppError('UNAUTHORIZED', `invalid JWT: ${reason(e, errors)}`);
+      throw new AppError('UNAUTHORIZED', `invalid JWT: ${reason(e, errors, o)}`);
     }
     const sub = payload[subjectClaim];
     if (typeof sub !== 'string' || !sub) throw new AppError('UNAUTHORIZED', `invalid JWT: no ${subjectClaim} claim naming the caller`);
@@ -89,9 +89,15 @@ function algOf(token: string, jose: typeof Jose): string | undefined {
   }
 }
 
-function reason(e: unknown, errors: typeof Jose.errors): string {
+function reason(e: unknown, errors: typeof Jose.errors, o: JwtOptions): string {
   if (e instanceof errors.JWTExpired) return 'it has expired; get a new token';
-  if (e instanceof errors.JWTClaimValidationFailed) return `claim ${e.claim} ${e.reason === 'check_failed' ? 'does not match' : e.reason}`;
+  if (e instanceof errors.JWTClaimValidationFailed) {
+    // Saying what the token holds settles the usual slip, a trailing slash on an issuer URL.
+    const held = JSON.stringify(e.payload[e.claim] ?? null);
+    if (e.reason === 'check_failed' && e.claim === 'iss') return `claim iss is ${held}, not JWT_ISSUER ${JSON.stringify(o.issuer)}`;
+    if (e.reason === 'check_failed' && e.claim === 'aud') return `claim aud is ${held}, which does not name JWT_AUDIENCE ${JSON.stringify(o.audience)}`;
+    return `claim ${e.claim} ${e.reason === 'check_failed' ? 'does not match' : e.reason}`;
+  }
   if (e instanceof errors.JWSSignatureVerificationFailed) return 'the signature does not verify';
   if (e instanceof errors.JOSEAlgNotAllowed) return `its algorithm is not accepted (${SECRET_ALGORITHMS.join(', ')} with JWT_SECRET; ${JWKS_ALGORITHMS.join(', ')} with JWT_JWKS_URL)`;
   if (e instanceof errors.JWKSNoMatchingKey)
