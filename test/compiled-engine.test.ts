@@ -74,7 +74,7 @@ async function expectSame(compiled: Servable, ort: Servable, rows: Row[]) {
 }
 
 describe('compiled engine: every fixture graph', () => {
-  const names = ['telco_churn', 'telco_numeric', 'telco_gbdt', 'telco_forest', 'telco_xgb', 'bank_geography', 'telco_charges'];
+  const names = ['telco_churn', 'telco_numeric', 'telco_gbdt', 'telco_forest', 'telco_xgb', 'bank_geography', 'telco_charges', 'telco_lgbm', 'bank_lgbm_geography', 'telco_lgbm_charges'];
   for (const name of names) {
     it(`${name}: compiled, and equal to onnxruntime on the fixture rows and on hostile values`, async () => {
       const bytes = readFileSync(path.join(FIXTURES, `${name}.onnx`));
