@@ -36,7 +36,25 @@ describe('modelgate predictions export', () => {
     const rows = parse(r.stdout, { columns: true }) as Record<string, string>[];
     expect(rows).toHaveLength(1500);
     expect(new Set(rows.map((x) => x.id))).toEqual(new Set(ids));
-    expect(Object.keys(rows[0])).toEqual(['id', 'at', 'model', 'version', 'arm', 'event_id', 'score', 'label', 'decision', 'latency_ms', 'cached', 'key_id', 'features_sha256', 'features']);
+    expect(Object.keys(rows[0])).toEqual([
+      'id',
+      'at',
+      'model',
+      'version',
+      'arm',
+      'event_id',
+      'score',
+      'label',
+      'decision',
+      'latency_ms',
+      'cached',
+      'key_id',
+      'outcome',
+      'outcome_value',
+      'outcome_at',
+      'features_sha256',
+      'features',
+    ]);
     expect(JSON.parse(rows[0].features)).toHaveProperty('lead_time');
     expect(r.stderr).toMatch(/exported 1500 predictions/);
   });
@@ -93,5 +111,44 @@ describe('modelgate predictions export', () => {
     const rows = parse(out.stdout, { columns: true }) as Record<string, string>[];
     expect(rows).toHaveLength(40);
     for (const row of rows) expect({ label: row.label, decision: row.decision }).toEqual({ label: served.get(row.id)!.label, decision: served.get(row.id)!.decision });
+  });
+
+  it('each prediction carries the outcome fed back for it (empty while none is), in CSV, JSON lines and the API, binary and multiclass', async () => {
+    const feedback = (items: unknown[]) => s.app.inject({ method: 'POST', url: '/v1/feedback', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ items }) });
+    // Three of the hotel predictions: two outcomes, one with a realised value; then one changed.
+    const fed = await feedback([
+      { prediction_id: ids[0], label: 1, value: 250.5 },
+      { prediction_id: ids[1], label: 0 },
+      { prediction_id: ids[2], label: 1 },
+    ]);
+    expect(fed.json()).toMatchObject({ stored: 3, failed: 0 });
+    expect((await feedback([{ prediction_id: ids[2], label: 0 }])).json()).toMatchObject({ stored: 1 });
+    const geoIds = ((await s.app.inject({ method: 'GET', url: '/v1/predictions?model=geo&limit=2', headers: s.auth })).json().predictions as { id: string }[]).map((p) => p.id);
+    expect((await feedback([{ prediction_id: geoIds[0], label: 'Spain' }])).json()).toMatchObject({ stored: 1 });
+
+    const csv = parse((await runCli(['predictions', 'export'], env)).stdout, { columns: true }) as Record<string, string>[];
+    const byId = new Map(csv.map((r) => [r.id, r]));
+    expect(byId.size).toBe(1540);
+    expect([ids[0], ids[1], ids[2], geoIds[0]].map((id) => [byId.get(id)!.outcome, byId.get(id)!.outcome_value])).toEqual([
+      ['1', '250.5'],
+      ['0', ''],
+      ['0', ''],
+      ['Spain', ''],
+    ]);
+    expect(byId.get(ids[0])!.outcome_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(csv.filter((r) => r.outcome !== '')).toHaveLength(4);
+    expect(byId.get(ids[3])).toMatchObject({ outcome: '', outcome_value: '', outcome_at: '' });
+
+    const file = path.join(dir, 'outcomes.jsonl');
+    expect((await runCli(['predictions', 'export', '--model', 'hotel', '--format', 'jsonl', '--out', file], env)).code).toBe(0);
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; outcome: unknown; outcome_value: unknown });
+    expect(lines.find((l) => l.id === ids[0])).toMatchObject({ outcome: 1, outcome_value: 250.5 });
+    expect(lines.find((l) => l.id === ids[3])).toMatchObject({ outcome: null, outcome_value: null, outcome_at: null });
+
+    const api = await s.app.inject({ method: 'GET', url: `/v1/predictions?model=geo&limit=1`, headers: s.auth });
+    expect(api.json().predictions[0]).toMatchObject({ id: geoIds[0], outcome: 'Spain', outcome_value: null, outcome_at: expect.any(String) });
   });
 });

@@ -2,8 +2,30 @@ import { stringify } from 'csv-stringify/sync';
 import { Yielder } from '../lib/yielder.js';
 import type { AuditStore, PredictionQuery, PredictionView } from './store.js';
 
-/** `label` is a multiclass model's predicted class, which the decision may not name (`review` under a minimum probability). */
-export const EXPORT_COLUMNS = ['id', 'at', 'model', 'version', 'arm', 'event_id', 'score', 'label', 'decision', 'latency_ms', 'cached', 'key_id', 'features_sha256', 'features'] as const;
+/**
+ * `label` is a multiclass model's predicted class, which the decision may not name (`review`
+ * under a minimum probability). `outcome` is the real outcome fed back for the prediction (empty
+ * while none is), so an export is the table to evaluate a model on offline.
+ */
+export const EXPORT_COLUMNS = [
+  'id',
+  'at',
+  'model',
+  'version',
+  'arm',
+  'event_id',
+  'score',
+  'label',
+  'decision',
+  'latency_ms',
+  'cached',
+  'key_id',
+  'outcome',
+  'outcome_value',
+  'outcome_at',
+  'features_sha256',
+  'features',
+] as const;
 
 /** Rows as CSV lines in EXPORT_COLUMNS order (features as one JSON cell), with the header line first when asked. */
 export function csvRows(rows: PredictionView[], header: boolean): string {

@@ -58,6 +58,9 @@ const prediction = {
     latency_ms: { type: 'number' },
     cached: { type: 'boolean' },
     key_id: { type: ['string', 'null'] },
+    outcome: { type: ['number', 'string', 'null'], description: 'the real outcome fed back for it (binary 0 or 1, multiclass the class, regression the value); null while none is' },
+    outcome_value: { type: ['number', 'null'], description: 'the realised profit or cost fed back with the outcome' },
+    outcome_at: { type: ['string', 'null'] },
   },
 } as const;
 

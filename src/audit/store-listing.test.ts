@@ -83,6 +83,42 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    it('each record carries its outcome: a binary label, a class or a value, with the reported profit and time; null without one', async () => {
+      const sorted = [...data].sort(order);
+      const at = '2026-11-21T08:00:00.000Z';
+      const outcome = (prediction_id: string, o: { label?: number; actual_class?: string; actual_value?: number; value?: number }) => ({
+        prediction_id,
+        model: 'churn',
+        event_id: null,
+        label: o.label ?? null,
+        actual_class: o.actual_class ?? null,
+        actual_value: o.actual_value ?? null,
+        value: o.value ?? null,
+        at,
+        key_id: null,
+      });
+      await db.kysely
+        .insertInto('feedback')
+        .values([
+          outcome(sorted[0].id, { label: 1, value: -12.5 }),
+          outcome(sorted[1].id, { actual_class: 'France' }),
+          outcome(sorted[2].id, { actual_value: 81.25 }),
+          outcome(sorted[3].id, { label: 0 }),
+        ])
+        .execute();
+      const page = await store.query({ limit: 5 });
+      expect(page.map((r) => r.id)).toEqual(sorted.slice(0, 5).map((r) => r.id));
+      expect(page.map((r) => [r.outcome, r.outcome_value, r.outcome_at])).toEqual([
+        [1, -12.5, at],
+        ['France', null, at],
+        [81.25, null, at],
+        [0, null, at],
+        [null, null, null],
+      ]);
+      // Filters still name the prediction's own columns (feedback has a model and a time of its own).
+      expect((await store.query({ model: 'fraud', limit: 3, from: new Date(BASE).toISOString() })).every((r) => r.model === 'fraud')).toBe(true);
+    });
+
     if (dialect === 'sqlite') {
       it('gives the event loop turns while a filter that matches nothing reads the whole range', async () => {
         const { result: found, turns } = await turnsDuring(store.query({ decision: 'escalate', limit: 50 }));

@@ -11,9 +11,16 @@ export type { PredictionRecord };
 
 export interface PredictionView extends Omit<PredictionRecord, 'features'> {
   features: Record<string, unknown> | null;
+  /** The real outcome reported for it (binary 0/1, the class, or the value), or null while none is. */
+  outcome: number | string | null;
+  /** The realised profit or cost reported with the outcome, if any. */
+  outcome_value: number | null;
+  outcome_at: string | null;
 }
 
-const view = (r: Selectable<PredictionsTable>): PredictionView => ({
+type OutcomeColumns = { outcome_label: number | null; outcome_class: string | null; outcome_actual: number | null; outcome_value: number | null; outcome_at: Date | string | null };
+
+const view = ({ outcome_label, outcome_class, outcome_actual, outcome_value, outcome_at, ...r }: Selectable<PredictionsTable> & OutcomeColumns): PredictionView => ({
   ...r,
   at: toIso(r.at),
   version: Number(r.version),
@@ -21,6 +28,9 @@ const view = (r: Selectable<PredictionsTable>): PredictionView => ({
   latency_ms: Number(r.latency_ms),
   cached: Boolean(r.cached),
   features: r.features === null ? null : fromJson<Record<string, unknown>>(r.features),
+  outcome: outcome_label !== null ? Number(outcome_label) : outcome_class !== null ? outcome_class : outcome_actual !== null ? Number(outcome_actual) : null,
+  outcome_value: outcome_value === null ? null : Number(outcome_value),
+  outcome_at: outcome_at === null ? null : toIso(outcome_at),
 });
 
 export interface PredictionQuery {
@@ -74,23 +84,28 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
   const lowerBound = (q: PredictionQuery) => (q.after && (!q.from || Date.parse(q.after.at) >= Date.parse(q.from)) ? q.after.at : q.from);
 
   /** A page of the audit log, oldest first; `span` narrows it to at in (above, upTo]. */
+  /** A page of predictions, each with the outcome reported for it (feedback's key is the prediction id). */
   function listing(q: PredictionQuery, span: { above?: string; upTo?: string } = {}) {
-    let s = k.selectFrom('predictions').selectAll();
-    if (q.model) s = s.where('model', '=', q.model);
-    if (q.decision) s = s.where('decision', '=', q.decision);
-    if (q.version !== undefined) s = s.where('version', '=', q.version);
-    if (q.eventId) s = s.where('event_id', '=', q.eventId);
-    if (q.to) s = s.where('at', '<', q.to);
+    let s = k
+      .selectFrom('predictions as p')
+      .leftJoin('feedback as f', 'f.prediction_id', 'p.id')
+      .selectAll('p')
+      .select(['f.label as outcome_label', 'f.actual_class as outcome_class', 'f.actual_value as outcome_actual', 'f.value as outcome_value', 'f.at as outcome_at']);
+    if (q.model) s = s.where('p.model', '=', q.model);
+    if (q.decision) s = s.where('p.decision', '=', q.decision);
+    if (q.version !== undefined) s = s.where('p.version', '=', q.version);
+    if (q.eventId) s = s.where('p.event_id', '=', q.eventId);
+    if (q.to) s = s.where('p.at', '<', q.to);
     const lower = lowerBound(q);
-    if (lower) s = s.where('at', '>=', lower);
+    if (lower) s = s.where('p.at', '>=', lower);
     if (q.after) {
       const { at, id } = q.after;
       // Ties on the cursor's at are broken by id.
-      s = s.where((eb) => eb.or([eb('at', '>', at), eb('id', '>', id)]));
+      s = s.where((eb) => eb.or([eb('p.at', '>', at), eb('p.id', '>', id)]));
     }
-    if (span.above) s = s.where('at', '>', span.above);
-    if (span.upTo) s = s.where('at', '<=', span.upTo);
-    return s.orderBy('at').orderBy('id').limit(q.limit);
+    if (span.above) s = s.where('p.at', '>', span.above);
+    if (span.upTo) s = s.where('p.at', '<=', span.upTo);
+    return s.orderBy('p.at').orderBy('p.id').limit(q.limit);
   }
 
   /** The at of the SCAN_ROWS-th record of q's range after `above` (by the time index alone), or undefined when fewer remain. */
