@@ -474,6 +474,8 @@ describe('console with 1,000 models and 100,000 predictions', () => {
           )
           .execute();
       }
+      // One outcome fed back, for the second prediction: the table shows it beside its decision.
+      await k.insertInto('feedback').values({ prediction_id: 'p-000001', model: 'hotel', event_id: 'e-1', label: 1, value: null, actual_class: null, actual_value: null, at, key_id: null }).execute();
       const page = await browser.newPage();
       const apiCalls: string[] = [];
       page.on('request', (r) => r.url().includes('/v1/') && apiCalls.push(new URL(r.url()).pathname));
@@ -492,6 +494,8 @@ describe('console with 1,000 models and 100,000 predictions', () => {
       const predictions = page.locator('[data-testid=predictions-table] tbody tr');
       await poll(() => predictions.count()).toBe(50);
       expect(await predictions.first().textContent()).toContain('e-0');
+      const outcomes = await page.locator('[data-testid=predictions-table] tbody tr td:nth-of-type(7)').allTextContents();
+      expect(outcomes.slice(0, 3)).toEqual(['—', '1', '—']);
       await page.getByRole('button', { name: 'Next' }).click();
       await poll(() => predictions.first().textContent()).toContain('e-50');
       await poll(() => page.getByTestId('decision-distribution').textContent()).toMatch(/act33\.3% \(33334\)/);

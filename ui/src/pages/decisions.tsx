@@ -15,6 +15,8 @@ interface Prediction {
   decision: string;
   latency_ms: number;
   cached: boolean;
+  /** The real outcome fed back (binary 0/1, the class, or the value), null while none is. */
+  outcome: number | string | null;
 }
 
 interface Filter {
@@ -154,7 +156,7 @@ export function DecisionsPage({ name }: { name?: string }) {
         {page.data && page.data.predictions.length === 0 ? (
           <p class="empty">No predictions match. Predictions appear here once the model serves requests with AUDIT_LOG on.</p>
         ) : page.data ? (
-          <Table head={['When', 'Version', 'Arm', 'Event id', 'Score', 'Decision', 'ms']} testId="predictions-table">
+          <Table head={['When', 'Version', 'Arm', 'Event id', 'Score', 'Decision', 'Outcome', 'ms']} testId="predictions-table">
             {page.data.predictions.map((p) => (
               <tr key={p.id}>
                 <td>{fmt.time(p.at)}</td>
@@ -163,6 +165,7 @@ export function DecisionsPage({ name }: { name?: string }) {
                 <td>{p.event_id ?? '—'}</td>
                 <td>{fmt.num(p.score, 4)}</td>
                 <td>{p.decision}</td>
+                <td>{typeof p.outcome === 'number' ? fmt.num(p.outcome, 4) : (p.outcome ?? '—')}</td>
                 <td>{fmt.num(p.latency_ms, 2)}</td>
               </tr>
             ))}
