@@ -341,8 +341,15 @@ describe('Open Inference Protocol v2', () => {
     const infinite = await s.app.inject({ method: 'POST', url: '/v2/models/telco-numeric/infer', headers: s.auth, payload: python.replace('NaN]', '-Infinity]') });
     expect(infinite.statusCode, infinite.body).toBe(200);
     // /v1 keeps strict JSON.
-    const v1 = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: `{"model": "telco-numeric", "payload": {"tenure": NaN}}` });
+    const v1Body = `{"model": "telco-numeric", "payload": {"note": "NaN", "tenure": NaN}}`;
+    const v1 = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: v1Body });
     expect(v1.statusCode).toBe(400);
+    // It says which token, where, and what to send instead (the "NaN" string before it is not it).
+    expect(v1.json().error.message).toBe(
+      `malformed JSON body: NaN at position ${v1Body.lastIndexOf('NaN')} is not JSON (Python's json.dumps writes it for a missing or infinite float); send null for a missing value`,
+    );
+    const cut = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: `{"model": "NaN", "payload": {` });
+    expect(cut.json().error.message).toBe("malformed JSON body: Expected property name or '}' at position 29; send one JSON object");
 
     // FP16 1.0 (0x3c00) and 46.0 (0x51c0) for SeniorCitizen and tenure read as those numbers.
     const halfRow: Record<string, unknown> = { ...row, SeniorCitizen: 1, tenure: 46 };

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { AppError } from '../lib/errors.js';
-import { parseJsonBody } from '../lib/json-text.js';
+import { firstNonFinite, nonFiniteAsJson, parseJsonBody } from '../lib/json-text.js';
 import { BINARY_HEADER } from './oip-binary.js';
 
 /**
@@ -32,9 +32,6 @@ export function parseOipBody(request: FastifyRequest, body: Buffer, done: (err: 
   done(null, value);
 }
 
-/** A string literal, or NaN / ±Infinity outside one. */
-const NON_FINITE = /"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g;
-
 /**
  * JSON as Python writes it: `json.dumps` and Triton's client (rapidjson) spell a missing float
  * `NaN` unless told not to. Such a body, which strict JSON refuses, reads NaN as null (missing)
@@ -44,12 +41,8 @@ function parseOipJson(text: string): unknown {
   try {
     return parseJsonBody(text);
   } catch (e) {
-    if (!/NaN|Infinity/.test(text)) throw e;
-    try {
-      return parseJsonBody(text.replace(NON_FINITE, (m) => (m[0] === '"' ? m : m === 'NaN' ? 'null' : m[0] === '-' ? '-1e999' : '1e999')));
-    } catch {
-      throw e;
-    }
+    if (!/NaN|Infinity/.test(text) || !firstNonFinite(text)) throw e;
+    return parseJsonBody(nonFiniteAsJson(text));
   }
 }
 

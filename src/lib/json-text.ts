@@ -8,8 +8,29 @@ export function parseJsonBody(text: string): unknown {
     const suspicious = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
     return suspicious ? sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text);
   } catch (e) {
+    // Python's json.dumps (and so requests' json=) writes a missing float as a bare NaN.
+    const bare = /NaN|Infinity/.test(text) ? firstNonFinite(text) : undefined;
+    if (bare)
+      throw new AppError(
+        'BAD_REQUEST',
+        `malformed JSON body: ${bare.token} at position ${bare.at} is not JSON (Python's json.dumps writes it for a missing or infinite float); send null for a missing value`,
+      );
     throw new AppError('BAD_REQUEST', `malformed JSON body: ${parseProblem(e)}; send one JSON object`);
   }
+}
+
+/** A string literal, or NaN / ±Infinity outside one. */
+const NON_FINITE = /"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g;
+
+/** The first NaN or ±Infinity outside a string literal, and where it is. */
+export function firstNonFinite(text: string): { token: string; at: number } | undefined {
+  for (const m of text.matchAll(NON_FINITE)) if (m[0][0] !== '"') return { token: m[0], at: m.index };
+  return undefined;
+}
+
+/** The text with each NaN outside a string literal as null, and ±Infinity as ±1e999 (which parses to ±Infinity). */
+export function nonFiniteAsJson(text: string): string {
+  return text.replace(NON_FINITE, (m) => (m[0] === '"' ? m : m === 'NaN' ? 'null' : m[0] === '-' ? '-1e999' : '1e999'));
 }
 
 /**
