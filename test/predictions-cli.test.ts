@@ -81,6 +81,13 @@ describe('modelgate predictions export', () => {
     const backwards = await runCli(['predictions', 'export', '--from', '2026-11-02T00:00:00Z', '--to', '2026-11-01T00:00:00Z'], env);
     expect(backwards.code).toBe(2);
     expect(backwards.stderr).toMatch(/--from \(2026-11-02T00:00:00.000Z\) must be before --to \(2026-11-01T00:00:00.000Z\)/);
+    // A time without a zone would be read in this machine's zone; the API refuses it the same way.
+    const local = await runCli(['predictions', 'export', '--from', '2026-11-02 10:00'], env);
+    expect(local.code).toBe(2);
+    expect(local.stderr).toMatch(/--from: "2026-11-02 10:00" has a time but no zone; add Z \(UTC\) or an offset such as \+02:00/);
+    const api = await s.app.inject({ method: 'GET', url: '/v1/predictions?model=hotel&from=2026-11-02T10:00', headers: s.auth });
+    expect(api.statusCode).toBe(400);
+    expect(api.json().error.message).toBe('query.from: "2026-11-02T10:00" has a time but no zone; add Z (UTC) or an offset such as +02:00');
   });
 
   it('into a closed pipe (| head -1) it ends quietly with exit 0', async () => {

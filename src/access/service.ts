@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
+import { parseInstant } from '../lib/instant.js';
 import { AppError } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
 import { SCOPES, type Scope } from './credentials.js';
@@ -47,14 +48,7 @@ export function expiryOf(text: string, at: Date): Date {
   const t = text.trim();
   const expected = `expected a lifetime such as 90d or a time such as 2027-06-30 or 2027-06-30T18:00:00Z, got ${JSON.stringify(text)}`;
   if (/^\d{4}-\d{2}-\d{2}/.test(t)) {
-    // A time of day without a zone would be read in the server's own zone; ask for one.
-    if (/T/i.test(t) && !/(Z|[+-]\d{2}:?\d{2})$/i.test(t))
-      throw new AppError('VALIDATION_FAILED', `expires: ${JSON.stringify(text)} has a time but no zone; add Z (UTC) or an offset such as +02:00`, { field: 'expires' });
-    const [y, m, d] = t.slice(0, 10).split('-').map(Number);
-    // Date.parse rolls 2030-02-30 over to March; a date that is not on the calendar is a typo.
-    const real = new Date(Date.UTC(y, m - 1, d)).toISOString().slice(0, 10) === t.slice(0, 10);
-    const ms = real ? Date.parse(t) : NaN;
-    if (Number.isNaN(ms)) throw new AppError('VALIDATION_FAILED', `expires: ${expected}`, { field: 'expires' });
+    const ms = parseInstant(t, 'expires').getTime();
     if (ms <= at.getTime()) throw new AppError('VALIDATION_FAILED', `expires: ${new Date(ms).toISOString()} is not in the future (now ${at.toISOString()})`, { field: 'expires' });
     return new Date(ms);
   }

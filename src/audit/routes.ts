@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
+import { parseInstant } from '../lib/instant.js';
 import { errorReplies } from '../lib/schemas.js';
 import type { Clock } from '../lib/clock.js';
 import { Readable } from 'node:stream';
@@ -15,12 +16,10 @@ export interface AuditRouteDeps {
 
 const errors = errorReplies(400, 401, 403, 404, 429, 503);
 
-/** ISO time from a query parameter; says what is expected when it is not one. */
+/** ISO time from a query parameter or flag (a date, or a date and time with its zone); says what is expected when it is not one. */
 export function parseTime(v: string | undefined, field: string): string | undefined {
   if (v === undefined || v === '') return undefined;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new AppError('VALIDATION_FAILED', `${field}: expected an ISO 8601 time such as 2026-11-23T10:00:00Z, got ${JSON.stringify(v)}`, { field });
-  return new Date(t).toISOString();
+  return parseInstant(v, field).toISOString();
 }
 
 /** `names`: what the caller calls the two bounds (the query's fields, or the CLI's flags). */
@@ -67,8 +66,8 @@ const prediction = {
 /** The audit log's filters, shared by the JSON pages and the CSV export. */
 const filterProperties = {
   model: { type: 'string', maxLength: 64 },
-  from: { type: 'string', description: 'ISO time, inclusive' },
-  to: { type: 'string', description: 'ISO time, exclusive' },
+  from: { type: 'string', description: 'a date (midnight UTC) or a date and time with its zone (Z or +02:00), inclusive' },
+  to: { type: 'string', description: 'a date (midnight UTC) or a date and time with its zone (Z or +02:00), exclusive' },
   decision: { type: 'string', maxLength: 64 },
   version: { type: 'string', pattern: '^[1-9][0-9]{0,8}$', description: 'only this model version' },
   event_id: { type: 'string', maxLength: 200, description: "only the prediction(s) made for this event id (the caller's id, which feedback joins on)" },
