@@ -1,3 +1,4 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { demoModel, fixture } from './helpers/fixtures.js';
 import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
@@ -251,6 +252,17 @@ describe('HTTP API', () => {
     ]) {
       expect(Object.keys(doc.paths)).toContain(p);
     }
+  });
+
+  it('the OpenAPI document is valid OpenAPI 3.0 (as client generators read it), and the routes still check what it rewrote', async () => {
+    const doc = (await inject('GET', '/docs/json')).json();
+    expect(doc.openapi).toBe('3.0.3');
+    // swagger-parser checks it against the OpenAPI 3.0 schema and resolves every $ref.
+    await expect(SwaggerParser.validate(structuredClone(doc))).resolves.toBeTruthy();
+    const bound = doc.paths['/v1/canary'].post.requestBody.content['application/json'].schema.properties.analysis.properties.max_p95_ratio;
+    expect(bound).toMatchObject({ type: 'number', minimum: 0, exclusiveMinimum: true });
+    const zero = await inject('POST', '/v1/canary', { model: 'hotel', canary_version: 1, canary_percent: 10, analysis: { max_p95_ratio: 0 } });
+    expect(zero.json().error).toMatchObject({ code: 'VALIDATION_FAILED', message: 'body.analysis.max_p95_ratio: must be > 0' });
   });
 
   it('the telco fixture takes a [N,4] matrix when named', async () => {

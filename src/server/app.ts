@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { asOpenApi30 } from './openapi.js';
 import type { Config } from '../config.js';
 import { inferenceRoutes, type ArmObserver, type ModelPool, type PredictionCache, type PredictionSink } from '../inference/index.js';
 import { auditRoutes, feedbackRoutes, type AuditStore, type FeedbackService } from '../audit/index.js';
@@ -156,6 +157,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    transformObject: (d) => asOpenApi30('openapiObject' in d ? d.openapiObject : d.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
