@@ -1,4 +1,4 @@
-import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { floatTensor, model as onnxModel, node, valueInfo } from '../src/training/onnx-builder.js';
 import { fixture, kindFixture } from './helpers/fixtures.js';
@@ -471,6 +471,21 @@ describe('Open Inference Protocol v2', () => {
     // 4 MiB of zeros is 4 KB gzipped: the limit (1 MiB) holds for what it expands to.
     const bomb = await send(gzipSync(Buffer.alloc(4 * 1024 * 1024)), 'gzip');
     expect(bomb.statusCode).toBe(413);
+    // A client that asks (Accept-Encoding) gets an OIP reply over 1 KB compressed; /v1 answers as before.
+    const allOutputs = JSON.stringify({ inputs: body.inputs });
+    const zipped = await s.app.inject({
+      method: 'POST',
+      url: '/v2/models/telco-numeric/infer',
+      headers: { ...s.auth, 'content-type': 'application/json', 'accept-encoding': 'gzip' },
+      payload: allOutputs,
+    });
+    expect(zipped.statusCode).toBe(200);
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    const unzipped = JSON.parse(gunzipSync(zipped.rawPayload).toString('utf8')) as { outputs: { name: string; data: unknown[] }[] };
+    expect(unzipped.outputs.find((o) => o.name === 'score')!.data).toEqual(plain.body.outputs[0].data);
+    expect(unzipped.outputs.find((o) => o.name === 'prediction_id')!.data).toHaveLength(20);
+    const listing = await s.app.inject({ method: 'GET', url: '/v1/models', headers: { ...s.auth, 'accept-encoding': 'gzip' } });
+    expect(listing.headers['content-encoding']).toBeUndefined();
     // /v1 takes plain JSON only, and says so instead of calling the body malformed.
     const v1 = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: gzipSync('{}') });
     expect(v1.statusCode).toBe(415);

@@ -1,14 +1,12 @@
 import type { FastifyRequest } from 'fastify';
-import { pipeline, type Readable } from 'node:stream';
-import zlib from 'node:zlib';
 import { AppError } from '../lib/errors.js';
 import { firstNonFinite, nonFiniteAsJson, parseJsonBody } from '../lib/json-text.js';
 import { BINARY_HEADER } from './oip-binary.js';
 
 /**
  * Reading an Open Inference Protocol request body the way its clients write it: JSON, or the
- * binary extension's JSON header and bytes; with or without a Content-Type; compressed or not;
- * Python's NaN. Only the /v2 routes read bodies this way; /v1 stays strict.
+ * binary extension's JSON header and bytes; with or without a Content-Type; Python's NaN. Only
+ * the /v2 routes read bodies this way; /v1 stays strict.
  */
 
 declare module 'fastify' {
@@ -44,35 +42,6 @@ function parseOipJson(text: string): unknown {
     if (!/NaN|Infinity/.test(text) || !firstNonFinite(text)) throw e;
     return parseJsonBody(nonFiniteAsJson(text));
   }
-}
-
-/** Request body encodings Triton's clients can send (`request_compression_algorithm`). */
-const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> = {
-  gzip: () => zlib.createGunzip(),
-  'x-gzip': () => zlib.createGunzip(),
-  deflate: () => zlib.createInflate(),
-  br: () => zlib.createBrotliDecompress(),
-};
-
-/**
- * A compressed body, decompressed as it arrives. BODY_LIMIT_BYTES holds for the decompressed
- * bytes (Fastify counts what this stream yields), so a small body cannot expand without bound.
- */
-export function decodeBody(request: FastifyRequest, payload: Readable): Readable {
-  const encoding = request.headers['content-encoding']?.trim().toLowerCase();
-  if (encoding === undefined || encoding === '' || encoding === 'identity') return payload;
-  const make = DECODERS[encoding];
-  if (!make) throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported; send the body as gzip, deflate or br, or uncompressed`);
-  const decoder = make() as zlib.Gunzip & { receivedEncodedLength?: number };
-  let received = 0;
-  payload.on('data', (chunk: Buffer) => (decoder.receivedEncodedLength = received += chunk.length));
-  // Registered before Fastify's own listener, so the error it reports says what was wrong.
-  decoder.on('error', (e: Error & { statusCode?: number }) => {
-    e.statusCode = 400;
-    e.message = `the body is not valid ${encoding} data (${e.message}), though Content-Encoding says so; send it as it says, or uncompressed`;
-  });
-  pipeline(payload, decoder, () => {});
-  return decoder;
 }
 
 function readOipBody(request: FastifyRequest, body: Buffer): unknown {
