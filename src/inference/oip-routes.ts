@@ -1,4 +1,3 @@
-import compress from '@fastify/compress';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
@@ -75,19 +74,6 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
   app.removeContentTypeParser(['application/json']);
   app.addContentTypeParser(['application/json', 'application/octet-stream'], { parseAs: 'buffer' }, parseOipBody);
   app.addContentTypeParser('*', { parseAs: 'buffer' }, parseOipBody);
-  // Bodies compressed as Triton's clients send them (request_compression_algorithm), and replies
-  // compressed for a client that asks (Accept-Encoding), past 1 KB; only in this plugin's scope.
-  // BODY_LIMIT_BYTES holds for what a body expands to (the decompressing stream reports both lengths).
-  await app.register(compress, {
-    requestEncodings: ['gzip', 'deflate', 'br', 'identity'],
-    onUnsupportedRequestEncoding: (encoding) => new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported; send the body as gzip, deflate or br, or uncompressed`),
-    // The plugin copies this error's own enumerable fields onto zlib's error, which is what reaches
-    // the error handler: the message and status are made enumerable so that they go across.
-    onInvalidRequestPayload: (encoding, _request, error) => {
-      const message = `the body is not valid ${encoding} data (${error.message}), though Content-Encoding says so; send it as it says, or uncompressed`;
-      return Object.defineProperties(new Error(message), { message: { value: message, enumerable: true }, statusCode: { value: 400, enumerable: true } });
-    },
-  });
   app.setErrorHandler((err, request: FastifyRequest, reply: FastifyReply) => {
     const e = deps.toAppError(err);
     if (e.status >= 500) request.log.error({ err }, 'request failed');

@@ -85,6 +85,9 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
   app.post(
     '/v1/infer',
     {
+      // No compression hooks on the hot path (see app.ts): its bodies and replies are small.
+      compress: false,
+      decompress: false,
       config: { scope: 'infer' },
       schema: { tags: ['inference'], summary: 'Score one row with a model', body: inferBody, response: { 200: inferReply, ...errors } },
     },

@@ -1,6 +1,7 @@
 import { consoleRoutes, reportHtmlRoutes } from '../console/index.js';
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import compress from '@fastify/compress';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { asOpenApi30 } from './openapi.js';
@@ -150,6 +151,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const defaultRate = config.RATE_LIMIT_DEFAULT ? parseRate(config.RATE_LIMIT_DEFAULT, 'RATE_LIMIT_DEFAULT') : undefined;
   installRateLimit(app, { limiter: deps.limiter, defaultRate, onLimited: (key) => deps.metrics.rateLimited.inc({ key }) });
+
+  // Compressed request bodies (gzip, deflate, br) and replies over 1 KB compressed for a client
+  // that asks (Accept-Encoding: Prometheus's scrapes, exports, batch replies, Triton's clients).
+  // BODY_LIMIT_BYTES holds for what a body expands to. /v1/infer opts out of both: its
+  // single-row bodies and replies are a few hundred bytes, and it is the path every hook costs.
+  await app.register(compress, {
+    requestEncodings: ['gzip', 'deflate', 'br', 'identity'],
+    onUnsupportedRequestEncoding: (encoding) => new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported; send the body as gzip, deflate or br, or uncompressed`),
+    // The plugin copies this error's own enumerable fields onto zlib's error, which is what reaches
+    // the error handler: the message and status are made enumerable so that they go across.
+    onInvalidRequestPayload: (encoding, _request, error) => {
+      const message = `the body is not valid ${encoding} data (${error.message}), though Content-Encoding says so; send it as it says, or uncompressed`;
+      return Object.defineProperties(new Error(message), { message: { value: message, enumerable: true }, statusCode: { value: 400, enumerable: true } });
+    },
+  });
 
   await app.register(swagger, {
     openapi: {
