@@ -8,7 +8,7 @@ export function parseJsonBody(text: string): unknown {
     const suspicious = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
     return suspicious ? sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text);
   } catch (e) {
-    // Python's json.dumps (and so requests' json=) writes a missing float as a bare NaN.
+    // Python's json.dumps (and so httpx's json=) writes a missing float as a bare NaN.
     const bare = /NaN|Infinity/.test(text) ? firstNonFinite(text) : undefined;
     if (bare)
       throw new AppError(
