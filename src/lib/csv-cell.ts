@@ -3,14 +3,19 @@ import { isMissingCell } from './missing.js';
 /** The tensor types a CSV cell is read as (a contract feature's type). */
 export type CellType = 'float' | 'double' | 'int64' | 'int32' | 'string' | 'bool';
 
-/** 105,29 or -0,5: a number written with a decimal comma (no thousands separators). */
-const DECIMAL_COMMA = /^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$/;
+/** 105,29 or -0,5, also with thousands points (1.234,56): a number written with a decimal comma. */
+const DECIMAL_COMMA = /^[+-]?(?:\d*|\d{1,3}(?:\.\d{3})+),\d+(?:[eE][+-]?\d+)?$/;
+/** 1.234.567: thousands points in a whole number, which more than one group makes unambiguous. */
+const THOUSANDS_POINTS = /^[+-]?\d{1,3}(?:\.\d{3}){2,}$/;
 
 /**
- * A cell's text as a number's text: a decimal comma becomes a point when the file is not
- * separated by commas (spreadsheets that save "CSV" with semicolons write 105,29 for 105.29).
+ * A cell's text as a number's text, when the file is not separated by commas: spreadsheets that
+ * save "CSV" with semicolons write 105,29 for 105.29, and 1.234,56 or 1.234.567 for a cell
+ * formatted with thousands separators. A lone group such as 1.234 stays 1.234: it may be a
+ * decimal point (such files are also written by programs that use points).
  */
-export const numberText = (t: string, decimalComma: boolean): string => (decimalComma && DECIMAL_COMMA.test(t) ? t.replace(',', '.') : t);
+export const numberText = (t: string, decimalComma: boolean): string =>
+  !decimalComma ? t : DECIMAL_COMMA.test(t) ? t.replaceAll('.', '').replace(',', '.') : THOUSANDS_POINTS.test(t) ? t.replaceAll('.', '') : t;
 
 /** A CSV cell as a finite number, or undefined (blank, text, Infinity). */
 export function cellNumber(raw: string, decimalComma = false): number | undefined {
