@@ -34,14 +34,21 @@ describe('streamDelimiter', () => {
 });
 
 describe('cellNumber and numberText', () => {
-  it('read a decimal comma only in a file not separated by commas, and nothing that looks like thousands', async () => {
+  it('read a decimal comma only in a file not separated by commas, with thousands points where they cannot be decimals', async () => {
     const { cellNumber, numberText } = await import('./csv-cell.js');
     expect(cellNumber('105,29', true)).toBe(105.29);
     expect(cellNumber(' -0,5 ', true)).toBe(-0.5);
     expect(cellNumber(',5', true)).toBe(0.5);
     expect(cellNumber('1,5e3', true)).toBe(1500);
     expect(cellNumber('105,29', false)).toBeUndefined();
-    expect(cellNumber('1.234,56', true)).toBeUndefined();
+    // Spreadsheets write a cell formatted with thousands separators so; a lone group may be a decimal point.
+    expect(cellNumber('1.234,56', true)).toBe(1234.56);
+    expect(cellNumber('-12.345.678,9', true)).toBe(-12345678.9);
+    expect(cellNumber('1.234.567', true)).toBe(1234567);
+    expect(cellNumber('1.234', true)).toBe(1.234);
+    for (const t of ['1.23,4', '12.34.567', '1.234,56,7', '1.2345,6', '.234,5']) expect(cellNumber(t, true), t).toBeUndefined();
+    expect(numberText('1.234,56', false)).toBe('1.234,56');
+    expect(cellNumber('1.234.567', false)).toBeUndefined();
     expect(cellNumber('1,2,3', true)).toBeUndefined();
     expect(cellNumber('105.29', true)).toBe(105.29);
     expect(cellNumber('Infinity', true)).toBeUndefined();
