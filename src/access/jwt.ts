@@ -40,8 +40,9 @@ function claimScopes(payload: JWTPayload, claim: string): Scope[] {
 
 /**
  * Bearer JWTs from an identity provider: HS256/384/512 with a shared secret, or RSA, RSA-PSS,
- * ECDSA or EdDSA with keys from a JWKS URL. Expiry, not-before, issuer and audience are checked; the scopes come
- * from a configurable claim. A token that is not JWT-shaped is left to other authenticators.
+ * ECDSA or EdDSA with keys from a JWKS URL. Expiry, not-before, issuer and audience are checked;
+ * the scopes come from a configurable claim. A token that is not JWT-shaped is left to other
+ * authenticators.
  */
 export function jwtAuthenticator(o: JwtOptions): Authenticator {
   const secret = o.secret ? new TextEncoder().encode(o.secret) : undefined;

@@ -83,8 +83,10 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
   /** The lower bound on at, the later of the filter's and the cursor's: given both, SQLite may start the time index at the filter's and scan every earlier page again. */
   const lowerBound = (q: PredictionQuery) => (q.after && (!q.from || Date.parse(q.after.at) >= Date.parse(q.from)) ? q.after.at : q.from);
 
-  /** A page of the audit log, oldest first; `span` narrows it to at in (above, upTo]. */
-  /** A page of predictions, each with the outcome reported for it (feedback's key is the prediction id). */
+  /**
+   * A page of the audit log, oldest first, each prediction with the outcome reported for it
+   * (feedback's key is the prediction id); `span` narrows it to at in (above, upTo].
+   */
   function listing(q: PredictionQuery, span: { above?: string; upTo?: string } = {}) {
     let s = k
       .selectFrom('predictions as p')

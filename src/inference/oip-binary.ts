@@ -1,5 +1,5 @@
 import { AppError } from '../lib/errors.js';
-import type { OipRequest, OipTensor } from './oip.js';
+import { checkShape, type OipDatatype, type OipRequest, type OipTensor } from './oip.js';
 
 /**
  * The protocol's binary tensor data extension (Triton's `binary_tensor_data`, which KServe
@@ -16,7 +16,7 @@ const bad = (message: string): never => {
 };
 
 /** Bytes per element of the fixed-size datatypes. */
-const WIDTH: Record<string, number> = { BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8 };
+const WIDTH: Record<Exclude<OipDatatype, 'BYTES'>, number> = { BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8 };
 
 /** IEEE half precision to a number (Node 20 has no DataView.getFloat16). */
 function half(bits: number): number {
@@ -47,8 +47,8 @@ function decodeValues(bytes: Buffer, datatype: string, count: number, where: str
     if (out.length !== count) bad(`${where}: its shape holds ${count} values but its binary data has ${out.length} BYTES elements`);
     return out;
   }
-  const width = WIDTH[datatype];
-  if (width === undefined) return bad(`${where}.datatype: unknown datatype ${JSON.stringify(datatype)} for binary data`);
+  // checkShape has made sure the datatype is one of the protocol's.
+  const width = WIDTH[datatype as Exclude<OipDatatype, 'BYTES'>];
   if (bytes.length !== count * width) bad(`${where}: its shape holds ${count} ${datatype} values (${count * width} bytes) but parameters.binary_data_size is ${bytes.length}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Array<unknown>(count);
@@ -113,14 +113,9 @@ export function readBinaryInputs(req: OipRequest, binary: Buffer | null): void {
     if (binary === null) bad(`${where}: parameters.binary_data_size is set but the request has no Inference-Header-Content-Length header saying where its JSON ends`);
     if (!Number.isInteger(size) || (size as number) < 0) bad(`${where}.parameters.binary_data_size: expected a byte count, got ${JSON.stringify(size)}`);
     if (t.data !== undefined) bad(`${where}: has both data and parameters.binary_data_size; send one`);
-    if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isInteger(d) || d < 0)) bad(`${where}.shape: expected a list of non-negative integers, got ${JSON.stringify(t.shape)}`);
+    const count = checkShape(t, where);
     if (at + (size as number) > binary!.length) bad(`${where}: parameters.binary_data_size ${size} runs past the ${binary!.length} bytes after the JSON header`);
-    t.data = decodeValues(
-      binary!.subarray(at, at + (size as number)),
-      t.datatype,
-      t.shape.reduce((a, b) => a * b, 1),
-      where,
-    );
+    t.data = decodeValues(binary!.subarray(at, at + (size as number)), t.datatype, count, where);
     at += size as number;
   });
   if (binary !== null && at !== binary.length) bad(`the body holds ${binary.length} bytes after its JSON header, but the inputs' parameters.binary_data_size add up to ${at}`);

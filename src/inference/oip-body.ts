@@ -39,7 +39,7 @@ function parseOipJson(text: string): unknown {
   try {
     return parseJsonBody(text);
   } catch (e) {
-    if (!/NaN|Infinity/.test(text) || !firstNonFinite(text)) throw e;
+    if (!firstNonFinite(text)) throw e;
     return parseJsonBody(nonFiniteAsJson(text));
   }
 }

@@ -91,7 +91,8 @@ function flatten(data: unknown, where: string): unknown[] {
   return data.some(Array.isArray) ? (data as unknown[]).flat(Infinity) : data;
 }
 
-function checkShape(t: OipTensor, where: string): number {
+/** A tensor's shape and datatype checked; the number of values its shape holds. */
+export function checkShape(t: OipTensor, where: string): number {
   if (!Array.isArray(t.shape) || t.shape.length === 0 || t.shape.some((d) => !Number.isInteger(d) || d < 0))
     bad(`${where}.shape: expected a list of non-negative integers, got ${JSON.stringify(t.shape)}`);
   if (!(OIP_DATATYPES as readonly string[]).includes(t.datatype)) bad(`${where}.datatype: unknown datatype ${JSON.stringify(t.datatype)}; the protocol's datatypes are ${OIP_DATATYPES.join(', ')}`);
