@@ -2,6 +2,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { unreadVariableWarnings } from './config-unread.js';
 import { parseRate } from './access/rate.js';
+import { pgUrlProblems } from './db/pg-connection.js';
+import { redactUrl } from './lib/redact-url.js';
 
 /**
  * Every environment variable modelgate reads, in one place. The process validates all of
@@ -205,6 +207,9 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 /** Set variables that look meant for modelgate but that it does not read, each with a warning. */
 export const unreadVariables = (env: NodeJS.ProcessEnv = process.env): string[] => unreadVariableWarnings(env, CONFIG_VARIABLES);
 
+/** A variable's value as a configuration error may show it: no password from a URL. */
+const shown = (key: string, value: string): string => (key.endsWith('_URL') ? redactUrl(value) : value);
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): Config {
   const input: Record<string, string> = {};
   for (const key of Object.keys(schema.shape)) {
@@ -216,7 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0] ?? '?');
-      problems.push(`${key}=${JSON.stringify(input[key] ?? '')}: ${issue.message}`);
+      problems.push(`${key}=${JSON.stringify(shown(key, input[key] ?? ''))}: ${issue.message}`);
     }
   }
   const raw = parsed.success ? parsed.data : undefined;
@@ -225,6 +230,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
   }
   if (raw?.ARTIFACT_STORE?.startsWith('s3://') && !/^s3:\/\/[a-z0-9][a-z0-9.-]{2,62}(\/.*)?$/.test(raw.ARTIFACT_STORE)) {
     problems.push(`ARTIFACT_STORE=${JSON.stringify(raw.ARTIFACT_STORE)}: expected s3://bucket/prefix with a valid bucket name (3-63 lowercase letters, digits, dots, dashes)`);
+  }
+  if (raw?.DATABASE_URL?.startsWith('postgres')) {
+    for (const p of pgUrlProblems(raw.DATABASE_URL)) problems.push(`DATABASE_URL=${JSON.stringify(shown('DATABASE_URL', raw.DATABASE_URL))}: ${p}`);
   }
   if (problems.length > 0 || !raw) throw new ConfigError(problems);
 

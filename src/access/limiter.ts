@@ -35,6 +35,8 @@ export interface RateLimiter {
   reset(key: string): Promise<void>;
   /** Resolves true once the backend can answer (at once for memory), false after timeoutMs. */
   ready(timeoutMs?: number): Promise<boolean>;
+  /** Why the backend cannot answer now, with what to do about it; undefined when it can. */
+  unavailableReason(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -120,6 +122,10 @@ export class MemoryRateLimiter implements RateLimiter {
 
   async ready(): Promise<boolean> {
     return true;
+  }
+
+  unavailableReason(): undefined {
+    return undefined;
   }
 
   async close(): Promise<void> {}

@@ -4,6 +4,7 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { MemoryRateLimiter, type RateDecision, type RateLimiter, type RateState } from './limiter.js';
 import type { Rate } from './rate.js';
+import { redisAdvice } from './redis-advice.js';
 
 /**
  * The sliding-window counter of limiter.ts, in one Lua script so that reading and counting are
@@ -90,6 +91,8 @@ export class RedisRateLimiter implements RateLimiter {
   readonly backend = 'redis' as const;
   private readonly redis: ScriptedRedis;
   private outage = false;
+  /** ioredis's last connection error, until it connects again: the reason a check cannot be answered. */
+  private lastError: unknown;
   /** Units claimed from Redis and not yet spent, per key. */
   private readonly grants = new Map<string, { left: number; roomAfter: number; until: number; windowMs: number; limit: number }>();
   private readonly claims = new Map<string, Promise<ClaimOutcome>>();
@@ -106,18 +109,26 @@ export class RedisRateLimiter implements RateLimiter {
     }) as ScriptedRedis;
     this.redis.defineCommand('modelgateRate', { numberOfKeys: 1, lua: SCRIPT });
     // Errors surface through the failure policy; without a listener ioredis would print each one.
-    this.redis.on('error', () => undefined);
+    // ioredis's own complaint about writing to the closed stream would hide the connection's error.
+    this.redis.on('error', (e) => {
+      if (!/Stream isn't writeable/.test(e.message)) this.lastError = e;
+    });
+    this.redis.on('ready', () => (this.lastError = undefined));
   }
 
   private async run(key: string, rate: Rate, want: number): Promise<Reply> {
     // Disconnected: answer by the failure policy at once rather than wait out a timeout per request.
-    if (this.redis.status !== 'ready') throw new Error(`Redis connection is ${this.redis.status}`);
+    if (this.redis.status !== 'ready') throw new Error(this.unavailableReason());
     const reply = await this.redis.modelgateRate(redisKey(key), rate.windowMs, rate.limit, want);
     if (this.outage) {
       this.outage = false;
       this.o.log.warn('Redis answers rate-limit checks again; limits are enforced');
     }
     return reply;
+  }
+
+  unavailableReason(): string | undefined {
+    return this.redis.status === 'ready' ? undefined : redisAdvice(this.o.url, this.redis.status, this.lastError);
   }
 
   /** Resolves once connected, or after timeoutMs (then checks follow the failure policy until Redis answers). */

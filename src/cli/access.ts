@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createRateLimiter, type ApiKey, type RateLimiter } from '../access/index.js';
+import { redactUrl } from '../lib/redact-url.js';
 import { AppError } from '../lib/errors.js';
 import { formatDuration, parseDuration } from '../lib/duration.js';
 import type { Context } from '../server/context.js';
@@ -83,8 +84,9 @@ export function registerRateLimitCommands(program: Command): void {
     }
     const limiter = createRateLimiter({ redisUrl: ctx.config.REDIS_URL, onFailure: 'closed', log: ctx.log });
     if (!(await limiter.ready(5000))) {
+      const reason = limiter.unavailableReason();
       await limiter.close();
-      throw new AppError('UNAVAILABLE', `cannot reach Redis at ${ctx.config.REDIS_URL.replace(/\/\/[^@/]*@/, '//***@')} within 5 s; check REDIS_URL and that Redis is running`);
+      throw new AppError('UNAVAILABLE', `cannot reach Redis at ${redactUrl(ctx.config.REDIS_URL)} within 5 s (${reason}); check REDIS_URL and that Redis is running`);
     }
     return limiter;
   };

@@ -6,6 +6,8 @@ import { Kysely, Migrator, sql, type MigrationResultSet } from 'kysely';
 import type pg from 'pg';
 import { lazyRequire } from '../lib/lazy-require.js';
 import type { Database } from './schema.js';
+import { redactUrl } from '../lib/redact-url.js';
+import { pgClientConfig } from './pg-connection.js';
 import { SchemaScopedPostgresDialect } from './pg-introspector.js';
 import { ImmediateSqliteDialect } from './sqlite-dialect.js';
 import { applySqlitePragmas } from './sqlite-pragmas.js';
@@ -46,7 +48,7 @@ export async function openDb(loc: DbLocation): Promise<Db> {
   }
   if (loc.schema) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(loc.schema)) throw new Error(`invalid schema name ${loc.schema}`);
-    const admin = new (pgDriver().Client)({ connectionString: loc.url });
+    const admin = new (pgDriver().Client)(pgClientConfig(loc.url));
     await admin.connect();
     try {
       await admin.query(`create schema if not exists ${loc.schema}`);
@@ -55,12 +57,11 @@ export async function openDb(loc: DbLocation): Promise<Db> {
     }
   }
   const pool = new (pgDriver().Pool)({
-    connectionString: loc.url,
+    ...clientConfig(loc),
     max: 10,
     // A server that accepts TCP but never finishes the handshake (starting, failing over) must
     // not hold a request or a flush forever.
     connectionTimeoutMillis: 5000,
-    ...(loc.schema ? { options: `-c search_path=${loc.schema}` } : {}),
   });
   // An idle connection that the server drops (restart, failover) emits 'error' on the pool;
   // unheard, that would crash the process. The pool discards the client and the next query
@@ -72,13 +73,20 @@ export async function openDb(loc: DbLocation): Promise<Db> {
   pool.on('connect', (client) => client.on('error', () => undefined));
   // The cursor lets long reads (monitoring a day of predictions) stream instead of loading everything.
   const kysely = new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool, cursor: pgCursor() }) });
-  const safe = loc.url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
-  return { kysely, dialect: 'postgres', describe: safe + (loc.schema ? ` (schema ${loc.schema})` : ''), location: loc, pgPool: pool, close: () => kysely.destroy() };
+  return { kysely, dialect: 'postgres', describe: redactUrl(loc.url) + (loc.schema ? ` (schema ${loc.schema})` : ''), location: loc, pgPool: pool, close: () => kysely.destroy() };
+}
+
+/** The URL's settings, with the schema (when isolated in one) first on the search path. */
+function clientConfig(loc: Extract<DbLocation, { kind: 'postgres' }>): pg.ClientConfig {
+  const config = pgClientConfig(loc.url);
+  if (!loc.schema) return config;
+  // Beside any options the URL sets itself (a statement_timeout, say), not instead of them.
+  return { ...config, options: [config.options, `-c search_path=${loc.schema}`].filter(Boolean).join(' ') };
 }
 
 /** A connection outside the pool, with the same schema setting (PostgreSQL only). */
 export async function dedicatedPgClient(loc: Extract<DbLocation, { kind: 'postgres' }>): Promise<pg.Client> {
-  const client = new (pgDriver().Client)({ connectionString: loc.url, ...(loc.schema ? { options: `-c search_path=${loc.schema}` } : {}) });
+  const client = new (pgDriver().Client)(clientConfig(loc));
   await client.connect();
   return client;
 }

@@ -1,7 +1,16 @@
 import { AppError, errorMessage } from '../lib/errors.js';
+import { TLS_ERROR_CODES, tlsProblem } from '../lib/tls-errors.js';
 
-/** Codes meaning the database cannot be reached or opened at all (network, authentication, no such database or file). */
-export const DB_UNREACHABLE_CODES = new Set([
+/**
+ * node-postgres's error when sslmode asks for TLS and the server has none. It carries no code;
+ * codeOf gives it this one, so it is told apart like the rest.
+ */
+const NO_TLS = 'SERVER_WITHOUT_TLS';
+
+/** Codes meaning the database cannot be reached or opened at all (network, TLS, authentication, no such database or file). */
+const DB_UNREACHABLE_CODES = new Set([
+  ...TLS_ERROR_CODES,
+  NO_TLS,
   'ECONNREFUSED',
   'ECONNRESET',
   'ENOTFOUND',
@@ -15,6 +24,39 @@ export const DB_UNREACHABLE_CODES = new Set([
   'SQLITE_CANTOPEN',
   'SQLITE_READONLY',
 ]);
+
+/** The error with a code for node-postgres's code-less "The server does not support SSL connections". */
+function codeOf(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') return code;
+  return e instanceof Error && /does not support SSL connections/.test(e.message) ? NO_TLS : undefined;
+}
+
+/** A connection that failed at its start (unreachable, TLS, authentication): what to do next. */
+export function connectionAdvice(e: unknown): string {
+  const code = codeOf(e);
+  switch (tlsProblem(e)) {
+    case 'untrusted':
+      return "the server's TLS certificate is not signed by a CA this process trusts: name the CA's certificate file with sslrootcert=/path/to/ca.pem in DATABASE_URL (or NODE_EXTRA_CA_CERTS=/path/to/ca.pem), or use sslmode=require to encrypt without checking the certificate";
+    case 'host-name':
+      return "the server's TLS certificate was issued for another host name: connect by a name it was issued for, or use sslmode=verify-ca with sslrootcert to check the CA only";
+    case 'dates':
+      return "the server's TLS certificate has expired or is not valid yet: renew it on the server (or check this machine's clock)";
+    case 'protocol':
+      return "the TLS handshake failed: check that the port is PostgreSQL's and that the server's TLS settings match DATABASE_URL's sslmode";
+  }
+  if (code === NO_TLS) return 'the server does not offer TLS: remove sslmode from DATABASE_URL (or sslmode=disable), or turn ssl on in the server';
+  if (code === '28000' && e instanceof Error && /no encryption/.test(e.message)) {
+    return 'the server accepts only encrypted connections: add ?sslmode=require to DATABASE_URL (sslmode=verify-full with sslrootcert to check its certificate too)';
+  }
+  return 'check DATABASE_URL and that the server is running and reachable';
+}
+
+/** True when the error means the database could not be reached or opened at all. */
+export function isDbUnreachable(e: unknown): boolean {
+  const code = codeOf(e);
+  return code !== undefined && DB_UNREACHABLE_CODES.has(code);
+}
 
 /**
  * Codes meaning the database is there but cannot take the request now: PostgreSQL's
@@ -32,7 +74,7 @@ const LOST_CONNECTION = /^(Connection terminated|Client has encountered a connec
  */
 export function databaseUnavailable(e: unknown): AppError | undefined {
   if (e instanceof AppError || !(e instanceof Error)) return undefined;
-  const code = (e as { code?: unknown }).code;
+  const code = codeOf(e);
   const known = typeof code === 'string' && (DB_UNREACHABLE_CODES.has(code) || BUSY_CODES.has(code) || code.startsWith('SQLITE_IOERR'));
   if (!known && !LOST_CONNECTION.test(e.message)) return undefined;
   return new AppError(

@@ -1,7 +1,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { ConfigError, type Config } from '../config.js';
 import { openDb, migrate, type Db } from '../db/index.js';
-import { DB_UNREACHABLE_CODES } from '../db/unavailable.js';
+import { connectionAdvice, isDbUnreachable } from '../db/unavailable.js';
 import { smokeTest } from '../inference/index.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
@@ -44,11 +44,9 @@ export interface ContextOverrides {
 
 /** Turn "cannot reach the database" into a message that says where and what to check. */
 function explainDbError(e: unknown, where: string): unknown {
-  const code = (e as { code?: string }).code;
-  if (code && DB_UNREACHABLE_CODES.has(code)) {
-    return new AppError('UNAVAILABLE', `cannot use the database at ${where} (${code}: ${errorMessage(e)}); check DATABASE_URL and that the server is running and reachable`);
-  }
-  return e;
+  if (!isDbUnreachable(e)) return e;
+  const code = (e as { code?: unknown }).code;
+  return new AppError('UNAVAILABLE', `cannot use the database at ${where} (${typeof code === 'string' ? `${code}: ` : ''}${errorMessage(e)}); ${connectionAdvice(e)}`);
 }
 
 /**

@@ -78,7 +78,10 @@ export async function startServer(
   const monitorJob = createMonitorJob(parts);
   const webhookWorker = createWebhookWorker(parts);
   const limiter = createRateLimiter({ redisUrl: config.REDIS_URL, onFailure: config.RATE_LIMIT_FAIL, log, onFallback: (policy) => metrics.rateLimiterFallbacks.inc({ policy }) });
-  if (!(await limiter.ready(2000))) log.warn({ backend: limiter.backend }, `Redis is not reachable yet; rate limits fail ${config.RATE_LIMIT_FAIL} until it is`);
+  if (!(await limiter.ready(2000))) {
+    const reason = limiter.unavailableReason();
+    log.warn({ backend: limiter.backend, reason }, `Redis is not reachable yet (${reason}); rate limits fail ${config.RATE_LIMIT_FAIL} until it is`);
+  }
   const apiKeys = new ApiKeyAuthenticator({ access: ctx.access, clock: ctx.clock, log, pollMs: config.RELOAD_INTERVAL_MS, timers: opts.timers });
   await apiKeys.sync().catch(() => undefined);
   if (opts.jobs !== false) {

@@ -16,6 +16,13 @@ export function freePort(): Promise<number> {
   });
 }
 
+export interface RedisOptions {
+  /** Listen only for TLS, with this certificate and key (rediss://). */
+  tls?: { cert: string; key: string };
+  /** requirepass: clients must authenticate. */
+  password?: string;
+}
+
 /**
  * A throwaway redis-server on its own port, for tests that stop or kill Redis: the shared
  * instance on 6379 is never touched.
@@ -23,20 +30,26 @@ export function freePort(): Promise<number> {
 export class ThrowawayRedis {
   private child: ChildProcess | undefined;
   private readonly dir = tempDir('modelgate-redis-');
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    private readonly opts: RedisOptions = {},
+  ) {}
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.opts.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
 
-  static async create(): Promise<ThrowawayRedis> {
-    const r = new ThrowawayRedis(await freePort());
+  static async create(opts: RedisOptions = {}): Promise<ThrowawayRedis> {
+    const r = new ThrowawayRedis(await freePort(), opts);
     await r.start();
     return r;
   }
 
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { tls, password } = this.opts;
+    const listen = tls ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-auth-clients', 'no'] : ['--port', String(this.port)];
+    const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...(password ? ['--requirepass', password] : [])];
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     await new Promise<void>((resolve, reject) => {
       let out = '';

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, readdirSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, copyFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from './db.js';
 import { freePort } from './redis.js';
@@ -28,14 +28,29 @@ export class ThrowawayPostgres {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
   }
 
-  static async create(port?: number): Promise<ThrowawayPostgres> {
+  /**
+   * tls: the server offers TLS with this certificate and key, and takes TCP connections only
+   * over it (hostssl), as managed services do.
+   */
+  static async create(port?: number, opts: { tls?: { cert: string; key: string } } = {}): Promise<ThrowawayPostgres> {
     const dir = tempDir('modelgate-pg-');
-    if (process.getuid?.() === 0) {
-      const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-      const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-      chownSync(dir, uid, gid);
-    }
+    const asRoot = process.getuid?.() === 0;
+    const owner = asRoot ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) } : undefined;
+    if (owner) chownSync(dir, owner.uid, owner.gid);
     asPostgres('initdb', ['-D', dir, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+    if (opts.tls) {
+      // The server reads them as its own user and refuses a key others can read.
+      for (const [from, to] of [
+        [opts.tls.cert, 'server.crt'],
+        [opts.tls.key, 'server.key'],
+      ]) {
+        copyFileSync(from!, path.join(dir, to!));
+        chmodSync(path.join(dir, to!), 0o600);
+        if (owner) chownSync(path.join(dir, to!), owner.uid, owner.gid);
+      }
+      appendFileSync(path.join(dir, 'postgresql.conf'), "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+      writeFileSync(path.join(dir, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 trust\n');
+    }
     const pg = new ThrowawayPostgres(dir, port ?? (await freePort()));
     pg.start();
     return pg;

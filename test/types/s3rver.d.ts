@@ -5,6 +5,9 @@ declare module 's3rver' {
     directory: string;
     silent?: boolean;
     configureBuckets?: { name: string; configs: unknown[] }[];
+    /** HTTPS instead of HTTP, with this key and certificate. */
+    key?: Buffer;
+    cert?: Buffer;
   }
   export default class S3rver {
     constructor(opts: S3rverOptions);

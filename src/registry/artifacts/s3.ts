@@ -1,5 +1,6 @@
 import { s3Sdk } from '../../lib/s3-sdk.js';
 import { AppError, errorMessage } from '../../lib/errors.js';
+import { tlsProblem, type TlsProblem } from '../../lib/tls-errors.js';
 import { assertSha, blobKey, sha256, verified, type ArtifactStore } from './store.js';
 
 export interface S3StoreOptions {
@@ -11,6 +12,15 @@ export interface S3StoreOptions {
   /** Explicit credentials (tests); otherwise the SDK's default chain (env, profile, IAM role). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
+
+/** What to do next, by what refused the connection. */
+const TLS_ADVICE: Record<TlsProblem | 'none', string> = {
+  untrusted: "S3_ENDPOINT's TLS certificate is not signed by a CA this process trusts: start it with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, the CA that signed it",
+  'host-name': "S3_ENDPOINT's TLS certificate was issued for another host name: give S3_ENDPOINT a name it was issued for",
+  dates: "S3_ENDPOINT's TLS certificate has expired or is not valid yet: renew it (or check this machine's clock)",
+  protocol: 'the TLS handshake with S3_ENDPOINT failed: check its scheme (http:// or https://) and port',
+  none: 'check ARTIFACT_STORE, S3_ENDPOINT, S3_REGION and the AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile or a role)',
+};
 
 export function createS3ArtifactStore(opts: S3StoreOptions): ArtifactStore {
   const { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, NoSuchKey } = s3Sdk();
@@ -24,11 +34,11 @@ export function createS3ArtifactStore(opts: S3StoreOptions): ArtifactStore {
   const describe = `s3://${opts.bucket}${opts.prefix ? `/${opts.prefix}` : ''}`;
   // The SDK's own words ("Could not load credentials from any providers", "connect ECONNREFUSED …")
   // name neither the store nor what to check.
-  const unreachable = (action: string, e: unknown) =>
-    new AppError(
-      'UNAVAILABLE',
-      `cannot ${action} the artifact store ${describe}: ${errorMessage(e)}; check ARTIFACT_STORE, S3_ENDPOINT, S3_REGION and the AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile or a role)`,
-    );
+  const unreachable = (action: string, e: unknown) => new AppError('UNAVAILABLE', `cannot ${action} the artifact store ${describe}: ${errorMessage(e)}; ${advice(e)}`);
+  const advice = (e: unknown) =>
+    opts.endpoint?.startsWith('http:') && (e as { code?: unknown }).code === 'ECONNRESET'
+      ? 'S3_ENDPOINT closed the connection: if it takes only TLS connections, use https://'
+      : TLS_ADVICE[tlsProblem(e) ?? 'none'];
   return {
     describe,
     async put(bytes) {

@@ -1,0 +1,32 @@
+import { errorMessage } from '../lib/errors.js';
+import { tlsProblem } from '../lib/tls-errors.js';
+
+/**
+ * Why a Redis connection is not ready, from ioredis's last error, with what to do next. ioredis
+ * retries on its own and only emits each failure, so without this a certificate the process
+ * does not trust read as "cannot reach Redis within 5 s".
+ */
+export function redisAdvice(url: string, status: string, lastError: unknown): string {
+  const tls = url.startsWith('rediss:');
+  if (lastError === undefined) {
+    return tls && status === 'connecting' ? 'no answer to the TLS handshake: if this Redis does not use TLS, use redis:// instead of rediss://' : `the connection is ${status}`;
+  }
+  const said = errorMessage(lastError).replace(/\.$/, '');
+  switch (tlsProblem(lastError)) {
+    case 'untrusted':
+      return `${said}: its TLS certificate is not signed by a CA this process trusts; start the process with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, the CA that signed it`;
+    case 'host-name':
+      return `${said}: its TLS certificate was issued for another host name; connect by a name it was issued for`;
+    case 'dates':
+      return `${said}: its TLS certificate has expired or is not valid yet; renew it (or check this machine's clock)`;
+    case 'protocol':
+      return `${said}: the TLS handshake failed; ${tls ? 'if this Redis does not use TLS, use redis://' : 'check that the port is Redis'}`;
+  }
+  if (/\b(NOAUTH|WRONGPASS)\b/.test(said)) {
+    return `${said}: put Redis's password in REDIS_URL (redis://:password@host:6379, or redis://user:password@host:6379 for an ACL user)`;
+  }
+  if (!tls && (lastError as { code?: unknown }).code === 'ECONNRESET') {
+    return `${said}: Redis closed the connection; if it takes only TLS connections, use rediss://`;
+  }
+  return said;
+}
