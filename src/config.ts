@@ -172,6 +172,13 @@ const schema = z.object({
   SHADOW_QUEUE_MAX: intFrom(1, 1_000_000).default(1000),
   /** Name of this server in cluster statistics; default host:pid. */
   REPLICA_ID: z.string().min(1).max(200).optional(),
+  /**
+   * How replicas elect the one that runs canary analysis, scheduled monitoring and webhook
+   * delivery. lease: a row in the database, taken over once its holder stops renewing it (works
+   * through PgBouncer and other poolers); lock: a PostgreSQL advisory lock, taken over the moment
+   * a leader dies, for connections straight to PostgreSQL only.
+   */
+  LEADER_ELECTION: z.enum(['lease', 'lock']).default('lease'),
   /** On SIGTERM, keep serving this long with readiness failing before closing (ms); set it above your load balancer's probe interval. */
   SHUTDOWN_DELAY_MS: intFrom(0, 300_000).default(0),
   /** After the delay: how long in-flight requests may take to finish before their connections are cut (ms). */

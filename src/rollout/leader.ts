@@ -1,13 +1,19 @@
 import type pg from 'pg';
+import { sql, type Expression } from 'kysely';
 import { dedicatedPgClient, type Db } from '../db/index.js';
 import { FailureStreak } from '../lib/failure-streak.js';
 import type { Logger } from '../lib/logger.js';
 
 /**
- * One leader per cluster for a named job. PostgreSQL: a session advisory lock on a dedicated
- * connection — held while the connection lives, released by the server the moment a leader
- * process dies. SQLite: a lease row, renewed by a run once less than half of `leaseMs` is left;
- * it expires after `leaseMs`, so another process takes over when the holder stops renewing.
+ * One leader per cluster for a named job. By default a lease row, renewed by a run once less
+ * than half of `leaseMs` is left; it expires after `leaseMs`, so another process takes over when
+ * the holder stops renewing, and at once when it stops cleanly (release deletes it). On
+ * PostgreSQL the lease is timed by the database server's clock, so replicas whose clocks differ
+ * still agree on when it ends. PostgreSQL with `lock`: a session advisory lock on a dedicated
+ * connection, released by the server the moment a leader process dies — but only where a
+ * connection is one server session: behind a transaction or statement pooler (PgBouncer,
+ * managed poolers) the lock stays with a pooled session after its holder is gone, and another
+ * replica handed that session takes it again, so two replicas lead.
  */
 export interface Leader {
   /** True if this process leads now (acquiring or renewing as needed). */
@@ -15,8 +21,10 @@ export interface Leader {
   release(): Promise<void>;
 }
 
-export function createLeader(db: Db, name: string, holder: string, leaseMs: number, log: Logger): Leader {
-  if (db.location.kind === 'postgres') {
+export type LeaderElection = 'lease' | 'lock';
+
+export function createLeader(db: Db, name: string, holder: string, leaseMs: number, log: Logger, election: LeaderElection = 'lease'): Leader {
+  if (db.location.kind === 'postgres' && election === 'lock') {
     const loc = db.location;
     let client: pg.Client | undefined;
     let held = false;
@@ -60,10 +68,17 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
     };
   }
   const k = db.kysely;
-  /** When this process last wrote the lease it holds (undefined: it holds none). */
+  /** When this process last wrote the lease it holds (undefined: it holds none), by its own clock. */
   let wroteAt: number | undefined;
+  // The lease's times: on PostgreSQL the server's clock (ms), shared by every replica; on SQLite,
+  // one machine's, the caller's.
+  const at = (now: number): Expression<number> => (db.dialect === 'postgres' ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint` : sql<number>`${now}`);
   return {
-    async acquire(now) {
+    async acquire(callerNow) {
+      // How long ago this process wrote its lease, on the clock the lease runs by: the caller's
+      // on SQLite; on PostgreSQL the server's, so elapsed real time here (taken before the write,
+      // so the lease ends no sooner than this reckons).
+      const now = db.dialect === 'postgres' ? performance.now() : callerNow;
       // Held with more than half its term left: no other process may take it before it runs out,
       // so this run writes nothing. A write here takes SQLite's one write lock, and waits
       // (on the request thread) while the audit thread holds it for a batch; renewing at half
@@ -73,15 +88,15 @@ export function createLeader(db: Db, name: string, holder: string, leaseMs: numb
       if (wroteAt === undefined || now - wroteAt >= leaseMs) {
         await k
           .insertInto('leases')
-          .values({ name, holder, expires_at: now + leaseMs })
+          .values({ name, holder, expires_at: sql<number>`${at(now)} + ${leaseMs}` })
           .onConflict((oc) => oc.column('name').doNothing())
           .execute();
       }
       const res = await k
         .updateTable('leases')
-        .set({ holder, expires_at: now + leaseMs })
+        .set({ holder, expires_at: sql<number>`${at(now)} + ${leaseMs}` })
         .where('name', '=', name)
-        .where((eb) => eb.or([eb('holder', '=', holder), eb('expires_at', '<', now)]))
+        .where((eb) => eb.or([eb('holder', '=', holder), eb('expires_at', '<', at(now))]))
         .executeTakeFirst();
       const held = Number(res.numUpdatedRows) === 1;
       wroteAt = held ? now : undefined;

@@ -1,13 +1,8 @@
-import SQLite from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CanaryRouter, hashBucket } from '../inference/index.js';
-import { openDb, migrate, type Db } from '../db/index.js';
-import { createLogger } from '../lib/logger.js';
 import { histogramQuantile, psi } from '../monitoring/index.js';
-import { DIALECTS, dropDb, freshDb, type DbLocation } from '../../test/helpers/db.js';
 import { analyse, analysisSchema } from './analysis.js';
 import { armOutcomes, type OutcomeRow } from './outcomes.js';
-import { createLeader } from './leader.js';
 import { addCounts, ArmRecorder, emptyCounts, latencyBin, scoreBin, type ArmCounts } from './stats.js';
 
 describe('canary routing', () => {
@@ -299,99 +294,4 @@ describe('analysis rules', () => {
     const custom = analyse({ version: 1, counts: arm(1000, 0, 1, 950) }, { version: 2, counts: arm(1000, 0, 1, 950) }, rules, { minRequests: 200, minScored: 100 });
     expect(custom.failed).toMatchObject({ metric: 'decision_rate:act', threshold: 0.9 });
   });
-});
-
-describe.each(DIALECTS)('leader election on %s', (dialect) => {
-  let loc: DbLocation;
-  let db: Db;
-  const log = createLogger('silent');
-  beforeAll(async () => {
-    loc = freshDb(dialect);
-    db = await openDb(loc);
-    await migrate(db);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await dropDb(loc);
-  });
-
-  if (dialect === 'postgres') {
-    it('a database out of reach is said once, and that the election works again', async () => {
-      const lines: string[] = [];
-      const captured = createLogger('info', { write: (l: string) => lines.push(l) });
-      const pgLoc = loc as Extract<DbLocation, { kind: 'postgres' }>;
-      // Nothing listens on port 1; the same Db pointed back at the real server later.
-      const location = { ...pgLoc, url: 'postgres://postgres@127.0.0.1:1/postgres' };
-      const leader = createLeader({ ...db, location }, 'outage-job', 'replica-a', 1000, captured);
-      for (let i = 0; i < 4; i++) expect(await leader.acquire(1_000_000 + i)).toBe(false);
-      location.url = pgLoc.url;
-      expect(await leader.acquire(1_000_010)).toBe(true);
-      await leader.release();
-      const said = lines.map((l) => JSON.parse(l) as { level: string; msg: string; failed_attempts?: number });
-      expect(said.map((l) => [l.level, l.msg])).toEqual([
-        ['warn', 'leader election failed; retrying (said again only if the error changes)'],
-        ['info', 'leader election works again after 4 failed attempts'],
-      ]);
-    });
-  }
-
-  it('one holder at a time; another takes over when the leader goes away', async () => {
-    const a = createLeader(db, 'job', 'replica-a', 1000, log);
-    const b = createLeader(db, 'job', 'replica-b', 1000, log);
-    const t0 = 1_000_000;
-    expect(await a.acquire(t0)).toBe(true);
-    expect(await b.acquire(t0 + 10)).toBe(false);
-    expect(await a.acquire(t0 + 500)).toBe(true); // renewal
-    expect(await b.acquire(t0 + 900)).toBe(false);
-    if (dialect === 'sqlite') {
-      // The leader stops renewing (crashed): its lease runs out and b takes over.
-      expect(await b.acquire(t0 + 500 + 1001)).toBe(true);
-      expect(await a.acquire(t0 + 1600)).toBe(false);
-    } else {
-      // The leader's connection closes (crashed): PostgreSQL frees the advisory lock at once.
-      await a.release();
-      expect(await b.acquire(t0 + 1000)).toBe(true);
-      expect(await a.acquire(t0 + 1100)).toBe(false);
-    }
-    await a.release();
-    await b.release();
-  });
-
-  // A lease row exists only on SQLite (PostgreSQL elects with an advisory lock).
-  if (dialect === 'sqlite')
-    it('renews a SQLite lease only once half of it has run out, and never past what it wrote', async () => {
-      const a = createLeader(db, 'half-term', 'replica-a', 1000, log);
-      const b = createLeader(db, 'half-term', 'replica-b', 1000, log);
-      const t0 = 2_000_000;
-      const expiry = async () => (await db.kysely.selectFrom('leases').select('expires_at').where('name', '=', 'half-term').executeTakeFirstOrThrow()).expires_at;
-      expect(await a.acquire(t0)).toBe(true);
-      expect(await expiry()).toBe(t0 + 1000);
-      // More than half the term left: nothing is written, so this answers while another
-      // connection holds the database's write lock (a write would wait for it, then fail).
-      const other = new SQLite((loc as Extract<DbLocation, { kind: 'sqlite' }>).file, { timeout: 0 });
-      other.exec('begin immediate');
-      try {
-        expect(await a.acquire(t0 + 400)).toBe(true);
-      } finally {
-        other.exec('rollback');
-        other.close();
-      }
-      expect(await expiry()).toBe(t0 + 1000);
-      // Half or less left: renewed.
-      expect(await a.acquire(t0 + 600)).toBe(true);
-      expect(await expiry()).toBe(t0 + 1600);
-      // The clock stepped back: the lease is written again, not trusted from memory.
-      expect(await a.acquire(t0 + 500)).toBe(true);
-      expect(await expiry()).toBe(t0 + 1500);
-      // …and from that write on, half term is counted again.
-      expect(await a.acquire(t0 + 600)).toBe(true);
-      expect(await expiry()).toBe(t0 + 1500);
-      // a stops; b takes over once the lease a wrote has run out, and a does not believe it still leads.
-      expect(await b.acquire(t0 + 1500)).toBe(false);
-      expect(await b.acquire(t0 + 1601)).toBe(true);
-      expect(await a.acquire(t0 + 1700)).toBe(false);
-      expect(await a.acquire(t0 + 1750)).toBe(false);
-      await a.release();
-      await b.release();
-    });
 });

@@ -26,8 +26,17 @@ interface Parts {
   timers: Timers | undefined;
 }
 
-/** The name this process holds leases under (leader election among replicas). */
+/** This server's name in cluster statistics. */
 export const replicaId = (config: Config): string => config.REPLICA_ID ?? `${os.hostname()}:${process.pid}`;
+
+/**
+ * The name this process holds leases under: its own, even when REPLICA_ID names the pod and
+ * WORKERS runs several processes in it (each would otherwise renew the others' lease and lead).
+ */
+const leaseHolder = (config: Config): string => (config.REPLICA_ID ? `${config.REPLICA_ID}:${process.pid}` : replicaId(config));
+
+/** A leader for one cluster-wide job, elected as LEADER_ELECTION says. */
+const leaderFor = ({ ctx, config, log }: Parts, job: string, leaseMs: number) => createLeader(ctx.db, job, leaseHolder(config), leaseMs, log, config.LEADER_ELECTION);
 
 /** The audit writer (spilling to disk while the database is down), its recorder when the audit log is on, and retention. */
 export function auditParts({ ctx, config, log, metrics, timers }: Parts) {
@@ -108,13 +117,14 @@ export function modelPool({ ctx, config, log, metrics, timers }: Parts, source: 
 }
 
 /** Arm statistics, canary analysis (on the leader) and shadow scoring off the request thread. */
-export function rolloutRuntime({ ctx, config, log, metrics, timers }: Parts, source: RegistrySource, sink: PredictionSink | undefined): RolloutRuntime {
+export function rolloutRuntime(parts: Parts, source: RegistrySource, sink: PredictionSink | undefined): RolloutRuntime {
+  const { ctx, config, log, metrics, timers } = parts;
   const replica = replicaId(config);
   return new RolloutRuntime({
     store: ctx.rollouts.store,
     service: ctx.rollouts,
     // The lease outlives one interval, so a live leader keeps it and a dead one loses it within two.
-    leader: createLeader(ctx.db, 'canary-analysis', replica, Math.round(config.ANALYSIS_INTERVAL_MS * 1.5), log),
+    leader: leaderFor(parts, 'canary-analysis', Math.round(config.ANALYSIS_INTERVAL_MS * 1.5)),
     clock: ctx.clock,
     log,
     replica,
@@ -154,10 +164,11 @@ export function rolloutRuntime({ ctx, config, log, metrics, timers }: Parts, sou
 }
 
 /** Scheduled drift reports (on the leader), feeding planned retrains. */
-export function monitorJob({ ctx, config, log, metrics, timers }: Parts): MonitorJob {
+export function monitorJob(parts: Parts): MonitorJob {
+  const { ctx, config, log, metrics, timers } = parts;
   return new MonitorJob({
     monitoring: ctx.monitoring,
-    leader: createLeader(ctx.db, 'monitor', replicaId(config), Math.max(3 * config.MONITOR_TICK_MS, 60_000), log),
+    leader: leaderFor(parts, 'monitor', Math.max(3 * config.MONITOR_TICK_MS, 60_000)),
     clock: ctx.clock,
     log,
     intervalMs: parseDuration(config.MONITOR_INTERVAL, 'MONITOR_INTERVAL'),
@@ -170,11 +181,12 @@ export function monitorJob({ ctx, config, log, metrics, timers }: Parts): Monito
 }
 
 /** Webhook delivery from the outbox (on the leader), with retries and a dead-letter queue. */
-export function webhookWorker({ ctx, config, log, metrics, timers }: Parts): DeliveryWorker {
+export function webhookWorker(parts: Parts): DeliveryWorker {
+  const { ctx, config, log, metrics, timers } = parts;
   return new DeliveryWorker({
     store: createWebhookStore(ctx.db),
     // Renewed every tick (a tick never waits on receivers), so a short lease hands over quickly after a crash.
-    leader: createLeader(ctx.db, 'webhook-delivery', replicaId(config), Math.max(5 * config.WEBHOOK_TICK_MS, 2000), log),
+    leader: leaderFor(parts, 'webhook-delivery', Math.max(5 * config.WEBHOOK_TICK_MS, 2000)),
     clock: ctx.clock,
     log,
     retrySchedule: config.WEBHOOK_RETRY_SCHEDULE.split(',').map((d) => parseDuration(d.trim(), 'WEBHOOK_RETRY_SCHEDULE')),
