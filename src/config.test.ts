@@ -25,7 +25,7 @@ describe('config', () => {
 
   it('reads PostgreSQL, S3 and WORKERS=auto', () => {
     const c = loadConfig({ ...base, DATABASE_URL: 'postgres://u:p@db/mg', ARTIFACT_STORE: 's3://models-bucket/team/prod/', S3_ENDPOINT: 'http://127.0.0.1:9000', WORKERS: 'auto' }, 6);
-    expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u:p@db/mg' });
+    expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u:p@db/mg', poolMax: 10 });
     expect(c.artifacts).toEqual({ kind: 's3', bucket: 'models-bucket', prefix: 'team/prod' });
     expect(c.WORKERS).toBe(6);
   });

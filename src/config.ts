@@ -36,6 +36,12 @@ const schema = z.object({
     .string()
     .refine((v) => /^(postgres|postgresql|sqlite):/.test(v), 'expected postgres://… or sqlite:/path/to/file.db')
     .optional(),
+  /**
+   * PostgreSQL connections each process keeps open at most (the audit log's writes, API reads,
+   * background jobs share them): replicas × WORKERS × this must fit the server's
+   * max_connections, or the pooler's pool.
+   */
+  DATABASE_POOL_MAX: intFrom(1, 200).default(10),
   /** Artifact store: a directory path (default: <data dir>/artifacts) or s3://bucket/prefix. */
   ARTIFACT_STORE: z.string().min(1).optional(),
   /** S3-compatible endpoint (MinIO, Ceph, s3rver); unset for AWS S3. */
@@ -194,7 +200,7 @@ export interface Config extends Omit<RawConfig, 'WORKERS'> {
   /** Resolved absolute data directory. */
   dataDir: string;
   /** Resolved database location. */
-  database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+  database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; poolMax: number };
   /** Resolved artifact location. */
   artifacts: { kind: 'dir'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
   /** MODELGATE_SERVICE_TOKENS, split. */
@@ -245,7 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
 
   const dataDir = path.resolve(raw.MODELGATE_DATA_DIR);
   const database: Config['database'] = raw.DATABASE_URL?.startsWith('postgres')
-    ? { kind: 'postgres', url: raw.DATABASE_URL }
+    ? { kind: 'postgres', url: raw.DATABASE_URL, poolMax: raw.DATABASE_POOL_MAX }
     : { kind: 'sqlite', file: raw.DATABASE_URL ? path.resolve(raw.DATABASE_URL.replace(/^sqlite:(\/\/)?/, '')) : path.join(dataDir, 'modelgate.db') };
   let artifacts: Config['artifacts'];
   if (raw.ARTIFACT_STORE?.startsWith('s3://')) {

@@ -36,7 +36,7 @@ describe('the Compose stack (deploy/compose/compose.yaml)', () => {
     const env = Object.fromEntries(Object.entries(m.environment as Record<string, string>).map(([k, v]) => [k, interpolate(String(v))]));
     for (const k of Object.keys(env)) expect(CONFIG_VARIABLES, k).toContain(k);
     const config = loadConfig(env);
-    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://modelgate:modelgate@postgres:5432/modelgate' });
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://modelgate:modelgate@postgres:5432/modelgate', poolMax: 10 });
     expect(config.REDIS_URL).toBe('redis://redis:6379');
     expect(m).toMatchObject({ read_only: true, user: '1000', cap_drop: ['ALL'], tmpfs: ['/tmp'], security_opt: ['no-new-privileges:true'] });
     // compose stop waits longer than the server's drain.

@@ -290,7 +290,7 @@ export function registerRegistryCommands(program: Command): void {
     .action(async (o: OutputOptions) => {
       try {
         const config = cliConfig();
-        const db = await openDb(config.database.kind === 'sqlite' ? config.database : { kind: 'postgres', url: config.database.url });
+        const db = await openDb(config.database);
         try {
           const pending = await pendingMigrations(db);
           if (pending.length) progress(`applying ${pending.length} migration(s) to ${db.describe}…`);

@@ -17,7 +17,16 @@ import type { Dialect } from './dialect.js';
 
 export type { Dialect };
 
-export type DbLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; /** isolate in this schema (created if missing) */ schema?: string };
+export type DbLocation =
+  | { kind: 'sqlite'; file: string }
+  | {
+      kind: 'postgres';
+      url: string;
+      /** isolate in this schema (created if missing) */
+      schema?: string;
+      /** most connections the pool opens (default 10) */
+      poolMax?: number;
+    };
 
 export interface Db {
   kysely: Kysely<Database>;
@@ -58,7 +67,7 @@ export async function openDb(loc: DbLocation): Promise<Db> {
   }
   const pool = new (pgDriver().Pool)({
     ...clientConfig(loc),
-    max: 10,
+    max: loc.poolMax ?? 10,
     // A server that accepts TCP but never finishes the handshake (starting, failing over) must
     // not hold a request or a flush forever.
     connectionTimeoutMillis: 5000,

@@ -68,7 +68,7 @@ export function checkDataDir(dir: string): void {
 
 export async function openContext(config: Config, log: Logger, overrides: ContextOverrides = {}): Promise<Context> {
   if (!overrides.db) checkDataDir(config.dataDir);
-  const db = await openDb(overrides.db ?? (config.database.kind === 'sqlite' ? config.database : { kind: 'postgres', url: config.database.url }));
+  const db = await openDb(overrides.db ?? config.database);
   try {
     await migrate(db);
   } catch (e) {
