@@ -14,7 +14,7 @@ import { runCli } from './helpers/cli.js';
 import { randomId, tempDir } from './helpers/db.js';
 import { FIXTURES } from './helpers/fixtures.js';
 import { ThrowawayRedis } from './helpers/redis.js';
-import { makeCerts, type TestCerts } from './helpers/tls-certs.js';
+import { issueClientCert, makeCerts, type TestCerts } from './helpers/tls-certs.js';
 import { ThrowawayPostgres } from './helpers/throwaway-pg.js';
 
 const log = createLogger('silent');
@@ -129,6 +129,32 @@ describe('PostgreSQL over TLS', () => {
       expect(r.rows[0]).toEqual({ timeout: '4321ms', schema });
     } finally {
       await db.close();
+    }
+  });
+});
+
+/** A PostgreSQL that authenticates by client certificate (pg_hba `cert`), as some companies' databases do. */
+describe('PostgreSQL with client certificates', () => {
+  let pg: ThrowawayPostgres;
+  let certs: TestCerts;
+  let base: string;
+  beforeAll(async () => {
+    certs = makeCerts(['DNS:localhost', 'IP:127.0.0.1']);
+    pg = await ThrowawayPostgres.create(undefined, { tls: { ...certs, clientCa: certs.ca } });
+    base = `postgres://postgres@127.0.0.1:${pg.port}/postgres?sslmode=verify-full&sslrootcert=${certs.ca}`;
+  }, 60_000);
+  afterAll(() => pg?.destroy());
+
+  it("sslcert and sslkey: connects as the certificate's user; without one, or with another user's, the reason and the parameters to add", async () => {
+    const own = issueClientCert(certs, 'postgres');
+    expect(await openWith(`${base}&sslcert=${own.cert}&sslkey=${own.key}`)).toEqual({ ok: true });
+
+    const other = issueClientCert(certs, 'someone-else');
+    for (const url of [base, `${base}&sslcert=${other.cert}&sslkey=${other.key}`]) {
+      const e = await failure(url);
+      expect(e.code).toBe('UNAVAILABLE');
+      expect(e.message).toContain('(28000: ');
+      expect(e.message).toContain('the server authenticates by client certificate: add sslcert=/path/to/client.pem&sslkey=/path/to/client.key');
     }
   });
 });

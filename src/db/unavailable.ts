@@ -46,6 +46,9 @@ export function connectionAdvice(e: unknown): string {
       return "the TLS handshake failed: check that the port is PostgreSQL's and that the server's TLS settings match DATABASE_URL's sslmode";
   }
   if (code === NO_TLS) return 'the server does not offer TLS: remove sslmode from DATABASE_URL (or sslmode=disable), or turn ssl on in the server';
+  if (code === '28000' && e instanceof Error && /client certificate|certificate authentication failed/.test(e.message)) {
+    return "the server authenticates by client certificate: add sslcert=/path/to/client.pem&sslkey=/path/to/client.key to DATABASE_URL, a certificate signed by a CA in the server's ssl_ca_file and issued to the database user (its common name)";
+  }
   if (code === '28000' && e instanceof Error && /no encryption/.test(e.message)) {
     return 'the server accepts only encrypted connections: add ?sslmode=require to DATABASE_URL (sslmode=verify-full with sslrootcert to check its certificate too)';
   }

@@ -32,7 +32,10 @@ export class ThrowawayPostgres {
    * tls: the server offers TLS with this certificate and key, and takes TCP connections only
    * over it (hostssl), as managed services do.
    */
-  static async create(port?: number, opts: { tls?: { cert: string; key: string } } = {}): Promise<ThrowawayPostgres> {
+  static async create(
+    port?: number,
+    opts: { tls?: { cert: string; key: string; /** require client certificates signed by this CA (cert authentication) */ clientCa?: string } } = {},
+  ): Promise<ThrowawayPostgres> {
     const dir = tempDir('modelgate-pg-');
     const asRoot = process.getuid?.() === 0;
     const owner = asRoot ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString().trim()) } : undefined;
@@ -48,8 +51,9 @@ export class ThrowawayPostgres {
         chmodSync(path.join(dir, to!), 0o600);
         if (owner) chownSync(path.join(dir, to!), owner.uid, owner.gid);
       }
-      appendFileSync(path.join(dir, 'postgresql.conf'), "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
-      writeFileSync(path.join(dir, 'pg_hba.conf'), 'local all all trust\nhostssl all all 127.0.0.1/32 trust\n');
+      if (opts.tls.clientCa) copyFileSync(opts.tls.clientCa, path.join(dir, 'client-ca.crt'));
+      appendFileSync(path.join(dir, 'postgresql.conf'), `ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n${opts.tls.clientCa ? "ssl_ca_file = 'client-ca.crt'\n" : ''}`);
+      writeFileSync(path.join(dir, 'pg_hba.conf'), `local all all trust\nhostssl all all 127.0.0.1/32 ${opts.tls.clientCa ? 'cert' : 'trust'}\n`);
     }
     const pg = new ThrowawayPostgres(dir, port ?? (await freePort()));
     pg.start();
