@@ -53,6 +53,8 @@ const schema = z.object({
     .string()
     .refine((v) => /^rediss?:\/\//.test(v), 'expected redis://host:port')
     .optional(),
+  /** REDIS_URL names one node of a Redis Cluster (ElastiCache and Memorystore cluster mode, Redis Cluster): keys go to the nodes that own them. */
+  REDIS_CLUSTER: onOff.default(false),
   /** Rate for keys and service tokens without their own (e.g. 100/s); unset: only keys with a rate are limited. */
   RATE_LIMIT_DEFAULT: z.string().refine(isRate, 'expected requests per window such as 100/s, 6000/m or 20/10s (window 100ms to 1d)').optional(),
   /** When Redis cannot answer a rate-limit check: open allows the request, closed answers 503. */

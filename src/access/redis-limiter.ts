@@ -1,10 +1,9 @@
-import type * as IORedis from 'ioredis';
-import { lazyRequire } from '../lib/lazy-require.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { MemoryRateLimiter, type RateDecision, type RateLimiter, type RateState } from './limiter.js';
 import type { Rate } from './rate.js';
 import { redisAdvice } from './redis-advice.js';
+import { connectRedis, isClusterNode, type RedisClient } from './redis-client.js';
 
 /**
  * The sliding-window counter of limiter.ts, in one Lua script so that reading and counting are
@@ -70,17 +69,21 @@ export interface RedisLimiterOptions {
   timeoutMs?: number;
   /** Told each time Redis could not answer and the failure policy applied. */
   onFallback?: (policy: 'open' | 'closed') => void;
+  /** REDIS_CLUSTER: talk to a Redis Cluster through the node the URL names. */
+  cluster?: boolean;
 }
 
 type Reply = [number, number, number, number, number];
 
 type ClaimOutcome = { kind: 'granted'; remaining: number; resetMs: number } | { kind: 'refused'; retryAfterMs: number; resetMs: number } | { kind: 'fallback' };
 
-const ioredis = lazyRequire<typeof IORedis>('ioredis');
-
-interface ScriptedRedis extends IORedis.Redis {
+type ScriptedRedis = RedisClient & {
   modelgateRate(key: string, windowMs: number, limit: number, want: number): Promise<Reply>;
-}
+};
+
+/** Why a limiter pointed at one node of a cluster refuses to count: most keys belong to other nodes. */
+const CLUSTER_NODE =
+  'REDIS_URL names a node of a Redis Cluster (cluster_enabled:1), which answers keys of the slots other nodes own with MOVED, so most limits would not be counted: set REDIS_CLUSTER=on';
 
 /**
  * Limits shared by every replica through Redis. Fails open by default: when Redis is down or
@@ -93,32 +96,35 @@ export class RedisRateLimiter implements RateLimiter {
   private outage = false;
   /** ioredis's last connection error, until it connects again: the reason a check cannot be answered. */
   private lastError: unknown;
+  /** Without REDIS_CLUSTER, whether the connection reached a node of a cluster (then nothing is counted there). */
+  private clusterNode = false;
+  private checked: Promise<void> = Promise.resolve();
   /** Units claimed from Redis and not yet spent, per key. */
   private readonly grants = new Map<string, { left: number; roomAfter: number; until: number; windowMs: number; limit: number }>();
   private readonly claims = new Map<string, Promise<ClaimOutcome>>();
 
   constructor(private readonly o: RedisLimiterOptions) {
-    this.redis = new (ioredis().Redis)(o.url, {
-      // Never queue checks while disconnected: the failure policy answers at once instead.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: o.timeoutMs ?? 250,
-      enableAutoPipelining: true,
-      lazyConnect: false,
-      retryStrategy: (times) => Math.min(100 * times, 2000),
-    }) as ScriptedRedis;
+    this.redis = connectRedis(o.url, { cluster: o.cluster ?? false, commandTimeoutMs: o.timeoutMs ?? 250 }) as ScriptedRedis;
     this.redis.defineCommand('modelgateRate', { numberOfKeys: 1, lua: SCRIPT });
     // Errors surface through the failure policy; without a listener ioredis would print each one.
     // ioredis's own complaint about writing to the closed stream would hide the connection's error.
     this.redis.on('error', (e) => {
       if (!/Stream isn't writeable/.test(e.message)) this.lastError = e;
     });
-    this.redis.on('ready', () => (this.lastError = undefined));
+    this.redis.on('ready', () => {
+      this.lastError = undefined;
+      // Asked on every connection: a single-node URL that reaches a cluster node is refused with the fix.
+      if (!o.cluster)
+        this.checked = isClusterNode(this.redis).then(
+          (yes) => void (this.clusterNode = yes),
+          () => undefined,
+        );
+    });
   }
 
   private async run(key: string, rate: Rate, want: number): Promise<Reply> {
     // Disconnected: answer by the failure policy at once rather than wait out a timeout per request.
-    if (this.redis.status !== 'ready') throw new Error(this.unavailableReason());
+    if (this.redis.status !== 'ready' || this.clusterNode) throw new Error(this.unavailableReason());
     const reply = await this.redis.modelgateRate(redisKey(key), rate.windowMs, rate.limit, want);
     if (this.outage) {
       this.outage = false;
@@ -128,12 +134,19 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   unavailableReason(): string | undefined {
+    if (this.clusterNode) return CLUSTER_NODE;
     return this.redis.status === 'ready' ? undefined : redisAdvice(this.o.url, this.redis.status, this.lastError);
   }
 
   /** Resolves once connected, or after timeoutMs (then checks follow the failure policy until Redis answers). */
   async ready(timeoutMs = 2000): Promise<boolean> {
-    if (this.redis.status === 'ready') return true;
+    const connected = this.redis.status === 'ready' || (await this.connected(timeoutMs));
+    if (!connected) return false;
+    await this.checked;
+    return !this.clusterNode;
+  }
+
+  private connected(timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
         clearTimeout(timer);
@@ -216,6 +229,7 @@ export class RedisRateLimiter implements RateLimiter {
 
   async reset(key: string): Promise<void> {
     this.grants.delete(key);
+    if (this.clusterNode) throw new AppError('UNAVAILABLE', `cannot reset the rate limit in Redis: ${CLUSTER_NODE}`);
     await this.redis.del(redisKey(key)).catch((e) => {
       throw new AppError('UNAVAILABLE', `cannot reset the rate limit in Redis: ${errorMessage(e)}`);
     });
@@ -226,6 +240,6 @@ export class RedisRateLimiter implements RateLimiter {
   }
 }
 
-export function createRateLimiter(o: { redisUrl?: string; onFailure: 'open' | 'closed'; log: Logger; onFallback?: (policy: 'open' | 'closed') => void }): RateLimiter {
-  return o.redisUrl ? new RedisRateLimiter({ url: o.redisUrl, onFailure: o.onFailure, log: o.log, onFallback: o.onFallback }) : new MemoryRateLimiter();
+export function createRateLimiter(o: { redisUrl?: string; cluster?: boolean; onFailure: 'open' | 'closed'; log: Logger; onFallback?: (policy: 'open' | 'closed') => void }): RateLimiter {
+  return o.redisUrl ? new RedisRateLimiter({ url: o.redisUrl, cluster: o.cluster, onFailure: o.onFailure, log: o.log, onFallback: o.onFallback }) : new MemoryRateLimiter();
 }

@@ -77,7 +77,13 @@ export async function startServer(
   const runtime = rolloutRuntime(parts, source, sink);
   const monitorJob = createMonitorJob(parts);
   const webhookWorker = createWebhookWorker(parts);
-  const limiter = createRateLimiter({ redisUrl: config.REDIS_URL, onFailure: config.RATE_LIMIT_FAIL, log, onFallback: (policy) => metrics.rateLimiterFallbacks.inc({ policy }) });
+  const limiter = createRateLimiter({
+    redisUrl: config.REDIS_URL,
+    cluster: config.REDIS_CLUSTER,
+    onFailure: config.RATE_LIMIT_FAIL,
+    log,
+    onFallback: (policy) => metrics.rateLimiterFallbacks.inc({ policy }),
+  });
   if (!(await limiter.ready(2000))) {
     const reason = limiter.unavailableReason();
     log.warn({ backend: limiter.backend, reason }, `Redis is not reachable yet (${reason}); rate limits fail ${config.RATE_LIMIT_FAIL} until it is`);

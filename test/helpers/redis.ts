@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { tempDir } from './db.js';
 
@@ -21,6 +21,8 @@ export interface RedisOptions {
   tls?: { cert: string; key: string };
   /** requirepass: clients must authenticate. */
   password?: string;
+  /** A node of a Redis Cluster (ThrowawayRedisCluster joins them). */
+  cluster?: boolean;
 }
 
 /**
@@ -48,7 +50,8 @@ export class ThrowawayRedis {
   async start(): Promise<void> {
     const { tls, password } = this.opts;
     const listen = tls ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-auth-clients', 'no'] : ['--port', String(this.port)];
-    const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...(password ? ['--requirepass', password] : [])];
+    const clustered = this.opts.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : [];
+    const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...(password ? ['--requirepass', password] : []), ...clustered];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     await new Promise<void>((resolve, reject) => {
@@ -69,5 +72,64 @@ export class ThrowawayRedis {
     const exited = new Promise((r) => c.once('exit', r));
     c.kill('SIGKILL');
     await exited;
+  }
+}
+
+/** A port whose cluster bus port (+10,000) is free too, below 55,536 as Redis Cluster requires. */
+async function freeClusterPort(): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 35_000);
+    if ((await free(port)) && (await free(port + 10_000))) return port;
+  }
+}
+
+/**
+ * A throwaway Redis Cluster of three primaries (no replicas) on ports of its own, each slot
+ * range owned by one node, as a managed cluster-mode Redis is.
+ */
+export class ThrowawayRedisCluster {
+  private constructor(readonly nodes: ThrowawayRedis[]) {}
+
+  /** The URL of one node (a cluster client learns the others from it). */
+  get url(): string {
+    return this.nodes[0]!.url;
+  }
+
+  static async create(): Promise<ThrowawayRedisCluster> {
+    const nodes: ThrowawayRedis[] = [];
+    for (let i = 0; i < 3; i++) {
+      const node = new ThrowawayRedis(await freeClusterPort(), { cluster: true });
+      await node.start();
+      nodes.push(node);
+    }
+    execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'pipe', timeout: 30_000 });
+    // The nodes agree on the slots a moment after create returns.
+    for (let i = 0; i < 100; i++) {
+      const states = nodes.map((n) => execFileSync('redis-cli', ['-p', String(n.port), 'cluster', 'info']).toString());
+      if (states.every((s) => /cluster_state:ok/.test(s))) return new ThrowawayRedisCluster(nodes);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the Redis Cluster did not reach cluster_state:ok in 10 s');
+  }
+
+  /** Keys stored on each node. */
+  keysPerNode(): number[] {
+    return this.nodes.map((n) =>
+      Number(
+        execFileSync('redis-cli', ['-p', String(n.port), 'dbsize'])
+          .toString()
+          .trim(),
+      ),
+    );
+  }
+
+  async kill(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.kill()));
   }
 }

@@ -1,0 +1,50 @@
+import type * as IORedis from 'ioredis';
+import { lazyRequire } from '../lib/lazy-require.js';
+
+const ioredis = lazyRequire<typeof IORedis>('ioredis');
+
+/** A connection to one Redis or to a Redis Cluster, the two used alike by the limiter. */
+export type RedisClient = IORedis.Redis | IORedis.Cluster;
+
+export interface RedisClientOptions {
+  /** REDIS_CLUSTER: the URL names one node of a Redis Cluster, which tells the client of the others. */
+  cluster: boolean;
+  /** Longest a command may wait before it fails (ms). */
+  commandTimeoutMs: number;
+}
+
+/** Reconnect after 100 ms, 200 ms, … at most every 2 s. */
+const retry = (times: number) => Math.min(100 * times, 2000);
+
+/**
+ * The client for REDIS_URL. Commands are never queued while disconnected: the caller's failure
+ * policy answers at once instead. In a cluster each key goes to the node that owns its slot;
+ * the URL's user, password and TLS (rediss://) hold for every node.
+ */
+export function connectRedis(url: string, o: RedisClientOptions): RedisClient {
+  const { Redis, Cluster } = ioredis();
+  const common = { maxRetriesPerRequest: 0, commandTimeout: o.commandTimeoutMs };
+  if (!o.cluster) return new Redis(url, { ...common, enableOfflineQueue: false, enableAutoPipelining: true, lazyConnect: false, retryStrategy: retry });
+  const u = new URL(url);
+  const tls = u.protocol === 'rediss:';
+  return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    clusterRetryStrategy: retry,
+    redisOptions: {
+      ...common,
+      ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+      ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+      ...(tls ? { tls: {} } : {}),
+    },
+    // A TLS cluster's nodes are reached by the names they announce, so their certificates (issued
+    // for names, not addresses, by managed services) match (ioredis's advice for ElastiCache).
+    ...(tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
+  });
+}
+
+/** True when the Redis this client reached is a node of a cluster (it would answer other slots' keys with MOVED). */
+export async function isClusterNode(client: RedisClient): Promise<boolean> {
+  const info = await client.info('cluster');
+  return /^cluster_enabled:1\s*$/m.test(info);
+}
