@@ -61,5 +61,6 @@ export function pgClientConfig(url: string): pg.ClientConfig {
     source = `${url.slice(0, url.indexOf('?'))}${q.size ? `?${q.toString()}` : ''}`;
   }
   const libpq = mode !== null && mode !== 'no-verify' && !q.has('uselibpqcompat');
-  return toClientConfig(parse(source, libpq ? { useLibpqCompat: true } : {}));
+  // Named in pg_stat_activity (how a DBA counts and finds modelgate's connections) unless the URL names it.
+  return { fallback_application_name: 'modelgate', ...toClientConfig(parse(source, libpq ? { useLibpqCompat: true } : {})) };
 }

@@ -10,7 +10,7 @@ async function sessionsFor(db: Db, n: number): Promise<Set<number>> {
   return new Set(pids.map((r) => r.rows[0]!.pid));
 }
 
-describe('DATABASE_POOL_MAX', () => {
+describe('PostgreSQL connections: DATABASE_POOL_MAX and their name', () => {
   const opened: Db[] = [];
   afterAll(async () => {
     for (const db of opened) {
@@ -32,6 +32,17 @@ describe('DATABASE_POOL_MAX', () => {
 
   it('10 unless set: six queries at once open six sessions', async () => {
     expect((await sessionsFor(await open({}), 6)).size).toBe(6);
+  });
+
+  it('its connections are named modelgate in pg_stat_activity, unless the URL names them', async () => {
+    const name = async (db: Db) => (await sql<{ name: string }>`select application_name as name from pg_stat_activity where pid = pg_backend_pid()`.execute(db.kysely)).rows[0]?.name;
+    expect(await name(await open({}))).toBe('modelgate');
+    const named = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}application_name=scoring-eu`;
+    const config = loadConfig({ DATABASE_URL: named, MODELGATE_AUTH: 'off' });
+    if (config.database.kind !== 'postgres') throw new Error('expected PostgreSQL');
+    const db = await openDb({ ...config.database, schema: randomId('pool') });
+    opened.push(db);
+    expect(await name(db)).toBe('scoring-eu');
   });
 
   it('refuses a value outside 1–200, saying what it expects', () => {
