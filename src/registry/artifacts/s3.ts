@@ -34,11 +34,11 @@ export function createS3ArtifactStore(opts: S3StoreOptions): ArtifactStore {
   const describe = `s3://${opts.bucket}${opts.prefix ? `/${opts.prefix}` : ''}`;
   // The SDK's own words ("Could not load credentials from any providers", "connect ECONNREFUSED …")
   // name neither the store nor what to check.
-  const unreachable = (action: string, e: unknown) => new AppError('UNAVAILABLE', `cannot ${action} the artifact store ${describe}: ${errorMessage(e)}; ${advice(e)}`);
   const advice = (e: unknown) =>
     opts.endpoint?.startsWith('http:') && (e as { code?: unknown }).code === 'ECONNRESET'
       ? 'S3_ENDPOINT closed the connection: if it takes only TLS connections, use https://'
       : TLS_ADVICE[tlsProblem(e) ?? 'none'];
+  const unreachable = (action: string, e: unknown) => new AppError('UNAVAILABLE', `cannot ${action} the artifact store ${describe}: ${errorMessage(e)}; ${advice(e)}`);
   return {
     describe,
     async put(bytes) {
