@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowPayload } from '../src/training/index.js';
 import { tempDir } from './helpers/db.js';
-import { CLI_MAIN, demoModel, REPO_ROOT } from './helpers/fixtures.js';
+import { demoModel } from './helpers/fixtures.js';
+import { runOnTmpfs, type TmpfsProcess } from './helpers/tmpfs-process.js';
 import { TOKEN } from './helpers/server.js';
 
 /**
@@ -18,40 +18,23 @@ describe('audit log on a full disk', () => {
   const dataDir = tempDir();
   const onnxFile = path.join(tempDir(), 'hotel.onnx');
   const demo = demoModel();
-  let child: ChildProcess;
+  let server: TmpfsProcess;
   let url = '';
-  let output = '';
   beforeAll(async () => {
     writeFileSync(onnxFile, demo.onnx);
-    const cli = `node ${JSON.stringify(CLI_MAIN)}`;
-    const script = [
-      `mount -t tmpfs -o size=3m tmpfs ${JSON.stringify(dataDir)}`,
-      `${cli} register --model hotel --onnx ${JSON.stringify(onnxFile)} --json >/dev/null`,
-      `${cli} promote --model hotel --version 1 --json >/dev/null`,
-      `exec ${cli} serve --json`,
-    ].join(' && ');
-    child = spawn('unshare', ['-rm', 'sh', '-c', script], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', MODELGATE_DATA_DIR: dataDir, MODELGATE_ADMIN_TOKEN: TOKEN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', AUDIT_FLUSH_MS: '50', CACHE_MAX_ITEMS: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    server = runOnTmpfs({
+      dir: dataDir,
+      size: '3m',
+      script: [
+        `modelgate register --model hotel --onnx ${JSON.stringify(onnxFile)} --json >/dev/null`,
+        'modelgate promote --model hotel --version 1 --json >/dev/null',
+        'exec node "$CLI_MAIN" serve --json',
+      ],
+      env: { MODELGATE_DATA_DIR: dataDir, MODELGATE_ADMIN_TOKEN: TOKEN, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', AUDIT_FLUSH_MS: '50', CACHE_MAX_ITEMS: '0' },
     });
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      const check = setInterval(() => {
-        const line = output.split('\n').find((l) => l.startsWith('{"url"'));
-        if (line) {
-          clearInterval(check);
-          resolve(JSON.parse(line).url as string);
-        }
-      }, 50);
-      child.once('exit', (code) => {
-        clearInterval(check);
-        reject(new Error(`the server in its namespace exited with ${code}:\n${output}`));
-      });
-    });
+    url = await server.serverUrl(120_000);
   }, 120_000);
-  afterAll(() => child?.kill('SIGKILL'));
+  afterAll(() => server?.kill());
 
   it('keeps serving, says the records are lost and why, and counts them', async () => {
     // 40 KB of extra payload per request, stored as sent (AUDIT_FEATURES=full): 3 MiB holds about 75.
@@ -74,8 +57,8 @@ describe('audit log on a full disk', () => {
       lost = Number(/^modelgate_audit_records_total\{result="lost"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
     }
     expect(lost).toBeGreaterThan(0);
-    expect(output).toMatch(/cannot write the audit spill file while the database refuses records: these records are lost; free space in the spill directory/);
-    expect(output).toMatch(/ENOSPC|no space left/i);
+    expect(server.output()).toMatch(/cannot write the audit spill file while the database refuses records: these records are lost; free space in the spill directory/);
+    expect(server.output()).toMatch(/ENOSPC|no space left/i);
     // Still serving after all of it.
     const after = await fetch(`${url}/v1/infer`, {
       method: 'POST',

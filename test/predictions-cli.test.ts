@@ -71,6 +71,11 @@ describe('modelgate predictions export', () => {
     expect(lines).toHaveLength(1500);
     expect(lines[0]).toMatchObject({ model: 'hotel', version: 1 });
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // Into directories not made yet, as score and backup do (was an internal error naming the temporary file).
+    const nested = path.join(dir, 'exports', '2026', '12', 'hotel.jsonl');
+    const again = await runCli(['predictions', 'export', '--format', 'jsonl', '--out', nested, '--json'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(nested, 'utf8').trim().split('\n')).toHaveLength(1500);
   });
 
   it('an empty range is an empty export, not an error; bad flags exit 2', async () => {

@@ -1,11 +1,13 @@
 import { createWriteStream } from 'node:fs';
 import { access, constants, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { createGzip } from 'node:zlib';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import * as tar from 'tar';
 import type { Database, Db } from '../db/index.js';
+import { writeText } from '../lib/data-location.js';
+import { isNoSpace, noSpaceError } from '../lib/disk-space.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { ArtifactStore } from '../registry/index.js';
 import { AUDIT_TABLES, BACKUP_FORMAT, neutralRow, PROGRESS_ROWS, REGISTRY_TABLES, SERIAL_TABLES, sha256File, tableEntry, type BackupEntry, type BackupManifest, type BackupTable } from './format.js';
@@ -71,9 +73,10 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
         const written = createWriteStream(path.join(work, tableEntry(table, BACKUP_FORMAT)));
         // Level 1: the audit log's lines shrink about tenfold at it, and a faster backup holds its snapshot less long.
         const file = createGzip({ level: 1 });
-        file.pipe(written);
-        // A full disk fails the write stream; passed on, it ends a wait for drain instead of hanging it.
-        written.on('error', (e) => file.destroy(e));
+        // A full disk fails the write stream: pipeline destroys the gzip stream with its error,
+        // so the next write throws it (writeText) and the wait below rejects with it.
+        const done = pipeline(file, written);
+        done.catch(() => undefined);
         let n = 0;
         let reported = 0;
         const write = async (rows: Record<string, unknown>[]) => {
@@ -86,7 +89,7 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
             text += `${JSON.stringify(neutralRow(r))}\n`;
           }
           // One write a page: each write to the gzip stream is a trip to the thread pool.
-          if (text && !file.write(text)) await once(file, 'drain');
+          if (text) await writeText(file, text);
           n += rows.length;
         };
         const key = AUDIT_KEY[table];
@@ -130,7 +133,7 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
           }
         }
         file.end();
-        await once(written, 'finish');
+        await done;
         counts[table] = n;
         progress(`  ${table}: ${n.toLocaleString('en-US')} row${n === 1 ? '' : 's'}`);
       }
@@ -164,10 +167,14 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
       await rename(tmp, out);
     } catch (e) {
       await rm(tmp, { force: true });
+      if (isNoSpace(e)) throw e;
       throw new AppError('BAD_REQUEST', `cannot write the backup to ${out}: ${errorMessage(e)}`);
     }
     const { bytes } = await sha256File(out);
     return { file: out, bytes, tables: counts, artifacts: shas.size };
+  } catch (e) {
+    // The tables and artifacts are staged beside --out before the archive is made: both need room there.
+    throw isNoSpace(e) ? noSpaceError(e, dir, `nothing was written to ${out} (a backup needs about twice its size free there while it is made)`) : e;
   } finally {
     await rm(work, { recursive: true, force: true });
   }

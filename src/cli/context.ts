@@ -1,4 +1,5 @@
 import { AppError } from '../lib/errors.js';
+import { sqliteDiskFull } from '../lib/disk-space.js';
 import os from 'node:os';
 import { loadConfigForCli, unreadVariables, type Config } from '../config.js';
 import { createLogger } from '../lib/logger.js';
@@ -27,9 +28,10 @@ export async function withContext<T>(opts: OutputOptions, fn: (ctx: Context) => 
     ctx = await openContext(config, log);
     return await fn(ctx);
   } catch (e) {
+    const sqliteFile = ctx?.db.location.kind === 'sqlite' ? ctx.db.location.file : undefined;
     await ctx?.close().catch(() => undefined);
     ctx = undefined;
-    return fail(opts, e);
+    return fail(opts, (sqliteFile && sqliteDiskFull(e, sqliteFile)) || e);
   } finally {
     await ctx?.close();
   }

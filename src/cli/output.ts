@@ -1,5 +1,8 @@
 import { AppError, errorMessage } from '../lib/errors.js';
+import { isNoSpace } from '../lib/disk-space.js';
 import { ConfigError } from '../config.js';
+
+export { byteSize } from '../lib/byte-size.js';
 
 export interface OutputOptions {
   json?: boolean;
@@ -13,13 +16,6 @@ export function emit(opts: OutputOptions, data: unknown, text: () => string): vo
 /** Progress goes to stderr so --json output on stdout stays parseable. */
 export function progress(message: string): void {
   process.stderr.write(`${message}\n`);
-}
-
-/** A byte count for people: 292 B, 41.5 KiB, 1.1 MiB (a compiled linear model takes a few hundred bytes). */
-export function byteSize(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1048576).toFixed(1)} MiB`;
 }
 
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
@@ -37,6 +33,9 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
 export function fail(opts: OutputOptions, e: unknown): never {
   // The reader of our stdout went away (a pipe into head): not a failure.
   if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') process.exit(0);
+  // A full disk met where no caller could name the directory (a stream to --out, say).
+  if (isNoSpace(e) && !(e instanceof AppError))
+    e = new AppError('UNAVAILABLE', `no space left on a device this command writes to (${errorMessage(e)}): free space where it writes (--out, MODELGATE_DATA_DIR, TMPDIR), then run it again`);
   const code = e instanceof AppError ? e.code : e instanceof ConfigError ? 'CONFIG_INVALID' : 'INTERNAL';
   const message = errorMessage(e);
   if (opts.json) {

@@ -1,19 +1,14 @@
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { checkRange, csvRows, parseTime, predictionPages } from '../audit/index.js';
+import { createPendingOutput, writeText } from '../lib/data-location.js';
+import { fullestDir, isNoSpace, noSpaceError } from '../lib/disk-space.js';
 import { AppError } from '../lib/errors.js';
 import { withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 const PAGE = 1000;
-
-async function write(out: Writable, text: string): Promise<void> {
-  if (!out.write(text)) await once(out, 'drain');
-}
 
 export function registerPredictionCommands(program: Command): void {
   const predictions = program.command('predictions').description('The prediction audit log');
@@ -37,26 +32,25 @@ export function registerPredictionCommands(program: Command): void {
         const from = parseTime(o.from, '--from');
         const to = parseTime(o.to, '--to');
         checkRange(from, to, ['--from', '--to']);
-        const tmp = o.out ? path.join(path.dirname(path.resolve(o.out)), `.${path.basename(o.out)}.${process.pid}.tmp`) : undefined;
-        const out: Writable = tmp ? createWriteStream(tmp) : process.stdout;
+        // A file is written under a temporary name and renamed into place whole (its directory made if missing).
+        const file = o.out ? await createPendingOutput(o.out, { region: ctx.config.S3_REGION, endpoint: ctx.config.S3_ENDPOINT }) : undefined;
+        const out: Writable = file ? file.stream : process.stdout;
         let n = 0;
         try {
-          if (o.format === 'csv') await write(out, csvRows([], true));
+          if (o.format === 'csv') await writeText(out, csvRows([], true));
           for await (const rows of predictionPages(ctx.audit, { model: o.model, from, to }, PAGE)) {
-            await write(out, o.format === 'csv' ? csvRows(rows, false) : rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+            await writeText(out, o.format === 'csv' ? csvRows(rows, false) : rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
             n += rows.length;
             if (n % 50_000 < PAGE) progress(`exported ${n} predictions…`);
           }
-          if (tmp) {
-            out.end();
-            await once(out, 'finish');
-            await rename(tmp, path.resolve(o.out!));
-          }
+          await file?.publish();
         } catch (e) {
-          if (tmp) await rm(tmp, { force: true });
-          throw e;
+          // Said before the partial file goes, so the free space shown is what the write met.
+          const error = o.out && isNoSpace(e) ? noSpaceError(e, fullestDir([o.out]), `nothing was written to ${o.out}`) : e;
+          await file?.discard();
+          throw error;
         }
-        const summary = { rows: n, format: o.format, ...(o.out ? { file: path.resolve(o.out) } : {}) };
+        const summary = { rows: n, format: o.format, ...(o.out ? { file: o.out.startsWith('s3://') ? o.out : path.resolve(o.out) } : {}) };
         if (o.out) emit(o, summary, () => `exported ${n} predictions to ${summary.file}`);
         else progress(`exported ${n} predictions`);
       }),

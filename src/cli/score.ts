@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { notNumbersNote } from '../lib/csv-cell.js';
+import { fullestDir, isNoSpace, noSpaceError } from '../lib/disk-space.js';
 import { AppError } from '../lib/errors.js';
 import { createPendingOutput, openDataStream } from '../lib/data-location.js';
 import { Servable } from '../inference/index.js';
@@ -118,10 +119,12 @@ export function registerScoreCommands(program: Command): void {
             process.exitCode = 1;
           }
         } catch (e) {
+          // Said before the partial files go, so the free space shown is what the write met.
+          const error = isNoSpace(e) ? noSpaceError(e, fullestDir([o.out, rejectsAt]), `nothing was written to ${o.out}`) : e;
           input.destroy();
           await output.discard();
           await rejects.discard();
-          throw e;
+          throw error;
         } finally {
           await servable.release();
         }

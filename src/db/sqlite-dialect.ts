@@ -10,8 +10,26 @@ import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, ty
  * so they never hold writers up.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
+  readonly #sqlite: { inTransaction: boolean } | undefined;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    // better-sqlite3's Database says whether SQLite still holds a transaction open.
+    this.#sqlite = typeof config.database === 'function' ? undefined : (config.database as unknown as { inTransaction: boolean });
+  }
+
   override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw(settings?.accessMode === 'read only' ? 'begin' : 'begin immediate'));
+  }
+
+  /**
+   * SQLite rolls a transaction back itself when a disk is full or an I/O error strikes at
+   * COMMIT (SQLITE_FULL, SQLITE_IOERR). A ROLLBACK then fails with "no transaction is active",
+   * and Kysely would throw that instead of the error that explains what happened.
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.#sqlite && !this.#sqlite.inTransaction) return;
+    await super.rollbackTransaction(connection);
   }
 }
 

@@ -61,4 +61,27 @@ describe('SQLite transactions beside another writer', () => {
       });
     expect(await count()).toBe(2);
   });
+
+  // SQLite rolls the whole transaction back itself on a full disk (here a page limit, which
+  // fails the same way, SQLITE_FULL). Kysely's ROLLBACK after it found no transaction, and
+  // its "cannot rollback - no transaction is active" hid the reason from every caller.
+  it("a transaction SQLite rolled back itself fails with SQLite's reason, and the file stays usable", async () => {
+    const pages = Number((await sql<{ page_count: number }>`pragma page_count`.execute(db.kysely)).rows[0].page_count);
+    await sql.raw(`pragma max_page_count = ${pages + 2}`).execute(db.kysely);
+    let failure: unknown = null;
+    try {
+      await db.kysely.transaction().execute(async (tx) => {
+        await sql`insert into t (x) values (2)`.execute(tx);
+        await sql`create table big (b blob)`.execute(tx);
+        for (let i = 0; i < 50; i++) await sql`insert into big (b) values (${Buffer.alloc(4000)})`.execute(tx);
+      });
+    } catch (e) {
+      failure = e;
+    }
+    expect(failure).toMatchObject({ code: 'SQLITE_FULL', message: 'database or disk is full' });
+    expect(await count()).toBe(1);
+    await sql.raw('pragma max_page_count = 1073741823').execute(db.kysely);
+    await db.kysely.transaction().execute((tx) => sql`insert into t (x) values (5)`.execute(tx));
+    expect(await count()).toBe(2);
+  });
 });

@@ -1,3 +1,4 @@
+import { sqliteDiskFull } from '../lib/disk-space.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { TLS_ERROR_CODES, tlsProblem } from '../lib/tls-errors.js';
 
@@ -71,13 +72,23 @@ const BUSY_CODES = new Set(['08000', '08001', '08003', '08004', '08006', '53300'
 /** node-postgres's own words for a connection lost or never made (it gives them no code). */
 const LOST_CONNECTION = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect)/;
 
+/** PostgreSQL's disk_full: the server's own data or WAL volume. */
+const PG_DISK_FULL = '53100';
+
 /**
  * A request that failed because the database is out of reach, as the 503 a client can retry
  * on, instead of an internal error: the server is fine and the request may succeed in a moment.
+ * A full disk says so and where (sqliteFile: the SQLite database this process writes), since
+ * retrying will not help until someone frees space.
  */
-export function databaseUnavailable(e: unknown): AppError | undefined {
+export function databaseUnavailable(e: unknown, sqliteFile?: string): AppError | undefined {
   if (e instanceof AppError || !(e instanceof Error)) return undefined;
   const code = codeOf(e);
+  const full = sqliteFile ? sqliteDiskFull(e, sqliteFile) : undefined;
+  if (full) return full;
+  if (code === PG_DISK_FULL) {
+    return new AppError('UNAVAILABLE', `the PostgreSQL server's disk is full (${code}: ${errorMessage(e)}): free space on its data volume, then retry; the change was not made`, { code });
+  }
   const known = typeof code === 'string' && (DB_UNREACHABLE_CODES.has(code) || BUSY_CODES.has(code) || code.startsWith('SQLITE_IOERR'));
   if (!known && !LOST_CONNECTION.test(e.message)) return undefined;
   return new AppError(

@@ -1,8 +1,8 @@
 import type { Readable, Writable } from 'node:stream';
-import { once } from 'node:events';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import { assertFeatureColumns } from '../lib/column-names.js';
+import { writeText } from '../lib/data-location.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { csvPayloadReader } from '../lib/csv-cell.js';
 import { streamDelimiter } from '../lib/csv-delimiter.js';
@@ -45,8 +45,19 @@ function predictionColumns(s: Servable): string[] {
   return ['score', 'decision'];
 }
 
+/** A failed write to the output or rejects file, told apart from a failure to read the CSV. */
+class OutputFailed extends Error {
+  constructor(readonly failure: unknown) {
+    super(errorMessage(failure));
+  }
+}
+
 async function write(stream: Writable, text: string): Promise<void> {
-  if (!stream.write(text)) await once(stream, 'drain');
+  try {
+    await writeText(stream, text);
+  } catch (e) {
+    throw new OutputFailed(e);
+  }
 }
 
 /**
@@ -126,6 +137,7 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
     await flush();
   } catch (e) {
     if (e instanceof AppError) throw e;
+    if (e instanceof OutputFailed) throw e.failure;
     throw new AppError('BAD_REQUEST', `${o.source}: cannot read as CSV (line ${line}): ${errorMessage(e)}`);
   }
   if (rows === 0) throw new AppError('BAD_REQUEST', `${o.source}: no rows (a CSV with a header line and one row per prediction)`);

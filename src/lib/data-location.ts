@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -47,6 +48,16 @@ export async function openDataStream(location: string, s3: S3Access): Promise<Re
 }
 
 /**
+ * Write text, waiting for 'drain' when the stream's buffer is full. A stream that already
+ * failed (a full disk, met by a write between two calls) throws its error instead of waiting
+ * for a 'drain' that never comes.
+ */
+export async function writeText(stream: Writable, text: string): Promise<void> {
+  if (stream.errored) throw stream.errored;
+  if (!stream.write(text)) await once(stream, 'drain');
+}
+
+/**
  * A destination written under a temporary name and published whole: a local file is renamed
  * into place, an s3:// object is uploaded from the finished file in one PUT (S3 objects appear
  * atomically). Until publish() nothing is visible at the destination; discard() removes the
@@ -67,6 +78,9 @@ export async function createPendingOutput(location: string, s3: S3Access): Promi
     stream.once('close', resolve);
     stream.once('error', reject);
   });
+  // A write that fails between awaits (a full disk) is reported by publish(); unawaited until
+  // then, its rejection would end the process as unhandled.
+  closed.catch(() => undefined);
   const finish = async () => {
     if (!stream.writableFinished) stream.end();
     await closed;

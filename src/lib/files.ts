@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isNoSpace, noSpaceError } from './disk-space.js';
 
-/** Write to a temporary name beside the target, then rename: readers never see half a file. */
-export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
+/**
+ * Write to a temporary name beside the target, then rename: readers never see half a file. A
+ * full disk is said as such, naming the directory (or named.dir) and what was not written
+ * (named.what, default the file); the partial temporary file is removed.
+ */
+export async function writeFileAtomic(file: string, data: Uint8Array | string, named: { dir?: string; what?: string } = {}): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
@@ -11,6 +16,6 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw e;
+    throw isNoSpace(e) ? noSpaceError(e, named.dir ?? path.dirname(file), `${named.what ?? file} was not written`) : e;
   }
 }

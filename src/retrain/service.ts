@@ -10,6 +10,7 @@ import { openDataStream, type S3Access } from '../lib/data-location.js';
 import type { Clock } from '../lib/clock.js';
 import { parseDuration } from '../lib/duration.js';
 import { Yielder } from '../lib/yielder.js';
+import { isNoSpace, noSpaceError } from '../lib/disk-space.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { costMatrixOf, type Report } from '../monitoring/index.js';
@@ -250,7 +251,13 @@ export function createRetrainService(deps: RetrainDeps) {
     if (!location.startsWith('s3://')) return { file: location, cleanup: async () => undefined };
     await mkdir(deps.workDir, { recursive: true });
     const file = path.join(deps.workDir, `retrain-${randomUUID()}.csv`);
-    await pipeline(await openDataStream(location, deps.s3), createWriteStream(file));
+    try {
+      await pipeline(await openDataStream(location, deps.s3), createWriteStream(file));
+    } catch (e) {
+      const error = isNoSpace(e) ? noSpaceError(e, deps.workDir, `${location} was not downloaded for the retrain`) : e;
+      await rm(file, { force: true });
+      throw error;
+    }
     return { file, cleanup: () => rm(file, { force: true }) };
   }
 

@@ -56,6 +56,8 @@ export interface AppDeps {
   draining: () => boolean;
   /** Authenticators tried after the admin and service tokens (API keys; tests add their own). */
   authenticators?: Authenticator[];
+  /** The SQLite database this process writes, if any: a full disk under it is named in errors. */
+  sqliteFile?: string;
 }
 
 /**
@@ -136,7 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addSchema(errorBodySchema);
   installJsonParser(app);
-  installErrorHandling(app);
+  installErrorHandling(app, deps.sqliteFile);
   if (!config.MODELGATE_AUTH) deps.log.warn('MODELGATE_AUTH=off: every route is open to anyone who can reach this port');
   installAuth(app, {
     enabled: config.MODELGATE_AUTH,

@@ -2,6 +2,8 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { ConfigError, type Config } from '../config.js';
 import { openDb, migrate, type Db } from '../db/index.js';
 import { connectionAdvice, isDbUnreachable } from '../db/unavailable.js';
+import { sqliteDiskFull } from '../lib/disk-space.js';
+import { redactUrl } from '../lib/redact-url.js';
 import { smokeTest } from '../inference/index.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
@@ -42,8 +44,10 @@ export interface ContextOverrides {
   clock?: Clock;
 }
 
-/** Turn "cannot reach the database" into a message that says where and what to check. */
-function explainDbError(e: unknown, where: string): unknown {
+/** Turn "cannot reach the database" (or SQLite's "disk I/O error" on a full disk) into a message that says where and what to check. */
+function explainDbError(e: unknown, loc: DbLocation, where: string): unknown {
+  const full = loc.kind === 'sqlite' ? sqliteDiskFull(e, loc.file, 'nothing was changed') : undefined;
+  if (full) return full;
   if (!isDbUnreachable(e)) return e;
   const code = (e as { code?: unknown }).code;
   return new AppError('UNAVAILABLE', `cannot use the database at ${where} (${typeof code === 'string' ? `${code}: ` : ''}${errorMessage(e)}); ${connectionAdvice(e)}`);
@@ -68,12 +72,18 @@ export function checkDataDir(dir: string): void {
 
 export async function openContext(config: Config, log: Logger, overrides: ContextOverrides = {}): Promise<Context> {
   if (!overrides.db) checkDataDir(config.dataDir);
-  const db = await openDb(overrides.db ?? config.database);
+  const location = overrides.db ?? config.database;
+  let db: Db;
+  try {
+    db = await openDb(location);
+  } catch (e) {
+    throw explainDbError(e, location, location.kind === 'sqlite' ? `sqlite:${location.file}` : redactUrl(location.url));
+  }
   try {
     await migrate(db);
   } catch (e) {
     await db.close().catch(() => undefined);
-    throw explainDbError(e, db.describe);
+    throw explainDbError(e, location, db.describe);
   }
   const artifacts = overrides.artifacts ?? createArtifactStore(config);
   const clock = overrides.clock ?? systemClock;

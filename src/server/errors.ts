@@ -66,9 +66,9 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, e: AppEr
     .send({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}), request_id: String(request.id) } });
 }
 
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, sqliteFile?: string): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const e = err instanceof AppError ? err : (databaseUnavailable(err) ?? fromFastify(err));
+    const e = err instanceof AppError ? err : (databaseUnavailable(err, sqliteFile) ?? fromFastify(err));
     if (e.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: e.code, message: e.message }, 'request rejected');
     if (e.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');

@@ -16,6 +16,8 @@ export interface MetricsSources {
   ready?: () => boolean;
   /** The container's CPU (cores) and memory (bytes) limits, when it has any. */
   limits?: () => { cpuCores?: number; memoryBytes?: number };
+  /** The data directory (SQLite database, artifacts, audit spill files) and its file system's size and free space. */
+  dataDisk?: () => { dir: string; usage?: { freeBytes: number; sizeBytes: number } };
 }
 
 export function createMetrics(sources: MetricsSources = {}) {
@@ -101,6 +103,26 @@ export function createMetrics(sources: MetricsSources = {}) {
     'Memory the container may use (cgroup memory.max), for alerts on process_resident_memory_bytes against it; absent without a limit',
     (l) => l.memoryBytes,
   );
+  // Labelled with the directory, so the series is absent when the file system cannot be asked.
+  const diskGauge = (name: string, help: string, pick: (u: { freeBytes: number; sizeBytes: number }) => number) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ['path'] as const,
+      registers: [registry],
+      aggregator: 'first',
+      collect() {
+        this.reset();
+        const d = sources.dataDisk?.();
+        if (d?.usage) this.set({ path: d.dir }, pick(d.usage));
+      },
+    });
+  diskGauge(
+    'modelgate_data_dir_free_bytes',
+    'Bytes still writable on the file system holding MODELGATE_DATA_DIR (SQLite database, artifacts, audit spill files); at 0 changes are refused and audit records lost',
+    (u) => u.freeBytes,
+  );
+  diskGauge('modelgate_data_dir_size_bytes', 'Size of the file system holding MODELGATE_DATA_DIR', (u) => u.sizeBytes);
   const rolloutEvents = new client.Counter({
     name: 'modelgate_rollout_events_total',
     help: 'Rollout transitions applied by this process (start, step, percent, stop, promote, rollback, shadow_start, shadow_stop)',

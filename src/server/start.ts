@@ -10,6 +10,7 @@ import type { DeliveryWorker } from '../webhooks/index.js';
 import type { Logger } from '../lib/logger.js';
 import { buildApp } from './app.js';
 import type { Authenticator } from './auth.js';
+import { diskUsage } from '../lib/disk-space.js';
 import { openContext, type Context, type ContextOverrides } from './context.js';
 import { createMetrics } from './metrics.js';
 import { joinClusterMetrics } from './cluster-metrics.js';
@@ -58,6 +59,7 @@ export async function startServer(
     deadLetters: () => ctx.webhooks.dlqSize(),
     ready: () => readiness({ pool, draining: () => draining }).reasons.length === 0,
     limits: () => containerLimits(),
+    dataDisk: () => ({ dir: config.dataDir, usage: diskUsage(config.dataDir) }),
   });
   const parts = { ctx, config, log, metrics, timers: opts.timers };
   const { audit, sink, retention } = auditParts(parts);
@@ -122,6 +124,7 @@ export async function startServer(
     ...(cluster.isWorker && process.send ? { scrapeMetrics: joinClusterMetrics(metrics.registry) } : {}),
     draining: () => draining,
     authenticators: [apiKeys, ...(opts.authenticators ?? [])],
+    ...(ctx.db.location.kind === 'sqlite' ? { sqliteFile: ctx.db.location.file } : {}),
   });
   const running: Omit<RunningServer, 'drain' | 'close'> = { app, ctx, pool, rollouts, runtime, apiKeys, limiter, audit, monitorJob, webhookWorker, url: '' };
   if (opts.listen !== false) {

@@ -15,7 +15,7 @@ export function createDirArtifactStore(dir: string): ArtifactStore {
         () => true,
         () => false,
       );
-      if (!exists) await writeFileAtomic(file, bytes);
+      if (!exists) await writeFileAtomic(file, bytes, { dir, what: `artifact ${sha}` });
       return sha;
     },
     async get(sha) {
