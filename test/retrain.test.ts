@@ -3,14 +3,15 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateHotelBookings, ingestCsv, rowPayload, trainKindModel, type Dataset } from '../src/training/index.js';
+import { generateHotelBookings, ingestCsv, rowPayload, trainKindModel } from '../src/training/index.js';
 import { generateCarListings } from '../src/training/synthetic-cars.js';
 import { createRetrainService } from '../src/retrain/index.js';
 import { emitToOutbox } from '../src/webhooks/index.js';
-import { indexSplit, trainModel } from '../src/training/train.js';
+import { indexSplit } from '../src/training/train.js';
 import { runCli } from './helpers/cli.js';
 import { DIALECTS, tempDir } from './helpers/db.js';
 import { fixture } from './helpers/fixtures.js';
+import { csvOf, outbox, registerTrained } from './helpers/retrain.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -18,47 +19,6 @@ import { startTestServer, type TestServer } from './helpers/server.js';
  * run record; the candidate is compared with production on the new data's held-out rows and
  * registered only if the gates pass; a retrain plan runs once when monitoring recommends it.
  */
-function csvOf(d: Dataset): string {
-  const cols = [...Object.keys(d.numeric), ...Object.keys(d.categorical)];
-  return stringify([
-    [...cols, 'is_canceled'],
-    ...Array.from({ length: d.rows }, (_, i) => {
-      const p = rowPayload(d, i);
-      return [...cols.map((c) => p[c] ?? ''), d.label[i]];
-    }),
-  ]);
-}
-
-/** A version as `modelgate train` registers it: the model, its policy, and the run record retrain repeats. */
-async function registerTrained(s: TestServer, data: Dataset) {
-  const split = indexSplit(data, 0.25);
-  const t = trainModel({ data, algo: 'logreg', split });
-  const run = {
-    ...t.run,
-    target: 'is_canceled',
-    task: 'binary',
-    split: { kind: 'index', test_fraction: 0.25 },
-    gates: { min_auc: 0.6 },
-    columns: [...Object.keys(data.numeric).map((name) => ({ name, role: 'numeric' })), ...Object.keys(data.categorical).map((name) => ({ name, role: 'categorical' }))],
-    metrics: t.metrics,
-  };
-  const r = await s.ctx.registry.register({
-    model: 'hotel',
-    onnx: t.onnx,
-    policy: t.policy,
-    manifest: { missing_category: '', metrics: t.metrics, training: run, run_id: t.run.run_id, reference: t.reference },
-    actor: 't',
-  });
-  await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: r.version, actor: 't' });
-  return r.version;
-}
-
-const outbox = async (s: TestServer) =>
-  (await s.ctx.db.kysely.selectFrom('webhook_outbox').select(['type', 'payload']).orderBy('created_at').execute()).map((r) => ({
-    type: r.type,
-    data: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload).data,
-  }));
-
 /** Rows of the data a retrain trains on while requests are sent: enough that training takes a while anywhere. */
 const BIG_ROWS = 20_000;
 

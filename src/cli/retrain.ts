@@ -79,17 +79,30 @@ export function registerRetrainCommands(program: Command): void {
             'BAD_REQUEST',
             `give ${!o.model ? '--model NAME' : ''}${!o.model && !o.data ? ' and ' : ''}${!o.data ? '--data CSV' : ''}: the model to retrain and its new training data (modelgate retrain --help)`,
           );
-        const r = await ctx.retrain.retrain({
-          model: o.model,
-          data: o.data,
-          fromVersion: parseVersion(o.version),
-          canarySteps: steps(o.canary),
-          stepInterval: o.stepInterval,
-          maxMetricDrop: parseNumberFlag(o.maxMetricDrop, '--max-metric-drop', 0, Number.MAX_VALUE),
-          trigger: 'manual',
-          actor: cliActor(),
-          onProgress: (m) => progress(m),
-        });
+        // Ctrl-C (or SIGTERM) stops the training and records the run as interrupted, instead of
+        // leaving it 'running' for good; a second one quits at once.
+        const interrupt = (signal: NodeJS.Signals) => {
+          progress(`${signal}: stopping the retrain (again to quit at once)…`);
+          void ctx.retrain.stop(`stopped by ${signal} while it trained; nothing was registered`);
+        };
+        process.once('SIGINT', interrupt);
+        process.once('SIGTERM', interrupt);
+        const r = await ctx.retrain
+          .retrain({
+            model: o.model,
+            data: o.data,
+            fromVersion: parseVersion(o.version),
+            canarySteps: steps(o.canary),
+            stepInterval: o.stepInterval,
+            maxMetricDrop: parseNumberFlag(o.maxMetricDrop, '--max-metric-drop', 0, Number.MAX_VALUE),
+            trigger: 'manual',
+            actor: cliActor(),
+            onProgress: (m) => progress(m),
+          })
+          .finally(() => {
+            process.off('SIGINT', interrupt);
+            process.off('SIGTERM', interrupt);
+          });
         emit(o, r, () => describe(r));
         // Gated out, or registered without the canary asked for (one was started meanwhile): not what was asked.
         if (r.status === 'gated_out' || (o.canary && !r.canary)) process.exitCode = 1;

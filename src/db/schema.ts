@@ -250,7 +250,7 @@ export interface RetrainRunsTable {
   model: string;
   /** manual (modelgate retrain) or monitor (the plan, on retrain_recommended). */
   trigger: string;
-  /** running, gated_out, registered, canary_started, failed. */
+  /** running, gated_out, registered, canary_started, failed, interrupted (stopped by shutdown or Ctrl-C). */
   status: string;
   from_version: number | null;
   candidate_version: number | null;

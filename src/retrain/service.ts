@@ -241,6 +241,9 @@ export function createRetrainService(deps: RetrainDeps) {
   const now = () => deps.clock.now().toISOString();
   const running = new Set<string>();
   let pending: Promise<unknown> = Promise.resolve();
+  // Every retrain in progress (planned or a CLI's), and the signal that stops them all.
+  const active = new Set<Promise<unknown>>();
+  const stopping = new AbortController();
 
   async function event(type: Parameters<EmitEvent>[1], data: Record<string, unknown>) {
     await deps.emit(k, type, data, now());
@@ -252,9 +255,9 @@ export function createRetrainService(deps: RetrainDeps) {
     await mkdir(deps.workDir, { recursive: true });
     const file = path.join(deps.workDir, `retrain-${randomUUID()}.csv`);
     try {
-      await pipeline(await openDataStream(location, deps.s3), createWriteStream(file));
+      await pipeline(await openDataStream(location, deps.s3), createWriteStream(file), { signal: stopping.signal });
     } catch (e) {
-      const error = isNoSpace(e) ? noSpaceError(e, deps.workDir, `${location} was not downloaded for the retrain`) : e;
+      const error = stopping.signal.aborted ? stopping.signal.reason : isNoSpace(e) ? noSpaceError(e, deps.workDir, `${location} was not downloaded for the retrain`) : e;
       await rm(file, { force: true });
       throw error;
     }
@@ -288,7 +291,16 @@ export function createRetrainService(deps: RetrainDeps) {
     return r?.canary_version != null ? `version ${r.canary_version} at ${r.canary_percent}% against ${r.production_version}` : undefined;
   }
 
-  async function retrain(input: RetrainInput): Promise<RetrainResult> {
+  /** One retrain, counted in `active` while it runs so stop() can wait for it. */
+  function retrain(input: RetrainInput): Promise<RetrainResult> {
+    const job = retrainOnce(input);
+    active.add(job);
+    void job.catch(() => undefined).finally(() => active.delete(job));
+    return job;
+  }
+
+  async function retrainOnce(input: RetrainInput): Promise<RetrainResult> {
+    if (stopping.signal.aborted) throw stopping.signal.reason;
     const say = (m: string) => input.onProgress?.(m);
     const { fromVersion, v, run } = await runToRepeat(input.model, input.fromVersion);
     // Refused before training, not after registering: the candidate's canary could not start.
@@ -311,15 +323,24 @@ export function createRetrainService(deps: RetrainDeps) {
         .where('id', '=', id)
         .execute();
     };
+    // Stopped (shutdown, Ctrl-C): 'interrupted', which does not use up a plan's interval.
+    const failed = async (e: unknown) => {
+      const interrupted = stopping.signal.aborted;
+      await finish(interrupted ? 'interrupted' : 'failed', { error: errorMessage(e) }).catch(() => undefined);
+      await event('retrain.failed', { id, model: input.model, from_version: fromVersion, error: errorMessage(e), ...(interrupted ? { interrupted: true } : {}) }).catch(() => undefined);
+    };
     const { file, cleanup } = await localData(input.data).catch(async (e) => {
-      await finish('failed', { error: errorMessage(e) });
-      await event('retrain.failed', { id, model: input.model, error: errorMessage(e) });
+      await failed(e);
       throw e;
     });
     try {
       const task = run.task ?? 'binary';
       say(`retraining ${input.model} from version ${fromVersion}'s run ${run.run_id ?? ''}: ${run.algorithm} (${task}) on ${input.data}`);
-      const { trained, test, columns, sha256, rowsRead, classLabels } = await trainOffThread({ file, data: input.data, model: input.model, fromVersion, run, task, policy: v.manifest.policy }, say);
+      const { trained, test, columns, sha256, rowsRead, classLabels } = await trainOffThread(
+        { file, data: input.data, model: input.model, fromVersion, run, task, policy: v.manifest.policy },
+        say,
+        stopping.signal,
+      );
       const candidate = trained.metrics;
       const current = await currentMetrics(deps.registry, input.model, fromVersion, task, test, v.manifest.policy, v.manifest.training);
       say(`candidate ${MAIN[task]} ${candidate[MAIN[task]]?.toFixed(4)}, version ${fromVersion} ${current[MAIN[task]]?.toFixed(4)} on the same held-out rows`);
@@ -406,8 +427,7 @@ export function createRetrainService(deps: RetrainDeps) {
       await finish(status, { metrics: base.metrics, gates, ...(warnings.length ? { warnings } : {}) }, reg.version);
       return { ...base, status, candidate_version: reg.version, canary };
     } catch (e) {
-      await finish('failed', { error: errorMessage(e) }).catch(() => undefined);
-      await event('retrain.failed', { id, model: input.model, from_version: fromVersion, error: errorMessage(e) }).catch(() => undefined);
+      await failed(e);
       throw e;
     } finally {
       await cleanup();
@@ -492,7 +512,7 @@ export function createRetrainService(deps: RetrainDeps) {
       if (!plan) return 'no_plan';
       if (running.has(report.model)) return 'running';
       // The plan's own runs count: a manual retrain (a person's decision) does not use up its interval.
-      const last = (await runs(report.model, 20)).find((r) => r.trigger === 'monitor');
+      const last = (await runs(report.model, 20)).find((r) => r.trigger === 'monitor' && r.status !== 'interrupted');
       if (last && deps.clock.now().getTime() - Date.parse(last.started_at) < plan.min_interval_ms) return 'too_soon';
       // A plan that starts a canary waits for the one running (a previous candidate's, or a person's) to end; the next report looks again.
       const busy = plan.canary_steps.length ? await runningCanary(report.model) : undefined;
@@ -516,8 +536,19 @@ export function createRetrainService(deps: RetrainDeps) {
       pending = Promise.all([pending, job]);
       return 'started';
     },
-    /** Resolves when every retrain started by onReport has finished (tests, shutdown). */
+    /** Resolves when every retrain started by onReport has finished (tests). */
     idle: () => pending,
+    /**
+     * Stop every retrain in progress (shutdown, Ctrl-C): a training thread is stopped where it
+     * is, a download cut, and each run recorded as 'interrupted' with this reason (a retrain
+     * already registering its candidate finishes). Training can take minutes: waiting for it
+     * held a server's shutdown past its grace period, so the orchestrator's SIGKILL lost the
+     * audit records still queued and left the run 'running' for good.
+     */
+    async stop(reason: string): Promise<void> {
+      if (!stopping.signal.aborted) stopping.abort(new AppError('UNAVAILABLE', reason));
+      await Promise.allSettled([...active, pending]);
+    },
   };
 }
 

@@ -8,16 +8,25 @@ type Message = { progress: string } | { result: TrainedAgain } | ThreadError;
  * synchronous: on the thread that answers requests, a planned retrain held every request, and
  * /healthz, for as long as it trained (a second for 15,000 rows, minutes for millions). The
  * thread ends with the job; one that dies (out of memory) fails the retrain with its reason.
+ * The signal stops it mid-way.
  */
-export function trainOffThread(job: TrainJob, say: (message: string) => void): Promise<TrainedAgain> {
+export function trainOffThread(job: TrainJob, say: (message: string) => void, signal?: AbortSignal): Promise<TrainedAgain> {
   return new Promise<TrainedAgain>((resolve, reject) => {
     let settled = false;
+    // Aborted (shutdown, Ctrl-C): the thread is stopped where it is and the run fails with the signal's reason.
+    const onAbort = () => {
+      void w.terminate();
+      settle(() => reject(signal!.reason));
+    };
     const settle = (f: () => void) => {
       if (settled) return;
       settled = true;
+      signal?.removeEventListener('abort', onAbort);
       f();
     };
     const w = startSiblingWorker(import.meta.url, 'train-thread', job);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
     w.on('message', (m: Message) => {
       if ('progress' in m) say(m.progress);
       else if ('result' in m) settle(() => resolve(m.result));

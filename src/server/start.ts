@@ -173,8 +173,10 @@ async function closeConnections(app: FastifyInstance, config: Config, log: Logge
 /** Stop the background work in the order its writes depend on, then close the databases. */
 async function stopJobs(s: Omit<RunningServer, 'drain' | 'close'>): Promise<void> {
   await s.monitorJob.stop();
-  // A planned retrain started by the monitor finishes (or fails) before the database closes.
-  await s.ctx.retrain.idle();
+  // A planned retrain is stopped, not waited for (training can outlast the grace period), and
+  // recorded as interrupted before the database closes; the plan runs it again at the next
+  // report that recommends it.
+  await s.ctx.retrain.stop('the server shut down while it trained; nothing was registered, and the plan runs it again at the next report that recommends retraining');
   await s.webhookWorker.stop();
   // Shadow copies still being scored record their results: stop them before the audit log's last write.
   await s.runtime.stop();

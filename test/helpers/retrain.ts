@@ -1,0 +1,46 @@
+import { stringify } from 'csv-stringify/sync';
+import { rowPayload, type Dataset } from '../../src/training/index.js';
+import { indexSplit, trainModel } from '../../src/training/train.js';
+import type { TestServer } from './server.js';
+
+/** A hotel-bookings dataset as the CSV `modelgate train` and `retrain` read (target is_canceled). */
+export function csvOf(d: Dataset): string {
+  const cols = [...Object.keys(d.numeric), ...Object.keys(d.categorical)];
+  return stringify([
+    [...cols, 'is_canceled'],
+    ...Array.from({ length: d.rows }, (_, i) => {
+      const p = rowPayload(d, i);
+      return [...cols.map((c) => p[c] ?? ''), d.label[i]];
+    }),
+  ]);
+}
+
+/** A version of `hotel` as `modelgate train` registers it: the model, its policy, and the run record retrain repeats. */
+export async function registerTrained(s: TestServer, data: Dataset) {
+  const split = indexSplit(data, 0.25);
+  const t = trainModel({ data, algo: 'logreg', split });
+  const run = {
+    ...t.run,
+    target: 'is_canceled',
+    task: 'binary',
+    split: { kind: 'index', test_fraction: 0.25 },
+    gates: { min_auc: 0.6 },
+    columns: [...Object.keys(data.numeric).map((name) => ({ name, role: 'numeric' })), ...Object.keys(data.categorical).map((name) => ({ name, role: 'categorical' }))],
+    metrics: t.metrics,
+  };
+  const r = await s.ctx.registry.register({
+    model: 'hotel',
+    onnx: t.onnx,
+    policy: t.policy,
+    manifest: { missing_category: '', metrics: t.metrics, training: run, run_id: t.run.run_id, reference: t.reference },
+    actor: 't',
+  });
+  await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: r.version, actor: 't' });
+  return r.version;
+}
+
+export const outbox = async (s: TestServer) =>
+  (await s.ctx.db.kysely.selectFrom('webhook_outbox').select(['type', 'payload']).orderBy('created_at').execute()).map((r) => ({
+    type: r.type,
+    data: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload).data,
+  }));
