@@ -36,6 +36,8 @@ export interface MonitorJobOptions {
  */
 export class MonitorJob {
   private periodic: Periodic | undefined;
+  /** Set by stop(): a tick in progress ends after the model it is on (a run over a million predictions takes seconds). */
+  private stopping = false;
 
   constructor(private readonly o: MonitorJobOptions) {}
 
@@ -45,13 +47,16 @@ export class MonitorJob {
     const now = clock.now().getTime();
     const leads = models.length > 0 && (await this.o.leader.acquire(now));
     for (const model of models) {
+      // Shutting down: the models still to run are run by whichever leader comes next.
+      if (this.stopping) break;
       let latest = (await monitoring.latest(model)) as Report | undefined;
       if (leads && (!latest || Date.parse(latest.generated_at) + this.o.intervalMs <= now)) {
         const started = process.hrtime.bigint();
         try {
           latest = (await monitoring.run(model, this.o.windowMs)).report;
           log.info({ model, alerts: latest.alerts.filter((a) => a.firing).map((a) => a.name) }, 'monitoring report stored');
-          const outcome = await this.o.onReport?.(latest).catch((e) => log.error({ model, err: errorMessage(e) }, 'retrain trigger failed'));
+          // Not while shutting down: a retrain started now would only be stopped; the next report starts it.
+          const outcome = this.stopping ? undefined : await this.o.onReport?.(latest).catch((e) => log.error({ model, err: errorMessage(e) }, 'retrain trigger failed'));
           if (outcome === 'started') log.info({ model }, 'retraining recommended: the retrain plan runs');
           this.o.gauges.run('ok', Number(process.hrtime.bigint() - started) / 1e9);
         } catch (e) {
@@ -69,6 +74,7 @@ export class MonitorJob {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.periodic?.stop();
     await this.o.leader.release().catch(() => undefined);
   }
