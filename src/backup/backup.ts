@@ -8,6 +8,7 @@ import * as tar from 'tar';
 import type { Database, Db } from '../db/index.js';
 import { writeText } from '../lib/data-location.js';
 import { isNoSpace, noSpaceError } from '../lib/disk-space.js';
+import { removeIfInterrupted } from '../lib/interrupt-cleanup.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { ArtifactStore } from '../registry/index.js';
 import { AUDIT_TABLES, BACKUP_FORMAT, neutralRow, PROGRESS_ROWS, REGISTRY_TABLES, SERIAL_TABLES, sha256File, tableEntry, type BackupEntry, type BackupManifest, type BackupTable } from './format.js';
@@ -56,6 +57,7 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
     throw new AppError('BAD_REQUEST', `cannot write the backup to ${out}: ${errorMessage(e)}; choose a --out in a writable directory`);
   }
   const work = await mkdtemp(path.join(dir, '.modelgate-backup-'));
+  const workKept = removeIfInterrupted(work);
   const progress = o.onProgress ?? (() => undefined);
   try {
     await mkdir(path.join(work, 'tables'));
@@ -161,12 +163,15 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
     };
     await writeFile(path.join(work, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     const tmp = path.join(dir, `.${path.basename(out)}.${process.pid}.tmp`);
+    const tmpKept = removeIfInterrupted(tmp);
     progress(`writing ${out}…`);
     try {
       await tar.create({ file: tmp, cwd: work, portable: true }, ['manifest.json', ...entries.map((e) => e.path)]);
       await rename(tmp, out);
+      tmpKept();
     } catch (e) {
       await rm(tmp, { force: true });
+      tmpKept();
       if (isNoSpace(e)) throw e;
       throw new AppError('BAD_REQUEST', `cannot write the backup to ${out}: ${errorMessage(e)}`);
     }
@@ -177,5 +182,6 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
     throw isNoSpace(e) ? noSpaceError(e, dir, `nothing was written to ${out} (a backup needs about twice its size free there while it is made)`) : e;
   } finally {
     await rm(work, { recursive: true, force: true });
+    workKept();
   }
 }

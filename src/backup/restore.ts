@@ -11,6 +11,7 @@ import { createGunzip } from 'node:zlib';
 import * as tar from 'tar';
 import { allMigrations, bumpRevision, type Database, type Db } from '../db/index.js';
 import { SUPPORTED_CONTRACT_VERSIONS } from '../inference/index.js';
+import { removeIfInterrupted } from '../lib/interrupt-cleanup.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { ArtifactStore } from '../registry/index.js';
 import { manifestSchema } from '../registry/index.js';
@@ -128,6 +129,7 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
   } catch (e) {
     throw new AppError('BAD_REQUEST', `cannot make a working directory in ${os.tmpdir()} (TMPDIR): ${errorMessage(e)}; set TMPDIR to a writable directory; nothing was restored`);
   }
+  const workKept = removeIfInterrupted(work);
   try {
     progress(`reading ${file}…`);
     const read = new Map<string, { sha256: string; bytes: number }>();
@@ -292,5 +294,6 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
     return { file, format: manifest.format, created_at: manifest.created_at, tables: counts, artifacts: present.size };
   } finally {
     await rm(work, { recursive: true, force: true });
+    workKept();
   }
 }

@@ -1,5 +1,6 @@
 import { AppError } from '../lib/errors.js';
 import { sqliteDiskFull } from '../lib/disk-space.js';
+import { enableInterruptCleanup } from '../lib/interrupt-cleanup.js';
 import os from 'node:os';
 import { loadConfigForCli, unreadVariables, type Config } from '../config.js';
 import { createLogger } from '../lib/logger.js';
@@ -22,6 +23,8 @@ export function cliConfig(): Config {
  */
 export async function withContext<T>(opts: OutputOptions, fn: (ctx: Context) => Promise<T>): Promise<T> {
   let ctx: Context | undefined;
+  // Ctrl-C removes the partial output a command is writing (a server keeps its graceful SIGTERM).
+  enableInterruptCleanup();
   try {
     const config = cliConfig();
     const log = createLogger(process.env.LOG_LEVEL?.trim().toLowerCase() === 'debug' ? 'debug' : 'warn', process.stderr);

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { removeIfInterrupted } from './interrupt-cleanup.js';
 import { s3Sdk } from './s3-sdk.js';
 import { AppError, errorMessage } from './errors.js';
 
@@ -74,6 +75,7 @@ export async function createPendingOutput(location: string, s3: S3Access): Promi
   const tmp = remote ? path.join(tmpdir(), `modelgate-${randomBytes(6).toString('hex')}.tmp`) : `${location}.${randomBytes(6).toString('hex')}.tmp`;
   if (!remote) await mkdir(path.dirname(path.resolve(location)), { recursive: true });
   const stream = createWriteStream(tmp);
+  const kept = removeIfInterrupted(tmp);
   const closed = new Promise<void>((resolve, reject) => {
     stream.once('close', resolve);
     stream.once('error', reject);
@@ -91,6 +93,7 @@ export async function createPendingOutput(location: string, s3: S3Access): Promi
       await finish();
       if (!remote) {
         await rename(tmp, location);
+        kept();
         return;
       }
       const client = clientOf(s3);
@@ -102,11 +105,13 @@ export async function createPendingOutput(location: string, s3: S3Access): Promi
       } finally {
         client.destroy();
         await rm(tmp, { force: true });
+        kept();
       }
     },
     async discard() {
       await finish().catch(() => undefined);
       await rm(tmp, { force: true });
+      kept();
     },
   };
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isNoSpace, noSpaceError } from './disk-space.js';
+import { removeIfInterrupted } from './interrupt-cleanup.js';
 
 /**
  * Write to a temporary name beside the target, then rename: readers never see half a file. A
@@ -11,11 +12,14 @@ import { isNoSpace, noSpaceError } from './disk-space.js';
 export async function writeFileAtomic(file: string, data: Uint8Array | string, named: { dir?: string; what?: string } = {}): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const kept = removeIfInterrupted(tmp);
   try {
     await writeFile(tmp, data);
     await rename(tmp, file);
+    kept();
   } catch (e) {
     await rm(tmp, { force: true });
+    kept();
     throw isNoSpace(e) ? noSpaceError(e, named.dir ?? path.dirname(file), `${named.what ?? file} was not written`) : e;
   }
 }
