@@ -76,6 +76,9 @@ describe('a full disk under the SQLite database and artifacts', () => {
     // The disk as /metrics shows it: the 8 MiB tmpfs, nothing free.
     const gauge = async (name: string) => Number(new RegExp(`^${name}\\{path="${dataDir}"\\} (\\d+)$`, 'm').exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
     expect([await gauge('modelgate_data_dir_size_bytes'), await gauge('modelgate_data_dir_free_bytes')]).toEqual([8 * 1024 * 1024, 0]);
+    // /health, an operator's first look, says it too.
+    const health = async () => (await (await fetch(`${url}/health`)).json()) as { status: string; data_dir?: unknown };
+    expect(await health()).toMatchObject({ status: 'degraded', data_dir: { path: dataDir, full: true, free_bytes: 0 } });
     // Serving goes on, from production's version as it was.
     const infer = await post(url, '/v1/infer', { model: 'hotel', payload: rowPayload(demoModel().holdout.data, 0) });
     expect(infer.status).toBe(200);
@@ -96,6 +99,8 @@ describe('a full disk under the SQLite database and artifacts', () => {
     writeFileSync(path.join(ctl, 'free'), '');
     await waitFile(path.join(ctl, 'freed'));
     expect(await gauge('modelgate_data_dir_free_bytes')).toBeGreaterThan(4 * 1024 * 1024);
+    expect(await health()).toMatchObject({ status: 'healthy' });
+    expect((await health()).data_dir).toBeUndefined();
     const promoted = await post(url, '/v1/models/hotel/promote', { version: 2 });
     expect(promoted.status).toBe(200);
     // Nothing of the refused promote was kept: version 1 was still the one it replaced.

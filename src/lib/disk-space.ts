@@ -4,8 +4,16 @@ import path from 'node:path';
 import { AppError, errorMessage } from './errors.js';
 import { byteSize } from './byte-size.js';
 
+export interface DiskUsage {
+  freeBytes: number;
+  sizeBytes: number;
+}
+
+/** A directory and the space on its file system, read when called (for /health and /metrics). */
+export type DataDiskProbe = () => { dir: string; usage?: DiskUsage };
+
 /** The file system holding dir: its size and the bytes an unprivileged process may still write (undefined if it cannot be asked). */
-export function diskUsage(dir: string): { freeBytes: number; sizeBytes: number } | undefined {
+export function diskUsage(dir: string): DiskUsage | undefined {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     try {
       const s = statfsSync(d);
@@ -22,8 +30,8 @@ export const freeBytes = (dir: string): number | undefined => diskUsage(dir)?.fr
 /** The errno codes of a write refused for want of space (a full disk, or a user's quota used up). */
 const NO_SPACE_CODES = new Set(['ENOSPC', 'EDQUOT']);
 
-/** SQLite cannot grow its file or write its journal or WAL in so little (it writes pages of 4 KiB and a 32 KiB index). */
-const SQLITE_TOO_LITTLE = 1024 * 1024;
+/** SQLite cannot grow its file or write its journal or WAL in so little (it writes pages of 4 KiB and a 32 KiB index): a disk with less is full. */
+export const FULL_BELOW_BYTES = 1024 * 1024;
 
 /** Of the directories these outputs are written in (an s3:// one is staged in TMPDIR), the one with the least space left. */
 export function fullestDir(outputs: string[]): string {
@@ -54,7 +62,7 @@ export function sqliteDiskFull(e: unknown, file: string, after = 'the change was
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined;
   const dir = path.dirname(file);
   const free = freeBytes(dir);
-  const full = code === 'SQLITE_FULL' || (code.startsWith('SQLITE_IOERR') && free !== undefined && free < SQLITE_TOO_LITTLE);
+  const full = code === 'SQLITE_FULL' || (code.startsWith('SQLITE_IOERR') && free !== undefined && free < FULL_BELOW_BYTES);
   if (!full) return undefined;
   return new AppError(
     'UNAVAILABLE',

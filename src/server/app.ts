@@ -1,4 +1,5 @@
 import { consoleRoutes, reportHtmlRoutes } from '../console/index.js';
+import type { DataDiskProbe } from '../lib/disk-space.js';
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import compress from '@fastify/compress';
@@ -58,6 +59,8 @@ export interface AppDeps {
   authenticators?: Authenticator[];
   /** The SQLite database this process writes, if any: a full disk under it is named in errors. */
   sqliteFile?: string;
+  /** The data directory and its file system's space, for /health. */
+  dataDisk?: DataDiskProbe;
 }
 
 /**
@@ -179,7 +182,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
-  await app.register(healthRoutes, { pool: deps.pool, draining: deps.draining });
+  await app.register(healthRoutes, { pool: deps.pool, draining: deps.draining, ...(deps.dataDisk ? { dataDisk: deps.dataDisk } : {}) });
   app.get('/metrics', { config: { scope: 'public' }, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
     reply.type(deps.metrics.registry.contentType);
     return deps.scrapeMetrics ? deps.scrapeMetrics() : deps.metrics.registry.metrics();

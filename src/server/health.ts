@@ -1,11 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { ModelPool } from '../inference/index.js';
+import { FULL_BELOW_BYTES, type DataDiskProbe } from '../lib/disk-space.js';
+
+export interface HealthDeps {
+  pool: ModelPool;
+  draining: () => boolean;
+  /** The data directory and its file system's space (SQLite database, artifacts, audit spill files). */
+  dataDisk?: DataDiskProbe;
+}
 
 /**
  * Liveness, health and readiness. Migrations run before the app is built, so a server that
  * answers has migrated; readiness then waits for production models and fails while draining.
  */
-export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool; draining: () => boolean }): Promise<void> {
+export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Promise<void> {
   const publicRoute = { scope: 'public' as const };
 
   app.get(
@@ -48,6 +56,12 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool
                 description: "present while the registry's database cannot be read: models keep serving as last loaded, routes that need the database answer 503",
                 properties: { reachable: { type: 'boolean' }, since: { type: 'string' }, error: { type: 'string' } },
               },
+              data_dir: {
+                type: 'object',
+                description:
+                  'present while the disk holding MODELGATE_DATA_DIR is full (under 1 MiB free): models keep serving, changes to a SQLite database answer 503, audit records spill or are lost',
+                properties: { path: { type: 'string' }, full: { type: 'boolean' }, free_bytes: { type: 'integer' } },
+              },
             },
           },
         },
@@ -60,14 +74,17 @@ export async function healthRoutes(app: FastifyInstance, deps: { pool: ModelPool
       const stale = inProduction.filter((m) => m.serving !== undefined && m.serving !== m.production);
       const lost = deps.pool.registryUnreachable;
       const rolloutsDown = deps.pool.rolloutsDown();
+      const disk = deps.dataDisk?.();
+      const full = disk?.usage && disk.usage.freeBytes < FULL_BELOW_BYTES ? { path: disk.dir, full: true, free_bytes: disk.usage.freeBytes } : undefined;
       return {
-        status: unavailable.length || stale.length || rolloutsDown.length || lost ? 'degraded' : 'healthy',
+        status: unavailable.length || stale.length || rolloutsDown.length || lost || full ? 'degraded' : 'healthy',
         model_loaded: inProduction.length > 0 && unavailable.length === 0,
         models,
         ...(unavailable.length ? { unavailable } : {}),
         ...(stale.length ? { stale } : {}),
         ...(rolloutsDown.length ? { rollouts_unavailable: rolloutsDown } : {}),
         ...(lost ? { registry: { reachable: false, ...lost } } : {}),
+        ...(full ? { data_dir: full } : {}),
       };
     },
   );

@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import type { DataDiskProbe, DiskUsage } from '../lib/disk-space.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
 import { routeHooks } from '../lib/route-hooks.js';
 import { BoundCounter, BoundHistogram } from './bound-metrics.js';
@@ -17,7 +18,7 @@ export interface MetricsSources {
   /** The container's CPU (cores) and memory (bytes) limits, when it has any. */
   limits?: () => { cpuCores?: number; memoryBytes?: number };
   /** The data directory (SQLite database, artifacts, audit spill files) and its file system's size and free space. */
-  dataDisk?: () => { dir: string; usage?: { freeBytes: number; sizeBytes: number } };
+  dataDisk?: DataDiskProbe;
 }
 
 export function createMetrics(sources: MetricsSources = {}) {
@@ -104,7 +105,7 @@ export function createMetrics(sources: MetricsSources = {}) {
     (l) => l.memoryBytes,
   );
   // Labelled with the directory, so the series is absent when the file system cannot be asked.
-  const diskGauge = (name: string, help: string, pick: (u: { freeBytes: number; sizeBytes: number }) => number) =>
+  const diskGauge = (name: string, help: string, pick: (u: DiskUsage) => number) =>
     new client.Gauge({
       name,
       help,

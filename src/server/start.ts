@@ -52,6 +52,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const ctx = await openContext(config, log, opts);
   // The gauges read the pool at scrape time, after both exist.
+  const dataDisk = () => ({ dir: config.dataDir, usage: diskUsage(config.dataDir) });
   const metrics = createMetrics({
     loaded: () => pool.loadedVersions(),
     canaryPercents: () => pool.canaryPercents(),
@@ -59,7 +60,7 @@ export async function startServer(
     deadLetters: () => ctx.webhooks.dlqSize(),
     ready: () => readiness({ pool, draining: () => draining }).reasons.length === 0,
     limits: () => containerLimits(),
-    dataDisk: () => ({ dir: config.dataDir, usage: diskUsage(config.dataDir) }),
+    dataDisk,
   });
   const parts = { ctx, config, log, metrics, timers: opts.timers };
   const { audit, sink, retention } = auditParts(parts);
@@ -125,6 +126,7 @@ export async function startServer(
     draining: () => draining,
     authenticators: [apiKeys, ...(opts.authenticators ?? [])],
     ...(ctx.db.location.kind === 'sqlite' ? { sqliteFile: ctx.db.location.file } : {}),
+    dataDisk,
   });
   const running: Omit<RunningServer, 'drain' | 'close'> = { app, ctx, pool, rollouts, runtime, apiKeys, limiter, audit, monitorJob, webhookWorker, url: '' };
   if (opts.listen !== false) {
