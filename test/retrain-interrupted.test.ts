@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../src/monitoring/index.js';
+import { createRetrainService } from '../src/retrain/index.js';
+import { emitToOutbox } from '../src/webhooks/index.js';
 import { generateHotelBookings } from '../src/training/index.js';
 import { DIALECTS, dropDb, freshDb, tempDir } from './helpers/db.js';
 import { CLI_MAIN, REPO_ROOT } from './helpers/fixtures.js';
@@ -14,7 +17,8 @@ import { startTestServer, type TestServer } from './helpers/server.js';
  * waited for it (past the orchestrator's grace period, whose SIGKILL then lost the audit
  * records still queued), and a Ctrl-C'd `modelgate retrain` left its run 'running' for good.
  * Both now stop the training, record the run as 'interrupted', and a plan runs it again at the
- * next report instead of counting it against its interval.
+ * next report instead of counting it against its interval. A process killed outright cannot
+ * record anything: its run reads 'lost' once its heartbeat stops.
  */
 
 /** Enough rows that reading and training them takes seconds anywhere, so a stop lands mid-way. */
@@ -71,6 +75,65 @@ for (const dialect of DIALECTS) {
         await first.close().catch(() => undefined);
         await second?.close();
         await dropDb(db);
+      }
+    }, 180_000);
+
+    it('a retrain whose process is killed outright reads lost once it has been silent two minutes, naming the process', async () => {
+      let offsetMs = 0;
+      const s = await startTestServer({ dialect, jobs: false, clock: { now: () => new Date(Date.now() + offsetMs) } });
+      try {
+        await registerTrained(s, generateHotelBookings(3000, 1));
+        const child = spawn(process.execPath, [CLI_MAIN, 'retrain', '--model', 'hotel', '--data', big], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', ...s.env }, stdio: 'ignore' });
+        const exited = new Promise<unknown>((resolve) => child.once('exit', resolve));
+        await runningRun(s);
+        child.kill('SIGKILL');
+        await exited;
+        // Its heartbeat is fresh: still counted as running for now (a slow machine may hold it silent a while).
+        offsetMs = 60_000;
+        expect((await s.ctx.retrain.runs('hotel'))[0].status).toBe('running');
+        offsetMs = 180_000;
+        const [run] = await s.ctx.retrain.runs('hotel');
+        expect(run).toMatchObject({ trigger: 'manual', status: 'lost', finished_at: null, detail: { holder: `${hostname()}:${child.pid}` } });
+        expect((run.detail as { error: string }).error).toMatch(
+          new RegExp(
+            `^no word from the process running it \\(${hostname()}:${child.pid}\\) since \\S+: it stopped without finishing \\(killed, out of memory, or its machine went down\\); nothing was registered$`,
+          ),
+        );
+      } finally {
+        await s.stop();
+      }
+    }, 180_000);
+
+    it('a run in progress records that it is alive, and who runs it', async () => {
+      const s = await startTestServer({ dialect, jobs: false });
+      try {
+        await registerTrained(s, generateHotelBookings(3000, 1));
+        const service = createRetrainService({
+          db: s.ctx.db,
+          registry: s.ctx.registry,
+          rollouts: s.ctx.rollouts,
+          clock: s.ctx.clock,
+          log: s.ctx.log,
+          emit: emitToOutbox,
+          s3: { region: 'us-east-1' },
+          workDir: tempDir(),
+          heartbeatMs: 20,
+        });
+        const job = service.retrain({ model: 'hotel', data: big, trigger: 'manual', actor: 't' }).catch((e: unknown) => e);
+        const first = await runningRun(s);
+        const started = (first.detail as { alive_at: string }).alive_at;
+        expect(first.detail).toEqual({ alive_at: started, holder: `${hostname()}:${process.pid}`, heartbeat_ms: 20 });
+        const later = await until(async () => {
+          const [r] = await s.ctx.retrain.runs('hotel');
+          const at = (r.detail as { alive_at?: string } | null)?.alive_at;
+          return r.status === 'running' && at && at > started ? at : undefined;
+        }, 'a newer heartbeat');
+        expect(Date.parse(later)).toBeGreaterThan(Date.parse(started));
+        await service.stop('test over');
+        expect(await job).toMatchObject({ message: 'test over' });
+        expect((await s.ctx.retrain.runs('hotel'))[0]).toMatchObject({ status: 'interrupted', detail: { error: 'test over' } });
+      } finally {
+        await s.stop();
       }
     }, 180_000);
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,6 +40,8 @@ export interface RetrainDeps {
   s3: S3Access;
   /** Where s3:// data is downloaded for the two passes the trainer makes. */
   workDir: string;
+  /** How often a run in progress records that it is alive (default 30 s; tests shorten it). */
+  heartbeatMs?: number;
 }
 
 export interface RetrainInput {
@@ -236,6 +239,10 @@ async function currentMetrics(
   }
 }
 
+/** How often a run in progress says it is alive, by default; one silent for LOST_AFTER heartbeats was stopped without finishing. */
+const HEARTBEAT_MS = 30_000;
+const LOST_AFTER = 4;
+
 export function createRetrainService(deps: RetrainDeps) {
   const k = deps.db.kysely;
   const now = () => deps.clock.now().toISOString();
@@ -311,12 +318,25 @@ export function createRetrainService(deps: RetrainDeps) {
         `a canary of ${input.model} is already running (${busy}): a retrain with --canary waits for it to end; stop or promote it first, or retrain without --canary to register the candidate only`,
       );
     const id = randomUUID();
+    // Who runs it and when it last said so: a process killed outright (SIGKILL, out of memory)
+    // cannot record its end, and its run would read 'running' for good; runs() calls it lost.
+    const heartbeatMs = deps.heartbeatMs ?? HEARTBEAT_MS;
+    const alive = () => JSON.stringify({ alive_at: now(), holder: `${hostname()}:${process.pid}`, heartbeat_ms: heartbeatMs });
     await k
       .insertInto('retrain_runs')
-      .values({ id, model: input.model, trigger: input.trigger, status: 'running', from_version: fromVersion, candidate_version: null, started_at: now(), finished_at: null, detail: null })
+      .values({ id, model: input.model, trigger: input.trigger, status: 'running', from_version: fromVersion, candidate_version: null, started_at: now(), finished_at: null, detail: alive() })
       .execute();
-    await event('retrain.started', { id, model: input.model, from_version: fromVersion, data: input.data, trigger: input.trigger, actor: input.actor });
+    const heartbeat = setInterval(() => {
+      k.updateTable('retrain_runs')
+        .set({ detail: alive() })
+        .where('id', '=', id)
+        .where('status', '=', 'running')
+        .execute()
+        .catch(() => undefined);
+    }, heartbeatMs);
+    heartbeat.unref();
     const finish = async (status: string, detail: Record<string, unknown>, candidate: number | null = null) => {
+      clearInterval(heartbeat);
       await k
         .updateTable('retrain_runs')
         .set({ status, candidate_version: candidate, finished_at: now(), detail: JSON.stringify(detail) })
@@ -329,10 +349,12 @@ export function createRetrainService(deps: RetrainDeps) {
       await finish(interrupted ? 'interrupted' : 'failed', { error: errorMessage(e) }).catch(() => undefined);
       await event('retrain.failed', { id, model: input.model, from_version: fromVersion, error: errorMessage(e), ...(interrupted ? { interrupted: true } : {}) }).catch(() => undefined);
     };
-    const { file, cleanup } = await localData(input.data).catch(async (e) => {
-      await failed(e);
-      throw e;
-    });
+    const { file, cleanup } = await event('retrain.started', { id, model: input.model, from_version: fromVersion, data: input.data, trigger: input.trigger, actor: input.actor })
+      .then(() => localData(input.data))
+      .catch(async (e: unknown) => {
+        await failed(e);
+        throw e;
+      });
     try {
       const task = run.task ?? 'binary';
       say(`retraining ${input.model} from version ${fromVersion}'s run ${run.run_id ?? ''}: ${run.algorithm} (${task}) on ${input.data}`);
@@ -459,15 +481,28 @@ export function createRetrainService(deps: RetrainDeps) {
     return r ? planOut(r) : undefined;
   }
 
-  /** Runs of a model, newest first. */
+  /** Runs of a model, newest first; a 'running' one whose process fell silent reads 'lost'. */
   async function runs(model: string, limit = 20) {
     const rows = await k.selectFrom('retrain_runs').selectAll().where('model', '=', model).orderBy('started_at', 'desc').limit(limit).execute();
-    return rows.map((r) => ({
-      ...r,
-      started_at: new Date(r.started_at as string).toISOString(),
-      finished_at: r.finished_at ? new Date(r.finished_at as string).toISOString() : null,
-      detail: r.detail === null ? null : fromJson(r.detail),
-    }));
+    return rows.map((r) => {
+      const started_at = new Date(r.started_at as string).toISOString();
+      const detail = r.detail === null ? null : fromJson(r.detail);
+      const run = { ...r, started_at, finished_at: r.finished_at ? new Date(r.finished_at as string).toISOString() : null, detail };
+      if (r.status !== 'running') return run;
+      const { alive_at, holder, heartbeat_ms } = (detail ?? {}) as { alive_at?: string; holder?: string; heartbeat_ms?: number };
+      const last = alive_at ?? started_at;
+      // Judged by the writer's own heartbeat (a run from before heartbeats: the default).
+      if (deps.clock.now().getTime() - Date.parse(last) < LOST_AFTER * (heartbeat_ms ?? HEARTBEAT_MS)) return run;
+      return {
+        ...run,
+        status: 'lost',
+        detail: {
+          error: `no word from ${holder ? `the process running it (${holder})` : 'the process running it'} since ${last}: it stopped without finishing (killed, out of memory, or its machine went down); nothing was registered`,
+          ...(holder ? { holder } : {}),
+          alive_at: last,
+        },
+      };
+    });
   }
 
   return {
