@@ -294,9 +294,13 @@ export function registerRegistryCommands(program: Command): void {
         try {
           const pending = await pendingMigrations(db);
           if (pending.length) progress(`applying ${pending.length} migration(s) to ${db.describe}…`);
-          await migrate(db);
-          emit(o, { database: db.describe, applied: pending, pending: await pendingMigrations(db) }, () =>
-            pending.length ? `applied ${pending.join(', ')} to ${db.describe}` : `${db.describe} is up to date`,
+          const { newer = [] } = await migrate(db);
+          emit(o, { database: db.describe, applied: newer.length ? [] : pending, pending: await pendingMigrations(db), newer }, () =>
+            newer.length
+              ? `${db.describe} was migrated by a newer modelgate (${newer.join(', ')}); nothing to apply: this release uses it as it is`
+              : pending.length
+                ? `applied ${pending.join(', ')} to ${db.describe}`
+                : `${db.describe} is up to date`,
           );
         } finally {
           await db.close();

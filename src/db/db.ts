@@ -118,7 +118,39 @@ async function migrator(db: Db): Promise<Migrator> {
   });
 }
 
-export async function migrate(db: Db): Promise<MigrationResultSet> {
+/**
+ * Migrations the database has and this release does not know: a newer release migrated it.
+ * Empty for a database never migrated.
+ */
+export async function newerMigrations(db: Db): Promise<string[]> {
+  const known = allMigrations(db.dialect);
+  // Asked first, so a new database's server log shows no failed query.
+  const present =
+    db.dialect === 'postgres'
+      ? (await sql<{ present: boolean }>`select to_regclass('kysely_migration') is not null as present`.execute(db.kysely)).rows[0]?.present
+      : (await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name = 'kysely_migration'`.execute(db.kysely)).rows.length > 0;
+  if (!present) return [];
+  const executed = (await sql<{ name: string }>`select name from kysely_migration`.execute(db.kysely)).rows.map((r) => r.name);
+  return executed.filter((name) => !(name in known)).sort();
+}
+
+/**
+ * Bring the schema to this release's latest. A database a newer release migrated is used as it
+ * is (migrations only add tables and columns, so an older release reads it): rolling an image
+ * back must not stop it at start, where Kysely's own check refused it as "corrupted migrations".
+ * `newer` names those migrations.
+ */
+export async function migrate(db: Db): Promise<MigrationResultSet & { newer?: string[] }> {
+  const newer = await newerMigrations(db);
+  if (newer.length) {
+    const missing = await pendingMigrations(db);
+    if (missing.length) {
+      throw new Error(
+        `the database has migrations this release does not know (${newer.join(', ')}) and lacks ones it does (${missing.join(', ')}): it was migrated by another line of releases; use a release that knows all of them`,
+      );
+    }
+    return { results: [], newer };
+  }
   const m = await migrator(db);
   const result = await m.migrateToLatest();
   if (result.error) {

@@ -2,6 +2,10 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PG_URL, dropDb, freshDb, randomId } from '../../test/helpers/db.js';
+import { runCli } from '../../test/helpers/cli.js';
+import { demoModel } from '../../test/helpers/fixtures.js';
+import { startTestServer } from '../../test/helpers/server.js';
+import { createLogger } from '../lib/logger.js';
 import { migrate, openDb, pendingMigrations } from './index.js';
 
 describe('migrations on PostgreSQL with two schemas in one database', () => {
@@ -67,3 +71,60 @@ describe('migrations on PostgreSQL with two schemas in one database', () => {
     }
   });
 });
+
+// An image rolled back after a release that added a migration: the database knows a migration
+// this release does not. Kysely refused that as "corrupted migrations", so the previous image,
+// and its migrate job, could not start although the schema only gained tables and columns.
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`a database a newer release migrated, on ${dialect}`, () => {
+    const loc = freshDb(dialect);
+    afterAll(() => dropDb(loc));
+
+    it('is used as it is: migrate applies nothing and names the newer migrations; a server and the CLI start on it', async () => {
+      const db = await openDb(loc);
+      try {
+        await migrate(db);
+        // What a newer release leaves: its migration's row and what it made.
+        await sql`insert into kysely_migration (name, timestamp) values ('999_from_a_newer_release', '2027-01-01T00:00:00.000Z')`.execute(db.kysely);
+        await sql`create table future_things (id integer)`.execute(db.kysely);
+        await sql`alter table models add column future_column text`.execute(db.kysely);
+        expect(await migrate(db)).toEqual({ results: [], newer: ['999_from_a_newer_release'] });
+        expect(await pendingMigrations(db)).toEqual([]);
+      } finally {
+        await db.close();
+      }
+      const lines: string[] = [];
+      const s = await startTestServer({ db: loc, log: createLogger('warn', { write: (l: string) => lines.push(l) }) });
+      try {
+        await s.ctx.registry.register({ model: 'hotel', onnx: demoModel().onnx, actor: 't' });
+        expect((await s.ctx.registry.listModels()).map((m) => m.name)).toEqual(['hotel']);
+        expect(lines.map((l) => JSON.parse(l) as { level: string; msg: string; newer_migrations?: string[] })).toContainEqual(
+          expect.objectContaining({
+            level: 'warn',
+            newer_migrations: ['999_from_a_newer_release'],
+            msg: 'the database was migrated by a newer modelgate (999_from_a_newer_release): this release uses it as it is (migrations only add tables and columns); roll forward again when you can',
+          }),
+        );
+        // The migrate job of a rolled-back deployment succeeds.
+        const r = await runCli(['migrate', '--json'], s.env);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.json()).toMatchObject({ applied: [], pending: [], newer: ['999_from_a_newer_release'] });
+      } finally {
+        await s.close();
+      }
+    });
+
+    it("refuses a database that lacks one of this release's own migrations as well, naming both", async () => {
+      const db = await openDb(loc);
+      try {
+        const [last] = (await sql<{ name: string }>`select name from kysely_migration where name <> '999_from_a_newer_release' order by name desc limit 1`.execute(db.kysely)).rows;
+        await sql`delete from kysely_migration where name = ${last.name}`.execute(db.kysely);
+        await expect(migrate(db)).rejects.toThrow(
+          `the database has migrations this release does not know (999_from_a_newer_release) and lacks ones it does (${last.name}): it was migrated by another line of releases; use a release that knows all of them`,
+        );
+      } finally {
+        await db.close();
+      }
+    });
+  });
+}

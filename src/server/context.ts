@@ -80,7 +80,13 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
     throw explainDbError(e, location, location.kind === 'sqlite' ? `sqlite:${location.file}` : redactUrl(location.url));
   }
   try {
-    await migrate(db);
+    const { newer } = await migrate(db);
+    if (newer?.length) {
+      log.warn(
+        { newer_migrations: newer },
+        `the database was migrated by a newer modelgate (${newer.join(', ')}): this release uses it as it is (migrations only add tables and columns); roll forward again when you can`,
+      );
+    }
   } catch (e) {
     await db.close().catch(() => undefined);
     throw explainDbError(e, location, db.describe);
