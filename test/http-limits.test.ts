@@ -150,3 +150,40 @@ describe('request bodies over a real connection', () => {
     expect(((await res.json()) as { model: string }).model).toBe('hotel');
   });
 });
+
+/**
+ * A client that sends its body a byte at a time (slowloris): Fastify's default set no limit,
+ * so each such client held a connection for as long as it liked (a 100 KB body at a byte every
+ * 5 s: six days). REQUEST_TIMEOUT_MS bounds the whole request; Node answers 408 and closes.
+ */
+describe('a request that takes longer than REQUEST_TIMEOUT_MS to arrive', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ listen: true, env: { REQUEST_TIMEOUT_MS: '1000' } });
+    await serveDemo(s);
+  });
+  afterAll(() => s?.stop());
+
+  it('gets 408 and its connection closed, while other requests are served', async () => {
+    const { port } = new URL(s.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.write(`POST /v1/infer HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{`);
+    const drip = setInterval(() => socket.writable && socket.write(' '), 100);
+    try {
+      await closed;
+    } finally {
+      clearInterval(drip);
+    }
+    expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    const res = await fetch(`${s.url}/v1/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'hotel', payload: row }),
+    });
+    expect(res.status).toBe(200);
+  }, 60_000);
+});

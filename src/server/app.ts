@@ -100,6 +100,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${ID_PREFIX}-${(++idCounter).toString(36)}`;
     },
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // Fastify's default (0) lets a client drip a body a byte at a time for as long as it likes,
+    // holding a connection each (slowloris); Node then answers 408 and closes. Node looks for
+    // late requests every connectionsCheckingInterval (30 s by default): a quarter of the limit.
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: {
+      requestTimeout: config.REQUEST_TIMEOUT_MS,
+      headersTimeout: Math.min(60_000, config.REQUEST_TIMEOUT_MS),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.REQUEST_TIMEOUT_MS / 4))),
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     // While closing, requests already on open connections are still served (not 503), then connections close.
     return503OnClosing: false,
