@@ -83,6 +83,11 @@ describe('a full disk under the SQLite database and artifacts', () => {
     const infer = await post(url, '/v1/infer', { model: 'hotel', payload: rowPayload(demoModel().holdout.data, 0) });
     expect(infer.status).toBe(200);
     expect(((await infer.json()) as { version: number }).version).toBe(1);
+    // Its audit record has nowhere to go: counted as lost (the flush runs every 50 ms).
+    const lostCount = async () => Number(/^modelgate_audit_records_total\{result="lost"\} (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
+    for (const until = Date.now() + 30_000; (await lostCount()) === 0 && Date.now() < until; await new Promise((r) => setTimeout(r, 50)));
+    const lost = await lostCount();
+    expect(lost).toBeGreaterThan(0);
 
     // The CLI: the artifact it could not store, and the key it could not make, each said so (exit 1).
     const register = JSON.parse(readFileSync(path.join(ctl, 'register.out'), 'utf8')) as { error: { code: string; message: string } };
@@ -106,6 +111,10 @@ describe('a full disk under the SQLite database and artifacts', () => {
     // Nothing of the refused promote was kept: version 1 was still the one it replaced.
     expect(await promoted.json()).toMatchObject({ version: 2, previous_version: 1 });
     expect((await post(url, '/v1/keys', { name: 'ops', scopes: ['infer'] })).status).toBe(201);
+    // The audit records lost while the disk was full are counted and said; once there is room they are kept again, and that is said too.
+    expect(await gauge('modelgate_data_dir_free_bytes')).toBeGreaterThan(0);
+    expect((await post(url, '/v1/infer', { model: 'hotel', payload: rowPayload(demoModel().holdout.data, 1) })).status).toBe(200);
+    await run.waitFor(new RegExp(`audit records are (written to the database|spilled to disk) again; ${lost} were lost in all while neither the database nor the spill file took them`), 30_000);
   }, 180_000);
 
   it('a server started on the full disk says so, waits, and starts once space is freed', async () => {

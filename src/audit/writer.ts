@@ -58,6 +58,8 @@ export class AuditWriter {
   private flushing: Promise<void> | undefined;
   private spillFile: string | undefined;
   private spillChain: Promise<void> = Promise.resolve();
+  /** Records lost since the loss began (a full disk under both): said when it begins and when records are kept again. */
+  private lost: number | undefined;
   /** True while spill files may be waiting for the database. */
   private pendingSpill = true;
   private replaying: Promise<void> | undefined;
@@ -131,6 +133,7 @@ export class AuditWriter {
       try {
         await this.o.store.appendFresh(batch);
         this.o.onWritten?.(batch.size, 'direct');
+        this.keptAgain('written to the database');
         if (this.dbDown) {
           this.dbDown = false;
           this.o.log.warn('the database takes audit records again; replaying spilled records');
@@ -168,14 +171,29 @@ export class AuditWriter {
           throw e;
         }
         this.o.onSpilled?.(rows.length);
+        this.keptAgain('spilled to disk');
       });
     return this.spillChain.catch((e) => {
       this.o.onLost?.(rows.length);
+      // Once, not every flush (ten lines a second for as long as the disk stays full, into a
+      // log that may be on that disk): the count goes on in modelgate_audit_records_total{result="lost"}.
+      if (this.lost !== undefined) {
+        this.lost += rows.length;
+        return;
+      }
+      this.lost = rows.length;
       this.o.log.fatal(
         { err: errorMessage(e), rows: rows.length, spill_dir: this.o.spillDir },
-        'cannot write the audit spill file while the database refuses records: these records are lost; free space in the spill directory or bring the database back',
+        'cannot write the audit spill file while the database refuses records: these records are lost; free space in the spill directory or bring the database back (said once; modelgate_audit_records_total{result="lost"} counts them)',
       );
     });
+  }
+
+  /** Records are kept again after some were lost: say how many went in all. */
+  private keptAgain(how: string): void {
+    if (this.lost === undefined) return;
+    this.o.log.warn({ lost: this.lost }, `audit records are ${how} again; ${this.lost} were lost in all while neither the database nor the spill file took them`);
+    this.lost = undefined;
   }
 
   /** Replay spill files (ours and those of processes that died) into the database. */
