@@ -101,7 +101,8 @@ for (const dialect of DIALECTS) {
       expect([await versions(), await runs()]).toEqual([beforeVersions, beforeRuns]);
       // The plan (with a canary) waits for it rather than training a candidate whose canary cannot start.
       const report = (await s.ctx.monitoring.latest('hotel')) as Parameters<typeof s.ctx.retrain.onReport>[0];
-      await s.ctx.retrain.setPlan({ model: 'hotel', data: fresh, canarySteps: [10, 100], minInterval: '1s', actor: 't' });
+      // No interval: the last planned run (the loop's, a moment ago) must not hold it back as too_soon.
+      await s.ctx.retrain.setPlan({ model: 'hotel', data: fresh, canarySteps: [10, 100], minInterval: '0s', actor: 't' });
       expect(await s.ctx.retrain.onReport(report)).toBe('canary_running');
       // A canary started while the candidate trained (the check before training saw none): the candidate stays registered, and says why it has no canary.
       const unaware = createRetrainService({
