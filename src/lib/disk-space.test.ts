@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers/db.js';
 import { databaseUnavailable } from '../db/unavailable.js';
-import { freeBytes, fullestDir, isNoSpace, noSpaceError, sqliteDiskFull } from './disk-space.js';
+import { freeBytes, fullestDir, isNoSpace, networkFileSystem, networkFileSystemName, noSpaceError, sqliteDiskFull } from './disk-space.js';
 
 /** SQLite's own SQLITE_FULL: a page limit fails a write exactly as a full disk does. */
 function sqliteFull(file: string): unknown {
@@ -73,5 +74,20 @@ describe('disk space', () => {
     );
     expect(noSpaceError(quota, dir, 'x').message).toContain('(EDQUOT: disk quota exceeded, ');
     expect(fullestDir([path.join(dir, 'a.csv'), path.join(dir, 'b.csv')])).toBe(dir);
+  });
+
+  it("names the network file systems SQLite must not be on, by the kernel's own numbers, and not a local one", () => {
+    // linux/magic.h (Debian's linux-libc-dev), not this module's table.
+    const header = readFileSync('/usr/include/linux/magic.h', 'utf8');
+    const magic = (name: string) => Number(new RegExp(`#define\\s+${name}\\s+(0x[0-9a-fA-F]+)`).exec(header)![1]);
+    expect([magic('NFS_SUPER_MAGIC'), magic('SMB_SUPER_MAGIC'), magic('CIFS_SUPER_MAGIC'), magic('SMB2_SUPER_MAGIC'), magic('CEPH_SUPER_MAGIC')].map(networkFileSystemName)).toEqual([
+      'nfs',
+      'smb',
+      'cifs',
+      'smb2',
+      'ceph',
+    ]);
+    for (const local of ['EXT4_SUPER_MAGIC', 'TMPFS_MAGIC', 'BTRFS_SUPER_MAGIC', 'OVERLAYFS_SUPER_MAGIC', 'XFS_SUPER_MAGIC']) expect(networkFileSystemName(magic(local))).toBeUndefined();
+    expect(networkFileSystem(tempDir())).toBeUndefined();
   });
 });

@@ -70,3 +70,32 @@ export function sqliteDiskFull(e: unknown, file: string, after = 'the change was
     { code, directory: dir, ...(free === undefined ? {} : { free_bytes: free }) },
   );
 }
+
+/**
+ * File systems on which SQLite's locks and its WAL's shared memory are not reliable (SQLite's
+ * own advice: do not use WAL over a network file system), by statfs magic number
+ * (linux/magic.h). An EFS or Filestore volume mounts as nfs.
+ */
+const NETWORK_FILE_SYSTEMS = new Map<number, string>([
+  [0x6969, 'nfs'],
+  [0x517b, 'smb'],
+  [0xfe534d42, 'smb2'],
+  [0xff534d42, 'cifs'],
+  [0x00c36400, 'ceph'],
+  [0x47504653, 'gpfs'],
+  [0x0bd00bd0, 'lustre'],
+]);
+
+/** The name of a network file system by its statfs type, or undefined for any other. */
+export const networkFileSystemName = (type: number): string | undefined => NETWORK_FILE_SYSTEMS.get(type >>> 0);
+
+/** The network file system dir is on (nfs, cifs, …), or undefined for a local one or when it cannot be asked. */
+export function networkFileSystem(dir: string): string | undefined {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    try {
+      return networkFileSystemName(Number(statfsSync(d).type));
+    } catch {
+      if (path.dirname(d) === d) return undefined;
+    }
+  }
+}

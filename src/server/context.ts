@@ -2,7 +2,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { ConfigError, type Config } from '../config.js';
 import { openDb, migrate, type Db } from '../db/index.js';
 import { connectionAdvice, isDbUnreachable } from '../db/unavailable.js';
-import { sqliteDiskFull } from '../lib/disk-space.js';
+import { networkFileSystem, sqliteDiskFull } from '../lib/disk-space.js';
 import { redactUrl } from '../lib/redact-url.js';
 import { smokeTest } from '../inference/index.js';
 import { systemClock, type Clock } from '../lib/clock.js';
@@ -73,6 +73,13 @@ export function checkDataDir(dir: string): void {
 export async function openContext(config: Config, log: Logger, overrides: ContextOverrides = {}): Promise<Context> {
   if (!overrides.db) checkDataDir(config.dataDir);
   const location = overrides.db ?? config.database;
+  const network = location.kind === 'sqlite' ? networkFileSystem(path.dirname(location.file)) : undefined;
+  if (network && location.kind === 'sqlite') {
+    log.warn(
+      { file: location.file, file_system: network },
+      `the SQLite database ${location.file} is on ${network}, a network file system: SQLite's locks and its write-ahead log's shared memory are not reliable there, and the database can be corrupted (above all with more than one server on it); keep it on a local disk with one replica, or use PostgreSQL (DATABASE_URL) for several`,
+    );
+  }
   let db: Db;
   try {
     db = await openDb(location);
