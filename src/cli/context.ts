@@ -1,5 +1,5 @@
 import { AppError } from '../lib/errors.js';
-import { sqliteDiskFull } from '../lib/disk-space.js';
+import { databaseDiskFull } from '../db/unavailable.js';
 import { enableInterruptCleanup } from '../lib/interrupt-cleanup.js';
 import os from 'node:os';
 import { loadConfigForCli, unreadVariables, type Config } from '../config.js';
@@ -31,10 +31,11 @@ export async function withContext<T>(opts: OutputOptions, fn: (ctx: Context) => 
     ctx = await openContext(config, log);
     return await fn(ctx);
   } catch (e) {
-    const sqliteFile = ctx?.db.location.kind === 'sqlite' ? ctx.db.location.file : undefined;
+    // A full disk under the database, named (openContext names it itself when it cannot open).
+    const full = ctx ? databaseDiskFull(e, ctx.db.location.kind === 'sqlite' ? ctx.db.location.file : undefined) : undefined;
     await ctx?.close().catch(() => undefined);
     ctx = undefined;
-    return fail(opts, (sqliteFile && sqliteDiskFull(e, sqliteFile)) || e);
+    return fail(opts, full ?? e);
   } finally {
     await ctx?.close();
   }

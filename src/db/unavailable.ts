@@ -76,6 +76,19 @@ const LOST_CONNECTION = /^(Connection terminated|Client has encountered a connec
 const PG_DISK_FULL = '53100';
 
 /**
+ * A change the database refused for want of disk: SQLite's (sqliteFile: the database this
+ * process writes) or the PostgreSQL server's. Retrying will not help until someone frees space,
+ * so it says where. Undefined for any other error.
+ */
+export function databaseDiskFull(e: unknown, sqliteFile?: string): AppError | undefined {
+  if (e instanceof AppError || !(e instanceof Error)) return undefined;
+  if (sqliteFile) return sqliteDiskFull(e, sqliteFile);
+  const code = codeOf(e);
+  if (code !== PG_DISK_FULL) return undefined;
+  return new AppError('UNAVAILABLE', `the PostgreSQL server's disk is full (${code}: ${errorMessage(e)}): free space on its data volume, then retry; the change was not made`, { code });
+}
+
+/**
  * A request that failed because the database is out of reach, as the 503 a client can retry
  * on, instead of an internal error: the server is fine and the request may succeed in a moment.
  * A full disk says so and where (sqliteFile: the SQLite database this process writes), since
@@ -83,12 +96,9 @@ const PG_DISK_FULL = '53100';
  */
 export function databaseUnavailable(e: unknown, sqliteFile?: string): AppError | undefined {
   if (e instanceof AppError || !(e instanceof Error)) return undefined;
-  const code = codeOf(e);
-  const full = sqliteFile ? sqliteDiskFull(e, sqliteFile) : undefined;
+  const full = databaseDiskFull(e, sqliteFile);
   if (full) return full;
-  if (code === PG_DISK_FULL) {
-    return new AppError('UNAVAILABLE', `the PostgreSQL server's disk is full (${code}: ${errorMessage(e)}): free space on its data volume, then retry; the change was not made`, { code });
-  }
+  const code = codeOf(e);
   const known = typeof code === 'string' && (DB_UNREACHABLE_CODES.has(code) || BUSY_CODES.has(code) || code.startsWith('SQLITE_IOERR'));
   if (!known && !LOST_CONNECTION.test(e.message)) return undefined;
   return new AppError(

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, copyFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from './db.js';
 import { freePort } from './redis.js';
@@ -34,7 +34,15 @@ export class ThrowawayPostgres {
    */
   static async create(
     port?: number,
-    opts: { tls?: { cert: string; key: string; /** require client certificates signed by this CA (cert authentication) */ clientCa?: string } } = {},
+    opts: {
+      tls?: { cert: string; key: string; /** require client certificates signed by this CA (cert authentication) */ clientCa?: string };
+      /**
+       * A tablespace `small` of this size (say '4m') on a tmpfs that only the server sees (its
+       * own mount namespace; needs root, as on the project's machines), made every new
+       * table's default: its disk fills for real (fillSmall), while the WAL stays on a roomy one.
+       */
+      smallTablespace?: string;
+    } = {},
   ): Promise<ThrowawayPostgres> {
     const dir = tempDir('modelgate-pg-');
     const asRoot = process.getuid?.() === 0;
@@ -56,12 +64,35 @@ export class ThrowawayPostgres {
       writeFileSync(path.join(dir, 'pg_hba.conf'), `local all all trust\nhostssl all all 127.0.0.1/32 ${opts.tls.clientCa ? 'cert' : 'trust'}\n`);
     }
     const pg = new ThrowawayPostgres(dir, port ?? (await freePort()));
-    pg.start();
+    if (opts.smallTablespace) {
+      pg.small = tempDir('modelgate-pg-small-');
+      const ctl = `${path.join(bin(), 'pg_ctl')} -D ${dir} -l ${path.join(dir, 'server.log')} -w -o '${pg.options()}' start`;
+      execFileSync(
+        'unshare',
+        ['-m', '--propagation', 'private', 'sh', '-ec', `mount -t tmpfs -o size=${opts.smallTablespace} tmpfs ${pg.small}; chown postgres ${pg.small}; runuser -u postgres -- ${ctl} >/dev/null`],
+        { stdio: 'pipe', timeout: 60_000 },
+      );
+      execFileSync('psql', [pg.url, '-qc', `create tablespace small location '${pg.small}'`, '-c', 'alter database postgres set default_tablespace = small'], { stdio: 'pipe' });
+    } else pg.start();
     return pg;
   }
 
+  /** The tmpfs directory of the `small` tablespace, when there is one. */
+  small: string | undefined;
+
+  private options(): string {
+    return `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  }
+
   start(): void {
-    asPostgres('pg_ctl', ['-D', this.dir, '-l', path.join(this.dir, 'server.log'), '-w', '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+    asPostgres('pg_ctl', ['-D', this.dir, '-l', path.join(this.dir, 'server.log'), '-w', '-o', this.options(), 'start']);
+  }
+
+  /** Fill the `small` tablespace's tmpfs to the last byte (fill) or empty it again, in the server's mount namespace. */
+  fillSmall(full: boolean): void {
+    const pid = readFileSync(path.join(this.dir, 'postmaster.pid'), 'utf8').split('\n')[0];
+    const filler = path.join(this.small!, 'filler');
+    execFileSync('nsenter', ['-t', pid, '-m', 'sh', '-c', full ? `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null || true` : `rm -f ${filler}`], { stdio: 'pipe' });
   }
 
   /** Immediate shutdown: connections drop as in a crash. */
