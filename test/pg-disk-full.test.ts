@@ -38,6 +38,12 @@ describe("the PostgreSQL server's disk full", () => {
     expect(cli.code).toBe(1);
     expect(cli.json()).toMatchObject({ error: { code: 'UNAVAILABLE' } });
     expect((cli.json() as { error: { message: string } }).error.message).toMatch(FULL);
+    // A server starting on it with migrations to make (a new schema): the disk named, as a
+    // refusal `serve` retries (UNAVAILABLE), not "migration … failed" that ends it.
+    await expect(startTestServer({ db: { kind: 'postgres', url: pg.url, schema: randomId('mg') } })).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(/^the PostgreSQL server's disk is full \(53100: (migration \S+ failed: )?could not extend file "[^"]+": No space left on device\): free space on its data volume/),
+    });
     pg.fillSmall(false);
     expect((await create('ops')).statusCode).toBe(201);
   }, 120_000);

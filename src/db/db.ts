@@ -157,7 +157,9 @@ export async function migrate(db: Db): Promise<MigrationResultSet & { newer?: st
     const failed = result.results?.find((r) => r.status === 'Error');
     // No failed migration means the database could not be reached at all: keep that error as it is.
     if (!failed) throw result.error;
-    throw new Error(`migration ${failed.migrationName} failed: ${(result.error as Error).message ?? result.error}`);
+    // The driver's code stays on it, so a full disk or a lost connection is still told apart.
+    const code = (result.error as { code?: unknown }).code;
+    throw Object.assign(new Error(`migration ${failed.migrationName} failed: ${(result.error as Error).message ?? result.error}`, { cause: result.error }), typeof code === 'string' ? { code } : {});
   }
   return result;
 }
