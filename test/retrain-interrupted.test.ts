@@ -22,7 +22,7 @@ import { startTestServer, type TestServer } from './helpers/server.js';
  */
 
 /** Enough rows that reading and training them takes seconds anywhere, so a stop lands mid-way. */
-const BIG_ROWS = 200_000;
+const BIG_ROWS = 400_000;
 const recommends = { model: 'hotel', alerts: [{ name: 'retrain_recommended', firing: true }] } as unknown as Report;
 
 const dir = tempDir();

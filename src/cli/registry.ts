@@ -295,7 +295,7 @@ export function registerRegistryCommands(program: Command): void {
           const pending = await pendingMigrations(db);
           if (pending.length) progress(`applying ${pending.length} migration(s) to ${db.describe}…`);
           const { newer = [] } = await migrate(db);
-          emit(o, { database: db.describe, applied: newer.length ? [] : pending, pending: await pendingMigrations(db), newer }, () =>
+          emit(o, { database: db.describe, applied: pending, pending: await pendingMigrations(db), newer }, () =>
             newer.length
               ? `${db.describe} was migrated by a newer modelgate (${newer.join(', ')}); nothing to apply: this release uses it as it is`
               : pending.length

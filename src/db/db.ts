@@ -122,7 +122,7 @@ async function migrator(db: Db): Promise<Migrator> {
  * Migrations the database has and this release does not know: a newer release migrated it.
  * Empty for a database never migrated.
  */
-export async function newerMigrations(db: Db): Promise<string[]> {
+async function newerMigrations(db: Db): Promise<string[]> {
   const known = allMigrations(db.dialect);
   // Asked first, so a new database's server log shows no failed query.
   const present =

@@ -1,4 +1,4 @@
-import { statfsSync } from 'node:fs';
+import { statfsSync, type StatsFs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AppError, errorMessage } from './errors.js';
@@ -12,17 +12,21 @@ export interface DiskUsage {
 /** A directory and the space on its file system, read when called (for /health and /metrics). */
 export type DataDiskProbe = () => { dir: string; usage?: DiskUsage };
 
-/** The file system holding dir: its size and the bytes an unprivileged process may still write (undefined if it cannot be asked). */
-export function diskUsage(dir: string): DiskUsage | undefined {
+/** statfs of dir, or of its nearest existing parent (same device, or its mount point's) when dir is not made yet. */
+function statfsNearest(dir: string): StatsFs | undefined {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     try {
-      const s = statfsSync(d);
-      return { freeBytes: s.bavail * s.bsize, sizeBytes: s.blocks * s.bsize };
+      return statfsSync(d);
     } catch {
-      // dir itself may not exist yet: ask its nearest existing parent, on the same device or its mount point's.
       if (path.dirname(d) === d) return undefined;
     }
   }
+}
+
+/** The file system holding dir: its size and the bytes an unprivileged process may still write (undefined if it cannot be asked). */
+export function diskUsage(dir: string): DiskUsage | undefined {
+  const s = statfsNearest(dir);
+  return s && { freeBytes: s.bavail * s.bsize, sizeBytes: s.blocks * s.bsize };
 }
 
 export const freeBytes = (dir: string): number | undefined => diskUsage(dir)?.freeBytes;
@@ -91,11 +95,6 @@ export const networkFileSystemName = (type: number): string | undefined => NETWO
 
 /** The network file system dir is on (nfs, cifs, …), or undefined for a local one or when it cannot be asked. */
 export function networkFileSystem(dir: string): string | undefined {
-  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    try {
-      return networkFileSystemName(Number(statfsSync(d).type));
-    } catch {
-      if (path.dirname(d) === d) return undefined;
-    }
-  }
+  const s = statfsNearest(dir);
+  return s && networkFileSystemName(Number(s.type));
 }

@@ -105,7 +105,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // late requests every connectionsCheckingInterval (30 s by default): a quarter of the limit.
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     http: {
-      requestTimeout: config.REQUEST_TIMEOUT_MS,
       headersTimeout: Math.min(60_000, config.REQUEST_TIMEOUT_MS),
       connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.REQUEST_TIMEOUT_MS / 4))),
     },

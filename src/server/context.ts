@@ -73,11 +73,12 @@ export function checkDataDir(dir: string): void {
 export async function openContext(config: Config, log: Logger, overrides: ContextOverrides = {}): Promise<Context> {
   if (!overrides.db) checkDataDir(config.dataDir);
   const location = overrides.db ?? config.database;
-  const network = location.kind === 'sqlite' ? networkFileSystem(path.dirname(location.file)) : undefined;
-  if (network && location.kind === 'sqlite') {
+  const sqliteFile = location.kind === 'sqlite' ? location.file : undefined;
+  const network = sqliteFile ? networkFileSystem(path.dirname(sqliteFile)) : undefined;
+  if (network) {
     log.warn(
-      { file: location.file, file_system: network },
-      `the SQLite database ${location.file} is on ${network}, a network file system: SQLite's locks and its write-ahead log's shared memory are not reliable there, and the database can be corrupted (above all with more than one server on it); keep it on a local disk with one replica, or use PostgreSQL (DATABASE_URL) for several`,
+      { file: sqliteFile, file_system: network },
+      `the SQLite database ${sqliteFile} is on ${network}, a network file system: SQLite's locks and its write-ahead log's shared memory are not reliable there, and the database can be corrupted (above all with more than one server on it); keep it on a local disk with one replica, or use PostgreSQL (DATABASE_URL) for several`,
     );
   }
   let db: Db;
