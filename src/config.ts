@@ -101,6 +101,8 @@ const schema = z.object({
   CACHE_ADMIT: z.enum(['second', 'first'], { error: 'expected second or first' }).default('second'),
   /** Bearer token that grants every scope. Required unless MODELGATE_AUTH=off. */
   MODELGATE_ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
+  /** The admin token being replaced: accepted too while replicas roll and callers move to the new one; unset it after. */
+  MODELGATE_ADMIN_TOKEN_PREVIOUS: z.string().min(16, 'expected at least 16 characters').optional(),
   /** Comma-separated infer-only bearer tokens (16+ characters each); list old and new while rotating one. */
   MODELGATE_SERVICE_TOKENS: z
     .string()
@@ -245,6 +247,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
   if (raw && raw.MODELGATE_AUTH && !raw.MODELGATE_ADMIN_TOKEN) {
     problems.push('MODELGATE_ADMIN_TOKEN is unset while MODELGATE_AUTH is on: set a token of 16+ characters, or MODELGATE_AUTH=off for an open server');
   }
+  if (raw?.MODELGATE_ADMIN_TOKEN_PREVIOUS) {
+    if (!raw.MODELGATE_ADMIN_TOKEN) problems.push('MODELGATE_ADMIN_TOKEN_PREVIOUS is set without MODELGATE_ADMIN_TOKEN: it is the token being replaced; put the new one in MODELGATE_ADMIN_TOKEN');
+    else if (raw.MODELGATE_ADMIN_TOKEN_PREVIOUS === raw.MODELGATE_ADMIN_TOKEN)
+      problems.push('MODELGATE_ADMIN_TOKEN_PREVIOUS is the same as MODELGATE_ADMIN_TOKEN: set it to the token being replaced, or unset it');
+  }
+  const serviceTokens = raw?.MODELGATE_SERVICE_TOKENS ? raw.MODELGATE_SERVICE_TOKENS.split(',').map((t) => t.trim()) : [];
+  // The admin token is tried first, so a token in both lists would quietly get every scope.
+  for (const [name, token] of [
+    ['MODELGATE_ADMIN_TOKEN', raw?.MODELGATE_ADMIN_TOKEN],
+    ['MODELGATE_ADMIN_TOKEN_PREVIOUS', raw?.MODELGATE_ADMIN_TOKEN_PREVIOUS],
+  ] as const) {
+    if (token && serviceTokens.includes(token))
+      problems.push(`MODELGATE_SERVICE_TOKENS holds the token of ${name}: a service token may only score, the admin token may do everything; give them different tokens`);
+  }
   if (raw?.ARTIFACT_STORE?.startsWith('s3://') && !/^s3:\/\/[a-z0-9][a-z0-9.-]{2,62}(\/.*)?$/.test(raw.ARTIFACT_STORE)) {
     problems.push(`ARTIFACT_STORE=${JSON.stringify(raw.ARTIFACT_STORE)}: expected s3://bucket/prefix with a valid bucket name (3-63 lowercase letters, digits, dots, dashes)`);
   }
@@ -270,7 +286,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
   return {
     ...raw,
     WORKERS: raw.WORKERS === 'auto' ? Math.max(1, cpuCount) : Number(raw.WORKERS),
-    serviceTokens: raw.MODELGATE_SERVICE_TOKENS ? raw.MODELGATE_SERVICE_TOKENS.split(',').map((t) => t.trim()) : [],
+    serviceTokens,
     dataDir,
     database,
     artifacts,

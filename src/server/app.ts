@@ -86,6 +86,23 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const ID_PREFIX = randomUUID().slice(0, 8);
 let idCounter = 0;
 
+/** The admin token being replaced, if set: each use counted, the first in this process logged with who to move. */
+function previousAdminToken(token: string | undefined, deps: Pick<AppDeps, 'log' | 'metrics'>) {
+  if (!token) return undefined;
+  let logged = false;
+  return {
+    token,
+    onUse: () => {
+      deps.metrics.adminTokenPrevious.inc();
+      if (logged) return;
+      logged = true;
+      deps.log.warn(
+        'a request used the previous admin token (MODELGATE_ADMIN_TOKEN_PREVIOUS): move its callers to MODELGATE_ADMIN_TOKEN, then unset the previous one once modelgate_admin_token_previous_requests_total stops growing',
+      );
+    },
+  };
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const app: FastifyInstance = Fastify({
@@ -154,7 +171,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installAuth(app, {
     enabled: config.MODELGATE_AUTH,
     authenticators: [
-      ...(config.MODELGATE_ADMIN_TOKEN ? [adminTokenAuthenticator(config.MODELGATE_ADMIN_TOKEN)] : []),
+      ...(config.MODELGATE_ADMIN_TOKEN ? [adminTokenAuthenticator(config.MODELGATE_ADMIN_TOKEN, previousAdminToken(config.MODELGATE_ADMIN_TOKEN_PREVIOUS, deps))] : []),
       ...(config.serviceTokens.length ? [serviceTokenAuthenticator(config.serviceTokens)] : []),
       ...(config.JWT_SECRET || config.JWT_JWKS_URL
         ? [jwtAuthenticator({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, scopesClaim: config.JWT_SCOPES_CLAIM })]

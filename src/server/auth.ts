@@ -21,14 +21,31 @@ const ALL: ReadonlySet<Scope> = new Set(SCOPES);
  * Constant-time comparison: the time taken depends only on the length, never on how many
  * leading characters match. (Token length is not a secret: it is fixed by the format.)
  */
-export function adminTokenAuthenticator(token: string): Authenticator {
+function sameToken(given: string, expected: Buffer): boolean {
+  // Every API-key request passes here first: measure before copying (the length is no secret).
+  return Buffer.byteLength(given, 'utf8') === expected.length && timingSafeEqual(Buffer.from(given, 'utf8'), expected);
+}
+
+/**
+ * The admin token, and while it is being replaced the previous one (MODELGATE_ADMIN_TOKEN_PREVIOUS):
+ * replicas roll one at a time, so for a while some know only the old token and some the new; a
+ * caller that keeps the old one until every replica knows both is never refused. Changes made
+ * with the previous token are recorded as `admin-token-previous`, and `onPrevious` hears of each
+ * use, so an operator can tell when nobody sends it any more.
+ */
+export function adminTokenAuthenticator(token: string, previous?: { token: string; onUse: () => void }): Authenticator {
   const expected = Buffer.from(token, 'utf8');
   const principal: Principal = { id: 'admin-token', kind: 'admin-token', scopes: ALL };
+  const old = previous ? Buffer.from(previous.token, 'utf8') : undefined;
+  const oldPrincipal: Principal = { id: 'admin-token-previous', kind: 'admin-token', scopes: ALL };
   return {
     authenticate: (given) => {
-      // Every API-key request passes here first: measure before copying (the length is no secret).
-      if (Buffer.byteLength(given, 'utf8') !== expected.length) return undefined;
-      return timingSafeEqual(Buffer.from(given, 'utf8'), expected) ? principal : undefined;
+      if (sameToken(given, expected)) return principal;
+      if (old && sameToken(given, old)) {
+        previous!.onUse();
+        return oldPrincipal;
+      }
+      return undefined;
     },
   };
 }

@@ -154,6 +154,11 @@ export function createMetrics(sources: MetricsSources = {}) {
     labelNames: ['key'] as const,
     registers: [registry],
   });
+  const adminTokenPrevious = new client.Counter({
+    name: 'modelgate_admin_token_previous_requests_total',
+    help: 'Requests authenticated by the admin token being replaced (MODELGATE_ADMIN_TOKEN_PREVIOUS): unset it once this stops growing',
+    registers: [registry],
+  });
   const rateLimiterFallbacks = new client.Counter({
     name: 'modelgate_rate_limiter_fallback_total',
     help: 'Rate-limit checks Redis could not answer, by the failure policy applied (open: allowed, closed: 503)',
@@ -249,6 +254,7 @@ export function createMetrics(sources: MetricsSources = {}) {
     analysisDuration,
     rateLimited,
     rateLimiterFallbacks,
+    adminTokenPrevious,
   };
 }
 
