@@ -199,6 +199,7 @@ describe('modelgate migrate on PostgreSQL', () => {
         '014_retrain',
         '015_engine_checks',
         '016_feedback_orphans',
+        '017_webhook_secret_rotation',
       ],
       pending: [],
     });

@@ -427,6 +427,39 @@ describe('console at /ui in Chromium', () => {
     expect(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('modelgate.token'))).toBeNull();
   });
 
+  it('the access page shows a disabled webhook with its reason, and an admin rotates a secret, shown once', async () => {
+    const hook = await api('POST', '/v1/webhooks', { url: 'http://127.0.0.1:19999/console-hook' });
+    const gone = await api('POST', '/v1/webhooks', { url: 'http://127.0.0.1:19999/gone-hook' });
+    await s.ctx.db.kysely
+      .updateTable('webhook_subscriptions')
+      .set({ enabled: 0, disabled_reason: 'the receiver answered 410 Gone at 2026-12-01T00:00:00.000Z' })
+      .where('id', '=', gone.body.id as string)
+      .execute();
+    // The test before left the page signed out.
+    await signIn(TOKEN);
+    await poll(() => page.getByTestId('who').textContent()).toMatch(/admin/);
+    await page.goto(`${s.url}/ui/#/access`);
+    const row = page.locator('[data-testid=webhooks-table] tbody tr', { hasText: 'console-hook' });
+    await poll(() => page.locator('[data-testid=webhooks-table] tbody tr', { hasText: 'gone-hook' }).textContent()).toMatch(/disabled: the receiver answered 410 Gone/);
+    expect(await row.textContent()).toMatch(/enabled/);
+    await row.getByRole('button', { name: 'Rotate secret' }).click();
+    await poll(() => page.locator('dialog[open]').textContent()).toMatch(/signed with the old and the new secret/);
+    await page.locator('dialog[open] [data-testid=confirm]').click();
+    await poll(() => page.getByTestId('new-secret').count()).toBe(1);
+    const shown = (await page.getByTestId('new-secret').textContent()) ?? '';
+    expect(shown).toMatch(/^whsec_/);
+    expect(shown).not.toBe(hook.body.secret);
+    await poll(() => row.textContent()).toMatch(/old secret signs too until/);
+    // The secret shown is the one the subscription now signs with: the API refuses it as "new".
+    expect(await api('POST', `/v1/webhooks/${hook.body.id as string}/rotate-secret`, { secret: shown })).toMatchObject({
+      status: 400,
+      body: { error: { message: expect.stringMatching(/current secret/) } },
+    });
+    expect(await misalignedRows(page, '[data-testid=webhooks-table]')).toEqual([]);
+    await shot('access-webhooks');
+    expect(await a11y(page)).toEqual([]);
+  });
+
   it('left no errors in the browser console (CSP violations included)', () => {
     expect(browserErrors.filter((e) => !/status of 40[134]/.test(e))).toEqual([]);
   });

@@ -82,6 +82,7 @@ for (const dialect of DIALECTS) {
         '/ok': (_q, r) => r.writeHead(204).end(),
         '/ok?only=promoted': (_q, r) => r.writeHead(200).end(),
         '/ok?late=1': (_q, r) => r.writeHead(200).end(),
+        '/ok?rot=1': (_q, r) => r.writeHead(200).end(),
         '/flaky': (_q, r, n) => r.writeHead(n <= 2 ? 500 : 200).end(),
         '/gone': (_q, r) => r.writeHead(410).end(),
         '/busy': (_q, r, n) => (n === 1 ? r.writeHead(429, { 'retry-after': '7' }).end() : r.writeHead(200).end()),
@@ -233,6 +234,68 @@ for (const dialect of DIALECTS) {
       expect(rx.got.filter((g) => g.path === '/ok' && JSON.parse(g.body).data.alias === 'green')).toHaveLength(1);
     });
 
+    it('a rotated secret: during its grace each delivery is signed with the old and the new secret, after it with the new one only', async () => {
+      const added = await api('POST', '/v1/webhooks', { url: `${rx.base}/ok?rot=1`, events: ['model.promoted'] });
+      const id = added.body.id as string;
+      const first = added.body.secret as string;
+      const delivered = async (alias: string) => {
+        await s.ctx.registry.promote({ model: 'hotel', target: alias, version: 1, actor: 'alice' });
+        await round();
+        const got = rx.got.filter((g) => g.path === '/ok?rot=1' && JSON.parse(g.body).data.alias === alias);
+        expect(got, alias).toHaveLength(1);
+        return got[0];
+      };
+      const signedBy = (g: Received, secret: string) => verify(secret, g.id, g.timestamp, g.body, g.signature);
+
+      const rotated = await api('POST', `/v1/webhooks/${id}/rotate-secret`, { grace: '1h' });
+      expect(rotated).toMatchObject({
+        status: 200,
+        body: {
+          id,
+          secret: expect.stringMatching(/^whsec_/),
+          secret_rotated_by: 'admin-token',
+          secret_rotated_at: new Date(now).toISOString(),
+          previous_secret_valid_until: new Date(now + 3_600_000).toISOString(),
+        },
+      });
+      const second = rotated.body.secret as string;
+      expect(second).not.toBe(first);
+      const during = await delivered('rot-a');
+      expect(during.signature.split(' ')).toHaveLength(2);
+      expect(signedBy(during, first)).toBe(true);
+      expect(signedBy(during, second)).toBe(true);
+      // The list shows the grace, never a secret.
+      const listed = (await api('GET', '/v1/webhooks')).body as { subscriptions: { id: string; previous_secret_valid_until: string | null }[] };
+      expect(listed.subscriptions.find((x) => x.id === id)?.previous_secret_valid_until).toBe(new Date(now + 3_600_000).toISOString());
+      expect(JSON.stringify(listed)).not.toMatch(/whsec_/);
+
+      now += 3_600_001;
+      const after = await delivered('rot-b');
+      expect(after.signature.split(' ')).toHaveLength(1);
+      expect(signedBy(after, second)).toBe(true);
+      expect(signedBy(after, first)).toBe(false);
+
+      // A second rotation within the grace keeps only the secret it replaces.
+      const third = (await api('POST', `/v1/webhooks/${id}/rotate-secret`, {})).body.secret as string;
+      const fourth = (await api('POST', `/v1/webhooks/${id}/rotate-secret`, { grace: '1h' })).body.secret as string;
+      const twice = await delivered('rot-c');
+      expect([signedBy(twice, fourth), signedBy(twice, third), signedBy(twice, second)]).toEqual([true, true, false]);
+
+      // 0s: the old secret stops at once; a secret of one's own is taken.
+      const own = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+      expect(await api('POST', `/v1/webhooks/${id}/rotate-secret`, { grace: '0s', secret: own })).toMatchObject({ status: 200, body: { secret: own, previous_secret_valid_until: null } });
+      const at0 = await delivered('rot-d');
+      expect([signedBy(at0, own), signedBy(at0, fourth)]).toEqual([true, false]);
+
+      expect(await api('POST', `/v1/webhooks/${id}/rotate-secret`, { secret: own })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/current secret/) } } });
+      expect(await api('POST', `/v1/webhooks/${id}/rotate-secret`, { grace: '31d' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/0s to 30d/) } } });
+      expect(await api('POST', `/v1/webhooks/${id}/rotate-secret`, { secret: 'hunter2' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/whsec_/) } } });
+      expect(await api('POST', '/v1/webhooks/wh_nope/rotate-secret', {})).toMatchObject({ status: 404, body: { error: { message: expect.stringMatching(/no webhook subscription wh_nope/) } } });
+      // Nothing a refused rotation did: the last secret still signs alone.
+      const still = await delivered('rot-e');
+      expect([signedBy(still, own), still.signature.split(' ').length]).toEqual([true, 1]);
+    });
+
     it('rollout and monitoring events are written with the change: rollback, alert fired', async () => {
       await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 'bob' });
       await s.ctx.rollouts.startCanary({ model: 'hotel', canary_version: 2, canary_percent: 10, actor: 'bob' });
@@ -260,6 +323,15 @@ describe('webhooks from the command line (SQLite)', () => {
     expect(list.json()).toMatchObject({ subscriptions: [{ id: sub.id }], dead_letters: 0 });
     expect(list.stdout).not.toContain('whsec_');
     expect((await runCli(['webhooks', 'retry-dlq', '--json'], env)).json()).toEqual({ requeued: 0 });
+    const rotated = await runCli(['webhooks', 'rotate-secret', sub.id, '--grace', '2h'], env);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stdout).toMatch(/^new secret for wh_\S+ \(http:\/\/127\.0\.0\.1:19999\/hook\): whsec_\S+\ndeliveries carry the old secret's signature too until \d{4}-/);
+    expect(rotated.stdout).not.toContain(sub.secret);
+    const rotatedList = await runCli(['webhooks', 'list'], env);
+    expect(rotatedList.stdout).toMatch(/OLD_SECRET_UNTIL\n.* \d{4}-\d\d-\d\dT[\d:.]+Z\n/);
+    expect(rotatedList.stdout).not.toContain('whsec_');
+    expect((await runCli(['webhooks', 'rotate-secret', 'wh_nope', '--json'], env)).code).toBe(1);
+    expect((await runCli(['webhooks', 'rotate-secret', sub.id, '--grace', 'soon'], env)).code).toBe(2);
     const bad = await runCli(['webhooks', 'add', '--url', 'gopher://example.com/'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/only http and https/);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
 import { parseInstant } from '../lib/instant.js';
 import { AppError } from '../lib/errors.js';
-import { parseDuration } from '../lib/duration.js';
+import { MAX_GRACE_MS, parseDuration } from '../lib/duration.js';
 import { SCOPES, type Scope } from './credentials.js';
 import { parseRate, type Rate } from './rate.js';
 import type { AccessStore, ApiKeyRecord } from './store.js';
@@ -37,8 +37,6 @@ export interface CreateKeyInput {
   expires?: string;
   actor: string;
 }
-
-export const MAX_GRACE_MS = 30 * 86_400_000;
 
 /**
  * When a key made now with this `expires` ends: a lifetime (90d) or a time (an ISO 8601 date,

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { EVENT_TYPES } from '../webhooks/index.js';
 import { cliActor, withContext } from './context.js';
 import { emit, table, type OutputOptions } from './output.js';
+import { parseDuration } from '../lib/duration.js';
 
 export function registerWebhookCommands(program: Command): void {
   const webhooks = program.command('webhooks').description('Signed webhook subscriptions (Standard Webhooks), deliveries and the dead-letter queue');
@@ -43,6 +44,9 @@ export function registerWebhookCommands(program: Command): void {
       withContext(o, async (ctx) => {
         const subs = await ctx.webhooks.list();
         const dead = await ctx.webhooks.dlqSize();
+        const now = new Date().toISOString();
+        // Shown only while some rotation's grace lasts: until when the old secret still signs.
+        const rotating = subs.some((s) => (s.previous_secret_valid_until ?? '') > now);
         emit(
           o,
           { subscriptions: subs, dead_letters: dead },
@@ -50,11 +54,38 @@ export function registerWebhookCommands(program: Command): void {
             `${
               subs.length
                 ? table(
-                    subs.map((s) => ({ ...s, events: s.events.join(','), enabled: s.enabled ? 'yes' : `no (${s.disabled_reason})` })),
-                    ['id', 'url', 'events', 'enabled', 'created_at'],
+                    subs.map((s) => ({
+                      ...s,
+                      events: s.events.join(','),
+                      enabled: s.enabled ? 'yes' : `no (${s.disabled_reason})`,
+                      old_secret_until: (s.previous_secret_valid_until ?? '') > now ? s.previous_secret_valid_until : '',
+                    })),
+                    ['id', 'url', 'events', 'enabled', 'created_at', ...(rotating ? ['old_secret_until'] : [])],
                   )
                 : 'no subscriptions'
             }\ndead letters: ${dead}`,
+        );
+      }),
+    );
+
+  webhooks
+    .command('rotate-secret <id>')
+    .description('Give a subscription a new signing secret, printed once; the old one signs deliveries too for the grace period, so the receiver can switch to the new one at any moment within it')
+    .option('--grace <duration>', "how long deliveries carry the old secret's signature too, e.g. 24h; 0s ends it at once", '24h')
+    .option('--secret <whsec>', 'the new secret (whsec_…); default: a new random one')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  modelgate webhooks rotate-secret wh_3kT9xQ2mPzLw\n  modelgate webhooks rotate-secret wh_3kT9xQ2mPzLw --grace 7d --json')
+    .action(async (id: string, o: OutputOptions & { grace: string; secret?: string }) =>
+      withContext(o, async (ctx) => {
+        const sub = await ctx.webhooks.rotateSecret({ id, secret: o.secret, graceMs: parseDuration(o.grace, '--grace'), actor: cliActor() });
+        emit(o, sub, () =>
+          [
+            `new secret for ${sub.id} (${sub.url}): ${sub.secret}`,
+            sub.previous_secret_valid_until
+              ? `deliveries carry the old secret's signature too until ${sub.previous_secret_valid_until}: give the receiver the new secret before then`
+              : 'the old secret no longer signs anything: the receiver must check the new one now',
+            'keep the secret: it is shown only now',
+          ].join('\n'),
         );
       }),
     );

@@ -263,6 +263,11 @@ export interface WebhookSubscriptionsTable {
   id: string;
   url: string;
   secret: string;
+  /** The secret a rotation replaced: deliveries carry its signature too until previous_secret_until. */
+  previous_secret: string | null;
+  previous_secret_until: Timestamp | null;
+  secret_rotated_at: Timestamp | null;
+  secret_rotated_by: string | null;
   events: string;
   enabled: number;
   disabled_reason: string | null;

@@ -9,6 +9,9 @@ export function parseDuration(text: string, field: string): number {
   return Math.round(Number(m[1]) * UNITS[m[2]]);
 }
 
+/** The longest a replaced credential (an API key's token, a webhook secret) stays valid after a rotation. */
+export const MAX_GRACE_MS = 30 * 86_400_000;
+
 export function formatDuration(ms: number): string {
   for (const [unit, size] of [
     ['d', 86_400_000],

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { parseDuration } from '../lib/duration.js';
 import { errorReplies } from '../lib/schemas.js';
 import type { SchemaTypes } from '../lib/route-types.js';
 import { EVENT_TYPES } from './events.js';
@@ -20,6 +21,9 @@ const subscription = {
     disabled_reason: { type: ['string', 'null'] },
     created_at: { type: 'string' },
     created_by: { type: 'string' },
+    secret_rotated_at: { type: ['string', 'null'] },
+    secret_rotated_by: { type: ['string', 'null'] },
+    previous_secret_valid_until: { type: ['string', 'null'], description: 'deliveries are signed with the replaced secret too until then' },
   },
 } as const;
 
@@ -66,6 +70,28 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRoute
       },
     },
     async (request) => webhooks.add({ ...request.body, actor: deps.actorOf(request) }),
+  );
+
+  app.post(
+    '/v1/webhooks/:id/rotate-secret',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'A new signing secret, shown this once; the old one signs deliveries too for the grace period (default 24h), so the receiver can switch at any moment within it',
+        params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] },
+        body: {
+          type: 'object',
+          properties: {
+            secret: { type: 'string', maxLength: 200, description: 'whsec_…; default: a new random one' },
+            grace: { type: 'string', maxLength: 16, description: 'e.g. 24h; 0s stops signing with the old secret at once' },
+          },
+          additionalProperties: false,
+        },
+        response: { 200: { type: 'object', properties: { ...subscription.properties, secret: { type: 'string' } } }, ...errors },
+      },
+    },
+    async (request) => webhooks.rotateSecret({ id: request.params.id, secret: request.body?.secret, graceMs: parseDuration(request.body?.grace ?? '24h', 'grace'), actor: deps.actorOf(request) }),
   );
 
   app.delete(

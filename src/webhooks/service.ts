@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AppError } from '../lib/errors.js';
 import { checkDestination, FETCH_BAD_PORTS, systemResolver, type Resolver } from './destination.js';
 import type { Clock } from '../lib/clock.js';
+import { MAX_GRACE_MS } from '../lib/duration.js';
 import { EVENT_TYPES } from './events.js';
 import { newSecret, secretKey } from './signing.js';
 import type { WebhookStore } from './store.js';
@@ -16,6 +17,19 @@ export interface WebhookServiceDeps {
 }
 
 const subscriptionId = () => `wh_${randomBytes(9).toString('base64url')}`;
+
+const notFound = (id: string) => new AppError('NOT_FOUND', `no webhook subscription ${id}; modelgate webhooks list shows them`, { id });
+
+/** A given signing secret, checked; or a new random one. */
+function checkedSecret(given: string | undefined): string {
+  const secret = given ?? newSecret();
+  try {
+    if (secretKey(secret).length < 24) throw new Error('too short');
+  } catch {
+    throw new AppError('VALIDATION_FAILED', 'secret: expected whsec_ followed by base64 of at least 24 random bytes (leave it out to have one made)', { field: 'secret' });
+  }
+  return secret;
+}
 
 /** Webhook subscriptions: validated on the way in, secrets shown once. */
 export function createWebhookService(deps: WebhookServiceDeps) {
@@ -42,18 +56,36 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     const unknown = events.filter((e) => e !== '*' && !(EVENT_TYPES as readonly string[]).includes(e));
     if (unknown.length) throw new AppError('VALIDATION_FAILED', `events: unknown ${unknown.join(', ')}; known: ${EVENT_TYPES.join(', ')} (or * for all)`, { field: 'events' });
     if (events.includes('*') && events.length > 1) throw new AppError('VALIDATION_FAILED', 'events: * already means every event; list events or give *', { field: 'events' });
-    const secret = input.secret ?? newSecret();
-    try {
-      if (secretKey(secret).length < 24) throw new Error('too short');
-    } catch {
-      throw new AppError('VALIDATION_FAILED', 'secret: expected whsec_ followed by base64 of at least 24 random bytes (leave it out to have one made)', { field: 'secret' });
-    }
+    const secret = checkedSecret(input.secret);
     const sub = await store.add({ id: subscriptionId(), url: url.toString(), secret, events, actor: input.actor, at: clock.now().toISOString() });
     return { ...sub, secret };
   }
 
+  /**
+   * A new signing secret for a subscription, shown once. For graceMs the replaced secret signs
+   * each delivery too (a second signature in webhook-signature), so the receiver can switch to the
+   * new one at any moment within it; 0 ends the old secret at once.
+   */
+  async function rotateSecret(input: { id: string; secret?: string; graceMs: number; actor: string }) {
+    if (!Number.isFinite(input.graceMs) || input.graceMs < 0 || input.graceMs > MAX_GRACE_MS) throw new AppError('VALIDATION_FAILED', 'grace: expected a duration from 0s to 30d', { field: 'grace' });
+    const secret = checkedSecret(input.secret);
+    const current = await store.secretOf(input.id);
+    if (current === undefined) throw notFound(input.id);
+    if (current === secret) throw new AppError('VALIDATION_FAILED', "secret: that is the subscription's current secret; give a new one, or leave it out to have one made", { field: 'secret' });
+    const now = clock.now();
+    const sub = await store.rotateSecret({
+      id: input.id,
+      secret,
+      previousUntil: input.graceMs > 0 ? new Date(now.getTime() + input.graceMs).toISOString() : null,
+      actor: input.actor,
+      at: now.toISOString(),
+    });
+    if (!sub) throw notFound(input.id);
+    return { ...sub, secret };
+  }
+
   async function remove(id: string) {
-    if (!(await store.remove(id, clock.now().toISOString()))) throw new AppError('NOT_FOUND', `no webhook subscription ${id}; modelgate webhooks list shows them`, { id });
+    if (!(await store.remove(id, clock.now().toISOString()))) throw notFound(id);
     return { id, removed: true };
   }
 
@@ -61,7 +93,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     return { requeued: await store.retryDlq({ url: filter.url, eventId: filter.id }, clock.now().toISOString()) };
   }
 
-  return { add, remove, list: store.list, retryDlq, deliveries: store.deliveries, dlqSize: store.dlqSize };
+  return { add, rotateSecret, remove, list: store.list, retryDlq, deliveries: store.deliveries, dlqSize: store.dlqSize };
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;

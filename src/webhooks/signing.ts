@@ -16,6 +16,16 @@ export function sign(secret: string, id: string, timestamp: number, body: string
   return `v1,${createHmac('sha256', secretKey(secret)).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
 }
 
+/**
+ * The webhook-signature header: the current secret's signature, then during a rotation's grace
+ * the previous secret's, space-separated as Standard Webhooks allows, so a receiver checking
+ * either secret accepts the delivery.
+ */
+export function signatures(s: { secret: string; previousSecret?: string }, id: string, timestamp: number, body: string): string {
+  const current = sign(s.secret, id, timestamp, body);
+  return s.previousSecret ? `${current} ${sign(s.previousSecret, id, timestamp, body)}` : current;
+}
+
 /** What a receiver does: true when one of the space-separated v1 signatures matches. */
 export function verify(secret: string, id: string, timestamp: number, body: string, header: string): boolean {
   const want = Buffer.from(sign(secret, id, timestamp, body));

@@ -10,17 +10,37 @@ export interface Subscription {
   disabled_reason: string | null;
   created_at: string;
   created_by: string;
+  /** The last change of its signing secret, and until when deliveries are signed with the one before too. */
+  secret_rotated_at: string | null;
+  secret_rotated_by: string | null;
+  previous_secret_valid_until: string | null;
 }
 
 export interface DueDelivery {
   id: string;
   event_id: string;
   attempts: number;
-  subscription: { id: string; url: string; secret: string };
+  /** previousSecret: while a rotation's grace lasts, the replaced secret, which signs each delivery too. */
+  subscription: { id: string; url: string; secret: string; previousSecret?: string };
   body: string;
 }
 
-const toSubscription = (r: { id: string; url: string; events: string; enabled: number; disabled_reason: string | null; created_at: Date | string; created_by: string }): Subscription => ({
+type SubscriptionRow = {
+  id: string;
+  url: string;
+  events: string;
+  enabled: number;
+  disabled_reason: string | null;
+  created_at: Date | string;
+  created_by: string;
+  secret_rotated_at: Date | string | null;
+  secret_rotated_by: string | null;
+  previous_secret_until: Date | string | null;
+};
+
+const isoOrNull = (v: Date | string | null) => (v === null ? null : toIso(v));
+
+const toSubscription = (r: SubscriptionRow): Subscription => ({
   id: r.id,
   url: r.url,
   events: r.events.split(','),
@@ -28,7 +48,12 @@ const toSubscription = (r: { id: string; url: string; events: string; enabled: n
   disabled_reason: r.disabled_reason,
   created_at: toIso(r.created_at),
   created_by: r.created_by,
+  secret_rotated_at: isoOrNull(r.secret_rotated_at),
+  secret_rotated_by: r.secret_rotated_by,
+  previous_secret_valid_until: isoOrNull(r.previous_secret_until),
 });
+
+const SUBSCRIPTION_COLUMNS = ['id', 'url', 'events', 'enabled', 'disabled_reason', 'created_at', 'created_by', 'secret_rotated_at', 'secret_rotated_by', 'previous_secret_until'] as const;
 
 export function createWebhookStore(db: Db) {
   const k = db.kysely;
@@ -38,11 +63,50 @@ export function createWebhookStore(db: Db) {
         .insertInto('webhook_subscriptions')
         .values({ id: s.id, url: s.url, secret: s.secret, events: s.events.join(','), enabled: 1, disabled_reason: null, created_at: s.at, created_by: s.actor })
         .execute();
-      return { id: s.id, url: s.url, events: s.events, enabled: true, disabled_reason: null, created_at: s.at, created_by: s.actor };
+      return {
+        id: s.id,
+        url: s.url,
+        events: s.events,
+        enabled: true,
+        disabled_reason: null,
+        created_at: s.at,
+        created_by: s.actor,
+        secret_rotated_at: null,
+        secret_rotated_by: null,
+        previous_secret_valid_until: null,
+      };
     },
 
     async list(): Promise<Subscription[]> {
-      return (await k.selectFrom('webhook_subscriptions').selectAll().orderBy('created_at').execute()).map(toSubscription);
+      return (await k.selectFrom('webhook_subscriptions').select(SUBSCRIPTION_COLUMNS).orderBy('created_at').execute()).map(toSubscription);
+    },
+
+    /**
+     * A new signing secret. With previousUntil, the one it replaces keeps signing deliveries
+     * until then; a rotation during another's grace ends that grace (only the secret replaced now
+     * is kept). One UPDATE: its right-hand sides read the row as it was, so two rotations at once
+     * cannot both keep the same old secret.
+     */
+    async rotateSecret(r: { id: string; secret: string; previousUntil: string | null; actor: string; at: string }): Promise<Subscription | undefined> {
+      const done = await k
+        .updateTable('webhook_subscriptions')
+        .set((eb) => ({
+          previous_secret: r.previousUntil ? eb.ref('secret') : null,
+          previous_secret_until: r.previousUntil,
+          secret: r.secret,
+          secret_rotated_at: r.at,
+          secret_rotated_by: r.actor,
+        }))
+        .where('id', '=', r.id)
+        .executeTakeFirst();
+      if (!done.numUpdatedRows) return undefined;
+      const row = await k.selectFrom('webhook_subscriptions').select(SUBSCRIPTION_COLUMNS).where('id', '=', r.id).executeTakeFirst();
+      return row && toSubscription(row);
+    },
+
+    /** The subscription's current secret (to refuse a "new" one that is the same). */
+    async secretOf(id: string): Promise<string | undefined> {
+      return (await k.selectFrom('webhook_subscriptions').select('secret').where('id', '=', id).executeTakeFirst())?.secret;
     },
 
     /** Removes a subscription and cancels what it still had to deliver. */
@@ -100,7 +164,7 @@ export function createWebhookStore(db: Db) {
         .selectFrom('webhook_deliveries as d')
         .innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
         .innerJoin('webhook_outbox as o', 'o.id', 'd.event_id')
-        .select(['d.id', 'd.event_id', 'd.attempts', 's.id as sid', 's.url', 's.secret', 'o.payload'])
+        .select(['d.id', 'd.event_id', 'd.attempts', 's.id as sid', 's.url', 's.secret', 's.previous_secret', 's.previous_secret_until', 'o.payload'])
         .where('d.status', '=', 'pending')
         .where('d.next_attempt_at', '<=', now)
         .where('s.enabled', '=', 1)
@@ -111,7 +175,12 @@ export function createWebhookStore(db: Db) {
         id: r.id,
         event_id: r.event_id,
         attempts: r.attempts,
-        subscription: { id: r.sid, url: r.url, secret: r.secret },
+        subscription: {
+          id: r.sid,
+          url: r.url,
+          secret: r.secret,
+          ...(r.previous_secret && r.previous_secret_until && toIso(r.previous_secret_until) > now ? { previousSecret: r.previous_secret } : {}),
+        },
         // Stored as sent: the exact bytes are what the signature covers.
         body: typeof r.payload === 'string' ? r.payload : JSON.stringify(fromJson(r.payload)),
       }));

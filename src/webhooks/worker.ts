@@ -3,7 +3,7 @@ import { checkDestination, systemResolver, type Resolver } from './destination.j
 import { errorMessage } from '../lib/errors.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Logger } from '../lib/logger.js';
-import { sign } from './signing.js';
+import { signatures } from './signing.js';
 import type { DueDelivery, WebhookStore } from './store.js';
 
 export interface DeliveryWorkerOptions {
@@ -100,7 +100,7 @@ export class DeliveryWorker {
           'user-agent': 'modelgate-webhooks/1',
           'webhook-id': d.event_id,
           'webhook-timestamp': String(timestamp),
-          'webhook-signature': sign(d.subscription.secret, d.event_id, timestamp, d.body),
+          'webhook-signature': signatures(d.subscription, d.event_id, timestamp, d.body),
         },
         body: d.body,
         signal: ac.signal,

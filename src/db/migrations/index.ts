@@ -16,6 +16,7 @@ import { armStatsScoreSumMigration } from './013_arm_stats_score_sum.js';
 import { retrainMigration } from './014_retrain.js';
 import { engineChecksMigration } from './015_engine_checks.js';
 import { feedbackOrphansMigration } from './016_feedback_orphans.js';
+import { webhookSecretRotationMigration } from './017_webhook_secret_rotation.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -36,5 +37,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '014_retrain': retrainMigration(dialect),
     '015_engine_checks': engineChecksMigration(dialect),
     '016_feedback_orphans': feedbackOrphansMigration(),
+    '017_webhook_secret_rotation': webhookSecretRotationMigration(dialect),
   };
 }

@@ -18,8 +18,10 @@ interface Subscription {
   id: string;
   url: string;
   events: string[];
-  active?: boolean;
+  enabled: boolean;
+  disabled_reason: string | null;
   created_at: string;
+  previous_secret_valid_until: string | null;
 }
 
 interface Delivery {
@@ -99,21 +101,46 @@ function Webhooks() {
   const subs = useLoad((signal) => get<{ subscriptions: Subscription[]; dead_letters: number }>('/v1/webhooks', { signal }), []);
   const [status, setStatus] = useState('');
   const deliveries = useLoad((signal) => get<{ deliveries: Delivery[] }>(`/v1/webhooks/deliveries${q({ status, limit: 50 })}`, { signal }), [status]);
+  const [secret, setSecret] = useState<{ url: string; secret: string; until: string | null }>();
+  const now = new Date().toISOString();
   return (
     <section aria-labelledby="hooks-h">
       <h2 id="hooks-h">Webhooks</h2>
       <ErrorNote error={subs.error ?? deliveries.error} />
+      {secret ? (
+        <p class="done" role="status">
+          New signing secret for {secret.url} (shown once; give it to the receiver): <code data-testid="new-secret">{secret.secret}</code>
+          {secret.until ? ` Deliveries carry the old secret's signature too until ${fmt.time(secret.until)}.` : null}
+        </p>
+      ) : null}
       {subs.data && subs.data.subscriptions.length === 0 ? (
         <Empty>
           No subscriptions. Add one with <code>modelgate webhooks add --url https://… --events rollout.rolled_back</code>.
         </Empty>
       ) : subs.data ? (
-        <Table head={['URL', 'Events', 'Since']}>
+        <Table head={['URL', 'Events', 'Status', 'Since', 'Actions']} testId="webhooks-table">
           {subs.data.subscriptions.map((s) => (
             <tr key={s.id}>
               <td>{s.url}</td>
               <td>{s.events.join(', ')}</td>
+              <td>
+                {s.enabled ? 'enabled' : `disabled: ${s.disabled_reason ?? 'no reason recorded'}`}
+                {s.previous_secret_valid_until && s.previous_secret_valid_until > now ? ` (old secret signs too until ${fmt.time(s.previous_secret_valid_until)})` : null}
+              </td>
               <td>{fmt.time(s.created_at)}</td>
+              <td class="row-actions">
+                <ConfirmButton
+                  label="Rotate secret"
+                  title={`Rotate the signing secret of ${s.url}?`}
+                  confirm={<p>A new secret is made and shown once. For 24 hours each delivery is signed with the old and the new secret, so the receiver can switch to the new one meanwhile.</p>}
+                  run={() => post<{ secret: string; previous_secret_valid_until: string | null }>(`/v1/webhooks/${enc(s.id)}/rotate-secret`, {})}
+                  done={(r) => {
+                    const rotated = r as { secret: string; previous_secret_valid_until: string | null };
+                    setSecret({ url: s.url, secret: rotated.secret, until: rotated.previous_secret_valid_until });
+                    subs.reload();
+                  }}
+                />
+              </td>
             </tr>
           ))}
         </Table>
