@@ -154,7 +154,11 @@ describe('HTTP API', () => {
   });
 
   it('batch predict: limits and per-row warnings', async () => {
-    expectError(await inject('POST', '/v1/models/hotel/predict', { instances: Array(6).fill(row) }), 400, 'VALIDATION_FAILED', 'instances');
+    const tooMany = await inject('POST', '/v1/models/hotel/predict', { instances: Array(6).fill(row) });
+    expectError(tooMany, 400, 'VALIDATION_FAILED', 'instances');
+    expect(tooMany.json().error.message).toBe(
+      'body.instances: more than 5 items; send at most PREDICT_MAX_INSTANCES=5 per request (split the rows over several requests, or score a file with modelgate score)',
+    );
     expectError(await inject('POST', '/v1/models/hotel/predict', { instances: [] }), 400, 'VALIDATION_FAILED', 'instances');
     const res = await inject('POST', '/v1/models/hotel/predict', { instances: [row, { ...row, junk: 1 }] });
     expect(res.statusCode).toBe(200);

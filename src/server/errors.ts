@@ -22,6 +22,9 @@ export const errorBodySchema = {
   required: ['error'],
 } as const;
 
+/** Array fields whose length limit is a setting, named when a request goes over it. */
+const LIMIT_SETTINGS: Record<string, string> = { 'body.instances': 'PREDICT_MAX_INSTANCES' };
+
 /** Fastify's own errors (body parsing, validation, limits) translated into the one error model. */
 export function fromFastify(err: FastifyError): AppError {
   if (err.validation) {
@@ -29,7 +32,7 @@ export function fromFastify(err: FastifyError): AppError {
     // "query", as the routes' own checks name it (Fastify says "querystring").
     const context = err.validationContext === 'querystring' ? 'query' : (err.validationContext ?? 'body');
     const path = `${context}${first?.instancePath ?? ''}`.replace(/\//g, '.');
-    const params = (first?.params ?? {}) as { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[] };
+    const params = (first?.params ?? {}) as { missingProperty?: string; additionalProperty?: string; allowedValues?: unknown[]; limit?: number };
     const named = params.missingProperty ?? params.additionalProperty;
     const field = named ? `${path}.${named}` : path;
     // Ajv's own words name neither the unknown field nor the allowed values.
@@ -39,7 +42,9 @@ export function fromFastify(err: FastifyError): AppError {
         ? `is not a field this route takes in its ${context} (the OpenAPI document at /docs lists them)`
         : params.allowedValues
           ? `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
-          : (first?.message ?? 'is invalid');
+          : first?.keyword === 'maxItems' && LIMIT_SETTINGS[path]
+            ? `more than ${params.limit} items; send at most ${LIMIT_SETTINGS[path]}=${params.limit} per request (split the rows over several requests, or score a file with modelgate score)`
+            : (first?.message ?? 'is invalid');
     return new AppError('VALIDATION_FAILED', `${field}: ${problem}`, { field });
   }
   const byCode: Partial<Record<string, [ErrorCode, string]>> = {
