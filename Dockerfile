@@ -37,10 +37,10 @@ LABEL org.opencontainers.image.title="modelgate" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="https://github.com/modelgate/modelgate"
 # HOME on the writable /tmp: with a read-only root, onnxruntime could not keep its telemetry id.
+# No HOST: unset, the server binds every address, IPv6 as well as IPv4 where the container has IPv6.
 ENV NODE_ENV=production \
     HOME=/tmp \
     MODELGATE_DATA_DIR=/data \
-    HOST=0.0.0.0 \
     PORT=8080
 WORKDIR /app
 COPY --from=build /app/package.json ./

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from './config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, wildcardHost } from './config.js';
 import { createLogger } from './lib/logger.js';
 
 const base = { MODELGATE_ADMIN_TOKEN: 'a-token-of-enough-length' };
@@ -18,7 +18,7 @@ describe('config', () => {
 
   it('has defaults for everything and resolves SQLite and the artifact dir inside the data dir', () => {
     const c = loadConfig({ ...base, MODELGATE_DATA_DIR: '/srv/mg' });
-    expect(c).toMatchObject({ PORT: 8080, HOST: '0.0.0.0', WORKERS: 1, LOG_LEVEL: 'info', MODELGATE_AUTH: true, PREDICT_MAX_INSTANCES: 1000 });
+    expect(c).toMatchObject({ PORT: 8080, HOST: wildcardHost(), WORKERS: 1, LOG_LEVEL: 'info', MODELGATE_AUTH: true, PREDICT_MAX_INSTANCES: 1000 });
     expect(c.database).toEqual({ kind: 'sqlite', file: '/srv/mg/modelgate.db' });
     expect(c.artifacts).toEqual({ kind: 'dir', dir: '/srv/mg/artifacts' });
   });
@@ -68,6 +68,16 @@ describe('config', () => {
     log.debug('hidden');
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0])).toMatchObject({ level: 'error', msg: 'boom', service: 'modelgate' });
+  });
+
+  it('HOST: every address by default, IPv6 and IPv4 where the system has IPv6, IPv4 only where it has none; a HOST given is kept', () => {
+    const v4 = { family: 'IPv4', address: '127.0.0.1', internal: true, netmask: '255.0.0.0', mac: '00:00:00:00:00:00', cidr: '127.0.0.1/8' } as const;
+    const v6 = { family: 'IPv6', address: '::1', internal: true, netmask: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', mac: '00:00:00:00:00:00', cidr: '::1/128', scopeid: 0 } as const;
+    expect(wildcardHost({ lo: [v4], eth0: [{ ...v4, address: '10.0.0.5', internal: false }] })).toBe('0.0.0.0');
+    expect(wildcardHost({ lo: [v4, v6] })).toBe('::');
+    expect(wildcardHost({ eth0: [{ ...v6, address: 'fd00::5', internal: false }] })).toBe('::');
+    expect(wildcardHost({})).toBe('0.0.0.0');
+    expect(loadConfig({ ...base, HOST: '127.0.0.1' }).HOST).toBe('127.0.0.1');
   });
 
   it('requires an admin token unless auth is off', () => {

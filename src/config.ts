@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { unreadVariableWarnings } from './config-unread.js';
@@ -27,8 +28,8 @@ const onOff = z.enum(['on', 'off', 'true', 'false', '1', '0'], { error: 'expecte
 const schema = z.object({
   /** HTTP port to listen on. */
   PORT: intFrom(0, 65535).default(8080),
-  /** Interface to bind; 0.0.0.0 for containers, 127.0.0.1 for a laptop. */
-  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Address to bind; default every address, IPv6 and IPv4 (`::`), or every IPv4 one where the system has no IPv6. */
+  HOST: z.string().min(1).optional(),
   /** Where SQLite, local artifacts and other local state live. */
   MODELGATE_DATA_DIR: z.string().min(1).default('./.modelgate'),
   /** postgres://user@host/db for PostgreSQL; sqlite:/path/file.db or unset for SQLite in the data dir. */
@@ -201,8 +202,9 @@ const schema = z.object({
 
 export type RawConfig = z.infer<typeof schema>;
 
-export interface Config extends Omit<RawConfig, 'WORKERS'> {
+export interface Config extends Omit<RawConfig, 'WORKERS' | 'HOST'> {
   WORKERS: number;
+  HOST: string;
   /** Resolved absolute data directory. */
   dataDir: string;
   /** Resolved database location. */
@@ -211,6 +213,15 @@ export interface Config extends Omit<RawConfig, 'WORKERS'> {
   artifacts: { kind: 'dir'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
   /** MODELGATE_SERVICE_TOKENS, split. */
   serviceTokens: string[];
+}
+
+/**
+ * Every address: `::`, which takes IPv4 connections too, where the system has IPv6 (so a pod in an
+ * IPv6-only or dual-stack cluster is reachable on its IPv6 address); `0.0.0.0` where it has none
+ * (a kernel booted with ipv6.disable=1 refuses to bind `::`).
+ */
+export function wildcardHost(interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces()): string {
+  return Object.values(interfaces).some((list) => list?.some((a) => a.family === 'IPv6')) ? '::' : '0.0.0.0';
 }
 
 export class ConfigError extends Error {
@@ -286,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
   return {
     ...raw,
     WORKERS: raw.WORKERS === 'auto' ? Math.max(1, cpuCount) : Number(raw.WORKERS),
+    HOST: raw.HOST ?? wildcardHost(),
     serviceTokens,
     dataDir,
     database,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadConfig, wildcardHost } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { openContext } from '../src/server/context.js';
 import { rowPayload } from '../src/training/index.js';
@@ -54,6 +54,16 @@ describe('modelgate serve process', () => {
 
   const infer = (url: string) =>
     fetch(`${url}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'hotel', payload: row }) });
+
+  it('HOST unset: every address, IPv6 (an IPv6-only cluster reaches the pod) as well as IPv4', async () => {
+    const { url } = await serve({ HOST: '' });
+    const port = new URL(url).port;
+    const ipv6 = wildcardHost() === '::';
+    expect(new URL(url).hostname).toBe(ipv6 ? '[::]' : '0.0.0.0');
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+    // On a machine without IPv6 there is no ::1 to try; the IPv4 answer above is what it gets.
+    if (ipv6) expect((await fetch(`http://[::1]:${port}/health`)).status).toBe(200);
+  });
 
   it('WORKERS=2 starts two worker processes sharing one port; a misspelt variable is logged once, not once a worker', async () => {
     const { url, workers } = await serve({ WORKERS: '2', AUDIT_FLUSH: '5' });

@@ -156,7 +156,8 @@ export function registerDemoCommand(program: Command): void {
         const { startServer } = await import('../server/start.js');
         const server = await startServer(config, log);
         closeOnSignals(server, log, config.SHUTDOWN_DELAY_MS, config.SHUTDOWN_GRACE_MS);
-        const base = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${(server.app.server.address() as { port: number }).port}`;
+        const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+        const base = `http://${host}:${(server.app.server.address() as { port: number }).port}`;
         const auth = `-H "Authorization: Bearer ${token}"`;
         const body = JSON.stringify({ model, event_id: `${o.task === 'regression' ? 'listing' : 'booking'}-1`, payload: examples[0] });
         const batch = JSON.stringify({ instances: examples });
