@@ -65,6 +65,12 @@ describe('modelgate serve process', () => {
     if (ipv6) expect((await fetch(`http://[::1]:${port}/health`)).status).toBe(200);
   });
 
+  it('HOST unset with WORKERS=2: the address printed is a URL that answers', async () => {
+    const { url } = await serve({ HOST: '', WORKERS: '2' });
+    expect(new URL(url).hostname).toBe(wildcardHost() === '::' ? '[::]' : '0.0.0.0');
+    expect((await fetch(`http://127.0.0.1:${new URL(url).port}/health`)).status).toBe(200);
+  });
+
   it('WORKERS=2 starts two worker processes sharing one port; a misspelt variable is logged once, not once a worker', async () => {
     const { url, workers } = await serve({ WORKERS: '2', AUDIT_FLUSH: '5' });
     expect(new Set(workers).size).toBe(2);

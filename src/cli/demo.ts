@@ -17,6 +17,7 @@ import { generateHotelBookings, rowPayload, trainLogisticRegression, type Datase
 import { cliActor } from './context.js';
 import { fail, progress, type OutputOptions } from './output.js';
 import { closeOnSignals } from './serve.js';
+import { urlHost } from '../lib/url-host.js';
 
 const MODEL = 'hotel-cancel';
 const CAR_MODEL = 'car-price';
@@ -156,7 +157,7 @@ export function registerDemoCommand(program: Command): void {
         const { startServer } = await import('../server/start.js');
         const server = await startServer(config, log);
         closeOnSignals(server, log, config.SHUTDOWN_DELAY_MS, config.SHUTDOWN_GRACE_MS);
-        const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+        const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : urlHost(config.HOST);
         const base = `http://${host}:${(server.app.server.address() as { port: number }).port}`;
         const auth = `-H "Authorization: Bearer ${token}"`;
         const body = JSON.stringify({ model, event_id: `${o.task === 'regression' ? 'listing' : 'booking'}-1`, payload: examples[0] });

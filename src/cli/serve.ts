@@ -8,6 +8,7 @@ import type { RunningServer } from '../server/start.js';
 import { fail, type OutputOptions } from './output.js';
 import { openWaitingRoom, type WaitingRoom } from '../server/waiting-room.js';
 import { AppError } from '../lib/errors.js';
+import { urlHost } from '../lib/url-host.js';
 
 /**
  * On SIGTERM/SIGINT: fail readiness at once but keep serving for SHUTDOWN_DELAY_MS (so a load
@@ -109,7 +110,7 @@ async function servePrimary(config: Config, log: Logger, onListening: (url: stri
   let stopping = false;
   const listening = new Map<number, string>();
   cluster.on('listening', (worker, address) => {
-    listening.set(worker.process.pid ?? 0, `http://${address.address ?? config.HOST}:${address.port}`);
+    listening.set(worker.process.pid ?? 0, `http://${urlHost(address.address ?? config.HOST)}:${address.port}`);
     if (listening.size === config.WORKERS) onListening([...listening.values()][0], [...listening.keys()]);
   });
   for (let i = 0; i < config.WORKERS; i++) cluster.fork();
