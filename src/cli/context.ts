@@ -1,5 +1,5 @@
 import { AppError } from '../lib/errors.js';
-import { databaseDiskFull } from '../db/unavailable.js';
+import { databaseRefusal } from '../db/unavailable.js';
 import { enableInterruptCleanup } from '../lib/interrupt-cleanup.js';
 import os from 'node:os';
 import { loadConfigForCli, unreadVariables, type Config } from '../config.js';
@@ -31,8 +31,8 @@ export async function withContext<T>(opts: OutputOptions, fn: (ctx: Context) => 
     ctx = await openContext(config, log);
     return await fn(ctx);
   } catch (e) {
-    // A full disk under the database, named (openContext names it itself when it cannot open).
-    const full = ctx ? databaseDiskFull(e, ctx.db.location.kind === 'sqlite' ? ctx.db.location.file : undefined) : undefined;
+    // A full disk under the database, or a server that takes no writes, named (openContext names them itself when it cannot open).
+    const full = ctx ? databaseRefusal(e, ctx.db.location.kind === 'sqlite' ? ctx.db.location.file : undefined) : undefined;
     await ctx?.close().catch(() => undefined);
     ctx = undefined;
     return fail(opts, full ?? e);

@@ -9,6 +9,7 @@ import type { Database } from './schema.js';
 import { redactUrl } from '../lib/redact-url.js';
 import { pgClientConfig } from './pg-connection.js';
 import { SchemaScopedPostgresDialect } from './pg-introspector.js';
+import { closingReadOnlyConnections } from './pg-read-only-pool.js';
 import { ImmediateSqliteDialect } from './sqlite-dialect.js';
 import { applySqlitePragmas } from './sqlite-pragmas.js';
 import { allMigrations } from './migrations/index.js';
@@ -81,7 +82,7 @@ export async function openDb(loc: DbLocation): Promise<Db> {
   // discards it on release.
   pool.on('connect', (client) => client.on('error', () => undefined));
   // The cursor lets long reads (monitoring a day of predictions) stream instead of loading everything.
-  const kysely = new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool, cursor: pgCursor() }) });
+  const kysely = new Kysely<Database>({ dialect: new SchemaScopedPostgresDialect({ pool: closingReadOnlyConnections(pool), cursor: pgCursor() }) });
   return { kysely, dialect: 'postgres', describe: redactUrl(loc.url) + (loc.schema ? ` (schema ${loc.schema})` : ''), location: loc, pgPool: pool, close: () => kysely.destroy() };
 }
 

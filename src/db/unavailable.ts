@@ -75,6 +75,9 @@ const LOST_CONNECTION = /^(Connection terminated|Client has encountered a connec
 /** PostgreSQL's disk_full: the server's own data or WAL volume. */
 const PG_DISK_FULL = '53100';
 
+/** PostgreSQL's read_only_sql_transaction: a standby (read replica), or a server set to refuse writes. */
+export const PG_READ_ONLY = '25006';
+
 /**
  * A change the database refused for want of disk: SQLite's (sqliteFile: the database this
  * process writes) or the PostgreSQL server's. Retrying will not help until someone frees space,
@@ -89,6 +92,25 @@ export function databaseDiskFull(e: unknown, sqliteFile?: string): AppError | un
 }
 
 /**
+ * A change a PostgreSQL server refused because it takes no writes: a standby, which is what a
+ * DATABASE_URL naming a read replica reaches, and what the old primary is for a while after a
+ * failover (or a cluster endpoint whose DNS still names it). Undefined for any other error.
+ */
+export function databaseReadOnly(e: unknown): AppError | undefined {
+  if (e instanceof AppError || !(e instanceof Error) || codeOf(e) !== PG_READ_ONLY) return undefined;
+  return new AppError(
+    'UNAVAILABLE',
+    `the PostgreSQL server takes no writes (${PG_READ_ONLY}: ${errorMessage(e)}): DATABASE_URL leads to a standby — a read replica, or the old primary during a failover — so point it at the primary (the cluster's writer endpoint); a failover under way ends by itself, retry in a moment; the change was not made`,
+    { code: PG_READ_ONLY },
+  );
+}
+
+/** A change the database refused and why, when retrying as is will not do: a full disk or a server that takes no writes. */
+export function databaseRefusal(e: unknown, sqliteFile?: string): AppError | undefined {
+  return databaseDiskFull(e, sqliteFile) ?? (sqliteFile ? undefined : databaseReadOnly(e));
+}
+
+/**
  * A request that failed because the database is out of reach, as the 503 a client can retry
  * on, instead of an internal error: the server is fine and the request may succeed in a moment.
  * A full disk says so and where (sqliteFile: the SQLite database this process writes), since
@@ -96,8 +118,8 @@ export function databaseDiskFull(e: unknown, sqliteFile?: string): AppError | un
  */
 export function databaseUnavailable(e: unknown, sqliteFile?: string): AppError | undefined {
   if (e instanceof AppError || !(e instanceof Error)) return undefined;
-  const full = databaseDiskFull(e, sqliteFile);
-  if (full) return full;
+  const refused = databaseRefusal(e, sqliteFile);
+  if (refused) return refused;
   const code = codeOf(e);
   const known = typeof code === 'string' && (DB_UNREACHABLE_CODES.has(code) || BUSY_CODES.has(code) || code.startsWith('SQLITE_IOERR'));
   if (!known && !LOST_CONNECTION.test(e.message)) return undefined;

@@ -1,7 +1,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { ConfigError, type Config } from '../config.js';
 import { openDb, migrate, type Db } from '../db/index.js';
-import { connectionAdvice, databaseDiskFull, isDbUnreachable } from '../db/unavailable.js';
+import { connectionAdvice, databaseRefusal, isDbUnreachable } from '../db/unavailable.js';
 import { networkFileSystem, sqliteDiskFull } from '../lib/disk-space.js';
 import { redactUrl } from '../lib/redact-url.js';
 import { smokeTest } from '../inference/index.js';
@@ -46,7 +46,7 @@ export interface ContextOverrides {
 
 /** Turn "cannot reach the database" (or SQLite's "disk I/O error" on a full disk) into a message that says where and what to check. */
 function explainDbError(e: unknown, loc: DbLocation, where: string): unknown {
-  const full = loc.kind === 'sqlite' ? sqliteDiskFull(e, loc.file, 'nothing was changed') : databaseDiskFull(e);
+  const full = loc.kind === 'sqlite' ? sqliteDiskFull(e, loc.file, 'nothing was changed') : databaseRefusal(e);
   if (full) return full;
   if (!isDbUnreachable(e)) return e;
   const code = (e as { code?: unknown }).code;
