@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import { bumpRevision, fromJson, readRevision, toIso, type ApiKeysTable, type Db } from '../db/index.js';
+import { bumpRevision, fromJson, readRevision, toIso, toIsoOrNull, type ApiKeysTable, type Db } from '../db/index.js';
 import type { Scope } from './credentials.js';
 
 /** A key as stored, hashes included: never leaves the server. */
@@ -22,17 +22,15 @@ export interface ApiKeyRecord {
   last_used_at: string | null;
 }
 
-const iso = (v: Date | string | null) => (v === null ? null : toIso(v));
-
 const out = (r: Selectable<ApiKeysTable>): ApiKeyRecord => ({
   ...r,
   scopes: fromJson<Scope[]>(r.scopes),
-  previous_expires_at: iso(r.previous_expires_at),
-  expires_at: iso(r.expires_at),
+  previous_expires_at: toIsoOrNull(r.previous_expires_at),
+  expires_at: toIsoOrNull(r.expires_at),
   created_at: toIso(r.created_at),
-  rotated_at: iso(r.rotated_at),
-  revoked_at: iso(r.revoked_at),
-  last_used_at: iso(r.last_used_at),
+  rotated_at: toIsoOrNull(r.rotated_at),
+  revoked_at: toIsoOrNull(r.revoked_at),
+  last_used_at: toIsoOrNull(r.last_used_at),
 });
 
 export function createAccessStore(db: Db) {

@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely';
-import { fromJson, overTimeSlices, predictionRowsUpTo, toIso, type Db } from '../db/index.js';
+import { fromJson, overTimeSlices, predictionRowsUpTo, toIso, toIsoOrNull, type Db } from '../db/index.js';
 import { PipelinedCopy } from '../db/pg-copy.js';
 import { COLUMNS, COPY_PREDICTIONS, copyLine, type CopyBatch } from './copy-batch.js';
 import type { PredictionRecord } from './record.js';
@@ -30,7 +30,7 @@ const view = ({ outcome_label, outcome_class, outcome_actual, outcome_value, out
   features: r.features === null ? null : fromJson<Record<string, unknown>>(r.features),
   outcome: outcome_label !== null ? Number(outcome_label) : outcome_class !== null ? outcome_class : outcome_actual !== null ? Number(outcome_actual) : null,
   outcome_value: outcome_value === null ? null : Number(outcome_value),
-  outcome_at: outcome_at === null ? null : toIso(outcome_at),
+  outcome_at: toIsoOrNull(outcome_at),
 });
 
 export interface PredictionQuery {

@@ -86,6 +86,9 @@ export function toIso(v: Date | string): string {
   return v instanceof Date ? v.toISOString() : new Date(v).toISOString();
 }
 
+/** toIso for a column that may be null. */
+export const toIsoOrNull = (v: Date | string | null): string | null => (v === null ? null : toIso(v));
+
 export function fromJson<T>(v: unknown): T {
   return (typeof v === 'string' ? JSON.parse(v) : v) as T;
 }

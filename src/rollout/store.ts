@@ -1,5 +1,5 @@
 import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
-import { fromJson, modelRowsUpTo, overTimeSlices, toIso, type Database, type Db } from '../db/index.js';
+import { fromJson, modelRowsUpTo, overTimeSlices, toIso, toIsoOrNull, type Database, type Db } from '../db/index.js';
 import type { RollbacksTable, RolloutsTable } from '../db/index.js';
 import type { AnalysisRules } from './analysis.js';
 import { addCounts, emptyCounts, type Arm, type ArmCounts } from './stats.js';
@@ -37,9 +37,9 @@ const out = (r: Selectable<RolloutsTable>): Rollout => ({
   steps: fromJson<number[]>(r.steps),
   analysis: fromJson<AnalysisRules>(r.analysis),
   auto_promote: Boolean(r.auto_promote),
-  shadow_started_at: r.shadow_started_at === null ? null : toIso(r.shadow_started_at),
-  started_at: r.started_at === null ? null : toIso(r.started_at),
-  step_started_at: r.step_started_at === null ? null : toIso(r.step_started_at),
+  shadow_started_at: toIsoOrNull(r.shadow_started_at),
+  started_at: toIsoOrNull(r.started_at),
+  step_started_at: toIsoOrNull(r.step_started_at),
   updated_at: toIso(r.updated_at),
 });
 

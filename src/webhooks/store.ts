@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/index.js';
-import { fromJson, toIso } from '../db/index.js';
+import { fromJson, toIso, toIsoOrNull } from '../db/index.js';
 
 export interface Subscription {
   id: string;
@@ -38,8 +38,6 @@ type SubscriptionRow = {
   previous_secret_until: Date | string | null;
 };
 
-const isoOrNull = (v: Date | string | null) => (v === null ? null : toIso(v));
-
 const toSubscription = (r: SubscriptionRow): Subscription => ({
   id: r.id,
   url: r.url,
@@ -48,9 +46,9 @@ const toSubscription = (r: SubscriptionRow): Subscription => ({
   disabled_reason: r.disabled_reason,
   created_at: toIso(r.created_at),
   created_by: r.created_by,
-  secret_rotated_at: isoOrNull(r.secret_rotated_at),
+  secret_rotated_at: toIsoOrNull(r.secret_rotated_at),
   secret_rotated_by: r.secret_rotated_by,
-  previous_secret_valid_until: isoOrNull(r.previous_secret_until),
+  previous_secret_valid_until: toIsoOrNull(r.previous_secret_until),
 });
 
 const SUBSCRIPTION_COLUMNS = ['id', 'url', 'events', 'enabled', 'disabled_reason', 'created_at', 'created_by', 'secret_rotated_at', 'secret_rotated_by', 'previous_secret_until'] as const;
