@@ -111,6 +111,8 @@ const schema = z.object({
     .optional(),
   /** JWT bearer tokens signed HS256/384/512 with this shared secret (32+ characters). */
   JWT_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
+  /** The JWT secret being replaced: tokens signed with it are accepted too while the identity provider and the replicas move to JWT_SECRET; unset it after. */
+  JWT_SECRET_PREVIOUS: z.string().min(32, 'expected at least 32 characters').optional(),
   /** JWT bearer tokens signed by a key from this JWKS URL (RSA, RSA-PSS, ECDSA, EdDSA). */
   JWT_JWKS_URL: z.string().url('expected an https:// (or http://) URL of a JWKS document').optional(),
   /** When set, a JWT's iss must equal it. */
@@ -262,6 +264,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
     if (!raw.MODELGATE_ADMIN_TOKEN) problems.push('MODELGATE_ADMIN_TOKEN_PREVIOUS is set without MODELGATE_ADMIN_TOKEN: it is the token being replaced; put the new one in MODELGATE_ADMIN_TOKEN');
     else if (raw.MODELGATE_ADMIN_TOKEN_PREVIOUS === raw.MODELGATE_ADMIN_TOKEN)
       problems.push('MODELGATE_ADMIN_TOKEN_PREVIOUS is the same as MODELGATE_ADMIN_TOKEN: set it to the token being replaced, or unset it');
+  }
+  if (raw?.JWT_SECRET_PREVIOUS) {
+    if (!raw.JWT_SECRET) problems.push('JWT_SECRET_PREVIOUS is set without JWT_SECRET: it is the secret being replaced; put the new one in JWT_SECRET');
+    else if (raw.JWT_SECRET_PREVIOUS === raw.JWT_SECRET) problems.push('JWT_SECRET_PREVIOUS is the same as JWT_SECRET: set it to the secret being replaced, or unset it');
   }
   const serviceTokens = raw?.MODELGATE_SERVICE_TOKENS ? raw.MODELGATE_SERVICE_TOKENS.split(',').map((t) => t.trim()) : [];
   // The admin token is tried first, so a token in both lists would quietly get every scope.

@@ -41,7 +41,7 @@ for (const dialect of DIALECTS) {
       s.app.inject({ method, url, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
     const previousUses = async (s: TestServer) => {
       const text = (await s.app.inject({ method: 'GET', url: '/metrics' })).body;
-      return Number(/^modelgate_admin_token_previous_requests_total (\d+)/m.exec(text)?.[1]);
+      return Number(/^modelgate_previous_secret_requests_total{secret="MODELGATE_ADMIN_TOKEN_PREVIOUS"} (\d+)/m.exec(text)?.[1] ?? 0);
     };
 
     it('the old token works on the old and the new replica alike, with every scope', async () => {
@@ -68,7 +68,7 @@ for (const dialect of DIALECTS) {
       expect((await call(newPod, OLD, 'GET', '/v1/whoami')).json()).toMatchObject({ id: 'admin-token-previous', kind: 'admin-token' });
       const warned = lines.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => l.msg.includes('MODELGATE_ADMIN_TOKEN_PREVIOUS'));
       expect(warned).toHaveLength(1);
-      expect(warned[0]).toMatchObject({ level: 'warn', msg: expect.stringContaining('move its callers to MODELGATE_ADMIN_TOKEN') });
+      expect(warned[0]).toMatchObject({ level: 'warn', msg: expect.stringContaining('move what sends it to MODELGATE_ADMIN_TOKEN, then unset MODELGATE_ADMIN_TOKEN_PREVIOUS') });
     });
   });
 }

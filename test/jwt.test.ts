@@ -86,6 +86,37 @@ describe('JWT bearer tokens, HS256', () => {
   });
 });
 
+describe('JWT_SECRET being replaced: tokens signed with JWT_SECRET_PREVIOUS are accepted until it is unset', () => {
+  const NEW = 'jwt-new-secret-0123456789abcdef0123456789';
+  let s: TestServer;
+  const enc = (v: string) => new TextEncoder().encode(v);
+  const sign = (secret: string, sub: string, exp: string | number = '5m') => new SignJWT({ sub, scope: 'read' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(enc(secret));
+  const models = (token: string) => s.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${token}` } });
+  const previousUses = async () =>
+    Number(/^modelgate_previous_secret_requests_total{secret="JWT_SECRET_PREVIOUS"} (\d+)/m.exec((await s.app.inject({ method: 'GET', url: '/metrics' })).body)?.[1] ?? 0);
+  beforeAll(async () => {
+    s = await startTestServer({ env: { JWT_SECRET: NEW, JWT_SECRET_PREVIOUS: SECRET } });
+  });
+  afterAll(() => s?.stop());
+
+  it('the new and the previous secret verify, only the previous is counted; anything else is refused with the usual reason', async () => {
+    expect((await models(await sign(NEW, 'moved'))).statusCode).toBe(200);
+    expect(await previousUses()).toBe(0);
+    expect((await models(await sign(SECRET, 'not-yet'))).statusCode).toBe(200);
+    expect(await previousUses()).toBe(1);
+    expect(errorOf(await models(await sign('a-third-secret-0123456789abcdef012345', 'x')))).toMatchObject({ status: 401, message: 'invalid JWT: the signature does not verify' });
+    expect(errorOf(await models(await sign(SECRET, 'late', Math.floor(Date.now() / 1000) - 60)))).toMatchObject({ status: 401, message: expect.stringMatching(/expired/) });
+    expect(await previousUses()).toBe(1);
+  });
+
+  it('is refused at start alone or equal to JWT_SECRET', async () => {
+    const { loadConfig } = await import('../src/config.js');
+    const base = { MODELGATE_AUTH: 'off', MODELGATE_DATA_DIR: '/tmp/x' };
+    expect(() => loadConfig({ ...base, JWT_SECRET_PREVIOUS: SECRET })).toThrow(/JWT_SECRET_PREVIOUS is set without JWT_SECRET/);
+    expect(() => loadConfig({ ...base, JWT_SECRET: SECRET, JWT_SECRET_PREVIOUS: SECRET })).toThrow(/JWT_SECRET_PREVIOUS is the same as JWT_SECRET/);
+  });
+});
+
 describe('JWT bearer tokens, RSA, RSA-PSS, ECDSA and EdDSA from a JWKS URL', () => {
   let s: TestServer;
   let jwks: http.Server;

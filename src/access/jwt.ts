@@ -7,6 +7,8 @@ import { scopeSet } from './authenticator.js';
 export interface JwtOptions {
   /** HS256 (or HS384, HS512) shared secret. */
   secret?: string;
+  /** The shared secret being replaced: a token whose signature the secret does not verify is tried with it (onUse hears of each such token). */
+  previousSecret?: { value: string; onUse: () => void };
   /** JWKS URL for RSA, RSA-PSS, ECDSA and EdDSA keys (fetched and cached by jose, refreshed on unknown kid). */
   jwksUrl?: string;
   issuer?: string;
@@ -46,6 +48,7 @@ function claimScopes(payload: JWTPayload, claim: string): Scope[] {
  */
 export function jwtAuthenticator(o: JwtOptions): Authenticator {
   const secret = o.secret ? new TextEncoder().encode(o.secret) : undefined;
+  const previous = o.secret && o.previousSecret ? new TextEncoder().encode(o.previousSecret.value) : undefined;
   // Made with the first token, then kept: it caches the provider's keys.
   let jwks: JWTVerifyGetKey | undefined;
   const subjectClaim = o.subjectClaim ?? 'sub';
@@ -65,7 +68,15 @@ export function jwtAuthenticator(o: JwtOptions): Authenticator {
     try {
       const checks = { issuer: o.issuer, audience: o.audience, clockTolerance: 5 };
       if (secret && (!jwks || algOf(token, jose)?.startsWith('HS'))) {
-        ({ payload } = await jwtVerify(token, secret, { ...checks, algorithms: SECRET_ALGORITHMS }));
+        const options = { ...checks, algorithms: SECRET_ALGORITHMS };
+        try {
+          ({ payload } = await jwtVerify(token, secret, options));
+        } catch (e) {
+          // Signed with the secret being replaced (the identity provider has not moved yet)?
+          if (!previous || !(e instanceof errors.JWSSignatureVerificationFailed)) throw e;
+          ({ payload } = await jwtVerify(token, previous, options));
+          o.previousSecret!.onUse();
+        }
       } else if (jwks) {
         viaJwks = true;
         ({ payload } = await jwtVerify(token, jwks, { ...checks, algorithms: JWKS_ALGORITHMS }));

@@ -86,18 +86,22 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const ID_PREFIX = randomUUID().slice(0, 8);
 let idCounter = 0;
 
-/** The admin token being replaced, if set: each use counted, the first in this process logged with who to move. */
-function previousAdminToken(token: string | undefined, deps: Pick<AppDeps, 'log' | 'metrics'>) {
-  if (!token) return undefined;
+/**
+ * A secret being replaced (the admin token, the JWT secret), if set: each use counted, the first
+ * in this process logged with what to do.
+ */
+function previousSecret<T>(value: T | undefined, setting: 'MODELGATE_ADMIN_TOKEN' | 'JWT_SECRET', deps: Pick<AppDeps, 'log' | 'metrics'>) {
+  if (value === undefined) return undefined;
   let logged = false;
+  const counter = deps.metrics.previousSecret.labels({ secret: `${setting}_PREVIOUS` });
   return {
-    token,
+    value,
     onUse: () => {
-      deps.metrics.adminTokenPrevious.inc();
+      counter.inc();
       if (logged) return;
       logged = true;
       deps.log.warn(
-        'a request used the previous admin token (MODELGATE_ADMIN_TOKEN_PREVIOUS): move its callers to MODELGATE_ADMIN_TOKEN, then unset the previous one once modelgate_admin_token_previous_requests_total stops growing',
+        `a request was authenticated by ${setting}_PREVIOUS: move what sends it to ${setting}, then unset ${setting}_PREVIOUS once modelgate_previous_secret_requests_total{secret="${setting}_PREVIOUS"} stops growing`,
       );
     },
   };
@@ -171,10 +175,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installAuth(app, {
     enabled: config.MODELGATE_AUTH,
     authenticators: [
-      ...(config.MODELGATE_ADMIN_TOKEN ? [adminTokenAuthenticator(config.MODELGATE_ADMIN_TOKEN, previousAdminToken(config.MODELGATE_ADMIN_TOKEN_PREVIOUS, deps))] : []),
+      ...(config.MODELGATE_ADMIN_TOKEN ? [adminTokenAuthenticator(config.MODELGATE_ADMIN_TOKEN, previousSecret(config.MODELGATE_ADMIN_TOKEN_PREVIOUS, 'MODELGATE_ADMIN_TOKEN', deps))] : []),
       ...(config.serviceTokens.length ? [serviceTokenAuthenticator(config.serviceTokens)] : []),
       ...(config.JWT_SECRET || config.JWT_JWKS_URL
-        ? [jwtAuthenticator({ secret: config.JWT_SECRET, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, scopesClaim: config.JWT_SCOPES_CLAIM })]
+        ? [
+            jwtAuthenticator({
+              secret: config.JWT_SECRET,
+              previousSecret: previousSecret(config.JWT_SECRET_PREVIOUS, 'JWT_SECRET', deps),
+              jwksUrl: config.JWT_JWKS_URL,
+              issuer: config.JWT_ISSUER,
+              audience: config.JWT_AUDIENCE,
+              scopesClaim: config.JWT_SCOPES_CLAIM,
+            }),
+          ]
         : []),
       ...(deps.authenticators ?? []),
     ],

@@ -33,10 +33,10 @@ function sameToken(given: string, expected: Buffer): boolean {
  * with the previous token are recorded as `admin-token-previous`, and `onPrevious` hears of each
  * use, so an operator can tell when nobody sends it any more.
  */
-export function adminTokenAuthenticator(token: string, previous?: { token: string; onUse: () => void }): Authenticator {
+export function adminTokenAuthenticator(token: string, previous?: { value: string; onUse: () => void }): Authenticator {
   const expected = Buffer.from(token, 'utf8');
   const principal: Principal = { id: 'admin-token', kind: 'admin-token', scopes: ALL };
-  const old = previous ? Buffer.from(previous.token, 'utf8') : undefined;
+  const old = previous ? Buffer.from(previous.value, 'utf8') : undefined;
   const oldPrincipal: Principal = { id: 'admin-token-previous', kind: 'admin-token', scopes: ALL };
   return {
     authenticate: (given) => {

@@ -154,9 +154,10 @@ export function createMetrics(sources: MetricsSources = {}) {
     labelNames: ['key'] as const,
     registers: [registry],
   });
-  const adminTokenPrevious = new client.Counter({
-    name: 'modelgate_admin_token_previous_requests_total',
-    help: 'Requests authenticated by the admin token being replaced (MODELGATE_ADMIN_TOKEN_PREVIOUS): unset it once this stops growing',
+  const previousSecret = new client.Counter({
+    name: 'modelgate_previous_secret_requests_total',
+    help: 'Requests authenticated by a secret being replaced (secret: MODELGATE_ADMIN_TOKEN_PREVIOUS or JWT_SECRET_PREVIOUS): unset it once this stops growing',
+    labelNames: ['secret'] as const,
     registers: [registry],
   });
   const rateLimiterFallbacks = new client.Counter({
@@ -254,7 +255,7 @@ export function createMetrics(sources: MetricsSources = {}) {
     analysisDuration,
     rateLimited,
     rateLimiterFallbacks,
-    adminTokenPrevious,
+    previousSecret,
   };
 }
 
