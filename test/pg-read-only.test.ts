@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_URL, randomId, type DbLocation } from './helpers/db.js';
 import { demoModel } from './helpers/fixtures.js';
 import { runCli } from './helpers/cli.js';
+import { rowPayload } from '../src/training/index.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -26,6 +27,17 @@ describe('a PostgreSQL server that takes no writes (a standby after a failover)'
     await sql(`alter role ${role} ${on ? 'set default_transaction_read_only = on' : 'reset default_transaction_read_only'}`);
   };
   const dropConnections = () => sql(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`);
+  const health = async () => (await s.app.inject({ method: 'GET', url: '/health' })).json();
+  const scoreAndFlush = async () => {
+    const res = await s.app.inject({
+      method: 'POST',
+      url: '/v1/infer',
+      headers: { ...s.auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demoModel().holdout.data, 0) }),
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    await s.audit.flush();
+  };
   const createKey = (name: string) =>
     s.app.inject({ method: 'POST', url: '/v1/keys', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ name, scopes: ['infer'] }) });
 
@@ -37,6 +49,8 @@ describe('a PostgreSQL server that takes no writes (a standby after a failover)'
     await sql(`create schema ${schema} authorization ${role}`);
     s = await startTestServer({ db: loc });
     await s.ctx.registry.register({ model: 'hotel', onnx: demoModel().onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
   });
   afterAll(async () => {
     await s?.stop();
@@ -58,6 +72,10 @@ describe('a PostgreSQL server that takes no writes (a standby after a failover)'
       code: 'UNAVAILABLE',
       message: expect.stringMatching(/^the PostgreSQL server takes no writes \(25006: cannot execute (INSERT|UPDATE) in a read-only transaction\): .*standby.*primary.*the change was not made$/),
     });
+    // Scoring goes on; its audit records wait on disk, and /health says so (it said healthy).
+    expect(await health()).toMatchObject({ status: 'healthy' });
+    await scoreAndFlush();
+    expect(await health()).toMatchObject({ status: 'degraded', audit: { spilling: true, since: expect.any(String), error: expect.stringMatching(/read-only transaction/) } });
   });
 
   it('once the primary is back, the connections opened meanwhile are not kept: changes succeed again', async () => {
@@ -72,6 +90,11 @@ describe('a PostgreSQL server that takes no writes (a standby after a failover)'
     // Each connection that refuses a write is closed on release, so at most one refusal each.
     expect(statuses.filter((c) => c === 503).length).toBeLessThanOrEqual(3);
     expect(statuses.slice(-4)).toEqual([201, 201, 201, 201]);
+    await scoreAndFlush();
+    await scoreAndFlush();
+    const after = await health();
+    expect(after.status, JSON.stringify(after)).toBe('healthy');
+    expect(after.audit).toBeUndefined();
   });
 
   it('the CLI says the same and exits 1', async () => {

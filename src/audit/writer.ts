@@ -64,11 +64,18 @@ export class AuditWriter {
   private pendingSpill = true;
   private replaying: Promise<void> | undefined;
   private dbDown = false;
+  /** Since when, and why, the database has been refusing records (while dbDown). */
+  private refused: { since: string; error: string } | undefined;
 
   constructor(private readonly o: AuditWriterOptions) {}
 
   get depth(): number {
     return this.queued;
+  }
+
+  /** While the database refuses audit records (they go to spill files): since when and its error. */
+  get refusal(): { since: string; error: string } | undefined {
+    return this.refused;
   }
 
   record(r: PredictionRecord): void {
@@ -136,11 +143,13 @@ export class AuditWriter {
         this.keptAgain('written to the database');
         if (this.dbDown) {
           this.dbDown = false;
+          this.refused = undefined;
           this.o.log.warn('the database takes audit records again; replaying spilled records');
         }
       } catch (e) {
         if (!this.dbDown) {
           this.dbDown = true;
+          this.refused = { since: new Date().toISOString(), error: errorMessage(e) };
           this.o.log.error({ err: errorMessage(e), spill_dir: this.o.spillDir }, 'the database refuses audit records; spilling them to disk until it is back');
         }
         await this.spill(batch, ...this.take(this.queue.length));

@@ -61,6 +61,8 @@ export interface AppDeps {
   sqliteFile?: string;
   /** The data directory and its file system's space, for /health. */
   dataDisk?: DataDiskProbe;
+  /** While the database refuses audit records: since when and why (/health). */
+  auditRefusal?: () => { since: string; error: string } | undefined;
 }
 
 /**
@@ -220,7 +222,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
-  await app.register(healthRoutes, { pool: deps.pool, draining: deps.draining, ...(deps.dataDisk ? { dataDisk: deps.dataDisk } : {}) });
+  await app.register(healthRoutes, {
+    pool: deps.pool,
+    draining: deps.draining,
+    ...(deps.dataDisk ? { dataDisk: deps.dataDisk } : {}),
+    ...(deps.auditRefusal ? { auditRefusal: deps.auditRefusal } : {}),
+  });
   app.get('/metrics', { config: { scope: 'public' }, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
     reply.type(deps.metrics.registry.contentType);
     return deps.scrapeMetrics ? deps.scrapeMetrics() : deps.metrics.registry.metrics();

@@ -7,6 +7,8 @@ export interface HealthDeps {
   draining: () => boolean;
   /** The data directory and its file system's space (SQLite database, artifacts, audit spill files). */
   dataDisk?: DataDiskProbe;
+  /** While the database refuses audit records (spilled to disk meanwhile): since when and why. */
+  auditRefusal?: () => { since: string; error: string } | undefined;
 }
 
 /**
@@ -62,6 +64,12 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
                   'present while the disk holding MODELGATE_DATA_DIR is full (under 1 MiB free): models keep serving, changes to a SQLite database answer 503, audit records spill or are lost',
                 properties: { path: { type: 'string' }, full: { type: 'boolean' }, free_bytes: { type: 'integer' } },
               },
+              audit: {
+                type: 'object',
+                description:
+                  'present while the database refuses audit records (down, full, or a standby that takes no writes): they wait in spill files under the data directory and are written once it takes them again',
+                properties: { spilling: { type: 'boolean' }, since: { type: 'string' }, error: { type: 'string' } },
+              },
             },
           },
         },
@@ -76,8 +84,9 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
       const rolloutsDown = deps.pool.rolloutsDown();
       const disk = deps.dataDisk?.();
       const full = disk?.usage && disk.usage.freeBytes < FULL_BELOW_BYTES ? { path: disk.dir, full: true, free_bytes: disk.usage.freeBytes } : undefined;
+      const refused = deps.auditRefusal?.();
       return {
-        status: unavailable.length || stale.length || rolloutsDown.length || lost || full ? 'degraded' : 'healthy',
+        status: unavailable.length || stale.length || rolloutsDown.length || lost || full || refused ? 'degraded' : 'healthy',
         model_loaded: inProduction.length > 0 && unavailable.length === 0,
         models,
         ...(unavailable.length ? { unavailable } : {}),
@@ -85,6 +94,7 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
         ...(rolloutsDown.length ? { rollouts_unavailable: rolloutsDown } : {}),
         ...(lost ? { registry: { reachable: false, ...lost } } : {}),
         ...(full ? { data_dir: full } : {}),
+        ...(refused ? { audit: { spilling: true, ...refused } } : {}),
       };
     },
   );
@@ -110,7 +120,7 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
 }
 
 /** What /readyz checks: reasons make it 503; warnings are said while it stays ready. */
-export function readiness(deps: { pool: ModelPool; draining: () => boolean }): { reasons: string[]; warnings: string[] } {
+export function readiness(deps: Pick<HealthDeps, 'pool' | 'draining' | 'auditRefusal'>): { reasons: string[]; warnings: string[] } {
   const reasons: string[] = [];
   const warnings: string[] = [];
   if (deps.draining()) reasons.push('shutting down');
@@ -124,5 +134,7 @@ export function readiness(deps: { pool: ModelPool; draining: () => boolean }): {
   // Still ready: what is loaded keeps serving (and the audit log spills), so taking the pod out would only drop traffic.
   const lost = deps.pool.registryUnreachable;
   if (lost) warnings.push(`the registry's database cannot be read since ${lost.since} (${lost.error}); serving the models as last loaded`);
+  const refused = deps.auditRefusal?.();
+  if (refused) warnings.push(`the database refuses audit records since ${refused.since} (${refused.error}); they wait in spill files until it takes them`);
   return { reasons, warnings };
 }

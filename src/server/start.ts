@@ -127,6 +127,7 @@ export async function startServer(
     authenticators: [apiKeys, ...(opts.authenticators ?? [])],
     ...(ctx.db.location.kind === 'sqlite' ? { sqliteFile: ctx.db.location.file } : {}),
     dataDisk,
+    auditRefusal: () => audit.refusal,
   });
   const running: Omit<RunningServer, 'drain' | 'close'> = { app, ctx, pool, rollouts, runtime, apiKeys, limiter, audit, monitorJob, webhookWorker, url: '' };
   if (opts.listen !== false) {
