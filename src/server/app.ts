@@ -92,7 +92,7 @@ let idCounter = 0;
  * A secret being replaced (the admin token, the JWT secret), if set: each use counted, the first
  * in this process logged with what to do.
  */
-function previousSecret<T>(value: T | undefined, setting: 'MODELGATE_ADMIN_TOKEN' | 'JWT_SECRET', deps: Pick<AppDeps, 'log' | 'metrics'>) {
+function previousSecret(value: string | undefined, setting: 'MODELGATE_ADMIN_TOKEN' | 'JWT_SECRET', deps: Pick<AppDeps, 'log' | 'metrics'>) {
   if (value === undefined) return undefined;
   let logged = false;
   const counter = deps.metrics.previousSecret.labels({ secret: `${setting}_PREVIOUS` });
