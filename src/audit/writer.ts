@@ -39,6 +39,9 @@ function alive(pid: number): boolean {
   }
 }
 
+/** How long after its last refusal, with no record tried since, /health still shows the database refusing audit records. */
+const REFUSAL_SHOWN_MS = 60_000;
+
 /**
  * The prediction audit log's writer. The request path only pushes a record onto an in-memory
  * queue; a timer writes it in batches (COPY on PostgreSQL), every flushMs or at once when
@@ -64,8 +67,8 @@ export class AuditWriter {
   private pendingSpill = true;
   private replaying: Promise<void> | undefined;
   private dbDown = false;
-  /** Since when, and why, the database has been refusing records (while dbDown). */
-  private refused: { since: string; error: string } | undefined;
+  /** Since when and why the database has been refusing records, and when it last did (ms). */
+  private refused: { since: string; error: string; lastMs: number } | undefined;
 
   constructor(private readonly o: AuditWriterOptions) {}
 
@@ -73,9 +76,19 @@ export class AuditWriter {
     return this.queued;
   }
 
-  /** While the database refuses audit records (they go to spill files): since when and its error. */
+  /**
+   * While the database refuses audit records (they go to spill files, or are lost when those
+   * cannot be written): since when and its error. It ends with the next record written, or a
+   * minute after the last refusal when no record has come to try since (nothing is at risk).
+   */
   get refusal(): { since: string; error: string } | undefined {
-    return this.refused;
+    if (!this.refused || Date.now() - this.refused.lastMs > REFUSAL_SHOWN_MS) return undefined;
+    return { since: this.refused.since, error: this.refused.error };
+  }
+
+  private refusedNow(e: unknown): void {
+    const now = Date.now();
+    this.refused = this.refused ? { ...this.refused, lastMs: now } : { since: new Date(now).toISOString(), error: errorMessage(e), lastMs: now };
   }
 
   record(r: PredictionRecord): void {
@@ -141,15 +154,15 @@ export class AuditWriter {
         await this.o.store.appendFresh(batch);
         this.o.onWritten?.(batch.size, 'direct');
         this.keptAgain('written to the database');
+        this.refused = undefined;
         if (this.dbDown) {
           this.dbDown = false;
-          this.refused = undefined;
           this.o.log.warn('the database takes audit records again; replaying spilled records');
         }
       } catch (e) {
+        this.refusedNow(e);
         if (!this.dbDown) {
           this.dbDown = true;
-          this.refused = { since: new Date().toISOString(), error: errorMessage(e) };
           this.o.log.error({ err: errorMessage(e), spill_dir: this.o.spillDir }, 'the database refuses audit records; spilling them to disk until it is back');
         }
         await this.spill(batch, ...this.take(this.queue.length));
@@ -279,6 +292,7 @@ export class AuditWriter {
       return n;
     } catch (e) {
       this.dbDown = true;
+      this.refusedNow(e);
       this.o.log.warn({ err: errorMessage(e) }, 'replay of spilled audit records stopped; retrying later');
       return -1;
     } finally {

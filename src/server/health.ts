@@ -67,8 +67,8 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
               audit: {
                 type: 'object',
                 description:
-                  'present while the database refuses audit records (down, full, or a standby that takes no writes): they wait in spill files under the data directory and are written once it takes them again',
-                properties: { spilling: { type: 'boolean' }, since: { type: 'string' }, error: { type: 'string' } },
+                  'present while the database refuses audit records (down, full, or a standby that takes no writes): they wait in spill files under the data directory (lost, and counted, if those cannot be written) and are written once it takes them again',
+                properties: { written: { type: 'boolean' }, since: { type: 'string' }, error: { type: 'string' } },
               },
             },
           },
@@ -94,7 +94,7 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
         ...(rolloutsDown.length ? { rollouts_unavailable: rolloutsDown } : {}),
         ...(lost ? { registry: { reachable: false, ...lost } } : {}),
         ...(full ? { data_dir: full } : {}),
-        ...(refused ? { audit: { spilling: true, ...refused } } : {}),
+        ...(refused ? { audit: { written: false, ...refused } } : {}),
       };
     },
   );
