@@ -1,8 +1,6 @@
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import type pg from 'pg';
-
-/** PostgreSQL's read_only_sql_transaction: the server is a standby (or set to refuse writes). */
-const READ_ONLY = '25006';
+import { PG_READ_ONLY } from './unavailable.js';
 
 /**
  * The pool as Kysely sees it, closing any connection a server refused a write on instead of
@@ -25,7 +23,7 @@ export function closingReadOnlyConnections(pool: pg.Pool): PostgresPool {
       // A promise for a statement; a cursor (reads only) is returned as it is.
       if (result instanceof Promise)
         result.catch((e: unknown) => {
-          if ((e as { code?: unknown } | undefined)?.code === READ_ONLY) refused.add(client);
+          if ((e as { code?: unknown } | undefined)?.code === PG_READ_ONLY) refused.add(client);
         });
       return result;
     };
@@ -36,7 +34,7 @@ export function closingReadOnlyConnections(pool: pg.Pool): PostgresPool {
       watch(client);
       // pg-pool gives each checkout its own release: wrap this one.
       const release = client.release.bind(client);
-      client.release = (err?: Error | boolean) => release(err ?? (refused.has(client) ? new Error(`the server refused a write (${READ_ONLY}): a standby`) : undefined));
+      client.release = (err?: Error | boolean) => release(err ?? (refused.has(client) ? new Error(`the server refused a write (${PG_READ_ONLY}): a standby`) : undefined));
       return client as unknown as PostgresPoolClient;
     },
     end: () => pool.end(),

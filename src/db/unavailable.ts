@@ -83,7 +83,7 @@ export const PG_READ_ONLY = '25006';
  * process writes) or the PostgreSQL server's. Retrying will not help until someone frees space,
  * so it says where. Undefined for any other error.
  */
-export function databaseDiskFull(e: unknown, sqliteFile?: string): AppError | undefined {
+function databaseDiskFull(e: unknown, sqliteFile?: string): AppError | undefined {
   if (e instanceof AppError || !(e instanceof Error)) return undefined;
   if (sqliteFile) return sqliteDiskFull(e, sqliteFile);
   const code = codeOf(e);
@@ -96,7 +96,7 @@ export function databaseDiskFull(e: unknown, sqliteFile?: string): AppError | un
  * DATABASE_URL naming a read replica reaches, and what the old primary is for a while after a
  * failover (or a cluster endpoint whose DNS still names it). Undefined for any other error.
  */
-export function databaseReadOnly(e: unknown): AppError | undefined {
+function databaseReadOnly(e: unknown): AppError | undefined {
   if (e instanceof AppError || !(e instanceof Error) || codeOf(e) !== PG_READ_ONLY) return undefined;
   return new AppError(
     'UNAVAILABLE',
@@ -107,7 +107,7 @@ export function databaseReadOnly(e: unknown): AppError | undefined {
 
 /** A change the database refused and why, when retrying as is will not do: a full disk or a server that takes no writes. */
 export function databaseRefusal(e: unknown, sqliteFile?: string): AppError | undefined {
-  return databaseDiskFull(e, sqliteFile) ?? (sqliteFile ? undefined : databaseReadOnly(e));
+  return databaseDiskFull(e, sqliteFile) ?? databaseReadOnly(e);
 }
 
 /**

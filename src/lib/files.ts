@@ -16,10 +16,10 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, n
   try {
     await writeFile(tmp, data);
     await rename(tmp, file);
-    kept();
   } catch (e) {
     await rm(tmp, { force: true });
-    kept();
     throw isNoSpace(e) ? noSpaceError(e, named.dir ?? path.dirname(file), `${named.what ?? file} was not written`) : e;
+  } finally {
+    kept();
   }
 }

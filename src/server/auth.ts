@@ -30,8 +30,8 @@ function sameToken(given: string, expected: Buffer): boolean {
  * The admin token, and while it is being replaced the previous one (MODELGATE_ADMIN_TOKEN_PREVIOUS):
  * replicas roll one at a time, so for a while some know only the old token and some the new; a
  * caller that keeps the old one until every replica knows both is never refused. Changes made
- * with the previous token are recorded as `admin-token-previous`, and `onPrevious` hears of each
- * use, so an operator can tell when nobody sends it any more.
+ * with the previous token are recorded as `admin-token-previous`, and `previous.onUse` hears of
+ * each use, so an operator can tell when nobody sends it any more.
  */
 export function adminTokenAuthenticator(token: string, previous?: { value: string; onUse: () => void }): Authenticator {
   const expected = Buffer.from(token, 'utf8');
