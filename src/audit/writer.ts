@@ -41,6 +41,8 @@ function alive(pid: number): boolean {
 
 /** How long after its last refusal, with no record tried since, /health still shows the database refusing audit records. */
 const REFUSAL_SHOWN_MS = 60_000;
+/** While the database is down and no record comes to try it, how often spill files are offered to it anyway. */
+const IDLE_PROBE_MS = 1000;
 
 /**
  * The prediction audit log's writer. The request path only pushes a record onto an in-memory
@@ -67,6 +69,8 @@ export class AuditWriter {
   private pendingSpill = true;
   private replaying: Promise<void> | undefined;
   private dbDown = false;
+  /** Flush ticks since the last write was tried, while the database is down and nothing is queued. */
+  private idleTicks = 0;
   /** Since when and why the database has been refusing records, and when it last did (ms). */
   private refused: { since: string; error: string; lastMs: number } | undefined;
 
@@ -115,8 +119,14 @@ export class AuditWriter {
   start(): void {
     this.ticker = startPeriodic({
       run: async () => {
+        // A flush with records tells when the database is back; an idle server has none, so its
+        // spill files are offered to the database every IDLE_PROBE_MS instead of waiting for traffic.
+        const probe = this.dbDown && this.queued === 0 && this.pendingSpill && ++this.idleTicks * this.o.flushMs >= IDLE_PROBE_MS;
         await this.flush();
-        if (this.pendingSpill && !this.dbDown) await this.replay();
+        if (this.pendingSpill && (!this.dbDown || probe)) {
+          this.idleTicks = 0;
+          await this.replay();
+        }
       },
       intervalMs: this.o.flushMs,
       jitter: 0,
@@ -154,11 +164,7 @@ export class AuditWriter {
         await this.o.store.appendFresh(batch);
         this.o.onWritten?.(batch.size, 'direct');
         this.keptAgain('written to the database');
-        this.refused = undefined;
-        if (this.dbDown) {
-          this.dbDown = false;
-          this.o.log.warn('the database takes audit records again; replaying spilled records');
-        }
+        this.backUp();
       } catch (e) {
         this.refusedNow(e);
         if (!this.dbDown) {
@@ -168,6 +174,16 @@ export class AuditWriter {
         await this.spill(batch, ...this.take(this.queue.length));
         return;
       }
+    }
+  }
+
+  /** A write was accepted: the database is up (again). */
+  private backUp(): void {
+    this.refused = undefined;
+    this.idleTicks = 0;
+    if (this.dbDown) {
+      this.dbDown = false;
+      this.o.log.warn('the database takes audit records again; replaying spilled records');
     }
   }
 
@@ -259,6 +275,7 @@ export class AuditWriter {
       }
       const n = await this.replayFile(claimed);
       if (n < 0) return; // database still down: the file stays claimed for the next try
+      this.backUp();
       await rm(claimed, { force: true });
       if (n > 0) this.o.log.info({ file: path.basename(claimed), records: n }, 'replayed spilled audit records');
     }
@@ -291,9 +308,10 @@ export class AuditWriter {
       if (batch.length) await write();
       return n;
     } catch (e) {
-      this.dbDown = true;
       this.refusedNow(e);
-      this.o.log.warn({ err: errorMessage(e) }, 'replay of spilled audit records stopped; retrying later');
+      // Once when it goes down, not at every idle try while it stays down.
+      if (!this.dbDown) this.o.log.warn({ err: errorMessage(e) }, 'replay of spilled audit records stopped; retrying later');
+      this.dbDown = true;
       return -1;
     } finally {
       lines.close();
