@@ -69,6 +69,8 @@ describe('HTTP API', () => {
   it('model with nothing in production → 503 MODEL_NOT_AVAILABLE "Model not available: …" saying what to do', async () => {
     const res = await inject('POST', '/v1/infer', { model: 'idle', payload: row });
     expectError(res, 503, 'MODEL_NOT_AVAILABLE');
+    // Only an operator ends it: no Retry-After to invite a retry loop.
+    expect(res.headers['retry-after']).toBeUndefined();
     expect(res.json().error.message).toBe('Model not available: no version of idle is in production; promote one (modelgate promote --model idle --version N)');
   });
 

@@ -30,7 +30,7 @@ describe('the database lost while serving', () => {
 
   const call = async (method: 'GET' | 'POST', url: string, body?: unknown) => {
     const r = await s.app.inject({ method, url, headers: { ...s.auth, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
-    return { status: r.statusCode, body: r.json() };
+    return { status: r.statusCode, body: r.json(), retryAfter: r.headers['retry-after'] };
   };
 
   it('503 UNAVAILABLE from the routes that need it, inference on, /health and /readyz say why; all clear once it is back', async () => {
@@ -50,6 +50,8 @@ describe('the database lost while serving', () => {
       expect(r.status, `${method} ${url}`).toBe(503);
       expect(r.body.error.code).toBe('UNAVAILABLE');
       expect(r.body.error.message).toMatch(/^the database is unavailable \(.+\); retry shortly/);
+      // How long "shortly" is, for clients and proxies that honour it.
+      expect(r.retryAfter, `${method} ${url}`).toBe('1');
     }
     // What is loaded keeps serving.
     expect((await call('POST', '/v1/infer', { model: 'hotel', payload: row })).status).toBe(200);

@@ -216,7 +216,7 @@ describe('modelgate serve process', () => {
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     const get = (p: string) =>
       fetch(`${base}${p}`).then(
-        async (r) => ({ status: r.status, body: (await r.json()) as { reasons: string[]; error?: { code: string; message: string } } }),
+        async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: (await r.json()) as { reasons: string[]; error?: { code: string; message: string } } }),
         () => undefined,
       );
     // While the database is down: alive, not ready, saying why; other routes 503 in the error model.
@@ -224,7 +224,10 @@ describe('modelgate serve process', () => {
     for (const until = Date.now() + 30_000; waiting?.status !== 503 && Date.now() < until; await new Promise((r) => setTimeout(r, 200))) waiting = await get('/readyz');
     expect(waiting?.body.reasons[0]).toMatch(/^database unreachable: cannot use the database at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres \(ECONNREFUSED/);
     expect((await get('/healthz'))?.status).toBe(200);
-    expect(await get('/v1/models')).toMatchObject({ status: 503, body: { error: { code: 'UNAVAILABLE' } } });
+    // Retry-After: the seconds until the next try to start (1, 2, 4, … up to 10).
+    const refused = await get('/v1/models');
+    expect(refused).toMatchObject({ status: 503, body: { error: { code: 'UNAVAILABLE' } } });
+    expect(refused?.retryAfter).toMatch(/^([1-9]|10)$/);
     expect(output).toMatch(/cannot start: .*; not ready, retrying in 1 s/);
     expect(child.exitCode).toBeNull();
     // The database appears: the server starts without a restart.

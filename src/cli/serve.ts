@@ -79,10 +79,10 @@ async function serveOne(config: Config, log: Logger): Promise<RunningServer> {
       const reason = `database unreachable: ${e.message}`;
       log.error({ attempt, retry_in_ms: delay }, `cannot start: ${e.message}; not ready, retrying in ${Math.round(delay / 1000)} s`);
       if (!waiting) {
-        waiting = await openWaitingRoom(config.HOST, config.PORT, reason);
+        waiting = await openWaitingRoom(config.HOST, config.PORT, reason, delay);
         process.on('SIGTERM', stopWaiting);
         process.on('SIGINT', stopWaiting);
-      } else waiting.setReason(reason);
+      } else waiting.setReason(reason, delay);
       await new Promise((r) => setTimeout(r, delay));
     }
   }

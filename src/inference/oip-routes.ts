@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SchemaTypes } from '../lib/route-types.js';
-import { AppError } from '../lib/errors.js';
+import { AppError, errorHeaders } from '../lib/errors.js';
 import { BINARY_HEADER, binaryReply, readBinaryInputs, wantsBinary } from './oip-binary.js';
 import { parseOipBody } from './oip-body.js';
 import type { Row } from './encoder.js';
@@ -78,9 +78,9 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
     const e = deps.toAppError(err);
     if (e.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: e.code, message: e.message }, 'request rejected');
-    if (e.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
     const reason = typeof e.details?.reason === 'string' ? `: ${e.details.reason}` : '';
     return reply
+      .headers(errorHeaders(e))
       .code(e.status)
       .type('application/json')
       .send({ error: `${e.message}${reason}` });

@@ -42,6 +42,21 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * Seconds an UNAVAILABLE answer asks the caller to wait before trying again: it is a passing
+ * state (a database or Redis unreachable, a version being swapped), and a client that honours
+ * Retry-After otherwise retries at once, or not at all. MODEL_NOT_AVAILABLE carries none: it
+ * lasts until an operator promotes or fixes a version, which no wait foretells.
+ */
+export const RETRY_AFTER_S = 1;
+
+/** The headers an error reply carries besides its body: how to authenticate, when to retry. */
+export function errorHeaders(e: AppError): Record<string, string> {
+  if (e.code === 'UNAUTHORIZED') return { 'www-authenticate': 'Bearer' };
+  if (e.code === 'UNAVAILABLE' || e.code === 'NOT_READY') return { 'retry-after': String(RETRY_AFTER_S) };
+  return {};
+}
+
 export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
 
 /** A model name nothing is registered under (the registry's and the serving pool's answer alike). */

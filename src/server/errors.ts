@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseProblem } from '../lib/json-text.js';
 import { databaseUnavailable } from '../db/unavailable.js';
-import { AppError, type ErrorCode } from '../lib/errors.js';
+import { AppError, errorHeaders, type ErrorCode } from '../lib/errors.js';
 
 /** JSON schema of every error body, referenced by route schemas for the OpenAPI document. */
 export const errorBodySchema = {
@@ -66,6 +66,7 @@ export function fromFastify(err: FastifyError): AppError {
 
 export function sendError(reply: FastifyReply, request: FastifyRequest, e: AppError): FastifyReply {
   return reply
+    .headers(errorHeaders(e))
     .code(e.status)
     .type('application/json')
     .send({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}), request_id: String(request.id) } });
@@ -76,7 +77,6 @@ export function installErrorHandling(app: FastifyInstance, sqliteFile?: string):
     const e = err instanceof AppError ? err : (databaseUnavailable(err, sqliteFile) ?? fromFastify(err));
     if (e.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: e.code, message: e.message }, 'request rejected');
-    if (e.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
     return sendError(reply, request, e);
   });
   app.setNotFoundHandler((request, reply) => {

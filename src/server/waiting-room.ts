@@ -10,16 +10,19 @@ import { listenFailure } from './listen-error.js';
  * what is missing.
  */
 export interface WaitingRoom {
-  setReason(reason: string): void;
+  /** Why it cannot start, and in how many ms it tries again (the Retry-After its 503s carry). */
+  setReason(reason: string, retryInMs: number): void;
   close(): Promise<void>;
 }
 
-export async function openWaitingRoom(host: string, port: number, reason: string): Promise<WaitingRoom> {
+export async function openWaitingRoom(host: string, port: number, reason: string, retryInMs: number): Promise<WaitingRoom> {
   let why = reason;
+  let retryAt = Date.now() + retryInMs;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+      const retry = status === 503 ? { 'retry-after': String(Math.max(1, Math.ceil((retryAt - Date.now()) / 1000))) } : {};
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close', ...retry });
       res.end(JSON.stringify(body));
     };
     if (path === '/healthz') return send(200, { ok: true, service: 'modelgate', timestamp: new Date().toISOString(), starting: why });
@@ -32,8 +35,9 @@ export async function openWaitingRoom(host: string, port: number, reason: string
     server.listen(port, host, () => resolve());
   });
   return {
-    setReason: (r) => {
+    setReason: (r, ms) => {
       why = r;
+      retryAt = Date.now() + ms;
     },
     close: () =>
       new Promise<void>((resolve) => {
