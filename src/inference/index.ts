@@ -20,7 +20,7 @@ export { policySchema, parsePolicyFlag, compilePolicy, checkPolicy, defaultPolic
 export { type Outcome, type PresentedOutcome } from './outcome.js';
 export { Servable, smokeTest, type ServableSpec, type RuntimeOptions, type EngineInfo } from './servable.js';
 export type { EngineName, EngineChoice } from './engine.js';
-export { ModelPool, type RegistrySource, type PoolEvents, type RolloutPlan, type Arm } from './pool.js';
+export { LOADS_AT_ONCE, ModelPool, type RegistrySource, type PoolEvents, type RolloutPlan, type Arm } from './pool.js';
 export { MicroBatcher, RunGate, type RunTiming } from './batcher.js';
 export { OffThreadScorer } from './off-thread-scorer.js';
 export { openReferenceOffThread } from './off-thread-reference.js';

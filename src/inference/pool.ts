@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { Logger } from '../lib/logger.js';
 import { systemClock, type Clock, type Timers } from '../lib/clock.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
@@ -67,6 +68,9 @@ export interface PoolOptions {
   timers?: Timers;
 }
 
+/** How many versions a process loads at once (see ModelPool.loadSlots). */
+export const LOADS_AT_ONCE = 2;
+
 /**
  * The in-memory serving state of one process. Requests read `models` (a Map swapped as a
  * whole) and never wait on the database; `refresh()` follows registry changes, loading a new
@@ -77,6 +81,13 @@ export class ModelPool {
   private models = new Map<string, ModelState>();
   private readonly loaded = new Map<string, Servable>();
   private readonly loading = new Map<string, Promise<Servable>>();
+  /**
+   * Versions loading at once. A compiled version's check holds an onnxruntime session until it is
+   * done, and the allocator keeps what the sessions used at their peak: 38 copies of a 60-tree
+   * forest loaded all at once left the process at 1.24 GB, two at a time at 0.38 GB, and finished
+   * sooner (3.2 against 4.9 s), since the compiles and the one check thread cannot go faster anyway.
+   */
+  private readonly loadSlots = pLimit(LOADS_AT_ONCE);
   private readonly lastUse = new Map<string, number>();
   private readonly failures = new Map<string, string>();
   private seenRevision = -1;
@@ -213,7 +224,7 @@ export class ModelPool {
     if (hit) return hit;
     let pending = this.loading.get(key);
     if (!pending) {
-      pending = this.load(model, version).finally(() => this.loading.delete(key));
+      pending = this.loadSlots(() => this.load(model, version)).finally(() => this.loading.delete(key));
       this.loading.set(key, pending);
     }
     return pending;
