@@ -24,7 +24,18 @@ const retry = (times: number) => Math.min(100 * times, 2000);
 export function connectRedis(url: string, o: RedisClientOptions): RedisClient {
   const { Redis, Cluster } = ioredis();
   const common = { maxRetriesPerRequest: 0, commandTimeout: o.commandTimeoutMs };
-  if (!o.cluster) return new Redis(url, { ...common, enableOfflineQueue: false, enableAutoPipelining: true, lazyConnect: false, retryStrategy: retry });
+  if (!o.cluster)
+    return new Redis(url, {
+      ...common,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      lazyConnect: false,
+      retryStrategy: retry,
+      // After a failover the old primary, now a replica, keeps the connection and refuses every
+      // write; a new connection to the same name reaches the new primary (a managed service's
+      // primary endpoint moves with it), and a node that is still a replica is found at 'ready'.
+      reconnectOnError: (e) => /^READONLY\b/.test(e.message),
+    });
   const u = new URL(url);
   const tls = u.protocol === 'rediss:';
   return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
@@ -41,6 +52,15 @@ export function connectRedis(url: string, o: RedisClientOptions): RedisClient {
     // for names, not addresses, by managed services) match (ioredis's advice for ElastiCache).
     ...(tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
   });
+}
+
+/** Where the Redis this client reached replicates from ("host:port") when it is a read-only replica; undefined for a primary. */
+export async function replicaOf(client: RedisClient): Promise<string | undefined> {
+  const info = await client.info('replication');
+  if (!/^role:(slave|replica)\s*$/m.test(info)) return undefined;
+  const host = /^master_host:(.*?)\s*$/m.exec(info)?.[1] ?? '?';
+  const port = /^master_port:(\d+)/m.exec(info)?.[1] ?? '?';
+  return `${host}:${port}`;
 }
 
 /** True when the Redis this client reached is a node of a cluster (it would answer other slots' keys with MOVED). */

@@ -3,7 +3,7 @@ import type { Logger } from '../lib/logger.js';
 import { MemoryRateLimiter, type RateDecision, type RateLimiter, type RateState } from './limiter.js';
 import type { Rate } from './rate.js';
 import { redisAdvice } from './redis-advice.js';
-import { connectRedis, isClusterNode, type RedisClient } from './redis-client.js';
+import { connectRedis, isClusterNode, replicaOf, type RedisClient } from './redis-client.js';
 
 /**
  * The sliding-window counter of limiter.ts, in one Lua script so that reading and counting are
@@ -85,6 +85,13 @@ type ScriptedRedis = RedisClient & {
 const CLUSTER_NODE =
   'REDIS_URL names a node of a Redis Cluster (cluster_enabled:1), which answers keys of the slots other nodes own with MOVED, so most limits would not be counted: set REDIS_CLUSTER=on';
 
+/** How often a limiter connected to a replica reconnects to see whether the name now leads to a primary. */
+const REPLICA_RECHECK_MS = 2000;
+
+/** Why a limiter connected to a read-only replica counts nothing there, and what to change. */
+const onReplica = (primary: string) =>
+  `REDIS_URL leads to a read-only replica (of ${primary}), which refuses the counts (READONLY): point REDIS_URL at the primary, or at the endpoint that follows it through a failover (a managed service's primary endpoint); checked again every ${REPLICA_RECHECK_MS / 1000} s`;
+
 /**
  * Limits shared by every replica through Redis. Fails open by default: when Redis is down or
  * slow, requests are allowed (counted by onFallback, logged once per outage) and limits come
@@ -98,6 +105,9 @@ export class RedisRateLimiter implements RateLimiter {
   private lastError: unknown;
   /** Without REDIS_CLUSTER, whether the connection reached a node of a cluster (then nothing is counted there). */
   private clusterNode = false;
+  /** Without REDIS_CLUSTER, the primary of the read-only replica the connection reached (then nothing is counted there). */
+  private replicaOf: string | undefined;
+  private recheck: NodeJS.Timeout | undefined;
   private checked: Promise<void> = Promise.resolve();
   /** Units claimed from Redis and not yet spent, per key. */
   private readonly grants = new Map<string, { left: number; roomAfter: number; until: number; windowMs: number; limit: number }>();
@@ -113,18 +123,30 @@ export class RedisRateLimiter implements RateLimiter {
     });
     this.redis.on('ready', () => {
       this.lastError = undefined;
-      // Asked on every connection: a single-node URL that reaches a cluster node is refused with the fix.
-      if (!o.cluster)
-        this.checked = isClusterNode(this.redis).then(
-          (yes) => void (this.clusterNode = yes),
-          () => undefined,
-        );
+      // Asked on every connection: a single-node URL that reaches a cluster node or a replica is refused with the fix.
+      if (!o.cluster) this.checked = this.checkNode();
     });
+  }
+
+  private async checkNode(): Promise<void> {
+    const [cluster, primary] = await Promise.all([isClusterNode(this.redis).catch(() => false), replicaOf(this.redis).catch(() => undefined)]);
+    this.clusterNode = cluster;
+    const was = this.replicaOf;
+    this.replicaOf = primary;
+    clearTimeout(this.recheck);
+    this.recheck = undefined;
+    if (!primary) return; // the next check that Redis answers says limits are enforced again
+    if (!was) {
+      this.o.log.error({ policy: this.o.onFailure }, `${onReplica(primary)}; rate limits fail ${this.o.onFailure} until then`);
+      this.outage = true; // said: the checks refused meanwhile add nothing
+    }
+    // A name that moves to the new primary after a failover is resolved again on reconnect.
+    this.recheck = setTimeout(() => this.redis.disconnect(true), REPLICA_RECHECK_MS).unref();
   }
 
   private async run(key: string, rate: Rate, want: number): Promise<Reply> {
     // Disconnected: answer by the failure policy at once rather than wait out a timeout per request.
-    if (this.redis.status !== 'ready' || this.clusterNode) throw new Error(this.unavailableReason());
+    if (this.redis.status !== 'ready' || this.clusterNode || this.replicaOf) throw new Error(this.unavailableReason());
     const reply = await this.redis.modelgateRate(redisKey(key), rate.windowMs, rate.limit, want);
     if (this.outage) {
       this.outage = false;
@@ -135,6 +157,7 @@ export class RedisRateLimiter implements RateLimiter {
 
   unavailableReason(): string | undefined {
     if (this.clusterNode) return CLUSTER_NODE;
+    if (this.replicaOf) return onReplica(this.replicaOf);
     return this.redis.status === 'ready' ? undefined : redisAdvice(this.o.url, this.redis.status, this.lastError);
   }
 
@@ -143,7 +166,7 @@ export class RedisRateLimiter implements RateLimiter {
     const connected = this.redis.status === 'ready' || (await this.connected(timeoutMs));
     if (!connected) return false;
     await this.checked;
-    return !this.clusterNode;
+    return !this.clusterNode && !this.replicaOf;
   }
 
   private connected(timeoutMs: number): Promise<boolean> {
@@ -215,7 +238,8 @@ export class RedisRateLimiter implements RateLimiter {
       }
       this.grants.delete(key);
       this.o.onFallback?.(this.o.onFailure);
-      if (this.o.onFailure === 'closed') throw new AppError('UNAVAILABLE', 'rate limits cannot be checked right now (Redis is unreachable); retry shortly');
+      if (this.o.onFailure === 'closed')
+        throw new AppError('UNAVAILABLE', 'rate limits cannot be checked right now (Redis does not answer, or cannot count them: the server log says why); retry shortly');
       return { kind: 'fallback' };
     }
   }
@@ -229,13 +253,14 @@ export class RedisRateLimiter implements RateLimiter {
 
   async reset(key: string): Promise<void> {
     this.grants.delete(key);
-    if (this.clusterNode) throw new AppError('UNAVAILABLE', `cannot reset the rate limit in Redis: ${CLUSTER_NODE}`);
+    if (this.clusterNode || this.replicaOf) throw new AppError('UNAVAILABLE', `cannot reset the rate limit in Redis: ${this.unavailableReason()}`);
     await this.redis.del(redisKey(key)).catch((e) => {
       throw new AppError('UNAVAILABLE', `cannot reset the rate limit in Redis: ${errorMessage(e)}`);
     });
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.recheck);
     this.redis.disconnect();
   }
 }
