@@ -25,6 +25,9 @@ const isRate = (v: string) => {
 
 const onOff = z.enum(['on', 'off', 'true', 'false', '1', '0'], { error: 'expected on or off' }).transform((v) => v === 'on' || v === 'true' || v === '1');
 
+/** One Sentinel's address: a host name, IPv4 address or bracketed IPv6 address, and an optional port. */
+const SENTINEL_ADDRESS = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
+
 const schema = z.object({
   /** HTTP port to listen on. */
   PORT: intFrom(0, 65535).default(8080),
@@ -56,6 +59,11 @@ const schema = z.object({
     .optional(),
   /** REDIS_URL names one node of a Redis Cluster (ElastiCache and Memorystore cluster mode, Redis Cluster): keys go to the nodes that own them. */
   REDIS_CLUSTER: onOff.default(false),
+  /** Sentinels (host:port, comma-separated) that name the primary; REDIS_URL's host is then the name they monitor it under. */
+  REDIS_SENTINELS: z
+    .string()
+    .refine((v) => v.split(',').every((a) => SENTINEL_ADDRESS.test(a.trim())), 'expected host:port of each Sentinel, comma-separated, such as redis-sentinel-0:26379,redis-sentinel-1:26379')
+    .optional(),
   /** Rate for keys and service tokens without their own (e.g. 100/s); unset: only keys with a rate are limited. */
   RATE_LIMIT_DEFAULT: z.string().refine(isRate, 'expected requests per window such as 100/s, 6000/m or 20/10s (window 100ms to 1d)').optional(),
   /** When Redis cannot answer a rate-limit check: open allows the request, closed answers 503. */
@@ -215,6 +223,8 @@ export interface Config extends Omit<RawConfig, 'WORKERS' | 'HOST'> {
   artifacts: { kind: 'dir'; dir: string } | { kind: 's3'; bucket: string; prefix: string };
   /** MODELGATE_SERVICE_TOKENS, split. */
   serviceTokens: string[];
+  /** REDIS_SENTINELS, split (port 26379 when none is given). */
+  redisSentinels: { host: string; port: number }[] | undefined;
 }
 
 /**
@@ -281,6 +291,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
   if (raw?.ARTIFACT_STORE?.startsWith('s3://') && !/^s3:\/\/[a-z0-9][a-z0-9.-]{2,62}(\/.*)?$/.test(raw.ARTIFACT_STORE)) {
     problems.push(`ARTIFACT_STORE=${JSON.stringify(raw.ARTIFACT_STORE)}: expected s3://bucket/prefix with a valid bucket name (3-63 lowercase letters, digits, dots, dashes)`);
   }
+  if (raw?.REDIS_SENTINELS) {
+    const shape = "REDIS_URL=redis://[:password@]NAME, NAME being the primary's name in the Sentinels' configuration (sentinel monitor NAME …; often mymaster)";
+    if (!raw.REDIS_URL) problems.push(`REDIS_SENTINELS is set without REDIS_URL: set ${shape}`);
+    else if (raw.REDIS_URL.startsWith('rediss:'))
+      problems.push('REDIS_SENTINELS with rediss:// (TLS) is not supported: use redis:// for a Sentinel-managed Redis, or point REDIS_URL at a TLS primary endpoint without REDIS_SENTINELS');
+    else if (/:\d+(\/|$)/.test(raw.REDIS_URL.replace(/^redis:\/\/[^@]*@/, 'redis://')))
+      problems.push(`REDIS_URL=${JSON.stringify(redactUrl(raw.REDIS_URL))} has a port, but with REDIS_SENTINELS its host is a name, not an address: set ${shape}`);
+    if (raw.REDIS_CLUSTER) problems.push('REDIS_SENTINELS and REDIS_CLUSTER=on are both set: a Redis Cluster needs no Sentinels; keep the one your Redis runs');
+  }
   if (raw?.DATABASE_URL?.startsWith('postgres')) {
     for (const p of pgUrlProblems(raw.DATABASE_URL)) problems.push(`DATABASE_URL=${JSON.stringify(shown('DATABASE_URL', raw.DATABASE_URL))}: ${p}`);
   }
@@ -305,6 +324,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
     WORKERS: raw.WORKERS === 'auto' ? Math.max(1, cpuCount) : Number(raw.WORKERS),
     HOST: raw.HOST ?? wildcardHost(),
     serviceTokens,
+    redisSentinels: raw.REDIS_SENTINELS?.split(',').map((a) => {
+      const [, host, port] = SENTINEL_ADDRESS.exec(a.trim())!;
+      return { host: host!.replace(/^\[|\]$/g, ''), port: Number(port ?? 26379) };
+    }),
     dataDir,
     database,
     artifacts,

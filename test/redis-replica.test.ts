@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRateLimiter, parseRate, type RateLimiter } from '../src/access/index.js';
+import { createRateLimiter, parseRate, redisKey, type RateLimiter } from '../src/access/index.js';
+import { ConfigError, loadConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { randomId } from './helpers/db.js';
-import { ThrowawayRedis } from './helpers/redis.js';
+import { freePort, ThrowawayRedis, ThrowawayRedisSentinel } from './helpers/redis.js';
 
 const cli = (r: ThrowawayRedis, ...args: string[]) =>
   execFileSync('redis-cli', ['-p', String(r.port), ...args])
@@ -75,4 +76,79 @@ describe('rate limits and Redis replicas', () => {
     expect(await eventually(() => l.unavailableReason() === undefined)).toBe(true);
     expect(await enforced(l)).toEqual([true, false]);
   }, 60_000);
+});
+
+describe('rate limits on a Sentinel-managed Redis (REDIS_SENTINELS)', () => {
+  let redis: ThrowawayRedisSentinel;
+  const limiters: RateLimiter[] = [];
+  afterAll(async () => {
+    await Promise.all(limiters.map((l) => l.close()));
+    await redis?.kill();
+  });
+  beforeAll(async () => {
+    redis = await ThrowawayRedisSentinel.create();
+  }, 60_000);
+  const limiter = (env: Record<string, string>) => {
+    const config = loadConfig({ MODELGATE_AUTH: 'off', ...env });
+    const l = createRateLimiter({ redisUrl: config.REDIS_URL, sentinels: config.redisSentinels, onFailure: 'closed', log: createLogger('silent') });
+    limiters.push(l);
+    return l;
+  };
+
+  it('counts on the primary the Sentinels name, and on the new one after a failover, without a restart', async () => {
+    const l = limiter({ REDIS_URL: `redis://${ThrowawayRedisSentinel.NAME}`, REDIS_SENTINELS: `127.0.0.1:${redis.sentinelPort}` });
+    expect(await l.ready(10_000)).toBe(true);
+    const [first, second] = redis.nodes;
+    const counted = (node: ThrowawayRedis, key: string) => cli(node, 'exists', redisKey(key)) === '1';
+    const before = randomId('key');
+    expect([(await l.hit(before, parseRate('1/m'))).allowed, (await l.hit(before, parseRate('1/m'))).allowed]).toEqual([true, false]);
+    expect(counted(first, before)).toBe(true);
+
+    await redis.failover();
+    expect(await eventually(() => redis.primaryPort() === second.port)).toBe(true);
+    // Checks during the switch may be refused (fail closed), or counted on the old primary before
+    // it steps down (Redis's own window of lost writes); then keys count on the new primary.
+    const limited = async () => {
+      const key = randomId('key');
+      const rate = parseRate('1/m');
+      const pair = [await l.hit(key, rate).then((d) => d.allowed), await l.hit(key, rate).then((d) => d.allowed)];
+      return { pair, on: counted(second, key) ? second.port : counted(first, key) ? first.port : undefined };
+    };
+    let after: { pair: boolean[]; on: number | undefined } | undefined;
+    for (const until = Date.now() + 30_000; after?.on !== second.port && Date.now() < until; await new Promise((r) => setTimeout(r, 100))) after = await limited().catch(() => undefined);
+    expect(after).toEqual({ pair: [true, false], on: second.port });
+    // And stays there: ten more keys, all limited on it, none refused for want of Redis.
+    for (let i = 0; i < 10; i++) expect(await limited()).toEqual({ pair: [true, false], on: second.port });
+  }, 60_000);
+
+  it('a name the Sentinels do not monitor, and unreachable Sentinels: not ready, with the reason', async () => {
+    const unknown = limiter({ REDIS_URL: 'redis://othermaster', REDIS_SENTINELS: `127.0.0.1:${redis.sentinelPort}` });
+    expect(await unknown.ready(3_000)).toBe(false);
+    expect(unknown.unavailableReason()).toMatch(/othermaster/);
+    const gone = limiter({ REDIS_URL: `redis://${ThrowawayRedisSentinel.NAME}`, REDIS_SENTINELS: `127.0.0.1:${await freePort()}` });
+    expect(await gone.ready(3_000)).toBe(false);
+    expect(gone.unavailableReason()).toMatch(/Sentinel/i);
+  }, 30_000);
+
+  it('the configuration refuses what cannot work, saying what to set', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig({ MODELGATE_AUTH: 'off', ...env });
+        return [];
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+    };
+    expect(problems({ REDIS_SENTINELS: 's0:26379' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS is set without REDIS_URL: set REDIS_URL=redis:\/\/\[:password@\]NAME/)]);
+    expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'redis://:secret@10.0.0.5:6379' })).toEqual([expect.stringMatching(/has a port, but with REDIS_SENTINELS its host is a name/)]);
+    expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'redis://:secret@10.0.0.5:6379' }).join()).not.toContain('secret');
+    expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'rediss://mymaster' })).toEqual([expect.stringMatching(/TLS\) is not supported/)]);
+    expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'redis://mymaster', REDIS_CLUSTER: 'on' })).toEqual([expect.stringMatching(/both set/)]);
+    expect(problems({ REDIS_SENTINELS: 's0:26379,,s1', REDIS_URL: 'redis://mymaster' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS=.*expected host:port of each Sentinel/)]);
+    expect(loadConfig({ MODELGATE_AUTH: 'off', REDIS_SENTINELS: 's0:26380, s1,[::1]:26381', REDIS_URL: 'redis://:pw@mymaster' }).redisSentinels).toEqual([
+      { host: 's0', port: 26380 },
+      { host: 's1', port: 26379 },
+      { host: '::1', port: 26381 },
+    ]);
+  });
 });

@@ -6,8 +6,13 @@ import { tlsProblem } from '../lib/tls-errors.js';
  * retries on its own and only emits each failure, so without this a certificate the process
  * does not trust read as "cannot reach Redis within 5 s".
  */
-export function redisAdvice(url: string, status: string, lastError: unknown): string {
+export function redisAdvice(url: string, status: string, lastError: unknown, sentinels?: { host: string; port: number }[]): string {
   const tls = url.startsWith('rediss:');
+  // ioredis says the same whether no Sentinel answered or none knows the name.
+  if (sentinels && /All sentinels are unreachable/.test(errorMessage(lastError))) {
+    const name = decodeURIComponent(new URL(url).hostname);
+    return `no Sentinel of REDIS_SENTINELS (${sentinels.map((s) => `${s.host}:${s.port}`).join(', ')}) named a primary for ${JSON.stringify(name)}: check that they run and are reachable, and that REDIS_URL's host is the name in their configuration (sentinel monitor NAME …)`;
+  }
   if (lastError === undefined) {
     return tls && status === 'connecting' ? 'no answer to the TLS handshake: if this Redis does not use TLS, use redis:// instead of rediss://' : `the connection is ${status}`;
   }

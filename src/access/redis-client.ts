@@ -11,6 +11,8 @@ export interface RedisClientOptions {
   cluster: boolean;
   /** Longest a command may wait before it fails (ms). */
   commandTimeoutMs: number;
+  /** REDIS_SENTINELS: ask these for the primary the URL's host names, and follow it through failovers. */
+  sentinels?: { host: string; port: number }[];
 }
 
 /** Reconnect after 100 ms, 200 ms, … at most every 2 s. */
@@ -24,19 +26,37 @@ const retry = (times: number) => Math.min(100 * times, 2000);
 export function connectRedis(url: string, o: RedisClientOptions): RedisClient {
   const { Redis, Cluster } = ioredis();
   const common = { maxRetriesPerRequest: 0, commandTimeout: o.commandTimeoutMs };
-  if (!o.cluster)
-    return new Redis(url, {
-      ...common,
-      enableOfflineQueue: false,
-      enableAutoPipelining: true,
-      lazyConnect: false,
-      retryStrategy: retry,
-      // After a failover the old primary, now a replica, keeps the connection and refuses every
-      // write; a new connection to the same name reaches the new primary (a managed service's
-      // primary endpoint moves with it), and a node that is still a replica is found at 'ready'.
-      reconnectOnError: (e) => /^READONLY\b/.test(e.message),
-    });
+  const single = {
+    ...common,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    lazyConnect: false,
+    retryStrategy: retry,
+    // After a failover the old primary, now a replica, keeps the connection and refuses every
+    // write; a new connection to the same name reaches the new primary (a managed service's
+    // primary endpoint moves with it; Sentinels are asked again), and a node that is still a
+    // replica is found at 'ready'.
+    reconnectOnError: (e: Error) => /^READONLY\b/.test(e.message),
+  };
   const u = new URL(url);
+  if (o.sentinels) {
+    const auth = { ...(u.username ? { username: decodeURIComponent(u.username) } : {}), ...(u.password ? { password: decodeURIComponent(u.password) } : {}) };
+    return new Redis({
+      ...single,
+      ...auth,
+      sentinels: o.sentinels,
+      name: decodeURIComponent(u.hostname),
+      role: 'master',
+      // The Sentinels take the same user and password as Redis (requirepass in sentinel.conf, as Helm charts set it).
+      ...(auth.username ? { sentinelUsername: auth.username } : {}),
+      ...(auth.password ? { sentinelPassword: auth.password } : {}),
+      sentinelRetryStrategy: retry,
+      sentinelCommandTimeout: o.commandTimeoutMs * 4,
+      // Told of a failover by the Sentinels (+switch-master), not only by the old primary's refusal.
+      failoverDetector: true,
+    });
+  }
+  if (!o.cluster) return new Redis(url, single);
   const tls = u.protocol === 'rediss:';
   return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
     enableOfflineQueue: false,

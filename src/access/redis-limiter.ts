@@ -71,6 +71,8 @@ export interface RedisLimiterOptions {
   onFallback?: (policy: 'open' | 'closed') => void;
   /** REDIS_CLUSTER: talk to a Redis Cluster through the node the URL names. */
   cluster?: boolean;
+  /** REDIS_SENTINELS: the URL's host is the name these Sentinels know the primary by. */
+  sentinels?: { host: string; port: number }[];
 }
 
 type Reply = [number, number, number, number, number];
@@ -114,7 +116,7 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly claims = new Map<string, Promise<ClaimOutcome>>();
 
   constructor(private readonly o: RedisLimiterOptions) {
-    this.redis = connectRedis(o.url, { cluster: o.cluster ?? false, commandTimeoutMs: o.timeoutMs ?? 250 }) as ScriptedRedis;
+    this.redis = connectRedis(o.url, { cluster: o.cluster ?? false, commandTimeoutMs: o.timeoutMs ?? 250, sentinels: o.sentinels }) as ScriptedRedis;
     this.redis.defineCommand('modelgateRate', { numberOfKeys: 1, lua: SCRIPT });
     // Errors surface through the failure policy; without a listener ioredis would print each one.
     // ioredis's own complaint about writing to the closed stream would hide the connection's error.
@@ -158,7 +160,7 @@ export class RedisRateLimiter implements RateLimiter {
   unavailableReason(): string | undefined {
     if (this.clusterNode) return CLUSTER_NODE;
     if (this.replicaOf) return onReplica(this.replicaOf);
-    return this.redis.status === 'ready' ? undefined : redisAdvice(this.o.url, this.redis.status, this.lastError);
+    return this.redis.status === 'ready' ? undefined : redisAdvice(this.o.url, this.redis.status, this.lastError, this.o.sentinels);
   }
 
   /** Resolves once connected, or after timeoutMs (then checks follow the failure policy until Redis answers). */
@@ -265,6 +267,13 @@ export class RedisRateLimiter implements RateLimiter {
   }
 }
 
-export function createRateLimiter(o: { redisUrl?: string; cluster?: boolean; onFailure: 'open' | 'closed'; log: Logger; onFallback?: (policy: 'open' | 'closed') => void }): RateLimiter {
-  return o.redisUrl ? new RedisRateLimiter({ url: o.redisUrl, cluster: o.cluster, onFailure: o.onFailure, log: o.log, onFallback: o.onFallback }) : new MemoryRateLimiter();
+export function createRateLimiter(o: {
+  redisUrl?: string;
+  cluster?: boolean;
+  sentinels?: { host: string; port: number }[];
+  onFailure: 'open' | 'closed';
+  log: Logger;
+  onFallback?: (policy: 'open' | 'closed') => void;
+}): RateLimiter {
+  return o.redisUrl ? new RedisRateLimiter({ url: o.redisUrl, cluster: o.cluster, sentinels: o.sentinels, onFailure: o.onFailure, log: o.log, onFallback: o.onFallback }) : new MemoryRateLimiter();
 }

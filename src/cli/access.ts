@@ -82,7 +82,7 @@ export function registerRateLimitCommands(program: Command): void {
     if (!ctx.config.REDIS_URL) {
       throw new AppError('BAD_REQUEST', "REDIS_URL is not set: limits are counted in each server's memory, so only the server knows them; ask it with GET /v1/keys/ID/ratelimit (DELETE to reset)");
     }
-    const limiter = createRateLimiter({ redisUrl: ctx.config.REDIS_URL, cluster: ctx.config.REDIS_CLUSTER, onFailure: 'closed', log: ctx.log });
+    const limiter = createRateLimiter({ redisUrl: ctx.config.REDIS_URL, cluster: ctx.config.REDIS_CLUSTER, sentinels: ctx.config.redisSentinels, onFailure: 'closed', log: ctx.log });
     if (!(await limiter.ready(5000))) {
       const reason = limiter.unavailableReason();
       await limiter.close();

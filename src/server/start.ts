@@ -83,6 +83,7 @@ export async function startServer(
   const limiter = createRateLimiter({
     redisUrl: config.REDIS_URL,
     cluster: config.REDIS_CLUSTER,
+    sentinels: config.redisSentinels,
     onFailure: config.RATE_LIMIT_FAIL,
     log,
     onFallback: (policy) => metrics.rateLimiterFallbacks.inc({ policy }),

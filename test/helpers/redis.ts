@@ -1,5 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { tempDir } from './db.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -130,6 +132,86 @@ export class ThrowawayRedisCluster {
   }
 
   async kill(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.kill()));
+  }
+}
+
+/**
+ * A Redis primary, one replica and one Sentinel monitoring them as `mymaster` (quorum 1), all of
+ * the test's own, as a Sentinel-managed Redis is run (Bitnami's chart with sentinel.enabled).
+ */
+export class ThrowawayRedisSentinel {
+  private constructor(
+    readonly nodes: [ThrowawayRedis, ThrowawayRedis],
+    readonly sentinelPort: number,
+    private readonly sentinel: ChildProcess,
+  ) {}
+
+  static readonly NAME = 'mymaster';
+
+  static async create(): Promise<ThrowawayRedisSentinel> {
+    const nodes = [await ThrowawayRedis.create(), await ThrowawayRedis.create()] as [ThrowawayRedis, ThrowawayRedis];
+    execFileSync('redis-cli', ['-p', String(nodes[1].port), 'replicaof', '127.0.0.1', String(nodes[0].port)]);
+    const port = await freePort();
+    const dir = tempDir('modelgate-sentinel-');
+    // Sentinel rewrites its configuration file as it learns: it must be one of its own.
+    const conf = path.join(dir, 'sentinel.conf');
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${ThrowawayRedisSentinel.NAME} 127.0.0.1 ${nodes[0].port} 1`,
+        `sentinel down-after-milliseconds ${ThrowawayRedisSentinel.NAME} 1000`,
+        `sentinel failover-timeout ${ThrowawayRedisSentinel.NAME} 10000`,
+        '',
+      ].join('\n'),
+    );
+    const sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      sentinel.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (/\+monitor master/.test(out)) resolve();
+      });
+      sentinel.on('exit', (code) => reject(new Error(`redis-server --sentinel exited with ${code}: ${out}`)));
+    });
+    const s = new ThrowawayRedisSentinel(nodes, port, sentinel);
+    // A failover needs a replica the Sentinel knows of (it learns them from the primary's INFO).
+    for (let i = 0; i < 300 && !s.ask('sentinel', 'replicas', ThrowawayRedisSentinel.NAME).includes(String(nodes[1].port)); i++) await new Promise((r) => setTimeout(r, 100));
+    return s;
+  }
+
+  /** redis-cli against the Sentinel. */
+  ask(...args: string[]): string {
+    return execFileSync('redis-cli', ['-p', String(this.sentinelPort), ...args])
+      .toString()
+      .trim();
+  }
+
+  /** Asks the Sentinel to fail over, again until it takes it (it refuses while the replica is not in sync yet). */
+  async failover(): Promise<void> {
+    let said = '';
+    for (let i = 0; i < 150; i++) {
+      said = this.ask('sentinel', 'failover', ThrowawayRedisSentinel.NAME);
+      if (said === 'OK') return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`the Sentinel refused to fail over: ${said}`);
+  }
+
+  /** The port of the node the Sentinel names as primary now. */
+  primaryPort(): number {
+    return Number(this.ask('sentinel', 'get-master-addr-by-name', ThrowawayRedisSentinel.NAME).split('\n')[1]);
+  }
+
+  async kill(): Promise<void> {
+    if (this.sentinel.exitCode === null) {
+      const exited = new Promise((r) => this.sentinel.once('exit', r));
+      this.sentinel.kill('SIGKILL');
+      await exited;
+    }
     await Promise.all(this.nodes.map((n) => n.kill()));
   }
 }
