@@ -4,26 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { AuditWriter } from '../src/audit/index.js';
 import { predictionId } from '../src/lib/ids.js';
 import { createLogger } from '../src/lib/logger.js';
+import { auditRecord } from './helpers/audit-record.js';
 import { DIALECTS } from './helpers/db.js';
 import { ManualTimers } from './helpers/manual-timers.js';
 import { startTestServer } from './helpers/server.js';
 
-const record = (id: string, i: number) => ({
-  id,
-  at: new Date(Date.UTC(2026, 10, 24, 10) + i).toISOString(),
-  model: 'hotel',
-  version: 1,
-  arm: 'production',
-  event_id: null,
-  features: '{}',
-  features_sha256: null,
-  score: 0.5,
-  decision: 'act',
-  latency_ms: 0.1,
-  cached: false,
-  key_id: null,
-  label: null,
-});
+const record = (id: string, i: number) => auditRecord(id, new Date(Date.UTC(2026, 10, 24, 10) + i).toISOString());
 
 for (const dialect of DIALECTS) {
   describe(`spilled audit records on an idle server (${dialect})`, () => {

@@ -6,6 +6,7 @@ import { createMonitoringStore } from '../src/monitoring/index.js';
 import { rowPayload } from '../src/training/index.js';
 import { DIALECTS } from './helpers/db.js';
 import { demoModel } from './helpers/fixtures.js';
+import { auditRecord } from './helpers/audit-record.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const demo = demoModel();
@@ -364,22 +365,7 @@ for (const dialect of DIALECTS) {
         const record = () => {
           const id = predictionId();
           ids.push(id);
-          writer.record({
-            id,
-            at: new Date(t0 + ids.length).toISOString(),
-            model: 'hotel',
-            version: 1,
-            arm: 'production',
-            event_id: null,
-            features: '{}',
-            features_sha256: null,
-            score: 0.5,
-            decision: 'act',
-            latency_ms: 0.1,
-            cached: false,
-            key_id: null,
-            label: null,
-          });
+          writer.record(auditRecord(id, new Date(t0 + ids.length).toISOString()));
         };
         writer.start();
         // 600 ms of records, a few every millisecond: far more often than a write finishes.
