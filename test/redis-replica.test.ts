@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { randomId } from './helpers/db.js';
 import { freePort, ThrowawayRedis, ThrowawayRedisSentinel } from './helpers/redis.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
 
 const cli = (r: ThrowawayRedis, ...args: string[]) =>
   execFileSync('redis-cli', ['-p', String(r.port), ...args])
@@ -59,6 +60,40 @@ describe('rate limits and Redis replicas', () => {
     expect(lines.some((x) => x.level === 'warn' && /Redis answers rate-limit checks again/.test(x.msg))).toBe(true);
     // Back as it was for the next test.
     cli(replica, 'replicaof', '127.0.0.1', String(primary.port));
+  }, 60_000);
+
+  it('/health says degraded while limits cannot be counted (a replica; nothing listening), and why; /readyz stays ready with a warning', async () => {
+    const health = async (s: TestServer) => {
+      const [h, r] = await Promise.all([s.app.inject({ method: 'GET', url: '/health' }), s.app.inject({ method: 'GET', url: '/readyz' })]);
+      return { health: h.json(), ready: { status: r.statusCode, body: r.json() } };
+    };
+    const onReplica = await startTestServer({ jobs: false, env: { REDIS_URL: replica.url } });
+    const nowhere = await startTestServer({ jobs: false, env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, RATE_LIMIT_FAIL: 'closed' } });
+    try {
+      const a = await health(onReplica);
+      expect(a.health).toMatchObject({
+        status: 'degraded',
+        rate_limits: { enforced: false, policy: 'open', since: expect.stringMatching(/^\d{4}-/), error: expect.stringMatching(/read-only replica \(of 127\.0\.0\.1:\d+\)/) },
+      });
+      expect(a.ready).toMatchObject({
+        status: 200,
+        body: { ready: true, warnings: [expect.stringMatching(/^rate limits cannot be counted in Redis since .*; requests are allowed without a limit \(RATE_LIMIT_FAIL=open\)$/)] },
+      });
+      const b = await health(nowhere);
+      expect(b.health).toMatchObject({ status: 'degraded', rate_limits: { enforced: false, policy: 'closed', error: expect.stringMatching(/ECONNREFUSED/) } });
+      expect(b.ready.body.warnings).toEqual([expect.stringMatching(/requests with a limit are refused with 503 \(RATE_LIMIT_FAIL=closed\)$/)]);
+
+      // Promoted: healthy again, with nothing left of it.
+      cli(replica, 'replicaof', 'no', 'one');
+      let after = await health(onReplica);
+      for (const until = Date.now() + 30_000; after.health.status !== 'healthy' && Date.now() < until; await new Promise((r) => setTimeout(r, 100))) after = await health(onReplica);
+      expect(after.health.status).toBe('healthy');
+      expect(after.health.rate_limits).toBeUndefined();
+      expect(after.ready.body.warnings).toBeUndefined();
+    } finally {
+      cli(replica, 'replicaof', '127.0.0.1', String(primary.port));
+      await Promise.all([onReplica.stop(), nowhere.stop()]);
+    }
   }, 60_000);
 
   it('a failover under a connected limiter: the demoted primary refuses a count (READONLY), the limiter reconnects and says so, and counts again once it is primary', async () => {

@@ -37,6 +37,8 @@ export interface RateLimiter {
   ready(timeoutMs?: number): Promise<boolean>;
   /** Why the backend cannot answer now, with what to do about it; undefined when it can. */
   unavailableReason(): string | undefined;
+  /** While the backend cannot answer: since when (ISO) and why (for /health); undefined when it can. */
+  outage(): { since: string; error: string } | undefined;
   close(): Promise<void>;
 }
 
@@ -122,6 +124,10 @@ export class MemoryRateLimiter implements RateLimiter {
 
   async ready(): Promise<boolean> {
     return true;
+  }
+
+  outage(): undefined {
+    return undefined;
   }
 
   unavailableReason(): undefined {

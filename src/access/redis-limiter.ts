@@ -102,7 +102,8 @@ const onReplica = (primary: string) =>
 export class RedisRateLimiter implements RateLimiter {
   readonly backend = 'redis' as const;
   private readonly redis: ScriptedRedis;
-  private outage = false;
+  /** The current outage has been logged (said once per outage). */
+  private outageSaid = false;
   /** ioredis's last connection error, until it connects again: the reason a check cannot be answered. */
   private lastError: unknown;
   /** Without REDIS_CLUSTER, whether the connection reached a node of a cluster (then nothing is counted there). */
@@ -110,6 +111,8 @@ export class RedisRateLimiter implements RateLimiter {
   /** Without REDIS_CLUSTER, the primary of the read-only replica the connection reached (then nothing is counted there). */
   private replicaOf: string | undefined;
   private recheck: NodeJS.Timeout | undefined;
+  /** Since when the connection has been unable to count (lost, or reaching a node that cannot count); undefined while it can. */
+  private downSince: string | undefined = new Date().toISOString();
   private checked: Promise<void> = Promise.resolve();
   /** Units claimed from Redis and not yet spent, per key. */
   private readonly grants = new Map<string, { left: number; roomAfter: number; until: number; windowMs: number; limit: number }>();
@@ -123,10 +126,12 @@ export class RedisRateLimiter implements RateLimiter {
     this.redis.on('error', (e) => {
       if (!/Stream isn't writeable/.test(e.message)) this.lastError = e;
     });
+    this.redis.on('close', () => (this.downSince ??= new Date().toISOString()));
     this.redis.on('ready', () => {
       this.lastError = undefined;
       // Asked on every connection: a single-node URL that reaches a cluster node or a replica is refused with the fix.
       if (!o.cluster) this.checked = this.checkNode();
+      else this.downSince = undefined;
     });
   }
 
@@ -137,10 +142,12 @@ export class RedisRateLimiter implements RateLimiter {
     this.replicaOf = primary;
     clearTimeout(this.recheck);
     this.recheck = undefined;
+    if (cluster || primary) this.downSince ??= new Date().toISOString();
+    else this.downSince = undefined;
     if (!primary) return; // the next check that Redis answers says limits are enforced again
     if (!was) {
       this.o.log.error({ policy: this.o.onFailure }, `${onReplica(primary)}; rate limits fail ${this.o.onFailure} until then`);
-      this.outage = true; // said: the checks refused meanwhile add nothing
+      this.outageSaid = true; // said: the checks refused meanwhile add nothing
     }
     // A name that moves to the new primary after a failover is resolved again on reconnect.
     this.recheck = setTimeout(() => this.redis.disconnect(true), REPLICA_RECHECK_MS).unref();
@@ -150,11 +157,16 @@ export class RedisRateLimiter implements RateLimiter {
     // Disconnected: answer by the failure policy at once rather than wait out a timeout per request.
     if (this.redis.status !== 'ready' || this.clusterNode || this.replicaOf) throw new Error(this.unavailableReason());
     const reply = await this.redis.modelgateRate(redisKey(key), rate.windowMs, rate.limit, want);
-    if (this.outage) {
-      this.outage = false;
+    if (this.outageSaid) {
+      this.outageSaid = false;
       this.o.log.warn('Redis answers rate-limit checks again; limits are enforced');
     }
     return reply;
+  }
+
+  outage(): { since: string; error: string } | undefined {
+    const error = this.unavailableReason();
+    return error === undefined ? undefined : { since: this.downSince ?? new Date().toISOString(), error };
   }
 
   unavailableReason(): string | undefined {
@@ -234,8 +246,8 @@ export class RedisRateLimiter implements RateLimiter {
       if (chunk > 1) this.grants.set(key, { left: granted, roomAfter: remaining, until: started + reset, windowMs: rate.windowMs, limit: rate.limit });
       return { kind: 'granted', remaining, resetMs: reset };
     } catch (e) {
-      if (!this.outage) {
-        this.outage = true;
+      if (!this.outageSaid) {
+        this.outageSaid = true;
         this.o.log.error({ err: errorMessage(e), policy: this.o.onFailure }, `Redis cannot answer rate-limit checks; failing ${this.o.onFailure} until it does`);
       }
       this.grants.delete(key);

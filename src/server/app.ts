@@ -227,6 +227,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     draining: deps.draining,
     ...(deps.dataDisk ? { dataDisk: deps.dataDisk } : {}),
     ...(deps.auditRefusal ? { auditRefusal: deps.auditRefusal } : {}),
+    rateLimits: () => {
+      const outage = deps.limiter.outage();
+      return outage && { ...outage, policy: config.RATE_LIMIT_FAIL };
+    },
   });
   app.get('/metrics', { config: { scope: 'public' }, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
     reply.type(deps.metrics.registry.contentType);

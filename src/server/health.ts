@@ -9,7 +9,12 @@ export interface HealthDeps {
   dataDisk?: DataDiskProbe;
   /** While the database refuses audit records (spilled to disk meanwhile): since when and why. */
   auditRefusal?: () => { since: string; error: string } | undefined;
+  /** While Redis cannot count rate limits: since when and why, and what RATE_LIMIT_FAIL does meanwhile. */
+  rateLimits?: () => { since: string; error: string; policy: 'open' | 'closed' } | undefined;
 }
+
+/** What a request gets while rate limits cannot be checked, by RATE_LIMIT_FAIL. */
+const UNCHECKED = { open: 'requests are allowed without a limit', closed: 'requests with a limit are refused with 503' } as const;
 
 /**
  * Liveness, health and readiness. Migrations run before the app is built, so a server that
@@ -70,6 +75,12 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
                   'present while the database refuses audit records (down, full, or a standby that takes no writes): they wait in spill files under the data directory (lost, and counted, if those cannot be written) and are written once it takes them again',
                 properties: { written: { type: 'boolean' }, since: { type: 'string' }, error: { type: 'string' } },
               },
+              rate_limits: {
+                type: 'object',
+                description:
+                  'present while Redis (REDIS_URL) cannot count rate limits (unreachable, a read-only replica, a cluster node without REDIS_CLUSTER): RATE_LIMIT_FAIL says what requests get meanwhile (policy open: allowed without a limit; closed: 503)',
+                properties: { enforced: { type: 'boolean' }, policy: { type: 'string', enum: ['open', 'closed'] }, since: { type: 'string' }, error: { type: 'string' } },
+              },
             },
           },
         },
@@ -85,8 +96,9 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
       const disk = deps.dataDisk?.();
       const full = disk?.usage && disk.usage.freeBytes < FULL_BELOW_BYTES ? { path: disk.dir, full: true, free_bytes: disk.usage.freeBytes } : undefined;
       const refused = deps.auditRefusal?.();
+      const unlimited = deps.rateLimits?.();
       return {
-        status: unavailable.length || stale.length || rolloutsDown.length || lost || full || refused ? 'degraded' : 'healthy',
+        status: unavailable.length || stale.length || rolloutsDown.length || lost || full || refused || unlimited ? 'degraded' : 'healthy',
         model_loaded: inProduction.length > 0 && unavailable.length === 0,
         models,
         ...(unavailable.length ? { unavailable } : {}),
@@ -95,6 +107,7 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
         ...(lost ? { registry: { reachable: false, ...lost } } : {}),
         ...(full ? { data_dir: full } : {}),
         ...(refused ? { audit: { written: false, ...refused } } : {}),
+        ...(unlimited ? { rate_limits: { enforced: false, ...unlimited } } : {}),
       };
     },
   );
@@ -120,7 +133,7 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
 }
 
 /** What /readyz checks: reasons make it 503; warnings are said while it stays ready. */
-export function readiness(deps: Pick<HealthDeps, 'pool' | 'draining' | 'auditRefusal'>): { reasons: string[]; warnings: string[] } {
+export function readiness(deps: Pick<HealthDeps, 'pool' | 'draining' | 'auditRefusal' | 'rateLimits'>): { reasons: string[]; warnings: string[] } {
   const reasons: string[] = [];
   const warnings: string[] = [];
   if (deps.draining()) reasons.push('shutting down');
@@ -136,5 +149,8 @@ export function readiness(deps: Pick<HealthDeps, 'pool' | 'draining' | 'auditRef
   if (lost) warnings.push(`the registry's database cannot be read since ${lost.since} (${lost.error}); serving the models as last loaded`);
   const refused = deps.auditRefusal?.();
   if (refused) warnings.push(`the database refuses audit records since ${refused.since} (${refused.error}); they wait in spill files until it takes them`);
+  // Still ready: every replica shares the one Redis, so another pod would fare no better.
+  const unlimited = deps.rateLimits?.();
+  if (unlimited) warnings.push(`rate limits cannot be counted in Redis since ${unlimited.since} (${unlimited.error}); ${UNCHECKED[unlimited.policy]} (RATE_LIMIT_FAIL=${unlimited.policy})`);
   return { reasons, warnings };
 }
