@@ -99,6 +99,9 @@ describe.each(['single-node', 'production'])('kustomize overlay %s', (overlay) =
     expect(byKind('Service')[0].spec.ports[0]).toMatchObject({ port: 80, targetPort: 'http' });
     expect(byKind('PodDisruptionBudget')).toHaveLength(1);
     expect(byKind('NetworkPolicy')).toHaveLength(1);
+    // Out to what the settings can name: DNS, PostgreSQL and PgBouncer, Redis (6380: Azure's TLS port) and Sentinel, HTTPS.
+    const egress = byKind('NetworkPolicy')[0].spec.egress.flatMap((r: { ports: { port: number }[] }) => r.ports.map((p) => p.port));
+    expect([...new Set(egress)].sort((a, b) => (a as number) - (b as number))).toEqual([53, 443, 5432, 6379, 6380, 6432, 26379]);
   });
 
   if (overlay === 'single-node') {
