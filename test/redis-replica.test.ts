@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimiter, parseRate, redisKey, type RateLimiter } from '../src/access/index.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
-import { randomId } from './helpers/db.js';
+import { runCli } from './helpers/cli.js';
+import { randomId, tempDir } from './helpers/db.js';
 import { freePort, ThrowawayRedis, ThrowawayRedisSentinel } from './helpers/redis.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -52,7 +53,15 @@ describe('rate limits and Redis replicas', () => {
     expect(await l.ready(10_000)).toBe(false);
     expect(l.unavailableReason()).toMatch(new RegExp(`^REDIS_URL leads to a read-only replica \\(of 127\\.0\\.0\\.1:${primary.port}\\).*point REDIS_URL at the primary`));
     await expect(l.hit(randomId('key'), parseRate('1/m'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-    expect(lines.filter((x) => x.level === 'error').map((x) => x.msg)).toEqual([expect.stringMatching(/read-only replica.*rate limits fail closed until then$/)]);
+    expect(lines.filter((x) => x.level === 'error').map((x) => x.msg)).toEqual([expect.stringMatching(/read-only replica.*rate limits fail closed until then \(checked again every 2 s\)$/)]);
+    // The CLI says the same, once, without the server's log line beside it.
+    const shown = await runCli(['ratelimit', 'show', '--key', 'key_none'], { MODELGATE_DATA_DIR: tempDir(), REDIS_URL: replica.url, MODELGATE_AUTH: 'off' });
+    expect(shown.code).toBe(1);
+    expect(shown.stderr.trim()).toMatch(
+      new RegExp(
+        `^error: Redis at redis://127\\.0\\.0\\.1:${replica.port} cannot count rate limits: REDIS_URL leads to a read-only replica \\(of 127\\.0\\.0\\.1:${primary.port}\\).*primary endpoint\\)$`,
+      ),
+    );
 
     cli(replica, 'replicaof', 'no', 'one');
     expect(await eventually(() => l.unavailableReason() === undefined)).toBe(true);

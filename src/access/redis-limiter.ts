@@ -92,7 +92,7 @@ const REPLICA_RECHECK_MS = 2000;
 
 /** Why a limiter connected to a read-only replica counts nothing there, and what to change. */
 const onReplica = (primary: string) =>
-  `REDIS_URL leads to a read-only replica (of ${primary}), which refuses the counts (READONLY): point REDIS_URL at the primary, or at the endpoint that follows it through a failover (a managed service's primary endpoint); checked again every ${REPLICA_RECHECK_MS / 1000} s`;
+  `REDIS_URL leads to a read-only replica (of ${primary}), which refuses the counts (READONLY): point REDIS_URL at the primary, or at the endpoint that follows it through a failover (a managed service's primary endpoint)`;
 
 /**
  * Limits shared by every replica through Redis. Fails open by default: when Redis is down or
@@ -146,7 +146,7 @@ export class RedisRateLimiter implements RateLimiter {
     else this.downSince = undefined;
     if (!primary) return; // the next check that Redis answers says limits are enforced again
     if (!was) {
-      this.o.log.error({ policy: this.o.onFailure }, `${onReplica(primary)}; rate limits fail ${this.o.onFailure} until then`);
+      this.o.log.error({ policy: this.o.onFailure }, `${onReplica(primary)}; rate limits fail ${this.o.onFailure} until then (checked again every ${REPLICA_RECHECK_MS / 1000} s)`);
       this.outageSaid = true; // said: the checks refused meanwhile add nothing
     }
     // A name that moves to the new primary after a failover is resolved again on reconnect.

@@ -82,11 +82,15 @@ export function registerRateLimitCommands(program: Command): void {
     if (!ctx.config.REDIS_URL) {
       throw new AppError('BAD_REQUEST', "REDIS_URL is not set: limits are counted in each server's memory, so only the server knows them; ask it with GET /v1/keys/ID/ratelimit (DELETE to reset)");
     }
-    const limiter = createRateLimiter({ redisUrl: ctx.config.REDIS_URL, cluster: ctx.config.REDIS_CLUSTER, sentinels: ctx.config.redisSentinels, onFailure: 'closed', log: ctx.log });
+    // What the limiter would log is what this command says when it fails: once is enough.
+    const log = ctx.log.child({}, { level: 'silent' });
+    const limiter = createRateLimiter({ redisUrl: ctx.config.REDIS_URL, cluster: ctx.config.REDIS_CLUSTER, sentinels: ctx.config.redisSentinels, onFailure: 'closed', log });
     if (!(await limiter.ready(5000))) {
-      const reason = limiter.unavailableReason();
+      const reason = limiter.unavailableReason() ?? 'no answer within 5 s';
       await limiter.close();
-      throw new AppError('UNAVAILABLE', `cannot reach Redis at ${redactUrl(ctx.config.REDIS_URL)} within 5 s (${reason}); check REDIS_URL and that Redis is running`);
+      // A reason that starts with the setting already says what to change (a replica, a cluster node).
+      const next = reason.startsWith('REDIS_URL') ? '' : '; check REDIS_URL and that Redis is running';
+      throw new AppError('UNAVAILABLE', `Redis at ${redactUrl(ctx.config.REDIS_URL)} cannot count rate limits: ${reason}${next}`);
     }
     return limiter;
   };
