@@ -90,7 +90,7 @@ export async function startServer(
   });
   if (!(await limiter.ready(2000))) {
     const reason = limiter.unavailableReason();
-    log.warn({ backend: limiter.backend, reason }, `Redis is not reachable yet (${reason}); rate limits fail ${config.RATE_LIMIT_FAIL} until it is`);
+    log.warn({ backend: limiter.backend, reason }, `Redis cannot count rate limits yet (${reason}); they fail ${config.RATE_LIMIT_FAIL} until it can (GET /health shows it meanwhile)`);
   }
   const apiKeys = new ApiKeyAuthenticator({ access: ctx.access, clock: ctx.clock, log, pollMs: config.RELOAD_INTERVAL_MS, timers: opts.timers });
   await apiKeys.sync().catch(() => undefined);
