@@ -168,11 +168,33 @@ describe('rate limits on a Sentinel-managed Redis (REDIS_SENTINELS)', () => {
   it('a name the Sentinels do not monitor, and unreachable Sentinels: not ready, with the reason', async () => {
     const unknown = limiter({ REDIS_URL: 'redis://othermaster', REDIS_SENTINELS: `127.0.0.1:${redis.sentinelPort}` });
     expect(await unknown.ready(3_000)).toBe(false);
-    expect(unknown.unavailableReason()).toMatch(/othermaster/);
+    expect(unknown.unavailableReason()).toMatch(/^the Sentinels of REDIS_SENTINELS \(127\.0\.0\.1:\d+\) know no primary named "othermaster": REDIS_URL's host must be the name/);
     const gone = limiter({ REDIS_URL: `redis://${ThrowawayRedisSentinel.NAME}`, REDIS_SENTINELS: `127.0.0.1:${await freePort()}` });
     expect(await gone.ready(3_000)).toBe(false);
-    expect(gone.unavailableReason()).toMatch(/Sentinel/i);
+    expect(gone.unavailableReason()).toMatch(/^no Sentinel of REDIS_SENTINELS \(127\.0\.0\.1:\d+\) answered \(.+\): check that they run/);
   }, 30_000);
+
+  it('with a password (the nodes and Sentinels all asking for it): sent to both; without it, the reason says where it goes', async () => {
+    const locked = await ThrowawayRedisSentinel.create('s3cret-pw');
+    try {
+      const name = ThrowawayRedisSentinel.NAME;
+      const sentinels = `127.0.0.1:${locked.sentinelPort}`;
+      const ok = limiter({ REDIS_URL: `redis://:s3cret-pw@${name}`, REDIS_SENTINELS: sentinels });
+      expect(await ok.ready(10_000)).toBe(true);
+      const key = randomId('key');
+      expect([(await ok.hit(key, parseRate('1/m'))).allowed, (await ok.hit(key, parseRate('1/m'))).allowed]).toEqual([true, false]);
+      const without = limiter({ REDIS_URL: `redis://${name}`, REDIS_SENTINELS: sentinels });
+      expect(await without.ready(3_000)).toBe(false);
+      expect(without.unavailableReason()).toMatch(
+        /^the Sentinels of REDIS_SENTINELS \(127\.0\.0\.1:\d+\) refused the password \(NOAUTH.*\): put the password they and Redis take in REDIS_URL \(redis:\/\/:password@mymaster\)/,
+      );
+      const wrong = limiter({ REDIS_URL: `redis://:not-it@${name}`, REDIS_SENTINELS: sentinels });
+      expect(await wrong.ready(3_000)).toBe(false);
+      expect(wrong.unavailableReason()).toMatch(/refused the password \(WRONGPASS/);
+    } finally {
+      await locked.kill();
+    }
+  }, 60_000);
 
   it('the configuration refuses what cannot work, saying what to set', () => {
     const problems = (env: Record<string, string>) => {

@@ -8,10 +8,18 @@ import { tlsProblem } from '../lib/tls-errors.js';
  */
 export function redisAdvice(url: string, status: string, lastError: unknown, sentinels?: { host: string; port: number }[]): string {
   const tls = url.startsWith('rediss:');
-  // ioredis says the same whether no Sentinel answered or none knows the name.
-  if (sentinels && /All sentinels are unreachable/.test(errorMessage(lastError))) {
+  // ioredis says "All sentinels are unreachable" whether none answered (it adds their last error) or all answered without knowing the name.
+  const unresolved = sentinels && /All sentinels are unreachable/.exec(errorMessage(lastError));
+  if (unresolved) {
     const name = decodeURIComponent(new URL(url).hostname);
-    return `no Sentinel of REDIS_SENTINELS (${sentinels.map((s) => `${s.host}:${s.port}`).join(', ')}) named a primary for ${JSON.stringify(name)}: check that they run and are reachable, and that REDIS_URL's host is the name in their configuration (sentinel monitor NAME …)`;
+    const listed = `REDIS_SENTINELS (${sentinels.map((s) => `${s.host}:${s.port}`).join(', ')})`;
+    const last = / Last error: (.*)$/.exec(errorMessage(lastError))?.[1]?.replace(/\.$/, '');
+    // Older Sentinels answer an unknown name with nil, newer ones with "No such master with that name".
+    if (!last || /No such master/i.test(last))
+      return `the Sentinels of ${listed} know no primary named ${JSON.stringify(name)}: REDIS_URL's host must be the name in their configuration (sentinel monitor NAME …)`;
+    if (/\b(NOAUTH|WRONGPASS)\b/.test(last))
+      return `the Sentinels of ${listed} refused the password (${last}): put the password they and Redis take in REDIS_URL (redis://:password@${name}); it is sent to both`;
+    return `no Sentinel of ${listed} answered (${last}): check that they run and are reachable from here`;
   }
   if (lastError === undefined) {
     return tls && status === 'connecting' ? 'no answer to the TLS handshake: if this Redis does not use TLS, use redis:// instead of rediss://' : `the connection is ${status}`;
@@ -28,7 +36,8 @@ export function redisAdvice(url: string, status: string, lastError: unknown, sen
       return `${said}: the TLS handshake failed; ${tls ? 'if this Redis does not use TLS, use redis://' : 'check that the port is Redis'}`;
   }
   if (/\b(NOAUTH|WRONGPASS)\b/.test(said)) {
-    return `${said}: put Redis's password in REDIS_URL (redis://:password@host:6379, or redis://user:password@host:6379 for an ACL user)`;
+    const at = sentinels ? decodeURIComponent(new URL(url).hostname) : 'host:6379';
+    return `${said}: put Redis's password in REDIS_URL (redis://:password@${at}, or redis://user:password@${at} for an ACL user)`;
   }
   if (!tls && (lastError as { code?: unknown }).code === 'ECONNRESET') {
     return `${said}: Redis closed the connection; if it takes only TLS connections, use rediss://`;

@@ -53,7 +53,8 @@ export class ThrowawayRedis {
     const { tls, password } = this.opts;
     const listen = tls ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-auth-clients', 'no'] : ['--port', String(this.port)];
     const clustered = this.opts.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : [];
-    const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...(password ? ['--requirepass', password] : []), ...clustered];
+    // masterauth too: a replica of a node with a password authenticates to it with the same one.
+    const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...(password ? ['--requirepass', password, '--masterauth', password] : []), ...clustered];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     await new Promise<void>((resolve, reject) => {
@@ -139,19 +140,21 @@ export class ThrowawayRedisCluster {
 /**
  * A Redis primary, one replica and one Sentinel monitoring them as `mymaster` (quorum 1), all of
  * the test's own, as a Sentinel-managed Redis is run (Bitnami's chart with sentinel.enabled).
+ * With a password, the nodes and the Sentinel all require it (that chart's default).
  */
 export class ThrowawayRedisSentinel {
   private constructor(
     readonly nodes: [ThrowawayRedis, ThrowawayRedis],
     readonly sentinelPort: number,
     private readonly sentinel: ChildProcess,
+    private readonly password?: string,
   ) {}
 
   static readonly NAME = 'mymaster';
 
-  static async create(): Promise<ThrowawayRedisSentinel> {
-    const nodes = [await ThrowawayRedis.create(), await ThrowawayRedis.create()] as [ThrowawayRedis, ThrowawayRedis];
-    execFileSync('redis-cli', ['-p', String(nodes[1].port), 'replicaof', '127.0.0.1', String(nodes[0].port)]);
+  static async create(password?: string): Promise<ThrowawayRedisSentinel> {
+    const nodes = [await ThrowawayRedis.create({ password }), await ThrowawayRedis.create({ password })] as [ThrowawayRedis, ThrowawayRedis];
+    execFileSync('redis-cli', ['-p', String(nodes[1].port), ...(password ? ['-a', password, '--no-auth-warning'] : []), 'replicaof', '127.0.0.1', String(nodes[0].port)]);
     const port = await freePort();
     const dir = tempDir('modelgate-sentinel-');
     // Sentinel rewrites its configuration file as it learns: it must be one of its own.
@@ -163,6 +166,7 @@ export class ThrowawayRedisSentinel {
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor ${ThrowawayRedisSentinel.NAME} 127.0.0.1 ${nodes[0].port} 1`,
+        ...(password ? [`sentinel auth-pass ${ThrowawayRedisSentinel.NAME} ${password}`, `requirepass ${password}`] : []),
         `sentinel down-after-milliseconds ${ThrowawayRedisSentinel.NAME} 1000`,
         `sentinel failover-timeout ${ThrowawayRedisSentinel.NAME} 10000`,
         '',
@@ -177,7 +181,7 @@ export class ThrowawayRedisSentinel {
       });
       sentinel.on('exit', (code) => reject(new Error(`redis-server --sentinel exited with ${code}: ${out}`)));
     });
-    const s = new ThrowawayRedisSentinel(nodes, port, sentinel);
+    const s = new ThrowawayRedisSentinel(nodes, port, sentinel, password);
     // A failover needs a replica the Sentinel knows of (it learns them from the primary's INFO).
     for (let i = 0; i < 300 && !s.ask('sentinel', 'replicas', ThrowawayRedisSentinel.NAME).includes(String(nodes[1].port)); i++) await new Promise((r) => setTimeout(r, 100));
     return s;
@@ -185,7 +189,7 @@ export class ThrowawayRedisSentinel {
 
   /** redis-cli against the Sentinel. */
   ask(...args: string[]): string {
-    return execFileSync('redis-cli', ['-p', String(this.sentinelPort), ...args])
+    return execFileSync('redis-cli', ['-p', String(this.sentinelPort), ...(this.password ? ['-a', this.password, '--no-auth-warning'] : []), ...args])
       .toString()
       .trim();
   }
