@@ -292,11 +292,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
     problems.push(`ARTIFACT_STORE=${JSON.stringify(raw.ARTIFACT_STORE)}: expected s3://bucket/prefix with a valid bucket name (3-63 lowercase letters, digits, dots, dashes)`);
   }
   if (raw?.REDIS_SENTINELS) {
-    const shape = "REDIS_URL=redis://[:password@]NAME, NAME being the primary's name in the Sentinels' configuration (sentinel monitor NAME …; often mymaster)";
+    const shape = "REDIS_URL=redis://[:password@]NAME (rediss:// for TLS), NAME being the primary's name in the Sentinels' configuration (sentinel monitor NAME …; often mymaster)";
     if (!raw.REDIS_URL) problems.push(`REDIS_SENTINELS is set without REDIS_URL: set ${shape}`);
-    else if (raw.REDIS_URL.startsWith('rediss:'))
-      problems.push('REDIS_SENTINELS with rediss:// (TLS) is not supported: use redis:// for a Sentinel-managed Redis, or point REDIS_URL at a TLS primary endpoint without REDIS_SENTINELS');
-    else if (/:\d+(\/|$)/.test(raw.REDIS_URL.replace(/^redis:\/\/[^@]*@/, 'redis://')))
+    else if (/:\d+(\/|$)/.test(raw.REDIS_URL.replace(/^(rediss?:\/\/)[^@]*@/, '$1')))
       problems.push(`REDIS_URL=${JSON.stringify(redactUrl(raw.REDIS_URL))} has a port, but with REDIS_SENTINELS its host is a name, not an address: set ${shape}`);
     if (raw.REDIS_CLUSTER) problems.push('REDIS_SENTINELS and REDIS_CLUSTER=on are both set: a Redis Cluster needs no Sentinels; keep the one your Redis runs');
   }

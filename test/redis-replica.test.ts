@@ -7,6 +7,7 @@ import { runCli } from './helpers/cli.js';
 import { randomId, tempDir } from './helpers/db.js';
 import { freePort, ThrowawayRedis, ThrowawayRedisSentinel } from './helpers/redis.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { makeCerts } from './helpers/tls-certs.js';
 
 const cli = (r: ThrowawayRedis, ...args: string[]) =>
   execFileSync('redis-cli', ['-p', String(r.port), ...args])
@@ -171,11 +172,11 @@ describe('rate limits on a Sentinel-managed Redis (REDIS_SENTINELS)', () => {
     expect(unknown.unavailableReason()).toMatch(/^the Sentinels of REDIS_SENTINELS \(127\.0\.0\.1:\d+\) know no primary named "othermaster": REDIS_URL's host must be the name/);
     const gone = limiter({ REDIS_URL: `redis://${ThrowawayRedisSentinel.NAME}`, REDIS_SENTINELS: `127.0.0.1:${await freePort()}` });
     expect(await gone.ready(3_000)).toBe(false);
-    expect(gone.unavailableReason()).toMatch(/^no Sentinel of REDIS_SENTINELS \(127\.0\.0\.1:\d+\) answered \(.+\): check that they run/);
+    expect(gone.unavailableReason()).toMatch(/^cannot reach the Sentinels of REDIS_SENTINELS \(127\.0\.0\.1:\d+\): connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
   }, 30_000);
 
   it('with a password (the nodes and Sentinels all asking for it): sent to both; without it, the reason says where it goes', async () => {
-    const locked = await ThrowawayRedisSentinel.create('s3cret-pw');
+    const locked = await ThrowawayRedisSentinel.create({ password: 's3cret-pw' });
     try {
       const name = ThrowawayRedisSentinel.NAME;
       const sentinels = `127.0.0.1:${locked.sentinelPort}`;
@@ -196,6 +197,21 @@ describe('rate limits on a Sentinel-managed Redis (REDIS_SENTINELS)', () => {
     }
   }, 60_000);
 
+  it('over TLS (rediss://): the Sentinels and the primary they name, each trusted as the process trusts; an untrusted CA is named', async () => {
+    const certs = makeCerts(['DNS:localhost', 'IP:127.0.0.1']);
+    const secure = await ThrowawayRedisSentinel.create({ tls: certs });
+    try {
+      const env = { MODELGATE_DATA_DIR: tempDir(), MODELGATE_AUTH: 'off', REDIS_URL: `rediss://${ThrowawayRedisSentinel.NAME}`, REDIS_SENTINELS: `127.0.0.1:${secure.sentinelPort}` };
+      const refused = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], env);
+      expect(refused.json().error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/not signed by a CA this process trusts; start the process with NODE_EXTRA_CA_CERTS/) });
+      // Trusted: past Redis (the key is what is missing now), and the count is on the primary.
+      const trusted = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], { ...env, NODE_EXTRA_CA_CERTS: certs.ca });
+      expect(trusted.json().error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('no API key key_none') });
+    } finally {
+      await secure.kill();
+    }
+  }, 60_000);
+
   it('the configuration refuses what cannot work, saying what to set', () => {
     const problems = (env: Record<string, string>) => {
       try {
@@ -208,7 +224,8 @@ describe('rate limits on a Sentinel-managed Redis (REDIS_SENTINELS)', () => {
     expect(problems({ REDIS_SENTINELS: 's0:26379' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS is set without REDIS_URL: set REDIS_URL=redis:\/\/\[:password@\]NAME/)]);
     expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'redis://:secret@10.0.0.5:6379' })).toEqual([expect.stringMatching(/has a port, but with REDIS_SENTINELS its host is a name/)]);
     expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'redis://:secret@10.0.0.5:6379' }).join()).not.toContain('secret');
-    expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'rediss://mymaster' })).toEqual([expect.stringMatching(/TLS\) is not supported/)]);
+    expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'rediss://:pw@mymaster:6380' })).toEqual([expect.stringMatching(/has a port, but with REDIS_SENTINELS/)]);
+    expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'rediss://:pw@mymaster' })).toEqual([]);
     expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'redis://mymaster', REDIS_CLUSTER: 'on' })).toEqual([expect.stringMatching(/both set/)]);
     expect(problems({ REDIS_SENTINELS: 's0:26379,,s1', REDIS_URL: 'redis://mymaster' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS=.*expected host:port of each Sentinel/)]);
     expect(loadConfig({ MODELGATE_AUTH: 'off', REDIS_SENTINELS: 's0:26380, s1,[::1]:26381', REDIS_URL: 'redis://:pw@mymaster' }).redisSentinels).toEqual([

@@ -6,7 +6,7 @@ import { tlsProblem } from '../lib/tls-errors.js';
  * retries on its own and only emits each failure, so without this a certificate the process
  * does not trust read as "cannot reach Redis within 5 s".
  */
-export function redisAdvice(url: string, status: string, lastError: unknown, sentinels?: { host: string; port: number }[]): string {
+export function redisAdvice(url: string, status: string, lastError: unknown, sentinels?: { host: string; port: number }[], sentinelFailure?: Error): string {
   const tls = url.startsWith('rediss:');
   // ioredis says "All sentinels are unreachable" whether none answered (it adds their last error) or all answered without knowing the name.
   const unresolved = sentinels && /All sentinels are unreachable/.exec(errorMessage(lastError));
@@ -19,6 +19,8 @@ export function redisAdvice(url: string, status: string, lastError: unknown, sen
       return `the Sentinels of ${listed} know no primary named ${JSON.stringify(name)}: REDIS_URL's host must be the name in their configuration (sentinel monitor NAME …)`;
     if (/\b(NOAUTH|WRONGPASS)\b/.test(last))
       return `the Sentinels of ${listed} refused the password (${last}): put the password they and Redis take in REDIS_URL (redis://:password@${name}); it is sent to both`;
+    // Why connecting failed, when a look of our own found it (sentinel-probe.ts): a certificate, a refused port.
+    if (sentinelFailure) return `cannot reach the Sentinels of ${listed}: ${redisAdvice(url, status, sentinelFailure)}`;
     return `no Sentinel of ${listed} answered (${last}): check that they run and are reachable from here`;
   }
   if (lastError === undefined) {

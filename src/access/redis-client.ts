@@ -50,6 +50,8 @@ export function connectRedis(url: string, o: RedisClientOptions): RedisClient {
       // The Sentinels take the same user and password as Redis (requirepass in sentinel.conf, as Helm charts set it).
       ...(auth.username ? { sentinelUsername: auth.username } : {}),
       ...(auth.password ? { sentinelPassword: auth.password } : {}),
+      // rediss://: TLS to the Sentinels and to the primary they name, trusting what the process trusts (NODE_EXTRA_CA_CERTS).
+      ...(u.protocol === 'rediss:' ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
       sentinelRetryStrategy: retry,
       sentinelCommandTimeout: o.commandTimeoutMs * 4,
       // Told of a failover by the Sentinels (+switch-master), not only by the old primary's refusal.

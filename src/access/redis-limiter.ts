@@ -3,6 +3,7 @@ import type { Logger } from '../lib/logger.js';
 import { MemoryRateLimiter, type RateDecision, type RateLimiter, type RateState } from './limiter.js';
 import type { Rate } from './rate.js';
 import { redisAdvice } from './redis-advice.js';
+import { probeSentinel } from './sentinel-probe.js';
 import { connectRedis, isClusterNode, replicaOf, type RedisClient } from './redis-client.js';
 
 /**
@@ -111,6 +112,9 @@ export class RedisRateLimiter implements RateLimiter {
   /** Without REDIS_CLUSTER, the primary of the read-only replica the connection reached (then nothing is counted there). */
   private replicaOf: string | undefined;
   private recheck: NodeJS.Timeout | undefined;
+  /** With REDIS_SENTINELS, why the first Sentinel could not be reached when none answered (ioredis keeps no reason). */
+  private sentinelFailure: Error | undefined;
+  private probing: Promise<void> | undefined;
   /** Since when the connection has been unable to count (lost, or reaching a node that cannot count); undefined while it can. */
   private downSince: string | undefined = new Date().toISOString();
   private checked: Promise<void> = Promise.resolve();
@@ -125,10 +129,17 @@ export class RedisRateLimiter implements RateLimiter {
     // ioredis's own complaint about writing to the closed stream would hide the connection's error.
     this.redis.on('error', (e) => {
       if (!/Stream isn't writeable/.test(e.message)) this.lastError = e;
+      if (o.sentinels && /All sentinels are unreachable/.test(e.message) && !this.probing) {
+        this.probing = probeSentinel(o.sentinels[0]!, o.url.startsWith('rediss:')).then((failure) => {
+          this.sentinelFailure = failure;
+          this.probing = undefined;
+        });
+      }
     });
     this.redis.on('close', () => (this.downSince ??= new Date().toISOString()));
     this.redis.on('ready', () => {
       this.lastError = undefined;
+      this.sentinelFailure = undefined;
       // Asked on every connection: a single-node URL that reaches a cluster node or a replica is refused with the fix.
       if (!o.cluster) this.checked = this.checkNode();
       else this.downSince = undefined;
@@ -172,7 +183,7 @@ export class RedisRateLimiter implements RateLimiter {
   unavailableReason(): string | undefined {
     if (this.clusterNode) return CLUSTER_NODE;
     if (this.replicaOf) return onReplica(this.replicaOf);
-    return this.redis.status === 'ready' ? undefined : redisAdvice(this.o.url, this.redis.status, this.lastError, this.o.sentinels);
+    return this.redis.status === 'ready' ? undefined : redisAdvice(this.o.url, this.redis.status, this.lastError, this.o.sentinels, this.sentinelFailure);
   }
 
   /** Resolves once connected, or after timeoutMs (then checks follow the failure policy until Redis answers). */

@@ -19,8 +19,8 @@ export function freePort(): Promise<number> {
 }
 
 export interface RedisOptions {
-  /** Listen only for TLS, with this certificate and key (rediss://). */
-  tls?: { cert: string; key: string };
+  /** Listen only for TLS, with this certificate and key (rediss://); with ca, replicate over TLS too, trusting it. */
+  tls?: { cert: string; key: string; ca?: string };
   /** requirepass: clients must authenticate. */
   password?: string;
   /** A node of a Redis Cluster (ThrowawayRedisCluster joins them). */
@@ -51,7 +51,21 @@ export class ThrowawayRedis {
 
   async start(): Promise<void> {
     const { tls, password } = this.opts;
-    const listen = tls ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-auth-clients', 'no'] : ['--port', String(this.port)];
+    const listen = tls
+      ? [
+          '--port',
+          '0',
+          '--tls-port',
+          String(this.port),
+          '--tls-cert-file',
+          tls.cert,
+          '--tls-key-file',
+          tls.key,
+          '--tls-auth-clients',
+          'no',
+          ...(tls.ca ? ['--tls-ca-cert-file', tls.ca, '--tls-replication', 'yes'] : []),
+        ]
+      : ['--port', String(this.port)];
     const clustered = this.opts.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : [];
     // masterauth too: a replica of a node with a password authenticates to it with the same one.
     const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...(password ? ['--requirepass', password, '--masterauth', password] : []), ...clustered];
@@ -147,14 +161,21 @@ export class ThrowawayRedisSentinel {
     readonly nodes: [ThrowawayRedis, ThrowawayRedis],
     readonly sentinelPort: number,
     private readonly sentinel: ChildProcess,
-    private readonly password?: string,
+    private readonly opts: { password?: string; tls?: { cert: string; key: string; ca: string } },
   ) {}
 
   static readonly NAME = 'mymaster';
 
-  static async create(password?: string): Promise<ThrowawayRedisSentinel> {
-    const nodes = [await ThrowawayRedis.create({ password }), await ThrowawayRedis.create({ password })] as [ThrowawayRedis, ThrowawayRedis];
-    execFileSync('redis-cli', ['-p', String(nodes[1].port), ...(password ? ['-a', password, '--no-auth-warning'] : []), 'replicaof', '127.0.0.1', String(nodes[0].port)]);
+  /** redis-cli's arguments for a node or Sentinel of this setup on port. */
+  private static cli(port: number, o: ThrowawayRedisSentinel['opts']): string[] {
+    return ['-p', String(port), ...(o.password ? ['-a', o.password, '--no-auth-warning'] : []), ...(o.tls ? ['--tls', '--cacert', o.tls.ca] : [])];
+  }
+
+  /** With tls, every node and the Sentinel take only TLS (replication and monitoring too), trusting tls.ca. */
+  static async create(opts: ThrowawayRedisSentinel['opts'] = {}): Promise<ThrowawayRedisSentinel> {
+    const { password, tls } = opts;
+    const nodes = [await ThrowawayRedis.create({ password, tls }), await ThrowawayRedis.create({ password, tls })] as [ThrowawayRedis, ThrowawayRedis];
+    execFileSync('redis-cli', [...ThrowawayRedisSentinel.cli(nodes[1].port, opts), 'replicaof', '127.0.0.1', String(nodes[0].port)]);
     const port = await freePort();
     const dir = tempDir('modelgate-sentinel-');
     // Sentinel rewrites its configuration file as it learns: it must be one of its own.
@@ -162,7 +183,9 @@ export class ThrowawayRedisSentinel {
     writeFileSync(
       conf,
       [
-        `port ${port}`,
+        ...(tls
+          ? ['port 0', `tls-port ${port}`, `tls-cert-file ${tls.cert}`, `tls-key-file ${tls.key}`, `tls-ca-cert-file ${tls.ca}`, 'tls-auth-clients no', 'tls-replication yes']
+          : [`port ${port}`]),
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor ${ThrowawayRedisSentinel.NAME} 127.0.0.1 ${nodes[0].port} 1`,
@@ -181,7 +204,7 @@ export class ThrowawayRedisSentinel {
       });
       sentinel.on('exit', (code) => reject(new Error(`redis-server --sentinel exited with ${code}: ${out}`)));
     });
-    const s = new ThrowawayRedisSentinel(nodes, port, sentinel, password);
+    const s = new ThrowawayRedisSentinel(nodes, port, sentinel, opts);
     // A failover needs a replica the Sentinel knows of (it learns them from the primary's INFO).
     for (let i = 0; i < 300 && !s.ask('sentinel', 'replicas', ThrowawayRedisSentinel.NAME).includes(String(nodes[1].port)); i++) await new Promise((r) => setTimeout(r, 100));
     return s;
@@ -189,7 +212,7 @@ export class ThrowawayRedisSentinel {
 
   /** redis-cli against the Sentinel. */
   ask(...args: string[]): string {
-    return execFileSync('redis-cli', ['-p', String(this.sentinelPort), ...(this.password ? ['-a', this.password, '--no-auth-warning'] : []), ...args])
+    return execFileSync('redis-cli', [...ThrowawayRedisSentinel.cli(this.sentinelPort, this.opts), ...args])
       .toString()
       .trim();
   }
