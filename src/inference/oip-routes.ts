@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SchemaTypes } from '../lib/route-types.js';
-import { AppError, errorHeaders, logLevelOf } from '../lib/errors.js';
+import { AppError, errorHeaders, logRequestError } from '../lib/errors.js';
 import { BINARY_HEADER, binaryReply, readBinaryInputs, wantsBinary } from './oip-binary.js';
 import { parseOipBody } from './oip-body.js';
 import type { Row } from './encoder.js';
@@ -76,10 +76,7 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
   app.addContentTypeParser('*', { parseAs: 'buffer' }, parseOipBody);
   app.setErrorHandler((err, request: FastifyRequest, reply: FastifyReply) => {
     const e = deps.toAppError(err);
-    const level = logLevelOf(e);
-    if (level === 'error') request.log.error({ err }, 'request failed');
-    else if (level === 'warn') request.log.warn({ code: e.code, message: e.message }, 'request refused: service unavailable');
-    else request.log.info({ code: e.code, message: e.message }, 'request rejected');
+    logRequestError(request.log, err, e);
     const reason = typeof e.details?.reason === 'string' ? `: ${e.details.reason}` : '';
     return reply
       .headers(errorHeaders(e))

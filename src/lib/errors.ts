@@ -1,3 +1,5 @@
+import type { Logger } from './logger.js';
+
 /**
  * The one error model. Every error a user can cause is an AppError with a code from this
  * closed set; the HTTP layer maps codes to status in one place and renders
@@ -51,14 +53,15 @@ export class AppError extends Error {
 export const RETRY_AFTER_S = 1;
 
 /**
- * How a request's error is logged. A 503 is a state the server is in (Redis or the database
- * unreachable, nothing in production), which the part that met it logs once: each refused
- * request is a warning without a stack, not an error line of its own (848 error lines with
- * stacks for three Redis failovers of a few milliseconds each, measured). Other 5xx are errors.
+ * Logs a request's error. A 503 is a state the server is in (Redis or the database unreachable,
+ * nothing in production), which the part that met it logs once: each refused request is a
+ * warning without a stack, not an error line of its own (848 error lines with stacks for three
+ * Redis failovers of a few milliseconds each, measured). Other 5xx are errors with the cause.
  */
-export function logLevelOf(e: AppError): 'error' | 'warn' | 'info' {
-  if (e.status === 503) return 'warn';
-  return e.status >= 500 ? 'error' : 'info';
+export function logRequestError(log: Pick<Logger, 'warn' | 'error' | 'info'>, cause: unknown, e: AppError): void {
+  if (e.status === 503) log.warn({ code: e.code, message: e.message }, 'request refused: service unavailable');
+  else if (e.status >= 500) log.error({ err: cause }, 'request failed');
+  else log.info({ code: e.code, message: e.message }, 'request rejected');
 }
 
 /** The headers an error reply carries besides its body: how to authenticate, when to retry. */

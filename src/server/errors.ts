@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseProblem } from '../lib/json-text.js';
 import { databaseUnavailable } from '../db/unavailable.js';
-import { AppError, errorHeaders, logLevelOf, type ErrorCode } from '../lib/errors.js';
+import { AppError, errorHeaders, logRequestError, type ErrorCode } from '../lib/errors.js';
 
 /** JSON schema of every error body, referenced by route schemas for the OpenAPI document. */
 export const errorBodySchema = {
@@ -75,10 +75,7 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, e: AppEr
 export function installErrorHandling(app: FastifyInstance, sqliteFile?: string): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const e = err instanceof AppError ? err : (databaseUnavailable(err, sqliteFile) ?? fromFastify(err));
-    const level = logLevelOf(e);
-    if (level === 'error') request.log.error({ err }, 'request failed');
-    else if (level === 'warn') request.log.warn({ code: e.code, message: e.message }, 'request refused: service unavailable');
-    else request.log.info({ code: e.code, message: e.message }, 'request rejected');
+    logRequestError(request.log, err, e);
     return sendError(reply, request, e);
   });
   app.setNotFoundHandler((request, reply) => {
