@@ -19,11 +19,10 @@ RUN npm ci --no-audit --no-fund --ignore-scripts \
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY ui ./ui
-COPY scripts/build-ui.mjs ./scripts/
+COPY scripts/build-cli.mjs scripts/build-ui.mjs ./scripts/
 # Then production dependencies only, and onnxruntime's binaries for this platform only (the package
 # ships macOS and Windows ones too: about 250 MB).
 RUN npm run build \
- && chmod 755 dist/cli/main.js \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf node_modules/better-sqlite3/build/Release/obj* node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
  && find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 ! -path "*/linux/$(node -p process.arch)" -exec rm -rf {} + \
@@ -47,7 +46,7 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # `modelgate` on the PATH for `docker exec … modelgate register …`; /data owned by the runtime user.
-RUN ln -s /app/dist/cli/main.js /usr/local/bin/modelgate \
+RUN ln -s /app/dist/bin/modelgate.js /usr/local/bin/modelgate \
  && mkdir -p /data \
  && chown 1000:1000 /data
 USER 1000
@@ -55,5 +54,5 @@ VOLUME ["/data"]
 EXPOSE 8080
 # node is PID 1 and handles SIGTERM itself: readiness fails, in-flight requests finish, the audit
 # log is written, exit 0 (serve's shutdown; SHUTDOWN_GRACE_MS bounds it).
-ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+ENTRYPOINT ["node", "/app/dist/bin/modelgate.js"]
 CMD ["serve"]

@@ -642,9 +642,9 @@ describe('compiled engine: kernels reusing their buffers and parameters from run
       outputs: [valueInfo('y', 'float', ['N', 4])],
       initializers: [],
     });
-    const m = onnx.ModelProto.decode(built);
+    const m = onnx().ModelProto.decode(built);
     m.opsetImport = m.opsetImport.map((o) => (o.domain ? o : { ...o, version: 6 }));
-    const bytes = onnx.ModelProto.encode(m).finish();
+    const bytes = onnx().ModelProto.encode(m).finish();
     const x = { data: Float32Array.from([NaN, -Infinity, Infinity, 0, -1.6, -1.5, 2.5, 2.6]), dims: [2, 4] };
     const [want] = await ortRun(bytes, { x }, ['y']);
     expect(Array.from(compileGraph(bytes, 'y').run({ x: { type: 'float', ...x } }).data as Float32Array)).toEqual(want);

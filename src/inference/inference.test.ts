@@ -30,13 +30,13 @@ describe('ZipMap rewrite', () => {
   it('the rewrite drops only the ZipMap node and replaces only its graph output; everything else is as exported', () => {
     for (const name of ['telco_churn', 'telco_forest', 'bank_geography']) {
       const bytes = readFileSync(path.join(FIXTURES, `${name}.onnx`));
-      const before = onnx.ModelProto.decode(bytes);
+      const before = onnx().ModelProto.decode(bytes);
       const { bytes: rewritten, output } = exposeZipMapSource(bytes, 'output_probability');
-      const after = onnx.ModelProto.decode(rewritten);
+      const after = onnx().ModelProto.decode(rewritten);
       const [g0, g1] = [before.graph!, after.graph!];
       const zipmap = g0.node!.find((n) => n.opType === 'ZipMap')!;
       expect(output).toBe(zipmap.input![0]);
-      const encoded = (n: onnxProto.onnx.INodeProto) => onnx.NodeProto.encode(n).finish();
+      const encoded = (n: onnxProto.onnx.INodeProto) => onnx().NodeProto.encode(n).finish();
       expect(g1.node!.map(encoded)).toEqual(g0.node!.filter((n) => n !== zipmap).map(encoded));
       expect(g1.output!.map((o) => o.name)).toEqual(g0.output!.map((o) => (o.name === 'output_probability' ? output : o.name)));
       const exposed = g1.output!.find((o) => o.name === output)!;
@@ -54,7 +54,7 @@ describe('graph facts read from the wire', () => {
     const files = ['telco_churn', 'telco_gbdt', 'telco_forest', 'telco_xgb', 'bank_geography', 'telco_charges', 'telco_strict', 'bank_int_matrix'];
     for (const name of files) {
       const bytes = readFileSync(path.join(FIXTURES, `${name}.onnx`));
-      const g = onnx.ModelProto.decode(bytes).graph!;
+      const g = onnx().ModelProto.decode(bytes).graph!;
       const names = new Set<string>();
       for (const n of g.node!) {
         if (n.name) names.add(n.name);

@@ -1,4 +1,4 @@
-import { onnx } from '../lib/onnx-proto.js';
+import { onnx, type NodeProto, type Onnx } from '../lib/onnx-proto.js';
 import { AppError } from '../lib/errors.js';
 import {
   concat,
@@ -21,9 +21,8 @@ import {
   type Field,
 } from './onnx-wire.js';
 
-type ModelProto = InstanceType<typeof onnx.ModelProto>;
-type GraphProto = InstanceType<typeof onnx.GraphProto>;
-type NodeProto = InstanceType<typeof onnx.NodeProto>;
+type ModelProto = InstanceType<Onnx['ModelProto']>;
+type GraphProto = InstanceType<Onnx['GraphProto']>;
 
 /** ONNX TensorProto.DataType values modelgate can feed or read. */
 const ELEM_TYPES: Record<number, TensorType> = { 1: 'float', 11: 'double', 7: 'int64', 6: 'int32', 8: 'string', 9: 'bool' };
@@ -84,7 +83,7 @@ const nodesOf = (g: GraphProto) => g.node as NodeProto[];
 function decode(bytes: Uint8Array): ModelProto {
   let model: ModelProto;
   try {
-    model = onnx.ModelProto.decode(bytes);
+    model = onnx().ModelProto.decode(bytes);
   } catch (e) {
     throw new AppError('INVALID_MODEL', `not an ONNX model (protobuf decoding failed: ${(e as Error).message}); export it with skl2onnx, onnxmltools or torch.onnx`);
   }
@@ -121,7 +120,7 @@ export function closedCategoryInputs(bytes: Uint8Array): Set<string> {
     if (f.no !== GRAPH_NODE || !f.data) continue;
     const node = payload(graph, f);
     if (stringField(node, NODE_OP_TYPE) !== 'OneHotEncoder') continue;
-    const n = onnx.NodeProto.decode(node);
+    const n = onnx().NodeProto.decode(node);
     if (refusesUnknown(n)) out.add(n.input[0]);
   }
   return out;
@@ -200,7 +199,9 @@ export function exposeZipMapSource(bytes: Uint8Array, zipmapOutput: string): { b
   if (!zipmap) throw new AppError('INVALID_MODEL', `graph output ${zipmapOutput} is not produced by a ZipMap node`);
   const exposed = lengthDelimited(
     GRAPH_OUTPUT,
-    onnx.ValueInfoProto.encode({ name: zipmap.source, type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimParam: 'C' }] } } } }).finish(),
+    onnx()
+      .ValueInfoProto.encode({ name: zipmap.source, type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimParam: 'C' }] } } } })
+      .finish(),
   );
   const outputField = parts.find((f) => f.no === GRAPH_OUTPUT && f.data && stringField(payload(graph, f), VALUE_INFO_NAME) === zipmapOutput);
   const graphParts = parts.flatMap((f) => (f === zipmap.field ? [] : f === outputField ? [exposed] : [graph.subarray(f.start, f.end)]));
@@ -236,7 +237,7 @@ export function inputShapes(bytes: Uint8Array): Map<string, (number | null)[] | 
   const shapes = new Map<string, (number | null)[] | null>();
   for (const f of fields(graph)) {
     if (f.no !== GRAPH_INPUT || !f.data) continue;
-    const i = onnx.ValueInfoProto.decode(payload(graph, f));
+    const i = onnx().ValueInfoProto.decode(payload(graph, f));
     shapes.set(i.name, dims(i.type?.tensorType?.shape));
   }
   return shapes;

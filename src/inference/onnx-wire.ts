@@ -1,4 +1,8 @@
-import protobuf from 'protobufjs/minimal.js';
+import type protobufMinimal from 'protobufjs/minimal.js';
+import { lazyRequire } from '../lib/lazy-require.js';
+
+// Loaded on first use, as onnx-proto is (src/lib/onnx-proto.ts): most CLI commands read no graph.
+const protobuf = lazyRequire<typeof protobufMinimal>('protobufjs/minimal.js');
 
 /**
  * Reading and editing an ONNX model on the protobuf wire format: a model's fields are found
@@ -37,7 +41,7 @@ export interface Field {
 
 /** A message's fields in wire order; length-delimited payloads are skipped, not read. */
 export function fields(bytes: Uint8Array): Field[] {
-  const r = protobuf.Reader.create(bytes);
+  const r = protobuf().Reader.create(bytes);
   const out: Field[] = [];
   while (r.pos < r.len) {
     const start = r.pos;
@@ -71,7 +75,8 @@ export function stringField(bytes: Uint8Array, no: number, of?: Field[]): string
 
 /** A length-delimited field: tag, length, payload. */
 export function lengthDelimited(no: number, payload: Uint8Array): Uint8Array {
-  return protobuf.Writer.create()
+  return protobuf()
+    .Writer.create()
     .uint32((no << 3) | WIRE_LEN)
     .bytes(payload)
     .finish();

@@ -1,4 +1,4 @@
-import { onnx } from '../lib/onnx-proto.js';
+import { onnx, type NodeProto } from '../lib/onnx-proto.js';
 import type { TensorType } from './onnx-graph.js';
 import {
   concat,
@@ -63,7 +63,7 @@ interface NodeInfo {
   field: Field;
   node: NodeHeader;
   /** The whole node, decoded only where its attributes matter (Concat's axis, subgraphs); a tree ensemble's are never decoded. */
-  full?: InstanceType<typeof onnx.NodeProto>;
+  full?: NodeProto;
 }
 
 /** Operators whose attributes the rewrite reads: Concat's axis, and the ones that carry subgraphs. */
@@ -72,17 +72,17 @@ const READ_WHOLE = new Set(['Concat', 'If', 'Loop', 'Scan', 'SequenceMap']);
 const isDefaultDomain = (d: string | null | undefined) => !d || d === 'ai.onnx';
 
 /** A Concat on the column axis of rank-2 tensors (axis 1, or -1). */
-function concatsColumns(n: InstanceType<typeof onnx.NodeProto>): boolean {
+function concatsColumns(n: NodeProto): boolean {
   if (n.opType !== 'Concat' || !isDefaultDomain(n.domain) || n.output.length !== 1) return false;
   const axis = n.attribute.find((a) => a.name === 'axis');
   return axis !== undefined && (Number(axis.i) === 1 || Number(axis.i) === -1);
 }
 
 /** A node carrying subgraphs (If, Loop, Scan) may read any outer name, which this rewrite cannot follow. */
-const hasSubgraph = (n: InstanceType<typeof onnx.NodeProto>) => n.attribute.some((a) => a.g || (a.graphs && a.graphs.length > 0));
+const hasSubgraph = (n: NodeProto) => n.attribute.some((a) => a.g || (a.graphs && a.graphs.length > 0));
 
-function int64Constant(name: string, values: number[]): InstanceType<typeof onnx.NodeProto> {
-  return onnx.NodeProto.create({
+function int64Constant(name: string, values: number[]): NodeProto {
+  return onnx().NodeProto.create({
     opType: 'Constant',
     name,
     output: [name],
@@ -128,7 +128,7 @@ export function packInputs(model: Uint8Array, columns: { input: string; type: Te
       const node = nodeHeader(bytes);
       // Other domains' operators may carry subgraphs too (contrib control flow): read them whole.
       const whole = READ_WHOLE.has(node.opType) || !(isDefaultDomain(node.domain) || node.domain === 'ai.onnx.ml');
-      return { field: f, node, ...(whole ? { full: onnx.NodeProto.decode(bytes) } : {}) };
+      return { field: f, node, ...(whole ? { full: onnx().NodeProto.decode(bytes) } : {}) };
     });
   const subgraphs = nodes.some((n) => n.full !== undefined && hasSubgraph(n.full));
   const graphOutputs = new Set(graphParts.filter((f) => f.no === GRAPH_OUTPUT && f.data).map((f) => stringField(graph.subarray(f.data![0], f.data![1]), VALUE_INFO_NAME)));
@@ -137,7 +137,7 @@ export function packInputs(model: Uint8Array, columns: { input: string; type: Te
   const feeds: FeedPlan[] = [];
   const added: Uint8Array[] = [];
   const inPacked = new Set<number>();
-  const node = (n: InstanceType<typeof onnx.NodeProto>) => added.push(lengthDelimited(GRAPH_NODE, onnx.NodeProto.encode(n).finish()));
+  const node = (n: NodeProto) => added.push(lengthDelimited(GRAPH_NODE, onnx().NodeProto.encode(n).finish()));
   /** Original input name → packed input and column position. */
   const where = new Map<string, { input: string; j: number }>();
   for (const [type, cols] of packed) {
@@ -146,7 +146,9 @@ export function packInputs(model: Uint8Array, columns: { input: string; type: Te
     added.push(
       lengthDelimited(
         GRAPH_INPUT,
-        onnx.ValueInfoProto.encode({ name: input, type: { tensorType: { elemType: ELEM[type], shape: { dim: [{ dimParam: 'N' }, { dimValue: cols.length }] } } } }).finish(),
+        onnx()
+          .ValueInfoProto.encode({ name: input, type: { tensorType: { elemType: ELEM[type], shape: { dim: [{ dimParam: 'N' }, { dimValue: cols.length }] } } } })
+          .finish(),
       ),
     );
     cols.forEach((col, j) => {
@@ -171,7 +173,7 @@ export function packInputs(model: Uint8Array, columns: { input: string; type: Te
           at.map((w) => w!.j),
         ),
       );
-      node(onnx.NodeProto.create({ opType: 'Gather', name: unique(`${at[0]!.input}_concat`), input: [at[0]!.input, index], output: [n.output[0]], attribute: [{ name: 'axis', type: 2, i: 1 }] }));
+      node(onnx().NodeProto.create({ opType: 'Gather', name: unique(`${at[0]!.input}_concat`), input: [at[0]!.input, index], output: [n.output[0]], attribute: [{ name: 'axis', type: 2, i: 1 }] }));
     }
   }
   const stillRead = new Set<string>([...graphOutputs].filter((n): n is string => n !== undefined));
@@ -182,7 +184,7 @@ export function packInputs(model: Uint8Array, columns: { input: string; type: Te
     // Indices of shape [1] keep the column axis: Gather gives [N,1], exactly the input it replaces.
     const index = unique(`${input}_index_${j}`);
     node(int64Constant(index, [j]));
-    node(onnx.NodeProto.create({ opType: 'Gather', name: unique(`${input}_gather_${j}`), input: [input, index], output: [original], attribute: [{ name: 'axis', type: 2, i: 1 }] }));
+    node(onnx().NodeProto.create({ opType: 'Gather', name: unique(`${input}_gather_${j}`), input: [input, index], output: [original], attribute: [{ name: 'axis', type: 2, i: 1 }] }));
   }
   columns.forEach((c, i) => {
     if (!inPacked.has(i)) feeds.push({ input: c.input, type: c.type, columns: [i] });

@@ -1,5 +1,10 @@
 import { createRequire } from 'node:module';
-import onnxProto from 'onnx-proto';
+import type onnxProto from 'onnx-proto';
+import { lazyRequire } from './lazy-require.js';
+
+/** onnx-proto's message classes (ModelProto, NodeProto, TensorProto, …). */
+export type Onnx = typeof onnxProto.onnx;
+export type NodeProto = InstanceType<Onnx['NodeProto']>;
 
 /**
  * onnx-proto, with int64 fields decoded as numbers. Its protobufjs decodes them as Long
@@ -9,10 +14,16 @@ import onnxProto from 'onnx-proto';
  * as long, most of it collecting the garbage. Every reader here turned them into numbers
  * anyway (exact to 2^53, far past any id or class label; INT64_MAX in a Slice rounds the same
  * either way), and the writers take numbers.
+ *
+ * Loaded on first use: with protobufjs, about 30 ms of the start of every CLI command, most of
+ * which never read a graph.
  */
-const require = createRequire(createRequire(import.meta.url).resolve('onnx-proto'));
-const protobuf = require('protobufjs/minimal') as { util: { Long: unknown }; configure(): void };
-protobuf.util.Long = undefined;
-protobuf.configure();
+const load = lazyRequire<typeof onnxProto>('onnx-proto', (m) => {
+  const require = createRequire(createRequire(import.meta.url).resolve('onnx-proto'));
+  const protobuf = require('protobufjs/minimal') as { util: { Long: unknown }; configure(): void };
+  protobuf.util.Long = undefined;
+  protobuf.configure();
+  void m;
+});
 
-export const onnx = onnxProto.onnx;
+export const onnx = (): Onnx => load().onnx;

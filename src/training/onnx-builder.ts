@@ -16,19 +16,19 @@ export function node(opType: string, inputs: string[], outputs: string[], attrs:
     if (v.length && typeof v[0] === 'string') return { name, type: 8, strings: (v as string[]).map((s) => new TextEncoder().encode(s)) };
     return { name, type: 7, ints: v as number[] };
   });
-  return onnx.NodeProto.create({ opType, input: inputs, output: outputs, name: outputs[0], domain, attribute });
+  return onnx().NodeProto.create({ opType, input: inputs, output: outputs, name: outputs[0], domain, attribute });
 }
 
 export function floatTensor(name: string, dims: number[], values: ArrayLike<number>) {
-  return onnx.TensorProto.create({ name, dims, dataType: FLOAT, floatData: Array.from(values) });
+  return onnx().TensorProto.create({ name, dims, dataType: FLOAT, floatData: Array.from(values) });
 }
 
 export function int64Tensor(name: string, dims: number[], values: number[]) {
-  return onnx.TensorProto.create({ name, dims, dataType: INT64, int64Data: values });
+  return onnx().TensorProto.create({ name, dims, dataType: INT64, int64Data: values });
 }
 
 export function valueInfo(name: string, elem: 'float' | 'string', dims: (number | string)[]) {
-  return onnx.ValueInfoProto.create({
+  return onnx().ValueInfoProto.create({
     name,
     type: {
       tensorType: {
@@ -47,7 +47,7 @@ export function model(opts: {
   initializers: ReturnType<typeof floatTensor>[];
   docString?: string;
 }): Uint8Array {
-  const m = onnx.ModelProto.create({
+  const m = onnx().ModelProto.create({
     irVersion: 8,
     producerName: 'modelgate',
     producerVersion: '0.1.0',
@@ -58,5 +58,5 @@ export function model(opts: {
     ],
     graph: { name: opts.name, node: opts.nodes, input: opts.inputs, output: opts.outputs, initializer: opts.initializers },
   });
-  return onnx.ModelProto.encode(m).finish();
+  return onnx().ModelProto.encode(m).finish();
 }

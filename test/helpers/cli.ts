@@ -8,7 +8,7 @@ export interface CliResult {
   json: () => any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-/** Run the real CLI (the built `modelgate` command, dist/cli/main.js) in a child process. */
+/** Run the real CLI (the built `modelgate` command, dist/bin/modelgate.js) in a child process. */
 export function runCli(args: string[], env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_MAIN, ...args], {

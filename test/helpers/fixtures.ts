@@ -8,7 +8,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const FIXTURES = path.resolve(root, 'test/fixtures');
 export const REPO_ROOT = root;
 /** The `modelgate` command as the package installs it (built by test/global-setup.ts when stale). */
-export const CLI_MAIN = path.join(root, 'dist/cli/main.js');
+export const CLI_MAIN = path.join(root, 'dist/bin/modelgate.js');
 
 export interface Expected {
   rows: Record<string, number | string | null>[];

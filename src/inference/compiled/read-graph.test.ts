@@ -38,11 +38,19 @@ function graphWithRawAttributes(attributes: Uint8Array[]): Uint8Array {
   const nodeBytes = w.finish();
   const g = protobuf.Writer.create();
   g.uint32((1 << 3) | 2).bytes(nodeBytes);
-  g.uint32((11 << 3) | 2).bytes(onnx.ValueInfoProto.encode(valueInfo('x', 'float', ['N', 1])).finish());
-  g.uint32((12 << 3) | 2).bytes(onnx.ValueInfoProto.encode(valueInfo('y', 'float', ['N', 1])).finish());
+  g.uint32((11 << 3) | 2).bytes(
+    onnx()
+      .ValueInfoProto.encode(valueInfo('x', 'float', ['N', 1]))
+      .finish(),
+  );
+  g.uint32((12 << 3) | 2).bytes(
+    onnx()
+      .ValueInfoProto.encode(valueInfo('y', 'float', ['N', 1]))
+      .finish(),
+  );
   const m = protobuf.Writer.create();
   m.uint32((1 << 3) | 0).int64(8);
-  m.uint32((8 << 3) | 2).bytes(onnx.OperatorSetIdProto.encode({ domain: '', version: 15 }).finish());
+  m.uint32((8 << 3) | 2).bytes(onnx().OperatorSetIdProto.encode({ domain: '', version: 15 }).finish());
   m.uint32((7 << 3) | 2).bytes(g.finish());
   return m.finish();
 }
@@ -82,7 +90,7 @@ describe('readGraph (the compiler reads the wire format itself)', () => {
     expect(attrs.get('f')).toBe(0.25);
     expect(attrs.get('s')).toBe('BRANCH_LT');
     // And what protobufjs decodes from the same bytes.
-    const decoded = onnx.ModelProto.decode(bytes).graph!.node![0].attribute!;
+    const decoded = onnx().ModelProto.decode(bytes).graph!.node![0].attribute!;
     for (const a of decoded) {
       const mine = asList(attrs.get(a.name!));
       if (a.type === 7) expect(mine).toEqual(a.ints!.map(Number));
@@ -108,7 +116,7 @@ describe('readGraph (the compiler reads the wire format itself)', () => {
     expect(asList(attrs.get('mixed_floats'))).toEqual([0.5, 1.5, 2.5, NaN]);
     expect(asList(attrs.get('empty_ints'))).toEqual([]);
     // protobufjs agrees on the same bytes (it reads both layouts too).
-    const decoded = onnx.ModelProto.decode(bytes).graph!.node![0].attribute!;
+    const decoded = onnx().ModelProto.decode(bytes).graph!.node![0].attribute!;
     expect(decoded.find((a) => a.name === 'mixed_ints')!.ints!.map(Number)).toEqual([5, 1, -1, 300, 7, 8, 2 ** 40]);
   });
 

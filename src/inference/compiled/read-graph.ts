@@ -284,7 +284,7 @@ function readAttribute(w: Wire, where: string): { name: string; value: AttrValue
   }
 }
 
-const tensorAt = (bytes: Uint8Array, [start, end]: [number, number], where: string): Tensor => tensorOf(onnx.TensorProto.decode(bytes.subarray(start, end)), where);
+const tensorAt = (bytes: Uint8Array, [start, end]: [number, number], where: string): Tensor => tensorOf(onnx().TensorProto.decode(bytes.subarray(start, end)), where);
 
 function* readNode(w: Wire): Generator<void, IrNode> {
   const inputs: string[] = [];
@@ -355,7 +355,7 @@ export function* readGraphSteps(file: Uint8Array): Generator<void, IrGraph> {
     if (no === GRAPH_NODE) nodeSpans.push(span);
     else if (no === GRAPH_INPUT) inputSpans.push(span);
     else if (no === GRAPH_INITIALIZER) {
-      const t = onnx.TensorProto.decode(bytes.subarray(span[0], span[1]));
+      const t = onnx().TensorProto.decode(bytes.subarray(span[0], span[1]));
       initializers.set(t.name, tensorOf(t, `initializer ${t.name}`));
     } else if (no === GRAPH_OUTPUT) {
       const o = new Wire(bytes, span[0], span[1]);
@@ -367,7 +367,7 @@ export function* readGraphSteps(file: Uint8Array): Generator<void, IrGraph> {
     }
   });
   const inputs = inputSpans
-    .map((s) => onnx.ValueInfoProto.decode(bytes.subarray(s[0], s[1])))
+    .map((s) => onnx().ValueInfoProto.decode(bytes.subarray(s[0], s[1])))
     .filter((i) => !initializers.has(i.name))
     .map((i) => ({ name: i.name, type: dtypeOf(i.type?.tensorType?.elemType ?? 0, `input ${i.name}`) }));
   const nodes: IrNode[] = [];
