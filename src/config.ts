@@ -135,6 +135,8 @@ const schema = z.object({
   BODY_LIMIT_BYTES: intFrom(1024, 512 * 1024 * 1024).default(1024 * 1024),
   /** Longest a client may take to send a whole request (headers and body): a slower one gets 408 and is closed. */
   REQUEST_TIMEOUT_MS: intFrom(1000, 3_600_000).default(60_000),
+  /** How long an idle keep-alive connection stays open: longer than the idle timeout of the load balancer in front (Google's: 600 s). */
+  KEEP_ALIVE_TIMEOUT_MS: intFrom(1000, 3_600_000).default(72_000),
   /** Most rows accepted by one /v1/models/:name/predict call. */
   PREDICT_MAX_INSTANCES: intFrom(1, 100_000).default(1000),
   /** Micro-batcher: most rows coalesced into one ONNX run. */

@@ -187,3 +187,56 @@ describe('a request that takes longer than REQUEST_TIMEOUT_MS to arrive', () => 
     expect(res.status).toBe(200);
   }, 60_000);
 });
+
+/**
+ * A load balancer reuses idle connections; one the server closes as it sends a request on it
+ * becomes a 502. KEEP_ALIVE_TIMEOUT_MS sets how long the server keeps them (above the balancer's
+ * idle timeout), and the Keep-Alive header tells clients.
+ */
+describe('idle keep-alive connections', () => {
+  /** One request on a raw connection; resolves with the answer's head and how long the idle connection then stayed open. */
+  async function idleAfterOneRequest(url: string, waitForCloseMs: number): Promise<{ head: string; closedAfterMs: number | undefined }> {
+    const { port } = new URL(url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    let received = '';
+    let answeredAt = 0;
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now() - answeredAt)));
+    await new Promise<void>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        received += d.toString();
+        if (/\r\n\r\n\{[^}]*\}/.test(received) && !answeredAt) {
+          answeredAt = performance.now();
+          resolve();
+        }
+      });
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+    const closedAfterMs = await Promise.race([closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), waitForCloseMs))]);
+    socket.destroy();
+    return { head: received.split('\r\n\r\n')[0]!, closedAfterMs };
+  }
+
+  it('stay open 72 s by default, longer than AWS and ingress-nginx keep theirs', async () => {
+    const s = await startTestServer({ listen: true });
+    try {
+      const { head, closedAfterMs } = await idleAfterOneRequest(s.url, 2500);
+      expect(head).toMatch(/\r\nKeep-Alive: timeout=72(\r\n|$)/i);
+      expect(closedAfterMs).toBeUndefined();
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('KEEP_ALIVE_TIMEOUT_MS sets how long: the server closes an idle connection after it, not before', async () => {
+    const s = await startTestServer({ listen: true, env: { KEEP_ALIVE_TIMEOUT_MS: '1500' } });
+    try {
+      const { head, closedAfterMs } = await idleAfterOneRequest(s.url, 30_000);
+      expect(head).toMatch(/\r\nKeep-Alive: timeout=1(\r\n|$)/i);
+      expect(closedAfterMs).toBeDefined();
+      expect(closedAfterMs!).toBeGreaterThan(1000);
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
+});

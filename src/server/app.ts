@@ -127,6 +127,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // holding a connection each (slowloris); Node then answers 408 and closes. Node looks for
     // late requests every connectionsCheckingInterval (30 s by default): a quarter of the limit.
     requestTimeout: config.REQUEST_TIMEOUT_MS,
+    // A load balancer that reuses a connection this server has just closed as idle gets a reset
+    // and answers its client 502 (a POST is not retried): the server must wait longer than the
+    // balancer does. Fastify's 72 s outlasts AWS's and ingress-nginx's 60 s, not Google's 600 s.
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     http: {
       headersTimeout: Math.min(60_000, config.REQUEST_TIMEOUT_MS),
       connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(config.REQUEST_TIMEOUT_MS / 4))),
