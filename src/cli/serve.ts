@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
-import os from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig, unreadVariables, type Config } from '../config.js';
+import { usableCores } from '../lib/cpu-limit.js';
 import { createServerLogger, type Logger } from '../lib/logger.js';
 import { openContext } from '../server/context.js';
 import type { RunningServer } from '../server/start.js';
@@ -154,9 +154,12 @@ export function registerServeCommand(program: Command): void {
     )
     .action(async (o: OutputOptions & { port?: string; host?: string }) => {
       try {
-        const config = loadConfig({ ...process.env, ...(o.port ? { PORT: o.port } : {}), ...(o.host ? { HOST: o.host } : {}) }, os.availableParallelism());
+        const cores = usableCores();
+        const config = loadConfig({ ...process.env, ...(o.port ? { PORT: o.port } : {}), ...(o.host ? { HOST: o.host } : {}) }, cores.usable);
         const log = createServerLogger(config.LOG_LEVEL);
         if (cluster.isPrimary) for (const w of unreadVariables()) log.warn(w);
+        if (cluster.isPrimary && cores.usable < cores.machine)
+          log.info({ cpu_limit: cores.limit, machine_cores: cores.machine }, `the CPU limit is ${cores.limit} (of the machine's ${cores.machine} cores): WORKERS=auto counts ${cores.usable}`);
         if (config.WORKERS > 1 && cluster.isPrimary) {
           await servePrimary(config, log, (url, pids) => {
             if (o.json) process.stdout.write(`${JSON.stringify({ url, pid: process.pid, workers: pids })}\n`);

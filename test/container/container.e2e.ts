@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -141,6 +142,23 @@ describe('the container image, hardened, on SQLite and a data volume', () => {
     expect(out.code).toBe(2);
     expect(out.text).toMatch(/MODELGATE_DATA_DIR=\/data is not writable by uid 1000 \(EROFS\): mount a writable volume there/);
     expect(out.text).not.toMatch(/\n\s+at .*\(.*\.js:\d+:\d+\)/);
+  });
+});
+
+describe('a container with a CPU limit', () => {
+  // os.availableParallelism() sees the machine's cores, not `--cpus` (Kubernetes' limits.cpu):
+  // WORKERS=auto must count the limit, or a pod limited to 2 CPUs on a 64-core node forks 64.
+  it('WORKERS=auto counts the limit, not the machine: one process under --cpus 1', async () => {
+    const machine = os.availableParallelism();
+    const { name, url } = await start({ volume: await newVolume(), port: await freePort(), env: { WORKERS: 'auto', LOG_LEVEL: 'info' }, docker: ['--cpus', '1'] });
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const { stdout, stderr } = await run('docker', ['logs', name], { maxBuffer: 64 << 20 });
+    const lines = (stdout + stderr)
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; cpu_limit?: number; workers?: number });
+    expect(lines.find((l) => l.msg === 'starting workers')).toBeUndefined();
+    if (machine > 1) expect(lines.find((l) => l.cpu_limit !== undefined)).toMatchObject({ cpu_limit: 1, msg: `the CPU limit is 1 (of the machine's ${machine} cores): WORKERS=auto counts 1` });
   });
 });
 
