@@ -70,6 +70,8 @@ const result = await build({
   target: 'node20',
   chunkNames: '[name]-[hash]',
   sourcemap: true,
+  // The maps name src/ and node_modules/ files; their text would triple dist/bin's size.
+  sourcesContent: false,
   logLevel: 'warning',
   metafile: true,
   // CommonJS packages inlined into ESM call require() for Node's own modules.
