@@ -73,6 +73,8 @@ const schema = z.object({
     .string()
     .default('1')
     .refine((v) => v === 'auto' || /^[1-9][0-9]*$/.test(v), 'expected a positive whole number or auto'),
+  /** The access log, one info line per request: on; errors: only answers of 400 and above; off. */
+  ACCESS_LOG: z.enum(['on', 'errors', 'off']).default('on'),
   /** pino log level, in any case (INFO, Warn, debug). */
   LOG_LEVEL: z
     .string()

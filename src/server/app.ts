@@ -148,7 +148,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // whichever is more, for 10 s.
   const unreadBody = unreadBodyDrain({ bytes: Math.max(16 * 1024 * 1024, config.BODY_LIMIT_BYTES), ms: 10_000, draining: deps.draining });
   const observeUnmatched = installHttpMetrics(app, deps.metrics);
-  const accessLine = accessLineWriter(deps.log);
+  const accessLine = config.ACCESS_LOG === 'off' ? undefined : accessLineWriter(deps.log);
+  const accessFrom = config.ACCESS_LOG === 'errors' ? 400 : 0;
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     const list = request.url.startsWith('/docs') ? DOCS_HEADER_LIST : HEADER_LIST;
@@ -163,7 +164,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
-    if (accessLine) {
+    if (accessLine && reply.statusCode >= accessFrom) {
       const url = request.url;
       const query = url.indexOf('?');
       // To the µs; Math.round rather than toFixed(3), which costs about 0.25 µs a call.
