@@ -9,7 +9,7 @@
  * Also the floor of any design (bench/floor-server.ts: node:http,
  * the contract encoder, the batcher and the compiled model, nothing else; and the same as one
  * Fastify route, bench/floor-fastify-server.ts), audit and cache off,
- * the same and the access log off too (LOG_LEVEL=warn), PostgreSQL, the cache-hit case (the
+ * the same and the access log off too (ACCESS_LOG=off), PostgreSQL, the cache-hit case (the
  * same row every time), INFERENCE_ENGINE=onnxruntime, and the CPU per request by part from a
  * profile of the default case.
  * Each server writes its stdout (the access log) to a file, as a log collector would take it.
@@ -183,7 +183,7 @@ async function main() {
     { name: 'defaults (SQLite, audit on)', env: {} },
     { name: 'audit off', env: { AUDIT_LOG: 'off' } },
     { name: 'audit and cache off', env: { AUDIT_LOG: 'off', CACHE_MAX_ITEMS: '0' } },
-    { name: 'audit, cache and access log off', env: { AUDIT_LOG: 'off', CACHE_MAX_ITEMS: '0', LOG_LEVEL: 'warn' } },
+    { name: 'audit, cache and access log off', env: { AUDIT_LOG: 'off', CACHE_MAX_ITEMS: '0', ACCESS_LOG: 'off' } },
     { name: 'defaults on PostgreSQL', env: {}, db: 'postgres' },
     { name: 'PostgreSQL, audit off', env: { AUDIT_LOG: 'off' }, db: 'postgres' },
     { name: 'cache hit (same row)', env: {}, fixed: true },
