@@ -75,6 +75,8 @@ const schema = z.object({
     .refine((v) => v === 'auto' || /^[1-9][0-9]*$/.test(v), 'expected a positive whole number or auto'),
   /** The access log, one info line per request: on; errors: only answers of 400 and above; off. */
   ACCESS_LOG: z.enum(['on', 'errors', 'off']).default('on'),
+  /** json: pino's lines (level, time in epoch ms, msg); gcp: Google Cloud Logging's fields (severity, RFC 3339 time, message). */
+  LOG_FORMAT: z.enum(['json', 'gcp']).default('json'),
   /** pino log level, in any case (INFO, Warn, debug). */
   LOG_LEVEL: z
     .string()

@@ -153,7 +153,7 @@ export function registerDemoCommand(program: Command): void {
         }
 
         progress('[4/4] serving');
-        const log = createLogger(config.LOG_LEVEL);
+        const log = createLogger(config.LOG_LEVEL, undefined, config.LOG_FORMAT);
         const { startServer } = await import('../server/start.js');
         const server = await startServer(config, log);
         closeOnSignals(server, log, config.SHUTDOWN_DELAY_MS, config.SHUTDOWN_GRACE_MS);

@@ -156,7 +156,7 @@ export function registerServeCommand(program: Command): void {
       try {
         const cores = usableCores();
         const config = loadConfig({ ...process.env, ...(o.port ? { PORT: o.port } : {}), ...(o.host ? { HOST: o.host } : {}) }, cores.usable);
-        const log = createServerLogger(config.LOG_LEVEL);
+        const log = createServerLogger(config.LOG_LEVEL, config.LOG_FORMAT);
         if (cluster.isPrimary) for (const w of unreadVariables()) log.warn(w);
         if (cluster.isPrimary && cores.usable < cores.machine)
           log.info({ cpu_limit: cores.limit, machine_cores: cores.machine }, `the CPU limit is ${cores.limit} (of the machine's ${cores.machine} cores): WORKERS=auto counts ${cores.usable}`);

@@ -21,30 +21,55 @@ const CASES: [string, string, string, number, number][] = [
 ];
 
 describe('the access line', () => {
-  it('is byte for byte what pino writes for the same fields, with and without bindings', () => {
-    for (const bindings of [undefined, { worker: 2, host: 'a"b' }]) {
-      const ours = capture();
-      const theirs = capture();
-      const base = createLogger('info', ours.stream as never);
-      const write = accessLineWriter(bindings ? base.child(bindings) : base)!;
-      const pinoBase = createLogger('info', theirs.stream as never);
-      const viaPino = (bindings ? pinoBase.child(bindings) : pinoBase).child({}, { redact: [] });
-      for (const [id, method, url, status, ms] of CASES) {
-        write(id, method, url, status, ms);
-        viaPino.info({ request_id: id, method, url, status, ms }, 'request completed');
+  it('is byte for byte what pino writes for the same fields, with and without bindings, in either LOG_FORMAT', () => {
+    for (const format of ['json', 'gcp'] as const)
+      for (const bindings of [undefined, { worker: 2, host: 'a"b' }]) {
+        const ours = capture();
+        const theirs = capture();
+        const base = createLogger('info', ours.stream as never, format);
+        const write = accessLineWriter(bindings ? base.child(bindings) : base)!;
+        const pinoBase = createLogger('info', theirs.stream as never, format);
+        const viaPino = (bindings ? pinoBase.child(bindings) : pinoBase).child({}, { redact: [] });
+        for (const [id, method, url, status, ms] of CASES) {
+          write(id, method, url, status, ms);
+          viaPino.info({ request_id: id, method, url, status, ms }, 'request completed');
+        }
+        // pino's lines carry the time it wrote them; compared without it, and the times checked apart.
+        const untimed = (l: string) => l.replace(/,"time":("[^"]*"|\d+),/, ',"time":T,');
+        expect(ours.lines.map(untimed)).toEqual(theirs.lines.map(untimed));
+        const timeOf = (l: string) => (format === 'json' ? Number(/"time":(\d+)/.exec(l)![1]) : Date.parse(/"time":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"/.exec(l)![1]!));
+        for (const l of ours.lines) expect(Math.abs(timeOf(l) - Date.now())).toBeLessThan(60_000);
+        // And each line reads back as the fields given.
+        const spelled = format === 'json' ? { level: 'info', msg: 'request completed' } : { severity: 'INFO', message: 'request completed' };
+        ours.lines.forEach((l, i) => {
+          const parsed = JSON.parse(l) as Record<string, unknown>;
+          expect(parsed).toMatchObject({ ...spelled, service: 'modelgate', request_id: CASES[i][0], method: CASES[i][1], status: CASES[i][3] });
+          expect(parsed.url).toBe(CASES[i][2]);
+          if (bindings) expect(parsed).toMatchObject(bindings);
+        });
       }
-      // pino's lines carry the time it wrote them; compared without it, and the times checked apart.
-      const untimed = (l: string) => l.replace(/,"time":\d+,/, ',"time":T,');
-      expect(ours.lines.map(untimed)).toEqual(theirs.lines.map(untimed));
-      for (const l of ours.lines) expect(Math.abs(Number(/"time":(\d+)/.exec(l)![1]) - Date.now())).toBeLessThan(60_000);
-      // And each line reads back as the fields given.
-      ours.lines.forEach((l, i) => {
-        const parsed = JSON.parse(l) as Record<string, unknown>;
-        expect(parsed).toMatchObject({ level: 'info', service: 'modelgate', request_id: CASES[i][0], method: CASES[i][1], status: CASES[i][3], msg: 'request completed' });
-        expect(parsed.url).toBe(CASES[i][2]);
-        if (bindings) expect(parsed).toMatchObject(bindings);
-      });
-    }
+  });
+
+  it("LOG_FORMAT=gcp spells each level as Cloud Logging's severity, and keeps no pino level field", () => {
+    const out = capture();
+    const log = createLogger('trace', out.stream as never, 'gcp');
+    log.trace('t');
+    log.debug('d');
+    log.info('i');
+    log.warn('w');
+    log.error(new Error('boom'), 'e');
+    log.fatal('f');
+    const lines = out.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l.severity, l.message])).toEqual([
+      ['DEBUG', 't'],
+      ['DEBUG', 'd'],
+      ['INFO', 'i'],
+      ['WARNING', 'w'],
+      ['ERROR', 'e'],
+      ['CRITICAL', 'f'],
+    ]);
+    for (const l of lines) expect(Object.keys(l)).not.toContain('level');
+    expect((lines[4]!.err as { stack: string }).stack).toMatch(/^Error: boom\n/);
   });
 
   it('is not written below info, and a logger pino must format itself still gets the line', () => {

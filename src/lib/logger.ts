@@ -3,14 +3,26 @@ import { TurnLogStream } from './turn-log-stream.js';
 
 export type { Logger };
 
+/**
+ * How a line is spelled. json: pino's own ("level":"info", "time" in epoch milliseconds, "msg").
+ * gcp: what Google Cloud Logging reads from a container's stdout ("severity":"WARNING", "time"
+ * in RFC 3339, "message"): with pino's spelling every line is filed at the default severity, so
+ * a filter or an alert on ERROR never matches.
+ */
+export type LogFormat = 'json' | 'gcp';
+
+const GCP_SEVERITY: Record<string, string> = { trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR', fatal: 'CRITICAL' };
+
 /** JSON logs; secrets never reach them because the redact list covers every place they live. */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(level: string, destination?: pino.DestinationStream, format: LogFormat = 'json'): Logger {
   return pino(
     {
       level,
       base: { service: 'modelgate' },
-      // "level":"error", not 30/50: grep ERROR-style searches and log shippers' level mapping expect the word.
-      formatters: { level: (label) => ({ level: label }) },
+      ...(format === 'gcp'
+        ? { formatters: { level: (label: string) => ({ severity: GCP_SEVERITY[label] ?? 'DEFAULT' }) }, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'message' }
+        : // "level":"error", not 30/50: grep ERROR-style searches and log shippers' level mapping expect the word.
+          { formatters: { level: (label: string) => ({ level: label }) } }),
       redact: {
         paths: ['req.headers.authorization', 'headers.authorization', '*.token', 'token', 'payload', '*.payload'],
         censor: '[redacted]',
@@ -26,7 +38,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
  * asynchronously, a turn's lines go out together (TurnLogStream), and nothing waits at idle.
  * What is still held is written synchronously on exit.
  */
-export function createServerLogger(level: string): Logger {
+export function createServerLogger(level: string, format: LogFormat = 'json'): Logger {
   const stdout = 1;
   const stream = new TurnLogStream(pino.destination({ dest: stdout, sync: false }), stdout);
   process.once('exit', () => {
@@ -37,7 +49,7 @@ export function createServerLogger(level: string): Logger {
       process.stderr.write(`modelgate: the last log lines could not be written: ${(e as Error).message}\n`);
     }
   });
-  return createLogger(level, stream);
+  return createLogger(level, stream, format);
 }
 
 /** One request's access line: its id, method, path (no query), status and milliseconds. */
