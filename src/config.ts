@@ -1,8 +1,10 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { unreadVariableWarnings } from './config-unread.js';
 import { parseRate } from './access/rate.js';
+import type { RedisTlsFiles } from './access/redis-tls.js';
 import { pgUrlProblems } from './db/pg-connection.js';
 import { redactUrl } from './lib/redact-url.js';
 
@@ -64,6 +66,12 @@ const schema = z.object({
     .string()
     .refine((v) => v.split(',').every((a) => SENTINEL_ADDRESS.test(a.trim())), 'expected host:port of each Sentinel, comma-separated, such as redis-sentinel-0:26379,redis-sentinel-1:26379')
     .optional(),
+  /** With rediss://: a client certificate (PEM file) for a Redis that asks for one (tls-auth-clients, Redis's default with TLS). */
+  REDIS_TLS_CERT_FILE: z.string().min(1).optional(),
+  /** The client certificate's private key (PEM file). */
+  REDIS_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** With rediss://: the CA (PEM file) Redis's certificate must be signed by, instead of the system's CAs and NODE_EXTRA_CA_CERTS. */
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   /** Rate for keys and service tokens without their own (e.g. 100/s); unset: only keys with a rate are limited. */
   RATE_LIMIT_DEFAULT: z.string().refine(isRate, 'expected requests per window such as 100/s, 6000/m or 20/10s (window 100ms to 1d)').optional(),
   /** When Redis cannot answer a rate-limit check: open allows the request, closed answers 503. */
@@ -231,6 +239,8 @@ export interface Config extends Omit<RawConfig, 'WORKERS' | 'HOST'> {
   serviceTokens: string[];
   /** REDIS_SENTINELS, split (port 26379 when none is given). */
   redisSentinels: { host: string; port: number }[] | undefined;
+  /** REDIS_TLS_*_FILE: a CA to trust and a client certificate for rediss://. */
+  redisTls: RedisTlsFiles | undefined;
 }
 
 /**
@@ -304,6 +314,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
       problems.push(`REDIS_URL=${JSON.stringify(redactUrl(raw.REDIS_URL))} has a port, but with REDIS_SENTINELS its host is a name, not an address: set ${shape}`);
     if (raw.REDIS_CLUSTER) problems.push('REDIS_SENTINELS and REDIS_CLUSTER=on are both set: a Redis Cluster needs no Sentinels; keep the one your Redis runs');
   }
+  if (raw && (raw.REDIS_TLS_CERT_FILE || raw.REDIS_TLS_KEY_FILE || raw.REDIS_TLS_CA_FILE)) {
+    if (!raw.REDIS_URL?.startsWith('rediss://'))
+      problems.push(`REDIS_TLS_* files are set, ${raw.REDIS_URL ? 'but REDIS_URL does not use TLS' : 'without REDIS_URL'}: they apply to a TLS connection; set REDIS_URL=rediss://host:port`);
+    if (!raw.REDIS_TLS_CERT_FILE !== !raw.REDIS_TLS_KEY_FILE)
+      problems.push(
+        `${raw.REDIS_TLS_CERT_FILE ? 'REDIS_TLS_CERT_FILE is set without REDIS_TLS_KEY_FILE' : 'REDIS_TLS_KEY_FILE is set without REDIS_TLS_CERT_FILE'}: a client certificate needs both, the certificate and its private key`,
+      );
+    for (const key of ['REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE', 'REDIS_TLS_CA_FILE'] as const) {
+      const file = raw[key];
+      const unreadable = file ? unreadableFile(file) : undefined;
+      if (unreadable) problems.push(`${key}=${JSON.stringify(file)}: cannot read it (${unreadable}); mount the PEM file there or fix the path`);
+    }
+  }
   if (raw?.DATABASE_URL?.startsWith('postgres')) {
     for (const p of pgUrlProblems(raw.DATABASE_URL)) problems.push(`DATABASE_URL=${JSON.stringify(shown('DATABASE_URL', raw.DATABASE_URL))}: ${p}`);
   }
@@ -332,10 +355,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
       const [, host, port] = SENTINEL_ADDRESS.exec(a.trim())!;
       return { host: host!.replace(/^\[|\]$/g, ''), port: Number(port ?? 26379) };
     }),
+    redisTls:
+      raw.REDIS_TLS_CERT_FILE || raw.REDIS_TLS_CA_FILE
+        ? { ...(raw.REDIS_TLS_CA_FILE ? { caFile: raw.REDIS_TLS_CA_FILE } : {}), ...(raw.REDIS_TLS_CERT_FILE ? { certFile: raw.REDIS_TLS_CERT_FILE, keyFile: raw.REDIS_TLS_KEY_FILE! } : {}) }
+        : undefined,
     dataDir,
     database,
     artifacts,
   };
+}
+
+/** Why a file cannot be read (its error code), or undefined when it can. */
+function unreadableFile(file: string): string | undefined {
+  try {
+    accessSync(file, constants.R_OK);
+    return statSync(file).isFile() ? undefined : 'not a file';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? String(e);
+  }
 }
 
 /** Config for code paths that never authenticate (CLI admin commands act on the store directly). */

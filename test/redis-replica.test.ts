@@ -7,7 +7,7 @@ import { runCli } from './helpers/cli.js';
 import { randomId, tempDir } from './helpers/db.js';
 import { freePort, ThrowawayRedis, ThrowawayRedisSentinel } from './helpers/redis.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { makeCerts } from './helpers/tls-certs.js';
+import { issueClientCert, makeCerts } from './helpers/tls-certs.js';
 
 const cli = (r: ThrowawayRedis, ...args: string[]) =>
   execFileSync('redis-cli', ['-p', String(r.port), ...args])
@@ -216,15 +216,25 @@ describe('rate limits on a Sentinel-managed Redis (REDIS_SENTINELS)', () => {
     }
   }, 60_000);
 
-  it('over TLS (rediss://): the Sentinels and the primary they name, each trusted as the process trusts; an untrusted CA is named', async () => {
+  it('over TLS (rediss://) with client certificates: the Sentinels and the primary they name; an untrusted CA and a missing certificate are named', async () => {
     const certs = makeCerts(['DNS:localhost', 'IP:127.0.0.1']);
-    const secure = await ThrowawayRedisSentinel.create({ tls: certs });
+    // tls-auth-clients yes, Redis's default with TLS: the Sentinels and both nodes ask for a client certificate.
+    const secure = await ThrowawayRedisSentinel.create({ tls: { ...certs, authClients: true } });
     try {
       const env = { MODELGATE_DATA_DIR: tempDir(), MODELGATE_AUTH: 'off', REDIS_URL: `rediss://${ThrowawayRedisSentinel.NAME}`, REDIS_SENTINELS: `127.0.0.1:${secure.sentinelPort}` };
       const refused = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], env);
-      expect(refused.json().error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/not signed by a CA this process trusts; start the process with NODE_EXTRA_CA_CERTS/) });
-      // Trusted: past Redis (the key is what is missing now), and the count is on the primary.
-      const trusted = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], { ...env, NODE_EXTRA_CA_CERTS: certs.ca });
+      expect(refused.json().error).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(/not signed by a CA this process trusts; set REDIS_TLS_CA_FILE=\/path\/to\/ca\.pem, the CA that signed it \(or start the process with NODE_EXTRA_CA_CERTS/),
+      });
+      const trustedOnly = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], { ...env, REDIS_TLS_CA_FILE: certs.ca });
+      expect(trustedOnly.json().error).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(/cannot reach the Sentinels of .*: Redis asks for a client certificate and was sent none .*set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE/),
+      });
+      // With one (the CA signed it): past Redis (the key is what is missing now).
+      const client = issueClientCert(certs, 'modelgate');
+      const trusted = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], { ...env, REDIS_TLS_CA_FILE: certs.ca, REDIS_TLS_CERT_FILE: client.cert, REDIS_TLS_KEY_FILE: client.key });
       expect(trusted.json().error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('no API key key_none') });
     } finally {
       await secure.kill();

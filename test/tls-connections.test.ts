@@ -243,7 +243,7 @@ describe('Redis over TLS and with a password', () => {
     const refused = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], env);
     expect(refused.json().error.code).toBe('UNAVAILABLE');
     expect(refused.json().error.message).toMatch(
-      /^Redis at rediss:\/\/127\.0\.0\.1:\d+ cannot count rate limits: .*not signed by a CA this process trusts; start the process with NODE_EXTRA_CA_CERTS/,
+      /^Redis at rediss:\/\/127\.0\.0\.1:\d+ cannot count rate limits: .*not signed by a CA this process trusts; set REDIS_TLS_CA_FILE=\/path\/to\/ca\.pem, the CA that signed it \(or start the process with NODE_EXTRA_CA_CERTS/,
     );
     const trusted = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], { ...env, NODE_EXTRA_CA_CERTS: certs.ca });
     // Past Redis: the key is what is missing now.
@@ -271,6 +271,80 @@ describe('Redis over TLS and with a password', () => {
     expect(decisions).toEqual([true, true, true]);
     const key = `k-${randomId('y')}`;
     expect([(await ok.hit(key, parseRate('1/m'))).allowed, (await ok.hit(key, parseRate('1/m'))).allowed]).toEqual([true, false]);
+  }, 30_000);
+});
+
+/**
+ * Redis with TLS asks each client for a certificate unless told not to (tls-auth-clients yes is
+ * its default, and Bitnami's chart keeps it): REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE give
+ * one, REDIS_TLS_CA_FILE the CA to trust without NODE_EXTRA_CA_CERTS (so this process can).
+ */
+describe('Redis that asks for a client certificate', () => {
+  let certs: TestCerts;
+  let redis: ThrowawayRedis;
+  const limiters: RateLimiter[] = [];
+  const limiter = (tls: Parameters<typeof createRateLimiter>[0]['tls']) => {
+    const l = createRateLimiter({ redisUrl: redis.url, onFailure: 'closed', log, tls });
+    limiters.push(l);
+    return l;
+  };
+  beforeAll(async () => {
+    certs = makeCerts(['DNS:localhost', 'IP:127.0.0.1']);
+    redis = await ThrowawayRedis.create({ tls: { ...certs, authClients: true } });
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(limiters.map((l) => l.close()));
+    await redis?.kill();
+  });
+
+  it('without one, or with one from another CA, the reason names the settings; with one, limits are counted', async () => {
+    const none = limiter({ caFile: certs.ca });
+    expect(await none.ready(1000)).toBe(false);
+    expect(await reasonOf(none, /client certificate/)).toBe(
+      "Redis asks for a client certificate and was sent none (TLS alert: certificate required): set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE to a certificate signed by a CA in Redis's tls-ca-cert-file, valid today, or set tls-auth-clients to no or optional in Redis",
+    );
+    const stranger = issueClientCert(makeCerts(['DNS:localhost']), 'modelgate');
+    const refused = limiter({ caFile: certs.ca, certFile: stranger.cert, keyFile: stranger.key });
+    // Both test CAs have the same name, so Redis finds "its" CA and the signature fails: "decrypt error"; a CA of another name reads "unknown ca".
+    expect(await reasonOf(refused, /refused the client certificate/)).toMatch(
+      /^Redis refused the client certificate of REDIS_TLS_CERT_FILE \(TLS alert: (decrypt error|unknown ca)\): it must be a certificate signed by a CA in Redis's tls-ca-cert-file, valid today$/,
+    );
+    await expect(refused.hit('k', parseRate('5/s'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+
+    const client = issueClientCert(certs, 'modelgate');
+    const ok = limiter({ caFile: certs.ca, certFile: client.cert, keyFile: client.key });
+    expect(await ok.ready(10_000)).toBe(true);
+    const key = `k-${randomId('c')}`;
+    expect([(await ok.hit(key, parseRate('1/m'))).allowed, (await ok.hit(key, parseRate('1/m'))).allowed]).toEqual([true, false]);
+  }, 30_000);
+
+  it('the CLI, configured by the variables, reaches it; a missing file or half a pair is refused at start', async () => {
+    const client = issueClientCert(certs, 'modelgate');
+    const env = { MODELGATE_DATA_DIR: tempDir(), REDIS_URL: redis.url, MODELGATE_AUTH: 'off', REDIS_TLS_CA_FILE: certs.ca };
+    const ok = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], { ...env, REDIS_TLS_CERT_FILE: client.cert, REDIS_TLS_KEY_FILE: client.key });
+    // Past Redis: the key is what is missing now.
+    expect(ok.json().error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('no API key key_none') });
+
+    const problems = (extra: Record<string, string>) => {
+      try {
+        loadConfig({ MODELGATE_AUTH: 'off', ...extra });
+        return [];
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+    };
+    expect(problems({ REDIS_URL: redis.url, REDIS_TLS_CERT_FILE: client.cert })).toEqual([
+      'REDIS_TLS_CERT_FILE is set without REDIS_TLS_KEY_FILE: a client certificate needs both, the certificate and its private key',
+    ]);
+    expect(problems({ REDIS_URL: `redis://127.0.0.1:${redis.port}`, REDIS_TLS_CA_FILE: certs.ca })).toEqual([
+      'REDIS_TLS_* files are set, but REDIS_URL does not use TLS: they apply to a TLS connection; set REDIS_URL=rediss://host:port',
+    ]);
+    expect(problems({ REDIS_URL: redis.url, REDIS_TLS_CERT_FILE: '/nowhere/client.pem', REDIS_TLS_KEY_FILE: client.key })).toEqual([
+      'REDIS_TLS_CERT_FILE="/nowhere/client.pem": cannot read it (ENOENT); mount the PEM file there or fix the path',
+    ]);
+    const cli = await runCli(['models', '--json'], { ...env, REDIS_TLS_KEY_FILE: client.key });
+    expect(cli.code).toBe(2);
+    expect(cli.json().error).toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('REDIS_TLS_KEY_FILE is set without REDIS_TLS_CERT_FILE') });
   }, 30_000);
 });
 

@@ -27,9 +27,11 @@ export function redisAdvice(url: string, status: string, lastError: unknown, sen
     return tls && status === 'connecting' ? 'no answer to the TLS handshake: if this Redis does not use TLS, use redis:// instead of rediss://' : `the connection is ${status}`;
   }
   const said = errorMessage(lastError).replace(/\.$/, '');
+  const certificate = clientCertificateAdvice(lastError);
+  if (certificate) return certificate;
   switch (tlsProblem(lastError)) {
     case 'untrusted':
-      return `${said}: its TLS certificate is not signed by a CA this process trusts; start the process with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, the CA that signed it`;
+      return `${said}: its TLS certificate is not signed by a CA this process trusts; set REDIS_TLS_CA_FILE=/path/to/ca.pem, the CA that signed it (or start the process with NODE_EXTRA_CA_CERTS=/path/to/ca.pem)`;
     case 'host-name':
       return `${said}: its TLS certificate was issued for another host name; connect by a name it was issued for`;
     case 'dates':
@@ -45,4 +47,35 @@ export function redisAdvice(url: string, status: string, lastError: unknown, sen
     return `${said}: Redis closed the connection; if it takes only TLS connections, use rediss://`;
   }
   return said;
+}
+
+/** The alerts a TLS server sends about the client's certificate, by Node's error code. */
+const CLIENT_CERT_REFUSED = new Set([
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  // A CA of the same name whose key did not sign it (an issuing CA made anew).
+  'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED',
+  'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+]);
+
+/**
+ * Redis with TLS asks every client for a certificate unless told not to (tls-auth-clients yes
+ * is its default, and Bitnami's chart keeps it). OpenSSL's own text for the refusal is a line of
+ * codes and source paths ("…:ssl3_read_bytes:tlsv13 alert certificate required:…"), so the
+ * reason is said here with the settings that fix it.
+ */
+function clientCertificateAdvice(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  const alert = /alert ([a-z ]+?):/.exec(errorMessage(e))?.[1] ?? String(code);
+  const issue = "a certificate signed by a CA in Redis's tls-ca-cert-file, valid today";
+  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')
+    return `Redis asks for a client certificate and was sent none (TLS alert: ${alert}): set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE to ${issue}, or set tls-auth-clients to no or optional in Redis`;
+  if (typeof code === 'string' && CLIENT_CERT_REFUSED.has(code)) return `Redis refused the client certificate of REDIS_TLS_CERT_FILE (TLS alert: ${alert}): it must be ${issue}`;
+  // TLS 1.2 has no alert of its own for a missing certificate: a Redis that asks for one answers "handshake failure".
+  if (code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE')
+    return `the TLS handshake failed (TLS alert: ${alert}): if Redis asks for a client certificate (tls-auth-clients), set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE to ${issue}; else Redis and this process share no TLS version or cipher`;
+  return undefined;
 }

@@ -1,5 +1,6 @@
 import type * as IORedis from 'ioredis';
 import { lazyRequire } from '../lib/lazy-require.js';
+import { readRedisTls, type RedisTlsFiles } from './redis-tls.js';
 
 const ioredis = lazyRequire<typeof IORedis>('ioredis');
 
@@ -13,6 +14,8 @@ export interface RedisClientOptions {
   commandTimeoutMs: number;
   /** REDIS_SENTINELS: ask these for the primary the URL's host names, and follow it through failovers. */
   sentinels?: { host: string; port: number }[];
+  /** REDIS_TLS_*_FILE with rediss://: a CA to trust and a client certificate, for Redis and its Sentinels alike. */
+  tls?: RedisTlsFiles;
 }
 
 /** Reconnect after 100 ms, 200 ms, … at most every 2 s. */
@@ -39,6 +42,8 @@ export function connectRedis(url: string, o: RedisClientOptions): RedisClient {
     reconnectOnError: (e: Error) => /^READONLY\b/.test(e.message),
   };
   const u = new URL(url);
+  // rediss://: trusting what the process trusts (NODE_EXTRA_CA_CERTS) unless REDIS_TLS_CA_FILE names a CA.
+  const tls = u.protocol === 'rediss:' ? readRedisTls(o.tls) : undefined;
   if (o.sentinels) {
     const auth = { ...(u.username ? { username: decodeURIComponent(u.username) } : {}), ...(u.password ? { password: decodeURIComponent(u.password) } : {}) };
     return new Redis({
@@ -50,16 +55,15 @@ export function connectRedis(url: string, o: RedisClientOptions): RedisClient {
       // The Sentinels take the same user and password as Redis (requirepass in sentinel.conf, as Helm charts set it).
       ...(auth.username ? { sentinelUsername: auth.username } : {}),
       ...(auth.password ? { sentinelPassword: auth.password } : {}),
-      // rediss://: TLS to the Sentinels and to the primary they name, trusting what the process trusts (NODE_EXTRA_CA_CERTS).
-      ...(u.protocol === 'rediss:' ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+      // rediss://: TLS to the Sentinels and to the primary they name (a Sentinel's TLS port asks for the same client certificate).
+      ...(tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
       sentinelRetryStrategy: retry,
       sentinelCommandTimeout: o.commandTimeoutMs * 4,
       // Told of a failover by the Sentinels (+switch-master), not only by the old primary's refusal.
       failoverDetector: true,
     });
   }
-  if (!o.cluster) return new Redis(url, single);
-  const tls = u.protocol === 'rediss:';
+  if (!o.cluster) return new Redis(url, tls ? { ...single, tls } : single);
   return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
     enableOfflineQueue: false,
     enableAutoPipelining: true,
@@ -68,7 +72,7 @@ export function connectRedis(url: string, o: RedisClientOptions): RedisClient {
       ...common,
       ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
       ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-      ...(tls ? { tls: {} } : {}),
+      ...(tls ? { tls } : {}),
     },
     // A TLS cluster's nodes are reached by the names they announce, so their certificates (issued
     // for names, not addresses, by managed services) match (ioredis's advice for ElastiCache).

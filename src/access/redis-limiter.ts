@@ -3,6 +3,7 @@ import type { Logger } from '../lib/logger.js';
 import { MemoryRateLimiter, type RateDecision, type RateLimiter, type RateState } from './limiter.js';
 import type { Rate } from './rate.js';
 import { redisAdvice } from './redis-advice.js';
+import { readRedisTls, type RedisTlsFiles } from './redis-tls.js';
 import { probeSentinel } from './sentinel-probe.js';
 import { connectRedis, isClusterNode, replicaOf, type RedisClient } from './redis-client.js';
 
@@ -74,6 +75,8 @@ export interface RedisLimiterOptions {
   cluster?: boolean;
   /** REDIS_SENTINELS: the URL's host is the name these Sentinels know the primary by. */
   sentinels?: { host: string; port: number }[];
+  /** REDIS_TLS_*_FILE: a CA and a client certificate for rediss://. */
+  tls?: RedisTlsFiles;
 }
 
 type Reply = [number, number, number, number, number];
@@ -123,14 +126,14 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly claims = new Map<string, Promise<ClaimOutcome>>();
 
   constructor(private readonly o: RedisLimiterOptions) {
-    this.redis = connectRedis(o.url, { cluster: o.cluster ?? false, commandTimeoutMs: o.timeoutMs ?? 250, sentinels: o.sentinels }) as ScriptedRedis;
+    this.redis = connectRedis(o.url, { cluster: o.cluster ?? false, commandTimeoutMs: o.timeoutMs ?? 250, sentinels: o.sentinels, tls: o.tls }) as ScriptedRedis;
     this.redis.defineCommand('modelgateRate', { numberOfKeys: 1, lua: SCRIPT });
     // Errors surface through the failure policy; without a listener ioredis would print each one.
     // ioredis's own complaint about writing to the closed stream would hide the connection's error.
     this.redis.on('error', (e) => {
       if (!/Stream isn't writeable/.test(e.message)) this.lastError = e;
       if (o.sentinels && /All sentinels are unreachable/.test(e.message) && !this.probing) {
-        this.probing = probeSentinel(o.sentinels[0]!, o.url.startsWith('rediss:')).then((failure) => {
+        this.probing = probeSentinel(o.sentinels[0]!, o.url.startsWith('rediss:') ? readRedisTls(o.tls) : undefined).then((failure) => {
           this.sentinelFailure = failure;
           this.probing = undefined;
         });
@@ -294,9 +297,12 @@ export function createRateLimiter(o: {
   redisUrl?: string;
   cluster?: boolean;
   sentinels?: { host: string; port: number }[];
+  tls?: RedisTlsFiles;
   onFailure: 'open' | 'closed';
   log: Logger;
   onFallback?: (policy: 'open' | 'closed') => void;
 }): RateLimiter {
-  return o.redisUrl ? new RedisRateLimiter({ url: o.redisUrl, cluster: o.cluster, sentinels: o.sentinels, onFailure: o.onFailure, log: o.log, onFallback: o.onFallback }) : new MemoryRateLimiter();
+  return o.redisUrl
+    ? new RedisRateLimiter({ url: o.redisUrl, cluster: o.cluster, sentinels: o.sentinels, tls: o.tls, onFailure: o.onFailure, log: o.log, onFallback: o.onFallback })
+    : new MemoryRateLimiter();
 }

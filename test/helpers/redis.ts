@@ -20,7 +20,7 @@ export function freePort(): Promise<number> {
 
 export interface RedisOptions {
   /** Listen only for TLS, with this certificate and key (rediss://); with ca, replicate over TLS too, trusting it. */
-  tls?: { cert: string; key: string; ca?: string };
+  tls?: { cert: string; key: string; ca?: string; authClients?: boolean };
   /** requirepass: clients must authenticate. */
   password?: string;
   /** A node of a Redis Cluster (ThrowawayRedisCluster joins them). */
@@ -61,8 +61,9 @@ export class ThrowawayRedis {
           tls.cert,
           '--tls-key-file',
           tls.key,
+          // authClients: Redis's own default with TLS, a client certificate signed by ca required.
           '--tls-auth-clients',
-          'no',
+          tls.authClients ? 'yes' : 'no',
           ...(tls.ca ? ['--tls-ca-cert-file', tls.ca, '--tls-replication', 'yes'] : []),
         ]
       : ['--port', String(this.port)];
@@ -161,17 +162,17 @@ export class ThrowawayRedisSentinel {
     readonly nodes: [ThrowawayRedis, ThrowawayRedis],
     readonly sentinelPort: number,
     private readonly sentinel: ChildProcess,
-    private readonly opts: { password?: string; tls?: { cert: string; key: string; ca: string } },
+    private readonly opts: { password?: string; tls?: { cert: string; key: string; ca: string; authClients?: boolean } },
   ) {}
 
   static readonly NAME = 'mymaster';
 
   /** redis-cli's arguments for a node or Sentinel of this setup on port. */
   private static cli(port: number, o: ThrowawayRedisSentinel['opts']): string[] {
-    return ['-p', String(port), ...(o.password ? ['-a', o.password, '--no-auth-warning'] : []), ...(o.tls ? ['--tls', '--cacert', o.tls.ca] : [])];
+    return ['-p', String(port), ...(o.password ? ['-a', o.password, '--no-auth-warning'] : []), ...(o.tls ? ['--tls', '--cacert', o.tls.ca, '--cert', o.tls.cert, '--key', o.tls.key] : [])];
   }
 
-  /** With tls, every node and the Sentinel take only TLS (replication and monitoring too), trusting tls.ca. */
+  /** With tls, every node and the Sentinel take only TLS (replication and monitoring too), trusting tls.ca; with authClients, only clients with a certificate tls.ca signed. */
   static async create(opts: ThrowawayRedisSentinel['opts'] = {}): Promise<ThrowawayRedisSentinel> {
     const { password, tls } = opts;
     const nodes = [await ThrowawayRedis.create({ password, tls }), await ThrowawayRedis.create({ password, tls })] as [ThrowawayRedis, ThrowawayRedis];
@@ -184,7 +185,15 @@ export class ThrowawayRedisSentinel {
       conf,
       [
         ...(tls
-          ? ['port 0', `tls-port ${port}`, `tls-cert-file ${tls.cert}`, `tls-key-file ${tls.key}`, `tls-ca-cert-file ${tls.ca}`, 'tls-auth-clients no', 'tls-replication yes']
+          ? [
+              'port 0',
+              `tls-port ${port}`,
+              `tls-cert-file ${tls.cert}`,
+              `tls-key-file ${tls.key}`,
+              `tls-ca-cert-file ${tls.ca}`,
+              `tls-auth-clients ${tls.authClients ? 'yes' : 'no'}`,
+              'tls-replication yes',
+            ]
           : [`port ${port}`]),
         'bind 127.0.0.1',
         `dir ${dir}`,
