@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimiter, parseRate, redisKey, type RateLimiter } from '../src/access/index.js';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { runCli } from './helpers/cli.js';
+import { configProblems } from './helpers/config.js';
 import { randomId, tempDir } from './helpers/db.js';
 import { freePort, ThrowawayRedis, ThrowawayRedisSentinel } from './helpers/redis.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -242,14 +243,7 @@ describe('rate limits on a Sentinel-managed Redis (REDIS_SENTINELS)', () => {
   }, 60_000);
 
   it('the configuration refuses what cannot work, saying what to set', () => {
-    const problems = (env: Record<string, string>) => {
-      try {
-        loadConfig({ MODELGATE_AUTH: 'off', ...env });
-        return [];
-      } catch (e) {
-        return (e as ConfigError).problems;
-      }
-    };
+    const problems = configProblems;
     expect(problems({ REDIS_SENTINELS: 's0:26379' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS is set without REDIS_URL: set REDIS_URL=redis:\/\/\[:password@\]NAME/)]);
     expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'redis://:secret@10.0.0.5:6379' })).toEqual([expect.stringMatching(/has a port, but with REDIS_SENTINELS its host is a name/)]);
     expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'redis://:secret@10.0.0.5:6379' }).join()).not.toContain('secret');

@@ -11,6 +11,7 @@ import { createLogger } from '../src/lib/logger.js';
 import { createS3ArtifactStore } from '../src/registry/index.js';
 import { openContext } from '../src/server/context.js';
 import { runCli } from './helpers/cli.js';
+import { configProblems } from './helpers/config.js';
 import { randomId, tempDir } from './helpers/db.js';
 import { FIXTURES } from './helpers/fixtures.js';
 import { ThrowawayRedis } from './helpers/redis.js';
@@ -325,14 +326,7 @@ describe('Redis that asks for a client certificate', () => {
     // Past Redis: the key is what is missing now.
     expect(ok.json().error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('no API key key_none') });
 
-    const problems = (extra: Record<string, string>) => {
-      try {
-        loadConfig({ MODELGATE_AUTH: 'off', ...extra });
-        return [];
-      } catch (e) {
-        return (e as ConfigError).problems;
-      }
-    };
+    const problems = configProblems;
     expect(problems({ REDIS_URL: redis.url, REDIS_TLS_CERT_FILE: client.cert })).toEqual([
       'REDIS_TLS_CERT_FILE is set without REDIS_TLS_KEY_FILE: a client certificate needs both, the certificate and its private key',
     ]);
