@@ -80,6 +80,23 @@ describe('config', () => {
     expect(loadConfig({ ...base, HOST: '127.0.0.1' }).HOST).toBe('127.0.0.1');
   });
 
+  it('a secret that is refused is not shown in the error, only its length (the error goes to the log of every restart)', () => {
+    let err: ConfigError | undefined;
+    try {
+      loadConfig({ MODELGATE_ADMIN_TOKEN: 'short-MARKER1', MODELGATE_SERVICE_TOKENS: 'svc-MARKER2', JWT_SECRET: 'jwt-MARKER3', JWT_SECRET_PREVIOUS: 'x' });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.problems).toEqual([
+      'MODELGATE_ADMIN_TOKEN=(13 characters, not shown): expected at least 16 characters',
+      'MODELGATE_SERVICE_TOKENS=(11 characters, not shown): expected comma-separated tokens of at least 16 characters each',
+      'JWT_SECRET=(11 characters, not shown): expected at least 32 characters',
+      'JWT_SECRET_PREVIOUS=(1 character, not shown): expected at least 32 characters',
+    ]);
+    expect(err!.message).not.toMatch(/MARKER/);
+  });
+
   it('requires an admin token unless auth is off', () => {
     expect(() => loadConfig({})).toThrow(/MODELGATE_ADMIN_TOKEN is unset/);
     expect(loadConfig({ MODELGATE_AUTH: 'off' }).MODELGATE_AUTH).toBe(false);

@@ -265,8 +265,17 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 /** Set variables that look meant for modelgate but that it does not read, each with a warning. */
 export const unreadVariables = (env: NodeJS.ProcessEnv = process.env): string[] => unreadVariableWarnings(env, CONFIG_VARIABLES);
 
-/** A variable's value as a configuration error may show it: no password from a URL. */
+/** Variables whose whole value is a secret: a token, a signing secret, a password. */
+const SECRET_VARIABLE = /TOKEN|SECRET|PASSWORD/;
+
+/**
+ * A variable's value as a configuration error may show it: no password from a URL, and of a
+ * secret only its length. An admin token one character too short is still the token, and the
+ * error goes to the log of every restart until it is fixed.
+ */
 const shown = (key: string, value: string): string => (key.endsWith('_URL') ? redactUrl(value) : value);
+const assignment = (key: string, value: string): string =>
+  SECRET_VARIABLE.test(key) ? `${key}=(${value.length} character${value.length === 1 ? '' : 's'}, not shown)` : `${key}=${JSON.stringify(shown(key, value))}`;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): Config {
   const input: Record<string, string> = {};
@@ -279,7 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0] ?? '?');
-      problems.push(`${key}=${JSON.stringify(shown(key, input[key] ?? ''))}: ${issue.message}`);
+      problems.push(`${assignment(key, input[key] ?? '')}: ${issue.message}`);
     }
   }
   const raw = parsed.success ? parsed.data : undefined;
