@@ -66,6 +66,8 @@ const schema = z.object({
     .string()
     .refine((v) => v.split(',').every((a) => SENTINEL_ADDRESS.test(a.trim())), 'expected host:port of each Sentinel, comma-separated, such as redis-sentinel-0:26379,redis-sentinel-1:26379')
     .optional(),
+  /** The Sentinels' password when it is not Redis's (REDIS_URL's, sent to both when this is unset); none: Sentinels without a password. */
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   /** With rediss://: a client certificate (PEM file) for a Redis that asks for one (tls-auth-clients, Redis's default with TLS). */
   REDIS_TLS_CERT_FILE: z.string().min(1).optional(),
   /** The client certificate's private key (PEM file). */
@@ -239,6 +241,8 @@ export interface Config extends Omit<RawConfig, 'WORKERS' | 'HOST'> {
   serviceTokens: string[];
   /** REDIS_SENTINELS, split (port 26379 when none is given). */
   redisSentinels: { host: string; port: number }[] | undefined;
+  /** REDIS_SENTINEL_PASSWORD: the Sentinels' own password, null for none; undefined: REDIS_URL's. */
+  redisSentinelPassword: string | null | undefined;
   /** REDIS_TLS_*_FILE: a CA to trust and a client certificate for rediss://. */
   redisTls: RedisTlsFiles | undefined;
 }
@@ -322,6 +326,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
     else if (/:\d+(\/|$)/.test(raw.REDIS_URL.replace(/^(rediss?:\/\/)[^@]*@/, '$1')))
       problems.push(`REDIS_URL=${JSON.stringify(redactUrl(raw.REDIS_URL))} has a port, but with REDIS_SENTINELS its host is a name, not an address: set ${shape}`);
     if (raw.REDIS_CLUSTER) problems.push('REDIS_SENTINELS and REDIS_CLUSTER=on are both set: a Redis Cluster needs no Sentinels; keep the one your Redis runs');
+  } else if (raw?.REDIS_SENTINEL_PASSWORD) {
+    problems.push('REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS: it is the password of the Sentinels listed there; set both, or unset it');
   }
   if (raw && (raw.REDIS_TLS_CERT_FILE || raw.REDIS_TLS_KEY_FILE || raw.REDIS_TLS_CA_FILE)) {
     if (!raw.REDIS_URL?.startsWith('rediss://'))
@@ -364,6 +370,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
       const [, host, port] = SENTINEL_ADDRESS.exec(a.trim())!;
       return { host: host!.replace(/^\[|\]$/g, ''), port: Number(port ?? 26379) };
     }),
+    redisSentinelPassword: raw.REDIS_SENTINEL_PASSWORD === undefined ? undefined : raw.REDIS_SENTINEL_PASSWORD === 'none' ? null : raw.REDIS_SENTINEL_PASSWORD,
     redisTls:
       raw.REDIS_TLS_CERT_FILE || raw.REDIS_TLS_CA_FILE
         ? { ...(raw.REDIS_TLS_CA_FILE ? { caFile: raw.REDIS_TLS_CA_FILE } : {}), ...(raw.REDIS_TLS_CERT_FILE ? { certFile: raw.REDIS_TLS_CERT_FILE, keyFile: raw.REDIS_TLS_KEY_FILE! } : {}) }

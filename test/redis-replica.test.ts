@@ -155,7 +155,13 @@ describe('rate limits on a Sentinel-managed Redis (REDIS_SENTINELS)', () => {
   }, 60_000);
   const limiter = (env: Record<string, string>) => {
     const config = loadConfig({ MODELGATE_AUTH: 'off', ...env });
-    const l = createRateLimiter({ redisUrl: config.REDIS_URL, sentinels: config.redisSentinels, onFailure: 'closed', log: createLogger('silent') });
+    const l = createRateLimiter({
+      redisUrl: config.REDIS_URL,
+      sentinels: config.redisSentinels,
+      sentinelPassword: config.redisSentinelPassword,
+      onFailure: 'closed',
+      log: createLogger('silent'),
+    });
     limiters.push(l);
     return l;
   };
@@ -207,13 +213,38 @@ describe('rate limits on a Sentinel-managed Redis (REDIS_SENTINELS)', () => {
       const without = limiter({ REDIS_URL: `redis://${name}`, REDIS_SENTINELS: sentinels });
       expect(await without.ready(3_000)).toBe(false);
       expect(without.unavailableReason()).toMatch(
-        /^the Sentinels of REDIS_SENTINELS \(127\.0\.0\.1:\d+\) refused the password \(NOAUTH.*\): put the password they and Redis take in REDIS_URL \(redis:\/\/:password@mymaster\)/,
+        /^the Sentinels of REDIS_SENTINELS \(127\.0\.0\.1:\d+\) refused the password \(NOAUTH.*\): put the password they and Redis take in REDIS_URL \(redis:\/\/:password@mymaster\), which is sent to both, or theirs in REDIS_SENTINEL_PASSWORD when it differs$/,
       );
       const wrong = limiter({ REDIS_URL: `redis://:not-it@${name}`, REDIS_SENTINELS: sentinels });
       expect(await wrong.ready(3_000)).toBe(false);
       expect(wrong.unavailableReason()).toMatch(/refused the password \(WRONGPASS/);
     } finally {
       await locked.kill();
+    }
+  }, 60_000);
+
+  it('Sentinels with a password of their own, or none (REDIS_SENTINEL_PASSWORD): each reached, and nothing printed outside the log', async () => {
+    const own = await ThrowawayRedisSentinel.create({ password: 'redis-pw', sentinelPassword: 'sentinel-pw' });
+    const none = await ThrowawayRedisSentinel.create({ password: 'redis-pw', sentinelPassword: null });
+    try {
+      const url = `redis://:redis-pw@${ThrowawayRedisSentinel.NAME}`;
+      const refused = limiter({ REDIS_URL: url, REDIS_SENTINELS: `127.0.0.1:${own.sentinelPort}` });
+      expect(await refused.ready(3_000)).toBe(false);
+      expect(refused.unavailableReason()).toMatch(/refused the password \(WRONGPASS.*or theirs in REDIS_SENTINEL_PASSWORD when it differs$/);
+      const ok = limiter({ REDIS_URL: url, REDIS_SENTINELS: `127.0.0.1:${own.sentinelPort}`, REDIS_SENTINEL_PASSWORD: 'sentinel-pw' });
+      expect(await ok.ready(10_000)).toBe(true);
+      const key = randomId('key');
+      expect([(await ok.hit(key, parseRate('1/m'))).allowed, (await ok.hit(key, parseRate('1/m'))).allowed]).toEqual([true, false]);
+      // A Sentinel without a password takes one sent anyway, but ioredis then prints "[WARN] … does not require a password" on stderr at each connection: none says not to send it.
+      const env = { MODELGATE_DATA_DIR: tempDir(), MODELGATE_AUTH: 'off', REDIS_URL: url, REDIS_SENTINELS: `127.0.0.1:${none.sentinelPort}` };
+      const sent = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], env);
+      expect(sent.json().error).toMatchObject({ code: 'NOT_FOUND' });
+      expect(sent.stderr).toContain('does not require a password');
+      const quiet = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], { ...env, REDIS_SENTINEL_PASSWORD: 'none' });
+      expect(quiet.json().error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('no API key key_none') });
+      expect(quiet.stderr).toBe('');
+    } finally {
+      await Promise.all([own.kill(), none.kill()]);
     }
   }, 60_000);
 
@@ -250,6 +281,9 @@ describe('rate limits on a Sentinel-managed Redis (REDIS_SENTINELS)', () => {
     expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'rediss://:pw@mymaster:6380' })).toEqual([expect.stringMatching(/has a port, but with REDIS_SENTINELS/)]);
     expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'rediss://:pw@mymaster' })).toEqual([]);
     expect(problems({ REDIS_SENTINELS: 's0:26379', REDIS_URL: 'redis://mymaster', REDIS_CLUSTER: 'on' })).toEqual([expect.stringMatching(/both set/)]);
+    expect(problems({ REDIS_URL: 'redis://:pw@10.0.0.5:6379', REDIS_SENTINEL_PASSWORD: 'theirs' })).toEqual([
+      'REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS: it is the password of the Sentinels listed there; set both, or unset it',
+    ]);
     expect(problems({ REDIS_SENTINELS: 's0:26379,,s1', REDIS_URL: 'redis://mymaster' })).toEqual([expect.stringMatching(/^REDIS_SENTINELS=.*expected host:port of each Sentinel/)]);
     expect(loadConfig({ MODELGATE_AUTH: 'off', REDIS_SENTINELS: 's0:26380, s1,[::1]:26381', REDIS_URL: 'redis://:pw@mymaster' }).redisSentinels).toEqual([
       { host: 's0', port: 26380 },

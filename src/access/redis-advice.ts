@@ -18,7 +18,7 @@ export function redisAdvice(url: string, status: string, lastError: unknown, sen
     if (!last || /No such master/i.test(last))
       return `the Sentinels of ${listed} know no primary named ${JSON.stringify(name)}: REDIS_URL's host must be the name in their configuration (sentinel monitor NAME …)`;
     if (/\b(NOAUTH|WRONGPASS)\b/.test(last))
-      return `the Sentinels of ${listed} refused the password (${last}): put the password they and Redis take in REDIS_URL (redis://:password@${name}); it is sent to both`;
+      return `the Sentinels of ${listed} refused the password (${last}): put the password they and Redis take in REDIS_URL (redis://:password@${name}), which is sent to both, or theirs in REDIS_SENTINEL_PASSWORD when it differs`;
     // Why connecting failed, when a look of our own found it (sentinel-probe.ts): a certificate, a refused port.
     if (sentinelFailure) return `cannot reach the Sentinels of ${listed}: ${redisAdvice(url, status, sentinelFailure)}`;
     return `no Sentinel of ${listed} answered (${last}): check that they run and are reachable from here`;

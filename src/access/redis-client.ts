@@ -14,6 +14,8 @@ export interface RedisClientOptions {
   commandTimeoutMs: number;
   /** REDIS_SENTINELS: ask these for the primary the URL's host names, and follow it through failovers. */
   sentinels?: { host: string; port: number }[];
+  /** REDIS_SENTINEL_PASSWORD: the Sentinels' own password, null for none; undefined: the URL's user and password. */
+  sentinelPassword?: string | null;
   /** REDIS_TLS_*_FILE with rediss://: a CA to trust and a client certificate, for Redis and its Sentinels alike. */
   tls?: RedisTlsFiles;
 }
@@ -52,9 +54,14 @@ export function connectRedis(url: string, o: RedisClientOptions): RedisClient {
       sentinels: o.sentinels,
       name: decodeURIComponent(u.hostname),
       role: 'master',
-      // The Sentinels take the same user and password as Redis (requirepass in sentinel.conf, as Helm charts set it).
-      ...(auth.username ? { sentinelUsername: auth.username } : {}),
-      ...(auth.password ? { sentinelPassword: auth.password } : {}),
+      // The Sentinels take the same user and password as Redis (requirepass in sentinel.conf, as
+      // Bitnami's chart sets it) unless REDIS_SENTINEL_PASSWORD says otherwise: a password sent
+      // to a Sentinel without one works, but ioredis prints a plain-text warning on each connection.
+      ...(o.sentinelPassword === undefined
+        ? { ...(auth.username ? { sentinelUsername: auth.username } : {}), ...(auth.password ? { sentinelPassword: auth.password } : {}) }
+        : o.sentinelPassword === null
+          ? {}
+          : { sentinelPassword: o.sentinelPassword }),
       // rediss://: TLS to the Sentinels and to the primary they name (a Sentinel's TLS port asks for the same client certificate).
       ...(tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
       sentinelRetryStrategy: retry,

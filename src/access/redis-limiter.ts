@@ -75,6 +75,8 @@ export interface RedisLimiterOptions {
   cluster?: boolean;
   /** REDIS_SENTINELS: the URL's host is the name these Sentinels know the primary by. */
   sentinels?: { host: string; port: number }[];
+  /** REDIS_SENTINEL_PASSWORD: the Sentinels' own password, null for none. */
+  sentinelPassword?: string | null;
   /** REDIS_TLS_*_FILE: a CA and a client certificate for rediss://. */
   tls?: RedisTlsFiles;
 }
@@ -126,7 +128,7 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly claims = new Map<string, Promise<ClaimOutcome>>();
 
   constructor(private readonly o: RedisLimiterOptions) {
-    this.redis = connectRedis(o.url, { cluster: o.cluster ?? false, commandTimeoutMs: o.timeoutMs ?? 250, sentinels: o.sentinels, tls: o.tls }) as ScriptedRedis;
+    this.redis = connectRedis(o.url, { cluster: o.cluster ?? false, commandTimeoutMs: o.timeoutMs ?? 250, sentinels: o.sentinels, sentinelPassword: o.sentinelPassword, tls: o.tls }) as ScriptedRedis;
     this.redis.defineCommand('modelgateRate', { numberOfKeys: 1, lua: SCRIPT });
     // Errors surface through the failure policy; without a listener ioredis would print each one.
     // ioredis's own complaint about writing to the closed stream would hide the connection's error.
@@ -297,12 +299,22 @@ export function createRateLimiter(o: {
   redisUrl?: string;
   cluster?: boolean;
   sentinels?: { host: string; port: number }[];
+  sentinelPassword?: string | null;
   tls?: RedisTlsFiles;
   onFailure: 'open' | 'closed';
   log: Logger;
   onFallback?: (policy: 'open' | 'closed') => void;
 }): RateLimiter {
   return o.redisUrl
-    ? new RedisRateLimiter({ url: o.redisUrl, cluster: o.cluster, sentinels: o.sentinels, tls: o.tls, onFailure: o.onFailure, log: o.log, onFallback: o.onFallback })
+    ? new RedisRateLimiter({
+        url: o.redisUrl,
+        cluster: o.cluster,
+        sentinels: o.sentinels,
+        sentinelPassword: o.sentinelPassword,
+        tls: o.tls,
+        onFailure: o.onFailure,
+        log: o.log,
+        onFallback: o.onFallback,
+      })
     : new MemoryRateLimiter();
 }

@@ -84,7 +84,15 @@ export function registerRateLimitCommands(program: Command): void {
     }
     // What the limiter would log is what this command says when it fails: once is enough.
     const log = ctx.log.child({}, { level: 'silent' });
-    const limiter = createRateLimiter({ redisUrl: ctx.config.REDIS_URL, cluster: ctx.config.REDIS_CLUSTER, sentinels: ctx.config.redisSentinels, tls: ctx.config.redisTls, onFailure: 'closed', log });
+    const limiter = createRateLimiter({
+      redisUrl: ctx.config.REDIS_URL,
+      cluster: ctx.config.REDIS_CLUSTER,
+      sentinels: ctx.config.redisSentinels,
+      sentinelPassword: ctx.config.redisSentinelPassword,
+      tls: ctx.config.redisTls,
+      onFailure: 'closed',
+      log,
+    });
     if (!(await limiter.ready(5000))) {
       const reason = limiter.unavailableReason() ?? 'no answer within 5 s';
       await limiter.close();

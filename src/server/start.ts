@@ -84,6 +84,7 @@ export async function startServer(
     redisUrl: config.REDIS_URL,
     cluster: config.REDIS_CLUSTER,
     sentinels: config.redisSentinels,
+    sentinelPassword: config.redisSentinelPassword,
     tls: config.redisTls,
     onFailure: config.RATE_LIMIT_FAIL,
     log,

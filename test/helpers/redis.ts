@@ -162,14 +162,14 @@ export class ThrowawayRedisSentinel {
     readonly nodes: [ThrowawayRedis, ThrowawayRedis],
     readonly sentinelPort: number,
     private readonly sentinel: ChildProcess,
-    private readonly opts: { password?: string; tls?: { cert: string; key: string; ca: string; authClients?: boolean } },
+    private readonly opts: { password?: string; sentinelPassword?: string | null; tls?: { cert: string; key: string; ca: string; authClients?: boolean } },
   ) {}
 
   static readonly NAME = 'mymaster';
 
   /** redis-cli's arguments for a node or Sentinel of this setup on port. */
-  private static cli(port: number, o: ThrowawayRedisSentinel['opts']): string[] {
-    return ['-p', String(port), ...(o.password ? ['-a', o.password, '--no-auth-warning'] : []), ...(o.tls ? ['--tls', '--cacert', o.tls.ca, '--cert', o.tls.cert, '--key', o.tls.key] : [])];
+  private static cli(port: number, o: ThrowawayRedisSentinel['opts'], password = o.password): string[] {
+    return ['-p', String(port), ...(password ? ['-a', password, '--no-auth-warning'] : []), ...(o.tls ? ['--tls', '--cacert', o.tls.ca, '--cert', o.tls.cert, '--key', o.tls.key] : [])];
   }
 
   /** With tls, every node and the Sentinel take only TLS (replication and monitoring too), trusting tls.ca; with authClients, only clients with a certificate tls.ca signed. */
@@ -198,7 +198,9 @@ export class ThrowawayRedisSentinel {
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor ${ThrowawayRedisSentinel.NAME} 127.0.0.1 ${nodes[0].port} 1`,
-        ...(password ? [`sentinel auth-pass ${ThrowawayRedisSentinel.NAME} ${password}`, `requirepass ${password}`] : []),
+        // The nodes' password, for the Sentinel's own connections to them; its own is sentinelPassword (null: none), else the same.
+        ...(password ? [`sentinel auth-pass ${ThrowawayRedisSentinel.NAME} ${password}`] : []),
+        ...(ThrowawayRedisSentinel.ownPassword(opts) ? [`requirepass ${ThrowawayRedisSentinel.ownPassword(opts)}`] : []),
         `sentinel down-after-milliseconds ${ThrowawayRedisSentinel.NAME} 1000`,
         `sentinel failover-timeout ${ThrowawayRedisSentinel.NAME} 10000`,
         '',
@@ -219,9 +221,14 @@ export class ThrowawayRedisSentinel {
     return s;
   }
 
+  /** The password the Sentinel itself asks for, if any. */
+  private static ownPassword(o: ThrowawayRedisSentinel['opts']): string | undefined {
+    return o.sentinelPassword === undefined ? o.password : (o.sentinelPassword ?? undefined);
+  }
+
   /** redis-cli against the Sentinel. */
   ask(...args: string[]): string {
-    return execFileSync('redis-cli', [...ThrowawayRedisSentinel.cli(this.sentinelPort, this.opts), ...args])
+    return execFileSync('redis-cli', [...ThrowawayRedisSentinel.cli(this.sentinelPort, this.opts, ThrowawayRedisSentinel.ownPassword(this.opts)), ...args])
       .toString()
       .trim();
   }
