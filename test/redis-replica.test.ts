@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRateLimiter, parseRate, redisKey, type RateLimiter } from '../src/access/index.js';
+import { createRateLimiter, parseRate, redisKey, redisSettings, type RateLimiter } from '../src/access/index.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/lib/logger.js';
 import { runCli } from './helpers/cli.js';
@@ -155,13 +155,7 @@ describe('rate limits on a Sentinel-managed Redis (REDIS_SENTINELS)', () => {
   }, 60_000);
   const limiter = (env: Record<string, string>) => {
     const config = loadConfig({ MODELGATE_AUTH: 'off', ...env });
-    const l = createRateLimiter({
-      redisUrl: config.REDIS_URL,
-      sentinels: config.redisSentinels,
-      sentinelPassword: config.redisSentinelPassword,
-      onFailure: 'closed',
-      log: createLogger('silent'),
-    });
+    const l = createRateLimiter({ ...redisSettings(config), onFailure: 'closed', log: createLogger('silent') });
     limiters.push(l);
     return l;
   };

@@ -6,6 +6,6 @@ export { accessRoutes } from './routes.js';
 export { parseRate, type Rate } from './rate.js';
 export { classifyToken, generateToken, hashToken, TOKEN_LENGTH } from './token.js';
 export { MemoryRateLimiter, type RateLimiter, type RateDecision, type RateState } from './limiter.js';
-export { RedisRateLimiter, createRateLimiter, redisKey } from './redis-limiter.js';
+export { RedisRateLimiter, createRateLimiter, redisKey, redisSettings } from './redis-limiter.js';
 export { installRateLimit } from './rate-limit-hook.js';
 export { jwtAuthenticator, type JwtOptions } from './jwt.js';

@@ -295,6 +295,17 @@ export class RedisRateLimiter implements RateLimiter {
   }
 }
 
+/** The Redis settings of the configuration, as createRateLimiter takes them: one list, so no caller leaves one out. */
+export function redisSettings(c: { REDIS_URL?: string; REDIS_CLUSTER: boolean; redisSentinels?: { host: string; port: number }[]; redisSentinelPassword?: string | null; redisTls?: RedisTlsFiles }): {
+  redisUrl?: string;
+  cluster: boolean;
+  sentinels?: { host: string; port: number }[];
+  sentinelPassword?: string | null;
+  tls?: RedisTlsFiles;
+} {
+  return { redisUrl: c.REDIS_URL, cluster: c.REDIS_CLUSTER, sentinels: c.redisSentinels, sentinelPassword: c.redisSentinelPassword, tls: c.redisTls };
+}
+
 export function createRateLimiter(o: {
   redisUrl?: string;
   cluster?: boolean;

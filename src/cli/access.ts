@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createRateLimiter, type ApiKey, type RateLimiter } from '../access/index.js';
+import { createRateLimiter, redisSettings, type ApiKey, type RateLimiter } from '../access/index.js';
 import { redactUrl } from '../lib/redact-url.js';
 import { AppError } from '../lib/errors.js';
 import { formatDuration, parseDuration } from '../lib/duration.js';
@@ -84,15 +84,7 @@ export function registerRateLimitCommands(program: Command): void {
     }
     // What the limiter would log is what this command says when it fails: once is enough.
     const log = ctx.log.child({}, { level: 'silent' });
-    const limiter = createRateLimiter({
-      redisUrl: ctx.config.REDIS_URL,
-      cluster: ctx.config.REDIS_CLUSTER,
-      sentinels: ctx.config.redisSentinels,
-      sentinelPassword: ctx.config.redisSentinelPassword,
-      tls: ctx.config.redisTls,
-      onFailure: 'closed',
-      log,
-    });
+    const limiter = createRateLimiter({ ...redisSettings(ctx.config), onFailure: 'closed', log });
     if (!(await limiter.ready(5000))) {
       const reason = limiter.unavailableReason() ?? 'no answer within 5 s';
       await limiter.close();

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import type { ModelPool } from '../inference/index.js';
 import type { RolloutRuntime, RolloutService } from '../rollout/index.js';
-import { ApiKeyAuthenticator, createRateLimiter, type RateLimiter } from '../access/index.js';
+import { ApiKeyAuthenticator, createRateLimiter, redisSettings, type RateLimiter } from '../access/index.js';
 import type { AuditWriter } from '../audit/index.js';
 import type { MonitorJob } from '../monitoring/index.js';
 import type { DeliveryWorker } from '../webhooks/index.js';
@@ -81,11 +81,7 @@ export async function startServer(
   const monitorJob = createMonitorJob(parts);
   const webhookWorker = createWebhookWorker(parts);
   const limiter = createRateLimiter({
-    redisUrl: config.REDIS_URL,
-    cluster: config.REDIS_CLUSTER,
-    sentinels: config.redisSentinels,
-    sentinelPassword: config.redisSentinelPassword,
-    tls: config.redisTls,
+    ...redisSettings(config),
     onFailure: config.RATE_LIMIT_FAIL,
     log,
     onFallback: (policy) => metrics.rateLimiterFallbacks.inc({ policy }),
