@@ -78,7 +78,9 @@ describe('MODELGATE_ADMIN_TOKEN_PREVIOUS and service tokens at start', () => {
   it('is refused alone, equal to the admin token, or shared with a service token', () => {
     expect(() => loadConfig({ ...base, MODELGATE_ADMIN_TOKEN_PREVIOUS: OLD, MODELGATE_AUTH: 'off' })).toThrow(/MODELGATE_ADMIN_TOKEN_PREVIOUS is set without MODELGATE_ADMIN_TOKEN/);
     expect(() => loadConfig({ ...base, MODELGATE_ADMIN_TOKEN: OLD, MODELGATE_ADMIN_TOKEN_PREVIOUS: OLD })).toThrow(/is the same as MODELGATE_ADMIN_TOKEN/);
-    expect(() => loadConfig({ ...base, MODELGATE_ADMIN_TOKEN: NEW, MODELGATE_ADMIN_TOKEN_PREVIOUS: 'short' })).toThrow(/MODELGATE_ADMIN_TOKEN_PREVIOUS=\(5 characters, not shown\): expected at least 16/);
+    expect(() => loadConfig({ ...base, MODELGATE_ADMIN_TOKEN: NEW, MODELGATE_ADMIN_TOKEN_PREVIOUS: 'short' })).toThrow(
+      /MODELGATE_ADMIN_TOKEN_PREVIOUS=\(5 characters, not shown\): expected at least 16/,
+    );
     expect(() => loadConfig({ ...base, MODELGATE_ADMIN_TOKEN: NEW, MODELGATE_SERVICE_TOKENS: `svc-token-0123456789abcdef,${NEW}` })).toThrow(
       /MODELGATE_SERVICE_TOKENS holds the token of MODELGATE_ADMIN_TOKEN/,
     );
