@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { loadConfig, unreadVariables, type Config } from '../config.js';
-import { usableCores } from '../lib/cpu-limit.js';
+import { usableCores } from '../lib/container-limits.js';
 import { createServerLogger, type Logger } from '../lib/logger.js';
 import { openContext } from '../server/context.js';
 import type { RunningServer } from '../server/start.js';

@@ -14,7 +14,7 @@ import { diskUsage } from '../lib/disk-space.js';
 import { openContext, type Context, type ContextOverrides } from './context.js';
 import { createMetrics } from './metrics.js';
 import { joinClusterMetrics } from './cluster-metrics.js';
-import { containerLimits } from './container-limits.js';
+import { containerLimits } from '../lib/container-limits.js';
 import { readiness } from './health.js';
 import { auditParts, modelPool, monitorJob as createMonitorJob, predictionCache, registrySource, rolloutRuntime, webhookWorker as createWebhookWorker } from './components.js';
 import cluster from 'node:cluster';

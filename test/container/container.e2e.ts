@@ -152,6 +152,8 @@ describe('a container with a CPU limit', () => {
     const machine = os.availableParallelism();
     const { name, url } = await start({ volume: await newVolume(), port: await freePort(), env: { WORKERS: 'auto', LOG_LEVEL: 'info' }, docker: ['--cpus', '1'] });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    // The same limit, for alerts on CPU use against it.
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^modelgate_container_cpu_limit_cores\{source="cgroup"\} 1$/m);
     const { stdout, stderr } = await run('docker', ['logs', name], { maxBuffer: 64 << 20 });
     const lines = (stdout + stderr)
       .split('\n')

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers/db.js';
-import { usableCores } from './cpu-limit.js';
+import { containerLimits, usableCores } from './container-limits.js';
 
 /** A filesystem root holding the given files (path → content). */
 function fsRoot(files: Record<string, string>): string {
@@ -51,5 +51,34 @@ describe('usableCores: what WORKERS=auto counts', () => {
     expect(usableCores(fsRoot({}), 6)).toEqual({ usable: 6, machine: 6 });
     const garbled = fsRoot({ 'proc/self/cgroup': '0::/\n', 'sys/fs/cgroup/cgroup.controllers': '', 'sys/fs/cgroup/cpu.max': 'lots\n' });
     expect(usableCores(garbled, 6)).toEqual({ usable: 6, machine: 6 });
+  });
+});
+
+describe('containerLimits: the CPU and memory limits /metrics reports', () => {
+  it('cgroup v2: cpu.max quota ÷ period in cores, memory.max in bytes; "max" is no limit', () => {
+    const v2 = (cpu: string, memory: string) =>
+      fsRoot({ 'proc/self/cgroup': '0::/\n', 'sys/fs/cgroup/cgroup.controllers': 'cpu memory\n', 'sys/fs/cgroup/cpu.max': `${cpu}\n`, 'sys/fs/cgroup/memory.max': `${memory}\n` });
+    expect(containerLimits(v2('150000 100000', '1073741824'))).toEqual({ cpuCores: 1.5, memoryBytes: 1073741824 });
+    expect(containerLimits(v2('max 100000', 'max'))).toEqual({});
+  });
+
+  it("cgroup v1, a parent's lower memory limit, and no cgroup filesystem at all", () => {
+    const v1 = (quota: string, memory: string) =>
+      fsRoot({
+        'proc/self/cgroup': '5:memory:/\n4:cpu,cpuacct:/\n',
+        'sys/fs/cgroup/cpu/cpu.cfs_quota_us': `${quota}\n`,
+        'sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000\n',
+        'sys/fs/cgroup/memory/memory.limit_in_bytes': `${memory}\n`,
+      });
+    expect(containerLimits(v1('50000', '536870912'))).toEqual({ cpuCores: 0.5, memoryBytes: 536870912 });
+    expect(containerLimits(v1('-1', '9223372036854771712'))).toEqual({});
+    const nested = fsRoot({
+      'proc/self/cgroup': '0::/kubepods/pod1/ctr\n',
+      'sys/fs/cgroup/cgroup.controllers': 'memory\n',
+      'sys/fs/cgroup/kubepods/pod1/memory.max': '268435456\n',
+      'sys/fs/cgroup/kubepods/pod1/ctr/memory.max': 'max\n',
+    });
+    expect(containerLimits(nested)).toEqual({ memoryBytes: 268435456 });
+    expect(containerLimits(fsRoot({}))).toEqual({});
   });
 });
