@@ -4,6 +4,7 @@ import { createLogger } from '../src/lib/logger.js';
 import { runCli } from './helpers/cli.js';
 import { randomId, tempDir } from './helpers/db.js';
 import { ThrowawayRedisCluster } from './helpers/redis.js';
+import { issueClientCert, makeCerts } from './helpers/tls-certs.js';
 
 const log = createLogger('silent');
 
@@ -61,4 +62,33 @@ describe('rate limits on a Redis Cluster', () => {
     const clustered = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], { ...env, REDIS_CLUSTER: 'on' });
     expect(clustered.json().error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('no API key key_none') });
   }, 30_000);
+});
+
+/**
+ * A cluster over TLS that asks for client certificates (tls-auth-clients yes, Redis's default
+ * with TLS), as a self-hosted one is: the certificate and CA of REDIS_TLS_*_FILE go to every node
+ * the client learns of, not only the one in the URL.
+ */
+describe('rate limits on a Redis Cluster over TLS with client certificates', () => {
+  it('every key is limited, on all three nodes', async () => {
+    const certs = makeCerts(['DNS:localhost', 'IP:127.0.0.1']);
+    const cluster = await ThrowawayRedisCluster.create({ tls: { ...certs, authClients: true } });
+    const client = issueClientCert(certs, 'modelgate');
+    const l = createRateLimiter({ redisUrl: cluster.url, cluster: true, tls: { caFile: certs.ca, certFile: client.cert, keyFile: client.key }, onFailure: 'closed', log });
+    try {
+      expect(cluster.url).toMatch(/^rediss:\/\//);
+      expect(await l.ready(10_000)).toBe(true);
+      const rate = parseRate('1/m');
+      const keys = Array.from({ length: 30 }, () => randomId('key'));
+      for (const k of keys) {
+        expect((await l.hit(k, rate)).allowed, k).toBe(true);
+        expect((await l.hit(k, rate)).allowed, k).toBe(false);
+      }
+      // Spread over the nodes: each holds some of the keys, so each was reached with the certificate.
+      expect(cluster.keysPerNode().every((n) => n > 0)).toBe(true);
+    } finally {
+      await l.close();
+      await cluster.kill();
+    }
+  }, 60_000);
 });

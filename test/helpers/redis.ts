@@ -67,7 +67,8 @@ export class ThrowawayRedis {
           ...(tls.ca ? ['--tls-ca-cert-file', tls.ca, '--tls-replication', 'yes'] : []),
         ]
       : ['--port', String(this.port)];
-    const clustered = this.opts.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : [];
+    // With TLS, the cluster bus takes only TLS too (the plain port is closed).
+    const clustered = this.opts.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', ...(tls ? ['--tls-cluster', 'yes'] : [])] : [];
     // masterauth too: a replica of a node with a password authenticates to it with the same one.
     const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...(password ? ['--requirepass', password, '--masterauth', password] : []), ...clustered];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -112,25 +113,39 @@ async function freeClusterPort(): Promise<number> {
  * range owned by one node, as a managed cluster-mode Redis is.
  */
 export class ThrowawayRedisCluster {
-  private constructor(readonly nodes: ThrowawayRedis[]) {}
+  private constructor(
+    readonly nodes: ThrowawayRedis[],
+    private readonly tls?: RedisOptions['tls'],
+  ) {}
+
+  /** redis-cli's arguments for a node of this cluster. */
+  private static cli(port: number, tls: RedisOptions['tls']): string[] {
+    return ['-p', String(port), ...(tls ? ['--tls', '--cacert', tls.ca!, '--cert', tls.cert, '--key', tls.key] : [])];
+  }
 
   /** The URL of one node (a cluster client learns the others from it). */
   get url(): string {
     return this.nodes[0]!.url;
   }
 
-  static async create(): Promise<ThrowawayRedisCluster> {
+  /** With tls (a ca given), every node takes only TLS, the cluster bus too; with tls.authClients, only clients with a certificate the ca signed. */
+  static async create(opts: { tls?: RedisOptions['tls'] } = {}): Promise<ThrowawayRedisCluster> {
+    const { tls } = opts;
     const nodes: ThrowawayRedis[] = [];
     for (let i = 0; i < 3; i++) {
-      const node = new ThrowawayRedis(await freeClusterPort(), { cluster: true });
+      const node = new ThrowawayRedis(await freeClusterPort(), { cluster: true, tls });
       await node.start();
       nodes.push(node);
     }
-    execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'pipe', timeout: 30_000 });
+    const cli = (port: number) => ThrowawayRedisCluster.cli(port, tls);
+    execFileSync('redis-cli', [...cli(nodes[0]!.port), '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      stdio: 'pipe',
+      timeout: 30_000,
+    });
     // The nodes agree on the slots a moment after create returns.
     for (let i = 0; i < 100; i++) {
-      const states = nodes.map((n) => execFileSync('redis-cli', ['-p', String(n.port), 'cluster', 'info']).toString());
-      if (states.every((s) => /cluster_state:ok/.test(s))) return new ThrowawayRedisCluster(nodes);
+      const states = nodes.map((n) => execFileSync('redis-cli', [...cli(n.port), 'cluster', 'info']).toString());
+      if (states.every((s) => /cluster_state:ok/.test(s))) return new ThrowawayRedisCluster(nodes, tls);
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error('the Redis Cluster did not reach cluster_state:ok in 10 s');
@@ -140,7 +155,7 @@ export class ThrowawayRedisCluster {
   keysPerNode(): number[] {
     return this.nodes.map((n) =>
       Number(
-        execFileSync('redis-cli', ['-p', String(n.port), 'dbsize'])
+        execFileSync('redis-cli', [...ThrowawayRedisCluster.cli(n.port, this.tls), 'dbsize'])
           .toString()
           .trim(),
       ),
