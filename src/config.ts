@@ -1,4 +1,3 @@
-import { accessSync, constants, statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -7,6 +6,7 @@ import { parseRate } from './access/rate.js';
 import type { RedisTlsFiles } from './access/redis-tls.js';
 import { pgUrlProblems } from './db/pg-connection.js';
 import { redactUrl } from './lib/redact-url.js';
+import { unreadableFile } from './lib/unreadable-file.js';
 
 /**
  * Every environment variable modelgate reads, in one place. The process validates all of
@@ -379,16 +379,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpuCount = 1): 
     database,
     artifacts,
   };
-}
-
-/** Why a file cannot be read (its error code), or undefined when it can. */
-function unreadableFile(file: string): string | undefined {
-  try {
-    accessSync(file, constants.R_OK);
-    return statSync(file).isFile() ? undefined : 'not a file';
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? String(e);
-  }
 }
 
 /** Config for code paths that never authenticate (CLI admin commands act on the store directly). */

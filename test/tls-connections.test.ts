@@ -179,6 +179,8 @@ describe('DATABASE_URL TLS settings checked with the configuration', () => {
       [`${base}?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem`, /sslrootcert=\/nonexistent\/ca\.pem cannot be read \(ENOENT\)/],
       [`${base}?sslmode=require&sslcert=/nonexistent/client.pem&sslkey=/nonexistent/client.key`, /sslcert=\/nonexistent\/client\.pem cannot be read \(ENOENT\)/],
       [`${base}?sslmode=require&sslrootcert=system`, /sslrootcert=system .* needs sslmode=verify-full \(as in libpq\), not require/],
+      // A directory passes a read check but is no certificate: every connection would fail with EISDIR.
+      [`${base}?sslmode=verify-full&sslrootcert=${FIXTURES}`, /sslrootcert=\S+ cannot be read \(not a file\)/],
     ];
     for (const [url, expected] of cases) {
       const found = problems(url);
@@ -332,6 +334,9 @@ describe('Redis that asks for a client certificate', () => {
     ]);
     expect(problems({ REDIS_URL: `redis://127.0.0.1:${redis.port}`, REDIS_TLS_CA_FILE: certs.ca })).toEqual([
       'REDIS_TLS_* files are set, but REDIS_URL does not use TLS: they apply to a TLS connection; set REDIS_URL=rediss://host:port',
+    ]);
+    expect(problems({ REDIS_URL: redis.url, REDIS_TLS_CA_FILE: FIXTURES })).toEqual([
+      `REDIS_TLS_CA_FILE=${JSON.stringify(FIXTURES)}: cannot read it (not a file); mount the PEM file there or fix the path`,
     ]);
     expect(problems({ REDIS_URL: redis.url, REDIS_TLS_CERT_FILE: '/nowhere/client.pem', REDIS_TLS_KEY_FILE: client.key })).toEqual([
       'REDIS_TLS_CERT_FILE="/nowhere/client.pem": cannot read it (ENOENT); mount the PEM file there or fix the path',

@@ -1,6 +1,6 @@
 import type * as IORedis from 'ioredis';
 import { lazyRequire } from '../lib/lazy-require.js';
-import { readRedisTls, type RedisTlsFiles } from './redis-tls.js';
+import type { RedisTlsOptions } from './redis-tls.js';
 
 const ioredis = lazyRequire<typeof IORedis>('ioredis');
 
@@ -16,8 +16,8 @@ export interface RedisClientOptions {
   sentinels?: { host: string; port: number }[];
   /** REDIS_SENTINEL_PASSWORD: the Sentinels' own password, null for none; undefined: the URL's user and password. */
   sentinelPassword?: string | null;
-  /** REDIS_TLS_*_FILE with rediss://: a CA to trust and a client certificate, for Redis and its Sentinels alike. */
-  tls?: RedisTlsFiles;
+  /** REDIS_TLS_*_FILE's contents, with rediss://: a CA to trust and a client certificate, for Redis and its Sentinels alike. */
+  tls?: RedisTlsOptions;
 }
 
 /** Reconnect after 100 ms, 200 ms, … at most every 2 s. */
@@ -45,7 +45,7 @@ export function connectRedis(url: string, o: RedisClientOptions): RedisClient {
   };
   const u = new URL(url);
   // rediss://: trusting what the process trusts (NODE_EXTRA_CA_CERTS) unless REDIS_TLS_CA_FILE names a CA.
-  const tls = u.protocol === 'rediss:' ? readRedisTls(o.tls) : undefined;
+  const tls = u.protocol === 'rediss:' ? (o.tls ?? {}) : undefined;
   if (o.sentinels) {
     const auth = { ...(u.username ? { username: decodeURIComponent(u.username) } : {}), ...(u.password ? { password: decodeURIComponent(u.password) } : {}) };
     return new Redis({

@@ -128,14 +128,16 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly claims = new Map<string, Promise<ClaimOutcome>>();
 
   constructor(private readonly o: RedisLimiterOptions) {
-    this.redis = connectRedis(o.url, { cluster: o.cluster ?? false, commandTimeoutMs: o.timeoutMs ?? 250, sentinels: o.sentinels, sentinelPassword: o.sentinelPassword, tls: o.tls }) as ScriptedRedis;
+    // Read once: the client's reconnections and the Sentinel probe use the same certificate.
+    const tls = o.url.startsWith('rediss:') ? readRedisTls(o.tls) : undefined;
+    this.redis = connectRedis(o.url, { cluster: o.cluster ?? false, commandTimeoutMs: o.timeoutMs ?? 250, sentinels: o.sentinels, sentinelPassword: o.sentinelPassword, tls }) as ScriptedRedis;
     this.redis.defineCommand('modelgateRate', { numberOfKeys: 1, lua: SCRIPT });
     // Errors surface through the failure policy; without a listener ioredis would print each one.
     // ioredis's own complaint about writing to the closed stream would hide the connection's error.
     this.redis.on('error', (e) => {
       if (!/Stream isn't writeable/.test(e.message)) this.lastError = e;
       if (o.sentinels && /All sentinels are unreachable/.test(e.message) && !this.probing) {
-        this.probing = probeSentinel(o.sentinels[0]!, o.url.startsWith('rediss:') ? readRedisTls(o.tls) : undefined).then((failure) => {
+        this.probing = probeSentinel(o.sentinels[0]!, tls).then((failure) => {
           this.sentinelFailure = failure;
           this.probing = undefined;
         });
@@ -295,37 +297,21 @@ export class RedisRateLimiter implements RateLimiter {
   }
 }
 
-/** The Redis settings of the configuration, as createRateLimiter takes them: one list, so no caller leaves one out. */
-export function redisSettings(c: { REDIS_URL?: string; REDIS_CLUSTER: boolean; redisSentinels?: { host: string; port: number }[]; redisSentinelPassword?: string | null; redisTls?: RedisTlsFiles }): {
-  redisUrl?: string;
-  cluster: boolean;
-  sentinels?: { host: string; port: number }[];
-  sentinelPassword?: string | null;
-  tls?: RedisTlsFiles;
-} {
+/** The Redis settings of the configuration, as createRateLimiter takes them (redisUrl unset: counts in memory). */
+export type RedisSettings = Pick<RedisLimiterOptions, 'cluster' | 'sentinels' | 'sentinelPassword' | 'tls'> & { redisUrl?: string };
+
+/** The configuration's Redis settings in one list, so no caller leaves one out. */
+export function redisSettings(c: {
+  REDIS_URL?: string;
+  REDIS_CLUSTER: boolean;
+  redisSentinels?: { host: string; port: number }[];
+  redisSentinelPassword?: string | null;
+  redisTls?: RedisTlsFiles;
+}): RedisSettings {
   return { redisUrl: c.REDIS_URL, cluster: c.REDIS_CLUSTER, sentinels: c.redisSentinels, sentinelPassword: c.redisSentinelPassword, tls: c.redisTls };
 }
 
-export function createRateLimiter(o: {
-  redisUrl?: string;
-  cluster?: boolean;
-  sentinels?: { host: string; port: number }[];
-  sentinelPassword?: string | null;
-  tls?: RedisTlsFiles;
-  onFailure: 'open' | 'closed';
-  log: Logger;
-  onFallback?: (policy: 'open' | 'closed') => void;
-}): RateLimiter {
-  return o.redisUrl
-    ? new RedisRateLimiter({
-        url: o.redisUrl,
-        cluster: o.cluster,
-        sentinels: o.sentinels,
-        sentinelPassword: o.sentinelPassword,
-        tls: o.tls,
-        onFailure: o.onFailure,
-        log: o.log,
-        onFallback: o.onFallback,
-      })
-    : new MemoryRateLimiter();
+export function createRateLimiter(o: RedisSettings & Pick<RedisLimiterOptions, 'onFailure' | 'log' | 'onFallback'>): RateLimiter {
+  const { redisUrl, ...rest } = o;
+  return redisUrl ? new RedisRateLimiter({ ...rest, url: redisUrl }) : new MemoryRateLimiter();
 }

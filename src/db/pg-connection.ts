@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { unreadableFile } from '../lib/unreadable-file.js';
 import type pg from 'pg';
 import { parse, toClientConfig } from 'pg-connection-string';
 
@@ -29,11 +29,8 @@ export function pgUrlProblems(url: string): string[] {
   for (const p of FILE_PARAMETERS) {
     const file = q.get(p);
     if (file === null || (p === 'sslrootcert' && file === 'system')) continue;
-    try {
-      accessSync(file, constants.R_OK);
-    } catch (e) {
-      problems.push(`${p}=${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}): mount the file there, or correct the path`);
-    }
+    const unreadable = unreadableFile(file);
+    if (unreadable) problems.push(`${p}=${file} cannot be read (${unreadable}): mount the file there, or correct the path`);
   }
   if (q.get('sslrootcert') === 'system' && mode !== 'verify-full') {
     problems.push(`sslrootcert=system checks the certificate against the public CAs and needs sslmode=verify-full (as in libpq), not ${mode ?? 'no sslmode'}`);

@@ -18,12 +18,11 @@ export type NodeProto = InstanceType<Onnx['NodeProto']>;
  * Loaded on first use: with protobufjs, about 30 ms of the start of every CLI command, most of
  * which never read a graph.
  */
-const load = lazyRequire<typeof onnxProto>('onnx-proto', (m) => {
+const load = lazyRequire<typeof onnxProto>('onnx-proto', () => {
   const require = createRequire(createRequire(import.meta.url).resolve('onnx-proto'));
   const protobuf = require('protobufjs/minimal') as { util: { Long: unknown }; configure(): void };
   protobuf.util.Long = undefined;
   protobuf.configure();
-  void m;
 });
 
 export const onnx = (): Onnx => load().onnx;
