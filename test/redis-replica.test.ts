@@ -7,6 +7,7 @@ import { runCli } from './helpers/cli.js';
 import { configProblems } from './helpers/config.js';
 import { randomId, tempDir } from './helpers/db.js';
 import { freePort, ThrowawayRedis, ThrowawayRedisSentinel } from './helpers/redis.js';
+import { resettingProxy } from './helpers/resetting-proxy.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { issueClientCert, makeCerts } from './helpers/tls-certs.js';
 
@@ -258,6 +259,15 @@ describe('rate limits on a Sentinel-managed Redis (REDIS_SENTINELS)', () => {
         code: 'UNAVAILABLE',
         message: expect.stringMatching(/cannot reach the Sentinels of .*: Redis asks for a client certificate and was sent none .*set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE/),
       });
+      // The same with a reset after each refusal (Node reports the alert without closing the socket; ioredis's own Sentinel clients listened for one error only, and the reset crashed the process).
+      const proxy = await resettingProxy(secure.sentinelPort);
+      try {
+        const reset = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], { ...env, REDIS_SENTINELS: `127.0.0.1:${proxy.port}`, REDIS_TLS_CA_FILE: certs.ca });
+        expect(reset.stderr).not.toContain('Unhandled');
+        expect(reset.json().error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/cannot reach the Sentinels of .*: Redis asks for a client certificate and was sent none/) });
+      } finally {
+        await proxy.close();
+      }
       // With one (the CA signed it): past Redis (the key is what is missing now).
       const client = issueClientCert(certs, 'modelgate');
       const trusted = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], { ...env, REDIS_TLS_CA_FILE: certs.ca, REDIS_TLS_CERT_FILE: client.cert, REDIS_TLS_KEY_FILE: client.key });

@@ -15,6 +15,7 @@ import { configProblems } from './helpers/config.js';
 import { randomId, tempDir } from './helpers/db.js';
 import { FIXTURES } from './helpers/fixtures.js';
 import { ThrowawayRedis } from './helpers/redis.js';
+import { resettingProxy } from './helpers/resetting-proxy.js';
 import { issueClientCert, makeCerts, type TestCerts } from './helpers/tls-certs.js';
 import { ThrowawayPostgres } from './helpers/throwaway-pg.js';
 
@@ -320,6 +321,19 @@ describe('Redis that asks for a client certificate', () => {
     const key = `k-${randomId('c')}`;
     expect([(await ok.hit(key, parseRate('1/m'))).allowed, (await ok.hit(key, parseRate('1/m'))).allowed]).toEqual([true, false]);
   }, 30_000);
+
+  it('a reset after the refusal (a second error on the socket) does not end the process: the reason is reported', async () => {
+    // Node reports a TLS alert that follows the handshake without closing the socket, and ioredis listens for one error per socket: the reset after it used to crash the process.
+    const proxy = await resettingProxy(redis.port);
+    try {
+      const env = { MODELGATE_DATA_DIR: tempDir(), REDIS_URL: `rediss://127.0.0.1:${proxy.port}`, MODELGATE_AUTH: 'off', REDIS_TLS_CA_FILE: certs.ca };
+      const refused = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], env);
+      expect(refused.stderr).not.toContain('Unhandled');
+      expect(refused.json().error).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('Redis asks for a client certificate and was sent none') });
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
 
   it('the CLI, configured by the variables, reaches it; a missing file or half a pair is refused at start', async () => {
     const client = issueClientCert(certs, 'modelgate');

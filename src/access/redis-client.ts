@@ -1,8 +1,9 @@
 import type * as IORedis from 'ioredis';
 import { lazyRequire } from '../lib/lazy-require.js';
 import type { RedisTlsOptions } from './redis-tls.js';
+import { closeRedisSocketsOnError } from './redis-socket-guard.js';
 
-const ioredis = lazyRequire<typeof IORedis>('ioredis');
+const ioredis = lazyRequire<typeof IORedis>('ioredis', closeRedisSocketsOnError);
 
 /** A connection to one Redis or to a Redis Cluster, the two used alike by the limiter. */
 export type RedisClient = IORedis.Redis | IORedis.Cluster;

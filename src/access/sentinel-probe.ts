@@ -22,7 +22,8 @@ export function probeSentinel(at: { host: string; port: number }, useTls: RedisT
     socket.once(useTls ? 'secureConnect' : 'connect', () => socket.write('PING\r\n'));
     // Any answer (+PONG, or -NOAUTH from a Sentinel with a password) means the connection itself works.
     socket.once('data', () => done());
-    socket.once('error', done);
+    // on, not once: after a TLS alert the reset that follows is a second error.
+    socket.on('error', done);
     socket.once('close', () => done(new Error(`${at.host}:${at.port} closed the connection without an answer`)));
   });
 }

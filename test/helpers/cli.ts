@@ -23,6 +23,18 @@ export function runCli(args: string[], env: Record<string, string>, opts: { time
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: () => JSON.parse(stdout) }));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: () => parseOutput(args, code, stdout, stderr) }));
   });
+}
+
+/** JSON.parse of the command's stdout; when that is not JSON, the error says what the command printed and how it ended, so a failure explains itself. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function parseOutput(args: string[], code: number | null, stdout: string, stderr: string): any {
+  try {
+    return JSON.parse(stdout);
+  } catch (e) {
+    throw new Error(
+      `modelgate ${args.join(' ')} (exit ${code}) printed no JSON (${(e as Error).message}); stdout: ${JSON.stringify(stdout.slice(0, 2000))}; stderr: ${JSON.stringify(stderr.slice(0, 4000))}`,
+    );
+  }
 }
