@@ -49,6 +49,17 @@ export function redisAdvice(url: string, status: string, lastError: unknown, sen
   return said;
 }
 
+/**
+ * The error to keep as the reason after `next`: a reset or broken pipe that follows a TLS alert
+ * is the alert's consequence (the server refused, then closed on data it had not read), so it
+ * does not replace the alert, which says why.
+ */
+export function reasonAfter(previous: unknown, next: unknown): unknown {
+  const code = (e: unknown) => (e as { code?: unknown } | undefined)?.code;
+  const alert = typeof code(previous) === 'string' && /^ERR_SSL_.*ALERT/.test(code(previous) as string);
+  return alert && (code(next) === 'ECONNRESET' || code(next) === 'EPIPE') ? previous : next;
+}
+
 /** The alerts a TLS server sends about the client's certificate, by Node's error code. */
 const CLIENT_CERT_REFUSED = new Set([
   'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',

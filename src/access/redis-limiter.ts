@@ -2,7 +2,7 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { MemoryRateLimiter, type RateDecision, type RateLimiter, type RateState } from './limiter.js';
 import type { Rate } from './rate.js';
-import { redisAdvice } from './redis-advice.js';
+import { reasonAfter, redisAdvice } from './redis-advice.js';
 import { readRedisTls, type RedisTlsFiles } from './redis-tls.js';
 import { probeSentinel } from './sentinel-probe.js';
 import { connectRedis, isClusterNode, replicaOf, type RedisClient } from './redis-client.js';
@@ -135,7 +135,7 @@ export class RedisRateLimiter implements RateLimiter {
     // Errors surface through the failure policy; without a listener ioredis would print each one.
     // ioredis's own complaint about writing to the closed stream would hide the connection's error.
     this.redis.on('error', (e) => {
-      if (!/Stream isn't writeable/.test(e.message)) this.lastError = e;
+      if (!/Stream isn't writeable/.test(e.message)) this.lastError = reasonAfter(this.lastError, e);
       if (o.sentinels && /All sentinels are unreachable/.test(e.message) && !this.probing) {
         this.probing = probeSentinel(o.sentinels[0]!, tls).then((failure) => {
           this.sentinelFailure = failure;

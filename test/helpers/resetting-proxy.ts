@@ -7,7 +7,7 @@ import net from 'node:net';
  * network the client often gets a reset next (it had sent data the server never read). This
  * makes that reset certain, and comes after the client has read the alert.
  */
-export async function resettingProxy(upstreamPort: number, resetAfterMs = 200): Promise<{ port: number; close: () => Promise<void> }> {
+export async function resettingProxy(upstreamPort: number, resetAfterMs = 500): Promise<{ port: number; close: () => Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(upstreamPort, '127.0.0.1');
