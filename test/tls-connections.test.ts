@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import S3rver from 's3rver';
 import { sql } from 'kysely';
@@ -20,6 +20,12 @@ import { issueClientCert, makeCerts, type TestCerts } from './helpers/tls-certs.
 import { ThrowawayPostgres } from './helpers/throwaway-pg.js';
 
 const log = createLogger('silent');
+
+/** Put a file's new contents in place at once (written beside it, then renamed), as a Secret volume's update does. */
+function replaceFile(target: string, from: string): void {
+  writeFileSync(`${target}.new`, readFileSync(from));
+  renameSync(`${target}.new`, target);
+}
 
 /** Open the registry the way every command does, on this DATABASE_URL; the error it fails with. */
 async function openWith(url: string): Promise<{ ok: true } | { ok: false; error: unknown }> {
@@ -157,6 +163,25 @@ describe('PostgreSQL with client certificates', () => {
       expect(e.code).toBe('UNAVAILABLE');
       expect(e.message).toContain('(28000: ');
       expect(e.message).toContain('the server authenticates by client certificate: add sslcert=/path/to/client.pem&sslkey=/path/to/client.key');
+    }
+  });
+
+  it('a client certificate renewed in place is used from the next connection on, without a restart', async () => {
+    const mounted = tempDir();
+    const cert = path.join(mounted, 'tls.crt');
+    const key = path.join(mounted, 'tls.key');
+    const other = issueClientCert(certs, 'someone-else');
+    replaceFile(cert, other.cert);
+    replaceFile(key, other.key);
+    const db = await openDb({ kind: 'postgres', url: `${base}&sslcert=${cert}&sslkey=${key}` });
+    try {
+      await expect(sql`select current_user as who`.execute(db.kysely)).rejects.toThrow(/certificate authentication failed for user "postgres"/);
+      const own = issueClientCert(certs, 'postgres');
+      replaceFile(cert, own.cert);
+      replaceFile(key, own.key);
+      expect((await sql<{ who: string }>`select current_user as who`.execute(db.kysely)).rows).toEqual([{ who: 'postgres' }]);
+    } finally {
+      await db.close();
     }
   });
 });
@@ -320,6 +345,23 @@ describe('Redis that asks for a client certificate', () => {
     expect(await ok.ready(10_000)).toBe(true);
     const key = `k-${randomId('c')}`;
     expect([(await ok.hit(key, parseRate('1/m'))).allowed, (await ok.hit(key, parseRate('1/m'))).allowed]).toEqual([true, false]);
+  }, 30_000);
+
+  it('a certificate renewed in place (as a Kubernetes Secret volume is) is sent from the next connection on, without a restart', async () => {
+    const mounted = tempDir();
+    const certFile = path.join(mounted, 'tls.crt');
+    const keyFile = path.join(mounted, 'tls.key');
+    const expiring = issueClientCert(makeCerts(['DNS:localhost']), 'modelgate');
+    replaceFile(certFile, expiring.cert);
+    replaceFile(keyFile, expiring.key);
+    const renewing = limiter({ caFile: certs.ca, certFile, keyFile });
+    expect(await reasonOf(renewing, /refused the client certificate/)).toMatch(/^Redis refused the client certificate of REDIS_TLS_CERT_FILE/);
+    const renewed = issueClientCert(certs, 'modelgate');
+    replaceFile(certFile, renewed.cert);
+    replaceFile(keyFile, renewed.key);
+    expect(await renewing.ready(10_000)).toBe(true);
+    const key = `k-${randomId('r')}`;
+    expect([(await renewing.hit(key, parseRate('1/m'))).allowed, (await renewing.hit(key, parseRate('1/m'))).allowed]).toEqual([true, false]);
   }, 30_000);
 
   it('a reset after the refusal (a second error on the socket) does not end the process: the reason is reported', async () => {

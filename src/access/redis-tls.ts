@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { AppError } from '../lib/errors.js';
+import { readOnEachUse } from '../lib/read-on-each-use.js';
 
-/** REDIS_TLS_*_FILE, as paths: read when a client is made. */
+/** REDIS_TLS_*_FILE, as paths: read when a client is made, and again at each connection. */
 export interface RedisTlsFiles {
   caFile?: string;
   certFile?: string;
@@ -15,19 +16,18 @@ export interface RedisTlsOptions {
   key?: Buffer;
 }
 
-/** The files' contents, read when a client is made: a renewed certificate takes effect at the next start. */
+/**
+ * The files' contents, read now (an unreadable file is an error at start) and again at each new
+ * connection: a certificate renewed in place is sent from the next connection on.
+ */
 export function readRedisTls(files: RedisTlsFiles | undefined): RedisTlsOptions {
   if (!files) return {};
-  const read = (variable: string, file: string) => {
+  const variable = { ca: 'REDIS_TLS_CA_FILE', cert: 'REDIS_TLS_CERT_FILE', key: 'REDIS_TLS_KEY_FILE' } as const;
+  return readOnEachUse<RedisTlsOptions>({}, { ca: files.caFile, cert: files.certFile, key: files.keyFile }, (property, file) => {
     try {
       return readFileSync(file);
     } catch (e) {
-      throw new AppError('UNAVAILABLE', `${variable}=${JSON.stringify(file)}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); mount the PEM file there or fix the path`);
+      throw new AppError('UNAVAILABLE', `${variable[property]}=${JSON.stringify(file)}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); mount the PEM file there or fix the path`);
     }
-  };
-  return {
-    ...(files.caFile ? { ca: read('REDIS_TLS_CA_FILE', files.caFile) } : {}),
-    ...(files.certFile ? { cert: read('REDIS_TLS_CERT_FILE', files.certFile) } : {}),
-    ...(files.keyFile ? { key: read('REDIS_TLS_KEY_FILE', files.keyFile) } : {}),
-  };
+  });
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { readOnEachUse } from '../lib/read-on-each-use.js';
 import { unreadableFile } from '../lib/unreadable-file.js';
 import type pg from 'pg';
 import { parse, toClientConfig } from 'pg-connection-string';
@@ -58,6 +60,13 @@ export function pgClientConfig(url: string): pg.ClientConfig {
     source = `${url.slice(0, url.indexOf('?'))}${q.size ? `?${q.toString()}` : ''}`;
   }
   const libpq = mode !== null && mode !== 'no-verify' && !q.has('uselibpqcompat');
+  const config = toClientConfig(parse(source, libpq ? { useLibpqCompat: true } : {}));
+  // pg-connection-string read the files once; read again for each new connection, a renewed certificate is used without a restart.
+  if (config.ssl && typeof config.ssl === 'object') {
+    const ssl = config.ssl;
+    const file = (parameter: string, property: 'ca' | 'cert' | 'key') => (property in ssl ? (q.get(parameter) ?? undefined) : undefined);
+    readOnEachUse(ssl, { ca: file('sslrootcert', 'ca'), cert: file('sslcert', 'cert'), key: file('sslkey', 'key') }, (_, path) => readFileSync(path));
+  }
   // Named in pg_stat_activity (how a DBA counts and finds modelgate's connections) unless the URL names it.
-  return { fallback_application_name: 'modelgate', ...toClientConfig(parse(source, libpq ? { useLibpqCompat: true } : {})) };
+  return { fallback_application_name: 'modelgate', ...config };
 }
