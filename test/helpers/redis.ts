@@ -183,7 +183,7 @@ export class ThrowawayRedisSentinel {
   static readonly NAME = 'mymaster';
 
   /** redis-cli's arguments for a node or Sentinel of this setup on port. */
-  private static cli(port: number, o: ThrowawayRedisSentinel['opts'], password = o.password): string[] {
+  private static cli(port: number, o: ThrowawayRedisSentinel['opts'], password: string | undefined): string[] {
     return ['-p', String(port), ...(password ? ['-a', password, '--no-auth-warning'] : []), ...(o.tls ? ['--tls', '--cacert', o.tls.ca, '--cert', o.tls.cert, '--key', o.tls.key] : [])];
   }
 
@@ -191,7 +191,7 @@ export class ThrowawayRedisSentinel {
   static async create(opts: ThrowawayRedisSentinel['opts'] = {}): Promise<ThrowawayRedisSentinel> {
     const { password, tls } = opts;
     const nodes = [await ThrowawayRedis.create({ password, tls }), await ThrowawayRedis.create({ password, tls })] as [ThrowawayRedis, ThrowawayRedis];
-    execFileSync('redis-cli', [...ThrowawayRedisSentinel.cli(nodes[1].port, opts), 'replicaof', '127.0.0.1', String(nodes[0].port)]);
+    execFileSync('redis-cli', [...ThrowawayRedisSentinel.cli(nodes[1].port, opts, password), 'replicaof', '127.0.0.1', String(nodes[0].port)]);
     const port = await freePort();
     const dir = tempDir('modelgate-sentinel-');
     // Sentinel rewrites its configuration file as it learns: it must be one of its own.
