@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createBackup, restoreBackup } from '../backup/index.js';
 import { VERSION } from '../lib/version.js';
 import { withContext } from './context.js';
+import { assertOutputFile } from '../lib/user-paths.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 export function registerBackupCommands(program: Command): void {
@@ -16,6 +17,7 @@ export function registerBackupCommands(program: Command): void {
     .addHelpText('after', '\nExamples:\n  modelgate backup --out backups/modelgate-$(date +%F).tar\n  modelgate backup --out full.tar --include-audit --json')
     .action(async (o: OutputOptions & { out: string; includeAudit?: boolean }) =>
       withContext(o, async (ctx) => {
+        assertOutputFile(o.out, '--out', 'modelgate-backup.tar');
         progress(`backing up ${ctx.db.describe}${o.includeAudit ? ' with the audit log' : ''}…`);
         const r = await createBackup(ctx.db, ctx.artifacts, { out: o.out, includeAudit: o.includeAudit, version: VERSION, onProgress: progress, now: () => ctx.clock.now() });
         emit(

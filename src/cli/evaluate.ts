@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { notNumbersNote } from '../lib/csv-cell.js';
 import { AppError } from '../lib/errors.js';
 import { writeFileAtomic } from '../lib/files.js';
+import { assertOutputFile } from '../lib/user-paths.js';
 import { Servable } from '../inference/index.js';
 import { checkSkipped, costMatrixOf, scoreCsv } from '../monitoring/index.js';
 import type { Context } from '../server/context.js';
@@ -230,6 +231,7 @@ export function registerEvaluateCommands(program: Command): void {
         const task = (await ctx.registry.getVersion(o.model, version)).task;
         // Flags are checked before any scoring, so a wrong gate costs nothing.
         gatesFor(o, task, { task } as TaskEvaluation, o.baseline ? ({ task } as TaskEvaluation) : undefined);
+        if (o.out) assertOutputFile(o.out, '--out', 'evaluation.json');
         const allow = o.allowSkipped ?? false;
         const candidate = await evaluateVersion(ctx, o.model, version, o.data, o.target, allow);
         const baseline = o.baseline ? await evaluateVersion(ctx, o.model, await resolve(ctx, o.model, o.baseline), o.data, o.target, allow) : undefined;

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parse } from 'csv-parse';
 import type { FeedbackItem } from '../audit/index.js';
 import { cellNumber, numberText } from '../lib/csv-cell.js';
 import { fileDelimiter } from '../lib/csv-delimiter.js';
+import { assertInputFile } from '../lib/user-paths.js';
 import { AppError } from '../lib/errors.js';
 import { cliActor, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
@@ -36,9 +36,7 @@ export function registerFeedbackCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  modelgate feedback import --file outcomes.csv\n\noutcomes.csv:\n  event_id,label,value\n  booking-1,1,-120\n  booking-2,0,35')
     .action(async (o: OutputOptions & { file: string }) =>
       withContext(o, async (ctx) => {
-        await access(o.file).catch(() => {
-          throw new AppError('BAD_REQUEST', `cannot read ${o.file}; give the path of a CSV file`);
-        });
+        assertInputFile(o.file, 'give the path of a CSV file');
         const delimiter = await fileDelimiter(o.file);
         const parser = createReadStream(o.file).pipe(parse({ columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true, bom: true, delimiter }));
         let line = 1; // the header

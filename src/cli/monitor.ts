@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../lib/duration.js';
 import { writeFileAtomic } from '../lib/files.js';
+import { assertOutputFile } from '../lib/user-paths.js';
 import type { Report } from '../monitoring/index.js';
 import { readReportAssets } from '../console/assets.js';
 import { renderReportHtml } from '../console/report-html.js';
@@ -65,6 +66,9 @@ export function registerMonitorCommands(program: Command): void {
       withContext(o, async (ctx) => {
         const windowMs = parseDuration(o.window, '--window');
         const version = parseVersion(o.version);
+        // Before the report is made and stored, not after.
+        if (o.out) assertOutputFile(o.out, '--out', 'report.json');
+        if (o.html) assertOutputFile(o.html, '--html', 'report.html');
         // The page's script and styles are read first: a missing build fails before a report is stored.
         const assets = o.html ? await readReportAssets() : undefined;
         progress(`monitoring ${o.model} over the last ${o.window}…`);

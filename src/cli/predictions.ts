@@ -33,7 +33,7 @@ export function registerPredictionCommands(program: Command): void {
         const to = parseTime(o.to, '--to');
         checkRange(from, to, ['--from', '--to']);
         // A file is written under a temporary name and renamed into place whole (its directory made if missing).
-        const file = o.out ? await createPendingOutput(o.out, { region: ctx.config.S3_REGION, endpoint: ctx.config.S3_ENDPOINT }) : undefined;
+        const file = o.out ? await createPendingOutput(o.out, { region: ctx.config.S3_REGION, endpoint: ctx.config.S3_ENDPOINT }, { flag: '--out', example: 'predictions.csv' }) : undefined;
         const out: Writable = file ? file.stream : process.stdout;
         let n = 0;
         try {

@@ -51,8 +51,11 @@ export function registerScoreCommands(program: Command): void {
         const rejectsAt = o.rejects ?? (o.out.endsWith('.csv') ? `${o.out.slice(0, -4)}.rejects.csv` : `${o.out}.rejects.csv`);
         const servable = await Servable.load(found.bytes, found.spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
         const input = await openDataStream(o.data, s3);
-        const output = await createPendingOutput(o.out, s3);
-        const rejects = await createPendingOutput(rejectsAt, s3);
+        const output = await createPendingOutput(o.out, s3, { flag: '--out', example: 'scored.csv' });
+        const rejects = await createPendingOutput(rejectsAt, s3, { flag: o.rejects ? '--rejects' : '--out (its .rejects.csv)', example: 'rejects.csv' }).catch(async (e: unknown) => {
+          await output.discard();
+          throw e;
+        });
         const started = process.hrtime.bigint();
         let reported = 0;
         try {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { removeIfInterrupted } from './interrupt-cleanup.js';
 import { s3Sdk } from './s3-sdk.js';
+import { assertInputFile, assertOutputFile } from './user-paths.js';
 import { AppError, errorMessage } from './errors.js';
 
 /** How to reach S3 (or an S3-compatible store) for s3:// data locations. */
@@ -30,9 +31,7 @@ const clientOf = (s3: S3Access) => new (s3Sdk().S3Client)({ region: s3.region, r
 /** A local file or an s3://bucket/key object, as a stream (never read whole into memory). */
 export async function openDataStream(location: string, s3: S3Access): Promise<Readable> {
   if (!location.startsWith('s3://')) {
-    await stat(location).catch(() => {
-      throw new AppError('BAD_REQUEST', `cannot read ${location}; give the path of a CSV file or s3://bucket/key`);
-    });
+    assertInputFile(location, 'give the path of a CSV file or s3://bucket/key');
     return createReadStream(location);
   }
   const { bucket, key } = parseS3(location);
@@ -70,8 +69,10 @@ export interface PendingOutput {
   discard(): Promise<void>;
 }
 
-export async function createPendingOutput(location: string, s3: S3Access): Promise<PendingOutput> {
+export async function createPendingOutput(location: string, s3: S3Access, named: { flag: string; example: string }): Promise<PendingOutput> {
+  const { flag, example } = named;
   const remote = location.startsWith('s3://') ? parseS3(location) : undefined;
+  if (!remote) assertOutputFile(location, flag, example);
   const tmp = remote ? path.join(tmpdir(), `modelgate-${randomBytes(6).toString('hex')}.tmp`) : `${location}.${randomBytes(6).toString('hex')}.tmp`;
   if (!remote) await mkdir(path.dirname(path.resolve(location)), { recursive: true });
   const stream = createWriteStream(tmp);

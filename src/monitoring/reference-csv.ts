@@ -5,6 +5,7 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
 import { cellNumber, csvPayloadReader } from '../lib/csv-cell.js';
 import { fileDelimiter } from '../lib/csv-delimiter.js';
+import { assertInputFile } from '../lib/user-paths.js';
 import { cleanCategory } from '../lib/missing.js';
 import { countReason } from '../lib/reason-counts.js';
 import { positiveClassOf, type Outcome, type Policy, type Servable } from '../inference/index.js';
@@ -114,6 +115,7 @@ export function checkSkipped(
  * contract refuses are skipped and counted; with a target, rows without a label too.
  */
 export async function scoreCsv(file: string, s: Servable, opts: { target?: string; onProgress?: (rows: number) => void } = {}): Promise<ScoredCsv> {
+  assertInputFile(file, 'give the path of a CSV file with a header row');
   const features = s.spec.contract.features;
   const delimiter = await fileDelimiter(file);
   const reader = csvPayloadReader(features, s.spec.contract.cell_reading, delimiter !== ',');

@@ -6,6 +6,7 @@ import { parse } from 'csv-parse';
 import { caseHint } from '../lib/column-names.js';
 import { cellNumber } from '../lib/csv-cell.js';
 import { delimiterName, fileDelimiter, type Delimiter } from '../lib/csv-delimiter.js';
+import { assertInputFile } from '../lib/user-paths.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, cleanCategory, isMissingCell } from '../lib/missing.js';
 import type { Dataset } from './dataset.js';
@@ -234,14 +235,8 @@ async function readColumns(
  * match other tools that drop them too.
  */
 export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingested> {
-  let size: number;
-  try {
-    size = (await stat(file)).size;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : errorMessage(e);
-    throw new AppError('BAD_REQUEST', `cannot read ${file}: ${why}; give the path of a CSV file with a header row`);
-  }
+  assertInputFile(file, 'give the path of a CSV file with a header row');
+  const size = (await stat(file)).size;
   if (size === 0) throw new AppError('BAD_REQUEST', `${file} is empty; give a CSV with a header row and data rows`);
   const delimiter = await fileDelimiter(file);
   const num = (raw: string) => cellNumber(raw, delimiter !== ',');
