@@ -78,6 +78,9 @@ describe('rate limits on a Redis Cluster over TLS with client certificates', () 
     try {
       expect(cluster.url).toMatch(/^rediss:\/\//);
       expect(await l.ready(10_000)).toBe(true);
+      // Ready means connected to every primary: not at a key's first check, which would then wait for the handshakes within the 250 ms command timeout.
+      const clients = cluster.clientsPerNode();
+      expect(Math.min(...clients), `connections per node: ${clients.join(', ')}`).toBeGreaterThanOrEqual(1);
       const rate = parseRate('1/m');
       const keys = Array.from({ length: 30 }, () => randomId('key'));
       for (const k of keys) {

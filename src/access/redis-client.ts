@@ -88,6 +88,17 @@ export function connectRedis(url: string, o: RedisClientOptions): RedisClient {
   });
 }
 
+/**
+ * Connects a cluster client to every primary now. ioredis connects to a node only at its first
+ * command, which then waits for the TCP and TLS handshakes within the command timeout (250 ms):
+ * on a busy machine the first checks of the keys of each node failed, by the failure policy,
+ * right after start. A node that cannot be reached is left to ioredis's retries.
+ */
+export async function connectPrimaries(client: IORedis.Cluster): Promise<void> {
+  const waiting = client.nodes('master').filter((node) => node.status === 'wait');
+  await Promise.all(waiting.map((node) => node.connect().catch(() => undefined)));
+}
+
 /** Where the Redis this client reached replicates from ("host:port") when it is a read-only replica; undefined for a primary. */
 export async function replicaOf(client: RedisClient): Promise<string | undefined> {
   const info = await client.info('replication');

@@ -5,7 +5,8 @@ import type { Rate } from './rate.js';
 import { reasonAfter, redisAdvice } from './redis-advice.js';
 import { readRedisTls, type RedisTlsFiles } from './redis-tls.js';
 import { probeSentinel } from './sentinel-probe.js';
-import { connectRedis, isClusterNode, replicaOf, type RedisClient } from './redis-client.js';
+import type { Cluster } from 'ioredis';
+import { connectPrimaries, connectRedis, isClusterNode, replicaOf, type RedisClient } from './redis-client.js';
 
 /**
  * The sliding-window counter of limiter.ts, in one Lua script so that reading and counting are
@@ -149,7 +150,10 @@ export class RedisRateLimiter implements RateLimiter {
       this.sentinelFailure = undefined;
       // Asked on every connection: a single-node URL that reaches a cluster node or a replica is refused with the fix.
       if (!o.cluster) this.checked = this.checkNode();
-      else this.downSince = undefined;
+      else {
+        this.downSince = undefined;
+        this.checked = connectPrimaries(this.redis as Cluster);
+      }
     });
   }
 

@@ -162,6 +162,14 @@ export class ThrowawayRedisCluster {
     );
   }
 
+  /** Client connections each node has, not counting the redis-cli that asks. */
+  clientsPerNode(): number[] {
+    return this.nodes.map((n) => {
+      const info = execFileSync('redis-cli', [...ThrowawayRedisCluster.cli(n.port, this.tls), 'info', 'clients']).toString();
+      return Number(/^connected_clients:(\d+)/m.exec(info)?.[1]) - 1;
+    });
+  }
+
   async kill(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.kill()));
   }
