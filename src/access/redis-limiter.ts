@@ -1,3 +1,4 @@
+import type { Cluster } from 'ioredis';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { MemoryRateLimiter, type RateDecision, type RateLimiter, type RateState } from './limiter.js';
@@ -5,7 +6,6 @@ import type { Rate } from './rate.js';
 import { reasonAfter, redisAdvice } from './redis-advice.js';
 import { readRedisTls, type RedisTlsFiles } from './redis-tls.js';
 import { probeSentinel } from './sentinel-probe.js';
-import type { Cluster } from 'ioredis';
 import { connectPrimaries, connectRedis, isClusterNode, replicaOf, type RedisClient } from './redis-client.js';
 
 /**
@@ -129,7 +129,7 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly claims = new Map<string, Promise<ClaimOutcome>>();
 
   constructor(private readonly o: RedisLimiterOptions) {
-    // Read once: the client's reconnections and the Sentinel probe use the same certificate.
+    // One set of TLS options for the client and the Sentinel probe; their files are read again at each connection.
     const tls = o.url.startsWith('rediss:') ? readRedisTls(o.tls) : undefined;
     this.redis = connectRedis(o.url, { cluster: o.cluster ?? false, commandTimeoutMs: o.timeoutMs ?? 250, sentinels: o.sentinels, sentinelPassword: o.sentinelPassword, tls }) as ScriptedRedis;
     this.redis.defineCommand('modelgateRate', { numberOfKeys: 1, lua: SCRIPT });

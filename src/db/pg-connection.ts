@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { readOnEachUse } from '../lib/read-on-each-use.js';
 import { unreadableFile } from '../lib/unreadable-file.js';
 import type pg from 'pg';
@@ -61,11 +60,11 @@ export function pgClientConfig(url: string): pg.ClientConfig {
   }
   const libpq = mode !== null && mode !== 'no-verify' && !q.has('uselibpqcompat');
   const config = toClientConfig(parse(source, libpq ? { useLibpqCompat: true } : {}));
-  // pg-connection-string read the files once; read again for each new connection, a renewed certificate is used without a restart.
+  // pg-connection-string has read the files once, for now; read again for each new connection, a renewed certificate is used without a restart.
   if (config.ssl && typeof config.ssl === 'object') {
     const ssl = config.ssl;
     const file = (parameter: string, property: 'ca' | 'cert' | 'key') => (property in ssl ? (q.get(parameter) ?? undefined) : undefined);
-    readOnEachUse(ssl, { ca: file('sslrootcert', 'ca'), cert: file('sslcert', 'cert'), key: file('sslkey', 'key') }, (_, path) => readFileSync(path));
+    readOnEachUse(ssl, { ca: file('sslrootcert', 'ca'), cert: file('sslcert', 'cert'), key: file('sslkey', 'key') }, (property) => ssl[property] as string);
   }
   // Named in pg_stat_activity (how a DBA counts and finds modelgate's connections) unless the URL names it.
   return { fallback_application_name: 'modelgate', ...config };
