@@ -273,5 +273,11 @@ describe('a binary model whose classes are words, through the CLI', () => {
     const bad = await runCli(['evaluate', '--model', 'words', '--version', '1', '--data', csv, '--target', 'Outcome'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--target Outcome: line \d+ has "gone"; a target must be 0\/1, yes\/no or true\/false, or the model's classes "left", "stayed" \("left" is 1\)/);
+    // A row with a stray comma is skipped with the reason (not read with its cells one column on), and counted.
+    const rows = readFileSync(csv, 'utf8').replace(',gone\n', ',left\n').trimEnd().split('\n');
+    writeFileSync(csv, [...rows, rows[1].replace(',', ',,')].join('\n') + '\n');
+    const ragged = await runCli(['evaluate', '--model', 'words', '--version', '1', '--data', csv, '--target', 'Outcome'], env);
+    expect(ragged.code).toBe(2);
+    expect(ragged.stderr).toMatch(/1 of 51 rows cannot be scored \(1 row: more fields than the header's \d+: a comma in a field that is not quoted/);
   }, 120_000);
 });

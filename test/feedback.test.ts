@@ -153,4 +153,29 @@ describe('modelgate feedback import', () => {
     // The blank left bk-4's earlier outcome as it was.
     expect(await byEvent('bk-4')).toBe(0);
   });
+
+  it('refuses a row whose fields do not line up with the header, by its line, and stores the others', async () => {
+    // Line 3: a value written 1,234.5 without quotes (csv-parse stopped the whole file there).
+    const file = path.join(dir, 'ragged.csv');
+    writeFileSync(file, ['event_id,label,value', 'bk-0,1,-100', 'bk-1,0,1,234.5', 'bk-2,1', 'bk-3,0,7', ''].join('\n'));
+    const r = await runCli(['feedback', 'import', '--file', file, '--json'], { MODELGATE_DATA_DIR: dir });
+    expect(r.code).toBe(1);
+    expect(r.json()).toMatchObject({
+      rows: 4,
+      stored: 2,
+      refused: 2,
+      errors: [
+        { line: 3, message: "more fields than the header's 3: a comma in a field that is not quoted, such as a number written 1,234" },
+        { line: 4, message: "fewer fields than the header's 3: the row is cut short" },
+      ],
+    });
+    const value = async (e: string) => (await s.ctx.db.kysely.selectFrom('feedback').select('value').where('event_id', '=', e).executeTakeFirst())?.value;
+    expect(await value('bk-3')).toBe(7);
+    // A column it reads named twice: refused before anything is stored.
+    writeFileSync(file, ['event_id,label,label', 'bk-0,0,1', ''].join('\n'));
+    const twice = await runCli(['feedback', 'import', '--file', file], { MODELGATE_DATA_DIR: dir });
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/the header names column "label" twice/);
+    expect(await value('bk-0')).toBe(-100);
+  });
 });

@@ -108,6 +108,44 @@ describe('modelgate score', () => {
     expect(missing.stderr).toMatch(/no column for features SeniorCitizen, Partner/);
   }, 240_000);
 
+  it('a row whose fields do not line up with the header is rejected, not scored on the next columns; a feature named twice in the header is refused', async () => {
+    const lines = csvOf(charges.expected.rows, (i) => `line-${i}`)
+      .trimEnd()
+      .split('\n');
+    // Row 5: tenure written with a thousands comma, unquoted (every later cell would shift one
+    // column right); row 8: cut short by its last field.
+    lines[5] = lines[5].replace(/^(line-4,\d+,)(\d+),/, '$1$2,000,');
+    lines[8] = lines[8].slice(0, lines[8].lastIndexOf(','));
+    const data = path.join(dir, 'misaligned.csv');
+    writeFileSync(data, `${lines.join('\n')}\n`);
+    const out = path.join(dir, 'misaligned-scored.csv');
+    const r = await runCli(['score', '--model', 'charges', '--data', data, '--out', out, '--allow-rejects', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toMatchObject({
+      rows: 200,
+      scored: 198,
+      rejected: 2,
+      reasons: {
+        "more fields than the header's 17: a comma in a field that is not quoted, such as a number written 1,234": 1,
+        "fewer fields than the header's 17: the row is cut short": 1,
+      },
+    });
+    expect(readCsv(path.join(dir, 'misaligned-scored.rejects.csv')).map((x) => x.row)).toEqual(['5', '8']);
+    const rows = readCsv(out);
+    expect(rows.map((x) => x.row)).not.toContain('5');
+    for (const row of rows) expect(Math.abs(Number(row.value) - charges.expected.onnxruntime[Number(row.row) - 1])).toBeLessThan(1e-5);
+
+    // A column the model reads, named twice: which one is the feature? A column it does not read may be.
+    const header = lines[0].split(',');
+    const twice = path.join(dir, 'twice.csv');
+    writeFileSync(twice, [[...header, 'tenure'].join(','), ...lines.slice(1, 4).map((l) => `${l},1`)].join('\n'));
+    const refused = await runCli(['score', '--model', 'charges', '--data', twice, '--out', out], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/twice\.csv: the header names column "tenure" twice; remove or rename one of them/);
+    writeFileSync(twice, [[...header, 'note', 'note'].join(','), ...lines.slice(1, 4).map((l) => `${l},a,b`)].join('\n'));
+    expect((await runCli(['score', '--model', 'charges', '--data', twice, '--out', out, '--json'], env)).json()).toMatchObject({ rows: 3, scored: 3 });
+  }, 240_000);
+
   it('reads from and writes to S3 (an s3rver on loopback)', async () => {
     // Through modelgate's loader, which turns off the SDK's notice about Node versions (it would print in this test process).
     const { GetObjectCommand, PutObjectCommand, S3Client } = s3Sdk();

@@ -1,15 +1,17 @@
 import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
-import { parse } from 'csv-parse';
 import type { FeedbackItem } from '../audit/index.js';
 import { cellNumber, numberText } from '../lib/csv-cell.js';
 import { fileDelimiter } from '../lib/csv-delimiter.js';
+import { csvRows } from '../lib/csv-rows.js';
 import { assertInputFile } from '../lib/user-paths.js';
 import { AppError } from '../lib/errors.js';
 import { cliActor, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 const BATCH = 1000;
+/** The columns an outcomes file may have; others are ignored. */
+const FEEDBACK_COLUMNS = ['prediction_id', 'event_id', 'label', 'value'];
 
 /** decimalComma: a file not separated by commas may write 21,5 for 21.5 (a regression label, a value). */
 function toItem(r: Record<string, string>, decimalComma: boolean): FeedbackItem {
@@ -38,7 +40,6 @@ export function registerFeedbackCommands(program: Command): void {
       withContext(o, async (ctx) => {
         assertInputFile(o.file, 'give the path of a CSV file');
         const delimiter = await fileDelimiter(o.file);
-        const parser = createReadStream(o.file).pipe(parse({ columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true, bom: true, delimiter }));
         let line = 1; // the header
         let stored = 0;
         // Rows whose outcome is not known yet (a blank label): left out and counted, not refused.
@@ -56,17 +57,27 @@ export function registerFeedbackCommands(program: Command): void {
           // A line every 50,000 rows, as the export does: a line per batch was 200 lines for 200,000 outcomes.
           if ((line - 1) % 50_000 < BATCH) progress(`imported ${stored} outcomes${errors.length ? `, ${errors.length} refused` : ''}…`);
         };
-        for await (const record of parser as AsyncIterable<Record<string, string>>) {
-          line++;
-          if (line === 2 && !('label' in record)) throw new AppError('BAD_REQUEST', `${o.file}: no label column; the header must name prediction_id or event_id, label and optionally value`);
-          if (!(record.label ?? '').trim()) {
+        const onHeader = (header: string[]) => {
+          if (!header.includes('label')) throw new AppError('BAD_REQUEST', `${o.file}: no label column; the header must name prediction_id or event_id, label and optionally value`);
+          return FEEDBACK_COLUMNS.filter((c) => header.includes(c));
+        };
+        const rows = csvRows(createReadStream(o.file), { delimiter, source: o.file, name: (h) => h.trim().toLowerCase(), trim: true, onHeader });
+        for await (const { row, values, misaligned } of rows) {
+          line = row + 1;
+          if (misaligned) {
+            errors.push({ line, message: misaligned });
+            continue;
+          }
+          if (!(values.label ?? '').trim()) {
             unlabelled++;
             continue;
           }
-          batch.push({ line, item: toItem(record, delimiter !== ',') });
+          batch.push({ line, item: toItem(values, delimiter !== ',') });
           if (batch.length >= BATCH) await send();
         }
         if (batch.length) await send();
+        // Misaligned rows were refused as they were read, the others when their batch was sent.
+        errors.sort((a, b) => a.line - b.line);
         const summary = { file: o.file, rows: line - 1, stored, unlabelled, refused: errors.length, errors: errors.slice(0, 100) };
         emit(o, summary, () =>
           [

@@ -139,8 +139,22 @@ export function deriveContract(graph: GraphInfo, opts: DeriveOptions = {}): { co
       })),
     };
   }
+  assertSendableNames(contract.features, contract.layout === 'matrix');
   const { task, output } = pickOutput(graph, opts);
   return { contract: { ...contract, task }, output };
+}
+
+/**
+ * A feature is a field of a request's JSON body, so it needs a name a body can carry: not empty,
+ * and not `__proto__`, which the JSON parser refuses (prototype pollution). Refused at
+ * registration, not found at the first request.
+ */
+function assertSendableNames(features: Contract['features'], named: boolean) {
+  const empty = features.findIndex((f) => f.name === '');
+  const where = named ? '--feature-names (feature_names in the manifest)' : 'the graph';
+  if (empty >= 0) throw new AppError('INVALID_MODEL', `feature ${empty + 1} of ${where} has an empty name; a request could not send it, so give every feature a name`);
+  if (features.some((f) => f.name === '__proto__'))
+    throw new AppError('INVALID_MODEL', `a feature of ${where} is named __proto__, which no request can send (JSON bodies setting __proto__ are refused); rename it`);
 }
 
 /**

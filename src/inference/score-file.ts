@@ -1,11 +1,11 @@
 import type { Readable, Writable } from 'node:stream';
-import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import { assertFeatureColumns } from '../lib/column-names.js';
 import { writeText } from '../lib/data-location.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { csvPayloadReader } from '../lib/csv-cell.js';
 import { streamDelimiter } from '../lib/csv-delimiter.js';
+import { csvRows } from '../lib/csv-rows.js';
 import { countReason } from '../lib/reason-counts.js';
 import type { Row } from './encoder.js';
 import type { Servable } from './servable.js';
@@ -111,34 +111,42 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
 
   const { delimiter, input } = await streamDelimiter(o.input);
   const reader = csvPayloadReader(features, s.spec.contract.cell_reading, delimiter !== ',');
-  const parser = input.pipe(parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, delimiter }));
-  let line = 1;
+  const onHeader = (header: string[]) => {
+    assertFeatureColumns(
+      o.source,
+      header,
+      features.map((f) => f.name),
+    );
+    idColumns = o.idColumns ?? header.filter((c) => /(^|[^a-z])id$|^id$|Id$|ID$/.test(c));
+    const missingIds = idColumns.filter((c) => !header.includes(c));
+    if (missingIds.length) throw new AppError('BAD_REQUEST', `${o.source}: no id column ${missingIds.join(', ')} (from --id); its columns are ${header.join(', ')}`);
+    columns.splice(1, 0, ...idColumns);
+    return [...features.map((f) => f.name), ...idColumns];
+  };
+  let row = 0;
   try {
-    for await (const rec of parser as AsyncIterable<Record<string, string>>) {
-      line++;
+    for await (const r of csvRows(input, { delimiter, source: o.source, onHeader })) {
+      row = r.row;
       if (rows === 0) {
-        const header = Object.keys(rec);
-        assertFeatureColumns(
-          o.source,
-          header,
-          features.map((f) => f.name),
-        );
-        idColumns = o.idColumns ?? header.filter((c) => /(^|[^a-z])id$|^id$|Id$|ID$/.test(c));
-        const missingIds = idColumns.filter((c) => !header.includes(c));
-        if (missingIds.length) throw new AppError('BAD_REQUEST', `${o.source}: no id column ${missingIds.join(', ')} (from --id); its columns are ${header.join(', ')}`);
-        columns.splice(1, 0, ...idColumns);
         await write(o.output, stringify([columns]));
         await write(o.rejects, stringify([['row', ...idColumns, 'reason']]));
       }
       rows++;
-      pending.push({ line: line - 1, ids: idColumns.map((c) => rec[c] ?? ''), payload: reader.read(rec) });
+      const ids = idColumns.map((c) => r.values[c] ?? '');
+      if (r.misaligned) {
+        // Flush first, so the rejects file stays in row order.
+        await flush();
+        await reject(r.row, ids, r.misaligned);
+        continue;
+      }
+      pending.push({ line: r.row, ids, payload: reader.read(r.values) });
       if (pending.length >= BATCH) await flush();
     }
     await flush();
   } catch (e) {
     if (e instanceof AppError) throw e;
     if (e instanceof OutputFailed) throw e.failure;
-    throw new AppError('BAD_REQUEST', `${o.source}: cannot read as CSV (line ${line}): ${errorMessage(e)}`);
+    throw new AppError('BAD_REQUEST', `${o.source}: cannot read as CSV (after row ${row}): ${errorMessage(e)}`);
   }
   if (rows === 0) throw new AppError('BAD_REQUEST', `${o.source}: no rows (a CSV with a header line and one row per prediction)`);
   return { rows, scored, rejected, reasons, notNumbers: reader.notNumbers, idColumns, columns };

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { parse } from 'csv-parse';
 import { assertFeatureColumns, caseHint } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
 import { cellNumber, csvPayloadReader } from '../lib/csv-cell.js';
 import { fileDelimiter } from '../lib/csv-delimiter.js';
+import { csvRows } from '../lib/csv-rows.js';
 import { assertInputFile } from '../lib/user-paths.js';
 import { cleanCategory } from '../lib/missing.js';
 import { countReason } from '../lib/reason-counts.js';
@@ -163,25 +163,27 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     opts.onProgress?.(scores.length);
   };
 
-  const parser = createReadStream(file).pipe(parse({ columns: true, bom: true, skip_empty_lines: true, relax_column_count: true, delimiter }));
-  let line = 1;
-  let checked = false;
+  const onHeader = (header: string[]) => {
+    assertFeatureColumns(
+      file,
+      header,
+      features.map((f) => f.name),
+    );
+    if (opts.target !== undefined && !header.includes(opts.target)) throw new AppError('BAD_REQUEST', `${file}: no column ${opts.target} (from --target)${caseHint(header, [opts.target])}`);
+    return [...features.map((f) => f.name), ...(opts.target === undefined ? [] : [opts.target])];
+  };
+  let line = 1; // the header
   try {
-    for await (const rec of parser as AsyncIterable<Record<string, string>>) {
-      line++;
-      if (!checked) {
-        checked = true;
-        const header = Object.keys(rec);
-        assertFeatureColumns(
-          file,
-          header,
-          features.map((f) => f.name),
-        );
-        if (opts.target !== undefined && !(opts.target in rec)) throw new AppError('BAD_REQUEST', `${file}: no column ${opts.target} (from --target)${caseHint(header, [opts.target])}`);
+    for await (const r of csvRows(createReadStream(file), { delimiter, source: file, onHeader })) {
+      line = r.row + 1;
+      if (r.misaligned) {
+        firstError ??= r.misaligned;
+        skip(r.misaligned);
+        continue;
       }
       let y: number | string | undefined;
       if (target && opts.target !== undefined) {
-        const t = target(rec[opts.target], line);
+        const t = target(r.values[opts.target], line);
         if ('skip' in t) {
           untargeted++;
           skip(t.skip);
@@ -189,13 +191,13 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
         }
         y = t.y;
       }
-      pending.push({ payload: reader.read(rec), label: y });
+      pending.push({ payload: reader.read(r.values), label: y });
       if (pending.length >= BATCH) await flush();
     }
     await flush();
   } catch (e) {
     if (e instanceof AppError) throw e;
-    throw new AppError('BAD_REQUEST', `${file}: cannot read as CSV (line ${line}): ${errorMessage(e)}`);
+    throw new AppError('BAD_REQUEST', `${file}: cannot read as CSV (after line ${line}): ${errorMessage(e)}`);
   }
   if (!scores.length) throw new AppError('BAD_REQUEST', `${file}: no row could be scored${firstError ? ` (first problem: ${firstError})` : ''}`);
   return { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, untargeted, notNumbers: reader.notNumbers, ...(firstError ? { firstError } : {}) };

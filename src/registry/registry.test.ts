@@ -83,6 +83,16 @@ describe.each(DIALECTS)('registry on %s', (dialect) => {
     expect(r.manifest.contract).toMatchObject({ layout: 'matrix', features: [{ name: 'a', index: 0 }, { name: 'b' }, { name: 'c' }, { name: 'd', index: 3 }] });
   });
 
+  it('refuses feature names no JSON request could send: empty, or __proto__', async () => {
+    const { onnx: numeric } = fixture('telco_numeric');
+    const refusal = (names: string[]) => registry.register({ model: 'unsendable', onnx: numeric, featureNames: names, actor: 'test' }).catch((e: AppError) => e);
+    const empty = await refusal(['a', '', 'c', 'd']);
+    expect(empty).toMatchObject({ code: 'INVALID_MODEL', message: expect.stringMatching(/feature 2 of --feature-names \(feature_names in the manifest\) has an empty name/) });
+    const proto = await refusal(['a', '__proto__', 'c', 'd']);
+    expect(proto).toMatchObject({ code: 'INVALID_MODEL', message: expect.stringMatching(/named __proto__, which no request can send/) });
+    expect((await registry.listModels()).some((m) => m.name === 'unsendable')).toBe(false);
+  });
+
   it('rejects a manifest with unknown keys, naming them', async () => {
     const e = await registry.register({ model: 'alpha', onnx, manifest: { polcy: {} }, actor: 'test' }).catch((x: AppError) => x);
     expect(e).toBeInstanceOf(AppError);

@@ -78,6 +78,26 @@ describe('CSV ingest', () => {
     expect((await ingestCsv(file(big.join('\n')), { target: 'y' })).columns[0]).toMatchObject({ role: 'excluded', note: expect.stringMatching(/more than 1000 distinct values/) });
   });
 
+  it('leaves out columns a request could not send: unnamed ones (pandas row numbers, a trailing comma) and __proto__', async () => {
+    // What pandas writes with to_csv() by default: an unnamed first column of row numbers; and a
+    // spreadsheet's trailing comma: an unnamed last column, empty. Both in one file, so two
+    // unnamed columns are no duplicate.
+    const rows = [',age,plan,__proto__,,y'];
+    for (let i = 0; i < 40; i++) rows.push(`${i},${20 + (i % 13)},${i % 3 ? 'basic' : 'pro'},${i % 5},,${i % 2}`);
+    const r = await ingestCsv(file(rows.join('\n')), { target: 'y' });
+    expect(Object.keys(r.data.numeric)).toEqual(['age']);
+    expect(Object.keys(r.data.categorical)).toEqual(['plan']);
+    expect(r.columns.map((c) => c.role)).toEqual(['excluded', 'numeric', 'categorical', 'excluded', 'excluded', 'target']);
+    const warnings = r.warnings.join('\n');
+    expect(warnings).toMatch(/^column 1 \(no name in the header\): row numbers \(what pandas writes unless to_csv\(index=False\)\); left out$/m);
+    expect(warnings).toMatch(/^column 5 \(no name in the header\): every value is missing; left out$/m);
+    expect(warnings).toMatch(/^__proto__: a request cannot send a field of this name .*rename the column/m);
+    // An unnamed column of values is no row numbers: still left out, saying how to keep it.
+    const named = await ingestCsv(file(['a,,y', ...Array.from({ length: 40 }, (_, i) => `${i % 7},${i % 4},${i % 2}`)].join('\n')), { target: 'y' });
+    expect(Object.keys(named.data.numeric)).toEqual(['a']);
+    expect(named.warnings.join('\n')).toMatch(/^column 2 \(no name in the header\): left out; name it in the header to train on it$/m);
+  });
+
   it('refuses what cannot be trained on, saying what to do', async () => {
     const bad = async (text: string | Buffer, opts: Partial<Parameters<typeof ingestCsv>[1]> = {}) => {
       try {

@@ -143,13 +143,22 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
     const base = { name, missing: s.missing, distinct };
     if (j === targetIndex) return { ...base, role: 'target' as const };
     const present = rows - s.missing;
+    const label = name === '' ? `column ${j + 1} (no name in the header)` : name;
     const exclude = (note: string): ColumnReport => {
-      warnings.push(`${name}: ${note}`);
+      warnings.push(`${label}: ${note}`);
       return { ...base, role: 'excluded', note };
     };
     if (o.exclude?.includes(name)) return { ...base, role: 'excluded', note: 'excluded by --exclude' };
     if (o.features && !o.features.includes(name)) return { ...base, role: 'excluded', note: 'not a feature of the version retrained' };
     if (present === 0) return exclude('every value is missing; left out');
+    // A feature is a request's field, and a request cannot send a field without a name. The usual
+    // one is the first: the row numbers pandas writes with to_csv() unless index=False.
+    if (name === '') {
+      const rowNumbers = j === 0 && s.distinct !== undefined && distinct === rows && s.integer === present;
+      return exclude(rowNumbers ? 'row numbers (what pandas writes unless to_csv(index=False)); left out' : 'left out; name it in the header to train on it');
+    }
+    // JSON bodies that set __proto__ are refused (prototype pollution), so no request could send it.
+    if (name === '__proto__') return exclude('a request cannot send a field of this name (JSON bodies setting __proto__ are refused); left out, rename the column to train on it');
     // Past the line above, a column of a features list is one of them.
     const keep = o.features !== undefined;
     if (distinct === 1 && !keep) return exclude('the same value in every row; left out');
@@ -167,7 +176,7 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
     if (numeric && s.numeric < present) {
       const bad = present - s.numeric;
       const note = bad === 1 ? '1 value that is not a number is treated as missing' : `${bad} values that are not numbers are treated as missing`;
-      warnings.push(`${name}: ${note}`);
+      warnings.push(`${label}: ${note}`);
       return { ...base, role: 'numeric', note };
     }
     return { ...base, role: numeric ? 'numeric' : 'categorical' };
@@ -273,7 +282,8 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   for await (const { line, cells } of records(file, delimiter, (chunk) => hash.update(chunk))) {
     if (!header) {
       header = cells.map((c) => c.trim());
-      const dup = header.find((h, i) => header!.indexOf(h) !== i);
+      // Unnamed columns are left out (classifyColumns), so several of them are no ambiguity.
+      const dup = header.find((h, i) => h !== '' && header!.indexOf(h) !== i);
       if (dup !== undefined) throw new AppError('BAD_REQUEST', `${file}: the header names column ${JSON.stringify(dup)} twice`);
       targetIndex = header.indexOf(o.target);
       if (targetIndex < 0) throw new AppError('BAD_REQUEST', `${file}: no column ${JSON.stringify(o.target)} for --target${caseHint(header, [o.target])}; the columns are ${header.join(', ')}`);
