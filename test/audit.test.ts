@@ -94,6 +94,29 @@ for (const dialect of DIALECTS) {
       expect(seen.sort()).toEqual(replies.map((r) => r.prediction_id).sort());
     });
 
+    it('pages newest first with order=newest, and refuses a cursor of the other order', async () => {
+      const oldest = (await call('GET', '/v1/predictions?model=hotel&limit=1000')).body.predictions.map((p: { id: string }) => p.id) as string[];
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let first: string | undefined;
+      do {
+        const r = await call('GET', `/v1/predictions?model=hotel&order=newest&limit=5${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(r.status).toBe(200);
+        seen.push(...r.body.predictions.map((p: { id: string }) => p.id));
+        cursor = r.body.next_cursor;
+        first ??= cursor ?? undefined;
+      } while (cursor);
+      expect(seen).toEqual([...oldest].reverse());
+      // The last reply's prediction is the newest record.
+      expect(seen[0]).toBe(replies[replies.length - 1].prediction_id);
+      const mixed = await call('GET', `/v1/predictions?model=hotel&limit=5&cursor=${first}`);
+      expect(mixed.status).toBe(400);
+      expect(mixed.body.error.message).toMatch(/^query\.cursor: a cursor of the newest-first listing; pass it with order=newest/);
+      const oldestCursor = (await call('GET', '/v1/predictions?model=hotel&limit=5')).body.next_cursor;
+      expect((await call('GET', `/v1/predictions?model=hotel&order=newest&limit=5&cursor=${oldestCursor}`)).status).toBe(400);
+      expect((await call('GET', '/v1/predictions?model=hotel&order=latest')).status).toBe(400);
+    });
+
     it('pages with a cursor and a from filter: every record from then on, exactly once', async () => {
       const all = (await call('GET', '/v1/predictions?model=hotel&limit=1000')).body.predictions as { id: string; at: string }[];
       const from = all[5].at;

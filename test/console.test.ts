@@ -526,7 +526,14 @@ describe('console with 1,000 models and 100,000 predictions', () => {
       await page.goto(`${s.url}/ui/#/decisions/hotel`);
       const predictions = page.locator('[data-testid=predictions-table] tbody tr');
       await poll(() => predictions.count()).toBe(50);
-      expect(await predictions.first().textContent()).toContain('e-0');
+      // Newest first: what an operator looking into what just happened wants on the first page.
+      expect(await predictions.first().textContent()).toContain('e-99999');
+      await page.getByRole('button', { name: 'Next' }).click();
+      await poll(() => predictions.first().textContent()).toContain('e-99949');
+      await page.getByLabel('Order').selectOption('oldest');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await poll(() => predictions.first().textContent()).toContain('e-0');
+      expect(await page.locator('.pager').textContent()).toContain('Page 1');
       const outcomes = await page.locator('[data-testid=predictions-table] tbody tr td:nth-of-type(7)').allTextContents();
       expect(outcomes.slice(0, 3)).toEqual(['—', '1', '—']);
       await page.getByRole('button', { name: 'Next' }).click();

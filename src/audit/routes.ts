@@ -27,15 +27,27 @@ export function checkRange(from: string | undefined, to: string | undefined, nam
   if (from && to && from >= to) throw new AppError('VALIDATION_FAILED', `${names[0]} (${from}) must be before ${names[1]} (${to})`, { field: names[0] });
 }
 
-export const encodeCursor = (at: string, id: string) => Buffer.from(JSON.stringify([at, id])).toString('base64url');
+/** A page's keyset position; a newest-first listing's carries its order, so it cannot be passed to the other. */
+export const encodeCursor = (at: string, id: string, newestFirst = false) => Buffer.from(JSON.stringify(newestFirst ? [at, id, 'newest'] : [at, id])).toString('base64url');
 
-export function decodeCursor(c: string | undefined): { at: string; id: string } | undefined {
+export function decodeCursor(c: string | undefined, newestFirst = false): { at: string; id: string } | undefined {
   if (!c) return undefined;
+  let v: unknown;
   try {
-    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && !Number.isNaN(Date.parse(v[0]))) return { at: v[0], id: v[1] };
+    v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown;
   } catch {
-    // fall through to the error below
+    // refused below
+  }
+  if (Array.isArray(v) && (v.length === 2 || (v.length === 3 && v[2] === 'newest')) && typeof v[0] === 'string' && typeof v[1] === 'string' && !Number.isNaN(Date.parse(v[0]))) {
+    if ((v.length === 3) !== newestFirst)
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `query.cursor: a cursor of the ${newestFirst ? 'oldest' : 'newest'}-first listing; pass it with order=${newestFirst ? 'oldest' : 'newest'}, or start this listing without a cursor`,
+        {
+          field: 'query.cursor',
+        },
+      );
+    return { at: v[0], id: v[1] };
   }
   throw new AppError('VALIDATION_FAILED', 'query.cursor: not a cursor this server issued; pass next_cursor from the previous page unchanged', { field: 'query.cursor' });
 }
@@ -92,11 +104,12 @@ export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDeps
       config: { scope: 'read' },
       schema: {
         tags: ['audit'],
-        summary: 'Audited predictions, oldest first, a page at a time',
+        summary: 'Audited predictions, oldest first (or newest first), a page at a time',
         querystring: {
           type: 'object',
           properties: {
             ...filterProperties,
+            order: { type: 'string', enum: ['oldest', 'newest'], description: 'oldest first (the default) or newest first' },
             limit: { type: 'string', pattern: '^[0-9]{1,6}$', description: 'rows per page, 1 to 1000 (default 100)' },
             cursor: { type: 'string', maxLength: 512, description: 'next_cursor of the previous page' },
           },
@@ -112,9 +125,10 @@ export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDeps
       const q = request.query;
       const limit = q.limit === undefined ? 100 : Number(q.limit);
       if (!(limit >= 1 && limit <= 1000)) throw new AppError('VALIDATION_FAILED', `query.limit: expected 1 to 1000, got ${q.limit}`, { field: 'query.limit' });
-      const rows = await store.query({ ...auditFilter(q), limit, after: decodeCursor(q.cursor) });
+      const newestFirst = q.order === 'newest';
+      const rows = await store.query({ ...auditFilter(q), limit, newestFirst, after: decodeCursor(q.cursor, newestFirst) });
       const last = rows[rows.length - 1];
-      return { predictions: rows, next_cursor: rows.length === limit && last ? encodeCursor(last.at, last.id) : null };
+      return { predictions: rows, next_cursor: rows.length === limit && last ? encodeCursor(last.at, last.id, newestFirst) : null };
     },
   );
 

@@ -29,7 +29,7 @@ function rows(): Row[] {
 const order = (a: { at: string; id: string }, b: { at: string; id: string }) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** Every page of a listing, as the route and the console read it: by the last row's (at, id). */
-async function allPages(store: AuditStore, q: { model?: string; decision?: string; version?: number; from?: string }, limit: number) {
+async function allPages(store: AuditStore, q: { model?: string; decision?: string; version?: number; from?: string; to?: string; newestFirst?: boolean }, limit: number) {
   const out: { id: string; at: string }[] = [];
   let after: { at: string; id: string } | undefined;
   for (;;) {
@@ -81,6 +81,30 @@ for (const dialect of DIALECTS) {
         expect(expected.length).toBeGreaterThan(2);
         for (const limit of limits) expect(await allPages(store, q, limit), `${JSON.stringify(q)} by ${limit}`).toEqual(expected);
       }
+    });
+
+    it('pages newest first exactly, with and without filters and time bounds, across spans and runs of equal times', async () => {
+      const from = new Date(BASE + 700).toISOString();
+      const to = new Date(BASE + 3001).toISOString();
+      const cases: { q: { model?: string; decision?: string; version?: number; from?: string; to?: string }; want: (r: Row) => boolean; limits: number[] }[] = [
+        { q: {}, want: () => true, limits: [1000, 4999] },
+        { q: { model: 'churn', from, to }, want: (r) => r.model === 'churn' && r.at >= from && r.at < to, limits: [7, 1000] },
+        { q: { decision: 'review' }, want: (r) => r.decision === 'review', limits: [1, 3, 1000] },
+        { q: { model: 'fraud', version: 1, to }, want: (r) => r.model === 'fraud' && r.version === 1 && r.at < to, limits: [7, 1000] },
+        { q: { version: 1 }, want: (r) => r.version === 1, limits: [333, 5000] },
+      ];
+      for (const { q, want, limits } of cases) {
+        const expected = data
+          .filter(want)
+          .map((r) => ({ id: r.id, at: r.at }))
+          .sort(order)
+          .reverse();
+        expect(expected.length).toBeGreaterThan(2);
+        for (const limit of limits) expect(await allPages(store, { ...q, newestFirst: true }, limit), `${JSON.stringify(q)} by ${limit}`).toEqual(expected);
+      }
+      // The first page is the newest records, whatever the limit.
+      const [newest] = await store.query({ limit: 1, newestFirst: true });
+      expect(newest.id).toBe([...data].sort(order).at(-1)!.id);
     });
 
     it('each record carries its outcome: a binary label, a class or a value, with the reported profit and time; null without one', async () => {

@@ -42,7 +42,9 @@ export interface PredictionQuery {
   /** The caller's event id (the one feedback joins on). */
   eventId?: string;
   limit: number;
-  /** Keyset position: (at, id) of the last row of the previous page. */
+  /** Newest first (the console's audit log); else oldest first. */
+  newestFirst?: boolean;
+  /** Keyset position: (at, id) of the last row of the previous page, in the listing's order. */
   after?: { at: string; id: string };
 }
 
@@ -80,14 +82,27 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
       .execute();
   }
 
-  /** The lower bound on at, the later of the filter's and the cursor's: given both, SQLite may start the time index at the filter's and scan every earlier page again. */
-  const lowerBound = (q: PredictionQuery) => (q.after && (!q.from || Date.parse(q.after.at) >= Date.parse(q.from)) ? q.after.at : q.from);
+  /**
+   * Where a page starts: the cursor's time when it is past the filter's bound, else the filter's
+   * (oldest first: from, inclusive; newest first: to, exclusive). Given both, SQLite may start the
+   * time index at the filter's and scan every page before the cursor again.
+   */
+  function startBound(q: PredictionQuery): { at: string; op: '>=' | '<=' | '<' } | undefined {
+    const c = q.after;
+    if (!q.newestFirst) return c && (!q.from || Date.parse(c.at) >= Date.parse(q.from)) ? { at: c.at, op: '>=' } : q.from ? { at: q.from, op: '>=' } : undefined;
+    return c && (!q.to || Date.parse(c.at) < Date.parse(q.to)) ? { at: c.at, op: '<=' } : q.to ? { at: q.to, op: '<' } : undefined;
+  }
+
+  /** Where a listing ends: oldest first, before to; newest first, at from or after. */
+  const endBound = (q: PredictionQuery): { at: string; op: '<' | '>=' } | undefined => (q.newestFirst ? (q.from ? { at: q.from, op: '>=' } : undefined) : q.to ? { at: q.to, op: '<' } : undefined);
 
   /**
-   * A page of the audit log, oldest first, each prediction with the outcome reported for it
-   * (feedback's key is the prediction id); `span` narrows it to at in (above, upTo].
+   * A page of the audit log, oldest first (or newest first), each prediction with the outcome
+   * reported for it (feedback's key is the prediction id); `span` narrows it to the times past
+   * `beyond` and up to `through` in the listing's order.
    */
-  function listing(q: PredictionQuery, span: { above?: string; upTo?: string } = {}) {
+  function listing(q: PredictionQuery, span: { beyond?: string; through?: string } = {}) {
+    const desc = !!q.newestFirst;
     let s = k
       .selectFrom('predictions as p')
       .leftJoin('feedback as f', 'f.prediction_id', 'p.id')
@@ -97,29 +112,33 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
     if (q.decision) s = s.where('p.decision', '=', q.decision);
     if (q.version !== undefined) s = s.where('p.version', '=', q.version);
     if (q.eventId) s = s.where('p.event_id', '=', q.eventId);
-    if (q.to) s = s.where('p.at', '<', q.to);
-    const lower = lowerBound(q);
-    if (lower) s = s.where('p.at', '>=', lower);
+    const end = endBound(q);
+    if (end) s = s.where('p.at', end.op, end.at);
+    const start = startBound(q);
+    if (start) s = s.where('p.at', start.op, start.at);
     if (q.after) {
       const { at, id } = q.after;
-      // Ties on the cursor's at are broken by id.
-      s = s.where((eb) => eb.or([eb('p.at', '>', at), eb('p.id', '>', id)]));
+      // Ties on the cursor's at are broken by id (the start bound keeps the rest on its side).
+      s = s.where((eb) => eb.or([eb('p.at', desc ? '<' : '>', at), eb('p.id', desc ? '<' : '>', id)]));
     }
-    if (span.above) s = s.where('p.at', '>', span.above);
-    if (span.upTo) s = s.where('p.at', '<=', span.upTo);
-    return s.orderBy('p.at').orderBy('p.id').limit(q.limit);
+    if (span.beyond) s = s.where('p.at', desc ? '<' : '>', span.beyond);
+    if (span.through) s = s.where('p.at', desc ? '>=' : '<=', span.through);
+    const order = desc ? 'desc' : 'asc';
+    return s.orderBy('p.at', order).orderBy('p.id', order).limit(q.limit);
   }
 
-  /** The at of the SCAN_ROWS-th record of q's range after `above` (by the time index alone), or undefined when fewer remain. */
-  async function spanEnd(q: PredictionQuery, above: string | undefined): Promise<string | undefined> {
+  /** The at of the SCAN_ROWS-th record of q's range past `beyond` in its order (by the time index alone), or undefined when fewer remain. */
+  async function spanEnd(q: PredictionQuery, beyond: string | undefined): Promise<string | undefined> {
+    const desc = !!q.newestFirst;
     let s = k.selectFrom('predictions').select('at');
     if (q.model) s = s.where('model', '=', q.model);
-    if (q.to) s = s.where('at', '<', q.to);
-    const lower = lowerBound(q);
-    if (lower) s = s.where('at', '>=', lower);
-    if (above) s = s.where('at', '>', above);
+    const end = endBound(q);
+    if (end) s = s.where('at', end.op, end.at);
+    const start = startBound(q);
+    if (start) s = s.where('at', start.op, start.at);
+    if (beyond) s = s.where('at', desc ? '<' : '>', beyond);
     const r = await s
-      .orderBy('at')
+      .orderBy('at', desc ? 'desc' : 'asc')
       .limit(1)
       .offset(SCAN_ROWS - 1)
       .executeTakeFirst();
@@ -181,12 +200,12 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
       if (db.dialect !== 'sqlite' || q.eventId || (q.decision === undefined && q.version === undefined)) return (await listing(q).execute()).map(view);
       const out: PredictionView[] = [];
       const yielder = new Yielder();
-      let above: string | undefined;
+      let beyond: string | undefined;
       for (;;) {
-        const edge = await spanEnd(q, above);
-        out.push(...(await listing({ ...q, limit: q.limit - out.length }, { above, upTo: edge }).execute()).map(view));
+        const edge = await spanEnd(q, beyond);
+        out.push(...(await listing({ ...q, limit: q.limit - out.length }, { beyond, through: edge }).execute()).map(view));
         if (out.length >= q.limit || edge === undefined) return out;
-        above = edge;
+        beyond = edge;
         await yielder.pause();
       }
     },

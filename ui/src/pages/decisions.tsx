@@ -25,9 +25,11 @@ interface Filter {
   decision: string;
   version: string;
   event_id: string;
+  /** Newest first (what an operator looking into what just happened wants), or oldest first. */
+  order: 'newest' | 'oldest';
 }
 
-const EMPTY: Filter = { from: '', to: '', decision: '', version: '', event_id: '' };
+const EMPTY: Filter = { from: '', to: '', decision: '', version: '', event_id: '', order: 'newest' };
 const PAGE = 50;
 
 /** A datetime-local value as an ISO time (the browser's zone), or undefined when blank. */
@@ -84,7 +86,10 @@ export function DecisionsPage({ name }: { name?: string }) {
   const cursor = cursors[cursors.length - 1];
   const query = (f: Filter) => ({ model, from: iso(f.from), to: iso(f.to), decision: f.decision, version: f.version, event_id: f.event_id });
   const page = useLoad(
-    (signal) => (model ? get<{ predictions: Prediction[]; next_cursor: string | null }>(`/v1/predictions${q({ ...query(filter), limit: PAGE, cursor })}`, { signal }) : Promise.resolve(undefined)),
+    (signal) =>
+      model
+        ? get<{ predictions: Prediction[]; next_cursor: string | null }>(`/v1/predictions${q({ ...query(filter), order: filter.order, limit: PAGE, cursor })}`, { signal })
+        : Promise.resolve(undefined),
     [model, JSON.stringify(filter), cursor],
   );
   const [exporting, setExporting] = useState(false);
@@ -145,6 +150,13 @@ export function DecisionsPage({ name }: { name?: string }) {
           {field('decision', 'Decision')}
           {field('version', 'Version')}
           {field('event_id', 'Event id')}
+          <label>
+            Order
+            <select value={draft.order} onChange={(e) => setDraft({ ...draft, order: (e.target as HTMLSelectElement).value as Filter['order'] })}>
+              <option value="newest">Newest first</option>
+              <option value="oldest">Oldest first</option>
+            </select>
+          </label>
           <button type="submit" class="primary">
             Search
           </button>
