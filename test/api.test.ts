@@ -277,6 +277,24 @@ describe('HTTP API', () => {
     const res = await inject('POST', '/v1/infer', { model: 'num', version: 1, payload: { ...expected.rows[3] } });
     expect(Math.abs(res.json().score - expected.proba[3])).toBeLessThan(1e-5);
   });
+
+  it('the model view names where a rollback goes, and a rollback with the version it expects is refused once the alias moved', async () => {
+    for (let v = 1; v <= 3; v++) {
+      await s.ctx.registry.register({ model: 'rb', onnx: demo.onnx, actor: 't' });
+      expect((await inject('POST', '/v1/models/rb/promote', { version: v })).statusCode).toBe(200);
+    }
+    const rollbackTo = async () => (await inject('GET', '/v1/models/rb')).json().rollback_to;
+    expect(await rollbackTo()).toEqual({ production: 2 });
+    // Two operators roll back from the same page, which said version 3: the second is refused.
+    expect((await inject('POST', '/v1/models/rb/rollback', { version: 3 })).json()).toMatchObject({ version: 2, rolled_back_from: 3 });
+    const stale = await inject('POST', '/v1/models/rb/rollback', { version: 3 });
+    expectError(stale, 409, 'CONFLICT');
+    expect(stale.json().error.message).toMatch(/production of rb is version 2, not 3; nothing rolled back/);
+    expect(await rollbackTo()).toEqual({ production: 1 });
+    expect((await inject('POST', '/v1/models/rb/rollback', {})).json()).toMatchObject({ version: 1 });
+    expect(await rollbackTo()).toEqual({ production: null });
+    expectError(await inject('POST', '/v1/models/rb/rollback', {}), 409, 'CONFLICT');
+  });
 });
 
 describe('auth off', () => {

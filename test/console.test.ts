@@ -218,6 +218,21 @@ describe('console at /ui in Chromium', () => {
     expect(await a11y(page)).toEqual([]);
   });
 
+  it('rolling back names the version production goes back to; with none to go back to, the page says so instead of offering it', async () => {
+    await page.goto(`${s.url}/ui/#/models/hotel`);
+    await poll(() => page.getByTestId('rollback').count()).toBe(1);
+    await page.getByTestId('rollback').click();
+    await poll(() => page.locator('dialog[open]').textContent()).toMatch(/goes back from version 2 to version 1\./);
+    await page.locator('dialog[open] [data-testid=confirm]').click();
+    await poll(() => page.locator('[role=status]').textContent()).toMatch(/Production of hotel rolled back/);
+    expect(((await api('GET', '/v1/models/hotel')).body.aliases as Record<string, number>).production).toBe(1);
+    // Version 1 was the first production: nothing before it.
+    await poll(() => page.getByTestId('no-rollback').textContent()).toMatch(/no earlier version to roll back to/);
+    expect(await page.getByTestId('rollback').count()).toBe(0);
+    // Back to 2, as the tests after this one expect.
+    expect((await api('POST', '/v1/models/hotel/promote', { version: 2, target: 'production' })).status).toBe(200);
+  });
+
   it('the monitoring page shows the drifted feature first, and its HTML report opens from disk with the network blocked', async () => {
     // Traffic where lead_time has tripled: the drift the report must put first.
     for (let i = 0; i < 80; i++) {

@@ -127,6 +127,11 @@ export async function registryRoutes(fastify: FastifyInstance, deps: RegistryRou
               aliases: aliasesSchema,
               versions: { type: 'array', items: versionSummary },
               alias_history: { type: 'array', items: anyObject },
+              rollback_to: {
+                type: 'object',
+                additionalProperties: { type: ['integer', 'null'] },
+                description: 'per alias, the version a rollback would point it at; null when there is none to go back to',
+              },
             },
           },
           ...errors,
@@ -222,13 +227,21 @@ export async function registryRoutes(fastify: FastifyInstance, deps: RegistryRou
         tags: ['lifecycle'],
         summary: "Restore an alias's previous version (production unless a slot is given)",
         params: nameParam,
-        body: { type: 'object', properties: { slot: { type: 'string' }, ...forceProps }, additionalProperties: false },
+        body: {
+          type: 'object',
+          properties: {
+            slot: { type: 'string' },
+            version: { type: 'integer', minimum: 1, description: 'only if the alias is at this version now: a guard against rolling back twice (409 when it is not)' },
+            ...forceProps,
+          },
+          additionalProperties: false,
+        },
         response: { 200: aliasChange, ...errors },
       },
     },
     async (request) => {
       const b = request.body ?? {};
-      const result = await registry.rollback({ model: request.params.name, slot: b.slot, force: b.force, reason: b.reason, actor: deps.actorOf(request) });
+      const result = await registry.rollback({ model: request.params.name, slot: b.slot, expectVersion: b.version, force: b.force, reason: b.reason, actor: deps.actorOf(request) });
       await deps.onChange();
       return result;
     },

@@ -191,6 +191,16 @@ function aliasMove(input: PromoteInput, aliases: Record<string, number>): { alia
   return { alias: input.target, version: input.version, action: 'set' };
 }
 
+/**
+ * The version a rollback of an alias now at `current` goes back to, or null when there is none:
+ * the event that put the current version in place knows what it replaced, and walking these
+ * events back lets repeated rollbacks step through the whole history. `history`: the alias's
+ * events, newest first.
+ */
+function rollbackTarget(history: readonly { version: number | null; previous_version: number | null; action: string }[], current: number): number | null {
+  return history.find((e) => e.version === current && e.action !== 'rollback')?.previous_version ?? null;
+}
+
 export function createRegistryService(deps: RegistryDeps) {
   const { store, artifacts, clock, log } = deps;
 
@@ -368,9 +378,7 @@ export function createRegistryService(deps: RegistryDeps) {
       }
       // The event that put the current version in place knows what it replaced; walking these
       // events back lets repeated rollbacks step through the whole history.
-      const history = await store.aliasHistory(input.model, alias, tx);
-      const placing = history.find((e) => e.version === current && e.action !== 'rollback');
-      const previous = placing?.previous_version ?? null;
+      const previous = rollbackTarget(await store.aliasHistory(input.model, alias, tx), current);
       if (previous === null) throw new AppError('CONFLICT', `${alias} of ${input.model} has no earlier version to roll back to`, { alias, version: current });
       const prev = await store.getVersion(input.model, previous, tx);
       if (!prev || prev.status === 'archived') {
@@ -485,7 +493,18 @@ export function createRegistryService(deps: RegistryDeps) {
   async function getModel(name: string) {
     const m = await requireModel(name);
     const [versions, aliases, history, engines] = await Promise.all([store.listVersions(name), store.aliasesOf(name), store.aliasHistory(name), store.engineChecks(name)]);
-    return { ...m, aliases, versions: versions.map((v) => versionSummary(v, aliases, engines)), alias_history: history.slice(0, 50) };
+    // What a rollback of each alias would point it at (null: nothing to roll back to), from the
+    // whole history: the 50 events shown may not reach the one that placed the version.
+    const rollback_to = Object.fromEntries(
+      Object.entries(aliases).map(([alias, current]) => [
+        alias,
+        rollbackTarget(
+          history.filter((e) => e.alias === alias),
+          current,
+        ),
+      ]),
+    );
+    return { ...m, aliases, versions: versions.map((v) => versionSummary(v, aliases, engines)), alias_history: history.slice(0, 50), rollback_to };
   }
 
   async function getVersion(name: string, version: number) {

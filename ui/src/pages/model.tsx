@@ -23,6 +23,8 @@ interface ModelDetail {
   aliases: Record<string, number>;
   versions: VersionRow[];
   alias_history: { alias: string; version: number | null; previous_version: number | null; action: string; actor: string; at: string }[];
+  /** Per alias, the version a rollback would go back to; null when there is none. */
+  rollback_to?: Record<string, number | null>;
 }
 
 interface VersionDetail {
@@ -166,21 +168,28 @@ export function ModelPage({ name }: { name: string }) {
         ))}
       </Table>
       {admin && production !== undefined ? (
-        <p>
-          <ConfirmButton
-            label="Roll back production"
-            danger
-            testId="rollback"
-            title={`Roll back production of ${d.name}?`}
-            confirm={
-              <p>
-                Production of {d.name} (now version {production}) goes back to the version it pointed at before. The alias history keeps both moves.
-              </p>
-            }
-            run={() => post(`/v1/models/${enc(d.name)}/rollback`, {})}
-            done={after(`Production of ${d.name} rolled back.`)}
-          />
-        </p>
+        d.rollback_to?.production === null ? (
+          <p class="muted" data-testid="no-rollback">
+            Production has no earlier version to roll back to; promote a version instead.
+          </p>
+        ) : (
+          <p>
+            <ConfirmButton
+              label="Roll back production"
+              danger
+              testId="rollback"
+              title={`Roll back production of ${d.name}?`}
+              confirm={
+                <p>
+                  Production of {d.name} goes back from version {production} to{' '}
+                  {d.rollback_to?.production !== undefined ? <strong>version {d.rollback_to.production}</strong> : 'the version it pointed at before'}. The alias history keeps both moves.
+                </p>
+              }
+              run={() => post(`/v1/models/${enc(d.name)}/rollback`, { version: production })}
+              done={after(`Production of ${d.name} rolled back.`)}
+            />
+          </p>
+        )
       ) : null}
       {open !== undefined ? <VersionPanel model={d.name} version={open} /> : null}
       <h2>Alias history</h2>
