@@ -24,8 +24,9 @@ describe('csvRows', () => {
   });
 
   it('gives a row with more or fewer fields than the header the reason instead of values read one column off', async () => {
-    const { rows } = await read('a,b,c\n1,2,3\n1,2,345,6\n1,2\n4,5,6\n');
-    expect(rows.map((r) => r.row)).toEqual([1, 2, 3, 4]);
+    const { rows } = await read('a,b,c\n1,2,3\n1,2,345,6\n1,2\n4,5,6\n7,8,9,\n');
+    expect(rows.map((r) => r.row)).toEqual([1, 2, 3, 4, 5]);
+    expect(rows[4]).toMatchObject({ misaligned: "more fields than the header's 3, the extra ones empty: a comma at the end of the row, or a comma in a field that is not quoted" });
     expect(rows[1]).toMatchObject({ misaligned: "more fields than the header's 3: a comma in a field that is not quoted, such as a number written 1,234" });
     expect(Object.keys(rows[1].values)).toEqual([]);
     expect(rows[2]).toMatchObject({ misaligned: "fewer fields than the header's 3: the row is cut short" });

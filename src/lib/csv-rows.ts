@@ -31,11 +31,14 @@ export interface CsvRowsOptions {
   trim?: boolean;
 }
 
-/** Why a row with `fields` fields does not fit a header of `expected`, in words that group rows by cause. */
-function misalignment(fields: number, expected: number): string {
-  return fields > expected
-    ? `more fields than the header's ${expected}: a comma in a field that is not quoted, such as a number written 1,234`
-    : `fewer fields than the header's ${expected}: the row is cut short`;
+/** Why a row of these cells does not fit a header of `expected` fields, in words that group rows by cause. */
+function misalignment(cells: readonly string[], expected: number): string {
+  if (cells.length < expected) return `fewer fields than the header's ${expected}: the row is cut short`;
+  // Empty extra fields at the end may be a trailing comma, but also a stray comma before an empty
+  // last cell: which cells are whose cannot be told, so the row is not read either way.
+  return cells.slice(expected).every((c) => c.trim() === '')
+    ? `more fields than the header's ${expected}, the extra ones empty: a comma at the end of the row, or a comma in a field that is not quoted`
+    : `more fields than the header's ${expected}: a comma in a field that is not quoted, such as a number written 1,234`;
 }
 
 /**
@@ -71,7 +74,7 @@ export async function* csvRows(input: Readable, o: CsvRowsOptions): AsyncGenerat
       }
       row++;
       if (cells.length !== header.length) {
-        yield { row, values: Object.create(null) as Record<string, string>, misaligned: misalignment(cells.length, header.length) };
+        yield { row, values: Object.create(null) as Record<string, string>, misaligned: misalignment(cells, header.length) };
         continue;
       }
       const values = Object.create(null) as Record<string, string>;
