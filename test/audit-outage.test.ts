@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,6 +101,9 @@ describe('PostgreSQL restarted under load, and SIGTERM during an outage', () => 
     expect(duringOutage).toBeGreaterThan(500); // it kept serving while the database was down
     const spilled = readdirSync(path.join(dataDir, 'audit-spill')).filter((f) => f.startsWith('spill-'));
     expect(spilled.length, 'the queue was written to a spill file at SIGTERM').toBeGreaterThan(0);
+    // Audited features: not for other users of the host (the umask may take more away).
+    for (const f of spilled) expect(statSync(path.join(dataDir, 'audit-spill', f)).mode & 0o007).toBe(0);
+    expect(statSync(path.join(dataDir, 'audit-spill')).mode & 0o007).toBe(0);
 
     // The database is back; the next server on the same data directory replays the spill.
     db.start();

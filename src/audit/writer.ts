@@ -1,3 +1,4 @@
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../lib/private-files.js';
 import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -197,11 +198,11 @@ export class AuditWriter {
       .catch(() => undefined)
       .then(async () => {
         if (!this.spillFile) {
-          await mkdir(this.o.spillDir, { recursive: true });
+          await mkdir(this.o.spillDir, { recursive: true, mode: PRIVATE_DIR_MODE });
           this.spillFile = path.join(this.o.spillDir, `spill-${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}.jsonl`);
         }
         try {
-          await appendFile(this.spillFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+          await appendFile(this.spillFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n', { mode: PRIVATE_FILE_MODE });
         } catch (e) {
           // A failed append (a full disk) may leave a partial last line: later records go to a new
           // file, so that line stays the last of its file, where replay skips it.

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { createPrivateFile, mkdirPrivate } from '../lib/private-files.js';
 import path from 'node:path';
 import type SQLiteDatabase from 'better-sqlite3';
 import type PgCursor from 'pg-cursor';
@@ -49,7 +49,10 @@ const pgDriver = lazyRequire<typeof pg>('pg', (driver) => driver.types.setTypePa
 
 export async function openDb(loc: DbLocation): Promise<Db> {
   if (loc.kind === 'sqlite') {
-    mkdirSync(path.dirname(loc.file), { recursive: true });
+    if (loc.file !== ':memory:') {
+      mkdirPrivate(path.dirname(loc.file));
+      createPrivateFile(loc.file);
+    }
     const SQLite = sqliteDriver();
     const sqlite = new SQLite(loc.file);
     applySqlitePragmas(sqlite);

@@ -1,3 +1,4 @@
+import { PRIVATE_DIR_MODE } from '../lib/private-files.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createWriteStream } from 'node:fs';
@@ -259,7 +260,7 @@ export function createRetrainService(deps: RetrainDeps) {
   /** The new data as a local file (an s3:// object is downloaded: the trainer reads it twice). */
   async function localData(location: string): Promise<{ file: string; cleanup: () => Promise<void> }> {
     if (!location.startsWith('s3://')) return { file: location, cleanup: async () => undefined };
-    await mkdir(deps.workDir, { recursive: true });
+    await mkdir(deps.workDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const file = path.join(deps.workDir, `retrain-${randomUUID()}.csv`);
     try {
       await pipeline(await openDataStream(location, deps.s3), createWriteStream(file), { signal: stopping.signal });

@@ -1,4 +1,5 @@
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
+import { mkdirPrivate } from '../lib/private-files.js';
 import { ConfigError, type Config } from '../config.js';
 import { openDb, migrate, type Db } from '../db/index.js';
 import { connectionAdvice, databaseRefusal, isDbUnreachable } from '../db/unavailable.js';
@@ -60,7 +61,7 @@ function explainDbError(e: unknown, loc: DbLocation, where: string): unknown {
  */
 export function checkDataDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirPrivate(dir);
     accessSync(dir, constants.W_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'error';

@@ -1,0 +1,49 @@
+import { statSync, writeFileSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/helpers/db.js';
+import { migrate, openDb } from '../db/index.js';
+import { checkDataDir } from '../server/context.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.js';
+
+const mode = (p: string) => statSync(p).mode & 0o777;
+// What the process's umask leaves of a mode (the modes are asked for, the umask still applies).
+const umask = process.umask();
+const masked = (m: number) => m & ~umask;
+
+describe('files modelgate creates for its data', () => {
+  it('a new SQLite database and its WAL are not readable by other users, nor is a new data directory', async () => {
+    expect(umask & 0o007).not.toBe(0o007); // else this test could not tell the difference
+    const root = tempDir('modelgate-modes-');
+    const dataDir = path.join(root, 'data', 'nested');
+    checkDataDir(dataDir);
+    expect(mode(dataDir)).toBe(masked(PRIVATE_DIR_MODE));
+    expect(mode(path.join(root, 'data'))).toBe(masked(PRIVATE_DIR_MODE));
+    const file = path.join(root, 'db', 'modelgate.db');
+    const db = await openDb({ kind: 'sqlite', file });
+    try {
+      await migrate(db);
+      expect(mode(path.dirname(file))).toBe(masked(PRIVATE_DIR_MODE));
+      expect(mode(file)).toBe(masked(PRIVATE_FILE_MODE));
+      // SQLite makes the WAL and its index with the database file's mode.
+      expect(mode(`${file}-wal`)).toBe(masked(PRIVATE_FILE_MODE));
+      expect(mode(`${file}-shm`)).toBe(masked(PRIVATE_FILE_MODE));
+      expect(masked(PRIVATE_FILE_MODE) & 0o007).toBe(0);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('an existing database keeps the mode its operator gave it', async () => {
+    const file = path.join(tempDir('modelgate-modes-'), 'shared.db');
+    writeFileSync(file, '');
+    chmodSync(file, 0o664);
+    const db = await openDb({ kind: 'sqlite', file });
+    try {
+      await migrate(db);
+      expect(mode(file)).toBe(0o664);
+    } finally {
+      await db.close();
+    }
+  });
+});
