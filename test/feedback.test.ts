@@ -116,12 +116,26 @@ describe('modelgate feedback import', () => {
     await s.audit.flush();
   });
   afterAll(() => s?.stop());
+  /** `feedback import --json` of a file of these lines. */
+  const importCsv = async (name: string, lines: string[]) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, [...lines, ''].join('\n'));
+    return { file, r: await runCli(['feedback', 'import', '--file', file, '--json'], { MODELGATE_DATA_DIR: dir }) };
+  };
 
   it('stores the good rows and names the line of each refused one', async () => {
-    const file = path.join(dir, 'outcomes.csv');
     // Yes/No as in telco churn's Churn column, which train reads as a binary target.
-    writeFileSync(file, ['Event_ID,label,value', 'bk-0,1,-100', 'bk-1,0,', 'bk-2,true,12.5', 'bk-3,perhaps,1', 'bk-404,1,1', '"bk-4",FALSE,0', 'bk-1, Yes ,', 'bk-0,no,', ''].join('\n'));
-    const r = await runCli(['feedback', 'import', '--file', file, '--json'], { MODELGATE_DATA_DIR: dir });
+    const { file, r } = await importCsv('outcomes.csv', [
+      'Event_ID,label,value',
+      'bk-0,1,-100',
+      'bk-1,0,',
+      'bk-2,true,12.5',
+      'bk-3,perhaps,1',
+      'bk-404,1,1',
+      '"bk-4",FALSE,0',
+      'bk-1, Yes ,',
+      'bk-0,no,',
+    ]);
     expect(r.code).toBe(1);
     expect(r.json()).toMatchObject({
       rows: 8,
@@ -156,9 +170,7 @@ describe('modelgate feedback import', () => {
 
   it('refuses a row whose fields do not line up with the header, by its line, and stores the others', async () => {
     // Line 3: a value written 1,234.5 without quotes (csv-parse stopped the whole file there).
-    const file = path.join(dir, 'ragged.csv');
-    writeFileSync(file, ['event_id,label,value', 'bk-0,1,-100', 'bk-1,0,1,234.5', 'bk-2,1', 'bk-3,0,7', ''].join('\n'));
-    const r = await runCli(['feedback', 'import', '--file', file, '--json'], { MODELGATE_DATA_DIR: dir });
+    const { file, r } = await importCsv('ragged.csv', ['event_id,label,value', 'bk-0,1,-100', 'bk-1,0,1,234.5', 'bk-2,1', 'bk-3,0,7']);
     expect(r.code).toBe(1);
     expect(r.json()).toMatchObject({
       rows: 4,
