@@ -278,7 +278,7 @@ describe('HTTP API', () => {
     expect(Math.abs(res.json().score - expected.proba[3])).toBeLessThan(1e-5);
   });
 
-  it('the model view names where a rollback goes, and a rollback with the version it expects is refused once the alias moved', async () => {
+  it('the model view names where a rollback goes, and a rollback or promotion with the version it expects is refused once the alias moved', async () => {
     for (let v = 1; v <= 3; v++) {
       await s.ctx.registry.register({ model: 'rb', onnx: demo.onnx, actor: 't' });
       expect((await inject('POST', '/v1/models/rb/promote', { version: v })).statusCode).toBe(200);
@@ -294,6 +294,13 @@ describe('HTTP API', () => {
     expect((await inject('POST', '/v1/models/rb/rollback', {})).json()).toMatchObject({ version: 1 });
     expect(await rollbackTo()).toEqual({ production: null });
     expectError(await inject('POST', '/v1/models/rb/rollback', {}), 409, 'CONFLICT');
+    // A promotion from a page that showed production at 2: refused, production has moved to 1.
+    const moved = await inject('POST', '/v1/models/rb/promote', { version: 3, from_version: 2 });
+    expectError(moved, 409, 'CONFLICT');
+    expect(moved.json().error.message).toMatch(/^production of rb is version 1, not 2: it moved since; nothing promoted/);
+    expect((await inject('GET', '/v1/models/rb')).json().aliases).toEqual({ production: 1 });
+    expect((await inject('POST', '/v1/models/rb/promote', { version: 3, from_version: 1 })).json()).toMatchObject({ version: 3, previous_version: 1 });
+    expectError(await inject('POST', '/v1/models/rb/promote', { version: 2, target: 'archived', from_version: 3 }), 400, 'BAD_REQUEST', 'from_version');
   });
 });
 

@@ -210,7 +210,10 @@ describe('console at /ui in Chromium', () => {
     expect(await misalignedRows(page, '[data-testid=versions-table]')).toEqual([]);
     await page.getByTestId('promote-2').click();
     await poll(() => page.locator('dialog[open]').textContent()).toMatch(/moves from version 1 to version 2/);
+    const sent = page.waitForRequest((r) => r.url().endsWith('/v1/models/hotel/promote'));
     await page.locator('dialog[open] [data-testid=confirm]').click();
+    // With the version the page showed: a promotion made meanwhile by someone else is not undone (409).
+    expect((await sent).postDataJSON()).toEqual({ version: 2, target: 'production', from_version: 1 });
     await poll(() => page.locator('[role=status]').textContent()).toMatch(/Version 2 of hotel is now production/);
     const model = await api('GET', '/v1/models/hotel');
     expect((model.body.aliases as Record<string, number>).production).toBe(2);
@@ -223,7 +226,9 @@ describe('console at /ui in Chromium', () => {
     await poll(() => page.getByTestId('rollback').count()).toBe(1);
     await page.getByTestId('rollback').click();
     await poll(() => page.locator('dialog[open]').textContent()).toMatch(/goes back from version 2 to version 1\./);
+    const sent = page.waitForRequest((r) => r.url().endsWith('/v1/models/hotel/rollback'));
     await page.locator('dialog[open] [data-testid=confirm]').click();
+    expect((await sent).postDataJSON()).toEqual({ version: 2 });
     await poll(() => page.locator('[role=status]').textContent()).toMatch(/Production of hotel rolled back/);
     expect(((await api('GET', '/v1/models/hotel')).body.aliases as Record<string, number>).production).toBe(1);
     // Version 1 was the first production: nothing before it.

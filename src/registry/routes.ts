@@ -194,6 +194,7 @@ export async function registryRoutes(fastify: FastifyInstance, deps: RegistryRou
             run_id: { type: 'string', maxLength: 200, description: 'instead of version: the version this training run registered' },
             target: { type: 'string', default: 'production', description: 'production, archived, active, or a slot such as blue/green' },
             activate: { type: 'boolean', description: 'With a slot target: point production at the slot' },
+            from_version: { type: 'integer', minimum: 1, description: 'only if the alias is at this version now: a guard against undoing a move made meanwhile (409 when it is not)' },
             ...forceProps,
           },
           additionalProperties: false,
@@ -204,11 +205,15 @@ export async function registryRoutes(fastify: FastifyInstance, deps: RegistryRou
     async (request) => {
       const b = request.body ?? {};
       if (b.version !== undefined && b.run_id !== undefined) throw new AppError('BAD_REQUEST', 'give either version or run_id, not both', { field: 'run_id' });
+      const target = b.target ?? 'production';
+      if (b.from_version !== undefined && (target === 'archived' || target === 'active'))
+        throw new AppError('BAD_REQUEST', `from_version guards an alias move; marking a version ${target} moves no alias`, { field: 'from_version' });
       const version = b.run_id !== undefined ? await registry.versionOfRun(request.params.name, b.run_id) : b.version;
       const result = await registry.promote({
         model: request.params.name,
-        target: b.target ?? 'production',
+        target,
         version,
+        expectPrevious: b.from_version,
         activate: b.activate,
         force: b.force,
         reason: b.reason,

@@ -66,6 +66,8 @@ export interface PromoteInput {
   reason?: string;
   /** Set by a canary promotion: the canary it completes must still be this one. */
   expectCanary?: { canary_version: number; step_index: number };
+  /** Only if the alias is at this version now (a page that showed it, moving it on). */
+  expectPrevious?: number;
   actor: string;
 }
 
@@ -348,6 +350,13 @@ export function createRegistryService(deps: RegistryDeps) {
         throw new AppError('CONFLICT', `version ${version} of ${input.model} is archived; mark it active first (promote --to active)`, { version });
       }
       const previous = aliases[alias] ?? null;
+      if (input.expectPrevious !== undefined && previous !== input.expectPrevious) {
+        throw new AppError(
+          'CONFLICT',
+          `${alias} of ${input.model} is ${previous === null ? 'not set' : `version ${previous}`}, not ${input.expectPrevious}: it moved since; nothing promoted (run modelgate models ${input.model} to see the history)`,
+          { alias, version: previous },
+        );
+      }
       if (input.expectCanary && previous === version) {
         throw new AppError('CONFLICT', `${alias} of ${input.model} is already version ${version}`, { alias, version });
       }

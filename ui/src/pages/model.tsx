@@ -143,7 +143,7 @@ export function ModelPage({ name }: { name: string }) {
                         without a pinned version is answered by version {v.version} within a reload interval. A running canary is completed or refused by the server.
                       </p>
                     }
-                    run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'production' })}
+                    run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'production', ...(production !== undefined ? { from_version: production } : {}) })}
                     done={after(`Version ${v.version} of ${d.name} is now production.`)}
                   />
                 ) : null}
