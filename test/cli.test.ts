@@ -19,6 +19,10 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(r2.json().version).toBe(2);
     expect((await runCli(['promote', '--model', 'churn', '--version', '1', '--json'], env)).json()).toMatchObject({ alias: 'production', version: 1 });
     expect((await runCli(['promote', '--model', 'churn', '--version', '2', '--json'], env)).json()).toMatchObject({ version: 2, previous_version: 1 });
+    // A pipeline that read production at 1 does not undo the promotion to 2 made meanwhile.
+    const stale = await runCli(['promote', '--model', 'churn', '--version', '1', '--from-version', '1', '--json'], env);
+    expect(stale.code).toBe(1);
+    expect(stale.json().error).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/^production of churn is version 2, not 1: it moved since; nothing promoted/) });
     const rb = await runCli(['rollback', '--model', 'churn', '--json'], env);
     expect(rb.json()).toMatchObject({ version: 1, rolled_back_from: 2 });
     const models = (await runCli(['models', '--json'], env)).json();
