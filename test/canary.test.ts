@@ -342,7 +342,12 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
 
   it('manual promote with archive_previous archives the old production', async () => {
     await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 20 });
-    const res = await call('POST', '/v1/canary/hotel/promote', { archive_previous: true });
+    // A page or script that judged another canary (version 3, say, stopped and replaced by 2) promotes nothing.
+    const other = await call('POST', '/v1/canary/hotel/promote', { canary_version: 3, archive_previous: true });
+    expect(other.statusCode).toBe(409);
+    expect(other.json().error.message).toBe('the canary of hotel is version 2, not 3: it was replaced since; nothing promoted');
+    expect((await call('GET', '/v1/models/hotel')).json().aliases.production).toBe(1);
+    const res = await call('POST', '/v1/canary/hotel/promote', { archive_previous: true, canary_version: 2 });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toMatchObject({ version: 2, previous_version: 1, archived_version: 1 });
     expect((await call('GET', '/v1/models/hotel/versions/1')).json().status).toBe('archived');

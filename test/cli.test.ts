@@ -66,6 +66,9 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect((await runCli(['canary', 'status', '--model', 'churn'], env)).stdout).toMatch(
       /canary v2 at 30% against production v1 \(set by hand after step 1\/3, next 50% of \[10, 50, 100\], every 5m\)/,
     );
+    const judgedAnother = await runCli(['canary', 'promote', '--model', 'churn', '--version', '1', '--json'], env);
+    expect(judgedAnother.code).toBe(1);
+    expect(judgedAnother.json().error).toMatchObject({ code: 'CONFLICT', message: 'the canary of churn is version 2, not 1: it was replaced since; nothing promoted' });
     const again = await runCli(['canary', 'start', '--model', 'churn', '--version', '1', '--percent', '5', '--json'], env);
     expect(again.code).toBe(1);
     expect(again.json().error.code).toBe('CONFLICT');

@@ -204,6 +204,22 @@ describe('console at /ui in Chromium', () => {
     expect((await api('POST', '/v1/canary/hotel/stop', {})).status).toBe(200);
   });
 
+  it('promoting the canary from the page promotes the canary the page showed', async () => {
+    expect((await api('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 20 })).status).toBe(200);
+    await page.goto(`${s.url}/ui/#/rollout/hotel`);
+    await poll(() => page.getByTestId('promote-canary').count()).toBe(1);
+    await page.getByTestId('promote-canary').click();
+    await poll(() => page.locator('dialog[open]').textContent()).toMatch(/production of hotel moves from version 1 to version 2/);
+    const sent = page.waitForRequest((r) => r.url().endsWith('/v1/canary/hotel/promote'));
+    await page.locator('dialog[open] [data-testid=confirm]').click();
+    // With the version it showed: a canary replaced meanwhile is not promoted unseen (409).
+    expect((await sent).postDataJSON()).toEqual({ canary_version: 2 });
+    await poll(() => page.locator('[role=status]').textContent()).toMatch(/Version 2 of hotel is now production/);
+    expect(((await api('GET', '/v1/models/hotel')).body.aliases as Record<string, number>).production).toBe(2);
+    // Back to 1 for the tests after this one, as a rollback (so version 1's first promotion stays the one that placed it).
+    expect((await api('POST', '/v1/models/hotel/rollback', {})).status).toBe(200);
+  });
+
   it('an admin promotes a version from the model page after a confirmation naming the change', async () => {
     await page.goto(`${s.url}/ui/#/models/hotel`);
     await poll(() => page.getByTestId('promote-2').count()).toBe(1);

@@ -244,11 +244,12 @@ export function registerRolloutCommands(program: Command): void {
     .description('Make the canary the production (or target slot) version')
     .requiredOption('--model <name>', 'model name')
     .option('--archive-previous', 'archive the version it replaces')
+    .option('--version <n>', 'only if the running canary is this version (the one whose status you judged)')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  modelgate canary promote --model churn --archive-previous')
-    .action(async (o: OutputOptions & { model: string; archivePrevious?: boolean }) =>
+    .addHelpText('after', '\nExample:\n  modelgate canary promote --model churn --archive-previous\n  modelgate canary promote --model churn --version 4')
+    .action(async (o: OutputOptions & { model: string; archivePrevious?: boolean; version?: string }) =>
       withContext(o, async (ctx) => {
-        const r = await ctx.rollouts.promoteCanary(o.model, { archive_previous: o.archivePrevious, actor: cliActor() });
+        const r = await ctx.rollouts.promoteCanary(o.model, { archive_previous: o.archivePrevious, canaryVersion: parseVersion(o.version), actor: cliActor() });
         emit(o, r, () => `${o.model}: ${r?.alias} → v${r?.version} (was v${r?.previous_version}${r && 'archived_version' in r ? ', archived' : ''})`);
       }),
     );

@@ -201,12 +201,24 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
         tags: ['rollout'],
         summary: 'Make the canary the target version; the previous one stays the rollback target',
         params: modelParam,
-        body: { type: 'object', properties: { archive_previous: { type: 'boolean' } }, additionalProperties: false },
+        body: {
+          type: 'object',
+          properties: {
+            archive_previous: { type: 'boolean' },
+            canary_version: {
+              type: 'integer',
+              minimum: 1,
+              description: 'only if the running canary is this version: a page or script that judged one canary does not promote another started since (409)',
+            },
+          },
+          additionalProperties: false,
+        },
         response: { 200: anyObject, ...errors },
       },
     },
     async (request) => {
-      const r = await rollouts.promoteCanary(request.params.model, { archive_previous: request.body?.archive_previous, actor: deps.actorOf(request) });
+      const b = request.body;
+      const r = await rollouts.promoteCanary(request.params.model, { archive_previous: b?.archive_previous, canaryVersion: b?.canary_version, actor: deps.actorOf(request) });
       await deps.onChange();
       return r;
     },

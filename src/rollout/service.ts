@@ -246,10 +246,17 @@ export function createRolloutService(deps: RolloutDeps) {
     emit(c.model, 'promote');
   }
 
-  async function promoteCanary(model: string, opts: { archive_previous?: boolean; actor: string }, expected?: Pick<Rollout, 'canary_version' | 'step_index'>) {
+  /** `canaryVersion`: only if the running canary is this version (the caller judged that one). */
+  async function promoteCanary(model: string, opts: { archive_previous?: boolean; canaryVersion?: number; actor: string }, expected?: Pick<Rollout, 'canary_version' | 'step_index'>) {
     await registry.getModel(model);
     const r = await store.get(model);
     if (!r || r.canary_version === null) throw new AppError('CONFLICT', `${model} has no canary running to promote`, { model });
+    // Checked again in the promotion's transaction (expectCanary below), so a replacement racing this request is refused too.
+    if (opts.canaryVersion !== undefined && opts.canaryVersion !== r.canary_version)
+      throw new AppError('CONFLICT', `the canary of ${model} is version ${r.canary_version}, not ${opts.canaryVersion}: it was replaced since; nothing promoted`, {
+        model,
+        canary_version: r.canary_version,
+      });
     if (expected && (expected.canary_version !== r.canary_version || expected.step_index !== r.step_index)) return undefined;
     // One transaction: the alias moves and the guard ends the canary as promoted (once, even
     // if two callers race: the loser finds a different canary state and gives up).

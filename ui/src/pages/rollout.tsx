@@ -264,7 +264,7 @@ export function RolloutPage({ name }: { name: string }) {
                         {s.target} of {name} moves from version {s.production_version} to version {s.canary_version}, which then serves all traffic. The canary ends.
                       </p>
                     }
-                    run={() => post(`/v1/canary/${enc(name)}/promote`, {})}
+                    run={() => post(`/v1/canary/${enc(name)}/promote`, s.canary_version !== null ? { canary_version: s.canary_version } : {})}
                     done={after(`Version ${s.canary_version} of ${name} is now ${s.target}.`)}
                   />
                 </div>
