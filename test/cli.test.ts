@@ -33,7 +33,8 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(one.versions[0].engine).toMatchObject({ engine: 'compiled', memory_bytes: expect.any(Number) });
     expect(one.versions[0].engine.memory_bytes).toBeGreaterThan(0);
     const text = await runCli(['models', 'churn'], env);
-    expect(text.stdout).toMatch(/production=1/);
+    // Production is back at 1, its first version: nothing to roll back to, so no arrow.
+    expect(text.stdout).toMatch(/^aliases: production=1$/m);
     expect(text.stdout).toMatch(/ENGINE +MEMORY/);
     // The memory column in a unit that suits it, the same amount as the JSON's bytes.
     const shown = /\n1 +active +binary +production +compiled +([0-9.]+) (B|KiB|MiB) /.exec(text.stdout);
@@ -47,6 +48,7 @@ describe('modelgate CLI on SQLite and local files', () => {
     const act = await runCli(['promote', '--model', 'churn', '--slot', 'green', '--activate', '--json'], env);
     expect(act.json()).toMatchObject({ alias: 'production', version: 2 });
     await runCli(['promote', '--model', 'churn', '--slot', 'green', '--version', '1'], env);
+    expect((await runCli(['models', 'churn'], env)).stdout).toMatch(/^aliases: green=1 \(rollback → 2\) production=2 \(rollback → 1\)$/m);
     const back = await runCli(['rollback', '--model', 'churn', '--slot', 'green', '--json'], env);
     expect(back.json()).toMatchObject({ alias: 'green', version: 2, rolled_back_from: 1 });
     const arch = await runCli(['promote', '--model', 'churn', '--version', '2', '--to', 'archived', '--json'], env);

@@ -190,7 +190,7 @@ export function registerRegistryCommands(program: Command): void {
             `${m.name}${headline ? ` — ${headline}` : ''}`,
             `aliases: ${
               Object.entries(m.aliases)
-                .map(([a, v]) => `${a}=${v}`)
+                .map(([a, v]) => `${a}=${v}${typeof m.rollback_to[a] === 'number' ? ` (rollback → ${m.rollback_to[a]})` : ''}`)
                 .join(' ') || '(none)'
             }`,
             '',
