@@ -14,13 +14,15 @@ const read = async (text: string, used: string[] = [], o: { trim?: boolean; name
 };
 
 describe('csvRows', () => {
-  it('keys each row by the trimmed header, after a byte-order mark, and numbers the rows from 1', async () => {
+  it('keys each row by the header as written, after a byte-order mark, and numbers the rows from 1', async () => {
+    // A graph input may be named with a space (a pandas column " a"): the header is not trimmed.
     const { header, rows } = await read('\uFEFF a ,b\r\n1,x\r\n\r\n2,"y, z"\r\n');
-    expect(header).toEqual(['a', 'b']);
+    expect(header).toEqual([' a ', 'b']);
     expect(rows.map((r) => [r.row, { ...r.values }])).toEqual([
-      [1, { a: '1', b: 'x' }],
-      [2, { a: '2', b: 'y, z' }],
+      [1, { ' a ': '1', b: 'x' }],
+      [2, { ' a ': '2', b: 'y, z' }],
     ]);
+    expect((await read('A,b\n1,2\n', [], { name: (h) => h.toLowerCase() })).header).toEqual(['a', 'b']);
   });
 
   it('gives a row with more or fewer fields than the header the reason instead of values read one column off', async () => {

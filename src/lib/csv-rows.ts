@@ -20,7 +20,7 @@ export interface CsvRowsOptions {
   delimiter: Delimiter;
   /** For messages: the file's name. */
   source: string;
-  /** Header names as the caller reads them (default: trimmed). */
+  /** Header names as the caller reads them (default: as written, so a graph input named with a space still matches). */
   name?: (raw: string) => string;
   /**
    * Called with the header before the first row: checks it (throwing to refuse the file) and
@@ -49,7 +49,7 @@ function misalignment(cells: readonly string[], expected: number): string {
  */
 export async function* csvRows(input: Readable, o: CsvRowsOptions): AsyncGenerator<CsvRow> {
   const parser = input.pipe(parse({ bom: true, skip_empty_lines: true, relax_column_count: true, delimiter: o.delimiter, trim: o.trim ?? false }));
-  const name = o.name ?? ((raw: string) => raw.trim());
+  const name = o.name ?? ((raw: string) => raw);
   let header: string[] | undefined;
   let row = 0;
   const iterator = (parser as AsyncIterable<string[]>)[Symbol.asyncIterator]();
