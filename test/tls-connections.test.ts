@@ -366,7 +366,9 @@ describe('Redis that asks for a client certificate', () => {
 
   it('a reset after the refusal (a second error on the socket) does not end the process: the reason is reported', async () => {
     // Node reports a TLS alert that follows the handshake without closing the socket, and ioredis listens for one error per socket: the reset after it used to crash the process.
-    const proxy = await resettingProxy(redis.port);
+    // Over a link that takes 400 ms each way (or a busy machine): the command waits for the alert
+    // instead of saying "Command timed out" after the server's 250 ms.
+    const proxy = await resettingProxy(redis.port, 500, 400);
     try {
       const env = { MODELGATE_DATA_DIR: tempDir(), REDIS_URL: `rediss://127.0.0.1:${proxy.port}`, MODELGATE_AUTH: 'off', REDIS_TLS_CA_FILE: certs.ca };
       const refused = await runCli(['ratelimit', 'show', '--key', 'key_none', '--json'], env);

@@ -315,7 +315,7 @@ export function redisSettings(c: {
   return { redisUrl: c.REDIS_URL, cluster: c.REDIS_CLUSTER, sentinels: c.redisSentinels, sentinelPassword: c.redisSentinelPassword, tls: c.redisTls };
 }
 
-export function createRateLimiter(o: RedisSettings & Pick<RedisLimiterOptions, 'onFailure' | 'log' | 'onFallback'>): RateLimiter {
+export function createRateLimiter(o: RedisSettings & Pick<RedisLimiterOptions, 'onFailure' | 'log' | 'onFallback' | 'timeoutMs'>): RateLimiter {
   const { redisUrl, ...rest } = o;
   return redisUrl ? new RedisRateLimiter({ ...rest, url: redisUrl }) : new MemoryRateLimiter();
 }

@@ -84,7 +84,11 @@ export function registerRateLimitCommands(program: Command): void {
     }
     // What the limiter would log is what this command says when it fails: once is enough.
     const log = ctx.log.child({}, { level: 'silent' });
-    const limiter = createRateLimiter({ ...redisSettings(ctx.config), onFailure: 'closed', log });
+    // A one-off command waits longer for each answer than a server does (250 ms, which keeps
+    // requests from waiting on Redis): over a slow or busy link the handshake and the ready check
+    // may take longer, and a TLS refusal arrives after the handshake; with the server's timeout
+    // the command said only "Command timed out".
+    const limiter = createRateLimiter({ ...redisSettings(ctx.config), onFailure: 'closed', log, timeoutMs: 2000 });
     if (!(await limiter.ready(5000))) {
       const reason = limiter.unavailableReason() ?? 'no answer within 5 s';
       await limiter.close();

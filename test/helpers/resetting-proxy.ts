@@ -5,9 +5,10 @@ import net from 'node:net';
  * `resetAfterMs` and then resets the client's side (RST) instead of closing it. A TLS server
  * that refuses a client certificate after the handshake sends its alert and closes; on a real
  * network the client often gets a reset next (it had sent data the server never read). This
- * makes that reset certain, and comes after the client has read the alert.
+ * makes that reset certain, and comes after the client has read the alert. `latencyMs` delays
+ * what the upstream sends, as a slow or busy link does.
  */
-export async function resettingProxy(upstreamPort: number, resetAfterMs = 500): Promise<{ port: number; close: () => Promise<void> }> {
+export async function resettingProxy(upstreamPort: number, resetAfterMs = 500, latencyMs = 0): Promise<{ port: number; close: () => Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(upstreamPort, '127.0.0.1');
@@ -17,8 +18,10 @@ export async function resettingProxy(upstreamPort: number, resetAfterMs = 500): 
       s.on('close', () => sockets.delete(s));
     }
     client.on('data', (d) => upstream.writable && upstream.write(d));
-    upstream.on('data', (d) => client.writable && client.write(d));
-    upstream.on('close', () => setTimeout(() => !client.destroyed && client.resetAndDestroy(), resetAfterMs));
+    // Timers of one delay fire in the order they were set: the bytes keep their order.
+    const later = (f: () => void, ms = 0) => (latencyMs + ms > 0 ? setTimeout(f, latencyMs + ms) : f());
+    upstream.on('data', (d) => later(() => client.writable && client.write(d)));
+    upstream.on('close', () => later(() => !client.destroyed && client.resetAndDestroy(), resetAfterMs));
     client.on('close', () => upstream.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
