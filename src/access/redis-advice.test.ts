@@ -22,4 +22,12 @@ describe('the reason a Redis connection gives', () => {
     expect(reasonAfter(reset, second)).toBe(second);
     expect(reasonAfter(undefined, reset)).toBe(reset);
   });
+
+  it("ioredis's words for a ready check without an answer say what happened", () => {
+    expect(redisAdvice('redis://redis:6379', 'reconnecting', new Error('Command timed out'))).toBe(
+      'Redis did not answer in time (Command timed out): it is slow or far from here, or this machine is overloaded',
+    );
+    const retries = new Error('Reached the max retries per request limit (which is 0). Refer to "maxRetriesPerRequest" option for details.');
+    expect(redisAdvice('redis://redis:6379', 'reconnecting', retries)).toBe('the connection closed while a command waited for its answer');
+  });
 });

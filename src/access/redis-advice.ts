@@ -46,6 +46,10 @@ export function redisAdvice(url: string, status: string, lastError: unknown, sen
   if (!tls && (lastError as { code?: unknown }).code === 'ECONNRESET') {
     return `${said}: Redis closed the connection; if it takes only TLS connections, use rediss://`;
   }
+  // ioredis's own words for a ready check that got no answer: the first is terse, the second
+  // sends the reader to an option that is not the cause (the connection closed under the command).
+  if (said === 'Command timed out') return 'Redis did not answer in time (Command timed out): it is slow or far from here, or this machine is overloaded';
+  if (/^Reached the max retries per request limit/.test(said)) return 'the connection closed while a command waited for its answer';
   return said;
 }
 
