@@ -1,19 +1,27 @@
 import { statSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers/db.js';
 import { migrate, openDb } from '../db/index.js';
 import { checkDataDir } from '../server/context.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.js';
 
 const mode = (p: string) => statSync(p).mode & 0o777;
-// What the process's umask leaves of a mode (the modes are asked for, the umask still applies).
-const umask = process.umask();
-const masked = (m: number) => m & ~umask;
+// Under the usual umask (022), which would leave files readable by others: whatever the
+// machine's own (a 027 would hide the difference). Test files run in processes of their own.
+const UMASK = 0o022;
+const masked = (m: number) => m & ~UMASK;
 
 describe('files modelgate creates for its data', () => {
+  let saved: number;
+  beforeAll(() => {
+    saved = process.umask(UMASK);
+  });
+  afterAll(() => {
+    process.umask(saved);
+  });
+
   it('a new SQLite database and its WAL are not readable by other users, nor is a new data directory', async () => {
-    expect(umask & 0o007).not.toBe(0o007); // else this test could not tell the difference
     const root = tempDir('modelgate-modes-');
     const dataDir = path.join(root, 'data', 'nested');
     checkDataDir(dataDir);

@@ -385,8 +385,6 @@ export function createRegistryService(deps: RegistryDeps) {
           version: current,
         });
       }
-      // The event that put the current version in place knows what it replaced; walking these
-      // events back lets repeated rollbacks step through the whole history.
       const previous = rollbackTarget(await store.aliasHistory(input.model, alias, tx), current);
       if (previous === null) throw new AppError('CONFLICT', `${alias} of ${input.model} has no earlier version to roll back to`, { alias, version: current });
       const prev = await store.getVersion(input.model, previous, tx);

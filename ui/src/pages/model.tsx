@@ -23,8 +23,8 @@ interface ModelDetail {
   aliases: Record<string, number>;
   versions: VersionRow[];
   alias_history: { alias: string; version: number | null; previous_version: number | null; action: string; actor: string; at: string }[];
-  /** Per alias, the version a rollback would go back to; null when there is none. */
-  rollback_to?: Record<string, number | null>;
+  /** Per alias (each of `aliases`), the version a rollback would go back to; null when there is none. */
+  rollback_to: Record<string, number | null>;
 }
 
 interface VersionDetail {
@@ -91,6 +91,7 @@ export function ModelPage({ name }: { name: string }) {
     );
   const d = m.data;
   const production = d.aliases.production;
+  const rollbackTo = d.rollback_to.production;
   // The model's own description is what its first version brought; what serves is what an operator asks about.
   const serving = d.versions.find((v) => v.version === production);
   return (
@@ -168,7 +169,7 @@ export function ModelPage({ name }: { name: string }) {
         ))}
       </Table>
       {admin && production !== undefined ? (
-        d.rollback_to?.production === null ? (
+        rollbackTo === null ? (
           <p class="muted" data-testid="no-rollback">
             Production has no earlier version to roll back to; promote a version instead.
           </p>
@@ -181,8 +182,7 @@ export function ModelPage({ name }: { name: string }) {
               title={`Roll back production of ${d.name}?`}
               confirm={
                 <p>
-                  Production of {d.name} goes back from version {production} to{' '}
-                  {d.rollback_to?.production !== undefined ? <strong>version {d.rollback_to.production}</strong> : 'the version it pointed at before'}. The alias history keeps both moves.
+                  Production of {d.name} goes back from version {production} to <strong>version {rollbackTo}</strong>. The alias history keeps both moves.
                 </p>
               }
               run={() => post(`/v1/models/${enc(d.name)}/rollback`, { version: production })}
