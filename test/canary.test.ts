@@ -448,6 +448,70 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     await call('POST', '/v1/shadow/hotel/stop', {});
   });
 
+  it('a shadow is compared with production’s answers only, starts afresh when production moves, and ends when its version becomes production or is archived', async () => {
+    clock.advance(3_600_000);
+    await call('POST', '/v1/models/hotel/promote', { version: 1 });
+    expect((await call('POST', '/v1/shadow', { model: 'hotel', version: 2 })).statusCode).toBe(200);
+    // With a canary taking half the traffic, only production's answers are copied.
+    const canary = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 3, canary_percent: 50 });
+    expect(canary.statusCode, canary.body).toBe(200);
+    await s.pool.refresh(true);
+    const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => infer(i, { routing_key: `follow-${i}` })));
+    const byProduction = replies.filter((r) => r.json().arm === 'production').length;
+    expect(byProduction).toBeGreaterThan(50);
+    expect(byProduction).toBeLessThan(150);
+    await s.runtime.shadowIdle();
+    await s.runtime.flush();
+    let shadow = (await call('GET', '/v1/canary/hotel')).json().shadow;
+    expect(shadow).toMatchObject({ version: 2, production_version: 1, compared: byProduction });
+    await call('POST', '/v1/canary/hotel/stop', {});
+
+    // Production moves to another version: what was compared with version 1 is left behind.
+    clock.advance(1000);
+    expect((await call('POST', '/v1/models/hotel/promote', { version: 3 })).statusCode).toBe(200);
+    await s.pool.refresh(true);
+    shadow = (await call('GET', '/v1/canary/hotel')).json().shadow;
+    expect(shadow).toMatchObject({ version: 2, production_version: 3, compared: 0, started_at: clock.now().toISOString() });
+    // Version 3 fails rows with a long lead time: only answered requests are compared.
+    const answered = (await Promise.all(Array.from({ length: 30 }, (_, i) => infer(i, { routing_key: `follow-${i}` })))).filter((r) => r.statusCode === 200).length;
+    expect(answered).toBeGreaterThan(20);
+    await s.runtime.shadowIdle();
+    await s.runtime.flush();
+    shadow = (await call('GET', '/v1/canary/hotel')).json().shadow;
+    expect(shadow).toMatchObject({ version: 2, production_version: 3, compared: answered });
+
+    // Production becomes the shadow's version: nothing is left to compare, the shadow ends.
+    expect((await call('POST', '/v1/models/hotel/promote', { version: 2 })).statusCode).toBe(200);
+    await s.pool.refresh(true);
+    expect((await call('GET', '/v1/canary/hotel')).json().shadow).toBeNull();
+    const events = (await call('GET', '/v1/canary/hotel/events')).json().events as { event: string; details: Record<string, unknown> }[];
+    expect(events.slice(0, 2).map((e) => [e.event, e.details])).toEqual([
+      ['shadow_stop', { shadow_version: 2, reason: 'version 2 is production now (promote version 2 to production)' }],
+      ['shadow_restart', { shadow_version: 2, production_version: 3, from: 1 }],
+    ]);
+    // A row an earlier release left with production's own version as its shadow: nothing is copied.
+    clock.advance(1000);
+    await s.ctx.db.kysely.updateTable('rollouts').set({ shadow_version: 2, shadow_percent: 100, shadow_started_at: clock.now().toISOString() }).where('model', '=', 'hotel').execute();
+    await s.pool.refresh(true);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => infer(i)));
+    await s.runtime.shadowIdle();
+    await s.runtime.flush();
+    expect((await call('GET', '/v1/canary/hotel')).json().shadow).toMatchObject({ version: 2, production_version: 2, requests: 0, compared: 0 });
+    expect((await call('POST', '/v1/shadow/hotel/stop', {})).statusCode).toBe(200);
+    const itself = await call('POST', '/v1/shadow', { model: 'hotel', version: 2 });
+    expect(itself.statusCode).toBe(409);
+    expect(itself.json().error.message).toBe('hotel version 2 is production: a shadow of it would only be compared with itself; shadow another version');
+
+    // Archiving the shadow's version ends the shadow too (it could no longer load).
+    await call('POST', '/v1/models/hotel/promote', { version: 1 });
+    expect((await call('POST', '/v1/shadow', { model: 'hotel', version: 3 })).statusCode).toBe(200);
+    expect((await call('POST', '/v1/models/hotel/promote', { version: 3, target: 'archived' })).statusCode).toBe(200);
+    expect((await call('GET', '/v1/canary/hotel')).json().shadow).toBeNull();
+    const last = (await call('GET', '/v1/canary/hotel/events?limit=1')).json().events[0];
+    expect(last).toMatchObject({ event: 'shadow_stop', details: { shadow_version: 3, reason: 'version 3 was archived' } });
+    await call('POST', '/v1/models/hotel/promote', { version: 3, target: 'active' });
+  });
+
   it('each arm’s latency is its own: a fast arm beside a slow one (about 100 ms a run) is not charged for the slow one’s runs, and a slow canary is still rolled back', async () => {
     const slow = (await s.ctx.registry.register({ model: 'hotel', onnx: slowModel(v1.preprocessor), actor: 't' })).version;
     // Rows no earlier request sent, so the cache answers none of them.

@@ -80,6 +80,8 @@ function describeStatus(s: Status): string {
     const sh = s.shadow as {
       version: number;
       percent: number;
+      production_version: number | null;
+      started_at: string;
       compared: number;
       decision_agreement?: number | null;
       label_agreement?: number | null;
@@ -93,7 +95,7 @@ function describeStatus(s: Status): string {
         ? `mean relative value error ${sh.mean_relative_error === null ? '-' : `${(sh.mean_relative_error * 100).toFixed(2)}%`}`
         : `mean |Δscore| ${sh.mean_abs_score_diff?.toFixed(4) ?? '-'}`;
     lines.push(
-      `shadow v${sh.version} at ${sh.percent}%: ${sh.compared} compared, ${agreement[0]} ${agreement[1] === null ? '-' : `${((agreement[1] as number) * 100).toFixed(1)}%`}, ${diff}, ${sh.errors} errors`,
+      `shadow v${sh.version} at ${sh.percent}%: ${sh.compared} compared with production v${sh.production_version ?? '-'} since ${sh.started_at}, ${agreement[0]} ${agreement[1] === null ? '-' : `${((agreement[1] as number) * 100).toFixed(1)}%`}, ${diff}, ${sh.errors} errors`,
     );
   }
   return lines.join('\n');

@@ -313,10 +313,15 @@ export class ModelPool {
       // The message keeps its first words for clients that match them; the reason says what to do.
       throw new AppError('MODEL_NOT_AVAILABLE', `Model not available: ${reason}`, { model, reason });
     }
-    const shadow = state.shadow && this.router.toCanary(state.shadow.percent, state.shadow.salt, routingKey) ? state.shadow.servable : undefined;
     if (state.canary?.target === 'production' && this.router.toCanary(state.canary.percent, state.canary.salt, routingKey)) {
-      return { servable: state.canary.servable, alias: 'canary', arm: 'canary', shadow };
+      return { servable: state.canary.servable, alias: 'canary', arm: 'canary' };
     }
+    // A shadow is compared with production's answers only: a canary's answer is another version's,
+    // and production's own version as its shadow would only agree with itself.
+    const shadow =
+      state.shadow && state.shadow.servable.spec.version !== state.production.spec.version && this.router.toCanary(state.shadow.percent, state.shadow.salt, routingKey)
+        ? state.shadow.servable
+        : undefined;
     return { servable: state.production, alias: 'production', arm: 'production', shadow };
   }
 

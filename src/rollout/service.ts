@@ -220,12 +220,40 @@ export function createRolloutService(deps: RolloutDeps) {
    * CANARY_RUNNING unless forced, and a forced change stops the canary first, recording why.
    */
   async function guardAliasChange(tx: Tx, c: AliasChange): Promise<void> {
+    await guardCanary(tx, c);
+    await followShadow(tx, c);
+  }
+
+  async function guardCanary(tx: Tx, c: AliasChange): Promise<void> {
     const running = runningCanary(await store.get(c.model, tx));
     if (c.expectCanary && (!running || running.canary_version !== c.expectCanary.canary_version || running.step_index !== c.expectCanary.step_index)) throw new CanaryGone();
     if (!running || !touchesCanary(c, running)) return;
     if (completesCanary(c, running)) return completeAsPromotion(tx, c, running);
     if (!c.force) throw canaryRunningError(c, running);
     await endCanary(tx, running, c.actor, { reason: `stopped by ${c.actor} (forced) to ${describeChange(c)}${c.reason ? `: ${c.reason}` : ''}` }, c.at);
+  }
+
+  /**
+   * A shadow is compared with production's answers, so it follows production: when production
+   * becomes the shadow's version (or that version is archived) the shadow has nothing left to
+   * compare and ends; when production moves to another version its comparison starts again, so
+   * agreement never mixes answers of two production versions.
+   */
+  async function followShadow(tx: Tx, c: AliasChange): Promise<void> {
+    const r = await store.get(c.model, tx);
+    if (!r || r.shadow_version === null) return;
+    const shadow = r.shadow_version;
+    const archived = c.action === 'archive' && c.version === shadow;
+    if (!archived && c.alias !== 'production') return;
+    if (archived || c.version === shadow) {
+      const reason = archived ? `version ${shadow} was archived` : `version ${shadow} is production now (${describeChange(c)})`;
+      const next = { ...r, shadow_version: null, shadow_percent: 0, shadow_started_at: null, updated_at: c.at };
+      await putAndRecord(tx, next, 'shadow_stop', c.actor, { shadow_version: shadow, reason }, 0);
+      log.info({ model: c.model, version: shadow, actor: c.actor, reason }, 'shadow ended');
+      return;
+    }
+    const next = { ...r, shadow_started_at: c.at, updated_at: c.at };
+    await putAndRecord(tx, next, 'shadow_restart', c.actor, { shadow_version: shadow, production_version: c.version, from: c.previous }, r.shadow_percent);
   }
 
   /** The canary's target alias moved to the canary version: the canary ends as promoted. */
@@ -297,6 +325,13 @@ export function createRolloutService(deps: RolloutDeps) {
   async function setShadow(model: string, version: number | null, percent: number, actor: string) {
     const production = (await registry.getModel(model)).aliases.production;
     if (version !== null) await servableVersion(model, version, 'shadow');
+    if (version !== null && version === production) {
+      throw new AppError('CONFLICT', `${model} version ${version} is production: a shadow of it would only be compared with itself; shadow another version`, {
+        model,
+        version,
+        production_version: production,
+      });
+    }
     if (version !== null && production !== undefined) await refuseMixedTasks(model, version, production, 'shadow');
     checkPercent(percent, 'percent');
     return store.transaction(async (tx) => {
@@ -320,7 +355,7 @@ export function createRolloutService(deps: RolloutDeps) {
     if (r.shadow_version !== null) {
       const c = await store.sumStats(model, 'shadow', r.shadow_version, Date.parse(r.shadow_started_at ?? r.updated_at));
       const { task } = await kindOf(model, r.shadow_version);
-      shadow = shadowSummary(r as Rollout & { shadow_version: number }, c, task);
+      shadow = shadowSummary(r as Rollout & { shadow_version: number }, c, task, m.aliases.production ?? null);
     }
     return statusView(model, m.aliases, r, verdict, shadow);
   }

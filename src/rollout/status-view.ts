@@ -5,11 +5,13 @@ import { summarize, type ArmCounts } from './stats.js';
 import type { Rollout } from './store.js';
 
 /** The shadow's summary in a status: its arm statistics and how far it agrees with production. */
-export function shadowSummary(r: Rollout & { shadow_version: number }, c: ArmCounts, task: Task): Record<string, unknown> {
+export function shadowSummary(r: Rollout & { shadow_version: number }, c: ArmCounts, task: Task, productionVersion: number | null): Record<string, unknown> {
   const share = (n: number) => (c.compared ? n / c.compared : null);
   return {
     ...summarize(r.shadow_version, c),
     percent: r.shadow_percent,
+    // What it is compared with: production's answers since it started or production last moved.
+    production_version: productionVersion,
     started_at: r.shadow_started_at,
     compared: c.compared,
     // What agreement means follows the task: the class for multiclass, the decision otherwise.

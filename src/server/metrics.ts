@@ -126,7 +126,7 @@ export function createMetrics(sources: MetricsSources = {}) {
   diskGauge('modelgate_data_dir_size_bytes', 'Size of the file system holding MODELGATE_DATA_DIR', (u) => u.sizeBytes);
   const rolloutEvents = new client.Counter({
     name: 'modelgate_rollout_events_total',
-    help: 'Rollout transitions applied by this process (start, step, percent, stop, promote, rollback, shadow_start, shadow_stop)',
+    help: 'Rollout transitions applied by this process (start, step, percent, stop, promote, rollback, shadow_start, shadow_stop, shadow_restart)',
     labelNames: ['model', 'event'] as const,
     registers: [registry],
   });

@@ -33,7 +33,7 @@ interface Status {
   started_by: string | null;
   arms: { production: Arm; canary: Arm } | null;
   verdict: { status: string; reason?: string; checks: { metric: string; observed: number; threshold: number; passed: boolean; detail: string }[] } | null;
-  shadow: (Arm & { percent: number; compared: number; decision_agreement?: number | null; label_agreement?: number | null }) | null;
+  shadow: (Arm & { percent: number; production_version: number | null; started_at: string; compared: number; decision_agreement?: number | null; label_agreement?: number | null }) | null;
   outcomes: { production: ArmOutcomes; canary: ArmOutcomes; judged: boolean; reason?: string } | null;
 }
 
@@ -128,7 +128,9 @@ function describeEvent(e: RolloutEvent): string {
     case 'shadow_start':
       return `shadow v${String(d.shadow_version)} started at ${e.percent}%`;
     case 'shadow_stop':
-      return `shadow v${String(d.shadow_version)} stopped`;
+      return `shadow v${String(d.shadow_version)} stopped${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
+    case 'shadow_restart':
+      return `shadow v${String(d.shadow_version)} compared afresh: production moved to v${String(d.production_version)}`;
     default:
       return e.event;
   }
@@ -286,8 +288,8 @@ export function RolloutPage({ name }: { name: string }) {
               <ArmsTable arms={s.arms} shadow={s.shadow} />
               {s.shadow ? (
                 <p>
-                  Shadow v{s.shadow.version} sees {s.shadow.percent}% of requests; agreement with production {fmt.pct(s.shadow.decision_agreement ?? s.shadow.label_agreement ?? null)} over{' '}
-                  {s.shadow.compared} compared.
+                  Shadow v{s.shadow.version} sees {s.shadow.percent}% of requests; agreement with production v{s.shadow.production_version ?? '?'}{' '}
+                  {fmt.pct(s.shadow.decision_agreement ?? s.shadow.label_agreement ?? null)} over {s.shadow.compared} compared since {fmt.time(s.shadow.started_at)}.
                 </p>
               ) : null}
             </section>
