@@ -54,6 +54,10 @@ describe('modelgate CLI on SQLite and local files', () => {
     const arch = await runCli(['promote', '--model', 'churn', '--version', '2', '--to', 'archived', '--json'], env);
     expect(arch.code).toBe(1);
     expect(arch.json().error.code).toBe('CONFLICT');
+    // Production's rollback target archived: shown, since the rollback is refused until it is active again.
+    expect((await runCli(['promote', '--model', 'churn', '--version', '1', '--to', 'archived'], env)).code).toBe(0);
+    expect((await runCli(['models', 'churn'], env)).stdout).toMatch(/^aliases: green=2 production=2 \(rollback → 1, archived\)$/m);
+    expect((await runCli(['promote', '--model', 'churn', '--version', '1', '--to', 'active'], env)).code).toBe(0);
   });
 
   it('canary start → set → status → stop, shadow, rollbacks, each with --json', async () => {
@@ -80,6 +84,9 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(none.code).toBe(1);
     expect(none.json().error.message).toMatch(/no canary running/);
     expect((await runCli(['shadow', 'start', '--model', 'churn', '--version', '2', '--percent', '25', '--json'], env)).json().shadow).toMatchObject({ version: 2, percent: 25 });
+    expect((await runCli(['canary', 'status', '--model', 'churn'], env)).stdout).toMatch(
+      /^shadow v2 at 25%: 0 compared with production v1 since \d{4}-\d\d-\d\dT[0-9:.]+Z, decision agreement -, mean \|Δscore\| -, 0 errors$/m,
+    );
     expect((await runCli(['shadow', 'stop', '--model', 'churn', '--json'], env)).json().shadow).toBeNull();
     const rb = (await runCli(['rollbacks', '--model', 'churn', '--json'], env)).json();
     expect(rb.rollbacks[0]).toMatchObject({ canary_version: 2, reason: 'stopped by cli:tester: latency alarm', rolled_back_by: 'cli:tester' });

@@ -254,6 +254,24 @@ describe('console at /ui in Chromium', () => {
     expect((await api('POST', '/v1/models/hotel/promote', { version: 2, target: 'production' })).status).toBe(200);
   });
 
+  it('a rollback target that is archived is named as such, and restoring it from the page offers the rollback again', async () => {
+    // Production is 2 and would go back to 1; archived, 1 cannot be rolled back to.
+    expect((await api('POST', '/v1/models/hotel/promote', { version: 1, target: 'archived' })).status).toBe(200);
+    await page.goto(`${s.url}/ui/#/models/hotel`);
+    await page.reload(); // the same address as the test before: read the model again
+    await poll(() => page.getByTestId('no-rollback').textContent()).toMatch(/would go back to version 1, which is archived: restore it first/);
+    expect(await page.getByTestId('rollback').count()).toBe(0);
+    await page.getByTestId('restore-1').click();
+    await poll(() => page.locator('dialog[open]').textContent()).toMatch(/Version 1 of hotel becomes active again/);
+    const sent = page.waitForRequest((r) => r.url().endsWith('/v1/models/hotel/promote'));
+    await page.locator('dialog[open] [data-testid=confirm]').click();
+    expect((await sent).postDataJSON()).toEqual({ version: 1, target: 'active' });
+    await poll(() => page.locator('[role=status]').textContent()).toMatch(/Version 1 of hotel is active again/);
+    await poll(() => page.getByTestId('rollback').count()).toBe(1);
+    expect(await page.getByTestId('restore-1').count()).toBe(0);
+    expect(((await api('GET', '/v1/models/hotel/versions/1')).body as { status: string }).status).toBe('active');
+  });
+
   it('the monitoring page shows the drifted feature first, and its HTML report opens from disk with the network blocked', async () => {
     // Traffic where lead_time has tripled: the drift the report must put first.
     for (let i = 0; i < 80; i++) {
@@ -318,7 +336,7 @@ describe('console at /ui in Chromium', () => {
     await poll(() => page.getByTestId('who').textContent()).toMatch(/viewer \(read\)/);
     await page.goto(`${s.url}/ui/#/models/hotel`);
     await poll(() => page.locator('[data-testid=versions-table] tbody tr').count()).toBe(2);
-    expect(await page.locator('[data-testid^=promote-], [data-testid^=archive-], [data-testid=rollback]').count()).toBe(0);
+    expect(await page.locator('[data-testid^=promote-], [data-testid^=archive-], [data-testid^=restore-], [data-testid=rollback]').count()).toBe(0);
     expect(await page.getByRole('link', { name: 'Access' }).count()).toBe(0);
     // Calling the action anyway, from the page with its own token:
     const status = await page.evaluate(async () => {

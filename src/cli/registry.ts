@@ -190,7 +190,13 @@ export function registerRegistryCommands(program: Command): void {
             `${m.name}${headline ? ` — ${headline}` : ''}`,
             `aliases: ${
               Object.entries(m.aliases)
-                .map(([a, v]) => `${a}=${v}${typeof m.rollback_to[a] === 'number' ? ` (rollback → ${m.rollback_to[a]})` : ''}`)
+                .map(([a, v]) => {
+                  const to = m.rollback_to[a];
+                  if (typeof to !== 'number') return `${a}=${v}`;
+                  // A rollback to an archived version is refused until it is marked active again.
+                  const archived = m.versions.some((x) => x.version === to && x.status === 'archived');
+                  return `${a}=${v} (rollback → ${to}${archived ? ', archived' : ''})`;
+                })
                 .join(' ') || '(none)'
             }`,
             '',

@@ -148,6 +148,20 @@ export function ModelPage({ name }: { name: string }) {
                     done={after(`Version ${v.version} of ${d.name} is now production.`)}
                   />
                 ) : null}
+                {v.status === 'archived' ? (
+                  <ConfirmButton
+                    label="Restore"
+                    testId={`restore-${v.version}`}
+                    title={`Restore ${d.name} v${v.version}?`}
+                    confirm={
+                      <p>
+                        Version {v.version} of {d.name} becomes active again: it can be promoted, rolled back to, and served to pinned requests. Nothing serves it until then.
+                      </p>
+                    }
+                    run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'active' })}
+                    done={after(`Version ${v.version} of ${d.name} is active again.`)}
+                  />
+                ) : null}
                 {v.status !== 'archived' && v.aliases.length === 0 ? (
                   <ConfirmButton
                     label="Archive"
@@ -172,6 +186,10 @@ export function ModelPage({ name }: { name: string }) {
         rollbackTo === null ? (
           <p class="muted" data-testid="no-rollback">
             Production has no earlier version to roll back to; promote a version instead.
+          </p>
+        ) : d.versions.some((v) => v.version === rollbackTo && v.status === 'archived') ? (
+          <p class="muted" data-testid="no-rollback">
+            A rollback of production would go back to version {rollbackTo}, which is archived: restore it first, or promote a version instead.
           </p>
         ) : (
           <p>
