@@ -150,11 +150,17 @@ for (const dialect of DIALECTS) {
             training = true;
             probing = probe();
           }
-          if (m.startsWith('trained in ')) training = false;
+          if (m.startsWith('trained on ')) training = false;
         },
       });
       await probing;
-      expect(messages).toEqual(expect.arrayContaining([`training logreg (binary) on ${BIG_ROWS} rows`, expect.stringMatching(/^trained in \d+\.\d s$/)]));
+      // Split as the version was, by index: every fourth row held out.
+      expect(messages).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(new RegExp(`^training logreg \\(binary\\) on ${BIG_ROWS} rows, split as version \\d+ was$`)),
+          expect.stringMatching(new RegExp(`^trained on ${BIG_ROWS * 0.75} rows \\(${BIG_ROWS * 0.25} held out\\) in \\d+\\.\\d s$`)),
+        ]),
+      );
       expect(answered).toBeGreaterThan(0);
       // The candidate is what training on that data gives: it is measured and compared as before.
       expect(r.metrics.candidate.roc_auc).toBeGreaterThan(0.7);

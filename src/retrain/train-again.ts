@@ -121,10 +121,10 @@ export async function ingestAndTrain(job: TrainJob, say: (message: string) => vo
     throw e instanceof AppError && /: no column/.test(e.message) ? new AppError(e.code, `${e.message} (retraining ${job.model} version ${job.fromVersion} needs the columns it was trained on)`) : e;
   });
   requireTrainedColumns(roles, ingested, job.data, job.fromVersion);
-  say(`training ${job.run.algorithm} (${job.task}) on ${ingested.data.rows} rows`);
+  say(`training ${job.run.algorithm} (${job.task}) on ${ingested.data.rows} rows, split as version ${job.fromVersion} was`);
   const started = performance.now();
   const { trained, split } = trainAgain(job.run, job.run.algorithm, job.task, ingested, job.policy);
-  say(`trained in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  say(`trained on ${split.train.rows} rows (${split.test.rows} held out) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return {
     trained,
     test: split.test,
