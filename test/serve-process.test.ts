@@ -228,6 +228,18 @@ describe('modelgate serve process', () => {
     const refused = await get('/v1/models');
     expect(refused).toMatchObject({ status: 503, body: { error: { code: 'UNAVAILABLE' } } });
     expect(refused?.retryAfter).toMatch(/^([1-9]|10)$/);
+    // A caller's request id is kept as the server proper keeps it; one that is not sane is replaced.
+    for (const [sent, kept] of [
+      ['trace-7f3a.b_2', true],
+      ['x'.repeat(129), false],
+      ['a,b', false],
+    ] as const) {
+      const r = await fetch(`${base}/v1/models`, { headers: { 'x-request-id': sent } });
+      const id = ((await r.json()) as { error: { request_id: string } }).error.request_id;
+      expect(r.headers.get('x-request-id')).toBe(id);
+      if (kept) expect(id).toBe(sent);
+      else expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    }
     expect(output).toMatch(/cannot start: .*; not ready, retrying in 1 s/);
     expect(child.exitCode).toBeNull();
     // The database appears: the server starts without a restart.

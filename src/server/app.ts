@@ -1,4 +1,5 @@
 import { consoleRoutes, reportHtmlRoutes } from '../console/index.js';
+import { callerRequestId } from './request-id.js';
 import type { DataDiskProbe } from '../lib/disk-space.js';
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
@@ -83,7 +84,6 @@ const SECURITY_HEADERS = { ...DOCS_SECURITY_HEADERS, 'content-security-policy': 
 const DOCS_HEADER_LIST = Object.entries(DOCS_SECURITY_HEADERS);
 const HEADER_LIST = Object.entries(SECURITY_HEADERS);
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 /** Request ids: a random per-process prefix and a counter — unique, and cheaper than a UUID each. */
 const ID_PREFIX = randomUUID().slice(0, 8);
 let idCounter = 0;
@@ -119,8 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     // A caller's own x-request-id is kept when it is sane, so traces join across services.
     genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${ID_PREFIX}-${(++idCounter).toString(36)}`;
+      return callerRequestId(req.headers['x-request-id']) ?? `${ID_PREFIX}-${(++idCounter).toString(36)}`;
     },
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Fastify's default (0) lets a client drip a body a byte at a time for as long as it likes,
