@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { PRIVATE_FILE_MODE } from '../lib/private-files.js';
 import { access, constants, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
@@ -166,7 +167,8 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
     const tmpKept = removeIfInterrupted(tmp);
     progress(`writing ${out}…`);
     try {
-      await tar.create({ file: tmp, cwd: work, portable: true }, ['manifest.json', ...entries.map((e) => e.path)]);
+      // It holds webhook secrets and key hashes (and with the audit log, features): private, as the database is.
+      await tar.create({ file: tmp, cwd: work, portable: true, mode: PRIVATE_FILE_MODE }, ['manifest.json', ...entries.map((e) => e.path)]);
       await rename(tmp, out);
       tmpKept();
     } catch (e) {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { removeIfInterrupted } from './interrupt-cleanup.js';
+import { PRIVATE_FILE_MODE } from './private-files.js';
 import { s3Sdk } from './s3-sdk.js';
 import { assertInputFile, assertOutputFile } from './user-paths.js';
 import { AppError, errorMessage } from './errors.js';
@@ -75,7 +76,9 @@ export async function createPendingOutput(location: string, s3: S3Access, named:
   if (!remote) assertOutputFile(location, flag, example);
   const tmp = remote ? path.join(tmpdir(), `modelgate-${randomBytes(6).toString('hex')}.tmp`) : `${location}.${randomBytes(6).toString('hex')}.tmp`;
   if (!remote) await mkdir(path.dirname(path.resolve(location)), { recursive: true });
-  const stream = createWriteStream(tmp);
+  // What is written here holds rows of data (scores with their ids, rejected rows, audited
+  // features): not for other users of the host, as the database is not.
+  const stream = createWriteStream(tmp, { mode: PRIVATE_FILE_MODE });
   const kept = removeIfInterrupted(tmp);
   const closed = new Promise<void>((resolve, reject) => {
     stream.once('close', resolve);

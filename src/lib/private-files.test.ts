@@ -5,6 +5,9 @@ import { tempDir } from '../../test/helpers/db.js';
 import { migrate, openDb } from '../db/index.js';
 import { checkDataDir } from '../server/context.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.js';
+import { createBackup } from '../backup/index.js';
+import { createDirArtifactStore } from '../registry/index.js';
+import { createPendingOutput } from './data-location.js';
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 // Under the usual umask (022), which would leave files readable by others: whatever the
@@ -40,6 +43,23 @@ describe('files modelgate creates for its data', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('a backup (webhook secrets, key hashes) and what score and predictions export write (rows of data) are not readable by other users', async () => {
+    const root = tempDir('modelgate-modes-');
+    const db = await openDb({ kind: 'sqlite', file: path.join(root, 'modelgate.db') });
+    try {
+      await migrate(db);
+      const { file } = await createBackup(db, createDirArtifactStore(path.join(root, 'artifacts')), { out: path.join(root, 'backup.tar'), version: 'test' });
+      expect(mode(file)).toBe(masked(PRIVATE_FILE_MODE));
+    } finally {
+      await db.close();
+    }
+    const out = path.join(root, 'export.csv');
+    const pending = await createPendingOutput(out, { region: 'us-east-1' }, { flag: '--out', example: 'x.csv' });
+    pending.stream.write('id,score\n');
+    await pending.publish();
+    expect(mode(out)).toBe(masked(PRIVATE_FILE_MODE));
   });
 
   it('an existing database keeps the mode its operator gave it', async () => {
