@@ -1,4 +1,5 @@
 import { useEffect, useRef } from 'preact/hooks';
+import { unitRange } from './chart-range.js';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
@@ -62,14 +63,36 @@ export function BarsChart({ labels, series, label }: { labels: string[]; series:
 }
 
 /** Values over time, one line per series (missing values leave gaps). */
-export function LinesChart({ times, series, label, percent }: { times: number[]; series: { name: string; values: (number | null)[] }[]; label: string; percent?: boolean }) {
+export function LinesChart({
+  times,
+  series,
+  label,
+  percent,
+  unit,
+}: {
+  times: number[];
+  series: { name: string; values: (number | null)[] }[];
+  label: string;
+  percent?: boolean;
+  /** Values that lie between 0 and 1 (ROC AUC, accuracy): the axis stays inside, instead of uPlot's padding past 1. */
+  unit?: boolean;
+}) {
   const box = useChart(
     (width) => ({
       data: [times, ...series.map((s) => s.values)] as uPlot.AlignedData,
       opts: {
         width,
         height: 200,
-        scales: { x: { time: true } },
+        scales: {
+          x: { time: true },
+          ...(unit
+            ? {
+                y: {
+                  range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => unitRange(min, max),
+                },
+              }
+            : {}),
+        },
         axes: [{}, { values: (_u, splits) => splits.map((v) => (percent ? `${Math.round(v * 100)}%` : String(Number(v.toPrecision(3))))), size: 55 }],
         series: [{}, ...series.map((s, k) => ({ label: s.name, stroke: COLORS[k % COLORS.length], width: 2, spanGaps: false }))],
       },

@@ -189,7 +189,9 @@ export function History({ history }: { history: ReportSummary[] }) {
         ]}
         label="Worst feature PSI and prediction PSI over time"
       />
-      {outcome.length ? <LinesChart times={times} series={outcome.map((k) => ({ name: OUTCOME_NAMES[k] ?? k, values: line(k) }))} label="Outcome metrics over time" /> : null}
+      {outcome.length ? (
+        <LinesChart times={times} series={outcome.map((k) => ({ name: OUTCOME_NAMES[k] ?? k, values: line(k) }))} unit={!outcome.includes('mae')} label="Outcome metrics over time" />
+      ) : null}
     </section>
   );
 }
