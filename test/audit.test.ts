@@ -511,9 +511,9 @@ for (const dialect of DIALECTS) {
   });
 }
 
-describe('shadow results in the audit log', () => {
-  it('each scored shadow copy is a record with arm shadow and the original event_id', async () => {
-    const s = await serverWith('sqlite', {});
+describe.each(DIALECTS)('shadow results in the audit log on %s', (dialect) => {
+  it('each scored shadow copy is a record with arm shadow and the original event_id, not counted among the decisions callers got', async () => {
+    const s = await serverWith(dialect, {});
     try {
       const { generateHotelBookings, trainLogisticRegression } = await import('../src/training/index.js');
       const other = trainLogisticRegression(generateHotelBookings(2000, 5), { l2: 4 });
@@ -521,6 +521,7 @@ describe('shadow results in the audit log', () => {
       await s.rollouts.setShadow('hotel', 2, 100, 't');
       await s.pool.refresh(true);
       const ids: string[] = [];
+      const decided: string[] = [];
       for (let i = 0; i < 5; i++) {
         const r = await s.app.inject({
           method: 'POST',
@@ -529,9 +530,13 @@ describe('shadow results in the audit log', () => {
           payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, i), event_id: `sh-${i}` }),
         });
         ids.push(r.json().prediction_id);
+        decided.push(r.json().decision);
       }
       await s.runtime.shadowIdle();
       await s.audit.flush();
+      const d = (await s.app.inject({ method: 'GET', url: '/v1/models/hotel/decisions?window=24h', headers: s.auth })).json() as { total: number; decisions: { decision: string; count: number }[] };
+      expect(d.total).toBe(5);
+      expect(Object.fromEntries(d.decisions.map((x) => [x.decision, x.count]))).toEqual(decided.reduce<Record<string, number>>((a, x) => ({ ...a, [x]: (a[x] ?? 0) + 1 }), {}));
       const all = await s.ctx.audit.query({ model: 'hotel', limit: 100 });
       const shadow = all.filter((p) => p.arm === 'shadow');
       expect(shadow.map((p) => p.event_id).sort()).toEqual(['sh-0', 'sh-1', 'sh-2', 'sh-3', 'sh-4']);

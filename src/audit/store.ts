@@ -217,6 +217,8 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
             .selectFrom('predictions')
             .select(['decision', sql<number>`count(*)`.as('count')])
             .where('model', '=', model)
+            // What callers were answered: a shadow's decisions were only recorded.
+            .where('arm', '!=', 'shadow')
             .where('at', '>=', a)
             .where('at', '<', b)
             .groupBy('decision')
