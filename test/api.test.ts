@@ -180,6 +180,29 @@ describe('HTTP API', () => {
     expect(crlf.json().warnings).toEqual(['payload.adr\r: unknown field, ignored (did you mean "adr"? names must match exactly, with no spaces or line-end characters around them)']);
   });
 
+  it('a category the version does not know is scored as unseen, with a warning naming what was likely meant', async () => {
+    const typo = await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, deposit_type: 'non-refund' } });
+    expect(typo.statusCode).toBe(200);
+    expect(typo.json().warnings).toEqual([
+      'payload.deposit_type: "non-refund" is not a category this model version knows; scored as an unseen one (did you mean "Non Refund"? categories are matched exactly)',
+    ]);
+    // Nothing like it: the categories the version knows, the three the demo data has.
+    const other = await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, deposit_type: 'Prepaid' } });
+    const [warning] = other.json().warnings as string[];
+    const listed = /^payload\.deposit_type: "Prepaid" is not a category this model version knows; scored as an unseen one \(it knows (.+)\)$/.exec(warning);
+    expect(listed, warning).not.toBeNull();
+    expect(JSON.parse(`[${listed![1]}]`).sort()).toEqual(['No Deposit', 'Non Refund', 'Refundable']);
+    // Known categories, a missing one and null draw no warning; in a batch, each row its own.
+    const { deposit_type: _d, ...noDeposit } = row as Record<string, unknown>;
+    for (const payload of [row, noDeposit, { ...row, deposit_type: null }]) expect((await inject('POST', '/v1/infer', { model: 'hotel', payload })).json().warnings).toBeUndefined();
+    const batch = (await inject('POST', '/v1/models/hotel/predict', { instances: [row, { ...row, hotel: 'city hotel', junk: 1 }] })).json().predictions;
+    expect(batch[0].warnings).toBeUndefined();
+    expect(batch[1].warnings).toEqual([
+      'instances[1].junk: unknown field, ignored',
+      'instances[1].hotel: "city hotel" is not a category this model version knows; scored as an unseen one (did you mean "City Hotel"? categories are matched exactly)',
+    ]);
+  });
+
   it('auth: 401 without or with a bad token; public routes stay open', async () => {
     const none = await s.app.inject({ method: 'POST', url: '/v1/infer', payload: { model: 'hotel', payload: row } });
     expectError(none, 401, 'UNAUTHORIZED');

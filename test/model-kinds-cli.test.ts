@@ -132,6 +132,18 @@ describe('model kinds through the CLI', () => {
     const allowed = await runCli(['evaluate', '--model', 'charges', '--data', dirtyCsv, '--target', 'MonthlyCharges', '--allow-skipped', '--json'], env);
     expect(allowed.code, allowed.stderr).toBe(0);
     expect(allowed.json()).toMatchObject({ data: { skipped: 3 }, candidate: { rows: 197 } });
+
+    // Categories the version does not know are evaluated as unseen ones, and said.
+    const typos = path.join(dir, 'charges-typos.csv');
+    writeCsv(
+      typos,
+      charges.expected.rows.map((r, i) => (i < 4 ? { ...r, InternetService: 'fiber-optic' } : r)),
+      chargesTruth.map((v) => ({ MonthlyCharges: v })),
+    );
+    const unseen = await runCli(['evaluate', '--model', 'charges', '--data', typos, '--target', 'MonthlyCharges', '--json'], env);
+    expect(unseen.code, unseen.stderr).toBe(0);
+    expect(unseen.json().data.unseen_categories).toEqual({ InternetService: { rows: 4, values: { 'fiber-optic': 4 } } });
+    expect(unseen.stderr).toMatch(/warning: categories this version does not know, scored as unseen ones: InternetService in 4 rows \("fiber-optic" 4, did you mean "Fiber optic"\?\)/);
   }, 240_000);
 
   it('register --positive-class serves one class of a multiclass graph as a binary score, by its label', async () => {

@@ -108,6 +108,28 @@ describe('modelgate score', () => {
     expect(missing.stderr).toMatch(/no column for features SeniorCitizen, Partner/);
   }, 240_000);
 
+  it('categories the version does not know are scored as unseen ones and counted, with the category likely meant', async () => {
+    const data = path.join(dir, 'typos.csv');
+    writeFileSync(
+      data,
+      csvOf(
+        charges.expected.rows,
+        (i) => `line-${i}`,
+        (i, r) => (i < 5 ? { ...r, Contract: 'Two-year' } : i === 5 ? { ...r, Contract: 'one year' } : r),
+      ),
+    );
+    const out = path.join(dir, 'typos-scored.csv');
+    const json = await runCli(['score', '--model', 'charges', '--data', data, '--out', out, '--json'], env);
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.json()).toMatchObject({ scored: 200, unseen_categories: { Contract: { rows: 6, values: { 'Two-year': 5, 'one year': 1 } } } });
+    const text = await runCli(['score', '--model', 'charges', '--data', data, '--out', out], env);
+    expect(text.stdout).toMatch(
+      /^warning: categories this version does not know, scored as unseen ones: Contract in 6 rows \("Two-year" 5, did you mean "Two year"\?; "one year" 1, did you mean "One year"\?\)$/m,
+    );
+    const clean = await runCli(['score', '--model', 'charges', '--data', path.join(dir, 'lines.csv'), '--out', out, '--allow-rejects', '--json'], env);
+    expect(clean.json().unseen_categories).toEqual({});
+  }, 240_000);
+
   it('a row whose fields do not line up with the header is rejected, not scored on the next columns; a feature named twice in the header is refused', async () => {
     const lines = csvOf(charges.expected.rows, (i) => `line-${i}`)
       .trimEnd()

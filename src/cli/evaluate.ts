@@ -41,6 +41,7 @@ interface Evaluated {
   skipped: number;
   skippedReasons: Record<string, number>;
   notNumbers: Record<string, number>;
+  unseen: Record<string, { rows: number; values: Record<string, number> }>;
 }
 
 /** Score the CSV with a registered version through the serving code (Servable, encoder, policy). */
@@ -56,6 +57,7 @@ async function evaluateVersion(ctx: Context, model: string, version: number, fil
     if (note) progress(`  ${note}`);
     const read = notNumbersNote(r.notNumbers);
     if (read) progress(`  note: ${read}`);
+    if (r.unseenNote) progress(`  warning: ${r.unseenNote}`);
     let evaluation: TaskEvaluation;
     if (s.task === 'regression') evaluation = evaluateRegression(r.outcomes, r.actualValues, found.spec.policy);
     else if (s.task === 'multiclass') evaluation = evaluateMulticlass(r.outcomes, r.actualClasses, found.spec.output.class_labels ?? [], found.spec.policy);
@@ -63,7 +65,7 @@ async function evaluateVersion(ctx: Context, model: string, version: number, fil
       if (new Set(r.labels).size < 2) throw new AppError('BAD_REQUEST', `--target ${target}: the scored rows have a single class; evaluation needs both`);
       evaluation = { task: 'binary', ...evaluateScores(r.scores, r.labels, found.spec.policy, costMatrixOf(manifest.training)) };
     }
-    return { version, evaluation, skipped: r.skipped, skippedReasons: r.skippedReasons, notNumbers: r.notNumbers };
+    return { version, evaluation, skipped: r.skipped, skippedReasons: r.skippedReasons, notNumbers: r.notNumbers, unseen: r.unseen };
   } finally {
     await s.release();
   }
@@ -241,7 +243,7 @@ export function registerEvaluateCommands(program: Command): void {
         const report = {
           model: o.model,
           task,
-          data: { file: o.data, target: o.target, skipped: candidate.skipped, skipped_reasons: candidate.skippedReasons, not_numbers: candidate.notNumbers },
+          data: { file: o.data, target: o.target, skipped: candidate.skipped, skipped_reasons: candidate.skippedReasons, not_numbers: candidate.notNumbers, unseen_categories: candidate.unseen },
           candidate: { version: candidate.version, ...candidate.evaluation },
           ...(baseline ? { baseline: { version: baseline.version, ...baseline.evaluation } } : {}),
           gates,

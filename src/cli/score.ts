@@ -94,6 +94,7 @@ export function registerScoreCommands(program: Command): void {
             rejected: r.rejected,
             reasons: r.reasons,
             not_numbers: r.notNumbers,
+            unseen_categories: r.unseen,
             columns: r.columns,
             seconds: Math.round(seconds * 1000) / 1000,
             rows_per_second: Math.round(r.rows / seconds),
@@ -104,6 +105,7 @@ export function registerScoreCommands(program: Command): void {
               `${r.scored.toLocaleString('en')} of ${r.rows.toLocaleString('en')} rows scored in ${seconds.toFixed(1)} s (${summary.rows_per_second.toLocaleString('en')} rows/s)${failed ? '' : ` → ${o.out}`}`,
               `columns: ${r.columns.join(', ')}`,
               ...(read ? [`note: ${read}`] : []),
+              ...(r.unseenNote ? [`warning: ${r.unseenNote}`] : []),
               ...(r.rejected
                 ? [
                     `${r.rejected} row${r.rejected === 1 ? '' : 's'} rejected → ${rejectsAt}:`,

@@ -17,6 +17,8 @@ export interface EncodedRow {
   row: Row;
   /** Payload fields the model does not use; reported back, never an error. */
   unknown?: string[];
+  /** Features (contract indexes) whose category the version does not know: scored as unseen, reported back. */
+  unseen?: number[];
 }
 
 type Check = (v: unknown, where: string) => number | string | bigint | boolean;
@@ -127,6 +129,10 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[]): Encoder {
   const known = new Set(names);
   const checks = features.map((f) => checker(f, contract.missing_category, contract.cell_reading === 'train'));
   const n = features.length;
+  // Categories of features whose graph takes others too (as unseen, scored like no category it
+  // knows): a value outside them is most often a client's typo, which would change scores unheard.
+  const knownCategories = features.map((f) => (f.type === 'string' && f.categories?.length && !f.categories_only ? new Set(f.categories) : undefined));
+  const missingCategory = contract.missing_category;
 
   const encode = (payload: unknown, where: string): EncodedRow => {
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
@@ -135,15 +141,18 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[]): Encoder {
     const obj = payload as Record<string, unknown>;
     const row: Row = new Array(n);
     let present = 0;
+    let unseen: number[] | undefined;
     for (let i = 0; i < n; i++) {
       // Own properties only: an inherited name (constructor, toString) is not a feature value.
       const has = Object.hasOwn(obj, names[i]);
       if (has) present++;
-      row[i] = checks[i](has ? obj[names[i]] : undefined, where);
+      const v = (row[i] = checks[i](has ? obj[names[i]] : undefined, where));
+      const categories = knownCategories[i];
+      if (categories !== undefined && has && typeof v === 'string' && v !== missingCategory && !categories.has(v)) (unseen ??= []).push(i);
     }
     const keys = Object.keys(obj);
-    if (keys.length === present) return { row };
-    return { row, unknown: keys.filter((k) => !known.has(k)) };
+    if (keys.length === present) return unseen ? { row, unseen } : { row };
+    return { row, unknown: keys.filter((k) => !known.has(k)), ...(unseen ? { unseen } : {}) };
   };
 
   const plan = plans ?? defaultFeedPlans(contract);

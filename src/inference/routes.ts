@@ -8,7 +8,8 @@ import { errorReplies } from '../lib/schemas.js';
 import { checkPhase } from '../lib/check-phase.js';
 import { predictionId as newPredictionId } from '../lib/ids.js';
 import type { ModelPool } from './pool.js';
-import type { Row } from './encoder.js';
+import type { EncodedRow, Row } from './encoder.js';
+import { unseenCategoryWarning } from './unseen-category.js';
 import type { PredictionCache } from './cache.js';
 import { oipRoutes, type OipRouteDeps } from './oip-routes.js';
 import { batchScorer, inferenceFailed, recorders, requireFinite, type ArmObserver, type InferenceMetrics, type PredictionSink } from './scoring.js';
@@ -28,7 +29,11 @@ export interface InferenceRouteDeps {
 
 const errors = errorReplies(400, 401, 403, 404, 413, 415, 429, 500, 503);
 
-const warningsSchema = { type: 'array', items: { type: 'string' }, description: 'Payload fields the model does not use; they were ignored' } as const;
+const warningsSchema = {
+  type: 'array',
+  items: { type: 'string' },
+  description: 'Payload fields the model does not use (ignored), and categories the version does not know (scored as unseen)',
+} as const;
 
 const inferBody = {
   type: 'object',
@@ -69,10 +74,23 @@ const inferReply = {
   required: ['prediction_id', 'model', 'version', 'arm', 'score', 'decision', 'cached'],
 } as const;
 
-/** An unknown field is ignored, and a feature it may have meant (CreditScore for creditscore) then goes missing: name it. */
-const warningsOf = (unknown: string[], where: string, servable: Servable) => {
-  const features = servable.spec.contract.features.map((f) => f.name);
-  return unknown.map((f) => `${where}.${f}: unknown field, ignored${caseHint(features, [f])}`);
+/**
+ * What the caller may not have meant: an unknown field is ignored, and a feature it may have
+ * meant (CreditScore for creditscore) then goes missing; a category the version does not know
+ * ("Two-year" for "Two year") is scored as unseen. Each is named, with what was likely meant.
+ */
+const warningsOf = (enc: EncodedRow, where: string, servable: Servable): string[] | undefined => {
+  if (!enc.unknown && !enc.unseen) return undefined;
+  const features = servable.spec.contract.features;
+  const out = (enc.unknown ?? []).map(
+    (f) =>
+      `${where}.${f}: unknown field, ignored${caseHint(
+        features.map((x) => x.name),
+        [f],
+      )}`,
+  );
+  for (const i of enc.unseen ?? []) out.push(unseenCategoryWarning(where, features[i], enc.row[i] as string));
+  return out;
 };
 
 export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceRouteDeps): Promise<void> {
@@ -100,7 +118,8 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
       // Nearly always known at once; awaiting only when it is a promise saves a turn of the microtask queue.
       if (resolved instanceof Promise) resolved = await resolved;
       const { servable, alias, arm, shadow } = resolved;
-      const { row, unknown } = servable.encoder.encode(body.payload, 'payload');
+      const encoded = servable.encoder.encode(body.payload, 'payload');
+      const row = encoded.row;
       const started = performance.now();
       // The key is built once: a miss stores under the same key it looked up.
       const key = cache?.keyOf(servable, row);
@@ -164,7 +183,7 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
         value: shown.value,
         decision: shown.decision,
         cached,
-        warnings: unknown ? warningsOf(unknown, 'payload', servable) : undefined,
+        warnings: warningsOf(encoded, 'payload', servable),
       };
     },
   );
@@ -214,18 +233,18 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
       const { servable, alias, arm } = await pool.resolve(model, { version: request.body.version, routingKey: request.body.routing_key });
       const instances = request.body.instances;
       const rows: Row[] = new Array(instances.length);
-      const unknowns: (string[] | undefined)[] = new Array(instances.length);
+      const warnings: (string[] | undefined)[] = new Array(instances.length);
       for (let i = 0; i < instances.length; i++) {
         const enc = servable.encoder.encode(instances[i], `instances[${i}]`);
         rows[i] = enc.row;
-        unknowns[i] = enc.unknown;
+        warnings[i] = warningsOf(enc, `instances[${i}]`, servable);
       }
       const scored = await scoreBatch({ servable, arm, rows, payloads: instances, keyId: request.principal?.id });
       const predictions = scored.map((p, i) => ({
         prediction_id: p.id,
         ...servable.present(p.outcome, p.decision),
         cached: p.cached,
-        ...(unknowns[i] ? { warnings: warningsOf(unknowns[i], `instances[${i}]`, servable) } : {}),
+        ...(warnings[i] ? { warnings: warnings[i] } : {}),
       }));
       return { model, version: servable.spec.version, ...(alias ? { alias } : {}), arm, predictions };
     },

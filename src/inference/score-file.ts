@@ -8,6 +8,7 @@ import { streamDelimiter } from '../lib/csv-delimiter.js';
 import { csvRows } from '../lib/csv-rows.js';
 import { countReason } from '../lib/reason-counts.js';
 import type { Row } from './encoder.js';
+import { UnseenCategories } from './unseen-category.js';
 import type { Servable } from './servable.js';
 
 const BATCH = 512;
@@ -34,6 +35,10 @@ export interface ScoreFileResult {
   reasons: Record<string, number>;
   /** A version modelgate trained: per column, cells that are not numbers, scored as missing (as train read them). */
   notNumbers: Record<string, number>;
+  /** Per feature, rows scored with a category the version does not know (as unseen), and the commonest such values. */
+  unseen: Record<string, { rows: number; values: Record<string, number> }>;
+  /** The same for people, or undefined when there were none. */
+  unseenNote?: string;
   idColumns: string[];
   columns: string[];
 }
@@ -76,6 +81,7 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
   let idColumns: string[] = [];
   const columns = ['row', ...predictionColumns(s)];
   let pending: { line: number; ids: string[]; payload: Record<string, unknown> }[] = [];
+  const unseen = new UnseenCategories();
 
   const reject = async (line: number, ids: string[], why: string) => {
     rejected++;
@@ -89,7 +95,9 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
     const ok: { line: number; ids: string[]; row: Row }[] = [];
     for (const p of pending) {
       try {
-        ok.push({ line: p.line, ids: p.ids, row: s.encoder.encode(p.payload, 'row').row });
+        const enc = s.encoder.encode(p.payload, 'row');
+        for (const i of enc.unseen ?? []) unseen.add(features[i].name, enc.row[i] as string);
+        ok.push({ line: p.line, ids: p.ids, row: enc.row });
       } catch (e) {
         await reject(p.line, p.ids, errorMessage(e));
       }
@@ -149,5 +157,5 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
     throw new AppError('BAD_REQUEST', `${o.source}: cannot read as CSV (after row ${row}): ${errorMessage(e)}`);
   }
   if (rows === 0) throw new AppError('BAD_REQUEST', `${o.source}: no rows (a CSV with a header line and one row per prediction)`);
-  return { rows, scored, rejected, reasons, notNumbers: reader.notNumbers, idColumns, columns };
+  return { rows, scored, rejected, reasons, notNumbers: reader.notNumbers, unseen: unseen.summary(), unseenNote: unseen.note(features), idColumns, columns };
 }

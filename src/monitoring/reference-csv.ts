@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { UnseenCategories } from '../inference/unseen-category.js';
 import { assertFeatureColumns, caseHint } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
@@ -72,6 +73,10 @@ export interface ScoredCsv {
   untargeted: number;
   /** A version modelgate trained: per column, cells that are not numbers, read as missing (as train read them). */
   notNumbers: Record<string, number>;
+  /** Per feature, scored rows whose category the version does not know (scored as unseen), with the commonest such values. */
+  unseen: Record<string, { rows: number; values: Record<string, number> }>;
+  /** The same for people, or undefined when there were none. */
+  unseenNote?: string;
   firstError?: string;
 }
 
@@ -132,6 +137,7 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
   let untargeted = 0;
   let firstError: string | undefined;
   const skippedReasons: Record<string, number> = {};
+  const unseen = new UnseenCategories();
   const skip = (why: string) => {
     skipped++;
     countReason(skippedReasons, why);
@@ -141,7 +147,9 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     const ok: { row: ReturnType<Servable['encoder']['encode']>['row']; payload: Record<string, unknown>; label?: number | string }[] = [];
     for (const p of pending) {
       try {
-        ok.push({ row: s.encoder.encode(p.payload, 'row').row, payload: p.payload, label: p.label });
+        const enc = s.encoder.encode(p.payload, 'row');
+        for (const i of enc.unseen ?? []) unseen.add(features[i].name, enc.row[i] as string);
+        ok.push({ row: enc.row, payload: p.payload, label: p.label });
       } catch (e) {
         firstError ??= errorMessage(e);
         skip(errorMessage(e));
@@ -200,7 +208,22 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
     throw new AppError('BAD_REQUEST', `${file}: cannot read as CSV (after line ${line}): ${errorMessage(e)}`);
   }
   if (!scores.length) throw new AppError('BAD_REQUEST', `${file}: no row could be scored${firstError ? ` (first problem: ${firstError})` : ''}`);
-  return { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, untargeted, notNumbers: reader.notNumbers, ...(firstError ? { firstError } : {}) };
+  const unseenNote = unseen.note(features);
+  return {
+    columns,
+    scores,
+    outcomes,
+    labels,
+    actualValues,
+    actualClasses,
+    skipped,
+    skippedReasons,
+    untargeted,
+    notNumbers: reader.notNumbers,
+    unseen: unseen.summary(),
+    ...(unseenNote ? { unseenNote } : {}),
+    ...(firstError ? { firstError } : {}),
+  };
 }
 
 /**
