@@ -88,6 +88,19 @@ describe('modelgate CLI on SQLite and local files', () => {
       /^shadow v2 at 25%: 0 compared with production v1 since \d{4}-\d\d-\d\dT[0-9:.]+Z, decision agreement -, mean \|Δscore\| -, 0 errors$/m,
     );
     expect((await runCli(['shadow', 'stop', '--model', 'churn', '--json'], env)).json().shadow).toBeNull();
+    // The history, newest first, in words and with who did each.
+    const history = await runCli(['canary', 'history', '--model', 'churn', '--limit', '4'], env);
+    expect(history.code, history.stderr).toBe(0);
+    expect(history.stdout.trimEnd().split('\n').map((l) => l.replace(/^\S+\s+/, '').trimEnd())).toEqual([
+      'WHAT                                                     BY',
+      'shadow v2 stopped                                        cli:tester',
+      'shadow v2 started at 25%                                 cli:tester',
+      'canary v2 stopped: stopped by cli:tester: latency alarm  cli:tester',
+      'canary v2 set from 50% to 30%                            cli:tester',
+    ]);
+    const events = (await runCli(['canary', 'history', '--model', 'churn', '--json'], env)).json().events as { event: string }[];
+    expect(events.map((e) => e.event)).toEqual(['shadow_stop', 'shadow_start', 'stop', 'percent', 'percent', 'start']);
+    expect((await runCli(['canary', 'history', '--model', 'nope'], env)).code).toBe(1);
     const rb = (await runCli(['rollbacks', '--model', 'churn', '--json'], env)).json();
     expect(rb.rollbacks[0]).toMatchObject({ canary_version: 2, reason: 'stopped by cli:tester: latency alarm', rolled_back_by: 'cli:tester' });
   });

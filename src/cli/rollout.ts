@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { describeRolloutEvent } from '../rollout/index.js';
 import { AppError } from '../lib/errors.js';
 import { cliActor, parseVersion, withContext } from './context.js';
 import { emit, table, type OutputOptions } from './output.js';
@@ -220,6 +221,28 @@ export function registerRolloutCommands(program: Command): void {
       withContext(o, async (ctx) => {
         const s = await ctx.rollouts.status(o.model);
         emit(o, s, () => describeStatus(s));
+      }),
+    );
+
+  canary
+    .command('history')
+    .description('Every rollout transition of a model, newest first: canary starts, steps, promotions, rollbacks, stops and shadows, with who did each')
+    .requiredOption('--model <name>', 'model name')
+    .option('--limit <n>', 'most rows', '50')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate canary history --model churn --limit 20')
+    .action(async (o: OutputOptions & { model: string; limit: string }) =>
+      withContext(o, async (ctx) => {
+        await ctx.registry.getModel(o.model);
+        const events = await ctx.rollouts.events(o.model, Math.min(1000, Math.max(1, Number(o.limit) || 50)));
+        emit(o, { model: o.model, events }, () =>
+          events.length
+            ? table(
+                events.map((e) => ({ at: e.at, what: describeRolloutEvent(e), by: e.actor })),
+                ['at', 'what', 'by'],
+              )
+            : `${o.model}: no canary or shadow has run yet`,
+        );
       }),
     );
 

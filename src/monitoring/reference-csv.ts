@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { UnseenCategories } from '../inference/unseen-category.js';
 import { assertFeatureColumns, caseHint } from '../lib/column-names.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, isMissingCell } from '../lib/missing.js';
@@ -9,7 +8,7 @@ import { csvRows } from '../lib/csv-rows.js';
 import { assertInputFile } from '../lib/user-paths.js';
 import { cleanCategory } from '../lib/missing.js';
 import { countReason } from '../lib/reason-counts.js';
-import { positiveClassOf, type Outcome, type Policy, type Servable } from '../inference/index.js';
+import { positiveClassOf, UnseenCategories, type Outcome, type Policy, type Servable } from '../inference/index.js';
 import { buildReference, kindOf } from './profile.js';
 import type { ReferenceProfile } from '../registry/index.js';
 import { brier, logLoss, multiclassMetrics, regressionMetrics, rocAuc } from './statistics.js';

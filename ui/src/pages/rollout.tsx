@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { describeRolloutEvent, type RolloutEvent } from '../../../src/rollout/describe-event.js';
 import { enc, get, post, q } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, fmt, Loading, Table } from '../components/common.js';
 import { useLoad } from '../load.js';
@@ -94,46 +95,6 @@ interface Rollback {
   threshold: number | null;
   rolled_back_by: string;
   at: string;
-}
-
-/** One rollout transition, as GET /v1/canary/:model/events returns it. */
-interface RolloutEvent {
-  event: string;
-  production_version: number | null;
-  canary_version: number | null;
-  percent: number | null;
-  actor: string;
-  at: string;
-  details: Record<string, unknown> | null;
-}
-
-/** A transition in words: what moved, between which versions. */
-function describeEvent(e: RolloutEvent): string {
-  const d = e.details ?? {};
-  const canary = `canary v${e.canary_version ?? '?'}`;
-  const against = e.production_version !== null ? ` against v${e.production_version}` : '';
-  switch (e.event) {
-    case 'start':
-      return `${canary} started at ${e.percent}%${against}${Array.isArray(d.steps) && d.steps.length ? `, steps ${d.steps.join(', ')}%` : ''}`;
-    case 'step':
-      return `${canary} stepped to ${e.percent}% (step ${String(d.step)} of ${String(d.of)})`;
-    case 'percent':
-      return `${canary} set from ${String(d.from)}% to ${e.percent}%`;
-    case 'promote':
-      return `${canary} promoted to ${typeof d.target === 'string' ? d.target : 'production'}${e.production_version !== null ? ` (was v${e.production_version})` : ''}`;
-    case 'rollback':
-      return `${canary} rolled back automatically${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
-    case 'stop':
-      return `${canary} stopped${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
-    case 'shadow_start':
-      return `shadow v${String(d.shadow_version)} started at ${e.percent}%`;
-    case 'shadow_stop':
-      return `shadow v${String(d.shadow_version)} stopped${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
-    case 'shadow_restart':
-      return `shadow v${String(d.shadow_version)} compared afresh: production moved to v${String(d.production_version)}`;
-    default:
-      return e.event;
-  }
 }
 
 const REFRESH_MS = 3000;
@@ -328,7 +289,7 @@ export function RolloutPage({ name }: { name: string }) {
             {(events.data?.events ?? []).map((e, i) => (
               <tr key={i}>
                 <td>{fmt.time(e.at)}</td>
-                <td>{describeEvent(e)}</td>
+                <td>{describeRolloutEvent(e)}</td>
                 <td>{e.actor}</td>
               </tr>
             ))}

@@ -1,0 +1,39 @@
+/** One rollout transition, as GET /v1/canary/:model/events returns it. */
+export interface RolloutEvent {
+  event: string;
+  production_version: number | null;
+  canary_version: number | null;
+  percent: number | null;
+  actor: string;
+  at: string;
+  details: Record<string, unknown> | null;
+}
+
+/** A transition in words: what moved, between which versions. */
+export function describeRolloutEvent(e: RolloutEvent): string {
+  const d = e.details ?? {};
+  const canary = `canary v${e.canary_version ?? '?'}`;
+  const against = e.production_version !== null ? ` against v${e.production_version}` : '';
+  switch (e.event) {
+    case 'start':
+      return `${canary} started at ${e.percent}%${against}${Array.isArray(d.steps) && d.steps.length ? `, steps ${d.steps.join(', ')}%` : ''}`;
+    case 'step':
+      return `${canary} stepped to ${e.percent}% (step ${String(d.step)} of ${String(d.of)})`;
+    case 'percent':
+      return `${canary} set from ${String(d.from)}% to ${e.percent}%`;
+    case 'promote':
+      return `${canary} promoted to ${typeof d.target === 'string' ? d.target : 'production'}${e.production_version !== null ? ` (was v${e.production_version})` : ''}`;
+    case 'rollback':
+      return `${canary} rolled back automatically${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
+    case 'stop':
+      return `${canary} stopped${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
+    case 'shadow_start':
+      return `shadow v${String(d.shadow_version)} started at ${e.percent}%`;
+    case 'shadow_stop':
+      return `shadow v${String(d.shadow_version)} stopped${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
+    case 'shadow_restart':
+      return `shadow v${String(d.shadow_version)} compared afresh: production moved to v${String(d.production_version)}`;
+    default:
+      return e.event;
+  }
+}
