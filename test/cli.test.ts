@@ -91,7 +91,12 @@ describe('modelgate CLI on SQLite and local files', () => {
     // The history, newest first, in words and with who did each.
     const history = await runCli(['canary', 'history', '--model', 'churn', '--limit', '4'], env);
     expect(history.code, history.stderr).toBe(0);
-    expect(history.stdout.trimEnd().split('\n').map((l) => l.replace(/^\S+\s+/, '').trimEnd())).toEqual([
+    expect(
+      history.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.replace(/^\S+\s+/, '').trimEnd()),
+    ).toEqual([
       'WHAT                                                     BY',
       'shadow v2 stopped                                        cli:tester',
       'shadow v2 started at 25%                                 cli:tester',
