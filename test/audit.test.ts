@@ -542,6 +542,18 @@ describe.each(DIALECTS)('shadow results in the audit log on %s', (dialect) => {
       expect(shadow.map((p) => p.event_id).sort()).toEqual(['sh-0', 'sh-1', 'sh-2', 'sh-3', 'sh-4']);
       expect(shadow.every((p) => p.version === 2 && !ids.includes(p.id))).toBe(true);
       expect(all.filter((p) => p.arm === 'production')).toHaveLength(5);
+      // The audit log by arm, in pages and as CSV.
+      const get = (url: string) => s.app.inject({ method: 'GET', url, headers: s.auth });
+      const byArm = async (arm: string) => (await get(`/v1/predictions?model=hotel&arm=${arm}&limit=3`)).json() as { predictions: { id: string; arm: string }[]; next_cursor: string | null };
+      const firstPage = await byArm('shadow');
+      expect(firstPage.predictions.map((p) => p.arm)).toEqual(['shadow', 'shadow', 'shadow']);
+      const rest = (await get(`/v1/predictions?model=hotel&arm=shadow&limit=3&cursor=${firstPage.next_cursor}`)).json().predictions as { id: string }[];
+      expect([...firstPage.predictions, ...rest].map((p) => p.id).sort()).toEqual(shadow.map((p) => p.id).sort());
+      expect((await byArm('production')).predictions.every((p) => ids.includes(p.id))).toBe(true);
+      expect((await byArm('canary')).predictions).toEqual([]);
+      const csv = parseCsv((await get('/v1/predictions.csv?model=hotel&arm=shadow')).body, { columns: true }) as { id: string; arm: string }[];
+      expect(csv.map((r) => r.id).sort()).toEqual(shadow.map((p) => p.id).sort());
+      expect((await get('/v1/predictions?model=hotel&arm=replica')).statusCode).toBe(400);
     } finally {
       await s.stop();
     }

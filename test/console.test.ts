@@ -546,7 +546,8 @@ describe('console with 1,000 models and 100,000 predictions', () => {
                 at: new Date(start + n * 30).toISOString(),
                 model: 'hotel',
                 version: 1,
-                arm: 'production',
+                // One in a thousand a shadow's record: listed under its arm, left out of the decision counts.
+                arm: n % 1000 === 500 ? 'shadow' : 'production',
                 event_id: `e-${n}`,
                 features: null,
                 features_sha256: null,
@@ -592,7 +593,18 @@ describe('console with 1,000 models and 100,000 predictions', () => {
       expect(outcomes.slice(0, 3)).toEqual(['—', '1', '—']);
       await page.getByRole('button', { name: 'Next' }).click();
       await poll(() => predictions.first().textContent()).toContain('e-50');
-      await poll(() => page.getByTestId('decision-distribution').textContent()).toMatch(/act33\.3% \(33334\)/);
+      // Of the 33,334 "act" records (every third), 33 are a shadow's (n = 1500, 4500, … 97500).
+      await poll(() => page.getByTestId('decision-distribution').textContent()).toMatch(/act33\.3% \(33301\)/);
+      await page.getByTestId('arm-filter').selectOption('shadow');
+      await page.getByRole('button', { name: 'Search' }).click();
+      // The event id cell alone: the row's text runs "e-50" into its score "0.5000".
+      const firstEvent = () => predictions.first().locator('td:nth-of-type(4)').textContent();
+      await poll(firstEvent).toBe('e-500');
+      expect(await predictions.count()).toBe(50);
+      expect(new Set(await page.locator('[data-testid=predictions-table] tbody tr td:nth-of-type(3)').allTextContents())).toEqual(new Set(['shadow']));
+      await page.getByRole('button', { name: 'Next' }).click();
+      await poll(firstEvent).toBe('e-50500');
+      await poll(() => predictions.count()).toBe(50);
       await page.screenshot({ path: path.join(SHOTS, 'decisions-100k.png'), fullPage: true });
     } finally {
       await browser.close();

@@ -82,15 +82,16 @@ const filterProperties = {
   to: { type: 'string', description: 'a date (midnight UTC) or a date and time with its zone (Z or +02:00), exclusive' },
   decision: { type: 'string', maxLength: 64 },
   version: { type: 'string', pattern: '^[1-9][0-9]{0,8}$', description: 'only this model version' },
+  arm: { type: 'string', enum: ['production', 'canary', 'pinned', 'shadow'], description: 'only predictions of this arm (shadow: what a shadow version decided, never returned)' },
   event_id: { type: 'string', maxLength: 200, description: "only the prediction(s) made for this event id (the caller's id, which feedback joins on)" },
 } as const;
 
 /** The store's filter from the query string, times checked. */
-function auditFilter(q: { model?: string; from?: string; to?: string; decision?: string; version?: string; event_id?: string }): Omit<PredictionQuery, 'limit' | 'after'> {
+function auditFilter(q: { model?: string; from?: string; to?: string; decision?: string; version?: string; arm?: string; event_id?: string }): Omit<PredictionQuery, 'limit' | 'after'> {
   const from = parseTime(q.from, 'query.from');
   const to = parseTime(q.to, 'query.to');
   checkRange(from, to);
-  return { model: q.model, decision: q.decision, version: q.version === undefined ? undefined : Number(q.version), eventId: q.event_id, from, to };
+  return { model: q.model, decision: q.decision, version: q.version === undefined ? undefined : Number(q.version), arm: q.arm, eventId: q.event_id, from, to };
 }
 
 export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDeps): Promise<void> {

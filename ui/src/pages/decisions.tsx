@@ -24,12 +24,14 @@ interface Filter {
   to: string;
   decision: string;
   version: string;
+  /** production, canary, pinned or shadow; '' for all. */
+  arm: string;
   event_id: string;
   /** Newest first (what an operator looking into what just happened wants), or oldest first. */
   order: 'newest' | 'oldest';
 }
 
-const EMPTY: Filter = { from: '', to: '', decision: '', version: '', event_id: '', order: 'newest' };
+const EMPTY: Filter = { from: '', to: '', decision: '', version: '', arm: '', event_id: '', order: 'newest' };
 const PAGE = 50;
 
 /** A datetime-local value as an ISO time (the browser's zone), or undefined when blank. */
@@ -84,7 +86,7 @@ export function DecisionsPage({ name }: { name?: string }) {
   /** Cursors of the pages before this one (the API pages forward by keyset cursor). */
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const cursor = cursors[cursors.length - 1];
-  const query = (f: Filter) => ({ model, from: iso(f.from), to: iso(f.to), decision: f.decision, version: f.version, event_id: f.event_id });
+  const query = (f: Filter) => ({ model, from: iso(f.from), to: iso(f.to), decision: f.decision, version: f.version, arm: f.arm, event_id: f.event_id });
   const page = useLoad(
     (signal) =>
       model
@@ -150,6 +152,16 @@ export function DecisionsPage({ name }: { name?: string }) {
           {field('decision', 'Decision')}
           {field('version', 'Version')}
           {field('event_id', 'Event id')}
+          <label>
+            Arm
+            <select value={draft.arm} onChange={(e) => setDraft({ ...draft, arm: (e.target as HTMLSelectElement).value })} data-testid="arm-filter">
+              <option value="">All</option>
+              <option value="production">production</option>
+              <option value="canary">canary</option>
+              <option value="pinned">pinned</option>
+              <option value="shadow">shadow (never returned)</option>
+            </select>
+          </label>
           <label>
             Order
             <select value={draft.order} onChange={(e) => setDraft({ ...draft, order: (e.target as HTMLSelectElement).value as Filter['order'] })}>
