@@ -78,6 +78,22 @@ describe('modelgate predictions export', () => {
     expect(readFileSync(nested, 'utf8').trim().split('\n')).toHaveLength(1500);
   });
 
+  it('filters by decision, version and arm, as the API does', async () => {
+    const all = parse((await runCli(['predictions', 'export', '--model', 'hotel'], env)).stdout, { columns: true }) as Record<string, string>[];
+    const acts = all.filter((x) => x.decision === 'act').map((x) => x.id);
+    expect(acts.length).toBeGreaterThan(0);
+    expect(acts.length).toBeLessThan(1500);
+    const r = await runCli(['predictions', 'export', '--model', 'hotel', '--decision', 'act', '--version', '1', '--arm', 'production'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect((parse(r.stdout, { columns: true }) as Record<string, string>[]).map((x) => x.id).sort()).toEqual(acts.sort());
+    expect((await runCli(['predictions', 'export', '--model', 'hotel', '--arm', 'shadow'], env)).stdout.trim().split('\n')).toHaveLength(1);
+    expect((await runCli(['predictions', 'export', '--model', 'hotel', '--version', '2'], env)).stdout.trim().split('\n')).toHaveLength(1);
+    const badArm = await runCli(['predictions', 'export', '--arm', 'replica'], env);
+    expect(badArm.code).toBe(2);
+    expect(badArm.stderr).toMatch(/--arm must be one of production, canary, pinned, shadow, got "replica"/);
+    expect((await runCli(['predictions', 'export', '--version', 'latest'], env)).code).toBe(2);
+  });
+
   it('an empty range is an empty export, not an error; bad flags exit 2', async () => {
     const empty = await runCli(['predictions', 'export', '--from', '2999-01-01T00:00:00Z'], env);
     expect(empty.code, empty.stderr).toBe(0);

@@ -9,6 +9,7 @@ import { withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 const PAGE = 1000;
+const ARMS = ['production', 'canary', 'pinned', 'shadow'];
 
 export function registerPredictionCommands(program: Command): void {
   const predictions = program.command('predictions').description('The prediction audit log');
@@ -19,26 +20,32 @@ export function registerPredictionCommands(program: Command): void {
     .option('--model <name>', 'only this model')
     .option('--from <time>', 'a date (midnight UTC) or a date and time with its zone, inclusive')
     .option('--to <time>', 'a date (midnight UTC) or a date and time with its zone, exclusive')
+    .option('--decision <name>', 'only predictions with this decision')
+    .option('--version <n>', 'only this model version')
+    .option('--arm <arm>', 'only this arm: production, canary, pinned or shadow (what a shadow version decided, never returned)')
     .option('--format <csv|jsonl>', 'output format', 'csv')
     .option('--out <file>', 'write here (atomically: a temp file renamed when complete) instead of stdout')
     .option('--json', 'with --out: print the summary as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  modelgate predictions export --model churn --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z > day.csv\n  modelgate predictions export --model churn --format jsonl --out churn.jsonl --json',
+      '\nExamples:\n  modelgate predictions export --model churn --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z > day.csv\n  modelgate predictions export --model churn --arm shadow --version 4 --out shadow.csv\n  modelgate predictions export --model churn --format jsonl --out churn.jsonl --json',
     )
-    .action(async (o: OutputOptions & { model?: string; from?: string; to?: string; format: string; out?: string }) =>
+    .action(async (o: OutputOptions & { model?: string; from?: string; to?: string; decision?: string; version?: string; arm?: string; format: string; out?: string }) =>
       withContext(o, async (ctx) => {
         if (o.format !== 'csv' && o.format !== 'jsonl') throw new AppError('BAD_REQUEST', `--format must be csv or jsonl, got ${JSON.stringify(o.format)}`);
         const from = parseTime(o.from, '--from');
         const to = parseTime(o.to, '--to');
         checkRange(from, to, ['--from', '--to']);
+        if (o.arm !== undefined && !ARMS.includes(o.arm)) throw new AppError('BAD_REQUEST', `--arm must be one of ${ARMS.join(', ')}, got ${JSON.stringify(o.arm)}`);
+        if (o.version !== undefined && !/^[1-9][0-9]{0,8}$/.test(o.version)) throw new AppError('BAD_REQUEST', `--version must be a version number (1, 2, …), got ${JSON.stringify(o.version)}`);
+        const filter = { model: o.model, from, to, decision: o.decision, version: o.version === undefined ? undefined : Number(o.version), arm: o.arm };
         // A file is written under a temporary name and renamed into place whole (its directory made if missing).
         const file = o.out ? await createPendingOutput(o.out, { region: ctx.config.S3_REGION, endpoint: ctx.config.S3_ENDPOINT }, { flag: '--out', example: 'predictions.csv' }) : undefined;
         const out: Writable = file ? file.stream : process.stdout;
         let n = 0;
         try {
           if (o.format === 'csv') await writeText(out, csvRows([], true));
-          for await (const rows of predictionPages(ctx.audit, { model: o.model, from, to }, PAGE)) {
+          for await (const rows of predictionPages(ctx.audit, filter, PAGE)) {
             await writeText(out, o.format === 'csv' ? csvRows(rows, false) : rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
             n += rows.length;
             if (n % 50_000 < PAGE) progress(`exported ${n} predictions…`);
