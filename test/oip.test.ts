@@ -193,6 +193,15 @@ describe('Open Inference Protocol v2', () => {
     const value = outputOf(c.body, 'value');
     expect(value).toMatchObject({ datatype: 'FP64', shape: [200] });
     (value.data as number[]).forEach((v, i) => expect(Math.abs(v - charges.expected.onnxruntime[i])).toBeLessThan(1e-5));
+    // A category the version does not know (its one-hot encoder's): scored as unseen, and said in the
+    // reply's parameters, as one string (the protocol's parameters are booleans, numbers or strings).
+    expect(c.body.parameters.warnings).toBeUndefined();
+    const rows = charges.expected.rows.slice(0, 3).map((row, i) => (i === 1 ? { ...row, Contract: 'month to month' } : row));
+    const typo = await call('POST', '/v2/models/charges/infer', { inputs: tensorsOf(rows, types) });
+    expect(typo.status, JSON.stringify(typo.body)).toBe(200);
+    expect(typo.body.parameters.warnings).toBe(
+      'row[1].Contract: "month to month" is not a category this model version knows; scored as an unseen one (did you mean "Month-to-month"? categories are matched exactly)',
+    );
   });
 
   it("the protocol's published example (two inputs for a one-input model, and an input1 of shape [3] with one value) is refused in the protocol's error shape; as this model takes it, it scores", async () => {

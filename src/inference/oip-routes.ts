@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { unseenCategoryWarning } from './unseen-category.js';
 import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError, errorHeaders, logRequestError } from '../lib/errors.js';
 import { BINARY_HEADER, binaryReply, readBinaryInputs, wantsBinary } from './oip-binary.js';
@@ -207,7 +208,12 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
         const { servable, alias, arm } = await servableOf(request.params, routingKey);
         const payloads = oipPayloads(body, servable.spec.contract);
         if (payloads.length > deps.maxInstances) throw new AppError('VALIDATION_FAILED', `inputs: ${payloads.length} rows; send at most PREDICT_MAX_INSTANCES=${deps.maxInstances} per request`);
-        const rows: Row[] = payloads.map((p, i) => servable.encoder.encode(p, `row[${i}]`).row);
+        const warnings: string[] = [];
+        const rows: Row[] = payloads.map((p, i) => {
+          const enc = servable.encoder.encode(p, `row[${i}]`);
+          for (const f of enc.unseen ?? []) warnings.push(unseenCategoryWarning(`row[${i}]`, servable.spec.contract.features[f], enc.row[f] as string));
+          return enc.row;
+        });
         // Checked before scoring, so a request for an unknown output costs no model run.
         oipOutputs(servable, [], body.outputs);
         const scored = await deps.scoreBatch({ servable, arm, rows, payloads, eventId: body.id, keyId: request.principal?.id });
@@ -215,7 +221,8 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
           model_name: servable.spec.model,
           model_version: String(servable.spec.version),
           ...(body.id !== undefined ? { id: body.id } : {}),
-          parameters: { arm, ...(alias ? { alias } : {}), task: servable.task, cached: scored.filter((r) => r.cached).length },
+          // The protocol's parameters are booleans, numbers or strings: the warnings as one string.
+          parameters: { arm, ...(alias ? { alias } : {}), task: servable.task, cached: scored.filter((r) => r.cached).length, ...(warnings.length ? { warnings: warnings.join('; ') } : {}) },
           outputs: oipOutputs(
             servable,
             scored.map((r) => ({ id: r.id, presented: servable.present(r.outcome, r.decision) })),
