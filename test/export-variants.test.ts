@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryStore } from '../src/registry/index.js';
+import { onnx } from '../src/lib/onnx-proto.js';
 import { model as onnxModel, node, valueInfo } from '../src/training/onnx-builder.js';
 import { runCli } from './helpers/cli.js';
 import { DIALECTS, tempDir } from './helpers/db.js';
@@ -177,6 +178,32 @@ for (const dialect of DIALECTS) {
       const batch = await post('/v1/models/strict/predict', { instances: [row, { ...row, Contract: 'Monthly' }] });
       expect(batch.statusCode).toBe(400);
       expect(batch.json().error.details.field).toBe('instances[1].Contract');
+    });
+
+    it("a one-column selection (ArrayFeatureExtractor, index 0) before the one-hot encoder: its categories are the input's, for warnings and, when it refuses others, for a 400", async () => {
+      const geo = variant('bank_geography');
+      const post = (url: string, body: unknown) => s.app.inject({ method: 'POST', url, headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+      const open = await s.ctx.registry.register({ model: 'geo-afe', onnx: geo.onnx, actor: 't' });
+      // The bank data's own dirt is among them: "?" and the imputer's "missing".
+      expect(open.manifest.contract.features.find((f) => f.name === 'Gender')).toMatchObject({ categories: ['?', 'Female', 'Male', 'missing'] });
+      // The same graph with the encoder refusing unknown categories (zeros = 0, as handle_unknown="error" writes it).
+      const m = onnx().ModelProto.decode(geo.onnx);
+      const encoder = m.graph!.node!.find((n) => n.opType === 'OneHotEncoder')!;
+      expect(encoder.input).toEqual(['Gender01']);
+      encoder.attribute = [...encoder.attribute!.filter((a) => a.name !== 'zeros'), onnx().AttributeProto.create({ name: 'zeros', type: 2, i: 0 })];
+      const strictGeo = await s.ctx.registry.register({ model: 'geo-afe', onnx: onnx().ModelProto.encode(m).finish(), actor: 't' });
+      expect(strictGeo.manifest.contract.features.find((f) => f.name === 'Gender')).toMatchObject({ categories_only: true });
+      for (const version of [1, 2]) await s.ctx.registry.promote({ model: 'geo-afe', target: version === 1 ? 'production' : 'green', version, actor: 't' });
+      await s.pool.refresh(true);
+      const row = geo.expected.rows[0];
+      const typo = await post('/v1/infer', { model: 'geo-afe', payload: { ...row, Gender: 'female' } });
+      expect(typo.statusCode, typo.body).toBe(200);
+      expect(typo.json().warnings).toEqual(['payload.Gender: "female" is not a category this model version knows; scored as an unseen one (did you mean "Female"? categories are matched exactly)']);
+      const refused = await post('/v1/infer', { model: 'geo-afe', alias: 'green', payload: { ...row, Gender: 'Other' } });
+      expect(refused.statusCode, refused.body).toBe(400);
+      expect(refused.json().error.message).toBe(
+        'payload.Gender: "Other" is not a category this model version knows (its one-hot encoder refuses others); send one of "?", "Female", "Male", "missing"',
+      );
     });
 
     it('a version stored before categories_only (as 0.1.0 stored it) learns it from its graph when it loads: an unknown category is a 400, not a failed run', async () => {

@@ -126,6 +126,32 @@ export function closedCategoryInputs(bytes: Uint8Array): Set<string> {
   return out;
 }
 
+/**
+ * The graph input a value is, or is column 0 of: skl2onnx feeds a ColumnTransformer's one-column
+ * selection to its OneHotEncoder through an ArrayFeatureExtractor with the index 0 (bank_geography's
+ * Gender), and the encoder's categories are still that input's. Undefined for anything else.
+ */
+function oneColumnSources(g: GraphProto, inputs: GraphInput[]): (value: string) => string | undefined {
+  const inputNames = new Set(inputs.map((i) => i.name));
+  // Column 0 of a one-column input is all of it; of a wider one it is not.
+  const oneColumn = new Set(inputs.filter((i) => i.shape === null || i.shape.length < 2 || i.shape[1] === 1).map((i) => i.name));
+  const zeroIndex = new Set(
+    g.initializer
+      .filter((t) => {
+        const values = t.int64Data?.length
+          ? t.int64Data.map(Number)
+          : t.rawData?.length === 8 && Number(t.dataType) === 7
+            ? [Number(new DataView(t.rawData.buffer, t.rawData.byteOffset, 8).getBigInt64(0, true))]
+            : [];
+        return values.length === 1 && values[0] === 0;
+      })
+      .map((t) => t.name),
+  );
+  const extracted = new Map<string, string>();
+  for (const n of nodesOf(g)) if (n.opType === 'ArrayFeatureExtractor' && oneColumn.has(n.input[0]) && zeroIndex.has(n.input[1])) extracted.set(n.output[0], n.input[0]);
+  return (value) => (inputNames.has(value) ? value : extracted.get(value));
+}
+
 export function inspectGraph(bytes: Uint8Array): GraphInfo {
   const model = decode(bytes);
   const g = graphOf(model);
@@ -146,13 +172,14 @@ export function inspectGraph(bytes: Uint8Array): GraphInfo {
   });
   const categories: Record<string, string[]> = {};
   const closedCategories: string[] = [];
-  const inputNames = new Set(inputs.map((i) => i.name));
+  const source = oneColumnSources(g, inputs);
   for (const n of nodesOf(g)) {
-    if (n.opType === 'OneHotEncoder' && inputNames.has(n.input[0])) {
+    const input = n.opType === 'OneHotEncoder' ? source(n.input[0]) : undefined;
+    if (input !== undefined) {
       const strs = attr(n, 'cats_strings')?.strings ?? [];
       if (strs.length) {
-        categories[n.input[0]] = strs.map((s) => new TextDecoder().decode(s));
-        if (refusesUnknown(n)) closedCategories.push(n.input[0]);
+        categories[input] = strs.map((s) => new TextDecoder().decode(s));
+        if (refusesUnknown(n)) closedCategories.push(input);
       }
     }
   }
