@@ -41,6 +41,15 @@ describe('modelgate score', () => {
   afterAll(async () => {
     await s3?.close();
   });
+  /** The telco charges rows as a CSV with a line-N id column, some rows changed by `dirty`. */
+  const chargesCsv = (name: string, dirty: (i: number, row: Record<string, unknown>) => Record<string, unknown>) => {
+    const data = path.join(dir, name);
+    writeFileSync(
+      data,
+      csvOf(charges.expected.rows, (i) => `line-${i}`, dirty),
+    );
+    return data;
+  };
 
   it('multiclass: row number, id column, label, one probability column per class, score and decision, as onnxruntime computes', async () => {
     const data = path.join(dir, 'customers.csv');
@@ -71,15 +80,7 @@ describe('modelgate score', () => {
   }, 240_000);
 
   it('rows that cannot be scored go to the rejects file with the reason and fail the command; nothing is published unless --allow-rejects', async () => {
-    const data = path.join(dir, 'lines.csv');
-    writeFileSync(
-      data,
-      csvOf(
-        charges.expected.rows,
-        (i) => `line-${i}`,
-        (i, r) => (i === 3 ? { ...r, tenure: 'forty' } : i === 9 ? { ...r, Contract: null } : r),
-      ),
-    );
+    const data = chargesCsv('lines.csv', (i, r) => (i === 3 ? { ...r, tenure: 'forty' } : i === 9 ? { ...r, Contract: null } : r));
     const out = path.join(dir, 'charges-scored.csv');
     const refused = await runCli(['score', '--model', 'charges', '--data', data, '--out', out], env);
     expect(refused.code).toBe(1);
@@ -109,15 +110,7 @@ describe('modelgate score', () => {
   }, 240_000);
 
   it('categories the version does not know are scored as unseen ones and counted, with the category likely meant', async () => {
-    const data = path.join(dir, 'typos.csv');
-    writeFileSync(
-      data,
-      csvOf(
-        charges.expected.rows,
-        (i) => `line-${i}`,
-        (i, r) => (i < 5 ? { ...r, Contract: 'Two-year' } : i === 5 ? { ...r, Contract: 'one year' } : r),
-      ),
-    );
+    const data = chargesCsv('typos.csv', (i, r) => (i < 5 ? { ...r, Contract: 'Two-year' } : i === 5 ? { ...r, Contract: 'one year' } : r));
     const out = path.join(dir, 'typos-scored.csv');
     const json = await runCli(['score', '--model', 'charges', '--data', data, '--out', out, '--json'], env);
     expect(json.code, json.stderr).toBe(0);
