@@ -139,6 +139,9 @@ describe('missing categories: train, serve and evaluate agree', () => {
     writeFileSync(csv, `${lines.join('\n')}\n`);
     const trained = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'gaps', '--algo', 'logreg', '--register', '--promote', '--json'], env);
     expect(trained.code, trained.stderr).toBe(0);
+    // Its progress in its own steps (Newton's), as the summary counts them, not boosting rounds.
+    expect(trained.stderr).toMatch(/^ {2}Newton step 1\/50 {2}train loss 0\.6931$/m);
+    expect(trained.stderr).not.toMatch(/round \d/);
     const evaluated = await runCli(['evaluate', '--model', 'gaps', '--data', csv, '--target', 'is_canceled', '--json'], env);
     expect(evaluated.code, evaluated.stderr).toBe(0);
     expect(evaluated.json()).toMatchObject({ data: { skipped: 0 }, candidate: { rows: 2000 } });

@@ -51,13 +51,13 @@ const list = (v?: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-/** A progress bar on a terminal; a line every 10 % otherwise (CI logs). */
-function bar(of: number) {
+/** A progress bar on a terminal; a line every 10 % otherwise (CI logs). `step`: what one step is (a boosting round, a Newton step). */
+function bar(of: number, step = 'round') {
   const tty = process.stderr.isTTY;
   let lastShown = -1;
   return (p: { round: number; trainLoss: number; validationLoss?: number }) => {
     const share = Math.min(1, p.round / of);
-    const text = `  round ${p.round}/${of}  train loss ${p.trainLoss.toFixed(4)}${p.validationLoss !== undefined ? `  validation loss ${p.validationLoss.toFixed(4)}` : ''}`;
+    const text = `  ${step} ${p.round}/${of}  train loss ${p.trainLoss.toFixed(4)}${p.validationLoss !== undefined ? `  validation loss ${p.validationLoss.toFixed(4)}` : ''}`;
     if (tty) process.stderr.write(`\r[${'#'.repeat(Math.round(share * 30)).padEnd(30, '.')}]${text}`);
     else if (Math.floor(share * 10) > lastShown) {
       lastShown = Math.floor(share * 10);
@@ -161,7 +161,7 @@ export function registerTrainCommands(program: Command): void {
         const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
         let trained;
         try {
-          trained = trainModel({ data: ingested.data, algo, split, costs, bands, gbdt, onProgress: bar(algo === 'gbdt' ? (gbdt.rounds ?? 200) : 50) });
+          trained = trainModel({ data: ingested.data, algo, split, costs, bands, gbdt, onProgress: algo === 'gbdt' ? bar(gbdt.rounds ?? 200) : bar(50, 'Newton step') });
         } catch (e) {
           throw e instanceof AppError ? e : new AppError('BAD_REQUEST', (e as Error).message);
         }
@@ -240,7 +240,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
       loss: o.loss as RegressionLoss | undefined,
       l2,
       policy,
-      onProgress: bar(algo === 'gbdt' ? Number(opts.gbdt.rounds ?? 200) : 50),
+      onProgress: algo === 'gbdt' ? bar(Number(opts.gbdt.rounds ?? 200)) : bar(50, 'Newton step'),
     });
   } catch (e) {
     throw e instanceof AppError ? e : new AppError('BAD_REQUEST', (e as Error).message);
