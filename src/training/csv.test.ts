@@ -98,6 +98,13 @@ describe('CSV ingest', () => {
     expect(named.warnings.join('\n')).toMatch(/^column 2 \(no name in the header\): left out; name it in the header to train on it$/m);
   });
 
+  it('says why it read a target as classes, and offers regression only for classes that are numbers', async () => {
+    const words = await ingestCsv(file(['a,y', ...Array.from({ length: 30 }, (_, i) => `${i},${['France', 'Spain', 'Germany'][i % 3]}`)].join('\n')), { target: 'y' });
+    expect(words.taskReason).toBe('y has 3 distinct values: multiclass');
+    const ratings = await ingestCsv(file(['a,y', ...Array.from({ length: 30 }, (_, i) => `${i},${(i % 5) + 1}`)].join('\n')), { target: 'y' });
+    expect(ratings.taskReason).toBe('y has 5 distinct values: multiclass (--task regression to predict it as a number)');
+  });
+
   it('refuses what cannot be trained on, saying what to do', async () => {
     const bad = async (text: string | Buffer, opts: Partial<Parameters<typeof ingestCsv>[1]> = {}) => {
       try {

@@ -449,7 +449,11 @@ function detectTask(o: IngestOptions, t: { rows: number; distinct: number; numer
   if (o.task === 'binary') return { task: 'binary', reason: '--task binary' };
   if (t.binaryLike && t.distinct <= 2) return { task: 'binary', reason: `${o.target} holds 0/1-like values: binary` };
   if (t.distinct >= 3 && t.distinct <= MAX_AUTO_CLASSES)
-    return { task: 'multiclass', reason: `${o.target} has ${t.distinct} distinct values: multiclass (--task regression to predict it as a number)` };
+    // The regression hint only where the values are numbers (a 1–5 rating); "France" is not one.
+    return {
+      task: 'multiclass',
+      reason: `${o.target} has ${t.distinct} distinct values: multiclass${numericShare >= 1 - MAX_BAD_TARGET_SHARE ? ' (--task regression to predict it as a number)' : ''}`,
+    };
   if (t.distinct > MAX_AUTO_CLASSES && numericShare >= 1 - MAX_BAD_TARGET_SHARE) return { task: 'regression', reason: `${o.target} is numeric with ${many} distinct values: regression` };
   if (t.distinct > MAX_AUTO_CLASSES) {
     throw new AppError(
