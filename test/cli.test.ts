@@ -72,6 +72,8 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect((await runCli(['canary', 'status', '--model', 'churn'], env)).stdout).toMatch(
       /canary v2 at 30% against production v1 \(set by hand after step 1\/3, next 50% of \[10, 50, 100\], every 5m\)/,
     );
+    // The model list says what runs beside production.
+    expect((await runCli(['models'], env)).stdout).toMatch(/^churn +binary +2 +2 +production=1 green=2 +canary v2 at 30% +compiled /m);
     const judgedAnother = await runCli(['canary', 'promote', '--model', 'churn', '--version', '1', '--json'], env);
     expect(judgedAnother.code).toBe(1);
     expect(judgedAnother.json().error).toMatchObject({ code: 'CONFLICT', message: 'the canary of churn is version 2, not 1: it was replaced since; nothing promoted' });
@@ -84,6 +86,7 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(none.code).toBe(1);
     expect(none.json().error.message).toMatch(/no canary running/);
     expect((await runCli(['shadow', 'start', '--model', 'churn', '--version', '2', '--percent', '25', '--json'], env)).json().shadow).toMatchObject({ version: 2, percent: 25 });
+    expect((await runCli(['models', '--json'], env)).json().models.find((m: { name: string }) => m.name === 'churn')).toMatchObject({ canary: null, shadow: { version: 2, percent: 25 } });
     expect((await runCli(['canary', 'status', '--model', 'churn'], env)).stdout).toMatch(
       /^shadow v2 at 25%: 0 compared with production v1 since \d{4}-\d\d-\d\dT[0-9:.]+Z, decision agreement -, mean \|Δscore\| -, 0 errors$/m,
     );

@@ -163,7 +163,15 @@ export function registerRegistryCommands(program: Command): void {
     .action(async (name: string | undefined, o: OutputOptions) =>
       withContext(o, async (ctx) => {
         if (!name) {
-          const models = await ctx.registry.listModels();
+          const [listed, rollouts] = await Promise.all([ctx.registry.listModels(), ctx.rollouts.list()]);
+          // What runs beside production, as the console's models page shows it.
+          const running = new Map(rollouts.map((r) => [r.model, r]));
+          const models = listed.map((m) => {
+            const r = running.get(m.name);
+            const canary = r?.canary_version != null ? { version: r.canary_version, percent: r.canary_percent } : null;
+            const shadow = r?.shadow_version != null ? { version: r.shadow_version, percent: r.shadow_percent } : null;
+            return { ...m, canary, shadow };
+          });
           emit(o, { models, total: models.length }, () =>
             models.length === 0
               ? 'no models registered yet: modelgate register --model NAME --onnx FILE'
@@ -175,8 +183,9 @@ export function registerRegistryCommands(program: Command): void {
                       .join(' '),
                     // A production version no server has loaded yet (say, just after a restore) has no engine on record.
                     engine: m.production_engine?.engine ?? (m.aliases.production !== undefined ? 'not loaded yet' : ''),
+                    rollout: [m.canary && `canary v${m.canary.version} at ${m.canary.percent}%`, m.shadow && `shadow v${m.shadow.version} at ${m.shadow.percent}%`].filter(Boolean).join(', '),
                   })),
-                  ['name', 'task', 'latest_version', 'version_count', 'aliases', 'engine', 'created_at'],
+                  ['name', 'task', 'latest_version', 'version_count', 'aliases', 'rollout', 'engine', 'created_at'],
                 ),
           );
           return;
