@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateHotelBookings, ingestCsv, rowPayload, trainKindModel } from '../src/training/index.js';
+import { generateHotelBookings, ingestCsv, rowPayload, trainKindModel, TRAINED_CELL_READING } from '../src/training/index.js';
 import { generateCarListings } from '../src/training/synthetic-cars.js';
 import { createRetrainService } from '../src/retrain/index.js';
 import { emitToOutbox } from '../src/webhooks/index.js';
@@ -217,6 +217,28 @@ for (const dialect of DIALECTS) {
       expect(await s.ctx.feedback.get(id)).toMatchObject({ actual_class: 'other' });
       const typo = await feedback('steam');
       expect(typo.error.message).toMatch(/expected one of its classes .*, or a class another version of the model predicts \("other"\), got "steam"/);
+    });
+
+    it('a retrain on the data the version was trained on makes the same model, measured the same: registered, not gated out by float noise', async () => {
+      const dataFile = path.join(dir, 'cars-price.csv');
+      writeFileSync(dataFile, generateCarListings(2000, 31).csv);
+      const ingested = await ingestCsv(dataFile, { target: 'price', exclude: ['listing_id'] });
+      const t = trainKindModel({ data: ingested.data, algo: 'gbdt', split: indexSplit(ingested.data, 0.25), gbdt: { rounds: 20 } });
+      const run = { ...t.run, target: 'price', task: 'regression', split: { kind: 'index', test_fraction: 0.25 }, columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })) };
+      const v1 = await s.ctx.registry.register({
+        model: 'price',
+        onnx: t.onnx,
+        manifest: { ...TRAINED_CELL_READING, missing_category: '', metrics: t.metrics, training: run, run_id: t.run.run_id },
+        actor: 't',
+      });
+      await s.ctx.registry.promote({ model: 'price', target: 'production', version: v1.version, actor: 't' });
+      const r = await s.ctx.retrain.retrain({ model: 'price', data: dataFile, trigger: 'manual', actor: 't' });
+      // The trainer's float64 R² and the served float32 one differed by about 1e-9, which gated the same model out.
+      expect(r.metrics.candidate).toEqual(r.metrics.current);
+      expect(r.status).toBe('registered');
+      expect(r.gates.find((g) => g.gate === 'vs_current')).toMatchObject({ passed: true, short_by: 0 });
+      // The version's own record keeps what the trainer measured, as train records it.
+      expect((await s.ctx.registry.getVersion('price', r.candidate_version!)).manifest.metrics).toHaveProperty('mape');
     });
 
     it('a threshold set by hand is said to be chosen again for the candidate; one chosen for costs is chosen again for the same costs', async () => {

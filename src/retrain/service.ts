@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/index.js';
 import { fromJson } from '../db/index.js';
-import { describePolicy, openReferenceOffThread, Servable, type Policy } from '../inference/index.js';
+import { describePolicy, openReferenceOffThread, Servable, type Policy, type ServableSpec } from '../inference/index.js';
 import { openDataStream, type S3Access } from '../lib/data-location.js';
 import type { Clock } from '../lib/clock.js';
 import { parseDuration } from '../lib/duration.js';
@@ -182,7 +182,18 @@ async function currentMetrics(
 ): Promise<Record<string, number>> {
   const found = await registry.source.fetch(model, version);
   if (!found) throw new AppError('VERSION_NOT_FOUND', `model ${model} has no version ${version}`);
-  const s = await Servable.load(found.bytes, found.spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 }, openReference: openReferenceOffThread });
+  return servedMetrics(found.bytes, found.spec, task, test, policy, training);
+}
+
+/**
+ * A model's metrics on held-out rows, scored through the serving code (its encoder, engine and
+ * policy), as the current version and the candidate are both measured: the trainer computes in
+ * float64 where a served graph computes in float32, and a candidate measured one way against a
+ * version measured the other differed by 1e-9 of R² when the two were the same model, which
+ * was enough to gate it out.
+ */
+async function servedMetrics(bytes: Uint8Array, spec: ServableSpec, task: TrainingTask, test: Dataset, policy: Policy, training: Record<string, unknown> | undefined): Promise<Record<string, number>> {
+  const s = await Servable.load(bytes, spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 }, openReference: openReferenceOffThread });
   try {
     const idx: number[] = [];
     const rows = [];
@@ -221,7 +232,7 @@ async function currentMetrics(
       const m = evaluateMulticlass(
         outcomes,
         idx.map((i) => test.classes![test.classIndex![i]]),
-        found.spec.output.class_labels ?? [],
+        spec.output.class_labels ?? [],
         policy,
       );
       return picked(m, ['accuracy', 'macro_f1', 'log_loss']);
@@ -233,7 +244,7 @@ async function currentMetrics(
         policy,
         costMatrixOf(training),
       ),
-      ['roc_auc', 'f1', 'log_loss'],
+      ['roc_auc', 'f1', 'log_loss', 'expected_profit_per_row'],
     );
   } finally {
     await s.release();
@@ -364,15 +375,18 @@ export function createRetrainService(deps: RetrainDeps) {
         say,
         stopping.signal,
       );
-      const candidate = trained.metrics;
+      const classes = (trained.run as { classes?: string[] }).classes;
+      const warnings = classChanges(v.manifest.output.class_labels, classes, task, fromVersion);
+      const policy = task === 'multiclass' && classes ? withoutClassesOutside(trained.policy, classes, warnings) : trained.policy;
+      const manifestBase = { ...TRAINED_CELL_READING, ...(classLabels ? { class_labels: classLabels } : {}) };
+      // Both measured the same way, through the serving code, on the same held-out rows.
+      const { contract, output } = deps.registry.prepare({ model: input.model, onnx: trained.onnx, task, manifest: manifestBase, policy });
+      const candidate = await servedMetrics(trained.onnx, { model: input.model, version: 0, contract, output, policy }, task, test, policy, trained.run);
       const current = await currentMetrics(deps.registry, input.model, fromVersion, task, test, v.manifest.policy, v.manifest.training);
       say(`candidate ${MAIN[task]} ${candidate[MAIN[task]]?.toFixed(4)}, version ${fromVersion} ${current[MAIN[task]]?.toFixed(4)} on the same held-out rows`);
       const main = MAIN[task];
       const gates = gatesFor(run, candidate, current, main, input.maxMetricDrop ?? 0);
       const failed = gates.filter((g) => !g.passed);
-      const classes = (trained.run as { classes?: string[] }).classes;
-      const warnings = classChanges(v.manifest.output.class_labels, classes, task, fromVersion);
-      const policy = task === 'multiclass' && classes ? withoutClassesOutside(trained.policy, classes, warnings) : trained.policy;
       if ((v.manifest.training as { policy_by_hand?: boolean } | undefined)?.policy_by_hand && JSON.stringify(policy) !== JSON.stringify(v.manifest.policy))
         warnings.push(
           `version ${fromVersion}'s policy (${describePolicy(v.manifest.policy)}) was set by hand with modelgate policy set; the candidate's (${describePolicy(policy)}) is chosen as the training run chooses; set it again on the candidate with modelgate policy set if the hand-set one should stay`,
@@ -395,7 +409,8 @@ export function createRetrainService(deps: RetrainDeps) {
         target: run.target,
         task,
         gates: run.gates ?? {},
-        metrics: candidate,
+        // The version's own record, as train makes it (the comparison above was through the serving code).
+        metrics: trained.metrics,
         retrained_from: { version: fromVersion, run_id: run.run_id ?? null, trigger: input.trigger },
         ...(classLabels ? { class_labels: classLabels } : {}),
       };
@@ -405,7 +420,7 @@ export function createRetrainService(deps: RetrainDeps) {
         task,
         manifest: {
           ...TRAINED_CELL_READING,
-          metrics: candidate,
+          metrics: trained.metrics,
           training: record,
           ...(classLabels ? { class_labels: classLabels } : {}),
           run_id: trained.run.run_id,
