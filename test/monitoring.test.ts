@@ -388,5 +388,12 @@ describe('monitoring from the command line (SQLite)', () => {
     const bad = await runCli(['register', '--model', 'hotel', '--onnx', onnx, '--reference', csv, '--target', 'hotel'], env);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--target hotel: line 2 has "(City|Resort) Hotel"; a target must be 0\/1, yes\/no or true\/false/);
+    // A reference whose categories the version does not know is profiled, and said.
+    expect(reg.stderr).not.toMatch(/categories this version does not know/);
+    const typos = path.join(dir, 'reference-typos.csv');
+    writeFileSync(typos, readFileSync(csv, 'utf8').replaceAll(',Resort Hotel,', ',resort-hotel,'));
+    const typo = await runCli(['register', '--model', 'hotel', '--onnx', onnx, '--reference', typos, '--target', 'is_canceled'], env);
+    expect(typo.code, typo.stderr).toBe(0);
+    expect(typo.stderr).toMatch(/warning: categories this version does not know, scored as unseen ones: hotel in \d+ rows \("resort-hotel" \d+, did you mean "Resort Hotel"\?\)/);
   });
 });

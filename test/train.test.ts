@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateHotelBookings, rowPayload } from '../src/training/index.js';
@@ -288,5 +288,12 @@ describe('decision policies as versions', () => {
     const bad = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--bands', 'review=0.7,block=0.7'], env);
     expect(bad.code).toBe(2);
     expect((await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=1,fn=-1'], env)).stderr).toMatch(/give --data CSV and --target/);
+    // Rows whose categories the version does not know are scored as unseen ones, and said.
+    expect(cost.stderr).not.toMatch(/categories this version does not know/);
+    const typos = path.join(dir, 'typos.csv');
+    writeFileSync(typos, readFileSync(csv, 'utf8').replaceAll(',City Hotel,', ',city hotel,'));
+    const typo = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--data', typos, '--target', 'is_canceled'], env);
+    expect(typo.code, typo.stderr).toBe(0);
+    expect(typo.stderr).toMatch(/warning: categories this version does not know, scored as unseen ones: hotel in \d+ rows \("city hotel" \d+, did you mean "City Hotel"\?\)/);
   });
 });

@@ -85,6 +85,7 @@ export function registerPolicyCommands(program: Command): void {
             if (note) progress(`  ${note}`);
             const read = notNumbersNote(r.notNumbers);
             if (read) progress(`  note: ${read}`);
+            if (r.unseenNote) progress(`  warning: ${r.unseenNote}`);
             const c = chooseThreshold(r.scores, r.labels, costs);
             next = { type: 'threshold', threshold: Math.min(1, c.threshold), above: 'act', below: 'none' };
             chosen = { rows: r.scores.length, expected_profit: c.value, cost_matrix: costs };

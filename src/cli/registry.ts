@@ -28,6 +28,7 @@ async function profileReference(prep: ReturnType<RegistryService['prepare']>, on
     if (note) progress(`  ${note}`);
     const read = notNumbersNote(r.notNumbers);
     if (read) progress(`  note: ${read}`);
+    if (r.unseenNote) progress(`  warning: ${r.unseenNote}`);
     progress(`  ${r.rows} rows profiled`);
     return r;
   } finally {

@@ -234,8 +234,17 @@ export async function referenceFromCsv(
   s: Servable,
   policy: Policy,
   opts: { target?: string; onProgress?: (rows: number) => void } = {},
-): Promise<{ reference: ReferenceProfile; rows: number; skipped: number; skippedReasons: Record<string, number>; untargeted: number; notNumbers: Record<string, number>; firstError?: string }> {
-  const { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, untargeted, notNumbers, firstError } = await scoreCsv(file, s, opts);
+): Promise<{
+  reference: ReferenceProfile;
+  rows: number;
+  skipped: number;
+  skippedReasons: Record<string, number>;
+  untargeted: number;
+  notNumbers: Record<string, number>;
+  unseenNote?: string;
+  firstError?: string;
+}> {
+  const { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, untargeted, notNumbers, unseenNote, firstError } = await scoreCsv(file, s, opts);
   const features = s.spec.contract.features;
   const decide = s.decide;
   const classes = (s.spec.output.class_labels ?? []).map(String);
@@ -263,5 +272,5 @@ export async function referenceFromCsv(
     ...(metrics ? { metrics } : {}),
     ...(s.task === 'multiclass' ? { classes: { labels: classes, predicted } } : {}),
   });
-  return { reference, rows: scores.length, skipped, skippedReasons, untargeted, notNumbers, ...(firstError ? { firstError } : {}) };
+  return { reference, rows: scores.length, skipped, skippedReasons, untargeted, notNumbers, ...(unseenNote ? { unseenNote } : {}), ...(firstError ? { firstError } : {}) };
 }
