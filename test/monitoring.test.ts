@@ -385,6 +385,25 @@ describe('monitoring from the command line (SQLite)', () => {
     // Self-contained: nothing is loaded from anywhere.
     expect(text).not.toMatch(/<(script|link|img)[^>]+(src|href)=/);
 
+    // Traffic with categories the reference never had: the text report names them, as the HTML one does.
+    const served = await startTestServer({ db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') }, dataDir: dir, jobs: false });
+    try {
+      await served.pool.refresh(true);
+      for (let i = 0; i < 40; i++) {
+        const payload = { ...rowPayload(d, i), ...(i < 30 ? { hotel: 'Boutique Hotel' } : { market_segment: 'Space' }) };
+        const r = await served.app.inject({ method: 'POST', url: '/v1/infer', headers: served.auth, payload: { model: 'hotel', payload } });
+        expect(r.statusCode, r.body).toBe(200);
+      }
+      await served.audit.flush();
+    } finally {
+      await served.stop();
+    }
+    const named = await runCli(['monitor', '--model', 'hotel'], env);
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stdout).toMatch(/^values the reference never had:\n( {2}\S+: .*\n){2}/m);
+    expect(named.stdout).toMatch(/^ {2}hotel: "Boutique Hotel" 30$/m);
+    expect(named.stdout).toMatch(/^ {2}market_segment: "Space" 10$/m);
+
     const bad = await runCli(['register', '--model', 'hotel', '--onnx', onnx, '--reference', csv, '--target', 'hotel'], env);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--target hotel: line 2 has "(City|Resort) Hotel"; a target must be 0\/1, yes\/no or true\/false/);

@@ -26,6 +26,18 @@ function summary(r: Report, files: string[]): string {
         `${f.name.padEnd(width)} ${fmt(f.psi).padStart(6)}  ${fmt(f.ks_statistic).padStart(6)} ${fmt(f.js_distance).padStart(6)}  ${fmt(f.missing_rate, 2).padStart(6)}${f.drifted ? '  drifted' : ''}`,
       );
     }
+    // As the HTML report says them: a category the reference never had is often the drift's cause.
+    const unseen = r.features.filter((f) => f.unseen_categories?.length);
+    if (unseen.length) {
+      lines.push('', 'values the reference never had:');
+      for (const f of unseen)
+        lines.push(
+          `  ${f.name}: ${f
+            .unseen_categories!.slice(0, 5)
+            .map((u) => `${JSON.stringify(u.value)} ${u.count.toLocaleString('en-US')}`)
+            .join(', ')}${f.unseen_categories!.length > 5 ? ', …' : ''}`,
+        );
+    }
   }
   const p = r.performance;
   lines.push(
