@@ -98,13 +98,18 @@ describe('modelgate CLI on SQLite and local files', () => {
       history.stdout
         .trimEnd()
         .split('\n')
-        .map((l) => l.replace(/^\S+\s+/, '').trimEnd()),
+        .map((l) =>
+          l
+            .replace(/^\S+\s+/, '')
+            .trimEnd()
+            .split(/ {2,}/),
+        ),
     ).toEqual([
-      'WHAT                                                     BY',
-      'shadow v2 stopped                                        cli:tester',
-      'shadow v2 started at 25%                                 cli:tester',
-      'canary v2 stopped: stopped by cli:tester: latency alarm  cli:tester',
-      'canary v2 set from 50% to 30%                            cli:tester',
+      ['WHAT', 'BY'],
+      ['shadow v2 stopped', 'cli:tester'],
+      ['shadow v2 started at 25%', 'cli:tester'],
+      ['canary v2 stopped by cli:tester: latency alarm', 'cli:tester'],
+      ['canary v2 set from 50% to 30%', 'cli:tester'],
     ]);
     const events = (await runCli(['canary', 'history', '--model', 'churn', '--json'], env)).json().events as { event: string }[];
     expect(events.map((e) => e.event)).toEqual(['shadow_stop', 'shadow_start', 'stop', 'percent', 'percent', 'start']);

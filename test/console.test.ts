@@ -149,7 +149,7 @@ describe('console at /ui in Chromium', () => {
     expect(status.body.canary_version).toBeNull();
     // The history says what ran and how it ended, newest first, with who did it.
     await poll(() => page.locator('[data-testid=history-table] tbody tr').allTextContents()).toEqual([
-      expect.stringMatching(/canary v2 stopped: stopped by admin-token: stopped from the console\s*admin-token$/),
+      expect.stringMatching(/canary v2 stopped by admin-token: stopped from the console\s*admin-token$/),
       expect.stringMatching(/canary v2 started at 50% against v1\s*admin-token$/),
     ]);
     await shot('rollout-stopped');

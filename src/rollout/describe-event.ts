@@ -26,7 +26,8 @@ export function describeRolloutEvent(e: RolloutEvent): string {
     case 'rollback':
       return `${canary} rolled back automatically${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
     case 'stop':
-      return `${canary} stopped${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
+      // A manual stop's reason already says "stopped by …": not "stopped: stopped by".
+      return typeof d.reason === 'string' ? (d.reason.startsWith('stopped ') ? `${canary} ${d.reason}` : `${canary} stopped: ${d.reason}`) : `${canary} stopped`;
     case 'shadow_start':
       return `shadow v${String(d.shadow_version)} started at ${e.percent}%`;
     case 'shadow_stop':
