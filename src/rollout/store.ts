@@ -139,8 +139,15 @@ export function createRolloutStore(db: Db) {
     },
 
     /** Apply `next` only if the row still matches `expected` (canary and step): a transition happens once. */
+    /**
+     * A canary transition (a step, a rollback, a promotion) decided from `expected`, applied only
+     * if the canary is still there at that step. It writes the canary's columns only: the
+     * analysis decides from a read made before its transaction, and a shadow started, stopped or
+     * restarted meanwhile must not be put back as that read had it.
+     */
     async compareAndSet(q: Q, expected: Pick<Rollout, 'model' | 'canary_version' | 'step_index'>, next: Rollout): Promise<boolean> {
-      let query = q.updateTable('rollouts').set(row(next)).where('model', '=', expected.model).where('step_index', '=', expected.step_index);
+      const { shadow_version: _v, shadow_percent: _p, shadow_started_at: _s, ...canary } = row(next);
+      let query = q.updateTable('rollouts').set(canary).where('model', '=', expected.model).where('step_index', '=', expected.step_index);
       query = expected.canary_version === null ? query.where('canary_version', 'is', null) : query.where('canary_version', '=', expected.canary_version);
       const res = await query.executeTakeFirst();
       return Number(res.numUpdatedRows) === 1;

@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS, dropDb, freshDb } from '../../test/helpers/db.js';
+import { migrate, openDb, type Db } from '../db/index.js';
+import { idleRollout } from './idle.js';
+import { createRolloutStore, type Rollout } from './store.js';
+
+for (const dialect of DIALECTS) {
+  describe(`rollout rows on ${dialect}`, () => {
+    const loc = freshDb(dialect);
+    let db: Db;
+    beforeAll(async () => {
+      db = await openDb(loc);
+      await migrate(db);
+    });
+    afterAll(async () => {
+      await db?.close();
+      await dropDb(loc);
+    });
+
+    it('a canary transition decided from an earlier read leaves a shadow changed meanwhile as it is now', async () => {
+      const store = createRolloutStore(db);
+      const at = '2026-12-05T10:00:00.000Z';
+      const running: Rollout = {
+        ...idleRollout('churn', { stepIntervalMs: 600_000, minRequests: 200 }, at),
+        production_version: 1,
+        canary_version: 3,
+        canary_percent: 10,
+        steps: [10, 50, 100],
+        step_index: 0,
+        started_at: at,
+        step_started_at: at,
+        started_by: 't',
+        shadow_version: 2,
+        shadow_percent: 100,
+        shadow_started_at: at,
+      };
+      await db.kysely.insertInto('models').values({ name: 'churn', description: null, created_at: at }).execute();
+      await store.transaction((tx) => store.put(tx, running));
+      // What the analysis read; then an operator stops the shadow.
+      const read = (await store.get('churn'))!;
+      const later = '2026-12-05T10:05:00.000Z';
+      await store.transaction((tx) => store.put(tx, { ...read, shadow_version: null, shadow_percent: 0, shadow_started_at: null, updated_at: later }));
+      // The step the analysis decided, from its read.
+      const stepAt = '2026-12-05T10:10:00.000Z';
+      expect(await store.transaction((tx) => store.compareAndSet(tx, read, { ...read, canary_percent: 50, step_index: 1, step_started_at: stepAt, updated_at: stepAt }))).toBe(true);
+      expect(await store.get('churn')).toMatchObject({
+        canary_version: 3,
+        canary_percent: 50,
+        step_index: 1,
+        step_started_at: stepAt,
+        shadow_version: null,
+        shadow_percent: 0,
+        shadow_started_at: null,
+      });
+      // A transition from a read whose step is gone is not applied.
+      expect(await store.transaction((tx) => store.compareAndSet(tx, read, { ...read, canary_percent: 100, step_index: 2 }))).toBe(false);
+      expect((await store.get('churn'))!.step_index).toBe(1);
+    });
+  });
+}
