@@ -220,6 +220,22 @@ describe('console at /ui in Chromium', () => {
     expect((await api('POST', '/v1/models/hotel/rollback', {})).status).toBe(200);
   });
 
+  it('stopping a shadow from the Rollout page', async () => {
+    expect((await api('POST', '/v1/shadow', { model: 'hotel', version: 2 })).status).toBe(200);
+    await page.goto(`${s.url}/ui/#/rollout/hotel`);
+    await page.reload();
+    await poll(() => page.getByTestId('stop-shadow').count()).toBe(1);
+    await page.getByTestId('stop-shadow').click();
+    await poll(() => page.locator('dialog[open]').textContent()).toMatch(/Version 2 stops scoring copies of hotel's requests/);
+    const sent = page.waitForRequest((r) => r.url().endsWith('/v1/shadow/hotel/stop'));
+    await page.locator('dialog[open] [data-testid=confirm]').click();
+    await sent;
+    await poll(() => page.locator('[role=status]').textContent()).toMatch(/The shadow of hotel is stopped/);
+    expect((await api('GET', '/v1/canary/hotel')).body.shadow).toBeNull();
+    await poll(() => page.getByTestId('stop-shadow').count()).toBe(0);
+    expect(await a11y(page)).toEqual([]);
+  });
+
   it('an admin promotes a version from the model page after a confirmation naming the change', async () => {
     await page.goto(`${s.url}/ui/#/models/hotel`);
     await poll(() => page.getByTestId('promote-2').count()).toBe(1);

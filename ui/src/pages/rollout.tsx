@@ -253,6 +253,20 @@ export function RolloutPage({ name }: { name: string }) {
                   {fmt.pct(s.shadow.decision_agreement ?? s.shadow.label_agreement ?? null)} over {s.shadow.compared} compared since {fmt.time(s.shadow.started_at)}.
                 </p>
               ) : null}
+              {s.shadow && admin ? (
+                <ConfirmButton
+                  label="Stop shadow"
+                  testId="stop-shadow"
+                  title={`Stop the shadow of ${name}?`}
+                  confirm={
+                    <p>
+                      Version {s.shadow.version} stops scoring copies of {name}'s requests. Callers were never answered by it, so nothing changes for them.
+                    </p>
+                  }
+                  run={() => post(`/v1/shadow/${enc(name)}/stop`, {})}
+                  done={after(`The shadow of ${name} is stopped.`)}
+                />
+              ) : null}
             </section>
           ) : null}
           {s.outcomes && s.arms && (s.outcomes.production.labelled > 0 || s.outcomes.canary.labelled > 0 || s.outcomes.reason) ? (
