@@ -55,6 +55,15 @@ for (const dialect of DIALECTS) {
       // A transition from a read whose step is gone is not applied.
       expect(await store.transaction((tx) => store.compareAndSet(tx, read, { ...read, canary_percent: 100, step_index: 2 }))).toBe(false);
       expect((await store.get('churn'))!.step_index).toBe(1);
+      // Nor one from a read whose percent an operator changed within the step (canary set 62.5).
+      const atStep = (await store.get('churn'))!;
+      await store.transaction((tx) => store.put(tx, { ...atStep, canary_percent: 62.5, updated_at: '2026-12-05T10:15:00.000Z' }));
+      expect(await store.transaction((tx) => store.compareAndSet(tx, atStep, { ...atStep, canary_percent: 100, step_index: 2 }))).toBe(false);
+      expect(await store.get('churn')).toMatchObject({ canary_percent: 62.5, step_index: 1 });
+      // A fresh read applies.
+      const fresh = (await store.get('churn'))!;
+      expect(await store.transaction((tx) => store.compareAndSet(tx, fresh, { ...fresh, canary_percent: 100, step_index: 2 }))).toBe(true);
+      expect(await store.get('churn')).toMatchObject({ canary_percent: 100, step_index: 2 });
     });
   });
 }

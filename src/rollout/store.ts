@@ -141,13 +141,14 @@ export function createRolloutStore(db: Db) {
     /** Apply `next` only if the row still matches `expected` (canary and step): a transition happens once. */
     /**
      * A canary transition (a step, a rollback, a promotion) decided from `expected`, applied only
-     * if the canary is still there at that step. It writes the canary's columns only: the
-     * analysis decides from a read made before its transaction, and a shadow started, stopped or
-     * restarted meanwhile must not be put back as that read had it.
+     * if the canary is still there at that step and percent: the analysis decides from a read made
+     * before its transaction, and an operator's `canary set` meanwhile must not be overridden by
+     * a decision about the percent it replaced. It writes the canary's columns only, so a shadow
+     * started, stopped or restarted meanwhile is not put back as that read had it.
      */
-    async compareAndSet(q: Q, expected: Pick<Rollout, 'model' | 'canary_version' | 'step_index'>, next: Rollout): Promise<boolean> {
+    async compareAndSet(q: Q, expected: Pick<Rollout, 'model' | 'canary_version' | 'step_index' | 'canary_percent'>, next: Rollout): Promise<boolean> {
       const { shadow_version: _v, shadow_percent: _p, shadow_started_at: _s, ...canary } = row(next);
-      let query = q.updateTable('rollouts').set(canary).where('model', '=', expected.model).where('step_index', '=', expected.step_index);
+      let query = q.updateTable('rollouts').set(canary).where('model', '=', expected.model).where('step_index', '=', expected.step_index).where('canary_percent', '=', expected.canary_percent);
       query = expected.canary_version === null ? query.where('canary_version', 'is', null) : query.where('canary_version', '=', expected.canary_version);
       const res = await query.executeTakeFirst();
       return Number(res.numUpdatedRows) === 1;
