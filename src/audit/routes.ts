@@ -6,7 +6,7 @@ import { parseInstant } from '../lib/instant.js';
 import { errorReplies } from '../lib/schemas.js';
 import type { Clock } from '../lib/clock.js';
 import { Readable } from 'node:stream';
-import type { AuditStore, PredictionQuery } from './store.js';
+import { AUDIT_ARMS, type AuditStore, type PredictionQuery } from './store.js';
 import { predictionsCsv } from './export.js';
 
 export interface AuditRouteDeps {
@@ -82,7 +82,7 @@ const filterProperties = {
   to: { type: 'string', description: 'a date (midnight UTC) or a date and time with its zone (Z or +02:00), exclusive' },
   decision: { type: 'string', maxLength: 64 },
   version: { type: 'string', pattern: '^[1-9][0-9]{0,8}$', description: 'only this model version' },
-  arm: { type: 'string', enum: ['production', 'canary', 'pinned', 'shadow'], description: 'only predictions of this arm (shadow: what a shadow version decided, never returned)' },
+  arm: { type: 'string', enum: AUDIT_ARMS, description: 'only predictions of this arm (shadow: what a shadow version decided, never returned)' },
   event_id: { type: 'string', maxLength: 200, description: "only the prediction(s) made for this event id (the caller's id, which feedback joins on)" },
 } as const;
 

@@ -33,6 +33,9 @@ const view = ({ outcome_label, outcome_class, outcome_actual, outcome_value, out
   outcome_at: toIsoOrNull(outcome_at),
 });
 
+/** The arms an audit record can be of: what served the caller, or a shadow's copy (never returned). */
+export const AUDIT_ARMS = ['production', 'canary', 'pinned', 'shadow'] as const;
+
 export interface PredictionQuery {
   model?: string;
   from?: string;

@@ -7,7 +7,7 @@ import { Servable } from '../inference/index.js';
 import { checkSkipped, costMatrixOf, scoreCsv } from '../monitoring/index.js';
 import type { Context } from '../server/context.js';
 import { evaluateMulticlass, evaluateRegression, evaluateScores, type Evaluation, type MulticlassEvaluation, type RegressionEvaluation, type TaskEvaluation } from '../training/evaluation.js';
-import type { Task } from '../inference/index.js';
+import type { Task, UnseenSummary } from '../inference/index.js';
 import { parseNumberFlag, parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
@@ -41,7 +41,7 @@ interface Evaluated {
   skipped: number;
   skippedReasons: Record<string, number>;
   notNumbers: Record<string, number>;
-  unseen: Record<string, { rows: number; values: Record<string, number> }>;
+  unseen: UnseenSummary;
 }
 
 /** Score the CSV with a registered version through the serving code (Servable, encoder, policy). */

@@ -1,15 +1,14 @@
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { checkRange, csvRows, parseTime, predictionPages } from '../audit/index.js';
+import { AUDIT_ARMS, checkRange, csvRows, parseTime, predictionPages } from '../audit/index.js';
 import { createPendingOutput, writeText } from '../lib/data-location.js';
 import { fullestDir, isNoSpace, noSpaceError } from '../lib/disk-space.js';
 import { AppError } from '../lib/errors.js';
-import { withContext } from './context.js';
+import { parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 const PAGE = 1000;
-const ARMS = ['production', 'canary', 'pinned', 'shadow'];
 
 export function registerPredictionCommands(program: Command): void {
   const predictions = program.command('predictions').description('The prediction audit log');
@@ -36,9 +35,8 @@ export function registerPredictionCommands(program: Command): void {
         const from = parseTime(o.from, '--from');
         const to = parseTime(o.to, '--to');
         checkRange(from, to, ['--from', '--to']);
-        if (o.arm !== undefined && !ARMS.includes(o.arm)) throw new AppError('BAD_REQUEST', `--arm must be one of ${ARMS.join(', ')}, got ${JSON.stringify(o.arm)}`);
-        if (o.version !== undefined && !/^[1-9][0-9]{0,8}$/.test(o.version)) throw new AppError('BAD_REQUEST', `--version must be a version number (1, 2, …), got ${JSON.stringify(o.version)}`);
-        const filter = { model: o.model, from, to, decision: o.decision, version: o.version === undefined ? undefined : Number(o.version), arm: o.arm };
+        if (o.arm !== undefined && !(AUDIT_ARMS as readonly string[]).includes(o.arm)) throw new AppError('BAD_REQUEST', `--arm must be one of ${AUDIT_ARMS.join(', ')}, got ${JSON.stringify(o.arm)}`);
+        const filter = { model: o.model, from, to, decision: o.decision, version: parseVersion(o.version), arm: o.arm };
         // A file is written under a temporary name and renamed into place whole (its directory made if missing).
         const file = o.out ? await createPendingOutput(o.out, { region: ctx.config.S3_REGION, endpoint: ctx.config.S3_ENDPOINT }, { flag: '--out', example: 'predictions.csv' }) : undefined;
         const out: Writable = file ? file.stream : process.stdout;

@@ -29,4 +29,4 @@ export type { InferenceMetrics, ArmObserver, PredictionSink, ScoredPrediction, S
 export { CanaryRouter, hashBucket, BUCKETS } from './router.js';
 export type { Row } from './encoder.js';
 export { PredictionCache, cacheKey } from './cache.js';
-export { UnseenCategories } from './unseen-category.js';
+export { UnseenCategories, type UnseenSummary } from './unseen-category.js';

@@ -82,13 +82,8 @@ const inferReply = {
 const warningsOf = (enc: EncodedRow, where: string, servable: Servable): string[] | undefined => {
   if (!enc.unknown && !enc.unseen) return undefined;
   const features = servable.spec.contract.features;
-  const out = (enc.unknown ?? []).map(
-    (f) =>
-      `${where}.${f}: unknown field, ignored${caseHint(
-        features.map((x) => x.name),
-        [f],
-      )}`,
-  );
+  const names = enc.unknown ? features.map((x) => x.name) : [];
+  const out = (enc.unknown ?? []).map((f) => `${where}.${f}: unknown field, ignored${caseHint(names, [f])}`);
   for (const i of enc.unseen ?? []) out.push(unseenCategoryWarning(where, features[i], enc.row[i] as string));
   return out;
 };

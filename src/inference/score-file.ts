@@ -8,7 +8,7 @@ import { streamDelimiter } from '../lib/csv-delimiter.js';
 import { csvRows } from '../lib/csv-rows.js';
 import { countReason } from '../lib/reason-counts.js';
 import type { Row } from './encoder.js';
-import { UnseenCategories } from './unseen-category.js';
+import { UnseenCategories, type UnseenSummary } from './unseen-category.js';
 import type { Servable } from './servable.js';
 
 const BATCH = 512;
@@ -36,7 +36,7 @@ export interface ScoreFileResult {
   /** A version modelgate trained: per column, cells that are not numbers, scored as missing (as train read them). */
   notNumbers: Record<string, number>;
   /** Per feature, rows scored with a category the version does not know (as unseen), and the commonest such values. */
-  unseen: Record<string, { rows: number; values: Record<string, number> }>;
+  unseen: UnseenSummary;
   /** The same for people, or undefined when there were none. */
   unseenNote?: string;
   idColumns: string[];

@@ -6,6 +6,15 @@ const LISTED = 10;
 /** Case, spaces and punctuation aside: "two-year" and "Two year" are the same to a reader. */
 const loose = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
 
+/** Per feature, rows with a category the version does not know, and the commonest such values with their rows. */
+export type UnseenSummary = Record<string, { rows: number; values: Record<string, number> }>;
+
+/** The feature's categories that differ from `value` only in case, spaces or punctuation, quoted. */
+function likelyMeant(f: Feature | undefined, value: string): string | undefined {
+  const meant = (f?.categories ?? []).filter((c) => loose(c) === loose(value));
+  return meant.length ? meant.map((c) => JSON.stringify(c)).join(' or ') : undefined;
+}
+
 /**
  * A category the version does not know is scored as an unseen one (what the graph's encoder
  * does with any other), so a typo changes the score without an error: the warning names the
@@ -13,16 +22,15 @@ const loose = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
  */
 export function unseenCategoryWarning(where: string, f: Feature, value: string): string {
   const categories = f.categories ?? [];
-  const meant = categories.filter((c) => loose(c) === loose(value));
-  const known =
-    meant.length > 0
-      ? `did you mean ${meant.map((c) => JSON.stringify(c)).join(' or ')}? categories are matched exactly`
-      : categories.length <= LISTED
-        ? `it knows ${categories.map((c) => JSON.stringify(c)).join(', ')}`
-        : `it knows ${categories.length} categories, such as ${categories
-            .slice(0, 3)
-            .map((c) => JSON.stringify(c))
-            .join(', ')}`;
+  const meant = likelyMeant(f, value);
+  const known = meant
+    ? `did you mean ${meant}? categories are matched exactly`
+    : categories.length <= LISTED
+      ? `it knows ${categories.map((c) => JSON.stringify(c)).join(', ')}`
+      : `it knows ${categories.length} categories, such as ${categories
+          .slice(0, 3)
+          .map((c) => JSON.stringify(c))
+          .join(', ')}`;
   return `${where}.${f.name}: ${JSON.stringify(value)} is not a category this model version knows; scored as an unseen one (${known})`;
 }
 
@@ -43,7 +51,7 @@ export class UnseenCategories {
   }
 
   /** feature → {rows, values: the most common unseen values with their rows (up to 20 kept)}. */
-  summary(): Record<string, { rows: number; values: Record<string, number> }> {
+  summary(): UnseenSummary {
     return Object.fromEntries([...this.byFeature].map(([f, e]) => [f, { rows: e.rows, values: Object.fromEntries([...e.values].sort((a, b) => b[1] - a[1])) }]));
   }
 
@@ -56,8 +64,8 @@ export class UnseenCategories {
         .sort((a, b) => b[1] - a[1])
         .slice(0, 3)
         .map(([v, n]) => {
-          const meant = (f?.categories ?? []).filter((c) => loose(c) === loose(v));
-          return `${JSON.stringify(v)} ${n.toLocaleString('en-US')}${meant.length ? `, did you mean ${meant.map((c) => JSON.stringify(c)).join(' or ')}?` : ''}`;
+          const meant = likelyMeant(f, v);
+          return `${JSON.stringify(v)} ${n.toLocaleString('en-US')}${meant ? `, did you mean ${meant}?` : ''}`;
         });
       return `${name} in ${e.rows.toLocaleString('en-US')} row${e.rows === 1 ? '' : 's'} (${top.join('; ')}${e.values.size > 3 ? '; …' : ''})`;
     });

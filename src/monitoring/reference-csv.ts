@@ -8,7 +8,7 @@ import { csvRows } from '../lib/csv-rows.js';
 import { assertInputFile } from '../lib/user-paths.js';
 import { cleanCategory } from '../lib/missing.js';
 import { countReason } from '../lib/reason-counts.js';
-import { positiveClassOf, UnseenCategories, type Outcome, type Policy, type Servable } from '../inference/index.js';
+import { positiveClassOf, UnseenCategories, type Outcome, type Policy, type Servable, type UnseenSummary } from '../inference/index.js';
 import { buildReference, kindOf } from './profile.js';
 import type { ReferenceProfile } from '../registry/index.js';
 import { brier, logLoss, multiclassMetrics, regressionMetrics, rocAuc } from './statistics.js';
@@ -73,7 +73,7 @@ export interface ScoredCsv {
   /** A version modelgate trained: per column, cells that are not numbers, read as missing (as train read them). */
   notNumbers: Record<string, number>;
   /** Per feature, scored rows whose category the version does not know (scored as unseen), with the commonest such values. */
-  unseen: Record<string, { rows: number; values: Record<string, number> }>;
+  unseen: UnseenSummary;
   /** The same for people, or undefined when there were none. */
   unseenNote?: string;
   firstError?: string;

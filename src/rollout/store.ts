@@ -138,13 +138,13 @@ export function createRolloutStore(db: Db) {
         .execute();
     },
 
-    /** Apply `next` only if the row still matches `expected` (canary and step): a transition happens once. */
     /**
      * A canary transition (a step, a rollback, a promotion) decided from `expected`, applied only
      * if the canary is still there at that step and percent: the analysis decides from a read made
      * before its transaction, and an operator's `canary set` meanwhile must not be overridden by
      * a decision about the percent it replaced. It writes the canary's columns only, so a shadow
-     * started, stopped or restarted meanwhile is not put back as that read had it.
+     * started, stopped or restarted meanwhile is not put back as that read had it. A transition
+     * happens once.
      */
     async compareAndSet(q: Q, expected: Pick<Rollout, 'model' | 'canary_version' | 'step_index' | 'canary_percent'>, next: Rollout): Promise<boolean> {
       const { shadow_version: _v, shadow_percent: _p, shadow_started_at: _s, ...canary } = row(next);

@@ -118,9 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     childLoggerFactory: lazyChildLoggerFactory,
     requestIdHeader: false,
     // A caller's own x-request-id is kept when it is sane, so traces join across services.
-    genReqId: (req) => {
-      return callerRequestId(req.headers['x-request-id']) ?? `${ID_PREFIX}-${(++idCounter).toString(36)}`;
-    },
+    genReqId: (req) => callerRequestId(req.headers['x-request-id']) ?? `${ID_PREFIX}-${(++idCounter).toString(36)}`,
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Fastify's default (0) lets a client drip a body a byte at a time for as long as it likes,
     // holding a connection each (slowloris); Node then answers 408 and closes. Node looks for
