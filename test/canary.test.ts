@@ -6,6 +6,7 @@ import { faultyModel, slowModel } from './helpers/faulty-model.js';
 import { demoModel } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { OUTCOMES_REUSE_MS } from '../src/rollout/evaluate.js';
+import { describeRolloutEvent, type RolloutEvent } from '../src/rollout/describe-event.js';
 
 /** A clock tests move by hand: step intervals pass without sleeping. */
 function manualClock(start = Date.parse('2026-11-23T10:00:00Z')) {
@@ -310,6 +311,56 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     await driveAndWait();
     expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'step', detail: { percent: 100 } }]);
     await call('POST', '/v1/canary/hotel/stop', {});
+  });
+
+  it('the same start request again changes nothing; one naming new rules, steps or auto-promotion changes only those, keeping the percent and the step’s clock', async () => {
+    await call('POST', '/v1/models/hotel/promote', { version: 1 });
+    const start = { model: 'hotel', canary_version: 2, steps: [10, 50, 100], step_interval: '10m', min_requests: 30, analysis: { max_p95_ratio: 1000, min_scored_per_arm: 20 } };
+    expect((await call('POST', '/v1/canary', start)).statusCode).toBe(200);
+    let round = 0;
+    const drive = async () => {
+      await s.pool.refresh(true);
+      round++;
+      await Promise.all(Array.from({ length: 300 }, (_, i) => infer(i, { payload: { ...rowPayload(data, i % data.rows), adr: 90 + round * 7 + i / 100 } })));
+      await s.runtime.flush();
+      clock.advance(10 * 60_000 + 1);
+    };
+    const events = async () => (await call('GET', '/v1/canary/hotel/events')).json().events as { event: string; actor: string; details: Record<string, unknown> }[];
+    await drive();
+    expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'step', detail: { percent: 50 } }]);
+    const stepped = (await call('GET', '/v1/canary/hotel')).json();
+    const before = (await events()).length;
+    // A deploy job runs its start again after the canary stepped on: nothing moves back.
+    await drive();
+    const again = await call('POST', '/v1/canary', start);
+    expect(again.statusCode, again.body).toBe(200);
+    expect(again.json()).toMatchObject({ canary_percent: 50, step_started_at: stepped.step_started_at, analysis: stepped.analysis, auto_promote: false });
+    expect(await events()).toHaveLength(before);
+    // New rules and auto-promotion, without a percent or steps: those change, the rest stay.
+    const changed = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, analysis: { max_error_ratio: 1.2 }, auto_promote: true });
+    expect(changed.statusCode, changed.body).toBe(200);
+    expect(changed.json()).toMatchObject({
+      canary_percent: 50,
+      steps: [10, 50, 100],
+      step_started_at: stepped.step_started_at,
+      auto_promote: true,
+      analysis: { max_error_ratio: 1.2, max_p95_ratio: 1000, min_scored_per_arm: 20 },
+    });
+    const [latest] = await events();
+    expect(latest).toMatchObject({ event: 'change', details: { changed: { auto_promote: { from: false, to: true }, max_error_ratio: { from: 1.5, to: 1.2 } } } });
+    expect(describeRolloutEvent(latest as RolloutEvent)).toBe('canary v2 changed: auto_promote off → on, max_error_ratio 1.5 → 1.2');
+    // Rules that do not fit the model are refused as at the start, and change nothing.
+    const unfit = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, analysis: { outcomes: { max_mae_ratio: 1.1 } } });
+    expect(unfit.statusCode).toBe(400);
+    expect(unfit.json().error.message).toMatch(/^analysis: outcomes.max_mae_ratio \(--max-mae-ratio\) needs MAE, .* the canary is a binary model/);
+    expect((await call('GET', '/v1/canary/hotel')).json().analysis).toEqual(changed.json().analysis);
+    // The step at 50 % has lasted its interval since it began (not since the change): on to 100 %, then promoted.
+    expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'step', detail: { percent: 100 } }]);
+    await drive();
+    expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'promote', detail: { version: 2 } }]);
+    const bad = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 3, analysis: { max_error_ratio: 1.2 } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toBe('canary_percent: is required (or give steps)');
   });
 
   it('arms with no model-scored requests for several windows: no step, no rollback, and the status says why', async () => {

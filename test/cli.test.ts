@@ -65,12 +65,20 @@ describe('modelgate CLI on SQLite and local files', () => {
     const start = await runCli(['canary', 'start', '--model', 'churn', '--version', '2', '--steps', '10,50,100', '--step-interval', '5m', '--json'], env);
     expect(start.code, start.stderr).toBe(0);
     expect(start.json()).toMatchObject({ canary_version: 2, production_version: 1, canary_percent: 10, step: 1, step_interval: '5m' });
+    // The same start again (a deploy job run twice) changes nothing and says so; naming a rule changes that rule.
+    const same = await runCli(['canary', 'start', '--model', 'churn', '--version', '2', '--steps', '10,50,100', '--step-interval', '5m'], env);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout.split('\n')[0]).toBe('canary v2 already running as asked: nothing changed');
+    const stricter = await runCli(['canary', 'start', '--model', 'churn', '--version', '2', '--max-error-ratio', '1.2', '--json'], env);
+    expect(stricter.code, stricter.stderr).toBe(0);
+    expect(stricter.json()).toMatchObject({ canary_percent: 10, changed: { max_error_ratio: { from: 1.5, to: 1.2 } }, analysis: { max_error_ratio: 1.2 } });
+    expect((await runCli(['canary', 'start', '--model', 'churn', '--version', '2', '--auto-promote'], env)).stdout.split('\n')[0]).toBe('canary v2 changed auto_promote off → on');
     expect((await runCli(['canary', 'set', '--model', 'churn', '--percent', '50', '--json'], env)).json()).toMatchObject({ canary_percent: 50 });
     const text = await runCli(['canary', 'status', '--model', 'churn'], env);
-    expect(text.stdout).toMatch(/canary v2 at 50% against production v1 \(step 2\/3 of \[10, 50, 100\], every 5m\)/);
+    expect(text.stdout).toMatch(/canary v2 at 50% against production v1 \(step 2\/3 of \[10, 50, 100\], every 5m, auto-promote\)/);
     expect((await runCli(['canary', 'set', '--model', 'churn', '--percent', '30', '--json'], env)).json()).toMatchObject({ canary_percent: 30, step: 1 });
     expect((await runCli(['canary', 'status', '--model', 'churn'], env)).stdout).toMatch(
-      /canary v2 at 30% against production v1 \(set by hand after step 1\/3, next 50% of \[10, 50, 100\], every 5m\)/,
+      /canary v2 at 30% against production v1 \(set by hand after step 1\/3, next 50% of \[10, 50, 100\], every 5m, auto-promote\)/,
     );
     // The model list says what runs beside production.
     expect((await runCli(['models'], env)).stdout).toMatch(/^churn +binary +2 +2 +production=1 green=2 +canary v2 at 30% +compiled /m);
@@ -112,7 +120,7 @@ describe('modelgate CLI on SQLite and local files', () => {
       ['canary v2 set from 50% to 30%', 'cli:tester'],
     ]);
     const events = (await runCli(['canary', 'history', '--model', 'churn', '--json'], env)).json().events as { event: string }[];
-    expect(events.map((e) => e.event)).toEqual(['shadow_stop', 'shadow_start', 'stop', 'percent', 'percent', 'start']);
+    expect(events.map((e) => e.event)).toEqual(['shadow_stop', 'shadow_start', 'stop', 'percent', 'percent', 'change', 'change', 'start']);
     expect((await runCli(['canary', 'history', '--model', 'nope'], env)).code).toBe(1);
     const rb = (await runCli(['rollbacks', '--model', 'churn', '--json'], env)).json();
     expect(rb.rollbacks[0]).toMatchObject({ canary_version: 2, reason: 'stopped by cli:tester: latency alarm', rolled_back_by: 'cli:tester' });
@@ -242,6 +250,7 @@ describe('modelgate migrate on PostgreSQL', () => {
         '015_engine_checks',
         '016_feedback_orphans',
         '017_webhook_secret_rotation',
+        '018_rollout_canary_revision',
       ],
       pending: [],
     });

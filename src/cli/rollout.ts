@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { describeRolloutEvent } from '../rollout/index.js';
+import { describeChanges, describeRolloutEvent } from '../rollout/index.js';
 import { AppError } from '../lib/errors.js';
 import { cliActor, parseVersion, withContext } from './context.js';
 import { emit, table, type OutputOptions } from './output.js';
@@ -133,7 +133,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExamples:\n  modelgate canary start --model churn --version 4 --percent 10\n  modelgate canary start --model churn --version 4 --steps 10,25,50,100 --step-interval 10m --auto-promote --json\n  modelgate canary start --model fraud --version 7 --percent 20 --max-fpr-delta-pp 5 --min-labels 200',
+      '\nRun again for the canary already running, it changes only what you give (percent, steps, interval, rules, --auto-promote) and keeps the rest, the percent it has stepped to included.\n\nExamples:\n  modelgate canary start --model churn --version 4 --percent 10\n  modelgate canary start --model churn --version 4 --steps 10,25,50,100 --step-interval 10m --auto-promote --json\n  modelgate canary start --model fraud --version 7 --percent 20 --max-fpr-delta-pp 5 --min-labels 200',
     )
     .action(
       async (
@@ -169,7 +169,7 @@ export function registerRolloutCommands(program: Command): void {
             max_mae_ratio: num(o.maxMaeRatio),
             min_labels_per_arm: num(o.minLabels),
           });
-          await ctx.rollouts.startCanary({
+          const started = await ctx.rollouts.startCanary({
             model: o.model,
             canary_version: /^[0-9]+$/.test(o.version) ? Number(o.version) : o.version,
             production_version: parseVersion(o.productionVersion, '--production-version'),
@@ -192,7 +192,10 @@ export function registerRolloutCommands(program: Command): void {
             actor: cliActor(),
           });
           const s = await ctx.rollouts.status(o.model);
-          emit(o, s, () => describeStatus(s));
+          const { changed } = started;
+          if (!changed) return emit(o, s, () => describeStatus(s));
+          const what = Object.keys(changed).length ? `changed ${describeChanges(changed)}` : 'already running as asked: nothing changed';
+          emit(o, { ...s, changed }, () => `canary v${String(started.canary_version)} ${what}\n${describeStatus(s)}`);
         }),
     );
 

@@ -113,6 +113,8 @@ export interface RolloutsTable {
   step_started_at: Timestamp | null;
   started_by: string | null;
   updated_at: Timestamp;
+  /** Bumped by every change to the canary: the analysis applies a transition only at the revision it judged. */
+  canary_revision: Generated<number>;
 }
 
 export interface RolloutEventsTable {

@@ -65,7 +65,7 @@ export interface PromoteInput {
   force?: boolean;
   reason?: string;
   /** Set by a canary promotion: the canary it completes must still be this one. */
-  expectCanary?: { canary_version: number; step_index: number };
+  expectCanary?: { canary_version: number; step_index: number; canary_revision?: number };
   /** Only if the alias is at this version now (a page that showed it, moving it on). */
   expectPrevious?: number;
   actor: string;

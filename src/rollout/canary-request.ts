@@ -1,6 +1,7 @@
-import { parseDuration } from '../lib/duration.js';
+import { formatDuration, parseDuration } from '../lib/duration.js';
 import { AppError } from '../lib/errors.js';
 import { analysisSchema, type AnalysisRules } from './analysis.js';
+import type { Rollout } from './store.js';
 
 /** A request to start (or re-percent) a canary, as the API and CLI send it. */
 export interface StartCanaryInput {
@@ -24,7 +25,8 @@ export interface CanarySettings {
   target: string;
   canaryVersion: number;
   productionVersion: number;
-  percent: number;
+  /** Undefined when neither canary_percent nor steps were given: a running canary keeps its percent. */
+  percent: number | undefined;
   steps: number[];
   stepIntervalMs: number;
   minRequests: number | undefined;
@@ -76,7 +78,6 @@ export function canarySettings(input: StartCanaryInput, aliases: Record<string, 
   if (steps.some((s, i) => i > 0 && s <= steps[i - 1])) throw new AppError('VALIDATION_FAILED', `steps: each step must be larger than the one before, got [${steps.join(', ')}]`, { field: 'steps' });
   if (steps.some((s) => s <= 0)) throw new AppError('VALIDATION_FAILED', 'steps: every step must be above 0', { field: 'steps' });
   const percent = input.canary_percent !== undefined ? checkPercent(input.canary_percent, 'canary_percent') : steps.length ? steps[0] : undefined;
-  if (percent === undefined) throw new AppError('VALIDATION_FAILED', 'canary_percent: is required (or give steps)', { field: 'canary_percent' });
   const rules = analysisSchema.safeParse(input.analysis ?? {});
   if (!rules.success) throw new AppError('VALIDATION_FAILED', `analysis: ${rules.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { field: 'analysis' });
   const stepIntervalMs = input.step_interval ? parseDuration(input.step_interval, 'step_interval') : defaultStepIntervalMs;
@@ -85,3 +86,53 @@ export function canarySettings(input: StartCanaryInput, aliases: Record<string, 
   }
   return { target, canaryVersion, productionVersion, percent, steps, stepIntervalMs, minRequests: input.min_requests, rules: rules.data };
 }
+
+/** What a start request changes in the running canary, each setting from → to. */
+export type SettingChanges = Record<string, { from: unknown; to: unknown }>;
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The running canary `current` with what a start request gives for it: the percent only when
+ * canary_percent is given (steps alone keep it), each other setting only when given, each
+ * analysis rule only when named (the rest stay as they are). Step times are the caller's.
+ */
+export function changedSettings(current: Rollout, settings: CanarySettings, input: StartCanaryInput): { next: Rollout; changed: SettingChanges; rulesChanged: boolean } {
+  const changed: SettingChanges = {};
+  const note = (name: string, from: unknown, to: unknown) => {
+    if (!same(from, to)) changed[name] = { from: from ?? null, to: to ?? null };
+  };
+  const percent = input.canary_percent ?? current.canary_percent;
+  note('percent', current.canary_percent, percent);
+  const steps = input.steps !== undefined ? settings.steps : current.steps;
+  note('steps', current.steps, steps);
+  const stepIntervalMs = input.step_interval !== undefined ? settings.stepIntervalMs : current.step_interval_ms;
+  if (stepIntervalMs !== current.step_interval_ms) changed.step_interval = { from: formatDuration(current.step_interval_ms), to: formatDuration(stepIntervalMs) };
+  const minRequests = settings.minRequests ?? current.min_requests;
+  note('min_requests', current.min_requests, minRequests);
+  const autoPromote = input.auto_promote ?? current.auto_promote;
+  note('auto_promote', current.auto_promote, autoPromote);
+  const analysis = mergedRules(current.analysis, input.analysis);
+  for (const key of new Set([...Object.keys(current.analysis), ...Object.keys(analysis)]) as Set<keyof AnalysisRules>) {
+    if (key !== 'outcomes') note(key, current.analysis[key], analysis[key]);
+  }
+  const [was, now] = [current.analysis.outcomes ?? {}, analysis.outcomes ?? {}];
+  for (const key of new Set([...Object.keys(was), ...Object.keys(now)]) as Set<keyof typeof was>) note(`outcomes.${key}`, was[key], now[key]);
+  return {
+    next: { ...current, canary_percent: percent, steps, step_interval_ms: stepIntervalMs, min_requests: minRequests, auto_promote: autoPromote, analysis },
+    changed,
+    rulesChanged: !same(analysis, current.analysis),
+  };
+}
+
+/** The rules named in a start request over the running canary's (checked by canarySettings already). */
+function mergedRules(current: AnalysisRules, given: unknown): AnalysisRules {
+  if (given === undefined) return current;
+  const named = analysisSchema.partial().parse(given);
+  // partial() still fills the outcomes' defaults, so take only the outcome rules really named.
+  const namedOutcomes = (given as { outcomes?: Record<string, unknown> }).outcomes;
+  const outcomes = namedOutcomes === undefined ? current.outcomes : { ...current.outcomes, ...pick(named.outcomes ?? {}, Object.keys(namedOutcomes)) };
+  return analysisSchema.parse({ ...current, ...pick(named, Object.keys(given as object)), outcomes });
+}
+
+const pick = <T extends object>(o: T, keys: string[]): Partial<T> => Object.fromEntries(Object.entries(o).filter(([k]) => keys.includes(k))) as Partial<T>;

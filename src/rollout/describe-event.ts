@@ -21,6 +21,8 @@ export function describeRolloutEvent(e: RolloutEvent): string {
       return `${canary} stepped to ${e.percent}% (step ${String(d.step)} of ${String(d.of)})`;
     case 'percent':
       return `${canary} set from ${String(d.from)}% to ${e.percent}%`;
+    case 'change':
+      return `${canary} changed: ${describeChanges(d.changed)}`;
     case 'promote':
       return `${canary} promoted to ${typeof d.target === 'string' ? d.target : 'production'}${e.production_version !== null ? ` (was v${e.production_version})` : ''}`;
     case 'rollback':
@@ -37,4 +39,19 @@ export function describeRolloutEvent(e: RolloutEvent): string {
     default:
       return e.event;
   }
+}
+
+/** "percent 10% → 25%, max_error_ratio 1.5 → 1.2": a start request's changes to the running canary. */
+export function describeChanges(changed: unknown): string {
+  if (!changed || typeof changed !== 'object') return 'settings';
+  return Object.entries(changed as Record<string, { from: unknown; to: unknown }>)
+    .map(([name, { from, to }]) => `${name} ${settingValue(name, from)} → ${settingValue(name, to)}`)
+    .join(', ');
+}
+
+function settingValue(name: string, v: unknown): string {
+  if (v === null || v === undefined || (Array.isArray(v) && v.length === 0)) return 'none';
+  if (typeof v === 'boolean') return v ? 'on' : 'off';
+  if (Array.isArray(v)) return v.every((x) => typeof x === 'number') ? `${v.join(', ')}%` : JSON.stringify(v);
+  return name === 'percent' ? `${String(v)}%` : String(v);
 }

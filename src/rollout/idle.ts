@@ -10,7 +10,7 @@ const DEFAULT_RULES = analysisSchema.parse({});
 
 /**
  * The rollout row of a model with no canary: the default settings, keeping from `base` its
- * target, compared version and any shadow (a shadow outlives canaries).
+ * target, compared version, canary revision and any shadow (a shadow outlives canaries).
  */
 export function idleRollout(model: string, defaults: { stepIntervalMs: number; minRequests: number }, at: string, base?: Rollout): Rollout {
   return {
@@ -32,5 +32,6 @@ export function idleRollout(model: string, defaults: { stepIntervalMs: number; m
     step_started_at: null,
     started_by: null,
     updated_at: at,
+    canary_revision: base?.canary_revision ?? 0,
   };
 }

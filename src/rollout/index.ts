@@ -5,4 +5,4 @@ export { RolloutRuntime } from './runtime.js';
 export { rolloutRoutes } from './routes.js';
 export { analyse, analysisSchema, type AnalysisRules, type Verdict } from './analysis.js';
 export { ArmRecorder, emptyCounts, type ArmCounts } from './stats.js';
-export { describeRolloutEvent, type RolloutEvent } from './describe-event.js';
+export { describeChanges, describeRolloutEvent, type RolloutEvent } from './describe-event.js';

@@ -65,5 +65,39 @@ for (const dialect of DIALECTS) {
       expect(await store.transaction((tx) => store.compareAndSet(tx, fresh, { ...fresh, canary_percent: 100, step_index: 2 }))).toBe(true);
       expect(await store.get('churn')).toMatchObject({ canary_percent: 100, step_index: 2 });
     });
+
+    it('a change of steps or rules at the same step and percent bumps the revision and voids a transition decided before it', async () => {
+      const store = createRolloutStore(db);
+      const at = '2026-12-05T11:00:00.000Z';
+      await db.kysely.insertInto('models').values({ name: 'fraud', description: null, created_at: at }).execute();
+      const running: Rollout = {
+        ...idleRollout('fraud', { stepIntervalMs: 600_000, minRequests: 200 }, at),
+        production_version: 1,
+        canary_version: 2,
+        canary_percent: 10,
+        steps: [10, 50, 100],
+        step_index: 0,
+        started_at: at,
+        step_started_at: at,
+        started_by: 't',
+        canary_revision: 1,
+      };
+      await store.transaction((tx) => store.put(tx, running));
+      const read = (await store.get('fraud'))!;
+      expect(read.canary_revision).toBe(1);
+      // An operator's start request names stricter rules and finer steps; the percent and step stay.
+      const changedAt = '2026-12-05T11:05:00.000Z';
+      const stricter = { ...read, steps: [10, 20, 100], analysis: { ...read.analysis, max_error_ratio: 1.1 }, updated_at: changedAt, canary_revision: read.canary_revision + 1 };
+      await store.transaction((tx) => store.put(tx, stricter));
+      // The step the analysis decided under the old rules and steps is not applied over them.
+      const stepAt = '2026-12-05T11:10:00.000Z';
+      expect(await store.transaction((tx) => store.compareAndSet(tx, read, { ...read, canary_percent: 50, step_index: 1, step_started_at: stepAt, updated_at: stepAt }))).toBe(false);
+      expect(await store.get('fraud')).toMatchObject({ canary_percent: 10, steps: [10, 20, 100], analysis: { max_error_ratio: 1.1 }, canary_revision: 2 });
+      // Decided afresh, it applies, and the transition bumps the revision in turn.
+      const fresh = (await store.get('fraud'))!;
+      expect(await store.transaction((tx) => store.compareAndSet(tx, fresh, { ...fresh, canary_percent: 20, step_index: 1, step_started_at: stepAt, updated_at: stepAt }))).toBe(true);
+      expect(await store.get('fraud')).toMatchObject({ canary_percent: 20, step_index: 1, steps: [10, 20, 100], canary_revision: 3 });
+      expect(await store.transaction((tx) => store.compareAndSet(tx, fresh, { ...fresh, canary_percent: 100, step_index: 2 }))).toBe(false);
+    });
   });
 }

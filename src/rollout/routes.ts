@@ -46,7 +46,7 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
       config: { scope: 'admin' },
       schema: {
         tags: ['rollout'],
-        summary: 'Start a canary, or change the percent of the running one',
+        summary: 'Start a canary; for the one running, change what the request gives (percent, steps, rules, auto_promote) and answer with `changed`',
         body: {
           type: 'object',
           properties: {
@@ -107,7 +107,7 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
       if (!model) throw new AppError('VALIDATION_FAILED', 'body.model: is required (older clients send product)', { field: 'body.model' });
       const canary = b.canary_version ?? b.canary_model_id;
       if (canary === undefined) throw new AppError('VALIDATION_FAILED', 'body.canary_version: is required (older clients send canary_model_id)', { field: 'body.canary_version' });
-      await rollouts.startCanary({
+      const started = await rollouts.startCanary({
         model,
         canary_version: canary,
         production_version: b.production_version ?? b.production_model_id,
@@ -121,7 +121,8 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
         actor: deps.actorOf(request),
       });
       await deps.onChange();
-      return statusOf(model);
+      // For a canary already running: what this request changed ({} when it was as asked already).
+      return { ...(await statusOf(model)), ...(started.changed ? { changed: started.changed } : {}) };
     },
   );
 

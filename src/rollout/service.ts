@@ -8,9 +8,10 @@ import type { Transaction } from 'kysely';
 import type { Database } from '../db/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
 import type { Rollout, RolloutStore } from './store.js';
-import { canarySettings, checkPercent, type CanarySettings, type StartCanaryInput } from './canary-request.js';
+import { canarySettings, changedSettings, checkPercent, type CanarySettings, type SettingChanges, type StartCanaryInput } from './canary-request.js';
 import { createCanaryEvaluator, judgesOutcomes } from './evaluate.js';
 import { checkOutcomeRules } from './analysis.js';
+import type { Task } from '../inference/index.js';
 import { idleRollout, runningCanary, type RunningCanary } from './idle.js';
 import { withWebhookEvents } from './webhook-events.js';
 import { shadowSummary, statusView } from './status-view.js';
@@ -43,6 +44,15 @@ export const stepAt = (steps: readonly number[], percent: number): number => ste
 class CanaryGone extends Error {}
 
 type Tx = Transaction<Database>;
+
+/**
+ * The canary a decision was made about. The analysis names its revision too, so an operator's
+ * change of rules or steps since its read voids the decision; a manual promote names the
+ * version and step the caller saw.
+ */
+type Judged = { canary_version: number; step_index: number; canary_revision?: number };
+const judged = (r: Judged): Judged => ({ canary_version: r.canary_version, step_index: r.step_index, canary_revision: r.canary_revision });
+const isJudged = (r: Rollout, j: Judged) => r.canary_version === j.canary_version && r.step_index === j.step_index && (j.canary_revision === undefined || r.canary_revision === j.canary_revision);
 /** Why a canary ended early, as its rollback row records it. */
 type Why = { reason: string; trigger_metric?: string; observed?: number; threshold?: number };
 
@@ -71,44 +81,64 @@ export function createRolloutService(deps: RolloutDeps) {
     emit(next.model, event);
   }
 
-  async function startCanary(input: StartCanaryInput) {
+  /** The canary as it is now; `changed` when it was running already (empty when nothing changed). */
+  async function startCanary(input: StartCanaryInput): Promise<Rollout & { changed?: SettingChanges }> {
     const model = await registry.getModel(input.model);
     const settings = canarySettings(input, model.aliases, deps.defaults.stepIntervalMs);
     await servableVersion(input.model, settings.canaryVersion, 'canary');
     await servableVersion(input.model, settings.productionVersion, 'production');
     await refuseMixedTasks(input.model, settings.canaryVersion, settings.productionVersion, 'canary');
-    checkOutcomeRules(settings.rules, (await kindOf(input.model, settings.canaryVersion)).task, settings.percent);
+    const { task } = await kindOf(input.model, settings.canaryVersion);
 
     return store.transaction(async (tx) => {
       await bumpRevision(tx);
       const current = await store.get(input.model, tx);
       const running = runningCanary(current);
-      return running ? changeRunning(tx, running, settings, input) : begin(tx, current, settings, input);
+      return running ? changeRunning(tx, running, settings, input, task) : begin(tx, current, settings, input, task);
     });
   }
 
-  /** A start request for the canary already running changes its percent (and any steps given); for another canary it is a conflict. */
-  async function changeRunning(tx: Tx, current: RunningCanary, settings: CanarySettings, input: StartCanaryInput): Promise<Rollout> {
-    const { canaryVersion, productionVersion, percent, steps } = settings;
-    if (current.canary_version !== canaryVersion || current.production_version !== productionVersion) {
+  /**
+   * A start request for the canary already running changes what it gives (percent, steps,
+   * interval, minimum requests, rules, auto-promotion) and keeps the rest, so a deploy job that
+   * runs the same start again changes nothing: not the percent the canary has stepped to, nor
+   * the time its step has lasted. For another canary it is a conflict.
+   */
+  async function changeRunning(tx: Tx, current: RunningCanary, settings: CanarySettings, input: StartCanaryInput, task: Task): Promise<Rollout & { changed: SettingChanges }> {
+    const { canaryVersion, productionVersion, target } = settings;
+    if (current.canary_version !== canaryVersion || current.production_version !== productionVersion || current.target !== target) {
       throw new AppError(
         'CONFLICT',
-        `a canary of ${input.model} is already running (version ${current.canary_version} at ${current.canary_percent}% against ${current.production_version}); stop or promote it first`,
+        `a canary of ${input.model} is already running (version ${current.canary_version} at ${current.canary_percent}% against ${current.production_version}${current.target === 'production' ? '' : ` for ${current.target}`}); stop or promote it first`,
         {
-          running: { canary_version: current.canary_version, production_version: current.production_version, canary_percent: current.canary_percent },
+          running: { canary_version: current.canary_version, production_version: current.production_version, canary_percent: current.canary_percent, target: current.target },
         },
       );
     }
+    const { next, changed, rulesChanged } = changedSettings(current, settings, input);
+    // New rules must fit the canary's task; percent moves alone are canary set's, which allows 100 %.
+    if (rulesChanged) checkOutcomeRules(next.analysis, task, next.canary_percent);
+    if (Object.keys(changed).length === 0) return { ...current, changed };
     const at = nowIso();
-    const nextSteps = input.steps ? steps : current.steps;
-    const next: Rollout = { ...current, canary_percent: percent, steps: nextSteps, step_index: stepAt(nextSteps, percent), updated_at: at, step_started_at: at };
-    await putAndRecord(tx, next, 'percent', input.actor, { from: current.canary_percent });
-    return next;
+    const percentMoved = next.canary_percent !== current.canary_percent;
+    const applied: Rollout = {
+      ...next,
+      step_index: stepAt(next.steps, next.canary_percent),
+      step_started_at: percentMoved ? at : current.step_started_at,
+      updated_at: at,
+      canary_revision: current.canary_revision + 1,
+    };
+    if (percentMoved && Object.keys(changed).length === 1) await putAndRecord(tx, applied, 'percent', input.actor, { from: current.canary_percent });
+    else await putAndRecord(tx, applied, 'change', input.actor, { changed });
+    log.info({ model: input.model, canary: canaryVersion, changed, actor: input.actor }, 'canary changed');
+    return { ...applied, changed };
   }
 
   /** Start a canary on a model with none running. */
-  async function begin(tx: Tx, current: Rollout | undefined, settings: CanarySettings, input: StartCanaryInput): Promise<Rollout> {
+  async function begin(tx: Tx, current: Rollout | undefined, settings: CanarySettings, input: StartCanaryInput, task: Task): Promise<Rollout> {
     const { target, canaryVersion, productionVersion, percent, steps, stepIntervalMs, minRequests, rules } = settings;
+    if (percent === undefined) throw new AppError('VALIDATION_FAILED', 'canary_percent: is required (or give steps)', { field: 'canary_percent' });
+    checkOutcomeRules(rules, task, percent);
     const at = nowIso();
     const next: Rollout = {
       ...idle(input.model, current),
@@ -126,6 +156,7 @@ export function createRolloutService(deps: RolloutDeps) {
       step_started_at: at,
       started_by: input.actor,
       updated_at: at,
+      canary_revision: (current?.canary_revision ?? 0) + 1,
     };
     log.info({ model: input.model, canary: canaryVersion, production: productionVersion, percent, actor: input.actor }, 'canary started');
     await putAndRecord(tx, next, 'start', input.actor, { steps, step_interval: formatDuration(stepIntervalMs), analysis: rules, auto_promote: next.auto_promote, target });
@@ -145,7 +176,7 @@ export function createRolloutService(deps: RolloutDeps) {
       await bumpRevision(tx);
       const r = await requireCanary(model, tx);
       const at = nowIso();
-      const next = { ...r, canary_percent: percent, step_index: stepAt(r.steps, percent), updated_at: at, step_started_at: at };
+      const next = { ...r, canary_percent: percent, step_index: stepAt(r.steps, percent), updated_at: at, step_started_at: at, canary_revision: r.canary_revision + 1 };
       await putAndRecord(tx, next, 'percent', actor, { from: r.canary_percent });
       return next;
     });
@@ -183,12 +214,12 @@ export function createRolloutService(deps: RolloutDeps) {
   }
 
   /** End the canary and record why; `by` is `system` for automatic rollbacks. */
-  async function rollbackCanary(model: string, by: string, why: Why, expected?: Pick<Rollout, 'canary_version' | 'step_index'>) {
+  async function rollbackCanary(model: string, by: string, why: Why, expected?: Judged) {
     return store.transaction(async (tx) => {
       await bumpRevision(tx);
       const r = runningCanary(await store.get(model, tx));
       if (!r) return undefined;
-      if (expected && (expected.canary_version !== r.canary_version || expected.step_index !== r.step_index)) return undefined;
+      if (expected && !isJudged(r, expected)) return undefined;
       if (!(await endCanary(tx, r, by, why, nowIso()))) return undefined;
       return { model, stopped: true, canary_version: r.canary_version, production_version: r.production_version, rolled_back_by: by, ...why };
     });
@@ -226,7 +257,7 @@ export function createRolloutService(deps: RolloutDeps) {
 
   async function guardCanary(tx: Tx, c: AliasChange): Promise<void> {
     const running = runningCanary(await store.get(c.model, tx));
-    if (c.expectCanary && (!running || running.canary_version !== c.expectCanary.canary_version || running.step_index !== c.expectCanary.step_index)) throw new CanaryGone();
+    if (c.expectCanary && (!running || !isJudged(running, c.expectCanary))) throw new CanaryGone();
     if (!running || !touchesCanary(c, running)) return;
     if (completesCanary(c, running)) return completeAsPromotion(tx, c, running);
     if (!c.force) throw canaryRunningError(c, running);
@@ -275,7 +306,7 @@ export function createRolloutService(deps: RolloutDeps) {
   }
 
   /** `canaryVersion`: only if the running canary is this version (the caller judged that one). */
-  async function promoteCanary(model: string, opts: { archive_previous?: boolean; canaryVersion?: number; actor: string }, expected?: Pick<Rollout, 'canary_version' | 'step_index'>) {
+  async function promoteCanary(model: string, opts: { archive_previous?: boolean; canaryVersion?: number; actor: string }, expected?: Judged) {
     await registry.getModel(model);
     const r = await store.get(model);
     if (!r || r.canary_version === null) throw new AppError('CONFLICT', `${model} has no canary running to promote`, { model });
@@ -285,12 +316,18 @@ export function createRolloutService(deps: RolloutDeps) {
         model,
         canary_version: r.canary_version,
       });
-    if (expected && (expected.canary_version !== r.canary_version || expected.step_index !== r.step_index)) return undefined;
+    if (expected && !isJudged(r, expected)) return undefined;
     // One transaction: the alias moves and the guard ends the canary as promoted (once, even
     // if two callers race: the loser finds a different canary state and gives up).
     let moved;
     try {
-      moved = await registry.promote({ model, target: r.target, version: r.canary_version, expectCanary: { canary_version: r.canary_version, step_index: r.step_index }, actor: opts.actor });
+      moved = await registry.promote({
+        model,
+        target: r.target,
+        version: r.canary_version,
+        expectCanary: expected ? judged(expected) : { canary_version: r.canary_version, step_index: r.step_index },
+        actor: opts.actor,
+      });
     } catch (e) {
       if (!(e instanceof CanaryGone)) throw e;
       if (expected) return undefined;

@@ -27,6 +27,8 @@ export interface Rollout {
   step_started_at: string | null;
   started_by: string | null;
   updated_at: string;
+  /** Bumped by every change to the canary (see compareAndSet). */
+  canary_revision: number;
 }
 
 const out = (r: Selectable<RolloutsTable>): Rollout => ({
@@ -34,6 +36,7 @@ const out = (r: Selectable<RolloutsTable>): Rollout => ({
   canary_percent: Number(r.canary_percent),
   shadow_percent: Number(r.shadow_percent),
   step_interval_ms: Number(r.step_interval_ms),
+  canary_revision: Number(r.canary_revision),
   steps: fromJson<number[]>(r.steps),
   analysis: fromJson<AnalysisRules>(r.analysis),
   auto_promote: Boolean(r.auto_promote),
@@ -140,15 +143,23 @@ export function createRolloutStore(db: Db) {
 
     /**
      * A canary transition (a step, a rollback, a promotion) decided from `expected`, applied only
-     * if the canary is still there at that step and percent: the analysis decides from a read made
-     * before its transaction, and an operator's `canary set` meanwhile must not be overridden by
-     * a decision about the percent it replaced. It writes the canary's columns only, so a shadow
-     * started, stopped or restarted meanwhile is not put back as that read had it. A transition
-     * happens once.
+     * if the canary is still the one judged: the analysis decides from a read made before its
+     * transaction, and an operator's change meanwhile (`canary set`, new steps or rules) must not
+     * be overridden by a decision about what it replaced. Every change to the canary bumps
+     * canary_revision, so the row must still be at the revision read (and at the step and percent
+     * read, which a replica of an earlier release, writing no revision, changes too). It writes the canary's
+     * columns only, so a shadow started, stopped or restarted meanwhile is not put back as that
+     * read had it. A transition happens once.
      */
-    async compareAndSet(q: Q, expected: Pick<Rollout, 'model' | 'canary_version' | 'step_index' | 'canary_percent'>, next: Rollout): Promise<boolean> {
+    async compareAndSet(q: Q, expected: Pick<Rollout, 'model' | 'canary_version' | 'canary_revision' | 'step_index' | 'canary_percent'>, next: Rollout): Promise<boolean> {
       const { shadow_version: _v, shadow_percent: _p, shadow_started_at: _s, ...canary } = row(next);
-      let query = q.updateTable('rollouts').set(canary).where('model', '=', expected.model).where('step_index', '=', expected.step_index).where('canary_percent', '=', expected.canary_percent);
+      let query = q
+        .updateTable('rollouts')
+        .set({ ...canary, canary_revision: expected.canary_revision + 1 })
+        .where('model', '=', expected.model)
+        .where('canary_revision', '=', expected.canary_revision)
+        .where('step_index', '=', expected.step_index)
+        .where('canary_percent', '=', expected.canary_percent);
       query = expected.canary_version === null ? query.where('canary_version', 'is', null) : query.where('canary_version', '=', expected.canary_version);
       const res = await query.executeTakeFirst();
       return Number(res.numUpdatedRows) === 1;

@@ -17,6 +17,7 @@ import { retrainMigration } from './014_retrain.js';
 import { engineChecksMigration } from './015_engine_checks.js';
 import { feedbackOrphansMigration } from './016_feedback_orphans.js';
 import { webhookSecretRotationMigration } from './017_webhook_secret_rotation.js';
+import { rolloutCanaryRevisionMigration } from './018_rollout_canary_revision.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -38,5 +39,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '015_engine_checks': engineChecksMigration(dialect),
     '016_feedback_orphans': feedbackOrphansMigration(),
     '017_webhook_secret_rotation': webhookSecretRotationMigration(dialect),
+    '018_rollout_canary_revision': rolloutCanaryRevisionMigration(),
   };
 }
