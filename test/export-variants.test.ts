@@ -152,6 +152,8 @@ for (const dialect of DIALECTS) {
       const half = await oip('FP32', [619.5, ...rows.flatMap((r) => names.map((n) => r[n] as number)).slice(1)]);
       expect(half.statusCode).toBe(400);
       expect(half.json().error).toBe('row[0].CreditScore: expected an integer, got 619.5');
+      const quoted = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'int-matrix', payload: { ...rows[0], CreditScore: '619' } } });
+      expect(quoted.json().error.message).toBe('payload.CreditScore: expected an integer, got string: the string "619"; send it as a JSON number (619), without quotes');
     });
 
     it("a one-hot encoder that refuses unknown categories (drop='first'): such a value is a 400 naming the field and the categories, not a failed run", async () => {

@@ -88,7 +88,7 @@ describe('modelgate score', () => {
     expect(existsSync(out)).toBe(false);
     const rejects = readCsv(path.join(dir, 'charges-scored.rejects.csv'));
     expect(rejects).toEqual([
-      { row: '4', CustomerId: 'line-3', reason: 'row.tenure: expected a number or null, got string' },
+      { row: '4', CustomerId: 'line-3', reason: 'row.tenure: expected a number or null, got string: the string "forty"' },
       { row: '10', CustomerId: 'line-9', reason: expect.stringMatching(/^row\.Contract: null, and this model version does not say what a missing category becomes/) },
     ]);
     const allowed = await runCli(['score', '--model', 'charges', '--data', data, '--out', out, '--id', 'CustomerId', '--allow-rejects', '--json'], env);

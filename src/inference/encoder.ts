@@ -28,11 +28,31 @@ const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'arra
 function invalid(where: string, f: Feature, expected: string, v: unknown): never {
   // A number that is not the integer asked for is named: "got number" would not say what is wrong with 619.5.
   const got = typeof v === 'number' ? String(v) : typeName(v);
-  throw new AppError('VALIDATION_FAILED', `${where}.${f.name}: expected ${expected}, got ${got}`, {
+  const hint = typeHint(f, v);
+  throw new AppError('VALIDATION_FAILED', `${where}.${f.name}: expected ${expected}, got ${got}${hint ? `: ${hint}` : ''}`, {
     field: `${where}.${f.name}`,
     expected,
     got,
   });
+}
+
+/**
+ * What to send instead, when the value is right but its JSON type is not: clients that read a
+ * CSV send "619" for 619, and a 400 that says only "got string" leaves them to guess.
+ */
+function typeHint(f: Feature, v: unknown): string | undefined {
+  const numeric = f.type === 'float' || f.type === 'double' || f.type === 'int64' || f.type === 'int32';
+  if (numeric && typeof v === 'string') {
+    const t = v.trim();
+    if (t === '') return f.type === 'float' || f.type === 'double' ? 'send null (or leave the field out) for a missing value' : undefined;
+    const n = Number(t);
+    if (Number.isFinite(n)) return `the string ${JSON.stringify(v)}; send it as a JSON number (${n}), without quotes`;
+    return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  }
+  if (f.type === 'string' && (typeof v === 'number' || typeof v === 'boolean')) return `send it as a JSON string (${JSON.stringify(String(v))})`;
+  if (f.type === 'bool' && typeof v === 'string' && /^(true|false)$/i.test(v.trim())) return `the string ${JSON.stringify(v)}; send it as JSON ${v.trim().toLowerCase()}, without quotes`;
+  if (f.type === 'bool' && (v === 0 || v === 1)) return `send it as JSON ${v === 1}`;
+  return undefined;
 }
 
 function checker(f: Feature, missingCategory: string | undefined, asTrained: boolean): Check {
