@@ -412,6 +412,17 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     const started = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 'green', target: 'blue', canary_percent: 25 });
     expect(started.statusCode, started.body).toBe(200);
     expect(started.json()).toMatchObject({ canary_version: 2, production_version: 1, target: 'blue' });
+    // Production is at the same version as blue: a start without the target is still not this canary's.
+    const otherTarget = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 50 });
+    expect(otherTarget.statusCode).toBe(409);
+    expect(otherTarget.json().error.message).toBe(
+      'the running canary of hotel (version 2) competes for blue, not production: to change it, name its target (--target blue, "target": "blue"); to compete for production, stop it first',
+    );
+    expect((await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, target: 'blue', canary_percent: 50 })).json()).toMatchObject({
+      target: 'blue',
+      canary_percent: 50,
+      changed: { percent: { from: 25, to: 50 } },
+    });
     const promoted = await call('POST', '/v1/canary/hotel/promote', {});
     expect(promoted.json()).toMatchObject({ alias: 'blue', version: 2, previous_version: 1 });
     const aliases = (await call('GET', '/v1/models/hotel')).json().aliases;

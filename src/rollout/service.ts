@@ -106,6 +106,13 @@ export function createRolloutService(deps: RolloutDeps) {
    */
   async function changeRunning(tx: Tx, current: RunningCanary, settings: CanarySettings, input: StartCanaryInput, task: Task): Promise<Rollout & { changed: SettingChanges }> {
     const { canaryVersion, productionVersion, target } = settings;
+    if (current.canary_version === canaryVersion && current.target !== target) {
+      throw new AppError(
+        'CONFLICT',
+        `the running canary of ${input.model} (version ${canaryVersion}) competes for ${current.target}, not ${target}: to change it, name its target (--target ${current.target}, "target": "${current.target}"); to compete for ${target}, stop it first`,
+        { running: { canary_version: current.canary_version, target: current.target } },
+      );
+    }
     if (current.canary_version !== canaryVersion || current.production_version !== productionVersion || current.target !== target) {
       throw new AppError(
         'CONFLICT',
