@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { describeChanges, describeRolloutEvent } from '../rollout/index.js';
+import { describeChanges, describeRolloutEvent, describeRules } from '../rollout/index.js';
 import { AppError } from '../lib/errors.js';
 import { cliActor, parseVersion, withContext } from './context.js';
 import { emit, table, type OutputOptions } from './output.js';
@@ -75,6 +75,7 @@ function describeStatus(s: Status): string {
       };
       lines.push(`outcomes from feedback: ${line('production')}; ${line('canary')}${o.reason ? ` (${o.reason})` : ''}`);
     }
+    lines.push(`rules: ${describeRules(s.analysis)}`);
     if (s.verdict) lines.push(`verdict: ${s.verdict.status}${s.verdict.failed ? ` — ${s.verdict.failed.detail}` : ''}${s.verdict.reason ? ` — ${s.verdict.reason}` : ''}`);
   }
   if (s.shadow) {

@@ -6,3 +6,4 @@ export { rolloutRoutes } from './routes.js';
 export { analyse, analysisSchema, type AnalysisRules, type Verdict } from './analysis.js';
 export { ArmRecorder, emptyCounts, type ArmCounts } from './stats.js';
 export { describeChanges, describeRolloutEvent, type RolloutEvent } from './describe-event.js';
+export { describeRules } from './describe-rules.js';

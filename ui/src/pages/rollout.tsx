@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { describeRolloutEvent, type RolloutEvent } from '../../../src/rollout/describe-event.js';
+import { describeRules, type RulesShown } from '../../../src/rollout/describe-rules.js';
 import { enc, get, post, q } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, fmt, Loading, Table } from '../components/common.js';
 import { useLoad } from '../load.js';
@@ -30,6 +31,7 @@ interface Status {
   step_started_at: string | null;
   min_requests: number;
   auto_promote: boolean;
+  analysis: RulesShown;
   started_at: string | null;
   started_by: string | null;
   arms: { production: Arm; canary: Arm } | null;
@@ -203,6 +205,7 @@ export function RolloutPage({ name }: { name: string }) {
                 {s.verdict?.reason ?? ''}
               </p>
               <Steps s={s} now={Date.now()} />
+              <p data-testid="rules">Rules: {describeRules(s.analysis)}.</p>
               {admin ? (
                 <div class="actions">
                   <ConfirmButton
