@@ -473,6 +473,14 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect(shadow.decision_agreement).toBeGreaterThan(0.5);
     expect(shadow.mean_abs_score_diff).toBeGreaterThan(0);
     expect(shadow.mean_abs_score_diff).toBeLessThan(0.3);
+    // The same start again (a deploy job run twice) keeps the comparison; a new percent too.
+    const startedAt = shadow.started_at;
+    clock.advance(60_000);
+    expect((await call('POST', '/v1/shadow', { model: 'hotel', version: 2 })).json().shadow).toMatchObject({ percent: 100, compared: 300, started_at: startedAt });
+    const halved = await call('POST', '/v1/shadow', { model: 'hotel', version: 2, percent: 50 });
+    expect(halved.json().shadow).toMatchObject({ percent: 50, compared: 300, started_at: startedAt });
+    const history = (await call('GET', '/v1/canary/hotel/events')).json().events as RolloutEvent[];
+    expect(history.slice(0, 2).map(describeRolloutEvent)).toEqual(['shadow v2 set from 100% to 50%', 'shadow v2 started at 100%']);
 
     // A shadow that errors on every row: callers still get production's answers.
     await call('POST', '/v1/shadow/hotel/stop', {});

@@ -289,12 +289,15 @@ export function registerRolloutCommands(program: Command): void {
     .description('Start (or change) shadow scoring for a model')
     .requiredOption('--model <name>', 'model name')
     .requiredOption('--version <n>', 'version that scores the copies')
-    .option('--percent <p>', 'share of requests copied', '100')
+    .option('--percent <p>', 'share of requests copied (default 100; for the shadow already running, its percent stays unless given)')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  modelgate shadow start --model churn --version 5 --percent 50')
-    .action(async (o: OutputOptions & { model: string; version: string; percent: string }) =>
+    .addHelpText(
+      'after',
+      '\nRun again for the shadow already running, it changes only the percent given and its comparison goes on; another version replaces it.\n\nExample:\n  modelgate shadow start --model churn --version 5 --percent 50',
+    )
+    .action(async (o: OutputOptions & { model: string; version: string; percent?: string }) =>
       withContext(o, async (ctx) => {
-        await ctx.rollouts.setShadow(o.model, parseVersion(o.version)!, percentOf(o.percent, '--percent'), cliActor());
+        await ctx.rollouts.setShadow(o.model, parseVersion(o.version)!, o.percent === undefined ? undefined : percentOf(o.percent, '--percent'), cliActor());
         const s = await ctx.rollouts.status(o.model);
         emit(o, s, () => describeStatus(s));
       }),
@@ -307,7 +310,7 @@ export function registerRolloutCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  modelgate shadow stop --model churn')
     .action(async (o: OutputOptions & { model: string }) =>
       withContext(o, async (ctx) => {
-        await ctx.rollouts.setShadow(o.model, null, 0, cliActor());
+        await ctx.rollouts.setShadow(o.model, null, undefined, cliActor());
         const s = await ctx.rollouts.status(o.model);
         emit(o, s, () => `${o.model}: shadow stopped`);
       }),

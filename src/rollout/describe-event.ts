@@ -32,6 +32,8 @@ export function describeRolloutEvent(e: RolloutEvent): string {
       return typeof d.reason === 'string' ? (d.reason.startsWith('stopped ') ? `${canary} ${d.reason}` : `${canary} stopped: ${d.reason}`) : `${canary} stopped`;
     case 'shadow_start':
       return `shadow v${String(d.shadow_version)} started at ${e.percent}%`;
+    case 'shadow_percent':
+      return `shadow v${String(d.shadow_version)} set from ${String(d.from)}% to ${e.percent}%`;
     case 'shadow_stop':
       return `shadow v${String(d.shadow_version)} stopped${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
     case 'shadow_restart':

@@ -235,14 +235,18 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
         body: {
           type: 'object',
           required: ['model', 'version'],
-          properties: { model: { type: 'string' }, version: { type: 'integer', minimum: 1 }, percent: { ...percent, default: 100 } },
+          properties: {
+            model: { type: 'string' },
+            version: { type: 'integer', minimum: 1 },
+            percent: { ...percent, description: 'default 100; for the shadow already running, its percent stays unless given' },
+          },
           additionalProperties: false,
         },
         response: { 200: anyObject, ...errors },
       },
     },
     async (request) => {
-      await rollouts.setShadow(request.body.model, request.body.version, request.body.percent ?? 100, deps.actorOf(request));
+      await rollouts.setShadow(request.body.model, request.body.version, request.body.percent, deps.actorOf(request));
       await deps.onChange();
       return statusOf(request.body.model);
     },
@@ -252,7 +256,7 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
     '/v1/shadow/:model/stop',
     { config: { scope: 'admin' }, schema: { tags: ['rollout'], summary: 'Stop shadow scoring', params: modelParam, response: { 200: anyObject, ...errors } } },
     async (request) => {
-      await rollouts.setShadow(request.params.model, null, 0, deps.actorOf(request));
+      await rollouts.setShadow(request.params.model, null, undefined, deps.actorOf(request));
       await deps.onChange();
       return rollouts.status(request.params.model);
     },

@@ -366,7 +366,13 @@ export function createRolloutService(deps: RolloutDeps) {
     );
   }
 
-  async function setShadow(model: string, version: number | null, percent: number, actor: string) {
+  /**
+   * Start, change or (version null) stop a model's shadow. For the shadow already running, the
+   * percent changes only when given and its comparison goes on (agreement is a rate over the
+   * copies so far), so a deploy job that starts the same shadow again does not empty it.
+   * Another version replaces it and is compared afresh.
+   */
+  async function setShadow(model: string, version: number | null, percent: number | undefined, actor: string) {
     const production = (await registry.getModel(model)).aliases.production;
     if (version !== null) await servableVersion(model, version, 'shadow');
     if (version !== null && version === production) {
@@ -377,13 +383,20 @@ export function createRolloutService(deps: RolloutDeps) {
       });
     }
     if (version !== null && production !== undefined) await refuseMixedTasks(model, version, production, 'shadow');
-    checkPercent(percent, 'percent');
+    if (percent !== undefined) checkPercent(percent, 'percent');
     return store.transaction(async (tx) => {
       await bumpRevision(tx);
       const current = (await store.get(model, tx)) ?? idle(model);
       if (version === null && current.shadow_version === null) throw new AppError('CONFLICT', `${model} has no shadow running`, { model });
       const at = nowIso();
-      const next = { ...current, shadow_version: version, shadow_percent: version === null ? 0 : percent, shadow_started_at: version === null ? null : at, updated_at: at };
+      if (version !== null && version === current.shadow_version) {
+        const to = percent ?? current.shadow_percent;
+        if (to === current.shadow_percent) return current;
+        const next = { ...current, shadow_percent: to, updated_at: at };
+        await putAndRecord(tx, next, 'shadow_percent', actor, { shadow_version: version, from: current.shadow_percent }, to);
+        return next;
+      }
+      const next = { ...current, shadow_version: version, shadow_percent: version === null ? 0 : (percent ?? 100), shadow_started_at: version === null ? null : at, updated_at: at };
       await putAndRecord(tx, next, version === null ? 'shadow_stop' : 'shadow_start', actor, { shadow_version: version ?? current.shadow_version }, next.shadow_percent);
       return next;
     });
