@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Contract } from './contract.js';
 import { createEncoder } from './encoder.js';
+import type { AppError } from '../lib/errors.js';
 
 const contract = {
   contract_version: 1,
@@ -15,14 +16,15 @@ const contract = {
 } as Contract;
 const ok = { amount: 12.5, age: 40, items: 2, plan: 'basic', active: true };
 const encoder = createEncoder(contract);
-const refusal = (change: Record<string, unknown>) => {
+const refused = (change: Record<string, unknown>): AppError => {
   try {
     encoder.encode({ ...ok, ...change }, 'payload');
   } catch (e) {
-    return (e as Error).message;
+    return e as AppError;
   }
   throw new Error('accepted');
 };
+const refusal = (change: Record<string, unknown>) => refused(change).message;
 
 describe('a value of the wrong JSON type', () => {
   it('is refused with what to send instead when the value itself is right', () => {
@@ -45,5 +47,28 @@ describe('a value of the wrong JSON type', () => {
     expect(refusal({ plan: { a: 1 } })).toBe('payload.plan: expected a string, got object');
     expect(refusal({ active: 'yes' })).toBe('payload.active: expected true or false, got string');
     expect(refusal({ amount: 'x'.repeat(60) })).toBe(`payload.amount: expected a number or null, got string: the string "${'x'.repeat(40)}…"`);
+  });
+
+  it('is logged without the value sent: the type and the fix only', () => {
+    const logged = (change: Record<string, unknown>) => refused(change).logMessage;
+    expect(logged({ amount: '12.5' })).toBe('payload.amount: expected a number or null, got string: one that reads as a number; send it as a JSON number, without quotes');
+    expect(logged({ amount: '' })).toBe('payload.amount: expected a number or null, got string: an empty one; send null (or leave the field out) for a missing value');
+    expect(logged({ amount: 'twelve' })).toBe('payload.amount: expected a number or null, got string');
+    expect(logged({ age: 40.5 })).toBe('payload.age: expected an integer, got number');
+    expect(logged({ plan: 7 })).toBe('payload.plan: expected a string, got number: send it as a JSON string');
+    expect(logged({ active: 'True' })).toBe('payload.active: expected true or false, got string: send it as JSON true or false, without quotes');
+    expect(logged({ active: 1 })).toBe('payload.active: expected true or false, got number: send it as JSON true or false');
+  });
+
+  it('a category a strict encoder refuses is named in the reply, not in the log', () => {
+    const strict = createEncoder({ ...contract, features: [{ name: 'plan', type: 'string', input: 'plan', categories: ['basic', 'plus'], categories_only: true }] } as Contract);
+    let e: AppError | undefined;
+    try {
+      strict.encode({ plan: 'PLATINUM-secret' }, 'payload');
+    } catch (err) {
+      e = err as AppError;
+    }
+    expect(e?.message).toBe('payload.plan: "PLATINUM-secret" is not a category this model version knows (its one-hot encoder refuses others); send one of "basic", "plus"');
+    expect(e?.logMessage).toBe('payload.plan: not a category this model version knows (its one-hot encoder refuses others)');
   });
 });

@@ -29,29 +29,40 @@ function invalid(where: string, f: Feature, expected: string, v: unknown): never
   // A number that is not the integer asked for is named: "got number" would not say what is wrong with 619.5.
   const got = typeof v === 'number' ? String(v) : typeName(v);
   const hint = typeHint(f, v);
-  throw new AppError('VALIDATION_FAILED', `${where}.${f.name}: expected ${expected}, got ${got}${hint ? `: ${hint}` : ''}`, {
-    field: `${where}.${f.name}`,
-    expected,
-    got,
-  });
+  const field = `${where}.${f.name}`;
+  // The log line names the type and the fix, never the value sent (payloads stay out of logs).
+  throw new AppError(
+    'VALIDATION_FAILED',
+    `${field}: expected ${expected}, got ${got}${hint ? `: ${hint.reply}` : ''}`,
+    { field, expected, got },
+    `${field}: expected ${expected}, got ${typeName(v)}${hint?.log ? `: ${hint.log}` : ''}`,
+  );
 }
 
 /**
  * What to send instead, when the value is right but its JSON type is not: clients that read a
- * CSV send "619" for 619, and a 400 that says only "got string" leaves them to guess.
+ * CSV send "619" for 619, and a 400 that says only "got string" leaves them to guess. `log`:
+ * the same without the value.
  */
-function typeHint(f: Feature, v: unknown): string | undefined {
+function typeHint(f: Feature, v: unknown): { reply: string; log?: string } | undefined {
   const numeric = f.type === 'float' || f.type === 'double' || f.type === 'int64' || f.type === 'int32';
   if (numeric && typeof v === 'string') {
     const t = v.trim();
-    if (t === '') return f.type === 'float' || f.type === 'double' ? 'send null (or leave the field out) for a missing value' : undefined;
+    if (t === '') {
+      if (f.type !== 'float' && f.type !== 'double') return undefined;
+      const missing = 'send null (or leave the field out) for a missing value';
+      return { reply: missing, log: `an empty one; ${missing}` };
+    }
     const n = Number(t);
-    if (Number.isFinite(n)) return `the string ${JSON.stringify(v)}; send it as a JSON number (${n}), without quotes`;
-    return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+    if (Number.isFinite(n))
+      return { reply: `the string ${JSON.stringify(v)}; send it as a JSON number (${n}), without quotes`, log: 'one that reads as a number; send it as a JSON number, without quotes' };
+    return { reply: `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}` };
   }
-  if (f.type === 'string' && (typeof v === 'number' || typeof v === 'boolean')) return `send it as a JSON string (${JSON.stringify(String(v))})`;
-  if (f.type === 'bool' && typeof v === 'string' && /^(true|false)$/i.test(v.trim())) return `the string ${JSON.stringify(v)}; send it as JSON ${v.trim().toLowerCase()}, without quotes`;
-  if (f.type === 'bool' && (v === 0 || v === 1)) return `send it as JSON ${v === 1}`;
+  if (f.type === 'string' && (typeof v === 'number' || typeof v === 'boolean')) return { reply: `send it as a JSON string (${JSON.stringify(String(v))})`, log: 'send it as a JSON string' };
+  if (f.type === 'bool' && typeof v === 'string' && /^(true|false)$/i.test(v.trim())) {
+    return { reply: `the string ${JSON.stringify(v)}; send it as JSON ${v.trim().toLowerCase()}, without quotes`, log: 'send it as JSON true or false, without quotes' };
+  }
+  if (f.type === 'bool' && (v === 0 || v === 1)) return { reply: `send it as JSON ${v === 1}`, log: 'send it as JSON true or false' };
   return undefined;
 }
 
@@ -91,6 +102,7 @@ function checker(f: Feature, missingCategory: string | undefined, asTrained: boo
           'VALIDATION_FAILED',
           `${where}.${f.name}: ${missing ? `missing, which this model version reads as ${JSON.stringify(c)}:` : `${JSON.stringify(c)} is`} not a category this model version knows (its one-hot encoder refuses others); send one of ${list}`,
           { field: `${where}.${f.name}`, expected: 'one of the categories' },
+          `${where}.${f.name}: ${missing ? 'missing, which this model version reads as a category it does not know' : 'not a category this model version knows'} (its one-hot encoder refuses others)`,
         );
       };
       return (v, where) => {

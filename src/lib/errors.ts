@@ -34,6 +34,8 @@ export class AppError extends Error {
     public readonly code: ErrorCode,
     message: string,
     public readonly details?: Record<string, unknown>,
+    /** The message as logged, when the reply's quotes what the caller sent (payload values stay out of logs). */
+    public readonly logMessage?: string,
   ) {
     super(message);
     this.name = 'AppError';
@@ -59,9 +61,10 @@ export const RETRY_AFTER_S = 1;
  * Redis failovers of a few milliseconds each, measured). Other 5xx are errors with the cause.
  */
 export function logRequestError(log: Pick<Logger, 'warn' | 'error' | 'info'>, cause: unknown, e: AppError): void {
-  if (e.status === 503) log.warn({ code: e.code, message: e.message }, 'request refused: service unavailable');
+  const message = e.logMessage ?? e.message;
+  if (e.status === 503) log.warn({ code: e.code, message }, 'request refused: service unavailable');
   else if (e.status >= 500) log.error({ err: cause }, 'request failed');
-  else log.info({ code: e.code, message: e.message }, 'request rejected');
+  else log.info({ code: e.code, message }, 'request rejected');
 }
 
 /** The headers an error reply carries besides its body: how to authenticate, when to retry. */
