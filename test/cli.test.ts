@@ -127,6 +127,28 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(rb.rollbacks[0]).toMatchObject({ canary_version: 2, reason: 'stopped by cli:tester: latency alarm', rolled_back_by: 'cli:tester' });
   });
 
+  it('register --if-changed keeps the latest version when the graph and settings are the same; without it the repeat is said', async () => {
+    const onnx = path.join(FIXTURES, 'telco_churn.onnx');
+    const args = ['register', '--model', 'repeat', '--onnx', onnx, '--policy', 'threshold=0.3', '--json'];
+    expect((await runCli(args, env)).json()).toMatchObject({ version: 1, same_as: null });
+    // A deploy job run twice: nothing new, the version to promote named.
+    const kept = await runCli([...args, '--if-changed'], env);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.json()).toMatchObject({ model: 'repeat', version: 1, unchanged: true });
+    expect((await runCli(['register', '--model', 'repeat', '--onnx', onnx, '--policy', 'threshold=0.3', '--if-changed'], env)).stdout).toBe(
+      'repeat: unchanged; version 1 is this graph with these settings, nothing registered\nnext: modelgate promote --model repeat --version 1\n',
+    );
+    // The same graph with another policy is a change; the same again without the flag registers and says so.
+    expect((await runCli(['register', '--model', 'repeat', '--onnx', onnx, '--policy', 'threshold=0.5', '--if-changed', '--json'], env)).json()).toMatchObject({ version: 2, same_as: null });
+    const again = await runCli(['register', '--model', 'repeat', '--onnx', onnx, '--policy', 'threshold=0.5'], env);
+    expect(again.stdout).toMatch(/^note: the same graph and settings as version 2, registered again \(--if-changed keeps version 2 instead\)$/m);
+    expect(again.stdout).toMatch(/^registered repeat version 3$/m);
+    // An archived latest version is not kept: it could not serve.
+    expect((await runCli(['promote', '--model', 'repeat', '--version', '3', '--to', 'archived'], env)).code).toBe(0);
+    expect((await runCli(['register', '--model', 'repeat', '--onnx', onnx, '--policy', 'threshold=0.5', '--if-changed', '--json'], env)).json()).toMatchObject({ version: 4 });
+    expect((await runCli(['models', 'repeat', '--json'], env)).json().versions).toHaveLength(4);
+  });
+
   it('a matrix model needs --feature-names', async () => {
     const bad = await runCli(['register', '--model', 'num', '--onnx', path.join(FIXTURES, 'telco_numeric.onnx')], env);
     expect(bad.code).toBe(2);

@@ -68,10 +68,11 @@ export function registerRegistryCommands(program: Command): void {
     .option('--allow-skipped', 'profile the --reference rows that can be scored even when some cannot (counted by reason); without it such a file is refused')
     .option('--positive-class <class>', 'binary: the class whose probability is the score, by its label, e.g. fraud (default: the second of two classes; the register summary names it)')
     .option('--missing-category <value>', "what a missing (null or absent) string feature becomes: the constant the pipeline imputes, e.g. missing (modelgate's trainer sets '')")
+    .option('--if-changed', 'register only if the graph or its settings differ from the latest version; otherwise print that version (for deploy jobs that may run twice)')
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExample:\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review\n  modelgate register --model fraud --onnx fraud.onnx --positive-class fraud --policy threshold=0.3',
+      '\nExample:\n  modelgate register --model churn --onnx churn.onnx --if-changed --json\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review\n  modelgate register --model fraud --onnx fraud.onnx --positive-class fraud --policy threshold=0.3',
     )
     .action(
       async (
@@ -87,6 +88,7 @@ export function registerRegistryCommands(program: Command): void {
           missingCategory?: string;
           positiveClass?: string;
           task?: string;
+          ifChanged?: boolean;
         },
       ) =>
         withContext(o, async (ctx) => {
@@ -122,7 +124,12 @@ export function registerRegistryCommands(program: Command): void {
             input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
           }
           progress(`registering ${o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
-          const r = await ctx.registry.register({ ...input, actor: cliActor() });
+          const r = await ctx.registry.register({ ...input, ifChanged: o.ifChanged, actor: cliActor() });
+          if ('unchanged' in r) {
+            return emit(o, { model: r.model, version: r.version, unchanged: true, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256 }, () =>
+              [`${r.model}: unchanged; version ${r.version} is this graph with these settings, nothing registered`, `next: modelgate promote --model ${r.model} --version ${r.version}`].join('\n'),
+            );
+          }
           const c = r.manifest.contract;
           emit(
             o,
@@ -135,6 +142,7 @@ export function registerRegistryCommands(program: Command): void {
               output: r.manifest.output,
               policy: r.manifest.policy,
               reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped } : null,
+              same_as: r.same_as ?? null,
             },
             () =>
               [
@@ -150,6 +158,7 @@ export function registerRegistryCommands(program: Command): void {
                   : []),
                 `  policy    ${describePolicy(r.manifest.policy)}`,
                 `  reference ${profiled ? `${profiled.rows} rows profiled${profiled.skipped ? `, ${profiled.skipped} skipped` : ''}` : 'none (drift monitoring needs --reference CSV)'}`,
+                ...(r.same_as ? [`note: the same graph and settings as version ${r.same_as}, registered again (--if-changed keeps version ${r.same_as} instead)`] : []),
                 `next: modelgate promote --model ${r.model} --version ${r.version}`,
               ].join('\n'),
           );

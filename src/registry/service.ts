@@ -18,7 +18,7 @@ import {
 } from '../inference/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
 import { referenceSchema, type ReferenceProfile } from './reference.js';
-import type { ArtifactStore } from './artifacts/index.js';
+import { sha256, type ArtifactStore } from './artifacts/index.js';
 import { canonicalJson, manifestInputSchema, manifestSchema, MANIFEST_FORMAT, type Manifest, type ManifestInput } from './manifest.js';
 import type { EngineCheck, RegistryStore, VersionRow } from './store.js';
 import type { Transaction } from 'kysely';
@@ -236,9 +236,45 @@ export function createRegistryService(deps: RegistryDeps) {
     );
   }
 
-  async function register(input: RegisterInput) {
+  /**
+   * The latest version, when it is active and what `manifest` would register again (the same
+   * graph, contract, policy, reference and records; only its number and time would differ): a
+   * deploy job run twice registers the same file twice.
+   */
+  async function sameAsLatest(model: string, manifestOf: (version: number, at: string) => Manifest) {
+    const latest = await store.latestVersion(model);
+    if (!latest || latest.status !== 'active') return undefined;
+    // Read back as the stored one was (the schema's defaults), with its number and time.
+    const again = manifestSchema.parse(manifestOf(latest.version, latest.manifest.created_at));
+    return latest.onnx_sha256 === again.onnx_sha256 && canonicalJson(again) === canonicalJson(latest.manifest) ? latest : undefined;
+  }
+
+  async function register(input: RegisterInput & { ifChanged?: boolean }) {
     const { extra, graph, contract, output, policy } = prepare(input, deps.maxModelBytes);
     await refuseTaskChange(input.model, taskOf(contract));
+    const manifestOf = (version: number, at: string): Manifest => ({
+      format: MANIFEST_FORMAT,
+      model: input.model,
+      version,
+      onnx_sha256: sha256(input.onnx),
+      onnx_bytes: input.onnx.length,
+      contract,
+      output,
+      policy,
+      graph: { producer: graph.producer, ir_version: graph.irVersion, opsets: graph.opsets },
+      ...(extra.description ? { description: extra.description } : {}),
+      ...(extra.metrics ? { metrics: extra.metrics } : {}),
+      ...(extra.training ? { training: extra.training } : {}),
+      ...(extra.dataset_sha256 ? { dataset_sha256: extra.dataset_sha256 } : {}),
+      ...(extra.run_id ? { run_id: extra.run_id } : {}),
+      reference: extra.reference ?? null,
+      created_at: at,
+    });
+    const same = await sameAsLatest(input.model, manifestOf);
+    if (same && input.ifChanged) {
+      log.info({ model: input.model, version: same.version, actor: input.actor }, 'registration unchanged: the latest version is the same');
+      return { model: input.model, version: same.version, onnx_sha256: same.onnx_sha256, manifest_sha256: same.manifest_sha256, manifest: same.manifest, unchanged: true as const };
+    }
     // Smoke-test before anything is written, so a model that cannot serve leaves no trace.
     const smoke = await deps.smokeTest(input.onnx, { model: input.model, version: 0, contract, output, policy, ...(extra.reference ? { samples: samplesOf(extra.reference) } : {}) });
 
@@ -253,24 +289,7 @@ export function createRegistryService(deps: RegistryDeps) {
           const version = await store.nextVersion(tx, input.model);
           // Again inside the transaction: a version of another task may have landed since the check above.
           await refuseTaskChange(input.model, taskOf(contract), tx);
-          const manifest: Manifest = {
-            format: MANIFEST_FORMAT,
-            model: input.model,
-            version,
-            onnx_sha256: onnxSha,
-            onnx_bytes: input.onnx.length,
-            contract,
-            output,
-            policy,
-            graph: { producer: graph.producer, ir_version: graph.irVersion, opsets: graph.opsets },
-            ...(extra.description ? { description: extra.description } : {}),
-            ...(extra.metrics ? { metrics: extra.metrics } : {}),
-            ...(extra.training ? { training: extra.training } : {}),
-            ...(extra.dataset_sha256 ? { dataset_sha256: extra.dataset_sha256 } : {}),
-            ...(extra.run_id ? { run_id: extra.run_id } : {}),
-            reference: extra.reference ?? null,
-            created_at: at,
-          };
+          const manifest = manifestOf(version, at);
           const manifestSha = await artifacts.put(Buffer.from(canonicalJson(manifest)));
           await store.insertVersion(tx, {
             model: input.model,
@@ -286,7 +305,7 @@ export function createRegistryService(deps: RegistryDeps) {
           await store.recordEngine({ model: input.model, version, ...smoke.engine, checked_at: at }, tx);
           await deps.emit?.(tx, 'model.registered', { model: input.model, version, onnx_sha256: onnxSha, manifest_sha256: manifestSha, actor: input.actor }, at);
           log.info({ model: input.model, version, onnx_sha256: onnxSha, actor: input.actor }, 'model version registered');
-          return { model: input.model, version, onnx_sha256: onnxSha, manifest_sha256: manifestSha, manifest };
+          return { model: input.model, version, onnx_sha256: onnxSha, manifest_sha256: manifestSha, manifest, ...(same ? { same_as: same.version } : {}) };
         });
       } catch (e) {
         // Two registrations raced for the same number; the loser takes the next one.
