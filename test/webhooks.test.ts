@@ -123,6 +123,16 @@ for (const dialect of DIALECTS) {
       expect(await api('POST', '/v1/webhooks', { url: `${rx.base}/ok`, secret: 'hunter2' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/whsec_/) } } });
       expect(await api('GET', '/v1/webhooks')).toMatchObject({ status: 200, body: { subscriptions: expect.any(Array) } });
       expect(JSON.stringify((await api('GET', '/v1/webhooks')).body)).not.toMatch(/whsec_/);
+      // The same receiver again (a deploy job run twice): each event would go twice, signed with a secret it does not know.
+      const subscribed = (await api('GET', '/v1/webhooks')).body.subscriptions as { id: string; url: string }[];
+      const ok = subscribed.find((x) => x.url === `${rx.base}/ok`)!;
+      const twice = await api('POST', '/v1/webhooks', { url: `${rx.base}/ok`, events: ['model.promoted'] });
+      expect(twice.status).toBe(409);
+      expect(twice.body.error).toMatchObject({
+        code: 'CONFLICT',
+        message: `url: subscription ${ok.id} already delivers to ${rx.base}/ok (events *); a second one would send each event twice, signed with another secret. To change its events, remove it (modelgate webhooks remove ${ok.id}) and add it again; for a new secret, rotate it (modelgate webhooks rotate-secret ${ok.id})`,
+      });
+      expect((await api('GET', '/v1/webhooks')).body.subscriptions).toHaveLength(subscribed.length);
     });
 
     it('delivers each event signed, to the subscriptions that want it; a receiver can verify every signature', async () => {

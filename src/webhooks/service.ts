@@ -57,6 +57,16 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     if (unknown.length) throw new AppError('VALIDATION_FAILED', `events: unknown ${unknown.join(', ')}; known: ${EVENT_TYPES.join(', ')} (or * for all)`, { field: 'events' });
     if (events.includes('*') && events.length > 1) throw new AppError('VALIDATION_FAILED', 'events: * already means every event; list events or give *', { field: 'events' });
     const secret = checkedSecret(input.secret);
+    // A second subscription to one receiver delivers each event twice, signed with a secret the
+    // receiver does not know (its deliveries fail and dead-letter): a deploy job run twice.
+    const same = (await store.list()).find((x) => x.url === url.toString());
+    if (same) {
+      throw new AppError(
+        'CONFLICT',
+        `url: subscription ${same.id} already delivers to ${same.url} (events ${same.events.join(', ')}${same.enabled ? '' : `; disabled: ${same.disabled_reason ?? 'by hand'}`}); a second one would send each event twice, signed with another secret. To change its events, remove it (modelgate webhooks remove ${same.id}) and add it again; for a new secret, rotate it (modelgate webhooks rotate-secret ${same.id})`,
+        { field: 'url', id: same.id },
+      );
+    }
     const sub = await store.add({ id: subscriptionId(), url: url.toString(), secret, events, actor: input.actor, at: clock.now().toISOString() });
     return { ...sub, secret };
   }
