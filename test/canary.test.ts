@@ -335,6 +335,8 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     const again = await call('POST', '/v1/canary', start);
     expect(again.statusCode, again.body).toBe(200);
     expect(again.json()).toMatchObject({ canary_percent: 50, step_started_at: stepped.step_started_at, analysis: stepped.analysis, auto_promote: false });
+    // canary set to the percent it is at: nothing either.
+    await s.ctx.rollouts.setPercent('hotel', 50, 't');
     expect(await events()).toHaveLength(before);
     // New rules and auto-promotion, without a percent or steps: those change, the rest stay.
     const changed = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, analysis: { max_error_ratio: 1.2 }, auto_promote: true });

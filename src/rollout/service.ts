@@ -182,6 +182,8 @@ export function createRolloutService(deps: RolloutDeps) {
     return store.transaction(async (tx) => {
       await bumpRevision(tx);
       const r = await requireCanary(model, tx);
+      // At that percent already: nothing moves, not the step's clock either (a script run twice).
+      if (r.canary_percent === percent) return r;
       const at = nowIso();
       const next = { ...r, canary_percent: percent, step_index: stepAt(r.steps, percent), updated_at: at, step_started_at: at, canary_revision: r.canary_revision + 1 };
       await putAndRecord(tx, next, 'percent', actor, { from: r.canary_percent });
