@@ -94,6 +94,13 @@ describe('modelgate CLI on SQLite and local files', () => {
     const none = await runCli(['canary', 'promote', '--model', 'churn', '--json'], env);
     expect(none.code).toBe(1);
     expect(none.json().error.message).toMatch(/no canary running/);
+    // Promoting a version production serves already (a runbook run twice) is done; one whose canary was stopped says so.
+    expect((await runCli(['canary', 'promote', '--model', 'churn', '--version', '1'], env)).stdout).toBe('churn: production is v1 already (no canary running); nothing to promote\n');
+    const stopped = await runCli(['canary', 'promote', '--model', 'churn', '--version', '2', '--json'], env);
+    expect(stopped.code).toBe(1);
+    expect(stopped.json().error.message).toBe(
+      'churn has no canary running to promote; version 2 is not production (1), so its canary ended without a promotion: modelgate canary history --model churn says how',
+    );
     expect((await runCli(['shadow', 'start', '--model', 'churn', '--version', '2', '--percent', '25', '--json'], env)).json().shadow).toMatchObject({ version: 2, percent: 25 });
     expect((await runCli(['models', '--json'], env)).json().models.find((m: { name: string }) => m.name === 'churn')).toMatchObject({ canary: null, shadow: { version: 2, percent: 25 } });
     expect((await runCli(['canary', 'status', '--model', 'churn'], env)).stdout).toMatch(

@@ -279,7 +279,11 @@ export function registerRolloutCommands(program: Command): void {
     .action(async (o: OutputOptions & { model: string; archivePrevious?: boolean; version?: string }) =>
       withContext(o, async (ctx) => {
         const r = await ctx.rollouts.promoteCanary(o.model, { archive_previous: o.archivePrevious, canaryVersion: parseVersion(o.version), actor: cliActor() });
-        emit(o, r, () => `${o.model}: ${r?.alias} → v${r?.version} (was v${r?.previous_version}${r && 'archived_version' in r ? ', archived' : ''})`);
+        emit(o, r, () =>
+          r && 'already' in r
+            ? `${o.model}: ${r.alias} is v${r.version} already (no canary running); nothing to promote`
+            : `${o.model}: ${r?.alias} → v${r?.version} (was v${r?.previous_version}${r && 'archived_version' in r ? ', archived' : ''})`,
+        );
       }),
     );
 

@@ -316,9 +316,20 @@ export function createRolloutService(deps: RolloutDeps) {
 
   /** `canaryVersion`: only if the running canary is this version (the caller judged that one). */
   async function promoteCanary(model: string, opts: { archive_previous?: boolean; canaryVersion?: number; actor: string }, expected?: Judged) {
-    await registry.getModel(model);
+    const m = await registry.getModel(model);
     const r = await store.get(model);
-    if (!r || r.canary_version === null) throw new AppError('CONFLICT', `${model} has no canary running to promote`, { model });
+    if (!r || r.canary_version === null) {
+      // Asked to promote a version its target already serves (a runbook run twice): done already.
+      const target = r?.target ?? 'production';
+      if (opts.canaryVersion !== undefined && m.aliases[target] === opts.canaryVersion) {
+        return { model, alias: target, version: opts.canaryVersion, previous_version: null, already: true as const, aliases: m.aliases };
+      }
+      const ended =
+        opts.canaryVersion !== undefined
+          ? `; version ${opts.canaryVersion} is not ${target} (${m.aliases[target] ?? 'none'}), so its canary ended without a promotion: modelgate canary history --model ${model} says how`
+          : '';
+      throw new AppError('CONFLICT', `${model} has no canary running to promote${ended}`, { model });
+    }
     // Checked again in the promotion's transaction (expectCanary below), so a replacement racing this request is refused too.
     if (opts.canaryVersion !== undefined && opts.canaryVersion !== r.canary_version)
       throw new AppError('CONFLICT', `the canary of ${model} is version ${r.canary_version}, not ${opts.canaryVersion}: it was replaced since; nothing promoted`, {
