@@ -245,8 +245,9 @@ describe('modelgate serve process', () => {
     // The database appears: the server starts without a restart.
     db = await ThrowawayPostgres.create(pgPort);
     let ready = await get('/readyz');
-    for (const until = Date.now() + 90_000; ready?.status !== 200 && Date.now() < until; await new Promise((r) => setTimeout(r, 250))) ready = await get('/readyz');
-    expect(ready?.body).toEqual({ ready: true });
+    for (const until = Date.now() + 90_000; ready?.status !== 200 && child.exitCode === null && Date.now() < until; await new Promise((r) => setTimeout(r, 250))) ready = await get('/readyz');
+    // The process's own words when it did not get there (it exited, or never became ready).
+    expect(ready?.body, `exit code ${child.exitCode}; output:\n${output.slice(-4000)}`).toEqual({ ready: true });
     expect(output).toMatch(/"msg":"database reachable: serving"/);
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
