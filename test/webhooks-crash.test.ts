@@ -60,7 +60,7 @@ describe('webhook delivery survives SIGKILL mid-delivery', () => {
 
     const ctx = await openContext(loadConfig(env), createLogger('silent'));
     try {
-      const { secret } = await ctx.webhooks.add({ url, actor: 'test' });
+      const { secret } = (await ctx.webhooks.add({ url, actor: 'test' })) as { secret: string };
       await ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
       await ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
       await ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });

@@ -123,15 +123,20 @@ for (const dialect of DIALECTS) {
       expect(await api('POST', '/v1/webhooks', { url: `${rx.base}/ok`, secret: 'hunter2' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/whsec_/) } } });
       expect(await api('GET', '/v1/webhooks')).toMatchObject({ status: 200, body: { subscriptions: expect.any(Array) } });
       expect(JSON.stringify((await api('GET', '/v1/webhooks')).body)).not.toMatch(/whsec_/);
-      // The same receiver again (a deploy job run twice): each event would go twice, signed with a secret it does not know.
+      // The same receiver again (a deploy job run twice): the subscription there is, without its secret.
       const subscribed = (await api('GET', '/v1/webhooks')).body.subscriptions as { id: string; url: string }[];
       const ok = subscribed.find((x) => x.url === `${rx.base}/ok`)!;
+      const again = await api('POST', '/v1/webhooks', { url: `${rx.base}/ok`, events: ['*'] });
+      expect(again).toMatchObject({ status: 200, body: { id: ok.id, already: true, events: ['*'] } });
+      expect(again.body.secret).toBeUndefined();
+      // With other events it would send each event twice, signed with a secret the receiver does not know.
       const twice = await api('POST', '/v1/webhooks', { url: `${rx.base}/ok`, events: ['model.promoted'] });
       expect(twice.status).toBe(409);
       expect(twice.body.error).toMatchObject({
         code: 'CONFLICT',
-        message: `url: subscription ${ok.id} already delivers to ${rx.base}/ok (events *); a second one would send each event twice, signed with another secret. To change its events, remove it (modelgate webhooks remove ${ok.id}) and add it again; for a new secret, rotate it (modelgate webhooks rotate-secret ${ok.id})`,
+        message: `url: subscription ${ok.id} already delivers to ${rx.base}/ok, for events *; a second one would send each event twice, signed with another secret. To change its events (or enable it), remove it (modelgate webhooks remove ${ok.id}) and add it again; for a new secret, rotate it (modelgate webhooks rotate-secret ${ok.id})`,
       });
+      expect((await api('POST', '/v1/webhooks', { url: `${rx.base}/ok`, secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' })).body.error.message).toMatch(/, with another secret; /);
       expect((await api('GET', '/v1/webhooks')).body.subscriptions).toHaveLength(subscribed.length);
     });
 
@@ -329,8 +334,15 @@ describe('webhooks from the command line (SQLite)', () => {
     expect(add.code, add.stderr).toBe(0);
     const sub = add.json();
     expect(sub).toMatchObject({ url: 'http://127.0.0.1:19999/hook', events: ['model.promoted', 'rollout.rolled_back'], enabled: true, secret: expect.stringMatching(/^whsec_/) });
+    // The same add again (events in another order): the subscription there is, and no secret.
+    const addedAgain = await runCli(['webhooks', 'add', '--url', 'http://127.0.0.1:19999/hook', '--events', 'rollout.rolled_back,model.promoted'], env);
+    expect(addedAgain.code, addedAgain.stderr).toBe(0);
+    expect(addedAgain.stdout).toBe(
+      `already subscribed ${sub.id}: http://127.0.0.1:19999/hook (model.promoted, rollout.rolled_back); its secret was shown when it was added (modelgate webhooks rotate-secret ${sub.id} makes a new one)\n`,
+    );
     const list = await runCli(['webhooks', 'list', '--json'], env);
     expect(list.json()).toMatchObject({ subscriptions: [{ id: sub.id }], dead_letters: 0 });
+    expect(list.json().subscriptions).toHaveLength(1);
     expect(list.stdout).not.toContain('whsec_');
     expect((await runCli(['webhooks', 'retry-dlq', '--json'], env)).json()).toEqual({ requeued: 0 });
     const rotated = await runCli(['webhooks', 'rotate-secret', sub.id, '--grace', '2h'], env);

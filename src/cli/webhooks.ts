@@ -30,7 +30,9 @@ export function registerWebhookCommands(program: Command): void {
           actor: cliActor(),
         });
         emit(o, sub, () =>
-          [`subscribed ${sub.id}: ${sub.url} (${sub.events.join(', ')})`, `secret ${sub.secret}`, 'keep the secret: it is shown only now; receivers verify webhook-signature with it'].join('\n'),
+          'already' in sub
+            ? `already subscribed ${sub.id}: ${sub.url} (${sub.events.join(', ')}); its secret was shown when it was added (modelgate webhooks rotate-secret ${sub.id} makes a new one)`
+            : [`subscribed ${sub.id}: ${sub.url} (${sub.events.join(', ')})`, `secret ${sub.secret}`, 'keep the secret: it is shown only now; receivers verify webhook-signature with it'].join('\n'),
         );
       }),
     );

@@ -55,7 +55,7 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRoute
       config: { scope: 'admin' },
       schema: {
         tags,
-        summary: 'Subscribe a receiver; the reply holds its signing secret, shown this once',
+        summary: 'Subscribe a receiver; the reply holds its signing secret, shown this once (the same request again answers already: true)',
         body: {
           type: 'object',
           properties: {
@@ -66,7 +66,17 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRoute
           required: ['url'],
           additionalProperties: false,
         },
-        response: { 200: { type: 'object', properties: { ...subscription.properties, secret: { type: 'string' } } }, ...errors },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ...subscription.properties,
+              secret: { type: 'string' },
+              already: { type: 'boolean', description: 'subscribed already with these events: no secret in the reply (it was shown when it was added)' },
+            },
+          },
+          ...errors,
+        },
       },
     },
     async (request) => webhooks.add({ ...request.body, actor: deps.actorOf(request) }),
@@ -88,7 +98,17 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRoute
           },
           additionalProperties: false,
         },
-        response: { 200: { type: 'object', properties: { ...subscription.properties, secret: { type: 'string' } } }, ...errors },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ...subscription.properties,
+              secret: { type: 'string' },
+              already: { type: 'boolean', description: 'subscribed already with these events: no secret in the reply (it was shown when it was added)' },
+            },
+          },
+          ...errors,
+        },
       },
     },
     async (request) => webhooks.rotateSecret({ id: request.params.id, secret: request.body?.secret, graceMs: parseDuration(request.body?.grace ?? '24h', 'grace'), actor: deps.actorOf(request) }),

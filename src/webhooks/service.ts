@@ -58,12 +58,17 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     if (events.includes('*') && events.length > 1) throw new AppError('VALIDATION_FAILED', 'events: * already means every event; list events or give *', { field: 'events' });
     const secret = checkedSecret(input.secret);
     // A second subscription to one receiver delivers each event twice, signed with a secret the
-    // receiver does not know (its deliveries fail and dead-letter): a deploy job run twice.
+    // receiver does not know (its deliveries fail and dead-letter). The same request again (a
+    // deploy job run twice) is the subscription there is; anything else about it is a conflict.
     const same = (await store.list()).find((x) => x.url === url.toString());
     if (same) {
+      const sameEvents = [...same.events].sort().join(',') === [...events].sort().join(',');
+      const sameSecret = input.secret === undefined || input.secret === (await store.secretOf(same.id));
+      if (same.enabled && sameEvents && sameSecret) return { ...same, already: true as const };
+      const differs = !same.enabled ? `it is disabled (${same.disabled_reason ?? 'by hand'})` : !sameEvents ? `for events ${same.events.join(', ')}` : 'with another secret';
       throw new AppError(
         'CONFLICT',
-        `url: subscription ${same.id} already delivers to ${same.url} (events ${same.events.join(', ')}${same.enabled ? '' : `; disabled: ${same.disabled_reason ?? 'by hand'}`}); a second one would send each event twice, signed with another secret. To change its events, remove it (modelgate webhooks remove ${same.id}) and add it again; for a new secret, rotate it (modelgate webhooks rotate-secret ${same.id})`,
+        `url: subscription ${same.id} already delivers to ${same.url}, ${differs}; a second one would send each event twice, signed with another secret. To change its events (or enable it), remove it (modelgate webhooks remove ${same.id}) and add it again; for a new secret, rotate it (modelgate webhooks rotate-secret ${same.id})`,
         { field: 'url', id: same.id },
       );
     }
