@@ -39,6 +39,17 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
   const infer = (i: number, extra: Record<string, unknown> = {}) => call('POST', '/v1/infer', { model: 'hotel', routing_key: `guest-${i}`, payload: rowPayload(data, i % data.rows), ...extra });
   const code = (res: Awaited<ReturnType<typeof call>>) => (res.json() as { error?: { code: string } }).error?.code;
 
+  /** A stepped canary the step tests start, and one step's worth of traffic (300 rows none of them sent before), then its interval. */
+  const stepped = { model: 'hotel', canary_version: 2, steps: [10, 50, 100], step_interval: '10m', min_requests: 30, analysis: { max_p95_ratio: 1000, min_scored_per_arm: 20 } };
+  let round = 0;
+  const driveStep = async () => {
+    await s.pool.refresh(true);
+    round++;
+    await Promise.all(Array.from({ length: 300 }, (_, i) => infer(i, { payload: { ...rowPayload(data, i % data.rows), adr: 120 + round * 13 + i / 100 } })));
+    await s.runtime.flush();
+    clock.advance(10 * 60_000 + 1);
+  };
+
   it('refuses bad canary requests with clear 4xx answers', async () => {
     const bad = async (payload: unknown, status: number, errorCode: string, text?: RegExp) => {
       const res = await call('POST', '/v1/canary', payload);
@@ -291,16 +302,8 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
 
   it('a percent set by hand between two steps moves on to the step above it, never back down', async () => {
     await call('POST', '/v1/models/hotel/promote', { version: 1 });
-    const start = { model: 'hotel', canary_version: 2, steps: [10, 50, 100], step_interval: '10m', min_requests: 30, analysis: { max_p95_ratio: 1000, min_scored_per_arm: 20 } };
-    expect((await call('POST', '/v1/canary', start)).statusCode).toBe(200);
-    let round = 0;
-    const driveAndWait = async () => {
-      await s.pool.refresh(true);
-      round++;
-      await Promise.all(Array.from({ length: 300 }, (_, i) => infer(i, { payload: { ...rowPayload(data, i % data.rows), adr: 120 + round * 13 + i / 100 } })));
-      await s.runtime.flush();
-      clock.advance(10 * 60_000 + 1);
-    };
+    expect((await call('POST', '/v1/canary', stepped)).statusCode).toBe(200);
+    const driveAndWait = driveStep;
     // The same start request with another percent (the API's way), between the first two steps.
     const moved = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 30 });
     expect(moved.json()).toMatchObject({ canary_percent: 30, steps: [10, 50, 100] });
@@ -315,26 +318,19 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
 
   it('the same start request again changes nothing; one naming new rules, steps or auto-promotion changes only those, keeping the percent and the step’s clock', async () => {
     await call('POST', '/v1/models/hotel/promote', { version: 1 });
-    const start = { model: 'hotel', canary_version: 2, steps: [10, 50, 100], step_interval: '10m', min_requests: 30, analysis: { max_p95_ratio: 1000, min_scored_per_arm: 20 } };
+    const start = stepped;
     expect((await call('POST', '/v1/canary', start)).statusCode).toBe(200);
-    let round = 0;
-    const drive = async () => {
-      await s.pool.refresh(true);
-      round++;
-      await Promise.all(Array.from({ length: 300 }, (_, i) => infer(i, { payload: { ...rowPayload(data, i % data.rows), adr: 90 + round * 7 + i / 100 } })));
-      await s.runtime.flush();
-      clock.advance(10 * 60_000 + 1);
-    };
+    const drive = driveStep;
     const events = async () => (await call('GET', '/v1/canary/hotel/events')).json().events as { event: string; actor: string; details: Record<string, unknown> }[];
     await drive();
     expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'step', detail: { percent: 50 } }]);
-    const stepped = (await call('GET', '/v1/canary/hotel')).json();
+    const atStep = (await call('GET', '/v1/canary/hotel')).json();
     const before = (await events()).length;
     // A deploy job runs its start again after the canary stepped on: nothing moves back.
     await drive();
     const again = await call('POST', '/v1/canary', start);
     expect(again.statusCode, again.body).toBe(200);
-    expect(again.json()).toMatchObject({ canary_percent: 50, step_started_at: stepped.step_started_at, analysis: stepped.analysis, auto_promote: false });
+    expect(again.json()).toMatchObject({ canary_percent: 50, step_started_at: atStep.step_started_at, analysis: atStep.analysis, auto_promote: false });
     // canary set to the percent it is at: nothing either.
     await s.ctx.rollouts.setPercent('hotel', 50, 't');
     expect(await events()).toHaveLength(before);
@@ -344,7 +340,7 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect(changed.json()).toMatchObject({
       canary_percent: 50,
       steps: [10, 50, 100],
-      step_started_at: stepped.step_started_at,
+      step_started_at: atStep.step_started_at,
       auto_promote: true,
       analysis: { max_error_ratio: 1.2, max_p95_ratio: 1000, min_scored_per_arm: 20 },
     });

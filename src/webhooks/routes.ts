@@ -98,17 +98,7 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRoute
           },
           additionalProperties: false,
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              ...subscription.properties,
-              secret: { type: 'string' },
-              already: { type: 'boolean', description: 'subscribed already with these events: no secret in the reply (it was shown when it was added)' },
-            },
-          },
-          ...errors,
-        },
+        response: { 200: { type: 'object', properties: { ...subscription.properties, secret: { type: 'string' } } }, ...errors },
       },
     },
     async (request) => webhooks.rotateSecret({ id: request.params.id, secret: request.body?.secret, graceMs: parseDuration(request.body?.grace ?? '24h', 'grace'), actor: deps.actorOf(request) }),
