@@ -4,6 +4,19 @@ import { migrate, openDb, type Db } from '../db/index.js';
 import { idleRollout } from './idle.js';
 import { createRolloutStore, type Rollout } from './store.js';
 
+/** A canary of `version` against production v1 at the first of the steps 10, 50, 100 %, started at `at`. */
+const canaryAtFirstStep = (model: string, version: number, at: string): Rollout => ({
+  ...idleRollout(model, { stepIntervalMs: 600_000, minRequests: 200 }, at),
+  production_version: 1,
+  canary_version: version,
+  canary_percent: 10,
+  steps: [10, 50, 100],
+  step_index: 0,
+  started_at: at,
+  step_started_at: at,
+  started_by: 't',
+});
+
 for (const dialect of DIALECTS) {
   describe(`rollout rows on ${dialect}`, () => {
     const loc = freshDb(dialect);
@@ -20,20 +33,7 @@ for (const dialect of DIALECTS) {
     it('a canary transition decided from an earlier read leaves a shadow changed meanwhile as it is now', async () => {
       const store = createRolloutStore(db);
       const at = '2026-12-05T10:00:00.000Z';
-      const running: Rollout = {
-        ...idleRollout('churn', { stepIntervalMs: 600_000, minRequests: 200 }, at),
-        production_version: 1,
-        canary_version: 3,
-        canary_percent: 10,
-        steps: [10, 50, 100],
-        step_index: 0,
-        started_at: at,
-        step_started_at: at,
-        started_by: 't',
-        shadow_version: 2,
-        shadow_percent: 100,
-        shadow_started_at: at,
-      };
+      const running: Rollout = { ...canaryAtFirstStep('churn', 3, at), shadow_version: 2, shadow_percent: 100, shadow_started_at: at };
       await db.kysely.insertInto('models').values({ name: 'churn', description: null, created_at: at }).execute();
       await store.transaction((tx) => store.put(tx, running));
       // What the analysis read; then an operator stops the shadow.
@@ -70,18 +70,7 @@ for (const dialect of DIALECTS) {
       const store = createRolloutStore(db);
       const at = '2026-12-05T11:00:00.000Z';
       await db.kysely.insertInto('models').values({ name: 'fraud', description: null, created_at: at }).execute();
-      const running: Rollout = {
-        ...idleRollout('fraud', { stepIntervalMs: 600_000, minRequests: 200 }, at),
-        production_version: 1,
-        canary_version: 2,
-        canary_percent: 10,
-        steps: [10, 50, 100],
-        step_index: 0,
-        started_at: at,
-        step_started_at: at,
-        started_by: 't',
-        canary_revision: 1,
-      };
+      const running: Rollout = { ...canaryAtFirstStep('fraud', 2, at), canary_revision: 1 };
       await store.transaction((tx) => store.put(tx, running));
       const read = (await store.get('fraud'))!;
       expect(read.canary_revision).toBe(1);
