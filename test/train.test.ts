@@ -238,6 +238,10 @@ describe('decision policies as versions', () => {
     const th = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--threshold', '0.42', '--json'], env);
     expect(th.code, th.stderr).toBe(0);
     expect(th.json()).toMatchObject({ version: 2, from_version: 1, policy: { type: 'threshold', threshold: 0.42 } });
+    // Version 2 decides that way already: nothing new, and the version to promote named.
+    const same = await runCli(['policy', 'set', '--model', 'hotel', '--version', '2', '--threshold', '0.42'], env);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toBe('hotel version 2 already has this policy (act when score >= 0.42, else none); nothing created\nnext: modelgate promote --model hotel --version 2\n');
     const cost = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--data', csv, '--target', 'is_canceled', '--json'], env);
     expect(cost.code, cost.stderr).toBe(0);
     expect(cost.json()).toMatchObject({ version: 3, rows: 1500, policy: { type: 'threshold' } });

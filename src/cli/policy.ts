@@ -95,10 +95,14 @@ export function registerPolicyCommands(program: Command): void {
           }
         }
         const r = await ctx.registry.withPolicy({ model: o.model, from: version, policy: next, ...(costsChosenFor ? { costs: costsChosenFor } : {}), actor: cliActor() });
-        emit(o, { model: r.model, version: r.version, from_version: version, policy: r.manifest.policy, ...chosen }, () =>
-          [`${r.model} version ${r.version}: version ${version}'s model with policy ${describePolicy(r.manifest.policy)}`, `next: modelgate promote --model ${r.model} --version ${r.version}`].join(
-            '\n',
-          ),
+        const unchanged = 'unchanged' in r;
+        emit(o, { model: r.model, version: r.version, from_version: version, policy: r.manifest.policy, ...(unchanged ? { unchanged } : {}), ...chosen }, () =>
+          [
+            unchanged
+              ? `${r.model} version ${version} already has this policy (${describePolicy(r.manifest.policy)}); nothing created`
+              : `${r.model} version ${r.version}: version ${version}'s model with policy ${describePolicy(r.manifest.policy)}`,
+            `next: modelgate promote --model ${r.model} --version ${r.version}`,
+          ].join('\n'),
         );
       }),
     );

@@ -432,6 +432,10 @@ export function createRegistryService(deps: RegistryDeps) {
     const m = v.manifest;
     const training = (m.training ?? {}) as Record<string, unknown>;
     const params = (training.params ?? {}) as Record<string, unknown>;
+    // The version decides this way already (for these costs, when given): a copy would change nothing.
+    if (canonicalJson(input.policy) === canonicalJson(m.policy) && (!input.costs || canonicalJson(input.costs) === canonicalJson(params.cost_matrix ?? null))) {
+      return { model: input.model, version: v.version, onnx_sha256: v.onnx_sha256, manifest_sha256: v.manifest_sha256, manifest: m, unchanged: true as const };
+    }
     const { policy: _bands, ...paramsWithoutBands } = params;
     const chosen = input.costs ? { params: { ...paramsWithoutBands, threshold_objective: 'profit', cost_matrix: input.costs }, policy_by_hand: false } : { policy_by_hand: true };
     const onnx = await artifacts.get(v.onnx_sha256);
