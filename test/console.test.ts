@@ -294,6 +294,16 @@ describe('console at /ui in Chromium', () => {
     await poll(() => page.getByTestId('rollback').count()).toBe(1);
     expect(await page.getByTestId('restore-1').count()).toBe(0);
     expect(((await api('GET', '/v1/models/hotel/versions/1')).body as { status: string }).status).toBe('active');
+    // Active and not production: it can shadow production, from the same row.
+    expect(await page.getByTestId('shadow-2').count()).toBe(0);
+    await page.getByTestId('shadow-1').click();
+    await poll(() => page.locator('dialog[open]').textContent()).toMatch(/Version 1 scores a copy of every request production \(version 2\) answers/);
+    const shadowed = page.waitForRequest((r) => r.url().endsWith('/v1/shadow'));
+    await page.locator('dialog[open] [data-testid=confirm]').click();
+    expect((await shadowed).postDataJSON()).toEqual({ model: 'hotel', version: 1 });
+    await poll(() => page.locator('[role=status]').textContent()).toMatch(/Version 1 of hotel shadows production/);
+    expect((await api('GET', '/v1/canary/hotel')).body.shadow).toMatchObject({ version: 1, percent: 100, production_version: 2 });
+    expect((await api('POST', '/v1/shadow/hotel/stop', {})).status).toBe(200);
   });
 
   it('the monitoring page shows the drifted feature first, and its HTML report opens from disk with the network blocked', async () => {
@@ -360,7 +370,7 @@ describe('console at /ui in Chromium', () => {
     await poll(() => page.getByTestId('who').textContent()).toMatch(/viewer \(read\)/);
     await page.goto(`${s.url}/ui/#/models/hotel`);
     await poll(() => page.locator('[data-testid=versions-table] tbody tr').count()).toBe(2);
-    expect(await page.locator('[data-testid^=promote-], [data-testid^=archive-], [data-testid^=restore-], [data-testid=rollback]').count()).toBe(0);
+    expect(await page.locator('[data-testid^=promote-], [data-testid^=archive-], [data-testid^=restore-], [data-testid^=shadow-], [data-testid=rollback]').count()).toBe(0);
     expect(await page.getByRole('link', { name: 'Access' }).count()).toBe(0);
     // Calling the action anyway, from the page with its own token:
     const status = await page.evaluate(async () => {

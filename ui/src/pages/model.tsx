@@ -148,6 +148,25 @@ export function ModelPage({ name }: { name: string }) {
                     done={after(`Version ${v.version} of ${d.name} is now production.`)}
                   />
                 ) : null}
+                {v.status !== 'archived' && production !== undefined && production !== v.version ? (
+                  <ConfirmButton
+                    label="Shadow"
+                    testId={`shadow-${v.version}`}
+                    title={`Shadow production of ${d.name} with v${v.version}?`}
+                    confirm={
+                      <p>
+                        Version {v.version} scores a copy of every request production (version {production}) answers, off the request path, and is compared with it answer for answer; callers keep
+                        production's answers. A shadow of another version running now is replaced. Watch it, and stop it, on the Rollout page; a smaller share:{' '}
+                        <code>
+                          modelgate shadow start --model {d.name} --version {v.version} --percent 10
+                        </code>
+                        .
+                      </p>
+                    }
+                    run={() => post('/v1/shadow', { model: d.name, version: v.version })}
+                    done={after(`Version ${v.version} of ${d.name} shadows production; its agreement shows on the Rollout page.`)}
+                  />
+                ) : null}
                 {v.status === 'archived' ? (
                   <ConfirmButton
                     label="Restore"
