@@ -40,7 +40,15 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
   const code = (res: Awaited<ReturnType<typeof call>>) => (res.json() as { error?: { code: string } }).error?.code;
 
   /** A stepped canary the step tests start, and one step's worth of traffic (300 rows none of them sent before), then its interval. */
-  const stepped = { model: 'hotel', canary_version: 2, steps: [10, 50, 100], step_interval: '10m', min_requests: 30, analysis: { max_p95_ratio: 1000, min_scored_per_arm: 20 } };
+  const stepped = {
+    model: 'hotel',
+    canary_version: 2,
+    steps: [10, 50, 100],
+    step_interval: '10m',
+    min_requests: 30,
+    // A custom rule too: PostgreSQL gives back its keys in another order than they were written.
+    analysis: { max_p95_ratio: 1000, min_scored_per_arm: 20, custom: [{ metric: 'error_rate', op: '>', threshold: 0.5 }] },
+  };
   let round = 0;
   const driveStep = async () => {
     await s.pool.refresh(true);

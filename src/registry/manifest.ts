@@ -55,6 +55,4 @@ export const manifestInputSchema = z
 export type ManifestInput = z.infer<typeof manifestInputSchema>;
 
 /** Canonical bytes of a manifest: stable key order, so its sha256 is reproducible. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
-}
+export { canonicalJson } from '../lib/canonical-json.js';

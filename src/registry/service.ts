@@ -241,22 +241,23 @@ export function createRegistryService(deps: RegistryDeps) {
    * graph, contract, policy, reference and records; only its number and time would differ): a
    * deploy job run twice registers the same file twice.
    */
-  async function sameAsLatest(model: string, manifestOf: (version: number, at: string) => Manifest) {
+  async function sameAsLatest(model: string, onnxSha: string, manifestOf: (version: number, at: string) => Manifest) {
     const latest = await store.latestVersion(model);
-    if (!latest || latest.status !== 'active') return undefined;
+    if (!latest || latest.status !== 'active' || latest.onnx_sha256 !== onnxSha) return undefined;
     // Read back as the stored one was (the schema's defaults), with its number and time.
     const again = manifestSchema.parse(manifestOf(latest.version, latest.manifest.created_at));
-    return latest.onnx_sha256 === again.onnx_sha256 && canonicalJson(again) === canonicalJson(latest.manifest) ? latest : undefined;
+    return canonicalJson(again) === canonicalJson(latest.manifest) ? latest : undefined;
   }
 
   async function register(input: RegisterInput & { ifChanged?: boolean }) {
     const { extra, graph, contract, output, policy } = prepare(input, deps.maxModelBytes);
     await refuseTaskChange(input.model, taskOf(contract));
+    const graphSha = sha256(input.onnx);
     const manifestOf = (version: number, at: string): Manifest => ({
       format: MANIFEST_FORMAT,
       model: input.model,
       version,
-      onnx_sha256: sha256(input.onnx),
+      onnx_sha256: graphSha,
       onnx_bytes: input.onnx.length,
       contract,
       output,
@@ -270,7 +271,7 @@ export function createRegistryService(deps: RegistryDeps) {
       reference: extra.reference ?? null,
       created_at: at,
     });
-    const same = await sameAsLatest(input.model, manifestOf);
+    const same = await sameAsLatest(input.model, graphSha, manifestOf);
     if (same && input.ifChanged) {
       log.info({ model: input.model, version: same.version, actor: input.actor }, 'registration unchanged: the latest version is the same');
       return { model: input.model, version: same.version, onnx_sha256: same.onnx_sha256, manifest_sha256: same.manifest_sha256, manifest: same.manifest, unchanged: true as const };

@@ -1,3 +1,4 @@
+import { canonicalJson } from '../lib/canonical-json.js';
 import { formatDuration, parseDuration } from '../lib/duration.js';
 import { AppError } from '../lib/errors.js';
 import { analysisSchema, type AnalysisRules } from './analysis.js';
@@ -90,7 +91,8 @@ export function canarySettings(input: StartCanaryInput, aliases: Record<string, 
 /** What a start request changes in the running canary, each setting from → to. */
 export type SettingChanges = Record<string, { from: unknown; to: unknown }>;
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+// Key order aside: rules read back from PostgreSQL's jsonb come in another order than parsed ones.
+const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
 
 /**
  * The running canary `current` with what a start request gives for it: the percent only when
