@@ -173,6 +173,65 @@ describe('console at /ui in Chromium', () => {
     expect((await api('POST', '/v1/canary/hotel/stop', {})).status).toBe(200);
   });
 
+  it('an admin starts a canary with steps from the model page, and sets its percent by hand on the Rollout page', async () => {
+    await page.goto(`${s.url}/ui/#/models/hotel`);
+    await poll(() => page.locator('[data-testid=versions-table] tbody tr').count()).toBe(2);
+    expect(await page.getByTestId('canary-1').count()).toBe(0); // production itself
+    await page.getByTestId('canary-2').click();
+    const dialog = page.locator('dialog[open]');
+    await poll(() => dialog.textContent()).toMatch(/Version 2 answers a share of requests beside production \(version 1\)/);
+    expect(await dialog.getByTestId('canary-steps').inputValue()).toBe('10, 25, 50, 100');
+    // A typo is named before anything is sent; a wrong order is the server's message.
+    await dialog.getByTestId('canary-steps').fill('5, ten');
+    await dialog.getByTestId('confirm').click();
+    await poll(() => dialog.getByRole('alert').textContent()).toBe('Steps: "ten" is not a percent; give numbers such as 10, 25, 50, 100.');
+    await dialog.getByTestId('canary-steps').fill('50, 20');
+    await dialog.getByTestId('confirm').click();
+    await poll(() => dialog.getByRole('alert').textContent()).toMatch(/steps: each step must be larger than the one before, got \[50, 20\]/);
+    // That refusal is the one 400 the browser logs in this file.
+    expect(browserErrors.filter((e) => /status of 400/.test(e))).toHaveLength(1);
+    browserErrors.splice(
+      browserErrors.findIndex((e) => /status of 400/.test(e)),
+      1,
+    );
+    expect((await api('GET', '/v1/canary/hotel')).body.canary_version).toBeNull();
+    await dialog.getByTestId('canary-steps').fill('5, 20 100%');
+    await dialog.getByTestId('canary-interval').fill('30m');
+    await dialog.getByTestId('canary-auto').check();
+    await shot('model-canary-dialog');
+    const started = page.waitForRequest((r) => r.url().endsWith('/v1/canary') && r.method() === 'POST');
+    await dialog.getByTestId('confirm').click();
+    expect((await started).postDataJSON()).toEqual({ model: 'hotel', canary_version: 2, production_version: 1, steps: [5, 20, 100], auto_promote: true, step_interval: '30m' });
+    await poll(() => page.locator('[role=status]').textContent()).toBe('A canary of version 2 of hotel started at 5% against version 1; watch it on the Rollout page.');
+    expect((await api('GET', '/v1/canary/hotel')).body).toMatchObject({
+      canary_version: 2,
+      canary_percent: 5,
+      steps: [5, 20, 100],
+      step_interval: '30m',
+      auto_promote: true,
+      started_by: 'admin-token',
+    });
+
+    await page.goto(`${s.url}/ui/#/rollout/hotel`);
+    await poll(() => page.locator('h2#canary-h').textContent()).toMatch(/Canary v2 at 5%/);
+    await page.getByTestId('set-percent').click();
+    expect(await dialog.getByTestId('percent-input').inputValue()).toBe('5');
+    await dialog.getByTestId('percent-input').fill('40');
+    await dialog.getByTestId('confirm').click();
+    await poll(() => page.locator('[role=status]').textContent()).toBe('Canary version 2 of hotel now answers 40% of requests.');
+    await poll(() => page.locator('h2#canary-h').textContent()).toMatch(/Canary v2 at 40%/);
+    expect((await api('GET', '/v1/canary/hotel')).body).toMatchObject({ canary_version: 2, canary_percent: 40, step: 2, auto_promote: true });
+    await poll(() => page.locator('[data-testid=history-table] tbody tr').first().textContent()).toMatch(/canary v2 set from 5% to 40%\s*admin-token$/);
+    // The same again changes nothing, and says so.
+    await page.getByTestId('set-percent').click();
+    expect(await dialog.getByTestId('percent-input').inputValue()).toBe('40');
+    await dialog.getByTestId('confirm').click();
+    await poll(() => page.locator('[role=status]').textContent()).toBe('Canary version 2 of hotel is at 40% already: nothing changed.');
+    await shot('rollout-set-percent');
+    expect(await a11y(page)).toEqual([]);
+    expect((await api('POST', '/v1/canary/hotel/stop', {})).status).toBe(200);
+  });
+
   it('a canary judged on outcomes shows the labelled predictions and metrics of each arm, and what its rules wait for', async () => {
     expect((await api('POST', '/v1/canary', { model: 'hotel', canary_version: 2, canary_percent: 50, analysis: { outcomes: { max_auc_drop: 0.5, min_labels_per_arm: 20 } } })).status).toBe(200);
     await page.goto(`${s.url}/ui/#/rollout/hotel`);
@@ -370,7 +429,7 @@ describe('console at /ui in Chromium', () => {
     await poll(() => page.getByTestId('who').textContent()).toMatch(/viewer \(read\)/);
     await page.goto(`${s.url}/ui/#/models/hotel`);
     await poll(() => page.locator('[data-testid=versions-table] tbody tr').count()).toBe(2);
-    expect(await page.locator('[data-testid^=promote-], [data-testid^=archive-], [data-testid^=restore-], [data-testid^=shadow-], [data-testid=rollback]').count()).toBe(0);
+    expect(await page.locator('[data-testid^=promote-], [data-testid^=archive-], [data-testid^=restore-], [data-testid^=shadow-], [data-testid^=canary-], [data-testid=rollback]').count()).toBe(0);
     expect(await page.getByRole('link', { name: 'Access' }).count()).toBe(0);
     // Calling the action anyway, from the page with its own token:
     const status = await page.evaluate(async () => {

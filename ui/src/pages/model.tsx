@@ -4,6 +4,7 @@ import { ConfirmButton, ErrorNote, fmt, Loading, Table } from '../components/com
 import { useLoad } from '../load.js';
 import { href } from '../router.js';
 import { isAdmin, useSession } from '../session.js';
+import { StartCanaryButton } from './canary-actions.js';
 
 interface VersionRow {
   version: number;
@@ -147,6 +148,9 @@ export function ModelPage({ name }: { name: string }) {
                     run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'production', ...(production !== undefined ? { from_version: production } : {}) })}
                     done={after(`Version ${v.version} of ${d.name} is now production.`)}
                   />
+                ) : null}
+                {v.status !== 'archived' && production !== undefined && production !== v.version ? (
+                  <StartCanaryButton model={d.name} version={v.version} production={production} task={v.task} done={(what) => after(what)()} />
                 ) : null}
                 {v.status !== 'archived' && production !== undefined && production !== v.version ? (
                   <ConfirmButton

@@ -6,6 +6,7 @@ import { ConfirmButton, Empty, ErrorNote, fmt, Loading, Table } from '../compone
 import { useLoad } from '../load.js';
 import { href } from '../router.js';
 import { isAdmin, useSession } from '../session.js';
+import { SetPercentButton } from './canary-actions.js';
 
 interface Arm {
   version: number | null;
@@ -160,13 +161,16 @@ export function RolloutPage({ name }: { name: string }) {
   const status = useLoad((signal) => get<Status>(`/v1/canary/${enc(name)}`, { signal }), [name], REFRESH_MS);
   const rollbacks = useLoad((signal) => get<{ rollbacks: Rollback[]; total: number }>(`/v1/rollbacks${q({ model: name, limit: 50 })}`, { signal }), [name], REFRESH_MS * 3);
   const events = useLoad((signal) => get<{ events: RolloutEvent[] }>(`/v1/canary/${enc(name)}/events${q({ limit: 50 })}`, { signal }), [name], REFRESH_MS * 3);
-  const [done, setDone] = useState<string>();
-  const after = (what: string) => () => {
-    setDone(what);
-    status.reload();
-    rollbacks.reload();
-    events.reload();
-  };
+  // A message about an action, shown while the canary the page shows is the run it is about (its start time; null: none running, after a stop or promotion).
+  const [done, setDone] = useState<{ text: string; run: string | null }>();
+  const after =
+    (what: string, run: string | null = null) =>
+    () => {
+      setDone({ text: what, run });
+      status.reload();
+      rollbacks.reload();
+      events.reload();
+    };
   const s = status.data;
   return (
     <main>
@@ -176,10 +180,10 @@ export function RolloutPage({ name }: { name: string }) {
         <a href={href('monitoring', name)}>Monitoring</a>
         <a href={href('decisions', name)}>Decisions</a>
       </nav>
-      {/* Both messages are about a canary that has ended: not shown over the next one. */}
-      {done && s?.canary_version === null ? (
+      {/* Not shown over the next canary's page: a stop's message is not about it. */}
+      {done && s && (s.canary_version === null ? null : s.started_at) === done.run ? (
         <p class="done" role="status">
-          {done}
+          {done.text}
         </p>
       ) : null}
       <ErrorNote error={status.error} />
@@ -189,8 +193,8 @@ export function RolloutPage({ name }: { name: string }) {
         <>
           {s.canary_version === null ? (
             <Empty>
-              No canary running for {name}; production is {s.production_version !== null ? `version ${s.production_version}` : 'not set'}. Start one with{' '}
-              <code>modelgate canary start --model {name}</code> or <code>POST /v1/canary</code>.
+              No canary running for {name}; production is {s.production_version !== null ? `version ${s.production_version}` : 'not set'}. Start one from the model page (Canary, on a version's row),
+              with <code>modelgate canary start --model {name}</code> or <code>POST /v1/canary</code>.
             </Empty>
           ) : (
             <section aria-labelledby="canary-h">
@@ -233,6 +237,7 @@ export function RolloutPage({ name }: { name: string }) {
                     run={() => post(`/v1/canary/${enc(name)}/promote`, s.canary_version !== null ? { canary_version: s.canary_version } : {})}
                     done={after(`Version ${s.canary_version} of ${name} is now ${s.target}.`)}
                   />
+                  <SetPercentButton model={name} canaryVersion={s.canary_version} target={s.target} percent={s.canary_percent} done={(what) => after(what, s.started_at)()} />
                 </div>
               ) : null}
               {s.verdict?.checks.length ? (
@@ -267,7 +272,7 @@ export function RolloutPage({ name }: { name: string }) {
                     </p>
                   }
                   run={() => post(`/v1/shadow/${enc(name)}/stop`, {})}
-                  done={after(`The shadow of ${name} is stopped.`)}
+                  done={after(`The shadow of ${name} is stopped.`, s.canary_version === null ? null : s.started_at)}
                 />
               ) : null}
             </section>
