@@ -45,7 +45,11 @@ describe('modelgate CLI on SQLite and local files', () => {
 
   it('slots: promote to green, activate it, roll the slot back', async () => {
     await runCli(['promote', '--model', 'churn', '--slot', 'green', '--version', '2'], env);
-    const act = await runCli(['promote', '--model', 'churn', '--slot', 'green', '--activate', '--json'], env);
+    // With the version checked in the slot: refused while the slot holds another.
+    const stale = await runCli(['promote', '--model', 'churn', '--slot', 'green', '--activate', '--slot-version', '1'], env);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/slot green of churn holds version 2, not 1: it moved since; nothing activated/);
+    const act = await runCli(['promote', '--model', 'churn', '--slot', 'green', '--activate', '--slot-version', '2', '--json'], env);
     expect(act.json()).toMatchObject({ alias: 'production', version: 2 });
     await runCli(['promote', '--model', 'churn', '--slot', 'green', '--version', '1'], env);
     expect((await runCli(['models', 'churn'], env)).stdout).toMatch(/^aliases: green=1 \(rollback → 2\) production=2 \(rollback → 1\)$/m);

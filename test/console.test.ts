@@ -365,6 +365,78 @@ describe('console at /ui in Chromium', () => {
     expect((await api('POST', '/v1/shadow/hotel/stop', {})).status).toBe(200);
   });
 
+  it('blue/green from the model page: a version put in a slot, the slot activated and rolled back, a slot moved meanwhile refused', async () => {
+    // Production is 2, version 1 is active, and there are no slots yet.
+    await page.goto(`${s.url}/ui/#/models/hotel`);
+    await page.reload();
+    await poll(() => page.getByTestId('to-slot-1').count()).toBe(1);
+    expect(await page.locator('#slots-h').count()).toBe(0);
+    const dialog = page.locator('dialog[open]');
+    await page.getByTestId('to-slot-1').click();
+    expect(await dialog.getByTestId('slot-name').inputValue()).toBe('green');
+    expect(await dialog.getByTestId('slot-change').textContent()).toBe(
+      'Slot green is new: it goes to version 1. Requests with "alias": "green" get version 1; production does not change until the slot is activated.',
+    );
+    await dialog.getByTestId('slot-name').fill('production');
+    await dialog.getByTestId('confirm').click();
+    await poll(() => dialog.getByRole('alert').textContent()).toBe('Production is not a slot: use Promote to move it.');
+    await dialog.getByTestId('slot-name').fill('Blue!');
+    await dialog.getByTestId('confirm').click();
+    await poll(() => dialog.getByRole('alert').textContent()).toMatch(/^Slot "Blue!": a name of lowercase letters/);
+    await dialog.getByTestId('slot-name').fill('green');
+    let sent = page.waitForRequest((r) => r.url().endsWith('/v1/models/hotel/promote'));
+    await dialog.getByTestId('confirm').click();
+    expect((await sent).postDataJSON()).toEqual({ version: 1, target: 'green' });
+    await poll(() => page.locator('[role=status]').textContent()).toBe('Slot green of hotel holds version 1.');
+    await poll(() => page.locator('[data-testid=slots-table] tr[data-slot=green] td').first().textContent()).toBe('v1');
+    // The other version goes to another slot: offered the slot not serving production.
+    await page.getByTestId('to-slot-2').click();
+    expect(await dialog.getByTestId('slot-name').inputValue()).toBe('green');
+    expect(await dialog.getByTestId('slot-change').textContent()).toMatch(/^Slot green moves from version 1 to version 2\./);
+    await dialog.getByTestId('slot-name').fill('blue');
+    await dialog.getByTestId('confirm').click();
+    await poll(() => page.locator('[data-testid=slots-table] tr[data-slot=blue] td').first().textContent()).toBe('v2 (production)');
+    expect(await page.getByTestId('activate-blue').count()).toBe(0); // it is production already
+    expect((await api('GET', '/v1/models/hotel')).body.aliases as Record<string, number>).toEqual({ production: 2, green: 1, blue: 2 });
+
+    // Someone moves green meanwhile: the page still shows version 1 there, and activating it is refused.
+    expect((await api('POST', '/v1/models/hotel/promote', { version: 2, target: 'green' })).status).toBe(200);
+    await page.getByTestId('activate-green').click();
+    await poll(() => dialog.textContent()).toMatch(/Production of hotel moves from version 2 to version 1, the version in slot green\./);
+    await dialog.getByTestId('confirm').click();
+    await poll(() => dialog.getByRole('alert').textContent()).toMatch(/^slot green of hotel holds version 2, not 1: it moved since; nothing activated/);
+    expect(browserErrors.filter((e) => /status of 409/.test(e))).toHaveLength(1);
+    browserErrors.splice(
+      browserErrors.findIndex((e) => /status of 409/.test(e)),
+      1,
+    );
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await page.reload();
+    await poll(() => page.locator('[data-testid=slots-table] tr[data-slot=green] td').first().textContent()).toBe('v2 (production)');
+    // Green goes back to 1 (production stays), then is activated.
+    await page.getByTestId('rollback-green').click();
+    await poll(() => dialog.textContent()).toMatch(/Slot green goes back from version 2 to version 1\. Production stays at version 2: roll back production for that\./);
+    sent = page.waitForRequest((r) => r.url().endsWith('/v1/models/hotel/rollback'));
+    await dialog.getByTestId('confirm').click();
+    expect((await sent).postDataJSON()).toEqual({ slot: 'green', version: 2 });
+    await poll(() => page.locator('[role=status]').textContent()).toBe('Slot green of hotel is back to version 1.');
+    await poll(() => page.getByTestId('activate-green').count()).toBe(1);
+    await page.getByTestId('activate-green').click();
+    sent = page.waitForRequest((r) => r.url().endsWith('/v1/models/hotel/promote'));
+    await dialog.getByTestId('confirm').click();
+    expect((await sent).postDataJSON()).toEqual({ target: 'green', activate: true, slot_version: 1, from_version: 2 });
+    await poll(() => page.locator('[role=status]').textContent()).toBe('Slot green is active: version 1 of hotel is production.');
+    const model = (await api('GET', '/v1/models/hotel')).body as { aliases: Record<string, number>; alias_history: { alias: string; version: number; action: string }[] };
+    expect(model.aliases).toEqual({ production: 1, green: 1, blue: 2 });
+    expect(model.alias_history[0]).toMatchObject({ alias: 'production', version: 1, action: 'activate' });
+    await poll(() => page.getByTestId('activate-blue').count()).toBe(1);
+    expect(await misalignedRows(page, '[data-testid=slots-table]')).toEqual([]);
+    await shot('model-slots');
+    expect(await a11y(page)).toEqual([]);
+    // Back to production 2, as the tests after this one expect.
+    expect((await api('POST', '/v1/models/hotel/promote', { target: 'blue', activate: true })).status).toBe(200);
+  });
+
   it('the monitoring page shows the drifted feature first, and its HTML report opens from disk with the network blocked', async () => {
     // Traffic where lead_time has tripled: the drift the report must put first.
     for (let i = 0; i < 80; i++) {
@@ -429,7 +501,13 @@ describe('console at /ui in Chromium', () => {
     await poll(() => page.getByTestId('who').textContent()).toMatch(/viewer \(read\)/);
     await page.goto(`${s.url}/ui/#/models/hotel`);
     await poll(() => page.locator('[data-testid=versions-table] tbody tr').count()).toBe(2);
-    expect(await page.locator('[data-testid^=promote-], [data-testid^=archive-], [data-testid^=restore-], [data-testid^=shadow-], [data-testid^=canary-], [data-testid=rollback]').count()).toBe(0);
+    expect(
+      await page
+        .locator(
+          '[data-testid^=promote-], [data-testid^=archive-], [data-testid^=restore-], [data-testid^=shadow-], [data-testid^=canary-], [data-testid^=to-slot-], [data-testid^=activate-], [data-testid^=rollback]',
+        )
+        .count(),
+    ).toBe(0);
     expect(await page.getByRole('link', { name: 'Access' }).count()).toBe(0);
     // Calling the action anyway, from the page with its own token:
     const status = await page.evaluate(async () => {

@@ -247,36 +247,52 @@ export function registerRegistryCommands(program: Command): void {
     .option('--activate', 'with --slot: point production at the slot')
     .option('--to <target>', 'production (default), archived, or active (un-archive)')
     .option('--from-version <n>', 'only if the alias is at this version now (a pipeline does not undo a promotion made meanwhile)')
+    .option('--slot-version <n>', 'with --activate: only if the slot holds this version now (production gets the version you checked)')
     .option('--force', 'while a canary of this alias runs: stop it first (recorded with --reason) instead of refusing')
     .option('--reason <text>', 'why; kept with a forced canary stop')
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExamples:\n  modelgate promote --model churn --version 3\n  modelgate promote --model churn --version 4 --from-version 3\n  modelgate promote --model churn --run-id 2f9c1e7a --slot blue\n  modelgate promote --model churn --slot green --version 4\n  modelgate promote --model churn --slot green --activate\n  modelgate promote --model churn --version 1 --to archived\n  modelgate promote --model churn --version 2 --force --reason "hotfix"',
+      '\nExamples:\n  modelgate promote --model churn --version 3\n  modelgate promote --model churn --version 4 --from-version 3\n  modelgate promote --model churn --run-id 2f9c1e7a --slot blue\n  modelgate promote --model churn --slot green --version 4\n  modelgate promote --model churn --slot green --activate --slot-version 4\n  modelgate promote --model churn --version 1 --to archived\n  modelgate promote --model churn --version 2 --force --reason "hotfix"',
     )
-    .action(async (o: OutputOptions & { model: string; version?: string; runId?: string; slot?: string; activate?: boolean; to?: string; fromVersion?: string; force?: boolean; reason?: string }) =>
-      withContext(o, async (ctx) => {
-        if (o.slot && o.to) throw new AppError('BAD_REQUEST', 'give either --slot or --to, not both');
-        if (o.version && o.runId) throw new AppError('BAD_REQUEST', 'give either --version or --run-id, not both');
-        if (o.fromVersion && (o.to === 'archived' || o.to === 'active')) throw new AppError('BAD_REQUEST', `--from-version guards an alias move; --to ${o.to} moves no alias`);
-        const version = o.runId ? await ctx.registry.versionOfRun(o.model, o.runId) : parseVersion(o.version);
-        const target = o.slot ?? o.to ?? 'production';
-        const r = await ctx.registry.promote({
-          model: o.model,
-          target,
-          version,
-          expectPrevious: parseVersion(o.fromVersion, '--from-version'),
-          activate: o.activate,
-          force: o.force,
-          reason: o.reason,
-          actor: cliActor(),
-        });
-        emit(o, r, () =>
-          'status' in r
-            ? `${r.model} version ${r.version} is now ${r.status}`
-            : `${r.model}: ${r.alias} → version ${r.version}${r.previous_version ? ` (was ${r.previous_version}; undo with modelgate rollback --model ${r.model}${r.alias === 'production' ? '' : ` --slot ${r.alias}`})` : ''}`,
-        );
-      }),
+    .action(
+      async (
+        o: OutputOptions & {
+          model: string;
+          version?: string;
+          runId?: string;
+          slot?: string;
+          activate?: boolean;
+          to?: string;
+          fromVersion?: string;
+          slotVersion?: string;
+          force?: boolean;
+          reason?: string;
+        },
+      ) =>
+        withContext(o, async (ctx) => {
+          if (o.slot && o.to) throw new AppError('BAD_REQUEST', 'give either --slot or --to, not both');
+          if (o.version && o.runId) throw new AppError('BAD_REQUEST', 'give either --version or --run-id, not both');
+          if (o.fromVersion && (o.to === 'archived' || o.to === 'active')) throw new AppError('BAD_REQUEST', `--from-version guards an alias move; --to ${o.to} moves no alias`);
+          const version = o.runId ? await ctx.registry.versionOfRun(o.model, o.runId) : parseVersion(o.version);
+          const target = o.slot ?? o.to ?? 'production';
+          const r = await ctx.registry.promote({
+            model: o.model,
+            target,
+            version,
+            expectPrevious: parseVersion(o.fromVersion, '--from-version'),
+            expectSlot: parseVersion(o.slotVersion, '--slot-version'),
+            activate: o.activate,
+            force: o.force,
+            reason: o.reason,
+            actor: cliActor(),
+          });
+          emit(o, r, () =>
+            'status' in r
+              ? `${r.model} version ${r.version} is now ${r.status}`
+              : `${r.model}: ${r.alias} → version ${r.version}${r.previous_version ? ` (was ${r.previous_version}; undo with modelgate rollback --model ${r.model}${r.alias === 'production' ? '' : ` --slot ${r.alias}`})` : ''}`,
+          );
+        }),
     );
 
   program

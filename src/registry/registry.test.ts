@@ -122,6 +122,18 @@ describe.each(DIALECTS)('registry on %s', (dialect) => {
     expect(await code(registry.promote({ model: 'alpha', target: 'purple', activate: true, actor: 'x' }))).toBe('CONFLICT');
   });
 
+  it('activating a slot with the version it must hold: refused, changing nothing, when the slot moved since', async () => {
+    // green holds 5; an operator checked it when it held 4.
+    const e = (await registry.promote({ model: 'alpha', target: 'green', activate: true, expectSlot: 4, actor: 'x' }).catch((x: unknown) => x)) as AppError;
+    expect(e).toBeInstanceOf(AppError);
+    expect(e.code).toBe('CONFLICT');
+    expect(e.message).toBe('slot green of alpha holds version 5, not 4: it moved since; nothing activated (run modelgate models alpha to see the history)');
+    expect((await registry.getModel('alpha')).aliases.production).toBe(1);
+    expect(await code(registry.promote({ model: 'alpha', target: 'blue', version: 3, expectSlot: 4, actor: 'x' }))).toBe('BAD_REQUEST');
+    expect(await registry.promote({ model: 'alpha', target: 'blue', activate: true, expectSlot: 4, actor: 'x' })).toMatchObject({ alias: 'production', version: 4, previous_version: 1 });
+    expect((await registry.rollback({ model: 'alpha', actor: 'x' })).version).toBe(1);
+  });
+
   it('archives only versions no alias points at; archived versions cannot be promoted', async () => {
     expect(await code(registry.promote({ model: 'alpha', target: 'archived', version: 1, actor: 'x' }))).toBe('CONFLICT');
     await registry.promote({ model: 'alpha', target: 'archived', version: 2, actor: 'x' });

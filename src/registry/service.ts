@@ -1,4 +1,5 @@
 import type { Clock } from '../lib/clock.js';
+import { ALIAS_NAME, RESERVED_TARGETS } from './alias-name.js';
 import { AppError, errorMessage, modelNotFound } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import {
@@ -36,8 +37,6 @@ function storedSamples(reference: unknown): { samples?: Record<string, (number |
 }
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const ALIAS_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
-const RESERVED_TARGETS = new Set(['archived', 'active']);
 
 export interface RegisterInput {
   model: string;
@@ -68,6 +67,8 @@ export interface PromoteInput {
   expectCanary?: { canary_version: number; step_index: number; canary_revision?: number };
   /** Only if the alias is at this version now (a page that showed it, moving it on). */
   expectPrevious?: number;
+  /** With activate: only if the slot holds this version now (the version the operator saw there). */
+  expectSlot?: number;
   actor: string;
 }
 
@@ -187,6 +188,13 @@ function aliasMove(input: PromoteInput, aliases: Record<string, number>): { alia
     if (input.version !== undefined) throw new AppError('BAD_REQUEST', 'give either a version or activate, not both', { field: 'activate' });
     const version = aliases[input.target];
     if (version === undefined) throw new AppError('CONFLICT', `slot ${input.target} of ${input.model} is empty; promote a version to it first`, { slot: input.target });
+    if (input.expectSlot !== undefined && version !== input.expectSlot) {
+      throw new AppError(
+        'CONFLICT',
+        `slot ${input.target} of ${input.model} holds version ${version}, not ${input.expectSlot}: it moved since; nothing activated (run modelgate models ${input.model} to see the history)`,
+        { slot: input.target, version },
+      );
+    }
     return { alias: 'production', version, action: 'activate' };
   }
   if (input.version === undefined) throw new AppError('BAD_REQUEST', 'a version is needed (or activate with a slot)', { field: 'version' });
@@ -319,6 +327,7 @@ export function createRegistryService(deps: RegistryDeps) {
   /** Move an alias, or with target archived/active change a version's status. */
   async function promote(input: PromoteInput) {
     await requireModel(input.model);
+    if (input.expectSlot !== undefined && !input.activate) throw new AppError('BAD_REQUEST', 'slot_version guards the activation of a slot; give it with activate', { field: 'slot_version' });
     if (input.target === 'archived' || input.target === 'active') return setStatus(input, input.target);
     if (!ALIAS_NAME.test(input.target) || RESERVED_TARGETS.has(input.target)) {
       throw new AppError('BAD_REQUEST', `invalid target "${input.target}": use production, archived, active or a slot name such as blue or green`, { field: 'target' });

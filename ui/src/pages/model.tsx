@@ -5,6 +5,7 @@ import { useLoad } from '../load.js';
 import { href } from '../router.js';
 import { isAdmin, useSession } from '../session.js';
 import { StartCanaryButton } from './canary-actions.js';
+import { SlotsSection, ToSlotButton } from './slots.js';
 
 interface VersionRow {
   version: number;
@@ -171,6 +172,7 @@ export function ModelPage({ name }: { name: string }) {
                     done={after(`Version ${v.version} of ${d.name} shadows production; its agreement shows on the Rollout page.`)}
                   />
                 ) : null}
+                {v.status !== 'archived' ? <ToSlotButton model={d.name} version={v.version} aliases={d.aliases} done={(what) => after(what)()} /> : null}
                 {v.status === 'archived' ? (
                   <ConfirmButton
                     label="Restore"
@@ -232,6 +234,7 @@ export function ModelPage({ name }: { name: string }) {
           </p>
         )
       ) : null}
+      <SlotsSection model={d.name} aliases={d.aliases} rollbackTo={d.rollback_to} admin={admin} done={(what) => after(what)()} />
       {open !== undefined ? <VersionPanel model={d.name} version={open} /> : null}
       <h2>Alias history</h2>
       {d.alias_history.length === 0 ? (
