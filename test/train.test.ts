@@ -110,6 +110,30 @@ describe('modelgate train', () => {
     }
   });
 
+  it('evaluate on the file a version was trained on warns that the metrics flatter it, naming the held-out one; on other rows it does not', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(path.join(dir, 'modelgate.db'), { readonly: true });
+    const manifest = JSON.parse((db.prepare("select manifest from model_versions where model = 'hotel' and version = 1").get() as { manifest: string }).manifest) as {
+      metrics: { roc_auc: number };
+    };
+    db.close();
+    const r = await runCli(['evaluate', '--model', 'hotel', '--version', '1', '--data', csv, '--target', 'is_canceled', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const warning = `${csv} is the file version 1 was trained on: 2,250 of its 3,000 rows trained it, so its metrics here flatter it (held out in training, its ROC AUC was ${manifest.metrics.roc_auc.toFixed(4)}); evaluate on rows it never saw, such as newer labelled data`;
+    expect(r.json().warnings).toEqual([warning]);
+    expect(r.stderr).toContain(`warning: ${warning}`);
+    // The rows it trained on score better than the ones it held out.
+    expect(r.json().candidate.roc_auc).toBeGreaterThan(manifest.metrics.roc_auc);
+    // Other rows (a new file, the same generator): no warning; the gate line says what it measured.
+    const later = path.join(dir, 'later.csv');
+    const lines = csvOf(3500).split('\n');
+    writeFileSync(later, [lines[0], ...lines.slice(3001)].join('\n')); // rows 3,000 to 3,499, which it never saw
+    const other = await runCli(['evaluate', '--model', 'hotel', '--version', '1', '--data', later, '--target', 'is_canceled', '--min-auc', '0.5'], env);
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.stderr).not.toMatch(/warning/);
+    expect(other.stdout).toMatch(/^gate min_auc: passed \(ROC AUC 0\.\d{4}; at least 0\.5 needed\)$/m);
+  });
+
   it('bad input: unknown columns, useless costs, a bad algorithm, exit 2 with a message', async () => {
     const unknown = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--exclude', 'nope'], env);
     expect(unknown.code).toBe(2);

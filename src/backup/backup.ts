@@ -12,7 +12,8 @@ import { isNoSpace, noSpaceError } from '../lib/disk-space.js';
 import { removeIfInterrupted } from '../lib/interrupt-cleanup.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { ArtifactStore } from '../registry/index.js';
-import { AUDIT_TABLES, BACKUP_FORMAT, neutralRow, PROGRESS_ROWS, REGISTRY_TABLES, SERIAL_TABLES, sha256File, tableEntry, type BackupEntry, type BackupManifest, type BackupTable } from './format.js';
+import { sha256File } from '../lib/files.js';
+import { AUDIT_TABLES, BACKUP_FORMAT, neutralRow, PROGRESS_ROWS, REGISTRY_TABLES, SERIAL_TABLES, tableEntry, type BackupEntry, type BackupManifest, type BackupTable } from './format.js';
 
 export interface BackupOptions {
   out: string;

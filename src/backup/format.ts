@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-
 /**
  * A modelgate backup is an uncompressed tar of:
  *   manifest.json            format, when, from which schema, and every other entry's sha256 and size
@@ -61,16 +58,6 @@ export interface BackupManifest {
   include_audit: boolean;
   tables: string[];
   entries: BackupEntry[];
-}
-
-export async function sha256File(file: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(file)) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), bytes };
 }
 
 /** A row as stored in the archive: dialect-neutral. */

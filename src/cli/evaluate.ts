@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { notNumbersNote } from '../lib/csv-cell.js';
 import { AppError } from '../lib/errors.js';
-import { writeFileAtomic } from '../lib/files.js';
+import { sha256File, writeFileAtomic } from '../lib/files.js';
 import { assertOutputFile } from '../lib/user-paths.js';
 import { Servable } from '../inference/index.js';
 import { checkSkipped, costMatrixOf, scoreCsv } from '../monitoring/index.js';
@@ -33,6 +33,25 @@ interface EvaluateFlags extends OutputOptions {
 async function resolve(ctx: Context, model: string, ref: string): Promise<number> {
   if (/^[0-9]+$/.test(ref)) return parseVersion(ref)!;
   return ctx.registry.versionOfAlias(model, ref);
+}
+
+const METRIC_NAME: Record<string, string> = { roc_auc: 'ROC AUC', accuracy: 'accuracy', r2: 'R²', f1: 'F1', mae: 'MAE' };
+
+/**
+ * The file a version was trained on flatters it: most of its rows trained it. A flexible model
+ * (trees) memorises more of them than a linear one, so a comparison on that file favours it
+ * even when the two do equally well, or the other better, on rows neither saw.
+ */
+function trainingFileWarning(file: string, fileSha256: string, version: number, task: Task, manifest: { metrics?: Record<string, number>; training?: Record<string, unknown> }): string | undefined {
+  const t = manifest.training as { dataset?: { sha256?: unknown; rows_read?: unknown }; rows?: { train?: unknown } } | undefined;
+  if (t?.dataset?.sha256 !== fileSha256) return undefined;
+  const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : undefined);
+  const trained = n(t.rows?.train) ? `${n(t.rows?.train)} of its ${n(t.dataset.rows_read) ? `${n(t.dataset.rows_read)} ` : ''}rows trained it` : 'its rows trained it';
+  const key = PRIMARY[task];
+  const heldOut = manifest.metrics?.[key];
+  return `${file} is the file version ${version} was trained on: ${trained}, so its metrics here flatter it${
+    heldOut !== undefined ? ` (held out in training, its ${METRIC_NAME[key]} was ${heldOut.toFixed(4)})` : ''
+  }; evaluate on rows it never saw, such as newer labelled data`;
 }
 
 interface Evaluated {
@@ -166,6 +185,17 @@ interface Gate {
   passed: boolean;
 }
 
+/** "ROC AUC 0.0429 above the baseline's (at most 0.01 below allowed)": what a gate measured, in words. */
+function describeGate(g: Gate): string {
+  const name = METRIC_NAME[g.metric] ?? g.metric;
+  if (g.value === null) return `${name} could not be computed`;
+  if (g.gate.endsWith('_drop')) {
+    const where = g.value > 0 ? `${f(g.value)} below` : g.value < 0 ? `${f(-g.value)} above` : 'equal to';
+    return `${name} ${where} the baseline's; at most ${g.threshold} below allowed`;
+  }
+  return g.gate.startsWith('min_') ? `${name} ${f(g.value)}; at least ${g.threshold} needed` : `${name} ${f(g.value)}; at most ${g.threshold} allowed`;
+}
+
 /** The gates the flags ask for, each checked on the candidate (and the baseline for a drop); a gate of another task is refused. */
 function gatesFor(o: EvaluateFlags, task: Task, c: TaskEvaluation, b: TaskEvaluation | undefined): Gate[] {
   const asked: { flag: string; gate: string; metric: string; tasks: Task[]; max: number; direction: 'min' | 'max' | 'drop'; raw?: string }[] = [
@@ -237,6 +267,13 @@ export function registerEvaluateCommands(program: Command): void {
         const allow = o.allowSkipped ?? false;
         const candidate = await evaluateVersion(ctx, o.model, version, o.data, o.target, allow);
         const baseline = o.baseline ? await evaluateVersion(ctx, o.model, await resolve(ctx, o.model, o.baseline), o.data, o.target, allow) : undefined;
+        const { sha256: dataSha256 } = await sha256File(o.data);
+        const warnings: string[] = [];
+        for (const e of baseline ? [candidate, baseline] : [candidate]) {
+          const w = trainingFileWarning(o.data, dataSha256, e.version, task, (await ctx.registry.getVersion(o.model, e.version)).manifest);
+          if (w) warnings.push(w);
+        }
+        for (const w of warnings) progress(`warning: ${w}`);
         if (baseline && baseline.evaluation.task !== task)
           throw new AppError('BAD_REQUEST', `the baseline version ${baseline.version} is ${baseline.evaluation.task} and the candidate ${task}; compare versions of one task`);
         const gates = gatesFor(o, task, candidate.evaluation, baseline?.evaluation);
@@ -247,13 +284,14 @@ export function registerEvaluateCommands(program: Command): void {
           candidate: { version: candidate.version, ...candidate.evaluation },
           ...(baseline ? { baseline: { version: baseline.version, ...baseline.evaluation } } : {}),
           gates,
+          warnings,
           generated_at: ctx.clock.now().toISOString(),
         };
         if (o.out) await writeFileAtomic(o.out, `${JSON.stringify(report, null, 2)}\n`);
         emit(o, report, () =>
           [
             table([{ label: `v${candidate.version}`, e: candidate.evaluation }, ...(baseline ? [{ label: `v${baseline.version} (baseline)`, e: baseline.evaluation }] : [])]),
-            ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.metric} ${f(g.value)} vs ${g.threshold})`),
+            ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${describeGate(g)})`),
             ...(o.out ? [`report written to ${o.out}`] : []),
           ].join('\n'),
         );

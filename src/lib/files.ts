@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isNoSpace, noSpaceError } from './disk-space.js';
@@ -22,4 +23,15 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, n
   } finally {
     kept();
   }
+}
+
+/** A file's sha256 (hex) and size, read as a stream. */
+export async function sha256File(file: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
 }
