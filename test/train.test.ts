@@ -269,6 +269,10 @@ describe('decision policies as versions', () => {
     const cost = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--data', csv, '--target', 'is_canceled', '--json'], env);
     expect(cost.code, cost.stderr).toBe(0);
     expect(cost.json()).toMatchObject({ version: 3, rows: 1500, policy: { type: 'threshold' } });
+    // Chosen on the rows version 1 was trained on: said, since its scores there are surer than on traffic.
+    const warning = `${csv} is the file version 1 was trained on: 1,125 of its 1,500 rows trained it, so it is surer of those rows than of new ones, and a threshold chosen on them can do worse than the profit it promises; choose on rows it never saw`;
+    expect(cost.json().warnings).toEqual([warning]);
+    expect(cost.stderr).toContain(`warning: ${warning}`);
 
     const s = await startTestServer({ jobs: false, dataDir: dir, db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') } });
     try {

@@ -9,6 +9,7 @@ import type { Context } from '../server/context.js';
 import { evaluateMulticlass, evaluateRegression, evaluateScores, type Evaluation, type MulticlassEvaluation, type RegressionEvaluation, type TaskEvaluation } from '../training/evaluation.js';
 import type { Task, UnseenSummary } from '../inference/index.js';
 import { parseNumberFlag, parseVersion, withContext } from './context.js';
+import { trainedOnFile } from './training-file.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 interface EvaluateFlags extends OutputOptions {
@@ -37,21 +38,13 @@ async function resolve(ctx: Context, model: string, ref: string): Promise<number
 
 const METRIC_NAME: Record<string, string> = { roc_auc: 'ROC AUC', accuracy: 'accuracy', r2: 'R²', f1: 'F1', mae: 'MAE' };
 
-/**
- * The file a version was trained on flatters it: most of its rows trained it. A flexible model
- * (trees) memorises more of them than a linear one, so a comparison on that file favours it
- * even when the two do equally well, or the other better, on rows neither saw.
- */
-function trainingFileWarning(file: string, fileSha256: string, version: number, task: Task, manifest: { metrics?: Record<string, number>; training?: Record<string, unknown> }): string | undefined {
-  const t = manifest.training as { dataset?: { sha256?: unknown; rows_read?: unknown }; rows?: { train?: unknown } } | undefined;
-  if (t?.dataset?.sha256 !== fileSha256) return undefined;
-  const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : undefined);
-  const trained = n(t.rows?.train) ? `${n(t.rows?.train)} of its ${n(t.dataset.rows_read) ? `${n(t.dataset.rows_read)} ` : ''}rows trained it` : 'its rows trained it';
+/** The evaluation on a version's own training file flatters it; trees memorise more than a linear model, so a comparison there favours them. */
+async function trainingFileWarning(file: string, fileSha256: string, version: number, task: Task, manifest: { metrics?: Record<string, number>; training?: Record<string, unknown> }) {
+  const trained = await trainedOnFile(file, version, manifest, fileSha256);
+  if (!trained) return undefined;
   const key = PRIMARY[task];
   const heldOut = manifest.metrics?.[key];
-  return `${file} is the file version ${version} was trained on: ${trained}, so its metrics here flatter it${
-    heldOut !== undefined ? ` (held out in training, its ${METRIC_NAME[key]} was ${heldOut.toFixed(4)})` : ''
-  }; evaluate on rows it never saw, such as newer labelled data`;
+  return `${trained}, so its metrics here flatter it${heldOut !== undefined ? ` (held out in training, its ${METRIC_NAME[key]} was ${heldOut.toFixed(4)})` : ''}; evaluate on rows it never saw, such as newer labelled data`;
 }
 
 interface Evaluated {
@@ -270,7 +263,7 @@ export function registerEvaluateCommands(program: Command): void {
         const { sha256: dataSha256 } = await sha256File(o.data);
         const warnings: string[] = [];
         for (const e of baseline ? [candidate, baseline] : [candidate]) {
-          const w = trainingFileWarning(o.data, dataSha256, e.version, task, (await ctx.registry.getVersion(o.model, e.version)).manifest);
+          const w = await trainingFileWarning(o.data, dataSha256, e.version, task, (await ctx.registry.getVersion(o.model, e.version)).manifest);
           if (w) warnings.push(w);
         }
         for (const w of warnings) progress(`warning: ${w}`);

@@ -8,6 +8,7 @@ import { parseBands, parseCosts } from './policy-flags.js';
 import type { Costs } from '../training/train.js';
 import { cliActor, parseNumberFlag, parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
+import { trainedOnFile } from './training-file.js';
 
 interface PolicyFlags extends OutputOptions {
   model: string;
@@ -58,6 +59,7 @@ export function registerPolicyCommands(program: Command): void {
         let next: Policy;
         let chosen: Record<string, unknown> = {};
         let costsChosenFor: Costs | undefined;
+        const warnings: string[] = [];
         if (o.threshold !== undefined) {
           // The version's task bounds it (a probability for binary); registration checks.
           const t = parseNumberFlag(o.threshold, '--threshold', -Number.MAX_VALUE, Number.MAX_VALUE)!;
@@ -86,6 +88,11 @@ export function registerPolicyCommands(program: Command): void {
             const read = notNumbersNote(r.notNumbers);
             if (read) progress(`  note: ${read}`);
             if (r.unseenNote) progress(`  warning: ${r.unseenNote}`);
+            const trained = await trainedOnFile(o.data, version, (await ctx.registry.getVersion(o.model, version)).manifest);
+            if (trained) {
+              warnings.push(`${trained}, so it is surer of those rows than of new ones, and a threshold chosen on them can do worse than the profit it promises; choose on rows it never saw`);
+              progress(`  warning: ${warnings[warnings.length - 1]}`);
+            }
             const c = chooseThreshold(r.scores, r.labels, costs);
             next = { type: 'threshold', threshold: Math.min(1, c.threshold), above: 'act', below: 'none' };
             chosen = { rows: r.scores.length, expected_profit: c.value, cost_matrix: costs };
@@ -96,13 +103,16 @@ export function registerPolicyCommands(program: Command): void {
         }
         const r = await ctx.registry.withPolicy({ model: o.model, from: version, policy: next, ...(costsChosenFor ? { costs: costsChosenFor } : {}), actor: cliActor() });
         const unchanged = 'unchanged' in r;
-        emit(o, { model: r.model, version: r.version, from_version: version, policy: r.manifest.policy, ...(unchanged ? { unchanged } : {}), ...chosen }, () =>
-          [
-            unchanged
-              ? `${r.model} version ${version} already has this policy (${describePolicy(r.manifest.policy)}); nothing created`
-              : `${r.model} version ${r.version}: version ${version}'s model with policy ${describePolicy(r.manifest.policy)}`,
-            `next: modelgate promote --model ${r.model} --version ${r.version}`,
-          ].join('\n'),
+        emit(
+          o,
+          { model: r.model, version: r.version, from_version: version, policy: r.manifest.policy, ...(unchanged ? { unchanged } : {}), ...chosen, ...(warnings.length ? { warnings } : {}) },
+          () =>
+            [
+              unchanged
+                ? `${r.model} version ${version} already has this policy (${describePolicy(r.manifest.policy)}); nothing created`
+                : `${r.model} version ${r.version}: version ${version}'s model with policy ${describePolicy(r.manifest.policy)}`,
+              `next: modelgate promote --model ${r.model} --version ${r.version}`,
+            ].join('\n'),
         );
       }),
     );
