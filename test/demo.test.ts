@@ -82,7 +82,16 @@ describe('modelgate demo', () => {
     ]) {
       const demo = await runCli(['demo', '--task', task, '--rows', '2000', '--no-serve', '--json'], env);
       expect(demo.code, demo.stderr).toBe(0);
-      const r = await runCli(['retrain', '--model', model, '--data', path.join(env.MODELGATE_DATA_DIR, 'demo', csv), '--max-metric-drop', '0.001', '--json'], env);
+      const data = path.join(env.MODELGATE_DATA_DIR, 'demo', csv);
+      // The very data version 1 was trained on: nothing to do, and how to train anyway.
+      const same = await runCli(['retrain', '--model', model, '--data', data], env);
+      expect(same.code, same.stderr).toBe(0);
+      expect(same.stdout).toMatch(
+        new RegExp(
+          `^${model}: nothing to retrain from version 1: .*${csv} is the data version 1 was trained on \\(sha256 [0-9a-f]{12}…\\); nothing was trained or registered \\(--same-data trains on it again anyway`,
+        ),
+      );
+      const r = await runCli(['retrain', '--model', model, '--data', data, '--same-data', '--max-metric-drop', '0.001', '--json'], env);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       // The same data trained again by the same run record: the same quality on the same held-out rows.
       const { status, candidate_version, metrics } = r.json();

@@ -115,7 +115,10 @@ for (const dialect of DIALECTS) {
         s3: { region: 'us-east-1' },
         workDir: path.join(dir, 'retrain'),
       });
-      const r = await unaware.retrain({ model: 'hotel', data: fresh, canarySteps: [10, 100], trigger: 'manual', actor: 't', maxMetricDrop: 1 });
+      // Data of its own: the loop above already retrained version 1 on fresh, and the same data again trains nothing.
+      const other = path.join(dir, 'fresh-other.csv');
+      writeFileSync(other, csvOf(generateHotelBookings(3000, 6)));
+      const r = await unaware.retrain({ model: 'hotel', data: other, canarySteps: [10, 100], trigger: 'manual', actor: 't', maxMetricDrop: 1 });
       expect(r).toMatchObject({ status: 'registered', candidate_version: beforeVersions + 1, canary: null });
       expect(r.warnings).toEqual([expect.stringMatching(new RegExp(`^version ${beforeVersions + 1} is registered, but its canary did not start: a canary of hotel is already running`))]);
       expect((await s.ctx.retrain.runs('hotel', 1))[0]).toMatchObject({ status: 'registered', candidate_version: beforeVersions + 1 });
@@ -239,6 +242,36 @@ for (const dialect of DIALECTS) {
       expect(r.gates.find((g) => g.gate === 'vs_current')).toMatchObject({ passed: true, short_by: 0 });
       // The version's own record keeps what the trainer measured, as train records it.
       expect((await s.ctx.registry.getVersion('price', r.candidate_version!)).manifest.metrics).toHaveProperty('mape');
+    });
+
+    it('the same data again trains nothing and registers nothing: the version trained on it is named, archived or not', async () => {
+      // The test before retrained price v1 on this file into v2.
+      const dataFile = path.join(dir, 'cars-price.csv');
+      const before = (await s.ctx.registry.getModel('price')).versions.length;
+      const again = await s.ctx.retrain.retrain({ model: 'price', fromVersion: 1, data: dataFile, trigger: 'monitor', actor: 't' });
+      expect(again).toMatchObject({ status: 'unchanged', from_version: 1, candidate_version: null, same_as: 2, gates: [] });
+      expect(again.reason).toMatch(
+        /^version 2 was retrained from version 1 on this data already \(.*cars-price\.csv, sha256 [0-9a-f]{12}…\); try it with modelgate canary start --model price --version 2$/,
+      );
+      const unchanged = (await outbox(s)).filter((e) => e.type === 'retrain.unchanged');
+      expect(unchanged.at(-1)!.data).toMatchObject({ model: 'price', from_version: 1, same_as: 2, data: dataFile });
+      // From version 2 itself: its own training data.
+      const own = await s.ctx.retrain.retrain({ model: 'price', fromVersion: 2, data: dataFile, trigger: 'manual', actor: 't' });
+      expect(own).toMatchObject({ status: 'unchanged', same_as: 2 });
+      expect(own.reason).toMatch(/cars-price\.csv is the data version 2 was trained on \(sha256 [0-9a-f]{12}…\)$/);
+      // Archived (an operator turned it down): still the same model, said so.
+      await s.ctx.registry.promote({ model: 'price', target: 'archived', version: 2, actor: 't' });
+      const archived = await s.ctx.retrain.retrain({ model: 'price', fromVersion: 1, data: dataFile, trigger: 'manual', actor: 't' });
+      expect(archived.reason).toMatch(/^version 2 \(archived\) was retrained from version 1 on this data already .*; restore it if it should be tried again$/);
+      await s.ctx.registry.promote({ model: 'price', target: 'active', version: 2, actor: 't' });
+      expect((await s.ctx.registry.getModel('price')).versions).toHaveLength(before);
+      const runs = await s.ctx.retrain.runs('price', 3);
+      expect(runs.map((r) => r.status)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+      // One row more is new data: it trains.
+      writeFileSync(path.join(dir, 'cars-price-more.csv'), generateCarListings(2001, 31).csv);
+      const more = await s.ctx.retrain.retrain({ model: 'price', fromVersion: 1, data: path.join(dir, 'cars-price-more.csv'), trigger: 'manual', actor: 't' });
+      expect(more.status).not.toBe('unchanged');
+      expect(more.metrics.candidate.r2).toBeGreaterThan(0);
     });
 
     it('a threshold set by hand is said to be chosen again for the candidate; one chosen for costs is chosen again for the same costs', async () => {

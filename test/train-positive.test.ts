@@ -57,7 +57,7 @@ describe('train --positive on a target of two words', () => {
 
     // A retrain reads the words with the same positive class, and the new version names it too.
     expect((await runCli(['promote', '--model', 'stays', '--version', '1'], env)).code).toBe(0);
-    const retrained = await runCli(['retrain', '--model', 'stays', '--data', words, '--json'], env);
+    const retrained = await runCli(['retrain', '--model', 'stays', '--data', words, '--same-data', '--json'], env);
     expect(retrained.code, retrained.stderr).toBe(0);
     const v2 = (await runCli(['models', 'stays', '--json'], env)).json().versions.find((v: { version: number }) => v.version === 2);
     expect(v2.positive_class).toBe('Cancelled');

@@ -34,13 +34,16 @@ async function planData(data: string): Promise<string> {
 
 /** Why a run failed or was gated out, in a few words, for the runs list. */
 function runWhy(detail: unknown): string {
-  const d = (detail ?? {}) as { error?: string; gates?: { gate: string; metric: string; passed: boolean; short_by: number | null }[] };
+  const d = (detail ?? {}) as { error?: string; reason?: string; gates?: { gate: string; metric: string; passed: boolean; short_by: number | null }[] };
   if (d.error) return `: ${d.error}`;
+  if (d.reason) return `: ${d.reason}`;
   const failed = d.gates?.filter((g) => !g.passed) ?? [];
   return failed.length ? `: ${failed.map((g) => `${g.gate} (${g.metric} short by ${g.short_by?.toFixed(4) ?? '—'})`).join(', ')}` : '';
 }
 
 function describe(r: RetrainResult): string {
+  if (r.status === 'unchanged')
+    return `${r.model}: nothing to retrain from version ${r.from_version}: ${r.reason ?? ''}; nothing was trained or registered (--same-data trains on it again anyway, after an upgrade of modelgate's trainer, say)`;
   const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
   const metrics = Object.keys(r.metrics.candidate).filter((m) => m in r.metrics.current);
   return [
@@ -67,12 +70,13 @@ export function registerRetrainCommands(program: Command): void {
     .option('--canary <steps>', 'start a stepped canary of the new version, e.g. 10,25,50,100 (automatic analysis; promoted when the last step stays healthy)')
     .option('--step-interval <duration>', 'with --canary: how long each step must stay healthy (default CANARY_STEP_INTERVAL)')
     .option('--max-metric-drop <x>', 'the main metric (binary ROC AUC, multiclass accuracy, regression R²) may be this far below the current version (default 0)')
+    .option('--same-data', 'train even when the data is what the version, or a candidate retrained from it, was trained on (without it: nothing to do, said so)')
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
       '\nExamples:\n  modelgate retrain --model churn --data s3://lake/churn/2026-12.csv\n  modelgate retrain --model car-price --data listings-december.csv --canary 10,25,50,100 --step-interval 30m --json',
     )
-    .action(async (o: OutputOptions & { model?: string; data?: string; version?: string; canary?: string; stepInterval?: string; maxMetricDrop?: string }) =>
+    .action(async (o: OutputOptions & { model?: string; data?: string; version?: string; canary?: string; stepInterval?: string; maxMetricDrop?: string; sameData?: boolean }) =>
       withContext(o, async (ctx) => {
         if (!o.model || !o.data)
           throw new AppError(
@@ -95,6 +99,7 @@ export function registerRetrainCommands(program: Command): void {
             canarySteps: steps(o.canary),
             stepInterval: o.stepInterval,
             maxMetricDrop: parseNumberFlag(o.maxMetricDrop, '--max-metric-drop', 0, Number.MAX_VALUE),
+            sameData: o.sameData,
             trigger: 'manual',
             actor: cliActor(),
             onProgress: (m) => progress(m),

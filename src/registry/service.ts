@@ -488,6 +488,13 @@ export function createRegistryService(deps: RegistryDeps) {
     return v;
   }
 
+  /** Versions whose training run read exactly this data (the file's sha256), oldest first. */
+  async function versionsTrainedOn(model: string, dataSha256: string) {
+    await requireModel(model);
+    const trainedOn = (m: Manifest) => m.dataset_sha256 ?? (m.training?.dataset as { sha256?: unknown } | undefined)?.sha256;
+    return (await store.listVersions(model)).filter((v) => trainedOn(v.manifest) === dataSha256);
+  }
+
   /** The version a training run registered (`run_id` in its manifest). */
   async function versionOfRun(model: string, runId: string): Promise<number> {
     await requireModel(model);
@@ -605,6 +612,7 @@ export function createRegistryService(deps: RegistryDeps) {
     getModel,
     getVersion,
     versionOfRun,
+    versionsTrainedOn,
     versionOfAlias,
     listModels: () => store.listModels(),
     /** Record which engine serves a version in this process (servers call it after each load). */

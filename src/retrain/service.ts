@@ -1,7 +1,7 @@
 import { PRIVATE_DIR_MODE } from '../lib/private-files.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +11,8 @@ import { describePolicy, openReferenceOffThread, Servable, type Policy, type Ser
 import { openDataStream, type S3Access } from '../lib/data-location.js';
 import type { Clock } from '../lib/clock.js';
 import { parseDuration } from '../lib/duration.js';
+import { sha256File } from '../lib/files.js';
+import { assertInputFile } from '../lib/user-paths.js';
 import { Yielder } from '../lib/yielder.js';
 import { isNoSpace, noSpaceError } from '../lib/disk-space.js';
 import { AppError, errorMessage } from '../lib/errors.js';
@@ -56,6 +58,8 @@ export interface RetrainInput {
   stepInterval?: string;
   /** The candidate's main metric (binary ROC AUC, multiclass accuracy, regression R²) may be at most this far below the current version's; default 0. */
   maxMetricDrop?: number;
+  /** Train even on data a version was trained on already (after an upgrade of the trainer, say); a plan never does. */
+  sameData?: boolean;
   trigger: 'manual' | 'monitor';
   actor: string;
   onProgress?: (message: string) => void;
@@ -74,7 +78,8 @@ export interface RetrainGate {
 export interface RetrainResult {
   id: string;
   model: string;
-  status: 'gated_out' | 'registered' | 'canary_started';
+  /** unchanged: the data is what the version, or a candidate already retrained from it, was trained on; nothing trained. */
+  status: 'gated_out' | 'registered' | 'canary_started' | 'unchanged';
   task: TrainingTask;
   from_version: number;
   candidate_version: number | null;
@@ -83,6 +88,9 @@ export interface RetrainResult {
   canary: { steps: number[] } | null;
   /** What else to know of the candidate: classes its data lacked or added (multiclass), a hand-set policy not carried over, a canary that did not start. */
   warnings: string[];
+  /** With status unchanged: the version trained on this data already, and why it stands for the candidate. */
+  same_as?: number;
+  reason?: string;
 }
 
 export interface RetrainPlan {
@@ -304,6 +312,26 @@ export function createRetrainService(deps: RetrainDeps) {
     return { fromVersion, v, run: { ...run, algorithm: run.algorithm, target: run.target } };
   }
 
+  /**
+   * Training is deterministic (seeded), so the same run record on the same data makes the same
+   * model again: the version itself when it was trained on this data, or a candidate an earlier
+   * retrain of it registered from this data. A plan whose data has not changed would otherwise
+   * register an identical version (and start its canary) each interval the monitor still
+   * recommends retraining.
+   */
+  async function trainedOnThisData(model: string, fromVersion: number, dataSha256: string, data: string) {
+    const versions = await deps.registry.versionsTrainedOn(model, dataSha256);
+    if (versions.some((x) => x.version === fromVersion)) return { version: fromVersion, reason: `${data} is the data version ${fromVersion} was trained on (sha256 ${dataSha256.slice(0, 12)}…)` };
+    const retrained = versions.filter((x) => (x.manifest.training as { retrained_from?: { version?: unknown } } | undefined)?.retrained_from?.version === fromVersion).at(-1);
+    if (!retrained) return undefined;
+    return {
+      version: retrained.version,
+      reason: `version ${retrained.version}${retrained.status === 'archived' ? ' (archived)' : ''} was retrained from version ${fromVersion} on this data already (${data}, sha256 ${dataSha256.slice(0, 12)}…)${
+        retrained.status === 'archived' ? '; restore it if it should be tried again' : `; try it with modelgate canary start --model ${model} --version ${retrained.version}`
+      }`,
+    };
+  }
+
   /** The canary running on a model, if any: a retrain that would start one waits for it. */
   async function runningCanary(model: string): Promise<string | undefined> {
     const r = await deps.rollouts.store.get(model);
@@ -369,6 +397,30 @@ export function createRetrainService(deps: RetrainDeps) {
       });
     try {
       const task = run.task ?? 'binary';
+      // A pipe cannot be read twice: only a file is hashed before training reads it.
+      assertInputFile(file, 'give the path of a CSV file or s3://bucket/key');
+      const dataSha256 = statSync(file).isFile() ? (await sha256File(file)).sha256 : undefined;
+      const same = input.sameData || !dataSha256 ? undefined : await trainedOnThisData(input.model, fromVersion, dataSha256, input.data);
+      if (same) {
+        const detail = { same_as: same.version, reason: same.reason, data_sha256: dataSha256! };
+        await finish('unchanged', detail);
+        await event('retrain.unchanged', { id, model: input.model, from_version: fromVersion, data: input.data, ...detail });
+        say(`the data is what version ${same.version} was trained on: nothing to train`);
+        return {
+          id,
+          model: input.model,
+          task,
+          status: 'unchanged',
+          from_version: fromVersion,
+          candidate_version: null,
+          metrics: { candidate: {}, current: {} },
+          gates: [],
+          canary: null,
+          warnings: [],
+          same_as: same.version,
+          reason: same.reason,
+        };
+      }
       say(`retraining ${input.model} from version ${fromVersion}'s run ${run.run_id ?? ''}: ${run.algorithm} (${task}) on ${input.data}`);
       const { trained, test, columns, sha256, rowsRead, classLabels } = await trainOffThread(
         { file, data: input.data, model: input.model, fromVersion, run, task, policy: v.manifest.policy },

@@ -17,6 +17,7 @@ export const EVENT_TYPES = [
   'retrain.gated_out',
   'retrain.registered',
   'retrain.canary_started',
+  'retrain.unchanged',
   'retrain.failed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
