@@ -327,5 +327,15 @@ describe('decision policies as versions', () => {
     const typo = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--data', typos, '--target', 'is_canceled'], env);
     expect(typo.code, typo.stderr).toBe(0);
     expect(typo.stderr).toMatch(/warning: categories this version does not know, scored as unseen ones: hotel in \d+ rows \("city hotel" \d+, did you mean "City Hotel"\?\)/);
+    // Each version's description says the policy it was given, and a variant of a variant keeps the model's own.
+    expect((await runCli(['policy', 'set', '--model', 'hotel', '--version', '2', '--threshold', '0.3'], env)).code).toBe(0);
+    const described = (await runCli(['models', 'hotel', '--json'], env)).json().versions as { version: number; description: string }[];
+    expect(described.map((v) => v.description)).toEqual([
+      `logreg trained on ${csv}`,
+      `logreg trained on ${csv}; policy set from version 1: act when score >= 0.42, else none`,
+      expect.stringMatching(new RegExp(`^logreg trained on ${csv.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; policy set from version 1: act when score >= 0\\.\\d+, else none$`)),
+      expect.stringMatching(/; policy set from version 1: act when score >= 0\.\d+, else none$/),
+      `logreg trained on ${csv}; policy set from version 2: act when score >= 0.3, else none`,
+    ]);
   });
 });

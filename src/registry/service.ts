@@ -8,6 +8,7 @@ import {
   inspectGraph,
   checkPolicy,
   defaultPolicy,
+  describePolicy,
   taskOf,
   positiveClassOf,
   SUPPORTED_CONTRACT_VERSIONS,
@@ -450,18 +451,21 @@ export function createRegistryService(deps: RegistryDeps) {
     const chosen = input.costs ? { params: { ...paramsWithoutBands, threshold_objective: 'profit', cost_matrix: input.costs }, policy_by_hand: false } : { policy_by_hand: true };
     const onnx = await artifacts.get(v.onnx_sha256);
     const single = m.contract.layout !== 'columns';
+    // The model's own description, not the policy a variant of a variant was given.
+    const base = typeof training.base_description === 'string' ? training.base_description : m.description;
     return register({
       model: input.model,
       onnx,
       policy: input.policy,
       ...(single ? { featureNames: m.contract.features.map((f) => f.name) } : {}),
       manifest: {
-        description: m.description ?? `version ${v.version} with a new decision policy`,
+        // Said in the description: a listing otherwise shows the two versions alike.
+        description: `${base ? `${base}; ` : ''}policy set from version ${v.version}: ${describePolicy(input.policy)}`,
         output: m.output.source === 'zipmap' ? (m.output.zipmap_output ?? undefined) : m.output.name,
         ...(taskOf(m.contract) === 'binary' ? { positive_class: m.output.positive_index } : {}),
         task: taskOf(m.contract),
         ...(m.metrics ? { metrics: m.metrics } : {}),
-        training: { ...training, ...chosen, policy_from_version: v.version },
+        training: { ...training, ...chosen, policy_from_version: v.version, ...(base ? { base_description: base } : {}) },
         ...(m.dataset_sha256 ? { dataset_sha256: m.dataset_sha256 } : {}),
         ...(m.run_id ? { run_id: m.run_id } : {}),
         ...(m.reference ? { reference: m.reference } : {}),
