@@ -68,6 +68,16 @@ for (const dialect of DIALECTS) {
         body: { error: { message: expect.stringMatching(/label: hotel version 1 is a binary model; expected 0, 1, true, false, yes or no, got "maybe"/) } },
       });
       expect(await post('/v1/feedback', { label: 1 })).toMatchObject({ status: 400 });
+      // The outcome sent as value (a regression client's natural guess): where it goes instead.
+      expect(await post('/v1/feedback', { prediction_id: id, value: 12760 })).toMatchObject({
+        status: 400,
+        body: {
+          error: {
+            message:
+              'body.label: give the real outcome (binary 0 or 1, multiclass the class, regression the value); "value" is what acting on the prediction earned or cost, not the outcome: the real value of a regression model\'s prediction goes in "label" (for example "label": 12760)',
+          },
+        },
+      });
       expect(await post('/v1/feedback', { prediction_id: id, label: 1, value: 'lots' })).toMatchObject({ status: 400 });
     });
 

@@ -146,7 +146,14 @@ export function createFeedbackService(deps: {
         const fail = (message: string) => (results[index] = { index, status: 'error', error: { code: 'VALIDATION_FAILED', message } });
         if (typeof item !== 'object' || item === null) return fail(`items[${index}]: expected an object`);
         if (!item.prediction_id && !item.event_id) return fail(`items[${index}]: give prediction_id or event_id`);
-        if (item.label === undefined || item.label === null) return fail(`items[${index}].label: give the real outcome (binary 0 or 1, multiclass the class, regression the value)`);
+        if (item.label === undefined || item.label === null)
+          return fail(
+            `items[${index}].label: give the real outcome (binary 0 or 1, multiclass the class, regression the value)${
+              typeof item.value === 'number'
+                ? `; "value" is what acting on the prediction earned or cost, not the outcome: the real value of a regression model's prediction goes in "label" (for example "label": ${item.value})`
+                : ''
+            }`,
+          );
         if (item.value !== undefined && item.value !== null && (typeof item.value !== 'number' || !Number.isFinite(item.value)))
           return fail(`items[${index}].value: expected a finite number (realised profit or cost), got ${JSON.stringify(item.value)}`);
         valid.push({ index, item, value: typeof item.value === 'number' ? item.value : null });
