@@ -651,4 +651,34 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect(status.arms[fastArm].p95_ms).toBeLessThan(50);
     expect(status.verdict).toMatchObject({ status: 'failing', failed: { metric: 'p95_ms' } });
   });
+
+  it('a canary or shadow whose policy gives other decisions than production is said in its status, with the policy set that fixes it', async () => {
+    const bands = {
+      type: 'bands' as const,
+      bands: [
+        { decision: 'allow', below: 0.3 },
+        { decision: 'review', below: 0.7 },
+        { decision: 'block', below: null },
+      ],
+    };
+    await s.ctx.registry.register({ model: 'policies', onnx: v1.onnx, policy: { type: 'threshold', threshold: 0.4, above: 'cancel', below: 'keep' }, actor: 't' });
+    await s.ctx.registry.register({ model: 'policies', onnx: v2.onnx, policy: bands, actor: 't' });
+    await s.ctx.registry.register({ model: 'policies', onnx: v2.onnx, policy: { type: 'threshold', threshold: 0.6, above: 'cancel', below: 'keep' }, actor: 't' });
+    await s.ctx.registry.promote({ model: 'policies', target: 'production', version: 1, actor: 't' });
+    const status = async () => (await call('GET', '/v1/canary/policies')).json() as { warnings: string[] };
+    expect((await call('POST', '/v1/canary', { model: 'policies', canary_version: 2, canary_percent: 10 })).statusCode).toBe(200);
+    expect((await status()).warnings).toEqual([
+      "canary version 2 decides allow, review, block and production (version 1) keep, cancel: the clients the canary answers get decisions production never gives, and the arms' decision rates compare unlike things; a version of it with production's policy: modelgate policy set --model policies --version 2 --policy threshold=0.4:cancel:keep",
+    ]);
+    // Another threshold, the same decisions: nothing to say.
+    expect((await call('POST', '/v1/canary/policies/stop', {})).statusCode).toBe(200);
+    expect((await call('POST', '/v1/canary', { model: 'policies', canary_version: 3, canary_percent: 10 })).statusCode).toBe(200);
+    expect((await status()).warnings).toEqual([]);
+    expect((await call('POST', '/v1/shadow', { model: 'policies', version: 2 })).statusCode).toBe(200);
+    expect((await status()).warnings).toEqual([
+      expect.stringMatching(/^shadow version 2 decides allow, review, block and production \(version 1\) keep, cancel: its decisions cannot agree with production's;/),
+    ]);
+    await call('POST', '/v1/shadow/policies/stop', {});
+    await call('POST', '/v1/canary/policies/stop', {});
+  });
 });

@@ -100,6 +100,7 @@ function describeStatus(s: Status): string {
       `shadow v${sh.version} at ${sh.percent}%: ${sh.compared} compared with production v${sh.production_version ?? '-'} since ${sh.started_at}, ${agreement[0]} ${agreement[1] === null ? '-' : `${((agreement[1] as number) * 100).toFixed(1)}%`}, ${diff}, ${sh.errors} errors`,
     );
   }
+  for (const w of s.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
 }
 

@@ -8,7 +8,7 @@ import { FIXTURES } from '../../test/helpers/fixtures.js';
 import { MicroBatcher, RunGate } from './batcher.js';
 import { exposeZipMapSource, graphNames, inputShapes, inspectGraph } from './onnx-graph.js';
 import { floatTensor, model, node, valueInfo } from '../training/onnx-builder.js';
-import { checkPolicy, compilePolicy, defaultPolicy, parsePolicyFlag } from './policy.js';
+import { checkPolicy, compilePolicy, defaultPolicy, parsePolicyFlag, policyDecisions, policyFlag, type Policy } from './policy.js';
 
 describe('ZipMap rewrite', () => {
   it('onnxruntime cannot return the ZipMap; the rewritten graph exposes the probability tensor', async () => {
@@ -310,6 +310,26 @@ describe('class labels in the graph', () => {
 });
 
 describe('policies', () => {
+  it('policyFlag gives the --policy text that parses back to the same policy; policyDecisions lists what it decides', () => {
+    const policies: Policy[] = [
+      { type: 'threshold', threshold: 0.4, above: 'block', below: 'allow' },
+      {
+        type: 'bands',
+        bands: [
+          { decision: 'low', below: 5000 },
+          { decision: 'mid', below: 20000.5 },
+          { decision: 'high', below: null },
+        ],
+      },
+      { type: 'value', decision: 'value' },
+      { type: 'value', decision: 'price' },
+    ];
+    for (const p of policies) expect(parsePolicyFlag(policyFlag(p)!)).toEqual(p);
+    expect(policies.map(policyDecisions)).toEqual([['allow', 'block'], ['low', 'mid', 'high'], ['value'], ['price']]);
+    expect(policyDecisions({ type: 'label' })).toBeUndefined();
+    expect(policyFlag({ type: 'label' })).toBeUndefined();
+  });
+
   it('threshold and bands, from the CLI form', () => {
     const score = (f: (o: { score: number }) => string) => (x: number) => f({ score: x });
     const t = score(compilePolicy(parsePolicyFlag('threshold=0.4')));

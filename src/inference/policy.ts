@@ -156,6 +156,25 @@ export function describePolicy(p: Policy): string {
   }
 }
 
+/**
+ * The decisions a policy gives, when they do not depend on the model's classes (threshold,
+ * bands, value); undefined for class policies, whose decisions are the classes.
+ */
+export function policyDecisions(p: Policy): string[] | undefined {
+  if (p.type === 'threshold') return [...new Set([p.below, p.above])];
+  if (p.type === 'bands') return [...new Set(p.bands.map((b) => b.decision))];
+  if (p.type === 'value') return [p.decision];
+  return undefined;
+}
+
+/** The `--policy` flag that gives this policy (threshold, bands, value), for a message that says what to run. */
+export function policyFlag(p: Policy): string | undefined {
+  if (p.type === 'threshold') return `threshold=${p.threshold}:${p.above}:${p.below}`;
+  if (p.type === 'bands') return `bands=${p.bands.map((b) => (b.below === null ? b.decision : `${b.decision}:${b.below}`)).join(',')}`;
+  if (p.type === 'value') return p.decision === 'value' ? 'value' : `value=${p.decision}`;
+  return undefined;
+}
+
 const EXAMPLES =
   'threshold=0.5, threshold=0.4:block:allow, bands=allow:0.3,review:0.7,block (binary; regression bounds are values: bands=low:5000,mid:20000,high), value, label, min_probability=0.6:review, min_probability=France:0.7,*:0.5:review, class_map=France:retain,*:none';
 

@@ -11,7 +11,7 @@ import type { Rollout, RolloutStore } from './store.js';
 import { canarySettings, changedSettings, checkPercent, type CanarySettings, type SettingChanges, type StartCanaryInput } from './canary-request.js';
 import { createCanaryEvaluator, judgesOutcomes } from './evaluate.js';
 import { checkOutcomeRules } from './analysis.js';
-import type { Task } from '../inference/index.js';
+import { policyDecisions, policyFlag, type Task } from '../inference/index.js';
 import { idleRollout, runningCanary, type RunningCanary } from './idle.js';
 import { withWebhookEvents } from './webhook-events.js';
 import { shadowSummary, statusView } from './status-view.js';
@@ -427,7 +427,32 @@ export function createRolloutService(deps: RolloutDeps) {
       const { task } = await kindOf(model, r.shadow_version);
       shadow = shadowSummary(r as Rollout & { shadow_version: number }, c, task, m.aliases.production ?? null);
     }
-    return statusView(model, m.aliases, r, verdict, shadow);
+    const warnings = (
+      await Promise.all([
+        r.canary_version !== null && r.production_version !== null ? decisionWarning(model, r.canary_version, m.aliases[r.target] ?? r.production_version, 'canary', r.target) : undefined,
+        r.shadow_version !== null && m.aliases.production !== undefined ? decisionWarning(model, r.shadow_version, m.aliases.production, 'shadow', 'production') : undefined,
+      ])
+    ).filter((w): w is string => w !== undefined);
+    return statusView(model, m.aliases, r, verdict, shadow, warnings);
+  }
+
+  /**
+   * A canary or shadow whose policy gives other decisions than the version it is compared with
+   * (a retrained version given the default policy, say): the clients a canary answers get
+   * decisions they were never given, and decision rates or agreement compare unlike things.
+   * Class policies are left out: their decisions are the classes, which retrain compares.
+   */
+  async function decisionWarning(model: string, version: number, production: number, role: 'canary' | 'shadow', target: string): Promise<string | undefined> {
+    const [mine, theirs] = await Promise.all([kindOf(model, version), kindOf(model, production)]);
+    const a = policyDecisions(mine.policy);
+    const b = policyDecisions(theirs.policy);
+    if (!a || !b || (a.length === b.length && a.every((d) => b.includes(d)))) return undefined;
+    const consequence =
+      role === 'canary' ? `the clients the canary answers get decisions ${target} never gives, and the arms' decision rates compare unlike things` : `its decisions cannot agree with ${target}'s`;
+    const flag = policyFlag(theirs.policy);
+    return `${role} version ${version} decides ${a.join(', ')} and ${target} (version ${production}) ${b.join(', ')}: ${consequence}${
+      flag ? `; a version of it with ${target}'s policy: modelgate policy set --model ${model} --version ${version} --policy ${flag}` : ''
+    }`;
   }
 
   /** Move a healthy canary to its next step; the new percent, or undefined when another change came first. */

@@ -21,7 +21,7 @@ export function shadowSummary(r: Rollout & { shadow_version: number }, c: ArmCou
 }
 
 /** A model's rollout status as the API answers it. */
-export function statusView(model: string, aliases: Record<string, number>, r: Rollout, verdict: Verdict | undefined, shadow: Record<string, unknown> | null) {
+export function statusView(model: string, aliases: Record<string, number>, r: Rollout, verdict: Verdict | undefined, shadow: Record<string, unknown> | null, warnings: string[] = []) {
   return {
     model,
     target: r.target,
@@ -44,5 +44,7 @@ export function statusView(model: string, aliases: Record<string, number>, r: Ro
       ? { status: verdict.status, ...(verdict.reason ? { reason: verdict.reason } : {}), score_psi: verdict.score_psi, checks: verdict.checks, ...(verdict.failed ? { failed: verdict.failed } : {}) }
       : null,
     shadow,
+    /** What makes the comparison or the clients' answers differ beyond the model: decisions production never gives. */
+    warnings,
   };
 }

@@ -39,6 +39,8 @@ interface Status {
   verdict: { status: string; reason?: string; checks: { metric: string; observed: number; threshold: number; passed: boolean; detail: string }[] } | null;
   shadow: (Arm & { percent: number; production_version: number | null; started_at: string; compared: number; decision_agreement?: number | null; label_agreement?: number | null }) | null;
   outcomes: { production: ArmOutcomes; canary: ArmOutcomes; judged: boolean; reason?: string } | null;
+  /** Decisions the canary or shadow gives that production never does, with what to run. */
+  warnings: string[];
 }
 
 /** An arm's predictions since the canary started, as their real outcomes (feedback) turned out. */
@@ -187,6 +189,13 @@ export function RolloutPage({ name }: { name: string }) {
         </p>
       ) : null}
       <ErrorNote error={status.error} />
+      {s?.warnings.length ? (
+        <ul class="note warnings" data-testid="rollout-warnings">
+          {s.warnings.map((w) => (
+            <li key={w}>{w}</li>
+          ))}
+        </ul>
+      ) : null}
       {!s ? (
         status.loading && <Loading what="the rollout" />
       ) : (
