@@ -146,6 +146,26 @@ describe('modelgate train', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read \S*nope\.csv: no such file; give the path of a CSV file with a header row/);
   });
+
+  it('a new version that decides other things than production is said at registration, with the policy set that decides like production', async () => {
+    // Production (version 1) acts or not at a threshold; this one has three bands.
+    const r = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--rounds', '30', '--bands', 'review=0.3,block=0.7', '--register', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const production = (await runCli(['models', 'hotel', '--json'], env)).json();
+    expect(production.aliases.production).toBe(1);
+    const v = r.json().registered.version;
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^warning: version ${v} decides allow, review, block and production \\(version 1\\) none, act: a canary of it would answer its share of clients with decisions production never gives; a version of it that decides like production: modelgate policy set --model hotel --version ${v} --policy threshold=0\\.\\d+:act:none$`,
+        'm',
+      ),
+    );
+    // The command it names does that: the new version decides as production does, and is not warned about.
+    const flag = /--policy (threshold=\S+)$/m.exec(r.stderr)![1];
+    const set = await runCli(['policy', 'set', '--model', 'hotel', '--version', String(v), '--policy', flag, '--json'], env);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.json().policy).toMatchObject({ type: 'threshold', above: 'act', below: 'none' });
+  });
 });
 
 describe('missing categories: train, serve and evaluate agree', () => {

@@ -16,7 +16,7 @@ export {
   taskOf,
   positiveClassOf,
 } from './contract.js';
-export { policySchema, parsePolicyFlag, compilePolicy, checkPolicy, defaultPolicy, describePolicy, policyDecisions, policyFlag, DEFAULT_POLICY, type Policy } from './policy.js';
+export { policySchema, parsePolicyFlag, compilePolicy, checkPolicy, defaultPolicy, describePolicy, decisionsDiffer, policyDecisions, policyFlag, DEFAULT_POLICY, type Policy } from './policy.js';
 export { type Outcome, type PresentedOutcome } from './outcome.js';
 export { Servable, smokeTest, type ServableSpec, type RuntimeOptions, type EngineInfo } from './servable.js';
 export type { EngineName, EngineChoice } from './engine.js';

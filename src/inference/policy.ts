@@ -167,6 +167,14 @@ export function policyDecisions(p: Policy): string[] | undefined {
   return undefined;
 }
 
+/** Both policies' decisions when they differ (as sets); undefined when alike or when either is a class policy. */
+export function decisionsDiffer(mine: Policy, theirs: Policy): { mine: string[]; theirs: string[] } | undefined {
+  const a = policyDecisions(mine);
+  const b = policyDecisions(theirs);
+  if (!a || !b || (a.length === b.length && a.every((d) => b.includes(d)))) return undefined;
+  return { mine: a, theirs: b };
+}
+
 /** The `--policy` flag that gives this policy (threshold, bands, value), for a message that says what to run. */
 export function policyFlag(p: Policy): string | undefined {
   if (p.type === 'threshold') return `threshold=${p.threshold}:${p.above}:${p.below}`;

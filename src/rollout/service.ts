@@ -11,7 +11,7 @@ import type { Rollout, RolloutStore } from './store.js';
 import { canarySettings, changedSettings, checkPercent, type CanarySettings, type SettingChanges, type StartCanaryInput } from './canary-request.js';
 import { createCanaryEvaluator, judgesOutcomes } from './evaluate.js';
 import { checkOutcomeRules } from './analysis.js';
-import { policyDecisions, policyFlag, type Task } from '../inference/index.js';
+import { decisionsDiffer, policyFlag, type Task } from '../inference/index.js';
 import { idleRollout, runningCanary, type RunningCanary } from './idle.js';
 import { withWebhookEvents } from './webhook-events.js';
 import { shadowSummary, statusView } from './status-view.js';
@@ -444,13 +444,12 @@ export function createRolloutService(deps: RolloutDeps) {
    */
   async function decisionWarning(model: string, version: number, production: number, role: 'canary' | 'shadow', target: string): Promise<string | undefined> {
     const [mine, theirs] = await Promise.all([kindOf(model, version), kindOf(model, production)]);
-    const a = policyDecisions(mine.policy);
-    const b = policyDecisions(theirs.policy);
-    if (!a || !b || (a.length === b.length && a.every((d) => b.includes(d)))) return undefined;
+    const differ = decisionsDiffer(mine.policy, theirs.policy);
+    if (!differ) return undefined;
     const consequence =
       role === 'canary' ? `the clients the canary answers get decisions ${target} never gives, and the arms' decision rates compare unlike things` : `its decisions cannot agree with ${target}'s`;
     const flag = policyFlag(theirs.policy);
-    return `${role} version ${version} decides ${a.join(', ')} and ${target} (version ${production}) ${b.join(', ')}: ${consequence}${
+    return `${role} version ${version} decides ${differ.mine.join(', ')} and ${target} (version ${production}) ${differ.theirs.join(', ')}: ${consequence}${
       flag ? `; a version of it with ${target}'s policy: modelgate policy set --model ${model} --version ${version} --policy ${flag}` : ''
     }`;
   }
