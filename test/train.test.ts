@@ -147,6 +147,35 @@ describe('modelgate train', () => {
     expect(missing.stderr).toMatch(/cannot read \S*nope\.csv: no such file; give the path of a CSV file with a header row/);
   });
 
+  it('train --register --if-changed run twice registers once: the same graph, policy and data is named, not registered again', async () => {
+    const args = ['train', '--data', csv, '--target', 'is_canceled', '--model', 'twice', '--algo', 'logreg', '--register', '--promote', '--if-changed', '--json'];
+    const first = await runCli(args, env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json().registered).toEqual({ model: 'twice', version: 1 });
+    const again = await runCli(args, env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.json()).toMatchObject({ registered: { model: 'twice', version: 1, unchanged: true }, promoted: true });
+    expect(again.stderr).toContain('[3/3] version 1 of twice is this training already (the same graph, policy and data): nothing registered');
+    const text = await runCli(
+      args.filter((a) => a !== '--json'),
+      env,
+    );
+    expect(text.stdout).toMatch(/^unchanged: twice version 1 is this training already; nothing registered; it is production$/m);
+    // Without the flag it registers again, and says what it repeats.
+    const repeat = await runCli(
+      args.filter((a) => a !== '--if-changed'),
+      env,
+    );
+    expect(repeat.json().registered).toEqual({ model: 'twice', version: 2 });
+    expect(repeat.stderr).toContain('note: the same graph, policy and data as version 1, registered again (--if-changed keeps version 1 instead)');
+    // Other data is another model.
+    const other = path.join(dir, 'other.csv');
+    writeFileSync(other, csvOf(2900));
+    const changed = await runCli(['train', '--data', other, ...args.slice(3)], env);
+    expect(changed.json().registered).toEqual({ model: 'twice', version: 3 });
+    expect((await runCli(['models', 'twice', '--json'], env)).json().versions).toHaveLength(3);
+  });
+
   it('a new version that decides other things than production is said at registration, with the policy set that decides like production', async () => {
     // Production (version 1) acts or not at a threshold; this one has three bands.
     const r = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--rounds', '30', '--bands', 'review=0.3,block=0.7', '--register', '--json'], env);

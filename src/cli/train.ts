@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AppError } from '../lib/errors.js';
-import { MODEL_NAME } from '../registry/index.js';
+import { canonicalJson, MODEL_NAME, sha256 } from '../registry/index.js';
 import { ingestCsv, TRAINED_CELL_READING, type Ingested, type TrainingTask } from '../training/csv.js';
 import { trainKindModel } from '../training/train-kinds.js';
 import type { Context } from '../server/context.js';
@@ -42,6 +42,7 @@ interface TrainFlags extends OutputOptions {
   maxLeaves?: string;
   maxDepth?: string;
   register?: boolean;
+  ifChanged?: boolean;
   promote?: boolean;
 }
 
@@ -101,10 +102,14 @@ export function registerTrainCommands(program: Command): void {
     .option('--max-depth <n>', 'gbdt: depth per tree (0 = unlimited)')
     .option('--register', 'register the model if every gate passes')
     .option('--promote', 'with --register: promote the new version to production')
+    .option(
+      '--if-changed',
+      'with --register: when the latest version is this training already (the same graph, policy and data; training is seeded), register nothing and name it (for jobs that may run twice)',
+    )
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExamples:\n  modelgate train --data bookings.csv --target is_canceled --model hotel --exclude reservation_status,reservation_status_date\n  modelgate train --data churn.csv --target Churn --model churn --algo logreg --cost tp=0,fp=-20,fn=-100,tn=0 --min-auc 0.8 --register --promote --json\n  modelgate train --data bookings.csv --target adr --model hotel-adr --exclude reservation_status,reservation_status_date --min-r2 0.6 --register\n  modelgate train --data churn.csv --target Contract --model contract --task multiclass --policy min_probability=0.6:review\n  modelgate train --data customers.csv --target Attrition_Flag --positive "Attrited Customer" --model attrition --register',
+      '\nExamples:\n  modelgate train --data bookings.csv --target is_canceled --model hotel --exclude reservation_status,reservation_status_date\n  modelgate train --data churn.csv --target Churn --model churn --algo logreg --cost tp=0,fp=-20,fn=-100,tn=0 --min-auc 0.8 --register --if-changed --promote --json\n  modelgate train --data bookings.csv --target adr --model hotel-adr --exclude reservation_status,reservation_status_date --min-r2 0.6 --register\n  modelgate train --data churn.csv --target Contract --model contract --task multiclass --policy min_probability=0.6:review\n  modelgate train --data customers.csv --target Attrition_Flag --positive "Attrited Customer" --model attrition --register',
     )
     .action(async (o: TrainFlags) =>
       withContext(o, async (ctx) => {
@@ -115,6 +120,7 @@ export function registerTrainCommands(program: Command): void {
           throw new AppError('BAD_REQUEST', `--loss must be squared_error, absolute_error or huber, got ${JSON.stringify(o.loss)}`);
         if (o.split !== 'index' && o.split !== 'random') throw new AppError('BAD_REQUEST', `--split must be index or random, got ${JSON.stringify(o.split)}`);
         if (o.promote && !o.register) throw new AppError('BAD_REQUEST', '--promote needs --register');
+        if (o.ifChanged && !o.register) throw new AppError('BAD_REQUEST', '--if-changed needs --register');
         const testFraction = parseNumberFlag(o.testFraction, '--test-fraction', 0.05, 0.5)!;
         const seed = parseNumberFlag(o.seed, '--seed', 0, 2 ** 31)!;
         const minAuc = parseNumberFlag(o.minAuc, '--min-auc', 0, 1);
@@ -295,14 +301,16 @@ interface TrainGate {
 }
 
 /** The summary's last lines: each gate, then whether (and as what) the model was registered. */
-function outcomeLines(o: TrainFlags, gates: TrainGate[], registered: { model: string; version: number } | undefined, promoted: boolean): string[] {
+function outcomeLines(o: TrainFlags, gates: TrainGate[], registered: { model: string; version: number; unchanged?: true } | undefined, promoted: boolean): string[] {
   return [
     ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.metric} ${g.value === null ? '—' : g.value.toFixed(4)} vs ${g.threshold})`),
-    registered
-      ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}`
-      : o.register
-        ? 'not registered: a gate failed'
-        : 'not registered (add --register)',
+    registered?.unchanged
+      ? `unchanged: ${registered.model} version ${registered.version} is this training already; nothing registered${promoted ? '; it is production' : ''}`
+      : registered
+        ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}`
+        : o.register
+          ? 'not registered: a gate failed'
+          : 'not registered (add --register)',
   ];
 }
 
@@ -338,9 +346,16 @@ async function registerIfPassed(
   o: TrainFlags,
   gates: { passed: boolean }[],
   t: { onnx: Uint8Array; policy: Policy; task: TrainingTask; run: { run_id: string; class_labels?: [string, string] }; reference: ReferenceProfile; sha256: string; description: string },
-): Promise<{ registered: { model: string; version: number } | undefined; promoted: boolean }> {
+): Promise<{ registered: { model: string; version: number; unchanged?: true } | undefined; promoted: boolean }> {
   if (!o.register || gates.some((g) => !g.passed)) return { registered: undefined, promoted: false };
+  const same = await latestIfSameTraining(ctx, o.model, t.onnx, t.policy, t.sha256);
+  if (same !== undefined && o.ifChanged) {
+    progress(`[3/3] version ${same} of ${o.model} is this training already (the same graph, policy and data): nothing registered`);
+    if (o.promote) await ctx.registry.promote({ model: o.model, target: 'production', version: same, actor: cliActor() });
+    return { registered: { model: o.model, version: same, unchanged: true }, promoted: !!o.promote };
+  }
   progress(`[3/3] registering ${o.model}`);
+  if (same !== undefined) progress(`note: the same graph, policy and data as version ${same}, registered again (--if-changed keeps version ${same} instead)`);
   const r = await ctx.registry.register({
     model: o.model,
     onnx: t.onnx,
@@ -363,6 +378,22 @@ async function registerIfPassed(
   if (o.promote) await ctx.registry.promote({ model: o.model, target: 'production', version: r.version, actor: cliActor() });
   else await warnIfDecidesUnlikeProduction(ctx, o.model, r.version, t.policy);
   return { registered: { model: r.model, version: r.version }, promoted: !!o.promote };
+}
+
+/**
+ * The latest version when it is this training again: training is seeded, so the same data and
+ * settings make the same graph, byte for byte; with the same policy nothing would differ but
+ * its number.
+ */
+async function latestIfSameTraining(ctx: Context, model: string, onnx: Uint8Array, policy: Policy, dataSha256: string): Promise<number | undefined> {
+  const m = await ctx.registry.getModel(model).catch((e: unknown) => {
+    if (e instanceof AppError && e.code === 'MODEL_NOT_FOUND') return undefined;
+    throw e;
+  });
+  const latest = m?.versions.at(-1);
+  if (!latest || latest.status !== 'active' || latest.onnx_sha256 !== sha256(onnx)) return undefined;
+  const v = await ctx.registry.getVersion(model, latest.version);
+  return v.manifest.dataset_sha256 === dataSha256 && canonicalJson(v.manifest.policy) === canonicalJson(policy) ? latest.version : undefined;
 }
 
 /**
