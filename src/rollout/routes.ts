@@ -37,7 +37,7 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
       (d) =>
         `${d.arm} version ${d.version} did not load on this server${d.error ? ` (${d.error})` : ''}: it gets no traffic here until it does; the server retries every 30 s, and GET /health lists it`,
     );
-    return { ...status, warnings };
+    return { ...status, warnings: [...warnings, ...status.warnings] };
   };
 
   app.post(
