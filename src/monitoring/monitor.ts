@@ -152,6 +152,9 @@ export function costMatrixOf(training: Record<string, unknown> | undefined): Cos
 
 const DAY_MS = 86_400_000;
 
+/** A metric as the alert's words show it: four places (an MAE of thousands keeps its digits: 11445.4069). */
+const fmtMetric = (v: number): string => v.toFixed(4);
+
 /** The version's reference profile, or undefined with a note saying why there is none. */
 function readReference(target: MonitoredVersion, notes: string[]): ReferenceProfile | undefined {
   const parsed = target.reference == null ? undefined : referenceSchema.safeParse(target.reference);
@@ -483,7 +486,7 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
       value: retrainByDrop ? Math.max(...drops.map((d) => d.drop)) : featuresOk ? driftedShare : null,
       threshold: retrainByDrop ? THRESHOLDS.retrain_metric_drop : THRESHOLDS.retrain_drifted_share,
       detail: retrainByDrop
-        ? `${drops.map((d) => `${d.m} ${(d.drop * 100).toFixed(1)}% ${higherIsBetter[d.m] ? 'below' : 'above'} training`).join(', ')}`
+        ? `${drops.map((d) => `${d.m} ${fmtMetric(performance[d.m]!)} against ${fmtMetric(training[d.m])} in training (${(d.drop * 100).toFixed(1)}% ${higherIsBetter[d.m] ? 'below' : 'above'})`).join(', ')}`
         : !driftOk && !outcomesOk
           ? `${noDrift}; ${noOutcomes}`
           : 'share of features drifted (PSI > 0.2); or a metric more than 5% below its training value',
