@@ -696,6 +696,7 @@ describe('console with 1,000 models and 100,000 predictions', () => {
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     try {
       await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+      await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
       const k = s.ctx.db.kysely;
       const at = new Date().toISOString();
       // Volume written straight to the tables: registering 1,000 models one by one would test the registry, not the page.
@@ -766,6 +767,9 @@ describe('console with 1,000 models and 100,000 predictions', () => {
       await poll(() => predictions.first().textContent()).toContain('e-50');
       // Of the 33,334 "act" records (every third), 33 are a shadow's (n = 1500, 4500, … 97500).
       await poll(() => page.getByTestId('decision-distribution').textContent()).toMatch(/act33\.3% \(33301\)/);
+      // In the order production's policy gives them (below the threshold, then above), not by name.
+      expect(await page.locator('[data-testid=decision-distribution] .bar-label').allTextContents()).toEqual(['none', 'act']);
+      expect(await page.locator('[data-testid=predictions-table] thead th').nth(4).textContent()).toBe('Score');
       await page.getByTestId('arm-filter').selectOption('shadow');
       await page.getByRole('button', { name: 'Search' }).click();
       // The event id cell alone: the row's text runs "e-50" into its score "0.5000".

@@ -37,7 +37,23 @@ const PAGE = 50;
 /** A datetime-local value as an ISO time (the browser's zone), or undefined when blank. */
 const iso = (local: string): string | undefined => (local ? new Date(local).toISOString() : undefined);
 
-function Distribution({ model }: { model: string }) {
+/** What the console reads of the production version: its task and the policy whose decisions it orders. */
+interface Serving {
+  task: string;
+  policy: { type: string; below?: string; above?: string; bands?: { decision: string }[] };
+}
+
+/** Decisions in the order the policy gives them (bands low to high, a threshold's below then above); others after, by name. */
+function byPolicy(policy: Serving['policy'] | undefined) {
+  const order = policy?.type === 'bands' ? (policy.bands ?? []).map((b) => b.decision) : policy?.type === 'threshold' ? [policy.below, policy.above] : [];
+  const rank = (d: string) => {
+    const i = order.indexOf(d);
+    return i < 0 ? order.length : i;
+  };
+  return (a: { decision: string }, b: { decision: string }) => rank(a.decision) - rank(b.decision) || a.decision.localeCompare(b.decision);
+}
+
+function Distribution({ model, policy }: { model: string; policy?: Serving['policy'] }) {
   const [window, setWindow] = useState('24h');
   const d = useLoad(
     (signal) => get<{ total: number; decisions: { decision: string; count: number; rate: number }[] }>(`/v1/models/${enc(model)}/decisions${q({ window })}`, { signal }),
@@ -59,7 +75,7 @@ function Distribution({ model }: { model: string }) {
         <p class="empty">No predictions in this window.</p>
       ) : d.data ? (
         <ul class="bars" data-testid="decision-distribution">
-          {d.data.decisions.map((x) => (
+          {[...d.data.decisions].sort(byPolicy(policy)).map((x) => (
             <li key={x.decision}>
               <span class="bar-label">{x.decision}</span>
               <meter min={0} max={1} value={x.rate} aria-label={`${x.decision} share`} />
@@ -81,6 +97,11 @@ export function DecisionsPage({ name }: { name?: string }) {
   // Without a model in the address: the first that serves (has production), else the first.
   const list = models.data?.models;
   const model = name ?? (list?.find((m) => m.aliases.production !== undefined) ?? list?.[0])?.name;
+  const production = list?.find((m) => m.name === model)?.aliases.production;
+  const serving = useLoad(
+    (signal) => (model && production !== undefined ? get<Serving>(`/v1/models/${enc(model)}/versions/${production}`, { signal }) : Promise.resolve(undefined)),
+    [model, production],
+  );
   const [draft, setDraft] = useState<Filter>(EMPTY);
   const [filter, setFilter] = useState<Filter>(EMPTY);
   /** Cursors of the pages before this one (the API pages forward by keyset cursor). */
@@ -136,7 +157,7 @@ export function DecisionsPage({ name }: { name?: string }) {
         <a href={href('models', model)}>Model</a>
         <a href={href('monitoring', model)}>Monitoring</a>
       </nav>
-      <Distribution model={model} />
+      <Distribution model={model} policy={serving.data?.policy} />
       <section aria-labelledby="log-h">
         <h2 id="log-h">Audit log</h2>
         <form
@@ -180,7 +201,7 @@ export function DecisionsPage({ name }: { name?: string }) {
         {page.data && page.data.predictions.length === 0 ? (
           <p class="empty">No predictions match. Predictions appear here once the model serves requests with AUDIT_LOG on.</p>
         ) : page.data ? (
-          <Table head={['When', 'Version', 'Arm', 'Event id', 'Score', 'Decision', 'Outcome', 'ms']} testId="predictions-table">
+          <Table head={['When', 'Version', 'Arm', 'Event id', serving.data?.task === 'regression' ? 'Value' : 'Score', 'Decision', 'Outcome', 'ms']} testId="predictions-table">
             {page.data.predictions.map((p) => (
               <tr key={p.id}>
                 <td>{fmt.time(p.at)}</td>
