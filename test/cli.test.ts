@@ -249,6 +249,21 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already has \d+ model\(s\).*--force/);
   }, 240_000);
+
+  it('register says when the new version decides other things than production, with the policy set that decides like it', async () => {
+    const fixture = path.join(FIXTURES, 'telco_churn.onnx');
+    expect((await runCli(['register', '--model', 'decides', '--onnx', fixture, '--policy', 'threshold=0.4:retain:ignore'], env)).code).toBe(0);
+    expect((await runCli(['promote', '--model', 'decides', '--version', '1'], env)).code).toBe(0);
+    const unlike = await runCli(['register', '--model', 'decides', '--onnx', fixture], env);
+    expect(unlike.code, unlike.stderr).toBe(0);
+    expect(unlike.stderr).toContain(
+      'warning: version 2 decides none, act and production (version 1) ignore, retain: a canary of it would answer its share of clients with decisions production never gives; a version of it that decides like production: modelgate policy set --model decides --version 2 --policy threshold=0.4:retain:ignore',
+    );
+    // Another threshold, the same decisions: nothing to say.
+    const alike = await runCli(['register', '--model', 'decides', '--onnx', fixture, '--policy', 'threshold=0.6:retain:ignore'], env);
+    expect(alike.code, alike.stderr).toBe(0);
+    expect(alike.stderr).not.toMatch(/warning/);
+  });
 });
 
 describe('modelgate migrate on PostgreSQL', () => {

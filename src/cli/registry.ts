@@ -1,3 +1,4 @@
+import { warnIfDecidesUnlikeProduction } from './decisions-warning.js';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AppError, errorMessage } from '../lib/errors.js';
@@ -130,6 +131,7 @@ export function registerRegistryCommands(program: Command): void {
               [`${r.model}: unchanged; version ${r.version} is this graph with these settings, nothing registered`, `next: modelgate promote --model ${r.model} --version ${r.version}`].join('\n'),
             );
           }
+          await warnIfDecidesUnlikeProduction(ctx, r.model, r.version, r.manifest.policy);
           const c = r.manifest.contract;
           emit(
             o,

@@ -10,7 +10,8 @@ import { indexSplit, randomSplit, trainModel, type Algorithm } from '../training
 import type { RegressionLoss } from '../training/gbdt.js';
 import { cliActor, parseNumberFlag, withContext } from './context.js';
 import { parseBands, parseCosts } from './policy-flags.js';
-import { decisionsDiffer, describePolicy, policyFlag } from '../inference/index.js';
+import { describePolicy } from '../inference/index.js';
+import { warnIfDecidesUnlikeProduction } from './decisions-warning.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 interface TrainFlags extends OutputOptions {
@@ -394,23 +395,4 @@ async function latestIfSameTraining(ctx: Context, model: string, onnx: Uint8Arra
   if (!latest || latest.status !== 'active' || latest.onnx_sha256 !== sha256(onnx)) return undefined;
   const v = await ctx.registry.getVersion(model, latest.version);
   return v.manifest.dataset_sha256 === dataSha256 && canonicalJson(v.manifest.policy) === canonicalJson(policy) ? latest.version : undefined;
-}
-
-/**
- * A new version of a model whose production decides other things (production has bands; this
- * one the default policy): a canary of it would answer its share of clients with decisions
- * they were never given. Said now, while it is only registered.
- */
-async function warnIfDecidesUnlikeProduction(ctx: Context, model: string, version: number, policy: Policy): Promise<void> {
-  const production = (await ctx.registry.getModel(model)).aliases.production;
-  if (production === undefined || production === version) return;
-  const theirs = (await ctx.registry.getVersion(model, production)).manifest.policy;
-  const differ = decisionsDiffer(policy, theirs);
-  if (!differ) return;
-  const flag = policyFlag(theirs);
-  progress(
-    `warning: version ${version} decides ${differ.mine.join(', ')} and production (version ${production}) ${differ.theirs.join(', ')}: a canary of it would answer its share of clients with decisions production never gives${
-      flag ? `; a version of it that decides like production: modelgate policy set --model ${model} --version ${version} --policy ${flag}` : ''
-    }`,
-  );
 }
