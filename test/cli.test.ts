@@ -263,6 +263,13 @@ describe('modelgate CLI on SQLite and local files', () => {
     const alike = await runCli(['register', '--model', 'decides', '--onnx', fixture, '--policy', 'threshold=0.6:retain:ignore'], env);
     expect(alike.code, alike.stderr).toBe(0);
     expect(alike.stderr).not.toMatch(/warning/);
+    // Promoted anyway: allowed (a policy change rolls out so), and said, with the way back.
+    const promoted = await runCli(['promote', '--model', 'decides', '--version', '2', '--json'], env);
+    expect(promoted.code, promoted.stderr).toBe(0);
+    const warning =
+      'production of decides now decides none, act (version 2) where version 1 decided ignore, retain: its clients get decisions they were never given; if that was not meant, roll back (modelgate rollback --model decides)';
+    expect(promoted.json().warnings).toEqual([warning]);
+    expect(promoted.stderr).toContain(`warning: ${warning}`);
   });
 });
 

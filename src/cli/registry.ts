@@ -289,6 +289,7 @@ export function registerRegistryCommands(program: Command): void {
             reason: o.reason,
             actor: cliActor(),
           });
+          if ('warnings' in r) for (const w of r.warnings ?? []) progress(`warning: ${w}`);
           emit(o, r, () =>
             'status' in r
               ? `${r.model} version ${r.version} is now ${r.status}`

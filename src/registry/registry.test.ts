@@ -134,6 +134,30 @@ describe.each(DIALECTS)('registry on %s', (dialect) => {
     expect((await registry.rollback({ model: 'alpha', actor: 'x' })).version).toBe(1);
   });
 
+  it('a move to a version that decides other things is allowed and said; the same decisions at another threshold are not', async () => {
+    const bands = {
+      type: 'bands' as const,
+      bands: [
+        { decision: 'allow', below: 0.3 },
+        { decision: 'review', below: 0.7 },
+        { decision: 'block', below: null },
+      ],
+    };
+    await registry.register({ model: 'decider', onnx, policy: { type: 'threshold', threshold: 0.5, above: 'act', below: 'none' }, actor: 't' });
+    await registry.register({ model: 'decider', onnx, policy: bands, actor: 't' });
+    await registry.register({ model: 'decider', onnx, policy: { type: 'threshold', threshold: 0.3, above: 'act', below: 'none' }, actor: 't' });
+    expect(await registry.promote({ model: 'decider', target: 'production', version: 1, actor: 't' })).not.toHaveProperty('warnings');
+    expect((await registry.promote({ model: 'decider', target: 'production', version: 2, actor: 't' })).warnings).toEqual([
+      'production of decider now decides allow, review, block (version 2) where version 1 decided none, act: its clients get decisions they were never given; if that was not meant, roll back (modelgate rollback --model decider)',
+    ]);
+    expect((await registry.promote({ model: 'decider', target: 'production', version: 3, actor: 't' })).warnings).toHaveLength(1);
+    expect(await registry.promote({ model: 'decider', target: 'production', version: 1, actor: 't' })).not.toHaveProperty('warnings');
+    await registry.promote({ model: 'decider', target: 'green', version: 1, actor: 't' });
+    expect((await registry.promote({ model: 'decider', target: 'green', version: 2, actor: 't' })).warnings![0]).toMatch(
+      /^green of decider now decides .*roll back \(modelgate rollback --model decider --slot green\)$/,
+    );
+  });
+
   it('archives only versions no alias points at; archived versions cannot be promoted', async () => {
     expect(await code(registry.promote({ model: 'alpha', target: 'archived', version: 1, actor: 'x' }))).toBe('CONFLICT');
     await registry.promote({ model: 'alpha', target: 'archived', version: 2, actor: 'x' });

@@ -61,6 +61,7 @@ const aliasChange = {
     rolled_back_from: { type: 'integer' },
     status: { type: 'string' },
     aliases: aliasesSchema,
+    warnings: { type: 'array', items: { type: 'string' }, description: 'the alias now decides other things than the version it moved from: its clients get decisions they were never given' },
   },
 } as const;
 

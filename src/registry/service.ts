@@ -8,6 +8,7 @@ import {
   inspectGraph,
   checkPolicy,
   defaultPolicy,
+  decisionsDiffer,
   describePolicy,
   taskOf,
   positiveClassOf,
@@ -368,6 +369,19 @@ export function createRegistryService(deps: RegistryDeps) {
     });
   }
 
+  /**
+   * An alias moved to a version whose policy decides other things than the one before (a
+   * version trained with the default policy promoted over one with bands): every client of the
+   * alias now gets decisions it was never given. Allowed (a policy change is rolled out so),
+   * and said.
+   */
+  async function decisionChange(model: string, alias: string, to: VersionRow, from: number, tx: Parameters<typeof store.getVersion>[2]): Promise<string | undefined> {
+    const before = await store.getVersion(model, from, tx);
+    const differ = before ? decisionsDiffer(to.manifest.policy, before.manifest.policy) : undefined;
+    if (!differ) return undefined;
+    return `${alias} of ${model} now decides ${differ.mine.join(', ')} (version ${to.version}) where version ${from} decided ${differ.theirs.join(', ')}: its clients get decisions they were never given; if that was not meant, roll back (modelgate rollback --model ${model}${alias === 'production' ? '' : ` --slot ${alias}`})`;
+  }
+
   /** Point an alias at a version (history, webhook event and the canary guard in the same transaction). */
   async function moveAlias(input: PromoteInput) {
     return store.transaction(async (tx) => {
@@ -397,7 +411,8 @@ export function createRegistryService(deps: RegistryDeps) {
         await deps.emit?.(tx, 'model.promoted', { model: input.model, alias, version, previous_version: previous, actor: input.actor }, at);
       }
       log.info({ model: input.model, alias, version, previous, actor: input.actor }, 'alias moved');
-      return { model: input.model, alias, version, previous_version: previous, aliases: { ...aliases, [alias]: version } };
+      const warning = previous !== null && previous !== version ? await decisionChange(input.model, alias, v, previous, tx) : undefined;
+      return { model: input.model, alias, version, previous_version: previous, aliases: { ...aliases, [alias]: version }, ...(warning ? { warnings: [warning] } : {}) };
     });
   }
 

@@ -36,6 +36,9 @@ interface VersionDetail {
   manifest: Record<string, unknown>;
 }
 
+/** " Warning: …" for each warning an action's answer carries (a promotion that changes what clients are decided). */
+const warningsOf = (r: unknown): string => ((r as { warnings?: string[] }).warnings ?? []).map((w) => ` Warning: ${w}.`).join('');
+
 function VersionPanel({ model, version }: { model: string; version: number }) {
   const v = useLoad((signal) => get<VersionDetail>(`/v1/models/${enc(model)}/versions/${version}`, { signal }), [model, version]);
   if (v.error) return <ErrorNote error={v.error} />;
@@ -147,7 +150,7 @@ export function ModelPage({ name }: { name: string }) {
                       </p>
                     }
                     run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'production', ...(production !== undefined ? { from_version: production } : {}) })}
-                    done={after(`Version ${v.version} of ${d.name} is now production.`)}
+                    done={(r) => after(`Version ${v.version} of ${d.name} is now production.${warningsOf(r)}`)()}
                   />
                 ) : null}
                 {v.status !== 'archived' && production !== undefined && production !== v.version ? (
