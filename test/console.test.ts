@@ -437,6 +437,36 @@ describe('console at /ui in Chromium', () => {
     expect((await api('POST', '/v1/models/hotel/promote', { target: 'blue', activate: true })).status).toBe(200);
   });
 
+  it("a version that decides other things than production is said before it answers production's clients: promote, canary and slot dialogs", async () => {
+    const bands = {
+      type: 'bands' as const,
+      bands: [
+        { decision: 'allow', below: 0.3 },
+        { decision: 'review', below: 0.7 },
+        { decision: 'block', below: null },
+      ],
+    };
+    await s.ctx.registry.register({ model: 'tiered', onnx: demo.onnx, policy: { type: 'threshold', threshold: 0.5, above: 'act', below: 'none' }, actor: 't' });
+    await s.ctx.registry.register({ model: 'tiered', onnx: demo.onnx, policy: bands, actor: 't' });
+    await s.ctx.registry.promote({ model: 'tiered', target: 'production', version: 1, actor: 't' });
+    await s.ctx.registry.promote({ model: 'tiered', target: 'blue', version: 2, actor: 't' });
+    await page.goto(`${s.url}/ui/#/models/tiered`);
+    const row = (v: number) => page.locator(`[data-testid=versions-table] tr[data-version="${v}"] td`).nth(2);
+    await poll(() => row(2).textContent()).toBe('allow, review, block');
+    expect(await row(1).textContent()).toBe('none, act');
+    const note = 'Version 2 decides allow, review, block; production (version 1) decides none, act: the clients it answers get decisions they were never given.';
+    const dialog = page.locator('dialog[open]');
+    for (const action of ['promote-2', 'canary-2', 'activate-blue']) {
+      await page.getByTestId(action).click();
+      await poll(() => dialog.textContent()).toContain(note);
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+    }
+    // Production's own row, and a version deciding alike, say nothing.
+    await page.getByTestId('to-slot-1').click();
+    expect(await dialog.textContent()).not.toContain('decisions they were never given');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+  });
+
   it('the monitoring page shows the drifted feature first, and its HTML report opens from disk with the network blocked', async () => {
     // Traffic where lead_time has tripled: the drift the report must put first.
     for (let i = 0; i < 80; i++) {

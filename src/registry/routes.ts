@@ -43,6 +43,11 @@ const versionSummary = {
     created_at: { type: 'string' },
     created_by: { type: 'string' },
     aliases: { type: 'array', items: { type: 'string' } },
+    decisions: {
+      type: ['array', 'null'],
+      items: { type: 'string' },
+      description: "what its policy decides (threshold, bands and value policies), in the policy's order; null for a class policy, whose decisions are the classes",
+    },
     engine: engineSchema,
   },
 } as const;

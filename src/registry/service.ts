@@ -10,6 +10,7 @@ import {
   defaultPolicy,
   decisionsDiffer,
   describePolicy,
+  policyDecisions,
   taskOf,
   positiveClassOf,
   SUPPORTED_CONTRACT_VERSIONS,
@@ -547,6 +548,7 @@ export function createRegistryService(deps: RegistryDeps) {
     ...withPositiveClass(positiveClassOf(taskOf(v.manifest.contract), v.manifest.output)),
     created_at: v.created_at,
     created_by: v.created_by,
+    decisions: policyDecisions(v.manifest.policy) ?? null,
     aliases: Object.entries(aliases)
       .filter(([, n]) => n === v.version)
       .map(([a]) => a),

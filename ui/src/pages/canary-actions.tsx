@@ -26,7 +26,7 @@ interface CanaryAnswer {
 /** An outcome rule that fits the model's task, for the dialog's example. */
 const OUTCOME_EXAMPLE: Record<string, string> = { binary: '--max-auc-drop 0.05', multiclass: '--max-accuracy-drop-pp 2', regression: '--max-mae-ratio 1.1' };
 
-export function StartCanaryButton(props: { model: string; version: number; production: number; task: string; done: (what: string) => void }) {
+export function StartCanaryButton(props: { model: string; version: number; production: number; task: string; note?: string; done: (what: string) => void }) {
   const { model, version, production } = props;
   const [steps, setSteps] = useState('10, 25, 50, 100');
   const [stepInterval, setStepInterval] = useState('');
@@ -46,6 +46,7 @@ export function StartCanaryButton(props: { model: string; version: number; produ
             </code>
             . Watch, stop or promote it on the Rollout page.
           </p>
+          {props.note ? <p class="warn-text">{props.note}</p> : null}
           <div class="fields">
             <label>
               Steps (% of requests)

@@ -17,6 +17,21 @@ interface VersionRow {
   created_by: string;
   size_bytes: number;
   engine: { engine: string; reason?: string; memory_bytes: number | null } | null;
+  /** What its policy decides; null for a class policy (its decisions are the classes). */
+  decisions: string[] | null;
+}
+
+/**
+ * Said in a dialog before a version answers production's clients: one whose policy decides other
+ * things gives them decisions they were never given (a version trained with the default policy
+ * against a banded production, say).
+ */
+export function decisionNote(v: VersionRow | undefined, production: VersionRow | undefined): string | undefined {
+  const mine = v?.decisions;
+  const theirs = production?.decisions;
+  if (!v || !production || !mine || !theirs || v.version === production.version) return undefined;
+  if (mine.length === theirs.length && mine.every((d) => theirs.includes(d))) return undefined;
+  return `Version ${v.version} decides ${mine.join(', ')}; production (version ${production.version}) decides ${theirs.join(', ')}: the clients it answers get decisions they were never given. modelgate policy set gives it production's policy as a new version.`;
 }
 
 interface ModelDetail {
@@ -99,6 +114,7 @@ export function ModelPage({ name }: { name: string }) {
   const rollbackTo = d.rollback_to.production;
   // The model's own description is what its first version brought; what serves is what an operator asks about.
   const serving = d.versions.find((v) => v.version === production);
+  const unlike = (v: VersionRow) => decisionNote(v, serving);
   return (
     <main>
       <h1>{d.name}</h1>
@@ -121,7 +137,7 @@ export function ModelPage({ name }: { name: string }) {
       ) : null}
       <ErrorNote error={m.error} />
       <h2>Versions</h2>
-      <Table head={['Version', 'Status', 'Aliases', 'Engine', 'Description', 'Registered', ...(admin ? ['Actions'] : [])]} testId="versions-table">
+      <Table head={['Version', 'Status', 'Aliases', 'Decides', 'Engine', 'Description', 'Registered', ...(admin ? ['Actions'] : [])]} testId="versions-table">
         {d.versions.map((v) => (
           <tr key={v.version} data-version={v.version}>
             <th scope="row">
@@ -131,6 +147,7 @@ export function ModelPage({ name }: { name: string }) {
             </th>
             <td>{v.status}</td>
             <td>{v.aliases.join(', ') || '—'}</td>
+            <td>{v.decisions ? v.decisions.join(', ') : <span class="muted">its classes</span>}</td>
             <td title={v.engine?.reason ?? ''}>{v.engine ? `${v.engine.engine}${v.engine.reason ? ' (see why)' : ''}` : <span class="muted">not loaded yet</span>}</td>
             <td>{v.description ?? <span class="muted">—</span>}</td>
             <td>
@@ -147,6 +164,7 @@ export function ModelPage({ name }: { name: string }) {
                       <p>
                         Production of <strong>{d.name}</strong> moves from {production !== undefined ? `version ${production}` : 'nothing'} to <strong>version {v.version}</strong>. Every request
                         without a pinned version is answered by version {v.version} within a reload interval. A running canary is completed or refused by the server.
+                        {unlike(v) ? <strong class="warn-text"> {unlike(v)}</strong> : null}
                       </p>
                     }
                     run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'production', ...(production !== undefined ? { from_version: production } : {}) })}
@@ -154,7 +172,7 @@ export function ModelPage({ name }: { name: string }) {
                   />
                 ) : null}
                 {v.status !== 'archived' && production !== undefined && production !== v.version ? (
-                  <StartCanaryButton model={d.name} version={v.version} production={production} task={v.task} done={(what) => after(what)()} />
+                  <StartCanaryButton model={d.name} version={v.version} production={production} task={v.task} note={unlike(v)} done={(what) => after(what)()} />
                 ) : null}
                 {v.status !== 'archived' && production !== undefined && production !== v.version ? (
                   <ConfirmButton
@@ -237,7 +255,14 @@ export function ModelPage({ name }: { name: string }) {
           </p>
         )
       ) : null}
-      <SlotsSection model={d.name} aliases={d.aliases} rollbackTo={d.rollback_to} admin={admin} done={(what) => after(what)()} />
+      <SlotsSection
+        model={d.name}
+        aliases={d.aliases}
+        rollbackTo={d.rollback_to}
+        admin={admin}
+        note={(version) => unlike(d.versions.find((x) => x.version === version)!)}
+        done={(what) => after(what)()}
+      />
       {open !== undefined ? <VersionPanel model={d.name} version={open} /> : null}
       <h2>Alias history</h2>
       {d.alias_history.length === 0 ? (

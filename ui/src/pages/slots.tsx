@@ -68,7 +68,15 @@ export function ToSlotButton(props: { model: string; version: number; aliases: R
 }
 
 /** Each slot with its version; admins activate one (production gets its version) or roll it back. */
-export function SlotsSection(props: { model: string; aliases: Record<string, number>; rollbackTo: Record<string, number | null>; admin: boolean; done: (what: string) => void }) {
+export function SlotsSection(props: {
+  model: string;
+  aliases: Record<string, number>;
+  rollbackTo: Record<string, number | null>;
+  admin: boolean;
+  /** What to say before a slot's version answers production's clients (it decides other things). */
+  note: (version: number) => string | undefined;
+  done: (what: string) => void;
+}) {
   const { model, aliases, rollbackTo, admin } = props;
   const slots = slotsOf(aliases);
   const production = aliases.production;
@@ -95,7 +103,7 @@ export function SlotsSection(props: { model: string; aliases: Record<string, num
                       <p>
                         Production of <strong>{model}</strong> moves from {production !== undefined ? `version ${production}` : 'nothing'} to <strong>version {v}</strong>, the version in slot {slot}.
                         Every request without a pinned version is answered by it within a reload interval; a rollback of production goes back to{' '}
-                        {production !== undefined ? `version ${production}` : 'nothing'}.
+                        {production !== undefined ? `version ${production}` : 'nothing'}.{props.note(v) ? <strong class="warn-text"> {props.note(v)}</strong> : null}
                       </p>
                     }
                     run={() => post(`/v1/models/${enc(model)}/promote`, { target: slot, activate: true, slot_version: v, ...(production !== undefined ? { from_version: production } : {}) })}
