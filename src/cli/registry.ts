@@ -225,11 +225,13 @@ export function registerRegistryCommands(program: Command): void {
               m.versions.map((v) => ({
                 ...v,
                 aliases: v.aliases.join(','),
+                // What its policy decides, so a version unlike production is seen before it is promoted.
+                decides: v.decisions ? v.decisions.join(',') : '(classes)',
                 sha256: v.onnx_sha256.slice(0, 12),
                 engine: v.engine?.engine ?? 'not loaded yet',
                 memory: v.engine ? byteSize(v.engine.memory_bytes) : '',
               })),
-              ['version', 'status', 'task', 'aliases', 'engine', 'memory', 'sha256', 'created_at', 'created_by'],
+              ['version', 'status', 'task', 'aliases', 'decides', 'engine', 'memory', 'sha256', 'created_at', 'created_by'],
             ),
             // Why a version is not compiled, when it is not: an operator, attribute or difference to fix or report.
             ...m.versions.flatMap((v) => (v.engine?.reason ? [`  v${v.version} on onnxruntime: ${v.engine.reason}`] : [])),
