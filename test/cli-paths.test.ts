@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +54,21 @@ describe('paths given to the CLI', () => {
     expect(await usageError(['score', '--model', 'charges', '--data', path.join(plainFile, 'rows.csv'), '--out', path.join(dir, 'o.csv')])).toBe(
       `cannot read ${path.join(plainFile, 'rows.csv')}: a part of the path is a file, not a directory; give the path of a CSV file or s3://bucket/key`,
     );
+  }, 60_000);
+
+  it('a pipe to a command that reads its file more than once: refused in words, not "ESPIPE: invalid seek"', async () => {
+    const fifo = path.join(dir, 'rows.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // A writer that waits for a reader; the command refuses without opening the pipe, so it is ended after.
+    const writer = spawn('sh', ['-c', `cat ${rows} > ${fifo}`], { stdio: 'ignore' });
+    try {
+      const message = `cannot read ${fifo}: it is a pipe or a device, and this command reads its file from the start more than once; save the rows to a file first (for example: … > rows.csv) and give that`;
+      expect(await usageError(['evaluate', '--model', 'charges', '--data', fifo, '--target', 'TotalCharges'])).toBe(message);
+      expect(await usageError(['train', '--data', fifo, '--target', 'TotalCharges', '--model', 'm'])).toBe(message);
+      expect(await usageError(['feedback', 'import', '--file', fifo])).toBe(message);
+    } finally {
+      writer.kill();
+    }
   }, 60_000);
 
   it('a directory to write to, or a path through a file: refused before any work, and nothing left behind', async () => {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { statSync } from 'node:fs';
 import { notNumbersNote } from '../lib/csv-cell.js';
 import { AppError } from '../lib/errors.js';
 import { sha256File, writeFileAtomic } from '../lib/files.js';
@@ -260,10 +261,11 @@ export function registerEvaluateCommands(program: Command): void {
         const allow = o.allowSkipped ?? false;
         const candidate = await evaluateVersion(ctx, o.model, version, o.data, o.target, allow);
         const baseline = o.baseline ? await evaluateVersion(ctx, o.model, await resolve(ctx, o.model, o.baseline), o.data, o.target, allow) : undefined;
-        const { sha256: dataSha256 } = await sha256File(o.data);
+        // A pipe was read by the scoring already: only a file is hashed.
+        const dataSha256 = statSync(o.data).isFile() ? (await sha256File(o.data)).sha256 : undefined;
         const warnings: string[] = [];
-        for (const e of baseline ? [candidate, baseline] : [candidate]) {
-          const w = await trainingFileWarning(o.data, dataSha256, e.version, task, (await ctx.registry.getVersion(o.model, e.version)).manifest);
+        for (const e of dataSha256 ? (baseline ? [candidate, baseline] : [candidate]) : []) {
+          const w = await trainingFileWarning(o.data, dataSha256!, e.version, task, (await ctx.registry.getVersion(o.model, e.version)).manifest);
           if (w) warnings.push(w);
         }
         for (const w of warnings) progress(`warning: ${w}`);

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { sha256File } from '../lib/files.js';
 
 interface TrainedManifest {
@@ -13,7 +14,9 @@ interface TrainedManifest {
 export async function trainedOnFile(file: string, version: number, manifest: TrainedManifest, fileSha256?: string): Promise<string | undefined> {
   const t = manifest.training as { dataset?: { sha256?: unknown; rows_read?: unknown }; rows?: { train?: unknown } } | undefined;
   if (typeof t?.dataset?.sha256 !== 'string') return undefined;
-  if (t.dataset.sha256 !== (fileSha256 ?? (await sha256File(file)).sha256)) return undefined;
+  // A pipe is read once, by the command: only a file is hashed.
+  const sha = fileSha256 ?? (statSync(file).isFile() ? (await sha256File(file)).sha256 : undefined);
+  if (sha === undefined || t.dataset.sha256 !== sha) return undefined;
   const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : undefined);
   const train = n(t.rows?.train);
   const read = n(t.dataset.rows_read);

@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import { AppError } from './errors.js';
 import { PassThrough, type Readable } from 'node:stream';
 
 export type Delimiter = ',' | ';' | '\t' | '|';
@@ -29,6 +30,14 @@ export function delimiterOf(head: string): Delimiter {
 
 /** The delimiter of a CSV file, from its first 64 KB. */
 export async function fileDelimiter(file: string): Promise<Delimiter> {
+  // These commands read the file from its start again (its head here, then all of it; train and
+  // evaluate with a baseline twice): a pipe cannot be, and failed as "ESPIPE: invalid seek".
+  if (!(await stat(file)).isFile()) {
+    throw new AppError(
+      'BAD_REQUEST',
+      `cannot read ${file}: it is a pipe or a device, and this command reads its file from the start more than once; save the rows to a file first (for example: … > rows.csv) and give that`,
+    );
+  }
   const handle = await open(file, 'r');
   try {
     const buf = Buffer.alloc(HEAD_BYTES);

@@ -245,9 +245,9 @@ async function readColumns(
  */
 export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingested> {
   assertInputFile(file, 'give the path of a CSV file with a header row');
+  const delimiter = await fileDelimiter(file); // refuses a pipe, whose size would read 0
   const size = (await stat(file)).size;
   if (size === 0) throw new AppError('BAD_REQUEST', `${file} is empty; give a CSV with a header row and data rows`);
-  const delimiter = await fileDelimiter(file);
   const num = (raw: string) => cellNumber(raw, delimiter !== ',');
   // The file's sha256 is taken while pass 1 reads it.
   const hash = createHash('sha256');
