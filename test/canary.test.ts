@@ -3,7 +3,7 @@ import { generateHotelBookings, rowPayload, trainLogisticRegression } from '../s
 import type { Authenticator, Scope } from '../src/server/auth.js';
 import { DIALECTS } from './helpers/db.js';
 import { faultyModel, slowModel } from './helpers/faulty-model.js';
-import { demoModel } from './helpers/fixtures.js';
+import { demoModel, kindFixture } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { OUTCOMES_REUSE_MS } from '../src/rollout/evaluate.js';
 import { describeRolloutEvent, type RolloutEvent } from '../src/rollout/describe-event.js';
@@ -680,5 +680,38 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     ]);
     await call('POST', '/v1/shadow/policies/stop', {});
     await call('POST', '/v1/canary/policies/stop', {});
+
+    // Multiclass: the decisions come from the classes. Production maps each class to a decision; one version gives the classes themselves, one folds Spain into Germany.
+    const geo = kindFixture('bank_geography');
+    // The bank data's dirty Geography column has a "?" class beside the three countries.
+    expect(geo.expected.classes).toEqual(['?', 'France', 'Germany', 'Spain']);
+    const map = (spain: string) => ({ type: 'class_map' as const, decisions: { '?': 'unknown', France: 'France', Germany: 'Germany', Spain: spain } });
+    await s.ctx.registry.register({ model: 'geo', onnx: geo.onnx, policy: map('Spain'), actor: 't' });
+    await s.ctx.registry.register({ model: 'geo', onnx: geo.onnx, policy: { type: 'label' }, actor: 't' });
+    await s.ctx.registry.register({ model: 'geo', onnx: geo.onnx, policy: map('Germany'), actor: 't' });
+    await s.ctx.registry.promote({ model: 'geo', target: 'production', version: 1, actor: 't' });
+    const geoStatus = async () => (await call('GET', '/v1/canary/geo')).json() as { warnings: string[] };
+    expect((await call('POST', '/v1/canary', { model: 'geo', canary_version: 2, canary_percent: 10 })).statusCode).toBe(200);
+    expect((await geoStatus()).warnings).toEqual([
+      "canary version 2 decides ?, France, Germany, Spain and production (version 1) unknown, France, Germany, Spain: the clients the canary answers get decisions production never gives, and the arms' decision rates compare unlike things",
+    ]);
+    await call('POST', '/v1/canary/geo/stop', {});
+    expect((await call('POST', '/v1/canary', { model: 'geo', canary_version: 3, canary_percent: 10 })).statusCode).toBe(200);
+    expect((await geoStatus()).warnings).toEqual([
+      "canary version 3 decides unknown, France, Germany and production (version 1) unknown, France, Germany, Spain: the clients the canary answers never get Spain, which production gives, and the arms' decision rates compare unlike things",
+    ]);
+    await call('POST', '/v1/canary/geo/stop', {});
+    // The model's listing gives each version's decisions, from its classes.
+    const versions = (await call('GET', '/v1/models/geo')).json().versions as { version: number; decisions: string[] }[];
+    expect(versions.map((v) => v.decisions)).toEqual([
+      ['unknown', 'France', 'Germany', 'Spain'],
+      ['?', 'France', 'Germany', 'Spain'],
+      ['unknown', 'France', 'Germany'],
+    ]);
+    // Promoted anyway: said, with what its clients no longer get.
+    const promoted = await call('POST', '/v1/models/geo/promote', { version: 3 });
+    expect(promoted.json().warnings).toEqual([
+      'production of geo now decides unknown, France, Germany (version 3) where version 1 decided unknown, France, Germany, Spain: its clients no longer get Spain; if that was not meant, roll back (modelgate rollback --model geo)',
+    ]);
   });
 });

@@ -131,7 +131,7 @@ export function registerRegistryCommands(program: Command): void {
               [`${r.model}: unchanged; version ${r.version} is this graph with these settings, nothing registered`, `next: modelgate promote --model ${r.model} --version ${r.version}`].join('\n'),
             );
           }
-          await warnIfDecidesUnlikeProduction(ctx, r.model, r.version, r.manifest.policy);
+          await warnIfDecidesUnlikeProduction(ctx, r.model, r.version);
           const c = r.manifest.contract;
           emit(
             o,
@@ -226,7 +226,7 @@ export function registerRegistryCommands(program: Command): void {
                 ...v,
                 aliases: v.aliases.join(','),
                 // What its policy decides, so a version unlike production is seen before it is promoted.
-                decides: v.decisions ? v.decisions.join(',') : '(classes)',
+                decides: v.decisions ? (v.decisions.length > 4 ? `${v.decisions.slice(0, 3).join(',')},…(${v.decisions.length})` : v.decisions.join(',')) : '(classes)',
                 sha256: v.onnx_sha256.slice(0, 12),
                 engine: v.engine?.engine ?? 'not loaded yet',
                 memory: v.engine ? byteSize(v.engine.memory_bytes) : '',

@@ -377,7 +377,7 @@ async function registerIfPassed(
     actor: cliActor(),
   });
   if (o.promote) await ctx.registry.promote({ model: o.model, target: 'production', version: r.version, actor: cliActor() });
-  else await warnIfDecidesUnlikeProduction(ctx, o.model, r.version, t.policy);
+  else await warnIfDecidesUnlikeProduction(ctx, o.model, r.version);
   return { registered: { model: r.model, version: r.version }, promoted: !!o.promote };
 }
 

@@ -8,7 +8,7 @@ import { FIXTURES } from '../../test/helpers/fixtures.js';
 import { MicroBatcher, RunGate } from './batcher.js';
 import { exposeZipMapSource, graphNames, inputShapes, inspectGraph } from './onnx-graph.js';
 import { floatTensor, model, node, valueInfo } from '../training/onnx-builder.js';
-import { checkPolicy, compilePolicy, defaultPolicy, parsePolicyFlag, policyDecisions, policyFlag, type Policy } from './policy.js';
+import { checkPolicy, compilePolicy, decisionsDiffer, defaultPolicy, parsePolicyFlag, policyDecisions, policyFlag, type Policy } from './policy.js';
 
 describe('ZipMap rewrite', () => {
   it('onnxruntime cannot return the ZipMap; the rewritten graph exposes the probability tensor', async () => {
@@ -325,9 +325,22 @@ describe('policies', () => {
       { type: 'value', decision: 'price' },
     ];
     for (const p of policies) expect(parsePolicyFlag(policyFlag(p)!)).toEqual(p);
-    expect(policies.map(policyDecisions)).toEqual([['allow', 'block'], ['low', 'mid', 'high'], ['value'], ['price']]);
-    expect(policyDecisions({ type: 'label' })).toBeUndefined();
+    expect(policies.map((p) => policyDecisions(p))).toEqual([['allow', 'block'], ['low', 'mid', 'high'], ['value'], ['price']]);
     expect(policyFlag({ type: 'label' })).toBeUndefined();
+    // A class policy's decisions come from the classes.
+    const classes = ['France', 'Germany', 'Spain'];
+    expect(policyDecisions({ type: 'label' })).toBeUndefined();
+    expect(policyDecisions({ type: 'label' }, classes)).toEqual(classes);
+    expect(policyDecisions({ type: 'min_probability', min: 0.6, fallback: 'review' }, classes)).toEqual([...classes, 'review']);
+    expect(policyDecisions({ type: 'class_map', decisions: { France: 'retain', Spain: 'retain' }, default: 'none' }, classes)).toEqual(['retain', 'none']);
+    expect(policyDecisions({ type: 'class_map', decisions: { France: 'retain' } }, classes)).toEqual(['retain', 'Germany', 'Spain']);
+    expect(decisionsDiffer({ type: 'label' }, { type: 'label' }, ['France', 'Germany', 'Italy'], classes)).toEqual({
+      mine: ['France', 'Germany', 'Italy'],
+      theirs: classes,
+      added: ['Italy'],
+      missing: ['Spain'],
+    });
+    expect(decisionsDiffer({ type: 'label' }, { type: 'label' }, [...classes].reverse(), classes)).toBeUndefined();
   });
 
   it('threshold and bands, from the CLI form', () => {

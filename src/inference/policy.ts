@@ -157,22 +157,39 @@ export function describePolicy(p: Policy): string {
 }
 
 /**
- * The decisions a policy gives, when they do not depend on the model's classes (threshold,
- * bands, value); undefined for class policies, whose decisions are the classes.
+ * The decisions a policy gives, in its order: a threshold's below then above, bands low to high,
+ * a value policy's one name; for a class policy, from the model's classes (undefined without
+ * them): the classes, a min_probability's fallback after them, a class_map's mapped names.
  */
-export function policyDecisions(p: Policy): string[] | undefined {
+export function policyDecisions(p: Policy, classes?: readonly ClassLabel[]): string[] | undefined {
   if (p.type === 'threshold') return [...new Set([p.below, p.above])];
   if (p.type === 'bands') return [...new Set(p.bands.map((b) => b.decision))];
   if (p.type === 'value') return [p.decision];
-  return undefined;
+  if (!classes) return undefined;
+  const names = classes.map(String);
+  if (p.type === 'label') return names;
+  if (p.type === 'min_probability') return [...new Set([...names, p.fallback])];
+  return [...new Set(names.map((c) => p.decisions[c] ?? p.default ?? c))];
 }
 
-/** Both policies' decisions when they differ (as sets); undefined when alike or when either is a class policy. */
-export function decisionsDiffer(mine: Policy, theirs: Policy): { mine: string[]; theirs: string[] } | undefined {
-  const a = policyDecisions(mine);
-  const b = policyDecisions(theirs);
-  if (!a || !b || (a.length === b.length && a.every((d) => b.includes(d)))) return undefined;
-  return { mine: a, theirs: b };
+/** What two versions decide, when that differs: each one's decisions, and those only one of them gives. */
+export interface DecisionDifference {
+  mine: string[];
+  theirs: string[];
+  /** Decisions `mine` gives that `theirs` never does. */
+  added: string[];
+  /** Decisions `theirs` gives that `mine` never does. */
+  missing: string[];
+}
+
+/** Undefined when both decide the same things (in any order), or when either's decisions are unknown. */
+export function decisionsDiffer(mine: Policy, theirs: Policy, mineClasses?: readonly ClassLabel[], theirClasses?: readonly ClassLabel[]): DecisionDifference | undefined {
+  const a = policyDecisions(mine, mineClasses);
+  const b = policyDecisions(theirs, theirClasses);
+  if (!a || !b) return undefined;
+  const added = a.filter((d) => !b.includes(d));
+  const missing = b.filter((d) => !a.includes(d));
+  return added.length || missing.length ? { mine: a, theirs: b, added, missing } : undefined;
 }
 
 /** The `--policy` flag that gives this policy (threshold, bands, value), for a message that says what to run. */

@@ -378,9 +378,10 @@ export function createRegistryService(deps: RegistryDeps) {
    */
   async function decisionChange(model: string, alias: string, to: VersionRow, from: number, tx: Parameters<typeof store.getVersion>[2]): Promise<string | undefined> {
     const before = await store.getVersion(model, from, tx);
-    const differ = before ? decisionsDiffer(to.manifest.policy, before.manifest.policy) : undefined;
+    const differ = before ? decisionsDiffer(to.manifest.policy, before.manifest.policy, to.manifest.output.class_labels, before.manifest.output.class_labels) : undefined;
     if (!differ) return undefined;
-    return `${alias} of ${model} now decides ${differ.mine.join(', ')} (version ${to.version}) where version ${from} decided ${differ.theirs.join(', ')}: its clients get decisions they were never given; if that was not meant, roll back (modelgate rollback --model ${model}${alias === 'production' ? '' : ` --slot ${alias}`})`;
+    const clients = differ.added.length ? 'its clients get decisions they were never given' : `its clients no longer get ${differ.missing.join(', ')}`;
+    return `${alias} of ${model} now decides ${differ.mine.join(', ')} (version ${to.version}) where version ${from} decided ${differ.theirs.join(', ')}: ${clients}; if that was not meant, roll back (modelgate rollback --model ${model}${alias === 'production' ? '' : ` --slot ${alias}`})`;
   }
 
   /** Point an alias at a version (history, webhook event and the canary guard in the same transaction). */
@@ -548,7 +549,7 @@ export function createRegistryService(deps: RegistryDeps) {
     ...withPositiveClass(positiveClassOf(taskOf(v.manifest.contract), v.manifest.output)),
     created_at: v.created_at,
     created_by: v.created_by,
-    decisions: policyDecisions(v.manifest.policy) ?? null,
+    decisions: policyDecisions(v.manifest.policy, v.manifest.output.class_labels) ?? null,
     aliases: Object.entries(aliases)
       .filter(([, n]) => n === v.version)
       .map(([a]) => a),

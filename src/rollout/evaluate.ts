@@ -1,4 +1,4 @@
-import type { Policy, Task } from '../inference/index.js';
+import type { ClassLabel, Policy, Task } from '../inference/index.js';
 import type { Clock } from '../lib/clock.js';
 import type { RegistryService } from '../registry/index.js';
 import { analyse, type Verdict } from './analysis.js';
@@ -21,12 +21,12 @@ type BothArms = { production: ArmOutcomes; canary: ArmOutcomes };
 /** Judging a running canary from the statistics every replica stored. */
 export function createCanaryEvaluator(store: RolloutStore, registry: RegistryService, minScored: number, clock: Clock) {
   /** A version's task and policy (versions are immutable, so each is read once). */
-  const kinds = new Map<string, Promise<{ task: Task; policy: Policy }>>();
+  const kinds = new Map<string, Promise<{ task: Task; policy: Policy; classes?: ClassLabel[] }>>();
   const kindOf = (model: string, version: number) => {
     const key = `${model}@${version}`;
     let k = kinds.get(key);
     if (!k) {
-      k = registry.getVersion(model, version).then((v) => ({ task: v.task, policy: v.manifest.policy }));
+      k = registry.getVersion(model, version).then((v) => ({ task: v.task, policy: v.manifest.policy, classes: v.manifest.output.class_labels }));
       k.catch(() => kinds.delete(key));
       kinds.set(key, k);
     }

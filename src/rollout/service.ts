@@ -440,14 +440,20 @@ export function createRolloutService(deps: RolloutDeps) {
    * A canary or shadow whose policy gives other decisions than the version it is compared with
    * (a retrained version given the default policy, say): the clients a canary answers get
    * decisions they were never given, and decision rates or agreement compare unlike things.
-   * Class policies are left out: their decisions are the classes, which retrain compares.
+   * A class policy's decisions come from the version's classes: a multiclass canary that
+   * predicts a class production never does is said the same way.
    */
   async function decisionWarning(model: string, version: number, production: number, role: 'canary' | 'shadow', target: string): Promise<string | undefined> {
     const [mine, theirs] = await Promise.all([kindOf(model, version), kindOf(model, production)]);
-    const differ = decisionsDiffer(mine.policy, theirs.policy);
+    const differ = decisionsDiffer(mine.policy, theirs.policy, mine.classes, theirs.classes);
     if (!differ) return undefined;
+    const missing = differ.missing.join(', ');
     const consequence =
-      role === 'canary' ? `the clients the canary answers get decisions ${target} never gives, and the arms' decision rates compare unlike things` : `its decisions cannot agree with ${target}'s`;
+      role === 'canary'
+        ? `${differ.added.length ? `the clients the canary answers get decisions ${target} never gives` : `the clients the canary answers never get ${missing}, which ${target} gives`}, and the arms' decision rates compare unlike things`
+        : differ.added.length
+          ? `its decisions cannot agree with ${target}'s`
+          : `it never decides ${missing}, which ${target} does`;
     const flag = policyFlag(theirs.policy);
     return `${role} version ${version} decides ${differ.mine.join(', ')} and ${target} (version ${production}) ${differ.theirs.join(', ')}: ${consequence}${
       flag ? `; a version of it with ${target}'s policy: modelgate policy set --model ${model} --version ${version} --policy ${flag}` : ''

@@ -30,8 +30,12 @@ export function decisionNote(v: VersionRow | undefined, production: VersionRow |
   const mine = v?.decisions;
   const theirs = production?.decisions;
   if (!v || !production || !mine || !theirs || v.version === production.version) return undefined;
-  if (mine.length === theirs.length && mine.every((d) => theirs.includes(d))) return undefined;
-  return `Version ${v.version} decides ${mine.join(', ')}; production (version ${production.version}) decides ${theirs.join(', ')}: the clients it answers get decisions they were never given. modelgate policy set gives it production's policy as a new version.`;
+  const added = mine.filter((d) => !theirs.includes(d));
+  const missing = theirs.filter((d) => !mine.includes(d));
+  if (!added.length && !missing.length) return undefined;
+  return `Version ${v.version} decides ${mine.join(', ')}; production (version ${production.version}) decides ${theirs.join(', ')}: ${
+    added.length ? 'the clients it answers get decisions they were never given' : `the clients it answers never get ${missing.join(', ')}`
+  }. modelgate policy set gives it production's policy as a new version.`;
 }
 
 interface ModelDetail {
@@ -147,7 +151,9 @@ export function ModelPage({ name }: { name: string }) {
             </th>
             <td>{v.status}</td>
             <td>{v.aliases.join(', ') || '—'}</td>
-            <td>{v.decisions ? v.decisions.join(', ') : <span class="muted">its classes</span>}</td>
+            <td title={v.decisions?.join(', ')}>
+              {v.decisions ? v.decisions.length > 4 ? `${v.decisions.slice(0, 3).join(', ')} … (${v.decisions.length})` : v.decisions.join(', ') : <span class="muted">its classes</span>}
+            </td>
             <td title={v.engine?.reason ?? ''}>{v.engine ? `${v.engine.engine}${v.engine.reason ? ' (see why)' : ''}` : <span class="muted">not loaded yet</span>}</td>
             <td>{v.description ?? <span class="muted">—</span>}</td>
             <td>
