@@ -3,7 +3,7 @@ import { generateHotelBookings, rowPayload, trainLogisticRegression } from '../s
 import type { Authenticator, Scope } from '../src/server/auth.js';
 import { DIALECTS } from './helpers/db.js';
 import { faultyModel, slowModel } from './helpers/faulty-model.js';
-import { demoModel, kindFixture } from './helpers/fixtures.js';
+import { demoModel, kindFixture, THREE_BANDS } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { OUTCOMES_REUSE_MS } from '../src/rollout/evaluate.js';
 import { describeRolloutEvent, type RolloutEvent } from '../src/rollout/describe-event.js';
@@ -653,14 +653,7 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
   });
 
   it('a canary or shadow whose policy gives other decisions than production is said in its status, with the policy set that fixes it', async () => {
-    const bands = {
-      type: 'bands' as const,
-      bands: [
-        { decision: 'allow', below: 0.3 },
-        { decision: 'review', below: 0.7 },
-        { decision: 'block', below: null },
-      ],
-    };
+    const bands = THREE_BANDS;
     await s.ctx.registry.register({ model: 'policies', onnx: v1.onnx, policy: { type: 'threshold', threshold: 0.4, above: 'cancel', below: 'keep' }, actor: 't' });
     await s.ctx.registry.register({ model: 'policies', onnx: v2.onnx, policy: bands, actor: 't' });
     await s.ctx.registry.register({ model: 'policies', onnx: v2.onnx, policy: { type: 'threshold', threshold: 0.6, above: 'cancel', below: 'keep' }, actor: 't' });

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowPayload } from '../src/training/index.js';
-import { demoModel, fixture } from './helpers/fixtures.js';
+import { demoModel, fixture, THREE_BANDS } from './helpers/fixtures.js';
 import { buildReference } from '../src/monitoring/index.js';
 import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
 import { dropDb, freshDb, tempDir } from './helpers/db.js';
@@ -438,14 +438,7 @@ describe('console at /ui in Chromium', () => {
   });
 
   it("a version that decides other things than production is said before it answers production's clients: promote, canary and slot dialogs", async () => {
-    const bands = {
-      type: 'bands' as const,
-      bands: [
-        { decision: 'allow', below: 0.3 },
-        { decision: 'review', below: 0.7 },
-        { decision: 'block', below: null },
-      ],
-    };
+    const bands = THREE_BANDS;
     await s.ctx.registry.register({ model: 'tiered', onnx: demo.onnx, policy: { type: 'threshold', threshold: 0.5, above: 'act', below: 'none' }, actor: 't' });
     await s.ctx.registry.register({ model: 'tiered', onnx: demo.onnx, policy: bands, actor: 't' });
     await s.ctx.registry.promote({ model: 'tiered', target: 'production', version: 1, actor: 't' });

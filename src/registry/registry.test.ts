@@ -4,7 +4,7 @@ import { smokeTest } from '../inference/index.js';
 import { createLogger } from '../lib/logger.js';
 import { AppError } from '../lib/errors.js';
 import { DIALECTS, dropDb, freshDb, tempDir, type DbLocation } from '../../test/helpers/db.js';
-import { demoModel, fixture } from '../../test/helpers/fixtures.js';
+import { demoModel, fixture, THREE_BANDS } from '../../test/helpers/fixtures.js';
 import { createDirArtifactStore } from './artifacts/index.js';
 import { createRegistryService, type RegistryService } from './service.js';
 import { createRegistryStore } from './store.js';
@@ -136,14 +136,7 @@ describe.each(DIALECTS)('registry on %s', (dialect) => {
 
   it('a move to a version that decides other things is allowed and said; the same decisions at another threshold are not', async () => {
     const warnings = (r: object) => (r as { warnings?: string[] }).warnings;
-    const bands = {
-      type: 'bands' as const,
-      bands: [
-        { decision: 'allow', below: 0.3 },
-        { decision: 'review', below: 0.7 },
-        { decision: 'block', below: null },
-      ],
-    };
+    const bands = THREE_BANDS;
     await registry.register({ model: 'decider', onnx, policy: { type: 'threshold', threshold: 0.5, above: 'act', below: 'none' }, actor: 't' });
     await registry.register({ model: 'decider', onnx, policy: bands, actor: 't' });
     await registry.register({ model: 'decider', onnx, policy: { type: 'threshold', threshold: 0.3, above: 'act', below: 'none' }, actor: 't' });

@@ -55,3 +55,13 @@ export function demoModel() {
   demo ??= trainLogisticRegression(generateHotelBookings(3000, 7));
   return demo;
 }
+
+/** A binary policy of three bands (allow, review, block): one that decides other things than a threshold's none and act. */
+export const THREE_BANDS = {
+  type: 'bands' as const,
+  bands: [
+    { decision: 'allow', below: 0.3 },
+    { decision: 'review', below: 0.7 },
+    { decision: 'block', below: null },
+  ],
+};
