@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../lib/errors.js';
 import type { ClassLabel, Task } from './contract.js';
+import { compareDecisions, type DecisionDifference } from './decision-sets.js';
 import type { Outcome } from './outcome.js';
 
 const decisionName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'a decision is a short name such as act, none, allow, review, block');
@@ -172,24 +173,11 @@ export function policyDecisions(p: Policy, classes?: readonly ClassLabel[]): str
   return [...new Set(names.map((c) => p.decisions[c] ?? p.default ?? c))];
 }
 
-/** What two versions decide, when that differs: each one's decisions, and those only one of them gives. */
-export interface DecisionDifference {
-  mine: string[];
-  theirs: string[];
-  /** Decisions `mine` gives that `theirs` never does. */
-  added: string[];
-  /** Decisions `theirs` gives that `mine` never does. */
-  missing: string[];
-}
-
 /** Undefined when both decide the same things (in any order), or when either's decisions are unknown. */
 export function decisionsDiffer(mine: Policy, theirs: Policy, mineClasses?: readonly ClassLabel[], theirClasses?: readonly ClassLabel[]): DecisionDifference | undefined {
   const a = policyDecisions(mine, mineClasses);
   const b = policyDecisions(theirs, theirClasses);
-  if (!a || !b) return undefined;
-  const added = a.filter((d) => !b.includes(d));
-  const missing = b.filter((d) => !a.includes(d));
-  return added.length || missing.length ? { mine: a, theirs: b, added, missing } : undefined;
+  return a && b ? compareDecisions(a, b) : undefined;
 }
 
 /** The `--policy` flag that gives this policy (threshold, bands, value), for a message that says what to run. */

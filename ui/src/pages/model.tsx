@@ -1,4 +1,5 @@
 import { useState } from 'preact/hooks';
+import { compareDecisions } from '../../../src/inference/decision-sets.js';
 import { enc, get, post } from '../api.js';
 import { ConfirmButton, ErrorNote, fmt, Loading, Table } from '../components/common.js';
 import { useLoad } from '../load.js';
@@ -30,11 +31,10 @@ export function decisionNote(v: VersionRow | undefined, production: VersionRow |
   const mine = v?.decisions;
   const theirs = production?.decisions;
   if (!v || !production || !mine || !theirs || v.version === production.version) return undefined;
-  const added = mine.filter((d) => !theirs.includes(d));
-  const missing = theirs.filter((d) => !mine.includes(d));
-  if (!added.length && !missing.length) return undefined;
+  const differ = compareDecisions(mine, theirs);
+  if (!differ) return undefined;
   return `Version ${v.version} decides ${mine.join(', ')}; production (version ${production.version}) decides ${theirs.join(', ')}: ${
-    added.length ? 'the clients it answers get decisions they were never given' : `the clients it answers never get ${missing.join(', ')}`
+    differ.added.length ? 'the clients it answers get decisions they were never given' : `the clients it answers never get ${differ.missing.join(', ')}`
   }. modelgate policy set gives it production's policy as a new version.`;
 }
 
