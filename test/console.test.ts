@@ -5,9 +5,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rowPayload } from '../src/training/index.js';
+import { generateHotelBookings, rowPayload } from '../src/training/index.js';
 import { demoModel, fixture, THREE_BANDS } from './helpers/fixtures.js';
 import { buildReference } from '../src/monitoring/index.js';
+import { csvOf, registerTrained } from './helpers/retrain.js';
 import { startTestServer, TOKEN, type TestServer } from './helpers/server.js';
 import { dropDb, freshDb, tempDir } from './helpers/db.js';
 
@@ -706,6 +707,81 @@ describe('console at /ui in Chromium', () => {
     expect(await misalignedRows(page, '[data-testid=webhooks-table]')).toEqual([]);
     await shot('access-webhooks');
     expect(await a11y(page)).toEqual([]);
+  });
+
+  it('the retrain plan from the model page: set with its checks, the runs listed with their outcome, removed', async () => {
+    await registerTrained(s, generateHotelBookings(800, 11), 'renewal');
+    const data = path.join(tempDir(), 'renewal.csv');
+    writeFileSync(data, csvOf(generateHotelBookings(800, 12)));
+    await page.goto(`${s.url}/ui/#/models/renewal`);
+    await poll(() => page.getByTestId('retrain-plan').textContent()).toMatch(/^No retrain plan: retraining is by hand/);
+    expect(await page.getByTestId('retrain-plan-remove').count()).toBe(0);
+    const dialog = page.locator('dialog[open]');
+    await page.getByTestId('retrain-plan-set').click();
+    expect(await dialog.getByTestId('retrain-min-interval').inputValue()).toBe('7d');
+    // A relative path would be read from the server's own directory: refused, and said.
+    await dialog.getByTestId('retrain-data').fill('exports/renewal.csv');
+    await dialog.getByTestId('confirm').click();
+    await poll(() => dialog.getByRole('alert').textContent()).toMatch(/is a relative path.*give an absolute path/);
+    await dialog.getByTestId('retrain-data').fill(data);
+    await dialog.getByTestId('retrain-steps').fill('10, 50 100');
+    await dialog.getByTestId('retrain-step-interval').fill('30m');
+    await dialog.getByTestId('retrain-min-interval').fill('3d');
+    const sent = page.waitForRequest((r) => r.url().endsWith('/v1/models/renewal/retrain') && r.method() === 'PUT');
+    await dialog.getByTestId('confirm').click();
+    expect((await sent).postDataJSON()).toEqual({ data, canary_steps: [10, 50, 100], step_interval: '30m', min_interval: '3d', max_metric_drop: 0 });
+    await poll(() => page.locator('[role=status]').textContent()).toBe('The retrain plan of renewal is set.');
+    await poll(() => page.getByTestId('retrain-plan').textContent()).toContain(
+      `When a scheduled monitoring report recommends retraining, production is trained again on ${data}; the candidate is registered if it passes its gates and it is at least as good as production on the new data's held-out rows, then sent out as a canary (10 → 50 → 100 %, at least 30m a step). At most once every 3d. Set by admin-token`,
+    );
+    expect(browserErrors.filter((e) => /status of 400/.test(e))).toHaveLength(1);
+    browserErrors.splice(
+      browserErrors.findIndex((e) => /status of 400/.test(e)),
+      1,
+    );
+    // The plan as stored is what the page sent.
+    expect((await api('GET', '/v1/models/renewal/retrain')).body.plan).toMatchObject({ data, canary_steps: [10, 50, 100], step_interval: '30m', min_interval_ms: 3 * 86_400_000 });
+    // A retrain by hand (as modelgate retrain runs it) and one on the same data again: both listed, newest first.
+    const first = await s.ctx.retrain.retrain({ model: 'renewal', data, maxMetricDrop: 1, trigger: 'manual', actor: 't' });
+    expect(first.status).toBe('registered');
+    expect((await s.ctx.retrain.retrain({ model: 'renewal', data, trigger: 'manual', actor: 't' })).status).toBe('unchanged');
+    await page.reload();
+    const runs = page.locator('[data-testid=retrain-runs] tbody tr');
+    await poll(() => runs.count()).toBe(2);
+    expect(await runs.nth(0).locator('td').allTextContents()).toEqual([
+      expect.any(String),
+      'hand',
+      'nothing to train',
+      'from v1',
+      expect.stringMatching(/^version 2 was retrained from version 1 on this data already/),
+    ]);
+    expect((await runs.nth(1).locator('td').allTextContents()).slice(1)).toEqual(['hand', 'registered', 'from v1 → v2', '—']);
+    expect(await misalignedRows(page, '[data-testid=retrain-runs]')).toEqual([]);
+    await shot('model-retrain');
+    expect(await a11y(page)).toEqual([]);
+    // The change dialog starts from the plan there is.
+    await page.getByTestId('retrain-plan-set').click();
+    expect(await dialog.getByTestId('retrain-data').inputValue()).toBe(data);
+    expect(await dialog.getByTestId('retrain-steps').inputValue()).toBe('10, 50, 100');
+    expect(await dialog.getByTestId('retrain-min-interval').inputValue()).toBe('3d');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByTestId('retrain-plan-remove').click();
+    await dialog.getByTestId('confirm').click();
+    await poll(() => page.locator('[role=status]').textContent()).toBe('The retrain plan of renewal is removed.');
+    await poll(() => page.getByTestId('retrain-plan').textContent()).toMatch(/^No retrain plan/);
+    expect((await api('GET', '/v1/models/renewal/retrain')).body.plan).toBeNull();
+    // A read-only key sees the plan and runs, and nothing to change them with.
+    const viewer = await api('POST', '/v1/keys', { name: 'retrain-viewer', scopes: ['read'] });
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(viewer.body.token as string);
+    await poll(() => page.getByTestId('who').textContent()).toMatch(/retrain-viewer \(read\)/);
+    await page.goto(`${s.url}/ui/#/models/renewal`);
+    await poll(() => runs.count()).toBe(2);
+    expect(await page.getByTestId('retrain-plan').textContent()).toMatch(/^No retrain plan/);
+    expect(await page.getByTestId('retrain-plan-set').count()).toBe(0);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(TOKEN);
+    await poll(() => page.getByTestId('who').textContent()).toMatch(/admin/);
   });
 
   it('left no errors in the browser console (CSP violations included)', () => {

@@ -368,5 +368,17 @@ describe('modelgate retrain', () => {
     expect(plan.code).toBe(2);
     expect(plan.stderr).toMatch(/model telco version 1 was imported/);
     expect((await runCli(['retrain', 'plan', 'show', '--model', 'telco', '--json'], env)).json()).toMatchObject({ plan: null });
+    // Said in the flags' own names, before anything else is looked at.
+    const interval = await runCli(['retrain', 'plan', 'set', '--model', 'telco', '--data', onnx, '--step-interval', '30m'], env);
+    expect(interval.code).toBe(2);
+    expect(interval.stderr).toMatch(/--step-interval: how long each canary step must stay healthy, so only with --canary/);
+    const weekly = await runCli(['retrain', 'plan', 'set', '--model', 'telco', '--data', onnx, '--min-interval', 'weekly'], env);
+    expect(weekly.stderr).toMatch(/--min-interval: expected a duration such as 30s, 10m or 1h, got "weekly"/);
+    // A model that does not exist is said to be one, not to have no plan.
+    for (const verb of ['show', 'remove']) {
+      const nosuch = await runCli(['retrain', 'plan', verb, '--model', 'nosuch'], env);
+      expect(nosuch.code, verb).toBe(1);
+      expect(nosuch.stderr, verb).toMatch(/model nosuch is not registered/);
+    }
   }, 120_000);
 });

@@ -1,10 +1,8 @@
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { formatDuration } from '../lib/duration.js';
+import { formatDuration, parseDuration } from '../lib/duration.js';
 import { AppError } from '../lib/errors.js';
-import type { RetrainResult } from '../retrain/index.js';
+import { planDataWarning, runWhy, type RetrainResult } from '../retrain/index.js';
 import { cliActor, parseNumberFlag, parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
@@ -25,20 +23,9 @@ function steps(text: string | undefined): number[] | undefined {
 async function planData(data: string): Promise<string> {
   if (data.startsWith('s3://')) return data;
   const file = path.resolve(data);
-  const readable = await access(file, constants.R_OK)
-    .then(async () => (await stat(file)).isFile())
-    .catch(() => false);
-  if (!readable) progress(`warning: ${file} is not a file this machine can read; the plan reads it on the server when it runs, so it must be there then (or give s3://bucket/key)`);
+  const warning = await planDataWarning(file);
+  if (warning) progress(`warning: ${warning}`);
   return file;
-}
-
-/** Why a run failed or was gated out, in a few words, for the runs list. */
-function runWhy(detail: unknown): string {
-  const d = (detail ?? {}) as { error?: string; reason?: string; gates?: { gate: string; metric: string; passed: boolean; short_by: number | null }[] };
-  if (d.error) return `: ${d.error}`;
-  if (d.reason) return `: ${d.reason}`;
-  const failed = d.gates?.filter((g) => !g.passed) ?? [];
-  return failed.length ? `: ${failed.map((g) => `${g.gate} (${g.metric} short by ${g.short_by?.toFixed(4) ?? '—'})`).join(', ')}` : '';
 }
 
 function describe(r: RetrainResult): string {
@@ -128,6 +115,11 @@ export function registerRetrainCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  modelgate retrain plan set --model churn --data s3://lake/churn/latest.csv --canary 10,50,100 --min-interval 7d')
     .action(async (o: OutputOptions & { model: string; data: string; canary?: string; stepInterval?: string; minInterval: string; maxMetricDrop?: string }) =>
       withContext(o, async (ctx) => {
+        // The service checks these too; here they are said in the flags' own names.
+        if (o.stepInterval !== undefined && !o.canary)
+          throw new AppError('BAD_REQUEST', '--step-interval: how long each canary step must stay healthy, so only with --canary (e.g. --canary 10,50,100); give it, or leave --step-interval out');
+        parseDuration(o.minInterval, '--min-interval');
+        if (o.stepInterval !== undefined) parseDuration(o.stepInterval, '--step-interval');
         const data = await planData(o.data);
         const p = await ctx.retrain.setPlan({
           model: o.model,
@@ -154,14 +146,16 @@ export function registerRetrainCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  modelgate retrain plan show --model churn --json')
     .action(async (o: OutputOptions & { model: string }) =>
       withContext(o, async (ctx) => {
-        const p = (await ctx.retrain.getPlan(o.model)) ?? null;
-        const runs = await ctx.retrain.runs(o.model);
+        const { plan: p, runs } = await ctx.retrain.status(o.model);
         emit(o, { plan: p, runs }, () =>
           [
             p
               ? `${p.model}: retrain on ${p.data}${p.canary_steps.length ? `, canary ${p.canary_steps.join(', ')}` : ''}, at most every ${formatDuration(p.min_interval_ms)} (set by ${p.created_by})`
               : `${o.model} has no retrain plan: modelgate retrain plan set --model ${o.model} --data FILE`,
-            ...runs.map((r) => `  ${r.started_at}  ${r.trigger.padEnd(7)} ${r.status.padEnd(14)} from v${r.from_version}${r.candidate_version ? ` → v${r.candidate_version}` : ''}${runWhy(r.detail)}`),
+            ...runs.map(
+              (r) =>
+                `  ${r.started_at}  ${r.trigger.padEnd(7)} ${r.status.padEnd(14)} from v${r.from_version}${r.candidate_version ? ` → v${r.candidate_version}` : ''}${runWhy(r.detail) ? `: ${runWhy(r.detail)}` : ''}`,
+            ),
           ].join('\n'),
         );
       }),

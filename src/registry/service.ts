@@ -632,6 +632,10 @@ export function createRegistryService(deps: RegistryDeps) {
     rollback,
     verify,
     getModel,
+    /** Throws MODEL_NOT_FOUND (with what to do) unless the model exists. */
+    requireModel: async (name: string): Promise<void> => {
+      await requireModel(name);
+    },
     getVersion,
     versionOfRun,
     versionsTrainedOn,

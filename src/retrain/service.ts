@@ -19,7 +19,7 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { costMatrixOf, type Report } from '../monitoring/index.js';
 import type { RegistryService } from '../registry/index.js';
-import type { RolloutService } from '../rollout/index.js';
+import { checkSteps, type RolloutService } from '../rollout/index.js';
 import { evaluateMulticlass, evaluateRegression, evaluateScores, rowPayload, TRAINED_CELL_READING, type Dataset, type TrainingTask } from '../training/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
 import { featureColumns, type RunRecord } from './train-again.js';
@@ -580,15 +580,32 @@ export function createRetrainService(deps: RetrainDeps) {
     async setPlan(input: { model: string; data: string; canarySteps?: number[]; stepInterval?: string; minInterval?: string; maxMetricDrop?: number; actor: string }): Promise<RetrainPlan> {
       // A plan that could only fail (production imported, or none) is refused now, not at its first run.
       await runToRepeat(input.model, undefined, ': a plan retrains production; promote a trained version first');
-      const minInterval = parseDuration(input.minInterval ?? '7d', 'min interval');
-      if (input.stepInterval) parseDuration(input.stepInterval, 'step interval');
+      // Checked now, over HTTP as from the CLI: a plan is read days later, by another process.
+      if (!input.data.startsWith('s3://') && !path.isAbsolute(input.data))
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `data: ${JSON.stringify(input.data)} is a relative path, which the servers would read from their own working directory when the plan runs: give an absolute path (/data/churn/latest.csv) or s3://bucket/key`,
+          { field: 'data' },
+        );
+      const canarySteps = checkSteps(input.canarySteps ?? [], 'canary_steps');
+      if (input.stepInterval !== undefined && !canarySteps.length)
+        throw new AppError('VALIDATION_FAILED', 'step_interval: how long each canary step must stay healthy, so only with canary steps; give them (10,50,100), or leave step_interval out', {
+          field: 'step_interval',
+        });
+      const minInterval = parseDuration(input.minInterval ?? '7d', 'min_interval');
+      if (input.stepInterval !== undefined) parseDuration(input.stepInterval, 'step_interval');
+      const drop = input.maxMetricDrop ?? 0;
+      if (!Number.isFinite(drop) || drop < 0)
+        throw new AppError('VALIDATION_FAILED', `max_metric_drop: expected 0 or more (how far below the current version's main metric a candidate may be), got ${drop}`, {
+          field: 'max_metric_drop',
+        });
       const row = {
         model: input.model,
         data: input.data,
-        canary_steps: JSON.stringify(input.canarySteps ?? []),
+        canary_steps: JSON.stringify(canarySteps),
         step_interval: input.stepInterval ?? null,
         min_interval_ms: minInterval,
-        max_metric_drop: input.maxMetricDrop ?? 0,
+        max_metric_drop: drop,
         created_at: now(),
         created_by: input.actor,
       };
@@ -599,7 +616,14 @@ export function createRetrainService(deps: RetrainDeps) {
         .execute();
       return (await getPlan(input.model))!;
     },
+    /** A model's plan (null without one) and its recent runs, newest first; MODEL_NOT_FOUND for a model that does not exist. */
+    async status(model: string, limit = 20): Promise<{ model: string; plan: RetrainPlan | null; runs: Awaited<ReturnType<typeof runs>> }> {
+      await deps.registry.requireModel(model);
+      const [plan, recent] = await Promise.all([getPlan(model), runs(model, limit)]);
+      return { model, plan: plan ?? null, runs: recent };
+    },
     async removePlan(model: string): Promise<boolean> {
+      await deps.registry.requireModel(model);
       const r = await k.deleteFrom('retrain_plans').where('model', '=', model).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
     },

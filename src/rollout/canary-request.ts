@@ -41,6 +41,14 @@ export function checkPercent(p: unknown, field: string): number {
   return p;
 }
 
+/** Canary steps: percents above 0 and at most 100, each larger than the one before. */
+export function checkSteps(steps: readonly number[], field: string): number[] {
+  steps.forEach((s, i) => checkPercent(s, `${field}[${i}]`));
+  if (steps.some((s, i) => i > 0 && s <= steps[i - 1])) throw new AppError('VALIDATION_FAILED', `${field}: each step must be larger than the one before, got [${steps.join(', ')}]`, { field });
+  if (steps.some((s) => s <= 0)) throw new AppError('VALIDATION_FAILED', `${field}: every step must be above 0`, { field });
+  return [...steps];
+}
+
 /** The canary version a request names: a number, or the version in the named slot. */
 function canaryVersionOf(input: StartCanaryInput, aliases: Record<string, number>): number {
   if (typeof input.canary_version === 'string' && !/^[0-9]+$/.test(input.canary_version)) {
@@ -74,10 +82,7 @@ export function canarySettings(input: StartCanaryInput, aliases: Record<string, 
   if (canaryVersion === productionVersion) {
     throw new AppError('CONFLICT', `canary version ${canaryVersion} is already the ${target} version`, { canary_version: canaryVersion });
   }
-  const steps = input.steps ?? [];
-  steps.forEach((s, i) => checkPercent(s, `steps[${i}]`));
-  if (steps.some((s, i) => i > 0 && s <= steps[i - 1])) throw new AppError('VALIDATION_FAILED', `steps: each step must be larger than the one before, got [${steps.join(', ')}]`, { field: 'steps' });
-  if (steps.some((s) => s <= 0)) throw new AppError('VALIDATION_FAILED', 'steps: every step must be above 0', { field: 'steps' });
+  const steps = checkSteps(input.steps ?? [], 'steps');
   const percent = input.canary_percent !== undefined ? checkPercent(input.canary_percent, 'canary_percent') : steps.length ? steps[0] : undefined;
   const rules = analysisSchema.safeParse(input.analysis ?? {});
   if (!rules.success) throw new AppError('VALIDATION_FAILED', `analysis: ${rules.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { field: 'analysis' });

@@ -7,3 +7,4 @@ export { analyse, analysisSchema, type AnalysisRules, type Verdict } from './ana
 export { ArmRecorder, emptyCounts, type ArmCounts } from './stats.js';
 export { describeChanges, describeRolloutEvent, type RolloutEvent } from './describe-event.js';
 export { describeRules } from './describe-rules.js';
+export { checkSteps } from './canary-request.js';

@@ -18,6 +18,7 @@ import { accessLineWriter, type Logger } from '../lib/logger.js';
 import { lazyChildLoggerFactory } from './request-logger.js';
 import type { Clock } from '../lib/clock.js';
 import { registryRoutes, type RegistryService } from '../registry/index.js';
+import { retrainRoutes, type RetrainService } from '../retrain/index.js';
 import { actorOf, adminTokenAuthenticator, installAuth, type Authenticator } from './auth.js';
 import { errorBodySchema, fromFastify, installErrorHandling } from './errors.js';
 import { AppError } from '../lib/errors.js';
@@ -40,6 +41,8 @@ export interface AppDeps {
   feedback: FeedbackService;
   monitoring: MonitoringService;
   webhooks: WebhookService;
+  /** Retrain plans and runs, for their routes. */
+  retrain: RetrainService;
   /** Write this process's queued audit records now (feedback for a prediction made a moment ago). */
   flushAudit?: () => Promise<void>;
   /** Prediction cache shared by this process's inference routes. */
@@ -262,6 +265,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
   await app.register(auditRoutes, { store: deps.auditStore, clock: deps.clock });
   await app.register(monitoringRoutes, { monitoring: deps.monitoring });
+  await app.register(retrainRoutes, { retrain: deps.retrain, actorOf });
   await app.register(reportHtmlRoutes, { monitoring: deps.monitoring });
   await app.register(consoleRoutes);
   await app.register(webhookRoutes, { webhooks: deps.webhooks, actorOf });

@@ -115,6 +115,7 @@ export async function startServer(
     auditStore: ctx.audit,
     monitoring: ctx.monitoring,
     webhooks: ctx.webhooks,
+    retrain: ctx.retrain,
     feedback: ctx.feedback,
     flushAudit: () => audit.flush(),
     observer: runtime,

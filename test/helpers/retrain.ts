@@ -15,8 +15,8 @@ export function csvOf(d: Dataset): string {
   ]);
 }
 
-/** A version of `hotel` as `modelgate train` registers it: the model, its policy, and the run record retrain repeats. */
-export async function registerTrained(s: TestServer, data: Dataset) {
+/** A version of `hotel` (or `model`) as `modelgate train` registers it, promoted: the model, its policy, and the run record retrain repeats. */
+export async function registerTrained(s: TestServer, data: Dataset, model = 'hotel') {
   const split = indexSplit(data, 0.25);
   const t = trainModel({ data, algo: 'logreg', split });
   const run = {
@@ -29,13 +29,13 @@ export async function registerTrained(s: TestServer, data: Dataset) {
     metrics: t.metrics,
   };
   const r = await s.ctx.registry.register({
-    model: 'hotel',
+    model,
     onnx: t.onnx,
     policy: t.policy,
     manifest: { missing_category: '', metrics: t.metrics, training: run, run_id: t.run.run_id, reference: t.reference },
     actor: 't',
   });
-  await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: r.version, actor: 't' });
+  await s.ctx.registry.promote({ model, target: 'production', version: r.version, actor: 't' });
   return r.version;
 }
 

@@ -81,6 +81,10 @@ export async function post<T>(path: string, body: unknown = {}): Promise<T> {
   return (await request(path, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<T>;
 }
 
+export async function put<T>(path: string, body: unknown = {}): Promise<T> {
+  return (await request(path, { method: 'PUT', body: JSON.stringify(body) })).json() as Promise<T>;
+}
+
 export async function del<T>(path: string): Promise<T> {
   return (await request(path, { method: 'DELETE' })).json() as Promise<T>;
 }

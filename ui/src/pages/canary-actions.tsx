@@ -3,7 +3,7 @@ import { post } from '../api.js';
 import { ConfirmButton } from '../components/common.js';
 
 /** "10, 25 50,100" → [10, 25, 50, 100]; the server checks the order and range and says what is wrong. */
-function parseSteps(text: string): number[] {
+export function parseSteps(text: string): number[] {
   const parts = text.split(/[\s,%]+/).filter((p) => p !== '');
   if (parts.length === 0) throw new Error('Steps: give at least one percent, such as 10, 25, 50, 100.');
   return parts.map((p) => {

@@ -6,6 +6,7 @@ import { useLoad } from '../load.js';
 import { href } from '../router.js';
 import { isAdmin, useSession } from '../session.js';
 import { StartCanaryButton } from './canary-actions.js';
+import { RetrainSection } from './retrain.js';
 import { SlotsSection, ToSlotButton } from './slots.js';
 
 interface VersionRow {
@@ -270,6 +271,7 @@ export function ModelPage({ name }: { name: string }) {
         done={(what) => after(what)()}
       />
       {open !== undefined ? <VersionPanel model={d.name} version={open} /> : null}
+      <RetrainSection model={d.name} admin={admin} />
       <h2>Alias history</h2>
       {d.alias_history.length === 0 ? (
         <p class="empty">No alias has moved yet.</p>

@@ -1,0 +1,12 @@
+/**
+ * Why a retrain run failed, was gated out or trained nothing, in a few words (the CLI's runs
+ * list and the console's); empty for a run that registered its candidate. Pure: the console
+ * bundles it.
+ */
+export function runWhy(detail: unknown): string {
+  const d = (detail ?? {}) as { error?: string; reason?: string; gates?: { gate: string; metric: string; passed: boolean; short_by: number | null }[] };
+  if (d.error) return d.error;
+  if (d.reason) return d.reason;
+  const failed = d.gates?.filter((g) => !g.passed) ?? [];
+  return failed.map((g) => `${g.gate} (${g.metric} short by ${g.short_by?.toFixed(4) ?? '—'})`).join(', ');
+}

@@ -1,0 +1,134 @@
+import { chmodSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateHotelBookings } from '../src/training/index.js';
+import { runCli } from './helpers/cli.js';
+import { DIALECTS, tempDir } from './helpers/db.js';
+import { demoModel } from './helpers/fixtures.js';
+import { csvOf, registerTrained } from './helpers/retrain.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/**
+ * A model's retrain plan over HTTP (GET, PUT, DELETE /v1/models/:name/retrain): what
+ * `modelgate retrain plan set|show|remove` does, for the console and scripts, with the same
+ * checks — a plan that could only fail later, on the leader, is refused when it is set.
+ */
+for (const dialect of DIALECTS) {
+  describe(`retrain plans over HTTP on ${dialect}`, () => {
+    let s: TestServer;
+    let reader: string;
+    const dir = tempDir();
+    const fresh = path.join(dir, 'fresh.csv');
+    const hidden = path.join(dir, 'hidden.csv');
+    const send = (method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown, authorization = s.auth.authorization) =>
+      s.app.inject({ method, url, headers: { authorization }, ...(body !== undefined ? { payload: body as object } : {}) });
+
+    beforeAll(async () => {
+      s = await startTestServer({ dialect, jobs: false });
+      await registerTrained(s, generateHotelBookings(800, 1));
+      // A version registered from an ONNX file: no run record to repeat.
+      await s.ctx.registry.register({ model: 'imported', onnx: demoModel().onnx, actor: 't' });
+      await s.ctx.registry.promote({ model: 'imported', target: 'production', version: 1, actor: 't' });
+      writeFileSync(fresh, csvOf(generateHotelBookings(800, 2)));
+      writeFileSync(hidden, 'x\n');
+      chmodSync(hidden, 0o000);
+      reader = `Bearer ${(await s.ctx.access.create({ name: 'reader', scopes: ['read'], actor: 't' })).token}`;
+    });
+    afterAll(() => s?.stop());
+
+    it('a model without a plan or runs reads null and []; an unknown model is 404 on every method', async () => {
+      const r = await send('GET', '/v1/models/hotel/retrain');
+      expect(r.statusCode).toBe(200);
+      expect(r.json()).toEqual({ model: 'hotel', plan: null, runs: [] });
+      for (const method of ['GET', 'PUT', 'DELETE'] as const) {
+        const missing = await send(method, '/v1/models/nosuch/retrain', method === 'PUT' ? { data: fresh } : undefined);
+        expect(missing.statusCode, method).toBe(404);
+        expect(missing.json().error.code, method).toBe('MODEL_NOT_FOUND');
+      }
+    });
+
+    it('PUT sets the plan as given; GET and the CLI read it back', async () => {
+      const r = await send('PUT', '/v1/models/hotel/retrain', { data: fresh, canary_steps: [10, 50, 100], step_interval: '30m', min_interval: '3d', max_metric_drop: 0.01 });
+      expect(r.statusCode, r.body).toBe(200);
+      const plan = {
+        model: 'hotel',
+        data: fresh,
+        canary_steps: [10, 50, 100],
+        step_interval: '30m',
+        min_interval_ms: 3 * 24 * 3600 * 1000,
+        max_metric_drop: 0.01,
+        created_by: (await send('GET', '/v1/whoami')).json().id,
+      };
+      expect(r.json()).toMatchObject(plan);
+      expect(r.json().warnings).toBeUndefined();
+      expect((await send('GET', '/v1/models/hotel/retrain', undefined, reader)).json().plan).toMatchObject(plan);
+      const cli = await runCli(['retrain', 'plan', 'show', '--model', 'hotel', '--json'], s.env);
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(JSON.parse(cli.stdout).plan).toMatchObject(plan);
+    });
+
+    it('a plan that could only fail when it runs is refused, in words, and the plan before stays', async () => {
+      const before = (await send('GET', '/v1/models/hotel/retrain')).json().plan;
+      const refused: [unknown, number, string, RegExp][] = [
+        [{ data: 'exports/fresh.csv' }, 400, 'VALIDATION_FAILED', /relative path.*absolute path/],
+        [{ data: fresh, canary_steps: [50, 10] }, 400, 'VALIDATION_FAILED', /canary_steps: each step must be larger than the one before, got \[50, 10\]/],
+        [{ data: fresh, canary_steps: [10, 150] }, 400, 'VALIDATION_FAILED', /canary_steps\[1\]: expected a percentage from 0 to 100/],
+        [{ data: fresh, canary_steps: [0, 50] }, 400, 'VALIDATION_FAILED', /canary_steps: every step must be above 0/],
+        [{ data: fresh, step_interval: '30m' }, 400, 'VALIDATION_FAILED', /step_interval: .*only with canary steps/],
+        [{ data: fresh, canary_steps: [10, 100], step_interval: 'soon' }, 400, 'VALIDATION_FAILED', /step_interval: expected a duration/],
+        [{ data: fresh, min_interval: 'weekly' }, 400, 'VALIDATION_FAILED', /min_interval: expected a duration such as 30s/],
+        [{ data: fresh, max_metric_drop: -0.1 }, 400, 'VALIDATION_FAILED', /max_metric_drop/],
+        [{ data: fresh, schedule: 'daily' }, 400, 'VALIDATION_FAILED', /schedule/],
+        [{}, 400, 'VALIDATION_FAILED', /data/],
+      ];
+      for (const [body, status, code, message] of refused) {
+        const r = await send('PUT', '/v1/models/hotel/retrain', body);
+        expect(r.statusCode, JSON.stringify(body)).toBe(status);
+        expect(r.json().error.code, JSON.stringify(body)).toBe(code);
+        expect(r.json().error.message, JSON.stringify(body)).toMatch(message);
+      }
+      const imported = await send('PUT', '/v1/models/imported/retrain', { data: fresh });
+      expect(imported.statusCode).toBe(400);
+      expect(imported.json().error.message).toMatch(/imported \(registered from an ONNX file\), so it has no training run record/);
+      expect((await send('GET', '/v1/models/hotel/retrain')).json().plan).toEqual(before);
+    });
+
+    it('a local file this server cannot read is kept with a warning: the leader that runs the plan may see other files', async () => {
+      const r = await send('PUT', '/v1/models/hotel/retrain', { data: hidden });
+      expect(r.statusCode).toBe(200);
+      // As root every file reads; the warning is then for one that does not exist at all.
+      const unreadable = process.getuid?.() === 0 ? path.join(dir, 'not-there.csv') : hidden;
+      const again = await send('PUT', '/v1/models/hotel/retrain', { data: unreadable });
+      expect(again.json()).toMatchObject({ data: unreadable, warnings: [expect.stringContaining(`${unreadable} is not a file this machine can read`)] });
+      const s3 = await send('PUT', '/v1/models/hotel/retrain', { data: 's3://lake/hotel/latest.csv', min_interval: '1d' });
+      expect(s3.json()).toMatchObject({ data: 's3://lake/hotel/latest.csv', canary_steps: [], step_interval: null, min_interval_ms: 86_400_000, max_metric_drop: 0 });
+      expect(s3.json().warnings).toBeUndefined();
+    });
+
+    it('a read key may look but not change; admin removes the plan, and removing it again says there was none', async () => {
+      expect((await send('GET', '/v1/models/hotel/retrain', undefined, reader)).statusCode).toBe(200);
+      expect((await send('PUT', '/v1/models/hotel/retrain', { data: fresh }, reader)).statusCode).toBe(403);
+      expect((await send('DELETE', '/v1/models/hotel/retrain', undefined, reader)).statusCode).toBe(403);
+      expect((await send('DELETE', '/v1/models/hotel/retrain')).json()).toEqual({ model: 'hotel', removed: true });
+      expect((await send('DELETE', '/v1/models/hotel/retrain')).json()).toEqual({ model: 'hotel', removed: false });
+      expect((await send('GET', '/v1/models/hotel/retrain')).json().plan).toBeNull();
+    });
+
+    it("runs are listed newest first with their outcome, limit=1 the latest; a CLI retrain's run shows here", async () => {
+      const first = await s.ctx.retrain.retrain({ model: 'hotel', data: fresh, maxMetricDrop: 1, trigger: 'manual', actor: 't' });
+      expect(first.status).toBe('registered');
+      // The same data again: the candidate (or version 1) was trained on it, so nothing is trained.
+      const cli = await runCli(['retrain', '--model', 'hotel', '--data', fresh, '--json'], s.env);
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(JSON.parse(cli.stdout).status).toBe('unchanged');
+      const all = (await send('GET', '/v1/models/hotel/retrain', undefined, reader)).json();
+      expect(all.runs.map((r: { status: string }) => r.status)).toEqual(['unchanged', first.status]);
+      expect(all.runs[1]).toMatchObject({ trigger: 'manual', from_version: 1, candidate_version: first.candidate_version ?? null });
+      expect(Date.parse(all.runs[0].started_at)).toBeGreaterThanOrEqual(Date.parse(all.runs[1].started_at));
+      const latest = (await send('GET', '/v1/models/hotel/retrain?limit=1')).json();
+      expect(latest.runs).toHaveLength(1);
+      expect(latest.runs[0].id).toBe(all.runs[0].id);
+      expect((await send('GET', '/v1/models/hotel/retrain?limit=lots')).statusCode).toBe(400);
+    });
+  });
+}

@@ -1,0 +1,187 @@
+import { useState } from 'preact/hooks';
+import { formatDuration } from '../../../src/lib/duration.js';
+import { runWhy } from '../../../src/retrain/describe-run.js';
+import { del, enc, get, put } from '../api.js';
+import { ConfirmButton, ErrorNote, fmt, Loading, Table } from '../components/common.js';
+import { useLoad } from '../load.js';
+import { parseSteps } from './canary-actions.js';
+
+interface Plan {
+  data: string;
+  canary_steps: number[];
+  step_interval: string | null;
+  min_interval_ms: number;
+  max_metric_drop: number;
+  created_at: string;
+  created_by: string;
+}
+
+interface Run {
+  id: string;
+  trigger: string;
+  status: string;
+  from_version: number | null;
+  candidate_version: number | null;
+  started_at: string;
+  finished_at: string | null;
+  detail: unknown;
+}
+
+interface RetrainStatus {
+  plan: Plan | null;
+  runs: Run[];
+}
+
+/** A run's outcome in words (its status is the API's word for it). */
+const OUTCOME: Record<string, string> = {
+  running: 'training',
+  registered: 'registered',
+  canary_started: 'registered, canary started',
+  gated_out: 'gated out',
+  unchanged: 'nothing to train',
+  failed: 'failed',
+  interrupted: 'interrupted',
+  lost: 'lost',
+};
+
+function describePlan(p: Plan): string {
+  const canary = p.canary_steps.length ? `, then sent out as a canary (${p.canary_steps.join(' → ')} %${p.step_interval ? `, at least ${p.step_interval} a step` : ''})` : ' (no canary)';
+  const drop = p.max_metric_drop > 0 ? `its main metric is at most ${p.max_metric_drop} below production's` : "it is at least as good as production on the new data's held-out rows";
+  return `When a scheduled monitoring report recommends retraining, production is trained again on ${p.data}; the candidate is registered if it passes its gates and ${drop}${canary}. At most once every ${formatDuration(p.min_interval_ms)}.`;
+}
+
+/** Set or change the plan: the fields start from the plan there is, if any. */
+function SetPlanButton(props: { model: string; plan: Plan | null; done: (what: string) => void }) {
+  const { model, plan } = props;
+  const [data, setData] = useState(plan?.data ?? '');
+  const [steps, setSteps] = useState(plan?.canary_steps.join(', ') ?? '');
+  const [stepInterval, setStepInterval] = useState(plan?.step_interval ?? '');
+  const [minInterval, setMinInterval] = useState(plan ? formatDuration(plan.min_interval_ms) : '7d');
+  const [drop, setDrop] = useState(plan ? String(plan.max_metric_drop) : '0');
+  return (
+    <ConfirmButton
+      label={plan ? 'Change plan' : 'Set a plan'}
+      testId="retrain-plan-set"
+      title={`${plan ? 'Change' : 'Set'} the retrain plan of ${model}?`}
+      confirm={
+        <>
+          <p>
+            When a scheduled monitoring report recommends retraining (more than half of the features drifted, or the outcome metric 5 % worse than in training), the monitor's leader trains production
+            again from its own run record on the data below, and registers the candidate only if it passes its gates.
+          </p>
+          <div class="fields">
+            <label>
+              Training data (an absolute path the servers can read, or s3://bucket/key)
+              <input data-testid="retrain-data" value={data} placeholder="s3://lake/churn/latest.csv" onInput={(e) => setData(e.currentTarget.value)} />
+            </label>
+            <label>
+              Canary steps (% of requests; empty: register only)
+              <input data-testid="retrain-steps" value={steps} placeholder="10, 50, 100" onInput={(e) => setSteps(e.currentTarget.value)} />
+            </label>
+            <label>
+              Each canary step lasts at least
+              <input data-testid="retrain-step-interval" value={stepInterval} placeholder="the server's CANARY_STEP_INTERVAL" onInput={(e) => setStepInterval(e.currentTarget.value)} />
+            </label>
+            <label>
+              At most one retrain every
+              <input data-testid="retrain-min-interval" value={minInterval} onInput={(e) => setMinInterval(e.currentTarget.value)} />
+            </label>
+            <label>
+              Main metric may be below production's by
+              <input data-testid="retrain-drop" value={drop} inputMode="decimal" onInput={(e) => setDrop(e.currentTarget.value)} />
+            </label>
+          </div>
+        </>
+      }
+      run={() => {
+        const maxDrop = Number(drop.trim() || '0');
+        if (!Number.isFinite(maxDrop)) return Promise.reject(new Error(`Main metric drop: "${drop}" is not a number; give 0, or a small one such as 0.01.`));
+        const body = {
+          data: data.trim(),
+          ...(steps.trim() ? { canary_steps: parseSteps(steps) } : {}),
+          ...(stepInterval.trim() ? { step_interval: stepInterval.trim() } : {}),
+          min_interval: minInterval.trim() || '7d',
+          max_metric_drop: maxDrop,
+        };
+        return put<{ warnings?: string[] }>(`/v1/models/${enc(model)}/retrain`, body);
+      }}
+      done={(r) => props.done(`The retrain plan of ${model} is set.${((r as { warnings?: string[] }).warnings ?? []).map((w) => ` Warning: ${w}.`).join('')}`)}
+    />
+  );
+}
+
+/** The model's retrain plan and its recent runs (planned and by hand); admins set, change or remove the plan. */
+export function RetrainSection(props: { model: string; admin: boolean }) {
+  const { model, admin } = props;
+  const r = useLoad((signal) => get<RetrainStatus>(`/v1/models/${enc(model)}/retrain`, { signal }), [model]);
+  const [done, setDone] = useState<string>();
+  const after = (what: string) => {
+    setDone(what);
+    r.reload();
+  };
+  if (r.error && !r.data)
+    return (
+      <section aria-labelledby="retrain-h">
+        <h2 id="retrain-h">Retraining</h2>
+        <ErrorNote error={r.error} />
+      </section>
+    );
+  if (!r.data) return <Loading what="the retrain plan" />;
+  const { plan, runs } = r.data;
+  return (
+    <section aria-labelledby="retrain-h" data-testid="retrain">
+      <h2 id="retrain-h">Retraining</h2>
+      {done ? (
+        <p class="done" role="status">
+          {done}
+        </p>
+      ) : null}
+      {plan ? (
+        <p data-testid="retrain-plan">
+          {describePlan(plan)}{' '}
+          <span class="muted">
+            Set by {plan.created_by}, {fmt.time(plan.created_at)}.
+          </span>
+        </p>
+      ) : (
+        <p class="empty" data-testid="retrain-plan">
+          No retrain plan: retraining is by hand (<code>modelgate retrain --model {model} --data FILE</code>). A plan retrains production when monitoring recommends it.
+        </p>
+      )}
+      {admin ? (
+        <div class="toolbar">
+          <SetPlanButton key={plan?.created_at ?? 'none'} model={model} plan={plan} done={after} />
+          {plan ? (
+            <ConfirmButton
+              label="Remove plan"
+              danger
+              testId="retrain-plan-remove"
+              title={`Remove the retrain plan of ${model}?`}
+              confirm={<p>Retraining of {model} becomes by hand only. The runs below stay listed.</p>}
+              run={() => del(`/v1/models/${enc(model)}/retrain`)}
+              done={() => after(`The retrain plan of ${model} is removed.`)}
+            />
+          ) : null}
+        </div>
+      ) : null}
+      {runs.length === 0 ? (
+        <p class="empty">No retrain has run yet.</p>
+      ) : (
+        <Table head={['Started', 'By', 'Outcome', 'Versions', 'Why']} testId="retrain-runs">
+          {runs.map((run) => (
+            <tr key={run.id} data-status={run.status}>
+              <td>{fmt.time(run.started_at)}</td>
+              <td>{run.trigger === 'monitor' ? 'the plan' : 'hand'}</td>
+              <td>{OUTCOME[run.status] ?? run.status}</td>
+              <td>
+                {run.from_version !== null ? `from v${run.from_version}` : '—'}
+                {run.candidate_version !== null ? ` → v${run.candidate_version}` : ''}
+              </td>
+              <td>{runWhy(run.detail) || <span class="muted">—</span>}</td>
+            </tr>
+          ))}
+        </Table>
+      )}
+    </section>
+  );
+}
