@@ -22,7 +22,10 @@ import type { RegistryService } from '../registry/index.js';
 import { checkSteps, type RolloutService } from '../rollout/index.js';
 import { evaluateMulticlass, evaluateRegression, evaluateScores, rowPayload, TRAINED_CELL_READING, type Dataset, type TrainingTask } from '../training/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
+import type { RetrainPlan } from './plan.js';
 import { featureColumns, type RunRecord } from './train-again.js';
+
+export type { RetrainPlan } from './plan.js';
 import { trainOffThread } from './train-off-thread.js';
 
 /**
@@ -91,17 +94,6 @@ export interface RetrainResult {
   /** With status unchanged: the version trained on this data already, and why it stands for the candidate. */
   same_as?: number;
   reason?: string;
-}
-
-export interface RetrainPlan {
-  model: string;
-  data: string;
-  canary_steps: number[];
-  step_interval: string | null;
-  min_interval_ms: number;
-  max_metric_drop: number;
-  created_at: string;
-  created_by: string;
 }
 
 /**

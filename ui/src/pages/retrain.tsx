@@ -1,20 +1,11 @@
 import { useState } from 'preact/hooks';
 import { formatDuration } from '../../../src/lib/duration.js';
 import { runWhy } from '../../../src/retrain/describe-run.js';
+import type { RetrainPlan as Plan } from '../../../src/retrain/plan.js';
 import { del, enc, get, put } from '../api.js';
 import { ConfirmButton, ErrorNote, fmt, Loading, Table } from '../components/common.js';
 import { useLoad } from '../load.js';
 import { parseSteps } from './canary-actions.js';
-
-interface Plan {
-  data: string;
-  canary_steps: number[];
-  step_interval: string | null;
-  min_interval_ms: number;
-  max_metric_drop: number;
-  created_at: string;
-  created_by: string;
-}
 
 interface Run {
   id: string;
