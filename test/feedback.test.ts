@@ -200,4 +200,26 @@ describe('modelgate feedback import', () => {
     expect(twice.stderr).toMatch(/the header names column "label" twice/);
     expect(await value('bk-0')).toBe(-100);
   });
+
+  it('reads an outcome file as it comes, its columns named by flags: a customer export with the id and Churn columns', async () => {
+    const label = async (e: string) => await s.ctx.db.kysely.selectFrom('feedback').select(['label', 'value']).where('event_id', '=', e).executeTakeFirst();
+    const file = path.join(dir, 'customers.csv');
+    // A stale `label` column beside the real outcome: --label Churn reads Churn, never it.
+    writeFileSync(file, ['customerID,tenure,Churn,label,margin', 'bk-0,3,Yes,0,-40', 'bk-1,50,No,1,12', ''].join('\n'));
+    const plain = await runCli(['feedback', 'import', '--file', file], { MODELGATE_DATA_DIR: dir });
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toMatch(/no prediction_id or event_id column, so no row can be matched to its prediction; .*--event-id customerID --label Churn/);
+    const r = await runCli(['feedback', 'import', '--file', file, '--event-id', 'customerID', '--label', 'churn', '--value', 'margin', '--json'], { MODELGATE_DATA_DIR: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toMatchObject({ rows: 2, stored: 2, refused: 0 });
+    expect(await label('bk-0')).toEqual({ label: 1, value: -40 });
+    expect(await label('bk-1')).toEqual({ label: 0, value: 12 });
+    const typo = await runCli(['feedback', 'import', '--file', file, '--event-id', 'customer_id', '--label', 'Churn'], { MODELGATE_DATA_DIR: dir });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/no column "customer_id" \(--event-id\); its header is "customerID", "tenure", "Churn", "label", "margin"/);
+    const same = await runCli(['feedback', 'import', '--file', file, '--event-id', 'Churn', '--label', 'Churn'], { MODELGATE_DATA_DIR: dir });
+    expect(same.stderr).toMatch(/--label and --event-id both name column "Churn"; each field needs a column of its own/);
+    // Nothing those refusals read was stored.
+    expect(await label('bk-0')).toEqual({ label: 1, value: -40 });
+  });
 });

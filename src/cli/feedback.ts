@@ -25,6 +25,37 @@ function toItem(r: Record<string, string>, decimalComma: boolean): FeedbackItem 
   };
 }
 
+/**
+ * Which file column holds each field: the flag's column, else the field's own name (header names
+ * compared trimmed and in any case). A column of a field's name that another column stands in
+ * for is left unread, so `--label Churn` beside a stale `label` column reads Churn.
+ */
+function feedbackColumns(o: { eventId?: string; predictionId?: string; label?: string; value?: string }) {
+  const flags = [
+    ['prediction_id', o.predictionId, '--prediction-id'],
+    ['event_id', o.eventId, '--event-id'],
+    ['label', o.label, '--label'],
+    ['value', o.value, '--value'],
+  ] as const;
+  const key = (column: string) => column.trim().toLowerCase();
+  const given = flags.filter(([, column]) => column !== undefined).map(([field, column, flag]) => [field, column!.trim(), flag] as const);
+  const byColumn = new Map<string, string>();
+  for (const [field, column, flag] of given) {
+    if (!column) throw new AppError('BAD_REQUEST', `${flag}: give the name of a column of the file`);
+    const other = byColumn.get(key(column));
+    if (other) throw new AppError('BAD_REQUEST', `${flag} and ${flags.find(([f]) => f === other)![2]} both name column ${JSON.stringify(column)}; each field needs a column of its own`);
+    byColumn.set(key(column), field);
+  }
+  const replaced = new Set<string>(given.map(([field]) => field));
+  return {
+    given,
+    fieldOf: (raw: string): string => {
+      const k = key(raw);
+      return byColumn.get(k) ?? (replaced.has(k) ? `(unread) ${k}` : k);
+    },
+  };
+}
+
 export function registerFeedbackCommands(program: Command): void {
   const feedback = program.command('feedback').description('Real outcomes for audited predictions');
 
@@ -34,11 +65,19 @@ export function registerFeedbackCommands(program: Command): void {
       "Import outcomes from a CSV with columns prediction_id or event_id, label (binary 0/1, true/false, yes/no or the model's class labels, multiclass the class, regression the value), value (optional realised profit)",
     )
     .requiredOption('--file <csv>', 'CSV file with a header row')
+    .option('--event-id <column>', 'the column holding each event id (default event_id)')
+    .option('--prediction-id <column>', 'the column holding each prediction id (default prediction_id)')
+    .option('--label <column>', 'the column holding each outcome (default label)')
+    .option('--value <column>', 'the column holding each realised value (default value)')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  modelgate feedback import --file outcomes.csv\n\noutcomes.csv:\n  event_id,label,value\n  booking-1,1,-120\n  booking-2,0,35')
-    .action(async (o: OutputOptions & { file: string }) =>
+    .addHelpText(
+      'after',
+      '\nExamples:\n  modelgate feedback import --file outcomes.csv\n  modelgate feedback import --file telco_churn.csv --event-id customerID --label Churn --json\n\noutcomes.csv:\n  event_id,label,value\n  booking-1,1,-120\n  booking-2,0,35',
+    )
+    .action(async (o: OutputOptions & { file: string; eventId?: string; predictionId?: string; label?: string; value?: string }) =>
       withContext(o, async (ctx) => {
         assertInputFile(o.file, 'give the path of a CSV file');
+        const columns = feedbackColumns(o);
         const delimiter = await fileDelimiter(o.file);
         let line = 1; // the header
         let stored = 0;
@@ -57,11 +96,25 @@ export function registerFeedbackCommands(program: Command): void {
           // A line every 50,000 rows, as the export does: a line per batch was 200 lines for 200,000 outcomes.
           if ((line - 1) % 50_000 < BATCH) progress(`imported ${stored} outcomes${errors.length ? `, ${errors.length} refused` : ''}…`);
         };
+        const written: string[] = [];
         const onHeader = (header: string[]) => {
-          if (!header.includes('label')) throw new AppError('BAD_REQUEST', `${o.file}: no label column; the header must name prediction_id or event_id, label and optionally value`);
+          const missing = columns.given.filter(([field]) => !header.includes(field));
+          if (missing.length)
+            throw new AppError(
+              'BAD_REQUEST',
+              `${o.file}: no column ${missing.map(([, column, flag]) => `${JSON.stringify(column)} (${flag})`).join(' or ')}; its header is ${written.map((c) => JSON.stringify(c)).join(', ')}`,
+            );
+          const hint = 'or give the columns that hold them, e.g. --event-id customerID --label Churn';
+          if (!header.includes('label')) throw new AppError('BAD_REQUEST', `${o.file}: no label column; the header must name prediction_id or event_id, label and optionally value, ${hint}`);
+          if (!header.includes('prediction_id') && !header.includes('event_id'))
+            throw new AppError('BAD_REQUEST', `${o.file}: no prediction_id or event_id column, so no row can be matched to its prediction; name one in the header, ${hint}`);
           return FEEDBACK_COLUMNS.filter((c) => header.includes(c));
         };
-        const rows = csvRows(createReadStream(o.file), { delimiter, source: o.file, name: (h) => h.trim().toLowerCase(), trim: true, onHeader });
+        const name = (raw: string) => {
+          written.push(raw.trim());
+          return columns.fieldOf(raw);
+        };
+        const rows = csvRows(createReadStream(o.file), { delimiter, source: o.file, name, trim: true, onHeader });
         for await (const { row, values, misaligned } of rows) {
           line = row + 1;
           if (misaligned) {
