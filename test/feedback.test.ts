@@ -151,6 +151,7 @@ describe('modelgate feedback import', () => {
       rows: 8,
       stored: 6,
       refused: 2,
+      refused_by: { no_prediction: 1, invalid: 1, misaligned: 0 },
       errors: [
         { line: 5, message: expect.stringMatching(/label/) },
         { line: 6, message: expect.stringMatching(/bk-404/) },
@@ -163,6 +164,7 @@ describe('modelgate feedback import', () => {
     expect(await byEvent('bk-0')).toBe(0);
     expect(await byEvent('bk-4')).toBe(0);
     expect(text.stdout).toMatch(/6 of 8 outcomes stored/);
+    expect(text.stdout).toContain('2 refused: 1 with no prediction of that id in the audit log; 1 with an outcome or id the model cannot take\n');
     expect(text.stdout).toMatch(/line 5: .*label/);
     const missing = await runCli(['feedback', 'import', '--file', path.join(dir, 'nope.csv')], { MODELGATE_DATA_DIR: dir });
     expect(missing.code).toBe(2);
@@ -186,6 +188,7 @@ describe('modelgate feedback import', () => {
       rows: 4,
       stored: 2,
       refused: 2,
+      refused_by: { no_prediction: 0, invalid: 0, misaligned: 2 },
       errors: [
         { line: 3, message: "more fields than the header's 3: a comma in a field that is not quoted, such as a number written 1,234" },
         { line: 4, message: "fewer fields than the header's 3: the row is cut short" },

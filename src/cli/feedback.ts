@@ -84,6 +84,8 @@ export function registerFeedbackCommands(program: Command): void {
         // Rows whose outcome is not known yet (a blank label): left out and counted, not refused.
         let unlabelled = 0;
         const errors: { line: number; message: string }[] = [];
+        // By cause: an outcomes export of every customer, of whom a few were scored, is thousands of one line.
+        const refusedBy = { no_prediction: 0, invalid: 0, misaligned: 0 };
         let batch: { line: number; item: FeedbackItem }[] = [];
         const send = async () => {
           const out = await ctx.feedback.submit(
@@ -91,7 +93,11 @@ export function registerFeedbackCommands(program: Command): void {
             cliActor(),
           );
           stored += out.stored;
-          for (const r of out.results) if (r.status === 'error') errors.push({ line: batch[r.index].line, message: r.error.message.replace(/^items\[\d+\]\.?/, '') });
+          for (const r of out.results)
+            if (r.status === 'error') {
+              errors.push({ line: batch[r.index].line, message: r.error.message.replace(/^items\[\d+\]\.?/, '') });
+              refusedBy[r.error.code === 'NOT_FOUND' ? 'no_prediction' : 'invalid']++;
+            }
           batch = [];
           // A line every 50,000 rows, as the export does: a line per batch was 200 lines for 200,000 outcomes.
           if ((line - 1) % 50_000 < BATCH) progress(`imported ${stored} outcomes${errors.length ? `, ${errors.length} refused` : ''}…`);
@@ -119,6 +125,7 @@ export function registerFeedbackCommands(program: Command): void {
           line = row + 1;
           if (misaligned) {
             errors.push({ line, message: misaligned });
+            refusedBy.misaligned++;
             continue;
           }
           if (!(values.label ?? '').trim()) {
@@ -131,12 +138,18 @@ export function registerFeedbackCommands(program: Command): void {
         if (batch.length) await send();
         // Misaligned rows were refused as they were read, the others when their batch was sent.
         errors.sort((a, b) => a.line - b.line);
-        const summary = { file: o.file, rows: line - 1, stored, unlabelled, refused: errors.length, errors: errors.slice(0, 100) };
+        const summary = { file: o.file, rows: line - 1, stored, unlabelled, refused: errors.length, refused_by: refusedBy, errors: errors.slice(0, 100) };
+        const causes = [
+          refusedBy.no_prediction ? `${refusedBy.no_prediction} with no prediction of that id in the audit log` : '',
+          refusedBy.invalid ? `${refusedBy.invalid} with an outcome or id the model cannot take` : '',
+          refusedBy.misaligned ? `${refusedBy.misaligned} whose fields do not line up with the header` : '',
+        ].filter(Boolean);
         emit(o, summary, () =>
           [
             `${stored} of ${line - 1} outcomes stored from ${o.file}${unlabelled ? `; ${unlabelled} row${unlabelled > 1 ? 's' : ''} with a blank label (no outcome yet) left out` : ''}`,
+            ...(errors.length ? [`${errors.length} refused: ${causes.join('; ')}`] : []),
             ...errors.slice(0, 20).map((e) => `  line ${e.line}: ${e.message}`),
-            ...(errors.length > 20 ? [`  … and ${errors.length - 20} more`] : []),
+            ...(errors.length > 20 ? [`  … and ${errors.length - 20} more (--json lists the first 100)`] : []),
           ].join('\n'),
         );
         if (errors.length) process.exitCode = 1;
