@@ -195,6 +195,17 @@ describe('modelgate train', () => {
     expect(set.code, set.stderr).toBe(0);
     expect(set.json().policy).toMatchObject({ type: 'threshold', above: 'act', below: 'none' });
   });
+
+  it('train --register --promote that changes what production decides says so, as promote does, and lists it in --json', async () => {
+    const r = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--rounds', '30', '--bands', 'review=0.3,block=0.7', '--register', '--promote', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const v = r.json().registered.version;
+    const before = (await runCli(['models', 'hotel', '--json'], env)).json().alias_history[1].version;
+    const said = `production of hotel now decides allow, review, block (version ${v}) where version ${before} decided none, act: its clients get decisions they were never given; if that was not meant, roll back (modelgate rollback --model hotel)`;
+    expect(r.stderr).toContain(`warning: ${said}`);
+    expect(r.json().warnings).toContain(said);
+    expect(r.json().promoted).toBe(true);
+  });
 });
 
 describe('missing categories: train, serve and evaluate agree', () => {

@@ -184,7 +184,11 @@ export function registerTrainCommands(program: Command): void {
           task: 'binary',
           metrics: m,
         };
-        const { registered, promoted } = await registerIfPassed(ctx, o, gates, {
+        const {
+          registered,
+          promoted,
+          warnings: promotion,
+        } = await registerIfPassed(ctx, o, gates, {
           onnx: trained.onnx,
           policy: trained.policy,
           task: 'binary',
@@ -193,7 +197,7 @@ export function registerTrainCommands(program: Command): void {
           sha256: ingested.sha256,
           description: `${o.algo} trained on ${o.data}`,
         });
-        const out = { run, metrics: m, policy: trained.policy, gates, warnings: ingested.warnings, registered: registered ?? null, promoted };
+        const out = { run, metrics: m, policy: trained.policy, gates, warnings: [...ingested.warnings, ...promotion], registered: registered ?? null, promoted };
         const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(4));
         emit(o, out, () =>
           [
@@ -262,7 +266,11 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
       : []),
   ];
   const run = { ...runRecord(o, ingested, opts, gates), ...trained.run, metrics: m };
-  const { registered, promoted } = await registerIfPassed(ctx, o, gates, {
+  const {
+    registered,
+    promoted,
+    warnings: promotion,
+  } = await registerIfPassed(ctx, o, gates, {
     onnx: trained.onnx,
     policy: trained.policy,
     task,
@@ -271,7 +279,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     sha256: ingested.sha256,
     description: `${kindAlgoName(algo, task)} (${task}) trained on ${o.data}`,
   });
-  const out = { task, run, metrics: m, policy: trained.policy, gates, warnings: ingested.warnings, registered: registered ?? null, promoted };
+  const out = { task, run, metrics: m, policy: trained.policy, gates, warnings: [...ingested.warnings, ...promotion], registered: registered ?? null, promoted };
   const fmt = (v: number | undefined | null) => (v === undefined || v === null ? '—' : v.toFixed(4));
   emit(o, out, () =>
     [
@@ -341,19 +349,30 @@ function runRecord(o: TrainFlags, ingested: Ingested, split: { testFraction: num
   };
 }
 
+/**
+ * Promote, saying what the promotion says: production's clients now get other decisions (a
+ * banded production replaced by a version with a threshold), as `modelgate promote` prints.
+ */
+async function promoteSaying(ctx: Context, model: string, version: number): Promise<string[]> {
+  const r = await ctx.registry.promote({ model, target: 'production', version, actor: cliActor() });
+  const warnings = 'warnings' in r ? (r.warnings ?? []) : [];
+  for (const w of warnings) progress(`warning: ${w}`);
+  return warnings;
+}
+
 /** With --register and every gate passed: register the trained model (and promote it with --promote). */
 async function registerIfPassed(
   ctx: Context,
   o: TrainFlags,
   gates: { passed: boolean }[],
   t: { onnx: Uint8Array; policy: Policy; task: TrainingTask; run: { run_id: string; class_labels?: [string, string] }; reference: ReferenceProfile; sha256: string; description: string },
-): Promise<{ registered: { model: string; version: number; unchanged?: true } | undefined; promoted: boolean }> {
-  if (!o.register || gates.some((g) => !g.passed)) return { registered: undefined, promoted: false };
+): Promise<{ registered: { model: string; version: number; unchanged?: true } | undefined; promoted: boolean; warnings: string[] }> {
+  if (!o.register || gates.some((g) => !g.passed)) return { registered: undefined, promoted: false, warnings: [] };
   const same = await latestIfSameTraining(ctx, o.model, t.onnx, t.policy, t.sha256);
   if (same !== undefined && o.ifChanged) {
     progress(`[3/3] version ${same} of ${o.model} is this training already (the same graph, policy and data): nothing registered`);
-    if (o.promote) await ctx.registry.promote({ model: o.model, target: 'production', version: same, actor: cliActor() });
-    return { registered: { model: o.model, version: same, unchanged: true }, promoted: !!o.promote };
+    const warnings = o.promote ? await promoteSaying(ctx, o.model, same) : [];
+    return { registered: { model: o.model, version: same, unchanged: true }, promoted: !!o.promote, warnings };
   }
   progress(`[3/3] registering ${o.model}`);
   if (same !== undefined) progress(`note: the same graph, policy and data as version ${same}, registered again (--if-changed keeps version ${same} instead)`);
@@ -376,9 +395,9 @@ async function registerIfPassed(
     policy: t.policy,
     actor: cliActor(),
   });
-  if (o.promote) await ctx.registry.promote({ model: o.model, target: 'production', version: r.version, actor: cliActor() });
-  else await warnIfDecidesUnlikeProduction(ctx, o.model, r.version);
-  return { registered: { model: r.model, version: r.version }, promoted: !!o.promote };
+  const warnings = o.promote ? await promoteSaying(ctx, o.model, r.version) : [];
+  if (!o.promote) await warnIfDecidesUnlikeProduction(ctx, o.model, r.version);
+  return { registered: { model: r.model, version: r.version }, promoted: !!o.promote, warnings };
 }
 
 /**
