@@ -673,6 +673,19 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     ]);
     await call('POST', '/v1/shadow/policies/stop', {});
     await call('POST', '/v1/canary/policies/stop', {});
+    // Promoted anyway from a canary: its answer says it, as a promote's does; one deciding alike says nothing.
+    expect((await call('POST', '/v1/canary', { model: 'policies', canary_version: 2, canary_percent: 10 })).statusCode).toBe(200);
+    const fromCanary = await call('POST', '/v1/canary/policies/promote', { canary_version: 2 });
+    expect(fromCanary.statusCode).toBe(200);
+    expect(fromCanary.json().warnings).toEqual([
+      'production of policies now decides allow, review, block (version 2) where version 1 decided keep, cancel: its clients get decisions they were never given; if that was not meant, roll back (modelgate rollback --model policies)',
+    ]);
+    expect((await call('POST', '/v1/models/policies/rollback', { version: 2 })).statusCode).toBe(200);
+    expect((await call('POST', '/v1/canary', { model: 'policies', canary_version: 3, canary_percent: 10 })).statusCode).toBe(200);
+    const alike = await call('POST', '/v1/canary/policies/promote', { canary_version: 3 });
+    expect(alike.json()).toMatchObject({ version: 3, previous_version: 1 });
+    expect(alike.json().warnings).toBeUndefined();
+    expect((await call('POST', '/v1/models/policies/rollback', { version: 3 })).statusCode).toBe(200);
 
     // Multiclass: the decisions come from the classes. Production maps each class to a decision; one version gives the classes themselves, one folds Spain into Germany.
     const geo = kindFixture('bank_geography');

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { describeChanges, describeRolloutEvent, describeRules } from '../rollout/index.js';
 import { AppError } from '../lib/errors.js';
 import { cliActor, parseVersion, withContext } from './context.js';
-import { emit, table, type OutputOptions } from './output.js';
+import { emit, progress, table, type OutputOptions } from './output.js';
 
 type Status = Awaited<ReturnType<import('../rollout/index.js').RolloutService['status']>>;
 
@@ -280,6 +280,7 @@ export function registerRolloutCommands(program: Command): void {
     .action(async (o: OutputOptions & { model: string; archivePrevious?: boolean; version?: string }) =>
       withContext(o, async (ctx) => {
         const r = await ctx.rollouts.promoteCanary(o.model, { archive_previous: o.archivePrevious, canaryVersion: parseVersion(o.version), actor: cliActor() });
+        if (r && 'warnings' in r) for (const w of r.warnings ?? []) progress(`warning: ${w}`);
         emit(o, r, () =>
           r && 'already' in r
             ? `${o.model}: ${r.alias} is v${r.version} already (no canary running); nothing to promote`

@@ -361,7 +361,16 @@ export function createRolloutService(deps: RolloutDeps) {
       await registry.promote({ model, target: 'archived', version: r.production_version, actor: opts.actor });
       archived = r.production_version;
     }
-    return { model, alias: r.target, version: r.canary_version, previous_version: moved.previous_version, ...(archived ? { archived_version: archived } : {}), aliases: moved.aliases };
+    return {
+      model,
+      alias: r.target,
+      version: r.canary_version,
+      previous_version: moved.previous_version,
+      ...(archived ? { archived_version: archived } : {}),
+      aliases: moved.aliases,
+      // The canary's status said it all along; the promotion's answer says it too, as a promote does.
+      ...(moved.warnings ? { warnings: moved.warnings } : {}),
+    };
   }
 
   /**

@@ -27,6 +27,9 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
+/** " Warning: …" for each warning an action's answer carries (a promotion that changes what clients are decided; a plan's file this server cannot read). */
+export const warningsOf = (r: unknown): string => ((r as { warnings?: string[] } | undefined)?.warnings ?? []).map((w) => ` Warning: ${w}.`).join('');
+
 export const fmt = {
   num: (v: number | null | undefined, digits = 3): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : Number.isInteger(v) ? String(v) : v.toFixed(digits)),
   /** A p-value to three places, the smallest as "< 0.001" (and 1 as 1.000, like its neighbours). */

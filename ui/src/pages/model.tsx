@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { compareDecisions } from '../../../src/inference/decision-sets.js';
 import { enc, get, post } from '../api.js';
-import { ConfirmButton, ErrorNote, fmt, Loading, Table } from '../components/common.js';
+import { ConfirmButton, ErrorNote, fmt, Loading, Table, warningsOf } from '../components/common.js';
 import { useLoad } from '../load.js';
 import { href } from '../router.js';
 import { isAdmin, useSession } from '../session.js';
@@ -55,9 +55,6 @@ interface VersionDetail {
   metrics: Record<string, number>;
   manifest: Record<string, unknown>;
 }
-
-/** " Warning: …" for each warning an action's answer carries (a promotion that changes what clients are decided). */
-const warningsOf = (r: unknown): string => ((r as { warnings?: string[] }).warnings ?? []).map((w) => ` Warning: ${w}.`).join('');
 
 function VersionPanel({ model, version }: { model: string; version: number }) {
   const v = useLoad((signal) => get<VersionDetail>(`/v1/models/${enc(model)}/versions/${version}`, { signal }), [model, version]);

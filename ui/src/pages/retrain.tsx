@@ -3,7 +3,7 @@ import { formatDuration } from '../../../src/lib/duration.js';
 import { runWhy } from '../../../src/retrain/describe-run.js';
 import type { RetrainPlan as Plan } from '../../../src/retrain/plan.js';
 import { del, enc, get, put } from '../api.js';
-import { ConfirmButton, ErrorNote, fmt, Loading, Table } from '../components/common.js';
+import { ConfirmButton, ErrorNote, fmt, Loading, Table, warningsOf } from '../components/common.js';
 import { useLoad } from '../load.js';
 import { parseSteps } from './canary-actions.js';
 
@@ -96,7 +96,7 @@ function SetPlanButton(props: { model: string; plan: Plan | null; done: (what: s
         };
         return put<{ warnings?: string[] }>(`/v1/models/${enc(model)}/retrain`, body);
       }}
-      done={(r) => props.done(`The retrain plan of ${model} is set.${((r as { warnings?: string[] }).warnings ?? []).map((w) => ` Warning: ${w}.`).join('')}`)}
+      done={(r) => props.done(`The retrain plan of ${model} is set.${warningsOf(r)}`)}
     />
   );
 }

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { describeRolloutEvent, type RolloutEvent } from '../../../src/rollout/describe-event.js';
 import { describeRules, type RulesShown } from '../../../src/rollout/describe-rules.js';
 import { enc, get, post, q } from '../api.js';
-import { ConfirmButton, Empty, ErrorNote, fmt, Loading, Table } from '../components/common.js';
+import { ConfirmButton, Empty, ErrorNote, fmt, Loading, Table, warningsOf } from '../components/common.js';
 import { useLoad } from '../load.js';
 import { href } from '../router.js';
 import { isAdmin, useSession } from '../session.js';
@@ -244,7 +244,7 @@ export function RolloutPage({ name }: { name: string }) {
                       </p>
                     }
                     run={() => post(`/v1/canary/${enc(name)}/promote`, s.canary_version !== null ? { canary_version: s.canary_version } : {})}
-                    done={after(`Version ${s.canary_version} of ${name} is now ${s.target}.`)}
+                    done={(r) => after(`Version ${s.canary_version} of ${name} is now ${s.target}.${warningsOf(r)}`)()}
                   />
                   <SetPercentButton model={name} canaryVersion={s.canary_version} target={s.target} percent={s.canary_percent} done={(what) => after(what, s.started_at)()} />
                 </div>
