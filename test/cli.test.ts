@@ -272,6 +272,42 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(promoted.json().warnings).toEqual([warning]);
     expect(promoted.stderr).toContain(`warning: ${warning}`);
   });
+
+  it('register --promote registers and promotes in one step, says what the promotion says, and names a registered version a canary keeps from production', async () => {
+    const fixture = path.join(FIXTURES, 'telco_churn.onnx');
+    const first = await runCli(['register', '--model', 'onestep', '--onnx', fixture, '--policy', 'threshold=0.4:retain:ignore', '--promote', '--json'], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json()).toMatchObject({ version: 1, promoted: true, warnings: [] });
+    expect((await runCli(['models', 'onestep', '--json'], env)).json().aliases).toEqual({ production: 1 });
+    // Another policy: production's clients now get none/act, said as promote says it, and listed in --json.
+    const second = await runCli(['register', '--model', 'onestep', '--onnx', fixture, '--promote', '--json'], env);
+    expect(second.code, second.stderr).toBe(0);
+    const said =
+      'production of onestep now decides none, act (version 2) where version 1 decided ignore, retain: its clients get decisions they were never given; if that was not meant, roll back (modelgate rollback --model onestep)';
+    expect(second.json()).toMatchObject({ version: 2, promoted: true, warnings: [said] });
+    expect(second.stderr).toContain(`warning: ${said}`);
+    // The registration's own warning (a canary of it would…) is not said as well: the promotion's covers it.
+    expect(second.stderr).not.toContain('a canary of it would');
+    // Unchanged with --if-changed: the version it names is promoted (production is back at 1 after a rollback).
+    expect((await runCli(['rollback', '--model', 'onestep'], env)).code).toBe(0);
+    const again = await runCli(['register', '--model', 'onestep', '--onnx', fixture, '--if-changed', '--promote'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(
+      'onestep: unchanged; version 2 is this graph with these settings, nothing registered\nonestep version 2 is production (undo with modelgate rollback --model onestep)',
+    );
+    expect((await runCli(['models', 'onestep', '--json'], env)).json().aliases).toEqual({ production: 2 });
+    // A canary keeps production where it is: the version is registered, and the error says so.
+    expect((await runCli(['canary', 'start', '--model', 'onestep', '--version', '1', '--percent', '10'], env)).code).toBe(0);
+    const blocked = await runCli(['register', '--model', 'onestep', '--onnx', fixture, '--policy', 'threshold=0.7', '--promote'], env);
+    expect(blocked.code).not.toBe(0);
+    expect(blocked.stderr).toMatch(
+      /^error: onestep version 3 is registered, but not production: cannot promote version 3 to production: a canary of onestep is running.* The promotion alone, when ready: modelgate promote --model onestep --version 3$/m,
+    );
+    const after = (await runCli(['models', 'onestep', '--json'], env)).json();
+    expect(after.versions).toHaveLength(3);
+    expect(after.aliases).toEqual({ production: 2 });
+    expect((await runCli(['canary', 'stop', '--model', 'onestep'], env)).code).toBe(0);
+  });
 });
 
 describe('modelgate migrate on PostgreSQL', () => {

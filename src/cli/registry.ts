@@ -1,7 +1,7 @@
 import { warnIfDecidesUnlikeProduction } from './decisions-warning.js';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { AppError, errorMessage } from '../lib/errors.js';
+import { AppError, errorMessage, isAppError } from '../lib/errors.js';
 import { describePolicy, parsePolicyFlag, Servable, taskOf, TASKS, type Task } from '../inference/index.js';
 import { notNumbersNote } from '../lib/csv-cell.js';
 import { checkSkipped, referenceFromCsv } from '../monitoring/index.js';
@@ -70,10 +70,11 @@ export function registerRegistryCommands(program: Command): void {
     .option('--positive-class <class>', 'binary: the class whose probability is the score, by its label, e.g. fraud (default: the second of two classes; the register summary names it)')
     .option('--missing-category <value>', "what a missing (null or absent) string feature becomes: the constant the pipeline imputes, e.g. missing (modelgate's trainer sets '')")
     .option('--if-changed', 'register only if the graph or its settings differ from the latest version; otherwise print that version (for deploy jobs that may run twice)')
+    .option('--promote', 'then make it production (with --if-changed, the unchanged version it names): register and promote in one step')
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExample:\n  modelgate register --model churn --onnx churn.onnx --if-changed --json\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review\n  modelgate register --model fraud --onnx fraud.onnx --positive-class fraud --policy threshold=0.3',
+      '\nExample:\n  modelgate register --model churn --onnx churn.onnx --if-changed --promote --json\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review\n  modelgate register --model fraud --onnx fraud.onnx --positive-class fraud --policy threshold=0.3',
     )
     .action(
       async (
@@ -90,6 +91,7 @@ export function registerRegistryCommands(program: Command): void {
           positiveClass?: string;
           task?: string;
           ifChanged?: boolean;
+          promote?: boolean;
         },
       ) =>
         withContext(o, async (ctx) => {
@@ -126,12 +128,33 @@ export function registerRegistryCommands(program: Command): void {
           }
           progress(`registering ${o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
           const r = await ctx.registry.register({ ...input, ifChanged: o.ifChanged, actor: cliActor() });
+          // Promoted as `modelgate promote` does, saying what it says (production now decides other things).
+          const promote = async (version: number) => {
+            if (!o.promote) return { promoted: false, warnings: [] as string[] };
+            // A refused promotion (a canary running) must not hide that the version was registered.
+            const moved = await ctx.registry.promote({ model: r.model, target: 'production', version, actor: cliActor() }).catch((e: unknown) => {
+              throw isAppError(e)
+                ? new AppError(
+                    e.code,
+                    `${r.model} version ${version} is registered, but not production: ${e.message} The promotion alone, when ready: modelgate promote --model ${r.model} --version ${version}`,
+                    e.details,
+                  )
+                : e;
+            });
+            const warnings = 'warnings' in moved ? (moved.warnings ?? []) : [];
+            for (const w of warnings) progress(`warning: ${w}`);
+            return { promoted: true, warnings };
+          };
+          const next = (version: number, promoted: boolean) =>
+            promoted ? `${r.model} version ${version} is production (undo with modelgate rollback --model ${r.model})` : `next: modelgate promote --model ${r.model} --version ${version}`;
           if ('unchanged' in r) {
-            return emit(o, { model: r.model, version: r.version, unchanged: true, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256 }, () =>
-              [`${r.model}: unchanged; version ${r.version} is this graph with these settings, nothing registered`, `next: modelgate promote --model ${r.model} --version ${r.version}`].join('\n'),
+            const p = await promote(r.version);
+            return emit(o, { model: r.model, version: r.version, unchanged: true, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256, ...p }, () =>
+              [`${r.model}: unchanged; version ${r.version} is this graph with these settings, nothing registered`, next(r.version, p.promoted)].join('\n'),
             );
           }
-          await warnIfDecidesUnlikeProduction(ctx, r.model, r.version);
+          if (!o.promote) await warnIfDecidesUnlikeProduction(ctx, r.model, r.version);
+          const p = await promote(r.version);
           const c = r.manifest.contract;
           emit(
             o,
@@ -145,6 +168,7 @@ export function registerRegistryCommands(program: Command): void {
               policy: r.manifest.policy,
               reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped } : null,
               same_as: r.same_as ?? null,
+              ...p,
             },
             () =>
               [
@@ -161,7 +185,7 @@ export function registerRegistryCommands(program: Command): void {
                 `  policy    ${describePolicy(r.manifest.policy)}`,
                 `  reference ${profiled ? `${profiled.rows} rows profiled${profiled.skipped ? `, ${profiled.skipped} skipped` : ''}` : 'none (drift monitoring needs --reference CSV)'}`,
                 ...(r.same_as ? [`note: the same graph and settings as version ${r.same_as}, registered again (--if-changed keeps version ${r.same_as} instead)`] : []),
-                `next: modelgate promote --model ${r.model} --version ${r.version}`,
+                next(r.version, p.promoted),
               ].join('\n'),
           );
         }),
