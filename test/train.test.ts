@@ -205,6 +205,16 @@ describe('modelgate train', () => {
     expect(r.stderr).toContain(`warning: ${said}`);
     expect(r.json().warnings).toContain(said);
     expect(r.json().promoted).toBe(true);
+    // A running canary keeps production where it is: the trained version is registered, and the error says so.
+    expect((await runCli(['canary', 'start', '--model', 'hotel', '--version', '1', '--percent', '10'], env)).code).toBe(0);
+    const blocked = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--rounds', '20', '--register', '--promote'], env);
+    expect(blocked.code).not.toBe(0);
+    const registered = (await runCli(['models', 'hotel', '--json'], env)).json();
+    const newest = Math.max(...registered.versions.map((x: { version: number }) => x.version));
+    expect(blocked.stderr).toContain(`error: hotel version ${newest} is registered, but not production: cannot promote version ${newest} to production: a canary of hotel is running`);
+    expect(blocked.stderr).toContain(`The promotion alone, when ready: modelgate promote --model hotel --version ${newest}`);
+    expect(registered.aliases.production).toBe(v);
+    expect((await runCli(['canary', 'stop', '--model', 'hotel'], env)).code).toBe(0);
   });
 });
 

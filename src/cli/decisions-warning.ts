@@ -1,5 +1,7 @@
 import { decisionsDiffer, policyFlag } from '../inference/index.js';
 import type { Context } from '../server/context.js';
+import { AppError, isAppError } from '../lib/errors.js';
+import { cliActor } from './context.js';
 import { progress } from './output.js';
 
 /**
@@ -22,4 +24,25 @@ export async function warnIfDecidesUnlikeProduction(ctx: Context, model: string,
       flag ? `; a version of it that decides like production: modelgate policy set --model ${model} --version ${version} --policy ${flag}` : ''
     }`,
   );
+}
+
+/**
+ * Promote a version just registered (train or register with --promote), saying what `modelgate
+ * promote` says (production now decides other things). A promotion refused (a canary running)
+ * must not hide that the version was registered: the error names it and the command that
+ * finishes the job.
+ */
+export async function promoteRegistered(ctx: Context, model: string, version: number): Promise<string[]> {
+  const moved = await ctx.registry.promote({ model, target: 'production', version, actor: cliActor() }).catch((e: unknown) => {
+    throw isAppError(e)
+      ? new AppError(
+          e.code,
+          `${model} version ${version} is registered, but not production: ${e.message} The promotion alone, when ready: modelgate promote --model ${model} --version ${version}`,
+          e.details,
+        )
+      : e;
+  });
+  const warnings = 'warnings' in moved ? (moved.warnings ?? []) : [];
+  for (const w of warnings) progress(`warning: ${w}`);
+  return warnings;
 }

@@ -1,7 +1,7 @@
-import { warnIfDecidesUnlikeProduction } from './decisions-warning.js';
+import { promoteRegistered, warnIfDecidesUnlikeProduction } from './decisions-warning.js';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { AppError, errorMessage, isAppError } from '../lib/errors.js';
+import { AppError, errorMessage } from '../lib/errors.js';
 import { describePolicy, parsePolicyFlag, Servable, taskOf, TASKS, type Task } from '../inference/index.js';
 import { notNumbersNote } from '../lib/csv-cell.js';
 import { checkSkipped, referenceFromCsv } from '../monitoring/index.js';
@@ -128,23 +128,7 @@ export function registerRegistryCommands(program: Command): void {
           }
           progress(`registering ${o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
           const r = await ctx.registry.register({ ...input, ifChanged: o.ifChanged, actor: cliActor() });
-          // Promoted as `modelgate promote` does, saying what it says (production now decides other things).
-          const promote = async (version: number) => {
-            if (!o.promote) return { promoted: false, warnings: [] as string[] };
-            // A refused promotion (a canary running) must not hide that the version was registered.
-            const moved = await ctx.registry.promote({ model: r.model, target: 'production', version, actor: cliActor() }).catch((e: unknown) => {
-              throw isAppError(e)
-                ? new AppError(
-                    e.code,
-                    `${r.model} version ${version} is registered, but not production: ${e.message} The promotion alone, when ready: modelgate promote --model ${r.model} --version ${version}`,
-                    e.details,
-                  )
-                : e;
-            });
-            const warnings = 'warnings' in moved ? (moved.warnings ?? []) : [];
-            for (const w of warnings) progress(`warning: ${w}`);
-            return { promoted: true, warnings };
-          };
+          const promote = async (version: number) => (o.promote ? { promoted: true, warnings: await promoteRegistered(ctx, r.model, version) } : { promoted: false, warnings: [] });
           const next = (version: number, promoted: boolean) =>
             promoted ? `${r.model} version ${version} is production (undo with modelgate rollback --model ${r.model})` : `next: modelgate promote --model ${r.model} --version ${version}`;
           if ('unchanged' in r) {

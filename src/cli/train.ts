@@ -11,7 +11,7 @@ import type { RegressionLoss } from '../training/gbdt.js';
 import { cliActor, parseNumberFlag, withContext } from './context.js';
 import { parseBands, parseCosts } from './policy-flags.js';
 import { describePolicy } from '../inference/index.js';
-import { warnIfDecidesUnlikeProduction } from './decisions-warning.js';
+import { promoteRegistered, warnIfDecidesUnlikeProduction } from './decisions-warning.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 interface TrainFlags extends OutputOptions {
@@ -349,17 +349,6 @@ function runRecord(o: TrainFlags, ingested: Ingested, split: { testFraction: num
   };
 }
 
-/**
- * Promote, saying what the promotion says: production's clients now get other decisions (a
- * banded production replaced by a version with a threshold), as `modelgate promote` prints.
- */
-async function promoteSaying(ctx: Context, model: string, version: number): Promise<string[]> {
-  const r = await ctx.registry.promote({ model, target: 'production', version, actor: cliActor() });
-  const warnings = 'warnings' in r ? (r.warnings ?? []) : [];
-  for (const w of warnings) progress(`warning: ${w}`);
-  return warnings;
-}
-
 /** With --register and every gate passed: register the trained model (and promote it with --promote). */
 async function registerIfPassed(
   ctx: Context,
@@ -371,7 +360,7 @@ async function registerIfPassed(
   const same = await latestIfSameTraining(ctx, o.model, t.onnx, t.policy, t.sha256);
   if (same !== undefined && o.ifChanged) {
     progress(`[3/3] version ${same} of ${o.model} is this training already (the same graph, policy and data): nothing registered`);
-    const warnings = o.promote ? await promoteSaying(ctx, o.model, same) : [];
+    const warnings = o.promote ? await promoteRegistered(ctx, o.model, same) : [];
     return { registered: { model: o.model, version: same, unchanged: true }, promoted: !!o.promote, warnings };
   }
   progress(`[3/3] registering ${o.model}`);
@@ -395,7 +384,7 @@ async function registerIfPassed(
     policy: t.policy,
     actor: cliActor(),
   });
-  const warnings = o.promote ? await promoteSaying(ctx, o.model, r.version) : [];
+  const warnings = o.promote ? await promoteRegistered(ctx, o.model, r.version) : [];
   if (!o.promote) await warnIfDecidesUnlikeProduction(ctx, o.model, r.version);
   return { registered: { model: r.model, version: r.version }, promoted: !!o.promote, warnings };
 }
