@@ -759,6 +759,21 @@ describe('console at /ui in Chromium', () => {
     expect(await misalignedRows(page, '[data-testid=retrain-runs]')).toEqual([]);
     await shot('model-retrain');
     expect(await a11y(page)).toEqual([]);
+    // Retrain now, on newer data: the dialog starts from the plan's file; the run is listed, and its end shows without a reload.
+    const newer = path.join(path.dirname(data), 'renewal-newer.csv');
+    writeFileSync(newer, csvOf(generateHotelBookings(800, 13)));
+    await page.getByTestId('retrain-now').click();
+    expect(await dialog.getByTestId('retrain-now-data').inputValue()).toBe(data);
+    await dialog.getByTestId('retrain-now-data').fill(newer);
+    const started = page.waitForRequest((r) => r.url().endsWith('/v1/models/renewal/retrain/runs'));
+    await dialog.getByTestId('confirm').click();
+    expect((await started).postDataJSON()).toEqual({ data: newer });
+    await poll(() => page.locator('[role=status]').textContent()).toBe(`Retraining renewal on ${newer}: the run is listed below until it ends.`);
+    await poll(() => runs.count()).toBe(3);
+    await poll(async () => (await runs.nth(0).locator('td').allTextContents()).slice(1, 3)).toEqual(['hand', expect.stringMatching(/^(registered|gated out)$/)]);
+    const outcome = (await runs.nth(0).locator('td').allTextContents())[2];
+    const newest = await s.ctx.retrain.runs('renewal', 1);
+    expect(outcome).toBe(newest[0].status === 'registered' ? 'registered' : 'gated out');
     // The change dialog starts from the plan there is.
     await page.getByTestId('retrain-plan-set').click();
     expect(await dialog.getByTestId('retrain-data').inputValue()).toBe(data);
@@ -776,7 +791,8 @@ describe('console at /ui in Chromium', () => {
     await signIn(viewer.body.token as string);
     await poll(() => page.getByTestId('who').textContent()).toMatch(/retrain-viewer \(read\)/);
     await page.goto(`${s.url}/ui/#/models/renewal`);
-    await poll(() => runs.count()).toBe(2);
+    await poll(() => runs.count()).toBe(3);
+    expect(await page.getByTestId('retrain-now').count()).toBe(0);
     expect(await page.getByTestId('retrain-plan').textContent()).toMatch(/^No retrain plan/);
     expect(await page.getByTestId('retrain-plan-set').count()).toBe(0);
     await page.getByRole('button', { name: 'Sign out' }).click();

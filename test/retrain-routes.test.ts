@@ -20,7 +20,8 @@ for (const dialect of DIALECTS) {
     const dir = tempDir();
     const fresh = path.join(dir, 'fresh.csv');
     const hidden = path.join(dir, 'hidden.csv');
-    const send = (method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown, authorization = s.auth.authorization) =>
+    const later = path.join(dir, 'later.csv');
+    const send = (method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, body?: unknown, authorization = s.auth.authorization) =>
       s.app.inject({ method, url, headers: { authorization }, ...(body !== undefined ? { payload: body as object } : {}) });
 
     beforeAll(async () => {
@@ -30,6 +31,7 @@ for (const dialect of DIALECTS) {
       await s.ctx.registry.register({ model: 'imported', onnx: demoModel().onnx, actor: 't' });
       await s.ctx.registry.promote({ model: 'imported', target: 'production', version: 1, actor: 't' });
       writeFileSync(fresh, csvOf(generateHotelBookings(800, 2)));
+      writeFileSync(later, csvOf(generateHotelBookings(800, 3)));
       writeFileSync(hidden, 'x\n');
       chmodSync(hidden, 0o000);
       reader = `Bearer ${(await s.ctx.access.create({ name: 'reader', scopes: ['read'], actor: 't' })).token}`;
@@ -129,6 +131,56 @@ for (const dialect of DIALECTS) {
       expect(latest.runs).toHaveLength(1);
       expect(latest.runs[0].id).toBe(all.runs[0].id);
       expect((await send('GET', '/v1/models/hotel/retrain?limit=lots')).statusCode).toBe(400);
+    });
+
+    it('Retrain now: POST …/retrain/runs answers 202 with the run once it is recorded, and the run list shows it end', async () => {
+      const r = await send('POST', '/v1/models/hotel/retrain/runs', { data: later, max_metric_drop: 1 });
+      expect(r.statusCode, r.body).toBe(202);
+      expect(r.json()).toMatchObject({ model: 'hotel', status: 'running', data: later });
+      const id = r.json().id as string;
+      // Recorded before the answer: the list has it at once (running, or already over on a fast machine).
+      const listed = async () => ((await send('GET', '/v1/models/hotel/retrain', undefined, reader)).json().runs as { id: string; status: string }[]).find((x) => x.id === id);
+      expect(await listed()).toBeDefined();
+      await expect.poll(async () => (await listed())?.status, { timeout: 60_000, interval: 100 }).toBe('registered');
+      const run = (await send('GET', '/v1/models/hotel/retrain')).json().runs.find((x: { id: string }) => x.id === id);
+      expect(run).toMatchObject({ trigger: 'manual', from_version: 1 });
+      expect((await s.ctx.registry.getModel('hotel')).versions.map((v) => v.version)).toContain(run.candidate_version);
+    });
+
+    it('Retrain now is refused in words when it could only fail: a relative or missing file, steps out of order, a run going on, an imported model', async () => {
+      const refused: [string, unknown, number, RegExp][] = [
+        ['hotel', { data: 'exports/later.csv' }, 400, /relative path/],
+        ['hotel', { data: path.join(dir, 'not-there.csv') }, 400, /not a file this server can read/],
+        ['hotel', { data: later, canary_steps: [50, 10] }, 400, /canary_steps: each step must be larger/],
+        ['hotel', { data: later, step_interval: '30m' }, 400, /step_interval: .*only with canary_steps/],
+        ['imported', { data: later }, 400, /imported \(registered from an ONNX file\)/],
+        ['nosuch', { data: later }, 404, /not registered/],
+      ];
+      for (const [model, body, status, message] of refused) {
+        const r = await send('POST', `/v1/models/${model}/retrain/runs`, body);
+        expect(r.statusCode, JSON.stringify(body)).toBe(status);
+        expect(r.json().error.message, JSON.stringify(body)).toMatch(message);
+      }
+      expect((await send('POST', '/v1/models/hotel/retrain/runs', { data: later }, reader)).statusCode).toBe(403);
+      // A run another replica is doing (its heartbeat fresh): a second start is refused, naming where it runs.
+      await s.ctx.db.kysely
+        .insertInto('retrain_runs')
+        .values({
+          id: 'elsewhere',
+          model: 'hotel',
+          trigger: 'manual',
+          status: 'running',
+          from_version: 1,
+          candidate_version: null,
+          started_at: new Date().toISOString(),
+          finished_at: null,
+          detail: JSON.stringify({ alive_at: new Date().toISOString(), holder: 'replica-2:41', heartbeat_ms: 30_000 }),
+        })
+        .execute();
+      const busy = await send('POST', '/v1/models/hotel/retrain/runs', { data: later });
+      expect(busy.statusCode).toBe(409);
+      expect(busy.json().error.message).toMatch(/^a retrain of hotel is running \(since .* on replica-2:41\); wait for it to end/);
+      await s.ctx.db.kysely.deleteFrom('retrain_runs').where('id', '=', 'elsewhere').execute();
     });
   });
 }

@@ -110,6 +110,50 @@ export async function retrainRoutes(fastify: FastifyInstance, deps: RetrainRoute
     },
   );
 
+  app.post(
+    '/v1/models/:name/retrain/runs',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary:
+          "Retrain now: production (or `version`) trained again from its run record on `data`, on this server's training thread; answers 202 once the run is recorded, and GET /v1/models/:name/retrain shows how it goes",
+        params,
+        body: {
+          type: 'object',
+          properties: {
+            data: { type: 'string', minLength: 1, maxLength: 2048, description: 'an absolute path this server can read, or s3://bucket/key' },
+            version: { type: 'integer', minimum: 1, description: 'the version to retrain and to beat (default production)' },
+            canary_steps: { type: 'array', items: { type: 'number' }, maxItems: 20, description: 'start a stepped canary of the candidate, e.g. [10, 50, 100]' },
+            step_interval: { type: 'string', maxLength: 32, description: 'with canary_steps: how long each step must stay healthy' },
+            max_metric_drop: { type: 'number', minimum: 0, description: 'the main metric may be this far below the current version (default 0)' },
+            same_data: { type: 'boolean', description: 'train even on data a version was trained on already (default: nothing to train, said so in the run)' },
+          },
+          required: ['data'],
+          additionalProperties: false,
+        },
+        response: {
+          202: { type: 'object', properties: { id: { type: 'string' }, model: { type: 'string' }, status: { type: 'string', enum: ['running'] }, data: { type: 'string' } } },
+          ...errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const started = await retrain.start({
+        model: request.params.name,
+        data: b.data,
+        fromVersion: b.version,
+        canarySteps: b.canary_steps,
+        stepInterval: b.step_interval,
+        maxMetricDrop: b.max_metric_drop,
+        sameData: b.same_data,
+        actor: deps.actorOf(request),
+      });
+      return reply.code(202).send(started);
+    },
+  );
+
   app.delete(
     '/v1/models/:name/retrain',
     {

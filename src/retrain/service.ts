@@ -26,6 +26,7 @@ import type { RetrainPlan } from './plan.js';
 import { featureColumns, type RunRecord } from './train-again.js';
 
 export type { RetrainPlan } from './plan.js';
+import { planDataWarning } from './plan-data.js';
 import { trainOffThread } from './train-off-thread.js';
 
 /**
@@ -66,6 +67,8 @@ export interface RetrainInput {
   trigger: 'manual' | 'monitor';
   actor: string;
   onProgress?: (message: string) => void;
+  /** Called with the run's id once it is recorded as running (before any data is read). */
+  onStart?: (id: string) => void;
 }
 
 export interface RetrainGate {
@@ -367,6 +370,7 @@ export function createRetrainService(deps: RetrainDeps) {
         .catch(() => undefined);
     }, heartbeatMs);
     heartbeat.unref();
+    input.onStart?.(id);
     const finish = async (status: string, detail: Record<string, unknown>, candidate: number | null = null) => {
       clearInterval(heartbeat);
       await k
@@ -607,6 +611,56 @@ export function createRetrainService(deps: RetrainDeps) {
         .onConflict((oc) => oc.column('model').doUpdateSet(row))
         .execute();
       return (await getPlan(input.model))!;
+    },
+    /**
+     * Start a retrain in the background (the console's and the API's Retrain now) and answer once
+     * its run is recorded: the run list shows how it goes, and its webhook events say how it
+     * ends. Refused first, in words, when it could only fail: a relative or unreadable local
+     * file (this process trains it), or a retrain of the model already running anywhere.
+     */
+    async start(input: Omit<RetrainInput, 'trigger' | 'onStart' | 'onProgress'>): Promise<{ id: string; model: string; status: 'running'; data: string }> {
+      await deps.registry.requireModel(input.model);
+      if (!input.data.startsWith('s3://')) {
+        if (!path.isAbsolute(input.data))
+          throw new AppError('VALIDATION_FAILED', `data: ${JSON.stringify(input.data)} is a relative path; give an absolute path on the server (/data/churn/latest.csv) or s3://bucket/key`, {
+            field: 'data',
+          });
+        const warning = await planDataWarning(input.data);
+        if (warning) throw new AppError('VALIDATION_FAILED', `data: ${input.data} is not a file this server can read; put it there, or give s3://bucket/key`, { field: 'data' });
+      }
+      if (input.canarySteps) checkSteps(input.canarySteps, 'canary_steps');
+      if (input.stepInterval !== undefined && !input.canarySteps?.length)
+        throw new AppError('VALIDATION_FAILED', 'step_interval: how long each canary step must stay healthy, so only with canary_steps; give them, or leave step_interval out', {
+          field: 'step_interval',
+        });
+      const busy = running.has(input.model) ? undefined : (await runs(input.model, 5)).find((r) => r.status === 'running');
+      if (running.has(input.model) || busy)
+        throw new AppError(
+          'CONFLICT',
+          `a retrain of ${input.model} is running${busy ? ` (since ${busy.started_at}${(busy.detail as { holder?: string } | null)?.holder ? ` on ${(busy.detail as { holder: string }).holder}` : ''})` : ''}; wait for it to end (GET /v1/models/${input.model}/retrain lists it)`,
+          { model: input.model },
+        );
+      running.add(input.model);
+      let runId: string | undefined;
+      let started: (id: string) => void = () => undefined;
+      const recorded = new Promise<string>((resolve) => (started = resolve));
+      const job = retrain({
+        ...input,
+        trigger: 'manual',
+        onStart: (id) => {
+          runId = id;
+          started(id);
+        },
+      });
+      const done = job
+        .then((r) => deps.log.info({ model: r.model, status: r.status, candidate: r.candidate_version, run: r.id }, 'retrain finished'))
+        // Refused before its run was recorded: the caller's answer says why, nothing to log.
+        .catch((e: unknown) => runId && deps.log.error({ model: input.model, run: runId, err: errorMessage(e) }, 'retrain failed'))
+        .finally(() => running.delete(input.model));
+      pending = Promise.all([pending, done]);
+      // Refused before it was recorded (no run record to repeat, a canary in the way): the caller's error.
+      const id = await Promise.race([recorded, job.then((r) => r.id)]);
+      return { id, model: input.model, status: 'running', data: input.data };
     },
     /** A model's plan (null without one) and its recent runs, newest first; MODEL_NOT_FOUND for a model that does not exist. */
     async status(model: string, limit = 20): Promise<{ model: string; plan: RetrainPlan | null; runs: Awaited<ReturnType<typeof runs>> }> {

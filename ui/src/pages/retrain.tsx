@@ -1,8 +1,8 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { formatDuration } from '../../../src/lib/duration.js';
 import { runWhy } from '../../../src/retrain/describe-run.js';
 import type { RetrainPlan as Plan } from '../../../src/retrain/plan.js';
-import { del, enc, get, put } from '../api.js';
+import { del, enc, get, post, put } from '../api.js';
 import { ConfirmButton, ErrorNote, fmt, Loading, Table, warningsOf } from '../components/common.js';
 import { useLoad } from '../load.js';
 import { parseSteps } from './canary-actions.js';
@@ -101,10 +101,54 @@ function SetPlanButton(props: { model: string; plan: Plan | null; done: (what: s
   );
 }
 
+/** Retrain production now, on this server's training thread; the run shows in the list below as it goes. */
+function RetrainNowButton(props: { model: string; plan: Plan | null; done: (what: string) => void }) {
+  const { model, plan } = props;
+  const [data, setData] = useState(plan?.data ?? '');
+  const [steps, setSteps] = useState('');
+  const [sameData, setSameData] = useState(false);
+  return (
+    <ConfirmButton
+      label="Retrain now"
+      testId="retrain-now"
+      title={`Retrain ${model} now?`}
+      confirm={
+        <>
+          <p>
+            Production is trained again from its own run record on the data below, on this server's training thread (it goes on answering requests), and compared with production on the new data's
+            held-out rows; the candidate is registered only if it passes its gates. The run shows below as it goes. On data production (or an earlier retrain of it) was trained on already, nothing is
+            trained, unless asked.
+          </p>
+          <div class="fields">
+            <label>
+              Training data (an absolute path on the server, or s3://bucket/key)
+              <input data-testid="retrain-now-data" value={data} placeholder="s3://lake/churn/latest.csv" onInput={(e) => setData(e.currentTarget.value)} />
+            </label>
+            <label>
+              Canary steps for the candidate (% of requests; empty: register only)
+              <input data-testid="retrain-now-steps" value={steps} placeholder="10, 50, 100" onInput={(e) => setSteps(e.currentTarget.value)} />
+            </label>
+            <label class="check">
+              <input type="checkbox" data-testid="retrain-now-same" checked={sameData} onChange={(e) => setSameData(e.currentTarget.checked)} />
+              Train even on data it was trained on (after an upgrade of the trainer)
+            </label>
+          </div>
+        </>
+      }
+      run={() => post(`/v1/models/${enc(model)}/retrain/runs`, { data: data.trim(), ...(steps.trim() ? { canary_steps: parseSteps(steps) } : {}), ...(sameData ? { same_data: true } : {}) })}
+      done={() => props.done(`Retraining ${model} on ${data.trim()}: the run is listed below until it ends.`)}
+    />
+  );
+}
+
 /** The model's retrain plan and its recent runs (planned and by hand); admins set, change or remove the plan. */
 export function RetrainSection(props: { model: string; admin: boolean }) {
   const { model, admin } = props;
-  const r = useLoad((signal) => get<RetrainStatus>(`/v1/models/${enc(model)}/retrain`, { signal }), [model]);
+  const [watching, setWatching] = useState(false);
+  // Refreshed while a run goes on (one started here, or by the plan or a CLI), so its end shows.
+  const r = useLoad((signal) => get<RetrainStatus>(`/v1/models/${enc(model)}/retrain`, { signal }), [model], watching ? 2000 : undefined);
+  const runningNow = r.data?.runs.some((run) => run.status === 'running') ?? false;
+  useEffect(() => setWatching(runningNow), [runningNow]);
   const [done, setDone] = useState<string>();
   const after = (what: string) => {
     setDone(what);
@@ -141,6 +185,7 @@ export function RetrainSection(props: { model: string; admin: boolean }) {
       )}
       {admin ? (
         <div class="toolbar">
+          <RetrainNowButton key={`now-${plan?.data ?? ''}`} model={model} plan={plan} done={after} />
           <SetPlanButton key={plan?.created_at ?? 'none'} model={model} plan={plan} done={after} />
           {plan ? (
             <ConfirmButton
