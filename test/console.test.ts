@@ -713,6 +713,22 @@ describe('console at /ui in Chromium', () => {
     await registerTrained(s, generateHotelBookings(800, 11), 'renewal');
     const data = path.join(tempDir(), 'renewal.csv');
     writeFileSync(data, csvOf(generateHotelBookings(800, 12)));
+    // Traffic unlike the training data (every number five times larger, unseen categories): the report recommends retraining, and says where.
+    const base = generateHotelBookings(80, 14);
+    for (let i = 0; i < 80; i++) {
+      const shifted = Object.fromEntries(Object.entries(rowPayload(base, i)).map(([k, v]) => [k, v === null ? null : typeof v === 'number' ? v * 5 + 3 : `new-${v}`]));
+      expect((await api('POST', '/v1/infer', { model: 'renewal', payload: shifted })).status).toBe(200);
+    }
+    await s.audit.flush();
+    await page.goto(`${s.url}/ui/#/monitoring/renewal`);
+    await page.getByTestId('run-report').click();
+    await poll(() => page.getByTestId('retrain-hint').textContent()).toMatch(/^This report recommends retraining\. The model page's Retraining section retrains now/);
+    await page.getByTestId('retrain-link').click();
+    await poll(() => page.getByTestId('retrain-plan').textContent()).toMatch(/^No retrain plan: retraining is by hand/);
+    // The hotel model's report (one feature drifted) does not say it.
+    await page.goto(`${s.url}/ui/#/monitoring/hotel`);
+    await poll(() => page.locator('[data-testid=feature-table] tbody tr').count()).toBeGreaterThan(3);
+    expect(await page.getByTestId('retrain-hint').count()).toBe(0);
     await page.goto(`${s.url}/ui/#/models/renewal`);
     await poll(() => page.getByTestId('retrain-plan').textContent()).toMatch(/^No retrain plan: retraining is by hand/);
     expect(await page.getByTestId('retrain-plan-remove').count()).toBe(0);

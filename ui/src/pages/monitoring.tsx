@@ -80,7 +80,18 @@ export function MonitoringPage({ name }: { name: string }) {
           one every MONITOR_INTERVAL.
         </Empty>
       ) : (
-        <ReportView report={latest.data} />
+        <>
+          {latest.data.alerts.some((a) => a.name === 'retrain_recommended' && a.firing) ? (
+            <p class="warn-text" data-testid="retrain-hint">
+              This report recommends retraining. The model page's{' '}
+              <a href={href('models', name)} data-testid="retrain-link">
+                Retraining
+              </a>{' '}
+              section retrains now, or sets a plan that does it when a scheduled report recommends it, and lists the runs.
+            </p>
+          ) : null}
+          <ReportView report={latest.data} />
+        </>
       )}
       {history.data && history.data.reports.length > 1 ? <History history={history.data.reports} /> : null}
     </main>
