@@ -766,12 +766,12 @@ describe('console at /ui in Chromium', () => {
     await poll(() => runs.count()).toBe(2);
     expect(await runs.nth(0).locator('td').allTextContents()).toEqual([
       expect.any(String),
-      'hand',
+      't',
       'nothing to train',
       'from v1',
       expect.stringMatching(/^version 2 was retrained from version 1 on this data already/),
     ]);
-    expect((await runs.nth(1).locator('td').allTextContents()).slice(1)).toEqual(['hand', 'registered', 'from v1 → v2', '—']);
+    expect((await runs.nth(1).locator('td').allTextContents()).slice(1)).toEqual(['t', 'registered', 'from v1 → v2', '—']);
     expect(await misalignedRows(page, '[data-testid=retrain-runs]')).toEqual([]);
     await shot('model-retrain');
     expect(await a11y(page)).toEqual([]);
@@ -786,7 +786,8 @@ describe('console at /ui in Chromium', () => {
     expect((await started).postDataJSON()).toEqual({ data: newer });
     await poll(() => page.locator('[role=status]').textContent()).toBe(`Retraining renewal on ${newer}: the run is listed below until it ends.`);
     await poll(() => runs.count()).toBe(3);
-    await poll(async () => (await runs.nth(0).locator('td').allTextContents()).slice(1, 3)).toEqual(['hand', expect.stringMatching(/^(registered|gated out)$/)]);
+    // Started from the page: the admin who started it is named.
+    await poll(async () => (await runs.nth(0).locator('td').allTextContents()).slice(1, 3)).toEqual(['admin-token', expect.stringMatching(/^(registered|gated out)$/)]);
     const outcome = (await runs.nth(0).locator('td').allTextContents())[2];
     const newest = await s.ctx.retrain.runs('renewal', 1);
     expect(outcome).toBe(newest[0].status === 'registered' ? 'registered' : 'gated out');

@@ -122,7 +122,7 @@ for (const dialect of DIALECTS) {
         const job = service.retrain({ model: 'hotel', data: big, trigger: 'manual', actor: 't' }).catch((e: unknown) => e);
         const first = await runningRun(s);
         const started = (first.detail as { alive_at: string }).alive_at;
-        expect(first.detail).toEqual({ alive_at: started, holder: `${hostname()}:${process.pid}`, heartbeat_ms: 20 });
+        expect(first.detail).toEqual({ alive_at: started, holder: `${hostname()}:${process.pid}`, heartbeat_ms: 20, actor: 't' });
         const later = await until(async () => {
           const [r] = await s.ctx.retrain.runs('hotel');
           const at = (r.detail as { alive_at?: string } | null)?.alive_at;

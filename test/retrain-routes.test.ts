@@ -143,7 +143,7 @@ for (const dialect of DIALECTS) {
       expect(await listed()).toBeDefined();
       await expect.poll(async () => (await listed())?.status, { timeout: 60_000, interval: 100 }).toBe('registered');
       const run = (await send('GET', '/v1/models/hotel/retrain')).json().runs.find((x: { id: string }) => x.id === id);
-      expect(run).toMatchObject({ trigger: 'manual', from_version: 1 });
+      expect(run).toMatchObject({ trigger: 'manual', from_version: 1, detail: { actor: (await send('GET', '/v1/whoami')).json().id } });
       expect((await s.ctx.registry.getModel('hotel')).versions.map((v) => v.version)).toContain(run.candidate_version);
     });
 

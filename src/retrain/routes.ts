@@ -43,6 +43,13 @@ const run = {
   },
 } as const;
 
+/** What a retrain does with its candidate, set by a plan and by Retrain now alike. */
+const candidateSettings = {
+  canary_steps: { type: 'array', items: { type: 'number' }, maxItems: 20, description: 'e.g. [10, 50, 100]: start a stepped canary of the candidate (default: register only)' },
+  step_interval: { type: 'string', maxLength: 32, description: 'with canary_steps: how long each step must stay healthy, e.g. 30m' },
+  max_metric_drop: { type: 'number', minimum: 0, description: 'the main metric may be this far below the current version (default 0)' },
+} as const;
+
 /** A model's retrain plan and its runs: what the CLI's `retrain plan set|show|remove` does, for the console and scripts. */
 export async function retrainRoutes(fastify: FastifyInstance, deps: RetrainRouteDeps): Promise<void> {
   // Request types come from the route schemas, so the two cannot drift.
@@ -83,10 +90,8 @@ export async function retrainRoutes(fastify: FastifyInstance, deps: RetrainRoute
           type: 'object',
           properties: {
             data: { type: 'string', minLength: 1, maxLength: 2048, description: 'an absolute path the servers can read, or s3://bucket/key' },
-            canary_steps: { type: 'array', items: { type: 'number' }, maxItems: 20, description: 'e.g. [10, 50, 100]: start a stepped canary of the retrained version (default: register only)' },
-            step_interval: { type: 'string', maxLength: 32, description: 'with canary_steps: how long each step must stay healthy, e.g. 30m' },
+            ...candidateSettings,
             min_interval: { type: 'string', maxLength: 32, description: 'at most one planned retrain per this long (default 7d)' },
-            max_metric_drop: { type: 'number', minimum: 0, description: 'the main metric may be this far below the current version (default 0)' },
           },
           required: ['data'],
           additionalProperties: false,
@@ -123,10 +128,8 @@ export async function retrainRoutes(fastify: FastifyInstance, deps: RetrainRoute
           type: 'object',
           properties: {
             data: { type: 'string', minLength: 1, maxLength: 2048, description: 'an absolute path this server can read, or s3://bucket/key' },
+            ...candidateSettings,
             version: { type: 'integer', minimum: 1, description: 'the version to retrain and to beat (default production)' },
-            canary_steps: { type: 'array', items: { type: 'number' }, maxItems: 20, description: 'start a stepped canary of the candidate, e.g. [10, 50, 100]' },
-            step_interval: { type: 'string', maxLength: 32, description: 'with canary_steps: how long each step must stay healthy' },
-            max_metric_drop: { type: 'number', minimum: 0, description: 'the main metric may be this far below the current version (default 0)' },
             same_data: { type: 'boolean', description: 'train even on data a version was trained on already (default: nothing to train, said so in the run)' },
           },
           required: ['data'],

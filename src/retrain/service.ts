@@ -356,7 +356,8 @@ export function createRetrainService(deps: RetrainDeps) {
     // Who runs it and when it last said so: a process killed outright (SIGKILL, out of memory)
     // cannot record its end, and its run would read 'running' for good; runs() calls it lost.
     const heartbeatMs = deps.heartbeatMs ?? HEARTBEAT_MS;
-    const alive = () => JSON.stringify({ alive_at: now(), holder: `${hostname()}:${process.pid}`, heartbeat_ms: heartbeatMs });
+    // Who started it stays in its detail to the end (the run list shows it; webhook events carry it too).
+    const alive = () => JSON.stringify({ alive_at: now(), holder: `${hostname()}:${process.pid}`, heartbeat_ms: heartbeatMs, actor: input.actor });
     await k
       .insertInto('retrain_runs')
       .values({ id, model: input.model, trigger: input.trigger, status: 'running', from_version: fromVersion, candidate_version: null, started_at: now(), finished_at: null, detail: alive() })
@@ -375,7 +376,7 @@ export function createRetrainService(deps: RetrainDeps) {
       clearInterval(heartbeat);
       await k
         .updateTable('retrain_runs')
-        .set({ status, candidate_version: candidate, finished_at: now(), detail: JSON.stringify(detail) })
+        .set({ status, candidate_version: candidate, finished_at: now(), detail: JSON.stringify({ ...detail, actor: input.actor }) })
         .where('id', '=', id)
         .execute();
     };
@@ -553,7 +554,7 @@ export function createRetrainService(deps: RetrainDeps) {
       const detail = r.detail === null ? null : fromJson(r.detail);
       const run = { ...r, started_at, finished_at: r.finished_at ? new Date(r.finished_at as string).toISOString() : null, detail };
       if (r.status !== 'running') return run;
-      const { alive_at, holder, heartbeat_ms } = (detail ?? {}) as { alive_at?: string; holder?: string; heartbeat_ms?: number };
+      const { alive_at, holder, heartbeat_ms, actor } = (detail ?? {}) as { alive_at?: string; holder?: string; heartbeat_ms?: number; actor?: string };
       const last = alive_at ?? started_at;
       // Judged by the writer's own heartbeat (a run from before heartbeats: the default).
       if (deps.clock.now().getTime() - Date.parse(last) < LOST_AFTER * (heartbeat_ms ?? HEARTBEAT_MS)) return run;
@@ -564,6 +565,7 @@ export function createRetrainService(deps: RetrainDeps) {
           error: `no word from ${holder ? `the process running it (${holder})` : 'the process running it'} since ${last}: it stopped without finishing (killed, out of memory, or its machine went down); nothing was registered`,
           ...(holder ? { holder } : {}),
           alive_at: last,
+          ...(actor ? { actor } : {}),
         },
       };
     });

@@ -207,7 +207,7 @@ export function RetrainSection(props: { model: string; admin: boolean }) {
           {runs.map((run) => (
             <tr key={run.id} data-status={run.status}>
               <td>{fmt.time(run.started_at)}</td>
-              <td>{run.trigger === 'monitor' ? 'the plan' : 'hand'}</td>
+              <td>{run.trigger === 'monitor' ? 'the plan' : ((run.detail as { actor?: string } | null)?.actor ?? 'hand')}</td>
               <td>{OUTCOME[run.status] ?? run.status}</td>
               <td>
                 {run.from_version !== null ? `from v${run.from_version}` : '—'}
