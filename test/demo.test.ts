@@ -109,8 +109,9 @@ describe('modelgate demo', () => {
     expect((await runCli(['retrain', '--model', 'car-price', '--data', absolute], env)).code).toBe(2);
     const shown = await runCli(['retrain', 'plan', 'show', '--model', 'car-price'], env);
     expect(shown.stdout).toContain(`car-price: retrain on ${absolute}, at most every 7d (set by`);
-    expect(shown.stdout).toMatch(new RegExp(`manual +failed +from v1: cannot read ${absolute.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no such file`));
-    expect(shown.stdout).toMatch(/manual +registered +from v1 → v2\n/);
+    // Each run names who started it (the CLI's user).
+    expect(shown.stdout).toMatch(new RegExp(`cli:\\S+ +failed +from v1: cannot read ${absolute.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no such file`));
+    expect(shown.stdout).toMatch(/cli:\S+ +registered +from v1 → v2\n/);
   }, 240_000);
 
   it('the default (binary) demo: its curl lines work too, and the first answers what the README shows', async () => {

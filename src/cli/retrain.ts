@@ -154,7 +154,7 @@ export function registerRetrainCommands(program: Command): void {
               : `${o.model} has no retrain plan: modelgate retrain plan set --model ${o.model} --data FILE`,
             ...runs.map(
               (r) =>
-                `  ${r.started_at}  ${r.trigger.padEnd(7)} ${r.status.padEnd(14)} from v${r.from_version}${r.candidate_version ? ` → v${r.candidate_version}` : ''}${runWhy(r.detail) ? `: ${runWhy(r.detail)}` : ''}`,
+                `  ${r.started_at}  ${(r.trigger === 'manual' ? ((r.detail as { actor?: string } | null)?.actor ?? 'manual') : 'plan').padEnd(14)} ${r.status.padEnd(14)} from v${r.from_version}${r.candidate_version ? ` → v${r.candidate_version}` : ''}${runWhy(r.detail) ? `: ${runWhy(r.detail)}` : ''}`,
             ),
           ].join('\n'),
         );
