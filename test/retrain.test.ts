@@ -87,6 +87,17 @@ for (const dialect of DIALECTS) {
         ['monitor', 'canary_started'],
         ['manual', 'gated_out'],
       ]);
+      // `modelgate monitor` on this traffic says what retrains, naming the plan; without one, the commands that do.
+      const said = await runCli(['monitor', '--model', 'hotel', '--version', '1'], s.env);
+      expect(said.code, said.stderr).toBe(0);
+      expect(said.stdout).toMatch(/^FIRING +retrain_recommended/m);
+      expect(said.stdout).toContain(
+        `next: hotel's retrain plan (on ${fresh}) runs when a scheduled report recommends retraining, at most every 7d; now, by hand: modelgate retrain --model hotel --data ${fresh}`,
+      );
+      await s.ctx.retrain.removePlan('hotel');
+      const planless = await runCli(['monitor', '--model', 'hotel', '--version', '1'], s.env);
+      expect(planless.stdout).toContain('next: modelgate retrain --model hotel --data NEW.csv (production trained again on newer data, registered only if it is as good), or a plan');
+      await s.ctx.retrain.setPlan({ model: 'hotel', data: fresh, canarySteps: [10, 50, 100], minInterval: '7d', actor: 't' });
     });
 
     it('while a canary runs, a retrain with --canary is refused before training, a plan waits, and one started during training leaves the candidate registered', async () => {

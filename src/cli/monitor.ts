@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { parseDuration } from '../lib/duration.js';
+import { formatDuration, parseDuration } from '../lib/duration.js';
 import { writeFileAtomic } from '../lib/files.js';
 import { assertOutputFile } from '../lib/user-paths.js';
 import type { Report } from '../monitoring/index.js';
+import type { RetrainPlan } from '../retrain/index.js';
 import { readReportAssets } from '../console/assets.js';
 import { renderReportHtml } from '../console/report-html.js';
 import { parseVersion, withContext } from './context.js';
@@ -10,7 +11,17 @@ import { emit, progress, type OutputOptions } from './output.js';
 
 const fmt = (v: number | null, digits = 3) => (v === null ? '—' : v.toFixed(digits));
 
-function summary(r: Report, files: string[]): string {
+/** When the report recommends retraining: what does it, by hand or by the model's plan (which a report made on demand does not start). */
+function retrainNext(r: Report, plan: RetrainPlan | null): string[] {
+  if (!r.alerts.some((a) => a.name === 'retrain_recommended' && a.firing)) return [];
+  return [
+    plan
+      ? `next: ${r.model}'s retrain plan (on ${plan.data}) runs when a scheduled report recommends retraining, at most every ${formatDuration(plan.min_interval_ms)}; now, by hand: modelgate retrain --model ${r.model} --data ${plan.data}`
+      : `next: modelgate retrain --model ${r.model} --data NEW.csv (production trained again on newer data, registered only if it is as good), or a plan that does it when a scheduled report recommends it: modelgate retrain plan set --model ${r.model} --data FILE`,
+  ];
+}
+
+function summary(r: Report, files: string[], plan: RetrainPlan | null): string {
   // Feature drift reads every prediction of the model; the prediction drift and outcomes only the judged version's.
   const own = r.prediction_drift.window_predictions;
   const lines = [
@@ -53,6 +64,7 @@ function summary(r: Report, files: string[]): string {
     '',
     ...r.alerts.map((a) => `${a.firing ? 'FIRING ' : 'ok     '} ${a.name.padEnd(20)} value ${fmt(a.value)} threshold ${a.threshold}  ${a.detail}`),
     ...r.notes.map((n) => `note: ${n}`),
+    ...retrainNext(r, plan),
   );
   for (const f of files) lines.push(`report written to ${f}`);
   return lines.join('\n');
@@ -94,10 +106,12 @@ export function registerMonitorCommands(program: Command): void {
         const { report } = await ctx.monitoring.run(o.model, windowMs, { version, onProgress });
         if (o.out) await writeFileAtomic(o.out, `${JSON.stringify(report, null, 2)}\n`);
         if (o.html && assets) await writeFileAtomic(o.html, renderReportHtml(report, assets).html);
+        const plan = o.json ? null : ((await ctx.retrain.getPlan(o.model)) ?? null);
         emit(o, report, () =>
           summary(
             report,
             [o.out, o.html].filter((f): f is string => !!f),
+            plan,
           ),
         );
       }),
