@@ -21,6 +21,7 @@ for (const dialect of DIALECTS) {
     const fresh = path.join(dir, 'fresh.csv');
     const hidden = path.join(dir, 'hidden.csv');
     const later = path.join(dir, 'later.csv');
+    const big = path.join(dir, 'big.csv');
     const send = (method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, body?: unknown, authorization = s.auth.authorization) =>
       s.app.inject({ method, url, headers: { authorization }, ...(body !== undefined ? { payload: body as object } : {}) });
 
@@ -32,6 +33,8 @@ for (const dialect of DIALECTS) {
       await s.ctx.registry.promote({ model: 'imported', target: 'production', version: 1, actor: 't' });
       writeFileSync(fresh, csvOf(generateHotelBookings(800, 2)));
       writeFileSync(later, csvOf(generateHotelBookings(800, 3)));
+      // As retrain.test.ts's: enough rows that training takes a while anywhere.
+      writeFileSync(big, csvOf(generateHotelBookings(20_000, 5)));
       writeFileSync(hidden, 'x\n');
       chmodSync(hidden, 0o000);
       reader = `Bearer ${(await s.ctx.access.create({ name: 'reader', scopes: ['read'], actor: 't' })).token}`;
@@ -134,6 +137,12 @@ for (const dialect of DIALECTS) {
     });
 
     it('Retrain now: POST …/retrain/runs answers 202 with the run once it is recorded, and the run list shows it end', async () => {
+      // On data that takes a while to train: the answer comes while it still runs, not when it ends.
+      const slow = await send('POST', '/v1/models/hotel/retrain/runs', { data: big, max_metric_drop: 1 });
+      expect(slow.statusCode, slow.body).toBe(202);
+      const slowRun = async () => ((await send('GET', '/v1/models/hotel/retrain')).json().runs as { id: string; status: string }[]).find((x) => x.id === slow.json().id);
+      expect((await slowRun())?.status).toBe('running');
+      await expect.poll(async () => (await slowRun())?.status, { timeout: 120_000, interval: 200 }).not.toBe('running');
       const r = await send('POST', '/v1/models/hotel/retrain/runs', { data: later, max_metric_drop: 1 });
       expect(r.statusCode, r.body).toBe(202);
       expect(r.json()).toMatchObject({ model: 'hotel', status: 'running', data: later });
@@ -152,7 +161,7 @@ for (const dialect of DIALECTS) {
         ['hotel', { data: 'exports/later.csv' }, 400, /relative path/],
         ['hotel', { data: path.join(dir, 'not-there.csv') }, 400, /not a file this server can read/],
         ['hotel', { data: later, canary_steps: [50, 10] }, 400, /canary_steps: each step must be larger/],
-        ['hotel', { data: later, step_interval: '30m' }, 400, /step_interval: .*only with canary_steps/],
+        ['hotel', { data: later, step_interval: '30m' }, 400, /step_interval: .*only with canary steps/],
         ['imported', { data: later }, 400, /imported \(registered from an ONNX file\)/],
         ['nosuch', { data: later }, 404, /not registered/],
       ];

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { formatDuration, parseDuration } from '../lib/duration.js';
 import { AppError } from '../lib/errors.js';
-import { planDataWarning, runWhy, type RetrainResult } from '../retrain/index.js';
+import { planDataWarning, runActor, runWhy, type RetrainResult } from '../retrain/index.js';
 import { cliActor, parseNumberFlag, parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
@@ -154,7 +154,7 @@ export function registerRetrainCommands(program: Command): void {
               : `${o.model} has no retrain plan: modelgate retrain plan set --model ${o.model} --data FILE`,
             ...runs.map(
               (r) =>
-                `  ${r.started_at}  ${(r.trigger === 'manual' ? ((r.detail as { actor?: string } | null)?.actor ?? 'manual') : 'plan').padEnd(14)} ${r.status.padEnd(14)} from v${r.from_version}${r.candidate_version ? ` → v${r.candidate_version}` : ''}${runWhy(r.detail) ? `: ${runWhy(r.detail)}` : ''}`,
+                `  ${r.started_at}  ${(r.trigger === 'manual' ? (runActor(r.detail) ?? 'manual') : 'plan').padEnd(14)} ${r.status.padEnd(14)} from v${r.from_version}${r.candidate_version ? ` → v${r.candidate_version}` : ''}${runWhy(r.detail) ? `: ${runWhy(r.detail)}` : ''}`,
             ),
           ].join('\n'),
         );

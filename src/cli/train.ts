@@ -384,8 +384,9 @@ async function registerIfPassed(
     policy: t.policy,
     actor: cliActor(),
   });
-  const warnings = o.promote ? await promoteRegistered(ctx, o.model, r.version) : [];
-  if (!o.promote) await warnIfDecidesUnlikeProduction(ctx, o.model, r.version);
+  let warnings: string[] = [];
+  if (o.promote) warnings = await promoteRegistered(ctx, o.model, r.version);
+  else await warnIfDecidesUnlikeProduction(ctx, o.model, r.version);
   return { registered: { model: r.model, version: r.version }, promoted: !!o.promote, warnings };
 }
 

@@ -10,3 +10,6 @@ export function runWhy(detail: unknown): string {
   const failed = d.gates?.filter((g) => !g.passed) ?? [];
   return failed.map((g) => `${g.gate} (${g.metric} short by ${g.short_by?.toFixed(4) ?? '—'})`).join(', ');
 }
+
+/** Who started a run by hand (the CLI's user or the API key), as its detail records it; undefined for a run from before that was recorded. */
+export const runActor = (detail: unknown): string | undefined => (detail as { actor?: string } | null)?.actor;

@@ -1,4 +1,4 @@
 export { createRetrainService, type RetrainService, type RetrainResult, type RetrainPlan, type RetrainInput } from './service.js';
 export { planDataWarning } from './plan-data.js';
 export { retrainRoutes } from './routes.js';
-export { runWhy } from './describe-run.js';
+export { runActor, runWhy } from './describe-run.js';

@@ -254,6 +254,34 @@ async function servedMetrics(bytes: Uint8Array, spec: ServableSpec, task: Traini
   }
 }
 
+/**
+ * What a plan and a Retrain now both check before anything runs, in words: a local path must be
+ * absolute (a server reads it from its own working directory), canary steps in order, a step
+ * interval only with steps, a metric drop of 0 or more. Returns the steps.
+ */
+function checkCandidateSettings(input: { data: string; canarySteps?: number[]; stepInterval?: string; maxMetricDrop?: number }): number[] {
+  if (!input.data.startsWith('s3://') && !path.isAbsolute(input.data))
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `data: ${JSON.stringify(input.data)} is a relative path, which a server would read from its own working directory: give an absolute path (/data/churn/latest.csv) or s3://bucket/key`,
+      { field: 'data' },
+    );
+  const steps = checkSteps(input.canarySteps ?? [], 'canary_steps');
+  if (input.stepInterval !== undefined) {
+    if (!steps.length)
+      throw new AppError('VALIDATION_FAILED', 'step_interval: how long each canary step must stay healthy, so only with canary steps; give them (10,50,100), or leave step_interval out', {
+        field: 'step_interval',
+      });
+    parseDuration(input.stepInterval, 'step_interval');
+  }
+  const drop = input.maxMetricDrop ?? 0;
+  if (!Number.isFinite(drop) || drop < 0)
+    throw new AppError('VALIDATION_FAILED', `max_metric_drop: expected 0 or more (how far below the current version's main metric a candidate may be), got ${drop}`, {
+      field: 'max_metric_drop',
+    });
+  return steps;
+}
+
 /** How often a run in progress says it is alive, by default; one silent for LOST_AFTER heartbeats was stopped without finishing. */
 const HEARTBEAT_MS = 30_000;
 const LOST_AFTER = 4;
@@ -579,31 +607,15 @@ export function createRetrainService(deps: RetrainDeps) {
       // A plan that could only fail (production imported, or none) is refused now, not at its first run.
       await runToRepeat(input.model, undefined, ': a plan retrains production; promote a trained version first');
       // Checked now, over HTTP as from the CLI: a plan is read days later, by another process.
-      if (!input.data.startsWith('s3://') && !path.isAbsolute(input.data))
-        throw new AppError(
-          'VALIDATION_FAILED',
-          `data: ${JSON.stringify(input.data)} is a relative path, which the servers would read from their own working directory when the plan runs: give an absolute path (/data/churn/latest.csv) or s3://bucket/key`,
-          { field: 'data' },
-        );
-      const canarySteps = checkSteps(input.canarySteps ?? [], 'canary_steps');
-      if (input.stepInterval !== undefined && !canarySteps.length)
-        throw new AppError('VALIDATION_FAILED', 'step_interval: how long each canary step must stay healthy, so only with canary steps; give them (10,50,100), or leave step_interval out', {
-          field: 'step_interval',
-        });
+      const canarySteps = checkCandidateSettings(input);
       const minInterval = parseDuration(input.minInterval ?? '7d', 'min_interval');
-      if (input.stepInterval !== undefined) parseDuration(input.stepInterval, 'step_interval');
-      const drop = input.maxMetricDrop ?? 0;
-      if (!Number.isFinite(drop) || drop < 0)
-        throw new AppError('VALIDATION_FAILED', `max_metric_drop: expected 0 or more (how far below the current version's main metric a candidate may be), got ${drop}`, {
-          field: 'max_metric_drop',
-        });
       const row = {
         model: input.model,
         data: input.data,
         canary_steps: JSON.stringify(canarySteps),
         step_interval: input.stepInterval ?? null,
         min_interval_ms: minInterval,
-        max_metric_drop: drop,
+        max_metric_drop: input.maxMetricDrop ?? 0,
         created_at: now(),
         created_by: input.actor,
       };
@@ -622,26 +634,18 @@ export function createRetrainService(deps: RetrainDeps) {
      */
     async start(input: Omit<RetrainInput, 'trigger' | 'onStart' | 'onProgress'>): Promise<{ id: string; model: string; status: 'running'; data: string }> {
       await deps.registry.requireModel(input.model);
-      if (!input.data.startsWith('s3://')) {
-        if (!path.isAbsolute(input.data))
-          throw new AppError('VALIDATION_FAILED', `data: ${JSON.stringify(input.data)} is a relative path; give an absolute path on the server (/data/churn/latest.csv) or s3://bucket/key`, {
-            field: 'data',
-          });
-        const warning = await planDataWarning(input.data);
-        if (warning) throw new AppError('VALIDATION_FAILED', `data: ${input.data} is not a file this server can read; put it there, or give s3://bucket/key`, { field: 'data' });
+      checkCandidateSettings(input);
+      // This process trains it, so the file must be here now (a plan's may be on another replica).
+      if (!input.data.startsWith('s3://') && (await planDataWarning(input.data)))
+        throw new AppError('VALIDATION_FAILED', `data: ${input.data} is not a file this server can read; put it there, or give s3://bucket/key`, { field: 'data' });
+      const busy = (where: string) =>
+        new AppError('CONFLICT', `a retrain of ${input.model} is running${where}; wait for it to end (GET /v1/models/${input.model}/retrain lists it)`, { model: input.model });
+      if (running.has(input.model)) throw busy(' on this server');
+      const other = (await runs(input.model, 5)).find((r) => r.status === 'running');
+      if (other) {
+        const holder = (other.detail as { holder?: string } | null)?.holder;
+        throw busy(` (since ${other.started_at}${holder ? ` on ${holder}` : ''})`);
       }
-      if (input.canarySteps) checkSteps(input.canarySteps, 'canary_steps');
-      if (input.stepInterval !== undefined && !input.canarySteps?.length)
-        throw new AppError('VALIDATION_FAILED', 'step_interval: how long each canary step must stay healthy, so only with canary_steps; give them, or leave step_interval out', {
-          field: 'step_interval',
-        });
-      const busy = running.has(input.model) ? undefined : (await runs(input.model, 5)).find((r) => r.status === 'running');
-      if (running.has(input.model) || busy)
-        throw new AppError(
-          'CONFLICT',
-          `a retrain of ${input.model} is running${busy ? ` (since ${busy.started_at}${(busy.detail as { holder?: string } | null)?.holder ? ` on ${(busy.detail as { holder: string }).holder}` : ''})` : ''}; wait for it to end (GET /v1/models/${input.model}/retrain lists it)`,
-          { model: input.model },
-        );
       running.add(input.model);
       let runId: string | undefined;
       let started: (id: string) => void = () => undefined;

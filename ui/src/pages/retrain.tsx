@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { formatDuration } from '../../../src/lib/duration.js';
-import { runWhy } from '../../../src/retrain/describe-run.js';
+import { runActor, runWhy } from '../../../src/retrain/describe-run.js';
 import type { RetrainPlan as Plan } from '../../../src/retrain/plan.js';
 import { del, enc, get, post, put } from '../api.js';
 import { ConfirmButton, ErrorNote, fmt, Loading, Table, warningsOf } from '../components/common.js';
@@ -207,7 +207,7 @@ export function RetrainSection(props: { model: string; admin: boolean }) {
           {runs.map((run) => (
             <tr key={run.id} data-status={run.status}>
               <td>{fmt.time(run.started_at)}</td>
-              <td>{run.trigger === 'monitor' ? 'the plan' : ((run.detail as { actor?: string } | null)?.actor ?? 'hand')}</td>
+              <td>{run.trigger === 'monitor' ? 'the plan' : (runActor(run.detail) ?? 'hand')}</td>
               <td>{OUTCOME[run.status] ?? run.status}</td>
               <td>
                 {run.from_version !== null ? `from v${run.from_version}` : '—'}
