@@ -344,6 +344,7 @@ describe('modelgate migrate on PostgreSQL', () => {
         '016_feedback_orphans',
         '017_webhook_secret_rotation',
         '018_rollout_canary_revision',
+        '019_retrain_one_running',
       ],
       pending: [],
     });

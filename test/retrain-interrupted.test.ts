@@ -91,14 +91,21 @@ for (const dialect of DIALECTS) {
         // Its heartbeat is fresh: still counted as running for now (a slow machine may hold it silent a while).
         offsetMs = 60_000;
         expect((await s.ctx.retrain.runs('hotel'))[0].status).toBe('running');
+        // One retrain of a model at a time: while the killed one may still be alive, a new one is refused.
+        await expect(s.ctx.retrain.start({ model: 'hotel', data: small, actor: 't' })).rejects.toThrow(/^a retrain of hotel is running \(since \S+ on \S+:\d+, started by cli:/);
         offsetMs = 180_000;
         const [run] = await s.ctx.retrain.runs('hotel');
-        expect(run).toMatchObject({ trigger: 'manual', status: 'lost', finished_at: null, detail: { holder: `${hostname()}:${child.pid}` } });
-        expect((run.detail as { error: string }).error).toMatch(
-          new RegExp(
-            `^no word from the process running it \\(${hostname()}:${child.pid}\\) since \\S+: it stopped without finishing \\(killed, out of memory, or its machine went down\\); nothing was registered$`,
-          ),
+        const lostError = new RegExp(
+          `^no word from the process running it \\(${hostname()}:${child.pid}\\) since \\S+: it stopped without finishing \\(killed, out of memory, or its machine went down\\); nothing was registered$`,
         );
+        expect(run).toMatchObject({ trigger: 'manual', status: 'lost', finished_at: null, detail: { holder: `${hostname()}:${child.pid}` } });
+        expect((run.detail as { error: string }).error).toMatch(lostError);
+        // Once silent that long, a new retrain takes its place, and the lost run is recorded so, when it was found.
+        const next = await s.ctx.retrain.start({ model: 'hotel', data: small, actor: 't' });
+        await s.ctx.retrain.idle();
+        const [latest, lost] = await s.ctx.retrain.runs('hotel');
+        expect(latest).toMatchObject({ id: next.id, status: expect.stringMatching(/^(registered|gated_out)$/) });
+        expect(lost).toMatchObject({ id: run.id, status: 'lost', finished_at: expect.any(String), detail: { holder: `${hostname()}:${child.pid}`, error: expect.stringMatching(lostError) } });
       } finally {
         await s.stop();
       }

@@ -188,8 +188,34 @@ for (const dialect of DIALECTS) {
         .execute();
       const busy = await send('POST', '/v1/models/hotel/retrain/runs', { data: later });
       expect(busy.statusCode).toBe(409);
-      expect(busy.json().error.message).toMatch(/^a retrain of hotel is running \(since .* on replica-2:41\); wait for it to end/);
+      expect(busy.json().error.message).toMatch(/^a retrain of hotel is running \(since .* on replica-2:41\); one runs at a time: wait for it to end/);
+      // A CLI retrain of the model meanwhile is refused the same way, and records no run.
+      const cli = await runCli(['retrain', '--model', 'hotel', '--data', later, '--same-data', '--json'], s.env);
+      expect(cli.code).not.toBe(0);
+      expect(JSON.parse(cli.stdout).error).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/^a retrain of hotel is running \(since .* on replica-2:41\); one runs at a time/) });
+      expect((await send('GET', '/v1/models/hotel/retrain?limit=100')).json().runs.filter((r: { status: string }) => r.status === 'running')).toHaveLength(1);
       await s.ctx.db.kysely.deleteFrom('retrain_runs').where('id', '=', 'elsewhere').execute();
+    });
+
+    it('Retrain now on two replicas at the same instant: one trains, the other is refused naming it; a CLI retrain meanwhile too', async () => {
+      // A second replica on the same database: each read that none was running, and both trained.
+      const other = await startTestServer({ dialect, db: s.db, dataDir: s.dataDir, jobs: false });
+      try {
+        const before = (await send('GET', '/v1/models/hotel/retrain')).json().runs.length as number;
+        const answers = await Promise.all(
+          [s, other].map((x) => x.app.inject({ method: 'POST', url: '/v1/models/hotel/retrain/runs', headers: x.auth, payload: { data: big, max_metric_drop: 1, same_data: true } })),
+        );
+        expect(answers.map((a) => a.statusCode).sort(), answers.map((a) => a.body).join('\n')).toEqual([202, 409]);
+        const refused = answers.find((a) => a.statusCode === 409)!.json().error;
+        expect(refused.code).toBe('CONFLICT');
+        expect(refused.message).toMatch(/^a retrain of hotel is running \(since \S+ on \S+:\d+, started by admin-token\); one runs at a time: wait for it to end/);
+        const id = answers.find((a) => a.statusCode === 202)!.json().id as string;
+        const runs = async () => (await send('GET', '/v1/models/hotel/retrain?limit=100')).json().runs as { id: string; status: string }[];
+        await expect.poll(async () => (await runs()).find((r) => r.id === id)?.status, { timeout: 120_000, interval: 200 }).not.toBe('running');
+        expect((await runs()).length).toBe(before + 1);
+      } finally {
+        await other.close();
+      }
     });
   });
 }

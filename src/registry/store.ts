@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { bumpRevision, fromJson, readRevision, toIso, type Database, type Db, type ModelVersionsTable } from '../db/index.js';
+import { bumpRevision, fromJson, isUniqueViolation, readRevision, toIso, type Database, type Db, type ModelVersionsTable } from '../db/index.js';
 import type { Manifest } from './manifest.js';
 
 /** A version row as the registry hands it out: manifest parsed, time as an ISO string. */
@@ -27,11 +27,6 @@ const versionOut = (r: Omit<VersionRow, 'manifest' | 'created_at'> & { manifest:
 /** Kysely queries for models, versions and aliases; identical on SQLite and PostgreSQL. */
 export function createRegistryStore(db: Db) {
   const k = db.kysely;
-  const isUniqueViolation = (e: unknown) => {
-    const err = e as { code?: string; message?: string };
-    return err.code === '23505' || err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || /UNIQUE constraint failed/.test(err.message ?? '');
-  };
-
   return {
     db,
     isUniqueViolation,

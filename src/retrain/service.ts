@@ -5,8 +5,9 @@ import { createWriteStream, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Db } from '../db/index.js';
-import { fromJson } from '../db/index.js';
+import type { Insertable, Selectable } from 'kysely';
+import type { Db, RetrainRunsTable } from '../db/index.js';
+import { fromJson, isUniqueViolation, toIso } from '../db/index.js';
 import { describePolicy, openReferenceOffThread, Servable, type Policy, type ServableSpec } from '../inference/index.js';
 import { openDataStream, type S3Access } from '../lib/data-location.js';
 import type { Clock } from '../lib/clock.js';
@@ -361,6 +362,62 @@ export function createRetrainService(deps: RetrainDeps) {
     return r?.canary_version != null ? `version ${r.canary_version} at ${r.canary_percent}% against ${r.production_version}` : undefined;
   }
 
+  /**
+   * Record a run as the model's one running retrain. The database refuses a second (a unique
+   * index over the runs still 'running'), so two replicas or a replica and a CLI cannot both
+   * train the model: a read first would let both see none. A run whose process fell silent is
+   * recorded as lost, and the new one takes its place.
+   */
+  async function claimRun(row: Insertable<RetrainRunsTable>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await k.insertInto('retrain_runs').values(row).execute();
+        return;
+      } catch (e) {
+        if (!isUniqueViolation(e) || attempt > 0) throw attempt > 0 && isUniqueViolation(e) ? busy(row.model) : e;
+      }
+      const other = await k.selectFrom('retrain_runs').selectAll().where('model', '=', row.model).where('status', '=', 'running').executeTakeFirst();
+      if (!other) continue; // it ended meanwhile
+      const lost = lostDetail(other);
+      if (!lost) throw busy(row.model, other);
+      await k
+        .updateTable('retrain_runs')
+        .set({ status: 'lost', finished_at: now(), detail: JSON.stringify(lost) })
+        .where('id', '=', other.id)
+        .where('status', '=', 'running')
+        .execute();
+    }
+  }
+
+  function busy(model: string, other?: Selectable<RetrainRunsTable>): AppError {
+    const d = (other?.detail == null ? {} : fromJson(other.detail)) as { holder?: string; actor?: string };
+    const what = other
+      ? ` (since ${toIso(other.started_at as string)}${d.holder ? ` on ${d.holder}` : ''}${other.trigger === 'monitor' ? ', its retrain plan' : d.actor ? `, started by ${d.actor}` : ''})`
+      : '';
+    return new AppError(
+      'CONFLICT',
+      `a retrain of ${model} is running${what}; one runs at a time: wait for it to end (modelgate retrain plan show --model ${model}, or GET /v1/models/${model}/retrain, lists it)`,
+      {
+        model,
+      },
+    );
+  }
+
+  /** Why a 'running' run whose process has said nothing for LOST_AFTER of its heartbeats stopped without finishing; undefined while it is alive. */
+  function lostDetail(r: Selectable<RetrainRunsTable>): Record<string, unknown> | undefined {
+    const started_at = toIso(r.started_at as string);
+    const { alive_at, holder, heartbeat_ms, actor } = (r.detail == null ? {} : fromJson(r.detail)) as { alive_at?: string; holder?: string; heartbeat_ms?: number; actor?: string };
+    const last = alive_at ?? started_at;
+    // Judged by the writer's own heartbeat (a run from before heartbeats: the default).
+    if (deps.clock.now().getTime() - Date.parse(last) < LOST_AFTER * (heartbeat_ms ?? HEARTBEAT_MS)) return undefined;
+    return {
+      error: `no word from ${holder ? `the process running it (${holder})` : 'the process running it'} since ${last}: it stopped without finishing (killed, out of memory, or its machine went down); nothing was registered`,
+      ...(holder ? { holder } : {}),
+      alive_at: last,
+      ...(actor ? { actor } : {}),
+    };
+  }
+
   /** One retrain, counted in `active` while it runs so stop() can wait for it. */
   function retrain(input: RetrainInput): Promise<RetrainResult> {
     const job = retrainOnce(input);
@@ -386,10 +443,7 @@ export function createRetrainService(deps: RetrainDeps) {
     const heartbeatMs = deps.heartbeatMs ?? HEARTBEAT_MS;
     // Who started it stays in its detail to the end (the run list shows it; webhook events carry it too).
     const alive = () => JSON.stringify({ alive_at: now(), holder: `${hostname()}:${process.pid}`, heartbeat_ms: heartbeatMs, actor: input.actor });
-    await k
-      .insertInto('retrain_runs')
-      .values({ id, model: input.model, trigger: input.trigger, status: 'running', from_version: fromVersion, candidate_version: null, started_at: now(), finished_at: null, detail: alive() })
-      .execute();
+    await claimRun({ id, model: input.model, trigger: input.trigger, status: 'running', from_version: fromVersion, candidate_version: null, started_at: now(), finished_at: null, detail: alive() });
     const heartbeat = setInterval(() => {
       k.updateTable('retrain_runs')
         .set({ detail: alive() })
@@ -581,21 +635,8 @@ export function createRetrainService(deps: RetrainDeps) {
       const started_at = new Date(r.started_at as string).toISOString();
       const detail = r.detail === null ? null : fromJson(r.detail);
       const run = { ...r, started_at, finished_at: r.finished_at ? new Date(r.finished_at as string).toISOString() : null, detail };
-      if (r.status !== 'running') return run;
-      const { alive_at, holder, heartbeat_ms, actor } = (detail ?? {}) as { alive_at?: string; holder?: string; heartbeat_ms?: number; actor?: string };
-      const last = alive_at ?? started_at;
-      // Judged by the writer's own heartbeat (a run from before heartbeats: the default).
-      if (deps.clock.now().getTime() - Date.parse(last) < LOST_AFTER * (heartbeat_ms ?? HEARTBEAT_MS)) return run;
-      return {
-        ...run,
-        status: 'lost',
-        detail: {
-          error: `no word from ${holder ? `the process running it (${holder})` : 'the process running it'} since ${last}: it stopped without finishing (killed, out of memory, or its machine went down); nothing was registered`,
-          ...(holder ? { holder } : {}),
-          alive_at: last,
-          ...(actor ? { actor } : {}),
-        },
-      };
+      const lost = r.status === 'running' ? lostDetail(r) : undefined;
+      return lost ? { ...run, status: 'lost', detail: lost } : run;
     });
   }
 
@@ -638,14 +679,8 @@ export function createRetrainService(deps: RetrainDeps) {
       // This process trains it, so the file must be here now (a plan's may be on another replica).
       if (!input.data.startsWith('s3://') && (await planDataWarning(input.data)))
         throw new AppError('VALIDATION_FAILED', `data: ${input.data} is not a file this server can read; put it there, or give s3://bucket/key`, { field: 'data' });
-      const busy = (where: string) =>
-        new AppError('CONFLICT', `a retrain of ${input.model} is running${where}; wait for it to end (GET /v1/models/${input.model}/retrain lists it)`, { model: input.model });
-      if (running.has(input.model)) throw busy(' on this server');
-      const other = (await runs(input.model, 5)).find((r) => r.status === 'running');
-      if (other) {
-        const holder = (other.detail as { holder?: string } | null)?.holder;
-        throw busy(` (since ${other.started_at}${holder ? ` on ${holder}` : ''})`);
-      }
+      // Another replica's (or a CLI's) run is refused when this one's is recorded: see claimRun.
+      if (running.has(input.model)) throw busy(input.model);
       running.add(input.model);
       let runId: string | undefined;
       let started: (id: string) => void = () => undefined;
@@ -710,7 +745,12 @@ export function createRetrainService(deps: RetrainDeps) {
         actor: 'system:retrain-plan',
       })
         .then((r) => deps.log.info({ model: r.model, status: r.status, candidate: r.candidate_version }, 'planned retrain finished'))
-        .catch((e) => deps.log.error({ model: report.model, err: errorMessage(e) }, 'planned retrain failed'))
+        // A person's retrain (or another replica's) is running: the next report looks again.
+        .catch((e) =>
+          e instanceof AppError && e.code === 'CONFLICT'
+            ? deps.log.info({ model: report.model, reason: e.message }, 'planned retrain waits')
+            : deps.log.error({ model: report.model, err: errorMessage(e) }, 'planned retrain failed'),
+        )
         .finally(() => running.delete(report.model));
       pending = Promise.all([pending, job]);
       return 'started';

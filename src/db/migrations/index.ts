@@ -18,6 +18,7 @@ import { engineChecksMigration } from './015_engine_checks.js';
 import { feedbackOrphansMigration } from './016_feedback_orphans.js';
 import { webhookSecretRotationMigration } from './017_webhook_secret_rotation.js';
 import { rolloutCanaryRevisionMigration } from './018_rollout_canary_revision.js';
+import { retrainOneRunningMigration } from './019_retrain_one_running.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -40,5 +41,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '016_feedback_orphans': feedbackOrphansMigration(),
     '017_webhook_secret_rotation': webhookSecretRotationMigration(dialect),
     '018_rollout_canary_revision': rolloutCanaryRevisionMigration(),
+    '019_retrain_one_running': retrainOneRunningMigration(),
   };
 }
