@@ -178,12 +178,42 @@ describe('HTTP API', () => {
     const { adr, ...rest } = row as Record<string, unknown>;
     const cased = await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...rest, ADR: adr } });
     expect(cased.statusCode).toBe(200);
-    expect(cased.json().warnings).toEqual(['payload.ADR: unknown field, ignored (did you mean adr? names are case-sensitive)']);
+    // The feature it meant is then absent, scored as missing: said too.
+    expect(cased.json().warnings).toEqual([
+      'payload.ADR: unknown field, ignored (did you mean adr? names are case-sensitive)',
+      'payload.adr: absent, scored as a missing value (send null when it is not known)',
+    ]);
     const batch = await inject('POST', '/v1/models/hotel/predict', { instances: [{ ...rest, ADR: adr }] });
-    expect(batch.json().predictions[0].warnings).toEqual(['instances[0].ADR: unknown field, ignored (did you mean adr? names are case-sensitive)']);
+    expect(batch.json().predictions[0].warnings).toEqual([
+      'instances[0].ADR: unknown field, ignored (did you mean adr? names are case-sensitive)',
+      'instances[0].adr: absent, scored as a missing value (send null when it is not known)',
+    ]);
     // A client that split a CRLF header keeps the \r on its last column's name.
     const crlf = await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...rest, 'adr\r': adr } });
-    expect(crlf.json().warnings).toEqual(['payload.adr\r: unknown field, ignored (did you mean "adr"? names must match exactly, with no spaces or line-end characters around them)']);
+    expect(crlf.json().warnings).toEqual([
+      'payload.adr\r: unknown field, ignored (did you mean "adr"? names must match exactly, with no spaces or line-end characters around them)',
+      'payload.adr: absent, scored as a missing value (send null when it is not known)',
+    ]);
+  });
+
+  it('a feature left out is scored as missing, as null is, and the reply says which; null itself is not warned of', async () => {
+    const numeric = Object.keys(row).filter((k) => typeof (row as Record<string, unknown>)[k] === 'number');
+    expect(numeric.length).toBeGreaterThan(2);
+    const [first, second] = numeric;
+    const without = (...names: string[]) => Object.fromEntries(Object.entries(row).filter(([k]) => !names.includes(k)));
+    const asNull = await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, [first]: null } });
+    expect(asNull.statusCode).toBe(200);
+    expect(asNull.json().warnings).toBeUndefined();
+    const left = await inject('POST', '/v1/infer', { model: 'hotel', payload: without(first) });
+    expect(left.json().warnings).toEqual([`payload.${first}: absent, scored as a missing value (send null when it is not known)`]);
+    expect(left.json().score).toBe(asNull.json().score);
+    expect(left.json().score).not.toBe((await inject('POST', '/v1/infer', { model: 'hotel', payload: row })).json().score);
+    const two = await inject('POST', '/v1/models/hotel/predict', { instances: [row, without(first, second)] });
+    const features = Object.keys(row).length;
+    expect(two.json().predictions.map((p: { warnings?: string[] }) => p.warnings)).toEqual([
+      undefined,
+      [`instances[1]: 2 of ${features} features absent, scored as missing values: ${first}, ${second} (send null for a value that is not known)`],
+    ]);
   });
 
   it('a category the version does not know is scored as unseen, with a warning naming what was likely meant', async () => {

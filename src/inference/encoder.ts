@@ -19,6 +19,8 @@ export interface EncodedRow {
   unknown?: string[];
   /** Features (contract indexes) whose category the version does not know: scored as unseen, reported back. */
   unseen?: number[];
+  /** Features (contract indexes) the payload left out: scored as missing, reported back (null says missing on purpose). */
+  absent?: number[];
 }
 
 type Check = (v: unknown, where: string) => number | string | bigint | boolean;
@@ -183,8 +185,10 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[]): Encoder {
       if (categories !== undefined && has && typeof v === 'string' && v !== missingCategory && !categories.has(v)) (unseen ??= []).push(i);
     }
     const keys = Object.keys(obj);
-    if (keys.length === present) return unseen ? { row, unseen } : { row };
-    return { row, unknown: keys.filter((k) => !known.has(k)), ...(unseen ? { unseen } : {}) };
+    if (keys.length === present && present === n) return unseen ? { row, unseen } : { row };
+    const absent = present < n ? names.flatMap((name, i) => (Object.hasOwn(obj, name) ? [] : [i])) : undefined;
+    const unknown = keys.length > present ? keys.filter((k) => !known.has(k)) : undefined;
+    return { row, ...(unknown ? { unknown } : {}), ...(unseen ? { unseen } : {}), ...(absent ? { absent } : {}) };
   };
 
   const plan = plans ?? defaultFeedPlans(contract);

@@ -80,13 +80,32 @@ const inferReply = {
  * ("Two-year" for "Two year") is scored as unseen. Each is named, with what was likely meant.
  */
 const warningsOf = (enc: EncodedRow, where: string, servable: Servable): string[] | undefined => {
-  if (!enc.unknown && !enc.unseen) return undefined;
+  if (!enc.unknown && !enc.unseen && !enc.absent) return undefined;
   const features = servable.spec.contract.features;
   const names = enc.unknown ? features.map((x) => x.name) : [];
   const out = (enc.unknown ?? []).map((f) => `${where}.${f}: unknown field, ignored${caseHint(names, [f])}`);
   for (const i of enc.unseen ?? []) out.push(unseenCategoryWarning(where, features[i], enc.row[i] as string));
+  if (enc.absent)
+    out.push(
+      absentWarning(
+        where,
+        enc.absent.map((i) => features[i].name),
+        features.length,
+      ),
+    );
   return out;
 };
+
+/**
+ * A feature left out is scored as a missing value, as null is; said, because a client that
+ * stopped sending one (a renamed column, a dropped join) would otherwise change scores unheard.
+ */
+function absentWarning(where: string, absent: string[], of: number): string {
+  const SHOWN = 10;
+  if (absent.length === 1) return `${where}.${absent[0]}: absent, scored as a missing value (send null when it is not known)`;
+  const list = absent.length > SHOWN ? `${absent.slice(0, SHOWN).join(', ')} and ${absent.length - SHOWN} more` : absent.join(', ');
+  return `${where}: ${absent.length} of ${of} features absent, scored as missing values: ${list} (send null for a value that is not known)`;
+}
 
 export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceRouteDeps): Promise<void> {
   // Request types come from the route schemas, so the two cannot drift.
