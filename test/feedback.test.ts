@@ -170,10 +170,13 @@ describe('modelgate feedback import', () => {
     expect(missing.code).toBe(2);
     // A pandas export of a label column with a gap: 1.0 and 0.0, and a blank where the outcome is not known yet.
     const floats = path.join(dir, 'floats.csv');
-    writeFileSync(floats, ['event_id,label', 'bk-2,1.0', 'bk-3,0.0', 'bk-4,', ''].join('\n'));
+    // And NA or ?, which the trainer and evaluate read as no label (the bank churn file has a ?): no outcome yet either.
+    writeFileSync(floats, ['event_id,label', 'bk-2,1.0', 'bk-3,0.0', 'bk-4,', 'bk-4,?', 'bk-4, NA ', ''].join('\n'));
     const imported = await runCli(['feedback', 'import', '--file', floats, '--json'], { MODELGATE_DATA_DIR: dir });
     expect(imported.code, imported.stderr).toBe(0);
-    expect(imported.json()).toMatchObject({ rows: 3, stored: 2, unlabelled: 1, refused: 0 });
+    expect(imported.json()).toMatchObject({ rows: 5, stored: 2, unlabelled: 3, refused: 0 });
+    const said = await runCli(['feedback', 'import', '--file', floats], { MODELGATE_DATA_DIR: dir });
+    expect(said.stdout).toBe(`2 of 5 outcomes stored from ${floats}; 3 rows with no label (blank, or a missing-value token such as NA or ?: no outcome yet) left out\n`);
     expect(await byEvent('bk-2')).toBe(1);
     expect(await byEvent('bk-3')).toBe(0);
     // The blank left bk-4's earlier outcome as it was.

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
 import type { FeedbackItem } from '../audit/index.js';
 import { cellNumber, numberText } from '../lib/csv-cell.js';
+import { isMissingCell } from '../lib/missing.js';
 import { fileDelimiter } from '../lib/csv-delimiter.js';
 import { csvRows } from '../lib/csv-rows.js';
 import { assertInputFile } from '../lib/user-paths.js';
@@ -81,7 +82,7 @@ export function registerFeedbackCommands(program: Command): void {
         const delimiter = await fileDelimiter(o.file);
         let line = 1; // the header
         let stored = 0;
-        // Rows whose outcome is not known yet (a blank label): left out and counted, not refused.
+        // Rows whose outcome is not known yet (a blank or missing-value label): left out and counted, not refused.
         let unlabelled = 0;
         const errors: { line: number; message: string }[] = [];
         // By cause: an outcomes export of every customer, of whom a few were scored, is thousands of one line.
@@ -128,7 +129,8 @@ export function registerFeedbackCommands(program: Command): void {
             refusedBy.misaligned++;
             continue;
           }
-          if (!(values.label ?? '').trim()) {
+          // As the trainer and evaluate read a label: NA, ? and the other missing-value tokens are no outcome.
+          if (isMissingCell(values.label)) {
             unlabelled++;
             continue;
           }
@@ -146,7 +148,7 @@ export function registerFeedbackCommands(program: Command): void {
         ].filter(Boolean);
         emit(o, summary, () =>
           [
-            `${stored} of ${line - 1} outcomes stored from ${o.file}${unlabelled ? `; ${unlabelled} row${unlabelled > 1 ? 's' : ''} with a blank label (no outcome yet) left out` : ''}`,
+            `${stored} of ${line - 1} outcomes stored from ${o.file}${unlabelled ? `; ${unlabelled} row${unlabelled > 1 ? 's' : ''} with no label (blank, or a missing-value token such as NA or ?: no outcome yet) left out` : ''}`,
             ...(errors.length ? [`${errors.length} refused: ${causes.join('; ')}`] : []),
             ...errors.slice(0, 20).map((e) => `  line ${e.line}: ${e.message}`),
             ...(errors.length > 20 ? [`  … and ${errors.length - 20} more (--json lists the first 100)`] : []),
