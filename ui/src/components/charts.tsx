@@ -1,9 +1,19 @@
 import { useEffect, useRef } from 'preact/hooks';
-import { unitRange } from './chart-range.js';
+import { axisWidth, unitRange } from './chart-range.js';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
 const COLORS = ['#4063b8', '#d9822b', '#2e8b57', '#b03a48'];
+
+/** A y-axis as wide as its longest label (uPlot calls it again once the labels are known). */
+const fitLabels: uPlot.Axis.Size = (u, values, axisIdx, cycleNum) => {
+  const axis = u.axes[axisIdx];
+  // uPlot sizes axes in a few passes; past the second the size is settled.
+  if (cycleNum > 1) return (axis as { _size?: number })._size ?? 50;
+  u.ctx.font = (axis.font as unknown as string[])[0];
+  const ratio = devicePixelRatio || 1;
+  return axisWidth(values, (t) => u.ctx.measureText(t).width / ratio, ((axis.ticks as { size?: number } | undefined)?.size ?? 10) + (axis.gap ?? 5));
+};
 
 /** A uPlot chart that fills its container's width and follows it on resize. */
 function useChart(make: (width: number) => { opts: uPlot.Options; data: uPlot.AlignedData }, deps: unknown[]) {
@@ -38,7 +48,7 @@ export function BarsChart({ labels, series, label }: { labels: string[]; series:
         scales: { x: { time: false, range: [-0.6, labels.length - 0.4] }, y: { range: (_u, _min, max) => [0, Math.max(max, 0.01) * 1.1] } },
         axes: [
           { splits: () => labels.map((_, i) => i), values: (_u, splits) => splits.map((i) => (labels[i] ?? '').slice(0, 14)), rotate: labels.length > 6 ? -30 : 0, size: labels.length > 6 ? 70 : 40 },
-          { values: (_u, splits) => splits.map((v) => `${Number((v * 100).toFixed(1))}%`), size: 50 },
+          { values: (_u, splits) => splits.map((v) => `${Number((v * 100).toFixed(1))}%`), size: fitLabels },
         ],
         series: [
           { label: 'bin', value: (_u, i) => (i === null ? '' : (labels[i] ?? '')) },
@@ -93,7 +103,8 @@ export function LinesChart({
               }
             : {}),
         },
-        axes: [{}, { values: (_u, splits) => splits.map((v) => (percent ? `${Math.round(v * 100)}%` : String(Number(v.toPrecision(3))))), size: 55 }],
+        // Time ticks at least 80 px apart: at uPlot's default 50, a few minutes of reports crowded the axis with overlapping labels.
+        axes: [{ space: 80 }, { values: (_u, splits) => splits.map((v) => (percent ? `${Math.round(v * 100)}%` : String(Number(v.toPrecision(3))))), size: fitLabels }],
         series: [{}, ...series.map((s, k) => ({ label: s.name, stroke: COLORS[k % COLORS.length], width: 2, spanGaps: false }))],
       },
     }),
