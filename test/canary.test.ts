@@ -5,6 +5,7 @@ import { DIALECTS } from './helpers/db.js';
 import { faultyModel, slowModel } from './helpers/faulty-model.js';
 import { demoModel, kindFixture, THREE_BANDS } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { runCli } from './helpers/cli.js';
 import { OUTCOMES_REUSE_MS } from '../src/rollout/evaluate.js';
 import { describeRolloutEvent, type RolloutEvent } from '../src/rollout/describe-event.js';
 
@@ -113,7 +114,7 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect(code(forbidden)).toBe('FORBIDDEN');
     const idle = await call('GET', '/v1/canary/hotel', undefined, 'reader-token-0123456789');
     expect(idle.statusCode).toBe(200);
-    expect(idle.json()).toMatchObject({ production_version: 1, canary_version: null, canary_percent: 0 });
+    expect(idle.json()).toMatchObject({ production_version: 1, canary_version: null, canary_percent: 0, last_canary: null });
   });
 
   it('splits traffic stickily by routing key, names the arm, and lets pinned requests bypass it', async () => {
@@ -191,6 +192,16 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect(rb).toMatchObject({ canary_version: 3, production_version: 1, trigger_metric: 'error_rate', rolled_back_by: 'system' });
     expect(rb.observed).toBeGreaterThan(0.05);
     expect(rb.threshold).toBeCloseTo(0.015, 6);
+    // An operator who looks later is told how the canary ended, not only that none runs.
+    const after = (await call('GET', '/v1/canary/hotel')).json();
+    expect(after).toMatchObject({
+      canary_version: null,
+      last_canary: { event: 'rollback', canary_version: 3, production_version: 1, actor: 'system', details: { reason: expect.stringMatching(/error rate/) } },
+    });
+    const said = await runCli(['canary', 'status', '--model', 'hotel'], s.env);
+    expect(said.stdout).toBe(
+      `hotel: no canary running (production 1)\nlast canary: canary v3 rolled back automatically: ${after.last_canary.details.reason} (system, ${after.last_canary.at}); modelgate canary history --model hotel lists every step\n`,
+    );
     await s.pool.refresh(true);
     expect((await infer(5)).json().arm).toBe('production');
     // The transition is applied once: another pass finds nothing to do.

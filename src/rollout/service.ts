@@ -442,7 +442,9 @@ export function createRolloutService(deps: RolloutDeps) {
         r.shadow_version !== null && m.aliases.production !== undefined ? decisionWarning(model, r.shadow_version, m.aliases.production, 'shadow', 'production') : undefined,
       ])
     ).filter((w): w is string => w !== undefined);
-    return statusView(model, m.aliases, r, verdict, shadow, warnings);
+    // With no canary running, how the last one ended: an automatic rollback happens unwatched.
+    const lastCanary = r.canary_version === null ? ((await store.lastCanaryEnd(model)) ?? null) : null;
+    return { ...statusView(model, m.aliases, r, verdict, shadow, warnings), last_canary: lastCanary };
   }
 
   /**

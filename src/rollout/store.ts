@@ -93,6 +93,14 @@ export const STATS_CHUNK_ROWS = 500;
 /** How far apart two replicas' clocks may be for outcomes to be joined exactly. */
 export const FEEDBACK_CLOCK_SKEW_MS = 5 * 60_000;
 
+/** A rollout event as the API answers it. */
+const eventOut = (r: Selectable<Database['rollout_events']>) => ({
+  ...r,
+  percent: r.percent === null ? null : Number(r.percent),
+  details: fromJson<Record<string, unknown>>(r.details),
+  at: toIso(r.at),
+});
+
 export function createRolloutStore(db: Db) {
   const k = db.kysely;
 
@@ -177,7 +185,13 @@ export function createRolloutStore(db: Db) {
 
     async events(model: string, limit = 100) {
       const rows = await k.selectFrom('rollout_events').selectAll().where('model', '=', model).orderBy('id', 'desc').limit(limit).execute();
-      return rows.map((r) => ({ ...r, percent: r.percent === null ? null : Number(r.percent), details: fromJson<Record<string, unknown>>(r.details), at: toIso(r.at) }));
+      return rows.map(eventOut);
+    },
+
+    /** How the model's last canary ended (promoted, rolled back or stopped), or undefined when none has. */
+    async lastCanaryEnd(model: string) {
+      const r = await k.selectFrom('rollout_events').selectAll().where('model', '=', model).where('event', 'in', ['promote', 'rollback', 'stop']).orderBy('id', 'desc').limit(1).executeTakeFirst();
+      return r && eventOut(r);
     },
 
     async rollback(q: Q, r: Omit<Insertable<RollbacksTable>, 'id'>) {
