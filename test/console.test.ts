@@ -153,6 +153,8 @@ describe('console at /ui in Chromium', () => {
       expect.stringMatching(/canary v2 stopped by admin-token: stopped from the console\s*admin-token$/),
       expect.stringMatching(/canary v2 started at 50% against v1\s*admin-token$/),
     ]);
+    // And the page says how the canary ended where it says none runs.
+    await poll(() => page.getByTestId('last-canary').textContent()).toMatch(/^ The last one: canary v2 stopped by admin-token: stopped from the console \(admin-token, .+\)\.$/);
     await shot('rollout-stopped');
   });
 

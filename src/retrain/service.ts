@@ -374,7 +374,9 @@ export function createRetrainService(deps: RetrainDeps) {
         await k.insertInto('retrain_runs').values(row).execute();
         return;
       } catch (e) {
-        if (!isUniqueViolation(e) || attempt > 0) throw attempt > 0 && isUniqueViolation(e) ? busy(row.model) : e;
+        if (!isUniqueViolation(e)) throw e;
+        // Taken again between the look below and this second insert: another retrain won.
+        if (attempt > 0) throw busy(row.model);
       }
       const other = await k.selectFrom('retrain_runs').selectAll().where('model', '=', row.model).where('status', '=', 'running').executeTakeFirst();
       if (!other) continue; // it ended meanwhile

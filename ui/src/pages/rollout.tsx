@@ -41,6 +41,8 @@ interface Status {
   outcomes: { production: ArmOutcomes; canary: ArmOutcomes; judged: boolean; reason?: string } | null;
   /** Decisions the canary or shadow gives that production never does, with what to run. */
   warnings: string[];
+  /** With no canary running: how the last one ended (promoted, rolled back, stopped); null when none has run. */
+  last_canary: RolloutEvent | null;
 }
 
 /** An arm's predictions since the canary started, as their real outcomes (feedback) turned out. */
@@ -204,6 +206,12 @@ export function RolloutPage({ name }: { name: string }) {
             <Empty>
               No canary running for {name}; production is {s.production_version !== null ? `version ${s.production_version}` : 'not set'}. Start one from the model page (Canary, on a version's row),
               with <code>modelgate canary start --model {name}</code> or <code>POST /v1/canary</code>.
+              {s.last_canary ? (
+                <span data-testid="last-canary">
+                  {' '}
+                  The last one: {describeRolloutEvent(s.last_canary)} ({s.last_canary.actor}, {fmt.time(s.last_canary.at)}).
+                </span>
+              ) : null}
             </Empty>
           ) : (
             <section aria-labelledby="canary-h">
