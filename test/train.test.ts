@@ -134,6 +134,31 @@ describe('modelgate train', () => {
     expect(other.stdout).toMatch(/^gate min_auc: passed \(ROC AUC 0\.\d{4}; at least 0\.5 needed\)$/m);
   });
 
+  it('a column that alone gives the target on the held-out rows is named before training, with the --exclude that leaves it out', async () => {
+    // What the real hotel bookings export has: reservation_status is written after the stay (or the cancellation).
+    const lines = csvOf(3000).trimEnd().split('\n');
+    const leaky = path.join(dir, 'leaky.csv');
+    writeFileSync(
+      leaky,
+      `${[`${lines[0]},reservation_status,adr_cents`, ...lines.slice(1).map((l, i) => `${l},${data.label[i] ? 'Canceled' : 'Check-Out'},${Math.round(Number(rowPayload(data, i).adr) * 100)}`)].join(
+        '\n',
+      )}\n`,
+    );
+    const warning =
+      'reservation_status (ROC AUC 1.000) alone predicts is_canceled on the held-out rows almost perfectly: a column written after the outcome leaks it, and serving will not have it when it decides; if so, leave it out with --exclude reservation_status';
+    const binary = await runCli(['train', '--data', leaky, '--target', 'is_canceled', '--model', 'leaky', '--rounds', '5', '--exclude', 'adr_cents', '--json'], env);
+    expect(binary.code, binary.stderr).toBe(0);
+    expect(binary.stderr).toContain(`  warning: ${warning}\n[2/3] training`);
+    expect(binary.json().warnings).toContain(warning);
+    // A regression target and its own value in cents: the same, through the other tasks' path.
+    const regression = await runCli(['train', '--data', leaky, '--target', 'adr', '--model', 'leaky-adr', '--rounds', '5', '--exclude', 'reservation_status', '--json'], env);
+    expect(regression.code, regression.stderr).toBe(0);
+    expect(regression.json().warnings).toEqual([expect.stringMatching(/^adr_cents \(R² 1\.000\) alone predicts adr on the held-out rows almost perfectly: .*--exclude adr_cents$/)]);
+    // Without them: nothing is named (the first test's file).
+    const clean = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'leaky', '--rounds', '5'], env);
+    expect(clean.stderr).not.toMatch(/alone predicts/);
+  });
+
   it('bad input: unknown columns, useless costs, a bad algorithm, exit 2 with a message', async () => {
     const unknown = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--exclude', 'nope'], env);
     expect(unknown.code).toBe(2);

@@ -8,6 +8,7 @@ import { checkPolicy, parsePolicyFlag, type Policy } from '../inference/index.js
 import type { ReferenceProfile } from '../registry/index.js';
 import { indexSplit, randomSplit, trainModel, type Algorithm } from '../training/train.js';
 import type { RegressionLoss } from '../training/gbdt.js';
+import { leakageWarning, leakingColumns } from '../training/leakage.js';
 import { cliActor, parseNumberFlag, withContext } from './context.js';
 import { parseBands, parseCosts } from './policy-flags.js';
 import { describePolicy } from '../inference/index.js';
@@ -164,6 +165,8 @@ export function registerTrainCommands(program: Command): void {
         const split = o.split === 'index' ? indexSplit(ingested.data, testFraction) : randomSplit(ingested.data, testFraction, seed);
         if (new Set(split.test.label).size < 2 || new Set(split.train.label).size < 2)
           throw new AppError('BAD_REQUEST', `${o.data}: the ${o.split} split leaves one part with a single class; use --split random or more data`);
+        const leak = leakageWarning(leakingColumns(split), o.target);
+        if (leak) progress(`  warning: ${leak}`);
         progress(`[2/3] training ${o.algo} on ${split.train.rows} rows (${split.test.rows} held out)`);
         const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
         let trained;
@@ -197,7 +200,7 @@ export function registerTrainCommands(program: Command): void {
           sha256: ingested.sha256,
           description: `${o.algo} trained on ${o.data}`,
         });
-        const out = { run, metrics: m, policy: trained.policy, gates, warnings: [...ingested.warnings, ...promotion], registered: registered ?? null, promoted };
+        const out = { run, metrics: m, policy: trained.policy, gates, warnings: [...ingested.warnings, ...(leak ? [leak] : []), ...promotion], registered: registered ?? null, promoted };
         const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(4));
         emit(o, out, () =>
           [
@@ -239,6 +242,8 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
       );
     progress(`  classes: ${classes.map((c) => JSON.stringify(c)).join(', ')}`);
   }
+  const leak = leakageWarning(leakingColumns(split), o.target);
+  if (leak) progress(`  warning: ${leak}`);
   const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
   progress(`[2/3] training ${kindAlgoName(algo, task)} (${task}) on ${split.train.rows} rows (${split.test.rows} held out)`);
   let trained;
@@ -279,7 +284,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     sha256: ingested.sha256,
     description: `${kindAlgoName(algo, task)} (${task}) trained on ${o.data}`,
   });
-  const out = { task, run, metrics: m, policy: trained.policy, gates, warnings: [...ingested.warnings, ...promotion], registered: registered ?? null, promoted };
+  const out = { task, run, metrics: m, policy: trained.policy, gates, warnings: [...ingested.warnings, ...(leak ? [leak] : []), ...promotion], registered: registered ?? null, promoted };
   const fmt = (v: number | undefined | null) => (v === undefined || v === null ? '—' : v.toFixed(4));
   emit(o, out, () =>
     [

@@ -10,3 +10,4 @@ export { evaluateMulticlass, evaluateRegression, evaluateScores } from './evalua
 export type { GbdtParams, RegressionLoss } from './gbdt.js';
 export { indexSplit, randomSplit, trainModel, type Algorithm, type Split } from './train.js';
 export { trainKindModel } from './train-kinds.js';
+export { leakingColumns, leakageWarning, type LeakingColumn } from './leakage.js';
