@@ -33,9 +33,11 @@ function describe(r: RetrainResult): string {
     return `${r.model}: nothing to retrain from version ${r.from_version}: ${r.reason ?? ''}; nothing was trained or registered (--same-data trains on it again anyway, after an upgrade of modelgate's trainer, say)`;
   const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
   const metrics = Object.keys(r.metrics.candidate).filter((m) => m in r.metrics.current);
+  // One column for the values, after the longest name (expected_profit_per_row pushed its own line out of it).
+  const width = Math.max(10, ...metrics.map((m) => m.length));
   return [
     `${r.model}: retrained from version ${r.from_version} (${r.task})`,
-    ...metrics.map((m) => `  ${m.padEnd(10)} candidate ${fmt(r.metrics.candidate[m])}  version ${r.from_version} ${fmt(r.metrics.current[m])}`),
+    ...metrics.map((m) => `  ${m.padEnd(width)} candidate ${fmt(r.metrics.candidate[m])}  version ${r.from_version} ${fmt(r.metrics.current[m])}`),
     ...r.gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : `FAILED, short by ${fmt(g.short_by)}`} (${g.metric} ${fmt(g.value)} vs ${fmt(g.threshold)})`),
     ...r.warnings.map((w) => `warning: ${w}`),
     r.status === 'gated_out'
