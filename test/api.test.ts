@@ -95,6 +95,15 @@ describe('HTTP API', () => {
     expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: 'lead_time=3' }), 400, 'VALIDATION_FAILED', 'payload');
     expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: [1, 2] }), 400, 'VALIDATION_FAILED', 'payload');
     expectError(await inject('POST', '/v1/infer', { model: 'hotel' }), 400, 'VALIDATION_FAILED', 'payload');
+    // The row sent under another name: the message shows what the body has instead.
+    const misnamed = await inject('POST', '/v1/infer', { model: 'hotel', event_id: 'e9', features: row });
+    expect(misnamed.json().error.message).toBe('body.payload: is required (it has model, event_id, features)');
+    expect((await inject('POST', '/v1/infer', {})).json().error.message).toBe('body.payload: is required');
+    const rows = await inject('POST', '/v1/models/hotel/predict', { rows: [row] });
+    expect(rows.json().error.message).toBe('body.instances: is required (it has rows)');
+    // Named ones are cut short: a request with 20 fields lists 8 and how many more.
+    const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}`, i]));
+    expect((await inject('POST', '/v1/infer', many)).json().error.message).toBe('body.payload: is required (it has f0, f1, f2, f3, f4, f5, f6, f7 and 12 more)');
     expectError(await inject('POST', '/v1/infer', { payload: row }), 400, 'VALIDATION_FAILED', 'model');
   });
 

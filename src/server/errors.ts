@@ -26,7 +26,7 @@ export const errorBodySchema = {
 const LIMIT_SETTINGS: Record<string, string> = { 'body.instances': 'PREDICT_MAX_INSTANCES' };
 
 /** Fastify's own errors (body parsing, validation, limits) translated into the one error model. */
-export function fromFastify(err: FastifyError): AppError {
+export function fromFastify(err: FastifyError, request?: { body?: unknown; query?: unknown; params?: unknown }): AppError {
   if (err.validation) {
     const first = err.validation[0];
     // "query", as the routes' own checks name it (Fastify says "querystring").
@@ -37,7 +37,7 @@ export function fromFastify(err: FastifyError): AppError {
     const field = named ? `${path}.${named}` : path;
     // Ajv's own words name neither the unknown field nor the allowed values.
     const problem = params.missingProperty
-      ? 'is required'
+      ? `is required${sentInstead(request, err.validationContext, first?.instancePath)}`
       : params.additionalProperty
         ? `is not a field this route takes in its ${context} (the OpenAPI document at /docs lists them)`
         : params.allowedValues
@@ -64,6 +64,21 @@ export function fromFastify(err: FastifyError): AppError {
   return new AppError('INTERNAL', 'internal error; the server log has the details under this request_id');
 }
 
+/**
+ * What the object missing a field holds instead: a client that sent its row as "features" was
+ * told only "body.payload: is required", and had to guess what it got wrong.
+ */
+function sentInstead(request: { body?: unknown; query?: unknown; params?: unknown } | undefined, context: string | undefined, instancePath = ''): string {
+  const root = context === 'querystring' ? request?.query : context === 'params' ? request?.params : request?.body;
+  let at: unknown = root;
+  for (const step of instancePath.split('/').filter(Boolean)) at = at && typeof at === 'object' ? (at as Record<string, unknown>)[step] : undefined;
+  if (!at || typeof at !== 'object' || Array.isArray(at)) return '';
+  const keys = Object.keys(at);
+  if (!keys.length) return '';
+  const SHOWN = 8;
+  return ` (it has ${keys.slice(0, SHOWN).join(', ')}${keys.length > SHOWN ? ` and ${keys.length - SHOWN} more` : ''})`;
+}
+
 export function sendError(reply: FastifyReply, request: FastifyRequest, e: AppError): FastifyReply {
   return reply
     .headers(errorHeaders(e))
@@ -74,7 +89,7 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, e: AppEr
 
 export function installErrorHandling(app: FastifyInstance, sqliteFile?: string): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const e = err instanceof AppError ? err : (databaseUnavailable(err, sqliteFile) ?? fromFastify(err));
+    const e = err instanceof AppError ? err : (databaseUnavailable(err, sqliteFile) ?? fromFastify(err, request));
     logRequestError(request.log, err, e);
     return sendError(reply, request, e);
   });
