@@ -144,7 +144,7 @@ describe('HTTP API', () => {
     // A right value in the wrong JSON type (a client that read a CSV) is told what to send.
     const message = async (payload: Record<string, unknown>) => (await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, ...payload } })).json().error.message;
     expect(await message({ lead_time: ' 120 ' })).toBe('payload.lead_time: expected a number or null, got string: the string " 120 "; send it as a JSON number (120), without quotes');
-    expect(await message({ lead_time: '' })).toBe('payload.lead_time: expected a number or null, got string: send null (or leave the field out) for a missing value');
+    expect(await message({ lead_time: '' })).toBe('payload.lead_time: expected a number or null, got string: send null for a missing value');
     expect(await message({ lead_time: 'soon' })).toBe('payload.lead_time: expected a number or null, got string: the string "soon"');
     expect(await message({ hotel: 3 })).toBe('payload.hotel: expected a string, got 3: send it as a JSON string ("3")');
     const { deposit_type: _d, ...noDeposit } = row;

@@ -30,7 +30,12 @@ describe('a value of the wrong JSON type', () => {
   it('is refused with what to send instead when the value itself is right', () => {
     expect(encoder.encode(ok, 'payload').row).toEqual([12.5, 40n, 2, 'basic', true]);
     expect(refusal({ amount: '12.5' })).toBe('payload.amount: expected a number or null, got string: the string "12.5"; send it as a JSON number (12.5), without quotes');
-    expect(refusal({ amount: '  ' })).toBe('payload.amount: expected a number or null, got string: send null (or leave the field out) for a missing value');
+    expect(refusal({ amount: '  ' })).toBe('payload.amount: expected a number or null, got string: send null for a missing value');
+    // A CSV's missing-value words, sent as read (the trainer read them as missing in its file).
+    expect(refusal({ amount: 'NA' })).toBe('payload.amount: expected a number or null, got string: the string "NA"; send null for a missing value');
+    expect(refusal({ amount: ' ? ' })).toBe('payload.amount: expected a number or null, got string: the string " ? "; send null for a missing value');
+    // An integer feature has no missing value: the word is named, with no hint to send null.
+    expect(refusal({ age: 'NULL' })).toBe('payload.age: expected an integer, got string: the string "NULL"');
     expect(refusal({ age: '40' })).toBe('payload.age: expected an integer, got string: the string "40"; send it as a JSON number (40), without quotes');
     expect(refusal({ items: '2' })).toBe('payload.items: expected an integer, got string: the string "2"; send it as a JSON number (2), without quotes');
     expect(refusal({ plan: 7 })).toBe('payload.plan: expected a string, got 7: send it as a JSON string ("7")');
@@ -52,7 +57,8 @@ describe('a value of the wrong JSON type', () => {
   it('is logged without the value sent: the type and the fix only', () => {
     const logged = (change: Record<string, unknown>) => refused(change).logMessage;
     expect(logged({ amount: '12.5' })).toBe('payload.amount: expected a number or null, got string: one that reads as a number; send it as a JSON number, without quotes');
-    expect(logged({ amount: '' })).toBe('payload.amount: expected a number or null, got string: an empty one; send null (or leave the field out) for a missing value');
+    expect(logged({ amount: '' })).toBe('payload.amount: expected a number or null, got string: an empty one; send null for a missing value');
+    expect(logged({ amount: 'NA' })).toBe('payload.amount: expected a number or null, got string: a missing-value word; send null for a missing value');
     expect(logged({ amount: 'twelve' })).toBe('payload.amount: expected a number or null, got string');
     expect(logged({ age: 40.5 })).toBe('payload.age: expected an integer, got number');
     expect(logged({ plan: 7 })).toBe('payload.plan: expected a string, got number: send it as a JSON string');

@@ -1,5 +1,5 @@
 import { AppError } from '../lib/errors.js';
-import { cleanCategory } from '../lib/missing.js';
+import { cleanCategory, MISSING_TOKENS } from '../lib/missing.js';
 import type { Contract, Feature } from './contract.js';
 import type { FeedPlan } from './pack-inputs.js';
 
@@ -50,10 +50,11 @@ function typeHint(f: Feature, v: unknown): { reply: string; log?: string } | und
   const numeric = f.type === 'float' || f.type === 'double' || f.type === 'int64' || f.type === 'int32';
   if (numeric && typeof v === 'string') {
     const t = v.trim();
-    if (t === '') {
-      if (f.type !== 'float' && f.type !== 'double') return undefined;
-      const missing = 'send null (or leave the field out) for a missing value';
-      return { reply: missing, log: `an empty one; ${missing}` };
+    // "", "NA", "?": a CSV's missing value, sent as it was read.
+    if (t === '' || MISSING_TOKENS.has(t)) {
+      if (f.type !== 'float' && f.type !== 'double') return t === '' ? undefined : { reply: `the string ${JSON.stringify(v)}` };
+      const missing = 'send null for a missing value';
+      return { reply: t === '' ? missing : `the string ${JSON.stringify(v)}; ${missing}`, log: `${t === '' ? 'an empty one' : 'a missing-value word'}; ${missing}` };
     }
     const n = Number(t);
     if (Number.isFinite(n))
