@@ -5,7 +5,7 @@ import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateHotelBookings, ingestCsv, rowPayload, trainKindModel, TRAINED_CELL_READING } from '../src/training/index.js';
 import { generateCarListings } from '../src/training/synthetic-cars.js';
-import { createRetrainService } from '../src/retrain/index.js';
+import { createRetrainService, runWhy } from '../src/retrain/index.js';
 import { emitToOutbox } from '../src/webhooks/index.js';
 import { indexSplit } from '../src/training/train.js';
 import { runCli } from './helpers/cli.js';
@@ -55,6 +55,34 @@ for (const dialect of DIALECTS) {
       expect(gated.data.failed).toEqual(expect.arrayContaining([expect.objectContaining({ gate: 'vs_current', short_by: vs.short_by }), expect.objectContaining({ gate: 'min_auc', threshold: 0.6 })]));
     });
 
+    it('a file whose rows moved since the version was trained holds out rows it learned: the run says the comparison flatters it', async () => {
+      // Trees learn their training rows: on them this version scores far above its own held-out AUC.
+      const data = generateHotelBookings(3000, 11);
+      await registerTrained(s, data, 'moved', 'gbdt');
+      const [header, ...rows] = csvOf(data).trimEnd().split('\n');
+      const newestFirst = path.join(dir, 'newest-first.csv');
+      writeFileSync(newestFirst, `${[header, ...rows.reverse()].join('\n')}\n`);
+      const r = await s.ctx.retrain.retrain({ model: 'moved', data: newestFirst, trigger: 'manual', actor: 't' });
+      const recorded = ((await s.ctx.registry.getVersion('moved', 1)).manifest.training as { metrics: { roc_auc: number } }).metrics.roc_auc;
+      expect(r.metrics.current.roc_auc - recorded).toBeGreaterThan(0.05);
+      const said = r.warnings.find((w) => w.includes('flatters'));
+      expect(said).toBe(
+        `version 1 scores ROC AUC ${r.metrics.current.roc_auc.toFixed(4)} on these held-out rows against ${recorded.toFixed(4)} on its own when it was trained: it was most likely trained on many of them, so the comparison flatters it. Retraining holds out every fourth row by its place in the file; if the file's rows moved since (newest first, new rows put first, shuffled), keep the old rows in their order with new rows after them, or judge the candidate with modelgate evaluate on rows version 1 never saw`,
+      );
+      // Kept with the run, gated out or not: the run list is where a plan's outcome is read.
+      const [run] = await s.ctx.retrain.runs('moved');
+      expect((run.detail as { warnings?: string[] }).warnings).toContain(said);
+      // The runs list (CLI and console) shows it beside the gate it failed, if it failed one.
+      expect(runWhy(run.detail)).toMatch(
+        r.status === 'gated_out' ? /^vs_current \(roc_auc short by \d\.\d{4}\)(, \S+ \(.*\))*; warning: version 1 scores ROC AUC/ : /^warning: version 1 scores ROC AUC/,
+      );
+      // The file in its own order: the version's held-out rows stay held out, nothing is said.
+      const inOrder = path.join(dir, 'in-order.csv');
+      writeFileSync(inOrder, csvOf(data));
+      const again = await s.ctx.retrain.retrain({ model: 'moved', data: inOrder, sameData: true, trigger: 'manual', actor: 't' });
+      expect(again.warnings.filter((w) => w.includes('flatters'))).toEqual([]);
+    });
+
     it('the loop: drift recommends retraining, the plan retrains, registers and starts a canary once; no second retrain within the interval', async () => {
       await s.ctx.retrain.setPlan({ model: 'hotel', data: fresh, canarySteps: [10, 50, 100], minInterval: '7d', actor: 't' });
       // Live traffic unlike the training data: every number five times larger, unseen categories.
@@ -76,7 +104,7 @@ for (const dialect of DIALECTS) {
       expect(v2.manifest.training).toMatchObject({ retrained_from: { version: 1, trigger: 'monitor' }, target: 'is_canceled' });
       const canary = await s.ctx.rollouts.status('hotel');
       expect(canary).toMatchObject({ canary_version: 2, canary_percent: 10, steps: [10, 50, 100], auto_promote: true });
-      const types = (await outbox(s)).map((e) => e.type).filter((t) => t.startsWith('retrain.'));
+      const types = (await outbox(s)).filter((e) => e.type.startsWith('retrain.') && e.data.model === 'hotel').map((e) => e.type);
       expect(types).toEqual(['retrain.started', 'retrain.gated_out', 'retrain.started', 'retrain.registered', 'retrain.canary_started']);
       // The next report still recommends retraining: the plan's interval holds it back.
       await s.monitorJob.tick();

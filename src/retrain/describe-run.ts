@@ -4,11 +4,12 @@
  * bundles it.
  */
 export function runWhy(detail: unknown): string {
-  const d = (detail ?? {}) as { error?: string; reason?: string; gates?: { gate: string; metric: string; passed: boolean; short_by: number | null }[] };
+  const d = (detail ?? {}) as { error?: string; reason?: string; warnings?: string[]; gates?: { gate: string; metric: string; passed: boolean; short_by: number | null }[] };
   if (d.error) return d.error;
   if (d.reason) return d.reason;
   const failed = d.gates?.filter((g) => !g.passed) ?? [];
-  return failed.map((g) => `${g.gate} (${g.metric} short by ${g.short_by?.toFixed(4) ?? '—'})`).join(', ');
+  // What the run warned of goes with it: a gate failed against a flattered score says so.
+  return [failed.map((g) => `${g.gate} (${g.metric} short by ${g.short_by?.toFixed(4) ?? '—'})`).join(', '), ...(d.warnings ?? []).map((w) => `warning: ${w}`)].filter(Boolean).join('; ');
 }
 
 /** Who started a run by hand (the CLI's user or the API key), as its detail records it; undefined for a run from before that was recorded. */

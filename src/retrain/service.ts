@@ -28,6 +28,7 @@ import { featureColumns, type RunRecord } from './train-again.js';
 
 export type { RetrainPlan } from './plan.js';
 import { planDataWarning } from './plan-data.js';
+import { flatteredWarning } from './flattered.js';
 import { trainOffThread } from './train-off-thread.js';
 
 /**
@@ -520,6 +521,8 @@ export function createRetrainService(deps: RetrainDeps) {
       const main = MAIN[task];
       const gates = gatesFor(run, candidate, current, main, input.maxMetricDrop ?? 0);
       const failed = gates.filter((g) => !g.passed);
+      const flattered = flatteredWarning(task, (v.manifest.training as { metrics?: Record<string, unknown> } | undefined)?.metrics, current, test, fromVersion);
+      if (flattered) warnings.push(flattered);
       if ((v.manifest.training as { policy_by_hand?: boolean } | undefined)?.policy_by_hand && JSON.stringify(policy) !== JSON.stringify(v.manifest.policy))
         warnings.push(
           `version ${fromVersion}'s policy (${describePolicy(v.manifest.policy)}) was set by hand with modelgate policy set; the candidate's (${describePolicy(policy)}) is chosen as the training run chooses; set it again on the candidate with modelgate policy set if the hand-set one should stay`,
@@ -527,7 +530,7 @@ export function createRetrainService(deps: RetrainDeps) {
       for (const w of warnings) say(`warning: ${w}`);
       const base = { id, model: input.model, task, from_version: fromVersion, metrics: { candidate, current }, gates, warnings };
       if (failed.length) {
-        await finish('gated_out', { metrics: base.metrics, gates });
+        await finish('gated_out', { metrics: base.metrics, gates, ...(warnings.length ? { warnings } : {}) });
         await event('retrain.gated_out', { ...base, failed: failed.map((g) => ({ gate: g.gate, metric: g.metric, threshold: g.threshold, value: g.value, short_by: g.short_by })) });
         say(
           `gated out: ${failed.map((g) => `${g.gate} (${g.metric} ${g.value?.toFixed(4) ?? '—'} vs ${g.threshold.toFixed(4)}, short by ${g.short_by?.toFixed(4) ?? '—'})`).join('; ')}; nothing was registered`,

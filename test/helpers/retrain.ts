@@ -16,9 +16,9 @@ export function csvOf(d: Dataset): string {
 }
 
 /** A version of `hotel` (or `model`) as `modelgate train` registers it, promoted: the model, its policy, and the run record retrain repeats. */
-export async function registerTrained(s: TestServer, data: Dataset, model = 'hotel') {
+export async function registerTrained(s: TestServer, data: Dataset, model = 'hotel', algo: 'logreg' | 'gbdt' = 'logreg') {
   const split = indexSplit(data, 0.25);
-  const t = trainModel({ data, algo: 'logreg', split });
+  const t = trainModel({ data, algo, split });
   const run = {
     ...t.run,
     target: 'is_canceled',
