@@ -8,6 +8,7 @@ interface Key {
   name: string;
   prefix: string;
   scopes: string[];
+  rate_limit: string | null;
   status: string;
   expires_at: string | null;
   last_used_at: string | null;
@@ -36,26 +37,87 @@ interface Delivery {
   updated_at: string;
 }
 
+const SCOPES = ['infer', 'read', 'feedback', 'admin'] as const;
+
+/** Create a key: its token is in the answer only, shown once above the table. */
+function CreateKeyButton(props: { done: (name: string, token: string) => void }) {
+  const [name, setName] = useState('');
+  const [scopes, setScopes] = useState<string[]>(['infer']);
+  const [rate, setRate] = useState('');
+  const [expires, setExpires] = useState('');
+  const toggle = (scope: string, on: boolean) => setScopes((now) => (on ? [...now.filter((x) => x !== scope), scope] : now.filter((x) => x !== scope)));
+  return (
+    <ConfirmButton
+      label="Create key"
+      testId="create-key"
+      title="Create an API key?"
+      confirm={
+        <>
+          <p>The token is shown once, when the key is made: copy it then. Only its SHA-256 is kept.</p>
+          <div class="fields">
+            <label>
+              Name (who or what uses it)
+              <input data-testid="key-name" value={name} placeholder="checkout-service" onInput={(e) => setName(e.currentTarget.value)} />
+            </label>
+            <fieldset class="scopes">
+              <legend>Scopes (admin implies the others)</legend>
+              {SCOPES.map((scope) => (
+                <label key={scope} class="check">
+                  <input type="checkbox" data-testid={`key-scope-${scope}`} checked={scopes.includes(scope)} onChange={(e) => toggle(scope, e.currentTarget.checked)} />
+                  {scope}
+                </label>
+              ))}
+            </fieldset>
+            <label>
+              Rate limit (requests per window, such as 100/s or 6000/m; empty: the server's default)
+              <input data-testid="key-rate" value={rate} placeholder="RATE_LIMIT_DEFAULT" onInput={(e) => setRate(e.currentTarget.value)} />
+            </label>
+            <label>
+              Expires (a lifetime such as 90d, or a date such as 2027-06-30; empty: never)
+              <input data-testid="key-expires" value={expires} placeholder="never" onInput={(e) => setExpires(e.currentTarget.value)} />
+            </label>
+          </div>
+        </>
+      }
+      run={() => {
+        if (!name.trim()) return Promise.reject(new Error('Name: give who or what uses the key, such as checkout-service.'));
+        if (!scopes.length) return Promise.reject(new Error('Scopes: pick at least one.'));
+        const order = SCOPES.filter((x) => scopes.includes(x));
+        return post<{ token: string }>('/v1/keys', { name: name.trim(), scopes: order, ...(rate.trim() ? { rate: rate.trim() } : {}), ...(expires.trim() ? { expires: expires.trim() } : {}) });
+      }}
+      done={(r) => props.done(name.trim(), (r as { token: string }).token)}
+    />
+  );
+}
+
 function Keys() {
   const keys = useLoad((signal) => get<{ keys: Key[] }>('/v1/keys', { signal }), []);
-  const [token, setToken] = useState<string>();
+  const [token, setToken] = useState<{ name: string; token: string }>();
   return (
     <section aria-labelledby="keys-h">
       <h2 id="keys-h">API keys</h2>
       <ErrorNote error={keys.error} />
       {token ? (
         <p class="done" role="status">
-          New token (shown once; copy it now): <code data-testid="new-token">{token}</code>
+          New token for {token.name} (shown once; copy it now): <code data-testid="new-token">{token.token}</code>
         </p>
       ) : null}
+      <div class="actions">
+        <CreateKeyButton
+          done={(name, made) => {
+            setToken({ name, token: made });
+            keys.reload();
+          }}
+        />
+      </div>
       {!keys.data ? (
         <Loading what="keys" />
       ) : keys.data.keys.length === 0 ? (
         <Empty>
-          No API keys yet. Create one with <code>modelgate keys create --name app --scopes infer</code>.
+          No API keys yet. Create one here, or with <code>modelgate keys create --name app --scopes infer</code>.
         </Empty>
       ) : (
-        <Table head={['Name', 'Token starts', 'Scopes', 'Status', 'Last used', 'Actions']} testId="keys-table">
+        <Table head={['Name', 'Token starts', 'Scopes', 'Rate limit', 'Expires', 'Status', 'Last used', 'Actions']} testId="keys-table">
           {keys.data.keys.map((k) => (
             <tr key={k.id}>
               <th scope="row">{k.name}</th>
@@ -63,6 +125,8 @@ function Keys() {
                 <code>{k.prefix}…</code>
               </td>
               <td>{k.scopes.join(', ')}</td>
+              <td>{k.rate_limit ?? 'default'}</td>
+              <td>{k.expires_at ? fmt.time(k.expires_at) : 'never'}</td>
               <td>{k.status}</td>
               <td>{fmt.time(k.last_used_at)}</td>
               <td class="row-actions">
@@ -74,7 +138,7 @@ function Keys() {
                       confirm={<p>A new token is made for {k.name}; the current one keeps working for 24 hours so callers can switch.</p>}
                       run={() => post<{ token: string }>(`/v1/keys/${enc(k.id)}/rotate`, {})}
                       done={(r) => {
-                        setToken((r as { token: string }).token);
+                        setToken({ name: k.name, token: (r as { token: string }).token });
                         keys.reload();
                       }}
                     />
