@@ -749,6 +749,38 @@ describe('console at /ui in Chromium', () => {
     expect(await a11y(page)).toEqual([]);
   });
 
+  it('an admin adds a webhook for chosen events (its secret shown once, the same one the receiver is signed with), then removes it', async () => {
+    await page.goto(`${s.url}/ui/#/access`);
+    await page.getByTestId('add-webhook').click();
+    const dialog = page.locator('dialog[open]');
+    await dialog.getByTestId('confirm').click();
+    await poll(() => dialog.getByRole('alert').textContent()).toMatch(/^URL: give the address/);
+    await dialog.getByTestId('webhook-url').fill('http://127.0.0.1:19999/retrain-hook');
+    await dialog.getByTestId('webhook-event-retrain.registered').check();
+    await dialog.getByTestId('webhook-event-retrain.gated_out').check();
+    await dialog.getByTestId('confirm').click();
+    await poll(() => page.getByTestId('new-secret').textContent()).toMatch(/^whsec_/);
+    const row = page.locator('[data-testid=webhooks-table] tbody tr', { hasText: 'retrain-hook' });
+    await poll(() => row.locator('td').nth(1).textContent()).toBe('retrain.gated_out, retrain.registered');
+    const added = ((await api('GET', '/v1/webhooks')).body.subscriptions as { id: string; url: string; events: string[] }[]).find((x) => x.url.endsWith('/retrain-hook'))!;
+    expect(added.events).toEqual(['retrain.gated_out', 'retrain.registered']);
+    // The secret shown is the one it signs with: the API refuses it as a "new" one.
+    expect(await api('POST', `/v1/webhooks/${added.id}/rotate-secret`, { secret: await page.getByTestId('new-secret').textContent() })).toMatchObject({
+      status: 400,
+      body: { error: { message: expect.stringMatching(/current secret/) } },
+    });
+    // Added again with the same events: nothing new, and no secret, said so.
+    await page.getByTestId('add-webhook').click();
+    await dialog.getByTestId('confirm').click();
+    await poll(() => page.locator('p.done').textContent()).toMatch(/retrain-hook is subscribed to these events already; its secret was shown when it was added/);
+    await row.getByRole('button', { name: 'Remove' }).click();
+    await poll(() => dialog.textContent()).toMatch(/No more events are sent to http:\/\/127\.0\.0\.1:19999\/retrain-hook/);
+    await dialog.getByTestId('confirm').click();
+    await poll(() => row.count()).toBe(0);
+    expect(((await api('GET', '/v1/webhooks')).body.subscriptions as { url: string }[]).some((x) => x.url.endsWith('/retrain-hook'))).toBe(false);
+    expect(await a11y(page)).toEqual([]);
+  });
+
   it('the retrain plan from the model page: set with its checks, the runs listed with their outcome, removed', async () => {
     await registerTrained(s, generateHotelBookings(800, 11), 'renewal');
     const data = path.join(tempDir(), 'renewal.csv');

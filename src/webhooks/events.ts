@@ -1,26 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../db/index.js';
+import type { EventType } from './event-types.js';
 
-export const EVENT_TYPES = [
-  'model.registered',
-  'model.promoted',
-  'model.rolled_back',
-  'rollout.started',
-  'rollout.step',
-  'rollout.rolled_back',
-  'rollout.promoted',
-  'monitor.alert.fired',
-  'monitor.alert.resolved',
-  'monitor.report',
-  'retrain.started',
-  'retrain.gated_out',
-  'retrain.registered',
-  'retrain.canary_started',
-  'retrain.unchanged',
-  'retrain.failed',
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, type EventType } from './event-types.js';
 
 /**
  * Records an event in the outbox inside the caller's transaction, so the event exists if and

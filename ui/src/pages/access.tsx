@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { del, enc, get, post, q } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, fmt, Loading, Table } from '../components/common.js';
 import { useLoad } from '../load.js';
+import { EVENT_TYPES } from '../../../src/webhooks/event-types.js';
 
 interface Key {
   id: string;
@@ -161,11 +162,52 @@ function Keys() {
   );
 }
 
+/** Subscribe a receiver: its signing secret is in the answer only, shown once above the table. */
+function AddWebhookButton(props: { done: (url: string, reply: { secret?: string; already?: boolean }) => void }) {
+  const [url, setUrl] = useState('');
+  const [events, setEvents] = useState<string[]>([]);
+  const toggle = (type: string, on: boolean) => setEvents((now) => (on ? [...now.filter((x) => x !== type), type] : now.filter((x) => x !== type)));
+  return (
+    <ConfirmButton
+      label="Add webhook"
+      testId="add-webhook"
+      title="Subscribe a receiver to events?"
+      confirm={
+        <>
+          <p>Each event is POSTed to the URL, signed with a secret shown once, when the receiver is added: give it to the receiver then. Failed deliveries are retried, then kept as dead letters.</p>
+          <div class="fields">
+            <label>
+              URL (https://, reachable from the servers)
+              <input data-testid="webhook-url" value={url} placeholder="https://hooks.example.com/modelgate" onInput={(e) => setUrl(e.currentTarget.value)} />
+            </label>
+            <fieldset class="scopes">
+              <legend>Events (none ticked: every event)</legend>
+              {EVENT_TYPES.map((type) => (
+                <label key={type} class="check">
+                  <input type="checkbox" data-testid={`webhook-event-${type}`} checked={events.includes(type)} onChange={(e) => toggle(type, e.currentTarget.checked)} />
+                  {type}
+                </label>
+              ))}
+            </fieldset>
+          </div>
+        </>
+      }
+      run={() => {
+        if (!url.trim()) return Promise.reject(new Error('URL: give the address the receiver listens on, such as https://hooks.example.com/modelgate.'));
+        const chosen = EVENT_TYPES.filter((x) => events.includes(x));
+        return post<{ secret?: string; already?: boolean }>('/v1/webhooks', { url: url.trim(), ...(chosen.length ? { events: chosen } : {}) });
+      }}
+      done={(r) => props.done(url.trim(), r as { secret?: string; already?: boolean })}
+    />
+  );
+}
+
 function Webhooks() {
   const subs = useLoad((signal) => get<{ subscriptions: Subscription[]; dead_letters: number }>('/v1/webhooks', { signal }), []);
   const [status, setStatus] = useState('');
   const deliveries = useLoad((signal) => get<{ deliveries: Delivery[] }>(`/v1/webhooks/deliveries${q({ status, limit: 50 })}`, { signal }), [status]);
   const [secret, setSecret] = useState<{ url: string; secret: string; until: string | null }>();
+  const [note, setNote] = useState<string>();
   const now = new Date().toISOString();
   return (
     <section aria-labelledby="hooks-h">
@@ -176,10 +218,26 @@ function Webhooks() {
           New signing secret for {secret.url} (shown once; give it to the receiver): <code data-testid="new-secret">{secret.secret}</code>
           {secret.until ? ` Deliveries carry the old secret's signature too until ${fmt.time(secret.until)}.` : null}
         </p>
+      ) : note ? (
+        <p class="done" role="status">
+          {note}
+        </p>
       ) : null}
+      <div class="actions">
+        <AddWebhookButton
+          done={(url, r) => {
+            if (r.secret) setSecret({ url, secret: r.secret, until: null });
+            else {
+              setSecret(undefined);
+              setNote(`${url} is subscribed to these events already; its secret was shown when it was added (Rotate secret makes a new one).`);
+            }
+            subs.reload();
+          }}
+        />
+      </div>
       {subs.data && subs.data.subscriptions.length === 0 ? (
         <Empty>
-          No subscriptions. Add one with <code>modelgate webhooks add --url https://… --events rollout.rolled_back</code>.
+          No subscriptions. Add one here, or with <code>modelgate webhooks add --url https://… --events rollout.rolled_back</code>.
         </Empty>
       ) : subs.data ? (
         <Table head={['URL', 'Events', 'Status', 'Since', 'Actions']} testId="webhooks-table">
@@ -202,6 +260,19 @@ function Webhooks() {
                     const rotated = r as { secret: string; previous_secret_valid_until: string | null };
                     setSecret({ url: s.url, secret: rotated.secret, until: rotated.previous_secret_valid_until });
                     subs.reload();
+                  }}
+                />
+                <ConfirmButton
+                  label="Remove"
+                  danger
+                  title={`Remove the webhook ${s.url}?`}
+                  confirm={<p>No more events are sent to {s.url}; deliveries still pending to it are cancelled.</p>}
+                  run={() => del(`/v1/webhooks/${enc(s.id)}`)}
+                  done={() => {
+                    setSecret(undefined);
+                    setNote(`${s.url} is removed.`);
+                    subs.reload();
+                    deliveries.reload();
                   }}
                 />
               </td>
