@@ -40,13 +40,35 @@ interface Delivery {
 
 const SCOPES = ['infer', 'read', 'feedback', 'admin'] as const;
 
+/** A row of checkboxes for some of a fixed list (a key's scopes, a webhook's events). */
+function Ticks(props: { legend: string; options: readonly string[]; chosen: string[]; set: (next: (now: string[]) => string[]) => void; testId: string }) {
+  return (
+    <fieldset class="ticks">
+      <legend>{props.legend}</legend>
+      {props.options.map((option) => (
+        <label key={option} class="check">
+          <input
+            type="checkbox"
+            data-testid={`${props.testId}-${option}`}
+            checked={props.chosen.includes(option)}
+            onChange={(e) => {
+              const on = e.currentTarget.checked;
+              props.set((now) => (on ? [...now.filter((x) => x !== option), option] : now.filter((x) => x !== option)));
+            }}
+          />
+          {option}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
 /** Create a key: its token is in the answer only, shown once above the table. */
 function CreateKeyButton(props: { done: (name: string, token: string) => void }) {
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<string[]>(['infer']);
   const [rate, setRate] = useState('');
   const [expires, setExpires] = useState('');
-  const toggle = (scope: string, on: boolean) => setScopes((now) => (on ? [...now.filter((x) => x !== scope), scope] : now.filter((x) => x !== scope)));
   return (
     <ConfirmButton
       label="Create key"
@@ -60,15 +82,7 @@ function CreateKeyButton(props: { done: (name: string, token: string) => void })
               Name (who or what uses it)
               <input data-testid="key-name" value={name} placeholder="checkout-service" onInput={(e) => setName(e.currentTarget.value)} />
             </label>
-            <fieldset class="scopes">
-              <legend>Scopes (admin implies the others)</legend>
-              {SCOPES.map((scope) => (
-                <label key={scope} class="check">
-                  <input type="checkbox" data-testid={`key-scope-${scope}`} checked={scopes.includes(scope)} onChange={(e) => toggle(scope, e.currentTarget.checked)} />
-                  {scope}
-                </label>
-              ))}
-            </fieldset>
+            <Ticks legend="Scopes (admin implies the others)" options={SCOPES} chosen={scopes} set={setScopes} testId="key-scope" />
             <label>
               Rate limit (requests per window, such as 100/s or 6000/m; empty: the server's default)
               <input data-testid="key-rate" value={rate} placeholder="RATE_LIMIT_DEFAULT" onInput={(e) => setRate(e.currentTarget.value)} />
@@ -166,7 +180,6 @@ function Keys() {
 function AddWebhookButton(props: { done: (url: string, reply: { secret?: string; already?: boolean }) => void }) {
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState<string[]>([]);
-  const toggle = (type: string, on: boolean) => setEvents((now) => (on ? [...now.filter((x) => x !== type), type] : now.filter((x) => x !== type)));
   return (
     <ConfirmButton
       label="Add webhook"
@@ -180,15 +193,7 @@ function AddWebhookButton(props: { done: (url: string, reply: { secret?: string;
               URL (https://, reachable from the servers)
               <input data-testid="webhook-url" value={url} placeholder="https://hooks.example.com/modelgate" onInput={(e) => setUrl(e.currentTarget.value)} />
             </label>
-            <fieldset class="scopes">
-              <legend>Events (none ticked: every event)</legend>
-              {EVENT_TYPES.map((type) => (
-                <label key={type} class="check">
-                  <input type="checkbox" data-testid={`webhook-event-${type}`} checked={events.includes(type)} onChange={(e) => toggle(type, e.currentTarget.checked)} />
-                  {type}
-                </label>
-              ))}
-            </fieldset>
+            <Ticks legend="Events (none ticked: every event)" options={EVENT_TYPES} chosen={events} set={setEvents} testId="webhook-event" />
           </div>
         </>
       }
