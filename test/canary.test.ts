@@ -206,6 +206,15 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect((await infer(5)).json().arm).toBe('production');
     // The transition is applied once: another pass finds nothing to do.
     expect((await s.runtime.tick()).actions).toEqual([]);
+    // Sent out again, it is reminded of how it ended: over HTTP and from the CLI.
+    const again = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 3, canary_percent: 5 });
+    const reminder = `version 3's last canary was rolled back automatically at ${after.last_canary.at}: ${after.last_canary.details.reason}; modelgate canary history --model hotel has every step`;
+    expect(again.json().warnings).toEqual([reminder]);
+    expect((await call('POST', '/v1/canary/hotel/stop', {})).statusCode).toBe(200);
+    // Stopped by hand since: the last end is that stop, and nothing is recalled.
+    const cli = await runCli(['canary', 'start', '--model', 'hotel', '--version', '3', '--percent', '5', '--json'], s.env);
+    expect(cli.json().warnings).toEqual([]);
+    expect((await call('POST', '/v1/canary/hotel/stop', {})).statusCode).toBe(200);
   });
 
   it('progressive steps advance on a healthy canary after each interval and auto-promote at the end', async () => {

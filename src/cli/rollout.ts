@@ -195,7 +195,8 @@ export function registerRolloutCommands(program: Command): void {
             target: o.target,
             actor: cliActor(),
           });
-          const s = await ctx.rollouts.status(o.model);
+          const now = await ctx.rollouts.status(o.model);
+          const s = { ...now, warnings: [...(started.warnings ?? []), ...now.warnings] };
           const { changed } = started;
           if (!changed) return emit(o, s, () => describeStatus(s));
           const what = Object.keys(changed).length ? `changed ${describeChanges(changed)}` : 'already running as asked: nothing changed';

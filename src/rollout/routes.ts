@@ -122,7 +122,8 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
       });
       await deps.onChange();
       // For a canary already running: what this request changed ({} when it was as asked already).
-      return { ...(await statusOf(model)), ...(started.changed ? { changed: started.changed } : {}) };
+      const status = await statusOf(model);
+      return { ...status, warnings: [...(started.warnings ?? []), ...status.warnings], ...(started.changed ? { changed: started.changed } : {}) };
     },
   );
 

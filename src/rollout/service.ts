@@ -82,20 +82,25 @@ export function createRolloutService(deps: RolloutDeps) {
   }
 
   /** The canary as it is now; `changed` when it was running already (empty when nothing changed). */
-  async function startCanary(input: StartCanaryInput): Promise<Rollout & { changed?: SettingChanges }> {
+  async function startCanary(input: StartCanaryInput): Promise<Rollout & { changed?: SettingChanges; warnings?: string[] }> {
     const model = await registry.getModel(input.model);
     const settings = canarySettings(input, model.aliases, deps.defaults.stepIntervalMs);
     await servableVersion(input.model, settings.canaryVersion, 'canary');
     await servableVersion(input.model, settings.productionVersion, 'production');
     await refuseMixedTasks(input.model, settings.canaryVersion, settings.productionVersion, 'canary');
     const { task } = await kindOf(input.model, settings.canaryVersion);
+    const before = await store.lastCanaryEnd(input.model);
 
-    return store.transaction(async (tx) => {
+    const r = await store.transaction(async (tx) => {
       await bumpRevision(tx);
       const current = await store.get(input.model, tx);
       const running = runningCanary(current);
       return running ? changeRunning(tx, running, settings, input, task) : begin(tx, current, settings, input, task);
     });
+    // A version whose last canary the analysis rolled back: said when it is sent out again.
+    if ('changed' in r || before?.event !== 'rollback' || before.canary_version !== settings.canaryVersion) return r;
+    const why = typeof before.details?.reason === 'string' ? `: ${before.details.reason}` : '';
+    return { ...r, warnings: [`version ${settings.canaryVersion}'s last canary was rolled back automatically at ${before.at}${why}; modelgate canary history --model ${input.model} has every step`] };
   }
 
   /**
