@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { post } from '../api.js';
-import { ConfirmButton } from '../components/common.js';
+import { ConfirmButton, warningsOf } from '../components/common.js';
 
 /** "10, 25 50,100" → [10, 25, 50, 100]; the server checks the order and range and says what is wrong. */
 export function parseSteps(text: string): number[] {
@@ -74,7 +74,9 @@ export function StartCanaryButton(props: { model: string; version: number; produ
         };
         return post<CanaryAnswer>('/v1/canary', body);
       }}
-      done={(r) => props.done(`A canary of version ${version} of ${model} started at ${(r as CanaryAnswer).canary_percent}% against version ${production}; watch it on the Rollout page.`)}
+      done={(r) =>
+        props.done(`A canary of version ${version} of ${model} started at ${(r as CanaryAnswer).canary_percent}% against version ${production}; watch it on the Rollout page.${warningsOf(r)}`)
+      }
     />
   );
 }
