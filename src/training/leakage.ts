@@ -1,4 +1,4 @@
-import { rocAuc } from '../monitoring/index.js';
+import { regressionMetrics, rocAuc } from '../monitoring/index.js';
 import type { Dataset } from './dataset.js';
 
 /** A column that alone gives the target on the held-out rows, and how well. */
@@ -103,15 +103,10 @@ function categoryAuc(taught: string[], trainLabel: Uint8Array, values: string[],
 
 function categoryR2(taught: string[], trainTarget: Float64Array, values: string[], testTarget: Float64Array): Omit<LeakingColumn, 'column'> | undefined {
   const means = categoryMeans(taught, trainTarget);
-  let mean = 0;
-  for (const y of testTarget) mean += y / testTarget.length;
-  let residual = 0;
-  let spread = 0;
-  for (let i = 0; i < values.length; i++) {
-    residual += (testTarget[i] - means.of(values[i])) ** 2;
-    spread += (testTarget[i] - mean) ** 2;
-  }
-  const r2 = spread > 0 ? 1 - residual / spread : NaN;
+  const { r2 } = regressionMetrics(
+    values.map((c) => means.of(c)),
+    testTarget,
+  );
   return r2 >= NEARLY_PERFECT ? { measure: 'r2', value: r2 } : undefined;
 }
 
