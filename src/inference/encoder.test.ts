@@ -78,3 +78,49 @@ describe('a value of the wrong JSON type', () => {
     expect(e?.logMessage).toBe('payload.plan: not a category this model version knows (its one-hot encoder refuses others)');
   });
 });
+
+describe('a row with several fields refused', () => {
+  it('names every one: the first in full, the others by what was expected, each in details.errors', () => {
+    // A client that reads a CSV quotes every number: one 400 per field had it fix them one by one.
+    const e = refused({ amount: '12.5', age: '40', active: 1, plan: 7 });
+    expect(e.message).toBe(
+      'payload.amount: expected a number or null, got string: the string "12.5"; send it as a JSON number (12.5), without quotes; ' +
+        '3 more fields refused: payload.age (expected an integer, got string), payload.plan (expected a string, got number), ' +
+        "payload.active (expected true or false, got number) (details.errors has each one's message)",
+    );
+    expect(e.details?.field).toBe('payload.amount');
+    const errors = e.details?.errors as { field: string; message: string }[];
+    expect(errors.map((x) => x.field)).toEqual(['payload.amount', 'payload.age', 'payload.plan', 'payload.active']);
+    expect(errors[1].message).toBe('payload.age: expected an integer, got string: the string "40"; send it as a JSON number (40), without quotes');
+    expect(errors[2].message).toBe('payload.plan: expected a string, got 7: send it as a JSON string ("7")');
+    // The log line names the fields and types, never a value sent.
+    expect(e.logMessage).not.toMatch(/12\\.5|"40"|got 7/);
+    expect(e.logMessage).toContain('3 more fields refused: payload.age (expected an integer, got string)');
+  });
+
+  it('past six, counts the rest; a missing integer is named with why', () => {
+    const wide = createEncoder({
+      contract_version: 1,
+      layout: 'columns',
+      features: Array.from({ length: 9 }, (_, i) => ({ name: `x${i}`, type: i === 8 ? 'int64' : 'float', input: `x${i}` })),
+    } as Contract);
+    let e: AppError | undefined;
+    try {
+      wide.encode(Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`x${i}`, String(i)])), 'instances[2]');
+    } catch (err) {
+      e = err as AppError;
+    }
+    expect(e?.message).toMatch(
+      /^instances\[2\]\.x0: expected a number or null, got string: the string "0"; send it as a JSON number \(0\), without quotes; 8 more fields refused: instances\[2\]\.x1 \(expected a number or null, got string\), /,
+    );
+    expect(e?.message).toContain('instances[2].x5 (expected a number or null, got string), and 3 more (details.errors');
+    expect((e?.details?.errors as unknown[]).length).toBe(9);
+    expect((e?.details?.errors as { message: string }[])[8].message).toBe('instances[2].x8: missing required feature (an integer)');
+  });
+
+  it('one field refused keeps its message as it was', () => {
+    const e = refused({ age: '40' });
+    expect(e.message).toBe('payload.age: expected an integer, got string: the string "40"; send it as a JSON number (40), without quotes');
+    expect(e.details?.errors).toBeUndefined();
+  });
+});

@@ -177,19 +177,54 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[]): Encoder {
     const row: Row = new Array(n);
     let present = 0;
     let unseen: number[] | undefined;
-    for (let i = 0; i < n; i++) {
-      // Own properties only: an inherited name (constructor, toString) is not a feature value.
-      const has = Object.hasOwn(obj, names[i]);
-      if (has) present++;
-      const v = (row[i] = checks[i](has ? obj[names[i]] : undefined, where));
-      const categories = knownCategories[i];
-      if (categories !== undefined && has && typeof v === 'string' && v !== missingCategory && !categories.has(v)) (unseen ??= []).push(i);
+    try {
+      for (let i = 0; i < n; i++) {
+        // Own properties only: an inherited name (constructor, toString) is not a feature value.
+        const has = Object.hasOwn(obj, names[i]);
+        if (has) present++;
+        const v = (row[i] = checks[i](has ? obj[names[i]] : undefined, where));
+        const categories = knownCategories[i];
+        if (categories !== undefined && has && typeof v === 'string' && v !== missingCategory && !categories.has(v)) (unseen ??= []).push(i);
+      }
+    } catch (e) {
+      throw refusalOfAll(e, obj, where);
     }
     const keys = Object.keys(obj);
     if (keys.length === present && present === n) return unseen ? { row, unseen } : { row };
     const absent = present < n ? names.flatMap((name, i) => (Object.hasOwn(obj, name) ? [] : [i])) : undefined;
     const unknown = keys.length > present ? keys.filter((k) => !known.has(k)) : undefined;
     return { row, ...(unknown ? { unknown } : {}), ...(unseen ? { unseen } : {}), ...(absent ? { absent } : {}) };
+  };
+
+  /**
+   * A client that reads a CSV sends every number quoted, and a 400 naming only the first field
+   * had it fix them one request at a time: the refusal names every field refused, the first in
+   * full, and details.errors lists each one's message. Runs only once a row has been refused.
+   */
+  const refusalOfAll = (first: unknown, obj: Record<string, unknown>, where: string): unknown => {
+    if (!(first instanceof AppError) || first.code !== 'VALIDATION_FAILED') return first;
+    const refused: AppError[] = [];
+    for (let i = 0; i < n; i++) {
+      try {
+        checks[i](Object.hasOwn(obj, names[i]) ? obj[names[i]] : undefined, where);
+      } catch (e) {
+        if (e instanceof AppError && e.code === 'VALIDATION_FAILED') refused.push(e);
+      }
+    }
+    if (refused.length < 2) return first;
+    const [head, ...rest] = refused;
+    const field = (e: AppError) => String(e.details?.field ?? '');
+    const shown = rest.slice(0, 5);
+    // The others briefly, from their log lines (no values sent): what was expected and got, or
+    // why; the first one's advice most often holds for them too, and details.errors has each.
+    const brief = (e: AppError) => {
+      const said = (e.logMessage ?? e.message).slice(field(e).length + 2);
+      const got = said.indexOf(', got ');
+      const cut = got >= 0 ? said.indexOf(': ', got) : -1;
+      return `${field(e)} (${cut >= 0 ? said.slice(0, cut) : said})`;
+    };
+    const tail = `; ${rest.length} more field${rest.length > 1 ? 's' : ''} refused: ${shown.map(brief).join(', ')}${rest.length > shown.length ? `, and ${rest.length - shown.length} more` : ''} (details.errors has each one's message)`;
+    return new AppError('VALIDATION_FAILED', head.message + tail, { ...head.details, errors: refused.map((e) => ({ ...e.details, message: e.message })) }, (head.logMessage ?? head.message) + tail);
   };
 
   const plan = plans ?? defaultFeedPlans(contract);
