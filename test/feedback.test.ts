@@ -164,8 +164,20 @@ describe('modelgate feedback import', () => {
     expect(await byEvent('bk-0')).toBe(0);
     expect(await byEvent('bk-4')).toBe(0);
     expect(text.stdout).toMatch(/6 of 8 outcomes stored/);
-    expect(text.stdout).toContain('2 refused: 1 with no prediction of that id in the audit log; 1 with an outcome or id the model cannot take\n');
+    expect(text.stdout).toContain(
+      '2 refused: 1 with no prediction of that id in the audit log (not scored, or scored under another id; a prediction made in the last second on another replica may not be written yet: import the file again); 1 with an outcome or id the model cannot take\n',
+    );
     expect(text.stdout).toMatch(/line 5: .*label/);
+    // The hint is said once, not on each line; some rows matched, so the columns are not doubted.
+    expect(text.stdout).toContain('  line 6: no prediction with event_id bk-404 in the audit log\n');
+    expect(text.stdout).not.toContain('no row matched');
+    // A file none of whose ids match (the wrong column named, or another database): said so, with the column read.
+    const { file: strangers } = await importCsv('strangers.csv', ['customer,outcome', 'cust-1,1', 'cust-2,0']);
+    const none = await runCli(['feedback', 'import', '--file', strangers, '--event-id', 'customer', '--label', 'outcome'], { MODELGATE_DATA_DIR: dir });
+    expect(none.code).toBe(1);
+    expect(none.stdout).toContain(
+      'no row matched a prediction: does column "customer" hold the event_id each request to /v1/infer sent (or "prediction_id" the prediction_id it answered)? And is this the server\'s database (DATABASE_URL, or MODELGATE_DATA_DIR for SQLite)?\n',
+    );
     const missing = await runCli(['feedback', 'import', '--file', path.join(dir, 'nope.csv')], { MODELGATE_DATA_DIR: dir });
     expect(missing.code).toBe(2);
     // A pandas export of a label column with a gap: 1.0 and 0.0, and a blank where the outcome is not known yet.

@@ -35,6 +35,9 @@ const LABELS = new Map<unknown, 0 | 1>([
   [true, 1],
 ]);
 
+/** Why an id may not be found yet though it was scored: said once per import by the CLI, per item over HTTP. */
+export const NOT_WRITTEN_YET = 'a prediction made in the last second on another replica may not be written yet; retry';
+
 type Resolved = { id: string; model: string; version: number; event_id: string | null };
 type Outcome = { label: number | null; actual_class: string | null; actual_value: number | null };
 
@@ -173,7 +176,7 @@ export function createFeedbackService(deps: {
           results[v.index] = {
             index: v.index,
             status: 'error',
-            error: { code: 'NOT_FOUND', message: `no ${ref} in the audit log (a prediction made in the last second on another replica may not be written yet; retry)` },
+            error: { code: 'NOT_FOUND', message: `no ${ref} in the audit log (${NOT_WRITTEN_YET})` },
           };
           continue;
         }

@@ -3,6 +3,6 @@ export { AuditWriter, type AuditWriterOptions } from './writer.js';
 export { createAuditRecorder, type AuditFeatures } from './recorder.js';
 export { auditRoutes, parseTime, checkRange, encodeCursor, decodeCursor } from './routes.js';
 export { RetentionJob } from './retention.js';
-export { createFeedbackService, type FeedbackService, type FeedbackItem, type FeedbackResult } from './feedback.js';
+export { createFeedbackService, NOT_WRITTEN_YET, type FeedbackService, type FeedbackItem, type FeedbackResult } from './feedback.js';
 export { feedbackRoutes } from './feedback-routes.js';
 export { csvRows, predictionPages, predictionsCsv, EXPORT_COLUMNS } from './export.js';

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
-import type { FeedbackItem } from '../audit/index.js';
+import { NOT_WRITTEN_YET, type FeedbackItem } from '../audit/index.js';
 import { cellNumber, numberText } from '../lib/csv-cell.js';
 import { isMissingCell } from '../lib/missing.js';
 import { fileDelimiter } from '../lib/csv-delimiter.js';
@@ -57,6 +57,13 @@ function feedbackColumns(o: { eventId?: string; predictionId?: string; label?: s
   };
 }
 
+/** Which columns the ids were read from, and what they must hold, for an import that matched nothing. */
+function idColumns(columns: ReturnType<typeof feedbackColumns>): string {
+  const named = (field: string) => columns.given.find(([f]) => f === field)?.[1] ?? field;
+  // The CLI reads DATABASE_URL, or the local SQLite file without it: not the server's database unless set alike.
+  return `does column ${JSON.stringify(named('event_id'))} hold the event_id each request to /v1/infer sent (or ${JSON.stringify(named('prediction_id'))} the prediction_id it answered)? And is this the server's database (DATABASE_URL, or MODELGATE_DATA_DIR for SQLite)?`;
+}
+
 export function registerFeedbackCommands(program: Command): void {
   const feedback = program.command('feedback').description('Real outcomes for audited predictions');
 
@@ -96,7 +103,8 @@ export function registerFeedbackCommands(program: Command): void {
           stored += out.stored;
           for (const r of out.results)
             if (r.status === 'error') {
-              errors.push({ line: batch[r.index].line, message: r.error.message.replace(/^items\[\d+\]\.?/, '') });
+              // The service's item prefix off; its hint that a prediction may not be written yet is said once below.
+              errors.push({ line: batch[r.index].line, message: r.error.message.replace(/^items\[\d+\]\.?/, '').replace(` (${NOT_WRITTEN_YET})`, '') });
               refusedBy[r.error.code === 'NOT_FOUND' ? 'no_prediction' : 'invalid']++;
             }
           batch = [];
@@ -142,7 +150,9 @@ export function registerFeedbackCommands(program: Command): void {
         errors.sort((a, b) => a.line - b.line);
         const summary = { file: o.file, rows: line - 1, stored, unlabelled, refused: errors.length, refused_by: refusedBy, errors: errors.slice(0, 100) };
         const causes = [
-          refusedBy.no_prediction ? `${refusedBy.no_prediction} with no prediction of that id in the audit log` : '',
+          refusedBy.no_prediction
+            ? `${refusedBy.no_prediction} with no prediction of that id in the audit log (not scored, or scored under another id; ${NOT_WRITTEN_YET.replace('; retry', ': import the file again')})`
+            : '',
           refusedBy.invalid ? `${refusedBy.invalid} with an outcome or id the model cannot take` : '',
           refusedBy.misaligned ? `${refusedBy.misaligned} whose fields do not line up with the header` : '',
         ].filter(Boolean);
@@ -150,6 +160,8 @@ export function registerFeedbackCommands(program: Command): void {
           [
             `${stored} of ${line - 1} outcomes stored from ${o.file}${unlabelled ? `; ${unlabelled} row${unlabelled > 1 ? 's' : ''} with no label (blank, or a missing-value token such as NA or ?: no outcome yet) left out` : ''}`,
             ...(errors.length ? [`${errors.length} refused: ${causes.join('; ')}`] : []),
+            // Nothing matched at all: most often the wrong column was named, not thousands of unscored rows.
+            ...(stored === 0 && refusedBy.no_prediction > 0 && refusedBy.no_prediction === errors.length ? [`no row matched a prediction: ${idColumns(columns)}`] : []),
             ...errors.slice(0, 20).map((e) => `  line ${e.line}: ${e.message}`),
             ...(errors.length > 20 ? [`  … and ${errors.length - 20} more (--json lists the first 100)`] : []),
           ].join('\n'),
