@@ -34,6 +34,13 @@ describe('modelgate CLI usage and configuration errors', () => {
       [['promote', '--version', '2'], /required option '--model <name>' not specified/],
       [['canary', 'set', '--model', 'churn', '--percent', '150'], /--percent must be a percentage/],
       [['nosuchcommand'], /unknown command 'nosuchcommand'/],
+      // The mistake made is named before a required option it hid: commander checked those first.
+      [['score', '--file', 'x.csv', '--model', 'churn', '--out', 'y.csv'], /^error: unknown option '--file'\n\(Did you mean --data\?\)\n/],
+      [['feedback', 'import', '--data', 'outcomes.csv'], /^error: unknown option '--data'\n\(Did you mean --file\?\)\n/],
+      [['train', '--data', 'x.csv', '--target', 'y', '--name', 'churn'], /^error: unknown option '--name'\n\(Did you mean --model\?\)\n/],
+      [['monitor', 'churn'], /^error: required option '--model <name>' not specified; "churn" was given as an argument: did you mean --model churn\?\n/],
+      [['canary', 'status', 'churn'], /did you mean --model churn\?/],
+      [['restore', 'a.tar', 'b.tar'], /too many arguments for 'restore'/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(args, env);

@@ -16,6 +16,7 @@ import { registerBackupCommands } from './backup.js';
 import { registerScoreCommands } from './score.js';
 import { registerRetrainCommands } from './retrain.js';
 import { VERSION } from '../lib/version.js';
+import { clearerUsageErrors } from './usage-errors.js';
 
 // Output into a closed pipe (`modelgate predictions export | head -1`) is the reader saying it
 // has enough: end quietly, as Unix tools do, rather than report "write EPIPE".
@@ -52,5 +53,6 @@ registerRetrainCommands(program);
 registerPolicyCommands(program);
 registerBackupCommands(program);
 registerDemoCommand(program);
+clearerUsageErrors(program);
 
 await program.parseAsync(process.argv);

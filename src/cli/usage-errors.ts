@@ -1,0 +1,51 @@
+import type { Command, Option } from 'commander';
+
+/**
+ * Flags people reach for that a command spells otherwise: the CSV is --data for train, score and
+ * evaluate but --file for feedback import, and names go in --model. Commander suggests only
+ * flags spelt alike, and --file is not spelt like --data.
+ */
+const SYNONYMS: Record<string, string[]> = {
+  '--file': ['--data'],
+  '--data': ['--file'],
+  '--csv': ['--data', '--file'],
+  '--input': ['--data', '--file'],
+  '--output': ['--out'],
+  '--name': ['--model'],
+};
+
+/** Commander's methods for usage errors, which its typings keep private. */
+interface UsageErrors {
+  unknownOption(flag: string): void;
+  missingMandatoryOptionValue(option: Option): void;
+}
+
+/**
+ * Commander checks required options before unknown options and stray arguments, so
+ * `score --file x.csv --model m` heard only "required option '--data <csv>' not specified" and
+ * `monitor telco` only that --model was missing: the mistake the user made was not named. Each
+ * command (and its subcommands) now names an unknown option first, and an argument given where
+ * a required option's value was meant.
+ */
+export function clearerUsageErrors(cmd: Command): void {
+  const own = cmd as unknown as UsageErrors;
+  const unknown = own.unknownOption.bind(cmd);
+  const missing = own.missingMandatoryOptionValue.bind(cmd);
+  own.unknownOption = (flag: string) => {
+    const longs = cmd.options.map((o) => o.long);
+    const meant = SYNONYMS[flag.split('=')[0]]?.find((f) => longs.includes(f));
+    if (meant) cmd.error(`error: unknown option '${flag}'\n(Did you mean ${meant}?)`, { code: 'commander.unknownOption' });
+    unknown(flag);
+  };
+  own.missingMandatoryOptionValue = (option: Option) => {
+    const stray = cmd.args.find((a) => a.startsWith('-') && a.length > 1);
+    if (stray) own.unknownOption(stray);
+    const extra = cmd.args.filter((a) => !a.startsWith('-'))[cmd.registeredArguments.length];
+    if (extra !== undefined && option.required && option.long)
+      cmd.error(`error: required option '${option.flags}' not specified; ${JSON.stringify(extra)} was given as an argument: did you mean ${option.long} ${extra}?`, {
+        code: 'commander.missingMandatoryOptionValue',
+      });
+    missing(option);
+  };
+  for (const sub of cmd.commands) clearerUsageErrors(sub);
+}
