@@ -132,6 +132,30 @@ describe('modelgate train', () => {
     expect(other.code, other.stderr).toBe(0);
     expect(other.stderr).not.toMatch(/warning/);
     expect(other.stdout).toMatch(/^gate min_auc: passed \(ROC AUC 0\.\d{4}; at least 0\.5 needed\)$/m);
+    // Without --target, the column the version was trained to predict: the same report as naming it.
+    const named = await runCli(['evaluate', '--model', 'hotel', '--version', '1', '--data', later, '--target', 'is_canceled', '--json'], env);
+    const recorded = await runCli(['evaluate', '--model', 'hotel', '--version', '1', '--data', later, '--json'], env);
+    expect(recorded.code, recorded.stderr).toBe(0);
+    expect(recorded.stderr).toContain('target: is_canceled (the column version 1 was trained to predict; --target names another)\n');
+    const { generated_at: _a, ...withFlag } = named.json();
+    const { generated_at: _b, ...withRecord } = recorded.json();
+    expect(withRecord).toEqual(withFlag);
+    expect(withRecord.data.target).toBe('is_canceled');
+    // A file without that column says where the name came from.
+    const unlabelled = path.join(dir, 'unlabelled.csv');
+    writeFileSync(
+      unlabelled,
+      [
+        lines[0]
+          .split(',')
+          .filter((c) => c !== 'is_canceled')
+          .join(','),
+        '',
+      ].join('\n'),
+    );
+    const without = await runCli(['evaluate', '--model', 'hotel', '--version', '1', '--data', unlabelled], env);
+    expect(without.code).toBe(2);
+    expect(without.stderr).toContain(`error: ${unlabelled}: no column is_canceled (the column version 1 was trained to predict; --target names another)`);
   });
 
   it('a column that alone gives the target on the held-out rows is named before training, with the --exclude that leaves it out', async () => {
@@ -334,6 +358,12 @@ describe('modelgate evaluate', () => {
     expect(gate.stdout).toMatch(/ROC AUC/);
     const noTarget = await runCli(['evaluate', '--model', 'telco', '--data', csv, '--target', 'gender'], env);
     expect(noTarget.code).toBe(2);
+    // An imported version names no training target: --target is asked for, saying why.
+    const unnamed = await runCli(['evaluate', '--model', 'telco', '--data', csv], env);
+    expect(unnamed.code).toBe(2);
+    expect(unnamed.stderr).toContain(
+      'error: evaluate compares scores with real outcomes: give --target COLUMN, the column of the file holding the real outcome (telco version 1 was registered from an ONNX file, so it names no training target)',
+    );
   });
 });
 
@@ -414,13 +444,17 @@ describe('decision policies as versions', () => {
     }
     const bad = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--bands', 'review=0.7,block=0.7'], env);
     expect(bad.code).toBe(2);
-    expect((await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=1,fn=-1'], env)).stderr).toMatch(/give --data CSV and --target/);
+    expect((await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=1,fn=-1'], env)).stderr).toMatch(
+      /give --data CSV \(and --target COLUMN, unless it is the column the version was trained to predict\)/,
+    );
     // Rows whose categories the version does not know are scored as unseen ones, and said.
     expect(cost.stderr).not.toMatch(/categories this version does not know/);
     const typos = path.join(dir, 'typos.csv');
     writeFileSync(typos, readFileSync(csv, 'utf8').replaceAll(',City Hotel,', ',city hotel,'));
-    const typo = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--data', typos, '--target', 'is_canceled'], env);
+    // Without --target: the column version 1 was trained to predict.
+    const typo = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--data', typos], env);
     expect(typo.code, typo.stderr).toBe(0);
+    expect(typo.stderr).toContain('target: is_canceled (the column version 1 was trained to predict; --target names another)\n');
     expect(typo.stderr).toMatch(/warning: categories this version does not know, scored as unseen ones: hotel in \d+ rows \("city hotel" \d+, did you mean "City Hotel"\?\)/);
     // Each version's description says the policy it was given, and a variant of a variant keeps the model's own.
     expect((await runCli(['policy', 'set', '--model', 'hotel', '--version', '2', '--threshold', '0.3'], env)).code).toBe(0);

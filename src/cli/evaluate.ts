@@ -10,7 +10,7 @@ import type { Context } from '../server/context.js';
 import { evaluateMulticlass, evaluateRegression, evaluateScores, type Evaluation, type MulticlassEvaluation, type RegressionEvaluation, type TaskEvaluation } from '../training/evaluation.js';
 import type { Task, UnseenSummary } from '../inference/index.js';
 import { parseNumberFlag, parseVersion, withContext } from './context.js';
-import { trainedOnFile } from './training-file.js';
+import { outcomeColumn, trainedOnFile } from './training-file.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 interface EvaluateFlags extends OutputOptions {
@@ -18,7 +18,7 @@ interface EvaluateFlags extends OutputOptions {
   version?: string;
   alias?: string;
   data: string;
-  target: string;
+  target?: string;
   baseline?: string;
   minAuc?: string;
   minF1?: string;
@@ -58,14 +58,14 @@ interface Evaluated {
 }
 
 /** Score the CSV with a registered version through the serving code (Servable, encoder, policy). */
-async function evaluateVersion(ctx: Context, model: string, version: number, file: string, target: string, allowSkipped: boolean): Promise<Evaluated> {
+async function evaluateVersion(ctx: Context, model: string, version: number, file: string, target: { column: string; from?: string }, allowSkipped: boolean): Promise<Evaluated> {
   const found = await ctx.registry.source.fetch(model, version);
   if (!found) throw new AppError('VERSION_NOT_FOUND', `model ${model} has no version ${version}`);
   const manifest = (await ctx.registry.getVersion(model, version)).manifest;
   const s = await Servable.load(found.bytes, found.spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
   try {
     progress(`scoring ${file} with ${model} version ${version} (${s.task})…`);
-    const r = await scoreCsv(file, s, { target, onProgress: (n) => n % 10240 === 0 && progress(`  ${n} rows scored`) });
+    const r = await scoreCsv(file, s, { target: target.column, targetFrom: target.from, onProgress: (n) => n % 10240 === 0 && progress(`  ${n} rows scored`) });
     const note = checkSkipped({ ...r, scored: r.scores.length }, { subject: `${file} with ${model} version ${version}`, allowSkipped, allowWhat: 'evaluate the other rows' });
     if (note) progress(`  ${note}`);
     const read = notNumbersNote(r.notNumbers);
@@ -75,7 +75,7 @@ async function evaluateVersion(ctx: Context, model: string, version: number, fil
     if (s.task === 'regression') evaluation = evaluateRegression(r.outcomes, r.actualValues, found.spec.policy);
     else if (s.task === 'multiclass') evaluation = evaluateMulticlass(r.outcomes, r.actualClasses, found.spec.output.class_labels ?? [], found.spec.policy);
     else {
-      if (new Set(r.labels).size < 2) throw new AppError('BAD_REQUEST', `--target ${target}: the scored rows have a single class; evaluation needs both`);
+      if (new Set(r.labels).size < 2) throw new AppError('BAD_REQUEST', `--target ${target.column}: the scored rows have a single class; evaluation needs both`);
       evaluation = { task: 'binary', ...evaluateScores(r.scores, r.labels, found.spec.policy, costMatrixOf(manifest.training)) };
     }
     return { version, evaluation, skipped: r.skipped, skippedReasons: r.skippedReasons, notNumbers: r.notNumbers, unseen: r.unseen };
@@ -234,7 +234,10 @@ export function registerEvaluateCommands(program: Command): void {
     .option('--version <n>', 'version to evaluate')
     .option('--alias <name>', 'alias to evaluate (default production)')
     .requiredOption('--data <csv>', 'labelled rows with a column per model feature')
-    .requiredOption('--target <column>', "the real outcome: binary 0/1, yes/no, true/false or the model's own class labels; multiclass the class; regression the value")
+    .option(
+      '--target <column>',
+      "the real outcome: binary 0/1, yes/no, true/false or the model's own class labels; multiclass the class; regression the value (default: the column the version was trained to predict)",
+    )
     .option('--baseline <alias|version>', 'compare with this version, e.g. production')
     .option('--min-auc <x>', 'gate (binary): candidate ROC AUC at least this')
     .option('--min-f1 <x>', 'gate (binary): candidate F1 at least this')
@@ -248,19 +251,23 @@ export function registerEvaluateCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExamples:\n  modelgate evaluate --model churn --version 3 --data holdout.csv --target Churn\n  modelgate evaluate --model churn --version 4 --data holdout.csv --target Churn --baseline production --max-auc-drop 0.01 --out reports/metrics/latest_metrics.json --json\n  modelgate evaluate --model car-price --version 2 --data cars.csv --target price --baseline production --min-r2 0.8 --max-metric-drop 0.01\n  modelgate evaluate --model geography --data customers.csv --target Geography --min-accuracy 0.6',
+      '\nExamples:\n  modelgate evaluate --model churn --version 3 --data holdout.csv\n  modelgate evaluate --model churn --version 4 --data holdout.csv --target Churn --baseline production --max-auc-drop 0.01 --out reports/metrics/latest_metrics.json --json\n  modelgate evaluate --model car-price --version 2 --data cars.csv --target price --baseline production --min-r2 0.8 --max-metric-drop 0.01\n  modelgate evaluate --model geography --data customers.csv --target Geography --min-accuracy 0.6',
     )
     .action(async (o: EvaluateFlags) =>
       withContext(o, async (ctx) => {
         if (o.version && o.alias) throw new AppError('BAD_REQUEST', 'give --version or --alias, not both');
         const version = o.version ? parseVersion(o.version)! : await resolve(ctx, o.model, o.alias ?? 'production');
-        const task = (await ctx.registry.getVersion(o.model, version)).task;
+        const evaluated = await ctx.registry.getVersion(o.model, version);
+        const task = evaluated.task;
+        const { column: target, from: targetFrom } = outcomeColumn(o.target, evaluated.manifest, o.model, version, 'evaluate compares scores with real outcomes');
         // Flags are checked before any scoring, so a wrong gate costs nothing.
         gatesFor(o, task, { task } as TaskEvaluation, o.baseline ? ({ task } as TaskEvaluation) : undefined);
         if (o.out) assertOutputFile(o.out, '--out', 'evaluation.json');
         const allow = o.allowSkipped ?? false;
-        const candidate = await evaluateVersion(ctx, o.model, version, o.data, o.target, allow);
-        const baseline = o.baseline ? await evaluateVersion(ctx, o.model, await resolve(ctx, o.model, o.baseline), o.data, o.target, allow) : undefined;
+        if (targetFrom) progress(`target: ${target} (${targetFrom})`);
+        const outcome = { column: target, from: targetFrom };
+        const candidate = await evaluateVersion(ctx, o.model, version, o.data, outcome, allow);
+        const baseline = o.baseline ? await evaluateVersion(ctx, o.model, await resolve(ctx, o.model, o.baseline), o.data, outcome, allow) : undefined;
         // A pipe was read by the scoring already: only a file is hashed.
         const dataSha256 = statSync(o.data).isFile() ? (await sha256File(o.data)).sha256 : undefined;
         const warnings: string[] = [];
@@ -275,7 +282,7 @@ export function registerEvaluateCommands(program: Command): void {
         const report = {
           model: o.model,
           task,
-          data: { file: o.data, target: o.target, skipped: candidate.skipped, skipped_reasons: candidate.skippedReasons, not_numbers: candidate.notNumbers, unseen_categories: candidate.unseen },
+          data: { file: o.data, target, skipped: candidate.skipped, skipped_reasons: candidate.skippedReasons, not_numbers: candidate.notNumbers, unseen_categories: candidate.unseen },
           candidate: { version: candidate.version, ...candidate.evaluation },
           ...(baseline ? { baseline: { version: baseline.version, ...baseline.evaluation } } : {}),
           gates,

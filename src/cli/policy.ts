@@ -8,7 +8,7 @@ import { parseBands, parseCosts } from './policy-flags.js';
 import type { Costs } from '../training/train.js';
 import { cliActor, parseNumberFlag, parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
-import { trainedOnFile } from './training-file.js';
+import { outcomeColumn, trainedOnFile } from './training-file.js';
 
 interface PolicyFlags extends OutputOptions {
   model: string;
@@ -37,7 +37,7 @@ export function registerPolicyCommands(program: Command): void {
     .option('--cost <tp=..,fp=..,fn=..,tn=..>', 'the threshold that maximises profit on --data (scored through the model)')
     .option('--bands <review=0.3,block=0.7>', 'allow below the first bound, then each decision from its bound up')
     .option('--data <csv>', 'with --cost: labelled rows to choose the threshold on')
-    .option('--target <column>', 'with --cost: the label column of --data')
+    .option('--target <column>', 'with --cost: the label column of --data (default: the column the version was trained to predict)')
     .option('--allow-skipped', 'with --cost: choose on the rows that can be scored even when some cannot (counted by reason)')
     .option('--json', 'machine-readable output')
     .addHelpText(
@@ -67,14 +67,18 @@ export function registerPolicyCommands(program: Command): void {
         } else if (o.policy !== undefined) next = parsePolicyFlag(o.policy);
         else if (o.bands !== undefined) next = parseBands(o.bands);
         else {
-          if (!o.data || !o.target) throw new AppError('BAD_REQUEST', '--cost chooses the threshold on labelled rows: give --data CSV and --target COLUMN');
+          if (!o.data)
+            throw new AppError('BAD_REQUEST', '--cost chooses the threshold on labelled rows: give --data CSV (and --target COLUMN, unless it is the column the version was trained to predict)');
+          const manifest = (await ctx.registry.getVersion(o.model, version)).manifest;
+          const { column: target, from: targetFrom } = outcomeColumn(o.target, manifest, o.model, version, '--cost chooses the threshold on labelled rows');
+          if (targetFrom) progress(`target: ${target} (${targetFrom})`);
           const costs = parseCosts(o.cost!);
           const found = await ctx.registry.source.fetch(o.model, version);
           if (!found) throw new AppError('VERSION_NOT_FOUND', `model ${o.model} has no version ${version}`);
           const s = await Servable.load(found.bytes, found.spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
           try {
             progress(`scoring ${o.data} with ${o.model} version ${version}…`);
-            const r = await scoreCsv(o.data, s, { target: o.target });
+            const r = await scoreCsv(o.data, s, { target, targetFrom });
             const note = checkSkipped(
               { ...r, scored: r.scores.length },
               {
@@ -88,7 +92,7 @@ export function registerPolicyCommands(program: Command): void {
             const read = notNumbersNote(r.notNumbers);
             if (read) progress(`  note: ${read}`);
             if (r.unseenNote) progress(`  warning: ${r.unseenNote}`);
-            const trained = await trainedOnFile(o.data, version, (await ctx.registry.getVersion(o.model, version)).manifest);
+            const trained = await trainedOnFile(o.data, version, manifest);
             if (trained) {
               warnings.push(`${trained}, so it is surer of those rows than of new ones, and a threshold chosen on them can do worse than the profit it promises; choose on rows it never saw`);
               progress(`  warning: ${warnings[warnings.length - 1]}`);

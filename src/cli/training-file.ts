@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { AppError } from '../lib/errors.js';
 import { sha256File } from '../lib/files.js';
 
 interface TrainedManifest {
@@ -21,4 +22,23 @@ export async function trainedOnFile(file: string, version: number, manifest: Tra
   const train = n(t.rows?.train);
   const read = n(t.dataset.rows_read);
   return `${file} is the file version ${version} was trained on: ${train ? `${train} of its ${read ? `${read} ` : ''}rows trained it` : 'its rows trained it'}`;
+}
+
+/**
+ * The column holding the real outcome: `--target` when given, else the column the version was
+ * trained to predict (its run record names it), so `evaluate --model churn --data new.csv` needs
+ * no flag the version already knows. An imported version names none: --target is asked for.
+ */
+export function outcomeColumn(given: string | undefined, manifest: TrainedManifest, model: string, version: number, why: string): { column: string; from?: string } {
+  if (given !== undefined) {
+    if (!given.trim()) throw new AppError('BAD_REQUEST', '--target: give the name of a column of the file');
+    return { column: given };
+  }
+  const target = manifest.training?.target;
+  // `from` is said with the column: in the progress line, and when the file has no such column.
+  if (typeof target === 'string' && target) return { column: target, from: `the column version ${version} was trained to predict; --target names another` };
+  throw new AppError(
+    'BAD_REQUEST',
+    `${why}: give --target COLUMN, the column of the file holding the real outcome (${model} version ${version} was registered from an ONNX file, so it names no training target)`,
+  );
 }

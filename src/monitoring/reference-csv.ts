@@ -118,7 +118,12 @@ export function checkSkipped(
  * typed by the model's contract, validated by its encoder, scored in runs of 512 rows. Rows the
  * contract refuses are skipped and counted; with a target, rows without a label too.
  */
-export async function scoreCsv(file: string, s: Servable, opts: { target?: string; onProgress?: (rows: number) => void } = {}): Promise<ScoredCsv> {
+export async function scoreCsv(
+  file: string,
+  s: Servable,
+  /** targetFrom: where the target's name came from, said when the file lacks it (default: --target). */
+  opts: { target?: string; targetFrom?: string; onProgress?: (rows: number) => void } = {},
+): Promise<ScoredCsv> {
   assertInputFile(file, 'give the path of a CSV file with a header row');
   const features = s.spec.contract.features;
   const delimiter = await fileDelimiter(file);
@@ -176,7 +181,8 @@ export async function scoreCsv(file: string, s: Servable, opts: { target?: strin
       header,
       features.map((f) => f.name),
     );
-    if (opts.target !== undefined && !header.includes(opts.target)) throw new AppError('BAD_REQUEST', `${file}: no column ${opts.target} (from --target)${caseHint(header, [opts.target])}`);
+    if (opts.target !== undefined && !header.includes(opts.target))
+      throw new AppError('BAD_REQUEST', `${file}: no column ${opts.target} (${opts.targetFrom ?? 'from --target'})${caseHint(header, [opts.target])}`);
     return [...features.map((f) => f.name), ...(opts.target === undefined ? [] : [opts.target])];
   };
   let line = 1; // the header
