@@ -96,6 +96,10 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(again.json().error.code).toBe('CONFLICT');
     expect((await runCli(['canary', 'set', '--model', 'churn', '--percent', '150'], env)).code).toBe(2);
     expect((await runCli(['canary', 'stop', '--model', 'churn', '--reason', 'latency alarm', '--json'], env)).json()).toMatchObject({ stopped: true, canary_version: 2, rolled_back_by: 'cli:tester' });
+    // How it ended names who stopped it once: its words say "stopped by cli:tester" already.
+    expect((await runCli(['canary', 'status', '--model', 'churn'], env)).stdout).toMatch(
+      /^last canary: canary v2 stopped by cli:tester: latency alarm \(\d{4}-\d\d-\d\dT[\d:.]+Z\); modelgate canary history --model churn lists every step$/m,
+    );
     const none = await runCli(['canary', 'promote', '--model', 'churn', '--json'], env);
     expect(none.code).toBe(1);
     expect(none.json().error.message).toMatch(/no canary running/);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { describeChanges, describeRolloutEvent, describeRules } from '../rollout/index.js';
+import { describeChanges, describeEnding, describeRolloutEvent, describeRules } from '../rollout/index.js';
 import { AppError } from '../lib/errors.js';
 import { cliActor, parseVersion, withContext } from './context.js';
 import { emit, progress, table, type OutputOptions } from './output.js';
@@ -34,7 +34,7 @@ function describeStatus(s: Status): string {
   const lines: string[] = [];
   if (s.canary_version === null) {
     lines.push(`${s.model}: no canary running (production ${s.production_version ?? '-'})`);
-    if (s.last_canary) lines.push(`last canary: ${describeRolloutEvent(s.last_canary)} (${s.last_canary.actor}, ${s.last_canary.at}); modelgate canary history --model ${s.model} lists every step`);
+    if (s.last_canary) lines.push(`last canary: ${describeEnding(s.last_canary, s.last_canary.at)}; modelgate canary history --model ${s.model} lists every step`);
   } else {
     lines.push(
       `${s.model}: canary v${s.canary_version} at ${s.canary_percent}% against ${s.target} v${s.production_version}${s.steps.length ? ` (${stepWords(s)} of [${s.steps.join(', ')}], every ${s.step_interval}${s.auto_promote ? ', auto-promote' : ''})` : ''}`,

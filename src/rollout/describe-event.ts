@@ -43,6 +43,15 @@ export function describeRolloutEvent(e: RolloutEvent): string {
   }
 }
 
+/**
+ * How a rollout ended, with who and when ("canary v2 rolled back automatically: … (system, 3:21 AM)"),
+ * naming the actor only once: a manual stop's words say "stopped by ops" already.
+ */
+export function describeEnding(e: RolloutEvent, at: string): string {
+  const what = describeRolloutEvent(e);
+  return `${what} (${what.includes(`by ${e.actor}`) ? '' : `${e.actor}, `}${at})`;
+}
+
 /** "percent 10% → 25%, max_error_ratio 1.5 → 1.2": a start request's changes to the running canary. */
 export function describeChanges(changed: unknown): string {
   if (!changed || typeof changed !== 'object') return 'settings';

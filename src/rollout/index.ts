@@ -5,6 +5,6 @@ export { RolloutRuntime } from './runtime.js';
 export { rolloutRoutes } from './routes.js';
 export { analyse, analysisSchema, type AnalysisRules, type Verdict } from './analysis.js';
 export { ArmRecorder, emptyCounts, type ArmCounts } from './stats.js';
-export { describeChanges, describeRolloutEvent, type RolloutEvent } from './describe-event.js';
+export { describeChanges, describeEnding, describeRolloutEvent, type RolloutEvent } from './describe-event.js';
 export { describeRules } from './describe-rules.js';
 export { checkSteps } from './canary-request.js';

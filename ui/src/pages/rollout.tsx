@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { describeRolloutEvent, type RolloutEvent } from '../../../src/rollout/describe-event.js';
+import { describeEnding, describeRolloutEvent, type RolloutEvent } from '../../../src/rollout/describe-event.js';
 import { describeRules, type RulesShown } from '../../../src/rollout/describe-rules.js';
 import { enc, get, post, q } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, fmt, Loading, Table, warningsOf } from '../components/common.js';
@@ -206,12 +206,7 @@ export function RolloutPage({ name }: { name: string }) {
             <Empty>
               No canary running for {name}; production is {s.production_version !== null ? `version ${s.production_version}` : 'not set'}. Start one from the model page (Canary, on a version's row),
               with <code>modelgate canary start --model {name}</code> or <code>POST /v1/canary</code>.
-              {s.last_canary ? (
-                <span data-testid="last-canary">
-                  {' '}
-                  The last one: {describeRolloutEvent(s.last_canary)} ({s.last_canary.actor}, {fmt.time(s.last_canary.at)}).
-                </span>
-              ) : null}
+              {s.last_canary ? <span data-testid="last-canary"> The last one: {describeEnding(s.last_canary, fmt.time(s.last_canary.at))}.</span> : null}
             </Empty>
           ) : (
             <section aria-labelledby="canary-h">
