@@ -1,22 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import { registerDemoCommand } from './demo.js';
-import { registerRegistryCommands } from './registry.js';
-import { registerServeCommand } from './serve.js';
-import { registerRolloutCommands } from './rollout.js';
-import { registerKeyCommands, registerRateLimitCommands } from './access.js';
-import { registerPredictionCommands } from './predictions.js';
-import { registerFeedbackCommands } from './feedback.js';
-import { registerMonitorCommands } from './monitor.js';
-import { registerWebhookCommands } from './webhooks.js';
-import { registerTrainCommands } from './train.js';
-import { registerEvaluateCommands } from './evaluate.js';
-import { registerPolicyCommands } from './policy.js';
-import { registerBackupCommands } from './backup.js';
-import { registerScoreCommands } from './score.js';
-import { registerRetrainCommands } from './retrain.js';
-import { VERSION } from '../lib/version.js';
-import { clearerUsageErrors } from './usage-errors.js';
+import { buildProgram } from './program.js';
 
 // Output into a closed pipe (`modelgate predictions export | head -1`) is the reader saying it
 // has enough: end quietly, as Unix tools do, rather than report "write EPIPE".
@@ -25,34 +8,4 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-const program = new Command()
-  .name('modelgate')
-  .description('Serve, register and roll out tabular decision models (ONNX).\nConfiguration comes from environment variables; see the README.')
-  .version(VERSION)
-  // Program options only before the command name, so `promote --version 3` means the model version.
-  .enablePositionalOptions()
-  .showHelpAfterError('(run with --help for usage)')
-  // Usage errors (unknown option, missing required option, bad argument, unknown command) exit
-  // 2 as the README says; commander's own default is 1. Set before the commands are added, so
-  // every subcommand inherits it.
-  .exitOverride((e: CommanderError) => process.exit(e.exitCode === 0 ? 0 : 2));
-
-registerServeCommand(program);
-registerRegistryCommands(program);
-registerRolloutCommands(program);
-registerKeyCommands(program);
-registerRateLimitCommands(program);
-registerPredictionCommands(program);
-registerFeedbackCommands(program);
-registerMonitorCommands(program);
-registerWebhookCommands(program);
-registerTrainCommands(program);
-registerEvaluateCommands(program);
-registerScoreCommands(program);
-registerRetrainCommands(program);
-registerPolicyCommands(program);
-registerBackupCommands(program);
-registerDemoCommand(program);
-clearerUsageErrors(program);
-
-await program.parseAsync(process.argv);
+await buildProgram().parseAsync(process.argv);
