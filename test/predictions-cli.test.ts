@@ -180,3 +180,76 @@ describe('modelgate predictions export', () => {
     expect(api.json().predictions[0]).toMatchObject({ id: geoIds[0], outcome: 'Spain', outcome_value: null, outcome_at: expect.any(String) });
   });
 });
+
+describe('modelgate predictions export --training-data', () => {
+  const dir = tempDir();
+  const env = { MODELGATE_DATA_DIR: dir };
+  const demo = demoModel();
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') }, dataDir: dir, jobs: false });
+    // As train registers it: the run names its target.
+    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, manifest: { training: { target: 'is_canceled' } }, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
+  }, 60_000);
+  afterAll(() => s?.stop());
+
+  const infer = async (eventId: string, payload: Record<string, unknown>) => {
+    const r = await s.app.inject({
+      method: 'POST',
+      url: '/v1/infer',
+      headers: { ...s.auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ model: 'hotel', event_id: eventId, payload }),
+    });
+    expect(r.statusCode, r.body).toBe(200);
+    await s.audit.flush();
+  };
+  const feedback = async (eventId: string, label: number) => {
+    const r = await s.app.inject({ method: 'POST', url: '/v1/feedback', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ event_id: eventId, label }) });
+    expect(r.json()).toMatchObject({ stored: 1 });
+  };
+
+  it('nothing labelled yet: refused, and nothing written, to stdout either', async () => {
+    await infer('bk-0', rowPayload(demo.holdout.data, 0));
+    const r = await runCli(['predictions', 'export', '--model', 'hotel', '--training-data'], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('error: no prediction of hotel in that range has a real outcome yet; feed outcomes back (POST /v1/feedback, modelgate feedback import) first; nothing was written');
+    expect((await runCli(['predictions', 'export', '--training-data'], env)).stderr).toContain("error: --training-data holds one model's features: give --model");
+  });
+
+  it('one row per labelled prediction: event_id, the features as sent, the outcome under the target name; a repeat kept once', async () => {
+    const a = rowPayload(demo.holdout.data, 1);
+    const b = rowPayload(demo.holdout.data, 2);
+    const bLater = { ...b, lead_time: 321 };
+    // bk-1 scored twice alike, each time labelled (a client's retry): one row. bk-2 scored again
+    // with another lead time: two rows. bk-0 (above) never labelled: none.
+    await infer('bk-1', a);
+    await feedback('bk-1', 1);
+    await infer('bk-1', a);
+    await feedback('bk-1', 1);
+    await infer('bk-2', b);
+    await feedback('bk-2', 0);
+    await infer('bk-2', bLater);
+    await feedback('bk-2', 0);
+    const file = path.join(dir, 'labelled.csv');
+    const r = await runCli(['predictions', 'export', '--model', 'hotel', '--training-data', '--out', file, '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json()).toEqual({ rows: 3, format: 'csv', file, training_data: { version: 1, features: Object.keys(a).length, target: 'is_canceled', without_features: 0, repeats: 1 } });
+    const features = (await s.ctx.registry.getVersion('hotel', 1)).manifest.contract.features.map((f) => f.name);
+    const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+    const written = parse(readFileSync(file, 'utf8'), { columns: false }) as string[][];
+    expect(written).toEqual([
+      ['event_id', ...features, 'is_canceled'],
+      ['bk-1', ...features.map((f) => cell(a[f])), '1'],
+      ['bk-2', ...features.map((f) => cell(b[f])), '0'],
+      ['bk-2', ...features.map((f) => cell(bLater[f])), '0'],
+    ]);
+    expect(written[3][features.indexOf('lead_time') + 1]).toBe('321');
+    // What evaluate reads: the target found by its name, every row scored.
+    const evaluated = await runCli(['evaluate', '--model', 'hotel', '--data', file, '--json'], env);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(evaluated.json()).toMatchObject({ data: { target: 'is_canceled', skipped: 0 }, candidate: { rows: 3 } });
+  });
+});

@@ -5,4 +5,4 @@ export { auditRoutes, parseTime, checkRange, encodeCursor, decodeCursor } from '
 export { RetentionJob } from './retention.js';
 export { createFeedbackService, NOT_WRITTEN_YET, type FeedbackService, type FeedbackItem, type FeedbackResult } from './feedback.js';
 export { feedbackRoutes } from './feedback-routes.js';
-export { csvRows, predictionPages, predictionsCsv, EXPORT_COLUMNS } from './export.js';
+export { csvRows, predictionPages, predictionsCsv, trainingCsv, EXPORT_COLUMNS, type TrainingColumns } from './export.js';

@@ -29,7 +29,7 @@ function rows(): Row[] {
 const order = (a: { at: string; id: string }, b: { at: string; id: string }) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** Every page of a listing, as the route and the console read it: by the last row's (at, id). */
-async function allPages(store: AuditStore, q: { model?: string; decision?: string; version?: number; from?: string; to?: string; newestFirst?: boolean }, limit: number) {
+async function allPages(store: AuditStore, q: { model?: string; decision?: string; version?: number; from?: string; to?: string; newestFirst?: boolean; labelled?: boolean }, limit: number) {
   const out: { id: string; at: string }[] = [];
   let after: { at: string; id: string } | undefined;
   for (;;) {
@@ -141,6 +141,13 @@ for (const dialect of DIALECTS) {
       ]);
       // Filters still name the prediction's own columns (feedback has a model and a time of its own).
       expect((await store.query({ model: 'fraud', limit: 3, from: new Date(BASE).toISOString() })).every((r) => r.model === 'fraud')).toBe(true);
+      // Only the labelled ones (a training-data export), paged across spans: two more far apart.
+      await db.kysely
+        .insertInto('feedback')
+        .values([outcome(sorted[SCAN_ROWS + 5].id, { label: 1 }), outcome(sorted[N - 1].id, { label: 0 })])
+        .execute();
+      const labelled = [0, 1, 2, 3, SCAN_ROWS + 5, N - 1].map((i) => ({ id: sorted[i].id, at: sorted[i].at }));
+      for (const limit of [1, 2, 1000]) expect(await allPages(store, { labelled: true }, limit), `by ${limit}`).toEqual(labelled);
     });
 
     if (dialect === 'sqlite') {

@@ -46,6 +46,8 @@ export interface PredictionQuery {
   arm?: string;
   /** The caller's event id (the one feedback joins on). */
   eventId?: string;
+  /** Only predictions with a real outcome fed back. */
+  labelled?: boolean;
   limit: number;
   /** Newest first (the console's audit log); else oldest first. */
   newestFirst?: boolean;
@@ -118,6 +120,7 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
     if (q.version !== undefined) s = s.where('p.version', '=', q.version);
     if (q.arm) s = s.where('p.arm', '=', q.arm);
     if (q.eventId) s = s.where('p.event_id', '=', q.eventId);
+    if (q.labelled) s = s.where('f.prediction_id', 'is not', null);
     const end = endBound(q);
     if (end) s = s.where('p.at', end.op, end.at);
     const start = startBound(q);
@@ -199,11 +202,11 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
     close: async (): Promise<void> => thread?.close(),
 
     async query(q: PredictionQuery): Promise<PredictionView[]> {
-      // Decision, version and arm have no index, so a filter that few rows match reads the whole
+      // Decision, version, arm and outcome have no index, so a filter that few rows match reads the whole
       // time range to fill a page: on SQLite, whose driver is synchronous, one query holding
       // the server for as long as that takes (0.7 s for 1.8 million records). There the range
       // is read in spans of SCAN_ROWS records, with a turn of the event loop between spans.
-      if (db.dialect !== 'sqlite' || q.eventId || (q.decision === undefined && q.version === undefined && q.arm === undefined)) return (await listing(q).execute()).map(view);
+      if (db.dialect !== 'sqlite' || q.eventId || (q.decision === undefined && q.version === undefined && q.arm === undefined && !q.labelled)) return (await listing(q).execute()).map(view);
       const out: PredictionView[] = [];
       const yielder = new Yielder();
       let beyond: string | undefined;
