@@ -222,7 +222,7 @@ describe('modelgate predictions export --training-data', () => {
   it('one row per labelled prediction: event_id, the features as sent, the outcome under the target name; a repeat kept once', async () => {
     const a = rowPayload(demo.holdout.data, 1);
     const b = rowPayload(demo.holdout.data, 2);
-    const bLater = { ...b, lead_time: 321 };
+    const bLater: Record<string, unknown> = { ...b, lead_time: 321 };
     // bk-1 scored twice alike, each time labelled (a client's retry): one row. bk-2 scored again
     // with another lead time: two rows. bk-0 (above) never labelled: none.
     await infer('bk-1', a);
