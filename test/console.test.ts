@@ -839,7 +839,7 @@ describe('console at /ui in Chromium', () => {
     expect(await runs.nth(0).locator('td').allTextContents()).toEqual([
       expect.any(String),
       't',
-      'nothing to train',
+      'nothing new',
       'from v1',
       expect.stringMatching(/^version 2 was retrained from version 1 on this data already/),
     ]);

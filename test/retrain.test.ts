@@ -261,12 +261,13 @@ for (const dialect of DIALECTS) {
       expect(typo.error.message).toMatch(/expected one of its classes .*, or a class another version of the model predicts \("other"\), got "steam"/);
     });
 
-    it('a retrain on the data the version was trained on makes the same model, measured the same: registered, not gated out by float noise', async () => {
+    it('a retrain that trains the version again, measured the same, registers nothing and names it; new data registers', async () => {
       const dataFile = path.join(dir, 'cars-price.csv');
       writeFileSync(dataFile, generateCarListings(2000, 31).csv);
       const ingested = await ingestCsv(dataFile, { target: 'price', exclude: ['listing_id'] });
       const t = trainKindModel({ data: ingested.data, algo: 'gbdt', split: indexSplit(ingested.data, 0.25), gbdt: { rounds: 20 } });
       const run = { ...t.run, target: 'price', task: 'regression', split: { kind: 'index', test_fraction: 0.25 }, columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })) };
+      // Registered without the data's sha256, as the same rows in another file would be: only the graph tells.
       const v1 = await s.ctx.registry.register({
         model: 'price',
         onnx: t.onnx,
@@ -275,29 +276,39 @@ for (const dialect of DIALECTS) {
       });
       await s.ctx.registry.promote({ model: 'price', target: 'production', version: v1.version, actor: 't' });
       const r = await s.ctx.retrain.retrain({ model: 'price', data: dataFile, trigger: 'manual', actor: 't' });
-      // The trainer's float64 R² and the served float32 one differed by about 1e-9, which gated the same model out.
+      // Both measured through the serving code: the trainer's float64 R² and the served float32 one differed by about 1e-9.
       expect(r.metrics.candidate).toEqual(r.metrics.current);
-      expect(r.status).toBe('registered');
-      expect(r.gates.find((g) => g.gate === 'vs_current')).toMatchObject({ passed: true, short_by: 0 });
-      // The version's own record keeps what the trainer measured, as train records it.
-      expect((await s.ctx.registry.getVersion('price', r.candidate_version!)).manifest.metrics).toHaveProperty('mape');
+      // The same graph and policy as version 1: a version of nothing new is not registered.
+      expect(r).toMatchObject({ status: 'unchanged', same_as: 1, candidate_version: null, gates: [] });
+      const stored = await s.ctx.registry.getVersion('price', 1);
+      expect(r.reason).toBe(
+        `the candidate trained on this data is version 1 again (the same graph, sha256 ${stored.onnx_sha256.slice(0, 12)}…, and the same policy): the data teaches nothing version 1 did not learn`,
+      );
+      expect((await outbox(s)).filter((e) => e.type === 'retrain.unchanged').at(-1)!.data).toMatchObject({ same_as: 1, onnx_sha256: stored.onnx_sha256 });
+      expect((await s.ctx.registry.getModel('price')).versions).toHaveLength(1);
+      expect((await s.ctx.retrain.runs('price', 1))[0]).toMatchObject({ status: 'unchanged' });
+      // Other data trains another graph: registered, its record as train makes it.
+      writeFileSync(path.join(dir, 'cars-price-2.csv'), generateCarListings(2000, 32).csv);
+      const other = await s.ctx.retrain.retrain({ model: 'price', data: path.join(dir, 'cars-price-2.csv'), trigger: 'manual', actor: 't', maxMetricDrop: 1 });
+      expect(other).toMatchObject({ status: 'registered', candidate_version: 2 });
+      expect((await s.ctx.registry.getVersion('price', 2)).manifest.metrics).toHaveProperty('mape');
     });
 
     it('the same data again trains nothing and registers nothing: the version trained on it is named, archived or not', async () => {
       // The test before retrained price v1 on this file into v2.
-      const dataFile = path.join(dir, 'cars-price.csv');
+      const dataFile = path.join(dir, 'cars-price-2.csv');
       const before = (await s.ctx.registry.getModel('price')).versions.length;
       const again = await s.ctx.retrain.retrain({ model: 'price', fromVersion: 1, data: dataFile, trigger: 'monitor', actor: 't' });
       expect(again).toMatchObject({ status: 'unchanged', from_version: 1, candidate_version: null, same_as: 2, gates: [] });
       expect(again.reason).toMatch(
-        /^version 2 was retrained from version 1 on this data already \(.*cars-price\.csv, sha256 [0-9a-f]{12}…\); try it with modelgate canary start --model price --version 2$/,
+        /^version 2 was retrained from version 1 on this data already \(.*cars-price-2\.csv, sha256 [0-9a-f]{12}…\); try it with modelgate canary start --model price --version 2$/,
       );
       const unchanged = (await outbox(s)).filter((e) => e.type === 'retrain.unchanged');
       expect(unchanged.at(-1)!.data).toMatchObject({ model: 'price', from_version: 1, same_as: 2, data: dataFile });
       // From version 2 itself: its own training data.
       const own = await s.ctx.retrain.retrain({ model: 'price', fromVersion: 2, data: dataFile, trigger: 'manual', actor: 't' });
       expect(own).toMatchObject({ status: 'unchanged', same_as: 2 });
-      expect(own.reason).toMatch(/cars-price\.csv is the data version 2 was trained on \(sha256 [0-9a-f]{12}…\)$/);
+      expect(own.reason).toMatch(/cars-price-2\.csv is the data version 2 was trained on \(sha256 [0-9a-f]{12}…\)$/);
       // Archived (an operator turned it down): still the same model, said so.
       await s.ctx.registry.promote({ model: 'price', target: 'archived', version: 2, actor: 't' });
       const archived = await s.ctx.retrain.retrain({ model: 'price', fromVersion: 1, data: dataFile, trigger: 'manual', actor: 't' });
@@ -317,7 +328,8 @@ for (const dialect of DIALECTS) {
       const production = (await s.ctx.registry.getModel('hotel')).aliases.production!;
       const threshold = (t: number) => ({ type: 'threshold' as const, threshold: t, above: 'act', below: 'none' });
       const byHand = await s.ctx.registry.withPolicy({ model: 'hotel', from: production, policy: threshold(0.42), actor: 't' });
-      const r = await s.ctx.retrain.retrain({ model: 'hotel', fromVersion: byHand.version, data: fresh, trigger: 'manual', actor: 't', maxMetricDrop: 1 });
+      // sameData: the loop above registered this candidate from production already (the same graph and chosen policy).
+      const r = await s.ctx.retrain.retrain({ model: 'hotel', fromVersion: byHand.version, data: fresh, trigger: 'manual', actor: 't', maxMetricDrop: 1, sameData: true });
       expect(r.warnings).toEqual([
         expect.stringMatching(
           new RegExp(`^version ${byHand.version}'s policy \\(act when score >= 0\\.42, else none\\) was set by hand with modelgate policy set; the candidate's \\(act when score >= 0\\.\\d+`),
@@ -325,7 +337,7 @@ for (const dialect of DIALECTS) {
       ]);
       const costs = { tp: 0, fp: -20, fn: -100, tn: 0 };
       const forCosts = await s.ctx.registry.withPolicy({ model: 'hotel', from: production, policy: threshold(0.2), costs, actor: 't' });
-      const again = await s.ctx.retrain.retrain({ model: 'hotel', fromVersion: forCosts.version, data: fresh, trigger: 'manual', actor: 't', maxMetricDrop: 1 });
+      const again = await s.ctx.retrain.retrain({ model: 'hotel', fromVersion: forCosts.version, data: fresh, trigger: 'manual', actor: 't', maxMetricDrop: 1, sameData: true });
       expect(again.warnings).toEqual([]);
       const candidate = await s.ctx.registry.getVersion('hotel', again.candidate_version!);
       expect((candidate.manifest.training as { params: Record<string, unknown> }).params).toMatchObject({ cost_matrix: costs, threshold_objective: 'profit' });

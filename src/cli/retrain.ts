@@ -29,6 +29,8 @@ async function planData(data: string): Promise<string> {
 }
 
 function describe(r: RetrainResult): string {
+  // Unchanged after training (the candidate is a registered version again) has its metrics; unchanged data trained nothing.
+  if (r.status === 'unchanged' && Object.keys(r.metrics.candidate).length) return `${r.model}: retrained from version ${r.from_version}, and ${r.reason ?? ''}; nothing was registered`;
   if (r.status === 'unchanged')
     return `${r.model}: nothing to retrain from version ${r.from_version}: ${r.reason ?? ''}; nothing was trained or registered (--same-data trains on it again anyway, after an upgrade of modelgate's trainer, say)`;
   const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(4));
@@ -59,7 +61,10 @@ export function registerRetrainCommands(program: Command): void {
     .option('--canary <steps>', 'start a stepped canary of the new version, e.g. 10,25,50,100 (automatic analysis; promoted when the last step stays healthy)')
     .option('--step-interval <duration>', 'with --canary: how long each step must stay healthy (default CANARY_STEP_INTERVAL)')
     .option('--max-metric-drop <x>', 'the main metric (binary ROC AUC, multiclass accuracy, regression R²) may be this far below the current version (default 0)')
-    .option('--same-data', 'train even when the data is what the version, or a candidate retrained from it, was trained on (without it: nothing to do, said so)')
+    .option(
+      '--same-data',
+      'train even when the data is what the version, or a candidate retrained from it, was trained on, and register the candidate even when it is a registered version again (without it: nothing to do, said so)',
+    )
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',

@@ -516,6 +516,12 @@ export function createRegistryService(deps: RegistryDeps) {
     return (await store.listVersions(model)).filter((v) => trainedOn(v.manifest) === dataSha256);
   }
 
+  /** The versions whose ONNX graph has these bytes (by sha256), oldest first. */
+  async function versionsWithGraph(model: string, onnxSha256: string) {
+    await requireModel(model);
+    return (await store.listVersions(model)).filter((v) => v.onnx_sha256 === onnxSha256);
+  }
+
   /** The version a training run registered (`run_id` in its manifest). */
   async function versionOfRun(model: string, runId: string): Promise<number> {
     await requireModel(model);
@@ -639,6 +645,7 @@ export function createRegistryService(deps: RegistryDeps) {
     getVersion,
     versionOfRun,
     versionsTrainedOn,
+    versionsWithGraph,
     versionOfAlias,
     listModels: () => store.listModels(),
     /** Record which engine serves a version in this process (servers call it after each load). */

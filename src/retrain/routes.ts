@@ -130,7 +130,10 @@ export async function retrainRoutes(fastify: FastifyInstance, deps: RetrainRoute
             data: { type: 'string', minLength: 1, maxLength: 2048, description: 'an absolute path this server can read, or s3://bucket/key' },
             ...candidateSettings,
             version: { type: 'integer', minimum: 1, description: 'the version to retrain and to beat (default production)' },
-            same_data: { type: 'boolean', description: 'train even on data a version was trained on already (default: nothing to train, said so in the run)' },
+            same_data: {
+              type: 'boolean',
+              description: 'train even on data a version was trained on already, and register a candidate that is a registered version again (default: nothing new, said so in the run)',
+            },
           },
           required: ['data'],
           additionalProperties: false,

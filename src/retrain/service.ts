@@ -1,5 +1,5 @@
 import { PRIVATE_DIR_MODE } from '../lib/private-files.js';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createWriteStream, statSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { parseDuration } from '../lib/duration.js';
 import { sha256File } from '../lib/files.js';
 import { assertInputFile } from '../lib/user-paths.js';
 import { Yielder } from '../lib/yielder.js';
+import { canonicalJson } from '../lib/canonical-json.js';
 import { isNoSpace, noSpaceError } from '../lib/disk-space.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -86,7 +87,11 @@ export interface RetrainGate {
 export interface RetrainResult {
   id: string;
   model: string;
-  /** unchanged: the data is what the version, or a candidate already retrained from it, was trained on; nothing trained. */
+  /**
+   * unchanged: the data is what the version, or a candidate already retrained from it, was
+   * trained on (nothing trained); or the candidate trained is a registered version again, the
+   * same graph and policy (nothing registered; its metrics are given).
+   */
   status: 'gated_out' | 'registered' | 'canary_started' | 'unchanged';
   task: TrainingTask;
   from_version: number;
@@ -96,7 +101,7 @@ export interface RetrainResult {
   canary: { steps: number[] } | null;
   /** What else to know of the candidate: classes its data lacked or added (multiclass), a hand-set policy not carried over, a canary that did not start. */
   warnings: string[];
-  /** With status unchanged: the version trained on this data already, and why it stands for the candidate. */
+  /** With status unchanged: the version trained on this data already (or that the candidate is again), and why it stands for the candidate. */
   same_as?: number;
   reason?: string;
 }
@@ -357,6 +362,20 @@ export function createRetrainService(deps: RetrainDeps) {
     };
   }
 
+  /** A registered version that is the candidate again: the same graph bytes and the same policy. */
+  async function registeredTwin(model: string, onnx: Uint8Array, policy: Policy) {
+    const sha = createHash('sha256').update(onnx).digest('hex');
+    const twin = (await deps.registry.versionsWithGraph(model, sha)).filter((x) => canonicalJson(x.manifest.policy) === canonicalJson(policy)).at(-1);
+    if (!twin) return undefined;
+    return {
+      version: twin.version,
+      onnx_sha256: sha,
+      reason: `the candidate trained on this data is version ${twin.version} again (the same graph, sha256 ${sha.slice(0, 12)}…, and the same policy): the data teaches nothing version ${twin.version} did not learn${
+        twin.status === 'archived' ? `; version ${twin.version} is archived: restore it if it should serve` : ''
+      }`,
+    };
+  }
+
   /** The canary running on a model, if any: a retrain that would start one waits for it. */
   async function runningCanary(model: string): Promise<string | undefined> {
     const r = await deps.rollouts.store.get(model);
@@ -519,6 +538,29 @@ export function createRetrainService(deps: RetrainDeps) {
       const current = await currentMetrics(deps.registry, input.model, fromVersion, task, test, v.manifest.policy, v.manifest.training);
       say(`candidate ${MAIN[task]} ${candidate[MAIN[task]]?.toFixed(4)}, version ${fromVersion} ${current[MAIN[task]]?.toFixed(4)} on the same held-out rows`);
       const main = MAIN[task];
+      // The same data in another form (reordered columns, an export of the same rows) trains the
+      // same graph: registering it again would add a version, and a plan's canary, of nothing new.
+      const twin = input.sameData ? undefined : await registeredTwin(input.model, trained.onnx, policy);
+      if (twin) {
+        const detail = { same_as: twin.version, reason: twin.reason, onnx_sha256: twin.onnx_sha256 };
+        await finish('unchanged', { ...detail, metrics: { candidate, current } });
+        await event('retrain.unchanged', { id, model: input.model, from_version: fromVersion, data: input.data, ...detail });
+        say(`the candidate is version ${twin.version} again: nothing to register`);
+        return {
+          id,
+          model: input.model,
+          task,
+          status: 'unchanged',
+          from_version: fromVersion,
+          candidate_version: null,
+          metrics: { candidate, current },
+          gates: [],
+          canary: null,
+          warnings: [],
+          same_as: twin.version,
+          reason: twin.reason,
+        };
+      }
       const gates = gatesFor(run, candidate, current, main, input.maxMetricDrop ?? 0);
       const failed = gates.filter((g) => !g.passed);
       const flattered = flatteredWarning(task, (v.manifest.training as { metrics?: Record<string, unknown> } | undefined)?.metrics, current, test, fromVersion);

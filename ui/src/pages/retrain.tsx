@@ -29,7 +29,7 @@ const OUTCOME: Record<string, string> = {
   registered: 'registered',
   canary_started: 'registered, canary started',
   gated_out: 'gated out',
-  unchanged: 'nothing to train',
+  unchanged: 'nothing new',
   failed: 'failed',
   interrupted: 'interrupted',
   lost: 'lost',
