@@ -502,11 +502,15 @@ export function createRetrainService(deps: RetrainDeps) {
       assertInputFile(file, 'give the path of a CSV file or s3://bucket/key');
       const dataSha256 = statSync(file).isFile() ? (await sha256File(file)).sha256 : undefined;
       const same = input.sameData || !dataSha256 ? undefined : await trainedOnThisData(input.model, fromVersion, dataSha256, input.data);
-      if (same) {
-        const detail = { same_as: same.version, reason: same.reason, data_sha256: dataSha256! };
-        await finish('unchanged', detail);
+      // Nothing new: recorded and told as 'unchanged', with the version that stands for the candidate.
+      const unchanged = async (
+        detail: { same_as: number; reason: string } & Record<string, unknown>,
+        said: string,
+        metrics: RetrainResult['metrics'] = { candidate: {}, current: {} },
+      ): Promise<RetrainResult> => {
+        await finish('unchanged', Object.keys(metrics.candidate).length ? { ...detail, metrics } : detail);
         await event('retrain.unchanged', { id, model: input.model, from_version: fromVersion, data: input.data, ...detail });
-        say(`the data is what version ${same.version} was trained on: nothing to train`);
+        say(said);
         return {
           id,
           model: input.model,
@@ -514,14 +518,15 @@ export function createRetrainService(deps: RetrainDeps) {
           status: 'unchanged',
           from_version: fromVersion,
           candidate_version: null,
-          metrics: { candidate: {}, current: {} },
+          metrics,
           gates: [],
           canary: null,
           warnings: [],
-          same_as: same.version,
-          reason: same.reason,
+          same_as: detail.same_as,
+          reason: detail.reason,
         };
-      }
+      };
+      if (same) return await unchanged({ same_as: same.version, reason: same.reason, data_sha256: dataSha256! }, `the data is what version ${same.version} was trained on: nothing to train`);
       say(`retraining ${input.model} from version ${fromVersion}'s run ${run.run_id ?? ''}: ${run.algorithm} (${task}) on ${input.data}`);
       const { trained, test, columns, sha256, rowsRead, classLabels } = await trainOffThread(
         { file, data: input.data, model: input.model, fromVersion, run, task, policy: v.manifest.policy },
@@ -541,26 +546,11 @@ export function createRetrainService(deps: RetrainDeps) {
       // The same data in another form (reordered columns, an export of the same rows) trains the
       // same graph: registering it again would add a version, and a plan's canary, of nothing new.
       const twin = input.sameData ? undefined : await registeredTwin(input.model, trained.onnx, policy);
-      if (twin) {
-        const detail = { same_as: twin.version, reason: twin.reason, onnx_sha256: twin.onnx_sha256 };
-        await finish('unchanged', { ...detail, metrics: { candidate, current } });
-        await event('retrain.unchanged', { id, model: input.model, from_version: fromVersion, data: input.data, ...detail });
-        say(`the candidate is version ${twin.version} again: nothing to register`);
-        return {
-          id,
-          model: input.model,
-          task,
-          status: 'unchanged',
-          from_version: fromVersion,
-          candidate_version: null,
-          metrics: { candidate, current },
-          gates: [],
-          canary: null,
-          warnings: [],
-          same_as: twin.version,
-          reason: twin.reason,
-        };
-      }
+      if (twin)
+        return await unchanged({ same_as: twin.version, reason: twin.reason, onnx_sha256: twin.onnx_sha256 }, `the candidate is version ${twin.version} again: nothing to register`, {
+          candidate,
+          current,
+        });
       const gates = gatesFor(run, candidate, current, main, input.maxMetricDrop ?? 0);
       const failed = gates.filter((g) => !g.passed);
       const flattered = flatteredWarning(task, (v.manifest.training as { metrics?: Record<string, unknown> } | undefined)?.metrics, current, test, fromVersion);
