@@ -23,7 +23,8 @@ async function trainingColumns(ctx: Context, o: { model?: string; version?: stri
   const v = await ctx.registry.getVersion(o.model, version);
   const run = v.manifest.training as { target?: unknown; class_labels?: unknown } | undefined;
   const features = v.manifest.contract.features.map((f: { name: string }) => f.name);
-  const target = typeof run?.target === 'string' && run.target && !features.includes(run.target) ? run.target : 'outcome';
+  // A feature of that name keeps its column: the outcome takes another.
+  const target = typeof run?.target === 'string' && run.target && !features.includes(run.target) ? run.target : features.includes('outcome') ? 'real_outcome' : 'outcome';
   const labels = Array.isArray(run?.class_labels) && run.class_labels.length === 2 ? (run.class_labels.map(String) as [string, string]) : undefined;
   return { version, columns: { features, target, ...(labels ? { classLabels: labels } : {}) } };
 }
