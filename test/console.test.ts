@@ -1009,6 +1009,8 @@ describe('console while the server restarts', () => {
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     try {
       const page = await browser.newPage();
+      // The page's clock is the test's: its 5-second refresh comes when the test moves time on, not 5 s later.
+      await page.clock.install();
       await page.goto(`${server.url}/ui/`);
       await page.getByLabel('API key or admin token').fill(TOKEN);
       await page.getByRole('button', { name: 'Sign in' }).click();
@@ -1016,9 +1018,11 @@ describe('console while the server restarts', () => {
       await poll(() => table.textContent()).toContain('hotel');
       await server.stop();
       // The models page refreshes rollout state every 5 s: that request finds nobody there.
+      await page.clock.fastForward(5_000);
       await poll(() => page.getByTestId('connection-lost').count()).toBe(1);
       await page.screenshot({ path: path.join(SHOTS, 'connection-lost.png') });
       server = await start();
+      await page.clock.fastForward(5_000);
       await poll(() => page.getByTestId('connection-lost').count()).toBe(0);
       await poll(() => table.textContent()).toContain('hotel');
       expect(await page.getByTestId('who').textContent()).toMatch(/admin-token/);
