@@ -32,13 +32,15 @@ describe('modelgate CLI on SQLite and local files', () => {
     // Registration's smoke test recorded the engine each version serves on, and its memory.
     expect(one.versions[0].engine).toMatchObject({ engine: 'compiled', memory_bytes: expect.any(Number) });
     expect(one.versions[0].engine.memory_bytes).toBeGreaterThan(0);
+    // Imported without metrics: no held-out figure to show.
+    expect(one.versions[0].held_out).toBeNull();
     const text = await runCli(['models', 'churn'], env);
     // Production is back at 1, its first version: nothing to roll back to, so no arrow.
     expect(text.stdout).toMatch(/^aliases: production=1$/m);
     expect(text.stdout).toMatch(/ENGINE +MEMORY/);
     // The memory column in a unit that suits it, the same amount as the JSON's bytes.
     // Version 1 decides as its policy (threshold=0.4:retain:ignore) says, below the threshold first.
-    const shown = /\n1 +active +binary +production +ignore,retain +compiled +([0-9.]+) (B|KiB|MiB) /.exec(text.stdout);
+    const shown = /\n1 +active +binary +production +ignore,retain +— +compiled +([0-9.]+) (B|KiB|MiB) /.exec(text.stdout);
     expect(shown, text.stdout).not.toBeNull();
     const bytes = Number(shown![1]) * { B: 1, KiB: 1024, MiB: 1048576 }[shown![2] as 'B' | 'KiB' | 'MiB'];
     expect(Math.abs(bytes - one.versions[0].engine.memory_bytes)).toBeLessThanOrEqual(Math.max(1, one.versions[0].engine.memory_bytes * 0.05));

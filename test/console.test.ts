@@ -803,6 +803,9 @@ describe('console at /ui in Chromium', () => {
     expect(await page.getByTestId('retrain-hint').count()).toBe(0);
     await page.goto(`${s.url}/ui/#/models/renewal`);
     await poll(() => page.getByTestId('retrain-plan').textContent()).toMatch(/^No retrain plan: retraining is by hand/);
+    // The version's held-out ROC AUC beside it, as its manifest records it.
+    const trainedAuc = ((await s.ctx.registry.getVersion('renewal', 1)).manifest.metrics as { roc_auc: number }).roc_auc;
+    expect(await page.locator('[data-testid=versions-table] tr[data-version="1"] td').nth(3).textContent()).toBe(`ROC AUC ${trainedAuc.toFixed(4)}`);
     expect(await page.getByTestId('retrain-plan-remove').count()).toBe(0);
     const dialog = page.locator('dialog[open]');
     await page.getByTestId('retrain-plan-set').click();

@@ -99,6 +99,9 @@ describe('modelgate train', () => {
     expect(ok.stderr).toMatch(/round \d+\/30/);
     const shown = await runCli(['models', 'hotel', '--json'], env);
     expect(shown.json().aliases).toEqual({ production: 1 });
+    // The held-out ROC AUC train printed, beside the version in the list.
+    expect(shown.json().versions[0].held_out).toEqual({ metric: 'roc_auc', value: out.metrics.roc_auc });
+    expect((await runCli(['models', 'hotel'], env)).stdout).toMatch(new RegExp(`^1 +active +binary +production +none,act +ROC AUC ${out.metrics.roc_auc.toFixed(4)} `, 'm'));
     const v = await startTestServer({ jobs: false, dataDir: dir, db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') } });
     try {
       const manifest = (await v.ctx.registry.getVersion('hotel', 1)).manifest;

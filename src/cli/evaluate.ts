@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { notNumbersNote } from '../lib/csv-cell.js';
 import { AppError } from '../lib/errors.js';
+import { MAIN_METRIC } from '../lib/main-metric.js';
 import { sha256File, writeFileAtomic } from '../lib/files.js';
 import { assertOutputFile } from '../lib/user-paths.js';
 import { Servable } from '../inference/index.js';
@@ -169,7 +170,7 @@ function table(rows: { label: string; e: TaskEvaluation }[]): string {
 }
 
 /** The metric --max-metric-drop compares: ROC AUC for binary, accuracy for multiclass, R² for regression. */
-const PRIMARY: Record<Task, string> = { binary: 'roc_auc', multiclass: 'accuracy', regression: 'r2' };
+const PRIMARY: Record<Task, string> = MAIN_METRIC;
 
 interface Gate {
   gate: string;

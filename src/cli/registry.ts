@@ -2,6 +2,7 @@ import { promoteRegistered, warnIfDecidesUnlikeProduction } from './decisions-wa
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AppError, errorMessage } from '../lib/errors.js';
+import { MAIN_METRIC_WORDS } from '../lib/main-metric.js';
 import { describePolicy, parsePolicyFlag, Servable, taskOf, TASKS, type Task } from '../inference/index.js';
 import { notNumbersNote } from '../lib/csv-cell.js';
 import { checkSkipped, referenceFromCsv } from '../monitoring/index.js';
@@ -238,8 +239,10 @@ export function registerRegistryCommands(program: Command): void {
                 sha256: v.onnx_sha256.slice(0, 12),
                 engine: v.engine?.engine ?? 'not loaded yet',
                 memory: v.engine ? byteSize(v.engine.memory_bytes) : '',
+                // Held out in training: versions compared at a glance (promote, canary) without --json.
+                held_out: v.held_out ? `${MAIN_METRIC_WORDS[v.held_out.metric]} ${v.held_out.value.toFixed(4)}` : '—',
               })),
-              ['version', 'status', 'task', 'aliases', 'decides', 'engine', 'memory', 'sha256', 'created_at', 'created_by'],
+              ['version', 'status', 'task', 'aliases', 'decides', 'held_out', 'engine', 'memory', 'sha256', 'created_at', 'created_by'],
             ),
             // Why a version is not compiled, when it is not: an operator, attribute or difference to fix or report.
             ...m.versions.flatMap((v) => (v.engine?.reason ? [`  v${v.version} on onnxruntime: ${v.engine.reason}`] : [])),

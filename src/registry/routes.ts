@@ -49,6 +49,12 @@ const versionSummary = {
       description: "what its policy decides (threshold, bands and value policies), in the policy's order; null for a class policy, whose decisions are the classes",
     },
     engine: engineSchema,
+    held_out: {
+      type: ['object', 'null'],
+      description:
+        "the task's main metric (binary roc_auc, multiclass accuracy, regression r2) as the version's manifest records it: held out in training, or what an import brought; null without one",
+      properties: { metric: { type: 'string', enum: ['roc_auc', 'accuracy', 'r2'] }, value: { type: 'number' } },
+    },
   },
 } as const;
 const anyObject = { type: 'object', additionalProperties: true } as const;

@@ -25,6 +25,7 @@ import { referenceSchema, type ReferenceProfile } from './reference.js';
 import { sha256, type ArtifactStore } from './artifacts/index.js';
 import { canonicalJson, manifestInputSchema, manifestSchema, MANIFEST_FORMAT, type Manifest, type ManifestInput } from './manifest.js';
 import type { EngineCheck, RegistryStore, VersionRow } from './store.js';
+import { MAIN_METRIC, type MainMetric } from '../lib/main-metric.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../db/index.js';
 
@@ -543,6 +544,13 @@ export function createRegistryService(deps: RegistryDeps) {
 
   const withPositiveClass = (positive: string | number | undefined) => (positive === undefined ? {} : { positive_class: positive });
 
+  /** The task's main metric as the version's manifest records it (held out in training, or what an import brought), to compare versions at a glance. */
+  const heldOut = (m: Manifest): { metric: MainMetric; value: number } | null => {
+    const metric = MAIN_METRIC[taskOf(m.contract)];
+    const value = m.metrics?.[metric];
+    return typeof value === 'number' && Number.isFinite(value) ? { metric, value } : null;
+  };
+
   const versionSummary = (v: VersionRow, aliases: Record<string, number>, engines: Map<number, EngineCheck>) => ({
     version: v.version,
     status: v.status,
@@ -556,6 +564,7 @@ export function createRegistryService(deps: RegistryDeps) {
     created_at: v.created_at,
     created_by: v.created_by,
     decisions: policyDecisions(v.manifest.policy, v.manifest.output.class_labels) ?? null,
+    held_out: heldOut(v.manifest),
     aliases: Object.entries(aliases)
       .filter(([, n]) => n === v.version)
       .map(([a]) => a),

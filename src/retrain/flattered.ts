@@ -1,3 +1,4 @@
+import { MAIN_METRIC, MAIN_METRIC_WORDS } from '../lib/main-metric.js';
 import { aucStandardError } from '../monitoring/index.js';
 import type { Dataset, TrainingTask } from '../training/index.js';
 
@@ -15,7 +16,7 @@ const LEAST_GAIN = 0.02;
  * was gated out. Undefined when nothing says so; drift makes the version worse there, not better.
  */
 export function flatteredWarning(task: TrainingTask, recorded: Record<string, unknown> | undefined, now: Record<string, number>, test: Dataset, version: number): string | undefined {
-  const metric = task === 'binary' ? 'roc_auc' : task === 'multiclass' ? 'accuracy' : 'r2';
+  const metric = MAIN_METRIC[task];
   const before = recorded?.[metric];
   const after = now[metric];
   if (typeof before !== 'number' || !Number.isFinite(before) || typeof after !== 'number' || !Number.isFinite(after)) return undefined;
@@ -34,6 +35,6 @@ export function flatteredWarning(task: TrainingTask, recorded: Record<string, un
     // Both scores carry about this much chance: the difference, about √2 times it.
     if (!Number.isFinite(se) || gain < SIGMAS * Math.SQRT2 * se) return undefined;
   }
-  const name = { roc_auc: 'ROC AUC', accuracy: 'accuracy', r2: 'R²' }[metric];
+  const name = MAIN_METRIC_WORDS[metric];
   return `version ${version} scores ${name} ${after.toFixed(4)} on these held-out rows against ${before.toFixed(4)} on its own when it was trained: it was most likely trained on many of them, so the comparison flatters it. Retraining holds out every fourth row by its place in the file; if the file's rows moved since (newest first, new rows put first, shuffled), keep the old rows in their order with new rows after them, or judge the candidate with modelgate evaluate on rows version ${version} never saw`;
 }

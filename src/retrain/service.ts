@@ -16,6 +16,7 @@ import { sha256File } from '../lib/files.js';
 import { assertInputFile } from '../lib/user-paths.js';
 import { Yielder } from '../lib/yielder.js';
 import { canonicalJson } from '../lib/canonical-json.js';
+import { MAIN_METRIC } from '../lib/main-metric.js';
 import { isNoSpace, noSpaceError } from '../lib/disk-space.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -153,7 +154,7 @@ function withoutClassesOutside(policy: Policy, classes: string[], warnings: stri
 }
 
 /** The main metric per task, and whether higher is better. */
-const MAIN: Record<TrainingTask, string> = { binary: 'roc_auc', multiclass: 'accuracy', regression: 'r2' };
+const MAIN: Record<TrainingTask, string> = MAIN_METRIC;
 /** Gates a run record may hold: metric, and whether the threshold is a minimum. */
 const GATES: Record<string, { metric: string; min: boolean }> = {
   min_auc: { metric: 'roc_auc', min: true },

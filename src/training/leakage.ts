@@ -1,3 +1,4 @@
+import { MAIN_METRIC_WORDS } from '../lib/main-metric.js';
 import { regressionMetrics, rocAuc } from '../monitoring/index.js';
 import type { Dataset } from './dataset.js';
 
@@ -60,7 +61,7 @@ export function leakingColumns(split: { train: Dataset; test: Dataset }): Leakin
 /** The warning for the training output: which columns, how well, and the --exclude that leaves them out. */
 export function leakageWarning(found: LeakingColumn[], target: string): string | undefined {
   if (!found.length) return undefined;
-  const word = { roc_auc: 'ROC AUC', accuracy: 'accuracy', r2: 'R²' };
+  const word = MAIN_METRIC_WORDS;
   const named = found.map((f) => `${f.column} (${word[f.measure]} ${f.value.toFixed(3)})`).join(', ');
   const one = found.length === 1;
   return `${named} alone predict${one ? 's' : ''} ${target} on the held-out rows almost perfectly: a column written after the outcome leaks it, and serving will not have ${one ? 'it' : 'them'} when it decides; if so, leave ${one ? 'it' : 'them'} out with --exclude ${found.map((f) => f.column).join(',')}`;

@@ -8,6 +8,7 @@ import { isAdmin, useSession } from '../session.js';
 import { StartCanaryButton } from './canary-actions.js';
 import { RetrainSection } from './retrain.js';
 import { SlotsSection, ToSlotButton } from './slots.js';
+import { MAIN_METRIC_WORDS, type MainMetric } from '../../../src/lib/main-metric.js';
 
 interface VersionRow {
   version: number;
@@ -19,6 +20,7 @@ interface VersionRow {
   created_by: string;
   size_bytes: number;
   engine: { engine: string; reason?: string; memory_bytes: number | null } | null;
+  held_out: { metric: MainMetric; value: number } | null;
   /** What its policy decides; null for a class policy (its decisions are the classes). */
   decisions: string[] | null;
 }
@@ -139,7 +141,7 @@ export function ModelPage({ name }: { name: string }) {
       ) : null}
       <ErrorNote error={m.error} />
       <h2>Versions</h2>
-      <Table head={['Version', 'Status', 'Aliases', 'Decides', 'Engine', 'Description', 'Registered', ...(admin ? ['Actions'] : [])]} testId="versions-table">
+      <Table head={['Version', 'Status', 'Aliases', 'Decides', 'Held out', 'Engine', 'Description', 'Registered', ...(admin ? ['Actions'] : [])]} testId="versions-table">
         {d.versions.map((v) => (
           <tr key={v.version} data-version={v.version}>
             <th scope="row">
@@ -151,6 +153,9 @@ export function ModelPage({ name }: { name: string }) {
             <td>{v.aliases.join(', ') || '—'}</td>
             <td title={v.decisions?.join(', ')}>
               {v.decisions ? v.decisions.length > 4 ? `${v.decisions.slice(0, 3).join(', ')} … (${v.decisions.length})` : v.decisions.join(', ') : <span class="muted">its classes</span>}
+            </td>
+            <td title="the main metric on the rows held out in training, as the version records it">
+              {v.held_out ? `${MAIN_METRIC_WORDS[v.held_out.metric]} ${v.held_out.value.toFixed(4)}` : <span class="muted">—</span>}
             </td>
             <td title={v.engine?.reason ?? ''}>{v.engine ? `${v.engine.engine}${v.engine.reason ? ' (see why)' : ''}` : <span class="muted">not loaded yet</span>}</td>
             <td>{v.description ?? <span class="muted">—</span>}</td>
