@@ -54,4 +54,22 @@ describe('modelgate keys (CLI)', () => {
     const help = await runCli(['keys', 'create', '--help'], env);
     expect(help.stdout).toMatch(/Examples:\n\s+modelgate keys create --name checkout --scopes infer/);
   });
+
+  it('a key is named by its id, its name or its prefix; a name two live keys share is refused with their ids', async () => {
+    const one = (await runCli(['keys', 'create', '--name', 'billing', '--scopes', 'read', '--json'], env)).json();
+    // By name: the key created as "billing".
+    const rotated = await runCli(['keys', 'rotate', 'billing', '--grace', '0s', '--json'], env);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.json().key).toMatchObject({ id: one.key.id, name: 'billing' });
+    // By the prefix keys list shows (the rotated token's).
+    const byPrefix = await runCli(['keys', 'revoke', rotated.json().key.prefix, '--json'], env);
+    expect(byPrefix.json()).toMatchObject({ id: one.key.id, status: 'revoked' });
+    // A new key of the same name: the revoked one no longer competes for it.
+    const two = (await runCli(['keys', 'create', '--name', 'billing', '--scopes', 'read', '--json'], env)).json();
+    expect((await runCli(['keys', 'rotate', 'billing', '--grace', '0s', '--json'], env)).json().key.id).toBe(two.key.id);
+    const three = (await runCli(['keys', 'create', '--name', 'billing', '--scopes', 'read', '--json'], env)).json();
+    const both = await runCli(['keys', 'revoke', 'billing', '--json'], env);
+    expect(both.code).toBe(2);
+    expect(both.json().error.message).toBe(`2 API keys are named billing: ${two.key.id} (active), ${three.key.id} (active); give the id`);
+  });
 });

@@ -15,6 +15,24 @@ const listing = (keys: ApiKey[]) =>
         ['id', 'name', 'prefix', 'scopes', 'rate_limit', 'status', 'expires_at', 'last_used_at'],
       );
 
+/**
+ * The key a command names: its id, or the name it was created with (people type "app", not
+ * key_1cf3e3df58497f93), or the token prefix keys list shows. A name several keys share is
+ * refused with their ids; a revoked key counts only when no live key has that name.
+ */
+export async function keyByReference(ctx: Context, ref: string): Promise<string> {
+  const keys = await ctx.access.list();
+  if (keys.some((k) => k.id === ref)) return ref;
+  const named = keys.filter((k) => k.name === ref);
+  const live = named.filter((k) => k.status !== 'revoked');
+  const byName = live.length ? live : named;
+  if (byName.length === 1) return byName[0].id;
+  if (byName.length > 1) throw new AppError('BAD_REQUEST', `${byName.length} API keys are named ${ref}: ${byName.map((k) => `${k.id} (${k.status})`).join(', ')}; give the id`);
+  const prefixed = keys.filter((k) => k.prefix === ref);
+  if (prefixed.length === 1) return prefixed[0].id;
+  throw new AppError('NOT_FOUND', `no API key ${ref} (as an id, a name or a prefix); modelgate keys list shows them`);
+}
+
 const shownOnce = (token: string) => `token (shown once; store it now, only its hash is kept):\n  ${token}`;
 
 export function registerKeyCommands(program: Command): void {
@@ -51,12 +69,12 @@ export function registerKeyCommands(program: Command): void {
   keys
     .command('revoke')
     .description('Revoke a key: every replica refuses it within a second (RELOAD_INTERVAL_MS)')
-    .argument('<id>', 'key id, from keys list')
+    .argument('<key>', 'the key: its id, its name, or its prefix, from keys list')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  modelgate keys revoke key_3f9c2a7d11b04e52')
+    .addHelpText('after', '\nExamples:\n  modelgate keys revoke key_3f9c2a7d11b04e52\n  modelgate keys revoke checkout-service --json')
     .action(async (id: string, o: OutputOptions) =>
       withContext(o, async (ctx) => {
-        const k = await ctx.access.revoke(id, cliActor());
+        const k = await ctx.access.revoke(await keyByReference(ctx, id), cliActor());
         emit(o, k, () => `revoked ${k.id} (${k.name})`);
       }),
     );
@@ -64,13 +82,13 @@ export function registerKeyCommands(program: Command): void {
   keys
     .command('rotate')
     .description('Give a key a new token; the old one keeps working for the grace period')
-    .argument('<id>', 'key id, from keys list')
+    .argument('<key>', 'the key: its id, its name, or its prefix, from keys list')
     .option('--grace <duration>', 'how long the old token still works, e.g. 24h; 0s ends it at once', '24h')
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  modelgate keys rotate key_3f9c2a7d11b04e52 --grace 24h')
     .action(async (id: string, o: OutputOptions & { grace: string }) =>
       withContext(o, async (ctx) => {
-        const r = await ctx.access.rotate(id, parseDuration(o.grace, '--grace'), cliActor());
+        const r = await ctx.access.rotate(await keyByReference(ctx, id), parseDuration(o.grace, '--grace'), cliActor());
         emit(o, r, () => `rotated ${r.key.id} (${r.key.name}); the old token ${r.key.previous_valid_until ? `works until ${r.key.previous_valid_until}` : 'no longer works'}\n${shownOnce(r.token)}`);
       }),
     );
@@ -112,19 +130,20 @@ export function registerRateLimitCommands(program: Command): void {
   ] as const) {
     rl.command(name)
       .description(reset ? "Clear a key's counters, so it may send its full rate again" : 'How much of its rate a key has used in the sliding window ending now')
-      .requiredOption('--key <id>', 'API key id, from keys list')
+      .requiredOption('--key <key>', 'the API key: its id, its name, or its prefix, from keys list')
       .option('--json', 'machine-readable output')
       .addHelpText('after', `\nExample:\n  modelgate ratelimit ${name} --key key_3f9c2a7d11b04e52${reset ? '' : ' --json'}`)
       .action(async (o: OutputOptions & { key: string }) =>
         withContext(o, async (ctx) => {
           const limiter = await open(ctx);
           try {
+            const key = await keyByReference(ctx, o.key);
             if (reset) {
-              await rateOf(ctx, o.key);
-              await limiter.reset(o.key);
+              await rateOf(ctx, key);
+              await limiter.reset(key);
             }
-            const s = await show(ctx, limiter, o.key);
-            emit(o, s, () => (reset ? `reset ${o.key}. ` : '') + describe(s));
+            const s = await show(ctx, limiter, key);
+            emit(o, s, () => (reset ? `reset ${key}. ` : '') + describe(s));
           } finally {
             await limiter.close();
           }
