@@ -345,9 +345,11 @@ describe('webhooks from the command line (SQLite)', () => {
     expect(list.json().subscriptions).toHaveLength(1);
     expect(list.stdout).not.toContain('whsec_');
     expect((await runCli(['webhooks', 'retry-dlq', '--json'], env)).json()).toEqual({ requeued: 0 });
-    const rotated = await runCli(['webhooks', 'rotate-secret', sub.id, '--grace', '2h'], env);
+    // By its receiver URL, as the operator has it at hand: the same subscription.
+    const rotated = await runCli(['webhooks', 'rotate-secret', 'http://127.0.0.1:19999/hook', '--grace', '2h'], env);
     expect(rotated.code, rotated.stderr).toBe(0);
     expect(rotated.stdout).toMatch(/^new secret for wh_\S+ \(http:\/\/127\.0\.0\.1:19999\/hook\): whsec_\S+\ndeliveries carry the old secret's signature too until \d{4}-/);
+    expect(rotated.stdout.startsWith(`new secret for ${sub.id} (`)).toBe(true);
     expect(rotated.stdout).not.toContain(sub.secret);
     const rotatedList = await runCli(['webhooks', 'list'], env);
     expect(rotatedList.stdout).toMatch(/OLD_SECRET_UNTIL\n.* \d{4}-\d\d-\d\dT[\d:.]+Z\n/);
@@ -357,7 +359,8 @@ describe('webhooks from the command line (SQLite)', () => {
     const bad = await runCli(['webhooks', 'add', '--url', 'gopher://example.com/'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/only http and https/);
-    expect((await runCli(['webhooks', 'remove', sub.id], env)).code).toBe(0);
+    const removed = await runCli(['webhooks', 'remove', 'http://127.0.0.1:19999/hook'], env);
+    expect(removed.stdout).toBe(`removed ${sub.id} (http://127.0.0.1:19999/hook)\n`);
     const again = await runCli(['webhooks', 'remove', sub.id], env);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/no webhook subscription/);

@@ -3,6 +3,13 @@ import { EVENT_TYPES } from '../webhooks/index.js';
 import { cliActor, withContext } from './context.js';
 import { emit, table, type OutputOptions } from './output.js';
 import { parseDuration } from '../lib/duration.js';
+import type { Context } from '../server/context.js';
+
+/** A subscription named by its id, or by its receiver URL (one subscription per URL), as people have the URL at hand. */
+async function subscriptionByReference(ctx: Context, ref: string): Promise<string> {
+  const subs = await ctx.webhooks.list();
+  return (subs.find((x) => x.id === ref) ?? subs.find((x) => x.url === ref))?.id ?? ref;
+}
 
 export function registerWebhookCommands(program: Command): void {
   const webhooks = program.command('webhooks').description('Signed webhook subscriptions (Standard Webhooks), deliveries and the dead-letter queue');
@@ -71,7 +78,7 @@ export function registerWebhookCommands(program: Command): void {
     );
 
   webhooks
-    .command('rotate-secret <id>')
+    .command('rotate-secret <subscription>')
     .description('Give a subscription a new signing secret, printed once; the old one signs deliveries too for the grace period, so the receiver can switch to the new one at any moment within it')
     .option('--grace <duration>', "how long deliveries carry the old secret's signature too, e.g. 24h; 0s ends it at once", '24h')
     .option('--secret <whsec>', 'the new secret (whsec_…); default: a new random one')
@@ -79,7 +86,7 @@ export function registerWebhookCommands(program: Command): void {
     .addHelpText('after', '\nExamples:\n  modelgate webhooks rotate-secret wh_3kT9xQ2mPzLw\n  modelgate webhooks rotate-secret wh_3kT9xQ2mPzLw --grace 7d --json')
     .action(async (id: string, o: OutputOptions & { grace: string; secret?: string }) =>
       withContext(o, async (ctx) => {
-        const sub = await ctx.webhooks.rotateSecret({ id, secret: o.secret, graceMs: parseDuration(o.grace, '--grace'), actor: cliActor() });
+        const sub = await ctx.webhooks.rotateSecret({ id: await subscriptionByReference(ctx, id), secret: o.secret, graceMs: parseDuration(o.grace, '--grace'), actor: cliActor() });
         emit(o, sub, () =>
           [
             `new secret for ${sub.id} (${sub.url}): ${sub.secret}`,
@@ -93,14 +100,15 @@ export function registerWebhookCommands(program: Command): void {
     );
 
   webhooks
-    .command('remove <id>')
+    .command('remove <subscription>')
     .description('Remove a subscription; its pending deliveries are cancelled')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  modelgate webhooks remove wh_3kT9xQ2mPzLw')
+    .addHelpText('after', '\nExamples:\n  modelgate webhooks remove wh_3kT9xQ2mPzLw\n  modelgate webhooks remove https://ops.example.com/modelgate --json')
     .action(async (id: string, o: OutputOptions) =>
       withContext(o, async (ctx) => {
-        const r = await ctx.webhooks.remove(id);
-        emit(o, r, () => `removed ${id}`);
+        const sub = await subscriptionByReference(ctx, id);
+        const r = await ctx.webhooks.remove(sub);
+        emit(o, r, () => `removed ${sub}${sub === id ? '' : ` (${id})`}`);
       }),
     );
 
