@@ -44,7 +44,7 @@ const METRIC_NAME: Record<string, string> = { roc_auc: 'ROC AUC', accuracy: 'acc
 async function trainingFileWarning(file: string, fileSha256: string, version: number, task: Task, manifest: { metrics?: Record<string, number>; training?: Record<string, unknown> }) {
   const trained = await trainedOnFile(file, version, manifest, fileSha256);
   if (!trained) return undefined;
-  const key = PRIMARY[task];
+  const key = MAIN_METRIC[task];
   const heldOut = manifest.metrics?.[key];
   return `${trained}, so its metrics here flatter it${heldOut !== undefined ? ` (held out in training, its ${METRIC_NAME[key]} was ${heldOut.toFixed(4)})` : ''}; evaluate on rows it never saw, such as newer labelled data`;
 }
@@ -170,7 +170,6 @@ function table(rows: { label: string; e: TaskEvaluation }[]): string {
 }
 
 /** The metric --max-metric-drop compares: ROC AUC for binary, accuracy for multiclass, R² for regression. */
-const PRIMARY: Record<Task, string> = MAIN_METRIC;
 
 interface Gate {
   gate: string;
@@ -200,7 +199,7 @@ function gatesFor(o: EvaluateFlags, task: Task, c: TaskEvaluation, b: TaskEvalua
     { flag: '--min-r2', gate: 'min_r2', metric: 'r2', tasks: ['regression'], max: 1, direction: 'min', raw: o.minR2 },
     { flag: '--max-mae', gate: 'max_mae', metric: 'mae', tasks: ['regression'], max: Number.MAX_VALUE, direction: 'max', raw: o.maxMae },
     { flag: '--min-accuracy', gate: 'min_accuracy', metric: 'accuracy', tasks: ['binary', 'multiclass'], max: 1, direction: 'min', raw: o.minAccuracy },
-    { flag: '--max-metric-drop', gate: 'max_metric_drop', metric: PRIMARY[task], tasks: ['binary', 'multiclass', 'regression'], max: Number.MAX_VALUE, direction: 'drop', raw: o.maxMetricDrop },
+    { flag: '--max-metric-drop', gate: 'max_metric_drop', metric: MAIN_METRIC[task], tasks: ['binary', 'multiclass', 'regression'], max: Number.MAX_VALUE, direction: 'drop', raw: o.maxMetricDrop },
   ];
   const metric = (e: TaskEvaluation | undefined, name: string): number | null => (e as unknown as Record<string, number | null> | undefined)?.[name] ?? null;
   const gates: Gate[] = [];

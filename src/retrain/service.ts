@@ -154,7 +154,6 @@ function withoutClassesOutside(policy: Policy, classes: string[], warnings: stri
 }
 
 /** The main metric per task, and whether higher is better. */
-const MAIN: Record<TrainingTask, string> = MAIN_METRIC;
 /** Gates a run record may hold: metric, and whether the threshold is a minimum. */
 const GATES: Record<string, { metric: string; min: boolean }> = {
   min_auc: { metric: 'roc_auc', min: true },
@@ -542,8 +541,8 @@ export function createRetrainService(deps: RetrainDeps) {
       const { contract, output } = deps.registry.prepare({ model: input.model, onnx: trained.onnx, task, manifest: manifestBase, policy });
       const candidate = await servedMetrics(trained.onnx, { model: input.model, version: 0, contract, output, policy }, task, test, policy, trained.run);
       const current = await currentMetrics(deps.registry, input.model, fromVersion, task, test, v.manifest.policy, v.manifest.training);
-      say(`candidate ${MAIN[task]} ${candidate[MAIN[task]]?.toFixed(4)}, version ${fromVersion} ${current[MAIN[task]]?.toFixed(4)} on the same held-out rows`);
-      const main = MAIN[task];
+      const main = MAIN_METRIC[task];
+      say(`candidate ${main} ${candidate[main]?.toFixed(4)}, version ${fromVersion} ${current[main]?.toFixed(4)} on the same held-out rows`);
       // The same data in another form (reordered columns, an export of the same rows) trains the
       // same graph: registering it again would add a version, and a plan's canary, of nothing new.
       const twin = input.sameData ? undefined : await registeredTwin(input.model, trained.onnx, policy);
