@@ -13,7 +13,7 @@ import { TOKEN } from './helpers/server.js';
 import { ThrowawayPostgres } from './helpers/throwaway-pg.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const OUTAGE_MS = 20_000;
+const OUTAGE_MS = 8_000;
 
 /**
  * PostgreSQL restarted under load, counted: 8 clients infer while the database goes away and
