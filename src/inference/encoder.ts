@@ -158,7 +158,7 @@ export function defaultFeedPlans(contract: Contract): FeedPlan[] {
 }
 
 /** Compiled once per version, so per-request work is one pass over the contract's features. */
-export function createEncoder(contract: Contract, plans?: FeedPlan[]): Encoder {
+export function createEncoder(contract: Contract, plans?: FeedPlan[], seenCategories?: Record<string, string[]>): Encoder {
   const features = contract.features;
   const names = features.map((f) => f.name);
   const known = new Set(names);
@@ -166,7 +166,8 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[]): Encoder {
   const n = features.length;
   // Categories of features whose graph takes others too (as unseen, scored like no category it
   // knows): a value outside them is most often a client's typo, which would change scores unheard.
-  const knownCategories = features.map((f) => (f.type === 'string' && f.categories?.length && !f.categories_only ? new Set(f.categories) : undefined));
+  // A category the version's data had is no typo, even where the graph scores it as unseen.
+  const knownCategories = features.map((f) => (f.type === 'string' && f.categories?.length && !f.categories_only ? new Set([...f.categories, ...(seenCategories?.[f.name] ?? [])]) : undefined));
   const missingCategory = contract.missing_category;
 
   const encode = (payload: unknown, where: string): EncodedRow => {

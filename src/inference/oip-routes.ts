@@ -206,7 +206,7 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
         const body = request.body;
         const routingKey = typeof body.parameters?.routing_key === 'string' ? body.parameters.routing_key : body.id;
         const { servable, alias, arm } = await servableOf(request.params, routingKey);
-        const payloads = oipPayloads(body, servable.spec.contract);
+        const payloads = oipPayloads(body, servable.spec);
         if (payloads.length > deps.maxInstances) throw new AppError('VALIDATION_FAILED', `inputs: ${payloads.length} rows; send at most PREDICT_MAX_INSTANCES=${deps.maxInstances} per request`);
         const warnings: string[] = [];
         const rows: Row[] = payloads.map((p, i) => {

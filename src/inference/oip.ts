@@ -1,7 +1,7 @@
 import { AppError } from '../lib/errors.js';
 import { isNumberType, type Contract, type Feature } from './contract.js';
 import type { PresentedOutcome } from './outcome.js';
-import type { Servable } from './servable.js';
+import type { Servable, ServableSpec } from './servable.js';
 
 /**
  * The Open Inference Protocol v2 (KServe, Triton, MLServer) in modelgate's terms: a request's
@@ -114,7 +114,15 @@ function value(v: unknown, datatype: string, where: string): unknown {
  * one tensor per feature ([N] or [N,1]), or one [N,F] numeric tensor with the features in
  * contract order.
  */
-export function oipPayloads(req: OipRequest, contract: Contract): Record<string, unknown>[] {
+/** Why a name that is no input was left out of the version's features, when its training data had that column. */
+function leftOutHint(name: string, spec: Pick<ServableSpec, 'leftOut' | 'target'>): string {
+  if (name === spec.target) return ": it is the outcome this version predicts; send outcomes as feedback (POST /v1/feedback with the prediction's event_id)";
+  const why = spec.leftOut && Object.hasOwn(spec.leftOut, name) ? spec.leftOut[name] : undefined;
+  return why !== undefined ? `: the version was trained without it (${why}); leave it out` : '';
+}
+
+export function oipPayloads(req: OipRequest, spec: Pick<ServableSpec, 'contract' | 'leftOut' | 'target'>): Record<string, unknown>[] {
+  const { contract } = spec;
   const features = contract.features;
   if (!Array.isArray(req.inputs) || req.inputs.length === 0) bad('inputs: expected at least one input tensor');
   const names = new Set(features.map((f) => f.name));
@@ -135,7 +143,7 @@ export function oipPayloads(req: OipRequest, contract: Contract): Record<string,
     if (!t || typeof t !== 'object' || typeof t.name !== 'string') bad(`${where}: expected a tensor with name, shape, datatype and data`);
     if (!names.has(t.name))
       bad(
-        `${where}: ${JSON.stringify(t.name)} is not an input of this model; its inputs are ${[...names].join(', ')}${contract.layout === 'matrix' || features.every(isNumericFeature) ? `, or one [N,${features.length}] numeric tensor` : ''}`,
+        `${where}: ${JSON.stringify(t.name)} is not an input of this model${leftOutHint(t.name, spec)}; its inputs are ${[...names].join(', ')}${contract.layout === 'matrix' || features.every(isNumericFeature) ? `, or one [N,${features.length}] numeric tensor` : ''}`,
       );
     if (byName.has(t.name)) bad(`${where}: input ${t.name} is given twice`);
     const size = checkShape(t, where);

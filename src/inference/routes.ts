@@ -81,9 +81,16 @@ const inferReply = {
  */
 const warningsOf = (enc: EncodedRow, where: string, servable: Servable): string[] | undefined => {
   if (!enc.unknown && !enc.unseen && !enc.absent) return undefined;
-  const features = servable.spec.contract.features;
+  const { contract, leftOut, target } = servable.spec;
+  const features = contract.features;
   const names = enc.unknown ? features.map((x) => x.name) : [];
-  const out = (enc.unknown ?? []).map((f) => `${where}.${f}: unknown field, ignored${caseHint(names, [f])}`);
+  const out: string[] = [];
+  for (const f of enc.unknown ?? []) {
+    // The rest of a training file's row: the version was trained without these columns.
+    if (leftOut && Object.hasOwn(leftOut, f)) continue;
+    if (f === target) out.push(`${where}.${f}: the outcome this version predicts, ignored; send outcomes as feedback (POST /v1/feedback with the prediction's event_id)`);
+    else out.push(`${where}.${f}: unknown field, ignored${caseHint(names, [f])}`);
+  }
   for (const i of enc.unseen ?? []) out.push(unseenCategoryWarning(where, features[i], enc.row[i] as string));
   if (enc.absent)
     out.push(
@@ -93,7 +100,7 @@ const warningsOf = (enc: EncodedRow, where: string, servable: Servable): string[
         features.length,
       ),
     );
-  return out;
+  return out.length ? out : undefined;
 };
 
 /**

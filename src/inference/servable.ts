@@ -20,6 +20,18 @@ export interface ServableSpec {
   policy: Policy;
   /** Values the version was registered with, per feature (its drift reference's bin edges and categories): rows the compiled engine is checked on. */
   samples?: Record<string, (number | string)[]>;
+  /**
+   * Columns of the training data left out of the features, with why (constant, an identifier,
+   * --exclude): a client sending the training file's rows sends them, and they are no typo to warn of.
+   */
+  leftOut?: Record<string, string>;
+  /** The training data's outcome column, which a client replaying that file may send too. */
+  target?: string;
+  /**
+   * Categories each string feature took in the data the version was trained (or registered) with,
+   * though its graph may know fewer (a GBDT keeps the most frequent): not warned of as unseen.
+   */
+  seenCategories?: Record<string, string[]>;
 }
 
 export interface RuntimeOptions {
@@ -111,7 +123,7 @@ export class Servable {
     /** Feeds of the packed graph, when input packing applied. */
     plans?: FeedPlan[],
   ) {
-    this.encoder = createEncoder(spec.contract, plans);
+    this.encoder = createEncoder(spec.contract, plans, spec.seenCategories);
     this.packed = plans !== undefined;
     this.task = taskOf(spec.contract);
     this.decide = compilePolicy(spec.policy);
@@ -179,7 +191,7 @@ export class Servable {
     const rssBefore = process.memoryUsage.rss();
     const open = async (g: Uint8Array, inputs: string[], plans?: FeedPlan[]) => {
       const session = await openSession(g, spec, opts, inputs);
-      const encoder = createEncoder(spec.contract, plans);
+      const encoder = createEncoder(spec.contract, plans, spec.seenCategories);
       return new Servable(spec, onnxruntimeEngine(session, spec.output.name, encoder.feeds), opts, Math.max(0, process.memoryUsage.rss() - rssBefore), plans);
     };
     const plain = await open(

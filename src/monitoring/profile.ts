@@ -8,6 +8,11 @@ export const FEATURE_BINS = 10;
 export const SCORE_BINS = 10;
 /** Categories kept by name; rarer ones share the "other" bucket. */
 export const MAX_CATEGORIES = 30;
+/**
+ * Of the rarer ones, how many are still named (in `more`, without counts): serving then knows a
+ * value the version saw in its data from a typo, though its graph may score it as an unseen one.
+ */
+export const MAX_MORE_CATEGORIES = 1000;
 
 /** Numeric for number-typed contract features, categorical for strings and booleans. */
 export type FeatureKind = 'numeric' | 'categorical';
@@ -96,9 +101,18 @@ export function buildReference(input: ReferenceInput): ReferenceProfile {
         if (v === undefined) missing++;
         else freq.set(v, (freq.get(v) ?? 0) + 1);
       }
-      const top = [...freq].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, MAX_CATEGORIES);
+      const sorted = [...freq].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+      const top = sorted.slice(0, MAX_CATEGORIES);
+      const more = sorted.slice(MAX_CATEGORIES, MAX_CATEGORIES + MAX_MORE_CATEGORIES).map(([c]) => c);
       const kept = top.reduce((s, [, n]) => s + n, 0);
-      features[f.name] = { type: 'categorical', categories: top.map(([c]) => c), counts: top.map(([, n]) => n), other: f.values.length - missing - kept, missing };
+      features[f.name] = {
+        type: 'categorical',
+        categories: top.map(([c]) => c),
+        counts: top.map(([, n]) => n),
+        other: f.values.length - missing - kept,
+        missing,
+        ...(more.length ? { more } : {}),
+      };
     }
   }
   const scoreEdges = quantileEdges(input.scores, SCORE_BINS);

@@ -16,6 +16,8 @@ const categoricalProfile = z.object({
   counts: z.array(z.number().int().nonnegative()),
   other: z.number().int().nonnegative(),
   missing: z.number().int().nonnegative(),
+  /** Categories counted in `other`, by name, the most frequent first (up to 1,000; since 2026-12-06). */
+  more: z.array(z.string()).optional(),
 });
 /**
  * A version's reference profile: what its training (or reference) data looked like, binned so

@@ -22,6 +22,7 @@ import {
 } from '../inference/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
 import { referenceSchema, type ReferenceProfile } from './reference.js';
+import { z } from 'zod';
 import { sha256, type ArtifactStore } from './artifacts/index.js';
 import { canonicalJson, manifestInputSchema, manifestSchema, MANIFEST_FORMAT, type Manifest, type ManifestInput } from './manifest.js';
 import type { EngineCheck, RegistryStore, VersionRow } from './store.js';
@@ -34,10 +35,26 @@ function samplesOf(reference: ReferenceProfile): Record<string, (number | string
   return Object.fromEntries(Object.entries(reference.features).map(([name, p]) => [name, p.type === 'numeric' ? p.edges : p.categories]));
 }
 
-/** Samples from a stored manifest's reference, when it has a readable one. */
-function storedSamples(reference: unknown): { samples?: Record<string, (number | string)[]> } {
+/** Samples from a stored manifest's reference, and the categories it saw, when it has a readable one. */
+function storedSamples(reference: unknown): Pick<ServableSpec, 'samples' | 'seenCategories'> {
   const r = referenceSchema.safeParse(reference);
-  return r.success ? { samples: samplesOf(r.data) } : {};
+  if (!r.success) return {};
+  const seenCategories = Object.fromEntries(Object.entries(r.data.features).flatMap(([name, p]) => (p.type === 'categorical' ? [[name, [...p.categories, ...(p.more ?? [])]]] : [])));
+  return { samples: samplesOf(r.data), seenCategories };
+}
+
+const trainingColumns = z.object({
+  target: z.string().optional(),
+  columns: z.array(z.object({ name: z.string(), role: z.string(), note: z.string().optional() })),
+});
+
+/** The training data's columns that are not features (ServableSpec.leftOut and target), from a manifest's training record. */
+export function leftOutColumns(training: unknown): Pick<ServableSpec, 'leftOut' | 'target'> {
+  const t = trainingColumns.safeParse(training);
+  if (!t.success) return {};
+  const leftOut = Object.fromEntries(t.data.columns.filter((c) => c.role === 'excluded').map((c) => [c.name, c.note ?? 'left out at training']));
+  const target = t.data.columns.find((c) => c.role === 'target')?.name ?? t.data.target;
+  return { ...(Object.keys(leftOut).length ? { leftOut } : {}), ...(target !== undefined ? { target } : {}) };
 }
 
 export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -632,7 +649,7 @@ export function createRegistryService(deps: RegistryDeps) {
       return {
         archived: v.status === 'archived',
         bytes,
-        spec: { model, version, contract: withClosedCategories(m.contract, bytes), output: m.output, policy: m.policy, ...storedSamples(m.reference) },
+        spec: { model, version, contract: withClosedCategories(m.contract, bytes), output: m.output, policy: m.policy, ...storedSamples(m.reference), ...leftOutColumns(m.training) },
       };
     },
   };
