@@ -21,7 +21,7 @@ for (const dialect of DIALECTS) {
     const numeric = Object.keys(data.numeric);
     const categorical = Object.keys(data.categorical);
     // 32 countries in most rows; every 50th row (none of them held out: the index split holds out row 0 of every 4) a country of its own.
-    const countryOf = (i: number) => (i % 50 === 1 ? `R${i}` : `K${String(i % 32).padStart(2, '0')}`);
+    const countryOf = (i: number) => (i % 50 === 1 ? `R${i}` : `K${String(Math.floor(i / 4) % 32).padStart(2, '0')}`);
     const rows = Array.from({ length: data.rows }, (_, i) => i);
     // Countries of the training rows (not held out) that appear there once: too rare for a category of the graph.
     const trainingCount = new Map<string, number>();
@@ -80,6 +80,17 @@ for (const dialect of DIALECTS) {
       const scored = await runCli(['score', '--model', 'hotel', '--data', csv, '--out', `${csv}.out`, '--json'], s.env);
       expect(scored.code, scored.stdout + scored.stderr).toBe(0);
       expect(scored.json()).toMatchObject({ rows: 2, scored: 2, unseen_categories: { country: { rows: 1 } } });
+    });
+
+    it('drift monitoring counts a country the training rows had as no new value, one never in the file as new', async () => {
+      const rare = rows.filter((j) => countryOf(j).startsWith('R'));
+      for (const j of rare) expect((await call('/v1/infer', { model: 'hotel', payload: payloadOf(j) })).status).toBe(200);
+      for (const j of rows.slice(0, 40)) expect((await call('/v1/infer', { model: 'hotel', payload: payloadOf(j, j % 8 ? countryOf(j) : 'Atlantis') })).status).toBe(200);
+      await s.audit.flush();
+      const report = (await call('/v1/monitoring/hotel/run', {})).body;
+      const country = report.features.find((f: { name: string }) => f.name === 'country');
+      // Atlantis only (5 of these 40 rows, and one sent before), though the reference names 30 countries and the window has 81.
+      expect(country.unseen_categories.map((u: { value: string }) => u.value)).toEqual(['Atlantis']);
     });
 
     it('over the Open Inference Protocol, an input the version was trained without is refused with why', async () => {

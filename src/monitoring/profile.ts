@@ -141,6 +141,8 @@ export class FeatureAccumulator {
   /** Categorical only: values not in the reference, with how often they came (at most 50 kept). */
   readonly unseen = new Map<string, number>();
   private readonly index: Map<string, number> | undefined;
+  /** The reference's rarer categories (binned as other, as the reference counted them): not unseen. */
+  private readonly more: Set<string> | undefined;
 
   /** asTrained: the version reads its string features as its trainer did (contract cell_reading), so the window is binned the same way. */
   constructor(
@@ -151,6 +153,7 @@ export class FeatureAccumulator {
     else {
       this.counts = new Array(profile.categories.length + 1).fill(0);
       this.index = new Map(profile.categories.map((c, i) => [c, i]));
+      if (profile.more?.length) this.more = new Set(profile.more);
     }
   }
 
@@ -171,6 +174,7 @@ export class FeatureAccumulator {
     if (i !== undefined) this.counts[i]++;
     else {
       this.counts[this.counts.length - 1]++;
+      if (this.more?.has(c)) return;
       if (this.unseen.has(c) || this.unseen.size < 50) this.unseen.set(c, (this.unseen.get(c) ?? 0) + 1);
     }
   }
