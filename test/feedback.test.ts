@@ -49,6 +49,22 @@ for (const dialect of DIALECTS) {
       expect(await s.ctx.feedback.get(byEvent)).toMatchObject({ label: 0, value: null, event_id: 'booking-77' });
     });
 
+    it('batch predict with event_ids: each prediction carries its own, echoed and audited, and feedback finds it by it', async () => {
+      const instances = [5, 6, 7].map((i) => rowPayload(demo.holdout.data, i));
+      const batch = await post('/v1/models/hotel/predict', { instances, event_ids: ['order-5', 'order-6', 'order-7'] }, inferToken);
+      expect(batch.status, JSON.stringify(batch.body)).toBe(200);
+      const predictions = batch.body.predictions as { prediction_id: string; event_id: string }[];
+      expect(predictions.map((p) => p.event_id)).toEqual(['order-5', 'order-6', 'order-7']);
+      const r = await post('/v1/feedback', { items: ['order-7', 'order-5'].map((event_id) => ({ event_id, label: 1 })) });
+      expect(r.body.results.map((x: { prediction_id: string }) => x.prediction_id)).toEqual([predictions[2].prediction_id, predictions[0].prediction_id]);
+      expect(await s.ctx.feedback.get(predictions[2].prediction_id)).toMatchObject({ label: 1, event_id: 'order-7' });
+      // Without them, no event ids; with as many ids as rows only.
+      const plain = await post('/v1/models/hotel/predict', { instances }, inferToken);
+      expect(plain.body.predictions.map((p: Record<string, unknown>) => p.event_id)).toEqual([undefined, undefined, undefined]);
+      const short = await post('/v1/models/hotel/predict', { instances, event_ids: ['order-8'] }, inferToken);
+      expect(short).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED', message: 'event_ids: 1 id for 3 instances; give one per instance, in the same order' } } });
+    });
+
     it('reporting again replaces the outcome', async () => {
       const id = await predict(2);
       await post('/v1/feedback', { prediction_id: id, label: 1 });

@@ -116,7 +116,7 @@ function value(v: unknown, datatype: string, where: string): unknown {
  */
 /** Why a name that is no input was left out of the version's features, when its training data had that column. */
 function leftOutHint(name: string, spec: Pick<ServableSpec, 'leftOut' | 'target'>): string {
-  if (name === spec.target) return ": it is the outcome this version predicts; send outcomes as feedback (POST /v1/feedback with the prediction's event_id)";
+  if (name === spec.target) return ': it is the outcome this version predicts; send outcomes as feedback (POST /v1/feedback naming its prediction_id or event_id)';
   const why = spec.leftOut && Object.hasOwn(spec.leftOut, name) ? spec.leftOut[name] : undefined;
   return why !== undefined ? `: the version was trained without it (${why}); leave it out` : '';
 }

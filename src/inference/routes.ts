@@ -88,7 +88,7 @@ const warningsOf = (enc: EncodedRow, where: string, servable: Servable): string[
   for (const f of enc.unknown ?? []) {
     // The rest of a training file's row: the version was trained without these columns.
     if (leftOut && Object.hasOwn(leftOut, f)) continue;
-    if (f === target) out.push(`${where}.${f}: the outcome this version predicts, ignored; send outcomes as feedback (POST /v1/feedback with the prediction's event_id)`);
+    if (f === target) out.push(`${where}.${f}: the outcome this version predicts, ignored; send outcomes as feedback (POST /v1/feedback naming its prediction_id or event_id)`);
     else out.push(`${where}.${f}: unknown field, ignored${caseHint(names, [f])}`);
   }
   for (const i of enc.unseen ?? []) out.push(unseenCategoryWarning(where, features[i], enc.row[i] as string));
@@ -224,6 +224,12 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
             instances: { type: 'array', minItems: 1, maxItems: deps.maxInstances, items: {} },
             version: { type: 'integer', minimum: 1 },
             routing_key: { type: 'string', maxLength: 256, description: 'Entity key for sticky canary routing of the whole batch' },
+            event_ids: {
+              type: 'array',
+              maxItems: deps.maxInstances,
+              items: { type: 'string', minLength: 1, maxLength: 256 },
+              description: "One per instance, in order: each prediction's event id (echoed back, audited, and what feedback can name it by)",
+            },
           },
         },
         response: {
@@ -238,7 +244,7 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
                 type: 'array',
                 items: {
                   type: 'object',
-                  properties: { prediction_id: { type: 'string' }, ...outcomeProperties, cached: { type: 'boolean' }, warnings: warningsSchema },
+                  properties: { prediction_id: { type: 'string' }, event_id: { type: 'string' }, ...outcomeProperties, cached: { type: 'boolean' }, warnings: warningsSchema },
                   required: ['prediction_id', 'score', 'decision', 'cached'],
                 },
               },
@@ -252,7 +258,11 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
     async (request) => {
       const model = request.params.name;
       const { servable, alias, arm } = await pool.resolve(model, { version: request.body.version, routingKey: request.body.routing_key });
-      const instances = request.body.instances;
+      const { instances, event_ids: eventIds } = request.body;
+      if (eventIds && eventIds.length !== instances.length)
+        throw new AppError('VALIDATION_FAILED', `event_ids: ${eventIds.length} ${eventIds.length === 1 ? 'id' : 'ids'} for ${instances.length} instances; give one per instance, in the same order`, {
+          field: 'event_ids',
+        });
       const rows: Row[] = new Array(instances.length);
       const warnings: (string[] | undefined)[] = new Array(instances.length);
       for (let i = 0; i < instances.length; i++) {
@@ -260,9 +270,10 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
         rows[i] = enc.row;
         warnings[i] = warningsOf(enc, `instances[${i}]`, servable);
       }
-      const scored = await scoreBatch({ servable, arm, rows, payloads: instances, keyId: request.principal?.id });
+      const scored = await scoreBatch({ servable, arm, rows, payloads: instances, eventIds, keyId: request.principal?.id });
       const predictions = scored.map((p, i) => ({
         prediction_id: p.id,
+        ...(eventIds ? { event_id: eventIds[i] } : {}),
         ...servable.present(p.outcome, p.decision),
         cached: p.cached,
         ...(warnings[i] ? { warnings: warnings[i] } : {}),

@@ -127,6 +127,8 @@ export interface BatchInput {
   payloads: unknown[];
   /** One event id for every row (the OIP request id). */
   eventId?: string;
+  /** Each row's own event id, in order (batch predict's event_ids); before eventId. */
+  eventIds?: readonly string[];
   keyId?: string;
 }
 
@@ -141,7 +143,7 @@ export type ScoreBatch = (input: BatchInput) => Promise<BatchRow[]>;
 
 export function batchScorer(deps: { observer?: ArmObserver; cache?: PredictionCache; sink?: PredictionSink }, recorderOf: (s: Servable, arm: string) => Recorder): ScoreBatch {
   const { observer, cache, sink } = deps;
-  return async ({ servable, arm, rows, payloads, eventId, keyId }) => {
+  return async ({ servable, arm, rows, payloads, eventId, eventIds, keyId }) => {
     const model = servable.spec.model;
     const started = process.hrtime.bigint();
     const outcomes: Outcome[] = new Array(rows.length);
@@ -183,7 +185,7 @@ export function batchScorer(deps: { observer?: ArmObserver; cache?: PredictionCa
         model,
         version: servable.spec.version,
         arm,
-        eventId,
+        eventId: eventIds?.[i] ?? eventId,
         payload: payloads[i],
         row: rows[i],
         score: outcome.score,
