@@ -51,7 +51,7 @@ for (const dialect of DIALECTS) {
       const i = rows.find((j) => contractCountries.includes(countryOf(j)))!;
       const r = await call('/v1/infer', { model: 'hotel', payload: payloadOf(i) });
       expect(r.status).toBe(200);
-      expect(r.body.warnings).toEqual(["payload.is_canceled: the outcome this version predicts, ignored; send outcomes as feedback (POST /v1/feedback naming its prediction_id or event_id)"]);
+      expect(r.body.warnings).toEqual(['payload.is_canceled: the outcome this version predicts, ignored; send outcomes as feedback (POST /v1/feedback naming its prediction_id or event_id)']);
       // A field the training file never had is still a typo to name.
       const typo = await call('/v1/infer', { model: 'hotel', payload: { ...payloadOf(i), is_cancelled: 1, is_canceled: undefined } });
       expect(typo.body.warnings).toEqual(['payload.is_cancelled: unknown field, ignored']);
