@@ -177,6 +177,20 @@ describe('modelgate train', () => {
     expect(binary.code, binary.stderr).toBe(0);
     expect(binary.stderr).toContain(`  warning: ${warning}\n[2/3] training`);
     expect(binary.json().warnings).toContain(warning);
+    // With --register: refused, exit 1, nothing registered (serving would score every request without the column).
+    const args = ['train', '--data', leaky, '--target', 'is_canceled', '--model', 'leaky', '--rounds', '5', '--exclude', 'adr_cents', '--register', '--json'];
+    const refused = await runCli(args, env);
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.json()).toMatchObject({ registered: null, leaking_columns: [{ column: 'reservation_status', measure: 'roc_auc', value: 1 }] });
+    expect(refused.stderr).toContain(
+      'error: reservation_status gives is_canceled away on the held-out rows; leave it out with --exclude reservation_status, or, if serving has it when it decides, keep it with --include reservation_status; nothing was registered\n',
+    );
+    expect((await runCli(['models', '--json'], env)).json().models.map((m: { name: string }) => m.name)).not.toContain('leaky');
+    // Kept on purpose: registered, and not warned of.
+    const kept = await runCli([...args, '--include', 'reservation_status'], env);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.json()).toMatchObject({ registered: { model: 'leaky', version: 1 } });
+    expect(kept.json().warnings).not.toContain(warning);
     // A regression target and its own value in cents: the same, through the other tasks' path.
     const regression = await runCli(['train', '--data', leaky, '--target', 'adr', '--model', 'leaky-adr', '--rounds', '5', '--exclude', 'reservation_status', '--json'], env);
     expect(regression.code, regression.stderr).toBe(0);

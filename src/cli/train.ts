@@ -8,7 +8,8 @@ import { checkPolicy, parsePolicyFlag, type Policy } from '../inference/index.js
 import type { ReferenceProfile } from '../registry/index.js';
 import { indexSplit, randomSplit, trainModel, type Algorithm } from '../training/train.js';
 import type { RegressionLoss } from '../training/gbdt.js';
-import { leakageWarning, leakingColumns } from '../training/leakage.js';
+import { leakageWarning, leakingColumns, type LeakingColumn } from '../training/leakage.js';
+import type { Dataset } from '../training/dataset.js';
 import { cliActor, parseNumberFlag, withContext } from './context.js';
 import { parseBands, parseCosts } from './policy-flags.js';
 import { describePolicy } from '../inference/index.js';
@@ -89,7 +90,10 @@ export function registerTrainCommands(program: Command): void {
     .option('--min-accuracy <x>', 'gate (multiclass): held-out accuracy at least this')
     .option('--exclude <a,b>', 'columns to leave out')
     .option('--categorical <a,b>', 'columns to treat as categorical')
-    .option('--include <a,b>', 'keep columns that look like names or identifiers (more than 1,000 distinct values, or distinct values above 20 % of the rows)')
+    .option(
+      '--include <a,b>',
+      'keep columns that look like names or identifiers (more than 1,000 distinct values, or distinct values above 20 % of the rows), or that alone give the target away, which --register otherwise refuses (serving must have them when it decides)',
+    )
     .option('--numeric <a,b>', 'columns to treat as numeric')
     .option('--test-fraction <f>', 'share of rows held out', '0.25')
     .option('--split <index|random>', 'index: row i is held out when i % (1/f) == 0 (reproducible by any tool); random: seeded and stratified', 'index')
@@ -165,8 +169,7 @@ export function registerTrainCommands(program: Command): void {
         const split = o.split === 'index' ? indexSplit(ingested.data, testFraction) : randomSplit(ingested.data, testFraction, seed);
         if (new Set(split.test.label).size < 2 || new Set(split.train.label).size < 2)
           throw new AppError('BAD_REQUEST', `${o.data}: the ${o.split} split leaves one part with a single class; use --split random or more data`);
-        const leak = leakageWarning(leakingColumns(split), o.target);
-        if (leak) progress(`  warning: ${leak}`);
+        const { leak, leaking, refusal } = leakCheck(o, split);
         progress(`[2/3] training ${o.algo} on ${split.train.rows} rows (${split.test.rows} held out)`);
         const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
         let trained;
@@ -191,7 +194,7 @@ export function registerTrainCommands(program: Command): void {
           registered,
           promoted,
           warnings: promotion,
-        } = await registerIfPassed(ctx, o, gates, {
+        } = await registerIfPassed(ctx, o, refusal ? [...gates, { passed: false }] : gates, {
           onnx: trained.onnx,
           policy: trained.policy,
           task: 'binary',
@@ -200,17 +203,26 @@ export function registerTrainCommands(program: Command): void {
           sha256: ingested.sha256,
           description: `${o.algo} trained on ${o.data}`,
         });
-        const out = { run, metrics: m, policy: trained.policy, gates, warnings: [...ingested.warnings, ...(leak ? [leak] : []), ...promotion], registered: registered ?? null, promoted };
+        const out = {
+          run,
+          metrics: m,
+          policy: trained.policy,
+          gates,
+          warnings: [...ingested.warnings, ...(leak ? [leak] : []), ...promotion],
+          ...(leaking.length ? { leaking_columns: leaking } : {}),
+          registered: registered ?? null,
+          promoted,
+        };
         const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(4));
         emit(o, out, () =>
           [
             `${o.algo} on ${split.train.rows} rows, ${split.test.rows} held out (${o.split} split); ${fitSteps(algo, 'binary', trained.run.rounds)}, ${(trained.run.duration_ms / 1000).toFixed(1)} s`,
             `held out: ROC AUC ${fmt(m.roc_auc)}, F1 ${fmt(m.f1)}, precision ${fmt(m.precision)}, recall ${fmt(m.recall)}, Brier ${fmt(m.brier)}, log loss ${fmt(m.log_loss)}`,
             `policy: ${trained.policy.type === 'threshold' ? `act when score >= ${trained.policy.threshold.toFixed(4)} (maximises ${costs ? 'profit' : 'F1'})` : describePolicy(trained.policy)}; action rate ${fmt(m.action_rate)}${m.expected_profit_per_row !== undefined ? `, expected profit ${m.expected_profit_per_row.toFixed(2)} a row` : ''}`,
-            ...outcomeLines(o, gates, registered, promoted),
+            ...outcomeLines(o, gates, registered, promoted, refusal),
           ].join('\n'),
         );
-        reportFailedGates(o, gates);
+        reportFailedGates(o, gates, refusal);
       }),
     );
 }
@@ -242,8 +254,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
       );
     progress(`  classes: ${classes.map((c) => JSON.stringify(c)).join(', ')}`);
   }
-  const leak = leakageWarning(leakingColumns(split), o.target);
-  if (leak) progress(`  warning: ${leak}`);
+  const { leak, leaking, refusal } = leakCheck(o, split);
   const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
   progress(`[2/3] training ${kindAlgoName(algo, task)} (${task}) on ${split.train.rows} rows (${split.test.rows} held out)`);
   let trained;
@@ -275,7 +286,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     registered,
     promoted,
     warnings: promotion,
-  } = await registerIfPassed(ctx, o, gates, {
+  } = await registerIfPassed(ctx, o, refusal ? [...gates, { passed: false }] : gates, {
     onnx: trained.onnx,
     policy: trained.policy,
     task,
@@ -284,7 +295,17 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     sha256: ingested.sha256,
     description: `${kindAlgoName(algo, task)} (${task}) trained on ${o.data}`,
   });
-  const out = { task, run, metrics: m, policy: trained.policy, gates, warnings: [...ingested.warnings, ...(leak ? [leak] : []), ...promotion], registered: registered ?? null, promoted };
+  const out = {
+    task,
+    run,
+    metrics: m,
+    policy: trained.policy,
+    gates,
+    warnings: [...ingested.warnings, ...(leak ? [leak] : []), ...promotion],
+    ...(leaking.length ? { leaking_columns: leaking } : {}),
+    registered: registered ?? null,
+    promoted,
+  };
   const fmt = (v: number | undefined | null) => (v === undefined || v === null ? '—' : v.toFixed(4));
   emit(o, out, () =>
     [
@@ -293,10 +314,10 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
         ? `held out: MAE ${fmt(m.mae)}, RMSE ${fmt(m.rmse)}, R² ${fmt(m.r2)}, MAPE ${m.mape === undefined ? '—' : `${(m.mape * 100).toFixed(2)} %`}`
         : `held out: accuracy ${fmt(m.accuracy)}, macro F1 ${fmt(m.macro_f1)}, weighted F1 ${fmt(m.weighted_f1)}, log loss ${fmt(m.log_loss)}`,
       `policy: ${describePolicy(trained.policy)}`,
-      ...outcomeLines(o, gates, registered, promoted),
+      ...outcomeLines(o, gates, registered, promoted, refusal),
     ].join('\n'),
   );
-  reportFailedGates(o, gates);
+  reportFailedGates(o, gates, refusal);
 }
 
 /** What a regression or multiclass fit is called: --algo logreg and linear are one flag for two models. */
@@ -315,7 +336,7 @@ interface TrainGate {
 }
 
 /** The summary's last lines: each gate, then whether (and as what) the model was registered. */
-function outcomeLines(o: TrainFlags, gates: TrainGate[], registered: { model: string; version: number; unchanged?: true } | undefined, promoted: boolean): string[] {
+function outcomeLines(o: TrainFlags, gates: TrainGate[], registered: { model: string; version: number; unchanged?: true } | undefined, promoted: boolean, refusal?: string): string[] {
   return [
     ...gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : 'FAILED'} (${g.metric} ${g.value === null ? '—' : g.value.toFixed(4)} vs ${g.threshold})`),
     registered?.unchanged
@@ -323,16 +344,41 @@ function outcomeLines(o: TrainFlags, gates: TrainGate[], registered: { model: st
       : registered
         ? `registered ${registered.model} version ${registered.version}${promoted ? ', promoted to production' : `; next: modelgate promote --model ${registered.model} --version ${registered.version}`}`
         : o.register
-          ? 'not registered: a gate failed'
+          ? `not registered: ${refusal && gates.every((g) => g.passed) ? 'a column gives the target away (below)' : 'a gate failed'}`
           : 'not registered (add --register)',
   ];
+}
+
+/**
+ * Columns that alone give the target on the held-out rows, said before training. With
+ * --register they stop the registration: serving will most often not have such a column when
+ * it decides, so the version would score its requests as missing values and promise held-out
+ * metrics it cannot keep. --include names one that serving does have.
+ */
+function leakCheck(o: TrainFlags, split: { train: Dataset; test: Dataset }): { leak?: string; leaking: LeakingColumn[]; refusal?: string } {
+  const kept = new Set(list(o.include) ?? []);
+  const leaking = leakingColumns(split).filter((c) => !kept.has(c.column));
+  const leak = leakageWarning(leaking, o.target);
+  if (!leak) return { leaking };
+  progress(`  warning: ${leak}`);
+  const one = leaking.length === 1;
+  const names = leaking.map((c) => c.column).join(',');
+  const it = one ? 'it' : 'them';
+  const refusal = o.register
+    ? `${one ? `${names} gives` : `${leaking.map((c) => c.column).join(', ')} give`} ${o.target} away on the held-out rows; leave ${it} out with --exclude ${names}, or, if serving has ${it} when it decides, keep ${it} with --include ${names}`
+    : undefined;
+  return { leak, leaking, ...(refusal ? { refusal } : {}) };
 }
 
 /**
  * The report is the output (JSON too); with a failed gate the exit code and one line on stderr
  * say which, and by how much (below a min_ gate, above a max_ gate).
  */
-function reportFailedGates(o: TrainFlags, gates: TrainGate[]): void {
+function reportFailedGates(o: TrainFlags, gates: TrainGate[], refusal?: string): void {
+  if (refusal) {
+    progress(`error: ${refusal}; nothing was registered`);
+    process.exitCode = 1;
+  }
   const failed = gates.filter((g) => !g.passed);
   if (!failed.length) return;
   const by = (g: TrainGate, value: number) => (g.gate.startsWith('max_') ? `${(value - g.threshold).toFixed(4)} above it` : `${(g.threshold - value).toFixed(4)} below it`);
