@@ -203,16 +203,7 @@ export function registerTrainCommands(program: Command): void {
           sha256: ingested.sha256,
           description: `${o.algo} trained on ${o.data}`,
         });
-        const out = {
-          run,
-          metrics: m,
-          policy: trained.policy,
-          gates,
-          warnings: [...ingested.warnings, ...(leak ? [leak] : []), ...promotion],
-          ...(leaking.length ? { leaking_columns: leaking } : {}),
-          registered: registered ?? null,
-          promoted,
-        };
+        const out = { run, metrics: m, policy: trained.policy, gates, ...outcomeFields([...ingested.warnings, ...(leak ? [leak] : []), ...promotion], leaking, registered, promoted) };
         const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(4));
         emit(o, out, () =>
           [
@@ -295,17 +286,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     sha256: ingested.sha256,
     description: `${kindAlgoName(algo, task)} (${task}) trained on ${o.data}`,
   });
-  const out = {
-    task,
-    run,
-    metrics: m,
-    policy: trained.policy,
-    gates,
-    warnings: [...ingested.warnings, ...(leak ? [leak] : []), ...promotion],
-    ...(leaking.length ? { leaking_columns: leaking } : {}),
-    registered: registered ?? null,
-    promoted,
-  };
+  const out = { task, run, metrics: m, policy: trained.policy, gates, ...outcomeFields([...ingested.warnings, ...(leak ? [leak] : []), ...promotion], leaking, registered, promoted) };
   const fmt = (v: number | undefined | null) => (v === undefined || v === null ? '—' : v.toFixed(4));
   emit(o, out, () =>
     [
@@ -334,6 +315,14 @@ interface TrainGate {
   value: number | null;
   passed: boolean;
 }
+
+/** The --json report's last fields, for every task. */
+const outcomeFields = (warnings: string[], leaking: LeakingColumn[], registered: { model: string; version: number; unchanged?: true } | undefined, promoted: boolean) => ({
+  warnings,
+  ...(leaking.length ? { leaking_columns: leaking } : {}),
+  registered: registered ?? null,
+  promoted,
+});
 
 /** The summary's last lines: each gate, then whether (and as what) the model was registered. */
 function outcomeLines(o: TrainFlags, gates: TrainGate[], registered: { model: string; version: number; unchanged?: true } | undefined, promoted: boolean, refusal?: string): string[] {
