@@ -290,6 +290,8 @@ describe('a binary model whose classes are words, through the CLI', () => {
     expect(reg.json().reference).toEqual({ rows: 50, skipped: 0 });
     const ev = await runCli(['evaluate', '--model', 'words', '--version', '1', '--data', csv, '--target', 'Outcome', '--json'], env);
     expect(ev.code, ev.stderr).toBe(0);
+    // The progress ends on the count scored, not on the last multiple of 10,240 (none here).
+    expect(ev.stderr).toMatch(/^ {2}50 rows scored$/m);
     const left = words.expected.truth!.map((t) => (t === 'left' ? 1 : 0));
     expect(ev.json().candidate.roc_auc).toBeCloseTo(
       aucByPairs(

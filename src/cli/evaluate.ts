@@ -66,7 +66,8 @@ async function evaluateVersion(ctx: Context, model: string, version: number, fil
   const s = await Servable.load(found.bytes, found.spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
   try {
     progress(`scoring ${file} with ${model} version ${version} (${s.task})…`);
-    const r = await scoreCsv(file, s, { target: target.column, targetFrom: target.from, onProgress: (n) => n % 10240 === 0 && progress(`  ${n} rows scored`) });
+    const r = await scoreCsv(file, s, { target: target.column, targetFrom: target.from, onProgress: (n) => n % 10240 === 0 && progress(`  ${n.toLocaleString('en')} rows scored…`) });
+    progress(`  ${r.scores.length.toLocaleString('en')} rows scored`);
     const note = checkSkipped({ ...r, scored: r.scores.length }, { subject: `${file} with ${model} version ${version}`, allowSkipped, allowWhat: 'evaluate the other rows' });
     if (note) progress(`  ${note}`);
     const read = notNumbersNote(r.notNumbers);

@@ -25,13 +25,13 @@ async function profileReference(prep: ReturnType<RegistryService['prepare']>, on
   const s = await Servable.load(onnx, spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
   try {
     progress(`profiling reference data ${file}…`);
-    const r = await referenceFromCsv(file, s, prep.policy, { target, onProgress: (n) => n % 10240 === 0 && progress(`  ${n} rows scored`) });
+    const r = await referenceFromCsv(file, s, prep.policy, { target, onProgress: (n) => n % 10240 === 0 && progress(`  ${n.toLocaleString('en')} rows scored…`) });
     const note = checkSkipped({ ...r, scored: r.rows }, { subject: `--reference ${file}`, consequence: 'nothing was registered', allowSkipped, allowWhat: 'profile the other rows' });
     if (note) progress(`  ${note}`);
     const read = notNumbersNote(r.notNumbers);
     if (read) progress(`  note: ${read}`);
     if (r.unseenNote) progress(`  warning: ${r.unseenNote}`);
-    progress(`  ${r.rows} rows profiled`);
+    progress(`  ${r.rows.toLocaleString('en')} rows profiled`);
     return r;
   } finally {
     await s.release();
