@@ -13,6 +13,8 @@ export const MAX_CATEGORIES = 30;
  * value the version saw in its data from a typo, though its graph may score it as an unseen one.
  */
 export const MAX_MORE_CATEGORIES = 1000;
+/** And at most this many characters of them a feature: a column of long texts would otherwise swell every manifest. */
+export const MAX_MORE_CHARS = 32_000;
 
 /** Numeric for number-typed contract features, categorical for strings and booleans. */
 export type FeatureKind = 'numeric' | 'categorical';
@@ -103,7 +105,12 @@ export function buildReference(input: ReferenceInput): ReferenceProfile {
       }
       const sorted = [...freq].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
       const top = sorted.slice(0, MAX_CATEGORIES);
-      const more = sorted.slice(MAX_CATEGORIES, MAX_CATEGORIES + MAX_MORE_CATEGORIES).map(([c]) => c);
+      const more: string[] = [];
+      let chars = 0;
+      for (const [c] of sorted.slice(MAX_CATEGORIES, MAX_CATEGORIES + MAX_MORE_CATEGORIES)) {
+        if ((chars += c.length) > MAX_MORE_CHARS) break;
+        more.push(c);
+      }
       const kept = top.reduce((s, [, n]) => s + n, 0);
       features[f.name] = {
         type: 'categorical',
