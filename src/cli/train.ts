@@ -350,11 +350,10 @@ function leakCheck(o: TrainFlags, split: { train: Dataset; test: Dataset }): { l
   const leak = leakageWarning(leaking, o.target);
   if (!leak) return { leaking };
   progress(`  warning: ${leak}`);
-  const one = leaking.length === 1;
-  const names = leaking.map((c) => c.column).join(',');
-  const it = one ? 'it' : 'them';
+  const names = leaking.map((c) => c.column);
+  const it = names.length === 1 ? 'it' : 'them';
   const refusal = o.register
-    ? `${one ? `${names} gives` : `${leaking.map((c) => c.column).join(', ')} give`} ${o.target} away on the held-out rows; leave ${it} out with --exclude ${names}, or, if serving has ${it} when it decides, keep ${it} with --include ${names}`
+    ? `${names.join(', ')} give${names.length === 1 ? 's' : ''} ${o.target} away on the held-out rows; leave ${it} out with --exclude ${names.join(',')}, or, if serving has ${it} when it decides, keep ${it} with --include ${names.join(',')}`
     : undefined;
   return { leak, leaking, ...(refusal ? { refusal } : {}) };
 }

@@ -2,6 +2,7 @@ import { AppError } from '../lib/errors.js';
 import { isNumberType, type Contract, type Feature } from './contract.js';
 import type { PresentedOutcome } from './outcome.js';
 import type { Servable, ServableSpec } from './servable.js';
+import { FEEDBACK_ADVICE, leftOutReason } from './training-columns.js';
 
 /**
  * The Open Inference Protocol v2 (KServe, Triton, MLServer) in modelgate's terms: a request's
@@ -109,18 +110,18 @@ function value(v: unknown, datatype: string, where: string): unknown {
   return v;
 }
 
+/** Why a name that is no input was left out of the version's features, when its training data had that column. */
+function leftOutHint(name: string, spec: Pick<ServableSpec, 'leftOut' | 'target'>): string {
+  if (name === spec.target) return `: it is the outcome this version predicts; ${FEEDBACK_ADVICE}`;
+  const why = leftOutReason(spec, name);
+  return why !== undefined ? `: the version was trained without it (${why}); leave it out` : '';
+}
+
 /**
  * The rows of an infer request as payloads (feature → value), in the order of the batch. Either
  * one tensor per feature ([N] or [N,1]), or one [N,F] numeric tensor with the features in
  * contract order.
  */
-/** Why a name that is no input was left out of the version's features, when its training data had that column. */
-function leftOutHint(name: string, spec: Pick<ServableSpec, 'leftOut' | 'target'>): string {
-  if (name === spec.target) return ': it is the outcome this version predicts; send outcomes as feedback (POST /v1/feedback naming its prediction_id or event_id)';
-  const why = spec.leftOut && Object.hasOwn(spec.leftOut, name) ? spec.leftOut[name] : undefined;
-  return why !== undefined ? `: the version was trained without it (${why}); leave it out` : '';
-}
-
 export function oipPayloads(req: OipRequest, spec: Pick<ServableSpec, 'contract' | 'leftOut' | 'target'>): Record<string, unknown>[] {
   const { contract } = spec;
   const features = contract.features;

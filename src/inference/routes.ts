@@ -10,6 +10,7 @@ import { predictionId as newPredictionId } from '../lib/ids.js';
 import type { ModelPool } from './pool.js';
 import type { EncodedRow, Row } from './encoder.js';
 import { unseenCategoryWarning } from './unseen-category.js';
+import { FEEDBACK_ADVICE, leftOutReason } from './training-columns.js';
 import type { PredictionCache } from './cache.js';
 import { oipRoutes, type OipRouteDeps } from './oip-routes.js';
 import { batchScorer, inferenceFailed, recorders, requireFinite, type ArmObserver, type InferenceMetrics, type PredictionSink } from './scoring.js';
@@ -81,14 +82,15 @@ const inferReply = {
  */
 const warningsOf = (enc: EncodedRow, where: string, servable: Servable): string[] | undefined => {
   if (!enc.unknown && !enc.unseen && !enc.absent) return undefined;
-  const { contract, leftOut, target } = servable.spec;
+  const { spec } = servable;
+  const { contract, target } = spec;
   const features = contract.features;
   const names = enc.unknown ? features.map((x) => x.name) : [];
   const out: string[] = [];
   for (const f of enc.unknown ?? []) {
     // The rest of a training file's row: the version was trained without these columns.
-    if (leftOut && Object.hasOwn(leftOut, f)) continue;
-    if (f === target) out.push(`${where}.${f}: the outcome this version predicts, ignored; send outcomes as feedback (POST /v1/feedback naming its prediction_id or event_id)`);
+    if (leftOutReason(spec, f) !== undefined) continue;
+    if (f === target) out.push(`${where}.${f}: the outcome this version predicts, ignored; ${FEEDBACK_ADVICE}`);
     else out.push(`${where}.${f}: unknown field, ignored${caseHint(names, [f])}`);
   }
   for (const i of enc.unseen ?? []) out.push(unseenCategoryWarning(where, features[i], enc.row[i] as string));

@@ -16,7 +16,7 @@ const categoricalProfile = z.object({
   counts: z.array(z.number().int().nonnegative()),
   other: z.number().int().nonnegative(),
   missing: z.number().int().nonnegative(),
-  /** Categories counted in `other`, by name, the most frequent first (up to 1,000; since 2026-12-06). */
+  /** Categories counted in `other`, by name, the most frequent first (up to 1,000 and 32,000 characters; since 2026-12-06). */
   more: z.array(z.string()).optional(),
 });
 /**

@@ -35,8 +35,8 @@ function samplesOf(reference: ReferenceProfile): Record<string, (number | string
   return Object.fromEntries(Object.entries(reference.features).map(([name, p]) => [name, p.type === 'numeric' ? p.edges : p.categories]));
 }
 
-/** Samples from a stored manifest's reference, and the categories it saw, when it has a readable one. */
-function storedSamples(reference: unknown): Pick<ServableSpec, 'samples' | 'seenCategories'> {
+/** From a stored manifest's reference, when it has a readable one: samples to check the compiled engine on, and the categories it saw. */
+function fromReference(reference: unknown): Pick<ServableSpec, 'samples' | 'seenCategories'> {
   const r = referenceSchema.safeParse(reference);
   if (!r.success) return {};
   const seenCategories = Object.fromEntries(Object.entries(r.data.features).flatMap(([name, p]) => (p.type === 'categorical' ? [[name, [...p.categories, ...(p.more ?? [])]]] : [])));
@@ -649,7 +649,7 @@ export function createRegistryService(deps: RegistryDeps) {
       return {
         archived: v.status === 'archived',
         bytes,
-        spec: { model, version, contract: withClosedCategories(m.contract, bytes), output: m.output, policy: m.policy, ...storedSamples(m.reference), ...leftOutColumns(m.training) },
+        spec: { model, version, contract: withClosedCategories(m.contract, bytes), output: m.output, policy: m.policy, ...fromReference(m.reference), ...leftOutColumns(m.training) },
       };
     },
   };
