@@ -54,6 +54,8 @@ function readOipBody(request: FastifyRequest, body: Buffer): unknown {
   try {
     return parseOipJson(body.toString('utf8', 0, n));
   } catch (e) {
+    // Valid JSON refused for what it holds (nested too deep) says so as it is.
+    if (!(e as Error).message.startsWith('malformed JSON body: ')) throw e;
     const problem = (e as Error).message.replace(/^malformed JSON body: /, '').replace(/; send one JSON object$/, '');
     throw new AppError('BAD_REQUEST', `the JSON header (the body's first ${n} bytes, as Inference-Header-Content-Length says) is not valid JSON: ${problem}`);
   }

@@ -1,12 +1,23 @@
 import sjson from 'secure-json-parse';
 import { AppError, errorMessage } from './errors.js';
 
-/** A JSON body's value; a body that is empty, not JSON or sets `__proto__` is a 400 AppError. */
+/**
+ * How deeply a JSON body's arrays and objects may nest. A row is flat and the deepest request
+ * (an Open Inference Protocol body, a canary's rules) nests five levels; JSON.parse itself takes
+ * any depth, but what walks the value afterwards recurses: JSON.stringify overflows the stack at
+ * about 4,000 levels, so an unknown payload field nested that deep was scored, then failed with a
+ * 500, and one nested a little less was audited and made every listing of the audit log that
+ * held it a 500.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** A JSON body's value; a body that is empty, not JSON, nested deeper than MAX_JSON_DEPTH or sets `__proto__` is a 400 AppError. */
 export function parseJsonBody(text: string): unknown {
   if (text.length === 0) throw new AppError('BAD_REQUEST', 'the JSON body is empty');
+  let value: unknown;
   try {
     const suspicious = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
-    return suspicious ? sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text);
+    value = suspicious ? sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text);
   } catch (e) {
     // Python's json.dumps (and so httpx's json=) writes a missing float as a bare NaN.
     const bare = /NaN|Infinity/.test(text) ? firstNonFinite(text) : undefined;
@@ -17,6 +28,46 @@ export function parseJsonBody(text: string): unknown {
       );
     throw new AppError('BAD_REQUEST', `malformed JSON body: ${parseProblem(e)}; send one JSON object`);
   }
+  const deep = bracketsOver(text, MAX_JSON_DEPTH) ? nestedPath(value, MAX_JSON_DEPTH) : undefined;
+  if (deep !== undefined)
+    throw new AppError(
+      'BAD_REQUEST',
+      `the JSON body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep${deep.length ? ` (in ${fieldPath(deep)})` : ''}; send each feature as a number, string, boolean or null`,
+    );
+  return value;
+}
+
+/** Whether `text` holds more than `limit` brackets and braces: only then can it nest that deep. A few native searches. */
+function bracketsOver(text: string, limit: number): boolean {
+  if (text.length <= 2 * limit) return false;
+  let n = 0;
+  for (let i = text.indexOf('{'); i >= 0; i = text.indexOf('{', i + 1)) if (++n > limit) return true;
+  for (let i = text.indexOf('['); i >= 0; i = text.indexOf('[', i + 1)) if (++n > limit) return true;
+  return false;
+}
+
+/** `payload.meta[0][0]…`: the first members of a path, as a field is named in error messages. */
+const fieldPath = (path: (string | number)[]) => path.slice(0, 3).reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${k}` : k), '') + (path.length > 3 ? '…' : '');
+
+/**
+ * The keys (array indexes as numbers) down to the first array or object nested more than
+ * `levels` deep in `v` (`v` itself is level 1; [] when `v` is that one), or undefined.
+ * Recursion no deeper than `levels`.
+ */
+export function nestedPath(v: unknown, levels: number): (string | number)[] | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  if (levels === 0) return [];
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const below = nestedPath(v[i], levels - 1);
+      if (below) return [i, ...below];
+    }
+  } else
+    for (const k in v) {
+      const below = nestedPath((v as Record<string, unknown>)[k], levels - 1);
+      if (below) return [k, ...below];
+    }
+  return undefined;
 }
 
 /** A string literal, or NaN / ±Infinity outside one. */
