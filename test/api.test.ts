@@ -86,6 +86,25 @@ describe('HTTP API', () => {
     expectError(await inject('GET', '/v1/nothing-here'), 404, 'NOT_FOUND');
   });
 
+  it('a route asked with a method it does not take → 405 naming the methods it does (Allow), not "no route"', async () => {
+    // A browser's GET of /v1/infer read "no route GET /v1/infer", as if the endpoint did not exist.
+    const get = await inject('GET', '/v1/infer');
+    expectError(get, 405, 'METHOD_NOT_ALLOWED');
+    expect(get.headers.allow).toBe('POST');
+    expect(get.json().error.message).toBe('GET /v1/infer: this route takes POST; the API is listed at /docs');
+    expect(get.json().error.details).toEqual({ allow: ['POST'] });
+    // A path with parameters, and one that several methods share (the retrain plan: GET, PUT, DELETE).
+    const predict = await inject('GET', '/v1/models/hotel/predict?x=1');
+    expectError(predict, 405, 'METHOD_NOT_ALLOWED');
+    expect(predict.headers.allow).toBe('POST');
+    const plan = await inject('POST', '/v1/models/hotel/retrain');
+    expectError(plan, 405, 'METHOD_NOT_ALLOWED');
+    expect(plan.headers.allow?.split(', ').sort()).toEqual(['DELETE', 'GET', 'PUT']);
+    // A path no route has is still a 404, whatever the method.
+    expectError(await inject('POST', '/v1/nothing-here', {}), 404, 'NOT_FOUND');
+    expectError(await inject('GET', '/v1/models/hotel/versions/1/nothing'), 404, 'NOT_FOUND');
+  });
+
   it('bad bodies are 4xx in the error model, never 5xx', async () => {
     expectError(await inject('POST', '/v1/infer', '{"model": "hotel", "payload": {', { 'content-type': 'application/json' }), 400, 'BAD_REQUEST');
     expectError(await inject('POST', '/v1/infer', '{"model":"hotel","payload":{"adr":NaN}}', { 'content-type': 'application/json' }), 400, 'BAD_REQUEST');
@@ -95,6 +114,12 @@ describe('HTTP API', () => {
     expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: 'lead_time=3' }), 400, 'VALIDATION_FAILED', 'payload');
     expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: [1, 2] }), 400, 'VALIDATION_FAILED', 'payload');
     expectError(await inject('POST', '/v1/infer', { model: 'hotel' }), 400, 'VALIDATION_FAILED', 'payload');
+    // An empty event id (a client's unset variable) would be one event for every such request: feedback could not tell them apart.
+    const empty = await inject('POST', '/v1/infer', { model: 'hotel', event_id: '', payload: row });
+    expectError(empty, 400, 'VALIDATION_FAILED', 'event_id');
+    expect(empty.json().error.message).toBe('body.event_id: is empty');
+    // A pinned version beyond what a path can name (nine digits) is refused as such, not looked up as a rounded number.
+    expect((await inject('POST', '/v1/infer', { model: 'hotel', version: 2 ** 60, payload: row })).json().error.message).toBe('body.version: must be <= 999999999');
     // The row sent under another name: the message shows what the body has instead.
     const misnamed = await inject('POST', '/v1/infer', { model: 'hotel', event_id: 'e9', features: row });
     expect(misnamed.json().error.message).toBe('body.payload: is required (it has model, event_id, features)');

@@ -442,6 +442,11 @@ describe('Open Inference Protocol v2', () => {
       expect(r.statusCode).toBe(404);
       expect(r.json()).toEqual({ error: `no route ${method} ${url}; the API is listed at /docs` });
     }
+    // A route asked with another method: 405 in the protocol's error shape, with Allow.
+    const wrongMethod = await s.app.inject({ method: 'GET', url: '/v2/models/geo/infer', headers: s.auth });
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers.allow).toBe('POST');
+    expect(wrongMethod.json()).toEqual({ error: 'GET /v2/models/geo/infer: this route takes POST; the API is listed at /docs' });
     const v1 = await s.app.inject({ method: 'GET', url: '/v1/nothing', headers: s.auth });
     expect(v1.json()).toMatchObject({ error: { code: 'NOT_FOUND', request_id: expect.any(String) } });
     // /v1 still asks for a JSON Content-Type.

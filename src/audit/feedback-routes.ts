@@ -14,7 +14,7 @@ const item = {
   type: 'object',
   properties: {
     prediction_id: { type: 'string', maxLength: 128 },
-    event_id: { type: 'string', maxLength: 256 },
+    event_id: { type: 'string', minLength: 1, maxLength: 256 },
     label: {
       description:
         "the real outcome: binary 0/1 or false/true (did the predicted event happen), or one of the model's own class labels (the positive class is 1); multiclass the class; regression the value",

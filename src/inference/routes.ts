@@ -36,14 +36,17 @@ const warningsSchema = {
   description: 'Payload fields the model does not use (ignored), and categories the version does not know (scored as unseen)',
 } as const;
 
+/** The largest version number a path takes (nine digits); a body's pin is held to the same. */
+const MAX_VERSION = 999_999_999;
+
 const inferBody = {
   type: 'object',
   required: ['payload'],
   properties: {
-    event_id: { type: 'string', maxLength: 256, description: 'Caller id for this event; echoed back' },
+    event_id: { type: 'string', minLength: 1, maxLength: 256, description: 'Caller id for this event; echoed back (leave it out when there is none)' },
     model: { type: 'string', maxLength: 64, description: 'Model name' },
     product: { type: 'string', maxLength: 64, description: 'Older name for model' },
-    version: { type: 'integer', minimum: 1, description: 'Pin a version: bypasses canary routing' },
+    version: { type: 'integer', minimum: 1, maximum: MAX_VERSION, description: 'Pin a version: bypasses canary routing' },
     alias: { type: 'string', maxLength: 32, description: 'Pin an alias (production, blue, green…): bypasses canary routing' },
     routing_key: { type: 'string', maxLength: 256, description: 'Entity key for sticky canary routing (default: event_id)' },
     payload: { type: 'object', additionalProperties: true, description: 'Feature name → value; null or missing numeric = missing' },
@@ -224,7 +227,7 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
           required: ['instances'],
           properties: {
             instances: { type: 'array', minItems: 1, maxItems: deps.maxInstances, items: {} },
-            version: { type: 'integer', minimum: 1 },
+            version: { type: 'integer', minimum: 1, maximum: MAX_VERSION },
             routing_key: { type: 'string', maxLength: 256, description: 'Entity key for sticky canary routing of the whole batch' },
             event_ids: {
               type: 'array',

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { parseProblem } from '../lib/json-text.js';
 import { databaseUnavailable } from '../db/unavailable.js';
 import { AppError, errorHeaders, logRequestError, type ErrorCode } from '../lib/errors.js';
+import { routeMethods } from './route-methods.js';
 
 /** JSON schema of every error body, referenced by route schemas for the OpenAPI document. */
 export const errorBodySchema = {
@@ -44,7 +45,9 @@ export function fromFastify(err: FastifyError, request?: { body?: unknown; query
           ? `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
           : first?.keyword === 'maxItems' && LIMIT_SETTINGS[path]
             ? `more than ${params.limit} items; send at most ${LIMIT_SETTINGS[path]}=${params.limit} per request (split the rows over several requests, or score a file with modelgate score)`
-            : (first?.message ?? 'is invalid');
+            : first?.keyword === 'minLength' && params.limit === 1
+              ? 'is empty'
+              : (first?.message ?? 'is invalid');
     return new AppError('VALIDATION_FAILED', `${field}: ${problem}`, { field });
   }
   const byCode: Partial<Record<string, [ErrorCode, string]>> = {
@@ -93,12 +96,17 @@ export function installErrorHandling(app: FastifyInstance, sqliteFile?: string):
     logRequestError(request.log, err, e);
     return sendError(reply, request, e);
   });
+  const methodsAt = routeMethods(app);
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0];
-    const e = new AppError('NOT_FOUND', `no route ${request.method} ${path}; the API is listed at /docs`);
+    const allowed = methodsAt(path);
+    if (allowed.length) reply.header('allow', allowed.join(', '));
+    const e = allowed.length
+      ? new AppError('METHOD_NOT_ALLOWED', `${request.method} ${path}: this route takes ${allowed.join(' or ')}; the API is listed at /docs`, { allow: allowed })
+      : new AppError('NOT_FOUND', `no route ${request.method} ${path}; the API is listed at /docs`);
     // Under /v2 a client speaks the Open Inference Protocol, whose errors are {"error": "..."}:
     // Triton's client fails on any other shape (a 404 for its model-config or statistics calls).
-    if (path === '/v2' || path.startsWith('/v2/')) return reply.code(404).type('application/json').send({ error: e.message });
+    if (path === '/v2' || path.startsWith('/v2/')) return reply.code(e.status).type('application/json').send({ error: e.message });
     return sendError(reply, request, e);
   });
 }
