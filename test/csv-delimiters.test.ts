@@ -62,6 +62,29 @@ describe('CSV files separated by semicolons or tabs', () => {
     expect(scored.split('\n')[0]).toBe('row,booking_id,score,decision');
   }, 120_000);
 
+  it('a label written 1,0 and 0,0 (pandas writes a label column with a gap as floats, decimal=",") is the same 0/1 target', async () => {
+    // Before: "its two values "1,0" and "0,0" are not 0/1, yes/no or true/false".
+    const floatLabels = write(
+      'float-labels.csv',
+      ';',
+      decimalCommas.map((r) => [...r.slice(0, -1), `${r[r.length - 1]},0`]),
+    );
+    expect(readFileSync(floatLabels, 'utf8').split('\n')[1]).toMatch(/;[01],0$/);
+    const train = async (file: string, model: string) => {
+      const r = await runCli(['train', '--data', file, '--target', 'is_canceled', '--model', model, '--algo', 'logreg', '--exclude', 'booking_id', '--register', '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      return r.json();
+    };
+    const [asFloats, asInts] = [await train(floatLabels, 'm-float-labels'), await train(files.semicolon, 'm-int-labels')];
+    expect(asFloats.run.task).toBe('binary');
+    expect(asFloats.metrics.roc_auc).toBe(asInts.metrics.roc_auc);
+    // evaluate reads the outcome column the same way.
+    const evaluate = async (file: string) => (await runCli(['evaluate', '--model', 'm-int-labels', '--version', '1', '--data', file, '--target', 'is_canceled', '--json'], env)).json().candidate;
+    const [byFloats, byInts] = [await evaluate(floatLabels), await evaluate(files.semicolon)];
+    expect(byFloats.rows).toBe(2000);
+    expect(byFloats.roc_auc).toBe(byInts.roc_auc);
+  }, 120_000);
+
   it('feedback import reads a semicolon file', async () => {
     const file = path.join(dir, 'outcomes.csv');
     writeFileSync(file, 'prediction_id;label\nnot-a-prediction;1\n');

@@ -16,8 +16,12 @@ export function cleanCategory(raw: string): string | null {
 const POSITIVE = new Set(['1', 'yes', 'true', 'y', 't']);
 const NEGATIVE = new Set(['0', 'no', 'false', 'n', 'f']);
 
-/** 0 and 1 as a float column writes them (pandas gives a label column with a gap 1.0 and 0.0). */
-const FLOAT_BIT = /^([01])\.0*$/;
+/**
+ * 0 and 1 as a float column writes them (pandas gives a label column with a gap 1.0 and 0.0),
+ * with a decimal point or, in a European spreadsheet's export (semicolons between fields), a
+ * decimal comma: 1,0 and 0,0.
+ */
+const FLOAT_BIT = /^([01])[.,]0*$/;
 
 /** A binary target cell: 1 or 0, null when missing, undefined when it is not a binary value. */
 export function binaryLabel(raw: string | undefined): 0 | 1 | null | undefined {
