@@ -85,6 +85,33 @@ describe('CSV files separated by semicolons or tabs', () => {
     expect(byFloats.roc_auc).toBe(byInts.roc_auc);
   }, 120_000);
 
+  it("Excel's sep=; first line: train reads the header after it, and messages count it as a line", async () => {
+    // Before: "line 2 has 14 fields where the header has 2" (the sep line read as the header).
+    const withSep = path.join(dir, 'excel-sep.csv');
+    writeFileSync(withSep, `\uFEFFsep=;\r\n${readFileSync(files.semicolon, 'utf8')}`);
+    const train = async (file: string, model: string) => {
+      const r = await runCli(['train', '--data', file, '--target', 'is_canceled', '--model', model, '--algo', 'logreg', '--exclude', 'booking_id', '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      return r.json();
+    };
+    const [sep, plain] = [await train(withSep, 'm-sep'), await train(files.semicolon, 'm-nosep')];
+    expect(sep.metrics.roc_auc).toBe(plain.metrics.roc_auc);
+    expect(sep.run.columns.map((c: { name: string }) => c.name)).toEqual(plain.run.columns.map((c: { name: string }) => c.name));
+    // A ragged row is named by its line in the file: the sep line, the header, row 1, then row 2.
+    const ragged = path.join(dir, 'excel-sep-ragged.csv');
+    const lines = readFileSync(files.semicolon, 'utf8').split('\n');
+    lines[2] += ';extra';
+    writeFileSync(ragged, `sep=;\n${lines.join('\n')}`);
+    const bad = await runCli(['train', '--data', ragged, '--target', 'is_canceled', '--model', 'm-ragged'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/: line 4 has \d+ fields where the header has/);
+    // feedback import too.
+    const outcomes = path.join(dir, 'outcomes-sep.csv');
+    writeFileSync(outcomes, 'sep=;\r\nevent_id;label\r\nnot-scored;1\r\nx;1;2\r\n');
+    const fb = await runCli(['feedback', 'import', '--file', outcomes, '--json'], env);
+    expect(fb.json()).toMatchObject({ rows: 2, errors: [{ line: 3 }, { line: 4, message: expect.stringMatching(/more fields than the header's 2/) }] });
+  }, 120_000);
+
   it('feedback import reads a semicolon file', async () => {
     const file = path.join(dir, 'outcomes.csv');
     writeFileSync(file, 'prediction_id;label\nnot-a-prediction;1\n');

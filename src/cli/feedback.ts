@@ -130,10 +130,10 @@ export function registerFeedbackCommands(program: Command): void {
           return columns.fieldOf(raw);
         };
         const rows = csvRows(createReadStream(o.file), { delimiter, source: o.file, name, trim: true, onHeader });
-        for await (const { row, values, misaligned } of rows) {
+        for await (const { row, line: at, values, misaligned } of rows) {
           line = row + 1;
           if (misaligned) {
-            errors.push({ line, message: misaligned });
+            errors.push({ line: at, message: misaligned });
             refusedBy.misaligned++;
             continue;
           }
@@ -142,7 +142,7 @@ export function registerFeedbackCommands(program: Command): void {
             unlabelled++;
             continue;
           }
-          batch.push({ line, item: toItem(values, delimiter !== ',') });
+          batch.push({ line: at, item: toItem(values, delimiter !== ',') });
           if (batch.length >= BATCH) await send();
         }
         if (batch.length) await send();

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { delimiterOf, streamDelimiter } from './csv-delimiter.js';
+import { delimiterOf, streamDelimiter, withoutSepLine } from './csv-delimiter.js';
 
 describe('delimiterOf', () => {
   it('reads commas whenever the header has one, else the most frequent of semicolon, tab and bar', () => {
@@ -14,6 +14,33 @@ describe('delimiterOf', () => {
     expect(delimiterOf('"a;b",c\n')).toBe(',');
     // One column: commas, as before.
     expect(delimiterOf('label\n1\n')).toBe(',');
+  });
+});
+
+describe("Excel's sep= first line", () => {
+  it('names the delimiter, with or without a byte-order mark, whatever the header holds', () => {
+    expect(delimiterOf('sep=;\r\na,b;c\n')).toBe(';');
+    expect(delimiterOf('\uFEFFsep=|\na|b\n')).toBe('|');
+    expect(delimiterOf('sep=,\na;b\n')).toBe(',');
+    // Only as the whole first line.
+    expect(delimiterOf('sep=;x,y\n')).toBe(',');
+    expect(delimiterOf('a;b;sep=|\n')).toBe(';');
+  });
+
+  const through = async (chunks: string[]) => {
+    const t = withoutSepLine();
+    const out = await text(Readable.from(chunks.map((c) => Buffer.from(c))).pipe(t));
+    return { out, dropped: t.dropped };
+  };
+
+  it('is taken out of the stream, however the bytes are split; any other start passes unchanged', async () => {
+    const file = '\uFEFFsep=;\r\na;b\r\n1;2\r\n';
+    for (const size of [1, 2, 5, 1000]) {
+      const chunks = file.match(new RegExp(`[\\s\\S]{1,${size}}`, 'g'))!;
+      expect(await through(chunks), `chunks of ${size}`).toEqual({ out: 'a;b\r\n1;2\r\n', dropped: true });
+    }
+    expect(await through(['sep=\t\n'])).toEqual({ out: '', dropped: true });
+    for (const other of ['a;b\n1;2\n', 'sep', 'sep=;', 'sepal_length,width\n1,2\n', '"sep=;"\na\n', '']) expect(await through([other]), other).toEqual({ out: other, dropped: false });
   });
 });
 

@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { AppError } from './errors.js';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 
 export type Delimiter = ',' | ';' | '\t' | '|';
 
@@ -15,6 +15,8 @@ const HEAD_BYTES = 64 * 1024;
  * comma-separated file reads differently than it did.
  */
 export function delimiterOf(head: string): Delimiter {
+  const named = SEP_LINE.exec(head)?.[1] as Delimiter | undefined;
+  if (named) return named;
   const counts = new Map<string, number>();
   let quoted = false;
   for (const ch of head) {
@@ -26,6 +28,48 @@ export function delimiterOf(head: string): Delimiter {
   let best: Delimiter = ',';
   for (const d of OTHERS) if ((counts.get(d) ?? 0) > (counts.get(best) ?? 0)) best = d;
   return best;
+}
+
+/**
+ * The first line Excel writes in some locales' "CSV" exports to name the delimiter (`sep=;`),
+ * before the header; Excel reads it back the same way. Seen with a byte-order mark before it.
+ */
+const SEP_LINE = /^\uFEFF?sep=([,;\t|])\r?\n/;
+/** Enough bytes for a byte-order mark and the longest sep line. */
+const SEP_LINE_BYTES = 16;
+
+/**
+ * A CSV's bytes without Excel's `sep=` first line when it has one (else unchanged), so the
+ * header is the first line the parser sees; `dropped` says, once the first bytes have passed,
+ * whether there was one (a line number in a message counts it).
+ */
+export function withoutSepLine(): Transform & { dropped: boolean } {
+  let head: Buffer | undefined = Buffer.alloc(0);
+  const cut = (b: Buffer): Buffer => {
+    const m = SEP_LINE.exec(b.subarray(0, SEP_LINE_BYTES).toString('utf8'));
+    if (!m) return b;
+    t.dropped = true;
+    return b.subarray(Buffer.byteLength(m[0]));
+  };
+  const t = Object.assign(
+    new Transform({
+      transform(chunk: Buffer | string, _encoding, done) {
+        if (!head) return done(null, chunk);
+        head = Buffer.concat([head, typeof chunk === 'string' ? Buffer.from(chunk) : chunk]);
+        if (head.length < SEP_LINE_BYTES && !head.includes(10)) return done();
+        const rest = cut(head);
+        head = undefined;
+        done(null, rest);
+      },
+      flush(done) {
+        if (head?.length) this.push(cut(head));
+        head = undefined;
+        done();
+      },
+    }),
+    { dropped: false },
+  );
+  return t;
 }
 
 /** The delimiter of a CSV file, from its first 64 KB. */

@@ -1,11 +1,13 @@
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
-import type { Delimiter } from './csv-delimiter.js';
+import { withoutSepLine, type Delimiter } from './csv-delimiter.js';
 import { AppError, errorMessage } from './errors.js';
 
 export interface CsvRow {
   /** 1 for the first row after the header. */
   row: number;
+  /** The file's line the row is on, for messages: 2 for the first row (3 after Excel's sep= line), as long as no quoted field holds a line break. */
+  line: number;
   /** The row's cells by header name (a null-prototype object: any header name is a plain key). */
   values: Record<string, string>;
   /**
@@ -48,7 +50,9 @@ function misalignment(cells: readonly string[], expected: number): string {
  * field count differs from the header's comes with the reason instead of its values.
  */
 export async function* csvRows(input: Readable, o: CsvRowsOptions): AsyncGenerator<CsvRow> {
-  const parser = input.pipe(parse({ bom: true, skip_empty_lines: true, relax_column_count: true, delimiter: o.delimiter, trim: o.trim ?? false }));
+  const sepless = withoutSepLine();
+  const parser = input.pipe(sepless).pipe(parse({ bom: true, skip_empty_lines: true, relax_column_count: true, delimiter: o.delimiter, trim: o.trim ?? false }));
+  sepless.on('error', (e) => parser.destroy(e));
   const name = o.name ?? ((raw: string) => raw);
   let header: string[] | undefined;
   let row = 0;
@@ -73,13 +77,14 @@ export async function* csvRows(input: Readable, o: CsvRowsOptions): AsyncGenerat
         continue;
       }
       row++;
+      const line = row + (sepless.dropped ? 2 : 1);
       if (cells.length !== header.length) {
-        yield { row, values: Object.create(null) as Record<string, string>, misaligned: misalignment(cells, header.length) };
+        yield { row, line, values: Object.create(null) as Record<string, string>, misaligned: misalignment(cells, header.length) };
         continue;
       }
       const values = Object.create(null) as Record<string, string>;
       for (let j = 0; j < header.length; j++) values[header[j]] = cells[j];
-      yield { row, values };
+      yield { row, line, values };
     }
   } finally {
     // Stop reading the file when the caller stops early or a row is refused (pipe() would not).

@@ -5,7 +5,7 @@ import { getHeapStatistics } from 'node:v8';
 import { parse } from 'csv-parse';
 import { caseHint } from '../lib/column-names.js';
 import { cellNumber } from '../lib/csv-cell.js';
-import { delimiterName, fileDelimiter, type Delimiter } from '../lib/csv-delimiter.js';
+import { delimiterName, fileDelimiter, withoutSepLine, type Delimiter } from '../lib/csv-delimiter.js';
 import { assertInputFile } from '../lib/user-paths.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, cleanCategory, isMissingCell } from '../lib/missing.js';
@@ -108,18 +108,22 @@ const NAME_LIKE_SHARE = 0.2;
 async function* records(file: string, delimiter: Delimiter, onChunk?: (chunk: Buffer | string) => void): AsyncGenerator<{ line: number; cells: string[] }> {
   const source = createReadStream(file, { highWaterMark: 1 << 20 });
   if (onChunk) source.on('data', onChunk);
-  const parser = source.pipe(parse({ bom: true, skip_empty_lines: true, relax_quotes: false, delimiter }));
+  const sepless = withoutSepLine();
+  const parser = source.pipe(sepless).pipe(parse({ bom: true, skip_empty_lines: true, relax_quotes: false, delimiter }));
+  sepless.on('error', (e) => parser.destroy(e));
   let line = 0;
   try {
     for await (const cells of parser as AsyncIterable<string[]>) {
       line++;
-      yield { line, cells };
+      yield { line: line + (sepless.dropped ? 1 : 0), cells };
     }
   } catch (e) {
     const msg = errorMessage(e);
+    const offset = sepless.dropped ? 1 : 0;
     const ragged = /Invalid Record Length: expect (\d+), got (\d+) on line (\d+)/.exec(msg);
-    if (ragged) throw new AppError('BAD_REQUEST', `${file}: line ${ragged[3]} has ${ragged[2]} fields where the header has ${ragged[1]}; fix the row (a stray comma or an unquoted field)`);
-    throw new AppError('BAD_REQUEST', `${file}: not readable as CSV after line ${line}: ${msg}`);
+    if (ragged)
+      throw new AppError('BAD_REQUEST', `${file}: line ${Number(ragged[3]) + offset} has ${ragged[2]} fields where the header has ${ragged[1]}; fix the row (a stray comma or an unquoted field)`);
+    throw new AppError('BAD_REQUEST', `${file}: not readable as CSV after line ${line + offset}: ${msg}`);
   }
 }
 
