@@ -100,6 +100,16 @@ describe('HTTP API', () => {
     const plan = await inject('POST', '/v1/models/hotel/retrain');
     expectError(plan, 405, 'METHOD_NOT_ALLOWED');
     expect(plan.headers.allow?.split(', ').sort()).toEqual(['DELETE', 'GET', 'PUT']);
+    // A URL joined from a base ending in a slash: the route it meant is named.
+    const slash = await inject('POST', '/v1/infer/', { model: 'hotel', payload: row });
+    expectError(slash, 404, 'NOT_FOUND');
+    expect(slash.json().error.message).toBe('no route POST /v1/infer/; did you mean POST /v1/infer?');
+    expect((await inject('POST', '//v1/infer', { model: 'hotel', payload: row })).json().error.message).toBe('no route POST //v1/infer; did you mean POST /v1/infer?');
+    // /v1/models/ matched /v1/models/:name with an empty name ("model  is not registered").
+    const emptyName = await inject('GET', '/v1/models/');
+    expectError(emptyName, 400, 'VALIDATION_FAILED');
+    expect(emptyName.json().error.message).toBe('params.name: is empty; did you mean GET /v1/models?');
+    expect((await inject('GET', '/v1/models//versions/1')).json().error.message).toBe('params.name: is empty');
     // A path no route has is still a 404, whatever the method.
     expectError(await inject('POST', '/v1/nothing-here', {}), 404, 'NOT_FOUND');
     expectError(await inject('GET', '/v1/models/hotel/versions/1/nothing'), 404, 'NOT_FOUND');

@@ -47,7 +47,7 @@ const withToken = {
   required: ['key', 'token'],
 } as const;
 
-const idParam = { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] } as const;
+const idParam = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['id'] } as const;
 
 export async function accessRoutes(fastify: FastifyInstance, deps: AccessRouteDeps): Promise<void> {
   // Request types come from the route schemas, so the two cannot drift.

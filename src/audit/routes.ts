@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
-import { parseDuration } from '../lib/duration.js';
+import { parseWindow } from '../lib/duration.js';
 import { parseInstant } from '../lib/instant.js';
 import { errorReplies } from '../lib/schemas.js';
 import type { Clock } from '../lib/clock.js';
@@ -160,7 +160,7 @@ export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDeps
       schema: {
         tags: ['audit'],
         summary: "Distribution of a model's decisions over a recent window",
-        params: { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] },
+        params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['name'] },
         querystring: { type: 'object', properties: { window: { type: 'string', default: '24h', description: 'e.g. 1h, 24h, 7d' } }, additionalProperties: false },
         response: {
           200: {
@@ -180,7 +180,7 @@ export async function auditRoutes(fastify: FastifyInstance, deps: AuditRouteDeps
     async (request) => {
       const window = request.query.window ?? '24h';
       const now = deps.clock.now().getTime();
-      const from = new Date(now - parseDuration(window, 'query.window')).toISOString();
+      const from = new Date(now - parseWindow(window, 'query.window')).toISOString();
       // Up to and including this millisecond.
       const counts = await store.decisions(request.params.name, from, new Date(now + 1).toISOString());
       const total = counts.reduce((a, c) => a + c.count, 0);

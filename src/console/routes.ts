@@ -38,7 +38,7 @@ export async function reportHtmlRoutes(app: FastifyInstance, deps: { monitoring:
       schema: {
         tags: ['monitoring'],
         summary: 'One stored monitoring report as a self-contained HTML page (styles, script and data inline; opens from disk with no network)',
-        params: { type: 'object', properties: { name: { type: 'string', maxLength: 64 }, id: { type: 'string', maxLength: 64 } }, required: ['name', 'id'] },
+        params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, id: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['name', 'id'] },
         produces: ['text/html'],
       },
     },

@@ -57,7 +57,7 @@ const metadataReply = {
 type ModelParams = { name: string; version?: string };
 const modelParams = {
   type: 'object',
-  properties: { name: { type: 'string', maxLength: 64 }, version: { type: 'string', pattern: '^[1-9][0-9]{0,8}$' } },
+  properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, version: { type: 'string', pattern: '^[1-9][0-9]{0,8}$' } },
   required: ['name'],
 } as const;
 

@@ -221,7 +221,7 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
       schema: {
         tags: ['inference'],
         summary: 'Score many rows in one call',
-        params: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+        params: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] },
         body: {
           type: 'object',
           required: ['instances'],

@@ -13,7 +13,7 @@ export interface RegistryRouteDeps {
 }
 
 const errors = errorReplies(400, 401, 403, 404, 409, 429, 503);
-const nameParam = { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] } as const;
+const nameParam = { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['name'] } as const;
 const aliasesSchema = { type: 'object', additionalProperties: { type: 'integer' }, description: 'alias → version' } as const;
 const engineSchema = {
   type: ['object', 'null'],
@@ -163,7 +163,7 @@ export async function registryRoutes(fastify: FastifyInstance, deps: RegistryRou
         params: {
           type: 'object',
           properties: {
-            name: { type: 'string' },
+            name: { type: 'string', minLength: 1, maxLength: 64 },
             version: { type: 'string', pattern: '^([1-9][0-9]{0,8}|[a-z][a-z0-9_-]{0,31})$', description: 'a version number, or an alias or slot name (production, blue…)' },
           },
           required: ['name', 'version'],

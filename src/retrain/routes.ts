@@ -11,7 +11,7 @@ export interface RetrainRouteDeps {
 
 const errors = errorReplies(400, 401, 403, 404, 409, 429, 503);
 const tags = ['retrain'];
-const params = { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] } as const;
+const params = { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['name'] } as const;
 const plan = {
   type: 'object',
   properties: {

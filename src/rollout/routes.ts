@@ -14,7 +14,7 @@ export interface RolloutRouteDeps {
 
 const errors = errorReplies(400, 401, 403, 404, 409, 429, 503);
 const anyObject = { type: 'object', additionalProperties: true } as const;
-const modelParam = { type: 'object', properties: { model: { type: 'string', maxLength: 64 } }, required: ['model'] } as const;
+const modelParam = { type: 'object', properties: { model: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['model'] } as const;
 const percent = { type: 'number', minimum: 0, maximum: 100 } as const;
 const versionRef = {
   anyOf: [

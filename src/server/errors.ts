@@ -91,19 +91,29 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, e: AppEr
 }
 
 export function installErrorHandling(app: FastifyInstance, sqliteFile?: string): void {
+  const methodsAt = routeMethods(app);
+  /**
+   * A URL joined from a base that ends in a slash (/v1/infer/, //v1/infer, /v1/models/ read as an
+   * empty model name) names no route the router takes: the route it meant, when there is one.
+   */
+  const didYouMean = (method: string, path: string): string => {
+    const tidy = path.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+    return tidy !== path && methodsAt(tidy).includes(method) ? `; did you mean ${method} ${tidy}?` : '';
+  };
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const e = err instanceof AppError ? err : (databaseUnavailable(err, sqliteFile) ?? fromFastify(err, request));
+    let e = err instanceof AppError ? err : (databaseUnavailable(err, sqliteFile) ?? fromFastify(err, request));
+    if (err.validationContext === 'params' && e.message.endsWith(': is empty')) e = new AppError(e.code, e.message + didYouMean(request.method, request.url.split('?')[0]), e.details);
     logRequestError(request.log, err, e);
     return sendError(reply, request, e);
   });
-  const methodsAt = routeMethods(app);
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0];
     const allowed = methodsAt(path);
     if (allowed.length) reply.header('allow', allowed.join(', '));
+    const meant = didYouMean(request.method, path);
     const e = allowed.length
       ? new AppError('METHOD_NOT_ALLOWED', `${request.method} ${path}: this route takes ${allowed.join(' or ')}; the API is listed at /docs`, { allow: allowed })
-      : new AppError('NOT_FOUND', `no route ${request.method} ${path}; the API is listed at /docs`);
+      : new AppError('NOT_FOUND', `no route ${request.method} ${path}${meant || '; the API is listed at /docs'}`);
     // Under /v2 a client speaks the Open Inference Protocol, whose errors are {"error": "..."}:
     // Triton's client fails on any other shape (a 404 for its model-config or statistics calls).
     if (path === '/v2' || path.startsWith('/v2/')) return reply.code(e.status).type('application/json').send({ error: e.message });

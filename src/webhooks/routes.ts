@@ -89,7 +89,7 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRoute
       schema: {
         tags,
         summary: 'A new signing secret, shown this once; the old one signs deliveries too for the grace period (default 24h), so the receiver can switch at any moment within it',
-        params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] },
+        params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['id'] },
         body: {
           type: 'object',
           properties: {
@@ -111,7 +111,7 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRoute
       schema: {
         tags,
         summary: 'Remove a subscription (its pending deliveries are cancelled)',
-        params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] },
+        params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['id'] },
         response: { 200: { type: 'object', properties: { id: { type: 'string' }, removed: { type: 'boolean' } } }, ...errors },
       },
     },
