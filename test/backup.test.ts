@@ -192,6 +192,11 @@ describe.each([
     const truncated = path.join(dir, 'truncated.tar');
     writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
     await expect(restoreBackup(t.ctx.db, t.ctx.artifacts, truncated)).rejects.toThrow(/truncated|missing/);
+    // A path that is not there, or a directory: said in words (it was Node's "ENOENT: no such file or directory, stat …").
+    await expect(restoreBackup(t.ctx.db, t.ctx.artifacts, path.join(dir, 'none.tar'))).rejects.toThrow(
+      `cannot read ${path.join(dir, 'none.tar')}: no such file; give the path of an archive made by modelgate backup`,
+    );
+    await expect(restoreBackup(t.ctx.db, t.ctx.artifacts, dir)).rejects.toThrow(`cannot read ${dir}: it is a directory`);
 
     // Unpack, damage one byte of one artifact, pack again with the manifest as it was.
     const unpacked = mkdtempSync(path.join(dir, 'x-'));

@@ -184,7 +184,10 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(r.json().error.code).toBe('INVALID_MODEL');
     const missing = await runCli(['register', '--model', 'broken', '--onnx', path.join(dir, 'nope.onnx')], env);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/cannot read ONNX file/);
+    // In words, not Node's "ENOENT: no such file or directory, open …".
+    expect(missing.stderr).toContain(`error: cannot read ${path.join(dir, 'nope.onnx')}: no such file; give the path of the ONNX file`);
+    const directory = await runCli(['register', '--model', 'broken', '--onnx', dir], env);
+    expect(directory.stderr).toContain(`error: cannot read ${dir}: it is a directory; give the path of the ONNX file`);
     expect((await runCli(['models', '--json'], env)).json().models.map((m: { name: string }) => m.name)).not.toContain('broken');
   });
 

@@ -63,6 +63,9 @@ for (const dialect of DIALECTS) {
     afterAll(() => s?.stop());
 
     it('reports feature drift, prediction drift, action rate and performance that match independent computations', async () => {
+      const empty = await post('/v1/monitoring/hotel/run', { window: '0m' });
+      expect(empty.status).toBe(400);
+      expect(empty.body.error.message).toBe('body.window: a window of 0m holds no traffic; give a length such as 1h, 24h or 7d');
       const r = await post('/v1/monitoring/hotel/run', { window: '1h' });
       expect(r.status).toBe(200);
       const report = r.body as Report;
@@ -362,6 +365,10 @@ describe('monitoring from the command line (SQLite)', () => {
     expect(shown.code).toBe(0);
     await runCli(['promote', '--model', 'hotel', '--version', '1'], env);
 
+    // A window of nothing is refused, not run and stored as an empty report (the history showed it as the latest).
+    const none = await runCli(['monitor', '--model', 'hotel', '--window', '0s'], env);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('error: --window: a window of 0s holds no traffic; give a length such as 1h, 24h or 7d');
     const out = path.join(dir, 'reports', 'monitoring', 'latest_monitoring_report.json');
     const mon = await runCli(['monitor', '--model', 'hotel', '--window', '24h', '--out', out, '--json'], env);
     expect(mon.code, mon.stderr).toBe(0);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -13,6 +13,7 @@ import { allMigrations, bumpRevision, type Database, type Db } from '../db/index
 import { SUPPORTED_CONTRACT_VERSIONS } from '../inference/index.js';
 import { removeIfInterrupted } from '../lib/interrupt-cleanup.js';
 import { AppError, errorMessage } from '../lib/errors.js';
+import { assertInputFile } from '../lib/user-paths.js';
 import type { ArtifactStore } from '../registry/index.js';
 import { manifestSchema } from '../registry/index.js';
 import { AUDIT_TABLES, PROGRESS_ROWS, REGISTRY_TABLES, SERIAL_TABLES, SUPPORTED_BACKUP_FORMATS, tableEntry, type BackupManifest, type BackupTable } from './format.js';
@@ -118,11 +119,7 @@ async function* rowChunks(input: Readable, gzipped: boolean): AsyncGenerator<Rec
 export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: string, o: RestoreOptions = {}): Promise<RestoreResult> {
   const file = path.resolve(archive);
   const progress = o.onProgress ?? (() => undefined);
-  try {
-    await stat(file);
-  } catch (e) {
-    throw new AppError('BAD_REQUEST', `cannot read ${file}: ${errorMessage(e)}`);
-  }
+  assertInputFile(file, 'give the path of an archive made by modelgate backup');
   let work: string;
   try {
     work = await mkdtemp(path.join(os.tmpdir(), 'modelgate-restore-'));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatDuration, parseDuration } from '../lib/duration.js';
+import { formatDuration, parseWindow } from '../lib/duration.js';
 import { writeFileAtomic } from '../lib/files.js';
 import { assertOutputFile } from '../lib/user-paths.js';
 import type { Report } from '../monitoring/index.js';
@@ -88,7 +88,7 @@ export function registerMonitorCommands(program: Command): void {
     )
     .action(async (o: OutputOptions & { model: string; window: string; version?: string; out?: string; html?: string }) =>
       withContext(o, async (ctx) => {
-        const windowMs = parseDuration(o.window, '--window');
+        const windowMs = parseWindow(o.window, '--window');
         const version = parseVersion(o.version);
         // Before the report is made and stored, not after.
         if (o.out) assertOutputFile(o.out, '--out', 'report.json');

@@ -2,6 +2,7 @@ import { promoteRegistered, warnIfDecidesUnlikeProduction } from './decisions-wa
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AppError, errorMessage } from '../lib/errors.js';
+import { assertInputFile } from '../lib/user-paths.js';
 import { MAIN_METRIC_WORDS } from '../lib/main-metric.js';
 import { describePolicy, parsePolicyFlag, Servable, taskOf, TASKS, type Task } from '../inference/index.js';
 import { notNumbersNote } from '../lib/csv-cell.js';
@@ -12,6 +13,7 @@ import { byteSize, emit, fail, progress, table, type OutputOptions } from './out
 import { migrate, openDb, pendingMigrations } from '../db/index.js';
 
 async function readInput(file: string, what: string): Promise<Buffer> {
+  assertInputFile(file, `give the path of the ${what}`);
   try {
     return await readFile(file);
   } catch (e) {

@@ -9,6 +9,13 @@ export function parseDuration(text: string, field: string): number {
   return Math.round(Number(m[1]) * UNITS[m[2]]);
 }
 
+/** A window of recent traffic: a duration longer than nothing (a 0s window is an empty report, stored as if it were one). */
+export function parseWindow(text: string, field: string): number {
+  const ms = parseDuration(text, field);
+  if (ms < 1) throw new AppError('VALIDATION_FAILED', `${field}: a window of ${text.trim()} holds no traffic; give a length such as 1h, 24h or 7d`, { field });
+  return ms;
+}
+
 /** The longest a replaced credential (an API key's token, a webhook secret) stays valid after a rotation. */
 export const MAX_GRACE_MS = 30 * 86_400_000;
 

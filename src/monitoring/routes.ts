@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
-import { parseDuration } from '../lib/duration.js';
+import { parseWindow } from '../lib/duration.js';
 import { errorReplies } from '../lib/schemas.js';
 import { decodeCursor, encodeCursor } from '../audit/index.js';
 import type { MonitoringService } from './service.js';
@@ -12,7 +12,7 @@ export interface MonitoringRouteDeps {
 
 const errors = errorReplies(400, 401, 403, 404, 409, 429, 503);
 const report = { type: 'object', additionalProperties: true, description: 'A monitoring report (docs/monitoring.md describes every field)' } as const;
-const params = { type: 'object', properties: { name: { type: 'string', maxLength: 64 } }, required: ['name'] } as const;
+const params = { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['name'] } as const;
 
 export async function monitoringRoutes(fastify: FastifyInstance, deps: MonitoringRouteDeps): Promise<void> {
   // Request types come from the route schemas, so the two cannot drift.
@@ -97,7 +97,7 @@ export async function monitoringRoutes(fastify: FastifyInstance, deps: Monitorin
       schema: {
         tags: ['monitoring'],
         summary: 'One stored monitoring report',
-        params: { type: 'object', properties: { name: { type: 'string', maxLength: 64 }, id: { type: 'string', maxLength: 64 } }, required: ['name', 'id'] },
+        params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, id: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['name', 'id'] },
         response: { 200: report, ...errors },
       },
     },
@@ -117,7 +117,7 @@ export async function monitoringRoutes(fastify: FastifyInstance, deps: Monitorin
       },
     },
     async (request) => {
-      const windowMs = parseDuration(request.body?.window ?? '24h', 'body.window');
+      const windowMs = parseWindow(request.body?.window ?? '24h', 'body.window');
       return (await monitoring.run(request.params.name, windowMs)).report;
     },
   );

@@ -4,7 +4,7 @@ import { errorMessage } from '../lib/errors.js';
 import { systemClock, type Clock, type Timers } from '../lib/clock.js';
 import type { Config } from '../config.js';
 import { predictionId } from '../lib/ids.js';
-import { parseDuration } from '../lib/duration.js';
+import { parseDuration, parseWindow } from '../lib/duration.js';
 import type { Logger } from '../lib/logger.js';
 import { ModelPool, OffThreadScorer, openReferenceOffThread, PredictionCache, RunGate, type PredictionSink, type RegistrySource } from '../inference/index.js';
 import { createLeader, RolloutRuntime } from '../rollout/index.js';
@@ -172,7 +172,7 @@ export function monitorJob(parts: Parts): MonitorJob {
     clock: ctx.clock,
     log,
     intervalMs: parseDuration(config.MONITOR_INTERVAL, 'MONITOR_INTERVAL'),
-    windowMs: parseDuration(config.MONITOR_WINDOW, 'MONITOR_WINDOW'),
+    windowMs: parseWindow(config.MONITOR_WINDOW, 'MONITOR_WINDOW'),
     tickMs: config.MONITOR_TICK_MS,
     gauges: monitorGauges(metrics.monitor),
     onReport: (report) => ctx.retrain.onReport(report),
