@@ -40,6 +40,7 @@ function describeStatus(s: Status): string {
       `${s.model}: canary v${s.canary_version} at ${s.canary_percent}% against ${s.target} v${s.production_version}${s.steps.length ? ` (${stepWords(s)} of [${s.steps.join(', ')}], every ${s.step_interval}${s.auto_promote ? ', auto-promote' : ''})` : ''}`,
     );
     if (s.arms) {
+      const shares = decisionShares(s.arms.production.decision_rates, s.arms.canary.decision_rates);
       lines.push(
         table(
           (['production', 'canary'] as const).map((arm) => {
@@ -54,9 +55,7 @@ function describeStatus(s: Status): string {
               error_rate: `${(a.error_rate * 100).toFixed(2)}%`,
               p50_ms: a.p50_ms,
               p95_ms: a.p95_ms,
-              decisions: Object.entries(a.decision_rates)
-                .map(([d, r]) => `${d}=${(r * 100).toFixed(1)}%`)
-                .join(' '),
+              decisions: shares[arm],
             };
           }),
           ['arm', 'version', 'requests', 'scored', 'cache_hits', 'errors', 'error_rate', 'p50_ms', 'p95_ms', 'decisions'],
@@ -345,4 +344,16 @@ export function registerRolloutCommands(program: Command): void {
         );
       }),
     );
+}
+
+/**
+ * Each arm's decision shares in one order, production's most frequent first, then what only the
+ * canary decides (a share an arm never gave reads 0.0%), so the two rows read side by side: each
+ * arm listed its own in the order it first met them (`act=36.2% none=63.8%` over `none=60.9% act=39.1%`).
+ */
+export function decisionShares(production: Record<string, number>, canary: Record<string, number>): { production: string; canary: string } {
+  const byShare = (rates: Record<string, number>) => Object.keys(rates).sort((x, y) => rates[y] - rates[x]);
+  const order = [...new Set([...byShare(production), ...byShare(canary)])];
+  const line = (rates: Record<string, number>) => order.map((d) => `${d}=${((rates[d] ?? 0) * 100).toFixed(1)}%`).join(' ');
+  return { production: line(production), canary: line(canary) };
 }
