@@ -30,6 +30,20 @@ describe('modelgate keys (CLI)', () => {
     expect(text.stdout).toMatch(/dash\s+mg_\w{6}\s+read\s+50\/s\s+active/);
   });
 
+  it("list shows until when a rotated key's old token still works, while it does", async () => {
+    const { key } = (await runCli(['keys', 'create', '--name', 'graceful', '--scopes', 'read', '--json'], env)).json();
+    const rot = (await runCli(['keys', 'rotate', key.id, '--grace', '24h', '--json'], env)).json();
+    const until = rot.key.previous_valid_until as string;
+    // 24 hours after the rotation, by the clock of this test (not the code's own figure).
+    expect(Math.abs(Date.parse(until) - (Date.parse(rot.key.rotated_at) + 24 * 3_600_000))).toBeLessThan(1000);
+    const text = (await runCli(['keys', 'list'], env)).stdout;
+    expect(text.split('\n')[0]).toMatch(/\bOLD_TOKEN_UNTIL\b/);
+    expect(text).toMatch(new RegExp(`^${key.id}\\s+graceful\\s+mg_\\w{6}\\s+read\\s+-\\s+active\\s+never\\s+${until.replace(/\./g, '\\.')}\\s+never$`, 'm'));
+    // Revoked: neither token works, so no grace is shown.
+    await runCli(['keys', 'revoke', key.id], env);
+    expect((await runCli(['keys', 'list'], env)).stdout).toMatch(new RegExp(`^${key.id}\\s+graceful\\s+mg_\\w{6}\\s+read\\s+-\\s+revoked\\s+never\\s+-\\s+never$`, 'm'));
+  });
+
   it('rotate with no grace, then revoke: each old token stops working', async () => {
     const { key, token } = (await runCli(['keys', 'create', '--name', 'svc', '--scopes', 'read', '--json'], env)).json();
     const rot = await runCli(['keys', 'rotate', key.id, '--grace', '0s', '--json'], env);

@@ -7,12 +7,15 @@ import type { Context } from '../server/context.js';
 import { cliActor, withContext } from './context.js';
 import { emit, table, type OutputOptions } from './output.js';
 
-const listing = (keys: ApiKey[]) =>
+/** Until when a rotated key's replaced token still works, while it does (the grace of keys rotate). */
+const oldTokenUntil = (k: ApiKey, now: number) => (k.status !== 'revoked' && k.previous_valid_until && Date.parse(k.previous_valid_until) > now ? k.previous_valid_until : '-');
+
+const listing = (keys: ApiKey[], now = Date.now()) =>
   keys.length === 0
     ? 'no API keys yet; create one with: modelgate keys create --name NAME --scopes infer'
     : table(
-        keys.map((k) => ({ ...k, scopes: k.scopes.join(','), expires_at: k.expires_at ?? 'never', last_used_at: k.last_used_at ?? 'never' })),
-        ['id', 'name', 'prefix', 'scopes', 'rate_limit', 'status', 'expires_at', 'last_used_at'],
+        keys.map((k) => ({ ...k, scopes: k.scopes.join(','), expires_at: k.expires_at ?? 'never', old_token_until: oldTokenUntil(k, now), last_used_at: k.last_used_at ?? 'never' })),
+        ['id', 'name', 'prefix', 'scopes', 'rate_limit', 'status', 'expires_at', 'old_token_until', 'last_used_at'],
       );
 
 /**
