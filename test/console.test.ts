@@ -685,6 +685,13 @@ describe('console at /ui in Chromium', () => {
     const listed = ((await api('GET', '/v1/keys')).body.keys as { name: string; rate_limit: string; expires_at: string }[]).find((k) => k.name === 'batch-scorer')!;
     expect(listed.rate_limit).toBe('50/s');
     expect(Date.parse(listed.expires_at) - Date.now()).toBeGreaterThan(89 * 86_400_000);
+    // Rotated with a grace: the row says until when the old token still works.
+    const id = ((await api('GET', '/v1/keys')).body.keys as { id: string; name: string }[]).find((k) => k.name === 'batch-scorer')!.id;
+    const rotated = await api('POST', `/v1/keys/${id}/rotate`, { grace: '2h' });
+    const until = new Date((rotated.body.key as { previous_valid_until: string }).previous_valid_until);
+    expect(Math.abs(until.getTime() - Date.now() - 2 * 3_600_000)).toBeLessThan(60_000);
+    await page.reload();
+    await poll(() => row.locator('td').nth(4).textContent()).toBe(`active, old token until ${await page.evaluate((t) => new Date(t).toLocaleString(), until.toISOString())}`);
     await shot('access-create');
     expect(await a11y(page)).toEqual([]);
   });

@@ -14,7 +14,12 @@ interface Key {
   expires_at: string | null;
   last_used_at: string | null;
   created_at: string;
+  /** Until when the token a rotation replaced still works. */
+  previous_valid_until: string | null;
 }
+
+/** A rotated key's old token still works until then (its grace), while it does. */
+const oldTokenUntil = (k: Key): string | undefined => (k.status === 'active' && k.previous_valid_until && Date.parse(k.previous_valid_until) > Date.now() ? k.previous_valid_until : undefined);
 
 interface Subscription {
   id: string;
@@ -142,7 +147,7 @@ function Keys() {
               <td>{k.scopes.join(', ')}</td>
               <td>{k.rate_limit ?? 'default'}</td>
               <td>{k.expires_at ? fmt.time(k.expires_at) : 'never'}</td>
-              <td>{k.status}</td>
+              <td>{oldTokenUntil(k) ? `${k.status}, old token until ${fmt.time(oldTokenUntil(k))}` : k.status}</td>
               <td>{fmt.time(k.last_used_at)}</td>
               <td class="row-actions">
                 {k.status === 'active' ? (
