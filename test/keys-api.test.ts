@@ -44,7 +44,12 @@ for (const dialect of DIALECTS) {
       const inferKey = await create({ name: 'checkout', scopes: ['infer'] });
       expect((await infer(inferKey.token)).statusCode).toBe(200);
       const readKey = await create({ name: 'dashboard', scopes: ['read'] });
-      expect(errorOf(await infer(readKey.token))).toMatchObject({ status: 403, code: 'FORBIDDEN', message: expect.stringContaining('infer scope') });
+      // Which key, what it has, and how to get the scope.
+      expect(errorOf(await infer(readKey.token))).toMatchObject({
+        status: 403,
+        code: 'FORBIDDEN',
+        message: 'the API key dashboard lacks the infer scope this route needs (it has read); use a key with it (modelgate keys create --scopes infer) or ask an admin',
+      });
       expect((await call('GET', '/v1/models', readKey.token)).statusCode).toBe(200);
       // infer does not open admin routes either.
       expect(errorOf(await call('GET', '/v1/keys', inferKey.token))).toMatchObject({ status: 403 });
@@ -70,7 +75,10 @@ for (const dialect of DIALECTS) {
       expect(errorOf(await infer(undefined))).toMatchObject({ status: 401, message: expect.stringMatching(/missing credentials/) });
       expect(errorOf(await call('POST', '/v1/infer', undefined, { model: 'hotel', payload: row }))).toMatchObject({ status: 401 });
       const malformed = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: 'Basic abc', 'content-type': 'application/json' }, payload: '{}' });
-      expect(errorOf(malformed)).toMatchObject({ status: 401 });
+      // The scheme it sent is named (not its credentials, which would be logged), with what to send instead.
+      expect(errorOf(malformed)).toMatchObject({ status: 401, message: 'Authorization: Basic is not accepted here; send the token as Authorization: Bearer <token>' });
+      const empty = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { authorization: 'Bearer ', 'content-type': 'application/json' }, payload: '{}' });
+      expect(errorOf(empty)).toMatchObject({ status: 401, message: 'Authorization: Bearer has no token after it; send Authorization: Bearer <token>' });
       const k = await create({ name: 'typo', scopes: ['infer'] });
       const typo = k.token.slice(0, 10) + (k.token[10] === 'x' ? 'y' : 'x') + k.token.slice(11);
       expect(errorOf(await infer(typo))).toMatchObject({ status: 401, message: expect.stringMatching(/checksum/) });

@@ -74,6 +74,26 @@ function authenticateFrom(authenticators: Authenticator[], token: string, from: 
   return undefined;
 }
 
+/** A request whose Authorization header has no bearer token: what it sent instead, when it sent something. */
+function missingCredentials(header: string | undefined): AppError {
+  const scheme = header?.trim().split(/\s+/)[0];
+  if (!scheme) return new AppError('UNAUTHORIZED', 'missing credentials: send Authorization: Bearer <token>');
+  if (/^bearer$/i.test(scheme)) return new AppError('UNAUTHORIZED', 'Authorization: Bearer has no token after it; send Authorization: Bearer <token>');
+  // The scheme only: a Basic header's credentials stay out of the message, which is logged.
+  return new AppError('UNAUTHORIZED', `Authorization: ${scheme.slice(0, 20)} is not accepted here; send the token as Authorization: Bearer <token>`);
+}
+
+/** Who is refused, with the scopes they have and how to get the one the route needs. */
+function forbidden(principal: Principal, scope: Scope): AppError {
+  const who = principal.kind === 'api-key' ? `the API key ${principal.name ?? principal.id}` : `this ${principal.kind === 'jwt' ? 'JWT' : 'token'}`;
+  const has = [...principal.scopes];
+  return new AppError(
+    'FORBIDDEN',
+    `${who} lacks the ${scope} scope this route needs (it has ${has.length ? has.join(', ') : 'none'}); use a key with it (modelgate keys create --scopes ${scope}) or ask an admin`,
+    { required_scope: scope, scopes: has },
+  );
+}
+
 const INVALID_TOKEN = "invalid token: it is not this server's admin token (MODELGATE_ADMIN_TOKEN), a service token or a known API key; check the Authorization header and which server you are calling";
 
 /**
@@ -88,7 +108,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   app.decorateRequest('principal', undefined);
   const grant = (request: FastifyRequest, scope: RouteScope, principal: Principal | undefined): AppError | undefined => {
     if (!principal) return new AppError('UNAUTHORIZED', INVALID_TOKEN);
-    if (scope !== 'signed-in' && !principal.scopes.has(scope as Scope)) return new AppError('FORBIDDEN', `this token lacks the ${scope} scope`, { required_scope: scope });
+    if (scope !== 'signed-in' && !principal.scopes.has(scope as Scope)) return forbidden(principal, scope as Scope);
     request.principal = principal;
     return undefined;
   };
@@ -100,7 +120,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
         return done();
       }
       const token = bearerToken(request);
-      if (!token) return done(new AppError('UNAUTHORIZED', 'missing credentials: send Authorization: Bearer <token>'));
+      if (!token) return done(missingCredentials(request.headers.authorization));
       let found: Found;
       try {
         found = authenticateFrom(opts.authenticators, token, 0);
