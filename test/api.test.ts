@@ -240,6 +240,26 @@ describe('HTTP API', () => {
     ]);
   });
 
+  it('what a reply quotes of what was sent is bounded: ten unknown fields by name, long values cut', async () => {
+    // Before: one warning per unknown field and every value in full, so a reply outgrew its request
+    // (60,000 extra fields made a 2.4 MB reply to a 0.77 MB request; a 900,000-character category came back whole).
+    const extra = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`x${i}`, 1]));
+    const many = await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, ...extra } });
+    expect(many.statusCode).toBe(200);
+    expect(many.json().warnings).toEqual([...Array.from({ length: 10 }, (_, i) => `payload.x${i}: unknown field, ignored`), 'payload: 490 more unknown fields, ignored']);
+    const long = 'Q'.repeat(12_000);
+    const cat = await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, hotel: long } });
+    expect(cat.json().warnings).toEqual([
+      `payload.hotel: "${'Q'.repeat(60)}"… (12,000 characters) is not a category this model version knows; scored as an unseen one (it knows "City Hotel", "Resort Hotel")`,
+    ]);
+    const named = await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, [long]: 1 } });
+    expect(named.json().warnings).toEqual([`payload."${'Q'.repeat(60)}"… (12,000 characters): unknown field, ignored`]);
+    const refused = await inject('POST', '/v1/infer', { model: 'hotel', payload: { ...row, adr: long } });
+    expectError(refused, 400, 'VALIDATION_FAILED', 'adr');
+    expect(refused.body.length).toBeLessThan(1000);
+    expect(refused.json().error.message).toBe(`payload.adr: expected a number or null, got string: the string "${'Q'.repeat(40)}"… (12,000 characters)`);
+  });
+
   it('a feature left out is scored as missing, as null is, and the reply says which; null itself is not warned of', async () => {
     const numeric = Object.keys(row).filter((k) => typeof (row as Record<string, unknown>)[k] === 'number');
     expect(numeric.length).toBeGreaterThan(2);

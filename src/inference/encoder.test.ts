@@ -51,7 +51,7 @@ describe('a value of the wrong JSON type', () => {
     expect(refusal({ items: 3e9 })).toBe('payload.items: expected a 32-bit integer, got 3000000000');
     expect(refusal({ plan: { a: 1 } })).toBe('payload.plan: expected a string, got object');
     expect(refusal({ active: 'yes' })).toBe('payload.active: expected true or false, got string');
-    expect(refusal({ amount: 'x'.repeat(60) })).toBe(`payload.amount: expected a number or null, got string: the string "${'x'.repeat(40)}…"`);
+    expect(refusal({ amount: 'x'.repeat(60) })).toBe(`payload.amount: expected a number or null, got string: the string "${'x'.repeat(40)}"… (60 characters)`);
   });
 
   it('is logged without the value sent: the type and the fix only', () => {

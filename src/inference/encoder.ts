@@ -1,3 +1,4 @@
+import { quoted } from '../lib/quoted.js';
 import { AppError } from '../lib/errors.js';
 import { cleanCategory, MISSING_TOKENS } from '../lib/missing.js';
 import type { Contract, Feature } from './contract.js';
@@ -52,14 +53,13 @@ function typeHint(f: Feature, v: unknown): { reply: string; log?: string } | und
     const t = v.trim();
     // "", "NA", "?": a CSV's missing value, sent as it was read.
     if (t === '' || MISSING_TOKENS.has(t)) {
-      if (f.type !== 'float' && f.type !== 'double') return t === '' ? undefined : { reply: `the string ${JSON.stringify(v)}` };
+      if (f.type !== 'float' && f.type !== 'double') return t === '' ? undefined : { reply: `the string ${quoted(v)}` };
       const missing = 'send null for a missing value';
-      return { reply: t === '' ? missing : `the string ${JSON.stringify(v)}; ${missing}`, log: `${t === '' ? 'an empty one' : 'a missing-value word'}; ${missing}` };
+      return { reply: t === '' ? missing : `the string ${quoted(v)}; ${missing}`, log: `${t === '' ? 'an empty one' : 'a missing-value word'}; ${missing}` };
     }
     const n = Number(t);
-    if (Number.isFinite(n))
-      return { reply: `the string ${JSON.stringify(v)}; send it as a JSON number (${n}), without quotes`, log: 'one that reads as a number; send it as a JSON number, without quotes' };
-    return { reply: `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}` };
+    if (Number.isFinite(n)) return { reply: `the string ${quoted(v)}; send it as a JSON number (${n}), without quotes`, log: 'one that reads as a number; send it as a JSON number, without quotes' };
+    return { reply: `the string ${quoted(v, 40)}` };
   }
   if (f.type === 'string' && (typeof v === 'number' || typeof v === 'boolean')) return { reply: `send it as a JSON string (${JSON.stringify(String(v))})`, log: 'send it as a JSON string' };
   if (f.type === 'bool' && typeof v === 'string' && /^(true|false)$/i.test(v.trim())) {
@@ -103,7 +103,7 @@ function checker(f: Feature, missingCategory: string | undefined, asTrained: boo
             .join(', ') + (f.categories!.length > 20 ? `, … (${f.categories!.length} in all)` : '');
         throw new AppError(
           'VALIDATION_FAILED',
-          `${where}.${f.name}: ${missing ? `missing, which this model version reads as ${JSON.stringify(c)}:` : `${JSON.stringify(c)} is`} not a category this model version knows (its one-hot encoder refuses others); send one of ${list}`,
+          `${where}.${f.name}: ${missing ? `missing, which this model version reads as ${quoted(c)}:` : `${quoted(c)} is`} not a category this model version knows (its one-hot encoder refuses others); send one of ${list}`,
           { field: `${where}.${f.name}`, expected: 'one of the categories' },
           `${where}.${f.name}: ${missing ? 'missing, which this model version reads as a category it does not know' : 'not a category this model version knows'} (its one-hot encoder refuses others)`,
         );

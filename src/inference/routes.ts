@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
 import { caseHint } from '../lib/column-names.js';
+import { quoted } from '../lib/quoted.js';
 import type { Servable } from './servable.js';
 import type { RunTiming } from './batcher.js';
 import { errorReplies } from '../lib/schemas.js';
@@ -83,6 +84,9 @@ const inferReply = {
  * meant (CreditScore for creditscore) then goes missing; a category the version does not know
  * ("Two-year" for "Two year") is scored as unseen. Each is named, with what was likely meant.
  */
+/** Unknown fields a reply names one by one; the rest are counted. */
+const UNKNOWN_NAMED = 10;
+
 const warningsOf = (enc: EncodedRow, where: string, servable: Servable): string[] | undefined => {
   if (!enc.unknown && !enc.unseen && !enc.absent) return undefined;
   const { spec } = servable;
@@ -90,12 +94,16 @@ const warningsOf = (enc: EncodedRow, where: string, servable: Servable): string[
   const features = contract.features;
   const names = enc.unknown ? features.map((x) => x.name) : [];
   const out: string[] = [];
+  let unnamed = 0;
   for (const f of enc.unknown ?? []) {
     // The rest of a training file's row: the version was trained without these columns.
     if (leftOutReason(spec, f) !== undefined) continue;
     if (f === target) out.push(`${where}.${f}: the outcome this version predicts, ignored; ${FEEDBACK_ADVICE}`);
-    else out.push(`${where}.${f}: unknown field, ignored${caseHint(names, [f])}`);
+    // A row with thousands of extra fields would get a reply bigger than the request.
+    else if (out.length >= UNKNOWN_NAMED) unnamed++;
+    else out.push(`${where}.${f.length > 60 ? quoted(f) : f}: unknown field, ignored${caseHint(names, [f])}`);
   }
+  if (unnamed) out.push(`${where}: ${unnamed.toLocaleString('en-US')} more unknown field${unnamed === 1 ? '' : 's'}, ignored`);
   for (const i of enc.unseen ?? []) out.push(unseenCategoryWarning(where, features[i], enc.row[i] as string));
   if (enc.absent)
     out.push(

@@ -1,3 +1,4 @@
+import { quoted } from '../lib/quoted.js';
 import type { Feature } from './contract.js';
 
 /** Up to this many of a feature's categories are listed when none looks like what was sent. */
@@ -11,7 +12,8 @@ export type UnseenSummary = Record<string, { rows: number; values: Record<string
 
 /** The feature's categories that differ from `value` only in case, spaces or punctuation, quoted. */
 function likelyMeant(f: Feature | undefined, value: string): string | undefined {
-  const meant = (f?.categories ?? []).filter((c) => loose(c) === loose(value));
+  const v = loose(value);
+  const meant = (f?.categories ?? []).filter((c) => loose(c) === v);
   return meant.length ? meant.map((c) => JSON.stringify(c)).join(' or ') : undefined;
 }
 
@@ -31,7 +33,7 @@ export function unseenCategoryWarning(where: string, f: Feature, value: string):
           .slice(0, 3)
           .map((c) => JSON.stringify(c))
           .join(', ')}`;
-  return `${where}.${f.name}: ${JSON.stringify(value)} is not a category this model version knows; scored as an unseen one (${known})`;
+  return `${where}.${f.name}: ${quoted(value)} is not a category this model version knows; scored as an unseen one (${known})`;
 }
 
 /** Distinct unseen values kept per feature (a free-text column could bring millions). */
@@ -65,7 +67,7 @@ export class UnseenCategories {
         .slice(0, 3)
         .map(([v, n]) => {
           const meant = likelyMeant(f, v);
-          return `${JSON.stringify(v)} ${n.toLocaleString('en-US')}${meant ? `, did you mean ${meant}?` : ''}`;
+          return `${quoted(v)} ${n.toLocaleString('en-US')}${meant ? `, did you mean ${meant}?` : ''}`;
         });
       return `${name} in ${e.rows.toLocaleString('en-US')} row${e.rows === 1 ? '' : 's'} (${top.join('; ')}${e.values.size > 3 ? '; …' : ''})`;
     });

@@ -7,7 +7,10 @@ import { AppError } from './errors.js';
  */
 export function caseHint(header: readonly string[], names: readonly string[]): string {
   const loose = (s: string) => s.trim().toLowerCase();
-  const pairs = names.flatMap((n) => header.filter((h) => h !== n && loose(h) === loose(n)).map((h) => ({ h, n })));
+  const pairs = names.flatMap((n) => {
+    const ln = loose(n);
+    return header.filter((h) => h !== n && loose(h) === ln).map((h) => ({ h, n }));
+  });
   if (!pairs.length) return '';
   const spaced = pairs.some(({ h, n }) => h.trim() !== h || n.trim() !== n);
   // Quoted, so the spaces show.
