@@ -189,6 +189,7 @@ const schema = z.object({
   MONITOR_WINDOW: z
     .string()
     .regex(/^[0-9]+(ms|s|m|h|d)$/, 'expected a duration such as 1h, 24h or 7d')
+    .refine((v) => !/^0+[a-z]+$/.test(v), 'a window of nothing holds no traffic; give a length such as 1h, 24h or 7d')
     .default('24h'),
   /** How often servers check for due monitor runs and refresh monitoring gauges from stored reports (ms). */
   MONITOR_TICK_MS: intFrom(100, 3_600_000).default(60_000),

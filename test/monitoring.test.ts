@@ -369,6 +369,11 @@ describe('monitoring from the command line (SQLite)', () => {
     const none = await runCli(['monitor', '--model', 'hotel', '--window', '0s'], env);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('error: --window: a window of 0s holds no traffic; give a length such as 1h, 24h or 7d');
+    // The scheduled reports' window too: refused with the other settings, before the server loads anything.
+    const serve = await runCli(['serve', '--port', '0'], { ...env, MONITOR_WINDOW: '0h' });
+    expect(serve.code).toBe(2);
+    expect(serve.stderr).toContain('MONITOR_WINDOW="0h": a window of nothing holds no traffic; give a length such as 1h, 24h or 7d');
+    expect(serve.stdout).not.toContain('model version loaded');
     const out = path.join(dir, 'reports', 'monitoring', 'latest_monitoring_report.json');
     const mon = await runCli(['monitor', '--model', 'hotel', '--window', '24h', '--out', out, '--json'], env);
     expect(mon.code, mon.stderr).toBe(0);
