@@ -187,6 +187,9 @@ describe('modelgate feedback import', () => {
     // The hint is said once, not on each line; some rows matched, so the columns are not doubted.
     expect(text.stdout).toContain('  line 6: no prediction with event_id bk-404 in the audit log\n');
     expect(text.stdout).not.toContain('no row matched');
+    // A row without an id: the message without a stray colon (it read "line 2: : give prediction_id or event_id").
+    const blank = await runCli(['feedback', 'import', '--file', (await importCsv('blank-ids.csv', ['event_id,label', ',1', 'bk-2,1'])).file], { MODELGATE_DATA_DIR: dir });
+    expect(blank.stdout).toContain('  line 2: give prediction_id or event_id\n');
     // A file none of whose ids match (the wrong column named, or another database): said so, with the column read.
     const { file: strangers } = await importCsv('strangers.csv', ['customer,outcome', 'cust-1,1', 'cust-2,0']);
     const none = await runCli(['feedback', 'import', '--file', strangers, '--event-id', 'customer', '--label', 'outcome'], { MODELGATE_DATA_DIR: dir });

@@ -104,7 +104,7 @@ export function registerFeedbackCommands(program: Command): void {
           for (const r of out.results)
             if (r.status === 'error') {
               // The service's item prefix off; its hint that a prediction may not be written yet is said once below.
-              errors.push({ line: batch[r.index].line, message: r.error.message.replace(/^items\[\d+\]\.?/, '').replace(` (${NOT_WRITTEN_YET})`, '') });
+              errors.push({ line: batch[r.index].line, message: r.error.message.replace(/^items\[\d+\](?:\.|: )?/, '').replace(` (${NOT_WRITTEN_YET})`, '') });
               refusedBy[r.error.code === 'NOT_FOUND' ? 'no_prediction' : 'invalid']++;
             }
           batch = [];
