@@ -13,7 +13,11 @@ import { unreadableFile } from './lib/unreadable-file.js';
  * them at start and fails with a list of every bad one, so a typo never surfaces later
  * as a confusing runtime error.
  */
-const intFrom = (min: number, max: number) => z.coerce.number({ error: 'expected a number' }).int('expected a whole number').min(min).max(max);
+const intFrom = (min: number, max: number) => {
+  // Each check says the range: the schema-wide message said "expected a number" of -1 and of 10 for a minimum of 1,024.
+  const range = `expected a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`;
+  return z.coerce.number({ error: range }).int({ error: range }).min(min, { error: range }).max(max, { error: range });
+};
 
 /** The same parser keys use, so a default rate the server accepts is one a key may have. */
 const isRate = (v: string) => {
