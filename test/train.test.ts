@@ -213,6 +213,33 @@ describe('modelgate train', () => {
     expect(missing.stderr).toMatch(/cannot read \S*nope\.csv: no such file; give the path of a CSV file with a header row/);
   });
 
+  it('--l2 reaches a binary logistic regression; a flag of the other algorithm is refused, not ignored', async () => {
+    // Before: a binary target's logreg trained with l2 = 1 whatever --l2 said (even "abc"), and
+    // gbdt took --l2 and logreg --rounds without a word.
+    const fit = async (...flags: string[]) => {
+      const r = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--algo', 'logreg', ...flags, '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      return r.json() as { run: { params: { l2: number } }; metrics: { log_loss: number } };
+    };
+    const [plain, heavy] = [await fit(), await fit('--l2', '1e6')];
+    expect(plain.run.params.l2).toBe(1);
+    expect(heavy.run.params.l2).toBe(1e6);
+    // A penalty that large pulls every coefficient to nearly 0: the held-out log loss is the base rate's, far above the fitted model's.
+    const p = data.label.reduce((a, b) => a + b, 0) / data.rows;
+    const baseRate = -(p * Math.log(p) + (1 - p) * Math.log(1 - p));
+    expect(Math.abs(heavy.metrics.log_loss - baseRate)).toBeLessThan(0.02);
+    expect(plain.metrics.log_loss).toBeLessThan(baseRate - 0.05);
+    const bad = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--algo', 'logreg', '--l2', 'abc'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--l2 must be a number from 0 to 1000000000, got "abc"/);
+    const gbdtL2 = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--l2', '10'], env);
+    expect(gbdtL2.code).toBe(2);
+    expect(gbdtL2.stderr).toContain('error: --l2 is the penalty of a linear model; gbdt takes --rounds, --learning-rate, --max-leaves and --max-depth (or give --algo logreg)');
+    const logregRounds = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--algo', 'linear', '--rounds', '10', '--max-depth', '3'], env);
+    expect(logregRounds.code).toBe(2);
+    expect(logregRounds.stderr).toContain('error: --rounds, --max-depth are for gbdt; a linear model (--algo linear) takes --l2');
+  });
+
   it('train --register --if-changed run twice registers once: the same graph, policy and data is named, not registered again', async () => {
     const args = ['train', '--data', csv, '--target', 'is_canceled', '--model', 'twice', '--algo', 'logreg', '--register', '--promote', '--if-changed', '--json'];
     const first = await runCli(args, env);

@@ -133,6 +133,14 @@ export function registerTrainCommands(program: Command): void {
         const minF1 = parseNumberFlag(o.minF1, '--min-f1', 0, 1);
         const costs = o.cost ? parseCosts(o.cost) : undefined;
         const bands = o.bands ? parseBands(o.bands) : undefined;
+        // A flag of the other algorithm was taken and ignored: --l2 1000 with gbdt, or with a binary
+        // logreg (whose "did not converge; raise --l2" then could not be followed).
+        const treeFlags = (['rounds', 'learningRate', 'maxLeaves', 'maxDepth'] as const).filter((k) => o[k] !== undefined).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+        if (o.algo === 'gbdt' && o.l2 !== undefined)
+          throw new AppError('BAD_REQUEST', '--l2 is the penalty of a linear model; gbdt takes --rounds, --learning-rate, --max-leaves and --max-depth (or give --algo logreg)');
+        if (o.algo !== 'gbdt' && treeFlags.length)
+          throw new AppError('BAD_REQUEST', `${treeFlags.join(', ')} ${treeFlags.length > 1 ? 'are' : 'is'} for gbdt; a linear model (--algo ${o.algo}) takes --l2`);
+        const l2 = parseNumberFlag(o.l2, '--l2', 0, 1e9);
         const gbdt = {
           ...(o.rounds ? { rounds: parseNumberFlag(o.rounds, '--rounds', 1, 100_000) } : {}),
           ...(o.learningRate ? { learningRate: parseNumberFlag(o.learningRate, '--learning-rate', 1e-4, 1) } : {}),
@@ -158,7 +166,7 @@ export function registerTrainCommands(program: Command): void {
         // Before minutes of training: a version of another task would be refused at registration.
         if (o.register) await ctx.registry.checkTask(o.model, ingested.task);
         if (ingested.task !== 'binary') {
-          await trainKind(ctx, o, ingested, { testFraction, seed, gbdt });
+          await trainKind(ctx, o, ingested, { testFraction, seed, gbdt, l2 });
           return;
         }
         if (o.loss || o.policy || o.minR2 || o.maxMae || o.minAccuracy)
@@ -174,7 +182,7 @@ export function registerTrainCommands(program: Command): void {
         const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
         let trained;
         try {
-          trained = trainModel({ data: ingested.data, algo, split, costs, bands, gbdt, onProgress: algo === 'gbdt' ? bar(gbdt.rounds ?? 200) : bar(50, 'Newton step') });
+          trained = trainModel({ data: ingested.data, algo, split, costs, bands, gbdt, l2, onProgress: algo === 'gbdt' ? bar(gbdt.rounds ?? 200) : bar(50, 'Newton step') });
         } catch (e) {
           throw e instanceof AppError ? e : new AppError('BAD_REQUEST', (e as Error).message);
         }
@@ -219,7 +227,7 @@ export function registerTrainCommands(program: Command): void {
 }
 
 /** Train a regression or multiclass model: the same steps as binary, with the task's metrics, policy and gates. */
-async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: { testFraction: number; seed: number; gbdt: Record<string, unknown> }): Promise<void> {
+async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: { testFraction: number; seed: number; gbdt: Record<string, unknown>; l2: number | undefined }): Promise<void> {
   const task = ingested.task as 'regression' | 'multiclass';
   if (o.cost || o.bands || o.minAuc || o.minF1)
     throw new AppError(
@@ -231,7 +239,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
   const minR2 = parseNumberFlag(o.minR2, '--min-r2', -1e9, 1);
   const maxMae = parseNumberFlag(o.maxMae, '--max-mae', 0, Number.MAX_VALUE);
   const minAccuracy = parseNumberFlag(o.minAccuracy, '--min-accuracy', 0, 1);
-  const l2 = parseNumberFlag(o.l2, '--l2', 0, 1e9);
+  const { l2 } = opts;
   const policy = o.policy ? parsePolicyFlag(o.policy) : undefined;
   const split = o.split === 'index' ? indexSplit(ingested.data, opts.testFraction) : randomSplit(ingested.data, opts.testFraction, opts.seed);
   const classes = ingested.data.classes ?? [];
