@@ -238,6 +238,10 @@ describe('modelgate train', () => {
     const logregRounds = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--algo', 'linear', '--rounds', '10', '--max-depth', '3'], env);
     expect(logregRounds.code).toBe(2);
     expect(logregRounds.stderr).toContain('error: --rounds, --max-depth are for gbdt; a linear model (--algo linear) takes --l2');
+    // A linear regression is ridge (squared error): --loss chose nothing there.
+    const linearLoss = await runCli(['train', '--data', csv, '--target', 'adr', '--model', 'hotel-adr', '--algo', 'linear', '--loss', 'huber'], env);
+    expect(linearLoss.code).toBe(2);
+    expect(linearLoss.stderr).toContain('error: --loss is for gbdt; a linear model (--algo linear) takes --l2');
   });
 
   it('train --register --if-changed run twice registers once: the same graph, policy and data is named, not registered again', async () => {

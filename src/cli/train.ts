@@ -135,7 +135,7 @@ export function registerTrainCommands(program: Command): void {
         const bands = o.bands ? parseBands(o.bands) : undefined;
         // A flag of the other algorithm was taken and ignored: --l2 1000 with gbdt, or with a binary
         // logreg (whose "did not converge; raise --l2" then could not be followed).
-        const treeFlags = (['rounds', 'learningRate', 'maxLeaves', 'maxDepth'] as const).filter((k) => o[k] !== undefined).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+        const treeFlags = (['rounds', 'learningRate', 'maxLeaves', 'maxDepth', 'loss'] as const).filter((k) => o[k] !== undefined).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
         if (o.algo === 'gbdt' && o.l2 !== undefined)
           throw new AppError('BAD_REQUEST', '--l2 is the penalty of a linear model; gbdt takes --rounds, --learning-rate, --max-leaves and --max-depth (or give --algo logreg)');
         if (o.algo !== 'gbdt' && treeFlags.length)
