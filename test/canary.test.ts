@@ -391,7 +391,11 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'promote', detail: { version: 2 } }]);
     const bad = await call('POST', '/v1/canary', { model: 'hotel', canary_version: 3, analysis: { max_error_ratio: 1.2 } });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().error.message).toBe('canary_percent: is required (or give steps)');
+    expect(bad.json().error.message).toBe('canary_percent: is required (or give steps): no canary of hotel is running, so this starts one');
+    // From the CLI, in its flags (it named the API's field).
+    const cli = await runCli(['canary', 'start', '--model', 'hotel', '--version', '3', '--max-error-ratio', '1.2'], s.env);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toBe('error: no canary of hotel is running, so this starts one: give --percent N or --steps 10,25,50,100\n');
   });
 
   it('arms with no model-scored requests for several windows: no step, no rollback, and the status says why', async () => {

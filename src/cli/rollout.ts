@@ -172,28 +172,35 @@ export function registerRolloutCommands(program: Command): void {
             max_mae_ratio: num(o.maxMaeRatio),
             min_labels_per_arm: num(o.minLabels),
           });
-          const started = await ctx.rollouts.startCanary({
-            model: o.model,
-            canary_version: /^[0-9]+$/.test(o.version) ? Number(o.version) : o.version,
-            production_version: parseVersion(o.productionVersion, '--production-version'),
-            canary_percent: o.percent === undefined ? undefined : percentOf(o.percent, '--percent'),
-            steps: o.steps?.split(',').map((x) => percentOf(x.trim(), '--steps')),
-            step_interval: o.stepInterval,
-            min_requests: num(o.minRequests),
-            analysis: {
-              ...defined({
-                max_error_ratio: num(o.maxErrorRatio),
-                max_p95_ratio: num(o.maxP95Ratio),
-                max_decision_rate_delta_pp: num(o.maxDecisionDeltaPp),
-                max_score_psi: num(o.maxScorePsi),
-                min_scored_per_arm: num(o.minScored),
-              }),
-              ...(Object.keys(outcomes).length ? { outcomes } : {}),
-            },
-            auto_promote: o.autoPromote,
-            target: o.target,
-            actor: cliActor(),
-          });
+          const started = await ctx.rollouts
+            .startCanary({
+              model: o.model,
+              canary_version: /^[0-9]+$/.test(o.version) ? Number(o.version) : o.version,
+              production_version: parseVersion(o.productionVersion, '--production-version'),
+              canary_percent: o.percent === undefined ? undefined : percentOf(o.percent, '--percent'),
+              steps: o.steps?.split(',').map((x) => percentOf(x.trim(), '--steps')),
+              step_interval: o.stepInterval,
+              min_requests: num(o.minRequests),
+              analysis: {
+                ...defined({
+                  max_error_ratio: num(o.maxErrorRatio),
+                  max_p95_ratio: num(o.maxP95Ratio),
+                  max_decision_rate_delta_pp: num(o.maxDecisionDeltaPp),
+                  max_score_psi: num(o.maxScorePsi),
+                  min_scored_per_arm: num(o.minScored),
+                }),
+                ...(Object.keys(outcomes).length ? { outcomes } : {}),
+              },
+              auto_promote: o.autoPromote,
+              target: o.target,
+              actor: cliActor(),
+            })
+            .catch((e: unknown) => {
+              // The service names the API's field; here it is a flag.
+              if (e instanceof AppError && e.details?.field === 'canary_percent')
+                throw new AppError(e.code, `no canary of ${o.model} is running, so this starts one: give --percent N or --steps 10,25,50,100`, { field: '--percent' });
+              throw e;
+            });
           const now = await ctx.rollouts.status(o.model);
           const s = { ...now, warnings: [...(started.warnings ?? []), ...now.warnings] };
           const { changed } = started;

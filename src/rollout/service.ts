@@ -149,7 +149,8 @@ export function createRolloutService(deps: RolloutDeps) {
   /** Start a canary on a model with none running. */
   async function begin(tx: Tx, current: Rollout | undefined, settings: CanarySettings, input: StartCanaryInput, task: Task): Promise<Rollout> {
     const { target, canaryVersion, productionVersion, percent, steps, stepIntervalMs, minRequests, rules } = settings;
-    if (percent === undefined) throw new AppError('VALIDATION_FAILED', 'canary_percent: is required (or give steps)', { field: 'canary_percent' });
+    if (percent === undefined)
+      throw new AppError('VALIDATION_FAILED', `canary_percent: is required (or give steps): no canary of ${input.model} is running, so this starts one`, { field: 'canary_percent' });
     checkOutcomeRules(rules, task, percent);
     const at = nowIso();
     const next: Rollout = {
