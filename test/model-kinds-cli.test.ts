@@ -168,5 +168,9 @@ describe('model kinds through the CLI', () => {
     const threshold = await runCli(['policy', 'set', '--model', 'charges', '--version', '1', '--threshold', '80', '--json'], env);
     expect(threshold.code, threshold.stderr).toBe(0);
     expect(threshold.json().policy).toEqual({ type: 'threshold', threshold: 80, above: 'act', below: 'none' });
+    // Not a number: said without a range (it read "from -1.7976931348623157e+308 to 1.7976931348623157e+308").
+    const word = await runCli(['policy', 'set', '--model', 'charges', '--version', '1', '--threshold', 'abc'], env);
+    expect(word.code).toBe(2);
+    expect(word.stderr).toBe('error: --threshold must be a number, got "abc"\n');
   }, 240_000);
 });

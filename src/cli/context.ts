@@ -51,6 +51,10 @@ export function parseVersion(v: string | undefined, flag = '--version'): number 
 export function parseNumberFlag(v: string | undefined, flag: string, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new AppError('BAD_REQUEST', `${flag} must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    // An unbounded side is not written out (it read "from -1.7976931348623157e+308").
+    const range = min <= -Number.MAX_VALUE ? (max >= Number.MAX_VALUE ? '' : ` up to ${max}`) : max >= Number.MAX_VALUE ? ` of at least ${min}` : ` from ${min} to ${max}`;
+    throw new AppError('BAD_REQUEST', `${flag} must be a number${range}, got ${JSON.stringify(v)}`);
+  }
   return n;
 }
