@@ -85,6 +85,9 @@ for (const dialect of DIALECTS) {
         [{ data: fresh, max_metric_drop: -0.1 }, 400, 'VALIDATION_FAILED', /max_metric_drop/],
         [{ data: fresh, schedule: 'daily' }, 400, 'VALIDATION_FAILED', /schedule/],
         [{}, 400, 'VALIDATION_FAILED', /data/],
+        // Stored to be read days later: an S3 location without a bucket or a key is refused now (it was stored).
+        [{ data: 's3://' }, 400, 'BAD_REQUEST', /^data: s3:\/\/: expected s3:\/\/bucket\/key$/],
+        [{ data: 's3://bucket-only' }, 400, 'BAD_REQUEST', /^data: s3:\/\/bucket-only: expected s3:\/\/bucket\/key$/],
       ];
       for (const [body, status, code, message] of refused) {
         const r = await send('PUT', '/v1/models/hotel/retrain', body);

@@ -19,10 +19,15 @@ export interface S3Access {
 
 const S3_URL = /^s3:\/\/([a-z0-9][a-z0-9.-]{2,62})\/(.+)$/;
 
-function parseS3(url: string): { bucket: string; key: string } {
+function parseS3(url: string, field?: string): { bucket: string; key: string } {
   const m = S3_URL.exec(url);
-  if (!m) throw new AppError('BAD_REQUEST', `${url}: expected s3://bucket/key`);
+  if (!m) throw new AppError('BAD_REQUEST', `${field ? `${field}: ` : ''}${url}: expected s3://bucket/key`, field ? { field } : undefined);
   return { bucket: m[1], key: m[2] };
+}
+
+/** An s3:// location that names no bucket or no key is refused now, when it is stored to be read later (a retrain plan's data). */
+export function checkS3Location(location: string, field: string): void {
+  if (location.startsWith('s3://')) parseS3(location, field);
 }
 
 // Checksums only where S3 requires them: a streamed upload otherwise goes out aws-chunked with a

@@ -9,7 +9,7 @@ import type { Insertable, Selectable } from 'kysely';
 import type { Db, RetrainRunsTable } from '../db/index.js';
 import { fromJson, isUniqueViolation, toIso } from '../db/index.js';
 import { describePolicy, openReferenceOffThread, Servable, type Policy, type ServableSpec } from '../inference/index.js';
-import { openDataStream, type S3Access } from '../lib/data-location.js';
+import { checkS3Location, openDataStream, type S3Access } from '../lib/data-location.js';
 import type { Clock } from '../lib/clock.js';
 import { parseDuration } from '../lib/duration.js';
 import { sha256File } from '../lib/files.js';
@@ -685,6 +685,7 @@ export function createRetrainService(deps: RetrainDeps) {
       // A plan that could only fail (production imported, or none) is refused now, not at its first run.
       await runToRepeat(input.model, undefined, ': a plan retrains production; promote a trained version first');
       // Checked now, over HTTP as from the CLI: a plan is read days later, by another process.
+      checkS3Location(input.data, 'data');
       const canarySteps = checkCandidateSettings(input);
       const minInterval = parseDuration(input.minInterval ?? '7d', 'min_interval');
       const row = {
