@@ -87,7 +87,7 @@ export function registerFeedbackCommands(program: Command): void {
         assertInputFile(o.file, 'give the path of a CSV file');
         const columns = feedbackColumns(o);
         const delimiter = await fileDelimiter(o.file);
-        let line = 1; // the header
+        let rows = 0;
         let stored = 0;
         // Rows whose outcome is not known yet (a blank or missing-value label): left out and counted, not refused.
         let unlabelled = 0;
@@ -109,7 +109,7 @@ export function registerFeedbackCommands(program: Command): void {
             }
           batch = [];
           // A line every 50,000 rows, as the export does: a line per batch was 200 lines for 200,000 outcomes.
-          if ((line - 1) % 50_000 < BATCH) progress(`imported ${stored} outcomes${errors.length ? `, ${errors.length} refused` : ''}…`);
+          if (rows % 50_000 < BATCH) progress(`imported ${stored} outcomes${errors.length ? `, ${errors.length} refused` : ''}…`);
         };
         const written: string[] = [];
         const onHeader = (header: string[]) => {
@@ -129,11 +129,11 @@ export function registerFeedbackCommands(program: Command): void {
           written.push(raw.trim());
           return columns.fieldOf(raw);
         };
-        const rows = csvRows(createReadStream(o.file), { delimiter, source: o.file, name, trim: true, onHeader });
-        for await (const { row, line: at, values, misaligned } of rows) {
-          line = row + 1;
+        const read = csvRows(createReadStream(o.file), { delimiter, source: o.file, name, trim: true, onHeader });
+        for await (const { row, line, values, misaligned } of read) {
+          rows = row;
           if (misaligned) {
-            errors.push({ line: at, message: misaligned });
+            errors.push({ line, message: misaligned });
             refusedBy.misaligned++;
             continue;
           }
@@ -142,13 +142,13 @@ export function registerFeedbackCommands(program: Command): void {
             unlabelled++;
             continue;
           }
-          batch.push({ line: at, item: toItem(values, delimiter !== ',') });
+          batch.push({ line, item: toItem(values, delimiter !== ',') });
           if (batch.length >= BATCH) await send();
         }
         if (batch.length) await send();
         // Misaligned rows were refused as they were read, the others when their batch was sent.
         errors.sort((a, b) => a.line - b.line);
-        const summary = { file: o.file, rows: line - 1, stored, unlabelled, refused: errors.length, refused_by: refusedBy, errors: errors.slice(0, 100) };
+        const summary = { file: o.file, rows, stored, unlabelled, refused: errors.length, refused_by: refusedBy, errors: errors.slice(0, 100) };
         const causes = [
           refusedBy.no_prediction
             ? `${refusedBy.no_prediction} with no prediction of that id in the audit log (not scored, or scored under another id; ${NOT_WRITTEN_YET.replace('; retry', ': import the file again')})`
@@ -158,7 +158,7 @@ export function registerFeedbackCommands(program: Command): void {
         ].filter(Boolean);
         emit(o, summary, () =>
           [
-            `${stored} of ${line - 1} outcomes stored from ${o.file}${unlabelled ? `; ${unlabelled} row${unlabelled > 1 ? 's' : ''} with no label (blank, or a missing-value token such as NA or ?: no outcome yet) left out` : ''}`,
+            `${stored} of ${rows} outcomes stored from ${o.file}${unlabelled ? `; ${unlabelled} row${unlabelled > 1 ? 's' : ''} with no label (blank, or a missing-value token such as NA or ?: no outcome yet) left out` : ''}`,
             ...(errors.length ? [`${errors.length} refused: ${causes.join('; ')}`] : []),
             // Nothing matched at all: most often the wrong column was named, not thousands of unscored rows.
             ...(stored === 0 && refusedBy.no_prediction > 0 && refusedBy.no_prediction === errors.length ? [`no row matched a prediction: ${idColumns(columns)}`] : []),

@@ -102,7 +102,8 @@ export function installErrorHandling(app: FastifyInstance, sqliteFile?: string):
   };
   app.setErrorHandler((err: FastifyError, request, reply) => {
     let e = err instanceof AppError ? err : (databaseUnavailable(err, sqliteFile) ?? fromFastify(err, request));
-    if (err.validationContext === 'params' && e.message.endsWith(': is empty')) e = new AppError(e.code, e.message + didYouMean(request.method, request.url.split('?')[0]), e.details);
+    // An empty path segment (/v1/models/): the route the URL meant, when there is one.
+    if (err.validationContext === 'params' && err.validation?.[0]?.keyword === 'minLength') e = new AppError(e.code, e.message + didYouMean(request.method, request.url.split('?')[0]), e.details);
     logRequestError(request.log, err, e);
     return sendError(reply, request, e);
   });
