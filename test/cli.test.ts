@@ -37,6 +37,8 @@ describe('modelgate CLI on SQLite and local files', () => {
     const text = await runCli(['models', 'churn'], env);
     // Production is back at 1, its first version: nothing to roll back to, so no arrow.
     expect(text.stdout).toMatch(/^aliases: production=1$/m);
+    expect(text.stdout).not.toMatch(/^rollout:/m);
+    expect(one).toMatchObject({ canary: null, shadow: null });
     expect(text.stdout).toMatch(/ENGINE +MEMORY/);
     // The memory column in a unit that suits it, the same amount as the JSON's bytes.
     // Version 1 decides as its policy (threshold=0.4:retain:ignore) says, below the threshold first.
@@ -90,6 +92,9 @@ describe('modelgate CLI on SQLite and local files', () => {
     );
     // The model list says what runs beside production.
     expect((await runCli(['models'], env)).stdout).toMatch(/^churn +binary +2 +2 +production=1 green=2 +canary v2 at 30% +compiled /m);
+    // So does the model's own page, which an operator opens before promoting.
+    expect((await runCli(['models', 'churn'], env)).stdout).toMatch(/^rollout: canary v2 at 30% \(modelgate canary status --model churn\)$/m);
+    expect((await runCli(['models', 'churn', '--json'], env)).json()).toMatchObject({ canary: { version: 2, percent: 30 }, shadow: null });
     const judgedAnother = await runCli(['canary', 'promote', '--model', 'churn', '--version', '1', '--json'], env);
     expect(judgedAnother.code).toBe(1);
     expect(judgedAnother.json().error).toMatchObject({ code: 'CONFLICT', message: 'the canary of churn is version 2, not 1: it was replaced since; nothing promoted' });
@@ -114,6 +119,7 @@ describe('modelgate CLI on SQLite and local files', () => {
     );
     expect((await runCli(['shadow', 'start', '--model', 'churn', '--version', '2', '--percent', '25', '--json'], env)).json().shadow).toMatchObject({ version: 2, percent: 25 });
     expect((await runCli(['models', '--json'], env)).json().models.find((m: { name: string }) => m.name === 'churn')).toMatchObject({ canary: null, shadow: { version: 2, percent: 25 } });
+    expect((await runCli(['models', 'churn'], env)).stdout).toMatch(/^rollout: shadow v2 at 25% \(modelgate canary status --model churn\)$/m);
     expect((await runCli(['canary', 'status', '--model', 'churn'], env)).stdout).toMatch(
       /^shadow v2 at 25%: 0 compared with production v1 since \d{4}-\d\d-\d\dT[0-9:.]+Z, decision agreement -, mean \|Δscore\| -, 0 errors$/m,
     );

@@ -8,6 +8,7 @@ import { describePolicy, parsePolicyFlag, Servable, taskOf, TASKS, type Task } f
 import { notNumbersNote } from '../lib/csv-cell.js';
 import { checkSkipped, referenceFromCsv } from '../monitoring/index.js';
 import type { Manifest, RegistryService } from '../registry/index.js';
+import type { Rollout } from '../rollout/index.js';
 import { cliActor, cliConfig, parseVersion, withContext } from './context.js';
 import { byteSize, emit, fail, progress, table, type OutputOptions } from './output.js';
 import { migrate, openDb, pendingMigrations } from '../db/index.js';
@@ -187,14 +188,8 @@ export function registerRegistryCommands(program: Command): void {
       withContext(o, async (ctx) => {
         if (!name) {
           const [listed, rollouts] = await Promise.all([ctx.registry.listModels(), ctx.rollouts.list()]);
-          // What runs beside production, as the console's models page shows it.
           const running = new Map(rollouts.map((r) => [r.model, r]));
-          const models = listed.map((m) => {
-            const r = running.get(m.name);
-            const canary = r?.canary_version != null ? { version: r.canary_version, percent: r.canary_percent } : null;
-            const shadow = r?.shadow_version != null ? { version: r.shadow_version, percent: r.shadow_percent } : null;
-            return { ...m, canary, shadow };
-          });
+          const models = listed.map((m) => ({ ...m, ...besideProduction(running.get(m.name)) }));
           emit(o, { models, total: models.length }, () =>
             models.length === 0
               ? 'no models registered yet: modelgate register --model NAME --onnx FILE'
@@ -206,17 +201,19 @@ export function registerRegistryCommands(program: Command): void {
                       .join(' '),
                     // A production version no server has loaded yet (say, just after a restore) has no engine on record.
                     engine: m.production_engine?.engine ?? (m.aliases.production !== undefined ? 'not loaded yet' : ''),
-                    rollout: [m.canary && `canary v${m.canary.version} at ${m.canary.percent}%`, m.shadow && `shadow v${m.shadow.version} at ${m.shadow.percent}%`].filter(Boolean).join(', '),
+                    rollout: rolloutWords(m),
                   })),
                   ['name', 'task', 'latest_version', 'version_count', 'aliases', 'rollout', 'engine', 'created_at'],
                 ),
           );
           return;
         }
-        const m = await ctx.registry.getModel(name);
+        const [found, rollouts] = await Promise.all([ctx.registry.getModel(name), ctx.rollouts.list()]);
+        const m = { ...found, ...besideProduction(rollouts.find((r) => r.model === found.name)) };
         // The model's own description is what its first version brought; what serves is what an operator asks about.
         const production = m.versions.find((v) => v.version === m.aliases.production);
         const headline = production?.description ? `production v${production.version}: ${production.description}` : m.description;
+        const rollout = rolloutWords(m);
         emit(o, m, () =>
           [
             `${m.name}${headline ? ` — ${headline}` : ''}`,
@@ -231,6 +228,8 @@ export function registerRegistryCommands(program: Command): void {
                 })
                 .join(' ') || '(none)'
             }`,
+            // A version taking live traffic beside production is what an operator opening the model must not miss.
+            ...(rollout ? [`rollout: ${rollout} (modelgate canary status --model ${m.name})`] : []),
             '',
             table(
               m.versions.map((v) => ({
@@ -380,4 +379,21 @@ export function registerRegistryCommands(program: Command): void {
         fail(o, e);
       }
     });
+}
+
+interface BesideProduction {
+  canary: { version: number; percent: number } | null;
+  shadow: { version: number; percent: number } | null;
+}
+
+/** What runs beside production, as the console's models page shows it. */
+function besideProduction(r: Rollout | undefined): BesideProduction {
+  return {
+    canary: r?.canary_version != null ? { version: r.canary_version, percent: r.canary_percent } : null,
+    shadow: r?.shadow_version != null ? { version: r.shadow_version, percent: r.shadow_percent } : null,
+  };
+}
+
+function rolloutWords(m: BesideProduction): string {
+  return [m.canary && `canary v${m.canary.version} at ${m.canary.percent}%`, m.shadow && `shadow v${m.shadow.version} at ${m.shadow.percent}%`].filter(Boolean).join(', ');
 }
