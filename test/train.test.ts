@@ -213,6 +213,31 @@ describe('modelgate train', () => {
     expect(missing.stderr).toMatch(/cannot read \S*nope\.csv: no such file; give the path of a CSV file with a header row/);
   });
 
+  it('a file too small to learn from trains, and says that the held-out figures and the model mean nothing; --json lists it', async () => {
+    const tiny = path.join(dir, 'tiny.csv');
+    // 12 rows: 9 to train on (too few for one split of 20 rows a side), 3 held out (rows 0, 4 and 8:
+    // cancelled, not, cancelled).
+    const [header, ...rows] = csvOf(3000).trimEnd().split('\n');
+    const [yes, no] = [rows.filter((l) => l.endsWith(',yes')), rows.filter((l) => l.endsWith(',no'))];
+    writeFileSync(tiny, [header, ...Array.from({ length: 12 }, (_, i) => (Math.floor(i / 4) % 2 === 0 ? yes : no)[i])].join('\n') + '\n');
+    const r = await runCli(['train', '--data', tiny, '--target', 'is_canceled', '--model', 'tiny', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const { warnings, run } = r.json();
+    expect(run.rows).toEqual({ train: 9, test: 3 });
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^held out: 1 negative row of 3, too few to measure on: ROC AUC, F1 and precision, and the threshold chosen on these rows, would change a lot/),
+        expect.stringMatching(
+          /^the model gives every held-out row the same score \([0-9.]+\), so it learnt nothing from the columns: gbdt splits a node only when each side keeps 20 rows, and the training split has 9$/,
+        ),
+      ]),
+    );
+    expect(r.stderr).toMatch(/^ {2}warning: the model gives every held-out row the same score/m);
+    // The bookings file the other tests train on has enough of each class: no such warning.
+    const enough = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'enough', '--rounds', '5', '--json'], env);
+    expect(enough.json().warnings.filter((w: string) => /too few to measure|learnt nothing/.test(w))).toEqual([]);
+  });
+
   it('--l2 reaches a binary logistic regression; a flag of the other algorithm is refused, not ignored', async () => {
     // Before: a binary target's logreg trained with l2 = 1 whatever --l2 said (even "abc"), and
     // gbdt took --l2 and logreg --rounds without a word.

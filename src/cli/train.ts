@@ -187,6 +187,7 @@ export function registerTrainCommands(program: Command): void {
           throw e instanceof AppError ? e : new AppError('BAD_REQUEST', (e as Error).message);
         }
         if (process.stderr.isTTY) process.stderr.write('\n');
+        for (const c of trained.cautions) progress(`  warning: ${c}`);
         const m = trained.metrics;
         const gates = [
           ...(minAuc !== undefined ? [{ gate: 'min_auc', metric: 'roc_auc', threshold: minAuc, value: m.roc_auc ?? null }] : []),
@@ -211,7 +212,13 @@ export function registerTrainCommands(program: Command): void {
           sha256: ingested.sha256,
           description: `${o.algo} trained on ${o.data}`,
         });
-        const out = { run, metrics: m, policy: trained.policy, gates, ...outcomeFields([...ingested.warnings, ...(leak ? [leak] : []), ...promotion], leaking, registered, promoted) };
+        const out = {
+          run,
+          metrics: m,
+          policy: trained.policy,
+          gates,
+          ...outcomeFields([...ingested.warnings, ...(leak ? [leak] : []), ...trained.cautions, ...promotion], leaking, registered, promoted),
+        };
         const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(4));
         emit(o, out, () =>
           [
@@ -272,6 +279,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     throw e instanceof AppError ? e : new AppError('BAD_REQUEST', (e as Error).message);
   }
   if (process.stderr.isTTY) process.stderr.write('\n');
+  for (const c of trained.cautions) progress(`  warning: ${c}`);
   const m = trained.metrics;
   const gates = [
     ...(minR2 !== undefined ? [{ gate: 'min_r2', metric: 'r2', threshold: minR2, value: m.r2 ?? null, passed: m.r2 !== undefined && m.r2 >= minR2 }] : []),
@@ -294,7 +302,14 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     sha256: ingested.sha256,
     description: `${kindAlgoName(algo, task)} (${task}) trained on ${o.data}`,
   });
-  const out = { task, run, metrics: m, policy: trained.policy, gates, ...outcomeFields([...ingested.warnings, ...(leak ? [leak] : []), ...promotion], leaking, registered, promoted) };
+  const out = {
+    task,
+    run,
+    metrics: m,
+    policy: trained.policy,
+    gates,
+    ...outcomeFields([...ingested.warnings, ...(leak ? [leak] : []), ...trained.cautions, ...promotion], leaking, registered, promoted),
+  };
   const fmt = (v: number | undefined | null) => (v === undefined || v === null ? '—' : v.toFixed(4));
   emit(o, out, () =>
     [

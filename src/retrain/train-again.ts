@@ -62,7 +62,7 @@ function trainAgain(run: RunRecord, algorithm: Algorithm, task: TrainingTask, in
       ['rounds', 'learningRate', 'maxLeaves', 'maxDepth', 'minSamplesLeaf', 'l2', 'maxBins', 'maxCategories', 'validationFraction', 'patience', 'seed'].includes(key),
     ),
   );
-  let trained: { onnx: Uint8Array; policy: Policy; metrics: Record<string, number>; reference: unknown; run: Record<string, unknown> & { run_id: string } };
+  let trained: { onnx: Uint8Array; policy: Policy; metrics: Record<string, number>; reference: unknown; cautions: string[]; run: Record<string, unknown> & { run_id: string } };
   if (task === 'binary') {
     const costs = costMatrixOf(params) ?? undefined;
     const bands = params.policy === 'bands' && policy.type === 'bands' ? policy : undefined;
@@ -125,6 +125,7 @@ export async function ingestAndTrain(job: TrainJob, say: (message: string) => vo
   const started = performance.now();
   const { trained, split } = trainAgain(job.run, job.run.algorithm, job.task, ingested, job.policy);
   say(`trained on ${split.train.rows} rows (${split.test.rows} held out) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  for (const c of trained.cautions) say(`warning: ${c}`);
   return {
     trained,
     test: split.test,

@@ -9,6 +9,7 @@ import { choleskySolve } from './logreg.js';
 import { designMatrix, fitPreprocessor, transformRow, type Preprocessor } from './preprocess.js';
 import { exportTrees, predictClassProbabilities, predictValue, softmax, type TreeEnsemble } from './trees.js';
 import type { Algorithm, Split } from './train.js';
+import { heldOutCautions } from './held-out-cautions.js';
 
 /**
  * Training for regression and multiclass targets: gradient-boosted trees (squared, absolute or
@@ -41,6 +42,8 @@ export interface KindTrained {
   reference: ReferenceProfile;
   /** Held-out predictions in test-row order, for checking the exported graph against. */
   test: RowPrediction[];
+  /** Why the held-out figures may say little (too few rows, one prediction for every row). */
+  cautions: string[];
   run: {
     run_id: string;
     algorithm: Algorithm;
@@ -280,6 +283,13 @@ export function trainKindModel(input: KindTrainInput): KindTrained {
     metrics,
     reference,
     test: testPred,
+    cautions: heldOutCautions({
+      task,
+      predictions: testPred.map((r) => (task === 'multiclass' ? r.label! : r.score)),
+      algo: input.algo,
+      trainRows: train.rows,
+      thresholdChosenHere: false,
+    }),
     run: {
       run_id: randomUUID(),
       algorithm: input.algo,

@@ -9,6 +9,7 @@ import { encodeRow, fitGbdt, type GbdtParams } from './gbdt.js';
 import { fitLogisticRegression, predictProba } from './logreg.js';
 import { designMatrix, fitPreprocessor, transformRow } from './preprocess.js';
 import { exportTrees, predictTrees } from './trees.js';
+import { heldOutCautions } from './held-out-cautions.js';
 
 export type Algorithm = 'gbdt' | 'logreg';
 
@@ -88,6 +89,8 @@ export interface Trained {
   reference: ReferenceProfile;
   /** Held-out scores, in test-row order (checks of the exported graph use them). */
   testScores: Float64Array;
+  /** Why the held-out figures may say little (too few rows of a class, one score for every row). */
+  cautions: string[];
   run: { run_id: string; algorithm: Algorithm; params: Record<string, unknown>; rows: { train: number; test: number }; duration_ms: number; rounds?: number };
 }
 
@@ -162,6 +165,7 @@ export function trainModel(input: TrainInput): Trained {
     metrics,
     reference,
     testScores,
+    cautions: heldOutCautions({ task: 'binary', labels: test.label, predictions: testScores, algo: input.algo, trainRows: train.rows, thresholdChosenHere: !input.bands }),
     run: {
       run_id: randomUUID(),
       algorithm: input.algo,
