@@ -62,6 +62,29 @@ describe('CSV files separated by semicolons or tabs', () => {
     expect(scored.split('\n')[0]).toBe('row,booking_id,score,decision');
   }, 120_000);
 
+  it('numbers written with thousands commas ("1,889.50", as a spreadsheet formats them) are numbers, in training and in scoring', async () => {
+    // Before: such a column read as text with more than 1,000 values, and was left out as an identifier.
+    const big = rows.map((r) => r.map((v, k) => (typeof v === 'number' && k > 0 && k < r.length - 1 ? v * 1000 : v)));
+    const grouped = big.map((r) => r.map((v, k) => (typeof v === 'number' && k > 0 && k < r.length - 1 ? v.toLocaleString('en-US', { maximumFractionDigits: 20 }) : v)));
+    expect(grouped.flat().filter((v) => typeof v === 'string' && /^\d{1,3}(,\d{3})+(\.\d+)?$/.test(v)).length).toBeGreaterThan(1000);
+    const [plainFile, groupedFile] = [write('thousands-plain.csv', ',', big), write('thousands-grouped.csv', ',', grouped)];
+    const train = async (file: string, model: string) => {
+      const r = await runCli(['train', '--data', file, '--target', 'is_canceled', '--model', model, '--algo', 'logreg', '--exclude', 'booking_id', '--register', '--promote', '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      return r.json();
+    };
+    const [plain, withCommas] = [await train(plainFile, 'm-plain-big'), await train(groupedFile, 'm-grouped')];
+    expect(withCommas.run.columns.filter((c: { role: string }) => c.role === 'numeric').length).toBe(Object.keys(data.numeric).length);
+    expect(withCommas.metrics.roc_auc).toBe(plain.metrics.roc_auc);
+    const score = async (file: string) => {
+      const out = `${file}.scored.csv`;
+      const r = await runCli(['score', '--model', 'm-plain-big', '--data', file, '--out', out, '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      return readFileSync(out, 'utf8');
+    };
+    expect(await score(groupedFile)).toBe(await score(plainFile));
+  }, 120_000);
+
   it('a label written 1,0 and 0,0 (pandas writes a label column with a gap as floats, decimal=",") is the same 0/1 target', async () => {
     // Before: "its two values "1,0" and "0,0" are not 0/1, yes/no or true/false".
     const floatLabels = write(

@@ -7,15 +7,31 @@ export type CellType = 'float' | 'double' | 'int64' | 'int32' | 'string' | 'bool
 const DECIMAL_COMMA = /^[+-]?(?:\d*|\d{1,3}(?:\.\d{3})+),\d+(?:[eE][+-]?\d+)?$/;
 /** 1.234.567: thousands points in a whole number, which more than one group makes unambiguous. */
 const THOUSANDS_POINTS = /^[+-]?\d{1,3}(?:\.\d{3}){2,}$/;
+/** 1,889.50 or 12,345: thousands commas, as a spreadsheet formats a number in English. */
+const THOUSANDS_COMMAS = /^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
+/** 1,889.50: thousands commas and a decimal point, which no decimal-comma file writes. */
+const THOUSANDS_COMMAS_AND_POINT = /^[+-]?\d{1,3}(?:,\d{3})+\.\d+$/;
 
 /**
- * A cell's text as a number's text, when the file is not separated by commas: spreadsheets that
- * save "CSV" with semicolons write 105,29 for 105.29, and 1.234,56 or 1.234.567 for a cell
- * formatted with thousands separators. A lone group such as 1.234 stays 1.234: it may be a
- * decimal point (such files are also written by programs that use points).
+ * A cell's text as a number's text. In a file not separated by commas, spreadsheets that save
+ * "CSV" with semicolons write 105,29 for 105.29, and 1.234,56 or 1.234.567 for a cell formatted
+ * with thousands separators; a lone group such as 1.234 stays 1.234: it may be a decimal point
+ * (such files are also written by programs that use points). In a comma-separated file a comma
+ * inside a number (a quoted "1,889.50" or "12,345") can only be a thousands separator; in the
+ * others only when a decimal point follows (1,889.50).
  */
 export const numberText = (t: string, decimalComma: boolean): string =>
-  !decimalComma ? t : DECIMAL_COMMA.test(t) ? t.replaceAll('.', '').replace(',', '.') : THOUSANDS_POINTS.test(t) ? t.replaceAll('.', '') : t;
+  !decimalComma
+    ? THOUSANDS_COMMAS.test(t)
+      ? t.replaceAll(',', '')
+      : t
+    : DECIMAL_COMMA.test(t)
+      ? t.replaceAll('.', '').replace(',', '.')
+      : THOUSANDS_POINTS.test(t)
+        ? t.replaceAll('.', '')
+        : THOUSANDS_COMMAS_AND_POINT.test(t)
+          ? t.replaceAll(',', '')
+          : t;
 
 /** A CSV cell as a finite number, or undefined (blank, text, Infinity). */
 export function cellNumber(raw: string, decimalComma = false): number | undefined {

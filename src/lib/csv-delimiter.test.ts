@@ -82,4 +82,19 @@ describe('cellNumber and numberText', () => {
     expect(numberText('21,5', true)).toBe('21.5');
     expect(numberText('Kept, late', true)).toBe('Kept, late');
   });
+
+  it('read thousands commas in a comma-separated file (quoted cells), and in the others only before a decimal point', async () => {
+    const { cellNumber, typedCell } = await import('./csv-cell.js');
+    expect(cellNumber('1,889.50', false)).toBe(1889.5);
+    expect(cellNumber('-12,345', false)).toBe(-12345);
+    expect(cellNumber('1,234,567.125', false)).toBe(1234567.125);
+    expect(typedCell('"ignored"', 'float', false)).toBe('"ignored"');
+    expect(typedCell('2,500', 'int64', false)).toBe(2500);
+    // Not thousands groups: left as text, which a numeric column reads as not a number.
+    for (const t of ['1,23', '12,3456', '1,234,56', ',123', '1,,234', '1,234.', '1.234,567', '1,234e3']) expect(cellNumber(t, false), t).toBeUndefined();
+    // A semicolon file: 1,889.50 has a decimal point after its comma, so the comma groups thousands;
+    // 1,889 alone is a decimal comma there, as before.
+    expect(cellNumber('1,889.50', true)).toBe(1889.5);
+    expect(cellNumber('1,889', true)).toBe(1.889);
+  });
 });
