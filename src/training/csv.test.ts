@@ -78,6 +78,30 @@ describe('CSV ingest', () => {
     expect((await ingestCsv(file(big.join('\n')), { target: 'y' })).columns[0]).toMatchObject({ role: 'excluded', note: expect.stringMatching(/more than 1000 distinct values/) });
   });
 
+  it('says when a column is numbers written with a currency sign or unit, which it cannot read as numbers', async () => {
+    // 1,200 rows: price "$12.34" (a different one in every row, so no identifier either: left out
+    // as too many texts), tenure "3 months" (60 texts: categories), share "7%" with a few plain
+    // numbers, code "A1"…"A9" (a letter before a number: a code, not a currency).
+    const rows = ['price,tenure,share,code,y'];
+    for (let i = 0; i < 1200; i++) rows.push(`"$${(i + 1).toLocaleString('en-US')}.${String(i % 100).padStart(2, '0')}",${i % 60} months,${i % 50 === 0 ? i % 7 : `${i % 7}%`},A${i % 9},${i % 2}`);
+    const r = await ingestCsv(file(rows.join('\n')), { target: 'y' });
+    const byName = Object.fromEntries(r.columns.map((c) => [c.name, c]));
+    expect(byName.price).toMatchObject({
+      role: 'excluded',
+      note: 'values such as "$1.00" are numbers written with "$" around them, which is text to a CSV reader, so the column is not numeric; write the numbers alone (and send them so) to train on them as numbers; as more than 1000 distinct texts it is left out (as names would be)',
+    });
+    expect(byName.tenure).toMatchObject({
+      role: 'categorical',
+      note: expect.stringMatching(/^values such as "0 months" are numbers written with "months" around them, .*; trained as 60 categories$/),
+    });
+    expect(byName.share).toMatchObject({ role: 'categorical', note: expect.stringMatching(/^values such as "1%" are numbers written with "%" around them/) });
+    expect(byName.code).toEqual({ name: 'code', role: 'categorical', missing: 0, distinct: 9 });
+    expect(r.warnings.filter((w) => /around them/.test(w)).map((w) => w.split(':')[0])).toEqual(['price', 'tenure', 'share']);
+    // Told it is categorical, it is that, without the note.
+    const asked = await ingestCsv(file(rows.join('\n')), { target: 'y', categorical: ['tenure'] });
+    expect(asked.columns.find((c) => c.name === 'tenure')).toEqual({ name: 'tenure', role: 'categorical', missing: 0, distinct: 60 });
+  });
+
   it('leaves out columns a request could not send: unnamed ones (pandas row numbers, a trailing comma) and __proto__', async () => {
     // What pandas writes with to_csv() by default: an unnamed first column of row numbers; and a
     // spreadsheet's trailing comma: an unnamed last column, empty. Both in one file, so two

@@ -103,6 +103,12 @@ const DISTINCT_CAP = 1000;
  * every request would have to send it.
  */
 const NAME_LIKE_SHARE = 0.2;
+/**
+ * A number with a currency sign, a percent sign or a unit around it ("$29.85", "12%", "1 months",
+ * "EUR 1,200"): text to a CSV reader, so such a column trains as categories, or is left out as
+ * name-like, unless the user is told why.
+ */
+const WRAPPED_NUMBER = /^(?:[$€£¥₹]|[A-Z]{3}\s)?\s?[+-]?\d[\d,. ]*(?:\s?(?:%|[A-Za-zµ°/]+(?: [A-Za-z]+)?))?$/;
 
 /** Read the CSV once, record by record, with the right errors for files people really have. */
 async function* records(file: string, delimiter: Delimiter, onChunk?: (chunk: Buffer | string) => void): AsyncGenerator<{ line: number; cells: string[] }> {
@@ -131,6 +137,9 @@ interface Stats {
   missing: number;
   present: number;
   numeric: number;
+  /** Values that are a number with a sign or unit around it (WRAPPED_NUMBER), and the first one. */
+  wrapped: number;
+  wrappedExample?: string;
   integer: number;
   distinct: Set<string> | undefined;
   many: boolean;
@@ -169,13 +178,21 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
     const forced = o.numeric?.includes(name) ? 'numeric' : o.categorical?.includes(name) ? 'categorical' : undefined;
     const numeric = forced ? forced === 'numeric' : s.numeric >= NUMERIC_SHARE * present;
     const kept = keep || forced !== undefined || (o.include?.includes(name) ?? false);
+    // Numbers a spreadsheet wrote with their sign or unit: said as such, not as names or categories.
+    const wrapped = !numeric && forced === undefined && s.wrapped > 0 && s.numeric + s.wrapped >= NUMERIC_SHARE * present ? wrappedNote(s) : undefined;
     // Unique per row and not a measurement: an identifier, which a model would only memorise.
-    if (!kept && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present))
+    if (!kept && !wrapped && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present))
       return exclude(`a different value in every row (an identifier?); left out, use --include ${name} to keep it`);
     if (!kept && !numeric && (distinct > DISTINCT_CAP || (distinct >= 50 && distinct > NAME_LIKE_SHARE * present))) {
+      if (wrapped) return exclude(`${wrapped}; as ${distinct > DISTINCT_CAP ? `more than ${DISTINCT_CAP}` : distinct} distinct texts it is left out (as names would be)`);
       return exclude(
         `${distinct > DISTINCT_CAP ? `more than ${DISTINCT_CAP}` : distinct} distinct values in ${present} rows: looks like names or identifiers, which a model would memorise and every request would have to send; left out, use --include ${name} to keep it`,
       );
+    }
+    if (wrapped) {
+      const note = `${wrapped}; trained as ${distinct} categories`;
+      warnings.push(`${label}: ${note}`);
+      return { ...base, role: 'categorical', note };
     }
     if (numeric && s.numeric < present) {
       const bad = present - s.numeric;
@@ -185,6 +202,13 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
     }
     return { ...base, role: numeric ? 'numeric' : 'categorical' };
   });
+}
+
+/** Why a column of numbers written with a sign or unit is not read as numbers, and what to do. */
+function wrappedNote(s: Stats): string {
+  const example = s.wrappedExample!;
+  const around = example.replace(/[+-]?\d[\d,. ]*/, ' ').trim();
+  return `values such as ${JSON.stringify(example)} are numbers written with ${JSON.stringify(around)} around them, which is text to a CSV reader, so the column is not numeric; write the numbers alone (and send them so) to train on them as numbers`;
 }
 
 /** Pass 2: the kept rows' typed columns and target. */
@@ -299,7 +323,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
           'BAD_REQUEST',
           `${file}: no column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (from --exclude/--categorical/--numeric)${caseHint(header, unknown)}; the columns are ${header.join(', ')}`,
         );
-      stats = header.map(() => ({ missing: 0, present: 0, numeric: 0, integer: 0, distinct: new Set<string>(), many: false }));
+      stats = header.map(() => ({ missing: 0, present: 0, numeric: 0, wrapped: 0, integer: 0, distinct: new Set<string>(), many: false }));
       continue;
     }
     for (const c of cells) if (c.includes('\uFFFD')) throw new AppError('BAD_REQUEST', `${file}: line ${line} is not valid UTF-8; save the file as UTF-8 and try again`);
@@ -340,6 +364,9 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       if (n !== undefined) {
         s.numeric++;
         if (Number.isInteger(n)) s.integer++;
+      } else if (WRAPPED_NUMBER.test(raw.trim())) {
+        s.wrapped++;
+        s.wrappedExample ??= raw.trim();
       }
       if (s.distinct) {
         s.distinct.add(raw.trim());
