@@ -53,6 +53,40 @@ describe('health with a production model that cannot load', () => {
   });
 });
 
+/** What the corrupt-artifact message advises: registering the same file again mends the stored copy. */
+describe('registering the same graph again over a corrupt stored copy', () => {
+  it('rewrites the copy, says so, and the version that shares it serves after the next refresh', async () => {
+    const other = trainLogisticRegression(generateHotelBookings(3000, 7), { l2: 2 });
+    const setup = await startTestServer({ jobs: false });
+    await setup.ctx.registry.register({ model: 'mended', onnx: other.onnx, actor: 't' });
+    await setup.ctx.registry.promote({ model: 'mended', target: 'production', version: 1, actor: 't' });
+    const { onnx_sha256: sha } = await setup.ctx.registry.getVersion('mended', 1);
+    const { db, dataDir } = setup;
+    await setup.close();
+    const file = path.join(dataDir, 'artifacts', 'sha256', sha.slice(0, 2), sha);
+    const bytes = await readFile(file);
+    bytes[bytes.length - 20] ^= 0x55;
+    await writeFile(file, bytes);
+    const s = await startTestServer({ jobs: false, db, dataDir });
+    try {
+      const infer = () => s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'mended', payload: rowPayload(other.holdout.data, 0) } });
+      expect((await infer()).statusCode).toBe(503);
+      // Before: the store saw a blob under that sha256 and kept it; version 2 shared the damaged copy.
+      const again = await s.ctx.registry.register({ model: 'mended', onnx: other.onnx, actor: 't' });
+      expect(again).toMatchObject({ version: 2, onnx_sha256: sha, repaired_artifact: true });
+      expect((await readFile(file)).equals(Buffer.from(other.onnx))).toBe(true);
+      await s.pool.refresh(false);
+      const served = await infer();
+      expect(served.statusCode, served.body).toBe(200);
+      expect(served.json()).toMatchObject({ version: 1 });
+      // Registered once more, nothing is left to mend.
+      expect(await s.ctx.registry.register({ model: 'mended', onnx: other.onnx, actor: 't' })).not.toHaveProperty('repaired_artifact');
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 /** A canary whose version cannot load serves nothing: /health must say so, and the pool must retry it. */
 describe('health with a canary version that cannot load', () => {
   let s: TestServer;

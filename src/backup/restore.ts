@@ -226,7 +226,8 @@ export async function restoreBackup(db: Db, artifacts: ArtifactStore, archive: s
     let i = 0;
     for (const sha of present) {
       const stored = await artifacts.put(await readFile(path.join(work, 'artifacts', sha)));
-      if (stored !== sha) throw new AppError('INTERNAL', `artifact ${sha} was stored as ${stored}`);
+      if (stored.sha256 !== sha) throw new AppError('INTERNAL', `artifact ${sha} was stored as ${stored.sha256}`);
+      if (stored.repaired) progress(`  artifact ${sha}: the stored copy was corrupt; rewritten from the backup`);
       if (++i % 10 === 0 || i === present.size) progress(`  artifacts: ${i}/${present.size}`);
     }
 

@@ -156,6 +156,7 @@ export function registerRegistryCommands(program: Command): void {
               policy: r.manifest.policy,
               reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped } : null,
               same_as: r.same_as ?? null,
+              repaired_artifact: r.repaired_artifact ?? false,
               ...p,
             },
             () =>
@@ -173,6 +174,9 @@ export function registerRegistryCommands(program: Command): void {
                 `  policy    ${describePolicy(r.manifest.policy)}`,
                 `  reference ${profiled ? `${profiled.rows} rows profiled${profiled.skipped ? `, ${profiled.skipped} skipped` : ''}` : 'none (drift monitoring needs --reference CSV)'}`,
                 ...(r.same_as ? [`note: the same graph and settings as version ${r.same_as}, registered again (--if-changed keeps version ${r.same_as} instead)`] : []),
+                ...(r.repaired_artifact
+                  ? ['note: the stored copy of this graph was corrupt and is now rewritten from this file: versions that share it load again (servers retry on their own; modelgate verify checks)']
+                  : []),
                 next(r.version, p.promoted),
               ].join('\n'),
           );

@@ -308,7 +308,9 @@ export function createRegistryService(deps: RegistryDeps) {
     // Smoke-test before anything is written, so a model that cannot serve leaves no trace.
     const smoke = await deps.smokeTest(input.onnx, { model: input.model, version: 0, contract, output, policy, ...(extra.reference ? { samples: samplesOf(extra.reference) } : {}) });
 
-    const onnxSha = await artifacts.put(input.onnx);
+    const { sha256: onnxSha, repaired } = await artifacts.put(input.onnx);
+    // The same graph registered before, whose stored copy had been damaged: the versions that share it load again.
+    if (repaired) log.warn({ model: input.model, onnx_sha256: onnxSha, actor: input.actor }, 'the stored copy of this graph was corrupt; rewritten from the registered bytes');
     const at = clock.now().toISOString();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -320,7 +322,7 @@ export function createRegistryService(deps: RegistryDeps) {
           // Again inside the transaction: a version of another task may have landed since the check above.
           await refuseTaskChange(input.model, taskOf(contract), tx);
           const manifest = manifestOf(version, at);
-          const manifestSha = await artifacts.put(Buffer.from(canonicalJson(manifest)));
+          const { sha256: manifestSha } = await artifacts.put(Buffer.from(canonicalJson(manifest)));
           await store.insertVersion(tx, {
             model: input.model,
             version,
@@ -335,7 +337,15 @@ export function createRegistryService(deps: RegistryDeps) {
           await store.recordEngine({ model: input.model, version, ...smoke.engine, checked_at: at }, tx);
           await deps.emit?.(tx, 'model.registered', { model: input.model, version, onnx_sha256: onnxSha, manifest_sha256: manifestSha, actor: input.actor }, at);
           log.info({ model: input.model, version, onnx_sha256: onnxSha, actor: input.actor }, 'model version registered');
-          return { model: input.model, version, onnx_sha256: onnxSha, manifest_sha256: manifestSha, manifest, ...(same ? { same_as: same.version } : {}) };
+          return {
+            model: input.model,
+            version,
+            onnx_sha256: onnxSha,
+            manifest_sha256: manifestSha,
+            manifest,
+            ...(same ? { same_as: same.version } : {}),
+            ...(repaired ? { repaired_artifact: true as const } : {}),
+          };
         });
       } catch (e) {
         // Two registrations raced for the same number; the loser takes the next one.

@@ -68,16 +68,18 @@ describe.each(stores)('%s artifact store', (_name, make) => {
   it('stores by sha256 and returns the same bytes', async () => {
     const { store } = make();
     const bytes = Buffer.from(`model bytes ${Math.random()}`);
-    const sha = await store.put(bytes);
+    const { sha256: sha, repaired } = await store.put(bytes);
     expect(sha).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(repaired).toBe(false);
     expect(Buffer.from(await store.get(sha)).equals(bytes)).toBe(true);
-    expect(await store.put(bytes)).toBe(sha);
+    expect(await store.put(bytes)).toEqual({ sha256: sha, repaired: false });
     await store.close();
   });
 
-  it('refuses content that no longer matches its hash, and a missing blob', async () => {
+  it('refuses content that no longer matches its hash, and a missing blob; storing the same bytes again mends it', async () => {
     const { store, corrupt } = make();
-    const sha = await store.put(Buffer.from(`payload ${Math.random()} with enough bytes to flip one`));
+    const bytes = Buffer.from(`payload ${Math.random()} with enough bytes to flip one`);
+    const { sha256: sha } = await store.put(bytes);
     await corrupt(sha);
     const err = await store.get(sha).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
@@ -85,6 +87,10 @@ describe.each(stores)('%s artifact store', (_name, make) => {
     expect((err as AppError).message).toContain(sha);
     const missing = 'a'.repeat(64);
     expect(((await store.get(missing).catch((e: unknown) => e)) as AppError).code).toBe('ARTIFACT_CORRUPT');
+    // Before: put saw the blob there and kept the damaged copy, so "register the model again" mended nothing.
+    expect(await store.put(bytes)).toEqual({ sha256: sha, repaired: true });
+    expect(Buffer.from(await store.get(sha)).equals(bytes)).toBe(true);
+    expect(await store.put(bytes)).toEqual({ sha256: sha, repaired: false });
     await store.close();
   });
 });

@@ -1,4 +1,4 @@
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../lib/errors.js';
 import { writeFileAtomic } from '../../lib/files.js';
@@ -11,12 +11,16 @@ export function createDirArtifactStore(dir: string): ArtifactStore {
     async put(bytes) {
       const sha = sha256(bytes);
       const file = fileOf(sha);
-      const exists = await access(file).then(
-        () => true,
-        () => false,
+      const stored = await readFile(file).then(
+        (b) => sha256(b),
+        (e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return undefined;
+          throw e;
+        },
       );
-      if (!exists) await writeFileAtomic(file, bytes, { dir, what: `artifact ${sha}` });
-      return sha;
+      if (stored === sha) return { sha256: sha, repaired: false };
+      await writeFileAtomic(file, bytes, { dir, what: `artifact ${sha}` });
+      return { sha256: sha, repaired: stored !== undefined };
     },
     async get(sha) {
       assertSha(sha);

@@ -23,7 +23,7 @@ const TLS_ADVICE: Record<TlsProblem | 'none', string> = {
 };
 
 export function createS3ArtifactStore(opts: S3StoreOptions): ArtifactStore {
-  const { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, NoSuchKey } = s3Sdk();
+  const { GetObjectCommand, PutObjectCommand, S3Client, NoSuchKey } = s3Sdk();
   const client = new S3Client({
     region: opts.region,
     ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
@@ -45,19 +45,21 @@ export function createS3ArtifactStore(opts: S3StoreOptions): ArtifactStore {
       const sha = sha256(bytes);
       const Key = keyOf(sha);
       try {
-        const exists = await client.send(new HeadObjectCommand({ Bucket: opts.bucket, Key })).then(
-          () => true,
+        // Read back, not only HEAD: a stored object that no longer hashes to its key is rewritten.
+        const stored = await client.send(new GetObjectCommand({ Bucket: opts.bucket, Key })).then(
+          async (res) => sha256(await res.Body!.transformToByteArray()),
           (e: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
-            if (e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) return false;
+            if (e instanceof NoSuchKey || e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) return undefined;
             throw e;
           },
         );
+        if (stored === sha) return { sha256: sha, repaired: false };
         // S3 writes are atomic per object: readers see the old state or the whole new object.
-        if (!exists) await client.send(new PutObjectCommand({ Bucket: opts.bucket, Key, Body: bytes }));
+        await client.send(new PutObjectCommand({ Bucket: opts.bucket, Key, Body: bytes }));
+        return { sha256: sha, repaired: stored !== undefined };
       } catch (e) {
         throw unreachable('write to', e);
       }
-      return sha;
     },
     async get(sha) {
       assertSha(sha);
