@@ -78,6 +78,18 @@ const result = await build({
   banner: { js: "import { createRequire as __modelgateRequire } from 'node:module'; const require = __modelgateRequire(import.meta.url);" },
   plugins: [
     {
+      // zod's classic API re-exports every locale's messages (64 files, 358 KiB, a seventh of the
+      // bundle, parsed at every command's start); modelgate speaks English, so `locales` keeps `en`.
+      name: 'zod-english-only',
+      setup(b) {
+        b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, (args) => ({
+          contents: "export { default as en } from './en.js';",
+          loader: 'js',
+          resolveDir: path.dirname(args.path),
+        }));
+      },
+    },
+    {
       name: 'packages-stay-imports',
       setup(b) {
         b.onResolve({ filter: /^[^./]/ }, (args) => {
@@ -97,4 +109,6 @@ await rename(tmp, out);
 const bytes = Object.entries(result.metafile.outputs)
   .filter(([f]) => f.endsWith('.js'))
   .reduce((t, [, o]) => t + o.bytes, 0);
+const locales = Object.keys(result.metafile.inputs).filter((f) => /zod[\\/]v4[\\/]locales[\\/](?!en\.js|index\.js)/.test(f));
+if (locales.length) console.warn(`warning: zod's other locales are bundled again (${locales.length} files, e.g. ${locales[0]}): its layout changed; see the zod-english-only plugin`);
 console.log(`CLI bundled in dist/bin: modelgate.js and ${Object.keys(threads).length} thread modules, ${(bytes / 1024).toFixed(0)} KiB of JavaScript`);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -97,6 +97,13 @@ describe('modelgate CLI usage and configuration errors', () => {
     expect(heavy.filter((p) => help.has(p) || listed.has(p))).toEqual([]);
     // Bundled into dist/bin by scripts/build-cli.mjs: read from node_modules file by file, they cost a third of the start.
     expect(['kysely', 'zod', 'commander', 'csv-parse'].filter((p) => help.has(p) || listed.has(p))).toEqual([]);
+    // Nor zod's messages in 63 other languages (358 KiB, a seventh of what every command parsed): English only.
+    const bundle = readdirSync(path.dirname(CLI_MAIN))
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => readFileSync(path.join(path.dirname(CLI_MAIN), f), 'utf8'))
+      .join('\n');
+    expect(bundle).toContain('Invalid input: expected');
+    expect(['Ungültige Eingabe', 'Entrada inválida', 'Entrée invalide'].filter((t) => bundle.includes(t))).toEqual([]);
   });
 
   it('serve on a port already in use, or on an address not of this machine: the reason and what to set, not an errno', async () => {
