@@ -102,6 +102,9 @@ for (const dialect of DIALECTS) {
       expect(dirtyScored.summary).toMatchObject({ rows: 3000, scored: 3000, rejected: 0, not_numbers: { adr: textCells } });
       expect(cleanScored.summary.not_numbers).toEqual({});
       expect(dirtyScored.text).toBe(cleanScored.text);
+      // In words: how many, and one of them (here a minority of the rows: a note, not a warning).
+      const words = await runCli(['score', '--model', 'from-dirty', '--data', dirtyCsv, '--out', `${dirtyCsv}.again.csv`], s.env);
+      expect(words.stdout).toMatch(new RegExp(`^note: values that are not numbers read as missing, as train read them: ${textCells} in adr \\(such as "[^"]+"\\)$`, 'm'));
     });
 
     it('drift monitoring bins the window the same way: a padded category is not an unseen one', async () => {

@@ -70,8 +70,8 @@ async function evaluateVersion(ctx: Context, model: string, version: number, fil
     progress(`  ${r.scores.length.toLocaleString('en')} rows scored`);
     const note = checkSkipped({ ...r, scored: r.scores.length }, { subject: `${file} with ${model} version ${version}`, allowSkipped, allowWhat: 'evaluate the other rows' });
     if (note) progress(`  ${note}`);
-    const read = notNumbersNote(r.notNumbers);
-    if (read) progress(`  note: ${read}`);
+    const read = notNumbersNote(r.notNumbers, r.notNumberExamples, r.scores.length);
+    if (read) progress(`  ${read}`);
     if (r.unseenNote) progress(`  warning: ${r.unseenNote}`);
     let evaluation: TaskEvaluation;
     if (s.task === 'regression') evaluation = evaluateRegression(r.outcomes, r.actualValues, found.spec.policy);

@@ -89,8 +89,8 @@ export function registerPolicyCommands(program: Command): void {
               },
             );
             if (note) progress(`  ${note}`);
-            const read = notNumbersNote(r.notNumbers);
-            if (read) progress(`  note: ${read}`);
+            const read = notNumbersNote(r.notNumbers, r.notNumberExamples, r.scores.length);
+            if (read) progress(`  ${read}`);
             if (r.unseenNote) progress(`  warning: ${r.unseenNote}`);
             const trained = await trainedOnFile(o.data, version, manifest);
             if (trained) {

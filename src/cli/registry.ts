@@ -31,8 +31,8 @@ async function profileReference(prep: ReturnType<RegistryService['prepare']>, on
     const r = await referenceFromCsv(file, s, prep.policy, { target, onProgress: (n) => n % 10240 === 0 && progress(`  ${n.toLocaleString('en')} rows scored…`) });
     const note = checkSkipped({ ...r, scored: r.rows }, { subject: `--reference ${file}`, consequence: 'nothing was registered', allowSkipped, allowWhat: 'profile the other rows' });
     if (note) progress(`  ${note}`);
-    const read = notNumbersNote(r.notNumbers);
-    if (read) progress(`  note: ${read}`);
+    const read = notNumbersNote(r.notNumbers, r.notNumberExamples, r.rows);
+    if (read) progress(`  ${read}`);
     if (r.unseenNote) progress(`  warning: ${r.unseenNote}`);
     progress(`  ${r.rows.toLocaleString('en')} rows profiled`);
     return r;

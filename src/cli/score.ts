@@ -99,12 +99,12 @@ export function registerScoreCommands(program: Command): void {
             seconds: Math.round(seconds * 1000) / 1000,
             rows_per_second: Math.round(r.rows / seconds),
           };
-          const read = notNumbersNote(r.notNumbers);
+          const read = notNumbersNote(r.notNumbers, r.notNumberExamples, r.rows);
           emit(o, summary, () =>
             [
               `${r.scored.toLocaleString('en')} of ${r.rows.toLocaleString('en')} rows scored in ${seconds.toFixed(1)} s (${summary.rows_per_second.toLocaleString('en')} rows/s)${failed ? '' : ` → ${o.out}`}`,
               `columns: ${r.columns.join(', ')}`,
-              ...(read ? [`note: ${read}`] : []),
+              ...(read ? [read] : []),
               ...(r.unseenNote ? [`warning: ${r.unseenNote}`] : []),
               ...(r.rejected
                 ? [

@@ -35,6 +35,8 @@ export interface ScoreFileResult {
   reasons: Record<string, number>;
   /** A version modelgate trained: per column, cells that are not numbers, scored as missing (as train read them). */
   notNumbers: Record<string, number>;
+  /** The first such cell of each of those columns. */
+  notNumberExamples: Record<string, string>;
   /** Per feature, rows scored with a category the version does not know (as unseen), and the commonest such values. */
   unseen: UnseenSummary;
   /** The same for people, or undefined when there were none. */
@@ -157,5 +159,5 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
     throw new AppError('BAD_REQUEST', `${o.source}: cannot read as CSV (after row ${row}): ${errorMessage(e)}`);
   }
   if (rows === 0) throw new AppError('BAD_REQUEST', `${o.source}: no rows (a CSV with a header line and one row per prediction)`);
-  return { rows, scored, rejected, reasons, notNumbers: reader.notNumbers, unseen: unseen.summary(), unseenNote: unseen.note(features), idColumns, columns };
+  return { rows, scored, rejected, reasons, notNumbers: reader.notNumbers, notNumberExamples: reader.examples, unseen: unseen.summary(), unseenNote: unseen.note(features), idColumns, columns };
 }

@@ -1,4 +1,5 @@
 import { isMissingCell } from './missing.js';
+import { quoted } from './quoted.js';
 
 /** The tensor types a CSV cell is read as (a contract feature's type). */
 export type CellType = 'float' | 'double' | 'int64' | 'int32' | 'string' | 'bool';
@@ -65,15 +66,19 @@ export function typedCell(raw: string | undefined, type: CellType, decimalComma 
  */
 export function csvPayloadReader(features: readonly { name: string; type: CellType }[], cellReading: 'train' | undefined, decimalComma: boolean) {
   const notNumbers: Record<string, number> = {};
+  /** The first such value of each column, for the note. */
+  const examples: Record<string, string> = {};
   const lenient = cellReading === 'train';
   return {
     notNumbers,
+    examples,
     read(rec: Record<string, string | undefined>): Record<string, unknown> {
       const payload: Record<string, unknown> = {};
       for (const f of features) {
         let v = typedCell(rec[f.name], f.type, decimalComma);
         if (lenient && typeof v === 'string' && f.type !== 'string' && f.type !== 'bool') {
           notNumbers[f.name] = (notNumbers[f.name] ?? 0) + 1;
+          examples[f.name] ??= v.trim();
           v = null;
         }
         payload[f.name] = v;
@@ -83,8 +88,18 @@ export function csvPayloadReader(features: readonly { name: string; type: CellTy
   };
 }
 
-/** The note for values read as missing by csvPayloadReader, or undefined when there were none. */
-export function notNumbersNote(notNumbers: Record<string, number>): string | undefined {
-  const parts = Object.entries(notNumbers).map(([name, n]) => `${n} in ${name}`);
-  return parts.length ? `values that are not numbers read as missing, as train read them: ${parts.join(', ')}` : undefined;
+/**
+ * The line for values read as missing by csvPayloadReader ("note: …", or "warning: …" when a
+ * column has more such values than numbers: then its numbers are most likely written with a sign
+ * or unit, and every row was scored without the column), or undefined when there were none.
+ */
+export function notNumbersNote(notNumbers: Record<string, number>, examples: Record<string, string> = {}, rows?: number): string | undefined {
+  const entries = Object.entries(notNumbers);
+  if (!entries.length) return undefined;
+  const parts = entries.map(([name, n]) => `${n.toLocaleString('en-US')} in ${name}${examples[name] !== undefined ? ` (such as ${quoted(examples[name])})` : ''}`);
+  const mostly = rows !== undefined && entries.filter(([, n]) => n * 2 > rows).map(([name]) => name);
+  const what = `values that are not numbers read as missing, as train read them: ${parts.join(', ')}`;
+  return mostly && mostly.length
+    ? `warning: ${what}; most values of ${mostly.join(', ')} are so, all read as unknown: write the numbers alone (no currency sign or unit) in the file`
+    : `note: ${what}`;
 }

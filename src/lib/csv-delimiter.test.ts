@@ -98,3 +98,37 @@ describe('cellNumber and numberText', () => {
     expect(cellNumber('1,889', true)).toBe(1.889);
   });
 });
+
+describe('notNumbersNote', () => {
+  it('names each column with its first such value; a warning when a column is mostly such values', async () => {
+    const { csvPayloadReader, notNumbersNote } = await import('./csv-cell.js');
+    const reader = csvPayloadReader(
+      [
+        { name: 'price', type: 'float' },
+        { name: 'age', type: 'float' },
+        { name: 'city', type: 'string' },
+      ],
+      'train',
+      false,
+    );
+    const rows = [
+      { price: '$10.50', age: '41', city: 'Lyon' },
+      { price: '$7', age: 'unknown', city: '12' },
+      { price: '9', age: '38', city: 'Nice' },
+    ];
+    expect(rows.map((r) => reader.read(r))).toEqual([
+      { price: null, age: 41, city: 'Lyon' },
+      { price: null, age: null, city: '12' },
+      { price: 9, age: 38, city: 'Nice' },
+    ]);
+    expect(reader.notNumbers).toEqual({ price: 2, age: 1 });
+    expect(reader.examples).toEqual({ price: '$10.50', age: 'unknown' });
+    expect(notNumbersNote(reader.notNumbers, reader.examples, 3)).toBe(
+      'warning: values that are not numbers read as missing, as train read them: 2 in price (such as "$10.50"), 1 in age (such as "unknown"); most values of price are so, all read as unknown: write the numbers alone (no currency sign or unit) in the file',
+    );
+    // Half is not most; without the row count, a note.
+    expect(notNumbersNote({ price: 2 }, {}, 4)).toBe('note: values that are not numbers read as missing, as train read them: 2 in price');
+    expect(notNumbersNote({ price: 1234 })).toBe('note: values that are not numbers read as missing, as train read them: 1,234 in price');
+    expect(notNumbersNote({})).toBeUndefined();
+  });
+});

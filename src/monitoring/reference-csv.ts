@@ -72,6 +72,8 @@ export interface ScoredCsv {
   untargeted: number;
   /** A version modelgate trained: per column, cells that are not numbers, read as missing (as train read them). */
   notNumbers: Record<string, number>;
+  /** The first such cell of each of those columns. */
+  notNumberExamples: Record<string, string>;
   /** Per feature, scored rows whose category the version does not know (scored as unseen), with the commonest such values. */
   unseen: UnseenSummary;
   /** The same for people, or undefined when there were none. */
@@ -225,6 +227,7 @@ export async function scoreCsv(
     skippedReasons,
     untargeted,
     notNumbers: reader.notNumbers,
+    notNumberExamples: reader.examples,
     unseen: unseen.summary(),
     ...(unseenNote ? { unseenNote } : {}),
     ...(firstError ? { firstError } : {}),
@@ -247,10 +250,11 @@ export async function referenceFromCsv(
   skippedReasons: Record<string, number>;
   untargeted: number;
   notNumbers: Record<string, number>;
+  notNumberExamples: Record<string, string>;
   unseenNote?: string;
   firstError?: string;
 }> {
-  const { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, untargeted, notNumbers, unseenNote, firstError } = await scoreCsv(file, s, opts);
+  const { columns, scores, outcomes, labels, actualValues, actualClasses, skipped, skippedReasons, untargeted, notNumbers, notNumberExamples, unseenNote, firstError } = await scoreCsv(file, s, opts);
   const features = s.spec.contract.features;
   const decide = s.decide;
   const classes = (s.spec.output.class_labels ?? []).map(String);
@@ -278,5 +282,5 @@ export async function referenceFromCsv(
     ...(metrics ? { metrics } : {}),
     ...(s.task === 'multiclass' ? { classes: { labels: classes, predicted } } : {}),
   });
-  return { reference, rows: scores.length, skipped, skippedReasons, untargeted, notNumbers, ...(unseenNote ? { unseenNote } : {}), ...(firstError ? { firstError } : {}) };
+  return { reference, rows: scores.length, skipped, skippedReasons, untargeted, notNumbers, notNumberExamples, ...(unseenNote ? { unseenNote } : {}), ...(firstError ? { firstError } : {}) };
 }
