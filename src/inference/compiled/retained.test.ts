@@ -19,12 +19,18 @@ describe('what a compiled program keeps alive', () => {
       onCompiled: (node) => refs.push([`${node.op} ${node.name}`, new WeakRef(node)]),
     });
     expect(refs.length).toBeGreaterThan(1);
-    // WeakRefs made in this turn hold their targets until it ends.
-    await turn();
-    gc();
-    await turn();
-    gc();
-    expect(refs.filter(([, r]) => r.deref() !== undefined).map(([n]) => n)).toEqual([]);
+    // WeakRefs made in this turn hold their targets until it ends; on a loaded machine (three test
+    // workers on two cores) a collection now and then left one node for the next, so a few turns
+    // are given. What is still held after them is held by the program.
+    const alive = () => refs.filter(([, r]) => r.deref() !== undefined).map(([n]) => n);
+    for (let i = 0; i < 5; i++) {
+      await turn();
+      gc();
+      await turn();
+      // deref() itself keeps a target until the turn ends: ask only after a collection.
+      if (alive().length === 0) break;
+    }
+    expect(alive()).toEqual([]);
     // The program still runs after the context is gone.
     expect(typeof program.run).toBe('function');
   });
