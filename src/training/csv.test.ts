@@ -102,6 +102,29 @@ describe('CSV ingest', () => {
     expect(asked.columns.find((c) => c.name === 'tenure')).toEqual({ name: 'tenure', role: 'categorical', missing: 0, distinct: 60 });
   });
 
+  it('says when a column is dates, which train as categories of days new rows will not repeat', async () => {
+    // The hotel file's reservation_status_date ("7/1/2015"): before, 663 categories without a word.
+    const rows = ['booked,stamp,when,y'];
+    // 4,000 rows over 600 days (15 %: not name-like); a timestamp unique to each row.
+    for (let i = 0; i < 4000; i++) {
+      const d = new Date(Date.UTC(2015, 0, 1) + (i % 600) * 86_400_000);
+      const [y, m, day] = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()];
+      const stamp = new Date(Date.UTC(2015, 0, 1) + i * 1000).toISOString();
+      rows.push(`${m}/${day}/${y},${stamp},${i % 30 === 0 ? 'NA' : `${y}-${String(m).padStart(2, '0')}-${String(day).padStart(2, '0')}`},${i % 2}`);
+    }
+    const r = await ingestCsv(file(rows.join('\n')), { target: 'y' });
+    const byName = Object.fromEntries(r.columns.map((c) => [c.name, c]));
+    expect(byName.booked).toMatchObject({ role: 'categorical', note: expect.stringMatching(/^values such as "1\/1\/2015" are dates: .*--exclude the column.*; trained as 600 categories$/) });
+    // A different timestamp in every row is no identifier either: said as a date.
+    expect(byName.stamp).toMatchObject({ role: 'excluded', note: expect.stringMatching(/^values such as "2015-01-01T00:00:00\.000Z" are dates: /) });
+    expect(byName.when).toMatchObject({ role: 'categorical', missing: 134, note: expect.stringMatching(/^values such as "2015-01-02" are dates: /) });
+    // Told it is categorical, it is that, without the note; a column of codes is no date.
+    const asked = await ingestCsv(file(rows.join('\n')), { target: 'y', categorical: ['booked'] });
+    expect(asked.columns.find((c) => c.name === 'booked')).toEqual({ name: 'booked', role: 'categorical', missing: 0, distinct: 600 });
+    const codes = await ingestCsv(file(['code,y', ...Array.from({ length: 1000 }, (_, i) => `${i % 12}-${i % 5}-A,${i % 2}`)].join('\n')), { target: 'y' });
+    expect(codes.columns[0]).toEqual({ name: 'code', role: 'categorical', missing: 0, distinct: 60 });
+  });
+
   it('leaves out columns a request could not send: unnamed ones (pandas row numbers, a trailing comma) and __proto__', async () => {
     // What pandas writes with to_csv() by default: an unnamed first column of row numbers; and a
     // spreadsheet's trailing comma: an unnamed last column, empty. Both in one file, so two

@@ -108,6 +108,8 @@ const NAME_LIKE_SHARE = 0.2;
  * "EUR 1,200"): text to a CSV reader, so such a column trains as categories, or is left out as
  * name-like, unless the user is told why.
  */
+/** 2015-07-01, 2015-07-01T10:00:00Z, 01/07/2015, 7.1.2015: a calendar date, with a time or not. */
+const DATE_LIKE = /^(?:\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?: \d{1,2}:\d{2}(?::\d{2})?)?)$/;
 const WRAPPED_NUMBER = /^(?:[$€£¥₹]|[A-Z]{3}\s)?\s?[+-]?\d[\d,. ]*(?:\s?(?:%|[A-Za-zµ°/]+(?: [A-Za-z]+)?))?$/;
 
 /** Read the CSV once, record by record, with the right errors for files people really have. */
@@ -137,6 +139,9 @@ interface Stats {
   missing: number;
   present: number;
   numeric: number;
+  /** Values that are a date or a date and time (DATE_LIKE), and the first one. */
+  dates: number;
+  dateExample?: string;
   /** Values that are a number with a sign or unit around it (WRAPPED_NUMBER), and the first one. */
   wrapped: number;
   wrappedExample?: string;
@@ -178,8 +183,9 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
     const forced = o.numeric?.includes(name) ? 'numeric' : o.categorical?.includes(name) ? 'categorical' : undefined;
     const numeric = forced ? forced === 'numeric' : s.numeric >= NUMERIC_SHARE * present;
     const kept = keep || forced !== undefined || (o.include?.includes(name) ?? false);
-    // Numbers a spreadsheet wrote with their sign or unit: said as such, not as names or categories.
-    const wrapped = !numeric && forced === undefined && s.wrapped > 0 && s.numeric + s.wrapped >= NUMERIC_SHARE * present ? wrappedNote(s) : undefined;
+    // Numbers a spreadsheet wrote with their sign or unit, or dates: said as such, not as names or categories.
+    const wrapped =
+      numeric || forced !== undefined ? undefined : s.dates >= NUMERIC_SHARE * present ? dateNote(s) : s.wrapped > 0 && s.numeric + s.wrapped >= NUMERIC_SHARE * present ? wrappedNote(s) : undefined;
     // Unique per row and not a measurement: an identifier, which a model would only memorise.
     if (!kept && !wrapped && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present))
       return exclude(`a different value in every row (an identifier?); left out, use --include ${name} to keep it`);
@@ -202,6 +208,11 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
     }
     return { ...base, role: numeric ? 'numeric' : 'categorical' };
   });
+}
+
+/** Why a column of dates trains poorly as it is, and what to do. */
+function dateNote(s: Stats): string {
+  return `values such as ${JSON.stringify(s.dateExample)} are dates: each a day (or moment) that new rows will not repeat, so a model learns little from them as text; --exclude the column, or give it what matters in the date as columns of their own (month, day of week, days before an event)`;
 }
 
 /** Why a column of numbers written with a sign or unit is not read as numbers, and what to do. */
@@ -323,7 +334,7 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
           'BAD_REQUEST',
           `${file}: no column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (from --exclude/--categorical/--numeric)${caseHint(header, unknown)}; the columns are ${header.join(', ')}`,
         );
-      stats = header.map(() => ({ missing: 0, present: 0, numeric: 0, wrapped: 0, integer: 0, distinct: new Set<string>(), many: false }));
+      stats = header.map(() => ({ missing: 0, present: 0, numeric: 0, dates: 0, wrapped: 0, integer: 0, distinct: new Set<string>(), many: false }));
       continue;
     }
     for (const c of cells) if (c.includes('\uFFFD')) throw new AppError('BAD_REQUEST', `${file}: line ${line} is not valid UTF-8; save the file as UTF-8 and try again`);
@@ -364,6 +375,9 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       if (n !== undefined) {
         s.numeric++;
         if (Number.isInteger(n)) s.integer++;
+      } else if (DATE_LIKE.test(raw.trim())) {
+        s.dates++;
+        s.dateExample ??= raw.trim();
       } else if (WRAPPED_NUMBER.test(raw.trim())) {
         s.wrapped++;
         s.wrappedExample ??= raw.trim();
