@@ -65,6 +65,9 @@ describe('modelgate CLI usage and configuration errors', () => {
     };
     expect(await usageError(['feedback', 'import', '--data', 'outcomes.csv'])).toMatch(/^error: unknown option '--data'\n\(Did you mean --file\?\)\n/);
     expect(await usageError(['train', '--data', 'x.csv', '--target', 'y', '--name', 'churn'])).toMatch(/^error: unknown option '--name'\n\(Did you mean --model\?\)\n/);
+    // A flag with a word more or less than the one meant (before: no suggestion, the edit distance being large).
+    expect(await usageError(['keys', 'create', '--name', 'app', '--scopes', 'infer', '--rate-limit', '100/s'])).toMatch(/^error: unknown option '--rate-limit'\n\(Did you mean --rate\?\)\n/);
+    expect(await usageError(['feedback', 'import', '--file', 'o.csv', '--event', 'booking_id'])).toMatch(/^error: unknown option '--event'\n\(Did you mean --event-id\?\)\n/);
     expect(await usageError(['monitor', 'churn'])).toMatch(/^error: required option '--model <name>' not specified; "churn" was given as an argument: did you mean --model churn\?\n/);
     expect(await usageError(['canary', 'status', 'churn'])).toMatch(/did you mean --model churn\?/);
     expect(await usageError(['restore', 'a.tar', 'b.tar'])).toMatch(/too many arguments for 'restore'/);

@@ -32,8 +32,11 @@ export function clearerUsageErrors(cmd: Command): void {
   const unknown = own.unknownOption.bind(cmd);
   const missing = own.missingMandatoryOptionValue.bind(cmd);
   own.unknownOption = (flag: string) => {
-    const longs = cmd.options.map((o) => o.long);
-    const meant = SYNONYMS[flag.split('=')[0]]?.find((f) => longs.includes(f));
+    const longs = cmd.options.map((o) => o.long).filter((l): l is string => l !== undefined);
+    const given = flag.split('=')[0];
+    // Then a flag that is the given one with a word more or less (--rate-limit for --rate, --event for
+    // --event-id), which commander's edit distance misses.
+    const meant = SYNONYMS[given]?.find((f) => longs.includes(f)) ?? longs.find((l) => given.startsWith(`${l}-`) || l.startsWith(`${given}-`));
     if (meant) cmd.error(`error: unknown option '${flag}'\n(Did you mean ${meant}?)`, { code: 'commander.unknownOption' });
     unknown(flag);
   };
