@@ -21,18 +21,12 @@ const THOUSANDS_COMMAS_AND_POINT = /^[+-]?\d{1,3}(?:,\d{3})+\.\d+$/;
  * inside a number (a quoted "1,889.50" or "12,345") can only be a thousands separator; in the
  * others only when a decimal point follows (1,889.50).
  */
-export const numberText = (t: string, decimalComma: boolean): string =>
-  !decimalComma
-    ? THOUSANDS_COMMAS.test(t)
-      ? t.replaceAll(',', '')
-      : t
-    : DECIMAL_COMMA.test(t)
-      ? t.replaceAll('.', '').replace(',', '.')
-      : THOUSANDS_POINTS.test(t)
-        ? t.replaceAll('.', '')
-        : THOUSANDS_COMMAS_AND_POINT.test(t)
-          ? t.replaceAll(',', '')
-          : t;
+export function numberText(t: string, decimalComma: boolean): string {
+  if (!decimalComma) return THOUSANDS_COMMAS.test(t) ? t.replaceAll(',', '') : t;
+  if (DECIMAL_COMMA.test(t)) return t.replaceAll('.', '').replace(',', '.');
+  if (THOUSANDS_POINTS.test(t)) return t.replaceAll('.', '');
+  return THOUSANDS_COMMAS_AND_POINT.test(t) ? t.replaceAll(',', '') : t;
+}
 
 /** A CSV cell as a finite number, or undefined (blank, text, Infinity). */
 export function cellNumber(raw: string, decimalComma = false): number | undefined {
@@ -89,17 +83,15 @@ export function csvPayloadReader(features: readonly { name: string; type: CellTy
 }
 
 /**
- * The line for values read as missing by csvPayloadReader ("note: …", or "warning: …" when a
- * column has more such values than numbers: then its numbers are most likely written with a sign
- * or unit, and every row was scored without the column), or undefined when there were none.
+ * The line for values read as missing by csvPayloadReader ("note: …", or "warning: …" when such
+ * values are more than half a column's rows: then its numbers are most likely written with a sign
+ * or unit, and most rows were scored without the column), or undefined when there were none.
  */
 export function notNumbersNote(notNumbers: Record<string, number>, examples: Record<string, string> = {}, rows?: number): string | undefined {
   const entries = Object.entries(notNumbers);
   if (!entries.length) return undefined;
   const parts = entries.map(([name, n]) => `${n.toLocaleString('en-US')} in ${name}${examples[name] !== undefined ? ` (such as ${quoted(examples[name])})` : ''}`);
-  const mostly = rows !== undefined && entries.filter(([, n]) => n * 2 > rows).map(([name]) => name);
+  const mostly = rows === undefined ? [] : entries.filter(([, n]) => n * 2 > rows).map(([name]) => name);
   const what = `values that are not numbers read as missing, as train read them: ${parts.join(', ')}`;
-  return mostly && mostly.length
-    ? `warning: ${what}; most values of ${mostly.join(', ')} are so, all read as unknown: write the numbers alone (no currency sign or unit) in the file`
-    : `note: ${what}`;
+  return mostly.length ? `warning: ${what}; most values of ${mostly.join(', ')} are so, each read as unknown: write the numbers alone (no currency sign or unit) in the file` : `note: ${what}`;
 }

@@ -124,7 +124,7 @@ describe('notNumbersNote', () => {
     expect(reader.notNumbers).toEqual({ price: 2, age: 1 });
     expect(reader.examples).toEqual({ price: '$10.50', age: 'unknown' });
     expect(notNumbersNote(reader.notNumbers, reader.examples, 3)).toBe(
-      'warning: values that are not numbers read as missing, as train read them: 2 in price (such as "$10.50"), 1 in age (such as "unknown"); most values of price are so, all read as unknown: write the numbers alone (no currency sign or unit) in the file',
+      'warning: values that are not numbers read as missing, as train read them: 2 in price (such as "$10.50"), 1 in age (such as "unknown"); most values of price are so, each read as unknown: write the numbers alone (no currency sign or unit) in the file',
     );
     // Half is not most; without the row count, a note.
     expect(notNumbersNote({ price: 2 }, {}, 4)).toBe('note: values that are not numbers read as missing, as train read them: 2 in price');

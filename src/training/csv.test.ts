@@ -88,7 +88,7 @@ describe('CSV ingest', () => {
     const byName = Object.fromEntries(r.columns.map((c) => [c.name, c]));
     expect(byName.price).toMatchObject({
       role: 'excluded',
-      note: 'values such as "$1.00" are numbers written with "$" around them, which is text to a CSV reader, so the column is not numeric; write the numbers alone (and send them so) to train on them as numbers; as more than 1000 distinct texts it is left out (as names would be)',
+      note: 'values such as "$1.00" are numbers written with "$" around them, which is text to a CSV reader, so the column is not numeric; write the numbers alone (and send them so) to train on them as numbers; as more than 1000 distinct texts it is left out (as names would be), use --include price to keep it',
     });
     expect(byName.tenure).toMatchObject({
       role: 'categorical',

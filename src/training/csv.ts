@@ -103,13 +103,13 @@ const DISTINCT_CAP = 1000;
  * every request would have to send it.
  */
 const NAME_LIKE_SHARE = 0.2;
+/** 2015-07-01, 2015-07-01T10:00:00Z, 01/07/2015, 7.1.2015: a calendar date, with a time or not. */
+const DATE_LIKE = /^(?:\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?: \d{1,2}:\d{2}(?::\d{2})?)?)$/;
 /**
  * A number with a currency sign, a percent sign or a unit around it ("$29.85", "12%", "1 months",
  * "EUR 1,200"): text to a CSV reader, so such a column trains as categories, or is left out as
  * name-like, unless the user is told why.
  */
-/** 2015-07-01, 2015-07-01T10:00:00Z, 01/07/2015, 7.1.2015: a calendar date, with a time or not. */
-const DATE_LIKE = /^(?:\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?: \d{1,2}:\d{2}(?::\d{2})?)?)$/;
 const WRAPPED_NUMBER = /^(?:[$€£¥₹]|[A-Z]{3}\s)?\s?[+-]?\d[\d,. ]*(?:\s?(?:%|[A-Za-zµ°/]+(?: [A-Za-z]+)?))?$/;
 
 /** Read the CSV once, record by record, with the right errors for files people really have. */
@@ -184,19 +184,20 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
     const numeric = forced ? forced === 'numeric' : s.numeric >= NUMERIC_SHARE * present;
     const kept = keep || forced !== undefined || (o.include?.includes(name) ?? false);
     // Numbers a spreadsheet wrote with their sign or unit, or dates: said as such, not as names or categories.
-    const wrapped =
+    const asText =
       numeric || forced !== undefined ? undefined : s.dates >= NUMERIC_SHARE * present ? dateNote(s) : s.wrapped > 0 && s.numeric + s.wrapped >= NUMERIC_SHARE * present ? wrappedNote(s) : undefined;
     // Unique per row and not a measurement: an identifier, which a model would only memorise.
-    if (!kept && !wrapped && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present))
+    if (!kept && !asText && s.distinct !== undefined && distinct === rows && rows > 20 && (!numeric || s.integer === present))
       return exclude(`a different value in every row (an identifier?); left out, use --include ${name} to keep it`);
     if (!kept && !numeric && (distinct > DISTINCT_CAP || (distinct >= 50 && distinct > NAME_LIKE_SHARE * present))) {
-      if (wrapped) return exclude(`${wrapped}; as ${distinct > DISTINCT_CAP ? `more than ${DISTINCT_CAP}` : distinct} distinct texts it is left out (as names would be)`);
+      if (asText)
+        return exclude(`${asText}; as ${distinct > DISTINCT_CAP ? `more than ${DISTINCT_CAP}` : distinct} distinct texts it is left out (as names would be), use --include ${name} to keep it`);
       return exclude(
         `${distinct > DISTINCT_CAP ? `more than ${DISTINCT_CAP}` : distinct} distinct values in ${present} rows: looks like names or identifiers, which a model would memorise and every request would have to send; left out, use --include ${name} to keep it`,
       );
     }
-    if (wrapped) {
-      const note = `${wrapped}; trained as ${distinct} categories`;
+    if (asText) {
+      const note = `${asText}; trained as ${distinct} categories`;
       warnings.push(`${label}: ${note}`);
       return { ...base, role: 'categorical', note };
     }
