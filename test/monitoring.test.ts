@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../src/monitoring/index.js';
-import { rowPayload } from '../src/training/index.js';
+import { indexSplit, rowPayload, trainModel, TRAINED_CELL_READING, type Dataset } from '../src/training/index.js';
 import { runCli } from './helpers/cli.js';
 import { DIALECTS, tempDir } from './helpers/db.js';
 import { demoModel } from './helpers/fixtures.js';
@@ -340,6 +340,49 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('prediction drift of a tree model the trainer made (SQLite)', () => {
+  it('its own training rows, served, show none: scores a float32 rounding off the reference edges they tie with count at them', async () => {
+    // Five values of one feature: gradient-boosted trees give a handful of scores, each held by
+    // hundreds of rows, so every decile edge of the reference is one of them.
+    const rows = 2000;
+    const x = Float64Array.from({ length: rows }, (_, i) => i % 5);
+    const label = Uint8Array.from({ length: rows }, (_, i) => ((i * 7919) % 100 < 10 + 15 * (i % 5) ? 1 : 0));
+    const data: Dataset = { rows, numeric: { x }, categorical: {}, label };
+    const t = trainModel({ data, algo: 'gbdt', split: indexSplit(data, 0.25) });
+    expect(new Set(t.testScores).size).toBeLessThanOrEqual(5);
+    const s = await startTestServer({ dialect: 'sqlite', jobs: false, env: { MONITOR_MIN_ROWS: '20' } });
+    try {
+      await s.ctx.registry.register({ model: 'trees', onnx: t.onnx, manifest: { ...TRAINED_CELL_READING, reference: t.reference, metrics: t.metrics, training: t.run }, policy: t.policy, actor: 't' });
+      await s.ctx.registry.promote({ model: 'trees', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      const scores: number[] = [];
+      const decisions: string[] = [];
+      for (let i = 0; i < 500; i++) {
+        const r = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'trees', payload: { x: x[i] } } });
+        expect(r.statusCode, r.body).toBe(200);
+        scores.push(r.json().score);
+        decisions.push(r.json().decision);
+      }
+      // The held-out rows (every fourth, index split) are decided as the trainer decided them.
+      const threshold = (t.policy as { threshold: number }).threshold;
+      const held = Array.from({ length: 125 }, (_, k) => 4 * k);
+      expect(held.map((i) => decisions[i])).toEqual(held.map((i) => (t.testScores[i / 4] >= threshold ? 'act' : 'none')));
+      await s.audit.flush();
+      // The served scores are not the trainer's float64 ones to the last digit (else there would be nothing to test).
+      const edges = t.reference.score.edges;
+      expect(scores.some((v) => !edges.includes(v) && edges.some((e) => Math.abs(v - e) < 1e-6))).toBe(true);
+      const r = await s.app.inject({ method: 'POST', url: '/v1/monitoring/trees/run', headers: s.auth, payload: { window: '1h' } });
+      expect(r.statusCode, r.body).toBe(200);
+      const report = r.json() as Report;
+      // By hand: the window's rows are x = 0..4 in equal shares, as the training rows are.
+      expect(report.prediction_drift.psi!).toBeLessThan(0.01);
+      expect(report.features.find((f) => f.name === 'x')!.psi!).toBeLessThan(0.01);
+    } finally {
+      await s.stop();
+    }
+  });
+});
 
 describe('monitoring from the command line (SQLite)', () => {
   it('register --reference CSV --target profiles imported data; monitor --out writes the report atomically', async () => {

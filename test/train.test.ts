@@ -68,10 +68,15 @@ describe('decision thresholds', () => {
   it('maximise profit with costs, F1 without; acting on nobody when every action loses', () => {
     const scores = [0.9, 0.8, 0.7, 0.4, 0.2];
     const labels = [1, 1, 0, 1, 0];
-    // Catching a positive saves 100, bothering a negative costs 20: act down to 0.4 (3 tp, 1 fp).
-    expect(chooseThreshold(scores, labels, { tp: 0, fp: -20, fn: -100, tn: 0 })).toMatchObject({ threshold: 0.4, objective: 'profit', value: -20 });
+    // Catching a positive saves 100, bothering a negative costs 20: act down to 0.4 (3 tp, 1 fp),
+    // with the threshold midway to the next score down (0.2), clear of both.
+    expect(chooseThreshold(scores, labels, { tp: 0, fp: -20, fn: -100, tn: 0 })).toMatchObject({ threshold: expect.closeTo(0.3, 12), objective: 'profit', value: -20 });
     // F1: at 0.8, 2tp/(2·2+0+1) = 0.8; at 0.4, 6/(6+1+0) = 0.857.
-    expect(chooseThreshold(scores, labels)).toMatchObject({ threshold: 0.4, objective: 'f1' });
+    expect(chooseThreshold(scores, labels)).toMatchObject({ threshold: expect.closeTo(0.3, 12), objective: 'f1' });
+    // Acting on the two highest: midway between 0.8 and 0.7.
+    expect(chooseThreshold(scores, labels, { tp: 0, fp: -50, fn: -40, tn: 0 })).toMatchObject({ threshold: 0.75, value: -40 });
+    // Acting on everyone: midway to 0.
+    expect(chooseThreshold(scores, labels, { tp: 10, fp: 0, fn: 0, tn: -1 }).threshold).toBe(0.1);
     expect(chooseThreshold(scores, labels, { tp: -1, fp: -1, fn: 0, tn: 0 }).threshold).toBe(1.01);
   });
 });

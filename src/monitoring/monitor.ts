@@ -2,7 +2,23 @@ import type { Policy } from '../inference/index.js';
 import { taskOf, type Contract, type Task } from '../inference/index.js';
 import { actionDecisions, FeatureAccumulator, referenceCounts } from './profile.js';
 import { referenceSchema, type FeatureProfile, type ReferenceProfile } from '../registry/index.js';
-import { binOf, finiteOrNull, profit, type CostMatrix, brier, classification, confusion, jsDistance, ksFromCounts, logLoss, multiclassMetrics, psi, regressionMetrics, rocAuc } from './statistics.js';
+import {
+  binOfServed,
+  finiteOrNull,
+  servedTolerance,
+  profit,
+  type CostMatrix,
+  brier,
+  classification,
+  confusion,
+  jsDistance,
+  ksFromCounts,
+  logLoss,
+  multiclassMetrics,
+  psi,
+  regressionMetrics,
+  rocAuc,
+} from './statistics.js';
 import type { MonitoringStore } from './store.js';
 
 export const REPORT_FORMAT = 'modelgate.report/v1';
@@ -192,6 +208,7 @@ async function scanWindow(store: MonitoringStore, input: MonitorInput, reference
     if (lacking.length) notes.push(`the reference profile has no distribution for ${lacking.join(', ')}; no drift for them`);
   }
   const scoreCounts = reference ? new Array(reference.score.edges.length + 1).fill(0) : [];
+  const scoreTolerance = reference ? servedTolerance(reference.score.edges) : 0;
   // Multiclass: the predicted class mix, against the reference's.
   const refClasses = task === 'multiclass' ? reference?.classes : undefined;
   const classIndex = new Map((refClasses?.labels ?? []).map((c, i) => [c, i]));
@@ -212,7 +229,7 @@ async function scanWindow(store: MonitoringStore, input: MonitorInput, reference
         total++;
         if (p.version === target.version) {
           ofVersion++;
-          if (reference) scoreCounts[binOf(p.score, reference.score.edges)]++;
+          if (reference) scoreCounts[binOfServed(p.score, reference.score.edges, scoreTolerance)]++;
           if (refClasses && p.label !== null) {
             const c = classIndex.get(p.label);
             if (c !== undefined) classCounts[c]++;

@@ -5,6 +5,7 @@ import {
   accuracy,
   averagePrecision,
   binOf,
+  binOfServed,
   brier,
   calibration,
   classification,
@@ -19,6 +20,7 @@ import {
   psi,
   quantileEdges,
   rocAuc,
+  servedTolerance,
   wilsonLower,
   proportionStandardError,
   aucStandardError,
@@ -88,6 +90,21 @@ describe('statistics: textbook cases', () => {
   it('bins: edges are upper bounds, values above the last edge go to the last bin', () => {
     expect([0, 1, 1.5, 2, 3].map((x) => binOf(x, [1, 2]))).toEqual([0, 0, 1, 1, 2]);
     expect(binOf(5, [])).toBe(0);
+  });
+
+  it('served predictions: a float32 rounding above an edge counts at it, a real difference does not', () => {
+    const edges = [0.0766289920388308, 0.18978142138298684, 0.5347982536010965];
+    const tol = servedTolerance(edges);
+    expect(tol).toBe(1e-5);
+    // The same score as the graph's float32 output gives it, and an honest neighbour.
+    expect(binOfServed(Math.fround(0.18978142138298684), edges, tol)).toBe(1);
+    expect(binOfServed(0.18978142138298684 + 2e-5, edges, tol)).toBe(2);
+    expect(binOfServed(0.0766289920388308, edges, tol)).toBe(0);
+    expect(binOfServed(0.01, edges, tol)).toBe(0);
+    expect(binOfServed(0.9, edges, tol)).toBe(3);
+    // Values of thousands (a regression's): the tolerance follows the largest edge.
+    expect(servedTolerance([1200, 25000, Infinity])).toBeCloseTo(0.25, 12);
+    expect(binOfServed(25000.1, [1200, 25000], servedTolerance([1200, 25000]))).toBe(1);
   });
 
   it('KS from histograms equals KS on raw samples when every distinct value is a bin edge', () => {

@@ -228,6 +228,26 @@ export function binOf(x: number, edges: readonly number[]): number {
   return lo;
 }
 
+/**
+ * Bin of a served prediction on edges made from the trainer's own predictions: a value at most
+ * `servedTolerance(edges)` above an edge counts as at it. The trainer scores in float64 and the
+ * served graph in float32 (and onnxruntime's sigmoid and tree sums round their own way), so a
+ * served score sits a few units of its 7th digit off the trainer's; a tree model gives many rows
+ * one score, which is then an edge, and without the tolerance half of those rows crossed it
+ * (a gradient-boosted model served its own training rows read prediction PSI 1.58).
+ */
+export function binOfServed(x: number, edges: readonly number[], tolerance: number): number {
+  const b = binOf(x, edges);
+  return b > 0 && x - edges[b - 1] <= tolerance ? b - 1 : b;
+}
+
+/** How far a served prediction may sit above an edge and count as at it: 1e-5 of the larger of 1 and the largest edge (the engines' own agreement is 1e-6 of that; float32 sums of many trees drift further). */
+export function servedTolerance(edges: readonly number[]): number {
+  let scale = 1;
+  for (const e of edges) if (Number.isFinite(e)) scale = Math.max(scale, Math.abs(e));
+  return 1e-5 * scale;
+}
+
 /** ROC AUC as the Mann–Whitney U statistic, with ties counted as half (sklearn.metrics.roc_auc_score). */
 export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
   const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
