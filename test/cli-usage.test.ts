@@ -70,7 +70,15 @@ describe('modelgate CLI usage and configuration errors', () => {
     expect(await usageError(['feedback', 'import', '--file', 'o.csv', '--event', 'booking_id'])).toMatch(/^error: unknown option '--event'\n\(Did you mean --event-id\?\)\n/);
     expect(await usageError(['monitor', 'churn'])).toMatch(/^error: required option '--model <name>' not specified; "churn" was given as an argument: did you mean --model churn\?\n/);
     expect(await usageError(['canary', 'status', 'churn'])).toMatch(/did you mean --model churn\?/);
-    expect(await usageError(['restore', 'a.tar', 'b.tar'])).toMatch(/too many arguments for 'restore'/);
+    // A word more than the command takes is named, not counted ("too many arguments for 'monitor'. Expected 0 arguments but got 1.").
+    expect(await usageError(['restore', 'a.tar', 'b.tar'])).toMatch(
+      /^error: modelgate restore takes one argument \(FILE\) and options; "b.tar" is more than it takes \(a value with spaces needs quotes\)\n/,
+    );
+    expect(await usageError(['models', 'churn', 'extra'])).toMatch(/^error: modelgate models takes at most one argument \(NAME\) and options; "extra" is more than it takes/);
+    expect(await usageError(['monitor', 'run', '--model', 'churn'])).toMatch(/^error: modelgate monitor takes options only; "run" is more than it takes/);
+    expect(await usageError(['keys', 'create', '--name', 'app', '--scopes', 'infer', 'extra', 'words'])).toMatch(
+      /^error: modelgate keys create takes options only; "extra" "words" are more than it takes/,
+    );
     // Without a hidden mistake, commander's own message stands.
     expect(await usageError(['promote', '--version', '2'])).toMatch(/^error: required option '--model <name>' not specified\n/);
   });

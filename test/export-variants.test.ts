@@ -310,5 +310,8 @@ describe('a binary model whose classes are words, through the CLI', () => {
     const ragged = await runCli(['evaluate', '--model', 'words', '--version', '1', '--data', csv, '--target', 'Outcome'], env);
     expect(ragged.code).toBe(2);
     expect(ragged.stderr).toMatch(/1 of 51 rows cannot be scored \(1 row: more fields than the header's \d+: a comma in a field that is not quoted/);
+    const allowed = await runCli(['evaluate', '--model', 'words', '--version', '1', '--data', csv, '--target', 'Outcome', '--allow-skipped'], env);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stderr).toMatch(/^ {2}1 row skipped \(--allow-skipped\): 1 row: more fields than the header's/m);
   }, 120_000);
 });

@@ -245,7 +245,18 @@ describe('modelgate feedback import', () => {
     writeFileSync(file, ['customerID,tenure,Churn,label,margin', 'bk-0,3,Yes,0,-40', 'bk-1,50,No,1,12', ''].join('\n'));
     const plain = await runCli(['feedback', 'import', '--file', file], { MODELGATE_DATA_DIR: dir });
     expect(plain.code).toBe(2);
-    expect(plain.stderr).toMatch(/no prediction_id or event_id column, so no row can be matched to its prediction; .*--event-id customerID --label Churn/);
+    expect(plain.stderr).toMatch(
+      /no prediction_id or event_id column \(its header is "customerID", "tenure", "Churn", "label", "margin"\), so no row can be matched to its prediction; .*--event-id customerID --label Churn/,
+    );
+    // The outcome under another name, the only column besides the id: the flag that reads it is named.
+    const outcomes = path.join(dir, 'outcomes.csv');
+    writeFileSync(outcomes, ['event_id,outcome', 'bk-0,1', ''].join('\n'));
+    const unnamed = await runCli(['feedback', 'import', '--file', outcomes], { MODELGATE_DATA_DIR: dir });
+    expect(unnamed.code).toBe(2);
+    expect(unnamed.stderr).toContain(`${outcomes}: no label column (its header is "event_id", "outcome"); --label outcome reads the outcomes from "outcome"; the header must name`);
+    const named = await runCli(['feedback', 'import', '--file', outcomes, '--label', 'outcome', '--json'], { MODELGATE_DATA_DIR: dir });
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.json()).toMatchObject({ rows: 1, stored: 1 });
     const r = await runCli(['feedback', 'import', '--file', file, '--event-id', 'customerID', '--label', 'churn', '--value', 'margin', '--json'], { MODELGATE_DATA_DIR: dir });
     expect(r.code, r.stderr).toBe(0);
     expect(r.json()).toMatchObject({ rows: 2, stored: 2, refused: 0 });

@@ -120,9 +120,15 @@ export function registerFeedbackCommands(program: Command): void {
               `${o.file}: no column ${missing.map(([, column, flag]) => `${JSON.stringify(column)} (${flag})`).join(' or ')}; its header is ${written.map((c) => JSON.stringify(c)).join(', ')}`,
             );
           const hint = 'or give the columns that hold them, e.g. --event-id customerID --label Churn';
-          if (!header.includes('label')) throw new AppError('BAD_REQUEST', `${o.file}: no label column; the header must name prediction_id or event_id, label and optionally value, ${hint}`);
+          const shown = `its header is ${written.map((c) => JSON.stringify(c)).join(', ')}`;
+          if (!header.includes('label')) {
+            // One column besides the ids and value can only be the outcome: name the flag that reads it.
+            const others = written.filter((c, i) => !['prediction_id', 'event_id', 'value'].includes(header[i]));
+            const only = others.length === 1 && /^[\w.-]+$/.test(others[0]) ? `; --label ${others[0]} reads the outcomes from "${others[0]}"` : '';
+            throw new AppError('BAD_REQUEST', `${o.file}: no label column (${shown})${only}; the header must name prediction_id or event_id, label and optionally value, ${hint}`);
+          }
           if (!header.includes('prediction_id') && !header.includes('event_id'))
-            throw new AppError('BAD_REQUEST', `${o.file}: no prediction_id or event_id column, so no row can be matched to its prediction; name one in the header, ${hint}`);
+            throw new AppError('BAD_REQUEST', `${o.file}: no prediction_id or event_id column (${shown}), so no row can be matched to its prediction; name one in the header, ${hint}`);
           return FEEDBACK_COLUMNS.filter((c) => header.includes(c));
         };
         const name = (raw: string) => {

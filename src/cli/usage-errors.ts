@@ -18,6 +18,15 @@ const SYNONYMS: Record<string, string[]> = {
 interface UsageErrors {
   unknownOption(flag: string): void;
   missingMandatoryOptionValue(option: Option): void;
+  _excessArguments(received: string[]): void;
+  _allowExcessArguments: boolean;
+}
+
+/** `modelgate feedback import`: the words that run a command. */
+function commandPath(cmd: Command): string {
+  const words: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) words.unshift(c.name());
+  return words.join(' ');
 }
 
 /**
@@ -49,6 +58,19 @@ export function clearerUsageErrors(cmd: Command): void {
         code: 'commander.missingMandatoryOptionValue',
       });
     missing(option);
+  };
+  // Commander said "too many arguments for 'monitor'. Expected 0 arguments but got 1." for
+  // `monitor run --model churn`: the word it did not take is now named, with where the options are.
+  own._excessArguments = (received: string[]) => {
+    if (own._allowExcessArguments) return;
+    const expected = cmd.registeredArguments.length;
+    const extra = received.slice(expected);
+    const args = cmd.registeredArguments;
+    const count = `${args.some((a) => a.required) ? '' : 'at most '}${expected === 1 ? 'one argument' : `${expected} arguments`}`;
+    const takes = expected === 0 ? 'takes options only' : `takes ${count} (${args.map((a) => a.name().toUpperCase()).join(' ')}) and options`;
+    cmd.error(`error: ${commandPath(cmd)} ${takes}; ${extra.map((a) => JSON.stringify(a)).join(' ')} ${extra.length === 1 ? 'is' : 'are'} more than it takes (a value with spaces needs quotes)`, {
+      code: 'commander.excessArguments',
+    });
   };
   for (const sub of cmd.commands) clearerUsageErrors(sub);
 }

@@ -112,7 +112,7 @@ export function checkSkipped(
       { skipped: r.skipped, reasons: r.skippedReasons },
     );
   }
-  return `${r.skipped} rows skipped (--allow-skipped): ${why}`;
+  return `${r.skipped} ${r.skipped === 1 ? 'row' : 'rows'} skipped (--allow-skipped): ${why}`;
 }
 
 /**
