@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../lib/errors.js';
-import { firstNonFinite, nonFiniteAsJson, parseJsonBody } from '../lib/json-text.js';
+import { isUtf8 } from 'node:buffer';
+import { firstNonFinite, nonFiniteAsJson, notUtf8, parseJsonBody } from '../lib/json-text.js';
 import { BINARY_HEADER } from './oip-binary.js';
 
 /**
@@ -44,15 +45,30 @@ function parseOipJson(text: string): unknown {
   }
 }
 
+/** The body as text; bytes that are not UTF-8 are refused (they would become U+FFFD). */
+function utf8Text(request: FastifyRequest, body: Buffer, end = body.length): string {
+  const text = body.toString('utf8', 0, end);
+  if (text.includes('\uFFFD') && !isUtf8(body.subarray(0, end))) {
+    // Tensor bytes after the JSON, sent without the header that says where the JSON ends.
+    if (end === body.length && text.includes('"binary_data_size"'))
+      throw new AppError(
+        'BAD_REQUEST',
+        'the body holds bytes that are not text after its JSON, and parameters.binary_data_size is set, but the request has no Inference-Header-Content-Length header saying where its JSON ends',
+      );
+    throw notUtf8(request.headers['content-type']);
+  }
+  return text;
+}
+
 function readOipBody(request: FastifyRequest, body: Buffer): unknown {
   const header = request.headers[BINARY_HEADER];
-  if (header === undefined) return parseOipJson(body.toString('utf8'));
+  if (header === undefined) return parseOipJson(utf8Text(request, body));
   const n = Number(header);
   if (!/^\d+$/.test(String(header)) || n < 2 || n > body.length)
     throw new AppError('BAD_REQUEST', `Inference-Header-Content-Length: ${String(header)} is not the byte length of a JSON header within the body's ${body.length} bytes`);
   request.oipBinary = body.subarray(n);
   try {
-    return parseOipJson(body.toString('utf8', 0, n));
+    return parseOipJson(utf8Text(request, body, n));
   } catch (e) {
     // Valid JSON refused for what it holds (nested too deep) says so as it is.
     if (!(e as Error).message.startsWith('malformed JSON body: ')) throw e;

@@ -19,6 +19,9 @@ export function parseJsonBody(text: string): unknown {
     const suspicious = text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
     value = suspicious ? sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) : JSON.parse(text);
   } catch (e) {
+    // A file saved by Notepad or PowerShell's Out-File starts with a UTF-8 byte order mark, which
+    // `curl --data-binary @file` sends as it is; RFC 8259 lets a parser ignore it.
+    if (text.charCodeAt(0) === 0xfeff) return parseJsonBody(text.slice(1));
     // Python's json.dumps (and so httpx's json=) writes a missing float as a bare NaN.
     const bare = /NaN|Infinity/.test(text) ? firstNonFinite(text) : undefined;
     if (bare)
@@ -68,6 +71,19 @@ export function nestedPath(v: unknown, levels: number): (string | number)[] | un
       if (below) return [k, ...below];
     }
   return undefined;
+}
+
+/**
+ * A body whose bytes are not UTF-8: Latin-1 or Windows-1252 text (`é` as the one byte E9), or
+ * UTF-16. Decoded as UTF-8, each such byte became U+FFFD, so "Français" reached the model as
+ * "Fran\uFFFDais", an unseen category, and was audited so.
+ */
+export function notUtf8(contentType: string | undefined): AppError {
+  const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1];
+  return new AppError(
+    'BAD_REQUEST',
+    `the body's bytes are not UTF-8${charset && !/^utf-?8$/i.test(charset) ? ` (it says charset=${charset})` : ''}: Latin-1, Windows-1252 or UTF-16 text? JSON is read as UTF-8 (RFC 8259); encode the body as UTF-8`,
+  );
 }
 
 /** A string literal, or NaN / ±Infinity outside one. */

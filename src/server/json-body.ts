@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../lib/errors.js';
-import { parseJsonBody } from '../lib/json-text.js';
+import { notUtf8, parseJsonBody } from '../lib/json-text.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,6 +17,14 @@ declare module 'fastify' {
  */
 const BODY_TEXT_KEPT = 64 * 1024;
 
+/** Whether the body that arrived (uncompressed, of a stated length) was longer or shorter in bytes than its UTF-8 decoding: bytes were replaced. */
+function notUtf8Arrived(request: FastifyRequest, text: string): boolean {
+  const encoding = request.headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') return false;
+  const length = Number(request.headers['content-length']);
+  return Number.isFinite(length) && Buffer.byteLength(text, 'utf8') !== length;
+}
+
 /**
  * JSON bodies, parsed with prototype-poisoning protection: a body with `__proto__` or
  * `constructor.prototype` keys is refused (400), never merged into objects. The full scan
@@ -28,6 +36,10 @@ export function installJsonParser(app: FastifyInstance): void {
   app.decorateRequest('bodyText', null);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
+    // A byte that is not UTF-8 decodes to U+FFFD, three bytes where it was one or two: the text
+    // no longer has the byte length that arrived. (An ASCII body is not searched: V8 knows a
+    // one-byte string cannot hold the character.)
+    if (text.includes('\uFFFD') && notUtf8Arrived(request, text)) return done(notUtf8(request.headers['content-type']), undefined);
     if (text.length <= BODY_TEXT_KEPT) request.bodyText = text;
     let value: unknown;
     try {
