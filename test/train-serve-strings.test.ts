@@ -78,6 +78,11 @@ for (const dialect of DIALECTS) {
         expect(got.status).toBe(200);
         expect(got.body.score, `row ${i}`).toBeCloseTo(want, 12);
       }
+      // A category it never saw: the ones it knows are listed, the missing value as the null a client sends (before: "").
+      const unseen = await post('/v1/infer', { model: 'from-clean', payload: { ...payload(1, clean), market_segment: 'Space' } });
+      const said = (unseen.body.warnings as string[]).find((w) => w.startsWith('payload.market_segment: "Space"'))!;
+      expect(said).toMatch(/\(it knows ("[^"]+", )*null \(a missing value\)(, "[^"]+")*\)$/);
+      expect(said).not.toContain('""');
       // The rows as they stand in the two files: the same metrics.
       const evaluate = async (file: string) => {
         const r = await runCli(['evaluate', '--model', 'from-dirty', '--data', file, '--target', 'cancelled', '--json'], s.env);

@@ -211,7 +211,7 @@ export async function oipRoutes(fastify: FastifyInstance, deps: OipRouteDeps): P
         const warnings: string[] = [];
         const rows: Row[] = payloads.map((p, i) => {
           const enc = servable.encoder.encode(p, `row[${i}]`);
-          for (const f of enc.unseen ?? []) warnings.push(unseenCategoryWarning(`row[${i}]`, servable.spec.contract.features[f], enc.row[f] as string));
+          for (const f of enc.unseen ?? []) warnings.push(unseenCategoryWarning(`row[${i}]`, servable.spec.contract.features[f], enc.row[f] as string, servable.spec.contract.missing_category));
           return enc.row;
         });
         // Checked before scoring, so a request for an unknown output costs no model run.

@@ -104,7 +104,7 @@ const warningsOf = (enc: EncodedRow, where: string, servable: Servable): string[
     else out.push(`${where}.${f.length > 60 ? quoted(f) : f}: unknown field, ignored${caseHint(names, [f])}`);
   }
   if (unnamed) out.push(`${where}: ${unnamed.toLocaleString('en-US')} more unknown field${unnamed === 1 ? '' : 's'}, ignored`);
-  for (const i of enc.unseen ?? []) out.push(unseenCategoryWarning(where, features[i], enc.row[i] as string));
+  for (const i of enc.unseen ?? []) out.push(unseenCategoryWarning(where, features[i], enc.row[i] as string, contract.missing_category));
   if (enc.absent)
     out.push(
       absentWarning(

@@ -22,16 +22,19 @@ function likelyMeant(f: Feature | undefined, value: string): string | undefined 
  * does with any other), so a typo changes the score without an error: the warning names the
  * value and the category that was likely meant, or the ones the version knows.
  */
-export function unseenCategoryWarning(where: string, f: Feature, value: string): string {
+export function unseenCategoryWarning(where: string, f: Feature, value: string, missingCategory?: string): string {
   const categories = f.categories ?? [];
   const meant = likelyMeant(f, value);
+  // The category a missing value becomes (`train` records "") is sent as null, not as "": named so.
+  const shown = (c: string) => (c === missingCategory ? 'null (a missing value)' : JSON.stringify(c));
   const known = meant
     ? `did you mean ${meant}? categories are matched exactly`
     : categories.length <= LISTED
-      ? `it knows ${categories.map((c) => JSON.stringify(c)).join(', ')}`
+      ? `it knows ${categories.map(shown).join(', ')}`
       : `it knows ${categories.length} categories, such as ${categories
+          .filter((c) => c !== missingCategory)
           .slice(0, 3)
-          .map((c) => JSON.stringify(c))
+          .map(shown)
           .join(', ')}`;
   return `${where}.${f.name}: ${quoted(value)} is not a category this model version knows; scored as an unseen one (${known})`;
 }
