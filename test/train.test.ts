@@ -64,6 +64,32 @@ describe('trained models served over HTTP', () => {
   }
 });
 
+describe('held-out metrics', () => {
+  it("PR AUC is the mean, over the held-out positives, of the precision at and above each one's score", () => {
+    const split = indexSplit(data, 0.25);
+    const t = trainModel({ data, algo: 'gbdt', split, gbdt: { rounds: 20 } });
+    const s = t.testScores;
+    const y = split.test.label;
+    let sum = 0;
+    let positives = 0;
+    for (let i = 0; i < s.length; i++) {
+      if (!y[i]) continue;
+      positives++;
+      let above = 0;
+      let hits = 0;
+      for (let j = 0; j < s.length; j++)
+        if (s[j] >= s[i]) {
+          above++;
+          hits += y[j];
+        }
+      sum += hits / above;
+    }
+    expect(positives).toBeGreaterThan(100);
+    expect(t.metrics.pr_auc).toBeCloseTo(sum / positives, 12);
+    expect(t.metrics.pr_auc).toBeGreaterThan(t.metrics.positive_rate);
+  });
+});
+
 describe('decision thresholds', () => {
   it('maximise profit with costs, F1 without; acting on nobody when every action loses', () => {
     const scores = [0.9, 0.8, 0.7, 0.4, 0.2];
@@ -102,6 +128,8 @@ describe('modelgate train', () => {
     expect(out).toMatchObject({ registered: { model: 'hotel', version: 1 }, promoted: true, gates: [{ gate: 'min_auc', passed: true }], policy: { type: 'threshold' } });
     expect(out.run).toMatchObject({ algorithm: 'gbdt', rows: { train: 2250, test: 750 }, dataset: { rows_read: 3000 }, split: { kind: 'index', test_fraction: 0.25 } });
     expect(ok.stderr).toMatch(/round \d+\/30/);
+    const said = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--rounds', '30', '--cost', 'tp=0,fp=-20,fn=-100,tn=0'], env);
+    expect(said.stdout).toContain(`held out: ROC AUC ${out.metrics.roc_auc.toFixed(4)}, PR AUC ${out.metrics.pr_auc.toFixed(4)}, F1 `);
     const shown = await runCli(['models', 'hotel', '--json'], env);
     expect(shown.json().aliases).toEqual({ production: 1 });
     // The held-out ROC AUC train printed, beside the version in the list.

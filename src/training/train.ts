@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { compilePolicy, type Policy } from '../inference/index.js';
-import { actionDecisions, f1FromCounts, profit, type OutcomeCosts, brier, buildReference, classification, confusion, logLoss, rocAuc } from '../monitoring/index.js';
+import { actionDecisions, averagePrecision, f1FromCounts, profit, type OutcomeCosts, brier, buildReference, classification, confusion, logLoss, rocAuc } from '../monitoring/index.js';
 import type { ReferenceProfile } from '../registry/index.js';
 import { splitBy, type Dataset } from './dataset.js';
 import { seededRandom } from './random.js';
@@ -141,6 +141,8 @@ export function trainModel(input: TrainInput): Trained {
   const c = input.costs;
   const metrics: Record<string, number> = {
     roc_auc: rocAuc(testScores, test.label),
+    // What a rare positive class is judged by (evaluate prints it too): precision over recall.
+    pr_auc: averagePrecision(testScores, test.label),
     log_loss: logLoss(testScores, test.label),
     brier: brier(testScores, test.label),
     f1: cls.f1,
