@@ -7,7 +7,7 @@ import { runCli } from './helpers/cli.js';
 import { DIALECTS, tempDir } from './helpers/db.js';
 import { demoModel } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { aucByPairs, psiByHand } from './helpers/independent.js';
+import { aucByPairs, averagePrecisionByRanks, psiByHand } from './helpers/independent.js';
 
 const demo = demoModel();
 const N = 300;
@@ -104,6 +104,13 @@ for (const dialect of DIALECTS) {
       expect(report.performance.label_coverage).toBeCloseTo(200 / N, 12);
       expect(report.performance.roc_auc).toBeCloseTo(
         aucByPairs(
+          labelled.map((p) => p.score),
+          labelled.map((p) => p.label),
+        ),
+        10,
+      );
+      expect(report.performance.pr_auc).toBeCloseTo(
+        averagePrecisionByRanks(
           labelled.map((p) => p.score),
           labelled.map((p) => p.label),
         ),
@@ -444,18 +451,24 @@ describe('monitoring from the command line (SQLite)', () => {
     const served = await startTestServer({ db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') }, dataDir: dir, jobs: false });
     try {
       await served.pool.refresh(true);
+      const items: { prediction_id: string; label: number }[] = [];
       for (let i = 0; i < 40; i++) {
         const payload = { ...rowPayload(d, i), ...(i < 30 ? { hotel: 'Boutique Hotel' } : { market_segment: 'Space' }) };
         const r = await served.app.inject({ method: 'POST', url: '/v1/infer', headers: served.auth, payload: { model: 'hotel', payload } });
         expect(r.statusCode, r.body).toBe(200);
+        items.push({ prediction_id: r.json().prediction_id, label: d.label[i] });
       }
       await served.audit.flush();
+      expect(new Set(items.map((x) => x.label)).size).toBe(2);
+      const fb = await served.app.inject({ method: 'POST', url: '/v1/feedback', headers: served.auth, payload: { items } });
+      expect(fb.statusCode, fb.body).toBe(200);
     } finally {
       await served.stop();
     }
     const named = await runCli(['monitor', '--model', 'hotel'], env);
     expect(named.code, named.stderr).toBe(0);
     expect(named.stdout).toMatch(/^values the reference never had:\n( {2}\S+: .*\n){2}/m);
+    expect(named.stdout).toMatch(/^feedback on 40 predictions \(coverage 1\.000\): ROC AUC \d\.\d{3}, PR AUC \d\.\d{3}, F1 /m);
     expect(named.stdout).toMatch(/^ {2}hotel: "Boutique Hotel" 30$/m);
     expect(named.stdout).toMatch(/^ {2}market_segment: "Space" 10$/m);
 

@@ -3,6 +3,7 @@ import { taskOf, type Contract, type Task } from '../inference/index.js';
 import { actionDecisions, FeatureAccumulator, referenceCounts } from './profile.js';
 import { referenceSchema, type FeatureProfile, type ReferenceProfile } from '../registry/index.js';
 import {
+  averagePrecision,
   binOfServed,
   finiteOrNull,
   servedTolerance,
@@ -119,6 +120,8 @@ export interface Report {
     labelled: number;
     label_coverage: number | null;
     roc_auc: number | null;
+    /** Average precision: what a rare positive class is judged by. */
+    pr_auc: number | null;
     f1: number | null;
     precision: number | null;
     recall: number | null;
@@ -357,6 +360,7 @@ async function outcomesOf(
     labelled: outcomeCount,
     label_coverage: finite(ofVersion ? outcomeCount / ofVersion : NaN),
     roc_auc: finite(auc),
+    pr_auc: finite(y.length ? averagePrecision(s, y) : NaN),
     f1: finite(cls.f1),
     precision: finite(cls.precision),
     recall: finite(cls.recall),

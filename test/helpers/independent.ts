@@ -16,6 +16,25 @@ export function aucByPairs(scores: ArrayLike<number>, labels: ArrayLike<number>)
   return good / pairs;
 }
 
+/** Average precision as the mean, over the positives, of the precision among the rows scoring at least as high as each: O(n²). */
+export function averagePrecisionByRanks(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  let sum = 0;
+  let positives = 0;
+  for (let i = 0; i < scores.length; i++) {
+    if (labels[i] !== 1) continue;
+    positives++;
+    let above = 0;
+    let hits = 0;
+    for (let j = 0; j < scores.length; j++)
+      if (scores[j] >= scores[i]) {
+        above++;
+        hits += labels[j] === 1 ? 1 : 0;
+      }
+    sum += hits / above;
+  }
+  return sum / positives;
+}
+
 /** PSI of values against reference bin counts (upper bounds `edges`), shares floored at 1e-4. */
 export function psiByHand(edges: number[], refCounts: number[], values: number[]): number {
   const bins = new Array(edges.length + 1).fill(0);

@@ -9,6 +9,7 @@ export const driftOrder = (features: FeatureDrift[]): FeatureDrift[] =>
 
 const OUTCOME_NAMES: Record<string, string> = {
   roc_auc: 'ROC AUC',
+  pr_auc: 'PR AUC',
   f1: 'F1',
   precision: 'Precision',
   recall: 'Recall',
