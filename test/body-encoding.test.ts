@@ -61,6 +61,7 @@ describe('request bodies that are not UTF-8', () => {
     const bom = await send('/v1/infer', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(inferBody('City Hotel', 'bom'))]));
     expect(bom.statusCode, bom.body).toBe(200);
     expect(bom.json().score).toBe(ascii.json().score);
+    expect((await audited('bom'))[0].features).toEqual({ ...row, hotel: 'City Hotel' });
   });
 
   it('the Open Inference Protocol refuses a Latin-1 body in its own error shape', async () => {
