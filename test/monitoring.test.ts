@@ -275,7 +275,9 @@ for (const dialect of DIALECTS) {
         expect(silent.alerts.every((a) => !a.firing)).toBe(true);
 
         const fired = await strict.ctx.db.kysely.selectFrom('webhook_outbox').select('payload').where('type', '=', 'monitor.alert.fired').execute();
-        expect(fired.map((r) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload).model)).not.toContain('tiny');
+        // The event's model is under data (read at the top level, this could never fail).
+        const firedFor = fired.map((r) => ((typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as { data: { model: string } }).data.model);
+        expect(firedFor).not.toContain('tiny');
         await strict.monitorJob.tick();
         const text = (await call('GET', '/metrics')).text;
         expect(text).not.toMatch(/modelgate_feature_psi\{model="tiny"/);
@@ -385,6 +387,15 @@ describe('prediction drift of a tree model the trainer made (SQLite)', () => {
       // By hand: the window's rows are x = 0..4 in equal shares, as the training rows are.
       expect(report.prediction_drift.psi!).toBeLessThan(0.01);
       expect(report.features.find((f) => f.name === 'x')!.psi!).toBeLessThan(0.01);
+      expect(report.alerts.find((a) => a.name === 'prediction_drift')).toMatchObject({ firing: false, value: report.prediction_drift.psi, threshold: 0.2 });
+      // Then 500 requests of x = 4 alone: 60 % of the window's scores in the reference's top fifth.
+      for (let i = 0; i < 500; i++) expect((await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'trees', payload: { x: 4 } } })).statusCode).toBe(200);
+      await s.audit.flush();
+      const shifted = (await s.app.inject({ method: 'POST', url: '/v1/monitoring/trees/run', headers: s.auth, payload: { window: '1h' } })).json() as Report;
+      expect(shifted.prediction_drift.psi!).toBeGreaterThan(0.2);
+      expect(shifted.alerts.find((a) => a.name === 'prediction_drift')).toMatchObject({ firing: true, value: shifted.prediction_drift.psi, detail: "PSI of the scores against the reference's" });
+      const fired = await s.ctx.db.kysely.selectFrom('webhook_outbox').select('payload').where('type', '=', 'monitor.alert.fired').execute();
+      expect(fired.map((r) => (JSON.parse(String(r.payload)) as { data: { alert: string } }).data.alert)).toContain('prediction_drift');
     } finally {
       await s.stop();
     }

@@ -27,6 +27,8 @@ export const REPORT_FORMAT = 'modelgate.report/v1';
 /** Alert thresholds (issue #6; also in deploy/prometheus/alerts.yml). */
 export const THRESHOLDS = {
   high_psi: 0.2,
+  /** PSI of the served scores (values, class mix) against the reference's. */
+  prediction_psi: 0.2,
   low_auc: 0.65,
   action_rate_anomaly_pp: 15,
   retrain_drifted_share: 0.5,
@@ -70,7 +72,7 @@ export const DEFAULT_MIN_ROWS = 500;
 export const DEFAULT_MIN_LABELS = 100;
 
 export interface Alert {
-  name: 'high_psi' | 'low_auc' | 'mae_rising' | 'low_accuracy' | 'action_rate_anomaly' | 'retrain_recommended';
+  name: 'high_psi' | 'prediction_drift' | 'low_auc' | 'mae_rising' | 'low_accuracy' | 'action_rate_anomaly' | 'retrain_recommended';
   firing: boolean;
   value: number | null;
   threshold: number;
@@ -418,6 +420,9 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   // Feature drift is measured only on predictions whose features were logged: a window audited
   // mostly with AUDIT_FEATURES=hashed must not raise feature flags from its few full rows.
   const featuresOk = driftOk && scan.withFeatures >= minRows;
+  // The judged version's own predictions: after a promotion inside the window, fewer than all.
+  const predictionOk = driftOk && ofVersion >= minRows;
+  const predictionBasis = refClasses ? 'class_mix' : task === 'regression' ? 'value' : 'score';
   const outcomesOk = outcomeCount >= minLabels;
   const short = [
     ...(driftOk ? [] : [`${total} predictions in the window, ${minRows} needed for drift flags (MONITOR_MIN_ROWS)`]),
@@ -489,6 +494,17 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
       threshold: THRESHOLDS.high_psi,
       detail: !featuresOk ? noFeatureDrift : worstFeature ? `largest feature PSI: ${worstFeature.name}` : 'no feature drift measured',
     },
+    {
+      name: 'prediction_drift',
+      firing: predictionOk && predictionPsi !== null && predictionPsi > THRESHOLDS.prediction_psi,
+      value: predictionOk ? predictionPsi : null,
+      threshold: THRESHOLDS.prediction_psi,
+      detail: !reference
+        ? 'no reference profile: no prediction drift'
+        : !predictionOk
+          ? `insufficient data: ${ofVersion} predictions of version ${target.version} of the ${minRows} needed (MONITOR_MIN_ROWS)`
+          : `PSI of the ${predictionBasis === 'class_mix' ? 'predicted class mix' : predictionBasis === 'value' ? 'predicted values' : 'scores'} against the reference's`,
+    },
     outcomeAlert,
     {
       name: 'action_rate_anomaly',
@@ -528,7 +544,7 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
     prediction_drift: {
       psi: predictionPsi,
       window_predictions: ofVersion,
-      basis: refClasses ? 'class_mix' : task === 'regression' ? 'value' : 'score',
+      basis: predictionBasis,
       ...(classMixReport ? { class_mix: classMixReport } : {}),
     },
     action_rate: { decisions: acting, window: actionRate, trailing_7d: actionRate7d, reference: acting.length ? (reference?.action_rate ?? null) : null },
