@@ -360,19 +360,24 @@ describe('prediction drift of a tree model the trainer made (SQLite)', () => {
     const data: Dataset = { rows, numeric: { x }, categorical: {}, label };
     const t = trainModel({ data, algo: 'gbdt', split: indexSplit(data, 0.25) });
     expect(new Set(t.testScores).size).toBeLessThanOrEqual(5);
-    const s = await startTestServer({ dialect: 'sqlite', jobs: false, env: { MONITOR_MIN_ROWS: '20' } });
+    const s = await startTestServer({ dialect: 'sqlite', jobs: false, env: { MONITOR_MIN_ROWS: '20', MONITOR_MIN_LABELS: '100' } });
     try {
       await s.ctx.registry.register({ model: 'trees', onnx: t.onnx, manifest: { ...TRAINED_CELL_READING, reference: t.reference, metrics: t.metrics, training: t.run }, policy: t.policy, actor: 't' });
       await s.ctx.registry.promote({ model: 'trees', target: 'production', version: 1, actor: 't' });
       await s.pool.refresh(true);
       const scores: number[] = [];
       const decisions: string[] = [];
+      const ids: string[] = [];
       for (let i = 0; i < 500; i++) {
         const r = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'trees', payload: { x: x[i] } } });
         expect(r.statusCode, r.body).toBe(200);
         scores.push(r.json().score);
         decisions.push(r.json().decision);
+        ids.push(r.json().prediction_id);
       }
+      // The rows' own outcomes: the scores were fitted to them.
+      const outcomes = (items: { prediction_id: string; label: number }[]) => s.app.inject({ method: 'POST', url: '/v1/feedback', headers: s.auth, payload: { items } });
+      expect((await outcomes(ids.map((id, i) => ({ prediction_id: id, label: label[i] })))).statusCode).toBe(200);
       // The held-out rows (every fourth, index split) are decided as the trainer decided them.
       const threshold = (t.policy as { threshold: number }).threshold;
       const held = Array.from({ length: 125 }, (_, k) => 4 * k);
@@ -388,12 +393,28 @@ describe('prediction drift of a tree model the trainer made (SQLite)', () => {
       expect(report.prediction_drift.psi!).toBeLessThan(0.01);
       expect(report.features.find((f) => f.name === 'x')!.psi!).toBeLessThan(0.01);
       expect(report.alerts.find((a) => a.name === 'prediction_drift')).toMatchObject({ firing: false, value: report.prediction_drift.psi, threshold: 0.2 });
+      // Calibration in the large, by hand: the mean served score against the share of positives.
+      const mean = scores.reduce((a, b) => a + b, 0) / 500;
+      const rate = ids.reduce((a, _, i) => a + label[i], 0) / 500;
+      expect(report.performance).toMatchObject({ mean_score: expect.closeTo(mean, 12), positive_rate: expect.closeTo(rate, 12) });
+      expect(report.alerts.find((a) => a.name === 'miscalibrated')).toMatchObject({ firing: false, value: expect.closeTo(Math.max(mean / rate, rate / mean), 12), threshold: 1.5 });
       // Then 500 requests of x = 4 alone: 60 % of the window's scores in the reference's top fifth.
-      for (let i = 0; i < 500; i++) expect((await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'trees', payload: { x: 4 } } })).statusCode).toBe(200);
+      const late: string[] = [];
+      for (let i = 0; i < 500; i++) {
+        const r = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'trees', payload: { x: 4 } } });
+        expect(r.statusCode).toBe(200);
+        late.push(r.json().prediction_id);
+      }
+      // None of them was positive, where the scores said about 70 %: the probabilities no longer match outcomes.
+      expect((await outcomes(late.map((id) => ({ prediction_id: id, label: 0 })))).statusCode).toBe(200);
       await s.audit.flush();
       const shifted = (await s.app.inject({ method: 'POST', url: '/v1/monitoring/trees/run', headers: s.auth, payload: { window: '1h' } })).json() as Report;
       expect(shifted.prediction_drift.psi!).toBeGreaterThan(0.2);
       expect(shifted.alerts.find((a) => a.name === 'prediction_drift')).toMatchObject({ firing: true, value: shifted.prediction_drift.psi, detail: "PSI of the scores against the reference's" });
+      const { mean_score: m, positive_rate: p } = shifted.performance as { mean_score: number; positive_rate: number };
+      expect(p).toBeCloseTo(rate / 2, 12);
+      expect(shifted.alerts.find((a) => a.name === 'miscalibrated')).toMatchObject({ firing: true, value: expect.closeTo(m / p, 12) });
+      expect(m / p).toBeGreaterThan(1.5);
       const fired = await s.ctx.db.kysely.selectFrom('webhook_outbox').select('payload').where('type', '=', 'monitor.alert.fired').execute();
       expect(fired.map((r) => (JSON.parse(String(r.payload)) as { data: { alert: string } }).data.alert)).toContain('prediction_drift');
     } finally {

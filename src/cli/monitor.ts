@@ -60,7 +60,7 @@ function summary(r: Report, files: string[], plan: RetrainPlan | null): string {
       ? `feedback on ${p.labelled} predictions (coverage ${fmt(p.label_coverage)}): MAE ${fmt(p.mae)}, RMSE ${fmt(p.rmse)}, R² ${fmt(p.r2)}`
       : r.task === 'multiclass'
         ? `feedback on ${p.labelled} predictions (coverage ${fmt(p.label_coverage)}): accuracy ${fmt(p.accuracy)}, macro F1 ${fmt(p.macro_f1)}`
-        : `feedback on ${p.labelled} predictions (coverage ${fmt(p.label_coverage)}): ROC AUC ${fmt(p.roc_auc)}, PR AUC ${fmt(p.pr_auc)}, F1 ${fmt(p.f1)}, Brier ${fmt(p.brier)}, log loss ${fmt(p.log_loss)}, profit ${fmt(p.realized_profit, 0)}${p.realized_profit !== null && p.labelled ? ` (${fmt(p.realized_profit / p.labelled, 2)} a prediction)` : ''}`,
+        : `feedback on ${p.labelled} predictions (coverage ${fmt(p.label_coverage)}): ROC AUC ${fmt(p.roc_auc)}, PR AUC ${fmt(p.pr_auc)}, F1 ${fmt(p.f1)}, mean score ${fmt(p.mean_score)} against a positive rate of ${fmt(p.positive_rate)}, Brier ${fmt(p.brier)}, log loss ${fmt(p.log_loss)}, profit ${fmt(p.realized_profit, 0)}${p.realized_profit !== null && p.labelled ? ` (${fmt(p.realized_profit / p.labelled, 2)} a prediction)` : ''}`,
     '',
     ...r.alerts.map((a) => `${a.firing ? 'FIRING ' : 'ok     '} ${a.name.padEnd(20)} value ${fmt(a.value)} threshold ${a.threshold}  ${a.detail}`),
     ...r.notes.map((n) => `note: ${n}`),

@@ -37,6 +37,8 @@ export const THRESHOLDS = {
   mae_rise: 0.2,
   /** Multiclass: window accuracy this many percentage points below the reference's. */
   accuracy_drop_pp: 5,
+  /** Binary: the observed positive rate this many times the mean score, or its inverse (and past three standard errors). */
+  miscalibration_ratio: 1.5,
 } as const;
 
 export type { CostMatrix } from './statistics.js';
@@ -72,7 +74,7 @@ export const DEFAULT_MIN_ROWS = 500;
 export const DEFAULT_MIN_LABELS = 100;
 
 export interface Alert {
-  name: 'high_psi' | 'prediction_drift' | 'low_auc' | 'mae_rising' | 'low_accuracy' | 'action_rate_anomaly' | 'retrain_recommended';
+  name: 'high_psi' | 'prediction_drift' | 'low_auc' | 'miscalibrated' | 'mae_rising' | 'low_accuracy' | 'action_rate_anomaly' | 'retrain_recommended';
   firing: boolean;
   value: number | null;
   threshold: number;
@@ -124,6 +126,9 @@ export interface Report {
     roc_auc: number | null;
     /** Average precision: what a rare positive class is judged by. */
     pr_auc: number | null;
+    /** Binary: the mean score of the labelled predictions, and the share of them that were positive: probabilities that match outcomes make the two alike. */
+    mean_score: number | null;
+    positive_rate: number | null;
     f1: number | null;
     precision: number | null;
     recall: number | null;
@@ -363,6 +368,8 @@ async function outcomesOf(
     label_coverage: finite(ofVersion ? outcomeCount / ofVersion : NaN),
     roc_auc: finite(auc),
     pr_auc: finite(y.length ? averagePrecision(s, y) : NaN),
+    mean_score: finite(y.length ? s.reduce((t, v) => t + v, 0) / y.length : NaN),
+    positive_rate: finite(y.length ? y.reduce((t, v) => t + v, 0) / y.length : NaN),
     f1: finite(cls.f1),
     precision: finite(cls.precision),
     recall: finite(cls.recall),
@@ -484,8 +491,30 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
             detail: !outcomesOk ? noOutcomes : performance.roc_auc === null ? 'no AUC: too little feedback (both outcomes are needed)' : `ROC AUC over ${labelledBinary} labelled predictions`,
           };
   const gap = actionRate !== null && actionRate7d !== null ? Math.abs(actionRate - actionRate7d) * 100 : null;
+  // Calibration in the large: how many times the observed positive rate is the mean score (or
+  // the other way round), counted only past three standard errors of a rate the scores predict,
+  // so that a small window's noise is not a finding.
+  const { mean_score: meanScore, positive_rate: positiveRate } = performance;
+  const calibrationOff = meanScore !== null && positiveRate !== null && meanScore > 0 && positiveRate > 0 ? Math.max(positiveRate / meanScore, meanScore / positiveRate) : null;
+  const calibrationSignificant = meanScore !== null && positiveRate !== null && Math.abs(positiveRate - meanScore) > 3 * Math.sqrt((meanScore * (1 - meanScore)) / Math.max(1, labelledBinary));
   const retrainByDrift = featuresOk && (driftedShare ?? 0) > THRESHOLDS.retrain_drifted_share;
   const retrainByDrop = outcomesOk && drops.length > 0;
+  const calibrationAlert: Alert[] =
+    task !== 'binary'
+      ? []
+      : [
+          {
+            name: 'miscalibrated',
+            firing: outcomesOk && calibrationOff !== null && calibrationSignificant && calibrationOff > THRESHOLDS.miscalibration_ratio,
+            value: outcomesOk ? calibrationOff : null,
+            threshold: THRESHOLDS.miscalibration_ratio,
+            detail: !outcomesOk
+              ? noOutcomes
+              : calibrationOff === null
+                ? 'no calibration: too little feedback (a positive outcome and a score above 0 are needed)'
+                : `times apart: scores average ${fmtMetric(meanScore!)}, and ${fmtMetric(positiveRate!)} of ${labelledBinary} labelled predictions were positive${calibrationSignificant ? '' : ' (within three standard errors)'}`,
+          },
+        ];
   const alerts: Alert[] = [
     {
       name: 'high_psi',
@@ -506,6 +535,7 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
           : `PSI of the ${predictionBasis === 'class_mix' ? 'predicted class mix' : predictionBasis === 'value' ? 'predicted values' : 'scores'} against the reference's`,
     },
     outcomeAlert,
+    ...calibrationAlert,
     {
       name: 'action_rate_anomaly',
       firing: driftOk && gap !== null && gap > THRESHOLDS.action_rate_anomaly_pp,

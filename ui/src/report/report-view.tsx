@@ -10,6 +10,8 @@ export const driftOrder = (features: FeatureDrift[]): FeatureDrift[] =>
 const OUTCOME_NAMES: Record<string, string> = {
   roc_auc: 'ROC AUC',
   pr_auc: 'PR AUC',
+  mean_score: 'Mean score',
+  positive_rate: 'Positive rate',
   f1: 'F1',
   precision: 'Precision',
   recall: 'Recall',
