@@ -203,9 +203,9 @@ const schema = z.object({
     .default('24h'),
   /** How often servers check for due monitor runs and refresh monitoring gauges from stored reports (ms). */
   MONITOR_TICK_MS: intFrom(100, 3_600_000).default(60_000),
-  /** Predictions a monitoring window needs before a drift flag (high_psi, action_rate_anomaly, retrain by drift) may fire. */
+  /** Predictions a monitoring window needs before a drift flag (high_psi, prediction_drift, action_rate_anomaly, retrain by drift) may fire. */
   MONITOR_MIN_ROWS: intFrom(1, 1_000_000_000).default(500),
-  /** Labelled predictions a window needs before an outcome flag (low_auc, retrain by a metric drop) may fire. */
+  /** Labelled predictions a window needs before an outcome flag (low_auc, miscalibrated, retrain by a metric drop) may fire. */
   MONITOR_MIN_LABELS: intFrom(1, 1_000_000_000).default(100),
   /** Delays before webhook retries 1, 2, …; after the last, a delivery goes to the dead-letter queue. */
   WEBHOOK_RETRY_SCHEDULE: z
