@@ -113,14 +113,10 @@ export function registerFeedbackCommands(program: Command): void {
         };
         const written: string[] = [];
         const onHeader = (header: string[]) => {
-          const missing = columns.given.filter(([field]) => !header.includes(field));
-          if (missing.length)
-            throw new AppError(
-              'BAD_REQUEST',
-              `${o.file}: no column ${missing.map(([, column, flag]) => `${JSON.stringify(column)} (${flag})`).join(' or ')}; its header is ${written.map((c) => JSON.stringify(c)).join(', ')}`,
-            );
-          const hint = 'or give the columns that hold them, e.g. --event-id customerID --label Churn';
           const shown = `its header is ${written.map((c) => JSON.stringify(c)).join(', ')}`;
+          const missing = columns.given.filter(([field]) => !header.includes(field));
+          if (missing.length) throw new AppError('BAD_REQUEST', `${o.file}: no column ${missing.map(([, column, flag]) => `${JSON.stringify(column)} (${flag})`).join(' or ')}; ${shown}`);
+          const hint = 'or give the columns that hold them, e.g. --event-id customerID --label Churn';
           if (!header.includes('label')) {
             // One column besides the ids and value can only be the outcome: name the flag that reads it.
             const others = written.filter((c, i) => !['prediction_id', 'event_id', 'value'].includes(header[i]));

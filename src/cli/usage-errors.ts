@@ -63,9 +63,9 @@ export function clearerUsageErrors(cmd: Command): void {
   // `monitor run --model churn`: the word it did not take is now named, with where the options are.
   own._excessArguments = (received: string[]) => {
     if (own._allowExcessArguments) return;
-    const expected = cmd.registeredArguments.length;
-    const extra = received.slice(expected);
     const args = cmd.registeredArguments;
+    const expected = args.length;
+    const extra = received.slice(expected);
     const count = `${args.some((a) => a.required) ? '' : 'at most '}${expected === 1 ? 'one argument' : `${expected} arguments`}`;
     const takes = expected === 0 ? 'takes options only' : `takes ${count} (${args.map((a) => a.name().toUpperCase()).join(' ')}) and options`;
     cmd.error(`error: ${commandPath(cmd)} ${takes}; ${extra.map((a) => JSON.stringify(a)).join(' ')} ${extra.length === 1 ? 'is' : 'are'} more than it takes (a value with spaces needs quotes)`, {

@@ -1,6 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../lib/errors.js';
-import { isUtf8 } from 'node:buffer';
 import { firstNonFinite, nonFiniteAsJson, notUtf8, parseJsonBody } from '../lib/json-text.js';
 import { BINARY_HEADER } from './oip-binary.js';
 
