@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowPayload } from '../src/training/index.js';
 import { runCli } from './helpers/cli.js';
 import { DIALECTS, tempDir } from './helpers/db.js';
-import { demoModel } from './helpers/fixtures.js';
+import { demoModel, kindFixture } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const demo = demoModel();
@@ -212,6 +212,33 @@ describe('modelgate feedback import', () => {
     expect(await byEvent('bk-3')).toBe(0);
     // The blank left bk-4's earlier outcome as it was.
     expect(await byEvent('bk-4')).toBe(0);
+  });
+
+  it('a missing-value word that is a class of the prediction\'s model is that class (bank churn\'s Geography has "?"), else no outcome', async () => {
+    // The bank churn multiclass pipeline learned "?" as a Geography class (pandas reads "?" as text).
+    const geo = kindFixture('bank_geography');
+    expect(geo.expected.classes).toContain('?');
+    await s.ctx.registry.register({ model: 'geo', onnx: geo.onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'geo', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
+    for (let i = 0; i < 3; i++) {
+      const res = await s.app.inject({
+        method: 'POST',
+        url: '/v1/infer',
+        headers: { ...s.auth, 'content-type': 'application/json' },
+        payload: JSON.stringify({ model: 'geo', payload: geo.expected.rows[i], event_id: `geo-${i}` }),
+      });
+      expect(res.statusCode, res.body).toBe(200);
+    }
+    await s.audit.flush();
+    const { r } = await importCsv('geography.csv', ['event_id,label', 'geo-0,?', 'geo-1,NA', 'geo-2,Spain', 'bk-3,?', 'unscored,NA']);
+    expect(r.code, r.stderr).toBe(0);
+    // geo-0's "?" is the class; geo-1's NA is no class of the model; bk-3's "?" is no binary outcome; nor is the unscored row's NA.
+    expect(r.json()).toMatchObject({ rows: 5, stored: 2, unlabelled: 3, refused: 0 });
+    const actual = async (e: string) => (await s.ctx.db.kysely.selectFrom('feedback').select('actual_class').where('event_id', '=', e).executeTakeFirst())?.actual_class;
+    expect(await actual('geo-0')).toBe('?');
+    expect(await actual('geo-2')).toBe('Spain');
+    expect(await actual('geo-1')).toBeUndefined();
   });
 
   it('refuses a row whose fields do not line up with the header, by its line, and stores the others', async () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultPolicy, deriveContract, inspectGraph, Servable } from '../src/inference/index.js';
 import { s3Sdk } from '../src/lib/s3-sdk.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
@@ -77,6 +78,36 @@ describe('modelgate score', () => {
       expect(row.decision).toBe(row.label);
     });
     expect(existsSync(path.join(dir, 'out', 'geo-scored.rejects.csv'))).toBe(false);
+  }, 240_000);
+
+  it("an imported pipeline's text cells are read as pandas reads them: '?' is a category its encoder learned, a blank, NA or n/a is missing", async () => {
+    // scikit-learn fitted this pipeline on a frame pandas read: "?" in Gender was a category, blanks (NaN) were imputed "missing".
+    expect((await runCli(['register', '--model', 'geo-imputed', '--onnx', path.join(dir, 'geo.onnx'), '--missing-category', 'missing'], env)).code).toBe(0);
+    const genders = ['?', '', 'NA', 'n/a', 'None', 'Male', '?'];
+    const rows = genders.map((Gender, i) => ({ ...geo.expected.rows[i], Gender }));
+    const data = path.join(dir, 'genders.csv');
+    writeFileSync(
+      data,
+      csvOf(rows, (i) => `g-${i}`),
+    );
+    const out = path.join(dir, 'genders-scored.csv');
+    const r = await runCli(['score', '--model', 'geo-imputed', '--version', '1', '--data', data, '--out', out, '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    // What the graph gives each row with Gender as pandas hands it over (NaN imputed as the literal "missing"), on onnxruntime.
+    const pandas = genders.map((g) => (['', 'NA', 'n/a', 'None'].includes(g) ? 'missing' : g));
+    const { contract, output } = deriveContract(inspectGraph(geo.onnx), {});
+    const servable = await Servable.load(
+      geo.onnx,
+      { model: 'm', version: 1, contract, output, policy: defaultPolicy('multiclass') },
+      { intraOpThreads: 1, batch: { maxRows: 64, maxWaitUs: 0 }, engine: 'onnxruntime' },
+    );
+    const outcomes = await servable.run(rows.map((row, i) => servable.encoder.encode({ ...row, Gender: pandas[i] }, 'row').row));
+    await servable.release();
+    const probabilities = outcomes.map((o) => o.probabilities!);
+    const scored = readCsv(out);
+    scored.forEach((row, i) => geo.expected.classes.forEach((c, j) => expect(Math.abs(Number(row[`probability_${c}`]) - probabilities[i][j]), `${genders[i]}: ${c}`).toBeLessThan(1e-6)));
+    // "?" and a missing value score differently (so reading one as the other shows).
+    expect(Math.abs(Number(scored[0].probability_France) - Number(scored[1].probability_France))).toBeGreaterThan(1e-3);
   }, 240_000);
 
   it('rows that cannot be scored go to the rejects file with the reason and fail the command; nothing is published unless --allow-rejects', async () => {

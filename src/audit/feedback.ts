@@ -1,6 +1,6 @@
 import type { Db } from '../db/index.js';
 import type { Clock } from '../lib/clock.js';
-import { binaryLabel } from '../lib/missing.js';
+import { binaryLabel, isMissingCell } from '../lib/missing.js';
 
 /** One reported outcome, as a caller sends it. */
 export interface FeedbackItem {
@@ -11,7 +11,11 @@ export interface FeedbackItem {
   value?: unknown;
 }
 
-export type FeedbackResult = { index: number; status: 'stored'; prediction_id: string } | { index: number; status: 'error'; error: { code: 'VALIDATION_FAILED' | 'NOT_FOUND'; message: string } };
+export type FeedbackResult =
+  | { index: number; status: 'stored'; prediction_id: string }
+  | { index: number; status: 'error'; error: { code: 'VALIDATION_FAILED' | 'NOT_FOUND'; message: string } }
+  /** A file's missing-value word (NA, ?) where the version has no such class: no outcome yet (submit's `tokensAsNoOutcome`). */
+  | { index: number; status: 'no_outcome' };
 
 /** What the version that made a prediction predicts: what its outcomes must look like. */
 export interface VersionKind {
@@ -141,8 +145,18 @@ export function createFeedbackService(deps: {
   }
 
   return {
-    /** flushAudit: write this process's queued audit records first, so a prediction made a moment ago is found. */
-    async submit(items: FeedbackItem[], keyId: string | null, flushAudit?: () => Promise<void>): Promise<{ stored: number; failed: number; results: FeedbackResult[] }> {
+    /**
+     * flushAudit: write this process's queued audit records first, so a prediction made a moment ago is found.
+     * tokensAsNoOutcome: a label that is a missing-value word (NA, ?, NULL …) and not an outcome the
+     * version takes is no outcome yet, not an error — as a file's cell reads (a multiclass model
+     * with a "?" class takes "?" as that class).
+     */
+    async submit(
+      items: FeedbackItem[],
+      keyId: string | null,
+      flushAudit?: () => Promise<void>,
+      opts: { tokensAsNoOutcome?: boolean } = {},
+    ): Promise<{ stored: number; failed: number; results: FeedbackResult[] }> {
       const results: FeedbackResult[] = new Array(items.length);
       const valid: { index: number; item: FeedbackItem; value: number | null }[] = [];
       items.forEach((item, index) => {
@@ -169,8 +183,14 @@ export function createFeedbackService(deps: {
       const at = deps.clock.now().toISOString();
       const refreshed = new Set<string>();
       const rows: ({ prediction_id: string; model: string; event_id: string | null; value: number | null; at: string; key_id: string | null } & Outcome)[] = [];
+      const noOutcomeWord = (label: unknown) => opts.tokensAsNoOutcome === true && typeof label === 'string' && isMissingCell(label);
       for (const v of valid) {
         const p = found.get(v.index);
+        // A missing-value word is no outcome whatever it is matched with: only a prediction's version could make it a class.
+        if (!p && noOutcomeWord(v.item.label)) {
+          results[v.index] = { index: v.index, status: 'no_outcome' };
+          continue;
+        }
         if (!p) {
           const ref = v.item.prediction_id ? `prediction ${v.item.prediction_id}` : `prediction with event_id ${v.item.event_id}`;
           results[v.index] = {
@@ -189,6 +209,10 @@ export function createFeedbackService(deps: {
           kinds.delete(key);
           kind = await kindOf(p.model, p.version);
           outcome = outcomeOf(v.item.label, kind, `items[${v.index}]`, `${p.model} version ${p.version}`);
+        }
+        if (typeof outcome === 'string' && noOutcomeWord(v.item.label)) {
+          results[v.index] = { index: v.index, status: 'no_outcome' };
+          continue;
         }
         if (typeof outcome === 'string') {
           results[v.index] = { index: v.index, status: 'error', error: { code: 'VALIDATION_FAILED', message: outcome } };
@@ -218,7 +242,7 @@ export function createFeedbackService(deps: {
       }
       if (unique.length) deps.onStored?.([...new Set(unique.map((r) => r.model))]);
       const stored = results.filter((r) => r.status === 'stored').length;
-      return { stored, failed: items.length - stored, results };
+      return { stored, failed: results.filter((r) => r.status === 'error').length, results };
     },
 
     async get(predictionId: string) {

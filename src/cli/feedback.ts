@@ -2,7 +2,6 @@ import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
 import { NOT_WRITTEN_YET, type FeedbackItem } from '../audit/index.js';
 import { cellNumber, numberText } from '../lib/csv-cell.js';
-import { isMissingCell } from '../lib/missing.js';
 import { fileDelimiter } from '../lib/csv-delimiter.js';
 import { csvRows } from '../lib/csv-rows.js';
 import { assertInputFile } from '../lib/user-paths.js';
@@ -99,10 +98,13 @@ export function registerFeedbackCommands(program: Command): void {
           const out = await ctx.feedback.submit(
             batch.map((b) => b.item),
             cliActor(),
+            undefined,
+            { tokensAsNoOutcome: true },
           );
           stored += out.stored;
           for (const r of out.results)
-            if (r.status === 'error') {
+            if (r.status === 'no_outcome') unlabelled++;
+            else if (r.status === 'error') {
               // The service's item prefix off; its hint that a prediction may not be written yet is said once below.
               errors.push({ line: batch[r.index].line, message: r.error.message.replace(/^items\[\d+\](?:\.|: )?/, '').replace(` (${NOT_WRITTEN_YET})`, '') });
               refusedBy[r.error.code === 'NOT_FOUND' ? 'no_prediction' : 'invalid']++;
@@ -139,8 +141,9 @@ export function registerFeedbackCommands(program: Command): void {
             refusedBy.misaligned++;
             continue;
           }
-          // As the trainer and evaluate read a label: NA, ? and the other missing-value tokens are no outcome.
-          if (isMissingCell(values.label)) {
+          // A blank label is no outcome yet. NA, ? and the other missing-value words are too, as the trainer and
+          // evaluate read a label, unless the prediction's version has such a class (bank data's "?"): the service decides.
+          if (!values.label?.trim()) {
             unlabelled++;
             continue;
           }

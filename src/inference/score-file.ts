@@ -120,7 +120,7 @@ export async function scoreFile(o: ScoreFileOptions): Promise<ScoreFileResult> {
   };
 
   const { delimiter, input } = await streamDelimiter(o.input);
-  const reader = csvPayloadReader(features, s.spec.contract.cell_reading, delimiter !== ',');
+  const reader = csvPayloadReader(features, s.spec.contract, delimiter !== ',');
   const onHeader = (header: string[]) => {
     assertFeatureColumns(
       o.source,

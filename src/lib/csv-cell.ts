@@ -1,4 +1,4 @@
-import { isMissingCell } from './missing.js';
+import { isMissingCell, PANDAS_NA_TOKENS } from './missing.js';
 import { quoted } from './quoted.js';
 
 /** The tensor types a CSV cell is read as (a contract feature's type). */
@@ -39,10 +39,13 @@ export function cellNumber(raw: string, decimalComma = false): number | undefine
 /**
  * A CSV cell as the value a JSON payload would carry for a feature of this type: null for the
  * missing-value tokens, numbers for numeric features, the raw text when it does not parse (so
- * the encoder refuses it with the same message an API caller gets).
+ * the encoder refuses it with the same message an API caller gets). A string feature of a
+ * version modelgate did not train (`asTrained` false) is read as pandas.read_csv reads it: null
+ * only for pandas' own missing-value cells, so a "?" category such a pipeline learned stays "?".
  */
-export function typedCell(raw: string | undefined, type: CellType, decimalComma = false): unknown {
+export function typedCell(raw: string | undefined, type: CellType, decimalComma = false, asTrained = true): unknown {
   if (raw === undefined) return undefined;
+  if (type === 'string' && !asTrained) return PANDAS_NA_TOKENS.has(raw) ? null : raw;
   const t = raw.trim();
   if (isMissingCell(t)) return null;
   if (type === 'string') return raw;
@@ -56,20 +59,23 @@ export function typedCell(raw: string | undefined, type: CellType, decimalComma 
  * Reads CSV records into payloads for a version's features. For a version trained by modelgate
  * (`cell_reading: "train"`) a numeric cell that is not a number ("120k") is missing, as the
  * trainer read it, and counted per column in `notNumbers`; for any other version it stays text,
- * which the encoder refuses.
+ * which the encoder refuses. An imported version's string cells are read as pandas reads them
+ * (typedCell); a version modelgate trained before `cell_reading` was recorded is known by its
+ * missing category, `""`, and keeps the trainer's reading of them.
  */
-export function csvPayloadReader(features: readonly { name: string; type: CellType }[], cellReading: 'train' | undefined, decimalComma: boolean) {
+export function csvPayloadReader(features: readonly { name: string; type: CellType }[], contract: { cell_reading?: 'train'; missing_category?: string }, decimalComma: boolean) {
   const notNumbers: Record<string, number> = {};
   /** The first such value of each column, for the note. */
   const examples: Record<string, string> = {};
-  const lenient = cellReading === 'train';
+  const lenient = contract.cell_reading === 'train';
+  const trainerStrings = lenient || contract.missing_category === '';
   return {
     notNumbers,
     examples,
     read(rec: Record<string, string | undefined>): Record<string, unknown> {
       const payload: Record<string, unknown> = {};
       for (const f of features) {
-        let v = typedCell(rec[f.name], f.type, decimalComma);
+        let v = typedCell(rec[f.name], f.type, decimalComma, trainerStrings);
         if (lenient && typeof v === 'string' && f.type !== 'string' && f.type !== 'bool') {
           notNumbers[f.name] = (notNumbers[f.name] ?? 0) + 1;
           examples[f.name] ??= v.trim();

@@ -108,7 +108,7 @@ describe('notNumbersNote', () => {
         { name: 'age', type: 'float' },
         { name: 'city', type: 'string' },
       ],
-      'train',
+      { cell_reading: 'train', missing_category: '' },
       false,
     );
     const rows = [

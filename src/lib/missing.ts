@@ -4,6 +4,14 @@ export const MISSING_TOKENS = new Set(['', 'NA', 'N/A', 'NULL', 'null', 'NaN', '
 export const isMissingCell = (raw: string | undefined): boolean => raw === undefined || cleanCategory(raw) === null;
 
 /**
+ * The cells pandas.read_csv reads as NaN by default (its STR_NA_VALUES), matched as written. A
+ * pipeline exported from scikit-learn was most often fitted on a frame read so, and a client
+ * sending rows of such a frame sends these as null and every other text, "?" included, as it
+ * stands: a CSV's string cell for an imported version is read the same way.
+ */
+export const PANDAS_NA_TOKENS = new Set(['', '#N/A', '#N/A N/A', '#NA', '-1.#IND', '-1.#QNAN', '-NaN', '-nan', '1.#IND', '1.#QNAN', '<NA>', 'N/A', 'NA', 'NULL', 'NaN', 'None', 'n/a', 'nan', 'null']);
+
+/**
  * A category as modelgate's trainer reads it: trimmed, or null when it is one of the
  * missing-value tokens (or blank). Serving applies the same to versions whose contract says
  * `cell_reading: "train"`, so " tacoma " and "tacoma" are one category on both sides.

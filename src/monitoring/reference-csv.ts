@@ -129,7 +129,7 @@ export async function scoreCsv(
   assertInputFile(file, 'give the path of a CSV file with a header row');
   const features = s.spec.contract.features;
   const delimiter = await fileDelimiter(file);
-  const reader = csvPayloadReader(features, s.spec.contract.cell_reading, delimiter !== ',');
+  const reader = csvPayloadReader(features, s.spec.contract, delimiter !== ',');
   // The profile holds what the monitor will bin: for a trained version, categories as its trainer read them.
   const asMonitored = s.spec.contract.cell_reading === 'train' ? (v: unknown) => (typeof v === 'string' ? cleanCategory(v) : v) : (v: unknown) => v;
   const columns: unknown[][] = features.map(() => []);
