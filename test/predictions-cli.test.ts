@@ -252,4 +252,24 @@ describe('modelgate predictions export --training-data', () => {
     expect(evaluated.code, evaluated.stderr).toBe(0);
     expect(evaluated.json()).toMatchObject({ data: { target: 'is_canceled', skipped: 0 }, candidate: { rows: 3 } });
   });
+
+  it("an imported version's outcome goes under its reference's --target column, which evaluate then reads", async () => {
+    // As `register --reference FILE --target cancelled` stores it, with no training run.
+    const reference = { format: 'modelgate.reference/v1', rows: 1, features: {}, score: { edges: [], counts: [1] }, positive_rate: null, action_rate: 0, target: 'cancelled' };
+    const v = await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, manifest: { reference }, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: v.version, actor: 't' });
+    await s.pool.refresh(true);
+    for (let i = 3; i < 6; i++) {
+      await infer(`bk-${i}`, rowPayload(demo.holdout.data, i));
+      await feedback(`bk-${i}`, i % 2);
+    }
+    const file = path.join(dir, 'imported.csv');
+    const r = await runCli(['predictions', 'export', '--model', 'hotel', '--version', String(v.version), '--training-data', '--out', file, '--json'], env);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json().training_data).toMatchObject({ version: v.version, target: 'cancelled' });
+    expect(readFileSync(file, 'utf8').split('\n')[0].endsWith(',cancelled')).toBe(true);
+    const evaluated = await runCli(['evaluate', '--model', 'hotel', '--version', String(v.version), '--data', file, '--json'], env);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(evaluated.json()).toMatchObject({ data: { target: 'cancelled', skipped: 0 }, candidate: { rows: 3 } });
+  });
 });

@@ -421,6 +421,11 @@ describe('missing categories: train, serve and evaluate agree', () => {
     const all = await runCli(['evaluate', '--model', 'telco', '--version', '2', '--data', csv, '--target', 'Churn', '--json'], env);
     expect(all.code, all.stderr).toBe(0);
     expect(all.json()).toMatchObject({ data: { skipped: 0 }, candidate: { rows: 200 } });
+    // The reference was labelled by Churn: evaluate reads it without --target, and says so.
+    const known = await runCli(['evaluate', '--model', 'telco', '--version', '2', '--data', csv], env);
+    expect(known.code, known.stderr).toBe(0);
+    expect(known.stderr).toContain("the column version 2's reference data was labelled by (register --reference … --target); --target names another");
+    expect((await runCli(['evaluate', '--model', 'telco', '--version', '2', '--data', csv, '--json'], env)).json().candidate).toEqual(all.json().candidate);
   }, 240_000);
 });
 

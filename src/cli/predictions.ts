@@ -14,7 +14,8 @@ const PAGE = 1000;
 /**
  * A training file's columns, from the version whose features it holds (--version, else
  * production): its contract's features in order, and its run's target name, so retrain and
- * evaluate find the column they read (an imported version's outcome goes in `outcome`).
+ * evaluate find the column they read (an imported version's outcome goes in its reference's
+ * `--target` column, else in `outcome`).
  */
 async function trainingColumns(ctx: Context, o: { model?: string; version?: string; format: string }): Promise<{ version: number; columns: TrainingColumns }> {
   if (!o.model) throw new AppError('BAD_REQUEST', "--training-data holds one model's features: give --model");
@@ -23,8 +24,10 @@ async function trainingColumns(ctx: Context, o: { model?: string; version?: stri
   const v = await ctx.registry.getVersion(o.model, version);
   const run = v.manifest.training as { target?: unknown; class_labels?: unknown } | undefined;
   const features = v.manifest.contract.features.map((f: { name: string }) => f.name);
+  // An imported version's reference data may name its outcome column (register --reference … --target).
+  const named = run?.target ?? (v.manifest.reference as { target?: unknown } | null | undefined)?.target;
   // A feature of that name keeps its column: the outcome takes another.
-  const target = typeof run?.target === 'string' && run.target && !features.includes(run.target) ? run.target : features.includes('outcome') ? 'real_outcome' : 'outcome';
+  const target = typeof named === 'string' && named && !features.includes(named) ? named : features.includes('outcome') ? 'real_outcome' : 'outcome';
   const labels = Array.isArray(run?.class_labels) && run.class_labels.length === 2 ? (run.class_labels.map(String) as [string, string]) : undefined;
   return { version, columns: { features, target, ...(labels ? { classLabels: labels } : {}) } };
 }

@@ -4,6 +4,7 @@ import { sha256File } from '../lib/files.js';
 
 interface TrainedManifest {
   training?: Record<string, unknown>;
+  reference?: unknown;
 }
 
 /**
@@ -26,8 +27,9 @@ export async function trainedOnFile(file: string, version: number, manifest: Tra
 
 /**
  * The column holding the real outcome: `--target` when given, else the column the version was
- * trained to predict (its run record names it), so `evaluate --model churn --data new.csv` needs
- * no flag the version already knows. An imported version names none: --target is asked for.
+ * trained to predict (its run record names it), or for an imported version the one its reference
+ * data was labelled by (`register --reference … --target`), so `evaluate --model churn --data
+ * new.csv` needs no flag the version already knows. A version with neither: --target is asked for.
  */
 export function outcomeColumn(given: string | undefined, manifest: TrainedManifest, model: string, version: number, why: string): { column: string; from?: string } {
   if (given !== undefined) {
@@ -37,8 +39,11 @@ export function outcomeColumn(given: string | undefined, manifest: TrainedManife
   const target = manifest.training?.target;
   // `from` is said with the column: in the progress line, and when the file has no such column.
   if (typeof target === 'string' && target) return { column: target, from: `the column version ${version} was trained to predict; --target names another` };
+  const labelled = (manifest.reference as { target?: unknown } | null | undefined)?.target;
+  if (typeof labelled === 'string' && labelled)
+    return { column: labelled, from: `the column version ${version}'s reference data was labelled by (register --reference … --target); --target names another` };
   throw new AppError(
     'BAD_REQUEST',
-    `${why}: give --target COLUMN, the column of the file holding the real outcome (${model} version ${version} was registered from an ONNX file, so it names no training target)`,
+    `${why}: give --target COLUMN, the column of the file holding the real outcome (${model} version ${version} was registered from an ONNX file${manifest.reference ? ' with reference data that had no --target' : ''}, so it names no training target)`,
   );
 }

@@ -282,5 +282,7 @@ export async function referenceFromCsv(
     ...(metrics ? { metrics } : {}),
     ...(s.task === 'multiclass' ? { classes: { labels: classes, predicted } } : {}),
   });
+  // evaluate and policy set --cost read the outcome from this column unless told another.
+  if (opts.target !== undefined) reference.target = opts.target;
   return { reference, rows: scores.length, skipped, skippedReasons, untargeted, notNumbers, notNumberExamples, ...(unseenNote ? { unseenNote } : {}), ...(firstError ? { firstError } : {}) };
 }

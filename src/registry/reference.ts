@@ -36,6 +36,8 @@ export const referenceSchema = z.object({
   action_rate: z.number().min(0).max(1),
   /** Holdout metrics when the profile was made (retrain_recommended compares against them). */
   metrics: z.record(z.string(), z.number()).optional(),
+  /** The column of the reference CSV that held the real outcome (`register --reference … --target`; since 2026-12-06). */
+  target: z.string().optional(),
 });
 export type ReferenceProfile = z.infer<typeof referenceSchema>;
 export type FeatureProfile = ReferenceProfile['features'][string];
