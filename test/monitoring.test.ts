@@ -421,6 +421,52 @@ describe('prediction drift of a tree model the trainer made (SQLite)', () => {
       await s.stop();
     }
   });
+
+  it('scores fitted to another base rate recommend retraining, with nothing drifted and no metric down', async () => {
+    const rows = 2000;
+    const x = Float64Array.from({ length: rows }, (_, i) => i % 5);
+    const label = Uint8Array.from({ length: rows }, (_, i) => ((i * 7919) % 100 < 10 + 15 * (i % 5) ? 1 : 0));
+    const data: Dataset = { rows, numeric: { x }, categorical: {}, label };
+    const t = trainModel({ data, algo: 'gbdt', split: indexSplit(data, 0.25) });
+    const s = await startTestServer({ dialect: 'sqlite', jobs: false, env: { MONITOR_MIN_ROWS: '20', MONITOR_MIN_LABELS: '100' } });
+    try {
+      await s.ctx.registry.register({ model: 'trees', onnx: t.onnx, manifest: { ...TRAINED_CELL_READING, reference: t.reference, metrics: t.metrics, training: t.run }, policy: t.policy, actor: 't' });
+      await s.ctx.registry.promote({ model: 'trees', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      // The training mix of x, so no feature drifts; the outcomes rank as the scores do, at about twice the rate.
+      const rate = [20, 50, 80, 100, 100];
+      const items: { prediction_id: string; label: number }[] = [];
+      const scores: number[] = [];
+      for (let i = 0; i < 500; i++) {
+        const r = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'trees', payload: { x: i % 5 } } });
+        expect(r.statusCode, r.body).toBe(200);
+        scores.push(r.json().score);
+        items.push({ prediction_id: r.json().prediction_id, label: (i * 7919) % 100 < rate[i % 5] ? 1 : 0 });
+      }
+      expect((await s.app.inject({ method: 'POST', url: '/v1/feedback', headers: s.auth, payload: { items } })).statusCode).toBe(200);
+      await s.audit.flush();
+      const report = (await s.app.inject({ method: 'POST', url: '/v1/monitoring/trees/run', headers: s.auth, payload: { window: '1h' } })).json() as Report;
+      const byName = (n: string) => report.alerts.find((a) => a.name === n)!;
+      expect(byName('high_psi').firing).toBe(false);
+      expect(report.drifted_share).toBe(0);
+      // ROC AUC and F1 at or above training's: no metric drop.
+      expect(report.performance.roc_auc!).toBeGreaterThan(t.metrics.roc_auc * 0.95);
+      expect(report.performance.f1!).toBeGreaterThan(t.metrics.f1 * 0.95);
+      // By hand: the share of positives over the mean served score.
+      const mean = scores.reduce((a, b) => a + b, 0) / scores.length;
+      const positives = items.filter((i) => i.label === 1).length / items.length;
+      expect(positives / mean).toBeGreaterThan(1.5);
+      expect(byName('miscalibrated')).toMatchObject({ firing: true, value: expect.closeTo(positives / mean, 12) });
+      expect(byName('retrain_recommended')).toMatchObject({
+        firing: true,
+        value: expect.closeTo(positives / mean, 12),
+        threshold: 1.5,
+        detail: expect.stringMatching(/^miscalibrated: scores average /),
+      });
+    } finally {
+      await s.stop();
+    }
+  });
 });
 
 describe('monitoring from the command line (SQLite)', () => {

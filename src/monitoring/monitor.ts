@@ -499,13 +499,16 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   const calibrationSignificant = meanScore !== null && positiveRate !== null && Math.abs(positiveRate - meanScore) > 3 * Math.sqrt((meanScore * (1 - meanScore)) / Math.max(1, labelledBinary));
   const retrainByDrift = featuresOk && (driftedShare ?? 0) > THRESHOLDS.retrain_drifted_share;
   const retrainByDrop = outcomesOk && drops.length > 0;
+  // Scores fitted to another base rate: ranking may hold (no metric drops) while every score is
+  // off, which refitting on the outcomes now coming in corrects.
+  const miscalibrated = task === 'binary' && outcomesOk && calibrationOff !== null && calibrationSignificant && calibrationOff > THRESHOLDS.miscalibration_ratio;
   const calibrationAlert: Alert[] =
     task !== 'binary'
       ? []
       : [
           {
             name: 'miscalibrated',
-            firing: outcomesOk && calibrationOff !== null && calibrationSignificant && calibrationOff > THRESHOLDS.miscalibration_ratio,
+            firing: miscalibrated,
             value: outcomesOk ? calibrationOff : null,
             threshold: THRESHOLDS.miscalibration_ratio,
             detail: !outcomesOk
@@ -549,14 +552,16 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
     },
     {
       name: 'retrain_recommended',
-      firing: retrainByDrift || retrainByDrop,
-      value: retrainByDrop ? Math.max(...drops.map((d) => d.drop)) : featuresOk ? driftedShare : null,
-      threshold: retrainByDrop ? THRESHOLDS.retrain_metric_drop : THRESHOLDS.retrain_drifted_share,
+      firing: retrainByDrift || retrainByDrop || miscalibrated,
+      value: retrainByDrop ? Math.max(...drops.map((d) => d.drop)) : miscalibrated && !retrainByDrift ? calibrationOff : featuresOk ? driftedShare : null,
+      threshold: retrainByDrop ? THRESHOLDS.retrain_metric_drop : miscalibrated && !retrainByDrift ? THRESHOLDS.miscalibration_ratio : THRESHOLDS.retrain_drifted_share,
       detail: retrainByDrop
         ? `${drops.map((d) => `${d.m} ${fmtMetric(performance[d.m]!)} against ${fmtMetric(training[d.m])} in training (${(d.drop * 100).toFixed(1)}% ${higherIsBetter[d.m] ? 'below' : 'above'})`).join(', ')}`
-        : !driftOk && !outcomesOk
-          ? `${noDrift}; ${noOutcomes}`
-          : 'share of features drifted (PSI > 0.2); or a metric more than 5% below its training value',
+        : miscalibrated && !retrainByDrift
+          ? `miscalibrated: scores average ${fmtMetric(meanScore!)} where ${fmtMetric(positiveRate!)} of ${labelledBinary} labelled predictions were positive (times apart)`
+          : !driftOk && !outcomesOk
+            ? `${noDrift}; ${noOutcomes}`
+            : 'share of features drifted (PSI > 0.2); or a metric more than 5% below its training value; or scores miscalibrated',
     },
   ];
 
