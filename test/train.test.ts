@@ -424,7 +424,7 @@ describe('missing categories: train, serve and evaluate agree', () => {
     // The reference was labelled by Churn: evaluate reads it without --target, and says so.
     const known = await runCli(['evaluate', '--model', 'telco', '--version', '2', '--data', csv], env);
     expect(known.code, known.stderr).toBe(0);
-    expect(known.stderr).toContain("the column version 2's reference data was labelled by (register --reference … --target); --target names another");
+    expect(known.stderr).toContain("target: Churn (the column register --reference labelled version 2's reference data by; --target names another)");
     expect((await runCli(['evaluate', '--model', 'telco', '--version', '2', '--data', csv, '--json'], env)).json().candidate).toEqual(all.json().candidate);
   }, 240_000);
 });
