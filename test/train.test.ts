@@ -131,6 +131,26 @@ describe('modelgate train', () => {
     }
   });
 
+  it('rows a file repeats (group bookings) stay on the side of the row they copy, and the run says how many', async () => {
+    // 1,000 distinct bookings, then 200 of them again, as exports of group bookings repeat rows: rows
+    // the index split holds out (0, 4, 8, …), so their copies are held out too (450 held out, not 300).
+    const [header, ...rows] = csvOf(1000).trimEnd().split('\n');
+    const repeated = path.join(dir, 'repeated.csv');
+    const all = [...rows, ...rows.filter((_, i) => i % 4 === 0).slice(0, 200)];
+    writeFileSync(repeated, `${[header, ...all].join('\n')}\n`);
+    const r = await runCli(['train', '--data', repeated, '--target', 'is_canceled', '--model', 'groups', '--rounds', '10', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    // By hand: a row is held out when the first line holding its text is i % 4 == 0.
+    const firstAt = new Map<string, number>();
+    all.forEach((line, i) => firstAt.has(line) || firstAt.set(line, i));
+    const held = all.filter((line) => firstAt.get(line)! % 4 === 0).length;
+    expect(held).toBe(450);
+    expect(r.json().run).toMatchObject({ rows: { train: 1200 - held, test: held }, split: { kind: 'index', copies: 200 } });
+    expect(r.stderr).toContain(
+      '  note: 200 rows repeat an earlier row exactly (every column used, the target too): each is on the side of the split of the row it copies, so no held-out row is one the model trained on\n',
+    );
+  });
+
   it('evaluate on the file a version was trained on warns that the metrics flatter it, naming the held-out one; on other rows it does not', async () => {
     const Database = (await import('better-sqlite3')).default;
     const db = new Database(path.join(dir, 'modelgate.db'), { readonly: true });

@@ -96,7 +96,11 @@ export function registerTrainCommands(program: Command): void {
     )
     .option('--numeric <a,b>', 'columns to treat as numeric')
     .option('--test-fraction <f>', 'share of rows held out', '0.25')
-    .option('--split <index|random>', 'index: row i is held out when i % (1/f) == 0 (reproducible by any tool); random: seeded and stratified', 'index')
+    .option(
+      '--split <index|random>',
+      'index: row i is held out when i % (1/f) == 0 (reproducible by any tool); random: seeded and stratified; either way a row repeating an earlier one exactly goes where that one went',
+      'index',
+    )
     .option('--seed <n>', 'seed for --split random and the validation slice', '42')
     .option('--cost <tp=..,fp=..,fn=..,tn=..>', 'value of each outcome; the threshold then maximises profit (else F1)')
     .option('--bands <review=0.3,block=0.7>', 'a three-way policy instead of a threshold: allow below the first bound, then each decision from its bound up')
@@ -179,6 +183,7 @@ export function registerTrainCommands(program: Command): void {
           throw new AppError('BAD_REQUEST', `${o.data}: the ${o.split} split leaves one part with a single class; use --split random or more data`);
         const { leak, leaking, refusal } = leakCheck(o, split);
         progress(`[2/3] training ${o.algo} on ${split.train.rows} rows (${split.test.rows} held out)`);
+        sayCopies(split.copies);
         const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
         let trained;
         try {
@@ -194,7 +199,7 @@ export function registerTrainCommands(program: Command): void {
           ...(minF1 !== undefined ? [{ gate: 'min_f1', metric: 'f1', threshold: minF1, value: m.f1 ?? null }] : []),
         ].map((g) => ({ ...g, passed: g.value !== null && g.value >= g.threshold }));
         const run = {
-          ...runRecord(o, ingested, { testFraction, seed }, gates),
+          ...runRecord(o, ingested, { testFraction, seed, copies: split.copies }, gates),
           ...trained.run,
           task: 'binary',
           metrics: m,
@@ -263,6 +268,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
   const { leak, leaking, refusal } = leakCheck(o, split);
   const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
   progress(`[2/3] training ${kindAlgoName(algo, task)} (${task}) on ${split.train.rows} rows (${split.test.rows} held out)`);
+  sayCopies(split.copies);
   let trained;
   try {
     trained = trainKindModel({
@@ -288,7 +294,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
       ? [{ gate: 'min_accuracy', metric: 'accuracy', threshold: minAccuracy, value: m.accuracy ?? null, passed: m.accuracy !== undefined && m.accuracy >= minAccuracy }]
       : []),
   ];
-  const run = { ...runRecord(o, ingested, opts, gates), ...trained.run, metrics: m };
+  const run = { ...runRecord(o, ingested, { ...opts, copies: split.copies }, gates), ...trained.run, metrics: m };
   const {
     registered,
     promoted,
@@ -400,11 +406,20 @@ function reportFailedGates(o: TrainFlags, gates: TrainGate[], refusal?: string):
 }
 
 /** The run record every trained version keeps: what retrain repeats (the data, columns, split, target and gates). */
-function runRecord(o: TrainFlags, ingested: Ingested, split: { testFraction: number; seed: number }, gates: { gate: string; threshold: number }[]) {
+/** The split kept rows that repeat another exactly on one side: said, since the held-out figures read lower than a split that did not. */
+function sayCopies(copies: number | undefined): void {
+  if (!copies) return;
+  progress(
+    `  note: ${copies.toLocaleString('en-US')} row${copies > 1 ? 's repeat' : ' repeats'} an earlier row exactly (every column used, the target too): each is on the side of the split of the row it copies, so no held-out row is one the model trained on`,
+  );
+}
+
+function runRecord(o: TrainFlags, ingested: Ingested, split: { testFraction: number; seed: number; copies?: number }, gates: { gate: string; threshold: number }[]) {
   return {
     dataset: { file: o.data, sha256: ingested.sha256, rows_read: ingested.rowsRead, rows_without_label: ingested.droppedNoLabel, rows_with_bad_target: ingested.droppedBadTarget },
     columns: ingested.columns.map((c) => ({ name: c.name, role: c.role, ...(c.note ? { note: c.note } : {}) })),
-    split: { kind: o.split, test_fraction: split.testFraction, ...(o.split === 'random' ? { seed: split.seed } : {}) },
+    // copies: rows that repeat an earlier row, kept on its side.
+    split: { kind: o.split, test_fraction: split.testFraction, ...(o.split === 'random' ? { seed: split.seed } : {}), copies: split.copies ?? 0 },
     target: o.target,
     gates: Object.fromEntries(gates.map((g) => [g.gate, g.threshold])),
     ...(ingested.classLabels ? { class_labels: ingested.classLabels } : {}),

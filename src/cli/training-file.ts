@@ -40,8 +40,7 @@ export function outcomeColumn(given: string | undefined, manifest: TrainedManife
   // `from` is said with the column: in the progress line, and when the file has no such column.
   if (typeof target === 'string' && target) return { column: target, from: `the column version ${version} was trained to predict; --target names another` };
   const labelled = (manifest.reference as { target?: unknown } | null | undefined)?.target;
-  if (typeof labelled === 'string' && labelled)
-    return { column: labelled, from: `the column register --reference labelled version ${version}'s reference data by; --target names another` };
+  if (typeof labelled === 'string' && labelled) return { column: labelled, from: `the column register --reference labelled version ${version}'s reference data by; --target names another` };
   throw new AppError(
     'BAD_REQUEST',
     `${why}: give --target COLUMN, the column of the file holding the real outcome (${model} version ${version} was registered from an ONNX file${manifest.reference ? ' with reference data that had no --target' : ''}, so it names no training target)`,

@@ -97,6 +97,8 @@ export interface TrainJob {
 export interface TrainedAgain {
   trained: ReturnType<typeof trainAgain>['trained'];
   test: Dataset;
+  /** Rows of the new data that repeat an earlier row, kept on its side of the split. */
+  copies: number;
   columns: { name: string; role: string }[];
   sha256: string;
   rowsRead: number;
@@ -125,10 +127,12 @@ export async function ingestAndTrain(job: TrainJob, say: (message: string) => vo
   const started = performance.now();
   const { trained, split } = trainAgain(job.run, job.run.algorithm, job.task, ingested, job.policy);
   say(`trained on ${split.train.rows} rows (${split.test.rows} held out) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (split.copies) say(`${split.copies} rows repeat an earlier row exactly: each is on the side of the split of the row it copies`);
   for (const c of trained.cautions) say(`warning: ${c}`);
   return {
     trained,
     test: split.test,
+    copies: split.copies ?? 0,
     columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })),
     sha256: ingested.sha256,
     rowsRead: ingested.rowsRead,

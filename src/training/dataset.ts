@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * A columnar training table: numeric columns (NaN = missing), categorical columns, and the
  * target: a 0/1 label (binary, the default), a value (regression) or a class index into
@@ -23,6 +25,30 @@ export function rowPayload(d: Dataset, i: number): Record<string, number | strin
   for (const [k, col] of Object.entries(d.numeric)) out[k] = Number.isNaN(col[i]) ? null : col[i];
   for (const [k, col] of Object.entries(d.categorical)) out[k] = col[i];
   return out;
+}
+
+/**
+ * For each row, the index of the first row identical to it in every column and the target (its
+ * own index when none before it is). A split keeps such copies together: a held-out row whose
+ * exact copy was trained on measures memory, not the model — the hotel bookings file repeats 33 %
+ * of its rows (group bookings), so 40 % of an index split's held-out rows had a copy in training.
+ */
+export function firstCopies(d: Dataset): Int32Array {
+  const columns: ArrayLike<number | string>[] = [...Object.values(d.numeric), ...Object.values(d.categorical), d.label];
+  if (d.target) columns.push(d.target);
+  if (d.classIndex) columns.push(d.classIndex);
+  const first = new Int32Array(d.rows);
+  const seen = new Map<string, number>();
+  const cells: (number | string)[] = new Array(columns.length);
+  for (let i = 0; i < d.rows; i++) {
+    for (let j = 0; j < columns.length; j++) cells[j] = columns[j][i];
+    // JSON keeps "1" and 1, NaN (null) and a category "null" apart; its digest keeps millions of rows' keys small.
+    const key = createHash('sha1').update(JSON.stringify(cells)).digest('base64');
+    const at = seen.get(key);
+    if (at === undefined) seen.set(key, i);
+    first[i] = at ?? i;
+  }
+  return first;
 }
 
 /** Train and test parts of a table: the rows `isTest` picks are the test part. */

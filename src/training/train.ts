@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { compilePolicy, type Policy } from '../inference/index.js';
 import { actionDecisions, averagePrecision, f1FromCounts, profit, type OutcomeCosts, brier, buildReference, classification, confusion, logLoss, rocAuc } from '../monitoring/index.js';
 import type { ReferenceProfile } from '../registry/index.js';
-import { splitBy, type Dataset } from './dataset.js';
+import { firstCopies, splitBy, type Dataset } from './dataset.js';
 import { seededRandom } from './random.js';
 import { exportLogisticRegression } from './export-logreg.js';
 import { encodeRow, fitGbdt, type GbdtParams } from './gbdt.js';
@@ -19,27 +19,50 @@ export type Costs = OutcomeCosts;
 export interface Split {
   train: Dataset;
   test: Dataset;
+  /** Rows that repeat an earlier row exactly, kept on its side of the split. */
+  copies?: number;
+}
+
+/** splitBy, with each row on the side of the first row it copies (firstCopies). */
+function splitKeepingCopies(d: Dataset, first: Int32Array, isTest: (i: number) => boolean): Split {
+  let copies = 0;
+  for (let i = 0; i < d.rows; i++) if (first[i] !== i) copies++;
+  return { ...splitBy(d, (i) => isTest(first[i])), copies };
 }
 
 /** Row i is a test row when i % every === 0: reproducible by any tool that drops the same unlabelled rows. */
+/** Row i is held out when i % (1/f) == 0; a row that repeats an earlier one exactly goes where that one went. */
 export function indexSplit(d: Dataset, testFraction: number): Split {
   const every = Math.max(2, Math.round(1 / testFraction));
-  return splitBy(d, (i) => i % every === 0);
+  return splitKeepingCopies(d, firstCopies(d), (i) => i % every === 0);
 }
 
-/** A seeded split that keeps the positive rate of both parts equal (stratified). */
+/**
+ * A seeded split that keeps the positive rate of both parts equal (stratified), a row and its
+ * exact copies on one side: rows without copies are drawn as before copies were kept together.
+ */
 export function randomSplit(d: Dataset, testFraction: number, seed: number): Split {
   const rand = seededRandom(seed);
+  const first = firstCopies(d);
+  const size = new Int32Array(d.rows);
+  for (let i = 0; i < d.rows; i++) size[first[i]]++;
   const test = new Uint8Array(d.rows);
   for (const cls of [0, 1]) {
-    const idx = Array.from({ length: d.rows }, (_, i) => i).filter((i) => d.label[i] === cls);
+    // One entry per set of copies (its first row); the label is part of what makes rows copies.
+    const idx = Array.from({ length: d.rows }, (_, i) => i).filter((i) => d.label[i] === cls && first[i] === i);
     for (let i = idx.length - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
       [idx[i], idx[j]] = [idx[j], idx[i]];
     }
-    for (const i of idx.slice(0, Math.round(idx.length * testFraction))) test[i] = 1;
+    let rows = 0;
+    for (let i = 0; i < d.rows; i++) if (d.label[i] === cls) rows++;
+    const wanted = Math.round(rows * testFraction);
+    for (let k = 0, held = 0; k < idx.length && held < wanted; k++) {
+      test[idx[k]] = 1;
+      held += size[idx[k]];
+    }
   }
-  return splitBy(d, (i) => test[i] === 1);
+  return splitKeepingCopies(d, first, (i) => test[i] === 1);
 }
 
 /**
