@@ -131,24 +131,35 @@ describe('modelgate train', () => {
     }
   });
 
-  it('rows a file repeats (group bookings) stay on the side of the row they copy, and the run says how many', async () => {
+  it('rows a file repeats (group bookings): held-out rows with a copy in training are warned of; --group-copies keeps copies on one side', async () => {
     // 1,000 distinct bookings, then 200 of them again, as exports of group bookings repeat rows: rows
-    // the index split holds out (0, 4, 8, …), so their copies are held out too (450 held out, not 300).
+    // the index split holds out (0, 4, 8, …), so with --group-copies their copies are held out too (450 held out, not 300).
     const [header, ...rows] = csvOf(1000).trimEnd().split('\n');
     const repeated = path.join(dir, 'repeated.csv');
     const all = [...rows, ...rows.filter((_, i) => i % 4 === 0).slice(0, 200)];
     writeFileSync(repeated, `${[header, ...all].join('\n')}\n`);
-    const r = await runCli(['train', '--data', repeated, '--target', 'is_canceled', '--model', 'groups', '--rounds', '10', '--json'], env);
-    expect(r.code, r.stderr).toBe(0);
+    const plain = await runCli(['train', '--data', repeated, '--target', 'is_canceled', '--model', 'groups', '--rounds', '10', '--json'], env);
+    expect(plain.code, plain.stderr).toBe(0);
+    // By hand: held out when i % 4 == 0; such a row has a copy in training when a line of the same text is not.
+    const heldLines = all.filter((_, i) => i % 4 === 0);
+    const trainedLines = new Set(all.filter((_, i) => i % 4 !== 0));
+    const withCopy = heldLines.filter((line) => trainedLines.has(line)).length;
+    expect(withCopy).toBe(150);
+    const warning = `150 of the 300 held-out rows (50 %) have an exact copy (every column used, the target too) among the training rows: if copies are one event recorded more than once (a group booking, a row exported twice), the held-out figures partly measure memory and flatter the model; --group-copies keeps each row and its copies on one side of the split`;
+    expect(plain.json()).toMatchObject({ run: { rows: { train: 900, test: 300 }, split: { kind: 'index', copies: 200, held_out_with_copy: 150 } } });
+    expect(plain.json().warnings).toContain(warning);
+    expect(plain.stderr).toContain(`  warning: ${warning}\n`);
+
+    const grouped = await runCli(['train', '--data', repeated, '--target', 'is_canceled', '--model', 'groups', '--rounds', '10', '--group-copies', '--json'], env);
+    expect(grouped.code, grouped.stderr).toBe(0);
     // By hand: a row is held out when the first line holding its text is i % 4 == 0.
     const firstAt = new Map<string, number>();
     all.forEach((line, i) => firstAt.has(line) || firstAt.set(line, i));
     const held = all.filter((line) => firstAt.get(line)! % 4 === 0).length;
     expect(held).toBe(450);
-    expect(r.json().run).toMatchObject({ rows: { train: 1200 - held, test: held }, split: { kind: 'index', copies: 200 } });
-    expect(r.stderr).toContain(
-      '  note: 200 rows repeat an earlier row exactly (every column used, the target too): each is on the side of the split of the row it copies, so no held-out row is one the model trained on\n',
-    );
+    expect(grouped.json().run).toMatchObject({ rows: { train: 1200 - held, test: held }, split: { kind: 'index', group_copies: true, copies: 200, held_out_with_copy: 0 } });
+    expect(grouped.json().warnings ?? []).not.toContain(warning);
+    expect(grouped.stderr).toContain('  note: 200 rows repeat an earlier row exactly (every column used, the target too): each is on the side of the split of the row it copies (--group-copies)\n');
   });
 
   it('evaluate on the file a version was trained on warns that the metrics flatter it, naming the held-out one; on other rows it does not', async () => {

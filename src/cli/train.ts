@@ -6,7 +6,7 @@ import { trainKindModel } from '../training/train-kinds.js';
 import type { Context } from '../server/context.js';
 import { checkPolicy, parsePolicyFlag, type Policy } from '../inference/index.js';
 import type { ReferenceProfile } from '../registry/index.js';
-import { indexSplit, randomSplit, trainModel, type Algorithm } from '../training/train.js';
+import { indexSplit, randomSplit, trainModel, type Algorithm, type Split } from '../training/train.js';
 import type { RegressionLoss } from '../training/gbdt.js';
 import { leakageWarning, leakingColumns, type LeakingColumn } from '../training/leakage.js';
 import type { Dataset } from '../training/dataset.js';
@@ -28,6 +28,7 @@ interface TrainFlags extends OutputOptions {
   include?: string;
   testFraction: string;
   split: string;
+  groupCopies?: boolean;
   seed: string;
   cost?: string;
   bands?: string;
@@ -96,11 +97,8 @@ export function registerTrainCommands(program: Command): void {
     )
     .option('--numeric <a,b>', 'columns to treat as numeric')
     .option('--test-fraction <f>', 'share of rows held out', '0.25')
-    .option(
-      '--split <index|random>',
-      'index: row i is held out when i % (1/f) == 0 (reproducible by any tool); random: seeded and stratified; either way a row repeating an earlier one exactly goes where that one went',
-      'index',
-    )
+    .option('--split <index|random>', 'index: row i is held out when i % (1/f) == 0 (reproducible by any tool); random: seeded and stratified', 'index')
+    .option('--group-copies', 'keep a row and its exact copies (every column, the target too) on one side of the split: for copies that are one event recorded more than once, such as group bookings')
     .option('--seed <n>', 'seed for --split random and the validation slice', '42')
     .option('--cost <tp=..,fp=..,fn=..,tn=..>', 'value of each outcome; the threshold then maximises profit (else F1)')
     .option('--bands <review=0.3,block=0.7>', 'a three-way policy instead of a threshold: allow below the first bound, then each decision from its bound up')
@@ -178,12 +176,13 @@ export function registerTrainCommands(program: Command): void {
             'BAD_REQUEST',
             `${o.target} is a binary target: --loss, --policy, --min-r2, --max-mae and --min-accuracy are for regression and multiclass (a binary model takes --cost, --bands, --min-auc, --min-f1)`,
           );
-        const split = o.split === 'index' ? indexSplit(ingested.data, testFraction) : randomSplit(ingested.data, testFraction, seed);
+        const split = splitOf(o, ingested, testFraction, seed);
         if (new Set(split.test.label).size < 2 || new Set(split.train.label).size < 2)
           throw new AppError('BAD_REQUEST', `${o.data}: the ${o.split} split leaves one part with a single class; use --split random or more data`);
         const { leak, leaking, refusal } = leakCheck(o, split);
         progress(`[2/3] training ${o.algo} on ${split.train.rows} rows (${split.test.rows} held out)`);
-        sayCopies(split.copies);
+        const copied = copiesLine(split);
+        if (copied) progress(`  ${copied}`);
         const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
         let trained;
         try {
@@ -199,7 +198,7 @@ export function registerTrainCommands(program: Command): void {
           ...(minF1 !== undefined ? [{ gate: 'min_f1', metric: 'f1', threshold: minF1, value: m.f1 ?? null }] : []),
         ].map((g) => ({ ...g, passed: g.value !== null && g.value >= g.threshold }));
         const run = {
-          ...runRecord(o, ingested, { testFraction, seed, copies: split.copies }, gates),
+          ...runRecord(o, ingested, { testFraction, seed, split }, gates),
           ...trained.run,
           task: 'binary',
           metrics: m,
@@ -222,7 +221,7 @@ export function registerTrainCommands(program: Command): void {
           metrics: m,
           policy: trained.policy,
           gates,
-          ...outcomeFields([...ingested.warnings, ...(leak ? [leak] : []), ...trained.cautions, ...promotion], leaking, registered, promoted),
+          ...outcomeFields([...ingested.warnings, ...(leak ? [leak] : []), ...copiesWarning(split), ...trained.cautions, ...promotion], leaking, registered, promoted),
         };
         const fmt = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(4));
         emit(o, out, () =>
@@ -253,7 +252,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
   const minAccuracy = parseNumberFlag(o.minAccuracy, '--min-accuracy', 0, 1);
   const { l2 } = opts;
   const policy = o.policy ? parsePolicyFlag(o.policy) : undefined;
-  const split = o.split === 'index' ? indexSplit(ingested.data, opts.testFraction) : randomSplit(ingested.data, opts.testFraction, opts.seed);
+  const split = splitOf(o, ingested, opts.testFraction, opts.seed);
   const classes = ingested.data.classes ?? [];
   if (policy) checkPolicy(policy, task, classes);
   if (task === 'multiclass') {
@@ -268,7 +267,8 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
   const { leak, leaking, refusal } = leakCheck(o, split);
   const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
   progress(`[2/3] training ${kindAlgoName(algo, task)} (${task}) on ${split.train.rows} rows (${split.test.rows} held out)`);
-  sayCopies(split.copies);
+  const copied = copiesLine(split);
+  if (copied) progress(`  ${copied}`);
   let trained;
   try {
     trained = trainKindModel({
@@ -294,7 +294,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
       ? [{ gate: 'min_accuracy', metric: 'accuracy', threshold: minAccuracy, value: m.accuracy ?? null, passed: m.accuracy !== undefined && m.accuracy >= minAccuracy }]
       : []),
   ];
-  const run = { ...runRecord(o, ingested, { ...opts, copies: split.copies }, gates), ...trained.run, metrics: m };
+  const run = { ...runRecord(o, ingested, { ...opts, split }, gates), ...trained.run, metrics: m };
   const {
     registered,
     promoted,
@@ -314,7 +314,7 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
     metrics: m,
     policy: trained.policy,
     gates,
-    ...outcomeFields([...ingested.warnings, ...(leak ? [leak] : []), ...trained.cautions, ...promotion], leaking, registered, promoted),
+    ...outcomeFields([...ingested.warnings, ...(leak ? [leak] : []), ...copiesWarning(split), ...trained.cautions, ...promotion], leaking, registered, promoted),
   };
   const fmt = (v: number | undefined | null) => (v === undefined || v === null ? '—' : v.toFixed(4));
   emit(o, out, () =>
@@ -405,21 +405,53 @@ function reportFailedGates(o: TrainFlags, gates: TrainGate[], refusal?: string):
   process.exitCode = 1;
 }
 
-/** The run record every trained version keeps: what retrain repeats (the data, columns, split, target and gates). */
-/** The split kept rows that repeat another exactly on one side: said, since the held-out figures read lower than a split that did not. */
-function sayCopies(copies: number | undefined): void {
-  if (!copies) return;
-  progress(
-    `  note: ${copies.toLocaleString('en-US')} row${copies > 1 ? 's repeat' : ' repeats'} an earlier row exactly (every column used, the target too): each is on the side of the split of the row it copies, so no held-out row is one the model trained on`,
-  );
+function splitOf(o: TrainFlags, ingested: Ingested, testFraction: number, seed: number): Split {
+  const opts = { groupCopies: o.groupCopies === true };
+  return o.split === 'index' ? indexSplit(ingested.data, testFraction, opts) : randomSplit(ingested.data, testFraction, seed, opts);
 }
 
-function runRecord(o: TrainFlags, ingested: Ingested, split: { testFraction: number; seed: number; copies?: number }, gates: { gate: string; threshold: number }[]) {
+/** Held-out rows with an exact copy in training, past this share of them, are warned of. */
+const COPIES_WARNED = 0.05;
+
+/**
+ * What the split did with rows that repeat another exactly (every column used, the target too):
+ * kept together (a note), or held out beside a copy the model trains on (a warning, past 5 % of
+ * the held-out rows: the held-out figures then partly measure memory, if the copies are one event
+ * recorded more than once; rows that only look alike are distinct events, and the split is right).
+ */
+function copiesLine(split: Split): string | undefined {
+  const copies = split.copies ?? 0;
+  if (!copies) return undefined;
+  const rows = (n: number) => `${n.toLocaleString('en-US')} row${n > 1 ? 's' : ''}`;
+  if (split.groupCopies)
+    return `note: ${rows(copies)} repeat${copies > 1 ? '' : 's'} an earlier row exactly (every column used, the target too): each is on the side of the split of the row it copies (--group-copies)`;
+  const warning = copiesWarning(split)[0];
+  return warning ? `warning: ${warning}` : undefined;
+}
+
+function copiesWarning(split: Split): string[] {
+  const held = split.heldOutWithCopy ?? 0;
+  if (split.groupCopies || held < COPIES_WARNED * split.test.rows) return [];
+  return [
+    `${held.toLocaleString('en-US')} of the ${split.test.rows.toLocaleString('en-US')} held-out rows (${((100 * held) / split.test.rows).toFixed(0)} %) have an exact copy (every column used, the target too) among the training rows: if copies are one event recorded more than once (a group booking, a row exported twice), the held-out figures partly measure memory and flatter the model; --group-copies keeps each row and its copies on one side of the split`,
+  ];
+}
+
+/** The run record every trained version keeps: what retrain repeats (the data, columns, split, target and gates). */
+function runRecord(o: TrainFlags, ingested: Ingested, opts: { testFraction: number; seed: number; split: Split }, gates: { gate: string; threshold: number }[]) {
+  const { split } = opts;
   return {
     dataset: { file: o.data, sha256: ingested.sha256, rows_read: ingested.rowsRead, rows_without_label: ingested.droppedNoLabel, rows_with_bad_target: ingested.droppedBadTarget },
     columns: ingested.columns.map((c) => ({ name: c.name, role: c.role, ...(c.note ? { note: c.note } : {}) })),
-    // copies: rows that repeat an earlier row, kept on its side.
-    split: { kind: o.split, test_fraction: split.testFraction, ...(o.split === 'random' ? { seed: split.seed } : {}), copies: split.copies ?? 0 },
+    // copies: rows repeating an earlier row; held_out_with_copy: held-out rows with a copy in training.
+    split: {
+      kind: o.split,
+      test_fraction: opts.testFraction,
+      ...(o.split === 'random' ? { seed: opts.seed } : {}),
+      ...(split.groupCopies ? { group_copies: true } : {}),
+      copies: split.copies ?? 0,
+      held_out_with_copy: split.heldOutWithCopy ?? 0,
+    },
     target: o.target,
     gates: Object.fromEntries(gates.map((g) => [g.gate, g.threshold])),
     ...(ingested.classLabels ? { class_labels: ingested.classLabels } : {}),

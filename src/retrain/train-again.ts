@@ -28,7 +28,7 @@ export interface RunRecord {
   target?: string;
   params?: Record<string, unknown>;
   columns?: { name: string; role: string }[];
-  split?: { kind?: string; test_fraction?: number; seed?: number };
+  split?: { kind?: string; test_fraction?: number; seed?: number; group_copies?: boolean };
   gates?: Record<string, number>;
   /** A binary target of two other values (`train --positive`): negative, then positive. */
   class_labels?: [string, string];
@@ -55,7 +55,8 @@ function requireTrainedColumns(roles: NonNullable<RunRecord['columns']>, ingeste
 /** Train again as the run record says: the same algorithm, parameters and split of the new data. */
 function trainAgain(run: RunRecord, algorithm: Algorithm, task: TrainingTask, ingested: Ingested, policy: Policy) {
   const fraction = run.split?.test_fraction ?? 0.25;
-  const split: Split = run.split?.kind === 'random' ? randomSplit(ingested.data, fraction, run.split.seed ?? 42) : indexSplit(ingested.data, fraction);
+  const opts = { groupCopies: run.split?.group_copies === true };
+  const split: Split = run.split?.kind === 'random' ? randomSplit(ingested.data, fraction, run.split.seed ?? 42, opts) : indexSplit(ingested.data, fraction, opts);
   const params = run.params ?? {};
   const gbdt: Partial<GbdtParams> = Object.fromEntries(
     Object.entries(params).filter(([key]) =>
@@ -97,8 +98,10 @@ export interface TrainJob {
 export interface TrainedAgain {
   trained: ReturnType<typeof trainAgain>['trained'];
   test: Dataset;
-  /** Rows of the new data that repeat an earlier row, kept on its side of the split. */
+  /** Rows of the new data that repeat an earlier row (kept on its side of the split with group_copies). */
   copies: number;
+  /** Held-out rows with an exact copy among the training rows. */
+  heldOutWithCopy: number;
   columns: { name: string; role: string }[];
   sha256: string;
   rowsRead: number;
@@ -127,12 +130,14 @@ export async function ingestAndTrain(job: TrainJob, say: (message: string) => vo
   const started = performance.now();
   const { trained, split } = trainAgain(job.run, job.run.algorithm, job.task, ingested, job.policy);
   say(`trained on ${split.train.rows} rows (${split.test.rows} held out) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  if (split.copies) say(`${split.copies} rows repeat an earlier row exactly: each is on the side of the split of the row it copies`);
+  if (split.copies && split.groupCopies) say(`${split.copies} rows repeat an earlier row exactly: each is on the side of the split of the row it copies`);
+  else if (split.heldOutWithCopy) say(`${split.heldOutWithCopy} of the ${split.test.rows} held-out rows have an exact copy among the training rows`);
   for (const c of trained.cautions) say(`warning: ${c}`);
   return {
     trained,
     test: split.test,
     copies: split.copies ?? 0,
+    heldOutWithCopy: split.heldOutWithCopy ?? 0,
     columns: ingested.columns.map((c) => ({ name: c.name, role: c.role })),
     sha256: ingested.sha256,
     rowsRead: ingested.rowsRead,

@@ -19,37 +19,58 @@ export type Costs = OutcomeCosts;
 export interface Split {
   train: Dataset;
   test: Dataset;
-  /** Rows that repeat an earlier row exactly, kept on its side of the split. */
+  /** Rows that repeat an earlier row exactly (every column used, the target too). */
   copies?: number;
+  /** Held-out rows with an exact copy among the training rows (none when copies are kept together). */
+  heldOutWithCopy?: number;
+  /** Each row went to the side of the first row it copies (`--group-copies`). */
+  groupCopies?: boolean;
 }
 
-/** splitBy, with each row on the side of the first row it copies (firstCopies). */
-function splitKeepingCopies(d: Dataset, first: Int32Array, isTest: (i: number) => boolean): Split {
+export interface SplitOptions {
+  /**
+   * Keep a row and its exact copies on one side: right when copies are one event recorded more
+   * than once (group bookings, a row sent twice), wrong when they are distinct events that look
+   * alike (a few categorical columns), whose held-out share would then lack whole kinds of row.
+   */
+  groupCopies?: boolean;
+}
+
+/** The split `isTest` draws (by first rows, when copies are kept together), with how many held-out rows have a copy in training. */
+function splitCounting(d: Dataset, first: Int32Array, isTest: (i: number) => boolean, groupCopies: boolean): Split {
+  const side = new Uint8Array(d.rows);
+  const trained = new Uint8Array(d.rows);
   let copies = 0;
-  for (let i = 0; i < d.rows; i++) if (first[i] !== i) copies++;
-  return { ...splitBy(d, (i) => isTest(first[i])), copies };
+  for (let i = 0; i < d.rows; i++) {
+    side[i] = isTest(groupCopies ? first[i] : i) ? 1 : 0;
+    if (first[i] !== i) copies++;
+    if (!side[i]) trained[first[i]] = 1;
+  }
+  let heldOutWithCopy = 0;
+  for (let i = 0; i < d.rows; i++) if (side[i] && trained[first[i]]) heldOutWithCopy++;
+  return { ...splitBy(d, (i) => side[i] === 1), copies, heldOutWithCopy, groupCopies };
 }
 
-/** Row i is a test row when i % every === 0: reproducible by any tool that drops the same unlabelled rows. */
-/** Row i is held out when i % (1/f) == 0; a row that repeats an earlier one exactly goes where that one went. */
-export function indexSplit(d: Dataset, testFraction: number): Split {
+/** Row i is held out when i % (1/f) == 0: reproducible by any tool that drops the same unlabelled rows; with groupCopies, a copy goes where the row it repeats went. */
+export function indexSplit(d: Dataset, testFraction: number, o: SplitOptions = {}): Split {
   const every = Math.max(2, Math.round(1 / testFraction));
-  return splitKeepingCopies(d, firstCopies(d), (i) => i % every === 0);
+  return splitCounting(d, firstCopies(d), (i) => i % every === 0, o.groupCopies === true);
 }
 
 /**
- * A seeded split that keeps the positive rate of both parts equal (stratified), a row and its
- * exact copies on one side: rows without copies are drawn as before copies were kept together.
+ * A seeded split that keeps the positive rate of both parts equal (stratified); with
+ * groupCopies, each set of copies is drawn as one (a table without copies draws alike either way).
  */
-export function randomSplit(d: Dataset, testFraction: number, seed: number): Split {
+export function randomSplit(d: Dataset, testFraction: number, seed: number, o: SplitOptions = {}): Split {
   const rand = seededRandom(seed);
+  const groupCopies = o.groupCopies === true;
   const first = firstCopies(d);
   const size = new Int32Array(d.rows);
-  for (let i = 0; i < d.rows; i++) size[first[i]]++;
+  for (let i = 0; i < d.rows; i++) size[groupCopies ? first[i] : i]++;
   const test = new Uint8Array(d.rows);
   for (const cls of [0, 1]) {
-    // One entry per set of copies (its first row); the label is part of what makes rows copies.
-    const idx = Array.from({ length: d.rows }, (_, i) => i).filter((i) => d.label[i] === cls && first[i] === i);
+    // One entry per row, or per set of copies (its first row; the label is part of what makes rows copies).
+    const idx = Array.from({ length: d.rows }, (_, i) => i).filter((i) => d.label[i] === cls && (!groupCopies || first[i] === i));
     for (let i = idx.length - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
       [idx[i], idx[j]] = [idx[j], idx[i]];
@@ -62,7 +83,7 @@ export function randomSplit(d: Dataset, testFraction: number, seed: number): Spl
       held += size[idx[k]];
     }
   }
-  return splitKeepingCopies(d, first, (i) => test[i] === 1);
+  return splitCounting(d, first, (i) => test[i] === 1, groupCopies);
 }
 
 /**
