@@ -351,18 +351,26 @@ for (const dialect of DIALECTS) {
 }
 
 describe('prediction drift of a tree model the trainer made (SQLite)', () => {
-  it('its own training rows, served, show none: scores a float32 rounding off the reference edges they tie with count at them', async () => {
-    // Five values of one feature: gradient-boosted trees give a handful of scores, each held by
-    // hundreds of rows, so every decile edge of the reference is one of them.
+  /**
+   * Five values of one feature, 10 % to 70 % positive by value: gradient-boosted trees give a
+   * handful of scores, each held by hundreds of rows, so every decile edge of the reference is one
+   * of them. The model registered as `trees` on a server of its own (to be stopped by the caller).
+   */
+  async function treesServer() {
     const rows = 2000;
     const x = Float64Array.from({ length: rows }, (_, i) => i % 5);
     const label = Uint8Array.from({ length: rows }, (_, i) => ((i * 7919) % 100 < 10 + 15 * (i % 5) ? 1 : 0));
     const data: Dataset = { rows, numeric: { x }, categorical: {}, label };
     const t = trainModel({ data, algo: 'gbdt', split: indexSplit(data, 0.25) });
-    expect(new Set(t.testScores).size).toBeLessThanOrEqual(5);
     const s = await startTestServer({ dialect: 'sqlite', jobs: false, env: { MONITOR_MIN_ROWS: '20', MONITOR_MIN_LABELS: '100' } });
+    await s.ctx.registry.register({ model: 'trees', onnx: t.onnx, manifest: { ...TRAINED_CELL_READING, reference: t.reference, metrics: t.metrics, training: t.run }, policy: t.policy, actor: 't' });
+    return { s, t, x, label };
+  }
+
+  it('its own training rows, served, show none: scores a float32 rounding off the reference edges they tie with count at them', async () => {
+    const { s, t, x, label } = await treesServer();
+    expect(new Set(t.testScores).size).toBeLessThanOrEqual(5);
     try {
-      await s.ctx.registry.register({ model: 'trees', onnx: t.onnx, manifest: { ...TRAINED_CELL_READING, reference: t.reference, metrics: t.metrics, training: t.run }, policy: t.policy, actor: 't' });
       await s.ctx.registry.promote({ model: 'trees', target: 'production', version: 1, actor: 't' });
       await s.pool.refresh(true);
       const scores: number[] = [];
@@ -423,14 +431,8 @@ describe('prediction drift of a tree model the trainer made (SQLite)', () => {
   });
 
   it('scores fitted to another base rate recommend retraining, with nothing drifted and no metric down', async () => {
-    const rows = 2000;
-    const x = Float64Array.from({ length: rows }, (_, i) => i % 5);
-    const label = Uint8Array.from({ length: rows }, (_, i) => ((i * 7919) % 100 < 10 + 15 * (i % 5) ? 1 : 0));
-    const data: Dataset = { rows, numeric: { x }, categorical: {}, label };
-    const t = trainModel({ data, algo: 'gbdt', split: indexSplit(data, 0.25) });
-    const s = await startTestServer({ dialect: 'sqlite', jobs: false, env: { MONITOR_MIN_ROWS: '20', MONITOR_MIN_LABELS: '100' } });
+    const { s, t } = await treesServer();
     try {
-      await s.ctx.registry.register({ model: 'trees', onnx: t.onnx, manifest: { ...TRAINED_CELL_READING, reference: t.reference, metrics: t.metrics, training: t.run }, policy: t.policy, actor: 't' });
       await s.ctx.registry.promote({ model: 'trees', target: 'production', version: 1, actor: 't' });
       await s.pool.refresh(true);
       // The training mix of x, so no feature drifts; the outcomes rank as the scores do, at about twice the rate.
