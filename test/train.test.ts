@@ -457,6 +457,11 @@ describe('missing categories: train, serve and evaluate agree', () => {
     expect(known.code, known.stderr).toBe(0);
     expect(known.stderr).toContain("target: Churn (the column register --reference labelled version 2's reference data by; --target names another)");
     expect((await runCli(['evaluate', '--model', 'telco', '--version', '2', '--data', csv, '--json'], env)).json().candidate).toEqual(all.json().candidate);
+    // Profiled without a target: nothing to read, and the message says so.
+    expect((await runCli(['register', '--model', 'telco', '--onnx', model, '--missing-category', 'missing', '--reference', csv, '--policy', 'threshold=0.4'], env)).code).toBe(0);
+    const unlabelled = await runCli(['evaluate', '--model', 'telco', '--version', '3', '--data', csv], env);
+    expect(unlabelled.code).toBe(2);
+    expect(unlabelled.stderr).toContain('(telco version 3 was registered from an ONNX file, and its reference profile names no target column)');
   }, 240_000);
 });
 

@@ -43,6 +43,6 @@ export function outcomeColumn(given: string | undefined, manifest: TrainedManife
   if (typeof labelled === 'string' && labelled) return { column: labelled, from: `the column register --reference labelled version ${version}'s reference data by; --target names another` };
   throw new AppError(
     'BAD_REQUEST',
-    `${why}: give --target COLUMN, the column of the file holding the real outcome (${model} version ${version} was registered from an ONNX file${manifest.reference ? ' with reference data that had no --target' : ''}, so it names no training target)`,
+    `${why}: give --target COLUMN, the column of the file holding the real outcome (${model} version ${version} was registered from an ONNX file${manifest.reference ? ', and its reference profile names no target column' : ', so it names no training target'})`,
   );
 }
