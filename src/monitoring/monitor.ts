@@ -502,6 +502,8 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   // Scores fitted to another base rate: ranking may hold (no metric drops) while every score is
   // off, which refitting on the outcomes now coming in corrects.
   const miscalibrated = task === 'binary' && outcomesOk && calibrationOff !== null && calibrationSignificant && calibrationOff > THRESHOLDS.miscalibration_ratio;
+  // What retrain_recommended reports: a metric drop first, then miscalibration, then drift.
+  const retrainByCalibration = !retrainByDrop && !retrainByDrift && miscalibrated;
   const calibrationAlert: Alert[] =
     task !== 'binary'
       ? []
@@ -553,11 +555,11 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
     {
       name: 'retrain_recommended',
       firing: retrainByDrift || retrainByDrop || miscalibrated,
-      value: retrainByDrop ? Math.max(...drops.map((d) => d.drop)) : miscalibrated && !retrainByDrift ? calibrationOff : featuresOk ? driftedShare : null,
-      threshold: retrainByDrop ? THRESHOLDS.retrain_metric_drop : miscalibrated && !retrainByDrift ? THRESHOLDS.miscalibration_ratio : THRESHOLDS.retrain_drifted_share,
+      value: retrainByDrop ? Math.max(...drops.map((d) => d.drop)) : retrainByCalibration ? calibrationOff : featuresOk ? driftedShare : null,
+      threshold: retrainByDrop ? THRESHOLDS.retrain_metric_drop : retrainByCalibration ? THRESHOLDS.miscalibration_ratio : THRESHOLDS.retrain_drifted_share,
       detail: retrainByDrop
         ? `${drops.map((d) => `${d.m} ${fmtMetric(performance[d.m]!)} against ${fmtMetric(training[d.m])} in training (${(d.drop * 100).toFixed(1)}% ${higherIsBetter[d.m] ? 'below' : 'above'})`).join(', ')}`
-        : miscalibrated && !retrainByDrift
+        : retrainByCalibration
           ? `miscalibrated: scores average ${fmtMetric(meanScore!)} where ${fmtMetric(positiveRate!)} of ${labelledBinary} labelled predictions were positive (times apart)`
           : !driftOk && !outcomesOk
             ? `${noDrift}; ${noOutcomes}`

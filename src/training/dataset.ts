@@ -29,9 +29,10 @@ export function rowPayload(d: Dataset, i: number): Record<string, number | strin
 
 /**
  * For each row, the index of the first row identical to it in every column and the target (its
- * own index when none before it is). A split keeps such copies together: a held-out row whose
- * exact copy was trained on measures memory, not the model — the hotel bookings file repeats 33 %
- * of its rows (group bookings), so 40 % of an index split's held-out rows had a copy in training.
+ * own index when none before it is). The splits count held-out rows with a copy in training by
+ * it, and keep copies together on request: a held-out row whose exact copy was trained on partly
+ * measures memory — the hotel bookings file repeats 33 % of its rows (group bookings), so 40 % of
+ * an index split's held-out rows had a copy in training.
  */
 export function firstCopies(d: Dataset): Int32Array {
   const columns: ArrayLike<number | string>[] = [...Object.values(d.numeric), ...Object.values(d.categorical), d.label];

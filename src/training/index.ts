@@ -8,6 +8,6 @@ export { predictTrees, exportTrees, syntheticEnsemble, type TreeEnsemble, type T
 export { ingestCsv, TRAINED_CELL_READING, type Ingested, type TrainingTask } from './csv.js';
 export { evaluateMulticlass, evaluateRegression, evaluateScores } from './evaluation.js';
 export type { GbdtParams, RegressionLoss } from './gbdt.js';
-export { indexSplit, randomSplit, trainModel, type Algorithm, type Split, type SplitOptions } from './train.js';
+export { indexSplit, randomSplit, trainModel, type Algorithm, type Split } from './train.js';
 export { trainKindModel } from './train-kinds.js';
 export { leakingColumns, leakageWarning, type LeakingColumn } from './leakage.js';
