@@ -389,6 +389,52 @@ describe('modelgate train', () => {
   });
 });
 
+describe('costs under which acting never pays', () => {
+  it('train and policy set choose a policy that decides none at every score, even a score of exactly 1, and say to check the costs', async () => {
+    const dir = tempDir();
+    const env = { MODELGATE_DATA_DIR: dir };
+    const csv = path.join(dir, 'd.csv');
+    // y follows x1 closely: a logistic regression's logit passes 17 far out, where float32 rounds the sigmoid to 1.
+    let seed = 7;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const lines = ['x1,x2,y'];
+    for (let i = 0; i < 1200; i++) {
+      const x1 = rand() * 4 - 2;
+      lines.push(`${x1.toFixed(4)},${rand().toFixed(4)},${rand() < 1 / (1 + Math.exp(-4 * x1)) ? 1 : 0}`);
+    }
+    writeFileSync(csv, `${lines.join('\n')}\n`);
+    // Acting on a positive is worth tp − fn = −1 and on a negative fp − tn = −5: never acting is best.
+    const costs = 'tp=-1,fp=-5,fn=0,tn=0';
+    const r = await runCli(['train', '--data', csv, '--target', 'y', '--model', 'never', '--algo', 'logreg', '--cost', costs, '--register', '--promote', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const said = `acting paid on none of the rows with costs ${costs}, so the policy decides none at every score; acting on a positive row is worth tp − fn and on a negative one fp − tn: check the signs in --cost`;
+    expect(r.json().policy).toEqual({ type: 'threshold', threshold: 1, above: 'none', below: 'none' });
+    expect(r.json().warnings).toContain(said);
+    expect(r.json().metrics.action_rate).toBe(0);
+    expect(r.stderr).toContain(`warning: ${said}`);
+    expect((await runCli(['train', '--data', csv, '--target', 'y', '--model', 'never', '--algo', 'logreg', '--cost', costs], env)).stdout).toMatch(
+      /^policy: none for every score; action rate 0\.0000/m,
+    );
+
+    const s = await startTestServer({ jobs: false, dataDir: dir, db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') } });
+    try {
+      for (const x1 of [0, 2, 40]) {
+        const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: { ...s.auth, 'content-type': 'application/json' }, payload: { model: 'never', payload: { x1, x2: 0.5 } } });
+        expect(res.statusCode, res.body).toBe(200);
+        // At x1 = 40 the logit is far above 17: float32 gives exactly 1, which a threshold of 1 would act on.
+        if (x1 === 40) expect(res.json().score).toBe(1);
+        expect(res.json().decision).toBe('none');
+      }
+    } finally {
+      await s.stop();
+    }
+    // policy set --cost on labelled rows chooses the same, with the same warning.
+    const set = await runCli(['policy', 'set', '--model', 'never', '--version', '1', '--cost', costs, '--data', csv, '--target', 'y', '--json'], env);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.json()).toMatchObject({ policy: { type: 'threshold', above: 'none', below: 'none' }, warnings: expect.arrayContaining([said]) });
+  });
+});
+
 describe('missing categories: train, serve and evaluate agree', () => {
   it('the trainer records what a missing category becomes; serving maps null and absent to it; evaluate skips nothing', async () => {
     const dir = tempDir();

@@ -3,7 +3,7 @@ import { AppError } from '../lib/errors.js';
 import { describePolicy, parsePolicyFlag, Servable, type Policy } from '../inference/index.js';
 import { notNumbersNote } from '../lib/csv-cell.js';
 import { checkSkipped, scoreCsv } from '../monitoring/index.js';
-import { chooseThreshold } from '../training/train.js';
+import { chooseThreshold, chosenPolicy } from '../training/train.js';
 import { parseBands, parseCosts } from './policy-flags.js';
 import type { Costs } from '../training/train.js';
 import { cliActor, parseNumberFlag, parseVersion, withContext } from './context.js';
@@ -98,7 +98,12 @@ export function registerPolicyCommands(program: Command): void {
               progress(`  warning: ${warnings[warnings.length - 1]}`);
             }
             const c = chooseThreshold(r.scores, r.labels, costs);
-            next = { type: 'threshold', threshold: Math.min(1, c.threshold), above: 'act', below: 'none' };
+            const picked = chosenPolicy(c, costs);
+            next = picked.policy;
+            if (picked.caution) {
+              warnings.push(picked.caution);
+              progress(`  warning: ${picked.caution}`);
+            }
             chosen = { rows: r.scores.length, expected_profit: c.value, cost_matrix: costs };
             costsChosenFor = costs;
           } finally {

@@ -135,7 +135,7 @@ export function compilePolicy(policy: Policy): (o: Outcome) => string {
 export function describePolicy(p: Policy): string {
   switch (p.type) {
     case 'threshold':
-      return `${p.above} when score >= ${p.threshold}, else ${p.below}`;
+      return p.above === p.below ? `${p.above} for every score` : `${p.above} when score >= ${p.threshold}, else ${p.below}`;
     case 'bands':
       return `bands ${p.bands.map((b) => `${b.decision}${b.below === null ? '' : ` < ${b.below}`}`).join(', ')}`;
     case 'value':

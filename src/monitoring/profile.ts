@@ -22,7 +22,8 @@ export const kindOf = (contractType: string): FeatureKind => (contractType === '
 
 /** The decisions that count as acting: a threshold's `above`, or every band but the lowest; none for value and class policies. */
 export function actionDecisions(policy: Policy): string[] {
-  if (policy.type === 'threshold') return [policy.above];
+  // A threshold deciding the same on both sides acts on nobody, as bands whose decisions are all the lowest's.
+  if (policy.type === 'threshold') return policy.above === policy.below ? [] : [policy.above];
   if (policy.type === 'bands')
     return [
       ...new Set(

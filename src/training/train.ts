@@ -118,6 +118,24 @@ export function chooseThreshold(scores: ArrayLike<number>, labels: ArrayLike<num
   return { threshold: best.threshold, objective: costs ? 'profit' : 'f1', value: best.value };
 }
 
+/**
+ * The threshold policy a choice gives. When acting on nobody won (costs under which no row
+ * paid), a threshold of 1 would still act on a float32 score of exactly 1.0 (a logit above
+ * about 17), so the policy decides none at every score, and the caution says why.
+ */
+export function chosenPolicy(choice: { threshold: number }, costs?: Costs): { policy: Policy; caution?: string } {
+  if (choice.threshold <= 1) return { policy: { type: 'threshold', threshold: choice.threshold, above: 'act', below: 'none' } };
+  const text = costs
+    ? ` with costs ${Object.entries(costs)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')}`
+    : '';
+  return {
+    policy: { type: 'threshold', threshold: 1, above: 'none', below: 'none' },
+    caution: `acting paid on none of the rows${text}, so the policy decides none at every score; acting on a positive row is worth tp − fn and on a negative one fp − tn: check the signs in --cost`,
+  };
+}
+
 export interface TrainInput {
   data: Dataset;
   algo: Algorithm;
@@ -175,8 +193,8 @@ export function trainModel(input: TrainInput): Trained {
   }
   const testScores = Float64Array.from({ length: test.rows }, (_, i) => score(test, i));
   const choice = chooseThreshold(testScores, test.label, input.costs);
-  const threshold = Math.min(1, choice.threshold);
-  const policy: Policy = input.bands ?? { type: 'threshold', threshold, above: 'act', below: 'none' };
+  const chosen = chosenPolicy(choice, input.costs);
+  const policy: Policy = input.bands ?? chosen.policy;
   const decide = compilePolicy(policy);
   const acting = new Set(actionDecisions(policy));
   const acted = Array.from(testScores, (s) => (acting.has(decide({ score: s })) ? 1 : 0));
@@ -215,7 +233,10 @@ export function trainModel(input: TrainInput): Trained {
     metrics,
     reference,
     testScores,
-    cautions: heldOutCautions({ task: 'binary', labels: test.label, predictions: testScores, algo: input.algo, trainRows: train.rows, thresholdChosenHere: !input.bands }),
+    cautions: [
+      ...heldOutCautions({ task: 'binary', labels: test.label, predictions: testScores, algo: input.algo, trainRows: train.rows, thresholdChosenHere: !input.bands }),
+      ...(!input.bands && chosen.caution ? [chosen.caution] : []),
+    ],
     run: {
       run_id: randomUUID(),
       algorithm: input.algo,
