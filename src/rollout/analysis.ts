@@ -225,16 +225,19 @@ export function analyse(
   const need = rules.min_scored_per_arm ?? minScored;
   const short: string[] = [];
   if (c.requests < minRequests) short.push(`canary has ${c.requests} requests of the ${minRequests} needed (min_requests)`);
-  for (const [name, a] of (alone
-    ? [['canary', c]]
-    : [
-        ['canary', c],
-        ['production', p],
-      ]) as [string, typeof c][]) {
-    if (a.scored < need) short.push(`${name} has ${a.scored} model-scored requests of the ${need} needed per arm (${a.cache_hits} cache hits not counted)`);
-  }
+  // At 100 % production's window holds only the requests answered before the step reached every replica: it is not waited for.
+  const judged = (
+    alone
+      ? [['canary', c]]
+      : [
+          ['canary', c],
+          ['production', p],
+        ]
+  ) as [string, typeof c][];
+  const lacking = judged.filter(([, a]) => a.scored < need);
+  for (const [name, a] of lacking) short.push(`${name} has ${a.scored} model-scored requests of the ${need} needed per arm (${a.cache_hits} cache hits not counted)`);
   // Traffic that repeats rows the cache holds scores nothing: say how the arm gets its requests.
-  if ((p.scored < need && p.cache_hits > p.scored) || (c.scored < need && c.cache_hits > c.scored))
+  if (lacking.some(([, a]) => a.cache_hits > a.scored))
     short.push("a cached answer says nothing of a version's latency or errors; rows new to the cache, or entries older than CACHE_TTL_MS, are scored");
   if (short.length) {
     // Outcome rules decide on their labels alone, not on model-scored requests: a cache hit
