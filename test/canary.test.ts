@@ -243,18 +243,49 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     };
     await drive();
     expect((await s.runtime.tick()).actions).toEqual([]); // healthy, but the step has not lasted 10 minutes
+    // What the status shows of a step's window: each arm's requests, and the checks with their limits.
+    const judged: Record<string, unknown>[] = [];
+    const seen = async () => {
+      const st = (await call('GET', '/v1/canary/hotel')).json();
+      const arm = (a: Record<string, unknown>, labelled?: number) => ({
+        requests: a.requests,
+        scored: a.scored,
+        error_rate: a.error_rate,
+        p95_ms: a.p95_ms,
+        ...(labelled !== undefined ? { labelled } : {}),
+      });
+      judged.push({
+        production: arm(st.arms.production),
+        canary: arm(st.arms.canary),
+        checks: st.verdict.checks.map((c: { metric: string; observed: number; threshold: number }) => ({ metric: c.metric, observed: c.observed, threshold: c.threshold })),
+      });
+      return st;
+    };
     clock.advance(10 * 60_000 + 1);
+    // At 10 %: about 40 of the 400 new rows on the canary (a binomial draw: 40 ± 6).
+    expect((await seen()).arms.canary.scored).toBeGreaterThan(15);
     expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'step', detail: { percent: 50 } }]);
     await drive();
     clock.advance(10 * 60_000 + 1);
+    await seen();
     expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'step', detail: { percent: 100 } }]);
     await drive();
     clock.advance(10 * 60_000 + 1);
+    expect((await seen()).arms.canary.scored).toBe(400);
     expect((await s.runtime.tick()).actions).toEqual([{ model: 'hotel', action: 'promote', detail: { version: 2 } }]);
     const m = (await call('GET', '/v1/models/hotel')).json();
     expect(m.aliases.production).toBe(2);
     const events = (await call('GET', '/v1/canary/hotel/events')).json().events.map((e: { event: string; actor: string }) => `${e.event}:${e.actor}`);
     expect(events.slice(0, 4)).toEqual(['promote:system', 'step:system', 'step:system', 'start:admin-token']);
+    // Each automatic move keeps what it was judged on: the arms and checks the status showed just before it.
+    const moves = (await call('GET', '/v1/canary/hotel/events')).json().events.slice(0, 3) as { details: { evidence: Record<string, unknown> } }[];
+    expect(moves.map((e) => e.details.evidence)).toEqual(judged.reverse());
+    for (const e of moves) expect(e.details.evidence.checks).toContainEqual({ metric: 'error_rate', observed: 0, threshold: 0.015 });
+    const history = await runCli(['canary', 'history', '--model', 'hotel'], s.env);
+    expect(history.stdout).toMatch(
+      /canary v2 stepped to 50% \(step 2 of 3\), judged on [\d,]+ canary and [\d,]+ production model-scored requests: error_rate 0 \(limit 0\.015\), p95_ms [\d.]+ \(limit [\d.]+\)/,
+    );
+    expect(history.stdout).toMatch(/canary v2 promoted to production \(was v1\), judged on 400 canary and [\d,]+ production model-scored requests: error_rate 0 \(limit 0\.015\)/);
     // The previous production stays the rollback target.
     const rb = await call('POST', '/v1/models/hotel/rollback', {});
     expect(rb.json()).toMatchObject({ version: 1, rolled_back_from: 2 });

@@ -86,6 +86,8 @@ export interface PromoteInput {
   reason?: string;
   /** Set by a canary promotion: the canary it completes must still be this one. */
   expectCanary?: { canary_version: number; step_index: number; canary_revision?: number };
+  /** An automatic canary promotion: the analysis it was judged on, kept with the rollout's promote event. */
+  evidence?: Record<string, unknown>;
   /** Only if the alias is at this version now (a page that showed it, moving it on). */
   expectPrevious?: number;
   /** With activate: only if the slot holds this version now (the version the operator saw there). */
@@ -104,6 +106,7 @@ export interface AliasChange {
   force: boolean;
   reason?: string;
   expectCanary?: PromoteInput['expectCanary'];
+  evidence?: PromoteInput['evidence'];
   actor: string;
   at: string;
 }
@@ -436,7 +439,19 @@ export function createRegistryService(deps: RegistryDeps) {
       }
       if (previous !== version) {
         const at = clock.now().toISOString();
-        await deps.guard?.(tx, { model: input.model, alias, version, previous, action, force: input.force ?? false, reason: input.reason, expectCanary: input.expectCanary, actor: input.actor, at });
+        await deps.guard?.(tx, {
+          model: input.model,
+          alias,
+          version,
+          previous,
+          action,
+          force: input.force ?? false,
+          reason: input.reason,
+          expectCanary: input.expectCanary,
+          ...(input.evidence ? { evidence: input.evidence } : {}),
+          actor: input.actor,
+          at,
+        });
         await store.setAlias(tx, { model: input.model, alias, version, previous, action, actor: input.actor, at });
         await deps.emit?.(tx, 'model.promoted', { model: input.model, alias, version, previous_version: previous, actor: input.actor }, at);
       }

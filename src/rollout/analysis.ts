@@ -105,6 +105,28 @@ export interface Verdict {
   outcomes?: { production: ArmOutcomes; canary: ArmOutcomes; judged: boolean; reason?: string };
 }
 
+/** What an automatic step or promotion was judged on, kept with its rollout event: each arm's counts and every check. */
+export interface Evidence extends Record<string, unknown> {
+  production: { requests: number; scored: number; error_rate: number; p95_ms: number | null; labelled?: number };
+  canary: { requests: number; scored: number; error_rate: number; p95_ms: number | null; labelled?: number };
+  checks: { metric: string; observed: number; threshold: number }[];
+}
+
+export function verdictEvidence(v: Verdict): Evidence {
+  const arm = (a: ArmSummary, labelled: number | undefined) => ({
+    requests: a.requests,
+    scored: a.scored,
+    error_rate: a.error_rate,
+    p95_ms: a.p95_ms,
+    ...(labelled !== undefined ? { labelled } : {}),
+  });
+  return {
+    production: arm(v.production, v.outcomes?.production.labelled),
+    canary: arm(v.canary, v.outcomes?.canary.labelled),
+    checks: v.checks.map((c) => ({ metric: c.metric, observed: c.observed, threshold: c.threshold })),
+  };
+}
+
 /** The outcome metric each rule relative to production compares. */
 const RELATIVE_RULES = {
   max_fpr_delta_pp: 'false_positive_rate',

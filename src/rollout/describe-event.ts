@@ -1,3 +1,5 @@
+import type { Evidence } from './analysis.js';
+
 /** One rollout transition, as GET /v1/canary/:model/events returns it. */
 export interface RolloutEvent {
   event: string;
@@ -18,13 +20,13 @@ export function describeRolloutEvent(e: RolloutEvent): string {
     case 'start':
       return `${canary} started at ${e.percent}%${against}${Array.isArray(d.steps) && d.steps.length ? `, steps ${d.steps.join(', ')}%` : ''}`;
     case 'step':
-      return `${canary} stepped to ${e.percent}% (step ${String(d.step)} of ${String(d.of)})`;
+      return `${canary} stepped to ${e.percent}% (step ${String(d.step)} of ${String(d.of)})${judgedOn(d.evidence)}`;
     case 'percent':
       return `${canary} set from ${String(d.from)}% to ${e.percent}%`;
     case 'change':
       return `${canary} changed: ${describeChanges(d.changed)}`;
     case 'promote':
-      return `${canary} promoted to ${typeof d.target === 'string' ? d.target : 'production'}${e.production_version !== null ? ` (was v${e.production_version})` : ''}`;
+      return `${canary} promoted to ${typeof d.target === 'string' ? d.target : 'production'}${e.production_version !== null ? ` (was v${e.production_version})` : ''}${judgedOn(d.evidence)}`;
     case 'rollback':
       return `${canary} rolled back automatically${typeof d.reason === 'string' ? `: ${d.reason}` : ''}`;
     case 'stop':
@@ -41,6 +43,18 @@ export function describeRolloutEvent(e: RolloutEvent): string {
     default:
       return e.event;
   }
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+const short = (x: number) => (Number.isInteger(x) ? String(x) : Number(x.toPrecision(3)).toString());
+
+/** What an automatic step or promotion was judged on (its event's evidence), or nothing for a manual one. */
+function judgedOn(evidence: unknown): string {
+  if (!evidence || typeof evidence !== 'object') return '';
+  const { production: p, canary: c, checks } = evidence as Evidence;
+  const labelled = c.labelled !== undefined && p.labelled !== undefined ? ` (${count(c.labelled)} and ${count(p.labelled)} labelled)` : '';
+  const passed = checks.map((x) => `${x.metric} ${short(x.observed)} (limit ${short(x.threshold)})`).join(', ');
+  return `, judged on ${count(c.scored)} canary and ${count(p.scored)} production model-scored requests${labelled}${passed ? `: ${passed}` : ''}`;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { EmitEvent } from '../webhooks/index.js';
 import type { Rollout, RolloutStore } from './store.js';
 import { canarySettings, changedSettings, checkPercent, type CanarySettings, type SettingChanges, type StartCanaryInput } from './canary-request.js';
 import { createCanaryEvaluator, judgesOutcomes } from './evaluate.js';
-import { checkOutcomeRules } from './analysis.js';
+import { checkOutcomeRules, verdictEvidence, type Evidence } from './analysis.js';
 import { decisionsDiffer, policyFlag, type Task } from '../inference/index.js';
 import { idleRollout, runningCanary, type RunningCanary } from './idle.js';
 import { withWebhookEvents } from './webhook-events.js';
@@ -314,14 +314,14 @@ export function createRolloutService(deps: RolloutDeps) {
       percent: 100,
       actor: c.actor,
       at: c.at,
-      details: { target: running.target, via },
+      details: { target: running.target, via, ...(c.evidence ? { evidence: c.evidence } : {}) },
     });
     log.info({ model: c.model, version: running.canary_version, previous: running.production_version, actor: c.actor, via }, 'canary promoted');
     emit(c.model, 'promote');
   }
 
   /** `canaryVersion`: only if the running canary is this version (the caller judged that one). */
-  async function promoteCanary(model: string, opts: { archive_previous?: boolean; canaryVersion?: number; actor: string }, expected?: Judged) {
+  async function promoteCanary(model: string, opts: { archive_previous?: boolean; canaryVersion?: number; actor: string; evidence?: Evidence }, expected?: Judged) {
     const m = await registry.getModel(model);
     const r = await store.get(model);
     if (!r || r.canary_version === null) {
@@ -352,6 +352,7 @@ export function createRolloutService(deps: RolloutDeps) {
         target: r.target,
         version: r.canary_version,
         expectCanary: expected ? judged(expected) : { canary_version: r.canary_version, step_index: r.step_index },
+        ...(opts.evidence ? { evidence: opts.evidence } : {}),
         actor: opts.actor,
       });
     } catch (e) {
@@ -478,7 +479,7 @@ export function createRolloutService(deps: RolloutDeps) {
   }
 
   /** Move a healthy canary to its next step; the new percent, or undefined when another change came first. */
-  async function advanceStep(r: RunningCanary): Promise<number | undefined> {
+  async function advanceStep(r: RunningCanary, evidence: Evidence): Promise<number | undefined> {
     const percent = r.steps[r.step_index + 1];
     const at = nowIso();
     const next = { ...r, canary_percent: percent, step_index: r.step_index + 1, step_started_at: at, updated_at: at };
@@ -493,7 +494,7 @@ export function createRolloutService(deps: RolloutDeps) {
         percent,
         actor: 'system',
         at,
-        details: { step: r.step_index + 2, of: r.steps.length },
+        details: { step: r.step_index + 2, of: r.steps.length, evidence },
       });
       return true;
     });
@@ -525,10 +526,10 @@ export function createRolloutService(deps: RolloutDeps) {
       const elapsed = clock.now().getTime() - Date.parse(r.step_started_at!);
       if (elapsed < r.step_interval_ms) continue;
       if (r.step_index < r.steps.length - 1) {
-        const percent = await advanceStep(r);
+        const percent = await advanceStep(r, verdictEvidence(verdict));
         if (percent !== undefined) actions.push({ model: r.model, action: 'step', detail: { percent } });
       } else if (r.auto_promote) {
-        const done = await promoteCanary(r.model, { actor: 'system' }, r);
+        const done = await promoteCanary(r.model, { actor: 'system', evidence: verdictEvidence(verdict) }, r);
         if (done) actions.push({ model: r.model, action: 'promote', detail: { version: r.canary_version } });
       }
     }
