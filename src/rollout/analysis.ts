@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Task } from '../inference/index.js';
 import { AppError } from '../lib/errors.js';
 import type { ArmOutcomes } from './outcomes.js';
+import type { Evidence } from './describe-event.js';
 import { histogramCountAbove, proportionStandardError, wilsonLower } from '../monitoring/index.js';
 import { LATENCY_BOUNDS_MS, scorePsi, summarize, type ArmCounts, type ArmSummary } from './stats.js';
 
@@ -103,13 +104,6 @@ export interface Verdict {
   score_psi: number | null;
   /** Per-arm outcome metrics from feedback, when the model's feedback was read. */
   outcomes?: { production: ArmOutcomes; canary: ArmOutcomes; judged: boolean; reason?: string };
-}
-
-/** What an automatic step or promotion was judged on, kept with its rollout event: each arm's counts and every check. */
-export interface Evidence extends Record<string, unknown> {
-  production: { requests: number; scored: number; error_rate: number; p95_ms: number | null; labelled?: number };
-  canary: { requests: number; scored: number; error_rate: number; p95_ms: number | null; labelled?: number };
-  checks: { metric: string; observed: number; threshold: number }[];
 }
 
 export function verdictEvidence(v: Verdict): Evidence {

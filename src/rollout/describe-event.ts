@@ -1,5 +1,3 @@
-import type { Evidence } from './analysis.js';
-
 /** One rollout transition, as GET /v1/canary/:model/events returns it. */
 export interface RolloutEvent {
   event: string;
@@ -9,6 +7,14 @@ export interface RolloutEvent {
   actor: string;
   at: string;
   details: Record<string, unknown> | null;
+}
+
+/** What an automatic step or promotion was judged on, kept with its rollout event: each arm's counts and every check. */
+/* Shared with the console, so it lives here and not with the analysis. */
+export interface Evidence extends Record<string, unknown> {
+  production: { requests: number; scored: number; error_rate: number; p95_ms: number | null; labelled?: number };
+  canary: { requests: number; scored: number; error_rate: number; p95_ms: number | null; labelled?: number };
+  checks: { metric: string; observed: number; threshold: number }[];
 }
 
 /** A transition in words: what moved, between which versions. */
