@@ -278,6 +278,12 @@ describe('analysis rules', () => {
     const stale = analyse({ version: 1, counts: late }, { version: 2, counts: cachedArm(9000, 0.2, 8) }, analysisSchema.parse({}), { minRequests: 200, minScored: 100, canaryPercent: 100 });
     expect(stale.reason).toBeUndefined();
     expect(stale.status).toBe('healthy');
+    // Nor do they set the limits: 40 of 120 late production requests failed (33 %), and a canary failing 30 % is still judged against the 1 % floor, not 1.5 × 33 %; the late requests' slow p95 sets no latency limit either.
+    const lateFailing = arm(120, 40, 900, 30);
+    const judged = analyse({ version: 1, counts: lateFailing }, { version: 2, counts: arm(1000, 300, 1, 300) }, analysisSchema.parse({}), { minRequests: 200, minScored: 100, canaryPercent: 100 });
+    expect(judged.failed).toMatchObject({ metric: 'error_rate', observed: 0.3, threshold: 0.015 });
+    expect(judged.failed?.detail).toBe('canary error rate 30.00% > 1.5 × the 1% floor (of 1000 model-scored requests; at 100 % production serves nothing to compare with)');
+    expect(judged.checks.map((c) => c.metric)).toEqual(['error_rate']);
   });
 
   it('waits for min_requests before judging', () => {
