@@ -201,7 +201,9 @@ export function analyse(
   const alone = (opts.canaryPercent ?? 50) >= 100;
   const p = summarize(prod.version, prod.counts);
   const c = summarize(canary.version, canary.counts);
-  const psiValue = opts.task !== 'regression' && canary.counts.requests - canary.counts.errors > 0 && prod.counts.requests - prod.counts.errors > 0 ? scorePsi(prod.counts, canary.counts) : null;
+  // At 100 % production's few late requests are no distribution to compare with.
+  const psiValue =
+    !alone && opts.task !== 'regression' && canary.counts.requests - canary.counts.errors > 0 && prod.counts.requests - prod.counts.errors > 0 ? scorePsi(prod.counts, canary.counts) : null;
 
   const relative = relativeRules(rules.outcomes);
   const customOutcome = customOutcomeRules(rules);

@@ -284,6 +284,21 @@ describe('analysis rules', () => {
     expect(judged.failed).toMatchObject({ metric: 'error_rate', observed: 0.3, threshold: 0.015 });
     expect(judged.failed?.detail).toBe('canary error rate 30.00% > 1.5 × the 1% floor (of 1000 model-scored requests; at 100 % production serves nothing to compare with)');
     expect(judged.checks.map((c) => c.metric)).toEqual(['error_rate']);
+    // A score PSI rule has nothing to compare either: 120 late requests scoring high against a canary scoring low are not a shift.
+    const psi = analyse({ version: 1, counts: arm(120, 0, 1, 110) }, { version: 2, counts: arm(1000, 0, 1, 50) }, analysisSchema.parse({ max_score_psi: 0.1 }), {
+      minRequests: 200,
+      minScored: 100,
+      canaryPercent: 100,
+    });
+    expect(psi.score_psi).toBeNull();
+    expect(psi.status).toBe('healthy');
+    // Below 100 % the same arms are a shift, and roll it back.
+    const below = analyse({ version: 1, counts: arm(1200, 0, 1, 1100) }, { version: 2, counts: arm(1000, 0, 1, 50) }, analysisSchema.parse({ max_score_psi: 0.1 }), {
+      minRequests: 200,
+      minScored: 100,
+      canaryPercent: 50,
+    });
+    expect(below.failed?.metric).toBe('score_psi');
   });
 
   it('waits for min_requests before judging', () => {
