@@ -111,6 +111,8 @@ const schema = z.object({
   AUDIT_LOG: onOff.default(true),
   /** What the audit log keeps of each request's features: full (the payload), hashed (SHA-256 of the canonical values), none. */
   AUDIT_FEATURES: z.enum(['full', 'hashed', 'none']).default('full'),
+  /** With AUDIT_FEATURES=full: a payload larger than this (bytes of JSON) keeps only the version's features, so a client sending large unused fields cannot fill the database. */
+  AUDIT_PAYLOAD_MAX_BYTES: intFrom(1024, 1_073_741_824).default(65_536),
   /** Audit writer: how often queued records are written (ms). */
   AUDIT_FLUSH_MS: intFrom(10, 60_000).default(100),
   /** Audit writer: records per INSERT; a full batch is written at once. */

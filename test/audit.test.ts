@@ -303,6 +303,48 @@ describe('AUDIT_FEATURES', () => {
     }
   });
 
+  it("a payload above AUDIT_PAYLOAD_MAX_BYTES keeps only the version's features, or their hash when even they are above it; smaller ones are kept as sent", async () => {
+    const s = await serverWith('sqlite', { AUDIT_PAYLOAD_MAX_BYTES: '4096' });
+    try {
+      const names = (await s.ctx.registry.getVersion('hotel', 1)).contract.features.map((f) => f.name);
+      const base = rowPayload(demo.holdout.data, 3);
+      const text = (o: object) => JSON.stringify({ model: 'hotel', payload: o });
+      const send = async (body: string, url = '/v1/infer') => {
+        const res = await s.app.inject({ method: 'POST', url, headers: { ...s.auth, 'content-type': 'application/json' }, payload: body });
+        expect(res.statusCode, res.body).toBe(200);
+        return res.json();
+      };
+      const small = { ...base, note: 'vip' };
+      const big = { ...base, note: 'x'.repeat(10_000), crm_id: 'c-1' };
+      const category = names.find((n) => typeof base[n] === 'string')!;
+      const huge = { ...base, [category]: 'y'.repeat(5_000) };
+      const ids = [(await send(text(small))).prediction_id, (await send(text(big))).prediction_id, (await send(text(huge))).prediction_id];
+      // Batch predict keeps each instance the same way.
+      const batch = await send(JSON.stringify({ instances: [small, big] }), '/v1/models/hotel/predict');
+      ids.push(...batch.predictions.map((p: { prediction_id: string }) => p.prediction_id));
+      await s.audit.flush();
+      const byId = new Map((await s.ctx.audit.query({ limit: 10 })).map((r) => [r.id, r]));
+      const stored = ids.map((id) => byId.get(id)!);
+      // As sent: the extra field too.
+      expect(stored[0].features).toEqual(small);
+      expect(stored[3].features).toEqual(small);
+      // Only the contract's features, and what was left out.
+      const features = Object.fromEntries(names.filter((n) => n in base).map((n) => [n, base[n]]));
+      expect(stored[1].features).toEqual({ ...features, modelgate_trimmed: { bytes: Buffer.byteLength(JSON.stringify(big)), left_out: 2 } });
+      expect(stored[4].features).toEqual(stored[1].features);
+      expect(stored[1].features_sha256).toBeNull();
+      // A 5,000-character category is itself above the limit: the canonical values' hash, as AUDIT_FEATURES=hashed keeps.
+      expect(stored[2].features).toBeNull();
+      const canonical = JSON.stringify(names.map((n) => (huge[n] === undefined || (typeof huge[n] === 'number' && Number.isNaN(huge[n])) ? null : huge[n])));
+      expect(stored[2].features_sha256).toBe(createHash('sha256').update(canonical).digest('hex'));
+      const metrics = (await s.app.inject({ method: 'GET', url: '/metrics', headers: s.auth })).body;
+      expect(metrics).toContain('modelgate_audit_payloads_trimmed_total{model="hotel",kept="features"} 2');
+      expect(metrics).toContain('modelgate_audit_payloads_trimmed_total{model="hotel",kept="hash"} 1');
+    } finally {
+      await s.stop();
+    }
+  });
+
   it('AUDIT_LOG=off records nothing', async () => {
     const s = await serverWith('sqlite', { AUDIT_LOG: 'off' });
     try {
@@ -434,7 +476,9 @@ for (const dialect of DIALECTS) {
       const written = `{${Object.entries(row)
         .map(([k, v]) => `"${k}": ${typeof v === 'number' && Number.isInteger(v) ? `${v}.0` : JSON.stringify(v)}`)
         .join(', ')}}`;
-      const long = `${written.slice(0, -1)}, "note": "${'x'.repeat(70_000)}"}`;
+      // 65,512 characters: its body is longer than the text a request keeps (64 Ki), the payload within AUDIT_PAYLOAD_MAX_BYTES (65,536).
+      const long = `${written.slice(0, -1)}, "note": "${'x'.repeat(65_500 - written.length)}"}`;
+      expect(long.length).toBe(65_512);
       const bodies = {
         plain: `{"model": "hotel", "event_id": "as-written", "payload": ${written}}\n`,
         // payload first: not cut out, so written as JSON.stringify of the parsed values

@@ -194,6 +194,7 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
         body,
         bodyText: request.bodyText ?? undefined,
         row,
+        featureNames: servable.featureNames,
         score: outcome.score,
         label: outcome.label,
         decision,

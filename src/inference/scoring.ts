@@ -45,6 +45,8 @@ export interface ScoredPrediction {
   body?: object;
   bodyText?: string;
   row: Row;
+  /** The version's feature names (Servable.featureNames). */
+  featureNames: readonly string[];
   /** Binary: positive-class probability; multiclass: the label's probability; regression: the value. */
   score: number;
   /** Multiclass: the predicted class. */
@@ -188,6 +190,7 @@ export function batchScorer(deps: { observer?: ArmObserver; cache?: PredictionCa
         eventId: eventIds?.[i] ?? eventId,
         payload: payloads[i],
         row: rows[i],
+        featureNames: servable.featureNames,
         score: outcome.score,
         label: outcome.label,
         decision,

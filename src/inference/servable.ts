@@ -108,6 +108,8 @@ export class Servable {
   readonly packed: boolean;
   /** Start of this version's prediction-cache keys. */
   readonly cachePrefix: string;
+  /** The contract's feature names, in its order (what the audit log keeps of an oversized payload). */
+  readonly featureNames: readonly string[];
   /** Which engine serves this version; also the `engine` label of its metrics. */
   readonly engineName: EngineName;
   info: EngineInfo;
@@ -131,6 +133,7 @@ export class Servable {
     this.read = outcomeReader(this.task, spec.output);
     this.versionLabel = String(spec.version);
     this.cachePrefix = `${JSON.stringify(spec.model)}@${spec.version}`;
+    this.featureNames = spec.contract.features.map((f) => f.name);
     this.engineName = engine.name;
     this.info = { engine: engine.name, memory_bytes: memoryBytes };
     // Compiled runs batch too, though a row costs the same alone: replies then leave in bursts,

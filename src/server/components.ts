@@ -52,7 +52,22 @@ export function auditParts({ ctx, config, log, metrics, timers }: Parts) {
     onLost: (n) => metrics.auditRecords.inc({ result: 'lost' }, n),
     timers,
   });
-  const sink = config.AUDIT_LOG ? createAuditRecorder(audit, config.AUDIT_FEATURES) : undefined;
+  // Said once per model and process: a client that sends large payloads sends them all day.
+  const warned = new Set<string>();
+  const sink = config.AUDIT_LOG
+    ? createAuditRecorder(audit, config.AUDIT_FEATURES, {
+        maxPayloadBytes: config.AUDIT_PAYLOAD_MAX_BYTES,
+        onTrimmed: (model, bytes, kept) => {
+          metrics.auditTrimmed.inc({ model, kept: kept ? 'features' : 'hash' });
+          if (warned.has(model)) return;
+          warned.add(model);
+          log.warn(
+            { model, bytes, limit: config.AUDIT_PAYLOAD_MAX_BYTES },
+            `a ${model} payload of ${bytes} bytes is above AUDIT_PAYLOAD_MAX_BYTES: the audit log keeps ${kept ? "only the version's features" : 'only the SHA-256 of its features (even they are above the limit)'} of such payloads (counted in modelgate_audit_payloads_trimmed_total; said once per model)`,
+          );
+        },
+      })
+    : undefined;
   // SQLite deletes on the request thread: 5,000 rows took it 12–40 ms a batch, 500 rows 1–1.5 ms (measured).
   const batch = ctx.db.dialect === 'sqlite' ? 500 : 5000;
   const reports = createMonitoringStore(ctx.db);
@@ -150,6 +165,7 @@ export function rolloutRuntime(parts: Parts, source: RegistrySource, sink: Predi
         eventId: r.request?.eventId,
         payload: r.request?.payload ?? null,
         row: r.row,
+        featureNames: r.featureNames,
         score: r.score,
         decision: r.decision,
         latencyMs: r.latencyMs,

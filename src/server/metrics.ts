@@ -185,6 +185,12 @@ export function createMetrics(sources: MetricsSources = {}) {
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const auditTrimmed = new client.Counter({
+    name: 'modelgate_audit_payloads_trimmed_total',
+    help: "Payloads above AUDIT_PAYLOAD_MAX_BYTES, by model and what the audit log kept of them: features (the version's features only) or hash (their SHA-256: even those were above the limit)",
+    labelNames: ['model', 'kept'] as const,
+    registers: [registry],
+  });
   const auditQueue = new client.Gauge({
     name: 'modelgate_audit_queue_depth',
     help: 'Audit records waiting in memory to be written',
@@ -240,6 +246,7 @@ export function createMetrics(sources: MetricsSources = {}) {
     webhooks,
     registry,
     auditRecords,
+    auditTrimmed,
     auditQueue,
     cacheHits,
     cacheMisses,
