@@ -121,7 +121,17 @@ export class RolloutRuntime implements ArmObserver {
             this.recorder.success(j.model, 'shadow', first.shadow.spec.version, ms, o.score, d, false);
             const { agreed, difference } = compareOutcomes(first.shadow.task, j.outcome, j.decision, o, d);
             this.recorder.comparison(j.model, first.shadow.spec.version, agreed, difference);
-            this.o.onShadowScored?.({ model: j.model, version: first.shadow.spec.version, row: j.row, featureNames: first.shadow.featureNames, score: o.score, label: o.label, decision: d, latencyMs: ms, request: j.request });
+            this.o.onShadowScored?.({
+              model: j.model,
+              version: first.shadow.spec.version,
+              row: j.row,
+              featureNames: first.shadow.featureNames,
+              score: o.score,
+              label: o.label,
+              decision: d,
+              latencyMs: ms,
+              request: j.request,
+            });
           });
         } catch (e) {
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
