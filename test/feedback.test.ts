@@ -65,11 +65,19 @@ for (const dialect of DIALECTS) {
       expect(short).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED', message: 'event_ids: 1 id for 3 instances; give one per instance, in the same order' } } });
     });
 
-    it('reporting again replaces the outcome', async () => {
+    it('reporting again replaces the outcome, and says so: replaced, and changed when the outcome differs', async () => {
       const id = await predict(2);
-      await post('/v1/feedback', { prediction_id: id, label: 1 });
-      await post('/v1/feedback', { prediction_id: id, label: 0, value: 10 });
+      const first = (await post('/v1/feedback', { prediction_id: id, label: 1 })).body;
+      expect(first).toMatchObject({ stored: 1, replaced: 0, changed: 0 });
+      expect(first.results[0]).toEqual({ index: 0, status: 'stored', prediction_id: id });
+      const other = (await post('/v1/feedback', { prediction_id: id, label: 0, value: 10 })).body;
+      expect(other).toMatchObject({ stored: 1, replaced: 1, changed: 1 });
+      expect(other.results[0]).toEqual({ index: 0, status: 'stored', prediction_id: id, replaced: true, changed: true });
       expect(await s.ctx.feedback.get(id)).toMatchObject({ label: 0, value: 10 });
+      // The same outcome with another realised value: replaced, not changed.
+      const again = (await post('/v1/feedback', { prediction_id: id, label: 'no', value: 12 })).body;
+      expect(again).toMatchObject({ stored: 1, replaced: 1, changed: 0 });
+      expect(again.results[0]).toEqual({ index: 0, status: 'stored', prediction_id: id, replaced: true });
     });
 
     it('a single bad item gets the usual error reply: unknown prediction 404, bad label 400', async () => {
@@ -207,7 +215,10 @@ describe('modelgate feedback import', () => {
     expect(imported.code, imported.stderr).toBe(0);
     expect(imported.json()).toMatchObject({ rows: 5, stored: 2, unlabelled: 3, refused: 0 });
     const said = await runCli(['feedback', 'import', '--file', floats], { MODELGATE_DATA_DIR: dir });
-    expect(said.stdout).toBe(`2 of 5 outcomes stored from ${floats}; 3 rows with no label (blank, or a missing-value token such as NA or ?: no outcome yet) left out\n`);
+    // Imported a second time: the same two outcomes again, replacing themselves.
+    expect(said.stdout).toBe(
+      `2 of 5 outcomes stored from ${floats} (2 replacing an outcome stored before, 0 of them with another outcome); 3 rows with no label (blank, or a missing-value token such as NA or ?: no outcome yet) left out\n`,
+    );
     expect(await byEvent('bk-2')).toBe(1);
     expect(await byEvent('bk-3')).toBe(0);
     // The blank left bk-4's earlier outcome as it was.
@@ -263,6 +274,29 @@ describe('modelgate feedback import', () => {
     expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/the header names column "label" twice/);
     expect(await value('bk-0')).toBe(-100);
+  });
+
+  it('a file imported over outcomes stored before says how many it replaced and warns of those it changed', async () => {
+    for (let i = 0; i < 3; i++)
+      await s.app.inject({
+        method: 'POST',
+        url: '/v1/infer',
+        headers: { ...s.auth, 'content-type': 'application/json' },
+        payload: JSON.stringify({ model: 'hotel', payload: rowPayload(demo.holdout.data, 20 + i), event_id: `fix-${i}` }),
+      });
+    await s.audit.flush();
+    const first = await importCsv('fix.csv', ['event_id,label', 'fix-0,1', 'fix-1,0', 'fix-2,1']);
+    expect(first.r.json()).toMatchObject({ stored: 3, replaced: 0, changed: 0 });
+    expect(first.r.stderr).not.toContain('warning');
+    const same = await runCli(['feedback', 'import', '--file', first.file], { MODELGATE_DATA_DIR: dir });
+    expect(same.stdout).toContain(`3 of 3 outcomes stored from ${first.file} (3 replacing an outcome stored before, 0 of them with another outcome)`);
+    expect(same.stderr).not.toContain('warning');
+    // The labels flipped on two of the three rows (a yes/no mapping read the wrong way round): said, and the file named.
+    const flipped = await importCsv('fix-flipped.csv', ['event_id,label', 'fix-0,0', 'fix-1,1', 'fix-2,1']);
+    expect(flipped.r.json()).toMatchObject({ stored: 3, replaced: 3, changed: 2 });
+    expect(flipped.r.stderr).toContain(
+      `warning: 2 of the stored outcomes differ from the outcome their prediction had (of 3 predictions that had one): reporting again replaces an outcome, so if ${flipped.file} is not a correction of what was imported before, import the right file again`,
+    );
   });
 
   it('reads an outcome file as it comes, its columns named by flags: a customer export with the id and Churn columns', async () => {

@@ -40,6 +40,8 @@ export async function feedbackRoutes(fastify: FastifyInstance, deps: FeedbackRou
             properties: {
               stored: { type: 'integer' },
               failed: { type: 'integer' },
+              replaced: { type: 'integer', description: 'stored items whose prediction had an outcome already (reporting again replaces it)' },
+              changed: { type: 'integer', description: 'of those, items whose outcome differs from the one replaced' },
               results: {
                 type: 'array',
                 items: {
@@ -48,6 +50,8 @@ export async function feedbackRoutes(fastify: FastifyInstance, deps: FeedbackRou
                     index: { type: 'integer' },
                     status: { type: 'string', enum: ['stored', 'error'] },
                     prediction_id: { type: 'string' },
+                    replaced: { type: 'boolean' },
+                    changed: { type: 'boolean' },
                     error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
                   },
                 },

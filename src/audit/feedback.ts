@@ -12,7 +12,8 @@ export interface FeedbackItem {
 }
 
 export type FeedbackResult =
-  | { index: number; status: 'stored'; prediction_id: string }
+  /** `replaced`: the prediction had an outcome already; `changed`: and this one differs from it (a correction, or the wrong file). */
+  | { index: number; status: 'stored'; prediction_id: string; replaced?: true; changed?: true }
   | { index: number; status: 'error'; error: { code: 'VALIDATION_FAILED' | 'NOT_FOUND'; message: string } }
   /** A file's missing-value word (NA, ?) where the version has no such class: no outcome yet (submit's `tokensAsNoOutcome`). */
   | { index: number; status: 'no_outcome' };
@@ -156,7 +157,7 @@ export function createFeedbackService(deps: {
       keyId: string | null,
       flushAudit?: () => Promise<void>,
       opts: { tokensAsNoOutcome?: boolean } = {},
-    ): Promise<{ stored: number; failed: number; results: FeedbackResult[] }> {
+    ): Promise<{ stored: number; failed: number; replaced: number; changed: number; results: FeedbackResult[] }> {
       const results: FeedbackResult[] = new Array(items.length);
       const valid: { index: number; item: FeedbackItem; value: number | null }[] = [];
       items.forEach((item, index) => {
@@ -224,6 +225,37 @@ export function createFeedbackService(deps: {
       // Several items for one prediction in one batch: the last one wins, as it would across batches.
       const last = new Map(rows.map((r) => [r.prediction_id, r]));
       const unique = [...last.values()];
+      // Outcomes these replace, so that a file imported over another is said (counts only: a race with another writer changes no row).
+      const before = new Map<string, { label: number | null; actual_class: string | null; actual_value: number | null }>();
+      for (let i = 0; i < unique.length; i += 500) {
+        for (const r of await k
+          .selectFrom('feedback')
+          .select(['prediction_id', 'label', 'actual_class', 'actual_value'])
+          .where(
+            'prediction_id',
+            'in',
+            unique.slice(i, i + 500).map((r) => r.prediction_id),
+          )
+          .execute())
+          before.set(r.prediction_id, { label: r.label === null ? null : Number(r.label), actual_class: r.actual_class, actual_value: r.actual_value === null ? null : Number(r.actual_value) });
+      }
+      let replaced = 0;
+      let changed = 0;
+      const differs = new Set<string>();
+      for (const r of unique) {
+        const old = before.get(r.prediction_id);
+        if (!old) continue;
+        replaced++;
+        if (old.label !== r.label || old.actual_class !== r.actual_class || old.actual_value !== r.actual_value) {
+          changed++;
+          differs.add(r.prediction_id);
+        }
+      }
+      for (const res of results)
+        if (res?.status === 'stored' && before.has(res.prediction_id)) {
+          res.replaced = true;
+          if (differs.has(res.prediction_id)) res.changed = true;
+        }
       for (let i = 0; i < unique.length; i += 500) {
         await k
           .insertInto('feedback')
@@ -242,7 +274,7 @@ export function createFeedbackService(deps: {
       }
       if (unique.length) deps.onStored?.([...new Set(unique.map((r) => r.model))]);
       const stored = results.filter((r) => r.status === 'stored').length;
-      return { stored, failed: results.filter((r) => r.status === 'error').length, results };
+      return { stored, failed: results.filter((r) => r.status === 'error').length, replaced, changed, results };
     },
 
     async get(predictionId: string) {

@@ -88,6 +88,9 @@ export function registerFeedbackCommands(program: Command): void {
         const delimiter = await fileDelimiter(o.file);
         let rows = 0;
         let stored = 0;
+        // Outcomes that replaced ones stored before, and of those the ones that differ: a file imported over another is said.
+        let replaced = 0;
+        let changed = 0;
         // Rows whose outcome is not known yet (a blank or missing-value label): left out and counted, not refused.
         let unlabelled = 0;
         const errors: { line: number; message: string }[] = [];
@@ -102,6 +105,8 @@ export function registerFeedbackCommands(program: Command): void {
             { tokensAsNoOutcome: true },
           );
           stored += out.stored;
+          replaced += out.replaced;
+          changed += out.changed;
           for (const r of out.results)
             if (r.status === 'no_outcome') unlabelled++;
             else if (r.status === 'error') {
@@ -153,7 +158,11 @@ export function registerFeedbackCommands(program: Command): void {
         if (batch.length) await send();
         // Misaligned rows were refused as they were read, the others when their batch was sent.
         errors.sort((a, b) => a.line - b.line);
-        const summary = { file: o.file, rows, stored, unlabelled, refused: errors.length, refused_by: refusedBy, errors: errors.slice(0, 100) };
+        const summary = { file: o.file, rows, stored, replaced, changed, unlabelled, refused: errors.length, refused_by: refusedBy, errors: errors.slice(0, 100) };
+        if (changed)
+          progress(
+            `warning: ${changed} of the stored outcomes differ from the outcome their prediction had (of ${replaced} predictions that had one): reporting again replaces an outcome, so if ${o.file} is not a correction of what was imported before, import the right file again`,
+          );
         const causes = [
           refusedBy.no_prediction
             ? `${refusedBy.no_prediction} with no prediction of that id in the audit log (not scored, or scored under another id; ${NOT_WRITTEN_YET.replace('; retry', ': import the file again')})`
@@ -163,7 +172,7 @@ export function registerFeedbackCommands(program: Command): void {
         ].filter(Boolean);
         emit(o, summary, () =>
           [
-            `${stored} of ${rows} outcomes stored from ${o.file}${unlabelled ? `; ${unlabelled} row${unlabelled > 1 ? 's' : ''} with no label (blank, or a missing-value token such as NA or ?: no outcome yet) left out` : ''}`,
+            `${stored} of ${rows} outcomes stored from ${o.file}${replaced ? ` (${replaced} replacing an outcome stored before, ${changed} of them with another outcome)` : ''}${unlabelled ? `; ${unlabelled} row${unlabelled > 1 ? 's' : ''} with no label (blank, or a missing-value token such as NA or ?: no outcome yet) left out` : ''}`,
             ...(errors.length ? [`${errors.length} refused: ${causes.join('; ')}`] : []),
             // Nothing matched at all: most often the wrong column was named, not thousands of unscored rows.
             ...(stored === 0 && refusedBy.no_prediction > 0 && refusedBy.no_prediction === errors.length ? [`no row matched a prediction: ${idColumns(columns)}`] : []),
