@@ -119,7 +119,15 @@ describe('HTTP API', () => {
     expectError(await inject('POST', '/v1/infer', '{"model": "hotel", "payload": {', { 'content-type': 'application/json' }), 400, 'BAD_REQUEST');
     expectError(await inject('POST', '/v1/infer', '{"model":"hotel","payload":{"adr":NaN}}', { 'content-type': 'application/json' }), 400, 'BAD_REQUEST');
     expectError(await inject('POST', '/v1/infer', '{"model":"hotel","payload":{"adr":Infinity}}', { 'content-type': 'application/json' }), 400, 'BAD_REQUEST');
-    expectError(await inject('POST', '/v1/infer', 'model=hotel', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    const form = await inject('POST', '/v1/infer', 'model=hotel', { 'content-type': 'application/x-www-form-urlencoded' });
+    expectError(form, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(form.json().error.message).toBe('unsupported content type "application/x-www-form-urlencoded"; send the JSON body with Content-Type: application/json');
+    // JSON sent as text/plain, as fetch() sends a string body unless told otherwise: the media type is what is wrong, not the body.
+    const text = await inject('POST', '/v1/infer', JSON.stringify({ model: 'hotel', payload: row }), { 'content-type': 'text/plain;charset=UTF-8' });
+    expectError(text, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(text.json().error.message).toBe(
+      'unsupported content type "text/plain;charset=UTF-8"; send the JSON body with Content-Type: application/json (fetch() sends a string body as text/plain unless its headers say otherwise)',
+    );
     expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: row, pad: 'x'.repeat(30_000) }), 413, 'PAYLOAD_TOO_LARGE');
     expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: 'lead_time=3' }), 400, 'VALIDATION_FAILED', 'payload');
     expectError(await inject('POST', '/v1/infer', { model: 'hotel', payload: [1, 2] }), 400, 'VALIDATION_FAILED', 'payload');

@@ -27,7 +27,7 @@ export const errorBodySchema = {
 const LIMIT_SETTINGS: Record<string, string> = { 'body.instances': 'PREDICT_MAX_INSTANCES' };
 
 /** Fastify's own errors (body parsing, validation, limits) translated into the one error model. */
-export function fromFastify(err: FastifyError, request?: { body?: unknown; query?: unknown; params?: unknown }): AppError {
+export function fromFastify(err: FastifyError, request?: { body?: unknown; query?: unknown; params?: unknown; headers?: Record<string, unknown> }): AppError {
   if (err.validation) {
     const first = err.validation[0];
     // "query", as the routes' own checks name it (Fastify says "querystring").
@@ -52,10 +52,19 @@ export function fromFastify(err: FastifyError, request?: { body?: unknown; query
   }
   const byCode: Partial<Record<string, [ErrorCode, string]>> = {
     FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'request body is larger than BODY_LIMIT_BYTES; send fewer rows per request'],
-    FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'unsupported content type; send Content-Type: application/json'],
     FST_ERR_CTP_EMPTY_JSON_BODY: ['BAD_REQUEST', 'the JSON body is empty'],
     FST_ERR_CTP_INVALID_JSON_BODY: ['BAD_REQUEST', `malformed JSON body: ${parseProblem(err)}; send one JSON object`],
   };
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const sent = request?.headers?.['content-type'];
+    // fetch() sends a string body as text/plain unless told otherwise: the commonest way here.
+    return new AppError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      typeof sent === 'string' && sent
+        ? `unsupported content type ${JSON.stringify(sent.slice(0, 100))}; send the JSON body with Content-Type: application/json${/^text\/plain\b/i.test(sent) ? ' (fetch() sends a string body as text/plain unless its headers say otherwise)' : ''}`
+        : 'unsupported content type; send Content-Type: application/json',
+    );
+  }
   const known = err.code ? byCode[err.code] : undefined;
   if (known) return new AppError(known[0], known[1]);
   if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON|prototype|Unexpected/i.test(err.message))) {

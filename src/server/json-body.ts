@@ -32,7 +32,8 @@ function notUtf8Arrived(request: FastifyRequest, text: string): boolean {
  * take plain JSON.parse, which keeps the scan off the hot path.
  */
 export function installJsonParser(app: FastifyInstance): void {
-  app.removeContentTypeParser(['application/json']);
+  // Fastify's text/plain parser handed a JSON text sent as text/plain (fetch's default for a string body) to the routes as a string, refused as "body: must be object": refused as the wrong media type instead.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.decorateRequest('bodyText', null);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
