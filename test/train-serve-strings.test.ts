@@ -83,6 +83,18 @@ for (const dialect of DIALECTS) {
       const said = (unseen.body.warnings as string[]).find((w) => w.startsWith('payload.market_segment: "Space"'))!;
       expect(said).toMatch(/\(it knows ("[^"]+", )*null \(a missing value\)(, "[^"]+")*\)$/);
       expect(said).not.toContain('""');
+      // A number beyond a double (1e400 parses to Infinity) is scored as missing, as train read an Infinity cell, and the reply names it.
+      const withNull = await post('/v1/infer', { model: 'from-dirty', payload: { ...payload(2, clean), adr: null } });
+      const huge = await s.app.inject({
+        method: 'POST',
+        url: '/v1/infer',
+        headers: { ...s.auth, 'content-type': 'application/json' },
+        payload: JSON.stringify({ model: 'from-dirty', payload: { ...payload(2, clean), adr: 12345.678 } }).replace('12345.678', '1e400'),
+      });
+      expect(huge.statusCode, huge.body).toBe(200);
+      expect(huge.json().score).toBe(withNull.body.score);
+      expect(huge.json().warnings).toEqual(["payload.adr: a number beyond a double's range (read as Infinity), scored as a missing value, as the version's trainer read such a cell"]);
+      expect(withNull.body.warnings).toBeUndefined();
       // The rows as they stand in the two files: the same metrics.
       const evaluate = async (file: string) => {
         const r = await runCli(['evaluate', '--model', 'from-dirty', '--data', file, '--target', 'cancelled', '--json'], s.env);
@@ -114,8 +126,8 @@ for (const dialect of DIALECTS) {
 
     it('drift monitoring bins the window the same way: a padded category is not an unseen one', async () => {
       for (let i = 0; i < 60; i++) expect((await post('/v1/infer', { model: 'from-dirty', payload: payload(i, dirty) })).status).toBe(200);
-      // With the seven rows the test above sent (0, 5, 10, 15 and 30 of them without a segment).
-      const sent = [...Array.from({ length: 60 }, (_, i) => i), 0, 3, 5, 6, 10, 15, 30];
+      // With the nine rows the test above sent (0, 5, 10, 15 and 30 of them without a segment; row 2 twice, its adr null and 1e400).
+      const sent = [...Array.from({ length: 60 }, (_, i) => i), 0, 3, 5, 6, 10, 15, 30, 2, 2];
       await s.audit.flush();
       const report = (await post('/v1/monitoring/from-dirty/run', {})).body;
       const segment = report.features.find((f: { name: string }) => f.name === 'market_segment');
@@ -139,7 +151,8 @@ describe('an imported version gets its values as sent', () => {
     // Infinity (1e400 in a body) is a value for an imported graph, missing for a trained one, as train read "Infinity".
     const number = [{ name: 'adr', type: 'float' as const, input: 'adr' }];
     expect(createEncoder({ contract_version: 1, layout: 'columns', features: number }).encode({ adr: Infinity }, 'payload').row).toEqual([Infinity]);
-    expect(createEncoder({ contract_version: 1, layout: 'columns', features: number, cell_reading: 'train' }).encode({ adr: -Infinity }, 'payload').row).toEqual([NaN]);
+    expect(createEncoder({ contract_version: 1, layout: 'columns', features: number, cell_reading: 'train' }).encode({ adr: -Infinity }, 'payload')).toEqual({ row: [NaN], overflowed: [0] });
+    expect(createEncoder({ contract_version: 1, layout: 'columns', features: number, cell_reading: 'train' }).encode({ adr: null }, 'payload')).toEqual({ row: [NaN] });
     expect(createEncoder({ contract_version: 1, layout: 'columns', features: number, cell_reading: 'train' }).encode({ adr: 1e308 }, 'payload').row).toEqual([1e308]);
   });
 });

@@ -22,6 +22,8 @@ export interface EncodedRow {
   unseen?: number[];
   /** Features (contract indexes) the payload left out: scored as missing, reported back (null says missing on purpose). */
   absent?: number[];
+  /** Features (contract indexes) sent a number beyond a double's range (1e400 parses to Infinity): a trained version scores it as missing, reported back. */
+  overflowed?: number[];
 }
 
 type Check = (v: unknown, where: string) => number | string | bigint | boolean;
@@ -178,12 +180,15 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[], seenCatego
     const row: Row = new Array(n);
     let present = 0;
     let unseen: number[] | undefined;
+    let overflowed: number[] | undefined;
     try {
       for (let i = 0; i < n; i++) {
         // Own properties only: an inherited name (constructor, toString) is not a feature value.
         const has = Object.hasOwn(obj, names[i]);
         if (has) present++;
         const v = (row[i] = checks[i](has ? obj[names[i]] : undefined, where));
+        // NaN from a sent number (not null or absent): it was beyond a double, read as the trainer read an Infinity cell.
+        if (v !== v && has && typeof obj[names[i]] === 'number') (overflowed ??= []).push(i);
         const categories = knownCategories[i];
         if (categories !== undefined && has && typeof v === 'string' && v !== missingCategory && !categories.has(v)) (unseen ??= []).push(i);
       }
@@ -191,10 +196,10 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[], seenCatego
       throw refusalOfAll(e, obj, where);
     }
     const keys = Object.keys(obj);
-    if (keys.length === present && present === n) return unseen ? { row, unseen } : { row };
+    if (keys.length === present && present === n && !overflowed) return unseen ? { row, unseen } : { row };
     const absent = present < n ? names.flatMap((name, i) => (Object.hasOwn(obj, name) ? [] : [i])) : undefined;
     const unknown = keys.length > present ? keys.filter((k) => !known.has(k)) : undefined;
-    return { row, ...(unknown ? { unknown } : {}), ...(unseen ? { unseen } : {}), ...(absent ? { absent } : {}) };
+    return { row, ...(unknown ? { unknown } : {}), ...(unseen ? { unseen } : {}), ...(absent ? { absent } : {}), ...(overflowed ? { overflowed } : {}) };
   };
 
   /**

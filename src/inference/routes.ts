@@ -88,7 +88,7 @@ const inferReply = {
 const UNKNOWN_NAMED = 10;
 
 const warningsOf = (enc: EncodedRow, where: string, servable: Servable): string[] | undefined => {
-  if (!enc.unknown && !enc.unseen && !enc.absent) return undefined;
+  if (!enc.unknown && !enc.unseen && !enc.absent && !enc.overflowed) return undefined;
   const { spec } = servable;
   const { contract, target } = spec;
   const features = contract.features;
@@ -105,6 +105,8 @@ const warningsOf = (enc: EncodedRow, where: string, servable: Servable): string[
   }
   if (unnamed) out.push(`${where}: ${unnamed.toLocaleString('en-US')} more unknown field${unnamed === 1 ? '' : 's'}, ignored`);
   for (const i of enc.unseen ?? []) out.push(unseenCategoryWarning(where, features[i], enc.row[i] as string, contract.missing_category));
+  for (const i of enc.overflowed ?? [])
+    out.push(`${where}.${features[i].name}: a number beyond a double's range (read as Infinity), scored as a missing value, as the version's trainer read such a cell`);
   if (enc.absent)
     out.push(
       absentWarning(
