@@ -153,6 +153,8 @@ describe('an imported version gets its values as sent', () => {
     expect(createEncoder({ contract_version: 1, layout: 'columns', features: number }).encode({ adr: Infinity }, 'payload').row).toEqual([Infinity]);
     expect(createEncoder({ contract_version: 1, layout: 'columns', features: number, cell_reading: 'train' }).encode({ adr: -Infinity }, 'payload')).toEqual({ row: [NaN], overflowed: [0] });
     expect(createEncoder({ contract_version: 1, layout: 'columns', features: number, cell_reading: 'train' }).encode({ adr: null }, 'payload')).toEqual({ row: [NaN] });
+    // A NaN (the Open Inference Protocol's tensors carry a missing value so) is missing, not beyond a double.
+    expect(createEncoder({ contract_version: 1, layout: 'columns', features: number, cell_reading: 'train' }).encode({ adr: NaN }, 'payload')).toEqual({ row: [NaN] });
     expect(createEncoder({ contract_version: 1, layout: 'columns', features: number, cell_reading: 'train' }).encode({ adr: 1e308 }, 'payload').row).toEqual([1e308]);
   });
 });

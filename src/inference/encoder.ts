@@ -187,8 +187,8 @@ export function createEncoder(contract: Contract, plans?: FeedPlan[], seenCatego
         const has = Object.hasOwn(obj, names[i]);
         if (has) present++;
         const v = (row[i] = checks[i](has ? obj[names[i]] : undefined, where));
-        // NaN from a sent number (not null or absent): it was beyond a double, read as the trainer read an Infinity cell.
-        if (v !== v && has && typeof obj[names[i]] === 'number') (overflowed ??= []).push(i);
+        // NaN from a sent ±Infinity (not null, absent, or a NaN the Open Inference Protocol's tensors carry as missing): it was beyond a double, read as the trainer read an Infinity cell.
+        if (v !== v && has && (obj[names[i]] === Infinity || obj[names[i]] === -Infinity)) (overflowed ??= []).push(i);
         const categories = knownCategories[i];
         if (categories !== undefined && has && typeof v === 'string' && v !== missingCategory && !categories.has(v)) (unseen ??= []).push(i);
       }
