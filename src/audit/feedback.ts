@@ -225,37 +225,35 @@ export function createFeedbackService(deps: {
       // Several items for one prediction in one batch: the last one wins, as it would across batches.
       const last = new Map(rows.map((r) => [r.prediction_id, r]));
       const unique = [...last.values()];
-      // Outcomes these replace, so that a file imported over another is said (counts only: a race with another writer changes no row).
-      const before = new Map<string, { label: number | null; actual_class: string | null; actual_value: number | null }>();
+      // Outcomes these replace (prediction id → whether the new one differs), so that a file imported over another is said (counts only: a race with another writer changes no row).
+      const replacing = new Map<string, boolean>();
+      const num = (v: number | null) => (v === null ? null : Number(v));
       for (let i = 0; i < unique.length; i += 500) {
-        for (const r of await k
+        const batch = unique.slice(i, i + 500);
+        const old = await k
           .selectFrom('feedback')
           .select(['prediction_id', 'label', 'actual_class', 'actual_value'])
           .where(
             'prediction_id',
             'in',
-            unique.slice(i, i + 500).map((r) => r.prediction_id),
+            batch.map((r) => r.prediction_id),
           )
-          .execute())
-          before.set(r.prediction_id, { label: r.label === null ? null : Number(r.label), actual_class: r.actual_class, actual_value: r.actual_value === null ? null : Number(r.actual_value) });
-      }
-      let replaced = 0;
-      let changed = 0;
-      const differs = new Set<string>();
-      for (const r of unique) {
-        const old = before.get(r.prediction_id);
-        if (!old) continue;
-        replaced++;
-        if (old.label !== r.label || old.actual_class !== r.actual_class || old.actual_value !== r.actual_value) {
-          changed++;
-          differs.add(r.prediction_id);
+          .execute();
+        const mine = new Map(batch.map((r) => [r.prediction_id, r]));
+        for (const o of old) {
+          const r = mine.get(o.prediction_id)!;
+          replacing.set(o.prediction_id, num(o.label) !== r.label || o.actual_class !== r.actual_class || num(o.actual_value) !== r.actual_value);
         }
       }
-      for (const res of results)
-        if (res?.status === 'stored' && before.has(res.prediction_id)) {
-          res.replaced = true;
-          if (differs.has(res.prediction_id)) res.changed = true;
-        }
+      const replaced = replacing.size;
+      const changed = [...replacing.values()].filter(Boolean).length;
+      for (const res of results) {
+        if (res?.status !== 'stored') continue;
+        const differs = replacing.get(res.prediction_id);
+        if (differs === undefined) continue;
+        res.replaced = true;
+        if (differs) res.changed = true;
+      }
       for (let i = 0; i < unique.length; i += 500) {
         await k
           .insertInto('feedback')

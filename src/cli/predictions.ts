@@ -8,6 +8,7 @@ import { AppError } from '../lib/errors.js';
 import type { Context } from '../server/context.js';
 import { parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
+import { knownTarget } from './training-file.js';
 
 const PAGE = 1000;
 
@@ -22,12 +23,11 @@ async function trainingColumns(ctx: Context, o: { model?: string; version?: stri
   if (o.format !== 'csv') throw new AppError('BAD_REQUEST', '--training-data writes a CSV: leave out --format');
   const version = o.version ? parseVersion(o.version)! : await ctx.registry.versionOfAlias(o.model, 'production');
   const v = await ctx.registry.getVersion(o.model, version);
-  const run = v.manifest.training as { target?: unknown; class_labels?: unknown } | undefined;
+  const run = v.manifest.training as { class_labels?: unknown } | undefined;
   const features = v.manifest.contract.features.map((f: { name: string }) => f.name);
-  // An imported version's reference data may name its outcome column (register --reference … --target).
-  const named = run?.target ?? (v.manifest.reference as { target?: unknown } | null | undefined)?.target;
+  const named = knownTarget(v.manifest)?.column;
   // A feature of that name keeps its column: the outcome takes another.
-  const target = typeof named === 'string' && named && !features.includes(named) ? named : features.includes('outcome') ? 'real_outcome' : 'outcome';
+  const target = named && !features.includes(named) ? named : features.includes('outcome') ? 'real_outcome' : 'outcome';
   const labels = Array.isArray(run?.class_labels) && run.class_labels.length === 2 ? (run.class_labels.map(String) as [string, string]) : undefined;
   return { version, columns: { features, target, ...(labels ? { classLabels: labels } : {}) } };
 }

@@ -25,6 +25,14 @@ export async function trainedOnFile(file: string, version: number, manifest: Tra
   return `${file} is the file version ${version} was trained on: ${train ? `${train} of its ${read ? `${read} ` : ''}rows trained it` : 'its rows trained it'}`;
 }
 
+/** The column a version knows its outcome by: the one it was trained to predict, else the one `register --reference … --target` labelled its reference data by. */
+export function knownTarget(manifest: TrainedManifest): { column: string; from: 'training' | 'reference' } | undefined {
+  const trained = manifest.training?.target;
+  if (typeof trained === 'string' && trained) return { column: trained, from: 'training' };
+  const labelled = (manifest.reference as { target?: unknown } | null | undefined)?.target;
+  return typeof labelled === 'string' && labelled ? { column: labelled, from: 'reference' } : undefined;
+}
+
 /**
  * The column holding the real outcome: `--target` when given, else the column the version was
  * trained to predict (its run record names it), or for an imported version the one its reference
@@ -36,11 +44,10 @@ export function outcomeColumn(given: string | undefined, manifest: TrainedManife
     if (!given.trim()) throw new AppError('BAD_REQUEST', '--target: give the name of a column of the file');
     return { column: given };
   }
-  const target = manifest.training?.target;
+  const known = knownTarget(manifest);
   // `from` is said with the column: in the progress line, and when the file has no such column.
-  if (typeof target === 'string' && target) return { column: target, from: `the column version ${version} was trained to predict; --target names another` };
-  const labelled = (manifest.reference as { target?: unknown } | null | undefined)?.target;
-  if (typeof labelled === 'string' && labelled) return { column: labelled, from: `the column register --reference labelled version ${version}'s reference data by; --target names another` };
+  if (known?.from === 'training') return { column: known.column, from: `the column version ${version} was trained to predict; --target names another` };
+  if (known) return { column: known.column, from: `the column register --reference labelled version ${version}'s reference data by; --target names another` };
   throw new AppError(
     'BAD_REQUEST',
     `${why}: give --target COLUMN, the column of the file holding the real outcome (${model} version ${version} was registered from an ONNX file${manifest.reference ? ', and its reference profile names no target column' : ', so it names no training target'})`,

@@ -244,14 +244,12 @@ export function analyse(
   const short: string[] = [];
   if (c.requests < minRequests) short.push(`canary has ${c.requests} requests of the ${minRequests} needed (min_requests)`);
   // At 100 % production's window holds only the requests answered before the step reached every replica: it is not waited for.
-  const judged = (
-    alone
-      ? [['canary', c]]
-      : [
-          ['canary', c],
-          ['production', p],
-        ]
-  ) as [string, typeof c][];
+  const judged: [string, ArmSummary][] = alone
+    ? [['canary', c]]
+    : [
+        ['canary', c],
+        ['production', p],
+      ];
   const lacking = judged.filter(([, a]) => a.scored < need);
   for (const [name, a] of lacking) short.push(`${name} has ${a.scored} model-scored requests of the ${need} needed per arm (${a.cache_hits} cache hits not counted)`);
   // Traffic that repeats rows the cache holds scores nothing: say how the arm gets its requests.
