@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +104,25 @@ describe('PostgreSQL restarted under load, and SIGTERM during an outage', () => 
     // Audited features: not for other users of the host (the umask may take more away).
     for (const f of spilled) expect(statSync(path.join(dataDir, 'audit-spill', f)).mode & 0o007).toBe(0);
     expect(statSync(path.join(dataDir, 'audit-spill')).mode & 0o007).toBe(0);
+    // Its last line says so, with the records on disk (counted here from the files themselves), not "audit log written".
+    const onDisk = spilled.reduce(
+      (n, f) =>
+        n +
+        readFileSync(path.join(dataDir, 'audit-spill', f), 'utf8')
+          .split('\n')
+          .filter(Boolean).length,
+      0,
+    );
+    const last = server
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"stopped:'))
+      .map((l) => JSON.parse(l) as { msg: string; audit_records_on_disk?: number });
+    expect(last).toHaveLength(1);
+    expect(last[0].audit_records_on_disk).toBe(onDisk);
+    expect(last[0].msg).toContain(`${onDisk} audit records the database refused wait in`);
+    expect(last[0].msg).toContain(path.join(dataDir, 'audit-spill'));
+    expect(last[0].msg).not.toContain('audit log written');
 
     // The database is back; the next server on the same data directory replays the spill.
     db.start();

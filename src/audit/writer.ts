@@ -64,6 +64,8 @@ export class AuditWriter {
   private flushing: Promise<void> | undefined;
   private spillFile: string | undefined;
   private spillChain: Promise<void> = Promise.resolve();
+  /** This process's spill files that no replay has written yet, with the records each holds. */
+  private readonly ownSpills = new Map<string, number>();
   /** Records lost since the loss began (a full disk under both): said when it begins and when records are kept again. */
   private lost: number | undefined;
   /** True while spill files may be waiting for the database. */
@@ -79,6 +81,16 @@ export class AuditWriter {
 
   get depth(): number {
     return this.queued;
+  }
+
+  /**
+   * Records this process spilled that no replay has written yet: after close(), what waits on
+   * disk for the next server started with this data directory (said in the last log line).
+   */
+  get waitingOnDisk(): { records: number; files: number; dir: string } {
+    let records = 0;
+    for (const n of this.ownSpills.values()) records += n;
+    return { records, files: this.ownSpills.size, dir: this.o.spillDir };
   }
 
   /**
@@ -201,6 +213,7 @@ export class AuditWriter {
           await mkdir(this.o.spillDir, { recursive: true, mode: PRIVATE_DIR_MODE });
           this.spillFile = path.join(this.o.spillDir, `spill-${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}.jsonl`);
         }
+        const file = path.basename(this.spillFile);
         try {
           await appendFile(this.spillFile, rows.map((r) => JSON.stringify(r)).join('\n') + '\n', { mode: PRIVATE_FILE_MODE });
         } catch (e) {
@@ -209,6 +222,7 @@ export class AuditWriter {
           this.spillFile = undefined;
           throw e;
         }
+        this.ownSpills.set(file, (this.ownSpills.get(file) ?? 0) + rows.length);
         this.o.onSpilled?.(rows.length);
         this.keptAgain('spilled to disk');
       });
@@ -278,6 +292,8 @@ export class AuditWriter {
       if (n < 0) return; // database still down: the file stays claimed for the next try
       this.backUp();
       await rm(claimed, { force: true });
+      if (spilled) this.ownSpills.delete(name);
+      else if (stale) this.ownSpills.delete(name.slice(0, name.lastIndexOf('.replaying-')));
       if (n > 0) this.o.log.info({ file: path.basename(claimed), records: n }, 'replayed spilled audit records');
     }
     this.pendingSpill = left;

@@ -33,8 +33,15 @@ export function closeOnSignals(server: RunningServer, log: Logger, delayMs: numb
     setTimeout(() => {
       server.close().then(
         () => {
-          // The last line an operator sees after Ctrl-C or SIGTERM: it finished, cleanly.
-          log.info({ signal }, 'stopped: in-flight requests answered, audit log written, models released; exiting 0');
+          // The last line an operator sees after Ctrl-C or SIGTERM: it finished, cleanly, or with
+          // the audit records the database refused still on this disk, which a new volume would lose.
+          const waiting = server.audit.waitingOnDisk;
+          if (waiting.records > 0) {
+            log.warn(
+              { signal, audit_records_on_disk: waiting.records, spill_dir: waiting.dir },
+              `stopped: in-flight requests answered, models released; ${waiting.records} audit records the database refused wait in ${waiting.files === 1 ? 'a spill file' : `${waiting.files} spill files`} in ${waiting.dir}: the next server started with this data directory writes them to the database, so keep the directory when this server is replaced; exiting 0`,
+            );
+          } else log.info({ signal }, 'stopped: in-flight requests answered, audit log written, models released; exiting 0');
           process.exit(0);
         },
         (e) => {

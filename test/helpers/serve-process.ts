@@ -8,6 +8,8 @@ import { TOKEN } from './server.js';
 export interface ServeProcess {
   child: ChildProcess;
   url: string;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
 }
 
 /** A real `modelgate serve` child process; resolves with its URL once it listens. */
@@ -18,7 +20,7 @@ export function startServeProcess(env: Record<string, string>): Promise<ServePro
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const line = out.split('\n').find((l) => l.startsWith('{"url"'));
-      if (line) resolve({ child, url: JSON.parse(line).url });
+      if (line) resolve({ child, url: JSON.parse(line).url, output: () => out });
     });
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
