@@ -123,6 +123,48 @@ for (const dialect of DIALECTS) {
       expect((await post('/v1/feedback', { items: [] })).status).toBe(400);
     });
 
+    it('an event_id two models scored: feedback names the model, or is refused naming the models', async () => {
+      // A fraud and a credit model scoring one transaction: whose outcome "tx-9 was 1" is, only the caller knows.
+      await s.ctx.registry.register({ model: 'hotel-credit', onnx: demo.onnx, actor: 't' });
+      await s.ctx.registry.promote({ model: 'hotel-credit', target: 'production', version: 1, actor: 't' });
+      await s.pool.refresh(true);
+      const hotel = await predict(8, 'tx-9');
+      const credit = (await post('/v1/infer', { model: 'hotel-credit', payload: rowPayload(demo.holdout.data, 9), event_id: 'tx-9' }, inferToken)).body.prediction_id as string;
+      expect(await post('/v1/feedback', { event_id: 'tx-9', label: 1 })).toMatchObject({
+        status: 400,
+        body: { error: { code: 'VALIDATION_FAILED', message: 'body: event_id tx-9 was scored by 2 models (hotel, hotel-credit); give model to say whose outcome this is' } },
+      });
+      expect(await s.ctx.feedback.get(hotel)).toBeUndefined();
+      expect(await s.ctx.feedback.get(credit)).toBeUndefined();
+      const named = await post('/v1/feedback', {
+        items: [
+          { event_id: 'tx-9', model: 'hotel-credit', label: 1 },
+          { event_id: 'tx-9', model: 'hotel', label: 0 },
+        ],
+      });
+      expect(named.body.results).toEqual([
+        { index: 0, status: 'stored', prediction_id: credit },
+        { index: 1, status: 'stored', prediction_id: hotel },
+      ]);
+      expect(await s.ctx.feedback.get(credit)).toMatchObject({ model: 'hotel-credit', label: 1 });
+      expect(await s.ctx.feedback.get(hotel)).toMatchObject({ model: 'hotel', label: 0 });
+      // A prediction id is checked against the model named with it.
+      expect(await post('/v1/feedback', { prediction_id: hotel, model: 'hotel-credit', label: 1 })).toMatchObject({
+        status: 400,
+        body: { error: { message: `body.model: prediction ${hotel} was made by model hotel, not hotel-credit` } },
+      });
+      expect(await s.ctx.feedback.get(hotel)).toMatchObject({ label: 0 });
+      expect(await post('/v1/feedback', { event_id: 'booking-77', model: 'hotel-credit', label: 1 })).toMatchObject({
+        status: 404,
+        body: { error: { message: expect.stringMatching(/^no prediction of model hotel-credit with event_id booking-77 in the audit log/) } },
+      });
+      // One event id twice in one batch (the same time): the later instance is the latest prediction of it.
+      const twice = (await post('/v1/models/hotel/predict', { instances: [10, 11].map((i) => rowPayload(demo.holdout.data, i)), event_ids: ['tx-10', 'tx-10'] }, inferToken)).body.predictions as {
+        prediction_id: string;
+      }[];
+      expect((await post('/v1/feedback', { event_id: 'tx-10', label: 1 })).body.results[0].prediction_id).toBe(twice[1].prediction_id);
+    });
+
     it('needs the feedback scope', async () => {
       expect((await post('/v1/feedback', { prediction_id: 'x', label: 1 }, inferToken)).status).toBe(403);
     });
@@ -223,6 +265,42 @@ describe('modelgate feedback import', () => {
     expect(await byEvent('bk-3')).toBe(0);
     // The blank left bk-4's earlier outcome as it was.
     expect(await byEvent('bk-4')).toBe(0);
+  });
+
+  it('--model, or a model column, says whose outcomes they are where two models scored the same event ids', async () => {
+    await s.ctx.registry.register({ model: 'hotel-b', onnx: demo.onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'hotel-b', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh(true);
+    const ids: Record<string, string> = {};
+    for (const [model, event] of [
+      ['hotel', 'both-1'],
+      ['hotel-b', 'both-1'],
+      ['hotel', 'both-2'],
+      ['hotel-b', 'both-2'],
+    ]) {
+      const r = await s.app.inject({
+        method: 'POST',
+        url: '/v1/infer',
+        headers: { ...s.auth, 'content-type': 'application/json' },
+        payload: JSON.stringify({ model, payload: rowPayload(demo.holdout.data, 1), event_id: event }),
+      });
+      ids[`${model}/${event}`] = r.json().prediction_id;
+    }
+    await s.audit.flush();
+    const label = async (model: string, event: string) => (await s.ctx.feedback.get(ids[`${model}/${event}`]))?.label;
+    const { file } = await importCsv('both.csv', ['event_id,label', 'both-1,1', 'both-2,0']);
+    const vague = await runCli(['feedback', 'import', '--file', file], { MODELGATE_DATA_DIR: dir });
+    expect(vague.code).toBe(1);
+    expect(vague.stdout).toContain('  line 2: event_id both-1 was scored by 2 models (hotel, hotel-b); give model to say whose outcome this is\n');
+    expect(await label('hotel', 'both-1')).toBeUndefined();
+    const flagged = await runCli(['feedback', 'import', '--file', file, '--model', 'hotel-b', '--json'], { MODELGATE_DATA_DIR: dir });
+    expect(flagged.code, flagged.stdout).toBe(0);
+    expect(flagged.json()).toMatchObject({ stored: 2, refused: 0 });
+    expect([await label('hotel-b', 'both-1'), await label('hotel-b', 'both-2'), await label('hotel', 'both-1')]).toEqual([1, 0, undefined]);
+    const { file: columned } = await importCsv('both-models.csv', ['event_id,model,label', 'both-1,hotel,0', 'both-2,hotel,1']);
+    const r = await runCli(['feedback', 'import', '--file', columned, '--json'], { MODELGATE_DATA_DIR: dir });
+    expect(r.json()).toMatchObject({ stored: 2, refused: 0 });
+    expect([await label('hotel', 'both-1'), await label('hotel', 'both-2'), await label('hotel-b', 'both-1')]).toEqual([0, 1, 1]);
   });
 
   it('a missing-value word that is a class of the prediction\'s model is that class (bank churn\'s Geography has "?"), else no outcome', async () => {

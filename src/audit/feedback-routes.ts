@@ -15,6 +15,12 @@ const item = {
   properties: {
     prediction_id: { type: 'string', maxLength: 128 },
     event_id: { type: 'string', minLength: 1, maxLength: 256 },
+    model: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      description: 'the model whose outcome this is: needed with an event_id several models scored; with a prediction_id, checked against it',
+    },
     label: {
       description:
         "the real outcome: binary 0/1 or false/true (did the predicted event happen), or one of the model's own class labels (the positive class is 1); multiclass the class; regression the value",

@@ -6,6 +6,11 @@ import { binaryLabel, isMissingCell } from '../lib/missing.js';
 export interface FeedbackItem {
   prediction_id?: string;
   event_id?: string;
+  /**
+   * The model whose outcome this is: needed when several models scored the same event_id (a
+   * fraud and a credit model scoring one transaction); with a prediction_id, checked against it.
+   */
+  model?: string;
   /** The real outcome: binary 0/1 (or false/true, or one of the model's class labels), multiclass the class, regression the value. */
   label: unknown;
   value?: unknown;
@@ -44,6 +49,8 @@ const LABELS = new Map<unknown, 0 | 1>([
 export const NOT_WRITTEN_YET = 'a prediction made in the last second on another replica may not be written yet; retry';
 
 type Resolved = { id: string; model: string; version: number; event_id: string | null };
+/** An item's prediction, or why it names none for sure (VALIDATION_FAILED). */
+type Resolution = Resolved | { refused: string };
 type Outcome = { label: number | null; actual_class: string | null; actual_value: number | null };
 
 /** A binary model's class label as its 0/1 outcome: 1 for the positive class, 0 for another. */
@@ -107,8 +114,8 @@ export function createFeedbackService(deps: {
     return kind;
   };
 
-  async function resolve(items: { index: number; item: FeedbackItem }[]): Promise<Map<number, Resolved>> {
-    const out = new Map<number, Resolved>();
+  async function resolve(items: { index: number; item: FeedbackItem }[]): Promise<Map<number, Resolution>> {
+    const out = new Map<number, Resolution>();
     const ids = [...new Set(items.map((x) => x.item.prediction_id).filter((v): v is string => !!v))];
     const events = [
       ...new Set(
@@ -119,7 +126,8 @@ export function createFeedbackService(deps: {
       ),
     ];
     const byId = new Map<string, Resolved>();
-    const byEvent = new Map<string, Resolved>();
+    // Per event id, each model's latest prediction of it: one event may be scored by several models.
+    const byEvent = new Map<string, Map<string, Resolved>>();
     for (let i = 0; i < ids.length; i += 500) {
       for (const r of await k
         .selectFrom('predictions')
@@ -134,13 +142,36 @@ export function createFeedbackService(deps: {
         .select(['id', 'model', 'version', 'event_id', 'at'])
         .where('event_id', 'in', events.slice(i, i + 500))
         .where('arm', '!=', 'shadow')
+        // Ids are time-ordered: two predictions of one batch (the same time) still have a latest.
         .orderBy('at')
+        .orderBy('id')
         .execute();
-      for (const r of rows) byEvent.set(r.event_id!, { id: r.id, model: r.model, version: Number(r.version), event_id: r.event_id });
+      for (const r of rows) {
+        let models = byEvent.get(r.event_id!);
+        if (!models) byEvent.set(r.event_id!, (models = new Map()));
+        models.set(r.model, { id: r.id, model: r.model, version: Number(r.version), event_id: r.event_id });
+      }
     }
     for (const { index, item } of items) {
-      const hit = item.prediction_id ? byId.get(item.prediction_id) : item.event_id ? byEvent.get(item.event_id) : undefined;
-      if (hit) out.set(index, hit);
+      if (item.prediction_id) {
+        const hit = byId.get(item.prediction_id);
+        if (hit && item.model !== undefined && hit.model !== item.model)
+          out.set(index, { refused: `items[${index}].model: prediction ${item.prediction_id} was made by model ${hit.model}, not ${item.model}` });
+        else if (hit) out.set(index, hit);
+        continue;
+      }
+      const models = item.event_id ? byEvent.get(item.event_id) : undefined;
+      if (!models) continue;
+      if (item.model !== undefined) {
+        const hit = models.get(item.model);
+        if (hit) out.set(index, hit);
+      } else if (models.size === 1) out.set(index, models.values().next().value!);
+      else {
+        const names = [...models.keys()].sort();
+        out.set(index, {
+          refused: `items[${index}]: event_id ${item.event_id} was scored by ${names.length} models (${names.join(', ')}); give model to say whose outcome this is`,
+        });
+      }
     }
     return out;
   }
@@ -164,6 +195,8 @@ export function createFeedbackService(deps: {
         const fail = (message: string) => (results[index] = { index, status: 'error', error: { code: 'VALIDATION_FAILED', message } });
         if (typeof item !== 'object' || item === null) return fail(`items[${index}]: expected an object`);
         if (!item.prediction_id && !item.event_id) return fail(`items[${index}]: give prediction_id or event_id`);
+        if (item.model !== undefined && (typeof item.model !== 'string' || item.model === ''))
+          return fail(`items[${index}].model: expected the name of the model whose outcome this is, got ${JSON.stringify(item.model)}`);
         if (item.label === undefined || item.label === null)
           return fail(
             `items[${index}].label: give the real outcome (binary 0 or 1, multiclass the class, regression the value)${
@@ -192,8 +225,13 @@ export function createFeedbackService(deps: {
           results[v.index] = { index: v.index, status: 'no_outcome' };
           continue;
         }
+        if (p && 'refused' in p) {
+          results[v.index] = { index: v.index, status: 'error', error: { code: 'VALIDATION_FAILED', message: p.refused } };
+          continue;
+        }
         if (!p) {
-          const ref = v.item.prediction_id ? `prediction ${v.item.prediction_id}` : `prediction with event_id ${v.item.event_id}`;
+          const of = v.item.model !== undefined ? ` of model ${v.item.model}` : '';
+          const ref = v.item.prediction_id ? `prediction ${v.item.prediction_id}` : `prediction${of} with event_id ${v.item.event_id}`;
           results[v.index] = {
             index: v.index,
             status: 'error',

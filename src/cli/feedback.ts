@@ -11,14 +11,19 @@ import { emit, progress, type OutputOptions } from './output.js';
 
 const BATCH = 1000;
 /** The columns an outcomes file may have; others are ignored. */
-const FEEDBACK_COLUMNS = ['prediction_id', 'event_id', 'label', 'value'];
+const FEEDBACK_COLUMNS = ['prediction_id', 'event_id', 'model', 'label', 'value'];
 
-/** decimalComma: a file not separated by commas may write 21,5 for 21.5 (a regression label, a value). */
-function toItem(r: Record<string, string>, decimalComma: boolean): FeedbackItem {
+/**
+ * decimalComma: a file not separated by commas may write 21,5 for 21.5 (a regression label, a value).
+ * model: --model, whose outcomes every row holds; else the row's model column, when the file has one.
+ */
+function toItem(r: Record<string, string>, decimalComma: boolean, model: string | undefined): FeedbackItem {
   const value = (r.value ?? '').trim();
+  const modelName = model ?? r.model?.trim();
   return {
     ...(r.prediction_id?.trim() ? { prediction_id: r.prediction_id.trim() } : {}),
     ...(r.event_id?.trim() ? { event_id: r.event_id.trim() } : {}),
+    ...(modelName ? { model: modelName } : {}),
     // As text: the service reads it by the version's kind (0/1 and yes/no for binary, a class, a value).
     label: numberText((r.label ?? '').trim(), decimalComma),
     ...(value ? { value: cellNumber(value, decimalComma) ?? value } : {}),
@@ -69,21 +74,23 @@ export function registerFeedbackCommands(program: Command): void {
   feedback
     .command('import')
     .description(
-      "Import outcomes from a CSV with columns prediction_id or event_id, label (binary 0/1, true/false, yes/no or the model's class labels, multiclass the class, regression the value), value (optional realised profit)",
+      "Import outcomes from a CSV with columns prediction_id or event_id, label (binary 0/1, true/false, yes/no or the model's class labels, multiclass the class, regression the value), model (optional: whose outcome, where several models scored an event id), value (optional realised profit)",
     )
     .requiredOption('--file <csv>', 'CSV file with a header row')
     .option('--event-id <column>', 'the column holding each event id (default event_id)')
     .option('--prediction-id <column>', 'the column holding each prediction id (default prediction_id)')
     .option('--label <column>', 'the column holding each outcome (default label)')
     .option('--value <column>', 'the column holding each realised value (default value)')
+    .option('--model <name>', "the model whose outcomes these are, for event ids several models scored (else the file's model column, if any)")
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExamples:\n  modelgate feedback import --file outcomes.csv\n  modelgate feedback import --file telco_churn.csv --event-id customerID --label Churn --json\n\noutcomes.csv:\n  event_id,label,value\n  booking-1,1,-120\n  booking-2,0,35',
+      '\nExamples:\n  modelgate feedback import --file outcomes.csv\n  modelgate feedback import --file telco_churn.csv --event-id customerID --label Churn --json\n  modelgate feedback import --file chargebacks.csv --event-id transaction_id --label fraud --model fraud\n\noutcomes.csv:\n  event_id,label,value\n  booking-1,1,-120\n  booking-2,0,35',
     )
-    .action(async (o: OutputOptions & { file: string; eventId?: string; predictionId?: string; label?: string; value?: string }) =>
+    .action(async (o: OutputOptions & { file: string; eventId?: string; predictionId?: string; label?: string; value?: string; model?: string }) =>
       withContext(o, async (ctx) => {
         assertInputFile(o.file, 'give the path of a CSV file');
+        if (o.model !== undefined && !o.model.trim()) throw new AppError('BAD_REQUEST', '--model: give the name of the model whose outcomes the file holds');
         const columns = feedbackColumns(o);
         const delimiter = await fileDelimiter(o.file);
         let rows = 0;
@@ -126,9 +133,9 @@ export function registerFeedbackCommands(program: Command): void {
           const hint = 'or give the columns that hold them, e.g. --event-id customerID --label Churn';
           if (!header.includes('label')) {
             // One column besides the ids and value can only be the outcome: name the flag that reads it.
-            const others = written.filter((c, i) => !['prediction_id', 'event_id', 'value'].includes(header[i]));
+            const others = written.filter((c, i) => !['prediction_id', 'event_id', 'model', 'value'].includes(header[i]));
             const only = others.length === 1 && /^[\w.-]+$/.test(others[0]) ? `; --label ${others[0]} reads the outcomes from "${others[0]}"` : '';
-            throw new AppError('BAD_REQUEST', `${o.file}: no label column (${shown})${only}; the header must name prediction_id or event_id, label and optionally value, ${hint}`);
+            throw new AppError('BAD_REQUEST', `${o.file}: no label column (${shown})${only}; the header must name prediction_id or event_id, label and optionally model and value, ${hint}`);
           }
           if (!header.includes('prediction_id') && !header.includes('event_id'))
             throw new AppError('BAD_REQUEST', `${o.file}: no prediction_id or event_id column (${shown}), so no row can be matched to its prediction; name one in the header, ${hint}`);
@@ -152,7 +159,7 @@ export function registerFeedbackCommands(program: Command): void {
             unlabelled++;
             continue;
           }
-          batch.push({ line, item: toItem(values, delimiter !== ',') });
+          batch.push({ line, item: toItem(values, delimiter !== ',', o.model?.trim()) });
           if (batch.length >= BATCH) await send();
         }
         if (batch.length) await send();
