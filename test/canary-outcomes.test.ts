@@ -108,6 +108,58 @@ describe.each(DIALECTS)('canary outcomes on %s', (dialect) => {
     expect((await s.runtime.tick()).actions).toEqual([{ model: 'charges', action: 'rollback', detail: expect.objectContaining({ metric: 'outcome_mae_ratio' }) }]);
   });
 
+  it('shadow: each version judged by the outcomes fed back for the same requests', async () => {
+    // Version 2 is version 1's graph acting from 0.15 instead of 0.5: the same scores, other decisions.
+    await post('/v1/shadow', { model: 'hotel', version: 2, percent: 100 });
+    await s.pool.refresh(true);
+    const served: { id: string; event: string; score: number; label: number }[] = [];
+    for (let i = 0; i < 120; i++) {
+      const r = await post('/v1/infer', { model: 'hotel', event_id: `stay-${i}`, payload: rowPayload(data, i) });
+      expect(r.body.arm).toBe('production');
+      served.push({ id: r.body.prediction_id, event: `stay-${i}`, score: r.body.score, label: data.label[i] });
+    }
+    // A pinned request is no copy: the shadow never scores it.
+    await post('/v1/infer', { model: 'hotel', version: 1, event_id: 'pinned-1', payload: rowPayload(data, 200) });
+    await s.runtime.shadowIdle();
+    await s.audit.flush();
+    const none = (await get('/v1/canary/hotel')).shadow;
+    expect(none.outcomes).toMatchObject({ production: { labelled: 0 }, shadow: { labelled: 0 } });
+    // Each copy's audit record is named after the production prediction it copied.
+    const copies = (await get('/v1/predictions?model=hotel&arm=shadow&limit=1000')).predictions as { id: string; version: number; score: number }[];
+    expect(copies.map((c) => c.id).sort()).toEqual(served.map((p) => `${p.id}.shadow`).sort());
+    // Outcomes for 100 of the 120, by event id (the production prediction's, as clients send them) and by prediction id.
+    const labelled = served.slice(0, 100);
+    const fb = await post('/v1/feedback', {
+      items: [...labelled.slice(0, 50).map((p) => ({ event_id: p.event, label: p.label })), ...labelled.slice(50).map((p) => ({ prediction_id: p.id, label: p.label }))],
+    });
+    expect(fb.body).toMatchObject({ stored: 100, failed: 0 });
+    await post('/v1/feedback', { event_id: 'pinned-1', label: 1 });
+    const o = (await get('/v1/canary/hotel')).shadow.outcomes;
+    const shadowScore = new Map(copies.map((c) => [c.id, c.score]));
+    // Counted here: acting at each version's threshold, and the ROC AUC as the share of (positive, negative) pairs ranked right.
+    const judged = (threshold: number, score: (p: (typeof served)[number]) => number) => {
+      const right = labelled.filter((p) => (score(p) >= threshold ? 1 : 0) === p.label).length;
+      const neg = labelled.filter((p) => p.label === 0);
+      const pos = labelled.filter((p) => p.label === 1);
+      let pairs = 0;
+      for (const a of pos) for (const b of neg) pairs += score(a) > score(b) ? 1 : score(a) === score(b) ? 0.5 : 0;
+      return { labelled: 100, accuracy: right / 100, false_positive_rate: neg.filter((p) => score(p) >= threshold).length / neg.length, roc_auc: pairs / (pos.length * neg.length) };
+    };
+    const production = judged(0.5, (p) => p.score);
+    const shadow = judged(0.15, (p) => shadowScore.get(`${p.id}.shadow`)!);
+    for (const [arm, want] of [
+      ['production', production],
+      ['shadow', shadow],
+    ] as const) {
+      expect(o[arm].labelled).toBe(100);
+      expect(o[arm].accuracy).toBeCloseTo(want.accuracy, 12);
+      expect(o[arm].false_positive_rate).toBeCloseTo(want.false_positive_rate, 12);
+      expect(o[arm].roc_auc).toBeCloseTo(want.roc_auc, 12);
+    }
+    expect(shadow.false_positive_rate).toBeGreaterThan(production.false_positive_rate);
+    await post('/v1/shadow/hotel/stop', {});
+  });
+
   it('shadow: class agreement for multiclass, relative value error for regression', async () => {
     await post('/v1/shadow', { model: 'geo', version: 2, percent: 100 });
     await post('/v1/shadow', { model: 'charges', version: 2, percent: 100 });

@@ -120,9 +120,9 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect((await runCli(['shadow', 'start', '--model', 'churn', '--version', '2', '--percent', '25', '--json'], env)).json().shadow).toMatchObject({ version: 2, percent: 25 });
     expect((await runCli(['models', '--json'], env)).json().models.find((m: { name: string }) => m.name === 'churn')).toMatchObject({ canary: null, shadow: { version: 2, percent: 25 } });
     expect((await runCli(['models', 'churn'], env)).stdout).toMatch(/^rollout: shadow v2 at 25% \(modelgate canary status --model churn\)$/m);
-    expect((await runCli(['canary', 'status', '--model', 'churn'], env)).stdout).toMatch(
-      /^shadow v2 at 25%: 0 compared with production v1 since \d{4}-\d\d-\d\dT[0-9:.]+Z, decision agreement -, mean \|Δscore\| -, 0 errors$/m,
-    );
+    const shadowStatus = (await runCli(['canary', 'status', '--model', 'churn'], env)).stdout;
+    expect(shadowStatus).toMatch(/^shadow v2 at 25%: 0 compared with production v1 since \d{4}-\d\d-\d\dT[0-9:.]+Z, decision agreement -, mean \|Δscore\| -, 0 errors$/m);
+    expect(shadowStatus).toMatch(/^shadow outcomes from feedback, on the same requests: production v1 0 labelled; shadow v2 0 labelled$/m);
     expect((await runCli(['shadow', 'stop', '--model', 'churn', '--json'], env)).json().shadow).toBeNull();
     // The history, newest first, in words and with who did each.
     const history = await runCli(['canary', 'history', '--model', 'churn', '--limit', '4'], env);

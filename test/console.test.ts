@@ -290,6 +290,36 @@ describe('console at /ui in Chromium', () => {
     expect((await api('POST', '/v1/models/hotel/rollback', {})).status).toBe(200);
   });
 
+  it('a shadow judged on outcomes shows both versions on the same labelled requests', async () => {
+    // A model of its own: its traffic must not dilute the drift the monitoring test sends hotel.
+    const manifest = { reference: demo.reference, metrics: demo.metrics, training: demo.run };
+    await s.ctx.registry.register({ model: 'stay', onnx: demo.onnx, manifest, policy: { type: 'threshold', threshold: 0.5, above: 'act', below: 'none' }, actor: 't' });
+    await s.ctx.registry.register({ model: 'stay', onnx: demo.onnx, manifest, policy: { type: 'threshold', threshold: 0.2, above: 'act', below: 'none' }, actor: 't' });
+    await s.ctx.registry.promote({ model: 'stay', target: 'production', version: 1, actor: 't' });
+    expect((await api('POST', '/v1/shadow', { model: 'stay', version: 2 })).status).toBe(200);
+    await s.pool.refresh(true);
+    const data = demo.holdout.data;
+    const items = [];
+    for (let i = 0; i < 30; i++) {
+      expect((await api('POST', '/v1/infer', { model: 'stay', event_id: `stay-${i}`, payload: rowPayload(data, i) })).status).toBe(200);
+      items.push({ event_id: `stay-${i}`, label: data.label[i] });
+    }
+    await s.runtime.shadowIdle();
+    await s.audit.flush();
+    expect((await api('POST', '/v1/feedback', { items })).body.stored).toBe(30);
+    const o = ((await api('GET', '/v1/canary/stay')).body.shadow as { outcomes: Record<'production' | 'shadow', { labelled: number; accuracy: number }> }).outcomes;
+    await page.goto(`${s.url}/ui/#/rollout/stay`);
+    await page.reload();
+    const section = page.locator('section[aria-labelledby=shadow-outcomes-h]');
+    for (const arm of ['production', 'shadow'] as const) {
+      expect(o[arm].labelled).toBe(30);
+      const cells = [arm === 'production' ? 'v1' : 'v2', '30', expect.stringMatching(new RegExp(`^${(o[arm].accuracy * 100).toFixed(1)}%`))];
+      await poll(() => section.locator(`tbody tr[data-arm=${arm}] td`).allTextContents()).toEqual(expect.arrayContaining(cells));
+    }
+    expect(await a11y(page)).toEqual([]);
+    expect((await api('POST', '/v1/shadow/stay/stop', {})).status).toBe(200);
+  });
+
   it('stopping a shadow from the Rollout page', async () => {
     expect((await api('POST', '/v1/shadow', { model: 'hotel', version: 2 })).status).toBe(200);
     await page.goto(`${s.url}/ui/#/rollout/hotel`);

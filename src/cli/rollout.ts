@@ -20,7 +20,8 @@ function stepWords(s: Status): string {
   return `set by hand ${s.step === null ? 'before step 1' : `after step ${s.step}/${n}`}${next !== undefined ? `, next ${next}%` : ''}`;
 }
 
-type OutcomeMetric = keyof NonNullable<Status['outcomes']>['canary']['standard_errors'];
+type ArmOutcomes = NonNullable<Status['outcomes']>['canary'];
+type OutcomeMetric = keyof ArmOutcomes['standard_errors'];
 const points = (x: number) => (x * 100).toFixed(1);
 /** The outcome metrics in the order and form `canary status` prints them: name, value, standard error. */
 const OUTCOME_WORDS: [OutcomeMetric, string, (v: number) => string, (se: number) => string][] = [
@@ -29,6 +30,16 @@ const OUTCOME_WORDS: [OutcomeMetric, string, (v: number) => string, (se: number)
   ['roc_auc', 'AUC', (v) => v.toFixed(3), (se) => se.toFixed(3)],
   ['mae', 'MAE', (v) => v.toFixed(4), (se) => se.toFixed(4)],
 ];
+
+/** An arm's outcome metrics with their standard errors: what chance alone moves each by (the rules weigh it). */
+function outcomeWords(arm: string, a: ArmOutcomes): string {
+  const metrics = OUTCOME_WORDS.flatMap(([k, label, show, showSe]) => {
+    const v = a[k];
+    const se = a.standard_errors[k];
+    return v === null ? [] : [`, ${label} ${show(v)}${se === null ? '' : ` (SE ${showSe(se)})`}`];
+  });
+  return `${arm} ${a.labelled} labelled${metrics.join('')}`;
+}
 
 function describeStatus(s: Status): string {
   const lines: string[] = [];
@@ -64,17 +75,7 @@ function describeStatus(s: Status): string {
     }
     if (s.outcomes) {
       const o = s.outcomes;
-      // Each metric the arm has, with its standard error: what chance alone moves it by (the rules weigh it).
-      const line = (arm: 'production' | 'canary') => {
-        const a = o[arm];
-        const metrics = OUTCOME_WORDS.flatMap(([k, label, show, showSe]) => {
-          const v = a[k];
-          const se = a.standard_errors[k];
-          return v === null ? [] : [`, ${label} ${show(v)}${se === null ? '' : ` (SE ${showSe(se)})`}`];
-        });
-        return `${arm} ${a.labelled} labelled${metrics.join('')}`;
-      };
-      lines.push(`outcomes from feedback: ${line('production')}; ${line('canary')}${o.reason ? ` (${o.reason})` : ''}`);
+      lines.push(`outcomes from feedback: ${outcomeWords('production', o.production)}; ${outcomeWords('canary', o.canary)}${o.reason ? ` (${o.reason})` : ''}`);
     }
     lines.push(`rules: ${describeRules(s.analysis)}`);
     if (s.verdict) lines.push(`verdict: ${s.verdict.status}${s.verdict.failed ? ` — ${s.verdict.failed.detail}` : ''}${s.verdict.reason ? ` — ${s.verdict.reason}` : ''}`);
@@ -91,6 +92,7 @@ function describeStatus(s: Status): string {
       mean_abs_score_diff?: number | null;
       mean_relative_error?: number | null;
       errors: number;
+      outcomes: { production: ArmOutcomes; shadow: ArmOutcomes } | null;
     };
     const agreement = sh.label_agreement !== undefined ? ['class agreement', sh.label_agreement] : ['decision agreement', sh.decision_agreement ?? null];
     const diff =
@@ -100,6 +102,11 @@ function describeStatus(s: Status): string {
     lines.push(
       `shadow v${sh.version} at ${sh.percent}%: ${sh.compared} compared with production v${sh.production_version ?? '-'} since ${sh.started_at}, ${agreement[0]} ${agreement[1] === null ? '-' : `${((agreement[1] as number) * 100).toFixed(1)}%`}, ${diff}, ${sh.errors} errors`,
     );
+    // Both versions' answers to the same requests, judged by the outcomes fed back for them.
+    if (sh.outcomes)
+      lines.push(
+        `shadow outcomes from feedback, on the same requests: ${outcomeWords(`production v${sh.production_version}`, sh.outcomes.production)}; ${outcomeWords(`shadow v${sh.version}`, sh.outcomes.shadow)}`,
+      );
   }
   for (const w of s.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');

@@ -181,11 +181,11 @@ export async function inferenceRoutes(fastify: FastifyInstance, deps: InferenceR
       rec.observe(ownMs / 1e3);
       const decision = servable.decide(outcome);
       rec.count(decision);
+      const predictionId = newPredictionId();
       if (arm !== 'pinned' && observer) {
         observer.scored(model, arm, servable.spec.version, ownMs, outcome, decision, cached);
-        if (shadow) observer.shadow(model, shadow, row, outcome, decision, { eventId: body.event_id, payload: body.payload, keyId: request.principal?.id });
+        if (shadow) observer.shadow(model, shadow, row, outcome, decision, { predictionId, eventId: body.event_id, payload: body.payload, keyId: request.principal?.id });
       }
-      const predictionId = newPredictionId();
       sink?.predicted({
         id: predictionId,
         model,

@@ -25,6 +25,8 @@ export interface ArmObserver {
 
 /** What the audit log needs of the request a shadow copy came from. */
 export interface ShadowRequest {
+  /** The production prediction it copies (its audit record's id names it, so its outcome is the shadow's too). */
+  predictionId: string;
   eventId?: string;
   payload: unknown;
   keyId?: string;

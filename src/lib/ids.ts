@@ -47,6 +47,14 @@ function startMs(ms: number): void {
   msHex = pad(ms, 12);
 }
 
+/**
+ * What a shadow copy's audit record is called: the id of the production prediction it copied,
+ * with this after it. The outcome fed back for that prediction is then the shadow's too, found
+ * by the primary key (`shadowPredictionId(f.prediction_id)`), with no column to add.
+ */
+export const SHADOW_ID_SUFFIX = '.shadow';
+export const shadowPredictionId = (productionId: string): string => productionId + SHADOW_ID_SUFFIX;
+
 export function predictionId(): string {
   const now = Date.now();
   if (now > lastMs) startMs(now);

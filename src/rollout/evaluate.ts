@@ -17,6 +17,8 @@ export const judgesOutcomes = (r: Rollout): boolean => !!r.analysis.outcomes || 
 export const OUTCOMES_REUSE_MS = 10_000;
 
 type BothArms = { production: ArmOutcomes; canary: ArmOutcomes };
+/** A shadow's outcomes: production's and the shadow's answers to the same labelled requests. */
+export type ShadowOutcomes = { production: ArmOutcomes; shadow: ArmOutcomes };
 
 /** Judging a running canary from the statistics every replica stored. */
 export function createCanaryEvaluator(store: RolloutStore, registry: RegistryService, minScored: number, clock: Clock) {
@@ -33,19 +35,26 @@ export function createCanaryEvaluator(store: RolloutStore, registry: RegistrySer
     return k;
   };
 
-  const reused = new Map<string, { model: string; at: number; value: Promise<BothArms> }>();
+  const reused = new Map<string, { model: string; at: number; value: Promise<unknown> }>();
+
+  /** What read(), keyed by key, gave within OUTCOMES_REUSE_MS, or a new read. */
+  function reuse<T>(model: string, key: string, read: () => Promise<T>): Promise<T> {
+    const now = clock.now().getTime();
+    for (const [k, e] of reused) if (now - e.at >= OUTCOMES_REUSE_MS || now < e.at) reused.delete(k);
+    const hit = reused.get(key);
+    if (hit) return hit.value as Promise<T>;
+    const value = read();
+    value.catch(() => reused.delete(key));
+    reused.set(key, { model, at: now, value });
+    return value;
+  }
 
   /** Each arm's outcomes over the whole rollout, reused for OUTCOMES_REUSE_MS. */
   function outcomesOf(r: Rollout & { production_version: number; canary_version: number; step_started_at: string }): Promise<BothArms> {
-    const now = clock.now().getTime();
-    for (const [key, e] of reused) if (now - e.at >= OUTCOMES_REUSE_MS || now < e.at) reused.delete(key);
     // Over the whole rollout, not the step: both versions stay the same from step to step, and
     // labels often come long after their predictions (at 100 % production's come only from before).
     const from = r.started_at ?? r.step_started_at;
-    const key = JSON.stringify([r.model, from, r.production_version, r.canary_version]);
-    const hit = reused.get(key);
-    if (hit) return hit.value;
-    const value = (async () => {
+    return reuse(r.model, JSON.stringify([r.model, from, r.production_version, r.canary_version]), async () => {
       const [prodKind, canaryKind, prodRows, canaryRows] = await Promise.all([
         kindOf(r.model, r.production_version),
         kindOf(r.model, r.canary_version),
@@ -53,10 +62,18 @@ export function createCanaryEvaluator(store: RolloutStore, registry: RegistrySer
         store.outcomes(r.model, 'canary', r.canary_version, from),
       ]);
       return { production: armOutcomes(prodKind.task, prodKind.policy, prodRows), canary: armOutcomes(canaryKind.task, canaryKind.policy, canaryRows) };
-    })();
-    value.catch(() => reused.delete(key));
-    reused.set(key, { model: r.model, at: now, value });
-    return value;
+    });
+  }
+
+  /**
+   * A shadow's outcomes since it started (or production last moved): its answers and
+   * production's to the same requests, judged on the outcomes fed back for them; reused alike.
+   */
+  function shadowOutcomesOf(model: string, shadowVersion: number, productionVersion: number, sinceIso: string): Promise<ShadowOutcomes> {
+    return reuse(model, JSON.stringify(['shadow', model, sinceIso, productionVersion, shadowVersion]), async () => {
+      const [prodKind, shadowKind, rows] = await Promise.all([kindOf(model, productionVersion), kindOf(model, shadowVersion), store.shadowOutcomes(model, shadowVersion, productionVersion, sinceIso)]);
+      return { production: armOutcomes(prodKind.task, prodKind.policy, rows.production), shadow: armOutcomes(shadowKind.task, shadowKind.policy, rows.shadow) };
+    });
   }
 
   /** Feedback for these models was stored here: their outcomes are read afresh next time. */
@@ -88,5 +105,5 @@ export function createCanaryEvaluator(store: RolloutStore, registry: RegistrySer
     });
   }
 
-  return { kindOf, evaluate, feedbackStored };
+  return { kindOf, evaluate, feedbackStored, shadowOutcomesOf };
 }

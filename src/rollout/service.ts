@@ -432,7 +432,7 @@ export function createRolloutService(deps: RolloutDeps) {
     });
   }
 
-  const { kindOf, evaluate, feedbackStored } = createCanaryEvaluator(deps.store, registry, deps.defaults.minScored, clock);
+  const { kindOf, evaluate, feedbackStored, shadowOutcomesOf } = createCanaryEvaluator(deps.store, registry, deps.defaults.minScored, clock);
 
   async function status(model: string) {
     const m = await registry.getModel(model);
@@ -440,9 +440,14 @@ export function createRolloutService(deps: RolloutDeps) {
     const verdict = await evaluate(r, true);
     let shadow: Record<string, unknown> | null = null;
     if (r.shadow_version !== null) {
-      const c = await store.sumStats(model, 'shadow', r.shadow_version, Date.parse(r.shadow_started_at ?? r.updated_at));
-      const { task } = await kindOf(model, r.shadow_version);
-      shadow = shadowSummary(r as Rollout & { shadow_version: number }, c, task, m.aliases.production ?? null);
+      const since = r.shadow_started_at ?? r.updated_at;
+      const production = m.aliases.production ?? null;
+      const [c, { task }, outcomes] = await Promise.all([
+        store.sumStats(model, 'shadow', r.shadow_version, Date.parse(since)),
+        kindOf(model, r.shadow_version),
+        production === null ? null : shadowOutcomesOf(model, r.shadow_version, production, since),
+      ]);
+      shadow = shadowSummary(r as Rollout & { shadow_version: number }, c, task, production, outcomes);
     }
     const warnings = (
       await Promise.all([

@@ -3,9 +3,13 @@ import type { Task } from '../inference/index.js';
 import type { Verdict } from './analysis.js';
 import { summarize, type ArmCounts } from './stats.js';
 import type { Rollout } from './store.js';
+import type { ShadowOutcomes } from './evaluate.js';
 
-/** The shadow's summary in a status: its arm statistics and how far it agrees with production. */
-export function shadowSummary(r: Rollout & { shadow_version: number }, c: ArmCounts, task: Task, productionVersion: number | null): Record<string, unknown> {
+/**
+ * The shadow's summary in a status: its arm statistics, how far it agrees with production, and
+ * (outcomes) how both did on the same requests by the outcomes fed back for them.
+ */
+export function shadowSummary(r: Rollout & { shadow_version: number }, c: ArmCounts, task: Task, productionVersion: number | null, outcomes: ShadowOutcomes | null): Record<string, unknown> {
   const share = (n: number) => (c.compared ? n / c.compared : null);
   return {
     ...summarize(r.shadow_version, c),
@@ -17,6 +21,8 @@ export function shadowSummary(r: Rollout & { shadow_version: number }, c: ArmCou
     // What agreement means follows the task: the class for multiclass, the decision otherwise.
     ...(task === 'multiclass' ? { label_agreement: share(c.agreed) } : { decision_agreement: share(c.agreed) }),
     ...(task === 'regression' ? { mean_relative_error: share(c.abs_diff) } : { mean_abs_score_diff: share(c.abs_diff) }),
+    // Both arms over the very same labelled requests (labelled is the same in each).
+    outcomes,
   };
 }
 

@@ -1,10 +1,11 @@
-import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { fromJson, modelRowsUpTo, overTimeSlices, toIso, toIsoOrNull, type Database, type Db } from '../db/index.js';
 import type { RollbacksTable, RolloutsTable } from '../db/index.js';
 import type { AnalysisRules } from './analysis.js';
 import { addCounts, emptyCounts, type Arm, type ArmCounts } from './stats.js';
 import { Yielder } from '../lib/yielder.js';
 import type { OutcomeRow } from './outcomes.js';
+import { SHADOW_ID_SUFFIX } from '../lib/ids.js';
 
 type Q = Kysely<Database> | Transaction<Database>;
 
@@ -85,6 +86,50 @@ export function outcomesQuery(
   return q;
 }
 
+/**
+ * A shadow's labelled requests: each outcome fed back for a production prediction the shadow
+ * scored a copy of, with both answers. A shadow record's id is the production prediction's with
+ * SHADOW_ID_SUFFIX, so the copy is found by its primary key from each feedback row, as the
+ * production prediction is (the same order and reasons as outcomesQuery).
+ */
+export function shadowOutcomesQuery(
+  k: Kysely<Database>,
+  model: string,
+  shadowVersion: number,
+  productionVersion: number,
+  sinceIso: string,
+  stored: { from: string; to?: string } = { from: feedbackSince(sinceIso) },
+) {
+  let q = k
+    .selectFrom('feedback as f')
+    .crossJoin('predictions as p')
+    .crossJoin('predictions as s')
+    .select([
+      'p.score as production_score',
+      'p.decision as production_decision',
+      'p.label as production_predicted',
+      's.score',
+      's.decision',
+      's.label as predicted',
+      'f.label',
+      'f.actual_class',
+      'f.actual_value',
+    ])
+    .whereRef('p.id', '=', 'f.prediction_id')
+    .where('s.id', '=', sql<string>`${sql.ref('f.prediction_id')} || ${SHADOW_ID_SUFFIX}`)
+    .where('f.model', '=', model)
+    .where('f.at', '>=', stored.from)
+    .where('p.model', '=', model)
+    .where('p.arm', '=', 'production')
+    .where('p.version', '=', productionVersion)
+    .where('p.at', '>=', sinceIso)
+    .where('s.model', '=', model)
+    .where('s.arm', '=', 'shadow')
+    .where('s.version', '=', shadowVersion);
+  if (stored.to) q = q.where('f.at', '<', stored.to);
+  return q;
+}
+
 const feedbackSince = (sinceIso: string) => new Date(Date.parse(sinceIso) - FEEDBACK_CLOCK_SKEW_MS).toISOString();
 
 /** Arm statistics rows read per query on SQLite (about 3 ms of reading and adding) before the event loop gets a turn. */
@@ -109,7 +154,7 @@ export function createRolloutStore(db: Db) {
    * in one query) are read in slices of feedback time, up to the latest stored, with a turn of
    * the event loop between them.
    */
-  async function slicedOutcomes(model: string, arm: 'production' | 'canary', version: number, sinceIso: string) {
+  async function slicedOutcomes<T>(model: string, sinceIso: string, run: (stored: { from: string; to: string }) => Promise<T[]>): Promise<T[]> {
     const latest = await k
       .selectFrom('feedback')
       .select((eb) => eb.fn.max('at').as('at'))
@@ -120,10 +165,11 @@ export function createRolloutStore(db: Db) {
     const from = feedbackSince(sinceIso);
     if (from >= end) return [];
     return overTimeSlices(db.dialect, from, end, {
-      run: (a, b) => outcomesQuery(k, model, arm, version, sinceIso, { from: a, to: b }).execute(),
+      run: (a, b) => run({ from: a, to: b }),
       rowsUpTo: modelRowsUpTo(k, 'feedback', model),
     });
   }
+  const num = (v: number | null) => (v === null ? null : Number(v));
 
   return {
     db,
@@ -287,9 +333,27 @@ export function createRolloutStore(db: Db) {
 
     /** An arm's predictions of a version since a time, with the real outcome reported for each (feedback). */
     async outcomes(model: string, arm: 'production' | 'canary', version: number, sinceIso: string): Promise<OutcomeRow[]> {
-      const rows = db.dialect === 'sqlite' ? await slicedOutcomes(model, arm, version, sinceIso) : await outcomesQuery(k, model, arm, version, sinceIso).execute();
-      const num = (v: number | null) => (v === null ? null : Number(v));
+      const rows =
+        db.dialect === 'sqlite'
+          ? await slicedOutcomes(model, sinceIso, (stored) => outcomesQuery(k, model, arm, version, sinceIso, stored).execute())
+          : await outcomesQuery(k, model, arm, version, sinceIso).execute();
       return rows.map((r) => ({ score: Number(r.score), decision: r.decision, predicted: r.predicted, label: num(r.label), actual_class: r.actual_class, actual_value: num(r.actual_value) }));
+    },
+
+    /**
+     * A shadow's labelled requests since it started against this production version: both
+     * versions' answers to the very same requests, each with the outcome fed back for it.
+     */
+    async shadowOutcomes(model: string, shadowVersion: number, productionVersion: number, sinceIso: string): Promise<{ production: OutcomeRow[]; shadow: OutcomeRow[] }> {
+      const rows =
+        db.dialect === 'sqlite'
+          ? await slicedOutcomes(model, sinceIso, (stored) => shadowOutcomesQuery(k, model, shadowVersion, productionVersion, sinceIso, stored).execute())
+          : await shadowOutcomesQuery(k, model, shadowVersion, productionVersion, sinceIso).execute();
+      const outcome = (r: (typeof rows)[number]) => ({ label: num(r.label), actual_class: r.actual_class, actual_value: num(r.actual_value) });
+      return {
+        production: rows.map((r) => ({ score: Number(r.production_score), decision: r.production_decision, predicted: r.production_predicted, ...outcome(r) })),
+        shadow: rows.map((r) => ({ score: Number(r.score), decision: r.decision, predicted: r.predicted, ...outcome(r) })),
+      };
     },
 
     async pruneStats(beforeMs: number): Promise<void> {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { errorMessage } from '../lib/errors.js';
 import { systemClock, type Clock, type Timers } from '../lib/clock.js';
 import type { Config } from '../config.js';
-import { predictionId } from '../lib/ids.js';
+import { predictionId, shadowPredictionId } from '../lib/ids.js';
 import { parseDuration, parseWindow } from '../lib/duration.js';
 import type { Logger } from '../lib/logger.js';
 import { ModelPool, OffThreadScorer, openReferenceOffThread, PredictionCache, RunGate, type PredictionSink, type RegistrySource } from '../inference/index.js';
@@ -158,7 +158,7 @@ export function rolloutRuntime(parts: Parts, source: RegistrySource, sink: Predi
     onShadowDropped: (model) => metrics.shadowDropped.inc({ model }),
     onShadowScored: (r) =>
       sink?.predicted({
-        id: predictionId(),
+        id: r.request ? shadowPredictionId(r.request.predictionId) : predictionId(),
         model: r.model,
         version: r.version,
         arm: 'shadow',

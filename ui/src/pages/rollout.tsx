@@ -37,7 +37,18 @@ interface Status {
   started_by: string | null;
   arms: { production: Arm; canary: Arm } | null;
   verdict: { status: string; reason?: string; checks: { metric: string; observed: number; threshold: number; passed: boolean; detail: string }[] } | null;
-  shadow: (Arm & { percent: number; production_version: number | null; started_at: string; compared: number; decision_agreement?: number | null; label_agreement?: number | null }) | null;
+  shadow:
+    | (Arm & {
+        percent: number;
+        production_version: number | null;
+        started_at: string;
+        compared: number;
+        decision_agreement?: number | null;
+        label_agreement?: number | null;
+        /** Production's and the shadow's answers to the same requests, by the outcomes fed back for them. */
+        outcomes: { production: ArmOutcomes; shadow: ArmOutcomes } | null;
+      })
+    | null;
   outcomes: { production: ArmOutcomes; canary: ArmOutcomes; judged: boolean; reason?: string } | null;
   /** Decisions the canary or shadow gives that production never does, with what to run. */
   warnings: string[];
@@ -60,17 +71,14 @@ const OUTCOME_COLUMNS: [OutcomeMetric, string, (v: number | null) => string, (se
   ['mae', 'MAE', (v) => fmt.num(v, 4), (se) => se.toFixed(4)],
 ];
 
-function OutcomesTable({ s }: { s: Status & { outcomes: NonNullable<Status['outcomes']>; arms: NonNullable<Status['arms']> } }) {
-  const arms = [
-    ['production', s.arms.production.version, s.outcomes.production],
-    ['canary', s.arms.canary.version, s.outcomes.canary],
-  ] as const;
+/** Arms' outcomes from feedback: the canary's and production's, or a shadow's and production's on the same requests. */
+function OutcomesTable({ id, title, arms, reason }: { id: string; title: string; arms: (readonly [string, number | null, ArmOutcomes])[]; reason?: string }) {
   // Only the metrics this model's feedback gives (binary, multiclass or regression).
   const columns = OUTCOME_COLUMNS.filter(([k]) => arms.some(([, , o]) => o[k] !== null));
   return (
-    <section aria-labelledby="outcomes-h">
-      <h2 id="outcomes-h">Outcomes from feedback (since the canary started)</h2>
-      <Table head={['Arm', 'Version', 'Labelled', ...columns.map(([, label]) => label)]} testId="outcomes-table">
+    <section aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>{title}</h2>
+      <Table head={['Arm', 'Version', 'Labelled', ...columns.map(([, label]) => label)]} testId={`${id}-table`}>
         {arms.map(([name, version, o]) => (
           <tr key={name} data-arm={name}>
             <th scope="row">{name}</th>
@@ -88,7 +96,7 @@ function OutcomesTable({ s }: { s: Status & { outcomes: NonNullable<Status['outc
           </tr>
         ))}
       </Table>
-      {s.outcomes.reason ? <p>{s.outcomes.reason}</p> : null}
+      {reason ? <p>{reason}</p> : null}
     </section>
   );
 }
@@ -290,7 +298,25 @@ export function RolloutPage({ name }: { name: string }) {
             </section>
           ) : null}
           {s.outcomes && s.arms && (s.outcomes.production.labelled > 0 || s.outcomes.canary.labelled > 0 || s.outcomes.reason) ? (
-            <OutcomesTable s={{ ...s, outcomes: s.outcomes, arms: s.arms }} />
+            <OutcomesTable
+              id="outcomes"
+              title="Outcomes from feedback (since the canary started)"
+              arms={[
+                ['production', s.arms.production.version, s.outcomes.production],
+                ['canary', s.arms.canary.version, s.outcomes.canary],
+              ]}
+              reason={s.outcomes.reason}
+            />
+          ) : null}
+          {s.shadow?.outcomes && s.shadow.outcomes.shadow.labelled > 0 ? (
+            <OutcomesTable
+              id="shadow-outcomes"
+              title="Shadow outcomes from feedback (the same requests, both versions' answers)"
+              arms={[
+                ['production', s.shadow.production_version, s.shadow.outcomes.production],
+                ['shadow', s.shadow.version, s.shadow.outcomes.shadow],
+              ]}
+            />
           ) : null}
         </>
       )}
