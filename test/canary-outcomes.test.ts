@@ -134,6 +134,11 @@ describe.each(DIALECTS)('canary outcomes on %s', (dialect) => {
     });
     expect(fb.body).toMatchObject({ stored: 100, failed: 0 });
     await post('/v1/feedback', { event_id: 'pinned-1', label: 1 });
+    // Listed and exported, each copy reads with the outcome of the prediction it copied.
+    const listed = (await get('/v1/predictions?model=hotel&arm=shadow&limit=1000')).predictions as { id: string; outcome: number | null }[];
+    const want = new Map(served.map((p, i) => [`${p.id}.shadow`, i < 100 ? p.label : null]));
+    expect(listed.map((c) => [c.id, c.outcome])).toEqual(listed.map((c) => [c.id, want.get(c.id)]));
+    expect(listed.filter((c) => c.outcome !== null)).toHaveLength(100);
     const o = (await get('/v1/canary/hotel')).shadow.outcomes;
     const shadowScore = new Map(copies.map((c) => [c.id, c.score]));
     // Counted here: acting at each version's threshold, and the ROC AUC as the share of (positive, negative) pairs ranked right.

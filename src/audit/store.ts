@@ -5,6 +5,7 @@ import { COLUMNS, COPY_PREDICTIONS, copyLine, type CopyBatch } from './copy-batc
 import type { PredictionRecord } from './record.js';
 import { SqliteAuditThread, type SqliteAuditThreadOptions } from './sqlite-writer.js';
 import { Yielder } from '../lib/yielder.js';
+import { SHADOW_ID_SUFFIX } from '../lib/ids.js';
 import type { PredictionsTable } from '../db/schema.js';
 
 export type { PredictionRecord };
@@ -136,6 +137,24 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
     return s.orderBy('p.at', order).orderBy('p.id', order).limit(q.limit);
   }
 
+  type ListedRow = Selectable<PredictionsTable> & OutcomeColumns;
+  /**
+   * A shadow copy's outcome is the one fed back for the production prediction it copied, which
+   * its id names: found for a page's copies in one lookup (the listing's join reads each row's own).
+   */
+  async function withCopiedOutcomes(rows: ListedRow[]): Promise<ListedRow[]> {
+    const copies = rows.filter((r) => r.arm === 'shadow' && r.outcome_at === null && r.id.endsWith(SHADOW_ID_SUFFIX));
+    if (!copies.length) return rows;
+    const original = (r: ListedRow) => r.id.slice(0, -SHADOW_ID_SUFFIX.length);
+    const found = await k.selectFrom('feedback').select(['prediction_id', 'label', 'actual_class', 'actual_value', 'value', 'at']).where('prediction_id', 'in', copies.map(original)).execute();
+    const byId = new Map(found.map((f) => [f.prediction_id, f]));
+    for (const r of copies) {
+      const f = byId.get(original(r));
+      if (f) Object.assign(r, { outcome_label: f.label, outcome_class: f.actual_class, outcome_actual: f.actual_value, outcome_value: f.value, outcome_at: f.at });
+    }
+    return rows;
+  }
+
   /** The at of the SCAN_ROWS-th record of q's range past `beyond` in its order (by the time index alone), or undefined when fewer remain. */
   async function spanEnd(q: PredictionQuery, beyond: string | undefined): Promise<string | undefined> {
     const desc = !!q.newestFirst;
@@ -206,13 +225,14 @@ export function createAuditStore(db: Db, opts: { thread?: SqliteAuditThreadOptio
       // time range to fill a page: on SQLite, whose driver is synchronous, one query holding
       // the server for as long as that takes (0.7 s for 1.8 million records). There the range
       // is read in spans of SCAN_ROWS records, with a turn of the event loop between spans.
-      if (db.dialect !== 'sqlite' || q.eventId || (q.decision === undefined && q.version === undefined && q.arm === undefined && !q.labelled)) return (await listing(q).execute()).map(view);
+      if (db.dialect !== 'sqlite' || q.eventId || (q.decision === undefined && q.version === undefined && q.arm === undefined && !q.labelled))
+        return (await withCopiedOutcomes(await listing(q).execute())).map(view);
       const out: PredictionView[] = [];
       const yielder = new Yielder();
       let beyond: string | undefined;
       for (;;) {
         const edge = await spanEnd(q, beyond);
-        out.push(...(await listing({ ...q, limit: q.limit - out.length }, { beyond, through: edge }).execute()).map(view));
+        out.push(...(await withCopiedOutcomes(await listing({ ...q, limit: q.limit - out.length }, { beyond, through: edge }).execute())).map(view));
         if (out.length >= q.limit || edge === undefined) return out;
         beyond = edge;
         await yielder.pause();
