@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { describeChanges, describeEnding, describeRolloutEvent, describeRules } from '../rollout/index.js';
 import { AppError } from '../lib/errors.js';
+import type { ArmOutcomes } from '../rollout/shadow-view.js';
 import { cliActor, parseVersion, withContext } from './context.js';
 import { emit, progress, table, type OutputOptions } from './output.js';
 
@@ -20,7 +21,6 @@ function stepWords(s: Status): string {
   return `set by hand ${s.step === null ? 'before step 1' : `after step ${s.step}/${n}`}${next !== undefined ? `, next ${next}%` : ''}`;
 }
 
-type ArmOutcomes = NonNullable<Status['outcomes']>['canary'];
 type OutcomeMetric = keyof ArmOutcomes['standard_errors'];
 const points = (x: number) => (x * 100).toFixed(1);
 /** The outcome metrics in the order and form `canary status` prints them: name, value, standard error. */
@@ -81,19 +81,7 @@ function describeStatus(s: Status): string {
     if (s.verdict) lines.push(`verdict: ${s.verdict.status}${s.verdict.failed ? ` — ${s.verdict.failed.detail}` : ''}${s.verdict.reason ? ` — ${s.verdict.reason}` : ''}`);
   }
   if (s.shadow) {
-    const sh = s.shadow as {
-      version: number;
-      percent: number;
-      production_version: number | null;
-      started_at: string;
-      compared: number;
-      decision_agreement?: number | null;
-      label_agreement?: number | null;
-      mean_abs_score_diff?: number | null;
-      mean_relative_error?: number | null;
-      errors: number;
-      outcomes: { production: ArmOutcomes; shadow: ArmOutcomes } | null;
-    };
+    const sh = s.shadow;
     const agreement = sh.label_agreement !== undefined ? ['class agreement', sh.label_agreement] : ['decision agreement', sh.decision_agreement ?? null];
     const diff =
       sh.mean_relative_error !== undefined

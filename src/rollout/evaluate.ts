@@ -4,6 +4,7 @@ import type { RegistryService } from '../registry/index.js';
 import { analyse, type Verdict } from './analysis.js';
 import { armOutcomes, type ArmOutcomes } from './outcomes.js';
 import type { Rollout, RolloutStore } from './store.js';
+import type { ShadowOutcomes } from './shadow-view.js';
 
 /** Whether a canary's rules judge outcomes from feedback (only then does each analysis pass read them). */
 export const judgesOutcomes = (r: Rollout): boolean => !!r.analysis.outcomes || (r.analysis.custom ?? []).some((c) => c.metric.startsWith('outcome:'));
@@ -17,8 +18,6 @@ export const judgesOutcomes = (r: Rollout): boolean => !!r.analysis.outcomes || 
 export const OUTCOMES_REUSE_MS = 10_000;
 
 type BothArms = { production: ArmOutcomes; canary: ArmOutcomes };
-/** A shadow's outcomes: production's and the shadow's answers to the same labelled requests. */
-export type ShadowOutcomes = { production: ArmOutcomes; shadow: ArmOutcomes };
 
 /** Judging a running canary from the statistics every replica stored. */
 export function createCanaryEvaluator(store: RolloutStore, registry: RegistryService, minScored: number, clock: Clock) {

@@ -4,25 +4,15 @@ import { actionDecisions, aucStandardError, finiteOrNull, proportionStandardErro
 /** One canary-window prediction of an arm with the real outcome reported for it (as the monitor reads them). */
 export type OutcomeRow = Omit<LabelledPrediction, 'value'>;
 
+import type { ArmOutcomes } from './shadow-view.js';
+
+export type { ArmOutcomes };
+
 /**
  * An arm's outcome metrics from feedback: how the predictions it served turned out. Binary:
  * accuracy of acting (a decision that counts as acting = predicting positive), false-positive
  * rate and ROC AUC; multiclass: accuracy; regression: MAE.
  */
-export interface ArmOutcomes {
-  labelled: number;
-  accuracy: number | null;
-  false_positive_rate: number | null;
-  roc_auc: number | null;
-  mae: number | null;
-  /**
-   * Each metric's standard error over this many labels (proportions as Agresti and Caffo, ROC
-   * AUC as Hanley and McNeil, MAE as the absolute errors' standard deviation over √n): how far
-   * the metric may move by chance, which the outcome rules weigh before a rollback.
-   */
-  standard_errors: { accuracy: number | null; false_positive_rate: number | null; roc_auc: number | null; mae: number | null };
-}
-
 export function armOutcomes(task: Task, policy: Policy, rows: OutcomeRow[]): ArmOutcomes {
   const none = { accuracy: null, false_positive_rate: null, roc_auc: null, mae: null };
   if (task === 'regression') {

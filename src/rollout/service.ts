@@ -438,7 +438,7 @@ export function createRolloutService(deps: RolloutDeps) {
     const m = await registry.getModel(model);
     const r = (await store.get(model)) ?? idle(model);
     const verdict = await evaluate(r, true);
-    let shadow: Record<string, unknown> | null = null;
+    let shadow: ReturnType<typeof shadowSummary> | null = null;
     if (r.shadow_version !== null) {
       const since = r.shadow_started_at ?? r.updated_at;
       const production = m.aliases.production ?? null;

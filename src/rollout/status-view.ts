@@ -1,15 +1,15 @@
 import { formatDuration } from '../lib/duration.js';
 import type { Task } from '../inference/index.js';
 import type { Verdict } from './analysis.js';
-import { summarize, type ArmCounts } from './stats.js';
+import { summarize, type ArmCounts, type ArmSummary } from './stats.js';
 import type { Rollout } from './store.js';
-import type { ShadowOutcomes } from './evaluate.js';
+import type { ShadowComparison, ShadowOutcomes } from './shadow-view.js';
 
 /**
  * The shadow's summary in a status: its arm statistics, how far it agrees with production, and
  * (outcomes) how both did on the same requests by the outcomes fed back for them.
  */
-export function shadowSummary(r: Rollout & { shadow_version: number }, c: ArmCounts, task: Task, productionVersion: number | null, outcomes: ShadowOutcomes | null): Record<string, unknown> {
+export function shadowSummary(r: Rollout & { shadow_version: number }, c: ArmCounts, task: Task, productionVersion: number | null, outcomes: ShadowOutcomes | null): ArmSummary & ShadowComparison {
   const share = (n: number) => (c.compared ? n / c.compared : null);
   return {
     ...summarize(r.shadow_version, c),
@@ -27,7 +27,7 @@ export function shadowSummary(r: Rollout & { shadow_version: number }, c: ArmCou
 }
 
 /** A model's rollout status as the API answers it. */
-export function statusView(model: string, aliases: Record<string, number>, r: Rollout, verdict: Verdict | undefined, shadow: Record<string, unknown> | null, warnings: string[] = []) {
+export function statusView(model: string, aliases: Record<string, number>, r: Rollout, verdict: Verdict | undefined, shadow: (ArmSummary & ShadowComparison) | null, warnings: string[] = []) {
   return {
     model,
     target: r.target,

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { describeEnding, describeRolloutEvent, type RolloutEvent } from '../../../src/rollout/describe-event.js';
 import { describeRules, type RulesShown } from '../../../src/rollout/describe-rules.js';
+import type { ArmOutcomes, ShadowComparison } from '../../../src/rollout/shadow-view.js';
 import { enc, get, post, q } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, fmt, Loading, Table, warningsOf } from '../components/common.js';
 import { useLoad } from '../load.js';
@@ -37,18 +38,7 @@ interface Status {
   started_by: string | null;
   arms: { production: Arm; canary: Arm } | null;
   verdict: { status: string; reason?: string; checks: { metric: string; observed: number; threshold: number; passed: boolean; detail: string }[] } | null;
-  shadow:
-    | (Arm & {
-        percent: number;
-        production_version: number | null;
-        started_at: string;
-        compared: number;
-        decision_agreement?: number | null;
-        label_agreement?: number | null;
-        /** Production's and the shadow's answers to the same requests, by the outcomes fed back for them. */
-        outcomes: { production: ArmOutcomes; shadow: ArmOutcomes } | null;
-      })
-    | null;
+  shadow: (Arm & ShadowComparison) | null;
   outcomes: { production: ArmOutcomes; canary: ArmOutcomes; judged: boolean; reason?: string } | null;
   /** Decisions the canary or shadow gives that production never does, with what to run. */
   warnings: string[];
@@ -56,13 +46,7 @@ interface Status {
   last_canary: RolloutEvent | null;
 }
 
-/** An arm's predictions since the canary started, as their real outcomes (feedback) turned out. */
-type OutcomeMetric = 'accuracy' | 'false_positive_rate' | 'roc_auc' | 'mae';
-interface ArmOutcomes extends Record<OutcomeMetric, number | null> {
-  labelled: number;
-  /** What chance alone moves each metric by over these labels; the outcome rules weigh it. */
-  standard_errors?: Record<OutcomeMetric, number | null>;
-}
+type OutcomeMetric = keyof ArmOutcomes['standard_errors'];
 
 const OUTCOME_COLUMNS: [OutcomeMetric, string, (v: number | null) => string, (se: number) => string][] = [
   ['accuracy', 'Accuracy', (v) => fmt.pct(v), (se) => `${(se * 100).toFixed(1)} pts`],
