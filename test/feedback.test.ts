@@ -297,6 +297,10 @@ describe('modelgate feedback import', () => {
     expect(flagged.code, flagged.stdout).toBe(0);
     expect(flagged.json()).toMatchObject({ stored: 2, refused: 0 });
     expect([await label('hotel-b', 'both-1'), await label('hotel-b', 'both-2'), await label('hotel', 'both-1')]).toEqual([1, 0, undefined]);
+    const misspelt = await runCli(['feedback', 'import', '--file', file, '--model', 'hotell'], { MODELGATE_DATA_DIR: dir });
+    expect(misspelt.code).toBe(1);
+    expect(misspelt.stderr).toMatch(/hotell/);
+    expect(misspelt.stdout).toBe('');
     const { file: columned } = await importCsv('both-models.csv', ['event_id,model,label', 'both-1,hotel,0', 'both-2,hotel,1']);
     const r = await runCli(['feedback', 'import', '--file', columned, '--json'], { MODELGATE_DATA_DIR: dir });
     expect(r.json()).toMatchObject({ stored: 2, refused: 0 });

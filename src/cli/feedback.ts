@@ -91,6 +91,8 @@ export function registerFeedbackCommands(program: Command): void {
       withContext(o, async (ctx) => {
         assertInputFile(o.file, 'give the path of a CSV file');
         if (o.model !== undefined && !o.model.trim()) throw new AppError('BAD_REQUEST', '--model: give the name of the model whose outcomes the file holds');
+        // A misspelt model would refuse every row as unmatched, and the hint would doubt the id column instead.
+        if (o.model !== undefined) await ctx.registry.getModel(o.model.trim());
         const columns = feedbackColumns(o);
         const delimiter = await fileDelimiter(o.file);
         let rows = 0;
