@@ -292,8 +292,7 @@ export class AuditWriter {
       if (n < 0) return; // database still down: the file stays claimed for the next try
       this.backUp();
       await rm(claimed, { force: true });
-      if (spilled) this.ownSpills.delete(name);
-      else if (stale) this.ownSpills.delete(name.slice(0, name.lastIndexOf('.replaying-')));
+      this.ownSpills.delete(path.basename(claimed).replace(/\.replaying-\d+$/, ''));
       if (n > 0) this.o.log.info({ file: path.basename(claimed), records: n }, 'replayed spilled audit records');
     }
     this.pendingSpill = left;

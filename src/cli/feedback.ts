@@ -90,9 +90,10 @@ export function registerFeedbackCommands(program: Command): void {
     .action(async (o: OutputOptions & { file: string; eventId?: string; predictionId?: string; label?: string; value?: string; model?: string }) =>
       withContext(o, async (ctx) => {
         assertInputFile(o.file, 'give the path of a CSV file');
-        if (o.model !== undefined && !o.model.trim()) throw new AppError('BAD_REQUEST', '--model: give the name of the model whose outcomes the file holds');
+        const model = o.model?.trim();
+        if (model === '') throw new AppError('BAD_REQUEST', '--model: give the name of the model whose outcomes the file holds');
         // A misspelt model would refuse every row as unmatched, and the hint would doubt the id column instead.
-        if (o.model !== undefined) await ctx.registry.getModel(o.model.trim());
+        if (model !== undefined) await ctx.registry.getModel(model);
         const columns = feedbackColumns(o);
         const delimiter = await fileDelimiter(o.file);
         let rows = 0;
@@ -161,7 +162,7 @@ export function registerFeedbackCommands(program: Command): void {
             unlabelled++;
             continue;
           }
-          batch.push({ line, item: toItem(values, delimiter !== ',', o.model?.trim()) });
+          batch.push({ line, item: toItem(values, delimiter !== ',', model) });
           if (batch.length >= BATCH) await send();
         }
         if (batch.length) await send();

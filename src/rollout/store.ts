@@ -63,18 +63,10 @@ const row = (r: Rollout) => ({
  * replicas whose clocks disagree) can belong to it. The cross join keeps that order on SQLite,
  * whose planner has no statistics to choose it; PostgreSQL plans it as the inner join it is.
  */
-export function outcomesQuery(
-  k: Kysely<Database>,
-  model: string,
-  arm: 'production' | 'canary',
-  version: number,
-  sinceIso: string,
-  stored: { from: string; to?: string } = { from: feedbackSince(sinceIso) },
-) {
+function labelledPredictions(k: Kysely<Database>, model: string, arm: 'production' | 'canary', version: number, sinceIso: string, stored: { from: string; to?: string }) {
   let q = k
     .selectFrom('feedback as f')
     .crossJoin('predictions as p')
-    .select(['p.score', 'p.decision', 'p.label as predicted', 'f.label', 'f.actual_class', 'f.actual_value'])
     .whereRef('p.id', '=', 'f.prediction_id')
     .where('f.model', '=', model)
     .where('f.at', '>=', stored.from)
@@ -86,11 +78,23 @@ export function outcomesQuery(
   return q;
 }
 
+/** An arm's predictions of a version since a time, each with the outcome fed back for it. */
+export function outcomesQuery(
+  k: Kysely<Database>,
+  model: string,
+  arm: 'production' | 'canary',
+  version: number,
+  sinceIso: string,
+  stored: { from: string; to?: string } = { from: feedbackSince(sinceIso) },
+) {
+  return labelledPredictions(k, model, arm, version, sinceIso, stored).select(['p.score', 'p.decision', 'p.label as predicted', 'f.label', 'f.actual_class', 'f.actual_value']);
+}
+
 /**
  * A shadow's labelled requests: each outcome fed back for a production prediction the shadow
  * scored a copy of, with both answers. A shadow record's id is the production prediction's with
  * SHADOW_ID_SUFFIX, so the copy is found by its primary key from each feedback row, as the
- * production prediction is (the same order and reasons as outcomesQuery).
+ * production prediction is (joined third, in the same order).
  */
 export function shadowOutcomesQuery(
   k: Kysely<Database>,
@@ -100,9 +104,7 @@ export function shadowOutcomesQuery(
   sinceIso: string,
   stored: { from: string; to?: string } = { from: feedbackSince(sinceIso) },
 ) {
-  let q = k
-    .selectFrom('feedback as f')
-    .crossJoin('predictions as p')
+  return labelledPredictions(k, model, 'production', productionVersion, sinceIso, stored)
     .crossJoin('predictions as s')
     .select([
       'p.score as production_score',
@@ -115,19 +117,10 @@ export function shadowOutcomesQuery(
       'f.actual_class',
       'f.actual_value',
     ])
-    .whereRef('p.id', '=', 'f.prediction_id')
     .where('s.id', '=', sql<string>`${sql.ref('f.prediction_id')} || ${SHADOW_ID_SUFFIX}`)
-    .where('f.model', '=', model)
-    .where('f.at', '>=', stored.from)
-    .where('p.model', '=', model)
-    .where('p.arm', '=', 'production')
-    .where('p.version', '=', productionVersion)
-    .where('p.at', '>=', sinceIso)
     .where('s.model', '=', model)
     .where('s.arm', '=', 'shadow')
     .where('s.version', '=', shadowVersion);
-  if (stored.to) q = q.where('f.at', '<', stored.to);
-  return q;
 }
 
 const feedbackSince = (sinceIso: string) => new Date(Date.parse(sinceIso) - FEEDBACK_CLOCK_SKEW_MS).toISOString();
