@@ -47,3 +47,16 @@ describe('databaseUnavailable', () => {
     for (const e of [duplicate, syntax, new Error('something else'), new AppError('NOT_FOUND', 'no such model'), 'a string']) expect(databaseUnavailable(e)).toBeUndefined();
   });
 });
+
+describe('a database that takes no connection yet, at start', () => {
+  it('PostgreSQL starting up (57P03) is waited for like an unreachable server, not a reason to exit', async () => {
+    const { explainDbError } = await import('../server/context.js');
+    const starting = Object.assign(new pg.DatabaseError('the database system is starting up', 0, 'error'), { code: '57P03' });
+    const out = explainDbError(starting, { kind: 'postgres', url: 'postgres://db:5432/app' }, 'postgres://db:5432/app');
+    expect(out).toBeInstanceOf(AppError);
+    expect(out).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('(57P03: the database system is starting up); the server is there but takes no connection now') });
+    // A refusal no wait helps (an undefined table) goes up as it is.
+    const other = Object.assign(new pg.DatabaseError('relation "x" does not exist', 0, 'error'), { code: '42P01' });
+    expect(explainDbError(other, { kind: 'postgres', url: 'postgres://db:5432/app' }, 'postgres://db:5432/app')).toBe(other);
+  });
+});

@@ -72,6 +72,15 @@ const BUSY_CODES = new Set(['08000', '08001', '08003', '08004', '08006', '53300'
 /** node-postgres's own words for a connection lost or never made (it gives them no code). */
 const LOST_CONNECTION = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect)/;
 
+/**
+ * True when the database is there but takes no connection now (PostgreSQL starting up or shutting
+ * down, out of connections, a connection lost): at start, a wait and a retry, not a reason to exit.
+ */
+export function isDbBusy(e: unknown): boolean {
+  const code = codeOf(e);
+  return (code !== undefined && BUSY_CODES.has(code)) || (e instanceof Error && LOST_CONNECTION.test(e.message));
+}
+
 /** PostgreSQL's disk_full: the server's own data or WAL volume. */
 const PG_DISK_FULL = '53100';
 

@@ -2,7 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { mkdirPrivate } from '../lib/private-files.js';
 import { ConfigError, type Config } from '../config.js';
 import { openDb, migrate, type Db } from '../db/index.js';
-import { connectionAdvice, databaseRefusal, isDbUnreachable } from '../db/unavailable.js';
+import { connectionAdvice, databaseRefusal, isDbBusy, isDbUnreachable } from '../db/unavailable.js';
 import { networkFileSystem, sqliteDiskFull } from '../lib/disk-space.js';
 import { redactUrl } from '../lib/redact-url.js';
 import { smokeTest } from '../inference/index.js';
@@ -46,12 +46,15 @@ export interface ContextOverrides {
 }
 
 /** Turn "cannot reach the database" (or SQLite's "disk I/O error" on a full disk) into a message that says where and what to check. */
-function explainDbError(e: unknown, loc: DbLocation, where: string): unknown {
+export function explainDbError(e: unknown, loc: DbLocation, where: string): unknown {
   const full = loc.kind === 'sqlite' ? sqliteDiskFull(e, loc.file, 'nothing was changed') : databaseRefusal(e);
   if (full) return full;
-  if (!isDbUnreachable(e)) return e;
+  // A server still starting up (a database started beside this one) is waited for like an unreachable one.
+  const busy = isDbBusy(e);
+  if (!busy && !isDbUnreachable(e)) return e;
   const code = (e as { code?: unknown }).code;
-  return new AppError('UNAVAILABLE', `cannot use the database at ${where} (${typeof code === 'string' ? `${code}: ` : ''}${errorMessage(e)}); ${connectionAdvice(e)}`);
+  const advice = busy ? 'the server is there but takes no connection now (starting up, shutting down or out of connections)' : connectionAdvice(e);
+  return new AppError('UNAVAILABLE', `cannot use the database at ${where} (${typeof code === 'string' ? `${code}: ` : ''}${errorMessage(e)}); ${advice}`);
 }
 
 /**
