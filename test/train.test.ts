@@ -2,7 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateHotelBookings, rowPayload } from '../src/training/index.js';
-import { indexSplit, trainModel, chooseThreshold } from '../src/training/train.js';
+import { indexSplit, trainModel } from '../src/training/train.js';
+import { chooseThreshold, crossFitted } from '../src/training/threshold.js';
+import { normal, seededRandom } from '../src/training/random.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -73,6 +75,40 @@ describe('held-out metrics', () => {
     expect(t.metrics.pr_auc).toBeCloseTo(averagePrecisionByRanks(t.testScores, split.test.label), 12);
     expect(t.metrics.pr_auc).toBeGreaterThan(t.metrics.positive_rate);
   });
+
+  it('F1, precision, recall and profit of the chosen threshold are cross-fitted; a bands policy is measured as it is', () => {
+    const split = indexSplit(data, 0.25);
+    const costs = { tp: 50, fp: -10, fn: 0, tn: 0 };
+    const t = trainModel({ data, algo: 'logreg', split, costs });
+    const fitted = crossFitted(t.testScores, split.test.label, costs);
+    expect(t.metrics).toMatchObject({ f1: fitted.f1, precision: fitted.precision, recall: fitted.recall, expected_profit_per_row: fitted.profit_per_row });
+    expect(t.run.params).toMatchObject({ threshold_objective: 'profit', threshold_metrics: 'cross_fitted' });
+    // At the threshold chosen on all the held-out rows, the same rows realise more.
+    const threshold = (t.policy as { threshold: number }).threshold;
+    let realised = 0;
+    t.testScores.forEach((v, i) => (realised += v >= threshold ? (split.test.label[i] ? 50 : -10) : 0));
+    expect(realised / split.test.rows).toBeGreaterThan(t.metrics.expected_profit_per_row);
+    // A bands policy was not chosen on these rows: its review and block rows are what acting means.
+    const bands = trainModel({
+      data,
+      algo: 'logreg',
+      split,
+      bands: {
+        type: 'bands',
+        bands: [
+          { decision: 'allow', below: 0.3 },
+          { decision: 'review', below: 0.7 },
+          { decision: 'block', below: null },
+        ],
+      },
+    });
+    expect(bands.run.params).not.toHaveProperty('threshold_metrics');
+    let tp = 0;
+    let fp = 0;
+    let fn = 0;
+    bands.testScores.forEach((v, i) => (v >= 0.3 ? (split.test.label[i] ? tp++ : fp++) : split.test.label[i] ? fn++ : 0));
+    expect(bands.metrics.f1).toBeCloseTo((2 * tp) / (2 * tp + fp + fn), 12);
+  });
 });
 
 describe('decision thresholds', () => {
@@ -89,6 +125,51 @@ describe('decision thresholds', () => {
     // Acting on everyone: midway to 0.
     expect(chooseThreshold(scores, labels, { tp: 10, fp: 0, fn: 0, tn: -1 }).threshold).toBe(0.1);
     expect(chooseThreshold(scores, labels, { tp: -1, fp: -1, fn: 0, tn: 0 }).threshold).toBe(1.01);
+  });
+
+  it('are measured on rows that did not choose them: each half at the threshold chosen on the other', () => {
+    const scores = [0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.15, 0.1];
+    const labels = [1, 0, 1, 1, 0, 1, 0, 0];
+    // Every other row of each class: {0.9, 0.8, 0.6, 0.15} and {0.7, 0.4, 0.3, 0.1}. The second
+    // half's best F1 acts down to 0.3 (threshold 0.2), which decides the first: 0.9 tp, 0.8 fp,
+    // 0.6 tp, 0.15 tn. The first's acts down to 0.6 (threshold 0.375): 0.7 tp, 0.4 fp, 0.3 fn,
+    // 0.1 tn. Together 3 tp, 2 fp, 1 fn: F1 6/9, where the threshold chosen on all eight reads 0.8.
+    const f = crossFitted(scores, labels);
+    expect(f.f1).toBeCloseTo(6 / 9, 12);
+    expect(f.precision).toBeCloseTo(3 / 5, 12);
+    expect(f.recall).toBeCloseTo(3 / 4, 12);
+    expect(f.profit_per_row).toBeUndefined();
+    expect(chooseThreshold(scores, labels).value).toBeCloseTo(0.8, 12);
+    // With costs, the same two thresholds (profit 15 either way, at 0.3 and at 0.6): 20 over 8 rows.
+    expect(crossFitted(scores, labels, { tp: 10, fp: -5, fn: 0, tn: 0 }).profit_per_row).toBeCloseTo(20 / 8, 12);
+  });
+
+  it('read on fresh rows what the cross-fitted figure says, where the rows that chose read high', () => {
+    const rand = seededRandom(5);
+    const draw = (n: number) => {
+      const labels = Array.from({ length: n }, () => (rand() < 0.3 ? 1 : 0));
+      return { labels, scores: labels.map((y) => 1 / (1 + Math.exp(-(2 * y - 1 + 1.5 * normal(rand))))) };
+    };
+    const f1At = (threshold: number, d: { labels: number[]; scores: number[] }) => {
+      let tp = 0;
+      let fp = 0;
+      let fn = 0;
+      d.scores.forEach((s, i) => (s >= threshold ? (d.labels[i] ? tp++ : fp++) : d.labels[i] ? fn++ : 0));
+      return (2 * tp) / (2 * tp + fp + fn);
+    };
+    let chose = 0;
+    let fitted = 0;
+    let fresh = 0;
+    const draws = 150;
+    for (let k = 0; k < draws; k++) {
+      const held = draw(200);
+      const threshold = chooseThreshold(held.scores, held.labels).threshold;
+      chose += f1At(threshold, held) / draws;
+      fitted += crossFitted(held.scores, held.labels).f1 / draws;
+      fresh += f1At(threshold, draw(4000)) / draws;
+    }
+    expect(chose - fresh).toBeGreaterThan(0.02);
+    expect(Math.abs(fitted - fresh)).toBeLessThan(0.01);
   });
 });
 
@@ -115,6 +196,8 @@ describe('modelgate train', () => {
     expect(ok.stderr).toMatch(/round \d+\/30/);
     const said = await runCli(['train', '--data', csv, '--target', 'is_canceled', '--model', 'hotel', '--rounds', '30', '--cost', 'tp=0,fp=-20,fn=-100,tn=0'], env);
     expect(said.stdout).toContain(`held out: ROC AUC ${out.metrics.roc_auc.toFixed(4)}, PR AUC ${out.metrics.pr_auc.toFixed(4)}, F1 `);
+    expect(said.stdout).toContain('(F1, precision, recall and profit: each half of the held-out rows decided at the threshold chosen on the other half, as rows that did not choose it will be)');
+    expect(out.run.params).toMatchObject({ threshold_objective: 'profit', threshold_metrics: 'cross_fitted' });
     const shown = await runCli(['models', 'hotel', '--json'], env);
     expect(shown.json().aliases).toEqual({ production: 1 });
     // The held-out ROC AUC train printed, beside the version in the list.
@@ -602,6 +685,13 @@ describe('decision policies as versions', () => {
       const profit = (t: number) => scores.reduce((a, sc, i) => a + (sc >= t ? (data.label[i] ? 0 : -20) : data.label[i] ? -100 : 0), 0);
       const chosen = (versions[2].policy as { threshold: number }).threshold;
       for (const other of [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, ...scores.slice(0, 50)]) expect(profit(chosen)).toBeGreaterThanOrEqual(profit(other) - 1e-9);
+      // The profit it promises is not what those very rows realise at it: each half at the other half's threshold.
+      const labels = Array.from({ length: 1500 }, (_, i) => data.label[i]);
+      const fitted = crossFitted(scores, labels, { tp: 0, fp: -20, fn: -100, tn: 0 }).profit_per_row!;
+      expect(cost.json().expected_profit_per_row).toBeCloseTo(fitted, 9);
+      expect(cost.json().expected_profit).toBeCloseTo(fitted * 1500, 6);
+      expect(fitted).toBeLessThan(profit(chosen) / 1500);
+      expect(cost.stderr).toContain(`expected profit ${fitted.toFixed(2)} a row on 1500 rows (each half decided at the threshold chosen on the other half)`);
       // The costs the threshold was chosen for become the version's: its realised profit is counted with them.
       expect(versions[2].manifest.training).toMatchObject({ params: { cost_matrix: { tp: 0, fp: -20, fn: -100, tn: 0 }, threshold_objective: 'profit' }, policy_by_hand: false });
       expect((versions[2].manifest.training as { params: Record<string, unknown> }).params.policy).toBeUndefined();

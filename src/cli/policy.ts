@@ -3,7 +3,7 @@ import { AppError } from '../lib/errors.js';
 import { describePolicy, parsePolicyFlag, Servable, type Policy } from '../inference/index.js';
 import { notNumbersNote } from '../lib/csv-cell.js';
 import { checkSkipped, scoreCsv } from '../monitoring/index.js';
-import { chooseThreshold, chosenPolicy } from '../training/train.js';
+import { chooseThreshold, chosenPolicy, crossFitted } from '../training/threshold.js';
 import { parseBands, parseCosts } from './policy-flags.js';
 import type { Costs } from '../training/train.js';
 import { cliActor, parseNumberFlag, parseVersion, withContext } from './context.js';
@@ -104,7 +104,10 @@ export function registerPolicyCommands(program: Command): void {
               warnings.push(picked.caution);
               progress(`  warning: ${picked.caution}`);
             }
-            chosen = { rows: r.scores.length, expected_profit: c.value, cost_matrix: costs };
+            // What the rows realise at the threshold chosen on them flatters it; each half is decided at the other half's choice (threshold.ts).
+            const perRow = crossFitted(r.scores, r.labels, costs).profit_per_row!;
+            chosen = { rows: r.scores.length, expected_profit: perRow * r.scores.length, expected_profit_per_row: perRow, cost_matrix: costs };
+            progress(`  expected profit ${perRow.toFixed(2)} a row on ${r.scores.length} rows (each half decided at the threshold chosen on the other half)`);
             costsChosenFor = costs;
           } finally {
             await s.release();

@@ -229,6 +229,9 @@ export function registerTrainCommands(program: Command): void {
             `${o.algo} on ${split.train.rows} rows, ${split.test.rows} held out (${o.split} split); ${fitSteps(algo, 'binary', trained.run.rounds)}, ${(trained.run.duration_ms / 1000).toFixed(1)} s`,
             `held out: ROC AUC ${fmt(m.roc_auc)}, PR AUC ${fmt(m.pr_auc)}, F1 ${fmt(m.f1)}, precision ${fmt(m.precision)}, recall ${fmt(m.recall)}, Brier ${fmt(m.brier)}, log loss ${fmt(m.log_loss)}`,
             `policy: ${trained.policy.type === 'threshold' && trained.policy.above !== trained.policy.below ? `act when score >= ${trained.policy.threshold.toFixed(4)} (maximises ${costs ? 'profit' : 'F1'})` : describePolicy(trained.policy)}; action rate ${fmt(m.action_rate)}${m.expected_profit_per_row !== undefined ? `, expected profit ${m.expected_profit_per_row.toFixed(2)} a row` : ''}`,
+            ...(trained.run.params.threshold_metrics === 'cross_fitted'
+              ? [`(F1, precision, recall${costs ? ' and profit' : ''}: each half of the held-out rows decided at the threshold chosen on the other half, as rows that did not choose it will be)`]
+              : []),
             ...outcomeLines(o, gates, registered, promoted, refusal),
           ].join('\n'),
         );

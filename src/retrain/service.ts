@@ -23,7 +23,7 @@ import type { Logger } from '../lib/logger.js';
 import { costMatrixOf, type Report } from '../monitoring/index.js';
 import type { RegistryService } from '../registry/index.js';
 import { checkSteps, type RolloutService } from '../rollout/index.js';
-import { evaluateMulticlass, evaluateRegression, evaluateScores, rowPayload, TRAINED_CELL_READING, type Dataset, type TrainingTask } from '../training/index.js';
+import { crossFitted, evaluateMulticlass, evaluateRegression, evaluateScores, rowPayload, TRAINED_CELL_READING, type Dataset, type TrainingTask } from '../training/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
 import type { RetrainPlan } from './plan.js';
 import { featureColumns, type RunRecord } from './train-again.js';
@@ -202,7 +202,15 @@ async function currentMetrics(
  * version measured the other differed by 1e-9 of R² when the two were the same model, which
  * was enough to gate it out.
  */
-async function servedMetrics(bytes: Uint8Array, spec: ServableSpec, task: TrainingTask, test: Dataset, policy: Policy, training: Record<string, unknown> | undefined): Promise<Record<string, number>> {
+async function servedMetrics(
+  bytes: Uint8Array,
+  spec: ServableSpec,
+  task: TrainingTask,
+  test: Dataset,
+  policy: Policy,
+  training: Record<string, unknown> | undefined,
+  thresholdChosenHere = false,
+): Promise<Record<string, number>> {
   const s = await Servable.load(bytes, spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 }, openReference: openReferenceOffThread });
   try {
     const idx: number[] = [];
@@ -247,15 +255,19 @@ async function servedMetrics(bytes: Uint8Array, spec: ServableSpec, task: Traini
       );
       return picked(m, ['accuracy', 'macro_f1', 'log_loss']);
     }
-    return picked(
-      evaluateScores(
-        outcomes.map((o) => o.score),
-        idx.map((i) => test.label[i]),
-        policy,
-        costMatrixOf(training),
-      ),
-      ['roc_auc', 'f1', 'log_loss', 'expected_profit_per_row'],
-    );
+    const scores = outcomes.map((o) => o.score);
+    const labels = idx.map((i) => test.label[i]);
+    const costs = costMatrixOf(training);
+    const m = picked(evaluateScores(scores, labels, policy, costs), ['roc_auc', 'f1', 'log_loss', 'expected_profit_per_row']);
+    if (!thresholdChosenHere) return m;
+    // The candidate's threshold was chosen on these very rows: its F1 and profit there flatter it (threshold.ts).
+    const fitted = crossFitted(scores, labels, costs ?? undefined);
+    const { f1: _f1, expected_profit_per_row: _profit, ...rest } = m;
+    return {
+      ...rest,
+      ...(Number.isFinite(fitted.f1) ? { f1: fitted.f1 } : {}),
+      ...(fitted.profit_per_row !== undefined && Number.isFinite(fitted.profit_per_row) ? { expected_profit_per_row: fitted.profit_per_row } : {}),
+    };
   } finally {
     await s.release();
   }
@@ -539,7 +551,8 @@ export function createRetrainService(deps: RetrainDeps) {
       const manifestBase = { ...TRAINED_CELL_READING, ...(classLabels ? { class_labels: classLabels } : {}) };
       // Both measured the same way, through the serving code, on the same held-out rows.
       const { contract, output } = deps.registry.prepare({ model: input.model, onnx: trained.onnx, task, manifest: manifestBase, policy });
-      const candidate = await servedMetrics(trained.onnx, { model: input.model, version: 0, contract, output, policy }, task, test, policy, trained.run);
+      const chosenHere = task === 'binary' && (trained.run as { params?: { threshold_metrics?: string } }).params?.threshold_metrics === 'cross_fitted';
+      const candidate = await servedMetrics(trained.onnx, { model: input.model, version: 0, contract, output, policy }, task, test, policy, trained.run, chosenHere);
       const current = await currentMetrics(deps.registry, input.model, fromVersion, task, test, v.manifest.policy, v.manifest.training);
       const main = MAIN_METRIC[task];
       say(`candidate ${main} ${candidate[main]?.toFixed(4)}, version ${fromVersion} ${current[main]?.toFixed(4)} on the same held-out rows`);

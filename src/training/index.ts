@@ -11,3 +11,4 @@ export type { GbdtParams, RegressionLoss } from './gbdt.js';
 export { indexSplit, randomSplit, trainModel, type Algorithm, type Split } from './train.js';
 export { trainKindModel } from './train-kinds.js';
 export { leakingColumns, leakageWarning, type LeakingColumn } from './leakage.js';
+export { chooseThreshold, chosenPolicy, crossFitted, type CrossFitted } from './threshold.js';

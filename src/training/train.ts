@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { compilePolicy, type Policy } from '../inference/index.js';
-import { actionDecisions, averagePrecision, f1FromCounts, profit, type OutcomeCosts, brier, buildReference, classification, confusion, logLoss, rocAuc } from '../monitoring/index.js';
+import { actionDecisions, averagePrecision, profit, type OutcomeCosts, brier, buildReference, classification, confusion, logLoss, rocAuc } from '../monitoring/index.js';
 import type { ReferenceProfile } from '../registry/index.js';
 import { firstCopies, splitBy, type Dataset } from './dataset.js';
 import { seededRandom } from './random.js';
@@ -10,6 +10,7 @@ import { fitLogisticRegression, predictProba } from './logreg.js';
 import { designMatrix, fitPreprocessor, transformRow } from './preprocess.js';
 import { exportTrees, predictTrees } from './trees.js';
 import { heldOutCautions } from './held-out-cautions.js';
+import { chooseThreshold, chosenPolicy, crossFitted } from './threshold.js';
 
 export type Algorithm = 'gbdt' | 'logreg';
 
@@ -86,56 +87,6 @@ export function randomSplit(d: Dataset, testFraction: number, seed: number, o: S
   return splitCounting(d, first, (i) => test[i] === 1, groupCopies);
 }
 
-/**
- * The decision threshold: with costs, the one that maximises realised profit on held-out rows;
- * without, the one that maximises F1. Candidates are every distinct score (and 1.01, never act).
- * The threshold returned lies midway between the lowest score acted on and the next lower one
- * (or 0): a threshold equal to a score decided its rows by the last digit, and the served graph
- * computes in float32, so a tree model's group of rows tied at that score (a fifth of them, in
- * one case) could be acted on in training and not in serving.
- */
-export function chooseThreshold(scores: ArrayLike<number>, labels: ArrayLike<number>, costs?: Costs): { threshold: number; objective: 'profit' | 'f1'; value: number } {
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
-  let pos = 0;
-  for (let i = 0; i < labels.length; i++) pos += labels[i];
-  const neg = labels.length - pos;
-  // Acting on nobody first, then on everyone at or above each distinct score, highest first.
-  let tp = 0;
-  let fp = 0;
-  const value = (tpN: number, fpN: number) => (costs ? profit({ tp: tpN, fp: fpN, fn: pos - tpN, tn: neg - fpN }, costs) : f1FromCounts(tpN, fpN, pos - tpN));
-  let best = { threshold: 1.01, value: value(0, 0) };
-  for (let k = 0; k < order.length;) {
-    const s = scores[order[k]];
-    while (k < order.length && scores[order[k]] === s) {
-      if (labels[order[k]]) tp++;
-      else fp++;
-      k++;
-    }
-    const v = value(tp, fp);
-    // Ties keep the higher threshold: acting less for the same value.
-    if (v > best.value + 1e-12) best = { threshold: (s + (k < order.length ? scores[order[k]] : 0)) / 2, value: v };
-  }
-  return { threshold: best.threshold, objective: costs ? 'profit' : 'f1', value: best.value };
-}
-
-/**
- * The threshold policy a choice gives. When acting on nobody won (costs under which no row
- * paid), a threshold of 1 would still act on a float32 score of exactly 1.0 (a logit above
- * about 17), so the policy decides none at every score, and the caution says why.
- */
-export function chosenPolicy(choice: { threshold: number }, costs?: Costs): { policy: Policy; caution?: string } {
-  if (choice.threshold <= 1) return { policy: { type: 'threshold', threshold: choice.threshold, above: 'act', below: 'none' } };
-  const text = costs
-    ? ` with costs ${Object.entries(costs)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(',')}`
-    : '';
-  return {
-    policy: { type: 'threshold', threshold: 1, above: 'none', below: 'none' },
-    caution: `acting paid on none of the rows${text}, so the policy decides none at every score; acting on a positive row is worth tp − fn and on a negative one fp − tn: check the signs in --cost`,
-  };
-}
-
 export interface TrainInput {
   data: Dataset;
   algo: Algorithm;
@@ -199,8 +150,10 @@ export function trainModel(input: TrainInput): Trained {
   const acting = new Set(actionDecisions(policy));
   const acted = Array.from(testScores, (s) => (acting.has(decide({ score: s })) ? 1 : 0));
   const conf = confusion(acted, test.label);
-  const cls = classification(conf);
   const c = input.costs;
+  // A threshold chosen on these rows is measured on the half that did not choose it (threshold.ts).
+  const fitted = input.bands ? undefined : crossFitted(testScores, test.label, c);
+  const cls = fitted ?? classification(conf);
   const metrics: Record<string, number> = {
     roc_auc: rocAuc(testScores, test.label),
     // What a rare positive class is judged by (evaluate prints it too): precision over recall.
@@ -212,7 +165,7 @@ export function trainModel(input: TrainInput): Trained {
     recall: cls.recall,
     positive_rate: test.label.reduce((s, v) => s + v, 0) / test.rows,
     action_rate: acted.reduce<number>((s, v) => s + v, 0) / test.rows,
-    ...(c ? { expected_profit_per_row: profit(conf, c) / test.rows } : {}),
+    ...(c ? { expected_profit_per_row: fitted?.profit_per_row ?? profit(conf, c) / test.rows } : {}),
   };
   for (const [k, v] of Object.entries(metrics)) if (!Number.isFinite(v)) delete metrics[k];
   const trainScores = Float64Array.from({ length: train.rows }, (_, i) => score(train, i));
@@ -240,7 +193,7 @@ export function trainModel(input: TrainInput): Trained {
     run: {
       run_id: randomUUID(),
       algorithm: input.algo,
-      params: { ...params, ...(input.bands ? { policy: 'bands' } : { threshold_objective: choice.objective }), ...(c ? { cost_matrix: c } : {}) },
+      params: { ...params, ...(input.bands ? { policy: 'bands' } : { threshold_objective: choice.objective, threshold_metrics: 'cross_fitted' }), ...(c ? { cost_matrix: c } : {}) },
       rows: { train: train.rows, test: test.rows },
       duration_ms: Date.now() - started,
       ...(rounds !== undefined ? { rounds } : {}),
