@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../src/monitoring/index.js';
+import type { ReferenceProfile } from '../src/registry/index.js';
 import { indexSplit, rowPayload, trainModel, TRAINED_CELL_READING, type Dataset } from '../src/training/index.js';
 import { runCli } from './helpers/cli.js';
 import { DIALECTS, tempDir } from './helpers/db.js';
@@ -425,6 +426,44 @@ describe('prediction drift of a tree model the trainer made (SQLite)', () => {
       expect(m / p).toBeGreaterThan(1.5);
       const fired = await s.ctx.db.kysely.selectFrom('webhook_outbox').select('payload').where('type', '=', 'monitor.alert.fired').execute();
       expect(fired.map((r) => (JSON.parse(String(r.payload)) as { data: { alert: string } }).data.alert)).toContain('prediction_drift');
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a policy set since training is not judged against the F1 measured at the old threshold', async () => {
+    const { s, t, label } = await treesServer();
+    try {
+      // Act on the highest of the five scores alone (x = 4): the chosen threshold acted on more.
+      const [top, next] = [...new Set(t.testScores)].sort((a, b) => b - a);
+      const v2 = await s.ctx.registry.withPolicy({ model: 'trees', from: 1, policy: { type: 'threshold', threshold: (top + next) / 2, above: 'act', below: 'none' }, actor: 't' });
+      await s.ctx.registry.promote({ model: 'trees', target: 'production', version: v2.version, actor: 't' });
+      await s.pool.refresh(true);
+      // The training rows again, with their own outcomes: nothing drifted, nothing got worse.
+      const items: { prediction_id: string; label: number }[] = [];
+      for (let i = 0; i < 500; i++) {
+        const r = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'trees', payload: { x: i % 5 } } });
+        expect(r.statusCode, r.body).toBe(200);
+        items.push({ prediction_id: r.json().prediction_id, label: label[i] });
+      }
+      expect((await s.app.inject({ method: 'POST', url: '/v1/feedback', headers: s.auth, payload: { items } })).statusCode).toBe(200);
+      await s.audit.flush();
+      const report = (await s.app.inject({ method: 'POST', url: '/v1/monitoring/trees/run', headers: s.auth, payload: { window: '1h' } })).json() as Report;
+      expect(report.version).toBe(v2.version);
+      // At this threshold F1 reads far below training's at the old one: by hand, recall is the share of positives at x = 4.
+      const positives = items.filter((x) => x.label === 1).length;
+      const caught = items.filter((x, i) => x.label === 1 && i % 5 === 4).length;
+      expect(report.performance.recall).toBeCloseTo(caught / positives, 12);
+      expect(report.performance.f1!).toBeLessThan(t.metrics.f1 * 0.9);
+      // The figures of the old threshold are not the new version's: only ROC AUC is compared, and it held.
+      expect(Object.keys(report.performance.training).sort()).toEqual(['brier', 'log_loss', 'positive_rate', 'pr_auc', 'roc_auc']);
+      expect(report.alerts.find((a) => a.name === 'retrain_recommended')).toMatchObject({ firing: false });
+      expect(report.action_rate.reference).toBeNull();
+      const m = (await s.ctx.registry.getVersion('trees', v2.version)).manifest;
+      expect(m.metrics).toEqual({ roc_auc: t.metrics.roc_auc, pr_auc: t.metrics.pr_auc, log_loss: t.metrics.log_loss, brier: t.metrics.brier, positive_rate: t.metrics.positive_rate });
+      expect((m.reference as ReferenceProfile).metrics).toEqual(m.metrics);
+      expect((m.reference as ReferenceProfile).action_rate).toBeNull();
+      expect(m.training).toMatchObject({ metrics_left_out: ['f1', 'precision', 'recall', 'action_rate'] });
     } finally {
       await s.stop();
     }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateHotelBookings, rowPayload } from '../src/training/index.js';
 import { indexSplit, trainModel } from '../src/training/train.js';
 import { chooseThreshold, crossFitted } from '../src/training/threshold.js';
+import type { ReferenceProfile } from '../src/registry/index.js';
 import { normal, seededRandom } from '../src/training/random.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
@@ -647,7 +648,7 @@ describe('decision policies as versions', () => {
 
     const th = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--threshold', '0.42', '--json'], env);
     expect(th.code, th.stderr).toBe(0);
-    expect(th.json()).toMatchObject({ version: 2, from_version: 1, policy: { type: 'threshold', threshold: 0.42 } });
+    expect(th.json()).toMatchObject({ version: 2, from_version: 1, policy: { type: 'threshold', threshold: 0.42 }, metrics_left_out: ['f1', 'precision', 'recall', 'action_rate'] });
     // Version 2 decides that way already: nothing new, and the version to promote named.
     const same = await runCli(['policy', 'set', '--model', 'hotel', '--version', '2', '--threshold', '0.42'], env);
     expect(same.code, same.stderr).toBe(0);
@@ -665,7 +666,15 @@ describe('decision policies as versions', () => {
       const versions = await Promise.all([1, 2, 3].map((v) => s.ctx.registry.getVersion('hotel', v)));
       // One artifact, three policies; the reference profile and training record come along.
       expect(new Set(versions.map((v) => v.onnx_sha256)).size).toBe(1);
-      expect(versions[2].manifest.reference).toEqual(versions[0].manifest.reference);
+      // Less what the old policy measured: the share of rows it acted on, and the figures at it.
+      const { action_rate: acted, metrics: refMetrics, ...profile } = versions[0].manifest.reference as ReferenceProfile;
+      expect(acted).toBeGreaterThan(0);
+      expect(versions[2].manifest.reference).toEqual({
+        ...profile,
+        action_rate: null,
+        metrics: { roc_auc: refMetrics!.roc_auc, pr_auc: refMetrics!.pr_auc, log_loss: refMetrics!.log_loss, brier: refMetrics!.brier, positive_rate: refMetrics!.positive_rate },
+      });
+      expect(versions[2].manifest.metrics).toEqual((versions[2].manifest.reference as ReferenceProfile).metrics);
       expect(versions[1].manifest.training).toMatchObject({ run_id: versions[0].manifest.training!.run_id, policy_from_version: 1 });
       // The cost-chosen threshold is the best one on those rows (checked by brute force over candidate thresholds).
       await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 3, actor: 't' });
@@ -725,7 +734,12 @@ describe('decision policies as versions', () => {
     expect(typo.stderr).toContain('target: is_canceled (the column version 1 was trained to predict; --target names another)\n');
     expect(typo.stderr).toMatch(/warning: categories this version does not know, scored as unseen ones: hotel in \d+ rows \("city hotel" \d+, did you mean "City Hotel"\?\)/);
     // Each version's description says the policy it was given, and a variant of a variant keeps the model's own.
-    expect((await runCli(['policy', 'set', '--model', 'hotel', '--version', '2', '--threshold', '0.3'], env)).code).toBe(0);
+    const again = await runCli(['policy', 'set', '--model', 'hotel', '--version', '2', '--threshold', '0.3'], env);
+    expect(again.code, again.stderr).toBe(0);
+    // Bands measured F1 and the rest at their review and block rows: not these versions' figures, and said so.
+    expect(again.stdout).toContain(
+      "its held-out metrics leave out f1, precision, recall, action_rate: measured at the training policy, they are not this one's (monitoring compares ROC AUC and the others)",
+    );
     const described = (await runCli(['models', 'hotel', '--json'], env)).json().versions as { version: number; description: string }[];
     expect(described.map((v) => v.description)).toEqual([
       `logreg trained on ${csv}`,

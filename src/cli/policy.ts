@@ -115,14 +115,27 @@ export function registerPolicyCommands(program: Command): void {
         }
         const r = await ctx.registry.withPolicy({ model: o.model, from: version, policy: next, ...(costsChosenFor ? { costs: costsChosenFor } : {}), actor: cliActor() });
         const unchanged = 'unchanged' in r;
+        const leftOut = unchanged ? [] : (((r.manifest.training as { metrics_left_out?: string[] } | undefined)?.metrics_left_out ?? []) as string[]);
         emit(
           o,
-          { model: r.model, version: r.version, from_version: version, policy: r.manifest.policy, ...(unchanged ? { unchanged } : {}), ...chosen, ...(warnings.length ? { warnings } : {}) },
+          {
+            model: r.model,
+            version: r.version,
+            from_version: version,
+            policy: r.manifest.policy,
+            ...(unchanged ? { unchanged } : {}),
+            ...chosen,
+            ...(leftOut.length ? { metrics_left_out: leftOut } : {}),
+            ...(warnings.length ? { warnings } : {}),
+          },
           () =>
             [
               unchanged
                 ? `${r.model} version ${version} already has this policy (${describePolicy(r.manifest.policy)}); nothing created`
                 : `${r.model} version ${r.version}: version ${version}'s model with policy ${describePolicy(r.manifest.policy)}`,
+              ...(leftOut.length
+                ? [`its held-out metrics leave out ${leftOut.join(', ')}: measured at the training policy, they are not this one's (monitoring compares ROC AUC and the others)`]
+                : []),
               `next: modelgate promote --model ${r.model} --version ${r.version}`,
             ].join('\n'),
         );

@@ -33,7 +33,8 @@ export const referenceSchema = z.object({
   /** Multiclass: how often each class was predicted (the class mix prediction drift compares). */
   classes: z.object({ labels: z.array(z.string()), counts: z.array(z.number().int().nonnegative()) }).optional(),
   positive_rate: z.number().min(0).max(1).nullable(),
-  action_rate: z.number().min(0).max(1),
+  /** The share of the profile's rows its policy acted on; null once another policy was set (`policy set`: since 2026-12-07). */
+  action_rate: z.number().min(0).max(1).nullable(),
   /** Holdout metrics when the profile was made (retrain_recommended compares against them). */
   metrics: z.record(z.string(), z.number()).optional(),
   /** The column of the reference CSV that held the real outcome (`register --reference … --target`; since 2026-12-06). */

@@ -27,6 +27,7 @@ import { sha256, type ArtifactStore } from './artifacts/index.js';
 import { canonicalJson, manifestInputSchema, manifestSchema, MANIFEST_FORMAT, type Manifest, type ManifestInput } from './manifest.js';
 import type { EngineCheck, RegistryStore, VersionRow } from './store.js';
 import { MAIN_METRIC, type MainMetric } from '../lib/main-metric.js';
+import { policyFreeMetrics } from './policy-metrics.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../db/index.js';
 
@@ -507,8 +508,10 @@ export function createRegistryService(deps: RegistryDeps) {
     if (canonicalJson(input.policy) === canonicalJson(m.policy) && (!input.costs || canonicalJson(input.costs) === canonicalJson(params.cost_matrix ?? null))) {
       return { model: input.model, version: v.version, onnx_sha256: v.onnx_sha256, manifest_sha256: v.manifest_sha256, manifest: m, unchanged: true as const };
     }
-    const { policy: _bands, ...paramsWithoutBands } = params;
+    const { policy: _bands, threshold_metrics: _fitted, ...paramsWithoutBands } = params;
     const chosen = input.costs ? { params: { ...paramsWithoutBands, threshold_objective: 'profit', cost_matrix: input.costs }, policy_by_hand: false } : { policy_by_hand: true };
+    const samePolicy = canonicalJson(input.policy) === canonicalJson(m.policy);
+    const kept = policyFreeMetrics(m.metrics, samePolicy);
     const onnx = await artifacts.get(v.onnx_sha256);
     const single = m.contract.layout !== 'columns';
     // The model's own description, not the policy a variant of a variant was given.
@@ -524,11 +527,26 @@ export function createRegistryService(deps: RegistryDeps) {
         output: m.output.source === 'zipmap' ? (m.output.zipmap_output ?? undefined) : m.output.name,
         ...(taskOf(m.contract) === 'binary' ? { positive_class: m.output.positive_index } : {}),
         task: taskOf(m.contract),
-        ...(m.metrics ? { metrics: m.metrics } : {}),
-        training: { ...training, ...chosen, policy_from_version: v.version, ...(base ? { base_description: base } : {}) },
+        ...(kept.metrics ? { metrics: kept.metrics } : {}),
+        training: {
+          ...training,
+          ...chosen,
+          policy_from_version: v.version,
+          ...(base ? { base_description: base } : {}),
+          ...(kept.leftOut.length ? { metrics_left_out: [...new Set([...((training.metrics_left_out as string[] | undefined) ?? []), ...kept.leftOut])] } : {}),
+        },
         ...(m.dataset_sha256 ? { dataset_sha256: m.dataset_sha256 } : {}),
         ...(m.run_id ? { run_id: m.run_id } : {}),
-        ...(m.reference ? { reference: m.reference } : {}),
+        ...(m.reference
+          ? {
+              reference: {
+                ...m.reference,
+                // The share of its rows the old policy acted on.
+                ...(samePolicy ? {} : { action_rate: null }),
+                ...((m.reference as Partial<ReferenceProfile>).metrics ? { metrics: policyFreeMetrics((m.reference as ReferenceProfile).metrics, samePolicy).metrics } : {}),
+              },
+            }
+          : {}),
         ...(m.contract.missing_category !== undefined ? { missing_category: m.contract.missing_category } : {}),
         ...(m.contract.cell_reading !== undefined ? { cell_reading: m.contract.cell_reading } : {}),
       },
