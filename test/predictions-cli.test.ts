@@ -111,6 +111,27 @@ describe('modelgate predictions export', () => {
     expect(api.json().error.message).toBe('query.from: "2026-11-02T10:00" has a time but no zone; add Z (UTC) or an offset such as +02:00');
   });
 
+  it('--from and --to take how long ago: 24h is a day before the export started', async () => {
+    const rows = async (...flags: string[]) => {
+      const r = await runCli(['predictions', 'export', '--model', 'hotel', ...flags], env);
+      expect(r.code, r.stderr).toBe(0);
+      return (parse(r.stdout, { columns: true }) as Record<string, string>[]).length;
+    };
+    // Every record was written in the last minutes: all of them since a day ago, none before it.
+    expect(await rows('--from', '1d')).toBe(1500);
+    expect(await rows('--to', '24h')).toBe(0);
+    expect(await rows('--from', '48h', '--to', '0s')).toBe(1500);
+    expect(await rows('--from', '0s')).toBe(0);
+    const backwards = await runCli(['predictions', 'export', '--from', '1h', '--to', '2h'], env);
+    expect(backwards.code).toBe(2);
+    expect(backwards.stderr).toMatch(/--from \(\S+\) must be before --to \(\S+\)/);
+    const typo = await runCli(['predictions', 'export', '--from', '24 hours'], env);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain(
+      '--from: expected a date such as 2026-11-23 (midnight UTC) or a date and time with its zone such as 2026-11-23T10:00:00Z, or how long ago such as 24h or 7d, got "24 hours"',
+    );
+  });
+
   it('into a closed pipe (| head -1) it ends quietly with exit 0', async () => {
     // The real shell pipeline: head reads one line and exits; the export's next writes hit EPIPE.
     const script = `"${process.execPath}" "${CLI_MAIN}" predictions export --model hotel 2>"${dir}/pipe.err" | head -1; echo "exit=\${PIPESTATUS[0]}"`;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { SchemaTypes } from '../lib/route-types.js';
 import { AppError } from '../lib/errors.js';
-import { parseWindow } from '../lib/duration.js';
+import { parseDuration, parseWindow } from '../lib/duration.js';
 import { parseInstant } from '../lib/instant.js';
 import { errorReplies } from '../lib/schemas.js';
 import type { Clock } from '../lib/clock.js';
@@ -20,6 +20,16 @@ const errors = errorReplies(400, 401, 403, 404, 429, 503);
 export function parseTime(v: string | undefined, field: string): string | undefined {
   if (v === undefined || v === '') return undefined;
   return parseInstant(v, field).toISOString();
+}
+
+/**
+ * A flag's time: as parseTime, or a duration back from `now` (`24h`: a day ago), read once, so
+ * an export's bounds stay where they were when it started.
+ */
+export function parseFlagTime(v: string | undefined, flag: string, now: Date): string | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (/^\s*[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d)\s*$/.test(v)) return new Date(now.getTime() - parseDuration(v, flag)).toISOString();
+  return parseInstant(v, flag, ', or how long ago such as 24h or 7d').toISOString();
 }
 
 /** `names`: what the caller calls the two bounds (the query's fields, or the CLI's flags). */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { AUDIT_ARMS, checkRange, csvRows, parseTime, predictionPages, trainingCsv, type TrainingColumns } from '../audit/index.js';
+import { AUDIT_ARMS, checkRange, csvRows, parseFlagTime, predictionPages, trainingCsv, type TrainingColumns } from '../audit/index.js';
 import { createPendingOutput, writeText } from '../lib/data-location.js';
 import { fullestDir, isNoSpace, noSpaceError } from '../lib/disk-space.js';
 import { AppError } from '../lib/errors.js';
@@ -39,8 +39,8 @@ export function registerPredictionCommands(program: Command): void {
     .command('export')
     .description('Stream audited predictions as CSV or JSON lines, page by page (never all in memory)')
     .option('--model <name>', 'only this model')
-    .option('--from <time>', 'a date (midnight UTC) or a date and time with its zone, inclusive')
-    .option('--to <time>', 'a date (midnight UTC) or a date and time with its zone, exclusive')
+    .option('--from <time>', 'a date (midnight UTC), a date and time with its zone, or how long ago (24h, 7d), inclusive')
+    .option('--to <time>', 'a date (midnight UTC), a date and time with its zone, or how long ago (1h), exclusive')
     .option('--decision <name>', 'only predictions with this decision')
     .option('--version <n>', 'only this model version')
     .option('--arm <arm>', 'only this arm: production, canary, pinned or shadow (what a shadow version decided, never returned)')
@@ -53,13 +53,14 @@ export function registerPredictionCommands(program: Command): void {
     .option('--json', 'with --out: print the summary as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  modelgate predictions export --model churn --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z > day.csv\n  modelgate predictions export --model churn --training-data --from 2026-11-01 --out labelled.csv\n  modelgate predictions export --model churn --arm shadow --version 4 --out shadow.csv\n  modelgate predictions export --model churn --format jsonl --out churn.jsonl --json',
+      '\nExamples:\n  modelgate predictions export --model churn --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z > day.csv\n  modelgate predictions export --model churn --from 24h --out last-day.csv\n  modelgate predictions export --model churn --training-data --from 2026-11-01 --out labelled.csv\n  modelgate predictions export --model churn --arm shadow --version 4 --out shadow.csv\n  modelgate predictions export --model churn --format jsonl --out churn.jsonl --json',
     )
     .action(async (o: OutputOptions & { model?: string; from?: string; to?: string; decision?: string; version?: string; arm?: string; format: string; out?: string; trainingData?: boolean }) =>
       withContext(o, async (ctx) => {
         if (o.format !== 'csv' && o.format !== 'jsonl') throw new AppError('BAD_REQUEST', `--format must be csv or jsonl, got ${JSON.stringify(o.format)}`);
-        const from = parseTime(o.from, '--from');
-        const to = parseTime(o.to, '--to');
+        const now = new Date();
+        const from = parseFlagTime(o.from, '--from', now);
+        const to = parseFlagTime(o.to, '--to', now);
         checkRange(from, to, ['--from', '--to']);
         if (o.arm !== undefined && !(AUDIT_ARMS as readonly string[]).includes(o.arm)) throw new AppError('BAD_REQUEST', `--arm must be one of ${AUDIT_ARMS.join(', ')}, got ${JSON.stringify(o.arm)}`);
         const filter = { model: o.model, from, to, decision: o.decision, version: parseVersion(o.version), arm: o.arm, labelled: o.trainingData };

@@ -6,12 +6,12 @@ import { AppError } from './errors.js';
  * without a zone, "12/04/2026" and "Dec 4" in the zone of whichever machine parses it (a server's
  * is not the caller's), and rolls 2026-02-30 over to March 2.
  */
-export function parseInstant(text: string, field: string): Date {
+export function parseInstant(text: string, field: string, alsoExpected = ''): Date {
   const t = text.trim();
   const fail = (why: string): never => {
     throw new AppError('VALIDATION_FAILED', `${field}: ${why}`, { field });
   };
-  const expected = `expected a date such as 2026-11-23 (midnight UTC) or a date and time with its zone such as 2026-11-23T10:00:00Z, got ${JSON.stringify(text)}`;
+  const expected = `expected a date such as 2026-11-23 (midnight UTC) or a date and time with its zone such as 2026-11-23T10:00:00Z${alsoExpected}, got ${JSON.stringify(text)}`;
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:([T ])(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(t);
   if (!m) return fail(expected);
   const [, y, mo, d, sep, , , , zone] = m;
