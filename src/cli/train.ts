@@ -7,6 +7,7 @@ import type { Context } from '../server/context.js';
 import { checkPolicy, parsePolicyFlag, type Policy } from '../inference/index.js';
 import type { ReferenceProfile } from '../registry/index.js';
 import { indexSplit, randomSplit, trainModel, type Algorithm, type Split } from '../training/train.js';
+import { timeSplit, timeSplitLine, timeSplitRecord } from '../training/time-split.js';
 import type { RegressionLoss } from '../training/gbdt.js';
 import { leakageWarning, leakingColumns, type LeakingColumn } from '../training/leakage.js';
 import type { Dataset } from '../training/dataset.js';
@@ -28,6 +29,7 @@ interface TrainFlags extends OutputOptions {
   include?: string;
   testFraction: string;
   split: string;
+  timeColumn?: string;
   groupCopies?: boolean;
   seed: string;
   cost?: string;
@@ -97,7 +99,12 @@ export function registerTrainCommands(program: Command): void {
     )
     .option('--numeric <a,b>', 'columns to treat as numeric')
     .option('--test-fraction <f>', 'share of rows held out', '0.25')
-    .option('--split <index|random>', 'index: row i is held out when i % (1/f) == 0 (reproducible by any tool); random: seeded and stratified', 'index')
+    .option(
+      '--split <index|random|time>',
+      'index: row i is held out when i % (1/f) == 0 (reproducible by any tool); random: seeded and stratified; time: the latest rows by --time-column (out of time)',
+      'index',
+    )
+    .option('--time-column <col>', 'with --split time: the column that says when each row happened (a date, a date and time, or a number such as a month index); not a feature')
     .option('--group-copies', 'keep a row and its exact copies (every column, the target too) on one side of the split: for copies that are one event recorded more than once, such as group bookings')
     .option('--seed <n>', 'seed for --split random and the validation slice', '42')
     .option('--cost <tp=..,fp=..,fn=..,tn=..>', 'value of each outcome; the threshold then maximises profit (else F1)')
@@ -117,7 +124,7 @@ export function registerTrainCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExamples:\n  modelgate train --data bookings.csv --target is_canceled --model hotel --exclude reservation_status,reservation_status_date\n  modelgate train --data churn.csv --target Churn --model churn --algo logreg --cost tp=0,fp=-20,fn=-100,tn=0 --min-auc 0.8 --register --if-changed --promote --json\n  modelgate train --data bookings.csv --target adr --model hotel-adr --exclude reservation_status,reservation_status_date --min-r2 0.6 --register\n  modelgate train --data churn.csv --target Contract --model contract --task multiclass --policy min_probability=0.6:review\n  modelgate train --data customers.csv --target Attrition_Flag --positive "Attrited Customer" --model attrition --register',
+      '\nExamples:\n  modelgate train --data bookings.csv --target is_canceled --model hotel --exclude reservation_status,reservation_status_date\n  modelgate train --data churn.csv --target Churn --model churn --algo logreg --cost tp=0,fp=-20,fn=-100,tn=0 --min-auc 0.8 --register --if-changed --promote --json\n  modelgate train --data bookings.csv --target adr --model hotel-adr --exclude reservation_status,reservation_status_date --min-r2 0.6 --register\n  modelgate train --data churn.csv --target Contract --model contract --task multiclass --policy min_probability=0.6:review\n  modelgate train --data customers.csv --target Attrition_Flag --positive "Attrited Customer" --model attrition --register\n  modelgate train --data transactions.csv --target is_fraud --model fraud --split time --time-column created_at',
     )
     .action(async (o: TrainFlags) =>
       withContext(o, async (ctx) => {
@@ -126,7 +133,14 @@ export function registerTrainCommands(program: Command): void {
           throw new AppError('BAD_REQUEST', `--task must be binary, multiclass or regression, got ${JSON.stringify(o.task)}`);
         if (o.loss !== undefined && !['squared_error', 'absolute_error', 'huber'].includes(o.loss))
           throw new AppError('BAD_REQUEST', `--loss must be squared_error, absolute_error or huber, got ${JSON.stringify(o.loss)}`);
-        if (o.split !== 'index' && o.split !== 'random') throw new AppError('BAD_REQUEST', `--split must be index or random, got ${JSON.stringify(o.split)}`);
+        if (o.split !== 'index' && o.split !== 'random' && o.split !== 'time') throw new AppError('BAD_REQUEST', `--split must be index, random or time, got ${JSON.stringify(o.split)}`);
+        if (o.split === 'time' && !o.timeColumn) throw new AppError('BAD_REQUEST', '--split time holds out the latest rows: name the column that says when each row happened with --time-column');
+        if (o.timeColumn && o.split !== 'time') throw new AppError('BAD_REQUEST', `--time-column orders the rows for --split time; add --split time (the ${o.split} split does not read it)`);
+        if (o.split === 'time' && o.groupCopies)
+          throw new AppError(
+            'BAD_REQUEST',
+            '--group-copies keeps copies together in an index or random split; a time split puts each row at its own time, so copies of one moment are on one side already',
+          );
         if (o.promote && !o.register) throw new AppError('BAD_REQUEST', '--promote needs --register');
         if (o.ifChanged && !o.register) throw new AppError('BAD_REQUEST', '--if-changed needs --register');
         const testFraction = parseNumberFlag(o.testFraction, '--test-fraction', 0.05, 0.5)!;
@@ -161,6 +175,7 @@ export function registerTrainCommands(program: Command): void {
           numeric: list(o.numeric),
           include: list(o.include),
           ...(o.positive !== undefined ? { positive: o.positive } : {}),
+          ...(o.timeColumn ? { orderBy: o.timeColumn } : {}),
           onProgress: progress,
         });
         for (const w of ingested.warnings) progress(`  warning: ${w}`);
@@ -410,7 +425,15 @@ function reportFailedGates(o: TrainFlags, gates: TrainGate[], refusal?: string):
 
 function splitOf(o: TrainFlags, ingested: Ingested, testFraction: number, seed: number): Split {
   const opts = { groupCopies: o.groupCopies === true };
-  return o.split === 'index' ? indexSplit(ingested.data, testFraction, opts) : randomSplit(ingested.data, testFraction, seed, opts);
+  const split =
+    o.split === 'time'
+      ? timeSplit(ingested.data, ingested.order!, testFraction)
+      : o.split === 'index'
+        ? indexSplit(ingested.data, testFraction, opts)
+        : randomSplit(ingested.data, testFraction, seed, opts);
+  const line = timeSplitLine(split);
+  if (line) progress(`  ${line}`);
+  return split;
 }
 
 /** Held-out rows with an exact copy in training, past this share of them, are warned of. */
@@ -451,6 +474,7 @@ function runRecord(o: TrainFlags, ingested: Ingested, opts: { testFraction: numb
       kind: o.split,
       test_fraction: opts.testFraction,
       ...(o.split === 'random' ? { seed: opts.seed } : {}),
+      ...timeSplitRecord(split),
       ...(split.groupCopies ? { group_copies: true } : {}),
       copies: split.copies ?? 0,
       held_out_with_copy: split.heldOutWithCopy ?? 0,

@@ -540,7 +540,7 @@ export function createRetrainService(deps: RetrainDeps) {
       };
       if (same) return await unchanged({ same_as: same.version, reason: same.reason, data_sha256: dataSha256! }, `the data is what version ${same.version} was trained on: nothing to train`);
       say(`retraining ${input.model} from version ${fromVersion}'s run ${run.run_id ?? ''}: ${run.algorithm} (${task}) on ${input.data}`);
-      const { trained, test, copies, heldOutWithCopy, columns, sha256, rowsRead, classLabels } = await trainOffThread(
+      const { trained, test, copies, heldOutWithCopy, columns, sha256, rowsRead, classLabels, timeSplit } = await trainOffThread(
         { file, data: input.data, model: input.model, fromVersion, run, task, policy: v.manifest.policy },
         say,
         stopping.signal,
@@ -586,7 +586,7 @@ export function createRetrainService(deps: RetrainDeps) {
         ...trained.run,
         dataset: { file: input.data, sha256, rows_read: rowsRead },
         columns,
-        split: { ...run.split, copies, held_out_with_copy: heldOutWithCopy },
+        split: { ...run.split, ...timeSplit, copies, held_out_with_copy: heldOutWithCopy },
         target: run.target,
         task,
         gates: run.gates ?? {},

@@ -5,6 +5,9 @@ import {
   indexSplit,
   ingestCsv,
   randomSplit,
+  timeSplit,
+  timeSplitLine,
+  timeSplitRecord,
   trainKindModel,
   trainModel,
   type Algorithm,
@@ -28,7 +31,7 @@ export interface RunRecord {
   target?: string;
   params?: Record<string, unknown>;
   columns?: { name: string; role: string }[];
-  split?: { kind?: string; test_fraction?: number; seed?: number; group_copies?: boolean };
+  split?: { kind?: string; test_fraction?: number; seed?: number; group_copies?: boolean; time_column?: string };
   gates?: Record<string, number>;
   /** A binary target of two other values (`train --positive`): negative, then positive. */
   class_labels?: [string, string];
@@ -56,7 +59,12 @@ function requireTrainedColumns(roles: NonNullable<RunRecord['columns']>, ingeste
 function trainAgain(run: RunRecord, algorithm: Algorithm, task: TrainingTask, ingested: Ingested, policy: Policy) {
   const fraction = run.split?.test_fraction ?? 0.25;
   const opts = { groupCopies: run.split?.group_copies === true };
-  const split: Split = run.split?.kind === 'random' ? randomSplit(ingested.data, fraction, run.split.seed ?? 42, opts) : indexSplit(ingested.data, fraction, opts);
+  const split: Split =
+    run.split?.kind === 'time' && ingested.order
+      ? timeSplit(ingested.data, ingested.order, fraction)
+      : run.split?.kind === 'random'
+        ? randomSplit(ingested.data, fraction, run.split.seed ?? 42, opts)
+        : indexSplit(ingested.data, fraction, opts);
   const params = run.params ?? {};
   const gbdt: Partial<GbdtParams> = Object.fromEntries(
     Object.entries(params).filter(([key]) =>
@@ -107,6 +115,8 @@ export interface TrainedAgain {
   rowsRead: number;
   /** The new data's two target values (negative, positive), when the run names a positive class. */
   classLabels?: [string, string];
+  /** A time split's cut in the new data (time_column, held_out_from, trained_up_to). */
+  timeSplit?: Record<string, unknown>;
 }
 
 /** Read the new data with the run's column roles and train the candidate on it. */
@@ -120,6 +130,7 @@ export async function ingestAndTrain(job: TrainJob, say: (message: string) => vo
     numeric: roles.filter((c) => c.role === 'numeric').map((c) => c.name),
     categorical: roles.filter((c) => c.role === 'categorical').map((c) => c.name),
     ...(job.run.class_labels ? { positive: job.run.class_labels[1] } : {}),
+    ...(job.run.split?.kind === 'time' && job.run.split.time_column ? { orderBy: job.run.split.time_column } : {}),
     onProgress: say,
   }).catch((e) => {
     // A column the run record names but the new data lacks: say which data and which version.
@@ -132,6 +143,8 @@ export async function ingestAndTrain(job: TrainJob, say: (message: string) => vo
   say(`trained on ${split.train.rows} rows (${split.test.rows} held out) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (split.copies && split.groupCopies) say(`${split.copies} rows repeat an earlier row exactly: each is on the side of the split of the row it copies`);
   else if (split.heldOutWithCopy) say(`${split.heldOutWithCopy} of the ${split.test.rows} held-out rows have an exact copy among the training rows`);
+  const timeLine = timeSplitLine(split);
+  if (timeLine) say(timeLine);
   for (const c of trained.cautions) say(`warning: ${c}`);
   return {
     trained,
@@ -142,5 +155,6 @@ export async function ingestAndTrain(job: TrainJob, say: (message: string) => vo
     sha256: ingested.sha256,
     rowsRead: ingested.rowsRead,
     ...(ingested.classLabels ? { classLabels: ingested.classLabels } : {}),
+    ...(split.time ? { timeSplit: timeSplitRecord(split) } : {}),
   };
 }

@@ -9,6 +9,7 @@ import { delimiterName, fileDelimiter, withoutSepLine, type Delimiter } from '..
 import { assertInputFile } from '../lib/user-paths.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { binaryLabel, cleanCategory, isMissingCell } from '../lib/missing.js';
+import { OrderReader, type OrderColumn } from './order-column.js';
 import type { Dataset } from './dataset.js';
 
 export type TrainingTask = 'binary' | 'regression' | 'multiclass';
@@ -50,6 +51,8 @@ export interface IngestOptions {
   maxColumnBytes?: number;
   /** A binary target of any two values: the one that counts as 1 (the score is its probability). */
   positive?: string;
+  /** A column of times (or numbers) that orders the rows for a time split: read into `order`, never a feature. */
+  orderBy?: string;
 }
 
 /**
@@ -87,6 +90,8 @@ export interface Ingested {
   droppedNoLabel: number;
   /** With `positive`: the target's two values, negative then positive (the exported model's classes). */
   classLabels?: [string, string];
+  /** With `orderBy`: each kept row's time (ms since 1970 for dates and times) or number, and which of the two it is. */
+  order?: OrderColumn;
 }
 
 /** Share of non-missing values that must parse as numbers for a column to be numeric. */
@@ -166,6 +171,7 @@ function classifyColumns(header: string[], stats: Stats[], targetIndex: number, 
       warnings.push(`${label}: ${note}`);
       return { ...base, role: 'excluded', note };
     };
+    if (name === o.orderBy) return { ...base, role: 'excluded', note: 'orders the rows for the time split; not a feature' };
     if (o.exclude?.includes(name)) return { ...base, role: 'excluded', note: 'excluded by --exclude' };
     if (o.features && !o.features.includes(name)) return { ...base, role: 'excluded', note: 'not a feature of the version retrained' };
     if (present === 0) return exclude('every value is missing; left out');
@@ -233,6 +239,7 @@ async function readColumns(
   task: TrainingTask,
   classIndexOf: Map<string, number>,
   isPositive: (raw: string) => boolean,
+  orderIndex: number,
 ) {
   const num = (raw: string) => cellNumber(raw, delimiter !== ',');
   const numeric: Record<string, Float64Array> = {};
@@ -241,13 +248,14 @@ async function readColumns(
   const values = task === 'regression' ? new Float64Array(kept) : undefined;
   const classIndex = task === 'multiclass' ? new Uint16Array(kept) : undefined;
   const dict = columns.map(() => new Map<string, string>());
+  const order = orderIndex >= 0 ? new OrderReader(columns[orderIndex].name, kept, num) : undefined;
   columns.forEach((c) => {
     if (c.role === 'numeric') numeric[c.name] = new Float64Array(kept);
     if (c.role === 'categorical') categorical[c.name] = new Array<string>(kept);
   });
   let i = 0;
   let first = true;
-  for await (const { cells } of records(file, delimiter)) {
+  for await (const { line, cells } of records(file, delimiter)) {
     if (first) {
       first = false;
       continue;
@@ -259,6 +267,7 @@ async function readColumns(
       values[i] = v;
     } else if (classIndex) classIndex[i] = classIndexOf.get(cells[targetIndex].trim())!;
     else label[i] = isPositive(cells[targetIndex]) ? 1 : 0;
+    order?.add(i, cells[orderIndex], line);
     for (let j = 0; j < columns.length; j++) {
       const c = columns[j];
       if (c.role === 'numeric') numeric[c.name][i] = isMissingCell(cells[j]) ? NaN : (num(cells[j]) ?? NaN);
@@ -272,7 +281,7 @@ async function readColumns(
     }
     i++;
   }
-  return { numeric, categorical, label, values, classIndex };
+  return { numeric, categorical, label, values, classIndex, order: order?.result(file) };
 }
 
 /**
@@ -329,6 +338,9 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
       if (targetIndex < 0) throw new AppError('BAD_REQUEST', `${file}: no column ${JSON.stringify(o.target)} for --target${caseHint(header, [o.target])}; the columns are ${header.join(', ')}`);
       const absent = (o.features ?? []).filter((c) => !header!.includes(c));
       if (absent.length) throw new AppError('BAD_REQUEST', `${file}: no column${absent.length > 1 ? 's' : ''} ${absent.join(', ')}${caseHint(header, absent)}; the columns are ${header.join(', ')}`);
+      if (o.orderBy !== undefined && !header.includes(o.orderBy))
+        throw new AppError('BAD_REQUEST', `${file}: no column ${JSON.stringify(o.orderBy)} for --time-column${caseHint(header, [o.orderBy])}; the columns are ${header.join(', ')}`);
+      if (o.orderBy === o.target) throw new AppError('BAD_REQUEST', `--time-column ${o.orderBy} is the target; name the column that says when each row happened`);
       const unknown = [...(o.exclude ?? []), ...(o.categorical ?? []), ...(o.numeric ?? [])].filter((c) => !header!.includes(c));
       if (unknown.length)
         throw new AppError(
@@ -459,7 +471,9 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   const need = estimateTrainingBytes(rows, numericCount, categoricalCount);
   if (need > limit) throw tooBig(`${rows.toLocaleString('en')} rows`, numericCount + categoricalCount, need);
 
-  const { numeric, categorical, label, values, classIndex } = await readColumns(file, delimiter, columns, targetIndex, kept, task, classIndexOf, (raw) => labelOf(raw) === 1);
+  const read = await readColumns(file, delimiter, columns, targetIndex, kept, task, classIndexOf, (raw) => labelOf(raw) === 1, o.orderBy === undefined ? -1 : header.indexOf(o.orderBy));
+  const { numeric, categorical, label, values, classIndex } = read;
+  const order = read.order;
   if (badTarget) warnings.push(`${o.target}: ${badTarget === 1 ? '1 row whose value is not a finite number was' : `${badTarget} rows whose value is not a finite number were`} left out`);
   o.onProgress?.(
     `  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${delimiter === ',' ? '' : ` (fields separated by ${delimiterName(delimiter)})`}${dropped ? `; ${dropped} row${dropped === 1 ? '' : 's'} without a label dropped` : ''}${badTarget ? `; ${badTarget} row${badTarget === 1 ? '' : 's'} with a target that is not a finite number dropped` : ''}`,
@@ -473,7 +487,19 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
     ...(values ? { target: values } : {}),
     ...(classIndex ? { classIndex, classes } : {}),
   };
-  return { data, task, taskReason, columns, warnings, sha256, rowsRead: rows + dropped, droppedNoLabel: dropped, droppedBadTarget: badTarget, ...(classLabels ? { classLabels } : {}) };
+  return {
+    data,
+    task,
+    taskReason,
+    columns,
+    warnings,
+    sha256,
+    rowsRead: rows + dropped,
+    droppedNoLabel: dropped,
+    droppedBadTarget: badTarget,
+    ...(classLabels ? { classLabels } : {}),
+    ...(order ? { order } : {}),
+  };
 }
 
 /**

@@ -9,6 +9,7 @@ export { ingestCsv, TRAINED_CELL_READING, type Ingested, type TrainingTask } fro
 export { evaluateMulticlass, evaluateRegression, evaluateScores } from './evaluation.js';
 export type { GbdtParams, RegressionLoss } from './gbdt.js';
 export { indexSplit, randomSplit, trainModel, type Algorithm, type Split } from './train.js';
+export { timeSplit, timeSplitLine, timeSplitRecord } from './time-split.js';
 export { trainKindModel } from './train-kinds.js';
 export { leakingColumns, leakageWarning, type LeakingColumn } from './leakage.js';
 export { chooseThreshold, chosenPolicy, crossFitted, type CrossFitted } from './threshold.js';

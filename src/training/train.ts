@@ -26,6 +26,8 @@ export interface Split {
   heldOutWithCopy?: number;
   /** Each row went to the side of the first row it copies (`--group-copies`). */
   groupCopies?: boolean;
+  /** A time split: the held-out rows are those at or after `from` in `column` (ms since 1970 for times). */
+  time?: { column: string; kind: 'time' | 'number'; from: number; trainedUpTo: number; last: number };
 }
 
 export interface SplitOptions {
@@ -38,7 +40,7 @@ export interface SplitOptions {
 }
 
 /** The split `isTest` draws (by first rows, when copies are kept together), with how many held-out rows have a copy in training. */
-function splitCounting(d: Dataset, first: Int32Array, isTest: (i: number) => boolean, groupCopies: boolean): Split {
+export function splitCounting(d: Dataset, first: Int32Array, isTest: (i: number) => boolean, groupCopies: boolean): Split {
   const side = new Uint8Array(d.rows);
   const trained = new Uint8Array(d.rows);
   let copies = 0;

@@ -1,0 +1,158 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { describe, expect, it } from 'vitest';
+import { generateHotelBookings, ingestCsv, rowPayload, timeSplit } from '../src/training/index.js';
+import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/db.js';
+import { startTestServer } from './helpers/server.js';
+
+/**
+ * train --split time: the latest rows by a time column are held out (out of time), every row of
+ * the first held-out moment with them; the column orders the rows and is never a feature. Each
+ * file below writes a row's day twice: as the time column (a date) and as a plain feature
+ * (`day_copy`), which shows from the outside which rows landed on which side.
+ */
+describe('train --split time', () => {
+  const dir = tempDir();
+  const env = { MODELGATE_DATA_DIR: dir };
+  /** 2,000 bookings over 400 days, five a day, in shuffled order: day (i · 7919) mod 400, starting `first`. */
+  const write = (name: string, opts: { seed: number; firstDay?: number; when?: (day: number, i: number) => string } = { seed: 1 }) => {
+    const data = generateHotelBookings(2000, opts.seed);
+    const cols = [...Object.keys(data.numeric), ...Object.keys(data.categorical)];
+    const day = (i: number) => (opts.firstDay ?? 0) + ((i * 7919) % 400);
+    const when = opts.when ?? ((d: number) => new Date(Date.UTC(2024, 0, 1) + d * 86_400_000).toISOString().slice(0, 10));
+    const rows = Array.from({ length: data.rows }, (_, i) => {
+      const p = rowPayload(data, i);
+      return [when(day(i), i), ...cols.map((c) => p[c] ?? ''), day(i), data.label[i]];
+    });
+    const file = path.join(dir, name);
+    writeFileSync(file, stringify([['booked_on', ...cols, 'day_copy', 'is_canceled'], ...rows]));
+    return file;
+  };
+  /** A version's manifest, read from the registry the CLI wrote. */
+  const manifestOf = async (model: string, version: number) => {
+    const s = await startTestServer({ jobs: false, dataDir: dir, db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') } });
+    try {
+      return (await s.ctx.registry.getVersion(model, version)).manifest;
+    } finally {
+      await s.stop();
+    }
+  };
+  const dateOf = (day: number) => new Date(Date.UTC(2024, 0, 1) + day * 86_400_000).toISOString().slice(0, 10);
+
+  it('holds out the latest quarter by the column, whole days, and never trains on the column', async () => {
+    const file = write('bookings.csv');
+    const ingested = await ingestCsv(file, { target: 'is_canceled', orderBy: 'booked_on' });
+    expect(ingested.columns.find((c) => c.name === 'booked_on')).toMatchObject({ role: 'excluded', note: 'orders the rows for the time split; not a feature' });
+    expect(Object.keys(ingested.data.categorical)).not.toContain('booked_on');
+    const split = timeSplit(ingested.data, ingested.order!, 0.25);
+    // Five rows a day: the latest 500 are days 300 to 399, all of them.
+    const held = Array.from(split.test.numeric.day_copy);
+    const trained = Array.from(split.train.numeric.day_copy);
+    expect(held).toHaveLength(500);
+    expect(Math.min(...held)).toBe(300);
+    expect(Math.max(...trained)).toBe(299);
+    expect(new Set(held).size).toBe(100);
+
+    const r = await runCli(['train', '--data', file, '--target', 'is_canceled', '--model', 'late', '--split', 'time', '--time-column', 'booked_on', '--rounds', '20', '--register', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json().run.rows).toEqual({ train: 1500, test: 500 });
+    expect(r.json().run.split).toMatchObject({
+      kind: 'time',
+      test_fraction: 0.25,
+      time_column: 'booked_on',
+      held_out_from: `${dateOf(300)}T00:00:00.000Z`,
+      trained_up_to: `${dateOf(299)}T00:00:00.000Z`,
+    });
+    expect(r.stderr).toContain(`held out: the 500 latest rows by booked_on, ${dateOf(300)} to ${dateOf(399)}; trained on the 1,500 rows up to ${dateOf(299)}`);
+    // Served without it: a request need not send the column that ordered the training rows.
+    const features = (await manifestOf('late', 1)).contract.features.map((f) => f.name);
+    expect(features).not.toContain('booked_on');
+    expect(features).toContain('day_copy');
+  });
+
+  it('orders by numbers, and by times with a zone; ties at the cut all go to the held-out side', async () => {
+    // A month index: 400 days in 14 months of 30 days, so the cut falls inside a month.
+    const months = write('months.csv', { seed: 2, when: (d) => String(Math.floor(d / 30)) });
+    const ingested = await ingestCsv(months, { target: 'is_canceled', orderBy: 'booked_on' });
+    expect(ingested.order!.kind).toBe('number');
+    const split = timeSplit(ingested.data, ingested.order!, 0.25);
+    // Months 0–9 are days 0–299; month 10 (days 300–329) starts the held-out side, with every later month.
+    expect(split.time).toMatchObject({ from: 10, trainedUpTo: 9, last: 13 });
+    expect(Math.min(...split.test.numeric.day_copy)).toBe(300);
+    expect(split.test.rows).toBe(500);
+    // Times with a zone are compared in UTC: 12:00 at +02:00 is 10:00Z.
+    const zoned = write('zoned.csv', { seed: 3, when: (d) => `${dateOf(d)}T12:00:00+02:00` });
+    const z = await ingestCsv(zoned, { target: 'is_canceled', orderBy: 'booked_on' });
+    expect(z.order!.kind).toBe('time');
+    expect(timeSplit(z.data, z.order!, 0.25).time).toMatchObject({ from: Date.parse(`${dateOf(300)}T10:00:00Z`) });
+    // Dates as a spreadsheet writes them (the hotel bookings file's 7/1/2015): month/day, known by a day above 12.
+    const us = (d: string) => `${Number(d.slice(5, 7))}/${Number(d.slice(8, 10))}/${d.slice(0, 4)}`;
+    const eu = (d: string) => `${d.slice(8, 10)}/${d.slice(5, 7)}/${d.slice(0, 4)}`;
+    for (const [name, format] of [
+      ['us.csv', us],
+      ['eu.csv', eu],
+    ] as const) {
+      const f = write(name, { seed: 10, when: (d) => format(dateOf(d)) });
+      const read = await ingestCsv(f, { target: 'is_canceled', orderBy: 'booked_on' });
+      const t = timeSplit(read.data, read.order!, 0.25);
+      expect(t.time).toMatchObject({ kind: 'time', from: Date.parse(dateOf(300)), trainedUpTo: Date.parse(dateOf(299)), last: Date.parse(dateOf(399)) });
+      expect(Math.min(...t.test.numeric.day_copy)).toBe(300);
+    }
+    // Only the first twelve days of each month: 3/4/2024 is the 4th of March or the 3rd of April.
+    const early = write('early.csv', { seed: 11, when: (d) => `${1 + (d % 12)}/${1 + (Math.floor(d / 12) % 12)}/2024` });
+    await expect(ingestCsv(early, { target: 'is_canceled', orderBy: 'booked_on' })).rejects.toThrow(
+      `${early}: --time-column booked_on: dates such as 3/4/2024 read as month/day and as day/month alike in every row, so the order is not known; write them as 2026-11-23`,
+    );
+  });
+
+  it('a retrain splits the new data by the same column, at its own latest rows', async () => {
+    const file = write('first.csv', { seed: 4 });
+    expect(
+      (await runCli(['train', '--data', file, '--target', 'is_canceled', '--model', 'again', '--split', 'time', '--time-column', 'booked_on', '--rounds', '20', '--register', '--promote'], env)).code,
+    ).toBe(0);
+    // The next 400 days.
+    const later = write('later.csv', { seed: 5, firstDay: 400 });
+    const r = await runCli(['retrain', '--model', 'again', '--data', later, '--max-metric-drop', '1', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`held out: the 500 latest rows by booked_on, ${dateOf(700)} to ${dateOf(799)}; trained on the 1,500 rows up to ${dateOf(699)}`);
+    expect(r.json()).toMatchObject({ status: 'registered', candidate_version: 2 });
+    expect((await manifestOf('again', 2)).training!.split).toMatchObject({
+      kind: 'time',
+      time_column: 'booked_on',
+      held_out_from: `${dateOf(700)}T00:00:00.000Z`,
+      trained_up_to: `${dateOf(699)}T00:00:00.000Z`,
+    });
+  });
+
+  it('refuses what cannot be ordered, and flags that do not go together, saying what to do', async () => {
+    const file = write('flags.csv', { seed: 6 });
+    const train = (...flags: string[]) => runCli(['train', '--data', file, '--target', 'is_canceled', '--model', 'x', '--json', ...flags], env);
+    const message = async (...flags: string[]) => {
+      const r = await train(...flags);
+      expect(r.code).toBe(2);
+      return r.json().error.message as string;
+    };
+    expect(await message('--split', 'time')).toBe('--split time holds out the latest rows: name the column that says when each row happened with --time-column');
+    expect(await message('--time-column', 'booked_on')).toBe('--time-column orders the rows for --split time; add --split time (the index split does not read it)');
+    expect(await message('--split', 'time', '--time-column', 'booked_on', '--group-copies')).toMatch(/^--group-copies keeps copies together in an index or random split/);
+    expect(await message('--split', 'time', '--time-column', 'Booked_On')).toMatch(/no column "Booked_On" for --time-column/);
+    expect(await message('--split', 'time', '--time-column', 'is_canceled')).toBe('--time-column is_canceled is the target; name the column that says when each row happened');
+    // Row 10 (line 12) says "yesterday", row 20 has none.
+    const bad = write('bad.csv', { seed: 7, when: (d, i) => (i === 10 ? 'yesterday' : i === 20 ? '' : dateOf(d)) });
+    const r = await runCli(['train', '--data', bad, '--target', 'is_canceled', '--model', 'x', '--split', 'time', '--time-column', 'booked_on', '--json'], env);
+    expect(r.code).toBe(2);
+    expect(r.json().error.message).toBe(
+      `${bad}: --time-column booked_on has 2 values that are neither a date or time (2026-11-23, 2026-11-23T10:00:00Z, 11/23/2026) nor a number, the first "yesterday" on line 12; a time split needs a time for every row: fill or drop those rows`,
+    );
+    const mixed = write('mixed.csv', { seed: 8, when: (d, i) => (i % 100 === 0 ? String(d) : dateOf(d)) });
+    expect((await runCli(['train', '--data', mixed, '--target', 'is_canceled', '--model', 'x', '--split', 'time', '--time-column', 'booked_on', '--json'], env)).json().error.message).toBe(
+      `${mixed}: --time-column booked_on holds dates in 1980 rows and plain numbers in 20, which do not order against each other; write every value one way`,
+    );
+    const oneDay = write('one-day.csv', { seed: 9, when: () => '2024-05-01' });
+    expect((await runCli(['train', '--data', oneDay, '--target', 'is_canceled', '--model', 'x', '--split', 'time', '--time-column', 'booked_on', '--json'], env)).json().error.message).toBe(
+      '--time-column booked_on: the latest 25 % of the rows start at its first value (2024-05-01T00:00:00.000Z), so nothing would be left to train on before it; hold out less (--test-fraction) or order by a finer column',
+    );
+  });
+});
