@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { describe, expect, it } from 'vitest';
@@ -17,14 +17,16 @@ describe('train --split time', () => {
   const dir = tempDir();
   const env = { MODELGATE_DATA_DIR: dir };
   /** 2,000 bookings over 400 days, five a day, in shuffled order: day (i · 7919) mod 400, starting `first`. */
-  const write = (name: string, opts: { seed: number; firstDay?: number; when?: (day: number, i: number) => string } = { seed: 1 }) => {
+  const write = (name: string, opts: { seed: number; firstDay?: number; when?: (day: number, i: number) => string; copyHalf?: boolean } = { seed: 1 }) => {
     const data = generateHotelBookings(2000, opts.seed);
     const cols = [...Object.keys(data.numeric), ...Object.keys(data.categorical)];
-    const day = (i: number) => (opts.firstDay ?? 0) + ((i * 7919) % 400);
+    // copyHalf: the second thousand rows repeat the first thousand exactly, 200 days later (day_copy then says nothing).
+    const day = (i: number) => (opts.firstDay ?? 0) + (opts.copyHalf ? (i < 1000 ? 0 : 200) + (i % 200) : (i * 7919) % 400);
     const when = opts.when ?? ((d: number) => new Date(Date.UTC(2024, 0, 1) + d * 86_400_000).toISOString().slice(0, 10));
     const rows = Array.from({ length: data.rows }, (_, i) => {
-      const p = rowPayload(data, i);
-      return [when(day(i), i), ...cols.map((c) => p[c] ?? ''), day(i), data.label[i]];
+      const src = opts.copyHalf ? i % 1000 : i;
+      const p = rowPayload(data, src);
+      return [when(day(i), i), ...cols.map((c) => p[c] ?? ''), opts.copyHalf ? 0 : day(i), data.label[src]];
     });
     const file = path.join(dir, name);
     writeFileSync(file, stringify([['booked_on', ...cols, 'day_copy', 'is_canceled'], ...rows]));
@@ -107,6 +109,17 @@ describe('train --split time', () => {
     );
   });
 
+  it('a later row that repeats an earlier one is what the model will meet: not warned of as a copy, as in a random split', async () => {
+    const file = write('repeats.csv', { seed: 12, copyHalf: true });
+    const byDraw = await runCli(['train', '--data', file, '--target', 'is_canceled', '--model', 'x', '--rounds', '10', '--exclude', 'booked_on', '--split', 'random', '--json'], env);
+    expect(byDraw.code, byDraw.stderr).toBe(0);
+    expect(byDraw.json().warnings).toEqual(expect.arrayContaining([expect.stringMatching(/^\d{3} of the 500 held-out rows \(\d+ %\) have an exact copy/)]));
+    const byTime = await runCli(['train', '--data', file, '--target', 'is_canceled', '--model', 'x', '--rounds', '10', '--split', 'time', '--time-column', 'booked_on', '--json'], env);
+    expect(byTime.code, byTime.stderr).toBe(0);
+    expect(byTime.json().run.split).toMatchObject({ held_out_with_copy: 500 });
+    expect(byTime.json().warnings.filter((w: string) => w.includes('exact copy'))).toEqual([]);
+  });
+
   it('a retrain splits the new data by the same column, at its own latest rows', async () => {
     const file = write('first.csv', { seed: 4 });
     expect(
@@ -118,6 +131,15 @@ describe('train --split time', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`held out: the 500 latest rows by booked_on, ${dateOf(700)} to ${dateOf(799)}; trained on the 1,500 rows up to ${dateOf(699)}`);
     expect(r.json()).toMatchObject({ status: 'registered', candidate_version: 2 });
+    // The first file's own first 300 days: their latest rows are rows version 1 trained on, and the retrain says so.
+    const older = path.join(dir, 'older.csv');
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    writeFileSync(older, [lines[0], ...lines.slice(1).filter((l) => l.slice(0, 10) < dateOf(300))].join('\n'));
+    const flattered = await runCli(['retrain', '--model', 'again', '--version', '1', '--data', older, '--max-metric-drop', '1', '--json'], env);
+    expect(flattered.code, flattered.stderr).toBe(0);
+    expect(flattered.json().warnings).toEqual([
+      expect.stringMatching(/Retraining holds out the new data's latest rows by booked_on; if they fall in the period version 1 was trained on, retrain on data that runs past it/),
+    ]);
     expect((await manifestOf('again', 2)).training!.split).toMatchObject({
       kind: 'time',
       time_column: 'booked_on',

@@ -457,7 +457,8 @@ function copiesLine(split: Split): string | undefined {
 
 function copiesWarning(split: Split): string[] {
   const held = split.heldOutWithCopy ?? 0;
-  if (split.groupCopies || held < COPIES_WARNED * split.test.rows) return [];
+  // Out of time, a later row like an earlier one is what the model will meet: nothing to warn of.
+  if (split.groupCopies || split.time || held < COPIES_WARNED * split.test.rows) return [];
   return [
     `${held.toLocaleString('en-US')} of the ${split.test.rows.toLocaleString('en-US')} held-out rows (${((100 * held) / split.test.rows).toFixed(0)} %) have an exact copy (every column used, the target too) among the training rows: if copies are one event recorded more than once (a group booking, a row exported twice), the held-out figures partly measure memory and flatter the model; --group-copies keeps each row and its copies on one side of the split`,
   ];

@@ -17,6 +17,10 @@ describe('a version scoring far better on the retrain’s held-out rows than on 
     expect(flatteredWarning('binary', { roc_auc: 0.85 }, { roc_auc: 0.93 }, heldOut(60), 3)).toBeUndefined();
     // A version without a recorded score (imported, or from before metrics were kept): nothing to compare.
     expect(flatteredWarning('binary', undefined, { roc_auc: 0.99 }, rows, 3)).toBeUndefined();
+    // Split by time: the held-out rows are the latest, and the advice is about the period, not the file's order.
+    expect(flatteredWarning('binary', { roc_auc: 0.85 }, { roc_auc: 0.93 }, rows, 3, 'booked_on')).toMatch(
+      / so the comparison flatters it\. Retraining holds out the new data's latest rows by booked_on; if they fall in the period version 3 was trained on, retrain on data that runs past it, or judge the candidate with modelgate evaluate on rows version 3 never saw$/,
+    );
   });
 
   it('multiclass by accuracy, regression by the share R² leaves unexplained', () => {

@@ -15,7 +15,15 @@ const LEAST_GAIN = 0.02;
  * scored ROC AUC 0.927 there against 0.851 on its own held-out rows, and a candidate as good as it
  * was gated out. Undefined when nothing says so; drift makes the version worse there, not better.
  */
-export function flatteredWarning(task: TrainingTask, recorded: Record<string, unknown> | undefined, now: Record<string, number>, test: Dataset, version: number): string | undefined {
+export function flatteredWarning(
+  task: TrainingTask,
+  recorded: Record<string, unknown> | undefined,
+  now: Record<string, number>,
+  test: Dataset,
+  version: number,
+  /** The run's time column, when it was split by time: then the held-out rows are the latest, not every fourth. */
+  timeColumn?: string,
+): string | undefined {
   const metric = MAIN_METRIC[task];
   const before = recorded?.[metric];
   const after = now[metric];
@@ -36,5 +44,8 @@ export function flatteredWarning(task: TrainingTask, recorded: Record<string, un
     if (!Number.isFinite(se) || gain < SIGMAS * Math.SQRT2 * se) return undefined;
   }
   const name = MAIN_METRIC_WORDS[metric];
-  return `version ${version} scores ${name} ${after.toFixed(4)} on these held-out rows against ${before.toFixed(4)} on its own when it was trained: it was most likely trained on many of them, so the comparison flatters it. Retraining holds out every fourth row by its place in the file; if the file's rows moved since (newest first, new rows put first, shuffled), keep the old rows in their order with new rows after them, or judge the candidate with modelgate evaluate on rows version ${version} never saw`;
+  const scored = `version ${version} scores ${name} ${after.toFixed(4)} on these held-out rows against ${before.toFixed(4)} on its own when it was trained: it was most likely trained on many of them, so the comparison flatters it.`;
+  if (timeColumn)
+    return `${scored} Retraining holds out the new data's latest rows by ${timeColumn}; if they fall in the period version ${version} was trained on, retrain on data that runs past it, or judge the candidate with modelgate evaluate on rows version ${version} never saw`;
+  return `${scored} Retraining holds out every fourth row by its place in the file; if the file's rows moved since (newest first, new rows put first, shuffled), keep the old rows in their order with new rows after them, or judge the candidate with modelgate evaluate on rows version ${version} never saw`;
 }

@@ -566,7 +566,14 @@ export function createRetrainService(deps: RetrainDeps) {
         });
       const gates = gatesFor(run, candidate, current, main, input.maxMetricDrop ?? 0);
       const failed = gates.filter((g) => !g.passed);
-      const flattered = flatteredWarning(task, (v.manifest.training as { metrics?: Record<string, unknown> } | undefined)?.metrics, current, test, fromVersion);
+      const flattered = flatteredWarning(
+        task,
+        (v.manifest.training as { metrics?: Record<string, unknown> } | undefined)?.metrics,
+        current,
+        test,
+        fromVersion,
+        run.split?.kind === 'time' ? run.split.time_column : undefined,
+      );
       if (flattered) warnings.push(flattered);
       if ((v.manifest.training as { policy_by_hand?: boolean } | undefined)?.policy_by_hand && JSON.stringify(policy) !== JSON.stringify(v.manifest.policy))
         warnings.push(
