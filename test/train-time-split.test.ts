@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { describe, expect, it } from 'vitest';
 import { generateHotelBookings, ingestCsv, rowPayload, timeSplit } from '../src/training/index.js';
@@ -148,32 +149,72 @@ describe('train --split time', () => {
     });
   });
 
-  it('refuses what cannot be ordered, and flags that do not go together, saying what to do', async () => {
+  it("the training-data export writes each prediction's time in the time column, which a retrain splits by", async () => {
+    const file = write('loop.csv', { seed: 13 });
+    expect(
+      (await runCli(['train', '--data', file, '--target', 'is_canceled', '--model', 'loop', '--split', 'time', '--time-column', 'booked_on', '--rounds', '20', '--register', '--promote'], env)).code,
+    ).toBe(0);
+    const data = generateHotelBookings(400, 14);
+    const s = await startTestServer({ jobs: false, dataDir: dir, db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') } });
+    try {
+      await s.pool.refresh(true);
+      const items: { prediction_id: string; label: number }[] = [];
+      // Event 0 is scored twice (a client's retry), each with its outcome: the file keeps it once, at its first time.
+      for (const i of [0, ...Array.from({ length: 400 }, (_, k) => k)]) {
+        const r = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'loop', event_id: `e${i}`, payload: { ...rowPayload(data, i), day_copy: i } } });
+        expect(r.statusCode, r.body).toBe(200);
+        items.push({ prediction_id: r.json().prediction_id, label: data.label[i] });
+      }
+      await s.audit.flush();
+      expect((await s.app.inject({ method: 'POST', url: '/v1/feedback', headers: s.auth, payload: { items } })).statusCode).toBe(200);
+    } finally {
+      await s.stop();
+    }
+    const all = parse((await runCli(['predictions', 'export', '--model', 'loop'], env)).stdout, { columns: true }) as { event_id: string; at: string }[];
+    const firstAt = new Map<string, string>();
+    for (const r of [...all].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))) if (!firstAt.has(r.event_id)) firstAt.set(r.event_id, r.at);
+    const out = path.join(dir, 'labelled.csv');
+    const exported = await runCli(['predictions', 'export', '--model', 'loop', '--training-data', '--out', out, '--json'], env);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.json()).toMatchObject({ rows: 400, training_data: { time_column: 'booked_on', repeats: 1 } });
+    const rows = parse(readFileSync(out, 'utf8'), { columns: true }) as Record<string, string>[];
+    expect(Object.keys(rows[0]).slice(-2)).toEqual(['booked_on', 'is_canceled']);
+    expect(rows.map((r) => r.booked_on)).toEqual(rows.map((r) => firstAt.get(r.event_id)));
+    // The loop closes: a retrain on the traffic holds out its latest quarter by the time it was scored.
+    const again = await runCli(['retrain', '--model', 'loop', '--data', out, '--max-metric-drop', '1', '--json'], env);
+    expect(again.code, again.stderr).toBe(0);
+    // By hand: the quarter's first time, and every row at it or after (two requests may share a millisecond).
+    const times = rows.map((r) => r.booked_on).sort();
+    const held = times.filter((t) => t >= times[300]).length;
+    expect(again.stderr).toContain(`held out: the ${held} latest rows by booked_on, ${times[300]} to ${times[399]}; trained on the ${400 - held} rows up to ${times[399 - held]}`);
+  });
+
+  it('refuses flags that do not go together, saying what to do (the CLI, exit 2)', async () => {
     const file = write('flags.csv', { seed: 6 });
-    const train = (...flags: string[]) => runCli(['train', '--data', file, '--target', 'is_canceled', '--model', 'x', '--json', ...flags], env);
     const message = async (...flags: string[]) => {
-      const r = await train(...flags);
+      const r = await runCli(['train', '--data', file, '--target', 'is_canceled', '--model', 'x', '--json', ...flags], env);
       expect(r.code).toBe(2);
       return r.json().error.message as string;
     };
     expect(await message('--split', 'time')).toBe('--split time holds out the latest rows: name the column that says when each row happened with --time-column');
     expect(await message('--time-column', 'booked_on')).toBe('--time-column orders the rows for --split time; add --split time (the index split does not read it)');
     expect(await message('--split', 'time', '--time-column', 'booked_on', '--group-copies')).toMatch(/^--group-copies keeps copies together in an index or random split/);
-    expect(await message('--split', 'time', '--time-column', 'Booked_On')).toMatch(/no column "Booked_On" for --time-column/);
-    expect(await message('--split', 'time', '--time-column', 'is_canceled')).toBe('--time-column is_canceled is the target; name the column that says when each row happened');
+  });
+
+  it('refuses a column that cannot order the rows, naming the line, the kinds or the value', async () => {
+    const read = (file: string, orderBy = 'booked_on') => ingestCsv(file, { target: 'is_canceled', orderBy }).then((i) => timeSplit(i.data, i.order!, 0.25));
+    const file = write('columns.csv', { seed: 6 });
+    await expect(read(file, 'Booked_On')).rejects.toThrow(/no column "Booked_On" for --time-column/);
+    await expect(read(file, 'is_canceled')).rejects.toThrow('--time-column is_canceled is the target; name the column that says when each row happened');
     // Row 10 (line 12) says "yesterday", row 20 has none.
     const bad = write('bad.csv', { seed: 7, when: (d, i) => (i === 10 ? 'yesterday' : i === 20 ? '' : dateOf(d)) });
-    const r = await runCli(['train', '--data', bad, '--target', 'is_canceled', '--model', 'x', '--split', 'time', '--time-column', 'booked_on', '--json'], env);
-    expect(r.code).toBe(2);
-    expect(r.json().error.message).toBe(
+    await expect(read(bad)).rejects.toThrow(
       `${bad}: --time-column booked_on has 2 values that are neither a date or time (2026-11-23, 2026-11-23T10:00:00Z, 11/23/2026) nor a number, the first "yesterday" on line 12; a time split needs a time for every row: fill or drop those rows`,
     );
     const mixed = write('mixed.csv', { seed: 8, when: (d, i) => (i % 100 === 0 ? String(d) : dateOf(d)) });
-    expect((await runCli(['train', '--data', mixed, '--target', 'is_canceled', '--model', 'x', '--split', 'time', '--time-column', 'booked_on', '--json'], env)).json().error.message).toBe(
-      `${mixed}: --time-column booked_on holds dates in 1980 rows and plain numbers in 20, which do not order against each other; write every value one way`,
-    );
+    await expect(read(mixed)).rejects.toThrow(`${mixed}: --time-column booked_on holds dates in 1980 rows and plain numbers in 20, which do not order against each other; write every value one way`);
     const oneDay = write('one-day.csv', { seed: 9, when: () => '2024-05-01' });
-    expect((await runCli(['train', '--data', oneDay, '--target', 'is_canceled', '--model', 'x', '--split', 'time', '--time-column', 'booked_on', '--json'], env)).json().error.message).toBe(
+    await expect(read(oneDay)).rejects.toThrow(
       '--time-column booked_on: the latest 25 % of the rows start at its first value (2024-05-01T00:00:00.000Z), so nothing would be left to train on before it; hold out less (--test-fraction) or order by a finer column',
     );
   });

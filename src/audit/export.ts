@@ -72,6 +72,8 @@ export async function* predictionsCsv(store: Pick<AuditStore, 'query' | 'exportP
 export interface TrainingColumns {
   features: string[];
   target: string;
+  /** The version's time column (it was trained with `--split time`): each prediction's time goes in it, so a retrain can split by it. */
+  time?: string;
   /** A binary target of two other values (the run's `train --positive`): negative, then positive, written for 0 and 1. */
   classLabels?: [string, string];
 }
@@ -93,7 +95,7 @@ export function trainingCsv(cols: TrainingColumns) {
   const counts = { written: 0, withoutFeatures: 0, repeats: 0 };
   return {
     counts,
-    header: () => stringify([['event_id', ...cols.features, cols.target]]),
+    header: () => stringify([['event_id', ...cols.features, ...(cols.time ? [cols.time] : []), cols.target]]),
     rows(rows: PredictionView[]): string {
       const data: string[][] = [];
       for (const r of rows) {
@@ -106,6 +108,7 @@ export function trainingCsv(cols: TrainingColumns) {
         const line = [r.event_id ?? '', ...cols.features.map((f) => cell(r.features![f])), outcome];
         if (r.event_id !== null) {
           // A digest, not the row: a month of events is held as short keys (22 characters each).
+          // Without the time: a re-score of the event is a repeat, kept at its first (earliest) time.
           const key = createHash('sha256').update(JSON.stringify(line)).digest('base64').slice(0, 22);
           if (seen.has(key)) {
             counts.repeats++;
@@ -113,6 +116,7 @@ export function trainingCsv(cols: TrainingColumns) {
           }
           seen.add(key);
         }
+        if (cols.time) line.splice(line.length - 1, 0, r.at);
         data.push(line);
       }
       counts.written += data.length;

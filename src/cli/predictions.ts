@@ -23,13 +23,15 @@ async function trainingColumns(ctx: Context, o: { model?: string; version?: stri
   if (o.format !== 'csv') throw new AppError('BAD_REQUEST', '--training-data writes a CSV: leave out --format');
   const version = o.version ? parseVersion(o.version)! : await ctx.registry.versionOfAlias(o.model, 'production');
   const v = await ctx.registry.getVersion(o.model, version);
-  const run = v.manifest.training as { class_labels?: unknown } | undefined;
+  const run = v.manifest.training as { class_labels?: unknown; split?: { kind?: string; time_column?: string } } | undefined;
   const features = v.manifest.contract.features.map((f: { name: string }) => f.name);
   const named = knownTarget(v.manifest)?.column;
   // A feature of that name keeps its column: the outcome takes another.
   const target = named && !features.includes(named) ? named : features.includes('outcome') ? 'real_outcome' : 'outcome';
   const labels = Array.isArray(run?.class_labels) && run.class_labels.length === 2 ? (run.class_labels.map(String) as [string, string]) : undefined;
-  return { version, columns: { features, target, ...(labels ? { classLabels: labels } : {}) } };
+  // Trained with --split time: the prediction's time in that column, which a retrain splits by.
+  const time = run?.split?.kind === 'time' && run.split.time_column && !features.includes(run.split.time_column) && run.split.time_column !== target ? run.split.time_column : undefined;
+  return { version, columns: { features, target, ...(time ? { time } : {}), ...(labels ? { classLabels: labels } : {}) } };
 }
 
 export function registerPredictionCommands(program: Command): void {
@@ -109,6 +111,7 @@ export function registerPredictionCommands(program: Command): void {
                   version: training.version,
                   features: training.columns.features.length,
                   target: training.columns.target,
+                  ...(training.columns.time ? { time_column: training.columns.time } : {}),
                   without_features: writer!.counts.withoutFeatures,
                   repeats: writer!.counts.repeats,
                 },
@@ -117,7 +120,7 @@ export function registerPredictionCommands(program: Command): void {
         };
         const lines = () => {
           const what = training
-            ? `${n} labelled predictions as training data (event_id, ${training.columns.features.length} features of version ${training.version}, target ${training.columns.target})`
+            ? `${n} labelled predictions as training data (event_id, ${training.columns.features.length} features of version ${training.version}, ${training.columns.time ? `each prediction's time as ${training.columns.time}, ` : ''}target ${training.columns.target})`
             : `${n} predictions`;
           return [
             `exported ${what}${summary.file ? ` to ${summary.file}` : ''}`,
