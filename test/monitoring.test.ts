@@ -530,6 +530,8 @@ describe('monitoring from the command line (SQLite)', () => {
     const reg = await runCli(['register', '--model', 'hotel', '--onnx', onnx, '--reference', csv, '--target', 'is_canceled', '--json'], env);
     expect(reg.code, reg.stderr).toBe(0);
     expect(reg.json()).toMatchObject({ version: 1, reference: { rows: d.rows, skipped: 0 } });
+    // What monitoring will compare live outcomes with, said at registration: the reference rows' ROC AUC, counted by pairs.
+    expect(reg.json().reference.metrics.roc_auc).toBeCloseTo(aucByPairs(Array.from(demo.holdout.scores), Array.from(d.label)), 3);
     const shown = await runCli(['models', 'hotel', '--json'], env);
     expect(shown.code).toBe(0);
     await runCli(['promote', '--model', 'hotel', '--version', '1'], env);

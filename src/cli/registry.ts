@@ -41,6 +41,16 @@ async function profileReference(prep: ReturnType<RegistryService['prepare']>, on
   }
 }
 
+/** What the reference's outcomes said of the model (with --target), in a few words: what monitoring compares live outcomes with. */
+function referenceOutcomes(reference: { metrics?: Record<string, number> }, target: string | undefined): string {
+  const m = reference.metrics;
+  if (!m || !target) return '';
+  const shown = (['roc_auc', 'accuracy', 'macro_f1', 'mae', 'r2'] as const)
+    .filter((k) => Number.isFinite(m[k]))
+    .map((k) => `${{ roc_auc: 'ROC AUC', accuracy: 'accuracy', macro_f1: 'macro F1', mae: 'MAE', r2: 'R²' }[k]} ${m[k].toFixed(4)}`);
+  return shown.length ? `; against ${target}: ${shown.join(', ')} (monitoring compares live outcomes with these)` : '';
+}
+
 function parseTask(text: string): Task {
   if (!(TASKS as readonly string[]).includes(text)) throw new AppError('BAD_REQUEST', `--task ${JSON.stringify(text)}: expected one of ${TASKS.join(', ')}`);
   return text as Task;
@@ -154,7 +164,7 @@ export function registerRegistryCommands(program: Command): void {
               contract: c,
               output: r.manifest.output,
               policy: r.manifest.policy,
-              reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped } : null,
+              reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped, ...(profiled.reference.metrics ? { metrics: profiled.reference.metrics } : {}) } : null,
               same_as: r.same_as ?? null,
               repaired_artifact: r.repaired_artifact ?? false,
               ...p,
@@ -172,7 +182,7 @@ export function registerRegistryCommands(program: Command): void {
                     ]
                   : []),
                 `  policy    ${describePolicy(r.manifest.policy)}`,
-                `  reference ${profiled ? `${profiled.rows} rows profiled${profiled.skipped ? `, ${profiled.skipped} skipped` : ''}` : 'none (drift monitoring needs --reference CSV)'}`,
+                `  reference ${profiled ? `${profiled.rows} rows profiled${profiled.skipped ? `, ${profiled.skipped} skipped` : ''}${referenceOutcomes(profiled.reference, o.target)}` : 'none (drift monitoring needs --reference CSV)'}`,
                 ...(r.same_as ? [`note: the same graph and settings as version ${r.same_as}, registered again (--if-changed keeps version ${r.same_as} instead)`] : []),
                 ...(r.repaired_artifact
                   ? ['note: the stored copy of this graph was corrupt and is now rewritten from this file: versions that share it load again (servers retry on their own; modelgate verify checks)']
