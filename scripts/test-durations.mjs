@@ -10,7 +10,15 @@ if (!report) {
   process.exit(2);
 }
 const { testResults } = JSON.parse(readFileSync(report, 'utf8'));
-const seconds = Object.fromEntries(testResults.map((r) => [path.relative(process.cwd(), r.name), Math.round((r.endTime - r.startTime) / 100) / 10]).sort((a, b) => b[1] - a[1]));
+// Files are named by absolute path in whichever checkout ran them: taken relative to the folder
+// that holds both src/ and test/ (the project's root).
+const rootOf = (file) => {
+  const parts = file.split(path.sep);
+  const at = parts.lastIndexOf('test') > 0 ? parts.lastIndexOf('test') : parts.lastIndexOf('src');
+  return parts.slice(0, at).join(path.sep);
+};
+const roots = [...new Set(testResults.map((r) => rootOf(r.name)))].sort((a, b) => a.length - b.length);
+const seconds = Object.fromEntries(testResults.map((r) => [path.relative(roots[0], r.name), Math.round((r.endTime - r.startTime) / 100) / 10]).sort((a, b) => b[1] - a[1]));
 const out = path.join('test', 'durations.json');
 writeFileSync(`${out}.tmp`, `${JSON.stringify(seconds, null, 1)}\n`);
 renameSync(`${out}.tmp`, out);
