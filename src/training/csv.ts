@@ -471,9 +471,17 @@ export async function ingestCsv(file: string, o: IngestOptions): Promise<Ingeste
   const need = estimateTrainingBytes(rows, numericCount, categoricalCount);
   if (need > limit) throw tooBig(`${rows.toLocaleString('en')} rows`, numericCount + categoricalCount, need);
 
-  const read = await readColumns(file, delimiter, columns, targetIndex, kept, task, classIndexOf, (raw) => labelOf(raw) === 1, o.orderBy === undefined ? -1 : header.indexOf(o.orderBy));
-  const { numeric, categorical, label, values, classIndex } = read;
-  const order = read.order;
+  const { numeric, categorical, label, values, classIndex, order } = await readColumns(
+    file,
+    delimiter,
+    columns,
+    targetIndex,
+    kept,
+    task,
+    classIndexOf,
+    (raw) => labelOf(raw) === 1,
+    o.orderBy === undefined ? -1 : header.indexOf(o.orderBy),
+  );
   if (badTarget) warnings.push(`${o.target}: ${badTarget === 1 ? '1 row whose value is not a finite number was' : `${badTarget} rows whose value is not a finite number were`} left out`);
   o.onProgress?.(
     `  ${kept.toLocaleString('en')} rows: ${Object.keys(numeric).length} numeric, ${Object.keys(categorical).length} categorical columns${delimiter === ',' ? '' : ` (fields separated by ${delimiterName(delimiter)})`}${dropped ? `; ${dropped} row${dropped === 1 ? '' : 's'} without a label dropped` : ''}${badTarget ? `; ${badTarget} row${badTarget === 1 ? '' : 's'} with a target that is not a finite number dropped` : ''}`,

@@ -1,6 +1,6 @@
 import { AppError } from '../lib/errors.js';
-import type { Ingested } from './csv.js';
 import { firstCopies, type Dataset } from './dataset.js';
+import type { OrderColumn } from './order-column.js';
 import { splitCounting, type Split } from './train.js';
 
 /**
@@ -9,7 +9,7 @@ import { splitCounting, type Split } from './train.js';
  * moment is on both sides. Rows that repeat one another across the cut are counted, as for the
  * other splits (a copy in training of a later row is then what the model will really meet).
  */
-export function timeSplit(d: Dataset, order: NonNullable<Ingested['order']>, testFraction: number): Split {
+export function timeSplit(d: Dataset, order: OrderColumn, testFraction: number): Split {
   const v = order.values;
   const sorted = Float64Array.from(v).sort();
   const from = sorted[Math.min(d.rows - 1, d.rows - Math.max(1, Math.round(d.rows * testFraction)))];
@@ -19,8 +19,8 @@ export function timeSplit(d: Dataset, order: NonNullable<Ingested['order']>, tes
       'BAD_REQUEST',
       `--time-column ${order.column}: the latest ${Math.round(testFraction * 100)} % of the rows start at its first value (${show(from)}), so nothing would be left to train on before it; hold out less (--test-fraction) or order by a finer column`,
     );
-  let trainedUpTo = -Infinity;
-  for (const x of sorted) if (x < from) trainedUpTo = x;
+  // The last time before the first row at `from` (there is one: `from` is not the first value).
+  const trainedUpTo = sorted[sorted.indexOf(from) - 1];
   const split = splitCounting(d, firstCopies(d), (i) => v[i] >= from, false);
   return { ...split, time: { column: order.column, kind: order.kind, from, trainedUpTo, last: sorted[sorted.length - 1] } };
 }
