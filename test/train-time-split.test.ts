@@ -57,10 +57,13 @@ describe('train --split time', () => {
     expect(Math.min(...held)).toBe(300);
     expect(Math.max(...trained)).toBe(299);
     expect(new Set(held).size).toBe(100);
+    // Each training row's time, in training-row order (GBDT stops early on the latest of them).
+    expect(Array.from(split.trainOrder!, (t) => (t - Date.parse(dateOf(0))) / 86_400_000)).toEqual(trained);
 
     const r = await runCli(['train', '--data', file, '--target', 'is_canceled', '--model', 'late', '--split', 'time', '--time-column', 'booked_on', '--rounds', '20', '--register', '--json'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json().run.rows).toEqual({ train: 1500, test: 500 });
+    expect(r.json().run.params).toMatchObject({ validation_slice: 'latest' });
     expect(r.json().run.split).toMatchObject({
       kind: 'time',
       test_fraction: 0.25,
@@ -132,10 +135,12 @@ describe('train --split time', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`held out: the 500 latest rows by booked_on, ${dateOf(700)} to ${dateOf(799)}; trained on the 1,500 rows up to ${dateOf(699)}`);
     expect(r.json()).toMatchObject({ status: 'registered', candidate_version: 2 });
-    // The first file's own first 300 days: their latest rows are rows version 1 trained on, and the retrain says so.
+    // The first file's own first 270 days, the rows version 1's trees grew on (days 270–299, the
+    // latest tenth it trained on, decided when to stop): their latest rows are rows version 1
+    // learned, and the retrain says so.
     const older = path.join(dir, 'older.csv');
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-    writeFileSync(older, [lines[0], ...lines.slice(1).filter((l) => l.slice(0, 10) < dateOf(300))].join('\n'));
+    writeFileSync(older, [lines[0], ...lines.slice(1).filter((l) => l.slice(0, 10) < dateOf(270))].join('\n'));
     const flattered = await runCli(['retrain', '--model', 'again', '--version', '1', '--data', older, '--max-metric-drop', '1', '--json'], env);
     expect(flattered.code, flattered.stderr).toBe(0);
     expect(flattered.json().warnings).toEqual([

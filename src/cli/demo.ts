@@ -209,7 +209,11 @@ async function prepareHotel(config: Config, rows: number, quiet: Logger): Promis
 
   progress('[2/4] training');
   const result = trainLogisticRegression(data, { onProgress: (m) => progress(`      ${m}`) });
-  progress(`      holdout ROC AUC ${result.metrics.roc_auc.toFixed(4)}, log loss ${result.metrics.log_loss.toFixed(4)}, threshold ${result.threshold} (best profit on holdout)`);
+  const m = result.metrics;
+  progress(
+    `      held out: ROC AUC ${m.roc_auc.toFixed(4)}, log loss ${m.log_loss.toFixed(4)}; act when score >= ${result.threshold.toFixed(4)} (maximises profit, 30 a caught cancellation, -20 a false alarm)`,
+  );
+  progress(`      F1 ${m.f1.toFixed(4)}, expected profit ${m.expected_profit_per_row.toFixed(2)} a booking (each half of the held-out rows decided at the threshold chosen on the other half)`);
 
   progress(`[3/4] registering and promoting ${MODEL}`);
   const ctx = await openContext(config, quiet);
@@ -235,7 +239,7 @@ async function prepareHotel(config: Config, rows: number, quiet: Logger): Promis
         dataset_sha256: sha256(csv),
         reference: result.reference,
       },
-      policy: { type: 'threshold', threshold: result.threshold, above: 'act', below: 'none' },
+      policy: result.policy,
       actor: cliActor(),
     });
     version = reg.version;

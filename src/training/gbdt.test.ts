@@ -53,6 +53,31 @@ describe('gradient-boosted trees', () => {
     expect(fast.validationLoss.length).toBe(fast.rounds + 5);
   });
 
+  it('with a time order, stops on the latest rows: each recorded validation loss is the log loss of the latest tenth under that many rounds', () => {
+    // A time for each training row, not in row order; the latest tenth (by time) is 10 % of the rows.
+    const time = Float64Array.from({ length: train.rows }, (_, i) => (i * 7919) % train.rows);
+    const latest = Array.from({ length: train.rows }, (_, i) => i).filter((i) => time[i] >= train.rows * 0.9);
+    const lossOn = (rows: number[], model: typeof m, rounds: number) =>
+      rows.reduce((sum, i) => {
+        const p = predictTrees(
+          { features: model.encoding.numeric, categorical: model.encoding.categorical, base: model.base, trees: model.trees.slice(0, rounds) },
+          encodeRow(model.encoding, train, i),
+        );
+        return sum - (train.label[i] ? Math.log(p) : Math.log(1 - p));
+      }, 0) / rows.length;
+    const timed = fitGbdt(train, { rounds: 12 }, undefined, undefined, time);
+    expect(timed.validationSlice).toBe('latest');
+    expect(latest.length).toBe(Math.round(train.rows * 0.1));
+    for (const r of [1, 6, 12]) expect(timed.validationLoss[r - 1]).toBeCloseTo(lossOn(latest, timed, r), 9);
+    // Without the order the slice is a random draw, whose losses are not those of the latest rows.
+    const drawn = fitGbdt(train, { rounds: 12 });
+    expect(drawn.validationSlice).toBe('random');
+    expect(drawn.rounds).toBe(12);
+    expect(Math.abs(drawn.validationLoss[11] - lossOn(latest, drawn, 12))).toBeGreaterThan(1e-3);
+    // One time for every row: nothing is later than anything, so the slice is drawn at random.
+    expect(fitGbdt(train, { rounds: 2 }, undefined, undefined, new Float64Array(train.rows)).validationSlice).toBe('random');
+  });
+
   it("reports each round's training loss with that round's trees, as scoring the rows with the first r trees gives", () => {
     const reported: number[] = [];
     const few = fitGbdt(train, { rounds: 4, validationFraction: 0 }, (r) => reported.push(r.trainLoss));

@@ -67,6 +67,8 @@ export interface GbdtModel {
   /** Rounds kept (early stopping may keep fewer than trained). */
   rounds: number;
   validationLoss: number[];
+  /** Which rows decided when to stop: the latest (by a time split's order) or a random slice. */
+  validationSlice: 'latest' | 'random' | 'none';
 }
 
 export function encodingWidth(e: GbdtEncoding): number {
@@ -107,13 +109,27 @@ export interface GbdtProgress {
   validationLoss: number | undefined;
 }
 
-/** A seeded random validation slice (roughly `fraction` of the rows, not stratified) and the training rows. */
-function holdOut(rows: number, fraction: number, seed: number): { trainIdx: number[]; valIdx: number[] } {
-  const rand = seededRandom(seed);
+/**
+ * The early-stopping slice (roughly `fraction` of the rows) and the rows the trees grow on. With
+ * an order (a time split's times), the latest rows, every row of the first sliced moment with
+ * them: a model to be judged on later rows should stop where it did best on the latest rows it
+ * has, not on a random draw from its whole period, which rewards rounds that fit patterns since
+ * gone. Otherwise, or when every row has one time, a seeded random slice (not stratified).
+ */
+function holdOut(rows: number, fraction: number, seed: number, order?: ArrayLike<number>): { trainIdx: number[]; valIdx: number[]; slice: 'latest' | 'random' } {
   const trainIdx: number[] = [];
   const valIdx: number[] = [];
+  if (order && fraction > 0 && rows > 1) {
+    const sorted = Float64Array.from(order).sort();
+    const from = sorted[rows - Math.max(1, Math.round(rows * fraction))];
+    if (from > sorted[0]) {
+      for (let i = 0; i < rows; i++) (order[i] >= from ? valIdx : trainIdx).push(i);
+      return { trainIdx, valIdx, slice: 'latest' };
+    }
+  }
+  const rand = seededRandom(seed);
   for (let i = 0; i < rows; i++) (fraction > 0 && rand() < fraction ? valIdx : trainIdx).push(i);
-  return { trainIdx, valIdx };
+  return { trainIdx, valIdx, slice: 'random' };
 }
 
 /** The value of a leaf for output k: a Newton step, or for absolute error the median residual of its rows. */
@@ -130,10 +146,10 @@ function leafValue(leaf: Leaf, k: number, K: number, raw: Float64Array, target: 
  * Train on `d`; `onRound` is told each round's losses (for a progress bar). `target` is what
  * to learn; default the dataset's 0/1 label.
  */
-export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: (p: GbdtProgress) => void, target: GbdtTarget = { kind: 'binary', y: d.label }): GbdtModel {
+export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: (p: GbdtProgress) => void, target: GbdtTarget = { kind: 'binary', y: d.label }, order?: ArrayLike<number>): GbdtModel {
   const p = { ...DEFAULT_GBDT, ...params };
   const encoding = chooseEncoding(d, p.maxCategories);
-  const { trainIdx, valIdx } = holdOut(d.rows, p.validationFraction, p.seed);
+  const { trainIdx, valIdx, slice } = holdOut(d.rows, p.validationFraction, p.seed, order);
   const features = binFeatures(d, encoding, trainIdx, p.maxBins);
 
   // One raw score per row and output (K outputs for multiclass, else one), row-major.
@@ -194,5 +210,6 @@ export function fitGbdt(d: Dataset, params: Partial<GbdtParams> = {}, onRound?: 
     trees: trees.slice(0, bestRounds * K),
     rounds: bestRounds,
     validationLoss: valLoss,
+    validationSlice: valIdx.length ? slice : 'none',
   };
 }

@@ -22,7 +22,8 @@ export function timeSplit(d: Dataset, order: OrderColumn, testFraction: number):
   // The last time before the first row at `from` (there is one: `from` is not the first value).
   const trainedUpTo = sorted[sorted.indexOf(from) - 1];
   const split = splitCounting(d, firstCopies(d), (i) => v[i] >= from, false);
-  return { ...split, time: { column: order.column, kind: order.kind, from, trainedUpTo, last: sorted[sorted.length - 1] } };
+  const trainOrder = Float64Array.from(v).filter((x) => x < from);
+  return { ...split, trainOrder, time: { column: order.column, kind: order.kind, from, trainedUpTo, last: sorted[sorted.length - 1] } };
 }
 
 /** What a time split held out, in words: the rows from which time, and the last time trained on. */

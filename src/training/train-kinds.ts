@@ -207,12 +207,12 @@ export function trainKindModel(input: KindTrainInput): KindTrained {
   if (input.algo === 'gbdt') {
     const p = { ...(input.gbdt ?? {}), ...(input.loss ? { loss: input.loss } : {}) };
     const target = task === 'multiclass' ? { kind: 'multiclass' as const, y: train.classIndex!, classes: classes.length } : { kind: 'regression' as const, y: train.target! };
-    const m = fitGbdt(train, p, (r) => input.onProgress?.({ round: r.round, of: p.rounds ?? 200, trainLoss: r.trainLoss, validationLoss: r.validationLoss }), target);
+    const m = fitGbdt(train, p, (r) => input.onProgress?.({ round: r.round, of: p.rounds ?? 200, trainLoss: r.trainLoss, validationLoss: r.validationLoss }), target, input.split.trainOrder);
     const ens: TreeEnsemble = { features: m.encoding.numeric, categorical: m.encoding.categorical, base: m.base, trees: m.trees, task, ...(task === 'multiclass' ? { classes, bases: m.bases } : {}) };
     onnx = exportTrees(ens, `modelgate_gbdt_${task}`);
     const x = new Float64Array(encodingWidth(m.encoding));
     predict = task === 'multiclass' ? (d, i) => asClass(predictClassProbabilities(ens, encodeRow(m.encoding, d, i, x))) : (d, i) => ({ score: predictValue(ens, encodeRow(m.encoding, d, i, x)) });
-    params = { ...p, loss: task === 'multiclass' ? 'softmax' : (p.loss ?? 'squared_error') };
+    params = { ...p, loss: task === 'multiclass' ? 'softmax' : (p.loss ?? 'squared_error'), ...(m.validationSlice === 'latest' ? { validation_slice: 'latest' } : {}) };
     rounds = m.rounds;
   } else {
     const pre: Preprocessor = fitPreprocessor(train);

@@ -3,10 +3,13 @@ import type { Dataset } from './dataset.js';
 import { splitEvery } from './dataset.js';
 import { buildReference } from '../monitoring/index.js';
 import type { ReferenceProfile } from '../registry/index.js';
-import { bestThreshold, brier, logLoss, rocAuc, type CostMatrix } from './evaluate.js';
+import type { Policy } from '../inference/index.js';
+import { averagePrecision } from '../monitoring/index.js';
+import { brier, logLoss, rocAuc, type CostMatrix } from './evaluate.js';
 import { exportLogisticRegression } from './export-logreg.js';
 import { fitLogisticRegression, predictProba, type LogRegModel } from './logreg.js';
 import { designMatrix, fitPreprocessor, transformRow, type Preprocessor } from './preprocess.js';
+import { chooseThreshold, chosenPolicy, crossFitted } from './threshold.js';
 
 export interface TrainOptions {
   l2?: number;
@@ -20,8 +23,26 @@ export interface TrainResult {
   onnx: Uint8Array;
   preprocessor: Preprocessor;
   model: LogRegModel;
-  metrics: { roc_auc: number; log_loss: number; brier: number; positive_rate: number; action_rate: number; expected_profit_per_row: number };
+  /**
+   * Held-out figures. F1, precision, recall and expected profit are cross-fitted (threshold.ts):
+   * each half of the held-out rows decided at the threshold chosen on the other half, so the rows
+   * that chose the threshold do not also grade it.
+   */
+  metrics: {
+    roc_auc: number;
+    pr_auc: number;
+    log_loss: number;
+    brier: number;
+    f1: number;
+    precision: number;
+    recall: number;
+    positive_rate: number;
+    action_rate: number;
+    expected_profit_per_row: number;
+  };
+  /** The threshold that maximises profit on all the held-out rows (midway between two scores). */
   threshold: number;
+  policy: Policy;
   run: { run_id: string; algorithm: 'logreg'; params: Record<string, unknown>; rows: { train: number; test: number }; iterations: number; converged: boolean; duration_ms: number };
   /** Drift reference: the training rows' distributions and the model's scores on them. */
   reference: ReferenceProfile;
@@ -44,14 +65,22 @@ export function trainLogisticRegression(data: Dataset, opts: TrainOptions = {}):
   const scores = new Float64Array(test.rows);
   const x = new Float64Array(pre.width);
   for (let i = 0; i < test.rows; i++) scores[i] = predictProba(model, transformRow(pre, test, i, x));
-  const policy = bestThreshold(scores, test.label, cost);
+  const costs = { tp: cost.truePositive, fp: cost.falsePositive, fn: 0, tn: 0 };
+  const { policy } = chosenPolicy(chooseThreshold(scores, test.label, costs), costs);
+  if (policy.type !== 'threshold') throw new Error('a chosen policy is a threshold');
+  const acts = (s: number) => policy.above === 'act' && s >= policy.threshold;
+  const fitted = crossFitted(scores, test.label, costs);
   const metrics = {
     roc_auc: rocAuc(scores, test.label),
+    pr_auc: averagePrecision(scores, test.label),
     log_loss: logLoss(scores, test.label),
     brier: brier(scores, test.label),
+    f1: fitted.f1,
+    precision: fitted.precision,
+    recall: fitted.recall,
     positive_rate: test.label.reduce((s, v) => s + v, 0) / test.rows,
-    action_rate: policy.actionRate,
-    expected_profit_per_row: policy.profit / test.rows,
+    action_rate: scores.reduce((n, s) => n + (acts(s) ? 1 : 0), 0) / test.rows,
+    expected_profit_per_row: fitted.profit_per_row!,
   };
   const trainScores = new Float64Array(train.rows);
   for (let i = 0; i < train.rows; i++) trainScores[i] = predictProba(model, transformRow(pre, train, i, x));
@@ -61,8 +90,8 @@ export function trainLogisticRegression(data: Dataset, opts: TrainOptions = {}):
       ...Object.entries(train.categorical).map(([name, values]) => ({ name, kind: 'categorical' as const, values })),
     ],
     scores: trainScores,
-    decisions: Array.from(trainScores, (v) => (v >= policy.threshold ? 'act' : 'none')),
-    policy: { type: 'threshold', threshold: policy.threshold, above: 'act', below: 'none' },
+    decisions: Array.from(trainScores, (v) => (acts(v) ? 'act' : 'none')),
+    policy,
     labels: train.label,
     metrics,
   });
@@ -73,10 +102,11 @@ export function trainLogisticRegression(data: Dataset, opts: TrainOptions = {}):
     model,
     metrics,
     threshold: policy.threshold,
+    policy,
     run: {
       run_id: randomUUID(),
       algorithm: 'logreg',
-      params: { l2, holdout_every: opts.holdoutEvery ?? 4, cost_matrix: cost },
+      params: { l2, holdout_every: opts.holdoutEvery ?? 4, cost_matrix: cost, threshold_objective: 'profit', threshold_metrics: 'cross_fitted' },
       rows: { train: train.rows, test: test.rows },
       iterations: model.iterations,
       converged: model.converged,

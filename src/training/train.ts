@@ -28,6 +28,8 @@ export interface Split {
   groupCopies?: boolean;
   /** A time split: the held-out rows are those at or after `from` in `column` (ms since 1970 for times). */
   time?: { column: string; kind: 'time' | 'number'; from: number; trainedUpTo: number; last: number };
+  /** A time split's order value of each training row, in training-row order: GBDT stops early on the latest of them. */
+  trainOrder?: Float64Array;
 }
 
 export interface SplitOptions {
@@ -123,12 +125,12 @@ export function trainModel(input: TrainInput): Trained {
   let rounds: number | undefined;
   if (input.algo === 'gbdt') {
     const p = input.gbdt ?? {};
-    const m = fitGbdt(train, p, (r) => input.onProgress?.({ round: r.round, of: p.rounds ?? 200, trainLoss: r.trainLoss, validationLoss: r.validationLoss }));
+    const m = fitGbdt(train, p, (r) => input.onProgress?.({ round: r.round, of: p.rounds ?? 200, trainLoss: r.trainLoss, validationLoss: r.validationLoss }), undefined, input.split.trainOrder);
     const ens = { features: m.encoding.numeric, categorical: m.encoding.categorical, base: m.base, trees: m.trees };
     onnx = exportTrees(ens);
     const x = new Float64Array(m.encoding.numeric.length + m.encoding.categorical.reduce((s, c) => s + c.categories.length, 0));
     score = (d, i) => predictTrees(ens, encodeRow(m.encoding, d, i, x));
-    params = { ...p };
+    params = { ...p, ...(m.validationSlice === 'latest' ? { validation_slice: 'latest' } : {}) };
     rounds = m.rounds;
   } else {
     const pre = fitPreprocessor(train);
