@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -660,6 +661,17 @@ describe('decision policies as versions', () => {
     const warning = `${csv} is the file version 1 was trained on: 1,125 of its 1,500 rows trained it, so it is surer of those rows than of new ones, and a threshold chosen on them can do worse than the profit it promises; choose on rows it never saw`;
     expect(cost.json().warnings).toEqual([warning]);
     expect(cost.stderr).toContain(`warning: ${warning}`);
+    // Those rows would flatter the new policy's F1 and the rest: left out, not measured there.
+    expect(cost.json().metrics_measured).toBeUndefined();
+    expect(cost.json().metrics_left_out).toEqual(['f1', 'precision', 'recall', 'action_rate']);
+    // Rows version 1 never saw (1,500 to 2,999 of the same draw): the new policy's figures are measured on them.
+    const fresh = path.join(dir, 'fresh.csv');
+    const all = csvOf(3000).trimEnd().split('\n');
+    writeFileSync(fresh, `${[all[0], ...all.slice(1501)].join('\n')}\n`);
+    const measured = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--data', fresh, '--json'], env);
+    expect(measured.code, measured.stderr).toBe(0);
+    expect(measured.json()).toMatchObject({ version: 4, rows: 1500, metrics_left_out: ['action_rate'] });
+    expect(measured.json().warnings).toBeUndefined();
 
     const s = await startTestServer({ jobs: false, dataDir: dir, db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') } });
     try {
@@ -700,7 +712,10 @@ describe('decision policies as versions', () => {
       expect(cost.json().expected_profit_per_row).toBeCloseTo(fitted, 9);
       expect(cost.json().expected_profit).toBeCloseTo(fitted * 1500, 6);
       expect(fitted).toBeLessThan(profit(chosen) / 1500);
-      expect(cost.stderr).toContain(`expected profit ${fitted.toFixed(2)} a row on 1500 rows (each half decided at the threshold chosen on the other half)`);
+      const half = crossFitted(scores, labels, { tp: 0, fp: -20, fn: -100, tn: 0 });
+      expect(cost.stderr).toContain(
+        `expected profit ${fitted.toFixed(2)} a row on 1500 rows; F1 ${half.f1.toFixed(4)}, precision ${half.precision.toFixed(4)}, recall ${half.recall.toFixed(4)} (each half decided at the threshold chosen on the other half)`,
+      );
       // The costs the threshold was chosen for become the version's: its realised profit is counted with them.
       expect(versions[2].manifest.training).toMatchObject({ params: { cost_matrix: { tp: 0, fp: -20, fn: -100, tn: 0 }, threshold_objective: 'profit' }, policy_by_hand: false });
       expect((versions[2].manifest.training as { params: Record<string, unknown> }).params.policy).toBeUndefined();
@@ -716,6 +731,51 @@ describe('decision policies as versions', () => {
       // Rolling back the policy is rolling back the alias.
       await s.ctx.registry.rollback({ model: 'hotel', actor: 't' });
       expect((await s.ctx.registry.getModel('hotel')).aliases.production).toBe(1);
+
+      // Version 4's policy was chosen on rows version 1 never saw: its F1, precision, recall and
+      // profit are those rows', cross-fitted, and monitoring compares live outcomes with them.
+      await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 4, actor: 't' });
+      await s.pool.refresh(true);
+      const freshScores: number[] = [];
+      const freshIds: string[] = [];
+      for (let i = 1500; i < 3000; i++) {
+        const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'hotel', payload: rowPayload(data, i) } });
+        expect(res.json().version).toBe(4);
+        freshScores.push(res.json().score);
+        freshIds.push(res.json().prediction_id);
+      }
+      const freshLabels = Array.from({ length: 1500 }, (_, i) => data.label[1500 + i]);
+      const figures = crossFitted(freshScores, freshLabels, { tp: 0, fp: -20, fn: -100, tn: 0 });
+      const v4 = await s.ctx.registry.getVersion('hotel', 4);
+      const expected = { f1: figures.f1, precision: figures.precision, recall: figures.recall, expected_profit_per_row: figures.profit_per_row };
+      for (const [k, v] of Object.entries(expected)) {
+        expect(measured.json().metrics_measured[k]).toBeCloseTo(v!, 9);
+        expect(v4.manifest.metrics![k]).toBeCloseTo(v!, 9);
+        expect((v4.manifest.reference as ReferenceProfile).metrics![k]).toBeCloseTo(v!, 9);
+      }
+      // Not a degenerate case: rows acted on, some of them wrongly.
+      expect(figures.precision).toBeGreaterThan(0);
+      expect(figures.precision).toBeLessThan(1);
+      expect(v4.manifest.metrics!.roc_auc).toBe(versions[0].manifest.metrics!.roc_auc);
+      expect(v4.manifest.metrics!.action_rate).toBeUndefined();
+      expect(v4.manifest.training).toMatchObject({
+        policy_metrics: {
+          file: fresh,
+          rows: 1500,
+          sha256: createHash('sha256').update(readFileSync(fresh)).digest('hex'),
+          measured: 'cross_fitted',
+          metrics: ['f1', 'precision', 'recall', 'expected_profit_per_row'],
+        },
+        metrics_left_out: ['action_rate'],
+      });
+      await s.audit.flush();
+      await s.ctx.feedback.submit(
+        freshIds.map((prediction_id, i) => ({ prediction_id, label: freshLabels[i] })),
+        null,
+      );
+      const watched = (await s.ctx.monitoring.run('hotel', 3_600_000)).report as { version: number; performance: { training: Record<string, number> } };
+      expect(watched.version).toBe(4);
+      expect(watched.performance.training.f1).toBeCloseTo(figures.f1, 9);
     } finally {
       await s.stop();
     }
@@ -732,6 +792,8 @@ describe('decision policies as versions', () => {
     const typo = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--data', typos], env);
     expect(typo.code, typo.stderr).toBe(0);
     expect(typo.stderr).toContain('target: is_canceled (the column version 1 was trained to predict; --target names another)\n');
+    // Known as the training file by its bytes only: these edited rows count as other rows, measured.
+    expect(typo.stdout).toContain(`its f1, precision, recall, expected_profit_per_row are this policy's on ${typos} (cross-fitted), which monitoring compares live outcomes with`);
     expect(typo.stderr).toMatch(/warning: categories this version does not know, scored as unseen ones: hotel in \d+ rows \("city hotel" \d+, did you mean "City Hotel"\?\)/);
     // Each version's description says the policy it was given, and a variant of a variant keeps the model's own.
     const again = await runCli(['policy', 'set', '--model', 'hotel', '--version', '2', '--threshold', '0.3'], env);
@@ -745,6 +807,7 @@ describe('decision policies as versions', () => {
       `logreg trained on ${csv}`,
       `logreg trained on ${csv}; policy set from version 1: act when score >= 0.42, else none`,
       expect.stringMatching(new RegExp(`^logreg trained on ${csv.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; policy set from version 1: act when score >= 0\\.\\d+, else none$`)),
+      expect.stringMatching(/; policy set from version 1: act when score >= 0\.\d+, else none$/),
       expect.stringMatching(/; policy set from version 1: act when score >= 0\.\d+, else none$/),
       `logreg trained on ${csv}; policy set from version 2: act when score >= 0.3, else none`,
     ]);

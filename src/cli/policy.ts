@@ -1,7 +1,9 @@
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AppError } from '../lib/errors.js';
 import { describePolicy, parsePolicyFlag, Servable, type Policy } from '../inference/index.js';
 import { notNumbersNote } from '../lib/csv-cell.js';
+import { sha256File } from '../lib/files.js';
 import { checkSkipped, scoreCsv } from '../monitoring/index.js';
 import { chooseThreshold, chosenPolicy, crossFitted } from '../training/threshold.js';
 import { parseBands, parseCosts } from './policy-flags.js';
@@ -59,6 +61,7 @@ export function registerPolicyCommands(program: Command): void {
         let next: Policy;
         let chosen: Record<string, unknown> = {};
         let costsChosenFor: Costs | undefined;
+        let measured: { metrics: Record<string, number>; data: { file: string; rows: number; sha256?: string } } | undefined;
         const warnings: string[] = [];
         if (o.threshold !== undefined) {
           // The version's task bounds it (a probability for binary); registration checks.
@@ -92,7 +95,9 @@ export function registerPolicyCommands(program: Command): void {
             const read = notNumbersNote(r.notNumbers, r.notNumberExamples, r.scores.length);
             if (read) progress(`  ${read}`);
             if (r.unseenNote) progress(`  warning: ${r.unseenNote}`);
-            const trained = await trainedOnFile(o.data, version, manifest);
+            // A pipe is read once, by the scoring: only a file is hashed.
+            const sha256 = statSync(o.data).isFile() ? (await sha256File(o.data)).sha256 : undefined;
+            const trained = await trainedOnFile(o.data, version, manifest, sha256);
             if (trained) {
               warnings.push(`${trained}, so it is surer of those rows than of new ones, and a threshold chosen on them can do worse than the profit it promises; choose on rows it never saw`);
               progress(`  warning: ${warnings[warnings.length - 1]}`);
@@ -105,15 +110,34 @@ export function registerPolicyCommands(program: Command): void {
               progress(`  warning: ${picked.caution}`);
             }
             // What the rows realise at the threshold chosen on them flatters it; each half is decided at the other half's choice (threshold.ts).
-            const perRow = crossFitted(r.scores, r.labels, costs).profit_per_row!;
+            const fitted = crossFitted(r.scores, r.labels, costs);
+            const perRow = fitted.profit_per_row!;
             chosen = { rows: r.scores.length, expected_profit: perRow * r.scores.length, expected_profit_per_row: perRow, cost_matrix: costs };
-            progress(`  expected profit ${perRow.toFixed(2)} a row on ${r.scores.length} rows (each half decided at the threshold chosen on the other half)`);
+            const f = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : 'n/a');
+            progress(
+              `  expected profit ${perRow.toFixed(2)} a row on ${r.scores.length} rows; F1 ${f(fitted.f1)}, precision ${f(fitted.precision)}, recall ${f(fitted.recall)} (each half decided at the threshold chosen on the other half)`,
+            );
+            // The new policy's own figures, for monitoring to compare live outcomes with; not from
+            // rows the version was trained on, where its scores are surer than on traffic.
+            if (!trained) {
+              const metrics = Object.fromEntries(
+                Object.entries({ f1: fitted.f1, precision: fitted.precision, recall: fitted.recall, expected_profit_per_row: perRow }).filter(([, v]) => Number.isFinite(v)),
+              );
+              measured = { metrics, data: { file: o.data, rows: r.scores.length, ...(sha256 ? { sha256 } : {}) } };
+            }
             costsChosenFor = costs;
           } finally {
             await s.release();
           }
         }
-        const r = await ctx.registry.withPolicy({ model: o.model, from: version, policy: next, ...(costsChosenFor ? { costs: costsChosenFor } : {}), actor: cliActor() });
+        const r = await ctx.registry.withPolicy({
+          model: o.model,
+          from: version,
+          policy: next,
+          ...(costsChosenFor ? { costs: costsChosenFor } : {}),
+          ...(measured ? { measured } : {}),
+          actor: cliActor(),
+        });
         const unchanged = 'unchanged' in r;
         const leftOut = unchanged ? [] : (((r.manifest.training as { metrics_left_out?: string[] } | undefined)?.metrics_left_out ?? []) as string[]);
         emit(
@@ -126,6 +150,7 @@ export function registerPolicyCommands(program: Command): void {
             ...(unchanged ? { unchanged } : {}),
             ...chosen,
             ...(leftOut.length ? { metrics_left_out: leftOut } : {}),
+            ...(measured && !unchanged ? { metrics_measured: measured.metrics } : {}),
             ...(warnings.length ? { warnings } : {}),
           },
           () =>
@@ -135,6 +160,9 @@ export function registerPolicyCommands(program: Command): void {
                 : `${r.model} version ${r.version}: version ${version}'s model with policy ${describePolicy(r.manifest.policy)}`,
               ...(leftOut.length
                 ? [`its held-out metrics leave out ${leftOut.join(', ')}: measured at the training policy, they are not this one's (monitoring compares ROC AUC and the others)`]
+                : []),
+              ...(measured && !unchanged
+                ? [`its ${Object.keys(measured.metrics).join(', ')} are this policy's on ${measured.data.file} (cross-fitted), which monitoring compares live outcomes with`]
                 : []),
               `next: modelgate promote --model ${r.model} --version ${r.version}`,
             ].join('\n'),

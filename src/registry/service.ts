@@ -499,7 +499,15 @@ export function createRegistryService(deps: RegistryDeps) {
    * monitor's realised profit and a retrain's threshold use it); without it the policy was set by
    * hand, which a retrain says.
    */
-  async function withPolicy(input: { model: string; from: number; policy: Policy; costs?: { tp: number; fp: number; fn: number; tn: number }; actor: string }) {
+  async function withPolicy(input: {
+    model: string;
+    from: number;
+    policy: Policy;
+    costs?: { tp: number; fp: number; fn: number; tn: number };
+    /** The new policy's own figures, measured on labelled rows the version was not trained on, and which rows. */
+    measured?: { metrics: Record<string, number>; data: { file: string; rows: number; sha256?: string } };
+    actor: string;
+  }) {
     const v = await requireVersion(input.model, input.from);
     const m = v.manifest;
     const training = (m.training ?? {}) as Record<string, unknown>;
@@ -511,7 +519,9 @@ export function createRegistryService(deps: RegistryDeps) {
     const { policy: _bands, threshold_metrics: _fitted, ...paramsWithoutBands } = params;
     const chosen = input.costs ? { params: { ...paramsWithoutBands, threshold_objective: 'profit', cost_matrix: input.costs }, policy_by_hand: false } : { policy_by_hand: true };
     const samePolicy = canonicalJson(input.policy) === canonicalJson(m.policy);
-    const kept = policyFreeMetrics(m.metrics, samePolicy);
+    const measured = input.measured?.metrics ?? {};
+    const kept = policyFreeMetrics(m.metrics, samePolicy, measured);
+    const leftOut = [...new Set([...((training.metrics_left_out as string[] | undefined) ?? []), ...kept.leftOut])].filter((k) => !(k in measured));
     const onnx = await artifacts.get(v.onnx_sha256);
     const single = m.contract.layout !== 'columns';
     // The model's own description, not the policy a variant of a variant was given.
@@ -533,7 +543,11 @@ export function createRegistryService(deps: RegistryDeps) {
           ...chosen,
           policy_from_version: v.version,
           ...(base ? { base_description: base } : {}),
-          ...(kept.leftOut.length ? { metrics_left_out: [...new Set([...((training.metrics_left_out as string[] | undefined) ?? []), ...kept.leftOut])] } : {}),
+          // Undefined (so not written) when nothing is left out any more: measured figures replaced them.
+          metrics_left_out: leftOut.length ? leftOut : undefined,
+          // Where the policy's own figures came from, when not the training run's held-out rows;
+          // kept while only the costs change, since F1 and the rest are then the same.
+          policy_metrics: input.measured ? { ...input.measured.data, measured: 'cross_fitted', metrics: Object.keys(measured) } : samePolicy ? training.policy_metrics : undefined,
         },
         ...(m.dataset_sha256 ? { dataset_sha256: m.dataset_sha256 } : {}),
         ...(m.run_id ? { run_id: m.run_id } : {}),
@@ -543,7 +557,7 @@ export function createRegistryService(deps: RegistryDeps) {
                 ...m.reference,
                 // The share of its rows the old policy acted on.
                 ...(samePolicy ? {} : { action_rate: null }),
-                ...((m.reference as Partial<ReferenceProfile>).metrics ? { metrics: policyFreeMetrics((m.reference as ReferenceProfile).metrics, samePolicy).metrics } : {}),
+                ...((m.reference as Partial<ReferenceProfile>).metrics ? { metrics: policyFreeMetrics((m.reference as ReferenceProfile).metrics, samePolicy, measured).metrics } : {}),
               },
             }
           : {}),
