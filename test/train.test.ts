@@ -693,15 +693,14 @@ describe('decision policies as versions', () => {
       await s.pool.refresh(true);
       const scores: number[] = [];
       const ids: string[] = [];
-      for (let i = 0; i < 1500; i++) {
-        const res = await s.app.inject({
-          method: 'POST',
-          url: '/v1/infer',
-          headers: { ...s.auth, 'content-type': 'application/json' },
-          payload: JSON.stringify({ model: 'hotel', payload: rowPayload(data, i) }),
-        });
-        scores.push(res.json().score);
-        ids.push(res.json().prediction_id);
+      for (const from of [0, 750]) {
+        const instances = Array.from({ length: 750 }, (_, k) => rowPayload(data, from + k));
+        const res = await s.app.inject({ method: 'POST', url: '/v1/models/hotel/predict', headers: s.auth, payload: { instances } });
+        expect(res.statusCode, res.body).toBe(200);
+        for (const p of res.json().predictions as { score: number; prediction_id: string }[]) {
+          scores.push(p.score);
+          ids.push(p.prediction_id);
+        }
       }
       const profit = (t: number) => scores.reduce((a, sc, i) => a + (sc >= t ? (data.label[i] ? 0 : -20) : data.label[i] ? -100 : 0), 0);
       const chosen = (versions[2].policy as { threshold: number }).threshold;
@@ -738,11 +737,15 @@ describe('decision policies as versions', () => {
       await s.pool.refresh(true);
       const freshScores: number[] = [];
       const freshIds: string[] = [];
-      for (let i = 1500; i < 3000; i++) {
-        const res = await s.app.inject({ method: 'POST', url: '/v1/infer', headers: s.auth, payload: { model: 'hotel', payload: rowPayload(data, i) } });
+      for (const from of [1500, 2250]) {
+        const instances = Array.from({ length: 750 }, (_, k) => rowPayload(data, from + k));
+        const res = await s.app.inject({ method: 'POST', url: '/v1/models/hotel/predict', headers: s.auth, payload: { instances } });
+        expect(res.statusCode, res.body).toBe(200);
         expect(res.json().version).toBe(4);
-        freshScores.push(res.json().score);
-        freshIds.push(res.json().prediction_id);
+        for (const p of res.json().predictions as { score: number; prediction_id: string }[]) {
+          freshScores.push(p.score);
+          freshIds.push(p.prediction_id);
+        }
       }
       const freshLabels = Array.from({ length: 1500 }, (_, i) => data.label[1500 + i]);
       const figures = crossFitted(freshScores, freshLabels, { tp: 0, fp: -20, fn: -100, tn: 0 });
