@@ -20,6 +20,6 @@ const rootOf = (file) => {
 const roots = [...new Set(testResults.map((r) => rootOf(r.name)))].sort((a, b) => a.length - b.length);
 const seconds = Object.fromEntries(testResults.map((r) => [path.relative(roots[0], r.name), Math.round((r.endTime - r.startTime) / 100) / 10]).sort((a, b) => b[1] - a[1]));
 const out = path.join('test', 'durations.json');
-writeFileSync(`${out}.tmp`, `${JSON.stringify(seconds, null, 1)}\n`);
+writeFileSync(`${out}.tmp`, `${JSON.stringify(seconds, null, 2)}\n`);
 renameSync(`${out}.tmp`, out);
 console.log(`${Object.keys(seconds).length} files written to ${out}`);
