@@ -76,6 +76,12 @@ describe('gradient-boosted trees', () => {
     expect(Math.abs(drawn.validationLoss[11] - lossOn(latest, drawn, 12))).toBeGreaterThan(1e-3);
     // One time for every row: nothing is later than anything, so the slice is drawn at random.
     expect(fitGbdt(train, { rounds: 2 }, undefined, undefined, new Float64Array(train.rows)).validationSlice).toBe('random');
+    // Most rows on the last day: slicing at that day would hold out half the rows, so the slice is drawn.
+    const lastDayHeavy = Float64Array.from({ length: train.rows }, (_, i) => (i % 2 ? train.rows : i));
+    expect(fitGbdt(train, { rounds: 2 }, undefined, undefined, lastDayHeavy).validationSlice).toBe('random');
+    // A cut inside a day of a few rows takes the whole day: a little over the tenth, still the latest.
+    const days = Float64Array.from({ length: train.rows }, (_, i) => Math.floor(time[i] / 7));
+    expect(fitGbdt(train, { rounds: 2 }, undefined, undefined, days).validationSlice).toBe('latest');
   });
 
   it("reports each round's training loss with that round's trees, as scoring the rows with the first r trees gives", () => {

@@ -114,15 +114,22 @@ export interface GbdtProgress {
  * an order (a time split's times), the latest rows, every row of the first sliced moment with
  * them: a model to be judged on later rows should stop where it did best on the latest rows it
  * has, not on a random draw from its whole period, which rewards rounds that fit patterns since
- * gone. Otherwise, or when every row has one time, a seeded random slice (not stratified).
+ * gone. Otherwise a seeded random slice (not stratified): also when the latest moments hold
+ * more than twice the wanted share (every row one time, or most rows the last day).
  */
 function holdOut(rows: number, fraction: number, seed: number, order?: ArrayLike<number>): { trainIdx: number[]; valIdx: number[]; slice: 'latest' | 'random' } {
   const trainIdx: number[] = [];
   const valIdx: number[] = [];
   if (order && fraction > 0 && rows > 1) {
     const sorted = Float64Array.from(order).sort();
-    const from = sorted[rows - Math.max(1, Math.round(rows * fraction))];
-    if (from > sorted[0]) {
+    const wanted = Math.max(1, Math.round(rows * fraction));
+    const from = sorted[rows - wanted];
+    // Rows at or after `from`: more than wanted when the cut falls inside a moment many rows share.
+    let sliced = 0;
+    for (let i = 0; i < rows; i++) if (order[i] >= from) sliced++;
+    // At most twice the wanted share: latest moments holding most rows would leave the trees too
+    // few to grow on.
+    if (from > sorted[0] && sliced <= 2 * wanted) {
       for (let i = 0; i < rows; i++) (order[i] >= from ? valIdx : trainIdx).push(i);
       return { trainIdx, valIdx, slice: 'latest' };
     }
