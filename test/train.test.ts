@@ -691,17 +691,22 @@ describe('decision policies as versions', () => {
       // The cost-chosen threshold is the best one on those rows (checked by brute force over candidate thresholds).
       await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 3, actor: 't' });
       await s.pool.refresh(true);
-      const scores: number[] = [];
-      const ids: string[] = [];
-      for (const from of [0, 750]) {
-        const instances = Array.from({ length: 750 }, (_, k) => rowPayload(data, from + k));
-        const res = await s.app.inject({ method: 'POST', url: '/v1/models/hotel/predict', headers: s.auth, payload: { instances } });
-        expect(res.statusCode, res.body).toBe(200);
-        for (const p of res.json().predictions as { score: number; prediction_id: string }[]) {
-          scores.push(p.score);
-          ids.push(p.prediction_id);
+      /** Rows from..from+1,499 scored by production through the batch route, 750 a request. */
+      const scoreRows = async (from: number, version: number) => {
+        const out = { scores: [] as number[], ids: [] as string[] };
+        for (const at of [from, from + 750]) {
+          const instances = Array.from({ length: 750 }, (_, k) => rowPayload(data, at + k));
+          const res = await s.app.inject({ method: 'POST', url: '/v1/models/hotel/predict', headers: s.auth, payload: { instances } });
+          expect(res.statusCode, res.body).toBe(200);
+          expect(res.json().version).toBe(version);
+          for (const p of res.json().predictions as { score: number; prediction_id: string }[]) {
+            out.scores.push(p.score);
+            out.ids.push(p.prediction_id);
+          }
         }
-      }
+        return out;
+      };
+      const { scores, ids } = await scoreRows(0, 3);
       const profit = (t: number) => scores.reduce((a, sc, i) => a + (sc >= t ? (data.label[i] ? 0 : -20) : data.label[i] ? -100 : 0), 0);
       const chosen = (versions[2].policy as { threshold: number }).threshold;
       for (const other of [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, ...scores.slice(0, 50)]) expect(profit(chosen)).toBeGreaterThanOrEqual(profit(other) - 1e-9);
@@ -735,18 +740,7 @@ describe('decision policies as versions', () => {
       // profit are those rows', cross-fitted, and monitoring compares live outcomes with them.
       await s.ctx.registry.promote({ model: 'hotel', target: 'production', version: 4, actor: 't' });
       await s.pool.refresh(true);
-      const freshScores: number[] = [];
-      const freshIds: string[] = [];
-      for (const from of [1500, 2250]) {
-        const instances = Array.from({ length: 750 }, (_, k) => rowPayload(data, from + k));
-        const res = await s.app.inject({ method: 'POST', url: '/v1/models/hotel/predict', headers: s.auth, payload: { instances } });
-        expect(res.statusCode, res.body).toBe(200);
-        expect(res.json().version).toBe(4);
-        for (const p of res.json().predictions as { score: number; prediction_id: string }[]) {
-          freshScores.push(p.score);
-          freshIds.push(p.prediction_id);
-        }
-      }
+      const { scores: freshScores, ids: freshIds } = await scoreRows(1500, 4);
       const freshLabels = Array.from({ length: 1500 }, (_, i) => data.label[1500 + i]);
       const figures = crossFitted(freshScores, freshLabels, { tp: 0, fp: -20, fn: -100, tn: 0 });
       const v4 = await s.ctx.registry.getVersion('hotel', 4);
