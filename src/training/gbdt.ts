@@ -125,8 +125,7 @@ function holdOut(rows: number, fraction: number, seed: number, order?: ArrayLike
     const wanted = Math.max(1, Math.round(rows * fraction));
     const from = sorted[rows - wanted];
     // Rows at or after `from`: more than wanted when the cut falls inside a moment many rows share.
-    let sliced = 0;
-    for (let i = 0; i < rows; i++) if (order[i] >= from) sliced++;
+    const sliced = rows - sorted.indexOf(from);
     // At most twice the wanted share: latest moments holding most rows would leave the trees too
     // few to grow on.
     if (from > sorted[0] && sliced <= 2 * wanted) {

@@ -38,7 +38,7 @@ export function chooseThreshold(scores: ArrayLike<number>, labels: ArrayLike<num
  * paid), a threshold of 1 would still act on a float32 score of exactly 1.0 (a logit above
  * about 17), so the policy decides none at every score, and the caution says why.
  */
-export function chosenPolicy(choice: { threshold: number }, costs?: OutcomeCosts): { policy: Policy; caution?: string } {
+export function chosenPolicy(choice: { threshold: number }, costs?: OutcomeCosts): { policy: Extract<Policy, { type: 'threshold' }>; caution?: string } {
   if (choice.threshold <= 1) return { policy: { type: 'threshold', threshold: choice.threshold, above: 'act', below: 'none' } };
   const text = costs
     ? ` with costs ${Object.entries(costs)

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Dataset } from './dataset.js';
 import { splitEvery } from './dataset.js';
-import { buildReference } from '../monitoring/index.js';
+import { actionDecisions, averagePrecision, buildReference } from '../monitoring/index.js';
 import type { ReferenceProfile } from '../registry/index.js';
-import type { Policy } from '../inference/index.js';
-import { averagePrecision } from '../monitoring/index.js';
+import { compilePolicy, type Policy } from '../inference/index.js';
 import { brier, logLoss, rocAuc, type CostMatrix } from './evaluate.js';
 import { exportLogisticRegression } from './export-logreg.js';
 import { fitLogisticRegression, predictProba, type LogRegModel } from './logreg.js';
@@ -67,8 +66,8 @@ export function trainLogisticRegression(data: Dataset, opts: TrainOptions = {}):
   for (let i = 0; i < test.rows; i++) scores[i] = predictProba(model, transformRow(pre, test, i, x));
   const costs = { tp: cost.truePositive, fp: cost.falsePositive, fn: 0, tn: 0 };
   const { policy } = chosenPolicy(chooseThreshold(scores, test.label, costs), costs);
-  if (policy.type !== 'threshold') throw new Error('a chosen policy is a threshold');
-  const acts = (s: number) => policy.above === 'act' && s >= policy.threshold;
+  const decide = compilePolicy(policy);
+  const acting = new Set(actionDecisions(policy));
   const fitted = crossFitted(scores, test.label, costs);
   const metrics = {
     roc_auc: rocAuc(scores, test.label),
@@ -79,7 +78,7 @@ export function trainLogisticRegression(data: Dataset, opts: TrainOptions = {}):
     precision: fitted.precision,
     recall: fitted.recall,
     positive_rate: test.label.reduce((s, v) => s + v, 0) / test.rows,
-    action_rate: scores.reduce((n, s) => n + (acts(s) ? 1 : 0), 0) / test.rows,
+    action_rate: scores.reduce((n, score) => n + (acting.has(decide({ score })) ? 1 : 0), 0) / test.rows,
     expected_profit_per_row: fitted.profit_per_row!,
   };
   const trainScores = new Float64Array(train.rows);
@@ -90,7 +89,7 @@ export function trainLogisticRegression(data: Dataset, opts: TrainOptions = {}):
       ...Object.entries(train.categorical).map(([name, values]) => ({ name, kind: 'categorical' as const, values })),
     ],
     scores: trainScores,
-    decisions: Array.from(trainScores, (v) => (acts(v) ? 'act' : 'none')),
+    decisions: Array.from(trainScores, (score) => decide({ score })),
     policy,
     labels: train.label,
     metrics,
