@@ -169,6 +169,41 @@ describe('modelgate serve process', () => {
     expect(total(text, 'modelgate_metrics_workers_missing')).toBe(0);
   });
 
+  it('WORKERS=2: /health covers both workers from either; a blocked worker makes it degraded, named by its pid', async () => {
+    const { url, workers } = await serve({ WORKERS: '2' });
+    const pids = [...workers].sort((a, b) => a - b);
+    /** /health on a new connection; undefined when the worker it lands on does not answer in time. */
+    const health = () =>
+      new Promise<{ status: string; workers?: { pid: number; status: string }[] } | undefined>((resolve, reject) => {
+        const req = http.get(`${url}/health`, { agent: false, timeout: 6000 }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve(JSON.parse(text)));
+        });
+        req.on('timeout', () => {
+          req.destroy();
+          resolve(undefined);
+        });
+        req.on('error', reject);
+      });
+    for (let i = 0; i < 4; i++) {
+      const body = await health();
+      expect(body).toMatchObject({ status: 'healthy', workers: pids.map((pid) => ({ pid, status: 'healthy', model_loaded: true })) });
+    }
+    // Stopped, a worker answers neither the primary nor the connections handed to it.
+    const blocked = workers[1];
+    process.kill(blocked, 'SIGSTOP');
+    try {
+      let body: Awaited<ReturnType<typeof health>>;
+      for (let tries = 0; !body && tries < 6; tries++) body = await health();
+      expect(body?.status).toBe('degraded');
+      expect(body?.workers).toEqual(pids.map((pid) => (pid === blocked ? { pid, status: 'unanswered' } : { pid, status: 'healthy', model_loaded: true })));
+    } finally {
+      process.kill(blocked, 'SIGCONT');
+    }
+    expect((await health())?.status).toBe('healthy');
+  });
+
   it('SIGTERM lets in-flight requests finish, then exits 0', async () => {
     output = '';
     const { url } = await serve({ WORKERS: '1', SHUTDOWN_DELAY_MS: '3000', LOG_LEVEL: 'info' });

@@ -24,6 +24,7 @@ import { errorBodySchema, fromFastify, installErrorHandling } from './errors.js'
 import { AppError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { healthRoutes, readiness } from './health.js';
+import type { ClusterMember } from './cluster-gather.js';
 import { unreadBodyDrain } from './unread-body.js';
 import { installJsonParser } from './json-body.js';
 import { installHttpMetrics, type Metrics } from './metrics.js';
@@ -57,6 +58,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** The /metrics text; default this process's registry (a cluster worker asks the primary for every worker's sum). */
   scrapeMetrics?: () => Promise<string>;
+  /** With WORKERS > 1: this worker's line to the primary, through which /health covers every worker. */
+  cluster?: ClusterMember;
   /** True once shutdown began: readiness fails so load balancers stop sending traffic. */
   draining: () => boolean;
   /** Authenticators tried after the admin and service tokens (API keys; tests add their own). */
@@ -232,6 +235,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     draining: deps.draining,
     ...(deps.dataDisk ? { dataDisk: deps.dataDisk } : {}),
     ...(deps.auditRefusal ? { auditRefusal: deps.auditRefusal } : {}),
+    ...(deps.cluster ? { cluster: deps.cluster } : {}),
     rateLimits: () => {
       const outage = deps.limiter.outage();
       return outage && { ...outage, policy: config.RATE_LIMIT_FAIL };

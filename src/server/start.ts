@@ -14,6 +14,7 @@ import { diskUsage } from '../lib/disk-space.js';
 import { openContext, type Context, type ContextOverrides } from './context.js';
 import { createMetrics } from './metrics.js';
 import { joinClusterMetrics } from './cluster-metrics.js';
+import { joinClusterGather } from './cluster-gather.js';
 import { containerLimits } from '../lib/container-limits.js';
 import { readiness } from './health.js';
 import { auditParts, modelPool, monitorJob as createMonitorJob, predictionCache, registrySource, rolloutRuntime, webhookWorker as createWebhookWorker } from './components.js';
@@ -101,6 +102,8 @@ export async function startServer(
     webhookWorker.start();
   }
   let draining = false;
+  // A cluster worker's /metrics and /health report the whole server (every worker, gathered by the primary).
+  const member = cluster.isWorker && process.send ? joinClusterGather() : undefined;
   const app = await buildApp({
     config,
     log,
@@ -122,7 +125,7 @@ export async function startServer(
     pool,
     metrics,
     // A cluster worker's /metrics reports the whole server (every worker summed by the primary).
-    ...(cluster.isWorker && process.send ? { scrapeMetrics: joinClusterMetrics(metrics.registry) } : {}),
+    ...(member ? { cluster: member, scrapeMetrics: joinClusterMetrics(member, metrics.registry) } : {}),
     draining: () => draining,
     authenticators: [apiKeys, ...(opts.authenticators ?? [])],
     ...(ctx.db.location.kind === 'sqlite' ? { sqliteFile: ctx.db.location.file } : {}),
