@@ -6,6 +6,8 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     // PostgreSQL and Redis: the configured ones, or throwaway instances when installed but not running.
     globalSetup: ['test/global-setup.ts'],
+    // Worker threads run their modules built in dist/bin (test/setup-threads.ts).
+    setupFiles: ['test/setup-threads.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
