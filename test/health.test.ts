@@ -1,6 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterMember } from '../src/server/cluster-gather.js';
+import { healthRoutes } from '../src/server/health.js';
 import { generateHotelBookings, rowPayload, trainLogisticRegression } from '../src/training/index.js';
 import { demoModel } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -150,5 +153,60 @@ describe('health with a canary version that cannot load', () => {
     expect(body.rollouts_unavailable).toBeUndefined();
     expect(await arms()).toEqual(new Set(['200 production', '200 canary']));
     expect((await s.app.inject({ method: 'GET', url: '/v1/canary/hotel', headers: s.auth })).json().warnings).toEqual([]);
+  });
+});
+
+/** With WORKERS > 1 the route asks the primary for every worker's health; when that fails it still answers. */
+describe('/health through a cluster member', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ jobs: false });
+    await s.ctx.registry.register({ model: 'churn', onnx: demoModel().onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'churn', target: 'production', version: 1, actor: 't' });
+    await s.pool.refresh();
+  });
+  afterAll(() => s?.stop());
+
+  const healthThrough = async (member: ClusterMember) => {
+    const app = Fastify();
+    await app.register(healthRoutes, { pool: s.pool, draining: () => false, cluster: member });
+    try {
+      return (await app.inject({ method: 'GET', url: '/health' })).json();
+    } finally {
+      await app.close();
+    }
+  };
+
+  it("merges the other workers' reports, serialised in full; answers for itself, degraded, when the primary does not answer", async () => {
+    const answered: string[] = [];
+    const merged = await healthThrough({
+      answer: (name) => void answered.push(name),
+      ask: async () => ({
+        parts: [
+          { pid: 101, value: { status: 'healthy', model_loaded: true, models: [] } },
+          { pid: 102, value: { status: 'degraded', model_loaded: false, models: [], unavailable: [{ model: 'churn', production: 1, error: 'corrupt artifact' }] } },
+        ],
+        unanswered: [],
+        starting: [],
+      }),
+    });
+    expect(answered).toEqual(['health']);
+    expect(merged).toEqual({
+      status: 'degraded',
+      model_loaded: false,
+      models: [{ model: 'churn', production: 1, serving: 1 }],
+      unavailable: [{ model: 'churn', production: 1, error: 'corrupt artifact' }],
+      workers: [
+        { pid: 101, status: 'healthy', model_loaded: true },
+        { pid: 102, status: 'degraded', model_loaded: false, unavailable: [{ model: 'churn', production: 1, error: 'corrupt artifact' }] },
+      ],
+    });
+    const alone = await healthThrough({ answer: () => undefined, ask: () => Promise.reject(new Error('the primary process did not answer within 10000 ms')) });
+    expect(alone).toEqual({
+      status: 'degraded',
+      model_loaded: true,
+      models: [{ model: 'churn', production: 1, serving: 1 }],
+      workers_error: "the primary process did not answer within 10000 ms; this is one worker's health",
+    });
   });
 });
