@@ -115,7 +115,7 @@ async function servePrimary(config: Config, log: Logger, onListening: (url: stri
   log.info({ workers: config.WORKERS }, 'starting workers');
   const metrics = (await import('../server/cluster-metrics.js')).clusterMetrics();
   // /health's parts go back as gathered: the worker that asked merges them with its own view.
-  (await import('../server/cluster-gather.js')).serveClusterGather({ metrics: (g) => metrics.combine(g), health: (g) => g });
+  (await import('../server/cluster-gather.js')).serveClusterGather({ metrics: metrics.combine, health: (g) => g });
   let stopping = false;
   const listening = new Map<number, string>();
   cluster.on('listening', (worker, address) => {

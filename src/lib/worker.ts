@@ -21,8 +21,8 @@ export function runThreadsFromBuild(dir: string | undefined): void {
  * imports the compiled file directly.
  */
 export function startSiblingWorker(fromUrl: string, sibling: string, workerData?: unknown): Worker {
-  if (builtThreads && fileURLToPath(fromUrl).endsWith('.ts')) return new Worker(`await import(${JSON.stringify(path.join(builtThreads, `${sibling}.js`))});`, { eval: true, workerData });
   const ts = fileURLToPath(fromUrl).endsWith('.ts');
+  if (ts && builtThreads) return new Worker(`await import(${JSON.stringify(path.join(builtThreads, `${sibling}.js`))});`, { eval: true, workerData });
   const file = fileURLToPath(new URL(`./${sibling}.${ts ? 'ts' : 'js'}`, fromUrl));
   // tsx found from this module, not from the eval code's base (the working directory), so sources
   // run from another directory still start their threads.

@@ -115,12 +115,12 @@ export function healthReport(deps: HealthDeps): HealthReport {
  */
 export function mergeWorkerHealth(own: HealthReport, gathered: Gathered<HealthReport>): ClusterHealthReport {
   const reports = gathered.parts.map((p) => p.value);
+  const all = [own, ...reports];
   const union = <T>(pick: (r: HealthReport) => T[] | undefined, key: (t: T) => string): T[] => {
     const seen = new Map<string, T>();
-    for (const r of [own, ...reports]) for (const t of pick(r) ?? []) if (!seen.has(key(t))) seen.set(key(t), t);
+    for (const r of all) for (const t of pick(r) ?? []) if (!seen.has(key(t))) seen.set(key(t), t);
     return [...seen.values()];
   };
-  const first = <K extends 'registry' | 'data_dir' | 'audit' | 'rate_limits'>(k: K): HealthReport[K] => [own, ...reports].map((r) => r[k]).find((v) => v !== undefined);
   const problems: Problems = {};
   const unavailable = union(
     (r) => r.unavailable,
@@ -138,7 +138,7 @@ export function mergeWorkerHealth(own: HealthReport, gathered: Gathered<HealthRe
   if (stale.length) problems.stale = stale;
   if (rolloutsDown.length) problems.rollouts_unavailable = rolloutsDown;
   for (const k of ['registry', 'data_dir', 'audit', 'rate_limits'] as const) {
-    const v = first(k);
+    const v = all.find((r) => r[k] !== undefined)?.[k];
     if (v !== undefined) Object.assign(problems, { [k]: v });
   }
   const workers: WorkerHealth[] = [
@@ -146,10 +146,10 @@ export function mergeWorkerHealth(own: HealthReport, gathered: Gathered<HealthRe
     ...gathered.unanswered.map((pid) => ({ pid, status: 'unanswered' as const })),
     ...gathered.starting.map((pid) => ({ pid, status: 'starting' as const })),
   ].sort((a, b) => a.pid - b.pid);
-  const degraded = own.status === 'degraded' || reports.some((r) => r.status === 'degraded') || gathered.unanswered.length > 0;
+  const degraded = all.some((r) => r.status === 'degraded') || gathered.unanswered.length > 0;
   return {
     status: degraded ? 'degraded' : 'healthy',
-    model_loaded: own.model_loaded && reports.every((r) => r.model_loaded),
+    model_loaded: all.every((r) => r.model_loaded),
     models: own.models,
     ...problems,
     workers,
