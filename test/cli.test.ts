@@ -360,6 +360,7 @@ describe('modelgate migrate on PostgreSQL', () => {
         '017_webhook_secret_rotation',
         '018_rollout_canary_revision',
         '019_retrain_one_running',
+        '020_webhook_delivery_history',
       ],
       pending: [],
     });

@@ -786,6 +786,46 @@ describe('console at /ui in Chromium', () => {
     expect(await a11y(page)).toEqual([]);
   });
 
+  it("a delivery's attempts open under its row: each answer, and what the receiver said", async () => {
+    const { createServer } = await import('node:http');
+    const { emitToOutbox } = await import('../src/webhooks/index.js');
+    const rx = createServer((_req, res) => res.writeHead(500, { 'content-type': 'text/plain' }).end('<b>schema mismatch</b>: field "data.version" must be a string'));
+    await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(rx.address() as net.AddressInfo).port}/history-hook`;
+      expect((await api('POST', '/v1/webhooks', { url, events: ['monitor.report'] })).status).toBe(200);
+      await emitToOutbox(s.ctx.db.kysely, 'monitor.report', { model: 'history-test' }, new Date().toISOString());
+      await poll(async () => {
+        await s.webhookWorker.tick();
+        await s.webhookWorker.idle();
+        return ((await api('GET', '/v1/webhooks/deliveries?limit=1000')).body.deliveries as { url: string; attempts: number }[]).find((d) => d.url === url)?.attempts ?? 0;
+      }).toBeGreaterThanOrEqual(1);
+      // The page is on #/access already: loaded again, it lists the delivery made since.
+      await page.goto(`${s.url}/ui/#/access`);
+      await page.reload();
+      const row = page.locator('[data-testid=deliveries-table] > tbody > tr', { hasText: url });
+      await poll(() => row.count()).toBe(1);
+      expect(await row.locator('td').nth(4).textContent()).toBe('HTTP 500');
+      await row.getByRole('button', { name: 'Attempts' }).click();
+      const history = page.getByTestId('delivery-history');
+      await poll(() => history.locator('tbody tr').count()).toBeGreaterThanOrEqual(1);
+      const first = history.locator('tbody tr').first();
+      expect(await first.locator('td').nth(0).textContent()).toBe('1');
+      expect(await first.locator('td').nth(2).textContent()).toBe('HTTP 500');
+      // The receiver's answer as text, never as markup.
+      expect(await first.locator('td').nth(4).textContent()).toBe('<b>schema mismatch</b>: field "data.version" must be a string');
+      expect(await first.locator('td b').count()).toBe(0);
+      expect(await row.getByRole('button', { name: 'Hide attempts' }).getAttribute('aria-expanded')).toBe('true');
+      expect(await a11y(page)).toEqual([]);
+      await shot('access-delivery-history');
+      await row.getByRole('button', { name: 'Hide attempts' }).click();
+      await poll(() => history.count()).toBe(0);
+    } finally {
+      rx.closeAllConnections();
+      await new Promise<void>((r) => rx.close(() => r()));
+    }
+  });
+
   it('an admin adds a webhook for chosen events (its secret shown once, the same one the receiver is signed with), then removes it', async () => {
     await page.goto(`${s.url}/ui/#/access`);
     await page.getByTestId('add-webhook').click();

@@ -83,7 +83,7 @@ for (const dialect of DIALECTS) {
         '/ok?only=promoted': (_q, r) => r.writeHead(200).end(),
         '/ok?late=1': (_q, r) => r.writeHead(200).end(),
         '/ok?rot=1': (_q, r) => r.writeHead(200).end(),
-        '/flaky': (_q, r, n) => r.writeHead(n <= 2 ? 500 : 200).end(),
+        '/flaky': (_q, r, n) => (n <= 2 ? r.writeHead(500, { 'content-type': 'application/json' }).end(`{"error":"database locked (try ${n})"}`) : r.writeHead(200).end('thanks')),
         '/gone': (_q, r) => r.writeHead(410).end(),
         '/busy': (_q, r, n) => (n === 1 ? r.writeHead(429, { 'retry-after': '7' }).end() : r.writeHead(200).end()),
         '/slow': () => undefined, // never answers
@@ -185,6 +185,26 @@ for (const dialect of DIALECTS) {
         )
         .execute();
       expect(attempts.map((a) => a.status_code).sort()).toEqual([200, 200, 500, 500, 500, 500]);
+      // One delivery's history: each attempt, and what the receiver said to the failed ones (a success's answer is not kept).
+      const one = await api('GET', `/v1/webhooks/deliveries/${mine[0].id}`);
+      expect(one.status).toBe(200);
+      expect(one.body).toMatchObject({ id: mine[0].id, subscription_id: sub, url: `${rx.base}/flaky`, status: 'delivered', attempts: 3, requeued: 0, next_attempt_at: null, last_status: 200 });
+      expect(one.body.history.map((a: Record<string, unknown>) => [a.attempt, a.status_code, a.error, a.response])).toEqual([
+        [1, 500, 'HTTP 500', '{"error":"database locked (try 1)"}'],
+        [2, 500, 'HTTP 500', '{"error":"database locked (try 2)"}'],
+        [3, 200, null, null],
+      ]);
+      expect(one.body.history[0].duration_ms).toBeGreaterThan(0);
+      // The list, of one subscription, names the receiver.
+      const listed = await api('GET', `/v1/webhooks/deliveries?subscription=${sub}`);
+      expect(listed.body.deliveries.map((d: { id: string; url: string }) => [d.id, d.url]).sort()).toEqual(mine.map((d) => [d.id, `${rx.base}/flaky`]).sort());
+      const byEvent = await api('GET', `/v1/webhooks/deliveries?event=${mine[0].event_id}`);
+      expect(byEvent.body.deliveries.map((d: { event_id: string }) => d.event_id)).toEqual(byEvent.body.deliveries.map(() => mine[0].event_id));
+      expect(byEvent.body.deliveries.length).toBeGreaterThanOrEqual(2); // every receiver of that event
+      expect(await api('GET', '/v1/webhooks/deliveries/no-such-delivery')).toMatchObject({
+        status: 404,
+        body: { error: { code: 'NOT_FOUND', message: expect.stringMatching(/^no webhook delivery no-such-delivery; modelgate webhooks deliveries/) } },
+      });
     });
 
     it('410 Gone disables the subscription; 429 with Retry-After waits exactly that long', async () => {
@@ -226,6 +246,19 @@ for (const dialect of DIALECTS) {
       expect(await api('POST', '/v1/webhooks/retry-dlq', { url: `${rx.base}/nowhere` })).toMatchObject({ body: { requeued: 0 } });
       expect(await api('POST', '/v1/webhooks/retry-dlq', { url: `${rx.base}/slow` })).toMatchObject({ body: { requeued: 3 } });
       expect((await api('GET', '/v1/webhooks')).body.dead_letters).toBe(0);
+      // Queued again: attempts number on (5, not 1 again) while the retry schedule starts over (1 s ± 20 %, not dead at once).
+      const before = now;
+      await round();
+      const again = (await api('GET', `/v1/webhooks/deliveries?subscription=${slow}`)).body.deliveries as { id: string; status: string; attempts: number; requeued: number; next_attempt_at: string }[];
+      expect(again.map((d) => [d.status, d.attempts, d.requeued])).toEqual([
+        ['pending', 5, 1],
+        ['pending', 5, 1],
+        ['pending', 5, 1],
+      ]);
+      for (const d of again) expect(Date.parse(d.next_attempt_at) - before).toBeGreaterThanOrEqual(800);
+      for (const d of again) expect(Date.parse(d.next_attempt_at) - before).toBeLessThanOrEqual(1200);
+      const history = (await api('GET', `/v1/webhooks/deliveries/${again[0].id}`)).body.history as { attempt: number; status_code: number | null; response: string | null }[];
+      expect(history.map((a) => [a.attempt, a.status_code, a.response])).toEqual([1, 2, 3, 4, 5].map((n) => [n, null, null]));
     });
 
     it('removing a subscription cancels what it had pending', async () => {
@@ -364,6 +397,73 @@ describe('webhooks from the command line (SQLite)', () => {
     const again = await runCli(['webhooks', 'remove', sub.id], env);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/no webhook subscription/);
+  });
+});
+
+describe("a delivery's attempts from the command line (SQLite)", () => {
+  let s: TestServer;
+  let rx: Awaited<ReturnType<typeof receiver>>;
+  let now = Date.parse('2026-12-07T09:00:00Z');
+  beforeAll(async () => {
+    rx = await receiver({ '/refuses': (_q, r) => r.writeHead(422, { 'content-type': 'text/plain' }).end('unknown field "alias"\n  expected one of: model, version') });
+    s = await startTestServer({ jobs: false, clock: { now: () => new Date(now) }, env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '1m' } });
+  });
+  afterAll(async () => {
+    await s?.stop();
+    await rx?.close();
+  });
+
+  it('deliveries names the receiver and its answer; delivery shows every attempt with the start of what the receiver said', async () => {
+    const { runCli } = await import('./helpers/cli.js');
+    const url = `${rx.base}/refuses`;
+    const added = await s.app.inject({
+      method: 'POST',
+      url: '/v1/webhooks',
+      headers: { ...s.auth, 'content-type': 'application/json' },
+      payload: JSON.stringify({ url, events: ['model.registered'] }),
+    });
+    expect(added.statusCode).toBe(200);
+    await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
+    for (const step of [0, 61_000]) {
+      now += step;
+      await s.webhookWorker.tick();
+      await s.webhookWorker.idle();
+    }
+
+    const listed = await runCli(['webhooks', 'deliveries', '--subscription', url], s.env);
+    expect(listed.code, listed.stderr).toBe(0);
+    const [header, row, ...rest] = listed.stdout.trimEnd().split('\n');
+    expect(rest).toEqual([]);
+    expect(header.split(/\s+/)).toEqual(['ID', 'TYPE', 'URL', 'STATUS', 'ATTEMPTS', 'LAST', 'UPDATED_AT']);
+    expect(row.split(/\s{2,}/).slice(1)).toEqual(['model.registered', url, 'dead', '2', 'HTTP 422', '2026-12-07T09:01:01.000Z']);
+    const id = row.split(' ')[0];
+
+    const shown = await runCli(['webhooks', 'delivery', id], s.env);
+    expect(shown.code, shown.stderr).toBe(0);
+    const lines = shown.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^delivery ${id}: event msg_\\S+ \\(model\\.registered, 2026-12-07T09:00:00\\.000Z\\) to ${url.replace(/[.]/g, '\\.')}$`));
+    expect(lines[1]).toBe('dead after 2 attempts');
+    expect(lines[3].split(/\s+/)).toEqual(['ATTEMPT', 'AT', 'STATUS', 'ERROR', 'MS', 'RESPONSE']);
+    // The answer's line break and indent flattened to one line in the table.
+    expect(lines[4]).toMatch(/^1 +2026-12-07T09:00:00\.000Z +422 +HTTP 422 +\d+ +unknown field "alias" expected one of: model, version$/);
+    expect(lines[5]).toMatch(/^2 +2026-12-07T09:01:01\.000Z +422 +HTTP 422 +\d+ +unknown field "alias" expected one of: model, version$/);
+    expect(lines).toHaveLength(6);
+
+    const json = (await runCli(['webhooks', 'delivery', id, '--json'], s.env)).json();
+    expect(json).toMatchObject({ id, url, status: 'dead', attempts: 2, requeued: 0, next_attempt_at: null });
+    expect(json.history.map((a: { response: string }) => a.response)).toEqual(['unknown field "alias"\n  expected one of: model, version', 'unknown field "alias"\n  expected one of: model, version']);
+
+    // Queued again: the count goes on, and the text says it was requeued.
+    expect((await runCli(['webhooks', 'retry-dlq', '--id', id, '--json'], s.env)).json()).toEqual({ requeued: 1 });
+    const requeued = await runCli(['webhooks', 'delivery', id], s.env);
+    // (The CLI's clock is the real one: it queues it for now.)
+    expect(requeued.stdout.split('\n')[1]).toMatch(/^pending after 2 attempts \(queued again from the dead letters once\); next attempt at \d{4}-\d\d-\d\dT[\d:.]+Z$/);
+
+    const missing = await runCli(['webhooks', 'delivery', 'nope'], s.env);
+    expect([missing.code, missing.stderr]).toEqual([1, "error: no webhook delivery nope; modelgate webhooks deliveries lists them (an event's deliveries: --event msg_…)\n"]);
+    const badStatus = await runCli(['webhooks', 'deliveries', '--status', 'failed'], s.env);
+    expect([badStatus.code, badStatus.stderr]).toEqual([2, 'error: --status failed is not a delivery status: use pending, delivered, dead, cancelled\n']);
+    expect((await runCli(['webhooks', 'deliveries', '--limit', '0'], s.env)).code).toBe(2);
   });
 });
 

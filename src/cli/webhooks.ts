@@ -2,8 +2,20 @@ import type { Command } from 'commander';
 import { EVENT_TYPES } from '../webhooks/index.js';
 import { cliActor, withContext } from './context.js';
 import { emit, table, type OutputOptions } from './output.js';
+import { AppError } from '../lib/errors.js';
 import { parseDuration } from '../lib/duration.js';
 import type { Context } from '../server/context.js';
+
+const DELIVERY_STATUSES = ['pending', 'delivered', 'dead', 'cancelled'] as const;
+
+/** The last answer of a delivery, as one cell: the error, or the status code of a success. */
+const lastAnswer = (d: { last_error: string | null; last_status: number | null }) => d.last_error ?? (d.last_status === null ? null : String(d.last_status));
+
+/** A receiver's answer in one table cell: whitespace runs as one space, cut at 100 characters. */
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 100 ? `${flat.slice(0, 99)}…` : flat;
+}
 
 /** A subscription named by its id, or by its receiver URL (one subscription per URL), as people have the URL at hand. */
 async function subscriptionByReference(ctx: Context, ref: string): Promise<string> {
@@ -128,15 +140,51 @@ export function registerWebhookCommands(program: Command): void {
 
   webhooks
     .command('deliveries')
-    .description('Recent deliveries, newest first')
-    .option('--status <status>', 'pending, delivered, dead or cancelled')
-    .option('--limit <n>', 'how many', '50')
+    .description('Recent deliveries, newest first: to which receiver, how many attempts, the last answer')
+    .option('--status <status>', DELIVERY_STATUSES.join(', '))
+    .option('--subscription <sub>', "only one subscription's deliveries: its id or its receiver URL")
+    .option('--event <id>', "only one event's deliveries (msg_…, the webhook-id header)")
+    .option('--limit <n>', 'how many (1 to 1000)', '50')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  modelgate webhooks deliveries --status dead')
-    .action(async (o: OutputOptions & { status?: string; limit: string }) =>
+    .addHelpText('after', '\nExamples:\n  modelgate webhooks deliveries --status dead\n  modelgate webhooks deliveries --subscription https://ops.example.com/modelgate --json')
+    .action(async (o: OutputOptions & { status?: string; subscription?: string; event?: string; limit: string }) =>
       withContext(o, async (ctx) => {
-        const rows = await ctx.webhooks.deliveries({ status: o.status, limit: Math.max(1, Math.min(1000, Number(o.limit) || 50)) });
-        emit(o, { deliveries: rows }, () => (rows.length ? table(rows, ['id', 'type', 'subscription_id', 'status', 'attempts', 'last_status', 'last_error', 'updated_at']) : 'no deliveries'));
+        if (o.status !== undefined && !(DELIVERY_STATUSES as readonly string[]).includes(o.status))
+          throw new AppError('VALIDATION_FAILED', `--status ${o.status} is not a delivery status: use ${DELIVERY_STATUSES.join(', ')}`, { field: 'status' });
+        const limit = Number(o.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AppError('VALIDATION_FAILED', `--limit ${o.limit}: give a whole number from 1 to 1000`, { field: 'limit' });
+        const subscription = o.subscription === undefined ? undefined : await subscriptionByReference(ctx, o.subscription);
+        const rows = await ctx.webhooks.deliveries({ status: o.status, subscription, event: o.event, limit });
+        emit(o, { deliveries: rows }, () =>
+          rows.length
+            ? table(
+                rows.map((r) => ({ ...r, last: lastAnswer(r) })),
+                ['id', 'type', 'url', 'status', 'attempts', 'last', 'updated_at'],
+              )
+            : 'no deliveries',
+        );
+      }),
+    );
+
+  webhooks
+    .command('delivery <id>')
+    .description("One delivery and every attempt at it: when, the receiver's status code or error, how long it took, the start of what it answered")
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  modelgate webhooks delivery 0b6c3f0e-1f7a-4c53-9a51-2f0d3c1e9b7a\n  (ids from modelgate webhooks deliveries)')
+    .action(async (id: string, o: OutputOptions) =>
+      withContext(o, async (ctx) => {
+        const d = await ctx.webhooks.delivery(id);
+        emit(o, d, () => {
+          const requeued = d.requeued ? ` (queued again from the dead letters ${d.requeued === 1 ? 'once' : `${d.requeued} times`})` : '';
+          const next = d.next_attempt_at ? `; next attempt at ${d.next_attempt_at}` : '';
+          const head = [
+            `delivery ${d.id}: event ${d.event_id} (${d.type}, ${d.event_at}) to ${d.url ?? `removed subscription ${d.subscription_id}`}`,
+            `${d.status} after ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}${requeued}${next}`,
+          ];
+          if (!d.history.length) return head.join('\n');
+          const rows = d.history.map((a) => ({ ...a, status: a.status_code ?? '-', ms: Math.round(a.duration_ms), response: a.response === null ? null : oneLine(a.response) }));
+          return [...head, '', table(rows, ['attempt', 'at', 'status', 'error', 'ms', 'response'])].join('\n');
+        });
       }),
     );
 }

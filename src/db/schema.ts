@@ -298,6 +298,10 @@ export interface WebhookDeliveriesTable {
   last_status: number | null;
   last_error: string | null;
   updated_at: Timestamp;
+  /** The attempt count when it was last queued again from the dead letters: the retry schedule starts over there. */
+  schedule_from: Generated<number>;
+  /** How often it was queued again from the dead letters. */
+  requeued: Generated<number>;
 }
 
 export interface WebhookAttemptsTable {
@@ -308,4 +312,6 @@ export interface WebhookAttemptsTable {
   status_code: number | null;
   error: string | null;
   duration_ms: number;
+  /** The start of the receiver's answer to a failed attempt (at most 1 KiB of it). */
+  response: string | null;
 }

@@ -27,6 +27,37 @@ const subscription = {
   },
 } as const;
 
+const delivery = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    event_id: { type: 'string', description: 'the webhook-id header: the same for every receiver of the event' },
+    type: { type: 'string' },
+    event_at: { type: 'string', description: 'when the event happened' },
+    subscription_id: { type: 'string' },
+    url: { type: ['string', 'null'], description: "the receiver's URL; null once its subscription is gone" },
+    status: { type: 'string', enum: ['pending', 'delivered', 'dead', 'cancelled'] },
+    attempts: { type: 'integer', description: 'attempts so far, numbered on across retry-dlq' },
+    requeued: { type: 'integer', description: 'how often it was queued again from the dead letters' },
+    next_attempt_at: { type: ['string', 'null'], description: 'when a pending delivery is sent next' },
+    last_status: { type: ['integer', 'null'] },
+    last_error: { type: ['string', 'null'] },
+    updated_at: { type: 'string' },
+  },
+} as const;
+
+const attempt = {
+  type: 'object',
+  properties: {
+    attempt: { type: 'integer' },
+    at: { type: 'string' },
+    status_code: { type: ['integer', 'null'], description: 'null when no answer came (a timeout, a refused connection)' },
+    error: { type: ['string', 'null'] },
+    duration_ms: { type: 'number' },
+    response: { type: ['string', 'null'], description: 'the start of what the receiver answered to a failed attempt (at most 1 KiB; … marks a cut)' },
+  },
+} as const;
+
 export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRouteDeps): Promise<void> {
   // Request types come from the schemas below, so the two cannot drift.
   const app = fastify.withTypeProvider<SchemaTypes>();
@@ -138,15 +169,37 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRoute
       config: { scope: 'admin' },
       schema: {
         tags,
-        summary: 'Recent deliveries, newest first',
+        summary: 'Recent deliveries, newest first; of one status, subscription or event',
         querystring: {
           type: 'object',
-          properties: { status: { type: 'string', enum: ['pending', 'delivered', 'dead', 'cancelled'] }, limit: { type: 'string', pattern: '^[0-9]{1,4}$' } },
+          properties: {
+            status: { type: 'string', enum: ['pending', 'delivered', 'dead', 'cancelled'] },
+            subscription: { type: 'string', maxLength: 64, description: 'a subscription id (wh_…)' },
+            event: { type: 'string', maxLength: 64, description: 'an event id (the webhook-id header, msg_…)' },
+            limit: { type: 'string', pattern: '^[0-9]{1,4}$' },
+          },
           additionalProperties: false,
         },
-        response: { 200: { type: 'object', properties: { deliveries: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...errors },
+        response: { 200: { type: 'object', properties: { deliveries: { type: 'array', items: delivery } } }, ...errors },
       },
     },
-    async (request) => ({ deliveries: await webhooks.deliveries({ status: request.query.status, limit: Math.min(1000, Number(request.query.limit ?? 100) || 100) }) }),
+    async (request) => {
+      const { status, subscription, event, limit } = request.query;
+      return { deliveries: await webhooks.deliveries({ status, subscription, event, limit: Math.min(1000, Number(limit ?? 100) || 100) }) };
+    },
+  );
+
+  app.get(
+    '/v1/webhooks/deliveries/:id',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: "One delivery and every attempt at it, oldest first, with the start of the receiver's answer to each failed one",
+        params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['id'] },
+        response: { 200: { type: 'object', properties: { ...delivery.properties, history: { type: 'array', items: attempt } } }, ...errors },
+      },
+    },
+    async (request) => webhooks.delivery(request.params.id),
   );
 }

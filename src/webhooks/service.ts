@@ -108,7 +108,13 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     return { requeued: await store.retryDlq({ url: filter.url, eventId: filter.id }, clock.now().toISOString()) };
   }
 
-  return { add, rotateSecret, remove, list: store.list, retryDlq, deliveries: store.deliveries, dlqSize: store.dlqSize };
+  async function delivery(id: string) {
+    const found = await store.delivery(id);
+    if (!found) throw new AppError('NOT_FOUND', `no webhook delivery ${id}; modelgate webhooks deliveries lists them (an event's deliveries: --event msg_…)`, { id });
+    return found;
+  }
+
+  return { add, rotateSecret, remove, list: store.list, retryDlq, deliveries: store.deliveries, delivery, dlqSize: store.dlqSize };
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;

@@ -19,7 +19,10 @@ export interface Subscription {
 export interface DueDelivery {
   id: string;
   event_id: string;
+  /** Attempts made so far, across every time it was queued again from the dead letters. */
   attempts: number;
+  /** The attempt count when it was last queued again: the retry schedule starts over there. */
+  scheduleFrom: number;
   /** previousSecret: while a rotation's grace lasts, the replaced secret, which signs each delivery too. */
   subscription: { id: string; url: string; secret: string; previousSecret?: string };
   body: string;
@@ -51,10 +54,76 @@ const toSubscription = (r: SubscriptionRow): Subscription => ({
   previous_secret_valid_until: toIsoOrNull(r.previous_secret_until),
 });
 
+/** A delivery as listed: its event, its receiver, where it stands. */
+export interface DeliveryView {
+  id: string;
+  event_id: string;
+  type: string;
+  /** When the event happened. */
+  event_at: string;
+  subscription_id: string;
+  /** The receiver's URL; null once its subscription is gone. */
+  url: string | null;
+  status: string;
+  attempts: number;
+  /** How often it was queued again from the dead letters. */
+  requeued: number;
+  /** When a pending delivery is sent next; null otherwise. */
+  next_attempt_at: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  updated_at: string;
+}
+
+/** One attempt at a delivery. */
+export interface AttemptView {
+  attempt: number;
+  at: string;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+  /** The start of what the receiver answered to a failed attempt (at most 1 KiB). */
+  response: string | null;
+}
+
+type DeliveryRow = Omit<DeliveryView, 'event_at' | 'next_attempt_at' | 'updated_at' | 'url'> & {
+  created_at: Date | string;
+  next_attempt_at: Date | string;
+  updated_at: Date | string;
+  url: string | null;
+};
+
+const toDeliveryView = ({ created_at, ...r }: DeliveryRow): DeliveryView => ({
+  ...r,
+  event_at: toIso(created_at),
+  next_attempt_at: r.status === 'pending' ? toIso(r.next_attempt_at) : null,
+  updated_at: toIso(r.updated_at),
+});
+
 const SUBSCRIPTION_COLUMNS = ['id', 'url', 'events', 'enabled', 'disabled_reason', 'created_at', 'created_by', 'secret_rotated_at', 'secret_rotated_by', 'previous_secret_until'] as const;
 
 export function createWebhookStore(db: Db) {
   const k = db.kysely;
+  const deliveryRows = () =>
+    k
+      .selectFrom('webhook_deliveries as d')
+      .innerJoin('webhook_outbox as o', 'o.id', 'd.event_id')
+      .leftJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
+      .select([
+        'd.id',
+        'd.event_id',
+        'o.type',
+        'o.created_at',
+        'd.subscription_id',
+        's.url',
+        'd.status',
+        'd.attempts',
+        'd.requeued',
+        'd.next_attempt_at',
+        'd.last_status',
+        'd.last_error',
+        'd.updated_at',
+      ]);
   return {
     async add(s: { id: string; url: string; secret: string; events: string[]; actor: string; at: string }): Promise<Subscription> {
       await k
@@ -162,7 +231,7 @@ export function createWebhookStore(db: Db) {
         .selectFrom('webhook_deliveries as d')
         .innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
         .innerJoin('webhook_outbox as o', 'o.id', 'd.event_id')
-        .select(['d.id', 'd.event_id', 'd.attempts', 's.id as sid', 's.url', 's.secret', 's.previous_secret', 's.previous_secret_until', 'o.payload'])
+        .select(['d.id', 'd.event_id', 'd.attempts', 'd.schedule_from', 's.id as sid', 's.url', 's.secret', 's.previous_secret', 's.previous_secret_until', 'o.payload'])
         .where('d.status', '=', 'pending')
         .where('d.next_attempt_at', '<=', now)
         .where('s.enabled', '=', 1)
@@ -173,6 +242,7 @@ export function createWebhookStore(db: Db) {
         id: r.id,
         event_id: r.event_id,
         attempts: r.attempts,
+        scheduleFrom: r.schedule_from,
         subscription: {
           id: r.sid,
           url: r.url,
@@ -192,12 +262,14 @@ export function createWebhookStore(db: Db) {
       statusCode: number | null;
       error: string | null;
       durationMs: number;
+      /** The start of the receiver's answer, kept for a failed attempt. */
+      response?: string | null;
       next: { status: 'delivered' | 'pending' | 'dead' | 'cancelled'; at?: string };
     }): Promise<void> {
       await k.transaction().execute(async (tx) => {
         await tx
           .insertInto('webhook_attempts')
-          .values({ id: randomUUID(), delivery_id: d.id, attempt: d.attempt, at: d.at, status_code: d.statusCode, error: d.error, duration_ms: d.durationMs })
+          .values({ id: randomUUID(), delivery_id: d.id, attempt: d.attempt, at: d.at, status_code: d.statusCode, error: d.error, duration_ms: d.durationMs, response: d.response ?? null })
           .execute();
         await tx
           .updateTable('webhook_deliveries')
@@ -232,7 +304,10 @@ export function createWebhookStore(db: Db) {
       return Number(r?.n ?? 0);
     },
 
-    /** Dead deliveries back to pending (attempt count reset), optionally only one subscription's URL or one event id. */
+    /**
+     * Dead deliveries back to pending, optionally only one subscription's URL or one event id.
+     * Their attempts number on; the retry schedule starts over from the next one.
+     */
     async retryDlq(filter: { url?: string; eventId?: string }, now: string): Promise<number> {
       let ids = k.selectFrom('webhook_deliveries as d').innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id').select('d.id').where('d.status', '=', 'dead').where('s.enabled', '=', 1);
       if (filter.url) ids = ids.where('s.url', '=', filter.url);
@@ -241,21 +316,35 @@ export function createWebhookStore(db: Db) {
       for (let i = 0; i < found.length; i += 500) {
         await k
           .updateTable('webhook_deliveries')
-          .set({ status: 'pending', attempts: 0, next_attempt_at: now, updated_at: now })
+          .set((eb) => ({ status: 'pending', schedule_from: eb.ref('attempts'), requeued: eb('requeued', '+', 1), next_attempt_at: now, updated_at: now }))
           .where('id', 'in', found.slice(i, i + 500))
           .execute();
       }
       return found.length;
     },
 
-    async deliveries(filter: { status?: string; limit: number }) {
-      let q = k
-        .selectFrom('webhook_deliveries as d')
-        .innerJoin('webhook_outbox as o', 'o.id', 'd.event_id')
-        .select(['d.id', 'd.event_id', 'o.type', 'd.subscription_id', 'd.status', 'd.attempts', 'd.next_attempt_at', 'd.last_status', 'd.last_error', 'd.updated_at']);
+    /** Recent deliveries, newest first; optionally of one status, subscription or event. */
+    async deliveries(filter: { status?: string; subscription?: string; event?: string; limit: number }): Promise<DeliveryView[]> {
+      let q = deliveryRows();
       if (filter.status) q = q.where('d.status', '=', filter.status);
-      const rows = await q.orderBy('d.updated_at', 'desc').limit(filter.limit).execute();
-      return rows.map((r) => ({ ...r, next_attempt_at: toIso(r.next_attempt_at), updated_at: toIso(r.updated_at) }));
+      if (filter.subscription) q = q.where('d.subscription_id', '=', filter.subscription);
+      if (filter.event) q = q.where('d.event_id', '=', filter.event);
+      const rows = await q.orderBy('d.updated_at', 'desc').orderBy('d.id').limit(filter.limit).execute();
+      return rows.map(toDeliveryView);
+    },
+
+    /** One delivery and every attempt at it, oldest first; undefined when there is none by that id. */
+    async delivery(id: string): Promise<(DeliveryView & { history: AttemptView[] }) | undefined> {
+      const row = await deliveryRows().where('d.id', '=', id).executeTakeFirst();
+      if (!row) return undefined;
+      const attempts = await k
+        .selectFrom('webhook_attempts')
+        .select(['attempt', 'at', 'status_code', 'error', 'duration_ms', 'response'])
+        .where('delivery_id', '=', id)
+        .orderBy('attempt')
+        .orderBy('at')
+        .execute();
+      return { ...toDeliveryView(row), history: attempts.map((a) => ({ ...a, at: toIso(a.at), duration_ms: Number(a.duration_ms) })) };
     },
   };
 }

@@ -3,6 +3,7 @@ import { checkDestination, systemResolver, type Resolver } from './destination.j
 import { errorMessage } from '../lib/errors.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Logger } from '../lib/logger.js';
+import { responseStart } from './response-start.js';
 import { signatures } from './signing.js';
 import type { DueDelivery, WebhookStore } from './store.js';
 
@@ -81,6 +82,8 @@ export class DeliveryWorker {
   private async deliver(d: DueDelivery): Promise<void> {
     const { clock, log } = this.o;
     const attempt = d.attempts + 1;
+    // Attempts number on across retry-dlq; the schedule starts over at each.
+    const inRound = attempt - d.scheduleFrom;
     const startedAt = clock.now();
     const timestamp = Math.floor(startedAt.getTime() / 1000);
     const ac = new AbortController();
@@ -90,6 +93,7 @@ export class DeliveryWorker {
     let statusCode: number | null = null;
     let error: string | null = null;
     let retryAfter: number | undefined;
+    let response: string | null = null;
     try {
       // Checked again at each delivery: a name can be pointed at an internal address after the subscription was made.
       await checkDestination(new URL(d.subscription.url), { allowPrivate: this.o.allowPrivate, resolve: this.o.resolve ?? systemResolver });
@@ -108,9 +112,11 @@ export class DeliveryWorker {
       });
       statusCode = res.status;
       if (res.status === 429 || res.status === 503) retryAfter = retryAfterMs(res.headers.get('retry-after'), Date.now());
-      // Drain (bounded) so the connection can be reused; the body itself is not needed.
-      await res.body?.cancel().catch(() => undefined);
-      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+      if (res.status < 200 || res.status >= 300) {
+        error = `HTTP ${res.status}`;
+        // What the receiver said is what the on-call needs to fix it (a refused signature, a bad field).
+        response = await responseStart(res.body);
+      } else await res.body?.cancel().catch(() => undefined); // a delivery's answer is not needed
     } catch (e) {
       error = ac.signal.aborted ? String((ac.signal.reason as Error)?.message ?? 'aborted') : errorMessage((e as { cause?: unknown }).cause ?? e);
     } finally {
@@ -121,7 +127,7 @@ export class DeliveryWorker {
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
     const at = clock.now().toISOString();
     if (statusCode === 410) {
-      await this.o.store.attempted({ id: d.id, attempt, at, statusCode, error: 'HTTP 410 Gone', durationMs, next: { status: 'cancelled' } });
+      await this.o.store.attempted({ id: d.id, attempt, at, statusCode, error: 'HTTP 410 Gone', durationMs, response, next: { status: 'cancelled' } });
       await this.o.store.disable(d.subscription.id, `the receiver answered 410 Gone at ${at}`, at);
       log.warn({ subscription: d.subscription.id, url: d.subscription.url }, 'webhook receiver answered 410 Gone; subscription disabled');
       this.o.onDelivery?.('disabled');
@@ -133,16 +139,16 @@ export class DeliveryWorker {
       return;
     }
     const schedule = this.o.retrySchedule;
-    if (attempt > schedule.length) {
-      await this.o.store.attempted({ id: d.id, attempt, at, statusCode, error, durationMs, next: { status: 'dead' } });
+    if (inRound > schedule.length) {
+      await this.o.store.attempted({ id: d.id, attempt, at, statusCode, error, durationMs, response, next: { status: 'dead' } });
       log.warn({ delivery: d.id, event: d.event_id, url: d.subscription.url, attempts: attempt, error }, 'webhook delivery dead-lettered');
       this.o.onDelivery?.('dead');
       return;
     }
     // Full schedule delay ±20 % jitter, so many failing deliveries do not retry in lockstep; Retry-After wins when given.
-    const base = schedule[attempt - 1];
+    const base = schedule[inRound - 1];
     const delay = retryAfter ?? Math.round(base * (0.8 + 0.4 * (this.o.random ?? Math.random)()));
-    await this.o.store.attempted({ id: d.id, attempt, at, statusCode, error, durationMs, next: { status: 'pending', at: new Date(clock.now().getTime() + delay).toISOString() } });
+    await this.o.store.attempted({ id: d.id, attempt, at, statusCode, error, durationMs, response, next: { status: 'pending', at: new Date(clock.now().getTime() + delay).toISOString() } });
     log.info({ delivery: d.id, url: d.subscription.url, attempt, error, retry_in_ms: delay }, 'webhook delivery failed; will retry');
     this.o.onDelivery?.('failed');
   }

@@ -19,6 +19,7 @@ import { feedbackOrphansMigration } from './016_feedback_orphans.js';
 import { webhookSecretRotationMigration } from './017_webhook_secret_rotation.js';
 import { rolloutCanaryRevisionMigration } from './018_rollout_canary_revision.js';
 import { retrainOneRunningMigration } from './019_retrain_one_running.js';
+import { webhookDeliveryHistoryMigration } from './020_webhook_delivery_history.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -42,5 +43,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '017_webhook_secret_rotation': webhookSecretRotationMigration(dialect),
     '018_rollout_canary_revision': rolloutCanaryRevisionMigration(),
     '019_retrain_one_running': retrainOneRunningMigration(),
+    '020_webhook_delivery_history': webhookDeliveryHistoryMigration(),
   };
 }

@@ -1,3 +1,4 @@
+import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import { del, enc, get, post, q } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, fmt, Loading, Table } from '../components/common.js';
@@ -36,11 +37,65 @@ interface Delivery {
   event_id: string;
   type: string;
   subscription_id: string;
+  /** null once its subscription is gone. */
+  url: string | null;
   status: string;
   attempts: number;
+  requeued: number;
+  next_attempt_at: string | null;
   last_status: number | null;
   last_error: string | null;
   updated_at: string;
+}
+
+interface Attempt {
+  attempt: number;
+  at: string;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+  /** The start of the receiver's answer to a failed attempt. */
+  response: string | null;
+}
+
+/** Every attempt at one delivery, with what the receiver answered: what to fix before retrying a dead letter. */
+function DeliveryHistory({ id, columns }: { id: string; columns: number }) {
+  const d = useLoad((signal) => get<Delivery & { history: Attempt[] }>(`/v1/webhooks/deliveries/${enc(id)}`, { signal }), [id]);
+  return (
+    <tr class="detail">
+      <td colSpan={columns}>
+        <ErrorNote error={d.error} />
+        {!d.data ? (
+          d.error ? null : (
+            <Loading what="attempts" />
+          )
+        ) : (
+          <>
+            <p>
+              Event <code>{d.data.event_id}</code>
+              {d.data.requeued ? `, queued again from the dead letters ${d.data.requeued === 1 ? 'once' : `${d.data.requeued} times`}` : ''}
+              {d.data.next_attempt_at ? `; next attempt ${fmt.time(d.data.next_attempt_at)}` : ''}.
+            </p>
+            {d.data.history.length === 0 ? (
+              <p class="empty">Not attempted yet.</p>
+            ) : (
+              <Table head={['Attempt', 'At', 'Answer', 'Took', 'Receiver said']} testId="delivery-history">
+                {d.data.history.map((a) => (
+                  <tr key={a.attempt}>
+                    <td>{a.attempt}</td>
+                    <td>{fmt.time(a.at)}</td>
+                    <td>{a.error ?? a.status_code ?? '—'}</td>
+                    <td>{fmt.num(a.duration_ms, 0)} ms</td>
+                    <td>{a.response === null ? '—' : <code class="wrap">{a.response}</code>}</td>
+                  </tr>
+                ))}
+              </Table>
+            )}
+          </>
+        )}
+      </td>
+    </tr>
+  );
 }
 
 const SCOPES = ['infer', 'read', 'feedback', 'admin'] as const;
@@ -216,6 +271,7 @@ function Webhooks() {
   const subs = useLoad((signal) => get<{ subscriptions: Subscription[]; dead_letters: number }>('/v1/webhooks', { signal }), []);
   const [status, setStatus] = useState('');
   const deliveries = useLoad((signal) => get<{ deliveries: Delivery[] }>(`/v1/webhooks/deliveries${q({ status, limit: 50 })}`, { signal }), [status]);
+  const [open, setOpen] = useState<string>();
   const [secret, setSecret] = useState<{ url: string; secret: string; until: string | null }>();
   const [note, setNote] = useState<string>();
   const now = new Date().toISOString();
@@ -317,15 +373,24 @@ function Webhooks() {
       {deliveries.data && deliveries.data.deliveries.length === 0 ? (
         <p class="empty">No deliveries{status ? ` with status ${status}` : ''}.</p>
       ) : deliveries.data ? (
-        <Table head={['Event', 'Status', 'Attempts', 'Last answer', 'Updated']}>
+        <Table head={['Event', 'Receiver', 'Status', 'Attempts', 'Last answer', 'Updated', '']} testId="deliveries-table">
           {deliveries.data.deliveries.map((d) => (
-            <tr key={d.id}>
-              <td>{d.type}</td>
-              <td>{d.status}</td>
-              <td>{d.attempts}</td>
-              <td>{d.last_error ?? d.last_status ?? '—'}</td>
-              <td>{fmt.time(d.updated_at)}</td>
-            </tr>
+            <Fragment key={d.id}>
+              <tr>
+                <td>{d.type}</td>
+                <td>{d.url ?? `removed (${d.subscription_id})`}</td>
+                <td>{d.status}</td>
+                <td>{d.attempts}</td>
+                <td>{d.last_error ?? d.last_status ?? '—'}</td>
+                <td>{fmt.time(d.updated_at)}</td>
+                <td class="row-actions">
+                  <button type="button" aria-expanded={open === d.id} onClick={() => setOpen(open === d.id ? undefined : d.id)}>
+                    {open === d.id ? 'Hide attempts' : 'Attempts'}
+                  </button>
+                </td>
+              </tr>
+              {open === d.id ? <DeliveryHistory id={d.id} columns={7} /> : null}
+            </Fragment>
           ))}
         </Table>
       ) : null}
