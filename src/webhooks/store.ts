@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/index.js';
 import { fromJson, toIso, toIsoOrNull } from '../db/index.js';
+import type { AttemptView, DeliveryView } from './delivery-view.js';
 
 export interface Subscription {
   id: string;
@@ -53,38 +54,6 @@ const toSubscription = (r: SubscriptionRow): Subscription => ({
   secret_rotated_by: r.secret_rotated_by,
   previous_secret_valid_until: toIsoOrNull(r.previous_secret_until),
 });
-
-/** A delivery as listed: its event, its receiver, where it stands. */
-export interface DeliveryView {
-  id: string;
-  event_id: string;
-  type: string;
-  /** When the event happened. */
-  event_at: string;
-  subscription_id: string;
-  /** The receiver's URL; null once its subscription is gone. */
-  url: string | null;
-  status: string;
-  attempts: number;
-  /** How often it was queued again from the dead letters. */
-  requeued: number;
-  /** When a pending delivery is sent next; null otherwise. */
-  next_attempt_at: string | null;
-  last_status: number | null;
-  last_error: string | null;
-  updated_at: string;
-}
-
-/** One attempt at a delivery. */
-export interface AttemptView {
-  attempt: number;
-  at: string;
-  status_code: number | null;
-  error: string | null;
-  duration_ms: number;
-  /** The start of what the receiver answered to a failed attempt (at most 1 KiB). */
-  response: string | null;
-}
 
 type DeliveryRow = Omit<DeliveryView, 'event_at' | 'next_attempt_at' | 'updated_at' | 'url'> & {
   created_at: Date | string;

@@ -4,6 +4,7 @@ import { del, enc, get, post, q } from '../api.js';
 import { ConfirmButton, Empty, ErrorNote, fmt, Loading, Table } from '../components/common.js';
 import { useLoad } from '../load.js';
 import { EVENT_TYPES } from '../../../src/webhooks/event-types.js';
+import type { AttemptView as Attempt, DeliveryView as Delivery } from '../../../src/webhooks/delivery-view.js';
 
 interface Key {
   id: string;
@@ -30,32 +31,6 @@ interface Subscription {
   disabled_reason: string | null;
   created_at: string;
   previous_secret_valid_until: string | null;
-}
-
-interface Delivery {
-  id: string;
-  event_id: string;
-  type: string;
-  subscription_id: string;
-  /** null once its subscription is gone. */
-  url: string | null;
-  status: string;
-  attempts: number;
-  requeued: number;
-  next_attempt_at: string | null;
-  last_status: number | null;
-  last_error: string | null;
-  updated_at: string;
-}
-
-interface Attempt {
-  attempt: number;
-  at: string;
-  status_code: number | null;
-  error: string | null;
-  duration_ms: number;
-  /** The start of the receiver's answer to a failed attempt. */
-  response: string | null;
 }
 
 /** Every attempt at one delivery, with what the receiver answered: what to fix before retrying a dead letter. */
