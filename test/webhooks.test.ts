@@ -424,7 +424,8 @@ describe("a delivery's attempts from the command line (SQLite)", () => {
     });
     expect(added.statusCode).toBe(200);
     await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 't' });
-    for (const step of [0, 61_000]) {
+    // The retry is due 1 min ± 20 % after the first attempt: 73 s later, whatever the jitter.
+    for (const step of [0, 73_000]) {
       now += step;
       await s.webhookWorker.tick();
       await s.webhookWorker.idle();
@@ -435,7 +436,7 @@ describe("a delivery's attempts from the command line (SQLite)", () => {
     const [header, row, ...rest] = listed.stdout.trimEnd().split('\n');
     expect(rest).toEqual([]);
     expect(header.split(/\s+/)).toEqual(['ID', 'TYPE', 'URL', 'STATUS', 'ATTEMPTS', 'LAST', 'UPDATED_AT']);
-    expect(row.split(/\s{2,}/).slice(1)).toEqual(['model.registered', url, 'dead', '2', 'HTTP 422', '2026-12-07T09:01:01.000Z']);
+    expect(row.split(/\s{2,}/).slice(1)).toEqual(['model.registered', url, 'dead', '2', 'HTTP 422', '2026-12-07T09:01:13.000Z']);
     const id = row.split(' ')[0];
 
     const shown = await runCli(['webhooks', 'delivery', id], s.env);
@@ -446,7 +447,7 @@ describe("a delivery's attempts from the command line (SQLite)", () => {
     expect(lines[3].split(/\s+/)).toEqual(['ATTEMPT', 'AT', 'STATUS', 'ERROR', 'MS', 'RESPONSE']);
     // The answer's line break and indent flattened to one line in the table.
     expect(lines[4]).toMatch(/^1 +2026-12-07T09:00:00\.000Z +422 +HTTP 422 +\d+ +unknown field "alias" expected one of: model, version$/);
-    expect(lines[5]).toMatch(/^2 +2026-12-07T09:01:01\.000Z +422 +HTTP 422 +\d+ +unknown field "alias" expected one of: model, version$/);
+    expect(lines[5]).toMatch(/^2 +2026-12-07T09:01:13\.000Z +422 +HTTP 422 +\d+ +unknown field "alias" expected one of: model, version$/);
     expect(lines).toHaveLength(6);
 
     const json = (await runCli(['webhooks', 'delivery', id, '--json'], s.env)).json();
