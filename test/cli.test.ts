@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
@@ -195,6 +196,26 @@ describe('modelgate CLI on SQLite and local files', () => {
     const directory = await runCli(['register', '--model', 'broken', '--onnx', dir], env);
     expect(directory.stderr).toContain(`error: cannot read ${dir}: it is a directory; give the path of the ONNX file`);
     expect((await runCli(['models', '--json'], env)).json().models.map((m: { name: string }) => m.name)).not.toContain('broken');
+  });
+
+  it('--onnx - registers the graph piped in (a pod with no copy of the file), as the file itself would be', async () => {
+    const bytes = readFileSync(modelFile);
+    const piped = await runCli(['register', '--model', 'piped', '--onnx', '-', '--json'], env, { stdin: bytes });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stderr).toContain(`registering the graph from stdin (${bytes.length} bytes) as piped`);
+    // The same graph as a file: the same content address, so the very bytes came through.
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    expect(piped.json()).toMatchObject({ model: 'piped', version: 1, onnx_sha256: sha });
+    // The manifest may come that way instead.
+    const described = await runCli(['register', '--model', 'piped', '--onnx', modelFile, '--manifest', '-', '--json'], env, { stdin: JSON.stringify({ description: 'from a pipe' }) });
+    expect(described.code, described.stderr).toBe(0);
+    expect((await runCli(['models', 'piped', '--json'], env)).json().versions.map((v: { description: string | null }) => v.description)).toEqual([null, 'from a pipe']);
+    // Nothing piped (stdin is /dev/null), or both from the one stdin: refused, saying what to do, and nothing registered.
+    const empty = await runCli(['register', '--model', 'piped', '--onnx', '-'], env);
+    expect([empty.code, empty.stderr]).toEqual([2, 'error: --onnx -: nothing came on stdin; pipe the ONNX file in (--onnx - < file), or give its path\n']);
+    const both = await runCli(['register', '--model', 'piped', '--onnx', '-', '--manifest', '-'], env, { stdin: bytes });
+    expect([both.code, both.stderr]).toEqual([2, 'error: only one of --onnx and --manifest can be piped in (-): give the manifest as a file\n']);
+    expect((await runCli(['models', 'piped', '--json'], env)).json().versions).toHaveLength(2);
   });
 
   it("models NAME shows each version's own description, and the production version's in its headline", async () => {

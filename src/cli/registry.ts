@@ -13,13 +13,27 @@ import { cliActor, cliConfig, parseVersion, withContext } from './context.js';
 import { byteSize, emit, fail, progress, table, type OutputOptions } from './output.js';
 import { migrate, openDb, pendingMigrations } from '../db/index.js';
 
-async function readInput(file: string, what: string): Promise<Buffer> {
-  assertInputFile(file, `give the path of the ${what}`);
+/**
+ * A file's bytes, or with `-` what is piped in: `kubectl exec -i deploy/modelgate -- modelgate
+ * register --onnx - < churn.onnx` registers a graph the pod has no copy of.
+ */
+async function readInput(file: string, what: string, flag: string): Promise<Buffer> {
+  if (file === '-') return readStdin(what, flag);
+  assertInputFile(file, `give the path of the ${what}, or - to pipe it in`);
   try {
     return await readFile(file);
   } catch (e) {
     throw new AppError('BAD_REQUEST', `cannot read ${what} ${file}: ${errorMessage(e)}`);
   }
+}
+
+async function readStdin(what: string, flag: string): Promise<Buffer> {
+  if (process.stdin.isTTY) throw new AppError('BAD_REQUEST', `${flag} - reads the ${what} from stdin, which is this terminal: pipe the file in (${flag} - < file), or give its path`);
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const bytes = Buffer.concat(chunks);
+  if (!bytes.length) throw new AppError('BAD_REQUEST', `${flag} -: nothing came on stdin; pipe the ${what} in (${flag} - < file), or give its path`);
+  return bytes;
 }
 
 /** Score the reference CSV through the model being registered and profile it. */
@@ -70,8 +84,8 @@ export function registerRegistryCommands(program: Command): void {
     .command('register')
     .description('Register an ONNX model as the next version of a model (content-addressed, immutable)')
     .requiredOption('--model <name>', 'model name, e.g. telco-churn')
-    .requiredOption('--onnx <file>', 'ONNX file (scikit-learn, XGBoost, LightGBM export)')
-    .option('--manifest <file>', 'JSON with feature_names, policy, metrics, description, positive_class, class_labels, output, task')
+    .requiredOption('--onnx <file>', 'ONNX file (scikit-learn, XGBoost, LightGBM export); - reads it from stdin')
+    .option('--manifest <file>', '(- reads it from stdin) JSON with feature_names, policy, metrics, description, positive_class, class_labels, output, task')
     .option('--task <task>', 'binary, multiclass or regression (default: read from the graph: class probabilities are binary or multiclass, one float value output is regression)')
     .option(
       '--policy <spec>',
@@ -88,7 +102,7 @@ export function registerRegistryCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExample:\n  modelgate register --model churn --onnx churn.onnx --if-changed --promote --json\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review\n  modelgate register --model fraud --onnx fraud.onnx --positive-class fraud --policy threshold=0.3',
+      '\nExample:\n  modelgate register --model churn --onnx churn.onnx --if-changed --promote --json\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review\n  modelgate register --model fraud --onnx fraud.onnx --positive-class fraud --policy threshold=0.3\n  kubectl exec -i deploy/modelgate -- modelgate register --model churn --onnx - < churn.onnx',
     )
     .action(
       async (
@@ -109,10 +123,11 @@ export function registerRegistryCommands(program: Command): void {
         },
       ) =>
         withContext(o, async (ctx) => {
-          const onnx = await readInput(o.onnx, 'ONNX file');
+          if (o.onnx === '-' && o.manifest === '-') throw new AppError('BAD_REQUEST', 'only one of --onnx and --manifest can be piped in (-): give the manifest as a file');
+          const onnx = await readInput(o.onnx, 'ONNX file', '--onnx');
           let manifest: unknown;
           if (o.manifest) {
-            const text = (await readInput(o.manifest, 'manifest')).toString('utf8');
+            const text = (await readInput(o.manifest, 'manifest', '--manifest')).toString('utf8');
             try {
               manifest = JSON.parse(text);
             } catch (e) {
@@ -140,7 +155,7 @@ export function registerRegistryCommands(program: Command): void {
             profiled = await profileReference(prepared, onnx, o.model, o.reference, o.target, o.allowSkipped ?? false);
             input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
           }
-          progress(`registering ${o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
+          progress(`registering ${o.onnx === '-' ? 'the graph from stdin' : o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
           const r = await ctx.registry.register({ ...input, ifChanged: o.ifChanged, actor: cliActor() });
           const promote = async (version: number) => (o.promote ? { promoted: true, warnings: await promoteRegistered(ctx, r.model, version) } : { promoted: false, warnings: [] });
           const next = (version: number, promoted: boolean) =>

@@ -1,8 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { stringify } from 'csv-stringify/sync';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PG_URL, randomId } from '../helpers/db.js';
@@ -21,7 +23,7 @@ const IMAGE = process.env.MODELGATE_IMAGE ?? 'modelgate:test';
 const TOKEN = 'container-admin-token-0123456789abcdef';
 const HARDENING = ['--read-only', '--tmpfs', '/tmp', '--user', '1000', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges'];
 const FIXTURES = path.join(REPO_ROOT, 'test/fixtures');
-const expected = JSON.parse(readFileSync(path.join(FIXTURES, 'telco_churn.expected.json'), 'utf8')) as { rows: Record<string, unknown>[]; proba: number[] };
+const expected = JSON.parse(readFileSync(path.join(FIXTURES, 'telco_churn.expected.json'), 'utf8')) as { rows: Record<string, unknown>[]; proba: number[]; labels: unknown[] };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const names: string[] = [];
@@ -56,6 +58,18 @@ async function start(opts: { volume: string; port: number; env?: Record<string, 
 }
 
 const cli = async (container: string, ...args: string[]) => JSON.parse(await docker('exec', container, 'modelgate', ...args, '--json'));
+/** A command in the container with bytes piped into it (docker exec -i, as kubectl exec -i); its stdout. */
+const execPiped = (container: string, input: Buffer | string, ...command: string[]) =>
+  new Promise<string>((resolve, reject) => {
+    const child = spawn('docker', ['exec', '-i', container, ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command.join(' ')} exited ${code}: ${err}${out}`))));
+    child.stdin.end(input);
+  });
 const api = async (url: string, method: string, p: string, body?: unknown, token = TOKEN) => {
   const res = await fetch(`${url}${p}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   return { status: res.status, body: (await res.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -87,6 +101,23 @@ describe('the container image, hardened, on SQLite and a data volume', () => {
     first = await start({ volume, port: await freePort(), docker: ['--memory', '1g', '--cpus', '1.5'], env: { BACKGROUND_THREAD_PRIORITY: 'idle' } });
     expect(await cli(first.name, 'register', '--model', 'churn', '--onnx', '/fixtures/telco_churn.onnx')).toMatchObject({ model: 'churn', version: 1 });
     expect(await cli(first.name, 'promote', '--model', 'churn', '--version', '1')).toMatchObject({ alias: 'production', version: 1 });
+    // Files only the operator's machine has, as docs/operations.md says to register them: a graph
+    // piped in, and a reference CSV copied into the container's /tmp first.
+    const bytes = readFileSync(path.join(FIXTURES, 'telco_churn.onnx'));
+    expect(JSON.parse(await execPiped(first.name, bytes, 'modelgate', 'register', '--model', 'churn-piped', '--onnx', '-', '--json'))).toMatchObject({
+      model: 'churn-piped',
+      version: 1,
+      onnx_sha256: createHash('sha256').update(bytes).digest('hex'),
+    });
+    const columns = Object.keys(expected.rows[0]);
+    const csv = stringify([[...columns, 'Churn'], ...expected.rows.map((r, i) => [...columns.map((c) => r[c]), expected.labels[i]])]);
+    await execPiped(first.name, bytes, 'sh', '-c', 'cat > /tmp/churn.onnx');
+    await execPiped(first.name, csv, 'sh', '-c', 'cat > /tmp/train.csv');
+    expect(await cli(first.name, 'register', '--model', 'churn-piped', '--onnx', '/tmp/churn.onnx', '--reference', '/tmp/train.csv', '--target', 'Churn')).toMatchObject({
+      version: 2,
+      onnx_sha256: createHash('sha256').update(bytes).digest('hex'),
+      reference: { rows: expected.rows.length, skipped: 0 },
+    });
     let res = await api(first.url, 'POST', '/v1/models/churn/predict', { instances: expected.rows });
     for (const until = Date.now() + 10_000; res.status !== 200 && Date.now() < until; await sleep(200)) res = await api(first.url, 'POST', '/v1/models/churn/predict', { instances: expected.rows });
     expect(res.status, JSON.stringify(res.body)).toBe(200);

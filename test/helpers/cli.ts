@@ -9,19 +9,21 @@ export interface CliResult {
 }
 
 /** Run the real CLI (the built `modelgate` command, dist/bin/modelgate.js) in a child process. */
-export function runCli(args: string[], env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+/** `stdin`: bytes piped into the command (otherwise its stdin is /dev/null). */
+export function runCli(args: string[], env: Record<string, string>, opts: { timeoutMs?: number; stdin?: Uint8Array | string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI_MAIN, ...args], {
       cwd: REPO_ROOT,
       // A command that should have ended is sent SIGTERM after this long, so a test fails instead of leaving it running.
       ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', MODELGATE_ACTOR: 'tester', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, json: () => parseOutput(args, code, stdout, stderr) }));
   });
