@@ -820,6 +820,12 @@ describe('console at /ui in Chromium', () => {
       await shot('access-delivery-history');
       await row.getByRole('button', { name: 'Hide attempts' }).click();
       await poll(() => history.count()).toBe(0);
+      // A test event from the subscription's row: the receiver's refusal, in words.
+      const sub = page.locator('[data-testid=webhooks-table] tbody tr', { hasText: 'history-hook' });
+      await sub.getByRole('button', { name: 'Send test' }).click();
+      await poll(() => page.locator('p.done').textContent()).toMatch(
+        new RegExp(`^Test event not delivered to ${url.replace(/[.]/g, '\\.')}: HTTP 500 in \\d+ ms; the receiver answered: <b>schema mismatch</b>: field "data\\.version" must be a string\\.$`),
+      );
     } finally {
       rx.closeAllConnections();
       await new Promise<void>((r) => rx.close(() => r()));

@@ -344,6 +344,36 @@ for (const dialect of DIALECTS) {
       expect([signedBy(still, own), still.signature.split(' ').length]).toEqual([true, 1]);
     });
 
+    it('a test event goes to one subscription now, signed as its deliveries are, and the reply says how the receiver took it', async () => {
+      const idOf = (p: string) => [...secrets.keys()].find((k) => k.endsWith(` ${p}`))!.split(' ')[0];
+      const outbox = async () =>
+        Number(
+          (
+            await s.ctx.db.kysely
+              .selectFrom('webhook_outbox')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      const queued = await outbox();
+      const ok = await api('POST', `/v1/webhooks/${idOf('/ok')}/test`);
+      expect(ok).toMatchObject({
+        status: 200,
+        body: { subscription: idOf('/ok'), url: `${rx.base}/ok`, enabled: true, delivered: true, status_code: 204, error: null, response: null, signed_with: ['current'] },
+      });
+      const got = rx.got.filter((g) => g.id === ok.body.event_id);
+      expect(got).toHaveLength(1);
+      expect(JSON.parse(got[0].body)).toEqual({ type: 'webhook.test', timestamp: new Date(now).toISOString(), data: { subscription: idOf('/ok'), message: expect.any(String) } });
+      expect(verify(secrets.get(`${idOf('/ok')} /ok`)!, got[0].id, got[0].timestamp, got[0].body, got[0].signature)).toBe(true);
+      // A receiver that refuses: not delivered, with its answer; a disabled one is tried and says so.
+      const refused = await api('POST', `/v1/webhooks/${idOf('/flaky')}/test`);
+      expect(refused.body).toMatchObject({ delivered: false, status_code: 500, error: 'HTTP 500', response: '{"error":"database locked (try 1)"}' });
+      expect((await api('POST', `/v1/webhooks/${idOf('/gone')}/test`)).body).toMatchObject({ enabled: false, delivered: false, status_code: 410 });
+      // Nothing queued, nothing to retry.
+      expect(await outbox()).toBe(queued);
+      expect(await api('POST', '/v1/webhooks/wh_nope/test')).toMatchObject({ status: 404, body: { error: { message: expect.stringMatching(/no webhook subscription wh_nope/) } } });
+    });
+
     it('rollout and monitoring events are written with the change: rollback, alert fired', async () => {
       await s.ctx.registry.register({ model: 'hotel', onnx: demo.onnx, actor: 'bob' });
       await s.ctx.rollouts.startCanary({ model: 'hotel', canary_version: 2, canary_percent: 10, actor: 'bob' });
@@ -405,7 +435,10 @@ describe("a delivery's attempts from the command line (SQLite)", () => {
   let rx: Awaited<ReturnType<typeof receiver>>;
   let now = Date.parse('2026-12-07T09:00:00Z');
   beforeAll(async () => {
-    rx = await receiver({ '/refuses': (_q, r) => r.writeHead(422, { 'content-type': 'text/plain' }).end('unknown field "alias"\n  expected one of: model, version') });
+    rx = await receiver({
+      '/refuses': (_q, r) => r.writeHead(422, { 'content-type': 'text/plain' }).end('unknown field "alias"\n  expected one of: model, version'),
+      '/fine': (_q, r) => r.writeHead(204).end(),
+    });
     s = await startTestServer({ jobs: false, clock: { now: () => new Date(now) }, env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '1m' } });
   });
   afterAll(async () => {
@@ -460,6 +493,24 @@ describe("a delivery's attempts from the command line (SQLite)", () => {
     // (The CLI's clock is the real one: it queues it for now.)
     expect(requeued.stdout.split('\n')[1]).toMatch(/^pending after 2 attempts \(queued again from the dead letters once\); next attempt at \d{4}-\d\d-\d\dT[\d:.]+Z$/);
 
+    // A test event, by the receiver's URL: not delivered (exit 1), with what the receiver said.
+    const tested = await runCli(['webhooks', 'test', url], s.env);
+    expect(tested.code).toBe(1);
+    expect(tested.stdout).toMatch(
+      new RegExp(
+        `^not delivered to ${url.replace(/[.]/g, '\\.')}: HTTP 422 in \\d+ ms \\(webhook-id msg_\\S+\\)\nthe receiver answered: unknown field "alias" expected one of: model, version\na 401 or 403: `,
+      ),
+    );
+    expect((await runCli(['webhooks', 'test', url, '--json'], s.env)).json()).toMatchObject({ url, delivered: false, status_code: 422 });
+    const fine = `${rx.base}/fine`;
+    expect(
+      (await s.app.inject({ method: 'POST', url: '/v1/webhooks', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ url: fine, events: ['model.promoted'] }) }))
+        .statusCode,
+    ).toBe(200);
+    const delivered = await runCli(['webhooks', 'test', fine], s.env);
+    expect([delivered.code, delivered.stderr]).toEqual([0, '']);
+    expect(delivered.stdout).toMatch(new RegExp(`^delivered to ${fine.replace(/[.]/g, '\\.')}: HTTP 204 in \\d+ ms, signed with the current secret \\(webhook-id msg_\\S+\\)\n$`));
+    expect(rx.got.filter((g) => g.path === '/fine').map((g) => JSON.parse(g.body).type)).toEqual(['webhook.test']);
     const missing = await runCli(['webhooks', 'delivery', 'nope'], s.env);
     expect([missing.code, missing.stderr]).toEqual([1, "error: no webhook delivery nope; modelgate webhooks deliveries lists them (an event's deliveries: --event msg_…)\n"]);
     const badStatus = await runCli(['webhooks', 'deliveries', '--status', 'failed'], s.env);

@@ -51,7 +51,12 @@ export function registerWebhookCommands(program: Command): void {
         emit(o, sub, () =>
           'already' in sub
             ? `already subscribed ${sub.id}: ${sub.url} (${sub.events.join(', ')}); its secret was shown when it was added (modelgate webhooks rotate-secret ${sub.id} makes a new one)`
-            : [`subscribed ${sub.id}: ${sub.url} (${sub.events.join(', ')})`, `secret ${sub.secret}`, 'keep the secret: it is shown only now; receivers verify webhook-signature with it'].join('\n'),
+            : [
+                `subscribed ${sub.id}: ${sub.url} (${sub.events.join(', ')})`,
+                `secret ${sub.secret}`,
+                'keep the secret: it is shown only now; receivers verify webhook-signature with it',
+                `once the receiver has it: modelgate webhooks test ${sub.id}`,
+              ].join('\n'),
         );
       }),
     );
@@ -108,6 +113,30 @@ export function registerWebhookCommands(program: Command): void {
             'keep the secret: it is shown only now',
           ].join('\n'),
         );
+      }),
+    );
+
+  webhooks
+    .command('test <subscription>')
+    .description(
+      'Send a webhook.test event to a receiver now, signed as its deliveries are, and say how it answered: checks its URL, secret and network before a real event needs them; exit 1 when it was not delivered',
+    )
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  modelgate webhooks test https://ops.example.com/modelgate\n  modelgate webhooks test wh_3kT9xQ2mPzLw --json')
+    .action(async (ref: string, o: OutputOptions) =>
+      withContext(o, async (ctx) => {
+        const r = await ctx.webhooks.test(await subscriptionByReference(ctx, ref));
+        emit(o, r, () => {
+          const how = `${r.status_code === null ? r.error : `HTTP ${r.status_code}`} in ${Math.round(r.duration_ms)} ms`;
+          const signed = r.signed_with.length > 1 ? 'signed with the current secret and, during its rotation grace, the previous one' : 'signed with the current secret';
+          return [
+            r.delivered ? `delivered to ${r.url}: ${how}, ${signed} (webhook-id ${r.event_id})` : `not delivered to ${r.url}: ${how} (webhook-id ${r.event_id})`,
+            ...(r.response !== null ? [`the receiver answered: ${oneLine(r.response)}`] : []),
+            ...(r.delivered ? [] : ['a 401 or 403: give the receiver the secret (modelgate webhooks rotate-secret makes a new one); no answer: check the URL and its network']),
+            ...(r.enabled ? [] : ['note: the subscription is disabled (a 410 Gone): real events are not sent to it; remove it and add it again to send them']),
+          ].join('\n');
+        });
+        if (!r.delivered) process.exitCode = 1;
       }),
     );
 

@@ -152,7 +152,7 @@ export async function openContext(config: Config, log: Logger, overrides: Contex
       },
     }),
     monitoring: createMonitoringService({ store: createMonitoringStore(db), registry, clock, emit: emitToOutbox, minRows: config.MONITOR_MIN_ROWS, minLabels: config.MONITOR_MIN_LABELS }),
-    webhooks: createWebhookService({ store: createWebhookStore(db), clock, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE }),
+    webhooks: createWebhookService({ store: createWebhookStore(db), clock, allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: config.WEBHOOK_TIMEOUT_MS }),
     retrain: createRetrainService({
       db,
       registry,

@@ -18,3 +18,6 @@ export const EVENT_TYPES = [
   'retrain.failed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+
+/** What `webhooks test` sends: to one subscription, whatever events it takes; not an event anything else sends. */
+export const TEST_EVENT_TYPE = 'webhook.test';

@@ -135,6 +135,38 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRoute
     async (request) => webhooks.rotateSecret({ id: request.params.id, secret: request.body?.secret, graceMs: parseDuration(request.body?.grace ?? '24h', 'grace'), actor: deps.actorOf(request) }),
   );
 
+  app.post(
+    '/v1/webhooks/:id/test',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary:
+          'Send a webhook.test event to this subscription now, signed as its deliveries are, and answer with how the receiver took it (not queued, not retried); 200 whether or not it was delivered',
+        params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['id'] },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              subscription: { type: 'string' },
+              url: { type: 'string' },
+              enabled: { type: 'boolean', description: 'false: real events are not sent to it (a 410 Gone disabled it), though this test was' },
+              event_id: { type: 'string', description: 'the webhook-id header it carried' },
+              delivered: { type: 'boolean', description: 'the receiver answered 2xx' },
+              status_code: { type: ['integer', 'null'] },
+              error: { type: ['string', 'null'] },
+              response: { type: ['string', 'null'], description: 'the start of a non-2xx answer (at most 1 KiB)' },
+              duration_ms: { type: 'number' },
+              signed_with: { type: 'array', items: { type: 'string', enum: ['current', 'previous'] }, description: 'previous too while a rotation grace lasts' },
+            },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (request) => webhooks.test(request.params.id),
+  );
+
   app.delete(
     '/v1/webhooks/:id',
     {

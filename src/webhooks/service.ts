@@ -3,7 +3,9 @@ import { AppError } from '../lib/errors.js';
 import { checkDestination, FETCH_BAD_PORTS, systemResolver, type Resolver } from './destination.js';
 import type { Clock } from '../lib/clock.js';
 import { MAX_GRACE_MS } from '../lib/duration.js';
-import { EVENT_TYPES } from './events.js';
+import { EVENT_TYPES, messageId } from './events.js';
+import { TEST_EVENT_TYPE } from './event-types.js';
+import { sendEvent } from './send.js';
 import { newSecret, secretKey } from './signing.js';
 import type { WebhookStore } from './store.js';
 
@@ -14,6 +16,8 @@ export interface WebhookServiceDeps {
   allowPrivate: boolean;
   /** Name resolution for subscription URLs (tests may pass their own). */
   resolve?: Resolver;
+  /** How long a test event waits for the receiver's answer (WEBHOOK_TIMEOUT_MS). */
+  timeoutMs: number;
 }
 
 const subscriptionId = () => `wh_${randomBytes(9).toString('base64url')}`;
@@ -108,13 +112,39 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     return { requeued: await store.retryDlq({ url: filter.url, eventId: filter.id }, clock.now().toISOString()) };
   }
 
+  /**
+   * A `webhook.test` event sent now to one subscription, signed as its deliveries are, and how the
+   * receiver answered: to check a receiver (its URL, its secret, its firewall) without waiting for
+   * a real event. Not queued, not retried, not counted as a delivery.
+   */
+  async function test(id: string) {
+    const now = clock.now();
+    const target = await store.signingTarget(id, now.toISOString());
+    if (!target) throw notFound(id);
+    const eventId = messageId();
+    const body = JSON.stringify({ type: TEST_EVENT_TYPE, timestamp: now.toISOString(), data: { subscription: target.id, message: 'a test event from modelgate webhooks test; nothing happened' } });
+    const sent = await sendEvent(target, eventId, body, { timeoutMs: deps.timeoutMs, allowPrivate: deps.allowPrivate, resolve, now: now.getTime() });
+    return {
+      subscription: target.id,
+      url: target.url,
+      enabled: target.enabled,
+      event_id: eventId,
+      delivered: sent.error === null,
+      status_code: sent.statusCode,
+      error: sent.error,
+      response: sent.response,
+      duration_ms: Math.round(sent.durationMs * 10) / 10,
+      signed_with: target.previousSecret ? ['current', 'previous'] : ['current'],
+    };
+  }
+
   async function delivery(id: string) {
     const found = await store.delivery(id);
     if (!found) throw new AppError('NOT_FOUND', `no webhook delivery ${id}; modelgate webhooks deliveries lists them (an event's deliveries: --event msg_…)`, { id });
     return found;
   }
 
-  return { add, rotateSecret, remove, list: store.list, retryDlq, deliveries: store.deliveries, delivery, dlqSize: store.dlqSize };
+  return { add, rotateSecret, remove, list: store.list, retryDlq, deliveries: store.deliveries, delivery, test, dlqSize: store.dlqSize };
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;

@@ -155,6 +155,14 @@ export function createWebhookStore(db: Db) {
       });
     },
 
+    /** What a test event is sent and signed with: the URL, the secret, and the replaced one while its grace lasts. */
+    async signingTarget(id: string, now: string): Promise<{ id: string; url: string; enabled: boolean; secret: string; previousSecret?: string } | undefined> {
+      const r = await k.selectFrom('webhook_subscriptions').select(['id', 'url', 'enabled', 'secret', 'previous_secret', 'previous_secret_until']).where('id', '=', id).executeTakeFirst();
+      if (!r) return undefined;
+      const grace = r.previous_secret && r.previous_secret_until && toIso(r.previous_secret_until) > now;
+      return { id: r.id, url: r.url, enabled: r.enabled === 1, secret: r.secret, ...(grace ? { previousSecret: r.previous_secret! } : {}) };
+    },
+
     /** A receiver answered 410 Gone: stop sending it anything. */
     async disable(id: string, reason: string, at: string): Promise<void> {
       await k.transaction().execute(async (tx) => {

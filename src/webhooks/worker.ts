@@ -1,10 +1,9 @@
 import type { Clock, Timers } from '../lib/clock.js';
-import { checkDestination, systemResolver, type Resolver } from './destination.js';
+import type { Resolver } from './destination.js';
 import { errorMessage } from '../lib/errors.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Logger } from '../lib/logger.js';
-import { responseStart } from './response-start.js';
-import { signatures } from './signing.js';
+import { sendEvent } from './send.js';
 import type { DueDelivery, WebhookStore } from './store.js';
 
 export interface DeliveryWorkerOptions {
@@ -27,14 +26,6 @@ export interface DeliveryWorkerOptions {
   random?: () => number;
   /** Finished deliveries are kept this long (ms), then pruned. */
   keepMs?: number;
-}
-
-/** Seconds or an HTTP date, as Retry-After may carry (RFC 9110); undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null, now: number): number | undefined {
-  if (!header) return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const t = Date.parse(header);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
 /**
@@ -84,47 +75,17 @@ export class DeliveryWorker {
     const attempt = d.attempts + 1;
     // Attempts number on across retry-dlq; the schedule starts over at each.
     const inRound = attempt - d.scheduleFrom;
-    const startedAt = clock.now();
-    const timestamp = Math.floor(startedAt.getTime() / 1000);
     const ac = new AbortController();
     this.inflight.add(ac);
-    const timer = setTimeout(() => ac.abort(new Error(`no answer within ${this.o.timeoutMs} ms`)), this.o.timeoutMs);
-    const started = process.hrtime.bigint();
-    let statusCode: number | null = null;
-    let error: string | null = null;
-    let retryAfter: number | undefined;
-    let response: string | null = null;
-    try {
-      // Checked again at each delivery: a name can be pointed at an internal address after the subscription was made.
-      await checkDestination(new URL(d.subscription.url), { allowPrivate: this.o.allowPrivate, resolve: this.o.resolve ?? systemResolver });
-      const res = await fetch(d.subscription.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'modelgate-webhooks/1',
-          'webhook-id': d.event_id,
-          'webhook-timestamp': String(timestamp),
-          'webhook-signature': signatures(d.subscription, d.event_id, timestamp, d.body),
-        },
-        body: d.body,
-        signal: ac.signal,
-        redirect: 'manual',
-      });
-      statusCode = res.status;
-      if (res.status === 429 || res.status === 503) retryAfter = retryAfterMs(res.headers.get('retry-after'), Date.now());
-      if (res.status < 200 || res.status >= 300) {
-        error = `HTTP ${res.status}`;
-        // What the receiver said is what the on-call needs to fix it (a refused signature, a bad field).
-        response = await responseStart(res.body);
-      } else await res.body?.cancel().catch(() => undefined); // a delivery's answer is not needed
-    } catch (e) {
-      error = ac.signal.aborted ? String((ac.signal.reason as Error)?.message ?? 'aborted') : errorMessage((e as { cause?: unknown }).cause ?? e);
-    } finally {
-      clearTimeout(timer);
-      this.inflight.delete(ac);
-    }
-    if (this.stopped && error && ac.signal.aborted) return; // shutting down: leave it pending for the next leader
-    const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const sent = await sendEvent(
+      d.subscription,
+      d.event_id,
+      d.body,
+      { timeoutMs: this.o.timeoutMs, allowPrivate: this.o.allowPrivate, resolve: this.o.resolve, now: clock.now().getTime() },
+      ac,
+    ).finally(() => this.inflight.delete(ac));
+    const { statusCode, error, response, durationMs } = sent;
+    if (this.stopped && error && sent.aborted) return; // shutting down: leave it pending for the next leader
     const at = clock.now().toISOString();
     if (statusCode === 410) {
       await this.o.store.attempted({ id: d.id, attempt, at, statusCode, error: 'HTTP 410 Gone', durationMs, response, next: { status: 'cancelled' } });
@@ -147,7 +108,7 @@ export class DeliveryWorker {
     }
     // Full schedule delay ±20 % jitter, so many failing deliveries do not retry in lockstep; Retry-After wins when given.
     const base = schedule[inRound - 1];
-    const delay = retryAfter ?? Math.round(base * (0.8 + 0.4 * (this.o.random ?? Math.random)()));
+    const delay = sent.retryAfterMs ?? Math.round(base * (0.8 + 0.4 * (this.o.random ?? Math.random)()));
     await this.o.store.attempted({ id: d.id, attempt, at, statusCode, error, durationMs, response, next: { status: 'pending', at: new Date(clock.now().getTime() + delay).toISOString() } });
     log.info({ delivery: d.id, url: d.subscription.url, attempt, error, retry_in_ms: delay }, 'webhook delivery failed; will retry');
     this.o.onDelivery?.('failed');

@@ -33,6 +33,22 @@ interface Subscription {
   previous_secret_valid_until: string | null;
 }
 
+interface TestResult {
+  url: string;
+  delivered: boolean;
+  status_code: number | null;
+  error: string | null;
+  response: string | null;
+  duration_ms: number;
+}
+
+/** How a receiver took a test event, in a sentence. */
+function testNote(r: TestResult): string {
+  const how = `${r.status_code === null ? r.error : `HTTP ${r.status_code}`} in ${Math.round(r.duration_ms)} ms`;
+  if (r.delivered) return `Test event delivered to ${r.url}: ${how}.`;
+  return `Test event not delivered to ${r.url}: ${how}${r.response ? `; the receiver answered: ${r.response}` : ''}.`;
+}
+
 /** Every attempt at one delivery, with what the receiver answered: what to fix before retrying a dead letter. */
 function DeliveryHistory({ id, columns }: { id: string; columns: number }) {
   const d = useLoad((signal) => get<Delivery & { history: Attempt[] }>(`/v1/webhooks/deliveries/${enc(id)}`, { signal }), [id]);
@@ -292,6 +308,19 @@ function Webhooks() {
               </td>
               <td>{fmt.time(s.created_at)}</td>
               <td class="row-actions">
+                <button
+                  type="button"
+                  onClick={() => {
+                    setSecret(undefined);
+                    setNote(`Sending a test event to ${s.url}…`);
+                    post<TestResult>(`/v1/webhooks/${enc(s.id)}/test`, {}).then(
+                      (r) => setNote(testNote(r)),
+                      (e: Error) => setNote(`The test event was not sent: ${e.message}`),
+                    );
+                  }}
+                >
+                  Send test
+                </button>
                 <ConfirmButton
                   label="Rotate secret"
                   title={`Rotate the signing secret of ${s.url}?`}
