@@ -382,6 +382,7 @@ describe('modelgate migrate on PostgreSQL', () => {
         '018_rollout_canary_revision',
         '019_retrain_one_running',
         '020_webhook_delivery_history',
+        '021_webhook_orphan_dead_letters',
       ],
       pending: [],
     });

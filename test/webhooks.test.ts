@@ -66,6 +66,8 @@ for (const dialect of DIALECTS) {
     let s: TestServer;
     let rx: Awaited<ReturnType<typeof receiver>>;
     let now = Date.parse('2026-11-24T10:00:00Z');
+    // The /dies receiver answers 500 until it is gone, then 410.
+    let diesGone = false;
     const secrets = new Map<string, string>();
     const api = async (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => {
       const res = await s.app.inject({ method, url, headers: { ...s.auth, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
@@ -87,6 +89,8 @@ for (const dialect of DIALECTS) {
         '/gone': (_q, r) => r.writeHead(410).end(),
         '/busy': (_q, r, n) => (n === 1 ? r.writeHead(429, { 'retry-after': '7' }).end() : r.writeHead(200).end()),
         '/slow': () => undefined, // never answers
+        '/down': (_q, r) => r.writeHead(500).end(),
+        '/dies': (_q, r) => r.writeHead(diesGone ? 410 : 500).end(),
       });
       // The timeout is real time: long enough that a receiver on a loaded machine (CI shares two cores) answers within it, short enough for /slow.
       s = await startTestServer({ dialect, jobs: false, clock: { now: () => new Date(now) }, env: { WEBHOOK_RETRY_SCHEDULE: '1s,2s,3s', WEBHOOK_TIMEOUT_MS: '1500' } });
@@ -267,6 +271,30 @@ for (const dialect of DIALECTS) {
       expect((await api('DELETE', `/v1/webhooks/${slow}`)).status).toBe(404);
       const rows = await s.ctx.db.kysely.selectFrom('webhook_deliveries').select(['status']).where('subscription_id', '=', slow).execute();
       expect(rows.map((r) => r.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    });
+
+    it('dead letters go with their receiver: removing it, or its 410 Gone, cancels them, and the dead-letter count falls to 0', async () => {
+      const { emitToOutbox } = await import('../src/webhooks/index.js');
+      const down = (await api('POST', '/v1/webhooks', { url: `${rx.base}/down`, events: ['monitor.report'] })).body.id as string;
+      const dies = (await api('POST', '/v1/webhooks', { url: `${rx.base}/dies`, events: ['monitor.report'] })).body.id as string;
+      await emitToOutbox(s.ctx.db.kysely, 'monitor.report', { model: 'dead-letter-test' }, new Date(now).toISOString());
+      for (let i = 0; i < 4; i++) await round(5000);
+      const statusOf = async (sub: string) => (await s.ctx.db.kysely.selectFrom('webhook_deliveries').select(['status']).where('subscription_id', '=', sub).execute()).map((r) => r.status).sort();
+      expect([await statusOf(down), await statusOf(dies)]).toEqual([['dead'], ['dead']]);
+      expect((await api('GET', '/v1/webhooks')).body.dead_letters).toBe(2);
+      // The receiver is gone for good (410): its dead letter can never be delivered, so it is not kept as one.
+      diesGone = true;
+      await emitToOutbox(s.ctx.db.kysely, 'monitor.report', { model: 'dead-letter-test' }, new Date(now).toISOString());
+      await round();
+      expect(await statusOf(dies)).toEqual(['cancelled', 'cancelled']);
+      expect(await statusOf(down)).toEqual(['dead', 'pending']);
+      expect((await api('GET', '/v1/webhooks')).body.dead_letters).toBe(1);
+      // Removed: its dead letter and its pending delivery are cancelled.
+      expect((await api('DELETE', `/v1/webhooks/${down}`)).status).toBe(200);
+      expect(await statusOf(down)).toEqual(['cancelled', 'cancelled']);
+      expect((await api('GET', '/v1/webhooks')).body.dead_letters).toBe(0);
+      expect((await s.app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(/\nmodelgate_webhook_dlq_size 0\n/);
+      expect(await api('DELETE', `/v1/webhooks/${dies}`)).toMatchObject({ status: 200 });
     });
 
     it('a new subscription hears of what happens from then on, not of older events still waiting to be sent', async () => {

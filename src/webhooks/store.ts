@@ -150,7 +150,8 @@ export function createWebhookStore(db: Db) {
       return k.transaction().execute(async (tx) => {
         const r = await tx.deleteFrom('webhook_subscriptions').where('id', '=', id).executeTakeFirst();
         if (!r.numDeletedRows) return false;
-        await tx.updateTable('webhook_deliveries').set({ status: 'cancelled', updated_at: at }).where('subscription_id', '=', id).where('status', '=', 'pending').execute();
+        // Its dead letters too: with the subscription gone they could never be retried, and would hold the dead-letter count (and its alert) up for good.
+        await tx.updateTable('webhook_deliveries').set({ status: 'cancelled', updated_at: at }).where('subscription_id', '=', id).where('status', 'in', ['pending', 'dead']).execute();
         return true;
       });
     },
@@ -163,11 +164,16 @@ export function createWebhookStore(db: Db) {
       return { id: r.id, url: r.url, enabled: r.enabled === 1, secret: r.secret, ...(grace ? { previousSecret: r.previous_secret! } : {}) };
     },
 
-    /** A receiver answered 410 Gone: stop sending it anything. */
+    /** A receiver answered 410 Gone: stop sending it anything, and drop its dead letters (it will not take them). */
     async disable(id: string, reason: string, at: string): Promise<void> {
       await k.transaction().execute(async (tx) => {
         await tx.updateTable('webhook_subscriptions').set({ enabled: 0, disabled_reason: reason }).where('id', '=', id).execute();
-        await tx.updateTable('webhook_deliveries').set({ status: 'cancelled', updated_at: at, last_error: reason }).where('subscription_id', '=', id).where('status', '=', 'pending').execute();
+        await tx
+          .updateTable('webhook_deliveries')
+          .set({ status: 'cancelled', updated_at: at, last_error: reason })
+          .where('subscription_id', '=', id)
+          .where('status', 'in', ['pending', 'dead'])
+          .execute();
       });
     },
 

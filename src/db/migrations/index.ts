@@ -20,6 +20,7 @@ import { webhookSecretRotationMigration } from './017_webhook_secret_rotation.js
 import { rolloutCanaryRevisionMigration } from './018_rollout_canary_revision.js';
 import { retrainOneRunningMigration } from './019_retrain_one_running.js';
 import { webhookDeliveryHistoryMigration } from './020_webhook_delivery_history.js';
+import { webhookOrphanDeadLettersMigration } from './021_webhook_orphan_dead_letters.js';
 
 /** Ordered by name; never edit a migration that has shipped, add the next one. */
 export function allMigrations(dialect: Dialect): Record<string, Migration> {
@@ -44,5 +45,6 @@ export function allMigrations(dialect: Dialect): Record<string, Migration> {
     '018_rollout_canary_revision': rolloutCanaryRevisionMigration(),
     '019_retrain_one_running': retrainOneRunningMigration(),
     '020_webhook_delivery_history': webhookDeliveryHistoryMigration(),
+    '021_webhook_orphan_dead_letters': webhookOrphanDeadLettersMigration(),
   };
 }
