@@ -132,7 +132,11 @@ export function registerWebhookCommands(program: Command): void {
           return [
             r.delivered ? `delivered to ${r.url}: ${how}, ${signed} (webhook-id ${r.event_id})` : `not delivered to ${r.url}: ${how} (webhook-id ${r.event_id})`,
             ...(r.response !== null ? [`the receiver answered: ${oneLine(r.response)}`] : []),
-            ...(r.delivered ? [] : ['a 401 or 403: give the receiver the secret (modelgate webhooks rotate-secret makes a new one); no answer: check the URL and its network']),
+            ...(r.status_code === 401 || r.status_code === 403
+              ? [`a ${r.status_code} usually means the receiver checks another secret: give it this subscription's (modelgate webhooks rotate-secret ${r.subscription} makes a new one, shown once)`]
+              : r.status_code === null
+                ? ['no answer: check the URL, that the receiver is running, and the network between']
+                : []),
             ...(r.enabled ? [] : ['note: the subscription is disabled (a 410 Gone): real events are not sent to it; remove it and add it again to send them']),
           ].join('\n');
         });
