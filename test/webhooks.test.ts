@@ -588,5 +588,13 @@ describe('receivers on internal addresses (WEBHOOK_ALLOW_PRIVATE off, the defaul
     expect(rx.got).toEqual([]);
     const [d] = await s.ctx.webhooks.deliveries({ limit: 10 });
     expect(d).toMatchObject({ subscription_id: 'wh_internal', attempts: 1, status: 'pending', last_error: expect.stringMatching(/127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback/) });
+    // A test event is checked the same way; the refusal says what to do, with no other hint.
+    const { runCli } = await import('./helpers/cli.js');
+    const tested = await runCli(['webhooks', 'test', 'wh_internal'], s.env);
+    expect(tested.code).toBe(1);
+    expect(tested.stdout).toMatch(
+      /^not delivered to http:\/\/127\.0\.0\.1:\d+\/hook: url: 127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=on \(after \d+ ms\) \(webhook-id msg_\S+\)\n$/,
+    );
+    expect(rx.got).toEqual([]);
   });
 });

@@ -127,14 +127,16 @@ export function registerWebhookCommands(program: Command): void {
       withContext(o, async (ctx) => {
         const r = await ctx.webhooks.test(await subscriptionByReference(ctx, ref));
         emit(o, r, () => {
-          const how = `${r.status_code === null ? r.error : `HTTP ${r.status_code}`} in ${Math.round(r.duration_ms)} ms`;
+          const how = r.status_code === null ? `${r.error} (after ${Math.round(r.duration_ms)} ms)` : `HTTP ${r.status_code} in ${Math.round(r.duration_ms)} ms`;
+          // A refused destination says what to do itself (url: … WEBHOOK_ALLOW_PRIVATE).
+          const refusedHere = r.error?.startsWith('url: ') ?? false;
           const signed = r.signed_with.length > 1 ? 'signed with the current secret and, during its rotation grace, the previous one' : 'signed with the current secret';
           return [
             r.delivered ? `delivered to ${r.url}: ${how}, ${signed} (webhook-id ${r.event_id})` : `not delivered to ${r.url}: ${how} (webhook-id ${r.event_id})`,
             ...(r.response !== null ? [`the receiver answered: ${oneLine(r.response)}`] : []),
             ...(r.status_code === 401 || r.status_code === 403
               ? [`a ${r.status_code} usually means the receiver checks another secret: give it this subscription's (modelgate webhooks rotate-secret ${r.subscription} makes a new one, shown once)`]
-              : r.status_code === null
+              : r.status_code === null && !refusedHere
                 ? ['no answer: check the URL, that the receiver is running, and the network between']
                 : []),
             ...(r.enabled ? [] : ['note: the subscription is disabled (a 410 Gone): real events are not sent to it; remove it and add it again to send them']),
