@@ -784,6 +784,14 @@ describe('console at /ui in Chromium', () => {
     expect(await misalignedRows(page, '[data-testid=webhooks-table]')).toEqual([]);
     await shot('access-webhooks');
     expect(await a11y(page)).toEqual([]);
+    // The disabled one, enabled again from its row.
+    const goneRow = page.locator('[data-testid=webhooks-table] tbody tr', { hasText: 'gone-hook' });
+    await goneRow.getByRole('button', { name: 'Enable' }).click();
+    await poll(() => page.locator('dialog[open]').textContent()).toMatch(/Those while it was disabled are not sent/);
+    await page.locator('dialog[open] [data-testid=confirm]').click();
+    await poll(() => goneRow.locator('td').nth(2).textContent()).toBe('enabled');
+    expect(await goneRow.getByRole('button', { name: 'Enable' }).count()).toBe(0);
+    expect(((await api('GET', '/v1/webhooks')).body.subscriptions as { id: string; enabled: boolean }[]).find((x) => x.id === gone.body.id)?.enabled).toBe(true);
   });
 
   it("a delivery's attempts open under its row: each answer, and what the receiver said", async () => {

@@ -66,8 +66,8 @@ for (const dialect of DIALECTS) {
     let s: TestServer;
     let rx: Awaited<ReturnType<typeof receiver>>;
     let now = Date.parse('2026-11-24T10:00:00Z');
-    // The /dies receiver answers 500 until it is gone, then 410.
-    let diesGone = false;
+    // The /dies receiver answers 500 while failing, 410 once gone, 200 when back.
+    let dies: 'failing' | 'gone' | 'back' = 'failing';
     const secrets = new Map<string, string>();
     const api = async (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => {
       const res = await s.app.inject({ method, url, headers: { ...s.auth, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
@@ -90,7 +90,7 @@ for (const dialect of DIALECTS) {
         '/busy': (_q, r, n) => (n === 1 ? r.writeHead(429, { 'retry-after': '7' }).end() : r.writeHead(200).end()),
         '/slow': () => undefined, // never answers
         '/down': (_q, r) => r.writeHead(500).end(),
-        '/dies': (_q, r) => r.writeHead(diesGone ? 410 : 500).end(),
+        '/dies': (_q, r) => r.writeHead({ failing: 500, gone: 410, back: 200 }[dies]).end(),
       });
       // The timeout is real time: long enough that a receiver on a loaded machine (CI shares two cores) answers within it, short enough for /slow.
       s = await startTestServer({ dialect, jobs: false, clock: { now: () => new Date(now) }, env: { WEBHOOK_RETRY_SCHEDULE: '1s,2s,3s', WEBHOOK_TIMEOUT_MS: '1500' } });
@@ -138,7 +138,7 @@ for (const dialect of DIALECTS) {
       expect(twice.status).toBe(409);
       expect(twice.body.error).toMatchObject({
         code: 'CONFLICT',
-        message: `url: subscription ${ok.id} already delivers to ${rx.base}/ok, for events *; a second one would send each event twice, signed with another secret. To change its events (or enable it), remove it (modelgate webhooks remove ${ok.id}) and add it again; for a new secret, rotate it (modelgate webhooks rotate-secret ${ok.id})`,
+        message: `url: subscription ${ok.id} already delivers to ${rx.base}/ok, for events *; a second one would send each event twice, signed with another secret. To change its events, remove it (modelgate webhooks remove ${ok.id}) and add it again; for a new secret, rotate it (modelgate webhooks rotate-secret ${ok.id})`,
       });
       expect((await api('POST', '/v1/webhooks', { url: `${rx.base}/ok`, secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' })).body.error.message).toMatch(/, with another secret; /);
       expect((await api('GET', '/v1/webhooks')).body.subscriptions).toHaveLength(subscribed.length);
@@ -276,17 +276,17 @@ for (const dialect of DIALECTS) {
     it('dead letters go with their receiver: removing it, or its 410 Gone, cancels them, and the dead-letter count falls to 0', async () => {
       const { emitToOutbox } = await import('../src/webhooks/index.js');
       const down = (await api('POST', '/v1/webhooks', { url: `${rx.base}/down`, events: ['monitor.report'] })).body.id as string;
-      const dies = (await api('POST', '/v1/webhooks', { url: `${rx.base}/dies`, events: ['monitor.report'] })).body.id as string;
+      const diesId = (await api('POST', '/v1/webhooks', { url: `${rx.base}/dies`, events: ['monitor.report'] })).body.id as string;
       await emitToOutbox(s.ctx.db.kysely, 'monitor.report', { model: 'dead-letter-test' }, new Date(now).toISOString());
       for (let i = 0; i < 4; i++) await round(5000);
       const statusOf = async (sub: string) => (await s.ctx.db.kysely.selectFrom('webhook_deliveries').select(['status']).where('subscription_id', '=', sub).execute()).map((r) => r.status).sort();
-      expect([await statusOf(down), await statusOf(dies)]).toEqual([['dead'], ['dead']]);
+      expect([await statusOf(down), await statusOf(diesId)]).toEqual([['dead'], ['dead']]);
       expect((await api('GET', '/v1/webhooks')).body.dead_letters).toBe(2);
       // The receiver is gone for good (410): its dead letter can never be delivered, so it is not kept as one.
-      diesGone = true;
+      dies = 'gone';
       await emitToOutbox(s.ctx.db.kysely, 'monitor.report', { model: 'dead-letter-test' }, new Date(now).toISOString());
       await round();
-      expect(await statusOf(dies)).toEqual(['cancelled', 'cancelled']);
+      expect(await statusOf(diesId)).toEqual(['cancelled', 'cancelled']);
       expect(await statusOf(down)).toEqual(['dead', 'pending']);
       expect((await api('GET', '/v1/webhooks')).body.dead_letters).toBe(1);
       // Removed: its dead letter and its pending delivery are cancelled.
@@ -294,7 +294,31 @@ for (const dialect of DIALECTS) {
       expect(await statusOf(down)).toEqual(['cancelled', 'cancelled']);
       expect((await api('GET', '/v1/webhooks')).body.dead_letters).toBe(0);
       expect((await s.app.inject({ method: 'GET', url: '/metrics' })).body).toMatch(/\nmodelgate_webhook_dlq_size 0\n/);
-      expect(await api('DELETE', `/v1/webhooks/${dies}`)).toMatchObject({ status: 200 });
+      // The receiver is back: enabled again, it gets the events from then on, not those while it was disabled.
+      const emit = () => emitToOutbox(s.ctx.db.kysely, 'monitor.report', { model: 'dead-letter-test' }, new Date(now).toISOString());
+      await emit();
+      await round();
+      expect(await statusOf(diesId)).toEqual(['cancelled', 'cancelled']);
+      expect((await api('POST', '/v1/webhooks', { url: `${rx.base}/dies`, events: ['monitor.report'] })).body.error.message).toMatch(
+        new RegExp(`it is disabled \\(the receiver answered 410 Gone at .*\\); .* To send to it again: modelgate webhooks enable ${diesId}\\. To change its events`),
+      );
+      dies = 'back';
+      const enabled = await api('POST', `/v1/webhooks/${diesId}/enable`);
+      expect(enabled).toMatchObject({ status: 200, body: { id: diesId, enabled: true, disabled_reason: null, was_disabled_because: expect.stringMatching(/^the receiver answered 410 Gone at /) } });
+      expect((await api('POST', `/v1/webhooks/${diesId}/enable`)).body).toMatchObject({ id: diesId, enabled: true, already: true });
+      await emit();
+      await round();
+      expect(await statusOf(diesId)).toEqual(['cancelled', 'cancelled', 'delivered']);
+      expect(await api('POST', '/v1/webhooks/wh_nope/enable')).toMatchObject({ status: 404 });
+      expect(await api('DELETE', `/v1/webhooks/${diesId}`)).toMatchObject({ status: 200 });
+      // The other receivers (every event: /flaky, /busy) retry these events; settled here, so the tests after meet no backlog.
+      for (let i = 0; i < 4; i++) await round(5000);
+      const pending = await s.ctx.db.kysely
+        .selectFrom('webhook_deliveries')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('status', '=', 'pending')
+        .executeTakeFirstOrThrow();
+      expect(Number(pending.n)).toBe(0);
     });
 
     it('a new subscription hears of what happens from then on, not of older events still waiting to be sent', async () => {
@@ -550,6 +574,22 @@ describe("a delivery's attempts from the command line (SQLite)", () => {
       `a 401 usually means the receiver checks another secret: give it this subscription's (modelgate webhooks rotate-secret ${sub} makes a new one, shown once)`,
       '',
     ]);
+    // Disabled (as a 410 Gone does), then enabled again by its URL.
+    const { createWebhookStore } = await import('../src/webhooks/store.js');
+    const fineId = (await runCli(['webhooks', 'list', '--json'], s.env)).json().subscriptions.find((x: { url: string }) => x.url === fine).id as string;
+    await createWebhookStore(s.ctx.db).disable(fineId, 'the receiver answered 410 Gone at 2026-12-07T09:00:00.000Z', new Date(now).toISOString());
+    const whileDisabled = await runCli(['webhooks', 'test', fine], s.env);
+    expect(whileDisabled.stdout.trimEnd().split('\n').at(-1)).toBe(
+      `note: the subscription is disabled (a 410 Gone): real events are not sent to it; modelgate webhooks enable ${fineId} sends them again`,
+    );
+    const enabled = await runCli(['webhooks', 'enable', fine], s.env);
+    expect([enabled.code, enabled.stdout]).toEqual([
+      0,
+      `enabled ${fineId} (${fine}): events from now on are delivered to it; those while it was disabled (the receiver answered 410 Gone at 2026-12-07T09:00:00.000Z) are not\ncheck it takes them: modelgate webhooks test ${fineId}\n`,
+    ]);
+    expect((await runCli(['webhooks', 'enable', fineId], s.env)).stdout).toBe(`${fineId} (${fine}) is enabled already: nothing changed\n`);
+    expect((await runCli(['webhooks', 'list', '--json'], s.env)).json().subscriptions.find((x: { id: string }) => x.id === fineId)).toMatchObject({ enabled: true, disabled_reason: null });
+    expect((await runCli(['webhooks', 'enable', 'wh_nope'], s.env)).code).toBe(1);
     const missing = await runCli(['webhooks', 'delivery', 'nope'], s.env);
     expect([missing.code, missing.stderr]).toEqual([1, "error: no webhook delivery nope; modelgate webhooks deliveries lists them (an event's deliveries: --event msg_…)\n"]);
     const badStatus = await runCli(['webhooks', 'deliveries', '--status', 'failed'], s.env);

@@ -139,10 +139,29 @@ export function registerWebhookCommands(program: Command): void {
               : r.status_code === null && !refusedHere
                 ? ['no answer: check the URL, that the receiver is running, and the network between']
                 : []),
-            ...(r.enabled ? [] : ['note: the subscription is disabled (a 410 Gone): real events are not sent to it; remove it and add it again to send them']),
+            ...(r.enabled ? [] : [`note: the subscription is disabled (a 410 Gone): real events are not sent to it; modelgate webhooks enable ${r.subscription} sends them again`]),
           ].join('\n');
         });
         if (!r.delivered) process.exitCode = 1;
+      }),
+    );
+
+  webhooks
+    .command('enable <subscription>')
+    .description('Send to a subscription again after its receiver answered 410 Gone: events from now on (those while it was disabled are not sent); its secret stays')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  modelgate webhooks enable https://ops.example.com/modelgate\n  modelgate webhooks enable wh_3kT9xQ2mPzLw --json')
+    .action(async (ref: string, o: OutputOptions) =>
+      withContext(o, async (ctx) => {
+        const sub = await ctx.webhooks.enable(await subscriptionByReference(ctx, ref));
+        emit(o, sub, () =>
+          'already' in sub
+            ? `${sub.id} (${sub.url}) is enabled already: nothing changed`
+            : [
+                `enabled ${sub.id} (${sub.url}): events from now on are delivered to it; those while it was disabled (${sub.was_disabled_because ?? 'by hand'}) are not`,
+                `check it takes them: modelgate webhooks test ${sub.id}`,
+              ].join('\n'),
+        );
       }),
     );
 

@@ -167,6 +167,30 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRoute
     async (request) => webhooks.test(request.params.id),
   );
 
+  app.post(
+    '/v1/webhooks/:id/enable',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Send to a subscription again after a 410 Gone disabled it: events from now on (not those while it was disabled); its secret stays. Enabled already: already: true',
+        params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['id'] },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ...subscription.properties,
+              already: { type: 'boolean', description: 'it was enabled: nothing changed' },
+              was_disabled_because: { type: ['string', 'null'] },
+            },
+          },
+          ...errors,
+        },
+      },
+    },
+    async (request) => webhooks.enable(request.params.id),
+  );
+
   app.delete(
     '/v1/webhooks/:id',
     {

@@ -72,7 +72,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const differs = !same.enabled ? `it is disabled (${same.disabled_reason ?? 'by hand'})` : !sameEvents ? `for events ${same.events.join(', ')}` : 'with another secret';
       throw new AppError(
         'CONFLICT',
-        `url: subscription ${same.id} already delivers to ${same.url}, ${differs}; a second one would send each event twice, signed with another secret. To change its events (or enable it), remove it (modelgate webhooks remove ${same.id}) and add it again; for a new secret, rotate it (modelgate webhooks rotate-secret ${same.id})`,
+        `url: subscription ${same.id} already delivers to ${same.url}, ${differs}; a second one would send each event twice, signed with another secret. ${same.enabled ? '' : `To send to it again: modelgate webhooks enable ${same.id}. `}To change its events, remove it (modelgate webhooks remove ${same.id}) and add it again; for a new secret, rotate it (modelgate webhooks rotate-secret ${same.id})`,
         { field: 'url', id: same.id },
       );
     }
@@ -101,6 +101,18 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     });
     if (!sub) throw notFound(input.id);
     return { ...sub, secret };
+  }
+
+  /**
+   * A subscription a 410 Gone disabled, sending again: events from now on are delivered to it
+   * (those while it was disabled were not queued for it). Its secret stays.
+   */
+  async function enable(id: string) {
+    const before = (await store.list()).find((x) => x.id === id);
+    if (!before) throw notFound(id);
+    if (before.enabled) return { ...before, already: true };
+    await store.enable(id);
+    return { ...before, enabled: true, disabled_reason: null, was_disabled_because: before.disabled_reason };
   }
 
   async function remove(id: string) {
@@ -144,7 +156,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     return found;
   }
 
-  return { add, rotateSecret, remove, list: store.list, retryDlq, deliveries: store.deliveries, delivery, test, dlqSize: store.dlqSize };
+  return { add, rotateSecret, enable, remove, list: store.list, retryDlq, deliveries: store.deliveries, delivery, test, dlqSize: store.dlqSize };
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;

@@ -164,6 +164,12 @@ export function createWebhookStore(db: Db) {
       return { id: r.id, url: r.url, enabled: r.enabled === 1, secret: r.secret, ...(grace ? { previousSecret: r.previous_secret! } : {}) };
     },
 
+    /** Send to it again (after a 410 Gone disabled it); false when there is no such subscription. */
+    async enable(id: string): Promise<boolean> {
+      const r = await k.updateTable('webhook_subscriptions').set({ enabled: 1, disabled_reason: null }).where('id', '=', id).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    },
+
     /** A receiver answered 410 Gone: stop sending it anything, and drop its dead letters (it will not take them). */
     async disable(id: string, reason: string, at: string): Promise<void> {
       await k.transaction().execute(async (tx) => {

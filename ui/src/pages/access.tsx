@@ -321,6 +321,21 @@ function Webhooks() {
                 >
                   Send test
                 </button>
+                {s.enabled ? null : (
+                  <ConfirmButton
+                    label="Enable"
+                    title={`Send to ${s.url} again?`}
+                    confirm={
+                      <p>Events from now on are delivered to it, signed with its secret as before. Those while it was disabled are not sent. Send it a test first if you are not sure it is back.</p>
+                    }
+                    run={() => post(`/v1/webhooks/${enc(s.id)}/enable`, {})}
+                    done={() => {
+                      setSecret(undefined);
+                      setNote(`${s.url} is enabled: events from now on are delivered to it.`);
+                      subs.reload();
+                    }}
+                  />
+                )}
                 <ConfirmButton
                   label="Rotate secret"
                   title={`Rotate the signing secret of ${s.url}?`}
