@@ -198,6 +198,21 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect((await runCli(['models', '--json'], env)).json().models.map((m: { name: string }) => m.name)).not.toContain('broken');
   });
 
+  it('register warns when the new version takes inputs production does not: another model under this name?', async () => {
+    expect((await runCli(['register', '--model', 'mixup', '--onnx', modelFile, '--promote'], env)).code).toBe(0);
+    const wrong = await runCli(['register', '--model', 'mixup', '--onnx', path.join(FIXTURES, 'telco_churn.onnx')], env);
+    expect(wrong.code, wrong.stderr).toBe(0);
+    expect(wrong.stderr).toContain(
+      "warning: version 2 takes none of production (version 1)'s features (its 19: SeniorCitizen, tenure, MonthlyCharges, TotalCharges, gender and 14 more): requests made for production (version 1) are refused (400) without gender, Partner, Dependents and 12 more; is mixup the model you meant?\n",
+    );
+    // The same graph again: production's own inputs, nothing said.
+    expect((await runCli(['register', '--model', 'mixup', '--onnx', modelFile], env)).stderr).not.toContain('warning');
+    const promoted = await runCli(['promote', '--model', 'mixup', '--version', '2', '--json'], env);
+    expect(promoted.json().warnings).toEqual([
+      expect.stringMatching(/^production of mixup is now version 2, which takes none of version 1's features .* roll back \(modelgate rollback --model mixup\)$/),
+    ]);
+  });
+
   it('--onnx - registers the graph piped in (a pod with no copy of the file), as the file itself would be', async () => {
     const bytes = readFileSync(modelFile);
     const piped = await runCli(['register', '--model', 'piped', '--onnx', '-', '--json'], env, { stdin: bytes });

@@ -1,18 +1,24 @@
-import { decisionsDiffer, policyFlag } from '../inference/index.js';
+import { contractChange, decisionsDiffer, describeContractChange, policyFlag } from '../inference/index.js';
 import type { Context } from '../server/context.js';
 import { AppError, isAppError } from '../lib/errors.js';
 import { cliActor } from './context.js';
 import { progress } from './output.js';
 
 /**
- * A new version of a model whose production decides other things (production has bands; this
+ * A new version of a model whose production takes other inputs (said first), or decides other things (production has bands; this
  * one the default policy): a canary of it would answer its share of clients with decisions
  * they were never given. Said now, while it is only registered.
  */
-export async function warnIfDecidesUnlikeProduction(ctx: Context, model: string, version: number): Promise<void> {
+export async function warnIfUnlikeProduction(ctx: Context, model: string, version: number): Promise<void> {
   const production = (await ctx.registry.getModel(model)).aliases.production;
   if (production === undefined || production === version) return;
   const [mine, theirs] = await Promise.all([ctx.registry.getVersion(model, version), ctx.registry.getVersion(model, production)]);
+  // Other inputs than production's: a graph registered under the wrong --model, or a retrain on other columns.
+  const inputs = contractChange(mine.manifest.contract, theirs.manifest.contract);
+  if (inputs)
+    progress(
+      `warning: version ${version} ${describeContractChange(inputs, `production (version ${production})`)}${inputs.added.length === inputs.features ? `; is ${model} the model you meant?` : ''}`,
+    );
   const differ = decisionsDiffer(mine.manifest.policy, theirs.manifest.policy, mine.manifest.output.class_labels, theirs.manifest.output.class_labels);
   if (!differ) return;
   const flag = policyFlag(theirs.manifest.policy);

@@ -1,4 +1,4 @@
-import { promoteRegistered, warnIfDecidesUnlikeProduction } from './decisions-warning.js';
+import { promoteRegistered, warnIfUnlikeProduction } from './decisions-warning.js';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AppError, errorMessage } from '../lib/errors.js';
@@ -166,7 +166,7 @@ export function registerRegistryCommands(program: Command): void {
               [`${r.model}: unchanged; version ${r.version} is this graph with these settings, nothing registered`, next(r.version, p.promoted)].join('\n'),
             );
           }
-          if (!o.promote) await warnIfDecidesUnlikeProduction(ctx, r.model, r.version);
+          if (!o.promote) await warnIfUnlikeProduction(ctx, r.model, r.version);
           const p = await promote(r.version);
           const c = r.manifest.contract;
           emit(

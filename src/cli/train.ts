@@ -14,7 +14,7 @@ import type { Dataset } from '../training/dataset.js';
 import { cliActor, parseNumberFlag, withContext } from './context.js';
 import { parseBands, parseCosts } from './policy-flags.js';
 import { describePolicy } from '../inference/index.js';
-import { promoteRegistered, warnIfDecidesUnlikeProduction } from './decisions-warning.js';
+import { promoteRegistered, warnIfUnlikeProduction } from './decisions-warning.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 interface TrainFlags extends OutputOptions {
@@ -523,7 +523,7 @@ async function registerIfPassed(
   });
   let warnings: string[] = [];
   if (o.promote) warnings = await promoteRegistered(ctx, o.model, r.version);
-  else await warnIfDecidesUnlikeProduction(ctx, o.model, r.version);
+  else await warnIfUnlikeProduction(ctx, o.model, r.version);
   return { registered: { model: r.model, version: r.version }, promoted: !!o.promote, warnings };
 }
 

@@ -152,6 +152,21 @@ describe.each(DIALECTS)('registry on %s', (dialect) => {
     );
   });
 
+  it('a move to a version that takes other inputs is allowed and said (a graph registered under the wrong model)', async () => {
+    const warnings = (r: object) => (r as { warnings?: string[] }).warnings;
+    const telco = fixture('telco_churn').onnx;
+    await registry.register({ model: 'inputs', onnx, actor: 't' });
+    await registry.register({ model: 'inputs', onnx: telco, actor: 't' });
+    await registry.register({ model: 'inputs', onnx: telco, missingCategory: 'missing', actor: 't' });
+    await registry.promote({ model: 'inputs', target: 'production', version: 1, actor: 't' });
+    // The telco pipeline's 19 inputs (4 numbers, then 15 strings with no missing category) share no name with the hotel model's.
+    expect(warnings(await registry.promote({ model: 'inputs', target: 'production', version: 2, actor: 't' }))).toEqual([
+      "production of inputs is now version 2, which takes none of version 1's features (its 19: SeniorCitizen, tenure, MonthlyCharges, TotalCharges, gender and 14 more): requests made for version 1 are refused (400) without gender, Partner, Dependents and 12 more; if that was not meant, roll back (modelgate rollback --model inputs)",
+    ]);
+    // The same inputs (a missing category only makes missing strings scored): nothing to say.
+    expect(await registry.promote({ model: 'inputs', target: 'production', version: 3, actor: 't' })).not.toHaveProperty('warnings');
+  });
+
   it('archives only versions no alias points at; archived versions cannot be promoted', async () => {
     expect(await code(registry.promote({ model: 'alpha', target: 'archived', version: 1, actor: 'x' }))).toBe('CONFLICT');
     await registry.promote({ model: 'alpha', target: 'archived', version: 2, actor: 'x' });

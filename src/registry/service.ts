@@ -8,7 +8,9 @@ import {
   inspectGraph,
   checkPolicy,
   defaultPolicy,
+  contractChange,
   decisionsDiffer,
+  describeContractChange,
   describePolicy,
   policyDecisions,
   taskOf,
@@ -416,6 +418,18 @@ export function createRegistryService(deps: RegistryDeps) {
     return `${alias} of ${model} now decides ${differ.mine.join(', ')} (version ${to.version}) where version ${from} decided ${differ.theirs.join(', ')}: ${clients}; if that was not meant, roll back (modelgate rollback --model ${model}${alias === 'production' ? '' : ` --slot ${alias}`})`;
   }
 
+  /**
+   * An alias moved to a version that takes other inputs than the one before (a graph registered
+   * under the wrong model, a retrain on other columns): requests its clients make are refused or
+   * scored with features missing. Allowed (clients may change with it), and said.
+   */
+  async function inputChange(model: string, alias: string, to: VersionRow, from: number, tx: Parameters<typeof store.getVersion>[2]): Promise<string | undefined> {
+    const before = await store.getVersion(model, from, tx);
+    const change = before ? contractChange(to.manifest.contract, before.manifest.contract) : undefined;
+    if (!change) return undefined;
+    return `${alias} of ${model} is now version ${to.version}, which ${describeContractChange(change, `version ${from}`)}; if that was not meant, roll back (modelgate rollback --model ${model}${alias === 'production' ? '' : ` --slot ${alias}`})`;
+  }
+
   /** Point an alias at a version (history, webhook event and the canary guard in the same transaction). */
   async function moveAlias(input: PromoteInput) {
     return store.transaction(async (tx) => {
@@ -457,8 +471,9 @@ export function createRegistryService(deps: RegistryDeps) {
         await deps.emit?.(tx, 'model.promoted', { model: input.model, alias, version, previous_version: previous, actor: input.actor }, at);
       }
       log.info({ model: input.model, alias, version, previous, actor: input.actor }, 'alias moved');
-      const warning = previous !== null && previous !== version ? await decisionChange(input.model, alias, v, previous, tx) : undefined;
-      return { model: input.model, alias, version, previous_version: previous, aliases: { ...aliases, [alias]: version }, ...(warning ? { warnings: [warning] } : {}) };
+      const moved = previous !== null && previous !== version;
+      const warnings = moved ? [await inputChange(input.model, alias, v, previous, tx), await decisionChange(input.model, alias, v, previous, tx)].filter((w): w is string => w !== undefined) : [];
+      return { model: input.model, alias, version, previous_version: previous, aliases: { ...aliases, [alias]: version }, ...(warnings.length ? { warnings } : {}) };
     });
   }
 
