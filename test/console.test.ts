@@ -493,6 +493,22 @@ describe('console at /ui in Chromium', () => {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
   });
 
+  it("a version that takes inputs production's clients do not send is said before it answers them: promote and canary dialogs", async () => {
+    await s.ctx.registry.register({ model: 'mixed', onnx: demo.onnx, actor: 't' });
+    await s.ctx.registry.register({ model: 'mixed', onnx: fixture('telco_churn').onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'mixed', target: 'production', version: 1, actor: 't' });
+    await page.goto(`${s.url}/ui/#/models/mixed`);
+    const note =
+      "Version 2 takes none of production (version 1)'s features (its 19: SeniorCitizen, tenure, MonthlyCharges, TotalCharges, gender and 14 more): requests made for production (version 1) are refused (400) without gender, Partner, Dependents and 12 more.";
+    const dialog = page.locator('dialog[open]');
+    for (const action of ['promote-2', 'canary-2']) {
+      await poll(() => page.getByTestId(action).count()).toBe(1);
+      await page.getByTestId(action).click();
+      await poll(() => dialog.textContent()).toContain(note);
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+    }
+  });
+
   it('the monitoring page shows the drifted feature first, and its HTML report opens from disk with the network blocked', async () => {
     // Traffic where lead_time has tripled: the drift the report must put first.
     for (let i = 0; i < 80; i++) {

@@ -165,6 +165,14 @@ describe.each(DIALECTS)('registry on %s', (dialect) => {
     ]);
     // The same inputs (a missing category only makes missing strings scored): nothing to say.
     expect(await registry.promote({ model: 'inputs', target: 'production', version: 3, actor: 't' })).not.toHaveProperty('warnings');
+    // The model's versions say what production's requests meet in each (GET /v1/models/:name, the console's versions table).
+    const listed = (await registry.getModel('inputs')).versions.map((v) => [v.version, v.inputs_unlike_production]);
+    expect(listed[0][1]).toMatch(/^takes none of production \(version 3\)'s features \(its \d+: .*\): requests made for production \(version 3\) are /);
+    expect(listed.slice(1)).toEqual([
+      [2, null],
+      [3, null],
+    ]);
+    expect((await registry.getVersion('inputs', 1)).inputs_unlike_production).toBe(listed[0][1]);
   });
 
   it('archives only versions no alias points at; archived versions cannot be promoted', async () => {

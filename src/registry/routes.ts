@@ -48,6 +48,11 @@ const versionSummary = {
       items: { type: 'string' },
       description: "what its policy decides (threshold, bands and value policies), in the policy's order; null for a class policy, whose decisions are the classes",
     },
+    inputs_unlike_production: {
+      type: ['string', 'null'],
+      description:
+        'what requests made for the production version meet in this one (features they lack, or send as another kind of value); null when it takes them all as they are, or there is no production',
+    },
     engine: engineSchema,
     held_out: {
       type: ['object', 'null'],
@@ -72,7 +77,7 @@ const aliasChange = {
     rolled_back_from: { type: 'integer' },
     status: { type: 'string' },
     aliases: aliasesSchema,
-    warnings: { type: 'array', items: { type: 'string' }, description: 'the alias now decides other things than the version it moved from: its clients get decisions they were never given' },
+    warnings: { type: 'array', items: { type: 'string' }, description: 'the alias now takes other inputs, or decides other things, than the version it moved from: what its clients meet' },
   },
 } as const;
 

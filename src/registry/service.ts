@@ -640,7 +640,7 @@ export function createRegistryService(deps: RegistryDeps) {
     return typeof value === 'number' && Number.isFinite(value) ? { metric, value } : null;
   };
 
-  const versionSummary = (v: VersionRow, aliases: Record<string, number>, engines: Map<number, EngineCheck>) => ({
+  const versionSummary = (v: VersionRow, aliases: Record<string, number>, engines: Map<number, EngineCheck>, production: VersionRow | undefined) => ({
     version: v.version,
     status: v.status,
     onnx_sha256: v.onnx_sha256,
@@ -657,8 +657,16 @@ export function createRegistryService(deps: RegistryDeps) {
     aliases: Object.entries(aliases)
       .filter(([, n]) => n === v.version)
       .map(([a]) => a),
+    inputs_unlike_production: inputsUnlike(v, production),
     engine: engineOut(engines.get(v.version)),
   });
+
+  /** What requests made for production meet in this version, in words; null when nothing (or it is production). */
+  const inputsUnlike = (v: VersionRow, production: VersionRow | undefined): string | null => {
+    if (!production || production.version === v.version) return null;
+    const change = contractChange(v.manifest.contract, production.manifest.contract);
+    return change ? describeContractChange(change, `production (version ${production.version})`) : null;
+  };
 
   /** What the last load said: engine, why not compiled, memory; null before anything loaded it (versions registered before engines were recorded). */
   const engineOut = (c: EngineCheck | undefined) => (c ? { engine: c.engine, ...(c.reason ? { reason: c.reason } : {}), memory_bytes: c.memory_bytes, checked_at: c.checked_at } : null);
@@ -677,15 +685,17 @@ export function createRegistryService(deps: RegistryDeps) {
         ),
       ]),
     );
-    return { ...m, aliases, versions: versions.map((v) => versionSummary(v, aliases, engines)), alias_history: history.slice(0, 50), rollback_to };
+    const production = versions.find((v) => v.version === aliases.production);
+    return { ...m, aliases, versions: versions.map((v) => versionSummary(v, aliases, engines, production)), alias_history: history.slice(0, 50), rollback_to };
   }
 
   async function getVersion(name: string, version: number) {
     const v = await requireVersion(name, version);
     const [aliases, engines] = await Promise.all([store.aliasesOf(name), store.engineChecks(name)]);
+    const production = aliases.production === undefined || aliases.production === version ? undefined : await store.getVersion(name, aliases.production);
     return {
       model: name,
-      ...versionSummary(v, aliases, engines),
+      ...versionSummary(v, aliases, engines, production),
       manifest_sha256: v.manifest_sha256,
       contract: v.manifest.contract,
       policy: v.manifest.policy,

@@ -23,6 +23,8 @@ interface VersionRow {
   held_out: { metric: MainMetric; value: number } | null;
   /** What its policy decides; null for a class policy (its decisions are the classes). */
   decisions: string[] | null;
+  /** What requests made for production meet in it (features they lack or send as another kind); null when nothing. */
+  inputs_unlike_production: string | null;
 }
 
 /**
@@ -118,7 +120,8 @@ export function ModelPage({ name }: { name: string }) {
   const rollbackTo = d.rollback_to.production;
   // The model's own description is what its first version brought; what serves is what an operator asks about.
   const serving = d.versions.find((v) => v.version === production);
-  const unlike = (v: VersionRow) => decisionNote(v, serving);
+  // Said before a version answers production's clients: inputs they do not send first, then decisions they were never given.
+  const unlike = (v: VersionRow) => [v.inputs_unlike_production && `Version ${v.version} ${v.inputs_unlike_production}.`, decisionNote(v, serving)].filter(Boolean).join(' ') || undefined;
   return (
     <main>
       <h1>{d.name}</h1>
