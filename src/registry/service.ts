@@ -425,9 +425,9 @@ export function createRegistryService(deps: RegistryDeps) {
    */
   async function inputChange(model: string, alias: string, to: VersionRow, from: number, tx: Parameters<typeof store.getVersion>[2]): Promise<string | undefined> {
     const before = await store.getVersion(model, from, tx);
-    const change = before ? contractChange(to.manifest.contract, before.manifest.contract) : undefined;
-    if (!change) return undefined;
-    return `${alias} of ${model} is now version ${to.version}, which ${describeContractChange(change, `version ${from}`)}; if that was not meant, roll back (modelgate rollback --model ${model}${alias === 'production' ? '' : ` --slot ${alias}`})`;
+    const said = before ? inputsUnlike(to, before, `version ${from}`) : null;
+    if (!said) return undefined;
+    return `${alias} of ${model} is now version ${to.version}, which ${said}; if that was not meant, roll back (modelgate rollback --model ${model}${alias === 'production' ? '' : ` --slot ${alias}`})`;
   }
 
   /** Point an alias at a version (history, webhook event and the canary guard in the same transaction). */
@@ -661,12 +661,12 @@ export function createRegistryService(deps: RegistryDeps) {
     engine: engineOut(engines.get(v.version)),
   });
 
-  /** What requests made for production meet in this version, in words; null when nothing (or it is production). */
-  const inputsUnlike = (v: VersionRow, production: VersionRow | undefined): string | null => {
-    if (!production || production.version === v.version) return null;
-    const change = contractChange(v.manifest.contract, production.manifest.contract);
-    return change ? describeContractChange(change, `production (version ${production.version})`) : null;
-  };
+  /** What requests made for `other` (production, by default named so) meet in this version, in words; null when nothing (or it is that version). */
+  function inputsUnlike(v: VersionRow, other: VersionRow | undefined, label = `production (version ${other?.version})`): string | null {
+    if (!other || other.version === v.version) return null;
+    const change = contractChange(v.manifest.contract, other.manifest.contract);
+    return change ? describeContractChange(change, label) : null;
+  }
 
   /** What the last load said: engine, why not compiled, memory; null before anything loaded it (versions registered before engines were recorded). */
   const engineOut = (c: EngineCheck | undefined) => (c ? { engine: c.engine, ...(c.reason ? { reason: c.reason } : {}), memory_bytes: c.memory_bytes, checked_at: c.checked_at } : null);

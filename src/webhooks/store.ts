@@ -69,6 +69,10 @@ const toDeliveryView = ({ created_at, ...r }: DeliveryRow): DeliveryView => ({
   updated_at: toIso(r.updated_at),
 });
 
+/** The replaced signing secret while its rotation's grace lasts at `now` (it signs each delivery too); {} otherwise. */
+const previousWhileGrace = (r: { previous_secret: string | null; previous_secret_until: Date | string | null }, now: string): { previousSecret?: string } =>
+  r.previous_secret && r.previous_secret_until && toIso(r.previous_secret_until) > now ? { previousSecret: r.previous_secret } : {};
+
 const SUBSCRIPTION_COLUMNS = ['id', 'url', 'events', 'enabled', 'disabled_reason', 'created_at', 'created_by', 'secret_rotated_at', 'secret_rotated_by', 'previous_secret_until'] as const;
 
 export function createWebhookStore(db: Db) {
@@ -160,8 +164,7 @@ export function createWebhookStore(db: Db) {
     async signingTarget(id: string, now: string): Promise<{ id: string; url: string; enabled: boolean; secret: string; previousSecret?: string } | undefined> {
       const r = await k.selectFrom('webhook_subscriptions').select(['id', 'url', 'enabled', 'secret', 'previous_secret', 'previous_secret_until']).where('id', '=', id).executeTakeFirst();
       if (!r) return undefined;
-      const grace = r.previous_secret && r.previous_secret_until && toIso(r.previous_secret_until) > now;
-      return { id: r.id, url: r.url, enabled: r.enabled === 1, secret: r.secret, ...(grace ? { previousSecret: r.previous_secret! } : {}) };
+      return { id: r.id, url: r.url, enabled: r.enabled === 1, secret: r.secret, ...previousWhileGrace(r, now) };
     },
 
     /** Send to it again (after a 410 Gone disabled it); false when there is no such subscription. */
@@ -236,7 +239,7 @@ export function createWebhookStore(db: Db) {
           id: r.sid,
           url: r.url,
           secret: r.secret,
-          ...(r.previous_secret && r.previous_secret_until && toIso(r.previous_secret_until) > now ? { previousSecret: r.previous_secret } : {}),
+          ...previousWhileGrace(r, now),
         },
         // Stored as sent: the exact bytes are what the signature covers.
         body: typeof r.payload === 'string' ? r.payload : JSON.stringify(fromJson(r.payload)),
