@@ -813,7 +813,14 @@ describe('console at /ui in Chromium', () => {
   it("a delivery's attempts open under its row: each answer, and what the receiver said", async () => {
     const { createServer } = await import('node:http');
     const { emitToOutbox } = await import('../src/webhooks/index.js');
-    const rx = createServer((_req, res) => res.writeHead(500, { 'content-type': 'text/plain' }).end('<b>schema mismatch</b>: field "data.version" must be a string'));
+    // Refuses until fixed; then takes every event, noting its webhook-id.
+    let fixed = false;
+    const took: string[] = [];
+    const rx = createServer((req, res) => {
+      if (!fixed) return res.writeHead(500, { 'content-type': 'text/plain' }).end('<b>schema mismatch</b>: field "data.version" must be a string');
+      took.push(String(req.headers['webhook-id']));
+      res.writeHead(200).end();
+    });
     await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
     try {
       const url = `http://127.0.0.1:${(rx.address() as net.AddressInfo).port}/history-hook`;
@@ -850,6 +857,37 @@ describe('console at /ui in Chromium', () => {
       await poll(() => page.locator('p.done').textContent()).toMatch(
         new RegExp(`^Test event not delivered to ${url.replace(/[.]/g, '\\.')}: HTTP 500 in \\d+ ms; the receiver answered: <b>schema mismatch</b>: field "data\\.version" must be a string\\.$`),
       );
+      // A pending delivery has nothing to redeliver; a delivered one is sent again from its row, with the same webhook-id.
+      expect(await row.getByRole('button', { name: 'Redeliver' }).count()).toBe(0);
+      // (The first event's delivery, retried 5 s on, may be delivered meanwhile too: left out by its id.)
+      type Listed = { id: string; event_id: string; url: string };
+      const firstId = ((await api('GET', '/v1/webhooks/deliveries?limit=1000')).body.deliveries as Listed[]).find((d) => d.url === url)!.id;
+      fixed = true;
+      await emitToOutbox(s.ctx.db.kysely, 'monitor.report', { model: 'history-test-2' }, new Date().toISOString());
+      const deliveredTo = async () => ((await api('GET', '/v1/webhooks/deliveries?status=delivered&limit=1000')).body.deliveries as Listed[]).filter((d) => d.url === url && d.id !== firstId);
+      await poll(async () => {
+        await s.webhookWorker.tick();
+        await s.webhookWorker.idle();
+        return (await deliveredTo()).length;
+      }).toBe(1);
+      const [done] = await deliveredTo();
+      await page.reload();
+      const doneRow = page
+        .locator('[data-testid=deliveries-table] > tbody > tr', { hasText: url })
+        .filter({ hasText: 'delivered' })
+        .filter({ has: page.locator('td:nth-child(4)', { hasText: /^1$/ }) });
+      await poll(() => doneRow.count()).toBe(1);
+      await doneRow.getByRole('button', { name: 'Redeliver' }).click();
+      await poll(() => page.locator('dialog[open]').textContent()).toMatch(/same event id \(webhook-id\) and body, signed anew; it is now delivered after 1 attempt\. A receiver that deduplicates/);
+      await page.locator('dialog[open] [data-testid=confirm]').click();
+      await poll(() => page.locator('p.done').textContent()).toBe(`The monitor.report event is queued for ${url} again.`);
+      expect((await api('GET', `/v1/webhooks/deliveries/${done.id}`)).body).toMatchObject({ status: 'pending', requeued: 1 });
+      await poll(async () => {
+        await s.webhookWorker.tick();
+        await s.webhookWorker.idle();
+        return took.filter((id) => id === done.event_id).length;
+      }).toBe(2);
+      expect((await api('GET', `/v1/webhooks/deliveries/${done.id}`)).body).toMatchObject({ status: 'delivered', attempts: 2 });
     } finally {
       rx.closeAllConnections();
       await new Promise<void>((r) => rx.close(() => r()));

@@ -544,7 +544,7 @@ describe("a delivery's attempts from the command line (SQLite)", () => {
     expect((await runCli(['webhooks', 'retry-dlq', '--id', id, '--json'], s.env)).json()).toEqual({ requeued: 1 });
     const requeued = await runCli(['webhooks', 'delivery', id], s.env);
     // (The CLI's clock is the real one: it queues it for now.)
-    expect(requeued.stdout.split('\n')[1]).toMatch(/^pending after 2 attempts \(queued again from the dead letters once\); next attempt at \d{4}-\d\d-\d\dT[\d:.]+Z$/);
+    expect(requeued.stdout.split('\n')[1]).toMatch(/^pending after 2 attempts \(queued again by hand once\); next attempt at \d{4}-\d\d-\d\dT[\d:.]+Z$/);
 
     // A test event, by the receiver's URL: not delivered (exit 1), with what the receiver said.
     const tested = await runCli(['webhooks', 'test', url], s.env);
@@ -591,12 +591,154 @@ describe("a delivery's attempts from the command line (SQLite)", () => {
     expect((await runCli(['webhooks', 'list', '--json'], s.env)).json().subscriptions.find((x: { id: string }) => x.id === fineId)).toMatchObject({ enabled: true, disabled_reason: null });
     expect((await runCli(['webhooks', 'enable', 'wh_nope'], s.env)).code).toBe(1);
     const missing = await runCli(['webhooks', 'delivery', 'nope'], s.env);
-    expect([missing.code, missing.stderr]).toEqual([1, "error: no webhook delivery nope; modelgate webhooks deliveries lists them (an event's deliveries: --event msg_…)\n"]);
+    expect([missing.code, missing.stderr]).toEqual([
+      1,
+      "error: no webhook delivery nope; modelgate webhooks deliveries lists them (an event's deliveries: --event msg_…; delivered ones are kept 7 days)\n",
+    ]);
     const badStatus = await runCli(['webhooks', 'deliveries', '--status', 'failed'], s.env);
     expect([badStatus.code, badStatus.stderr]).toEqual([2, 'error: --status failed is not a delivery status: use pending, delivered, dead, cancelled\n']);
     expect((await runCli(['webhooks', 'deliveries', '--limit', '0'], s.env)).code).toBe(2);
   });
 });
+
+for (const dialect of DIALECTS) {
+  describe(`redelivering one delivery on ${dialect}`, () => {
+    let s: TestServer;
+    let rx: Awaited<ReturnType<typeof receiver>>;
+    let now = Date.parse('2026-12-07T12:00:00Z');
+    // /lost acknowledges everything (and, the story goes, then loses it); /down answers 500 until it is fixed.
+    let downFixed = false;
+    const api = async (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => {
+      const res = await s.app.inject({ method, url, headers: { ...s.auth, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
+      return { status: res.statusCode, body: res.json() };
+    };
+    const round = async (advanceMs = 0) => {
+      now += advanceMs;
+      await s.webhookWorker.tick();
+      await s.webhookWorker.idle();
+    };
+    const subscribe = async (path: string) => {
+      const r = await api('POST', '/v1/webhooks', { url: `${rx.base}${path}`, events: ['model.registered'] });
+      expect(r.status).toBe(200);
+      return { id: r.body.id as string, secret: r.body.secret as string };
+    };
+    const deliveryTo = async (sub: string) => {
+      const rows = (await api('GET', `/v1/webhooks/deliveries?subscription=${sub}`)).body.deliveries as { id: string; status: string; attempts: number; event_id: string }[];
+      expect(rows).toHaveLength(1);
+      return rows[0];
+    };
+
+    beforeAll(async () => {
+      rx = await receiver({
+        '/lost': (_q, r) => r.writeHead(200).end(),
+        '/down': (_q, r) => (downFixed ? r.writeHead(204).end() : r.writeHead(500).end('not today')),
+        '/gone': (_q, r) => r.writeHead(410).end(),
+      });
+      s = await startTestServer({ dialect, jobs: false, clock: { now: () => new Date(now) }, env: { WEBHOOK_RETRY_SCHEDULE: '1s', WEBHOOK_TIMEOUT_MS: '5000' } });
+    });
+    afterAll(async () => {
+      await s?.stop();
+      await rx?.close();
+    });
+
+    it('a delivered event is sent again with the same webhook-id and body, signed anew; the attempts number on', async () => {
+      const lost = await subscribe('/lost');
+      await s.ctx.registry.register({ model: 'redeliver', onnx: demo.onnx, actor: 't' });
+      await round();
+      const first = await deliveryTo(lost.id);
+      expect(first).toMatchObject({ status: 'delivered', attempts: 1 });
+      now += 60_000;
+      const queued = await api('POST', `/v1/webhooks/deliveries/${first.id}/redeliver`);
+      expect(queued).toMatchObject({
+        status: 200,
+        body: { id: first.id, event_id: first.event_id, status: 'pending', was: 'delivered', attempts: 1, requeued: 1, next_attempt_at: new Date(now).toISOString() },
+      });
+      expect(queued.body.history.map((a: { attempt: number; status_code: number }) => [a.attempt, a.status_code])).toEqual([[1, 200]]);
+      await round();
+      const got = rx.got.filter((g) => g.path === '/lost');
+      expect(got).toHaveLength(2);
+      expect(got[1].id).toBe(got[0].id);
+      expect(got[1].body).toBe(got[0].body);
+      expect(got[1].timestamp - got[0].timestamp).toBe(60);
+      for (const g of got) expect(verify(lost.secret, g.id, g.timestamp, g.body, g.signature)).toBe(true);
+      const after = (await api('GET', `/v1/webhooks/deliveries/${first.id}`)).body;
+      expect(after).toMatchObject({ status: 'delivered', attempts: 2, requeued: 1 });
+      expect(after.history.map((a: { attempt: number; status_code: number }) => [a.attempt, a.status_code])).toEqual([
+        [1, 200],
+        [2, 200],
+      ]);
+    });
+
+    it('refuses, with what to do: queued already, a disabled or removed subscription, an unknown id or an event id', async () => {
+      const down = await subscribe('/down');
+      await s.ctx.registry.register({ model: 'redeliver', onnx: demo.onnx, actor: 't' });
+      await round();
+      const d = await deliveryTo(down.id);
+      expect(d).toMatchObject({ status: 'pending', attempts: 1 });
+      const pending = await api('POST', `/v1/webhooks/deliveries/${d.id}/redeliver`);
+      expect(pending).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT', message: expect.stringMatching(new RegExp(`^delivery ${d.id} is queued already: attempt 2 at 2026-`)) } } });
+      // Dead (1 retry on this schedule), then redelivered on its own once the receiver is fixed: delivered at attempt 3.
+      await round(2000);
+      expect(await deliveryTo(down.id)).toMatchObject({ status: 'dead', attempts: 2 });
+      downFixed = true;
+      expect(await api('POST', `/v1/webhooks/deliveries/${d.id}/redeliver`)).toMatchObject({ status: 200, body: { was: 'dead', status: 'pending' } });
+      expect((await api('GET', '/v1/webhooks')).body.dead_letters).toBe(0);
+      await round();
+      expect(await deliveryTo(down.id)).toMatchObject({ status: 'delivered', attempts: 3 });
+
+      // A receiver that answered 410 Gone: its delivery is cancelled and the subscription disabled.
+      const gone = await subscribe('/gone');
+      await s.ctx.registry.register({ model: 'redeliver', onnx: demo.onnx, actor: 't' });
+      await round();
+      const g = await deliveryTo(gone.id);
+      expect(g).toMatchObject({ status: 'cancelled' });
+      const disabled = await api('POST', `/v1/webhooks/deliveries/${g.id}/redeliver`);
+      expect(disabled).toMatchObject({ status: 409 });
+      expect(disabled.body.error.message).toMatch(
+        new RegExp(`^subscription ${gone.id} is disabled \\(the receiver answered 410 Gone at .*\\): nothing is sent to it\\. Enable it first \\(modelgate webhooks enable ${gone.id};`),
+      );
+      // Enabled again, its cancelled delivery can be sent on its own.
+      expect((await api('POST', `/v1/webhooks/${gone.id}/enable`)).status).toBe(200);
+      expect(await api('POST', `/v1/webhooks/deliveries/${g.id}/redeliver`)).toMatchObject({ status: 200, body: { was: 'cancelled', status: 'pending', attempts: 1 } });
+      await round();
+      expect(await deliveryTo(gone.id)).toMatchObject({ status: 'cancelled', attempts: 2 });
+
+      // Removed: nothing to send it to.
+      expect((await api('DELETE', `/v1/webhooks/${down.id}`)).status).toBe(200);
+      const removed = await api('POST', `/v1/webhooks/deliveries/${d.id}/redeliver`);
+      expect(removed).toMatchObject({ status: 409, body: { error: { message: expect.stringMatching(new RegExp(`^delivery ${d.id} was to subscription ${down.id}, which was removed`)) } } });
+
+      expect(await api('POST', '/v1/webhooks/deliveries/nope/redeliver')).toMatchObject({ status: 404, body: { error: { message: expect.stringMatching(/^no webhook delivery nope;/) } } });
+      expect(await api('POST', `/v1/webhooks/deliveries/${d.event_id}/redeliver`)).toMatchObject({
+        status: 404,
+        body: {
+          error: { message: `${d.event_id} is an event id (the webhook-id header), not a delivery id: modelgate webhooks deliveries --event ${d.event_id} lists its deliveries, one per receiver` },
+        },
+      });
+      // Nothing refused changed the delivery.
+      expect((await api('GET', `/v1/webhooks/deliveries/${d.id}`)).body).toMatchObject({ status: 'delivered', attempts: 3, requeued: 1 });
+    });
+
+    if (dialect === 'sqlite') {
+      it('from the command line: redeliver says what it queued, and a refusal exits 1 with its reason', async () => {
+        const { runCli } = await import('./helpers/cli.js');
+        const lost = (await runCli(['webhooks', 'list', '--json'], s.env)).json().subscriptions.find((x: { url: string }) => x.url.endsWith('/lost')).id as string;
+        const [d] = (await runCli(['webhooks', 'deliveries', '--subscription', lost, '--json'], s.env)).json().deliveries;
+        const queued = await runCli(['webhooks', 'redeliver', d.id], s.env);
+        expect([queued.code, queued.stderr]).toEqual([0, '']);
+        expect(queued.stdout).toBe(
+          `queued delivery ${d.id} again (it was delivered after ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}): event ${d.event_id} (model.registered) to ${rx.base}/lost, with the same webhook-id\nthe delivery worker of a running server sends it; modelgate webhooks delivery ${d.id} shows how the receiver answers\n`,
+        );
+        const again = await runCli(['webhooks', 'redeliver', d.id, '--json'], s.env);
+        expect(again.code).toBe(1);
+        expect(again.json()).toMatchObject({ error: { code: 'CONFLICT', message: expect.stringMatching(new RegExp(`^delivery ${d.id} is queued already: attempt ${d.attempts + 1} at `)) } });
+        expect((await runCli(['webhooks', 'delivery', d.id], s.env)).stdout.split('\n')[1]).toMatch(
+          new RegExp(`^pending after ${d.attempts} attempts? \\(queued again by hand (once|twice)\\); next attempt at `),
+        );
+      });
+    }
+  });
+}
 
 describe('receivers on internal addresses (WEBHOOK_ALLOW_PRIVATE off, the default)', () => {
   let s: TestServer;

@@ -193,6 +193,28 @@ export function registerWebhookCommands(program: Command): void {
     );
 
   webhooks
+    .command('redeliver <delivery>')
+    .description(
+      'Send one delivery again, whatever became of it (delivered, dead, or cancelled by a 410 Gone since enabled again): the same event, webhook-id and body, signed anew, for a receiver that lost what it acknowledged',
+    )
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  modelgate webhooks redeliver 0b6c3f0e-1f7a-4c53-9a51-2f0d3c1e9b7a\n  modelgate webhooks deliveries --event msg_2mXq… --json   (find the delivery to one receiver)\n\nA receiver that deduplicates by webhook-id takes it as seen already: that is what makes a redelivery safe for one that did not lose it.',
+    )
+    .action(async (id: string, o: OutputOptions) =>
+      withContext(o, async (ctx) => {
+        const d = await ctx.webhooks.redeliver(id);
+        emit(o, d, () =>
+          [
+            `queued delivery ${d.id} again (it was ${d.was} after ${d.attempts} attempt${d.attempts === 1 ? '' : 's'}): event ${d.event_id} (${d.type}) to ${d.url}, with the same webhook-id`,
+            `the delivery worker of a running server sends it; modelgate webhooks delivery ${d.id} shows how the receiver answers`,
+          ].join('\n'),
+        );
+      }),
+    );
+
+  webhooks
     .command('deliveries')
     .description('Recent deliveries, newest first: to which receiver, how many attempts, the last answer')
     .option('--status <status>', DELIVERY_STATUSES.join(', '))
@@ -229,7 +251,7 @@ export function registerWebhookCommands(program: Command): void {
       withContext(o, async (ctx) => {
         const d = await ctx.webhooks.delivery(id);
         emit(o, d, () => {
-          const requeued = d.requeued ? ` (queued again from the dead letters ${d.requeued === 1 ? 'once' : `${d.requeued} times`})` : '';
+          const requeued = d.requeued ? ` (queued again by hand ${d.requeued === 1 ? 'once' : `${d.requeued} times`})` : '';
           const next = d.next_attempt_at ? `; next attempt at ${d.next_attempt_at}` : '';
           const head = [
             `delivery ${d.id}: event ${d.event_id} (${d.type}, ${d.event_at}) to ${d.url ?? `removed subscription ${d.subscription_id}`}`,

@@ -298,9 +298,9 @@ export interface WebhookDeliveriesTable {
   last_status: number | null;
   last_error: string | null;
   updated_at: Timestamp;
-  /** The attempt count when it was last queued again from the dead letters: the retry schedule starts over there. */
+  /** The attempt count when it was last queued again by hand (retry-dlq, redeliver): the retry schedule starts over there. */
   schedule_from: Generated<number>;
-  /** How often it was queued again from the dead letters. */
+  /** How often it was queued again by hand (retry-dlq, redeliver). */
   requeued: Generated<number>;
 }
 

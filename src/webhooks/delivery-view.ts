@@ -12,7 +12,7 @@ export interface DeliveryView {
   url: string | null;
   status: string;
   attempts: number;
-  /** How often it was queued again from the dead letters. */
+  /** How often it was queued again by hand (retry-dlq, redeliver). */
   requeued: number;
   /** When a pending delivery is sent next; null otherwise. */
   next_attempt_at: string | null;

@@ -37,8 +37,8 @@ const delivery = {
     subscription_id: { type: 'string' },
     url: { type: ['string', 'null'], description: "the receiver's URL; null once its subscription is gone" },
     status: { type: 'string', enum: ['pending', 'delivered', 'dead', 'cancelled'] },
-    attempts: { type: 'integer', description: 'attempts so far, numbered on across retry-dlq' },
-    requeued: { type: 'integer', description: 'how often it was queued again from the dead letters' },
+    attempts: { type: 'integer', description: 'attempts so far, numbered on across retry-dlq and redeliver' },
+    requeued: { type: 'integer', description: 'how often it was queued again by hand (retry-dlq, redeliver)' },
     next_attempt_at: { type: ['string', 'null'], description: 'when a pending delivery is sent next' },
     last_status: { type: ['integer', 'null'] },
     last_error: { type: ['string', 'null'] },
@@ -257,5 +257,27 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRoute
       },
     },
     async (request) => webhooks.delivery(request.params.id),
+  );
+
+  app.post(
+    '/v1/webhooks/deliveries/:id/redeliver',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags,
+        summary: 'Send one delivery again, whatever became of it (delivered, dead, or cancelled by a 410 Gone since enabled again)',
+        description:
+          'The same event, webhook-id and body, signed anew, queued for the delivery worker: for a receiver that lost what it acknowledged. Its attempts number on and the retry schedule starts over. 409 when it is queued already, or its subscription is disabled or removed. A receiver that deduplicates by webhook-id takes it as seen already.',
+        params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['id'] },
+        response: {
+          200: {
+            type: 'object',
+            properties: { ...delivery.properties, was: { type: 'string', description: 'its status before: delivered, dead or cancelled' }, history: { type: 'array', items: attempt } },
+          },
+          ...errorReplies(400, 401, 403, 404, 409, 429, 503),
+        },
+      },
+    },
+    async (request) => webhooks.redeliver(request.params.id),
   );
 }

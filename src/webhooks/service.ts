@@ -22,6 +22,15 @@ export interface WebhookServiceDeps {
 
 const subscriptionId = () => `wh_${randomBytes(9).toString('base64url')}`;
 
+const noDelivery = (id: string) =>
+  new AppError(
+    'NOT_FOUND',
+    id.startsWith('msg_')
+      ? `${id} is an event id (the webhook-id header), not a delivery id: modelgate webhooks deliveries --event ${id} lists its deliveries, one per receiver`
+      : `no webhook delivery ${id}; modelgate webhooks deliveries lists them (an event's deliveries: --event msg_…; delivered ones are kept 7 days)`,
+    { id },
+  );
+
 const notFound = (id: string) => new AppError('NOT_FOUND', `no webhook subscription ${id}; modelgate webhooks list shows them`, { id });
 
 /** A given signing secret, checked; or a new random one. */
@@ -152,11 +161,42 @@ export function createWebhookService(deps: WebhookServiceDeps) {
 
   async function delivery(id: string) {
     const found = await store.delivery(id);
-    if (!found) throw new AppError('NOT_FOUND', `no webhook delivery ${id}; modelgate webhooks deliveries lists them (an event's deliveries: --event msg_…)`, { id });
+    if (!found) throw noDelivery(id);
     return found;
   }
 
-  return { add, rotateSecret, enable, remove, list: store.list, retryDlq, deliveries: store.deliveries, delivery, test, dlqSize: store.dlqSize };
+  /**
+   * One delivery sent again, whatever became of it: a receiver that lost what it acknowledged
+   * (restored from a backup, a bug after its 2xx), or a dead letter on its own. Same event, same
+   * webhook-id and body, signed anew; attempts number on and the retry schedule starts over.
+   */
+  async function redeliver(id: string) {
+    const r = await store.requeue(id, clock.now().toISOString());
+    const look = `modelgate webhooks delivery ${id} shows its attempts`;
+    switch (r.outcome) {
+      case 'missing':
+        throw noDelivery(id);
+      case 'removed':
+        throw new AppError(
+          'CONFLICT',
+          `delivery ${id} was to subscription ${r.subscription}, which was removed: there is no receiver to send it to. Add the receiver again (modelgate webhooks add --url …); a new subscription hears of events from its creation on`,
+          { id, subscription: r.subscription },
+        );
+      case 'disabled':
+        throw new AppError(
+          'CONFLICT',
+          `subscription ${r.subscription} is disabled (${r.reason ?? 'by hand'}): nothing is sent to it. Enable it first (modelgate webhooks enable ${r.subscription}; modelgate webhooks test ${r.subscription} checks the receiver takes events), then redeliver`,
+          { id, subscription: r.subscription },
+        );
+      case 'pending':
+        throw new AppError('CONFLICT', `delivery ${id} is queued already: attempt ${r.attempts + 1} at ${r.next_attempt_at}; ${look}`, { id, next_attempt_at: r.next_attempt_at });
+      case 'changed':
+        throw new AppError('CONFLICT', `delivery ${id} changed while it was being queued again (the delivery worker or another operator got to it first); ${look}, then try again`, { id });
+    }
+    return { ...(await delivery(id)), was: r.was };
+  }
+
+  return { add, rotateSecret, enable, remove, list: store.list, retryDlq, deliveries: store.deliveries, delivery, redeliver, test, dlqSize: store.dlqSize };
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;

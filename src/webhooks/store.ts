@@ -20,7 +20,7 @@ export interface Subscription {
 export interface DueDelivery {
   id: string;
   event_id: string;
-  /** Attempts made so far, across every time it was queued again from the dead letters. */
+  /** Attempts made so far, across every time it was queued again by hand (retry-dlq, redeliver). */
   attempts: number;
   /** The attempt count when it was last queued again: the retry schedule starts over there. */
   scheduleFrom: number;
@@ -28,6 +28,15 @@ export interface DueDelivery {
   subscription: { id: string; url: string; secret: string; previousSecret?: string };
   body: string;
 }
+
+/** What asking for a delivery to be sent again came to. */
+export type RequeueOutcome =
+  | { outcome: 'queued'; was: string }
+  | { outcome: 'missing' }
+  | { outcome: 'removed'; subscription: string }
+  | { outcome: 'disabled'; subscription: string; reason: string | null }
+  | { outcome: 'pending'; next_attempt_at: string; attempts: number }
+  | { outcome: 'changed' };
 
 type SubscriptionRow = {
   id: string;
@@ -313,6 +322,35 @@ export function createWebhookStore(db: Db) {
           .execute();
       }
       return found.length;
+    },
+
+    /**
+     * One delivery queued again whatever became of it (delivered, dead, or cancelled by a 410 Gone
+     * since undone): same event, same webhook-id, attempts numbered on, the retry schedule from its
+     * start. Refused, with why, when there is nothing to send it to or it is queued already.
+     */
+    async requeue(id: string, now: string): Promise<RequeueOutcome> {
+      return k.transaction().execute(async (tx) => {
+        const row = await tx
+          .selectFrom('webhook_deliveries as d')
+          .leftJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
+          .select(['d.status', 'd.subscription_id', 'd.attempts', 'd.next_attempt_at', 's.id as sid', 's.enabled', 's.disabled_reason'])
+          .where('d.id', '=', id)
+          .executeTakeFirst();
+        if (!row) return { outcome: 'missing' };
+        if (row.sid === null) return { outcome: 'removed', subscription: row.subscription_id };
+        if (row.status === 'pending') return { outcome: 'pending', next_attempt_at: toIso(row.next_attempt_at), attempts: row.attempts };
+        if (row.enabled !== 1) return { outcome: 'disabled', subscription: row.subscription_id, reason: row.disabled_reason };
+        // Only from the status read above: a worker or another operator changing it meanwhile wins.
+        const done = await tx
+          .updateTable('webhook_deliveries')
+          .set((eb) => ({ status: 'pending', schedule_from: eb.ref('attempts'), requeued: eb('requeued', '+', 1), next_attempt_at: now, updated_at: now }))
+          .where('id', '=', id)
+          .where('status', '=', row.status)
+          .executeTakeFirst();
+        if (!Number(done.numUpdatedRows)) return { outcome: 'changed' };
+        return { outcome: 'queued', was: row.status };
+      });
     },
 
     /** Recent deliveries, newest first; optionally of one status, subscription or event. */

@@ -64,7 +64,7 @@ function DeliveryHistory({ id, columns }: { id: string; columns: number }) {
           <>
             <p>
               Event <code>{d.data.event_id}</code>
-              {d.data.requeued ? `, queued again from the dead letters ${d.data.requeued === 1 ? 'once' : `${d.data.requeued} times`}` : ''}
+              {d.data.requeued ? `, queued again by hand ${d.data.requeued === 1 ? 'once' : `${d.data.requeued} times`}` : ''}
               {d.data.next_attempt_at ? `; next attempt ${fmt.time(d.data.next_attempt_at)}` : ''}.
             </p>
             {d.data.history.length === 0 ? (
@@ -380,7 +380,7 @@ function Webhooks() {
           <ConfirmButton
             label={`Retry ${subs.data.dead_letters} dead letters`}
             title="Retry every dead letter?"
-            confirm={<p>{subs.data.dead_letters} deliveries that ran out of retries are queued again, with their original signatures and event ids (receivers deduplicate by event id).</p>}
+            confirm={<p>{subs.data.dead_letters} deliveries that ran out of retries are queued again with their event ids and bodies, signed anew (receivers deduplicate by event id).</p>}
             run={() => post('/v1/webhooks/retry-dlq', {})}
             done={() => {
               subs.reload();
@@ -406,6 +406,25 @@ function Webhooks() {
                   <button type="button" aria-expanded={open === d.id} onClick={() => setOpen(open === d.id ? undefined : d.id)}>
                     {open === d.id ? 'Hide attempts' : 'Attempts'}
                   </button>
+                  {d.status !== 'pending' && d.url ? (
+                    <ConfirmButton
+                      label="Redeliver"
+                      title={`Send this ${d.type} event to ${d.url} again?`}
+                      confirm={
+                        <p>
+                          It is queued again with the same event id (webhook-id) and body, signed anew; it is now {d.status} after {d.attempts} attempt{d.attempts === 1 ? '' : 's'}. A receiver that
+                          deduplicates by event id takes it as seen already.
+                        </p>
+                      }
+                      run={() => post(`/v1/webhooks/deliveries/${enc(d.id)}/redeliver`, {})}
+                      done={() => {
+                        setSecret(undefined);
+                        setNote(`The ${d.type} event is queued for ${d.url} again.`);
+                        subs.reload();
+                        deliveries.reload();
+                      }}
+                    />
+                  ) : null}
                 </td>
               </tr>
               {open === d.id ? <DeliveryHistory id={d.id} columns={7} /> : null}
