@@ -1,35 +1,15 @@
-import { contractChange, decisionsDiffer, describeContractChange, policyFlag } from '../inference/index.js';
+import { unlikeProduction } from '../registry/index.js';
 import type { Context } from '../server/context.js';
 import { AppError, isAppError } from '../lib/errors.js';
 import { cliActor } from './context.js';
 import { progress } from './output.js';
 
 /**
- * A new version of a model whose production takes other inputs (said first), or decides other things (production has bands; this
- * one the default policy): a canary of it would answer its share of clients with decisions
- * they were never given. Said now, while it is only registered.
+ * A new version of a model whose production takes other inputs, or decides other things: said
+ * now, while it is only registered (registry/unlike-production.ts).
  */
 export async function warnIfUnlikeProduction(ctx: Context, model: string, version: number): Promise<void> {
-  const production = (await ctx.registry.getModel(model)).aliases.production;
-  if (production === undefined || production === version) return;
-  const [mine, theirs] = await Promise.all([ctx.registry.getVersion(model, version), ctx.registry.getVersion(model, production)]);
-  // Other inputs than production's: a graph registered under the wrong --model, or a retrain on other columns.
-  const inputs = contractChange(mine.manifest.contract, theirs.manifest.contract);
-  if (inputs)
-    progress(
-      `warning: version ${version} ${describeContractChange(inputs, `production (version ${production})`)}${inputs.added.length === inputs.features ? `; is ${model} the model you meant?` : ''}`,
-    );
-  const differ = decisionsDiffer(mine.manifest.policy, theirs.manifest.policy, mine.manifest.output.class_labels, theirs.manifest.output.class_labels);
-  if (!differ) return;
-  const flag = policyFlag(theirs.manifest.policy);
-  const clients = differ.added.length
-    ? 'a canary of it would answer its share of clients with decisions production never gives'
-    : `a canary of it would never give its share of clients ${differ.missing.join(', ')}, which production gives`;
-  progress(
-    `warning: version ${version} decides ${differ.mine.join(', ')} and production (version ${production}) ${differ.theirs.join(', ')}: ${clients}${
-      flag ? `; a version of it that decides like production: modelgate policy set --model ${model} --version ${version} --policy ${flag}` : ''
-    }`,
-  );
+  for (const w of await unlikeProduction(ctx.registry, model, version)) progress(`warning: ${w}`);
 }
 
 /**

@@ -4,9 +4,8 @@ import type { Command } from 'commander';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { assertInputFile } from '../lib/user-paths.js';
 import { MAIN_METRIC_WORDS } from '../lib/main-metric.js';
-import { describePolicy, parsePolicyFlag, Servable, taskOf, TASKS, type Task } from '../inference/index.js';
-import { notNumbersNote } from '../lib/csv-cell.js';
-import { checkSkipped, referenceFromCsv } from '../monitoring/index.js';
+import { describePolicy, parsePolicyFlag, taskOf, TASKS, type Task } from '../inference/index.js';
+import { profileReferenceFile } from '../monitoring/index.js';
 import type { Manifest, RegistryService } from '../registry/index.js';
 import type { Rollout } from '../rollout/index.js';
 import { cliActor, cliConfig, parseVersion, withContext } from './context.js';
@@ -36,23 +35,18 @@ async function readStdin(what: string, flag: string): Promise<Buffer> {
   return bytes;
 }
 
-/** Score the reference CSV through the model being registered and profile it. */
+/** Score the reference CSV through the model being registered and profile it, saying how it went. */
 async function profileReference(prep: ReturnType<RegistryService['prepare']>, onnx: Uint8Array, model: string, file: string, target: string | undefined, allowSkipped: boolean) {
-  const spec = { model, version: 0, contract: prep.contract, output: prep.output, policy: prep.policy };
-  const s = await Servable.load(onnx, spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
-  try {
-    progress(`profiling reference data ${file}…`);
-    const r = await referenceFromCsv(file, s, prep.policy, { target, onProgress: (n) => n % 10240 === 0 && progress(`  ${n.toLocaleString('en')} rows scored…`) });
-    const note = checkSkipped({ ...r, scored: r.rows }, { subject: `--reference ${file}`, consequence: 'nothing was registered', allowSkipped, allowWhat: 'profile the other rows' });
-    if (note) progress(`  ${note}`);
-    const read = notNumbersNote(r.notNumbers, r.notNumberExamples, r.rows);
-    if (read) progress(`  ${read}`);
-    if (r.unseenNote) progress(`  warning: ${r.unseenNote}`);
-    progress(`  ${r.rows.toLocaleString('en')} rows profiled`);
-    return r;
-  } finally {
-    await s.release();
-  }
+  progress(`profiling reference data ${file}…`);
+  const r = await profileReferenceFile(prep, onnx, model, file, {
+    target,
+    allowSkipped,
+    subject: `--reference ${file}`,
+    onProgress: (n) => n % 10240 === 0 && progress(`  ${n.toLocaleString('en')} rows scored…`),
+  });
+  for (const note of r.notes) progress(`  ${note}`);
+  progress(`  ${r.rows.toLocaleString('en')} rows profiled`);
+  return r;
 }
 
 /** What the reference's outcomes said of the model (with --target), in a few words: what monitoring compares live outcomes with. */

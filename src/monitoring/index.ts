@@ -38,6 +38,7 @@ export { runMonitor, costMatrixOf, REPORT_FORMAT, THRESHOLDS, type Report, type 
 export { createMonitoringStore, type MonitoringStore, type LabelledPrediction } from './store.js';
 export { createMonitoringService, type MonitoringService } from './service.js';
 export { checkSkipped, referenceFromCsv, scoreCsv, type ScoredCsv } from './reference-csv.js';
+export { profileReferenceFile, type PreparedVersion } from './reference-for-version.js';
 export { monitoringRoutes } from './routes.js';
 export { MonitorJob, type MonitorGauges } from './job.js';
 export { monitorGauges } from './gauges.js';

@@ -10,14 +10,14 @@ import { asOpenApi30 } from './openapi.js';
 import type { Config } from '../config.js';
 import { inferenceRoutes, type ArmObserver, type ModelPool, type PredictionCache, type PredictionSink } from '../inference/index.js';
 import { auditRoutes, feedbackRoutes, type AuditStore, type FeedbackService } from '../audit/index.js';
-import { monitoringRoutes, type MonitoringService } from '../monitoring/index.js';
+import { monitoringRoutes, profileReferenceFile, type MonitoringService } from '../monitoring/index.js';
 import { webhookRoutes, type WebhookService } from '../webhooks/index.js';
 import { rolloutRoutes, type RolloutService } from '../rollout/index.js';
 import { accessRoutes, installRateLimit, jwtAuthenticator, parseRate, serviceTokenAuthenticator, type AccessService, type RateLimiter } from '../access/index.js';
 import { accessLineWriter, type Logger } from '../lib/logger.js';
 import { lazyChildLoggerFactory } from './request-logger.js';
 import type { Clock } from '../lib/clock.js';
-import { registryRoutes, type RegistryService } from '../registry/index.js';
+import { registryRoutes, UPLOAD_FORM, uploadRoute, type RegistryService } from '../registry/index.js';
 import { retrainRoutes, type RetrainService } from '../retrain/index.js';
 import { actorOf, adminTokenAuthenticator, installAuth, type Authenticator } from './auth.js';
 import { errorBodySchema, fromFastify, installErrorHandling } from './errors.js';
@@ -227,6 +227,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       security: [{ bearer: [] }],
     },
     transformObject: (d) => asOpenApi30('openapiObject' in d ? d.openapiObject : d.swaggerObject),
+    // The upload's form parts, for /docs only: the route reads and checks them itself.
+    transform: ({ schema, url, route }) => ({ url, schema: url === '/v1/models/:name/versions' && route.method === 'POST' ? { ...schema, body: UPLOAD_FORM } : schema }),
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
@@ -267,6 +269,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     notLoaded: (model) => deps.pool.rolloutsDown().filter((d) => d.model === model),
   });
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
+  await app.register(uploadRoute, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf, maxModelBytes: config.MAX_MODEL_BYTES, profileReference: profileReferenceFile });
   await app.register(auditRoutes, { store: deps.auditStore, clock: deps.clock });
   await app.register(monitoringRoutes, { monitoring: deps.monitoring });
   await app.register(retrainRoutes, { retrain: deps.retrain, actorOf });

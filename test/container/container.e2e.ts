@@ -118,6 +118,19 @@ describe('the container image, hardened, on SQLite and a data volume', () => {
       onnx_sha256: createHash('sha256').update(bytes).digest('hex'),
       reference: { rows: expected.rows.length, skipped: 0 },
     });
+    // The same over HTTP, as a deploy job with only an admin key would (the upload's reference goes to the container's /tmp while it is profiled).
+    const upload = new FormData();
+    upload.append('onnx', new Blob([bytes]), 'churn.onnx');
+    upload.append('reference', new Blob([csv], { type: 'text/csv' }), 'train.csv');
+    upload.append('target', 'Churn');
+    const uploaded = await fetch(`${first.url}/v1/models/churn-uploaded/versions`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: upload });
+    expect(uploaded.status).toBe(200);
+    expect(await uploaded.json()).toMatchObject({
+      model: 'churn-uploaded',
+      version: 1,
+      onnx_sha256: createHash('sha256').update(bytes).digest('hex'),
+      reference: { rows: expected.rows.length, skipped: 0 },
+    });
     let res = await api(first.url, 'POST', '/v1/models/churn/predict', { instances: expected.rows });
     for (const until = Date.now() + 10_000; res.status !== 200 && Date.now() < until; await sleep(200)) res = await api(first.url, 'POST', '/v1/models/churn/predict', { instances: expected.rows });
     expect(res.status, JSON.stringify(res.body)).toBe(200);

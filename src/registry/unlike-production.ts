@@ -1,0 +1,30 @@
+import { contractChange, decisionsDiffer, describeContractChange, policyFlag } from '../inference/index.js';
+import type { RegistryService } from './service.js';
+
+/**
+ * A new version of a model whose production takes other inputs (said first), or decides other things (production has bands; this
+ * one the default policy): a canary of it would answer its share of clients with decisions
+ * they were never given. Said now, while it is only registered.
+ */
+export async function unlikeProduction(registry: Pick<RegistryService, 'getModel' | 'getVersion'>, model: string, version: number): Promise<string[]> {
+  const production = (await registry.getModel(model)).aliases.production;
+  if (production === undefined || production === version) return [];
+  const [mine, theirs] = await Promise.all([registry.getVersion(model, version), registry.getVersion(model, production)]);
+  // Other inputs than production's: a graph registered under the wrong --model, or a retrain on other columns.
+  const inputs = contractChange(mine.manifest.contract, theirs.manifest.contract);
+  const said: string[] = [];
+  if (inputs)
+    said.push(`version ${version} ${describeContractChange(inputs, `production (version ${production})`)}${inputs.added.length === inputs.features ? `; is ${model} the model you meant?` : ''}`);
+  const differ = decisionsDiffer(mine.manifest.policy, theirs.manifest.policy, mine.manifest.output.class_labels, theirs.manifest.output.class_labels);
+  if (!differ) return said;
+  const flag = policyFlag(theirs.manifest.policy);
+  const clients = differ.added.length
+    ? 'a canary of it would answer its share of clients with decisions production never gives'
+    : `a canary of it would never give its share of clients ${differ.missing.join(', ')}, which production gives`;
+  said.push(
+    `version ${version} decides ${differ.mine.join(', ')} and production (version ${production}) ${differ.theirs.join(', ')}: ${clients}${
+      flag ? `; a version of it that decides like production: modelgate policy set --model ${model} --version ${version} --policy ${flag}` : ''
+    }`,
+  );
+  return said;
+}

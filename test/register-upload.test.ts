@@ -1,0 +1,186 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'csv-parse/sync';
+import { generateHotelBookings, rowPayload } from '../src/training/index.js';
+import { DIALECTS } from './helpers/db.js';
+import { demoModel } from './helpers/fixtures.js';
+import { aucByPairs } from './helpers/independent.js';
+import { csvOf } from './helpers/retrain.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const demo = demoModel();
+
+/** A multipart/form-data body as a browser or curl -F sends it, serialised by the platform's own FormData. */
+async function form(parts: Record<string, string | { file: Uint8Array | string; name: string; type?: string }>): Promise<{ body: Buffer; type: string }> {
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(parts)) {
+    if (typeof v === 'string') fd.append(k, v);
+    else fd.append(k, new Blob([v.file], { type: v.type ?? 'application/octet-stream' }), v.name);
+  }
+  const req = new Request('http://upload.invalid/', { method: 'POST', body: fd });
+  return { body: Buffer.from(await req.arrayBuffer()), type: req.headers.get('content-type')! };
+}
+
+for (const dialect of DIALECTS) {
+  describe(`registering over HTTP on ${dialect}`, () => {
+    let s: TestServer;
+    const reference = generateHotelBookings(400, 9);
+    const referenceCsv = csvOf(reference);
+    const upload = async (model: string, parts: Parameters<typeof form>[0], headers: Record<string, string> = {}) => {
+      const f = await form(parts);
+      const res = await s.app.inject({ method: 'POST', url: `/v1/models/${model}/versions`, headers: { ...s.auth, 'content-type': f.type, ...headers }, payload: f.body });
+      return { status: res.statusCode, body: res.json() };
+    };
+
+    beforeAll(async () => {
+      s = await startTestServer({ dialect, jobs: false });
+    });
+    afterAll(async () => {
+      await s?.stop();
+    });
+
+    it('takes the graph, a policy and a reference CSV profiled with its target, promotes it, and serves it at once', async () => {
+      const r = await upload('upload-hotel', {
+        onnx: { file: demo.onnx, name: 'hotel.onnx' },
+        policy: 'threshold=0.4',
+        reference: { file: referenceCsv, name: 'train.csv', type: 'text/csv' },
+        target: 'is_canceled',
+        promote: 'true',
+      });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body).toMatchObject({
+        model: 'upload-hotel',
+        version: 1,
+        unchanged: false,
+        promoted: true,
+        warnings: [],
+        reference: { rows: 400, skipped: 0 },
+        policy: { type: 'threshold', threshold: 0.4 },
+      });
+      expect(r.body.onnx_sha256).toMatch(/^[0-9a-f]{64}$/);
+      // The reference's AUC, against one computed here from the served scores of the same rows.
+      const instances = Array.from({ length: reference.rows }, (_, i) => rowPayload(reference, i));
+      const predicted = await s.app.inject({
+        method: 'POST',
+        url: '/v1/models/upload-hotel/predict',
+        headers: { ...s.auth, 'content-type': 'application/json' },
+        payload: JSON.stringify({ instances }),
+      });
+      expect(predicted.statusCode).toBe(200);
+      const scores = (predicted.json().predictions as { score: number }[]).map((p) => p.score);
+      const labels = (parse(referenceCsv, { columns: true }) as { is_canceled: string }[]).map((row) => Number(row.is_canceled));
+      expect(r.body.reference.metrics.roc_auc).toBeCloseTo(aucByPairs(scores, labels), 6);
+      // Promoted and loaded: the version answers /v1/infer with the uploaded policy.
+      const infer = await s.app.inject({
+        method: 'POST',
+        url: '/v1/infer',
+        headers: { ...s.auth, 'content-type': 'application/json' },
+        payload: JSON.stringify({ model: 'upload-hotel', payload: instances[0] }),
+      });
+      expect(infer.statusCode).toBe(200);
+      expect(infer.json()).toMatchObject({ version: 1, decision: scores[0] >= 0.4 ? 'act' : 'none' });
+      const version = await s.app.inject({ method: 'GET', url: '/v1/models/upload-hotel/versions/1', headers: s.auth });
+      expect(version.json()).toMatchObject({ created_by: 'admin-token', manifest: { reference: { rows: 400 } } });
+
+      // The same again with if_changed (a deploy job run twice): nothing new.
+      const again = await upload('upload-hotel', {
+        onnx: { file: demo.onnx, name: 'hotel.onnx' },
+        policy: 'threshold=0.4',
+        reference: { file: referenceCsv, name: 'train.csv' },
+        target: 'is_canceled',
+        if_changed: 'true',
+      });
+      expect(again).toMatchObject({ status: 200, body: { model: 'upload-hotel', version: 1, unchanged: true, promoted: false } });
+      // Another policy: a new version, and a warning that it decides other things than production.
+      const bands = await upload('upload-hotel', { onnx: { file: demo.onnx, name: 'hotel.onnx' }, policy: 'bands=allow:0.3,review:0.7,block' });
+      expect(bands).toMatchObject({ status: 200, body: { version: 2, promoted: false, reference: null } });
+      expect(bands.body.warnings).toEqual([expect.stringMatching(/^version 2 decides allow, review, block and production \(version 1\) none, act: /)]);
+    });
+
+    it('refuses what it cannot register, saying what to send instead; nothing is registered', async () => {
+      const graph = { file: demo.onnx, name: 'hotel.onnx' };
+      expect(await upload('refused', { policy: 'threshold=0.5' })).toMatchObject({
+        status: 400,
+        body: { error: { message: expect.stringMatching(/^no onnx part: send the graph as the file part onnx, e\.g\. curl /) } },
+      });
+      expect(await upload('refused', { onnx: graph, policy: 'threshold=abc' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/^policy: "threshold=abc": /) } } });
+      expect(await upload('refused', { onnx: graph, policy: 'threshold=2' })).toMatchObject({ status: 400, body: { error: { message: expect.stringMatching(/bounds are between 0 and 1$/) } } });
+      expect(await upload('refused', { onnx: graph, task: 'ranking' })).toMatchObject({ status: 400, body: { error: { message: 'task "ranking": expected one of binary, multiclass, regression' } } });
+      expect(await upload('refused', { onnx: graph, target: 'is_canceled' })).toMatchObject({
+        status: 400,
+        body: { error: { message: 'target names a column of the reference CSV; send the reference part too' } },
+      });
+      expect(await upload('refused', { onnx: graph, promote: 'yes' })).toMatchObject({ status: 400, body: { error: { message: 'promote: "yes" is not true or false' } } });
+      expect(await upload('refused', { onnx: graph, threshold: '0.4' })).toMatchObject({
+        status: 400,
+        body: { error: { message: expect.stringMatching(/^unknown field "threshold": the fields are task, policy, /) } },
+      });
+      expect(await upload('refused', { onnx: { file: 'not a graph', name: 'x.onnx' } })).toMatchObject({ status: 400, body: { error: { code: 'INVALID_MODEL' } } });
+      expect(await upload('refused', { onnx: graph, manifest: '{"description": ' })).toMatchObject({
+        status: 400,
+        body: { error: { message: expect.stringMatching(/^manifest is not valid JSON: /) } },
+      });
+      // A reference whose rows cannot be scored refuses the upload, in the form's words (and never the server's temporary path).
+      const lines = referenceCsv.split('\n');
+      lines[1] = lines[1].replace(/City Hotel|Resort Hotel/, '');
+      const refused = await upload('refused', { onnx: graph, reference: { file: lines.join('\n'), name: 'bad.csv' } });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.message).toMatch(/^the reference part \(bad\.csv\): 1 of 400 rows cannot be scored \(/);
+      expect(refused.body.error.message).toMatch(/register the model with missing_category\), or pass allow_skipped=true to profile the other rows$/);
+      const columns = await upload('refused', { onnx: graph, reference: { file: 'lead_time,adr\n1,2\n', name: 'cols.csv' } });
+      expect(columns.status).toBe(400);
+      expect(columns.body.error.message).toMatch(/^the reference part \(cols\.csv\): no column for features /);
+      expect(columns.body.error.message).not.toMatch(/modelgate-upload-/);
+      // JSON is not an upload.
+      const json = await s.app.inject({ method: 'POST', url: '/v1/models/refused/versions', headers: { ...s.auth, 'content-type': 'application/json' }, payload: '{"onnx": "…"}' });
+      expect(json.statusCode).toBe(415);
+      expect(json.json().error.message).toMatch(/^send the graph as multipart\/form-data with the file part onnx, not application\/json: curl /);
+      const raw = await s.app.inject({ method: 'POST', url: '/v1/models/refused/versions', headers: { ...s.auth, 'content-type': 'application/octet-stream' }, payload: Buffer.from(demo.onnx) });
+      expect(raw.statusCode).toBe(415);
+      expect(raw.json().error.message).toMatch(/^send the graph as multipart\/form-data with the file part onnx: curl /);
+      // Without credentials: 401 before anything is read.
+      const f = await form({ onnx: graph });
+      const anonymous = await s.app.inject({ method: 'POST', url: '/v1/models/refused/versions', headers: { 'content-type': f.type }, payload: f.body });
+      expect(anonymous.statusCode).toBe(401);
+      expect((await s.app.inject({ method: 'GET', url: '/v1/models/refused', headers: s.auth })).statusCode).toBe(404);
+    });
+
+    it('/docs describes the form: its file parts and fields', async () => {
+      const doc = (await s.app.inject({ method: 'GET', url: '/docs/json' })).json();
+      const body = doc.paths['/v1/models/{name}/versions'].post.requestBody.content['multipart/form-data'].schema;
+      expect(body.required).toEqual(['onnx']);
+      expect(body.properties.onnx).toMatchObject({ type: 'string', format: 'binary' });
+      expect(Object.keys(body.properties).sort()).toEqual([
+        'allow_skipped',
+        'feature_names',
+        'if_changed',
+        'manifest',
+        'missing_category',
+        'onnx',
+        'policy',
+        'positive_class',
+        'promote',
+        'reference',
+        'target',
+        'task',
+      ]);
+    });
+  });
+}
+
+describe('an ONNX part over MAX_MODEL_BYTES', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ jobs: false, env: { MAX_MODEL_BYTES: '1024' } });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('is refused with 413 as it streams in, naming the setting', async () => {
+    expect(demo.onnx.length).toBeGreaterThan(1024);
+    const f = await form({ onnx: { file: demo.onnx, name: 'hotel.onnx' } });
+    const res = await s.app.inject({ method: 'POST', url: '/v1/models/big/versions', headers: { ...s.auth, 'content-type': f.type }, payload: f.body });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().error.message).toBe('the onnx part is over MAX_MODEL_BYTES (1024 bytes); raise MAX_MODEL_BYTES on the server if the graph is meant to be this large');
+  });
+});
