@@ -134,6 +134,27 @@ for (const dialect of DIALECTS) {
       const json = await s.app.inject({ method: 'POST', url: '/v1/models/refused/versions', headers: { ...s.auth, 'content-type': 'application/json' }, payload: '{"onnx": "…"}' });
       expect(json.statusCode).toBe(415);
       expect(json.json().error.message).toMatch(/^send the graph as multipart\/form-data with the file part onnx, not application\/json: curl /);
+      // The form itself wrong: a part twice, a body cut short.
+      const twice = new FormData();
+      twice.append('onnx', new Blob([demo.onnx]), 'a.onnx');
+      twice.append('onnx', new Blob([demo.onnx]), 'b.onnx');
+      const twiceReq = new Request('http://upload.invalid/', { method: 'POST', body: twice });
+      const dup = await s.app.inject({
+        method: 'POST',
+        url: '/v1/models/refused/versions',
+        headers: { ...s.auth, 'content-type': twiceReq.headers.get('content-type')! },
+        payload: Buffer.from(await twiceReq.arrayBuffer()),
+      });
+      expect([dup.statusCode, dup.json().error.message]).toEqual([400, 'onnx is given twice: send each part once']);
+      const whole = await form({ onnx: graph, policy: 'threshold=0.4' });
+      const cut = await s.app.inject({
+        method: 'POST',
+        url: '/v1/models/refused/versions',
+        headers: { ...s.auth, 'content-type': whole.type },
+        payload: whole.body.subarray(0, whole.body.length - 60),
+      });
+      expect(cut.statusCode).toBe(400);
+      expect(cut.json().error.message).toMatch(/^the multipart body could not be read \(.+\); send it as curl -F or a browser's FormData does$/);
       const raw = await s.app.inject({ method: 'POST', url: '/v1/models/refused/versions', headers: { ...s.auth, 'content-type': 'application/octet-stream' }, payload: Buffer.from(demo.onnx) });
       expect(raw.statusCode).toBe(415);
       expect(raw.json().error.message).toMatch(/^send the graph as multipart\/form-data with the file part onnx: curl /);

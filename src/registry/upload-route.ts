@@ -73,6 +73,20 @@ function flag(fields: Partial<Record<Field, string>>, name: Field): boolean {
   throw new AppError('BAD_REQUEST', `${name}: ${JSON.stringify(fields[name])} is not true or false`, { field: name });
 }
 
+/** What went wrong reading the form, as the caller (or, for the server's own disk, the operator) can act on it. */
+function unreadable(e: unknown): unknown {
+  if (isAppError(e)) return e;
+  const err = e as { code?: string; statusCode?: number; message?: string };
+  if (err.code === 'ENOSPC' || err.code === 'EDQUOT' || err.code === 'EACCES' || err.code === 'EROFS')
+    return new AppError('UNAVAILABLE', `the reference part could not be written to the server's temporary directory (${err.code}); free space there or send the upload to another replica`);
+  if (err.code === 'FST_PARTS_LIMIT' || err.code === 'FST_FILES_LIMIT' || err.code === 'FST_FIELDS_LIMIT')
+    return new AppError('BAD_REQUEST', `more parts than the form has: the files are ${FILES.join(', ')} and the fields ${FIELDS.join(', ')}, each at most once`);
+  if (err.code === 'FST_REQ_FILE_TOO_LARGE')
+    return new AppError('PAYLOAD_TOO_LARGE', `a file part is over ${MAX_REFERENCE_BYTES} bytes; send a smaller reference CSV (a sample of the training set profiles as well)`);
+  if (err.statusCode !== undefined && err.statusCode >= 500) return e;
+  return new AppError('BAD_REQUEST', `the multipart body could not be read (${err.message ?? String(e)}); send it as curl -F or a browser's FormData does`);
+}
+
 /** A part's bytes, refused with what to do as soon as they pass `max`. */
 async function readPart(stream: Readable, max: number, what: string, limit: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -162,22 +176,32 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
         let referenceFile: string | undefined;
         let referenceName = 'reference.csv';
         const fields: Partial<Record<Field, string>> = {};
-        for await (const part of request.parts()) {
-          const name = part.fieldname;
-          if (part.type === 'file') {
-            if (name === 'onnx') onnx = await readPart(part.file, deps.maxModelBytes, 'onnx', 'MAX_MODEL_BYTES');
-            else if (name === 'manifest') manifestText = (await readPart(part.file, MAX_MANIFEST_BYTES, 'manifest', '16 MiB')).toString('utf8');
-            else if (name === 'reference') {
-              referenceFile = path.join(dir, 'reference.csv');
-              referenceName = part.filename || referenceName;
-              await pipeline(part.file, createWriteStream(referenceFile));
-            } else {
-              part.file.resume();
-              throw new AppError('BAD_REQUEST', `unknown file part ${JSON.stringify(name)}: the files are ${FILES.join(', ')}`, { field: name });
+        const seen = new Set<string>();
+        try {
+          for await (const part of request.parts()) {
+            const name = part.fieldname;
+            if (seen.has(name)) {
+              if (part.type === 'file') part.file.resume();
+              throw new AppError('BAD_REQUEST', `${name} is given twice: send each part once`, { field: name });
             }
-          } else if (name === 'manifest') manifestText = String(part.value);
-          else if ((FIELDS as readonly string[]).includes(name)) fields[name as Field] = String(part.value);
-          else throw new AppError('BAD_REQUEST', `unknown field ${JSON.stringify(name)}: the fields are ${FIELDS.join(', ')}, and the files ${FILES.join(', ')}`, { field: name });
+            seen.add(name);
+            if (part.type === 'file') {
+              if (name === 'onnx') onnx = await readPart(part.file, deps.maxModelBytes, 'onnx', 'MAX_MODEL_BYTES');
+              else if (name === 'manifest') manifestText = (await readPart(part.file, MAX_MANIFEST_BYTES, 'manifest', '16 MiB')).toString('utf8');
+              else if (name === 'reference') {
+                referenceFile = path.join(dir, 'reference.csv');
+                referenceName = part.filename || referenceName;
+                await pipeline(part.file, createWriteStream(referenceFile));
+              } else {
+                part.file.resume();
+                throw new AppError('BAD_REQUEST', `unknown file part ${JSON.stringify(name)}: the files are ${FILES.join(', ')}`, { field: name });
+              }
+            } else if (name === 'manifest') manifestText = String(part.value);
+            else if ((FIELDS as readonly string[]).includes(name)) fields[name as Field] = String(part.value);
+            else throw new AppError('BAD_REQUEST', `unknown field ${JSON.stringify(name)}: the fields are ${FIELDS.join(', ')}, and the files ${FILES.join(', ')}`, { field: name });
+          }
+        } catch (e) {
+          throw unreadable(e);
         }
         if (!onnx) throw new AppError('BAD_REQUEST', `no onnx part: send the graph as the file part onnx, e.g. ${EXAMPLE}`, { field: 'onnx' });
         let manifest: unknown;
