@@ -50,6 +50,13 @@ async function receiver(handlers: Record<string, (req: IncomingMessage, res: Ser
   };
 }
 
+/** The admin's JSON calls to a test server, by inject: status and parsed body. */
+const adminApi = (server: () => TestServer) => async (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => {
+  const s = server();
+  const res = await s.app.inject({ method, url, headers: { ...s.auth, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
+  return { status: res.statusCode, body: res.json() };
+};
+
 describe('Standard Webhooks signatures', () => {
   it('match the published test vector, and a changed byte fails verification', () => {
     // From the Standard Webhooks specification's examples.
@@ -69,10 +76,7 @@ for (const dialect of DIALECTS) {
     // The /dies receiver answers 500 while failing, 410 once gone, 200 when back.
     let dies: 'failing' | 'gone' | 'back' = 'failing';
     const secrets = new Map<string, string>();
-    const api = async (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => {
-      const res = await s.app.inject({ method, url, headers: { ...s.auth, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
-      return { status: res.statusCode, body: res.json() };
-    };
+    const api = adminApi(() => s);
     const round = async (advanceMs = 0) => {
       now += advanceMs;
       await s.webhookWorker.tick();
@@ -608,10 +612,7 @@ for (const dialect of DIALECTS) {
     let now = Date.parse('2026-12-07T12:00:00Z');
     // /lost acknowledges everything (and, the story goes, then loses it); /down answers 500 until it is fixed.
     let downFixed = false;
-    const api = async (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown) => {
-      const res = await s.app.inject({ method, url, headers: { ...s.auth, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { payload: JSON.stringify(body) } : {}) });
-      return { status: res.statusCode, body: res.json() };
-    };
+    const api = adminApi(() => s);
     const round = async (advanceMs = 0) => {
       now += advanceMs;
       await s.webhookWorker.tick();
