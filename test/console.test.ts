@@ -1037,6 +1037,60 @@ describe('console at /ui in Chromium', () => {
     await poll(() => page.getByTestId('who').textContent()).toMatch(/admin/);
   });
 
+  it('an admin registers a model from an ONNX file and its reference CSV, then a second version from its page, said to decide other things', async () => {
+    const dir = tempDir();
+    const onnxFile = path.join(dir, 'uploaded.onnx');
+    writeFileSync(onnxFile, demo.onnx);
+    const referenceFile = path.join(dir, 'train.csv');
+    writeFileSync(referenceFile, csvOf(generateHotelBookings(300, 21)));
+    await page.goto(`${s.url}/ui/#/models`);
+    await page.getByTestId('register-version').click();
+    const dialog = page.locator('dialog[open]');
+    // Nothing chosen yet: said in the dialog, nothing sent.
+    await dialog.getByTestId('register-name').fill('uploaded');
+    await dialog.getByTestId('confirm').click();
+    await poll(() => dialog.getByRole('alert').textContent()).toMatch(/ONNX graph: choose the \.onnx file to register/);
+    await dialog.getByTestId('register-onnx').setInputFiles(onnxFile);
+    await dialog.getByTestId('register-reference').setInputFiles(referenceFile);
+    await dialog.getByTestId('register-target').fill('is_canceled');
+    await dialog.getByTestId('register-policy').fill('threshold=0.4');
+    await dialog.getByTestId('register-promote').check();
+    await shot('models-register');
+    await dialog.getByTestId('confirm').click();
+    await poll(() => page.locator('p.done').textContent()).toMatch(/^Registered uploaded version 1, now production\. Its reference: 300 rows profiled\. Open uploaded$/);
+    const model = (await api('GET', '/v1/models/uploaded')).body;
+    expect(model.aliases).toEqual({ production: 1 });
+    expect((await api('GET', '/v1/models/uploaded/versions/1')).body).toMatchObject({
+      created_by: 'admin-token',
+      manifest: { policy: { type: 'threshold', threshold: 0.4 }, reference: { rows: 300 } },
+    });
+    // From the model's page: another policy, not promoted, and the note says what production's clients would meet.
+    await page.getByRole('link', { name: 'Open uploaded' }).click();
+    await poll(() => page.locator('h1').textContent()).toBe('uploaded');
+    await page.getByTestId('register-version').click();
+    expect(await dialog.getByTestId('register-name').count()).toBe(0);
+    await dialog.getByTestId('register-onnx').setInputFiles(onnxFile);
+    await dialog.getByTestId('register-policy').fill('bands=allow:0.3,review:0.7,block');
+    await dialog.getByTestId('confirm').click();
+    await poll(() => page.locator('p.done').textContent()).toMatch(
+      /^Registered uploaded version 2\. No reference data: drift monitoring needs one\. Warning: version 2 decides allow, review, block and production \(version 1\) none, act: /,
+    );
+    await poll(() => page.locator('[data-testid=versions-table] tbody tr').count()).toBe(2);
+    // A refusal from the server is said in the dialog.
+    await page.getByTestId('register-version').click();
+    await dialog.getByTestId('register-onnx').setInputFiles(referenceFile);
+    await dialog.getByTestId('confirm').click();
+    await poll(() => dialog.getByRole('alert').textContent()).toMatch(/not an ONNX model/);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    // That refusal is the one 400 the browser logged here.
+    expect(browserErrors.filter((e) => /status of 400/.test(e))).toHaveLength(1);
+    browserErrors.splice(
+      browserErrors.findIndex((e) => /status of 400/.test(e)),
+      1,
+    );
+    expect(await a11y(page)).toEqual([]);
+  });
+
   it('left no errors in the browser console (CSP violations included)', () => {
     expect(browserErrors.filter((e) => !/status of 40[134]/.test(e))).toEqual([]);
   });

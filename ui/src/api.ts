@@ -46,7 +46,8 @@ async function request(path: string, init: RequestInit & { token?: string } = {}
   const token = init.token ?? storedToken();
   const headers = new Headers(init.headers);
   if (token) headers.set('authorization', `Bearer ${token}`);
-  if (init.body !== undefined) headers.set('content-type', 'application/json');
+  // A form sets its own content type, with the multipart boundary.
+  if (init.body !== undefined && !(init.body instanceof FormData)) headers.set('content-type', 'application/json');
   let res: Response;
   try {
     res = await fetch(path, { ...init, headers, cache: 'no-store' });
@@ -79,6 +80,11 @@ export async function getText(path: string): Promise<string> {
 
 export async function post<T>(path: string, body: unknown = {}): Promise<T> {
   return (await request(path, { method: 'POST', body: JSON.stringify(body) })).json() as Promise<T>;
+}
+
+/** A multipart form (a file upload), as curl -F sends it. */
+export async function postForm<T>(path: string, form: FormData): Promise<T> {
+  return (await request(path, { method: 'POST', body: form })).json() as Promise<T>;
 }
 
 export async function put<T>(path: string, body: unknown = {}): Promise<T> {

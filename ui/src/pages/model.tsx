@@ -5,6 +5,7 @@ import { ConfirmButton, ErrorNote, fmt, Loading, Table, warningsOf } from '../co
 import { useLoad } from '../load.js';
 import { href } from '../router.js';
 import { isAdmin, useSession } from '../session.js';
+import { RegisterVersionButton } from './register.js';
 import { StartCanaryButton } from './canary-actions.js';
 import { RetrainSection } from './retrain.js';
 import { SlotsSection, ToSlotButton } from './slots.js';
@@ -144,6 +145,11 @@ export function ModelPage({ name }: { name: string }) {
       ) : null}
       <ErrorNote error={m.error} />
       <h2>Versions</h2>
+      {admin ? (
+        <div class="actions">
+          <RegisterVersionButton model={d.name} done={(what) => after(what)()} />
+        </div>
+      ) : null}
       <Table head={['Version', 'Status', 'Aliases', 'Decides', 'Held out', 'Engine', 'Description', 'Registered', ...(admin ? ['Actions'] : [])]} testId="versions-table">
         {d.versions.map((v) => (
           <tr key={v.version} data-version={v.version}>

@@ -3,6 +3,8 @@ import { get, enc, q } from '../api.js';
 import { Empty, ErrorNote, Loading, usePaged, Table } from '../components/common.js';
 import { useLoad } from '../load.js';
 import { href } from '../router.js';
+import { isAdmin, useSession } from '../session.js';
+import { RegisterVersionButton } from './register.js';
 import type { ReportSummary } from '../report/types.js';
 
 interface ModelRow {
@@ -58,15 +60,33 @@ export function ModelsPage() {
   const byModel = new Map((rollouts.data?.rollouts ?? []).map((r) => [r.model, r]));
   const all = (models.data?.models ?? []).filter((m) => m.name.toLowerCase().includes(filter.trim().toLowerCase()));
   const { shown, pager } = usePaged(all, PAGE);
+  const admin = isAdmin(useSession());
+  const [done, setDone] = useState<{ what: string; model: string }>();
   return (
     <main>
       <h1>Models</h1>
+      {done ? (
+        <p class="done" role="status">
+          {done.what} <a href={href('models', done.model)}>Open {done.model}</a>
+        </p>
+      ) : null}
+      {admin ? (
+        <div class="actions">
+          <RegisterVersionButton
+            done={(what, model) => {
+              setDone({ what, model });
+              models.reload();
+            }}
+          />
+        </div>
+      ) : null}
       <ErrorNote error={models.error} />
       {!models.data ? (
         models.loading && <Loading what="models" />
       ) : models.data.models.length === 0 ? (
         <Empty>
-          No models registered yet. Train and register one with <code>modelgate train</code> and <code>modelgate register</code>, or run <code>npm run demo</code>.
+          No models registered yet. Train and register one with <code>modelgate train</code> and <code>modelgate register</code>
+          {admin ? ', register an ONNX file here' : ''}, or run <code>npm run demo</code>.
         </Empty>
       ) : (
         <>
