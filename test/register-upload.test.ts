@@ -134,6 +134,9 @@ for (const dialect of DIALECTS) {
       const json = await s.app.inject({ method: 'POST', url: '/v1/models/refused/versions', headers: { ...s.auth, 'content-type': 'application/json' }, payload: '{"onnx": "…"}' });
       expect(json.statusCode).toBe(415);
       expect(json.json().error.message).toMatch(/^send the graph as multipart\/form-data with the file part onnx, not application\/json: curl /);
+      // A field busboy would cut short is refused, not registered cut.
+      const long = await upload('refused', { onnx: graph, feature_names: Array.from({ length: 9000 }, (_, i) => `feature_${i}`).join(',') });
+      expect([long.status, long.body.error.message]).toEqual([413, 'field feature_names is over 64 KiB']);
       // The form itself wrong: a part twice, a body cut short.
       const twice = new FormData();
       twice.append('onnx', new Blob([demo.onnx]), 'a.onnx');

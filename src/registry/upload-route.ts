@@ -190,13 +190,20 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
               else if (name === 'manifest') manifestText = (await readPart(part.file, MAX_MANIFEST_BYTES, 'manifest', '16 MiB')).toString('utf8');
               else if (name === 'reference') {
                 referenceFile = path.join(dir, 'reference.csv');
-                referenceName = part.filename || referenceName;
+                referenceName = (part.filename || referenceName).slice(0, 200);
                 await pipeline(part.file, createWriteStream(referenceFile));
               } else {
                 part.file.resume();
                 throw new AppError('BAD_REQUEST', `unknown file part ${JSON.stringify(name)}: the files are ${FILES.join(', ')}`, { field: name });
               }
-            } else if (name === 'manifest') manifestText = String(part.value);
+            } else if (part.valueTruncated)
+              // busboy cuts a field at fieldSize and says so only here: a cut list of feature names would register the wrong contract.
+              throw new AppError(
+                'PAYLOAD_TOO_LARGE',
+                `field ${name} is over 64 KiB${name === 'manifest' ? ': send the manifest as a file part (-F manifest=@manifest.json), which may hold up to 16 MiB' : ''}`,
+                { field: name },
+              );
+            else if (name === 'manifest') manifestText = String(part.value);
             else if ((FIELDS as readonly string[]).includes(name)) fields[name as Field] = String(part.value);
             else throw new AppError('BAD_REQUEST', `unknown field ${JSON.stringify(name)}: the fields are ${FIELDS.join(', ')}, and the files ${FILES.join(', ')}`, { field: name });
           }
