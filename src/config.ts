@@ -237,6 +237,12 @@ const schema = z.object({
   SHUTDOWN_GRACE_MS: intFrom(100, 300_000).default(10_000),
   /** Largest ONNX file accepted at registration (bytes). */
   MAX_MODEL_BYTES: intFrom(1024, 4 * 1024 * 1024 * 1024).default(512 * 1024 * 1024),
+  /**
+   * Largest file part of an upload to POST /v1/models/:name/versions (bytes): the graph is held in
+   * the serving process's memory and a reference CSV written to the temporary directory while they
+   * are checked (the Kubernetes base gives /tmp 256 MiB; an emptyDir past its size gets the pod evicted).
+   */
+  UPLOAD_MAX_BYTES: intFrom(1024, 4 * 1024 * 1024 * 1024).default(128 * 1024 * 1024),
 });
 
 export type RawConfig = z.infer<typeof schema>;

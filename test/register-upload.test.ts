@@ -191,20 +191,66 @@ for (const dialect of DIALECTS) {
   });
 }
 
-describe('an ONNX part over MAX_MODEL_BYTES', () => {
+describe("an upload's limits", () => {
   let s: TestServer;
   beforeAll(async () => {
-    s = await startTestServer({ jobs: false, env: { MAX_MODEL_BYTES: '1024' } });
+    s = await startTestServer({ jobs: false, listen: true, env: { MAX_MODEL_BYTES: '1024', UPLOAD_MAX_BYTES: '4096' } });
   });
   afterAll(async () => {
     await s?.stop();
   });
-
-  it('is refused with 413 as it streams in, naming the setting', async () => {
-    expect(demo.onnx.length).toBeGreaterThan(1024);
-    const f = await form({ onnx: { file: demo.onnx, name: 'hotel.onnx' } });
+  const send = async (parts: Parameters<typeof form>[0]) => {
+    const f = await form(parts);
     const res = await s.app.inject({ method: 'POST', url: '/v1/models/big/versions', headers: { ...s.auth, 'content-type': f.type }, payload: f.body });
-    expect(res.statusCode).toBe(413);
-    expect(res.json().error.message).toBe('the onnx part is over MAX_MODEL_BYTES (1024 bytes); raise MAX_MODEL_BYTES on the server if the graph is meant to be this large');
+    return { status: res.statusCode, message: res.json().error?.message as string | undefined };
+  };
+
+  it('a graph over MAX_MODEL_BYTES, or a reference over UPLOAD_MAX_BYTES, is refused with 413 as it streams in, naming the setting', async () => {
+    expect(demo.onnx.length).toBeGreaterThan(1024);
+    expect(await send({ onnx: { file: demo.onnx, name: 'hotel.onnx' } })).toEqual({
+      status: 413,
+      message: 'the onnx part is over MAX_MODEL_BYTES (1024 bytes); raise MAX_MODEL_BYTES on the server if the graph is meant to be this large',
+    });
+    // The reference first in the form: refused before the graph is read.
+    const reference = csvOf(generateHotelBookings(100, 3));
+    expect(reference.length).toBeGreaterThan(4096);
+    expect(await send({ reference: { file: reference, name: 'train.csv' }, onnx: { file: demo.onnx, name: 'hotel.onnx' } })).toEqual({
+      status: 413,
+      message:
+        "the reference part is over UPLOAD_MAX_BYTES (4096 bytes); send a sample of it (its profile needs no more than some 100,000 rows), register it with the CLI where the file is, or raise UPLOAD_MAX_BYTES on the server together with the size of its temporary directory (the pod's /tmp)",
+    });
+  });
+
+  it('one upload at a time: a second while the first streams in is answered 503 with Retry-After, and goes through after it', async () => {
+    const { request } = await import('node:http');
+    const f = await form({ policy: 'threshold=0.4', onnx: { file: 'x'.repeat(100), name: 'slow.onnx' } });
+    // The first upload: its head and the start of its body sent, the rest held back.
+    const first = request(`${s.url}/v1/models/slow/versions`, { method: 'POST', headers: { ...s.auth, 'content-type': f.type, 'content-length': String(f.body.length) } });
+    const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      first.on('response', (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      first.on('error', reject);
+    });
+    first.write(f.body.subarray(0, 40));
+    // A form with no graph: 400 once nothing else is uploading; 503 while the first is.
+    let second = { status: 0, message: undefined as string | undefined };
+    await expect
+      .poll(
+        async () => {
+          second = await send({ policy: 'threshold=0.4' });
+          return second.status;
+        },
+        { timeout: 30_000, interval: 50 },
+      )
+      .toBe(503);
+    expect(second.message).toBe('another upload (slow, by admin-token) is being registered on this server: send this one again when it is done, or to another replica');
+    first.end(f.body.subarray(40));
+    const done = await answered;
+    // Not a graph: refused by the registry, after which the next upload is taken.
+    expect([done.status, JSON.parse(done.body).error.code]).toEqual([400, 'INVALID_MODEL']);
+    expect(await send({ policy: 'threshold=0.4' })).toMatchObject({ status: 400, message: expect.stringMatching(/^no onnx part/) });
   });
 });

@@ -28,6 +28,8 @@ export interface UploadRouteDeps {
   actorOf: (request: FastifyRequest) => string;
   /** MAX_MODEL_BYTES: the largest ONNX part taken (refused as it streams in beyond it). */
   maxModelBytes: number;
+  /** UPLOAD_MAX_BYTES: the largest file part of any kind (the graph in memory, the reference on disk). */
+  uploadMaxBytes: number;
   profileReference: ProfileReference;
   /** Where a reference part is written while it is profiled (the system's temporary directory unless given). */
   tmpDir?: string;
@@ -37,9 +39,8 @@ export interface UploadRouteDeps {
 const FIELDS = ['task', 'policy', 'feature_names', 'positive_class', 'missing_category', 'target', 'allow_skipped', 'if_changed', 'promote'] as const;
 type Field = (typeof FIELDS)[number];
 const FILES = ['onnx', 'manifest', 'reference'] as const;
-/** A manifest is a small JSON document; a reference CSV may be a whole training set. */
+/** A manifest is a small JSON document. */
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
-const MAX_REFERENCE_BYTES = 4 * 1024 * 1024 * 1024;
 
 const EXAMPLE = 'curl -H "Authorization: Bearer $TOKEN" -F onnx=@churn.onnx -F policy=threshold=0.4 -F reference=@train.csv -F target=Churn $MG/v1/models/churn/versions';
 
@@ -73,16 +74,24 @@ function flag(fields: Partial<Record<Field, string>>, name: Field): boolean {
   throw new AppError('BAD_REQUEST', `${name}: ${JSON.stringify(fields[name])} is not true or false`, { field: name });
 }
 
+/** A file part cut at UPLOAD_MAX_BYTES (busboy stops there and marks the stream truncated). */
+function overUploadLimit(part: string, uploadMaxBytes: number): AppError {
+  return new AppError(
+    'PAYLOAD_TOO_LARGE',
+    `the ${part} part is over UPLOAD_MAX_BYTES (${uploadMaxBytes} bytes); ${part === 'reference' ? 'send a sample of it (its profile needs no more than some 100,000 rows), ' : ''}register it with the CLI where the file is, or raise UPLOAD_MAX_BYTES on the server together with the size of its temporary directory (the pod's /tmp)`,
+    { field: part },
+  );
+}
+
 /** What went wrong reading the form, as the caller (or, for the server's own disk, the operator) can act on it. */
-function unreadable(e: unknown): unknown {
+function unreadable(e: unknown, part: string | undefined, uploadMaxBytes: number): unknown {
   if (isAppError(e)) return e;
   const err = e as { code?: string; statusCode?: number; message?: string };
   if (err.code === 'ENOSPC' || err.code === 'EDQUOT' || err.code === 'EACCES' || err.code === 'EROFS')
     return new AppError('UNAVAILABLE', `the reference part could not be written to the server's temporary directory (${err.code}); free space there or send the upload to another replica`);
   if (err.code === 'FST_PARTS_LIMIT' || err.code === 'FST_FILES_LIMIT' || err.code === 'FST_FIELDS_LIMIT')
     return new AppError('BAD_REQUEST', `more parts than the form has: the files are ${FILES.join(', ')} and the fields ${FIELDS.join(', ')}, each at most once`);
-  if (err.code === 'FST_REQ_FILE_TOO_LARGE')
-    return new AppError('PAYLOAD_TOO_LARGE', `a file part is over ${MAX_REFERENCE_BYTES} bytes; send a smaller reference CSV (a sample of the training set profiles as well)`);
+  if (err.code === 'FST_REQ_FILE_TOO_LARGE') return overUploadLimit(part ?? 'file', uploadMaxBytes);
   if (err.statusCode !== undefined && err.statusCode >= 500) return e;
   return new AppError('BAD_REQUEST', `the multipart body could not be read (${err.message ?? String(e)}); send it as curl -F or a browser's FormData does`);
 }
@@ -117,9 +126,10 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
   const { registry } = deps;
   // Multipart is parsed on this route only: every other route takes JSON.
   await fastify.register(multipart, {
-    limits: { files: FILES.length, fields: FIELDS.length + 1, fieldSize: 64 * 1024, parts: FILES.length + FIELDS.length + 1, fileSize: Math.max(deps.maxModelBytes, MAX_REFERENCE_BYTES) },
+    limits: { files: FILES.length, fields: FIELDS.length + 1, fieldSize: 64 * 1024, parts: FILES.length + FIELDS.length + 1, fileSize: deps.uploadMaxBytes },
     throwFileSizeLimit: true,
   });
+  let uploading: string | undefined;
   // Anything but multipart or JSON (a raw graph as application/octet-stream, say) is refused with what to send; JSON reaches the handler, which says the same.
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(new AppError('UNSUPPORTED_MEDIA_TYPE', `send the graph as multipart/form-data with the file part onnx: ${EXAMPLE}`), undefined));
   fastify.post(
@@ -164,14 +174,22 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const model = (request.params as { name: string }).name;
       if (!request.isMultipart())
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', `send the graph as multipart/form-data with the file part onnx, not ${request.headers['content-type'] ?? 'no content type'}: ${EXAMPLE}`);
       const actor = deps.actorOf(request);
-      const dir = await mkdtemp(path.join(deps.tmpDir ?? os.tmpdir(), 'modelgate-upload-'));
+      // One at a time: each holds a graph in memory and a reference on the temporary disk, both bounded by UPLOAD_MAX_BYTES for one upload, not for several.
+      if (uploading) {
+        void reply.header('retry-after', '5');
+        throw new AppError('UNAVAILABLE', `another upload (${uploading}) is being registered on this server: send this one again when it is done, or to another replica`, { uploading });
+      }
+      uploading = `${model}, by ${actor}`;
+      let dir: string | undefined;
       try {
+        dir = await mkdtemp(path.join(deps.tmpDir ?? os.tmpdir(), 'modelgate-upload-'));
         let onnx: Buffer | undefined;
+        let at: string | undefined;
         let manifestText: string | undefined;
         let referenceFile: string | undefined;
         let referenceName = 'reference.csv';
@@ -180,6 +198,7 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
         try {
           for await (const part of request.parts()) {
             const name = part.fieldname;
+            at = name;
             if (seen.has(name)) {
               if (part.type === 'file') part.file.resume();
               throw new AppError('BAD_REQUEST', `${name} is given twice: send each part once`, { field: name });
@@ -189,13 +208,14 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
               if (name === 'onnx') onnx = await readPart(part.file, deps.maxModelBytes, 'onnx', 'MAX_MODEL_BYTES');
               else if (name === 'manifest') manifestText = (await readPart(part.file, MAX_MANIFEST_BYTES, 'manifest', '16 MiB')).toString('utf8');
               else if (name === 'reference') {
-                referenceFile = path.join(dir, 'reference.csv');
+                referenceFile = path.join(dir!, 'reference.csv');
                 referenceName = (part.filename || referenceName).slice(0, 200);
                 await pipeline(part.file, createWriteStream(referenceFile));
               } else {
                 part.file.resume();
                 throw new AppError('BAD_REQUEST', `unknown file part ${JSON.stringify(name)}: the files are ${FILES.join(', ')}`, { field: name });
               }
+              if (part.file.truncated) throw overUploadLimit(name, deps.uploadMaxBytes);
             } else if (part.valueTruncated)
               // busboy cuts a field at fieldSize and says so only here: a cut list of feature names would register the wrong contract.
               throw new AppError(
@@ -208,7 +228,7 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
             else throw new AppError('BAD_REQUEST', `unknown field ${JSON.stringify(name)}: the fields are ${FIELDS.join(', ')}, and the files ${FILES.join(', ')}`, { field: name });
           }
         } catch (e) {
-          throw unreadable(e);
+          throw unreadable(e, at, deps.uploadMaxBytes);
         }
         if (!onnx) throw new AppError('BAD_REQUEST', `no onnx part: send the graph as the file part onnx, e.g. ${EXAMPLE}`, { field: 'onnx' });
         let manifest: unknown;
@@ -297,7 +317,8 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
           notes: profiled?.notes ?? [],
         };
       } finally {
-        await rm(dir, { recursive: true, force: true });
+        uploading = undefined;
+        if (dir) await rm(dir, { recursive: true, force: true });
       }
     },
   );

@@ -269,7 +269,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     notLoaded: (model) => deps.pool.rolloutsDown().filter((d) => d.model === model),
   });
   await app.register(registryRoutes, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf });
-  await app.register(uploadRoute, { registry: deps.registry, onChange: () => deps.pool.refresh(true), actorOf, maxModelBytes: config.MAX_MODEL_BYTES, profileReference: profileReferenceFile });
+  await app.register(uploadRoute, {
+    registry: deps.registry,
+    onChange: () => deps.pool.refresh(true),
+    actorOf,
+    maxModelBytes: config.MAX_MODEL_BYTES,
+    uploadMaxBytes: config.UPLOAD_MAX_BYTES,
+    profileReference: profileReferenceFile,
+  });
   await app.register(auditRoutes, { store: deps.auditStore, clock: deps.clock });
   await app.register(monitoringRoutes, { monitoring: deps.monitoring });
   await app.register(retrainRoutes, { retrain: deps.retrain, actorOf });
