@@ -179,6 +179,14 @@ describe('a request that takes longer than REQUEST_TIMEOUT_MS to arrive', () => 
       clearInterval(drip);
     }
     expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    // In the error model, saying which setting and what to do.
+    expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: {
+        code: 'REQUEST_TIMEOUT',
+        message: 'the request did not arrive in full within REQUEST_TIMEOUT_MS (1000 ms): send it faster, or raise REQUEST_TIMEOUT_MS on the server for large uploads over slow links',
+        request_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-z]+$/),
+      },
+    });
     const res = await fetch(`${s.url}/v1/infer`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
@@ -186,6 +194,26 @@ describe('a request that takes longer than REQUEST_TIMEOUT_MS to arrive', () => 
     });
     expect(res.status).toBe(200);
   }, 60_000);
+
+  /** What the server answers on a raw connection, once it has closed it. */
+  const raw = async (bytes: string) => {
+    const { port } = new URL(s.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(bytes);
+    await closed;
+    return { head: received.slice(0, received.indexOf('\r\n')), body: JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)) };
+  };
+
+  it('headers over 16 KiB and bytes that are not HTTP are answered in the error model too, and the connection closed', async () => {
+    const big = await raw(`GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Filler: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(big).toMatchObject({ head: 'HTTP/1.1 431 Request Header Fields Too Large', body: { error: { code: 'HEADERS_TOO_LARGE', message: expect.stringMatching(/16 KiB in all/) } } });
+    const garbage = await raw('HELLO modelgate\r\n\r\n');
+    expect(garbage).toMatchObject({ head: 'HTTP/1.1 400 Bad Request', body: { error: { code: 'BAD_REQUEST', message: expect.stringMatching(/^the request is not valid HTTP\/1\.1 \(HPE_/) } } });
+  });
 });
 
 /**

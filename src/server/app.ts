@@ -20,7 +20,7 @@ import type { Clock } from '../lib/clock.js';
 import { registryRoutes, UPLOAD_FORM, uploadRoute, type RegistryService } from '../registry/index.js';
 import { retrainRoutes, type RetrainService } from '../retrain/index.js';
 import { actorOf, adminTokenAuthenticator, installAuth, type Authenticator } from './auth.js';
-import { errorBodySchema, fromFastify, installErrorHandling } from './errors.js';
+import { clientErrorHandler, errorBodySchema, fromFastify, installErrorHandling } from './errors.js';
 import { AppError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 import { healthRoutes, readiness } from './health.js';
@@ -130,6 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // holding a connection each (slowloris); Node then answers 408 and closes. Node looks for
     // late requests every connectionsCheckingInterval (30 s by default): a quarter of the limit.
     requestTimeout: config.REQUEST_TIMEOUT_MS,
+    clientErrorHandler: clientErrorHandler(config.REQUEST_TIMEOUT_MS, () => `${ID_PREFIX}-${(++idCounter).toString(36)}`),
     // A load balancer that reuses a connection this server has just closed as idle gets a reset
     // and answers its client 502 (a POST is not retried): the server must wait longer than the
     // balancer does. Fastify's 72 s outlasts AWS's and ingress-nginx's 60 s, not Google's 600 s.

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseProblem } from '../lib/json-text.js';
 import { databaseUnavailable } from '../db/unavailable.js';
@@ -97,6 +99,32 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, e: AppEr
     .code(e.status)
     .type('application/json')
     .send({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}), request_id: String(request.id) } });
+}
+
+/**
+ * What Node's HTTP parser refuses before there is a request for Fastify to answer — a body that
+ * took longer than REQUEST_TIMEOUT_MS to arrive, headers over Node's limit, bytes that are not
+ * HTTP — answered in the error model like every other error (Fastify's own answer was
+ * {"error":"Request Timeout","message":"Client Timeout"}), then the connection closed.
+ */
+export function clientErrorHandler(requestTimeoutMs: number, newId: () => string) {
+  return (err: Error & { code?: string }, socket: Socket): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const [code, message]: [ErrorCode, string] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [
+            'REQUEST_TIMEOUT',
+            `the request did not arrive in full within REQUEST_TIMEOUT_MS (${requestTimeoutMs} ms): send it faster, or raise REQUEST_TIMEOUT_MS on the server for large uploads over slow links`,
+          ]
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? ['HEADERS_TOO_LARGE', "the request's headers are larger than the server takes (16 KiB in all); send fewer or shorter ones"]
+          : ['BAD_REQUEST', `the request is not valid HTTP/1.1 (${err.code ?? err.message}); send it with an HTTP client`];
+    const status = new AppError(code, message).status;
+    const body = JSON.stringify({ error: { code, message, request_id: newId() } });
+    if (socket.writable)
+      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+    socket.destroy(err);
+  };
 }
 
 export function installErrorHandling(app: FastifyInstance, sqliteFile?: string): void {
