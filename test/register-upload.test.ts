@@ -115,6 +115,11 @@ for (const dialect of DIALECTS) {
         body: { error: { message: expect.stringMatching(/^unknown field "threshold": the fields are task, policy, /) } },
       });
       expect(await upload('refused', { onnx: { file: 'not a graph', name: 'x.onnx' } })).toMatchObject({ status: 400, body: { error: { code: 'INVALID_MODEL' } } });
+      // The registry's words for the CLI's flags become the form's fields.
+      const { fixture } = await import('./helpers/fixtures.js');
+      const matrix = await upload('refused', { onnx: { file: fixture('telco_numeric').onnx, name: 'm.onnx' } });
+      expect(matrix.status).toBe(400);
+      expect(matrix.body.error.message).toMatch(/name its columns with feature_names a,b,c or feature_names in the manifest$/);
       expect(await upload('refused', { onnx: graph, manifest: '{"description": ' })).toMatchObject({
         status: 400,
         body: { error: { message: expect.stringMatching(/^manifest is not valid JSON: /) } },

@@ -96,6 +96,27 @@ function unreadable(e: unknown, part: string | undefined, uploadMaxBytes: number
   return new AppError('BAD_REQUEST', `the multipart body could not be read (${err.message ?? String(e)}); send it as curl -F or a browser's FormData does`);
 }
 
+/** register's flags, as this form names them. */
+const FORM_WORDS: Record<string, string> = {
+  'feature-names': 'feature_names',
+  'missing-category': 'missing_category',
+  'positive-class': 'positive_class',
+  task: 'task',
+  policy: 'policy',
+  reference: 'reference',
+  manifest: 'manifest',
+  target: 'target',
+  'allow-skipped': 'allow_skipped=true',
+  'if-changed': 'if_changed=true',
+};
+
+/** A refusal the registry words for the CLI, in the form's words: the caller sent fields, not flags. */
+function inFormWords(e: unknown): unknown {
+  if (!isAppError(e)) return e;
+  const message = e.message.replace(/--(feature-names|missing-category|positive-class|task|policy|reference|manifest|target|allow-skipped|if-changed)\b/g, (_m, flag: string) => FORM_WORDS[flag]);
+  return message === e.message ? e : new AppError(e.code, message, e.details);
+}
+
 /** A part's bytes, refused with what to do as soon as they pass `max`. */
 async function readPart(stream: Readable, max: number, what: string, limit: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -266,26 +287,31 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
           task: task as Task | undefined,
         };
         let profiled: Awaited<ReturnType<ProfileReference>> | undefined;
-        if (referenceFile) {
-          const prepared = registry.prepare(input);
-          await registry.checkTask(model, taskOf(prepared.contract));
-          // The CSV reader names the file it reads: here a temporary one the caller never saw.
-          const named = (text: string) => text.split(referenceFile!).join(`the reference part (${referenceName})`);
-          profiled = await deps
-            .profileReference(prepared, onnx, model, referenceFile, {
-              target: fields.target,
-              allowSkipped,
-              subject: `the reference part (${referenceName})`,
-              flag: 'allow_skipped=true',
-              missingFlag: 'missing_category',
-            })
-            .catch((e: unknown) => {
-              throw isAppError(e) ? new AppError(e.code, named(e.message), e.details) : e;
-            });
-          profiled = { ...profiled, notes: profiled.notes.map(named) };
-          input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
-        }
-        const r = await registry.register({ ...input, ifChanged, actor });
+        const registered = async () => {
+          if (referenceFile) {
+            const prepared = registry.prepare(input);
+            await registry.checkTask(model, taskOf(prepared.contract));
+            // The CSV reader names the file it reads: here a temporary one the caller never saw.
+            const named = (text: string) => text.split(referenceFile!).join(`the reference part (${referenceName})`);
+            profiled = await deps
+              .profileReference(prepared, onnx, model, referenceFile, {
+                target: fields.target,
+                allowSkipped,
+                subject: `the reference part (${referenceName})`,
+                flag: 'allow_skipped=true',
+                missingFlag: 'missing_category',
+              })
+              .catch((e: unknown) => {
+                throw isAppError(e) ? new AppError(e.code, named(e.message), e.details) : e;
+              });
+            profiled = { ...profiled, notes: profiled.notes.map(named) };
+            input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
+          }
+          return registry.register({ ...input, ifChanged, actor });
+        };
+        const r = await registered().catch((e: unknown) => {
+          throw inFormWords(e);
+        });
         const promoted = async (version: number) => {
           if (!promote) return { promoted: false, warnings: await unlikeProduction(registry, r.model, version) };
           const moved = await registry.promote({ model: r.model, target: 'production', version, actor }).catch((e: unknown) => {
