@@ -136,6 +136,53 @@ async function readPart(stream: Readable, max: number, what: string, limit: stri
   return Buffer.concat(chunks);
 }
 
+/** The form's parts: the graph and manifest in memory, the reference written into `dir`, the fields as text. Each refused with what to do. */
+async function readForm(request: FastifyRequest, dir: string, deps: Pick<UploadRouteDeps, 'maxModelBytes' | 'uploadMaxBytes'>) {
+  let onnx: Buffer | undefined;
+  let at: string | undefined;
+  let manifestText: string | undefined;
+  let referenceFile: string | undefined;
+  let referenceName = 'reference.csv';
+  const fields: Partial<Record<Field, string>> = {};
+  const seen = new Set<string>();
+  try {
+    for await (const part of request.parts()) {
+      const name = part.fieldname;
+      at = name;
+      if (seen.has(name)) {
+        if (part.type === 'file') part.file.resume();
+        throw new AppError('BAD_REQUEST', `${name} is given twice: send each part once`, { field: name });
+      }
+      seen.add(name);
+      if (part.type === 'file') {
+        if (name === 'onnx') onnx = await readPart(part.file, deps.maxModelBytes, 'onnx', 'MAX_MODEL_BYTES');
+        else if (name === 'manifest') manifestText = (await readPart(part.file, MAX_MANIFEST_BYTES, 'manifest', '16 MiB')).toString('utf8');
+        else if (name === 'reference') {
+          referenceFile = path.join(dir, 'reference.csv');
+          referenceName = (part.filename || referenceName).slice(0, 200);
+          await pipeline(part.file, createWriteStream(referenceFile));
+        } else {
+          part.file.resume();
+          throw new AppError('BAD_REQUEST', `unknown file part ${JSON.stringify(name)}: the files are ${FILES.join(', ')}`, { field: name });
+        }
+        if (part.file.truncated) throw overUploadLimit(name, deps.uploadMaxBytes);
+      } else if (part.valueTruncated)
+        // busboy cuts a field at fieldSize and says so only here: a cut list of feature names would register the wrong contract.
+        throw new AppError(
+          'PAYLOAD_TOO_LARGE',
+          `field ${name} is over 64 KiB${name === 'manifest' ? ': send the manifest as a file part (-F manifest=@manifest.json), which may hold up to 16 MiB' : ''}`,
+          { field: name },
+        );
+      else if (name === 'manifest') manifestText = String(part.value);
+      else if ((FIELDS as readonly string[]).includes(name)) fields[name as Field] = String(part.value);
+      else throw new AppError('BAD_REQUEST', `unknown field ${JSON.stringify(name)}: the fields are ${FIELDS.join(', ')}, and the files ${FILES.join(', ')}`, { field: name });
+    }
+  } catch (e) {
+    throw unreadable(e, at, deps.uploadMaxBytes);
+  }
+  return { onnx, manifestText, referenceFile, referenceName, fields };
+}
+
 /**
  * `POST /v1/models/:name/versions`: `modelgate register` over HTTP, for a deploy job or a
  * notebook with an admin key and no database credentials. A multipart form: the ONNX file as
@@ -209,48 +256,7 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
       let dir: string | undefined;
       try {
         dir = await mkdtemp(path.join(deps.tmpDir ?? os.tmpdir(), 'modelgate-upload-'));
-        let onnx: Buffer | undefined;
-        let at: string | undefined;
-        let manifestText: string | undefined;
-        let referenceFile: string | undefined;
-        let referenceName = 'reference.csv';
-        const fields: Partial<Record<Field, string>> = {};
-        const seen = new Set<string>();
-        try {
-          for await (const part of request.parts()) {
-            const name = part.fieldname;
-            at = name;
-            if (seen.has(name)) {
-              if (part.type === 'file') part.file.resume();
-              throw new AppError('BAD_REQUEST', `${name} is given twice: send each part once`, { field: name });
-            }
-            seen.add(name);
-            if (part.type === 'file') {
-              if (name === 'onnx') onnx = await readPart(part.file, deps.maxModelBytes, 'onnx', 'MAX_MODEL_BYTES');
-              else if (name === 'manifest') manifestText = (await readPart(part.file, MAX_MANIFEST_BYTES, 'manifest', '16 MiB')).toString('utf8');
-              else if (name === 'reference') {
-                referenceFile = path.join(dir!, 'reference.csv');
-                referenceName = (part.filename || referenceName).slice(0, 200);
-                await pipeline(part.file, createWriteStream(referenceFile));
-              } else {
-                part.file.resume();
-                throw new AppError('BAD_REQUEST', `unknown file part ${JSON.stringify(name)}: the files are ${FILES.join(', ')}`, { field: name });
-              }
-              if (part.file.truncated) throw overUploadLimit(name, deps.uploadMaxBytes);
-            } else if (part.valueTruncated)
-              // busboy cuts a field at fieldSize and says so only here: a cut list of feature names would register the wrong contract.
-              throw new AppError(
-                'PAYLOAD_TOO_LARGE',
-                `field ${name} is over 64 KiB${name === 'manifest' ? ': send the manifest as a file part (-F manifest=@manifest.json), which may hold up to 16 MiB' : ''}`,
-                { field: name },
-              );
-            else if (name === 'manifest') manifestText = String(part.value);
-            else if ((FIELDS as readonly string[]).includes(name)) fields[name as Field] = String(part.value);
-            else throw new AppError('BAD_REQUEST', `unknown field ${JSON.stringify(name)}: the fields are ${FIELDS.join(', ')}, and the files ${FILES.join(', ')}`, { field: name });
-          }
-        } catch (e) {
-          throw unreadable(e, at, deps.uploadMaxBytes);
-        }
+        const { onnx, manifestText, referenceFile, referenceName, fields } = await readForm(request, dir, deps);
         if (!onnx) throw new AppError('BAD_REQUEST', `no onnx part: send the graph as the file part onnx, e.g. ${EXAMPLE}`, { field: 'onnx' });
         let manifest: unknown;
         if (manifestText !== undefined) {
