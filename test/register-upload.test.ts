@@ -227,35 +227,30 @@ describe("an upload's limits", () => {
   });
 
   it('one upload at a time: a second while the first streams in is answered 503 with Retry-After, and goes through after it', async () => {
-    const { request } = await import('node:http');
+    const { PassThrough } = await import('node:stream');
     const f = await form({ policy: 'threshold=0.4', onnx: { file: 'x'.repeat(100), name: 'slow.onnx' } });
-    // The first upload: its head and the start of its body sent, the rest held back.
-    const first = request(`${s.url}/v1/models/slow/versions`, { method: 'POST', headers: { ...s.auth, 'content-type': f.type, 'content-length': String(f.body.length) } });
-    const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      first.on('response', (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      first.on('error', reject);
-    });
-    first.write(f.body.subarray(0, 40));
+    // The first upload: the start of its body given, the rest held back.
+    const body = new PassThrough();
+    body.write(f.body.subarray(0, 40));
+    const first = s.app.inject({ method: 'POST', url: '/v1/models/slow/versions', headers: { ...s.auth, 'content-type': f.type, 'content-length': String(f.body.length) }, payload: body });
+    let firstDone: string | undefined;
+    void first.then((r) => (firstDone = `${r.statusCode} ${r.body}`));
     // A form with no graph: 400 once nothing else is uploading; 503 while the first is.
     let second = { status: 0, message: undefined as string | undefined };
     await expect
       .poll(
         async () => {
           second = await send({ policy: 'threshold=0.4' });
-          return second.status;
+          return [second.status, firstDone];
         },
         { timeout: 30_000, interval: 50 },
       )
-      .toBe(503);
+      .toEqual([503, undefined]);
     expect(second.message).toBe('another upload (slow, by admin-token) is being registered on this server: send this one again when it is done, or to another replica');
-    first.end(f.body.subarray(40));
-    const done = await answered;
+    body.end(f.body.subarray(40));
+    const done = await first;
     // Not a graph: refused by the registry, after which the next upload is taken.
-    expect([done.status, JSON.parse(done.body).error.code]).toEqual([400, 'INVALID_MODEL']);
+    expect([done.statusCode, done.json().error.code]).toEqual([400, 'INVALID_MODEL']);
     expect(await send({ policy: 'threshold=0.4' })).toMatchObject({ status: 400, message: expect.stringMatching(/^no onnx part/) });
   });
 });
