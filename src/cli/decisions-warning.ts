@@ -1,12 +1,11 @@
-import { unlikeProduction } from '../registry/index.js';
+import { promoteRegistered as promoteJustRegistered, unlikeProduction } from '../registry/index.js';
 import type { Context } from '../server/context.js';
-import { AppError, isAppError } from '../lib/errors.js';
 import { cliActor } from './context.js';
 import { progress } from './output.js';
 
 /**
  * A new version of a model whose production takes other inputs, or decides other things: said
- * now, while it is only registered (registry/unlike-production.ts).
+ * now, while it is only registered (registry/after-register.ts).
  */
 export async function warnIfUnlikeProduction(ctx: Context, model: string, version: number): Promise<void> {
   for (const w of await unlikeProduction(ctx.registry, model, version)) progress(`warning: ${w}`);
@@ -14,21 +13,11 @@ export async function warnIfUnlikeProduction(ctx: Context, model: string, versio
 
 /**
  * Promote a version just registered (train or register with --promote), saying what `modelgate
- * promote` says (production now decides other things). A promotion refused (a canary running)
- * must not hide that the version was registered: the error names it and the command that
- * finishes the job.
+ * promote` says (production now decides other things); refused, the error names the command that
+ * finishes the job (registry/after-register.ts).
  */
 export async function promoteRegistered(ctx: Context, model: string, version: number): Promise<string[]> {
-  const moved = await ctx.registry.promote({ model, target: 'production', version, actor: cliActor() }).catch((e: unknown) => {
-    throw isAppError(e)
-      ? new AppError(
-          e.code,
-          `${model} version ${version} is registered, but not production: ${e.message} The promotion alone, when ready: modelgate promote --model ${model} --version ${version}`,
-          e.details,
-        )
-      : e;
-  });
-  const warnings = 'warnings' in moved ? (moved.warnings ?? []) : [];
+  const warnings = await promoteJustRegistered(ctx.registry, { model, version, actor: cliActor(), alone: `modelgate promote --model ${model} --version ${version}` });
   for (const w of warnings) progress(`warning: ${w}`);
   return warnings;
 }

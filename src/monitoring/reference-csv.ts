@@ -97,15 +97,7 @@ function describeSkipped(reasons: Record<string, number>): string {
  */
 export function checkSkipped(
   r: { skipped: number; skippedReasons: Record<string, number>; untargeted: number; scored: number },
-  o: {
-    subject: string;
-    consequence?: string;
-    allowSkipped: boolean;
-    allowWhat: string;
-    /** How the caller allows skipped rows and maps missing categories: the CLI's flags unless said (the HTTP fields). */
-    flag?: string;
-    missingFlag?: string;
-  },
+  o: { subject: string; consequence?: string; allowSkipped: boolean; allowWhat: string },
 ): string | undefined {
   if (!r.skipped) return undefined;
   const why = describeSkipped(r.skippedReasons);
@@ -115,12 +107,12 @@ export function checkSkipped(
     throw new AppError(
       'BAD_REQUEST',
       targetsOnly
-        ? `${o.subject}: ${r.skipped} of ${r.skipped + r.scored} rows have no usable target (${why})${o.consequence ? `; ${o.consequence}` : ''}. Fill in or remove those rows, or pass ${o.flag ?? '--allow-skipped'} to ${o.allowWhat}`
-        : `${o.subject}: ${r.skipped} of ${r.skipped + r.scored} rows cannot be scored (${why})${o.consequence ? `; ${o.consequence}` : ''}. Fix the data (for missing categories, register the model with ${o.missingFlag ?? '--missing-category'}), or pass ${o.flag ?? '--allow-skipped'} to ${o.allowWhat}`,
+        ? `${o.subject}: ${r.skipped} of ${r.skipped + r.scored} rows have no usable target (${why})${o.consequence ? `; ${o.consequence}` : ''}. Fill in or remove those rows, or pass --allow-skipped to ${o.allowWhat}`
+        : `${o.subject}: ${r.skipped} of ${r.skipped + r.scored} rows cannot be scored (${why})${o.consequence ? `; ${o.consequence}` : ''}. Fix the data (for missing categories, register the model with --missing-category), or pass --allow-skipped to ${o.allowWhat}`,
       { skipped: r.skipped, reasons: r.skippedReasons },
     );
   }
-  return `${r.skipped} ${r.skipped === 1 ? 'row' : 'rows'} skipped (${o.flag ?? '--allow-skipped'}): ${why}`;
+  return `${r.skipped} ${r.skipped === 1 ? 'row' : 'rows'} skipped (--allow-skipped): ${why}`;
 }
 
 /**

@@ -21,17 +21,14 @@ export async function profileReferenceFile(
   onnx: Uint8Array,
   model: string,
   file: string,
-  o: { target?: string; allowSkipped: boolean; subject: string; flag?: string; missingFlag?: string; onProgress?: (rows: number) => void },
+  o: { target?: string; allowSkipped: boolean; subject: string; onProgress?: (rows: number) => void },
 ) {
   const spec = { model, version: 0, contract: prep.contract, output: prep.output, policy: prep.policy };
   const s = await Servable.load(onnx, spec, { intraOpThreads: 1, batch: { maxRows: 512, maxWaitUs: 0 } });
   try {
     const r = await referenceFromCsv(file, s, prep.policy, { target: o.target, onProgress: o.onProgress });
     const notes: string[] = [];
-    const skipped = checkSkipped(
-      { ...r, scored: r.rows },
-      { subject: o.subject, consequence: 'nothing was registered', allowSkipped: o.allowSkipped, allowWhat: 'profile the other rows', flag: o.flag, missingFlag: o.missingFlag },
-    );
+    const skipped = checkSkipped({ ...r, scored: r.rows }, { subject: o.subject, consequence: 'nothing was registered', allowSkipped: o.allowSkipped, allowWhat: 'profile the other rows' });
     if (skipped) notes.push(skipped);
     const read = notNumbersNote(r.notNumbers, r.notNumberExamples, r.rows);
     if (read) notes.push(read);

@@ -11,7 +11,7 @@ import { errorReplies } from '../lib/schemas.js';
 import { parsePolicyFlag, taskOf, TASKS, type Task } from '../inference/index.js';
 import type { ReferenceProfile } from './reference.js';
 import type { RegistryService } from './service.js';
-import { unlikeProduction } from './unlike-production.js';
+import { promoteRegistered, unlikeProduction } from './after-register.js';
 
 /** A reference CSV profiled for the version being registered (monitoring's, passed in: monitoring depends on the registry). */
 export type ProfileReference = (
@@ -19,7 +19,7 @@ export type ProfileReference = (
   onnx: Uint8Array,
   model: string,
   file: string,
-  o: { target?: string; allowSkipped: boolean; subject: string; flag: string; missingFlag: string },
+  o: { target?: string; allowSkipped: boolean; subject: string },
 ) => Promise<{ reference: ReferenceProfile; rows: number; skipped: number; notes: string[] }>;
 
 export interface UploadRouteDeps {
@@ -110,11 +110,10 @@ const FORM_WORDS: Record<string, string> = {
   'if-changed': 'if_changed=true',
 };
 
-/** A refusal the registry words for the CLI, in the form's words: the caller sent fields, not flags. */
-function inFormWords(e: unknown): unknown {
-  if (!isAppError(e)) return e;
-  const message = e.message.replace(/--(feature-names|missing-category|positive-class|task|policy|reference|manifest|target|allow-skipped|if-changed)\b/g, (_m, flag: string) => FORM_WORDS[flag]);
-  return message === e.message ? e : new AppError(e.code, message, e.details);
+/** Text the registry and the CSV reader word for the CLI, in the form's words: fields, not flags; the reference part, not the temporary file it was written to. */
+function inFormWords(text: string, referenceFile: string | undefined, referenceName: string): string {
+  const words = text.replace(/--(feature-names|missing-category|positive-class|task|policy|reference|manifest|target|allow-skipped|if-changed)\b/g, (_m, flag: string) => FORM_WORDS[flag]);
+  return referenceFile ? words.split(referenceFile).join(`the reference part (${referenceName})`) : words;
 }
 
 /** A part's bytes, refused with what to do as soon as they pass `max`. */
@@ -297,40 +296,20 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
           if (referenceFile) {
             const prepared = registry.prepare(input);
             await registry.checkTask(model, taskOf(prepared.contract));
-            // The CSV reader names the file it reads: here a temporary one the caller never saw.
-            const named = (text: string) => text.split(referenceFile!).join(`the reference part (${referenceName})`);
-            profiled = await deps
-              .profileReference(prepared, onnx, model, referenceFile, {
-                target: fields.target,
-                allowSkipped,
-                subject: `the reference part (${referenceName})`,
-                flag: 'allow_skipped=true',
-                missingFlag: 'missing_category',
-              })
-              .catch((e: unknown) => {
-                throw isAppError(e) ? new AppError(e.code, named(e.message), e.details) : e;
-              });
-            profiled = { ...profiled, notes: profiled.notes.map(named) };
+            profiled = await deps.profileReference(prepared, onnx, model, referenceFile, { target: fields.target, allowSkipped, subject: `the reference part (${referenceName})` });
+            profiled = { ...profiled, notes: profiled.notes.map((n) => inFormWords(n, referenceFile, referenceName)) };
             input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
           }
           return registry.register({ ...input, ifChanged, actor });
         };
         const r = await registered().catch((e: unknown) => {
-          throw inFormWords(e);
+          throw isAppError(e) ? new AppError(e.code, inFormWords(e.message, referenceFile, referenceName), e.details) : e;
         });
         const promoted = async (version: number) => {
           if (!promote) return { promoted: false, warnings: await unlikeProduction(registry, r.model, version) };
-          const moved = await registry.promote({ model: r.model, target: 'production', version, actor }).catch((e: unknown) => {
-            throw isAppError(e)
-              ? new AppError(
-                  e.code,
-                  `${r.model} version ${version} is registered, but not production: ${e.message} The promotion alone, when ready: POST /v1/models/${r.model}/promote {"version": ${version}}`,
-                  { ...e.details, version },
-                )
-              : e;
-          });
+          const warnings = await promoteRegistered(registry, { model: r.model, version, actor, alone: `POST /v1/models/${r.model}/promote {"version": ${version}}` });
           await deps.onChange();
-          return { promoted: true, warnings: 'warnings' in moved ? (moved.warnings ?? []) : [] };
+          return { promoted: true, warnings };
         };
         if ('unchanged' in r) return { model: r.model, version: r.version, unchanged: true, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256, ...(await promoted(r.version)) };
         return {

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseProblem } from '../lib/json-text.js';
 import { databaseUnavailable } from '../db/unavailable.js';
-import { AppError, errorHeaders, logRequestError, type ErrorCode } from '../lib/errors.js';
+import { AppError, ERROR_STATUS, errorHeaders, logRequestError, type ErrorCode } from '../lib/errors.js';
 import { routeMethods } from './route-methods.js';
 
 /** JSON schema of every error body, referenced by route schemas for the OpenAPI document. */
@@ -119,7 +119,7 @@ export function clientErrorHandler(requestTimeoutMs: number, newId: () => string
         : err.code === 'HPE_HEADER_OVERFLOW'
           ? ['HEADERS_TOO_LARGE', "the request's headers are larger than the server takes (16 KiB in all); send fewer or shorter ones"]
           : ['BAD_REQUEST', `the request is not valid HTTP/1.1 (${err.code ?? err.message}); send it with an HTTP client`];
-    const status = new AppError(code, message).status;
+    const status = ERROR_STATUS[code];
     const body = JSON.stringify({ error: { code, message, request_id: newId() } });
     if (socket.writable)
       socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { ExpressionBuilder } from 'kysely';
 import type { Db } from '../db/index.js';
+import type { Database } from '../db/schema.js';
 import { fromJson, toIso, toIsoOrNull } from '../db/index.js';
 import type { AttemptView, DeliveryView } from './delivery-view.js';
 
@@ -83,6 +85,15 @@ const previousWhileGrace = (r: { previous_secret: string | null; previous_secret
   r.previous_secret && r.previous_secret_until && toIso(r.previous_secret_until) > now ? { previousSecret: r.previous_secret } : {};
 
 const SUBSCRIPTION_COLUMNS = ['id', 'url', 'events', 'enabled', 'disabled_reason', 'created_at', 'created_by', 'secret_rotated_at', 'secret_rotated_by', 'previous_secret_until'] as const;
+
+/** A delivery queued again by hand (retry-dlq, redeliver): attempts number on, the retry schedule starts over from the next one. */
+const queuedAgain = (now: string) => (eb: ExpressionBuilder<Database, 'webhook_deliveries'>) => ({
+  status: 'pending',
+  schedule_from: eb.ref('attempts'),
+  requeued: eb('requeued', '+', 1),
+  next_attempt_at: now,
+  updated_at: now,
+});
 
 export function createWebhookStore(db: Db) {
   const k = db.kysely;
@@ -317,7 +328,7 @@ export function createWebhookStore(db: Db) {
       for (let i = 0; i < found.length; i += 500) {
         await k
           .updateTable('webhook_deliveries')
-          .set((eb) => ({ status: 'pending', schedule_from: eb.ref('attempts'), requeued: eb('requeued', '+', 1), next_attempt_at: now, updated_at: now }))
+          .set(queuedAgain(now))
           .where('id', 'in', found.slice(i, i + 500))
           .execute();
       }
@@ -342,12 +353,7 @@ export function createWebhookStore(db: Db) {
         if (row.status === 'pending') return { outcome: 'pending', next_attempt_at: toIso(row.next_attempt_at), attempts: row.attempts };
         if (row.enabled !== 1) return { outcome: 'disabled', subscription: row.subscription_id, reason: row.disabled_reason };
         // Only from the status read above: a worker or another operator changing it meanwhile wins.
-        const done = await tx
-          .updateTable('webhook_deliveries')
-          .set((eb) => ({ status: 'pending', schedule_from: eb.ref('attempts'), requeued: eb('requeued', '+', 1), next_attempt_at: now, updated_at: now }))
-          .where('id', '=', id)
-          .where('status', '=', row.status)
-          .executeTakeFirst();
+        const done = await tx.updateTable('webhook_deliveries').set(queuedAgain(now)).where('id', '=', id).where('status', '=', row.status).executeTakeFirst();
         if (!Number(done.numUpdatedRows)) return { outcome: 'changed' };
         return { outcome: 'queued', was: row.status };
       });

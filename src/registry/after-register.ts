@@ -1,4 +1,5 @@
 import { contractChange, decisionsDiffer, describeContractChange, policyFlag } from '../inference/index.js';
+import { AppError, isAppError } from '../lib/errors.js';
 import type { RegistryService } from './service.js';
 
 /**
@@ -27,4 +28,19 @@ export async function unlikeProduction(registry: Pick<RegistryService, 'getModel
     }`,
   );
   return said;
+}
+
+/**
+ * Promote a version just registered (register, train or an upload with promote), returning what
+ * promote warns of (production now decides other things). A promotion refused (a canary running)
+ * must not hide that the version was registered: the error names it and `alone`, the step that
+ * finishes the job.
+ */
+export async function promoteRegistered(registry: Pick<RegistryService, 'promote'>, o: { model: string; version: number; actor: string; alone: string }): Promise<string[]> {
+  const moved = await registry.promote({ model: o.model, target: 'production', version: o.version, actor: o.actor }).catch((e: unknown) => {
+    throw isAppError(e)
+      ? new AppError(e.code, `${o.model} version ${o.version} is registered, but not production: ${e.message} The promotion alone, when ready: ${o.alone}`, { ...e.details, version: o.version })
+      : e;
+  });
+  return 'warnings' in moved ? (moved.warnings ?? []) : [];
 }
