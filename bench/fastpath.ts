@@ -16,8 +16,11 @@
  * The audit log's on ÷ off ratios are measured again in short paired slices (the two servers
  * loaded one after the other, order alternating, median of the per-pair ratios): on a shared
  * machine that drifts by ±15 % within a minute, neighbouring slices compare better than rounds.
+ * The headline ratios (the defaults and the two floors against bare) are measured the same way
+ * too, in BENCH_BARE_PAIRS pairs, beside the rounds' figures.
  * Environment: BENCH_SECONDS (default 8) per load, BENCH_ROUNDS (default 2), BENCH_AUDIT_PAIRS
- * (default 12), BENCH_AUDIT_SLICE (seconds, default 3), BENCH_DATABASE_URL.
+ * (default 12), BENCH_AUDIT_SLICE (seconds, default 3; the bare pairs' slices too),
+ * BENCH_BARE_PAIRS (default 6), BENCH_DATABASE_URL.
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -36,6 +39,7 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const auditPairs = Number(process.env.BENCH_AUDIT_PAIRS ?? 12);
 const auditSlice = Number(process.env.BENCH_AUDIT_SLICE ?? 3);
+const barePairs = Number(process.env.BENCH_BARE_PAIRS ?? 6);
 const pgUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const fixture = JSON.parse(readFileSync(path.join(root, 'test/fixtures/telco_gbdt.expected.json'), 'utf8')) as { rows: Record<string, unknown>[] };
 
@@ -138,9 +142,9 @@ interface PairedRatios {
 }
 
 /** Load `on` and `off` one after the other, `pairs` times, the order alternating; the ratio of each pair. */
-async function pairedSlices(on: { url: string; script: string }, off: { url: string; script: string }): Promise<PairedRatios> {
+async function pairedSlices(on: { url: string; script: string }, off: { url: string; script: string }, pairs = auditPairs): Promise<PairedRatios> {
   const out: PairedRatios = { rps: [], p99: [] };
-  for (let i = 0; i < auditPairs; i++) {
+  for (let i = 0; i < pairs; i++) {
     const first = i % 2 ? off : on;
     const a = await wrk(first.url, first.script, 32, auditSlice);
     const second = first === on ? off : on;
@@ -196,6 +200,7 @@ async function main() {
   const oneConn = new Map<string, Load[]>();
   let profile: CpuParts | undefined;
   const paired = new Map<string, PairedRatios>();
+  const againstBare = new Map<string, PairedRatios>();
   try {
     await admin.connect();
     await admin.query(`create schema ${schema}`);
@@ -249,8 +254,11 @@ async function main() {
         log(`  round ${r} ${s.name}: ${at32.rps} req/s, p99 ${at32.p99_us} µs; 1 connection p50 ${at1.p50_us} µs`);
       }
     }
-    log(`[4/5] audit on ÷ off: ${auditPairs} pairs of ${auditSlice}-second slices each on SQLite and PostgreSQL, order alternating`);
     const byName = (n: string) => all.find((s) => s.name === n)!;
+    log(
+      `[4/5] against bare: ${barePairs} pairs of ${auditSlice}-second slices each for the defaults and the two floors; audit on ÷ off: ${auditPairs} pairs each on SQLite and PostgreSQL; order alternating`,
+    );
+    for (const n of ['defaults (SQLite, audit on)', 'floor: node:http + model only', 'floor on Fastify']) againstBare.set(n, await pairedSlices(byName(n), byName('bare node:http'), barePairs));
     paired.set('SQLite', await pairedSlices(byName('defaults (SQLite, audit on)'), byName('audit off')));
     paired.set('PostgreSQL', await pairedSlices(byName('defaults on PostgreSQL'), byName('PostgreSQL, audit off')));
     log('[5/5] CPU per request by part: profiling the default server under load');
@@ -262,6 +270,7 @@ async function main() {
       replyBytes,
       profile,
       paired,
+      againstBare,
     );
     const outDir = path.join(root, 'bench', 'results');
     mkdirSync(outDir, { recursive: true });
@@ -276,6 +285,7 @@ async function main() {
           results: Object.fromEntries(results),
           oneConnection: Object.fromEntries(oneConn),
           auditPaired: Object.fromEntries(paired),
+          againstBarePaired: Object.fromEntries(againstBare),
           profile,
         },
         null,
@@ -314,7 +324,15 @@ async function profileDefault(work: string): Promise<CpuParts> {
   return cpuParts(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')), load.requests, { from, to });
 }
 
-function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<string, Load[]>, replyBytes: number, profile: CpuParts | undefined, paired: Map<string, PairedRatios>) {
+function printResults(
+  names: string[],
+  at32: Map<string, Load[]>,
+  at1: Map<string, Load[]>,
+  replyBytes: number,
+  profile: CpuParts | undefined,
+  paired: Map<string, PairedRatios>,
+  againstBare: Map<string, PairedRatios>,
+) {
   const bare = at32.get('bare node:http')!;
   const bare1 = at1.get('bare node:http')!;
   const rps = (xs: Load[]) => Math.round(median(xs.map((x) => x.rps)));
@@ -341,6 +359,10 @@ function printResults(names: string[], at32: Map<string, Load[]>, at1: Map<strin
     'targets (defaults): throughput ratio >= 0.75, p99 ratio <= 1.5, p50 ratio at 1 connection <= 2.5',
     'machine busy: both cores, every process (wrk included), over the 32-connection loads; near 100 % the cores, not the server alone, set the pace',
   ];
+  for (const [n, r] of againstBare) {
+    const above = r.rps.filter((x) => x >= 0.75).length;
+    lines.push(`${n} / bare (${r.rps.length} paired ${auditSlice}-s slices): throughput ${median(r.rps).toFixed(2)} (${above} of ${r.rps.length} pairs >= 0.75), p99 ${median(r.p99).toFixed(2)}`);
+  }
   const defaults = at32.get('defaults (SQLite, audit on)')!;
   const off = at32.get('audit off');
   if (off) {
