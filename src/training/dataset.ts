@@ -19,6 +19,14 @@ export interface Dataset {
   classes?: string[];
 }
 
+/** The data set's columns as a reference profile takes them (buildReference's `features`). */
+export function referenceColumns(d: Dataset): { name: string; kind: 'numeric' | 'categorical'; values: ArrayLike<unknown> }[] {
+  return [
+    ...Object.entries(d.numeric).map(([name, values]) => ({ name, kind: 'numeric' as const, values })),
+    ...Object.entries(d.categorical).map(([name, values]) => ({ name, kind: 'categorical' as const, values })),
+  ];
+}
+
 /** Row i as a feature payload, the shape /v1/infer takes (NaN becomes null). */
 export function rowPayload(d: Dataset, i: number): Record<string, number | string | null> {
   const out: Record<string, number | string | null> = {};

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { compilePolicy, defaultPolicy, type Policy } from '../inference/index.js';
 import { buildReference, multiclassMetrics, regressionMetrics } from '../monitoring/index.js';
 import type { ReferenceProfile } from '../registry/index.js';
-import type { Dataset } from './dataset.js';
+import { referenceColumns, type Dataset } from './dataset.js';
 import { exportMultinomial, exportRidge } from './export-logreg.js';
 import { encodeRow, encodingWidth, fitGbdt, type GbdtParams, type RegressionLoss } from './gbdt.js';
 import { choleskySolve } from './logreg.js';
@@ -267,10 +267,7 @@ export function trainKindModel(input: KindTrainInput): KindTrained {
   for (const [k, v] of Object.entries(metrics)) if (!Number.isFinite(v)) delete metrics[k];
   const trainPred = Array.from({ length: train.rows }, (_, i) => predict(train, i));
   const reference = buildReference({
-    features: [
-      ...Object.entries(train.numeric).map(([name, values]) => ({ name, kind: 'numeric' as const, values })),
-      ...Object.entries(train.categorical).map(([name, values]) => ({ name, kind: 'categorical' as const, values })),
-    ],
+    features: referenceColumns(train),
     scores: trainPred.map((r) => r.score),
     decisions: trainPred.map((r) => decide(r)),
     policy,

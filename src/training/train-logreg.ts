@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Dataset } from './dataset.js';
-import { splitEvery } from './dataset.js';
+import { referenceColumns, splitEvery } from './dataset.js';
 import { actionDecisions, averagePrecision, buildReference } from '../monitoring/index.js';
 import type { ReferenceProfile } from '../registry/index.js';
 import { compilePolicy, type Policy } from '../inference/index.js';
@@ -84,10 +84,7 @@ export function trainLogisticRegression(data: Dataset, opts: TrainOptions = {}):
   const trainScores = new Float64Array(train.rows);
   for (let i = 0; i < train.rows; i++) trainScores[i] = predictProba(model, transformRow(pre, train, i, x));
   const reference = buildReference({
-    features: [
-      ...Object.entries(train.numeric).map(([name, values]) => ({ name, kind: 'numeric' as const, values })),
-      ...Object.entries(train.categorical).map(([name, values]) => ({ name, kind: 'categorical' as const, values })),
-    ],
+    features: referenceColumns(train),
     scores: trainScores,
     decisions: Array.from(trainScores, (score) => decide({ score })),
     policy,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { compilePolicy, type Policy } from '../inference/index.js';
 import { actionDecisions, averagePrecision, profit, type OutcomeCosts, brier, buildReference, classification, confusion, logLoss, rocAuc } from '../monitoring/index.js';
 import type { ReferenceProfile } from '../registry/index.js';
-import { firstCopies, splitBy, type Dataset } from './dataset.js';
+import { firstCopies, referenceColumns, splitBy, type Dataset } from './dataset.js';
 import { seededRandom } from './random.js';
 import { exportLogisticRegression } from './export-logreg.js';
 import { encodeRow, fitGbdt, type GbdtParams } from './gbdt.js';
@@ -174,10 +174,7 @@ export function trainModel(input: TrainInput): Trained {
   for (const [k, v] of Object.entries(metrics)) if (!Number.isFinite(v)) delete metrics[k];
   const trainScores = Float64Array.from({ length: train.rows }, (_, i) => score(train, i));
   const reference = buildReference({
-    features: [
-      ...Object.entries(train.numeric).map(([name, values]) => ({ name, kind: 'numeric' as const, values })),
-      ...Object.entries(train.categorical).map(([name, values]) => ({ name, kind: 'categorical' as const, values })),
-    ],
+    features: referenceColumns(train),
     scores: trainScores,
     decisions: Array.from(trainScores, (score) => decide({ score })),
     policy,
