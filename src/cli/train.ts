@@ -73,6 +73,22 @@ function bar(of: number, step = 'round') {
   };
 }
 
+/**
+ * Runs a fit that draws a bar(), ends the bar's line and prints the fit's cautions. What the
+ * trainer throws about the data (a constant column, too few rows) is the user's to fix: a 400.
+ */
+function fitting<T extends { cautions: string[] }>(fit: () => T): T {
+  let trained: T;
+  try {
+    trained = fit();
+  } catch (e) {
+    throw e instanceof AppError ? e : new AppError('BAD_REQUEST', (e as Error).message);
+  }
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  for (const c of trained.cautions) progress(`  warning: ${c}`);
+  return trained;
+}
+
 export function registerTrainCommands(program: Command): void {
   program
     .command('train')
@@ -199,14 +215,7 @@ export function registerTrainCommands(program: Command): void {
         const copied = copiesLine(split);
         if (copied) progress(`  ${copied}`);
         const algo: Algorithm = o.algo === 'gbdt' ? 'gbdt' : 'logreg';
-        let trained;
-        try {
-          trained = trainModel({ data: ingested.data, algo, split, costs, bands, gbdt, l2, onProgress: algo === 'gbdt' ? bar(gbdt.rounds ?? 200) : bar(50, 'Newton step') });
-        } catch (e) {
-          throw e instanceof AppError ? e : new AppError('BAD_REQUEST', (e as Error).message);
-        }
-        if (process.stderr.isTTY) process.stderr.write('\n');
-        for (const c of trained.cautions) progress(`  warning: ${c}`);
+        const trained = fitting(() => trainModel({ data: ingested.data, algo, split, costs, bands, gbdt, l2, onProgress: algo === 'gbdt' ? bar(gbdt.rounds ?? 200) : bar(50, 'Newton step') }));
         const m = trained.metrics;
         const gates = [
           ...(minAuc !== undefined ? [{ gate: 'min_auc', metric: 'roc_auc', threshold: minAuc, value: m.roc_auc ?? null }] : []),
@@ -287,9 +296,8 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
   progress(`[2/3] training ${kindAlgoName(algo, task)} (${task}) on ${split.train.rows} rows (${split.test.rows} held out)`);
   const copied = copiesLine(split);
   if (copied) progress(`  ${copied}`);
-  let trained;
-  try {
-    trained = trainKindModel({
+  const trained = fitting(() =>
+    trainKindModel({
       data: ingested.data,
       algo,
       split,
@@ -298,12 +306,8 @@ async function trainKind(ctx: Context, o: TrainFlags, ingested: Ingested, opts: 
       l2,
       policy,
       onProgress: algo === 'gbdt' ? bar(Number(opts.gbdt.rounds ?? 200)) : bar(50, 'Newton step'),
-    });
-  } catch (e) {
-    throw e instanceof AppError ? e : new AppError('BAD_REQUEST', (e as Error).message);
-  }
-  if (process.stderr.isTTY) process.stderr.write('\n');
-  for (const c of trained.cautions) progress(`  warning: ${c}`);
+    }),
+  );
   const m = trained.metrics;
   const gates = [
     ...(minR2 !== undefined ? [{ gate: 'min_r2', metric: 'r2', threshold: minR2, value: m.r2 ?? null, passed: m.r2 !== undefined && m.r2 >= minR2 }] : []),
