@@ -86,7 +86,7 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect((await runCli(['canary', 'set', '--model', 'churn', '--percent', '50', '--json'], env)).json()).toMatchObject({ canary_percent: 50 });
     const text = await runCli(['canary', 'status', '--model', 'churn'], env);
     expect(text.stdout).toMatch(/canary v2 at 50% against production v1 \(step 2\/3 of \[10, 50, 100\], every 5m, auto-promote\)/);
-    expect(text.stdout).toMatch(/^rules: rolls back on error rate > 1\.2 × production's, p95 > 1\.3 × production's$/m);
+    expect(text.stdout).toMatch(/^rules: rolls back on error rate > 1\.2 × production's \(at least 1\.2 %\), p95 > 1\.3 × production's \(at least 1\.3 ms\)$/m);
     expect((await runCli(['canary', 'set', '--model', 'churn', '--percent', '30', '--json'], env)).json()).toMatchObject({ canary_percent: 30, step: 1 });
     expect((await runCli(['canary', 'status', '--model', 'churn'], env)).stdout).toMatch(
       /canary v2 at 30% against production v1 \(set by hand after step 1\/3, next 50% of \[10, 50, 100\], every 5m, auto-promote\)/,

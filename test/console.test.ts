@@ -167,10 +167,10 @@ describe('console at /ui in Chromium', () => {
     await poll(() => steps.textContent()).toMatch(/^Steps 10% → 50% → 100%; set by hand to 30% after step 1 of 3, every 10m\./);
     // The rules in force, and as a start request for the running canary changes them.
     const rules = page.getByTestId('rules');
-    await poll(() => rules.textContent()).toBe("Rules: rolls back on error rate > 1.5 × production's, p95 > 1.3 × production's.");
+    await poll(() => rules.textContent()).toBe("Rules: rolls back on error rate > 1.5 × production's (at least 1.5 %), p95 > 1.3 × production's (at least 1.3 ms).");
     expect((await api('POST', '/v1/canary', { model: 'hotel', canary_version: 2, analysis: { max_error_ratio: 1.2, outcomes: { max_auc_drop: 0.05 } } })).status).toBe(200);
     await poll(() => rules.textContent()).toBe(
-      "Rules: rolls back on error rate > 1.2 × production's, p95 > 1.3 × production's; on feedback (100 labels per arm): ROC AUC more than 0.05 below production's.",
+      "Rules: rolls back on error rate > 1.2 × production's (at least 1.2 %), p95 > 1.3 × production's (at least 1.3 ms); on feedback (100 labels per arm): ROC AUC more than 0.05 below production's.",
     );
     await poll(() => steps.textContent()).toMatch(/^Steps 10% → 50% → 100%; set by hand to 30% after step 1 of 3, every 10m\./);
     expect((await api('POST', '/v1/canary/hotel/stop', {})).status).toBe(200);

@@ -4,6 +4,7 @@ import { AppError } from '../lib/errors.js';
 import type { ArmOutcomes } from './outcomes.js';
 import type { Evidence } from './describe-event.js';
 import { histogramCountAbove, proportionStandardError, wilsonLower } from '../monitoring/index.js';
+import { ERROR_RATE_FLOOR, P95_FLOOR_MS } from './describe-rules.js';
 import { LATENCY_BOUNDS_MS, scorePsi, summarize, type ArmCounts, type ArmSummary } from './stats.js';
 
 export const customRuleSchema = z.object({
@@ -49,10 +50,6 @@ export const analysisSchema = z.object({
 });
 export type AnalysisRules = z.infer<typeof analysisSchema>;
 
-/** Below this error rate a canary is never judged worse: one error in 200 requests is noise. */
-export const ERROR_RATE_FLOOR = 0.01;
-/** p95 latencies under this are compared as this: sub-millisecond ratios are histogram noise. */
-export const P95_FLOOR_MS = 1;
 /**
  * Standard errors by which a rule must be broken before it rolls a canary back (one-sided
  * 99.9 %: scipy.stats.norm.ppf(0.999)); broken by less, it holds the canary at its step. For

@@ -4,7 +4,7 @@ import { describeRules } from './describe-rules.js';
 
 describe('a canary’s rules in words', () => {
   it('names the defaults', () => {
-    expect(describeRules(analysisSchema.parse({}))).toBe("rolls back on error rate > 1.5 × production's, p95 > 1.3 × production's");
+    expect(describeRules(analysisSchema.parse({}))).toBe("rolls back on error rate > 1.5 × production's (at least 1.5 %), p95 > 1.3 × production's (at least 1.3 ms)");
   });
 
   it('names every rule given, with the labels outcome rules wait for and the requests each arm needs', () => {
@@ -21,13 +21,15 @@ describe('a canary’s rules in words', () => {
       outcomes: { min_labels_per_arm: 250, max_fpr_delta_pp: 5, max_accuracy_drop_pp: 3, max_auc_drop: 0.02, max_mae_ratio: 1.2 },
     });
     expect(describeRules(rules)).toBe(
-      "rolls back on error rate > 2 × production's, p95 > 1.1 × production's, a decision rate more than 8 points off production's, score PSI > 0.25; " +
+      "rolls back on error rate > 2 × production's (at least 2 %), p95 > 1.1 × production's (at least 1.1 ms), a decision rate more than 8 points off production's, score PSI > 0.25; " +
         "on feedback (250 labels per arm): false-positive rate more than 5 points off production's, accuracy more than 3 points below production's, ROC AUC more than 0.02 below production's, MAE > 1.2 × production's; " +
         'custom: p95_ms > 40, outcome:accuracy < 0.7; 300 model-scored requests per arm first',
     );
   });
 
   it('an outcomes block with no rule of its own says nothing of feedback', () => {
-    expect(describeRules(analysisSchema.parse({ outcomes: { min_labels_per_arm: 50 } }))).toBe("rolls back on error rate > 1.5 × production's, p95 > 1.3 × production's");
+    expect(describeRules(analysisSchema.parse({ outcomes: { min_labels_per_arm: 50 } }))).toBe(
+      "rolls back on error rate > 1.5 × production's (at least 1.5 %), p95 > 1.3 × production's (at least 1.3 ms)",
+    );
   });
 });
