@@ -3,7 +3,7 @@ import { generateHotelBookings, rowPayload, trainLogisticRegression } from '../s
 import type { Authenticator, Scope } from '../src/server/auth.js';
 import { DIALECTS } from './helpers/db.js';
 import { faultyModel, slowModel } from './helpers/faulty-model.js';
-import { demoModel, kindFixture, THREE_BANDS } from './helpers/fixtures.js';
+import { demoModel, fixture, kindFixture, THREE_BANDS } from './helpers/fixtures.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { runCli } from './helpers/cli.js';
 import { OUTCOMES_REUSE_MS } from '../src/rollout/evaluate.js';
@@ -779,5 +779,25 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     expect(promoted.json().warnings).toEqual([
       'production of geo now decides unknown, France, Germany (version 3) where version 1 decided unknown, France, Germany, Spain: its clients no longer get Spain; if that was not meant, roll back (modelgate rollback --model geo)',
     ]);
+  });
+
+  it('a canary of a version that takes none of production’s inputs is refused unless accepted; accepted, it runs and its promotion goes through', async () => {
+    await s.ctx.registry.register({ model: 'mixup', onnx: v1.onnx, actor: 't' });
+    await s.ctx.registry.register({ model: 'mixup', onnx: fixture('telco_churn').onnx, actor: 't' });
+    await s.ctx.registry.promote({ model: 'mixup', target: 'production', version: 1, actor: 't' });
+    const refused = await call('POST', '/v1/canary', { model: 'mixup', canary_version: 2, canary_percent: 10 });
+    expect(refused.statusCode, refused.body).toBe(409);
+    expect(refused.json().error.message).toMatch(
+      /^version 2 of mixup takes none of version 1's features \(its 19: SeniorCitizen, .*\): requests made for version 1 are refused \(400\) without .*; no canary started\. Is mixup the model you meant\?/,
+    );
+    expect(refused.json().error.details).toMatchObject({ field: 'accept_new_inputs', version: 2, previous_version: 1 });
+    expect((await call('GET', '/v1/canary/mixup')).json().canary_version).toBeNull();
+    const started = await call('POST', '/v1/canary', { model: 'mixup', canary_version: 2, canary_percent: 10, accept_new_inputs: true });
+    expect(started.statusCode, started.body).toBe(200);
+    expect(started.json().canary_version).toBe(2);
+    // Its promotion completes the canary that was accepted: not asked again.
+    const promoted = await call('POST', '/v1/canary/mixup/promote', { canary_version: 2 });
+    expect(promoted.statusCode, promoted.body).toBe(200);
+    expect((await call('GET', '/v1/models/mixup')).json().aliases.production).toBe(2);
   });
 });

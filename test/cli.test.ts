@@ -198,16 +198,29 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect((await runCli(['models', '--json'], env)).json().models.map((m: { name: string }) => m.name)).not.toContain('broken');
   });
 
-  it('register warns when the new version takes inputs production does not: another model under this name?', async () => {
+  it('register warns when the new version takes inputs production does not: another model under this name? promote and canary start refuse it without --accept-new-inputs', async () => {
     expect((await runCli(['register', '--model', 'mixup', '--onnx', modelFile, '--promote'], env)).code).toBe(0);
     const wrong = await runCli(['register', '--model', 'mixup', '--onnx', path.join(FIXTURES, 'telco_churn.onnx')], env);
     expect(wrong.code, wrong.stderr).toBe(0);
     expect(wrong.stderr).toContain(
-      "warning: version 2 takes none of production (version 1)'s features (its 19: SeniorCitizen, tenure, MonthlyCharges, TotalCharges, gender and 14 more): requests made for production (version 1) are refused (400) without gender, Partner, Dependents and 12 more; is mixup the model you meant?\n",
+      "warning: version 2 takes none of production (version 1)'s features (its 19: SeniorCitizen, tenure, MonthlyCharges, TotalCharges, gender and 14 more): requests made for production (version 1) are refused (400) without gender, Partner, Dependents and 12 more; is mixup the model you meant? (promoting it, or a canary of it, needs --accept-new-inputs)\n",
     );
     // The same graph again: production's own inputs, nothing said.
     expect((await runCli(['register', '--model', 'mixup', '--onnx', modelFile], env)).stderr).not.toContain('warning');
-    const promoted = await runCli(['promote', '--model', 'mixup', '--version', '2', '--json'], env);
+    // Promoting it is refused, saying why and how to go on; production stays.
+    const refused = await runCli(['promote', '--model', 'mixup', '--version', '2'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^error: version 2 of mixup takes none of version 1's features .*; production stays at version 1\. Is mixup the model you meant\? .* promote it with --accept-new-inputs/m,
+    );
+    expect((await runCli(['models', 'mixup', '--json'], env)).json().aliases).toEqual({ production: 1 });
+    // So is a canary of it, the same way.
+    const canary = await runCli(['canary', 'start', '--model', 'mixup', '--version', '2', '--percent', '10'], env);
+    expect(canary.code).toBe(1);
+    expect(canary.stderr).toMatch(/^error: version 2 of mixup takes none of version 1's features .*; no canary started\. .* start the canary with --accept-new-inputs/m);
+    expect((await runCli(['canary', 'status', '--model', 'mixup', '--json'], env)).json().canary_version).toBeNull();
+    const promoted = await runCli(['promote', '--model', 'mixup', '--version', '2', '--accept-new-inputs', '--json'], env);
+    expect(promoted.code, promoted.stderr).toBe(0);
     expect(promoted.json().warnings).toEqual([
       expect.stringMatching(/^production of mixup is now version 2, which takes none of version 1's features .* roll back \(modelgate rollback --model mixup\)$/),
     ]);

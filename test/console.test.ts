@@ -493,7 +493,7 @@ describe('console at /ui in Chromium', () => {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
   });
 
-  it("a version that takes inputs production's clients do not send is said before it answers them: promote and canary dialogs", async () => {
+  it("a version that takes inputs production's clients do not send is said before it answers them: promote and canary dialogs, whose confirmation accepts it", async () => {
     await s.ctx.registry.register({ model: 'mixed', onnx: demo.onnx, actor: 't' });
     await s.ctx.registry.register({ model: 'mixed', onnx: fixture('telco_churn').onnx, actor: 't' });
     await s.ctx.registry.promote({ model: 'mixed', target: 'production', version: 1, actor: 't' });
@@ -507,6 +507,14 @@ describe('console at /ui in Chromium', () => {
       await poll(() => dialog.textContent()).toContain(note);
       await dialog.getByRole('button', { name: 'Cancel' }).click();
     }
+    // The server refuses the move unless it is accepted; confirming the dialog that said all this accepts it.
+    const refused = await api('POST', '/v1/models/mixed/promote', { version: 2 });
+    expect(refused.status).toBe(409);
+    expect((refused.body.error as { details: { field: string } }).details.field).toBe('accept_new_inputs');
+    await page.getByTestId('promote-2').click();
+    await poll(() => dialog.textContent()).toContain(note);
+    await dialog.getByTestId('confirm').click();
+    await poll(async () => ((await api('GET', '/v1/models/mixed')).body.aliases as Record<string, number>).production).toBe(2);
   });
 
   it('the monitoring page shows the drifted feature first, and its HTML report opens from disk with the network blocked', async () => {

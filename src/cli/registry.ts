@@ -289,6 +289,7 @@ export function registerRegistryCommands(program: Command): void {
     .option('--slot-version <n>', 'with --activate: only if the slot holds this version now (production gets the version you checked)')
     .option('--force', 'while a canary of this alias runs: stop it first (recorded with --reason) instead of refusing')
     .option('--reason <text>', 'why; kept with a forced canary stop')
+    .option('--accept-new-inputs', "move the alias even to a version that takes none of its version's features (refused otherwise: a graph under the wrong model name, almost always)")
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
@@ -307,6 +308,7 @@ export function registerRegistryCommands(program: Command): void {
           slotVersion?: string;
           force?: boolean;
           reason?: string;
+          acceptNewInputs?: boolean;
         },
       ) =>
         withContext(o, async (ctx) => {
@@ -324,6 +326,7 @@ export function registerRegistryCommands(program: Command): void {
             activate: o.activate,
             force: o.force,
             reason: o.reason,
+            acceptNewInputs: o.acceptNewInputs,
             actor: cliActor(),
           });
           if ('warnings' in r) for (const w of r.warnings ?? []) progress(`warning: ${w}`);

@@ -128,6 +128,7 @@ export function registerRolloutCommands(program: Command): void {
     .option('--auto-promote', 'promote when the last step stays healthy')
     .option('--production-version <n>', 'the version production must be now (refused otherwise: the canary is compared with what production serves)')
     .option('--target <alias>', 'alias the canary competes for and fills on promotion (default production)')
+    .option('--accept-new-inputs', "start it even when the version takes none of the target version's features (refused otherwise: a graph under the wrong model name, almost always)")
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
@@ -155,6 +156,7 @@ export function registerRolloutCommands(program: Command): void {
           autoPromote?: boolean;
           productionVersion?: string;
           target?: string;
+          acceptNewInputs?: boolean;
         },
       ) =>
         withContext(o, async (ctx) => {
@@ -188,6 +190,7 @@ export function registerRolloutCommands(program: Command): void {
               },
               auto_promote: o.autoPromote,
               target: o.target,
+              accept_new_inputs: o.acceptNewInputs,
               actor: cliActor(),
             })
             .catch((e: unknown) => {

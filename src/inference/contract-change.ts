@@ -1,3 +1,4 @@
+import { AppError } from '../lib/errors.js';
 import { isNumberType, type Contract, type Feature } from './contract.js';
 
 /** How a version's inputs differ from another's, as that version's clients meet them. */
@@ -32,6 +33,13 @@ export function contractChange(to: Contract, from: Contract): ContractChange | u
   return { added: added.map((f) => f.name), refusedWhenMissing: added.filter((f) => neededBy(f, to)).map((f) => f.name), retyped, features: to.features.length };
 }
 
+/**
+ * Whether the version takes none of the other's features: every request made for the other is
+ * refused or scored with all its features missing. A graph registered under the wrong model
+ * name, almost always; promoting it or starting a canary of it asks for accept_new_inputs.
+ */
+export const takesNone = (c: ContractChange | undefined): boolean => c !== undefined && c.added.length === c.features;
+
 /** Up to `n` names, then how many more. */
 const some = (names: string[], n = 5): string => (names.length > n ? `${names.slice(0, n).join(', ')} and ${names.length - n} more` : names.join(', '));
 
@@ -54,4 +62,17 @@ export function describeContractChange(c: ContractChange, before: string): strin
   }
   if (c.retyped.length) parts.push(`takes ${some(c.retyped.map((r) => `${r.name} as a ${r.to} (${before}: a ${r.from})`))}: requests made for ${before} are refused (400)`);
   return parts.join('; it ');
+}
+
+/**
+ * The 409 for moving `alias` to, or starting a canary of, a version that takes none of the
+ * features of the version `alias` serves (takesNone). `outcome`: what stays as it was;
+ * `retry`: the same action, to be asked for again with the flag.
+ */
+export function newInputsConflict(c: ContractChange, o: { model: string; version: number; from: number; alias: string; outcome: string; retry: string }): AppError {
+  return new AppError(
+    'CONFLICT',
+    `version ${o.version} of ${o.model} ${describeContractChange(c, `version ${o.from}`)}; ${o.outcome}. Is ${o.model} the model you meant? Register the graph under its own model name; or, if ${o.alias}'s clients change their requests with it (sending both versions' features meanwhile: a field a version does not take is ignored), ${o.retry} with --accept-new-inputs (accept_new_inputs: true)`,
+    { alias: o.alias, version: o.version, previous_version: o.from, field: 'accept_new_inputs' },
+  );
 }

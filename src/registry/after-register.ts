@@ -1,4 +1,4 @@
-import { contractChange, decisionsDiffer, describeContractChange, policyFlag } from '../inference/index.js';
+import { contractChange, decisionsDiffer, describeContractChange, policyFlag, takesNone } from '../inference/index.js';
 import { AppError, isAppError } from '../lib/errors.js';
 import type { RegistryService } from './service.js';
 
@@ -15,7 +15,9 @@ export async function unlikeProduction(registry: Pick<RegistryService, 'getModel
   const inputs = contractChange(mine.manifest.contract, theirs.manifest.contract);
   const said: string[] = [];
   if (inputs)
-    said.push(`version ${version} ${describeContractChange(inputs, `production (version ${production})`)}${inputs.added.length === inputs.features ? `; is ${model} the model you meant?` : ''}`);
+    said.push(
+      `version ${version} ${describeContractChange(inputs, `production (version ${production})`)}${takesNone(inputs) ? `; is ${model} the model you meant? (promoting it, or a canary of it, needs --accept-new-inputs)` : ''}`,
+    );
   const differ = decisionsDiffer(mine.manifest.policy, theirs.manifest.policy, mine.manifest.output.class_labels, theirs.manifest.output.class_labels);
   if (!differ) return said;
   const flag = policyFlag(theirs.manifest.policy);

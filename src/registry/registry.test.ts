@@ -152,7 +152,7 @@ describe.each(DIALECTS)('registry on %s', (dialect) => {
     );
   });
 
-  it('a move to a version that takes other inputs is allowed and said (a graph registered under the wrong model)', async () => {
+  it('a move to a version that takes none of its inputs is refused unless accepted (a graph registered under the wrong model)', async () => {
     const warnings = (r: object) => (r as { warnings?: string[] }).warnings;
     const telco = fixture('telco_churn').onnx;
     await registry.register({ model: 'inputs', onnx, actor: 't' });
@@ -160,9 +160,27 @@ describe.each(DIALECTS)('registry on %s', (dialect) => {
     await registry.register({ model: 'inputs', onnx: telco, missingCategory: 'missing', actor: 't' });
     await registry.promote({ model: 'inputs', target: 'production', version: 1, actor: 't' });
     // The telco pipeline's 19 inputs (4 numbers, then 15 strings with no missing category) share no name with the hotel model's.
-    expect(warnings(await registry.promote({ model: 'inputs', target: 'production', version: 2, actor: 't' }))).toEqual([
+    const refused = await registry.promote({ model: 'inputs', target: 'production', version: 2, actor: 't' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(AppError);
+    expect((refused as AppError).code).toBe('CONFLICT');
+    expect((refused as AppError).message).toBe(
+      "version 2 of inputs takes none of version 1's features (its 19: SeniorCitizen, tenure, MonthlyCharges, TotalCharges, gender and 14 more): requests made for version 1 are refused (400) without gender, Partner, Dependents and 12 more; production stays at version 1. Is inputs the model you meant? Register the graph under its own model name; or, if production's clients change their requests with it (sending both versions' features meanwhile: a field a version does not take is ignored), promote it with --accept-new-inputs (accept_new_inputs: true)",
+    );
+    expect((refused as AppError).details).toMatchObject({ alias: 'production', version: 2, previous_version: 1, field: 'accept_new_inputs' });
+    expect((await registry.getModel('inputs')).aliases).toEqual({ production: 1 });
+    // A slot moves the same way: its pinned clients would meet the same.
+    await registry.promote({ model: 'inputs', target: 'blue', version: 1, actor: 't' });
+    expect(await code(registry.promote({ model: 'inputs', target: 'blue', version: 2, actor: 't' }))).toBe('CONFLICT');
+    // Accepted: moved, and said.
+    expect(warnings(await registry.promote({ model: 'inputs', target: 'production', version: 2, acceptNewInputs: true, actor: 't' }))).toEqual([
       "production of inputs is now version 2, which takes none of version 1's features (its 19: SeniorCitizen, tenure, MonthlyCharges, TotalCharges, gender and 14 more): requests made for version 1 are refused (400) without gender, Partner, Dependents and 12 more; if that was not meant, roll back (modelgate rollback --model inputs)",
     ]);
+    // A rollback restores what production served: never refused.
+    expect((await registry.rollback({ model: 'inputs', actor: 't' })).version).toBe(1);
+    await registry.promote({ model: 'inputs', target: 'production', version: 2, acceptNewInputs: true, actor: 't' });
     // The same inputs (a missing category only makes missing strings scored): nothing to say.
     expect(await registry.promote({ model: 'inputs', target: 'production', version: 3, actor: 't' })).not.toHaveProperty('warnings');
     // The model's versions say what production's requests meet in each (GET /v1/models/:name, the console's versions table).
@@ -173,6 +191,21 @@ describe.each(DIALECTS)('registry on %s', (dialect) => {
       [3, null],
     ]);
     expect((await registry.getVersion('inputs', 1)).inputs_unlike_production).toBe(listed[0][1]);
+  });
+
+  it('a move to a version that shares some inputs is allowed and said', async () => {
+    const numeric = fixture('telco_numeric');
+    // Four numbers, all of them the telco pipeline's too; the pipeline adds 15 strings.
+    await registry.register({ model: 'some-inputs', onnx: numeric.onnx, featureNames: numeric.expected.feature_names, actor: 't' });
+    await registry.register({ model: 'some-inputs', onnx: fixture('telco_churn').onnx, actor: 't' });
+    await registry.promote({ model: 'some-inputs', target: 'production', version: 1, actor: 't' });
+    const moved = await registry.promote({ model: 'some-inputs', target: 'production', version: 2, actor: 't' });
+    expect(moved.version).toBe(2);
+    expect((moved as { warnings?: string[] }).warnings).toEqual([
+      expect.stringMatching(/^production of some-inputs is now version 2, which takes 15 features version 1 did not \(gender, Partner, .*\): requests made for version 1 are refused \(400\) without /),
+    ]);
+    // Back to the four numbers: every request made for version 2 carries them (the rest is ignored).
+    expect(await registry.promote({ model: 'some-inputs', target: 'production', version: 1, actor: 't' })).not.toHaveProperty('warnings');
   });
 
   it('archives only versions no alias points at; archived versions cannot be promoted', async () => {

@@ -217,6 +217,11 @@ export async function registryRoutes(fastify: FastifyInstance, deps: RegistryRou
               minimum: 1,
               description: 'with activate: only if the slot holds this version now (409 when it is not), so production gets the version the caller saw there',
             },
+            accept_new_inputs: {
+              type: 'boolean',
+              description:
+                "move the alias even to a version that takes none of its version's features (409 CONFLICT otherwise, naming them: a graph registered under the wrong model name, almost always)",
+            },
             ...forceProps,
           },
           additionalProperties: false,
@@ -240,6 +245,7 @@ export async function registryRoutes(fastify: FastifyInstance, deps: RegistryRou
         activate: b.activate,
         force: b.force,
         reason: b.reason,
+        acceptNewInputs: b.accept_new_inputs,
         actor: deps.actorOf(request),
       });
       await deps.onChange();

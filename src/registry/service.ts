@@ -11,6 +11,8 @@ import {
   contractChange,
   decisionsDiffer,
   describeContractChange,
+  takesNone,
+  newInputsConflict,
   describePolicy,
   policyDecisions,
   taskOf,
@@ -95,6 +97,8 @@ export interface PromoteInput {
   expectPrevious?: number;
   /** With activate: only if the slot holds this version now (the version the operator saw there). */
   expectSlot?: number;
+  /** Move the alias even to a version that takes none of its version's features (takesNone): else 409. */
+  acceptNewInputs?: boolean;
   actor: string;
 }
 
@@ -430,6 +434,18 @@ export function createRegistryService(deps: RegistryDeps) {
     return `${alias} of ${model} is now version ${to.version}, which ${said}; if that was not meant, roll back (modelgate rollback --model ${model}${alias === 'production' ? '' : ` --slot ${alias}`})`;
   }
 
+  /**
+   * An alias about to move to a version that takes none of its version's features: every request
+   * its clients make would be refused or scored with all features missing, which is almost always
+   * a graph registered under the wrong model name. Refused unless the caller says its clients
+   * change with it (acceptNewInputs); a version sharing some features is promoted and warned of.
+   */
+  async function refuseNewInputs(model: string, alias: string, to: VersionRow, from: number, tx: Parameters<typeof store.getVersion>[2]): Promise<void> {
+    const before = await store.getVersion(model, from, tx);
+    const change = before ? contractChange(to.manifest.contract, before.manifest.contract) : undefined;
+    if (takesNone(change)) throw newInputsConflict(change!, { model, version: to.version, from, alias, outcome: `${alias} stays at version ${from}`, retry: 'promote it' });
+  }
+
   /** Point an alias at a version (history, webhook event and the canary guard in the same transaction). */
   async function moveAlias(input: PromoteInput) {
     return store.transaction(async (tx) => {
@@ -449,6 +465,8 @@ export function createRegistryService(deps: RegistryDeps) {
           { alias, version: previous },
         );
       }
+      // A canary's promotion was accepted when it started (startCanary asks the same).
+      if (previous !== null && previous !== version && !input.expectCanary && !input.acceptNewInputs) await refuseNewInputs(input.model, alias, v, previous, tx);
       if (input.expectCanary && previous === version) {
         throw new AppError('CONFLICT', `${alias} of ${input.model} is already version ${version}`, { alias, version });
       }

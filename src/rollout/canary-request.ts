@@ -18,6 +18,8 @@ export interface StartCanaryInput {
   auto_promote?: boolean;
   /** Alias the canary competes for and fills on promotion: production (default) or a slot. */
   target?: string;
+  /** Start it even when the canary version takes none of the target version's features (else 409). */
+  accept_new_inputs?: boolean;
   actor: string;
 }
 

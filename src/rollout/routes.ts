@@ -95,6 +95,10 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
             },
             auto_promote: { type: 'boolean' },
             target: { type: 'string', description: 'alias the canary competes for and fills on promotion (default production)' },
+            accept_new_inputs: {
+              type: 'boolean',
+              description: "start it even when the canary version takes none of the target version's features (409 CONFLICT otherwise, naming them)",
+            },
           },
           additionalProperties: false,
         },
@@ -118,6 +122,7 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
         analysis: b.analysis,
         auto_promote: b.auto_promote,
         target: b.target,
+        accept_new_inputs: b.accept_new_inputs,
         actor: deps.actorOf(request),
       });
       await deps.onChange();

@@ -12,7 +12,7 @@ import { canarySettings, changedSettings, checkPercent, type CanarySettings, typ
 import { createCanaryEvaluator, judgesOutcomes } from './evaluate.js';
 import { checkOutcomeRules, verdictEvidence } from './analysis.js';
 import type { Evidence } from './describe-event.js';
-import { decisionsDiffer, policyFlag, type Task } from '../inference/index.js';
+import { contractChange, decisionsDiffer, newInputsConflict, policyFlag, takesNone, type Task } from '../inference/index.js';
 import { idleRollout, runningCanary, type RunningCanary } from './idle.js';
 import { withWebhookEvents } from './webhook-events.js';
 import { shadowSummary, statusView } from './status-view.js';
@@ -89,6 +89,7 @@ export function createRolloutService(deps: RolloutDeps) {
     await servableVersion(input.model, settings.canaryVersion, 'canary');
     await servableVersion(input.model, settings.productionVersion, 'production');
     await refuseMixedTasks(input.model, settings.canaryVersion, settings.productionVersion, 'canary');
+    if (!input.accept_new_inputs) await refuseNewInputs(input.model, settings.canaryVersion, settings.productionVersion, settings.target);
     const { task } = await kindOf(input.model, settings.canaryVersion);
     const before = await store.lastCanaryEnd(input.model);
 
@@ -386,6 +387,17 @@ export function createRolloutService(deps: RolloutDeps) {
    * clients gets its answers: both must predict the same kind of thing. Registration keeps a
    * model to one task; versions stored by an earlier release may not be.
    */
+  /**
+   * A canary of a version that takes none of the target version's features would answer its
+   * share of clients with refusals or all-missing scores, and its promotion would do that to
+   * all: refused, as the registry refuses promoting it, unless the caller says clients change.
+   */
+  async function refuseNewInputs(model: string, version: number, target: number, alias: string) {
+    const [mine, theirs] = await Promise.all([registry.getVersion(model, version), registry.getVersion(model, target)]);
+    const change = contractChange(mine.manifest.contract, theirs.manifest.contract);
+    if (takesNone(change)) throw newInputsConflict(change!, { model, version, from: target, alias, outcome: 'no canary started', retry: 'start the canary' });
+  }
+
   async function refuseMixedTasks(model: string, version: number, production: number, role: 'canary' | 'shadow') {
     const [mine, theirs] = await Promise.all([kindOf(model, version), kindOf(model, production)]);
     if (mine.task === theirs.task) return;

@@ -71,6 +71,8 @@ export function StartCanaryButton(props: { model: string; version: number; produ
           steps: parseSteps(steps),
           auto_promote: autoPromote,
           ...(stepInterval.trim() ? { step_interval: stepInterval.trim() } : {}),
+          // The dialog showed the note (what production's clients meet in this version): starting is accepting it.
+          ...(props.note ? { accept_new_inputs: true } : {}),
         };
         return post<CanaryAnswer>('/v1/canary', body);
       }}

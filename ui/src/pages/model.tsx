@@ -185,7 +185,15 @@ export function ModelPage({ name }: { name: string }) {
                         {unlike(v) ? <strong class="warn-text"> {unlike(v)}</strong> : null}
                       </p>
                     }
-                    run={() => post(`/v1/models/${enc(d.name)}/promote`, { version: v.version, target: 'production', ...(production !== undefined ? { from_version: production } : {}) })}
+                    // The dialog said what production's clients meet in it: confirming is accepting new inputs (the server refuses a version sharing none without it).
+                    run={() =>
+                      post(`/v1/models/${enc(d.name)}/promote`, {
+                        version: v.version,
+                        target: 'production',
+                        ...(production !== undefined ? { from_version: production } : {}),
+                        ...(unlike(v) ? { accept_new_inputs: true } : {}),
+                      })
+                    }
                     done={(r) => after(`Version ${v.version} of ${d.name} is now production.${warningsOf(r)}`)()}
                   />
                 ) : null}

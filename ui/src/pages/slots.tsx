@@ -106,7 +106,16 @@ export function SlotsSection(props: {
                         {production !== undefined ? `version ${production}` : 'nothing'}.{props.note(v) ? <strong class="warn-text"> {props.note(v)}</strong> : null}
                       </p>
                     }
-                    run={() => post(`/v1/models/${enc(model)}/promote`, { target: slot, activate: true, slot_version: v, ...(production !== undefined ? { from_version: production } : {}) })}
+                    // The dialog showed the note (what production's clients meet in it): activating is accepting it.
+                    run={() =>
+                      post(`/v1/models/${enc(model)}/promote`, {
+                        target: slot,
+                        activate: true,
+                        slot_version: v,
+                        ...(production !== undefined ? { from_version: production } : {}),
+                        ...(props.note(v) ? { accept_new_inputs: true } : {}),
+                      })
+                    }
                     done={() => props.done(`Slot ${slot} is active: version ${v} of ${model} is production.`)}
                   />
                 ) : null}
