@@ -224,6 +224,13 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(promoted.json().warnings).toEqual([
       expect.stringMatching(/^production of mixup is now version 2, which takes none of version 1's features .* roll back \(modelgate rollback --model mixup\)$/),
     ]);
+    // register --promote of the hotel graph over it now: registered, not promoted, and the promotion alone carries the flag.
+    const back = await runCli(['register', '--model', 'mixup', '--onnx', modelFile, '--promote'], env);
+    expect(back.code).toBe(1);
+    expect(back.stderr).toMatch(
+      /^error: mixup version 4 is registered, but not production: version 4 of mixup takes none of version 2's features .* The promotion alone, when ready: modelgate promote --model mixup --version 4 --accept-new-inputs$/m,
+    );
+    expect((await runCli(['models', 'mixup', '--json'], env)).json().aliases).toEqual({ production: 2 });
   });
 
   it('--onnx - registers the graph piped in (a pod with no copy of the file), as the file itself would be', async () => {

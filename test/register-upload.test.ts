@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'csv-parse/sync';
 import { generateHotelBookings, rowPayload } from '../src/training/index.js';
 import { DIALECTS } from './helpers/db.js';
-import { demoModel } from './helpers/fixtures.js';
+import { demoModel, fixture } from './helpers/fixtures.js';
 import { aucByPairs } from './helpers/independent.js';
 import { csvOf } from './helpers/retrain.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -171,6 +171,22 @@ for (const dialect of DIALECTS) {
       const anonymous = await s.app.inject({ method: 'POST', url: '/v1/models/refused/versions', headers: { 'content-type': f.type }, payload: f.body });
       expect(anonymous.statusCode).toBe(401);
       expect((await s.app.inject({ method: 'GET', url: '/v1/models/refused', headers: s.auth })).statusCode).toBe(404);
+    });
+
+    it('promote of a graph that takes none of production’s inputs: registered, not promoted, and the promotion alone says the acceptance it needs', async () => {
+      expect((await upload('upload-mixup', { onnx: { file: demo.onnx, name: 'hotel.onnx' }, promote: 'true' })).status).toBe(200);
+      const r = await upload('upload-mixup', { onnx: { file: fixture('telco_churn').onnx, name: 'telco.onnx' }, promote: 'true' });
+      expect(r.status, JSON.stringify(r.body)).toBe(409);
+      expect(r.body.error.message).toMatch(/^upload-mixup version 2 is registered, but not production: version 2 of upload-mixup takes none of version 1's features /);
+      expect(r.body.error.message).toMatch(/ The promotion alone, when ready: POST \/v1\/models\/upload-mixup\/promote \{"version": 2, "accept_new_inputs": true\}$/);
+      expect(r.body.error.details).toMatchObject({ version: 2, field: 'accept_new_inputs' });
+      const model = (await s.app.inject({ method: 'GET', url: '/v1/models/upload-mixup', headers: s.auth })).json();
+      expect(model.aliases).toEqual({ production: 1 });
+      expect(model.versions.map((v: { version: number }) => v.version)).toEqual([1, 2]);
+      // The promotion it names goes through.
+      const promoted = await s.app.inject({ method: 'POST', url: '/v1/models/upload-mixup/promote', headers: s.auth, payload: { version: 2, accept_new_inputs: true } });
+      expect(promoted.statusCode, promoted.body).toBe(200);
+      expect(promoted.json().version).toBe(2);
     });
 
     it('/docs describes the form: its file parts and fields', async () => {

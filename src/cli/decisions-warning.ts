@@ -17,7 +17,12 @@ export async function warnIfUnlikeProduction(ctx: Context, model: string, versio
  * finishes the job (registry/after-register.ts).
  */
 export async function promoteRegistered(ctx: Context, model: string, version: number): Promise<string[]> {
-  const warnings = await promoteJustRegistered(ctx.registry, { model, version, actor: cliActor(), alone: `modelgate promote --model ${model} --version ${version}` });
+  const warnings = await promoteJustRegistered(ctx.registry, {
+    model,
+    version,
+    actor: cliActor(),
+    alone: (accept) => `modelgate promote --model ${model} --version ${version}${accept ? ' --accept-new-inputs' : ''}`,
+  });
   for (const w of warnings) progress(`warning: ${w}`);
   return warnings;
 }

@@ -72,7 +72,7 @@ export function describeContractChange(c: ContractChange, before: string): strin
 export function newInputsConflict(c: ContractChange, o: { model: string; version: number; from: number; alias: string; outcome: string; retry: string }): AppError {
   return new AppError(
     'CONFLICT',
-    `version ${o.version} of ${o.model} ${describeContractChange(c, `version ${o.from}`)}; ${o.outcome}. Is ${o.model} the model you meant? Register the graph under its own model name; or, if ${o.alias}'s clients change their requests with it (sending both versions' features meanwhile: a field a version does not take is ignored), ${o.retry} with --accept-new-inputs (accept_new_inputs: true)`,
+    `version ${o.version} of ${o.model} ${describeContractChange(c, `version ${o.from}`)}; ${o.outcome}. Is ${o.model} the model you meant? Register the graph under its own model name; or, if ${o.alias}'s clients change their requests with it (sending both versions' features meanwhile: a field a version does not take is ignored), ${o.retry} with --accept-new-inputs (accept_new_inputs: true).`,
     { alias: o.alias, version: o.version, previous_version: o.from, field: 'accept_new_inputs' },
   );
 }

@@ -36,12 +36,20 @@ export async function unlikeProduction(registry: Pick<RegistryService, 'getModel
  * Promote a version just registered (register, train or an upload with promote), returning what
  * promote warns of (production now decides other things). A promotion refused (a canary running)
  * must not hide that the version was registered: the error names it and `alone`, the step that
- * finishes the job.
+ * finishes the job (with the acceptance of new inputs when that is what was missing).
  */
-export async function promoteRegistered(registry: Pick<RegistryService, 'promote'>, o: { model: string; version: number; actor: string; alone: string }): Promise<string[]> {
+export async function promoteRegistered(
+  registry: Pick<RegistryService, 'promote'>,
+  o: { model: string; version: number; actor: string; alone: (acceptNewInputs: boolean) => string },
+): Promise<string[]> {
   const moved = await registry.promote({ model: o.model, target: 'production', version: o.version, actor: o.actor }).catch((e: unknown) => {
+    // Refused for taking none of production's inputs: the promotion alone needs the acceptance.
+    const accepting = isAppError(e) && e.details?.field === 'accept_new_inputs';
     throw isAppError(e)
-      ? new AppError(e.code, `${o.model} version ${o.version} is registered, but not production: ${e.message} The promotion alone, when ready: ${o.alone}`, { ...e.details, version: o.version })
+      ? new AppError(e.code, `${o.model} version ${o.version} is registered, but not production: ${e.message} The promotion alone, when ready: ${o.alone(accepting)}`, {
+          ...e.details,
+          version: o.version,
+        })
       : e;
   });
   return 'warnings' in moved ? (moved.warnings ?? []) : [];

@@ -167,7 +167,7 @@ describe.each(DIALECTS)('registry on %s', (dialect) => {
     expect(refused).toBeInstanceOf(AppError);
     expect((refused as AppError).code).toBe('CONFLICT');
     expect((refused as AppError).message).toBe(
-      "version 2 of inputs takes none of version 1's features (its 19: SeniorCitizen, tenure, MonthlyCharges, TotalCharges, gender and 14 more): requests made for version 1 are refused (400) without gender, Partner, Dependents and 12 more; production stays at version 1. Is inputs the model you meant? Register the graph under its own model name; or, if production's clients change their requests with it (sending both versions' features meanwhile: a field a version does not take is ignored), promote it with --accept-new-inputs (accept_new_inputs: true)",
+      "version 2 of inputs takes none of version 1's features (its 19: SeniorCitizen, tenure, MonthlyCharges, TotalCharges, gender and 14 more): requests made for version 1 are refused (400) without gender, Partner, Dependents and 12 more; production stays at version 1. Is inputs the model you meant? Register the graph under its own model name; or, if production's clients change their requests with it (sending both versions' features meanwhile: a field a version does not take is ignored), promote it with --accept-new-inputs (accept_new_inputs: true).",
     );
     expect((refused as AppError).details).toMatchObject({ alias: 'production', version: 2, previous_version: 1, field: 'accept_new_inputs' });
     expect((await registry.getModel('inputs')).aliases).toEqual({ production: 1 });

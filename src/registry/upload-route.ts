@@ -307,7 +307,12 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
         });
         const promoted = async (version: number) => {
           if (!promote) return { promoted: false, warnings: await unlikeProduction(registry, r.model, version) };
-          const warnings = await promoteRegistered(registry, { model: r.model, version, actor, alone: `POST /v1/models/${r.model}/promote {"version": ${version}}` });
+          const warnings = await promoteRegistered(registry, {
+            model: r.model,
+            version,
+            actor,
+            alone: (accept) => `POST /v1/models/${r.model}/promote {"version": ${version}${accept ? ', "accept_new_inputs": true' : ''}}`,
+          });
           await deps.onChange();
           return { promoted: true, warnings };
         };
