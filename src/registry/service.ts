@@ -423,9 +423,10 @@ export function createRegistryService(deps: RegistryDeps) {
   }
 
   /**
-   * An alias moved to a version that takes other inputs than the one before (a graph registered
-   * under the wrong model, a retrain on other columns): requests its clients make are refused or
-   * scored with features missing. Allowed (clients may change with it), and said.
+   * An alias moved to a version that takes other inputs than the one before (a retrain on other
+   * columns; a graph registered under the wrong model, when accepted): requests its clients make
+   * are refused or scored with features missing. Allowed (clients may change with it), and said;
+   * a version that takes none of them is refused first unless accepted (refuseNewInputs).
    */
   async function inputChange(model: string, alias: string, to: VersionRow, from: number, tx: Parameters<typeof store.getVersion>[2]): Promise<string | undefined> {
     const before = await store.getVersion(model, from, tx);
