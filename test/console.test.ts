@@ -493,7 +493,7 @@ describe('console at /ui in Chromium', () => {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
   });
 
-  it("a version that takes inputs production's clients do not send is said before it answers them: promote and canary dialogs, whose confirmation accepts it", async () => {
+  it("a version that takes inputs production's clients do not send is said before it answers them: promote, canary and activate dialogs, whose confirmation accepts it", async () => {
     await s.ctx.registry.register({ model: 'mixed', onnx: demo.onnx, actor: 't' });
     await s.ctx.registry.register({ model: 'mixed', onnx: fixture('telco_churn').onnx, actor: 't' });
     await s.ctx.registry.promote({ model: 'mixed', target: 'production', version: 1, actor: 't' });
@@ -511,10 +511,26 @@ describe('console at /ui in Chromium', () => {
     const refused = await api('POST', '/v1/models/mixed/promote', { version: 2 });
     expect(refused.status).toBe(409);
     expect((refused.body.error as { details: { field: string } }).details.field).toBe('accept_new_inputs');
+    expect((await api('POST', '/v1/canary', { model: 'mixed', canary_version: 2, canary_percent: 10 })).status).toBe(409);
+    await page.getByTestId('canary-2').click();
+    await poll(() => dialog.textContent()).toContain(note);
+    await dialog.getByTestId('confirm').click();
+    await poll(async () => (await api('GET', '/v1/canary/mixed')).body.canary_version).toBe(2);
+    expect((await api('POST', '/v1/canary/mixed/stop', {})).status).toBe(200);
     await page.getByTestId('promote-2').click();
     await poll(() => dialog.textContent()).toContain(note);
     await dialog.getByTestId('confirm').click();
     await poll(async () => ((await api('GET', '/v1/models/mixed')).body.aliases as Record<string, number>).production).toBe(2);
+    // Slot blue holds version 1, which takes none of production's (version 2's) features: the Activate dialog says so, and confirming it accepts.
+    expect((await api('POST', '/v1/models/mixed/promote', { version: 1, target: 'blue' })).status).toBe(200);
+    expect((await api('POST', '/v1/models/mixed/promote', { target: 'blue', activate: true })).status).toBe(409);
+    await page.goto(`${s.url}/ui/#/models/mixed`);
+    await page.reload();
+    await poll(() => page.getByTestId('activate-blue').count()).toBe(1);
+    await page.getByTestId('activate-blue').click();
+    await poll(() => dialog.textContent()).toContain("Version 1 takes none of production (version 2)'s features");
+    await dialog.getByTestId('confirm').click();
+    await poll(async () => ((await api('GET', '/v1/models/mixed')).body.aliases as Record<string, number>).production).toBe(1);
   });
 
   it('the monitoring page shows the drifted feature first, and its HTML report opens from disk with the network blocked', async () => {

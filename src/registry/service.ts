@@ -414,8 +414,7 @@ export function createRegistryService(deps: RegistryDeps) {
    * alias now gets decisions it was never given. Allowed (a policy change is rolled out so),
    * and said.
    */
-  async function decisionChange(model: string, alias: string, to: VersionRow, from: number, tx: Parameters<typeof store.getVersion>[2]): Promise<string | undefined> {
-    const before = await store.getVersion(model, from, tx);
+  function decisionChange(model: string, alias: string, to: VersionRow, from: number, before: VersionRow | undefined): string | undefined {
     const differ = before ? decisionsDiffer(to.manifest.policy, before.manifest.policy, to.manifest.output.class_labels, before.manifest.output.class_labels) : undefined;
     if (!differ) return undefined;
     const clients = differ.added.length ? 'its clients get decisions they were never given' : `its clients no longer get ${differ.missing.join(', ')}`;
@@ -428,8 +427,7 @@ export function createRegistryService(deps: RegistryDeps) {
    * are refused or scored with features missing. Allowed (clients may change with it), and said;
    * a version that takes none of them is refused first unless accepted (refuseNewInputs).
    */
-  async function inputChange(model: string, alias: string, to: VersionRow, from: number, tx: Parameters<typeof store.getVersion>[2]): Promise<string | undefined> {
-    const before = await store.getVersion(model, from, tx);
+  function inputChange(model: string, alias: string, to: VersionRow, from: number, before: VersionRow | undefined): string | undefined {
     const said = before ? inputsUnlike(to, before, `version ${from}`) : null;
     if (!said) return undefined;
     return `${alias} of ${model} is now version ${to.version}, which ${said}; if that was not meant, roll back (modelgate rollback --model ${model}${alias === 'production' ? '' : ` --slot ${alias}`})`;
@@ -441,8 +439,7 @@ export function createRegistryService(deps: RegistryDeps) {
    * a graph registered under the wrong model name. Refused unless the caller says its clients
    * change with it (acceptNewInputs); a version sharing some features is promoted and warned of.
    */
-  async function refuseNewInputs(model: string, alias: string, to: VersionRow, from: number, tx: Parameters<typeof store.getVersion>[2]): Promise<void> {
-    const before = await store.getVersion(model, from, tx);
+  function refuseNewInputs(model: string, alias: string, to: VersionRow, from: number, before: VersionRow | undefined): void {
     const change = before ? contractChange(to.manifest.contract, before.manifest.contract) : undefined;
     if (takesNone(change)) throw newInputsConflict(change!, { model, version: to.version, from, alias, outcome: `${alias} stays at version ${from}`, retry: 'promote it' });
   }
@@ -466,8 +463,11 @@ export function createRegistryService(deps: RegistryDeps) {
           { alias, version: previous },
         );
       }
+      const moved = previous !== null && previous !== version;
+      // The version the alias leaves, read once: what its clients meet in the new one is judged against it.
+      const before = moved ? await store.getVersion(input.model, previous, tx) : undefined;
       // A canary's promotion was accepted when it started (startCanary asks the same).
-      if (previous !== null && previous !== version && !input.expectCanary && !input.acceptNewInputs) await refuseNewInputs(input.model, alias, v, previous, tx);
+      if (moved && !input.expectCanary && !input.acceptNewInputs) refuseNewInputs(input.model, alias, v, previous, before);
       if (input.expectCanary && previous === version) {
         throw new AppError('CONFLICT', `${alias} of ${input.model} is already version ${version}`, { alias, version });
       }
@@ -490,8 +490,7 @@ export function createRegistryService(deps: RegistryDeps) {
         await deps.emit?.(tx, 'model.promoted', { model: input.model, alias, version, previous_version: previous, actor: input.actor }, at);
       }
       log.info({ model: input.model, alias, version, previous, actor: input.actor }, 'alias moved');
-      const moved = previous !== null && previous !== version;
-      const warnings = moved ? [await inputChange(input.model, alias, v, previous, tx), await decisionChange(input.model, alias, v, previous, tx)].filter((w): w is string => w !== undefined) : [];
+      const warnings = moved ? [inputChange(input.model, alias, v, previous, before), decisionChange(input.model, alias, v, previous, before)].filter((w): w is string => w !== undefined) : [];
       return { model: input.model, alias, version, previous_version: previous, aliases: { ...aliases, [alias]: version }, ...(warnings.length ? { warnings } : {}) };
     });
   }

@@ -63,6 +63,8 @@ export function createRolloutService(deps: RolloutDeps) {
   const store = withWebhookEvents(deps.store, deps.emit);
   const idle = (model: string, base?: Rollout): Rollout => idleRollout(model, deps.defaults, nowIso(), base);
 
+  type VersionOf = Awaited<ReturnType<typeof servableVersion>>;
+
   async function servableVersion(model: string, version: number, role: string) {
     const v = await registry.getVersion(model, version);
     if (v.status === 'archived') throw new AppError('CONFLICT', `${role} version ${version} of ${model} is archived; mark it active first`, { version });
@@ -86,10 +88,10 @@ export function createRolloutService(deps: RolloutDeps) {
   async function startCanary(input: StartCanaryInput): Promise<Rollout & { changed?: SettingChanges; warnings?: string[] }> {
     const model = await registry.getModel(input.model);
     const settings = canarySettings(input, model.aliases, deps.defaults.stepIntervalMs);
-    await servableVersion(input.model, settings.canaryVersion, 'canary');
-    await servableVersion(input.model, settings.productionVersion, 'production');
+    const canaryRow = await servableVersion(input.model, settings.canaryVersion, 'canary');
+    const productionRow = await servableVersion(input.model, settings.productionVersion, 'production');
     await refuseMixedTasks(input.model, settings.canaryVersion, settings.productionVersion, 'canary');
-    if (!input.accept_new_inputs) await refuseNewInputs(input.model, settings.canaryVersion, settings.productionVersion, settings.target);
+    if (!input.accept_new_inputs) refuseNewInputs(input.model, canaryRow, productionRow, settings.target);
     const { task } = await kindOf(input.model, settings.canaryVersion);
     const before = await store.lastCanaryEnd(input.model);
 
@@ -392,10 +394,9 @@ export function createRolloutService(deps: RolloutDeps) {
    * share of clients with refusals or all-missing scores, and its promotion would do that to
    * all: refused, as the registry refuses promoting it, unless the caller says clients change.
    */
-  async function refuseNewInputs(model: string, version: number, target: number, alias: string) {
-    const [mine, theirs] = await Promise.all([registry.getVersion(model, version), registry.getVersion(model, target)]);
+  function refuseNewInputs(model: string, mine: VersionOf, theirs: VersionOf, alias: string) {
     const change = contractChange(mine.manifest.contract, theirs.manifest.contract);
-    if (takesNone(change)) throw newInputsConflict(change!, { model, version, from: target, alias, outcome: 'no canary started', retry: 'start the canary' });
+    if (takesNone(change)) throw newInputsConflict(change!, { model, version: mine.version, from: theirs.version, alias, outcome: 'no canary started', retry: 'start the canary' });
   }
 
   async function refuseMixedTasks(model: string, version: number, production: number, role: 'canary' | 'shadow') {
