@@ -319,6 +319,10 @@ describe('HTTP API', () => {
     expectError(bad, 401, 'UNAUTHORIZED');
     const admin = await s.app.inject({ method: 'POST', url: '/v1/models/hotel/promote', payload: { version: 1 } });
     expectError(admin, 401, 'UNAUTHORIZED');
+    // With the token: production is version 1 already, and the reply says nothing changed.
+    const same = await inject('POST', '/v1/models/hotel/promote', { version: 1 });
+    expect(same.statusCode).toBe(200);
+    expect(same.json()).toMatchObject({ alias: 'production', version: 1, previous_version: 1, changed: false });
     for (const url of ['/healthz', '/health', '/readyz', '/ready', '/metrics', '/docs/json']) {
       expect((await s.app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
     }

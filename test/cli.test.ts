@@ -19,7 +19,9 @@ describe('modelgate CLI on SQLite and local files', () => {
     const r2 = await runCli(['register', '--model', 'churn', '--onnx', path.join(FIXTURES, 'telco_churn.onnx'), '--json'], env);
     expect(r2.json().version).toBe(2);
     expect((await runCli(['promote', '--model', 'churn', '--version', '1', '--json'], env)).json()).toMatchObject({ alias: 'production', version: 1 });
-    expect((await runCli(['promote', '--model', 'churn', '--version', '2', '--json'], env)).json()).toMatchObject({ version: 2, previous_version: 1 });
+    expect((await runCli(['promote', '--model', 'churn', '--version', '2', '--json'], env)).json()).toMatchObject({ version: 2, previous_version: 1, changed: true });
+    // Production is 2 already: said so, without an undo hint for a move that was not made.
+    expect((await runCli(['promote', '--model', 'churn', '--version', '2'], env)).stdout).toBe('churn: production is version 2 already; nothing changed\n');
     // A pipeline that read production at 1 does not undo the promotion to 2 made meanwhile.
     const stale = await runCli(['promote', '--model', 'churn', '--version', '1', '--from-version', '1', '--json'], env);
     expect(stale.code).toBe(1);
@@ -47,7 +49,7 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(shown, text.stdout).not.toBeNull();
     const bytes = Number(shown![1]) * { B: 1, KiB: 1024, MiB: 1048576 }[shown![2] as 'B' | 'KiB' | 'MiB'];
     expect(Math.abs(bytes - one.versions[0].engine.memory_bytes)).toBeLessThanOrEqual(Math.max(1, one.versions[0].engine.memory_bytes * 0.05));
-  });
+  }, 240_000);
 
   it('slots: promote to green, activate it, roll the slot back', async () => {
     await runCli(['promote', '--model', 'churn', '--slot', 'green', '--version', '2'], env);
@@ -65,10 +67,11 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect(arch.code).toBe(1);
     expect(arch.json().error.code).toBe('CONFLICT');
     // Production's rollback target archived: shown, since the rollback is refused until it is active again.
-    expect((await runCli(['promote', '--model', 'churn', '--version', '1', '--to', 'archived'], env)).code).toBe(0);
+    expect((await runCli(['promote', '--model', 'churn', '--version', '1', '--to', 'archived'], env)).stdout).toBe('churn version 1 is now archived\n');
+    expect((await runCli(['promote', '--model', 'churn', '--version', '1', '--to', 'archived'], env)).stdout).toBe('churn version 1 is already archived; nothing changed\n');
     expect((await runCli(['models', 'churn'], env)).stdout).toMatch(/^aliases: green=2 production=2 \(rollback → 1, archived\)$/m);
     expect((await runCli(['promote', '--model', 'churn', '--version', '1', '--to', 'active'], env)).code).toBe(0);
-  });
+  }, 240_000);
 
   it('canary start → set → status → stop, shadow, rollbacks, each with --json', async () => {
     await runCli(['promote', '--model', 'churn', '--version', '1'], env);
@@ -150,7 +153,7 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect((await runCli(['canary', 'history', '--model', 'nope'], env)).code).toBe(1);
     const rb = (await runCli(['rollbacks', '--model', 'churn', '--json'], env)).json();
     expect(rb.rollbacks[0]).toMatchObject({ canary_version: 2, reason: 'stopped by cli:tester: latency alarm', rolled_back_by: 'cli:tester' });
-  });
+  }, 240_000);
 
   it('register --if-changed keeps the latest version when the graph and settings are the same; without it the repeat is said', async () => {
     const onnx = path.join(FIXTURES, 'telco_churn.onnx');
@@ -172,7 +175,7 @@ describe('modelgate CLI on SQLite and local files', () => {
     expect((await runCli(['promote', '--model', 'repeat', '--version', '3', '--to', 'archived'], env)).code).toBe(0);
     expect((await runCli(['register', '--model', 'repeat', '--onnx', onnx, '--policy', 'threshold=0.5', '--if-changed', '--json'], env)).json()).toMatchObject({ version: 4 });
     expect((await runCli(['models', 'repeat', '--json'], env)).json().versions).toHaveLength(4);
-  });
+  }, 240_000);
 
   it('a matrix model needs --feature-names', async () => {
     const bad = await runCli(['register', '--model', 'num', '--onnx', path.join(FIXTURES, 'telco_numeric.onnx')], env);
@@ -231,7 +234,7 @@ describe('modelgate CLI on SQLite and local files', () => {
       /^error: mixup version 4 is registered, but not production: version 4 of mixup takes none of version 2's features .* The promotion alone, when ready: modelgate promote --model mixup --version 4 --accept-new-inputs$/m,
     );
     expect((await runCli(['models', 'mixup', '--json'], env)).json().aliases).toEqual({ production: 2 });
-  });
+  }, 240_000);
 
   it('--onnx - registers the graph piped in (a pod with no copy of the file), as the file itself would be', async () => {
     const bytes = readFileSync(modelFile);

@@ -101,6 +101,11 @@ async function prepareCars(config: Config, rows: number): Promise<Prepared> {
   };
 }
 
+/** `w` as one shell word: bare when it is plainly safe, else single-quoted. */
+function shellWord(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
+}
+
 function toCsv(d: Dataset): string {
   const cols = [...Object.keys(d.numeric), ...Object.keys(d.categorical)];
   const rows = Array.from({ length: d.rows }, (_, i) => {
@@ -143,7 +148,8 @@ export function registerDemoCommand(program: Command): void {
         const summary = { model, version, ...prepared.summary, token };
         if (!o.serve) {
           // The token is the admin token of a server started with it, and of no other (each demo run makes a new one).
-          const serveWith = `MODELGATE_ADMIN_TOKEN=${token} MODELGATE_DATA_DIR=${config.dataDir} modelgate serve`;
+          // Runnable as printed from the clone (npx, as the serving demo's lines), on the port asked for.
+          const serveWith = `MODELGATE_ADMIN_TOKEN=${token} MODELGATE_DATA_DIR=${shellWord(config.dataDir)} npx modelgate serve${o.port ? ` --port ${shellWord(o.port)}` : ''}`;
           process.stdout.write(
             o.json
               ? `${JSON.stringify({ ...summary, token_for: `a server started with: ${serveWith}` }, null, 2)}\n`

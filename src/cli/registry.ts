@@ -332,8 +332,10 @@ export function registerRegistryCommands(program: Command): void {
           if ('warnings' in r) for (const w of r.warnings ?? []) progress(`warning: ${w}`);
           emit(o, r, () =>
             'status' in r
-              ? `${r.model} version ${r.version} is now ${r.status}`
-              : `${r.model}: ${r.alias} → version ${r.version}${r.previous_version ? ` (was ${r.previous_version}; undo with modelgate rollback --model ${r.model}${r.alias === 'production' ? '' : ` --slot ${r.alias}`})` : ''}`,
+              ? `${r.model} version ${r.version} is ${r.changed ? 'now' : 'already'} ${r.status}${r.changed ? '' : '; nothing changed'}`
+              : r.changed === false
+                ? `${r.model}: ${r.alias} is version ${r.version} already; nothing changed`
+                : `${r.model}: ${r.alias} → version ${r.version}${r.previous_version ? ` (was ${r.previous_version}; undo with modelgate rollback --model ${r.model}${r.alias === 'production' ? '' : ` --slot ${r.alias}`})` : ''}`,
           );
         }),
     );

@@ -100,8 +100,11 @@ describe.each(DIALECTS)('registry on %s', (dialect) => {
   });
 
   it('promote, slots, activate and rollback keep a history that rollback walks back', async () => {
-    await registry.promote({ model: 'alpha', target: 'production', version: 1, actor: 'alice' });
-    await registry.promote({ model: 'alpha', target: 'production', version: 2, actor: 'alice' });
+    expect(await registry.promote({ model: 'alpha', target: 'production', version: 1, actor: 'alice' })).toMatchObject({ previous_version: null, changed: true });
+    // The alias names the version already: said, and nothing recorded that a rollback would walk back to.
+    expect(await registry.promote({ model: 'alpha', target: 'production', version: 1, actor: 'alice' })).toMatchObject({ version: 1, previous_version: 1, changed: false });
+    expect((await registry.getModel('alpha')).alias_history).toHaveLength(1);
+    expect(await registry.promote({ model: 'alpha', target: 'production', version: 2, actor: 'alice' })).toMatchObject({ previous_version: 1, changed: true });
     await registry.promote({ model: 'alpha', target: 'production', version: 3, actor: 'bob' });
     let r = await registry.rollback({ model: 'alpha', actor: 'carol' });
     expect(r).toMatchObject({ alias: 'production', version: 2, rolled_back_from: 3 });
@@ -210,10 +213,12 @@ describe.each(DIALECTS)('registry on %s', (dialect) => {
 
   it('archives only versions no alias points at; archived versions cannot be promoted', async () => {
     expect(await code(registry.promote({ model: 'alpha', target: 'archived', version: 1, actor: 'x' }))).toBe('CONFLICT');
-    await registry.promote({ model: 'alpha', target: 'archived', version: 2, actor: 'x' });
+    expect(await registry.promote({ model: 'alpha', target: 'archived', version: 2, actor: 'x' })).toMatchObject({ status: 'archived', changed: true });
     expect((await registry.getVersion('alpha', 2)).status).toBe('archived');
+    expect(await registry.promote({ model: 'alpha', target: 'archived', version: 2, actor: 'x' })).toMatchObject({ status: 'archived', changed: false });
     expect(await code(registry.promote({ model: 'alpha', target: 'production', version: 2, actor: 'x' }))).toBe('CONFLICT');
-    await registry.promote({ model: 'alpha', target: 'active', version: 2, actor: 'x' });
+    expect(await registry.promote({ model: 'alpha', target: 'active', version: 2, actor: 'x' })).toMatchObject({ status: 'active', changed: true });
+    expect(await registry.promote({ model: 'alpha', target: 'active', version: 2, actor: 'x' })).toMatchObject({ status: 'active', changed: false });
     await registry.promote({ model: 'alpha', target: 'production', version: 2, actor: 'x' });
     expect((await registry.getModel('alpha')).aliases.production).toBe(2);
   });

@@ -74,6 +74,7 @@ const aliasChange = {
     alias: { type: 'string' },
     version: { type: 'integer' },
     previous_version: { type: ['integer', 'null'] },
+    changed: { type: 'boolean', description: 'false when the alias already named the version, or the version already had the status: nothing was recorded, sent or reloaded (absent from a rollback)' },
     rolled_back_from: { type: 'integer' },
     status: { type: 'string' },
     aliases: aliasesSchema,

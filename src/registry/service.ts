@@ -402,9 +402,12 @@ export function createRegistryService(deps: RegistryDeps) {
           at: clock.now().toISOString(),
         });
       }
-      await store.setStatus(tx, input.model, v.version, target);
-      log.info({ model: input.model, version: v.version, status: target, actor: input.actor }, 'version status changed');
-      return { model: input.model, version: v.version, status: target, aliases };
+      const changed = (await store.getVersion(input.model, v.version, tx))?.status !== target;
+      if (changed) {
+        await store.setStatus(tx, input.model, v.version, target);
+        log.info({ model: input.model, version: v.version, status: target, actor: input.actor }, 'version status changed');
+      }
+      return { model: input.model, version: v.version, status: target, changed, aliases };
     });
   }
 
@@ -489,9 +492,10 @@ export function createRegistryService(deps: RegistryDeps) {
         await store.setAlias(tx, { model: input.model, alias, version, previous, action, actor: input.actor, at });
         await deps.emit?.(tx, 'model.promoted', { model: input.model, alias, version, previous_version: previous, actor: input.actor }, at);
       }
-      log.info({ model: input.model, alias, version, previous, actor: input.actor }, 'alias moved');
+      const changed = previous !== version;
+      if (changed) log.info({ model: input.model, alias, version, previous, actor: input.actor }, 'alias moved');
       const warnings = moved ? [inputChange(input.model, alias, v, previous, before), decisionChange(input.model, alias, v, previous, before)].filter((w): w is string => w !== undefined) : [];
-      return { model: input.model, alias, version, previous_version: previous, aliases: { ...aliases, [alias]: version }, ...(warnings.length ? { warnings } : {}) };
+      return { model: input.model, alias, version, previous_version: previous, changed, aliases: { ...aliases, [alias]: version }, ...(warnings.length ? { warnings } : {}) };
     });
   }
 
