@@ -188,7 +188,7 @@ export function registerWebhookCommands(program: Command): void {
     .action(async (o: OutputOptions & { url?: string; id?: string }) =>
       withContext(o, async (ctx) => {
         const r = await ctx.webhooks.retryDlq({ url: o.url, id: o.id });
-        emit(o, r, () => `${r.requeued} dead-lettered deliveries queued again; the delivery worker of a running server sends them`);
+        emit(o, r, () => `${r.requeued} dead-lettered ${r.requeued === 1 ? 'delivery' : 'deliveries'} queued again; the delivery worker of a running server sends them`);
       }),
     );
 
