@@ -557,8 +557,13 @@ describe.each(DIALECTS)('canary rollouts on %s', (dialect) => {
     await s.runtime.flush();
     shadow = (await call('GET', '/v1/canary/hotel')).json().shadow;
     expect(shadow).toMatchObject({ version: 3, errors: 100, compared: 0 });
-    await call('POST', '/v1/shadow/hotel/stop', {});
-    expect((await call('POST', '/v1/shadow/hotel/stop', {})).statusCode).toBe(409);
+    expect((await call('POST', '/v1/shadow/hotel/stop', {})).json()).toMatchObject({ shadow: null, stopped: true });
+    // Stopped already: not an error (a runbook's clean-up step, as a canary's stop), and nothing recorded.
+    const eventsBefore = (await call('GET', '/v1/canary/hotel/events')).json().events as RolloutEvent[];
+    const again = await call('POST', '/v1/shadow/hotel/stop', {});
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ shadow: null, stopped: false });
+    expect((await call('GET', '/v1/canary/hotel/events')).json().events).toHaveLength(eventsBefore.length);
   });
 
   schedulingOnly('a slow shadow (about 100 ms a run) does not slow down the requests it copies', async () => {

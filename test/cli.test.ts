@@ -127,7 +127,9 @@ describe('modelgate CLI on SQLite and local files', () => {
     const shadowStatus = (await runCli(['canary', 'status', '--model', 'churn'], env)).stdout;
     expect(shadowStatus).toMatch(/^shadow v2 at 25%: 0 compared with production v1 since \d{4}-\d\d-\d\dT[0-9:.]+Z, decision agreement -, mean \|Δscore\| -, 0 errors$/m);
     expect(shadowStatus).toMatch(/^shadow outcomes from feedback, on the same requests: production v1 0 labelled; shadow v2 0 labelled$/m);
-    expect((await runCli(['shadow', 'stop', '--model', 'churn', '--json'], env)).json().shadow).toBeNull();
+    expect((await runCli(['shadow', 'stop', '--model', 'churn', '--json'], env)).json()).toMatchObject({ shadow: null, stopped: true });
+    const noShadow = await runCli(['shadow', 'stop', '--model', 'churn'], env);
+    expect({ code: noShadow.code, stdout: noShadow.stdout }).toEqual({ code: 0, stdout: 'churn: no shadow running; nothing to stop\n' });
     // The history, newest first, in words and with who did each.
     const history = await runCli(['canary', 'history', '--model', 'churn', '--limit', '4'], env);
     expect(history.code, history.stderr).toBe(0);

@@ -323,9 +323,9 @@ export function registerRolloutCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  modelgate shadow stop --model churn')
     .action(async (o: OutputOptions & { model: string }) =>
       withContext(o, async (ctx) => {
-        await ctx.rollouts.setShadow(o.model, null, undefined, cliActor());
-        const s = await ctx.rollouts.status(o.model);
-        emit(o, s, () => `${o.model}: shadow stopped`);
+        const { stopped } = await ctx.rollouts.setShadow(o.model, null, undefined, cliActor());
+        const s = { ...(await ctx.rollouts.status(o.model)), stopped };
+        emit(o, s, () => (stopped ? `${o.model}: shadow stopped` : `${o.model}: no shadow running; nothing to stop`));
       }),
     );
 

@@ -262,9 +262,10 @@ export async function rolloutRoutes(fastify: FastifyInstance, deps: RolloutRoute
     '/v1/shadow/:model/stop',
     { config: { scope: 'admin' }, schema: { tags: ['rollout'], summary: 'Stop shadow scoring', params: modelParam, response: { 200: anyObject, ...errors } } },
     async (request) => {
-      await rollouts.setShadow(request.params.model, null, undefined, deps.actorOf(request));
-      await deps.onChange();
-      return rollouts.status(request.params.model);
+      const { stopped } = await rollouts.setShadow(request.params.model, null, undefined, deps.actorOf(request));
+      if (stopped) await deps.onChange();
+      // stopped false: no shadow was running (not an error, as a canary's stop).
+      return { ...(await rollouts.status(request.params.model)), stopped };
     },
   );
 

@@ -413,7 +413,8 @@ export function createRolloutService(deps: RolloutDeps) {
    * Start, change or (version null) stop a model's shadow. For the shadow already running, the
    * percent changes only when given and its comparison goes on (agreement is a rate over the
    * copies so far), so a deploy job that starts the same shadow again does not empty it.
-   * Another version replaces it and is compared afresh.
+   * Another version replaces it and is compared afresh. `stopped`: a running shadow was stopped
+   * (false for a stop with none running, which is no error and records nothing).
    */
   async function setShadow(model: string, version: number | null, percent: number | undefined, actor: string) {
     const production = (await registry.getModel(model)).aliases.production;
@@ -430,18 +431,19 @@ export function createRolloutService(deps: RolloutDeps) {
     return store.transaction(async (tx) => {
       await bumpRevision(tx);
       const current = (await store.get(model, tx)) ?? idle(model);
-      if (version === null && current.shadow_version === null) throw new AppError('CONFLICT', `${model} has no shadow running`, { model });
+      // As stopCanary: stopping what is not running is no error (a runbook's clean-up step), and changes nothing.
+      if (version === null && current.shadow_version === null) return { ...current, stopped: false };
       const at = nowIso();
       if (version !== null && version === current.shadow_version) {
         const to = percent ?? current.shadow_percent;
-        if (to === current.shadow_percent) return current;
+        if (to === current.shadow_percent) return { ...current, stopped: false };
         const next = { ...current, shadow_percent: to, updated_at: at };
         await putAndRecord(tx, next, 'shadow_percent', actor, { shadow_version: version, from: current.shadow_percent }, to);
-        return next;
+        return { ...next, stopped: false };
       }
       const next = { ...current, shadow_version: version, shadow_percent: version === null ? 0 : (percent ?? 100), shadow_started_at: version === null ? null : at, updated_at: at };
       await putAndRecord(tx, next, version === null ? 'shadow_stop' : 'shadow_start', actor, { shadow_version: version ?? current.shadow_version }, next.shadow_percent);
-      return next;
+      return { ...next, stopped: version === null };
     });
   }
 
