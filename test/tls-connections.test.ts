@@ -116,7 +116,7 @@ describe('PostgreSQL over TLS', () => {
     expect(e.message).toContain('add ?sslmode=require to DATABASE_URL');
   });
 
-  it('sslmode=require against a server without TLS says that the server has none', async () => {
+  it('sslmode=require (or prefer) against a server without TLS says that the server has none', async () => {
     const plain = await ThrowawayPostgres.create();
     try {
       const e = await failure(`postgres://postgres:hunter2@127.0.0.1:${plain.port}/postgres?sslmode=require`);
@@ -124,6 +124,9 @@ describe('PostgreSQL over TLS', () => {
       expect(e.message).toContain('The server does not support SSL connections');
       expect(e.message).toContain('the server does not offer TLS: remove sslmode');
       expect(e.message).not.toContain('hunter2');
+      // prefer cannot fall back to plain text as libpq's does (the README says so): the same answer.
+      const prefer = await failure(`postgres://postgres:hunter2@127.0.0.1:${plain.port}/postgres?sslmode=prefer`);
+      expect(prefer.message).toContain('the server does not offer TLS: remove sslmode');
     } finally {
       plain.destroy();
     }
