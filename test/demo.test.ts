@@ -4,7 +4,6 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
-import { freePort } from './helpers/redis.js';
 import { CLI_MAIN, REPO_ROOT } from './helpers/fixtures.js';
 
 /**
@@ -77,29 +76,36 @@ describe('modelgate demo', () => {
 
   it('--no-serve prints a serve command that runs as printed, on the port asked for, and accepts the token', async () => {
     const dataDir = path.join(tempDir(), "a user's demo");
-    const port = await freePort();
-    const demo = await runCli(['demo', '--rows', '2000', '--no-serve', '--port', String(port)], { MODELGATE_DATA_DIR: dataDir });
+    // Port 0 (any free one): the command must carry it, and the server says which it took.
+    const demo = await runCli(['demo', '--rows', '2000', '--no-serve', '--port', '0'], { MODELGATE_DATA_DIR: dataDir });
     expect(demo.code, demo.stderr).toBe(0);
     const command = /^start a server that accepts this admin token with:\n {2}(.+)$/m.exec(demo.stdout)![1];
     const token = /MODELGATE_ADMIN_TOKEN=(\S+)/.exec(command)![1];
     // Run by a shell as printed, but with the built command in place of `npx modelgate`: npx in a new
     // clone first links it into the user's npm cache, a minute's work a test should not do to ~/.npm.
-    expect(command).toContain(' npx modelgate serve --port ');
+    expect(command).toMatch(/ npx modelgate serve --port 0$/);
     const asRun = command.replace(' npx modelgate ', ` ${process.execPath} ${CLI_MAIN} `);
-    const child = spawn('bash', ['-c', `export LOG_LEVEL=warn; ${asRun}`], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' }, detached: true, stdio: 'ignore' });
+    const child = spawn('bash', ['-c', `export LOG_LEVEL=info; ${asRun}`], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
     try {
-      let who: Response | undefined;
-      let exited: number | null | undefined;
-      child.once('exit', (code) => (exited = code));
-      for (let i = 0; i < 600 && !who && exited === undefined; i++) {
-        who = await fetch(`http://127.0.0.1:${port}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } }).catch(async () => {
-          await new Promise((r) => setTimeout(r, 100));
-          return undefined;
+      const port = await new Promise<string>((resolve, reject) => {
+        const check = setInterval(() => {
+          const m = /Server listening at http:\/\/\S+:(\d+)/.exec(log);
+          if (m) {
+            clearInterval(check);
+            resolve(m[1]);
+          }
+        }, 100);
+        child.once('exit', (code) => {
+          clearInterval(check);
+          reject(new Error(`the printed command exited (${code}) instead of serving: ${log}`));
         });
-      }
-      expect(exited, 'the printed command exited instead of serving').toBeUndefined();
-      expect(who?.status).toBe(200);
-      expect(await who!.json()).toMatchObject({ id: 'admin-token' });
+      });
+      const who = await fetch(`http://127.0.0.1:${port}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
+      expect(who.status).toBe(200);
+      expect(await who.json()).toMatchObject({ id: 'admin-token' });
       // It serves the registry the demo wrote (the quoted directory), not an empty one.
       const models = await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${token}` } });
       expect(JSON.stringify(await models.json())).toContain('hotel-cancel');
