@@ -27,6 +27,17 @@ function replaceFile(target: string, from: string): void {
   renameSync(`${target}.new`, target);
 }
 
+/** Whether a connection opened on this URL is encrypted, as the server reports for its own session. */
+async function sessionEncrypted(url: string): Promise<boolean | undefined> {
+  const db = await openDb({ kind: 'postgres', url });
+  try {
+    const r = await sql<{ ssl: boolean }>`select ssl from pg_stat_ssl where pid = pg_backend_pid()`.execute(db.kysely);
+    return r.rows[0]?.ssl;
+  } finally {
+    await db.close();
+  }
+}
+
 /** Open the registry the way every command does, on this DATABASE_URL; the error it fails with. */
 async function openWith(url: string): Promise<{ ok: true } | { ok: false; error: unknown }> {
   try {
@@ -73,13 +84,10 @@ describe('PostgreSQL over TLS', () => {
     }
     expect(warnings.filter((w) => /SSL/.test(w))).toEqual([]);
     // The connection is encrypted: the server says so for its own session.
-    const db = await openDb({ kind: 'postgres', url: `${base}?sslmode=require` });
-    try {
-      const r = await sql<{ ssl: boolean }>`select ssl from pg_stat_ssl where pid = pg_backend_pid()`.execute(db.kysely);
-      expect(r.rows[0]?.ssl).toBe(true);
-    } finally {
-      await db.close();
-    }
+    expect(await sessionEncrypted(`${base}?sslmode=require`)).toBe(true);
+    // prefer, to a server that offers TLS: encrypted too.
+    expect(await openWith(`${base}?sslmode=prefer`)).toEqual({ ok: true });
+    expect(await sessionEncrypted(`${base}?sslmode=prefer`)).toBe(true);
   });
 
   it('verify-ca and require with sslrootcert check the CA only; verify-full checks the host name too', async () => {
@@ -116,7 +124,7 @@ describe('PostgreSQL over TLS', () => {
     expect(e.message).toContain('add ?sslmode=require to DATABASE_URL');
   });
 
-  it('sslmode=require (or prefer) against a server without TLS says that the server has none', async () => {
+  it('sslmode=require against a server without TLS says that the server has none; prefer connects in plain text, as in libpq', async () => {
     const plain = await ThrowawayPostgres.create();
     try {
       const e = await failure(`postgres://postgres:hunter2@127.0.0.1:${plain.port}/postgres?sslmode=require`);
@@ -124,9 +132,10 @@ describe('PostgreSQL over TLS', () => {
       expect(e.message).toContain('The server does not support SSL connections');
       expect(e.message).toContain('the server does not offer TLS: remove sslmode');
       expect(e.message).not.toContain('hunter2');
-      // prefer cannot fall back to plain text as libpq's does (the README says so): the same answer.
-      const prefer = await failure(`postgres://postgres:hunter2@127.0.0.1:${plain.port}/postgres?sslmode=prefer`);
-      expect(prefer.message).toContain('the server does not offer TLS: remove sslmode');
+      // prefer, as in libpq: this server declines TLS, so plain text (the server says so for its session).
+      const preferUrl = `postgres://postgres@127.0.0.1:${plain.port}/postgres?sslmode=prefer`;
+      expect(await openWith(preferUrl)).toEqual({ ok: true });
+      expect(await sessionEncrypted(preferUrl)).toBe(false);
     } finally {
       plain.destroy();
     }

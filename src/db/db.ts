@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { lazyRequire } from '../lib/lazy-require.js';
 import type { Database } from './schema.js';
 import { redactUrl } from '../lib/redact-url.js';
-import { pgClientConfig } from './pg-connection.js';
+import { pgClientConfig, serverDeclinedTls, sslModeOf } from './pg-connection.js';
 import { SchemaScopedPostgresDialect } from './pg-introspector.js';
 import { closingReadOnlyConnections } from './pg-read-only-pool.js';
 import { ImmediateSqliteDialect } from './sqlite-dialect.js';
@@ -59,9 +59,10 @@ export async function openDb(loc: DbLocation): Promise<Db> {
     const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
     return { kysely, dialect: 'sqlite', describe: `sqlite:${loc.file}`, location: loc, close: () => kysely.destroy() };
   }
+  await preferTls(loc.url);
   if (loc.schema) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(loc.schema)) throw new Error(`invalid schema name ${loc.schema}`);
-    const admin = new (pgDriver().Client)(pgClientConfig(loc.url));
+    const admin = new (pgDriver().Client)(urlConfig(loc.url));
     await admin.connect();
     try {
       await admin.query(`create schema if not exists ${loc.schema}`);
@@ -89,9 +90,36 @@ export async function openDb(loc: DbLocation): Promise<Db> {
   return { kysely, dialect: 'postgres', describe: redactUrl(loc.url) + (loc.schema ? ` (schema ${loc.schema})` : ''), location: loc, pgPool: pool, close: () => kysely.destroy() };
 }
 
+/** URLs with sslmode=prefer whose server declined TLS: their connections are plain text, as libpq's prefer makes them. */
+const declinedTls = new Set<string>();
+
+/**
+ * sslmode=prefer as libpq reads it: TLS when the server offers it, else plain text. node-postgres
+ * ends the connection when the server declines TLS instead of going on without it, so a first
+ * connection asks for TLS, and a server that declines it gets plain connections from then on.
+ * Any other failure is left to the connections that follow, which report it.
+ */
+async function preferTls(url: string): Promise<void> {
+  if (sslModeOf(url) !== 'prefer' || declinedTls.has(url)) return;
+  const probe = new (pgDriver().Client)(pgClientConfig(url));
+  try {
+    await probe.connect();
+  } catch (e) {
+    if (serverDeclinedTls(e)) declinedTls.add(url);
+    return;
+  }
+  await probe.end().catch(() => undefined);
+}
+
+/** pgClientConfig, without TLS where sslmode=prefer met a server that declined it. */
+function urlConfig(url: string): pg.ClientConfig {
+  const config = pgClientConfig(url);
+  return declinedTls.has(url) ? { ...config, ssl: false } : config;
+}
+
 /** The URL's settings, with the schema (when isolated in one) first on the search path. */
 function clientConfig(loc: Extract<DbLocation, { kind: 'postgres' }>): pg.ClientConfig {
-  const config = pgClientConfig(loc.url);
+  const config = urlConfig(loc.url);
   if (!loc.schema) return config;
   // Beside any options the URL sets itself (a statement_timeout, say), not instead of them.
   return { ...config, options: [config.options, `-c search_path=${loc.schema}`].filter(Boolean).join(' ') };

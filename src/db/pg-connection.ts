@@ -39,6 +39,12 @@ export function pgUrlProblems(url: string): string[] {
   return problems;
 }
 
+/** The URL's sslmode, or null without one. */
+export const sslModeOf = (url: string): string | null => queryOf(url).get('sslmode');
+
+/** node-postgres's code-less error for a server that answered "no" to TLS. */
+export const serverDeclinedTls = (e: unknown): boolean => e instanceof Error && /does not support SSL connections/.test(e.message);
+
 /**
  * node-postgres's client settings for a URL, reading sslmode as libpq does (psql, PostgreSQL's
  * documentation, the connection strings managed services hand out): `require` encrypts without

@@ -1,6 +1,7 @@
 import { sqliteDiskFull } from '../lib/disk-space.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { TLS_ERROR_CODES, tlsProblem } from '../lib/tls-errors.js';
+import { serverDeclinedTls } from './pg-connection.js';
 
 /**
  * node-postgres's error when sslmode asks for TLS and the server has none. It carries no code;
@@ -30,7 +31,7 @@ const DB_UNREACHABLE_CODES = new Set([
 function codeOf(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string') return code;
-  return e instanceof Error && /does not support SSL connections/.test(e.message) ? NO_TLS : undefined;
+  return serverDeclinedTls(e) ? NO_TLS : undefined;
 }
 
 /** A connection that failed at its start (unreachable, TLS, authentication): what to do next. */
