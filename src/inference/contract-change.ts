@@ -65,12 +65,15 @@ export function describeContractChange(c: ContractChange, before: string): strin
 }
 
 /**
- * The 409 for moving `alias` to, or starting a canary of, a version that takes none of the
- * features of the version `alias` serves (takesNone). `outcome`: what stays as it was;
- * `retry`: the same action, to be asked for again with the flag.
+ * Refuses (409) moving `alias` to, or starting a canary of, a version whose contract `to` takes
+ * none of the features of `from`, the contract of the version `alias` serves (takesNone); a
+ * version sharing some of them passes. `outcome`: what stays as it was; `retry`: the same
+ * action, to be asked for again with the flag.
  */
-export function newInputsConflict(c: ContractChange, o: { model: string; version: number; from: number; alias: string; outcome: string; retry: string }): AppError {
-  return new AppError(
+export function refuseTakingNone(to: Contract, from: Contract, o: { model: string; version: number; from: number; alias: string; outcome: string; retry: string }): void {
+  const c = contractChange(to, from);
+  if (!c || !takesNone(c)) return;
+  throw new AppError(
     'CONFLICT',
     `version ${o.version} of ${o.model} ${describeContractChange(c, `version ${o.from}`)}; ${o.outcome}. Is ${o.model} the model you meant? Register the graph under its own model name; or, if ${o.alias}'s clients change their requests with it (sending both versions' features meanwhile: a field a version does not take is ignored), ${o.retry} with --accept-new-inputs (accept_new_inputs: true).`,
     { alias: o.alias, version: o.version, previous_version: o.from, field: 'accept_new_inputs' },

@@ -11,8 +11,7 @@ import {
   contractChange,
   decisionsDiffer,
   describeContractChange,
-  takesNone,
-  newInputsConflict,
+  refuseTakingNone,
   describePolicy,
   policyDecisions,
   taskOf,
@@ -97,7 +96,7 @@ export interface PromoteInput {
   expectPrevious?: number;
   /** With activate: only if the slot holds this version now (the version the operator saw there). */
   expectSlot?: number;
-  /** Move the alias even to a version that takes none of its version's features (takesNone): else 409. */
+  /** Move the alias even to a version that takes none of its version's features (refuseTakingNone): else 409. */
   acceptNewInputs?: boolean;
   actor: string;
 }
@@ -443,8 +442,7 @@ export function createRegistryService(deps: RegistryDeps) {
    * change with it (acceptNewInputs); a version sharing some features is promoted and warned of.
    */
   function refuseNewInputs(model: string, alias: string, to: VersionRow, from: number, before: VersionRow | undefined): void {
-    const change = before ? contractChange(to.manifest.contract, before.manifest.contract) : undefined;
-    if (takesNone(change)) throw newInputsConflict(change!, { model, version: to.version, from, alias, outcome: `${alias} stays at version ${from}`, retry: 'promote it' });
+    if (before) refuseTakingNone(to.manifest.contract, before.manifest.contract, { model, version: to.version, from, alias, outcome: `${alias} stays at version ${from}`, retry: 'promote it' });
   }
 
   /** Point an alias at a version (history, webhook event and the canary guard in the same transaction). */

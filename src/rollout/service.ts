@@ -12,7 +12,7 @@ import { canarySettings, changedSettings, checkPercent, type CanarySettings, typ
 import { createCanaryEvaluator, judgesOutcomes } from './evaluate.js';
 import { checkOutcomeRules, verdictEvidence } from './analysis.js';
 import type { Evidence } from './describe-event.js';
-import { contractChange, decisionsDiffer, newInputsConflict, policyFlag, takesNone, type Task } from '../inference/index.js';
+import { decisionsDiffer, policyFlag, refuseTakingNone, type Task } from '../inference/index.js';
 import { idleRollout, runningCanary, type RunningCanary } from './idle.js';
 import { withWebhookEvents } from './webhook-events.js';
 import { shadowSummary, statusView } from './status-view.js';
@@ -385,20 +385,19 @@ export function createRolloutService(deps: RolloutDeps) {
   }
 
   /**
-   * A canary or shadow is compared with production answer for answer, and a canary's share of
-   * clients gets its answers: both must predict the same kind of thing. Registration keeps a
-   * model to one task; versions stored by an earlier release may not be.
-   */
-  /**
    * A canary of a version that takes none of the target version's features would answer its
    * share of clients with refusals or all-missing scores, and its promotion would do that to
    * all: refused, as the registry refuses promoting it, unless the caller says clients change.
    */
   function refuseNewInputs(model: string, mine: VersionOf, theirs: VersionOf, alias: string) {
-    const change = contractChange(mine.manifest.contract, theirs.manifest.contract);
-    if (takesNone(change)) throw newInputsConflict(change!, { model, version: mine.version, from: theirs.version, alias, outcome: 'no canary started', retry: 'start the canary' });
+    refuseTakingNone(mine.manifest.contract, theirs.manifest.contract, { model, version: mine.version, from: theirs.version, alias, outcome: 'no canary started', retry: 'start the canary' });
   }
 
+  /**
+   * A canary or shadow is compared with production answer for answer, and a canary's share of
+   * clients gets its answers: both must predict the same kind of thing. Registration keeps a
+   * model to one task; versions stored by an earlier release may not be.
+   */
   async function refuseMixedTasks(model: string, version: number, production: number, role: 'canary' | 'shadow') {
     const [mine, theirs] = await Promise.all([kindOf(model, version), kindOf(model, production)]);
     if (mine.task === theirs.task) return;
