@@ -1,4 +1,71 @@
-import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig, type TransactionSettings } from 'kysely';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type QueryResult, type SqliteDialectConfig, type TransactionSettings } from 'kysely';
+
+/** How long a statement waits for another connection's write lock before it fails (SQLITE_BUSY). */
+export const SQLITE_BUSY_WAIT_MS = 5000;
+
+/** Extended codes of a lock that a later attempt can get; SQLITE_BUSY_SNAPSHOT (a stale snapshot) is not one. */
+const RETRYABLE = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_RECOVERY']);
+
+const isRetryableBusy = (e: unknown): boolean => RETRYABLE.has((e as { code?: unknown } | null)?.code as string);
+
+export interface BusyWait {
+  /** Milliseconds a statement keeps trying for a lock in all (default SQLITE_BUSY_WAIT_MS). */
+  waitMs?: number;
+  /** Waits between attempts (tests pass their own). */
+  sleep?: (ms: number) => Promise<unknown>;
+  /** Milliseconds, monotonic (tests pass their own). */
+  now?: () => number;
+}
+
+/**
+ * Waits for another connection's lock between attempts instead of inside SQLite. SQLite's own
+ * busy timeout sleeps in the calling thread, and better-sqlite3 runs on the event loop: while a
+ * CLI command, a `sqlite3` shell or the audit writer thread held the write lock, one background
+ * write (a webhook tick, a key's last use) stopped every request for up to its five seconds.
+ * Only what cannot have taken effect is tried again: a statement that found the file locked, a
+ * BEGIN IMMEDIATE that could not take the write lock.
+ */
+class BusyWaitingConnection implements DatabaseConnection {
+  constructor(
+    private readonly inner: DatabaseConnection,
+    private readonly waitMs: number,
+    private readonly sleep: (ms: number) => Promise<unknown>,
+    private readonly now: () => number,
+  ) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const deadline = this.now() + this.waitMs;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+      try {
+        return await this.inner.executeQuery<R>(query);
+      } catch (e) {
+        const left = deadline - this.now();
+        if (!isRetryableBusy(e) || left <= 0) throw e;
+        await this.sleep(Math.min(pause, left));
+      }
+    }
+  }
+
+  async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    const deadline = this.now() + this.waitMs;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+      let yielded = false;
+      try {
+        for await (const chunk of this.inner.streamQuery<R>(query, chunkSize)) {
+          yielded = true;
+          yield chunk;
+        }
+        return;
+      } catch (e) {
+        const left = deadline - this.now();
+        // Rows already given out cannot be taken back: only a stream that gave none starts again.
+        if (yielded || !isRetryableBusy(e) || left <= 0) throw e;
+        await this.sleep(Math.min(pause, left));
+      }
+    }
+  }
+}
 
 /**
  * Kysely begins SQLite transactions with a plain (deferred) BEGIN, which takes the write lock
@@ -10,12 +77,27 @@ import { CompiledQuery, SqliteDialect, SqliteDriver, type DatabaseConnection, ty
  * so they never hold writers up.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
-  readonly #sqlite: { inTransaction: boolean } | undefined;
+  readonly #sqlite: { inTransaction: boolean; pragma?: (source: string) => unknown } | undefined;
+  readonly #busy: Required<BusyWait>;
+  #connection: BusyWaitingConnection | undefined;
 
-  constructor(config: SqliteDialectConfig) {
+  constructor(config: SqliteDialectConfig, busy: BusyWait = {}) {
     super(config);
     // better-sqlite3's Database says whether SQLite still holds a transaction open.
     this.#sqlite = typeof config.database === 'function' ? undefined : (config.database as unknown as { inTransaction: boolean });
+    this.#busy = { waitMs: busy.waitMs ?? SQLITE_BUSY_WAIT_MS, sleep: busy.sleep ?? sleep, now: busy.now ?? (() => performance.now()) };
+  }
+
+  override async init(): Promise<void> {
+    await super.init();
+    // The waiting is BusyWaitingConnection's, off the event loop; SQLite's own would block it.
+    this.#sqlite?.pragma?.('busy_timeout = 0');
+  }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const inner = await super.acquireConnection();
+    this.#connection ??= new BusyWaitingConnection(inner, this.#busy.waitMs, this.#busy.sleep, this.#busy.now);
+    return this.#connection;
   }
 
   override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
@@ -35,13 +117,15 @@ class ImmediateSqliteDriver extends SqliteDriver {
 
 export class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
+  readonly #busy: BusyWait;
 
-  constructor(config: SqliteDialectConfig) {
+  constructor(config: SqliteDialectConfig, busy: BusyWait = {}) {
     super(config);
     this.#config = config;
+    this.#busy = busy;
   }
 
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config);
+    return new ImmediateSqliteDriver(this.#config, this.#busy);
   }
 }

@@ -10,7 +10,9 @@ export function applySqlitePragmas(db: SQLiteDatabase.Database): void {
   // event loop, and an fsync per audit batch stalls every request. A power cut may lose the
   // last commits; the database stays consistent.
   db.pragma('synchronous = NORMAL');
-  // The CLI and running servers share the file; wait for a writer instead of failing.
+  // The CLI and running servers share the file; wait for a writer instead of failing. The
+  // request thread's connection waits between attempts instead (ImmediateSqliteDialect), as
+  // this wait sleeps in its thread; the audit writer's thread keeps it.
   db.pragma('busy_timeout = 5000');
   // While a long reader holds its snapshot (a backup with --include-audit under load), no
   // checkpoint can empty the WAL and it grows: 1.4 GB in the 43 s of one backup. SQLite keeps

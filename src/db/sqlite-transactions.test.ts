@@ -1,8 +1,10 @@
 import SQLite from 'better-sqlite3';
-import { sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freshDb } from '../../test/helpers/db.js';
 import { openDb, type Db } from './index.js';
+import { ImmediateSqliteDialect } from './sqlite-dialect.js';
 
 // A server's SQLite file has other writers: the audit log's writer thread, CLI commands, other
 // servers. A transaction that reads before it writes must not fail because one of them
@@ -83,5 +85,87 @@ describe('SQLite transactions beside another writer', () => {
     await sql.raw('pragma max_page_count = 1073741823').execute(db.kysely);
     await db.kysely.transaction().execute((tx) => sql`insert into t (x) values (5)`.execute(tx));
     expect(await count()).toBe(2);
+  });
+});
+
+// SQLite's busy timeout sleeps in the thread that waits, and the request thread's connection is
+// on the event loop: while another connection held the write lock (a CLI command, a sqlite3
+// shell, the audit writer), one background write stopped every request for up to 5 s.
+describe('waiting for a lock another connection holds', () => {
+  let db: Db;
+  let file: string;
+  let other: SQLite.Database;
+
+  beforeEach(async () => {
+    const loc = freshDb('sqlite');
+    file = (loc as { file: string }).file;
+    db = await openDb(loc);
+    await sql`create table t (x integer)`.execute(db.kysely);
+    other = new SQLite(file, { timeout: 0 });
+    other.exec('begin immediate');
+  });
+
+  afterEach(async () => {
+    if (other.inTransaction) other.exec('rollback');
+    other.close();
+    await db.close();
+  });
+
+  const settledAfterTurns = async (p: Promise<unknown>, turns: number): Promise<{ settled: boolean; turns: number }> => {
+    let settled = false;
+    p.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    let ran = 0;
+    for (; ran < turns && !settled; ran++) await nextTurn();
+    return { settled, turns: ran };
+  };
+
+  it('a write waits with the event loop free, then lands when the lock is released', async () => {
+    const write = sql`insert into t (x) values (1)`.execute(db.kysely);
+    // With SQLite's own wait the first turn came only after 5 s, the write failed by then.
+    expect(await settledAfterTurns(write, 50)).toEqual({ settled: false, turns: 50 });
+    other.exec('commit');
+    await write;
+    expect(other.prepare('select count(*) as n from t').get()).toEqual({ n: 1 });
+  });
+
+  it('a transaction waits for the write lock the same way', async () => {
+    const tx = db.kysely.transaction().execute(async (t) => {
+      await sql`insert into t (x) values (1)`.execute(t);
+      await sql`insert into t (x) values (2)`.execute(t);
+    });
+    expect(await settledAfterTurns(tx, 50)).toEqual({ settled: false, turns: 50 });
+    other.exec('commit');
+    await tx;
+    expect(other.prepare('select count(*) as n from t').get()).toEqual({ n: 2 });
+  });
+
+  it("gives up after its wait with SQLite's own error, having waited in steps", async () => {
+    let clock = 0;
+    const pauses: number[] = [];
+    const waiting = new Kysely<Record<string, never>>({
+      dialect: new ImmediateSqliteDialect(
+        { database: new SQLite(file) },
+        {
+          waitMs: 1000,
+          now: () => clock,
+          sleep: async (ms) => {
+            pauses.push(ms);
+            clock += ms;
+          },
+        },
+      ),
+    });
+    try {
+      await expect(sql`insert into t (x) values (1)`.execute(waiting)).rejects.toMatchObject({ code: 'SQLITE_BUSY', message: 'database is locked' });
+      expect(pauses.reduce((a, b) => a + b, 0)).toBe(1000);
+      expect(pauses.length).toBeGreaterThan(10);
+      expect(Math.max(...pauses)).toBeLessThanOrEqual(50);
+    } finally {
+      await waiting.destroy();
+    }
+    other.exec('commit');
   });
 });
