@@ -27,7 +27,7 @@ describe('a server whose SQLite file another program has locked', () => {
   const call = (method: 'GET' | 'POST', url: string, body?: unknown) =>
     s.app.inject({ method, url, headers: { ...s.auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { payload: JSON.stringify(body) } : {}) });
 
-  it('keeps scoring while an admin write waits for the lock, and the write lands once it is released', async () => {
+  it('keeps scoring and reading while an admin write waits for the lock, and the write lands once it is released', async () => {
     other.exec('begin immediate');
     let settled = false;
     const created = call('POST', '/v1/keys', { name: 'while-locked', scopes: ['infer'] }).finally(() => (settled = true));
@@ -35,6 +35,10 @@ describe('a server whose SQLite file another program has locked', () => {
     for (let i = 0; i < 10; i++) answers.push(await call('POST', '/v1/infer', { model: 'hotel', payload: row }));
     expect(answers.map((r) => r.statusCode)).toEqual(Array(10).fill(200));
     expect((await call('GET', '/healthz')).statusCode).toBe(200);
+    // Reads of the registry do not queue behind the waiting write on the one connection.
+    const models = await call('GET', '/v1/models');
+    expect(models.statusCode).toBe(200);
+    expect((models.json() as { models: { name: string }[] }).models.map((m) => m.name)).toEqual(['hotel']);
     // Had the key's insert waited on the event loop, it would have failed (503) before the first answer.
     expect(settled).toBe(false);
     other.exec('commit');

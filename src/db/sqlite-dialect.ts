@@ -18,6 +18,26 @@ export interface BusyWait {
   now?: () => number;
 }
 
+/** One holder at a time, served in the order they asked. */
+class Mutex {
+  #held = false;
+  readonly #waiting: (() => void)[] = [];
+
+  async lock(): Promise<void> {
+    if (!this.#held) {
+      this.#held = true;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  unlock(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#held = false;
+  }
+}
+
 /**
  * Waits for another connection's lock between attempts instead of inside SQLite. SQLite's own
  * busy timeout sleeps in the calling thread, and better-sqlite3 runs on the event loop: while a
@@ -29,26 +49,26 @@ export interface BusyWait {
 class BusyWaitingConnection implements DatabaseConnection {
   constructor(
     private readonly inner: DatabaseConnection,
-    private readonly waitMs: number,
-    private readonly sleep: (ms: number) => Promise<unknown>,
-    private readonly now: () => number,
+    private readonly sqlite: { inTransaction: boolean } | undefined,
+    private readonly mutex: Mutex,
+    private readonly busy: Required<BusyWait>,
   ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const deadline = this.now() + this.waitMs;
+    const deadline = this.busy.now() + this.busy.waitMs;
     for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
       try {
         return await this.inner.executeQuery<R>(query);
       } catch (e) {
-        const left = deadline - this.now();
+        const left = deadline - this.busy.now();
         if (!isRetryableBusy(e) || left <= 0) throw e;
-        await this.sleep(Math.min(pause, left));
+        await this.wait(Math.min(pause, left));
       }
     }
   }
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
-    const deadline = this.now() + this.waitMs;
+    const deadline = this.busy.now() + this.busy.waitMs;
     for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
       let yielded = false;
       try {
@@ -58,11 +78,29 @@ class BusyWaitingConnection implements DatabaseConnection {
         }
         return;
       } catch (e) {
-        const left = deadline - this.now();
+        const left = deadline - this.busy.now();
         // Rows already given out cannot be taken back: only a stream that gave none starts again.
         if (yielded || !isRetryableBusy(e) || left <= 0) throw e;
-        await this.sleep(Math.min(pause, left));
+        await this.wait(Math.min(pause, left));
       }
+    }
+  }
+
+  /**
+   * Outside a transaction the waiting caller has nothing open on the connection, so others use
+   * it meanwhile: a read (an API key's first use, a model list) must not queue for seconds
+   * behind a webhook tick waiting for a lock. Inside one (a read-only snapshot), it is kept.
+   */
+  private async wait(ms: number): Promise<void> {
+    if (this.sqlite?.inTransaction !== false) {
+      await this.busy.sleep(ms);
+      return;
+    }
+    this.mutex.unlock();
+    try {
+      await this.busy.sleep(ms);
+    } finally {
+      await this.mutex.lock();
     }
   }
 }
@@ -79,6 +117,7 @@ class BusyWaitingConnection implements DatabaseConnection {
 class ImmediateSqliteDriver extends SqliteDriver {
   readonly #sqlite: { inTransaction: boolean; pragma?: (source: string) => unknown } | undefined;
   readonly #busy: Required<BusyWait>;
+  readonly #mutex = new Mutex();
   #connection: BusyWaitingConnection | undefined;
 
   constructor(config: SqliteDialectConfig, busy: BusyWait = {}) {
@@ -92,12 +131,20 @@ class ImmediateSqliteDriver extends SqliteDriver {
     await super.init();
     // The waiting is BusyWaitingConnection's, off the event loop; SQLite's own would block it.
     this.#sqlite?.pragma?.('busy_timeout = 0');
+    // Kysely's driver hands its one connection out behind a mutex of its own, which a caller
+    // holds while it waits. It is taken once, here, and handed out behind this driver's mutex,
+    // which a caller waiting for another connection's lock gives up meanwhile.
+    this.#connection = new BusyWaitingConnection(await super.acquireConnection(), this.#sqlite, this.#mutex, this.#busy);
   }
 
   override async acquireConnection(): Promise<DatabaseConnection> {
-    const inner = await super.acquireConnection();
-    this.#connection ??= new BusyWaitingConnection(inner, this.#busy.waitMs, this.#busy.sleep, this.#busy.now);
+    if (!this.#connection) throw new Error('the SQLite driver was used before init()');
+    await this.#mutex.lock();
     return this.#connection;
+  }
+
+  override async releaseConnection(): Promise<void> {
+    this.#mutex.unlock();
   }
 
   override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {

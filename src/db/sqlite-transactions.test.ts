@@ -142,6 +142,21 @@ describe('waiting for a lock another connection holds', () => {
     expect(other.prepare('select count(*) as n from t').get()).toEqual({ n: 2 });
   });
 
+  it('reads go on while a write waits for the lock, and writers that waited each land whole', async () => {
+    const write = sql`insert into t (x) values (1)`.execute(db.kysely);
+    const tx = db.kysely.transaction().execute(async (t) => {
+      await sql`insert into t (x) values (2)`.execute(t);
+      await sql`insert into t (x) values (3)`.execute(t);
+    });
+    await nextTurn();
+    // The read does not queue behind the two writers' wait on the one connection.
+    expect((await sql<{ n: number }>`select count(*) as n from t`.execute(db.kysely)).rows[0]).toEqual({ n: 0 });
+    expect(await settledAfterTurns(Promise.all([write, tx]), 20)).toEqual({ settled: false, turns: 20 });
+    other.exec('commit');
+    await Promise.all([write, tx]);
+    expect(other.prepare('select x from t order by x').all()).toEqual([{ x: 1 }, { x: 2 }, { x: 3 }]);
+  });
+
   it("gives up after its wait with SQLite's own error, having waited in steps", async () => {
     let clock = 0;
     const pauses: number[] = [];
