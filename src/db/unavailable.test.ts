@@ -41,10 +41,80 @@ describe('databaseUnavailable', () => {
     const syntax = await thrown(() => c.query('selec 1'));
     await c.end();
 
-    expect(databaseUnavailable(locked)).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/^the database is unavailable \(SQLITE_BUSY: database is locked\); retry shortly/) });
+    expect(databaseUnavailable(locked, file)).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: `another connection held the write lock of the SQLite database ${file} for over 5 s (SQLITE_BUSY: database is locked): a modelgate command still running, or a sqlite3 shell or other program left in a transaction (end it); retry then; nothing was changed`,
+    });
     expect(databaseUnavailable(refused)).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('ECONNREFUSED') });
     expect(databaseUnavailable(new Error('Connection terminated unexpectedly'))).toMatchObject({ code: 'UNAVAILABLE' });
     for (const e of [duplicate, syntax, new Error('something else'), new AppError('NOT_FOUND', 'no such model'), 'a string']) expect(databaseUnavailable(e)).toBeUndefined();
+  });
+});
+
+// A DBA's lock_timeout or statement_timeout on the role is common; each was an internal error.
+describe('a PostgreSQL statement that waited too long or was cancelled', () => {
+  it('is a 503 that says what held it up and what to do, for lock_timeout, statement_timeout, a deadlock and pg_cancel_backend', async () => {
+    const table = `waits_${process.pid}_${Date.now()}`;
+    const a = new pg.Client({ connectionString: PG_URL });
+    const b = new pg.Client({ connectionString: PG_URL });
+    await a.connect();
+    await b.connect();
+    try {
+      await a.query(`create table ${table} (id int primary key, x int)`);
+      await a.query(`insert into ${table} values (1, 0), (2, 0)`);
+      await a.query('begin');
+      await a.query(`update ${table} set x = 1 where id = 1`);
+      await b.query("set lock_timeout = '50ms'");
+      const lockTimeout = await thrown(() => b.query(`update ${table} set x = 2 where id = 1`));
+      await b.query("set lock_timeout = 0; set statement_timeout = '100ms'");
+      const statementTimeout = await thrown(() => b.query(`update ${table} set x = 2 where id = 1`));
+      await b.query('set statement_timeout = 0');
+      // A deadlock: each holds one row and asks for the other's.
+      await b.query('begin');
+      await b.query(`update ${table} set x = 3 where id = 2`);
+      const bWaits = b.query(`update ${table} set x = 3 where id = 1`).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const aWaits = a.query(`update ${table} set x = 4 where id = 2`).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const deadlock = (await Promise.all([aWaits, bWaits])).find((e) => e !== undefined);
+      await a.query('rollback');
+      await b.query('rollback');
+      // Another session's pg_cancel_backend (an operator stopping a query they thought stuck).
+      const bPid = (await b.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0].pid;
+      const sleeping = thrown(() => b.query('select pg_sleep(30)'));
+      while ((await a.query(`select 1 from pg_stat_activity where pid = $1 and query like 'select pg_sleep%' and state = 'active'`, [bPid])).rowCount === 0)
+        await new Promise((r) => setTimeout(r, 10));
+      await a.query('select pg_cancel_backend($1)', [bPid]);
+      const cancelled = await sleeping;
+
+      expect(databaseUnavailable(lockTimeout)).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(
+          /^another session holds a lock this needs, and the PostgreSQL server's lock_timeout ended the wait \(55P03: canceling statement due to lock timeout\): .*; retry once it ends; nothing was changed$/,
+        ),
+      });
+      expect(databaseUnavailable(statementTimeout)).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(/^the PostgreSQL server cancelled the statement at its statement_timeout \(57014: canceling statement due to statement timeout\): .*raise statement_timeout/),
+      });
+      expect(databaseUnavailable(cancelled)).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(/^another session cancelled the statement \(57014: canceling statement due to user request; pg_cancel_backend\); retry; nothing was changed$/),
+      });
+      expect(databaseUnavailable(deadlock)).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(/^the PostgreSQL server broke a deadlock with another session by cancelling this statement \(40P01: deadlock detected\); retry; nothing was changed$/),
+      });
+    } finally {
+      await a.query('rollback').catch(() => undefined);
+      await a.query(`drop table if exists ${table}`).catch(() => undefined);
+      await a.end();
+      await b.end();
+    }
   });
 });
 

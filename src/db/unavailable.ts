@@ -2,6 +2,7 @@ import { sqliteDiskFull } from '../lib/disk-space.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { TLS_ERROR_CODES, tlsProblem } from '../lib/tls-errors.js';
 import { serverDeclinedTls } from './pg-connection.js';
+import { SQLITE_BUSY_WAIT_MS } from './sqlite-dialect.js';
 
 /**
  * node-postgres's error when sslmode asks for TLS and the server has none. It carries no code;
@@ -88,6 +89,11 @@ const PG_DISK_FULL = '53100';
 /** PostgreSQL's read_only_sql_transaction: a standby (read replica), or a server set to refuse writes. */
 export const PG_READ_ONLY = '25006';
 
+/** PostgreSQL's lock_not_available (lock_timeout), query_canceled (statement_timeout, pg_cancel_backend) and deadlock_detected. */
+const PG_LOCK_NOT_AVAILABLE = '55P03';
+const PG_QUERY_CANCELED = '57014';
+const PG_DEADLOCK = '40P01';
+
 /**
  * A change the database refused for want of disk: SQLite's (sqliteFile: the database this
  * process writes) or the PostgreSQL server's. Retrying will not help until someone frees space,
@@ -115,9 +121,36 @@ function databaseReadOnly(e: unknown): AppError | undefined {
   );
 }
 
-/** A change the database refused and why, when retrying as is will not do: a full disk or a server that takes no writes. */
+/**
+ * A statement that waited too long for a lock another session or program holds, or that the
+ * server itself cancelled (its statement_timeout, a deadlock, another session's
+ * pg_cancel_backend): a DBA's lock_timeout or statement_timeout on the role is common, and
+ * these were internal errors (HTTP 500) and a bare "canceling statement due to lock timeout" in
+ * the CLI. What holds the lock is outside modelgate, so the message says where to look.
+ */
+function databaseWaitedOut(e: unknown, sqliteFile?: string): AppError | undefined {
+  if (e instanceof AppError || !(e instanceof Error)) return undefined;
+  const code = codeOf(e);
+  const said = `${code}: ${errorMessage(e)}`;
+  let why: string;
+  if (code === 'SQLITE_BUSY')
+    why = `another connection held the write lock of the SQLite database${sqliteFile ? ` ${sqliteFile}` : ''} for over ${SQLITE_BUSY_WAIT_MS / 1000} s (${said}): a modelgate command still running, or a sqlite3 shell or other program left in a transaction (end it); retry then`;
+  else if (code === PG_LOCK_NOT_AVAILABLE)
+    why = `another session holds a lock this needs, and the PostgreSQL server's lock_timeout ended the wait (${said}): a transaction left open (a psql session in BEGIN; pg_stat_activity shows it as 'idle in transaction'), a long query or a migration on the same table; retry once it ends`;
+  else if (code === PG_QUERY_CANCELED && /statement timeout/.test(e.message))
+    why = `the PostgreSQL server cancelled the statement at its statement_timeout (${said}): a wait for another session's lock counts toward it, and so does a long read (monitoring a long window, an export); retry, and if it recurs raise statement_timeout for modelgate's database user (ALTER ROLE … SET statement_timeout = '60s')`;
+  else if (code === PG_QUERY_CANCELED) why = `another session cancelled the statement (${said}; pg_cancel_backend); retry`;
+  else if (code === PG_DEADLOCK) why = `the PostgreSQL server broke a deadlock with another session by cancelling this statement (${said}); retry`;
+  else return undefined;
+  return new AppError('UNAVAILABLE', `${why}; nothing was changed`, { code });
+}
+
+/**
+ * A change the database refused and why, with what to do: a full disk or a server that takes
+ * no writes (retrying as is will not do), a lock held elsewhere past the wait's limit.
+ */
 export function databaseRefusal(e: unknown, sqliteFile?: string): AppError | undefined {
-  return databaseDiskFull(e, sqliteFile) ?? databaseReadOnly(e);
+  return databaseDiskFull(e, sqliteFile) ?? databaseReadOnly(e) ?? databaseWaitedOut(e, sqliteFile);
 }
 
 /**
