@@ -11,6 +11,8 @@ import type { Rollout } from '../rollout/index.js';
 import { cliActor, cliConfig, parseVersion, withContext } from './context.js';
 import { byteSize, emit, fail, progress, table, type OutputOptions } from './output.js';
 import { migrate, openDb, pendingMigrations } from '../db/index.js';
+import { redactUrl } from '../lib/redact-url.js';
+import { explainDbError } from '../server/context.js';
 
 /**
  * A file's bytes, or with `-` what is piped in: `kubectl exec -i deploy/modelgate -- modelgate
@@ -388,11 +390,14 @@ export function registerRegistryCommands(program: Command): void {
     .action(async (o: OutputOptions) => {
       try {
         const config = cliConfig();
-        const db = await openDb(config.database);
+        const loc = config.database;
+        const where = loc.kind === 'sqlite' ? `sqlite:${loc.file}` : redactUrl(loc.url);
+        // Said as every other command says it: where, why and what to do.
+        const db = await openDb(loc).catch((e: unknown) => Promise.reject(explainDbError(e, loc, where)));
         try {
-          const pending = await pendingMigrations(db);
+          const pending = await pendingMigrations(db).catch((e: unknown) => Promise.reject(explainDbError(e, loc, where)));
           if (pending.length) progress(`applying ${pending.length} migration(s) to ${db.describe}…`);
-          const { newer = [] } = await migrate(db);
+          const { newer = [] } = await migrate(db).catch((e: unknown) => Promise.reject(explainDbError(e, loc, where)));
           emit(o, { database: db.describe, applied: pending, pending: await pendingMigrations(db), newer }, () =>
             newer.length
               ? `${db.describe} was migrated by a newer modelgate (${newer.join(', ')}); nothing to apply: this release uses it as it is`

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { PG_URL, freshDb } from '../../test/helpers/db.js';
 import { AppError } from '../lib/errors.js';
-import { databaseUnavailable } from './unavailable.js';
+import { databaseRefusal, databaseUnavailable } from './unavailable.js';
 
 /** The error a call throws (each from the real driver). */
 async function thrown(f: () => unknown): Promise<unknown> {
@@ -114,6 +114,44 @@ describe('a PostgreSQL statement that waited too long or was cancelled', () => {
       await a.query(`drop table if exists ${table}`).catch(() => undefined);
       await a.end();
       await b.end();
+    }
+  });
+});
+
+// PostgreSQL 15 and later let only the owner create in public; tables an admin role migrated are not the app role's.
+describe('a PostgreSQL user without a privilege modelgate needs', () => {
+  it('says which privilege, and the GRANT that gives it', async () => {
+    const id = `${process.pid}_${Date.now()}`;
+    const role = `app_${id}`;
+    const schema = `priv_${id}`;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      await admin.query(`create role ${role} login`);
+      await admin.query(`create schema ${schema}`);
+      await admin.query(`create table ${schema}.api_keys (id text)`);
+      const app = new pg.Client({ connectionString: PG_URL.replace('//postgres@', `//${role}@`) });
+      await app.connect();
+      const schemaDenied = await thrown(() => app.query(`create table ${schema}.t (x int)`));
+      await admin.query(`grant usage on schema ${schema} to ${role}`);
+      const tableDenied = await thrown(() => app.query(`select * from ${schema}.api_keys`));
+      await app.end();
+      expect(databaseRefusal(schemaDenied)).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: `the database user in DATABASE_URL may not create or use tables in schema ${schema} (42501: permission denied for schema ${schema}): PostgreSQL 15 and later let only the database's owner create tables in public; as the owner or a superuser run GRANT USAGE, CREATE ON SCHEMA ${schema} TO that user (or ALTER DATABASE … OWNER TO it), or give modelgate a schema of its own (CREATE SCHEMA modelgate AUTHORIZATION that user, then ?options=-c%20search_path%3Dmodelgate in DATABASE_URL); nothing was changed`,
+      });
+      expect(databaseRefusal(tableDenied)).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(
+          /^the database user in DATABASE_URL may not use modelgate's table api_keys \(42501: permission denied for table api_keys\): the tables belong to the role that ran the migrations; .*GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA/,
+        ),
+      });
+      // The server's error handler gives the same (a 503 rather than an internal error).
+      expect(databaseUnavailable(tableDenied)?.message).toBe(databaseRefusal(tableDenied)?.message);
+    } finally {
+      await admin.query(`drop schema if exists ${schema} cascade`);
+      await admin.query(`drop role if exists ${role}`);
+      await admin.end();
     }
   });
 });

@@ -94,6 +94,10 @@ const PG_LOCK_NOT_AVAILABLE = '55P03';
 const PG_QUERY_CANCELED = '57014';
 const PG_DEADLOCK = '40P01';
 
+/** PostgreSQL's insufficient_privilege, and invalid_schema_name (no usable schema on the search path). */
+const PG_INSUFFICIENT_PRIVILEGE = '42501';
+const PG_UNDEFINED_SCHEMA = '3F000';
+
 /**
  * A change the database refused for want of disk: SQLite's (sqliteFile: the database this
  * process writes) or the PostgreSQL server's. Retrying will not help until someone frees space,
@@ -146,11 +150,39 @@ function databaseWaitedOut(e: unknown, sqliteFile?: string): AppError | undefine
 }
 
 /**
- * A change the database refused and why, with what to do: a full disk or a server that takes
- * no writes (retrying as is will not do), a lock held elsewhere past the wait's limit.
+ * The database user lacks a privilege: on PostgreSQL 15 and later only the database's owner may
+ * create tables in `public`, so a role made for modelgate fails its first migration; and tables
+ * another role migrated (a Kubernetes migrate Job run as an admin) are not the app role's. The
+ * driver says only "permission denied for schema public".
+ */
+function databasePermission(e: unknown): AppError | undefined {
+  if (e instanceof AppError || !(e instanceof Error)) return undefined;
+  const code = codeOf(e);
+  if (code === PG_UNDEFINED_SCHEMA && /no schema has been selected/.test(e.message))
+    return new AppError(
+      'UNAVAILABLE',
+      `no schema on the database user's search_path can be used (${code}: ${errorMessage(e)}): the schema DATABASE_URL's search_path names does not exist or the user may not use it; as the owner or a superuser run CREATE SCHEMA … AUTHORIZATION that user, or GRANT USAGE, CREATE ON SCHEMA … TO that user; nothing was changed`,
+      { code },
+    );
+  if (code !== PG_INSUFFICIENT_PRIVILEGE) return undefined;
+  const said = `${PG_INSUFFICIENT_PRIVILEGE}: ${errorMessage(e)}`;
+  const on = /permission denied for (schema|table|sequence) "?([^"\s]+)"?/.exec(e.message);
+  let why: string;
+  if (on?.[1] === 'schema')
+    why = `the database user in DATABASE_URL may not create or use tables in schema ${on[2]} (${said}): PostgreSQL 15 and later let only the database's owner create tables in public; as the owner or a superuser run GRANT USAGE, CREATE ON SCHEMA ${on[2]} TO that user (or ALTER DATABASE … OWNER TO it), or give modelgate a schema of its own (CREATE SCHEMA modelgate AUTHORIZATION that user, then ?options=-c%20search_path%3Dmodelgate in DATABASE_URL)`;
+  else if (on)
+    why = `the database user in DATABASE_URL may not use modelgate's ${on[1]} ${on[2]} (${said}): the tables belong to the role that ran the migrations; connect as that role, or as it run GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA … TO that user and GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA … TO that user`;
+  else why = `the database user in DATABASE_URL lacks a privilege this needs (${said}): grant it, or connect as the role that ran the migrations`;
+  return new AppError('UNAVAILABLE', `${why}; nothing was changed`, { code: PG_INSUFFICIENT_PRIVILEGE });
+}
+
+/**
+ * A change the database refused and why, with what to do: a full disk, a server that takes no
+ * writes or a missing privilege (retrying as is will not do), a lock held elsewhere past the
+ * wait's limit.
  */
 export function databaseRefusal(e: unknown, sqliteFile?: string): AppError | undefined {
-  return databaseDiskFull(e, sqliteFile) ?? databaseReadOnly(e) ?? databaseWaitedOut(e, sqliteFile);
+  return databaseDiskFull(e, sqliteFile) ?? databaseReadOnly(e) ?? databasePermission(e) ?? databaseWaitedOut(e, sqliteFile);
 }
 
 /**
