@@ -177,12 +177,36 @@ function databasePermission(e: unknown): AppError | undefined {
 }
 
 /**
+ * A SQLite file that is damaged (a copy taken while a server wrote it, a network file system, a
+ * disk fault) or is not a SQLite database at all. The driver's "database disk image is
+ * malformed" says nothing of what to do, and a server answered it as an internal error.
+ */
+function sqliteDamaged(e: unknown, sqliteFile?: string): AppError | undefined {
+  if (e instanceof AppError || !(e instanceof Error)) return undefined;
+  const code = codeOf(e);
+  const file = sqliteFile ?? 'the SQLite database';
+  const said = `${code}: ${errorMessage(e)}`;
+  if (code === 'SQLITE_NOTADB')
+    return new AppError(
+      'UNAVAILABLE',
+      `${file} is not a SQLite database (${said}): DATABASE_URL or MODELGATE_DATA_DIR names another kind of file (an encrypted or other program's file), or its first page is damaged; point them at modelgate's database, or move this file aside and restore the latest backup into a new one (modelgate restore BACKUP); nothing was changed`,
+      { code },
+    );
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_CORRUPT')) return undefined;
+  return new AppError(
+    'UNAVAILABLE',
+    `${file} is damaged (${said}): stop every server and command using it, move it aside with its -wal and -shm files (mv ${sqliteFile ?? 'FILE'} ${sqliteFile ?? 'FILE'}.damaged), then restore the latest backup into a new one (modelgate restore BACKUP) or rescue what SQLite can still read (sqlite3 ${sqliteFile ?? 'FILE'}.damaged .recover | sqlite3 ${sqliteFile ?? 'FILE'}); copying the file while a server writes it, or keeping it on a network file system, are the usual causes; nothing was changed`,
+    { code },
+  );
+}
+
+/**
  * A change the database refused and why, with what to do: a full disk, a server that takes no
- * writes or a missing privilege (retrying as is will not do), a lock held elsewhere past the
- * wait's limit.
+ * writes, a missing privilege or a damaged SQLite file (retrying as is will not do), a lock
+ * held elsewhere past the wait's limit.
  */
 export function databaseRefusal(e: unknown, sqliteFile?: string): AppError | undefined {
-  return databaseDiskFull(e, sqliteFile) ?? databaseReadOnly(e) ?? databasePermission(e) ?? databaseWaitedOut(e, sqliteFile);
+  return databaseDiskFull(e, sqliteFile) ?? databaseReadOnly(e) ?? databasePermission(e) ?? sqliteDamaged(e, sqliteFile) ?? databaseWaitedOut(e, sqliteFile);
 }
 
 /**

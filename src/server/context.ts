@@ -47,7 +47,7 @@ export interface ContextOverrides {
 
 /** Turn "cannot reach the database" (or SQLite's "disk I/O error" on a full disk) into a message that says where and what to check. */
 export function explainDbError(e: unknown, loc: DbLocation, where: string): unknown {
-  const full = loc.kind === 'sqlite' ? sqliteDiskFull(e, loc.file, 'nothing was changed') : databaseRefusal(e);
+  const full = loc.kind === 'sqlite' ? (sqliteDiskFull(e, loc.file, 'nothing was changed') ?? databaseRefusal(e, loc.file)) : databaseRefusal(e);
   if (full) return full;
   // A server still starting up (a database started beside this one) is waited for like an unreachable one.
   const busy = isDbBusy(e);
