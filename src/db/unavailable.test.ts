@@ -156,6 +156,29 @@ describe('a PostgreSQL user without a privilege modelgate needs', () => {
   });
 });
 
+// A file a command run as another user made (sudo, a container's root): reads work, and the
+// first write said only "attempt to write a readonly database".
+describe('a SQLite file this process may not write', () => {
+  it('says so and how to give it back to the user the servers run as', async () => {
+    const file = (freshDb('sqlite') as { file: string }).file;
+    new SQLite(file).exec('create table t (x integer)');
+    const reader = new SQLite(file, { readonly: true });
+    const refused = await thrown(() => reader.prepare('insert into t (x) values (1)').run());
+    reader.close();
+    const uid = process.getuid?.() ?? 'USER';
+    expect(databaseRefusal(refused, file)).toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(
+        new RegExp(
+          `^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} cannot be written by this process \\(uid ${uid}\\) \\(SQLITE_READONLY: attempt to write a readonly database\\): .*give the database, its -wal and -shm files and their directory to the user the servers run as \\(chown ${uid} `,
+        ),
+      ),
+    });
+    // The server's error handler: the same 503, not "unavailable; retry shortly".
+    expect(databaseUnavailable(refused, file)?.message).toBe(databaseRefusal(refused, file)?.message);
+  });
+});
+
 describe('a database that takes no connection yet, at start', () => {
   it('PostgreSQL starting up (57P03) is waited for like an unreachable server, not a reason to exit', async () => {
     const { explainDbError } = await import('../server/context.js');

@@ -1,3 +1,5 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
 import { sqliteDiskFull } from '../lib/disk-space.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import { TLS_ERROR_CODES, tlsProblem } from '../lib/tls-errors.js';
@@ -200,13 +202,51 @@ function sqliteDamaged(e: unknown, sqliteFile?: string): AppError | undefined {
   );
 }
 
+/** Who owns a file this process may not write, and its mode; undefined when it is writable or absent. */
+function unwritable(file: string): { uid: number; mode: string } | undefined {
+  try {
+    const st = statSync(file);
+    try {
+      accessSync(file, constants.W_OK);
+      return undefined;
+    } catch {
+      return { uid: st.uid, mode: (st.mode & 0o777).toString(8) };
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A SQLite file this process may read but not write: most often made by a command run as
+ * another user (sudo, a container's root) before the servers ran as theirs. Reads work, so the
+ * first write said only "attempt to write a readonly database".
+ */
+function sqliteNotWritable(e: unknown, sqliteFile?: string): AppError | undefined {
+  if (e instanceof AppError || !(e instanceof Error) || !sqliteFile) return undefined;
+  const code = codeOf(e);
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_READONLY')) return undefined;
+  const uid = process.getuid?.();
+  const dir = path.dirname(sqliteFile);
+  const locked = [sqliteFile, `${sqliteFile}-wal`, `${sqliteFile}-shm`, dir].flatMap((f) => {
+    const o = unwritable(f);
+    return o ? [`${f} belongs to uid ${o.uid} (mode ${o.mode})`] : [];
+  });
+  const whose = locked.length ? `${locked.join(', ')}: made by a command run as another user (sudo, or a container's root); ` : '';
+  return new AppError(
+    'UNAVAILABLE',
+    `${sqliteFile} cannot be written by this process${uid !== undefined ? ` (uid ${uid})` : ''} (${code}: ${errorMessage(e)}): ${whose}give the database, its -wal and -shm files and their directory to the user the servers run as (chown ${uid ?? 'USER'} ${sqliteFile}* ${dir}), or run modelgate as their owner; nothing was changed`,
+    { code },
+  );
+}
+
 /**
  * A change the database refused and why, with what to do: a full disk, a server that takes no
- * writes, a missing privilege or a damaged SQLite file (retrying as is will not do), a lock
- * held elsewhere past the wait's limit.
+ * writes, a missing privilege, a damaged or unwritable SQLite file (retrying as is will not
+ * do), a lock held elsewhere past the wait's limit.
  */
 export function databaseRefusal(e: unknown, sqliteFile?: string): AppError | undefined {
-  return databaseDiskFull(e, sqliteFile) ?? databaseReadOnly(e) ?? databasePermission(e) ?? sqliteDamaged(e, sqliteFile) ?? databaseWaitedOut(e, sqliteFile);
+  return databaseDiskFull(e, sqliteFile) ?? databaseReadOnly(e) ?? databasePermission(e) ?? sqliteDamaged(e, sqliteFile) ?? sqliteNotWritable(e, sqliteFile) ?? databaseWaitedOut(e, sqliteFile);
 }
 
 /**
