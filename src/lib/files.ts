@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { accessSync, constants, createReadStream, statSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isNoSpace, noSpaceError } from './disk-space.js';
+import { AppError } from './errors.js';
 import { removeIfInterrupted } from './interrupt-cleanup.js';
 
 /**
@@ -11,7 +12,11 @@ import { removeIfInterrupted } from './interrupt-cleanup.js';
  * (named.what, default the file); the partial temporary file is removed.
  */
 export async function writeFileAtomic(file: string, data: Uint8Array | string, named: { dir?: string; what?: string } = {}): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+  } catch (e) {
+    throw notWritableError(e, named.dir ?? path.dirname(file), file, `${named.what ?? file} was not written`) ?? e;
+  }
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   const kept = removeIfInterrupted(tmp);
   try {
@@ -19,10 +24,47 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, n
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw isNoSpace(e) ? noSpaceError(e, named.dir ?? path.dirname(file), `${named.what ?? file} was not written`) : e;
+    const where = named.dir ?? path.dirname(file);
+    const after = `${named.what ?? file} was not written`;
+    throw isNoSpace(e) ? noSpaceError(e, where, after) : (notWritableError(e, where, file, after) ?? e);
   } finally {
     kept();
   }
+}
+
+/**
+ * A write the file system refused for permission (EACCES, EPERM) or a read-only mount (EROFS):
+ * most often a directory a command run as another user made (sudo, a container's root). Says
+ * which directory on the way belongs to whom, and what to do. Undefined for any other error.
+ */
+function notWritableError(e: unknown, dir: string, file: string, after: string): AppError | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') return undefined;
+  const said = `${code}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`;
+  if (code === 'EROFS')
+    return new AppError('UNAVAILABLE', `${dir} is on a read-only file system (${said}): mount a writable volume there or choose another directory; ${after}`, { code, directory: dir });
+  const uid = process.getuid?.();
+  // The deepest directory on the way that exists and this user may not write: the one to fix.
+  let blocked: { dir: string; uid: number; mode: string } | undefined;
+  for (let d = path.dirname(file); ; d = path.dirname(d)) {
+    try {
+      const st = statSync(d);
+      try {
+        accessSync(d, constants.W_OK);
+      } catch {
+        blocked = { dir: d, uid: st.uid, mode: (st.mode & 0o777).toString(8) };
+      }
+      break;
+    } catch {
+      if (path.dirname(d) === d) break;
+    }
+  }
+  const whose = blocked ? `; ${blocked.dir} belongs to uid ${blocked.uid} (mode ${blocked.mode}), made by a command run as another user (sudo, or a container's root)?` : '';
+  return new AppError(
+    'UNAVAILABLE',
+    `cannot write in ${dir} as uid ${uid ?? '?'} (${said}${whose}): give it to the user that writes there (chown -R ${uid ?? 'USER'} ${blocked?.dir ?? dir}) or choose a directory it may write; ${after}`,
+    { code, directory: dir },
+  );
 }
 
 /** A file's sha256 (hex) and size, read as a stream. */
