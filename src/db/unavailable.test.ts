@@ -179,6 +179,33 @@ describe('a SQLite file this process may not write', () => {
   });
 });
 
+// "check DATABASE_URL and that the server is running and reachable" was the advice for a server
+// that answered, and said exactly what was wrong.
+describe('a PostgreSQL server that refuses the database, user or password in DATABASE_URL', () => {
+  it('says which, and what to create or correct', async () => {
+    const { explainDbError } = await import('../server/context.js');
+    const connect = (url: string) =>
+      thrown(async () => {
+        const c = new pg.Client({ connectionString: url });
+        try {
+          await c.connect();
+        } finally {
+          await c.end().catch(() => undefined);
+        }
+      });
+    const explain = (e: unknown, url: string) => (explainDbError(e, { kind: 'postgres', url }, url) as Error).message;
+    const noDb = PG_URL.replace(/\/[^/]*$/, '/no_such_db_here');
+    expect(explain(await connect(noDb), noDb)).toMatch(/\(3D000: database "no_such_db_here" does not exist\); the server has no database of that name: create it \(CREATE DATABASE …/);
+    const noRole = PG_URL.replace('//postgres@', '//no_such_role_here@');
+    expect(explain(await connect(noRole), noRole)).toMatch(/\(28000: role "no_such_role_here" does not exist\); the server has no such user: create it \(CREATE ROLE … LOGIN PASSWORD …\)/);
+    // This machine's server trusts local connections: the password refusal as the driver gives it.
+    const badPassword = Object.assign(new pg.DatabaseError('password authentication failed for user "app"', 0, 'error'), { code: '28P01' });
+    expect(explain(badPassword, 'postgres://app:x@db:5432/app')).toMatch(
+      /\(28P01: password authentication failed for user "app"\); the server refused the password: correct it in DATABASE_URL \(percent-encode/,
+    );
+  });
+});
+
 describe('a database that takes no connection yet, at start', () => {
   it('PostgreSQL starting up (57P03) is waited for like an unreachable server, not a reason to exit', async () => {
     const { explainDbError } = await import('../server/context.js');

@@ -57,6 +57,10 @@ export function connectionAdvice(e: unknown): string {
   if (code === '28000' && e instanceof Error && /no encryption/.test(e.message)) {
     return 'the server accepts only encrypted connections: add ?sslmode=require to DATABASE_URL (sslmode=verify-full with sslrootcert to check its certificate too)';
   }
+  if (code === '3D000') return 'the server has no database of that name: create it (CREATE DATABASE …, owned by the user modelgate connects as) or correct its name in DATABASE_URL';
+  if (code === '28000' && e instanceof Error && /role .* does not exist/.test(e.message))
+    return 'the server has no such user: create it (CREATE ROLE … LOGIN PASSWORD …) or correct the user in DATABASE_URL';
+  if (code === '28P01') return 'the server refused the password: correct it in DATABASE_URL (percent-encode @, :, / and # in it: p@ss is p%40ss)';
   return 'check DATABASE_URL and that the server is running and reachable';
 }
 
