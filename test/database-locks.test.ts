@@ -76,16 +76,14 @@ describe('a PostgreSQL server whose lock_timeout ends a wait for another session
     await c.end();
   });
 
+  const createKey = (name: string) =>
+    s.app.inject({ method: 'POST', url: '/v1/keys', headers: { ...s.auth, 'content-type': 'application/json' }, payload: JSON.stringify({ name, scopes: ['infer'] }) });
+
   it('answers 503 naming the held lock and what to do, the CLI exits 1 saying the same, and both work once it is released', async () => {
     await other.query('begin');
     // What a migration, or a psql session that ran one statement too many, holds.
     await other.query('lock table api_keys in exclusive mode');
-    const res = await s.app.inject({
-      method: 'POST',
-      url: '/v1/keys',
-      headers: { ...s.auth, 'content-type': 'application/json' },
-      payload: JSON.stringify({ name: 'while-locked', scopes: ['infer'] }),
-    });
+    const res = await createKey('while-locked');
     expect(res.statusCode, res.body).toBe(503);
     expect(res.json().error).toMatchObject({
       code: 'UNAVAILABLE',
@@ -98,12 +96,7 @@ describe('a PostgreSQL server whose lock_timeout ends a wait for another session
     expect(cli.code, cli.stderr).toBe(1);
     expect(cli.stderr).toContain("another session holds a lock this needs, and the PostgreSQL server's lock_timeout ended the wait (55P03: canceling statement due to lock timeout)");
     await other.query('rollback');
-    const after = await s.app.inject({
-      method: 'POST',
-      url: '/v1/keys',
-      headers: { ...s.auth, 'content-type': 'application/json' },
-      payload: JSON.stringify({ name: 'after-release', scopes: ['infer'] }),
-    });
+    const after = await createKey('after-release');
     expect(after.statusCode, after.body).toBe(201);
     expect((await runCli(['keys', 'create', '--name', 'cli-after-release', '--scopes', 'read'], env, { timeoutMs: 60_000 })).code).toBe(0);
   });
