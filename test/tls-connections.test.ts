@@ -88,6 +88,9 @@ describe('PostgreSQL over TLS', () => {
     // prefer, to a server that offers TLS: encrypted too.
     expect(await openWith(`${base}?sslmode=prefer`)).toEqual({ ok: true });
     expect(await sessionEncrypted(`${base}?sslmode=prefer`)).toBe(true);
+    // allow, to a server that takes only TLS: plain text first, then encrypted, as in libpq.
+    expect(await openWith(`${base}?sslmode=allow`)).toEqual({ ok: true });
+    expect(await sessionEncrypted(`${base}?sslmode=allow`)).toBe(true);
   });
 
   it('verify-ca and require with sslrootcert check the CA only; verify-full checks the host name too', async () => {
@@ -124,7 +127,7 @@ describe('PostgreSQL over TLS', () => {
     expect(e.message).toContain('add ?sslmode=require to DATABASE_URL');
   });
 
-  it('sslmode=require against a server without TLS says that the server has none; prefer connects in plain text, as in libpq', async () => {
+  it('sslmode=require against a server without TLS says that the server has none; prefer and allow connect in plain text, as in libpq', async () => {
     const plain = await ThrowawayPostgres.create();
     try {
       const e = await failure(`postgres://postgres:hunter2@127.0.0.1:${plain.port}/postgres?sslmode=require`);
@@ -136,6 +139,10 @@ describe('PostgreSQL over TLS', () => {
       const preferUrl = `postgres://postgres@127.0.0.1:${plain.port}/postgres?sslmode=prefer`;
       expect(await openWith(preferUrl)).toEqual({ ok: true });
       expect(await sessionEncrypted(preferUrl)).toBe(false);
+      // allow, to a server that takes plain text: plain text.
+      const allowUrl = `postgres://postgres@127.0.0.1:${plain.port}/postgres?sslmode=allow`;
+      expect(await openWith(allowUrl)).toEqual({ ok: true });
+      expect(await sessionEncrypted(allowUrl)).toBe(false);
     } finally {
       plain.destroy();
     }
@@ -212,7 +219,7 @@ describe('DATABASE_URL TLS settings checked with the configuration', () => {
 
   it('an unknown sslmode, verify-ca without a CA, an unreadable file, sslrootcert=system without verify-full: each named, no password shown', () => {
     const cases: [string, RegExp][] = [
-      [`${base}?sslmode=required`, /sslmode=required is not a mode modelgate knows: use disable, prefer, require, verify-ca, verify-full/],
+      [`${base}?sslmode=required`, /sslmode=required is not a mode modelgate knows: use disable, allow, prefer, require, verify-ca, verify-full/],
       [`${base}?sslmode=verify-ca`, /sslmode=verify-ca checks the certificate against a CA you name: add sslrootcert=/],
       [`${base}?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem`, /sslrootcert=\/nonexistent\/ca\.pem cannot be read \(ENOENT\)/],
       [`${base}?sslmode=require&sslcert=/nonexistent/client.pem&sslkey=/nonexistent/client.key`, /sslcert=\/nonexistent\/client\.pem cannot be read \(ENOENT\)/],

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { lazyRequire } from '../lib/lazy-require.js';
 import type { Database } from './schema.js';
 import { redactUrl } from '../lib/redact-url.js';
-import { pgClientConfig, serverDeclinedTls, sslModeOf } from './pg-connection.js';
+import { pgClientConfig, serverDeclinedTls, serverRequiresTls, sslModeOf } from './pg-connection.js';
 import { SchemaScopedPostgresDialect } from './pg-introspector.js';
 import { closingReadOnlyConnections } from './pg-read-only-pool.js';
 import { ImmediateSqliteDialect } from './sqlite-dialect.js';
@@ -60,6 +60,7 @@ export async function openDb(loc: DbLocation): Promise<Db> {
     return { kysely, dialect: 'sqlite', describe: `sqlite:${loc.file}`, location: loc, close: () => kysely.destroy() };
   }
   await preferTls(loc.url);
+  await allowTls(loc.url);
   if (loc.schema) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(loc.schema)) throw new Error(`invalid schema name ${loc.schema}`);
     const admin = new (pgDriver().Client)(urlConfig(loc.url));
@@ -111,8 +112,30 @@ async function preferTls(url: string): Promise<void> {
   await probe.end().catch(() => undefined);
 }
 
-/** pgClientConfig, without TLS where sslmode=prefer met a server that declined it. */
+/** URLs with sslmode=allow whose server refused plain text: their connections are encrypted, as libpq's allow makes them. */
+const requiredTls = new Set<string>();
+
+/**
+ * sslmode=allow as libpq reads it: plain text, and TLS (without checking the certificate) when
+ * the server takes only encrypted connections. A first connection tries plain text; a server that
+ * refuses it gets TLS connections from then on. Any other failure is left to the connections
+ * that follow.
+ */
+async function allowTls(url: string): Promise<void> {
+  if (sslModeOf(url) !== 'allow' || requiredTls.has(url)) return;
+  const probe = new (pgDriver().Client)(pgClientConfig(url));
+  try {
+    await probe.connect();
+  } catch (e) {
+    if (serverRequiresTls(e)) requiredTls.add(url);
+    return;
+  }
+  await probe.end().catch(() => undefined);
+}
+
+/** pgClientConfig, without TLS where sslmode=prefer met a server that declined it, with it where sslmode=allow met one that requires it. */
 function urlConfig(url: string): pg.ClientConfig {
+  if (requiredTls.has(url)) return pgClientConfig(url.replace(/([?&])sslmode=allow(?=&|$)/, '$1sslmode=require'));
   const config = pgClientConfig(url);
   return declinedTls.has(url) ? { ...config, ssl: false } : config;
 }

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { parse, toClientConfig } from 'pg-connection-string';
 
 /** The sslmode values libpq documents, plus node-postgres's own no-verify. */
-const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
 const FILE_PARAMETERS = ['sslrootcert', 'sslcert', 'sslkey'] as const;
 
 function queryOf(url: string): URLSearchParams {
@@ -42,6 +42,9 @@ export function pgUrlProblems(url: string): string[] {
 /** The URL's sslmode, or null without one. */
 export const sslModeOf = (url: string): string | null => queryOf(url).get('sslmode');
 
+/** A server that takes only encrypted connections refusing a plain one (pg_hba.conf's hostssl). */
+export const serverRequiresTls = (e: unknown): boolean => (e as { code?: unknown } | null)?.code === '28000' && e instanceof Error && /no encryption/.test(e.message);
+
 /** node-postgres's code-less error for a server that answered "no" to TLS. */
 export const serverDeclinedTls = (e: unknown): boolean => e instanceof Error && /does not support SSL connections/.test(e.message);
 
@@ -58,8 +61,13 @@ export const serverDeclinedTls = (e: unknown): boolean => e instanceof Error && 
  */
 export function pgClientConfig(url: string): pg.ClientConfig {
   const q = queryOf(url);
-  const mode = q.get('sslmode');
+  let mode = q.get('sslmode');
   let source = url;
+  // allow is plain text first (node-postgres does not know it); db.ts asks for TLS where a server refuses plain text.
+  if (mode === 'allow') {
+    q.set('sslmode', (mode = 'disable'));
+    source = `${url.slice(0, url.indexOf('?'))}?${q.toString()}`;
+  }
   if (q.get('sslrootcert') === 'system') {
     q.delete('sslrootcert');
     source = `${url.slice(0, url.indexOf('?'))}${q.size ? `?${q.toString()}` : ''}`;
