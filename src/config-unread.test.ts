@@ -29,7 +29,7 @@ describe('variables set for modelgate that it does not read', () => {
     const quiet = [
       ...CONFIG_VARIABLES,
       ...['PATH', 'HOME', 'HOSTNAME', 'NODE_ENV', 'NODE_OPTIONS', 'PGPORT', 'PGHOST', 'PGUSER', 'DATABASE_HOST', 'REDIS_PASSWORD', 'AWS_ACCESS_KEY_ID', 'AWS_REGION'],
-      ...['MODELGATE_ACTOR', 'ONNXRUNTIME_NODE_INSTALL', 'CI', 'TERM', 'LANG'],
+      ...['MODELGATE_ACTOR', 'MODELGATE_TOKEN', 'ONNXRUNTIME_NODE_INSTALL', 'CI', 'TERM', 'LANG'],
       ...['MODELGATE_PORT', 'MODELGATE_SERVICE_HOST', 'MODELGATE_SERVICE_PORT', 'MODELGATE_SERVICE_PORT_HTTP', 'MODELGATE_PORT_8080_TCP', 'MODELGATE_PORT_8080_TCP_ADDR', 'REDIS_PORT_6379_TCP_PORT'],
     ];
     expect(unreadVariables(set(...quiet))).toEqual([]);

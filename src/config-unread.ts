@@ -31,8 +31,8 @@ const OWN_PREFIXES = [
   'S3_',
 ];
 
-/** Read outside the server's configuration: by the CLI (who acted). */
-const READ_ELSEWHERE = new Set(['MODELGATE_ACTOR']);
+/** Read outside the server's configuration: by the CLI (who acted; the token `register --server` signs in with). */
+const READ_ELSEWHERE = new Set(['MODELGATE_ACTOR', 'MODELGATE_TOKEN']);
 
 /**
  * Kubernetes (and Docker links) set these for every service in a namespace: a Service named

@@ -11,6 +11,7 @@ import type { Rollout } from '../rollout/index.js';
 import { cliActor, cliConfig, parseVersion, withContext } from './context.js';
 import { byteSize, emit, fail, progress, table, type OutputOptions } from './output.js';
 import { migrate, openDb, pendingMigrations } from '../db/index.js';
+import { registerOverHttp, type RegisterFlags } from './register-remote.js';
 import { redactUrl } from '../lib/redact-url.js';
 import { explainDbError } from '../server/context.js';
 
@@ -75,6 +76,67 @@ export function describeTask(m: Pick<Manifest, 'contract' | 'output'>): string {
   return `binary, the score is column ${m.output.positive_index} of ${out}${m.output.class_labels ? ` (class ${JSON.stringify(m.output.class_labels[m.output.positive_index])})` : ''}`;
 }
 
+/** What `register` prints (and `POST /v1/models/:name/versions` answers) for a registration. */
+type Registered = {
+  model: string;
+  version: number;
+  onnx_sha256: string;
+  manifest_sha256: string;
+  promoted: boolean;
+  warnings: string[];
+} & (
+  | { unchanged: true }
+  | {
+      unchanged?: false;
+      contract: Manifest['contract'];
+      output: Manifest['output'];
+      policy: Manifest['policy'];
+      reference: { rows: number; skipped: number; metrics?: Record<string, number> } | null;
+      same_as: number | null;
+      repaired_artifact: boolean;
+    }
+);
+
+/** The words for a registration, from what `--json` prints: the same whether it was made here or by a server. */
+function registeredText(r: Registered, target: string | undefined): string {
+  const next = r.promoted ? `${r.model} version ${r.version} is production (undo with modelgate rollback --model ${r.model})` : `next: modelgate promote --model ${r.model} --version ${r.version}`;
+  if (r.unchanged) return [`${r.model}: unchanged; version ${r.version} is this graph with these settings, nothing registered`, next].join('\n');
+  const c = r.contract;
+  return [
+    `registered ${r.model} version ${r.version}`,
+    `  sha256    ${r.onnx_sha256}`,
+    `  features  ${c.features.length} (${c.layout}): ${c.features.map((f) => `${f.name}:${f.type}`).join(', ')}`,
+    `  task      ${describeTask(r)}`,
+    ...(c.features.some((f) => f.type === 'string')
+      ? [
+          `  missing   ${c.missing_category === undefined ? 'a missing string feature is refused (400); --missing-category VALUE maps it' : `a missing string feature becomes ${JSON.stringify(c.missing_category)}`}`,
+          ...(c.cell_reading === 'train' ? ['  reading   as train read its CSV: strings trimmed; NA, NULL, ? … missing'] : []),
+        ]
+      : []),
+    `  policy    ${describePolicy(r.policy)}`,
+    `  reference ${r.reference ? `${r.reference.rows} rows profiled${r.reference.skipped ? `, ${r.reference.skipped} skipped` : ''}${referenceOutcomes(r.reference, target)}` : 'none (drift monitoring needs --reference CSV)'}`,
+    ...(r.same_as ? [`note: the same graph and settings as version ${r.same_as}, registered again (--if-changed keeps version ${r.same_as} instead)`] : []),
+    ...(r.repaired_artifact
+      ? ['note: the stored copy of this graph was corrupt and is now rewritten from this file: versions that share it load again (servers retry on their own; modelgate verify checks)']
+      : []),
+    next,
+  ].join('\n');
+}
+
+/** `register --server`: the registration made by a running server, printed as one made here is. */
+async function registerThroughServer(o: OutputOptions & RegisterFlags & { server: string }): Promise<void> {
+  try {
+    progress(`sending ${o.onnx === '-' ? 'the graph from stdin' : o.onnx} to ${redactUrl(o.server)} as ${o.model}: the server checks the graph and runs a smoke inference…`);
+    const r = await registerOverHttp(o, readInput);
+    // What the server noticed goes to stderr, as the same notes and warnings do when registering here.
+    for (const n of r.notes ?? []) progress(`note: ${n}`);
+    for (const w of r.warnings ?? []) progress(`warning: ${w}`);
+    emit(o, r, () => registeredText(r as unknown as Registered, o.target));
+  } catch (e) {
+    fail(o, e);
+  }
+}
+
 export function registerRegistryCommands(program: Command): void {
   program
     .command('register')
@@ -95,10 +157,14 @@ export function registerRegistryCommands(program: Command): void {
     .option('--missing-category <value>', "what a missing (null or absent) string feature becomes: the constant the pipeline imputes, e.g. missing (modelgate's trainer sets '')")
     .option('--if-changed', 'register only if the graph or its settings differ from the latest version; otherwise print that version (for deploy jobs that may run twice)')
     .option('--promote', 'then make it production (with --if-changed, the unchanged version it names): register and promote in one step')
+    .option(
+      '--server <url>',
+      "send it to a running server's POST /v1/models/:name/versions instead of the database, signed in with MODELGATE_TOKEN (an admin key): for a deploy job without database credentials",
+    )
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExample:\n  modelgate register --model churn --onnx churn.onnx --if-changed --promote --json\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review\n  modelgate register --model fraud --onnx fraud.onnx --positive-class fraud --policy threshold=0.3\n  kubectl exec -i deploy/modelgate -- modelgate register --model churn --onnx - < churn.onnx\n\nThe same over HTTP, with an admin key and no database credentials (POST /v1/models/:name/versions):\n  curl -H "Authorization: Bearer $TOKEN" -F onnx=@churn.onnx -F policy=threshold=0.4 -F reference=@train.csv -F target=Churn $MG/v1/models/churn/versions',
+      '\nExample:\n  modelgate register --model churn --onnx churn.onnx --if-changed --promote --json\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review\n  modelgate register --model fraud --onnx fraud.onnx --positive-class fraud --policy threshold=0.3\n  kubectl exec -i deploy/modelgate -- modelgate register --model churn --onnx - < churn.onnx\n\nThe same through a running server, with an admin key and no database credentials (POST /v1/models/:name/versions):\n  MODELGATE_TOKEN=mg_… modelgate register --server https://modelgate.internal --model churn --onnx churn.onnx --if-changed --promote\n  curl -H "Authorization: Bearer $TOKEN" -F onnx=@churn.onnx -F policy=threshold=0.4 -F reference=@train.csv -F target=Churn $MG/v1/models/churn/versions',
     )
     .action(
       async (
@@ -116,92 +182,67 @@ export function registerRegistryCommands(program: Command): void {
           task?: string;
           ifChanged?: boolean;
           promote?: boolean;
+          server?: string;
         },
       ) =>
-        withContext(o, async (ctx) => {
-          if (o.onnx === '-' && o.manifest === '-') throw new AppError('BAD_REQUEST', 'only one of --onnx and --manifest can be piped in (-): give the manifest as a file');
-          const onnx = await readInput(o.onnx, 'ONNX file', '--onnx');
-          let manifest: unknown;
-          if (o.manifest) {
-            const text = (await readInput(o.manifest, 'manifest', '--manifest')).toString('utf8');
-            try {
-              manifest = JSON.parse(text);
-            } catch (e) {
-              throw new AppError('BAD_REQUEST', `manifest ${o.manifest} is not valid JSON: ${errorMessage(e)}`);
-            }
-          }
-          if (o.target && !o.reference) throw new AppError('BAD_REQUEST', '--target names a column of the --reference CSV; give --reference too');
-          const input = {
-            model: o.model,
-            onnx,
-            manifest,
-            policy: o.policy ? parsePolicyFlag(o.policy) : undefined,
-            featureNames: o.featureNames
-              ?.split(',')
-              .map((s) => s.trim())
-              .filter(Boolean),
-            missingCategory: o.missingCategory,
-            positiveClass: o.positiveClass,
-            task: o.task === undefined ? undefined : parseTask(o.task),
-          };
-          let profiled: Awaited<ReturnType<typeof profileReference>> | undefined;
-          if (o.reference) {
-            const prepared = ctx.registry.prepare(input);
-            await ctx.registry.checkTask(o.model, taskOf(prepared.contract));
-            profiled = await profileReference(prepared, onnx, o.model, o.reference, o.target, o.allowSkipped ?? false);
-            input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
-          }
-          progress(`registering ${o.onnx === '-' ? 'the graph from stdin' : o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
-          const r = await ctx.registry.register({ ...input, ifChanged: o.ifChanged, actor: cliActor() });
-          const promote = async (version: number) => (o.promote ? { promoted: true, warnings: await promoteRegistered(ctx, r.model, version) } : { promoted: false, warnings: [] });
-          const next = (version: number, promoted: boolean) =>
-            promoted ? `${r.model} version ${version} is production (undo with modelgate rollback --model ${r.model})` : `next: modelgate promote --model ${r.model} --version ${version}`;
-          if ('unchanged' in r) {
-            const p = await promote(r.version);
-            return emit(o, { model: r.model, version: r.version, unchanged: true, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256, ...p }, () =>
-              [`${r.model}: unchanged; version ${r.version} is this graph with these settings, nothing registered`, next(r.version, p.promoted)].join('\n'),
-            );
-          }
-          if (!o.promote) await warnIfUnlikeProduction(ctx, r.model, r.version);
-          const p = await promote(r.version);
-          const c = r.manifest.contract;
-          emit(
-            o,
-            {
-              model: r.model,
-              version: r.version,
-              onnx_sha256: r.onnx_sha256,
-              manifest_sha256: r.manifest_sha256,
-              contract: c,
-              output: r.manifest.output,
-              policy: r.manifest.policy,
-              reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped, ...(profiled.reference.metrics ? { metrics: profiled.reference.metrics } : {}) } : null,
-              same_as: r.same_as ?? null,
-              repaired_artifact: r.repaired_artifact ?? false,
-              ...p,
-            },
-            () =>
-              [
-                `registered ${r.model} version ${r.version}`,
-                `  sha256    ${r.onnx_sha256}`,
-                `  features  ${c.features.length} (${c.layout}): ${c.features.map((f) => `${f.name}:${f.type}`).join(', ')}`,
-                `  task      ${describeTask(r.manifest)}`,
-                ...(c.features.some((f) => f.type === 'string')
-                  ? [
-                      `  missing   ${c.missing_category === undefined ? 'a missing string feature is refused (400); --missing-category VALUE maps it' : `a missing string feature becomes ${JSON.stringify(c.missing_category)}`}`,
-                      ...(c.cell_reading === 'train' ? ['  reading   as train read its CSV: strings trimmed; NA, NULL, ? … missing'] : []),
-                    ]
-                  : []),
-                `  policy    ${describePolicy(r.manifest.policy)}`,
-                `  reference ${profiled ? `${profiled.rows} rows profiled${profiled.skipped ? `, ${profiled.skipped} skipped` : ''}${referenceOutcomes(profiled.reference, o.target)}` : 'none (drift monitoring needs --reference CSV)'}`,
-                ...(r.same_as ? [`note: the same graph and settings as version ${r.same_as}, registered again (--if-changed keeps version ${r.same_as} instead)`] : []),
-                ...(r.repaired_artifact
-                  ? ['note: the stored copy of this graph was corrupt and is now rewritten from this file: versions that share it load again (servers retry on their own; modelgate verify checks)']
-                  : []),
-                next(r.version, p.promoted),
-              ].join('\n'),
-          );
-        }),
+        o.server !== undefined
+          ? registerThroughServer({ ...o, server: o.server })
+          : withContext(o, async (ctx) => {
+              if (o.onnx === '-' && o.manifest === '-') throw new AppError('BAD_REQUEST', 'only one of --onnx and --manifest can be piped in (-): give the manifest as a file');
+              const onnx = await readInput(o.onnx, 'ONNX file', '--onnx');
+              let manifest: unknown;
+              if (o.manifest) {
+                const text = (await readInput(o.manifest, 'manifest', '--manifest')).toString('utf8');
+                try {
+                  manifest = JSON.parse(text);
+                } catch (e) {
+                  throw new AppError('BAD_REQUEST', `manifest ${o.manifest} is not valid JSON: ${errorMessage(e)}`);
+                }
+              }
+              if (o.target && !o.reference) throw new AppError('BAD_REQUEST', '--target names a column of the --reference CSV; give --reference too');
+              const input = {
+                model: o.model,
+                onnx,
+                manifest,
+                policy: o.policy ? parsePolicyFlag(o.policy) : undefined,
+                featureNames: o.featureNames
+                  ?.split(',')
+                  .map((s) => s.trim())
+                  .filter(Boolean),
+                missingCategory: o.missingCategory,
+                positiveClass: o.positiveClass,
+                task: o.task === undefined ? undefined : parseTask(o.task),
+              };
+              let profiled: Awaited<ReturnType<typeof profileReference>> | undefined;
+              if (o.reference) {
+                const prepared = ctx.registry.prepare(input);
+                await ctx.registry.checkTask(o.model, taskOf(prepared.contract));
+                profiled = await profileReference(prepared, onnx, o.model, o.reference, o.target, o.allowSkipped ?? false);
+                input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
+              }
+              progress(`registering ${o.onnx === '-' ? 'the graph from stdin' : o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
+              const r = await ctx.registry.register({ ...input, ifChanged: o.ifChanged, actor: cliActor() });
+              const promote = async (version: number) => (o.promote ? { promoted: true, warnings: await promoteRegistered(ctx, r.model, version) } : { promoted: false, warnings: [] });
+              if ('unchanged' in r) {
+                const result: Registered = { model: r.model, version: r.version, unchanged: true, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256, ...(await promote(r.version)) };
+                return emit(o, result, () => registeredText(result, o.target));
+              }
+              if (!o.promote) await warnIfUnlikeProduction(ctx, r.model, r.version);
+              const result: Registered = {
+                model: r.model,
+                version: r.version,
+                onnx_sha256: r.onnx_sha256,
+                manifest_sha256: r.manifest_sha256,
+                contract: r.manifest.contract,
+                output: r.manifest.output,
+                policy: r.manifest.policy,
+                reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped, ...(profiled.reference.metrics ? { metrics: profiled.reference.metrics } : {}) } : null,
+                same_as: r.same_as ?? null,
+                repaired_artifact: r.repaired_artifact ?? false,
+                ...(await promote(r.version)),
+              };
+              emit(o, result, () => registeredText(result, o.target));
+            }),
     );
 
   program
