@@ -6,7 +6,7 @@ import { assertInputFile } from '../lib/user-paths.js';
 import { MAIN_METRIC_WORDS } from '../lib/main-metric.js';
 import { describePolicy, parsePolicyFlag, taskOf, TASKS, type Task } from '../inference/index.js';
 import { profileReferenceFile } from '../monitoring/index.js';
-import type { Manifest, RegistryService } from '../registry/index.js';
+import { registrationSummary, type Manifest, type RegistryService } from '../registry/index.js';
 import type { Rollout } from '../rollout/index.js';
 import { cliActor, cliConfig, parseVersion, withContext } from './context.js';
 import { byteSize, emit, fail, progress, table, type OutputOptions } from './output.js';
@@ -166,83 +166,53 @@ export function registerRegistryCommands(program: Command): void {
       'after',
       '\nExample:\n  modelgate register --model churn --onnx churn.onnx --if-changed --promote --json\n  modelgate register --model telco-churn --onnx churn.onnx --policy threshold=0.4 --reference train.csv --target Churn\n  modelgate register --model fraud --onnx xgb.onnx --feature-names amount,age,tenure --json\n  modelgate register --model car-price --onnx price.onnx --policy bands=low:5000,mid:20000,high\n  modelgate register --model geography --onnx geo.onnx --policy min_probability=0.6:review\n  modelgate register --model fraud --onnx fraud.onnx --positive-class fraud --policy threshold=0.3\n  kubectl exec -i deploy/modelgate -- modelgate register --model churn --onnx - < churn.onnx\n\nThe same through a running server, with an admin key and no database credentials (POST /v1/models/:name/versions):\n  MODELGATE_TOKEN=mg_… modelgate register --server https://modelgate.internal --model churn --onnx churn.onnx --if-changed --promote\n  curl -H "Authorization: Bearer $TOKEN" -F onnx=@churn.onnx -F policy=threshold=0.4 -F reference=@train.csv -F target=Churn $MG/v1/models/churn/versions',
     )
-    .action(
-      async (
-        o: OutputOptions & {
-          model: string;
-          onnx: string;
-          manifest?: string;
-          policy?: string;
-          featureNames?: string;
-          reference?: string;
-          target?: string;
-          allowSkipped?: boolean;
-          missingCategory?: string;
-          positiveClass?: string;
-          task?: string;
-          ifChanged?: boolean;
-          promote?: boolean;
-          server?: string;
-        },
-      ) =>
-        o.server !== undefined
-          ? registerThroughServer({ ...o, server: o.server })
-          : withContext(o, async (ctx) => {
-              if (o.onnx === '-' && o.manifest === '-') throw new AppError('BAD_REQUEST', 'only one of --onnx and --manifest can be piped in (-): give the manifest as a file');
-              const onnx = await readInput(o.onnx, 'ONNX file', '--onnx');
-              let manifest: unknown;
-              if (o.manifest) {
-                const text = (await readInput(o.manifest, 'manifest', '--manifest')).toString('utf8');
-                try {
-                  manifest = JSON.parse(text);
-                } catch (e) {
-                  throw new AppError('BAD_REQUEST', `manifest ${o.manifest} is not valid JSON: ${errorMessage(e)}`);
-                }
+    .action(async (o: OutputOptions & RegisterFlags & { server?: string }) =>
+      o.server !== undefined
+        ? registerThroughServer({ ...o, server: o.server })
+        : withContext(o, async (ctx) => {
+            if (o.onnx === '-' && o.manifest === '-') throw new AppError('BAD_REQUEST', 'only one of --onnx and --manifest can be piped in (-): give the manifest as a file');
+            const onnx = await readInput(o.onnx, 'ONNX file', '--onnx');
+            let manifest: unknown;
+            if (o.manifest) {
+              const text = (await readInput(o.manifest, 'manifest', '--manifest')).toString('utf8');
+              try {
+                manifest = JSON.parse(text);
+              } catch (e) {
+                throw new AppError('BAD_REQUEST', `manifest ${o.manifest} is not valid JSON: ${errorMessage(e)}`);
               }
-              if (o.target && !o.reference) throw new AppError('BAD_REQUEST', '--target names a column of the --reference CSV; give --reference too');
-              const input = {
-                model: o.model,
-                onnx,
-                manifest,
-                policy: o.policy ? parsePolicyFlag(o.policy) : undefined,
-                featureNames: o.featureNames
-                  ?.split(',')
-                  .map((s) => s.trim())
-                  .filter(Boolean),
-                missingCategory: o.missingCategory,
-                positiveClass: o.positiveClass,
-                task: o.task === undefined ? undefined : parseTask(o.task),
-              };
-              let profiled: Awaited<ReturnType<typeof profileReference>> | undefined;
-              if (o.reference) {
-                const prepared = ctx.registry.prepare(input);
-                await ctx.registry.checkTask(o.model, taskOf(prepared.contract));
-                profiled = await profileReference(prepared, onnx, o.model, o.reference, o.target, o.allowSkipped ?? false);
-                input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
-              }
-              progress(`registering ${o.onnx === '-' ? 'the graph from stdin' : o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
-              const r = await ctx.registry.register({ ...input, ifChanged: o.ifChanged, actor: cliActor() });
-              const promote = async (version: number) => (o.promote ? { promoted: true, warnings: await promoteRegistered(ctx, r.model, version) } : { promoted: false, warnings: [] });
-              if ('unchanged' in r) {
-                const result: Registered = { model: r.model, version: r.version, unchanged: true, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256, ...(await promote(r.version)) };
-                return emit(o, result, () => registeredText(result, o.target));
-              }
-              if (!o.promote) await warnIfUnlikeProduction(ctx, r.model, r.version);
-              const result: Registered = {
-                model: r.model,
-                version: r.version,
-                onnx_sha256: r.onnx_sha256,
-                manifest_sha256: r.manifest_sha256,
-                contract: r.manifest.contract,
-                output: r.manifest.output,
-                policy: r.manifest.policy,
-                reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped, ...(profiled.reference.metrics ? { metrics: profiled.reference.metrics } : {}) } : null,
-                same_as: r.same_as ?? null,
-                repaired_artifact: r.repaired_artifact ?? false,
-                ...(await promote(r.version)),
-              };
-              emit(o, result, () => registeredText(result, o.target));
-            }),
+            }
+            if (o.target && !o.reference) throw new AppError('BAD_REQUEST', '--target names a column of the --reference CSV; give --reference too');
+            const input = {
+              model: o.model,
+              onnx,
+              manifest,
+              policy: o.policy ? parsePolicyFlag(o.policy) : undefined,
+              featureNames: o.featureNames
+                ?.split(',')
+                .map((s) => s.trim())
+                .filter(Boolean),
+              missingCategory: o.missingCategory,
+              positiveClass: o.positiveClass,
+              task: o.task === undefined ? undefined : parseTask(o.task),
+            };
+            let profiled: Awaited<ReturnType<typeof profileReference>> | undefined;
+            if (o.reference) {
+              const prepared = ctx.registry.prepare(input);
+              await ctx.registry.checkTask(o.model, taskOf(prepared.contract));
+              profiled = await profileReference(prepared, onnx, o.model, o.reference, o.target, o.allowSkipped ?? false);
+              input.manifest = { ...((manifest as Record<string, unknown> | undefined) ?? {}), reference: profiled.reference };
+            }
+            progress(`registering ${o.onnx === '-' ? 'the graph from stdin' : o.onnx} (${onnx.length} bytes) as ${o.model}: checking the graph and running a smoke inference…`);
+            const r = await ctx.registry.register({ ...input, ifChanged: o.ifChanged, actor: cliActor() });
+            const promote = async (version: number) => (o.promote ? { promoted: true, warnings: await promoteRegistered(ctx, r.model, version) } : { promoted: false, warnings: [] });
+            if ('unchanged' in r) {
+              const result: Registered = { model: r.model, version: r.version, unchanged: true, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256, ...(await promote(r.version)) };
+              return emit(o, result, () => registeredText(result, o.target));
+            }
+            if (!o.promote) await warnIfUnlikeProduction(ctx, r.model, r.version);
+            const result: Registered = { ...registrationSummary(r, profiled), ...(await promote(r.version)) };
+            emit(o, result, () => registeredText(result, o.target));
+          }),
     );
 
   program

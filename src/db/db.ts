@@ -59,8 +59,7 @@ export async function openDb(loc: DbLocation): Promise<Db> {
     const kysely = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
     return { kysely, dialect: 'sqlite', describe: `sqlite:${loc.file}`, location: loc, close: () => kysely.destroy() };
   }
-  await preferTls(loc.url);
-  await allowTls(loc.url);
+  await settleTlsFallback(loc.url);
   if (loc.schema) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(loc.schema)) throw new Error(`invalid schema name ${loc.schema}`);
     const admin = new (pgDriver().Client)(urlConfig(loc.url));
@@ -93,41 +92,26 @@ export async function openDb(loc: DbLocation): Promise<Db> {
 
 /** URLs with sslmode=prefer whose server declined TLS: their connections are plain text, as libpq's prefer makes them. */
 const declinedTls = new Set<string>();
-
-/**
- * sslmode=prefer as libpq reads it: TLS when the server offers it, else plain text. node-postgres
- * ends the connection when the server declines TLS instead of going on without it, so a first
- * connection asks for TLS, and a server that declines it gets plain connections from then on.
- * Any other failure is left to the connections that follow, which report it.
- */
-async function preferTls(url: string): Promise<void> {
-  if (sslModeOf(url) !== 'prefer' || declinedTls.has(url)) return;
-  const probe = new (pgDriver().Client)(pgClientConfig(url));
-  try {
-    await probe.connect();
-  } catch (e) {
-    if (serverDeclinedTls(e)) declinedTls.add(url);
-    return;
-  }
-  await probe.end().catch(() => undefined);
-}
-
 /** URLs with sslmode=allow whose server refused plain text: their connections are encrypted, as libpq's allow makes them. */
 const requiredTls = new Set<string>();
 
 /**
- * sslmode=allow as libpq reads it: plain text, and TLS (without checking the certificate) when
- * the server takes only encrypted connections. A first connection tries plain text; a server that
- * refuses it gets TLS connections from then on. Any other failure is left to the connections
- * that follow.
+ * sslmode=prefer and allow as libpq reads them. prefer: TLS when the server offers it, else plain
+ * text (node-postgres ends the connection when the server declines TLS instead of going on
+ * without it). allow: plain text, and TLS without checking the certificate when the server takes
+ * only encrypted connections (node-postgres does not know the mode). A first connection tries the
+ * mode's first choice; a server that refuses it gets the other from then on. Any other failure
+ * is left to the connections that follow, which report it.
  */
-async function allowTls(url: string): Promise<void> {
-  if (sslModeOf(url) !== 'allow' || requiredTls.has(url)) return;
+async function settleTlsFallback(url: string): Promise<void> {
+  const mode = sslModeOf(url);
+  const fallback = mode === 'prefer' ? { to: declinedTls, when: serverDeclinedTls } : mode === 'allow' ? { to: requiredTls, when: serverRequiresTls } : undefined;
+  if (!fallback || fallback.to.has(url)) return;
   const probe = new (pgDriver().Client)(pgClientConfig(url));
   try {
     await probe.connect();
   } catch (e) {
-    if (serverRequiresTls(e)) requiredTls.add(url);
+    if (fallback.when(e)) fallback.to.add(url);
     return;
   }
   await probe.end().catch(() => undefined);

@@ -1,6 +1,26 @@
 import { contractChange, decisionsDiffer, describeContractChange, policyFlag, takesNone } from '../inference/index.js';
 import { AppError, isAppError } from '../lib/errors.js';
+import type { Manifest } from './manifest.js';
 import type { RegistryService } from './service.js';
+
+/** A new version as `register --json` and `POST /v1/models/:name/versions` describe it (promotion's result comes on top). */
+export function registrationSummary(
+  r: { model: string; version: number; onnx_sha256: string; manifest_sha256: string; manifest: Manifest; same_as?: number; repaired_artifact?: boolean },
+  profiled: { rows: number; skipped: number; reference: { metrics?: Record<string, number> } } | undefined,
+) {
+  return {
+    model: r.model,
+    version: r.version,
+    onnx_sha256: r.onnx_sha256,
+    manifest_sha256: r.manifest_sha256,
+    contract: r.manifest.contract,
+    output: r.manifest.output,
+    policy: r.manifest.policy,
+    reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped, ...(profiled.reference.metrics ? { metrics: profiled.reference.metrics } : {}) } : null,
+    same_as: r.same_as ?? null,
+    repaired_artifact: r.repaired_artifact ?? false,
+  };
+}
 
 /**
  * A new version of a model whose production takes other inputs (said first), or decides other things (production has bands; this

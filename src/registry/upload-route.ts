@@ -11,7 +11,7 @@ import { errorReplies } from '../lib/schemas.js';
 import { parsePolicyFlag, taskOf, TASKS, type Task } from '../inference/index.js';
 import type { ReferenceProfile } from './reference.js';
 import type { RegistryService } from './service.js';
-import { promoteRegistered, unlikeProduction } from './after-register.js';
+import { promoteRegistered, registrationSummary, unlikeProduction } from './after-register.js';
 
 /** A reference CSV profiled for the version being registered (monitoring's, passed in: monitoring depends on the registry). */
 export type ProfileReference = (
@@ -317,21 +317,7 @@ export async function uploadRoute(fastify: FastifyInstance, deps: UploadRouteDep
           return { promoted: true, warnings };
         };
         if ('unchanged' in r) return { model: r.model, version: r.version, unchanged: true, onnx_sha256: r.onnx_sha256, manifest_sha256: r.manifest_sha256, ...(await promoted(r.version)) };
-        return {
-          model: r.model,
-          version: r.version,
-          unchanged: false,
-          onnx_sha256: r.onnx_sha256,
-          manifest_sha256: r.manifest_sha256,
-          contract: r.manifest.contract,
-          output: r.manifest.output,
-          policy: r.manifest.policy,
-          reference: profiled ? { rows: profiled.rows, skipped: profiled.skipped, ...(profiled.reference.metrics ? { metrics: profiled.reference.metrics } : {}) } : null,
-          same_as: r.same_as ?? null,
-          repaired_artifact: r.repaired_artifact ?? false,
-          ...(await promoted(r.version)),
-          notes: profiled?.notes ?? [],
-        };
+        return { ...registrationSummary(r, profiled), unchanged: false, ...(await promoted(r.version)), notes: profiled?.notes ?? [] };
       } finally {
         uploading = undefined;
         if (dir) await rm(dir, { recursive: true, force: true });
