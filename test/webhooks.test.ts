@@ -95,6 +95,7 @@ for (const dialect of DIALECTS) {
         '/slow': () => undefined, // never answers
         '/down': (_q, r) => r.writeHead(500).end(),
         '/dies': (_q, r) => r.writeHead({ failing: 500, gone: 410, back: 200 }[dies]).end(),
+        '/moved': (_q, r) => r.writeHead(301, { location: '/ok' }).end(),
       });
       // The timeout is real time: long enough that a receiver on a loaded machine (CI shares two cores) answers within it, short enough for /slow.
       s = await startTestServer({ dialect, jobs: false, clock: { now: () => new Date(now) }, env: { WEBHOOK_RETRY_SCHEDULE: '1s,2s,3s', WEBHOOK_TIMEOUT_MS: '1500' } });
@@ -425,6 +426,14 @@ for (const dialect of DIALECTS) {
       const refused = await api('POST', `/v1/webhooks/${idOf('/flaky')}/test`);
       expect(refused.body).toMatchObject({ delivered: false, status_code: 500, error: 'HTTP 500', response: '{"error":"database locked (try 1)"}' });
       expect((await api('POST', `/v1/webhooks/${idOf('/gone')}/test`)).body).toMatchObject({ enabled: false, delivered: false, status_code: 410 });
+      // A receiver that moved (a load balancer sending http to https, say): where to, and what to do.
+      const moved = await api('POST', '/v1/webhooks', { url: `${rx.base}/moved` });
+      expect((await api('POST', `/v1/webhooks/${moved.body.id}/test`)).body).toMatchObject({
+        delivered: false,
+        status_code: 301,
+        error: `HTTP 301 (moved to ${rx.base}/ok; subscribe that URL: redirects are not followed)`,
+      });
+      expect((await api('DELETE', `/v1/webhooks/${moved.body.id}`)).status).toBe(200);
       // Nothing queued, nothing to retry.
       expect(await outbox()).toBe(queued);
       expect(await api('POST', '/v1/webhooks/wh_nope/test')).toMatchObject({ status: 404, body: { error: { message: expect.stringMatching(/no webhook subscription wh_nope/) } } });
