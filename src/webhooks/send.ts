@@ -62,7 +62,7 @@ export async function sendEvent(to: { url: string; secret: string; previousSecre
       // Redirects are not followed (the signed body would go where no subscription named), so
       // a receiver that moved (http to https, a new path) must be subscribed at its new URL.
       const moved = res.status >= 300 && res.status < 400 ? res.headers.get('location') : null;
-      error = moved ? `HTTP ${res.status} (moved to ${new URL(moved, to.url).toString()}; subscribe that URL: redirects are not followed)` : `HTTP ${res.status}`;
+      error = moved ? `HTTP ${res.status} (moved to ${URL.canParse(moved, to.url) ? new URL(moved, to.url).toString() : moved}; subscribe that URL: redirects are not followed)` : `HTTP ${res.status}`;
       // What the receiver said is what the on-call needs to fix it (a refused signature, a bad field).
       response = await responseStart(res.body);
     } else await res.body?.cancel().catch(() => undefined); // a delivery's answer is not needed
