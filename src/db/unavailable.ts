@@ -1,7 +1,7 @@
-import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { sqliteDiskFull } from '../lib/disk-space.js';
 import { AppError, errorMessage } from '../lib/errors.js';
+import { unwritableOwner } from '../lib/file-owner.js';
 import { TLS_ERROR_CODES, tlsProblem } from '../lib/tls-errors.js';
 import { serverDeclinedTls } from './pg-connection.js';
 import { SQLITE_BUSY_WAIT_MS } from './sqlite-dialect.js';
@@ -206,21 +206,6 @@ function sqliteDamaged(e: unknown, sqliteFile?: string): AppError | undefined {
   );
 }
 
-/** Who owns a file this process may not write, and its mode; undefined when it is writable or absent. */
-function unwritable(file: string): { uid: number; mode: string } | undefined {
-  try {
-    const st = statSync(file);
-    try {
-      accessSync(file, constants.W_OK);
-      return undefined;
-    } catch {
-      return { uid: st.uid, mode: (st.mode & 0o777).toString(8) };
-    }
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * A SQLite file this process may read but not write: most often made by a command run as
  * another user (sudo, a container's root) before the servers ran as theirs. Reads work, so the
@@ -233,8 +218,8 @@ function sqliteNotWritable(e: unknown, sqliteFile?: string): AppError | undefine
   const uid = process.getuid?.();
   const dir = path.dirname(sqliteFile);
   const locked = [sqliteFile, `${sqliteFile}-wal`, `${sqliteFile}-shm`, dir].flatMap((f) => {
-    const o = unwritable(f);
-    return o ? [`${f} belongs to uid ${o.uid} (mode ${o.mode})`] : [];
+    const o = unwritableOwner(f);
+    return o?.exists ? [`${f} belongs to uid ${o.uid} (mode ${o.mode})`] : [];
   });
   const whose = locked.length ? `${locked.join(', ')}: made by a command run as another user (sudo, or a container's root); ` : '';
   return new AppError(

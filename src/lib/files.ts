@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { accessSync, constants, createReadStream, statSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isNoSpace, noSpaceError } from './disk-space.js';
 import { AppError } from './errors.js';
+import { unwritableOwner } from './file-owner.js';
 import { removeIfInterrupted } from './interrupt-cleanup.js';
 
 /**
@@ -47,17 +48,10 @@ function notWritableError(e: unknown, dir: string, file: string, after: string):
   // The deepest directory on the way that exists and this user may not write: the one to fix.
   let blocked: { dir: string; uid: number; mode: string } | undefined;
   for (let d = path.dirname(file); ; d = path.dirname(d)) {
-    try {
-      const st = statSync(d);
-      try {
-        accessSync(d, constants.W_OK);
-      } catch {
-        blocked = { dir: d, uid: st.uid, mode: (st.mode & 0o777).toString(8) };
-      }
-      break;
-    } catch {
-      if (path.dirname(d) === d) break;
-    }
+    const owner = unwritableOwner(d);
+    if (owner?.exists === false && path.dirname(d) !== d) continue;
+    if (owner?.exists) blocked = { dir: d, uid: owner.uid, mode: owner.mode };
+    break;
   }
   const whose = blocked ? `; ${blocked.dir} belongs to uid ${blocked.uid} (mode ${blocked.mode}), made by a command run as another user (sudo, or a container's root)?` : '';
   return new AppError(
