@@ -30,6 +30,12 @@ export interface RemoteRegistration extends Record<string, unknown> {
   notes?: string[];
 }
 
+/** Flags that cannot go together, refused before anything is read, wherever the registration is made. */
+export function refuseFlagConflicts(o: RegisterFlags): void {
+  if (o.onnx === '-' && o.manifest === '-') throw new AppError('BAD_REQUEST', 'only one of --onnx and --manifest can be piped in (-): give the manifest as a file');
+  if (o.target && !o.reference) throw new AppError('BAD_REQUEST', '--target names a column of the --reference CSV; give --reference too');
+}
+
 /** The server's address from --server: http(s) only, with a trailing slash so paths join under it. */
 function serverUrl(text: string): URL {
   let url: URL;
@@ -61,8 +67,7 @@ export async function registerOverHttp(o: RegisterFlags & { server: string }, re
       'BAD_REQUEST',
       "--server signs in with MODELGATE_TOKEN: set it to an admin key's token (modelgate keys create --name deploy --scopes admin) or to the server's admin token; it is read from the environment so that it stays out of the shell's history and the process list",
     );
-  if (o.onnx === '-' && o.manifest === '-') throw new AppError('BAD_REQUEST', 'only one of --onnx and --manifest can be piped in (-): give the manifest as a file');
-  if (o.target && !o.reference) throw new AppError('BAD_REQUEST', '--target names a column of the --reference CSV; give --reference too');
+  refuseFlagConflicts(o);
   const form = new FormData();
   form.set('onnx', new Blob([await readInput(o.onnx, 'ONNX file', '--onnx')]), o.onnx === '-' ? 'stdin.onnx' : path.basename(o.onnx));
   if (o.manifest) form.set('manifest', new Blob([await readInput(o.manifest, 'manifest', '--manifest')], { type: 'application/json' }), 'manifest.json');

@@ -10,8 +10,8 @@ import { registrationSummary, type Manifest, type RegistryService } from '../reg
 import type { Rollout } from '../rollout/index.js';
 import { cliActor, cliConfig, parseVersion, withContext } from './context.js';
 import { byteSize, emit, fail, progress, table, type OutputOptions } from './output.js';
-import { migrate, openDb, pendingMigrations } from '../db/index.js';
-import { registerOverHttp, type RegisterFlags } from './register-remote.js';
+import { migrate, openDb, pendingMigrations, type DbLocation } from '../db/index.js';
+import { refuseFlagConflicts, registerOverHttp, type RegisterFlags } from './register-remote.js';
 import { redactUrl } from '../lib/redact-url.js';
 import { explainDbError } from '../server/context.js';
 
@@ -170,7 +170,7 @@ export function registerRegistryCommands(program: Command): void {
       o.server !== undefined
         ? registerThroughServer({ ...o, server: o.server })
         : withContext(o, async (ctx) => {
-            if (o.onnx === '-' && o.manifest === '-') throw new AppError('BAD_REQUEST', 'only one of --onnx and --manifest can be piped in (-): give the manifest as a file');
+            refuseFlagConflicts(o);
             const onnx = await readInput(o.onnx, 'ONNX file', '--onnx');
             let manifest: unknown;
             if (o.manifest) {
@@ -181,7 +181,6 @@ export function registerRegistryCommands(program: Command): void {
                 throw new AppError('BAD_REQUEST', `manifest ${o.manifest} is not valid JSON: ${errorMessage(e)}`);
               }
             }
-            if (o.target && !o.reference) throw new AppError('BAD_REQUEST', '--target names a column of the --reference CSV; give --reference too');
             const input = {
               model: o.model,
               onnx,
@@ -399,16 +398,14 @@ export function registerRegistryCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/modelgate modelgate migrate --json')
     .action(async (o: OutputOptions) => {
+      let loc: DbLocation | undefined;
       try {
-        const config = cliConfig();
-        const loc = config.database;
-        const where = loc.kind === 'sqlite' ? `sqlite:${loc.file}` : redactUrl(loc.url);
-        // Said as every other command says it: where, why and what to do.
-        const db = await openDb(loc).catch((e: unknown) => Promise.reject(explainDbError(e, loc, where)));
+        loc = cliConfig().database;
+        const db = await openDb(loc);
         try {
-          const pending = await pendingMigrations(db).catch((e: unknown) => Promise.reject(explainDbError(e, loc, where)));
+          const pending = await pendingMigrations(db);
           if (pending.length) progress(`applying ${pending.length} migration(s) to ${db.describe}…`);
-          const { newer = [] } = await migrate(db).catch((e: unknown) => Promise.reject(explainDbError(e, loc, where)));
+          const { newer = [] } = await migrate(db);
           emit(o, { database: db.describe, applied: pending, pending: await pendingMigrations(db), newer }, () =>
             newer.length
               ? `${db.describe} was migrated by a newer modelgate (${newer.join(', ')}); nothing to apply: this release uses it as it is`
@@ -420,7 +417,8 @@ export function registerRegistryCommands(program: Command): void {
           await db.close();
         }
       } catch (e) {
-        fail(o, e);
+        // Said as every other command says it: where, why and what to do.
+        fail(o, loc ? explainDbError(e, loc, loc.kind === 'sqlite' ? `sqlite:${loc.file}` : redactUrl(loc.url)) : e);
       }
     });
 }

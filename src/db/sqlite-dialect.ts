@@ -60,9 +60,7 @@ class BusyWaitingConnection implements DatabaseConnection {
       try {
         return await this.inner.executeQuery<R>(query);
       } catch (e) {
-        const left = deadline - this.busy.now();
-        if (!isRetryableBusy(e) || left <= 0) throw e;
-        await this.wait(Math.min(pause, left));
+        await this.waitOrThrow(e, deadline, pause);
       }
     }
   }
@@ -78,12 +76,18 @@ class BusyWaitingConnection implements DatabaseConnection {
         }
         return;
       } catch (e) {
-        const left = deadline - this.busy.now();
         // Rows already given out cannot be taken back: only a stream that gave none starts again.
-        if (yielded || !isRetryableBusy(e) || left <= 0) throw e;
-        await this.wait(Math.min(pause, left));
+        if (yielded) throw e;
+        await this.waitOrThrow(e, deadline, pause);
       }
     }
+  }
+
+  /** After a failed attempt: the error again unless it is a lock and time is left, else a pause before the next. */
+  private async waitOrThrow(e: unknown, deadline: number, pause: number): Promise<void> {
+    const left = deadline - this.busy.now();
+    if (!isRetryableBusy(e) || left <= 0) throw e;
+    await this.wait(Math.min(pause, left));
   }
 
   /**
