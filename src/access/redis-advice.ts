@@ -1,6 +1,9 @@
 import { errorMessage } from '../lib/errors.js';
 import { tlsProblem } from '../lib/tls-errors.js';
 
+/** ioredis's terse words for a command that got no answer within its timeout, with what they mean. */
+const TIMED_OUT = 'Redis did not answer in time (Command timed out): it is slow or far from here, or this machine is overloaded';
+
 /**
  * Why a Redis connection is not ready, from ioredis's last error, with what to do next. ioredis
  * retries on its own and only emits each failure, so without this a certificate the process
@@ -48,7 +51,7 @@ export function redisAdvice(url: string, status: string, lastError: unknown, sen
   }
   // ioredis's own words for a ready check that got no answer: the first is terse, the second
   // sends the reader to an option that is not the cause (the connection closed under the command).
-  if (said === 'Command timed out') return 'Redis did not answer in time (Command timed out): it is slow or far from here, or this machine is overloaded';
+  if (said === 'Command timed out') return TIMED_OUT;
   if (/^Reached the max retries per request limit/.test(said)) return 'the connection closed while a command waited for its answer';
   return said;
 }
@@ -93,4 +96,29 @@ function clientCertificateAdvice(e: unknown): string | undefined {
   if (code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE')
     return `the TLS handshake failed (TLS alert: ${alert}): if Redis asks for a client certificate (tls-auth-clients), set REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE to ${issue}; else Redis and this process share no TLS version or cipher`;
   return undefined;
+}
+
+/**
+ * Why Redis, connected, refused or did not answer a rate-limit command, with what to do next.
+ * Redis's own words for these (OOM, NOPERM) say what happened, not what to change, and an error
+ * raised inside the script ends with its hash and line (an unknown command, with its arguments),
+ * which mean nothing to an operator.
+ */
+export function redisRefusalAdvice(e: unknown): string {
+  const said = errorMessage(e)
+    .replace(/\s*script: [0-9a-f]{40}, on @user_script:\d+\.?$/, '')
+    .replace(/, with args beginning with: .*$/, '')
+    .replace(/\.$/, '');
+  if (/^OOM\b/.test(said))
+    return `Redis is full (${said}): its maxmemory-policy (noeviction) refuses new writes once maxmemory is reached; raise maxmemory, or set maxmemory-policy to volatile-lru (modelgate's rate_limit:* keys all expire, two windows after their last use) or allkeys-lru; if other applications share this Redis, their keys may be what fills it`;
+  if (/^MISCONF\b/.test(said))
+    return `Redis refuses writes because its last RDB snapshot failed (MISCONF, stop-writes-on-bgsave-error): Redis's log says why (its dir full or not writable); fix that, or turn snapshots off (CONFIG SET save "") where Redis need not keep anything across restarts`;
+  if (/^NOPERM\b/.test(said))
+    return `REDIS_URL's user may not run the rate limiter's commands (${said}): grant them with ACL SETUSER <user> +evalsha +eval +time +hmget +hset +pexpire +del +info ~rate_limit:*`;
+  if (/^BUSY\b/.test(said)) return `Redis is running a long script and answers nothing else until it ends (${said}): SCRIPT KILL or FUNCTION KILL stops it`;
+  if (/^LOADING\b/.test(said)) return `Redis is loading its data set into memory after a restart (${said}); checks are answered once it has`;
+  if (/^ERR unknown command '(evalsha|eval)'/i.test(said))
+    return `Redis does not take Lua scripts (${said}: renamed or disabled with rename-command), which the rate limiter needs to count atomically; enable EVAL and EVALSHA`;
+  if (said === 'Command timed out') return TIMED_OUT;
+  return said;
 }

@@ -3,7 +3,7 @@ import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { MemoryRateLimiter, type RateDecision, type RateLimiter, type RateState } from './limiter.js';
 import type { Rate } from './rate.js';
-import { reasonAfter, redisAdvice } from './redis-advice.js';
+import { reasonAfter, redisAdvice, redisRefusalAdvice } from './redis-advice.js';
 import { readRedisTls, type RedisTlsFiles } from './redis-tls.js';
 import { probeSentinel } from './sentinel-probe.js';
 import { connectPrimaries, connectRedis, isClusterNode, replicaOf, type RedisClient } from './redis-client.js';
@@ -97,6 +97,16 @@ const CLUSTER_NODE =
 /** How often a limiter connected to a replica reconnects to see whether the name now leads to a primary. */
 const REPLICA_RECHECK_MS = 2000;
 
+/**
+ * How often a limiter whose checks Redis refuses while connected (full, an ACL without the
+ * script, too slow) tries a count of its own, so that /health clears once Redis takes them again
+ * even when no request comes meanwhile.
+ */
+const REFUSAL_RECHECK_MS = 2000;
+
+/** The key that try counts on: under rate_limit:* as every limit (an ACL's key pattern), and no key's id. */
+const PROBE_KEY = redisKey('modelgate/probe');
+
 /** Why a limiter connected to a read-only replica counts nothing there, and what to change. */
 const onReplica = (primary: string) =>
   `REDIS_URL leads to a read-only replica (of ${primary}), which refuses the counts (READONLY): point REDIS_URL at the primary, or at the endpoint that follows it through a failover (a managed service's primary endpoint)`;
@@ -123,6 +133,9 @@ export class RedisRateLimiter implements RateLimiter {
   private probing: Promise<void> | undefined;
   /** Since when the connection has been unable to count (lost, or reaching a node that cannot count); undefined while it can. */
   private downSince: string | undefined = new Date().toISOString();
+  /** While Redis, connected, refuses or times out the checks: since when and why (with what to do); cleared by the next it answers. */
+  private refusing: { since: string; error: string } | undefined;
+  private refusalRecheck: NodeJS.Timeout | undefined;
   private checked: Promise<void> = Promise.resolve();
   /** Units claimed from Redis and not yet spent, per key. */
   private readonly grants = new Map<string, { left: number; roomAfter: number; until: number; windowMs: number; limit: number }>();
@@ -179,22 +192,52 @@ export class RedisRateLimiter implements RateLimiter {
     // Disconnected: answer by the failure policy at once rather than wait out a timeout per request.
     if (this.redis.status !== 'ready' || this.clusterNode || this.replicaOf) throw new Error(this.unavailableReason());
     const reply = await this.redis.modelgateRate(redisKey(key), rate.windowMs, rate.limit, want);
-    if (this.outageSaid) {
-      this.outageSaid = false;
-      this.o.log.warn('Redis answers rate-limit checks again; limits are enforced');
-    }
+    if (want > 0 || this.refusing === undefined) this.answered();
     return reply;
   }
 
   outage(): { since: string; error: string } | undefined {
     const error = this.unavailableReason();
-    return error === undefined ? undefined : { since: this.downSince ?? new Date().toISOString(), error };
+    return error === undefined ? undefined : { since: this.downSince ?? this.refusing?.since ?? new Date().toISOString(), error };
   }
 
   unavailableReason(): string | undefined {
     if (this.clusterNode) return CLUSTER_NODE;
     if (this.replicaOf) return onReplica(this.replicaOf);
-    return this.redis.status === 'ready' ? undefined : redisAdvice(this.o.url, this.redis.status, this.lastError, this.o.sentinels, this.sentinelFailure);
+    if (this.redis.status !== 'ready') return redisAdvice(this.o.url, this.redis.status, this.lastError, this.o.sentinels, this.sentinelFailure);
+    return this.refusing?.error;
+  }
+
+  /** Redis answered a check: whatever it refused before, it takes them now. */
+  private answered(): void {
+    this.refusing = undefined;
+    clearTimeout(this.refusalRecheck);
+    this.refusalRecheck = undefined;
+    if (this.outageSaid) {
+      this.outageSaid = false;
+      this.o.log.warn('Redis answers rate-limit checks again; limits are enforced');
+    }
+  }
+
+  /**
+   * A check failed. Connected, Redis refused it or did not answer in time: kept as the outage's
+   * reason (the connection's own state says why otherwise), and tried again on a timer.
+   */
+  private refused(e: unknown): string {
+    if (this.redis.status !== 'ready' || this.clusterNode || this.replicaOf) return this.unavailableReason() ?? errorMessage(e);
+    const error = redisRefusalAdvice(e);
+    this.refusing = { since: this.refusing?.since ?? new Date().toISOString(), error };
+    this.refusalRecheck ??= setInterval(() => {
+      // A count of one on a key no request uses, with a limit it never reaches: Redis takes it exactly when it would take a request's.
+      this.redis.modelgateRate(PROBE_KEY, 1000, 1e9, 1).then(
+        () => this.answered(),
+        (err: unknown) => {
+          // Disconnected meanwhile: the connection's state says why, and the next 'ready' is tried again.
+          if (this.refusing && this.redis.status === 'ready') this.refusing.error = redisRefusalAdvice(err);
+        },
+      );
+    }, REFUSAL_RECHECK_MS).unref();
+    return error;
   }
 
   /** Resolves once connected, or after timeoutMs (then checks follow the failure policy until Redis answers). */
@@ -268,9 +311,10 @@ export class RedisRateLimiter implements RateLimiter {
       if (chunk > 1) this.grants.set(key, { left: granted, roomAfter: remaining, until: started + reset, windowMs: rate.windowMs, limit: rate.limit });
       return { kind: 'granted', remaining, resetMs: reset };
     } catch (e) {
+      const reason = this.refused(e);
       if (!this.outageSaid) {
         this.outageSaid = true;
-        this.o.log.error({ err: errorMessage(e), policy: this.o.onFailure }, `Redis cannot answer rate-limit checks; failing ${this.o.onFailure} until it does`);
+        this.o.log.error({ err: errorMessage(e), policy: this.o.onFailure }, `Redis cannot answer rate-limit checks (${reason}); failing ${this.o.onFailure} until it does`);
       }
       this.grants.delete(key);
       this.o.onFallback?.(this.o.onFailure);
@@ -282,7 +326,7 @@ export class RedisRateLimiter implements RateLimiter {
 
   async peek(key: string, rate: Rate): Promise<RateState> {
     const [, remaining, , reset, used] = await this.run(key, rate, 0).catch((e) => {
-      throw new AppError('UNAVAILABLE', `cannot read rate-limit state from Redis: ${errorMessage(e)}`);
+      throw new AppError('UNAVAILABLE', `cannot read rate-limit state from Redis: ${this.redis.status === 'ready' ? redisRefusalAdvice(e) : errorMessage(e)}`);
     });
     return { key, limit: rate.limit, windowMs: rate.windowMs, used: used / 100, remaining, resetMs: reset };
   }
@@ -291,12 +335,13 @@ export class RedisRateLimiter implements RateLimiter {
     this.grants.delete(key);
     if (this.clusterNode || this.replicaOf) throw new AppError('UNAVAILABLE', `cannot reset the rate limit in Redis: ${this.unavailableReason()}`);
     await this.redis.del(redisKey(key)).catch((e) => {
-      throw new AppError('UNAVAILABLE', `cannot reset the rate limit in Redis: ${errorMessage(e)}`);
+      throw new AppError('UNAVAILABLE', `cannot reset the rate limit in Redis: ${this.redis.status === 'ready' ? redisRefusalAdvice(e) : errorMessage(e)}`);
     });
   }
 
   async close(): Promise<void> {
     clearTimeout(this.recheck);
+    clearInterval(this.refusalRecheck);
     this.redis.disconnect();
   }
 }

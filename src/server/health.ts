@@ -76,7 +76,7 @@ const problemProperties = {
   rate_limits: {
     type: 'object',
     description:
-      'present while Redis (REDIS_URL) cannot count rate limits (unreachable, a read-only replica, a cluster node without REDIS_CLUSTER): RATE_LIMIT_FAIL says what requests get meanwhile (policy open: allowed without a limit; closed: 503)',
+      'present while Redis (REDIS_URL) cannot count rate limits (unreachable, a read-only replica, a cluster node without REDIS_CLUSTER; or connected but refusing the counts: full under noeviction, writes stopped after a failed snapshot, an ACL user without the commands, too slow): RATE_LIMIT_FAIL says what requests get meanwhile (policy open: allowed without a limit; closed: 503)',
     properties: { enforced: { type: 'boolean' }, policy: { type: 'string', enum: ['open', 'closed'] }, since: { type: 'string' }, error: { type: 'string' } },
   },
 } as const;
