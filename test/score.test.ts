@@ -8,6 +8,7 @@ import { s3Sdk } from '../src/lib/s3-sdk.js';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
 import { kindFixture } from './helpers/fixtures.js';
+import { s3PolicyProxy } from './helpers/s3-policy-proxy.js';
 
 /**
  * modelgate score: an unlabelled CSV through the serving code, streamed, for every kind.
@@ -210,6 +211,26 @@ describe('modelgate score', () => {
       expect(missing.stderr).toMatch(/cannot read s3:\/\/lake\/in\/none\.csv/);
     } finally {
       client.destroy();
+    }
+  }, 240_000);
+
+  it("S3's refusals name the permission to grant: a missing input without s3:ListBucket, an output without s3:PutObject", async () => {
+    const noList = await s3PolicyProxy(s3Env.S3_ENDPOINT!, { noList: true });
+    const noPut = await s3PolicyProxy(s3Env.S3_ENDPOINT!, { noPut: true });
+    try {
+      const missing = await runCli(['score', '--model', 'charges', '--data', 's3://lake/in/none.csv', '--out', path.join(dir, 'y.csv')], { ...s3Env, S3_ENDPOINT: noList.endpoint });
+      expect([missing.code, missing.stderr.trim()]).toEqual([
+        2,
+        'error: cannot read s3://lake/in/none.csv: S3 refused to let this identity read (Access Denied): grant it s3:GetObject on arn:aws:s3:::lake/in/none.csv; without s3:ListBucket on arn:aws:s3:::lake, S3 also answers Access Denied for an object that does not exist',
+      ]);
+      const data = chargesCsv('to-s3.csv', (_i, row) => row);
+      const unwritten = await runCli(['score', '--model', 'charges', '--data', data, '--out', 's3://lake/out/denied.csv'], { ...s3Env, S3_ENDPOINT: noPut.endpoint });
+      expect([unwritten.code, unwritten.stderr.trim().split('\n').at(-1)]).toEqual([
+        1,
+        'error: cannot write s3://lake/out/denied.csv: S3 refused to let this identity write (Access Denied): grant it s3:PutObject on arn:aws:s3:::lake/out/denied.csv',
+      ]);
+    } finally {
+      await Promise.all([noList.close(), noPut.close()]);
     }
   }, 240_000);
 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { removeIfInterrupted } from './interrupt-cleanup.js';
 import { PRIVATE_FILE_MODE } from './private-files.js';
+import { s3Refusal } from './s3-errors.js';
 import { s3Sdk } from './s3-sdk.js';
 import { assertInputFile, assertOutputFile } from './user-paths.js';
 import { AppError, errorMessage } from './errors.js';
@@ -49,7 +50,7 @@ export async function openDataStream(location: string, s3: S3Access): Promise<Re
     return body;
   } catch (e) {
     client.destroy();
-    throw new AppError('BAD_REQUEST', `cannot read ${location}: ${errorMessage(e)}`);
+    throw new AppError('BAD_REQUEST', `cannot read ${location}: ${s3Refusal(e, { bucket, objects: key }, 'read') ?? errorMessage(e)}`);
   }
 }
 
@@ -110,7 +111,7 @@ export async function createPendingOutput(location: string, s3: S3Access, named:
         const { size } = await stat(tmp);
         await client.send(new (s3Sdk().PutObjectCommand)({ Bucket: remote.bucket, Key: remote.key, Body: createReadStream(tmp), ContentLength: size }));
       } catch (e) {
-        throw new AppError('UNAVAILABLE', `cannot write ${location}: ${errorMessage(e)}`);
+        throw new AppError('UNAVAILABLE', `cannot write ${location}: ${s3Refusal(e, { bucket: remote.bucket, objects: remote.key }, 'write') ?? errorMessage(e)}`);
       } finally {
         client.destroy();
         await rm(tmp, { force: true });

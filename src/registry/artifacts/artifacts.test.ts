@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/helpers/db.js';
+import { s3PolicyProxy } from '../../../test/helpers/s3-policy-proxy.js';
 import { AppError } from '../../lib/errors.js';
 import { createDirArtifactStore } from './fs.js';
 import { createS3ArtifactStore } from './s3.js';
@@ -113,5 +114,57 @@ describe('s3 artifact store out of reach', () => {
     );
     expect((read as AppError).message).toMatch(/^cannot read from the artifact store s3:\/\/models\/p: /);
     await store.close();
+  });
+});
+
+describe('s3 artifact store and what S3 refuses (IAM answers as AWS gives them, through a proxy in front of s3rver)', () => {
+  const bytes = () => Buffer.from(`model ${Math.random()}`);
+  const shaOf = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const storeAt = (at: string, bucket = 'models') =>
+    createS3ArtifactStore({ bucket, prefix: 'team/prod', region: 'us-east-1', endpoint: at, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e as AppError,
+    );
+
+  it('without s3:ListBucket (a missing object is Access Denied, not 404): stores and reads back; a missing one names both causes and the grants', async () => {
+    const proxy = await s3PolicyProxy(endpoint, { noList: true });
+    const store = storeAt(proxy.endpoint);
+    try {
+      const b = bytes();
+      expect(await store.put(b)).toEqual({ sha256: shaOf(b), repaired: false });
+      expect(Buffer.from(await store.get(shaOf(b))).equals(b)).toBe(true);
+      const missing = await failure(store.get(shaOf(bytes())));
+      expect([missing?.code, missing?.message]).toEqual([
+        'UNAVAILABLE',
+        expect.stringMatching(
+          /^cannot read from the artifact store s3:\/\/models\/team\/prod: S3 refused to let this identity read \(Access Denied\): grant it s3:GetObject on arn:aws:s3:::models\/team\/prod\/\*; without s3:ListBucket on arn:aws:s3:::models, S3 also answers Access Denied for an object that does not exist$/,
+        ),
+      ]);
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
+
+  it('without s3:PutObject: the write names the permissions to grant; a bucket that does not exist is named', async () => {
+    const proxy = await s3PolicyProxy(endpoint, { noPut: true });
+    const store = storeAt(proxy.endpoint);
+    const nowhere = storeAt(endpoint, 'no-such-bucket');
+    try {
+      const refused = await failure(store.put(bytes()));
+      expect(refused?.message).toMatch(
+        /^cannot write to the artifact store s3:\/\/models\/team\/prod: S3 refused to let this identity write \(Access Denied\): grant it s3:PutObject on arn:aws:s3:::models\/team\/prod\/\* and s3:GetObject/,
+      );
+      for (const p of [nowhere.put(bytes()), nowhere.get(shaOf(bytes()))]) {
+        expect((await failure(p))?.message).toMatch(
+          /^cannot (write to|read from) the artifact store s3:\/\/no-such-bucket\/team\/prod: the bucket no-such-bucket does not exist there: create it, or correct/,
+        );
+      }
+    } finally {
+      await Promise.all([store.close(), nowhere.close()]);
+      await proxy.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { s3Sdk } from '../../lib/s3-sdk.js';
 import { AppError, errorMessage } from '../../lib/errors.js';
+import { isS3AccessDenied, s3Refusal } from '../../lib/s3-errors.js';
 import { tlsProblem, type TlsProblem } from '../../lib/tls-errors.js';
 import { assertSha, blobKey, sha256, verified, type ArtifactStore } from './store.js';
 
@@ -38,7 +39,13 @@ export function createS3ArtifactStore(opts: S3StoreOptions): ArtifactStore {
     opts.endpoint?.startsWith('http:') && (e as { code?: unknown }).code === 'ECONNRESET'
       ? 'S3_ENDPOINT closed the connection: if it takes only TLS connections, use https://'
       : TLS_ADVICE[tlsProblem(e) ?? 'none'];
-  const unreachable = (action: string, e: unknown) => new AppError('UNAVAILABLE', `cannot ${action} the artifact store ${describe}: ${errorMessage(e)}; ${advice(e)}`);
+  const objects = { bucket: opts.bucket, objects: opts.prefix ? `${opts.prefix}/*` : '*' };
+  const unreachable = (action: 'read from' | 'write to', e: unknown) => {
+    const refused = s3Refusal(e, objects, action === 'read from' ? 'read' : 'write');
+    // Storing reads the object back first (a stored copy that no longer hashes to its key is rewritten).
+    const reads = action === 'write to' && isS3AccessDenied(e) ? ' and s3:GetObject, which storing and serving read with' : '';
+    return new AppError('UNAVAILABLE', `cannot ${action} the artifact store ${describe}: ${refused ? refused + reads : `${errorMessage(e)}; ${advice(e)}`}`);
+  };
   return {
     describe,
     async put(bytes) {
@@ -49,7 +56,10 @@ export function createS3ArtifactStore(opts: S3StoreOptions): ArtifactStore {
         const stored = await client.send(new GetObjectCommand({ Bucket: opts.bucket, Key })).then(
           async (res) => sha256(await res.Body!.transformToByteArray()),
           (e: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
-            if (e instanceof NoSuchKey || e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) return undefined;
+            if (e instanceof NoSuchKey || e.name === 'NoSuchKey' || e.name === 'NotFound' || (e.$metadata?.httpStatusCode === 404 && e.name !== 'NoSuchBucket')) return undefined;
+            // An identity that may not list the bucket gets Access Denied for a missing object
+            // too, so this may be one not stored yet: the write's own answer says whether it may.
+            if (isS3AccessDenied(e)) return undefined;
             throw e;
           },
         );
