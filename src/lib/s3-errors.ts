@@ -1,3 +1,5 @@
+import { errorMessage } from './errors.js';
+
 /** What the AWS SDK's error says of S3's answer: its error code (the XML's Code) and HTTP status. */
 function s3Answer(e: unknown): { name?: string; status?: number } {
   const err = e as { name?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: unknown } } | undefined;
@@ -23,6 +25,8 @@ export function s3Refusal(e: unknown, at: { bucket: string; objects: string }, n
   if (name === 'NoSuchBucket') return `the bucket ${at.bucket} does not exist there: create it, or correct the bucket's name (and S3_ENDPOINT or S3_REGION if it is elsewhere)`;
   if (!isS3AccessDenied(e)) return undefined;
   const arn = `arn:aws:s3:::${at.bucket}/${at.objects}`;
-  if (need === 'write') return `S3 refused to let this identity write (Access Denied): grant it s3:PutObject on ${arn}`;
-  return `S3 refused to let this identity read (Access Denied): grant it s3:GetObject on ${arn}; without s3:ListBucket on arn:aws:s3:::${at.bucket}, S3 also answers Access Denied for an object that does not exist`;
+  // S3's own words kept: AWS says which identity and action, or that a KMS key (kms:Decrypt) refused.
+  const said = errorMessage(e).replace(/\.$/, '') || 'Access Denied';
+  if (need === 'write') return `S3 refused to let this identity write (${said}): grant it s3:PutObject on ${arn}`;
+  return `S3 refused to let this identity read (${said}): grant it s3:GetObject on ${arn}; without s3:ListBucket on arn:aws:s3:::${at.bucket}, S3 also answers Access Denied for an object that does not exist`;
 }

@@ -6,9 +6,12 @@ export interface S3Policy {
   noList?: boolean;
   /** No s3:PutObject: every PUT gets 403 AccessDenied. */
   noPut?: boolean;
+  /** The refusal's Message, where AWS says more than "Access Denied" (which identity, a KMS key's refusal). */
+  message?: string;
 }
 
-const DENIED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>0000000000000000</RequestId><HostId>proxy</HostId></Error>';
+const denied = (message = 'Access Denied') =>
+  `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>${message}</Message><RequestId>0000000000000000</RequestId><HostId>proxy</HostId></Error>`;
 
 /**
  * An HTTP proxy in front of s3rver (which checks no permissions) that answers as AWS S3 answers an
@@ -19,8 +22,9 @@ const DENIED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenie
 export async function s3PolicyProxy(upstream: string, policy: S3Policy): Promise<{ endpoint: string; close: () => Promise<void> }> {
   const target = new URL(upstream);
   const deny = (res: http.ServerResponse) => {
-    res.writeHead(403, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(DENIED) });
-    res.end(DENIED);
+    const body = denied(policy.message);
+    res.writeHead(403, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
   };
   const server = http.createServer((req, res) => {
     if (policy.noPut && req.method === 'PUT') {

@@ -157,6 +157,13 @@ describe('s3 artifact store and what S3 refuses (IAM answers as AWS gives them, 
       expect(refused?.message).toMatch(
         /^cannot write to the artifact store s3:\/\/models\/team\/prod: S3 refused to let this identity write \(Access Denied\): grant it s3:PutObject on arn:aws:s3:::models\/team\/prod\/\* and s3:GetObject/,
       );
+      // Where AWS says more (which identity, or a KMS key's refusal), its words are kept.
+      const kmsWords = 'User: arn:aws:sts::123456789012:assumed-role/modelgate/i-0 is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:eu-west-1:123456789012:key/1';
+      const kms = await s3PolicyProxy(endpoint, { noPut: true, message: kmsWords });
+      const viaKms = storeAt(kms.endpoint);
+      expect((await failure(viaKms.put(bytes())))?.message).toContain(`S3 refused to let this identity write (${kmsWords}): grant it s3:PutObject`);
+      await viaKms.close();
+      await kms.close();
       for (const p of [nowhere.put(bytes()), nowhere.get(shaOf(bytes()))]) {
         expect((await failure(p))?.message).toMatch(
           /^cannot (write to|read from) the artifact store s3:\/\/no-such-bucket\/team\/prod: the bucket no-such-bucket does not exist there: create it, or correct/,
