@@ -771,6 +771,8 @@ describe('console at /ui in Chromium', () => {
     const row = page.locator('[data-testid=keys-table] tbody tr', { hasText: 'viewer' });
     await poll(() => row.getByRole('button', { name: 'Revoke' }).count()).toBe(1);
     expect(await misalignedRows(page, '[data-testid=keys-table]')).toEqual([]);
+    // No rate of its own, and this server sets no RATE_LIMIT_DEFAULT: not limited, and said so.
+    expect(await row.locator('td').nth(2).textContent()).toBe('none (no default set)');
     await row.getByRole('button', { name: 'Revoke' }).click();
     await poll(() => page.locator('dialog[open]').textContent()).toMatch(/Every request with a token of viewer is refused/);
     await page.locator('dialog[open] [data-testid=confirm]').click();

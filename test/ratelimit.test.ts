@@ -61,6 +61,9 @@ describe('rate limits over HTTP (one process, in memory)', () => {
     const adminCodes = [];
     for (let i = 0; i < 8; i++) adminCodes.push((await infer(TOKEN)).statusCode);
     expect(adminCodes.every((c) => c === 200)).toBe(true);
+    // The list says which rate a key without one gets here (the console shows it).
+    const listed = (await admin('GET', '/v1/keys')).json() as { default_rate: string | null; keys: { name: string; rate_limit: string | null }[] };
+    expect([listed.default_rate, listed.keys.find((k) => k.name === 'default')?.rate_limit]).toEqual(['4/10s', null]);
   });
 
   it('one key being limited does not limit another', async () => {

@@ -116,11 +116,22 @@ export async function accessRoutes(fastify: FastifyInstance, deps: AccessRouteDe
       schema: {
         tags: ['access'],
         summary: 'Every API key (never a token)',
-        response: { 200: { type: 'object', properties: { keys: { type: 'array', items: keySchema } }, required: ['keys'] }, ...errors },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              keys: { type: 'array', items: keySchema },
+              default_rate: { type: ['string', 'null'], description: "this server's RATE_LIMIT_DEFAULT: the rate of keys with none of their own (null: they are not limited)" },
+            },
+            required: ['keys', 'default_rate'],
+          },
+          ...errors,
+        },
       },
     },
     async () => ({
       keys: await access.list(),
+      default_rate: deps.defaultRate ?? null,
     }),
   );
 

@@ -181,14 +181,16 @@ const DAY_MS = 86_400_000;
 /** A metric as the alert's words show it: four places (an MAE of thousands keeps its digits: 11445.4069). */
 const fmtMetric = (v: number): string => v.toFixed(4);
 
-/** The version's reference profile, or undefined with a note saying why there is none. */
-function readReference(target: MonitoredVersion, notes: string[]): ReferenceProfile | undefined {
+/** The version's reference profile, or why there is none (also said in a note). */
+function readReference(target: MonitoredVersion, notes: string[]): { reference: ReferenceProfile } | { reference: undefined; missing: string } {
   const parsed = target.reference == null ? undefined : referenceSchema.safeParse(target.reference);
-  const reference: ReferenceProfile | undefined = parsed?.success ? parsed.data : undefined;
-  if (target.reference == null) notes.push(`version ${target.version} has no reference profile: register it with --reference CSV to get drift numbers`);
-  else if (!reference) notes.push(`version ${target.version}'s reference profile is not in the modelgate.reference/v1 format; drift is not computed`);
-
-  return reference;
+  if (parsed?.success) return { reference: parsed.data };
+  const missing =
+    target.reference == null
+      ? `version ${target.version} has no reference profile: register it with --reference CSV to get drift numbers`
+      : `version ${target.version}'s reference profile is not in the modelgate.reference/v1 format; drift is not computed`;
+  notes.push(missing);
+  return { reference: undefined, missing };
 }
 
 /** What one pass over the window's logged predictions counted. */
@@ -397,7 +399,8 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
   const from = input.from.toISOString();
   const to = input.to.toISOString();
   const notes: string[] = [];
-  const reference = readReference(target, notes);
+  const read = readReference(target, notes);
+  const reference = read.reference;
   const scan = await scanWindow(store, input, reference, task, notes);
   const { total, ofVersion, refClasses, scoreCounts, classCounts } = scan;
   const features = featureDrift(scan.accs);
@@ -574,7 +577,7 @@ export async function runMonitor(store: MonitoringStore, input: MonitorInput): P
     generated_at: (input.now ?? new Date()).toISOString(),
     window: { from, to, hours: (input.to.getTime() - input.from.getTime()) / 3_600_000 },
     predictions: total,
-    reference: reference ? { available: true, rows: reference.rows } : { available: false, reason: 'no reference profile' },
+    reference: read.reference ? { available: true, rows: read.reference.rows } : { available: false, reason: read.missing },
     features,
     drifted_share: driftedShare,
     task,

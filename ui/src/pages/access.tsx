@@ -157,7 +157,7 @@ function CreateKeyButton(props: { done: (name: string, token: string) => void })
 }
 
 function Keys() {
-  const keys = useLoad((signal) => get<{ keys: Key[] }>('/v1/keys', { signal }), []);
+  const keys = useLoad((signal) => get<{ keys: Key[]; default_rate?: string | null }>('/v1/keys', { signal }), []);
   const [token, setToken] = useState<{ name: string; token: string }>();
   return (
     <section aria-labelledby="keys-h">
@@ -191,7 +191,7 @@ function Keys() {
                 <code>{k.prefix}…</code>
               </td>
               <td>{k.scopes.join(', ')}</td>
-              <td>{k.rate_limit ?? 'default'}</td>
+              <td>{k.rate_limit ?? (keys.data?.default_rate ? `default (${keys.data.default_rate})` : 'none (no default set)')}</td>
               <td>{k.expires_at ? fmt.time(k.expires_at) : 'never'}</td>
               <td>{oldTokenUntil(k) ? `${k.status}, old token until ${fmt.time(oldTokenUntil(k))}` : k.status}</td>
               <td>{fmt.time(k.last_used_at)}</td>

@@ -211,7 +211,8 @@ export function ReportView({ report }: { report: Report }) {
         {report.model} version {report.version} · window {fmt.time(report.window.from)} to {fmt.time(report.window.to)} · {report.predictions} predictions · made {fmt.time(report.generated_at)}
       </p>
       {report.sufficiency.message ? <p class="note">{report.sufficiency.message}</p> : null}
-      {!report.reference.available ? <p class="note">No reference profile: {report.reference.reason}</p> : null}
+      {/* The reason says it (reports before 2026-12-07 say only "no reference profile"). */}
+      {!report.reference.available ? <p class="note">{report.reference.reason}</p> : null}
       <Alerts report={report} />
       {features.length ? <Features features={features} selected={feature?.name} select={setSelected} /> : <p class="empty">No feature drift in this report (see the notes below).</p>}
       {feature ? <Distribution feature={feature} /> : null}
