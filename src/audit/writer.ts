@@ -25,6 +25,8 @@ export interface AuditWriterOptions {
   onLost?: (n: number) => void;
   /** Timers for the flush loop (tests advance them by hand). */
   timers?: Timers;
+  /** A database error in words for the log and /health (what it means, what to do); default: the driver's message. */
+  describeError?: (e: unknown) => string;
 }
 
 const SPILL = /^spill-(\d+)-[0-9a-z]+\.jsonl$/;
@@ -103,9 +105,13 @@ export class AuditWriter {
     return { since: this.refused.since, error: this.refused.error };
   }
 
+  private describe(e: unknown): string {
+    return this.o.describeError ? this.o.describeError(e) : errorMessage(e);
+  }
+
   private refusedNow(e: unknown): void {
     const now = Date.now();
-    this.refused = this.refused ? { ...this.refused, lastMs: now } : { since: new Date(now).toISOString(), error: errorMessage(e), lastMs: now };
+    this.refused = this.refused ? { ...this.refused, lastMs: now } : { since: new Date(now).toISOString(), error: this.describe(e), lastMs: now };
   }
 
   record(r: PredictionRecord): void {
@@ -146,7 +152,7 @@ export class AuditWriter {
       what: 'audit flush',
       log: this.o.log,
       timers: this.o.timers,
-      onError: (e) => this.o.log.error({ err: errorMessage(e) }, 'audit flush failed'),
+      onError: (e) => this.o.log.error({ err: this.describe(e) }, 'audit flush failed'),
     });
   }
 
@@ -182,7 +188,7 @@ export class AuditWriter {
         this.refusedNow(e);
         if (!this.dbDown) {
           this.dbDown = true;
-          this.o.log.error({ err: errorMessage(e), spill_dir: this.o.spillDir }, 'the database refuses audit records; spilling them to disk until it is back');
+          this.o.log.error({ err: this.describe(e), spill_dir: this.o.spillDir }, 'the database refuses audit records; spilling them to disk until it is back');
         }
         await this.spill(batch, ...this.take(this.queue.length));
         return;
@@ -326,7 +332,7 @@ export class AuditWriter {
     } catch (e) {
       this.refusedNow(e);
       // Once when it goes down, not at every idle try while it stays down.
-      if (!this.dbDown) this.o.log.warn({ err: errorMessage(e) }, 'replay of spilled audit records stopped; retrying later');
+      if (!this.dbDown) this.o.log.warn({ err: this.describe(e) }, 'replay of spilled audit records stopped; retrying later');
       this.dbDown = true;
       return -1;
     } finally {

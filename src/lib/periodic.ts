@@ -20,6 +20,8 @@ export interface PeriodicOptions {
    * of a minute was 60 identical lines a job); the run that works again logs how many failed.
    */
   onError?: (e: unknown) => void;
+  /** A failure in words for the default warning (what it means, what to do); default: the error's message. */
+  describeError?: (e: unknown) => string;
   timers?: Timers;
 }
 
@@ -53,7 +55,7 @@ export function startPeriodic(o: PeriodicOptions): Periodic {
           if (failed) o.log.info({ failed_runs: failed }, `${o.what} works again after ${failed} failed run${failed === 1 ? '' : 's'}`);
         },
         (e: unknown) => {
-          const error = errorMessage(e);
+          const error = o.describeError ? o.describeError(e) : errorMessage(e);
           if (!failures.failed(error)) return;
           if (o.onError) o.onError(e);
           else o.log.warn({ err: error }, `${o.what} failed; retrying every interval (said again only if the error changes)`);

@@ -26,6 +26,8 @@ export interface MonitorJobOptions {
   gauges: MonitorGauges;
   /** Told each report this leader makes (the retrain plan's trigger). */
   onReport?: (report: Report) => Promise<unknown>;
+  /** A failed tick's database error in words for the log (what it means, what to do). */
+  describeError?: (e: unknown) => string;
 }
 
 /**
@@ -70,7 +72,15 @@ export class MonitorJob {
   }
 
   start(): void {
-    this.periodic = startPeriodic({ run: () => this.tick(), intervalMs: this.o.tickMs, firstMs: Math.min(this.o.tickMs, 5_000), log: this.o.log, what: 'monitor tick', timers: this.o.timers });
+    this.periodic = startPeriodic({
+      run: () => this.tick(),
+      intervalMs: this.o.tickMs,
+      firstMs: Math.min(this.o.tickMs, 5_000),
+      log: this.o.log,
+      what: 'monitor tick',
+      timers: this.o.timers,
+      describeError: this.o.describeError,
+    });
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,5 @@
 import os from 'node:os';
 import path from 'node:path';
-import { errorMessage } from '../lib/errors.js';
 import { systemClock, type Clock, type Timers } from '../lib/clock.js';
 import type { Config } from '../config.js';
 import { predictionId, shadowPredictionId } from '../lib/ids.js';
@@ -11,7 +10,7 @@ import { createLeader, RolloutRuntime } from '../rollout/index.js';
 import { AuditWriter, createAuditRecorder, RetentionJob } from '../audit/index.js';
 import { createMonitoringStore, MonitorJob, monitorGauges } from '../monitoring/index.js';
 import { createWebhookStore, DeliveryWorker } from '../webhooks/index.js';
-import type { Context } from './context.js';
+import { describeDbError, type Context } from './context.js';
 import type { Metrics } from './metrics.js';
 
 /**
@@ -51,6 +50,7 @@ export function auditParts({ ctx, config, log, metrics, timers }: Parts) {
     onSpilled: (n) => metrics.auditRecords.inc({ result: 'spilled' }, n),
     onLost: (n) => metrics.auditRecords.inc({ result: 'lost' }, n),
     timers,
+    describeError: describeDbError(ctx.db),
   });
   // Said once per model and process: a client that sends large payloads sends them all day.
   const warned = new Set<string>();
@@ -126,7 +126,7 @@ export function modelPool({ ctx, config, log, metrics, timers }: Parts, source: 
     events: {
       loadFailed: (model, version) => metrics.modelLoadFailures.inc({ model, version: String(version) }),
       loaded: (model, version, engine) =>
-        void ctx.registry.recordEngine(model, version, engine).catch((e: unknown) => log.warn({ model, version, err: errorMessage(e) }, 'could not record the engine of a loaded version')),
+        void ctx.registry.recordEngine(model, version, engine).catch((e: unknown) => log.warn({ model, version, err: describeDbError(ctx.db)(e) }, 'could not record the engine of a loaded version')),
     },
   });
 }
@@ -193,6 +193,7 @@ export function monitorJob(parts: Parts): MonitorJob {
     gauges: monitorGauges(metrics.monitor),
     onReport: (report) => ctx.retrain.onReport(report),
     timers,
+    describeError: describeDbError(ctx.db),
   });
 }
 
@@ -211,6 +212,7 @@ export function webhookWorker(parts: Parts): DeliveryWorker {
     tickMs: config.WEBHOOK_TICK_MS,
     onDelivery: (status) => metrics.webhooks.deliveries.inc({ status }),
     timers,
+    describeError: describeDbError(ctx.db),
   });
 }
 

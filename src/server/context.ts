@@ -58,6 +58,19 @@ export function explainDbError(e: unknown, loc: DbLocation, where: string): unkn
 }
 
 /**
+ * A database error met by background work (the audit writer, scheduled jobs), for the log and
+ * /health: what the refusal means and what to do (a standby: point DATABASE_URL at the primary)
+ * rather than the driver's words alone ("cannot execute COPY during recovery"), without the
+ * words a request's refusal ends with, since no one asked for a change.
+ */
+export function describeDbError(db: Db): (e: unknown) => string {
+  return (e) =>
+    errorMessage(explainDbError(e, db.location, db.describe))
+      .replace(/; the change was not made$/, '')
+      .replace(/; nothing was changed$/, '');
+}
+
+/**
  * The data directory holds the SQLite database, local artifacts and the audit spill file: a
  * read-only one (a container without its volume) is said plainly at start, once, naming the
  * variable, instead of "unable to open database file".

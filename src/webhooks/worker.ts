@@ -26,6 +26,8 @@ export interface DeliveryWorkerOptions {
   random?: () => number;
   /** Finished deliveries are kept this long (ms), then pruned. */
   keepMs?: number;
+  /** A failed tick's database error in words for the log (what it means, what to do). */
+  describeError?: (e: unknown) => string;
 }
 
 /**
@@ -123,6 +125,7 @@ export class DeliveryWorker {
       log: this.o.log,
       what: 'webhook delivery tick',
       timers: this.o.timers,
+      describeError: this.o.describeError,
     });
   }
 

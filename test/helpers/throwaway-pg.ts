@@ -77,6 +77,25 @@ export class ThrowawayPostgres {
     return pg;
   }
 
+  /**
+   * A hot standby of `primary` (pg_basebackup -R: streaming replication from it), on a port of
+   * its own: it takes connections and reads, refuses every write (SQLSTATE 25006) until
+   * promote(), as the old or new node of a real failover does.
+   */
+  static async standbyOf(primary: ThrowawayPostgres): Promise<ThrowawayPostgres> {
+    const dir = tempDir('modelgate-pg-standby-');
+    if (process.getuid?.() === 0) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), Number(execFileSync('id', ['-g', 'postgres']).toString().trim()));
+    asPostgres('pg_basebackup', ['-D', dir, '-R', '-X', 'stream', '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '--no-sync']);
+    const standby = new ThrowawayPostgres(dir, await freePort());
+    standby.start();
+    return standby;
+  }
+
+  /** A standby made the primary (pg_ctl promote): it takes writes from then on. */
+  promote(): void {
+    asPostgres('pg_ctl', ['-D', this.dir, '-w', 'promote']);
+  }
+
   /** The tmpfs directory of the `small` tablespace, when there is one. */
   small: string | undefined;
 
