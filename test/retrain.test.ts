@@ -450,3 +450,28 @@ describe('modelgate retrain', () => {
     }
   }, 120_000);
 });
+
+describe('modelgate retrain gated out only by a small margin', () => {
+  let s: TestServer;
+  afterAll(() => s?.stop());
+
+  it('says how far behind the candidate is and the --max-metric-drop that lets it through; given that, it is registered', async () => {
+    s = await startTestServer({ jobs: false });
+    await registerTrained(s, generateHotelBookings(3000, 1));
+    // Fewer rows of the same process: a candidate a little worse on the same held-out rows, above the run's own min_auc.
+    const data = path.join(tempDir(), 'fewer.csv');
+    writeFileSync(data, csvOf(generateHotelBookings(1200, 2)));
+    const gated = await runCli(['retrain', '--model', 'hotel', '--data', data], s.env);
+    expect(gated.code, gated.stderr).toBe(1);
+    const said = /nothing was registered \(the candidate's roc_auc is (0\.\d{4}) below version 1's; --max-metric-drop (0\.\d{4}) lets a candidate that close through/.exec(gated.stdout);
+    expect(said, gated.stdout).not.toBeNull();
+    // The gap as the comparison printed above it: version 1's value less the candidate's.
+    const shown = (name: string) => Number(new RegExp(`roc_auc\\s+candidate (\\d\\.\\d{4})\\s+version 1 (\\d\\.\\d{4})`).exec(gated.stdout)![name === 'candidate' ? 1 : 2]);
+    expect(Math.abs(Number(said![1]) - (shown('current') - shown('candidate')))).toBeLessThanOrEqual(0.00011);
+    expect(Number(said![2])).toBeGreaterThanOrEqual(Number(said![1]));
+    const taken = await runCli(['retrain', '--model', 'hotel', '--data', data, '--max-metric-drop', said![2]!], s.env);
+    expect(taken.code, taken.stderr).toBe(0);
+    expect(taken.stdout).toMatch(/gate vs_current: passed/);
+    expect(taken.stdout).toMatch(/registered version 2/);
+  }, 120_000);
+});

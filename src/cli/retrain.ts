@@ -28,6 +28,21 @@ async function planData(data: string): Promise<string> {
   return file;
 }
 
+/**
+ * When the only gate failed is the comparison with the current version, the smallest
+ * --max-metric-drop that would have let the candidate through: on a few thousand held-out rows a
+ * difference in the third decimal is often noise, and the flag is the way to say so.
+ */
+function closeBehind(r: RetrainResult): string {
+  const failed = r.gates.filter((g) => !g.passed);
+  const vs = failed.length === 1 && failed[0]!.gate === 'vs_current' ? failed[0]! : undefined;
+  const current = vs ? r.metrics.current[vs.metric] : undefined;
+  if (!vs || vs.value === null || current === undefined) return '';
+  // Rounded up at the fourth decimal, as shown: the value given passes.
+  const needed = Math.ceil((current - vs.value) * 1e4 - 1e-9) / 1e4;
+  return ` (the candidate's ${vs.metric} is ${(current - vs.value).toFixed(4)} below version ${r.from_version}'s; --max-metric-drop ${needed.toFixed(4)} lets a candidate that close through, where a difference that small is noise to you)`;
+}
+
 function describe(r: RetrainResult): string {
   // Unchanged after training (the candidate is a registered version again) has its metrics; unchanged data trained nothing.
   if (r.status === 'unchanged' && Object.keys(r.metrics.candidate).length) return `${r.model}: retrained from version ${r.from_version}, and ${r.reason ?? ''}; nothing was registered`;
@@ -43,7 +58,7 @@ function describe(r: RetrainResult): string {
     ...r.gates.map((g) => `gate ${g.gate}: ${g.passed ? 'passed' : `FAILED, short by ${fmt(g.short_by)}`} (${g.metric} ${fmt(g.value)} vs ${fmt(g.threshold)})`),
     ...r.warnings.map((w) => `warning: ${w}`),
     r.status === 'gated_out'
-      ? 'nothing was registered'
+      ? `nothing was registered${closeBehind(r)}`
       : `registered version ${r.candidate_version}${r.canary ? `; canary started at ${r.canary.steps[0]} % (steps ${r.canary.steps.join(', ')}, promoted automatically when healthy)` : `; next: modelgate canary start --model ${r.model} --version ${r.candidate_version} --steps 10,25,50,100`}`,
   ].join('\n');
 }
