@@ -83,6 +83,11 @@ describe('JWT bearer tokens, HS256', () => {
     // Another token for the same subject shares the limit; another subject does not.
     expect((await infer(await sign({ sub: 'limited', scope: 'infer' }))).statusCode).toBe(429);
     expect((await infer(await sign({ sub: 'other', scope: 'infer' }))).statusCode).toBe(200);
+    // One series for every JWT caller (2 refusals of "limited" above, 2 of "other" here): subjects are as many as the identity provider's users, and each would be a series for good.
+    for (let i = 0; i < 3; i++) await infer(await sign({ sub: 'other', scope: 'infer' }));
+    const metrics = (await s.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/^modelgate_rate_limited_total\{key="jwt"\} 4$/m);
+    expect(metrics).not.toMatch(/modelgate_rate_limited_total\{key="jwt:/);
   });
 });
 

@@ -9,7 +9,8 @@ export interface RateLimitOptions {
   limiter: RateLimiter;
   /** For principals without a rate of their own; undefined: they are not limited. */
   defaultRate?: Rate;
-  onLimited?: (key: string) => void;
+  /** Told each 429, with the principal refused. */
+  onLimited?: (principal: Principal) => void;
 }
 
 /** The admin token is the operator's way in during an incident: never throttled. */
@@ -44,7 +45,7 @@ export function installRateLimit(app: FastifyInstance, o: RateLimitOptions): voi
       if (d.allowed) return done();
       const seconds = Math.max(1, Math.ceil(d.retryAfterMs / 1000));
       reply.header('retry-after', String(seconds));
-      o.onLimited?.(p.id);
+      o.onLimited?.(p);
       done(new AppError('RATE_LIMITED', `rate limit of ${rate.text} exceeded for ${p.id}; retry after ${seconds} s`, { limit: rate.text, retry_after_seconds: seconds }));
     }, done);
   };

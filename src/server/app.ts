@@ -204,7 +204,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ],
   });
   const defaultRate = config.RATE_LIMIT_DEFAULT ? parseRate(config.RATE_LIMIT_DEFAULT, 'RATE_LIMIT_DEFAULT') : undefined;
-  installRateLimit(app, { limiter: deps.limiter, defaultRate, onLimited: (key) => deps.metrics.rateLimited.inc({ key }) });
+  // JWT callers are counted as one series: their subjects come from the identity provider, as many as it has users.
+  installRateLimit(app, { limiter: deps.limiter, defaultRate, onLimited: (p) => deps.metrics.rateLimited.inc({ key: p.kind === 'jwt' ? 'jwt' : p.id }) });
 
   // Compressed request bodies (gzip, deflate, br) and replies over 1 KB compressed for a client
   // that asks (Accept-Encoding: Prometheus's scrapes, exports, batch replies, Triton's clients).

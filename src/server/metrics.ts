@@ -150,7 +150,7 @@ export function createMetrics(sources: MetricsSources = {}) {
   });
   const rateLimited = new client.Counter({
     name: 'modelgate_rate_limited_total',
-    help: 'Requests refused with 429, by API key (or service token) id',
+    help: 'Requests refused with 429, by API key (or service token) id; every JWT caller as key="jwt" (the access log names the subject)',
     labelNames: ['key'] as const,
     registers: [registry],
   });
