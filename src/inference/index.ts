@@ -17,7 +17,20 @@ export {
   positiveClassOf,
 } from './contract.js';
 export { contractChange, describeContractChange, refuseTakingNone, takesNone, type ContractChange } from './contract-change.js';
-export { policySchema, parsePolicyFlag, compilePolicy, checkPolicy, defaultPolicy, describePolicy, decisionsDiffer, policyDecisions, policyFlag, DEFAULT_POLICY, type Policy } from './policy.js';
+export {
+  policySchema,
+  parsePolicyFlag,
+  compilePolicy,
+  checkPolicy,
+  defaultPolicy,
+  describePolicy,
+  decisionsDiffer,
+  actionDecisions,
+  policyDecisions,
+  policyFlag,
+  DEFAULT_POLICY,
+  type Policy,
+} from './policy.js';
 export { type Outcome, type PresentedOutcome } from './outcome.js';
 export { Servable, smokeTest, type ServableSpec, type RuntimeOptions, type EngineInfo } from './servable.js';
 export type { EngineName, EngineChoice } from './engine.js';

@@ -257,3 +257,20 @@ export function parsePolicyFlag(text: string): Policy {
   if (!parsed.success) fail(parsed.error.issues.map((i) => `${i.path.join('.') || 'policy'}: ${i.message}`).join('; '));
   return parsed.data!;
 }
+
+/** The decisions that count as acting: a threshold's `above`, or every band but the lowest; none for value and class policies. */
+export function actionDecisions(policy: Policy): string[] {
+  // A threshold deciding the same on both sides acts on nobody, as bands whose decisions are all the lowest's.
+  if (policy.type === 'threshold') return policy.above === policy.below ? [] : [policy.above];
+  if (policy.type === 'bands')
+    return [
+      ...new Set(
+        policy.bands
+          .slice(1)
+          .map((b) => b.decision)
+          .filter((d) => d !== policy.bands[0].decision),
+      ),
+    ];
+  // A value or class policy has no single "act": its decisions are compared by their mix instead.
+  return [];
+}

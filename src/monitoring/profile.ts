@@ -1,4 +1,4 @@
-import type { Policy } from '../inference/index.js';
+import { actionDecisions, type Policy } from '../inference/index.js';
 import { cleanCategory } from '../lib/missing.js';
 import { REFERENCE_FORMAT, type FeatureProfile, type ReferenceProfile } from '../registry/index.js';
 import { binOf, quantileEdges } from './statistics.js';
@@ -20,22 +20,8 @@ export const MAX_MORE_CHARS = 32_000;
 export type FeatureKind = 'numeric' | 'categorical';
 export const kindOf = (contractType: string): FeatureKind => (contractType === 'string' || contractType === 'bool' ? 'categorical' : 'numeric');
 
-/** The decisions that count as acting: a threshold's `above`, or every band but the lowest; none for value and class policies. */
-export function actionDecisions(policy: Policy): string[] {
-  // A threshold deciding the same on both sides acts on nobody, as bands whose decisions are all the lowest's.
-  if (policy.type === 'threshold') return policy.above === policy.below ? [] : [policy.above];
-  if (policy.type === 'bands')
-    return [
-      ...new Set(
-        policy.bands
-          .slice(1)
-          .map((b) => b.decision)
-          .filter((d) => d !== policy.bands[0].decision),
-      ),
-    ];
-  // A value or class policy has no single "act": its decisions are compared by their mix instead.
-  return [];
-}
+/** The decisions that count as acting (the policy's own property; kept here for monitoring's callers). */
+export { actionDecisions };
 
 /** A payload value as a number, or undefined when missing (null, blank, NaN, unparseable). */
 export function numericValue(v: unknown): number | undefined {

@@ -1,5 +1,6 @@
 import { contractChange, decisionsDiffer, describeContractChange, policyFlag, takesNone } from '../inference/index.js';
 import { AppError, isAppError } from '../lib/errors.js';
+import { actionRateChange } from './action-rate.js';
 import type { Manifest } from './manifest.js';
 import type { RegistryService } from './service.js';
 
@@ -39,7 +40,11 @@ export async function unlikeProduction(registry: Pick<RegistryService, 'getModel
       `version ${version} ${describeContractChange(inputs, `production (version ${production})`)}${takesNone(inputs) ? `; is ${model} the model you meant? (promoting it, or a canary of it, needs --accept-new-inputs)` : ''}`,
     );
   const differ = decisionsDiffer(mine.manifest.policy, theirs.manifest.policy, mine.manifest.output.class_labels, theirs.manifest.output.class_labels);
-  if (!differ) return said;
+  if (!differ) {
+    const rate = actionRateChange(mine, { ...theirs, version: production }, `production (version ${production})`);
+    if (rate) said.push(`${rate}; check its policy before a canary (modelgate models ${model} shows each version's)`);
+    return said;
+  }
   const flag = policyFlag(theirs.manifest.policy);
   const clients = differ.added.length
     ? 'a canary of it would answer its share of clients with decisions production never gives'

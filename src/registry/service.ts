@@ -25,6 +25,7 @@ import {
 } from '../inference/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
 import { referenceSchema, type ReferenceProfile } from './reference.js';
+import { actionRateChange } from './action-rate.js';
 import { z } from 'zod';
 import { sha256, type ArtifactStore } from './artifacts/index.js';
 import { canonicalJson, manifestInputSchema, manifestSchema, MANIFEST_FORMAT, type Manifest, type ManifestInput } from './manifest.js';
@@ -418,9 +419,14 @@ export function createRegistryService(deps: RegistryDeps) {
    */
   function decisionChange(model: string, alias: string, to: VersionRow, from: number, before: VersionRow | undefined): string | undefined {
     const differ = before ? decisionsDiffer(to.manifest.policy, before.manifest.policy, to.manifest.output.class_labels, before.manifest.output.class_labels) : undefined;
-    if (!differ) return undefined;
+    const rollback = `modelgate rollback --model ${model}${alias === 'production' ? '' : ` --slot ${alias}`}`;
+    if (!differ) {
+      // The same decisions, given far more or far less often on the rows each was profiled on.
+      const rate = before ? actionRateChange(to, { ...before, version: from }) : undefined;
+      return rate && `${alias} of ${model} is now version ${to.version}, and ${rate}; if that was not meant, roll back (${rollback})`;
+    }
     const clients = differ.added.length ? 'its clients get decisions they were never given' : `its clients no longer get ${differ.missing.join(', ')}`;
-    return `${alias} of ${model} now decides ${differ.mine.join(', ')} (version ${to.version}) where version ${from} decided ${differ.theirs.join(', ')}: ${clients}; if that was not meant, roll back (modelgate rollback --model ${model}${alias === 'production' ? '' : ` --slot ${alias}`})`;
+    return `${alias} of ${model} now decides ${differ.mine.join(', ')} (version ${to.version}) where version ${from} decided ${differ.theirs.join(', ')}: ${clients}; if that was not meant, roll back (${rollback})`;
   }
 
   /**
