@@ -810,3 +810,39 @@ describe('decision policies as versions', () => {
     ]);
   });
 });
+
+describe('a chosen threshold that acts on every held-out row', () => {
+  it('is said: most rows positive and nothing learnable, F1 is highest acting on all; a learnable task with a rarer class is not', async () => {
+    const dir = tempDir();
+    const env = { MODELGATE_DATA_DIR: dir };
+    let seed = 11;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const write = (name: string, label: (x1: number) => number) => {
+      const lines = ['x1,x2,y'];
+      for (let i = 0; i < 1200; i++) {
+        const x1 = rand() * 4 - 2;
+        lines.push(`${x1.toFixed(4)},${rand().toFixed(4)},${label(x1)}`);
+      }
+      const file = path.join(dir, name);
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      return file;
+    };
+    // Three rows in four positive, whatever x1 and x2 say.
+    const noise = write('noise.csv', () => (rand() < 0.75 ? 1 : 0));
+    const r = await runCli(['train', '--data', noise, '--target', 'y', '--model', 'all', '--algo', 'logreg', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const out = r.json() as { metrics: { action_rate: number; positive_rate: number }; warnings: string[] };
+    expect(out.metrics.action_rate).toBe(1);
+    const said = out.warnings.find((w) => w.startsWith('the policy acts on every row'));
+    expect(said).toMatch(
+      /^the policy acts on every row its threshold was chosen on, so its decision does not depend on the score: (\d+) % of them are positive, and F1 is highest acting on all \(recall 1\); give --cost/,
+    );
+    expect(Number(/: (\d+) % of them/.exec(said!)![1])).toBe(Math.round(out.metrics.positive_rate * 100));
+    // y follows x1: a threshold inside the scores, and nothing said.
+    const learnable = write('learnable.csv', (x1) => (rand() < 1 / (1 + Math.exp(-4 * x1 + 2)) ? 1 : 0));
+    const ok = await runCli(['train', '--data', learnable, '--target', 'y', '--model', 'some', '--algo', 'logreg', '--json'], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((ok.json() as { metrics: { action_rate: number } }).metrics.action_rate).toBeLessThan(1);
+    expect((ok.json() as { warnings: string[] }).warnings.join('\n')).not.toMatch(/acts on every row/);
+  }, 120_000);
+});

@@ -103,7 +103,7 @@ export function registerPolicyCommands(program: Command): void {
               progress(`  warning: ${warnings[warnings.length - 1]}`);
             }
             const c = chooseThreshold(r.scores, r.labels, costs);
-            const picked = chosenPolicy(c, costs);
+            const picked = chosenPolicy(c, costs, { scores: r.scores, labels: r.labels });
             next = picked.policy;
             if (picked.caution) {
               warnings.push(picked.caution);

@@ -38,8 +38,15 @@ export function chooseThreshold(scores: ArrayLike<number>, labels: ArrayLike<num
  * paid), a threshold of 1 would still act on a float32 score of exactly 1.0 (a logit above
  * about 17), so the policy decides none at every score, and the caution says why.
  */
-export function chosenPolicy(choice: { threshold: number }, costs?: OutcomeCosts): { policy: Extract<Policy, { type: 'threshold' }>; caution?: string } {
-  if (choice.threshold <= 1) return { policy: { type: 'threshold', threshold: choice.threshold, above: 'act', below: 'none' } };
+export function chosenPolicy(
+  choice: { threshold: number },
+  costs?: OutcomeCosts,
+  held?: { scores: ArrayLike<number>; labels: ArrayLike<number> },
+): { policy: Extract<Policy, { type: 'threshold' }>; caution?: string } {
+  if (choice.threshold <= 1) {
+    const policy = { type: 'threshold' as const, threshold: choice.threshold, above: 'act', below: 'none' };
+    return { policy, ...(held && actsOnAll(held.scores, choice.threshold) ? { caution: actingOnAll(held.labels, costs) } : {}) };
+  }
   const text = costs
     ? ` with costs ${Object.entries(costs)
         .map(([k, v]) => `${k}=${v}`)
@@ -49,6 +56,24 @@ export function chosenPolicy(choice: { threshold: number }, costs?: OutcomeCosts
     policy: { type: 'threshold', threshold: 1, above: 'none', below: 'none' },
     caution: `acting paid on none of the rows${text}, so the policy decides none at every score; acting on a positive row is worth tp − fn and on a negative one fp − tn: check the signs in --cost`,
   };
+}
+
+function actsOnAll(scores: ArrayLike<number>, threshold: number): boolean {
+  for (let i = 0; i < scores.length; i++) if (scores[i] < threshold) return false;
+  return scores.length > 0;
+}
+
+/**
+ * Why a threshold below every held-out score is no decision at all: F1 is highest acting on
+ * everyone when most rows are positive (recall 1, precision the positive rate), and some costs
+ * pay for every action. The model's scores then change nothing that is decided.
+ */
+function actingOnAll(labels: ArrayLike<number>, costs?: OutcomeCosts): string {
+  let pos = 0;
+  for (let i = 0; i < labels.length; i++) pos += labels[i];
+  const share = `${((100 * pos) / Math.max(1, labels.length)).toFixed(0)} %`;
+  const why = costs ? `under these costs acting paid on every one (${share} of them positive)` : `${share} of them are positive, and F1 is highest acting on all (recall 1)`;
+  return `the policy acts on every row its threshold was chosen on, so its decision does not depend on the score: ${why}; give --cost tp=…,fp=… to weigh a false alarm against a catch, or set a threshold on the version with modelgate policy set --threshold T`;
 }
 
 /** Figures of a chosen threshold that no row helped to choose. */

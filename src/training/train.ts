@@ -148,7 +148,7 @@ export function trainModel(input: TrainInput): Trained {
   }
   const testScores = Float64Array.from({ length: test.rows }, (_, i) => score(test, i));
   const choice = chooseThreshold(testScores, test.label, input.costs);
-  const chosen = chosenPolicy(choice, input.costs);
+  const chosen = chosenPolicy(choice, input.costs, { scores: testScores, labels: test.label });
   const policy: Policy = input.bands ?? chosen.policy;
   const decide = compilePolicy(policy);
   const acting = new Set(actionDecisions(policy));
