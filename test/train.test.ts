@@ -269,6 +269,31 @@ describe('modelgate train', () => {
     expect(other.code, other.stderr).toBe(0);
     expect(other.stderr).not.toMatch(/warning/);
     expect(other.stdout).toMatch(/^gate min_auc: passed \(ROC AUC 0\.\d{4}; at least 0\.5 needed\)$/m);
+    // A longer export of the same table (its 3,000 rows, then 500 more): another file, but most of its rows trained version 1.
+    const longer = path.join(dir, 'longer.csv');
+    writeFileSync(longer, lines.join('\n'));
+    const both = await runCli(['evaluate', '--model', 'hotel', '--version', '1', '--data', longer, '--target', 'is_canceled', '--json'], env);
+    expect(both.code, both.stderr).toBe(0);
+    const said =
+      /^about (\d+) % of these rows are rows version 1 was trained on \(estimated on ([\d,]+) of them, against a sample of its training rows kept with its run\), so its metrics here flatter it \(held out in training, its ROC AUC was 0\.\d{4}\)/.exec(
+        both.json().warnings[0],
+      );
+    expect(said, JSON.stringify(both.json().warnings)).not.toBeNull();
+    // By hand: a row is a training row when its cells but the target are those of a row the split trained on (rows 1 to 3,000, not every fourth).
+    const header = lines[0]!.split(',');
+    const features = (line: string) =>
+      line
+        .split(',')
+        .filter((_, j) => header[j] !== 'is_canceled')
+        .join(',');
+    const trainedOn = new Set(
+      lines
+        .slice(1, 3001)
+        .filter((_, i) => i % 4 !== 0)
+        .map(features),
+    );
+    const exact = lines.slice(1).filter((l) => l && trainedOn.has(features(l))).length / (lines.length - 1);
+    expect(Math.abs(Number(said![1]) - exact * 100)).toBeLessThanOrEqual(6);
     // Without --target, the column the version was trained to predict: the same report as naming it.
     const named = await runCli(['evaluate', '--model', 'hotel', '--version', '1', '--data', later, '--target', 'is_canceled', '--json'], env);
     const recorded = await runCli(['evaluate', '--model', 'hotel', '--version', '1', '--data', later, '--json'], env);

@@ -10,6 +10,7 @@ import { designMatrix, fitPreprocessor, transformRow, type Preprocessor } from '
 import { exportTrees, predictClassProbabilities, predictValue, softmax, type TreeEnsemble } from './trees.js';
 import type { Algorithm, Split } from './train.js';
 import { heldOutCautions } from './held-out-cautions.js';
+import { sketchRows, type RowSketch } from './row-sketch.js';
 
 /**
  * Training for regression and multiclass targets: gradient-boosted trees (squared, absolute or
@@ -53,6 +54,8 @@ export interface KindTrained {
     duration_ms: number;
     rounds?: number;
     classes?: string[];
+    /** A sample of the training rows, so evaluate can tell data that holds them (row-sketch.ts). */
+    rows_sketch: RowSketch;
   };
 }
 
@@ -296,6 +299,7 @@ export function trainKindModel(input: KindTrainInput): KindTrained {
       duration_ms: Date.now() - started,
       ...(rounds !== undefined ? { rounds } : {}),
       ...(task === 'multiclass' ? { classes } : {}),
+      rows_sketch: sketchRows(train),
     },
   };
 }

@@ -11,6 +11,7 @@ import { designMatrix, fitPreprocessor, transformRow } from './preprocess.js';
 import { exportTrees, predictTrees } from './trees.js';
 import { heldOutCautions } from './held-out-cautions.js';
 import { chooseThreshold, chosenPolicy, crossFitted } from './threshold.js';
+import { sketchRows, type RowSketch } from './row-sketch.js';
 
 export type Algorithm = 'gbdt' | 'logreg';
 
@@ -112,7 +113,16 @@ export interface Trained {
   testScores: Float64Array;
   /** Why the held-out figures may say little (too few rows of a class, one score for every row). */
   cautions: string[];
-  run: { run_id: string; algorithm: Algorithm; params: Record<string, unknown>; rows: { train: number; test: number }; duration_ms: number; rounds?: number };
+  run: {
+    run_id: string;
+    algorithm: Algorithm;
+    params: Record<string, unknown>;
+    rows: { train: number; test: number };
+    duration_ms: number;
+    rounds?: number;
+    /** A sample of the training rows, so evaluate can tell data that holds them (row-sketch.ts). */
+    rows_sketch: RowSketch;
+  };
 }
 
 /** Train, choose the policy on the held-out rows, measure, and profile the training data. */
@@ -198,6 +208,7 @@ export function trainModel(input: TrainInput): Trained {
       rows: { train: train.rows, test: test.rows },
       duration_ms: Date.now() - started,
       ...(rounds !== undefined ? { rounds } : {}),
+      rows_sketch: sketchRows(train),
     },
   };
 }
