@@ -697,6 +697,17 @@ describe('decision policies as versions', () => {
     expect(measured.code, measured.stderr).toBe(0);
     expect(measured.json()).toMatchObject({ version: 4, rows: 1500, metrics_left_out: ['action_rate'] });
     expect(measured.json().warnings).toBeUndefined();
+    // A longer export holding version 1's training file (rows 0 to 2,999): another file, the same flattery, said from the run's sample of its rows.
+    const longer = path.join(dir, 'longer.csv');
+    writeFileSync(longer, `${all.join('\n')}\n`);
+    const held = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--data', longer, '--json'], env);
+    expect(held.code, held.stderr).toBe(0);
+    expect(held.json().warnings).toEqual([
+      expect.stringMatching(
+        /^about 3\d % of these rows are rows version 1 was trained on \(estimated on [\d,]+ of them, against a sample of its training rows kept with its run\), so it is surer of those rows than of new ones/,
+      ),
+    ]);
+    expect(held.json().metrics_measured).toBeUndefined();
 
     const s = await startTestServer({ jobs: false, dataDir: dir, db: { kind: 'sqlite', file: path.join(dir, 'modelgate.db') } });
     try {
@@ -814,8 +825,11 @@ describe('decision policies as versions', () => {
     const typo = await runCli(['policy', 'set', '--model', 'hotel', '--version', '1', '--cost', 'tp=0,fp=-20,fn=-100,tn=0', '--data', typos], env);
     expect(typo.code, typo.stderr).toBe(0);
     expect(typo.stderr).toContain('target: is_canceled (the column version 1 was trained to predict; --target names another)\n');
-    // Known as the training file by its bytes only: these edited rows count as other rows, measured.
-    expect(typo.stdout).toContain(`its f1, precision, recall, expected_profit_per_row are this policy's on ${typos} (cross-fitted), which monitoring compares live outcomes with`);
+    // Another file by its bytes, but the rows not edited are training rows still: found by the run's sample of them, and not measured on.
+    expect(typo.stderr).toMatch(
+      /warning: about \d+ % of these rows are rows version 1 was trained on \(estimated on [\d,]+ of them, against a sample of its training rows kept with its run\), so it is surer/,
+    );
+    expect(typo.stdout).not.toContain(`are this policy's on ${typos}`);
     expect(typo.stderr).toMatch(/warning: categories this version does not know, scored as unseen ones: hotel in \d+ rows \("city hotel" \d+, did you mean "City Hotel"\?\)/);
     // Each version's description says the policy it was given, and a variant of a variant keeps the model's own.
     const again = await runCli(['policy', 'set', '--model', 'hotel', '--version', '2', '--threshold', '0.3'], env);
@@ -829,6 +843,7 @@ describe('decision policies as versions', () => {
       `logreg trained on ${csv}`,
       `logreg trained on ${csv}; policy set from version 1: act when score >= 0.42, else none`,
       expect.stringMatching(new RegExp(`^logreg trained on ${csv.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; policy set from version 1: act when score >= 0\\.\\d+, else none$`)),
+      expect.stringMatching(/; policy set from version 1: act when score >= 0\.\d+, else none$/),
       expect.stringMatching(/; policy set from version 1: act when score >= 0\.\d+, else none$/),
       expect.stringMatching(/; policy set from version 1: act when score >= 0\.\d+, else none$/),
       `logreg trained on ${csv}; policy set from version 2: act when score >= 0.3, else none`,

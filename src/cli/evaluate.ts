@@ -11,8 +11,7 @@ import type { Context } from '../server/context.js';
 import { evaluateMulticlass, evaluateRegression, evaluateScores, type Evaluation, type MulticlassEvaluation, type RegressionEvaluation, type TaskEvaluation } from '../training/evaluation.js';
 import type { Task, UnseenSummary } from '../inference/index.js';
 import { parseNumberFlag, parseVersion, withContext } from './context.js';
-import { outcomeColumn, trainedOnFile } from './training-file.js';
-import { trainedShare, type RowSketch } from '../training/index.js';
+import { outcomeColumn, trainedOnFile, trainedRowsIn } from './training-file.js';
 import { emit, progress, type OutputOptions } from './output.js';
 
 interface EvaluateFlags extends OutputOptions {
@@ -41,23 +40,16 @@ async function resolve(ctx: Context, model: string, ref: string): Promise<number
 
 const METRIC_NAME: Record<string, string> = { roc_auc: 'ROC AUC', accuracy: 'accuracy', r2: 'R²', f1: 'F1', mae: 'MAE' };
 
-/** Below this share of a version's training rows in the data, its metrics there are not said to be flattered. */
-const TRAINED_SHARE_SAID = 0.05;
-
 /**
  * The evaluation on a version's own training file flatters it, and so does one on a file that
  * holds its training rows among others (a longer export of the same table); trees memorise more
  * than a linear model, so a comparison there favours them.
  */
 async function trainingFileWarning(file: string, fileSha256: string | undefined, e: Evaluated, task: Task, manifest: { metrics?: Record<string, number>; training?: Record<string, unknown> }) {
-  const sameFile = fileSha256 ? await trainedOnFile(file, e.version, manifest, fileSha256) : undefined;
-  const share = e.trained && e.trained.share >= TRAINED_SHARE_SAID ? e.trained.share : undefined;
-  if (!sameFile && share === undefined) return undefined;
+  const what = (fileSha256 ? await trainedOnFile(file, e.version, manifest, fileSha256) : undefined) ?? e.trainedRows;
+  if (!what) return undefined;
   const key = MAIN_METRIC[task];
   const heldOut = manifest.metrics?.[key];
-  const what =
-    sameFile ??
-    `about ${Math.round(share! * 100)} % of these rows are rows version ${e.version} was trained on (estimated on ${e.trained!.sampled.toLocaleString('en')} of them, against a sample of its training rows kept with its run)`;
   return `${what}, so its metrics here flatter it${heldOut !== undefined ? ` (held out in training, its ${METRIC_NAME[key]} was ${heldOut.toFixed(4)})` : ''}; evaluate on rows it never saw, such as newer labelled data`;
 }
 
@@ -68,8 +60,8 @@ interface Evaluated {
   skippedReasons: Record<string, number>;
   notNumbers: Record<string, number>;
   unseen: UnseenSummary;
-  /** The share of the scored rows that are the version's training rows, estimated from its run's sketch of them. */
-  trained?: { share: number; sampled: number };
+  /** How many of the scored rows are the version's training rows, when enough are to say (training-file.ts). */
+  trainedRows?: string;
 }
 
 /** Score the CSV with a registered version through the serving code (Servable, encoder, policy). */
@@ -94,11 +86,14 @@ async function evaluateVersion(ctx: Context, model: string, version: number, fil
       if (new Set(r.labels).size < 2) throw new AppError('BAD_REQUEST', `--target ${target.column}: the scored rows have a single class; evaluation needs both`);
       evaluation = { task: 'binary', ...evaluateScores(r.scores, r.labels, found.spec.policy, costMatrixOf(manifest.training)) };
     }
-    const names = found.spec.contract.features.map((f) => f.name);
-    const sketch = (manifest.training as { rows_sketch?: RowSketch } | undefined)?.rows_sketch;
-    const at = sketch ? sketch.columns.map((c) => names.indexOf(c)) : [];
-    const trained = sketch && !at.includes(-1) ? trainedShare(sketch, sketch.columns, (i) => at.map((j) => r.columns[j]![i]), r.scores.length) : undefined;
-    return { version, evaluation, skipped: r.skipped, skippedReasons: r.skippedReasons, notNumbers: r.notNumbers, unseen: r.unseen, ...(trained ? { trained } : {}) };
+    const trainedRows = trainedRowsIn(
+      version,
+      manifest,
+      found.spec.contract.features.map((f) => f.name),
+      r.columns,
+      r.scores.length,
+    );
+    return { version, evaluation, skipped: r.skipped, skippedReasons: r.skippedReasons, notNumbers: r.notNumbers, unseen: r.unseen, ...(trainedRows ? { trainedRows } : {}) };
   } finally {
     await s.release();
   }

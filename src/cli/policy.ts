@@ -10,7 +10,7 @@ import { parseBands, parseCosts } from './policy-flags.js';
 import type { Costs } from '../training/train.js';
 import { cliActor, parseNumberFlag, parseVersion, withContext } from './context.js';
 import { emit, progress, type OutputOptions } from './output.js';
-import { outcomeColumn, trainedOnFile } from './training-file.js';
+import { outcomeColumn, trainedOnFile, trainedRowsIn } from './training-file.js';
 
 interface PolicyFlags extends OutputOptions {
   model: string;
@@ -97,7 +97,15 @@ export function registerPolicyCommands(program: Command): void {
             if (r.unseenNote) progress(`  warning: ${r.unseenNote}`);
             // A pipe is read once, by the scoring: only a file is hashed.
             const sha256 = statSync(o.data).isFile() ? (await sha256File(o.data)).sha256 : undefined;
-            const trained = await trainedOnFile(o.data, version, manifest, sha256);
+            const trained =
+              (await trainedOnFile(o.data, version, manifest, sha256)) ??
+              trainedRowsIn(
+                version,
+                manifest,
+                found.spec.contract.features.map((f) => f.name),
+                r.columns,
+                r.scores.length,
+              );
             if (trained) {
               warnings.push(`${trained}, so it is surer of those rows than of new ones, and a threshold chosen on them can do worse than the profit it promises; choose on rows it never saw`);
               progress(`  warning: ${warnings[warnings.length - 1]}`);
