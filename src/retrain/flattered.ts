@@ -1,6 +1,6 @@
 import { MAIN_METRIC, MAIN_METRIC_WORDS } from '../lib/main-metric.js';
 import { aucStandardError } from '../monitoring/index.js';
-import type { Dataset, TrainingTask } from '../training/index.js';
+import { trainedShare, type Dataset, type RowSketch, type TrainingTask } from '../training/index.js';
 
 /** How far past chance (standard errors of the difference) and past this much a better score must be to be named. */
 const SIGMAS = 3;
@@ -45,6 +45,29 @@ export function flatteredWarning(
   }
   const name = MAIN_METRIC_WORDS[metric];
   const scored = `version ${version} scores ${name} ${after.toFixed(4)} on these held-out rows against ${before.toFixed(4)} on its own when it was trained: it was most likely trained on many of them, so the comparison flatters it.`;
+  return withWayOut(scored, version, timeColumn);
+}
+
+/** Below this share of the held-out rows being the version's training rows, the comparison is not said to flatter it. */
+const TRAINED_SHARE_SAID = 0.05;
+
+/**
+ * The same, known rather than inferred: the version's run kept a sample of its training rows'
+ * keys (training/row-sketch.ts), and this share of the retrain's held-out rows are among them.
+ * Undefined when its run kept none (versions trained before 2026-12-07: flatteredWarning then
+ * infers it from the scores), or fewer are.
+ */
+export function trainedRowsWarning(sketch: RowSketch | undefined, test: Dataset, version: number, timeColumn?: string): { said?: string } | undefined {
+  if (!sketch) return undefined;
+  const column = (c: string) => (test.numeric[c] ?? test.categorical[c]) as ArrayLike<unknown> | undefined;
+  if (sketch.columns.some((c) => column(c) === undefined)) return undefined;
+  const t = trainedShare(sketch, sketch.columns, (i) => sketch.columns.map((c) => column(c)![i]), test.rows);
+  if (!t || t.share < TRAINED_SHARE_SAID) return {};
+  const scored = `about ${Math.round(t.share * 100)} % of the held-out rows the candidate is compared on are rows version ${version} was trained on (estimated on ${t.sampled.toLocaleString('en')} of them, against a sample of its training rows kept with its run), so the comparison flatters it.`;
+  return { said: withWayOut(scored, version, timeColumn) };
+}
+
+function withWayOut(scored: string, version: number, timeColumn?: string): string {
   if (timeColumn)
     return `${scored} Retraining holds out the new data's latest rows by ${timeColumn}; if they fall in the period version ${version} was trained on, retrain on data that runs past it, or judge the candidate with modelgate evaluate on rows version ${version} never saw`;
   return `${scored} Retraining holds out every fourth row by its place in the file; if the file's rows moved since (newest first, new rows put first, shuffled), keep the old rows in their order with new rows after them, or judge the candidate with modelgate evaluate on rows version ${version} never saw`;

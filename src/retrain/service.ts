@@ -23,14 +23,14 @@ import type { Logger } from '../lib/logger.js';
 import { costMatrixOf, type Report } from '../monitoring/index.js';
 import type { RegistryService } from '../registry/index.js';
 import { checkSteps, type RolloutService } from '../rollout/index.js';
-import { crossFitted, evaluateMulticlass, evaluateRegression, evaluateScores, rowPayload, TRAINED_CELL_READING, type Dataset, type TrainingTask } from '../training/index.js';
+import { crossFitted, evaluateMulticlass, evaluateRegression, evaluateScores, rowPayload, TRAINED_CELL_READING, type Dataset, type RowSketch, type TrainingTask } from '../training/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
 import type { RetrainPlan } from './plan.js';
 import { featureColumns, type RunRecord } from './train-again.js';
 
 export type { RetrainPlan } from './plan.js';
 import { planDataWarning } from './plan-data.js';
-import { flatteredWarning } from './flattered.js';
+import { flatteredWarning, trainedRowsWarning } from './flattered.js';
 import { trainOffThread } from './train-off-thread.js';
 
 /**
@@ -566,14 +566,10 @@ export function createRetrainService(deps: RetrainDeps) {
         });
       const gates = gatesFor(run, candidate, current, main, input.maxMetricDrop ?? 0);
       const failed = gates.filter((g) => !g.passed);
-      const flattered = flatteredWarning(
-        task,
-        (v.manifest.training as { metrics?: Record<string, unknown> } | undefined)?.metrics,
-        current,
-        test,
-        fromVersion,
-        run.split?.kind === 'time' ? run.split.time_column : undefined,
-      );
+      const timeColumn = run.split?.kind === 'time' ? run.split.time_column : undefined;
+      // Known from the run's sample of its training rows when it kept one; else inferred from the scores.
+      const known = trainedRowsWarning((v.manifest.training as { rows_sketch?: RowSketch } | undefined)?.rows_sketch, test, fromVersion, timeColumn);
+      const flattered = known ? known.said : flatteredWarning(task, (v.manifest.training as { metrics?: Record<string, unknown> } | undefined)?.metrics, current, test, fromVersion, timeColumn);
       if (flattered) warnings.push(flattered);
       if ((v.manifest.training as { policy_by_hand?: boolean } | undefined)?.policy_by_hand && JSON.stringify(policy) !== JSON.stringify(v.manifest.policy))
         warnings.push(

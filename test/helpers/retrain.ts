@@ -16,11 +16,14 @@ export function csvOf(d: Dataset): string {
 }
 
 /** A version of `hotel` (or `model`) as `modelgate train` registers it, promoted: the model, its policy, and the run record retrain repeats. */
-export async function registerTrained(s: TestServer, data: Dataset, model = 'hotel', algo: 'logreg' | 'gbdt' = 'logreg') {
+/** `withoutSketch`: as a version trained before runs kept a sample of their rows (2026-12-07). */
+export async function registerTrained(s: TestServer, data: Dataset, model = 'hotel', algo: 'logreg' | 'gbdt' = 'logreg', o: { withoutSketch?: boolean } = {}) {
   const split = indexSplit(data, 0.25);
   const t = trainModel({ data, algo, split });
+  const { rows_sketch: sketch, ...record } = t.run;
   const run = {
-    ...t.run,
+    ...record,
+    ...(o.withoutSketch ? {} : { rows_sketch: sketch }),
     target: 'is_canceled',
     task: 'binary',
     split: { kind: 'index', test_fraction: 0.25 },
