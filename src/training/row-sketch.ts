@@ -37,14 +37,22 @@ export function rowKey(values: readonly unknown[]): number {
 export function sketchRows(d: Dataset): RowSketch {
   const columns = [...Object.keys(d.numeric), ...Object.keys(d.categorical)].sort();
   const data = columns.map((c) => (d.numeric[c] ?? d.categorical[c]) as ArrayLike<unknown>);
-  const keys = new Set<number>();
+  // A typed array sorted in place: 8 bytes a row, where a Set of a million keys took about 40 MB.
+  const all = new Float64Array(d.rows);
   const cells: unknown[] = new Array(columns.length);
   for (let i = 0; i < d.rows; i++) {
     for (let j = 0; j < columns.length; j++) cells[j] = data[j][i];
-    keys.add(rowKey(cells));
+    all[i] = rowKey(cells);
   }
-  const sorted = [...keys].sort((a, b) => a - b);
-  return { columns, distinct: sorted.length, keys: sorted.slice(0, SKETCH_KEYS) };
+  all.sort();
+  const keys: number[] = [];
+  let distinct = 0;
+  for (let i = 0; i < all.length; i++) {
+    if (i > 0 && all[i] === all[i - 1]) continue;
+    distinct++;
+    if (keys.length < SKETCH_KEYS) keys.push(all[i]!);
+  }
+  return { columns, distinct, keys };
 }
 
 /**
