@@ -55,6 +55,11 @@ describe('what Redis says when, connected, it refuses a count', () => {
     for (const m of Object.values(replies)) expect(advice(m)).not.toMatch(/user_script|[0-9a-f]{40}/);
   });
 
+  it('connected with the ready check pending (a Redis loading its dump after a restart) says so, not the error from before it was up', () => {
+    expect(redisAdvice('redis://redis:6379', 'connect', undefined)).toMatch(/^connected, but Redis has not said it is ready: one loading its data set after a restart \(LOADING\)/);
+    expect(redisAdvice('redis://redis:6379', 'reconnecting', undefined)).toBe('the connection is reconnecting');
+  });
+
   it('a timeout says what it means; anything else is passed on as Redis said it', () => {
     expect(advice('Command timed out')).toMatch(/^Redis did not answer in time \(Command timed out\): it is slow/);
     expect(advice('ERR something new')).toBe('ERR something new');

@@ -1,6 +1,10 @@
 import { errorMessage } from '../lib/errors.js';
 import { tlsProblem } from '../lib/tls-errors.js';
 
+/** Connected and waiting for Redis to say it is ready, which one loading its data set after a restart does only once loaded. */
+const LOADING_WAIT =
+  'connected, but Redis has not said it is ready: one loading its data set after a restart (LOADING) answers nothing else until it has loaded, which takes seconds to minutes with a large dump; checks are answered once it is ready';
+
 /** ioredis's terse words for a command that got no answer within its timeout, with what they mean. */
 const TIMED_OUT = 'Redis did not answer in time (Command timed out): it is slow or far from here, or this machine is overloaded';
 
@@ -27,6 +31,8 @@ export function redisAdvice(url: string, status: string, lastError: unknown, sen
     return `no Sentinel of ${listed} answered (${last}): check that they run and are reachable from here`;
   }
   if (lastError === undefined) {
+    // Connected, the ready check (INFO) pending: a Redis loading its data set answers it with loading:1 until it has.
+    if (status === 'connect') return LOADING_WAIT;
     return tls && status === 'connecting' ? 'no answer to the TLS handshake: if this Redis does not use TLS, use redis:// instead of rediss://' : `the connection is ${status}`;
   }
   const said = errorMessage(lastError).replace(/\.$/, '');

@@ -104,6 +104,9 @@ const REPLICA_RECHECK_MS = 2000;
  */
 const REFUSAL_RECHECK_MS = 2000;
 
+/** Connected this long with no error and not ready: Redis itself is not ready (loading its data set), not the connection. */
+const CONNECTED_WAITING_MS = 2000;
+
 /** The key that try counts on: under rate_limit:* as every limit (an ACL's key pattern), and no key's id. */
 const PROBE_KEY = redisKey('modelgate/probe');
 
@@ -136,6 +139,9 @@ export class RedisRateLimiter implements RateLimiter {
   /** While Redis, connected, refuses or times out the checks: since when and why (with what to do); cleared by the next it answers. */
   private refusing: { since: string; error: string } | undefined;
   private refusalRecheck: NodeJS.Timeout | undefined;
+  /** When the socket last connected, and when ioredis last reported an error (ms). */
+  private connectedAt: number | undefined;
+  private lastErrorAt: number | undefined;
   private checked: Promise<void> = Promise.resolve();
   /** Units claimed from Redis and not yet spent, per key. */
   private readonly grants = new Map<string, { left: number; roomAfter: number; until: number; windowMs: number; limit: number }>();
@@ -149,6 +155,7 @@ export class RedisRateLimiter implements RateLimiter {
     // Errors surface through the failure policy; without a listener ioredis would print each one.
     // ioredis's own complaint about writing to the closed stream would hide the connection's error.
     this.redis.on('error', (e) => {
+      this.lastErrorAt = Date.now();
       if (!/Stream isn't writeable/.test(e.message)) this.lastError = reasonAfter(this.lastError, e);
       if (o.sentinels && /All sentinels are unreachable/.test(e.message) && !this.probing) {
         this.probing = probeSentinel(o.sentinels[0]!, tls).then((failure) => {
@@ -158,6 +165,9 @@ export class RedisRateLimiter implements RateLimiter {
       }
     });
     this.redis.on('close', () => (this.downSince ??= new Date().toISOString()));
+    // A Redis loading its data set after a restart keeps the connection at 'connect' until it has:
+    // then the error that took the last socket down is no longer why checks wait (reasonNow).
+    this.redis.on('connect', () => (this.connectedAt = Date.now()));
     this.redis.on('ready', () => {
       this.lastError = undefined;
       this.sentinelFailure = undefined;
@@ -204,7 +214,11 @@ export class RedisRateLimiter implements RateLimiter {
   unavailableReason(): string | undefined {
     if (this.clusterNode) return CLUSTER_NODE;
     if (this.replicaOf) return onReplica(this.replicaOf);
-    if (this.redis.status !== 'ready') return redisAdvice(this.o.url, this.redis.status, this.lastError, this.o.sentinels, this.sentinelFailure);
+    if (this.redis.status !== 'ready') {
+      // Connected for a while with no error since (a refusal of the handshake or of the password comes within a round trip or two): waiting on Redis itself.
+      const waiting = this.redis.status === 'connect' && this.connectedAt !== undefined && (this.lastErrorAt ?? 0) < this.connectedAt && Date.now() - this.connectedAt >= CONNECTED_WAITING_MS;
+      return redisAdvice(this.o.url, this.redis.status, waiting ? undefined : this.lastError, this.o.sentinels, this.sentinelFailure);
+    }
     return this.refusing?.error;
   }
 
