@@ -18,7 +18,20 @@ export interface RetainedAlongside {
 export class RetentionJob {
   private periodic: Periodic | undefined;
 
-  constructor(private readonly o: { store: AuditStore; alongside?: RetainedAlongside[]; clock: Clock; log: Logger; retentionDays: number; intervalMs: number; batch?: number; timers?: Timers }) {}
+  constructor(
+    private readonly o: {
+      store: AuditStore;
+      alongside?: RetainedAlongside[];
+      clock: Clock;
+      log: Logger;
+      retentionDays: number;
+      intervalMs: number;
+      batch?: number;
+      timers?: Timers;
+      /** A failed run's database error in words for the log (what it means, what to do). */
+      describeError?: (e: unknown) => string;
+    },
+  ) {}
 
   /** Audit records deleted (what was deleted alongside them is logged). */
   async runOnce(): Promise<number> {
@@ -54,6 +67,7 @@ export class RetentionJob {
       log: this.o.log,
       what: 'audit retention run',
       timers: this.o.timers,
+      describeError: this.o.describeError,
     });
   }
 

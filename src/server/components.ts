@@ -81,6 +81,7 @@ export function auditParts({ ctx, config, log, metrics, timers }: Parts) {
     intervalMs: 3_600_000,
     timers,
     batch,
+    describeError: describeDbError(ctx.db),
   });
   return { audit, sink, retention };
 }
