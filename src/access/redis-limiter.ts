@@ -166,7 +166,7 @@ export class RedisRateLimiter implements RateLimiter {
     });
     this.redis.on('close', () => (this.downSince ??= new Date().toISOString()));
     // A Redis loading its data set after a restart keeps the connection at 'connect' until it has:
-    // then the error that took the last socket down is no longer why checks wait (reasonNow).
+    // then the error that took the last socket down is no longer why checks wait (unavailableReason).
     this.redis.on('connect', () => (this.connectedAt = Date.now()));
     this.redis.on('ready', () => {
       this.lastError = undefined;
@@ -225,7 +225,7 @@ export class RedisRateLimiter implements RateLimiter {
   /** Redis answered a check: whatever it refused before, it takes them now. */
   private answered(): void {
     this.refusing = undefined;
-    clearTimeout(this.refusalRecheck);
+    clearInterval(this.refusalRecheck);
     this.refusalRecheck = undefined;
     if (this.outageSaid) {
       this.outageSaid = false;

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { AppError } from '../lib/errors.js';
 import { sha256File } from '../lib/files.js';
-import { trainedShare, type RowSketch } from '../training/index.js';
+import { describeTrainedShare, trainedShare, type RowSketch } from '../training/index.js';
 
 interface TrainedManifest {
   training?: Record<string, unknown>;
@@ -26,9 +26,6 @@ export async function trainedOnFile(file: string, version: number, manifest: Tra
   return `${file} is the file version ${version} was trained on: ${train ? `${train} of its ${read ? `${read} ` : ''}rows trained it` : 'its rows trained it'}`;
 }
 
-/** Below this share of a version's training rows in the data, what is measured on it is not said to be flattered. */
-const TRAINED_SHARE_SAID = 0.05;
-
 /**
  * "about 64 % of these rows are rows version 1 was trained on (…)", when rows scored from a file
  * (each feature's values in contract order, as scoreCsv gives them) hold enough of the version's
@@ -42,8 +39,7 @@ export function trainedRowsIn(version: number, manifest: TrainedManifest, featur
   const at = sketch.columns.map((c) => features.indexOf(c));
   if (at.includes(-1)) return undefined;
   const t = trainedShare(sketch, sketch.columns, (i) => at.map((j) => columns[j]![i]), rows);
-  if (!t || t.share < TRAINED_SHARE_SAID) return undefined;
-  return `about ${Math.round(t.share * 100)} % of these rows are rows version ${version} was trained on (estimated on ${t.sampled.toLocaleString('en')} of them, against a sample of its training rows kept with its run)`;
+  return t && describeTrainedShare(t, 'these rows', version);
 }
 
 /** The column a version knows its outcome by: the one it was trained to predict, else the one `register --reference … --target` labelled its reference data by. */

@@ -1,6 +1,6 @@
 import { MAIN_METRIC, MAIN_METRIC_WORDS } from '../lib/main-metric.js';
 import { aucStandardError } from '../monitoring/index.js';
-import { trainedShare, type Dataset, type RowSketch, type TrainingTask } from '../training/index.js';
+import { describeTrainedShare, trainedShare, type Dataset, type RowSketch, type TrainingTask } from '../training/index.js';
 
 /** How far past chance (standard errors of the difference) and past this much a better score must be to be named. */
 const SIGMAS = 3;
@@ -48,9 +48,6 @@ export function flatteredWarning(
   return withWayOut(scored, version, timeColumn);
 }
 
-/** Below this share of the held-out rows being the version's training rows, the comparison is not said to flatter it. */
-const TRAINED_SHARE_SAID = 0.05;
-
 /**
  * The same, known rather than inferred: the version's run kept a sample of its training rows'
  * keys (training/row-sketch.ts), and this share of the retrain's held-out rows are among them.
@@ -62,9 +59,8 @@ export function trainedRowsWarning(sketch: RowSketch | undefined, test: Dataset,
   const column = (c: string) => (test.numeric[c] ?? test.categorical[c]) as ArrayLike<unknown> | undefined;
   if (sketch.columns.some((c) => column(c) === undefined)) return undefined;
   const t = trainedShare(sketch, sketch.columns, (i) => sketch.columns.map((c) => column(c)![i]), test.rows);
-  if (!t || t.share < TRAINED_SHARE_SAID) return {};
-  const scored = `about ${Math.round(t.share * 100)} % of the held-out rows the candidate is compared on are rows version ${version} was trained on (estimated on ${t.sampled.toLocaleString('en')} of them, against a sample of its training rows kept with its run), so the comparison flatters it.`;
-  return { said: withWayOut(scored, version, timeColumn) };
+  const said = t && describeTrainedShare(t, 'the held-out rows the candidate is compared on', version);
+  return said ? { said: withWayOut(`${said}, so the comparison flatters it.`, version, timeColumn) } : {};
 }
 
 function withWayOut(scored: string, version: number, timeColumn?: string): string {

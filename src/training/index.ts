@@ -13,4 +13,4 @@ export { timeSplit, timeSplitLine, timeSplitRecord } from './time-split.js';
 export { trainKindModel } from './train-kinds.js';
 export { leakingColumns, leakageWarning, type LeakingColumn } from './leakage.js';
 export { chooseThreshold, chosenPolicy, crossFitted, type CrossFitted } from './threshold.js';
-export { sketchRows, trainedShare, rowKey, SKETCH_KEYS, type RowSketch } from './row-sketch.js';
+export { sketchRows, trainedShare, describeTrainedShare, rowKey, SKETCH_KEYS, type RowSketch } from './row-sketch.js';

@@ -76,3 +76,15 @@ export function trainedShare(sketch: RowSketch, columns: readonly string[], rows
   }
   return sampled ? { share: trained / sampled, sampled } : undefined;
 }
+
+/** Below this share of rows being a version's training rows, what is measured on them is not said to be flattered. */
+const SAID_FROM = 0.05;
+
+/**
+ * "about 64 % of `these` are rows version 1 was trained on (…)", trainedShare's estimate in
+ * words, when it is SAID_FROM or more; undefined for less.
+ */
+export function describeTrainedShare(t: { share: number; sampled: number }, these: string, version: number): string | undefined {
+  if (t.share < SAID_FROM) return undefined;
+  return `about ${Math.round(t.share * 100)} % of ${these} are rows version ${version} was trained on (estimated on ${t.sampled.toLocaleString('en')} of them, against a sample of its training rows kept with its run)`;
+}
