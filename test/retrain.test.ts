@@ -471,6 +471,28 @@ describe('modelgate retrain', () => {
   }, 120_000);
 });
 
+describe('a version trained by modelgate 0.0.1', () => {
+  let s: TestServer;
+  afterAll(() => s?.stop());
+
+  // Its run record named the target only among the column roles; retrain refused it as having
+  // none, and evaluate and predictions export --training-data did not know the outcome's column.
+  it('is retrained and evaluated by the target its column roles name', async () => {
+    s = await startTestServer({ jobs: false });
+    await registerTrained(s, generateHotelBookings(3000, 1), 'hotel', 'logreg', { as001: true });
+    expect((await s.ctx.registry.getVersion('hotel', 1)).manifest.training).not.toHaveProperty('target');
+    const data = path.join(tempDir(), 'fresh.csv');
+    writeFileSync(data, csvOf(generateHotelBookings(3000, 2)));
+    const retrained = await runCli(['retrain', '--model', 'hotel', '--data', data, '--max-metric-drop', '1', '--json'], s.env);
+    expect(retrained.code, retrained.stderr).toBe(0);
+    expect(retrained.json()).toMatchObject({ status: 'registered', from_version: 1, candidate_version: 2 });
+    expect((await s.ctx.registry.getVersion('hotel', 2)).manifest.training).toMatchObject({ target: 'is_canceled' });
+    const evaluated = await runCli(['evaluate', '--model', 'hotel', '--version', '1', '--data', data], s.env);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(evaluated.stdout + evaluated.stderr).toMatch(/target: is_canceled \(the column version 1 was trained to predict/);
+  }, 120_000);
+});
+
 describe('modelgate retrain gated out only by a small margin', () => {
   let s: TestServer;
   afterAll(() => s?.stop());

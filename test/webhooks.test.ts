@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/lib/logger.js';
 import { sign, verify } from '../src/webhooks/index.js';
 import { DIALECTS } from './helpers/db.js';
 import { demoModel } from './helpers/fixtures.js';
@@ -753,9 +754,11 @@ for (const dialect of DIALECTS) {
 describe('receivers on internal addresses (WEBHOOK_ALLOW_PRIVATE off, the default)', () => {
   let s: TestServer;
   let rx: Awaited<ReturnType<typeof receiver>>;
+  const logged: { level: string; msg: string; subscription?: string }[] = [];
+  const refusalsSaid = () => logged.filter((l) => l.level === 'warn' && /^webhook subscription \S+ is refused by this server/.test(l.msg));
   beforeAll(async () => {
     rx = await receiver({ '/hook': (_req, res) => res.writeHead(200).end() });
-    s = await startTestServer({ jobs: false, env: { WEBHOOK_ALLOW_PRIVATE: 'false' } });
+    s = await startTestServer({ jobs: false, env: { WEBHOOK_ALLOW_PRIVATE: 'false' }, log: createLogger('info', { write: (l: string) => void logged.push(JSON.parse(l)) }) });
   });
   afterAll(async () => {
     await s?.stop();
@@ -780,6 +783,15 @@ describe('receivers on internal addresses (WEBHOOK_ALLOW_PRIVATE off, the defaul
     expect(rx.got).toEqual([]);
     const [d] = await s.ctx.webhooks.deliveries({ limit: 10 });
     expect(d).toMatchObject({ subscription_id: 'wh_internal', attempts: 1, status: 'pending', last_error: expect.stringMatching(/127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback/) });
+    // Said once at warn, with what to do, though the check at the first tick and the attempt both met it.
+    expect(refusalsSaid()).toEqual([
+      expect.objectContaining({
+        subscription: 'wh_internal',
+        msg: expect.stringMatching(
+          /^webhook subscription wh_internal is refused by this server \(url: 127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=on\); its deliveries wait, are retried and end as dead letters: point it at a receiver this server may reach/,
+        ),
+      }),
+    ]);
     // A test event is checked the same way; the refusal says what to do, with no other hint.
     const { runCli } = await import('./helpers/cli.js');
     const tested = await runCli(['webhooks', 'test', 'wh_internal'], s.env);
@@ -788,5 +800,29 @@ describe('receivers on internal addresses (WEBHOOK_ALLOW_PRIVATE off, the defaul
       /^not delivered to http:\/\/127\.0\.0\.1:\d+\/hook: url: 127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=on \(after \d+ ms\) \(webhook-id msg_\S+\)\n$/,
     );
     expect(rx.got).toEqual([]);
+  });
+
+  it('a subscription stored before internal receivers were refused (modelgate 0.0.1) is said in the log when a server starts, before any event', async () => {
+    const { createWebhookStore } = await import('../src/webhooks/store.js');
+    await createWebhookStore(s.ctx.db).add({ id: 'wh_upgraded', url: `${rx.base}/hook`, secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', events: ['*'], actor: 't', at: new Date().toISOString() });
+    const before = logged.length;
+    // A server started on that database: its first tick as the delivery leader checks every enabled subscription.
+    const again = await startTestServer({
+      jobs: false,
+      db: s.db,
+      dataDir: s.dataDir,
+      env: { WEBHOOK_ALLOW_PRIVATE: 'false' },
+      log: createLogger('info', { write: (l: string) => void logged.push(JSON.parse(l)) }),
+    });
+    try {
+      await s.webhookWorker.stop();
+      await again.webhookWorker.tick();
+      await again.webhookWorker.idle();
+      const said = refusalsSaid().filter((l) => logged.indexOf(l) >= before);
+      expect(said.map((l) => l.subscription).sort()).toEqual(['wh_internal', 'wh_upgraded']);
+      expect(rx.got).toEqual([]);
+    } finally {
+      await again.stop();
+    }
   });
 });

@@ -4,9 +4,9 @@ import { access, constants, mkdir, mkdtemp, rename, rm, writeFile } from 'node:f
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { createGzip } from 'node:zlib';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql } from 'kysely';
 import * as tar from 'tar';
-import type { Database, Db } from '../db/index.js';
+import { lastMigration, type Database, type Db } from '../db/index.js';
 import { writeText } from '../lib/data-location.js';
 import { isNoSpace, noSpaceError } from '../lib/disk-space.js';
 import { removeIfInterrupted } from '../lib/interrupt-cleanup.js';
@@ -35,12 +35,6 @@ const PAGE = 5000;
 const FEATURES_TEXT = 'modelgate_backup_features_text';
 /** The unique key each large table is paged on. */
 const AUDIT_KEY: Partial<Record<BackupTable, string>> = { predictions: 'id', feedback: 'prediction_id' };
-
-/** The last migration applied: a restore needs a modelgate that knows it. */
-export async function schemaVersion(q: Kysely<Database> | Transaction<Database>): Promise<string> {
-  const r = await sql<{ name: string }>`select name from kysely_migration order by name desc limit 1`.execute(q);
-  return r.rows[0]?.name ?? '';
-}
 
 /**
  * Write one archive of the registry and its settings (and with includeAudit the prediction
@@ -72,7 +66,7 @@ export async function createBackup(db: Db, artifacts: ArtifactStore, o: BackupOp
     // servers' audit writers go on while a large table is copied.
     const tx = db.kysely.transaction().setAccessMode('read only');
     await (db.dialect === 'postgres' ? tx.setIsolationLevel('repeatable read') : tx).execute(async (t) => {
-      schema = await schemaVersion(t);
+      schema = await lastMigration(t, db.dialect);
       for (const table of tables) {
         const written = createWriteStream(path.join(work, tableEntry(table, BACKUP_FORMAT)));
         // Level 1: the audit log's lines shrink about tenfold at it, and a faster backup holds its snapshot less long.

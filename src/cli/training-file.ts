@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { AppError } from '../lib/errors.js';
 import { sha256File } from '../lib/files.js';
+import { trainingTarget } from '../registry/index.js';
 import { describeTrainedShare, trainedShare, type RowSketch } from '../training/index.js';
 
 interface TrainedManifest {
@@ -44,8 +45,8 @@ export function trainedRowsIn(version: number, manifest: TrainedManifest, featur
 
 /** The column a version knows its outcome by: the one it was trained to predict, else the one `register --reference … --target` labelled its reference data by. */
 export function knownTarget(manifest: TrainedManifest): { column: string; from: 'training' | 'reference' } | undefined {
-  const trained = manifest.training?.target;
-  if (typeof trained === 'string' && trained) return { column: trained, from: 'training' };
+  const trained = trainingTarget(manifest.training);
+  if (trained) return { column: trained, from: 'training' };
   const labelled = (manifest.reference as { target?: unknown } | null | undefined)?.target;
   return typeof labelled === 'string' && labelled ? { column: labelled, from: 'reference' } : undefined;
 }

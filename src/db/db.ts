@@ -2,7 +2,7 @@ import { createPrivateFile, mkdirPrivate } from '../lib/private-files.js';
 import path from 'node:path';
 import type SQLiteDatabase from 'better-sqlite3';
 import type PgCursor from 'pg-cursor';
-import { Kysely, Migrator, sql, type MigrationResultSet } from 'kysely';
+import { Kysely, Migrator, sql, type MigrationResultSet, type Transaction } from 'kysely';
 import type pg from 'pg';
 import { lazyRequire } from '../lib/lazy-require.js';
 import type { Database } from './schema.js';
@@ -140,20 +140,80 @@ export async function dedicatedPgClient(loc: Extract<DbLocation, { kind: 'postgr
 }
 
 /**
+ * Where each migration is recorded. A release's Kysely refuses to start on a database whose
+ * ledger names a migration it does not know ("corrupted migrations"), so the release that
+ * shipped with 001–015 (0.1.0, 2026-12-02) could not be rolled back to once a later one had
+ * migrated. Its ledger, kysely_migration, therefore holds exactly those fifteen; every later
+ * migration is recorded in modelgate_migration, which 0.1.0 never reads, and this release
+ * tolerates there what a newer one added.
+ */
+const LEDGERS = [
+  { table: 'kysely_migration', lock: 'kysely_migration_lock', holds: (name: string) => name < FIRST_LATER_MIGRATION },
+  { table: 'modelgate_migration', lock: 'modelgate_migration_lock', holds: (name: string) => name >= FIRST_LATER_MIGRATION },
+] as const;
+/** The first migration 0.1.0 did not ship with. */
+export const FIRST_LATER_MIGRATION = '016';
+
+/**
  * Kysely looks for its migration tables by name in every schema unless told which one, so a
  * second modelgate in another schema of the same database would think it had migrated.
  * Pin them to the schema this connection works in.
  */
-async function migrator(db: Db): Promise<Migrator> {
+async function migrators(db: Db): Promise<Migrator[]> {
   let migrationTableSchema: string | undefined;
   if (db.dialect === 'postgres') {
     const r = await sql<{ schema: string }>`select current_schema() as schema`.execute(db.kysely);
     migrationTableSchema = r.rows[0]?.schema;
   }
-  return new Migrator({
-    db: db.kysely,
-    provider: { getMigrations: async () => allMigrations(db.dialect) },
-    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  const all = Object.entries(allMigrations(db.dialect));
+  return LEDGERS.map(
+    (ledger) =>
+      new Migrator({
+        db: db.kysely,
+        provider: { getMigrations: async () => Object.fromEntries(all.filter(([name]) => ledger.holds(name))) },
+        migrationTableName: ledger.table,
+        migrationLockTableName: ledger.lock,
+        ...(migrationTableSchema ? { migrationTableSchema } : {}),
+      }),
+  );
+}
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+async function tableExists(q: Executor, dialect: Dialect, table: string): Promise<boolean> {
+  // Asked first, so a new database's server log shows no failed query.
+  return dialect === 'postgres'
+    ? ((await sql<{ present: boolean }>`select to_regclass(${table}) is not null as present`.execute(q)).rows[0]?.present ?? false)
+    : (await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name = ${table}`.execute(q)).rows.length > 0;
+}
+
+/** The migrations either ledger names, oldest first. */
+async function executedMigrations(q: Executor, dialect: Dialect): Promise<string[]> {
+  const names: string[] = [];
+  for (const { table } of LEDGERS) {
+    if (await tableExists(q, dialect, table)) names.push(...(await sql<{ name: string }>`select name from ${sql.table(table)}`.execute(q)).rows.map((r) => r.name));
+  }
+  return names.sort();
+}
+
+/** The last migration applied ('' for none), read through `q` (a backup's snapshot): a restore needs a modelgate that knows it. */
+export async function lastMigration(q: Executor, dialect: Dialect): Promise<string> {
+  return (await executedMigrations(q, dialect)).at(-1) ?? '';
+}
+
+/**
+ * Builds between 0.1.0 and this change recorded every migration in kysely_migration: the later
+ * ones move to modelgate_migration (in one transaction, the same rows), so 0.1.0 starts on the
+ * database again.
+ */
+async function moveLaterMigrations(db: Db): Promise<void> {
+  if (!(await tableExists(db.kysely, db.dialect, 'kysely_migration'))) return;
+  const later = await sql<{ name: string }>`select name from kysely_migration where name >= ${FIRST_LATER_MIGRATION}`.execute(db.kysely);
+  if (!later.rows.length) return;
+  await db.kysely.transaction().execute(async (tx) => {
+    await sql`create table if not exists modelgate_migration (name varchar(255) not null primary key, timestamp varchar(255) not null)`.execute(tx);
+    await sql`insert into modelgate_migration (name, timestamp) select name, timestamp from kysely_migration where name >= ${FIRST_LATER_MIGRATION} on conflict (name) do nothing`.execute(tx);
+    await sql`delete from kysely_migration where name >= ${FIRST_LATER_MIGRATION}`.execute(tx);
   });
 }
 
@@ -163,14 +223,7 @@ async function migrator(db: Db): Promise<Migrator> {
  */
 async function newerMigrations(db: Db): Promise<string[]> {
   const known = allMigrations(db.dialect);
-  // Asked first, so a new database's server log shows no failed query.
-  const present =
-    db.dialect === 'postgres'
-      ? (await sql<{ present: boolean }>`select to_regclass('kysely_migration') is not null as present`.execute(db.kysely)).rows[0]?.present
-      : (await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name = 'kysely_migration'`.execute(db.kysely)).rows.length > 0;
-  if (!present) return [];
-  const executed = (await sql<{ name: string }>`select name from kysely_migration`.execute(db.kysely)).rows.map((r) => r.name);
-  return executed.filter((name) => !(name in known)).sort();
+  return (await executedMigrations(db.kysely, db.dialect)).filter((name) => !(name in known));
 }
 
 /**
@@ -180,6 +233,7 @@ async function newerMigrations(db: Db): Promise<string[]> {
  * `newer` names those migrations.
  */
 export async function migrate(db: Db): Promise<MigrationResultSet & { newer?: string[] }> {
+  await moveLaterMigrations(db);
   const newer = await newerMigrations(db);
   if (newer.length) {
     const missing = await pendingMigrations(db);
@@ -190,21 +244,24 @@ export async function migrate(db: Db): Promise<MigrationResultSet & { newer?: st
     }
     return { results: [], newer };
   }
-  const m = await migrator(db);
-  const result = await m.migrateToLatest();
-  if (result.error) {
-    const failed = result.results?.find((r) => r.status === 'Error');
-    // No failed migration means the database could not be reached at all: keep that error as it is.
-    if (!failed) throw result.error;
-    // The driver's code stays on it, so a full disk or a lost connection is still told apart.
-    const code = (result.error as { code?: unknown }).code;
-    throw Object.assign(new Error(`migration ${failed.migrationName} failed: ${(result.error as Error).message ?? result.error}`, { cause: result.error }), typeof code === 'string' ? { code } : {});
+  const results: NonNullable<MigrationResultSet['results']> = [];
+  for (const m of await migrators(db)) {
+    const result = await m.migrateToLatest();
+    results.push(...(result.results ?? []));
+    if (result.error) {
+      const failed = result.results?.find((r) => r.status === 'Error');
+      // No failed migration means the database could not be reached at all: keep that error as it is.
+      if (!failed) throw result.error;
+      // The driver's code stays on it, so a full disk or a lost connection is still told apart.
+      const code = (result.error as { code?: unknown }).code;
+      throw Object.assign(new Error(`migration ${failed.migrationName} failed: ${(result.error as Error).message ?? result.error}`, { cause: result.error }), typeof code === 'string' ? { code } : {});
+    }
   }
-  return result;
+  return { results };
 }
 
-/** Names of migrations not yet applied; empty when the schema is current. */
+/** Names of migrations not yet applied, in either ledger; empty when the schema is current. */
 export async function pendingMigrations(db: Db): Promise<string[]> {
-  const all = await (await migrator(db)).getMigrations();
-  return all.filter((m) => !m.executedAt).map((m) => m.name);
+  const executed = new Set(await executedMigrations(db.kysely, db.dialect));
+  return Object.keys(allMigrations(db.dialect)).filter((name) => !executed.has(name));
 }

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PG_URL, dropDb, freshDb, randomId } from '../../test/helpers/db.js';
@@ -6,7 +6,7 @@ import { runCli } from '../../test/helpers/cli.js';
 import { demoModel } from '../../test/helpers/fixtures.js';
 import { startTestServer } from '../../test/helpers/server.js';
 import { createLogger } from '../lib/logger.js';
-import { migrate, openDb, pendingMigrations } from './index.js';
+import { allMigrations, migrate, openDb, pendingMigrations } from './index.js';
 
 describe('migrations on PostgreSQL with two schemas in one database', () => {
   const a = freshDb('postgres');
@@ -85,7 +85,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       try {
         await migrate(db);
         // What a newer release leaves: its migration's row and what it made.
-        await sql`insert into kysely_migration (name, timestamp) values ('999_from_a_newer_release', '2027-01-01T00:00:00.000Z')`.execute(db.kysely);
+        await sql`insert into modelgate_migration (name, timestamp) values ('999_from_a_newer_release', '2027-01-01T00:00:00.000Z')`.execute(db.kysely);
         await sql`create table future_things (id integer)`.execute(db.kysely);
         await sql`alter table models add column future_column text`.execute(db.kysely);
         expect(await migrate(db)).toEqual({ results: [], newer: ['999_from_a_newer_release'] });
@@ -117,11 +117,72 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it("refuses a database that lacks one of this release's own migrations as well, naming both", async () => {
       const db = await openDb(loc);
       try {
-        const [last] = (await sql<{ name: string }>`select name from kysely_migration where name <> '999_from_a_newer_release' order by name desc limit 1`.execute(db.kysely)).rows;
-        await sql`delete from kysely_migration where name = ${last.name}`.execute(db.kysely);
+        const [last] = (await sql<{ name: string }>`select name from modelgate_migration where name <> '999_from_a_newer_release' order by name desc limit 1`.execute(db.kysely)).rows;
+        await sql`delete from modelgate_migration where name = ${last.name}`.execute(db.kysely);
         await expect(migrate(db)).rejects.toThrow(
           `the database has migrations this release does not know (999_from_a_newer_release) and lacks ones it does (${last.name}): it was migrated by another line of releases; use a release that knows all of them`,
         );
+      } finally {
+        await db.close();
+      }
+    });
+  });
+}
+
+/** The migrations modelgate 0.1.0 (2026-12-02) shipped with, read off its src/db/migrations/index.ts. */
+const RELEASE_0_1_0 = [
+  '001_registry',
+  '002_rollouts',
+  '003_access',
+  '004_audit',
+  '005_feedback',
+  '006_monitoring',
+  '007_webhooks',
+  '008_audit_write_cost',
+  '009_audit_narrow_indexes',
+  '010_arm_stats_cache_hits',
+  '011_replaced_tokens',
+  '012_task_outcomes',
+  '013_arm_stats_score_sum',
+  '014_retrain',
+  '015_engine_checks',
+];
+
+// Rolling the image back to 0.1.0 after an upgrade: its Kysely refused to start on a ledger that
+// named migrations it did not know ("corrupted migrations: previously executed migration
+// 016_feedback_orphans is missing", seen with the real 0.1.0 build against a database this
+// release migrated). 0.1.0's start is its Migrator over its fifteen migrations.
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`a database this release migrated, rolled back to 0.1.0, on ${dialect}`, () => {
+    const loc = freshDb(dialect);
+    afterAll(() => dropDb(loc));
+    const release010 = (db: Awaited<ReturnType<typeof openDb>>) => {
+      const all = allMigrations(db.dialect);
+      return new Migrator({ db: db.kysely, provider: { getMigrations: async () => Object.fromEntries(RELEASE_0_1_0.map((name) => [name, all[name]!])) } });
+    };
+    const ledger = async (db: Awaited<ReturnType<typeof openDb>>, table: string) =>
+      (await sql<{ name: string }>`select name from ${sql.table(table)} order by name`.execute(db.kysely)).rows.map((r) => r.name);
+
+    it("keeps 0.1.0's ledger to the migrations 0.1.0 knows, so 0.1.0 starts on it with nothing to apply", async () => {
+      const db = await openDb(loc);
+      try {
+        await migrate(db);
+        expect(await ledger(db, 'kysely_migration')).toEqual(RELEASE_0_1_0);
+        const later = Object.keys(allMigrations(dialect)).filter((name) => !RELEASE_0_1_0.includes(name));
+        expect(later.length).toBeGreaterThan(0);
+        expect(await ledger(db, 'modelgate_migration')).toEqual(later);
+        expect(await release010(db).migrateToLatest()).toEqual({ results: [] });
+
+        // As builds between 0.1.0 and this change left it: every migration in kysely_migration, which 0.1.0 refuses.
+        await sql`insert into kysely_migration (name, timestamp) select name, timestamp from modelgate_migration`.execute(db.kysely);
+        await sql`drop table modelgate_migration`.execute(db.kysely);
+        expect(String((await release010(db).migrateToLatest()).error)).toMatch(/corrupted migrations: previously executed migration 016_feedback_orphans is missing/);
+        // This release moves the later ones to its own ledger and applies nothing again.
+        expect(await pendingMigrations(db)).toEqual([]);
+        expect(await migrate(db)).toEqual({ results: [] });
+        expect(await ledger(db, 'kysely_migration')).toEqual(RELEASE_0_1_0);
+        expect(await ledger(db, 'modelgate_migration')).toEqual(later);
+        expect(await release010(db).migrateToLatest()).toEqual({ results: [] });
       } finally {
         await db.close();
       }

@@ -1,4 +1,4 @@
-export { createRegistryService, MODEL_NAME, type RegistryService, type VerifyResult, type RegisterInput, type PromoteInput, type AliasChange, type AliasGuard } from './service.js';
+export { createRegistryService, trainingTarget, MODEL_NAME, type RegistryService, type VerifyResult, type RegisterInput, type PromoteInput, type AliasChange, type AliasGuard } from './service.js';
 export { createRegistryStore, type RegistryStore } from './store.js';
 export { registryRoutes } from './routes.js';
 export { manifestSchema, manifestInputSchema, canonicalJson, type Manifest, type ManifestInput } from './manifest.js';

@@ -53,12 +53,24 @@ const trainingColumns = z.object({
   columns: z.array(z.object({ name: z.string(), role: z.string(), note: z.string().optional() })),
 });
 
+/**
+ * The column a version was trained to predict, from its manifest's training record: the run
+ * record's target, or — in records from before 0.1.0 (2026-12-02), which kept it only among the
+ * column roles — the column whose role is target. Undefined for an imported version.
+ */
+export function trainingTarget(training: unknown): string | undefined {
+  const named = (training as { target?: unknown } | null | undefined)?.target;
+  if (typeof named === 'string' && named) return named;
+  const t = trainingColumns.safeParse(training);
+  return t.success ? t.data.columns.find((c) => c.role === 'target')?.name : undefined;
+}
+
 /** The training data's columns that are not features (ServableSpec.leftOut and target), from a manifest's training record. */
 export function leftOutColumns(training: unknown): Pick<ServableSpec, 'leftOut' | 'target'> {
   const t = trainingColumns.safeParse(training);
   if (!t.success) return {};
   const leftOut = Object.fromEntries(t.data.columns.filter((c) => c.role === 'excluded').map((c) => [c.name, c.note ?? 'left out at training']));
-  const target = t.data.columns.find((c) => c.role === 'target')?.name ?? t.data.target;
+  const target = trainingTarget(training);
   return { ...(Object.keys(leftOut).length ? { leftOut } : {}), ...(target !== undefined ? { target } : {}) };
 }
 

@@ -21,7 +21,7 @@ import { isNoSpace, noSpaceError } from '../lib/disk-space.js';
 import { AppError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { costMatrixOf, type Report } from '../monitoring/index.js';
-import type { RegistryService } from '../registry/index.js';
+import { trainingTarget, type RegistryService } from '../registry/index.js';
 import { checkSteps, type RolloutService } from '../rollout/index.js';
 import { crossFitted, evaluateMulticlass, evaluateRegression, evaluateScores, rowPayload, TRAINED_CELL_READING, type Dataset, type RowSketch, type TrainingTask } from '../training/index.js';
 import type { EmitEvent } from '../webhooks/index.js';
@@ -346,12 +346,13 @@ export function createRetrainService(deps: RetrainDeps) {
         `model ${name} version ${fromVersion} was imported (registered from an ONNX file), so it has no training run record to repeat; train a new version with modelgate train and register it`,
       );
     }
-    if (!run.target || !featureColumns(run.columns).length)
+    const target = trainingTarget(run);
+    if (!target || !featureColumns(run.columns).length)
       throw new AppError(
         'BAD_REQUEST',
-        `model ${name} version ${fromVersion}'s run record has no ${run.target ? 'column roles' : 'target'} (it was trained before retraining existed, or by a demo before 2026-12-04); train it again with modelgate train once, and retrain from that version`,
+        `model ${name} version ${fromVersion}'s run record has no ${target ? 'column roles' : 'target'} (it was trained before retraining existed, or by a demo before 2026-12-04); train it again with modelgate train once, and retrain from that version`,
       );
-    return { fromVersion, v, run: { ...run, algorithm: run.algorithm, target: run.target } };
+    return { fromVersion, v, run: { ...run, algorithm: run.algorithm, target } };
   }
 
   /**

@@ -25,6 +25,8 @@ export interface SendResult {
   durationMs: number;
   /** Aborted by the caller's controller (a timeout or a shutdown). */
   aborted: boolean;
+  /** Not sent: this server refuses the destination (an internal address, a name that does not resolve). */
+  refused?: boolean;
 }
 
 /**
@@ -40,9 +42,13 @@ export async function sendEvent(to: { url: string; secret: string; previousSecre
   let error: string | null = null;
   let retryAfter: number | undefined;
   let response: string | null = null;
+  let refused = false;
   try {
     // Checked at each attempt: a name can be pointed at an internal address after the subscription was made.
-    await checkDestination(new URL(to.url), { allowPrivate: o.allowPrivate, resolve: o.resolve ?? systemResolver });
+    await checkDestination(new URL(to.url), { allowPrivate: o.allowPrivate, resolve: o.resolve ?? systemResolver }).catch((e: unknown) => {
+      refused = true;
+      throw e;
+    });
     const res = await fetch(to.url, {
       method: 'POST',
       headers: {
@@ -71,7 +77,7 @@ export async function sendEvent(to: { url: string; secret: string; previousSecre
   } finally {
     clearTimeout(timer);
   }
-  return { statusCode, error, response, retryAfterMs: retryAfter, durationMs: Number(process.hrtime.bigint() - started) / 1e6, aborted: abort.signal.aborted };
+  return { statusCode, error, response, retryAfterMs: retryAfter, durationMs: Number(process.hrtime.bigint() - started) / 1e6, aborted: abort.signal.aborted, ...(refused ? { refused } : {}) };
 }
 
 /** Seconds or an HTTP date, as Retry-After may carry (RFC 9110); undefined when absent or unreadable. */

@@ -1,5 +1,5 @@
 import type { Clock, Timers } from '../lib/clock.js';
-import type { Resolver } from './destination.js';
+import { checkDestination, systemResolver, type Resolver } from './destination.js';
 import { errorMessage } from '../lib/errors.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Logger } from '../lib/logger.js';
@@ -44,6 +44,9 @@ export class DeliveryWorker {
   /** Deliveries being sent now, so a slow receiver never holds up the others. */
   private readonly busy = new Map<string, Promise<void>>();
   private prunedAt = 0;
+  /** Subscriptions whose destination this process has said it refuses (once each: every attempt is refused alike). */
+  private readonly saidRefused = new Set<string>();
+  private checking: Promise<void> | undefined;
 
   constructor(private readonly o: DeliveryWorkerOptions) {}
 
@@ -51,6 +54,8 @@ export class DeliveryWorker {
     const { store, clock } = this.o;
     const now = clock.now();
     if (!(await this.o.leader.acquire(now.getTime()))) return;
+    // Beside the deliveries, not before them: a name that is slow to resolve must not hold them up.
+    this.checking ??= this.checkSubscriptions().catch((e) => this.o.log.warn({ err: errorMessage(e) }, "webhook subscriptions' receivers were not checked"));
     await store.fanOut(now.toISOString());
     if (now.getTime() - this.prunedAt > 3_600_000) {
       this.prunedAt = now.getTime();
@@ -67,8 +72,36 @@ export class DeliveryWorker {
     }
   }
 
+  /**
+   * Once, when this process first leads delivery: every enabled subscription whose receiver this
+   * server refuses (an internal address without WEBHOOK_ALLOW_PRIVATE=on, a name that does not
+   * resolve) is said in the log. Such a subscription stays enabled and its deliveries wait and
+   * retry until they are dead letters, so a subscription made before the refusal existed (an
+   * upgrade from 0.0.1), or before the setting was turned off, would otherwise fail quietly.
+   */
+  private async checkSubscriptions(): Promise<void> {
+    for (const sub of await this.o.store.list()) {
+      if (!sub.enabled) continue;
+      try {
+        await checkDestination(new URL(sub.url), { allowPrivate: this.o.allowPrivate, resolve: this.o.resolve ?? systemResolver });
+      } catch (e) {
+        this.sayRefused(sub.id, sub.url, errorMessage(e));
+      }
+    }
+  }
+
+  private sayRefused(subscription: string, url: string, error: string): void {
+    if (this.saidRefused.has(subscription)) return;
+    this.saidRefused.add(subscription);
+    this.o.log.warn(
+      { subscription, url, error },
+      `webhook subscription ${subscription} is refused by this server (${error}); its deliveries wait, are retried and end as dead letters: point it at a receiver this server may reach (modelgate webhooks add, then remove ${subscription}), or set what the refusal names and restart; modelgate webhooks retry-dlq sends the dead letters again`,
+    );
+  }
+
   /** Resolves when every delivery started so far has finished (tests). */
   async idle(): Promise<void> {
+    await this.checking;
     while (this.busy.size) await Promise.all([...this.busy.values()]);
   }
 
@@ -88,6 +121,7 @@ export class DeliveryWorker {
     ).finally(() => this.inflight.delete(ac));
     const { statusCode, error, response, durationMs } = sent;
     if (this.stopped && error && sent.aborted) return; // shutting down: leave it pending for the next leader
+    if (sent.refused && error) this.sayRefused(d.subscription.id, d.subscription.url, error);
     const at = clock.now().toISOString();
     if (statusCode === 410) {
       await this.o.store.attempted({ id: d.id, attempt, at, statusCode, error: 'HTTP 410 Gone', durationMs, response, next: { status: 'cancelled' } });

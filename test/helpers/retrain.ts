@@ -17,20 +17,24 @@ export function csvOf(d: Dataset): string {
 
 /** A version of `hotel` (or `model`) as `modelgate train` registers it, promoted: the model, its policy, and the run record retrain repeats. */
 /** `withoutSketch`: as a version trained before runs kept a sample of their rows (2026-12-07). */
-export async function registerTrained(s: TestServer, data: Dataset, model = 'hotel', algo: 'logreg' | 'gbdt' = 'logreg', o: { withoutSketch?: boolean } = {}) {
+/** `as001`: as modelgate 0.0.1 recorded a run (read off a real one): the target only among the column roles, no task, gates or sample of rows. */
+export async function registerTrained(s: TestServer, data: Dataset, model = 'hotel', algo: 'logreg' | 'gbdt' = 'logreg', o: { withoutSketch?: boolean; as001?: boolean } = {}) {
   const split = indexSplit(data, 0.25);
   const t = trainModel({ data, algo, split });
   const { rows_sketch: sketch, ...record } = t.run;
-  const run = {
-    ...record,
-    ...(o.withoutSketch ? {} : { rows_sketch: sketch }),
-    target: 'is_canceled',
-    task: 'binary',
-    split: { kind: 'index', test_fraction: 0.25 },
-    gates: { min_auc: 0.6 },
-    columns: [...Object.keys(data.numeric).map((name) => ({ name, role: 'numeric' })), ...Object.keys(data.categorical).map((name) => ({ name, role: 'categorical' }))],
-    metrics: t.metrics,
-  };
+  const features = [...Object.keys(data.numeric).map((name) => ({ name, role: 'numeric' })), ...Object.keys(data.categorical).map((name) => ({ name, role: 'categorical' }))];
+  const run = o.as001
+    ? { run_id: t.run.run_id, algorithm: algo, split: { kind: 'index', test_fraction: 0.25 }, columns: [...features, { name: 'is_canceled', role: 'target' }], metrics: t.metrics }
+    : {
+        ...record,
+        ...(o.withoutSketch ? {} : { rows_sketch: sketch }),
+        target: 'is_canceled',
+        task: 'binary',
+        split: { kind: 'index', test_fraction: 0.25 },
+        gates: { min_auc: 0.6 },
+        columns: features,
+        metrics: t.metrics,
+      };
   const r = await s.ctx.registry.register({
     model,
     onnx: t.onnx,
