@@ -211,6 +211,8 @@ async function moveLaterMigrations(db: Db): Promise<void> {
   const later = await sql<{ name: string }>`select name from kysely_migration where name >= ${FIRST_LATER_MIGRATION}`.execute(db.kysely);
   if (!later.rows.length) return;
   await db.kysely.transaction().execute(async (tx) => {
+    // Two servers starting at once: one moves the rows, the other then finds none (SQLite's write transactions are serial already).
+    if (db.dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext('modelgate_migration'))`.execute(tx);
     await sql`create table if not exists modelgate_migration (name varchar(255) not null primary key, timestamp varchar(255) not null)`.execute(tx);
     await sql`insert into modelgate_migration (name, timestamp) select name, timestamp from kysely_migration where name >= ${FIRST_LATER_MIGRATION} on conflict (name) do nothing`.execute(tx);
     await sql`delete from kysely_migration where name >= ${FIRST_LATER_MIGRATION}`.execute(tx);
