@@ -29,7 +29,7 @@ RUN npm run build \
  && npm cache clean --force
 
 FROM node:20-bookworm-slim
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0-dev
 LABEL org.opencontainers.image.title="modelgate" \
       org.opencontainers.image.description="Self-hosted serving and rollout gateway for tabular decision models (ONNX)" \
       org.opencontainers.image.version="${VERSION}" \
