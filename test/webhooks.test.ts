@@ -472,6 +472,8 @@ describe('webhooks from the command line (SQLite)', () => {
     const list = await runCli(['webhooks', 'list', '--json'], env);
     expect(list.json()).toMatchObject({ subscriptions: [{ id: sub.id }], dead_letters: 0 });
     expect(list.json().subscriptions).toHaveLength(1);
+    // A loopback receiver with WEBHOOK_ALLOW_PRIVATE on is one this server delivers to.
+    expect(list.json().subscriptions[0]).not.toHaveProperty('refused');
     expect(list.stdout).not.toContain('whsec_');
     expect((await runCli(['webhooks', 'retry-dlq', '--json'], env)).json()).toEqual({ requeued: 0 });
     // By its receiver URL, as the operator has it at hand: the same subscription.
@@ -821,6 +823,17 @@ describe('receivers on internal addresses (WEBHOOK_ALLOW_PRIVATE off, the defaul
       const said = refusalsSaid().filter((l) => logged.indexOf(l) >= before);
       expect(said.map((l) => l.subscription).sort()).toEqual(['wh_internal', 'wh_upgraded']);
       expect(rx.got).toEqual([]);
+      // Listed as enabled but refused, with why, where it read as enabled and fine.
+      const listed = await again.app.inject({ method: 'GET', url: '/v1/webhooks', headers: again.auth });
+      expect(listed.json().subscriptions.find((x: { id: string }) => x.id === 'wh_upgraded')).toMatchObject({
+        enabled: true,
+        refused: expect.stringMatching(/^url: 127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=on$/),
+      });
+      const { runCli } = await import('./helpers/cli.js');
+      const cli = await runCli(['webhooks', 'list'], again.env);
+      expect(cli.stdout).toMatch(
+        /wh_upgraded\s+http:\/\/127\.0\.0\.1:\d+\/hook\s+\*\s+yes, but refused \(url: 127\.0\.0\.1 is in 127\.0\.0\.0\/8, loopback; webhooks to internal addresses are refused unless WEBHOOK_ALLOW_PRIVATE=on\)/,
+      );
     } finally {
       await again.stop();
     }

@@ -83,7 +83,7 @@ export function registerWebhookCommands(program: Command): void {
                     subs.map((s) => ({
                       ...s,
                       events: s.events.join(','),
-                      enabled: s.enabled ? 'yes' : `no (${s.disabled_reason})`,
+                      enabled: s.enabled ? ('refused' in s ? `yes, but refused (${s.refused})` : 'yes') : `no (${s.disabled_reason})`,
                       old_secret_until: (s.previous_secret_valid_until ?? '') > now ? s.previous_secret_valid_until : '',
                     })),
                     ['id', 'url', 'events', 'enabled', 'created_at', ...(rotating ? ['old_secret_until'] : [])],

@@ -24,6 +24,10 @@ const subscription = {
     secret_rotated_at: { type: ['string', 'null'] },
     secret_rotated_by: { type: ['string', 'null'] },
     previous_secret_valid_until: { type: ['string', 'null'], description: 'deliveries are signed with the replaced secret too until then' },
+    refused: {
+      type: 'string',
+      description: 'enabled, but this server would not deliver to it now, and why (an internal address without WEBHOOK_ALLOW_PRIVATE=on, a name that does not resolve); absent when it would',
+    },
   },
 } as const;
 

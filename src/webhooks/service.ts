@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AppError } from '../lib/errors.js';
+import { AppError, errorMessage } from '../lib/errors.js';
 import { checkDestination, FETCH_BAD_PORTS, systemResolver, type Resolver } from './destination.js';
 import type { Clock } from '../lib/clock.js';
 import { MAX_GRACE_MS } from '../lib/duration.js';
@@ -43,6 +43,9 @@ function checkedSecret(given: string | undefined): string {
   }
   return secret;
 }
+
+/** How long listing subscriptions waits for a receiver's name to resolve before leaving its refusal unsaid. */
+const REFUSAL_CHECK_MS = 2000;
 
 /** Webhook subscriptions: validated on the way in, secrets shown once. */
 export function createWebhookService(deps: WebhookServiceDeps) {
@@ -196,7 +199,30 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     return { ...(await delivery(id)), was: r.was };
   }
 
-  return { add, rotateSecret, enable, remove, list: store.list, retryDlq, deliveries: store.deliveries, delivery, redeliver, test, dlqSize: store.dlqSize };
+  /**
+   * Every subscription; an enabled one this server would not deliver to now (an internal
+   * address without WEBHOOK_ALLOW_PRIVATE=on, a name that does not resolve) says why in
+   * `refused`, where it would otherwise read as enabled and fine while its deliveries fail.
+   * A name that takes longer than REFUSAL_CHECK_MS to resolve is left unsaid.
+   */
+  async function list() {
+    return Promise.all(
+      (await store.list()).map(async (sub) => {
+        if (!sub.enabled) return sub;
+        let timer: NodeJS.Timeout | undefined;
+        const refused = await Promise.race([
+          checkDestination(new URL(sub.url), { allowPrivate: deps.allowPrivate, resolve }).then(
+            () => undefined,
+            (e: unknown) => errorMessage(e),
+          ),
+          new Promise<undefined>((done) => (timer = setTimeout(() => done(undefined), REFUSAL_CHECK_MS))),
+        ]).finally(() => clearTimeout(timer));
+        return refused ? { ...sub, refused } : sub;
+      }),
+    );
+  }
+
+  return { add, rotateSecret, enable, remove, list, retryDlq, deliveries: store.deliveries, delivery, redeliver, test, dlqSize: store.dlqSize };
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;

@@ -29,6 +29,8 @@ interface Subscription {
   events: string[];
   enabled: boolean;
   disabled_reason: string | null;
+  /** Enabled, but this server would not deliver to it now: why. */
+  refused?: string;
   created_at: string;
   previous_secret_valid_until: string | null;
 }
@@ -303,7 +305,7 @@ function Webhooks() {
               <td>{s.url}</td>
               <td>{s.events.join(', ')}</td>
               <td>
-                {s.enabled ? 'enabled' : `disabled: ${s.disabled_reason ?? 'no reason recorded'}`}
+                {s.enabled ? (s.refused ? `enabled, but refused by this server: ${s.refused}` : 'enabled') : `disabled: ${s.disabled_reason ?? 'no reason recorded'}`}
                 {s.previous_secret_valid_until && s.previous_secret_valid_until > now ? ` (old secret signs too until ${fmt.time(s.previous_secret_valid_until)})` : null}
               </td>
               <td>{fmt.time(s.created_at)}</td>
