@@ -68,7 +68,7 @@ export function registerWebhookCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  modelgate webhooks list --json')
     .action(async (o: OutputOptions) =>
       withContext(o, async (ctx) => {
-        const subs = await ctx.webhooks.list();
+        const subs = await ctx.webhooks.listWithRefusals();
         const dead = await ctx.webhooks.dlqSize();
         const now = new Date().toISOString();
         // Shown only while some rotation's grace lasts: until when the old secret still signs.

@@ -152,7 +152,7 @@ const LEDGERS = [
   { table: 'modelgate_migration', lock: 'modelgate_migration_lock', holds: (name: string) => name >= FIRST_LATER_MIGRATION },
 ] as const;
 /** The first migration 0.1.0 did not ship with. */
-export const FIRST_LATER_MIGRATION = '016';
+const FIRST_LATER_MIGRATION = '016';
 
 /**
  * Kysely looks for its migration tables by name in every schema unless told which one, so a

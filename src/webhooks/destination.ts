@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
-import { AppError } from '../lib/errors.js';
+import { AppError, errorMessage } from '../lib/errors.js';
 
 /** Address ranges a webhook may not reach unless WEBHOOK_ALLOW_PRIVATE=on, each with what it is. */
 const RANGES: [string, number, 'ipv4' | 'ipv6', string][] = [
@@ -78,4 +78,18 @@ export async function checkDestination(url: URL, o: { allowPrivate: boolean; res
       });
     }
   }
+}
+
+/**
+ * Why this server would not deliver to `url` now (checkDestination's refusal in words), or
+ * undefined when it would — or, with `withinMs`, when the name takes longer than that to resolve.
+ */
+export async function destinationRefusal(url: string, o: { allowPrivate: boolean; resolve: Resolver }, withinMs?: number): Promise<string | undefined> {
+  const check = checkDestination(new URL(url), o).then(
+    () => undefined,
+    (e: unknown) => errorMessage(e),
+  );
+  if (withinMs === undefined) return check;
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([check, new Promise<undefined>((done) => (timer = setTimeout(() => done(undefined), withinMs)))]).finally(() => clearTimeout(timer));
 }

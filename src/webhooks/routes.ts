@@ -79,7 +79,7 @@ export async function webhookRoutes(fastify: FastifyInstance, deps: WebhookRoute
       },
     },
     async () => ({
-      subscriptions: await webhooks.list(),
+      subscriptions: await webhooks.listWithRefusals(),
       dead_letters: await webhooks.dlqSize(),
     }),
   );

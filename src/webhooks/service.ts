@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { AppError, errorMessage } from '../lib/errors.js';
-import { checkDestination, FETCH_BAD_PORTS, systemResolver, type Resolver } from './destination.js';
+import { AppError } from '../lib/errors.js';
+import { checkDestination, destinationRefusal, FETCH_BAD_PORTS, systemResolver, type Resolver } from './destination.js';
 import type { Clock } from '../lib/clock.js';
 import { MAX_GRACE_MS } from '../lib/duration.js';
 import { EVENT_TYPES, messageId } from './events.js';
@@ -200,29 +200,21 @@ export function createWebhookService(deps: WebhookServiceDeps) {
   }
 
   /**
-   * Every subscription; an enabled one this server would not deliver to now (an internal
-   * address without WEBHOOK_ALLOW_PRIVATE=on, a name that does not resolve) says why in
-   * `refused`, where it would otherwise read as enabled and fine while its deliveries fail.
-   * A name that takes longer than REFUSAL_CHECK_MS to resolve is left unsaid.
+   * Every subscription, as `list`; an enabled one this server would not deliver to now (an
+   * internal address without WEBHOOK_ALLOW_PRIVATE=on, a name that does not resolve) says why in
+   * `refused`, where it would otherwise read as enabled and fine while its deliveries fail. A
+   * name that takes longer than REFUSAL_CHECK_MS to resolve is left unsaid.
    */
-  async function list() {
+  async function listWithRefusals() {
     return Promise.all(
       (await store.list()).map(async (sub) => {
-        if (!sub.enabled) return sub;
-        let timer: NodeJS.Timeout | undefined;
-        const refused = await Promise.race([
-          checkDestination(new URL(sub.url), { allowPrivate: deps.allowPrivate, resolve }).then(
-            () => undefined,
-            (e: unknown) => errorMessage(e),
-          ),
-          new Promise<undefined>((done) => (timer = setTimeout(() => done(undefined), REFUSAL_CHECK_MS))),
-        ]).finally(() => clearTimeout(timer));
+        const refused = sub.enabled ? await destinationRefusal(sub.url, { allowPrivate: deps.allowPrivate, resolve }, REFUSAL_CHECK_MS) : undefined;
         return refused ? { ...sub, refused } : sub;
       }),
     );
   }
 
-  return { add, rotateSecret, enable, remove, list, retryDlq, deliveries: store.deliveries, delivery, redeliver, test, dlqSize: store.dlqSize };
+  return { add, rotateSecret, enable, remove, list: store.list, listWithRefusals, retryDlq, deliveries: store.deliveries, delivery, redeliver, test, dlqSize: store.dlqSize };
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;

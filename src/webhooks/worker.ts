@@ -1,5 +1,5 @@
 import type { Clock, Timers } from '../lib/clock.js';
-import { checkDestination, systemResolver, type Resolver } from './destination.js';
+import { destinationRefusal, systemResolver, type Resolver } from './destination.js';
 import { errorMessage } from '../lib/errors.js';
 import { startPeriodic, type Periodic } from '../lib/periodic.js';
 import type { Logger } from '../lib/logger.js';
@@ -81,12 +81,8 @@ export class DeliveryWorker {
    */
   private async checkSubscriptions(): Promise<void> {
     for (const sub of await this.o.store.list()) {
-      if (!sub.enabled) continue;
-      try {
-        await checkDestination(new URL(sub.url), { allowPrivate: this.o.allowPrivate, resolve: this.o.resolve ?? systemResolver });
-      } catch (e) {
-        this.sayRefused(sub.id, sub.url, errorMessage(e));
-      }
+      const refused = sub.enabled ? await destinationRefusal(sub.url, { allowPrivate: this.o.allowPrivate, resolve: this.o.resolve ?? systemResolver }) : undefined;
+      if (refused) this.sayRefused(sub.id, sub.url, refused);
     }
   }
 
